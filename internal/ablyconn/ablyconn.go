@@ -1,0 +1,164 @@
+// Package ablyconn owns how the project's programs reach Ably: the typed
+// connection settings read from the environment, and the ably-go client
+// options they turn into. Trusted programs that hold the API key never send
+// it over the wire: they sign their own short-lived HS256 JWT, as Ably
+// documents for JWT auth, so the same code works over plain ws:// against
+// the local Ably server and over TLS against Ably itself.
+package ablyconn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ably/ably-go/ably"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Config says where Ably is and which key a trusted program holds.
+type Config struct {
+	// APIKey is "appId.keyId:secret". Empty for programs that authenticate
+	// through the auth server instead.
+	APIKey string
+	// Endpoint is "host:port" of a local Ably-protocol server, or empty for
+	// Ably itself.
+	Endpoint string
+	// TLS selects wss/https. It is always true for Ably itself.
+	TLS bool
+	// TokenTTL is the lifetime of self-signed tokens (default 1h).
+	TokenTTL time.Duration
+}
+
+// Env names read by FromEnv.
+const (
+	EnvAPIKey   = "ABLY_API_KEY"
+	EnvEndpoint = "ABLY_ENDPOINT"
+	EnvTLS      = "ABLY_TLS"
+)
+
+// FromEnv reads ABLY_API_KEY, ABLY_ENDPOINT and ABLY_TLS through getenv.
+// ABLY_TLS defaults to true without an endpoint and to false with one.
+func FromEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		APIKey:   strings.TrimSpace(getenv(EnvAPIKey)),
+		Endpoint: strings.TrimSpace(getenv(EnvEndpoint)),
+	}
+	c.TLS = c.Endpoint == ""
+	if v := strings.TrimSpace(getenv(EnvTLS)); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("%s=%q: want true or false", EnvTLS, v)
+		}
+		c.TLS = b
+	}
+	return c, c.Validate()
+}
+
+// Validate checks the settings without contacting anything.
+func (c Config) Validate() error {
+	if c.APIKey != "" {
+		if _, _, err := SplitKey(c.APIKey); err != nil {
+			return err
+		}
+	}
+	if c.Endpoint != "" {
+		host, port, err := net.SplitHostPort(c.Endpoint)
+		if err != nil || host == "" {
+			return fmt.Errorf("%s=%q: want host:port", EnvEndpoint, c.Endpoint)
+		}
+		if p, err := strconv.Atoi(port); err != nil || p <= 0 || p > 65535 {
+			return fmt.Errorf("%s=%q: bad port", EnvEndpoint, c.Endpoint)
+		}
+	} else if !c.TLS {
+		return fmt.Errorf("%s=false needs %s: Ably itself is TLS only", EnvTLS, EnvEndpoint)
+	}
+	return nil
+}
+
+// SplitKey splits "appId.keyId:secret" into the key name and the secret.
+func SplitKey(key string) (name, secret string, err error) {
+	name, secret, ok := strings.Cut(key, ":")
+	if !ok || secret == "" || !strings.Contains(name, ".") || strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".") {
+		return "", "", errors.New("ably key: want appId.keyId:secret")
+	}
+	return name, secret, nil
+}
+
+// EndpointOptions returns the options that select the endpoint and TLS, and
+// nothing about auth.
+func (c Config) EndpointOptions() []ably.ClientOption {
+	if c.Endpoint == "" {
+		return nil
+	}
+	host, portStr, _ := net.SplitHostPort(c.Endpoint)
+	port, _ := strconv.Atoi(portStr)
+	opts := []ably.ClientOption{ably.WithEndpoint(host), ably.WithTLS(c.TLS)}
+	if c.TLS {
+		opts = append(opts, ably.WithTLSPort(port))
+	} else {
+		opts = append(opts, ably.WithPort(port))
+	}
+	return opts
+}
+
+// TrustedOptions returns client options for a program that holds the API
+// key and acts as clientID: the endpoint options plus an auth callback that
+// signs a fresh JWT for clientID with the key. capability is the
+// x-ably-capability JSON to request; empty means the key's own.
+func (c Config) TrustedOptions(clientID, capability string) ([]ably.ClientOption, error) {
+	if c.APIKey == "" {
+		return nil, fmt.Errorf("%s is required", EnvAPIKey)
+	}
+	if clientID == "" {
+		return nil, errors.New("ably: a trusted program needs a clientId")
+	}
+	name, secret, err := SplitKey(c.APIKey)
+	if err != nil {
+		return nil, err
+	}
+	ttl := c.TokenTTL
+	if ttl <= 0 {
+		ttl = time.Hour
+	}
+	cb := func(ctx context.Context, _ ably.TokenParams) (ably.Tokener, error) {
+		now := time.Now()
+		tok, exp, err := SignToken(name, secret, clientID, capability, nil, now, ttl)
+		if err != nil {
+			return nil, err
+		}
+		return &ably.TokenDetails{Token: tok, Expires: exp.UnixMilli(), Issued: now.UnixMilli(), ClientID: clientID}, nil
+	}
+	opts := append(c.EndpointOptions(), ably.WithAuthCallback(cb), ably.WithClientID(clientID))
+	return opts, nil
+}
+
+// SignToken signs an Ably JWT: HS256, kid = key name, iat and exp, the
+// clientId and capability claims, and any extra claims (such as
+// "ably.channel.<name>" user claims). It returns the token and its expiry.
+func SignToken(keyName, secret, clientID, capability string, extra map[string]any, now time.Time, ttl time.Duration) (string, time.Time, error) {
+	exp := now.Add(ttl)
+	claims := jwt.MapClaims{
+		"iat": now.Unix(),
+		"exp": exp.Unix(),
+	}
+	if clientID != "" {
+		claims["x-ably-clientId"] = clientID
+	}
+	if capability != "" {
+		claims["x-ably-capability"] = capability
+	}
+	for k, v := range extra {
+		claims[k] = v
+	}
+	t := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
+	t.Header["kid"] = keyName
+	s, err := t.SignedString([]byte(secret))
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("sign ably token: %w", err)
+	}
+	return s, exp, nil
+}

@@ -1,0 +1,193 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+)
+
+// TaskQueue is the task queue the worker polls and the starter targets.
+const TaskQueue = "hitl-agent"
+
+// WorkflowName is the registered name of the agent workflow.
+const WorkflowName = "AgentWorkflow"
+
+// Activity names. The activities package implements them as methods of
+// activities.Activities with exactly these names.
+const (
+	ActivityCallModel               = "CallModel"
+	ActivityExecuteTool             = "ExecuteTool"
+	ActivityPublishApprovalRequest  = "PublishApprovalRequest"
+	ActivityPublishApprovalResolved = "PublishApprovalResolved"
+)
+
+// DecisionSignal is the signal through which the approver bridge delivers a
+// human decision. Its payload is a Decision.
+const DecisionSignal = "approval-decision"
+
+// ApprovalsQuery returns an ApprovalsView: the pending approvals and the
+// audit trail so far.
+const ApprovalsQuery = "approvals"
+
+// Search attributes the workflow upserts. They must be registered on the
+// namespace (the dev stack passes --search-attribute to the dev server).
+var (
+	// SAToolCallIDs lists every tool-call id of this run that needed a human
+	// decision. The bridge finds the workflow of a response that carries only
+	// headers.toolCallId with the visibility query
+	//   ApprovalToolCallIDs = '<toolCallId>'.
+	SAToolCallIDs = temporal.NewSearchAttributeKeyKeywordList("ApprovalToolCallIDs")
+	// SAPendingApprovals counts approvals that are waiting for a human.
+	SAPendingApprovals = temporal.NewSearchAttributeKeyInt64("PendingApprovals")
+)
+
+// Decision values, as the guide's client sends them in data.decision.
+const (
+	DecisionApproved = "approved"
+	DecisionRejected = "rejected"
+)
+
+// Decision is the payload of DecisionSignal. The bridge fills it from a
+// verified approval-response: ApproverRole comes only from the server-set
+// extras.userClaim, ApproverClientID from the message's clientId.
+type Decision struct {
+	ToolCallID       string    `json:"toolCallId"`
+	Decision         string    `json:"decision"` // DecisionApproved or DecisionRejected
+	ApproverClientID string    `json:"approverClientId"`
+	ApproverRole     string    `json:"approverRole"`
+	Reason           string    `json:"reason,omitempty"`
+	AblyMessageID    string    `json:"ablyMessageId"`
+	PublishedAt      time.Time `json:"publishedAt,omitempty"` // the Ably message timestamp
+}
+
+// AgentInput starts one agent run.
+type AgentInput struct {
+	Prompt    string `json:"prompt"`
+	Requester string `json:"requester"` // who asked, shown to approvers
+	// Policy is a snapshot of the approval policy taken when the run
+	// started, so a later edit of the policy file never changes a run.
+	Policy Policy `json:"policy"`
+	// MaxTurns bounds the model calls of the run (default DefaultMaxTurns).
+	MaxTurns int `json:"maxTurns,omitempty"`
+}
+
+// Bounds that keep one run's history finite. A run makes at most MaxTurns
+// model calls and handles at most MaxToolCallsPerTurn tool calls per turn;
+// extra tool calls in one response are denied.
+const (
+	DefaultMaxTurns     = 10
+	MaxTurnsLimit       = 50
+	MaxToolCallsPerTurn = 16
+)
+
+// AgentResult is the workflow's result.
+type AgentResult struct {
+	Answer string       `json:"answer"`
+	Turns  int          `json:"turns"`
+	Audit  []AuditEntry `json:"audit"`
+}
+
+// Conversation item types, as in the Responses API.
+const (
+	ItemMessage            = "message"
+	ItemFunctionCall       = "function_call"
+	ItemFunctionCallOutput = "function_call_output"
+)
+
+// ConversationItem is one input or output item of the Responses API, in the
+// subset the agent uses. The workflow keeps the conversation as a slice of
+// these and sends it whole on every model call.
+type ConversationItem struct {
+	Type      string `json:"type"`
+	Role      string `json:"role,omitempty"`      // message: "user" or "assistant"
+	Text      string `json:"text,omitempty"`      // message text
+	CallID    string `json:"callId,omitempty"`    // function_call, function_call_output
+	Name      string `json:"name,omitempty"`      // function_call
+	Arguments string `json:"arguments,omitempty"` // function_call: raw JSON text
+	Output    string `json:"output,omitempty"`    // function_call_output
+}
+
+// ModelRequest is the input of ActivityCallModel.
+type ModelRequest struct {
+	WorkflowID string             `json:"workflowId"`
+	Turn       int                `json:"turn"`
+	Input      []ConversationItem `json:"input"`
+	// Tools names the tools offered to the model, in a fixed order.
+	Tools []string `json:"tools"`
+}
+
+// ToolCall is one function_call the model asked for.
+type ToolCall struct {
+	CallID    string `json:"callId"`
+	Name      string `json:"name"`
+	Arguments string `json:"arguments"`
+}
+
+// ModelResponse is the result of ActivityCallModel.
+type ModelResponse struct {
+	ResponseID string             `json:"responseId"`
+	Text       string             `json:"text"`      // the model's text output, if any
+	ToolCalls  []ToolCall         `json:"toolCalls"` // function calls, in output order
+	Output     []ConversationItem `json:"output"`    // every output item, to append to the conversation
+}
+
+// ToolRequest is the input of ActivityExecuteTool. WorkflowID plus CallID is
+// the idempotency key of the tool's side effect.
+type ToolRequest struct {
+	WorkflowID string `json:"workflowId"`
+	CallID     string `json:"callId"`
+	Name       string `json:"name"`
+	Arguments  string `json:"arguments"`
+	// ApprovedBy is the approver's clientId, empty for tools that need no approval.
+	ApprovedBy string `json:"approvedBy,omitempty"`
+}
+
+// ToolResult is the result of ActivityExecuteTool: the text sent back to
+// the model as function_call_output.
+type ToolResult struct {
+	Output string `json:"output"`
+}
+
+// PendingApproval describes one approval that waits for a human.
+type PendingApproval struct {
+	ToolCallID   string    `json:"toolCallId"`
+	Tool         string    `json:"tool"`
+	Arguments    string    `json:"arguments"`
+	RequiredRole string    `json:"requiredRole"`
+	RequestedAt  time.Time `json:"requestedAt"`
+	ExpiresAt    time.Time `json:"expiresAt"`
+}
+
+// Audit entry kinds.
+const (
+	AuditRequested    = "requested"     // an approval-request was published
+	AuditApproved     = "approved"      // a valid decision approved the call
+	AuditRejected     = "rejected"      // a valid decision rejected the call
+	AuditIgnored      = "ignored"       // a decision that changed nothing; Reason says why
+	AuditExpired      = "expired"       // no valid decision before the timeout
+	AuditDenied       = "denied"        // policy denied the call (unknown tool, no policy, bad role)
+	AuditAutoApproved = "auto-approved" // policy needs no approval
+	AuditExecuted     = "executed"      // the tool ran
+	AuditFailed       = "failed"        // the tool failed; Reason has the error
+)
+
+// AuditEntry is one line of a run's audit trail.
+type AuditEntry struct {
+	Time          time.Time `json:"time"`
+	Kind          string    `json:"kind"`
+	ToolCallID    string    `json:"toolCallId,omitempty"`
+	Tool          string    `json:"tool,omitempty"`
+	Actor         string    `json:"actor,omitempty"` // approver clientId
+	Role          string    `json:"role,omitempty"`  // approver role, from userClaim
+	Reason        string    `json:"reason,omitempty"`
+	AblyMessageID string    `json:"ablyMessageId,omitempty"`
+}
+
+// ApprovalsView is the result of ApprovalsQuery.
+type ApprovalsView struct {
+	Pending []PendingApproval `json:"pending"`
+	Audit   []AuditEntry      `json:"audit"`
+	// Roles is the role hierarchy of the run's policy snapshot, lowest first,
+	// so the bridge can check a role without reading any file.
+	Roles []string `json:"roles"`
+}

@@ -1,0 +1,84 @@
+package workflows
+
+import "time"
+
+// The Ably message contract. All messages travel on one channel
+// (DefaultChannel unless configured). Names and the data/extras shapes of
+// approval-request and approval-response are those of the public guide;
+// fields marked "added" are ours and optional for readers.
+const (
+	DefaultChannel = "ai:big-bad-any"
+
+	// MsgApprovalRequest is published by the agent (clientId AgentClientID)
+	// when a tool call needs a human. data: ApprovalRequestData;
+	// extras.headers: toolCallId, workflowId.
+	MsgApprovalRequest = "approval-request"
+	// MsgApprovalResponse is published by a human approver. data:
+	// ApprovalResponseData; extras.headers.toolCallId (required),
+	// extras.headers.workflowId (optional); extras.userClaim is set by Ably
+	// from the approver's JWT and never trusted from the client.
+	MsgApprovalResponse = "approval-response"
+	// MsgApprovalResolved is published by the agent after a decision or an
+	// expiry so approver screens drop the request. data: ApprovalResolvedData.
+	MsgApprovalResolved = "approval-resolved"
+
+	// DefaultAgentClientID is the Ably clientId the agent publishes with.
+	// Approver clients show only approval-requests from this clientId.
+	DefaultAgentClientID = "hitl-agent"
+
+	// HeaderToolCallID and HeaderWorkflowID are the extras.headers keys.
+	HeaderToolCallID = "toolCallId"
+	HeaderWorkflowID = "workflowId"
+)
+
+// ApprovalRequestData is data of an approval-request. Tool and Arguments
+// are the guide's fields (Arguments is the model's raw JSON text); the rest
+// are added.
+type ApprovalRequestData struct {
+	Tool         string    `json:"tool"`
+	Arguments    string    `json:"arguments"`
+	ToolCallID   string    `json:"toolCallId"`
+	WorkflowID   string    `json:"workflowId"`
+	RequiredRole string    `json:"requiredRole"`
+	Requester    string    `json:"requester,omitempty"`
+	RequestedAt  time.Time `json:"requestedAt"`
+	ExpiresAt    time.Time `json:"expiresAt"`
+}
+
+// ApprovalResponseData is data of an approval-response. Decision is the
+// guide's field; Reason is added.
+type ApprovalResponseData struct {
+	Decision string `json:"decision"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+// Outcomes reported in approval-resolved.
+const (
+	OutcomeApproved = "approved"
+	OutcomeRejected = "rejected"
+	OutcomeExpired  = "expired"
+)
+
+// ApprovalResolvedData is data of an approval-resolved.
+type ApprovalResolvedData struct {
+	ToolCallID string `json:"toolCallId"`
+	WorkflowID string `json:"workflowId"`
+	Tool       string `json:"tool"`
+	Outcome    string `json:"outcome"`
+	DecidedBy  string `json:"decidedBy,omitempty"`
+	Role       string `json:"role,omitempty"`
+	Reason     string `json:"reason,omitempty"`
+}
+
+// ApprovalRequestInput is the input of ActivityPublishApprovalRequest. The
+// activity publishes with Ably message id
+// "<WorkflowID>:<ToolCallID>:request" so a retried publish is delivered once.
+type ApprovalRequestInput struct {
+	Data ApprovalRequestData `json:"data"`
+}
+
+// ApprovalResolvedInput is the input of ActivityPublishApprovalResolved,
+// published with message id "<WorkflowID>:<ToolCallID>:resolved".
+type ApprovalResolvedInput struct {
+	Data ApprovalResolvedData `json:"data"`
+}

@@ -1,0 +1,177 @@
+package workflows
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// DefaultRoles is the role hierarchy used when a policy file names none,
+// lowest privilege first.
+var DefaultRoles = []string{"editor", "publisher", "admin"}
+
+// DefaultApprovalTimeout applies to a tool whose policy names no timeout.
+const DefaultApprovalTimeout = 10 * time.Minute
+
+// ApprovalNone is the minRole value of a tool that runs without approval.
+const ApprovalNone = "none"
+
+// Policy is the approval policy: the role hierarchy and, per tool, who may
+// approve it and for how long an approval waits. A tool absent from Tools is
+// denied. The zero Policy denies everything.
+type Policy struct {
+	// Roles lists the roles from lowest to highest privilege.
+	Roles []string `json:"roles"`
+	// Tools maps a tool name to its policy.
+	Tools map[string]ToolPolicy `json:"tools"`
+}
+
+// ToolPolicy is one tool's rule.
+type ToolPolicy struct {
+	// MinRole is the lowest role that may approve a call, or ApprovalNone
+	// when the tool runs without approval.
+	MinRole string `json:"minRole"`
+	// Timeout is how long an approval waits before it expires.
+	Timeout Duration `json:"timeout,omitempty"`
+}
+
+// NeedsApproval reports whether a call of the tool waits for a human.
+func (tp ToolPolicy) NeedsApproval() bool { return tp.MinRole != ApprovalNone }
+
+// ApprovalTimeout returns the tool's timeout, or DefaultApprovalTimeout.
+func (tp ToolPolicy) ApprovalTimeout() time.Duration {
+	if tp.Timeout <= 0 {
+		return DefaultApprovalTimeout
+	}
+	return time.Duration(tp.Timeout)
+}
+
+// Duration is a time.Duration that reads and writes JSON as "10m", "90s".
+type Duration time.Duration
+
+// MarshalJSON writes the duration as a Go duration string.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// UnmarshalJSON reads a Go duration string such as "15m".
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string like \"15m\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("bad duration %q: %w", s, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// ParsePolicy decodes a JSON policy document strictly (unknown fields are
+// errors), fills in the default role hierarchy, and validates it.
+func ParsePolicy(data []byte) (Policy, error) {
+	var p Policy
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return Policy{}, fmt.Errorf("policy: %w", err)
+	}
+	if dec.More() {
+		return Policy{}, errors.New("policy: trailing data after the JSON object")
+	}
+	if len(p.Roles) == 0 {
+		p.Roles = slices.Clone(DefaultRoles)
+	}
+	if err := p.Validate(); err != nil {
+		return Policy{}, err
+	}
+	return p, nil
+}
+
+// MaxApprovalTimeout bounds a tool's approval timeout.
+const MaxApprovalTimeout = 30 * 24 * time.Hour
+
+// Validate reports every problem of the policy at once.
+func (p Policy) Validate() error {
+	var errs []error
+	if len(p.Roles) == 0 {
+		errs = append(errs, errors.New("roles: empty role hierarchy"))
+	}
+	seen := map[string]bool{}
+	for i, r := range p.Roles {
+		switch {
+		case r == "":
+			errs = append(errs, fmt.Errorf("roles[%d]: empty role name", i))
+		case r == ApprovalNone:
+			errs = append(errs, fmt.Errorf("roles[%d]: %q is reserved", i, r))
+		case seen[r]:
+			errs = append(errs, fmt.Errorf("roles[%d]: duplicate role %q", i, r))
+		}
+		seen[r] = true
+	}
+	if len(p.Tools) == 0 {
+		errs = append(errs, errors.New("tools: no tool has a policy, every call would be denied"))
+	}
+	names := make([]string, 0, len(p.Tools))
+	for name := range p.Tools {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		tp := p.Tools[name]
+		switch {
+		case name == "":
+			errs = append(errs, errors.New("tools: empty tool name"))
+		case tp.MinRole == "":
+			errs = append(errs, fmt.Errorf("tools.%s: minRole is required (a role, or %q)", name, ApprovalNone))
+		case tp.MinRole != ApprovalNone && !seen[tp.MinRole]:
+			errs = append(errs, fmt.Errorf("tools.%s: minRole %q is not in roles %v", name, tp.MinRole, p.Roles))
+		}
+		if tp.Timeout < 0 || time.Duration(tp.Timeout) > MaxApprovalTimeout {
+			errs = append(errs, fmt.Errorf("tools.%s: timeout %s out of range (0, %s]", name, time.Duration(tp.Timeout), MaxApprovalTimeout))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// RoleRank returns the role's position in the hierarchy, or -1 if the role
+// is unknown.
+func (p Policy) RoleRank(role string) int {
+	return slices.Index(p.Roles, role)
+}
+
+// Check decides whether role may approve a call of tool. It denies by
+// default: an unknown tool, a tool without approval, an unknown role and an
+// empty role all return a non-nil error that says why.
+func (p Policy) Check(tool, role string) error {
+	tp, ok := p.Tools[tool]
+	if !ok {
+		return fmt.Errorf("tool %q has no policy", tool)
+	}
+	if !tp.NeedsApproval() {
+		return fmt.Errorf("tool %q needs no approval", tool)
+	}
+	return CanApprove(p.Roles, role, tp.MinRole)
+}
+
+// CanApprove reports whether role reaches required in the hierarchy roles
+// (lowest first). Unknown or empty roles never approve.
+func CanApprove(roles []string, role, required string) error {
+	have := slices.Index(roles, role)
+	need := slices.Index(roles, required)
+	switch {
+	case role == "":
+		return errors.New("no role")
+	case have < 0:
+		return fmt.Errorf("unknown role %q", role)
+	case need < 0:
+		return fmt.Errorf("unknown required role %q", required)
+	case have < need:
+		return fmt.Errorf("insufficient role: %s < %s", role, required)
+	}
+	return nil
+}
