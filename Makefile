@@ -1,0 +1,41 @@
+# Durable human approval for AI agent tool calls.
+# `make help` lists the targets.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := $(CURDIR)/.bin
+FUZZTIME ?= 10s
+export TEMPORAL_CLI := $(BIN)/temporal
+
+.PHONY: help demo up test tools lint unit fuzz bench record-replay
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+demo: tools ## run the guide's scenario locally, no cloud keys: you approve in this terminal
+	$(GO) run ./devstack demo
+
+up: tools ## run the whole stack locally (Temporal, Ably, auth server, worker, bridge)
+	$(GO) run ./devstack up
+
+tools: ## build the pinned Temporal CLI and staticcheck into .bin, npm ci the ably-js test
+	./scripts/install-tools.sh
+
+lint: tools ## gofmt, go vet, staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.bin/*')); \
+		if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(BIN)/staticcheck ./...
+
+unit: tools ## go test -race over every package (end-to-end tests included)
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+fuzz: ## run every fuzz target for FUZZTIME (default 10s)
+	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
+
+test: lint unit fuzz ## every check CI runs: lint, all tests with -race, bounded fuzzing
+
+bench: ## benchmarks of the local Ably server (publish-to-deliver latency, fan-out)
+	$(GO) test -run '^$$' -bench . -benchtime 3s ./internal/ablylocal/
+
+record-replay: tools ## re-record the replay histories from real runs on a dev server
+	$(GO) run ./workflows/internal/recordhistory

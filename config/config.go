@@ -1,0 +1,141 @@
+// Package config owns the settings every program of the project reads the
+// same way: the environment (as an Env value, so tests never touch the
+// process environment), the Temporal client options (through the Temporal
+// envconfig package: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_PROFILE
+// and the TOML profile file), and the approval policy file policy.json
+// that lives next to this file (HITL_POLICY_FILE).
+//
+// It must not import the worker, the activities or any network client other
+// than the Temporal client options type.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
+
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+// Environment variable names shared by the programs.
+const (
+	EnvTemporalAddress   = "TEMPORAL_ADDRESS"
+	EnvTemporalNamespace = "TEMPORAL_NAMESPACE"
+	EnvTemporalUIURL     = "TEMPORAL_UI_URL"
+	EnvPolicyFile        = "HITL_POLICY_FILE"
+	EnvAgentClientID     = "HITL_AGENT_CLIENT_ID"
+	EnvBridgeClientID    = "HITL_BRIDGE_CLIENT_ID"
+	EnvChannel           = "ABLY_CHANNEL"
+	EnvOpenAIAPIKey      = "OPENAI_API_KEY"
+	EnvOpenAIBaseURL     = "OPENAI_BASE_URL"
+	EnvOpenAIModel       = "OPENAI_MODEL"
+	EnvBlogDir           = "BLOG_DIR"
+	EnvBlogWebhookURL    = "BLOG_WEBHOOK_URL"
+	EnvAuthURL           = "AUTH_URL"
+	EnvApproverUser      = "APPROVER_USER"
+	EnvApproverPassword  = "APPROVER_PASSWORD"
+	EnvAuthListen        = "AUTH_LISTEN"
+	EnvAuthUsersFile     = "AUTH_USERS_FILE"
+)
+
+// Defaults of the shared settings.
+const (
+	DefaultTemporalAddress   = "127.0.0.1:7233"
+	DefaultTemporalNamespace = "default"
+	DefaultTemporalUIURL     = "http://127.0.0.1:8233"
+	DefaultPolicyFile        = "config/policy.json"
+	DefaultOpenAIModel       = "gpt-4o"
+	DefaultBlogDir           = "data/posts"
+	DefaultAuthURL           = "http://127.0.0.1:3001"
+	DefaultBridgeClientID    = "hitl-bridge"
+)
+
+// Env is a snapshot of environment variables. Programs build it once with
+// FromOS; tests build it literally.
+type Env map[string]string
+
+// FromOS returns the process environment.
+func FromOS() Env {
+	e := Env{}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		e[k] = v
+	}
+	return e
+}
+
+// Get returns the trimmed value of name, or "".
+func (e Env) Get(name string) string { return strings.TrimSpace(e[name]) }
+
+// Or returns the trimmed value of name, or def when it is unset or blank.
+func (e Env) Or(name, def string) string {
+	if v := e.Get(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// LookupEnv implements envconfig.EnvLookup. Blank values count as unset so
+// that `TEMPORAL_ADDRESS=` in a .env file does not select an empty address.
+func (e Env) LookupEnv(name string) (string, bool) {
+	v := e.Get(name)
+	return v, v != ""
+}
+
+// Environ implements envconfig.EnvLookup.
+func (e Env) Environ() []string {
+	out := make([]string, 0, len(e))
+	for k, v := range e {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+var _ envconfig.EnvLookup = Env(nil)
+
+// TemporalOptions loads the Temporal client options the standard way
+// (profile file, then TEMPORAL_* variables) and fills the project defaults
+// 127.0.0.1:7233 and namespace "default" where nothing is configured.
+func TemporalOptions(env Env) (client.Options, error) {
+	opts, err := envconfig.LoadClientOptions(envconfig.LoadClientOptionsRequest{EnvLookup: env})
+	if err != nil {
+		return client.Options{}, fmt.Errorf("temporal client config: %w", err)
+	}
+	if opts.HostPort == "" {
+		opts.HostPort = DefaultTemporalAddress
+	}
+	if opts.Namespace == "" {
+		opts.Namespace = DefaultTemporalNamespace
+	}
+	return opts, nil
+}
+
+// LoadPolicy reads and validates the policy file at path. The error names
+// the file and, for an invalid policy, every problem in it.
+func LoadPolicy(path string) (workflows.Policy, error) {
+	if path == "" {
+		return workflows.Policy{}, errors.New("policy file: no path (set " + EnvPolicyFile + ")")
+	}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return workflows.Policy{}, fmt.Errorf("policy file %s does not exist (set %s)", path, EnvPolicyFile)
+	}
+	if err != nil {
+		return workflows.Policy{}, fmt.Errorf("policy file: %w", err)
+	}
+	p, err := workflows.ParsePolicy(data)
+	if err != nil {
+		return workflows.Policy{}, fmt.Errorf("policy file %s: %s", path, oneLine(err))
+	}
+	return p, nil
+}
+
+// oneLine joins a multi-line (errors.Join) message with "; ".
+func oneLine(err error) string {
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
+}

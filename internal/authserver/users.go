@@ -1,0 +1,360 @@
+package authserver
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+// User is one approver in the users file. PasswordHash is a bcrypt hash;
+// the plain-text password is never stored.
+type User struct {
+	Name         string `json:"name"`
+	Role         string `json:"role"`
+	PasswordHash string `json:"passwordHash"`
+}
+
+// usersDoc is the users file: {"users":[...]}.
+type usersDoc struct {
+	Users []User `json:"users"`
+}
+
+// Limits of the users file and of credentials.
+const (
+	// MaxUsersFileSize bounds the users file that is read.
+	MaxUsersFileSize = 1 << 20
+	// MaxNameLen bounds a user name.
+	MaxNameLen = 64
+	// MinPasswordLen is the shortest password useradd accepts.
+	MinPasswordLen = 8
+	// MaxPasswordLen is bcrypt's limit: it ignores bytes beyond 72, so
+	// longer passwords are refused rather than silently truncated.
+	MaxPasswordLen = 72
+	// DefaultCost is the bcrypt cost of new hashes and the lowest cost a
+	// users file may contain.
+	DefaultCost = 10
+)
+
+// DefaultReservedNames are the Ably clientIds of the trusted programs (the
+// agent and the bridge). No approver may take them, or the approver could
+// publish as the agent.
+var DefaultReservedNames = []string{workflows.DefaultAgentClientID, "hitl-bridge"}
+
+// Rules are what a users file must satisfy.
+type Rules struct {
+	// Roles is the role hierarchy; a user's role must be one of them.
+	// Empty means workflows.DefaultRoles.
+	Roles []string
+	// Reserved lists names no user may have. Nil means
+	// DefaultReservedNames; "*" is always refused.
+	Reserved []string
+	// Cost is the bcrypt cost of new hashes and the lowest cost accepted
+	// in the file. Zero means DefaultCost; tests use bcrypt.MinCost.
+	Cost int
+}
+
+func (r Rules) roles() []string {
+	if len(r.Roles) == 0 {
+		return workflows.DefaultRoles
+	}
+	return r.Roles
+}
+
+func (r Rules) reserved() []string {
+	if r.Reserved == nil {
+		return DefaultReservedNames
+	}
+	return r.Reserved
+}
+
+func (r Rules) cost() int {
+	if r.Cost == 0 {
+		return DefaultCost
+	}
+	return r.Cost
+}
+
+func (r Rules) validate() error {
+	if c := r.cost(); c < bcrypt.MinCost || c > bcrypt.MaxCost {
+		return fmt.Errorf("bcrypt cost %d out of range [%d, %d]", c, bcrypt.MinCost, bcrypt.MaxCost)
+	}
+	seen := map[string]bool{}
+	for _, role := range r.roles() {
+		if role == "" || seen[role] || role == workflows.ApprovalNone {
+			return fmt.Errorf("bad role hierarchy %q: empty, duplicate or reserved role", r.roles())
+		}
+		seen[role] = true
+	}
+	return nil
+}
+
+// ValidateName checks a user name: 1 to MaxNameLen characters of
+// [a-z0-9._-], not "*" and not one of reserved.
+func ValidateName(name string, reserved []string) error {
+	if name == "" || len(name) > MaxNameLen {
+		return fmt.Errorf("user name %q: want 1 to %d characters", name, MaxNameLen)
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return fmt.Errorf("user name %q: only a-z, 0-9, '.', '_' and '-' are allowed", name)
+		}
+	}
+	if slices.Contains(reserved, name) {
+		return fmt.Errorf("user name %q is reserved", name)
+	}
+	return nil
+}
+
+// ValidatePassword checks a new password's length.
+func ValidatePassword(password string) error {
+	switch {
+	case len(password) < MinPasswordLen:
+		return fmt.Errorf("password too short: want at least %d bytes", MinPasswordLen)
+	case len(password) > MaxPasswordLen:
+		return fmt.Errorf("password too long: bcrypt uses at most %d bytes", MaxPasswordLen)
+	}
+	return nil
+}
+
+func (r Rules) checkUser(u User) error {
+	if err := ValidateName(u.Name, r.reserved()); err != nil {
+		return err
+	}
+	if !slices.Contains(r.roles(), u.Role) {
+		return fmt.Errorf("user %q: role %q is not in the role hierarchy %q", u.Name, u.Role, r.roles())
+	}
+	if len(u.PasswordHash) != 60 || !strings.HasPrefix(u.PasswordHash, "$2") {
+		return fmt.Errorf("user %q: passwordHash is not a bcrypt hash", u.Name)
+	}
+	cost, err := bcrypt.Cost([]byte(u.PasswordHash))
+	if err != nil {
+		return fmt.Errorf("user %q: passwordHash is not a bcrypt hash: %w", u.Name, err)
+	}
+	if cost < r.cost() {
+		return fmt.Errorf("user %q: bcrypt cost %d is below the minimum %d", u.Name, cost, r.cost())
+	}
+	return nil
+}
+
+// ParseUsers decodes a users file strictly (unknown fields and trailing
+// data are errors) and checks every user against rules. Names must be
+// unique. It returns the users by name.
+func ParseUsers(data []byte, rules Rules) (map[string]User, error) {
+	if len(data) > MaxUsersFileSize {
+		return nil, fmt.Errorf("users file larger than %d bytes", MaxUsersFileSize)
+	}
+	var doc usersDoc
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&doc); err != nil {
+		return nil, fmt.Errorf("users file: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("users file: trailing data after the JSON object")
+	}
+	users := make(map[string]User, len(doc.Users))
+	var errs []error
+	for i, u := range doc.Users {
+		if err := rules.checkUser(u); err != nil {
+			errs = append(errs, fmt.Errorf("users[%d]: %w", i, err))
+			continue
+		}
+		if _, dup := users[u.Name]; dup {
+			errs = append(errs, fmt.Errorf("users[%d]: duplicate user %q", i, u.Name))
+			continue
+		}
+		users[u.Name] = u
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("users file: %w", err)
+	}
+	return users, nil
+}
+
+// MarshalUsers encodes users as a users file, sorted by name.
+func MarshalUsers(users map[string]User) ([]byte, error) {
+	doc := usersDoc{Users: make([]User, 0, len(users))}
+	for _, u := range users {
+		doc.Users = append(doc.Users, u)
+	}
+	slices.SortFunc(doc.Users, func(a, b User) int { return strings.Compare(a.Name, b.Name) })
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode users file: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+// ReadUsersFile reads and parses the users file at path.
+func ReadUsersFile(path string, rules Rules) (map[string]User, error) {
+	data, err := readLimited(path)
+	if err != nil {
+		return nil, err
+	}
+	users, err := ParseUsers(data, rules)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return users, nil
+}
+
+func readLimited(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("users file: %w", err)
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(&limitReader{f: f, n: MaxUsersFileSize + 1}); err != nil {
+		return nil, fmt.Errorf("read users file %s: %w", path, err)
+	}
+	return buf.Bytes(), nil
+}
+
+type limitReader struct {
+	f *os.File
+	n int64
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, errEOF
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.f.Read(p)
+	l.n -= int64(n)
+	return n, err
+}
+
+// UserOption adjusts AddUser and DeleteUser.
+type UserOption func(*Rules)
+
+// WithCost sets the bcrypt cost of the new hash (and the lowest cost
+// accepted in the existing file). Tests use bcrypt.MinCost.
+func WithCost(cost int) UserOption { return func(r *Rules) { r.Cost = cost } }
+
+// WithReserved replaces the reserved user names.
+func WithReserved(names []string) UserOption { return func(r *Rules) { r.Reserved = names } }
+
+// AddUser adds the user to the users file at path, or updates the role and
+// password of an existing one. roles is the role hierarchy (empty means
+// workflows.DefaultRoles). The file is created if missing, written 0600
+// through a temporary file and a rename, and holds only the bcrypt hash.
+// An existing file that does not parse is left untouched.
+func AddUser(path, name, role, password string, roles []string, opts ...UserOption) error {
+	rules := Rules{Roles: roles}
+	for _, o := range opts {
+		o(&rules)
+	}
+	if err := rules.validate(); err != nil {
+		return err
+	}
+	if err := ValidateName(name, rules.reserved()); err != nil {
+		return err
+	}
+	if !slices.Contains(rules.roles(), role) {
+		return fmt.Errorf("role %q is not in the role hierarchy %q", role, rules.roles())
+	}
+	if err := ValidatePassword(password); err != nil {
+		return err
+	}
+	users, err := readForUpdate(path, rules)
+	if err != nil {
+		return err
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), rules.cost())
+	if err != nil {
+		return fmt.Errorf("hash password: %w", err)
+	}
+	users[name] = User{Name: name, Role: role, PasswordHash: string(hash)}
+	return writeUsers(path, users)
+}
+
+// DeleteUser removes the user from the users file at path. It fails if the
+// user does not exist.
+func DeleteUser(path, name string, roles []string, opts ...UserOption) error {
+	rules := Rules{Roles: roles}
+	for _, o := range opts {
+		o(&rules)
+	}
+	if err := rules.validate(); err != nil {
+		return err
+	}
+	users, err := readForUpdate(path, rules)
+	if err != nil {
+		return err
+	}
+	if _, ok := users[name]; !ok {
+		return fmt.Errorf("user %q not found in %s", name, path)
+	}
+	delete(users, name)
+	return writeUsers(path, users)
+}
+
+func readForUpdate(path string, rules Rules) (map[string]User, error) {
+	users, err := ReadUsersFile(path, rules)
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[string]User{}, nil
+	}
+	return users, err
+}
+
+func writeUsers(path string, users map[string]User) error {
+	data, err := MarshalUsers(users)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, data)
+}
+
+// writeFileAtomic writes data to path with mode 0600 via a temporary file
+// in the same directory, fsync and rename, so readers see the old or the
+// new file, never a partial one.
+func writeFileAtomic(path string, data []byte) (err error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create users file directory: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("write users file: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tmp.Close()
+			_ = os.Remove(tmp.Name())
+		}
+	}()
+	if err := tmp.Chmod(0o600); err != nil {
+		return fmt.Errorf("write users file: %w", err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return fmt.Errorf("write users file: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("write users file: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write users file: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write users file: %w", err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	return nil
+}

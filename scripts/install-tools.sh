@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Builds the pinned tools of tools.env into .bin/ from the Go module proxy.
+# Idempotent: a tool already built at the pinned version is kept.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=../tools.env
+. ./tools.env
+BIN="$PWD/.bin"
+mkdir -p "$BIN"
+
+build() { # name module version
+	local name=$1 module=$2 version=$3 stamp="$BIN/.$1.version"
+	if [[ -x "$BIN/$name" && -f "$stamp" && "$(cat "$stamp")" == "$version" ]]; then
+		return
+	fi
+	echo "building $name $version from the Go module proxy..." >&2
+	GOBIN="$BIN" GOFLAGS=-buildvcs=false go install "$module@$version"
+	echo "$version" >"$stamp"
+}
+
+build temporal github.com/temporalio/cli/cmd/temporal "$TEMPORAL_CLI_VERSION"
+build staticcheck honnef.co/go/tools/cmd/staticcheck "$STATICCHECK_VERSION"
+
+if [[ -f interop/ablyjs/package-lock.json ]]; then
+	if [[ ! -d interop/ablyjs/node_modules ]] || [[ interop/ablyjs/package-lock.json -nt interop/ablyjs/node_modules ]]; then
+		echo "installing the ably-js interop test's npm packages (npm ci)..." >&2
+		npm ci --prefix interop/ablyjs --no-audit --no-fund >&2
+		touch interop/ablyjs/node_modules
+	fi
+fi
