@@ -21,6 +21,17 @@ const (
 	ActivityPublishApprovalResolved = "PublishApprovalResolved"
 )
 
+// ErrTypeInvalidInput is the application error type of a run that was
+// started with input the workflow refuses (empty prompt, bad policy). Such
+// errors are not retryable.
+const ErrTypeInvalidInput = "InvalidInput"
+
+// ErrTypeToolInput is the application error type an ExecuteTool
+// implementation returns for arguments it cannot use. The workflow does not
+// retry it (nor any non-retryable application error); the error text goes
+// back to the model.
+const ErrTypeToolInput = "ToolInputError"
+
 // DecisionSignal is the signal through which the approver bridge delivers a
 // human decision. Its payload is a Decision.
 const DecisionSignal = "approval-decision"

@@ -1,0 +1,309 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	sdkpb "go.temporal.io/api/sdk/v1"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+)
+
+// testPolicyJSON is the team's policy file.
+const testPolicyJSON = `{"roles":["editor","publisher","admin"],
+ "tools":{"publish_blog_post":{"minRole":"publisher","timeout":"10m"},
+          "search_posts":{"minRole":"none"},
+          "delete_post":{"minRole":"admin","timeout":"5m"}}}`
+
+func testPolicy(t *testing.T) Policy {
+	t.Helper()
+	p, err := ParsePolicy([]byte(testPolicyJSON))
+	if err != nil {
+		t.Fatalf("ParsePolicy: %v", err)
+	}
+	return p
+}
+
+// testStart is the virtual start time of every test run.
+var testStart = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// harness runs AgentWorkflow in the test environment with fake activities
+// registered under the contract's activity names. The fakes record every
+// call; they run on activity goroutines, hence the mutex.
+type harness struct {
+	t   *testing.T
+	env *testsuite.TestWorkflowEnvironment
+
+	// model answers a model call; tool runs a tool. Set before run.
+	model func(req ModelRequest) (ModelResponse, error)
+	tool  func(req ToolRequest) (ToolResult, error)
+	// publishErr, if set, fails every approval-request publish.
+	publishErr error
+
+	mu        sync.Mutex
+	upserts   []temporal.SearchAttributes // with captureUpserts
+	routable  map[string]bool             // call id -> listed in SAToolCallIDs when its request was published
+	modelReqs []ModelRequest
+	toolReqs  []ToolRequest
+	requests  []ApprovalRequestInput
+	resolved  []ApprovalResolvedInput
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	var suite testsuite.WorkflowTestSuite
+	h := &harness{t: t, env: suite.NewTestWorkflowEnvironment()}
+	h.env.SetStartTime(testStart)
+	h.env.SetTestTimeout(30 * time.Second)
+	h.env.RegisterWorkflowWithOptions(AgentWorkflow, workflow.RegisterOptions{Name: WorkflowName})
+	h.env.RegisterActivityWithOptions(h.callModel, activity.RegisterOptions{Name: ActivityCallModel})
+	h.env.RegisterActivityWithOptions(h.executeTool, activity.RegisterOptions{Name: ActivityExecuteTool})
+	h.env.RegisterActivityWithOptions(h.publishRequest, activity.RegisterOptions{Name: ActivityPublishApprovalRequest})
+	h.env.RegisterActivityWithOptions(h.publishResolved, activity.RegisterOptions{Name: ActivityPublishApprovalResolved})
+	h.tool = func(req ToolRequest) (ToolResult, error) {
+		return ToolResult{Output: "ok:" + req.Name + ":" + req.CallID}, nil
+	}
+	t.Cleanup(func() { h.env.AssertExpectations(t) })
+	return h
+}
+
+func (h *harness) callModel(_ context.Context, req ModelRequest) (ModelResponse, error) {
+	h.mu.Lock()
+	h.modelReqs = append(h.modelReqs, req)
+	model := h.model
+	h.mu.Unlock()
+	return model(req)
+}
+
+func (h *harness) executeTool(_ context.Context, req ToolRequest) (ToolResult, error) {
+	h.mu.Lock()
+	h.toolReqs = append(h.toolReqs, req)
+	tool := h.tool
+	h.mu.Unlock()
+	return tool(req)
+}
+
+func (h *harness) publishRequest(_ context.Context, in ApprovalRequestInput) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.publishErr != nil {
+		return h.publishErr
+	}
+	h.requests = append(h.requests, in)
+	for _, u := range h.upserts {
+		ids, _ := u.GetKeywordList(SAToolCallIDs)
+		if slices.Contains(ids, in.Data.ToolCallID) {
+			h.routable[in.Data.ToolCallID] = true
+		}
+	}
+	return nil
+}
+
+// captureUpserts records every search attribute upsert of the run.
+func (h *harness) captureUpserts() {
+	h.routable = map[string]bool{}
+	h.env.OnUpsertTypedSearchAttributes(mock.Anything).Return(nil).Run(func(args mock.Arguments) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.upserts = append(h.upserts, args.Get(0).(temporal.SearchAttributes))
+	})
+}
+
+func (h *harness) publishResolved(_ context.Context, in ApprovalResolvedInput) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.resolved = append(h.resolved, in)
+	return nil
+}
+
+// script makes the model answer turn n with responses[n-1]; a call past
+// the script fails the run.
+func script(responses ...ModelResponse) func(ModelRequest) (ModelResponse, error) {
+	return func(req ModelRequest) (ModelResponse, error) {
+		if req.Turn < 1 || req.Turn > len(responses) {
+			return ModelResponse{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("unscripted turn %d", req.Turn), "Script", nil)
+		}
+		return responses[req.Turn-1], nil
+	}
+}
+
+// calls is a model response asking for the given tool calls, with output
+// items as the Responses API returns them.
+func calls(cs ...ToolCall) ModelResponse {
+	r := ModelResponse{ResponseID: "resp", ToolCalls: cs}
+	for _, c := range cs {
+		r.Output = append(r.Output, ConversationItem{Type: ItemFunctionCall, CallID: c.CallID, Name: c.Name, Arguments: c.Arguments})
+	}
+	return r
+}
+
+func answer(text string) ModelResponse {
+	return ModelResponse{ResponseID: "resp", Text: text, Output: []ConversationItem{{Type: ItemMessage, Role: "assistant", Text: text}}}
+}
+
+func publishCall(id string) ToolCall {
+	return ToolCall{CallID: id, Name: "publish_blog_post", Arguments: `{"title":"Introducing our new API"}`}
+}
+
+// decide sends a decision signal at virtual time after start.
+func (h *harness) decide(after time.Duration, d Decision) {
+	h.env.RegisterDelayedCallback(func() { h.env.SignalWorkflow(DecisionSignal, d) }, after)
+}
+
+// queryAt runs ApprovalsQuery at virtual time after start and stores the
+// view in *into (read it after run returns).
+func (h *harness) queryAt(after time.Duration, into *ApprovalsView) {
+	h.env.RegisterDelayedCallback(func() {
+		v, err := h.env.QueryWorkflow(ApprovalsQuery)
+		if err != nil {
+			h.t.Errorf("query at %s: %v", after, err)
+			return
+		}
+		if err := v.Get(into); err != nil {
+			h.t.Errorf("decode query at %s: %v", after, err)
+		}
+	}, after)
+}
+
+// detailsAt reads the run's current details at virtual time after start.
+func (h *harness) detailsAt(after time.Duration, into *string) {
+	h.env.RegisterDelayedCallback(func() {
+		v, err := h.env.QueryWorkflow("__temporal_workflow_metadata")
+		if err != nil {
+			h.t.Errorf("metadata query at %s: %v", after, err)
+			return
+		}
+		var md sdkpb.WorkflowMetadata
+		if err := v.Get(&md); err != nil {
+			h.t.Errorf("decode metadata at %s: %v", after, err)
+			return
+		}
+		*into = md.GetCurrentDetails()
+	}, after)
+}
+
+// run executes the workflow and returns its result; it fails the test if
+// the workflow did not complete successfully.
+func (h *harness) run(in AgentInput) AgentResult {
+	h.t.Helper()
+	res, err := h.runErr(in)
+	if err != nil {
+		h.t.Fatalf("workflow failed: %v", err)
+	}
+	return res
+}
+
+func (h *harness) runErr(in AgentInput) (AgentResult, error) {
+	h.t.Helper()
+	if in.Prompt == "" {
+		in.Prompt = "Publish the blog post called 'Introducing our new API'"
+	}
+	h.env.ExecuteWorkflow(WorkflowName, in)
+	if !h.env.IsWorkflowCompleted() {
+		h.t.Fatal("workflow did not complete")
+	}
+	if err := h.env.GetWorkflowError(); err != nil {
+		return AgentResult{}, err
+	}
+	var res AgentResult
+	if err := h.env.GetWorkflowResult(&res); err != nil {
+		h.t.Fatalf("decode result: %v", err)
+	}
+	return res, nil
+}
+
+func (h *harness) tools() []ToolRequest {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.toolReqs)
+}
+
+func (h *harness) models() []ModelRequest {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.modelReqs)
+}
+
+func (h *harness) published() ([]ApprovalRequestInput, []ApprovalResolvedInput) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.requests), slices.Clone(h.resolved)
+}
+
+// outputOf returns the last function_call_output for callID in the input
+// of model call turn (1-based).
+func (h *harness) outputOf(turn int, callID string) (string, bool) {
+	h.t.Helper()
+	reqs := h.models()
+	if turn > len(reqs) {
+		h.t.Fatalf("model call %d not made (only %d)", turn, len(reqs))
+	}
+	out, found := "", false
+	for _, it := range reqs[turn-1].Input {
+		if it.Type == ItemFunctionCallOutput && it.CallID == callID {
+			out, found = it.Output, true
+		}
+	}
+	return out, found
+}
+
+func (h *harness) wantOutput(turn int, callID, want string) {
+	h.t.Helper()
+	got, ok := h.outputOf(turn, callID)
+	if !ok {
+		h.t.Fatalf("model call %d: no function_call_output for %s", turn, callID)
+	}
+	if got != want {
+		h.t.Errorf("model call %d: output for %s = %q, want %q", turn, callID, got, want)
+	}
+}
+
+// kinds lists the audit kinds (with reasons for ignored and denied entries).
+func kinds(audit []AuditEntry) []string {
+	var out []string
+	for _, e := range audit {
+		s := e.Kind + ":" + e.ToolCallID
+		if e.Kind == AuditIgnored || e.Kind == AuditDenied {
+			s += ":" + e.Reason
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func wantKinds(t *testing.T, audit []AuditEntry, want ...string) {
+	t.Helper()
+	if got := kinds(audit); !slices.Equal(got, want) {
+		t.Errorf("audit:\n got %q\nwant %q", got, want)
+	}
+}
+
+func findAudit(audit []AuditEntry, kind, callID string) (AuditEntry, bool) {
+	for _, e := range audit {
+		if e.Kind == kind && e.ToolCallID == callID {
+			return e, true
+		}
+	}
+	return AuditEntry{}, false
+}
+
+func approve(callID, who, role, msgID string) Decision {
+	return Decision{ToolCallID: callID, Decision: DecisionApproved, ApproverClientID: who, ApproverRole: role, AblyMessageID: msgID}
+}
+
+func reject(callID, who, role, msgID, reason string) Decision {
+	return Decision{ToolCallID: callID, Decision: DecisionRejected, ApproverClientID: who, ApproverRole: role, AblyMessageID: msgID, Reason: reason}
+}
+
+func isApplicationError(err error, typ string) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.Type() == typ && appErr.NonRetryable()
+}

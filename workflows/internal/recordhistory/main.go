@@ -1,0 +1,298 @@
+// Command recordhistory records the workflow histories that
+// workflows.TestReplay replays. It is run by hand (make record-replay) after
+// a deliberate change of AgentWorkflow: it starts its own Temporal dev
+// server from the pinned CLI on a free loopback port (in memory), runs a
+// worker with fake activities, drives the approve, reject, expire and
+// parallel scenarios through real signals, writes each history as JSON into
+// -out, checks that it replays, and stops the server.
+//
+//	go run ./workflows/internal/recordhistory [-temporal .bin/temporal] [-out workflows/testdata/replay]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/temporalproto"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+type config struct {
+	TemporalCLI string        // path of the temporal CLI binary
+	OutDir      string        // where the histories go
+	Timeout     time.Duration // bound of the whole recording
+}
+
+func (c config) Validate() error {
+	var errs []error
+	if c.TemporalCLI == "" {
+		errs = append(errs, errors.New("-temporal: path of the temporal CLI is required"))
+	} else if st, err := os.Stat(c.TemporalCLI); err != nil || st.IsDir() {
+		errs = append(errs, fmt.Errorf("-temporal: %s is not a file (run make tools)", c.TemporalCLI))
+	}
+	if st, err := os.Stat(c.OutDir); err != nil || !st.IsDir() {
+		errs = append(errs, fmt.Errorf("-out: %s is not a directory", c.OutDir))
+	}
+	if c.Timeout <= 0 {
+		errs = append(errs, errors.New("-timeout must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+func main() {
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	cli := os.Getenv("TEMPORAL_CLI")
+	if cli == "" {
+		cli = ".bin/temporal"
+	}
+	cfg := config{}
+	fs := flag.NewFlagSet("recordhistory", flag.ContinueOnError)
+	fs.StringVar(&cfg.TemporalCLI, "temporal", cli, "temporal CLI binary (env TEMPORAL_CLI)")
+	fs.StringVar(&cfg.OutDir, "out", filepath.Join("workflows", "testdata", "replay"), "directory for the history JSON files")
+	fs.DurationVar(&cfg.Timeout, "timeout", 2*time.Minute, "bound of the whole recording")
+	err := fs.Parse(os.Args[1:])
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err == nil {
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		err = run(ctx, cfg, logger)
+		stop()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "recordhistory:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+		ExistingPath: cfg.TemporalCLI,
+		ClientOptions: &client.Options{
+			Logger: tlog.NewStructuredLogger(logger.With("component", "temporal")),
+		},
+		LogLevel: "error",
+		ExtraArgs: []string{
+			"--search-attribute", "ApprovalToolCallIDs=KeywordList",
+			"--search-attribute", "PendingApprovals=Int",
+		},
+		Stdout: os.Stderr,
+		Stderr: os.Stderr,
+	})
+	if err != nil {
+		return fmt.Errorf("start dev server: %w", err)
+	}
+	defer func() {
+		if stopErr := srv.Stop(); stopErr != nil && err == nil {
+			err = fmt.Errorf("stop dev server: %w", stopErr)
+		}
+	}()
+	c := srv.Client()
+	logger.Info("dev server up", "address", srv.FrontendHostPort())
+
+	w := worker.New(c, workflows.TaskQueue, worker.Options{})
+	w.RegisterWorkflowWithOptions(workflows.AgentWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	fake := &fakeActivities{}
+	w.RegisterActivityWithOptions(fake.CallModel, activity.RegisterOptions{Name: workflows.ActivityCallModel})
+	w.RegisterActivityWithOptions(fake.ExecuteTool, activity.RegisterOptions{Name: workflows.ActivityExecuteTool})
+	w.RegisterActivityWithOptions(fake.PublishApprovalRequest, activity.RegisterOptions{Name: workflows.ActivityPublishApprovalRequest})
+	w.RegisterActivityWithOptions(fake.PublishApprovalResolved, activity.RegisterOptions{Name: workflows.ActivityPublishApprovalResolved})
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	defer w.Stop()
+
+	for _, sc := range scenarios() {
+		if err := record(ctx, c, sc, cfg.OutDir, logger); err != nil {
+			return fmt.Errorf("scenario %s: %w", sc.name, err)
+		}
+	}
+	return nil
+}
+
+// scenario is one recorded run: its input and how the "humans" act.
+type scenario struct {
+	name   string
+	policy string // policy JSON
+	// drive sends the decisions once the run waits for waitPending approvals.
+	waitPending int
+	decisions   []workflows.Decision
+}
+
+const teamPolicy = `{"roles":["editor","publisher","admin"],
+ "tools":{"publish_blog_post":{"minRole":"publisher","timeout":"10m"},
+          "search_posts":{"minRole":"none"},
+          "delete_post":{"minRole":"admin","timeout":"5m"}}}`
+
+func scenarios() []scenario {
+	dec := func(call, decision, who, role, msg, reason string) workflows.Decision {
+		return workflows.Decision{ToolCallID: call, Decision: decision, ApproverClientID: who, ApproverRole: role, AblyMessageID: msg, Reason: reason}
+	}
+	return []scenario{
+		{name: "approve", policy: teamPolicy, waitPending: 1, decisions: []workflows.Decision{
+			dec("call-approve-1", workflows.DecisionApproved, "eve", "editor", "msg-approve-1", ""),
+			dec("call-approve-1", workflows.DecisionApproved, "alice", "publisher", "msg-approve-2", ""),
+			dec("call-approve-1", workflows.DecisionRejected, "alice", "publisher", "msg-approve-2", "duplicate"),
+		}},
+		{name: "reject", policy: teamPolicy, waitPending: 1, decisions: []workflows.Decision{
+			dec("call-reject-1", workflows.DecisionRejected, "carol", "admin", "msg-reject-1", "keep that post"),
+		}},
+		{name: "expire", policy: strings.Replace(teamPolicy, `"timeout":"10m"`, `"timeout":"2s"`, 1), waitPending: 1},
+		{name: "parallel", policy: teamPolicy, waitPending: 2, decisions: []workflows.Decision{
+			dec("call-parallel-b", workflows.DecisionApproved, "carol", "admin", "msg-parallel-1", ""),
+			dec("call-parallel-a", workflows.DecisionRejected, "alice", "publisher", "msg-parallel-2", "not today"),
+			dec("call-parallel-a", workflows.DecisionApproved, "carol", "admin", "msg-parallel-3", "late"),
+		}},
+	}
+}
+
+// record runs one scenario to completion and writes its history.
+func record(ctx context.Context, c client.Client, sc scenario, outDir string, logger *slog.Logger) error {
+	policy, err := workflows.ParsePolicy([]byte(sc.policy))
+	if err != nil {
+		return err
+	}
+	id := "record-" + sc.name
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       id,
+		TaskQueue:                workflows.TaskQueue,
+		WorkflowExecutionTimeout: time.Minute,
+	}, workflows.WorkflowName, workflows.AgentInput{Prompt: sc.name, Requester: "recorder", Policy: policy})
+	if err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	if err := waitPending(ctx, c, id, sc.waitPending); err != nil {
+		return err
+	}
+	for _, d := range sc.decisions {
+		if err := c.SignalWorkflow(ctx, id, run.GetRunID(), workflows.DecisionSignal, d); err != nil {
+			return fmt.Errorf("signal: %w", err)
+		}
+	}
+	var res workflows.AgentResult
+	if err := run.Get(ctx, &res); err != nil {
+		return fmt.Errorf("result: %w", err)
+	}
+	logger.Info("run finished", "scenario", sc.name, "turns", res.Turns, "answer", res.Answer, "audit", len(res.Audit))
+
+	hist := &historypb.History{}
+	it := c.GetWorkflowHistory(ctx, id, run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			return fmt.Errorf("history: %w", err)
+		}
+		hist.Events = append(hist.Events, ev)
+	}
+	b, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(hist)
+	if err != nil {
+		return fmt.Errorf("encode history: %w", err)
+	}
+	path := filepath.Join(outDir, sc.name+".json")
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	r := worker.NewWorkflowReplayer()
+	r.RegisterWorkflowWithOptions(workflows.AgentWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	if err := r.ReplayWorkflowHistoryFromJSONFile(tlog.NewStructuredLogger(logger), path); err != nil {
+		return fmt.Errorf("replay %s: %w", path, err)
+	}
+	logger.Info("history written", "path", path, "events", len(hist.Events))
+	return nil
+}
+
+// waitPending polls the approvals query until n approvals wait.
+func waitPending(ctx context.Context, c client.Client, id string, n int) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		v, err := c.QueryWorkflow(ctx, id, "", workflows.ApprovalsQuery)
+		if err == nil {
+			var view workflows.ApprovalsView
+			if err := v.Get(&view); err != nil {
+				return fmt.Errorf("decode query: %w", err)
+			}
+			if len(view.Pending) >= n {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %d pending approvals: %w (last query error: %v)", n, ctx.Err(), err)
+		case <-tick.C:
+		}
+	}
+}
+
+// fakeActivities stand in for the real ones: a model scripted per scenario
+// (the prompt names it) and tools and publishers that only answer.
+type fakeActivities struct{}
+
+func (fakeActivities) CallModel(_ context.Context, req workflows.ModelRequest) (workflows.ModelResponse, error) {
+	if len(req.Input) == 0 {
+		return workflows.ModelResponse{}, errors.New("empty conversation")
+	}
+	sc := req.Input[0].Text
+	call := func(suffix, name, args string) workflows.ToolCall {
+		return workflows.ToolCall{CallID: "call-" + sc + "-" + suffix, Name: name, Arguments: args}
+	}
+	var calls []workflows.ToolCall
+	switch {
+	case req.Turn == 1 && sc == "approve", req.Turn == 1 && sc == "expire":
+		calls = []workflows.ToolCall{call("1", "publish_blog_post", `{"title":"Introducing our new API"}`)}
+	case req.Turn == 1 && sc == "reject":
+		calls = []workflows.ToolCall{call("1", "delete_post", `{"slug":"hello-world"}`)}
+	case req.Turn == 1 && sc == "parallel":
+		calls = []workflows.ToolCall{
+			call("a", "publish_blog_post", `{"title":"A"}`),
+			call("b", "delete_post", `{"slug":"b"}`),
+			call("s", "search_posts", `{"query":"api"}`),
+			call("x", "drop_database", `{}`),
+		}
+	case req.Turn == 2 && sc == "parallel":
+		calls = []workflows.ToolCall{call("s2", "search_posts", `{"query":"more"}`)}
+	}
+	resp := workflows.ModelResponse{ResponseID: fmt.Sprintf("resp-%s-%d", sc, req.Turn), ToolCalls: calls}
+	for _, tc := range calls {
+		resp.Output = append(resp.Output, workflows.ConversationItem{Type: workflows.ItemFunctionCall, CallID: tc.CallID, Name: tc.Name, Arguments: tc.Arguments})
+	}
+	if len(calls) == 0 {
+		resp.Text = fmt.Sprintf("%s: finished after %d turns", sc, req.Turn)
+		resp.Output = []workflows.ConversationItem{{Type: workflows.ItemMessage, Role: "assistant", Text: resp.Text}}
+	}
+	return resp, nil
+}
+
+func (fakeActivities) ExecuteTool(_ context.Context, req workflows.ToolRequest) (workflows.ToolResult, error) {
+	return workflows.ToolResult{Output: fmt.Sprintf(`{"tool":%q,"callId":%q,"ok":true}`, req.Name, req.CallID)}, nil
+}
+
+func (fakeActivities) PublishApprovalRequest(context.Context, workflows.ApprovalRequestInput) error {
+	return nil
+}
+
+func (fakeActivities) PublishApprovalResolved(context.Context, workflows.ApprovalResolvedInput) error {
+	return nil
+}
