@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -214,28 +215,11 @@ func readLimited(path string) ([]byte, error) {
 		return nil, fmt.Errorf("users file: %w", err)
 	}
 	defer f.Close()
-	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(&limitReader{f: f, n: MaxUsersFileSize + 1}); err != nil {
+	data, err := io.ReadAll(io.LimitReader(f, MaxUsersFileSize+1))
+	if err != nil {
 		return nil, fmt.Errorf("read users file %s: %w", path, err)
 	}
-	return buf.Bytes(), nil
-}
-
-type limitReader struct {
-	f *os.File
-	n int64
-}
-
-func (l *limitReader) Read(p []byte) (int, error) {
-	if l.n <= 0 {
-		return 0, errEOF
-	}
-	if int64(len(p)) > l.n {
-		p = p[:l.n]
-	}
-	n, err := l.f.Read(p)
-	l.n -= int64(n)
-	return n, err
+	return data, nil
 }
 
 // UserOption adjusts AddUser and DeleteUser.

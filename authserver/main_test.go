@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hitl/durable-approvals/internal/authserver"
+)
+
+func envFunc(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func runT(t *testing.T, ctx context.Context, env map[string]string, stdin string, args ...string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(ctx, args, envFunc(env), strings.NewReader(stdin), &out, &errOut)
+	return out.String() + errOut.String(), err
+}
+
+func TestUserCommands(t *testing.T) {
+	dir := t.TempDir()
+	users := filepath.Join(dir, "users.json")
+	policy := filepath.Join(dir, "policy.json")
+	if err := os.WriteFile(policy, []byte(`{"roles":["viewer","approver"],"tools":{"x":{"minRole":"approver"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"AUTH_USERS_FILE": users, "HITL_AGENT_CLIENT_ID": "my-agent"}
+	tests := []struct {
+		name    string
+		stdin   string
+		args    []string
+		wantErr string
+		wantOut string
+	}{
+		{"add", "alice-password\n", []string{"useradd", "-name", "alice", "-role", "publisher"}, "", "user alice saved with role publisher"},
+		{"add without newline", "bob-password", []string{"useradd", "-name", "bob", "-role", "admin"}, "", "user bob saved"},
+		{"add crlf", "carol-password\r\n", []string{"useradd", "-name", "carol", "-role", "editor"}, "", "user carol saved"},
+		{"unknown role", "password123\n", []string{"useradd", "-name", "dave", "-role", "root"}, `role "root" is not in the role hierarchy`, ""},
+		{"policy roles", "password123\n", []string{"useradd", "-users", filepath.Join(dir, "other.json"), "-policy", policy, "-name", "dave", "-role", "approver"}, "", "user dave saved"},
+		{"policy rejects default role", "password123\n", []string{"useradd", "-policy", policy, "-name", "dave", "-role", "admin"}, "not in the role hierarchy", ""},
+		{"reserved from env", "password123\n", []string{"useradd", "-name", "my-agent", "-role", "admin"}, "reserved", ""},
+		{"reserved default", "password123\n", []string{"useradd", "-name", "hitl-bridge", "-role", "admin"}, "reserved", ""},
+		{"empty stdin", "", []string{"useradd", "-name", "erin", "-role", "admin"}, "read password", ""},
+		{"empty line", "\n", []string{"useradd", "-name", "erin", "-role", "admin"}, "empty password", ""},
+		{"short password", "short\n", []string{"useradd", "-name", "erin", "-role", "admin"}, "too short", ""},
+		{"missing name", "password123\n", []string{"useradd", "-role", "admin"}, "needs -name and -role", ""},
+		{"delete", "", []string{"userdel", "-name", "bob"}, "", "user bob deleted"},
+		{"delete missing", "", []string{"userdel", "-name", "bob"}, "not found", ""},
+		{"unknown command", "", []string{"frobnicate"}, "unknown command", ""},
+		{"stray argument", "", []string{"userdel", "-name", "x", "extra"}, "unexpected arguments", ""},
+		{"bad policy file", "password123\n", []string{"useradd", "-policy", filepath.Join(dir, "none.json"), "-name", "x", "-role", "admin"}, "policy file", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := runT(t, t.Context(), env, tt.stdin, tt.args...)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			if !strings.Contains(out, tt.wantOut) {
+				t.Errorf("output %q, want it to contain %q", out, tt.wantOut)
+			}
+		})
+	}
+	data, err := os.ReadFile(users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pw := range []string{"alice-password", "bob-password", "carol-password"} {
+		if bytes.Contains(data, []byte(pw)) {
+			t.Errorf("users file contains plain-text password %q", pw)
+		}
+	}
+	got, err := authserver.ReadUsersFile(users, authserver.Rules{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got["alice"].Role != "publisher" || got["carol"].Role != "editor" {
+		t.Errorf("users = %v, want alice and carol", got)
+	}
+}
+
+func TestServeConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	users := filepath.Join(dir, "users.json")
+	if _, err := runT(t, t.Context(), map[string]string{"AUTH_USERS_FILE": users}, "alice-password\n", "useradd", "-name", "alice", "-role", "publisher"); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"users":[{"name":"x","role":"publisher","password":"plain"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := map[string]string{"AUTH_USERS_FILE": users, "ABLY_API_KEY": "app.key:s3cret", "AUTH_LISTEN": "127.0.0.1:0"}
+	with := func(k, v string) map[string]string {
+		m := map[string]string{}
+		for k, v := range base {
+			m[k] = v
+		}
+		m[k] = v
+		return m
+	}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		wantErr string
+	}{
+		{"missing key", with("ABLY_API_KEY", ""), nil, "ABLY_API_KEY is required"},
+		{"malformed key", with("ABLY_API_KEY", "justsecret"), nil, "appId.keyId:secret"},
+		{"bad ttl", with("AUTH_TOKEN_TTL", "2d"), nil, `token ttl "2d"`},
+		{"ttl over 24h", with("AUTH_TOKEN_TTL", "25h"), nil, "out of range"},
+		{"ttl flag over 24h", base, []string{"serve", "-ttl", "48h"}, "out of range"},
+		{"wildcard channel", with("ABLY_CHANNEL", "*"), nil, "wildcards"},
+		{"bad users file", with("AUTH_USERS_FILE", bad), nil, "unknown field"},
+		{"missing users file", with("AUTH_USERS_FILE", filepath.Join(dir, "none.json")), nil, "no such file"},
+		{"role outside policy", base, []string{"-policy", writePolicy(t, dir)}, `role "publisher" is not in the role hierarchy`},
+		{"bad log format", base, []string{"-log-format", "xml"}, "log format"},
+		{"unknown flag", base, []string{"-nope"}, "flag provided but not defined"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			_, err := runT(t, ctx, tt.env, "", tt.args...)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func writePolicy(t *testing.T, dir string) string {
+	t.Helper()
+	p := filepath.Join(dir, "policy.json")
+	if err := os.WriteFile(p, []byte(`{"roles":["viewer","approver"],"tools":{"x":{"minRole":"approver"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// serve runs until the context is cancelled and then returns nil.
+func TestServeUntilCancelled(t *testing.T) {
+	dir := t.TempDir()
+	users := filepath.Join(dir, "users.json")
+	env := map[string]string{"AUTH_USERS_FILE": users, "ABLY_API_KEY": "app.key:s3cret"}
+	if _, err := runT(t, t.Context(), env, "alice-password\n", "useradd", "-name", "alice", "-role", "publisher"); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	env["AUTH_LISTEN"] = addr
+
+	ctx, cancel := context.WithCancel(t.Context())
+	t.Cleanup(cancel)
+	done := make(chan error, 1)
+	go func() {
+		_, err := runT(t, ctx, env, "", "serve", "-log-format", "json")
+		done <- err
+	}()
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+authserver.TokenPath, nil)
+		req.SetBasicAuth("alice", "alice-password")
+		resp, err := client.Do(req)
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/jwt" {
+				t.Fatalf("token: %d %q", resp.StatusCode, body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not come up: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v after cancel, want nil", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop after cancel")
+	}
+}

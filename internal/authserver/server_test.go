@@ -1,0 +1,582 @@
+package authserver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+func TestTokenIssued(t *testing.T) {
+	tests := []struct {
+		name     string
+		mod      func(*Config)
+		method   string
+		user     string
+		password string
+		wantRole string
+		channel  string
+		ttl      time.Duration
+	}{
+		{"publisher GET", nil, http.MethodGet, "alice", "alice-password", "publisher", testChannel, time.Hour},
+		{"admin POST", nil, http.MethodPost, "bob", "bob-password-1", "admin", testChannel, time.Hour},
+		{"editor password with colons", nil, http.MethodGet, "carol", "carol:with:colons", "editor", testChannel, time.Hour},
+		{"72-byte password", nil, http.MethodGet, "dan.long", testUsers[3].password, "publisher", testChannel, time.Hour},
+		{"custom channel and ttl", func(c *Config) { c.Channel = "approvals:team-1"; c.TokenTTL = 5 * time.Minute },
+			http.MethodGet, "alice", "alice-password", "publisher", "approvals:team-1", 5 * time.Minute},
+		{"max ttl", func(c *Config) { c.TokenTTL = MaxTokenTTL },
+			http.MethodPost, "bob", "bob-password-1", "admin", testChannel, MaxTokenTTL},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, clock, _ := newTestServer(t, tt.mod)
+			rec := doToken(t, s.Handler(), tt.method, "192.0.2.1:4000", basic(tt.user, tt.password))
+			if rec.Code != http.StatusOK {
+				t.Fatalf("status = %d, want 200; body %q", rec.Code, rec.Body.String())
+			}
+			if got := rec.Header().Get("Content-Type"); got != "application/jwt" {
+				t.Errorf("Content-Type = %q, want application/jwt", got)
+			}
+			if got := rec.Header().Get("Cache-Control"); got != "no-store" {
+				t.Errorf("Cache-Control = %q, want no-store", got)
+			}
+			now := clock.Now()
+			_, claims := verifyToken(t, rec.Body.String(), now)
+
+			roleClaim := "ably.channel." + tt.channel
+			wantKeys := []string{"ably.channel." + tt.channel, "exp", "iat", "x-ably-capability", "x-ably-clientId"}
+			var keys []string
+			for k := range claims {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			slices.Sort(wantKeys)
+			if !slices.Equal(keys, wantKeys) {
+				t.Errorf("claims = %q, want exactly %q", keys, wantKeys)
+			}
+			iat, _ := claims.GetIssuedAt()
+			exp, _ := claims.GetExpirationTime()
+			if iat == nil || exp == nil {
+				t.Fatalf("iat/exp missing: %v", claims)
+			}
+			if got, want := iat.Unix(), now.Unix(); got != want {
+				t.Errorf("iat = %d, want %d", got, want)
+			}
+			if got := exp.Sub(iat.Time); got != tt.ttl || got > MaxTokenTTL {
+				t.Errorf("exp - iat = %s, want %s", got, tt.ttl)
+			}
+			if got := claims["x-ably-clientId"]; got != tt.user {
+				t.Errorf("x-ably-clientId = %v, want %q", got, tt.user)
+			}
+			wantCap := `{"` + tt.channel + `":["history","publish","subscribe"]}`
+			capStr, ok := claims["x-ably-capability"].(string)
+			if !ok || capStr != wantCap {
+				t.Errorf("x-ably-capability = %#v, want JSON string %s", claims["x-ably-capability"], wantCap)
+			}
+			var capability map[string][]string
+			if err := json.Unmarshal([]byte(capStr), &capability); err != nil {
+				t.Fatalf("capability is not JSON: %v", err)
+			}
+			if len(capability) != 1 || !slices.Equal(capability[tt.channel], []string{"history", "publish", "subscribe"}) {
+				t.Errorf("capability = %v: want only %s with history, publish, subscribe", capability, tt.channel)
+			}
+			if got := claims[roleClaim]; got != tt.wantRole {
+				t.Errorf("%s = %v, want %q", roleClaim, got, tt.wantRole)
+			}
+			// Expired one second after exp.
+			if _, err := parseAt(rec.Body.String(), exp.Add(time.Second)); err == nil {
+				t.Errorf("token still valid after exp")
+			}
+		})
+	}
+}
+
+func TestTokenRejected(t *testing.T) {
+	long := testUsers[3].password + "z" // 73 bytes: bcrypt would ignore the extra byte
+	tests := []struct {
+		name string
+		auth []string
+	}{
+		{"wrong password", []string{basic("alice", "wrong-password")}},
+		{"unknown user", []string{basic("mallory", "alice-password")}},
+		{"other user's password", []string{basic("alice", "bob-password-1")}},
+		{"empty password", []string{basic("alice", "")}},
+		{"password over 72 bytes with valid prefix", []string{basic("dan.long", long)}},
+		{"missing header", nil},
+		{"bearer scheme", []string{"Bearer abc.def.ghi"}},
+		{"bad base64", []string{"Basic !!!notbase64"}},
+		{"no colon", []string{"Basic " + "YWxpY2U="}},
+		{"empty user", []string{basic("", "alice-password")}},
+		{"scheme only", []string{"Basic"}},
+		{"two headers", []string{basic("alice", "alice-password"), basic("bob", "bob-password-1")}},
+		{"upper-case name", []string{basic("Alice", "alice-password")}},
+		{"reserved name", []string{basic("hitl-agent", "alice-password")}},
+		{"wildcard name", []string{basic("*", "alice-password")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _, _ := newTestServer(t, nil)
+			rec := doToken(t, s.Handler(), http.MethodGet, "192.0.2.1:4000", tt.auth...)
+			if rec.Code != http.StatusUnauthorized {
+				t.Fatalf("status = %d, want 401", rec.Code)
+			}
+			if got, want := rec.Header().Get("WWW-Authenticate"), `Basic realm="approvers"`; got != want {
+				t.Errorf("WWW-Authenticate = %q, want %q", got, want)
+			}
+			if got := rec.Body.String(); got != msgUnauthorized+"\n" {
+				t.Errorf("body = %q, want %q", got, msgUnauthorized)
+			}
+			if got := rec.Header().Get("Cache-Control"); got != "no-store" {
+				t.Errorf("Cache-Control = %q, want no-store", got)
+			}
+		})
+	}
+}
+
+// A wrong password and an unknown user must look the same: status, headers
+// and body, and each runs exactly one bcrypt comparison.
+func TestUnknownUserIndistinguishable(t *testing.T) {
+	s, _, _ := newTestServer(t, nil)
+	var calls atomic.Int32
+	var lastHash atomic.Value
+	s.compare = func(hash, pw []byte) error {
+		calls.Add(1)
+		lastHash.Store(string(hash))
+		return bcrypt.CompareHashAndPassword(hash, pw)
+	}
+	wrong := doToken(t, s.Handler(), http.MethodGet, "192.0.2.1:1", basic("alice", "not-her-password"))
+	if got := calls.Load(); got != 1 {
+		t.Errorf("wrong password: %d bcrypt comparisons, want 1", got)
+	}
+	unknown := doToken(t, s.Handler(), http.MethodGet, "192.0.2.2:1", basic("nobody", "not-her-password"))
+	if got := calls.Load(); got != 2 {
+		t.Errorf("unknown user: %d bcrypt comparisons in total, want 2", got)
+	}
+	if got := lastHash.Load(); got != string(s.dummyHash) {
+		t.Errorf("unknown user compared against %v, want the dummy hash", got)
+	}
+	if wrong.Code != unknown.Code || wrong.Body.String() != unknown.Body.String() {
+		t.Errorf("wrong password %d %q vs unknown user %d %q", wrong.Code, wrong.Body, unknown.Code, unknown.Body)
+	}
+	for _, h := range []string{"WWW-Authenticate", "Content-Type", "Cache-Control", "Content-Length", "Retry-After"} {
+		if a, b := wrong.Header().Get(h), unknown.Header().Get(h); a != b {
+			t.Errorf("header %s: wrong password %q vs unknown user %q", h, a, b)
+		}
+	}
+	if cost, err := bcrypt.Cost(s.dummyHash); err != nil || cost != bcrypt.MinCost {
+		t.Errorf("dummy hash cost = %d, %v; want the configured cost %d", cost, err, bcrypt.MinCost)
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	const window = time.Minute
+	type step struct {
+		advance   time.Duration
+		remote    string
+		auth      string
+		wantCode  int
+		wantRetry string // Retry-After, for 429
+	}
+	wrongAlice := basic("alice", "wrong")
+	goodAlice := basic("alice", "alice-password")
+	goodBob := basic("bob", "bob-password-1")
+	repeat := func(n int, st step) []step {
+		out := make([]step, n)
+		for i := range out {
+			out[i] = st
+		}
+		return out
+	}
+	join := func(parts ...[]step) []step { return slices.Concat(parts...) }
+	// distinctAddrs returns n steps from n client addresses.
+	distinctAddrs := func(n int, auth string, code int) []step {
+		out := make([]step, n)
+		for i := range out {
+			out[i] = step{remote: "198.51.100." + string(rune('1'+i)) + ":9", auth: auth, wantCode: code}
+		}
+		return out
+	}
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"per address: blocked even with correct credentials, then reset after the window", join(
+			repeat(5, step{remote: "192.0.2.7:1", auth: basic("mallory", "x"), wantCode: 401}),
+			[]step{
+				{remote: "192.0.2.7:2", auth: goodAlice, wantCode: 429, wantRetry: "60"},
+				{remote: "192.0.2.8:1", auth: goodAlice, wantCode: 200}, // another client is unaffected
+				{advance: 30 * time.Second, remote: "192.0.2.7:3", auth: goodBob, wantCode: 429, wantRetry: "30"},
+				{advance: window/2 - time.Second, remote: "192.0.2.7:3", auth: goodBob, wantCode: 429, wantRetry: "1"},
+				{advance: time.Second, remote: "192.0.2.7:4", auth: goodAlice, wantCode: 200},
+			})},
+		{"per user across addresses; other users unaffected", join(
+			distinctAddrs(5, wrongAlice, 401),
+			[]step{
+				{remote: "203.0.113.9:1", auth: goodAlice, wantCode: 429, wantRetry: "60"},
+				{remote: "203.0.113.9:1", auth: goodBob, wantCode: 200},
+				{advance: window, remote: "203.0.113.9:1", auth: goodAlice, wantCode: 200},
+			})},
+		{"unknown user is limited like a known one", join(
+			distinctAddrs(5, basic("ghost", "x"), 401),
+			[]step{{remote: "203.0.113.9:1", auth: basic("ghost", "x"), wantCode: 429, wantRetry: "60"}})},
+		{"IPv6 clients in one /64 share a limit", join(
+			[]step{
+				{remote: "[2001:db8::1]:1", auth: basic("mallory", "x"), wantCode: 401},
+				{remote: "[2001:db8::2]:1", auth: basic("mallory", "x"), wantCode: 401},
+				{remote: "[2001:db8::3]:1", auth: basic("mallory", "x"), wantCode: 401},
+				{remote: "[2001:db8::4]:1", auth: basic("mallory", "x"), wantCode: 401},
+				{remote: "[2001:db8::5]:1", auth: basic("mallory", "x"), wantCode: 401},
+				{remote: "[2001:db8::6]:1", auth: goodAlice, wantCode: 429, wantRetry: "60"},
+				{remote: "[2001:db8:0:1::1]:1", auth: goodAlice, wantCode: 200},
+			})},
+		{"malformed headers count per address", join(
+			repeat(5, step{remote: "192.0.2.9:1", auth: "Basic %%%", wantCode: 401}),
+			[]step{{remote: "192.0.2.9:1", auth: goodAlice, wantCode: 429, wantRetry: "60"}})},
+		{"missing header is a challenge, not a failure", join(
+			repeat(8, step{remote: "192.0.2.10:1", wantCode: 401}),
+			[]step{{remote: "192.0.2.10:1", auth: goodAlice, wantCode: 200}})},
+		{"success resets the user's count", join(
+			repeat(4, step{remote: "192.0.2.11:1", auth: wrongAlice, wantCode: 401}),
+			[]step{{remote: "192.0.2.12:1", auth: goodAlice, wantCode: 200}},
+			distinctAddrs(4, wrongAlice, 401),
+			[]step{{remote: "192.0.2.12:1", auth: goodAlice, wantCode: 200}})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, clock, _ := newTestServer(t, nil)
+			h := s.Handler()
+			for i, st := range tt.steps {
+				clock.Advance(st.advance)
+				var auth []string
+				if st.auth != "" {
+					auth = []string{st.auth}
+				}
+				rec := doToken(t, h, http.MethodGet, st.remote, auth...)
+				if rec.Code != st.wantCode {
+					t.Fatalf("step %d (%s): status = %d, want %d; body %q", i, st.remote, rec.Code, st.wantCode, rec.Body)
+				}
+				if got := rec.Header().Get("Retry-After"); got != st.wantRetry {
+					t.Errorf("step %d: Retry-After = %q, want %q", i, got, st.wantRetry)
+				}
+				if st.wantCode == http.StatusTooManyRequests && rec.Body.String() != msgTooMany+"\n" {
+					t.Errorf("step %d: body = %q, want %q", i, rec.Body, msgTooMany)
+				}
+			}
+		})
+	}
+}
+
+func TestFailureLimiterBounded(t *testing.T) {
+	clock := newFakeClock()
+	l := newFailureLimiter(2, time.Minute, 3)
+	for _, k := range []string{"a", "b", "c"} {
+		l.attempt(k, clock.Now())
+		clock.Advance(time.Second)
+	}
+	l.attempt("a", clock.Now())
+	if _, blocked := l.blocked("a", clock.Now()); !blocked {
+		t.Fatalf("a not blocked after 2 failures")
+	}
+	// Full: a new key evicts the oldest window (a).
+	l.attempt("d", clock.Now())
+	if got := l.len(); got != 3 {
+		t.Errorf("len = %d, want 3", got)
+	}
+	if _, blocked := l.blocked("a", clock.Now()); blocked {
+		t.Errorf("a still tracked after eviction")
+	}
+	// After the window every old key is pruned on the next insert.
+	clock.Advance(2 * time.Minute)
+	l.attempt("e", clock.Now())
+	if got := l.len(); got != 1 {
+		t.Errorf("len after expiry = %d, want 1", got)
+	}
+	// Many distinct keys never grow past the size.
+	for i := range 1000 {
+		l.attempt(strings.Repeat("k", i%50)+string(rune('a'+i%26)), clock.Now())
+	}
+	if got := l.len(); got > 3 {
+		t.Errorf("len = %d, want <= 3", got)
+	}
+}
+
+// Parallel guesses cannot exceed the limit: attempts are counted before
+// the password is checked.
+func TestRateLimitParallel(t *testing.T) {
+	s, _, _ := newTestServer(t, nil)
+	const n = 20
+	s.hashing = make(chan struct{}, n) // the bcrypt slots are not what limits here
+	release := make(chan struct{})
+	var inCompare, limited atomic.Int32
+	s.compare = func(hash, pw []byte) error {
+		inCompare.Add(1)
+		<-release
+		return bcrypt.CompareHashAndPassword(hash, pw)
+	}
+	codes := make(chan int, n)
+	for i := range n {
+		go func() {
+			rec := doToken(t, s.Handler(), http.MethodGet, "192.0.2.99:"+strconv.Itoa(1000+i), basic("alice", "guess-"+strconv.Itoa(i)))
+			if rec.Code == http.StatusTooManyRequests {
+				limited.Add(1)
+			}
+			codes <- rec.Code
+		}()
+	}
+	// Every request is either refused or inside bcrypt; only then release.
+	waitFor(t, 20*time.Second, func() bool {
+		return inCompare.Load()+limited.Load() == n || inCompare.Load() > DefaultMaxFailures
+	})
+	close(release)
+	counts := map[int]int{}
+	for range n {
+		select {
+		case c := <-codes:
+			counts[c]++
+		case <-time.After(20 * time.Second):
+			t.Fatal("requests did not finish")
+		}
+	}
+	if got := inCompare.Load(); got != DefaultMaxFailures {
+		t.Errorf("%d passwords checked, want %d", got, DefaultMaxFailures)
+	}
+	if counts[401] != DefaultMaxFailures || counts[429] != n-DefaultMaxFailures {
+		t.Errorf("status counts = %v, want %d x 401 and %d x 429", counts, DefaultMaxFailures, n-DefaultMaxFailures)
+	}
+}
+
+func TestClientKey(t *testing.T) {
+	tests := []struct{ remote, want string }{
+		{"192.0.2.1:1234", "ip:192.0.2.1"},
+		{"[::ffff:192.0.2.1]:1234", "ip:192.0.2.1"},
+		{"[2001:db8:1:2:3:4:5:6]:80", "ip:2001:db8:1:2::/64"},
+		{"[fe80::1%eth0]:80", "ip:fe80::/64"},
+		{"not-an-address", "addr:not-an-address"},
+	}
+	for _, tt := range tests {
+		if got := clientKey(tt.remote); got != tt.want {
+			t.Errorf("clientKey(%q) = %q, want %q", tt.remote, got, tt.want)
+		}
+	}
+}
+
+func TestCapability(t *testing.T) {
+	tests := []struct{ channel, want string }{
+		{"ai:big-bad-any", `{"ai:big-bad-any":["history","publish","subscribe"]}`},
+		{"team&co:<x>", `{"team&co:<x>":["history","publish","subscribe"]}`},
+		{`a"b`, `{"a\"b":["history","publish","subscribe"]}`},
+	}
+	for _, tt := range tests {
+		if got := Capability(tt.channel); got != tt.want {
+			t.Errorf("Capability(%q) = %s, want %s", tt.channel, got, tt.want)
+		}
+	}
+}
+
+func TestHealthAndMethods(t *testing.T) {
+	s, _, _ := newTestServer(t, nil)
+	h := s.Handler()
+	tests := []struct {
+		method, path string
+		wantCode     int
+		wantBody     string
+	}{
+		{http.MethodGet, HealthPath, 200, "ok"},
+		{http.MethodPut, TokenPath, 405, ""},
+		{http.MethodDelete, TokenPath, 405, ""},
+		{http.MethodHead, TokenPath, 405, ""},
+		{http.MethodGet, "/api/auth/other", 404, ""},
+	}
+	for _, tt := range tests {
+		req := httptest.NewRequest(tt.method, tt.path, nil)
+		req.Header.Set("Authorization", basic("alice", "alice-password"))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != tt.wantCode {
+			t.Errorf("%s %s: status = %d, want %d", tt.method, tt.path, rec.Code, tt.wantCode)
+		}
+		if tt.wantBody != "" && rec.Body.String() != tt.wantBody {
+			t.Errorf("%s %s: body = %q, want %q", tt.method, tt.path, rec.Body, tt.wantBody)
+		}
+		if rec.Header().Get("Content-Type") == "application/jwt" {
+			t.Errorf("%s %s: issued a token", tt.method, tt.path)
+		}
+	}
+}
+
+// useradd and userdel take effect on a running server without a restart; a
+// broken users file fails closed until it is fixed.
+func TestUsersFileReload(t *testing.T) {
+	s, _, path := newTestServer(t, nil)
+	h := s.Handler()
+	login := func(user, pw string) int {
+		t.Helper()
+		return doToken(t, h, http.MethodGet, "192.0.2.50:1", basic(user, pw)).Code
+	}
+	steps := []struct {
+		name   string
+		change func() error
+		user   string
+		pw     string
+		want   int
+	}{
+		{"unknown before useradd", nil, "erin", "erin-password", 401},
+		{"useradd", func() error {
+			return AddUser(path, "erin", "admin", "erin-password", nil, WithCost(bcrypt.MinCost))
+		}, "erin", "erin-password", 200},
+		{"password change", func() error {
+			return AddUser(path, "erin", "admin", "erin-password-2", nil, WithCost(bcrypt.MinCost))
+		}, "erin", "erin-password", 401},
+		{"new password works", nil, "erin", "erin-password-2", 200},
+		{"userdel", func() error { return DeleteUser(path, "alice", nil, WithCost(bcrypt.MinCost)) }, "alice", "alice-password", 401},
+		{"corrupt file fails closed", func() error { return os.WriteFile(path, []byte(`{"users":[`), 0o600) }, "bob", "bob-password-1", 503},
+		{"missing file fails closed", func() error { return os.Remove(path) }, "bob", "bob-password-1", 503},
+		{"restored file works", func() error {
+			return AddUser(path, "bob", "admin", "bob-password-1", nil, WithCost(bcrypt.MinCost))
+		}, "bob", "bob-password-1", 200},
+	}
+	for _, st := range steps {
+		if st.change != nil {
+			if err := st.change(); err != nil {
+				t.Fatalf("%s: %v", st.name, err)
+			}
+		}
+		if got := login(st.user, st.pw); got != st.want {
+			t.Errorf("%s: status = %d, want %d", st.name, got, st.want)
+		}
+	}
+}
+
+func TestNewRejectsBadInput(t *testing.T) {
+	good := writeTestUsers(t)
+	dir := t.TempDir()
+	bad := dir + "/bad.json"
+	if err := os.WriteFile(bad, []byte(`{"users":[{"name":"x","role":"publisher","passwordHash":"plain"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		cfg     Config
+		wantErr string
+	}{
+		{"missing key", Config{UsersFile: good}, "ably key is required"},
+		{"bad key", Config{UsersFile: good, AblyKey: "nocolon"}, "appId.keyId:secret"},
+		{"ttl too long", Config{UsersFile: good, AblyKey: testKey, TokenTTL: 25 * time.Hour}, "token ttl"},
+		{"ttl negative", Config{UsersFile: good, AblyKey: testKey, TokenTTL: -time.Minute}, "token ttl"},
+		{"wildcard channel", Config{UsersFile: good, AblyKey: testKey, Channel: "ai:*"}, "wildcards"},
+		{"qualified channel", Config{UsersFile: good, AblyKey: testKey, Channel: "[meta]log"}, "qualifiers"},
+		{"duplicate roles", Config{UsersFile: good, AblyKey: testKey, Roles: []string{"a", "a"}}, "role hierarchy"},
+		{"bad listen", Config{UsersFile: good, AblyKey: testKey, Listen: "3001"}, "host:port"},
+		{"missing users file", Config{UsersFile: dir + "/none.json", AblyKey: testKey}, "no such file"},
+		{"plain-text password in file", Config{UsersFile: bad, AblyKey: testKey}, "not a bcrypt hash"},
+		{"role not in hierarchy", Config{UsersFile: good, AblyKey: testKey, Roles: []string{"editor", "publisher"}, BcryptCost: bcrypt.MinCost}, `role "admin"`},
+		{"hash cost below minimum", Config{UsersFile: good, AblyKey: testKey}, "below the minimum"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := New(tt.cfg)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("New error = %v, want it to contain %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// Serve and ListenAndServe run a real server on loopback and return nil
+// after the context is cancelled.
+func TestServeGracefulShutdown(t *testing.T) {
+	for _, mode := range []string{"Serve", "ListenAndServe"} {
+		t.Run(mode, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			addr := ln.Addr().String()
+			if mode == "ListenAndServe" {
+				ln.Close() // ListenAndServe binds the same address itself
+			}
+			s, _, _ := newTestServer(t, func(c *Config) { c.Listen = addr; c.Now = nil })
+			ctx, cancel := context.WithCancel(t.Context())
+			t.Cleanup(cancel)
+			done := make(chan error, 1)
+			go func() {
+				if mode == "Serve" {
+					done <- s.Serve(ctx, ln)
+				} else {
+					done <- s.ListenAndServe(ctx)
+				}
+			}()
+			base := "http://" + addr
+			client := &http.Client{Timeout: 2 * time.Second}
+			waitFor(t, 20*time.Second, func() bool {
+				resp, err := client.Get(base + HealthPath)
+				if err != nil {
+					return false
+				}
+				defer resp.Body.Close()
+				body, _ := io.ReadAll(resp.Body)
+				return resp.StatusCode == 200 && string(body) == "ok"
+			})
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+TokenPath, nil)
+			req.SetBasicAuth("alice", "alice-password")
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatalf("token request: %v", err)
+			}
+			tok, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || len(bytes.Split(tok, []byte("."))) != 3 {
+				t.Fatalf("token request: %d %q", resp.StatusCode, tok)
+			}
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("%s returned %v after cancel, want nil", mode, err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("%s did not return after cancel", mode)
+			}
+			if _, err := client.Get(base + HealthPath); err == nil {
+				t.Errorf("server still answering after shutdown")
+			}
+		})
+	}
+}
+
+func TestListenAndServeBindError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	s, _, _ := newTestServer(t, func(c *Config) { c.Listen = ln.Addr().String() })
+	err = s.ListenAndServe(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("ListenAndServe on a busy port = %v, want address already in use", err)
+	}
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s", timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

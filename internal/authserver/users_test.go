@@ -1,0 +1,242 @@
+package authserver
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+func readUsersT(t *testing.T, path string) map[string]User {
+	t.Helper()
+	users, err := ReadUsersFile(path, Rules{Cost: bcrypt.MinCost})
+	if err != nil {
+		t.Fatalf("ReadUsersFile: %v", err)
+	}
+	return users
+}
+
+func checkFileSafe(t *testing.T, path string, passwords ...string) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fi.Mode().Perm(); got != 0o600 {
+		t.Errorf("mode = %v, want 0600", got)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pw := range passwords {
+		if bytes.Contains(data, []byte(pw)) {
+			t.Errorf("users file contains the plain-text password %q", pw)
+		}
+	}
+	entries, err := os.ReadDir(filepath.Dir(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".tmp") {
+			t.Errorf("temporary file left behind: %s", e.Name())
+		}
+	}
+}
+
+func TestAddUpdateDeleteUser(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nested", "users.json")
+	opts := []UserOption{WithCost(bcrypt.MinCost)}
+
+	if err := AddUser(path, "alice", "publisher", "first-password", nil, opts...); err != nil {
+		t.Fatalf("AddUser: %v", err)
+	}
+	checkFileSafe(t, path, "first-password")
+	u := readUsersT(t, path)["alice"]
+	if u.Role != "publisher" {
+		t.Errorf("role = %q, want publisher", u.Role)
+	}
+	if err := bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte("first-password")); err != nil {
+		t.Errorf("hash does not verify the password: %v", err)
+	}
+	if cost, _ := bcrypt.Cost([]byte(u.PasswordHash)); cost != bcrypt.MinCost {
+		t.Errorf("cost = %d, want %d", cost, bcrypt.MinCost)
+	}
+
+	// Update: new role and password; the old password no longer verifies.
+	if err := AddUser(path, "alice", "admin", "second-password", nil, opts...); err != nil {
+		t.Fatalf("AddUser update: %v", err)
+	}
+	if err := AddUser(path, "bob", "editor", "bobs-password", nil, opts...); err != nil {
+		t.Fatalf("AddUser bob: %v", err)
+	}
+	checkFileSafe(t, path, "first-password", "second-password", "bobs-password")
+	users := readUsersT(t, path)
+	if len(users) != 2 {
+		t.Fatalf("users = %v, want alice and bob", users)
+	}
+	u = users["alice"]
+	if u.Role != "admin" {
+		t.Errorf("role after update = %q, want admin", u.Role)
+	}
+	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte("first-password")) == nil {
+		t.Errorf("old password still verifies after update")
+	}
+	if err := bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte("second-password")); err != nil {
+		t.Errorf("new password does not verify: %v", err)
+	}
+
+	if err := DeleteUser(path, "alice", nil, opts...); err != nil {
+		t.Fatalf("DeleteUser: %v", err)
+	}
+	checkFileSafe(t, path)
+	if users := readUsersT(t, path); len(users) != 1 || users["bob"].Name != "bob" {
+		t.Errorf("after delete users = %v, want only bob", users)
+	}
+	if err := DeleteUser(path, "alice", nil, opts...); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Errorf("deleting a missing user: err = %v, want not found", err)
+	}
+}
+
+func TestAddUserDefaultCost(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "users.json")
+	if err := AddUser(path, "alice", "publisher", "a-long-password", nil); err != nil {
+		t.Fatal(err)
+	}
+	users, err := ReadUsersFile(path, Rules{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cost, _ := bcrypt.Cost([]byte(users["alice"].PasswordHash)); cost < 10 {
+		t.Errorf("default cost = %d, want >= 10", cost)
+	}
+}
+
+func TestAddUserRejects(t *testing.T) {
+	tests := []struct {
+		name, user, role, password string
+		roles                      []string
+		opts                       []UserOption
+		wantErr                    string
+	}{
+		{"empty name", "", "publisher", "password1", nil, nil, "1 to 64"},
+		{"long name", strings.Repeat("a", 65), "publisher", "password1", nil, nil, "1 to 64"},
+		{"upper case", "Alice", "publisher", "password1", nil, nil, "only a-z"},
+		{"space", "al ice", "publisher", "password1", nil, nil, "only a-z"},
+		{"colon", "al:ice", "publisher", "password1", nil, nil, "only a-z"},
+		{"wildcard", "*", "publisher", "password1", nil, nil, "only a-z"},
+		{"agent clientId", "hitl-agent", "publisher", "password1", nil, nil, "reserved"},
+		{"bridge clientId", "hitl-bridge", "publisher", "password1", nil, nil, "reserved"},
+		{"custom reserved", "ops-bot", "publisher", "password1", nil, []UserOption{WithReserved([]string{"ops-bot"})}, "reserved"},
+		{"unknown role", "alice", "superuser", "password1", nil, nil, "not in the role hierarchy"},
+		{"none is no role", "alice", "none", "password1", nil, nil, "not in the role hierarchy"},
+		{"role outside custom hierarchy", "alice", "admin", "password1", []string{"viewer", "approver"}, nil, "not in the role hierarchy"},
+		{"short password", "alice", "publisher", "short", nil, nil, "too short"},
+		{"password over 72 bytes", "alice", "publisher", strings.Repeat("p", 73), nil, nil, "too long"},
+		{"cost too low", "alice", "publisher", "password1", nil, []UserOption{WithCost(3)}, "cost"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "users.json")
+			opts := append([]UserOption{WithCost(bcrypt.MinCost)}, tt.opts...)
+			err := AddUser(path, tt.user, tt.role, tt.password, tt.roles, opts...)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("AddUser error = %v, want it to contain %q", err, tt.wantErr)
+			}
+			if _, err := os.Stat(path); !os.IsNotExist(err) {
+				t.Errorf("users file created despite the error")
+			}
+		})
+	}
+}
+
+func TestAddUserCustomRoles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "users.json")
+	roles := []string{"viewer", "approver"}
+	if err := AddUser(path, "alice", "approver", "password1", roles, WithCost(bcrypt.MinCost)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadUsersFile(path, Rules{Roles: roles, Cost: bcrypt.MinCost}); err != nil {
+		t.Errorf("custom roles: %v", err)
+	}
+}
+
+func TestAddUserKeepsBrokenFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "users.json")
+	broken := []byte(`{"users":[{"name":"alice","role":"publisher","password":"plain"}]}`)
+	if err := os.WriteFile(path, broken, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := AddUser(path, "bob", "admin", "password1", nil, WithCost(bcrypt.MinCost)); err == nil {
+		t.Fatalf("AddUser over a broken file succeeded")
+	}
+	got, _ := os.ReadFile(path)
+	if !bytes.Equal(got, broken) {
+		t.Errorf("broken file was rewritten: %s", got)
+	}
+}
+
+func TestAddUserTightensMode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "users.json")
+	if err := os.WriteFile(path, []byte(`{"users":[]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := AddUser(path, "bob", "admin", "password1", nil, WithCost(bcrypt.MinCost)); err != nil {
+		t.Fatal(err)
+	}
+	checkFileSafe(t, path, "password1")
+}
+
+func TestParseUsers(t *testing.T) {
+	h4, _ := bcrypt.GenerateFromPassword([]byte("password1"), bcrypt.MinCost)
+	hash := string(h4)
+	doc := func(users ...string) []byte { return []byte(`{"users":[` + strings.Join(users, ",") + `]}`) }
+	user := func(name, role, h string) string {
+		b, _ := json.Marshal(User{Name: name, Role: role, PasswordHash: h})
+		return string(b)
+	}
+	tests := []struct {
+		name    string
+		data    []byte
+		rules   Rules
+		want    int
+		wantErr string
+	}{
+		{"empty list", doc(), Rules{Cost: bcrypt.MinCost}, 0, ""},
+		{"two users", doc(user("a", "editor", hash), user("b", "admin", hash)), Rules{Cost: bcrypt.MinCost}, 2, ""},
+		{"not json", []byte("users: []"), Rules{Cost: bcrypt.MinCost}, 0, "users file"},
+		{"unknown field", []byte(`{"users":[],"extra":1}`), Rules{Cost: bcrypt.MinCost}, 0, "unknown field"},
+		{"plain password field", []byte(`{"users":[{"name":"a","role":"editor","password":"x"}]}`), Rules{Cost: bcrypt.MinCost}, 0, "unknown field"},
+		{"trailing data", append(doc(), []byte(` {}`)...), Rules{Cost: bcrypt.MinCost}, 0, "trailing data"},
+		{"duplicate", doc(user("a", "editor", hash), user("a", "admin", hash)), Rules{Cost: bcrypt.MinCost}, 0, "duplicate"},
+		{"reserved name", doc(user("hitl-bridge", "admin", hash)), Rules{Cost: bcrypt.MinCost}, 0, "reserved"},
+		{"wildcard name", doc(user("*", "admin", hash)), Rules{Cost: bcrypt.MinCost}, 0, "only a-z"},
+		{"unknown role", doc(user("a", "root", hash)), Rules{Cost: bcrypt.MinCost}, 0, "role hierarchy"},
+		{"not a hash", doc(user("a", "editor", "password1")), Rules{Cost: bcrypt.MinCost}, 0, "not a bcrypt hash"},
+		{"corrupt hash", doc(user("a", "editor", "$2a$xx"+hash[6:])), Rules{Cost: bcrypt.MinCost}, 0, "not a bcrypt hash"},
+		{"cost below minimum", doc(user("a", "editor", hash)), Rules{}, 0, "below the minimum 10"},
+		{"too large", append(doc(), bytes.Repeat([]byte(" "), MaxUsersFileSize)...), Rules{Cost: bcrypt.MinCost}, 0, "larger than"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			users, err := ParseUsers(tt.data, tt.rules)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParseUsers: %v", err)
+			}
+			if len(users) != tt.want {
+				t.Errorf("got %d users, want %d", len(users), tt.want)
+			}
+		})
+	}
+}
