@@ -1,0 +1,221 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ably/ably-go/ably"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/hitl/durable-approvals/internal/ablyconn"
+	"github.com/hitl/durable-approvals/internal/ablylocal"
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+const (
+	testKeyName   = "app.key"
+	testKeySecret = "s3cret"
+)
+
+// startAbly runs the project's local Ably server on a loopback port.
+func startAbly(t *testing.T, keys ...ablylocal.Key) ablyconn.Config {
+	t.Helper()
+	if len(keys) == 0 {
+		keys = []ablylocal.Key{{Name: testKeyName, Secret: testKeySecret}}
+	}
+	srv, err := ablylocal.Listen(t.Context(), "127.0.0.1:0", ablylocal.Config{Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return ablyconn.Config{APIKey: keys[0].Name + ":" + keys[0].Secret, Endpoint: srv.Addr(), TLS: false}
+}
+
+func publishActivity(t *testing.T, a *Activities, name string, in any) error {
+	t.Helper()
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestActivityEnvironment()
+	env.RegisterActivity(a)
+	_, err := env.ExecuteActivity(name, in)
+	return err
+}
+
+// rawMessage is a message as the REST history endpoint returns it in JSON,
+// before any client decodes it.
+type rawMessage struct {
+	ID       string         `json:"id"`
+	Name     string         `json:"name"`
+	ClientID string         `json:"clientId"`
+	Data     any            `json:"data"`
+	Encoding string         `json:"encoding"`
+	Extras   map[string]any `json:"extras"`
+}
+
+// history reads the channel's history over plain HTTP with a self-signed
+// JWT, oldest first, so the test sees the wire encoding.
+func history(t *testing.T, cfg ablyconn.Config, channel string) []rawMessage {
+	t.Helper()
+	tok, _, err := ablyconn.SignToken(testKeyName, testKeySecret, "test-reader", "", nil, time.Now(), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := "http://" + cfg.Endpoint + "/channels/" + url.PathEscape(channel) + "/messages?direction=forwards"
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Accept", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("history: %s", resp.Status)
+	}
+	var msgs []rawMessage
+	if err := json.NewDecoder(resp.Body).Decode(&msgs); err != nil {
+		t.Fatalf("history: %v", err)
+	}
+	return msgs
+}
+
+func TestPublishApprovalMessagesOnLocalAbly(t *testing.T) {
+	cfg := startAbly(t)
+	pub, err := NewAblyPublisher(cfg, workflows.DefaultAgentClientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, _ := testRegistry(t)
+	const channel = "ai:test-approvals"
+	a, err := New(Deps{Model: noModel{}, Tools: reg, Publisher: pub, Channel: channel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	requested := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	reqIn := workflows.ApprovalRequestInput{Data: workflows.ApprovalRequestData{
+		Tool: ToolPublishBlogPost, Arguments: `{"title":"Introducing our new API"}`, ToolCallID: "call_1", WorkflowID: "wf-1",
+		RequiredRole: "publisher", Requester: "carol", RequestedAt: requested, ExpiresAt: requested.Add(10 * time.Minute),
+	}}
+	// A retried activity publishes the same message id again: delivered once.
+	for range 2 {
+		if err := publishActivity(t, a, workflows.ActivityPublishApprovalRequest, reqIn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resIn := workflows.ApprovalResolvedInput{Data: workflows.ApprovalResolvedData{
+		ToolCallID: "call_1", WorkflowID: "wf-1", Tool: ToolPublishBlogPost, Outcome: workflows.OutcomeApproved, DecidedBy: "bob", Role: "publisher",
+	}}
+	if err := publishActivity(t, a, workflows.ActivityPublishApprovalResolved, resIn); err != nil {
+		t.Fatal(err)
+	}
+
+	msgs := history(t, cfg, channel)
+	if len(msgs) != 2 {
+		t.Fatalf("history has %d messages, want 2: %+v", len(msgs), msgs)
+	}
+	tests := []struct {
+		msg      rawMessage
+		id, name string
+		data     any
+	}{
+		{msgs[0], "wf-1:call_1:request", workflows.MsgApprovalRequest, reqIn.Data},
+		{msgs[1], "wf-1:call_1:resolved", workflows.MsgApprovalResolved, resIn.Data},
+	}
+	for _, tt := range tests {
+		m := tt.msg
+		if m.ID != tt.id || m.Name != tt.name || m.ClientID != workflows.DefaultAgentClientID {
+			t.Errorf("message = id %q name %q clientId %q, want %q %q %q", m.ID, m.Name, m.ClientID, tt.id, tt.name, workflows.DefaultAgentClientID)
+		}
+		// Like ably-js: an object travels as a JSON string with encoding "json".
+		s, ok := m.Data.(string)
+		if m.Encoding != "json" || !ok {
+			t.Fatalf("%s: data %T with encoding %q, want a JSON string with encoding json", m.Name, m.Data, m.Encoding)
+		}
+		want, _ := json.Marshal(tt.data)
+		var got, wantMap map[string]any
+		_ = json.Unmarshal([]byte(s), &got)
+		_ = json.Unmarshal(want, &wantMap)
+		if g, w := mustJSON(t, got), mustJSON(t, wantMap); g != w {
+			t.Errorf("%s: data = %s, want %s", m.Name, g, w)
+		}
+		headers, _ := m.Extras["headers"].(map[string]any)
+		if headers[workflows.HeaderToolCallID] != "call_1" || headers[workflows.HeaderWorkflowID] != "wf-1" {
+			t.Errorf("%s: extras = %v", m.Name, m.Extras)
+		}
+		if _, ok := m.Extras["userClaim"]; ok {
+			t.Errorf("%s: the agent's message carries a userClaim: %v", m.Name, m.Extras)
+		}
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestAblyPublisherErrors(t *testing.T) {
+	t.Run("capability denied is not retryable", func(t *testing.T) {
+		cfg := startAbly(t, ablylocal.Key{Name: testKeyName, Secret: testKeySecret, Capability: `{"other":["publish"]}`})
+		pub, err := NewAblyPublisher(cfg, "hitl-agent")
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = pub.Publish(t.Context(), workflows.DefaultChannel, &ably.Message{ID: "w:c:request", Name: workflows.MsgApprovalRequest, Data: map[string]any{"a": 1}})
+		if err == nil || !isNonRetryable(err) || errType(err) != ErrTypeAbly {
+			t.Fatalf("err = %v, want a non-retryable AblyError", err)
+		}
+	})
+	t.Run("unreachable server is retryable", func(t *testing.T) {
+		cfg := ablyconn.Config{APIKey: testKeyName + ":" + testKeySecret, Endpoint: "127.0.0.1:1"} // nothing listens on port 1
+		pub, err := NewAblyPublisher(cfg, "hitl-agent")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		err = pub.Publish(ctx, workflows.DefaultChannel, &ably.Message{Name: "x", Data: "y"})
+		if err == nil || isNonRetryable(err) {
+			t.Fatalf("err = %v, want a retryable error", err)
+		}
+	})
+	t.Run("config errors", func(t *testing.T) {
+		if _, err := NewAblyPublisher(ablyconn.Config{Endpoint: "127.0.0.1:1"}, "hitl-agent"); err == nil || !strings.Contains(err.Error(), "ABLY_API_KEY") {
+			t.Errorf("no key: err = %v", err)
+		}
+		if _, err := NewAblyPublisher(ablyconn.Config{APIKey: "app.key:s", Endpoint: "127.0.0.1:1"}, ""); err == nil {
+			t.Error("no clientId: no error")
+		}
+	})
+}
+
+func TestPublishApprovalRequiresIDs(t *testing.T) {
+	a := newTestActivities(t, noModel{}, nil) // nopPublisher fails the test if reached
+	err := publishActivity(t, a, workflows.ActivityPublishApprovalRequest, workflows.ApprovalRequestInput{Data: workflows.ApprovalRequestData{Tool: "x", ToolCallID: "c"}})
+	if err == nil || !isNonRetryable(err) || errType(err) != ErrTypeBadRequest {
+		t.Fatalf("err = %v, want a non-retryable BadRequestError", err)
+	}
+}
+
+func TestAblyLoggerRoutesToSlog(t *testing.T) {
+	var buf strings.Builder
+	l := AblyLogger{L: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	l.Printf(ably.LogError, "boom %d", 7)
+	l.Printf(ably.LogVerbose, "chatty")
+	AblyLogger{}.Printf(ably.LogError, "no logger: dropped")
+	out := buf.String()
+	if !strings.Contains(out, "level=ERROR msg=\"boom 7\" component=ably-go") || !strings.Contains(out, "level=DEBUG msg=chatty") {
+		t.Errorf("log output:\n%s", out)
+	}
+}

@@ -1,0 +1,535 @@
+package activities
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"go.temporal.io/sdk/temporal"
+)
+
+// Tool names, fixed by the team contract and the policy file.
+const (
+	ToolPublishBlogPost = "publish_blog_post"
+	ToolSearchPosts     = "search_posts"
+	ToolDeletePost      = "delete_post"
+)
+
+// Limits on tool arguments.
+const (
+	maxTitleLen     = 200
+	maxBodyLen      = 64 << 10
+	maxQueryLen     = 200
+	maxSearchHits   = 50
+	maxSlugLen      = 80
+	maxWebhookReply = 4 << 10
+	ledgerDirName   = ".ledger"
+	defaultHTTPWait = 30 * time.Second
+)
+
+// BlogConfig configures the blog tools.
+type BlogConfig struct {
+	// Dir holds the published posts as <slug>.md (BLOG_DIR). Required: it
+	// also holds the idempotency ledger and is what search_posts and
+	// delete_post work on.
+	Dir string
+	// WebhookURL, when set, makes publish_blog_post POST the post to this
+	// CMS webhook (BLOG_WEBHOOK_URL) instead of writing a file.
+	WebhookURL string
+	// HTTPClient is used for the webhook; nil means a client with a 30s
+	// timeout.
+	HTTPClient *http.Client
+	// Now returns the publication time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Validate checks the configuration without touching the file system.
+func (c BlogConfig) Validate() error {
+	if c.Dir == "" {
+		return errors.New("blog: BLOG_DIR is required")
+	}
+	if c.WebhookURL != "" {
+		u, err := url.Parse(c.WebhookURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("blog: BLOG_WEBHOOK_URL=%q: want an absolute http(s) URL", c.WebhookURL)
+		}
+	}
+	return nil
+}
+
+// Blog implements the blog tools on a directory of Markdown posts.
+type Blog struct {
+	dir     string
+	webhook string
+	client  *http.Client
+	now     func() time.Time
+	mu      sync.Mutex // serialises file-system side effects of this process
+}
+
+// NewBlog validates cfg and creates the post directory if needed.
+func NewBlog(cfg BlogConfig) (*Blog, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(cfg.Dir, ledgerDirName), 0o755); err != nil {
+		return nil, fmt.Errorf("blog: create %s: %w", cfg.Dir, err)
+	}
+	b := &Blog{dir: cfg.Dir, webhook: cfg.WebhookURL, client: cfg.HTTPClient, now: cfg.Now}
+	if b.client == nil {
+		b.client = &http.Client{Timeout: defaultHTTPWait}
+	}
+	if b.now == nil {
+		b.now = time.Now
+	}
+	return b, nil
+}
+
+// Tools returns publish_blog_post, search_posts and delete_post.
+func (b *Blog) Tools() []Tool {
+	return []Tool{
+		{
+			Name:        ToolPublishBlogPost,
+			Description: "Publish a blog post to the website. Requires human approval.",
+			Parameters: map[string]any{
+				"type": "object",
+				"properties": map[string]any{
+					"title": map[string]any{"type": "string", "description": "Title of the blog post to publish"},
+					"body":  map[string]any{"type": "string", "description": "Markdown body of the post (optional)"},
+				},
+				"required":             []any{"title"},
+				"additionalProperties": false,
+			},
+			Run: b.publish,
+		},
+		{
+			Name:        ToolSearchPosts,
+			Description: "Search the published blog posts by words in their title or body. Read-only.",
+			Parameters: map[string]any{
+				"type": "object",
+				"properties": map[string]any{
+					"query": map[string]any{"type": "string", "description": "Words to look for; empty lists every post"},
+				},
+				"required":             []any{"query"},
+				"additionalProperties": false,
+			},
+			Run: b.search,
+		},
+		{
+			Name:        ToolDeletePost,
+			Description: "Delete a published blog post by its slug. Requires approval by an admin.",
+			Parameters: map[string]any{
+				"type": "object",
+				"properties": map[string]any{
+					"slug": map[string]any{"type": "string", "description": "Slug of the post, e.g. introducing-our-new-api"},
+				},
+				"required":             []any{"slug"},
+				"additionalProperties": false,
+			},
+			Run: b.delete,
+		},
+	}
+}
+
+// PublishResult is the output of publish_blog_post, as JSON.
+type PublishResult struct {
+	Published bool   `json:"published"`
+	Title     string `json:"title"`
+	Slug      string `json:"slug"`
+	Location  string `json:"location"` // file name, or the webhook's "url" if it returned one
+}
+
+type publishArgs struct {
+	Title string `json:"title"`
+	Body  string `json:"body"`
+}
+
+func (b *Blog) publish(ctx context.Context, call ToolCall) (string, error) {
+	var args publishArgs
+	if err := DecodeArgs(call, &args); err != nil {
+		return "", err
+	}
+	args.Title = strings.TrimSpace(args.Title)
+	switch {
+	case args.Title == "":
+		return "", toolInputError(call.Name, errors.New("title is required"))
+	case utf8.RuneCountInString(args.Title) > maxTitleLen:
+		return "", toolInputError(call.Name, fmt.Errorf("title longer than %d characters", maxTitleLen))
+	case strings.ContainsAny(args.Title, "\r\n"):
+		return "", toolInputError(call.Name, errors.New("title must be one line"))
+	case len(args.Body) > maxBodyLen:
+		return "", toolInputError(call.Name, fmt.Errorf("body longer than %d bytes", maxBodyLen))
+	}
+	if b.webhook != "" {
+		return b.publishWebhook(ctx, call, args)
+	}
+	return b.once(call, func() (string, error) { return b.publishFile(call, args) })
+}
+
+// publishFile writes <slug>.md atomically. A post of another call that has
+// the same slug is never overwritten: this call gets <slug>-<key hash>.md.
+func (b *Blog) publishFile(call ToolCall, args publishArgs) (string, error) {
+	slug := Slugify(args.Title)
+	name := slug + ".md"
+	if owner, err := b.postOwner(name); err != nil {
+		return "", err
+	} else if owner != "" && owner != call.IdempotencyKey() {
+		slug = slug + "-" + keyHash(call.IdempotencyKey())[:8]
+		name = slug + ".md"
+	}
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, "---\ntitle: %s\nslug: %s\nworkflow_id: %s\ntool_call_id: %s\napproved_by: %s\npublished_at: %s\n---\n\n",
+		quote(args.Title), slug, quote(call.WorkflowID), quote(call.CallID), quote(call.ApprovedBy),
+		b.now().UTC().Format(time.RFC3339))
+	buf.WriteString(args.Body)
+	if args.Body != "" && !strings.HasSuffix(args.Body, "\n") {
+		buf.WriteByte('\n')
+	}
+	if err := writeFileAtomic(filepath.Join(b.dir, name), buf.Bytes()); err != nil {
+		return "", err
+	}
+	return marshalResult(PublishResult{Published: true, Title: args.Title, Slug: slug, Location: name})
+}
+
+// postOwner returns the idempotency key recorded in a post's front matter,
+// "" if there is no such post.
+func (b *Blog) postOwner(name string) (string, error) {
+	fm, _, err := readPost(filepath.Join(b.dir, name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return fm["workflow_id"] + ":" + fm["tool_call_id"], nil
+}
+
+// webhookPayload is the JSON body POSTed to the CMS webhook.
+type webhookPayload struct {
+	Title      string `json:"title"`
+	Body       string `json:"body,omitempty"`
+	Slug       string `json:"slug"`
+	WorkflowID string `json:"workflowId"`
+	ToolCallID string `json:"toolCallId"`
+	ApprovedBy string `json:"approvedBy,omitempty"`
+}
+
+// HeaderIdempotencyKey carries workflowID:callID on webhook requests, so the
+// CMS publishes a retried request once.
+const HeaderIdempotencyKey = "Idempotency-Key"
+
+func (b *Blog) publishWebhook(ctx context.Context, call ToolCall, args publishArgs) (string, error) {
+	slug := Slugify(args.Title)
+	body, err := json.Marshal(webhookPayload{
+		Title: args.Title, Body: args.Body, Slug: slug,
+		WorkflowID: call.WorkflowID, ToolCallID: call.CallID, ApprovedBy: call.ApprovedBy,
+	})
+	if err != nil {
+		return "", fmt.Errorf("webhook: encode: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.webhook, bytes.NewReader(body))
+	if err != nil {
+		return "", temporal.NewNonRetryableApplicationError("webhook: bad request: "+err.Error(), ErrTypeWebhook, nil)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(HeaderIdempotencyKey, call.IdempotencyKey())
+	resp, err := b.client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("webhook: %w", err) // network errors are retryable
+	}
+	defer resp.Body.Close()
+	reply, _ := io.ReadAll(io.LimitReader(resp.Body, maxWebhookReply))
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode >= 500:
+		return "", fmt.Errorf("webhook: %s (will retry)", resp.Status)
+	default:
+		return "", temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("webhook: %s: %s", resp.Status, firstLine(string(reply))), ErrTypeWebhook, nil)
+	}
+	res := PublishResult{Published: true, Title: args.Title, Slug: slug, Location: b.webhook}
+	var ack struct {
+		URL string `json:"url"`
+	}
+	if json.Unmarshal(reply, &ack) == nil && ack.URL != "" {
+		res.Location = ack.URL
+	}
+	return marshalResult(res)
+}
+
+// SearchResult is the output of search_posts, as JSON.
+type SearchResult struct {
+	Query     string      `json:"query"`
+	Matches   []PostMatch `json:"matches"`
+	Truncated bool        `json:"truncated,omitempty"`
+}
+
+// PostMatch is one post found by search_posts.
+type PostMatch struct {
+	Slug  string `json:"slug"`
+	Title string `json:"title"`
+}
+
+func (b *Blog) search(ctx context.Context, call ToolCall) (string, error) {
+	var args struct {
+		Query *string `json:"query"`
+	}
+	if err := DecodeArgs(call, &args); err != nil {
+		return "", err
+	}
+	if args.Query == nil {
+		return "", toolInputError(call.Name, errors.New("query is required"))
+	}
+	q := strings.TrimSpace(*args.Query)
+	if utf8.RuneCountInString(q) > maxQueryLen {
+		return "", toolInputError(call.Name, fmt.Errorf("query longer than %d characters", maxQueryLen))
+	}
+	entries, err := os.ReadDir(b.dir)
+	if err != nil {
+		return "", fmt.Errorf("search_posts: %w", err)
+	}
+	words := strings.Fields(strings.ToLower(q))
+	res := SearchResult{Query: q, Matches: []PostMatch{}}
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		name := e.Name()
+		if !e.Type().IsRegular() || strings.HasPrefix(name, ".") || !strings.HasSuffix(name, ".md") {
+			continue
+		}
+		fm, body, err := readPost(filepath.Join(b.dir, name))
+		if err != nil {
+			continue // a post that vanished or is unreadable is not a match
+		}
+		text := strings.ToLower(fm["title"] + "\n" + body)
+		if !containsAll(text, words) {
+			continue
+		}
+		if len(res.Matches) == maxSearchHits {
+			res.Truncated = true
+			break
+		}
+		res.Matches = append(res.Matches, PostMatch{Slug: strings.TrimSuffix(name, ".md"), Title: fm["title"]})
+	}
+	return marshalResult(res)
+}
+
+func containsAll(text string, words []string) bool {
+	for _, w := range words {
+		if !strings.Contains(text, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// DeleteResult is the output of delete_post, as JSON.
+type DeleteResult struct {
+	Deleted bool   `json:"deleted"`
+	Slug    string `json:"slug"`
+	// AlreadyAbsent is true when no such post existed.
+	AlreadyAbsent bool `json:"alreadyAbsent,omitempty"`
+}
+
+var slugRE = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+
+func (b *Blog) delete(_ context.Context, call ToolCall) (string, error) {
+	var args struct {
+		Slug string `json:"slug"`
+	}
+	if err := DecodeArgs(call, &args); err != nil {
+		return "", err
+	}
+	slug := strings.TrimSuffix(strings.TrimSpace(args.Slug), ".md")
+	if len(slug) > maxSlugLen+9 || !slugRE.MatchString(slug) {
+		return "", toolInputError(call.Name, fmt.Errorf("slug %q: want lowercase letters, digits and single dashes", args.Slug))
+	}
+	return b.once(call, func() (string, error) {
+		err := os.Remove(filepath.Join(b.dir, slug+".md"))
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return marshalResult(DeleteResult{Deleted: false, Slug: slug, AlreadyAbsent: true})
+		case err != nil:
+			return "", fmt.Errorf("delete_post: %w", err)
+		}
+		return marshalResult(DeleteResult{Deleted: true, Slug: slug})
+	})
+}
+
+// once runs fn at most once per idempotency key: the first successful
+// result is stored in the ledger (atomically) and returned again on every
+// later call with the same key. A crash between the side effect and the
+// ledger write reruns fn, so fn itself must be safe to repeat.
+func (b *Blog) once(call ToolCall, fn func() (string, error)) (string, error) {
+	if call.WorkflowID == "" || call.CallID == "" {
+		return "", temporal.NewNonRetryableApplicationError(
+			call.Name+": workflow id and call id are required for idempotency", ErrTypeBadRequest, nil)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	path := filepath.Join(b.dir, ledgerDirName, keyHash(call.Name+"\x00"+call.IdempotencyKey())+".json")
+	if data, err := os.ReadFile(path); err == nil {
+		var e ledgerEntry
+		if err := json.Unmarshal(data, &e); err == nil && e.Key == call.IdempotencyKey() {
+			return e.Output, nil
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("%s: read ledger: %w", call.Name, err)
+	}
+	out, err := fn()
+	if err != nil {
+		return "", err
+	}
+	data, err := json.Marshal(ledgerEntry{Key: call.IdempotencyKey(), Tool: call.Name, Output: out, At: b.now().UTC()})
+	if err != nil {
+		return "", fmt.Errorf("%s: encode ledger: %w", call.Name, err)
+	}
+	if err := writeFileAtomic(path, data); err != nil {
+		return "", fmt.Errorf("%s: write ledger: %w", call.Name, err)
+	}
+	return out, nil
+}
+
+type ledgerEntry struct {
+	Key    string    `json:"key"`
+	Tool   string    `json:"tool"`
+	Output string    `json:"output"`
+	At     time.Time `json:"at"`
+}
+
+// Slugify turns a title into a file-name-safe slug: lowercase ASCII
+// letters and digits separated by single dashes, at most 80 characters,
+// "post" if nothing is left.
+func Slugify(title string) string {
+	var sb strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(title) {
+		switch {
+		case r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)):
+			if dash && sb.Len() > 0 {
+				sb.WriteByte('-')
+			}
+			dash = false
+			sb.WriteRune(r)
+		default:
+			dash = true
+		}
+		if sb.Len() >= maxSlugLen {
+			break
+		}
+	}
+	s := strings.TrimRight(sb.String(), "-")
+	if len(s) > maxSlugLen {
+		s = strings.TrimRight(s[:maxSlugLen], "-")
+	}
+	if s == "" {
+		return "post"
+	}
+	return s
+}
+
+func keyHash(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+// quote writes s as a JSON string, which is also a valid YAML scalar.
+func quote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// readPost reads a post's front matter (key: value lines between "---"
+// lines; JSON-quoted values are unquoted) and its body.
+func readPost(path string) (map[string]string, string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, "", err
+	}
+	fm := map[string]string{}
+	text := string(data)
+	rest, ok := strings.CutPrefix(text, "---\n")
+	if !ok {
+		return fm, text, nil
+	}
+	head, body, ok := strings.Cut(rest, "\n---\n")
+	if !ok {
+		return fm, text, nil
+	}
+	sc := bufio.NewScanner(strings.NewReader(head))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		var uq string
+		if strings.HasPrefix(v, `"`) && json.Unmarshal([]byte(v), &uq) == nil {
+			v = uq
+		}
+		fm[strings.TrimSpace(k)] = v
+	}
+	return fm, strings.TrimPrefix(body, "\n"), nil
+}
+
+// writeFileAtomic writes data to a temporary file in the same directory,
+// syncs it and renames it over path, so readers see the old or the new
+// file, never a partial one.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	_, werr := f.Write(data)
+	if werr == nil {
+		werr = f.Sync()
+	}
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Chmod(tmp, 0o644)
+	}
+	if werr == nil {
+		werr = os.Rename(tmp, path)
+	}
+	if werr != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, werr)
+	}
+	return nil
+}
+
+func marshalResult(v any) (string, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", fmt.Errorf("encode result: %w", err)
+	}
+	return string(b), nil
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	if len(s) > 200 {
+		s = s[:200]
+	}
+	return s
+}

@@ -1,0 +1,16 @@
+// Package activities owns every side effect of the agent workflow: the
+// model call (OpenAI Responses API through openai-go), the tool registry and
+// the tools themselves (publish_blog_post, search_posts, delete_post), and
+// the approval-request / approval-resolved messages published on Ably.
+//
+// The worker registers one *Activities value; its exported methods are the
+// activities named by the workflows.Activity* constants, so Activities must
+// not grow other exported methods. Each side effect is idempotent, keyed by
+// workflow ID plus tool-call ID, because Temporal may run an activity more
+// than once. Permanent failures (bad input, bad credentials, unknown tools)
+// are returned as non-retryable application errors; transient ones as plain
+// errors so Temporal's retry policy, the only retry in the system, applies.
+//
+// Nothing here reads the environment: the worker builds the clients from its
+// typed config and injects them.
+package activities

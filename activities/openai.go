@@ -1,0 +1,250 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/packages/param"
+	"github.com/openai/openai-go/v3/responses"
+	"github.com/openai/openai-go/v3/shared"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+// OpenAI defaults.
+const (
+	DefaultOpenAIBaseURL = "https://api.openai.com/v1/"
+	DefaultOpenAIModel   = "gpt-4o"
+)
+
+// MetadataWorkflowID is the request metadata key that carries the
+// workflow ID.
+const MetadataWorkflowID = "workflow_id"
+
+// OpenAIConfig configures the OpenAI model client. Nothing is read from the
+// environment: the worker fills this from OPENAI_API_KEY, OPENAI_BASE_URL
+// and OPENAI_MODEL itself.
+type OpenAIConfig struct {
+	APIKey  string // required
+	BaseURL string // default DefaultOpenAIBaseURL; the scripted model is "http://HOST:PORT/v1/"
+	Model   string // default DefaultOpenAIModel
+	// HTTPClient is used for every request; nil means a client with a
+	// 2-minute timeout. The activity's context bounds each call as well.
+	HTTPClient *http.Client
+}
+
+func (c OpenAIConfig) withDefaults() OpenAIConfig {
+	if c.BaseURL == "" {
+		c.BaseURL = DefaultOpenAIBaseURL
+	}
+	if c.Model == "" {
+		c.Model = DefaultOpenAIModel
+	}
+	return c
+}
+
+// Validate reports a missing key or a malformed base URL.
+func (c OpenAIConfig) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	if strings.TrimSpace(c.APIKey) == "" {
+		errs = append(errs, errors.New("OPENAI_API_KEY is required"))
+	}
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("OPENAI_BASE_URL=%q: want an absolute http(s) URL such as %s", c.BaseURL, DefaultOpenAIBaseURL))
+	}
+	return errors.Join(errs...)
+}
+
+// OpenAIModel calls the OpenAI Responses API with openai-go.
+type OpenAIModel struct {
+	svc   responses.ResponseService
+	model string
+}
+
+// NewOpenAIModel builds the client from cfg only.
+//
+// It builds the Responses service directly instead of through
+// openai.NewClient, because NewClient reads OPENAI_API_KEY, OPENAI_BASE_URL,
+// OPENAI_ORG_ID, OPENAI_PROJECT_ID, OPENAI_CUSTOM_HEADERS and more from the
+// environment, and an explicit option cannot remove an env-sourced header.
+// SDK retries are off: Temporal's retry policy is the only retry.
+func NewOpenAIModel(cfg OpenAIConfig) (*OpenAIModel, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("openai: %w", err)
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: 2 * time.Minute}
+	}
+	svc := responses.NewResponseService(
+		option.WithHTTPClient(hc),
+		option.WithBaseURL(cfg.BaseURL),
+		option.WithAPIKey(cfg.APIKey),
+		option.WithMaxRetries(0),
+	)
+	return &OpenAIModel{svc: svc, model: cfg.Model}, nil
+}
+
+// Respond sends the conversation and the tool definitions to the model and
+// returns its output. API errors are classified for Temporal: 408, 409,
+// 429, 5xx and network errors are retryable, other 4xx are not.
+func (m *OpenAIModel) Respond(ctx context.Context, req workflows.ModelRequest, tools []Tool) (workflows.ModelResponse, error) {
+	input, err := toInputItems(req.Input)
+	if err != nil {
+		return workflows.ModelResponse{}, temporal.NewNonRetryableApplicationError("openai: bad conversation: "+err.Error(), ErrTypeBadRequest, nil)
+	}
+	params := responses.ResponseNewParams{
+		Model: m.model,
+		Input: responses.ResponseNewParamsInputUnion{OfInputItemList: input},
+		// The workflow resends the whole conversation every turn, so
+		// nothing needs to be stored server-side.
+		Store: param.NewOpt(false),
+	}
+	if req.WorkflowID != "" {
+		// Tags the request for OpenAI's logs and lets the scripted model
+		// make call ids unique per run yet stable across retries.
+		params.Metadata = shared.Metadata{MetadataWorkflowID: truncateUTF8(req.WorkflowID, 512)}
+	}
+	for _, t := range tools {
+		tp := responses.ToolParamOfFunction(t.Name, t.Parameters, false)
+		if t.Description != "" {
+			tp.OfFunction.Description = param.NewOpt(t.Description)
+		}
+		params.Tools = append(params.Tools, tp)
+	}
+	resp, err := m.svc.New(ctx, params)
+	if err != nil {
+		return workflows.ModelResponse{}, classifyOpenAIError(err)
+	}
+	return fromResponse(resp), nil
+}
+
+func toInputItems(items []workflows.ConversationItem) (responses.ResponseInputParam, error) {
+	out := make(responses.ResponseInputParam, 0, len(items))
+	for i, it := range items {
+		switch it.Type {
+		case workflows.ItemMessage:
+			var role responses.EasyInputMessageRole
+			switch it.Role {
+			case "user":
+				role = responses.EasyInputMessageRoleUser
+			case "assistant":
+				role = responses.EasyInputMessageRoleAssistant
+			case "system":
+				role = responses.EasyInputMessageRoleSystem
+			case "developer":
+				role = responses.EasyInputMessageRoleDeveloper
+			default:
+				return nil, fmt.Errorf("item %d: message role %q", i, it.Role)
+			}
+			out = append(out, responses.ResponseInputItemParamOfMessage(it.Text, role))
+		case workflows.ItemFunctionCall:
+			if it.CallID == "" || it.Name == "" {
+				return nil, fmt.Errorf("item %d: function_call without call id or name", i)
+			}
+			out = append(out, responses.ResponseInputItemParamOfFunctionCall(it.Arguments, it.CallID, it.Name))
+		case workflows.ItemFunctionCallOutput:
+			if it.CallID == "" {
+				return nil, fmt.Errorf("item %d: function_call_output without call id", i)
+			}
+			o := responses.ResponseInputItemParamOfFunctionCallOutput(it.Output)
+			o.OfFunctionCallOutput.CallID = param.NewOpt(it.CallID)
+			out = append(out, o)
+		default:
+			return nil, fmt.Errorf("item %d: unknown type %q", i, it.Type)
+		}
+	}
+	return out, nil
+}
+
+// fromResponse keeps assistant messages and function calls; other output
+// items (such as reasoning) are not part of the conversation model.
+func fromResponse(r *responses.Response) workflows.ModelResponse {
+	res := workflows.ModelResponse{ResponseID: r.ID, ToolCalls: []workflows.ToolCall{}, Output: []workflows.ConversationItem{}}
+	var texts []string
+	for _, item := range r.Output {
+		switch item.Type {
+		case "message":
+			var sb strings.Builder
+			for _, c := range item.Content {
+				switch c.Type {
+				case "output_text":
+					sb.WriteString(c.Text)
+				case "refusal":
+					sb.WriteString(c.Refusal)
+				}
+			}
+			role := item.Role
+			if role == "" {
+				role = "assistant"
+			}
+			res.Output = append(res.Output, workflows.ConversationItem{Type: workflows.ItemMessage, Role: role, Text: sb.String()})
+			texts = append(texts, sb.String())
+		case "function_call":
+			tc := workflows.ToolCall{CallID: item.CallID, Name: item.Name, Arguments: item.Arguments.OfString}
+			res.ToolCalls = append(res.ToolCalls, tc)
+			res.Output = append(res.Output, workflows.ConversationItem{
+				Type: workflows.ItemFunctionCall, CallID: tc.CallID, Name: tc.Name, Arguments: tc.Arguments,
+			})
+		}
+	}
+	res.Text = strings.Join(texts, "\n")
+	return res
+}
+
+// classifyOpenAIError maps an openai-go error to a Temporal error: a plain
+// (retryable) error for transient failures, a non-retryable application
+// error with an actionable message for permanent ones.
+func classifyOpenAIError(err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("openai: %w", err)
+	}
+	var apiErr *openai.Error
+	if !errors.As(err, &apiErr) {
+		return fmt.Errorf("openai: request failed (will retry): %w", err)
+	}
+	code := apiErr.StatusCode
+	status := fmt.Sprintf("%d %s", code, http.StatusText(code))
+	detail := apiErr.Message
+	if len(detail) > 300 {
+		detail = detail[:300] + "…"
+	}
+	var msg string
+	switch {
+	case code == http.StatusTooManyRequests || code == http.StatusRequestTimeout || code == http.StatusConflict || code >= 500:
+		return fmt.Errorf("openai: %s (will retry): %w", status, err)
+	case code == http.StatusUnauthorized:
+		// OpenAI's message echoes part of the key, so it is left out.
+		msg = "openai: " + status + ": check OPENAI_API_KEY"
+	case code == http.StatusForbidden:
+		msg = "openai: " + status + ": the key has no access to this model or endpoint: " + detail
+	case code == http.StatusNotFound:
+		msg = "openai: " + status + ": check OPENAI_MODEL and OPENAI_BASE_URL: " + detail
+	default:
+		msg = "openai: " + status + ": " + detail
+	}
+	return temporal.NewNonRetryableApplicationError(strings.TrimSuffix(msg, ": "), ErrTypeModel, nil)
+}
+
+// truncateUTF8 cuts s to at most n bytes without splitting a rune.
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

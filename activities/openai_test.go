@@ -1,0 +1,464 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ably/ably-go/ably"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+// Real Responses API bodies, in the shape api.openai.com returns them.
+const functionCallResponse = `{
+  "id": "resp_67ccd2bed1ec8190b14f964abc0542670bb6a6b452d3795b",
+  "object": "response",
+  "created_at": 1741476542,
+  "status": "completed",
+  "error": null,
+  "incomplete_details": null,
+  "instructions": null,
+  "max_output_tokens": null,
+  "model": "gpt-4o-2024-08-06",
+  "output": [
+    {
+      "type": "function_call",
+      "id": "fc_67ca09c6bedc8190a7abfec07b1a1332",
+      "call_id": "call_unLAR8MvFNptuiZK6K6HCy5k",
+      "name": "publish_blog_post",
+      "arguments": "{\"title\":\"Introducing our new API\"}",
+      "status": "completed"
+    }
+  ],
+  "parallel_tool_calls": true,
+  "previous_response_id": null,
+  "reasoning": {"effort": null, "summary": null},
+  "store": false,
+  "temperature": 1.0,
+  "text": {"format": {"type": "text"}},
+  "tool_choice": "auto",
+  "tools": [],
+  "top_p": 1.0,
+  "truncation": "disabled",
+  "usage": {"input_tokens": 291, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 23, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 314},
+  "user": null,
+  "metadata": {}
+}`
+
+const messageResponse = `{
+  "id": "resp_67ccd3a9da748190baa7f1570fe91ac604becb25c45c1d41",
+  "object": "response",
+  "created_at": 1741476777,
+  "status": "completed",
+  "error": null,
+  "incomplete_details": null,
+  "instructions": null,
+  "max_output_tokens": null,
+  "model": "gpt-4o-2024-08-06",
+  "output": [
+    {
+      "type": "message",
+      "id": "msg_67ccd3acc8d48190a77525dc6de64b4104becb25c45c1d41",
+      "status": "completed",
+      "role": "assistant",
+      "content": [
+        {"type": "output_text", "text": "The post \"Introducing our new API\" is published.", "annotations": []}
+      ]
+    }
+  ],
+  "parallel_tool_calls": true,
+  "previous_response_id": null,
+  "reasoning": {"effort": null, "summary": null},
+  "store": false,
+  "temperature": 1.0,
+  "text": {"format": {"type": "text"}},
+  "tool_choice": "auto",
+  "tools": [],
+  "top_p": 1.0,
+  "truncation": "disabled",
+  "usage": {"input_tokens": 328, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 52, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 380},
+  "user": null,
+  "metadata": {}
+}`
+
+// fakeOpenAI is an httptest server that records requests and answers each
+// with the next scripted reply.
+type fakeOpenAI struct {
+	srv *httptest.Server
+
+	mu      sync.Mutex
+	bodies  []map[string]any
+	headers []http.Header
+	paths   []string
+	replies []fakeReply
+}
+
+type fakeReply struct {
+	status int
+	body   string
+}
+
+func newFakeOpenAI(t *testing.T, replies ...fakeReply) *fakeOpenAI {
+	t.Helper()
+	f := &fakeOpenAI{replies: replies}
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, _ := io.ReadAll(r.Body)
+		var body map[string]any
+		if err := json.Unmarshal(raw, &body); err != nil {
+			t.Errorf("request body is not JSON: %v: %s", err, raw)
+		}
+		f.mu.Lock()
+		f.bodies = append(f.bodies, body)
+		f.headers = append(f.headers, r.Header.Clone())
+		f.paths = append(f.paths, r.Method+" "+r.URL.Path)
+		var rep fakeReply
+		if len(f.replies) > 0 {
+			rep, f.replies = f.replies[0], f.replies[1:]
+		} else {
+			rep = fakeReply{status: 500, body: `{"error":{"message":"no more scripted replies","type":"server_error","param":null,"code":null}}`}
+		}
+		f.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(rep.status)
+		_, _ = io.WriteString(w, rep.body)
+	}))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fakeOpenAI) baseURL() string { return f.srv.URL + "/v1/" }
+
+func (f *fakeOpenAI) requests() ([]map[string]any, []http.Header, []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.bodies, f.headers, f.paths
+}
+
+func testRegistry(t *testing.T) (*Registry, *Blog) {
+	t.Helper()
+	blog, err := NewBlog(BlogConfig{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := NewRegistry(blog.Tools()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg, blog
+}
+
+// nopPublisher fails the test if anything is published.
+type nopPublisher struct{ t *testing.T }
+
+func (p nopPublisher) Publish(context.Context, string, *ably.Message) error {
+	p.t.Error("unexpected publish")
+	return nil
+}
+
+func newTestActivities(t *testing.T, model Model, pub Publisher) *Activities {
+	t.Helper()
+	reg, _ := testRegistry(t)
+	if pub == nil {
+		pub = nopPublisher{t}
+	}
+	a, err := New(Deps{Model: model, Tools: reg, Publisher: pub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func newTestModel(t *testing.T, baseURL, key string) *OpenAIModel {
+	t.Helper()
+	m, err := NewOpenAIModel(OpenAIConfig{APIKey: key, BaseURL: baseURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func callModel(t *testing.T, a *Activities, req workflows.ModelRequest) (workflows.ModelResponse, error) {
+	t.Helper()
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestActivityEnvironment()
+	env.RegisterActivity(a)
+	v, err := env.ExecuteActivity(workflows.ActivityCallModel, req)
+	if err != nil {
+		return workflows.ModelResponse{}, err
+	}
+	var res workflows.ModelResponse
+	if err := v.Get(&res); err != nil {
+		t.Fatal(err)
+	}
+	return res, nil
+}
+
+func TestCallModelConversation(t *testing.T) {
+	f := newFakeOpenAI(t, fakeReply{200, functionCallResponse}, fakeReply{200, messageResponse})
+	a := newTestActivities(t, newTestModel(t, f.baseURL(), "sk-test"), nil)
+	tools := []string{ToolPublishBlogPost, ToolSearchPosts}
+
+	conv := []workflows.ConversationItem{{Type: workflows.ItemMessage, Role: "user", Text: "Publish the blog post called 'Introducing our new API'"}}
+	res, err := callModel(t, a, workflows.ModelRequest{WorkflowID: "wf-1", Turn: 1, Input: conv, Tools: tools})
+	if err != nil {
+		t.Fatalf("turn 1: %v", err)
+	}
+	wantCall := workflows.ToolCall{CallID: "call_unLAR8MvFNptuiZK6K6HCy5k", Name: ToolPublishBlogPost, Arguments: `{"title":"Introducing our new API"}`}
+	if len(res.ToolCalls) != 1 || res.ToolCalls[0] != wantCall {
+		t.Fatalf("tool calls = %+v, want [%+v]", res.ToolCalls, wantCall)
+	}
+	if got, want := res.ResponseID, "resp_67ccd2bed1ec8190b14f964abc0542670bb6a6b452d3795b"; got != want {
+		t.Errorf("response id = %q, want %q", got, want)
+	}
+	if len(res.Output) != 1 || res.Output[0].Type != workflows.ItemFunctionCall || res.Output[0].CallID != wantCall.CallID {
+		t.Fatalf("output = %+v", res.Output)
+	}
+
+	conv = append(conv, res.Output...)
+	conv = append(conv, workflows.ConversationItem{Type: workflows.ItemFunctionCallOutput, CallID: wantCall.CallID, Output: `{"published":true}`})
+	res, err = callModel(t, a, workflows.ModelRequest{WorkflowID: "wf-1", Turn: 2, Input: conv, Tools: tools})
+	if err != nil {
+		t.Fatalf("turn 2: %v", err)
+	}
+	if got, want := res.Text, `The post "Introducing our new API" is published.`; got != want {
+		t.Errorf("text = %q, want %q", got, want)
+	}
+	if len(res.ToolCalls) != 0 {
+		t.Errorf("tool calls = %+v, want none", res.ToolCalls)
+	}
+	if len(res.Output) != 1 || res.Output[0].Role != "assistant" || res.Output[0].Text != res.Text {
+		t.Errorf("output = %+v", res.Output)
+	}
+
+	bodies, headers, paths := f.requests()
+	if len(bodies) != 2 {
+		t.Fatalf("requests = %d, want 2", len(bodies))
+	}
+	for i, p := range paths {
+		if p != "POST /v1/responses" {
+			t.Errorf("request %d: %s, want POST /v1/responses", i, p)
+		}
+		if got := headers[i].Get("Authorization"); got != "Bearer sk-test" {
+			t.Errorf("request %d: Authorization = %q", i, got)
+		}
+	}
+	first := bodies[0]
+	if md, _ := first["metadata"].(map[string]any); md[MetadataWorkflowID] != "wf-1" {
+		t.Errorf("metadata = %v, want workflow_id wf-1", first["metadata"])
+	}
+	if first["store"] != false {
+		t.Errorf("store = %v, want false", first["store"])
+	}
+	if got := first["model"]; got != DefaultOpenAIModel {
+		t.Errorf("model = %v, want %s", got, DefaultOpenAIModel)
+	}
+	var toolNames []string
+	for _, raw := range first["tools"].([]any) {
+		tool := raw.(map[string]any)
+		if tool["type"] != "function" {
+			t.Errorf("tool type = %v", tool["type"])
+		}
+		params, _ := tool["parameters"].(map[string]any)
+		if params["type"] != "object" || params["properties"] == nil {
+			t.Errorf("tool %v: parameters = %v", tool["name"], params)
+		}
+		if d, _ := tool["description"].(string); d == "" {
+			t.Errorf("tool %v: no description", tool["name"])
+		}
+		toolNames = append(toolNames, tool["name"].(string))
+	}
+	if got, want := strings.Join(toolNames, ","), strings.Join(tools, ","); got != want {
+		t.Errorf("tools = %s, want %s", got, want)
+	}
+
+	input := bodies[1]["input"].([]any)
+	if len(input) != 3 {
+		t.Fatalf("turn 2 input has %d items, want 3: %v", len(input), input)
+	}
+	msg := input[0].(map[string]any)
+	if msg["role"] != "user" || !strings.Contains(msg["content"].(string), "Introducing") {
+		t.Errorf("input[0] = %v", msg)
+	}
+	fc := input[1].(map[string]any)
+	if fc["type"] != "function_call" || fc["call_id"] != wantCall.CallID || fc["name"] != wantCall.Name || fc["arguments"] != wantCall.Arguments {
+		t.Errorf("input[1] = %v", fc)
+	}
+	out := input[2].(map[string]any)
+	if out["type"] != "function_call_output" || out["call_id"] != wantCall.CallID || out["output"] != `{"published":true}` {
+		t.Errorf("input[2] = %v", out)
+	}
+}
+
+func TestCallModelErrors(t *testing.T) {
+	errBody := func(msg, typ string) string {
+		return `{"error":{"message":"` + msg + `","type":"` + typ + `","param":null,"code":null}}`
+	}
+	tests := []struct {
+		status       int
+		nonRetryable bool
+		wantMsg      string
+	}{
+		{429, false, "429"},
+		{500, false, "500"},
+		{503, false, "503"},
+		{400, true, "openai: 400 Bad Request: Invalid input"},
+		{401, true, "openai: 401 Unauthorized: check OPENAI_API_KEY"},
+		{403, true, "openai: 403 Forbidden"},
+		{404, true, "check OPENAI_MODEL"},
+		{422, true, "openai: 422 Unprocessable Entity"},
+	}
+	for _, tt := range tests {
+		t.Run(http.StatusText(tt.status), func(t *testing.T) {
+			f := newFakeOpenAI(t, fakeReply{tt.status, errBody("Invalid input sk-proj-abc***xyz", "invalid_request_error")})
+			a := newTestActivities(t, newTestModel(t, f.baseURL(), "sk-test"), nil)
+			_, err := callModel(t, a, workflows.ModelRequest{WorkflowID: "wf", Input: []workflows.ConversationItem{{Type: "message", Role: "user", Text: "hi"}}})
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if got := isNonRetryable(err); got != tt.nonRetryable {
+				t.Errorf("non-retryable = %v, want %v (%v)", got, tt.nonRetryable, err)
+			}
+			if !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Errorf("error %q does not contain %q", err, tt.wantMsg)
+			}
+			if tt.status == 401 && strings.Contains(err.Error(), "sk-proj") {
+				t.Errorf("401 error leaks the key hint: %v", err)
+			}
+			if bodies, _, _ := f.requests(); len(bodies) != 1 {
+				t.Errorf("requests = %d, want 1 (SDK retries must be off)", len(bodies))
+			}
+		})
+	}
+}
+
+func TestCallModelNetworkErrorIsRetryable(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	base := srv.URL + "/v1/"
+	srv.Close() // nothing listens any more
+	a := newTestActivities(t, newTestModel(t, base, "sk-test"), nil)
+	_, err := callModel(t, a, workflows.ModelRequest{WorkflowID: "wf", Input: []workflows.ConversationItem{{Type: "message", Role: "user", Text: "hi"}}})
+	if err == nil || isNonRetryable(err) {
+		t.Fatalf("err = %v, want a retryable error", err)
+	}
+}
+
+func TestCallModelRejectsBadRequests(t *testing.T) {
+	tests := []struct {
+		name string
+		req  workflows.ModelRequest
+		want string
+	}{
+		{"unknown tool", workflows.ModelRequest{Tools: []string{"rm_rf"}}, `unknown tool "rm_rf"`},
+		{"bad role", workflows.ModelRequest{Input: []workflows.ConversationItem{{Type: "message", Role: "root"}}}, `message role "root"`},
+		{"bad item", workflows.ModelRequest{Input: []workflows.ConversationItem{{Type: "reasoning"}}}, `unknown type "reasoning"`},
+		{"output without call id", workflows.ModelRequest{Input: []workflows.ConversationItem{{Type: "function_call_output"}}}, "without call id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeOpenAI(t)
+			a := newTestActivities(t, newTestModel(t, f.baseURL(), "sk-test"), nil)
+			_, err := callModel(t, a, tt.req)
+			if err == nil || !isNonRetryable(err) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want non-retryable containing %q", err, tt.want)
+			}
+			if bodies, _, _ := f.requests(); len(bodies) != 0 {
+				t.Errorf("a bad request reached the API")
+			}
+		})
+	}
+}
+
+// TestOpenAIModelIgnoresEnvironment sets every variable openai-go reads and
+// checks that only the explicit configuration reaches the wire.
+func TestOpenAIModelIgnoresEnvironment(t *testing.T) {
+	envSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("request went to the OPENAI_BASE_URL from the environment: %s", r.URL)
+		w.WriteHeader(500)
+	}))
+	t.Cleanup(envSrv.Close)
+	t.Setenv("OPENAI_API_KEY", "sk-from-env-bogus")
+	t.Setenv("OPENAI_BASE_URL", envSrv.URL+"/v1/")
+	t.Setenv("OPENAI_ORG_ID", "org-from-env")
+	t.Setenv("OPENAI_PROJECT_ID", "proj-from-env")
+	t.Setenv("OPENAI_CUSTOM_HEADERS", "X-Leak: yes")
+
+	f := newFakeOpenAI(t, fakeReply{200, messageResponse})
+	m := newTestModel(t, f.baseURL(), "sk-explicit")
+	if _, err := m.Respond(t.Context(), workflows.ModelRequest{Input: []workflows.ConversationItem{{Type: "message", Role: "user", Text: "hi"}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, headers, _ := f.requests()
+	if len(headers) != 1 {
+		t.Fatalf("requests = %d, want 1", len(headers))
+	}
+	h := headers[0]
+	if got, want := h.Get("Authorization"), "Bearer sk-explicit"; got != want {
+		t.Errorf("Authorization = %q, want %q", got, want)
+	}
+	for _, k := range []string{"OpenAI-Organization", "OpenAI-Project", "X-Leak"} {
+		if v := h.Get(k); v != "" {
+			t.Errorf("header %s = %q leaked from the environment", k, v)
+		}
+	}
+}
+
+func TestOpenAIConfigValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  OpenAIConfig
+		want string
+	}{
+		{"ok", OpenAIConfig{APIKey: "k"}, ""},
+		{"no key", OpenAIConfig{}, "OPENAI_API_KEY is required"},
+		{"relative url", OpenAIConfig{APIKey: "k", BaseURL: "api.openai.com/v1"}, "OPENAI_BASE_URL"},
+		{"ftp url", OpenAIConfig{APIKey: "k", BaseURL: "ftp://x/"}, "OPENAI_BASE_URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := NewOpenAIModel(tt.cfg)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("err = %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// isNonRetryable reports whether Temporal would stop retrying err.
+func isNonRetryable(err error) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.NonRetryable()
+}
+
+func TestTruncateUTF8(t *testing.T) {
+	tests := []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"abc", 5, "abc"},
+		{"abc", 2, "ab"},
+		{"aé", 2, "a"}, // é is two bytes: never split
+		{"éé", 3, "é"},
+		{"", 0, ""},
+	}
+	for _, tt := range tests {
+		if got := truncateUTF8(tt.in, tt.n); got != tt.want {
+			t.Errorf("truncateUTF8(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,129 @@
+package activities
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"go.temporal.io/sdk/temporal"
+)
+
+// Error types of non-retryable application errors returned by this package.
+// The workflow may branch on them with temporal.ApplicationError.Type().
+const (
+	ErrTypeToolInput   = "ToolInputError"   // the model's arguments are not valid for the tool
+	ErrTypeUnknownTool = "UnknownToolError" // no tool of that name is registered
+	ErrTypeBadRequest  = "BadRequestError"  // the activity input itself is invalid
+	ErrTypeModel       = "ModelError"       // the model API refused the request for good
+	ErrTypeWebhook     = "WebhookError"     // the CMS webhook refused the request for good
+	ErrTypeAbly        = "AblyError"        // Ably refused the publish for good
+)
+
+// ToolCall is what a tool's Run receives: the model's call plus the
+// idempotency key parts and the approver.
+type ToolCall struct {
+	WorkflowID string
+	CallID     string
+	Name       string
+	// Arguments is the model's raw JSON text.
+	Arguments string
+	// ApprovedBy is the approver's clientId, empty for tools without approval.
+	ApprovedBy string
+}
+
+// IdempotencyKey returns "workflowID:callID", the key of the call's side
+// effect.
+func (c ToolCall) IdempotencyKey() string { return c.WorkflowID + ":" + c.CallID }
+
+// Tool is one function the model may call. Parameters is the JSON schema of
+// the arguments object, sent to the model as is. Run must be idempotent for
+// a given ToolCall.IdempotencyKey and return the text sent back to the model.
+type Tool struct {
+	Name        string
+	Description string
+	Parameters  map[string]any
+	Run         func(ctx context.Context, call ToolCall) (string, error)
+}
+
+// Registry holds the tools by name, in registration order.
+type Registry struct {
+	tools map[string]Tool
+	order []string
+}
+
+// NewRegistry checks and registers tools. Names must be unique and non-empty
+// and every tool needs Run and Parameters.
+func NewRegistry(tools ...Tool) (*Registry, error) {
+	r := &Registry{tools: make(map[string]Tool, len(tools))}
+	var errs []error
+	for i, t := range tools {
+		switch {
+		case t.Name == "":
+			errs = append(errs, fmt.Errorf("tool %d: empty name", i))
+			continue
+		case r.tools[t.Name].Name != "":
+			errs = append(errs, fmt.Errorf("tool %q: registered twice", t.Name))
+			continue
+		case t.Run == nil:
+			errs = append(errs, fmt.Errorf("tool %q: no Run func", t.Name))
+		case t.Parameters == nil:
+			errs = append(errs, fmt.Errorf("tool %q: no parameter schema", t.Name))
+		}
+		r.tools[t.Name] = t
+		r.order = append(r.order, t.Name)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("tool registry: %w", err)
+	}
+	return r, nil
+}
+
+// Names returns the registered tool names in registration order.
+func (r *Registry) Names() []string { return slices.Clone(r.order) }
+
+// Lookup returns the tool called name.
+func (r *Registry) Lookup(name string) (Tool, bool) {
+	t, ok := r.tools[name]
+	return t, ok
+}
+
+// Select returns the tools called names, in that order. An unknown name is
+// a non-retryable error: the workflow offered a tool the worker lacks.
+func (r *Registry) Select(names []string) ([]Tool, error) {
+	out := make([]Tool, 0, len(names))
+	for _, n := range names {
+		t, ok := r.tools[n]
+		if !ok {
+			return nil, unknownTool(n, r.order)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func unknownTool(name string, known []string) error {
+	return temporal.NewNonRetryableApplicationError(
+		fmt.Sprintf("unknown tool %q (registered: %v)", name, known), ErrTypeUnknownTool, nil)
+}
+
+// DecodeArgs decodes the model's JSON arguments into dst strictly: exactly
+// one JSON object, no unknown fields. Any problem is a non-retryable
+// ToolInputError, since retrying the same arguments cannot help.
+func DecodeArgs(call ToolCall, dst any) error {
+	dec := json.NewDecoder(bytes.NewReader([]byte(call.Arguments)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return toolInputError(call.Name, fmt.Errorf("arguments are not a valid JSON object: %w", err))
+	}
+	if dec.More() {
+		return toolInputError(call.Name, errors.New("trailing data after the arguments object"))
+	}
+	return nil
+}
+
+func toolInputError(tool string, err error) error {
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: bad arguments: %v", tool, err), ErrTypeToolInput, nil)
+}

@@ -1,0 +1,491 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+var fixedNow = func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }
+
+func newBlogActivities(t *testing.T, cfg BlogConfig) (*Activities, string) {
+	t.Helper()
+	if cfg.Dir == "" {
+		cfg.Dir = t.TempDir()
+	}
+	if cfg.Now == nil {
+		cfg.Now = fixedNow
+	}
+	blog, err := NewBlog(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := NewRegistry(blog.Tools()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(Deps{Model: noModel{}, Tools: reg, Publisher: nopPublisher{t}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, cfg.Dir
+}
+
+type noModel struct{}
+
+func (noModel) Respond(context.Context, workflows.ModelRequest, []Tool) (workflows.ModelResponse, error) {
+	return workflows.ModelResponse{}, errors.New("no model in this test")
+}
+
+// execTool runs ExecuteTool in Temporal's activity test environment, so
+// errors arrive as the workflow would see them.
+func execTool(t *testing.T, a *Activities, req workflows.ToolRequest) (string, error) {
+	t.Helper()
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestActivityEnvironment()
+	env.RegisterActivity(a)
+	v, err := env.ExecuteActivity(workflows.ActivityExecuteTool, req)
+	if err != nil {
+		return "", err
+	}
+	var res workflows.ToolResult
+	if err := v.Get(&res); err != nil {
+		t.Fatal(err)
+	}
+	return res.Output, nil
+}
+
+func posts(t *testing.T, dir string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(dir, "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range m {
+		m[i] = filepath.Base(m[i])
+	}
+	return m
+}
+
+func errType(err error) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return appErr.Type()
+	}
+	return ""
+}
+
+func TestPublishIsIdempotent(t *testing.T) {
+	a, dir := newBlogActivities(t, BlogConfig{})
+	req := workflows.ToolRequest{WorkflowID: "wf-1", CallID: "call_1", Name: ToolPublishBlogPost,
+		Arguments: `{"title":"Introducing our new API","body":"Hello."}`, ApprovedBy: "alice"}
+	out1, err := execTool(t, a, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out2, err := execTool(t, a, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out1 != out2 {
+		t.Errorf("second run returned %s, first %s", out2, out1)
+	}
+	var res PublishResult
+	if err := json.Unmarshal([]byte(out1), &res); err != nil {
+		t.Fatal(err)
+	}
+	want := PublishResult{Published: true, Title: "Introducing our new API", Slug: "introducing-our-new-api", Location: "introducing-our-new-api.md"}
+	if res != want {
+		t.Errorf("result = %+v, want %+v", res, want)
+	}
+	if got := posts(t, dir); len(got) != 1 || got[0] != want.Location {
+		t.Fatalf("posts = %v, want [%s]", got, want.Location)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, want.Location))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{`title: "Introducing our new API"`, `workflow_id: "wf-1"`, `tool_call_id: "call_1"`, `approved_by: "alice"`, "published_at: 2026-11-25T12:00:00Z", "\n---\n\nHello.\n"} {
+		if !strings.Contains(string(data), line) {
+			t.Errorf("post lacks %q:\n%s", line, data)
+		}
+	}
+
+	// The ledger lost (a crash between post and ledger write): the rerun
+	// recognises its own post and still publishes once.
+	if err := os.RemoveAll(filepath.Join(dir, ledgerDirName)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, ledgerDirName), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out3, err := execTool(t, a, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out3 != out1 {
+		t.Errorf("rerun after lost ledger = %s, want %s", out3, out1)
+	}
+	if got := posts(t, dir); len(got) != 1 {
+		t.Errorf("posts after rerun = %v, want one", got)
+	}
+}
+
+func TestPublishSameTitleOtherCallDoesNotOverwrite(t *testing.T) {
+	a, dir := newBlogActivities(t, BlogConfig{})
+	first := workflows.ToolRequest{WorkflowID: "wf-1", CallID: "call_1", Name: ToolPublishBlogPost, Arguments: `{"title":"Hello","body":"one"}`}
+	second := first
+	second.WorkflowID, second.Arguments = "wf-2", `{"title":"Hello","body":"two"}`
+	if _, err := execTool(t, a, first); err != nil {
+		t.Fatal(err)
+	}
+	out, err := execTool(t, a, second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := posts(t, dir); len(got) != 2 {
+		t.Fatalf("posts = %v, want two", got)
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, "hello.md"))
+	if !strings.Contains(string(data), "one") {
+		t.Errorf("first post was overwritten:\n%s", data)
+	}
+	var res PublishResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil || !strings.HasPrefix(res.Slug, "hello-") {
+		t.Errorf("second result = %s (%v), want slug hello-<hash>", out, err)
+	}
+}
+
+func TestExecuteToolBadInput(t *testing.T) {
+	tests := []struct {
+		name     string
+		req      workflows.ToolRequest
+		wantType string
+		wantMsg  string
+	}{
+		{"not json", workflows.ToolRequest{Name: ToolPublishBlogPost, Arguments: `{"title":`}, ErrTypeToolInput, "not a valid JSON object"},
+		{"array", workflows.ToolRequest{Name: ToolPublishBlogPost, Arguments: `["x"]`}, ErrTypeToolInput, "not a valid JSON object"},
+		{"unknown field", workflows.ToolRequest{Name: ToolPublishBlogPost, Arguments: `{"title":"x","author":"y"}`}, ErrTypeToolInput, "unknown field"},
+		{"trailing data", workflows.ToolRequest{Name: ToolPublishBlogPost, Arguments: `{"title":"x"}{}`}, ErrTypeToolInput, "trailing data"},
+		{"missing title", workflows.ToolRequest{Name: ToolPublishBlogPost, Arguments: `{"body":"x"}`}, ErrTypeToolInput, "title is required"},
+		{"blank title", workflows.ToolRequest{Name: ToolPublishBlogPost, Arguments: `{"title":"  "}`}, ErrTypeToolInput, "title is required"},
+		{"two-line title", workflows.ToolRequest{Name: ToolPublishBlogPost, Arguments: `{"title":"a\nslug: evil"}`}, ErrTypeToolInput, "one line"},
+		{"long title", workflows.ToolRequest{Name: ToolPublishBlogPost, Arguments: `{"title":"` + strings.Repeat("a", 201) + `"}`}, ErrTypeToolInput, "longer than"},
+		{"missing query", workflows.ToolRequest{Name: ToolSearchPosts, Arguments: `{}`}, ErrTypeToolInput, "query is required"},
+		{"path traversal", workflows.ToolRequest{Name: ToolDeletePost, Arguments: `{"slug":"../../etc/passwd"}`}, ErrTypeToolInput, "slug"},
+		{"empty slug", workflows.ToolRequest{Name: ToolDeletePost, Arguments: `{"slug":""}`}, ErrTypeToolInput, "slug"},
+		{"unknown tool", workflows.ToolRequest{Name: "rm_rf", Arguments: `{}`}, ErrTypeUnknownTool, `unknown tool "rm_rf"`},
+		{"no call id", workflows.ToolRequest{Name: ToolSearchPosts, Arguments: `{"query":""}`, CallID: "-"}, ErrTypeBadRequest, "callId are required"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, dir := newBlogActivities(t, BlogConfig{})
+			req := tt.req
+			req.WorkflowID = "wf"
+			switch req.CallID {
+			case "":
+				req.CallID = "call_x"
+			case "-":
+				req.CallID = ""
+			}
+			_, err := execTool(t, a, req)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !isNonRetryable(err) || errType(err) != tt.wantType {
+				t.Errorf("err = %v (type %q), want non-retryable %s", err, errType(err), tt.wantType)
+			}
+			if !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Errorf("err = %v, want it to contain %q", err, tt.wantMsg)
+			}
+			if got := posts(t, dir); len(got) != 0 {
+				t.Errorf("bad input published %v", got)
+			}
+		})
+	}
+}
+
+func TestSearchPosts(t *testing.T) {
+	a, _ := newBlogActivities(t, BlogConfig{})
+	for i, title := range []string{"Introducing our new API", "Quarterly results", "API deprecation notice"} {
+		req := workflows.ToolRequest{WorkflowID: "wf", CallID: "call_" + string(rune('a'+i)), Name: ToolPublishBlogPost, Arguments: `{"title":"` + title + `"}`}
+		if _, err := execTool(t, a, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		query string
+		want  []string
+	}{
+		{"api", []string{"api-deprecation-notice", "introducing-our-new-api"}},
+		{"NEW api", []string{"introducing-our-new-api"}},
+		{"", []string{"api-deprecation-notice", "introducing-our-new-api", "quarterly-results"}},
+		{"nothing matches this", []string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			args, _ := json.Marshal(map[string]string{"query": tt.query})
+			out, err := execTool(t, a, workflows.ToolRequest{WorkflowID: "wf", CallID: "call_s", Name: ToolSearchPosts, Arguments: string(args)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var res SearchResult
+			if err := json.Unmarshal([]byte(out), &res); err != nil {
+				t.Fatal(err)
+			}
+			got := []string{}
+			for _, m := range res.Matches {
+				got = append(got, m.Slug)
+				if m.Title == "" {
+					t.Errorf("match %s has no title", m.Slug)
+				}
+			}
+			if strings.Join(got, ",") != strings.Join(tt.want, ",") {
+				t.Errorf("matches = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDeletePostIsIdempotent(t *testing.T) {
+	a, dir := newBlogActivities(t, BlogConfig{})
+	pub := workflows.ToolRequest{WorkflowID: "wf", CallID: "call_p", Name: ToolPublishBlogPost, Arguments: `{"title":"Old news"}`}
+	if _, err := execTool(t, a, pub); err != nil {
+		t.Fatal(err)
+	}
+	del := workflows.ToolRequest{WorkflowID: "wf", CallID: "call_d", Name: ToolDeletePost, Arguments: `{"slug":"old-news"}`, ApprovedBy: "root"}
+	out1, err := execTool(t, a, del)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := posts(t, dir); len(got) != 0 {
+		t.Fatalf("posts after delete = %v", got)
+	}
+	out2, err := execTool(t, a, del)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"deleted":true,"slug":"old-news"}`; out1 != want || out2 != want {
+		t.Errorf("outputs = %s, %s; want %s twice", out1, out2, want)
+	}
+	other := del
+	other.CallID = "call_d2"
+	out3, err := execTool(t, a, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"deleted":false,"slug":"old-news","alreadyAbsent":true}`; out3 != want {
+		t.Errorf("delete of a missing post = %s, want %s", out3, want)
+	}
+}
+
+// fakeCMS is a webhook that answers with the scripted statuses in order
+// and records the Idempotency-Key and body of every request.
+type fakeCMS struct {
+	mu       sync.Mutex
+	statuses []int
+	keys     []string
+	bodies   []webhookPayload
+}
+
+func (c *fakeCMS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var p webhookPayload
+	raw, _ := io.ReadAll(r.Body)
+	_ = json.Unmarshal(raw, &p)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.keys = append(c.keys, r.Header.Get(HeaderIdempotencyKey))
+	c.bodies = append(c.bodies, p)
+	status := http.StatusOK
+	if len(c.statuses) > 0 {
+		status, c.statuses = c.statuses[0], c.statuses[1:]
+	}
+	w.WriteHeader(status)
+	if status == http.StatusOK {
+		_, _ = io.WriteString(w, `{"url":"https://blog.example.com/`+p.Slug+`"}`)
+	} else {
+		_, _ = io.WriteString(w, "cms says no")
+	}
+}
+
+func TestPublishWebhook(t *testing.T) {
+	tests := []struct {
+		name     string
+		statuses []int
+		// per attempt: "" success, "retry" retryable, "fatal" non-retryable
+		want []string
+	}{
+		{"ok", []int{200}, []string{""}},
+		{"5xx then ok", []int{503, 200}, []string{"retry", ""}},
+		{"429 then ok", []int{429, 200}, []string{"retry", ""}},
+		{"4xx", []int{422}, []string{"fatal"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cms := &fakeCMS{statuses: tt.statuses}
+			srv := httptest.NewServer(cms)
+			t.Cleanup(srv.Close)
+			a, dir := newBlogActivities(t, BlogConfig{WebhookURL: srv.URL + "/hooks/publish"})
+			req := workflows.ToolRequest{WorkflowID: "wf-9", CallID: "call_9", Name: ToolPublishBlogPost, Arguments: `{"title":"Via CMS","body":"b"}`, ApprovedBy: "bob"}
+			for i, want := range tt.want {
+				out, err := execTool(t, a, req)
+				switch want {
+				case "":
+					if err != nil {
+						t.Fatalf("attempt %d: %v", i, err)
+					}
+					if !strings.Contains(out, `"location":"https://blog.example.com/via-cms"`) {
+						t.Errorf("attempt %d: output %s lacks the CMS url", i, out)
+					}
+				case "retry":
+					if err == nil || isNonRetryable(err) {
+						t.Fatalf("attempt %d: err = %v, want retryable", i, err)
+					}
+				case "fatal":
+					if err == nil || !isNonRetryable(err) || errType(err) != ErrTypeWebhook || !strings.Contains(err.Error(), "cms says no") {
+						t.Fatalf("attempt %d: err = %v, want non-retryable WebhookError", i, err)
+					}
+				}
+			}
+			cms.mu.Lock()
+			defer cms.mu.Unlock()
+			if len(cms.keys) != len(tt.want) {
+				t.Fatalf("webhook requests = %d, want %d", len(cms.keys), len(tt.want))
+			}
+			for i, k := range cms.keys {
+				if k != "wf-9:call_9" {
+					t.Errorf("request %d: Idempotency-Key = %q, want wf-9:call_9", i, k)
+				}
+				want := webhookPayload{Title: "Via CMS", Body: "b", Slug: "via-cms", WorkflowID: "wf-9", ToolCallID: "call_9", ApprovedBy: "bob"}
+				if cms.bodies[i] != want {
+					t.Errorf("request %d: body = %+v, want %+v", i, cms.bodies[i], want)
+				}
+			}
+			if got := posts(t, dir); len(got) != 0 {
+				t.Errorf("webhook mode wrote files %v", got)
+			}
+		})
+	}
+}
+
+func TestPublishWebhookHonoursContext(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	blog, err := NewBlog(BlogConfig{Dir: t.TempDir(), WebhookURL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tool := blog.Tools()[0]
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = tool.Run(ctx, ToolCall{WorkflowID: "wf", CallID: "c", Name: tool.Name, Arguments: `{"title":"x"}`})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v, want deadline exceeded", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %v, the context was ignored", d)
+	}
+}
+
+func TestNewRegistryRejectsBadTools(t *testing.T) {
+	run := func(context.Context, ToolCall) (string, error) { return "", nil }
+	schema := map[string]any{"type": "object"}
+	tests := []struct {
+		name  string
+		tools []Tool
+		want  string
+	}{
+		{"empty name", []Tool{{Run: run, Parameters: schema}}, "empty name"},
+		{"duplicate", []Tool{{Name: "a", Run: run, Parameters: schema}, {Name: "a", Run: run, Parameters: schema}}, "registered twice"},
+		{"no run", []Tool{{Name: "a", Parameters: schema}}, "no Run"},
+		{"no schema", []Tool{{Name: "a", Run: run}}, "no parameter schema"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := NewRegistry(tt.tools...); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestBlogConfigValidate(t *testing.T) {
+	tests := []struct {
+		cfg  BlogConfig
+		want string
+	}{
+		{BlogConfig{}, "BLOG_DIR is required"},
+		{BlogConfig{Dir: "x", WebhookURL: "cms.local/hook"}, "BLOG_WEBHOOK_URL"},
+		{BlogConfig{Dir: "x", WebhookURL: "https://cms.example.com/hook"}, ""},
+	}
+	for _, tt := range tests {
+		err := tt.cfg.Validate()
+		if (tt.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("Validate(%+v) = %v, want %q", tt.cfg, err, tt.want)
+		}
+	}
+}
+
+func TestSlugify(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"Introducing our new API", "introducing-our-new-api"},
+		{"  Hello,  World!  ", "hello-world"},
+		{"../../etc/passwd", "etc-passwd"},
+		{"Crème brûlée", "cr-me-br-l-e"},
+		{"日本語", "post"},
+		{"", "post"},
+		{strings.Repeat("ab ", 100), strings.TrimRight(strings.Repeat("ab-", 27), "-")},
+	}
+	for _, tt := range tests {
+		if got := Slugify(tt.in); got != tt.want {
+			t.Errorf("Slugify(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func FuzzSlugify(f *testing.F) {
+	for _, s := range []string{"Introducing our new API", "../x", "日本語", "a--b", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, title string) {
+		s := Slugify(title)
+		if !slugRE.MatchString(s) || len(s) > maxSlugLen {
+			t.Fatalf("Slugify(%q) = %q: not a valid slug", title, s)
+		}
+	})
+}
+
+func FuzzDecodeArgs(f *testing.F) {
+	for _, s := range []string{`{"title":"x"}`, `{"title":1}`, `null`, `[]`, `{"title":"x"} x`, ``} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, args string) {
+		var p publishArgs
+		err := DecodeArgs(ToolCall{Name: ToolPublishBlogPost, Arguments: args}, &p)
+		if err != nil && (!isNonRetryable(err) || errType(err) != ErrTypeToolInput) {
+			t.Fatalf("DecodeArgs(%q) = %v, want a ToolInputError", args, err)
+		}
+	})
+}
