@@ -1,0 +1,315 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ably/ably-go/ably"
+	"go.temporal.io/sdk/client"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/hitl/durable-approvals/internal/ablyconn"
+	"github.com/hitl/durable-approvals/internal/ablylocal"
+	"github.com/hitl/durable-approvals/internal/authserver"
+	"github.com/hitl/durable-approvals/internal/scriptedmodel"
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+const (
+	ablyKeyName   = "e2e.key"
+	ablyKeySecret = "e2e-secret-not-for-production"
+	channel       = workflows.DefaultChannel
+)
+
+// users of the auth server, by role.
+var users = map[string]struct{ name, password string }{
+	"editor":    {"erin", "erin-password-1"},
+	"publisher": {"pat", "pat-password-1"},
+	"admin":     {"ada", "ada-password-1"},
+}
+
+// stack is the whole system on loopback.
+type stack struct {
+	t        *testing.T // the running (sub)test, for assertions
+	root     *testing.T // the test that owns the processes
+	dir      string
+	bins     *builder
+	temporal *devServer
+	tc       client.Client
+	ably     *ablylocal.Server
+	authURL  string
+	modelURL string
+	blogDir  string
+	policy   string
+	worker   *proc
+	bridge   *proc
+}
+
+var bins builder
+
+// newStack starts Temporal, Ably, the auth server, the scripted model, the
+// worker and the bridge.
+func newStack(t *testing.T, policyJSON string) *stack {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	s := &stack{t: t, root: t, dir: t.TempDir(), bins: &bins}
+	s.blogDir = filepath.Join(s.dir, "posts")
+
+	// Build first: it is the slow part on a cold cache.
+	s.bins.bin(t, "worker")
+
+	s.temporal = startDevServer(t, filepath.Join(s.dir, "temporal.db"))
+	s.tc = s.temporal.client(t)
+
+	srv, err := ablylocal.Listen(ctx, "127.0.0.1:0", ablylocal.Config{
+		Keys:   []ablylocal.Key{{Name: ablyKeyName, Secret: ablyKeySecret}},
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	s.ably = srv
+
+	usersFile := filepath.Join(s.dir, "users.json")
+	for role, u := range users {
+		if err := authserver.AddUser(usersFile, u.name, role, u.password, workflows.DefaultRoles, authserver.WithCost(bcrypt.MinCost)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	as, err := authserver.New(authserver.Config{
+		UsersFile:  usersFile,
+		AblyKey:    ablyKeyName + ":" + ablyKeySecret,
+		Channel:    channel,
+		BcryptCost: bcrypt.MinCost,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	authDone := make(chan error, 1)
+	go func() { authDone <- as.Serve(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-authDone })
+	s.authURL = "http://" + ln.Addr().String()
+
+	model := httptest.NewServer(scriptedmodel.Handler(slog.New(slog.DiscardHandler)))
+	t.Cleanup(model.Close)
+	s.modelURL = model.URL + "/v1/"
+
+	s.policy = filepath.Join(s.dir, "policy.json")
+	if err := os.WriteFile(s.policy, []byte(policyJSON), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	s.startWorker()
+	s.startBridge()
+	return s
+}
+
+// env is the environment every child process gets.
+func (s *stack) env() []string {
+	return []string{
+		"TEMPORAL_ADDRESS=" + s.temporal.Address,
+		"TEMPORAL_NAMESPACE=default",
+		"TEMPORAL_UI_URL=http://127.0.0.1:" + fmt.Sprint(s.temporal.UIPort),
+		"ABLY_API_KEY=" + ablyKeyName + ":" + ablyKeySecret,
+		"ABLY_ENDPOINT=" + s.ably.Addr(),
+		"ABLY_TLS=false",
+		"ABLY_CHANNEL=" + channel,
+		"OPENAI_API_KEY=scripted-model-needs-no-key",
+		"OPENAI_BASE_URL=" + s.modelURL,
+		"HITL_POLICY_FILE=" + s.policy,
+		"BLOG_DIR=" + s.blogDir,
+		"AUTH_URL=" + s.authURL,
+		// Keep the developer's Temporal CLI profile out of the children.
+		"TEMPORAL_CONFIG_FILE=" + filepath.Join(s.dir, "no-temporal.toml"),
+	}
+}
+
+func (s *stack) startWorker() {
+	s.worker = start(s.root, "worker", s.env(), s.bins.bin(s.root, "worker"))
+}
+
+func (s *stack) startBridge() {
+	s.bridge = start(s.root, "bridge", s.env(), s.bins.bin(s.root, "approver"), "bridge")
+}
+
+// startRun starts a run with the starter binary and returns its workflow id.
+func (s *stack) startRun(prompt string) string {
+	s.t.Helper()
+	out, err := run(context.Background(), s.t, s.env(), s.bins.bin(s.t, "starter"), "--requester", "e2e-tester", prompt)
+	if err != nil {
+		s.t.Fatalf("starter: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if id, ok := strings.CutPrefix(strings.TrimSpace(line), "Started workflow "); ok {
+			return strings.TrimSpace(id)
+		}
+	}
+	s.t.Fatalf("starter printed no workflow id:\n%s", out)
+	return ""
+}
+
+// approvals queries a run's pending approvals and audit trail.
+func (s *stack) approvals(wfID string) (workflows.ApprovalsView, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var v workflows.ApprovalsView
+	resp, err := s.tc.QueryWorkflow(ctx, wfID, "", workflows.ApprovalsQuery)
+	if err != nil {
+		return v, err
+	}
+	return v, resp.Get(&v)
+}
+
+// waitPending waits until the run has exactly n pending approvals.
+func (s *stack) waitPending(wfID string, n int) []workflows.PendingApproval {
+	s.t.Helper()
+	var got []workflows.PendingApproval
+	waitFor(s.t, 60*time.Second, fmt.Sprintf("%d pending approval(s) on %s", n, wfID), func() (bool, error) {
+		v, err := s.approvals(wfID)
+		got = v.Pending
+		return err == nil && len(v.Pending) == n, err
+	})
+	return got
+}
+
+// waitAudit waits until the run's audit trail has an entry matching ok.
+func (s *stack) waitAudit(wfID, what string, ok func(workflows.AuditEntry) bool) workflows.AuditEntry {
+	s.t.Helper()
+	var found workflows.AuditEntry
+	waitFor(s.t, 60*time.Second, what+" in the audit of "+wfID, func() (bool, error) {
+		v, err := s.approvals(wfID)
+		if err != nil {
+			return false, err
+		}
+		for _, e := range v.Audit {
+			if ok(e) {
+				found = e
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	return found
+}
+
+// result waits for the run's result.
+func (s *stack) result(wfID string) workflows.AgentResult {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var res workflows.AgentResult
+	if err := s.tc.GetWorkflow(ctx, wfID, "").Get(ctx, &res); err != nil {
+		s.t.Fatalf("run %s: %v", wfID, err)
+	}
+	return res
+}
+
+// cli runs the approver CLI as role's user.
+func (s *stack) cli(role string, args ...string) (string, error) {
+	s.t.Helper()
+	u := users[role]
+	env := append(s.env(), "APPROVER_USER="+u.name, "APPROVER_PASSWORD="+u.password)
+	return run(context.Background(), s.t, env, s.bins.bin(s.t, "approver"), args...)
+}
+
+// token logs role's user in at the auth server, as the guide's client does.
+func (s *stack) token(ctx context.Context, role string) (string, error) {
+	u := users[role]
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.authURL+"/api/auth/token", nil)
+	if err != nil {
+		return "", err
+	}
+	req.SetBasicAuth(u.name, u.password)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("auth server: %s: %s", resp.Status, body)
+	}
+	return strings.TrimSpace(string(body)), nil
+}
+
+// guideClient publishes like the guide's client.mjs: a realtime client
+// authenticated through the auth server, publishing data {decision} with
+// only extras.headers.toolCallId, plus any extra extras given.
+func (s *stack) guideResponse(role, toolCallID, decision string, extraExtras map[string]any) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg := ablyconn.Config{Endpoint: s.ably.Addr(), TLS: false}
+	opts := append(cfg.EndpointOptions(),
+		ably.WithAuthCallback(func(ctx context.Context, _ ably.TokenParams) (ably.Tokener, error) {
+			tok, err := s.token(ctx, role)
+			return ably.TokenString(tok), err
+		}),
+		ably.WithAutoConnect(false))
+	rt, err := ably.NewRealtime(opts...)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer rt.Close()
+	rt.Connect()
+	extras := map[string]any{"headers": map[string]any{"toolCallId": toolCallID}}
+	for k, v := range extraExtras {
+		extras[k] = v
+	}
+	msg := &ably.Message{Name: workflows.MsgApprovalResponse, Data: map[string]any{"decision": decision}, Extras: extras}
+	if err := rt.Channels.Get(channel).PublishMultiple(ctx, []*ably.Message{msg}); err != nil {
+		s.t.Fatalf("publish approval-response as %s: %v", role, err)
+	}
+}
+
+// posts lists the published posts' files (not the idempotency ledger).
+func (s *stack) posts() []string {
+	s.t.Helper()
+	entries, err := os.ReadDir(s.blogDir)
+	if err != nil && !os.IsNotExist(err) {
+		s.t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".md") {
+			names = append(names, e.Name())
+		}
+	}
+	return names
+}
+
+// count returns how many audit entries of kind concern toolCallID.
+func count(audit []workflows.AuditEntry, kind, toolCallID string) int {
+	n := 0
+	for _, e := range audit {
+		if e.Kind == kind && e.ToolCallID == toolCallID {
+			n++
+		}
+	}
+	return n
+}
+
+func dump(v any) string {
+	b, _ := json.MarshalIndent(v, "", "  ")
+	return string(b)
+}
