@@ -1,0 +1,275 @@
+// Command approver is the human side of durable approvals, plus the trusted
+// bridge that forwards approvers' decisions from Ably to Temporal.
+//
+//	approver [watch]                 interactive approval screen (default)
+//	approver list                    print pending requests and exit
+//	approver approve TOOLCALLID      approve one request and exit
+//	approver reject TOOLCALLID --reason TEXT
+//	approver bridge                  run the Ably → Temporal bridge
+//
+// Configuration comes from flags and the environment (see --help).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/internal/ablyconn"
+	"github.com/hitl/durable-approvals/internal/approvercli"
+	"github.com/hitl/durable-approvals/internal/bridge"
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+const usage = `usage: approver [command] [flags]
+
+Commands:
+  watch                      interactive approval screen (default)
+  list                       print pending approval requests and exit
+  approve TOOLCALLID [--reason TEXT] [--force]
+  reject  TOOLCALLID --reason TEXT [--force]
+  bridge                     forward approval-responses from Ably to Temporal
+  help                       show this help
+
+Environment:
+  ABLY_ENDPOINT, ABLY_TLS     Ably endpoint (empty = Ably itself)
+  ABLY_CHANNEL                approvals channel (default ai:big-bad-any)
+  HITL_AGENT_CLIENT_ID        the agent's clientId (default hitl-agent)
+  AUTH_URL                    auth server (default http://127.0.0.1:3001)
+  APPROVER_USER, APPROVER_PASSWORD   approver credentials
+  bridge only:
+  ABLY_API_KEY                Ably key (appId.keyId:secret)
+  HITL_BRIDGE_CLIENT_ID       the bridge's clientId (default hitl-bridge)
+  TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ...   Temporal client (envconfig)
+
+Run "approver COMMAND --help" for the flags of a command.
+`
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], config.FromOS(), os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// usageError is bad input on the command line or in the environment.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func run(ctx context.Context, args []string, env config.Env, stdin io.Reader, stdout, stderr io.Writer) int {
+	err := dispatch(ctx, args, env, stdin, stdout, stderr)
+	var ue usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "approver: %s\n(run \"approver --help\" for usage)\n", oneLine(err))
+		return exitUsage
+	default:
+		fmt.Fprintf(stderr, "approver: %s\n", oneLine(err))
+		return exitError
+	}
+}
+
+func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
+
+func dispatch(ctx context.Context, args []string, env config.Env, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 1 {
+		switch args[0] {
+		case "help", "-h", "-help", "--help":
+			fmt.Fprint(stdout, usage)
+			return nil
+		}
+	}
+	cmd := "watch"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "watch", "list", "approve", "reject":
+		return runCLI(ctx, cmd, args, env, stdin, stdout, stderr)
+	case "bridge":
+		return runBridge(ctx, args, env, stderr)
+	default:
+		return usageError{fmt.Errorf("unknown command %q", cmd)}
+	}
+}
+
+// parseInterspersed parses flags that may follow positional arguments.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("approver "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+func runCLI(ctx context.Context, cmd string, args []string, env config.Env, stdin io.Reader, stdout, stderr io.Writer) error {
+	ablyCfg, err := ablyconn.FromEnv(env.Get)
+	if err != nil {
+		return usageError{err}
+	}
+	cfg := approvercli.Config{
+		Ably:          ablyCfg,
+		Channel:       env.Or(config.EnvChannel, workflows.DefaultChannel),
+		AgentClientID: env.Or(config.EnvAgentClientID, workflows.DefaultAgentClientID),
+		AuthURL:       env.Or(config.EnvAuthURL, config.DefaultAuthURL),
+		User:          env.Get(config.EnvApproverUser),
+		Password:      env[config.EnvApproverPassword],
+		Log:           slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+	fs := newFlagSet(cmd, stderr)
+	fs.StringVar(&cfg.Channel, "channel", cfg.Channel, "approvals channel (ABLY_CHANNEL)")
+	fs.StringVar(&cfg.AgentClientID, "agent-client-id", cfg.AgentClientID, "clientId of the agent; requests from anyone else are ignored (HITL_AGENT_CLIENT_ID)")
+	fs.StringVar(&cfg.AuthURL, "auth-url", cfg.AuthURL, "auth server base URL (AUTH_URL)")
+	fs.StringVar(&cfg.User, "user", cfg.User, "approver user name (APPROVER_USER); the password is read from APPROVER_PASSWORD only")
+	fs.IntVar(&cfg.HistoryPages, "history-pages", 10, "pages of 100 history messages read at start")
+	var da approvercli.DecideArgs
+	if cmd == "approve" || cmd == "reject" {
+		fs.StringVar(&da.Reason, "reason", "", "reason for the decision (required for reject)")
+		fs.BoolVar(&da.Force, "force", false, "send even if no pending request for the tool call is known (only headers.toolCallId)")
+	}
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if err := cfg.Validate(); err != nil {
+		return usageError{err}
+	}
+	switch cmd {
+	case "watch", "list":
+		if len(pos) != 0 {
+			return usageError{fmt.Errorf("%s takes no arguments, got %q", cmd, pos)}
+		}
+		if cmd == "list" {
+			return approvercli.List(ctx, cfg, stdout)
+		}
+		return approvercli.Watch(ctx, cfg, stdin, stdout)
+	}
+	if len(pos) != 1 {
+		return usageError{fmt.Errorf("%s needs exactly one TOOLCALLID", cmd)}
+	}
+	da.ToolCallID = pos[0]
+	da.Decision = workflows.DecisionApproved
+	if cmd == "reject" {
+		da.Decision = workflows.DecisionRejected
+		if strings.TrimSpace(da.Reason) == "" {
+			return usageError{errors.New("reject needs --reason")}
+		}
+	}
+	if err := da.Validate(); err != nil {
+		return usageError{err}
+	}
+	return approvercli.Decide(ctx, cfg, da, stdout)
+}
+
+// bridgeFlags is the bridge's configuration from flags and environment.
+type bridgeFlags struct {
+	Ably         ablyconn.Config
+	Channel      string
+	ClientID     string
+	HistoryPages int
+}
+
+func (b bridgeFlags) Validate() error {
+	var errs []error
+	if err := b.Ably.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if b.Ably.APIKey == "" {
+		errs = append(errs, fmt.Errorf("%s is required for the bridge", ablyconn.EnvAPIKey))
+	}
+	if b.Channel == "" {
+		errs = append(errs, errors.New("channel is empty"))
+	}
+	if b.ClientID == "" {
+		errs = append(errs, errors.New("bridge client id is empty"))
+	}
+	if b.HistoryPages <= 0 || b.HistoryPages > 1000 {
+		errs = append(errs, fmt.Errorf("history-pages %d out of range [1, 1000]", b.HistoryPages))
+	}
+	return errors.Join(errs...)
+}
+
+func runBridge(ctx context.Context, args []string, env config.Env, stderr io.Writer) error {
+	ablyCfg, err := ablyconn.FromEnv(env.Get)
+	if err != nil {
+		return usageError{err}
+	}
+	bf := bridgeFlags{
+		Ably:     ablyCfg,
+		Channel:  env.Or(config.EnvChannel, workflows.DefaultChannel),
+		ClientID: env.Or(config.EnvBridgeClientID, config.DefaultBridgeClientID),
+	}
+	fs := newFlagSet("bridge", stderr)
+	fs.StringVar(&bf.Channel, "channel", bf.Channel, "approvals channel (ABLY_CHANNEL)")
+	fs.StringVar(&bf.ClientID, "client-id", bf.ClientID, "the bridge's Ably clientId (HITL_BRIDGE_CLIENT_ID)")
+	fs.IntVar(&bf.HistoryPages, "history-pages", 10, "pages of 100 history messages replayed after each attach")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() != 0 {
+		return usageError{fmt.Errorf("bridge takes no arguments, got %q", fs.Args())}
+	}
+	if err := bf.Validate(); err != nil {
+		return usageError{err}
+	}
+	topts, err := config.TemporalOptions(env)
+	if err != nil {
+		return usageError{err}
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	tc, err := bridge.DialTemporal(ctx, topts, log, bridge.Backoff{})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	defer tc.Close()
+	return bridge.Run(ctx, bridge.Config{
+		Ably:         bf.Ably,
+		Channel:      bf.Channel,
+		ClientID:     bf.ClientID,
+		Temporal:     tc,
+		Log:          log,
+		HistoryPages: bf.HistoryPages,
+	})
+}

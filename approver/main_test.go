@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/hitl/durable-approvals/config"
+)
+
+func TestRunExitCodes(t *testing.T) {
+	cliEnv := config.Env{
+		"APPROVER_USER":     "alice",
+		"APPROVER_PASSWORD": "pw",
+		"AUTH_URL":          "http://127.0.0.1:1", // nothing listens here
+		"ABLY_ENDPOINT":     "127.0.0.1:1",
+	}
+	tests := []struct {
+		name       string
+		args       []string
+		env        config.Env
+		wantCode   int
+		wantStdout string
+		wantStderr string
+	}{
+		{name: "help", args: []string{"--help"}, wantCode: exitOK, wantStdout: "usage: approver"},
+		{name: "help command", args: []string{"help"}, wantCode: exitOK, wantStdout: "Commands:"},
+		{name: "command help", args: []string{"approve", "--help"}, wantCode: exitOK, wantStderr: "-reason"},
+		{name: "unknown command", args: []string{"frob"}, wantCode: exitUsage, wantStderr: `unknown command "frob"`},
+		{name: "no credentials", args: []string{"list"}, wantCode: exitUsage, wantStderr: "APPROVER_USER is required"},
+		{name: "bad ABLY_TLS", args: []string{"list"}, env: config.Env{"ABLY_TLS": "maybe"}, wantCode: exitUsage, wantStderr: "ABLY_TLS"},
+		{name: "reject without reason", args: []string{"reject", "call_1"}, env: cliEnv, wantCode: exitUsage, wantStderr: "reject needs --reason"},
+		{name: "approve without id", args: []string{"approve"}, env: cliEnv, wantCode: exitUsage, wantStderr: "exactly one TOOLCALLID"},
+		{name: "bad tool call id", args: []string{"approve", "x' OR '1"}, env: cliEnv, wantCode: exitUsage, wantStderr: "not allowed"},
+		{name: "unknown flag", args: []string{"list", "--frob"}, env: cliEnv, wantCode: exitUsage, wantStderr: "flag provided but not defined"},
+		{name: "list takes no args", args: []string{"list", "x"}, env: cliEnv, wantCode: exitUsage, wantStderr: "takes no arguments"},
+		{
+			// Flags after the positional argument are parsed; the run then
+			// fails at login with a one-line error and exit code 1.
+			name: "approve reaches login", args: []string{"approve", "call_1", "--reason", "fine", "--force"}, env: cliEnv,
+			wantCode: exitError, wantStderr: "approver: login at http://127.0.0.1:1/api/auth/token",
+		},
+		{name: "bridge without key", args: []string{"bridge"}, wantCode: exitUsage, wantStderr: "ABLY_API_KEY is required"},
+		{name: "bridge bad key", args: []string{"bridge"}, env: config.Env{"ABLY_API_KEY": "nokey"}, wantCode: exitUsage, wantStderr: "appId.keyId:secret"},
+		{name: "bridge bad pages", args: []string{"bridge", "--history-pages", "0"}, env: config.Env{"ABLY_API_KEY": "a.b:c"}, wantCode: exitUsage, wantStderr: "history-pages"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(t.Context(), tt.args, tt.env, strings.NewReader(""), &stdout, &stderr)
+			if code != tt.wantCode {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", code, tt.wantCode, stderr.String())
+			}
+			if !strings.Contains(stdout.String(), tt.wantStdout) {
+				t.Errorf("stdout lacks %q:\n%s", tt.wantStdout, stdout.String())
+			}
+			if !strings.Contains(stderr.String(), tt.wantStderr) {
+				t.Errorf("stderr lacks %q:\n%s", tt.wantStderr, stderr.String())
+			}
+			if tt.wantCode != exitOK {
+				if n := strings.Count(stderr.String(), "approver: "); n != 1 {
+					t.Errorf("want one error line, got %d:\n%s", n, stderr.String())
+				}
+			}
+		})
+	}
+}

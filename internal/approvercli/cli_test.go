@@ -1,0 +1,421 @@
+package approvercli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ably/ably-go/ably"
+
+	"github.com/hitl/durable-approvals/internal/ablyconn"
+	"github.com/hitl/durable-approvals/internal/ablylocal"
+	"github.com/hitl/durable-approvals/internal/bridge"
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+const (
+	testKeyName = "app.key"
+	testSecret  = "s3cret"
+	testChannel = workflows.DefaultChannel
+)
+
+// env is a local Ably server plus an auth server that knows alice
+// (publisher) with password "pw".
+type env struct {
+	ably   ablyconn.Config
+	auth   string
+	logins *atomic.Int64 // successful logins at the auth server
+}
+
+func startEnv(t *testing.T) env {
+	t.Helper()
+	return startEnvTTL(t, time.Hour)
+}
+
+// startEnvTTL issues approver tokens that live ttl.
+func startEnvTTL(t *testing.T, ttl time.Duration) env {
+	t.Helper()
+	logins := &atomic.Int64{}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := ablylocal.Listen(ctx, "127.0.0.1:0", ablylocal.Config{Keys: []ablylocal.Key{{Name: testKeyName, Secret: testSecret}}})
+	if err != nil {
+		cancel()
+		t.Fatalf("ablylocal: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := srv.Close(); err != nil {
+			t.Errorf("ablylocal close: %v", err)
+		}
+	})
+	auth := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, ok := r.BasicAuth()
+		if r.URL.Path != TokenPath || !ok || u != "alice" || p != "pw" {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		tok, _, err := userTokenTTL("alice", "publisher", ttl)
+		logins.Add(1)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/jwt")
+		io.WriteString(w, tok)
+	}))
+	t.Cleanup(auth.Close)
+	return env{ably: ablyconn.Config{APIKey: testKeyName + ":" + testSecret, Endpoint: srv.Addr()}, auth: auth.URL, logins: logins}
+}
+
+func userToken(user, role string) (string, time.Time, error) {
+	return userTokenTTL(user, role, time.Hour)
+}
+
+func userTokenTTL(user, role string, ttl time.Duration) (string, time.Time, error) {
+	return ablyconn.SignToken(testKeyName, testSecret, user, `{"`+testChannel+`":["subscribe","publish","history"]}`,
+		map[string]any{"ably.channel." + testChannel: role}, time.Now(), ttl)
+}
+
+// cliConfig is alice's approver configuration; the API key is not passed.
+func (e env) cliConfig(t *testing.T, now func() time.Time) Config {
+	ac := e.ably
+	ac.APIKey = ""
+	return Config{
+		Ably: ac, AuthURL: e.auth, User: "alice", Password: "pw", Now: now,
+		Log:         slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		AblyOptions: []ably.ClientOption{ably.WithLogLevel(ably.LogNone)},
+		Timeout:     10 * time.Second,
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// rest returns a REST client acting as clientID: the agent signs with the
+// key; anyone else gets a user JWT.
+func (e env) rest(t *testing.T, clientID string) *ably.RESTChannel {
+	t.Helper()
+	var opts []ably.ClientOption
+	if clientID == workflows.DefaultAgentClientID {
+		var err error
+		opts, err = e.ably.TrustedOptions(clientID, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		opts = append(e.ably.EndpointOptions(), ably.WithAuthCallback(func(context.Context, ably.TokenParams) (ably.Tokener, error) {
+			tok, exp, err := userToken(clientID, "admin")
+			return &ably.TokenDetails{Token: tok, Expires: exp.UnixMilli(), ClientID: clientID}, err
+		}))
+	}
+	c, err := ably.NewREST(append(opts, ably.WithLogLevel(ably.LogNone))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Channels.Get(testChannel)
+}
+
+// publishRequest publishes an approval-request the way the agent's activity
+// does (REST, message id "<wf>:<tc>:request").
+func publishRequest(t *testing.T, ch *ably.RESTChannel, tc, wf string, expires time.Time) {
+	t.Helper()
+	d := workflows.ApprovalRequestData{
+		Tool: "publish_blog_post", Arguments: `{"title":"Introducing our new API"}`, ToolCallID: tc, WorkflowID: wf,
+		RequiredRole: "publisher", Requester: "bob", RequestedAt: time.Now().UTC(), ExpiresAt: expires,
+	}
+	m := &ably.Message{
+		ID: wf + ":" + tc + ":request", Name: workflows.MsgApprovalRequest, Data: d,
+		Extras: map[string]any{"headers": map[string]any{"toolCallId": tc, "workflowId": wf}},
+	}
+	if err := ch.PublishMultiple(t.Context(), []*ably.Message{m}); err != nil {
+		t.Fatalf("publish request: %v", err)
+	}
+}
+
+func publishResolved(t *testing.T, ch *ably.RESTChannel, d workflows.ApprovalResolvedData) {
+	t.Helper()
+	m := &ably.Message{ID: d.WorkflowID + ":" + d.ToolCallID + ":resolved", Name: workflows.MsgApprovalResolved, Data: d}
+	if err := ch.PublishMultiple(t.Context(), []*ably.Message{m}); err != nil {
+		t.Fatalf("publish resolved: %v", err)
+	}
+}
+
+// responses reads the approval-responses from history, oldest first.
+func responses(t *testing.T, ch *ably.RESTChannel) []*ably.Message {
+	t.Helper()
+	pages, err := ch.History(ably.HistoryWithDirection(ably.Forwards)).Pages(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*ably.Message
+	for i := 0; i < 10 && pages.Next(t.Context()); i++ {
+		for _, m := range pages.Items() {
+			if m.Name == workflows.MsgApprovalResponse {
+				out = append(out, m)
+			}
+		}
+	}
+	if err := pages.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// checkResponse verifies a published response the way the bridge reads it.
+func checkResponse(t *testing.T, m *ably.Message, toolCallID, workflowID, decision, reason string) {
+	t.Helper()
+	r, err := bridge.DecodeResponse(m)
+	if err != nil {
+		t.Fatalf("bridge rejects the published response: %v", err)
+	}
+	if r.ClientID != "alice" || r.Role != "publisher" || r.ToolCallID != toolCallID || r.WorkflowID != workflowID || r.Decision != decision || r.Reason != reason {
+		t.Fatalf("response = %+v, want %s/%s %s %q by alice (publisher)", r, workflowID, toolCallID, decision, reason)
+	}
+	h, _ := bridge.AsMap(m.Extras["headers"])
+	if _, has := h["workflowId"]; has != (workflowID != "") {
+		t.Fatalf("headers = %v", h)
+	}
+}
+
+func TestDecide(t *testing.T) {
+	e := startEnv(t)
+	agent := e.rest(t, workflows.DefaultAgentClientID)
+	mallory := e.rest(t, "mallory")
+	publishRequest(t, agent, "call_1", "wf-1", time.Now().Add(10*time.Minute))
+	publishRequest(t, agent, "call_2", "wf-2", time.Now().Add(10*time.Minute))
+	publishRequest(t, mallory, "call_spoof", "wf-evil", time.Now().Add(10*time.Minute))
+	publishResolved(t, agent, workflows.ApprovalResolvedData{ToolCallID: "call_2", WorkflowID: "wf-2", Tool: "publish_blog_post", Outcome: "expired"})
+	cfg := e.cliConfig(t, nil)
+
+	var out bytes.Buffer
+	if err := Decide(t.Context(), cfg, DecideArgs{ToolCallID: "call_1", Decision: "approved"}, &out); err != nil {
+		t.Fatalf("approve: %v", err)
+	}
+	if got := out.String(); !strings.Contains(got, "Decision sent: approved") {
+		t.Fatalf("output %q", got)
+	}
+	rs := responses(t, agent)
+	if len(rs) != 1 {
+		t.Fatalf("%d responses, want 1", len(rs))
+	}
+	checkResponse(t, rs[0], "call_1", "wf-1", "approved", "")
+
+	for _, tt := range []struct {
+		name, id, want string
+	}{
+		{"unknown", "call_404", "use --force"},
+		{"spoofed request", "call_spoof", "use --force"},
+		{"resolved", "call_2", "already resolved (expired)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Decide(t.Context(), cfg, DecideArgs{ToolCallID: tt.id, Decision: "rejected", Reason: "no"}, io.Discard)
+			if !errors.Is(err, ErrUnknownToolCall) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want ErrUnknownToolCall containing %q", err, tt.want)
+			}
+		})
+	}
+	if n := len(responses(t, agent)); n != 1 {
+		t.Fatalf("refused decisions were published: %d responses", n)
+	}
+
+	// --force sends the guide's shape: only headers.toolCallId.
+	if err := Decide(t.Context(), cfg, DecideArgs{ToolCallID: "call_404", Decision: "rejected", Reason: "stale", Force: true}, io.Discard); err != nil {
+		t.Fatalf("force: %v", err)
+	}
+	rs = responses(t, agent)
+	if len(rs) != 2 {
+		t.Fatalf("%d responses, want 2", len(rs))
+	}
+	checkResponse(t, rs[1], "call_404", "", "rejected", "stale")
+
+	wrong := cfg
+	wrong.Password = "nope"
+	if err := Decide(t.Context(), wrong, DecideArgs{ToolCallID: "call_1", Decision: "approved"}, io.Discard); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("bad password: err = %v", err)
+	}
+}
+
+func TestList(t *testing.T) {
+	e := startEnv(t)
+	agent := e.rest(t, workflows.DefaultAgentClientID)
+	publishRequest(t, agent, "call_1", "wf-1", time.Now().Add(10*time.Minute))
+	publishRequest(t, e.rest(t, "mallory"), "call_spoof", "wf-evil", time.Now().Add(10*time.Minute))
+	var out bytes.Buffer
+	if err := List(t.Context(), e.cliConfig(t, nil), &out); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	if !strings.Contains(got, "Tool call ID:  call_1") || !strings.Contains(got, "1 pending approval request(s).") {
+		t.Fatalf("list output:\n%s", got)
+	}
+	if strings.Contains(got, "call_spoof") {
+		t.Fatalf("spoofed request listed:\n%s", got)
+	}
+}
+
+// syncBuffer is an io.Writer safe to read while Watch writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func waitOutput(t *testing.T, out *syncBuffer, want string, count int) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for strings.Count(out.String(), want) < count {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %d× %q; output:\n%s", count, want, out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestWatch(t *testing.T) {
+	e := startEnv(t)
+	agent := e.rest(t, workflows.DefaultAgentClientID)
+	// One request is already waiting when the approver starts.
+	publishRequest(t, agent, "call_old", "wf-1", time.Now().Add(10*time.Minute))
+
+	inR, inW := io.Pipe()
+	t.Cleanup(func() { inW.Close() })
+	out := &syncBuffer{}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- Watch(ctx, e.cliConfig(t, nil), inR, out) }()
+
+	waitOutput(t, out, PromptDecision, 1)
+	if s := out.String(); !strings.Contains(s, "Tool call ID:  call_old") || !strings.Contains(s, `"title": "Introducing our new API"`) ||
+		!strings.Contains(s, "Requested by:  bob") || !strings.Contains(s, "Required role: publisher") || !strings.Contains(s, "Workflow ID:   wf-1") {
+		t.Fatalf("request not shown in full:\n%s", s)
+	}
+	io.WriteString(inW, "y\n")
+	waitOutput(t, out, "Decision sent: approved", 1)
+
+	// A spoofed live request is never shown; the agent's is.
+	publishRequest(t, e.rest(t, "mallory"), "call_spoof", "wf-evil", time.Now().Add(10*time.Minute))
+	publishRequest(t, agent, "call_new", "wf-2", time.Now().Add(10*time.Minute))
+	waitOutput(t, out, PromptDecision, 2)
+	io.WriteString(inW, "maybe\n")
+	waitOutput(t, out, "Please answer y or n.", 1)
+	io.WriteString(inW, "n\n")
+	waitOutput(t, out, PromptReason, 1)
+	io.WriteString(inW, "too risky\n")
+	waitOutput(t, out, "Decision sent: rejected", 1)
+
+	publishResolved(t, agent, workflows.ApprovalResolvedData{ToolCallID: "call_new", WorkflowID: "wf-2", Tool: "publish_blog_post", Outcome: "rejected", DecidedBy: "alice", Role: "publisher", Reason: "too risky"})
+	waitOutput(t, out, "Resolved: publish_blog_post (call_new) rejected by alice (publisher): too risky", 1)
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Watch: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Watch did not return after cancel")
+	}
+	if s := out.String(); strings.Contains(s, "call_spoof") {
+		t.Fatalf("spoofed request shown:\n%s", s)
+	}
+	rs := responses(t, agent)
+	if len(rs) != 2 {
+		t.Fatalf("%d responses, want 2", len(rs))
+	}
+	checkResponse(t, rs[0], "call_old", "wf-1", "approved", "")
+	checkResponse(t, rs[1], "call_new", "wf-2", "rejected", "too risky")
+}
+
+func TestWatchExpiry(t *testing.T) {
+	e := startEnv(t)
+	agent := e.rest(t, workflows.DefaultAgentClientID)
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	publishRequest(t, agent, "call_1", "wf-1", now.Add(time.Minute))
+
+	inR, inW := io.Pipe()
+	t.Cleanup(func() { inW.Close() })
+	out := &syncBuffer{}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- Watch(ctx, e.cliConfig(t, clock), inR, out) }()
+	waitOutput(t, out, PromptDecision, 1)
+	mu.Lock()
+	now = now.Add(2 * time.Minute)
+	mu.Unlock()
+	waitOutput(t, out, "Expired: publish_blog_post (call_1)", 1)
+	// A late answer is not sent; EOF ends the watch.
+	io.WriteString(inW, "y\n")
+	inW.Close()
+	waitOutput(t, out, "Input closed; exiting.", 1)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Watch: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		cancel()
+		t.Fatal("Watch did not return")
+	}
+	cancel()
+	if n := len(responses(t, agent)); n != 0 {
+		t.Fatalf("%d responses after expiry, want 0", n)
+	}
+}
+
+// The local server asks for a new token halfway through a short token's
+// life; the session logs in again through the auth server and keeps
+// working past the first token's expiry.
+func TestSessionRenewsToken(t *testing.T) {
+	const ttl = 4 * time.Second
+	e := startEnvTTL(t, ttl)
+	start := time.Now()
+	s, err := open(t.Context(), e.cliConfig(t, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.close)
+	before := e.logins.Load()
+	deadline := time.Now().Add(15 * time.Second)
+	for e.logins.Load() <= before {
+		if time.Now().After(deadline) {
+			t.Fatalf("no renewal: %d logins", e.logins.Load())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for time.Since(start) < ttl+time.Second {
+		time.Sleep(50 * time.Millisecond) // outlive the first token
+	}
+	if err := s.respond(t.Context(), "call_1", "wf-1", "approved", ""); err != nil {
+		t.Fatalf("publish after renewal: %v", err)
+	}
+	if st := s.client.Connection.State(); st != ably.ConnectionStateConnected {
+		t.Fatalf("connection %v after renewal", st)
+	}
+}

@@ -1,0 +1,98 @@
+package approvercli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ably/ably-go/ably"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// TokenPath is the auth server's token endpoint.
+const TokenPath = "/api/auth/token"
+
+const maxTokenBytes = 16 << 10
+
+// Login fetches approver JWTs from the auth server with HTTP Basic auth.
+type Login struct {
+	AuthURL  string // base URL, e.g. http://127.0.0.1:3001
+	User     string
+	Password string
+	HTTP     *http.Client // default: a client with a 15s timeout
+}
+
+// Token fetches a fresh JWT. The JWT is not verified here (Ably verifies
+// it); its exp and x-ably-clientId claims are read so ably-go knows when to
+// renew it and who it is.
+func (l *Login) Token(ctx context.Context) (*ably.TokenDetails, error) {
+	u, err := url.Parse(l.AuthURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("auth url %q: want http(s)://host[:port]", l.AuthURL)
+	}
+	u = u.JoinPath(TokenPath)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("login: %w", err)
+	}
+	req.SetBasicAuth(l.User, l.Password)
+	hc := l.HTTP
+	if hc == nil {
+		hc = &http.Client{Timeout: 15 * time.Second}
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("login at %s: %w", u.Redacted(), err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("login: read response: %w", err)
+	}
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		return nil, fmt.Errorf("login as %q refused (%s): check APPROVER_USER and APPROVER_PASSWORD", l.User, resp.Status)
+	case resp.StatusCode != http.StatusOK:
+		return nil, fmt.Errorf("login: auth server answered %s", resp.Status)
+	case len(body) > maxTokenBytes:
+		return nil, errors.New("login: token response too large")
+	}
+	return ParseToken(strings.TrimSpace(string(body)))
+}
+
+// ParseToken reads the exp and x-ably-clientId claims of a JWT without
+// verifying it, and returns it as ably TokenDetails.
+func ParseToken(token string) (*ably.TokenDetails, error) {
+	claims := jwt.MapClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(token, claims); err != nil {
+		return nil, fmt.Errorf("login: the auth server did not return a JWT: %w", err)
+	}
+	exp, err := claims.GetExpirationTime()
+	if err != nil || exp == nil {
+		return nil, errors.New("login: the token has no exp claim")
+	}
+	td := &ably.TokenDetails{Token: token, Expires: exp.UnixMilli()}
+	if iat, err := claims.GetIssuedAt(); err == nil && iat != nil {
+		td.Issued = iat.UnixMilli()
+	}
+	if cid, ok := claims["x-ably-clientId"].(string); ok {
+		td.ClientID = cid
+	}
+	if c, ok := claims["x-ably-capability"].(string); ok {
+		td.Capability = c
+	}
+	return td, nil
+}
+
+// AuthCallback returns the ably-go auth callback that logs in again every
+// time ably-go needs a token.
+func (l *Login) AuthCallback() func(context.Context, ably.TokenParams) (ably.Tokener, error) {
+	return func(ctx context.Context, _ ably.TokenParams) (ably.Tokener, error) {
+		return l.Token(ctx)
+	}
+}

@@ -1,0 +1,86 @@
+package approvercli
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/hitl/durable-approvals/internal/ablyconn"
+)
+
+func TestLoginToken(t *testing.T) {
+	now := time.Now().Truncate(time.Second)
+	tok, exp, err := ablyconn.SignToken("app.key", "s3cret", "alice", `{"ai:big-bad-any":["subscribe","publish","history"]}`,
+		map[string]any{"ably.channel.ai:big-bad-any": "publisher"}, now, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, ok := r.BasicAuth()
+		switch {
+		case r.URL.Path != TokenPath || r.Method != http.MethodGet:
+			http.NotFound(w, r)
+		case !ok || u != "alice" || p != "pw":
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+		case strings.HasPrefix(r.URL.RawQuery, "garbage"):
+			w.Write([]byte("not-a-jwt"))
+		default:
+			w.Header().Set("Content-Type", "application/jwt")
+			w.Write([]byte(tok + "\n"))
+		}
+	}))
+	t.Cleanup(srv.Close)
+
+	tests := []struct {
+		name    string
+		login   Login
+		wantErr string
+	}{
+		{name: "ok", login: Login{AuthURL: srv.URL, User: "alice", Password: "pw"}},
+		{name: "trailing slash", login: Login{AuthURL: srv.URL + "/", User: "alice", Password: "pw"}},
+		{name: "bad password", login: Login{AuthURL: srv.URL, User: "alice", Password: "nope"}, wantErr: "refused"},
+		{name: "not found", login: Login{AuthURL: srv.URL + "/elsewhere", User: "alice", Password: "pw"}, wantErr: "404"},
+		{name: "bad url", login: Login{AuthURL: "ftp://x", User: "alice", Password: "pw"}, wantErr: "want http"},
+		{name: "unreachable", login: Login{AuthURL: "http://127.0.0.1:1", User: "alice", Password: "pw"}, wantErr: "login at"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			td, err := tt.login.Token(t.Context())
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if td.Token != tok || td.ClientID != "alice" || td.Expires != exp.UnixMilli() || td.Issued != now.UnixMilli() {
+				t.Fatalf("token details = %+v", td)
+			}
+		})
+	}
+}
+
+func TestParseTokenRejects(t *testing.T) {
+	valid, _, err := ablyconn.SignToken("app.key", "s", "alice", "", nil, time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noExp, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"x-ably-clientId": "alice"}).SignedString([]byte("s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{"", "not-a-jwt", "a.b.c", noExp} {
+		if _, err := ParseToken(tok); err == nil {
+			t.Errorf("ParseToken(%q) accepted", tok)
+		}
+	}
+	if _, err := ParseToken(valid); err != nil {
+		t.Errorf("ParseToken(valid) = %v", err)
+	}
+}

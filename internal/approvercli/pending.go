@@ -1,0 +1,212 @@
+package approvercli
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/ably/ably-go/ably"
+
+	"github.com/hitl/durable-approvals/internal/bridge"
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+// Request is an approval-request as the approver sees it.
+type Request struct {
+	workflows.ApprovalRequestData
+	MessageID   string
+	Publisher   string    // the message's clientId: always the agent
+	PublishedAt time.Time // the Ably timestamp, zero if absent
+}
+
+func (r Request) key() string { return r.WorkflowID + "\x00" + r.ToolCallID }
+
+// EventKind says what a message did to the pending set.
+type EventKind int
+
+// Event kinds.
+const (
+	EventIgnored  EventKind = iota // not a request or resolution we trust or need
+	EventRequest                   // a new pending request
+	EventResolved                  // a request was resolved (it may not have been pending here)
+)
+
+// Event is the result of Pending.Apply.
+type Event struct {
+	Kind       EventKind
+	Request    Request                        // EventRequest, and EventResolved when it was pending
+	Resolved   workflows.ApprovalResolvedData // EventResolved
+	WasPending bool                           // EventResolved: the request was in the set
+	Reason     string                         // EventIgnored: why
+}
+
+// Pending is the set of approval requests still waiting for a decision.
+// It trusts only messages whose clientId is AgentClientID, so a request or
+// resolution published by anyone else is never shown or acted on. It is
+// not safe for concurrent use.
+type Pending struct {
+	agent    string
+	now      func() time.Time
+	reqs     map[string]Request
+	resolved map[string]workflows.ApprovalResolvedData
+}
+
+// NewPending returns an empty set trusting agentClientID; now is the clock
+// (nil means time.Now).
+func NewPending(agentClientID string, now func() time.Time) *Pending {
+	if now == nil {
+		now = time.Now
+	}
+	return &Pending{agent: agentClientID, now: now, reqs: map[string]Request{}, resolved: map[string]workflows.ApprovalResolvedData{}}
+}
+
+// Apply feeds one channel message, in publication order, to the set.
+func (p *Pending) Apply(m *ably.Message) Event {
+	if m == nil {
+		return Event{Reason: "nil message"}
+	}
+	switch m.Name {
+	case workflows.MsgApprovalRequest, workflows.MsgApprovalResolved:
+	default:
+		return Event{Reason: "not a request or resolution: " + m.Name}
+	}
+	if m.ClientID != p.agent {
+		return Event{Reason: fmt.Sprintf("%s from %q, not from the agent %q", m.Name, m.ClientID, p.agent)}
+	}
+	if m.Name == workflows.MsgApprovalResolved {
+		return p.applyResolved(m)
+	}
+	r, err := decodeRequest(m)
+	if err != nil {
+		return Event{Reason: "bad approval-request: " + err.Error()}
+	}
+	k := r.key()
+	if _, ok := p.resolved[k]; ok {
+		return Event{Reason: "already resolved"}
+	}
+	if _, ok := p.reqs[k]; ok {
+		return Event{Reason: "duplicate"}
+	}
+	if p.expired(r) {
+		return Event{Reason: "expired"}
+	}
+	p.reqs[k] = r
+	return Event{Kind: EventRequest, Request: r}
+}
+
+func (p *Pending) applyResolved(m *ably.Message) Event {
+	var d workflows.ApprovalResolvedData
+	if err := bridge.DecodeData(m.Data, m.Encoding, &d); err != nil {
+		return Event{Reason: "bad approval-resolved: " + err.Error()}
+	}
+	if err := bridge.ValidToolCallID(d.ToolCallID); err != nil {
+		return Event{Reason: "bad approval-resolved: " + err.Error()}
+	}
+	k := Request{ApprovalRequestData: workflows.ApprovalRequestData{WorkflowID: d.WorkflowID, ToolCallID: d.ToolCallID}}.key()
+	p.resolved[k] = d
+	r, was := p.reqs[k]
+	delete(p.reqs, k)
+	return Event{Kind: EventResolved, Request: r, Resolved: d, WasPending: was}
+}
+
+func (p *Pending) expired(r Request) bool {
+	return !r.ExpiresAt.IsZero() && !p.now().Before(r.ExpiresAt)
+}
+
+// Expire removes and returns the requests whose time ran out.
+func (p *Pending) Expire() []Request {
+	var out []Request
+	for k, r := range p.reqs {
+		if p.expired(r) {
+			out = append(out, r)
+			delete(p.reqs, k)
+		}
+	}
+	sortRequests(out)
+	return out
+}
+
+// List returns the pending, unexpired requests, oldest first.
+func (p *Pending) List() []Request {
+	p.Expire()
+	out := make([]Request, 0, len(p.reqs))
+	for _, r := range p.reqs {
+		out = append(out, r)
+	}
+	sortRequests(out)
+	return out
+}
+
+// Has reports whether the request is still pending.
+func (p *Pending) Has(r Request) bool {
+	_, ok := p.reqs[r.key()]
+	return ok && !p.expired(r)
+}
+
+// Find returns the pending requests for a tool-call id.
+func (p *Pending) Find(toolCallID string) []Request {
+	var out []Request
+	for _, r := range p.List() {
+		if r.ToolCallID == toolCallID {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Resolution returns how a request was resolved, if it was.
+func (p *Pending) Resolution(toolCallID string) (workflows.ApprovalResolvedData, bool) {
+	for _, d := range p.resolved {
+		if d.ToolCallID == toolCallID {
+			return d, true
+		}
+	}
+	return workflows.ApprovalResolvedData{}, false
+}
+
+func sortRequests(rs []Request) {
+	slices.SortFunc(rs, func(a, b Request) int {
+		if c := a.RequestedAt.Compare(b.RequestedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.key(), b.key())
+	})
+}
+
+// decodeRequest decodes an approval-request. Tool-call and workflow ids come
+// from data, or from extras.headers when data lacks them; the two must
+// agree.
+func decodeRequest(m *ably.Message) (Request, error) {
+	var d workflows.ApprovalRequestData
+	if err := bridge.DecodeData(m.Data, m.Encoding, &d); err != nil {
+		return Request{}, err
+	}
+	headers, _ := bridge.AsMap(m.Extras["headers"])
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{workflows.HeaderToolCallID, &d.ToolCallID}, {workflows.HeaderWorkflowID, &d.WorkflowID}} {
+		h, _ := headers[f.name].(string)
+		switch {
+		case *f.dst == "":
+			*f.dst = h
+		case h != "" && h != *f.dst:
+			return Request{}, fmt.Errorf("data and extras.headers disagree on %s", f.name)
+		}
+	}
+	if err := bridge.ValidToolCallID(d.ToolCallID); err != nil {
+		return Request{}, err
+	}
+	if err := bridge.ValidWorkflowID(d.WorkflowID); err != nil {
+		return Request{}, err
+	}
+	if d.Tool == "" {
+		return Request{}, fmt.Errorf("no tool name")
+	}
+	r := Request{ApprovalRequestData: d, MessageID: m.ID, Publisher: m.ClientID}
+	if m.Timestamp > 0 {
+		r.PublishedAt = time.UnixMilli(m.Timestamp).UTC()
+	}
+	return r, nil
+}

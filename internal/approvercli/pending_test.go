@@ -1,0 +1,303 @@
+package approvercli
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ably/ably-go/ably"
+
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+type clock struct{ now time.Time }
+
+func (c *clock) Now() time.Time { return c.now }
+
+func reqData(tc, wf string, expires time.Time) workflows.ApprovalRequestData {
+	return workflows.ApprovalRequestData{
+		Tool: "publish_blog_post", Arguments: `{"title":"Hello"}`, ToolCallID: tc, WorkflowID: wf,
+		RequiredRole: "publisher", Requester: "bob", RequestedAt: t0, ExpiresAt: expires,
+	}
+}
+
+// requestMsg is an approval-request as the agent publishes it through
+// ably-go REST: JSON text with encoding "json".
+func requestMsg(t *testing.T, from string, d workflows.ApprovalRequestData) *ably.Message {
+	t.Helper()
+	b, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &ably.Message{
+		ID: d.WorkflowID + ":" + d.ToolCallID + ":request", Name: workflows.MsgApprovalRequest, ClientID: from,
+		Data: string(b), Encoding: "json",
+		Extras: map[string]any{"headers": map[string]any{"toolCallId": d.ToolCallID, "workflowId": d.WorkflowID}},
+	}
+}
+
+func resolvedMsg(from string, d workflows.ApprovalResolvedData) *ably.Message {
+	return &ably.Message{
+		ID: d.WorkflowID + ":" + d.ToolCallID + ":resolved", Name: workflows.MsgApprovalResolved, ClientID: from,
+		Data: map[string]any{"toolCallId": d.ToolCallID, "workflowId": d.WorkflowID, "tool": d.Tool, "outcome": d.Outcome, "decidedBy": d.DecidedBy},
+	}
+}
+
+func keys(rs []Request) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.WorkflowID+"/"+r.ToolCallID)
+	}
+	return out
+}
+
+func TestPendingApply(t *testing.T) {
+	in10 := t0.Add(10 * time.Minute)
+	tests := []struct {
+		name      string
+		msgs      func(t *testing.T) []*ably.Message
+		advance   time.Duration
+		wantKinds []EventKind
+		wantList  []string
+	}{
+		{
+			name: "agent request shown",
+			msgs: func(t *testing.T) []*ably.Message {
+				return []*ably.Message{requestMsg(t, "hitl-agent", reqData("call_1", "wf-1", in10))}
+			},
+			wantKinds: []EventKind{EventRequest},
+			wantList:  []string{"wf-1/call_1"},
+		},
+		{
+			name: "spoofed request from another clientId ignored",
+			msgs: func(t *testing.T) []*ably.Message {
+				return []*ably.Message{requestMsg(t, "mallory", reqData("call_1", "wf-1", in10))}
+			},
+			wantKinds: []EventKind{EventIgnored},
+		},
+		{
+			name: "request without clientId ignored",
+			msgs: func(t *testing.T) []*ably.Message {
+				return []*ably.Message{requestMsg(t, "", reqData("call_1", "wf-1", in10))}
+			},
+			wantKinds: []EventKind{EventIgnored},
+		},
+		{
+			name: "later resolution drops the request",
+			msgs: func(t *testing.T) []*ably.Message {
+				return []*ably.Message{
+					requestMsg(t, "hitl-agent", reqData("call_1", "wf-1", in10)),
+					requestMsg(t, "hitl-agent", reqData("call_2", "wf-1", in10)),
+					resolvedMsg("hitl-agent", workflows.ApprovalResolvedData{ToolCallID: "call_1", WorkflowID: "wf-1", Outcome: "approved"}),
+				}
+			},
+			wantKinds: []EventKind{EventRequest, EventRequest, EventResolved},
+			wantList:  []string{"wf-1/call_2"},
+		},
+		{
+			name: "spoofed resolution does not hide a request",
+			msgs: func(t *testing.T) []*ably.Message {
+				return []*ably.Message{
+					requestMsg(t, "hitl-agent", reqData("call_1", "wf-1", in10)),
+					resolvedMsg("mallory", workflows.ApprovalResolvedData{ToolCallID: "call_1", WorkflowID: "wf-1", Outcome: "approved"}),
+				}
+			},
+			wantKinds: []EventKind{EventRequest, EventIgnored},
+			wantList:  []string{"wf-1/call_1"},
+		},
+		{
+			name: "resolution before a replayed request keeps it out",
+			msgs: func(t *testing.T) []*ably.Message {
+				return []*ably.Message{
+					resolvedMsg("hitl-agent", workflows.ApprovalResolvedData{ToolCallID: "call_1", WorkflowID: "wf-1", Outcome: "expired"}),
+					requestMsg(t, "hitl-agent", reqData("call_1", "wf-1", in10)),
+				}
+			},
+			wantKinds: []EventKind{EventResolved, EventIgnored},
+		},
+		{
+			name: "already expired request not shown",
+			msgs: func(t *testing.T) []*ably.Message {
+				return []*ably.Message{requestMsg(t, "hitl-agent", reqData("call_1", "wf-1", t0))}
+			},
+			wantKinds: []EventKind{EventIgnored},
+		},
+		{
+			name: "request expires later",
+			msgs: func(t *testing.T) []*ably.Message {
+				return []*ably.Message{
+					requestMsg(t, "hitl-agent", reqData("call_1", "wf-1", in10)),
+					requestMsg(t, "hitl-agent", reqData("call_2", "wf-2", t0.Add(time.Hour))),
+				}
+			},
+			advance:   10 * time.Minute,
+			wantKinds: []EventKind{EventRequest, EventRequest},
+			wantList:  []string{"wf-2/call_2"},
+		},
+		{
+			name: "duplicate delivery counted once",
+			msgs: func(t *testing.T) []*ably.Message {
+				return []*ably.Message{requestMsg(t, "hitl-agent", reqData("call_1", "wf-1", in10)), requestMsg(t, "hitl-agent", reqData("call_1", "wf-1", in10))}
+			},
+			wantKinds: []EventKind{EventRequest, EventIgnored},
+			wantList:  []string{"wf-1/call_1"},
+		},
+		{
+			name: "headers and data disagree",
+			msgs: func(t *testing.T) []*ably.Message {
+				m := requestMsg(t, "hitl-agent", reqData("call_1", "wf-1", in10))
+				m.Extras["headers"] = map[string]any{"toolCallId": "call_9"}
+				return []*ably.Message{m}
+			},
+			wantKinds: []EventKind{EventIgnored},
+		},
+		{
+			name: "guide-shaped request: ids from headers",
+			msgs: func(t *testing.T) []*ably.Message {
+				return []*ably.Message{{
+					ID: "x", Name: workflows.MsgApprovalRequest, ClientID: "hitl-agent",
+					Data:   map[string]any{"tool": "publish_blog_post", "arguments": `{"title":"t"}`},
+					Extras: map[string]any{"headers": map[string]any{"toolCallId": "call_7", "workflowId": "wf-7"}},
+				}}
+			},
+			wantKinds: []EventKind{EventRequest},
+			wantList:  []string{"wf-7/call_7"},
+		},
+		{
+			name: "bad tool call id",
+			msgs: func(t *testing.T) []*ably.Message {
+				return []*ably.Message{requestMsg(t, "hitl-agent", reqData("call 1", "wf-1", in10))}
+			},
+			wantKinds: []EventKind{EventIgnored},
+		},
+		{
+			name: "other message names ignored",
+			msgs: func(t *testing.T) []*ably.Message {
+				return []*ably.Message{{Name: workflows.MsgApprovalResponse, ClientID: "hitl-agent"}}
+			},
+			wantKinds: []EventKind{EventIgnored},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &clock{now: t0}
+			p := NewPending("hitl-agent", c.Now)
+			var kinds []EventKind
+			for _, m := range tt.msgs(t) {
+				kinds = append(kinds, p.Apply(m).Kind)
+			}
+			if got, want := kinds, tt.wantKinds; !equal(got, want) {
+				t.Fatalf("kinds = %v, want %v", got, want)
+			}
+			c.now = c.now.Add(tt.advance)
+			if got, want := keys(p.List()), tt.wantList; !equal(got, want) {
+				t.Fatalf("list = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+func equal[T comparable](a, b []T) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestPendingExpireAndFind(t *testing.T) {
+	c := &clock{now: t0}
+	p := NewPending("hitl-agent", c.Now)
+	p.Apply(requestMsg(t, "hitl-agent", reqData("call_1", "wf-1", t0.Add(time.Minute))))
+	p.Apply(requestMsg(t, "hitl-agent", reqData("call_2", "wf-2", t0.Add(time.Hour))))
+	p.Apply(resolvedMsg("hitl-agent", workflows.ApprovalResolvedData{ToolCallID: "call_3", WorkflowID: "wf-3", Outcome: "rejected"}))
+	if got := p.Find("call_1"); len(got) != 1 || got[0].WorkflowID != "wf-1" {
+		t.Fatalf("Find(call_1) = %v", keys(got))
+	}
+	if d, ok := p.Resolution("call_3"); !ok || d.Outcome != "rejected" {
+		t.Fatalf("Resolution(call_3) = %+v, %v", d, ok)
+	}
+	if got := p.Expire(); len(got) != 0 {
+		t.Fatalf("expired early: %v", keys(got))
+	}
+	c.now = t0.Add(time.Minute)
+	if got := keys(p.Expire()); !equal(got, []string{"wf-1/call_1"}) {
+		t.Fatalf("Expire = %v", got)
+	}
+	if got := p.Find("call_1"); len(got) != 0 {
+		t.Fatalf("expired request still found: %v", keys(got))
+	}
+}
+
+func TestWriteRequest(t *testing.T) {
+	r := Request{ApprovalRequestData: reqData("call_1", "wf-1", t0.Add(9*time.Minute+30*time.Second))}
+	r.Arguments = `{"title":"Hi","body":"\u001b[31mred"}`
+	r.Requester = "bob\x1b[2J"
+	var buf bytes.Buffer
+	writeRequest(&buf, r, t0)
+	out := buf.String()
+	for _, want := range []string{
+		"Tool:          publish_blog_post",
+		"  {\n    \"title\": \"Hi\",",
+		`"body": "\u001b[31mred"`,
+		`Requested by:  "bob\x1b[2J"`,
+		"Required role: publisher",
+		"Time left:     9m30s",
+		"Tool call ID:  call_1",
+		"Workflow ID:   wf-1",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.ContainsRune(out, '\x1b') {
+		t.Errorf("raw escape character reached the terminal:\n%q", out)
+	}
+}
+
+func TestPrettyArgsNotJSON(t *testing.T) {
+	if got, want := prettyArgs("not json\x07"), `"not json\a"`; got != want {
+		t.Fatalf("prettyArgs = %q, want %q", got, want)
+	}
+}
+
+// FuzzPendingApply feeds arbitrary channel messages to the pending set and
+// the screen renderer: no panic, nothing from a non-agent is ever kept, and
+// rendering never writes a raw control character.
+func FuzzPendingApply(f *testing.F) {
+	f.Add(`{"id":"x","name":"approval-request","clientId":"hitl-agent","data":{"tool":"t","arguments":"{}","toolCallId":"call_1","workflowId":"wf"}}`, "")
+	f.Add(`{"id":"x","name":"approval-request","clientId":"hitl-agent","encoding":"json","extras":{"headers":{"toolCallId":"c","workflowId":"w"}}}`, `{"tool":"\u001b[2J","arguments":"{\"a\":\"\\u0007\"}"}`)
+	f.Add(`{"id":"x","name":"approval-resolved","clientId":"hitl-agent","encoding":"json"}`, `{"toolCallId":"c","workflowId":"w","outcome":"approved"}`)
+	f.Add(`{"id":"x","name":"approval-request","clientId":"mallory","data":{"tool":"t","toolCallId":"c","workflowId":"w"}}`, "")
+	f.Fuzz(func(t *testing.T, msgJSON, data string) {
+		var m ably.Message
+		if err := json.Unmarshal([]byte(msgJSON), &m); err != nil {
+			return
+		}
+		if m.Data == nil && data != "" {
+			m.Data = data
+		}
+		p := NewPending("hitl-agent", func() time.Time { return t0 })
+		ev := p.Apply(&m)
+		if ev.Kind != EventIgnored && m.ClientID != "hitl-agent" {
+			t.Fatalf("accepted %s from %q", m.Name, m.ClientID)
+		}
+		for _, r := range p.List() {
+			var buf bytes.Buffer
+			writeRequest(&buf, r, t0)
+			for _, c := range buf.String() {
+				if c < 0x20 && c != '\n' && c != '\t' || c == 0x7f {
+					t.Fatalf("raw control character %U in output %q", c, buf.String())
+				}
+			}
+		}
+	})
+}

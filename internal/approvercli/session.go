@@ -1,0 +1,209 @@
+package approvercli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ably/ably-go/ably"
+
+	"github.com/hitl/durable-approvals/internal/ablyconn"
+	"github.com/hitl/durable-approvals/internal/bridge"
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+// Config is what every approver command needs.
+type Config struct {
+	Ably          ablyconn.Config // endpoint and TLS; the key is not used
+	Channel       string          // default workflows.DefaultChannel
+	AgentClientID string          // default workflows.DefaultAgentClientID
+	AuthURL       string          // auth server base URL
+	User          string
+	Password      string
+
+	// HistoryPages bounds how much history is read at start (pages of
+	// 100 messages). Default 10.
+	HistoryPages int
+	// Timeout bounds connecting, attaching and one publish. Default 30s.
+	Timeout time.Duration
+	// Now is the clock (tests). Default time.Now.
+	Now func() time.Time
+	// Log receives diagnostics (ignored requests, ably warnings). Default
+	// slog.Default().
+	Log *slog.Logger
+	// HTTP is the client for the auth server. Default: 15s timeout.
+	HTTP *http.Client
+	// AblyOptions are appended to the client options (tests).
+	AblyOptions []ably.ClientOption
+}
+
+// Validate checks the configuration without contacting anything.
+func (c Config) Validate() error {
+	var errs []error
+	if err := c.Ably.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.AuthURL == "" {
+		errs = append(errs, errors.New("AUTH_URL is required"))
+	} else if !strings.HasPrefix(c.AuthURL, "http://") && !strings.HasPrefix(c.AuthURL, "https://") {
+		errs = append(errs, fmt.Errorf("AUTH_URL %q: want http(s)://host[:port]", c.AuthURL))
+	}
+	if c.User == "" {
+		errs = append(errs, errors.New("APPROVER_USER is required"))
+	}
+	if c.Password == "" {
+		errs = append(errs, errors.New("APPROVER_PASSWORD is required"))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) setDefaults() {
+	if c.Channel == "" {
+		c.Channel = workflows.DefaultChannel
+	}
+	if c.AgentClientID == "" {
+		c.AgentClientID = workflows.DefaultAgentClientID
+	}
+	if c.HistoryPages <= 0 {
+		c.HistoryPages = 10
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 30 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+}
+
+// session is one approver's connection to the approvals channel.
+type session struct {
+	cfg      Config
+	client   *ably.Realtime
+	ch       *ably.RealtimeChannel
+	clientID string
+	events   chan *ably.Message // live messages after the attach point
+	done     chan struct{}
+	unsub    func()
+	pending  *Pending
+}
+
+// open logs in, attaches to the channel with a live subscription, and
+// loads the history before the attach point into the pending set.
+func open(ctx context.Context, cfg Config) (*session, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	login := &Login{AuthURL: cfg.AuthURL, User: cfg.User, Password: cfg.Password, HTTP: cfg.HTTP}
+	// Log in once up front so bad credentials give one clear error instead
+	// of ably-go retrying forever.
+	lctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	first, err := login.Token(lctx)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	opts := append(cfg.Ably.EndpointOptions(),
+		ably.WithAuthCallback(login.AuthCallback()),
+		ably.WithLogHandler(slogAbly{ctx: ctx, log: cfg.Log}),
+		ably.WithLogLevel(ably.LogWarning),
+	)
+	opts = append(opts, cfg.AblyOptions...)
+	client, err := ably.NewRealtime(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("ably client: %w", err)
+	}
+	s := &session{
+		cfg:      cfg,
+		client:   client,
+		ch:       client.Channels.Get(cfg.Channel),
+		clientID: first.ClientID,
+		events:   make(chan *ably.Message, 64),
+		done:     make(chan struct{}),
+		pending:  NewPending(cfg.AgentClientID, cfg.Now),
+	}
+	actx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	s.unsub, err = s.ch.SubscribeAll(actx, func(m *ably.Message) {
+		select {
+		case s.events <- m:
+		case <-s.done:
+		}
+	})
+	if err != nil {
+		s.close()
+		return nil, fmt.Errorf("attach to channel %q: %w", cfg.Channel, err)
+	}
+	msgs, err := bridge.HistoryUntilAttach(actx, s.ch, cfg.HistoryPages, 100)
+	if err != nil {
+		s.close()
+		return nil, fmt.Errorf("load pending requests: %w", err)
+	}
+	for _, m := range msgs {
+		s.apply(m)
+	}
+	return s, nil
+}
+
+func (s *session) close() {
+	if s.unsub != nil {
+		s.unsub()
+	}
+	close(s.done)
+	s.client.Close()
+}
+
+// apply feeds a message to the pending set and logs what it ignores.
+func (s *session) apply(m *ably.Message) Event {
+	ev := s.pending.Apply(m)
+	if ev.Kind == EventIgnored && m != nil && (m.Name == workflows.MsgApprovalRequest || m.Name == workflows.MsgApprovalResolved) {
+		s.cfg.Log.Warn("ignored message", "name", m.Name, "clientId", m.ClientID, "ablyMessageId", m.ID, "reason", ev.Reason)
+	}
+	return ev
+}
+
+// respond publishes an approval-response and waits for Ably's ACK. The
+// shape is the guide's, plus reason and the workflowId header when known.
+func (s *session) respond(ctx context.Context, toolCallID, workflowID, decision, reason string) error {
+	data := map[string]any{"decision": decision}
+	if reason != "" {
+		data["reason"] = reason
+	}
+	headers := map[string]any{workflows.HeaderToolCallID: toolCallID}
+	if workflowID != "" {
+		headers[workflows.HeaderWorkflowID] = workflowID
+	}
+	m := &ably.Message{Name: workflows.MsgApprovalResponse, Data: data, Extras: map[string]any{"headers": headers}}
+	pctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	if err := s.ch.PublishMultiple(pctx, []*ably.Message{m}); err != nil {
+		return fmt.Errorf("publish decision: %w", err)
+	}
+	return nil
+}
+
+// slogAbly sends ably-go's log lines to slog.
+type slogAbly struct {
+	ctx context.Context
+	log *slog.Logger
+}
+
+func (l slogAbly) Printf(level ably.LogLevel, format string, v ...any) {
+	lvl := slog.LevelDebug
+	switch level {
+	case ably.LogError:
+		lvl = slog.LevelError
+	case ably.LogWarning:
+		lvl = slog.LevelWarn
+	case ably.LogInfo:
+		lvl = slog.LevelInfo
+	}
+	l.log.Log(l.ctx, lvl, fmt.Sprintf(format, v...), "component", "ably")
+}

@@ -1,0 +1,195 @@
+package approvercli
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/hitl/durable-approvals/internal/bridge"
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+// Watch is the interactive approver screen. It shows each pending request
+// (those published before it started, then live ones), asks for a decision
+// on in, and publishes it. Lines typed while no request is shown are
+// discarded, so an early keystroke never answers a request the approver has
+// not seen. It returns nil when ctx is cancelled or in reaches EOF.
+func Watch(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error {
+	s, err := open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	who := s.clientID
+	if who == "" {
+		who = cfg.User
+	}
+	fmt.Fprintf(out, "Connected to Ably as %s.\nWaiting for approval requests on %s...\n", clean(who), clean(s.cfg.Channel))
+
+	w := &watcher{s: s, out: out, answered: map[string]bool{}}
+	lines := readLines(in, s.done)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	w.showNext()
+	for {
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(out)
+			return nil
+		case m := <-s.events:
+			w.onEvent(s.apply(m))
+		case line, ok := <-lines:
+			if !ok {
+				fmt.Fprintln(out, "\nInput closed; exiting.")
+				return nil
+			}
+			w.onLine(ctx, line)
+		case <-tick.C:
+			w.expire()
+		}
+	}
+}
+
+type stage int
+
+const (
+	stageDecision stage = iota
+	stageReason
+)
+
+type watcher struct {
+	s        *session
+	out      io.Writer
+	current  *Request // the request being asked about, nil when idle
+	stage    stage
+	answered map[string]bool // requests this approver decided, by key
+}
+
+// showNext shows the oldest pending request this approver has not
+// answered, or goes idle.
+func (w *watcher) showNext() {
+	w.current = nil
+	w.stage = stageDecision
+	for _, r := range w.s.pending.List() {
+		if w.answered[r.key()] {
+			continue
+		}
+		w.current = &r
+		writeRequest(w.out, r, w.s.cfg.Now())
+		fmt.Fprint(w.out, PromptDecision)
+		return
+	}
+}
+
+func (w *watcher) onEvent(ev Event) {
+	switch ev.Kind {
+	case EventRequest:
+		if w.current == nil {
+			w.showNext()
+		}
+	case EventResolved:
+		k := ev.Request.key()
+		if !ev.WasPending && !w.answered[k] {
+			return
+		}
+		delete(w.answered, k)
+		w.notice(k, func() { writeResolved(w.out, ev.Resolved) })
+	}
+}
+
+// notice prints a line about the request with key k without garbling an
+// open prompt: it breaks the prompt line, prints, and then either shows the
+// next request (if k was the one being asked about) or repeats the prompt.
+func (w *watcher) notice(k string, print func()) {
+	if w.current == nil {
+		print()
+		return
+	}
+	fmt.Fprintln(w.out)
+	print()
+	if w.current.key() == k {
+		w.showNext()
+		return
+	}
+	w.prompt()
+}
+
+// prompt repeats the question of the current stage.
+func (w *watcher) prompt() {
+	if w.stage == stageReason {
+		fmt.Fprint(w.out, PromptReason)
+		return
+	}
+	fmt.Fprint(w.out, PromptDecision)
+}
+
+func (w *watcher) onLine(ctx context.Context, line string) {
+	if w.current == nil {
+		return // nothing is being asked
+	}
+	line = strings.TrimSpace(line)
+	switch w.stage {
+	case stageDecision:
+		switch strings.ToLower(line) {
+		case "y", "yes":
+			w.decide(ctx, workflows.DecisionApproved, "")
+		case "n", "no":
+			w.stage = stageReason
+			fmt.Fprint(w.out, PromptReason)
+		default:
+			fmt.Fprint(w.out, "Please answer y or n. "+PromptDecision)
+		}
+	case stageReason:
+		if len(line) > bridge.MaxReasonBytes {
+			fmt.Fprintf(w.out, "Reason too long (max %d bytes). %s", bridge.MaxReasonBytes, PromptReason)
+			return
+		}
+		w.decide(ctx, workflows.DecisionRejected, line)
+	}
+}
+
+func (w *watcher) decide(ctx context.Context, decision, reason string) {
+	r := *w.current
+	if !w.s.pending.Has(r) {
+		fmt.Fprintln(w.out, "This request is no longer pending; decision not sent.")
+		w.showNext()
+		return
+	}
+	if err := w.s.respond(ctx, r.ToolCallID, r.WorkflowID, decision, reason); err != nil {
+		fmt.Fprintf(w.out, "Failed to send decision: %v\n", err)
+		w.stage = stageDecision
+		fmt.Fprint(w.out, PromptDecision)
+		return
+	}
+	fmt.Fprintf(w.out, "Decision sent: %s\n", decision)
+	w.answered[r.key()] = true
+	w.showNext()
+}
+
+func (w *watcher) expire() {
+	for _, r := range w.s.pending.Expire() {
+		delete(w.answered, r.key())
+		w.notice(r.key(), func() { fmt.Fprintf(w.out, "Expired: %s (%s)\n", clean(r.Tool), clean(r.ToolCallID)) })
+	}
+}
+
+// readLines sends in's lines until EOF (then closes the channel) or done.
+func readLines(in io.Reader, done <-chan struct{}) <-chan string {
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(in)
+		sc.Buffer(make([]byte, 4096), 64<<10)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			case <-done:
+				return
+			}
+		}
+	}()
+	return lines
+}

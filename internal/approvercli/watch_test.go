@@ -1,0 +1,50 @@
+package approvercli
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+// The screen logic without Ably: requests resolved or expired while a
+// prompt is open are reported on their own line and the screen moves on.
+func TestWatcherNotices(t *testing.T) {
+	c := &clock{now: t0}
+	s := &session{cfg: Config{Now: c.Now}, pending: NewPending("hitl-agent", c.Now)}
+	var out bytes.Buffer
+	w := &watcher{s: s, out: &out, answered: map[string]bool{}}
+
+	w.onEvent(s.apply(requestMsg(t, "hitl-agent", reqData("call_a", "wf-1", t0.Add(time.Hour)))))
+	w.onEvent(s.apply(requestMsg(t, "hitl-agent", reqData("call_b", "wf-2", t0.Add(time.Minute)))))
+	if w.current == nil || w.current.ToolCallID != "call_a" {
+		t.Fatalf("current = %+v, want call_a", w.current)
+	}
+	w.onLine(t.Context(), "n") // now asking for a reason
+	out.Reset()
+
+	// call_b expires while call_a's reason is asked: notice, then the
+	// reason prompt again.
+	c.now = t0.Add(time.Minute)
+	w.expire()
+	if got, want := out.String(), "\nExpired: publish_blog_post (call_b)\n"+PromptReason; got != want {
+		t.Fatalf("output %q, want %q", got, want)
+	}
+	out.Reset()
+
+	// call_a is resolved by someone else: notice, and the screen goes idle.
+	w.onEvent(s.apply(resolvedMsg("hitl-agent", workflows.ApprovalResolvedData{ToolCallID: "call_a", WorkflowID: "wf-1", Tool: "publish_blog_post", Outcome: "approved", DecidedBy: "ada"})))
+	if got, want := out.String(), "\nResolved: publish_blog_post (call_a) approved by ada\n"; got != want {
+		t.Fatalf("output %q, want %q", got, want)
+	}
+	if w.current != nil {
+		t.Fatalf("still asking about %s", w.current.ToolCallID)
+	}
+	// Lines typed while nothing is asked are discarded.
+	w.onLine(t.Context(), "y")
+	if strings.Contains(out.String(), "Decision sent") {
+		t.Fatal("a line typed while idle was taken as a decision")
+	}
+}

@@ -1,0 +1,399 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ably/ably-go/ably"
+
+	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/internal/ablyconn"
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+// Config is everything Run needs.
+type Config struct {
+	Ably     ablyconn.Config // must hold the API key
+	Channel  string          // default workflows.DefaultChannel
+	ClientID string          // default config.DefaultBridgeClientID
+	Temporal Temporal        // a client.Client
+	Log      *slog.Logger    // default slog.Default()
+
+	// HistoryPages bounds the catch-up after each attach (pages of
+	// HistoryPageSize messages, newest first). Default 10.
+	HistoryPages int
+	// HistoryPageSize is the history page limit. Default 100.
+	HistoryPageSize int
+	// Retry bounds retries of one Temporal call; reconnects to Ably use
+	// the same cap.
+	Retry Backoff
+	// RetryEvery is how often messages whose delivery failed for a
+	// temporary reason are retried, and how often the connection and
+	// channel state are checked. Default 10s.
+	RetryEvery time.Duration
+	// MaxParked bounds the messages kept for a later retry. Default 1000.
+	MaxParked int
+	// AblyOptions are appended to the client options (tests).
+	AblyOptions []ably.ClientOption
+}
+
+func (c *Config) setDefaults() {
+	if c.Channel == "" {
+		c.Channel = workflows.DefaultChannel
+	}
+	if c.ClientID == "" {
+		c.ClientID = config.DefaultBridgeClientID
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	if c.HistoryPages <= 0 {
+		c.HistoryPages = 10
+	}
+	if c.HistoryPageSize <= 0 {
+		c.HistoryPageSize = 100
+	}
+	if c.RetryEvery <= 0 {
+		c.RetryEvery = 10 * time.Second
+	}
+	if c.MaxParked <= 0 {
+		c.MaxParked = 1000
+	}
+}
+
+// Validate checks the configuration without contacting anything.
+func (c Config) Validate() error {
+	var errs []error
+	if err := c.Ably.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Ably.APIKey == "" {
+		errs = append(errs, fmt.Errorf("%s is required for the bridge", ablyconn.EnvAPIKey))
+	}
+	if c.Temporal == nil {
+		errs = append(errs, errors.New("bridge: no Temporal client"))
+	}
+	if strings.TrimSpace(c.Channel) != c.Channel {
+		errs = append(errs, fmt.Errorf("channel %q has surrounding spaces", c.Channel))
+	}
+	if c.HistoryPageSize > 1000 {
+		errs = append(errs, fmt.Errorf("history page size %d > 1000", c.HistoryPageSize))
+	}
+	return errors.Join(errs...)
+}
+
+// Run subscribes to approval-response messages and forwards them until ctx
+// is cancelled; it then returns nil. It returns an error only for a
+// configuration that can never work.
+func Run(ctx context.Context, cfg Config) error {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	// Least privilege: the bridge only reads the approvals channel.
+	capability, err := json.Marshal(map[string][]string{cfg.Channel: {"subscribe", "history"}})
+	if err != nil {
+		return fmt.Errorf("bridge capability: %w", err)
+	}
+	opts, err := cfg.Ably.TrustedOptions(cfg.ClientID, string(capability))
+	if err != nil {
+		return err
+	}
+	opts = append(opts, ably.WithLogHandler(slogAbly{ctx, cfg.Log}), ably.WithLogLevel(ably.LogWarning))
+	opts = append(opts, cfg.AblyOptions...)
+	client, err := ably.NewRealtime(opts...)
+	if err != nil {
+		return fmt.Errorf("ably client: %w", err)
+	}
+	defer client.Close()
+
+	b := &runner{
+		cfg:      cfg,
+		log:      cfg.Log.With("channel", cfg.Channel),
+		client:   client,
+		ch:       client.Channels.Get(cfg.Channel),
+		handler:  &Handler{Temporal: cfg.Temporal, Log: cfg.Log, Retry: cfg.Retry},
+		msgs:     make(chan *ably.Message, 64),
+		catchUp:  make(chan struct{}, 1),
+		recent:   newSeen(10000),
+		fixState: make(chan struct{}, 1),
+	}
+	return b.run(ctx)
+}
+
+type runner struct {
+	cfg     Config
+	log     *slog.Logger
+	client  *ably.Realtime
+	ch      *ably.RealtimeChannel
+	handler *Handler
+
+	msgs     chan *ably.Message
+	catchUp  chan struct{} // coalesced: "replay history up to the attach point"
+	fixState chan struct{} // coalesced: "check connection and channel state"
+	parked   []*ably.Message
+	recent   *seen // message ids already forwarded by this process
+	failures int   // consecutive reconnect/attach failures, for the backoff
+}
+
+func notify(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+func (b *runner) run(ctx context.Context) error {
+	offCh := b.ch.OnAll(func(c ably.ChannelStateChange) {
+		switch {
+		case (c.Event == ably.ChannelEventAttached || c.Event == ably.ChannelEventUpdate) && !c.Resumed:
+			b.log.Info("channel attached without continuity; catching up", "event", c.Event.String())
+			notify(b.catchUp)
+		case c.Current == ably.ChannelStateFailed || c.Current == ably.ChannelStateDetached || c.Current == ably.ChannelStateSuspended:
+			b.log.Warn("channel lost", "state", c.Current.String(), "reason", errString(c.Reason))
+			notify(b.fixState)
+		}
+	})
+	defer offCh()
+	offConn := b.client.Connection.OnAll(func(c ably.ConnectionStateChange) {
+		if c.Current == ably.ConnectionStateFailed || c.Current == ably.ConnectionStateSuspended || c.Current == ably.ConnectionStateDisconnected {
+			b.log.Warn("ably connection lost", "state", c.Current.String(), "reason", errString(c.Reason))
+		}
+		if c.Current == ably.ConnectionStateFailed {
+			notify(b.fixState)
+		}
+		if c.Current == ably.ConnectionStateConnected {
+			b.log.Info("ably connected")
+		}
+	})
+	defer offConn()
+
+	// Subscribe registers the listener before it attaches, so nothing that
+	// arrives after the attach point is missed; the catch-up covers what
+	// came before it.
+	var unsub func()
+	for attempt := 0; unsub == nil; attempt++ {
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		u, err := b.ch.Subscribe(sctx, workflows.MsgApprovalResponse, func(m *ably.Message) {
+			select {
+			case b.msgs <- m:
+			case <-ctx.Done():
+			}
+		})
+		cancel()
+		if err == nil {
+			unsub = u
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		d := b.cfg.Retry.Delay(attempt)
+		b.log.Warn("subscribe failed, retrying", "err", err, "in", d)
+		b.reconnectIfFailed()
+		if sleep(ctx, d) != nil {
+			return nil
+		}
+	}
+	defer unsub()
+	b.log.Info("bridge subscribed", "clientId", b.cfg.ClientID)
+
+	tick := time.NewTicker(b.cfg.RetryEvery)
+	defer tick.Stop()
+	var retryCatchUp <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case m := <-b.msgs:
+			b.handle(ctx, m)
+		case <-b.catchUp:
+			if err := b.replay(ctx); err != nil && ctx.Err() == nil {
+				d := b.cfg.Retry.Delay(b.failures)
+				b.failures++
+				b.log.Warn("catch-up failed, retrying", "err", err, "in", d)
+				retryCatchUp = time.After(d)
+			} else {
+				b.failures = 0
+			}
+		case <-retryCatchUp:
+			retryCatchUp = nil
+			notify(b.catchUp)
+		case <-b.fixState:
+			b.repair(ctx)
+		case <-tick.C:
+			b.repair(ctx)
+			b.retryParked(ctx)
+		}
+	}
+}
+
+// handle forwards one message unless this process already did.
+func (b *runner) handle(ctx context.Context, m *ably.Message) {
+	if m == nil {
+		return
+	}
+	if m.ID != "" && b.recent.has(m.ID) {
+		return
+	}
+	if err := b.handler.Handle(ctx, m); err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		b.park(m, err)
+		return
+	}
+	if m.ID != "" {
+		b.recent.add(m.ID)
+	}
+}
+
+func (b *runner) park(m *ably.Message, err error) {
+	if len(b.parked) >= b.cfg.MaxParked {
+		old := b.parked[0]
+		b.parked = b.parked[1:]
+		b.log.Error("retry queue full, dropping oldest approval-response; it is replayed on the next restart", "ablyMessageId", old.ID)
+	}
+	b.parked = append(b.parked, m)
+	b.log.Warn("approval-response parked for retry", "ablyMessageId", m.ID, "err", err, "parked", len(b.parked))
+}
+
+func (b *runner) retryParked(ctx context.Context) {
+	if len(b.parked) == 0 {
+		return
+	}
+	todo := b.parked
+	b.parked = nil
+	for i, m := range todo {
+		if ctx.Err() != nil {
+			b.parked = append(b.parked, todo[i:]...)
+			return
+		}
+		b.handle(ctx, m)
+	}
+}
+
+// replay forwards the approval-responses published before the attach
+// point, oldest first, bounded by HistoryPages.
+func (b *runner) replay(ctx context.Context) error {
+	msgs, err := HistoryUntilAttach(ctx, b.ch, b.cfg.HistoryPages, b.cfg.HistoryPageSize)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, m := range msgs {
+		if m.Name != workflows.MsgApprovalResponse {
+			continue
+		}
+		n++
+		b.handle(ctx, m)
+	}
+	b.log.Info("catch-up done", "responses", n, "messages", len(msgs))
+	return nil
+}
+
+// HistoryUntilAttach returns up to pages*pageSize messages published
+// before the channel's attach point, oldest first. The channel must be
+// attached.
+func HistoryUntilAttach(ctx context.Context, ch *ably.RealtimeChannel, pages, pageSize int) ([]*ably.Message, error) {
+	req, err := ch.HistoryUntilAttach(ably.HistoryWithLimit(pageSize), ably.HistoryWithDirection(ably.Backwards))
+	if err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	res, err := req.Pages(hctx)
+	if err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	var out []*ably.Message
+	for i := 0; i < pages && res.Next(hctx); i++ {
+		out = append(out, res.Items()...)
+	}
+	if err := res.Err(); err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	slices.Reverse(out)
+	return out, nil
+}
+
+// repair reconnects a failed connection and re-attaches a lost channel;
+// ably-go itself retries disconnected and suspended states.
+func (b *runner) repair(ctx context.Context) {
+	b.reconnectIfFailed()
+	switch b.ch.State() {
+	case ably.ChannelStateFailed, ably.ChannelStateDetached:
+		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := b.ch.Attach(actx)
+		cancel()
+		if err != nil {
+			b.failures++
+			b.log.Warn("re-attach failed", "err", err)
+			return
+		}
+		b.failures = 0
+	}
+}
+
+func (b *runner) reconnectIfFailed() {
+	switch b.client.Connection.State() {
+	case ably.ConnectionStateFailed, ably.ConnectionStateClosed:
+		b.log.Info("reconnecting to ably")
+		b.client.Connect()
+	}
+}
+
+func errString(e *ably.ErrorInfo) string {
+	if e == nil {
+		return ""
+	}
+	return e.Error()
+}
+
+// seen is a bounded set of recently forwarded message ids.
+type seen struct {
+	max   int
+	order []string
+	set   map[string]struct{}
+}
+
+func newSeen(max int) *seen { return &seen{max: max, set: make(map[string]struct{}, max)} }
+
+func (s *seen) has(id string) bool { _, ok := s.set[id]; return ok }
+
+func (s *seen) add(id string) {
+	if s.has(id) {
+		return
+	}
+	if len(s.order) >= s.max {
+		delete(s.set, s.order[0])
+		s.order = s.order[1:]
+	}
+	s.order = append(s.order, id)
+	s.set[id] = struct{}{}
+}
+
+// slogAbly sends ably-go's log lines to slog.
+type slogAbly struct {
+	ctx context.Context
+	log *slog.Logger
+}
+
+func (l slogAbly) Printf(level ably.LogLevel, format string, v ...any) {
+	lvl := slog.LevelDebug
+	switch level {
+	case ably.LogError:
+		lvl = slog.LevelError
+	case ably.LogWarning:
+		lvl = slog.LevelWarn
+	case ably.LogInfo:
+		lvl = slog.LevelInfo
+	}
+	l.log.Log(l.ctx, lvl, fmt.Sprintf(format, v...), "component", "ably")
+}

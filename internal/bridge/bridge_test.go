@@ -1,0 +1,294 @@
+package bridge
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ably/ably-go/ably"
+	"go.temporal.io/api/serviceerror"
+
+	"github.com/hitl/durable-approvals/internal/ablyconn"
+	"github.com/hitl/durable-approvals/internal/ablylocal"
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+const (
+	testKeyName = "app.key"
+	testSecret  = "s3cret"
+	testChannel = workflows.DefaultChannel
+)
+
+// startAbly runs the local Ably server on a loopback port.
+func startAbly(t *testing.T) ablyconn.Config {
+	t.Helper()
+	ac, _ := startAblyServer(t)
+	return ac
+}
+
+func startAblyServer(t *testing.T) (ablyconn.Config, *ablylocal.Server) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := ablylocal.Listen(ctx, "127.0.0.1:0", ablylocal.Config{Keys: []ablylocal.Key{{Name: testKeyName, Secret: testSecret}}})
+	if err != nil {
+		cancel()
+		t.Fatalf("ablylocal: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := srv.Close(); err != nil {
+			t.Errorf("ablylocal close: %v", err)
+		}
+	})
+	return ablyconn.Config{APIKey: testKeyName + ":" + testSecret, Endpoint: srv.Addr(), TLS: false}, srv
+}
+
+// approverOptions authenticate as a human approver whose JWT carries role
+// as the channel user claim, as the auth server issues it.
+func approverOptions(t *testing.T, ac ablyconn.Config, user, role string) []ably.ClientOption {
+	t.Helper()
+	cb := func(context.Context, ably.TokenParams) (ably.Tokener, error) {
+		now := time.Now()
+		tok, exp, err := ablyconn.SignToken(testKeyName, testSecret, user, `{"`+testChannel+`":["subscribe","publish","history"]}`,
+			map[string]any{"ably.channel." + testChannel: role}, now, time.Hour)
+		if err != nil {
+			return nil, err
+		}
+		return &ably.TokenDetails{Token: tok, Expires: exp.UnixMilli(), ClientID: user}, nil
+	}
+	return append(ac.EndpointOptions(), ably.WithAuthCallback(cb), ably.WithLogLevel(ably.LogNone))
+}
+
+func newRealtime(t *testing.T, opts []ably.ClientOption) *ably.Realtime {
+	t.Helper()
+	c, err := ably.NewRealtime(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// guideResponse is the approval-response the guide's client publishes:
+// data {decision}, extras.headers {toolCallId} — plus a forged userClaim
+// that the server must replace.
+func guideResponse(toolCallID, decision string) *ably.Message {
+	return &ably.Message{
+		Name: workflows.MsgApprovalResponse,
+		Data: map[string]any{"decision": decision},
+		Extras: map[string]any{
+			"headers":   map[string]any{"toolCallId": toolCallID},
+			"userClaim": "admin",
+		},
+	}
+}
+
+// startBridge runs the bridge until the test ends, checks that it returns
+// nil when cancelled, and returns its log.
+func startBridge(t *testing.T, ac ablyconn.Config, tc Temporal) func() string {
+	t.Helper()
+	log, logs := logBuffer(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Config{
+			Ably: ac, Temporal: tc, Log: log,
+			Retry:       Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond, Attempts: 3},
+			AblyOptions: []ably.ClientOption{ably.WithLogLevel(ably.LogNone)},
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run returned %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("Run did not return after cancel")
+		}
+		if t.Failed() {
+			t.Logf("bridge logs:\n%s", logs())
+		}
+	})
+	return logs
+}
+
+// waitFor polls cond every 20ms for up to 15s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func checkDecision(t *testing.T, got sentSignal, wfID, approver, role, decision string) {
+	t.Helper()
+	d := got.Decision
+	if got.WorkflowID != wfID || got.Name != workflows.DecisionSignal || d.ToolCallID != "call_abc123" ||
+		d.ApproverClientID != approver || d.ApproverRole != role || d.Decision != decision || d.AblyMessageID == "" || d.PublishedAt.IsZero() {
+		t.Fatalf("signal = %+v, want workflow %s, approver %s, role %s, decision %s", got, wfID, approver, role, decision)
+	}
+}
+
+func mustTrusted(t *testing.T, ac ablyconn.Config, clientID string) []ably.ClientOption {
+	t.Helper()
+	opts, err := ac.TrustedOptions(clientID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(opts, ably.WithLogLevel(ably.LogNone))
+}
+
+func TestBridgeForwardsGuideShapedResponse(t *testing.T) {
+	ac := startAbly(t)
+	f := newFakeTemporal()
+	f.addWorkflow("wf-1", publishView("publisher"), "call_abc123")
+	logs := startBridge(t, ac, f)
+	waitFor(t, "the bridge's first catch-up", func() bool { return strings.Contains(logs(), "catch-up done") })
+
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	// The agent's key-signed token carries no user claim: dropped.
+	agent := newRealtime(t, mustTrusted(t, ac, "hitl-agent"))
+	if err := agent.Channels.Get(testChannel).PublishMultiple(ctx, []*ably.Message{guideResponse("call_abc123", "approved")}); err != nil {
+		t.Fatalf("agent publish: %v", err)
+	}
+	// A malformed decision is dropped; the guide-shaped response goes through
+	// with the role from alice's JWT, not the forged extras.userClaim.
+	alice := newRealtime(t, approverOptions(t, ac, "alice", "publisher"))
+	if err := alice.Channels.Get(testChannel).PublishMultiple(ctx, []*ably.Message{
+		guideResponse("call_abc123", "maybe"),
+		guideResponse("call_abc123", "approved"),
+	}); err != nil {
+		t.Fatalf("alice publish: %v", err)
+	}
+	waitFor(t, "one signal", func() bool { return len(f.sent()) >= 1 })
+	checkDecision(t, f.sent()[0], "wf-1", "alice", "publisher", "approved")
+
+	// Through REST (ably-js and ably-go REST shape: a JSON string with
+	// encoding "json"), with the workflowId header.
+	bob, err := ably.NewREST(approverOptions(t, ac, "bob", "editor")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := guideResponse("call_abc123", "rejected")
+	m.Extras["headers"] = map[string]any{"toolCallId": "call_abc123", "workflowId": "wf-1"}
+	if err := bob.Channels.Get(testChannel).PublishMultiple(ctx, []*ably.Message{m}); err != nil {
+		t.Fatalf("bob publish: %v", err)
+	}
+	waitFor(t, "two signals", func() bool { return len(f.sent()) >= 2 })
+	// bob's role is too low: forwarded anyway, for the workflow's audit trail.
+	checkDecision(t, f.sent()[1], "wf-1", "bob", "editor", "rejected")
+	if !strings.Contains(logs(), "insufficient role: editor < publisher") {
+		t.Errorf("no role verdict in the log")
+	}
+	if n := strings.Count(logs(), "dropping approval-response"); n != 2 {
+		t.Errorf("dropped %d messages, want 2 (no userClaim, bad decision)", n)
+	}
+	if got := len(f.sent()); got != 2 {
+		t.Errorf("sent %d signals, want 2", got)
+	}
+}
+
+func TestBridgeCatchesUpAfterDowntime(t *testing.T) {
+	ac := startAbly(t)
+	f := newFakeTemporal()
+	f.addWorkflow("wf-1", publishView("publisher"), "call_abc123")
+
+	// The response is published while no bridge runs.
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	alice := newRealtime(t, approverOptions(t, ac, "alice", "admin"))
+	if err := alice.Channels.Get(testChannel).PublishMultiple(ctx, []*ably.Message{guideResponse("call_abc123", "approved")}); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+
+	startBridge(t, ac, f)
+	waitFor(t, "the caught-up signal", func() bool { return len(f.sent()) >= 1 })
+	checkDecision(t, f.sent()[0], "wf-1", "alice", "admin", "approved")
+}
+
+func TestBridgeParksWhileTemporalIsDown(t *testing.T) {
+	ac := startAbly(t)
+	f := newFakeTemporal()
+	f.addWorkflow("wf-1", publishView("publisher"), "call_abc123")
+	down := serviceerror.NewUnavailable("temporal down")
+	f.signalErrs = []error{down, down, down} // one Handle call's worth of retries
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	alice := newRealtime(t, approverOptions(t, ac, "alice", "admin"))
+	m := guideResponse("call_abc123", "approved")
+	m.Extras["headers"] = map[string]any{"toolCallId": "call_abc123", "workflowId": "wf-1"}
+	if err := alice.Channels.Get(testChannel).PublishMultiple(ctx, []*ably.Message{m}); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+
+	log, logs := logBuffer(t)
+	rctx, rcancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(rctx, Config{
+			Ably: ac, Temporal: f, Log: log, RetryEvery: 50 * time.Millisecond,
+			Retry:       Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond, Attempts: 3},
+			AblyOptions: []ably.ClientOption{ably.WithLogLevel(ably.LogNone)},
+		})
+	}()
+	waitFor(t, "the signal after Temporal is back", func() bool { return len(f.sent()) >= 1 })
+	rcancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if !strings.Contains(logs(), "parked for retry") {
+		t.Errorf("message was not parked:\n%s", logs())
+	}
+	checkDecision(t, f.sent()[0], "wf-1", "alice", "admin", "approved")
+}
+
+func TestBridgeSurvivesDroppedConnection(t *testing.T) {
+	ac, srv := startAblyServer(t)
+	f := newFakeTemporal()
+	f.addWorkflow("wf-1", publishView("publisher"), "call_abc123")
+	logs := startBridge(t, ac, f)
+	waitFor(t, "the bridge's first catch-up", func() bool { return strings.Contains(logs(), "catch-up done") })
+
+	srv.DropConnections()
+	alice, err := ably.NewREST(approverOptions(t, ac, "alice", "publisher")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.Channels.Get(testChannel).PublishMultiple(t.Context(), []*ably.Message{guideResponse("call_abc123", "approved")}); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	waitFor(t, "the signal after the reconnect", func() bool { return len(f.sent()) >= 1 })
+	checkDecision(t, f.sent()[0], "wf-1", "alice", "publisher", "approved")
+	// Whatever path delivered it (resume or catch-up), it is signalled once.
+	if n := len(f.sent()); n != 1 {
+		t.Fatalf("%d signals, want 1", n)
+	}
+}
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"no key", Config{Temporal: newFakeTemporal(), Ably: ablyconn.Config{Endpoint: "127.0.0.1:1"}}, "ABLY_API_KEY is required"},
+		{"no temporal", Config{Ably: ablyconn.Config{APIKey: "a.b:c", Endpoint: "127.0.0.1:1"}}, "no Temporal client"},
+		{"page size", Config{Temporal: newFakeTemporal(), Ably: ablyconn.Config{APIKey: "a.b:c", Endpoint: "127.0.0.1:1"}, HistoryPageSize: 5000}, "page size"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Run(t.Context(), tt.cfg)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Run = %v, want error containing %q", err, tt.want)
+			}
+		})
+	}
+}

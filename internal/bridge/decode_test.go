@@ -1,0 +1,202 @@
+package bridge
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ably/ably-go/ably"
+
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+// msg builds an approval-response as ably-go delivers it; mutate adjusts it.
+func msg(mutate func(m *ably.Message)) *ably.Message {
+	m := &ably.Message{
+		ID:        "conn1:0:0",
+		Name:      workflows.MsgApprovalResponse,
+		ClientID:  "alice",
+		Data:      map[string]any{"decision": "approved"},
+		Timestamp: 1_700_000_000_000,
+		Extras: map[string]any{
+			"userClaim": "publisher",
+			"headers":   map[string]any{"toolCallId": "call_abc123"},
+		},
+	}
+	if mutate != nil {
+		mutate(m)
+	}
+	return m
+}
+
+func TestDecodeResponse(t *testing.T) {
+	ts := time.UnixMilli(1_700_000_000_000).UTC()
+	tests := []struct {
+		name    string
+		m       *ably.Message
+		want    Response
+		wantErr string
+	}{
+		{
+			name: "realtime map data",
+			m:    msg(nil),
+			want: Response{MessageID: "conn1:0:0", ClientID: "alice", Role: "publisher", ToolCallID: "call_abc123", Decision: "approved", PublishedAt: ts},
+		},
+		{
+			name: "json string with encoding json and workflowId header",
+			m: msg(func(m *ably.Message) {
+				m.Data = `{"decision":"rejected","reason":"not now"}`
+				m.Encoding = "json"
+				m.Extras["headers"] = map[string]any{"toolCallId": "call_abc123", "workflowId": "agent-1"}
+			}),
+			want: Response{MessageID: "conn1:0:0", ClientID: "alice", Role: "publisher", ToolCallID: "call_abc123", WorkflowID: "agent-1", Decision: "rejected", Reason: "not now", PublishedAt: ts},
+		},
+		{
+			name: "bytes",
+			m:    msg(func(m *ably.Message) { m.Data = []byte(`{"decision":"approved"}`) }),
+			want: Response{MessageID: "conn1:0:0", ClientID: "alice", Role: "publisher", ToolCallID: "call_abc123", Decision: "approved", PublishedAt: ts},
+		},
+		{
+			name: "json over base64",
+			m: msg(func(m *ably.Message) {
+				m.Data = base64.StdEncoding.EncodeToString([]byte(`{"decision":"approved"}`))
+				m.Encoding = "json/base64"
+			}),
+			want: Response{MessageID: "conn1:0:0", ClientID: "alice", Role: "publisher", ToolCallID: "call_abc123", Decision: "approved", PublishedAt: ts},
+		},
+		{
+			name: "msgpack map any keys",
+			m: msg(func(m *ably.Message) {
+				m.Data = map[any]any{"decision": "approved"}
+				m.Extras = map[string]any{"userClaim": "admin", "headers": map[any]any{"toolCallId": "call_1"}}
+			}),
+			want: Response{MessageID: "conn1:0:0", ClientID: "alice", Role: "admin", ToolCallID: "call_1", Decision: "approved", PublishedAt: ts},
+		},
+		{
+			name: "no timestamp",
+			m:    msg(func(m *ably.Message) { m.Timestamp = 0 }),
+			want: Response{MessageID: "conn1:0:0", ClientID: "alice", Role: "publisher", ToolCallID: "call_abc123", Decision: "approved"},
+		},
+		{name: "nil", m: nil, wantErr: "nil message"},
+		{name: "wrong name", m: msg(func(m *ably.Message) { m.Name = "approval-request" }), wantErr: "is not"},
+		{name: "no id", m: msg(func(m *ably.Message) { m.ID = "" }), wantErr: "no id"},
+		{name: "missing userClaim", m: msg(func(m *ably.Message) { delete(m.Extras, "userClaim") }), wantErr: "userClaim"},
+		{name: "empty userClaim", m: msg(func(m *ably.Message) { m.Extras["userClaim"] = "" }), wantErr: "userClaim"},
+		{name: "non-string userClaim", m: msg(func(m *ably.Message) { m.Extras["userClaim"] = map[string]any{"role": "admin"} }), wantErr: "userClaim"},
+		{name: "nil extras", m: msg(func(m *ably.Message) { m.Extras = nil }), wantErr: "userClaim"},
+		{name: "missing clientId", m: msg(func(m *ably.Message) { m.ClientID = "" }), wantErr: "clientId"},
+		{name: "missing toolCallId", m: msg(func(m *ably.Message) { m.Extras["headers"] = map[string]any{} }), wantErr: "missing tool call id"},
+		{name: "missing headers", m: msg(func(m *ably.Message) { delete(m.Extras, "headers") }), wantErr: "missing tool call id"},
+		{name: "numeric toolCallId", m: msg(func(m *ably.Message) { m.Extras["headers"] = map[string]any{"toolCallId": 42} }), wantErr: "missing tool call id"},
+		{name: "quote in toolCallId", m: msg(func(m *ably.Message) { m.Extras["headers"] = map[string]any{"toolCallId": "x' OR '1'='1"} }), wantErr: "not allowed"},
+		{name: "long toolCallId", m: msg(func(m *ably.Message) { m.Extras["headers"] = map[string]any{"toolCallId": strings.Repeat("a", 257)} }), wantErr: "longer"},
+		{name: "non-string workflowId", m: msg(func(m *ably.Message) {
+			m.Extras["headers"] = map[string]any{"toolCallId": "call_1", "workflowId": 7}
+		}), wantErr: "workflowId: not a string"},
+		{name: "control char in workflowId", m: msg(func(m *ably.Message) {
+			m.Extras["headers"] = map[string]any{"toolCallId": "call_1", "workflowId": "a\x1bb"}
+		}), wantErr: "unprintable"},
+		{name: "bad decision", m: msg(func(m *ably.Message) { m.Data = map[string]any{"decision": "yes"} }), wantErr: "data.decision"},
+		{name: "decision case", m: msg(func(m *ably.Message) { m.Data = map[string]any{"decision": "Approved"} }), wantErr: "data.decision"},
+		{name: "no decision", m: msg(func(m *ably.Message) { m.Data = map[string]any{"reason": "x"} }), wantErr: "data.decision"},
+		{name: "decision not a string", m: msg(func(m *ably.Message) { m.Data = map[string]any{"decision": true} }), wantErr: "bad JSON"},
+		{name: "string without json encoding", m: msg(func(m *ably.Message) { m.Data = `{"decision":"approved"}` }), wantErr: "without encoding"},
+		{name: "plain string", m: msg(func(m *ably.Message) { m.Data = "approved" }), wantErr: "without encoding"},
+		{name: "json array", m: msg(func(m *ably.Message) { m.Data = `[{"decision":"approved"}]`; m.Encoding = "json" }), wantErr: "not a JSON object"},
+		{name: "trailing json", m: msg(func(m *ably.Message) { m.Data = `{"decision":"approved"}{}`; m.Encoding = "json" }), wantErr: "trailing"},
+		{name: "unknown encoding", m: msg(func(m *ably.Message) { m.Data = "eA=="; m.Encoding = "cipher+aes-128-cbc/base64" }), wantErr: "unsupported encoding"},
+		{name: "json encoding on map", m: msg(func(m *ably.Message) { m.Encoding = "json" }), wantErr: `encoding "json" on`},
+		{name: "no data", m: msg(func(m *ably.Message) { m.Data = nil }), wantErr: "no data"},
+		{name: "number data", m: msg(func(m *ably.Message) { m.Data = 1.0 }), wantErr: "unsupported data type"},
+		{name: "oversized", m: msg(func(m *ably.Message) {
+			m.Data = []byte(`{"decision":"approved","reason":"` + strings.Repeat("x", MaxDataBytes) + `"}`)
+		}), wantErr: "larger than"},
+		{
+			// A forged userClaim inside data or headers is not the server-set one.
+			name: "forged claim in headers",
+			m: msg(func(m *ably.Message) {
+				delete(m.Extras, "userClaim")
+				m.Extras["headers"] = map[string]any{"toolCallId": "call_1", "userClaim": "admin"}
+				m.Data = map[string]any{"decision": "approved", "userClaim": "admin"}
+			}),
+			wantErr: "userClaim",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := DecodeResponse(tt.m)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("unexpected err: %v", err)
+			}
+			if got != tt.want {
+				t.Fatalf("got  %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDecodeResponseReasonTruncated(t *testing.T) {
+	long := strings.Repeat("é", MaxReasonBytes) // 2 bytes per rune
+	got, err := DecodeResponse(msg(func(m *ably.Message) { m.Data = map[string]any{"decision": "rejected", "reason": long} }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Reason) > MaxReasonBytes || !strings.HasPrefix(long, got.Reason) || len(got.Reason) < MaxReasonBytes-1 {
+		t.Fatalf("reason len %d not cut on a rune boundary at %d", len(got.Reason), MaxReasonBytes)
+	}
+}
+
+func TestResponseSignal(t *testing.T) {
+	r := Response{MessageID: "m1", ClientID: "alice", Role: "admin", ToolCallID: "call_1", WorkflowID: "wf", Decision: "approved", Reason: "ok", PublishedAt: time.Unix(5, 0)}
+	want := workflows.Decision{ToolCallID: "call_1", Decision: "approved", ApproverClientID: "alice", ApproverRole: "admin", Reason: "ok", AblyMessageID: "m1", PublishedAt: time.Unix(5, 0)}
+	if got := r.Signal(); got != want {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+}
+
+// FuzzDecodeResponse feeds arbitrary JSON-encoded messages (as a JSON
+// subscriber or a history page would see them) and arbitrary data strings
+// through the decoder: it must never panic, and anything it accepts must
+// satisfy the invariants the bridge relies on.
+func FuzzDecodeResponse(f *testing.F) {
+	f.Add(`{"id":"a:0:0","name":"approval-response","clientId":"alice","data":{"decision":"approved"},"extras":{"userClaim":"publisher","headers":{"toolCallId":"call_1"}}}`, "")
+	f.Add(`{"id":"a:0:0","name":"approval-response","clientId":"alice","encoding":"json","extras":{"userClaim":"admin","headers":{"toolCallId":"call_1","workflowId":"wf"}}}`, `{"decision":"rejected","reason":"no"}`)
+	f.Add(`{"id":"x","name":"approval-response","clientId":"c","encoding":"json/base64","extras":{"userClaim":"r","headers":{"toolCallId":"t"}}}`, `eyJkZWNpc2lvbiI6ImFwcHJvdmVkIn0=`)
+	f.Add(`{"name":"approval-response","extras":{"headers":{"toolCallId":"' OR 1=1"}}}`, `{"decision":"approved"}`)
+	f.Fuzz(func(t *testing.T, msgJSON, data string) {
+		var m ably.Message
+		if err := json.Unmarshal([]byte(msgJSON), &m); err != nil {
+			return
+		}
+		if m.Data == nil && data != "" {
+			m.Data = data
+		}
+		r, err := DecodeResponse(&m)
+		if err != nil {
+			return
+		}
+		if r.Role == "" || r.ClientID == "" || r.MessageID == "" {
+			t.Fatalf("accepted without identity: %+v", r)
+		}
+		if r.Decision != workflows.DecisionApproved && r.Decision != workflows.DecisionRejected {
+			t.Fatalf("accepted decision %q", r.Decision)
+		}
+		if err := ValidToolCallID(r.ToolCallID); err != nil {
+			t.Fatalf("accepted bad tool call id: %v", err)
+		}
+		if _, err := VisibilityQuery(r.ToolCallID); err != nil {
+			t.Fatalf("no query for accepted id: %v", err)
+		}
+		if len(r.Reason) > MaxReasonBytes {
+			t.Fatalf("reason too long: %d", len(r.Reason))
+		}
+	})
+}

@@ -1,0 +1,15 @@
+// Package bridge owns the trusted path from Ably to Temporal: it subscribes
+// to approval-response messages on the approvals channel, verifies their
+// shape and the server-set extras.userClaim, finds the workflow that waits
+// for the tool call, and delivers a workflows.Decision with the
+// workflows.DecisionSignal. It keeps no durable state: after every
+// (re)attach it replays the channel history up to the attach point, and the
+// workflow deduplicates decisions by Ably message id.
+//
+// DecodeData is also the one place that knows the shapes ably-go hands out
+// for message data (a map, a JSON string with encoding "json", bytes); the
+// approver CLI reuses it for approval-request and approval-resolved.
+//
+// The package must not import workflow-internal packages beyond the shared
+// contract in workflows.
+package bridge

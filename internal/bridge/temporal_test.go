@@ -1,0 +1,145 @@
+package bridge
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ably/ably-go/ably"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+// approvalWaiter stands in for the agent workflow at the Temporal seam: it
+// lists its tool-call ids in the search attribute, answers the approvals
+// query, and returns the first decision it is signalled.
+func approvalWaiter(ctx workflow.Context, toolCallID, requiredRole string) (workflows.Decision, error) {
+	if err := workflow.UpsertTypedSearchAttributes(ctx, workflows.SAToolCallIDs.ValueSet([]string{toolCallID})); err != nil {
+		return workflows.Decision{}, err
+	}
+	view := workflows.ApprovalsView{
+		Roles:   []string{"editor", "publisher", "admin"},
+		Pending: []workflows.PendingApproval{{ToolCallID: toolCallID, Tool: "publish_blog_post", RequiredRole: requiredRole}},
+	}
+	if err := workflow.SetQueryHandler(ctx, workflows.ApprovalsQuery, func() (workflows.ApprovalsView, error) { return view, nil }); err != nil {
+		return workflows.Decision{}, err
+	}
+	var d workflows.Decision
+	workflow.GetSignalChannel(ctx, workflows.DecisionSignal).Receive(ctx, &d)
+	return d, nil
+}
+
+// startTemporal runs the Temporal dev server (the CLI binary the repo
+// builds into .bin) with the project's search attributes, and a worker for
+// approvalWaiter.
+func startTemporal(t *testing.T) client.Client {
+	t.Helper()
+	exe := os.Getenv("TEMPORAL_CLI")
+	if exe == "" {
+		exe = filepath.Join("..", "..", ".bin", "temporal")
+	}
+	if _, err := os.Stat(exe); err != nil {
+		t.Skipf("temporal CLI not found at %s (set TEMPORAL_CLI): %v", exe, err)
+	}
+	quiet := tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+		ExistingPath:  exe,
+		ClientOptions: &client.Options{Logger: quiet},
+		ExtraArgs: []string{
+			"--search-attribute", workflows.SAToolCallIDs.GetName() + "=KeywordList",
+			"--search-attribute", workflows.SAPendingApprovals.GetName() + "=Int",
+		},
+		Stdout: io.Discard, Stderr: io.Discard,
+	})
+	if err != nil {
+		t.Fatalf("dev server: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Stop(); err != nil {
+			t.Logf("dev server stop: %v", err)
+		}
+	})
+	c := srv.Client()
+	w := worker.New(c, "bridge-test", worker.Options{})
+	w.RegisterWorkflow(approvalWaiter)
+	if err := w.Start(); err != nil {
+		t.Fatalf("worker: %v", err)
+	}
+	t.Cleanup(w.Stop)
+	return c
+}
+
+func TestHandleAgainstTemporal(t *testing.T) {
+	c := startTemporal(t)
+	ctx := t.Context()
+	start := func(id, toolCallID, role string) client.WorkflowRun {
+		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: "bridge-test"}, approvalWaiter, toolCallID, role)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return run
+	}
+	visible := func(toolCallID string, n int) {
+		t.Helper()
+		q, err := VisibilityQuery(toolCallID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "visibility of "+toolCallID, func() bool {
+			resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: q})
+			return err == nil && len(resp.GetExecutions()) == n
+		})
+	}
+
+	// One workflow waits for call_abc123: a guide-shaped response (no
+	// workflowId) is routed to it through the visibility query.
+	run := start("wf-real-1", "call_abc123", "admin")
+	visible("call_abc123", 1)
+	log, logs := logBuffer(t)
+	h := fastHandler(c, log)
+	h.CallTimeout = 10 * time.Second
+	if err := h.Handle(ctx, msg(nil)); err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	var got workflows.Decision
+	if err := run.Get(ctx, &got); err != nil {
+		t.Fatalf("workflow: %v", err)
+	}
+	want := workflows.Decision{ToolCallID: "call_abc123", Decision: "approved", ApproverClientID: "alice", ApproverRole: "publisher",
+		AblyMessageID: "conn1:0:0", PublishedAt: time.UnixMilli(1_700_000_000_000).UTC()}
+	if got != want {
+		t.Fatalf("workflow got %+v, want %+v", got, want)
+	}
+	if !strings.Contains(logs(), "insufficient role: publisher < admin") {
+		t.Errorf("the real query's verdict is not logged:\n%s", logs())
+	}
+
+	// The finished workflow no longer matches; two running workflows with
+	// the same tool-call id are ambiguous. Neither is signalled.
+	start("wf-real-2", "call_dup", "publisher")
+	start("wf-real-3", "call_dup", "publisher")
+	visible("call_dup", 2)
+	visible("call_abc123", 0)
+	for _, id := range []string{"call_abc123", "call_dup"} {
+		m := msg(func(m *ably.Message) { m.Extras["headers"] = map[string]any{"toolCallId": id} })
+		if err := h.Handle(ctx, m); err != nil {
+			t.Fatalf("Handle(%s): %v", id, err)
+		}
+	}
+	if s := logs(); !strings.Contains(s, `no running workflow has tool call \"call_abc123\"`) || !strings.Contains(s, `more than one running workflow has tool call \"call_dup\"`) {
+		t.Fatalf("unroutable responses not dropped as expected:\n%s", s)
+	}
+}
