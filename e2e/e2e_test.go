@@ -33,6 +33,7 @@ func TestEndToEnd(t *testing.T) {
 		if p.Tool != "publish_blog_post" || p.RequiredRole != "publisher" {
 			t.Fatalf("pending = %+v, want publish_blog_post needing publisher", p)
 		}
+		checkWebUI(t, s, id, "Introducing our new API", "publish_blog_post", "publisher")
 		if out, err := s.cli("publisher", "approve", p.ToolCallID, "--reason", "looks good"); err != nil {
 			t.Fatalf("approver approve: %v\n%s", err, out)
 		}

@@ -50,7 +50,7 @@ func startTemporal(t *testing.T) client.Client {
 		exe = filepath.Join("..", "..", ".bin", "temporal")
 	}
 	if _, err := os.Stat(exe); err != nil {
-		t.Skipf("temporal CLI not found at %s (set TEMPORAL_CLI): %v", exe, err)
+		t.Fatalf("Temporal CLI not found at %s: run `make tools` (or set TEMPORAL_CLI): %v", exe, err)
 	}
 	quiet := tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
