@@ -1,0 +1,289 @@
+package ablylocal
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ably/ably-go/ably"
+	"github.com/coder/websocket"
+)
+
+func TestSubscribeModeRequired(t *testing.T) {
+	fx := startServer(t, nil)
+	ctx := testCtx(t)
+	c := fx.realtimeKey(t, true, testKey)
+	pubOnly := c.Channels.Get("modes", ably.ChannelWithModes(ably.ChannelModePublish))
+	var mu sync.Mutex
+	var got []string
+	if _, err := pubOnly.SubscribeAll(ctx, func(m *ably.Message) {
+		mu.Lock()
+		got = append(got, m.Name)
+		mu.Unlock()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	watch := subscribe(t, fx.realtimeKey(t, true, testKey).Channels.Get("modes"))
+	if err := pubOnly.Publish(ctx, "one", "x"); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, watch)
+	// The same client attaches a second, subscribing channel as a fence:
+	// frames reach a client in order, so the fence arriving proves the
+	// publish-only attachment got nothing.
+	fence := subscribe(t, c.Channels.Get("modes-fence"))
+	if err := c.Channels.Get("modes-fence").Publish(ctx, "fence", "x"); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, fence)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 0 {
+		t.Errorf("publish-only attachment received %v", got)
+	}
+}
+
+func TestHeartbeatsAndMsgpackErrors(t *testing.T) {
+	fx := startServer(t, func(c *Config) { c.HeartbeatInterval = 20 * time.Millisecond })
+	ctx := testCtx(t)
+	ws, _, err := websocket.Dial(ctx, "ws://"+fx.srv.Addr()+"/?format=msgpack&key="+url.QueryEscape(testKey), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.CloseNow() })
+	codecs := newCodecs()
+	read := func() *protocolMessage {
+		t.Helper()
+		typ, b, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if typ != websocket.MessageBinary {
+			t.Fatalf("msgpack connection got a %v frame", typ)
+		}
+		pm, err := codecs.decodeFrame(formatMsgpack, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pm
+	}
+	if pm := read(); pm.Action != actionConnected {
+		t.Fatalf("got %+v", pm)
+	}
+	if pm := read(); pm.Action != actionHeartbeat {
+		t.Fatalf("idle connection got %+v, want HEARTBEAT", pm)
+	}
+	// Binary data stays binary for msgpack clients.
+	b, _ := codecs.encodeFrame(formatMsgpack, &protocolMessage{Action: actionAttach, Channel: "bin"})
+	_ = ws.Write(ctx, websocket.MessageBinary, b)
+	b, _ = codecs.encodeFrame(formatMsgpack, &protocolMessage{Action: actionMessage, Channel: "bin", Messages: []*message{{Data: []byte{9, 8}}}})
+	_ = ws.Write(ctx, websocket.MessageBinary, b)
+	var sawData, sawAck bool
+	for i := 0; i < 10 && !(sawData && sawAck); i++ {
+		pm := read()
+		switch pm.Action {
+		case actionAck:
+			sawAck = true
+		case actionMessage:
+			d, ok := pm.Messages[0].Data.([]byte)
+			if !ok || !bytes.Equal(d, []byte{9, 8}) || pm.Messages[0].Encoding != "" {
+				t.Errorf("msgpack binary came back as %#v %q", pm.Messages[0].Data, pm.Messages[0].Encoding)
+			}
+			sawData = true
+		}
+	}
+	if !sawData || !sawAck {
+		t.Fatalf("data %v ack %v", sawData, sawAck)
+	}
+	// Malformed msgpack is a fatal 40000.
+	_ = ws.Write(ctx, websocket.MessageBinary, []byte{0xc1, 0xff})
+	for i := 0; i < 10; i++ {
+		pm := read()
+		if pm.Action == actionHeartbeat {
+			continue
+		}
+		if pm.Action != actionError || pm.Error == nil || pm.Error.Code != 40000 {
+			t.Fatalf("malformed msgpack got %+v", pm)
+		}
+		break
+	}
+}
+
+func TestLiveAuthChanges(t *testing.T) {
+	fx := startServer(t, nil)
+	tok, _ := signTest(t, tokenSpec{clientID: "a", capability: `{"x":["subscribe"],"y":["subscribe"]}`})
+	c := dialRaw(t, fx, url.Values{"access_token": {tok}})
+	id := c.next()["connectionId"]
+	for _, ch := range []string{"x", "y"} {
+		c.send(map[string]any{"action": actionAttach, "channel": ch})
+		if m := c.next(); action(m) != actionAttached {
+			t.Fatalf("attach %s: %v", ch, m)
+		}
+	}
+	// New token with less capability: "y" is refused, same connection id.
+	tok2, _ := signTest(t, tokenSpec{clientID: "a", capability: `{"x":["subscribe"]}`})
+	c.send(map[string]any{"action": actionAuth, "auth": map[string]any{"accessToken": tok2}})
+	var sawErr, sawConnected bool
+	for i := 0; i < 4 && !(sawErr && sawConnected); i++ {
+		m := c.next()
+		switch action(m) {
+		case actionError:
+			if code, _ := errCode(m); m["channel"] != "y" || code != 40160 {
+				t.Errorf("capability loss = %v", m)
+			}
+			sawErr = true
+		case actionConnected:
+			if m["connectionId"] != id {
+				t.Errorf("AUTH changed connection id")
+			}
+			sawConnected = true
+		}
+	}
+	if !sawErr || !sawConnected {
+		t.Fatalf("error %v connected %v", sawErr, sawConnected)
+	}
+	// A token for another clientId is refused with 40102.
+	tok3, _ := signTest(t, tokenSpec{clientID: "b"})
+	c.send(map[string]any{"action": actionAuth, "auth": map[string]any{"accessToken": tok3}})
+	m := c.next()
+	if code, _ := errCode(m); action(m) != actionError || code != 40102 {
+		t.Errorf("clientId change = %v", m)
+	}
+	c.expectClosed()
+}
+
+func TestConnectionStateTTL(t *testing.T) {
+	fx := startServer(t, func(c *Config) { c.ConnectionStateTTL = 50 * time.Millisecond })
+	c := dialRaw(t, fx, url.Values{"key": {testKey}})
+	key := c.next()["connectionKey"].(string)
+	fx.srv.DropConnections()
+	c.expectClosed()
+	dropped := time.Now()
+	waitFor(t, "TTL to pass", time.Second, func() bool { return time.Since(dropped) > 100*time.Millisecond })
+	c2 := dialRaw(t, fx, url.Values{"key": {testKey}, "resume": {key}})
+	if code, _ := errCode(c2.next()); code != 80008 {
+		t.Errorf("resume after TTL: code %d, want 80008", code)
+	}
+}
+
+func TestRetentionPruning(t *testing.T) {
+	ch := &channel{ids: map[string]idRecord{}}
+	now := int64(10_000_000)
+	for i := int64(1); i <= 10; i++ {
+		ch.msgs = append(ch.msgs, storedMessage{serial: formatSerial(1, i), msg: &message{Timestamp: now - (10-i)*1000}})
+	}
+	ch.ids["old"] = idRecord{at: now - idempotencyWindowMillis - 1}
+	ch.ids["new"] = idRecord{at: now}
+	ch.pruneLocked(now, 5500*time.Millisecond, 100)
+	if len(ch.msgs) != 6 || ch.pruned != formatSerial(1, 4) {
+		t.Errorf("after retention: %d messages, pruned %q", len(ch.msgs), ch.pruned)
+	}
+	ch.pruneLocked(now, time.Hour, 2)
+	if len(ch.msgs) != 2 || ch.msgs[0].serial != formatSerial(1, 9) {
+		t.Errorf("after cap: %d messages", len(ch.msgs))
+	}
+	if _, ok := ch.ids["old"]; ok || len(ch.ids) != 1 {
+		t.Errorf("idempotency ids = %v", ch.ids)
+	}
+}
+
+func TestFromSerialAndMessagesLinks(t *testing.T) {
+	fx := startServer(t, nil)
+	ctx := testCtx(t)
+	rest := fx.restKey(t, false, testKey)
+	res, err := rest.Channels.Get("fs").PublishMultipleWithResult(ctx, []*ably.Message{{Name: "1"}, {Name: "2"}, {Name: "3"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 3 || res[1].Serial == nil {
+		t.Fatalf("publish result = %v", res)
+	}
+	get := func(path string) (*http.Response, string) {
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+fx.srv.Addr()+path, nil)
+		req.Header.Set("Authorization", "Basic "+b64(testKey))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var buf bytes.Buffer
+		_, _ = buf.ReadFrom(resp.Body)
+		return resp, buf.String()
+	}
+	resp, body := get("/channels/fs/messages?limit=1&from_serial=" + url.QueryEscape(*res[1].Serial))
+	if !strings.Contains(body, `"name":"2"`) || strings.Contains(body, `"name":"3"`) {
+		t.Errorf("from_serial page = %s", body)
+	}
+	links := resp.Header.Values("Link")
+	if len(links) != 2 || !strings.HasPrefix(links[0], "<./messages?") || !strings.HasSuffix(links[1], `rel="next"`) || strings.Contains(links[1], ",") {
+		t.Fatalf("links = %q", links)
+	}
+	next := strings.TrimSuffix(strings.TrimPrefix(links[1], "<."), `>; rel="next"`)
+	if _, body := get("/channels/fs" + next); !strings.Contains(body, `"name":"1"`) || strings.Contains(body, `"name":"2"`) {
+		t.Errorf("next page = %s", body)
+	}
+}
+
+func TestRunCommand(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		ok   bool
+	}{
+		{"no key", []string{"-listen", "127.0.0.1:0"}, false},
+		{"bad key", []string{"-key", "nope"}, false},
+		{"bad capability", []string{"-key", `a.b:s={"x":1}`}, false},
+		{"extra args", []string{"-key", testKey, "more"}, false},
+		{"unknown flag", []string{"-nope"}, false},
+		{"bad retention", []string{"-key", testKey, "-retention", "0s"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := RunCommand(testCtx(t), tt.args, &buf); err == nil {
+				t.Errorf("RunCommand(%q) succeeded", tt.args)
+			}
+		})
+	}
+	t.Run("serves until cancelled", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var buf syncBuffer
+		done := make(chan error, 1)
+		go func() {
+			done <- RunCommand(ctx, []string{"-listen", "127.0.0.1:0", "-key", testKey, "-key", `app.ro:x={"*":["subscribe"]}`}, &buf)
+		}()
+		waitFor(t, "listening log", 5*time.Second, func() bool { return strings.Contains(buf.String(), "local Ably server ready") })
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("RunCommand returned %v on cancel", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("RunCommand did not return")
+		}
+	})
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,234 @@
+package ablylocal
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ably/ably-go/ably"
+)
+
+func TestRESTPublishHistory(t *testing.T) {
+	for _, f := range testFormats {
+		t.Run(f.name, func(t *testing.T) {
+			fx := startServer(t, nil)
+			ctx := testCtx(t)
+			rest := fx.restJWT(t, f.binary, tokenSpec{
+				clientID: "carol",
+				claims:   map[string]any{"ably.channel.hist": "publisher"},
+			})
+			live := subscribe(t, fx.realtimeKey(t, f.binary, testKey).Channels.Get("hist"))
+			ch := rest.Channels.Get("hist")
+			err := ch.PublishMultiple(ctx, []*ably.Message{
+				{Name: "a", Data: map[string]any{"n": 1.0}, Extras: map[string]any{"userClaim": "forged", "headers": map[string]any{"toolCallId": "t1"}}},
+				{Name: "b", Data: "text"},
+			})
+			if err != nil {
+				t.Fatalf("REST publish: %v", err)
+			}
+			m := recv(t, live)
+			if m.Extras["userClaim"] != "publisher" || m.ClientID != "carol" {
+				t.Errorf("REST publish delivered userClaim %#v clientId %q", m.Extras["userClaim"], m.ClientID)
+			}
+			recv(t, live)
+			pages, err := ch.History().Pages(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !pages.Next(ctx) {
+				t.Fatalf("no history page: %v", pages.Err())
+			}
+			items := pages.Items()
+			if len(items) != 2 || items[0].Name != "b" || items[1].Name != "a" {
+				t.Fatalf("history = %v", items)
+			}
+			if items[0].Data != "text" {
+				t.Errorf("history data = %#v", items[0].Data)
+			}
+			// ably-go REST sends maps as a JSON string with encoding json;
+			// the server returns it verbatim.
+			if d := dataMap(t, items[1]); d["n"] != 1.0 {
+				t.Errorf("history map data = %#v", items[1].Data)
+			}
+			if items[1].Extras["userClaim"] != "publisher" {
+				t.Errorf("history userClaim = %#v", items[1].Extras["userClaim"])
+			}
+		})
+	}
+}
+
+func TestHistoryPaginationAndUntilAttach(t *testing.T) {
+	for _, f := range testFormats {
+		t.Run(f.name, func(t *testing.T) {
+			fx := startServer(t, nil)
+			ctx := testCtx(t)
+			rest := fx.restKey(t, f.binary, testKey)
+			ch := rest.Channels.Get("pages")
+			for i := 0; i < 5; i++ {
+				if err := ch.Publish(ctx, "m", string(rune('a'+i))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rt := fx.realtimeKey(t, f.binary, testKey)
+			rch := rt.Channels.Get("pages")
+			if err := rch.Attach(ctx); err != nil {
+				t.Fatal(err)
+			}
+			// Published after attach: excluded by untilAttach.
+			if err := ch.Publish(ctx, "m", "late"); err != nil {
+				t.Fatal(err)
+			}
+			req, err := rch.HistoryUntilAttach(ably.HistoryWithLimit(2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pages, err := req.Pages(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for n := 0; pages.Next(ctx) && n < 10; n++ {
+				for _, m := range pages.Items() {
+					got = append(got, m.Data.(string))
+				}
+			}
+			if err := pages.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(got, "") != "edcba" {
+				t.Errorf("untilAttach pages = %v, want e d c b a", got)
+			}
+			if err := pages.First(ctx); err != nil {
+				t.Fatalf("First: %v", err)
+			}
+			if !pages.Next(ctx) {
+				t.Fatalf("no first page: %v", pages.Err())
+			}
+			if items := pages.Items(); len(items) != 2 || items[0].Data != "e" {
+				t.Errorf("first page = %v", items)
+			}
+			fwd, err := ch.History(ably.HistoryWithDirection(ably.Forwards), ably.HistoryWithLimit(4)).Items(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = nil
+			for n := 0; fwd.Next(ctx) && n < 10; n++ {
+				got = append(got, fwd.Item().Data.(string))
+			}
+			if strings.Join(got, ",") != "a,b,c,d,e,late" {
+				t.Errorf("forwards = %v", got)
+			}
+		})
+	}
+}
+
+func TestRESTIdempotentPublish(t *testing.T) {
+	fx := startServer(t, nil)
+	ctx := testCtx(t)
+	live := subscribe(t, fx.realtimeKey(t, true, testKey).Channels.Get("idem"))
+	rest := fx.restKey(t, false, testKey)
+	for i := 0; i < 2; i++ {
+		if err := rest.Channels.Get("idem").PublishMultiple(ctx, []*ably.Message{{ID: "fixed:0", Name: "once", Data: "x"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rest.Channels.Get("idem").Publish(ctx, "fence", "y"); err != nil {
+		t.Fatal(err)
+	}
+	if m := recv(t, live); m.Name != "once" {
+		t.Fatalf("first = %q", m.Name)
+	}
+	if m := recv(t, live); m.Name != "fence" {
+		t.Errorf("duplicate id delivered twice (got %q before the fence)", m.Name)
+	}
+	items, err := rest.Channels.Get("idem").History().Items(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for items.Next(ctx) && n < 10 {
+		n++
+	}
+	if n != 2 {
+		t.Errorf("history has %d messages, want 2", n)
+	}
+}
+
+func TestRESTTimeAndRaw(t *testing.T) {
+	fx := startServer(t, nil)
+	ctx := testCtx(t)
+	rest := fx.restKey(t, true, testKey)
+	tm, err := rest.Time(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(tm); d < -time.Minute || d > time.Minute {
+		t.Errorf("time off by %v", d)
+	}
+	base := "http://" + fx.srv.Addr()
+	tests := []struct {
+		name, method, path, auth, accept, body string
+		status                                 int
+		code                                   string
+		ctype                                  string
+	}{
+		{"time without auth", "GET", "/time", "", "application/json", "", 200, "", "application/json"},
+		{"time msgpack", "GET", "/time", "", "application/x-msgpack", "", 200, "", "application/x-msgpack"},
+		{"history without auth", "GET", "/channels/x/history", "", "application/json", "", 401, "40101", "application/json"},
+		{"history without capability", "GET", "/channels/other/history", "Basic " + b64(subKeyName+":"+subSecret), "application/json", "", 401, "40160", "application/json"},
+		{"history msgpack error", "GET", "/channels/other/messages", "Basic " + b64(subKeyName+":"+subSecret), "application/x-msgpack", "", 401, "40160", "application/x-msgpack"},
+		{"publish single object raw bearer", "POST", "/channels/raw/messages", "Bearer " + mustSign(t), "application/json", `{"name":"n","data":"d"}`, 201, "", "application/json"},
+		{"publish bad json", "POST", "/channels/raw/messages", "Basic " + b64(testKey), "application/json", `{"name":`, 400, "40000", "application/json"},
+		{"publish too large", "POST", "/channels/raw/messages", "Basic " + b64(testKey), "application/json", `{"data":"` + strings.Repeat("x", 70000) + `"}`, 413, "40009", "application/json"},
+		{"bad bearer", "POST", "/channels/raw/messages", "Bearer " + b64("not.a.jwt"), "application/json", `[]`, 401, "40144", "application/json"},
+		{"wrong secret", "GET", "/channels/raw/history", "Basic " + b64(testKeyName+":nope"), "application/json", "", 401, "40101", "application/json"},
+		{"bad limit", "GET", "/channels/raw/history?limit=0", "Basic " + b64(testKey), "application/json", "", 400, "40000", "application/json"},
+		{"bad fromSerial", "GET", "/channels/raw/history?fromSerial=zz", "Basic " + b64(testKey), "application/json", "", 400, "40000", "application/json"},
+		{"unknown path", "GET", "/stats", "Basic " + b64(testKey), "application/json", "", 404, "40400", "application/json"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(ctx, tt.method, base+tt.path, bytes.NewBufferString(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.auth != "" {
+				req.Header.Set("Authorization", tt.auth)
+			}
+			req.Header.Set("Accept", tt.accept)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tt.status {
+				t.Errorf("status = %d, want %d (%s)", resp.StatusCode, tt.status, body)
+			}
+			if got := resp.Header.Get("X-Ably-Errorcode"); got != tt.code {
+				t.Errorf("X-Ably-Errorcode = %q, want %q", got, tt.code)
+			}
+			if got := resp.Header.Get("Content-Type"); got != tt.ctype {
+				t.Errorf("Content-Type = %q, want %q", got, tt.ctype)
+			}
+			if tt.code != "" && tt.ctype == "application/json" {
+				var eb struct {
+					Error errorInfo `json:"error"`
+				}
+				if err := json.Unmarshal(body, &eb); err != nil || eb.Error.Code == 0 || eb.Error.StatusCode != tt.status || eb.Error.Href == "" {
+					t.Errorf("error body = %s (%v)", body, err)
+				}
+			}
+		})
+	}
+}
+
+func mustSign(t *testing.T) string {
+	tok, _ := signTest(t, tokenSpec{clientID: "raw"})
+	return tok
+}
