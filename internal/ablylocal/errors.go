@@ -49,6 +49,7 @@ const (
 	statusRequestTooLarge   = http.StatusRequestEntityTooLarge
 	statusInternal          = http.StatusInternalServerError
 	defaultMaxMessageSize   = 65536
+	maxMessageIDLen         = 256 // our choice: longest client-supplied message id
 	defaultMaxFrameSize     = 524288
 	defaultMaxInboundRate   = 250
 	defaultHistoryLimit     = 100

@@ -3,6 +3,7 @@ package ablylocal
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -231,4 +232,30 @@ func TestRESTTimeAndRaw(t *testing.T) {
 func mustSign(t *testing.T) string {
 	tok, _ := signTest(t, tokenSpec{clientID: "raw"})
 	return tok
+}
+
+// A client-chosen message id is bounded, realtime and REST alike: ids are
+// not counted in the message size, so an unbounded one would let a client
+// push megabytes through every consumer that keeps ids.
+func TestLongMessageIDRefused(t *testing.T) {
+	fx := startServer(t, nil)
+	ctx := testCtx(t)
+	long := strings.Repeat("x", maxMessageIDLen+1)
+	for _, binary := range []bool{false, true} {
+		rest := fx.restKey(t, binary, testKey)
+		err := rest.Channels.Get("ids").PublishMultiple(ctx, []*ably.Message{{ID: long, Name: "n", Data: "x"}})
+		var ei *ably.ErrorInfo
+		if !errors.As(err, &ei) || ei.StatusCode != 400 {
+			t.Fatalf("REST publish with a %d-byte id: err = %v, want a 400", len(long), err)
+		}
+		rt := fx.realtimeKey(t, binary, testKey)
+		err = rt.Channels.Get("ids").PublishMultiple(ctx, []*ably.Message{{ID: long, Name: "n", Data: "x"}})
+		if !errors.As(err, &ei) || ei.StatusCode != 400 {
+			t.Fatalf("realtime publish with a %d-byte id: err = %v, want a NACK with 400", len(long), err)
+		}
+		ok := strings.Repeat("y", maxMessageIDLen)
+		if err := rest.Channels.Get("ids").PublishMultiple(ctx, []*ably.Message{{ID: ok, Name: "n", Data: "x"}}); err != nil {
+			t.Fatalf("REST publish with a %d-byte id: %v", len(ok), err)
+		}
+	}
 }

@@ -355,6 +355,11 @@ func (s *Server) publish(pub publisher, channelName string, msgs []*message) ([]
 		}
 		cp.Extras = stampUserClaim(cp.Extras, pub.p.claims, base)
 		explicit[i] = cp.ID != ""
+		if len(cp.ID) > maxMessageIDLen {
+			// Ably documents no limit; ours keeps ids out of reach of
+			// abuse, since ids are not counted in the message size.
+			return nil, errBadRequest("message %d: id longer than %d bytes", i, maxMessageIDLen)
+		}
 		if !explicit[i] {
 			cp.ID = fmt.Sprintf("%s:%d", pub.idBase, i)
 		}
