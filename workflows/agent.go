@@ -11,16 +11,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
-// Limits on text the workflow copies from untrusted sources into its state.
-const (
-	maxReasonLen     = 1024     // an approver's reason
-	maxDetailArgsLen = 200      // arguments shown in the current details
-	maxIgnoredAudit  = 100      // ignored decisions kept in the audit trail
-	maxCallIDLen     = 128      // a tool-call id from the model
-	maxToolOutputLen = 16 << 10 // a tool's output, as sent to the model
-	saCallIDsBudget  = 1500     // bytes of SAToolCallIDs (the server allows 2 KiB per value)
-)
-
 // Activity options. Model calls and tools retry with backoff; the publish
 // activities are idempotent (fixed Ably message ids) and retry the same way.
 func modelActivityOptions(turn int) workflow.ActivityOptions {
@@ -147,12 +137,20 @@ type run struct {
 	approvals map[string]*approval
 	order     []string
 	seenCalls map[string]bool // every tool call id the model used
-	seenMsgs  map[string]bool // every Ably message id of a decision
+	// seenMsgs holds approver clientId + "\x00" + Ably message id of
+	// every well-formed decision.
+	seenMsgs map[string]bool
 
-	ignoredKept    int
-	ignoredDropped int
-	turn           int
-	done           bool
+	// Ignored decisions per bucket (an approval's call id, or "" for
+	// decisions that name no approval): listed in the audit, and only
+	// counted; dropOrder lists the buckets in order of their first drop.
+	ignoredKept    map[string]int
+	ignoredDropped map[string]int
+	ignoredTotal   int
+	dropOrder      []string
+
+	turn int
+	done bool
 }
 
 // approval is one tool call waiting for (or resolved by) a human.
@@ -165,7 +163,8 @@ type approval struct {
 	decision Decision // the winning decision, when outcome is approved or rejected
 }
 
-// outcomeUnpublished resolves an approval whose request could not be published.
+// outcomeUnpublished resolves an approval whose request could not be
+// published; approver screens are told OutcomeCancelled.
 const outcomeUnpublished = "unpublished"
 
 func newRun(ctx workflow.Context, in AgentInput, maxTurns int) *run {
@@ -183,6 +182,9 @@ func newRun(ctx workflow.Context, in AgentInput, maxTurns int) *run {
 		approvals:    map[string]*approval{},
 		seenCalls:    map[string]bool{},
 		seenMsgs:     map[string]bool{},
+
+		ignoredKept:    map[string]int{},
+		ignoredDropped: map[string]int{},
 	}
 }
 
@@ -190,6 +192,10 @@ func newRun(ctx workflow.Context, in AgentInput, maxTurns int) *run {
 func (r *run) loop(ctx workflow.Context) (string, error) {
 	logger := workflow.GetLogger(ctx)
 	for r.turn < r.maxTurns {
+		if size := jsonLen(r.conversation); size > maxConversation {
+			logger.Warn("conversation size limit reached", "bytes", size, "limit", maxConversation)
+			return fmt.Sprintf("%s (%d KiB, at most %d KiB) before the model gave a final answer", conversationLimitAnswer, size>>10, maxConversation>>10), nil
+		}
 		r.turn++
 		r.setDetails(ctx)
 		var resp ModelResponse
@@ -227,19 +233,28 @@ func (r *run) loop(ctx workflow.Context) (string, error) {
 	return fmt.Sprintf("stopped: the turn limit of %d model calls was reached before the model gave a final answer", r.maxTurns), nil
 }
 
-// appendModelOutput adds the model's output items to the conversation. A
-// response without output items (a minimal model adapter) is represented
-// by its text and function calls.
+// conversationLimitAnswer starts the answer of a run whose conversation
+// grew past maxConversation.
+const conversationLimitAnswer = "stopped: the conversation reached its size limit"
+
+// appendModelOutput adds the model's output items to the conversation,
+// their text and arguments cut to maxModelItemLen. A response without
+// output items (a minimal model adapter) is represented by its text and
+// function calls.
 func (r *run) appendModelOutput(resp ModelResponse) {
-	if len(resp.Output) > 0 {
-		r.conversation = append(r.conversation, resp.Output...)
-		return
+	items := resp.Output
+	if len(items) == 0 {
+		if resp.Text != "" {
+			items = append(items, ConversationItem{Type: ItemMessage, Role: "assistant", Text: resp.Text})
+		}
+		for _, c := range resp.ToolCalls {
+			items = append(items, ConversationItem{Type: ItemFunctionCall, CallID: c.CallID, Name: c.Name, Arguments: c.Arguments})
+		}
 	}
-	if resp.Text != "" {
-		r.conversation = append(r.conversation, ConversationItem{Type: ItemMessage, Role: "assistant", Text: resp.Text})
-	}
-	for _, c := range resp.ToolCalls {
-		r.conversation = append(r.conversation, ConversationItem{Type: ItemFunctionCall, CallID: c.CallID, Name: c.Name, Arguments: c.Arguments})
+	for _, it := range items {
+		it.Text = truncate(it.Text, maxModelItemLen)
+		it.Arguments = truncate(it.Arguments, maxModelItemLen)
+		r.conversation = append(r.conversation, it)
 	}
 }
 
@@ -250,10 +265,14 @@ func (r *run) handleCalls(ctx workflow.Context, calls []ToolCall) ([]string, err
 	outputs := make([]string, len(calls))
 	errs := make([]error, len(calls))
 	running := 0
+	var admitted []string // ids of this response's calls that will wait for a human
 	for i, c := range calls {
-		tp, why := r.classify(i, c)
-		if c.CallID != "" && len(c.CallID) <= maxCallIDLen {
+		tp, why := r.classify(i, c, admitted)
+		if ValidToolCallID(c.CallID) {
 			r.seenCalls[c.CallID] = true
+		}
+		if why == "" && tp.NeedsApproval() {
+			admitted = append(admitted, c.CallID)
 		}
 		if why != "" {
 			r.record(ctx, AuditEntry{Kind: AuditDenied, ToolCallID: c.CallID, Tool: c.Name, Reason: why})
@@ -272,6 +291,10 @@ func (r *run) handleCalls(ctx workflow.Context, calls []ToolCall) ([]string, err
 		})
 	}
 	if err := workflow.Await(ctx, func() bool { return running == 0 }); err != nil {
+		// The run is cancelled: let the calls finish their bounded,
+		// best-effort announcements (approvalCancelled) before the run ends.
+		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		_ = workflow.Await(dctx, func() bool { return running == 0 })
 		return nil, err
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -280,26 +303,33 @@ func (r *run) handleCalls(ctx workflow.Context, calls []ToolCall) ([]string, err
 	return outputs, nil
 }
 
-// classify returns the call's policy, or why the call is denied.
-func (r *run) classify(i int, c ToolCall) (ToolPolicy, string) {
+// classify returns the call's policy, or why the call is denied. admitted
+// lists the calls of the same response that will wait for a human.
+func (r *run) classify(i int, c ToolCall, admitted []string) (ToolPolicy, string) {
 	if i >= MaxToolCallsPerTurn {
 		return ToolPolicy{}, fmt.Sprintf("too many tool calls in one response (at most %d)", MaxToolCallsPerTurn)
 	}
 	if c.CallID == "" {
 		return ToolPolicy{}, "tool call has no call id"
 	}
-	if len(c.CallID) > maxCallIDLen {
-		return ToolPolicy{}, fmt.Sprintf("tool call id longer than %d bytes", maxCallIDLen)
+	if !ValidToolCallID(c.CallID) {
+		return ToolPolicy{}, "invalid tool call id"
 	}
 	if r.seenCalls[c.CallID] {
 		return ToolPolicy{}, fmt.Sprintf("tool call id %q was already used", c.CallID)
 	}
 	tp, ok := r.in.Policy.Tools[c.Name]
 	if !ok {
-		return ToolPolicy{}, fmt.Sprintf("tool %q has no policy", c.Name)
+		return ToolPolicy{}, fmt.Sprintf("tool %q has no policy", truncate(c.Name, maxAuditFieldLen))
 	}
 	if tp.MinRole == "" {
 		return ToolPolicy{}, fmt.Sprintf("tool %q has no minRole", c.Name)
+	}
+	if len(c.Arguments) > maxModelItemLen {
+		return ToolPolicy{}, fmt.Sprintf("arguments longer than %d bytes", maxModelItemLen)
+	}
+	if tp.NeedsApproval() && !r.fitsSearchAttribute(append(slices.Clone(admitted), c.CallID)) {
+		return ToolPolicy{}, "too many pending approvals"
 	}
 	return tp, ""
 }
@@ -314,7 +344,7 @@ func (r *run) executeTool(ctx workflow.Context, c ToolCall, approvedBy string) (
 		if temporal.IsCanceledError(err) {
 			return "", err
 		}
-		msg := errorMessage(err)
+		msg := truncate(errorMessage(err), maxToolErrorLen)
 		workflow.GetLogger(ctx).Warn("tool failed", "tool", c.Name, "callId", c.CallID, "error", err)
 		r.record(ctx, AuditEntry{Kind: AuditFailed, ToolCallID: c.CallID, Tool: c.Name, Actor: approvedBy, Reason: msg})
 		return "tool failed: " + msg, nil
@@ -336,18 +366,28 @@ func errorMessage(err error) string {
 	return err.Error()
 }
 
-// record appends an audit entry stamped with the workflow time.
+// record appends an audit entry, its strings bounded, stamped with the
+// workflow time.
 func (r *run) record(ctx workflow.Context, e AuditEntry) {
+	e = clipAudit(e)
 	e.Time = workflow.Now(ctx)
 	r.audit = append(r.audit, e)
 }
 
-// auditWithDropped returns the audit trail plus a note on ignored decisions
-// that were only counted.
+// auditWithDropped returns the audit trail plus, per approval (and for
+// decisions that named no approval), a note on ignored decisions that were
+// only counted.
 func (r *run) auditWithDropped() []AuditEntry {
 	out := slices.Clone(r.audit)
-	if r.ignoredDropped > 0 {
-		out = append(out, AuditEntry{Kind: AuditIgnored, Reason: fmt.Sprintf("%d more ignored decisions are not listed (see the workflow history)", r.ignoredDropped)})
+	for _, key := range r.dropOrder {
+		n := r.ignoredDropped[key]
+		e := AuditEntry{Kind: AuditIgnored, ToolCallID: key}
+		if key == "" {
+			e.Reason = fmt.Sprintf("%d more ignored decisions that named no approval are not listed (see the workflow history)", n)
+		} else {
+			e.Reason = fmt.Sprintf("%d more ignored decisions for this call are not listed (see the workflow history)", n)
+		}
+		out = append(out, e)
 	}
 	return out
 }
@@ -397,19 +437,4 @@ func (r *run) setDetails(ctx workflow.Context) {
 func mdCode(s string, n int) string {
 	s = strings.NewReplacer("`", "'", "\n", " ", "\r", " ").Replace(s)
 	return truncate(s, n)
-}
-
-// truncate cuts s to at most n bytes on a rune boundary, marking the cut.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := 0
-	for i := range s {
-		if i > n-len("…") {
-			break
-		}
-		cut = i
-	}
-	return s[:cut] + "…"
 }

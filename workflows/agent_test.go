@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -159,7 +160,10 @@ func TestDeniedTools(t *testing.T) {
 		{"unknown tool", testPolicy(t), ToolCall{CallID: "call_1", Name: "drop_database", Arguments: `{}`}, `tool "drop_database" has no policy`},
 		{"tool without policy", noDelete, ToolCall{CallID: "call_1", Name: "delete_post", Arguments: `{"slug":"x"}`}, `tool "delete_post" has no policy`},
 		{"no call id", testPolicy(t), ToolCall{Name: "search_posts", Arguments: `{}`}, "tool call has no call id"},
-		{"call id too long", testPolicy(t), ToolCall{CallID: strings.Repeat("x", maxCallIDLen+1), Name: "search_posts", Arguments: `{}`}, "tool call id longer than 128 bytes"},
+		{"call id too long", testPolicy(t), ToolCall{CallID: strings.Repeat("x", MaxToolCallIDLen+1), Name: "search_posts", Arguments: `{}`}, "invalid tool call id"},
+		{"call id with a quote", testPolicy(t), ToolCall{CallID: `call_"1`, Name: "publish_blog_post", Arguments: `{}`}, "invalid tool call id"},
+		{"call id with a space", testPolicy(t), ToolCall{CallID: "call 1", Name: "search_posts", Arguments: `{}`}, "invalid tool call id"},
+		{"arguments too long", testPolicy(t), ToolCall{CallID: "call_1", Name: "publish_blog_post", Arguments: `{"body":"` + strings.Repeat("a", maxModelItemLen) + `"}`}, "arguments longer than 16384 bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -238,7 +242,8 @@ func TestDuplicateAndLateDecisionsChangeNothing(t *testing.T) {
 	// call_3 is approved at 8m.
 	h.decide(1*time.Minute, approve("call_1", "alice", "publisher", "m1"))
 	h.decide(2*time.Minute, reject("call_1", "carol", "admin", "m2", "too late"))
-	h.decide(3*time.Minute, reject("call_2", "carol", "admin", "m1", "reused id"))
+	// The same message (client and message id) delivered again.
+	h.decide(3*time.Minute, reject("call_2", "alice", "admin", "m1", "reused id"))
 	h.decide(7*time.Minute, approve("call_2", "carol", "admin", "m3"))
 	h.decide(8*time.Minute, approve("call_3", "alice", "publisher", "m4"))
 
@@ -541,6 +546,12 @@ func TestUnpublishedRequestIsDenied(t *testing.T) {
 	}
 	h.wantOutput(2, "call_1", "denied: approval request could not be published: ably down")
 	wantKinds(t, res.Audit, "denied:call_1:approval request could not be published: ably down")
+	// Ably may have accepted the request: approver screens are told to drop it.
+	_, resolved := h.published()
+	want := ApprovalResolvedData{ToolCallID: "call_1", WorkflowID: h.models()[0].WorkflowID, Tool: "publish_blog_post", Outcome: OutcomeCancelled, Reason: "approval request could not be published"}
+	if len(resolved) != 1 || resolved[0].Data != want {
+		t.Errorf("approval-resolved = %+v, want [%+v]", resolved, want)
+	}
 }
 
 func TestModelFailureFailsRun(t *testing.T) {
@@ -653,7 +664,7 @@ func TestSearchableCallIDsStayWithinBudget(t *testing.T) {
 	r := &run{approvals: map[string]*approval{}}
 	const n = 100
 	for i := range n {
-		id := fmt.Sprintf("call_%032d", i)
+		id := fmt.Sprintf("call_%0*d", MaxToolCallIDLen-5, i)
 		a := &approval{outcome: OutcomeApproved}
 		if i >= n-MaxToolCallsPerTurn {
 			a.outcome = "" // the last turn's calls still wait
@@ -662,11 +673,7 @@ func TestSearchableCallIDsStayWithinBudget(t *testing.T) {
 		r.order = append(r.order, id)
 	}
 	ids := r.searchableCallIDs()
-	size := 0
-	for _, id := range ids {
-		size += len(id) + 3
-	}
-	if size > saCallIDsBudget {
+	if size := jsonLen(ids); size > saCallIDsBudget {
 		t.Errorf("ids take %d bytes, budget %d", size, saCallIDsBudget)
 	}
 	if !slices.Equal(ids[len(ids)-MaxToolCallsPerTurn:], r.order[n-MaxToolCallsPerTurn:]) {
@@ -750,9 +757,11 @@ func TestSlowApprovalRequestPublish(t *testing.T) {
 	}
 }
 
+// Cancelling the run while approvals wait: nothing runs, and approver
+// screens are told that every pending approval is cancelled.
 func TestCancelWhileWaiting(t *testing.T) {
 	h := newHarness(t)
-	h.model = script(calls(publishCall("call_1")), answer("done"))
+	h.model = script(calls(publishCall("call_1"), ToolCall{CallID: "call_2", Name: "delete_post", Arguments: `{"slug":"x"}`}), answer("done"))
 	h.env.RegisterDelayedCallback(h.env.CancelWorkflow, time.Minute)
 	h.decide(2*time.Minute, approve("call_1", "alice", "publisher", "m1"))
 
@@ -766,6 +775,32 @@ func TestCancelWhileWaiting(t *testing.T) {
 	}
 	if n := len(h.models()); n != 1 {
 		t.Errorf("model called %d times, want 1", n)
+	}
+	_, resolved := h.published()
+	got := map[string]string{}
+	for _, r := range resolved {
+		got[r.Data.ToolCallID] = r.Data.Outcome + ": " + r.Data.Reason
+	}
+	want := map[string]string{"call_1": "cancelled: the run was cancelled", "call_2": "cancelled: the run was cancelled"}
+	if len(resolved) != 2 || !maps.Equal(got, want) {
+		t.Errorf("approval-resolved = %+v, want %v", resolved, want)
+	}
+	v, err := h.env.QueryWorkflow(ApprovalsQuery)
+	if err != nil {
+		t.Fatalf("query after cancel: %v", err)
+	}
+	var view ApprovalsView
+	if err := v.Get(&view); err != nil {
+		t.Fatal(err)
+	}
+	if len(view.Pending) != 0 {
+		t.Errorf("pending after cancel = %+v, want none", view.Pending)
+	}
+	// The two requests complete in either order.
+	got2 := kinds(view.Audit)
+	slices.Sort(got2)
+	if want := []string{"cancelled:call_1", "cancelled:call_2", "requested:call_1", "requested:call_2"}; !slices.Equal(got2, want) {
+		t.Errorf("audit after cancel = %q, want %q in any order", got2, want)
 	}
 }
 
@@ -789,16 +824,27 @@ func FuzzWhyIgnore(f *testing.F) {
 			d.PublishedAt = testStart.Add(time.Duration(publishedAfter) * time.Second)
 		}
 		why := r.whyIgnore(testStart.Add(time.Minute), d, r.approvals[callID])
-		valid := callID == "call_1" && msgID != "" && who != "" &&
+		wellFormed := validMessageID(msgID) && who != "" && len(who) <= maxClientIDLen && len(role) <= maxRoleLen
+		valid := wellFormed && callID == "call_1" &&
 			(decision == DecisionApproved || decision == DecisionRejected) &&
 			p.Check("publish_blog_post", role) == nil &&
 			(d.PublishedAt.IsZero() || !d.PublishedAt.After(deadline))
 		if (why == "") != valid {
 			t.Fatalf("whyIgnore(%+v) = %q, want valid=%v", d, why, valid)
 		}
-		if msgID != "" {
-			if again := r.whyIgnore(testStart.Add(time.Minute), d, r.approvals[callID]); again != "duplicate" {
-				t.Fatalf("second delivery of %q: %q, want duplicate", msgID, again)
+		again := r.whyIgnore(testStart.Add(time.Minute), d, r.approvals[callID])
+		if wellFormed && again != "duplicate" {
+			t.Fatalf("second delivery of %q: %q, want duplicate", msgID, again)
+		}
+		if !wellFormed && again != why {
+			t.Fatalf("second delivery of malformed %+v: %q, want %q again", d, again, why)
+		}
+		// Another client's message with the same id is not a duplicate.
+		other := d
+		other.ApproverClientID = "other-" + who
+		if wellFormed && len(other.ApproverClientID) <= maxClientIDLen {
+			if got := r.whyIgnore(testStart.Add(time.Minute), other, r.approvals[callID]); got == "duplicate" {
+				t.Fatalf("message %q of another client counted as a duplicate", msgID)
 			}
 		}
 	})

@@ -68,7 +68,7 @@ type Decision struct {
 	ApproverRole     string    `json:"approverRole"`
 	Reason           string    `json:"reason,omitempty"`
 	AblyMessageID    string    `json:"ablyMessageId"`
-	PublishedAt      time.Time `json:"publishedAt,omitempty"` // the Ably message timestamp
+	PublishedAt      time.Time `json:"publishedAt,omitzero"` // the Ably message timestamp
 }
 
 // AgentInput starts one agent run.
@@ -180,6 +180,7 @@ const (
 	AuditAutoApproved = "auto-approved" // policy needs no approval
 	AuditExecuted     = "executed"      // the tool ran
 	AuditFailed       = "failed"        // the tool failed; Reason has the error
+	AuditCancelled    = "cancelled"     // the run was cancelled while the approval waited
 )
 
 // AuditEntry is one line of a run's audit trail.

@@ -19,8 +19,11 @@
 // coroutine, so approvals of one response wait concurrently; outputs go
 // back to the model in the model's call order:
 //
-//   - beyond MaxToolCallsPerTurn, without or with a reused or overlong call
-//     id, or for a tool without policy: denied ("denied: <why>");
+//   - beyond MaxToolCallsPerTurn, without, with an invalid (ValidToolCallID:
+//     at most MaxToolCallIDLen bytes of [A-Za-z0-9_-.:@]) or a reused call
+//     id, for a tool without policy, with arguments over 16 KiB, or needing
+//     approval when its id would not fit in SAToolCallIDs next to the
+//     pending ones ("too many pending approvals"): denied ("denied: <why>");
 //   - minRole "none": run at once (AuditAutoApproved);
 //   - otherwise: ActivityPublishApprovalRequest, search attributes upserted,
 //     then a durable wait for the first valid decision or the tool's
@@ -31,21 +34,31 @@
 //     run") go to the model as the call's output.
 //
 // A tool error (after the retry policy; ErrTypeToolInput and non-retryable
-// errors are not retried) becomes "tool failed: <message>" for the model and
-// AuditFailed; the run continues. A model error after its retries fails the
-// run. If an approval request cannot be published the call is denied.
+// errors are not retried) becomes "tool failed: <message>" (message cut to
+// 1 KiB) for the model and AuditFailed; the run continues. A model error
+// after its retries fails the run. If an approval request cannot be
+// published the call is denied, and an approval-resolved with
+// OutcomeCancelled is still attempted (best effort) in case Ably accepted
+// the request.
 //
 // # Decisions
 //
 // One coroutine drains DecisionSignal. A decision resolves an approval only
-// if it has an Ably message id not seen before in the run, names a pending
-// approval, says approved or rejected, has an approver client id, and its
-// role passes Policy.Check for the tool (re-checked here, whatever the bridge
-// did). Anything else changes nothing and is recorded as AuditIgnored with
-// the reason ("duplicate", "unknown tool call", "already resolved
-// (<outcome>)", "insufficient role: editor < publisher", ...); the approval
-// keeps waiting. At most 100 ignored decisions are listed in the audit, the
-// rest are counted (the history keeps them all).
+// if it is well formed (an Ably message id of 1 to 128 printable ASCII
+// bytes, an approver client id of 1 to 128 bytes, a role of at most 64
+// bytes), is not a copy of a decision already seen (same approver client id
+// and Ably message id: Ably enforces the clientId, so another client can
+// never spend someone else's message id), names a pending approval, says
+// approved or rejected, and its role passes Policy.Check for the tool
+// (re-checked here, whatever the bridge did). Anything else changes nothing
+// and is recorded as AuditIgnored with the reason ("duplicate", "unknown
+// tool call", "already resolved (<outcome>)", "insufficient role: editor <
+// publisher", ...); the approval keeps waiting. Every string of an audit
+// entry is bounded (reasons 1 KiB, an approver's reason 512 bytes, the rest
+// 128 bytes). Ignored decisions are listed per approval: its first 3
+// always, up to 20 while the run lists fewer than 200 (decisions that name
+// no approval share one such bucket); the others are counted in one summary
+// entry per approval (the history keeps them all).
 //
 // # Visibility
 //
@@ -55,9 +68,10 @@
 // role and deadline, or "Running"/"Done". Activities and timers carry
 // summaries ("model call, turn 2", "approval timeout: <tool> (<call>)").
 // SAToolCallIDs lists the call ids that needed a human (the oldest resolved
-// ones are left out past about 1.5 KB, the server's per-value limit being
-// 2 KiB; pending ids are always listed), SAPendingApprovals counts the
-// waiting ones.
+// ones are left out while the JSON list passes 1500 bytes, the server's
+// per-value limit being 2 KiB; pending ids are always listed, and a call is
+// denied rather than let them pass the budget), SAPendingApprovals counts
+// the waiting ones.
 //
 // # Bounded history
 //
@@ -65,18 +79,35 @@
 // most MaxTurns × MaxToolCallsPerTurn tool calls (tool calls of the last
 // permitted turn are denied, since their results could never reach the
 // model). Each call adds a bounded number of events (publish request,
-// upserts, timer, publish resolved, tool run), so the history is bounded
-// by that product, with no Continue-As-New. Tool outputs are cut to 16 KiB
-// before they enter the conversation. Signals are the one input the
-// workflow cannot bound: the bridge must only signal verified responses.
+// upserts, timer, publish resolved, tool run), so the event count is
+// bounded by that product, with no Continue-As-New.
 //
-// Cancelling a run cancels its waits and activities; pending approvals are
-// then not announced as resolved.
+// Every CallModel input carries the whole conversation, so the history
+// holds it once per turn. What enters the conversation is cut: model text
+// and function-call arguments to 16 KiB per item, tool outputs to 16 KiB,
+// tool errors to 1 KiB. And the conversation sent to the model is at most
+// 512 KiB of JSON: when the next model call would pass that, the run ends
+// with the answer "stopped: the conversation reached its size limit (…)"
+// instead (not an error). So model inputs take at most MaxTurns × 512 KiB
+// of history (5 MiB with the default 10 turns, 25 MiB at MaxTurnsLimit);
+// model responses are bounded only by the CallModel activity and the
+// server's payload limit (2 MiB). Signals are the one input the workflow
+// cannot bound in number: the bridge must only signal verified responses.
+//
+// Cancelling a run cancels its waits and activities; every approval still
+// pending is then recorded as AuditCancelled and announced (best effort,
+// through a disconnected context, a few short attempts) with an
+// approval-resolved of OutcomeCancelled.
 //
 // # Replay
 //
 // TestReplay replays the histories in testdata/replay, recorded from real
 // dev-server runs with `make record-replay` (go run
-// ./workflows/internal/recordhistory). Re-record them only after a change
-// that is deliberately not replay-compatible.
+// ./workflows/internal/recordhistory). They were last re-recorded after the
+// hardening of decisions, limits and cancellation, before the first
+// release. From now on, any change that alters the commands of an existing
+// path (activities, timers, upserts, their order) must be guarded with
+// workflow.GetVersion so that runs in flight replay; re-recording instead is
+// allowed only for a deliberate break, with a note here saying why and
+// when.
 package workflows

@@ -57,6 +57,10 @@ const (
 	OutcomeApproved = "approved"
 	OutcomeRejected = "rejected"
 	OutcomeExpired  = "expired"
+	// OutcomeCancelled: the request is void without a decision, because
+	// the run was cancelled or the request could not be published
+	// (approval-resolved is then sent in case Ably accepted it anyway).
+	OutcomeCancelled = "cancelled"
 )
 
 // ApprovalResolvedData is data of an approval-resolved.

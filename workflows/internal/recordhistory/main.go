@@ -3,8 +3,10 @@
 // a deliberate change of AgentWorkflow: it starts its own Temporal dev
 // server from the pinned CLI on a free loopback port (in memory), runs a
 // worker with fake activities, drives the approve, reject, expire and
-// parallel scenarios through real signals, writes each history as JSON into
-// -out, checks that it replays, and stops the server.
+// parallel scenarios through real signals, cancels a run with pending
+// approvals (cancel), fails an approval-request publish (unpublished),
+// writes each history as JSON into -out, checks that it replays, and stops
+// the server.
 //
 //	go run ./workflows/internal/recordhistory [-temporal .bin/temporal] [-out workflows/testdata/replay]
 package main
@@ -15,10 +17,12 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -28,6 +32,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -112,7 +117,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 
 	w := worker.New(c, workflows.TaskQueue, worker.Options{})
 	w.RegisterWorkflowWithOptions(workflows.AgentWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
-	fake := &fakeActivities{}
+	fake := &fakeActivities{resolved: map[string]string{}}
 	w.RegisterActivityWithOptions(fake.CallModel, activity.RegisterOptions{Name: workflows.ActivityCallModel})
 	w.RegisterActivityWithOptions(fake.ExecuteTool, activity.RegisterOptions{Name: workflows.ActivityExecuteTool})
 	w.RegisterActivityWithOptions(fake.PublishApprovalRequest, activity.RegisterOptions{Name: workflows.ActivityPublishApprovalRequest})
@@ -123,7 +128,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 	defer w.Stop()
 
 	for _, sc := range scenarios() {
-		if err := record(ctx, c, sc, cfg.OutDir, logger); err != nil {
+		if err := record(ctx, c, fake, sc, cfg.OutDir, logger); err != nil {
 			return fmt.Errorf("scenario %s: %w", sc.name, err)
 		}
 	}
@@ -137,6 +142,11 @@ type scenario struct {
 	// drive sends the decisions once the run waits for waitPending approvals.
 	waitPending int
 	decisions   []workflows.Decision
+	// cancel cancels the run once it waits, after the decisions.
+	cancel bool
+	// wantResolved, if set, is the approval-resolved outcome per call id
+	// the run must have published.
+	wantResolved map[string]string
 }
 
 const teamPolicy = `{"roles":["editor","publisher","admin"],
@@ -163,11 +173,16 @@ func scenarios() []scenario {
 			dec("call-parallel-a", workflows.DecisionRejected, "alice", "publisher", "msg-parallel-2", "not today"),
 			dec("call-parallel-a", workflows.DecisionApproved, "carol", "admin", "msg-parallel-3", "late"),
 		}},
+		{name: "cancel", policy: teamPolicy, waitPending: 2, cancel: true, decisions: []workflows.Decision{
+			dec("call-cancel-a", workflows.DecisionApproved, "eve", "editor", "msg-cancel-1", ""),
+		}, wantResolved: map[string]string{"call-cancel-a": workflows.OutcomeCancelled, "call-cancel-b": workflows.OutcomeCancelled}},
+		// The fake approval-request publisher fails for this scenario.
+		{name: "unpublished", policy: teamPolicy, wantResolved: map[string]string{"call-unpublished-1": workflows.OutcomeCancelled}},
 	}
 }
 
 // record runs one scenario to completion and writes its history.
-func record(ctx context.Context, c client.Client, sc scenario, outDir string, logger *slog.Logger) error {
+func record(ctx context.Context, c client.Client, fake *fakeActivities, sc scenario, outDir string, logger *slog.Logger) error {
 	policy, err := workflows.ParsePolicy([]byte(sc.policy))
 	if err != nil {
 		return err
@@ -189,11 +204,31 @@ func record(ctx context.Context, c client.Client, sc scenario, outDir string, lo
 			return fmt.Errorf("signal: %w", err)
 		}
 	}
-	var res workflows.AgentResult
-	if err := run.Get(ctx, &res); err != nil {
-		return fmt.Errorf("result: %w", err)
+	if sc.cancel {
+		if err := waitAudit(ctx, c, id, len(sc.decisions)); err != nil {
+			return err
+		}
+		if err := c.CancelWorkflow(ctx, id, run.GetRunID()); err != nil {
+			return fmt.Errorf("cancel: %w", err)
+		}
+		var canceled *temporal.CanceledError
+		if err := run.Get(ctx, nil); !errors.As(err, &canceled) {
+			return fmt.Errorf("result of the cancelled run: %v, want a cancellation", err)
+		}
+		logger.Info("run cancelled", "scenario", sc.name)
+	} else {
+		var res workflows.AgentResult
+		if err := run.Get(ctx, &res); err != nil {
+			return fmt.Errorf("result: %w", err)
+		}
+		logger.Info("run finished", "scenario", sc.name, "turns", res.Turns, "answer", res.Answer, "audit", len(res.Audit))
 	}
-	logger.Info("run finished", "scenario", sc.name, "turns", res.Turns, "answer", res.Answer, "audit", len(res.Audit))
+
+	if sc.wantResolved != nil {
+		if got := fake.resolvedOf(id); !maps.Equal(got, sc.wantResolved) {
+			return fmt.Errorf("approval-resolved outcomes %v, want %v", got, sc.wantResolved)
+		}
+	}
 
 	hist := &historypb.History{}
 	it := c.GetWorkflowHistory(ctx, id, run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
@@ -223,6 +258,26 @@ func record(ctx context.Context, c client.Client, sc scenario, outDir string, lo
 
 // waitPending polls the approvals query until n approvals wait.
 func waitPending(ctx context.Context, c client.Client, id string, n int) error {
+	return waitView(ctx, c, id, fmt.Sprintf("%d pending approvals", n), func(v workflows.ApprovalsView) bool { return len(v.Pending) >= n })
+}
+
+// waitAudit polls the approvals query until n decisions are in the audit
+// (as ignored, approved or rejected), so that a cancellation comes after them.
+func waitAudit(ctx context.Context, c client.Client, id string, n int) error {
+	return waitView(ctx, c, id, fmt.Sprintf("%d decisions in the audit", n), func(v workflows.ApprovalsView) bool {
+		got := 0
+		for _, e := range v.Audit {
+			switch e.Kind {
+			case workflows.AuditIgnored, workflows.AuditApproved, workflows.AuditRejected:
+				got++
+			}
+		}
+		return got >= n
+	})
+}
+
+// waitView polls the approvals query until done accepts the view.
+func waitView(ctx context.Context, c client.Client, id, what string, done func(workflows.ApprovalsView) bool) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -234,13 +289,13 @@ func waitPending(ctx context.Context, c client.Client, id string, n int) error {
 			if err := v.Get(&view); err != nil {
 				return fmt.Errorf("decode query: %w", err)
 			}
-			if len(view.Pending) >= n {
+			if done(view) {
 				return nil
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for %d pending approvals: %w (last query error: %v)", n, ctx.Err(), err)
+			return fmt.Errorf("waiting for %s: %w (last query error: %v)", what, ctx.Err(), err)
 		case <-tick.C:
 		}
 	}
@@ -248,9 +303,25 @@ func waitPending(ctx context.Context, c client.Client, id string, n int) error {
 
 // fakeActivities stand in for the real ones: a model scripted per scenario
 // (the prompt names it) and tools and publishers that only answer.
-type fakeActivities struct{}
+type fakeActivities struct {
+	mu       sync.Mutex
+	resolved map[string]string // "<workflowId>\x00<toolCallId>" -> last outcome published
+}
 
-func (fakeActivities) CallModel(_ context.Context, req workflows.ModelRequest) (workflows.ModelResponse, error) {
+// resolvedOf returns the outcomes published for the run, by tool-call id.
+func (f *fakeActivities) resolvedOf(workflowID string) map[string]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]string{}
+	for k, v := range f.resolved {
+		if wf, call, ok := strings.Cut(k, "\x00"); ok && wf == workflowID {
+			out[call] = v
+		}
+	}
+	return out
+}
+
+func (*fakeActivities) CallModel(_ context.Context, req workflows.ModelRequest) (workflows.ModelResponse, error) {
 	if len(req.Input) == 0 {
 		return workflows.ModelResponse{}, errors.New("empty conversation")
 	}
@@ -260,7 +331,7 @@ func (fakeActivities) CallModel(_ context.Context, req workflows.ModelRequest) (
 	}
 	var calls []workflows.ToolCall
 	switch {
-	case req.Turn == 1 && sc == "approve", req.Turn == 1 && sc == "expire":
+	case req.Turn == 1 && (sc == "approve" || sc == "expire" || sc == "unpublished"):
 		calls = []workflows.ToolCall{call("1", "publish_blog_post", `{"title":"Introducing our new API"}`)}
 	case req.Turn == 1 && sc == "reject":
 		calls = []workflows.ToolCall{call("1", "delete_post", `{"slug":"hello-world"}`)}
@@ -270,6 +341,11 @@ func (fakeActivities) CallModel(_ context.Context, req workflows.ModelRequest) (
 			call("b", "delete_post", `{"slug":"b"}`),
 			call("s", "search_posts", `{"query":"api"}`),
 			call("x", "drop_database", `{}`),
+		}
+	case req.Turn == 1 && sc == "cancel":
+		calls = []workflows.ToolCall{
+			call("a", "publish_blog_post", `{"title":"A"}`),
+			call("b", "delete_post", `{"slug":"b"}`),
 		}
 	case req.Turn == 2 && sc == "parallel":
 		calls = []workflows.ToolCall{call("s2", "search_posts", `{"query":"more"}`)}
@@ -285,14 +361,20 @@ func (fakeActivities) CallModel(_ context.Context, req workflows.ModelRequest) (
 	return resp, nil
 }
 
-func (fakeActivities) ExecuteTool(_ context.Context, req workflows.ToolRequest) (workflows.ToolResult, error) {
+func (*fakeActivities) ExecuteTool(_ context.Context, req workflows.ToolRequest) (workflows.ToolResult, error) {
 	return workflows.ToolResult{Output: fmt.Sprintf(`{"tool":%q,"callId":%q,"ok":true}`, req.Name, req.CallID)}, nil
 }
 
-func (fakeActivities) PublishApprovalRequest(context.Context, workflows.ApprovalRequestInput) error {
+func (*fakeActivities) PublishApprovalRequest(_ context.Context, in workflows.ApprovalRequestInput) error {
+	if in.Data.WorkflowID == "record-unpublished" {
+		return temporal.NewNonRetryableApplicationError("ably refused the request", "AblyError", nil)
+	}
 	return nil
 }
 
-func (fakeActivities) PublishApprovalResolved(context.Context, workflows.ApprovalResolvedInput) error {
+func (f *fakeActivities) PublishApprovalResolved(_ context.Context, in workflows.ApprovalResolvedInput) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.resolved[in.Data.WorkflowID+"\x00"+in.Data.ToolCallID] = in.Data.Outcome
 	return nil
 }
