@@ -130,12 +130,20 @@ func LoadPolicy(path string) (workflows.Policy, error) {
 	}
 	p, err := workflows.ParsePolicy(data)
 	if err != nil {
-		return workflows.Policy{}, fmt.Errorf("policy file %s: %s", path, oneLine(err))
+		return workflows.Policy{}, &PolicyError{Path: path, Err: err}
 	}
 	return p, nil
 }
 
-// oneLine joins a multi-line (errors.Join) message with "; ".
-func oneLine(err error) string {
-	return strings.ReplaceAll(err.Error(), "\n", "; ")
+// PolicyError is an invalid policy file. Its message is one line that
+// lists every problem, separated by "; ".
+type PolicyError struct {
+	Path string
+	Err  error
 }
+
+func (e *PolicyError) Error() string {
+	return "policy file " + e.Path + ": " + strings.ReplaceAll(e.Err.Error(), "\n", "; ")
+}
+
+func (e *PolicyError) Unwrap() error { return e.Err }

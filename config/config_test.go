@@ -1,0 +1,114 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+func TestShippedPolicyIsTheBriefsPolicy(t *testing.T) {
+	p, err := LoadPolicy("policy.json")
+	if err != nil {
+		t.Fatalf("LoadPolicy(policy.json): %v", err)
+	}
+	if got, want := strings.Join(p.Roles, ","), "editor,publisher,admin"; got != want {
+		t.Errorf("roles = %s, want %s", got, want)
+	}
+	want := map[string]workflows.ToolPolicy{
+		"publish_blog_post": {MinRole: "publisher", Timeout: workflows.Duration(10 * 60e9)},
+		"search_posts":      {MinRole: workflows.ApprovalNone},
+		"delete_post":       {MinRole: "admin", Timeout: workflows.Duration(5 * 60e9)},
+	}
+	if len(p.Tools) != len(want) {
+		t.Fatalf("tools = %v, want %v", p.Tools, want)
+	}
+	for name, tp := range want {
+		if got := p.Tools[name]; got != tp {
+			t.Errorf("tools.%s = %+v, want %+v", name, got, tp)
+		}
+	}
+}
+
+func TestLoadPolicyErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		t.Helper()
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	tests := []struct {
+		name, path string
+		want       []string
+	}{
+		{"empty path", "", []string{EnvPolicyFile}},
+		{"missing", filepath.Join(dir, "nope.json"), []string{"does not exist", "nope.json"}},
+		{"not json", write("bad.json", "{"), []string{"bad.json", "policy"}},
+		{"two problems on one line", write("two.json", `{"tools":{"a":{"minRole":"owner"},"b":{}}}`),
+			[]string{"two.json", `tools.a: minRole "owner"`, "tools.b: minRole is required"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := LoadPolicy(tt.path)
+			if err == nil {
+				t.Fatal("LoadPolicy: no error")
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "\n") {
+				t.Errorf("error spans lines: %q", msg)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q lacks %q", msg, w)
+				}
+			}
+		})
+	}
+	var pe *PolicyError
+	if _, err := LoadPolicy(write("x.json", `{"tools":{}}`)); !errors.As(err, &pe) {
+		t.Errorf("invalid policy error %v is not a *PolicyError", err)
+	}
+}
+
+func TestTemporalOptions(t *testing.T) {
+	t.Setenv("TEMPORAL_CONFIG_FILE", filepath.Join(t.TempDir(), "none.toml"))
+	tests := []struct {
+		name          string
+		env           Env
+		wantHost, wNS string
+	}{
+		{"defaults", Env{}, "127.0.0.1:7233", "default"},
+		{"blank is unset", Env{EnvTemporalAddress: "  ", EnvTemporalNamespace: ""}, "127.0.0.1:7233", "default"},
+		{"env wins", Env{EnvTemporalAddress: "temporal:7233", EnvTemporalNamespace: "hitl"}, "temporal:7233", "hitl"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts, err := TemporalOptions(tt.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if opts.HostPort != tt.wantHost || opts.Namespace != tt.wNS {
+				t.Errorf("got %s/%s, want %s/%s", opts.HostPort, opts.Namespace, tt.wantHost, tt.wNS)
+			}
+		})
+	}
+}
+
+func TestEnv(t *testing.T) {
+	e := Env{"A": " x ", "B": " "}
+	if got := e.Or("A", "d"); got != "x" {
+		t.Errorf("Or(A) = %q", got)
+	}
+	if got := e.Or("B", "d"); got != "d" {
+		t.Errorf("Or(B) = %q", got)
+	}
+	if _, ok := e.LookupEnv("B"); ok {
+		t.Error("blank B looked up as set")
+	}
+}

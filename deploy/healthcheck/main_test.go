@@ -1,0 +1,60 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestRun(t *testing.T) {
+	var status atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" {
+			http.NotFound(w, r)
+			return
+		}
+		w.WriteHeader(int(status.Load()))
+	}))
+	t.Cleanup(srv.Close)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+	}))
+	t.Cleanup(slow.Close)
+
+	tests := []struct {
+		name    string
+		args    []string
+		status  int
+		wantErr string
+	}{
+		{"healthy", []string{srv.URL + "/healthz"}, http.StatusOK, ""},
+		{"unhealthy", []string{srv.URL + "/healthz"}, http.StatusServiceUnavailable, "503"},
+		{"wrong path", []string{srv.URL + "/nope"}, http.StatusOK, "404"},
+		{"timeout", []string{"-timeout", "100ms", slow.URL}, http.StatusOK, "deadline"},
+		{"no url", nil, http.StatusOK, "usage"},
+		{"not loopback", []string{"http://example.com/healthz"}, http.StatusOK, "loopback"},
+		{"not http", []string{"file:///etc/passwd"}, http.StatusOK, "want http"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status.Store(int32(tt.status))
+			err := run(t.Context(), tt.args, io.Discard)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("run: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("run error = %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}

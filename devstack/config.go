@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+// modulePath identifies the repository root: the directory whose go.mod
+// declares it.
+const modulePath = "github.com/hitl/durable-approvals"
+
+// DemoPrompt is the guide's scenario.
+const DemoPrompt = "Publish the blog post called 'Introducing our new API'"
+
+// Ports are the loopback ports of the parts.
+type Ports struct {
+	Temporal int // gRPC frontend
+	UI       int // Temporal Web UI
+	Ably     int // local Ably server
+	Auth     int // auth server
+	Model    int // scripted model (only when OPENAI_API_KEY is unset)
+}
+
+// DefaultPorts are the ports the README and the shared env table assume.
+var DefaultPorts = Ports{Temporal: 7233, UI: 8233, Ably: 8090, Auth: 3001, Model: 8095}
+
+// Config is one devstack invocation.
+type Config struct {
+	Root string // repository root
+	// Work, when set, holds the state, the built programs and the posts
+	// instead of .devstack, .bin and data/posts under Root (tests). The
+	// Temporal CLI is always Root/.bin/temporal.
+	Work      string
+	IP        string // every part binds this address
+	Ports     Ports
+	Namespace string
+	Channel   string
+
+	OpenAIKey     string // passed to the worker; empty means the scripted model
+	OpenAIBaseURL string // a model the user runs; with no key it is not replaced
+	OpenAIModel   string
+
+	Timeout time.Duration // bound on each wait for a part to become healthy
+
+	Prompt   string // demo: the prompt
+	DemoUser string // demo: the approver to log in as
+}
+
+// Scripted reports whether the stack runs the offline scripted model.
+func (c Config) Scripted() bool { return c.OpenAIKey == "" && c.OpenAIBaseURL == "" }
+
+// Paths under the repository root.
+func (c Config) under(work string, root ...string) string {
+	if c.Work != "" {
+		return filepath.Join(c.Work, work)
+	}
+	return filepath.Join(append([]string{c.Root}, root...)...)
+}
+
+func (c Config) StateDir() string    { return c.under("state", ".devstack") }
+func (c Config) BinDir() string      { return c.under("bin", ".bin") }
+func (c Config) ToolsBinDir() string { return filepath.Join(c.Root, ".bin") }
+func (c Config) LogDir() string      { return filepath.Join(c.StateDir(), "logs") }
+func (c Config) DBFile() string      { return filepath.Join(c.StateDir(), "temporal.db") }
+func (c Config) UsersFile() string   { return filepath.Join(c.StateDir(), "users.json") }
+func (c Config) BlogDir() string     { return c.under("posts", "data", "posts") }
+func (c Config) PolicyFile() string  { return filepath.Join(c.Root, "config", "policy.json") }
+
+func (c Config) hostPort(port int) string { return joinHostPort(c.IP, port) }
+
+// TemporalAddress, UIURL, AblyEndpoint, AuthURL and ModelURL are where
+// the parts listen.
+func (c Config) TemporalAddress() string { return c.hostPort(c.Ports.Temporal) }
+func (c Config) UIURL() string           { return "http://" + c.hostPort(c.Ports.UI) }
+func (c Config) AblyEndpoint() string    { return c.hostPort(c.Ports.Ably) }
+func (c Config) AuthURL() string         { return "http://" + c.hostPort(c.Ports.Auth) }
+func (c Config) ModelURL() string        { return "http://" + c.hostPort(c.Ports.Model) + "/v1/" }
+
+func joinHostPort(host string, port int) string {
+	if bytes.ContainsRune([]byte(host), ':') {
+		return "[" + host + "]:" + strconv.Itoa(port)
+	}
+	return host + ":" + strconv.Itoa(port)
+}
+
+// portFlags returns the flags that select c's non-default ports and
+// namespace, each with a leading space, so printed commands reach the same
+// stack.
+func portFlags(c Config) string {
+	var b strings.Builder
+	for _, f := range []struct {
+		name      string
+		got, want int
+	}{
+		{"temporal-port", c.Ports.Temporal, DefaultPorts.Temporal}, {"ui-port", c.Ports.UI, DefaultPorts.UI},
+		{"ably-port", c.Ports.Ably, DefaultPorts.Ably}, {"auth-port", c.Ports.Auth, DefaultPorts.Auth},
+	} {
+		if f.got != f.want {
+			fmt.Fprintf(&b, " --%s %d", f.name, f.got)
+		}
+	}
+	if c.Namespace != config.DefaultTemporalNamespace {
+		fmt.Fprintf(&b, " --namespace %s", shellQuote(c.Namespace))
+	}
+	return b.String()
+}
+
+// parseConfig reads the flags of cmd ("up", "demo" or "env") and the
+// environment. cwd locates the repository root unless --root is given.
+func parseConfig(cmd string, args []string, env config.Env, cwd string, stderr io.Writer) (Config, error) {
+	c := Config{
+		IP:            "127.0.0.1",
+		Ports:         DefaultPorts,
+		Namespace:     env.Or(config.EnvTemporalNamespace, config.DefaultTemporalNamespace),
+		Channel:       env.Or(config.EnvChannel, workflows.DefaultChannel),
+		OpenAIKey:     env.Get(config.EnvOpenAIAPIKey),
+		OpenAIBaseURL: env.Get(config.EnvOpenAIBaseURL),
+		OpenAIModel:   env.Or(config.EnvOpenAIModel, config.DefaultOpenAIModel),
+		Timeout:       3 * time.Minute,
+		Prompt:        DemoPrompt,
+		DemoUser:      "pat",
+	}
+	fs := flag.NewFlagSet("devstack "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.Root, "root", "", "repository root (default: found from the working directory)")
+	fs.IntVar(&c.Ports.Temporal, "temporal-port", c.Ports.Temporal, "Temporal gRPC port")
+	fs.IntVar(&c.Ports.UI, "ui-port", c.Ports.UI, "Temporal Web UI port")
+	fs.IntVar(&c.Ports.Ably, "ably-port", c.Ports.Ably, "local Ably server port")
+	fs.IntVar(&c.Ports.Auth, "auth-port", c.Ports.Auth, "auth server port")
+	fs.IntVar(&c.Ports.Model, "model-port", c.Ports.Model, "scripted model port (used when OPENAI_API_KEY is unset)")
+	fs.StringVar(&c.Namespace, "namespace", c.Namespace, "Temporal namespace (env TEMPORAL_NAMESPACE)")
+	if cmd != "env" {
+		fs.DurationVar(&c.Timeout, "timeout", c.Timeout, "bound on each wait for a part to become healthy (includes builds)")
+	}
+	if cmd == "demo" {
+		fs.StringVar(&c.Prompt, "prompt", c.Prompt, "the prompt of the demo run")
+		fs.StringVar(&c.DemoUser, "as", c.DemoUser, "demo approver to log in as: erin (editor), pat (publisher) or ada (admin)")
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if c.Root == "" {
+		root, err := findRoot(cwd)
+		if err != nil {
+			return Config{}, err
+		}
+		c.Root = root
+	}
+	abs, err := filepath.Abs(c.Root)
+	if err != nil {
+		return Config{}, fmt.Errorf("root: %w", err)
+	}
+	c.Root = abs
+	return c, nil
+}
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	if !isModuleRoot(c.Root) {
+		errs = append(errs, fmt.Errorf("%s is not the repository root (no go.mod of %s)", c.Root, modulePath))
+	}
+	seen := map[int]string{}
+	for _, p := range []struct {
+		name string
+		port int
+	}{
+		{"temporal-port", c.Ports.Temporal}, {"ui-port", c.Ports.UI}, {"ably-port", c.Ports.Ably},
+		{"auth-port", c.Ports.Auth}, {"model-port", c.Ports.Model},
+	} {
+		switch {
+		case p.port < 1 || p.port > 65535:
+			errs = append(errs, fmt.Errorf("--%s %d: want 1-65535", p.name, p.port))
+		case seen[p.port] != "":
+			errs = append(errs, fmt.Errorf("--%s and --%s are both %d", seen[p.port], p.name, p.port))
+		default:
+			seen[p.port] = p.name
+		}
+	}
+	if c.Namespace == "" {
+		errs = append(errs, errors.New("namespace is empty"))
+	}
+	if c.Timeout <= 0 {
+		errs = append(errs, errors.New("--timeout must be positive"))
+	}
+	if c.Prompt == "" {
+		errs = append(errs, errors.New("--prompt is empty"))
+	}
+	if _, ok := demoUser(c.DemoUser); !ok {
+		errs = append(errs, fmt.Errorf("--as %q: want one of erin, pat, ada", c.DemoUser))
+	}
+	return errors.Join(errs...)
+}
+
+// findRoot walks up from dir to the directory whose go.mod declares the
+// module.
+func findRoot(dir string) (string, error) {
+	for d, i := dir, 0; i < 64; i++ {
+		if isModuleRoot(d) {
+			return d, nil
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			break
+		}
+		d = parent
+	}
+	return "", fmt.Errorf("not inside the repository (no go.mod of %s above %s); run from the repository or pass --root", modulePath, dir)
+}
+
+func isModuleRoot(dir string) bool {
+	data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		return false
+	}
+	for line := range bytes.Lines(data) {
+		if string(bytes.TrimSpace(line)) == "module "+modulePath {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+// demo runs the guide's scenario: the whole stack, one run of the prompt,
+// and the approver CLI in this terminal as the demo publisher, so the
+// human answers y/n. It prints the answer, the audit trail, any post
+// published, and the Web UI link.
+func demo(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Writer) error {
+	st, err := Up(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	fmt.Fprintf(stderr, "stack up: Temporal UI %s, logs in %s\n", cfg.UIURL(), cfg.LogDir())
+	if cfg.Scripted() {
+		fmt.Fprintln(stderr, "model: SCRIPTED offline model (OPENAI_API_KEY is unset); set OPENAI_API_KEY to use OpenAI")
+	}
+
+	policy, err := config.LoadPolicy(cfg.PolicyFile())
+	if err != nil {
+		return err
+	}
+	before, err := listPosts(cfg.BlogDir())
+	if err != nil {
+		return err
+	}
+	suffix, err := randomHex(rand.Reader, 4)
+	if err != nil {
+		return err
+	}
+	id := "hitl-demo-" + suffix
+	run, err := st.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:            id,
+		TaskQueue:     workflows.TaskQueue,
+		StaticSummary: cfg.Prompt,
+		StaticDetails: "Started by `devstack demo`; approver: " + cfg.DemoUser + ".",
+	}, workflows.WorkflowName, workflows.AgentInput{Prompt: cfg.Prompt, Requester: "devstack-demo", Policy: policy})
+	if err != nil {
+		return fmt.Errorf("start workflow: %w", err)
+	}
+	link := workflowLink(cfg.UIURL(), cfg.Namespace, id)
+	fmt.Fprintf(stdout, "\nStarted workflow %s for: %s\n%s\n\n", id, cfg.Prompt, link)
+
+	user, ok := st.secrets.User(cfg.DemoUser)
+	if !ok {
+		return fmt.Errorf("no demo user %q", cfg.DemoUser)
+	}
+	fmt.Fprintf(stdout, "Starting the approver as %s (%s). Answer the approval request below with y or n (after n, an optional reason).\n\n", user.Name, user.Role)
+	approver, err := startApprover(st.bins[binApprover], mergeEnv(os.Environ(), approverEnv(cfg, user)), cfg.Root, stdin, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	defer approver.Stop(5 * time.Second)
+
+	type outcome struct {
+		res workflows.AgentResult
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		var o outcome
+		o.err = run.Get(ctx, &o.res)
+		done <- o
+	}()
+	stopping := func() error {
+		fmt.Fprintf(stdout, "\nstopping; the run %s stays in Temporal: %s\n", id, link)
+		return nil
+	}
+	select {
+	case o := <-done:
+		_ = approver.Stop(5 * time.Second)
+		if o.err != nil {
+			if ctx.Err() != nil {
+				return stopping()
+			}
+			return fmt.Errorf("run %s failed: %w; see %s", id, o.err, link)
+		}
+		after, err := listPosts(cfg.BlogDir())
+		if err != nil {
+			return err
+		}
+		printDemoResult(stdout, o.res, newPosts(before, after), cfg.BlogDir(), link)
+		return nil
+	case <-approver.Exited():
+		if ctx.Err() != nil {
+			return stopping()
+		}
+		return fmt.Errorf("the approver exited (%v) before the run finished; the run still waits: %s", approver.Err(), link)
+	case <-ctx.Done():
+		return stopping()
+	}
+}
+
+// startApprover runs the approver CLI in the foreground process group so
+// it can read the terminal.
+func startApprover(bin string, env []string, dir string, stdin io.Reader, stdout, stderr io.Writer) (*proc, error) {
+	cmd := exec.Command(bin, "watch")
+	cmd.Env = env
+	cmd.Dir = dir
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+	return launch("approver", cmd, nil)
+}
+
+func listPosts(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list posts: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".md") {
+			names = append(names, e.Name())
+		}
+	}
+	return names, nil
+}
+
+// newPosts returns the names in after that are not in before.
+func newPosts(before, after []string) []string {
+	var out []string
+	for _, n := range after {
+		if !slices.Contains(before, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func printDemoResult(w io.Writer, res workflows.AgentResult, posts []string, blogDir, link string) {
+	fmt.Fprintf(w, "\n=== Run finished ===\nAnswer: %s\n\n", res.Answer)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tKIND\tTOOL\tBY\tROLE\tREASON")
+	for _, e := range res.Audit {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.UTC().Format(time.TimeOnly), dash(e.Kind), dash(e.Tool), dash(e.Actor), dash(e.Role), dash(e.Reason))
+	}
+	tw.Flush()
+	if len(posts) == 0 {
+		fmt.Fprintln(w, "\nNothing was published.")
+	} else {
+		for _, p := range posts {
+			fmt.Fprintf(w, "\nPublished: %s\n", filepath.Join(blogDir, p))
+		}
+	}
+	fmt.Fprintf(w, "Workflow: %s\n", link)
+}
+
+func dash(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// workflowLink is the Web UI page of a workflow.
+func workflowLink(uiURL, namespace, id string) string {
+	return strings.TrimRight(uiURL, "/") + "/namespaces/" + namespace + "/workflows/" + id
+}

@@ -1,0 +1,333 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/hitl/durable-approvals/config"
+)
+
+// fakeRoot makes a directory that looks like the repository root.
+func fakeRoot(t *testing.T) string {
+	t.Helper()
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "go.mod"), []byte("module "+modulePath+"\n\ngo 1.26.0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+func TestParseConfig(t *testing.T) {
+	root := fakeRoot(t)
+	sub := filepath.Join(root, "a", "b")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		cmd     string
+		args    []string
+		env     config.Env
+		cwd     string
+		check   func(t *testing.T, c Config)
+		wantErr string
+	}{
+		{name: "defaults from a subdirectory", cmd: "up", cwd: sub, check: func(t *testing.T, c Config) {
+			if c.Root != root || c.Ports != DefaultPorts || c.TemporalAddress() != "127.0.0.1:7233" ||
+				c.UIURL() != "http://127.0.0.1:8233" || c.AblyEndpoint() != "127.0.0.1:8090" || c.AuthURL() != "http://127.0.0.1:3001" {
+				t.Errorf("config = %+v", c)
+			}
+			if !c.Scripted() || c.ModelURL() != "http://127.0.0.1:8095/v1/" {
+				t.Errorf("want the scripted model at 8095, got scripted=%v %s", c.Scripted(), c.ModelURL())
+			}
+			if c.DBFile() != filepath.Join(root, ".devstack", "temporal.db") || c.BlogDir() != filepath.Join(root, "data", "posts") {
+				t.Errorf("paths: %s %s", c.DBFile(), c.BlogDir())
+			}
+		}},
+		{name: "ports overridden", cmd: "up", cwd: root, args: []string{"--temporal-port", "17233", "--ui-port", "18233", "--ably-port", "18090", "--auth-port", "13001", "--model-port", "18095"},
+			check: func(t *testing.T, c Config) {
+				if c.Ports != (Ports{17233, 18233, 18090, 13001, 18095}) {
+					t.Errorf("ports = %+v", c.Ports)
+				}
+			}},
+		{name: "openai key means no scripted model", cmd: "up", cwd: root, env: config.Env{"OPENAI_API_KEY": "sk-x"},
+			check: func(t *testing.T, c Config) {
+				if c.Scripted() {
+					t.Error("scripted with a key")
+				}
+			}},
+		{name: "demo flags", cmd: "demo", cwd: root, args: []string{"--as", "erin", "--prompt", "Delete it"},
+			check: func(t *testing.T, c Config) {
+				if c.DemoUser != "erin" || c.Prompt != "Delete it" {
+					t.Errorf("demo = %s %q", c.DemoUser, c.Prompt)
+				}
+			}},
+		{name: "env has no demo flags", cmd: "env", cwd: root, args: []string{"--as", "erin"}, wantErr: "not defined"},
+		{name: "duplicate ports", cmd: "up", cwd: root, args: []string{"--ui-port", "7233"}, wantErr: "--temporal-port and --ui-port are both 7233"},
+		{name: "port out of range", cmd: "up", cwd: root, args: []string{"--ably-port", "70000"}, wantErr: "--ably-port 70000"},
+		{name: "unknown demo user", cmd: "demo", cwd: root, args: []string{"--as", "mallory"}, wantErr: "--as"},
+		{name: "not in the repo", cmd: "up", cwd: t.TempDir(), wantErr: "not inside the repository"},
+		{name: "wrong root", cmd: "up", cwd: root, args: []string{"--root", t.TempDir()}, wantErr: "not the repository root"},
+		{name: "stray argument", cmd: "up", cwd: root, args: []string{"now"}, wantErr: "unexpected arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := tt.env
+			if env == nil {
+				env = config.Env{}
+			}
+			c, err := parseConfig(tt.cmd, tt.args, env, tt.cwd, io.Discard)
+			if err == nil {
+				err = c.Validate()
+			}
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func testConfig(t *testing.T, env config.Env) Config {
+	t.Helper()
+	c, err := parseConfig("up", nil, env, fakeRoot(t), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestEnvBuilding(t *testing.T) {
+	secrets := Secrets{AblyKey: "devstack.local:s3cret", Users: []DemoUser{{"pat", "publisher", "pat-pw"}}}
+	t.Run("scripted", func(t *testing.T) {
+		c := testConfig(t, config.Env{})
+		vars := trustedEnv(c, secrets)
+		want := map[string]string{
+			"TEMPORAL_ADDRESS": "127.0.0.1:7233", "TEMPORAL_NAMESPACE": "default", "ABLY_ENDPOINT": "127.0.0.1:8090",
+			"ABLY_TLS": "false", "ABLY_API_KEY": "devstack.local:s3cret", "AUTH_URL": "http://127.0.0.1:3001",
+			"OPENAI_BASE_URL": "http://127.0.0.1:8095/v1/", "OPENAI_API_KEY": "", "BLOG_DIR": c.BlogDir(),
+			"HITL_POLICY_FILE": c.PolicyFile(), "ABLY_CHANNEL": "ai:big-bad-any", "HITL_AGENT_CLIENT_ID": "hitl-agent",
+		}
+		for k, v := range want {
+			if got, ok := lookupVar(vars, k); !ok || got != v {
+				t.Errorf("%s = %q (set %v), want %q", k, got, ok, v)
+			}
+		}
+	})
+	t.Run("real openai", func(t *testing.T) {
+		c := testConfig(t, config.Env{"OPENAI_API_KEY": "sk-real"})
+		vars := trustedEnv(c, secrets)
+		if v, _ := lookupVar(vars, "OPENAI_API_KEY"); v != "sk-real" {
+			t.Errorf("OPENAI_API_KEY = %q", v)
+		}
+		if _, ok := lookupVar(vars, "OPENAI_BASE_URL"); ok {
+			t.Error("OPENAI_BASE_URL set with a real key")
+		}
+	})
+	t.Run("user env holds no ably key", func(t *testing.T) {
+		c := testConfig(t, config.Env{})
+		if _, ok := lookupVar(userEnv(c), "ABLY_API_KEY"); ok {
+			t.Error("ABLY_API_KEY in the user's env")
+		}
+		if v, ok := lookupVar(approverEnv(c, secrets.Users[0]), "ABLY_API_KEY"); !ok || v != "" {
+			t.Errorf("approver env: ABLY_API_KEY = %q (set %v), want it emptied", v, ok)
+		}
+		if v, _ := lookupVar(approverEnv(c, secrets.Users[0]), "APPROVER_PASSWORD"); v != "pat-pw" {
+			t.Errorf("APPROVER_PASSWORD = %q", v)
+		}
+	})
+}
+
+func TestMergeEnv(t *testing.T) {
+	got := mergeEnv([]string{"PATH=/bin", "OPENAI_API_KEY=sk-leak", "A=1"}, []EnvVar{{"OPENAI_API_KEY", ""}, {"B", "2"}})
+	want := []string{"PATH=/bin", "A=1", "OPENAI_API_KEY=", "B=2"}
+	if !slices.Equal(got, want) {
+		t.Errorf("mergeEnv = %q, want %q", got, want)
+	}
+}
+
+func TestExportLines(t *testing.T) {
+	got := exportLines([]EnvVar{{"A", "127.0.0.1:7233"}, {"B", "it's"}, {"C", ""}, {"D", "a b$c"}})
+	want := "export A=127.0.0.1:7233\nexport B='it'\\''s'\nexport C=''\nexport D='a b$c'\n"
+	if got != want {
+		t.Errorf("exportLines =\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestSecrets(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), ".devstack")
+	s1, created, err := loadOrCreateSecrets(dir, rand.Reader)
+	if err != nil || !created {
+		t.Fatalf("first load: created=%v err=%v", created, err)
+	}
+	if !strings.HasPrefix(s1.AblyKey, "devstack.local:") || len(s1.Users) != 3 {
+		t.Errorf("secrets = %+v", s1)
+	}
+	info, err := os.Stat(filepath.Join(dir, secretsFile))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("secrets file mode: %v %v", info, err)
+	}
+	s2, created, err := loadOrCreateSecrets(dir, iotest.ErrReader(io.ErrUnexpectedEOF))
+	if err != nil || created {
+		t.Fatalf("second load: created=%v err=%v", created, err)
+	}
+	if s2.AblyKey != s1.AblyKey || !slices.Equal(s2.Users, s1.Users) {
+		t.Error("secrets changed between runs")
+	}
+	for _, name := range []string{"erin", "pat", "ada"} {
+		if u, ok := s2.User(name); !ok || len(u.Password) < 12 {
+			t.Errorf("user %s = %+v", name, u)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, secretsFile), []byte(`{"ablyKey":"nope"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := loadOrCreateSecrets(dir, rand.Reader); err == nil || !strings.Contains(err.Error(), "delete it") {
+		t.Errorf("corrupt secrets: %v", err)
+	}
+	if _, _, err := loadOrCreateSecrets(t.TempDir(), iotest.ErrReader(io.ErrUnexpectedEOF)); err == nil {
+		t.Error("no error without randomness")
+	}
+}
+
+func TestPinnedVersion(t *testing.T) {
+	tests := []struct {
+		doc, want, wantErr string
+	}{
+		{"# pins\nTEMPORAL_CLI_VERSION=v1.5.1\nSTATICCHECK_VERSION=v0.8.2\n", "v1.5.1", ""},
+		{"TEMPORAL_CLI_VERSION = \"v1.5.1\"\n", "v1.5.1", ""},
+		{"STATICCHECK_VERSION=v0.8.2\n", "", "not set"},
+		{"TEMPORAL_CLI_VERSION=latest\n", "", "module version"},
+	}
+	for _, tt := range tests {
+		got, err := pinnedVersion([]byte(tt.doc), temporalVersionKey)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("pinnedVersion(%q) err = %v, want %q", tt.doc, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("pinnedVersion(%q) = %q, %v", tt.doc, got, err)
+		}
+	}
+}
+
+func TestRepositoryPinsTheTemporalCLI(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", toolsEnvFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := pinnedVersion(data, temporalVersionKey); err != nil || v != "v1.5.1" {
+		t.Errorf("tools.env pins %q, %v; want v1.5.1", v, err)
+	}
+}
+
+func TestTemporalArgs(t *testing.T) {
+	c := testConfig(t, config.Env{})
+	c.Ports.Temporal, c.Ports.UI = 17233, 18233
+	got := strings.Join(temporalArgs(c), " ")
+	for _, want := range []string{
+		"server start-dev", "--ip 127.0.0.1", "--port 17233", "--ui-port 18233",
+		"--db-filename " + c.DBFile(), "--namespace default",
+		"--search-attribute ApprovalToolCallIDs=KeywordList", "--search-attribute PendingApprovals=Int",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("args %q lack %q", got, want)
+		}
+	}
+}
+
+func TestPrintEnv(t *testing.T) {
+	c := testConfig(t, config.Env{})
+	s, _, err := loadOrCreateSecrets(c.StateDir(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := printEnv(&b, c, s); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	pat, _ := s.User("pat")
+	for _, want := range []string{"export TEMPORAL_ADDRESS=127.0.0.1:7233\n", "export AUTH_URL=http://127.0.0.1:3001\n",
+		"export APPROVER_USER=pat\n", "export APPROVER_PASSWORD=" + pat.Password + "\n", "# as ada (admin)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("env output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, s.AblyKey) {
+		t.Error("env output leaks the Ably key")
+	}
+}
+
+func TestNewPosts(t *testing.T) {
+	if got := newPosts([]string{"a.md"}, []string{"a.md", "b.md"}); !slices.Equal(got, []string{"b.md"}) {
+		t.Errorf("newPosts = %q", got)
+	}
+	dir := t.TempDir()
+	for _, n := range []string{"x.md", "y.txt"} {
+		if err := os.WriteFile(filepath.Join(dir, n), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, ".ledger"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	got, err := listPosts(dir)
+	if err != nil || !slices.Equal(got, []string{"x.md"}) {
+		t.Errorf("listPosts = %q, %v", got, err)
+	}
+	if got, err := listPosts(filepath.Join(dir, "none")); err != nil || got != nil {
+		t.Errorf("listPosts(missing) = %q, %v", got, err)
+	}
+}
+
+func TestMainErrUsage(t *testing.T) {
+	tests := []struct {
+		args    []string
+		wantErr string
+	}{
+		{nil, "no command"},
+		{[]string{"fly"}, `unknown command "fly"`},
+		{[]string{"help"}, ""},
+		{[]string{"up", "-h"}, ""},
+		{[]string{"ably", "-h"}, ""},
+		{[]string{"ably"}, "key"},
+	}
+	for _, tt := range tests {
+		err := mainErr(t.Context(), tt.args, config.Env{}, strings.NewReader(""), io.Discard, io.Discard)
+		if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("mainErr(%q) = %v, want %q", tt.args, err, tt.wantErr)
+		}
+	}
+}
+
+func TestPortFlags(t *testing.T) {
+	c := testConfig(t, config.Env{})
+	if got := portFlags(c); got != "" {
+		t.Errorf("default portFlags = %q", got)
+	}
+	c.Ports.Temporal, c.Ports.Auth, c.Namespace = 17233, 13001, "dev"
+	if got, want := portFlags(c), " --temporal-port 17233 --auth-port 13001 --namespace dev"; got != want {
+		t.Errorf("portFlags = %q, want %q", got, want)
+	}
+	// The printed flags select the same stack.
+	c2, err := parseConfig("env", strings.Fields(portFlags(c)), config.Env{}, c.Root, io.Discard)
+	if err != nil || c2.Ports != c.Ports || c2.Namespace != "dev" {
+		t.Errorf("round trip: %+v, %v", c2, err)
+	}
+}

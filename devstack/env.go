@@ -1,0 +1,105 @@
+package main
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/internal/ablyconn"
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+// EnvVar is one environment variable for a part or for the user's shell.
+type EnvVar struct{ Name, Value string }
+
+// userEnv is what a user exports to run starter and approver against the
+// stack. It holds no Ably key: only trusted parts get that.
+func userEnv(c Config) []EnvVar {
+	return []EnvVar{
+		{config.EnvTemporalAddress, c.TemporalAddress()},
+		{config.EnvTemporalNamespace, c.Namespace},
+		{"TEMPORAL_TLS", "false"}, // the dev server is plaintext, whatever a profile says
+		{config.EnvTemporalUIURL, c.UIURL()},
+		{config.EnvPolicyFile, c.PolicyFile()},
+		{ablyconn.EnvEndpoint, c.AblyEndpoint()},
+		{ablyconn.EnvTLS, "false"},
+		{config.EnvChannel, c.Channel},
+		{config.EnvAuthURL, c.AuthURL()},
+	}
+}
+
+// trustedEnv adds what the worker and the bridge need: the Ably key, the
+// model, the blog directory.
+func trustedEnv(c Config, s Secrets) []EnvVar {
+	vars := append(userEnv(c),
+		EnvVar{ablyconn.EnvAPIKey, s.AblyKey},
+		EnvVar{config.EnvAgentClientID, workflows.DefaultAgentClientID},
+		EnvVar{config.EnvBridgeClientID, config.DefaultBridgeClientID},
+		EnvVar{config.EnvBlogDir, c.BlogDir()},
+		EnvVar{config.EnvOpenAIModel, c.OpenAIModel},
+	)
+	if c.Scripted() {
+		// Empty the key so a stray OPENAI_API_KEY cannot reach the real API.
+		return append(vars, EnvVar{config.EnvOpenAIBaseURL, c.ModelURL()}, EnvVar{config.EnvOpenAIAPIKey, ""})
+	}
+	vars = append(vars, EnvVar{config.EnvOpenAIAPIKey, c.OpenAIKey})
+	if c.OpenAIBaseURL != "" {
+		vars = append(vars, EnvVar{config.EnvOpenAIBaseURL, c.OpenAIBaseURL})
+	}
+	return vars
+}
+
+// approverEnv is the approver CLI's environment for demo user u. It
+// empties ABLY_API_KEY: a human approver holds only the auth server's token.
+func approverEnv(c Config, u DemoUser) []EnvVar {
+	return append(userEnv(c), EnvVar{config.EnvApproverUser, u.Name}, EnvVar{config.EnvApproverPassword, u.Password},
+		EnvVar{ablyconn.EnvAPIKey, ""})
+}
+
+// mergeEnv returns base ("K=V" entries) with vars set, each name once,
+// vars winning.
+func mergeEnv(base []string, vars []EnvVar) []string {
+	set := map[string]bool{}
+	for _, v := range vars {
+		set[v.Name] = true
+	}
+	out := make([]string, 0, len(base)+len(vars))
+	for _, kv := range base {
+		name, _, _ := strings.Cut(kv, "=")
+		if !set[name] {
+			out = append(out, kv)
+		}
+	}
+	for _, v := range vars {
+		out = append(out, v.Name+"="+v.Value)
+	}
+	return out
+}
+
+// exportLines renders vars as POSIX shell export lines.
+func exportLines(vars []EnvVar) string {
+	var b strings.Builder
+	for _, v := range vars {
+		b.WriteString("export " + v.Name + "=" + shellQuote(v.Value) + "\n")
+	}
+	return b.String()
+}
+
+// shellQuote quotes s for a POSIX shell when it needs quoting.
+func shellQuote(s string) string {
+	if s != "" && !strings.ContainsFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:@%+=,", r))
+	}) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// lookupVar returns the value of name in vars.
+func lookupVar(vars []EnvVar, name string) (string, bool) {
+	i := slices.IndexFunc(vars, func(v EnvVar) bool { return v.Name == name })
+	if i < 0 {
+		return "", false
+	}
+	return vars[i].Value, true
+}

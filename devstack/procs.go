@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// proc is a child process of the stack.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process has exited
+	mu   sync.Mutex
+	err  error // Wait's result, set before done is closed
+	log  io.Closer
+}
+
+// startProc starts path with args and env, its output appended to
+// logPath. detach puts it in its own process group (so the terminal's
+// Ctrl-C reaches only the devstack, which stops the children in order).
+func startProc(name, path string, args, env []string, dir, logPath string, detach bool) (*proc, error) {
+	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("%s: log file: %w", name, err)
+	}
+	fmt.Fprintf(logf, "\n=== %s: %s %q\n", time.Now().Format(time.RFC3339), path, args)
+	cmd := exec.Command(path, args...)
+	cmd.Env = env
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if detach {
+		cmd.SysProcAttr = childSysProcAttr()
+	}
+	return launch(name, cmd, logf)
+}
+
+// launch starts cmd and reaps it in the background.
+func launch(name string, cmd *exec.Cmd, log io.Closer) (*proc, error) {
+	if err := cmd.Start(); err != nil {
+		if log != nil {
+			log.Close()
+		}
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &proc{name: name, cmd: cmd, done: make(chan struct{}), log: log}
+	go func() {
+		err := cmd.Wait()
+		p.mu.Lock()
+		p.err = err
+		p.mu.Unlock()
+		if p.log != nil {
+			p.log.Close()
+		}
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// Pid is the child's process id.
+func (p *proc) Pid() int { return p.cmd.Process.Pid }
+
+// Exited is closed when the process has exited.
+func (p *proc) Exited() <-chan struct{} { return p.done }
+
+// Err is the process's exit error, once Exited is closed.
+func (p *proc) Err() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
+// Stop sends SIGTERM and waits up to grace for the exit, then kills the
+// process. A process that exits on SIGTERM is not an error.
+func (p *proc) Stop(grace time.Duration) error {
+	select {
+	case <-p.done:
+		return nil
+	default:
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("stop %s: %w", p.name, err)
+	}
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-p.done:
+		return nil
+	case <-t.C:
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		return fmt.Errorf("%s did not stop within %s; killed", p.name, grace)
+	}
+}
+
+// buildMains builds each main package (name -> package path) into binDir
+// with one `go build` per package.
+func buildMains(ctx context.Context, root, binDir string, mains map[string]string, log io.Writer) (map[string]string, error) {
+	if err := os.MkdirAll(binDir, 0o755); err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	names := sortedKeys(mains)
+	for _, name := range names {
+		bin := filepath.Join(binDir, name)
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, mains[name])
+		cmd.Dir = root
+		cmd.Stdout, cmd.Stderr = log, log
+		if err := cmd.Run(); err != nil {
+			return nil, fmt.Errorf("go build %s: %w (see the output above)", mains[name], err)
+		}
+		out[name] = bin
+	}
+	return out, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

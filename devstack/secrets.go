@@ -1,0 +1,128 @@
+package main
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/hitl/durable-approvals/internal/ablyconn"
+)
+
+// DemoUser is a demo approver of the dev stack.
+type DemoUser struct {
+	Name     string `json:"name"`
+	Role     string `json:"role"`
+	Password string `json:"password"`
+}
+
+// demoUserRoles are the demo approvers, one per role of the default policy.
+var demoUserRoles = []DemoUser{{Name: "erin", Role: "editor"}, {Name: "pat", Role: "publisher"}, {Name: "ada", Role: "admin"}}
+
+func demoUser(name string) (DemoUser, bool) {
+	for _, u := range demoUserRoles {
+		if u.Name == name {
+			return u, true
+		}
+	}
+	return DemoUser{}, false
+}
+
+// Secrets are the dev stack's generated credentials, created once and kept
+// in .devstack/secrets.json (mode 0600) so restarts keep working tokens and
+// the users' passwords.
+type Secrets struct {
+	// AblyKey is the local Ably server's key, "devstack.local:<secret>".
+	AblyKey string     `json:"ablyKey"`
+	Users   []DemoUser `json:"users"`
+}
+
+// User returns the demo user called name.
+func (s Secrets) User(name string) (DemoUser, bool) {
+	for _, u := range s.Users {
+		if u.Name == name {
+			return u, true
+		}
+	}
+	return DemoUser{}, false
+}
+
+func (s Secrets) validate() error {
+	if _, _, err := ablyconn.SplitKey(s.AblyKey); err != nil {
+		return err
+	}
+	for _, want := range demoUserRoles {
+		u, ok := s.User(want.Name)
+		if !ok || u.Role != want.Role || len(u.Password) < 12 {
+			return fmt.Errorf("demo user %s missing or invalid", want.Name)
+		}
+	}
+	return nil
+}
+
+const secretsFile = "secrets.json"
+
+// loadOrCreateSecrets reads dir/secrets.json, or generates the secrets from
+// random and writes them. created reports a new file.
+func loadOrCreateSecrets(dir string, random io.Reader) (s Secrets, created bool, err error) {
+	path := filepath.Join(dir, secretsFile)
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(data, &s); err != nil {
+			return Secrets{}, false, fmt.Errorf("%s: %w (delete it to generate new secrets)", path, err)
+		}
+		if err := s.validate(); err != nil {
+			return Secrets{}, false, fmt.Errorf("%s: %w (delete it to generate new secrets)", path, err)
+		}
+		return s, false, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return Secrets{}, false, fmt.Errorf("read secrets: %w", err)
+	}
+	secret, err := randomHex(random, 24)
+	if err != nil {
+		return Secrets{}, false, err
+	}
+	s.AblyKey = "devstack.local:" + secret
+	for _, u := range demoUserRoles {
+		pw, err := randomHex(random, 8)
+		if err != nil {
+			return Secrets{}, false, err
+		}
+		u.Password = u.Name + "-" + pw
+		s.Users = append(s.Users, u)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return Secrets{}, false, fmt.Errorf("create %s: %w", dir, err)
+	}
+	out, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return Secrets{}, false, err
+	}
+	// O_EXCL: two devstacks starting at once must not hand out different
+	// keys.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return Secrets{}, false, fmt.Errorf("write secrets: %w", err)
+	}
+	if _, err := f.Write(append(out, '\n')); err != nil {
+		f.Close()
+		return Secrets{}, false, fmt.Errorf("write secrets: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return Secrets{}, false, fmt.Errorf("write secrets: %w", err)
+	}
+	return s, true, nil
+}
+
+func randomHex(random io.Reader, n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(random, b); err != nil {
+		return "", fmt.Errorf("random: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}

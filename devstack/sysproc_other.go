@@ -1,0 +1,8 @@
+//go:build !linux
+
+package main
+
+import "syscall"
+
+// childSysProcAttr leaves the child in the devstack's process group.
+func childSysProcAttr() *syscall.SysProcAttr { return nil }

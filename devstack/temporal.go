@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"debug/buildinfo"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+)
+
+const (
+	temporalCLIModule  = "github.com/temporalio/cli"
+	temporalCLIPackage = "github.com/temporalio/cli/cmd/temporal"
+	// toolsEnvFile pins the tool versions (also read by the Makefile and
+	// scripts/install-tools.sh).
+	toolsEnvFile       = "tools.env"
+	temporalVersionKey = "TEMPORAL_CLI_VERSION"
+)
+
+// searchAttributes are the workflow's search attributes (see
+// workflows.SAToolCallIDs and workflows.SAPendingApprovals).
+var searchAttributes = map[string]enumspb.IndexedValueType{
+	"ApprovalToolCallIDs": enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+	"PendingApprovals":    enumspb.INDEXED_VALUE_TYPE_INT,
+}
+
+// pinnedVersion reads KEY=VALUE from a tools.env document.
+func pinnedVersion(data []byte, key string) (string, error) {
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if ok && strings.TrimSpace(k) == key {
+			v = strings.Trim(strings.TrimSpace(v), `"'`)
+			if !strings.HasPrefix(v, "v") || v == "v" {
+				return "", fmt.Errorf("%s=%q: want a module version like v1.5.1", key, v)
+			}
+			return v, nil
+		}
+	}
+	return "", fmt.Errorf("%s not set", key)
+}
+
+// binaryVersion returns the main module path and version a Go binary was
+// built from.
+func binaryVersion(path string) (module, version string, err error) {
+	bi, err := buildinfo.ReadFile(path)
+	if err != nil {
+		return "", "", err
+	}
+	return bi.Main.Path, bi.Main.Version, nil
+}
+
+// ensureTemporalCLI returns the path of .bin/temporal at the pinned
+// version, building it from the Go module proxy with `go install` when it
+// is missing or another version. It never downloads a binary.
+func ensureTemporalCLI(ctx context.Context, c Config, log io.Writer) (string, error) {
+	data, err := os.ReadFile(filepath.Join(c.Root, toolsEnvFile))
+	if err != nil {
+		return "", fmt.Errorf("temporal CLI pin: %w", err)
+	}
+	version, err := pinnedVersion(data, temporalVersionKey)
+	if err != nil {
+		return "", fmt.Errorf("temporal CLI pin in %s: %w", toolsEnvFile, err)
+	}
+	path := filepath.Join(c.ToolsBinDir(), "temporal")
+	if mod, v, err := binaryVersion(path); err == nil && mod == temporalCLIModule && v == version {
+		return path, nil
+	}
+	fmt.Fprintf(log, "building the Temporal CLI %s into %s with go install (first run only; takes a few minutes)...\n", version, c.ToolsBinDir())
+	cmd := exec.CommandContext(ctx, "go", "install", temporalCLIPackage+"@"+version)
+	cmd.Dir = c.Root
+	cmd.Env = mergeEnv(os.Environ(), []EnvVar{{"GOBIN", c.ToolsBinDir()}, {"GOFLAGS", "-buildvcs=false"}})
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("go install %s@%s: %w", temporalCLIPackage, version, err)
+	}
+	if mod, v, err := binaryVersion(path); err != nil || mod != temporalCLIModule || v != version {
+		return "", fmt.Errorf("go install built %s, but it is not %s %s", path, temporalCLIModule, version)
+	}
+	return path, nil
+}
+
+// temporalArgs are the dev server's arguments. The SQLite file keeps
+// workflows (and so pending approvals) across restarts. The search
+// attributes are registered when the file is created; ensureSearchAttributes
+// adds them to an older file.
+func temporalArgs(c Config) []string {
+	args := []string{
+		"server", "start-dev",
+		"--ip", c.IP,
+		"--port", fmt.Sprint(c.Ports.Temporal),
+		"--ui-port", fmt.Sprint(c.Ports.UI),
+		"--db-filename", c.DBFile(),
+		"--namespace", c.Namespace,
+		"--log-level", "warn",
+	}
+	for _, name := range sortedKeys(searchAttributes) {
+		args = append(args, "--search-attribute", name+"="+saTypeName(searchAttributes[name]))
+	}
+	return args
+}
+
+func saTypeName(t enumspb.IndexedValueType) string {
+	switch t {
+	case enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST:
+		return "KeywordList"
+	case enumspb.INDEXED_VALUE_TYPE_INT:
+		return "Int"
+	}
+	return strings.TrimPrefix(t.String(), "IndexedValueType")
+}
+
+// dialTemporal dials until the frontend answers a health check, the
+// process exits, or timeout passes.
+func dialTemporal(ctx context.Context, c Config, exited <-chan struct{}, timeout time.Duration) (client.Client, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var last error
+	for {
+		dctx, dcancel := context.WithTimeout(ctx, 2*time.Second)
+		tc, err := client.DialContext(dctx, client.Options{
+			HostPort:  c.TemporalAddress(),
+			Namespace: c.Namespace,
+			Logger:    tlog.NewStructuredLogger(discardLogger()),
+		})
+		if err == nil {
+			_, err = tc.CheckHealth(dctx, &client.CheckHealthRequest{})
+			if err == nil {
+				dcancel()
+				return tc, nil
+			}
+			tc.Close()
+		}
+		dcancel()
+		last = err
+		select {
+		case <-exited:
+			return nil, errors.New("the Temporal dev server exited during startup")
+		case <-ctx.Done():
+			return nil, fmt.Errorf("temporal at %s not healthy after %s: %w", c.TemporalAddress(), timeout, last)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// ensureSearchAttributes registers the workflow's search attributes that
+// the namespace lacks. "Already exists" is success.
+func ensureSearchAttributes(ctx context.Context, tc client.Client, namespace string) error {
+	ops := tc.OperatorService()
+	list, err := ops.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("list search attributes: %w", err)
+	}
+	missing := map[string]enumspb.IndexedValueType{}
+	for name, typ := range searchAttributes {
+		have, ok := list.GetCustomAttributes()[name]
+		switch {
+		case !ok:
+			missing[name] = typ
+		case have != typ:
+			return fmt.Errorf("search attribute %s is %s in namespace %s, want %s (delete %s to start afresh)",
+				name, have, namespace, typ, ".devstack/temporal.db")
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	_, err = ops.AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: namespace, SearchAttributes: missing})
+	var exists *serviceerror.AlreadyExists
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("add search attributes: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/hitl/durable-approvals/config"
+)
+
+// Config is one starter invocation.
+type Config struct {
+	Temporal    client.Options
+	UIURL       string // Temporal Web UI base URL, for the printed link
+	PolicyFile  string
+	Prompt      string
+	Requester   string
+	Wait        bool
+	DialTimeout time.Duration
+	MaxTurns    int
+}
+
+const usage = `usage: starter [flags] "PROMPT"
+
+Starts one agent run on Temporal and prints its workflow id and Web UI link.
+Settings: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_UI_URL, HITL_POLICY_FILE.
+Flags may come before or after the prompt.
+
+flags:`
+
+// loadConfig reads flags and the prompt from args and settings from env.
+// Flags may appear before and after the prompt; several positional
+// arguments are joined with spaces.
+func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error) {
+	topts, err := config.TemporalOptions(env)
+	if err != nil {
+		return Config{}, err
+	}
+	c := Config{
+		Temporal:   topts,
+		UIURL:      env.Or(config.EnvTemporalUIURL, config.DefaultTemporalUIURL),
+		PolicyFile: env.Or(config.EnvPolicyFile, config.DefaultPolicyFile),
+		Requester:  env.Get("USER"),
+	}
+	fs := flag.NewFlagSet("starter", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, usage)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&c.Requester, "requester", c.Requester, "who asks; shown to approvers (default $USER)")
+	fs.BoolVar(&c.Wait, "wait", false, "wait for the run to finish, then print the answer and the audit trail")
+	fs.StringVar(&c.PolicyFile, "policy", c.PolicyFile, "approval policy file whose snapshot the run uses (env "+config.EnvPolicyFile+")")
+	fs.StringVar(&c.UIURL, "ui", c.UIURL, "Temporal Web UI base URL (env "+config.EnvTemporalUIURL+")")
+	fs.DurationVar(&c.DialTimeout, "dial-timeout", 10*time.Second, "how long to try to reach Temporal")
+	fs.IntVar(&c.MaxTurns, "max-turns", 0, "bound on model calls (0: the workflow's default)")
+	var words []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return Config{}, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		words = append(words, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	c.Prompt = strings.TrimSpace(strings.Join(words, " "))
+	return c, nil
+}
+
+// maxPromptBytes bounds the prompt; the whole conversation lives in the
+// workflow history.
+const maxPromptBytes = 16 << 10
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Prompt == "" {
+		errs = append(errs, errors.New(`no prompt: usage: starter [flags] "PROMPT"`))
+	} else if len(c.Prompt) > maxPromptBytes {
+		errs = append(errs, fmt.Errorf("prompt is %d bytes, at most %d", len(c.Prompt), maxPromptBytes))
+	}
+	if strings.TrimSpace(c.Requester) == "" {
+		errs = append(errs, errors.New("no requester: pass --requester NAME (or set $USER)"))
+	}
+	if c.PolicyFile == "" {
+		errs = append(errs, errors.New(config.EnvPolicyFile+" is empty"))
+	}
+	if c.DialTimeout <= 0 {
+		errs = append(errs, errors.New("--dial-timeout must be positive"))
+	}
+	if c.MaxTurns < 0 {
+		errs = append(errs, errors.New("--max-turns must not be negative"))
+	}
+	if c.Temporal.HostPort == "" {
+		errs = append(errs, errors.New(config.EnvTemporalAddress+" is empty"))
+	}
+	return errors.Join(errs...)
+}

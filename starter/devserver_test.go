@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+// fakeAgent stands in for workflows.AgentWorkflow: it echoes what the
+// starter sent so the test can check the input.
+func fakeAgent(ctx workflow.Context, in workflows.AgentInput) (workflows.AgentResult, error) {
+	return workflows.AgentResult{
+		Answer: fmt.Sprintf("echo %q from %s, %d tools", in.Prompt, in.Requester, len(in.Policy.Tools)),
+		Turns:  1,
+		Audit: []workflows.AuditEntry{{
+			Time: workflow.Now(ctx), Kind: workflows.AuditAutoApproved, Tool: "search_posts", ToolCallID: "call_1",
+		}},
+	}, nil
+}
+
+// TestStartAndWaitOnDevServer runs the starter against the pinned Temporal
+// dev server and a worker with a stand-in workflow.
+func TestStartAndWaitOnDevServer(t *testing.T) {
+	cli := os.Getenv("TEMPORAL_CLI")
+	if cli == "" {
+		cli = filepath.Join("..", ".bin", "temporal")
+	}
+	if _, err := os.Stat(cli); err != nil {
+		t.Fatalf("the Temporal CLI is missing (%v): run `make tools`", err)
+	}
+	var logs bytes.Buffer
+	srv, err := testsuite.StartDevServer(t.Context(), testsuite.DevServerOptions{
+		ExistingPath:  cli,
+		LogLevel:      "error",
+		Stdout:        &logs,
+		Stderr:        &logs,
+		ClientOptions: &client.Options{Logger: tlog.NewStructuredLogger(discardLogger())},
+	})
+	if err != nil {
+		t.Fatalf("dev server: %v\n%s", err, logs.String())
+	}
+	t.Cleanup(func() { _ = srv.Stop() })
+
+	w := worker.New(srv.Client(), workflows.TaskQueue, worker.Options{})
+	w.RegisterWorkflowWithOptions(fakeAgent, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+
+	env := config.Env{
+		"TEMPORAL_CONFIG_FILE": filepath.Join(t.TempDir(), "none.toml"),
+		"TEMPORAL_ADDRESS":     srv.FrontendHostPort(),
+		"HITL_POLICY_FILE":     filepath.Join("..", "config", "policy.json"),
+		"TEMPORAL_UI_URL":      "http://ui.test",
+		"USER":                 "alice",
+	}
+	var stdout, stderr bytes.Buffer
+	prompt := "Publish the blog post called 'Introducing our new API'"
+	if err := mainErr(t.Context(), []string{"--wait", prompt}, env, &stdout, &stderr); err != nil {
+		t.Fatalf("starter: %v\nstderr: %s", err, stderr.String())
+	}
+	out := stdout.String()
+	m := regexp.MustCompile(`Started workflow (hitl-[0-9a-f]{8})\n`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no workflow id in:\n%s", out)
+	}
+	id := m[1]
+	for _, want := range []string{
+		"http://ui.test/namespaces/default/workflows/" + id,
+		fmt.Sprintf("echo %q from alice, 3 tools", prompt),
+		"auto-approved  search_posts",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+
+	desc, err := srv.Client().DescribeWorkflow(t.Context(), id, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	summary, err := desc.GetStaticSummary()
+	if err != nil || summary != prompt {
+		t.Errorf("static summary = %q, %v; want the prompt", summary, err)
+	}
+	details, err := desc.GetStaticDetails()
+	if err != nil || !strings.Contains(details, "**Requester:** alice") {
+		t.Errorf("static details = %q, %v", details, err)
+	}
+
+	// An unreachable server is one clear error, quickly.
+	env["TEMPORAL_ADDRESS"] = "127.0.0.1:1"
+	err = mainErr(t.Context(), []string{"--dial-timeout", "1s", "hi"}, env, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "cannot reach Temporal at 127.0.0.1:1") {
+		t.Errorf("unreachable Temporal: %v", err)
+	}
+}

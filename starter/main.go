@@ -1,0 +1,100 @@
+// Command starter starts one agent run: `starter "PROMPT"` loads the
+// approval policy file as the run's policy snapshot, starts
+// workflows.AgentWorkflow on workflows.TaskQueue with a hitl-<random> id,
+// and prints the id and the Temporal Web UI link. With --wait it also waits
+// for the run and prints the answer and the audit trail.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+
+	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := mainErr(ctx, os.Args[1:], config.FromOS(), os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starter:", strings.ReplaceAll(err.Error(), "\n", "; "))
+		os.Exit(1)
+	}
+}
+
+func mainErr(ctx context.Context, args []string, env config.Env, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(args, env, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	return run(ctx, cfg, stdout)
+}
+
+// run starts the workflow and, with cfg.Wait, waits for its result.
+func run(ctx context.Context, cfg Config, stdout io.Writer) error {
+	policy, err := config.LoadPolicy(cfg.PolicyFile)
+	if err != nil {
+		return err
+	}
+	c, err := dial(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+
+	id, err := newWorkflowID(rand.Reader)
+	if err != nil {
+		return err
+	}
+	in := workflows.AgentInput{Prompt: cfg.Prompt, Requester: cfg.Requester, Policy: policy, MaxTurns: cfg.MaxTurns}
+	wr, err := c.ExecuteWorkflow(ctx, startOptions(id, cfg.Prompt, cfg.Requester, policy), workflows.WorkflowName, in)
+	if err != nil {
+		return fmt.Errorf("start workflow: %w", err)
+	}
+	fmt.Fprintf(stdout, "Started workflow %s\n%s\n", wr.GetID(),
+		workflowLink(cfg.UIURL, cfg.Temporal.Namespace, wr.GetID()))
+	if !cfg.Wait {
+		return nil
+	}
+	fmt.Fprintln(stdout, "Waiting for the run to finish (approvals may take a while; Ctrl-C stops waiting, not the run)...")
+	var res workflows.AgentResult
+	if err := wr.Get(ctx, &res); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("stopped waiting; the run %s goes on", wr.GetID())
+		}
+		return fmt.Errorf("run %s failed: %w", wr.GetID(), err)
+	}
+	return printResult(stdout, res)
+}
+
+// dial connects to Temporal, giving up after cfg.DialTimeout.
+func dial(ctx context.Context, cfg Config) (client.Client, error) {
+	dctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
+	defer cancel()
+	opts := cfg.Temporal
+	opts.Logger = tlog.NewStructuredLogger(discardLogger())
+	c, err := client.DialContext(dctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach Temporal at %s (namespace %s) within %s: %w",
+			opts.HostPort, opts.Namespace, cfg.DialTimeout, err)
+	}
+	return c, nil
+}

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/url"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode/utf8"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+// newWorkflowID returns "hitl-" and 8 random hex digits.
+func newWorkflowID(random io.Reader) (string, error) {
+	var b [4]byte
+	if _, err := io.ReadFull(random, b[:]); err != nil {
+		return "", fmt.Errorf("workflow id: %w", err)
+	}
+	return "hitl-" + hex.EncodeToString(b[:]), nil
+}
+
+// workflowLink is the Web UI page of a workflow:
+// <ui>/namespaces/<ns>/workflows/<id>.
+func workflowLink(uiURL, namespace, workflowID string) string {
+	return strings.TrimRight(uiURL, "/") + "/namespaces/" + url.PathEscape(namespace) + "/workflows/" + url.PathEscape(workflowID)
+}
+
+// maxSummaryRunes bounds the UI's one-line summary.
+const maxSummaryRunes = 120
+
+// truncate shortens s to at most n runes, marking the cut with "…", and
+// puts it on one line.
+func truncate(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+// startOptions are the options of one run: its id, the task queue and the
+// summary and details the Web UI shows.
+func startOptions(id, prompt, requester string, policy workflows.Policy) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:            id,
+		TaskQueue:     workflows.TaskQueue,
+		StaticSummary: truncate(prompt, maxSummaryRunes),
+		StaticDetails: staticDetails(prompt, requester, policy),
+	}
+}
+
+// staticDetails renders the run's requester, prompt and policy snapshot as
+// Markdown for the Web UI.
+func staticDetails(prompt, requester string, p workflows.Policy) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "**Requester:** %s\n\n", mdEscape(requester))
+	fmt.Fprintf(&b, "**Prompt:** %s\n\n", mdEscape(truncate(prompt, 1000)))
+	fmt.Fprintf(&b, "**Policy snapshot** (roles, lowest first: %s)\n\n", strings.Join(mapStrings(p.Roles, mdEscape), " < "))
+	b.WriteString("| tool | who may approve | timeout |\n|---|---|---|\n")
+	names := make([]string, 0, len(p.Tools))
+	for name := range p.Tools {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		tp := p.Tools[name]
+		who, timeout := "no approval (runs directly)", "–"
+		if tp.NeedsApproval() {
+			who = tp.MinRole + " or higher"
+			timeout = tp.ApprovalTimeout().String()
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", mdCode(name), mdEscape(who), timeout)
+	}
+	b.WriteString("\nTools not listed are denied.\n")
+	return b.String()
+}
+
+// mdEscape keeps user text from breaking the Markdown table or formatting.
+func mdEscape(s string) string {
+	r := strings.NewReplacer("|", `\|`, "`", "'", "*", `\*`, "_", `\_`, "<", "&lt;", ">", "&gt;", "\n", " ")
+	return r.Replace(s)
+}
+
+// mdCode keeps text inside a `code span` of a table cell.
+func mdCode(s string) string {
+	return strings.NewReplacer("|", `\|`, "`", "'", "\n", " ").Replace(s)
+}
+
+func mapStrings(in []string, f func(string) string) []string {
+	out := make([]string, len(in))
+	for i, s := range in {
+		out[i] = f(s)
+	}
+	return out
+}
+
+// printResult writes the final answer and the audit trail as a table.
+func printResult(w io.Writer, res workflows.AgentResult) error {
+	fmt.Fprintf(w, "\nAnswer (%d model turns):\n%s\n\n", res.Turns, res.Answer)
+	return printAudit(w, res.Audit)
+}
+
+// printAudit writes the audit trail as an aligned table, one entry a line.
+func printAudit(w io.Writer, audit []workflows.AuditEntry) error {
+	if len(audit) == 0 {
+		_, err := fmt.Fprintln(w, "Audit trail: (empty)")
+		return err
+	}
+	fmt.Fprintln(w, "Audit trail:")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tKIND\tTOOL\tCALL\tBY\tROLE\tREASON")
+	for _, e := range audit {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+			e.Time.UTC().Format(time.TimeOnly), cell(e.Kind), cell(e.Tool), cell(e.ToolCallID),
+			cell(e.Actor), cell(e.Role), cell(truncate(e.Reason, 80)))
+	}
+	return tw.Flush()
+}
+
+// cell is a table cell: one line, no tabs, "-" when empty.
+func cell(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/iotest"
+	"time"
+
+	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+func testEnv(t *testing.T) config.Env {
+	t.Helper()
+	return config.Env{"TEMPORAL_CONFIG_FILE": filepath.Join(t.TempDir(), "none.toml"), "USER": "alice"}
+}
+
+func TestLoadConfig(t *testing.T) {
+	tests := []struct {
+		name      string
+		args      []string
+		env       map[string]string
+		prompt    string
+		requester string
+		wait      bool
+		wantErr   string
+	}{
+		{"prompt only", []string{"Publish it"}, nil, "Publish it", "alice", false, ""},
+		{"flags after prompt", []string{"Publish it", "--wait", "--requester", "bob"}, nil, "Publish it", "bob", true, ""},
+		{"words joined", []string{"-wait", "Publish", "the", "post"}, nil, "Publish the post", "alice", true, ""},
+		{"no prompt", nil, nil, "", "", false, "no prompt"},
+		{"blank prompt", []string{"   "}, nil, "", "", false, "no prompt"},
+		{"no requester", []string{"x"}, map[string]string{"USER": ""}, "", "", false, "no requester"},
+		{"bad dial timeout", []string{"-dial-timeout", "0s", "x"}, nil, "", "", false, "dial-timeout"},
+		{"negative turns", []string{"-max-turns", "-1", "x"}, nil, "", "", false, "max-turns"},
+		{"unknown flag", []string{"-nope", "x"}, nil, "", "", false, "nope"},
+		{"huge prompt", []string{strings.Repeat("a", maxPromptBytes+1)}, nil, "", "", false, "at most"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := testEnv(t)
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			c, err := loadConfig(tt.args, env, io.Discard)
+			if err == nil {
+				err = c.Validate()
+			}
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Prompt != tt.prompt || c.Requester != tt.requester || c.Wait != tt.wait {
+				t.Errorf("got prompt %q requester %q wait %v", c.Prompt, c.Requester, c.Wait)
+			}
+			if c.PolicyFile != "config/policy.json" || c.UIURL != "http://127.0.0.1:8233" || c.Temporal.HostPort != "127.0.0.1:7233" {
+				t.Errorf("defaults: %+v", c)
+			}
+		})
+	}
+}
+
+func TestWorkflowLink(t *testing.T) {
+	tests := []struct{ ui, ns, id, want string }{
+		{"http://127.0.0.1:8233", "default", "hitl-0a1b2c3d", "http://127.0.0.1:8233/namespaces/default/workflows/hitl-0a1b2c3d"},
+		{"http://ui:8080/", "prod", "hitl-x", "http://ui:8080/namespaces/prod/workflows/hitl-x"},
+		{"http://ui", "a/b", "id with space", "http://ui/namespaces/a%2Fb/workflows/id%20with%20space"},
+	}
+	for _, tt := range tests {
+		if got := workflowLink(tt.ui, tt.ns, tt.id); got != tt.want {
+			t.Errorf("workflowLink(%q, %q, %q) = %q, want %q", tt.ui, tt.ns, tt.id, got, tt.want)
+		}
+	}
+}
+
+func TestNewWorkflowID(t *testing.T) {
+	id, err := newWorkflowID(bytes.NewReader([]byte{0xde, 0xad, 0xbe, 0xef}))
+	if err != nil || id != "hitl-deadbeef" {
+		t.Errorf("newWorkflowID = %q, %v", id, err)
+	}
+	if _, err := newWorkflowID(iotest.ErrReader(errors.New("no entropy"))); err == nil {
+		t.Error("newWorkflowID with a failing reader: no error")
+	}
+}
+
+func TestStartOptions(t *testing.T) {
+	p, err := config.LoadPolicy("../config/policy.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompt := "Publish the blog post called 'Introducing our new API'\n" + strings.Repeat("more ", 100)
+	o := startOptions("hitl-1", prompt, "al|ce", p)
+	if o.ID != "hitl-1" || o.TaskQueue != workflows.TaskQueue {
+		t.Errorf("id/queue = %s/%s", o.ID, o.TaskQueue)
+	}
+	if n := len([]rune(o.StaticSummary)); n > maxSummaryRunes || strings.Contains(o.StaticSummary, "\n") || !strings.HasSuffix(o.StaticSummary, "…") {
+		t.Errorf("summary %q: %d runes, want one truncated line", o.StaticSummary, n)
+	}
+	for _, want := range []string{`al\|ce`, "editor < publisher < admin", "| `publish_blog_post` | publisher or higher | 10m0s |",
+		"| `search_posts` | no approval (runs directly) |", "| `delete_post` | admin or higher | 5m0s |", "denied"} {
+		if !strings.Contains(o.StaticDetails, want) {
+			t.Errorf("details lack %q:\n%s", want, o.StaticDetails)
+		}
+	}
+}
+
+func TestTruncate(t *testing.T) {
+	tests := []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"a\nb\tc", 10, "a b c"},
+		{"héllo wörld", 5, "héll…"},
+	}
+	for _, tt := range tests {
+		if got := truncate(tt.in, tt.n); got != tt.want {
+			t.Errorf("truncate(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
+		}
+	}
+}
+
+func TestPrintResult(t *testing.T) {
+	at := time.Date(2026, 11, 25, 13, 4, 5, 0, time.UTC)
+	res := workflows.AgentResult{Answer: "Published.", Turns: 2, Audit: []workflows.AuditEntry{
+		{Time: at, Kind: workflows.AuditRequested, Tool: "publish_blog_post", ToolCallID: "call_1"},
+		{Time: at.Add(time.Second), Kind: workflows.AuditApproved, Tool: "publish_blog_post", ToolCallID: "call_1", Actor: "pat", Role: "publisher"},
+		{Time: at.Add(2 * time.Second), Kind: workflows.AuditIgnored, ToolCallID: "call_1", Actor: "erin", Role: "editor", Reason: "insufficient role:\teditor < publisher"},
+	}}
+	var b bytes.Buffer
+	if err := printResult(&b, res); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if !strings.Contains(out, "Answer (2 model turns):\nPublished.") {
+		t.Errorf("no answer in:\n%s", out)
+	}
+	header := slicesIndex(lines, "TIME")
+	if header < 0 || len(lines)-header-1 != 3 {
+		t.Fatalf("want a header and 3 rows:\n%s", out)
+	}
+	for _, want := range []string{"13:04:05  requested", "approved", "pat", "publisher", "insufficient role: editor < publisher"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	// Columns line up: every row has KIND at the header's KIND offset.
+	col := strings.Index(lines[header], "KIND")
+	for _, l := range lines[header+1:] {
+		if len(l) < col || l[col-2:col] != "  " {
+			t.Errorf("row %q not aligned at column %d", l, col)
+		}
+	}
+	b.Reset()
+	if err := printAudit(&b, nil); err != nil || !strings.Contains(b.String(), "(empty)") {
+		t.Errorf("empty audit: %q, %v", b.String(), err)
+	}
+}
+
+func slicesIndex(lines []string, prefix string) int {
+	for i, l := range lines {
+		if strings.HasPrefix(l, prefix) {
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/internal/ablyconn"
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+// Config is everything the worker needs, read once from flags and the
+// environment. Flags override the environment.
+type Config struct {
+	Temporal   client.Options
+	PolicyFile string
+
+	OpenAIAPIKey  string
+	OpenAIBaseURL string // empty: the openai-go default (api.openai.com)
+	OpenAIModel   string
+
+	Ably          ablyconn.Config
+	AgentClientID string
+	Channel       string
+
+	BlogDir        string
+	BlogWebhookURL string
+
+	// HealthAddr, when set, serves GET /healthz there: 200 while the
+	// worker runs and Temporal answers, 503 otherwise (for container
+	// health checks).
+	HealthAddr string
+
+	LogLevel slog.Level
+}
+
+// EnvHealthAddr is the worker's health endpoint address (empty: none).
+const EnvHealthAddr = "HITL_HEALTH_ADDR"
+
+// loadConfig reads flags from args and settings from env. It does not
+// validate; call Validate.
+func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error) {
+	topts, err := config.TemporalOptions(env)
+	if err != nil {
+		return Config{}, err
+	}
+	ablyCfg, err := ablyconn.FromEnv(env.Get)
+	if err != nil {
+		return Config{}, err
+	}
+	c := Config{
+		Temporal:       topts,
+		PolicyFile:     env.Or(config.EnvPolicyFile, config.DefaultPolicyFile),
+		OpenAIAPIKey:   env.Get(config.EnvOpenAIAPIKey),
+		OpenAIBaseURL:  env.Get(config.EnvOpenAIBaseURL),
+		OpenAIModel:    env.Or(config.EnvOpenAIModel, config.DefaultOpenAIModel),
+		Ably:           ablyCfg,
+		AgentClientID:  env.Or(config.EnvAgentClientID, workflows.DefaultAgentClientID),
+		Channel:        env.Or(config.EnvChannel, workflows.DefaultChannel),
+		BlogDir:        env.Or(config.EnvBlogDir, config.DefaultBlogDir),
+		BlogWebhookURL: env.Get(config.EnvBlogWebhookURL),
+		HealthAddr:     env.Get(EnvHealthAddr),
+	}
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: worker [flags]\n\nRuns the HITL agent worker (workflow and activities) on task queue "+workflows.TaskQueue+".\nSettings come from the environment (see the README); flags override them.")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&c.PolicyFile, "policy", c.PolicyFile, "approval policy file (env "+config.EnvPolicyFile+")")
+	fs.StringVar(&c.OpenAIModel, "model", c.OpenAIModel, "OpenAI model (env "+config.EnvOpenAIModel+")")
+	fs.StringVar(&c.BlogDir, "blog-dir", c.BlogDir, "directory publish_blog_post writes to (env "+config.EnvBlogDir+")")
+	fs.StringVar(&c.HealthAddr, "health-addr", c.HealthAddr, "serve GET /healthz on this host:port (env "+EnvHealthAddr+"; empty: off)")
+	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	return c, nil
+}
+
+// Validate reports every problem of the configuration at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Temporal.HostPort == "" {
+		errs = append(errs, errors.New(config.EnvTemporalAddress+" is empty"))
+	}
+	if c.PolicyFile == "" {
+		errs = append(errs, errors.New(config.EnvPolicyFile+" is empty"))
+	}
+	if err := validateOpenAI(c.OpenAIAPIKey, c.OpenAIBaseURL); err != nil {
+		errs = append(errs, err)
+	}
+	if c.OpenAIModel == "" {
+		errs = append(errs, errors.New(config.EnvOpenAIModel+" is empty"))
+	}
+	if c.Ably.APIKey == "" {
+		errs = append(errs, errors.New(ablyconn.EnvAPIKey+" is required: the agent signs its own Ably token with it"))
+	} else if err := c.Ably.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.AgentClientID == "" {
+		errs = append(errs, errors.New(config.EnvAgentClientID+" is empty"))
+	}
+	if c.Channel == "" {
+		errs = append(errs, errors.New(config.EnvChannel+" is empty"))
+	}
+	if c.BlogDir == "" {
+		errs = append(errs, errors.New(config.EnvBlogDir+" is empty"))
+	}
+	if c.BlogWebhookURL != "" {
+		if _, err := httpURL(c.BlogWebhookURL); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", config.EnvBlogWebhookURL, err))
+		}
+	}
+	if c.HealthAddr != "" {
+		if _, _, err := net.SplitHostPort(c.HealthAddr); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: want host:port", EnvHealthAddr, c.HealthAddr))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// validateOpenAI requires an API key unless the base URL points at a model
+// on this machine (the dev stack's scripted model).
+func validateOpenAI(key, baseURL string) error {
+	if baseURL != "" {
+		u, err := httpURL(baseURL)
+		if err != nil {
+			return fmt.Errorf("%s: %w", config.EnvOpenAIBaseURL, err)
+		}
+		if key == "" && !isLoopback(u.Hostname()) {
+			return fmt.Errorf("%s is required for %s=%s (only a model on 127.0.0.1/localhost runs without a key)",
+				config.EnvOpenAIAPIKey, config.EnvOpenAIBaseURL, baseURL)
+		}
+		return nil
+	}
+	if key == "" {
+		return fmt.Errorf("%s is required (or set %s to a local scripted model)", config.EnvOpenAIAPIKey, config.EnvOpenAIBaseURL)
+	}
+	return nil
+}
+
+func httpURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("bad URL %q", s)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("bad URL %q: want http(s)://host[:port]/path", s)
+	}
+	return u, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// checkPolicyTools compares the policy with the tools the worker
+// implements. A policy tool the worker lacks is an error (the policy would
+// promise a tool that cannot run); a registered tool without policy is
+// only a warning, since the workflow denies its calls anyway.
+func checkPolicyTools(p workflows.Policy, registered []string) (warnings []string, err error) {
+	var missing []string
+	for name := range p.Tools {
+		if !slices.Contains(registered, name) {
+			missing = append(missing, name)
+		}
+	}
+	slices.Sort(missing)
+	for _, name := range registered {
+		if _, ok := p.Tools[name]; !ok {
+			warnings = append(warnings, fmt.Sprintf("tool %q has no policy: every call of it will be denied", name))
+		}
+	}
+	if len(missing) > 0 {
+		return warnings, fmt.Errorf("policy names tools the worker does not implement: %s (implemented: %s)",
+			strings.Join(missing, ", "), strings.Join(registered, ", "))
+	}
+	return warnings, nil
+}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+const testKey = "app.key:secret"
+
+func baseEnv(t *testing.T) config.Env {
+	t.Helper()
+	return config.Env{
+		"TEMPORAL_CONFIG_FILE": filepath.Join(t.TempDir(), "none.toml"),
+		"ABLY_API_KEY":         testKey,
+		"OPENAI_API_KEY":       "sk-test",
+	}
+}
+
+func TestLoadConfigDefaultsAndFlags(t *testing.T) {
+	env := baseEnv(t)
+	c, err := loadConfig([]string{"-policy", "p.json", "-log-level", "debug"}, env, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	checks := []struct{ name, got, want string }{
+		{"host", c.Temporal.HostPort, "127.0.0.1:7233"},
+		{"namespace", c.Temporal.Namespace, "default"},
+		{"policy", c.PolicyFile, "p.json"},
+		{"model", c.OpenAIModel, "gpt-4o"},
+		{"client id", c.AgentClientID, "hitl-agent"},
+		{"channel", c.Channel, "ai:big-bad-any"},
+		{"blog dir", c.BlogDir, "data/posts"},
+	}
+	for _, ch := range checks {
+		if ch.got != ch.want {
+			t.Errorf("%s = %q, want %q", ch.name, ch.got, ch.want)
+		}
+	}
+	if c.LogLevel != slog.LevelDebug {
+		t.Errorf("log level = %v", c.LogLevel)
+	}
+	if !c.Ably.TLS || c.Ably.Endpoint != "" {
+		t.Errorf("ably = %+v, want Ably cloud over TLS", c.Ably)
+	}
+}
+
+func TestLoadConfigRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want []string // substrings of the Validate or load error
+	}{
+		{"no openai key", nil, map[string]string{"OPENAI_API_KEY": ""}, []string{"OPENAI_API_KEY is required"}},
+		{"remote base url needs key", nil, map[string]string{"OPENAI_API_KEY": "", "OPENAI_BASE_URL": "https://example.com/v1"},
+			[]string{"OPENAI_API_KEY is required for OPENAI_BASE_URL"}},
+		{"bad base url", nil, map[string]string{"OPENAI_BASE_URL": "ftp://x"}, []string{"OPENAI_BASE_URL"}},
+		{"no ably key", nil, map[string]string{"ABLY_API_KEY": ""}, []string{"ABLY_API_KEY is required"}},
+		{"bad ably key", nil, map[string]string{"ABLY_API_KEY": "nokey"}, []string{"ably key"}},
+		{"bad ably tls", nil, map[string]string{"ABLY_TLS": "maybe"}, []string{"ABLY_TLS"}},
+		{"bad webhook", nil, map[string]string{"BLOG_WEBHOOK_URL": "not a url"}, []string{"BLOG_WEBHOOK_URL"}},
+		{"empty model flag", []string{"-model", ""}, nil, []string{"OPENAI_MODEL is empty"}},
+		{"stray argument", []string{"extra"}, nil, []string{"unexpected arguments"}},
+		{"unknown flag", []string{"-nope"}, nil, []string{"nope"}},
+		{"every problem at once", nil, map[string]string{"OPENAI_API_KEY": "", "ABLY_API_KEY": ""},
+			[]string{"OPENAI_API_KEY", "ABLY_API_KEY"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := baseEnv(t)
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			c, err := loadConfig(tt.args, env, io.Discard)
+			if err == nil {
+				err = c.Validate()
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestLocalScriptedModelNeedsNoKey(t *testing.T) {
+	for _, base := range []string{"http://127.0.0.1:8095/v1/", "http://localhost:1/v1", "http://[::1]:9/"} {
+		env := baseEnv(t)
+		env["OPENAI_API_KEY"] = ""
+		env["OPENAI_BASE_URL"] = base
+		env["ABLY_ENDPOINT"] = "127.0.0.1:8090"
+		c, err := loadConfig(nil, env, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s: Validate: %v", base, err)
+		}
+		if c.Ably.TLS {
+			t.Errorf("%s: local Ably endpoint defaults to TLS", base)
+		}
+	}
+}
+
+func TestCheckPolicyTools(t *testing.T) {
+	policy := workflows.Policy{Roles: workflows.DefaultRoles, Tools: map[string]workflows.ToolPolicy{
+		"publish_blog_post": {MinRole: "publisher"},
+		"search_posts":      {MinRole: workflows.ApprovalNone},
+	}}
+	tests := []struct {
+		name         string
+		registered   []string
+		wantErr      string
+		wantWarnings int
+	}{
+		{"exact", []string{"publish_blog_post", "search_posts"}, "", 0},
+		{"extra registered tool warns", []string{"publish_blog_post", "search_posts", "delete_post"}, "", 1},
+		{"policy tool missing", []string{"search_posts"}, "publish_blog_post", 0},
+		{"nothing registered", nil, "publish_blog_post, search_posts", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			warns, err := checkPolicyTools(policy, tt.registered)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("error: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("error = %v, want one naming %s", err, tt.wantErr)
+			}
+			if len(warns) != tt.wantWarnings {
+				t.Errorf("warnings = %q, want %d", warns, tt.wantWarnings)
+			}
+		})
+	}
+}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/hitl/durable-approvals/activities"
+	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+// run builds the clients, checks the policy against the tools, and runs the
+// Temporal worker until ctx is done. It returns nil after a graceful stop.
+func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	policy, err := config.LoadPolicy(cfg.PolicyFile)
+	if err != nil {
+		return err
+	}
+	blog, err := activities.NewBlog(activities.BlogConfig{Dir: cfg.BlogDir, WebhookURL: cfg.BlogWebhookURL})
+	if err != nil {
+		return err
+	}
+	registry, err := activities.NewRegistry(blog.Tools()...)
+	if err != nil {
+		return err
+	}
+	warnings, err := checkPolicyTools(policy, registry.Names())
+	if err != nil {
+		return fmt.Errorf("policy file %s: %w", cfg.PolicyFile, err)
+	}
+	for _, w := range warnings {
+		logger.Warn("policy check", "file", cfg.PolicyFile, "warning", w)
+	}
+	logger.Info("policy loaded", "file", cfg.PolicyFile, "roles", policy.Roles, "tools", len(policy.Tools))
+
+	model, err := activities.NewOpenAIModel(activities.OpenAIConfig{
+		APIKey:  openAIKey(cfg),
+		BaseURL: cfg.OpenAIBaseURL,
+		Model:   cfg.OpenAIModel,
+	})
+	if err != nil {
+		return err
+	}
+	publisher, err := activities.NewAblyPublisher(cfg.Ably, cfg.AgentClientID)
+	if err != nil {
+		return err
+	}
+	acts, err := activities.New(activities.Deps{
+		Model:     model,
+		Tools:     registry,
+		Publisher: publisher,
+		Channel:   cfg.Channel,
+		Logger:    logger,
+	})
+	if err != nil {
+		return err
+	}
+
+	topts := cfg.Temporal
+	topts.Logger = tlog.NewStructuredLogger(logger)
+	c, err := client.DialContext(ctx, topts)
+	if err != nil {
+		return fmt.Errorf("connect to Temporal at %s: %w", topts.HostPort, err)
+	}
+	defer c.Close()
+
+	if cfg.HealthAddr != "" {
+		_, stop, err := serveHealth(ctx, cfg.HealthAddr, healthHandler(c, logger), logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+
+	w := worker.New(c, workflows.TaskQueue, worker.Options{})
+	w.RegisterWorkflowWithOptions(workflows.AgentWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	w.RegisterActivity(acts)
+
+	logger.Info("worker starting", "temporal", topts.HostPort, "namespace", topts.Namespace,
+		"taskQueue", workflows.TaskQueue, "model", cfg.OpenAIModel, "openaiBaseURL", cfg.OpenAIBaseURL,
+		"ablyEndpoint", cfg.Ably.Endpoint, "channel", cfg.Channel, "blogDir", cfg.BlogDir)
+	if err := w.Run(interruptOn(ctx)); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	logger.Info("worker stopped")
+	return nil
+}
+
+// scriptedModelKey is sent to a loopback scripted model, which needs no
+// key; Validate allows an empty OPENAI_API_KEY only in that case.
+const scriptedModelKey = "scripted-model-needs-no-key"
+
+func openAIKey(cfg Config) string {
+	if cfg.OpenAIAPIKey == "" {
+		return scriptedModelKey
+	}
+	return cfg.OpenAIAPIKey
+}
+
+// interruptOn returns a channel that is closed when ctx is done, the form
+// worker.Run wants its stop signal in.
+func interruptOn(ctx context.Context) <-chan any {
+	ch := make(chan any)
+	go func() {
+		<-ctx.Done()
+		close(ch)
+	}()
+	return ch
+}

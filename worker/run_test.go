@@ -1,0 +1,56 @@
+package main
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestRunRefusesBadPolicy checks the startup policy checks, which run
+// before anything is dialled.
+func TestRunRefusesBadPolicy(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name, policy string
+		want         []string
+	}{
+		{"tool the worker lacks", write("extra.json", `{"tools":{"publish_blog_post":{"minRole":"publisher"},"rm_rf":{"minRole":"admin"}}}`),
+			[]string{"extra.json", "does not implement: rm_rf"}},
+		{"invalid policy", write("bad.json", `{"tools":{"publish_blog_post":{"minRole":"owner"}}}`),
+			[]string{"bad.json", `minRole "owner"`}},
+		{"missing file", filepath.Join(dir, "none.json"), []string{"does not exist"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := baseEnv(t)
+			env["HITL_POLICY_FILE"] = tt.policy
+			env["BLOG_DIR"] = filepath.Join(t.TempDir(), "posts")
+			env["TEMPORAL_ADDRESS"] = "127.0.0.1:1" // never reached
+			err := mainErr(t.Context(), nil, env, io.Discard)
+			if err == nil {
+				t.Fatal("worker started with a bad policy")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestMainErrHelp(t *testing.T) {
+	if err := mainErr(t.Context(), []string{"-h"}, baseEnv(t), io.Discard); err != nil {
+		t.Errorf("-h: %v", err)
+	}
+}
