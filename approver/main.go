@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -26,6 +27,7 @@ import (
 	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/approvercli"
 	"github.com/hitl/durable-approvals/internal/bridge"
+	"github.com/hitl/durable-approvals/internal/healthz"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -49,6 +51,7 @@ Environment:
   ABLY_API_KEY                Ably key (appId.keyId:secret)
   HITL_BRIDGE_CLIENT_ID       the bridge's clientId (default hitl-bridge)
   TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ...   Temporal client (envconfig)
+  HITL_HEALTH_ADDR            serve GET /healthz there (empty = off)
 
 Run "approver COMMAND --help" for the flags of a command.
 `
@@ -203,7 +206,13 @@ type bridgeFlags struct {
 	Channel      string
 	ClientID     string
 	HistoryPages int
+	// HealthAddr, when set, serves GET /healthz (200 while Temporal
+	// answers) for container health checks.
+	HealthAddr string
 }
+
+// envHealthAddr is the bridge's health endpoint address (empty: none).
+const envHealthAddr = "HITL_HEALTH_ADDR"
 
 func (b bridgeFlags) Validate() error {
 	var errs []error
@@ -222,6 +231,11 @@ func (b bridgeFlags) Validate() error {
 	if b.HistoryPages <= 0 || b.HistoryPages > 1000 {
 		errs = append(errs, fmt.Errorf("history-pages %d out of range [1, 1000]", b.HistoryPages))
 	}
+	if b.HealthAddr != "" {
+		if _, _, err := net.SplitHostPort(b.HealthAddr); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: want host:port", envHealthAddr, b.HealthAddr))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -231,11 +245,13 @@ func runBridge(ctx context.Context, args []string, env config.Env, stderr io.Wri
 		return usageError{err}
 	}
 	bf := bridgeFlags{
-		Ably:     ablyCfg,
-		Channel:  env.Or(config.EnvChannel, workflows.DefaultChannel),
-		ClientID: env.Or(config.EnvBridgeClientID, config.DefaultBridgeClientID),
+		Ably:       ablyCfg,
+		Channel:    env.Or(config.EnvChannel, workflows.DefaultChannel),
+		ClientID:   env.Or(config.EnvBridgeClientID, config.DefaultBridgeClientID),
+		HealthAddr: env.Get(envHealthAddr),
 	}
 	fs := newFlagSet("bridge", stderr)
+	fs.StringVar(&bf.HealthAddr, "health-addr", bf.HealthAddr, "serve GET /healthz on this host:port ("+envHealthAddr+"; empty: off)")
 	fs.StringVar(&bf.Channel, "channel", bf.Channel, "approvals channel (ABLY_CHANNEL)")
 	fs.StringVar(&bf.ClientID, "client-id", bf.ClientID, "the bridge's Ably clientId (HITL_BRIDGE_CLIENT_ID)")
 	fs.IntVar(&bf.HistoryPages, "history-pages", 10, "pages of 100 history messages replayed after each attach")
@@ -264,6 +280,13 @@ func runBridge(ctx context.Context, args []string, env config.Env, stderr io.Wri
 		return err
 	}
 	defer tc.Close()
+	if bf.HealthAddr != "" {
+		_, stop, err := healthz.Serve(ctx, bf.HealthAddr, healthz.Handler(tc, log), log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	return bridge.Run(ctx, bridge.Config{
 		Ably:         bf.Ably,
 		Channel:      bf.Channel,

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/internal/ablyconn"
 )
 
 func TestRunExitCodes(t *testing.T) {
@@ -63,5 +64,17 @@ func TestRunExitCodes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestBridgeHealthAddrIsValidated(t *testing.T) {
+	for _, tt := range []struct {
+		addr string
+		ok   bool
+	}{{"", true}, {"127.0.0.1:8082", true}, {"nonsense", false}} {
+		b := bridgeFlags{Ably: ablyconn.Config{APIKey: "a.b:c", Endpoint: "127.0.0.1:1"}, Channel: "c", ClientID: "b", HistoryPages: 1, HealthAddr: tt.addr}
+		if err := b.Validate(); (err == nil) != tt.ok {
+			t.Errorf("HealthAddr %q: Validate() = %v, want ok=%v", tt.addr, err, tt.ok)
+		}
 	}
 }

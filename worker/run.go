@@ -12,6 +12,7 @@ import (
 
 	"github.com/hitl/durable-approvals/activities"
 	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/internal/healthz"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -71,7 +72,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	defer c.Close()
 
 	if cfg.HealthAddr != "" {
-		_, stop, err := serveHealth(ctx, cfg.HealthAddr, healthHandler(c, logger), logger)
+		_, stop, err := healthz.Serve(ctx, cfg.HealthAddr, healthz.Handler(c, logger), logger)
 		if err != nil {
 			return err
 		}

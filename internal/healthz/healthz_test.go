@@ -1,4 +1,4 @@
-package main
+package healthz
 
 import (
 	"context"
@@ -33,7 +33,7 @@ func TestHealthHandler(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			healthHandler(fakeHealth{tt.err}, logger).ServeHTTP(rec, httptest.NewRequest(tt.method, HealthPath, nil))
+			Handler(fakeHealth{tt.err}, logger).ServeHTTP(rec, httptest.NewRequest(tt.method, Path, nil))
 			if rec.Code != tt.want {
 				t.Errorf("status = %d, want %d", rec.Code, tt.want)
 			}
@@ -43,23 +43,23 @@ func TestHealthHandler(t *testing.T) {
 
 func TestServeHealth(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	addr, stop, err := serveHealth(t.Context(), "127.0.0.1:0", healthHandler(fakeHealth{}, logger), logger)
+	addr, stop, err := Serve(t.Context(), "127.0.0.1:0", Handler(fakeHealth{}, logger), logger)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Get("http://" + addr + HealthPath)
+	resp, err := http.Get("http://" + addr + Path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		t.Errorf("GET %s: %s", HealthPath, resp.Status)
+		t.Errorf("GET %s: %s", Path, resp.Status)
 	}
 	stop()
-	if _, err := http.Get("http://" + addr + HealthPath); err == nil {
+	if _, err := http.Get("http://" + addr + Path); err == nil {
 		t.Error("health endpoint still serving after stop")
 	}
-	if _, _, err := serveHealth(t.Context(), "256.0.0.1:1", http.NotFoundHandler(), logger); err == nil {
+	if _, _, err := Serve(t.Context(), "256.0.0.1:1", http.NotFoundHandler(), logger); err == nil {
 		t.Error("bad address: no error")
 	}
 }

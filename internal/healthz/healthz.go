@@ -1,4 +1,7 @@
-package main
+// Package healthz owns the /healthz endpoint of the long-running programs
+// (worker, approver bridge): 200 while Temporal answers a health check,
+// 503 otherwise. Container health checks probe it.
+package healthz
 
 import (
 	"context"
@@ -12,20 +15,20 @@ import (
 	"go.temporal.io/sdk/client"
 )
 
-// HealthPath is the health endpoint's path.
-const HealthPath = "/healthz"
+// Path is the health endpoint's path.
+const Path = "/healthz"
 
-// healthChecker is the part of the Temporal client the health endpoint
+// Checker is the part of the Temporal client the health endpoint
 // uses.
-type healthChecker interface {
+type Checker interface {
 	CheckHealth(ctx context.Context, request *client.CheckHealthRequest) (*client.CheckHealthResponse, error)
 }
 
-// healthHandler answers 200 when Temporal answers a health check within
+// Handler answers 200 when Temporal answers a health check within
 // two seconds, 503 otherwise.
-func healthHandler(tc healthChecker, logger *slog.Logger) http.Handler {
+func Handler(tc Checker, logger *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+HealthPath, func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+Path, func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if _, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
@@ -39,9 +42,9 @@ func healthHandler(tc healthChecker, logger *slog.Logger) http.Handler {
 	return mux
 }
 
-// serveHealth serves h on addr. It returns the bound address once the
+// Serve serves h on addr. It returns the bound address once the
 // listener is bound; stop shuts the server down and waits for it.
-func serveHealth(ctx context.Context, addr string, h http.Handler, logger *slog.Logger) (bound string, stop func(), err error) {
+func Serve(ctx context.Context, addr string, h http.Handler, logger *slog.Logger) (bound string, stop func(), err error) {
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
 	if err != nil {
 		return "", nil, fmt.Errorf("health endpoint: %w", err)
@@ -54,7 +57,7 @@ func serveHealth(ctx context.Context, addr string, h http.Handler, logger *slog.
 			logger.Error("health endpoint stopped", "err", err)
 		}
 	}()
-	logger.Info("health endpoint listening", "addr", ln.Addr().String(), "path", HealthPath)
+	logger.Info("health endpoint listening", "addr", ln.Addr().String(), "path", Path)
 	return ln.Addr().String(), func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
