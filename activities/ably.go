@@ -2,10 +2,12 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 
 	"github.com/ably/ably-go/ably"
 	"go.temporal.io/sdk/temporal"
@@ -19,27 +21,83 @@ type Publisher interface {
 	Publish(ctx context.Context, channel string, msg *ably.Message) error
 }
 
-// AblyPublisher is a Publisher over ably-go's REST client.
+// AblyPublisher is a Publisher over ably-go's REST client. It holds one
+// REST client per channel it publishes on, each with a token whose
+// capability is publish on that channel only (least privilege: the agent
+// never gets the key's full capability).
 type AblyPublisher struct {
-	rest *ably.REST
+	cfg      ablyconn.Config
+	clientID string
+	extra    []ably.ClientOption
+
+	mu   sync.Mutex
+	rest map[string]*ably.REST // by channel
 }
 
-// NewAblyPublisher builds a REST client that authenticates as clientID with
+// maxPublisherChannels bounds the REST clients one AblyPublisher keeps; the
+// agent publishes on one configured channel.
+const maxPublisherChannels = 16
+
+// NewAblyPublisher returns a publisher that authenticates as clientID with
 // a JWT it signs itself with cfg's API key (ablyconn.TrustedOptions), so the
-// key never crosses the wire. ably-go's own logging is off unless extra
-// turns it on, e.g. ably.WithLogHandler(AblyLogger{L: logger}) with
+// key never crosses the wire. The JWT's capability is
+// {"<channel>":["publish"]} for the channel being published on. ably-go's
+// own logging is off unless extra turns it on, e.g.
+// ably.WithLogHandler(AblyLogger{L: logger}) with
 // ably.WithLogLevel(ably.LogWarning); errors are returned either way.
 func NewAblyPublisher(cfg ablyconn.Config, clientID string, extra ...ably.ClientOption) (*AblyPublisher, error) {
-	opts, err := cfg.TrustedOptions(clientID, "")
+	p := &AblyPublisher{cfg: cfg, clientID: clientID, extra: extra, rest: map[string]*ably.REST{}}
+	// Build one client now so that a bad configuration fails here, not at
+	// the first publish.
+	if _, err := p.newREST("{}"); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// PublishCapability returns the x-ably-capability JSON that allows publish
+// on channel and nothing else.
+func PublishCapability(channel string) (string, error) {
+	b, err := json.Marshal(map[string][]string{channel: {"publish"}})
+	if err != nil {
+		return "", fmt.Errorf("ably capability: %w", err)
+	}
+	return string(b), nil
+}
+
+func (p *AblyPublisher) newREST(capability string) (*ably.REST, error) {
+	opts, err := p.cfg.TrustedOptions(p.clientID, capability)
 	if err != nil {
 		return nil, fmt.Errorf("ably publisher: %w", err)
 	}
-	opts = append(append([]ably.ClientOption{ably.WithLogLevel(ably.LogNone)}, opts...), extra...)
+	opts = append(append([]ably.ClientOption{ably.WithLogLevel(ably.LogNone)}, opts...), p.extra...)
 	rest, err := ably.NewREST(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("ably publisher: %w", err)
 	}
-	return &AblyPublisher{rest: rest}, nil
+	return rest, nil
+}
+
+// client returns the REST client whose token may publish on channel.
+func (p *AblyPublisher) client(channel string) (*ably.REST, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if r, ok := p.rest[channel]; ok {
+		return r, nil
+	}
+	if len(p.rest) >= maxPublisherChannels {
+		return nil, fmt.Errorf("ably publisher: more than %d channels", maxPublisherChannels)
+	}
+	capability, err := PublishCapability(channel)
+	if err != nil {
+		return nil, err
+	}
+	r, err := p.newREST(capability)
+	if err != nil {
+		return nil, err
+	}
+	p.rest[channel] = r
+	return r, nil
 }
 
 // AblyLogger sends ably-go's log lines to slog.
@@ -66,7 +124,11 @@ func (l AblyLogger) Printf(level ably.LogLevel, format string, v ...any) {
 // Publish publishes msg on channel. Ably client errors (4xx other than
 // token expiry and rate limits) are non-retryable; the rest are retryable.
 func (p *AblyPublisher) Publish(ctx context.Context, channel string, msg *ably.Message) error {
-	err := p.rest.Channels.Get(channel).PublishMultiple(ctx, []*ably.Message{msg})
+	rest, err := p.client(channel)
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeAbly, err)
+	}
+	err = rest.Channels.Get(channel).PublishMultiple(ctx, []*ably.Message{msg})
 	if err == nil {
 		return nil
 	}

@@ -2,15 +2,19 @@ package activities
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/ably/ably-go/ably"
+	"github.com/golang-jwt/jwt/v5"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/hitl/durable-approvals/internal/ablyconn"
@@ -217,5 +221,77 @@ func TestAblyLoggerRoutesToSlog(t *testing.T) {
 	out := buf.String()
 	if !strings.Contains(out, "level=ERROR msg=\"boom 7\" component=ably-go") || !strings.Contains(out, "level=DEBUG msg=chatty") {
 		t.Errorf("log output:\n%s", out)
+	}
+}
+
+// authRecorder records the bearer tokens a client sends.
+type authRecorder struct {
+	mu     sync.Mutex
+	tokens []string
+}
+
+func (r *authRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	if tok, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer "); ok {
+		// ably-go sends the token base64-encoded.
+		if b, err := base64.StdEncoding.DecodeString(tok); err == nil {
+			tok = string(b)
+		}
+		r.mu.Lock()
+		r.tokens = append(r.tokens, tok)
+		r.mu.Unlock()
+	}
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+func (r *authRecorder) all() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.tokens)
+}
+
+func TestAblyPublisherLeastPrivilege(t *testing.T) {
+	cfg := startAbly(t)
+	rec := &authRecorder{}
+	pub, err := NewAblyPublisher(cfg, workflows.DefaultAgentClientID, ably.WithHTTPClient(&http.Client{Transport: rec, Timeout: 10 * time.Second}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const channel = "ai:least-privilege"
+	if err := pub.Publish(t.Context(), channel, &ably.Message{ID: "w:c:request", Name: workflows.MsgApprovalRequest, Data: map[string]any{"a": 1}}); err != nil {
+		t.Fatalf("publish on %s: %v", channel, err)
+	}
+	tokens := rec.all()
+	if len(tokens) == 0 {
+		t.Fatal("no bearer token was sent")
+	}
+	want, err := PublishCapability(channel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want != `{"ai:least-privilege":["publish"]}` {
+		t.Fatalf("PublishCapability = %s", want)
+	}
+	for _, tok := range tokens {
+		claims := jwt.MapClaims{}
+		if _, err := jwt.ParseWithClaims(tok, claims, func(*jwt.Token) (any, error) { return []byte(testKeySecret), nil },
+			jwt.WithValidMethods([]string{"HS256"})); err != nil {
+			t.Fatalf("token: %v", err)
+		}
+		if claims["x-ably-capability"] != want || claims["x-ably-clientId"] != workflows.DefaultAgentClientID {
+			t.Errorf("token claims = %v, want capability %s and clientId %s", claims, want, workflows.DefaultAgentClientID)
+		}
+	}
+	// The token of one channel does not reach another: a second channel
+	// gets its own client and token.
+	if err := pub.Publish(t.Context(), "ai:other", &ably.Message{ID: "w:c2:request", Name: workflows.MsgApprovalRequest, Data: map[string]any{"a": 2}}); err != nil {
+		t.Fatalf("publish on ai:other: %v", err)
+	}
+	last := rec.all()
+	claims := jwt.MapClaims{}
+	if _, err := jwt.ParseWithClaims(last[len(last)-1], claims, func(*jwt.Token) (any, error) { return []byte(testKeySecret), nil }); err != nil {
+		t.Fatal(err)
+	}
+	if claims["x-ably-capability"] != `{"ai:other":["publish"]}` {
+		t.Errorf("second channel capability = %v", claims["x-ably-capability"])
 	}
 }

@@ -2,13 +2,26 @@
 // Ably JWTs (see internal/authserver), and manages the users file.
 //
 //	authserver [serve] [-listen 127.0.0.1:3001] [-users data/users.json] [-ttl 1h] [-channel ai:big-bad-any] [-policy config/policy.json]
+//	                   [-tls-cert cert.pem -tls-key key.pem | -insecure-allow-plaintext] [-trusted-proxies 10.0.0.0/8,...]
 //	authserver useradd -name alice -role publisher   (password: one line on stdin)
 //	authserver userdel -name alice
 //
 // Environment: ABLY_API_KEY (required for serve; never a flag, so it does not
 // show in ps), ABLY_CHANNEL, AUTH_LISTEN, AUTH_USERS_FILE, AUTH_TOKEN_TTL,
+// AUTH_TLS_CERT, AUTH_TLS_KEY, AUTH_INSECURE_ALLOW_PLAINTEXT,
+// AUTH_TRUSTED_PROXIES, HITL_POLICY_FILE (default of -policy), and
 // HITL_AGENT_CLIENT_ID and HITL_BRIDGE_CLIENT_ID (reserved user names).
 // Flags override the environment.
+//
+// Tokens live at most 1h (-ttl): deleting or demoting a user takes effect
+// when the approver's client next asks for a token, so within the TTL.
+//
+// serve refuses a listen address that is not loopback unless it serves
+// TLS (-tls-cert and -tls-key) or -insecure-allow-plaintext says a
+// TLS-terminating proxy is in front: Basic credentials must not travel in
+// clear text. Behind such a proxy, -trusted-proxies names it so that the
+// failed-login limits key on the client address from X-Forwarded-For
+// instead of the proxy's.
 package main
 
 import (
@@ -19,9 +32,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -55,10 +70,17 @@ type Config struct {
 	Channel    string
 	PolicyFile string
 	Reserved   []string
-	LogFormat  string
-	LogLevel   slog.Level
-	Name       string // useradd, userdel
-	Role       string // useradd
+	// TLSCert and TLSKey serve HTTPS; AllowPlaintext permits plain HTTP
+	// on a non-loopback address (behind a TLS-terminating proxy).
+	TLSCert        string
+	TLSKey         string
+	AllowPlaintext bool
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	LogFormat      string
+	LogLevel       slog.Level
+	Name           string // useradd, userdel
+	Role           string // useradd
 }
 
 // Validate checks what the command needs, without touching files.
@@ -74,6 +96,12 @@ func (c Config) Validate() error {
 		}
 		if err := authserver.ValidateChannel(c.Channel); err != nil {
 			errs = append(errs, err)
+		}
+		if (c.TLSCert == "") != (c.TLSKey == "") {
+			errs = append(errs, errors.New("-tls-cert and -tls-key (AUTH_TLS_CERT, AUTH_TLS_KEY) go together"))
+		}
+		if c.TLSCert == "" && !c.AllowPlaintext && !authserver.IsLoopbackListen(c.Listen) {
+			errs = append(errs, fmt.Errorf("listen address %s is not loopback: serve TLS (-tls-cert/-tls-key) or, behind a TLS-terminating proxy, pass -insecure-allow-plaintext; Basic credentials must not travel in clear text", c.Listen))
 		}
 	case "useradd":
 		if c.Name == "" || c.Role == "" {
@@ -108,6 +136,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		return def
 	}
 	ttl := env("AUTH_TOKEN_TTL", authserver.DefaultTokenTTL.String())
+	proxies := env("AUTH_TRUSTED_PROXIES", "")
+	plaintext, err := strconv.ParseBool(env("AUTH_INSECURE_ALLOW_PLAINTEXT", "false"))
+	if err != nil {
+		return Config{}, fmt.Errorf("AUTH_INSECURE_ALLOW_PLAINTEXT=%q: want true or false", getenv("AUTH_INSECURE_ALLOW_PLAINTEXT"))
+	}
 	c.AblyKey = strings.TrimSpace(getenv("ABLY_API_KEY"))
 	c.Reserved = slices.Clone(authserver.DefaultReservedNames)
 	for _, name := range []string{"HITL_AGENT_CLIENT_ID", "HITL_BRIDGE_CLIENT_ID"} {
@@ -119,14 +152,18 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs := flag.NewFlagSet("authserver "+c.Command, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.UsersFile, "users", env("AUTH_USERS_FILE", authserver.DefaultUsersFile), "users file (AUTH_USERS_FILE)")
-	fs.StringVar(&c.PolicyFile, "policy", "", "policy file whose role hierarchy users must fit (default: editor, publisher, admin)")
+	fs.StringVar(&c.PolicyFile, "policy", env("HITL_POLICY_FILE", ""), "policy file whose role hierarchy users must fit (HITL_POLICY_FILE; unset: editor, publisher, admin)")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	switch c.Command {
 	case "serve":
 		fs.StringVar(&c.Listen, "listen", env("AUTH_LISTEN", authserver.DefaultListen), "listen address (AUTH_LISTEN)")
-		fs.StringVar(&ttl, "ttl", ttl, "token lifetime, at most 24h (AUTH_TOKEN_TTL)")
+		fs.StringVar(&ttl, "ttl", ttl, "token lifetime, at most 1h; user removal or demotion takes effect at the next token refresh (AUTH_TOKEN_TTL)")
 		fs.StringVar(&c.Channel, "channel", env("ABLY_CHANNEL", workflows.DefaultChannel), "approvals channel (ABLY_CHANNEL)")
+		fs.StringVar(&c.TLSCert, "tls-cert", env("AUTH_TLS_CERT", ""), "TLS certificate file, PEM (AUTH_TLS_CERT)")
+		fs.StringVar(&c.TLSKey, "tls-key", env("AUTH_TLS_KEY", ""), "TLS private key file, PEM (AUTH_TLS_KEY)")
+		fs.BoolVar(&c.AllowPlaintext, "insecure-allow-plaintext", plaintext, "allow plain HTTP on a non-loopback address, behind a TLS-terminating proxy (AUTH_INSECURE_ALLOW_PLAINTEXT)")
+		fs.StringVar(&proxies, "trusted-proxies", proxies, "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is trusted (AUTH_TRUSTED_PROXIES)")
 	case "useradd":
 		fs.StringVar(&c.Name, "name", "", "user name: 1-64 of a-z 0-9 . _ -")
 		fs.StringVar(&c.Role, "role", "", "role from the role hierarchy")
@@ -145,6 +182,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 			return Config{}, fmt.Errorf("token ttl %q: want a duration such as 1h", ttl)
 		}
 		c.TokenTTL = d
+		if c.TrustedProxies, err = authserver.ParseTrustedProxies(proxies); err != nil {
+			return Config{}, err
+		}
 	}
 	return c, c.Validate()
 }
@@ -186,6 +226,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		Roles:     roles,
 		Reserved:  cfg.Reserved,
 		Logger:    logger,
+
+		TLSCertFile:    cfg.TLSCert,
+		TLSKeyFile:     cfg.TLSKey,
+		AllowPlaintext: cfg.AllowPlaintext,
+		TrustedProxies: cfg.TrustedProxies,
 	})
 	if err != nil {
 		return err

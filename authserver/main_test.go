@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -122,8 +123,17 @@ func TestServeConfigErrors(t *testing.T) {
 		{"missing key", with("ABLY_API_KEY", ""), nil, "ABLY_API_KEY is required"},
 		{"malformed key", with("ABLY_API_KEY", "justsecret"), nil, "appId.keyId:secret"},
 		{"bad ttl", with("AUTH_TOKEN_TTL", "2d"), nil, `token ttl "2d"`},
-		{"ttl over 24h", with("AUTH_TOKEN_TTL", "25h"), nil, "out of range"},
-		{"ttl flag over 24h", base, []string{"serve", "-ttl", "48h"}, "out of range"},
+		{"ttl over 1h", with("AUTH_TOKEN_TTL", "61m"), nil, "out of range"},
+		{"ttl flag over 1h", base, []string{"serve", "-ttl", "24h"}, "out of range"},
+		{"plaintext on all interfaces", with("AUTH_LISTEN", "0.0.0.0:0"), nil, "is not loopback"},
+		{"plaintext on a routable address", base, []string{"-listen", "192.0.2.1:3001"}, "-insecure-allow-plaintext"},
+		{"tls cert without key", with("AUTH_LISTEN", "0.0.0.0:0"), []string{"-tls-cert", "c.pem"}, "go together"},
+		{"tls key env without cert", with("AUTH_TLS_KEY", "k.pem"), nil, "go together"},
+		{"bad plaintext env", with("AUTH_INSECURE_ALLOW_PLAINTEXT", "maybe"), nil, "want true or false"},
+		{"bad trusted proxies", with("AUTH_TRUSTED_PROXIES", "10.0.0.0/8,proxy"), nil, "trusted proxy"},
+		{"bad trusted proxies flag", base, []string{"-trusted-proxies", "10.0.0.0/99"}, "trusted proxy"},
+		{"policy from HITL_POLICY_FILE", with("HITL_POLICY_FILE", writePolicy(t, dir)), nil, `role "publisher" is not in the role hierarchy`},
+		{"missing HITL_POLICY_FILE", with("HITL_POLICY_FILE", filepath.Join(dir, "nope.json")), nil, "policy file"},
 		{"wildcard channel", with("ABLY_CHANNEL", "*"), nil, "wildcards"},
 		{"bad users file", with("AUTH_USERS_FILE", bad), nil, "unknown field"},
 		{"missing users file", with("AUTH_USERS_FILE", filepath.Join(dir, "none.json")), nil, "no such file"},
@@ -202,5 +212,51 @@ func TestServeUntilCancelled(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("serve did not stop after cancel")
+	}
+}
+
+func TestServeConfigParsed(t *testing.T) {
+	tests := []struct {
+		name  string
+		env   map[string]string
+		args  []string
+		check func(Config) bool
+	}{
+		{"HITL_POLICY_FILE is the default policy", map[string]string{"HITL_POLICY_FILE": "p.json"}, nil,
+			func(c Config) bool { return c.PolicyFile == "p.json" }},
+		{"-policy overrides HITL_POLICY_FILE", map[string]string{"HITL_POLICY_FILE": "p.json"}, []string{"-policy", "q.json"},
+			func(c Config) bool { return c.PolicyFile == "q.json" }},
+		{"no policy", nil, nil, func(c Config) bool { return c.PolicyFile == "" }},
+		{"plaintext allowed by flag", map[string]string{"AUTH_LISTEN": "0.0.0.0:3001"}, []string{"-insecure-allow-plaintext"},
+			func(c Config) bool { return c.AllowPlaintext && c.Listen == "0.0.0.0:3001" }},
+		{"plaintext allowed by env", map[string]string{"AUTH_LISTEN": "0.0.0.0:3001", "AUTH_INSECURE_ALLOW_PLAINTEXT": "true"}, nil,
+			func(c Config) bool { return c.AllowPlaintext }},
+		{"TLS from env", map[string]string{"AUTH_LISTEN": ":3001", "AUTH_TLS_CERT": "c.pem", "AUTH_TLS_KEY": "k.pem"}, nil,
+			func(c Config) bool { return c.TLSCert == "c.pem" && c.TLSKey == "k.pem" && !c.AllowPlaintext }},
+		{"trusted proxies from env", map[string]string{"AUTH_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7"}, nil,
+			func(c Config) bool {
+				return len(c.TrustedProxies) == 2 && c.TrustedProxies[1] == netip.MustParsePrefix("192.0.2.7/32")
+			}},
+		{"trusted proxies flag overrides env", map[string]string{"AUTH_TRUSTED_PROXIES": "10.0.0.0/8"}, []string{"-trusted-proxies", "172.16.0.0/12"},
+			func(c Config) bool {
+				return len(c.TrustedProxies) == 1 && c.TrustedProxies[0] == netip.MustParsePrefix("172.16.0.0/12")
+			}},
+		{"useradd reads HITL_POLICY_FILE too", map[string]string{"HITL_POLICY_FILE": "p.json"}, []string{"useradd", "-name", "a", "-role", "b"},
+			func(c Config) bool { return c.PolicyFile == "p.json" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{"ABLY_API_KEY": "app.key:s3cret"}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			c, err := parseConfig(tt.args, envFunc(env), io.Discard)
+			if err != nil {
+				t.Fatalf("parseConfig: %v", err)
+			}
+			if !tt.check(c) {
+				t.Fatalf("config = %+v", c)
+			}
+		})
 	}
 }

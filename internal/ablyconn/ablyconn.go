@@ -136,10 +136,21 @@ func (c Config) TrustedOptions(clientID, capability string) ([]ably.ClientOption
 	return opts, nil
 }
 
+// reservedClaims are the claims SignToken sets itself; extra may not
+// override them, or a caller's extra claims could widen the token's
+// identity, rights or lifetime.
+var reservedClaims = []string{"iat", "exp", "x-ably-clientId", "x-ably-capability"}
+
 // SignToken signs an Ably JWT: HS256, kid = key name, iat and exp, the
 // clientId and capability claims, and any extra claims (such as
 // "ably.channel.<name>" user claims). It returns the token and its expiry.
+// extra may not contain iat, exp, x-ably-clientId or x-ably-capability.
 func SignToken(keyName, secret, clientID, capability string, extra map[string]any, now time.Time, ttl time.Duration) (string, time.Time, error) {
+	for _, k := range reservedClaims {
+		if _, ok := extra[k]; ok {
+			return "", time.Time{}, fmt.Errorf("sign ably token: extra claim %q is reserved", k)
+		}
+	}
 	exp := now.Add(ttl)
 	claims := jwt.MapClaims{
 		"iat": now.Unix(),

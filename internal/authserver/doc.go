@@ -5,6 +5,21 @@
 // the approver's role (Ably copies it into extras.userClaim of everything
 // the approver publishes), and the failure rate limiting in front of it.
 //
+// Tokens live at most MaxTokenTTL (1h). Removing a user from the users file
+// or demoting them takes effect at their next token request (ably-go asks
+// before the current token expires), so within the token TTL; a token
+// already issued stays valid until it expires.
+//
+// Failed logins are limited per client address and per (user name, client
+// address); both refuse with 429. Failures for one user name from all
+// addresses together only slow that name's logins down, so nobody can lock
+// an approver out by failing on purpose. The client address is the TCP
+// peer, or, behind a configured trusted proxy, the right-most untrusted
+// X-Forwarded-For entry. Unknown users cost one bcrypt comparison against
+// a dummy hash of the users file's highest cost. A users file that group or
+// others can write is refused (fail closed). ListenAndServe serves TLS, or
+// plain HTTP only on loopback unless explicitly allowed.
+//
 // The JWT is least privilege: the approvals channel only, with history,
 // publish and subscribe, and the approver's own name as clientId. Tokens are
 // signed with ablyconn.SignToken, the same signer the trusted programs use.

@@ -3,6 +3,8 @@ package authserver
 import (
 	"encoding/base64"
 	"maps"
+	"net"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -77,5 +79,38 @@ func FuzzParseBasic(f *testing.F) {
 		if !ok2 || u2 != user || pw2 != pw {
 			t.Fatalf("round trip: %q %q %v, want %q %q", u2, pw2, ok2, user, pw)
 		}
+	})
+}
+
+// FuzzClientAddress feeds arbitrary X-Forwarded-For values: the result is
+// never empty, an untrusted peer always keys on itself, and a trusted peer
+// keys on a parsed address or on an entry of the header.
+func FuzzClientAddress(f *testing.F) {
+	f.Add("10.0.0.1:1", "198.51.100.1")
+	f.Add("10.0.0.1:1", "1.2.3.4, 10.0.0.9, [2001:db8::1]:80")
+	f.Add("203.0.113.1:1", "garbage,,")
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	f.Fuzz(func(t *testing.T, remote, xff string) {
+		got := clientAddress(remote, []string{xff}, trusted)
+		if got == "" && remote != "" {
+			t.Fatalf("empty client address for %q / %q", remote, xff)
+		}
+		host, _, err := net.SplitHostPort(remote)
+		if err != nil {
+			host = remote
+		}
+		peer, err := netip.ParseAddr(host)
+		if err != nil || !inPrefixes(peer, trusted) {
+			if got != remote {
+				t.Fatalf("untrusted peer %q keyed on %q", remote, got)
+			}
+			return
+		}
+		if got != remote && !strings.Contains(xff, got) {
+			if _, err := netip.ParseAddr(got); err != nil {
+				t.Fatalf("trusted peer: client %q neither parsed nor from the header %q", got, xff)
+			}
+		}
+		_ = clientKey(got)
 	})
 }

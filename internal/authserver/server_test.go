@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -164,7 +165,7 @@ func TestUnknownUserIndistinguishable(t *testing.T) {
 	if got := calls.Load(); got != 2 {
 		t.Errorf("unknown user: %d bcrypt comparisons in total, want 2", got)
 	}
-	if got := lastHash.Load(); got != string(s.dummyHash) {
+	if got := lastHash.Load(); got != string(s.users.dummyHash()) {
 		t.Errorf("unknown user compared against %v, want the dummy hash", got)
 	}
 	if wrong.Code != unknown.Code || wrong.Body.String() != unknown.Body.String() {
@@ -175,7 +176,7 @@ func TestUnknownUserIndistinguishable(t *testing.T) {
 			t.Errorf("header %s: wrong password %q vs unknown user %q", h, a, b)
 		}
 	}
-	if cost, err := bcrypt.Cost(s.dummyHash); err != nil || cost != bcrypt.MinCost {
+	if cost, err := bcrypt.Cost(s.users.dummyHash()); err != nil || cost != bcrypt.MinCost {
 		t.Errorf("dummy hash cost = %d, %v; want the configured cost %d", cost, err, bcrypt.MinCost)
 	}
 }
@@ -204,58 +205,75 @@ func TestRateLimit(t *testing.T) {
 	distinctAddrs := func(n int, auth string, code int) []step {
 		out := make([]step, n)
 		for i := range out {
-			out[i] = step{remote: "198.51.100." + string(rune('1'+i)) + ":9", auth: auth, wantCode: code}
+			out[i] = step{remote: fmt.Sprintf("198.51.100.%d:9", i+1), auth: auth, wantCode: code}
 		}
 		return out
 	}
+	// distinctUsers returns n failing steps from remote, one per user name.
+	distinctUsers := func(n int, remote string) []step {
+		out := make([]step, n)
+		for i := range out {
+			out[i] = step{remote: remote, auth: basic(fmt.Sprintf("m%d", i), "x"), wantCode: 401}
+		}
+		return out
+	}
+	perAddr := DefaultAddrFailuresFactor * DefaultMaxFailures
 	tests := []struct {
 		name  string
 		steps []step
 	}{
-		{"per address: blocked even with correct credentials, then reset after the window", join(
-			repeat(5, step{remote: "192.0.2.7:1", auth: basic("mallory", "x"), wantCode: 401}),
+		{"per user and address: that pair blocked even with correct credentials, then reset after the window", join(
+			repeat(5, step{remote: "192.0.2.7:1", auth: wrongAlice, wantCode: 401}),
 			[]step{
 				{remote: "192.0.2.7:2", auth: goodAlice, wantCode: 429, wantRetry: "60"},
-				{remote: "192.0.2.8:1", auth: goodAlice, wantCode: 200}, // another client is unaffected
-				{advance: 30 * time.Second, remote: "192.0.2.7:3", auth: goodBob, wantCode: 429, wantRetry: "30"},
-				{advance: window/2 - time.Second, remote: "192.0.2.7:3", auth: goodBob, wantCode: 429, wantRetry: "1"},
+				{remote: "192.0.2.7:2", auth: goodBob, wantCode: 200},   // another user from the address is unaffected
+				{remote: "192.0.2.8:1", auth: goodAlice, wantCode: 200}, // alice from another address too
+				{advance: 30 * time.Second, remote: "192.0.2.7:3", auth: goodAlice, wantCode: 429, wantRetry: "30"},
+				{advance: window/2 - time.Second, remote: "192.0.2.7:3", auth: goodAlice, wantCode: 429, wantRetry: "1"},
 				{advance: time.Second, remote: "192.0.2.7:4", auth: goodAlice, wantCode: 200},
 			})},
-		{"per user across addresses; other users unaffected", join(
-			distinctAddrs(5, wrongAlice, 401),
+		{"per address over all user names", join(
+			distinctUsers(perAddr, "192.0.2.17:1"),
 			[]step{
-				{remote: "203.0.113.9:1", auth: goodAlice, wantCode: 429, wantRetry: "60"},
+				{remote: "192.0.2.17:2", auth: goodAlice, wantCode: 429, wantRetry: "60"},
+				{remote: "192.0.2.18:1", auth: goodAlice, wantCode: 200}, // another client is unaffected
+				{advance: window, remote: "192.0.2.17:3", auth: goodBob, wantCode: 200},
+			})},
+		{"failures for a user from other addresses never refuse correct credentials", join(
+			distinctAddrs(10, wrongAlice, 401),
+			[]step{
+				{remote: "203.0.113.9:1", auth: goodAlice, wantCode: 200},
 				{remote: "203.0.113.9:1", auth: goodBob, wantCode: 200},
-				{advance: window, remote: "203.0.113.9:1", auth: goodAlice, wantCode: 200},
 			})},
 		{"unknown user is limited like a known one", join(
-			distinctAddrs(5, basic("ghost", "x"), 401),
+			repeat(5, step{remote: "203.0.113.9:1", auth: basic("ghost", "x"), wantCode: 401}),
 			[]step{{remote: "203.0.113.9:1", auth: basic("ghost", "x"), wantCode: 429, wantRetry: "60"}})},
 		{"IPv6 clients in one /64 share a limit", join(
 			[]step{
-				{remote: "[2001:db8::1]:1", auth: basic("mallory", "x"), wantCode: 401},
-				{remote: "[2001:db8::2]:1", auth: basic("mallory", "x"), wantCode: 401},
-				{remote: "[2001:db8::3]:1", auth: basic("mallory", "x"), wantCode: 401},
-				{remote: "[2001:db8::4]:1", auth: basic("mallory", "x"), wantCode: 401},
-				{remote: "[2001:db8::5]:1", auth: basic("mallory", "x"), wantCode: 401},
+				{remote: "[2001:db8::1]:1", auth: wrongAlice, wantCode: 401},
+				{remote: "[2001:db8::2]:1", auth: wrongAlice, wantCode: 401},
+				{remote: "[2001:db8::3]:1", auth: wrongAlice, wantCode: 401},
+				{remote: "[2001:db8::4]:1", auth: wrongAlice, wantCode: 401},
+				{remote: "[2001:db8::5]:1", auth: wrongAlice, wantCode: 401},
 				{remote: "[2001:db8::6]:1", auth: goodAlice, wantCode: 429, wantRetry: "60"},
 				{remote: "[2001:db8:0:1::1]:1", auth: goodAlice, wantCode: 200},
 			})},
 		{"malformed headers count per address", join(
-			repeat(5, step{remote: "192.0.2.9:1", auth: "Basic %%%", wantCode: 401}),
+			repeat(perAddr, step{remote: "192.0.2.9:1", auth: "Basic %%%", wantCode: 401}),
 			[]step{{remote: "192.0.2.9:1", auth: goodAlice, wantCode: 429, wantRetry: "60"}})},
 		{"missing header is a challenge, not a failure", join(
-			repeat(8, step{remote: "192.0.2.10:1", wantCode: 401}),
+			repeat(perAddr+3, step{remote: "192.0.2.10:1", wantCode: 401}),
 			[]step{{remote: "192.0.2.10:1", auth: goodAlice, wantCode: 200}})},
-		{"success resets the user's count", join(
+		{"success resets the pair's count", join(
 			repeat(4, step{remote: "192.0.2.11:1", auth: wrongAlice, wantCode: 401}),
-			[]step{{remote: "192.0.2.12:1", auth: goodAlice, wantCode: 200}},
-			distinctAddrs(4, wrongAlice, 401),
-			[]step{{remote: "192.0.2.12:1", auth: goodAlice, wantCode: 200}})},
+			[]step{{remote: "192.0.2.11:1", auth: goodAlice, wantCode: 200}},
+			repeat(4, step{remote: "192.0.2.11:1", auth: wrongAlice, wantCode: 401}),
+			[]step{{remote: "192.0.2.11:1", auth: goodAlice, wantCode: 200}})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, clock, _ := newTestServer(t, nil)
+			s.sleep = func(context.Context, time.Duration) error { return nil }
 			h := s.Handler()
 			for i, st := range tt.steps {
 				clock.Advance(st.advance)
@@ -473,7 +491,9 @@ func TestNewRejectsBadInput(t *testing.T) {
 	}{
 		{"missing key", Config{UsersFile: good}, "ably key is required"},
 		{"bad key", Config{UsersFile: good, AblyKey: "nocolon"}, "appId.keyId:secret"},
-		{"ttl too long", Config{UsersFile: good, AblyKey: testKey, TokenTTL: 25 * time.Hour}, "token ttl"},
+		{"ttl too long", Config{UsersFile: good, AblyKey: testKey, TokenTTL: time.Hour + time.Second}, "token ttl"},
+		{"ttl a day", Config{UsersFile: good, AblyKey: testKey, TokenTTL: 24 * time.Hour}, "token ttl"},
+		{"tls cert without key", Config{UsersFile: good, AblyKey: testKey, TLSCertFile: "cert.pem"}, "both a certificate and a key"},
 		{"ttl negative", Config{UsersFile: good, AblyKey: testKey, TokenTTL: -time.Minute}, "token ttl"},
 		{"wildcard channel", Config{UsersFile: good, AblyKey: testKey, Channel: "ai:*"}, "wildcards"},
 		{"qualified channel", Config{UsersFile: good, AblyKey: testKey, Channel: "[meta]log"}, "qualifiers"},

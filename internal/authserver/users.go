@@ -44,6 +44,10 @@ const (
 	// DefaultCost is the bcrypt cost of new hashes and the lowest cost a
 	// users file may contain.
 	DefaultCost = 10
+	// MaxCost is the highest bcrypt cost accepted: the server hashes a
+	// dummy password at the file's highest cost (on every reload), and a
+	// login costs one comparison at that cost.
+	MaxCost = 15
 )
 
 // DefaultReservedNames are the Ably clientIds of the trusted programs (the
@@ -86,8 +90,8 @@ func (r Rules) cost() int {
 }
 
 func (r Rules) validate() error {
-	if c := r.cost(); c < bcrypt.MinCost || c > bcrypt.MaxCost {
-		return fmt.Errorf("bcrypt cost %d out of range [%d, %d]", c, bcrypt.MinCost, bcrypt.MaxCost)
+	if c := r.cost(); c < bcrypt.MinCost || c > MaxCost {
+		return fmt.Errorf("bcrypt cost %d out of range [%d, %d]", c, bcrypt.MinCost, MaxCost)
 	}
 	seen := map[string]bool{}
 	for _, role := range r.roles() {
@@ -143,6 +147,9 @@ func (r Rules) checkUser(u User) error {
 	}
 	if cost < r.cost() {
 		return fmt.Errorf("user %q: bcrypt cost %d is below the minimum %d", u.Name, cost, r.cost())
+	}
+	if cost > MaxCost {
+		return fmt.Errorf("user %q: bcrypt cost %d is above the maximum %d", u.Name, cost, MaxCost)
 	}
 	return nil
 }

@@ -39,6 +39,9 @@ type Config struct {
 	RetryEvery time.Duration
 	// MaxParked bounds the messages kept for a later retry. Default 1000.
 	MaxParked int
+	// RateLimit bounds the decisions forwarded per approver clientId
+	// (default 10 a minute, burst 10); beyond it they are dropped.
+	RateLimit RateLimit
 	// AblyOptions are appended to the client options (tests).
 	AblyOptions []ably.ClientOption
 }
@@ -118,7 +121,7 @@ func Run(ctx context.Context, cfg Config) error {
 		log:      cfg.Log.With("channel", cfg.Channel),
 		client:   client,
 		ch:       client.Channels.Get(cfg.Channel),
-		handler:  &Handler{Temporal: cfg.Temporal, Log: cfg.Log, Retry: cfg.Retry},
+		handler:  &Handler{Temporal: cfg.Temporal, Log: cfg.Log, Retry: cfg.Retry, RateLimit: cfg.RateLimit},
 		msgs:     make(chan *ably.Message, 64),
 		catchUp:  make(chan struct{}, 1),
 		recent:   newSeen(10000),
@@ -138,7 +141,7 @@ type runner struct {
 	catchUp  chan struct{} // coalesced: "replay history up to the attach point"
 	fixState chan struct{} // coalesced: "check connection and channel state"
 	parked   []*ably.Message
-	recent   *seen // message ids already forwarded by this process
+	recent   *seen // recentKey of messages already handled by this process
 	failures int   // consecutive reconnect/attach failures, for the backoff
 }
 
@@ -234,24 +237,38 @@ func (b *runner) run(ctx context.Context) error {
 	}
 }
 
-// handle forwards one message unless this process already did.
-func (b *runner) handle(ctx context.Context, m *ably.Message) {
+// handle forwards one message unless this process already did. It
+// reports whether the message was parked for a later retry.
+func (b *runner) handle(ctx context.Context, m *ably.Message) bool {
 	if m == nil {
-		return
+		return false
 	}
-	if m.ID != "" && b.recent.has(m.ID) {
-		return
+	key, keyed := recentKey(m)
+	if keyed && b.recent.has(key) {
+		return false
 	}
 	if err := b.handler.Handle(ctx, m); err != nil {
 		if ctx.Err() != nil {
-			return
+			return false
 		}
 		b.park(m, err)
-		return
+		return true
 	}
-	if m.ID != "" {
-		b.recent.add(m.ID)
+	if keyed {
+		b.recent.add(key)
 	}
+	return false
+}
+
+// recentKey is the key of m in the set of handled messages: the publisher's
+// clientId and the message id. Ably enforces the clientId, so one client
+// cannot make the bridge skip another client's message by reusing its id.
+// Messages without both are not remembered (the decoder drops them).
+func recentKey(m *ably.Message) (string, bool) {
+	if m.ID == "" || m.ClientID == "" {
+		return "", false
+	}
+	return m.ClientID + "\x00" + m.ID, true
 }
 
 func (b *runner) park(m *ably.Message, err error) {
@@ -275,7 +292,13 @@ func (b *runner) retryParked(ctx context.Context) {
 			b.parked = append(b.parked, todo[i:]...)
 			return
 		}
-		b.handle(ctx, m)
+		// The first message that fails again ends the pass: the cause
+		// (Temporal or the worker down) is shared, and each failure can
+		// cost a full query timeout.
+		if b.handle(ctx, m) {
+			b.parked = append(b.parked, todo[i+1:]...)
+			return
+		}
 	}
 }
 

@@ -20,10 +20,20 @@ import (
 const (
 	// MaxDataBytes bounds the JSON text of one message's data.
 	MaxDataBytes = 64 << 10
-	// MaxReasonBytes bounds a decision's reason; longer reasons are cut.
-	MaxReasonBytes = 2000
-	// MaxToolCallIDLen bounds a tool-call id.
-	MaxToolCallIDLen = 256
+	// MaxReasonBytes bounds a decision's reason; longer reasons are cut
+	// (the workflow keeps at most as much).
+	MaxReasonBytes = 512
+	// MaxToolCallIDLen bounds a tool-call id (the workflow's own limit).
+	MaxToolCallIDLen = workflows.MaxToolCallIDLen
+	// MaxMessageIDLen bounds an Ably message id; a longer one, or one with
+	// bytes outside printable ASCII, drops the message.
+	MaxMessageIDLen = 128
+	// MaxClientIDLen bounds the approver's clientId; a longer one drops the
+	// message.
+	MaxClientIDLen = 128
+	// MaxRoleLen bounds the role in extras.userClaim; a longer one drops
+	// the message.
+	MaxRoleLen = 64
 	// MaxWorkflowIDLen bounds a workflow id (Temporal's own default limit).
 	MaxWorkflowIDLen = 1000
 	maxEncodingSteps = 4
@@ -68,12 +78,21 @@ func DecodeResponse(m *ably.Message) (Response, error) {
 	if m.ID == "" {
 		return Response{}, errors.New("message has no id")
 	}
+	if err := ValidMessageID(m.ID); err != nil {
+		return Response{}, err
+	}
 	if m.ClientID == "" {
 		return Response{}, errors.New("message has no clientId: the approver is unidentified")
+	}
+	if err := printable("clientId", m.ClientID, MaxClientIDLen); err != nil {
+		return Response{}, err
 	}
 	role, ok := m.Extras["userClaim"].(string)
 	if !ok || role == "" {
 		return Response{}, errors.New("message has no extras.userClaim: the publisher's token carries no role")
+	}
+	if err := printable("extras.userClaim", role, MaxRoleLen); err != nil {
+		return Response{}, err
 	}
 	headers, _ := AsMap(m.Extras["headers"])
 	toolCallID, _ := headers[workflows.HeaderToolCallID].(string)
@@ -133,6 +152,40 @@ func ValidToolCallID(id string) error {
 		case strings.ContainsRune("_-.:@", r):
 		default:
 			return fmt.Errorf("tool call id %q: character %q not allowed", id, r)
+		}
+	}
+	return nil
+}
+
+// ValidMessageID accepts an Ably message id of 1 to MaxMessageIDLen bytes
+// of printable ASCII, as the workflow does.
+func ValidMessageID(id string) error {
+	if id == "" {
+		return errors.New("message has no id")
+	}
+	if len(id) > MaxMessageIDLen {
+		return fmt.Errorf("message id longer than %d bytes", MaxMessageIDLen)
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x20 || id[i] > 0x7e {
+			return fmt.Errorf("message id %q: byte %#x is not printable ASCII", id, id[i])
+		}
+	}
+	return nil
+}
+
+// printable checks that s (named what) is at most maxLen bytes of valid,
+// printable UTF-8.
+func printable(what, s string, maxLen int) error {
+	if len(s) > maxLen {
+		return fmt.Errorf("%s longer than %d bytes", what, maxLen)
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%s is not valid UTF-8", what)
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return fmt.Errorf("%s %q: unprintable character %U", what, s, r)
 		}
 	}
 	return nil

@@ -91,7 +91,17 @@ func TestDecodeResponse(t *testing.T) {
 		{name: "missing headers", m: msg(func(m *ably.Message) { delete(m.Extras, "headers") }), wantErr: "missing tool call id"},
 		{name: "numeric toolCallId", m: msg(func(m *ably.Message) { m.Extras["headers"] = map[string]any{"toolCallId": 42} }), wantErr: "missing tool call id"},
 		{name: "quote in toolCallId", m: msg(func(m *ably.Message) { m.Extras["headers"] = map[string]any{"toolCallId": "x' OR '1'='1"} }), wantErr: "not allowed"},
-		{name: "long toolCallId", m: msg(func(m *ably.Message) { m.Extras["headers"] = map[string]any{"toolCallId": strings.Repeat("a", 257)} }), wantErr: "longer"},
+		{name: "long toolCallId", m: msg(func(m *ably.Message) {
+			m.Extras["headers"] = map[string]any{"toolCallId": strings.Repeat("a", MaxToolCallIDLen+1)}
+		}), wantErr: "longer"},
+		{name: "long message id", m: msg(func(m *ably.Message) { m.ID = strings.Repeat("a", MaxMessageIDLen+1) }), wantErr: "message id longer than 128"},
+		{name: "control char in message id", m: msg(func(m *ably.Message) { m.ID = "conn1:0\n:0" }), wantErr: "not printable"},
+		{name: "non-ASCII message id", m: msg(func(m *ably.Message) { m.ID = "conn1:0:0é" }), wantErr: "not printable"},
+		{name: "long clientId", m: msg(func(m *ably.Message) { m.ClientID = strings.Repeat("a", MaxClientIDLen+1) }), wantErr: "clientId longer than 128"},
+		{name: "control char in clientId", m: msg(func(m *ably.Message) { m.ClientID = "ali\x00ce" }), wantErr: "unprintable"},
+		{name: "invalid UTF-8 clientId", m: msg(func(m *ably.Message) { m.ClientID = "ali\xffce" }), wantErr: "not valid UTF-8"},
+		{name: "long role", m: msg(func(m *ably.Message) { m.Extras["userClaim"] = strings.Repeat("r", MaxRoleLen+1) }), wantErr: "userClaim longer than 64"},
+		{name: "control char in role", m: msg(func(m *ably.Message) { m.Extras["userClaim"] = "admin\n" }), wantErr: "unprintable"},
 		{name: "non-string workflowId", m: msg(func(m *ably.Message) {
 			m.Extras["headers"] = map[string]any{"toolCallId": "call_1", "workflowId": 7}
 		}), wantErr: "workflowId: not a string"},
@@ -154,6 +164,21 @@ func TestDecodeResponseReasonTruncated(t *testing.T) {
 	}
 }
 
+func TestDecodeResponseLimitsAccepted(t *testing.T) {
+	id, client, role := strings.Repeat("i", MaxMessageIDLen), strings.Repeat("c", MaxClientIDLen), strings.Repeat("r", MaxRoleLen)
+	got, err := DecodeResponse(msg(func(m *ably.Message) {
+		m.ID, m.ClientID, m.Extras["userClaim"] = id, client, role
+		m.Data = map[string]any{"decision": "rejected", "reason": strings.Repeat("x", 3000)}
+	}))
+	if err != nil {
+		t.Fatalf("values at the limits refused: %v", err)
+	}
+	d := got.Signal()
+	if d.AblyMessageID != id || d.ApproverClientID != client || d.ApproverRole != role || len(d.Reason) != MaxReasonBytes || MaxReasonBytes != 512 {
+		t.Fatalf("signal = %d-byte id, %d-byte client, %d-byte role, %d-byte reason", len(d.AblyMessageID), len(d.ApproverClientID), len(d.ApproverRole), len(d.Reason))
+	}
+}
+
 func TestResponseSignal(t *testing.T) {
 	r := Response{MessageID: "m1", ClientID: "alice", Role: "admin", ToolCallID: "call_1", WorkflowID: "wf", Decision: "approved", Reason: "ok", PublishedAt: time.Unix(5, 0)}
 	want := workflows.Decision{ToolCallID: "call_1", Decision: "approved", ApproverClientID: "alice", ApproverRole: "admin", Reason: "ok", AblyMessageID: "m1", PublishedAt: time.Unix(5, 0)}
@@ -197,6 +222,9 @@ func FuzzDecodeResponse(f *testing.F) {
 		}
 		if len(r.Reason) > MaxReasonBytes {
 			t.Fatalf("reason too long: %d", len(r.Reason))
+		}
+		if ValidMessageID(r.MessageID) != nil || len(r.ClientID) > MaxClientIDLen || len(r.Role) > MaxRoleLen {
+			t.Fatalf("accepted unbounded identity: %q %q %q", r.MessageID, r.ClientID, r.Role)
 		}
 	})
 }

@@ -6,6 +6,13 @@
 // (re)attach it replays the channel history up to the attach point, and the
 // workflow deduplicates decisions by Ably message id.
 //
+// The bridge forwards a response only while its tool call is pending in the
+// workflow (the approvals query says so; a response for a late or unknown
+// call is dropped, one whose role is too low is still forwarded so the
+// workflow records it as ignored), and at most RateLimit's rate per
+// approver clientId. Every string it copies into the Decision is bounded
+// (message id, clientId and role are checked, the reason is cut).
+//
 // DecodeData is also the one place that knows the shapes ably-go hands out
 // for message data (a map, a JSON string with encoding "json", bytes); the
 // approver CLI reuses it for approval-request and approval-resolved.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ably/ably-go/ably"
@@ -70,6 +71,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 var ErrTemporary = errors.New("temporary failure")
 
 // Handler verifies one approval-response and forwards it to its workflow.
+// It is safe for concurrent use.
 type Handler struct {
 	Temporal Temporal
 	Log      *slog.Logger
@@ -82,8 +84,16 @@ type Handler struct {
 	// CallTimeout bounds one Temporal call (default 10s).
 	CallTimeout time.Duration
 	// QueryTimeout bounds the approvals query, which needs a worker
-	// (default 5s). The query only informs the log.
+	// (default 5s). A response is forwarded only if the query shows its
+	// tool call pending; a query that times out is a temporary failure.
 	QueryTimeout time.Duration
+	// RateLimit bounds the signals forwarded per approver clientId.
+	RateLimit RateLimit
+	// Now is the clock of the rate limit (default time.Now).
+	Now func() time.Time
+
+	limiterOnce sync.Once
+	limiter     *rateLimiter
 }
 
 func (h *Handler) log() *slog.Logger {
@@ -100,17 +110,32 @@ func (h *Handler) callTimeout() time.Duration {
 	return h.CallTimeout
 }
 
-// Handle verifies m and signals its workflow. It returns nil when the
-// message was forwarded or dropped for good (both are logged), and an
-// error wrapping ErrTemporary when Temporal could not be reached and the
-// message should be retried later.
+func (h *Handler) rate() *rateLimiter {
+	h.limiterOnce.Do(func() { h.limiter = newRateLimiter(h.RateLimit) })
+	return h.limiter
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+// Handle verifies m and signals its workflow. It forwards a response only
+// when its tool call is pending in the workflow (insufficient roles
+// included: the workflow records those as ignored), and at most
+// RateLimit's rate per approver. It returns nil when the message was
+// forwarded or dropped for good (both are logged), and an error wrapping
+// ErrTemporary when Temporal or the workflow's worker could not be reached
+// and the message should be retried later.
 func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 	log := h.log()
 	r, err := DecodeResponse(m)
 	if err != nil {
 		attrs := []any{"err", err}
 		if m != nil {
-			attrs = append(attrs, "ablyMessageId", m.ID, "clientId", m.ClientID)
+			attrs = append(attrs, "ablyMessageId", truncate(m.ID, MaxMessageIDLen), "clientId", truncate(m.ClientID, MaxClientIDLen))
 		}
 		log.Warn("dropping approval-response", attrs...)
 		return nil
@@ -128,9 +153,26 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 		}
 	}
 	log = log.With("workflowId", wfID)
-	h.checkRole(ctx, log, wfID, r)
+	pending, err := h.checkPending(ctx, log, wfID, r)
+	if err != nil {
+		if errors.Is(err, ErrTemporary) {
+			log.Warn("approval-response not forwarded yet: cannot tell whether the tool call is pending", "err", err)
+			return err
+		}
+		log.Warn("dropping approval-response: cannot tell whether the tool call is pending", "err", err)
+		return nil
+	}
+	if !pending {
+		log.Warn("dropping approval-response: tool call not pending (late or unknown)")
+		return nil
+	}
+	if !h.rate().allow(r.ClientID, h.now()) {
+		log.Warn("dropping approval-response: approver rate limit exceeded", "perMinute", h.rate().perMinute, "burst", h.rate().burst)
+		return nil
+	}
 	if err := h.signal(ctx, wfID, r.Signal()); err != nil {
 		if errors.Is(err, ErrTemporary) {
+			h.rate().refund(r.ClientID)
 			return err
 		}
 		log.Warn("dropping approval-response: signal failed", "err", err)
@@ -193,11 +235,13 @@ func (h *Handler) lookup(ctx context.Context, toolCallID string) (string, error)
 	}
 }
 
-// checkRole queries the workflow for the pending approval and logs whether
-// the approver's role reaches the required one. The workflow checks again
-// and decides; this is only for the log, so failures are logged, not
-// returned.
-func (h *Handler) checkRole(ctx context.Context, log *slog.Logger, wfID string, r Response) {
+// checkPending queries the workflow's pending approvals and reports
+// whether r's tool call is one of them, logging whether the approver's role
+// reaches the required one (the workflow checks again and decides). A query
+// that could not run for a reason that may pass (no worker, Temporal
+// unavailable) returns an error wrapping ErrTemporary; one that can never
+// succeed (no such workflow, query refused) returns another error.
+func (h *Handler) checkPending(ctx context.Context, log *slog.Logger, wfID string, r Response) (bool, error) {
 	qt := h.QueryTimeout
 	if qt <= 0 {
 		qt = 5 * time.Second
@@ -206,13 +250,15 @@ func (h *Handler) checkRole(ctx context.Context, log *slog.Logger, wfID string, 
 	defer cancel()
 	v, err := h.Temporal.QueryWorkflow(qctx, wfID, "", workflows.ApprovalsQuery)
 	if err != nil {
-		log.Warn("role check skipped: query failed", "err", err)
-		return
+		var qf *serviceerror.QueryFailed
+		if permanent(err) || errors.As(err, &qf) {
+			return false, fmt.Errorf("approvals query: %w", err)
+		}
+		return false, fmt.Errorf("%w: approvals query: %w", ErrTemporary, err)
 	}
 	var view workflows.ApprovalsView
 	if err := v.Get(&view); err != nil {
-		log.Warn("role check skipped: bad query result", "err", err)
-		return
+		return false, fmt.Errorf("approvals query: bad result: %w", err)
 	}
 	for _, p := range view.Pending {
 		if p.ToolCallID != r.ToolCallID {
@@ -220,12 +266,12 @@ func (h *Handler) checkRole(ctx context.Context, log *slog.Logger, wfID string, 
 		}
 		if err := workflows.CanApprove(view.Roles, r.Role, p.RequiredRole); err != nil {
 			log.Warn("approver role insufficient; forwarding for the audit trail", "tool", p.Tool, "requiredRole", p.RequiredRole, "verdict", err.Error())
-			return
+		} else {
+			log.Info("approver role sufficient", "tool", p.Tool, "requiredRole", p.RequiredRole)
 		}
-		log.Info("approver role sufficient", "tool", p.Tool, "requiredRole", p.RequiredRole)
-		return
+		return true, nil
 	}
-	log.Info("no pending approval for the tool call; forwarding for the audit trail")
+	return false, nil
 }
 
 // signal delivers the decision, retrying while Temporal is unavailable.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -32,6 +33,7 @@ type fakeTemporal struct {
 	signalErrs []error
 	listErrs   []error
 	queryErr   error
+	queryCalls int
 }
 
 type fakeWorkflow struct {
@@ -108,6 +110,7 @@ func (f *fakeTemporal) ListWorkflow(_ context.Context, req *workflowservice.List
 func (f *fakeTemporal) QueryWorkflow(_ context.Context, workflowID, _, queryType string, _ ...any) (converter.EncodedValue, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.queryCalls++
 	if f.queryErr != nil {
 		return nil, f.queryErr
 	}
@@ -221,14 +224,23 @@ func TestHandleRouting(t *testing.T) {
 			wantLog:    "insufficient role: publisher < admin",
 		},
 		{
-			name: "query failure does not block the signal",
+			name: "query timeout (no worker) is temporary: not forwarded, kept for a retry",
 			setup: func(f *fakeTemporal) {
 				f.addWorkflow("wf-7", publishView("publisher"), "call_abc123")
-				f.queryErr = errors.New("no worker")
+				f.queryErr = context.DeadlineExceeded
 			},
-			m:          msg(nil),
-			wantSignal: "wf-7",
-			wantLog:    "role check skipped",
+			m:       msg(nil),
+			wantErr: ErrTemporary,
+			wantLog: "not forwarded yet",
+		},
+		{
+			name: "query refused by the workflow: dropped",
+			setup: func(f *fakeTemporal) {
+				f.addWorkflow("wf-7b", publishView("publisher"), "call_abc123")
+				f.queryErr = serviceerror.NewQueryFailed("unknown queryType")
+			},
+			m:       msg(nil),
+			wantLog: "dropping approval-response: cannot tell whether the tool call is pending",
 		},
 		{
 			name:  "header names an unknown workflow",
@@ -236,7 +248,26 @@ func TestHandleRouting(t *testing.T) {
 			m: msg(func(m *ably.Message) {
 				m.Extras["headers"] = map[string]any{"toolCallId": "call_abc123", "workflowId": "nope"}
 			}),
-			wantLog: "signal failed",
+			wantLog: "dropping approval-response: cannot tell whether the tool call is pending",
+		},
+		{
+			name: "tool call not pending in the named workflow: dropped",
+			setup: func(f *fakeTemporal) {
+				f.addWorkflow("wf-busy", workflows.ApprovalsView{Roles: []string{"editor", "publisher", "admin"},
+					Pending: []workflows.PendingApproval{{ToolCallID: "call_other", Tool: "publish_blog_post", RequiredRole: "publisher"}}})
+			},
+			m: msg(func(m *ably.Message) {
+				m.Extras["headers"] = map[string]any{"toolCallId": "call_abc123", "workflowId": "wf-busy"}
+			}),
+			wantLog: "not pending (late or unknown)",
+		},
+		{
+			name: "tool call already decided (nothing pending): dropped",
+			setup: func(f *fakeTemporal) {
+				f.addWorkflow("wf-done", workflows.ApprovalsView{Roles: []string{"editor", "publisher", "admin"}}, "call_abc123")
+			},
+			m:       msg(nil),
+			wantLog: "not pending (late or unknown)",
 		},
 		{
 			name:    "missing userClaim is dropped before any lookup",
@@ -340,5 +371,130 @@ func TestSeenBounded(t *testing.T) {
 	s.add("c")
 	if s.has("a") || !s.has("b") || !s.has("c") {
 		t.Fatalf("set = %v, want b and c", s.order)
+	}
+}
+
+// flood publishes n responses of clientID (message ids <clientID>:i) through
+// h and returns how many were signalled.
+func flood(t *testing.T, h *Handler, f *fakeTemporal, clientID string, from, n int) int {
+	t.Helper()
+	before := len(f.sent())
+	for i := from; i < from+n; i++ {
+		m := msg(func(m *ably.Message) { m.ClientID = clientID; m.ID = fmt.Sprintf("%s:%d", clientID, i) })
+		if err := h.Handle(t.Context(), m); err != nil {
+			t.Fatalf("Handle: %v", err)
+		}
+	}
+	return len(f.sent()) - before
+}
+
+func TestHandleRateLimitPerApprover(t *testing.T) {
+	f := newFakeTemporal()
+	f.addWorkflow("wf-1", publishView("publisher"), "call_abc123")
+	log, logs := logBuffer(t)
+	h := fastHandler(f, log)
+	now := time.Unix(1_700_000_000, 0)
+	h.Now = func() time.Time { return now }
+
+	if got := flood(t, h, f, "mallory", 0, 15); got != 10 {
+		t.Fatalf("mallory got %d signals through, want the burst of 10", got)
+	}
+	if n := strings.Count(logs(), "approver rate limit exceeded"); n != 5 {
+		t.Fatalf("%d rate-limit log lines, want 5:\n%s", n, logs())
+	}
+	// Another approver has a bucket of her own.
+	if got := flood(t, h, f, "alice", 0, 1); got != 1 {
+		t.Fatalf("alice got %d signals through, want 1", got)
+	}
+	// 10 a minute: after 6s one more token.
+	now = now.Add(6 * time.Second)
+	if got := flood(t, h, f, "mallory", 100, 3); got != 1 {
+		t.Fatalf("after 6s mallory got %d signals through, want 1", got)
+	}
+}
+
+func TestHandleRateLimitRefundsTemporaryFailures(t *testing.T) {
+	f := newFakeTemporal()
+	f.addWorkflow("wf-1", publishView("publisher"), "call_abc123")
+	log, _ := logBuffer(t)
+	h := fastHandler(f, log)
+	h.RateLimit = RateLimit{PerMinute: 1, Burst: 1}
+	now := time.Unix(1_700_000_000, 0)
+	h.Now = func() time.Time { return now }
+	down := serviceerror.NewUnavailable("down")
+	f.signalErrs = []error{down, down, down}
+	if err := h.Handle(t.Context(), msg(nil)); !errors.Is(err, ErrTemporary) {
+		t.Fatalf("err = %v, want temporary", err)
+	}
+	// The retry of the parked message still has its token.
+	if err := h.Handle(t.Context(), msg(nil)); err != nil || len(f.sent()) != 1 {
+		t.Fatalf("retry: err %v, %d signals; want 1", err, len(f.sent()))
+	}
+}
+
+func TestRateLimiterBounded(t *testing.T) {
+	l := newRateLimiter(RateLimit{PerMinute: 60, Burst: 2, MaxClients: 3})
+	now := time.Unix(0, 0)
+	for i := range 10 {
+		l.allow(fmt.Sprint("c", i), now)
+		if l.len() > 3 {
+			t.Fatalf("limiter holds %d buckets, want at most 3", l.len())
+		}
+	}
+	// A bucket that has refilled carries no state and is evicted first.
+	l = newRateLimiter(RateLimit{PerMinute: 60, Burst: 1, MaxClients: 2})
+	l.allow("a", now)
+	l.allow("b", now.Add(500*time.Millisecond))
+	later := now.Add(1200 * time.Millisecond) // a is full again, b is not
+	l.allow("c", later)
+	if l.allow("b", later) {
+		t.Fatal("b's empty bucket was evicted instead of a's full one")
+	}
+}
+
+// TestRecentKeyedByClient: a client that reuses another client's message id
+// must not make the bridge skip the other client's message.
+func TestRecentKeyedByClient(t *testing.T) {
+	f := newFakeTemporal()
+	f.addWorkflow("wf-1", publishView("publisher"), "call_abc123")
+	log, _ := logBuffer(t)
+	b := &runner{cfg: Config{MaxParked: 10}, log: log, handler: fastHandler(f, log), recent: newSeen(100)}
+	const id = "alice-conn:7:0"
+	b.handle(t.Context(), msg(func(m *ably.Message) { m.ClientID = "mallory"; m.Extras["userClaim"] = "editor"; m.ID = id }))
+	b.handle(t.Context(), msg(func(m *ably.Message) { m.ClientID = "alice"; m.ID = id }))
+	b.handle(t.Context(), msg(func(m *ably.Message) { m.ClientID = "alice"; m.ID = id })) // a real duplicate
+	sent := f.sent()
+	if len(sent) != 2 || sent[0].Decision.ApproverClientID != "mallory" || sent[1].Decision.ApproverClientID != "alice" {
+		t.Fatalf("signals = %+v, want mallory's then alice's, once each", sent)
+	}
+}
+
+// While the worker is down every parked message would cost a query
+// timeout: a retry pass stops at the first failure and keeps the rest.
+func TestRetryParkedStopsAtFirstFailure(t *testing.T) {
+	f := newFakeTemporal()
+	f.addWorkflow("wf-1", publishView("publisher"), "call_abc123")
+	log, _ := logBuffer(t)
+	b := &runner{cfg: Config{MaxParked: 10}, log: log, handler: fastHandler(f, log), recent: newSeen(100)}
+	f.queryErr = context.DeadlineExceeded
+	for i := range 3 {
+		if !b.handle(t.Context(), msg(func(m *ably.Message) { m.ID = fmt.Sprintf("conn1:0:%d", i) })) {
+			t.Fatalf("message %d not parked", i)
+		}
+	}
+	f.mu.Lock()
+	f.queryCalls = 0
+	f.mu.Unlock()
+	b.retryParked(t.Context())
+	f.mu.Lock()
+	calls := f.queryCalls
+	f.queryErr = nil // the worker is back
+	f.mu.Unlock()
+	if calls != 1 || len(b.parked) != 3 {
+		t.Fatalf("retry pass made %d queries and kept %d parked, want 1 and 3", calls, len(b.parked))
+	}
+	b.retryParked(t.Context())
+	if len(b.parked) != 0 || len(f.sent()) != 3 {
+		t.Fatalf("after recovery: %d parked, %d signals; want 0 and 3", len(b.parked), len(f.sent()))
 	}
 }

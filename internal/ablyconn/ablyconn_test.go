@@ -1,0 +1,158 @@
+package ablyconn
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+func TestFromEnv(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    Config
+		wantErr string // substring; "" means no error
+	}{
+		{name: "cloud defaults to TLS", env: map[string]string{EnvAPIKey: "app.key:secret"}, want: Config{APIKey: "app.key:secret", TLS: true}},
+		{name: "endpoint defaults to plain", env: map[string]string{EnvEndpoint: "127.0.0.1:8090"}, want: Config{Endpoint: "127.0.0.1:8090"}},
+		{name: "endpoint with TLS", env: map[string]string{EnvEndpoint: "ably.local:443", EnvTLS: "true"}, want: Config{Endpoint: "ably.local:443", TLS: true}},
+		{name: "spaces trimmed", env: map[string]string{EnvAPIKey: " app.key:secret ", EnvEndpoint: " 127.0.0.1:8090 "}, want: Config{APIKey: "app.key:secret", Endpoint: "127.0.0.1:8090"}},
+		{name: "nothing set", env: map[string]string{}, want: Config{TLS: true}},
+		{name: "key without secret", env: map[string]string{EnvAPIKey: "app.key"}, wantErr: "want appId.keyId:secret"},
+		{name: "key without dot", env: map[string]string{EnvAPIKey: "appkey:secret"}, wantErr: "want appId.keyId:secret"},
+		{name: "key with empty secret", env: map[string]string{EnvAPIKey: "app.key:"}, wantErr: "want appId.keyId:secret"},
+		{name: "endpoint without port", env: map[string]string{EnvEndpoint: "127.0.0.1"}, wantErr: "want host:port"},
+		{name: "endpoint without host", env: map[string]string{EnvEndpoint: ":8090"}, wantErr: "want host:port"},
+		{name: "endpoint port zero", env: map[string]string{EnvEndpoint: "127.0.0.1:0"}, wantErr: "bad port"},
+		{name: "endpoint port too big", env: map[string]string{EnvEndpoint: "127.0.0.1:70000"}, wantErr: "bad port"},
+		{name: "endpoint port not a number", env: map[string]string{EnvEndpoint: "127.0.0.1:http"}, wantErr: "bad port"},
+		{name: "TLS not a bool", env: map[string]string{EnvTLS: "maybe"}, wantErr: "want true or false"},
+		{name: "TLS off for Ably itself", env: map[string]string{EnvTLS: "false"}, wantErr: "Ably itself is TLS only"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := FromEnv(func(k string) string { return tt.env[k] })
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("err = %v", err)
+			}
+			if got != tt.want {
+				t.Fatalf("config = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		c    Config
+		ok   bool
+	}{
+		{name: "zero value is Ably over TLS without key", c: Config{TLS: true}, ok: true},
+		{name: "plain without endpoint", c: Config{}, ok: false},
+		{name: "local plain", c: Config{APIKey: "a.b:c", Endpoint: "localhost:8090"}, ok: true},
+		{name: "bad key", c: Config{APIKey: ".b:c", TLS: true}, ok: false},
+		{name: "bad endpoint", c: Config{Endpoint: "localhost:-1"}, ok: false},
+	}
+	for _, tt := range tests {
+		if err := tt.c.Validate(); (err == nil) != tt.ok {
+			t.Errorf("%s: Validate() = %v, want ok %v", tt.name, err, tt.ok)
+		}
+	}
+}
+
+func TestSplitKey(t *testing.T) {
+	tests := []struct {
+		key, name, secret string
+		ok                bool
+	}{
+		{key: "app.key:secret", name: "app.key", secret: "secret", ok: true},
+		{key: "app.key:sec:ret", name: "app.key", secret: "sec:ret", ok: true},
+		{key: "app.key", ok: false},
+		{key: "app.key:", ok: false},
+		{key: "appkey:secret", ok: false},
+		{key: ".key:secret", ok: false},
+		{key: "app.:secret", ok: false},
+		{key: "", ok: false},
+	}
+	for _, tt := range tests {
+		name, secret, err := SplitKey(tt.key)
+		if (err == nil) != tt.ok || name != tt.name || secret != tt.secret {
+			t.Errorf("SplitKey(%q) = %q, %q, %v; want %q, %q, ok %v", tt.key, name, secret, err, tt.name, tt.secret, tt.ok)
+		}
+	}
+}
+
+func TestSignTokenClaims(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	tok, exp, err := SignToken("app.key", "s3cret", "alice", `{"ch":["publish"]}`, map[string]any{"ably.channel.ch": "publisher"}, now, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !exp.Equal(now.Add(time.Hour)) {
+		t.Errorf("exp = %v, want %v", exp, now.Add(time.Hour))
+	}
+	claims := jwt.MapClaims{}
+	parsed, err := jwt.ParseWithClaims(tok, claims, func(tk *jwt.Token) (any, error) { return []byte("s3cret"), nil },
+		jwt.WithValidMethods([]string{"HS256"}), jwt.WithTimeFunc(func() time.Time { return now.Add(time.Minute) }))
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	if parsed.Header["kid"] != "app.key" || parsed.Header["alg"] != "HS256" {
+		t.Errorf("header = %v, want kid app.key and alg HS256", parsed.Header)
+	}
+	want := map[string]any{
+		"iat": float64(now.Unix()), "exp": float64(now.Add(time.Hour).Unix()),
+		"x-ably-clientId": "alice", "x-ably-capability": `{"ch":["publish"]}`, "ably.channel.ch": "publisher",
+	}
+	if len(claims) != len(want) {
+		t.Errorf("claims = %v, want %v", claims, want)
+	}
+	for k, v := range want {
+		if claims[k] != v {
+			t.Errorf("claim %s = %v, want %v", k, claims[k], v)
+		}
+	}
+	// A wrong secret does not verify.
+	if _, err := jwt.Parse(tok, func(*jwt.Token) (any, error) { return []byte("other"), nil }, jwt.WithTimeFunc(func() time.Time { return now })); err == nil {
+		t.Error("token verified with the wrong secret")
+	}
+}
+
+func TestSignTokenOmitsEmptyClaims(t *testing.T) {
+	now := time.Now()
+	tok, _, err := SignToken("app.key", "s3cret", "", "", nil, now, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := jwt.MapClaims{}
+	if _, err := jwt.ParseWithClaims(tok, claims, func(*jwt.Token) (any, error) { return []byte("s3cret"), nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := claims["x-ably-clientId"]; ok {
+		t.Errorf("claims = %v: empty clientId should be omitted", claims)
+	}
+	if _, ok := claims["x-ably-capability"]; ok {
+		t.Errorf("claims = %v: empty capability should be omitted (the key's own)", claims)
+	}
+}
+
+func TestSignTokenRefusesReservedExtra(t *testing.T) {
+	now := time.Now()
+	for _, k := range []string{"iat", "exp", "x-ably-clientId", "x-ably-capability"} {
+		t.Run(k, func(t *testing.T) {
+			tok, _, err := SignToken("app.key", "s3cret", "alice", `{"ch":["subscribe"]}`, map[string]any{k: "override"}, now, time.Minute)
+			if err == nil || !strings.Contains(err.Error(), k) || tok != "" {
+				t.Fatalf("SignToken with extra %q = %q, %v; want an error naming the claim", k, tok, err)
+			}
+		})
+	}
+}

@@ -1,0 +1,428 @@
+package authserver
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// sleepRecorder replaces Server.sleep and records the delays.
+type sleepRecorder struct {
+	mu     sync.Mutex
+	delays []time.Duration
+}
+
+func (r *sleepRecorder) sleep(_ context.Context, d time.Duration) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.delays = append(r.delays, d)
+	return nil
+}
+
+func (r *sleepRecorder) all() []time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.delays)
+}
+
+// An attacker who knows an approver's name cannot lock the approver out:
+// failures from other addresses only slow the approver's login down.
+func TestNoLockoutByOtherAddresses(t *testing.T) {
+	tests := []struct {
+		name      string
+		attackers func(i int) string // remote address of the i-th failed attempt
+	}{
+		{"one attacker address", func(int) string { return "192.0.2.66:4000" }},
+		{"ten attacker addresses", func(i int) string { return fmt.Sprintf("198.51.100.%d:4000", i+1) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _, path := newTestServer(t, nil)
+			rec := &sleepRecorder{}
+			s.sleep = rec.sleep
+			if err := AddUser(path, "pat", "publisher", "pat-password", nil, WithCost(bcrypt.MinCost)); err != nil {
+				t.Fatal(err)
+			}
+			h := s.Handler()
+			for i := range 10 {
+				code := doToken(t, h, http.MethodGet, tt.attackers(i), basic("pat", "guess")).Code
+				if code != http.StatusUnauthorized && code != http.StatusTooManyRequests {
+					t.Fatalf("attempt %d: status %d", i, code)
+				}
+			}
+			got := doToken(t, h, http.MethodGet, "203.0.113.5:5000", basic("pat", "pat-password"))
+			if got.Code != http.StatusOK || got.Header().Get("Content-Type") != "application/jwt" {
+				t.Fatalf("pat from another address: status %d %q, want a token", got.Code, got.Body)
+			}
+		})
+	}
+}
+
+func TestUserSlowdown(t *testing.T) {
+	s, _, _ := newTestServer(t, func(c *Config) { c.UserSlowdown = time.Second; c.MaxUserSlowdown = 3 * time.Second })
+	rec := &sleepRecorder{}
+	s.sleep = rec.sleep
+	h := s.Handler()
+	for i := range 9 {
+		if code := doToken(t, h, http.MethodGet, fmt.Sprintf("198.51.100.%d:1", i+1), basic("alice", "wrong")).Code; code != http.StatusUnauthorized {
+			t.Fatalf("attempt %d: status %d, want 401", i, code)
+		}
+	}
+	if code := doToken(t, h, http.MethodGet, "203.0.113.5:1", basic("alice", "alice-password")).Code; code != http.StatusOK {
+		t.Fatalf("correct credentials: status %d, want 200", code)
+	}
+	// Failures 6..9 and the good login wait 1s, 2s, 3s, then the 3s cap.
+	want := []time.Duration{time.Second, 2 * time.Second, 3 * time.Second, 3 * time.Second, 3 * time.Second}
+	if got := rec.all(); !slices.Equal(got, want) {
+		t.Fatalf("delays = %v, want %v", got, want)
+	}
+	// Bob is not slowed by alice's failures.
+	if code := doToken(t, h, http.MethodGet, "203.0.113.5:1", basic("bob", "bob-password-1")).Code; code != http.StatusOK || len(rec.all()) != len(want) {
+		t.Fatalf("bob: status %d, delays %v", code, rec.all())
+	}
+}
+
+func TestSlowdownStopsWhenClientLeaves(t *testing.T) {
+	s, _, _ := newTestServer(t, func(c *Config) { c.UserSlowdown = time.Minute / 20; c.MaxUserSlowdown = 5 * time.Second })
+	h := s.Handler()
+	s.sleep = func(context.Context, time.Duration) error { return nil }
+	for i := range 5 {
+		doToken(t, h, http.MethodGet, fmt.Sprintf("198.51.100.%d:1", i+1), basic("alice", "wrong"))
+	}
+	s.sleep = sleepCtx
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	req := httptest.NewRequestWithContext(ctx, http.MethodGet, TokenPath, nil)
+	req.RemoteAddr = "203.0.113.5:1"
+	req.Header.Set("Authorization", basic("alice", "alice-password"))
+	start := time.Now()
+	rr := httptest.NewRecorder()
+	h.ServeHTTP(rr, req)
+	if time.Since(start) > 2*time.Second || rr.Header().Get("Content-Type") == "application/jwt" {
+		t.Fatalf("a gone client still waited %s / got a token", time.Since(start))
+	}
+}
+
+// writeHashedUser adds a user whose hash has the given bcrypt cost,
+// bypassing AddUser's cost rules.
+func writeHashedUser(t *testing.T, path, name, password string, cost int) {
+	t.Helper()
+	users, err := ReadUsersFile(path, Rules{Cost: bcrypt.MinCost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(password), cost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users[name] = User{Name: name, Role: "publisher", PasswordHash: string(h)}
+	if err := writeUsers(path, users); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDummyHashHasHighestCost(t *testing.T) {
+	s, _, path := newTestServer(t, nil)
+	cost := func() int {
+		t.Helper()
+		// A login re-reads a changed file.
+		doToken(t, s.Handler(), http.MethodGet, "192.0.2.1:1", basic("nobody", "x"))
+		c, err := bcrypt.Cost(s.users.dummyHash())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if got := cost(); got != bcrypt.MinCost {
+		t.Fatalf("dummy cost = %d, want %d", got, bcrypt.MinCost)
+	}
+	writeHashedUser(t, path, "slow", "slow-password", bcrypt.MinCost+2)
+	if got := cost(); got != bcrypt.MinCost+2 {
+		t.Fatalf("after a cost-%d user: dummy cost = %d", bcrypt.MinCost+2, got)
+	}
+	if err := DeleteUser(path, "slow", nil, WithCost(bcrypt.MinCost)); err != nil {
+		t.Fatal(err)
+	}
+	if got := cost(); got != bcrypt.MinCost {
+		t.Fatalf("after removing it: dummy cost = %d, want %d", got, bcrypt.MinCost)
+	}
+	// A cost above MaxCost is refused (it would make every reload and
+	// unknown-user login slow).
+	users, _ := ReadUsersFile(path, Rules{Cost: bcrypt.MinCost})
+	users["huge"] = User{Name: "huge", Role: "publisher", PasswordHash: "$2a$16$" + strings.Repeat("a", 53)}
+	if _, err := ParseUsers(mustMarshal(t, users), Rules{Cost: bcrypt.MinCost}); err == nil || !strings.Contains(err.Error(), "above the maximum") {
+		t.Fatalf("cost 16 accepted: %v", err)
+	}
+}
+
+func mustMarshal(t *testing.T, users map[string]User) []byte {
+	t.Helper()
+	b, err := MarshalUsers(users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestWritableUsersFileRefused(t *testing.T) {
+	for _, mode := range []os.FileMode{0o620, 0o602, 0o666} {
+		t.Run(mode.String(), func(t *testing.T) {
+			path := writeTestUsers(t)
+			if err := os.Chmod(path, mode); err != nil {
+				t.Fatal(err)
+			}
+			_, err := New(Config{UsersFile: path, AblyKey: testKey, BcryptCost: bcrypt.MinCost})
+			if err == nil || !strings.Contains(err.Error(), "writable by group or others") {
+				t.Fatalf("New with mode %s = %v, want a refusal", mode, err)
+			}
+		})
+	}
+	// A running server fails closed when the file becomes writable, and
+	// recovers when it is fixed.
+	s, _, path := newTestServer(t, nil)
+	h := s.Handler()
+	login := func() int {
+		return doToken(t, h, http.MethodGet, "192.0.2.50:1", basic("alice", "alice-password")).Code
+	}
+	if got := login(); got != http.StatusOK {
+		t.Fatalf("mode 0600: %d", got)
+	}
+	if err := os.Chmod(path, 0o660); err != nil {
+		t.Fatal(err)
+	}
+	if got := login(); got != http.StatusServiceUnavailable {
+		t.Fatalf("mode 0660: %d, want 503", got)
+	}
+	if err := os.Chmod(path, 0o640); err != nil { // readable is only warned about
+		t.Fatal(err)
+	}
+	if got := login(); got != http.StatusOK {
+		t.Fatalf("mode 0640: %d, want 200", got)
+	}
+}
+
+func TestClientAddress(t *testing.T) {
+	trusted, err := ParseTrustedProxies("10.0.0.0/8, 192.0.2.7, 2001:db8::/32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		remote  string
+		xff     []string
+		trusted []netip.Prefix
+		want    string
+	}{
+		{"no trusted proxies: peer, header ignored", "10.1.2.3:5", []string{"198.51.100.1"}, nil, "10.1.2.3:5"},
+		{"untrusted peer: header ignored", "203.0.113.9:5", []string{"198.51.100.1"}, trusted, "203.0.113.9:5"},
+		{"trusted peer, one hop", "10.1.2.3:5", []string{"198.51.100.1"}, trusted, "198.51.100.1"},
+		{"spoofed left entries are skipped", "10.1.2.3:5", []string{"1.2.3.4, 198.51.100.1"}, trusted, "198.51.100.1"},
+		{"chain of trusted proxies", "10.1.2.3:5", []string{"1.2.3.4", "198.51.100.1, 192.0.2.7, 10.9.9.9"}, trusted, "198.51.100.1"},
+		{"entry with port", "10.1.2.3:5", []string{"198.51.100.1:4444"}, trusted, "198.51.100.1"},
+		{"IPv6 entry", "[2001:db8::1]:5", []string{"[2001:db9::7]:80"}, trusted, "2001:db9::7"},
+		{"all trusted: left-most", "10.1.2.3:5", []string{"10.0.0.2, 10.0.0.3"}, trusted, "10.0.0.2"},
+		{"no header from trusted peer", "10.1.2.3:5", nil, trusted, "10.1.2.3:5"},
+		{"garbage entry keys on itself", "10.1.2.3:5", []string{"198.51.100.1, unknown"}, trusted, "unknown"},
+	}
+	for _, tt := range tests {
+		if got := clientAddress(tt.remote, tt.xff, tt.trusted); got != tt.want {
+			t.Errorf("%s: clientAddress = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestParseTrustedProxies(t *testing.T) {
+	got, err := ParseTrustedProxies(" 10.0.0.0/8 ,, 192.0.2.7,::1 ,10.1.2.3/8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32"), netip.MustParsePrefix("::1/128"), netip.MustParsePrefix("10.0.0.0/8")}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for _, bad := range []string{"10.0.0.0/33", "proxy.local", "10.0.0.1,nope", "fe80::1%eth0"} {
+		if _, err := ParseTrustedProxies(bad); err == nil {
+			t.Errorf("ParseTrustedProxies(%q): no error", bad)
+		}
+	}
+	if got, err := ParseTrustedProxies(""); err != nil || got != nil {
+		t.Errorf("empty: %v, %v", got, err)
+	}
+}
+
+// Behind a trusted proxy every client has its own limit; a client that is
+// not the proxy cannot escape its limit with a forged header.
+func TestRateLimitBehindTrustedProxy(t *testing.T) {
+	s, _, _ := newTestServer(t, func(c *Config) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.1/32")} })
+	s.sleep = func(context.Context, time.Duration) error { return nil }
+	h := s.Handler()
+	do := func(remote, xff, auth string) int {
+		req := httptest.NewRequest(http.MethodGet, TokenPath, nil)
+		req.RemoteAddr = remote
+		if xff != "" {
+			req.Header.Set("X-Forwarded-For", xff)
+		}
+		req.Header.Set("Authorization", auth)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	for range DefaultMaxFailures {
+		do("10.0.0.1:1", "198.51.100.1", basic("alice", "wrong"))
+	}
+	if got := do("10.0.0.1:1", "198.51.100.1", basic("alice", "alice-password")); got != http.StatusTooManyRequests {
+		t.Fatalf("blocked client through the proxy: %d, want 429", got)
+	}
+	if got := do("10.0.0.1:1", "198.51.100.2", basic("alice", "alice-password")); got != http.StatusOK {
+		t.Fatalf("other client through the proxy: %d, want 200", got)
+	}
+	// Direct, untrusted peer: a fresh X-Forwarded-For per request does not
+	// give fresh limits.
+	for i := range DefaultMaxFailures {
+		do("203.0.113.9:1", fmt.Sprintf("198.51.100.%d", 100+i), basic("alice", "wrong"))
+	}
+	if got := do("203.0.113.9:1", "198.51.100.200", basic("alice", "alice-password")); got != http.StatusTooManyRequests {
+		t.Fatalf("forged header from an untrusted peer: %d, want 429", got)
+	}
+}
+
+func TestIsLoopbackListen(t *testing.T) {
+	tests := []struct {
+		listen string
+		want   bool
+	}{
+		{"127.0.0.1:3001", true}, {"127.1.2.3:1", true}, {"[::1]:3001", true}, {"localhost:3001", true},
+		{"0.0.0.0:3001", false}, {":3001", false}, {"[::]:3001", false}, {"192.0.2.1:3001", false},
+		{"auth.example.com:443", false}, {"3001", false},
+	}
+	for _, tt := range tests {
+		if got := IsLoopbackListen(tt.listen); got != tt.want {
+			t.Errorf("IsLoopbackListen(%q) = %v, want %v", tt.listen, got, tt.want)
+		}
+	}
+}
+
+func TestListenAndServeRefusesPlaintextOffLoopback(t *testing.T) {
+	for _, listen := range []string{"0.0.0.0:0", ":0"} {
+		s, _, _ := newTestServer(t, func(c *Config) { c.Listen = listen })
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		err := s.ListenAndServe(ctx)
+		cancel()
+		if !errors.Is(err, ErrPlaintext) {
+			t.Errorf("ListenAndServe on %s without TLS = %v, want ErrPlaintext", listen, err)
+		}
+	}
+}
+
+// writeSelfSigned writes a certificate for 127.0.0.1 and its key, and
+// returns their paths and a pool that trusts the certificate.
+func writeSelfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "authserver test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+func TestListenAndServeTLS(t *testing.T) {
+	certFile, keyFile, pool := writeSelfSigned(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // ListenAndServe binds the address itself
+	s, _, _ := newTestServer(t, func(c *Config) { c.Listen = addr; c.Now = nil; c.TLSCertFile = certFile; c.TLSKeyFile = keyFile })
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.ListenAndServe(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("ListenAndServe: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("ListenAndServe did not return")
+		}
+	})
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	var tok []byte
+	waitFor(t, 20*time.Second, func() bool {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+addr+TokenPath, nil)
+		req.SetBasicAuth("alice", "alice-password")
+		resp, err := client.Do(req)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		tok, _ = io.ReadAll(resp.Body)
+		return resp.StatusCode == http.StatusOK
+	})
+	if strings.Count(string(tok), ".") != 2 {
+		t.Fatalf("token over TLS = %q", tok)
+	}
+	// Plain HTTP to the TLS port gets no token.
+	plain := &http.Client{Timeout: 2 * time.Second}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+TokenPath, nil)
+	req.SetBasicAuth("alice", "alice-password")
+	if resp, err := plain.Do(req); err == nil {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Fatalf("plain HTTP got a token: %q", body)
+		}
+	}
+}
