@@ -148,6 +148,15 @@ func TestComposeWiring(t *testing.T) {
 			t.Errorf("%s: ABLY_API_KEY = %q, want the .env value", name, v)
 		}
 	}
+	// The auth server listens on 0.0.0.0 in its container; it refuses
+	// plain HTTP off loopback unless told, so compose must say so (or give
+	// it a certificate).
+	as := service(t, p, "authserver")
+	plain, _ := env(as, "AUTH_INSECURE_ALLOW_PLAINTEXT")
+	cert, _ := env(as, "AUTH_TLS_CERT")
+	if plain != "true" && cert == "" {
+		t.Errorf("authserver: neither AUTH_INSECURE_ALLOW_PLAINTEXT=true nor AUTH_TLS_CERT: serve would refuse to start")
+	}
 	w := service(t, p, "worker")
 	if v, _ := env(w, "OPENAI_API_KEY"); v != e["OPENAI_API_KEY"] {
 		t.Errorf("worker: OPENAI_API_KEY = %q", v)
