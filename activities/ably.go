@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"sync"
 
@@ -43,7 +42,7 @@ const maxPublisherChannels = 16
 // key never crosses the wire. The JWT's capability is
 // {"<channel>":["publish"]} for the channel being published on. ably-go's
 // own logging is off unless extra turns it on, e.g.
-// ably.WithLogHandler(AblyLogger{L: logger}) with
+// ably.WithLogHandler(ablyconn.Logger{Log: logger}) with
 // ably.WithLogLevel(ably.LogWarning); errors are returned either way.
 func NewAblyPublisher(cfg ablyconn.Config, clientID string, extra ...ably.ClientOption) (*AblyPublisher, error) {
 	p := &AblyPublisher{cfg: cfg, clientID: clientID, extra: extra, rest: map[string]*ably.REST{}}
@@ -98,27 +97,6 @@ func (p *AblyPublisher) client(channel string) (*ably.REST, error) {
 	}
 	p.rest[channel] = r
 	return r, nil
-}
-
-// AblyLogger sends ably-go's log lines to slog.
-type AblyLogger struct{ L *slog.Logger }
-
-// Printf implements ably.Logger.
-func (l AblyLogger) Printf(level ably.LogLevel, format string, v ...any) {
-	if l.L == nil {
-		return
-	}
-	lv := slog.LevelDebug
-	switch level {
-	case ably.LogError:
-		lv = slog.LevelError
-	case ably.LogWarning:
-		lv = slog.LevelWarn
-	case ably.LogInfo:
-		lv = slog.LevelInfo
-	}
-	// ably.Logger carries no context.
-	l.L.Log(context.Background(), lv, fmt.Sprintf(format, v...), "component", "ably-go")
 }
 
 // Publish publishes msg on channel. Ably client errors (4xx other than

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -209,18 +208,6 @@ func TestPublishApprovalRequiresIDs(t *testing.T) {
 	err := publishActivity(t, a, workflows.ActivityPublishApprovalRequest, workflows.ApprovalRequestInput{Data: workflows.ApprovalRequestData{Tool: "x", ToolCallID: "c"}})
 	if err == nil || !isNonRetryable(err) || errType(err) != ErrTypeBadRequest {
 		t.Fatalf("err = %v, want a non-retryable BadRequestError", err)
-	}
-}
-
-func TestAblyLoggerRoutesToSlog(t *testing.T) {
-	var buf strings.Builder
-	l := AblyLogger{L: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))}
-	l.Printf(ably.LogError, "boom %d", 7)
-	l.Printf(ably.LogVerbose, "chatty")
-	AblyLogger{}.Printf(ably.LogError, "no logger: dropped")
-	out := buf.String()
-	if !strings.Contains(out, "level=ERROR msg=\"boom 7\" component=ably-go") || !strings.Contains(out, "level=DEBUG msg=chatty") {
-		t.Errorf("log output:\n%s", out)
 	}
 }
 

@@ -112,7 +112,7 @@ func open(ctx context.Context, cfg Config) (*session, error) {
 	}
 	opts := append(cfg.Ably.EndpointOptions(),
 		ably.WithAuthCallback(login.AuthCallback()),
-		ably.WithLogHandler(slogAbly{ctx: ctx, log: cfg.Log}),
+		ably.WithLogHandler(ablyconn.Logger{Log: cfg.Log, Ctx: ctx}),
 		ably.WithLogLevel(ably.LogWarning),
 	)
 	opts = append(opts, cfg.AblyOptions...)
@@ -187,23 +187,4 @@ func (s *session) respond(ctx context.Context, toolCallID, workflowID, decision,
 		return fmt.Errorf("publish decision: %w", err)
 	}
 	return nil
-}
-
-// slogAbly sends ably-go's log lines to slog.
-type slogAbly struct {
-	ctx context.Context
-	log *slog.Logger
-}
-
-func (l slogAbly) Printf(level ably.LogLevel, format string, v ...any) {
-	lvl := slog.LevelDebug
-	switch level {
-	case ably.LogError:
-		lvl = slog.LevelError
-	case ably.LogWarning:
-		lvl = slog.LevelWarn
-	case ably.LogInfo:
-		lvl = slog.LevelInfo
-	}
-	l.log.Log(l.ctx, lvl, fmt.Sprintf(format, v...), "component", "ably")
 }

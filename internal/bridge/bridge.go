@@ -108,7 +108,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	opts = append(opts, ably.WithLogHandler(slogAbly{ctx, cfg.Log}), ably.WithLogLevel(ably.LogWarning))
+	opts = append(opts, ably.WithLogHandler(ablyconn.Logger{Log: cfg.Log, Ctx: ctx}), ably.WithLogLevel(ably.LogWarning))
 	opts = append(opts, cfg.AblyOptions...)
 	client, err := ably.NewRealtime(opts...)
 	if err != nil {
@@ -400,23 +400,4 @@ func (s *seen) add(id string) {
 	}
 	s.order = append(s.order, id)
 	s.set[id] = struct{}{}
-}
-
-// slogAbly sends ably-go's log lines to slog.
-type slogAbly struct {
-	ctx context.Context
-	log *slog.Logger
-}
-
-func (l slogAbly) Printf(level ably.LogLevel, format string, v ...any) {
-	lvl := slog.LevelDebug
-	switch level {
-	case ably.LogError:
-		lvl = slog.LevelError
-	case ably.LogWarning:
-		lvl = slog.LevelWarn
-	case ably.LogInfo:
-		lvl = slog.LevelInfo
-	}
-	l.log.Log(l.ctx, lvl, fmt.Sprintf(format, v...), "component", "ably")
 }
