@@ -23,6 +23,12 @@ const modulePath = "github.com/hitl/durable-approvals"
 // DemoPrompt is the guide's scenario.
 const DemoPrompt = "Publish the blog post called 'Introducing our new API'"
 
+// Environment variables of the devstack itself.
+const (
+	EnvWork        = "DEVSTACK_WORK"
+	EnvTemporalCLI = "TEMPORAL_CLI"
+)
+
 // Ports are the loopback ports of the parts.
 type Ports struct {
 	Temporal int // gRPC frontend
@@ -39,9 +45,14 @@ var DefaultPorts = Ports{Temporal: 7233, UI: 8233, Ably: 8090, Auth: 3001, Model
 type Config struct {
 	Root string // repository root
 	// Work, when set, holds the state, the built programs and the posts
-	// instead of .devstack, .bin and data/posts under Root (tests). The
-	// Temporal CLI is always Root/.bin/temporal.
-	Work      string
+	// instead of .devstack, .bin and data/posts under Root (--work, env
+	// DEVSTACK_WORK).
+	Work string
+	// TemporalCLI, when set, is the Temporal CLI binary to run as it is,
+	// never built (--temporal-cli, env TEMPORAL_CLI); empty means
+	// Root/.bin/temporal at the pinned version, built when missing.
+	TemporalCLI string
+
 	IP        string // every part binds this address
 	Ports     Ports
 	Namespace string
@@ -94,8 +105,8 @@ func joinHostPort(host string, port int) string {
 	return host + ":" + strconv.Itoa(port)
 }
 
-// portFlags returns the flags that select c's non-default ports and
-// namespace, each with a leading space, so printed commands reach the same
+// portFlags returns the flags that select c's non-default ports,
+// namespace and work directory, each with a leading space, so printed commands reach the same
 // stack.
 func portFlags(c Config) string {
 	var b strings.Builder
@@ -113,11 +124,15 @@ func portFlags(c Config) string {
 	if c.Namespace != config.DefaultTemporalNamespace {
 		fmt.Fprintf(&b, " --namespace %s", shellQuote(c.Namespace))
 	}
+	if c.Work != "" {
+		fmt.Fprintf(&b, " --work %s", shellQuote(c.Work))
+	}
 	return b.String()
 }
 
 // parseConfig reads the flags of cmd ("up", "demo" or "env") and the
-// environment. cwd locates the repository root unless --root is given.
+// environment. cwd locates the repository root unless --root is given;
+// relative paths in flags are relative to it.
 func parseConfig(cmd string, args []string, env config.Env, cwd string, stderr io.Writer) (Config, error) {
 	c := Config{
 		IP:            "127.0.0.1",
@@ -140,6 +155,10 @@ func parseConfig(cmd string, args []string, env config.Env, cwd string, stderr i
 	fs.IntVar(&c.Ports.Auth, "auth-port", c.Ports.Auth, "auth server port")
 	fs.IntVar(&c.Ports.Model, "model-port", c.Ports.Model, "scripted model port (used when OPENAI_API_KEY is unset)")
 	fs.StringVar(&c.Namespace, "namespace", c.Namespace, "Temporal namespace (env TEMPORAL_NAMESPACE)")
+	fs.StringVar(&c.Work, "work", env.Get(EnvWork), "directory for the state, built programs and posts instead of .devstack, .bin and data/posts (env "+EnvWork+")")
+	if cmd != "env" {
+		fs.StringVar(&c.TemporalCLI, "temporal-cli", env.Get(EnvTemporalCLI), "Temporal CLI binary to run, never built (env "+EnvTemporalCLI+"; default: .bin/temporal, built at the pinned version)")
+	}
 	if cmd != "env" {
 		fs.DurationVar(&c.Timeout, "timeout", c.Timeout, "bound on each wait for a part to become healthy (includes builds)")
 	}
@@ -153,6 +172,10 @@ func parseConfig(cmd string, args []string, env config.Env, cwd string, stderr i
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	cwd, err := filepath.Abs(cwd)
+	if err != nil {
+		return Config{}, fmt.Errorf("working directory: %w", err)
+	}
 	if c.Root == "" {
 		root, err := findRoot(cwd)
 		if err != nil {
@@ -160,11 +183,11 @@ func parseConfig(cmd string, args []string, env config.Env, cwd string, stderr i
 		}
 		c.Root = root
 	}
-	abs, err := filepath.Abs(c.Root)
-	if err != nil {
-		return Config{}, fmt.Errorf("root: %w", err)
+	for _, p := range []*string{&c.Root, &c.Work, &c.TemporalCLI} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(cwd, *p)
+		}
 	}
-	c.Root = abs
 	return c, nil
 }
 

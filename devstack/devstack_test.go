@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -10,8 +11,10 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/workflows"
 )
 
 // fakeRoot makes a directory that looks like the repository root.
@@ -67,6 +70,22 @@ func TestParseConfig(t *testing.T) {
 			check: func(t *testing.T, c Config) {
 				if c.DemoUser != "erin" || c.Prompt != "Delete it" {
 					t.Errorf("demo = %s %q", c.DemoUser, c.Prompt)
+				}
+			}},
+		{name: "work and temporal CLI from flags", cmd: "up", cwd: root, args: []string{"--work", "w", "--temporal-cli", "bin/temporal"},
+			check: func(t *testing.T, c Config) {
+				if c.StateDir() != filepath.Join(root, "w", "state") || c.BinDir() != filepath.Join(root, "w", "bin") ||
+					c.BlogDir() != filepath.Join(root, "w", "posts") || c.DBFile() != filepath.Join(root, "w", "state", "temporal.db") {
+					t.Errorf("paths under --work: %s %s %s %s", c.StateDir(), c.BinDir(), c.BlogDir(), c.DBFile())
+				}
+				if c.TemporalCLI != filepath.Join(root, "bin", "temporal") {
+					t.Errorf("TemporalCLI = %q", c.TemporalCLI)
+				}
+			}},
+		{name: "work and temporal CLI from env", cmd: "up", cwd: root, env: config.Env{EnvWork: "/tmp/w", EnvTemporalCLI: "/opt/temporal"},
+			check: func(t *testing.T, c Config) {
+				if c.Work != "/tmp/w" || c.TemporalCLI != "/opt/temporal" {
+					t.Errorf("Work %q TemporalCLI %q", c.Work, c.TemporalCLI)
 				}
 			}},
 		{name: "env has no demo flags", cmd: "env", cwd: root, args: []string{"--as", "erin"}, wantErr: "not defined"},
@@ -321,13 +340,83 @@ func TestPortFlags(t *testing.T) {
 	if got := portFlags(c); got != "" {
 		t.Errorf("default portFlags = %q", got)
 	}
-	c.Ports.Temporal, c.Ports.Auth, c.Namespace = 17233, 13001, "dev"
-	if got, want := portFlags(c), " --temporal-port 17233 --auth-port 13001 --namespace dev"; got != want {
+	c.Ports.Temporal, c.Ports.Auth, c.Namespace, c.Work = 17233, 13001, "dev", "/tmp/w"
+	if got, want := portFlags(c), " --temporal-port 17233 --auth-port 13001 --namespace dev --work /tmp/w"; got != want {
 		t.Errorf("portFlags = %q, want %q", got, want)
 	}
 	// The printed flags select the same stack.
 	c2, err := parseConfig("env", strings.Fields(portFlags(c)), config.Env{}, c.Root, io.Discard)
-	if err != nil || c2.Ports != c.Ports || c2.Namespace != "dev" {
+	if err != nil || c2.Ports != c.Ports || c2.Namespace != "dev" || c2.StateDir() != c.StateDir() {
 		t.Errorf("round trip: %+v, %v", c2, err)
+	}
+}
+
+func TestEnsureTemporalCLIGiven(t *testing.T) {
+	dir := t.TempDir()
+	exe := filepath.Join(dir, "temporal")
+	if err := os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	plain := filepath.Join(dir, "plain")
+	if err := os.WriteFile(plain, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The root has no tools.env: a given CLI is used without reading the
+	// pin or building anything.
+	c := testConfig(t, config.Env{})
+	tests := []struct {
+		path, wantErr string
+	}{
+		{exe, ""},
+		{filepath.Join(dir, "missing"), "no such file"},
+		{plain, "not an executable file"},
+		{dir, "not an executable file"},
+	}
+	for _, tt := range tests {
+		c.TemporalCLI = tt.path
+		var log bytes.Buffer
+		got, err := ensureTemporalCLI(t.Context(), c, &log)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "--temporal-cli") {
+				t.Errorf("ensureTemporalCLI(%s) = %q, %v; want an error with %q naming --temporal-cli", tt.path, got, err, tt.wantErr)
+			}
+		} else if err != nil || got != tt.path {
+			t.Errorf("ensureTemporalCLI(%s) = %q, %v", tt.path, got, err)
+		}
+		if log.Len() != 0 {
+			t.Errorf("ensureTemporalCLI(%s) built something: %s", tt.path, log.String())
+		}
+	}
+}
+
+func TestApprovalRequestMessage(t *testing.T) {
+	d := workflows.ApprovalRequestData{
+		Tool: "publish_blog_post", Arguments: `{"title":"T"}`, ToolCallID: "call_1", WorkflowID: "hitl-1",
+		RequiredRole: "publisher", Requester: "sam",
+		RequestedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), ExpiresAt: time.Date(2026, 1, 2, 3, 14, 5, 0, time.UTC),
+	}
+	m, err := approvalRequestMessage(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.ID != "hitl-1:call_1:request" || m.Name != workflows.MsgApprovalRequest {
+		t.Errorf("id %q name %q", m.ID, m.Name)
+	}
+	headers, _ := m.Extras["headers"].(map[string]any)
+	if headers[workflows.HeaderToolCallID] != "call_1" || headers[workflows.HeaderWorkflowID] != "hitl-1" {
+		t.Errorf("headers = %v", m.Extras)
+	}
+	b, err := json.Marshal(m.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back workflows.ApprovalRequestData
+	if err := json.Unmarshal(b, &back); err != nil || back != d {
+		t.Errorf("data round trip = %+v, %v; want %+v", back, err, d)
+	}
+	for _, bad := range []workflows.ApprovalRequestData{{ToolCallID: "call_1"}, {WorkflowID: "hitl-1"}} {
+		if _, err := approvalRequestMessage(bad); err == nil {
+			t.Errorf("approvalRequestMessage(%+v): no error", bad)
+		}
 	}
 }

@@ -9,8 +9,12 @@
 //	go run ./devstack ably … # the local Ably server's own commands
 //
 // The Temporal CLI is built from the Go module proxy at the version pinned
-// in tools.env; state (SQLite history, generated secrets, logs) lives in
-// .devstack/.
+// in tools.env, unless --temporal-cli (env TEMPORAL_CLI) names one to use;
+// state (SQLite history, generated secrets, logs) lives in .devstack/, the
+// built programs in .bin/ and the posts in data/posts/, or all three under
+// --work DIR (env DEVSTACK_WORK). The local Ably server keeps no history
+// across restarts, so `up` re-announces the approvals still pending in
+// Temporal.
 package main
 
 import (

@@ -17,7 +17,9 @@ const helperEnv = "DEVSTACK_TEST_HELPER"
 func TestMain(m *testing.M) {
 	switch os.Getenv(helperEnv) {
 	case "":
-		os.Exit(m.Run())
+		code := m.Run()
+		removePrograms()
+		os.Exit(code)
 	case "graceful": // exits 0 on SIGTERM
 		ch := make(chan os.Signal, 1)
 		signal.Notify(ch, syscall.SIGTERM)

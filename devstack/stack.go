@@ -100,7 +100,7 @@ func Up(ctx context.Context, cfg Config, out io.Writer) (st *Stack, err error) {
 	if st.Temporal, err = dialTemporal(ctx, cfg, st.temporal.Exited(), cfg.Timeout); err != nil {
 		return st, fmt.Errorf("%w (log: %s)", err, filepath.Join(cfg.LogDir(), "temporal.log"))
 	}
-	if err := ensureSearchAttributes(ctx, st.Temporal, cfg.Namespace); err != nil {
+	if err := ensureSearchAttributes(ctx, st.Temporal, cfg.Namespace, cfg.DBFile()); err != nil {
 		return st, err
 	}
 
@@ -130,6 +130,15 @@ func Up(ctx context.Context, cfg Config, out io.Writer) (st *Stack, err error) {
 	}
 	if err := waitStaysUp(ctx, bridge, 2*time.Second); err != nil {
 		return st, fmt.Errorf("%w (log: %s)", err, filepath.Join(cfg.LogDir(), "bridge.log"))
+	}
+	rctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	n, err := st.reannounce(rctx)
+	cancel()
+	if err != nil {
+		fmt.Fprintf(out, "warning: re-announcing pending approvals: %v\n", err)
+	}
+	if n > 0 {
+		fmt.Fprintf(out, "re-announced %d pending approval request(s) on the local Ably server (it keeps no history across restarts)\n", n)
 	}
 	return st, nil
 }
@@ -377,7 +386,7 @@ func (st *Stack) Close() error {
 func (st *Stack) Summary(w io.Writer) {
 	c := st.cfg
 	rel := func(p string) string {
-		if r, err := filepath.Rel(c.Root, p); err == nil {
+		if r, err := filepath.Rel(c.Root, p); err == nil && filepath.IsLocal(r) {
 			return r
 		}
 		return p

@@ -67,10 +67,21 @@ func binaryVersion(path string) (module, version string, err error) {
 	return bi.Main.Path, bi.Main.Version, nil
 }
 
-// ensureTemporalCLI returns the path of .bin/temporal at the pinned
-// version, building it from the Go module proxy with `go install` when it
-// is missing or another version. It never downloads a binary.
+// ensureTemporalCLI returns c.TemporalCLI when set (never building it), or
+// the path of .bin/temporal at the pinned version, building it from the Go
+// module proxy with `go install` when it is missing or another version. It
+// never downloads a binary.
 func ensureTemporalCLI(ctx context.Context, c Config, log io.Writer) (string, error) {
+	if c.TemporalCLI != "" {
+		info, err := os.Stat(c.TemporalCLI)
+		if err != nil {
+			return "", fmt.Errorf("temporal CLI (--temporal-cli or %s): %w", EnvTemporalCLI, err)
+		}
+		if !info.Mode().IsRegular() || info.Mode().Perm()&0o111 == 0 {
+			return "", fmt.Errorf("temporal CLI %s (--temporal-cli or %s) is not an executable file", c.TemporalCLI, EnvTemporalCLI)
+		}
+		return c.TemporalCLI, nil
+	}
 	data, err := os.ReadFile(filepath.Join(c.Root, toolsEnvFile))
 	if err != nil {
 		return "", fmt.Errorf("temporal CLI pin: %w", err)
@@ -161,8 +172,9 @@ func dialTemporal(ctx context.Context, c Config, exited <-chan struct{}, timeout
 }
 
 // ensureSearchAttributes registers the workflow's search attributes that
-// the namespace lacks. "Already exists" is success.
-func ensureSearchAttributes(ctx context.Context, tc client.Client, namespace string) error {
+// the namespace lacks. "Already exists" is success. dbFile is the dev
+// server's database, named in the error about a conflicting type.
+func ensureSearchAttributes(ctx context.Context, tc client.Client, namespace, dbFile string) error {
 	ops := tc.OperatorService()
 	list, err := ops.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
 	if err != nil {
@@ -176,7 +188,7 @@ func ensureSearchAttributes(ctx context.Context, tc client.Client, namespace str
 			missing[name] = typ
 		case have != typ:
 			return fmt.Errorf("search attribute %s is %s in namespace %s, want %s (delete %s to start afresh)",
-				name, have, namespace, typ, ".devstack/temporal.db")
+				name, have, namespace, typ, dbFile)
 		}
 	}
 	if len(missing) == 0 {

@@ -68,7 +68,7 @@ func customAttributes(t *testing.T, ctx context.Context, cfg Config, ensure bool
 	}
 	defer tc.Close()
 	if ensure {
-		if err := ensureSearchAttributes(ctx, tc, cfg.Namespace); err != nil {
+		if err := ensureSearchAttributes(ctx, tc, cfg.Namespace, cfg.DBFile()); err != nil {
 			t.Fatalf("ensureSearchAttributes: %v", err)
 		}
 	}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ably/ably-go/ably"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/hitl/durable-approvals/activities"
+	"github.com/hitl/durable-approvals/internal/ablyconn"
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+// pendingQuery finds the runs that wait for a human (visibility).
+const pendingQuery = "ExecutionStatus = 'Running' AND PendingApprovals > 0"
+
+// maxReannounceRuns bounds the runs re-announced at one start.
+const maxReannounceRuns = 1000
+
+// reannouncePending publishes again, as the agent, the approval-request of
+// every approval that is pending in Temporal, and returns how many it
+// published. The local Ably server keeps its history in memory, so after a
+// restart of the stack an approver (watch, list, approve) would not see
+// requests published before it; the workflows do not publish them again.
+// Each message has the agent's original id, "<workflowId>:<toolCallId>:request",
+// and data rebuilt from the run's approvals query and start input.
+// Queries need the worker, so this runs after it polls.
+func reannouncePending(ctx context.Context, tc client.Client, namespace, channel string, pub activities.Publisher) (int, error) {
+	var (
+		token []byte
+		n     int
+		errs  []error
+		runs  int
+	)
+	for {
+		resp, err := tc.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: namespace, Query: pendingQuery, PageSize: 100, NextPageToken: token,
+		})
+		if err != nil {
+			return n, fmt.Errorf("list runs with pending approvals: %w", err)
+		}
+		for _, e := range resp.GetExecutions() {
+			if runs++; runs > maxReannounceRuns {
+				return n, errors.Join(append(errs, fmt.Errorf("more than %d runs wait for approval; re-announced the first ones", maxReannounceRuns))...)
+			}
+			id, runID := e.GetExecution().GetWorkflowId(), e.GetExecution().GetRunId()
+			k, err := reannounceRun(ctx, tc, id, runID, channel, pub)
+			n += k
+			if err != nil {
+				errs = append(errs, fmt.Errorf("run %s: %w", id, err))
+			}
+		}
+		token = resp.GetNextPageToken()
+		if len(token) == 0 {
+			return n, errors.Join(errs...)
+		}
+	}
+}
+
+func reannounceRun(ctx context.Context, tc client.Client, id, runID, channel string, pub activities.Publisher) (int, error) {
+	qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	v, err := tc.QueryWorkflow(qctx, id, runID, workflows.ApprovalsQuery)
+	if err != nil {
+		return 0, fmt.Errorf("query approvals: %w", err)
+	}
+	var view workflows.ApprovalsView
+	if err := v.Get(&view); err != nil {
+		return 0, fmt.Errorf("decode approvals: %w", err)
+	}
+	requester := runRequester(qctx, tc, id, runID)
+	n := 0
+	for _, p := range view.Pending {
+		msg, err := approvalRequestMessage(workflows.ApprovalRequestData{
+			Tool: p.Tool, Arguments: p.Arguments, ToolCallID: p.ToolCallID, WorkflowID: id,
+			RequiredRole: p.RequiredRole, Requester: requester, RequestedAt: p.RequestedAt, ExpiresAt: p.ExpiresAt,
+		})
+		if err != nil {
+			return n, err
+		}
+		if err := pub.Publish(ctx, channel, msg); err != nil {
+			return n, fmt.Errorf("publish %s: %w", msg.ID, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// runRequester reads the requester from the run's start input; "" when
+// it cannot.
+func runRequester(ctx context.Context, tc client.Client, id, runID string) string {
+	it := tc.GetWorkflowHistory(ctx, id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	if !it.HasNext() {
+		return ""
+	}
+	ev, err := it.Next()
+	if err != nil {
+		return ""
+	}
+	var in workflows.AgentInput
+	if err := converter.GetDefaultDataConverter().FromPayloads(ev.GetWorkflowExecutionStartedEventAttributes().GetInput(), &in); err != nil {
+		return ""
+	}
+	return in.Requester
+}
+
+// approvalRequestMessage is the agent's approval-request for d, with the
+// agent's message id and headers (see the activities' publish).
+func approvalRequestMessage(d workflows.ApprovalRequestData) (*ably.Message, error) {
+	if d.WorkflowID == "" || d.ToolCallID == "" {
+		return nil, errors.New("approval-request: workflowId and toolCallId are required")
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		return nil, err
+	}
+	var data map[string]any
+	if err := json.Unmarshal(b, &data); err != nil {
+		return nil, err
+	}
+	return &ably.Message{
+		ID:   d.WorkflowID + ":" + d.ToolCallID + ":request",
+		Name: workflows.MsgApprovalRequest,
+		Data: data,
+		Extras: map[string]any{"headers": map[string]any{
+			workflows.HeaderToolCallID: d.ToolCallID,
+			workflows.HeaderWorkflowID: d.WorkflowID,
+		}},
+	}, nil
+}
+
+// reannounce re-publishes the pending approvals through the local Ably
+// server as the agent; failures are reported, not fatal.
+func (st *Stack) reannounce(ctx context.Context) (int, error) {
+	pub, err := activities.NewAblyPublisher(ablyconn.Config{APIKey: st.secrets.AblyKey, Endpoint: st.cfg.AblyEndpoint()},
+		workflows.DefaultAgentClientID)
+	if err != nil {
+		return 0, err
+	}
+	return reannouncePending(ctx, st.Temporal, st.cfg.Namespace, st.cfg.Channel, pub)
+}
