@@ -11,10 +11,12 @@ export TEMPORAL_CLI := $(BIN)/temporal
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-demo: tools ## run the guide's scenario locally, no cloud keys: you approve in this terminal
+demo: ## run the guide's scenario locally, no cloud keys: you approve in this terminal
+	./scripts/install-tools.sh temporal
 	$(GO) run ./devstack demo
 
-up: tools ## run the whole stack locally (Temporal, Ably, auth server, worker, bridge)
+up: ## run the whole stack locally (Temporal, Ably, auth server, worker, bridge)
+	./scripts/install-tools.sh temporal
 	$(GO) run ./devstack up
 
 tools: ## build the pinned Temporal CLI and staticcheck into .bin, npm ci the ably-js test
@@ -37,5 +39,6 @@ test: lint unit fuzz ## every check CI runs: lint, all tests with -race, bounded
 bench: ## benchmarks of the local Ably server (publish-to-deliver latency, fan-out)
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./internal/ablylocal/
 
-record-replay: tools ## re-record the replay histories from real runs on a dev server
+record-replay: ## re-record the replay histories from real runs on a dev server
+	./scripts/install-tools.sh temporal
 	$(GO) run ./workflows/internal/recordhistory

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,9 +26,15 @@ const e2ePolicy = `{
 // TestEndToEnd runs the issue's scenarios against one stack, in order.
 func TestEndToEnd(t *testing.T) {
 	s := newStack(t, e2ePolicy)
+	step := func(name string, f func(t *testing.T)) {
+		t.Run(name, func(t *testing.T) {
+			s.t = t
+			defer s.ensureRunning()
+			f(t)
+		})
+	}
 
-	t.Run("publisher approves and the post is published once", func(t *testing.T) {
-		s.t = t
+	step("publisher approves and the post is published once", func(t *testing.T) {
 		id := s.startRun("Publish the blog post called 'Introducing our new API'")
 		p := s.waitPending(id, 1)[0]
 		if p.Tool != "publish_blog_post" || p.RequiredRole != "publisher" {
@@ -47,8 +54,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
-	t.Run("editor is insufficient and the call stays pending", func(t *testing.T) {
-		s.t = t
+	step("editor is insufficient and the call stays pending", func(t *testing.T) {
 		id := s.startRun("Publish the blog post called 'Editor tries'")
 		p := s.waitPending(id, 1)[0]
 		if out, err := s.cli("editor", "approve", p.ToolCallID); err != nil {
@@ -73,8 +79,7 @@ func TestEndToEnd(t *testing.T) {
 		s.result(id)
 	})
 
-	t.Run("admin rejects and the tool never runs", func(t *testing.T) {
-		s.t = t
+	step("admin rejects and the tool never runs", func(t *testing.T) {
 		id := s.startRun("Publish the blog post called 'Rejected post'")
 		p := s.waitPending(id, 1)[0]
 		if out, err := s.cli("admin", "reject", p.ToolCallID, "--reason", "not this week"); err != nil {
@@ -92,8 +97,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
-	t.Run("no one answers and the call expires", func(t *testing.T) {
-		s.t = t
+	step("no one answers and the call expires", func(t *testing.T) {
 		id := s.startRun("Delete the post called 'old-news'")
 		p := s.waitPending(id, 1)[0]
 		if p.Tool != "delete_post" {
@@ -108,8 +112,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
-	t.Run("a forged userClaim gains nothing", func(t *testing.T) {
-		s.t = t
+	step("a forged userClaim gains nothing", func(t *testing.T) {
 		id := s.startRun("Publish the blog post called 'Forged claim'")
 		p := s.waitPending(id, 1)[0]
 		s.guideResponse("editor", p.ToolCallID, workflows.DecisionApproved, map[string]any{"userClaim": "admin"})
@@ -129,17 +132,22 @@ func TestEndToEnd(t *testing.T) {
 		s.result(id)
 	})
 
-	t.Run("a guide-shaped response with only headers.toolCallId is routed", func(t *testing.T) {
-		s.t = t
-		id := s.startRun("Publish the blog post called 'Guide shaped'")
-		p := s.waitPending(id, 1)[0]
-		s.guideResponse("publisher", p.ToolCallID, workflows.DecisionApproved, nil)
-		res := s.result(id)
-		assertRanOnce(t, s, res, p.ToolCallID, "Guide shaped")
-	})
+	for _, viaREST := range []bool{false, true} {
+		shape := "data as a map (ably-go realtime)"
+		if viaREST {
+			shape = "data as a JSON string with encoding json (REST, as ably-js sends it)"
+		}
+		step("a guide-shaped response with only headers.toolCallId is routed: "+shape, func(t *testing.T) {
+			title := fmt.Sprintf("Guide shaped %v", viaREST)
+			id := s.startRun("Publish the blog post called '" + title + "'")
+			p := s.waitPending(id, 1)[0]
+			s.publishResponse(viaREST, "publisher", p.ToolCallID, workflows.DecisionApproved, nil)
+			res := s.result(id)
+			assertRanOnce(t, s, res, p.ToolCallID, title)
+		})
+	}
 
-	t.Run("a response published while the bridge is down is applied once", func(t *testing.T) {
-		s.t = t
+	step("a response published while the bridge is down is applied once", func(t *testing.T) {
 		id := s.startRun("Publish the blog post called 'Bridge was down'")
 		p := s.waitPending(id, 1)[0]
 		s.bridge.stop(syscall.SIGTERM, 20*time.Second)
@@ -157,8 +165,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
-	t.Run("the worker is killed while an approval is pending", func(t *testing.T) {
-		s.t = t
+	step("the worker is killed while an approval is pending", func(t *testing.T) {
 		id := s.startRun("Publish the blog post called 'Survives SIGKILL'")
 		p := s.waitPending(id, 1)[0]
 		s.worker.kill()
@@ -170,8 +177,7 @@ func TestEndToEnd(t *testing.T) {
 		assertRanOnce(t, s, res, p.ToolCallID, "Survives SIGKILL")
 	})
 
-	t.Run("the Temporal server restarts while an approval is pending", func(t *testing.T) {
-		s.t = t
+	step("the Temporal server restarts while an approval is pending", func(t *testing.T) {
 		id := s.startRun("Publish the blog post called 'Survives a server restart'")
 		p := s.waitPending(id, 1)[0]
 		s.temporal.restart(s.root)

@@ -46,6 +46,15 @@ type builder struct {
 
 var mains = []string{"worker", "approver", "starter"}
 
+// TestMain removes the built mains after the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bins.dir != "" {
+		_ = os.RemoveAll(bins.dir)
+	}
+	os.Exit(code)
+}
+
 func (b *builder) bin(t testing.TB, name string) string {
 	t.Helper()
 	b.once.Do(func() {
@@ -141,6 +150,16 @@ func (p *proc) stop(sig syscall.Signal, grace time.Duration) {
 	case <-time.After(grace):
 		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 		<-p.done
+	}
+}
+
+// exited reports whether the process has ended.
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -149,6 +149,17 @@ func (s *stack) startBridge() {
 	s.bridge = start(s.root, "bridge", s.env(), s.bins.bin(s.root, "approver"), "bridge")
 }
 
+// ensureRunning restarts the worker and the bridge if a failed step left
+// them stopped, so one failure does not cascade into the later steps.
+func (s *stack) ensureRunning() {
+	if s.worker.exited() {
+		s.startWorker()
+	}
+	if s.bridge.exited() {
+		s.startBridge()
+	}
+}
+
 // startRun starts a run with the starter binary and returns its workflow id.
 func (s *stack) startRun(prompt string) string {
 	s.t.Helper()
@@ -177,14 +188,25 @@ func (s *stack) approvals(wfID string) (workflows.ApprovalsView, error) {
 	return v, resp.Get(&v)
 }
 
-// waitPending waits until the run has exactly n pending approvals.
+// waitPending waits until the run has exactly n pending approvals and each
+// one's approval-request is on Ably: the workflow lists an approval as
+// pending before its publish activity completes, and audits "requested"
+// after it.
 func (s *stack) waitPending(wfID string, n int) []workflows.PendingApproval {
 	s.t.Helper()
 	var got []workflows.PendingApproval
-	waitFor(s.t, 60*time.Second, fmt.Sprintf("%d pending approval(s) on %s", n, wfID), func() (bool, error) {
+	waitFor(s.t, 60*time.Second, fmt.Sprintf("%d published pending approval(s) on %s", n, wfID), func() (bool, error) {
 		v, err := s.approvals(wfID)
+		if err != nil || len(v.Pending) != n {
+			return false, err
+		}
+		for _, p := range v.Pending {
+			if count(v.Audit, workflows.AuditRequested, p.ToolCallID) == 0 {
+				return false, nil
+			}
+		}
 		got = v.Pending
-		return err == nil && len(v.Pending) == n, err
+		return true, nil
 	})
 	return got
 }
@@ -252,10 +274,17 @@ func (s *stack) token(ctx context.Context, role string) (string, error) {
 	return strings.TrimSpace(string(body)), nil
 }
 
-// guideClient publishes like the guide's client.mjs: a realtime client
-// authenticated through the auth server, publishing data {decision} with
-// only extras.headers.toolCallId, plus any extra extras given.
+// guideResponse publishes like the guide's client.mjs: a client
+// authenticated through the auth server (authCallback), publishing data
+// {decision} with only extras.headers.toolCallId, plus any extra extras
+// given. Over realtime ably-go sends the data as a map; over REST it sends
+// it as a JSON string with encoding "json", as ably-js does.
 func (s *stack) guideResponse(role, toolCallID, decision string, extraExtras map[string]any) {
+	s.t.Helper()
+	s.publishResponse(false, role, toolCallID, decision, extraExtras)
+}
+
+func (s *stack) publishResponse(viaREST bool, role, toolCallID, decision string, extraExtras map[string]any) {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -266,17 +295,27 @@ func (s *stack) guideResponse(role, toolCallID, decision string, extraExtras map
 			return ably.TokenString(tok), err
 		}),
 		ably.WithAutoConnect(false))
+	extras := map[string]any{"headers": map[string]any{"toolCallId": toolCallID}}
+	for k, v := range extraExtras {
+		extras[k] = v
+	}
+	msg := &ably.Message{Name: workflows.MsgApprovalResponse, Data: map[string]any{"decision": decision}, Extras: extras}
+	if viaREST {
+		rest, err := ably.NewREST(opts...)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		if err := rest.Channels.Get(channel).PublishMultiple(ctx, []*ably.Message{msg}); err != nil {
+			s.t.Fatalf("REST publish approval-response as %s: %v", role, err)
+		}
+		return
+	}
 	rt, err := ably.NewRealtime(opts...)
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	defer rt.Close()
 	rt.Connect()
-	extras := map[string]any{"headers": map[string]any{"toolCallId": toolCallID}}
-	for k, v := range extraExtras {
-		extras[k] = v
-	}
-	msg := &ably.Message{Name: workflows.MsgApprovalResponse, Data: map[string]any{"decision": decision}, Extras: extras}
 	if err := rt.Channels.Get(channel).PublishMultiple(ctx, []*ably.Message{msg}); err != nil {
 		s.t.Fatalf("publish approval-response as %s: %v", role, err)
 	}

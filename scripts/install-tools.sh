@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Builds the pinned tools of tools.env into .bin/ from the Go module proxy.
-# Idempotent: a tool already built at the pinned version is kept.
+# Builds the pinned tools of tools.env into .bin/ from the Go module proxy,
+# and installs the ably-js interop test's npm packages. Idempotent: a tool
+# already built at the pinned version is kept.
+#
+#   scripts/install-tools.sh [temporal] [staticcheck] [npm]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=../tools.env
@@ -18,13 +21,18 @@ build() { # name module version
 	echo "$version" >"$stamp"
 }
 
-build temporal github.com/temporalio/cli/cmd/temporal "$TEMPORAL_CLI_VERSION"
-build staticcheck honnef.co/go/tools/cmd/staticcheck "$STATICCHECK_VERSION"
+want=("$@")
+[[ ${#want[@]} -gt 0 ]] || want=(temporal staticcheck npm)
+wants() { [[ " ${want[*]} " == *" $1 "* ]]; }
 
-if [[ -f interop/ablyjs/package-lock.json ]]; then
+wants temporal && build temporal github.com/temporalio/cli/cmd/temporal "$TEMPORAL_CLI_VERSION"
+wants staticcheck && build staticcheck honnef.co/go/tools/cmd/staticcheck "$STATICCHECK_VERSION"
+
+if wants npm; then
 	if [[ ! -d interop/ablyjs/node_modules ]] || [[ interop/ablyjs/package-lock.json -nt interop/ablyjs/node_modules ]]; then
 		echo "installing the ably-js interop test's npm packages (npm ci)..." >&2
 		npm ci --prefix interop/ablyjs --no-audit --no-fund >&2
 		touch interop/ablyjs/node_modules
 	fi
 fi
+exit 0
