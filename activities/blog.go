@@ -80,7 +80,8 @@ type Blog struct {
 	webhook string
 	client  *http.Client
 	now     func() time.Time
-	mu      sync.Mutex // serialises file-system side effects of this process
+	mu      sync.Mutex // serialises post-file side effects of this process
+	keys    keyLocks   // serialises runs of one idempotency key in this process
 }
 
 // NewBlog validates cfg and creates the post directory if needed.
@@ -177,9 +178,16 @@ func (b *Blog) publish(ctx context.Context, call ToolCall) (string, error) {
 		return "", toolInputError(call.Name, fmt.Errorf("body longer than %d bytes", maxBodyLen))
 	}
 	if b.webhook != "" {
-		return b.publishWebhook(ctx, call, args)
+		// The ledger keeps a retry after a 2xx whose activity never
+		// completed (worker crash, timeout) from POSTing again; the
+		// Idempotency-Key header covers a crash between POST and ledger.
+		return b.once(ctx, call, func() (string, error) { return b.publishWebhook(ctx, call, args) })
 	}
-	return b.once(call, func() (string, error) { return b.publishFile(call, args) })
+	return b.once(ctx, call, func() (string, error) {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.publishFile(call, args)
+	})
 }
 
 // publishFile writes <slug>.md atomically. A post of another call that has
@@ -350,7 +358,7 @@ type DeleteResult struct {
 
 var slugRE = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 
-func (b *Blog) delete(_ context.Context, call ToolCall) (string, error) {
+func (b *Blog) delete(ctx context.Context, call ToolCall) (string, error) {
 	var args struct {
 		Slug string `json:"slug"`
 	}
@@ -361,7 +369,9 @@ func (b *Blog) delete(_ context.Context, call ToolCall) (string, error) {
 	if len(slug) > maxSlugLen+9 || !slugRE.MatchString(slug) {
 		return "", toolInputError(call.Name, fmt.Errorf("slug %q: want lowercase letters, digits and single dashes", args.Slug))
 	}
-	return b.once(call, func() (string, error) {
+	return b.once(ctx, call, func() (string, error) {
+		b.mu.Lock()
+		defer b.mu.Unlock()
 		err := os.Remove(filepath.Join(b.dir, slug+".md"))
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
@@ -376,14 +386,19 @@ func (b *Blog) delete(_ context.Context, call ToolCall) (string, error) {
 // once runs fn at most once per idempotency key: the first successful
 // result is stored in the ledger (atomically) and returned again on every
 // later call with the same key. A crash between the side effect and the
-// ledger write reruns fn, so fn itself must be safe to repeat.
-func (b *Blog) once(call ToolCall, fn func() (string, error)) (string, error) {
+// ledger write reruns fn, so fn itself must be safe to repeat. Runs with
+// the same key are serialised in this process; runs with other keys are
+// not, so fn must take b.mu itself if it needs to.
+func (b *Blog) once(ctx context.Context, call ToolCall, fn func() (string, error)) (string, error) {
 	if call.WorkflowID == "" || call.CallID == "" {
 		return "", temporal.NewNonRetryableApplicationError(
 			call.Name+": workflow id and call id are required for idempotency", ErrTypeBadRequest, nil)
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	unlock, err := b.keys.lock(ctx, call.Name+"\x00"+call.IdempotencyKey())
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
 	path := filepath.Join(b.dir, ledgerDirName, keyHash(call.Name+"\x00"+call.IdempotencyKey())+".json")
 	if data, err := os.ReadFile(path); err == nil {
 		var e ledgerEntry
@@ -405,6 +420,47 @@ func (b *Blog) once(call ToolCall, fn func() (string, error)) (string, error) {
 		return "", fmt.Errorf("%s: write ledger: %w", call.Name, err)
 	}
 	return out, nil
+}
+
+// keyLocks is a set of per-key mutexes whose waits honour a context; a
+// key's entry lives only while someone holds or waits for it.
+type keyLocks struct {
+	mu sync.Mutex
+	m  map[string]*keyLock
+}
+
+type keyLock struct {
+	held chan struct{} // capacity 1: full while held
+	refs int           // holders and waiters, guarded by keyLocks.mu
+}
+
+// lock waits until key is free or ctx is done and returns the unlock func.
+func (l *keyLocks) lock(ctx context.Context, key string) (func(), error) {
+	l.mu.Lock()
+	if l.m == nil {
+		l.m = make(map[string]*keyLock)
+	}
+	k := l.m[key]
+	if k == nil {
+		k = &keyLock{held: make(chan struct{}, 1)}
+		l.m[key] = k
+	}
+	k.refs++
+	l.mu.Unlock()
+	release := func() {
+		l.mu.Lock()
+		if k.refs--; k.refs == 0 {
+			delete(l.m, key)
+		}
+		l.mu.Unlock()
+	}
+	select {
+	case k.held <- struct{}{}:
+		return func() { <-k.held; release() }, nil
+	case <-ctx.Done():
+		release()
+		return nil, ctx.Err()
+	}
 }
 
 type ledgerEntry struct {

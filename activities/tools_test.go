@@ -489,3 +489,105 @@ func FuzzDecodeArgs(f *testing.F) {
 		}
 	})
 }
+
+// A retry after a 2xx whose activity never completed (worker crash,
+// timeout) must not POST again: the ledger answers for the CMS.
+func TestPublishWebhookRecordsInLedger(t *testing.T) {
+	cms := &fakeCMS{}
+	srv := httptest.NewServer(cms)
+	t.Cleanup(srv.Close)
+	a, dir := newBlogActivities(t, BlogConfig{WebhookURL: srv.URL})
+	req := workflows.ToolRequest{WorkflowID: "wf-7", CallID: "call_7", Name: ToolPublishBlogPost, Arguments: `{"title":"Once only"}`, ApprovedBy: "bob"}
+	out1, err := execTool(t, a, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out2, err := execTool(t, a, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out1 != out2 || !strings.Contains(out1, `"location":"https://blog.example.com/once-only"`) {
+		t.Errorf("outputs %s and %s, want the same CMS result twice", out1, out2)
+	}
+	requests := func() int {
+		cms.mu.Lock()
+		defer cms.mu.Unlock()
+		return len(cms.keys)
+	}
+	if n := requests(); n != 1 {
+		t.Fatalf("webhook requests after two runs of one call = %d, want 1", n)
+	}
+	if m, err := filepath.Glob(filepath.Join(dir, ledgerDirName, "*.json")); err != nil || len(m) != 1 {
+		t.Errorf("ledger entries = %v, %v; want one", m, err)
+	}
+
+	// Another call of the same workflow is another publish.
+	req.CallID = "call_8"
+	if _, err := execTool(t, a, req); err != nil {
+		t.Fatal(err)
+	}
+	if n := requests(); n != 2 {
+		t.Errorf("webhook requests after a second call = %d, want 2", n)
+	}
+	cms.mu.Lock()
+	defer cms.mu.Unlock()
+	if want := []string{"wf-7:call_7", "wf-7:call_8"}; strings.Join(cms.keys, ",") != strings.Join(want, ",") {
+		t.Errorf("Idempotency-Keys = %v, want %v", cms.keys, want)
+	}
+}
+
+// Concurrent runs of one call (a retry racing an attempt the server gave
+// up on) POST once and agree on the result.
+func TestPublishWebhookConcurrentRunsPostOnce(t *testing.T) {
+	cms := &fakeCMS{}
+	srv := httptest.NewServer(cms)
+	t.Cleanup(srv.Close)
+	blog, err := NewBlog(BlogConfig{Dir: t.TempDir(), WebhookURL: srv.URL, Now: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tool := blog.Tools()[0]
+	call := ToolCall{WorkflowID: "wf", CallID: "c", Name: tool.Name, Arguments: `{"title":"Race"}`}
+	const runs = 8
+	outs := make([]string, runs)
+	errs := make([]error, runs)
+	var wg sync.WaitGroup
+	for i := range runs {
+		wg.Go(func() { outs[i], errs[i] = tool.Run(t.Context(), call) })
+	}
+	wg.Wait()
+	for i := range runs {
+		if errs[i] != nil || outs[i] != outs[0] {
+			t.Errorf("run %d: %s, %v; want %s", i, outs[i], errs[i], outs[0])
+		}
+	}
+	cms.mu.Lock()
+	defer cms.mu.Unlock()
+	if len(cms.keys) != 1 {
+		t.Errorf("webhook requests = %d, want 1", len(cms.keys))
+	}
+}
+
+func TestKeyLocksHonourContext(t *testing.T) {
+	var l keyLocks
+	unlock, err := l.lock(t.Context(), "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := l.lock(ctx, "k"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("lock of a held key = %v, want deadline exceeded", err)
+	}
+	other, err := l.lock(t.Context(), "other")
+	if err != nil {
+		t.Fatalf("another key: %v", err)
+	}
+	other()
+	unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.m) != 0 {
+		t.Errorf("%d key entries left after unlocking all", len(l.m))
+	}
+}

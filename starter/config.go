@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os/user"
 	"strings"
 	"time"
 
@@ -45,7 +46,6 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 		Temporal:   topts,
 		UIURL:      env.Or(config.EnvTemporalUIURL, config.DefaultTemporalUIURL),
 		PolicyFile: env.Or(config.EnvPolicyFile, config.DefaultPolicyFile),
-		Requester:  env.Get("USER"),
 	}
 	fs := flag.NewFlagSet("starter", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -53,7 +53,7 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 		fmt.Fprintln(stderr, usage)
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&c.Requester, "requester", c.Requester, "who asks; shown to approvers (default $USER)")
+	fs.StringVar(&c.Requester, "requester", "", "who asks; shown to approvers (default $USER, else the OS user name, else "+unknownRequester+")")
 	fs.BoolVar(&c.Wait, "wait", false, "wait for the run to finish, then print the answer and the audit trail")
 	fs.StringVar(&c.PolicyFile, "policy", c.PolicyFile, "approval policy file whose snapshot the run uses (env "+config.EnvPolicyFile+")")
 	fs.StringVar(&c.UIURL, "ui", c.UIURL, "Temporal Web UI base URL (env "+config.EnvTemporalUIURL+")")
@@ -71,7 +71,28 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 		args = fs.Args()[1:]
 	}
 	c.Prompt = strings.TrimSpace(strings.Join(words, " "))
+	if c.Requester = strings.TrimSpace(c.Requester); c.Requester == "" {
+		c.Requester = defaultRequester(env, user.Current)
+	}
 	return c, nil
+}
+
+// unknownRequester is the requester when nothing names one.
+const unknownRequester = "unknown"
+
+// defaultRequester is $USER, else the name of the OS user (containers and
+// CI often run without $USER), else unknownRequester: a missing name must
+// not stop a run.
+func defaultRequester(env config.Env, current func() (*user.User, error)) string {
+	if u := env.Get("USER"); u != "" {
+		return u
+	}
+	if u, err := current(); err == nil {
+		if name := strings.TrimSpace(u.Username); name != "" {
+			return name
+		}
+	}
+	return unknownRequester
 }
 
 // maxPromptBytes bounds the prompt; the whole conversation lives in the
@@ -85,9 +106,6 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New(`no prompt: usage: starter [flags] "PROMPT"`))
 	} else if len(c.Prompt) > maxPromptBytes {
 		errs = append(errs, fmt.Errorf("prompt is %d bytes, at most %d", len(c.Prompt), maxPromptBytes))
-	}
-	if strings.TrimSpace(c.Requester) == "" {
-		errs = append(errs, errors.New("no requester: pass --requester NAME (or set $USER)"))
 	}
 	if c.PolicyFile == "" {
 		errs = append(errs, errors.New(config.EnvPolicyFile+" is empty"))

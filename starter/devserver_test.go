@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
@@ -74,7 +77,7 @@ func TestStartAndWaitOnDevServer(t *testing.T) {
 		t.Fatalf("starter: %v\nstderr: %s", err, stderr.String())
 	}
 	out := stdout.String()
-	m := regexp.MustCompile(`Started workflow (hitl-[0-9a-f]{8})\n`).FindStringSubmatch(out)
+	m := regexp.MustCompile(`Started workflow (hitl-[0-9a-f]{32})\n`).FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("no workflow id in:\n%s", out)
 	}
@@ -100,6 +103,24 @@ func TestStartAndWaitOnDevServer(t *testing.T) {
 	details, err := desc.GetStaticDetails()
 	if err != nil || !strings.Contains(details, "**Requester:** alice") {
 		t.Errorf("static details = %q, %v", details, err)
+	}
+
+	// An id in use by a running workflow is an error, not a silent attach
+	// to that run. (No worker polls this type, so the first run stays open.)
+	p, err := config.LoadPolicy(env["HITL_POLICY_FILE"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	dupID := "hitl-" + strings.Repeat("0", 32)
+	first, err := srv.Client().ExecuteWorkflow(t.Context(), startOptions(dupID, "first", "alice", p), "never-polled")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Client().TerminateWorkflow(context.Background(), dupID, first.GetRunID(), "test done") })
+	_, err = srv.Client().ExecuteWorkflow(t.Context(), startOptions(dupID, "second", "alice", p), "never-polled")
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	if !errors.As(err, &already) {
+		t.Errorf("second start with id %s: err = %v, want WorkflowExecutionAlreadyStarted, not the first run", dupID, err)
 	}
 
 	// An unreachable server is one clear error, quickly.

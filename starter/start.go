@@ -16,9 +16,13 @@ import (
 	"github.com/hitl/durable-approvals/workflows"
 )
 
-// newWorkflowID returns "hitl-" and 8 random hex digits.
+// workflowIDRandomBytes is the randomness of a workflow id: 128 bits, so
+// ids never collide in practice.
+const workflowIDRandomBytes = 16
+
+// newWorkflowID returns "hitl-" and 32 random hex digits (128 bits).
 func newWorkflowID(random io.Reader) (string, error) {
-	var b [4]byte
+	var b [workflowIDRandomBytes]byte
 	if _, err := io.ReadFull(random, b[:]); err != nil {
 		return "", fmt.Errorf("workflow id: %w", err)
 	}
@@ -46,13 +50,15 @@ func truncate(s string, n int) string {
 }
 
 // startOptions are the options of one run: its id, the task queue and the
-// summary and details the Web UI shows.
+// summary and details the Web UI shows. An id already in use by a running
+// workflow is an error, never a silent attach to that other run.
 func startOptions(id, prompt, requester string, policy workflows.Policy) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{
-		ID:            id,
-		TaskQueue:     workflows.TaskQueue,
-		StaticSummary: truncate(prompt, maxSummaryRunes),
-		StaticDetails: staticDetails(prompt, requester, policy),
+		ID:                                       id,
+		TaskQueue:                                workflows.TaskQueue,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		StaticSummary:                            truncate(prompt, maxSummaryRunes),
+		StaticDetails:                            staticDetails(prompt, requester, policy),
 	}
 }
 

@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
 	"errors"
 	"io"
+	"os/user"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -34,7 +37,7 @@ func TestLoadConfig(t *testing.T) {
 		{"words joined", []string{"-wait", "Publish", "the", "post"}, nil, "Publish the post", "alice", true, ""},
 		{"no prompt", nil, nil, "", "", false, "no prompt"},
 		{"blank prompt", []string{"   "}, nil, "", "", false, "no prompt"},
-		{"no requester", []string{"x"}, map[string]string{"USER": ""}, "", "", false, "no requester"},
+		{"blank requester flag falls back to $USER", []string{"--requester", " ", "x"}, nil, "x", "alice", false, ""},
 		{"bad dial timeout", []string{"-dial-timeout", "0s", "x"}, nil, "", "", false, "dial-timeout"},
 		{"negative turns", []string{"-max-turns", "-1", "x"}, nil, "", "", false, "max-turns"},
 		{"unknown flag", []string{"-nope", "x"}, nil, "", "", false, "nope"},
@@ -83,12 +86,92 @@ func TestWorkflowLink(t *testing.T) {
 }
 
 func TestNewWorkflowID(t *testing.T) {
-	id, err := newWorkflowID(bytes.NewReader([]byte{0xde, 0xad, 0xbe, 0xef}))
-	if err != nil || id != "hitl-deadbeef" {
-		t.Errorf("newWorkflowID = %q, %v", id, err)
+	seed := bytes.Repeat([]byte{0xde, 0xad, 0xbe, 0xef}, 4)
+	id, err := newWorkflowID(bytes.NewReader(seed))
+	if want := "hitl-" + strings.Repeat("deadbeef", 4); err != nil || id != want {
+		t.Errorf("newWorkflowID = %q, %v; want %q", id, err, want)
 	}
 	if _, err := newWorkflowID(iotest.ErrReader(errors.New("no entropy"))); err == nil {
 		t.Error("newWorkflowID with a failing reader: no error")
+	}
+	// Fewer than 128 bits of randomness is an error, not a short id.
+	if id, err := newWorkflowID(bytes.NewReader(seed[:15])); err == nil {
+		t.Errorf("newWorkflowID with 15 random bytes = %q, want an error", id)
+	}
+
+	idRE := regexp.MustCompile(`^hitl-[0-9a-f]{32}$`)
+	seen := make(map[string]bool)
+	for range 1000 {
+		id, err := newWorkflowID(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !idRE.MatchString(id) {
+			t.Fatalf("id %q does not match %s", id, idRE)
+		}
+		if seen[id] {
+			t.Fatalf("id %q generated twice", id)
+		}
+		seen[id] = true
+	}
+}
+
+func TestDefaultRequester(t *testing.T) {
+	osUser := func(name string, err error) func() (*user.User, error) {
+		return func() (*user.User, error) { return &user.User{Username: name}, err }
+	}
+	tests := []struct {
+		name    string
+		env     config.Env
+		current func() (*user.User, error)
+		want    string
+	}{
+		{"$USER wins", config.Env{"USER": "alice"}, osUser("root", nil), "alice"},
+		{"no $USER: OS user", config.Env{}, osUser("root", nil), "root"},
+		{"blank $USER: OS user", config.Env{"USER": "  "}, osUser("root", nil), "root"},
+		{"no $USER, no OS user", config.Env{}, osUser("", errors.New("user: unknown userid 1000")), unknownRequester},
+		{"no $USER, blank OS user name", config.Env{}, osUser(" ", nil), unknownRequester},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := defaultRequester(tt.env, tt.current); got != tt.want {
+				t.Errorf("defaultRequester = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// Containers and CI often run as root without $USER: the starter must
+// still start, naming the OS user (or "unknown") as the requester, and
+// --requester still wins.
+func TestLoadConfigWithoutUSER(t *testing.T) {
+	want := unknownRequester
+	if u, err := user.Current(); err == nil && strings.TrimSpace(u.Username) != "" {
+		want = strings.TrimSpace(u.Username)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"fallback", []string{"x"}, want},
+		{"flag wins", []string{"--requester", "bob", "x"}, "bob"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := testEnv(t)
+			delete(env, "USER")
+			c, err := loadConfig(tt.args, env, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Validate(); err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			if c.Requester != tt.want {
+				t.Errorf("requester = %q, want %q", c.Requester, tt.want)
+			}
+		})
 	}
 }
 
@@ -101,6 +184,9 @@ func TestStartOptions(t *testing.T) {
 	o := startOptions("hitl-1", prompt, "al|ce", p)
 	if o.ID != "hitl-1" || o.TaskQueue != workflows.TaskQueue {
 		t.Errorf("id/queue = %s/%s", o.ID, o.TaskQueue)
+	}
+	if !o.WorkflowExecutionErrorWhenAlreadyStarted {
+		t.Error("WorkflowExecutionErrorWhenAlreadyStarted is false: an id collision would silently return the other run")
 	}
 	if n := len([]rune(o.StaticSummary)); n > maxSummaryRunes || strings.Contains(o.StaticSummary, "\n") || !strings.HasSuffix(o.StaticSummary, "…") {
 		t.Errorf("summary %q: %d runes, want one truncated line", o.StaticSummary, n)
