@@ -43,16 +43,17 @@ func demo(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	suffix, err := randomHex(rand.Reader, 4)
+	suffix, err := randomHex(rand.Reader, 16)
 	if err != nil {
 		return err
 	}
 	id := "hitl-demo-" + suffix
 	run, err := st.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:            id,
-		TaskQueue:     workflows.TaskQueue,
-		StaticSummary: cfg.Prompt,
-		StaticDetails: "Started by `devstack demo`; approver: " + cfg.DemoUser + ".",
+		ID:                                       id,
+		TaskQueue:                                workflows.TaskQueue,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		StaticSummary:                            cfg.Prompt,
+		StaticDetails:                            "Started by `devstack demo`; approver: " + cfg.DemoUser + ".",
 	}, workflows.WorkflowName, workflows.AgentInput{Prompt: cfg.Prompt, Requester: "devstack-demo", Policy: policy})
 	if err != nil {
 		return fmt.Errorf("start workflow: %w", err)
