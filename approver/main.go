@@ -36,8 +36,8 @@ const usage = `usage: approver [command] [flags]
 Commands:
   watch                      interactive approval screen (default)
   list                       print pending approval requests and exit
-  approve TOOLCALLID [--reason TEXT] [--force]
-  reject  TOOLCALLID --reason TEXT [--force]
+  approve TOOLCALLID [--reason TEXT] [--force] [--wait 10s]
+  reject  TOOLCALLID --reason TEXT [--force] [--wait 10s]
   bridge                     forward approval-responses from Ably to Temporal
   help                       show this help
 
@@ -162,6 +162,7 @@ func runCLI(ctx context.Context, cmd string, args []string, env config.Env, stdi
 	if cmd == "approve" || cmd == "reject" {
 		fs.StringVar(&da.Reason, "reason", "", "reason for the decision (required for reject)")
 		fs.BoolVar(&da.Force, "force", false, "send even if no pending request for the tool call is known (only headers.toolCallId)")
+		fs.DurationVar(&da.Wait, "wait", approvercli.DefaultDecideWait, "how long to wait for the approval request if it is not published yet (negative: do not wait)")
 	}
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {

@@ -204,7 +204,7 @@ func TestDecide(t *testing.T) {
 	if err := Decide(t.Context(), cfg, DecideArgs{ToolCallID: "call_1", Decision: "approved"}, &out); err != nil {
 		t.Fatalf("approve: %v", err)
 	}
-	if got := out.String(); !strings.Contains(got, "Decision sent: approved") {
+	if got := out.String(); !strings.Contains(got, "Decision sent: approved") || strings.Contains(got, "warning") {
 		t.Fatalf("output %q", got)
 	}
 	rs := responses(t, agent)
@@ -221,7 +221,7 @@ func TestDecide(t *testing.T) {
 		{"resolved", "call_2", "already resolved (expired)"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			err := Decide(t.Context(), cfg, DecideArgs{ToolCallID: tt.id, Decision: "rejected", Reason: "no"}, io.Discard)
+			err := Decide(t.Context(), cfg, DecideArgs{ToolCallID: tt.id, Decision: "rejected", Reason: "no", Wait: 200 * time.Millisecond}, io.Discard)
 			if !errors.Is(err, ErrUnknownToolCall) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want ErrUnknownToolCall containing %q", err, tt.want)
 			}
@@ -245,6 +245,65 @@ func TestDecide(t *testing.T) {
 	wrong.Password = "nope"
 	if err := Decide(t.Context(), wrong, DecideArgs{ToolCallID: "call_1", Decision: "approved"}, io.Discard); err == nil || !strings.Contains(err.Error(), "refused") {
 		t.Fatalf("bad password: err = %v", err)
+	}
+}
+
+// A script that runs as soon as the workflow lists the approval can beat
+// the agent's publish: Decide waits for the live request.
+func TestDecideWaitsForLateRequest(t *testing.T) {
+	e := startEnv(t)
+	agent := e.rest(t, workflows.DefaultAgentClientID)
+	cfg := e.cliConfig(t, nil)
+	logs := &syncBuffer{}
+	cfg.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- Decide(t.Context(), cfg, DecideArgs{ToolCallID: "call_late", Decision: "approved", Wait: 20 * time.Second}, out)
+	}()
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(logs.String(), "waiting for it") {
+		if time.Now().After(deadline) {
+			t.Fatalf("Decide did not start waiting; logs:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	publishRequest(t, agent, "call_late", "wf-late", time.Now().Add(10*time.Minute))
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Decide: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Decide did not return after the request arrived")
+	}
+	rs := responses(t, agent)
+	if len(rs) != 1 {
+		t.Fatalf("%d responses, want 1", len(rs))
+	}
+	checkResponse(t, rs[0], "call_late", "wf-late", "approved", "")
+}
+
+// An approver whose role is below the required one can still answer (the
+// workflow records it) but is told so.
+func TestDecideWarnsInsufficientRole(t *testing.T) {
+	e := startEnv(t) // alice is a publisher
+	agent := e.rest(t, workflows.DefaultAgentClientID)
+	d := workflows.ApprovalRequestData{Tool: "delete_post", Arguments: `{"slug":"x"}`, ToolCallID: "call_del", WorkflowID: "wf-del",
+		RequiredRole: "admin", RequestedAt: time.Now().UTC(), ExpiresAt: time.Now().Add(time.Hour)}
+	if err := agent.PublishMultiple(t.Context(), []*ably.Message{{Name: workflows.MsgApprovalRequest, Data: d}}); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := Decide(t.Context(), e.cliConfig(t, nil), DecideArgs{ToolCallID: "call_del", Decision: "approved"}, &out); err != nil {
+		t.Fatalf("approve: %v", err)
+	}
+	want := "warning: your role publisher is below the required admin; the agent will record this and keep waiting\nDecision sent: approved\n"
+	if got := out.String(); got != want {
+		t.Fatalf("output %q, want %q", got, want)
+	}
+	if n := len(responses(t, agent)); n != 1 {
+		t.Fatalf("%d responses, want 1", n)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/hitl/durable-approvals/internal/bridge"
 	"github.com/hitl/durable-approvals/workflows"
@@ -39,7 +40,16 @@ type DecideArgs struct {
 	// Force sends the guide-shaped response (only headers.toolCallId) even
 	// when no pending request for the tool call is known.
 	Force bool
+	// Wait is how long to listen for the request when it is not in the
+	// channel history yet (the agent may still be publishing it). Zero
+	// means DefaultDecideWait; negative means do not wait. Ignored with
+	// Force.
+	Wait time.Duration
 }
+
+// DefaultDecideWait is how long Decide waits for a request that is not
+// known yet.
+const DefaultDecideWait = 10 * time.Second
 
 // Validate checks the arguments.
 func (a DecideArgs) Validate() error {
@@ -72,12 +82,17 @@ func Decide(ctx context.Context, cfg Config, a DecideArgs, out io.Writer) error 
 		return err
 	}
 	defer s.close()
-	// Messages that arrived between the attach and now count too.
-	drain(s)
+	found := awaitRequest(ctx, s, a)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	var workflowID string
-	switch found := s.pending.Find(a.ToolCallID); {
+	switch {
 	case len(found) == 1:
 		workflowID = found[0].WorkflowID
+		if w := s.roleWarning(found[0]); w != "" {
+			fmt.Fprintln(out, w)
+		}
 	case len(found) > 1:
 		ids := make([]string, len(found))
 		for i, r := range found {
@@ -97,6 +112,44 @@ func Decide(ctx context.Context, cfg Config, a DecideArgs, out io.Writer) error 
 	}
 	fmt.Fprintf(out, "Decision sent: %s\n", a.Decision)
 	return nil
+}
+
+// awaitRequest returns the pending requests for a.ToolCallID. When none is
+// known and the tool call was not resolved either, it listens for live
+// messages for up to a.Wait (unless a.Force): a script that runs as soon as
+// the workflow lists the approval can beat the agent's publish.
+func awaitRequest(ctx context.Context, s *session, a DecideArgs) []Request {
+	// Messages that arrived between the attach and now count too.
+	drain(s)
+	done := func() bool {
+		if len(s.pending.Find(a.ToolCallID)) > 0 {
+			return true
+		}
+		_, resolved := s.pending.Resolution(a.ToolCallID)
+		return resolved
+	}
+	wait := a.Wait
+	if wait == 0 {
+		wait = DefaultDecideWait
+	}
+	if done() || a.Force || wait < 0 {
+		return s.pending.Find(a.ToolCallID)
+	}
+	s.cfg.Log.Info("approval request not known yet; waiting for it", "toolCallId", a.ToolCallID, "wait", wait)
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for !done() {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-timer.C:
+			return nil
+		case m := <-s.events:
+			s.apply(m)
+		}
+	}
+	drain(s)
+	return s.pending.Find(a.ToolCallID)
 }
 
 // drain applies the live messages already received.

@@ -96,3 +96,16 @@ func (l *Login) AuthCallback() func(context.Context, ably.TokenParams) (ably.Tok
 		return l.Token(ctx)
 	}
 }
+
+// ChannelRole returns the approver's role on channel: the JWT's
+// "ably.channel.<channel>" claim, read without verifying the JWT (Ably
+// verifies it and copies the claim into extras.userClaim; the CLI only
+// uses it for warnings). It returns "" when the token has no such claim.
+func ChannelRole(token, channel string) string {
+	claims := jwt.MapClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(token, claims); err != nil {
+		return ""
+	}
+	role, _ := claims["ably.channel."+channel].(string)
+	return role
+}

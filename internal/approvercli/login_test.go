@@ -84,3 +84,20 @@ func TestParseTokenRejects(t *testing.T) {
 		t.Errorf("ParseToken(valid) = %v", err)
 	}
 }
+
+func TestChannelRole(t *testing.T) {
+	tok, _, err := userToken("alice", "editor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ token, channel, want string }{
+		{tok, testChannel, "editor"},
+		{tok, "other", ""},
+		{"not a jwt", testChannel, ""},
+	}
+	for _, tt := range tests {
+		if got := ChannelRole(tt.token, tt.channel); got != tt.want {
+			t.Errorf("ChannelRole(%.10q, %q) = %q, want %q", tt.token, tt.channel, got, tt.want)
+		}
+	}
+}

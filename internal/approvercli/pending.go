@@ -50,7 +50,14 @@ type Pending struct {
 	now      func() time.Time
 	reqs     map[string]Request
 	resolved map[string]workflows.ApprovalResolvedData
+	// resolvedOrder holds the keys of resolved, oldest first; at most
+	// maxResolved are kept so a long watch does not grow without bound.
+	resolvedOrder []string
+	maxResolved   int
 }
+
+// MaxResolved is how many resolutions a Pending remembers (the newest).
+const MaxResolved = 10000
 
 // NewPending returns an empty set trusting agentClientID; now is the clock
 // (nil means time.Now).
@@ -58,7 +65,7 @@ func NewPending(agentClientID string, now func() time.Time) *Pending {
 	if now == nil {
 		now = time.Now
 	}
-	return &Pending{agent: agentClientID, now: now, reqs: map[string]Request{}, resolved: map[string]workflows.ApprovalResolvedData{}}
+	return &Pending{agent: agentClientID, now: now, reqs: map[string]Request{}, resolved: map[string]workflows.ApprovalResolvedData{}, maxResolved: MaxResolved}
 }
 
 // Apply feeds one channel message, in publication order, to the set.
@@ -104,10 +111,22 @@ func (p *Pending) applyResolved(m *ably.Message) Event {
 		return Event{Reason: "bad approval-resolved: " + err.Error()}
 	}
 	k := Request{ApprovalRequestData: workflows.ApprovalRequestData{WorkflowID: d.WorkflowID, ToolCallID: d.ToolCallID}}.key()
-	p.resolved[k] = d
+	p.remember(k, d)
 	r, was := p.reqs[k]
 	delete(p.reqs, k)
 	return Event{Kind: EventResolved, Request: r, Resolved: d, WasPending: was}
+}
+
+// remember records a resolution, forgetting the oldest beyond maxResolved.
+func (p *Pending) remember(k string, d workflows.ApprovalResolvedData) {
+	if _, ok := p.resolved[k]; !ok {
+		if len(p.resolvedOrder) >= p.maxResolved {
+			delete(p.resolved, p.resolvedOrder[0])
+			p.resolvedOrder = p.resolvedOrder[1:]
+		}
+		p.resolvedOrder = append(p.resolvedOrder, k)
+	}
+	p.resolved[k] = d
 }
 
 func (p *Pending) expired(r Request) bool {

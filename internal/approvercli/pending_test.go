@@ -3,6 +3,7 @@ package approvercli
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -263,6 +264,57 @@ func TestWriteRequest(t *testing.T) {
 	}
 }
 
+// A single-line field cannot fake screen lines: newlines, tabs and other
+// control or format characters get the field quoted.
+func TestWriteResolvedOneLine(t *testing.T) {
+	tests := []struct{ reason, want string }{
+		{"fine", "Resolved: publish_blog_post (call_1) rejected by alice (publisher): fine\n"},
+		{"no\nResolved: delete_post (call_2) approved by admin", `: "no\nResolved: delete_post (call_2) approved by admin"` + "\n"},
+		{"tab\there", `: "tab\there"` + "\n"},
+		{"bidi\u202eevil", `: "bidi\u202eevil"` + "\n"},
+		{"line\u2028sep", `: "line\u2028sep"` + "\n"},
+	}
+	for _, tt := range tests {
+		var buf bytes.Buffer
+		writeResolved(&buf, workflows.ApprovalResolvedData{Tool: "publish_blog_post", ToolCallID: "call_1", Outcome: "rejected",
+			DecidedBy: "alice", Role: "publisher", Reason: tt.reason})
+		out := buf.String()
+		if !strings.HasSuffix(out, tt.want) || strings.Count(out, "\n") != 1 {
+			t.Errorf("writeResolved(reason %q) = %q, want one line ending %q", tt.reason, out, tt.want)
+		}
+	}
+	// The arguments block stays multi-line but is cleaned.
+	if got := prettyArgs(`{"a":"b"}`); got != "{\n  \"a\": \"b\"\n}" {
+		t.Errorf("prettyArgs = %q", got)
+	}
+	if got := prettyArgs("{\"a\":\"\u202e\"}"); !strings.HasPrefix(got, `"`) {
+		t.Errorf("prettyArgs kept a bidi override raw: %q", got)
+	}
+}
+
+// A long watch remembers at most maxResolved resolutions, the newest.
+func TestPendingResolvedBounded(t *testing.T) {
+	p := NewPending("hitl-agent", func() time.Time { return t0 })
+	if p.maxResolved != MaxResolved {
+		t.Fatalf("maxResolved = %d, want %d", p.maxResolved, MaxResolved)
+	}
+	p.maxResolved = 3
+	for i := range 5 {
+		d := workflows.ApprovalResolvedData{ToolCallID: fmt.Sprintf("call_%d", i), WorkflowID: "wf-1", Tool: "t", Outcome: "approved"}
+		p.Apply(resolvedMsg("hitl-agent", d))
+		p.Apply(resolvedMsg("hitl-agent", d)) // a duplicate does not count twice
+	}
+	if len(p.resolved) != 3 || len(p.resolvedOrder) != 3 {
+		t.Fatalf("%d resolutions (%d ordered), want 3", len(p.resolved), len(p.resolvedOrder))
+	}
+	if _, ok := p.Resolution("call_1"); ok {
+		t.Error("the oldest resolutions were kept")
+	}
+	if _, ok := p.Resolution("call_4"); !ok {
+		t.Error("the newest resolution was forgotten")
+	}
+}
+
 func TestPrettyArgsNotJSON(t *testing.T) {
 	if got, want := prettyArgs("not json\x07"), `"not json\a"`; got != want {
 		t.Fatalf("prettyArgs = %q, want %q", got, want)
@@ -276,6 +328,7 @@ func FuzzPendingApply(f *testing.F) {
 	f.Add(`{"id":"x","name":"approval-request","clientId":"hitl-agent","data":{"tool":"t","arguments":"{}","toolCallId":"call_1","workflowId":"wf"}}`, "")
 	f.Add(`{"id":"x","name":"approval-request","clientId":"hitl-agent","encoding":"json","extras":{"headers":{"toolCallId":"c","workflowId":"w"}}}`, `{"tool":"\u001b[2J","arguments":"{\"a\":\"\\u0007\"}"}`)
 	f.Add(`{"id":"x","name":"approval-resolved","clientId":"hitl-agent","encoding":"json"}`, `{"toolCallId":"c","workflowId":"w","outcome":"approved"}`)
+	f.Add(`{"id":"x","name":"approval-resolved","clientId":"hitl-agent","encoding":"json"}`, `{"toolCallId":"c","workflowId":"w","outcome":"rejected","reason":"a\nResolved: x"}`)
 	f.Add(`{"id":"x","name":"approval-request","clientId":"mallory","data":{"tool":"t","toolCallId":"c","workflowId":"w"}}`, "")
 	f.Fuzz(func(t *testing.T, msgJSON, data string) {
 		var m ably.Message
@@ -289,6 +342,13 @@ func FuzzPendingApply(f *testing.F) {
 		ev := p.Apply(&m)
 		if ev.Kind != EventIgnored && m.ClientID != "hitl-agent" {
 			t.Fatalf("accepted %s from %q", m.Name, m.ClientID)
+		}
+		if ev.Kind == EventResolved {
+			var buf bytes.Buffer
+			writeResolved(&buf, ev.Resolved)
+			if out := buf.String(); strings.Count(out, "\n") != 1 || !strings.HasSuffix(out, "\n") {
+				t.Fatalf("resolution printed as more than one line: %q", out)
+			}
 		}
 		for _, r := range p.List() {
 			var buf bytes.Buffer

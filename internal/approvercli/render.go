@@ -78,17 +78,27 @@ func prettyArgs(args string) string {
 	}
 	// JSON strings cannot hold raw control characters, so the indented text
 	// is safe except for Unicode format characters such as bidi overrides.
-	return clean(buf.String())
+	return cleanBlock(buf.String())
 }
 
-// clean returns s unchanged if it is printable text (newlines and tabs
-// allowed), else its Go-quoted form.
+// clean returns s unchanged if it is printable single-line text, else its
+// Go-quoted form: a control character (newline and tab included) or a
+// Unicode format character in a one-line field could fake screen lines or
+// drive the terminal.
 func clean(s string) string {
 	for _, r := range s {
-		if r == '\n' || r == '\t' {
-			continue
-		}
 		if !unicode.IsPrint(r) {
+			return strconv.QuoteToGraphic(s)
+		}
+	}
+	return s
+}
+
+// cleanBlock is clean for multi-line text: newlines are kept, anything
+// else that is not printable gets the whole text quoted.
+func cleanBlock(s string) string {
+	for _, r := range s {
+		if r != '\n' && !unicode.IsPrint(r) {
 			return strconv.QuoteToGraphic(s)
 		}
 	}

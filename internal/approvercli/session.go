@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,6 +89,7 @@ type session struct {
 	client   *ably.Realtime
 	ch       *ably.RealtimeChannel
 	clientID string
+	role     string             // the approver's role on the channel, from the JWT
 	events   chan *ably.Message // live messages after the attach point
 	done     chan struct{}
 	unsub    func()
@@ -125,6 +127,7 @@ func open(ctx context.Context, cfg Config) (*session, error) {
 		client:   client,
 		ch:       client.Channels.Get(cfg.Channel),
 		clientID: first.ClientID,
+		role:     ChannelRole(first.Token, cfg.Channel),
 		events:   make(chan *ably.Message, 64),
 		done:     make(chan struct{}),
 		pending:  NewPending(cfg.AgentClientID, cfg.Now),
@@ -167,6 +170,26 @@ func (s *session) apply(m *ably.Message) Event {
 		s.cfg.Log.Warn("ignored message", "name", m.Name, "clientId", m.ClientID, "ablyMessageId", m.ID, "reason", ev.Reason)
 	}
 	return ev
+}
+
+// roleWarning is the line that tells the approver their role does not
+// reach r's required role, or "" when it does. The decision is still sent:
+// the workflow records it as ignored and keeps waiting. The hierarchy is
+// workflows.DefaultRoles (the request does not carry the policy's).
+func (s *session) roleWarning(r Request) string {
+	err := workflows.CanApprove(workflows.DefaultRoles, s.role, r.RequiredRole)
+	switch {
+	case err == nil:
+		return ""
+	case s.role != "" && slices.Contains(workflows.DefaultRoles, s.role) && slices.Contains(workflows.DefaultRoles, r.RequiredRole):
+		return fmt.Sprintf("warning: your role %s is below the required %s; the agent will record this and keep waiting", clean(s.role), clean(r.RequiredRole))
+	default:
+		role := s.role
+		if role == "" {
+			role = "(none)"
+		}
+		return fmt.Sprintf("warning: cannot confirm that your role %s reaches the required %s; if it does not, the agent will record this and keep waiting", clean(role), clean(r.RequiredRole))
+	}
 }
 
 // respond publishes an approval-response and waits for Ably's ACK. The

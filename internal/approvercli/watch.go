@@ -79,6 +79,9 @@ func (w *watcher) showNext() {
 		}
 		w.current = &r
 		writeRequest(w.out, r, w.s.cfg.Now())
+		if warn := w.s.roleWarning(r); warn != "" {
+			fmt.Fprintln(w.out, warn)
+		}
 		fmt.Fprint(w.out, PromptDecision)
 		return
 	}

@@ -48,3 +48,24 @@ func TestWatcherNotices(t *testing.T) {
 		t.Fatal("a line typed while idle was taken as a decision")
 	}
 }
+
+// The screen warns, under the request, when the approver's role is below
+// the required one.
+func TestWatcherRoleWarning(t *testing.T) {
+	tests := []struct{ role, want string }{
+		{"editor", "warning: your role editor is below the required publisher; the agent will record this and keep waiting\n" + PromptDecision},
+		{"publisher", "=\n" + PromptDecision},
+		{"admin", "=\n" + PromptDecision},
+		{"", "warning: cannot confirm that your role (none) reaches the required publisher"},
+	}
+	for _, tt := range tests {
+		c := &clock{now: t0}
+		s := &session{cfg: Config{Now: c.Now}, role: tt.role, pending: NewPending("hitl-agent", c.Now)}
+		var out bytes.Buffer
+		w := &watcher{s: s, out: &out, answered: map[string]bool{}}
+		w.onEvent(s.apply(requestMsg(t, "hitl-agent", reqData("call_a", "wf-1", t0.Add(time.Hour)))))
+		if !strings.Contains(out.String(), tt.want) {
+			t.Errorf("role %q: output lacks %q:\n%s", tt.role, tt.want, out.String())
+		}
+	}
+}

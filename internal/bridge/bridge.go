@@ -38,9 +38,17 @@ type Config struct {
 	// channel state are checked. Default 10s.
 	RetryEvery time.Duration
 	// MaxParked bounds the messages kept for a later retry. Default 1000.
+	// When it is full a new message that needs a retry is dropped (logged
+	// as an error, not remembered as handled: the catch-up after the next
+	// reattach or restart replays it).
 	MaxParked int
+	// PreLimit bounds the messages handled per publisher clientId before
+	// any Temporal call (default 60 a minute, burst 60); beyond it they
+	// are parked and retried later.
+	PreLimit RateLimit
 	// RateLimit bounds the decisions forwarded per approver clientId
-	// (default 10 a minute, burst 10); beyond it they are dropped.
+	// (default 10 a minute, burst 10); beyond it they are parked and
+	// retried later, never dropped.
 	RateLimit RateLimit
 	// AblyOptions are appended to the client options (tests).
 	AblyOptions []ably.ClientOption
@@ -121,14 +129,18 @@ func Run(ctx context.Context, cfg Config) error {
 		log:      cfg.Log.With("channel", cfg.Channel),
 		client:   client,
 		ch:       client.Channels.Get(cfg.Channel),
-		handler:  &Handler{Temporal: cfg.Temporal, Log: cfg.Log, Retry: cfg.Retry, RateLimit: cfg.RateLimit},
-		msgs:     make(chan *ably.Message, 64),
+		handler:  &Handler{Temporal: cfg.Temporal, Log: cfg.Log, Retry: cfg.Retry, PreLimit: cfg.PreLimit, RateLimit: cfg.RateLimit},
+		msgs:     make(chan *ably.Message, liveBuffer),
 		catchUp:  make(chan struct{}, 1),
 		recent:   newSeen(10000),
 		fixState: make(chan struct{}, 1),
 	}
 	return b.run(ctx)
 }
+
+// liveBuffer is how many live messages wait for the handling loop before
+// the subscription callback starts dropping them (see run).
+const liveBuffer = 1024
 
 type runner struct {
 	cfg     Config
@@ -183,12 +195,7 @@ func (b *runner) run(ctx context.Context) error {
 	var unsub func()
 	for attempt := 0; unsub == nil; attempt++ {
 		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		u, err := b.ch.Subscribe(sctx, workflows.MsgApprovalResponse, func(m *ably.Message) {
-			select {
-			case b.msgs <- m:
-			case <-ctx.Done():
-			}
-		})
+		u, err := b.ch.Subscribe(sctx, workflows.MsgApprovalResponse, b.enqueue)
 		cancel()
 		if err == nil {
 			unsub = u
@@ -237,8 +244,28 @@ func (b *runner) run(ctx context.Context) error {
 	}
 }
 
-// handle forwards one message unless this process already did. It
-// reports whether the message was parked for a later retry.
+// enqueue is the subscription callback. It runs on ably-go's goroutine
+// and must never block it, so when the handling loop is liveBuffer
+// messages behind, the live message is dropped with an error log and not
+// remembered as handled: the history catch-up that runs after every
+// attach without continuity (and after a restart) replays it, and the
+// workflow deduplicates by Ably message id.
+func (b *runner) enqueue(m *ably.Message) {
+	select {
+	case b.msgs <- m:
+	default:
+		var id, client string
+		if m != nil {
+			id, client = truncate(m.ID, MaxMessageIDLen), truncate(m.ClientID, MaxClientIDLen)
+		}
+		b.log.Error("bridge busy: live approval-response dropped; the next catch-up replays it", "ablyMessageId", id, "clientId", client, "buffer", cap(b.msgs))
+	}
+}
+
+// handle forwards one message unless this process already did. It parks a
+// message that must be retried (temporary failure or rate limit), and
+// reports whether it parked it for a temporary failure, the kind that
+// ends a retry pass.
 func (b *runner) handle(ctx context.Context, m *ably.Message) bool {
 	if m == nil {
 		return false
@@ -252,7 +279,7 @@ func (b *runner) handle(ctx context.Context, m *ably.Message) bool {
 			return false
 		}
 		b.park(m, err)
-		return true
+		return !errors.Is(err, ErrRateLimited)
 	}
 	if keyed {
 		b.recent.add(key)
@@ -271,11 +298,14 @@ func recentKey(m *ably.Message) (string, bool) {
 	return m.ClientID + "\x00" + m.ID, true
 }
 
+// park keeps m for a later retry. When the queue is full m is dropped,
+// loudly; it was not remembered as handled, so the catch-up after the next
+// reattach or restart replays it.
 func (b *runner) park(m *ably.Message, err error) {
 	if len(b.parked) >= b.cfg.MaxParked {
-		old := b.parked[0]
-		b.parked = b.parked[1:]
-		b.log.Error("retry queue full, dropping oldest approval-response; it is replayed on the next restart", "ablyMessageId", old.ID)
+		b.log.Error("retry queue full: approval-response dropped; the catch-up after the next reattach or restart replays it",
+			"ablyMessageId", m.ID, "clientId", m.ClientID, "err", err, "parked", len(b.parked))
+		return
 	}
 	b.parked = append(b.parked, m)
 	b.log.Warn("approval-response parked for retry", "ablyMessageId", m.ID, "err", err, "parked", len(b.parked))
@@ -292,9 +322,10 @@ func (b *runner) retryParked(ctx context.Context) {
 			b.parked = append(b.parked, todo[i:]...)
 			return
 		}
-		// The first message that fails again ends the pass: the cause
-		// (Temporal or the worker down) is shared, and each failure can
-		// cost a full query timeout.
+		// The first message that fails again for a temporary reason ends
+		// the pass: the cause (Temporal or the worker down) is shared, and
+		// each failure can cost a full query timeout. A rate-limited
+		// message is parked again and the pass goes on.
 		if b.handle(ctx, m) {
 			b.parked = append(b.parked, todo[i+1:]...)
 			return

@@ -10,8 +10,14 @@
 // workflow (the approvals query says so; a response for a late or unknown
 // call is dropped, one whose role is too low is still forwarded so the
 // workflow records it as ignored), and at most RateLimit's rate per
-// approver clientId. Every string it copies into the Decision is bounded
-// (message id, clientId and role are checked, the reason is cut).
+// approver clientId. Nothing an approver decides is lost: a message over a
+// rate limit (PreLimit, checked before any Temporal call, or RateLimit) or
+// hit by a temporary failure goes to a bounded retry queue; one dropped
+// because that queue or the live buffer is full is logged as an error and
+// not remembered as handled, so the catch-up after the next attach
+// without continuity (or restart) replays it. Every string it copies into
+// the Decision is bounded (message id, clientId and role are checked, the
+// reason is cut).
 //
 // DecodeData is also the one place that knows the shapes ably-go hands out
 // for message data (a map, a JSON string with encoding "json", bytes); the

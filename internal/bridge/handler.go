@@ -70,6 +70,11 @@ func sleep(ctx context.Context, d time.Duration) error {
 // unavailable); the message should be retried, not dropped.
 var ErrTemporary = errors.New("temporary failure")
 
+// ErrRateLimited marks a valid message that its approver sent faster than
+// the bridge forwards (PreLimit or RateLimit). It must be retried later,
+// not dropped: nothing an approver decides is lost.
+var ErrRateLimited = errors.New("approver rate limit exceeded")
+
 // Handler verifies one approval-response and forwards it to its workflow.
 // It is safe for concurrent use.
 type Handler struct {
@@ -77,23 +82,25 @@ type Handler struct {
 	Log      *slog.Logger
 	// Retry bounds the retries of one Temporal call.
 	Retry Backoff
-	// LookupRetry bounds the retries of a visibility lookup that found no
-	// workflow yet (visibility is eventually consistent). Default: 3 tries,
-	// 500ms then 1s apart.
-	LookupRetry Backoff
 	// CallTimeout bounds one Temporal call (default 10s).
 	CallTimeout time.Duration
 	// QueryTimeout bounds the approvals query, which needs a worker
 	// (default 5s). A response is forwarded only if the query shows its
 	// tool call pending; a query that times out is a temporary failure.
 	QueryTimeout time.Duration
-	// RateLimit bounds the signals forwarded per approver clientId.
+	// PreLimit bounds the messages handled per publisher clientId before
+	// any Temporal call (default 60 a minute, burst 60), so one approver
+	// cannot keep the bridge busy with lookups and queries.
+	PreLimit RateLimit
+	// RateLimit bounds the signals forwarded per approver clientId
+	// (default 10 a minute, burst 10).
 	RateLimit RateLimit
-	// Now is the clock of the rate limit (default time.Now).
+	// Now is the clock of the rate limits (default time.Now).
 	Now func() time.Time
 
 	limiterOnce sync.Once
 	limiter     *rateLimiter
+	preLimiter  *rateLimiter
 }
 
 func (h *Handler) log() *slog.Logger {
@@ -110,9 +117,28 @@ func (h *Handler) callTimeout() time.Duration {
 	return h.CallTimeout
 }
 
+func (h *Handler) initLimiters() {
+	h.limiterOnce.Do(func() {
+		h.limiter = newRateLimiter(h.RateLimit)
+		pre := h.PreLimit
+		if pre.PerMinute <= 0 {
+			pre.PerMinute = 60
+		}
+		if pre.Burst <= 0 {
+			pre.Burst = 60
+		}
+		h.preLimiter = newRateLimiter(pre)
+	})
+}
+
 func (h *Handler) rate() *rateLimiter {
-	h.limiterOnce.Do(func() { h.limiter = newRateLimiter(h.RateLimit) })
+	h.initLimiters()
 	return h.limiter
+}
+
+func (h *Handler) pre() *rateLimiter {
+	h.initLimiters()
+	return h.preLimiter
 }
 
 func (h *Handler) now() time.Time {
@@ -126,9 +152,11 @@ func (h *Handler) now() time.Time {
 // when its tool call is pending in the workflow (insufficient roles
 // included: the workflow records those as ignored), and at most
 // RateLimit's rate per approver. It returns nil when the message was
-// forwarded or dropped for good (both are logged), and an error wrapping
-// ErrTemporary when Temporal or the workflow's worker could not be reached
-// and the message should be retried later.
+// forwarded or dropped for good (both are logged); an error wrapping
+// ErrTemporary when Temporal or the workflow's worker could not be reached;
+// and an error wrapping ErrRateLimited when the approver exceeded PreLimit
+// (checked before any Temporal call) or RateLimit. The caller must retry
+// the message later in both error cases.
 func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 	log := h.log()
 	r, err := DecodeResponse(m)
@@ -141,6 +169,10 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 		return nil
 	}
 	log = log.With("ablyMessageId", r.MessageID, "toolCallId", r.ToolCallID, "approver", r.ClientID, "role", r.Role, "decision", r.Decision)
+	if !h.pre().allow(r.ClientID, h.now()) {
+		log.Warn("approval-response deferred: approver message rate exceeded", "perMinute", h.pre().perMinute, "burst", h.pre().burst)
+		return fmt.Errorf("%w: %s sends too many messages", ErrRateLimited, r.ClientID)
+	}
 	wfID := r.WorkflowID
 	if wfID == "" {
 		wfID, err = h.lookup(ctx, r.ToolCallID)
@@ -167,8 +199,8 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 		return nil
 	}
 	if !h.rate().allow(r.ClientID, h.now()) {
-		log.Warn("dropping approval-response: approver rate limit exceeded", "perMinute", h.rate().perMinute, "burst", h.rate().burst)
-		return nil
+		log.Warn("approval-response deferred: approver rate limit exceeded", "perMinute", h.rate().perMinute, "burst", h.rate().burst)
+		return fmt.Errorf("%w: %s sends too many decisions", ErrRateLimited, r.ClientID)
 	}
 	if err := h.signal(ctx, wfID, r.Signal()); err != nil {
 		if errors.Is(err, ErrTemporary) {
@@ -192,46 +224,33 @@ func VisibilityQuery(toolCallID string) (string, error) {
 	return fmt.Sprintf("%s = '%s' AND ExecutionStatus = 'Running'", workflows.SAToolCallIDs.GetName(), esc), nil
 }
 
-// lookup finds the one running workflow that lists toolCallID.
+// lookup finds the one running workflow that lists toolCallID. Finding
+// none is an answer, not a failure: it is not retried.
 func (h *Handler) lookup(ctx context.Context, toolCallID string) (string, error) {
 	q, err := VisibilityQuery(toolCallID)
 	if err != nil {
 		return "", err
 	}
-	lr := h.LookupRetry
-	if lr.Attempts <= 0 {
-		lr.Attempts = 3
+	var resp *workflowservice.ListWorkflowExecutionsResponse
+	err = h.retry(ctx, "list workflows", func(ctx context.Context) error {
+		var err error
+		resp, err = h.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: q, PageSize: 2})
+		return err
+	})
+	if err != nil {
+		return "", err
 	}
-	if lr.Initial <= 0 {
-		lr.Initial = 500 * time.Millisecond
-	}
-	for attempt := 0; ; attempt++ {
-		var resp *workflowservice.ListWorkflowExecutionsResponse
-		err := h.retry(ctx, "list workflows", func(ctx context.Context) error {
-			var err error
-			resp, err = h.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: q, PageSize: 2})
-			return err
-		})
-		if err != nil {
-			return "", err
+	switch execs := resp.GetExecutions(); len(execs) {
+	case 1:
+		id := execs[0].GetExecution().GetWorkflowId()
+		if id == "" {
+			return "", errors.New("visibility returned an execution without id")
 		}
-		switch execs := resp.GetExecutions(); len(execs) {
-		case 1:
-			id := execs[0].GetExecution().GetWorkflowId()
-			if id == "" {
-				return "", errors.New("visibility returned an execution without id")
-			}
-			return id, nil
-		case 0:
-			if attempt+1 >= lr.Attempts {
-				return "", fmt.Errorf("no running workflow has tool call %q", toolCallID)
-			}
-			if err := sleep(ctx, lr.Delay(attempt)); err != nil {
-				return "", fmt.Errorf("%w: %w", ErrTemporary, err)
-			}
-		default:
-			return "", fmt.Errorf("more than one running workflow has tool call %q", toolCallID)
-		}
+		return id, nil
+	case 0:
+		return "", fmt.Errorf("no running workflow has tool call %q", toolCallID)
+	default:
+		return "", fmt.Errorf("more than one running workflow has tool call %q", toolCallID)
 	}
 }
 
@@ -281,9 +300,12 @@ func (h *Handler) signal(ctx context.Context, wfID string, d workflows.Decision)
 	})
 }
 
-// retry runs call with capped exponential backoff. Permanent errors
-// (not found, invalid argument, permission) return at once; running out
-// of attempts or context returns an error wrapping ErrTemporary.
+// retry runs call, retrying transient errors (Temporal unavailable, a
+// deadline exceeded) with capped exponential backoff. Permanent errors
+// (not found, invalid argument, permission) return at once; other errors
+// return at once wrapping ErrTemporary (the message is parked and retried
+// later rather than held here); running out of attempts or context returns
+// an error wrapping ErrTemporary.
 func (h *Handler) retry(ctx context.Context, what string, call func(context.Context) error) error {
 	b := h.Retry.withDefaults()
 	var last error
@@ -302,6 +324,9 @@ func (h *Handler) retry(ctx context.Context, what string, call func(context.Cont
 		if permanent(err) {
 			return fmt.Errorf("%s: %w", what, err)
 		}
+		if !transient(err) {
+			return fmt.Errorf("%w: %s: %w", ErrTemporary, what, err)
+		}
 		last = err
 		h.log().Warn("temporal call failed, retrying", "call", what, "attempt", attempt+1, "err", err)
 		if ctx.Err() != nil {
@@ -319,4 +344,14 @@ func permanent(err error) bool {
 		nnf *serviceerror.NamespaceNotFound
 	)
 	return errors.As(err, &nf) || errors.As(err, &ia) || errors.As(err, &pd) || errors.As(err, &nnf)
+}
+
+// transient reports whether err is worth retrying at once: Temporal
+// unavailable or a call that ran out of time.
+func transient(err error) bool {
+	var (
+		un *serviceerror.Unavailable
+		de *serviceerror.DeadlineExceeded
+	)
+	return errors.As(err, &un) || errors.As(err, &de) || errors.Is(err, context.DeadlineExceeded)
 }

@@ -172,7 +172,6 @@ func fastHandler(tc Temporal, log *slog.Logger) *Handler {
 		Temporal:    tc,
 		Log:         log,
 		Retry:       Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond, Attempts: 3},
-		LookupRetry: Backoff{Initial: time.Millisecond, Max: 2 * time.Millisecond, Attempts: 2},
 		CallTimeout: time.Second,
 	}
 }
@@ -375,17 +374,27 @@ func TestSeenBounded(t *testing.T) {
 }
 
 // flood publishes n responses of clientID (message ids <clientID>:i) through
-// h and returns how many were signalled.
+// h and returns how many were signalled. Every other one must be reported
+// as rate limited (to be retried), never silently dropped.
 func flood(t *testing.T, h *Handler, f *fakeTemporal, clientID string, from, n int) int {
 	t.Helper()
 	before := len(f.sent())
+	limited := 0
 	for i := from; i < from+n; i++ {
 		m := msg(func(m *ably.Message) { m.ClientID = clientID; m.ID = fmt.Sprintf("%s:%d", clientID, i) })
-		if err := h.Handle(t.Context(), m); err != nil {
+		err := h.Handle(t.Context(), m)
+		switch {
+		case errors.Is(err, ErrRateLimited):
+			limited++
+		case err != nil:
 			t.Fatalf("Handle: %v", err)
 		}
 	}
-	return len(f.sent()) - before
+	sent := len(f.sent()) - before
+	if sent+limited != n {
+		t.Fatalf("%d signalled + %d rate limited of %d messages: some were dropped", sent, limited, n)
+	}
+	return sent
 }
 
 func TestHandleRateLimitPerApprover(t *testing.T) {
