@@ -50,6 +50,7 @@ const (
 	statusInternal          = http.StatusInternalServerError
 	defaultMaxMessageSize   = 65536
 	maxMessageIDLen         = 256 // our choice: longest client-supplied message id
+	maxMessagesPerPublish   = 100 // our choice: messages in one ProtocolMessage or REST body
 	defaultMaxFrameSize     = 524288
 	defaultMaxInboundRate   = 250
 	defaultHistoryLimit     = 100

@@ -259,3 +259,35 @@ func TestLongMessageIDRefused(t *testing.T) {
 		}
 	}
 }
+
+// A publish carries at most maxMessagesPerPublish messages: empty messages
+// cost nothing in the size check, so without a count bound one frame could
+// store hundreds of thousands of them and blow the fan-out frame size.
+func TestTooManyMessagesInOnePublish(t *testing.T) {
+	fx := startServer(t, nil)
+	ctx := testCtx(t)
+	batch := func(n int) []*ably.Message {
+		msgs := make([]*ably.Message, n)
+		for i := range msgs {
+			msgs[i] = &ably.Message{}
+		}
+		return msgs
+	}
+	for _, binary := range []bool{false, true} {
+		rest := fx.restKey(t, binary, testKey)
+		rt := fx.realtimeKey(t, binary, testKey)
+		var ei *ably.ErrorInfo
+		if err := rest.Channels.Get("batch").PublishMultiple(ctx, batch(maxMessagesPerPublish+1)); !errors.As(err, &ei) || ei.Code != codeMessageTooLarge {
+			t.Fatalf("REST publish of %d messages: err = %v, want %d", maxMessagesPerPublish+1, err, codeMessageTooLarge)
+		}
+		if err := rt.Channels.Get("batch").PublishMultiple(ctx, batch(maxMessagesPerPublish+1)); !errors.As(err, &ei) || ei.Code != codeMessageTooLarge {
+			t.Fatalf("realtime publish of %d messages: err = %v, want a NACK %d", maxMessagesPerPublish+1, err, codeMessageTooLarge)
+		}
+		if err := rest.Channels.Get("batch").PublishMultiple(ctx, batch(maxMessagesPerPublish)); err != nil {
+			t.Fatalf("REST publish of %d messages: %v", maxMessagesPerPublish, err)
+		}
+		if s := rt.Connection.State(); s != ably.ConnectionStateConnected {
+			t.Fatalf("after a NACK the connection is %v, want CONNECTED", s)
+		}
+	}
+}

@@ -328,6 +328,14 @@ func (s *Server) publish(pub publisher, channelName string, msgs []*message) ([]
 	if !pub.p.grant.allows(base, opPublish) {
 		return nil, errCapability("action not permitted: publish on channel %q", base)
 	}
+	if len(msgs) > maxMessagesPerPublish {
+		return nil, newError(codeMessageTooLarge, statusRequestTooLarge, "too many messages in one publish (%d > %d)", len(msgs), maxMessagesPerPublish)
+	}
+	// A token that expired while its connection's writer was busy must not
+	// stamp its claims on one more message.
+	if exp := pub.p.expires; !exp.IsZero() && !s.now().Before(exp) {
+		return nil, newError(codeTokenExpired, statusUnauthorized, "token expired")
+	}
 	now := s.now().UnixMilli()
 	out := make([]*message, len(msgs))
 	explicit := make([]bool, len(msgs))
