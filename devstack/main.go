@@ -45,6 +45,10 @@ Run "go run ./devstack COMMAND -h" for a command's flags.`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// After the first Ctrl-C the stack shuts down in order; restoring the
+	// default handling lets a second one end devstack at once (its children
+	// get SIGTERM from the kernel: see sysproc_linux.go).
+	go func() { <-ctx.Done(); stop() }()
 	err := mainErr(ctx, os.Args[1:], config.FromOS(), os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
