@@ -163,8 +163,10 @@ func TestConnectionStateTTL(t *testing.T) {
 	key := c.next()["connectionKey"].(string)
 	fx.srv.DropConnections()
 	c.expectClosed()
+	// The server starts the TTL when it has torn the socket down, a little
+	// after the client sees it close: wait well past it.
 	dropped := time.Now()
-	waitFor(t, "TTL to pass", time.Second, func() bool { return time.Since(dropped) > 100*time.Millisecond })
+	waitFor(t, "TTL to pass", 5*time.Second, func() bool { return time.Since(dropped) > 500*time.Millisecond })
 	c2 := dialRaw(t, fx, url.Values{"key": {testKey}, "resume": {key}})
 	if code, _ := errCode(c2.next()); code != 80008 {
 		t.Errorf("resume after TTL: code %d, want 80008", code)

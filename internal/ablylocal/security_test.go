@@ -255,16 +255,18 @@ func (l *stateLog) hasUpdate() bool {
 
 func TestTokenRenewalOnLiveConnection(t *testing.T) {
 	t.Parallel()
-	fx := startServer(t, func(c *Config) { c.TokenRenewalLead = 2 * time.Second })
+	fx := startServer(t, func(c *Config) { c.TokenRenewalLead = 4 * time.Second })
 	var calls authCounter
 	var log stateLog
-	// The first token lives 2-3 s (exp has whole seconds); renewed tokens
-	// live an hour, so exactly one renewal is needed.
+	// The first token lives 6-7 s (exp has whole seconds) and the server
+	// asks for renewal 4 s before it ends, leaving the renewal round trip
+	// 2 s or more even on a loaded machine; renewed tokens live an hour, so
+	// exactly one renewal is needed.
 	cb := ably.WithAuthCallback(func(context.Context, ably.TokenParams) (ably.Tokener, error) {
 		calls.inc()
 		ttl := time.Hour
 		if calls.get() == 1 {
-			ttl = 3 * time.Second
+			ttl = 7 * time.Second
 		}
 		tok, exp := signTest(t, tokenSpec{clientID: "renew", ttl: ttl})
 		return &ably.TokenDetails{Token: tok, Expires: exp.UnixMilli(), ClientID: "renew"}, nil
@@ -278,7 +280,7 @@ func TestTokenRenewalOnLiveConnection(t *testing.T) {
 	c.Connection.OnAll(log.add)
 	waitState(t, c, ably.ConnectionStateConnected)
 	id := c.Connection.ID()
-	firstExp := time.Now().Add(3 * time.Second)
+	firstExp := time.Now().Add(7 * time.Second)
 	waitFor(t, "server-requested renewal", 10*time.Second, func() bool { return calls.get() >= 2 })
 	waitFor(t, "past the first token's exp", 10*time.Second, func() bool { return time.Now().After(firstExp) })
 	waitState(t, c, ably.ConnectionStateConnected)
