@@ -628,8 +628,15 @@ func (t *transport) attach(pm *protocolMessage) {
 	if len(echoParams) == 0 {
 		echoParams = nil
 	}
-	ch := s.channel(base)
 	existing := t.atts[name]
+	if existing == nil && len(t.atts) >= maxAttachmentsPerConnection {
+		// Every qualifier variant of a name is its own attachment, so
+		// without a bound one client could make each publish fan out
+		// thousands of frames to itself.
+		t.channelError(name, errBadRequest("too many attached channels on this connection (at most %d)", maxAttachmentsPerConnection))
+		return
+	}
+	ch := s.channel(base)
 	now := s.now().UnixMilli()
 
 	ch.mu.Lock()

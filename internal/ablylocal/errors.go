@@ -29,35 +29,36 @@ func newError(code, status int, format string, args ...any) *errorInfo {
 
 // Error codes used by the server (ably-common errors.json).
 const (
-	codeBadRequest          = 40000
-	codeMessageTooLarge     = 40009
-	codeInvalidClientID     = 40012
-	codeNoCredentials       = 40101
-	codeIncompatibleClient  = 40102
-	codeTokenExpired        = 40142
-	codeInvalidToken        = 40144
-	codeCapability          = 40160
-	codeNotFound            = 40400
-	codeInternal            = 50000
-	codeResumeExpired       = 80008
-	codeResumeInvalid       = 80018
-	codeConnectionClosed    = 80017
-	codeUnsupportedFeature  = 40000
-	statusBadRequest        = http.StatusBadRequest
-	statusUnauthorized      = http.StatusUnauthorized
-	statusNotFound          = http.StatusNotFound
-	statusRequestTooLarge   = http.StatusRequestEntityTooLarge
-	statusInternal          = http.StatusInternalServerError
-	defaultMaxMessageSize   = 65536
-	maxMessageIDLen         = 256 // our choice: longest client-supplied message id
-	maxMessagesPerPublish   = 100 // our choice: messages in one ProtocolMessage or REST body
-	defaultMaxFrameSize     = 524288
-	defaultMaxInboundRate   = 250
-	defaultHistoryLimit     = 100
-	maxHistoryLimit         = 1000
-	defaultRewindCap        = 100
-	defaultChannelCap       = 10000
-	idempotencyWindowMillis = 2 * 60 * 1000
+	codeBadRequest              = 40000
+	codeMessageTooLarge         = 40009
+	codeInvalidClientID         = 40012
+	codeNoCredentials           = 40101
+	codeIncompatibleClient      = 40102
+	codeTokenExpired            = 40142
+	codeInvalidToken            = 40144
+	codeCapability              = 40160
+	codeNotFound                = 40400
+	codeInternal                = 50000
+	codeResumeExpired           = 80008
+	codeResumeInvalid           = 80018
+	codeConnectionClosed        = 80017
+	codeUnsupportedFeature      = 40000
+	statusBadRequest            = http.StatusBadRequest
+	statusUnauthorized          = http.StatusUnauthorized
+	statusNotFound              = http.StatusNotFound
+	statusRequestTooLarge       = http.StatusRequestEntityTooLarge
+	statusInternal              = http.StatusInternalServerError
+	defaultMaxMessageSize       = 65536
+	maxMessageIDLen             = 256 // our choice: longest client-supplied message id
+	maxMessagesPerPublish       = 100 // our choice: messages in one ProtocolMessage or REST body
+	maxAttachmentsPerConnection = 200 // as Ably's default channel limit per connection
+	defaultMaxFrameSize         = 524288
+	defaultMaxInboundRate       = 250
+	defaultHistoryLimit         = 100
+	maxHistoryLimit             = 1000
+	defaultRewindCap            = 100
+	defaultChannelCap           = 10000
+	idempotencyWindowMillis     = 2 * 60 * 1000
 )
 
 func errBadRequest(format string, args ...any) *errorInfo {

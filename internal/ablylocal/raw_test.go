@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha512"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"testing"
 	"time"
@@ -282,4 +283,30 @@ func TestRawProtocol(t *testing.T) {
 		t.Errorf("close = %v", m)
 	}
 	c3.expectClosed()
+}
+
+// Qualifier variants of one name are separate attachments; a connection
+// holds at most maxAttachmentsPerConnection of them.
+func TestAttachmentsPerConnectionBounded(t *testing.T) {
+	fx := startServer(t, nil)
+	c := dialRaw(t, fx, url.Values{"key": {testKey}})
+	if a := action(c.next()); a != actionConnected {
+		t.Fatalf("first frame action %d", a)
+	}
+	for i := 0; i < maxAttachmentsPerConnection; i++ {
+		c.send(map[string]any{"action": actionAttach, "channel": fmt.Sprintf("[?x=%d]many", i)})
+		if m := c.next(); action(m) != actionAttached {
+			t.Fatalf("attach %d: %v", i, m)
+		}
+	}
+	c.send(map[string]any{"action": actionAttach, "channel": "[?x=over]many"})
+	m := c.next()
+	if code, _ := errCode(m); action(m) != actionError || m["channel"] != "[?x=over]many" || code != 40000 {
+		t.Fatalf("attach past the bound: %v, want a channel ERROR 40000", m)
+	}
+	// The connection stays up: re-attaching a held name still works.
+	c.send(map[string]any{"action": actionAttach, "channel": "[?x=0]many"})
+	if m := c.next(); action(m) != actionAttached {
+		t.Fatalf("re-attach: %v", m)
+	}
 }
