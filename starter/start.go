@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -70,12 +69,7 @@ func staticDetails(prompt, requester string, p workflows.Policy) string {
 	fmt.Fprintf(&b, "**Prompt:** %s\n\n", mdEscape(truncate(prompt, 1000)))
 	fmt.Fprintf(&b, "**Policy snapshot** (roles, lowest first: %s)\n\n", strings.Join(mapStrings(p.Roles, mdEscape), " < "))
 	b.WriteString("| tool | who may approve | timeout |\n|---|---|---|\n")
-	names := make([]string, 0, len(p.Tools))
-	for name := range p.Tools {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
+	for _, name := range p.ToolNames() {
 		tp := p.Tools[name]
 		who, timeout := "no approval (runs directly)", "–"
 		if tp.NeedsApproval() {

@@ -177,12 +177,11 @@ func isLoopback(host string) bool {
 // only a warning, since the workflow denies its calls anyway.
 func checkPolicyTools(p workflows.Policy, registered []string) (warnings []string, err error) {
 	var missing []string
-	for name := range p.Tools {
+	for _, name := range p.ToolNames() {
 		if !slices.Contains(registered, name) {
 			missing = append(missing, name)
 		}
 	}
-	slices.Sort(missing)
 	for _, name := range registered {
 		if _, ok := p.Tools[name]; !ok {
 			warnings = append(warnings, fmt.Sprintf("tool %q has no policy: every call of it will be denied", name))

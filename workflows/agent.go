@@ -168,16 +168,11 @@ type approval struct {
 const outcomeUnpublished = "unpublished"
 
 func newRun(ctx workflow.Context, in AgentInput, maxTurns int) *run {
-	tools := make([]string, 0, len(in.Policy.Tools))
-	for name := range in.Policy.Tools {
-		tools = append(tools, name)
-	}
-	slices.Sort(tools)
 	return &run{
 		in:           in,
 		workflowID:   workflow.GetInfo(ctx).WorkflowExecution.ID,
 		maxTurns:     maxTurns,
-		tools:        tools,
+		tools:        in.Policy.ToolNames(),
 		conversation: []ConversationItem{{Type: ItemMessage, Role: "user", Text: in.Prompt}},
 		approvals:    map[string]*approval{},
 		seenCalls:    map[string]bool{},

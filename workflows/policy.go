@@ -38,6 +38,17 @@ type ToolPolicy struct {
 	Timeout Duration `json:"timeout,omitempty"`
 }
 
+// ToolNames returns the names of the tools that have a policy, sorted, so
+// callers never depend on map order.
+func (p Policy) ToolNames() []string {
+	names := make([]string, 0, len(p.Tools))
+	for name := range p.Tools {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
 // NeedsApproval reports whether a call of the tool waits for a human.
 func (tp ToolPolicy) NeedsApproval() bool { return tp.MinRole != ApprovalNone }
 
@@ -116,12 +127,7 @@ func (p Policy) Validate() error {
 	if len(p.Tools) == 0 {
 		errs = append(errs, errors.New("tools: no tool has a policy, every call would be denied"))
 	}
-	names := make([]string, 0, len(p.Tools))
-	for name := range p.Tools {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
+	for _, name := range p.ToolNames() {
 		tp := p.Tools[name]
 		switch {
 		case name == "":

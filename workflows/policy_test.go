@@ -242,3 +242,13 @@ func FuzzParsePolicy(f *testing.F) {
 		}
 	})
 }
+
+func TestToolNamesSorted(t *testing.T) {
+	p := Policy{Tools: map[string]ToolPolicy{"zeta": {}, "alpha": {}, "mid": {}}}
+	if got, want := strings.Join(p.ToolNames(), ","), "alpha,mid,zeta"; got != want {
+		t.Fatalf("ToolNames() = %s, want %s", got, want)
+	}
+	if got := (Policy{}).ToolNames(); len(got) != 0 {
+		t.Fatalf("ToolNames() of an empty policy = %v", got)
+	}
+}
