@@ -1,0 +1,81 @@
+// Package testutil holds the helpers that tests across the module share:
+// polling a condition instead of sleeping, a goroutine-safe output buffer,
+// and a spare loopback port. It depends on nothing of the project, so any
+// package's tests may import it.
+package testutil
+
+import (
+	"bytes"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// PollInterval is how often WaitFor checks its condition.
+const PollInterval = 20 * time.Millisecond
+
+// WaitFor polls cond every PollInterval until it holds, and fails the test
+// with what (and cond's last error, if any) after timeout. cond may return
+// a nil error while it waits.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, error)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last error
+	for {
+		ok, err := cond()
+		if ok {
+			return
+		}
+		if err != nil {
+			last = err
+		}
+		if time.Now().After(deadline) {
+			if last != nil {
+				t.Fatalf("timed out after %s waiting for %s (last error: %v)", timeout, what, last)
+			}
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(PollInterval)
+	}
+}
+
+// Eventually is WaitFor for a condition that has no error to report.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	WaitFor(t, timeout, what, func() (bool, error) { return cond(), nil })
+}
+
+// SyncBuffer is an io.Writer that is safe to read while another goroutine
+// (a process's output, a CLI under test) writes to it.
+type SyncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write appends p.
+func (b *SyncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns everything written so far, with carriage returns removed
+// (a pty writes "\r\n").
+func (b *SyncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.ReplaceAll(b.buf.String(), "\r", "")
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
