@@ -248,7 +248,7 @@ func runBridge(ctx context.Context, args []string, env config.Env, stderr io.Wri
 	bf := bridgeFlags{
 		Ably:       ablyCfg,
 		Channel:    env.Or(config.EnvChannel, workflows.DefaultChannel),
-		ClientID:   env.Or(config.EnvBridgeClientID, config.DefaultBridgeClientID),
+		ClientID:   env.Or(config.EnvBridgeClientID, workflows.DefaultBridgeClientID),
 		HealthAddr: env.Get(envHealthAddr),
 	}
 	fs := newFlagSet("bridge", stderr)

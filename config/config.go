@@ -52,7 +52,6 @@ const (
 	DefaultOpenAIModel       = "gpt-4o"
 	DefaultBlogDir           = "data/posts"
 	DefaultAuthURL           = "http://127.0.0.1:3001"
-	DefaultBridgeClientID    = "hitl-bridge"
 )
 
 // Env is a snapshot of environment variables. Programs build it once with

@@ -34,7 +34,7 @@ func trustedEnv(c Config, s Secrets) []EnvVar {
 	vars := append(userEnv(c),
 		EnvVar{ablyconn.EnvAPIKey, s.AblyKey},
 		EnvVar{config.EnvAgentClientID, workflows.DefaultAgentClientID},
-		EnvVar{config.EnvBridgeClientID, config.DefaultBridgeClientID},
+		EnvVar{config.EnvBridgeClientID, workflows.DefaultBridgeClientID},
 		EnvVar{config.EnvBlogDir, c.BlogDir()},
 		EnvVar{config.EnvOpenAIModel, c.OpenAIModel},
 	)

@@ -25,6 +25,8 @@ const (
 	// DefaultAgentClientID is the Ably clientId the agent publishes with.
 	// Approver clients show only approval-requests from this clientId.
 	DefaultAgentClientID = "hitl-agent"
+	// DefaultBridgeClientID is the Ably clientId of the approver bridge.
+	DefaultBridgeClientID = "hitl-bridge"
 
 	// HeaderToolCallID and HeaderWorkflowID are the extras.headers keys.
 	HeaderToolCallID = "toolCallId"

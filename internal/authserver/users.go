@@ -53,7 +53,7 @@ const (
 // DefaultReservedNames are the Ably clientIds of the trusted programs (the
 // agent and the bridge). No approver may take them, or the approver could
 // publish as the agent.
-var DefaultReservedNames = []string{workflows.DefaultAgentClientID, "hitl-bridge"}
+var DefaultReservedNames = []string{workflows.DefaultAgentClientID, workflows.DefaultBridgeClientID}
 
 // Rules are what a users file must satisfy.
 type Rules struct {

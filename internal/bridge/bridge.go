@@ -12,7 +12,6 @@ import (
 
 	"github.com/ably/ably-go/ably"
 
-	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/workflows"
 )
@@ -21,7 +20,7 @@ import (
 type Config struct {
 	Ably     ablyconn.Config // must hold the API key
 	Channel  string          // default workflows.DefaultChannel
-	ClientID string          // default config.DefaultBridgeClientID
+	ClientID string          // default workflows.DefaultBridgeClientID
 	Temporal Temporal        // a client.Client
 	Log      *slog.Logger    // default slog.Default()
 
@@ -59,7 +58,7 @@ func (c *Config) setDefaults() {
 		c.Channel = workflows.DefaultChannel
 	}
 	if c.ClientID == "" {
-		c.ClientID = config.DefaultBridgeClientID
+		c.ClientID = workflows.DefaultBridgeClientID
 	}
 	if c.Log == nil {
 		c.Log = slog.Default()

@@ -7,18 +7,15 @@ import (
 
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
-
-	"github.com/hitl/durable-approvals/config"
 )
 
 // DialTemporal connects to Temporal, retrying with capped exponential
-// backoff until it succeeds or ctx is done. A nil logger uses slog.Default.
+// backoff until it succeeds or ctx is done. opts must be complete (see
+// config.TemporalOptions, which fills the defaults). A nil logger uses
+// slog.Default.
 func DialTemporal(ctx context.Context, opts client.Options, log *slog.Logger, retry Backoff) (client.Client, error) {
 	if log == nil {
 		log = slog.Default()
-	}
-	if opts.HostPort == "" {
-		opts.HostPort = config.DefaultTemporalAddress
 	}
 	if opts.Logger == nil {
 		opts.Logger = tlog.NewStructuredLogger(log.With("component", "temporal"))
