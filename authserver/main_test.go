@@ -13,17 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/authserver"
+	"github.com/hitl/durable-approvals/internal/testutil"
 )
 
-func envFunc(m map[string]string) func(string) string {
-	return func(k string) string { return m[k] }
-}
-
-func runT(t *testing.T, ctx context.Context, env map[string]string, stdin string, args ...string) (string, error) {
+func runT(t *testing.T, ctx context.Context, env config.Env, stdin string, args ...string) (string, error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	err := run(ctx, args, envFunc(env), strings.NewReader(stdin), &out, &errOut)
+	err := mainErr(ctx, args, env, strings.NewReader(stdin), &out, &errOut)
 	return out.String() + errOut.String(), err
 }
 
@@ -34,7 +32,7 @@ func TestUserCommands(t *testing.T) {
 	if err := os.WriteFile(policy, []byte(`{"roles":["viewer","approver"],"tools":{"x":{"minRole":"approver"}}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{"AUTH_USERS_FILE": users, "HITL_AGENT_CLIENT_ID": "my-agent"}
+	env := config.Env{"AUTH_USERS_FILE": users, "HITL_AGENT_CLIENT_ID": "my-agent"}
 	tests := []struct {
 		name    string
 		stdin   string
@@ -98,16 +96,16 @@ func TestUserCommands(t *testing.T) {
 func TestServeConfigErrors(t *testing.T) {
 	dir := t.TempDir()
 	users := filepath.Join(dir, "users.json")
-	if _, err := runT(t, t.Context(), map[string]string{"AUTH_USERS_FILE": users}, "alice-password\n", "useradd", "-name", "alice", "-role", "publisher"); err != nil {
+	if _, err := runT(t, t.Context(), config.Env{"AUTH_USERS_FILE": users}, "alice-password\n", "useradd", "-name", "alice", "-role", "publisher"); err != nil {
 		t.Fatal(err)
 	}
 	bad := filepath.Join(dir, "bad.json")
 	if err := os.WriteFile(bad, []byte(`{"users":[{"name":"x","role":"publisher","password":"plain"}]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	base := map[string]string{"AUTH_USERS_FILE": users, "ABLY_API_KEY": "app.key:s3cret", "AUTH_LISTEN": "127.0.0.1:0"}
-	with := func(k, v string) map[string]string {
-		m := map[string]string{}
+	base := config.Env{"AUTH_USERS_FILE": users, "ABLY_API_KEY": "app.key:s3cret", "AUTH_LISTEN": "127.0.0.1:0"}
+	with := func(k, v string) config.Env {
+		m := config.Env{}
 		for k, v := range base {
 			m[k] = v
 		}
@@ -116,7 +114,7 @@ func TestServeConfigErrors(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		env     map[string]string
+		env     config.Env
 		args    []string
 		wantErr string
 	}{
@@ -166,7 +164,7 @@ func writePolicy(t *testing.T, dir string) string {
 func TestServeUntilCancelled(t *testing.T) {
 	dir := t.TempDir()
 	users := filepath.Join(dir, "users.json")
-	env := map[string]string{"AUTH_USERS_FILE": users, "ABLY_API_KEY": "app.key:s3cret"}
+	env := config.Env{"AUTH_USERS_FILE": users, "ABLY_API_KEY": "app.key:s3cret"}
 	if _, err := runT(t, t.Context(), env, "alice-password\n", "useradd", "-name", "alice", "-role", "publisher"); err != nil {
 		t.Fatal(err)
 	}
@@ -186,24 +184,20 @@ func TestServeUntilCancelled(t *testing.T) {
 		done <- err
 	}()
 	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testutil.WaitFor(t, 10*time.Second, "a token from the server", func() (bool, error) {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+authserver.TokenPath, nil)
 		req.SetBasicAuth("alice", "alice-password")
 		resp, err := client.Do(req)
-		if err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/jwt" {
-				t.Fatalf("token: %d %q", resp.StatusCode, body)
-			}
-			break
+		if err != nil {
+			return false, err // not up yet
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server did not come up: %v", err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/jwt" {
+			t.Fatalf("token: %d %q", resp.StatusCode, body)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return true, nil
+	})
 	cancel()
 	select {
 	case err := <-done:
@@ -218,45 +212,61 @@ func TestServeUntilCancelled(t *testing.T) {
 func TestServeConfigParsed(t *testing.T) {
 	tests := []struct {
 		name  string
-		env   map[string]string
+		env   config.Env
 		args  []string
 		check func(Config) bool
 	}{
-		{"HITL_POLICY_FILE is the default policy", map[string]string{"HITL_POLICY_FILE": "p.json"}, nil,
+		{"HITL_POLICY_FILE is the default policy", config.Env{"HITL_POLICY_FILE": "p.json"}, nil,
 			func(c Config) bool { return c.PolicyFile == "p.json" }},
-		{"-policy overrides HITL_POLICY_FILE", map[string]string{"HITL_POLICY_FILE": "p.json"}, []string{"-policy", "q.json"},
+		{"-policy overrides HITL_POLICY_FILE", config.Env{"HITL_POLICY_FILE": "p.json"}, []string{"-policy", "q.json"},
 			func(c Config) bool { return c.PolicyFile == "q.json" }},
 		{"no policy", nil, nil, func(c Config) bool { return c.PolicyFile == "" }},
-		{"plaintext allowed by flag", map[string]string{"AUTH_LISTEN": "0.0.0.0:3001"}, []string{"-insecure-allow-plaintext"},
+		{"plaintext allowed by flag", config.Env{"AUTH_LISTEN": "0.0.0.0:3001"}, []string{"-insecure-allow-plaintext"},
 			func(c Config) bool { return c.AllowPlaintext && c.Listen == "0.0.0.0:3001" }},
-		{"plaintext allowed by env", map[string]string{"AUTH_LISTEN": "0.0.0.0:3001", "AUTH_INSECURE_ALLOW_PLAINTEXT": "true"}, nil,
+		{"plaintext allowed by env", config.Env{"AUTH_LISTEN": "0.0.0.0:3001", "AUTH_INSECURE_ALLOW_PLAINTEXT": "true"}, nil,
 			func(c Config) bool { return c.AllowPlaintext }},
-		{"TLS from env", map[string]string{"AUTH_LISTEN": ":3001", "AUTH_TLS_CERT": "c.pem", "AUTH_TLS_KEY": "k.pem"}, nil,
+		{"TLS from env", config.Env{"AUTH_LISTEN": ":3001", "AUTH_TLS_CERT": "c.pem", "AUTH_TLS_KEY": "k.pem"}, nil,
 			func(c Config) bool { return c.TLSCert == "c.pem" && c.TLSKey == "k.pem" && !c.AllowPlaintext }},
-		{"trusted proxies from env", map[string]string{"AUTH_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7"}, nil,
+		{"trusted proxies from env", config.Env{"AUTH_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7"}, nil,
 			func(c Config) bool {
 				return len(c.TrustedProxies) == 2 && c.TrustedProxies[1] == netip.MustParsePrefix("192.0.2.7/32")
 			}},
-		{"trusted proxies flag overrides env", map[string]string{"AUTH_TRUSTED_PROXIES": "10.0.0.0/8"}, []string{"-trusted-proxies", "172.16.0.0/12"},
+		{"trusted proxies flag overrides env", config.Env{"AUTH_TRUSTED_PROXIES": "10.0.0.0/8"}, []string{"-trusted-proxies", "172.16.0.0/12"},
 			func(c Config) bool {
 				return len(c.TrustedProxies) == 1 && c.TrustedProxies[0] == netip.MustParsePrefix("172.16.0.0/12")
 			}},
-		{"useradd reads HITL_POLICY_FILE too", map[string]string{"HITL_POLICY_FILE": "p.json"}, []string{"useradd", "-name", "a", "-role", "b"},
+		{"useradd reads HITL_POLICY_FILE too", config.Env{"HITL_POLICY_FILE": "p.json"}, []string{"useradd", "-name", "a", "-role", "b"},
 			func(c Config) bool { return c.PolicyFile == "p.json" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			env := map[string]string{"ABLY_API_KEY": "app.key:s3cret"}
+			env := config.Env{"ABLY_API_KEY": "app.key:s3cret"}
 			for k, v := range tt.env {
 				env[k] = v
 			}
-			c, err := parseConfig(tt.args, envFunc(env), io.Discard)
+			c, err := loadConfig(tt.args, env, io.Discard)
 			if err != nil {
-				t.Fatalf("parseConfig: %v", err)
+				t.Fatalf("loadConfig: %v", err)
+			}
+			if err := c.Validate(); err != nil {
+				t.Fatalf("Validate: %v", err)
 			}
 			if !tt.check(c) {
 				t.Fatalf("config = %+v", c)
 			}
 		})
+	}
+}
+
+// -h prints the usage and succeeds, like the other commands' -h.
+func TestHelpExitsZero(t *testing.T) {
+	for _, args := range [][]string{{"-h"}, {"serve", "-h"}, {"useradd", "-h"}, {"userdel", "--help"}} {
+		out, err := runT(t, t.Context(), config.Env{}, "", args...)
+		if err != nil {
+			t.Errorf("%q: %v, want nil", args, err)
+		}
+		if !strings.Contains(out, "usage: authserver") || !strings.Contains(out, "-users") {
+			t.Errorf("%q: output %q, want the usage and the flags", args, out)
+		}
 	}
 }

@@ -54,6 +54,16 @@ const (
 	DefaultAuthURL           = "http://127.0.0.1:3001"
 )
 
+// Environment variables the auth server reads besides EnvAuthListen and
+// EnvAuthUsersFile (authserver/main.go documents them).
+const (
+	EnvAuthTokenTTL               = "AUTH_TOKEN_TTL"
+	EnvAuthTLSCert                = "AUTH_TLS_CERT"
+	EnvAuthTLSKey                 = "AUTH_TLS_KEY"
+	EnvAuthInsecureAllowPlaintext = "AUTH_INSECURE_ALLOW_PLAINTEXT"
+	EnvAuthTrustedProxies         = "AUTH_TRUSTED_PROXIES"
+)
+
 // Env is a snapshot of environment variables. Programs build it once with
 // FromOS; tests build it literally.
 type Env map[string]string

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/internal/ablyconn"
+	"github.com/hitl/durable-approvals/internal/authserver"
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+const usage = `usage: authserver [command] [flags]
+
+Commands:
+  serve      issue approvers' Ably JWTs on GET/POST /api/auth/token (default)
+  useradd    add a user or change their role and password (password: one line on stdin)
+  userdel    remove a user
+
+Settings come from the environment (see the README); flags override them.
+Run "authserver COMMAND -h" for the flags of a command.
+
+Flags of %s:
+`
+
+// Config is everything the command reads from flags and the environment.
+type Config struct {
+	Command    string // serve, useradd or userdel
+	Listen     string
+	UsersFile  string
+	TokenTTL   time.Duration
+	AblyKey    string
+	Channel    string
+	PolicyFile string
+	Reserved   []string
+	// TLSCert and TLSKey serve HTTPS; AllowPlaintext permits plain HTTP
+	// on a non-loopback address (behind a TLS-terminating proxy).
+	TLSCert        string
+	TLSKey         string
+	AllowPlaintext bool
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	LogFormat      string
+	LogLevel       slog.Level
+	Name           string // useradd, userdel
+	Role           string // useradd
+}
+
+// loadConfig reads the command, its flags and the environment. It does
+// not validate; call Validate.
+func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error) {
+	c := Config{Command: "serve"}
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		c.Command, args = args[0], args[1:]
+	}
+	ttl := env.Or(config.EnvAuthTokenTTL, authserver.DefaultTokenTTL.String())
+	proxies := env.Get(config.EnvAuthTrustedProxies)
+	plaintext, err := strconv.ParseBool(env.Or(config.EnvAuthInsecureAllowPlaintext, "false"))
+	if err != nil {
+		return Config{}, fmt.Errorf("%s=%q: want true or false", config.EnvAuthInsecureAllowPlaintext, env[config.EnvAuthInsecureAllowPlaintext])
+	}
+	c.AblyKey = env.Get(ablyconn.EnvAPIKey)
+	c.Reserved = slices.Clone(authserver.DefaultReservedNames)
+	for _, name := range []string{config.EnvAgentClientID, config.EnvBridgeClientID} {
+		if v := env.Get(name); v != "" && !slices.Contains(c.Reserved, v) {
+			c.Reserved = append(c.Reserved, v)
+		}
+	}
+
+	fs := flag.NewFlagSet("authserver "+c.Command, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, usage, c.Command)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&c.UsersFile, "users", env.Or(config.EnvAuthUsersFile, authserver.DefaultUsersFile), "users file (env "+config.EnvAuthUsersFile+")")
+	fs.StringVar(&c.PolicyFile, "policy", env.Get(config.EnvPolicyFile), "policy file whose role hierarchy users must fit (env "+config.EnvPolicyFile+"; unset: editor, publisher, admin)")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
+	switch c.Command {
+	case "serve":
+		fs.StringVar(&c.Listen, "listen", env.Or(config.EnvAuthListen, authserver.DefaultListen), "listen address (env "+config.EnvAuthListen+")")
+		fs.StringVar(&ttl, "ttl", ttl, "token lifetime, at most 1h; user removal or demotion takes effect at the next token refresh (env "+config.EnvAuthTokenTTL+")")
+		fs.StringVar(&c.Channel, "channel", env.Or(config.EnvChannel, workflows.DefaultChannel), "approvals channel (env "+config.EnvChannel+")")
+		fs.StringVar(&c.TLSCert, "tls-cert", env.Get(config.EnvAuthTLSCert), "TLS certificate file, PEM (env "+config.EnvAuthTLSCert+")")
+		fs.StringVar(&c.TLSKey, "tls-key", env.Get(config.EnvAuthTLSKey), "TLS private key file, PEM (env "+config.EnvAuthTLSKey+")")
+		fs.BoolVar(&c.AllowPlaintext, "insecure-allow-plaintext", plaintext, "allow plain HTTP on a non-loopback address, behind a TLS-terminating proxy (env "+config.EnvAuthInsecureAllowPlaintext+")")
+		fs.StringVar(&proxies, "trusted-proxies", proxies, "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is trusted (env "+config.EnvAuthTrustedProxies+")")
+	case "useradd":
+		fs.StringVar(&c.Name, "name", "", "user name: 1-64 of a-z 0-9 . _ -")
+		fs.StringVar(&c.Role, "role", "", "role from the role hierarchy")
+	case "userdel":
+		fs.StringVar(&c.Name, "name", "", "user name")
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if c.Command == "serve" {
+		d, err := time.ParseDuration(ttl)
+		if err != nil {
+			return Config{}, fmt.Errorf("token ttl %q: want a duration such as 1h", ttl)
+		}
+		c.TokenTTL = d
+		if c.TrustedProxies, err = authserver.ParseTrustedProxies(proxies); err != nil {
+			return Config{}, err
+		}
+	}
+	return c, nil
+}
+
+// Validate checks what the command needs, without touching files.
+func (c Config) Validate() error {
+	var errs []error
+	switch c.Command {
+	case "serve":
+		if c.AblyKey == "" {
+			errs = append(errs, errors.New(ablyconn.EnvAPIKey+" is required"))
+		}
+		if c.TokenTTL <= 0 || c.TokenTTL > authserver.MaxTokenTTL {
+			errs = append(errs, fmt.Errorf("token ttl %s out of range (0, %s]", c.TokenTTL, authserver.MaxTokenTTL))
+		}
+		if err := authserver.ValidateChannel(c.Channel); err != nil {
+			errs = append(errs, err)
+		}
+		if (c.TLSCert == "") != (c.TLSKey == "") {
+			errs = append(errs, fmt.Errorf("-tls-cert and -tls-key (%s, %s) go together", config.EnvAuthTLSCert, config.EnvAuthTLSKey))
+		}
+		if c.TLSCert == "" && !c.AllowPlaintext && !authserver.IsLoopbackListen(c.Listen) {
+			errs = append(errs, fmt.Errorf("listen address %s is not loopback: serve TLS (-tls-cert/-tls-key) or, behind a TLS-terminating proxy, pass -insecure-allow-plaintext; Basic credentials must not travel in clear text", c.Listen))
+		}
+	case "useradd":
+		if c.Name == "" || c.Role == "" {
+			errs = append(errs, errors.New("useradd needs -name and -role"))
+		}
+	case "userdel":
+		if c.Name == "" {
+			errs = append(errs, errors.New("userdel needs -name"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("unknown command %q: want serve, useradd or userdel", c.Command))
+	}
+	if c.UsersFile == "" {
+		errs = append(errs, errors.New("users file path is empty"))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("log format %q: want text or json", c.LogFormat))
+	}
+	return errors.Join(errs...)
+}
