@@ -37,6 +37,8 @@ import (
 	"strings"
 	"syscall"
 
+	"golang.org/x/term"
+
 	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/authserver"
 )
@@ -124,21 +126,28 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// readPassword reads one line from stdin. On a terminal it prompts and
-// turns echo off while reading.
+// maxPasswordLine bounds the line read from a pipe.
+const maxPasswordLine = 1024
+
+// readPassword reads the password: on a terminal it prompts on stderr and
+// reads one line with echo off (golang.org/x/term); otherwise it reads one
+// line from stdin, without a prompt.
 func readPassword(stdin io.Reader, stderr io.Writer) (string, error) {
-	if f, ok := stdin.(*os.File); ok {
-		if restore, err := disableEcho(f); err == nil {
-			fmt.Fprint(stderr, "Password: ")
-			defer func() {
-				restore()
-				fmt.Fprintln(stderr)
-			}()
+	var line string
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(stderr, "Password: ")
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return "", fmt.Errorf("read password: %w", err)
 		}
-	}
-	line, err := bufio.NewReaderSize(io.LimitReader(stdin, 1024), 1024).ReadString('\n')
-	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
-		return "", errors.New("read password: want one line on stdin")
+		line = string(b)
+	} else {
+		l, err := bufio.NewReaderSize(io.LimitReader(stdin, maxPasswordLine), maxPasswordLine).ReadString('\n')
+		if err != nil && !(errors.Is(err, io.EOF) && l != "") {
+			return "", errors.New("read password: want one line on stdin")
+		}
+		line = l
 	}
 	password := strings.TrimRight(line, "\r\n")
 	if password == "" {

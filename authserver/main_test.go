@@ -270,3 +270,46 @@ func TestHelpExitsZero(t *testing.T) {
 		}
 	}
 }
+
+// From a pipe (useradd in a script or `docker compose run -T`) the
+// password is one line, read without a prompt and without touching a
+// terminal.
+func TestReadPasswordPipe(t *testing.T) {
+	tests := []struct {
+		name, in, want, wantErr string
+	}{
+		{"line", "pipe-secret-1\n", "pipe-secret-1", ""},
+		{"crlf", "pipe-secret-1\r\n", "pipe-secret-1", ""},
+		{"no newline", "pipe-secret-1", "pipe-secret-1", ""},
+		{"only the first line", "pipe-secret-1\nsecond\n", "pipe-secret-1", ""},
+		{"empty", "", "", "want one line"},
+		{"blank line", "\n", "", "empty password"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { r.Close() })
+			go func() {
+				_, _ = io.WriteString(w, tt.in)
+				w.Close()
+			}()
+			var stderr bytes.Buffer
+			got, err := readPassword(r, &stderr)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("readPassword = %q, %v; want an error containing %q", got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("readPassword = %q, %v; want %q", got, err, tt.want)
+			}
+			if stderr.Len() != 0 {
+				t.Errorf("prompt %q written for a pipe", stderr.String())
+			}
+		})
+	}
+}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
+
+	"github.com/hitl/durable-approvals/internal/testutil"
 )
 
 // signalWriter records writes and closes ready on the first one.
@@ -26,6 +28,15 @@ func (w *signalWriter) Write(p []byte) (int, error) {
 	return w.buf.Write(p)
 }
 
+func echoOn(t *testing.T, fd uintptr) bool {
+	t.Helper()
+	termios, err := unix.IoctlGetTermios(int(fd), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return termios.Lflag&unix.ECHO != 0
+}
+
 // On a terminal the password is read with echo off, and echo is restored.
 func TestReadPasswordTerminalNoEcho(t *testing.T) {
 	ptmx, tty, err := pty.Open()
@@ -33,6 +44,9 @@ func TestReadPasswordTerminalNoEcho(t *testing.T) {
 		t.Fatalf("open pty: %v", err)
 	}
 	t.Cleanup(func() { ptmx.Close(); tty.Close() })
+	if !echoOn(t, tty.Fd()) {
+		t.Fatal("a new pty has echo off; the test would prove nothing")
+	}
 
 	stderr := &signalWriter{ready: make(chan struct{})}
 	type result struct {
@@ -45,10 +59,14 @@ func TestReadPasswordTerminalNoEcho(t *testing.T) {
 		done <- result{pw, err}
 	}()
 	select {
-	case <-stderr.ready: // the prompt is written after echo is off
+	case <-stderr.ready:
 	case <-time.After(5 * time.Second):
 		t.Fatal("no prompt on the terminal")
 	}
+	// A person types after the prompt; the test waits until echo is off
+	// (x/term turns it off right after the prompt) so it cannot win a race
+	// no person could.
+	testutil.Eventually(t, 5*time.Second, "echo off on the terminal", func() bool { return !echoOn(t, tty.Fd()) })
 	if _, err := ptmx.Write([]byte("tty-secret-1\n")); err != nil {
 		t.Fatal(err)
 	}
@@ -61,16 +79,15 @@ func TestReadPasswordTerminalNoEcho(t *testing.T) {
 	if res.err != nil || res.pw != "tty-secret-1" {
 		t.Fatalf("readPassword = %q, %v; want tty-secret-1", res.pw, res.err)
 	}
-	termios, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if termios.Lflag&unix.ECHO == 0 {
+	if !echoOn(t, tty.Fd()) {
 		t.Errorf("echo not restored")
 	}
 	tty.Close()
 	echoed, _ := io.ReadAll(ptmx) // ends with EIO once the terminal side is closed
 	if bytes.Contains(echoed, []byte("tty-secret-1")) {
 		t.Errorf("password echoed on the terminal: %q", echoed)
+	}
+	if !bytes.Contains(echoed, []byte("Password: ")) && !bytes.Contains(stderr.buf.Bytes(), []byte("Password: ")) {
+		t.Errorf("no prompt written")
 	}
 }
