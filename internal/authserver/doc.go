@@ -24,6 +24,13 @@
 // publish and subscribe, and the approver's own name as clientId. Tokens are
 // signed with ablyconn.SignToken, the same signer the trusted programs use.
 //
+// One file per idea: config.go (Config, its defaults and validation),
+// server.go (the HTTP server and the token handler), userstore.go (the users
+// file as the running server sees it: reload on change, fail closed, the
+// dummy hash), users.go (the users file format, its rules, AddUser and
+// DeleteUser), ratelimit.go (failure limits and the client address) and
+// basic.go (HTTP Basic parsing).
+//
 // The package must not import workflows internals beyond its exported
 // contract, nor any Temporal or OpenAI client: it runs in the approver-facing
 // auth server and in-process in the dev stack and end-to-end tests.

@@ -2,7 +2,6 @@ package authserver
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,19 +9,14 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"net/netip"
-	"os"
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
-	"unicode"
 
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/hitl/durable-approvals/internal/ablyconn"
-	"github.com/hitl/durable-approvals/workflows"
 )
 
 // HTTP paths served by Handler.
@@ -31,191 +25,8 @@ const (
 	HealthPath = "/healthz"
 )
 
-// Defaults and bounds of Config.
-const (
-	DefaultListen    = "127.0.0.1:3001"
-	DefaultUsersFile = "data/users.json"
-	DefaultTokenTTL  = time.Hour
-	// MaxTokenTTL caps the token lifetime: tokens are short-lived, because
-	// removing or demoting a user takes effect only when the approver's
-	// client next asks for a token (at the latest after the TTL).
-	MaxTokenTTL          = time.Hour
-	DefaultMaxFailures   = 5
-	DefaultFailureWindow = time.Minute
-	// DefaultAddrFailuresFactor times MaxFailures is the default limit of
-	// failed logins per client address (all user names together).
-	DefaultAddrFailuresFactor = 4
-	DefaultUserSlowdown       = time.Second
-	DefaultMaxUserSlowdown    = 5 * time.Second
-	// limiterSize bounds the keys each failure limiter holds.
-	limiterSize = 10000
-	// shutdownTimeout bounds the graceful shutdown of ListenAndServe.
-	shutdownTimeout = 10 * time.Second
-)
-
 // Capabilities granted to an approver on the approvals channel, sorted.
 var approverOps = []string{"history", "publish", "subscribe"}
-
-// Config configures a Server. The zero values of optional fields mean the
-// documented defaults.
-type Config struct {
-	// Listen is the host:port ListenAndServe binds (default DefaultListen).
-	Listen string
-	// UsersFile is the users file; it must exist and parse. It is re-read
-	// when its modification time, size or identity changes, so useradd
-	// takes effect without a restart.
-	UsersFile string
-	// TokenTTL is the lifetime of issued tokens (default DefaultTokenTTL,
-	// at most MaxTokenTTL). Deleting or demoting a user takes effect at the
-	// user's next token request, so within TokenTTL.
-	TokenTTL time.Duration
-	// AblyKey is the Ably API key "appId.keyId:secret" that signs tokens.
-	AblyKey string
-	// Channel is the approvals channel (default workflows.DefaultChannel).
-	Channel string
-	// Roles is the role hierarchy (default workflows.DefaultRoles).
-	Roles []string
-	// Reserved lists user names nobody may have (nil means
-	// DefaultReservedNames).
-	Reserved []string
-	// BcryptCost is the lowest bcrypt cost accepted in the users file and
-	// the cost of the dummy hash checked for unknown users (default
-	// DefaultCost). Tests use bcrypt.MinCost.
-	BcryptCost int
-	// MaxFailures is how many failed logins per user name and client
-	// address are allowed in FailureWindow (default DefaultMaxFailures);
-	// beyond it that pair is refused (429) until the window ends.
-	MaxFailures int
-	// MaxFailuresPerAddr is how many failed logins per client address, all
-	// user names together, are allowed in FailureWindow (default
-	// DefaultAddrFailuresFactor * MaxFailures).
-	MaxFailuresPerAddr int
-	// FailureWindow is the rate-limit window (default DefaultFailureWindow).
-	FailureWindow time.Duration
-	// UserSlowdown: once a user name has MaxFailures failed logins in the
-	// window from all addresses together, every further login for that
-	// name waits UserSlowdown per failure beyond the limit, at most
-	// MaxUserSlowdown (defaults DefaultUserSlowdown and
-	// DefaultMaxUserSlowdown). Failures from other addresses only slow a
-	// user down; they never refuse correct credentials.
-	UserSlowdown    time.Duration
-	MaxUserSlowdown time.Duration
-	// TrustedProxies lists the reverse proxies whose X-Forwarded-For is
-	// believed: only for a request whose peer is inside one of them, the
-	// client address (the rate-limit key) is the right-most entry of
-	// X-Forwarded-For that is not a trusted proxy. Empty: the peer address.
-	TrustedProxies []netip.Prefix
-	// TLSCertFile and TLSKeyFile, both or neither, make ListenAndServe
-	// serve HTTPS.
-	TLSCertFile string
-	TLSKeyFile  string
-	// AllowPlaintext lets ListenAndServe serve plain HTTP on an address
-	// that is not loopback (behind a TLS-terminating proxy). Without it,
-	// and without TLS, it refuses: Basic credentials would travel in clear.
-	AllowPlaintext bool
-	// Logger receives structured logs (default: discard).
-	Logger *slog.Logger
-	// Now is the clock (default time.Now).
-	Now func() time.Time
-}
-
-func (c Config) withDefaults() Config {
-	if c.Listen == "" {
-		c.Listen = DefaultListen
-	}
-	if c.UsersFile == "" {
-		c.UsersFile = DefaultUsersFile
-	}
-	if c.TokenTTL == 0 {
-		c.TokenTTL = DefaultTokenTTL
-	}
-	if c.Channel == "" {
-		c.Channel = workflows.DefaultChannel
-	}
-	if c.MaxFailures == 0 {
-		c.MaxFailures = DefaultMaxFailures
-	}
-	if c.MaxFailuresPerAddr == 0 {
-		c.MaxFailuresPerAddr = DefaultAddrFailuresFactor * c.MaxFailures
-	}
-	if c.FailureWindow == 0 {
-		c.FailureWindow = DefaultFailureWindow
-	}
-	if c.UserSlowdown == 0 {
-		c.UserSlowdown = DefaultUserSlowdown
-	}
-	if c.MaxUserSlowdown == 0 {
-		c.MaxUserSlowdown = DefaultMaxUserSlowdown
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
-	return c
-}
-
-func (c Config) rules() Rules {
-	return Rules{Roles: c.Roles, Reserved: c.Reserved, Cost: c.BcryptCost}
-}
-
-// Validate checks the configuration (after defaults) without touching the
-// users file or the network.
-func (c Config) Validate() error {
-	c = c.withDefaults()
-	var errs []error
-	if c.AblyKey == "" {
-		errs = append(errs, errors.New("ably key is required"))
-	} else if _, _, err := ablyconn.SplitKey(c.AblyKey); err != nil {
-		errs = append(errs, err)
-	}
-	if c.TokenTTL < time.Second || c.TokenTTL > MaxTokenTTL {
-		errs = append(errs, fmt.Errorf("token ttl %s out of range [1s, %s]", c.TokenTTL, MaxTokenTTL))
-	}
-	if err := ValidateChannel(c.Channel); err != nil {
-		errs = append(errs, err)
-	}
-	if err := c.rules().validate(); err != nil {
-		errs = append(errs, err)
-	}
-	if c.MaxFailures < 1 {
-		errs = append(errs, fmt.Errorf("max failures %d: want at least 1", c.MaxFailures))
-	}
-	if c.MaxFailuresPerAddr < 1 {
-		errs = append(errs, fmt.Errorf("max failures per address %d: want at least 1", c.MaxFailuresPerAddr))
-	}
-	if c.UserSlowdown < 0 || c.MaxUserSlowdown < 0 || c.MaxUserSlowdown > shutdownTimeout/2 {
-		errs = append(errs, fmt.Errorf("user slowdown %s (max %s): want >= 0 and a max of at most %s", c.UserSlowdown, c.MaxUserSlowdown, shutdownTimeout/2))
-	}
-	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
-		errs = append(errs, errors.New("TLS needs both a certificate and a key file"))
-	}
-	if c.FailureWindow < time.Second {
-		errs = append(errs, fmt.Errorf("failure window %s: want at least 1s", c.FailureWindow))
-	}
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		errs = append(errs, fmt.Errorf("listen address %q: want host:port", c.Listen))
-	}
-	return errors.Join(errs...)
-}
-
-// ValidateChannel checks that channel is one plain Ably channel name: a
-// wildcard, a qualifier such as "[meta]" or a control character would give
-// approvers more than the approvals channel.
-func ValidateChannel(channel string) error {
-	switch {
-	case channel == "" || len(channel) > 256:
-		return fmt.Errorf("channel %q: want 1 to 256 bytes", channel)
-	case strings.Contains(channel, "*"):
-		return fmt.Errorf("channel %q: wildcards are not allowed", channel)
-	case strings.HasPrefix(channel, "[") || strings.HasPrefix(channel, ":"):
-		return fmt.Errorf("channel %q: qualifiers are not allowed", channel)
-	case strings.IndexFunc(channel, unicode.IsControl) >= 0:
-		return fmt.Errorf("channel %q: control characters are not allowed", channel)
-	}
-	return nil
-}
 
 // Capability returns the x-ably-capability claim granted to approvers: the
 // channel only, with history, publish and subscribe.
@@ -230,21 +41,6 @@ func Capability(channel string) string {
 // RoleClaim returns the name of the JWT claim that carries the approver's
 // role; Ably copies its value into extras.userClaim.
 func RoleClaim(channel string) string { return "ably.channel." + channel }
-
-// IsLoopbackListen reports whether the listen address host:port binds
-// only loopback: "localhost" or a loopback IP. An empty host (all
-// interfaces) or any other name is not.
-func IsLoopbackListen(listen string) bool {
-	host, _, err := net.SplitHostPort(listen)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.Unmap().IsLoopback()
-}
 
 // Server issues Ably JWTs to approvers who present valid credentials.
 type Server struct {
@@ -556,92 +352,4 @@ func (s *Server) tooMany(w http.ResponseWriter, log *slog.Logger, retry time.Dur
 	log.Warn("auth rate limited", "by", by, "retryAfter", secs)
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
 	http.Error(w, msgTooMany, http.StatusTooManyRequests)
-}
-
-// userStore holds the parsed users file and re-reads it when the file's
-// modification time, size or identity changes. A file that becomes
-// unreadable, invalid or writable by group or others fails closed: lookups
-// return an error until it is fixed. It also holds the dummy hash compared
-// for unknown users, at the highest bcrypt cost in the file.
-type userStore struct {
-	path  string
-	rules Rules
-	log   *slog.Logger
-
-	mu        sync.Mutex
-	stat      os.FileInfo
-	users     map[string]User
-	err       error
-	dummy     []byte
-	dummyCost int
-}
-
-// lookup returns the user called name, and the hash to compare the
-// password with: the user's own, or the dummy hash if there is no such
-// user.
-func (s *userStore) lookup(name string) (User, []byte, bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	fi, err := os.Stat(s.path)
-	if err != nil {
-		if s.err == nil || s.stat != nil {
-			s.log.Error("users file unreadable", "path", s.path, "err", err)
-		}
-		s.stat, s.users, s.err = nil, nil, fmt.Errorf("users file: %w", err)
-		return User{}, nil, false, s.err
-	}
-	if s.stat == nil || !os.SameFile(fi, s.stat) || !fi.ModTime().Equal(s.stat.ModTime()) || fi.Size() != s.stat.Size() || fi.Mode() != s.stat.Mode() {
-		s.stat = fi
-		s.users, s.err = nil, nil
-		if err := s.load(fi); err != nil {
-			s.log.Error("users file refused", "path", s.path, "err", err)
-			s.err = err
-		}
-	}
-	if s.err != nil {
-		return User{}, nil, false, s.err
-	}
-	if u, ok := s.users[name]; ok {
-		return u, []byte(u.PasswordHash), true, nil
-	}
-	return User{}, s.dummy, false, nil
-}
-
-// load reads the users file whose stat is fi. The caller holds s.mu.
-func (s *userStore) load(fi os.FileInfo) error {
-	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
-		return fmt.Errorf("users file %s is writable by group or others (mode %s): anyone who can write it can make themselves an approver; run chmod 600 %s", s.path, perm, s.path)
-	}
-	users, err := ReadUsersFile(s.path, s.rules)
-	if err != nil {
-		return err
-	}
-	cost := s.rules.cost()
-	for _, u := range users {
-		if c, err := bcrypt.Cost([]byte(u.PasswordHash)); err == nil && c > cost {
-			cost = c
-		}
-	}
-	if s.dummy == nil || cost != s.dummyCost {
-		pw := make([]byte, 32)
-		_, _ = rand.Read(pw)
-		dummy, err := bcrypt.GenerateFromPassword(pw, cost)
-		if err != nil {
-			return fmt.Errorf("dummy hash: %w", err)
-		}
-		s.dummy, s.dummyCost = dummy, cost
-	}
-	if fi.Mode().Perm()&0o044 != 0 {
-		s.log.Warn("users file is readable by others; want mode 0600", "path", s.path, "mode", fi.Mode().Perm().String())
-	}
-	s.log.Info("users file loaded", "path", s.path, "users", len(users), "dummyCost", cost)
-	s.users = users
-	return nil
-}
-
-// dummyHash returns the current dummy hash (tests).
-func (s *userStore) dummyHash() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.dummy
 }
