@@ -18,7 +18,9 @@ import (
 
 	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/ablylocal"
+	"github.com/hitl/durable-approvals/internal/ablylocal/ablytest"
 	"github.com/hitl/durable-approvals/internal/authserver"
+	"github.com/hitl/durable-approvals/internal/testutil"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -31,17 +33,10 @@ type stack struct {
 
 func startStack(t *testing.T, users map[string][2]string) *stack {
 	t.Helper()
-	const key = "app.key:s3cret"
 	ctx, cancel := context.WithCancel(t.Context())
 	t.Cleanup(cancel)
 
-	ablySrv, err := ablylocal.Listen(ctx, "127.0.0.1:0", ablylocal.Config{
-		Keys: []ablylocal.Key{{Name: "app.key", Secret: "s3cret"}},
-	})
-	if err != nil {
-		t.Fatalf("ablylocal.Listen: %v", err)
-	}
-	t.Cleanup(func() { _ = ablySrv.Close() })
+	ablySrv := ablytest.Start(t, ablylocal.Config{})
 
 	path := filepath.Join(t.TempDir(), "users.json")
 	for name, rp := range users {
@@ -51,7 +46,7 @@ func startStack(t *testing.T, users map[string][2]string) *stack {
 	}
 	srv, err := authserver.New(authserver.Config{
 		UsersFile:  path,
-		AblyKey:    key,
+		AblyKey:    ablytest.APIKey,
 		BcryptCost: bcrypt.MinCost,
 	})
 	if err != nil {
@@ -77,7 +72,7 @@ func startStack(t *testing.T, users map[string][2]string) *stack {
 	return &stack{
 		ablyAddr: ablySrv.Addr(),
 		authURL:  "http://" + ln.Addr().String(),
-		ablyCfg:  ablyconn.Config{APIKey: key, Endpoint: ablySrv.Addr(), TLS: false},
+		ablyCfg:  ablySrv.Conn,
 	}
 }
 
@@ -143,13 +138,15 @@ func connect(t *testing.T, opts ...ably.ClientOption) *ably.Realtime {
 		t.Fatalf("NewRealtime: %v", err)
 	}
 	t.Cleanup(c.Close)
-	deadline := time.Now().Add(10 * time.Second)
-	for c.Connection.State() != ably.ConnectionStateConnected {
-		if s := c.Connection.State(); s == ably.ConnectionStateFailed || time.Now().After(deadline) {
+	testutil.WaitFor(t, 10*time.Second, "an Ably connection", func() (bool, error) {
+		switch s := c.Connection.State(); s {
+		case ably.ConnectionStateConnected:
+			return true, nil
+		case ably.ConnectionStateFailed:
 			t.Fatalf("connection %s: %v", s, c.Connection.ErrorReason())
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return false, nil
+	})
 	return c
 }
 
@@ -257,20 +254,15 @@ func TestWrongPasswordNoConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		s := c.Connection.State()
-		if s == ably.ConnectionStateConnected {
+	testutil.Eventually(t, 10*time.Second, "the connection to give up", func() bool {
+		switch c.Connection.State() {
+		case ably.ConnectionStateConnected:
 			t.Fatal("connected with a wrong password")
+		case ably.ConnectionStateDisconnected, ably.ConnectionStateFailed, ably.ConnectionStateSuspended:
+			return true
 		}
-		if s == ably.ConnectionStateDisconnected || s == ably.ConnectionStateFailed || s == ably.ConnectionStateSuspended {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("connection still %s", s)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return false
+	})
 	if c.Connection.ErrorReason() == nil {
 		t.Errorf("no error reason after a failed auth")
 	}

@@ -26,6 +26,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/hitl/durable-approvals/internal/testutil"
 )
 
 // sleepRecorder replaces Server.sleep and records the delays.
@@ -400,7 +402,7 @@ func TestListenAndServeTLS(t *testing.T) {
 	})
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
 	var tok []byte
-	waitFor(t, 20*time.Second, func() bool {
+	testutil.Eventually(t, 20*time.Second, "a token over TLS", func() bool {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+addr+TokenPath, nil)
 		req.SetBasicAuth("alice", "alice-password")
 		resp, err := client.Do(req)

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/hitl/durable-approvals/internal/testutil"
 )
 
 func TestTokenIssued(t *testing.T) {
@@ -354,7 +356,7 @@ func TestRateLimitParallel(t *testing.T) {
 		}()
 	}
 	// Every request is either refused or inside bcrypt; only then release.
-	waitFor(t, 20*time.Second, func() bool {
+	testutil.Eventually(t, 20*time.Second, "every request refused or in bcrypt", func() bool {
 		return inCompare.Load()+limited.Load() == n || inCompare.Load() > DefaultMaxFailures
 	})
 	close(release)
@@ -540,7 +542,7 @@ func TestServeGracefulShutdown(t *testing.T) {
 			}()
 			base := "http://" + addr
 			client := &http.Client{Timeout: 2 * time.Second}
-			waitFor(t, 20*time.Second, func() bool {
+			testutil.Eventually(t, 20*time.Second, "the health endpoint", func() bool {
 				resp, err := client.Get(base + HealthPath)
 				if err != nil {
 					return false
@@ -586,17 +588,5 @@ func TestListenAndServeBindError(t *testing.T) {
 	err = s.ListenAndServe(t.Context())
 	if err == nil || !strings.Contains(err.Error(), "address already in use") {
 		t.Fatalf("ListenAndServe on a busy port = %v, want address already in use", err)
-	}
-}
-
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s", timeout)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
