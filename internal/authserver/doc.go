@@ -20,6 +20,13 @@
 // others can write is refused (fail closed). ListenAndServe serves TLS, or
 // plain HTTP only on loopback unless explicitly allowed.
 //
+// New passwords (AddUser, so `authserver useradd`) need at least
+// MinPasswordLen (12) characters, at most MaxPasswordLen (72) bytes, and
+// must not be one of the 308 common passwords embedded from
+// commonpasswords.txt, compared without case. Users already in the file
+// keep their passwords: only hashes are stored, so old rules cannot be
+// re-checked.
+//
 // The JWT is least privilege: the approvals channel only, with history,
 // publish and subscribe, and the approver's own name as clientId. Tokens are
 // signed with ablyconn.SignToken, the same signer the trusted programs use.

@@ -428,3 +428,17 @@ func TestListenAndServeTLS(t *testing.T) {
 		}
 	}
 }
+
+// The password rules are for new passwords: a users file written before
+// them, with an 8-character password, keeps working.
+func TestShortPasswordInUsersFileStillLogsIn(t *testing.T) {
+	s, _, path := newTestServer(t, nil)
+	writeHashedUser(t, path, "old", "pass1234", bcrypt.MinCost)
+	if err := ValidatePassword("pass1234"); err == nil {
+		t.Fatal("pass1234 is a valid new password; the test would prove nothing")
+	}
+	rec := doToken(t, s.Handler(), http.MethodGet, "192.0.2.1:1", basic("old", "pass1234"))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("existing user with a short password: status %d, want 200", rec.Code)
+	}
+}

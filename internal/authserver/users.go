@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -36,8 +37,9 @@ const (
 	MaxUsersFileSize = 1 << 20
 	// MaxNameLen bounds a user name.
 	MaxNameLen = 64
-	// MinPasswordLen is the shortest password useradd accepts.
-	MinPasswordLen = 8
+	// MinPasswordLen is the shortest new password useradd accepts, in
+	// characters. Passwords already in the users file are not re-checked.
+	MinPasswordLen = 12
 	// MaxPasswordLen is bcrypt's limit: it ignores bytes beyond 72, so
 	// longer passwords are refused rather than silently truncated.
 	MaxPasswordLen = 72
@@ -120,13 +122,18 @@ func ValidateName(name string, reserved []string) error {
 	return nil
 }
 
-// ValidatePassword checks a new password's length.
+// ValidatePassword checks a new password: at least MinPasswordLen
+// characters, at most MaxPasswordLen bytes, and not one of the embedded
+// common passwords (commonpasswords.txt), ignoring case. Only new passwords
+// are checked; the users file holds hashes, which cannot be.
 func ValidatePassword(password string) error {
 	switch {
-	case len(password) < MinPasswordLen:
-		return fmt.Errorf("password too short: want at least %d bytes", MinPasswordLen)
+	case utf8.RuneCountInString(password) < MinPasswordLen:
+		return fmt.Errorf("password too short: want at least %d characters", MinPasswordLen)
 	case len(password) > MaxPasswordLen:
 		return fmt.Errorf("password too long: bcrypt uses at most %d bytes", MaxPasswordLen)
+	case isCommonPassword(password):
+		return errors.New("password is one of the most common passwords: choose another")
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -124,21 +125,21 @@ func TestAddUserRejects(t *testing.T) {
 		opts                       []UserOption
 		wantErr                    string
 	}{
-		{"empty name", "", "publisher", "password1", nil, nil, "1 to 64"},
-		{"long name", strings.Repeat("a", 65), "publisher", "password1", nil, nil, "1 to 64"},
-		{"upper case", "Alice", "publisher", "password1", nil, nil, "only a-z"},
-		{"space", "al ice", "publisher", "password1", nil, nil, "only a-z"},
-		{"colon", "al:ice", "publisher", "password1", nil, nil, "only a-z"},
-		{"wildcard", "*", "publisher", "password1", nil, nil, "only a-z"},
-		{"agent clientId", "hitl-agent", "publisher", "password1", nil, nil, "reserved"},
-		{"bridge clientId", "hitl-bridge", "publisher", "password1", nil, nil, "reserved"},
-		{"custom reserved", "ops-bot", "publisher", "password1", nil, []UserOption{WithReserved([]string{"ops-bot"})}, "reserved"},
-		{"unknown role", "alice", "superuser", "password1", nil, nil, "not in the role hierarchy"},
-		{"none is no role", "alice", "none", "password1", nil, nil, "not in the role hierarchy"},
-		{"role outside custom hierarchy", "alice", "admin", "password1", []string{"viewer", "approver"}, nil, "not in the role hierarchy"},
+		{"empty name", "", "publisher", "long-password-1", nil, nil, "1 to 64"},
+		{"long name", strings.Repeat("a", 65), "publisher", "long-password-1", nil, nil, "1 to 64"},
+		{"upper case", "Alice", "publisher", "long-password-1", nil, nil, "only a-z"},
+		{"space", "al ice", "publisher", "long-password-1", nil, nil, "only a-z"},
+		{"colon", "al:ice", "publisher", "long-password-1", nil, nil, "only a-z"},
+		{"wildcard", "*", "publisher", "long-password-1", nil, nil, "only a-z"},
+		{"agent clientId", "hitl-agent", "publisher", "long-password-1", nil, nil, "reserved"},
+		{"bridge clientId", "hitl-bridge", "publisher", "long-password-1", nil, nil, "reserved"},
+		{"custom reserved", "ops-bot", "publisher", "long-password-1", nil, []UserOption{WithReserved([]string{"ops-bot"})}, "reserved"},
+		{"unknown role", "alice", "superuser", "long-password-1", nil, nil, "not in the role hierarchy"},
+		{"none is no role", "alice", "none", "long-password-1", nil, nil, "not in the role hierarchy"},
+		{"role outside custom hierarchy", "alice", "admin", "long-password-1", []string{"viewer", "approver"}, nil, "not in the role hierarchy"},
 		{"short password", "alice", "publisher", "short", nil, nil, "too short"},
 		{"password over 72 bytes", "alice", "publisher", strings.Repeat("p", 73), nil, nil, "too long"},
-		{"cost too low", "alice", "publisher", "password1", nil, []UserOption{WithCost(3)}, "cost"},
+		{"cost too low", "alice", "publisher", "long-password-1", nil, []UserOption{WithCost(3)}, "cost"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -158,7 +159,7 @@ func TestAddUserRejects(t *testing.T) {
 func TestAddUserCustomRoles(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "users.json")
 	roles := []string{"viewer", "approver"}
-	if err := AddUser(path, "alice", "approver", "password1", roles, WithCost(bcrypt.MinCost)); err != nil {
+	if err := AddUser(path, "alice", "approver", "long-password-1", roles, WithCost(bcrypt.MinCost)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ReadUsersFile(path, Rules{Roles: roles, Cost: bcrypt.MinCost}); err != nil {
@@ -172,7 +173,7 @@ func TestAddUserKeepsBrokenFile(t *testing.T) {
 	if err := os.WriteFile(path, broken, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := AddUser(path, "bob", "admin", "password1", nil, WithCost(bcrypt.MinCost)); err == nil {
+	if err := AddUser(path, "bob", "admin", "long-password-1", nil, WithCost(bcrypt.MinCost)); err == nil {
 		t.Fatalf("AddUser over a broken file succeeded")
 	}
 	got, _ := os.ReadFile(path)
@@ -186,10 +187,10 @@ func TestAddUserTightensMode(t *testing.T) {
 	if err := os.WriteFile(path, []byte(`{"users":[]}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := AddUser(path, "bob", "admin", "password1", nil, WithCost(bcrypt.MinCost)); err != nil {
+	if err := AddUser(path, "bob", "admin", "long-password-1", nil, WithCost(bcrypt.MinCost)); err != nil {
 		t.Fatal(err)
 	}
-	checkFileSafe(t, path, "password1")
+	checkFileSafe(t, path, "long-password-1")
 }
 
 func TestParseUsers(t *testing.T) {
@@ -238,5 +239,81 @@ func TestParseUsers(t *testing.T) {
 				t.Errorf("got %d users, want %d", len(users), tt.want)
 			}
 		})
+	}
+}
+
+// New passwords need MinPasswordLen characters and must not be one of the
+// embedded common passwords, whatever their case (issue 9). The rule is
+// for new passwords only: see TestShortPasswordInUsersFileStillLogsIn.
+func TestValidatePasswordRules(t *testing.T) {
+	tests := []struct {
+		name, password, wantErr string
+	}{
+		{"12 characters", "tangerine-42", ""},
+		{"11 characters", "tangerine-4", "too short"},
+		{"8 characters, the old minimum", "password", "too short"},
+		{"12 bytes but 6 characters", "ääääää", "too short"},
+		{"12 characters of 2 bytes", "ääääääääääää", ""},
+		{"72 bytes", strings.Repeat("p", MaxPasswordLen), ""},
+		{"73 bytes", strings.Repeat("p", MaxPasswordLen+1), "too long"},
+		{"common", "password1234", "common"},
+		{"common, other case", "PassWord1234", "common"},
+		{"common keyboard walk", "1qaz2wsx3edc", "common"},
+		{"common, upper case", "QWERTY123456", "common"},
+		{"last entry of the list", lastCommonPassword(t), "common"},
+		{"common with a suffix is not on the list", "password1234!", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := ValidatePassword(tt.password)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("ValidatePassword(%q) = %v, want nil", tt.password, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("ValidatePassword(%q) = %v, want an error containing %q", tt.password, err, tt.wantErr)
+			}
+			// AddUser refuses it too, and writes nothing.
+			path := filepath.Join(t.TempDir(), "users.json")
+			if err := AddUser(path, "alice", "publisher", tt.password, nil, WithCost(bcrypt.MinCost)); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("AddUser with %q = %v, want an error containing %q", tt.password, err, tt.wantErr)
+			}
+			if _, err := os.Stat(path); !os.IsNotExist(err) {
+				t.Errorf("users file written despite the refused password")
+			}
+		})
+	}
+}
+
+// lastCommonPassword returns the last entry of the embedded list, so the
+// test notices a list that is cut short when it is read.
+func lastCommonPassword(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile("commonpasswords.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	last := lines[len(lines)-1]
+	if len(last) < MinPasswordLen || strings.HasPrefix(last, "#") {
+		t.Fatalf("last line %q is not a password of at least %d characters", last, MinPasswordLen)
+	}
+	return strings.ToUpper(last)
+}
+
+// The embedded list is what its header says: a few hundred lower-case
+// passwords, each long enough that the length rule alone would let it
+// through.
+func TestCommonPasswordsList(t *testing.T) {
+	list := commonPasswords()
+	if n := len(list); n < 200 || n > 1000 {
+		t.Fatalf("%d common passwords, want 200 to 1000", n)
+	}
+	for pw := range list {
+		if pw != strings.ToLower(pw) || utf8.RuneCountInString(pw) < MinPasswordLen || len(pw) > MaxPasswordLen {
+			t.Errorf("entry %q: want lower case, %d to %d bytes", pw, MinPasswordLen, MaxPasswordLen)
+		}
 	}
 }
