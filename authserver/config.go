@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,7 +39,7 @@ type Config struct {
 	AblyKey    string
 	Channel    string
 	PolicyFile string
-	Reserved   []string
+	Reserved   []string // configured trusted clientIds
 	// TLSCert and TLSKey serve HTTPS; AllowPlaintext permits plain HTTP
 	// on a non-loopback address (behind a TLS-terminating proxy).
 	TLSCert        string
@@ -68,9 +67,10 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 		return Config{}, fmt.Errorf("%s=%q: want true or false", config.EnvAuthInsecureAllowPlaintext, env[config.EnvAuthInsecureAllowPlaintext])
 	}
 	c.AblyKey = env.Get(ablyconn.EnvAPIKey)
-	c.Reserved = slices.Clone(authserver.DefaultReservedNames)
+	// The trusted programs' clientIds are no user's name; the defaults
+	// (authserver.DefaultReservedNames) are reserved in any case.
 	for _, name := range []string{config.EnvAgentClientID, config.EnvBridgeClientID} {
-		if v := env.Get(name); v != "" && !slices.Contains(c.Reserved, v) {
+		if v := env.Get(name); v != "" {
 			c.Reserved = append(c.Reserved, v)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/authserver"
 	"github.com/hitl/durable-approvals/internal/testutil"
+	"github.com/hitl/durable-approvals/workflows"
 )
 
 func runT(t *testing.T, ctx context.Context, env config.Env, stdin string, args ...string) (string, error) {
@@ -313,5 +314,53 @@ func TestReadPasswordPipe(t *testing.T) {
 				t.Errorf("prompt %q written for a pipe", stderr.String())
 			}
 		})
+	}
+}
+
+// Attack 9 of issue 9: a custom agent clientId (HITL_AGENT_CLIENT_ID) must
+// never be an approver's name, or that approver's token would let them
+// publish as the agent. useradd refuses it; a users file that already has
+// it (written before the clientId was configured) is refused at serve,
+// with the way out named, and userdel can take it out.
+func TestCustomTrustedClientIDIsNoUser(t *testing.T) {
+	dir := t.TempDir()
+	users := filepath.Join(dir, "users.json")
+	trusted := config.Env{
+		"AUTH_USERS_FILE":       users,
+		"ABLY_API_KEY":          "app.key:s3cret",
+		"AUTH_LISTEN":           "127.0.0.1:0",
+		"HITL_AGENT_CLIENT_ID":  "my-agent",
+		"HITL_BRIDGE_CLIENT_ID": "my-bridge",
+	}
+	for _, name := range []string{"my-agent", "my-bridge", workflows.DefaultAgentClientID, workflows.DefaultBridgeClientID} {
+		if _, err := runT(t, t.Context(), trusted, "long-password-1\n", "useradd", "-name", name, "-role", "admin"); err == nil || !strings.Contains(err.Error(), "reserved") {
+			t.Errorf("useradd %s with the trusted clientIds configured: %v, want reserved", name, err)
+		}
+	}
+	if _, err := os.Stat(users); !os.IsNotExist(err) {
+		t.Fatalf("users file written by a refused useradd")
+	}
+
+	// Before the operator set HITL_AGENT_CLIENT_ID, my-agent was a name
+	// like any other.
+	unaware := config.Env{"AUTH_USERS_FILE": users}
+	for _, name := range []string{"my-agent", "alice"} {
+		if _, err := runT(t, t.Context(), unaware, "long-password-1\n", "useradd", "-name", name, "-role", "admin"); err != nil {
+			t.Fatalf("useradd %s: %v", name, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	_, err := runT(t, ctx, trusted, "", "serve")
+	for _, want := range []string{`"my-agent"`, "reserved", "userdel -name my-agent"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("serve with my-agent in the users file: %v, want a refusal containing %q", err, want)
+		}
+	}
+	if _, err := runT(t, t.Context(), trusted, "", "userdel", "-name", "my-agent"); err != nil {
+		t.Fatalf("userdel my-agent: %v", err)
+	}
+	if _, err := authserver.New(authserver.Config{UsersFile: users, AblyKey: "app.key:s3cret", Reserved: []string{"my-agent", "my-bridge"}}); err != nil {
+		t.Fatalf("the users file after userdel: %v, want it served", err)
 	}
 }

@@ -55,8 +55,9 @@ type Config struct {
 	Channel string
 	// Roles is the role hierarchy (default workflows.DefaultRoles).
 	Roles []string
-	// Reserved lists user names nobody may have (nil means
-	// DefaultReservedNames).
+	// Reserved lists the configured Ably clientIds of the trusted programs
+	// (HITL_AGENT_CLIENT_ID, HITL_BRIDGE_CLIENT_ID): no user may have them.
+	// DefaultReservedNames are reserved in any case.
 	Reserved []string
 	// BcryptCost is the lowest bcrypt cost accepted in the users file and
 	// the cost of the dummy hash checked for unknown users (default

@@ -27,6 +27,14 @@
 // keep their passwords: only hashes are stored, so old rules cannot be
 // re-checked.
 //
+// No user may be named like a trusted program's Ably clientId: the
+// defaults workflows.DefaultAgentClientID and DefaultBridgeClientID always,
+// plus the configured ones (Config.Reserved, from HITL_AGENT_CLIENT_ID and
+// HITL_BRIDGE_CLIENT_ID). AddUser refuses such a name; a users file that
+// holds one is refused at start and on reload, with the userdel that
+// removes it named in the error (DeleteUser can remove it). User names are
+// [a-z0-9._-], so a trusted clientId with a ':' can never be a user's.
+//
 // The JWT is least privilege: the approvals channel only, with history,
 // publish and subscribe, and the approver's own name as clientId. Tokens are
 // signed with ablyconn.SignToken, the same signer the trusted programs use.

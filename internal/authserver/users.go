@@ -52,9 +52,10 @@ const (
 	MaxCost = 15
 )
 
-// DefaultReservedNames are the Ably clientIds of the trusted programs (the
-// agent and the bridge). No approver may take them, or the approver could
-// publish as the agent.
+// DefaultReservedNames are the default Ably clientIds of the trusted
+// programs (the agent and the bridge). No approver may take them, or the
+// approver could publish as the agent. They are always reserved; configured
+// clientIds (HITL_AGENT_CLIENT_ID, HITL_BRIDGE_CLIENT_ID) add to them.
 var DefaultReservedNames = []string{workflows.DefaultAgentClientID, workflows.DefaultBridgeClientID}
 
 // Rules are what a users file must satisfy.
@@ -62,9 +63,13 @@ type Rules struct {
 	// Roles is the role hierarchy; a user's role must be one of them.
 	// Empty means workflows.DefaultRoles.
 	Roles []string
-	// Reserved lists names no user may have. Nil means
-	// DefaultReservedNames; "*" is always refused.
+	// Reserved lists names no user may have: the trusted programs' Ably
+	// clientIds. DefaultReservedNames are reserved in any case; Reserved
+	// adds to them. "*" is always refused.
 	Reserved []string
+	// keepReserved accepts reserved names in the file, so that DeleteUser
+	// can remove one that became reserved after it was added.
+	keepReserved bool
 	// Cost is the bcrypt cost of new hashes and the lowest cost accepted
 	// in the file. Zero means DefaultCost; tests use bcrypt.MinCost.
 	Cost int
@@ -77,11 +82,15 @@ func (r Rules) roles() []string {
 	return r.Roles
 }
 
+// reserved returns DefaultReservedNames and r.Reserved.
 func (r Rules) reserved() []string {
-	if r.Reserved == nil {
-		return DefaultReservedNames
+	out := slices.Clone(DefaultReservedNames)
+	for _, name := range r.Reserved {
+		if !slices.Contains(out, name) {
+			out = append(out, name)
+		}
 	}
-	return r.Reserved
+	return out
 }
 
 func (r Rules) cost() int {
@@ -117,7 +126,7 @@ func ValidateName(name string, reserved []string) error {
 		}
 	}
 	if slices.Contains(reserved, name) {
-		return fmt.Errorf("user name %q is reserved", name)
+		return fmt.Errorf("user name %q is reserved: it is the Ably clientId of a trusted program (the agent or the bridge), and an approver with it could publish as that program", name)
 	}
 	return nil
 }
@@ -139,8 +148,13 @@ func ValidatePassword(password string) error {
 }
 
 func (r Rules) checkUser(u User) error {
-	if err := ValidateName(u.Name, r.reserved()); err != nil {
+	if err := ValidateName(u.Name, nil); err != nil {
 		return err
+	}
+	if !r.keepReserved {
+		if err := ValidateName(u.Name, r.reserved()); err != nil {
+			return fmt.Errorf("%w; remove it with `authserver userdel -name %s`", err, u.Name)
+		}
 	}
 	if !slices.Contains(r.roles(), u.Role) {
 		return fmt.Errorf("user %q: role %q is not in the role hierarchy %q", u.Name, u.Role, r.roles())
@@ -243,7 +257,8 @@ type UserOption func(*Rules)
 // accepted in the existing file). Tests use bcrypt.MinCost.
 func WithCost(cost int) UserOption { return func(r *Rules) { r.Cost = cost } }
 
-// WithReserved replaces the reserved user names.
+// WithReserved reserves names (the configured trusted clientIds) in
+// addition to DefaultReservedNames.
 func WithReserved(names []string) UserOption { return func(r *Rules) { r.Reserved = names } }
 
 // AddUser adds the user to the users file at path, or updates the role and
@@ -281,7 +296,9 @@ func AddUser(path, name, role, password string, roles []string, opts ...UserOpti
 }
 
 // DeleteUser removes the user from the users file at path. It fails if the
-// user does not exist.
+// user does not exist. It can remove a user whose name has become reserved
+// (a trusted clientId configured after the user was added), which the
+// server refuses to serve.
 func DeleteUser(path, name string, roles []string, opts ...UserOption) error {
 	rules := Rules{Roles: roles}
 	for _, o := range opts {
@@ -290,6 +307,7 @@ func DeleteUser(path, name string, roles []string, opts ...UserOption) error {
 	if err := rules.validate(); err != nil {
 		return err
 	}
+	rules.keepReserved = true
 	users, err := readForUpdate(path, rules)
 	if err != nil {
 		return err

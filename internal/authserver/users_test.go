@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/hitl/durable-approvals/workflows"
 )
 
 func readUsersT(t *testing.T, path string) map[string]User {
@@ -315,5 +317,32 @@ func TestCommonPasswordsList(t *testing.T) {
 		if pw != strings.ToLower(pw) || utf8.RuneCountInString(pw) < MinPasswordLen || len(pw) > MaxPasswordLen {
 			t.Errorf("entry %q: want lower case, %d to %d bytes", pw, MinPasswordLen, MaxPasswordLen)
 		}
+	}
+}
+
+// Configured trusted clientIds add to the defaults: a custom list never
+// frees hitl-agent or hitl-bridge for an approver (issue 9, attack 9).
+func TestReservedNamesAddToDefaults(t *testing.T) {
+	custom := []string{"my-agent"}
+	for _, name := range []string{"my-agent", workflows.DefaultAgentClientID, workflows.DefaultBridgeClientID} {
+		path := filepath.Join(t.TempDir(), "users.json")
+		err := AddUser(path, name, "publisher", "long-password-1", nil, WithCost(bcrypt.MinCost), WithReserved(custom))
+		if err == nil || !strings.Contains(err.Error(), "reserved") {
+			t.Errorf("AddUser %s with reserved %q: %v, want reserved", name, custom, err)
+		}
+	}
+	// A users file holding a default trusted clientId is refused by a
+	// server configured with a custom agent clientId.
+	path := filepath.Join(t.TempDir(), "users.json")
+	h, err := bcrypt.GenerateFromPassword([]byte("long-password-1"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeUsers(path, map[string]User{workflows.DefaultBridgeClientID: {Name: workflows.DefaultBridgeClientID, Role: "admin", PasswordHash: string(h)}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(Config{UsersFile: path, AblyKey: testKey, BcryptCost: bcrypt.MinCost, Reserved: custom})
+	if err == nil || !strings.Contains(err.Error(), "reserved") {
+		t.Fatalf("New with %s in the users file and Reserved %q: %v, want reserved", workflows.DefaultBridgeClientID, custom, err)
 	}
 }
