@@ -136,8 +136,13 @@ func (c Config) Validate() error {
 		if (c.TLSCert == "") != (c.TLSKey == "") {
 			errs = append(errs, fmt.Errorf("-tls-cert and -tls-key (%s, %s) go together", config.EnvAuthTLSCert, config.EnvAuthTLSKey))
 		}
-		if c.TLSCert == "" && !c.AllowPlaintext && !authserver.IsLoopbackListen(c.Listen) {
+		switch err := authserver.CheckTransport(c.Listen, c.TLSCert != "", c.AllowPlaintext, c.TrustedProxies); {
+		case errors.Is(err, authserver.ErrPlaintext):
 			errs = append(errs, fmt.Errorf("listen address %s is not loopback: serve TLS (-tls-cert/-tls-key) or, behind a TLS-terminating proxy, pass -insecure-allow-plaintext; Basic credentials must not travel in clear text", c.Listen))
+		case errors.Is(err, authserver.ErrPlaintextWithoutProxy):
+			errs = append(errs, fmt.Errorf("listen address %s is not loopback and plain HTTP is allowed (%s), but no trusted proxy is set: every login would share the proxy's address, so one client's failed logins would count for all; set %s (-trusted-proxies) to the TLS-terminating proxy's address, or serve TLS", c.Listen, config.EnvAuthInsecureAllowPlaintext, config.EnvAuthTrustedProxies))
+		case err != nil:
+			errs = append(errs, err)
 		}
 	case "useradd":
 		if c.Name == "" || c.Role == "" {

@@ -19,9 +19,10 @@
 // serve refuses a listen address that is not loopback unless it serves
 // TLS (-tls-cert and -tls-key) or -insecure-allow-plaintext says a
 // TLS-terminating proxy is in front: Basic credentials must not travel in
-// clear text. Behind such a proxy, -trusted-proxies names it so that the
-// failed-login limits key on the client address from X-Forwarded-For
-// instead of the proxy's.
+// clear text. Plaintext off loopback also needs -trusted-proxies naming
+// that proxy, so that the failed-login limits key on the client address
+// from X-Forwarded-For: without it every login would share the proxy's
+// address, and serve refuses to start.
 package main
 
 import (

@@ -91,8 +91,9 @@ type Config struct {
 	TLSCertFile string
 	TLSKeyFile  string
 	// AllowPlaintext lets ListenAndServe serve plain HTTP on an address
-	// that is not loopback (behind a TLS-terminating proxy). Without it,
-	// and without TLS, it refuses: Basic credentials would travel in clear.
+	// that is not loopback (behind a TLS-terminating proxy), provided
+	// TrustedProxies names that proxy. Without it, and without TLS, it
+	// refuses: Basic credentials would travel in clear.
 	AllowPlaintext bool
 	// Logger receives structured logs (default: discard).
 	Logger *slog.Logger

@@ -18,7 +18,9 @@
 // X-Forwarded-For entry. Unknown users cost one bcrypt comparison against
 // a dummy hash of the users file's highest cost. A users file that group or
 // others can write is refused (fail closed). ListenAndServe serves TLS, or
-// plain HTTP only on loopback unless explicitly allowed.
+// plain HTTP only on loopback unless explicitly allowed; off loopback,
+// allowed plain HTTP also needs a trusted proxy (CheckTransport), since
+// behind an unlisted proxy every login would share the proxy's address.
 //
 // New passwords (AddUser, so `authserver useradd`) need at least
 // MinPasswordLen (12) characters, at most MaxPasswordLen (72) bytes, and

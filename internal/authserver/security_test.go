@@ -338,6 +338,45 @@ func TestListenAndServeRefusesPlaintextOffLoopback(t *testing.T) {
 	}
 }
 
+// Issue 9: off loopback, plain HTTP behind a proxy that is not a trusted
+// proxy would key every login on the proxy's address. ListenAndServe
+// refuses to start so, before it binds anything (192.0.2.1 is TEST-NET:
+// binding it fails, so reaching the bind shows as another error).
+func TestListenAndServeRefusesPlaintextWithoutTrustedProxies(t *testing.T) {
+	tests := []struct {
+		name    string
+		mod     func(*Config)
+		refused bool
+	}{
+		{"plaintext allowed, no trusted proxies", func(c *Config) { c.AllowPlaintext = true }, true},
+		{"plaintext allowed, trusted proxy", func(c *Config) {
+			c.AllowPlaintext = true
+			c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.5/32")}
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _, _ := newTestServer(t, func(c *Config) { c.Listen = "192.0.2.1:3001"; tt.mod(c) })
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			err := s.ListenAndServe(ctx)
+			if got := errors.Is(err, ErrPlaintextWithoutProxy); got != tt.refused {
+				t.Fatalf("ListenAndServe = %v; refused for want of trusted proxies: %v, want %v", err, got, tt.refused)
+			}
+			if tt.refused && !strings.Contains(err.Error(), "proxy's address") {
+				t.Errorf("error %q does not say why", err)
+			}
+		})
+	}
+	// On loopback plain HTTP needs no proxy (the dev stack, the tests).
+	if err := CheckTransport("127.0.0.1:3001", false, false, nil); err != nil {
+		t.Errorf("loopback: %v", err)
+	}
+	if err := CheckTransport("0.0.0.0:3001", true, false, nil); err != nil {
+		t.Errorf("TLS off loopback: %v", err)
+	}
+}
+
 // writeSelfSigned writes a certificate for 127.0.0.1 and its key, and
 // returns their paths and a pool that trusts the certificate.
 func writeSelfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"strconv"
 	"strings"
@@ -124,14 +125,35 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // that is not loopback without Config.AllowPlaintext.
 var ErrPlaintext = errors.New("refusing plain HTTP on a non-loopback address: Basic credentials would travel in clear text; configure TLS (certificate and key) or explicitly allow plaintext behind a TLS-terminating proxy")
 
+// ErrPlaintextWithoutProxy is returned by ListenAndServe for plain HTTP on
+// an address that is not loopback, allowed by Config.AllowPlaintext, but
+// without Config.TrustedProxies.
+var ErrPlaintextWithoutProxy = errors.New("refusing plain HTTP on a non-loopback address without trusted proxies: behind the TLS-terminating proxy that plaintext implies, every login would share the proxy's address, so the failed-login limits of every client would be one; list the proxy's address as a trusted proxy so that X-Forwarded-For names each client")
+
+// CheckTransport reports whether ListenAndServe may serve on listen: TLS
+// anywhere; plain HTTP on loopback; plain HTTP elsewhere only when
+// allowPlaintext says a TLS-terminating proxy is in front and
+// trustedProxies names it (ErrPlaintext, ErrPlaintextWithoutProxy).
+func CheckTransport(listen string, tls, allowPlaintext bool, trustedProxies []netip.Prefix) error {
+	switch {
+	case tls || IsLoopbackListen(listen):
+		return nil
+	case !allowPlaintext:
+		return ErrPlaintext
+	case len(trustedProxies) == 0:
+		return ErrPlaintextWithoutProxy
+	}
+	return nil
+}
+
 // ListenAndServe binds cfg.Listen and serves until ctx is done, then shuts
 // down gracefully. It returns nil after a clean shutdown. It serves HTTPS
-// with cfg's certificate and key; plain HTTP only on loopback or with
-// cfg.AllowPlaintext.
+// with cfg's certificate and key; plain HTTP only on loopback, or with
+// cfg.AllowPlaintext and cfg.TrustedProxies (see CheckTransport).
 func (s *Server) ListenAndServe(ctx context.Context) error {
 	tls := s.cfg.TLSCertFile != ""
-	if !tls && !s.cfg.AllowPlaintext && !IsLoopbackListen(s.cfg.Listen) {
-		return fmt.Errorf("auth server on %s: %w", s.cfg.Listen, ErrPlaintext)
+	if err := CheckTransport(s.cfg.Listen, tls, s.cfg.AllowPlaintext, s.cfg.TrustedProxies); err != nil {
+		return fmt.Errorf("auth server on %s: %w", s.cfg.Listen, err)
 	}
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", s.cfg.Listen)
 	if err != nil {
