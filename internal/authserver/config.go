@@ -73,12 +73,16 @@ type Config struct {
 	MaxFailuresPerAddr int
 	// FailureWindow is the rate-limit window (default DefaultFailureWindow).
 	FailureWindow time.Duration
-	// UserSlowdown: once a user name has MaxFailures failed logins in the
-	// window from all addresses together, every further login for that
-	// name waits UserSlowdown per failure beyond the limit, at most
-	// MaxUserSlowdown (defaults DefaultUserSlowdown and
-	// DefaultMaxUserSlowdown). Failures from other addresses only slow a
-	// user down; they never refuse correct credentials.
+	// UserSlowdown and MaxUserSlowdown cap the password checks per user
+	// name from all addresses together (defaults DefaultUserSlowdown and
+	// DefaultMaxUserSlowdown): once a name has MaxFailures failed logins
+	// in the window, each further login for it waits for its turn, one
+	// after another, UserSlowdown × (failures beyond the limit) but at
+	// most MaxUserSlowdown after the previous turn; a login whose turn is
+	// more than MaxUserSlowdown away is refused (429) without a check.
+	// Addresses that logged in as the name in the last 7 days have a queue
+	// of their own. With the defaults a name gets at most 19 password
+	// checks a minute per queue, whatever the number of addresses.
 	UserSlowdown    time.Duration
 	MaxUserSlowdown time.Duration
 	// TrustedProxies lists the reverse proxies whose X-Forwarded-For is

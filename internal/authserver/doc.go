@@ -11,9 +11,16 @@
 // already issued stays valid until it expires.
 //
 // Failed logins are limited per client address and per (user name, client
-// address); both refuse with 429. Failures for one user name from all
-// addresses together only slow that name's logins down, so nobody can lock
-// an approver out by failing on purpose. The client address is the TCP
+// address); both refuse with 429. Per user name, from all addresses
+// together, password checks are capped (nameGate): after 5 failures in a
+// minute, the name's checks run one after another, 1 s, 2 s, … and then 5 s
+// apart, so at most 19 a minute whatever the number of addresses or
+// parallel requests; a login that cannot get a turn within 5 s gets 429 and
+// Retry-After. The addresses that logged in as the name in the last 7 days
+// (up to 8, kept in memory) have a queue of their own, so a flood of
+// guesses from elsewhere delays the approver at home by at most 5 s; from a
+// new address, an approver whose name is being guessed right now may get
+// 429 until the guessing stops. The client address is the TCP
 // peer, or, behind a configured trusted proxy, the right-most untrusted
 // X-Forwarded-For entry. Unknown users cost one bcrypt comparison against
 // a dummy hash of the users file's highest cost. A users file that group or

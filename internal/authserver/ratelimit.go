@@ -91,16 +91,6 @@ func (l *failureLimiter) current(key string, now time.Time) *failWindow {
 	return e
 }
 
-// failures returns the attempts counted for key in its open window.
-func (l *failureLimiter) failures(key string, now time.Time) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if e := l.current(key, now); e != nil {
-		return e.count
-	}
-	return 0
-}
-
 // reset forgets key's failures.
 func (l *failureLimiter) reset(key string) {
 	l.mu.Lock()

@@ -30,8 +30,10 @@ import (
 	"github.com/hitl/durable-approvals/internal/testutil"
 )
 
-// sleepRecorder replaces Server.sleep and records the delays.
+// sleepRecorder replaces Server.sleep: it records the delays and lets
+// them pass on the fake clock, as a waiting client's would.
 type sleepRecorder struct {
+	clock  *fakeClock
 	mu     sync.Mutex
 	delays []time.Duration
 }
@@ -40,6 +42,7 @@ func (r *sleepRecorder) sleep(_ context.Context, d time.Duration) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.delays = append(r.delays, d)
+	r.clock.Advance(d)
 	return nil
 }
 
@@ -61,8 +64,8 @@ func TestNoLockoutByOtherAddresses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, _, path := newTestServer(t, nil)
-			rec := &sleepRecorder{}
+			s, clock, path := newTestServer(t, nil)
+			rec := &sleepRecorder{clock: clock}
 			s.sleep = rec.sleep
 			if err := AddUser(path, "pat", "publisher", "pat-password", nil, WithCost(bcrypt.MinCost)); err != nil {
 				t.Fatal(err)
@@ -83,8 +86,8 @@ func TestNoLockoutByOtherAddresses(t *testing.T) {
 }
 
 func TestUserSlowdown(t *testing.T) {
-	s, _, _ := newTestServer(t, func(c *Config) { c.UserSlowdown = time.Second; c.MaxUserSlowdown = 3 * time.Second })
-	rec := &sleepRecorder{}
+	s, clock, _ := newTestServer(t, func(c *Config) { c.UserSlowdown = time.Second; c.MaxUserSlowdown = 3 * time.Second })
+	rec := &sleepRecorder{clock: clock}
 	s.sleep = rec.sleep
 	h := s.Handler()
 	for i := range 9 {

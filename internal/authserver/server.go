@@ -51,12 +51,12 @@ type Server struct {
 	capability string
 	users      *userStore
 	// byAddr limits failures per client address, byPair per user name
-	// and client address (both refuse with 429); byUser counts failures
-	// per user name from all addresses, and only slows logins down.
+	// and client address (both refuse with 429); byName caps the password
+	// checks per user name from all addresses (nameGate).
 	byAddr *failureLimiter
 	byPair *failureLimiter
-	byUser *failureLimiter
-	// sleep waits for the slowdown; tests record it.
+	byName *nameGate
+	// sleep waits for a check's turn; tests record it.
 	sleep func(ctx context.Context, d time.Duration) error
 	// hashing bounds concurrent bcrypt comparisons so a flood of logins
 	// cannot take every CPU.
@@ -88,7 +88,7 @@ func New(cfg Config) (*Server, error) {
 		users:      store,
 		byAddr:     newFailureLimiter(cfg.MaxFailuresPerAddr, cfg.FailureWindow, limiterSize),
 		byPair:     newFailureLimiter(cfg.MaxFailures, cfg.FailureWindow, limiterSize),
-		byUser:     newFailureLimiter(math.MaxInt, cfg.FailureWindow, limiterSize),
+		byName:     newNameGate(cfg.MaxFailures, cfg.FailureWindow, cfg.UserSlowdown, cfg.MaxUserSlowdown, limiterSize),
 		sleep:      sleepCtx,
 		hashing:    make(chan struct{}, max(2, 2*runtime.GOMAXPROCS(0))),
 		compare:    bcrypt.CompareHashAndPassword,
@@ -262,9 +262,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	// anyone fill the tables); they still cost an attempt per address. Any
 	// valid name is tracked, existing or not, so a 429 reveals nothing.
 	validName := ValidateName(name, nil) == nil
-	userKey := "user:" + name
-	pairKey := userKey + "\x00" + addrKey
-	var slowdown time.Duration
+	pairKey := "user:" + name + "\x00" + addrKey
 	if validName {
 		// The hard limit is per user name and client address: failures
 		// from other addresses never refuse correct credentials.
@@ -273,30 +271,46 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 			s.tooMany(w, log, retry, "user and client")
 			return
 		}
-		// Per user name, from all addresses, failures only slow down.
-		slowdown = s.slowdown(s.byUser.failures(userKey, now))
-		s.byUser.attempt(userKey, now)
 	}
-	forgive := func() {
+	forgiveAddr := func() {
 		s.byAddr.forgive(addrKey)
 		if validName {
 			s.byPair.forgive(pairKey)
-			s.byUser.forgive(userKey)
-		}
-	}
-	if slowdown > 0 {
-		log.Warn("auth slowed down: many failed logins for this user name", "user", name, "delay", slowdown.String())
-		if err := s.sleep(r.Context(), slowdown); err != nil {
-			forgive()
-			return // the client went away
 		}
 	}
 	user, hash, found, err := s.users.lookup(name)
 	if err != nil {
-		forgive()
-		log.Error("users file unusable, refusing logins", "err", err)
-		http.Error(w, msgUnavailable, http.StatusServiceUnavailable)
+		forgiveAddr()
+		s.unavailable(w, log, err)
 		return
+	}
+	forgive := forgiveAddr
+	var lane laneKey
+	if validName {
+		// Per user name, from all addresses: checks beyond the free ones
+		// wait for their turn, one after another (nameGate).
+		k, wait, retry, ok := s.byName.reserve(name, addrKey, found, now)
+		if !ok {
+			forgiveAddr()
+			log.Warn("auth refused: no turn for this user name soon", "user", name)
+			s.tooMany(w, log, retry, "user name")
+			return
+		}
+		lane = k
+		forgive = func() { forgiveAddr(); s.byName.forgive(lane) }
+		if wait > 0 {
+			log.Warn("auth queued: many failed logins for this user name", "user", name, "wait", wait.String())
+			if err := s.sleep(r.Context(), wait); err != nil {
+				forgive()
+				return // the client went away
+			}
+			// The users file may have changed while the request waited.
+			if user, hash, found, err = s.users.lookup(name); err != nil {
+				forgive()
+				s.unavailable(w, log, err)
+				return
+			}
+		}
 	}
 	ok, err = s.checkPassword(r.Context(), hash, found && validName, password)
 	if err != nil {
@@ -314,7 +328,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	s.byAddr.forgive(addrKey)
 	s.byPair.reset(pairKey)
-	s.byUser.forgive(userKey)
+	s.byName.forgive(lane)
+	s.byName.remember(name, addrKey, s.now())
 
 	token, exp, err := ablyconn.SignToken(s.keyName, s.keySecret, user.Name, s.capability,
 		map[string]any{RoleClaim(s.cfg.Channel): user.Role}, now, s.cfg.TokenTTL)
@@ -326,19 +341,6 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	log.Info("token issued", "user", user.Name, "role", user.Role, "expires", exp.UTC().Format(time.RFC3339))
 	h.Set("Content-Type", "application/jwt")
 	_, _ = w.Write([]byte(token))
-}
-
-// slowdown returns the delay of a login for a user name that already has
-// failures failed logins in the window, from all addresses.
-func (s *Server) slowdown(failures int) time.Duration {
-	over := failures - s.cfg.MaxFailures + 1
-	if over <= 0 || s.cfg.UserSlowdown <= 0 {
-		return 0
-	}
-	if over > int(s.cfg.MaxUserSlowdown/s.cfg.UserSlowdown) {
-		return s.cfg.MaxUserSlowdown
-	}
-	return time.Duration(over) * s.cfg.UserSlowdown
 }
 
 // checkPassword runs exactly one bcrypt comparison whatever the outcome:
@@ -359,6 +361,11 @@ func (s *Server) checkPassword(ctx context.Context, hash []byte, found bool, pas
 	}
 	err := s.compare(hash, []byte(pw))
 	return err == nil && found && len(password) <= MaxPasswordLen, nil
+}
+
+func (s *Server) unavailable(w http.ResponseWriter, log *slog.Logger, err error) {
+	log.Error("users file unusable, refusing logins", "err", err)
+	http.Error(w, msgUnavailable, http.StatusServiceUnavailable)
 }
 
 func (s *Server) unauthorized(w http.ResponseWriter) {

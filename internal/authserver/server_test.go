@@ -203,11 +203,13 @@ func TestRateLimit(t *testing.T) {
 		return out
 	}
 	join := func(parts ...[]step) []step { return slices.Concat(parts...) }
-	// distinctAddrs returns n steps from n client addresses.
+	// distinctAddrs returns n steps from n client addresses, every
+	// MaxUserSlowdown (a guesser waits for each answer; an instant
+	// parallel burst fills the name's turns, see namecap_test.go).
 	distinctAddrs := func(n int, auth string, code int) []step {
 		out := make([]step, n)
 		for i := range out {
-			out[i] = step{remote: fmt.Sprintf("198.51.100.%d:9", i+1), auth: auth, wantCode: code}
+			out[i] = step{advance: DefaultMaxUserSlowdown, remote: fmt.Sprintf("198.51.100.%d:9", i+1), auth: auth, wantCode: code}
 		}
 		return out
 	}
@@ -244,7 +246,7 @@ func TestRateLimit(t *testing.T) {
 		{"failures for a user from other addresses never refuse correct credentials", join(
 			distinctAddrs(10, wrongAlice, 401),
 			[]step{
-				{remote: "203.0.113.9:1", auth: goodAlice, wantCode: 200},
+				{advance: DefaultMaxUserSlowdown, remote: "203.0.113.9:1", auth: goodAlice, wantCode: 200},
 				{remote: "203.0.113.9:1", auth: goodBob, wantCode: 200},
 			})},
 		{"unknown user is limited like a known one", join(
