@@ -64,12 +64,17 @@ type Config struct {
 	// DefaultCost). Tests use bcrypt.MinCost.
 	BcryptCost int
 	// MaxFailures is how many failed logins per user name and client
-	// address are allowed in FailureWindow (default DefaultMaxFailures);
-	// beyond it that pair is refused (429) until the window ends.
+	// address are answered 401 in FailureWindow (default
+	// DefaultMaxFailures); further failures of that pair are answered 429
+	// until the window ends. It is also the number of failures per user
+	// name, from all addresses, after which the name's checks queue (see
+	// UserSlowdown). Only failures count, and a correct password is never
+	// refused for the failures of its address or pair: behind a shared
+	// address they may be someone else's.
 	MaxFailures int
 	// MaxFailuresPerAddr is how many failed logins per client address, all
-	// user names together, are allowed in FailureWindow (default
-	// DefaultAddrFailuresFactor * MaxFailures).
+	// user names together, are answered 401 in FailureWindow (default
+	// DefaultAddrFailuresFactor * MaxFailures); further failures get 429.
 	MaxFailuresPerAddr int
 	// FailureWindow is the rate-limit window (default DefaultFailureWindow).
 	FailureWindow time.Duration

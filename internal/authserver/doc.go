@@ -3,57 +3,74 @@
 // endpoint GET/POST /api/auth/token that checks HTTP Basic credentials and
 // issues a short-lived Ably JWT whose ably.channel.<channel> claim carries
 // the approver's role (Ably copies it into extras.userClaim of everything
-// the approver publishes), and the failure rate limiting in front of it.
+// the approver publishes), and the limits on guessing in front of it.
 //
 // Tokens live at most MaxTokenTTL (1h). Removing a user from the users file
 // or demoting them takes effect at their next token request (ably-go asks
 // before the current token expires), so within the token TTL; a token
-// already issued stays valid until it expires.
+// already issued stays valid until it expires. The JWT is least privilege:
+// the approvals channel only, with history, publish and subscribe, and the
+// approver's own name as clientId. Tokens are signed with
+// ablyconn.SignToken, the same signer the trusted programs use.
 //
-// Failed logins are limited per client address and per (user name, client
-// address); both refuse with 429. Per user name, from all addresses
-// together, password checks are capped (nameGate): after 5 failures in a
-// minute, the name's checks run one after another, 1 s, 2 s, … and then 5 s
-// apart, so at most 19 a minute whatever the number of addresses or
-// parallel requests; a login that cannot get a turn within 5 s gets 429 and
-// Retry-After. The addresses that logged in as the name in the last 7 days
-// (up to 8, kept in memory) have a queue of their own, so a flood of
-// guesses from elsewhere delays the approver at home by at most 5 s; from a
-// new address, an approver whose name is being guessed right now may get
-// 429 until the guessing stops. The client address is the TCP
-// peer, or, behind a configured trusted proxy, the right-most untrusted
-// X-Forwarded-For entry. Unknown users cost one bcrypt comparison against
-// a dummy hash of the users file's highest cost. A users file that group or
-// others can write is refused (fail closed). ListenAndServe serves TLS, or
-// plain HTTP only on loopback unless explicitly allowed; off loopback,
-// allowed plain HTTP also needs a trusted proxy (CheckTransport), since
-// behind an unlisted proxy every login would share the proxy's address.
+// # Rules and limits
 //
-// New passwords (AddUser, so `authserver useradd`) need at least
-// MinPasswordLen (12) characters, at most MaxPasswordLen (72) bytes, and
-// must not be one of the 308 common passwords embedded from
-// commonpasswords.txt, compared without case. Users already in the file
-// keep their passwords: only hashes are stored, so old rules cannot be
-// re-checked.
+// With the defaults (Config documents each knob):
 //
-// No user may be named like a trusted program's Ably clientId: the
-// defaults workflows.DefaultAgentClientID and DefaultBridgeClientID always,
-// plus the configured ones (Config.Reserved, from HITL_AGENT_CLIENT_ID and
-// HITL_BRIDGE_CLIENT_ID). AddUser refuses such a name; a users file that
-// holds one is refused at start and on reload, with the userdel that
-// removes it named in the error (DeleteUser can remove it). User names are
-// [a-z0-9._-], so a trusted clientId with a ':' can never be a user's.
+//   - Per client address, only failed logins count: 20 a minute for all
+//     names together, 5 a minute per (user name, address) pair. Beyond
+//     either, a failed login is answered 429 with Retry-After instead of
+//     401. A correct password is always checked and never refused for
+//     them: behind a shared address (a NAT, or a proxy that is not a
+//     trusted proxy) the failures may be someone else's. A request without
+//     credentials is a challenge (401), never counted.
+//   - Per user name, from all addresses together, password checks are
+//     capped (nameGate): after 5 failures in a minute the name's checks run
+//     one after another, 1 s, 2 s, 3 s, 4 s and then 5 s apart, so at most
+//     19 a minute (about 27,000 a day) whatever the number of addresses or
+//     parallel requests. A login that cannot get a turn within 5 s gets 429
+//     with Retry-After, without a check. The addresses that logged in as
+//     the name in the last 7 days (up to 8 per name, in memory) have a queue
+//     of their own with the same cap, so a flood of guesses from elsewhere
+//     delays the approver at such an address by at most 5 s. From a new
+//     address, an approver whose name is being guessed right now may get
+//     429 until the guessing pauses: that is the price of a hard cap.
+//     Invalid names (not [a-z0-9._-]) are not tracked per name; they always
+//     fail and count per address.
+//   - The client address is the TCP peer, or, when the peer is a trusted
+//     proxy (Config.TrustedProxies), the right-most X-Forwarded-For entry
+//     that is not one. IPv6 addresses count per /64.
+//   - Unknown users cost one bcrypt comparison against a dummy hash of the
+//     users file's highest cost, so timing does not tell whether a user
+//     exists; at most 2×GOMAXPROCS comparisons run at once.
+//   - ListenAndServe serves TLS, or plain HTTP on loopback. Off loopback,
+//     plain HTTP needs Config.AllowPlaintext (a TLS-terminating proxy is in
+//     front) and Config.TrustedProxies naming it: behind an unlisted proxy
+//     every login would share the proxy's address (CheckTransport).
+//   - New passwords (AddUser, so `authserver useradd`) need at least
+//     MinPasswordLen (12) characters, at most MaxPasswordLen (72) bytes,
+//     and must not be one of the 308 common passwords of
+//     commonpasswords.txt, compared without case. Users already in the
+//     file keep their passwords: only hashes are stored.
+//   - No user may be named like a trusted program's Ably clientId: the
+//     defaults workflows.DefaultAgentClientID and DefaultBridgeClientID
+//     always, plus the configured ones (Config.Reserved, from
+//     HITL_AGENT_CLIENT_ID and HITL_BRIDGE_CLIENT_ID). AddUser refuses such
+//     a name; a users file that holds one is refused at start and on
+//     reload, and the error names the userdel that removes it. User names
+//     are [a-z0-9._-], so a trusted clientId with a ':' is never a user's.
+//   - A users file that group or others can write is refused (fail
+//     closed), as is one that does not parse; it is re-read when it changes.
 //
-// The JWT is least privilege: the approvals channel only, with history,
-// publish and subscribe, and the approver's own name as clientId. Tokens are
-// signed with ablyconn.SignToken, the same signer the trusted programs use.
+// # Files
 //
 // One file per idea: config.go (Config, its defaults and validation),
 // server.go (the HTTP server and the token handler), userstore.go (the users
 // file as the running server sees it: reload on change, fail closed, the
 // dummy hash), users.go (the users file format, its rules, AddUser and
-// DeleteUser), ratelimit.go (failure limits and the client address) and
-// basic.go (HTTP Basic parsing).
+// DeleteUser), commonpasswords.go (the embedded list), ratelimit.go (failure
+// counts per address and the client address), namegate.go (the cap per
+// user name) and basic.go (HTTP Basic parsing).
 //
 // The package must not import workflows internals beyond its exported
 // contract, nor any Temporal or OpenAI client: it runs in the approver-facing

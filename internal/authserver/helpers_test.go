@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"context"
 	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
@@ -48,6 +49,13 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
+}
+
+// Sleep stands in for Server.sleep: the wait passes on the fake clock at
+// once.
+func (c *fakeClock) Sleep(_ context.Context, d time.Duration) error {
+	c.Advance(d)
+	return nil
 }
 
 // writeTestUsers creates a users file in a temp dir with testUsers.

@@ -9,11 +9,12 @@ import (
 	"time"
 )
 
-// failureLimiter counts failed logins per key (a client address or a user
-// name) in a fixed window that starts at the key's first counted attempt. A
-// key with max failures in its window is blocked until the window ends. Memory
-// is bounded: at most size keys are kept; when full, expired windows are
-// dropped first, then the oldest window.
+// failureLimiter counts failed logins per key (a client address, or a user
+// name and client address) in a fixed window that starts at the key's first
+// failure. A key with more than max failures in its window is over its
+// limit until the window ends. Memory is bounded: at most size keys are
+// kept; when full, expired windows are dropped first, then the oldest
+// window.
 type failureLimiter struct {
 	max    int
 	window time.Duration
@@ -32,28 +33,13 @@ func newFailureLimiter(maxFailures int, window time.Duration, size int) *failure
 	return &failureLimiter{max: maxFailures, window: window, size: size, entries: map[string]*failWindow{}}
 }
 
-// blocked reports whether key is blocked at now and for how long.
-func (l *failureLimiter) blocked(key string, now time.Time) (time.Duration, bool) {
+// fail counts one failure of key at now. It reports whether key is now
+// over its limit (more than max failures in the window) and how long the
+// window still runs.
+func (l *failureLimiter) fail(key string, now time.Time) (time.Duration, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	e := l.current(key, now)
-	if e == nil || e.count < l.max {
-		return 0, false
-	}
-	return e.start.Add(l.window).Sub(now), true
-}
-
-// attempt counts one attempt of key at now, unless key is blocked; then it
-// returns false and how long the block lasts. Attempts are counted before
-// the password is checked, so parallel requests cannot get more than max
-// guesses per window; forgive takes back an attempt that did not fail.
-func (l *failureLimiter) attempt(key string, now time.Time) (time.Duration, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	e := l.current(key, now)
-	if e != nil && e.count >= l.max {
-		return e.start.Add(l.window).Sub(now), false
-	}
 	if e == nil {
 		if len(l.entries) >= l.size {
 			l.evict(now)
@@ -62,19 +48,7 @@ func (l *failureLimiter) attempt(key string, now time.Time) (time.Duration, bool
 		l.entries[key] = e
 	}
 	e.count++
-	return 0, true
-}
-
-// forgive takes back one attempt of key.
-func (l *failureLimiter) forgive(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if e, ok := l.entries[key]; ok {
-		e.count--
-		if e.count <= 0 {
-			delete(l.entries, key)
-		}
-	}
+	return e.start.Add(l.window).Sub(now), e.count > l.max
 }
 
 // current returns key's window if it is still open at now, dropping an

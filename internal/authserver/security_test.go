@@ -280,8 +280,8 @@ func TestParseTrustedProxies(t *testing.T) {
 // Behind a trusted proxy every client has its own limit; a client that is
 // not the proxy cannot escape its limit with a forged header.
 func TestRateLimitBehindTrustedProxy(t *testing.T) {
-	s, _, _ := newTestServer(t, func(c *Config) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.1/32")} })
-	s.sleep = func(context.Context, time.Duration) error { return nil }
+	s, clock, _ := newTestServer(t, func(c *Config) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.1/32")} })
+	s.sleep = clock.Sleep
 	h := s.Handler()
 	do := func(remote, xff, auth string) int {
 		req := httptest.NewRequest(http.MethodGet, TokenPath, nil)
@@ -297,18 +297,21 @@ func TestRateLimitBehindTrustedProxy(t *testing.T) {
 	for range DefaultMaxFailures {
 		do("10.0.0.1:1", "198.51.100.1", basic("alice", "wrong"))
 	}
-	if got := do("10.0.0.1:1", "198.51.100.1", basic("alice", "alice-password")); got != http.StatusTooManyRequests {
-		t.Fatalf("blocked client through the proxy: %d, want 429", got)
+	if got := do("10.0.0.1:1", "198.51.100.1", basic("alice", "wrong")); got != http.StatusTooManyRequests {
+		t.Fatalf("client over its limit through the proxy: %d, want 429", got)
 	}
-	if got := do("10.0.0.1:1", "198.51.100.2", basic("alice", "alice-password")); got != http.StatusOK {
-		t.Fatalf("other client through the proxy: %d, want 200", got)
+	if got := do("10.0.0.1:1", "198.51.100.2", basic("alice", "wrong")); got != http.StatusUnauthorized {
+		t.Fatalf("other client through the proxy: %d, want 401", got)
+	}
+	if got := do("10.0.0.1:1", "198.51.100.1", basic("alice", "alice-password")); got != http.StatusOK {
+		t.Fatalf("correct password from the client over its limit: %d, want 200", got)
 	}
 	// Direct, untrusted peer: a fresh X-Forwarded-For per request does not
 	// give fresh limits.
 	for i := range DefaultMaxFailures {
-		do("203.0.113.9:1", fmt.Sprintf("198.51.100.%d", 100+i), basic("alice", "wrong"))
+		do("203.0.113.9:1", fmt.Sprintf("198.51.100.%d", 100+i), basic("carol", "wrong"))
 	}
-	if got := do("203.0.113.9:1", "198.51.100.200", basic("alice", "alice-password")); got != http.StatusTooManyRequests {
+	if got := do("203.0.113.9:1", "198.51.100.200", basic("carol", "wrong")); got != http.StatusTooManyRequests {
 		t.Fatalf("forged header from an untrusted peer: %d, want 429", got)
 	}
 }
@@ -482,5 +485,46 @@ func TestShortPasswordInUsersFileStillLogsIn(t *testing.T) {
 	rec := doToken(t, s.Handler(), http.MethodGet, "192.0.2.1:1", basic("old", "pass1234"))
 	if rec.Code != http.StatusOK {
 		t.Fatalf("existing user with a short password: status %d, want 200", rec.Code)
+	}
+}
+
+// Attack 4 of issue 9: behind a proxy that is not a trusted proxy, every
+// login comes from the proxy's address. Failed logins from it, for any
+// names, must never refuse a correct password: only failed logins are
+// counted against an address, and over its limit only failures are
+// refused.
+func TestProxyLockout(t *testing.T) {
+	s, clock, _ := newTestServer(t, nil) // no trusted proxies
+	rec := &sleepRecorder{clock: clock}
+	s.sleep = rec.sleep
+	h := s.Handler()
+	const proxy = "192.0.2.200" // every request's peer
+	port := 0
+	from := func() string { port++; return fmt.Sprintf("%s:%d", proxy, 40000+port) }
+	// One person fails, from behind the proxy: a spray over 30 names, then
+	// 10 guesses for each approver.
+	for i := range 30 {
+		doToken(t, h, http.MethodGet, from(), basic(fmt.Sprintf("user%d", i), "guess"))
+	}
+	for _, name := range []string{"alice", "bob", "carol"} {
+		for i := range 10 {
+			doToken(t, h, http.MethodGet, from(), basic(name, fmt.Sprintf("guess-%d", i)))
+		}
+	}
+	// Guessing from the address is still refused...
+	if rec := doToken(t, h, http.MethodGet, from(), basic("alice", "one-more-guess")); rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" {
+		t.Errorf("a failed guess over the address's limit: status %d, Retry-After %q; want 429", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	// ...and every approver behind the same proxy still gets in.
+	for _, u := range testUsers[:3] {
+		got := doToken(t, h, http.MethodGet, from(), basic(u.name, u.password))
+		if got.Code != http.StatusOK || got.Header().Get("Content-Type") != "application/jwt" {
+			t.Errorf("%s behind the proxy, correct password: status %d %q, want a token", u.name, got.Code, got.Body)
+		}
+	}
+	for _, d := range rec.all() {
+		if d > s.cfg.MaxUserSlowdown {
+			t.Errorf("a login waited %s, want at most %s", d, s.cfg.MaxUserSlowdown)
+		}
 	}
 }

@@ -50,9 +50,10 @@ type Server struct {
 	keySecret  string
 	capability string
 	users      *userStore
-	// byAddr limits failures per client address, byPair per user name
-	// and client address (both refuse with 429); byName caps the password
-	// checks per user name from all addresses (nameGate).
+	// byAddr counts failed logins per client address, byPair per user
+	// name and client address: over the limit a failure is answered 429,
+	// a correct password never. byName caps the password checks per user
+	// name from all addresses (nameGate).
 	byAddr *failureLimiter
 	byPair *failureLimiter
 	byName *nameGate
@@ -239,74 +240,45 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	values := r.Header.Values("Authorization")
 	if len(values) == 0 {
 		// A challenge, not a failure: browsers and curl ask first.
-		if retry, blocked := s.byAddr.blocked(addrKey, now); blocked {
-			s.tooMany(w, log, retry, "client")
-			return
-		}
 		s.unauthorized(w)
-		return
-	}
-	// Count the attempt before checking anything, so that parallel requests
-	// cannot get more guesses than the limit; take it back unless it fails.
-	if retry, ok := s.byAddr.attempt(addrKey, now); !ok {
-		s.tooMany(w, log, retry, "client")
 		return
 	}
 	name, password, ok := parseBasic(values[0])
 	if !ok || len(values) > 1 {
 		log.Warn("auth failed", "reason", "malformed authorization header")
-		s.unauthorized(w)
+		s.failed(w, log, addrKey, "")
 		return
 	}
 	// Names that cannot exist are not tracked per user (that would let
-	// anyone fill the tables); they still cost an attempt per address. Any
-	// valid name is tracked, existing or not, so a 429 reveals nothing.
+	// anyone fill the tables); their failures count per address. Any valid
+	// name is tracked, existing or not, so a 429 reveals nothing.
 	validName := ValidateName(name, nil) == nil
-	pairKey := "user:" + name + "\x00" + addrKey
-	if validName {
-		// The hard limit is per user name and client address: failures
-		// from other addresses never refuse correct credentials.
-		if retry, ok := s.byPair.attempt(pairKey, now); !ok {
-			s.byAddr.forgive(addrKey)
-			s.tooMany(w, log, retry, "user and client")
-			return
-		}
-	}
-	forgiveAddr := func() {
-		s.byAddr.forgive(addrKey)
-		if validName {
-			s.byPair.forgive(pairKey)
-		}
-	}
 	user, hash, found, err := s.users.lookup(name)
 	if err != nil {
-		forgiveAddr()
 		s.unavailable(w, log, err)
 		return
 	}
-	forgive := forgiveAddr
 	var lane laneKey
 	if validName {
 		// Per user name, from all addresses: checks beyond the free ones
 		// wait for their turn, one after another (nameGate).
 		k, wait, retry, ok := s.byName.reserve(name, addrKey, found, now)
 		if !ok {
-			forgiveAddr()
 			log.Warn("auth refused: no turn for this user name soon", "user", name)
 			s.tooMany(w, log, retry, "user name")
 			return
 		}
 		lane = k
-		forgive = func() { forgiveAddr(); s.byName.forgive(lane) }
 		if wait > 0 {
 			log.Warn("auth queued: many failed logins for this user name", "user", name, "wait", wait.String())
 			if err := s.sleep(r.Context(), wait); err != nil {
-				forgive()
+				s.byName.forgive(lane)
 				return // the client went away
 			}
 			// The users file may have changed while the request waited.
+			now = s.now()
 			if user, hash, found, err = s.users.lookup(name); err != nil {
-				forgive()
+				s.byName.forgive(lane)
 				s.unavailable(w, log, err)
 				return
 			}
@@ -314,22 +286,25 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	ok, err = s.checkPassword(r.Context(), hash, found && validName, password)
 	if err != nil {
-		forgive()
+		if validName {
+			s.byName.forgive(lane)
+		}
 		return // the client went away while waiting for a bcrypt slot
 	}
 	if !ok {
-		logName := "(invalid)"
+		logName, pairKey := "(invalid)", ""
 		if validName {
-			logName = name
+			logName, pairKey = name, pairKeyOf(name, addrKey)
 		}
 		log.Warn("auth failed", "user", logName)
-		s.unauthorized(w)
+		s.failed(w, log, addrKey, pairKey)
 		return
 	}
-	s.byAddr.forgive(addrKey)
-	s.byPair.reset(pairKey)
+	// The address's failures never refuse a correct password: behind a
+	// shared address (a NAT, a proxy) they may be someone else's.
+	s.byPair.reset(pairKeyOf(name, addrKey))
 	s.byName.forgive(lane)
-	s.byName.remember(name, addrKey, s.now())
+	s.byName.remember(name, addrKey, now)
 
 	token, exp, err := ablyconn.SignToken(s.keyName, s.keySecret, user.Name, s.capability,
 		map[string]any{RoleClaim(s.cfg.Channel): user.Role}, now, s.cfg.TokenTTL)
@@ -362,6 +337,27 @@ func (s *Server) checkPassword(ctx context.Context, hash []byte, found bool, pas
 	err := s.compare(hash, []byte(pw))
 	return err == nil && found && len(password) <= MaxPasswordLen, nil
 }
+
+// failed counts a failed login against the client address and, for a
+// valid user name, against the (name, address) pair, and answers it: 401,
+// or 429 once either is over its limit in the window.
+func (s *Server) failed(w http.ResponseWriter, log *slog.Logger, addrKey, pairKey string) {
+	now := s.now()
+	retry, over := s.byAddr.fail(addrKey, now)
+	by := "client"
+	if pairKey != "" {
+		if r, o := s.byPair.fail(pairKey, now); o {
+			retry, over, by = max(retry, r), true, "user and client"
+		}
+	}
+	if over {
+		s.tooMany(w, log, retry, by)
+		return
+	}
+	s.unauthorized(w)
+}
+
+func pairKeyOf(name, addrKey string) string { return "user:" + name + "\x00" + addrKey }
 
 func (s *Server) unavailable(w http.ResponseWriter, log *slog.Logger, err error) {
 	log.Error("users file unusable, refusing logins", "err", err)
