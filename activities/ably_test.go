@@ -176,7 +176,7 @@ func TestAblyPublisherErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		err = pub.Publish(t.Context(), workflows.DefaultChannel, &ably.Message{ID: "w:c:request", Name: workflows.MsgApprovalRequest, Data: map[string]any{"a": 1}})
-		if err == nil || !isNonRetryable(err) || errType(err) != ErrTypeAbly {
+		if err == nil || !isNonRetryable(err) || errType(err) != workflows.ErrTypeAbly {
 			t.Fatalf("err = %v, want a non-retryable AblyError", err)
 		}
 	})
@@ -206,7 +206,7 @@ func TestAblyPublisherErrors(t *testing.T) {
 func TestPublishApprovalRequiresIDs(t *testing.T) {
 	a := newTestActivities(t, noModel{}, nil) // nopPublisher fails the test if reached
 	err := publishActivity(t, a, workflows.ActivityPublishApprovalRequest, workflows.ApprovalRequestInput{Data: workflows.ApprovalRequestData{Tool: "x", ToolCallID: "c"}})
-	if err == nil || !isNonRetryable(err) || errType(err) != ErrTypeBadRequest {
+	if err == nil || !isNonRetryable(err) || errType(err) != workflows.ErrTypeBadRequest {
 		t.Fatalf("err = %v, want a non-retryable BadRequestError", err)
 	}
 }

@@ -23,6 +23,8 @@ import (
 	"unicode/utf8"
 
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/hitl/durable-approvals/workflows"
 )
 
 // Tool names, fixed by the team contract and the policy file.
@@ -253,7 +255,7 @@ func (b *Blog) publishWebhook(ctx context.Context, call ToolCall, args publishAr
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.webhook, bytes.NewReader(body))
 	if err != nil {
-		return "", temporal.NewNonRetryableApplicationError("webhook: bad request: "+err.Error(), ErrTypeWebhook, nil)
+		return "", temporal.NewNonRetryableApplicationError("webhook: bad request: "+err.Error(), workflows.ErrTypeWebhook, nil)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(HeaderIdempotencyKey, call.IdempotencyKey())
@@ -269,7 +271,7 @@ func (b *Blog) publishWebhook(ctx context.Context, call ToolCall, args publishAr
 		return "", fmt.Errorf("webhook: %s (will retry)", resp.Status)
 	default:
 		return "", temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("webhook: %s: %s", resp.Status, firstLine(string(reply))), ErrTypeWebhook, nil)
+			fmt.Sprintf("webhook: %s: %s", resp.Status, firstLine(string(reply))), workflows.ErrTypeWebhook, nil)
 	}
 	res := PublishResult{Published: true, Title: args.Title, Slug: slug, Location: b.webhook}
 	var ack struct {
@@ -392,7 +394,7 @@ func (b *Blog) delete(ctx context.Context, call ToolCall) (string, error) {
 func (b *Blog) once(ctx context.Context, call ToolCall, fn func() (string, error)) (string, error) {
 	if call.WorkflowID == "" || call.CallID == "" {
 		return "", temporal.NewNonRetryableApplicationError(
-			call.Name+": workflow id and call id are required for idempotency", ErrTypeBadRequest, nil)
+			call.Name+": workflow id and call id are required for idempotency", workflows.ErrTypeBadRequest, nil)
 	}
 	unlock, err := b.keys.lock(ctx, call.Name+"\x00"+call.IdempotencyKey())
 	if err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
-	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -11,10 +10,8 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
-	"time"
 
 	"github.com/hitl/durable-approvals/config"
-	"github.com/hitl/durable-approvals/workflows"
 )
 
 // fakeRoot makes a directory that looks like the repository root.
@@ -385,38 +382,6 @@ func TestEnsureTemporalCLIGiven(t *testing.T) {
 		}
 		if log.Len() != 0 {
 			t.Errorf("ensureTemporalCLI(%s) built something: %s", tt.path, log.String())
-		}
-	}
-}
-
-func TestApprovalRequestMessage(t *testing.T) {
-	d := workflows.ApprovalRequestData{
-		Tool: "publish_blog_post", Arguments: `{"title":"T"}`, ToolCallID: "call_1", WorkflowID: "hitl-1",
-		RequiredRole: "publisher", Requester: "sam",
-		RequestedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), ExpiresAt: time.Date(2026, 1, 2, 3, 14, 5, 0, time.UTC),
-	}
-	m, err := approvalRequestMessage(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m.ID != "hitl-1:call_1:request" || m.Name != workflows.MsgApprovalRequest {
-		t.Errorf("id %q name %q", m.ID, m.Name)
-	}
-	headers, _ := m.Extras["headers"].(map[string]any)
-	if headers[workflows.HeaderToolCallID] != "call_1" || headers[workflows.HeaderWorkflowID] != "hitl-1" {
-		t.Errorf("headers = %v", m.Extras)
-	}
-	b, err := json.Marshal(m.Data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var back workflows.ApprovalRequestData
-	if err := json.Unmarshal(b, &back); err != nil || back != d {
-		t.Errorf("data round trip = %+v, %v; want %+v", back, err, d)
-	}
-	for _, bad := range []workflows.ApprovalRequestData{{ToolCallID: "call_1"}, {WorkflowID: "hitl-1"}} {
-		if _, err := approvalRequestMessage(bad); err == nil {
-			t.Errorf("approvalRequestMessage(%+v): no error", bad)
 		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+
+	"github.com/hitl/durable-approvals/workflows"
 )
 
 // devServer is a Temporal CLI dev server on spare loopback ports.
@@ -42,8 +44,9 @@ func startDevServer(t testing.TB, dbFile string) *devServer {
 	s.args = []string{"server", "start-dev", "--ip", "127.0.0.1",
 		"--port", fmt.Sprint(port), "--ui-port", fmt.Sprint(ui), "--http-port", fmt.Sprint(httpPort),
 		"--metrics-port", fmt.Sprint(metrics), "--db-filename", dbFile, "--log-level", "error",
-		"--search-attribute", "ApprovalToolCallIDs=KeywordList",
-		"--search-attribute", "PendingApprovals=Int",
+	}
+	for _, spec := range workflows.SearchAttributeSpecs() {
+		s.args = append(s.args, "--search-attribute", spec)
 	}
 	s.start(t)
 	return s

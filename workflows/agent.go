@@ -263,7 +263,7 @@ func (r *run) handleCalls(ctx workflow.Context, calls []ToolCall) ([]string, err
 	var admitted []string // ids of this response's calls that will wait for a human
 	for i, c := range calls {
 		tp, why := r.classify(i, c, admitted)
-		if ValidToolCallID(c.CallID) {
+		if ValidateToolCallID(c.CallID) == nil {
 			r.seenCalls[c.CallID] = true
 		}
 		if why == "" && tp.NeedsApproval() {
@@ -307,7 +307,7 @@ func (r *run) classify(i int, c ToolCall, admitted []string) (ToolPolicy, string
 	if c.CallID == "" {
 		return ToolPolicy{}, "tool call has no call id"
 	}
-	if !ValidToolCallID(c.CallID) {
+	if ValidateToolCallID(c.CallID) != nil {
 		return ToolPolicy{}, "invalid tool call id"
 	}
 	if r.seenCalls[c.CallID] {

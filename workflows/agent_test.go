@@ -824,7 +824,7 @@ func FuzzWhyIgnore(f *testing.F) {
 			d.PublishedAt = testStart.Add(time.Duration(publishedAfter) * time.Second)
 		}
 		why := r.whyIgnore(testStart.Add(time.Minute), d, r.approvals[callID])
-		wellFormed := validMessageID(msgID) && who != "" && len(who) <= maxClientIDLen && len(role) <= maxRoleLen
+		wellFormed := ValidateMessageID(msgID) == nil && who != "" && len(who) <= MaxClientIDLen && len(role) <= MaxRoleLen
 		valid := wellFormed && callID == "call_1" &&
 			(decision == DecisionApproved || decision == DecisionRejected) &&
 			p.Check("publish_blog_post", role) == nil &&
@@ -842,7 +842,7 @@ func FuzzWhyIgnore(f *testing.F) {
 		// Another client's message with the same id is not a duplicate.
 		other := d
 		other.ApproverClientID = "other-" + who
-		if wellFormed && len(other.ApproverClientID) <= maxClientIDLen {
+		if wellFormed && len(other.ApproverClientID) <= MaxClientIDLen {
 			if got := r.whyIgnore(testStart.Add(time.Minute), other, r.approvals[callID]); got == "duplicate" {
 				t.Fatalf("message %q of another client counted as a duplicate", msgID)
 			}

@@ -233,7 +233,7 @@ func (r *run) onDecision(ctx workflow.Context, d Decision) {
 		Actor:         d.ApproverClientID,
 		Role:          d.ApproverRole,
 		AblyMessageID: d.AblyMessageID,
-		Reason:        truncate(d.Reason, maxReasonLen),
+		Reason:        truncate(d.Reason, MaxReasonLen),
 	})
 	a := r.approvals[d.ToolCallID]
 	if a != nil {
@@ -264,14 +264,14 @@ func (r *run) whyIgnore(now time.Time, d Decision, a *approval) string {
 	switch {
 	case d.AblyMessageID == "":
 		return "no ably message id"
-	case !validMessageID(d.AblyMessageID):
-		return fmt.Sprintf("invalid ably message id (want 1 to %d printable ASCII bytes)", maxMessageIDLen)
+	case ValidateMessageID(d.AblyMessageID) != nil:
+		return fmt.Sprintf("invalid ably message id (want 1 to %d printable ASCII bytes)", MaxMessageIDLen)
 	case d.ApproverClientID == "":
 		return "no approver client id"
-	case len(d.ApproverClientID) > maxClientIDLen:
-		return fmt.Sprintf("approver client id longer than %d bytes", maxClientIDLen)
-	case len(d.ApproverRole) > maxRoleLen:
-		return fmt.Sprintf("approver role longer than %d bytes", maxRoleLen)
+	case len(d.ApproverClientID) > MaxClientIDLen:
+		return fmt.Sprintf("approver client id longer than %d bytes", MaxClientIDLen)
+	case len(d.ApproverRole) > MaxRoleLen:
+		return fmt.Sprintf("approver role longer than %d bytes", MaxRoleLen)
 	}
 	key := d.ApproverClientID + "\x00" + d.AblyMessageID
 	if r.seenMsgs[key] {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/ablylocal"
+	"github.com/hitl/durable-approvals/internal/ablymsg"
 	"github.com/hitl/durable-approvals/internal/bridge"
 	"github.com/hitl/durable-approvals/workflows"
 )
@@ -184,7 +185,7 @@ func checkResponse(t *testing.T, m *ably.Message, toolCallID, workflowID, decisi
 	if r.ClientID != "alice" || r.Role != "publisher" || r.ToolCallID != toolCallID || r.WorkflowID != workflowID || r.Decision != decision || r.Reason != reason {
 		t.Fatalf("response = %+v, want %s/%s %s %q by alice (publisher)", r, workflowID, toolCallID, decision, reason)
 	}
-	h, _ := bridge.AsMap(m.Extras["headers"])
+	h, _ := ablymsg.AsMap(m.Extras["headers"])
 	if _, has := h["workflowId"]; has != (workflowID != "") {
 		t.Fatalf("headers = %v", h)
 	}

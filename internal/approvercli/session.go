@@ -13,7 +13,7 @@ import (
 	"github.com/ably/ably-go/ably"
 
 	"github.com/hitl/durable-approvals/internal/ablyconn"
-	"github.com/hitl/durable-approvals/internal/bridge"
+	"github.com/hitl/durable-approvals/internal/ablymsg"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -144,7 +144,7 @@ func open(ctx context.Context, cfg Config) (*session, error) {
 		s.close()
 		return nil, fmt.Errorf("attach to channel %q: %w", cfg.Channel, err)
 	}
-	msgs, err := bridge.HistoryUntilAttach(actx, s.ch, cfg.HistoryPages, 100)
+	msgs, err := ablymsg.HistoryUntilAttach(actx, s.ch, cfg.HistoryPages, 100)
 	if err != nil {
 		s.close()
 		return nil, fmt.Errorf("load pending requests: %w", err)

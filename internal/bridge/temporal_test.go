@@ -55,14 +55,15 @@ func startTemporal(t *testing.T) client.Client {
 	quiet := tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	var saArgs []string
+	for _, spec := range workflows.SearchAttributeSpecs() {
+		saArgs = append(saArgs, "--search-attribute", spec)
+	}
 	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
 		ExistingPath:  exe,
 		ClientOptions: &client.Options{Logger: quiet},
-		ExtraArgs: []string{
-			"--search-attribute", workflows.SAToolCallIDs.GetName() + "=KeywordList",
-			"--search-attribute", workflows.SAPendingApprovals.GetName() + "=Int",
-		},
-		Stdout: io.Discard, Stderr: io.Discard,
+		ExtraArgs:     saArgs,
+		Stdout:        io.Discard, Stderr: io.Discard,
 	})
 	if err != nil {
 		t.Fatalf("dev server: %v", err)

@@ -91,18 +91,19 @@ func main() {
 func run(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
+	var saArgs []string
+	for _, spec := range workflows.SearchAttributeSpecs() {
+		saArgs = append(saArgs, "--search-attribute", spec)
+	}
 	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
 		ExistingPath: cfg.TemporalCLI,
 		ClientOptions: &client.Options{
 			Logger: tlog.NewStructuredLogger(logger.With("component", "temporal")),
 		},
-		LogLevel: "error",
-		ExtraArgs: []string{
-			"--search-attribute", "ApprovalToolCallIDs=KeywordList",
-			"--search-attribute", "PendingApprovals=Int",
-		},
-		Stdout: os.Stderr,
-		Stderr: os.Stderr,
+		LogLevel:  "error",
+		ExtraArgs: saArgs,
+		Stdout:    os.Stderr,
+		Stderr:    os.Stderr,
 	})
 	if err != nil {
 		return fmt.Errorf("start dev server: %w", err)
