@@ -162,7 +162,7 @@ func TestClassifyKeepsPendingIDsWithinBudget(t *testing.T) {
 			id := fmt.Sprintf("p%0*d", MaxToolCallIDLen-1, i)
 			a := &approval{}
 			if i < resolved {
-				a.outcome = OutcomeApproved
+				a.state = stateApproved
 			}
 			r.approvals[id] = a
 			r.order = append(r.order, id)
