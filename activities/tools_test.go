@@ -567,27 +567,3 @@ func TestPublishWebhookConcurrentRunsPostOnce(t *testing.T) {
 		t.Errorf("webhook requests = %d, want 1", len(cms.keys))
 	}
 }
-
-func TestKeyLocksHonourContext(t *testing.T) {
-	var l keyLocks
-	unlock, err := l.lock(t.Context(), "k")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
-	defer cancel()
-	if _, err := l.lock(ctx, "k"); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("lock of a held key = %v, want deadline exceeded", err)
-	}
-	other, err := l.lock(t.Context(), "other")
-	if err != nil {
-		t.Fatalf("another key: %v", err)
-	}
-	other()
-	unlock()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.m) != 0 {
-		t.Errorf("%d key entries left after unlocking all", len(l.m))
-	}
-}
