@@ -18,26 +18,19 @@ import (
 
 	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/ablylocal"
+	"github.com/hitl/durable-approvals/internal/ablylocal/ablytest"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
 const (
-	testKeyName   = "app.key"
-	testKeySecret = "s3cret"
+	testKeyName   = ablytest.KeyName
+	testKeySecret = ablytest.KeySecret
 )
 
 // startAbly runs the project's local Ably server on a loopback port.
 func startAbly(t *testing.T, keys ...ablylocal.Key) ablyconn.Config {
 	t.Helper()
-	if len(keys) == 0 {
-		keys = []ablylocal.Key{{Name: testKeyName, Secret: testKeySecret}}
-	}
-	srv, err := ablylocal.Listen(t.Context(), "127.0.0.1:0", ablylocal.Config{Keys: keys})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	return ablyconn.Config{APIKey: keys[0].Name + ":" + keys[0].Secret, Endpoint: srv.Addr(), TLS: false}
+	return ablytest.Start(t, ablylocal.Config{Keys: keys}).Conn
 }
 
 func publishActivity(t *testing.T, a *Activities, name string, in any) error {

@@ -37,6 +37,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/hitl/durable-approvals/internal/temporaltest"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -91,17 +92,13 @@ func main() {
 func run(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	var saArgs []string
-	for _, spec := range workflows.SearchAttributeSpecs() {
-		saArgs = append(saArgs, "--search-attribute", spec)
-	}
 	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
 		ExistingPath: cfg.TemporalCLI,
 		ClientOptions: &client.Options{
 			Logger: tlog.NewStructuredLogger(logger.With("component", "temporal")),
 		},
 		LogLevel:  "error",
-		ExtraArgs: saArgs,
+		ExtraArgs: temporaltest.SearchAttributeArgs(),
 		Stdout:    os.Stderr,
 		Stderr:    os.Stderr,
 	})
