@@ -26,6 +26,7 @@ import (
 
 	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/ablylocal"
+	"github.com/hitl/durable-approvals/internal/ablylocal/ablytest"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -75,7 +76,7 @@ func TestAblyJSInterop(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
 			t.Cleanup(cancel)
 
-			srv := startAblyLocal(ctx, t)
+			srv := ablytest.Start(t, ablylocal.Config{Keys: []ablylocal.Key{{Name: keyName, Secret: keySecret}}})
 			helper := startTokenHelper(t, approverToken)
 			port := portOf(t, srv.Addr())
 
@@ -226,16 +227,6 @@ func readJSONFile(t *testing.T, path string, v any) {
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("parse %s: %v", path, err)
 	}
-}
-
-func startAblyLocal(ctx context.Context, t *testing.T) *ablylocal.Server {
-	t.Helper()
-	srv, err := ablylocal.Listen(ctx, "127.0.0.1:0", ablylocal.Config{Keys: []ablylocal.Key{{Name: keyName, Secret: keySecret}}})
-	if err != nil {
-		t.Fatalf("ablylocal.Listen: %v", err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	return srv
 }
 
 func portOf(t *testing.T, addr string) int {
@@ -950,7 +941,7 @@ func TestAblyJSRejectsBadJWT(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
 			t.Cleanup(cancel)
-			srv := startAblyLocal(ctx, t)
+			srv := ablytest.Start(t, ablylocal.Config{Keys: []ablylocal.Key{{Name: keyName, Secret: keySecret}}})
 			helper := startTokenHelper(t, tc.sign)
 			for _, binary := range []bool{false, true} {
 				js := startNode(ctx, t, node, nodeArgs{
@@ -1001,7 +992,7 @@ func TestAblyJSRecover(t *testing.T) {
 		t.Run(map[bool]string{false: "json", true: "msgpack"}[binary], func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
 			t.Cleanup(cancel)
-			srv := startAblyLocal(ctx, t)
+			srv := ablytest.Start(t, ablylocal.Config{Keys: []ablylocal.Key{{Name: keyName, Secret: keySecret}}})
 			helper := startTokenHelper(t, approverToken)
 			conf := ablyconn.Config{APIKey: keyName + ":" + keySecret, Endpoint: srv.Addr(), TLS: false}
 			rest := newREST(t, conf, agentID, binary)
