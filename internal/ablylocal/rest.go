@@ -142,7 +142,7 @@ func (s *Server) servePublish(w http.ResponseWriter, r *http.Request) {
 	if strings.Contains(r.Header.Get("Content-Type"), "msgpack") {
 		f = formatMsgpack
 	}
-	msgs, err := s.decodeMessages(f, body)
+	msgs, err := s.codecs.decodeMessages(f, body)
 	if err != nil {
 		s.writeError(w, r, errBadRequest("malformed %s body: %v", f, err))
 		return
@@ -155,8 +155,9 @@ func (s *Server) servePublish(w http.ResponseWriter, r *http.Request) {
 	s.write(w, r, http.StatusCreated, map[string]any{"serials": serials})
 }
 
-// decodeMessages decodes an array of messages or a single message.
-func (s *Server) decodeMessages(f wireFormat, body []byte) ([]*message, error) {
+// decodeMessages decodes a REST publish body: an array of messages or a
+// single message.
+func (c codecs) decodeMessages(f wireFormat, body []byte) ([]*message, error) {
 	var msgs []*message
 	single := false
 	if f == formatJSON {
@@ -167,11 +168,11 @@ func (s *Server) decodeMessages(f wireFormat, body []byte) ([]*message, error) {
 	}
 	if single {
 		var m message
-		if err := s.codecs.decode(f, body, &m); err != nil {
+		if err := c.decode(f, body, &m); err != nil {
 			return nil, err
 		}
 		msgs = []*message{&m}
-	} else if err := s.codecs.decode(f, body, &msgs); err != nil {
+	} else if err := c.decode(f, body, &msgs); err != nil {
 		return nil, err
 	}
 	for i, m := range msgs {
