@@ -29,13 +29,15 @@ type ackResult struct {
 // connState is an Ably connection: it outlives its WebSocket for the
 // connection-state TTL so the client can resume.
 type connState struct {
-	s   *Server
-	id  string
-	key string
+	s  *Server
+	id string
 	// sem is held by the transport serving this connection.
 	sem chan struct{}
 
-	mu             sync.Mutex
+	mu sync.Mutex
+	// key is the connection key a client resumes with; every resume
+	// replaces it.
+	key            string
 	p              *principal
 	t              *transport
 	nextSerial     int64

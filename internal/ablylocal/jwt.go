@@ -26,7 +26,10 @@ type principal struct {
 	// concrete id otherwise.
 	clientID string
 	grant    grant
-	// claims are the JWT's claims; nil for Basic auth.
+	// token is set for token auth (JWT or Ably native token), as opposed
+	// to Basic auth with the key.
+	token bool
+	// claims are the JWT's claims; nil for Basic auth and native tokens.
 	claims map[string]any
 	// expires is the token's exp; zero for Basic auth.
 	expires time.Time
@@ -130,7 +133,7 @@ func (kr keyring) verifyJWT(tok string, now time.Time) (*principal, *errorInfo) 
 	if err != nil {
 		return nil, errInvalidToken("JWT claims not accepted: %v", err)
 	}
-	p := &principal{keyName: key.Name, grant: grant{key.cap}, claims: cl, expires: expT}
+	p := &principal{keyName: key.Name, token: true, grant: grant{key.cap}, claims: cl, expires: expT}
 	if raw, ok := cl["x-ably-capability"]; ok {
 		s, ok := raw.(string)
 		if !ok {

@@ -39,13 +39,14 @@ func (t *transport) writeLoop() {
 		now := time.Now()
 		expTimer = time.NewTimer(exp.Sub(now))
 		expC = expTimer.C
+		// As Ably does, ask TokenRenewalLead before exp; a token that
+		// lives less than the lead is not renewed by the server, so it
+		// expires and the connection is DISCONNECTED with 40142 (RTN22a).
 		if lead := s.cfg.TokenRenewalLead; lead > 0 {
-			at := exp.Add(-lead)
-			if half := now.Add(exp.Sub(now) / 2); at.Before(half) {
-				at = half
+			if at := exp.Add(-lead); at.After(now) {
+				renewTimer = time.NewTimer(at.Sub(now))
+				renewC = renewTimer.C
 			}
-			renewTimer = time.NewTimer(at.Sub(now))
-			renewC = renewTimer.C
 		}
 	}
 	arm()

@@ -22,7 +22,14 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /channels/{channel}/messages", s.servePublish)
 	mux.HandleFunc("GET /channels/{channel}/messages", s.serveHistory)
 	mux.HandleFunc("GET /channels/{channel}/history", s.serveHistory)
+	mux.HandleFunc("PATCH /channels/{channel}/messages/{serial}", s.serveMessageOperation)
+	// Everything else authenticates first, as Ably does: bad credentials
+	// are a 401 with their own code, good ones a 404.
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if _, e := s.authenticateREST(r); e != nil {
+			s.writeError(w, r, e)
+			return
+		}
 		s.writeError(w, r, newError(codeNotFound, statusNotFound, "%s %s is not implemented by the local Ably server", r.Method, r.URL.Path))
 	})
 	return mux
@@ -138,10 +145,7 @@ func (s *Server) servePublish(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, newError(codeMessageTooLarge, statusRequestTooLarge, "request body exceeds %d bytes", defaultMaxFrameSize))
 		return
 	}
-	f := formatJSON
-	if strings.Contains(r.Header.Get("Content-Type"), "msgpack") {
-		f = formatMsgpack
-	}
+	f := requestFormat(r)
 	msgs, err := s.codecs.decodeMessages(f, body)
 	if err != nil {
 		s.writeError(w, r, errBadRequest("malformed %s body: %v", f, err))
@@ -153,6 +157,36 @@ func (s *Server) servePublish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.write(w, r, http.StatusCreated, map[string]any{"serials": serials})
+}
+
+// serveMessageOperation handles PATCH /channels/{channel}/messages/{serial}
+// (REST message update, delete and append): refused with 93002 after
+// authentication, as on a channel without the mutable-messages rule.
+func (s *Server) serveMessageOperation(w http.ResponseWriter, r *http.Request) {
+	if _, e := s.authenticateREST(r); e != nil {
+		s.writeError(w, r, e)
+		return
+	}
+	var m message
+	what := "update"
+	body, err := io.ReadAll(io.LimitReader(r.Body, defaultMaxFrameSize))
+	if err == nil && s.codecs.decode(requestFormat(r), body, &m) == nil {
+		switch m.Action {
+		case messageDelete:
+			what = "delete"
+		case messageAppend:
+			what = "append"
+		}
+	}
+	s.writeError(w, r, errMutableMessages(what))
+}
+
+// requestFormat is the format of a request body, by its Content-Type.
+func requestFormat(r *http.Request) wireFormat {
+	if strings.Contains(r.Header.Get("Content-Type"), "msgpack") {
+		return formatMsgpack
+	}
+	return formatJSON
 }
 
 // decodeMessages decodes a REST publish body: an array of messages or a

@@ -44,7 +44,7 @@ func (s *Server) openConn(ctx context.Context, q url.Values, p *principal) (*con
 		p:       p,
 		results: map[int64]ackResult{},
 	}
-	cs.key = randomID(12) + "!" + cs.id
+	cs.key = newConnKey(cs.id)
 	cs.sem <- struct{}{}
 	s.mu.Lock()
 	s.conns[cs.key] = cs
@@ -88,12 +88,20 @@ func (s *Server) resumeConn(ctx context.Context, key string, p *principal) (*con
 	case <-ctx.Done():
 		return nil, expired
 	}
+	// Every resume issues a new connection key (RTN15e) and retires the
+	// old one, so a client still holding it (the original, after another
+	// client recovered the connection, RTN16) gets a new connection
+	// instead of taking this one back.
 	s.mu.Lock()
-	still := s.conns[key] == cs
-	s.mu.Unlock()
 	cs.mu.Lock()
-	ok = still && !cs.closed
+	ok = s.conns[key] == cs && !cs.closed
+	if ok {
+		delete(s.conns, key)
+		cs.key = newConnKey(cs.id)
+		s.conns[cs.key] = cs
+	}
 	cs.mu.Unlock()
+	s.mu.Unlock()
 	if !ok {
 		<-cs.sem
 		return nil, expired
@@ -101,20 +109,29 @@ func (s *Server) resumeConn(ctx context.Context, key string, p *principal) (*con
 	return cs, nil
 }
 
+// newConnKey is a fresh connection key for the connection id: a random
+// part, "!", the id.
+func newConnKey(id string) string {
+	return randomID(12) + "!" + id
+}
+
 func (c *connState) connectedFrame(p *principal, e *errorInfo) *protocolMessage {
 	cfg := c.s.cfg
 	clientID := p.clientID
-	if p.claims == nil && clientID == "*" {
+	if !p.token && clientID == "*" {
 		clientID = ""
 	}
+	c.mu.Lock()
+	key := c.key
+	c.mu.Unlock()
 	return &protocolMessage{
 		Action:        actionConnected,
 		ConnectionID:  c.id,
-		ConnectionKey: c.key,
+		ConnectionKey: key,
 		Error:         e,
 		ConnectionDetails: &connectionDetails{
 			ClientID:           clientID,
-			ConnectionKey:      c.key,
+			ConnectionKey:      key,
 			MaxMessageSize:     defaultMaxMessageSize,
 			MaxFrameSize:       defaultMaxFrameSize,
 			MaxInboundRate:     defaultMaxInboundRate,

@@ -339,10 +339,21 @@ func (s *Server) publish(pub publisher, channelName string, msgs []*message) ([]
 	now := s.now().UnixMilli()
 	out := make([]*message, len(msgs))
 	explicit := make([]bool, len(msgs))
+	ids := make(map[string]struct{}, len(msgs))
 	total := 0
 	for i, m := range msgs {
 		if m == nil {
 			return nil, errBadRequest("message %d is null", i)
+		}
+		if e := refuseMessageAction(m.Action); e != nil {
+			return nil, e
+		}
+		if m.ID != "" {
+			// RSL1k3: ids within one publish must be distinct.
+			if _, dup := ids[m.ID]; dup {
+				return nil, newError(codeDuplicateMessageID, statusBadRequest, "invalid publish request: message id %q appears more than once", m.ID)
+			}
+			ids[m.ID] = struct{}{}
 		}
 		cp := *m
 		switch pc := pub.p.clientID; {
@@ -387,6 +398,37 @@ func (s *Server) publish(pub publisher, channelName string, msgs []*message) ([]
 	}
 	ch := s.channel(base)
 	return s.store(ch, pub, out, explicit, now), nil
+}
+
+// Message actions (TM5); only message.create is implemented.
+const (
+	messageCreate = 0
+	messageUpdate = 1
+	messageDelete = 2
+	messageAppend = 5
+)
+
+// errMutableMessages refuses message updates, deletes and appends, as Ably
+// does on a channel without the mutable-messages rule.
+func errMutableMessages(what string) *errorInfo {
+	return newError(codeMutableMessagesDisabled, statusBadRequest,
+		"message %s is not enabled: the local Ably server does not implement message updates, deletes or appends", what)
+}
+
+// refuseMessageAction refuses every message action but create, so that an
+// update, delete or append is never stored as a new message.
+func refuseMessageAction(a int) *errorInfo {
+	switch a {
+	case messageCreate:
+		return nil
+	case messageUpdate:
+		return errMutableMessages("update")
+	case messageDelete:
+		return errMutableMessages("delete")
+	case messageAppend:
+		return errMutableMessages("append")
+	}
+	return errBadRequest("message action %d is not supported by the local Ably server", a)
 }
 
 // stampUserClaim removes any client-supplied userClaim and sets the most

@@ -88,12 +88,12 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	if cs.t == t {
 		cs.t, cs.disconnectedAt = nil, s.now()
 	}
-	closed := cs.closed
+	closed, key := cs.closed, cs.key
 	cs.mu.Unlock()
 	if closed {
 		s.mu.Lock()
-		if s.conns[cs.key] == cs {
-			delete(s.conns, cs.key)
+		if s.conns[key] == cs {
+			delete(s.conns, key)
 		}
 		s.mu.Unlock()
 	}
