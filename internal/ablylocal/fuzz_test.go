@@ -244,3 +244,49 @@ func FuzzParseHistoryQuery(f *testing.F) {
 		}
 	})
 }
+
+// FuzzVerifyToken feeds token strings to the token verifier: a native
+// token is accepted only with its key's MAC and before it expires, and
+// every refusal is a 401 token error.
+func FuzzVerifyToken(f *testing.F) {
+	kr, err := newKeyring([]Key{{Name: testKeyName, Secret: testSecret}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	c := nativeClaims{KeyName: testKeyName, ClientID: "u", Capability: `{"*":["*"]}`, Issued: now.UnixMilli(), Expires: now.Add(time.Minute).UnixMilli(), Nonce: "n"}
+	good, err := signNativeToken(c, testSecret)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	c.Expires = now.UnixMilli()
+	expired, _ := signNativeToken(c, testSecret)
+	f.Add(expired)
+	f.Add("abc.def")
+	f.Add(".")
+	f.Add(rawJWT(map[string]any{"alg": "HS256", "kid": testKeyName}, map[string]any{"iat": now.Unix(), "exp": now.Unix() + 60}, testSecret, hs256))
+	f.Fuzz(func(t *testing.T, tok string) {
+		p, e := kr.verifyToken(tok, now)
+		if (p == nil) == (e == nil) {
+			t.Fatalf("verifyToken returned principal %v and error %v", p, e)
+		}
+		if e != nil {
+			if e.StatusCode != 401 || e.Code < 40140 || e.Code > 40149 {
+				t.Fatalf("unexpected error %v", e)
+			}
+			return
+		}
+		if !p.token || !p.expires.After(now) {
+			t.Fatalf("accepted %q as %+v", tok, p)
+		}
+		if strings.Count(tok, ".") != 1 {
+			return // a JWT: FuzzParseJWT checks those
+		}
+		payload, sig, _ := strings.Cut(tok, ".")
+		mac, err := base64.RawURLEncoding.DecodeString(sig)
+		if err != nil || !hmac.Equal(mac, nativeMAC(testSecret, payload)) {
+			t.Fatalf("accepted a native token without its MAC: %q", tok)
+		}
+	})
+}

@@ -22,6 +22,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /channels/{channel}/messages", s.servePublish)
 	mux.HandleFunc("GET /channels/{channel}/messages", s.serveHistory)
 	mux.HandleFunc("GET /channels/{channel}/history", s.serveHistory)
+	mux.HandleFunc("POST /keys/{keyName}/requestToken", s.serveRequestToken)
 	mux.HandleFunc("PATCH /channels/{channel}/messages/{serial}", s.serveMessageOperation)
 	// Everything else authenticates first, as Ably does: bad credentials
 	// are a 401 with their own code, good ones a 404.
@@ -110,7 +111,7 @@ func (s *Server) authenticateREST(r *http.Request) (*principal, *errorInfo) {
 			}
 			tok = string(raw)
 		}
-		p, e = s.keys.verifyJWT(tok, s.now())
+		p, e = s.keys.verifyToken(tok, s.now())
 	default:
 		return nil, newError(codeNoCredentials, statusUnauthorized, "no credentials: use Basic key or Bearer token auth")
 	}

@@ -105,6 +105,11 @@ type Server struct {
 	transports map[*transport]struct{}
 	// connectHook, when set by tests, runs before a WebSocket is served.
 	connectHook func(url.Values)
+
+	// nonces are the signed TokenRequests' nonces seen, by key name and
+	// nonce, with when each may be forgotten (ms).
+	nonceMu sync.Mutex
+	nonces  map[string]int64
 }
 
 // newServer builds a Server without a listener.
@@ -128,6 +133,7 @@ func newServer(ctx context.Context, cfg Config) (*Server, error) {
 		channels:   map[string]*channel{},
 		conns:      map[string]*connState{},
 		transports: map[*transport]struct{}{},
+		nonces:     map[string]int64{},
 	}
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	s.handler = s.routes()
@@ -293,6 +299,9 @@ func (s *Server) sweep() {
 		}
 	}
 	s.mu.Unlock()
+	s.nonceMu.Lock()
+	s.pruneNoncesLocked(now.UnixMilli())
+	s.nonceMu.Unlock()
 	for _, ch := range chans {
 		ch.mu.Lock()
 		ch.pruneLocked(now.UnixMilli(), s.cfg.Retention, s.cfg.MaxMessagesPerChannel)

@@ -132,7 +132,7 @@ func (s *Server) authenticateWS(q url.Values) (*principal, *errorInfo) {
 	var e *errorInfo
 	switch key := q.Get("key"); {
 	case tok != "":
-		p, e = s.keys.verifyJWT(tok, s.now())
+		p, e = s.keys.verifyToken(tok, s.now())
 	case key != "":
 		p, e = s.keys.basic(key)
 	default:
@@ -175,7 +175,7 @@ func (t *transport) reauth(pm *protocolMessage) {
 		t.fail(newError(codeNoCredentials, statusUnauthorized, "AUTH without an accessToken"))
 		return
 	}
-	p, e := t.s.keys.verifyJWT(tok, t.s.now())
+	p, e := t.s.keys.verifyToken(tok, t.s.now())
 	if e != nil {
 		t.fail(e)
 		return
