@@ -264,17 +264,27 @@ func approverToken(now time.Time) (string, error) {
 // WebSocket connectivity probes, so nothing leaves 127.0.0.1.
 func startTokenHelper(t *testing.T, sign func(now time.Time) (string, error)) *tokenHelper {
 	t.Helper()
+	return startAuthHelper(t, "application/jwt", func(now time.Time) ([]byte, error) {
+		tok, err := sign(now)
+		return []byte(tok), err
+	})
+}
+
+// startAuthHelper is startTokenHelper for any answer at /token: body
+// makes it, served with contentType.
+func startAuthHelper(t *testing.T, contentType string, body func(now time.Time) ([]byte, error)) *tokenHelper {
+	t.Helper()
 	h := &tokenHelper{}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /token", func(w http.ResponseWriter, _ *http.Request) {
-		tok, err := sign(time.Now())
+		b, err := body(time.Now())
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
 		h.tokens.Add(1)
-		w.Header().Set("Content-Type", "application/jwt")
-		_, _ = w.Write([]byte(tok))
+		w.Header().Set("Content-Type", contentType)
+		_, _ = w.Write(b)
 	})
 	mux.HandleFunc("GET /is-the-internet-up.txt", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
