@@ -74,8 +74,7 @@ func userToken(user, role string) (string, time.Time, error) {
 }
 
 func userTokenTTL(user, role string, ttl time.Duration) (string, time.Time, error) {
-	return ablyconn.SignToken(testKeyName, testSecret, user, `{"`+testChannel+`":["subscribe","publish","history"]}`,
-		map[string]any{"ably.channel." + testChannel: role}, time.Now(), ttl)
+	return ablytest.ApproverToken(user, testChannel, role, time.Now(), ttl)
 }
 
 // cliConfig is alice's approver configuration; the API key is not passed.

@@ -32,16 +32,7 @@ func startAbly(t *testing.T) ablyconn.Config {
 // as the channel user claim, as the auth server issues it.
 func approverOptions(t *testing.T, ac ablyconn.Config, user, role string) []ably.ClientOption {
 	t.Helper()
-	cb := func(context.Context, ably.TokenParams) (ably.Tokener, error) {
-		now := time.Now()
-		tok, exp, err := ablyconn.SignToken(testKeyName, testSecret, user, `{"`+testChannel+`":["subscribe","publish","history"]}`,
-			map[string]any{"ably.channel." + testChannel: role}, now, time.Hour)
-		if err != nil {
-			return nil, err
-		}
-		return &ably.TokenDetails{Token: tok, Expires: exp.UnixMilli(), ClientID: user}, nil
-	}
-	return append(ac.EndpointOptions(), ably.WithAuthCallback(cb), ably.WithLogLevel(ably.LogNone))
+	return ablytest.ApproverOptions(ac, user, testChannel, role)
 }
 
 func newRealtime(t *testing.T, opts []ably.ClientOption) *ably.Realtime {

@@ -31,8 +31,8 @@ import (
 )
 
 const (
-	keyName    = "app.key"
-	keySecret  = "s3cret"
+	keyName    = ablytest.KeyName
+	keySecret  = ablytest.KeySecret
 	approverID = "approver-alice"
 	// role is what the approver's JWT claims on the channel; the forged
 	// value ably-js puts in extras.userClaim is "admin".
@@ -248,14 +248,13 @@ type tokenHelper struct {
 }
 
 // approverCapability is what the auth server grants an approver.
-var approverCapability = fmt.Sprintf(`{%q:["subscribe","publish","history"]}`, workflows.DefaultChannel)
+var approverCapability = ablytest.ApproverCapability(workflows.DefaultChannel)
 
 // approverToken signs the JWT the auth server gives an approver: the
 // clientId, the approvals channel only, and the role as the channel's
 // ably.channel claim.
 func approverToken(now time.Time) (string, error) {
-	tok, _, err := ablyconn.SignToken(keyName, keySecret, approverID, approverCapability,
-		map[string]any{"ably.channel." + workflows.DefaultChannel: role}, now, time.Hour)
+	tok, _, err := ablytest.ApproverToken(approverID, workflows.DefaultChannel, role, now, time.Hour)
 	return tok, err
 }
 
