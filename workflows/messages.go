@@ -31,6 +31,12 @@ const (
 	// DefaultBridgeClientID is the Ably clientId of the approver bridge.
 	DefaultBridgeClientID = "hitl-bridge"
 
+	// ExtrasHeaders and ExtrasUserClaim are the keys of a message's extras
+	// that the contract uses: the headers, and the approver's role that
+	// Ably sets from the publisher's JWT (never trusted from the client).
+	ExtrasHeaders   = "headers"
+	ExtrasUserClaim = "userClaim"
+
 	// HeaderToolCallID and HeaderWorkflowID are the extras.headers keys.
 	HeaderToolCallID = "toolCallId"
 	HeaderWorkflowID = "workflowId"

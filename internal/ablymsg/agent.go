@@ -29,6 +29,6 @@ func Agent(m workflows.AgentMessage) (*ably.Message, error) {
 		ID:     m.ID,
 		Name:   m.Name,
 		Data:   data,
-		Extras: map[string]any{"headers": headers},
+		Extras: map[string]any{workflows.ExtrasHeaders: headers},
 	}, nil
 }

@@ -201,7 +201,7 @@ func decodeRequest(m *ably.Message) (Request, error) {
 	if err := ablymsg.DecodeData(m.Data, m.Encoding, &d); err != nil {
 		return Request{}, err
 	}
-	headers, _ := ablymsg.AsMap(m.Extras["headers"])
+	headers, _ := ablymsg.AsMap(m.Extras[workflows.ExtrasHeaders])
 	for _, f := range []struct {
 		name string
 		dst  *string

@@ -203,7 +203,7 @@ func (s *session) respond(ctx context.Context, toolCallID, workflowID, decision,
 	if workflowID != "" {
 		headers[workflows.HeaderWorkflowID] = workflowID
 	}
-	m := &ably.Message{Name: workflows.MsgApprovalResponse, Data: data, Extras: map[string]any{"headers": headers}}
+	m := &ably.Message{Name: workflows.MsgApprovalResponse, Data: data, Extras: map[string]any{workflows.ExtrasHeaders: headers}}
 	pctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	if err := s.ch.PublishMultiple(pctx, []*ably.Message{m}); err != nil {

@@ -61,14 +61,14 @@ func DecodeResponse(m *ably.Message) (Response, error) {
 	if err := workflows.ValidatePrintable("clientId", m.ClientID, workflows.MaxClientIDLen); err != nil {
 		return Response{}, err
 	}
-	role, ok := m.Extras["userClaim"].(string)
+	role, ok := m.Extras[workflows.ExtrasUserClaim].(string)
 	if !ok || role == "" {
 		return Response{}, errors.New("message has no extras.userClaim: the publisher's token carries no role")
 	}
 	if err := workflows.ValidatePrintable("extras.userClaim", role, workflows.MaxRoleLen); err != nil {
 		return Response{}, err
 	}
-	headers, _ := ablymsg.AsMap(m.Extras["headers"])
+	headers, _ := ablymsg.AsMap(m.Extras[workflows.ExtrasHeaders])
 	toolCallID, _ := headers[workflows.HeaderToolCallID].(string)
 	if err := workflows.ValidateToolCallID(toolCallID); err != nil {
 		return Response{}, fmt.Errorf("extras.headers.%s: %w", workflows.HeaderToolCallID, err)
