@@ -19,17 +19,23 @@ up: ## run the whole stack locally (Temporal, Ably, auth server, worker, bridge)
 	./scripts/install-tools.sh temporal
 	$(GO) run ./devstack up
 
-tools: ## build the pinned Temporal CLI and staticcheck into .bin, npm ci the ably-js test
+# COMPOSETEST is a module of its own (compose-go stays out of the product's graph).
+COMPOSETEST := deploy/composetest
+
+tools: ## build the pinned Temporal CLI, staticcheck and workflowcheck into .bin, npm ci the ably-js test
 	./scripts/install-tools.sh
 
-lint: tools ## gofmt, go vet, staticcheck
+lint: tools ## gofmt, go vet, staticcheck, workflowcheck (determinism of workflows/)
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.bin/*')); \
 		if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(BIN)/staticcheck ./...
+	$(BIN)/workflowcheck -config workflows/workflowcheck.config.yaml ./...
+	cd $(COMPOSETEST) && $(GO) vet ./... && $(BIN)/staticcheck ./...
 
 unit: tools ## go test -race over every package (end-to-end tests included)
 	$(GO) test -race -count=1 -timeout 20m ./...
+	cd $(COMPOSETEST) && $(GO) test -race -count=1 -timeout 10m ./...
 
 fuzz: ## run every fuzz target for FUZZTIME (default 10s)
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/hitl/durable-approvals/internal/ablyconn"
+	"github.com/hitl/durable-approvals/workflows"
 )
 
 // Publisher publishes one message on an Ably channel. A message with the
@@ -104,7 +105,7 @@ func (p *AblyPublisher) client(channel string) (*ably.REST, error) {
 func (p *AblyPublisher) Publish(ctx context.Context, channel string, msg *ably.Message) error {
 	rest, err := p.client(channel)
 	if err != nil {
-		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeAbly, err)
+		return temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeAbly, err)
 	}
 	err = rest.Channels.Get(channel).PublishMultiple(ctx, []*ably.Message{msg})
 	if err == nil {
@@ -116,7 +117,7 @@ func (p *AblyPublisher) Publish(ctx context.Context, channel string, msg *ably.M
 		tokenExpired := sc == http.StatusUnauthorized && info.Code >= 40140 && info.Code < 40150
 		if sc >= 400 && sc < 500 && sc != http.StatusTooManyRequests && sc != http.StatusRequestTimeout && !tokenExpired {
 			return temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("ably: publish %q on %s: %v", msg.Name, channel, err), ErrTypeAbly, nil)
+				fmt.Sprintf("ably: publish %q on %s: %v", msg.Name, channel, err), workflows.ErrTypeAbly, nil)
 		}
 	}
 	return fmt.Errorf("ably: publish %q on %s: %w", msg.Name, channel, err)

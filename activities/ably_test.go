@@ -18,26 +18,19 @@ import (
 
 	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/ablylocal"
+	"github.com/hitl/durable-approvals/internal/ablylocal/ablytest"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
 const (
-	testKeyName   = "app.key"
-	testKeySecret = "s3cret"
+	testKeyName   = ablytest.KeyName
+	testKeySecret = ablytest.KeySecret
 )
 
 // startAbly runs the project's local Ably server on a loopback port.
 func startAbly(t *testing.T, keys ...ablylocal.Key) ablyconn.Config {
 	t.Helper()
-	if len(keys) == 0 {
-		keys = []ablylocal.Key{{Name: testKeyName, Secret: testKeySecret}}
-	}
-	srv, err := ablylocal.Listen(t.Context(), "127.0.0.1:0", ablylocal.Config{Keys: keys})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	return ablyconn.Config{APIKey: keys[0].Name + ":" + keys[0].Secret, Endpoint: srv.Addr(), TLS: false}
+	return ablytest.Start(t, ablylocal.Config{Keys: keys}).Conn
 }
 
 func publishActivity(t *testing.T, a *Activities, name string, in any) error {
@@ -176,7 +169,7 @@ func TestAblyPublisherErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		err = pub.Publish(t.Context(), workflows.DefaultChannel, &ably.Message{ID: "w:c:request", Name: workflows.MsgApprovalRequest, Data: map[string]any{"a": 1}})
-		if err == nil || !isNonRetryable(err) || errType(err) != ErrTypeAbly {
+		if err == nil || !isNonRetryable(err) || errType(err) != workflows.ErrTypeAbly {
 			t.Fatalf("err = %v, want a non-retryable AblyError", err)
 		}
 	})
@@ -206,7 +199,7 @@ func TestAblyPublisherErrors(t *testing.T) {
 func TestPublishApprovalRequiresIDs(t *testing.T) {
 	a := newTestActivities(t, noModel{}, nil) // nopPublisher fails the test if reached
 	err := publishActivity(t, a, workflows.ActivityPublishApprovalRequest, workflows.ApprovalRequestInput{Data: workflows.ApprovalRequestData{Tool: "x", ToolCallID: "c"}})
-	if err == nil || !isNonRetryable(err) || errType(err) != ErrTypeBadRequest {
+	if err == nil || !isNonRetryable(err) || errType(err) != workflows.ErrTypeBadRequest {
 		t.Fatalf("err = %v, want a non-retryable BadRequestError", err)
 	}
 }

@@ -2,14 +2,13 @@ package activities
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 
-	"github.com/ably/ably-go/ably"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/hitl/durable-approvals/internal/ablymsg"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -85,7 +84,7 @@ func (a *Activities) CallModel(ctx context.Context, req workflows.ModelRequest) 
 func (a *Activities) ExecuteTool(ctx context.Context, req workflows.ToolRequest) (workflows.ToolResult, error) {
 	if req.WorkflowID == "" || req.CallID == "" {
 		return workflows.ToolResult{}, temporal.NewNonRetryableApplicationError(
-			"execute tool: workflowId and callId are required", ErrTypeBadRequest, nil)
+			"execute tool: workflowId and callId are required", workflows.ErrTypeBadRequest, nil)
 	}
 	t, ok := a.tools.Lookup(req.Name)
 	if !ok {
@@ -101,56 +100,33 @@ func (a *Activities) ExecuteTool(ctx context.Context, req workflows.ToolRequest)
 	return workflows.ToolResult{Output: out}, nil
 }
 
-// PublishApprovalRequest publishes an approval-request with message id
-// "<workflowId>:<toolCallId>:request".
+// PublishApprovalRequest publishes an approval-request (see
+// workflows.ApprovalRequestData.Message for its id and headers).
 func (a *Activities) PublishApprovalRequest(ctx context.Context, in workflows.ApprovalRequestInput) error {
-	d := in.Data
-	return a.publish(ctx, workflows.MsgApprovalRequest, d.WorkflowID, d.ToolCallID, "request", d)
+	m, err := in.Data.Message()
+	return a.publish(ctx, m, err)
 }
 
-// PublishApprovalResolved publishes an approval-resolved with message id
-// "<workflowId>:<toolCallId>:resolved".
+// PublishApprovalResolved publishes an approval-resolved (see
+// workflows.ApprovalResolvedData.Message for its id and headers).
 func (a *Activities) PublishApprovalResolved(ctx context.Context, in workflows.ApprovalResolvedInput) error {
-	d := in.Data
-	return a.publish(ctx, workflows.MsgApprovalResolved, d.WorkflowID, d.ToolCallID, "resolved", d)
+	m, err := in.Data.Message()
+	return a.publish(ctx, m, err)
 }
 
-func (a *Activities) publish(ctx context.Context, name, workflowID, toolCallID, suffix string, data any) error {
-	msg, err := approvalMessage(name, workflowID, toolCallID, suffix, data)
+// publish publishes the agent message m, or fails for good with err, the
+// error of building m.
+func (a *Activities) publish(ctx context.Context, m workflows.AgentMessage, err error) error {
 	if err != nil {
-		return err
+		return temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeBadRequest, nil)
+	}
+	msg, err := ablymsg.Agent(m)
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeBadRequest, nil)
 	}
 	if err := a.publisher.Publish(ctx, a.channel, msg); err != nil {
 		return err
 	}
-	a.logger.InfoContext(ctx, "published", "name", name, "id", msg.ID, "channel", a.channel)
+	a.logger.InfoContext(ctx, "published", "name", msg.Name, "id", msg.ID, "channel", a.channel)
 	return nil
-}
-
-// approvalMessage builds the Ably message. Data is a map so ably-go REST
-// sends it as a JSON string with encoding "json", as ably-js does.
-func approvalMessage(name, workflowID, toolCallID, suffix string, data any) (*ably.Message, error) {
-	if workflowID == "" || toolCallID == "" {
-		return nil, temporal.NewNonRetryableApplicationError(
-			name+": workflowId and toolCallId are required", ErrTypeBadRequest, nil)
-	}
-	b, err := json.Marshal(data)
-	if err != nil {
-		return nil, temporal.NewNonRetryableApplicationError(name+": encode data: "+err.Error(), ErrTypeBadRequest, nil)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%s: decode data: %w", name, err)
-	}
-	return &ably.Message{
-		ID:   workflowID + ":" + toolCallID + ":" + suffix,
-		Name: name,
-		Data: m,
-		Extras: map[string]any{
-			"headers": map[string]any{
-				workflows.HeaderToolCallID: toolCallID,
-				workflows.HeaderWorkflowID: workflowID,
-			},
-		},
-	}, nil
 }

@@ -23,6 +23,10 @@ import (
 	"unicode/utf8"
 
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/hitl/durable-approvals/internal/atomicfile"
+	"github.com/hitl/durable-approvals/internal/ledger"
+	"github.com/hitl/durable-approvals/workflows"
 )
 
 // Tool names, fixed by the team contract and the policy file.
@@ -80,17 +84,14 @@ type Blog struct {
 	webhook string
 	client  *http.Client
 	now     func() time.Time
-	mu      sync.Mutex // serialises post-file side effects of this process
-	keys    keyLocks   // serialises runs of one idempotency key in this process
+	mu      sync.Mutex     // serialises post-file side effects of this process
+	ledger  *ledger.Ledger // makes each call's side effect happen once
 }
 
 // NewBlog validates cfg and creates the post directory if needed.
 func NewBlog(cfg BlogConfig) (*Blog, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
-	}
-	if err := os.MkdirAll(filepath.Join(cfg.Dir, ledgerDirName), 0o755); err != nil {
-		return nil, fmt.Errorf("blog: create %s: %w", cfg.Dir, err)
 	}
 	b := &Blog{dir: cfg.Dir, webhook: cfg.WebhookURL, client: cfg.HTTPClient, now: cfg.Now}
 	if b.client == nil {
@@ -99,6 +100,11 @@ func NewBlog(cfg BlogConfig) (*Blog, error) {
 	if b.now == nil {
 		b.now = time.Now
 	}
+	l, err := ledger.Open(filepath.Join(cfg.Dir, ledgerDirName), b.now)
+	if err != nil {
+		return nil, fmt.Errorf("blog: %w", err)
+	}
+	b.ledger = l
 	return b, nil
 }
 
@@ -209,7 +215,7 @@ func (b *Blog) publishFile(call ToolCall, args publishArgs) (string, error) {
 	if args.Body != "" && !strings.HasSuffix(args.Body, "\n") {
 		buf.WriteByte('\n')
 	}
-	if err := writeFileAtomic(filepath.Join(b.dir, name), buf.Bytes()); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(b.dir, name), buf.Bytes(), 0o644); err != nil {
 		return "", err
 	}
 	return marshalResult(PublishResult{Published: true, Title: args.Title, Slug: slug, Location: name})
@@ -253,7 +259,7 @@ func (b *Blog) publishWebhook(ctx context.Context, call ToolCall, args publishAr
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.webhook, bytes.NewReader(body))
 	if err != nil {
-		return "", temporal.NewNonRetryableApplicationError("webhook: bad request: "+err.Error(), ErrTypeWebhook, nil)
+		return "", temporal.NewNonRetryableApplicationError("webhook: bad request: "+err.Error(), workflows.ErrTypeWebhook, nil)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(HeaderIdempotencyKey, call.IdempotencyKey())
@@ -269,7 +275,7 @@ func (b *Blog) publishWebhook(ctx context.Context, call ToolCall, args publishAr
 		return "", fmt.Errorf("webhook: %s (will retry)", resp.Status)
 	default:
 		return "", temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("webhook: %s: %s", resp.Status, firstLine(string(reply))), ErrTypeWebhook, nil)
+			fmt.Sprintf("webhook: %s: %s", resp.Status, firstLine(string(reply))), workflows.ErrTypeWebhook, nil)
 	}
 	res := PublishResult{Published: true, Title: args.Title, Slug: slug, Location: b.webhook}
 	var ack struct {
@@ -383,91 +389,16 @@ func (b *Blog) delete(ctx context.Context, call ToolCall) (string, error) {
 	})
 }
 
-// once runs fn at most once per idempotency key: the first successful
-// result is stored in the ledger (atomically) and returned again on every
-// later call with the same key. A crash between the side effect and the
-// ledger write reruns fn, so fn itself must be safe to repeat. Runs with
-// the same key are serialised in this process; runs with other keys are
-// not, so fn must take b.mu itself if it needs to.
+// once runs fn at most once per tool call, through the ledger (see
+// ledger.Once): a retried or replayed call gets the first result again.
+// Runs of other calls are not serialised, so fn must take b.mu itself if
+// it needs to.
 func (b *Blog) once(ctx context.Context, call ToolCall, fn func() (string, error)) (string, error) {
 	if call.WorkflowID == "" || call.CallID == "" {
 		return "", temporal.NewNonRetryableApplicationError(
-			call.Name+": workflow id and call id are required for idempotency", ErrTypeBadRequest, nil)
+			call.Name+": workflow id and call id are required for idempotency", workflows.ErrTypeBadRequest, nil)
 	}
-	unlock, err := b.keys.lock(ctx, call.Name+"\x00"+call.IdempotencyKey())
-	if err != nil {
-		return "", err
-	}
-	defer unlock()
-	path := filepath.Join(b.dir, ledgerDirName, keyHash(call.Name+"\x00"+call.IdempotencyKey())+".json")
-	if data, err := os.ReadFile(path); err == nil {
-		var e ledgerEntry
-		if err := json.Unmarshal(data, &e); err == nil && e.Key == call.IdempotencyKey() {
-			return e.Output, nil
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("%s: read ledger: %w", call.Name, err)
-	}
-	out, err := fn()
-	if err != nil {
-		return "", err
-	}
-	data, err := json.Marshal(ledgerEntry{Key: call.IdempotencyKey(), Tool: call.Name, Output: out, At: b.now().UTC()})
-	if err != nil {
-		return "", fmt.Errorf("%s: encode ledger: %w", call.Name, err)
-	}
-	if err := writeFileAtomic(path, data); err != nil {
-		return "", fmt.Errorf("%s: write ledger: %w", call.Name, err)
-	}
-	return out, nil
-}
-
-// keyLocks is a set of per-key mutexes whose waits honour a context; a
-// key's entry lives only while someone holds or waits for it.
-type keyLocks struct {
-	mu sync.Mutex
-	m  map[string]*keyLock
-}
-
-type keyLock struct {
-	held chan struct{} // capacity 1: full while held
-	refs int           // holders and waiters, guarded by keyLocks.mu
-}
-
-// lock waits until key is free or ctx is done and returns the unlock func.
-func (l *keyLocks) lock(ctx context.Context, key string) (func(), error) {
-	l.mu.Lock()
-	if l.m == nil {
-		l.m = make(map[string]*keyLock)
-	}
-	k := l.m[key]
-	if k == nil {
-		k = &keyLock{held: make(chan struct{}, 1)}
-		l.m[key] = k
-	}
-	k.refs++
-	l.mu.Unlock()
-	release := func() {
-		l.mu.Lock()
-		if k.refs--; k.refs == 0 {
-			delete(l.m, key)
-		}
-		l.mu.Unlock()
-	}
-	select {
-	case k.held <- struct{}{}:
-		return func() { <-k.held; release() }, nil
-	case <-ctx.Done():
-		release()
-		return nil, ctx.Err()
-	}
-}
-
-type ledgerEntry struct {
-	Key    string    `json:"key"`
-	Tool   string    `json:"tool"`
-	Output string    `json:"output"`
-	At     time.Time `json:"at"`
+	return b.ledger.Once(ctx, call.Name, call.IdempotencyKey(), fn)
 }
 
 // Slugify turns a title into a file-name-safe slug: lowercase ASCII
@@ -543,35 +474,6 @@ func readPost(path string) (map[string]string, string, error) {
 		fm[strings.TrimSpace(k)] = v
 	}
 	return fm, strings.TrimPrefix(body, "\n"), nil
-}
-
-// writeFileAtomic writes data to a temporary file in the same directory,
-// syncs it and renames it over path, so readers see the old or the new
-// file, never a partial one.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, werr := f.Write(data)
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Chmod(tmp, 0o644)
-	}
-	if werr == nil {
-		werr = os.Rename(tmp, path)
-	}
-	if werr != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, werr)
-	}
-	return nil
 }
 
 func marshalResult(v any) (string, error) {

@@ -103,7 +103,7 @@ func NewOpenAIModel(cfg OpenAIConfig) (*OpenAIModel, error) {
 func (m *OpenAIModel) Respond(ctx context.Context, req workflows.ModelRequest, tools []Tool) (workflows.ModelResponse, error) {
 	input, err := toInputItems(req.Input)
 	if err != nil {
-		return workflows.ModelResponse{}, temporal.NewNonRetryableApplicationError("openai: bad conversation: "+err.Error(), ErrTypeBadRequest, nil)
+		return workflows.ModelResponse{}, temporal.NewNonRetryableApplicationError("openai: bad conversation: "+err.Error(), workflows.ErrTypeBadRequest, nil)
 	}
 	params := responses.ResponseNewParams{
 		Model: m.model,
@@ -235,7 +235,7 @@ func classifyOpenAIError(err error) error {
 	default:
 		msg = "openai: " + status + ": " + detail
 	}
-	return temporal.NewNonRetryableApplicationError(strings.TrimSuffix(msg, ": "), ErrTypeModel, nil)
+	return temporal.NewNonRetryableApplicationError(strings.TrimSuffix(msg, ": "), workflows.ErrTypeModel, nil)
 }
 
 // truncateUTF8 cuts s to at most n bytes without splitting a rune.

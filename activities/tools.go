@@ -9,17 +9,8 @@ import (
 	"slices"
 
 	"go.temporal.io/sdk/temporal"
-)
 
-// Error types of non-retryable application errors returned by this package.
-// The workflow may branch on them with temporal.ApplicationError.Type().
-const (
-	ErrTypeToolInput   = "ToolInputError"   // the model's arguments are not valid for the tool
-	ErrTypeUnknownTool = "UnknownToolError" // no tool of that name is registered
-	ErrTypeBadRequest  = "BadRequestError"  // the activity input itself is invalid
-	ErrTypeModel       = "ModelError"       // the model API refused the request for good
-	ErrTypeWebhook     = "WebhookError"     // the CMS webhook refused the request for good
-	ErrTypeAbly        = "AblyError"        // Ably refused the publish for good
+	"github.com/hitl/durable-approvals/workflows"
 )
 
 // ToolCall is what a tool's Run receives: the model's call plus the
@@ -106,7 +97,7 @@ func (r *Registry) Select(names []string) ([]Tool, error) {
 
 func unknownTool(name string, known []string) error {
 	return temporal.NewNonRetryableApplicationError(
-		fmt.Sprintf("unknown tool %q (registered: %v)", name, known), ErrTypeUnknownTool, nil)
+		fmt.Sprintf("unknown tool %q (registered: %v)", name, known), workflows.ErrTypeUnknownTool, nil)
 }
 
 // DecodeArgs decodes the model's JSON arguments into dst strictly: exactly
@@ -125,5 +116,5 @@ func DecodeArgs(call ToolCall, dst any) error {
 }
 
 func toolInputError(tool string, err error) error {
-	return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: bad arguments: %v", tool, err), ErrTypeToolInput, nil)
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: bad arguments: %v", tool, err), workflows.ErrTypeToolInput, nil)
 }

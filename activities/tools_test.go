@@ -177,19 +177,19 @@ func TestExecuteToolBadInput(t *testing.T) {
 		wantType string
 		wantMsg  string
 	}{
-		{"not json", workflows.ToolRequest{Name: ToolPublishBlogPost, Arguments: `{"title":`}, ErrTypeToolInput, "not a valid JSON object"},
-		{"array", workflows.ToolRequest{Name: ToolPublishBlogPost, Arguments: `["x"]`}, ErrTypeToolInput, "not a valid JSON object"},
-		{"unknown field", workflows.ToolRequest{Name: ToolPublishBlogPost, Arguments: `{"title":"x","author":"y"}`}, ErrTypeToolInput, "unknown field"},
-		{"trailing data", workflows.ToolRequest{Name: ToolPublishBlogPost, Arguments: `{"title":"x"}{}`}, ErrTypeToolInput, "trailing data"},
-		{"missing title", workflows.ToolRequest{Name: ToolPublishBlogPost, Arguments: `{"body":"x"}`}, ErrTypeToolInput, "title is required"},
-		{"blank title", workflows.ToolRequest{Name: ToolPublishBlogPost, Arguments: `{"title":"  "}`}, ErrTypeToolInput, "title is required"},
-		{"two-line title", workflows.ToolRequest{Name: ToolPublishBlogPost, Arguments: `{"title":"a\nslug: evil"}`}, ErrTypeToolInput, "one line"},
-		{"long title", workflows.ToolRequest{Name: ToolPublishBlogPost, Arguments: `{"title":"` + strings.Repeat("a", 201) + `"}`}, ErrTypeToolInput, "longer than"},
-		{"missing query", workflows.ToolRequest{Name: ToolSearchPosts, Arguments: `{}`}, ErrTypeToolInput, "query is required"},
-		{"path traversal", workflows.ToolRequest{Name: ToolDeletePost, Arguments: `{"slug":"../../etc/passwd"}`}, ErrTypeToolInput, "slug"},
-		{"empty slug", workflows.ToolRequest{Name: ToolDeletePost, Arguments: `{"slug":""}`}, ErrTypeToolInput, "slug"},
-		{"unknown tool", workflows.ToolRequest{Name: "rm_rf", Arguments: `{}`}, ErrTypeUnknownTool, `unknown tool "rm_rf"`},
-		{"no call id", workflows.ToolRequest{Name: ToolSearchPosts, Arguments: `{"query":""}`, CallID: "-"}, ErrTypeBadRequest, "callId are required"},
+		{"not json", workflows.ToolRequest{Name: ToolPublishBlogPost, Arguments: `{"title":`}, workflows.ErrTypeToolInput, "not a valid JSON object"},
+		{"array", workflows.ToolRequest{Name: ToolPublishBlogPost, Arguments: `["x"]`}, workflows.ErrTypeToolInput, "not a valid JSON object"},
+		{"unknown field", workflows.ToolRequest{Name: ToolPublishBlogPost, Arguments: `{"title":"x","author":"y"}`}, workflows.ErrTypeToolInput, "unknown field"},
+		{"trailing data", workflows.ToolRequest{Name: ToolPublishBlogPost, Arguments: `{"title":"x"}{}`}, workflows.ErrTypeToolInput, "trailing data"},
+		{"missing title", workflows.ToolRequest{Name: ToolPublishBlogPost, Arguments: `{"body":"x"}`}, workflows.ErrTypeToolInput, "title is required"},
+		{"blank title", workflows.ToolRequest{Name: ToolPublishBlogPost, Arguments: `{"title":"  "}`}, workflows.ErrTypeToolInput, "title is required"},
+		{"two-line title", workflows.ToolRequest{Name: ToolPublishBlogPost, Arguments: `{"title":"a\nslug: evil"}`}, workflows.ErrTypeToolInput, "one line"},
+		{"long title", workflows.ToolRequest{Name: ToolPublishBlogPost, Arguments: `{"title":"` + strings.Repeat("a", 201) + `"}`}, workflows.ErrTypeToolInput, "longer than"},
+		{"missing query", workflows.ToolRequest{Name: ToolSearchPosts, Arguments: `{}`}, workflows.ErrTypeToolInput, "query is required"},
+		{"path traversal", workflows.ToolRequest{Name: ToolDeletePost, Arguments: `{"slug":"../../etc/passwd"}`}, workflows.ErrTypeToolInput, "slug"},
+		{"empty slug", workflows.ToolRequest{Name: ToolDeletePost, Arguments: `{"slug":""}`}, workflows.ErrTypeToolInput, "slug"},
+		{"unknown tool", workflows.ToolRequest{Name: "rm_rf", Arguments: `{}`}, workflows.ErrTypeUnknownTool, `unknown tool "rm_rf"`},
+		{"no call id", workflows.ToolRequest{Name: ToolSearchPosts, Arguments: `{"query":""}`, CallID: "-"}, workflows.ErrTypeBadRequest, "callId are required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -356,7 +356,7 @@ func TestPublishWebhook(t *testing.T) {
 						t.Fatalf("attempt %d: err = %v, want retryable", i, err)
 					}
 				case "fatal":
-					if err == nil || !isNonRetryable(err) || errType(err) != ErrTypeWebhook || !strings.Contains(err.Error(), "cms says no") {
+					if err == nil || !isNonRetryable(err) || errType(err) != workflows.ErrTypeWebhook || !strings.Contains(err.Error(), "cms says no") {
 						t.Fatalf("attempt %d: err = %v, want non-retryable WebhookError", i, err)
 					}
 				}
@@ -484,7 +484,7 @@ func FuzzDecodeArgs(f *testing.F) {
 	f.Fuzz(func(t *testing.T, args string) {
 		var p publishArgs
 		err := DecodeArgs(ToolCall{Name: ToolPublishBlogPost, Arguments: args}, &p)
-		if err != nil && (!isNonRetryable(err) || errType(err) != ErrTypeToolInput) {
+		if err != nil && (!isNonRetryable(err) || errType(err) != workflows.ErrTypeToolInput) {
 			t.Fatalf("DecodeArgs(%q) = %v, want a ToolInputError", args, err)
 		}
 	})
@@ -565,29 +565,5 @@ func TestPublishWebhookConcurrentRunsPostOnce(t *testing.T) {
 	defer cms.mu.Unlock()
 	if len(cms.keys) != 1 {
 		t.Errorf("webhook requests = %d, want 1", len(cms.keys))
-	}
-}
-
-func TestKeyLocksHonourContext(t *testing.T) {
-	var l keyLocks
-	unlock, err := l.lock(t.Context(), "k")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
-	defer cancel()
-	if _, err := l.lock(ctx, "k"); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("lock of a held key = %v, want deadline exceeded", err)
-	}
-	other, err := l.lock(t.Context(), "other")
-	if err != nil {
-		t.Fatalf("another key: %v", err)
-	}
-	other()
-	unlock()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.m) != 0 {
-		t.Errorf("%d key entries left after unlocking all", len(l.m))
 	}
 }

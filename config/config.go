@@ -49,7 +49,6 @@ const (
 	DefaultTemporalNamespace = "default"
 	DefaultTemporalUIURL     = "http://127.0.0.1:8233"
 	DefaultPolicyFile        = "config/policy.json"
-	DefaultOpenAIModel       = "gpt-4o"
 	DefaultBlogDir           = "data/posts"
 	DefaultAuthURL           = "http://127.0.0.1:3001"
 )

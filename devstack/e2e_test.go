@@ -13,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,6 +31,9 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
+	"github.com/hitl/durable-approvals/internal/devstack"
+	"github.com/hitl/durable-approvals/internal/temporaltest"
+	"github.com/hitl/durable-approvals/internal/testutil"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -76,8 +81,8 @@ func repoRoot(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !isModuleRoot(root) {
-		t.Fatalf("%s is not the repository root", root)
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		t.Fatalf("%s is not the repository root: %v", root, err)
 	}
 	return root
 }
@@ -86,7 +91,7 @@ func repoRoot(t *testing.T) string {
 // directory, the pinned Temporal CLI.
 type e2eStack struct {
 	root, work, cli string
-	ports           Ports
+	ports           devstack.Ports
 }
 
 func newE2EStack(t *testing.T) e2eStack {
@@ -94,8 +99,8 @@ func newE2EStack(t *testing.T) e2eStack {
 	s := e2eStack{
 		root:  repoRoot(t),
 		work:  t.TempDir(),
-		cli:   temporalCLI(t), // fails (never skips) when the CLI is missing
-		ports: Ports{Temporal: freePort(t), UI: freePort(t), Ably: freePort(t), Auth: freePort(t), Model: freePort(t)},
+		cli:   temporaltest.CLI(t), // fails (never skips) when the CLI is missing
+		ports: devstack.Ports{Temporal: testutil.FreePort(t), UI: testutil.FreePort(t), Ably: testutil.FreePort(t), Auth: testutil.FreePort(t), Model: testutil.FreePort(t)},
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -151,49 +156,30 @@ func childEnv(vars ...string) []string {
 	return append(out, vars...)
 }
 
-// syncBuffer collects a process's output for polling.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.ReplaceAll(b.b.String(), "\r", "")
-}
-
 // waitFor polls until cond holds, failing with what after timeout; exited
 // ends the wait early.
 func waitFor(t *testing.T, what string, timeout time.Duration, exited <-chan struct{}, out fmt.Stringer, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
+	testutil.WaitFor(t, timeout, what, func() (bool, error) {
+		if cond() {
+			return true, nil
+		}
 		select {
 		case <-exited:
-			if cond() {
-				return
+			if !cond() {
+				t.Fatalf("the process exited while waiting for %s; output:\n%s", what, out)
 			}
-			t.Fatalf("the process exited while waiting for %s; output:\n%s", what, out)
+			return true, nil
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s after %s; output:\n%s", what, timeout, out)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return false, fmt.Errorf("output:\n%s", out)
+	})
 }
 
 // running is a devstack process.
 type running struct {
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *testutil.SyncBuffer
 	exited chan struct{}
 	err    error // Wait's result, set before exited is closed
 }
@@ -210,7 +196,7 @@ func (r *running) wait(timeout time.Duration) error {
 // track reaps cmd and kills what is left of it at cleanup: its process
 // group and the process groups of its descendants (the devstack puts each
 // child in its own group).
-func track(t *testing.T, cmd *exec.Cmd, out *syncBuffer) *running {
+func track(t *testing.T, cmd *exec.Cmd, out *testutil.SyncBuffer) *running {
 	t.Helper()
 	r := &running{cmd: cmd, out: out, exited: make(chan struct{})}
 	pid := cmd.Process.Pid
@@ -369,7 +355,7 @@ func assertGone(t *testing.T, pids []int) {
 // stackChildren are the executables the devstack runs: the Temporal CLI,
 // the worker, and the approver binary (the bridge; in the demo also the
 // human CLI).
-var stackChildren = []string{"temporal", binWorker, binApprover}
+var stackChildren = []string{"temporal", devstack.BinWorker, devstack.BinApprover}
 
 func TestDemo(t *testing.T) {
 	bins := buildPrograms(t)
@@ -417,7 +403,7 @@ func TestDemo(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out := &syncBuffer{}
+			out := &testutil.SyncBuffer{}
 			copied := make(chan struct{})
 			go func() {
 				_, _ = io.Copy(out, ptmx) // ends with EIO when the demo exits
@@ -439,7 +425,7 @@ func TestDemo(t *testing.T) {
 					t.Errorf("the approval request lacks %q:\n%s", want, shown)
 				}
 			}
-			if posts, _ := listPosts(s.blogDir()); len(posts) != 0 {
+			if posts, _ := devstack.ListPosts(s.blogDir()); len(posts) != 0 {
 				t.Errorf("posts before the decision: %q", posts)
 			}
 			pids := waitChildren(t, r, stackChildren)
@@ -477,7 +463,7 @@ func TestDemo(t *testing.T) {
 			if !link.MatchString(text) {
 				t.Errorf("no Web UI link of the run in the output")
 			}
-			posts, err := listPosts(s.blogDir())
+			posts, err := devstack.ListPosts(s.blogDir())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -502,7 +488,7 @@ func startUp(t *testing.T, bins string, s e2eStack) (*running, []int) {
 	cmd.Env = childEnv()
 	cmd.Dir = t.TempDir()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out := &syncBuffer{}
+	out := &testutil.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -511,7 +497,7 @@ func startUp(t *testing.T, bins string, s e2eStack) (*running, []int) {
 	waitFor(t, `"The dev stack is up."`, 150*time.Second, r.exited, out, func() bool {
 		return strings.Contains(out.String(), "The dev stack is up.")
 	})
-	return r, waitChildren(t, r, []string{"temporal", binWorker, binApprover})
+	return r, waitChildren(t, r, []string{"temporal", devstack.BinWorker, devstack.BinApprover})
 }
 
 // interrupt stops the stack as Ctrl-C does and checks it exits cleanly,
@@ -570,8 +556,8 @@ func parseExports(t *testing.T, text string) []string {
 func dialTest(t *testing.T, ctx context.Context, s e2eStack) client.Client {
 	t.Helper()
 	tc, err := client.DialContext(ctx, client.Options{
-		HostPort: joinHostPort("127.0.0.1", s.ports.Temporal),
-		Logger:   tlog.NewStructuredLogger(discardLogger()),
+		HostPort: net.JoinHostPort("127.0.0.1", strconv.Itoa(s.ports.Temporal)),
+		Logger:   tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -635,7 +621,7 @@ func TestStackRestartKeepsPendingApproval(t *testing.T) {
 
 	interrupt(t, r, pids)
 	t.Logf("stack stopped after %s", time.Since(start).Round(time.Millisecond))
-	if posts, _ := listPosts(s.blogDir()); len(posts) != 0 {
+	if posts, _ := devstack.ListPosts(s.blogDir()); len(posts) != 0 {
 		t.Fatalf("posts before approval: %q", posts)
 	}
 
@@ -650,11 +636,11 @@ func TestStackRestartKeepsPendingApproval(t *testing.T) {
 		t.Fatalf("pending tool call %s after the restart, want %s", after.ToolCallID, before.ToolCallID)
 	}
 
-	data, err := os.ReadFile(filepath.Join(s.work, "state", secretsFile))
+	data, err := os.ReadFile(filepath.Join(s.work, "state", devstack.SecretsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var secrets Secrets
+	var secrets devstack.Secrets
 	if err := json.Unmarshal(data, &secrets); err != nil {
 		t.Fatal(err)
 	}
@@ -686,7 +672,7 @@ func TestStackRestartKeepsPendingApproval(t *testing.T) {
 	if executed != 1 {
 		t.Errorf("audit has %d executed entries, want 1: %+v", executed, res.Audit)
 	}
-	posts, err := listPosts(s.blogDir())
+	posts, err := devstack.ListPosts(s.blogDir())
 	if err != nil || len(posts) != 1 {
 		t.Errorf("posts = %q, %v; want one", posts, err)
 	}

@@ -19,7 +19,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -31,6 +30,7 @@ import (
 
 	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/ablylocal"
+	"github.com/hitl/durable-approvals/internal/devstack"
 )
 
 const usage = `usage: go run ./devstack COMMAND [flags]
@@ -47,7 +47,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	// After the first Ctrl-C the stack shuts down in order; restoring the
 	// default handling lets a second one end devstack at once (its children
-	// get SIGTERM from the kernel: see sysproc_linux.go).
+	// get SIGTERM from the kernel: see internal/devstack/sysproc_linux.go).
 	go func() { <-ctx.Done(); stop() }()
 	err := mainErr(ctx, os.Args[1:], config.FromOS(), os.Stdin, os.Stdout, os.Stderr)
 	stop()
@@ -72,59 +72,10 @@ func mainErr(ctx context.Context, args []string, env config.Env, stdin io.Reader
 	case "help", "-h", "-help", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
-	case "up", "demo", "env":
-	default:
+	}
+	if !devstack.IsCommand(cmd) {
 		fmt.Fprintln(stderr, usage)
 		return fmt.Errorf("unknown command %q", cmd)
 	}
-	cwd, err := os.Getwd()
-	if err != nil {
-		return err
-	}
-	cfg, err := parseConfig(cmd, rest, env, cwd, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	switch cmd {
-	case "env":
-		s, _, err := loadOrCreateSecrets(cfg.StateDir(), rand.Reader)
-		if err != nil {
-			return err
-		}
-		return printEnv(stdout, cfg, s)
-	case "demo":
-		return demo(ctx, cfg, stdin, stdout, stderr)
-	}
-	st, err := Up(ctx, cfg, stderr)
-	if err != nil {
-		return err
-	}
-	st.Summary(stdout)
-	waitErr := st.Wait(ctx)
-	fmt.Fprintln(stderr, "stopping the dev stack...")
-	return errors.Join(waitErr, st.Close())
-}
-
-// printEnv writes the export lines for starter and approver; the approver
-// logs in as the demo publisher.
-func printEnv(w io.Writer, cfg Config, s Secrets) error {
-	u, ok := s.User("pat")
-	if !ok {
-		return errors.New("no demo user pat")
-	}
-	fmt.Fprintln(w, "# dev stack settings for starter and approver (approver logs in as pat, publisher)")
-	fmt.Fprint(w, exportLines(append(userEnv(cfg),
-		EnvVar{config.EnvApproverUser, u.Name}, EnvVar{config.EnvApproverPassword, u.Password})))
-	for _, other := range s.Users {
-		if other.Name != u.Name {
-			fmt.Fprintf(w, "# as %s (%s): export APPROVER_USER=%s APPROVER_PASSWORD=%s\n", other.Name, other.Role, other.Name, shellQuote(other.Password))
-		}
-	}
-	return nil
+	return devstack.Run(ctx, cmd, rest, env, stdin, stdout, stderr)
 }

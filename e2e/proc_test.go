@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hitl/durable-approvals/internal/testutil"
 )
 
 // repoRoot is the module root, two levels up from this file's package.
@@ -24,17 +24,6 @@ func repoRoot(t testing.TB) string {
 		t.Fatal("no caller")
 	}
 	return filepath.Dir(filepath.Dir(file))
-}
-
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // buildOnce builds the module's mains once per test binary.
@@ -81,33 +70,16 @@ func (b *builder) bin(t testing.TB, name string) string {
 type proc struct {
 	name string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testutil.SyncBuffer
 	done chan struct{}
 	err  error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // start runs a child process; t.Cleanup stops it (SIGTERM, then SIGKILL)
 // and prints its output if the test failed.
 func start(t testing.TB, name string, env []string, bin string, args ...string) *proc {
 	t.Helper()
-	p := &proc{name: name, out: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{name: name, out: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Dir = repoRoot(t)
 	p.cmd.Env = append(os.Environ(), env...)
@@ -165,24 +137,6 @@ func (p *proc) exited() bool {
 
 // kill sends SIGKILL to the process group and waits for it to exit.
 func (p *proc) kill() { p.stop(syscall.SIGKILL, 10*time.Second) }
-
-// waitFor polls cond every 100ms until it holds or timeout passes.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, error)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var lastErr error
-	for {
-		ok, err := cond()
-		if ok {
-			return
-		}
-		lastErr = err
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s (last error: %v)", timeout, what, lastErr)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
 
 // run executes a command to completion with a deadline and returns its output.
 func run(ctx context.Context, t testing.TB, env []string, bin string, args ...string) (string, error) {

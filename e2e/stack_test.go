@@ -21,8 +21,10 @@ import (
 
 	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/ablylocal"
+	"github.com/hitl/durable-approvals/internal/ablylocal/ablytest"
 	"github.com/hitl/durable-approvals/internal/authserver"
 	"github.com/hitl/durable-approvals/internal/scriptedmodel"
+	"github.com/hitl/durable-approvals/internal/testutil"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -73,15 +75,7 @@ func newStack(t *testing.T, policyJSON string) *stack {
 	s.temporal = startDevServer(t, filepath.Join(s.dir, "temporal.db"))
 	s.tc = s.temporal.client(t)
 
-	srv, err := ablylocal.Listen(ctx, "127.0.0.1:0", ablylocal.Config{
-		Keys:   []ablylocal.Key{{Name: ablyKeyName, Secret: ablyKeySecret}},
-		Logger: slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	s.ably = srv
+	s.ably = ablytest.Start(t, ablylocal.Config{Keys: []ablylocal.Key{{Name: ablyKeyName, Secret: ablyKeySecret}}}).Server
 
 	usersFile := filepath.Join(s.dir, "users.json")
 	for role, u := range users {
@@ -195,7 +189,7 @@ func (s *stack) approvals(wfID string) (workflows.ApprovalsView, error) {
 func (s *stack) waitPending(wfID string, n int) []workflows.PendingApproval {
 	s.t.Helper()
 	var got []workflows.PendingApproval
-	waitFor(s.t, 60*time.Second, fmt.Sprintf("%d published pending approval(s) on %s", n, wfID), func() (bool, error) {
+	testutil.WaitFor(s.t, 60*time.Second, fmt.Sprintf("%d published pending approval(s) on %s", n, wfID), func() (bool, error) {
 		v, err := s.approvals(wfID)
 		if err != nil || len(v.Pending) != n {
 			return false, err
@@ -215,7 +209,7 @@ func (s *stack) waitPending(wfID string, n int) []workflows.PendingApproval {
 func (s *stack) waitAudit(wfID, what string, ok func(workflows.AuditEntry) bool) workflows.AuditEntry {
 	s.t.Helper()
 	var found workflows.AuditEntry
-	waitFor(s.t, 60*time.Second, what+" in the audit of "+wfID, func() (bool, error) {
+	testutil.WaitFor(s.t, 60*time.Second, what+" in the audit of "+wfID, func() (bool, error) {
 		v, err := s.approvals(wfID)
 		if err != nil {
 			return false, err

@@ -3,13 +3,14 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
 	"go.temporal.io/sdk/client"
+
+	"github.com/hitl/durable-approvals/internal/temporaltest"
+	"github.com/hitl/durable-approvals/internal/testutil"
 )
 
 // devServer is a Temporal CLI dev server on spare loopback ports.
@@ -20,39 +21,24 @@ type devServer struct {
 	args    []string
 }
 
-// temporalCLI returns the pinned Temporal CLI built by scripts/install-tools.sh.
-// A missing CLI fails the test: it is never skipped.
-func temporalCLI(t testing.TB) string {
-	t.Helper()
-	path := os.Getenv("TEMPORAL_CLI")
-	if path == "" {
-		path = filepath.Join(repoRoot(t), ".bin", "temporal")
-	}
-	if _, err := os.Stat(path); err != nil {
-		t.Fatalf("Temporal CLI not found at %s: run `make tools` (scripts/install-tools.sh) first: %v", path, err)
-	}
-	return path
-}
-
 // startDevServer starts a dev server whose state lives in dbFile.
 func startDevServer(t testing.TB, dbFile string) *devServer {
 	t.Helper()
-	port, ui, httpPort, metrics := freePort(t), freePort(t), freePort(t), freePort(t)
+	port, ui, httpPort, metrics := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
 	s := &devServer{Address: fmt.Sprintf("127.0.0.1:%d", port), UIPort: ui}
 	s.args = []string{"server", "start-dev", "--ip", "127.0.0.1",
 		"--port", fmt.Sprint(port), "--ui-port", fmt.Sprint(ui), "--http-port", fmt.Sprint(httpPort),
 		"--metrics-port", fmt.Sprint(metrics), "--db-filename", dbFile, "--log-level", "error",
-		"--search-attribute", "ApprovalToolCallIDs=KeywordList",
-		"--search-attribute", "PendingApprovals=Int",
 	}
+	s.args = append(s.args, temporaltest.SearchAttributeArgs()...)
 	s.start(t)
 	return s
 }
 
 func (s *devServer) start(t testing.TB) {
 	t.Helper()
-	s.proc = start(t, "temporal", nil, temporalCLI(t), s.args...)
-	waitFor(t, 90*time.Second, "Temporal dev server at "+s.Address, func() (bool, error) {
+	s.proc = start(t, "temporal", nil, temporaltest.CLI(t), s.args...)
+	testutil.WaitFor(t, 90*time.Second, "Temporal dev server at "+s.Address, func() (bool, error) {
 		c, err := client.Dial(client.Options{HostPort: s.Address, Logger: quietLogger{}})
 		if err != nil {
 			return false, err

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.temporal.io/api/sdk/v1"
+
+	"github.com/hitl/durable-approvals/internal/testutil"
 )
 
 // uiGet fetches a path of the Temporal Web UI's HTTP API (the API its pages
@@ -74,7 +76,7 @@ func checkWebUI(t *testing.T, s *stack, id, prompt, tool, role string) {
 	q := url.QueryEscape(fmt.Sprintf("WorkflowId = %q", id))
 	// The UI server's gRPC connection may still be backing off from a
 	// dial made before the frontend was up: poll.
-	waitFor(t, 60*time.Second, "the Web UI to list "+id, func() (bool, error) {
+	testutil.WaitFor(t, 60*time.Second, "the Web UI to list "+id, func() (bool, error) {
 		_, err := uiGet(ctx, s, "/api/v1/namespaces/default/workflows?query="+q, &list)
 		return err == nil && len(list.Executions) == 1, err
 	})

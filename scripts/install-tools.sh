@@ -3,7 +3,7 @@
 # and installs the ably-js interop test's npm packages. Idempotent: a tool
 # already built at the pinned version is kept.
 #
-#   scripts/install-tools.sh [temporal] [staticcheck] [npm]   (default: all)
+#   scripts/install-tools.sh [temporal] [staticcheck] [workflowcheck] [npm]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=../tools.env
@@ -22,11 +22,12 @@ build() { # name module version
 }
 
 want=("$@")
-[[ ${#want[@]} -gt 0 ]] || want=(temporal staticcheck npm)
+[[ ${#want[@]} -gt 0 ]] || want=(temporal staticcheck workflowcheck npm)
 wants() { [[ " ${want[*]} " == *" $1 "* ]]; }
 
 wants temporal && build temporal github.com/temporalio/cli/cmd/temporal "$TEMPORAL_CLI_VERSION"
 wants staticcheck && build staticcheck honnef.co/go/tools/cmd/staticcheck "$STATICCHECK_VERSION"
+wants workflowcheck && build workflowcheck go.temporal.io/sdk/contrib/tools/workflowcheck "$WORKFLOWCHECK_VERSION"
 
 if wants npm; then
 	if [[ ! -d interop/ablyjs/node_modules ]] || [[ interop/ablyjs/package-lock.json -nt interop/ablyjs/node_modules ]]; then

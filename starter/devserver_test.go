@@ -5,20 +5,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/internal/temporaltest"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -37,25 +34,7 @@ func fakeAgent(ctx workflow.Context, in workflows.AgentInput) (workflows.AgentRe
 // TestStartAndWaitOnDevServer runs the starter against the pinned Temporal
 // dev server and a worker with a stand-in workflow.
 func TestStartAndWaitOnDevServer(t *testing.T) {
-	cli := os.Getenv("TEMPORAL_CLI")
-	if cli == "" {
-		cli = filepath.Join("..", ".bin", "temporal")
-	}
-	if _, err := os.Stat(cli); err != nil {
-		t.Fatalf("the Temporal CLI is missing (%v): run `make tools`", err)
-	}
-	var logs bytes.Buffer
-	srv, err := testsuite.StartDevServer(t.Context(), testsuite.DevServerOptions{
-		ExistingPath:  cli,
-		LogLevel:      "error",
-		Stdout:        &logs,
-		Stderr:        &logs,
-		ClientOptions: &client.Options{Logger: tlog.NewStructuredLogger(discardLogger())},
-	})
-	if err != nil {
-		t.Fatalf("dev server: %v\n%s", err, logs.String())
-	}
-	t.Cleanup(func() { _ = srv.Stop() })
+	srv := temporaltest.StartDevServer(t)
 
 	w := worker.New(srv.Client(), workflows.TaskQueue, worker.Options{})
 	w.RegisterWorkflowWithOptions(fakeAgent, workflow.RegisterOptions{Name: workflows.WorkflowName})

@@ -13,6 +13,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/hitl/durable-approvals/activities"
 	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/workflows"
@@ -62,7 +63,7 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 		PolicyFile:     env.Or(config.EnvPolicyFile, config.DefaultPolicyFile),
 		OpenAIAPIKey:   env.Get(config.EnvOpenAIAPIKey),
 		OpenAIBaseURL:  env.Get(config.EnvOpenAIBaseURL),
-		OpenAIModel:    env.Or(config.EnvOpenAIModel, config.DefaultOpenAIModel),
+		OpenAIModel:    env.Or(config.EnvOpenAIModel, activities.DefaultOpenAIModel),
 		Ably:           ablyCfg,
 		AgentClientID:  env.Or(config.EnvAgentClientID, workflows.DefaultAgentClientID),
 		Channel:        env.Or(config.EnvChannel, workflows.DefaultChannel),

@@ -94,10 +94,7 @@ func AgentWorkflow(ctx workflow.Context, in AgentInput) (AgentResult, error) {
 	}
 	r.done = true
 	r.setDetails(ctx)
-	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
-		return AgentResult{}, err
-	}
-	return AgentResult{Answer: answer, Turns: r.turn, Audit: r.auditWithDropped()}, nil
+	return AgentResult{Answer: answer, Turns: r.turn, Audit: r.audit.list()}, nil
 }
 
 // validateInput checks the input and returns the effective turn limit.
@@ -131,41 +128,18 @@ type run struct {
 	tools      []string
 
 	conversation []ConversationItem
-	audit        []AuditEntry
+	audit        *auditTrail
 	// approvals holds every tool call that needed a human, by call id;
 	// order lists their ids in request order.
 	approvals map[string]*approval
 	order     []string
 	seenCalls map[string]bool // every tool call id the model used
-	// seenMsgs holds approver clientId + "\x00" + Ably message id of
-	// every well-formed decision.
+	// seenMsgs holds the dedupeKey of every well-formed decision.
 	seenMsgs map[string]bool
-
-	// Ignored decisions per bucket (an approval's call id, or "" for
-	// decisions that name no approval): listed in the audit, and only
-	// counted; dropOrder lists the buckets in order of their first drop.
-	ignoredKept    map[string]int
-	ignoredDropped map[string]int
-	ignoredTotal   int
-	dropOrder      []string
 
 	turn int
 	done bool
 }
-
-// approval is one tool call waiting for (or resolved by) a human.
-type approval struct {
-	pending PendingApproval
-	call    ToolCall
-	// outcome is empty while pending, else an Outcome* value or
-	// outcomeUnpublished.
-	outcome  string
-	decision Decision // the winning decision, when outcome is approved or rejected
-}
-
-// outcomeUnpublished resolves an approval whose request could not be
-// published; approver screens are told OutcomeCancelled.
-const outcomeUnpublished = "unpublished"
 
 func newRun(ctx workflow.Context, in AgentInput, maxTurns int) *run {
 	return &run{
@@ -177,9 +151,7 @@ func newRun(ctx workflow.Context, in AgentInput, maxTurns int) *run {
 		approvals:    map[string]*approval{},
 		seenCalls:    map[string]bool{},
 		seenMsgs:     map[string]bool{},
-
-		ignoredKept:    map[string]int{},
-		ignoredDropped: map[string]int{},
+		audit:        newAuditTrail(),
 	}
 }
 
@@ -263,7 +235,7 @@ func (r *run) handleCalls(ctx workflow.Context, calls []ToolCall) ([]string, err
 	var admitted []string // ids of this response's calls that will wait for a human
 	for i, c := range calls {
 		tp, why := r.classify(i, c, admitted)
-		if ValidToolCallID(c.CallID) {
+		if ValidateToolCallID(c.CallID) == nil {
 			r.seenCalls[c.CallID] = true
 		}
 		if why == "" && tp.NeedsApproval() {
@@ -307,7 +279,7 @@ func (r *run) classify(i int, c ToolCall, admitted []string) (ToolPolicy, string
 	if c.CallID == "" {
 		return ToolPolicy{}, "tool call has no call id"
 	}
-	if !ValidToolCallID(c.CallID) {
+	if ValidateToolCallID(c.CallID) != nil {
 		return ToolPolicy{}, "invalid tool call id"
 	}
 	if r.seenCalls[c.CallID] {
@@ -364,34 +336,14 @@ func errorMessage(err error) string {
 // record appends an audit entry, its strings bounded, stamped with the
 // workflow time.
 func (r *run) record(ctx workflow.Context, e AuditEntry) {
-	e = clipAudit(e)
-	e.Time = workflow.Now(ctx)
-	r.audit = append(r.audit, e)
-}
-
-// auditWithDropped returns the audit trail plus, per approval (and for
-// decisions that named no approval), a note on ignored decisions that were
-// only counted.
-func (r *run) auditWithDropped() []AuditEntry {
-	out := slices.Clone(r.audit)
-	for _, key := range r.dropOrder {
-		n := r.ignoredDropped[key]
-		e := AuditEntry{Kind: AuditIgnored, ToolCallID: key}
-		if key == "" {
-			e.Reason = fmt.Sprintf("%d more ignored decisions that named no approval are not listed (see the workflow history)", n)
-		} else {
-			e.Reason = fmt.Sprintf("%d more ignored decisions for this call are not listed (see the workflow history)", n)
-		}
-		out = append(out, e)
-	}
-	return out
+	r.audit.add(workflow.Now(ctx), e)
 }
 
 // view answers ApprovalsQuery.
 func (r *run) view() (ApprovalsView, error) {
 	return ApprovalsView{
 		Pending: r.pendingApprovals(),
-		Audit:   r.auditWithDropped(),
+		Audit:   r.audit.list(),
 		Roles:   slices.Clone(r.in.Policy.Roles),
 	}, nil
 }
@@ -400,7 +352,7 @@ func (r *run) view() (ApprovalsView, error) {
 func (r *run) pendingApprovals() []PendingApproval {
 	out := []PendingApproval{}
 	for _, id := range r.order {
-		if a := r.approvals[id]; a.outcome == "" {
+		if a := r.approvals[id]; a.isPending() {
 			out = append(out, a.pending)
 		}
 	}

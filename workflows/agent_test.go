@@ -665,9 +665,9 @@ func TestSearchableCallIDsStayWithinBudget(t *testing.T) {
 	const n = 100
 	for i := range n {
 		id := fmt.Sprintf("call_%0*d", MaxToolCallIDLen-5, i)
-		a := &approval{outcome: OutcomeApproved}
+		a := &approval{state: stateApproved}
 		if i >= n-MaxToolCallsPerTurn {
-			a.outcome = "" // the last turn's calls still wait
+			a.state = statePending // the last turn's calls still wait
 		}
 		r.approvals[id] = a
 		r.order = append(r.order, id)
@@ -682,7 +682,7 @@ func TestSearchableCallIDsStayWithinBudget(t *testing.T) {
 	if !slices.IsSorted(ids) || len(ids) < MaxToolCallsPerTurn+1 {
 		t.Errorf("ids = %v, want the newest resolved ids kept in order", ids)
 	}
-	small := &run{approvals: map[string]*approval{"a": {outcome: OutcomeExpired}, "b": {}}, order: []string{"a", "b"}}
+	small := &run{approvals: map[string]*approval{"a": {state: stateExpired}, "b": {}}, order: []string{"a", "b"}}
 	if got := small.searchableCallIDs(); !slices.Equal(got, []string{"a", "b"}) {
 		t.Errorf("small list = %v, want every id", got)
 	}
@@ -824,7 +824,7 @@ func FuzzWhyIgnore(f *testing.F) {
 			d.PublishedAt = testStart.Add(time.Duration(publishedAfter) * time.Second)
 		}
 		why := r.whyIgnore(testStart.Add(time.Minute), d, r.approvals[callID])
-		wellFormed := validMessageID(msgID) && who != "" && len(who) <= maxClientIDLen && len(role) <= maxRoleLen
+		wellFormed := ValidateMessageID(msgID) == nil && who != "" && len(who) <= MaxClientIDLen && len(role) <= MaxRoleLen
 		valid := wellFormed && callID == "call_1" &&
 			(decision == DecisionApproved || decision == DecisionRejected) &&
 			p.Check("publish_blog_post", role) == nil &&
@@ -832,6 +832,7 @@ func FuzzWhyIgnore(f *testing.F) {
 		if (why == "") != valid {
 			t.Fatalf("whyIgnore(%+v) = %q, want valid=%v", d, why, valid)
 		}
+		r.remember(d)
 		again := r.whyIgnore(testStart.Add(time.Minute), d, r.approvals[callID])
 		if wellFormed && again != "duplicate" {
 			t.Fatalf("second delivery of %q: %q, want duplicate", msgID, again)
@@ -842,7 +843,7 @@ func FuzzWhyIgnore(f *testing.F) {
 		// Another client's message with the same id is not a duplicate.
 		other := d
 		other.ApproverClientID = "other-" + who
-		if wellFormed && len(other.ApproverClientID) <= maxClientIDLen {
+		if wellFormed && len(other.ApproverClientID) <= MaxClientIDLen {
 			if got := r.whyIgnore(testStart.Add(time.Minute), other, r.approvals[callID]); got == "duplicate" {
 				t.Fatalf("message %q of another client counted as a duplicate", msgID)
 			}

@@ -52,12 +52,11 @@ func (r *run) approveAndRun(ctx workflow.Context, c ToolCall, tp ToolPolicy) (st
 			return "", r.approvalCancelled(ctx, a, err)
 		}
 		logger.Error("approval request not published", "callId", c.CallID, "error", err)
-		if a.outcome == "" {
+		if a.isPending() {
 			// Nobody should act on the request: deny rather than wait
-			// for nothing.
-			a.outcome = outcomeUnpublished
+			// for nothing. (A decision that arrived meanwhile stands.)
 			why := "approval request could not be published: " + truncate(errorMessage(err), maxToolErrorLen)
-			r.record(ctx, AuditEntry{Kind: AuditDenied, ToolCallID: c.CallID, Tool: c.Name, Reason: why})
+			r.resolve(ctx, a, stateUnpublished, nil, AuditEntry{ToolCallID: c.CallID, Tool: c.Name, Reason: why})
 			r.upsertSearchAttributes(ctx)
 			r.setDetails(ctx)
 			// Ably may have accepted the request although the activity
@@ -69,14 +68,14 @@ func (r *run) approveAndRun(ctx workflow.Context, c ToolCall, tp ToolPolicy) (st
 		r.record(ctx, AuditEntry{Kind: AuditRequested, ToolCallID: c.CallID, Tool: c.Name, Role: tp.MinRole})
 	}
 
-	if remaining := a.pending.ExpiresAt.Sub(workflow.Now(ctx)); a.outcome == "" && remaining > 0 {
+	if remaining := a.pending.ExpiresAt.Sub(workflow.Now(ctx)); a.isPending() && remaining > 0 {
 		// The timer is cancelled once a decision wins, so a decided
 		// approval leaves no timer behind to wake the run later.
 		tctx, cancelTimer := workflow.WithCancel(ctx)
 		timer := workflow.NewTimerWithOptions(tctx, remaining, workflow.TimerOptions{
 			Summary: fmt.Sprintf("approval timeout: %s (%s)", c.Name, c.CallID),
 		})
-		err := workflow.Await(ctx, func() bool { return a.outcome != "" || timer.IsReady() })
+		err := workflow.Await(ctx, func() bool { return !a.isPending() || timer.IsReady() })
 		cancelTimer()
 		if err != nil {
 			return "", r.approvalCancelled(ctx, a, err)
@@ -89,15 +88,14 @@ func (r *run) approveAndRun(ctx workflow.Context, c ToolCall, tp ToolPolicy) (st
 	}
 	// A decision is accepted only before ExpiresAt (workflow time), so a
 	// set outcome here was decided in time.
-	if a.outcome == "" {
-		a.outcome = OutcomeExpired
-		r.record(ctx, AuditEntry{Kind: AuditExpired, ToolCallID: c.CallID, Tool: c.Name, Reason: fmt.Sprintf("no valid decision within %s", timeout)})
+	if a.isPending() {
+		r.resolve(ctx, a, stateExpired, nil, AuditEntry{ToolCallID: c.CallID, Tool: c.Name, Reason: fmt.Sprintf("no valid decision within %s", timeout)})
 	}
 	r.upsertSearchAttributes(ctx)
 	r.setDetails(ctx)
 
 	resolved := r.resolvedInput(a, "")
-	rctx := workflow.WithActivityOptions(ctx, publishActivityOptions(fmt.Sprintf("approval %s: %s (%s)", a.outcome, c.Name, c.CallID)))
+	rctx := workflow.WithActivityOptions(ctx, publishActivityOptions(fmt.Sprintf("approval %s: %s (%s)", a.state, c.Name, c.CallID)))
 	if err := workflow.ExecuteActivity(rctx, ActivityPublishApprovalResolved, resolved).Get(ctx, nil); err != nil {
 		if temporal.IsCanceledError(err) {
 			return "", r.approvalCancelled(ctx, a, err)
@@ -107,10 +105,10 @@ func (r *run) approveAndRun(ctx workflow.Context, c ToolCall, tp ToolPolicy) (st
 		logger.Error("approval-resolved not published", "callId", c.CallID, "error", err)
 	}
 
-	switch a.outcome {
-	case OutcomeApproved:
+	switch a.state {
+	case stateApproved:
 		return r.executeTool(ctx, c, a.decision.ApproverClientID)
-	case OutcomeRejected:
+	case stateRejected:
 		out := fmt.Sprintf("rejected by %s (%s)", a.decision.ApproverClientID, a.decision.ApproverRole)
 		if a.decision.Reason != "" {
 			out += ": " + a.decision.Reason
@@ -128,16 +126,13 @@ func (r *run) resolvedInput(a *approval, reason string) ApprovalResolvedInput {
 		ToolCallID: a.call.CallID,
 		WorkflowID: r.workflowID,
 		Tool:       a.call.Name,
-		Outcome:    a.outcome,
+		Outcome:    a.state.outcome(),
 		Reason:     reason,
 	}
-	switch a.outcome {
-	case OutcomeApproved, OutcomeRejected:
+	if a.state == stateApproved || a.state == stateRejected {
 		d.DecidedBy = a.decision.ApproverClientID
 		d.Role = a.decision.ApproverRole
 		d.Reason = a.decision.Reason
-	case outcomeUnpublished:
-		d.Outcome = OutcomeCancelled
 	}
 	return ApprovalResolvedInput{Data: d}
 }
@@ -148,9 +143,8 @@ func (r *run) resolvedInput(a *approval, reason string) ApprovalResolvedInput {
 // context that outlives the cancellation. It returns cause.
 func (r *run) approvalCancelled(ctx workflow.Context, a *approval, cause error) error {
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	if a.outcome == "" {
-		a.outcome = OutcomeCancelled
-		r.record(dctx, AuditEntry{Kind: AuditCancelled, ToolCallID: a.call.CallID, Tool: a.call.Name, Reason: "the run was cancelled"})
+	if a.isPending() {
+		r.resolve(dctx, a, stateCancelled, nil, AuditEntry{ToolCallID: a.call.CallID, Tool: a.call.Name, Reason: "the run was cancelled"})
 		r.upsertSearchAttributes(dctx)
 	}
 	r.publishResolvedBestEffort(dctx, a, "the run was cancelled")
@@ -200,7 +194,7 @@ func (r *run) searchableCallIDs() []string {
 	size := jsonLen(r.order)
 	ids := make([]string, 0, len(r.order))
 	for _, id := range r.order {
-		if size > saCallIDsBudget && r.approvals[id].outcome != "" {
+		if size > saCallIDsBudget && !r.approvals[id].isPending() {
 			size -= jsonLen(id) + 1 // the string and its comma
 			continue
 		}
@@ -215,112 +209,9 @@ func (r *run) searchableCallIDs() []string {
 func (r *run) fitsSearchAttribute(more []string) bool {
 	ids := slices.Clone(more)
 	for _, id := range r.order {
-		if r.approvals[id].outcome == "" {
+		if r.approvals[id].isPending() {
 			ids = append(ids, id)
 		}
 	}
 	return jsonLen(ids) <= saCallIDsBudget
-}
-
-// onDecision applies one decision signal. Only a well-formed decision that
-// names a pending approval, carries approved or rejected, comes from a role
-// that may approve the tool, and is not a copy of one already seen
-// resolves the approval; every other decision is recorded as ignored with
-// the reason.
-func (r *run) onDecision(ctx workflow.Context, d Decision) {
-	e := clipAudit(AuditEntry{
-		ToolCallID:    d.ToolCallID,
-		Actor:         d.ApproverClientID,
-		Role:          d.ApproverRole,
-		AblyMessageID: d.AblyMessageID,
-		Reason:        truncate(d.Reason, maxReasonLen),
-	})
-	a := r.approvals[d.ToolCallID]
-	if a != nil {
-		e.Tool = a.call.Name
-	}
-	if why := r.whyIgnore(workflow.Now(ctx), d, a); why != "" {
-		r.ignore(ctx, e, a, why)
-		return
-	}
-	d.Reason = e.Reason
-	a.decision = d
-	a.outcome = d.Decision
-	e.Kind = AuditApproved
-	if d.Decision == DecisionRejected {
-		e.Kind = AuditRejected
-	}
-	r.record(ctx, e)
-	workflow.GetLogger(ctx).Info("approval decided", "callId", e.ToolCallID, "decision", d.Decision, "by", e.Actor, "role", e.Role)
-}
-
-// whyIgnore returns why the decision changes nothing, or "" if it is valid.
-// now is the workflow time. A well-formed decision (bounded message id,
-// client id and role) is remembered by approver client id and Ably message
-// id: Ably enforces the clientId of a message, so only a copy of the same
-// message is a duplicate, and a decision of one client can never mark
-// another client's message as seen.
-func (r *run) whyIgnore(now time.Time, d Decision, a *approval) string {
-	switch {
-	case d.AblyMessageID == "":
-		return "no ably message id"
-	case !validMessageID(d.AblyMessageID):
-		return fmt.Sprintf("invalid ably message id (want 1 to %d printable ASCII bytes)", maxMessageIDLen)
-	case d.ApproverClientID == "":
-		return "no approver client id"
-	case len(d.ApproverClientID) > maxClientIDLen:
-		return fmt.Sprintf("approver client id longer than %d bytes", maxClientIDLen)
-	case len(d.ApproverRole) > maxRoleLen:
-		return fmt.Sprintf("approver role longer than %d bytes", maxRoleLen)
-	}
-	key := d.ApproverClientID + "\x00" + d.AblyMessageID
-	if r.seenMsgs[key] {
-		return "duplicate"
-	}
-	r.seenMsgs[key] = true
-	switch {
-	case a == nil:
-		return "unknown tool call"
-	case a.outcome != "":
-		return "already resolved (" + a.outcome + ")"
-	case !now.Before(a.pending.ExpiresAt):
-		// The timer fires in this workflow task: expiry wins.
-		return "already resolved (expired)"
-	case !d.PublishedAt.IsZero() && d.PublishedAt.After(a.pending.ExpiresAt):
-		return "published after the approval expired"
-	case d.Decision != DecisionApproved && d.Decision != DecisionRejected:
-		return fmt.Sprintf("invalid decision %q", truncate(d.Decision, 40))
-	}
-	if err := r.in.Policy.Check(a.call.Name, d.ApproverRole); err != nil {
-		return err.Error()
-	}
-	return ""
-}
-
-// ignore records an ignored decision (e has bounded strings). Each
-// approval's first ignoredAlwaysKept ignored decisions are always listed;
-// beyond them at most maxIgnoredPerApproval per approval (decisions that
-// name no approval share one bucket) while the run lists fewer than
-// maxIgnoredPerRun. The rest are counted per bucket (the history has them
-// all), so a flood on one approval or of bogus decisions hides nothing
-// about the other approvals.
-func (r *run) ignore(ctx workflow.Context, e AuditEntry, a *approval, why string) {
-	workflow.GetLogger(ctx).Info("decision ignored", "callId", e.ToolCallID, "messageId", e.AblyMessageID, "reason", why)
-	key := ""
-	if a != nil {
-		key = a.call.CallID
-	}
-	n := r.ignoredKept[key]
-	if n >= ignoredAlwaysKept && (n >= maxIgnoredPerApproval || r.ignoredTotal >= maxIgnoredPerRun) {
-		if r.ignoredDropped[key] == 0 {
-			r.dropOrder = append(r.dropOrder, key)
-		}
-		r.ignoredDropped[key]++
-		return
-	}
-	r.ignoredKept[key] = n + 1
-	r.ignoredTotal++
-	e.Kind = AuditIgnored
-	e.Reason = why
-	r.record(ctx, e)
 }

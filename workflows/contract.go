@@ -26,11 +26,19 @@ const (
 // errors are not retryable.
 const ErrTypeInvalidInput = "InvalidInput"
 
-// ErrTypeToolInput is the application error type an ExecuteTool
-// implementation returns for arguments it cannot use. The workflow does not
-// retry it (nor any non-retryable application error); the error text goes
-// back to the model.
-const ErrTypeToolInput = "ToolInputError"
+// Error types of the non-retryable application errors the activities
+// return; the workflow branches on them with temporal.ApplicationError.Type().
+const (
+	// ErrTypeToolInput: the model's arguments are not valid for the tool.
+	// The workflow does not retry it (nor any non-retryable application
+	// error); the error text goes back to the model.
+	ErrTypeToolInput   = "ToolInputError"
+	ErrTypeUnknownTool = "UnknownToolError" // no tool of that name is registered
+	ErrTypeBadRequest  = "BadRequestError"  // the activity input itself is invalid
+	ErrTypeModel       = "ModelError"       // the model API refused the request for good
+	ErrTypeWebhook     = "WebhookError"     // the CMS webhook refused the request for good
+	ErrTypeAbly        = "AblyError"        // Ably refused the publish for good
+)
 
 // DecisionSignal is the signal through which the approver bridge delivers a
 // human decision. Its payload is a Decision.
@@ -51,6 +59,24 @@ var (
 	// SAPendingApprovals counts approvals that are waiting for a human.
 	SAPendingApprovals = temporal.NewSearchAttributeKeyInt64("PendingApprovals")
 )
+
+// SearchAttributes lists every search attribute the workflow upserts.
+// A namespace must have each registered with its name and value type
+// before a run upserts it.
+func SearchAttributes() []temporal.SearchAttributeKey {
+	return []temporal.SearchAttributeKey{SAToolCallIDs, SAPendingApprovals}
+}
+
+// SearchAttributeSpecs returns SearchAttributes as "Name=Type" strings
+// ("ApprovalToolCallIDs=KeywordList"), the form of the Temporal CLI's
+// --search-attribute flag.
+func SearchAttributeSpecs() []string {
+	var out []string
+	for _, k := range SearchAttributes() {
+		out = append(out, k.GetName()+"="+k.GetValueType().String())
+	}
+	return out
+}
 
 // Decision values, as the guide's client sends them in data.decision.
 const (

@@ -19,7 +19,7 @@
 // coroutine, so approvals of one response wait concurrently; outputs go
 // back to the model in the model's call order:
 //
-//   - beyond MaxToolCallsPerTurn, without, with an invalid (ValidToolCallID:
+//   - beyond MaxToolCallsPerTurn, without, with an invalid (ValidateToolCallID:
 //     at most MaxToolCallIDLen bytes of [A-Za-z0-9_-.:@]) or a reused call
 //     id, for a tool without policy, with arguments over 16 KiB, or needing
 //     approval when its id would not fit in SAToolCallIDs next to the

@@ -11,7 +11,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 )
 
-func TestValidToolCallID(t *testing.T) {
+func TestValidateToolCallID(t *testing.T) {
 	tests := []struct {
 		id   string
 		want bool
@@ -32,8 +32,8 @@ func TestValidToolCallID(t *testing.T) {
 		{"call<1>", false},
 	}
 	for _, tt := range tests {
-		if got := ValidToolCallID(tt.id); got != tt.want {
-			t.Errorf("ValidToolCallID(%q) = %v, want %v", tt.id, got, tt.want)
+		if got := ValidateToolCallID(tt.id) == nil; got != tt.want {
+			t.Errorf("ValidateToolCallID(%q) == nil is %v, want %v", tt.id, got, tt.want)
 		}
 	}
 }
@@ -48,7 +48,7 @@ func TestOversizedDecisionFieldsAreIgnored(t *testing.T) {
 		d      Decision
 		reason string
 	}{
-		{"message id too long", approve("call_1", "alice", "publisher", long(maxMessageIDLen+1)), "invalid ably message id (want 1 to 128 printable ASCII bytes)"},
+		{"message id too long", approve("call_1", "alice", "publisher", long(MaxMessageIDLen+1)), "invalid ably message id (want 1 to 128 printable ASCII bytes)"},
 		{"message id not printable", approve("call_1", "alice", "publisher", "m\n1"), "invalid ably message id (want 1 to 128 printable ASCII bytes)"},
 		{"message id not ASCII", approve("call_1", "alice", "publisher", "mé"), "invalid ably message id (want 1 to 128 printable ASCII bytes)"},
 		{"client id too long", approve("call_1", long(10<<10), "publisher", "m1"), "approver client id longer than 128 bytes"},
@@ -90,8 +90,8 @@ func TestLongReasonIsBounded(t *testing.T) {
 	res := h.run(AgentInput{Policy: testPolicy(t)})
 
 	e, ok := findAudit(res.Audit, AuditRejected, "call_1")
-	if !ok || len(e.Reason) > maxReasonLen || !strings.HasSuffix(e.Reason, "…") {
-		t.Errorf("rejected entry reason has %d bytes (found %v), want at most %d and a cut mark", len(e.Reason), ok, maxReasonLen)
+	if !ok || len(e.Reason) > MaxReasonLen || !strings.HasSuffix(e.Reason, "…") {
+		t.Errorf("rejected entry reason has %d bytes (found %v), want at most %d and a cut mark", len(e.Reason), ok, MaxReasonLen)
 	}
 	_, resolved := h.published()
 	if len(resolved) != 1 || resolved[0].Data.Reason != e.Reason {
@@ -162,7 +162,7 @@ func TestClassifyKeepsPendingIDsWithinBudget(t *testing.T) {
 			id := fmt.Sprintf("p%0*d", MaxToolCallIDLen-1, i)
 			a := &approval{}
 			if i < resolved {
-				a.outcome = OutcomeApproved
+				a.state = stateApproved
 			}
 			r.approvals[id] = a
 			r.order = append(r.order, id)

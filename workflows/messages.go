@@ -1,6 +1,9 @@
 package workflows
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // The Ably message contract. All messages travel on one channel
 // (DefaultChannel unless configured). Names and the data/extras shapes of
@@ -27,6 +30,12 @@ const (
 	DefaultAgentClientID = "hitl-agent"
 	// DefaultBridgeClientID is the Ably clientId of the approver bridge.
 	DefaultBridgeClientID = "hitl-bridge"
+
+	// ExtrasHeaders and ExtrasUserClaim are the keys of a message's extras
+	// that the contract uses: the headers, and the approver's role that
+	// Ably sets from the publisher's JWT (never trusted from the client).
+	ExtrasHeaders   = "headers"
+	ExtrasUserClaim = "userClaim"
 
 	// HeaderToolCallID and HeaderWorkflowID are the extras.headers keys.
 	HeaderToolCallID = "toolCallId"
@@ -76,15 +85,60 @@ type ApprovalResolvedData struct {
 	Reason     string `json:"reason,omitempty"`
 }
 
-// ApprovalRequestInput is the input of ActivityPublishApprovalRequest. The
-// activity publishes with Ably message id
-// "<WorkflowID>:<ToolCallID>:request" so a retried publish is delivered once.
+// ApprovalRequestInput is the input of ActivityPublishApprovalRequest,
+// published as ApprovalRequestData.Message says.
 type ApprovalRequestInput struct {
 	Data ApprovalRequestData `json:"data"`
 }
 
 // ApprovalResolvedInput is the input of ActivityPublishApprovalResolved,
-// published with message id "<WorkflowID>:<ToolCallID>:resolved".
+// published as ApprovalResolvedData.Message says.
 type ApprovalResolvedInput struct {
 	Data ApprovalResolvedData `json:"data"`
+}
+
+// AgentMessage is one message the agent publishes about a tool call: its
+// name, its Ably message id, its extras.headers and its data. The id is the
+// same on every retry, so that Ably delivers a retried publish once.
+// Publishers turn it into a client message with ablymsg.Agent.
+type AgentMessage struct {
+	ID      string
+	Name    string
+	Headers map[string]string
+	Data    any
+}
+
+// Message kinds, the last part of an agent message id.
+const (
+	msgKindRequest  = "request"
+	msgKindResolved = "resolved"
+)
+
+// Message is the approval-request for d, with message id
+// "<workflowId>:<toolCallId>:request".
+func (d ApprovalRequestData) Message() (AgentMessage, error) {
+	return agentMessage(MsgApprovalRequest, msgKindRequest, d.WorkflowID, d.ToolCallID, d)
+}
+
+// Message is the approval-resolved for d, with message id
+// "<workflowId>:<toolCallId>:resolved".
+func (d ApprovalResolvedData) Message() (AgentMessage, error) {
+	return agentMessage(MsgApprovalResolved, msgKindResolved, d.WorkflowID, d.ToolCallID, d)
+}
+
+// agentMessage is the message name of kind about one tool call. Both ids
+// are required: they make the message id and route the approver's answer.
+func agentMessage(name, kind, workflowID, toolCallID string, data any) (AgentMessage, error) {
+	if workflowID == "" || toolCallID == "" {
+		return AgentMessage{}, fmt.Errorf("%s: workflowId and toolCallId are required", name)
+	}
+	return AgentMessage{
+		ID:   workflowID + ":" + toolCallID + ":" + kind,
+		Name: name,
+		Headers: map[string]string{
+			HeaderToolCallID: toolCallID,
+			HeaderWorkflowID: workflowID,
+		},
+		Data: data,
+	}, nil
 }

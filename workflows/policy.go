@@ -42,6 +42,7 @@ type ToolPolicy struct {
 // callers never depend on map order.
 func (p Policy) ToolNames() []string {
 	names := make([]string, 0, len(p.Tools))
+	//workflowcheck:ignore: map order does not matter, the names are sorted below
 	for name := range p.Tools {
 		names = append(names, name)
 	}

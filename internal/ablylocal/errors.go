@@ -30,22 +30,31 @@ func newError(code, status int, format string, args ...any) *errorInfo {
 // Error codes used by the server (ably-common errors.json).
 const (
 	codeBadRequest              = 40000
+	codeInvalidParam            = 40003
 	codeMessageTooLarge         = 40009
 	codeInvalidClientID         = 40012
+	codeDuplicateMessageID      = 40031
 	codeNoCredentials           = 40101
 	codeIncompatibleClient      = 40102
+	codeTimestampNotCurrent     = 40104
+	codeNonceReplayed           = 40105
 	codeTokenExpired            = 40142
+	codeTokenUnrecognised       = 40143
 	codeInvalidToken            = 40144
 	codeCapability              = 40160
+	codeRequiresBasicAuth       = 40162
 	codeNotFound                = 40400
+	codeRateLimited             = 42910
 	codeInternal                = 50000
 	codeResumeExpired           = 80008
 	codeResumeInvalid           = 80018
 	codeConnectionClosed        = 80017
+	codeMutableMessagesDisabled = 93002
 	codeUnsupportedFeature      = 40000
 	statusBadRequest            = http.StatusBadRequest
 	statusUnauthorized          = http.StatusUnauthorized
 	statusNotFound              = http.StatusNotFound
+	statusTooManyRequests       = http.StatusTooManyRequests
 	statusRequestTooLarge       = http.StatusRequestEntityTooLarge
 	statusInternal              = http.StatusInternalServerError
 	defaultMaxMessageSize       = 65536

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ably/ably-go/ably"
 	"github.com/hitl/durable-approvals/internal/ablyconn"
+	"github.com/hitl/durable-approvals/internal/testutil"
 )
 
 const (
@@ -176,21 +177,9 @@ func (f *fixture) restKey(t testing.TB, binary bool, key string) *ably.REST {
 	return c
 }
 
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func waitState(t testing.TB, c *ably.Realtime, want ably.ConnectionState) {
 	t.Helper()
-	waitFor(t, "connection "+want.String(), 10*time.Second, func() bool {
+	testutil.Eventually(t, 10*time.Second, "connection "+want.String(), func() bool {
 		s := c.Connection.State()
 		if s == ably.ConnectionStateFailed && want != s {
 			t.Fatalf("connection FAILED: %v", c.Connection.ErrorReason())

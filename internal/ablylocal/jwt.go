@@ -1,14 +1,13 @@
 package ablylocal
 
 import (
-	"bytes"
 	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
+	"errors"
 	"math"
 	"strings"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // maxIATSkew is how far in the future a token's iat may be.
@@ -27,7 +26,10 @@ type principal struct {
 	// concrete id otherwise.
 	clientID string
 	grant    grant
-	// claims are the JWT's claims; nil for Basic auth.
+	// token is set for token auth (JWT or Ably native token), as opposed
+	// to Basic auth with the key.
+	token bool
+	// claims are the JWT's claims; nil for Basic auth and native tokens.
 	claims map[string]any
 	// expires is the token's exp; zero for Basic auth.
 	expires time.Time
@@ -68,71 +70,71 @@ func (kr keyring) basic(key string) (*principal, *errorInfo) {
 	return &principal{keyName: name, clientID: "*", grant: grant{e.cap}}, nil
 }
 
-type jwtHeader struct {
-	Alg string `json:"alg"`
-	Kid string `json:"kid"`
+// jwtParser checks what golang-jwt can: the token's shape, HS256 only
+// (alg none, HS384 and the rest are refused before any key is looked up),
+// the signature (constant-time, with the key kid names), a required exp,
+// and iat and nbf at most maxIATSkew in the future. The skew is the
+// parser's leeway, so verifyJWT checks exp again without it: Ably allows
+// none on exp.
+func jwtParser(now time.Time) *jwt.Parser {
+	return jwt.NewParser(
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(maxIATSkew),
+		jwt.WithTimeFunc(func() time.Time { return now }),
+		jwt.WithJSONNumber(),
+		jwt.WithPaddingAllowed(),
+	)
 }
 
-func decodeSegment(s string) ([]byte, error) {
-	return base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
-}
+// errUnknownKid is the keyfunc's error for a kid naming no configured key.
+var errUnknownKid = errors.New("JWT kid does not name a known key")
 
 // verifyJWT checks an Ably JWT: HS256 only, kid names a configured key, the
 // signature matches, exp and iat are present, exp is in the future.
 func (kr keyring) verifyJWT(tok string, now time.Time) (*principal, *errorInfo) {
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		return nil, errInvalidToken("token is not a JWT (Ably native tokens are not supported)")
+	var key keyEntry
+	claims := jwt.MapClaims{}
+	_, err := jwtParser(now).ParseWithClaims(tok, claims, func(t *jwt.Token) (any, error) {
+		kid, _ := t.Header["kid"].(string)
+		e, ok := kr[kid]
+		if kid == "" || !ok {
+			return nil, errUnknownKid
+		}
+		key = e
+		return []byte(e.Secret), nil
+	})
+	switch {
+	case err == nil:
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return nil, errInvalidToken("token is not a JWT (Ably native tokens are not accepted here): %v", err)
+	case errors.Is(err, errUnknownKid):
+		return nil, errInvalidToken("%v", errUnknownKid)
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
+		return nil, errInvalidToken("JWT not accepted (HS256 signed with the key kid names is required): %v", err)
+	case !errors.Is(err, jwt.ErrTokenInvalidClaims):
+		return nil, errInvalidToken("JWT not accepted: %v", err)
 	}
-	hb, err := decodeSegment(parts[0])
-	if err != nil {
-		return nil, errInvalidToken("JWT header is not base64url")
-	}
-	var h jwtHeader
-	if err := json.Unmarshal(hb, &h); err != nil {
-		return nil, errInvalidToken("JWT header is not a JSON object")
-	}
-	if h.Alg != "HS256" {
-		return nil, errInvalidToken("JWT alg %q is not allowed; use HS256", h.Alg)
-	}
-	e, ok := kr[h.Kid]
-	if h.Kid == "" || !ok {
-		return nil, errInvalidToken("JWT kid does not name a known key")
-	}
-	sig, err := decodeSegment(parts[2])
-	if err != nil {
-		return nil, errInvalidToken("JWT signature is not base64url")
-	}
-	mac := hmac.New(sha256.New, []byte(e.Secret))
-	mac.Write([]byte(parts[0] + "." + parts[1]))
-	if !hmac.Equal(sig, mac.Sum(nil)) {
-		return nil, errInvalidToken("JWT signature does not match")
-	}
-	pb, err := decodeSegment(parts[1])
-	if err != nil {
-		return nil, errInvalidToken("JWT payload is not base64url")
-	}
-	dec := json.NewDecoder(bytes.NewReader(pb))
-	dec.UseNumber()
-	var claims map[string]any
-	if err := dec.Decode(&claims); err != nil || claims == nil {
-		return nil, errInvalidToken("JWT payload is not a JSON object")
-	}
-	claims, _ = normalizeJSON(claims).(map[string]any)
-	exp, okExp := numericClaim(claims["exp"])
-	iat, okIat := numericClaim(claims["iat"])
+	// The signature is good: only the claims can be wrong from here on.
+	cl, _ := normalizeJSON(map[string]any(claims)).(map[string]any)
+	exp, okExp := numericClaim(cl["exp"])
+	_, okIat := numericClaim(cl["iat"])
 	if !okExp || !okIat {
 		return nil, errInvalidToken("JWT must carry numeric exp and iat claims")
 	}
-	if iat > float64(now.Add(maxIATSkew).Unix()) {
+	if errors.Is(err, jwt.ErrTokenUsedBeforeIssued) {
 		return nil, errInvalidToken("JWT iat is in the future")
 	}
 	expT := time.UnixMilli(int64(exp * 1000))
 	if !expT.After(now) {
 		return nil, newError(codeTokenExpired, statusUnauthorized, "token expired")
 	}
-	p := &principal{keyName: e.Name, grant: grant{e.cap}, claims: claims, expires: expT}
-	if raw, ok := claims["x-ably-capability"]; ok {
+	if err != nil {
+		return nil, errInvalidToken("JWT claims not accepted: %v", err)
+	}
+	p := &principal{keyName: key.Name, token: true, grant: grant{key.cap}, claims: cl, expires: expT}
+	if raw, ok := cl["x-ably-capability"]; ok {
 		s, ok := raw.(string)
 		if !ok {
 			return nil, errInvalidToken("x-ably-capability must be a JSON string")
@@ -141,9 +143,9 @@ func (kr keyring) verifyJWT(tok string, now time.Time) (*principal, *errorInfo) 
 		if err != nil {
 			return nil, errInvalidToken("x-ably-capability: %v", err)
 		}
-		p.grant = grant{c, e.cap}
+		p.grant = grant{c, key.cap}
 	}
-	if raw, ok := claims["x-ably-clientId"]; ok {
+	if raw, ok := cl["x-ably-clientId"]; ok {
 		s, ok := raw.(string)
 		if !ok {
 			return nil, errInvalidToken("x-ably-clientId must be a string")

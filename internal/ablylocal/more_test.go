@@ -12,6 +12,7 @@ import (
 
 	"github.com/ably/ably-go/ably"
 	"github.com/coder/websocket"
+	"github.com/hitl/durable-approvals/internal/testutil"
 )
 
 func TestSubscribeModeRequired(t *testing.T) {
@@ -166,7 +167,7 @@ func TestConnectionStateTTL(t *testing.T) {
 	// The server starts the TTL when it has torn the socket down, a little
 	// after the client sees it close: wait well past it.
 	dropped := time.Now()
-	waitFor(t, "TTL to pass", 5*time.Second, func() bool { return time.Since(dropped) > 500*time.Millisecond })
+	testutil.Eventually(t, 5*time.Second, "TTL to pass", func() bool { return time.Since(dropped) > 500*time.Millisecond })
 	c2 := dialRaw(t, fx, url.Values{"key": {testKey}, "resume": {key}})
 	if code, _ := errCode(c2.next()); code != 80008 {
 		t.Errorf("resume after TTL: code %d, want 80008", code)
@@ -255,12 +256,12 @@ func TestRunCommand(t *testing.T) {
 	t.Run("serves until cancelled", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		var buf syncBuffer
+		var buf testutil.SyncBuffer
 		done := make(chan error, 1)
 		go func() {
 			done <- RunCommand(ctx, []string{"-listen", "127.0.0.1:0", "-key", testKey, "-key", `app.ro:x={"*":["subscribe"]}`}, &buf)
 		}()
-		waitFor(t, "listening log", 5*time.Second, func() bool { return strings.Contains(buf.String(), "local Ably server ready") })
+		testutil.Eventually(t, 5*time.Second, "listening log", func() bool { return strings.Contains(buf.String(), "local Ably server ready") })
 		cancel()
 		select {
 		case err := <-done:
@@ -271,21 +272,4 @@ func TestRunCommand(t *testing.T) {
 			t.Fatal("RunCommand did not return")
 		}
 	})
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

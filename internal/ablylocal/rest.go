@@ -22,7 +22,15 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /channels/{channel}/messages", s.servePublish)
 	mux.HandleFunc("GET /channels/{channel}/messages", s.serveHistory)
 	mux.HandleFunc("GET /channels/{channel}/history", s.serveHistory)
+	mux.HandleFunc("POST /keys/{keyName}/requestToken", s.serveRequestToken)
+	mux.HandleFunc("PATCH /channels/{channel}/messages/{serial}", s.serveMessageOperation)
+	// Everything else authenticates first, as Ably does: bad credentials
+	// are a 401 with their own code, good ones a 404.
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if _, e := s.authenticateREST(r); e != nil {
+			s.writeError(w, r, e)
+			return
+		}
 		s.writeError(w, r, newError(codeNotFound, statusNotFound, "%s %s is not implemented by the local Ably server", r.Method, r.URL.Path))
 	})
 	return mux
@@ -103,7 +111,7 @@ func (s *Server) authenticateREST(r *http.Request) (*principal, *errorInfo) {
 			}
 			tok = string(raw)
 		}
-		p, e = s.keys.verifyJWT(tok, s.now())
+		p, e = s.keys.verifyToken(tok, s.now())
 	default:
 		return nil, newError(codeNoCredentials, statusUnauthorized, "no credentials: use Basic key or Bearer token auth")
 	}
@@ -138,11 +146,8 @@ func (s *Server) servePublish(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, newError(codeMessageTooLarge, statusRequestTooLarge, "request body exceeds %d bytes", defaultMaxFrameSize))
 		return
 	}
-	f := formatJSON
-	if strings.Contains(r.Header.Get("Content-Type"), "msgpack") {
-		f = formatMsgpack
-	}
-	msgs, err := s.decodeMessages(f, body)
+	f := requestFormat(r)
+	msgs, err := s.codecs.decodeMessages(f, body)
 	if err != nil {
 		s.writeError(w, r, errBadRequest("malformed %s body: %v", f, err))
 		return
@@ -155,8 +160,39 @@ func (s *Server) servePublish(w http.ResponseWriter, r *http.Request) {
 	s.write(w, r, http.StatusCreated, map[string]any{"serials": serials})
 }
 
-// decodeMessages decodes an array of messages or a single message.
-func (s *Server) decodeMessages(f wireFormat, body []byte) ([]*message, error) {
+// serveMessageOperation handles PATCH /channels/{channel}/messages/{serial}
+// (REST message update, delete and append): refused with 93002 after
+// authentication, as on a channel without the mutable-messages rule.
+func (s *Server) serveMessageOperation(w http.ResponseWriter, r *http.Request) {
+	if _, e := s.authenticateREST(r); e != nil {
+		s.writeError(w, r, e)
+		return
+	}
+	var m message
+	what := "update"
+	body, err := io.ReadAll(io.LimitReader(r.Body, defaultMaxFrameSize))
+	if err == nil && s.codecs.decode(requestFormat(r), body, &m) == nil {
+		switch m.Action {
+		case messageDelete:
+			what = "delete"
+		case messageAppend:
+			what = "append"
+		}
+	}
+	s.writeError(w, r, errMutableMessages(what))
+}
+
+// requestFormat is the format of a request body, by its Content-Type.
+func requestFormat(r *http.Request) wireFormat {
+	if strings.Contains(r.Header.Get("Content-Type"), "msgpack") {
+		return formatMsgpack
+	}
+	return formatJSON
+}
+
+// decodeMessages decodes a REST publish body: an array of messages or a
+// single message.
+func (c codecs) decodeMessages(f wireFormat, body []byte) ([]*message, error) {
 	var msgs []*message
 	single := false
 	if f == formatJSON {
@@ -167,11 +203,11 @@ func (s *Server) decodeMessages(f wireFormat, body []byte) ([]*message, error) {
 	}
 	if single {
 		var m message
-		if err := s.codecs.decode(f, body, &m); err != nil {
+		if err := c.decode(f, body, &m); err != nil {
 			return nil, err
 		}
 		msgs = []*message{&m}
-	} else if err := s.codecs.decode(f, body, &msgs); err != nil {
+	} else if err := c.decode(f, body, &msgs); err != nil {
 		return nil, err
 	}
 	for i, m := range msgs {

@@ -190,6 +190,9 @@ func TestRESTTimeAndRaw(t *testing.T) {
 		{"bad limit", "GET", "/channels/raw/history?limit=0", "Basic " + b64(testKey), "application/json", "", 400, "40000", "application/json"},
 		{"bad fromSerial", "GET", "/channels/raw/history?fromSerial=zz", "Basic " + b64(testKey), "application/json", "", 400, "40000", "application/json"},
 		{"unknown path", "GET", "/stats", "Basic " + b64(testKey), "application/json", "", 404, "40400", "application/json"},
+		{"unknown path, bad bearer", "GET", "/stats", "Bearer " + b64("not.a.jwt"), "application/json", "", 401, "40144", "application/json"},
+		{"unknown path, no credentials", "GET", "/push/channels", "", "application/json", "", 401, "40101", "application/json"},
+		{"unknown path, wrong secret", "GET", "/channels/raw/presence", "Basic " + b64(testKeyName+":nope"), "application/x-msgpack", "", 401, "40101", "application/x-msgpack"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ably/ably-go/ably"
+	"github.com/hitl/durable-approvals/internal/testutil"
 )
 
 func ablyCode(err error) int {
@@ -204,7 +205,7 @@ func TestBadTokenFailsAblyGo(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	waitFor(t, "failure", 10*time.Second, func() bool {
+	testutil.Eventually(t, 10*time.Second, "failure", func() bool {
 		s := c.Connection.State()
 		return s == ably.ConnectionStateFailed || s == ably.ConnectionStateDisconnected || s == ably.ConnectionStateSuspended
 	})
@@ -281,8 +282,8 @@ func TestTokenRenewalOnLiveConnection(t *testing.T) {
 	waitState(t, c, ably.ConnectionStateConnected)
 	id := c.Connection.ID()
 	firstExp := time.Now().Add(7 * time.Second)
-	waitFor(t, "server-requested renewal", 10*time.Second, func() bool { return calls.get() >= 2 })
-	waitFor(t, "past the first token's exp", 10*time.Second, func() bool { return time.Now().After(firstExp) })
+	testutil.Eventually(t, 10*time.Second, "server-requested renewal", func() bool { return calls.get() >= 2 })
+	testutil.Eventually(t, 10*time.Second, "past the first token's exp", func() bool { return time.Now().After(firstExp) })
 	waitState(t, c, ably.ConnectionStateConnected)
 	if got := c.Connection.ID(); got != id {
 		t.Errorf("connection id changed %q -> %q", id, got)
@@ -318,8 +319,8 @@ func TestTokenExpiryDisconnects(t *testing.T) {
 	c.Connection.OnAll(log.add)
 	waitState(t, c, ably.ConnectionStateConnected)
 	id := c.Connection.ID()
-	waitFor(t, "DISCONNECTED 40142", 10*time.Second, func() bool { return log.find(ably.ConnectionStateDisconnected, 40142) })
-	waitFor(t, "re-auth", 10*time.Second, func() bool { return calls.get() >= 2 })
+	testutil.Eventually(t, 10*time.Second, "DISCONNECTED 40142", func() bool { return log.find(ably.ConnectionStateDisconnected, 40142) })
+	testutil.Eventually(t, 10*time.Second, "re-auth", func() bool { return calls.get() >= 2 })
 	waitState(t, c, ably.ConnectionStateConnected)
 	if got := c.Connection.ID(); got != id {
 		t.Errorf("resume after re-auth changed connection id %q -> %q", id, got)
@@ -355,7 +356,7 @@ func TestResumeNothingLostOrDuplicated(t *testing.T) {
 			id := c.Connection.ID()
 
 			fx.srv.DropConnections()
-			waitFor(t, "resume attempt", 10*time.Second, func() bool { return resumes.Load() > 0 })
+			testutil.Eventually(t, 10*time.Second, "resume attempt", func() bool { return resumes.Load() > 0 })
 			want := []string{"1", "2", "3", "4", "5"}
 			for _, d := range want {
 				if err := rest.Channels.Get("resume").Publish(ctx, "away", d); err != nil {
@@ -403,7 +404,7 @@ func TestResumeNothingLostOrDuplicated(t *testing.T) {
 			if mine != 1 {
 				t.Errorf("own queued message delivered %d times", mine)
 			}
-			waitFor(t, "own publish ACK", 5*time.Second, func() bool { return own.Load() == 1 })
+			testutil.Eventually(t, 5*time.Second, "own publish ACK", func() bool { return own.Load() == 1 })
 		})
 	}
 }

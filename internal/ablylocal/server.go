@@ -105,6 +105,11 @@ type Server struct {
 	transports map[*transport]struct{}
 	// connectHook, when set by tests, runs before a WebSocket is served.
 	connectHook func(url.Values)
+
+	// nonces are the signed TokenRequests' nonces seen, by key name and
+	// nonce, with when each may be forgotten (ms).
+	nonceMu sync.Mutex
+	nonces  map[string]int64
 }
 
 // newServer builds a Server without a listener.
@@ -128,6 +133,7 @@ func newServer(ctx context.Context, cfg Config) (*Server, error) {
 		channels:   map[string]*channel{},
 		conns:      map[string]*connState{},
 		transports: map[*transport]struct{}{},
+		nonces:     map[string]int64{},
 	}
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	s.handler = s.routes()
@@ -293,6 +299,9 @@ func (s *Server) sweep() {
 		}
 	}
 	s.mu.Unlock()
+	s.nonceMu.Lock()
+	s.pruneNoncesLocked(now.UnixMilli())
+	s.nonceMu.Unlock()
 	for _, ch := range chans {
 		ch.mu.Lock()
 		ch.pruneLocked(now.UnixMilli(), s.cfg.Retention, s.cfg.MaxMessagesPerChannel)
@@ -339,10 +348,21 @@ func (s *Server) publish(pub publisher, channelName string, msgs []*message) ([]
 	now := s.now().UnixMilli()
 	out := make([]*message, len(msgs))
 	explicit := make([]bool, len(msgs))
+	ids := make(map[string]struct{}, len(msgs))
 	total := 0
 	for i, m := range msgs {
 		if m == nil {
 			return nil, errBadRequest("message %d is null", i)
+		}
+		if e := refuseMessageAction(m.Action); e != nil {
+			return nil, e
+		}
+		if m.ID != "" {
+			// RSL1k3: ids within one publish must be distinct.
+			if _, dup := ids[m.ID]; dup {
+				return nil, newError(codeDuplicateMessageID, statusBadRequest, "invalid publish request: message id %q appears more than once", m.ID)
+			}
+			ids[m.ID] = struct{}{}
 		}
 		cp := *m
 		switch pc := pub.p.clientID; {
@@ -387,6 +407,37 @@ func (s *Server) publish(pub publisher, channelName string, msgs []*message) ([]
 	}
 	ch := s.channel(base)
 	return s.store(ch, pub, out, explicit, now), nil
+}
+
+// Message actions (TM5); only message.create is implemented.
+const (
+	messageCreate = 0
+	messageUpdate = 1
+	messageDelete = 2
+	messageAppend = 5
+)
+
+// errMutableMessages refuses message updates, deletes and appends, as Ably
+// does on a channel without the mutable-messages rule.
+func errMutableMessages(what string) *errorInfo {
+	return newError(codeMutableMessagesDisabled, statusBadRequest,
+		"message %s is not enabled: the local Ably server does not implement message updates, deletes or appends", what)
+}
+
+// refuseMessageAction refuses every message action but create, so that an
+// update, delete or append is never stored as a new message.
+func refuseMessageAction(a int) *errorInfo {
+	switch a {
+	case messageCreate:
+		return nil
+	case messageUpdate:
+		return errMutableMessages("update")
+	case messageDelete:
+		return errMutableMessages("delete")
+	case messageAppend:
+		return errMutableMessages("append")
+	}
+	return errBadRequest("message action %d is not supported by the local Ably server", a)
 }
 
 // stampUserClaim removes any client-supplied userClaim and sets the most

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,13 +19,16 @@ import (
 
 	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/ablylocal"
+	"github.com/hitl/durable-approvals/internal/ablylocal/ablytest"
+	"github.com/hitl/durable-approvals/internal/ablymsg"
 	"github.com/hitl/durable-approvals/internal/bridge"
+	"github.com/hitl/durable-approvals/internal/testutil"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
 const (
-	testKeyName = "app.key"
-	testSecret  = "s3cret"
+	testKeyName = ablytest.KeyName
+	testSecret  = ablytest.KeySecret
 	testChannel = workflows.DefaultChannel
 )
 
@@ -45,18 +49,7 @@ func startEnv(t *testing.T) env {
 func startEnvTTL(t *testing.T, ttl time.Duration) env {
 	t.Helper()
 	logins := &atomic.Int64{}
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := ablylocal.Listen(ctx, "127.0.0.1:0", ablylocal.Config{Keys: []ablylocal.Key{{Name: testKeyName, Secret: testSecret}}})
-	if err != nil {
-		cancel()
-		t.Fatalf("ablylocal: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := srv.Close(); err != nil {
-			t.Errorf("ablylocal close: %v", err)
-		}
-	})
+	srv := ablytest.Start(t, ablylocal.Config{})
 	auth := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, p, ok := r.BasicAuth()
 		if r.URL.Path != TokenPath || !ok || u != "alice" || p != "pw" {
@@ -81,8 +74,7 @@ func userToken(user, role string) (string, time.Time, error) {
 }
 
 func userTokenTTL(user, role string, ttl time.Duration) (string, time.Time, error) {
-	return ablyconn.SignToken(testKeyName, testSecret, user, `{"`+testChannel+`":["subscribe","publish","history"]}`,
-		map[string]any{"ably.channel." + testChannel: role}, time.Now(), ttl)
+	return ablytest.ApproverToken(user, testChannel, role, time.Now(), ttl)
 }
 
 // cliConfig is alice's approver configuration; the API key is not passed.
@@ -184,7 +176,7 @@ func checkResponse(t *testing.T, m *ably.Message, toolCallID, workflowID, decisi
 	if r.ClientID != "alice" || r.Role != "publisher" || r.ToolCallID != toolCallID || r.WorkflowID != workflowID || r.Decision != decision || r.Reason != reason {
 		t.Fatalf("response = %+v, want %s/%s %s %q by alice (publisher)", r, workflowID, toolCallID, decision, reason)
 	}
-	h, _ := bridge.AsMap(m.Extras["headers"])
+	h, _ := ablymsg.AsMap(m.Extras["headers"])
 	if _, has := h["workflowId"]; has != (workflowID != "") {
 		t.Fatalf("headers = %v", h)
 	}
@@ -254,9 +246,9 @@ func TestDecideWaitsForLateRequest(t *testing.T) {
 	e := startEnv(t)
 	agent := e.rest(t, workflows.DefaultAgentClientID)
 	cfg := e.cliConfig(t, nil)
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	cfg.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	out := &syncBuffer{}
+	out := &testutil.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- Decide(t.Context(), cfg, DecideArgs{ToolCallID: "call_late", Decision: "approved", Wait: 20 * time.Second}, out)
@@ -325,33 +317,11 @@ func TestList(t *testing.T) {
 	}
 }
 
-// syncBuffer is an io.Writer safe to read while Watch writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func waitOutput(t *testing.T, out *syncBuffer, want string, count int) {
+func waitOutput(t *testing.T, out *testutil.SyncBuffer, want string, count int) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for strings.Count(out.String(), want) < count {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %d× %q; output:\n%s", count, want, out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testutil.WaitFor(t, 15*time.Second, fmt.Sprintf("%d× %q", count, want), func() (bool, error) {
+		return strings.Count(out.String(), want) >= count, fmt.Errorf("output:\n%s", out.String())
+	})
 }
 
 func TestWatch(t *testing.T) {
@@ -362,7 +332,7 @@ func TestWatch(t *testing.T) {
 
 	inR, inW := io.Pipe()
 	t.Cleanup(func() { inW.Close() })
-	out := &syncBuffer{}
+	out := &testutil.SyncBuffer{}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- Watch(ctx, e.cliConfig(t, nil), inR, out) }()
@@ -419,7 +389,7 @@ func TestWatchExpiry(t *testing.T) {
 
 	inR, inW := io.Pipe()
 	t.Cleanup(func() { inW.Close() })
-	out := &syncBuffer{}
+	out := &testutil.SyncBuffer{}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	done := make(chan error, 1)

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hitl/durable-approvals/internal/bridge"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -53,7 +52,7 @@ const DefaultDecideWait = 10 * time.Second
 
 // Validate checks the arguments.
 func (a DecideArgs) Validate() error {
-	if err := bridge.ValidToolCallID(a.ToolCallID); err != nil {
+	if err := workflows.ValidateToolCallID(a.ToolCallID); err != nil {
 		return err
 	}
 	switch a.Decision {
@@ -61,8 +60,8 @@ func (a DecideArgs) Validate() error {
 	default:
 		return fmt.Errorf("decision %q: want %q or %q", a.Decision, workflows.DecisionApproved, workflows.DecisionRejected)
 	}
-	if len(a.Reason) > bridge.MaxReasonBytes {
-		return fmt.Errorf("reason longer than %d bytes", bridge.MaxReasonBytes)
+	if len(a.Reason) > workflows.MaxReasonLen {
+		return fmt.Errorf("reason longer than %d bytes", workflows.MaxReasonLen)
 	}
 	return nil
 }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/ably/ably-go/ably"
 
-	"github.com/hitl/durable-approvals/internal/bridge"
+	"github.com/hitl/durable-approvals/internal/ablymsg"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -104,10 +104,10 @@ func (p *Pending) Apply(m *ably.Message) Event {
 
 func (p *Pending) applyResolved(m *ably.Message) Event {
 	var d workflows.ApprovalResolvedData
-	if err := bridge.DecodeData(m.Data, m.Encoding, &d); err != nil {
+	if err := ablymsg.DecodeData(m.Data, m.Encoding, &d); err != nil {
 		return Event{Reason: "bad approval-resolved: " + err.Error()}
 	}
-	if err := bridge.ValidToolCallID(d.ToolCallID); err != nil {
+	if err := workflows.ValidateToolCallID(d.ToolCallID); err != nil {
 		return Event{Reason: "bad approval-resolved: " + err.Error()}
 	}
 	k := Request{ApprovalRequestData: workflows.ApprovalRequestData{WorkflowID: d.WorkflowID, ToolCallID: d.ToolCallID}}.key()
@@ -198,10 +198,10 @@ func sortRequests(rs []Request) {
 // agree.
 func decodeRequest(m *ably.Message) (Request, error) {
 	var d workflows.ApprovalRequestData
-	if err := bridge.DecodeData(m.Data, m.Encoding, &d); err != nil {
+	if err := ablymsg.DecodeData(m.Data, m.Encoding, &d); err != nil {
 		return Request{}, err
 	}
-	headers, _ := bridge.AsMap(m.Extras["headers"])
+	headers, _ := ablymsg.AsMap(m.Extras[workflows.ExtrasHeaders])
 	for _, f := range []struct {
 		name string
 		dst  *string
@@ -214,10 +214,10 @@ func decodeRequest(m *ably.Message) (Request, error) {
 			return Request{}, fmt.Errorf("data and extras.headers disagree on %s", f.name)
 		}
 	}
-	if err := bridge.ValidToolCallID(d.ToolCallID); err != nil {
+	if err := workflows.ValidateToolCallID(d.ToolCallID); err != nil {
 		return Request{}, err
 	}
-	if err := bridge.ValidWorkflowID(d.WorkflowID); err != nil {
+	if err := workflows.ValidateWorkflowID(d.WorkflowID); err != nil {
 		return Request{}, err
 	}
 	if d.Tool == "" {

@@ -13,7 +13,7 @@ import (
 	"github.com/ably/ably-go/ably"
 
 	"github.com/hitl/durable-approvals/internal/ablyconn"
-	"github.com/hitl/durable-approvals/internal/bridge"
+	"github.com/hitl/durable-approvals/internal/ablymsg"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -144,7 +144,7 @@ func open(ctx context.Context, cfg Config) (*session, error) {
 		s.close()
 		return nil, fmt.Errorf("attach to channel %q: %w", cfg.Channel, err)
 	}
-	msgs, err := bridge.HistoryUntilAttach(actx, s.ch, cfg.HistoryPages, 100)
+	msgs, err := ablymsg.HistoryUntilAttach(actx, s.ch, cfg.HistoryPages, 100)
 	if err != nil {
 		s.close()
 		return nil, fmt.Errorf("load pending requests: %w", err)
@@ -203,7 +203,7 @@ func (s *session) respond(ctx context.Context, toolCallID, workflowID, decision,
 	if workflowID != "" {
 		headers[workflows.HeaderWorkflowID] = workflowID
 	}
-	m := &ably.Message{Name: workflows.MsgApprovalResponse, Data: data, Extras: map[string]any{"headers": headers}}
+	m := &ably.Message{Name: workflows.MsgApprovalResponse, Data: data, Extras: map[string]any{workflows.ExtrasHeaders: headers}}
 	pctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	if err := s.ch.PublishMultiple(pctx, []*ably.Message{m}); err != nil {

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hitl/durable-approvals/internal/bridge"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -146,8 +145,8 @@ func (w *watcher) onLine(ctx context.Context, line string) {
 			fmt.Fprint(w.out, "Please answer y or n. "+PromptDecision)
 		}
 	case stageReason:
-		if len(line) > bridge.MaxReasonBytes {
-			fmt.Fprintf(w.out, "Reason too long (max %d bytes). %s", bridge.MaxReasonBytes, PromptReason)
+		if len(line) > workflows.MaxReasonLen {
+			fmt.Fprintf(w.out, "Reason too long (max %d bytes). %s", workflows.MaxReasonLen, PromptReason)
 			return
 		}
 		w.decide(ctx, workflows.DecisionRejected, line)

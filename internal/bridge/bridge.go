@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/ably/ably-go/ably"
 
 	"github.com/hitl/durable-approvals/internal/ablyconn"
+	"github.com/hitl/durable-approvals/internal/ablymsg"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -255,7 +255,7 @@ func (b *runner) enqueue(m *ably.Message) {
 	default:
 		var id, client string
 		if m != nil {
-			id, client = truncate(m.ID, MaxMessageIDLen), truncate(m.ClientID, MaxClientIDLen)
+			id, client = truncate(m.ID, workflows.MaxMessageIDLen), truncate(m.ClientID, workflows.MaxClientIDLen)
 		}
 		b.log.Error("bridge busy: live approval-response dropped; the next catch-up replays it", "ablyMessageId", id, "clientId", client, "buffer", cap(b.msgs))
 	}
@@ -335,7 +335,7 @@ func (b *runner) retryParked(ctx context.Context) {
 // replay forwards the approval-responses published before the attach
 // point, oldest first, bounded by HistoryPages.
 func (b *runner) replay(ctx context.Context) error {
-	msgs, err := HistoryUntilAttach(ctx, b.ch, b.cfg.HistoryPages, b.cfg.HistoryPageSize)
+	msgs, err := ablymsg.HistoryUntilAttach(ctx, b.ch, b.cfg.HistoryPages, b.cfg.HistoryPageSize)
 	if err != nil {
 		return err
 	}
@@ -349,31 +349,6 @@ func (b *runner) replay(ctx context.Context) error {
 	}
 	b.log.Info("catch-up done", "responses", n, "messages", len(msgs))
 	return nil
-}
-
-// HistoryUntilAttach returns up to pages*pageSize messages published
-// before the channel's attach point, oldest first. The channel must be
-// attached.
-func HistoryUntilAttach(ctx context.Context, ch *ably.RealtimeChannel, pages, pageSize int) ([]*ably.Message, error) {
-	req, err := ch.HistoryUntilAttach(ably.HistoryWithLimit(pageSize), ably.HistoryWithDirection(ably.Backwards))
-	if err != nil {
-		return nil, fmt.Errorf("history: %w", err)
-	}
-	hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	res, err := req.Pages(hctx)
-	if err != nil {
-		return nil, fmt.Errorf("history: %w", err)
-	}
-	var out []*ably.Message
-	for i := 0; i < pages && res.Next(hctx); i++ {
-		out = append(out, res.Items()...)
-	}
-	if err := res.Err(); err != nil {
-		return nil, fmt.Errorf("history: %w", err)
-	}
-	slices.Reverse(out)
-	return out, nil
 }
 
 // repair reconnects a failed connection and re-attaches a lost channel;

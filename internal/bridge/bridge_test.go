@@ -11,53 +11,28 @@ import (
 
 	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/ablylocal"
+	"github.com/hitl/durable-approvals/internal/ablylocal/ablytest"
+	"github.com/hitl/durable-approvals/internal/testutil"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
 const (
-	testKeyName = "app.key"
-	testSecret  = "s3cret"
+	testKeyName = ablytest.KeyName
+	testSecret  = ablytest.KeySecret
 	testChannel = workflows.DefaultChannel
 )
 
 // startAbly runs the local Ably server on a loopback port.
 func startAbly(t *testing.T) ablyconn.Config {
 	t.Helper()
-	ac, _ := startAblyServer(t)
-	return ac
-}
-
-func startAblyServer(t *testing.T) (ablyconn.Config, *ablylocal.Server) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := ablylocal.Listen(ctx, "127.0.0.1:0", ablylocal.Config{Keys: []ablylocal.Key{{Name: testKeyName, Secret: testSecret}}})
-	if err != nil {
-		cancel()
-		t.Fatalf("ablylocal: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := srv.Close(); err != nil {
-			t.Errorf("ablylocal close: %v", err)
-		}
-	})
-	return ablyconn.Config{APIKey: testKeyName + ":" + testSecret, Endpoint: srv.Addr(), TLS: false}, srv
+	return ablytest.Start(t, ablylocal.Config{}).Conn
 }
 
 // approverOptions authenticate as a human approver whose JWT carries role
 // as the channel user claim, as the auth server issues it.
 func approverOptions(t *testing.T, ac ablyconn.Config, user, role string) []ably.ClientOption {
 	t.Helper()
-	cb := func(context.Context, ably.TokenParams) (ably.Tokener, error) {
-		now := time.Now()
-		tok, exp, err := ablyconn.SignToken(testKeyName, testSecret, user, `{"`+testChannel+`":["subscribe","publish","history"]}`,
-			map[string]any{"ably.channel." + testChannel: role}, now, time.Hour)
-		if err != nil {
-			return nil, err
-		}
-		return &ably.TokenDetails{Token: tok, Expires: exp.UnixMilli(), ClientID: user}, nil
-	}
-	return append(ac.EndpointOptions(), ably.WithAuthCallback(cb), ably.WithLogLevel(ably.LogNone))
+	return ablytest.ApproverOptions(ac, user, testChannel, role)
 }
 
 func newRealtime(t *testing.T, opts []ably.ClientOption) *ably.Realtime {
@@ -115,18 +90,6 @@ func startBridge(t *testing.T, ac ablyconn.Config, tc Temporal) func() string {
 	return logs
 }
 
-// waitFor polls cond every 20ms for up to 15s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func checkDecision(t *testing.T, got sentSignal, wfID, approver, role, decision string) {
 	t.Helper()
 	d := got.Decision
@@ -150,7 +113,7 @@ func TestBridgeForwardsGuideShapedResponse(t *testing.T) {
 	f := newFakeTemporal()
 	f.addWorkflow("wf-1", publishView("publisher"), "call_abc123")
 	logs := startBridge(t, ac, f)
-	waitFor(t, "the bridge's first catch-up", func() bool { return strings.Contains(logs(), "catch-up done") })
+	testutil.Eventually(t, 15*time.Second, "the bridge's first catch-up", func() bool { return strings.Contains(logs(), "catch-up done") })
 
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
@@ -168,7 +131,7 @@ func TestBridgeForwardsGuideShapedResponse(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("alice publish: %v", err)
 	}
-	waitFor(t, "one signal", func() bool { return len(f.sent()) >= 1 })
+	testutil.Eventually(t, 15*time.Second, "one signal", func() bool { return len(f.sent()) >= 1 })
 	checkDecision(t, f.sent()[0], "wf-1", "alice", "publisher", "approved")
 
 	// Through REST (ably-js and ably-go REST shape: a JSON string with
@@ -182,7 +145,7 @@ func TestBridgeForwardsGuideShapedResponse(t *testing.T) {
 	if err := bob.Channels.Get(testChannel).PublishMultiple(ctx, []*ably.Message{m}); err != nil {
 		t.Fatalf("bob publish: %v", err)
 	}
-	waitFor(t, "two signals", func() bool { return len(f.sent()) >= 2 })
+	testutil.Eventually(t, 15*time.Second, "two signals", func() bool { return len(f.sent()) >= 2 })
 	// bob's role is too low: forwarded anyway, for the workflow's audit trail.
 	checkDecision(t, f.sent()[1], "wf-1", "bob", "editor", "rejected")
 	if !strings.Contains(logs(), "insufficient role: editor < publisher") {
@@ -210,7 +173,7 @@ func TestBridgeCatchesUpAfterDowntime(t *testing.T) {
 	}
 
 	startBridge(t, ac, f)
-	waitFor(t, "the caught-up signal", func() bool { return len(f.sent()) >= 1 })
+	testutil.Eventually(t, 15*time.Second, "the caught-up signal", func() bool { return len(f.sent()) >= 1 })
 	checkDecision(t, f.sent()[0], "wf-1", "alice", "admin", "approved")
 }
 
@@ -239,7 +202,7 @@ func TestBridgeParksWhileTemporalIsDown(t *testing.T) {
 			AblyOptions: []ably.ClientOption{ably.WithLogLevel(ably.LogNone)},
 		})
 	}()
-	waitFor(t, "the signal after Temporal is back", func() bool { return len(f.sent()) >= 1 })
+	testutil.Eventually(t, 15*time.Second, "the signal after Temporal is back", func() bool { return len(f.sent()) >= 1 })
 	rcancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)
@@ -251,11 +214,12 @@ func TestBridgeParksWhileTemporalIsDown(t *testing.T) {
 }
 
 func TestBridgeSurvivesDroppedConnection(t *testing.T) {
-	ac, srv := startAblyServer(t)
+	srv := ablytest.Start(t, ablylocal.Config{})
+	ac := srv.Conn
 	f := newFakeTemporal()
 	f.addWorkflow("wf-1", publishView("publisher"), "call_abc123")
 	logs := startBridge(t, ac, f)
-	waitFor(t, "the bridge's first catch-up", func() bool { return strings.Contains(logs(), "catch-up done") })
+	testutil.Eventually(t, 15*time.Second, "the bridge's first catch-up", func() bool { return strings.Contains(logs(), "catch-up done") })
 
 	srv.DropConnections()
 	alice, err := ably.NewREST(approverOptions(t, ac, "alice", "publisher")...)
@@ -265,12 +229,12 @@ func TestBridgeSurvivesDroppedConnection(t *testing.T) {
 	if err := alice.Channels.Get(testChannel).PublishMultiple(t.Context(), []*ably.Message{guideResponse("call_abc123", "approved")}); err != nil {
 		t.Fatalf("publish: %v", err)
 	}
-	waitFor(t, "the signal after the reconnect", func() bool { return len(f.sent()) >= 1 })
+	testutil.Eventually(t, 15*time.Second, "the signal after the reconnect", func() bool { return len(f.sent()) >= 1 })
 	checkDecision(t, f.sent()[0], "wf-1", "alice", "publisher", "approved")
 	// Whatever path delivered it (resume or catch-up), it is signalled
 	// once: let every catch-up that started finish, then watch for a late
 	// duplicate for a second.
-	waitFor(t, "the catch-ups to finish", func() bool {
+	testutil.Eventually(t, 15*time.Second, "the catch-ups to finish", func() bool {
 		l := logs()
 		return strings.Count(l, "catch-up done") >= strings.Count(l, "catching up")
 	})

@@ -92,15 +92,15 @@ func TestDecodeResponse(t *testing.T) {
 		{name: "numeric toolCallId", m: msg(func(m *ably.Message) { m.Extras["headers"] = map[string]any{"toolCallId": 42} }), wantErr: "missing tool call id"},
 		{name: "quote in toolCallId", m: msg(func(m *ably.Message) { m.Extras["headers"] = map[string]any{"toolCallId": "x' OR '1'='1"} }), wantErr: "not allowed"},
 		{name: "long toolCallId", m: msg(func(m *ably.Message) {
-			m.Extras["headers"] = map[string]any{"toolCallId": strings.Repeat("a", MaxToolCallIDLen+1)}
+			m.Extras["headers"] = map[string]any{"toolCallId": strings.Repeat("a", workflows.MaxToolCallIDLen+1)}
 		}), wantErr: "longer"},
-		{name: "long message id", m: msg(func(m *ably.Message) { m.ID = strings.Repeat("a", MaxMessageIDLen+1) }), wantErr: "message id longer than 128"},
+		{name: "long message id", m: msg(func(m *ably.Message) { m.ID = strings.Repeat("a", workflows.MaxMessageIDLen+1) }), wantErr: "message id longer than 128"},
 		{name: "control char in message id", m: msg(func(m *ably.Message) { m.ID = "conn1:0\n:0" }), wantErr: "not printable"},
 		{name: "non-ASCII message id", m: msg(func(m *ably.Message) { m.ID = "conn1:0:0é" }), wantErr: "not printable"},
-		{name: "long clientId", m: msg(func(m *ably.Message) { m.ClientID = strings.Repeat("a", MaxClientIDLen+1) }), wantErr: "clientId longer than 128"},
+		{name: "long clientId", m: msg(func(m *ably.Message) { m.ClientID = strings.Repeat("a", workflows.MaxClientIDLen+1) }), wantErr: "clientId longer than 128"},
 		{name: "control char in clientId", m: msg(func(m *ably.Message) { m.ClientID = "ali\x00ce" }), wantErr: "unprintable"},
 		{name: "invalid UTF-8 clientId", m: msg(func(m *ably.Message) { m.ClientID = "ali\xffce" }), wantErr: "not valid UTF-8"},
-		{name: "long role", m: msg(func(m *ably.Message) { m.Extras["userClaim"] = strings.Repeat("r", MaxRoleLen+1) }), wantErr: "userClaim longer than 64"},
+		{name: "long role", m: msg(func(m *ably.Message) { m.Extras["userClaim"] = strings.Repeat("r", workflows.MaxRoleLen+1) }), wantErr: "userClaim longer than 64"},
 		{name: "control char in role", m: msg(func(m *ably.Message) { m.Extras["userClaim"] = "admin\n" }), wantErr: "unprintable"},
 		{name: "non-string workflowId", m: msg(func(m *ably.Message) {
 			m.Extras["headers"] = map[string]any{"toolCallId": "call_1", "workflowId": 7}
@@ -121,7 +121,7 @@ func TestDecodeResponse(t *testing.T) {
 		{name: "no data", m: msg(func(m *ably.Message) { m.Data = nil }), wantErr: "no data"},
 		{name: "number data", m: msg(func(m *ably.Message) { m.Data = 1.0 }), wantErr: "unsupported data type"},
 		{name: "oversized", m: msg(func(m *ably.Message) {
-			m.Data = []byte(`{"decision":"approved","reason":"` + strings.Repeat("x", MaxDataBytes) + `"}`)
+			m.Data = []byte(`{"decision":"approved","reason":"` + strings.Repeat("x", workflows.MaxMessageDataLen) + `"}`)
 		}), wantErr: "larger than"},
 		{
 			// A forged userClaim inside data or headers is not the server-set one.
@@ -154,18 +154,18 @@ func TestDecodeResponse(t *testing.T) {
 }
 
 func TestDecodeResponseReasonTruncated(t *testing.T) {
-	long := strings.Repeat("é", MaxReasonBytes) // 2 bytes per rune
+	long := strings.Repeat("é", workflows.MaxReasonLen) // 2 bytes per rune
 	got, err := DecodeResponse(msg(func(m *ably.Message) { m.Data = map[string]any{"decision": "rejected", "reason": long} }))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got.Reason) > MaxReasonBytes || !strings.HasPrefix(long, got.Reason) || len(got.Reason) < MaxReasonBytes-1 {
-		t.Fatalf("reason len %d not cut on a rune boundary at %d", len(got.Reason), MaxReasonBytes)
+	if len(got.Reason) > workflows.MaxReasonLen || !strings.HasPrefix(long, got.Reason) || len(got.Reason) < workflows.MaxReasonLen-1 {
+		t.Fatalf("reason len %d not cut on a rune boundary at %d", len(got.Reason), workflows.MaxReasonLen)
 	}
 }
 
 func TestDecodeResponseLimitsAccepted(t *testing.T) {
-	id, client, role := strings.Repeat("i", MaxMessageIDLen), strings.Repeat("c", MaxClientIDLen), strings.Repeat("r", MaxRoleLen)
+	id, client, role := strings.Repeat("i", workflows.MaxMessageIDLen), strings.Repeat("c", workflows.MaxClientIDLen), strings.Repeat("r", workflows.MaxRoleLen)
 	got, err := DecodeResponse(msg(func(m *ably.Message) {
 		m.ID, m.ClientID, m.Extras["userClaim"] = id, client, role
 		m.Data = map[string]any{"decision": "rejected", "reason": strings.Repeat("x", 3000)}
@@ -174,7 +174,7 @@ func TestDecodeResponseLimitsAccepted(t *testing.T) {
 		t.Fatalf("values at the limits refused: %v", err)
 	}
 	d := got.Signal()
-	if d.AblyMessageID != id || d.ApproverClientID != client || d.ApproverRole != role || len(d.Reason) != MaxReasonBytes || MaxReasonBytes != 512 {
+	if d.AblyMessageID != id || d.ApproverClientID != client || d.ApproverRole != role || len(d.Reason) != workflows.MaxReasonLen || workflows.MaxReasonLen != 512 {
 		t.Fatalf("signal = %d-byte id, %d-byte client, %d-byte role, %d-byte reason", len(d.AblyMessageID), len(d.ApproverClientID), len(d.ApproverRole), len(d.Reason))
 	}
 }
@@ -214,16 +214,16 @@ func FuzzDecodeResponse(f *testing.F) {
 		if r.Decision != workflows.DecisionApproved && r.Decision != workflows.DecisionRejected {
 			t.Fatalf("accepted decision %q", r.Decision)
 		}
-		if err := ValidToolCallID(r.ToolCallID); err != nil {
+		if err := workflows.ValidateToolCallID(r.ToolCallID); err != nil {
 			t.Fatalf("accepted bad tool call id: %v", err)
 		}
 		if _, err := VisibilityQuery(r.ToolCallID); err != nil {
 			t.Fatalf("no query for accepted id: %v", err)
 		}
-		if len(r.Reason) > MaxReasonBytes {
+		if len(r.Reason) > workflows.MaxReasonLen {
 			t.Fatalf("reason too long: %d", len(r.Reason))
 		}
-		if ValidMessageID(r.MessageID) != nil || len(r.ClientID) > MaxClientIDLen || len(r.Role) > MaxRoleLen {
+		if workflows.ValidateMessageID(r.MessageID) != nil || len(r.ClientID) > workflows.MaxClientIDLen || len(r.Role) > workflows.MaxRoleLen {
 			t.Fatalf("accepted unbounded identity: %q %q %q", r.MessageID, r.ClientID, r.Role)
 		}
 	})

@@ -163,7 +163,7 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 	if err != nil {
 		attrs := []any{"err", err}
 		if m != nil {
-			attrs = append(attrs, "ablyMessageId", truncate(m.ID, MaxMessageIDLen), "clientId", truncate(m.ClientID, MaxClientIDLen))
+			attrs = append(attrs, "ablyMessageId", truncate(m.ID, workflows.MaxMessageIDLen), "clientId", truncate(m.ClientID, workflows.MaxClientIDLen))
 		}
 		log.Warn("dropping approval-response", attrs...)
 		return nil
@@ -217,7 +217,7 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 // VisibilityQuery returns the visibility query that finds the running
 // workflow waiting for toolCallID.
 func VisibilityQuery(toolCallID string) (string, error) {
-	if err := ValidToolCallID(toolCallID); err != nil {
+	if err := workflows.ValidateToolCallID(toolCallID); err != nil {
 		return "", err
 	}
 	esc := strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(toolCallID)

@@ -3,6 +3,8 @@ package bridge
 import (
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // RateLimit bounds the decisions the bridge forwards per approver clientId:
@@ -14,10 +16,11 @@ type RateLimit struct {
 	MaxClients int     // default 10000
 }
 
-// rateLimiter is a bounded map of token buckets keyed by clientId.
+// rateLimiter is a bounded map of token buckets (x/time/rate) keyed by
+// clientId.
 type rateLimiter struct {
 	perMinute float64
-	burst     float64
+	burst     int
 	max       int
 
 	mu      sync.Mutex
@@ -25,8 +28,10 @@ type rateLimiter struct {
 }
 
 type bucket struct {
-	tokens float64
-	last   time.Time
+	lim  *rate.Limiter
+	last time.Time // of the latest allow, for eviction
+	// taken is the token of the latest allow, until refund gives it back.
+	taken *rate.Reservation
 }
 
 func newRateLimiter(c RateLimit) *rateLimiter {
@@ -39,15 +44,7 @@ func newRateLimiter(c RateLimit) *rateLimiter {
 	if c.MaxClients <= 0 {
 		c.MaxClients = 10000
 	}
-	return &rateLimiter{perMinute: c.PerMinute, burst: float64(c.Burst), max: c.MaxClients, buckets: map[string]*bucket{}}
-}
-
-// refill brings b up to date at now. The caller holds l.mu.
-func (l *rateLimiter) refill(b *bucket, now time.Time) {
-	if el := now.Sub(b.last); el > 0 {
-		b.tokens = min(l.burst, b.tokens+el.Minutes()*l.perMinute)
-		b.last = now
-	}
+	return &rateLimiter{perMinute: c.PerMinute, burst: c.Burst, max: c.MaxClients, buckets: map[string]*bucket{}}
 }
 
 // allow takes one token of key at now, and reports whether there was one.
@@ -59,23 +56,27 @@ func (l *rateLimiter) allow(key string, now time.Time) bool {
 		if len(l.buckets) >= l.max {
 			l.evict(now)
 		}
-		b = &bucket{tokens: l.burst, last: now}
+		b = &bucket{lim: rate.NewLimiter(rate.Limit(l.perMinute/60), l.burst)}
 		l.buckets[key] = b
 	}
-	l.refill(b, now)
-	if b.tokens < 1 {
+	b.last = now
+	r := b.lim.ReserveN(now, 1)
+	if !r.OK() || r.DelayFrom(now) > 0 {
+		r.CancelAt(now)
 		return false
 	}
-	b.tokens--
+	b.taken = r
 	return true
 }
 
-// refund gives back a token taken for a signal that could not be sent.
+// refund gives back the token of key's latest allow, taken for a signal
+// that could not be sent.
 func (l *rateLimiter) refund(key string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if b, ok := l.buckets[key]; ok {
-		b.tokens = min(l.burst, b.tokens+1)
+	if b, ok := l.buckets[key]; ok && b.taken != nil {
+		b.taken.CancelAt(b.last)
+		b.taken = nil
 	}
 }
 
@@ -86,8 +87,7 @@ func (l *rateLimiter) evict(now time.Time) {
 	var oldestKey string
 	var oldest time.Time
 	for k, b := range l.buckets {
-		l.refill(b, now)
-		if b.tokens >= l.burst {
+		if b.lim.TokensAt(now) >= float64(l.burst) {
 			delete(l.buckets, k)
 			continue
 		}

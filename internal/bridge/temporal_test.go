@@ -1,11 +1,6 @@
 package bridge
 
 import (
-	"context"
-	"io"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,11 +8,11 @@ import (
 	"github.com/ably/ably-go/ably"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/hitl/durable-approvals/internal/temporaltest"
+	"github.com/hitl/durable-approvals/internal/testutil"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -45,33 +40,7 @@ func approvalWaiter(ctx workflow.Context, toolCallID, requiredRole string) (work
 // approvalWaiter.
 func startTemporal(t *testing.T) client.Client {
 	t.Helper()
-	exe := os.Getenv("TEMPORAL_CLI")
-	if exe == "" {
-		exe = filepath.Join("..", "..", ".bin", "temporal")
-	}
-	if _, err := os.Stat(exe); err != nil {
-		t.Fatalf("Temporal CLI not found at %s: run `make tools` (or set TEMPORAL_CLI): %v", exe, err)
-	}
-	quiet := tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath:  exe,
-		ClientOptions: &client.Options{Logger: quiet},
-		ExtraArgs: []string{
-			"--search-attribute", workflows.SAToolCallIDs.GetName() + "=KeywordList",
-			"--search-attribute", workflows.SAPendingApprovals.GetName() + "=Int",
-		},
-		Stdout: io.Discard, Stderr: io.Discard,
-	})
-	if err != nil {
-		t.Fatalf("dev server: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := srv.Stop(); err != nil {
-			t.Logf("dev server stop: %v", err)
-		}
-	})
+	srv := temporaltest.StartDevServer(t)
 	c := srv.Client()
 	w := worker.New(c, "bridge-test", worker.Options{})
 	w.RegisterWorkflow(approvalWaiter)
@@ -98,7 +67,7 @@ func TestHandleAgainstTemporal(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "visibility of "+toolCallID, func() bool {
+		testutil.Eventually(t, 15*time.Second, "visibility of "+toolCallID, func() bool {
 			resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: q})
 			return err == nil && len(resp.GetExecutions()) == n
 		})

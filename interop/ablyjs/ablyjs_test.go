@@ -26,12 +26,13 @@ import (
 
 	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/ablylocal"
+	"github.com/hitl/durable-approvals/internal/ablylocal/ablytest"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
 const (
-	keyName    = "app.key"
-	keySecret  = "s3cret"
+	keyName    = ablytest.KeyName
+	keySecret  = ablytest.KeySecret
 	approverID = "approver-alice"
 	// role is what the approver's JWT claims on the channel; the forged
 	// value ably-js puts in extras.userClaim is "admin".
@@ -75,7 +76,7 @@ func TestAblyJSInterop(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
 			t.Cleanup(cancel)
 
-			srv := startAblyLocal(ctx, t)
+			srv := ablytest.Start(t, ablylocal.Config{Keys: []ablylocal.Key{{Name: keyName, Secret: keySecret}}})
 			helper := startTokenHelper(t, approverToken)
 			port := portOf(t, srv.Addr())
 
@@ -228,16 +229,6 @@ func readJSONFile(t *testing.T, path string, v any) {
 	}
 }
 
-func startAblyLocal(ctx context.Context, t *testing.T) *ablylocal.Server {
-	t.Helper()
-	srv, err := ablylocal.Listen(ctx, "127.0.0.1:0", ablylocal.Config{Keys: []ablylocal.Key{{Name: keyName, Secret: keySecret}}})
-	if err != nil {
-		t.Fatalf("ablylocal.Listen: %v", err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	return srv
-}
-
 func portOf(t *testing.T, addr string) int {
 	t.Helper()
 	_, p, err := net.SplitHostPort(addr)
@@ -257,14 +248,13 @@ type tokenHelper struct {
 }
 
 // approverCapability is what the auth server grants an approver.
-var approverCapability = fmt.Sprintf(`{%q:["subscribe","publish","history"]}`, workflows.DefaultChannel)
+var approverCapability = ablytest.ApproverCapability(workflows.DefaultChannel)
 
 // approverToken signs the JWT the auth server gives an approver: the
 // clientId, the approvals channel only, and the role as the channel's
 // ably.channel claim.
 func approverToken(now time.Time) (string, error) {
-	tok, _, err := ablyconn.SignToken(keyName, keySecret, approverID, approverCapability,
-		map[string]any{"ably.channel." + workflows.DefaultChannel: role}, now, time.Hour)
+	tok, _, err := ablytest.ApproverToken(approverID, workflows.DefaultChannel, role, now, time.Hour)
 	return tok, err
 }
 
@@ -273,17 +263,27 @@ func approverToken(now time.Time) (string, error) {
 // WebSocket connectivity probes, so nothing leaves 127.0.0.1.
 func startTokenHelper(t *testing.T, sign func(now time.Time) (string, error)) *tokenHelper {
 	t.Helper()
+	return startAuthHelper(t, "application/jwt", func(now time.Time) ([]byte, error) {
+		tok, err := sign(now)
+		return []byte(tok), err
+	})
+}
+
+// startAuthHelper is startTokenHelper for any answer at /token: body
+// makes it, served with contentType.
+func startAuthHelper(t *testing.T, contentType string, body func(now time.Time) ([]byte, error)) *tokenHelper {
+	t.Helper()
 	h := &tokenHelper{}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /token", func(w http.ResponseWriter, _ *http.Request) {
-		tok, err := sign(time.Now())
+		b, err := body(time.Now())
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
 		h.tokens.Add(1)
-		w.Header().Set("Content-Type", "application/jwt")
-		_, _ = w.Write([]byte(tok))
+		w.Header().Set("Content-Type", contentType)
+		_, _ = w.Write(b)
 	})
 	mux.HandleFunc("GET /is-the-internet-up.txt", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
@@ -950,7 +950,7 @@ func TestAblyJSRejectsBadJWT(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
 			t.Cleanup(cancel)
-			srv := startAblyLocal(ctx, t)
+			srv := ablytest.Start(t, ablylocal.Config{Keys: []ablylocal.Key{{Name: keyName, Secret: keySecret}}})
 			helper := startTokenHelper(t, tc.sign)
 			for _, binary := range []bool{false, true} {
 				js := startNode(ctx, t, node, nodeArgs{
@@ -1001,7 +1001,7 @@ func TestAblyJSRecover(t *testing.T) {
 		t.Run(map[bool]string{false: "json", true: "msgpack"}[binary], func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
 			t.Cleanup(cancel)
-			srv := startAblyLocal(ctx, t)
+			srv := ablytest.Start(t, ablylocal.Config{Keys: []ablylocal.Key{{Name: keyName, Secret: keySecret}}})
 			helper := startTokenHelper(t, approverToken)
 			conf := ablyconn.Config{APIKey: keyName + ":" + keySecret, Endpoint: srv.Addr(), TLS: false}
 			rest := newREST(t, conf, agentID, binary)

@@ -9,8 +9,9 @@
 // and msgpack: JWT auth through authCallback, extras.headers surviving,
 // extras.userClaim stamped from the JWT and never from the client, object
 // data decoding, echo=false, capability errors, history({untilAttach:
-// true}) with paging, rejection of bad JWTs, and connection recovery
-// (recover.mjs).
+// true}) with paging, rejection of bad JWTs, connection recovery
+// (recover.mjs), and (fidelity.mjs) a new connection key on resume, 40031
+// for duplicate ids in one publish, and native tokens from TokenRequests.
 //
 // It needs Node >= 20 and `npm ci --prefix interop/ablyjs`; without them the
 // test fails (it never skips). The package has no non-test code.

@@ -141,9 +141,10 @@ export function waiter(names) {
   };
 }
 
-// fetchToken GETs the raw JWT from tokenUrl. Credentials in the URL
-// (http://user:password@host/api/auth/token, as the auth server wants) are
-// sent as HTTP Basic auth, since fetch refuses URLs that carry them.
+// fetchToken GETs the raw JWT, or a TokenRequest as JSON, from tokenUrl.
+// Credentials in the URL (http://user:password@host/api/auth/token, as the
+// auth server wants) are sent as HTTP Basic auth, since fetch refuses URLs
+// that carry them.
 export async function fetchToken(tokenUrl, signal) {
   const url = new URL(tokenUrl);
   const headers = {};
@@ -157,6 +158,9 @@ export async function fetchToken(tokenUrl, signal) {
   const res = await fetch(url, { signal, headers });
   const body = (await res.text()).trim();
   if (!res.ok) throw new Error(`token url: HTTP ${res.status}: ${body}`);
+  // A JSON answer is a TokenRequest (or TokenDetails) object, which
+  // ably-js redeems itself; anything else is the token string.
+  if ((res.headers.get('content-type') || '').startsWith('application/json')) return JSON.parse(body);
   return body;
 }
 

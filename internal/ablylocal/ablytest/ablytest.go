@@ -8,6 +8,9 @@ import (
 	"context"
 	"log/slog"
 	"testing"
+	"time"
+
+	"github.com/ably/ably-go/ably"
 
 	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/ablylocal"
@@ -54,4 +57,32 @@ func Start(t testing.TB, cfg ablylocal.Config) *Server {
 	})
 	k := cfg.Keys[0]
 	return &Server{Server: srv, Conn: ablyconn.Config{APIKey: k.Name + ":" + k.Secret, Endpoint: srv.Addr(), TLS: false}}
+}
+
+// ApproverCapability is the capability the auth server grants an approver
+// on channel.
+func ApproverCapability(channel string) string {
+	return `{"` + channel + `":["history","publish","subscribe"]}`
+}
+
+// ApproverToken signs, with KeyName:KeySecret, the JWT the auth server
+// issues an approver: clientId user, ApproverCapability(channel), and role
+// as the channel's ably.channel user claim, valid for ttl from now.
+func ApproverToken(user, channel, role string, now time.Time, ttl time.Duration) (token string, expires time.Time, err error) {
+	return ablyconn.SignToken(KeyName, KeySecret, user, ApproverCapability(channel),
+		map[string]any{"ably.channel." + channel: role}, now, ttl)
+}
+
+// ApproverOptions are ably-go client options that reach the server of c
+// and authenticate, through an auth callback, as an approver with
+// ApproverToken (one hour); ably-go's own logging is off.
+func ApproverOptions(c ablyconn.Config, user, channel, role string) []ably.ClientOption {
+	cb := func(context.Context, ably.TokenParams) (ably.Tokener, error) {
+		tok, exp, err := ApproverToken(user, channel, role, time.Now(), time.Hour)
+		if err != nil {
+			return nil, err
+		}
+		return &ably.TokenDetails{Token: tok, Expires: exp.UnixMilli(), ClientID: user}, nil
+	}
+	return append(c.EndpointOptions(), ably.WithAuthCallback(cb), ably.WithLogLevel(ably.LogNone))
 }

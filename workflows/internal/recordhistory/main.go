@@ -37,6 +37,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/hitl/durable-approvals/internal/temporaltest"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -96,13 +97,10 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 		ClientOptions: &client.Options{
 			Logger: tlog.NewStructuredLogger(logger.With("component", "temporal")),
 		},
-		LogLevel: "error",
-		ExtraArgs: []string{
-			"--search-attribute", "ApprovalToolCallIDs=KeywordList",
-			"--search-attribute", "PendingApprovals=Int",
-		},
-		Stdout: os.Stderr,
-		Stderr: os.Stderr,
+		LogLevel:  "error",
+		ExtraArgs: temporaltest.SearchAttributeArgs(),
+		Stdout:    os.Stderr,
+		Stderr:    os.Stderr,
 	})
 	if err != nil {
 		return fmt.Errorf("start dev server: %w", err)

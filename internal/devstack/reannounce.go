@@ -1,13 +1,11 @@
-package main
+package devstack
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
-	"github.com/ably/ably-go/ably"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
@@ -15,11 +13,14 @@ import (
 
 	"github.com/hitl/durable-approvals/activities"
 	"github.com/hitl/durable-approvals/internal/ablyconn"
+	"github.com/hitl/durable-approvals/internal/ablymsg"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
 // pendingQuery finds the runs that wait for a human (visibility).
-const pendingQuery = "ExecutionStatus = 'Running' AND PendingApprovals > 0"
+func pendingQuery() string {
+	return "ExecutionStatus = 'Running' AND " + workflows.SAPendingApprovals.GetName() + " > 0"
+}
 
 // maxReannounceRuns bounds the runs re-announced at one start.
 const maxReannounceRuns = 1000
@@ -29,8 +30,8 @@ const maxReannounceRuns = 1000
 // published. The local Ably server keeps its history in memory, so after a
 // restart of the stack an approver (watch, list, approve) would not see
 // requests published before it; the workflows do not publish them again.
-// Each message has the agent's original id, "<workflowId>:<toolCallId>:request",
-// and data rebuilt from the run's approvals query and start input.
+// Each message is the agent's own (workflows.ApprovalRequestData.Message:
+// same id and headers), with data rebuilt from the run's approvals query and start input.
 // Queries need the worker, so this runs after it polls.
 func reannouncePending(ctx context.Context, tc client.Client, namespace, channel string, pub activities.Publisher) (int, error) {
 	var (
@@ -41,7 +42,7 @@ func reannouncePending(ctx context.Context, tc client.Client, namespace, channel
 	)
 	for {
 		resp, err := tc.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-			Namespace: namespace, Query: pendingQuery, PageSize: 100, NextPageToken: token,
+			Namespace: namespace, Query: pendingQuery(), PageSize: 100, NextPageToken: token,
 		})
 		if err != nil {
 			return n, fmt.Errorf("list runs with pending approvals: %w", err)
@@ -78,10 +79,14 @@ func reannounceRun(ctx context.Context, tc client.Client, id, runID, channel str
 	requester := runRequester(qctx, tc, id, runID)
 	n := 0
 	for _, p := range view.Pending {
-		msg, err := approvalRequestMessage(workflows.ApprovalRequestData{
+		am, err := workflows.ApprovalRequestData{
 			Tool: p.Tool, Arguments: p.Arguments, ToolCallID: p.ToolCallID, WorkflowID: id,
 			RequiredRole: p.RequiredRole, Requester: requester, RequestedAt: p.RequestedAt, ExpiresAt: p.ExpiresAt,
-		})
+		}.Message()
+		if err != nil {
+			return n, err
+		}
+		msg, err := ablymsg.Agent(am)
 		if err != nil {
 			return n, err
 		}
@@ -109,31 +114,6 @@ func runRequester(ctx context.Context, tc client.Client, id, runID string) strin
 		return ""
 	}
 	return in.Requester
-}
-
-// approvalRequestMessage is the agent's approval-request for d, with the
-// agent's message id and headers (see the activities' publish).
-func approvalRequestMessage(d workflows.ApprovalRequestData) (*ably.Message, error) {
-	if d.WorkflowID == "" || d.ToolCallID == "" {
-		return nil, errors.New("approval-request: workflowId and toolCallId are required")
-	}
-	b, err := json.Marshal(d)
-	if err != nil {
-		return nil, err
-	}
-	var data map[string]any
-	if err := json.Unmarshal(b, &data); err != nil {
-		return nil, err
-	}
-	return &ably.Message{
-		ID:   d.WorkflowID + ":" + d.ToolCallID + ":request",
-		Name: workflows.MsgApprovalRequest,
-		Data: data,
-		Extras: map[string]any{"headers": map[string]any{
-			workflows.HeaderToolCallID: d.ToolCallID,
-			workflows.HeaderWorkflowID: d.WorkflowID,
-		}},
-	}, nil
 }
 
 // reannounce re-publishes the pending approvals through the local Ably

@@ -1,4 +1,4 @@
-package main
+package devstack
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hitl/durable-approvals/activities"
 	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/workflows"
 )
@@ -141,7 +142,7 @@ func parseConfig(cmd string, args []string, env config.Env, cwd string, stderr i
 		Channel:       env.Or(config.EnvChannel, workflows.DefaultChannel),
 		OpenAIKey:     env.Get(config.EnvOpenAIAPIKey),
 		OpenAIBaseURL: env.Get(config.EnvOpenAIBaseURL),
-		OpenAIModel:   env.Or(config.EnvOpenAIModel, config.DefaultOpenAIModel),
+		OpenAIModel:   env.Or(config.EnvOpenAIModel, activities.DefaultOpenAIModel),
 		Timeout:       3 * time.Minute,
 		Prompt:        DemoPrompt,
 		DemoUser:      "pat",

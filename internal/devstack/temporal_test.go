@@ -1,8 +1,7 @@
-package main
+package devstack
 
 import (
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,40 +12,15 @@ import (
 	"go.temporal.io/api/operatorservice/v1"
 
 	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/internal/temporaltest"
+	"github.com/hitl/durable-approvals/internal/testutil"
 )
-
-// temporalCLI returns the pinned Temporal CLI that `make tools` builds.
-func temporalCLI(t *testing.T) string {
-	t.Helper()
-	path := os.Getenv("TEMPORAL_CLI")
-	if path == "" {
-		path = filepath.Join("..", ".bin", "temporal")
-	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(abs); err != nil {
-		t.Fatalf("the Temporal CLI is missing (%v): run `make tools`", err)
-	}
-	return abs
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // startDevServer runs the dev server with args, as Up does, and returns a
 // healthy client; both are stopped at cleanup.
 func startDevServer(t *testing.T, cfg Config, args []string) (*proc, func()) {
 	t.Helper()
-	p, err := startProc("temporal", temporalCLI(t), args, os.Environ(), cfg.Root, filepath.Join(cfg.LogDir(), "temporal.log"), true)
+	p, err := startProc("temporal", temporaltest.CLI(t), args, os.Environ(), cfg.Root, filepath.Join(cfg.LogDir(), "temporal.log"), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +64,7 @@ func customAttributes(t *testing.T, ctx context.Context, cfg Config, ensure bool
 func TestDevServerRestartKeepsSearchAttributes(t *testing.T) {
 	ctx := t.Context()
 	cfg := testConfig(t, config.Env{})
-	cfg.Ports.Temporal, cfg.Ports.UI = freePort(t), freePort(t)
+	cfg.Ports.Temporal, cfg.Ports.UI = testutil.FreePort(t), testutil.FreePort(t)
 	if err := os.MkdirAll(cfg.LogDir(), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +113,7 @@ func TestDevServerRestartKeepsSearchAttributes(t *testing.T) {
 
 func TestDialTemporalGivesUp(t *testing.T) {
 	cfg := testConfig(t, config.Env{})
-	cfg.Ports.Temporal = freePort(t)
+	cfg.Ports.Temporal = testutil.FreePort(t)
 	start := time.Now()
 	_, err := dialTemporal(t.Context(), cfg, nil, 500*time.Millisecond)
 	if err == nil || !strings.Contains(err.Error(), "not healthy after") {

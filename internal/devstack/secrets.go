@@ -1,4 +1,4 @@
-package main
+package devstack
 
 import (
 	"encoding/hex"
@@ -64,12 +64,14 @@ func (s Secrets) validate() error {
 	return nil
 }
 
-const secretsFile = "secrets.json"
+// SecretsFile is the file in the state directory that keeps the generated
+// Ably key and demo passwords (mode 0600).
+const SecretsFile = "secrets.json"
 
 // loadOrCreateSecrets reads dir/secrets.json, or generates the secrets from
 // random and writes them. created reports a new file.
 func loadOrCreateSecrets(dir string, random io.Reader) (s Secrets, created bool, err error) {
-	path := filepath.Join(dir, secretsFile)
+	path := filepath.Join(dir, SecretsFile)
 	data, err := os.ReadFile(path)
 	switch {
 	case err == nil:

@@ -1,9 +1,8 @@
-package main
+package devstack
 
 import (
 	"bytes"
 	"crypto/rand"
-	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -11,10 +10,8 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
-	"time"
 
 	"github.com/hitl/durable-approvals/config"
-	"github.com/hitl/durable-approvals/workflows"
 )
 
 // fakeRoot makes a directory that looks like the repository root.
@@ -195,7 +192,7 @@ func TestSecrets(t *testing.T) {
 	if !strings.HasPrefix(s1.AblyKey, "devstack.local:") || len(s1.Users) != 3 {
 		t.Errorf("secrets = %+v", s1)
 	}
-	info, err := os.Stat(filepath.Join(dir, secretsFile))
+	info, err := os.Stat(filepath.Join(dir, SecretsFile))
 	if err != nil || info.Mode().Perm() != 0o600 {
 		t.Errorf("secrets file mode: %v %v", info, err)
 	}
@@ -211,7 +208,7 @@ func TestSecrets(t *testing.T) {
 			t.Errorf("user %s = %+v", name, u)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, secretsFile), []byte(`{"ablyKey":"nope"}`), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, SecretsFile), []byte(`{"ablyKey":"nope"}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := loadOrCreateSecrets(dir, rand.Reader); err == nil || !strings.Contains(err.Error(), "delete it") {
@@ -246,7 +243,7 @@ func TestPinnedVersion(t *testing.T) {
 }
 
 func TestRepositoryPinsTheTemporalCLI(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("..", toolsEnvFile))
+	data, err := os.ReadFile(filepath.Join("..", "..", toolsEnvFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,32 +303,12 @@ func TestNewPosts(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, ".ledger"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	got, err := listPosts(dir)
+	got, err := ListPosts(dir)
 	if err != nil || !slices.Equal(got, []string{"x.md"}) {
-		t.Errorf("listPosts = %q, %v", got, err)
+		t.Errorf("ListPosts = %q, %v", got, err)
 	}
-	if got, err := listPosts(filepath.Join(dir, "none")); err != nil || got != nil {
-		t.Errorf("listPosts(missing) = %q, %v", got, err)
-	}
-}
-
-func TestMainErrUsage(t *testing.T) {
-	tests := []struct {
-		args    []string
-		wantErr string
-	}{
-		{nil, "no command"},
-		{[]string{"fly"}, `unknown command "fly"`},
-		{[]string{"help"}, ""},
-		{[]string{"up", "-h"}, ""},
-		{[]string{"ably", "-h"}, ""},
-		{[]string{"ably"}, "key"},
-	}
-	for _, tt := range tests {
-		err := mainErr(t.Context(), tt.args, config.Env{}, strings.NewReader(""), io.Discard, io.Discard)
-		if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
-			t.Errorf("mainErr(%q) = %v, want %q", tt.args, err, tt.wantErr)
-		}
+	if got, err := ListPosts(filepath.Join(dir, "none")); err != nil || got != nil {
+		t.Errorf("ListPosts(missing) = %q, %v", got, err)
 	}
 }
 
@@ -385,38 +362,6 @@ func TestEnsureTemporalCLIGiven(t *testing.T) {
 		}
 		if log.Len() != 0 {
 			t.Errorf("ensureTemporalCLI(%s) built something: %s", tt.path, log.String())
-		}
-	}
-}
-
-func TestApprovalRequestMessage(t *testing.T) {
-	d := workflows.ApprovalRequestData{
-		Tool: "publish_blog_post", Arguments: `{"title":"T"}`, ToolCallID: "call_1", WorkflowID: "hitl-1",
-		RequiredRole: "publisher", Requester: "sam",
-		RequestedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), ExpiresAt: time.Date(2026, 1, 2, 3, 14, 5, 0, time.UTC),
-	}
-	m, err := approvalRequestMessage(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m.ID != "hitl-1:call_1:request" || m.Name != workflows.MsgApprovalRequest {
-		t.Errorf("id %q name %q", m.ID, m.Name)
-	}
-	headers, _ := m.Extras["headers"].(map[string]any)
-	if headers[workflows.HeaderToolCallID] != "call_1" || headers[workflows.HeaderWorkflowID] != "hitl-1" {
-		t.Errorf("headers = %v", m.Extras)
-	}
-	b, err := json.Marshal(m.Data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var back workflows.ApprovalRequestData
-	if err := json.Unmarshal(b, &back); err != nil || back != d {
-		t.Errorf("data round trip = %+v, %v; want %+v", back, err, d)
-	}
-	for _, bad := range []workflows.ApprovalRequestData{{ToolCallID: "call_1"}, {WorkflowID: "hitl-1"}} {
-		if _, err := approvalRequestMessage(bad); err == nil {
-			t.Errorf("approvalRequestMessage(%+v): no error", bad)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package devstack
 
 import (
 	"fmt"
@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hitl/durable-approvals/internal/testutil"
 )
 
 // helperEnv makes the test binary act as a child process (see TestMain).
@@ -17,9 +19,7 @@ const helperEnv = "DEVSTACK_TEST_HELPER"
 func TestMain(m *testing.M) {
 	switch os.Getenv(helperEnv) {
 	case "":
-		code := m.Run()
-		removePrograms()
-		os.Exit(code)
+		os.Exit(m.Run())
 	case "graceful": // exits 0 on SIGTERM
 		ch := make(chan os.Signal, 1)
 		signal.Notify(ch, syscall.SIGTERM)
@@ -59,15 +59,10 @@ func startHelper(t *testing.T, mode string) (*proc, string) {
 // helper, until the process wrote anything).
 func waitLog(t *testing.T, path, want string, any bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	testutil.Eventually(t, 10*time.Second, fmt.Sprintf("%s to log %q", path, want), func() bool {
 		data, _ := os.ReadFile(path)
-		if strings.Contains(string(data), want) || any && strings.Contains(string(data), "crashing") {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s never logged %q", path, want)
+		return strings.Contains(string(data), want) || any && strings.Contains(string(data), "crashing")
+	})
 }
 
 func TestProcStop(t *testing.T) {

@@ -1,4 +1,4 @@
-package main
+package devstack
 
 import (
 	"context"
@@ -44,8 +44,8 @@ type Stack struct {
 // Binaries built into .bin. The approver binary is both the bridge
 // (`approver bridge`) and the human CLI (`approver watch`).
 const (
-	binWorker   = "hitl-worker"
-	binApprover = "hitl-approver"
+	BinWorker   = "hitl-worker"
+	BinApprover = "hitl-approver"
 )
 
 // Up starts every part and waits until each is healthy. On error it stops
@@ -91,7 +91,7 @@ func Up(ctx context.Context, cfg Config, out io.Writer) (st *Stack, err error) {
 		return st, err
 	}
 
-	mains := map[string]string{binWorker: "./worker", binApprover: "./approver"}
+	mains := map[string]string{BinWorker: "./worker", BinApprover: "./approver"}
 	fmt.Fprintf(out, "building %s into %s...\n", strings.Join(sortedKeys(mains), ", "), cfg.BinDir())
 	if st.bins, err = buildMains(ctx, cfg.Root, cfg.BinDir(), mains, out); err != nil {
 		return st, err
@@ -117,14 +117,14 @@ func Up(ctx context.Context, cfg Config, out io.Writer) (st *Stack, err error) {
 	}
 
 	env := mergeEnv(os.Environ(), trustedEnv(cfg, st.secrets))
-	worker, err := st.startChild("worker", st.bins[binWorker], nil, env)
+	worker, err := st.startChild("worker", st.bins[BinWorker], nil, env)
 	if err != nil {
 		return st, err
 	}
 	if err := waitWorkerPolling(ctx, st.Temporal, worker, cfg.Timeout); err != nil {
 		return st, fmt.Errorf("%w (log: %s)", err, filepath.Join(cfg.LogDir(), "worker.log"))
 	}
-	bridge, err := st.startChild("bridge", st.bins[binApprover], []string{"bridge"}, env)
+	bridge, err := st.startChild("bridge", st.bins[BinApprover], []string{"bridge"}, env)
 	if err != nil {
 		return st, err
 	}
@@ -401,7 +401,7 @@ func (st *Stack) Summary(w io.Writer) {
 	fmt.Fprintf(w, "\nThe dev stack is up.\n")
 	fmt.Fprintf(w, "  Temporal        %s  namespace %s  data %s\n", c.TemporalAddress(), c.Namespace, rel(c.DBFile()))
 	fmt.Fprintf(w, "  Temporal Web UI %s\n", c.UIURL())
-	fmt.Fprintf(w, "  Ably (local)    %s  channel %s  key in %s\n", c.AblyEndpoint(), c.Channel, rel(filepath.Join(c.StateDir(), secretsFile)))
+	fmt.Fprintf(w, "  Ably (local)    %s  channel %s  key in %s\n", c.AblyEndpoint(), c.Channel, rel(filepath.Join(c.StateDir(), SecretsFile)))
 	fmt.Fprintf(w, "  Auth server     %s  users %s\n", c.AuthURL(), rel(c.UsersFile()))
 	fmt.Fprintf(w, "  Model           %s\n", model)
 	for _, p := range st.children {
@@ -410,12 +410,12 @@ func (st *Stack) Summary(w io.Writer) {
 	fmt.Fprintf(w, "  Posts           %s\n", rel(c.BlogDir()))
 	fmt.Fprintf(w, "  Logs            %s\n", rel(c.LogDir()))
 	if st.created {
-		fmt.Fprintf(w, "\nDemo approvers (passwords shown once; kept in %s):\n", rel(filepath.Join(c.StateDir(), secretsFile)))
+		fmt.Fprintf(w, "\nDemo approvers (passwords shown once; kept in %s):\n", rel(filepath.Join(c.StateDir(), SecretsFile)))
 		for _, u := range st.secrets.Users {
 			fmt.Fprintf(w, "  %-5s %-10s %s\n", u.Name, u.Role, u.Password)
 		}
 	} else {
-		fmt.Fprintf(w, "\nDemo approvers erin (editor), pat (publisher), ada (admin); passwords in %s.\n", rel(filepath.Join(c.StateDir(), secretsFile)))
+		fmt.Fprintf(w, "\nDemo approvers erin (editor), pat (publisher), ada (admin); passwords in %s.\n", rel(filepath.Join(c.StateDir(), SecretsFile)))
 	}
 	fmt.Fprintf(w, "\nIn another terminal, in %s:\n", c.Root)
 	fmt.Fprintf(w, "  eval \"$(go run ./devstack env%s)\"   # exports the settings below; the approver logs in as pat\n", portFlags(c))

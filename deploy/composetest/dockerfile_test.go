@@ -1,4 +1,4 @@
-package deploy
+package composetest
 
 import (
 	"bufio"

@@ -1,4 +1,4 @@
-package main
+package devstack
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/internal/temporaltest"
+	"github.com/hitl/durable-approvals/internal/testutil"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -21,13 +23,13 @@ import (
 // worker and bridge as processes), runs an agent run that needs no human
 // and one that waits for a human, and stops everything.
 func TestUpRunsTheSystem(t *testing.T) {
-	temporalCLI(t)
-	cfg, err := parseConfig("up", nil, config.Env{}, "..", io.Discard)
+	temporaltest.CLI(t)
+	cfg, err := parseConfig("up", nil, config.Env{}, "../..", io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.Work = t.TempDir()
-	cfg.Ports = Ports{Temporal: freePort(t), UI: freePort(t), Ably: freePort(t), Auth: freePort(t), Model: freePort(t)}
+	cfg.Ports = Ports{Temporal: testutil.FreePort(t), UI: testutil.FreePort(t), Ably: testutil.FreePort(t), Auth: testutil.FreePort(t), Model: testutil.FreePort(t)}
 	cfg.Timeout = 3 * time.Minute
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -77,22 +79,18 @@ func TestUpRunsTheSystem(t *testing.T) {
 
 	// Publishing waits for a human: the approval shows as pending.
 	start("devstack-test-publish", "Publish the blog post called 'Devstack test'")
-	deadline := time.Now().Add(time.Minute)
-	for {
+	testutil.WaitFor(t, time.Minute, "a pending approval", func() (bool, error) {
 		v, err := st.Temporal.QueryWorkflow(t.Context(), "devstack-test-publish", "", workflows.ApprovalsQuery)
 		var view workflows.ApprovalsView
 		if err == nil && v.Get(&view) == nil && len(view.Pending) == 1 {
 			if p := view.Pending[0]; p.Tool != "publish_blog_post" || p.RequiredRole != "publisher" {
 				t.Errorf("pending = %+v", p)
 			}
-			break
+			return true, nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no pending approval after a minute (last error %v)", err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	if posts, err := listPosts(cfg.BlogDir()); err != nil || len(posts) != 0 {
+		return false, err
+	})
+	if posts, err := ListPosts(cfg.BlogDir()); err != nil || len(posts) != 0 {
 		t.Errorf("posts before any approval: %q, %v", posts, err)
 	}
 

@@ -1,4 +1,4 @@
-package main
+package devstack
 
 import (
 	"bufio"
@@ -19,6 +19,8 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
+
+	"github.com/hitl/durable-approvals/workflows"
 )
 
 const (
@@ -29,13 +31,6 @@ const (
 	toolsEnvFile       = "tools.env"
 	temporalVersionKey = "TEMPORAL_CLI_VERSION"
 )
-
-// searchAttributes are the workflow's search attributes (see
-// workflows.SAToolCallIDs and workflows.SAPendingApprovals).
-var searchAttributes = map[string]enumspb.IndexedValueType{
-	"ApprovalToolCallIDs": enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
-	"PendingApprovals":    enumspb.INDEXED_VALUE_TYPE_INT,
-}
 
 // pinnedVersion reads KEY=VALUE from a tools.env document.
 func pinnedVersion(data []byte, key string) (string, error) {
@@ -122,20 +117,10 @@ func temporalArgs(c Config) []string {
 		"--namespace", c.Namespace,
 		"--log-level", "warn",
 	}
-	for _, name := range sortedKeys(searchAttributes) {
-		args = append(args, "--search-attribute", name+"="+saTypeName(searchAttributes[name]))
+	for _, spec := range workflows.SearchAttributeSpecs() {
+		args = append(args, "--search-attribute", spec)
 	}
 	return args
-}
-
-func saTypeName(t enumspb.IndexedValueType) string {
-	switch t {
-	case enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST:
-		return "KeywordList"
-	case enumspb.INDEXED_VALUE_TYPE_INT:
-		return "Int"
-	}
-	return strings.TrimPrefix(t.String(), "IndexedValueType")
 }
 
 // dialTemporal dials until the frontend answers a health check, the
@@ -181,7 +166,8 @@ func ensureSearchAttributes(ctx context.Context, tc client.Client, namespace, db
 		return fmt.Errorf("list search attributes: %w", err)
 	}
 	missing := map[string]enumspb.IndexedValueType{}
-	for name, typ := range searchAttributes {
+	for _, k := range workflows.SearchAttributes() {
+		name, typ := k.GetName(), k.GetValueType()
 		have, ok := list.GetCustomAttributes()[name]
 		switch {
 		case !ok:

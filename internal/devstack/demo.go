@@ -1,4 +1,4 @@
-package main
+package devstack
 
 import (
 	"context"
@@ -39,7 +39,7 @@ func demo(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	before, err := listPosts(cfg.BlogDir())
+	before, err := ListPosts(cfg.BlogDir())
 	if err != nil {
 		return err
 	}
@@ -66,7 +66,7 @@ func demo(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wr
 		return fmt.Errorf("no demo user %q", cfg.DemoUser)
 	}
 	fmt.Fprintf(stdout, "Starting the approver as %s (%s). Answer the approval request below with y or n (after n, an optional reason).\n\n", user.Name, user.Role)
-	approver, err := startApprover(st.bins[binApprover], mergeEnv(os.Environ(), approverEnv(cfg, user)), cfg.Root, stdin, stdout, stderr)
+	approver, err := startApprover(st.bins[BinApprover], mergeEnv(os.Environ(), approverEnv(cfg, user)), cfg.Root, stdin, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -95,7 +95,7 @@ func demo(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wr
 			}
 			return fmt.Errorf("run %s failed: %w; see %s", id, o.err, link)
 		}
-		after, err := listPosts(cfg.BlogDir())
+		after, err := ListPosts(cfg.BlogDir())
 		if err != nil {
 			return err
 		}
@@ -121,7 +121,9 @@ func startApprover(bin string, env []string, dir string, stdin io.Reader, stdout
 	return launch("approver", cmd, nil)
 }
 
-func listPosts(dir string) ([]string, error) {
+// ListPosts lists the published posts (*.md) in dir, sorted; a missing
+// dir has none.
+func ListPosts(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"io"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/hitl/durable-approvals/config"
+)
+
+func TestMainErrUsage(t *testing.T) {
+	tests := []struct {
+		args    []string
+		wantErr string
+	}{
+		{nil, "no command"},
+		{[]string{"fly"}, `unknown command "fly"`},
+		{[]string{"help"}, ""},
+		{[]string{"up", "-h"}, ""},
+		{[]string{"ably", "-h"}, ""},
+		{[]string{"ably"}, "key"},
+	}
+	for _, tt := range tests {
+		err := mainErr(t.Context(), tt.args, config.Env{}, strings.NewReader(""), io.Discard, io.Discard)
+		if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("mainErr(%q) = %v, want %q", tt.args, err, tt.wantErr)
+		}
+	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	removePrograms()
+	os.Exit(code)
+}

@@ -1,0 +1,90 @@
+package ablymsg
+
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+type decision struct {
+	Decision string `json:"decision"`
+}
+
+func TestDecodeData(t *testing.T) {
+	b64 := base64.StdEncoding.EncodeToString([]byte(`{"decision":"approved"}`))
+	tests := []struct {
+		name     string
+		data     any
+		encoding string
+		want     string
+		wantErr  string
+	}{
+		{name: "map", data: map[string]any{"decision": "approved"}, want: "approved"},
+		{name: "msgpack map", data: map[any]any{"decision": "approved"}, want: "approved"},
+		{name: "json string", data: `{"decision":"approved"}`, encoding: "json", want: "approved"},
+		{name: "bytes", data: []byte(`{"decision":"approved"}`), want: "approved"},
+		{name: "json over base64", data: b64, encoding: "json/base64", want: "approved"},
+		{name: "json over utf-8 over base64", data: b64, encoding: "json/utf-8/base64", want: "approved"},
+		{name: "string without json", data: `{"decision":"approved"}`, wantErr: `without encoding "json"`},
+		{name: "no data", data: nil, wantErr: "no data"},
+		{name: "array", data: `[1]`, encoding: "json", wantErr: "not a JSON object"},
+		{name: "trailing", data: `{"decision":"a"}{}`, encoding: "json", wantErr: "trailing data"},
+		{name: "unknown encoding", data: "x", encoding: "cipher+aes-128-cbc", wantErr: "unsupported encoding"},
+		{name: "json not first", data: "x", encoding: "base64/json", wantErr: "json must be the first step"},
+		{name: "too many steps", data: "x", encoding: "json/utf-8/base64/base64/base64", wantErr: "too many steps"},
+		{name: "json on a map", data: map[string]any{}, encoding: "json", wantErr: `encoding "json" on`},
+		{name: "too large", data: `{"decision":"` + strings.Repeat("x", workflows.MaxMessageDataLen) + `"}`, encoding: "json", wantErr: "data larger than"},
+		{name: "non-string key", data: map[any]any{1: "x"}, wantErr: "map key of type int"},
+		{name: "number", data: 42, wantErr: "unsupported data type int"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var d decision
+			err := DecodeData(tt.data, tt.encoding, &d)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || d.Decision != tt.want {
+				t.Fatalf("DecodeData = %+v, %v; want %q", d, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestAsMap(t *testing.T) {
+	if m, ok := AsMap(map[any]any{"a": 1}); !ok || m["a"] != 1 {
+		t.Errorf("AsMap(map[any]any) = %v, %v", m, ok)
+	}
+	if _, ok := AsMap(map[any]any{1: 1}); ok {
+		t.Error("AsMap accepted a non-string key")
+	}
+	if _, ok := AsMap("x"); ok {
+		t.Error("AsMap accepted a string")
+	}
+}
+
+// FuzzDecodeData feeds arbitrary data and encodings through the decoder: it
+// must never panic, and what it accepts is a bounded JSON object.
+func FuzzDecodeData(f *testing.F) {
+	f.Add(`{"decision":"approved"}`, "json")
+	f.Add(`eyJkZWNpc2lvbiI6ImFwcHJvdmVkIn0=`, "json/base64")
+	f.Add(`eyJkZWNpc2lvbiI6ImFwcHJvdmVkIn0=`, "json/utf-8/base64")
+	f.Add(`{"a":{"b":[1,2,{"c":null}]}}`, "json")
+	f.Fuzz(func(t *testing.T, data, encoding string) {
+		var v map[string]any
+		if err := DecodeData(data, encoding, &v); err != nil {
+			return
+		}
+		if v == nil {
+			t.Fatalf("accepted %q (%q) without an object", data, encoding)
+		}
+		if len(data) > 2*workflows.MaxMessageDataLen+8 {
+			t.Fatalf("accepted %d bytes", len(data))
+		}
+	})
+}

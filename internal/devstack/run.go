@@ -1,0 +1,74 @@
+package devstack
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/hitl/durable-approvals/config"
+)
+
+// IsCommand reports whether Run knows cmd: up, demo or env.
+func IsCommand(cmd string) bool { return cmd == "up" || cmd == "demo" || cmd == "env" }
+
+// Run runs one devstack command (up, demo or env) with its flags and the
+// environment. "-h" prints the command's flags and returns nil.
+func Run(ctx context.Context, cmd string, args []string, env config.Env, stdin io.Reader, stdout, stderr io.Writer) error {
+	cwd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	cfg, err := parseConfig(cmd, args, env, cwd, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	switch cmd {
+	case "env":
+		s, _, err := loadOrCreateSecrets(cfg.StateDir(), rand.Reader)
+		if err != nil {
+			return err
+		}
+		return printEnv(stdout, cfg, s)
+	case "demo":
+		return demo(ctx, cfg, stdin, stdout, stderr)
+	case "up":
+	default:
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+	st, err := Up(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	st.Summary(stdout)
+	waitErr := st.Wait(ctx)
+	fmt.Fprintln(stderr, "stopping the dev stack...")
+	return errors.Join(waitErr, st.Close())
+}
+
+// printEnv writes the export lines for starter and approver; the approver
+// logs in as the demo publisher.
+func printEnv(w io.Writer, cfg Config, s Secrets) error {
+	u, ok := s.User("pat")
+	if !ok {
+		return errors.New("no demo user pat")
+	}
+	fmt.Fprintln(w, "# dev stack settings for starter and approver (approver logs in as pat, publisher)")
+	fmt.Fprint(w, exportLines(append(userEnv(cfg),
+		EnvVar{config.EnvApproverUser, u.Name}, EnvVar{config.EnvApproverPassword, u.Password})))
+	for _, other := range s.Users {
+		if other.Name != u.Name {
+			fmt.Fprintf(w, "# as %s (%s): export APPROVER_USER=%s APPROVER_PASSWORD=%s\n", other.Name, other.Role, other.Name, shellQuote(other.Password))
+		}
+	}
+	return nil
+}

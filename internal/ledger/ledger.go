@@ -1,0 +1,89 @@
+// Package ledger makes a side effect idempotent: it records, in a
+// directory, the first successful result of each (tool, key) and returns
+// it again to every later run with the same key, across restarts of the
+// process. Tools key it on the workflow id and tool-call id, so a retried
+// activity or a replayed workflow never repeats a publish or a delete.
+package ledger
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hitl/durable-approvals/internal/atomicfile"
+)
+
+// Ledger is a directory of results, one JSON file per (tool, key).
+type Ledger struct {
+	dir  string
+	now  func() time.Time
+	keys keyLocks
+}
+
+// entry is one ledger file.
+type entry struct {
+	Key    string    `json:"key"`
+	Tool   string    `json:"tool"`
+	Output string    `json:"output"`
+	At     time.Time `json:"at"`
+}
+
+// Open returns the ledger in dir, creating the directory if needed. now
+// stamps the entries (nil: time.Now).
+func Open(dir string, now func() time.Time) (*Ledger, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("ledger: create %s: %w", dir, err)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Ledger{dir: dir, now: now}, nil
+}
+
+// Once runs fn at most once per (tool, key): the first successful result
+// is stored (atomically) and returned again on every later call with the
+// same tool and key. A crash between the side effect and the ledger write
+// reruns fn, so fn itself must be safe to repeat. Runs with the same tool
+// and key are serialised in this process; runs with other keys are not.
+func (l *Ledger) Once(ctx context.Context, tool, key string, fn func() (string, error)) (string, error) {
+	id := tool + "\x00" + key
+	unlock, err := l.keys.lock(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	path := filepath.Join(l.dir, hash(id)+".json")
+	if data, err := os.ReadFile(path); err == nil {
+		var e entry
+		if err := json.Unmarshal(data, &e); err == nil && e.Key == key {
+			return e.Output, nil
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("%s: read ledger: %w", tool, err)
+	}
+	out, err := fn()
+	if err != nil {
+		return "", err
+	}
+	data, err := json.Marshal(entry{Key: key, Tool: tool, Output: out, At: l.now().UTC()})
+	if err != nil {
+		return "", fmt.Errorf("%s: encode ledger: %w", tool, err)
+	}
+	if err := atomicfile.WriteFile(path, data, 0o644); err != nil {
+		return "", fmt.Errorf("%s: write ledger: %w", tool, err)
+	}
+	return out, nil
+}
+
+// hash names a ledger file: SHA-256, hex.
+func hash(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}

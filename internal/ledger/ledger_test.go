@@ -1,0 +1,100 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestKeyLocksHonourContext(t *testing.T) {
+	var l keyLocks
+	unlock, err := l.lock(t.Context(), "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := l.lock(ctx, "k"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("lock of a held key = %v, want deadline exceeded", err)
+	}
+	other, err := l.lock(t.Context(), "other")
+	if err != nil {
+		t.Fatalf("another key: %v", err)
+	}
+	other()
+	unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.m) != 0 {
+		t.Errorf("%d key entries left after unlocking all", len(l.m))
+	}
+}
+
+func TestOnce(t *testing.T) {
+	dir := t.TempDir()
+	at := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	l, err := Open(dir, func() time.Time { return at })
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := 0
+	fn := func(out string, err error) func() (string, error) {
+		return func() (string, error) { runs++; return out, err }
+	}
+	ctx := t.Context()
+	if _, err := l.Once(ctx, "publish", "wf-1:call_1", fn("", errors.New("cms down"))); err == nil {
+		t.Fatal("a failed run returned no error")
+	}
+	if out, err := l.Once(ctx, "publish", "wf-1:call_1", fn("first", nil)); err != nil || out != "first" {
+		t.Fatalf("Once = %q, %v; want first (a failure is not recorded)", out, err)
+	}
+	// Another process (a fresh Ledger on the same directory) sees the result.
+	l2, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := l2.Once(ctx, "publish", "wf-1:call_1", fn("second", nil)); err != nil || out != "first" {
+		t.Fatalf("repeat = %q, %v; want the recorded first", out, err)
+	}
+	if out, _ := l.Once(ctx, "delete", "wf-1:call_1", fn("other tool", nil)); out != "other tool" {
+		t.Errorf("another tool with the same key = %q, want its own run", out)
+	}
+	if runs != 3 {
+		t.Errorf("fn ran %d times, want 3", runs)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil || len(files) != 2 {
+		t.Fatalf("ledger files = %v, %v; want 2", files, err)
+	}
+}
+
+func TestOnceSerialisesOneKey(t *testing.T) {
+	l, err := Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var runs atomic.Int32
+	var wg sync.WaitGroup
+	outs := make([]string, 8)
+	for i := range outs {
+		wg.Go(func() {
+			outs[i], _ = l.Once(t.Context(), "publish", "k", func() (string, error) {
+				return fmt.Sprint("run ", runs.Add(1)), nil
+			})
+		})
+	}
+	wg.Wait()
+	if runs.Load() != 1 {
+		t.Fatalf("fn ran %d times concurrently for one key, want 1", runs.Load())
+	}
+	for i, out := range outs {
+		if out != "run 1" {
+			t.Errorf("caller %d got %q, want run 1", i, out)
+		}
+	}
+}

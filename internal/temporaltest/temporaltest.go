@@ -1,0 +1,109 @@
+// Package temporaltest runs the project's pinned Temporal CLI dev server
+// for tests: it finds the CLI that scripts/install-tools.sh builds into
+// .bin/ (or TEMPORAL_CLI), and starts a dev server on spare loopback ports
+// with the workflow's search attributes registered. A missing CLI fails
+// the test; it is never skipped.
+package temporaltest
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/hitl/durable-approvals/internal/testutil"
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+// EnvCLI names a Temporal CLI binary to use instead of .bin/temporal.
+const EnvCLI = "TEMPORAL_CLI"
+
+// CLI returns the absolute path of the Temporal CLI: $TEMPORAL_CLI, or
+// .bin/temporal at the module root. It fails the test when it is missing.
+func CLI(t testing.TB) string {
+	t.Helper()
+	path := os.Getenv(EnvCLI)
+	if path == "" {
+		root, err := moduleRoot()
+		if err != nil {
+			t.Fatalf("temporal CLI: %v", err)
+		}
+		path = filepath.Join(root, ".bin", "temporal")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(abs); err != nil {
+		t.Fatalf("the Temporal CLI is missing (%v): run `make tools` (scripts/install-tools.sh) or set %s", err, EnvCLI)
+	}
+	return abs
+}
+
+// moduleRoot is the nearest directory above the working directory that
+// holds go.mod.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// SearchAttributeArgs are the dev server flags that register the
+// workflow's search attributes (workflows.SearchAttributeSpecs).
+func SearchAttributeArgs() []string {
+	var args []string
+	for _, spec := range workflows.SearchAttributeSpecs() {
+		args = append(args, "--search-attribute", spec)
+	}
+	return args
+}
+
+// StartDevServer starts a dev server with the workflow's search attributes
+// (plus extraArgs), in memory, on spare loopback ports. It is stopped when
+// the test ends; its output is logged if the test failed.
+func StartDevServer(t testing.TB, extraArgs ...string) *testsuite.DevServer {
+	t.Helper()
+	logs := &testutil.SyncBuffer{}
+	quiet := tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+		ExistingPath:  CLI(t),
+		ClientOptions: &client.Options{Logger: quiet},
+		LogLevel:      "error",
+		ExtraArgs:     append(SearchAttributeArgs(), extraArgs...),
+		Stdout:        logs,
+		Stderr:        logs,
+	})
+	if err != nil {
+		t.Fatalf("dev server: %v\n%s", err, logs.String())
+	}
+	t.Cleanup(func() {
+		if err := srv.Stop(); err != nil {
+			t.Logf("dev server stop: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("dev server output:\n%s", logs.String())
+		}
+	})
+	return srv
+}

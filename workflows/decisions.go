@@ -1,0 +1,115 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+)
+
+// onDecision applies one decision signal. Only a well-formed decision that
+// names a pending approval, carries approved or rejected, comes from a role
+// that may approve the tool, and is not a copy of one already seen
+// resolves the approval; every other decision is recorded as ignored with
+// the reason.
+func (r *run) onDecision(ctx workflow.Context, d Decision) {
+	e := clipAudit(AuditEntry{
+		ToolCallID:    d.ToolCallID,
+		Actor:         d.ApproverClientID,
+		Role:          d.ApproverRole,
+		AblyMessageID: d.AblyMessageID,
+		Reason:        truncate(d.Reason, MaxReasonLen),
+	})
+	a := r.approvals[d.ToolCallID]
+	if a != nil {
+		e.Tool = a.call.Name
+	}
+	why := r.whyIgnore(workflow.Now(ctx), d, a)
+	r.remember(d)
+	if why != "" {
+		r.ignore(ctx, e, a, why)
+		return
+	}
+	s, _ := decisionState(d.Decision) // whyIgnore accepted only approved or rejected
+	d.Reason = e.Reason
+	r.resolve(ctx, a, s, &d, e)
+	workflow.GetLogger(ctx).Info("approval decided", "callId", e.ToolCallID, "decision", d.Decision, "by", e.Actor, "role", e.Role)
+}
+
+// dedupeKey is the key under which a well-formed decision is remembered:
+// approver client id and Ably message id. Ably enforces the clientId of a
+// message, so only a copy of the same message is a duplicate, and a
+// decision of one client can never mark another client's message as seen.
+// A decision that is not well formed has no key.
+func dedupeKey(d Decision) (string, bool) {
+	if malformed(d) != "" {
+		return "", false
+	}
+	return d.ApproverClientID + "\x00" + d.AblyMessageID, true
+}
+
+// remember marks a well-formed decision as seen, whether it resolved an
+// approval or was ignored, so that a copy of it is a duplicate.
+func (r *run) remember(d Decision) {
+	if key, ok := dedupeKey(d); ok {
+		r.seenMsgs[key] = true
+	}
+}
+
+// malformed returns why the decision's identity fields are unusable, or "".
+func malformed(d Decision) string {
+	switch {
+	case d.AblyMessageID == "":
+		return "no ably message id"
+	case ValidateMessageID(d.AblyMessageID) != nil:
+		return fmt.Sprintf("invalid ably message id (want 1 to %d printable ASCII bytes)", MaxMessageIDLen)
+	case d.ApproverClientID == "":
+		return "no approver client id"
+	case len(d.ApproverClientID) > MaxClientIDLen:
+		return fmt.Sprintf("approver client id longer than %d bytes", MaxClientIDLen)
+	case len(d.ApproverRole) > MaxRoleLen:
+		return fmt.Sprintf("approver role longer than %d bytes", MaxRoleLen)
+	}
+	return ""
+}
+
+// whyIgnore returns why the decision changes nothing, or "" if it is
+// valid for approval a (nil when the decision names no approval). now is
+// the workflow time. It only reads the run's state.
+func (r *run) whyIgnore(now time.Time, d Decision, a *approval) string {
+	if why := malformed(d); why != "" {
+		return why
+	}
+	if key, _ := dedupeKey(d); r.seenMsgs[key] {
+		return "duplicate"
+	}
+	switch {
+	case a == nil:
+		return "unknown tool call"
+	case !a.isPending():
+		return "already resolved (" + a.state.String() + ")"
+	case !now.Before(a.pending.ExpiresAt):
+		// The timer fires in this workflow task: expiry wins.
+		return "already resolved (expired)"
+	case !d.PublishedAt.IsZero() && d.PublishedAt.After(a.pending.ExpiresAt):
+		return "published after the approval expired"
+	}
+	if _, ok := decisionState(d.Decision); !ok {
+		return fmt.Sprintf("invalid decision %q", truncate(d.Decision, 40))
+	}
+	if err := r.in.Policy.Check(a.call.Name, d.ApproverRole); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+// ignore records an ignored decision (e has bounded strings) in the
+// approval's bucket of the audit trail (see auditTrail), and logs it.
+func (r *run) ignore(ctx workflow.Context, e AuditEntry, a *approval, why string) {
+	workflow.GetLogger(ctx).Info("decision ignored", "callId", e.ToolCallID, "messageId", e.AblyMessageID, "reason", why)
+	bucket := ""
+	if a != nil {
+		bucket = a.call.CallID
+	}
+	r.audit.addIgnored(workflow.Now(ctx), e, bucket, why)
+}

@@ -1,0 +1,99 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Limits of the wire: every part that reads a message or a signal (the
+// bridge, the approver CLI, the workflow) applies these, and nothing else
+// redefines them.
+const (
+	// MaxToolCallIDLen bounds a tool-call id (OpenAI's call_… and fc_…
+	// ids are far shorter).
+	MaxToolCallIDLen = 64
+	// MaxMessageIDLen bounds an Ably message id in a decision.
+	MaxMessageIDLen = 128
+	// MaxClientIDLen bounds an approver's Ably clientId.
+	MaxClientIDLen = 128
+	// MaxRoleLen bounds an approver's role (extras.userClaim).
+	MaxRoleLen = 64
+	// MaxReasonLen bounds an approver's reason; longer reasons are cut.
+	MaxReasonLen = 512
+	// MaxWorkflowIDLen bounds a workflow id (Temporal's own default limit).
+	MaxWorkflowIDLen = 1000
+	// MaxMessageDataLen bounds the JSON text of one Ably message's data
+	// that a reader of the channel decodes.
+	MaxMessageDataLen = 64 << 10
+)
+
+// toolCallIDChars are the punctuation characters a tool-call id may hold
+// besides ASCII letters and digits.
+const toolCallIDChars = "_-.:@"
+
+// ValidateToolCallID accepts the ids OpenAI hands out ("call_…", "fc_…")
+// and nothing that could break out of a visibility query, JSON or markdown:
+// 1 to MaxToolCallIDLen bytes of ASCII letters, digits and "_-.:@".
+func ValidateToolCallID(id string) error {
+	if id == "" {
+		return errors.New("missing tool call id")
+	}
+	if len(id) > MaxToolCallIDLen {
+		return fmt.Errorf("tool call id longer than %d bytes", MaxToolCallIDLen)
+	}
+	for _, r := range id {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case strings.ContainsRune(toolCallIDChars, r):
+		default:
+			return fmt.Errorf("tool call id %q: character %q not allowed", id, r)
+		}
+	}
+	return nil
+}
+
+// ValidateMessageID accepts an Ably message id of 1 to MaxMessageIDLen
+// bytes of printable ASCII.
+func ValidateMessageID(id string) error {
+	if id == "" {
+		return errors.New("message has no id")
+	}
+	if len(id) > MaxMessageIDLen {
+		return fmt.Errorf("message id longer than %d bytes", MaxMessageIDLen)
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x20 || id[i] > 0x7e {
+			return fmt.Errorf("message id %q: byte %#x is not printable ASCII", id, id[i])
+		}
+	}
+	return nil
+}
+
+// ValidateWorkflowID accepts a non-empty, printable UTF-8 workflow id of at
+// most MaxWorkflowIDLen bytes.
+func ValidateWorkflowID(id string) error {
+	if id == "" {
+		return errors.New("missing workflow id")
+	}
+	return ValidatePrintable("workflow id", id, MaxWorkflowIDLen)
+}
+
+// ValidatePrintable checks that s (named what in the error) is at most
+// maxLen bytes of valid, printable UTF-8.
+func ValidatePrintable(what, s string, maxLen int) error {
+	if len(s) > maxLen {
+		return fmt.Errorf("%s longer than %d bytes", what, maxLen)
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%s is not valid UTF-8", what)
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return fmt.Errorf("%s %q: unprintable character %U", what, s, r)
+		}
+	}
+	return nil
+}
