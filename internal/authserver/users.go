@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/hitl/durable-approvals/internal/atomicfile"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -335,42 +336,14 @@ func writeUsers(path string, users map[string]User) error {
 	return writeFileAtomic(path, data)
 }
 
-// writeFileAtomic writes data to path with mode 0600 via a temporary file
-// in the same directory, fsync and rename, so readers see the old or the
-// new file, never a partial one.
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+// writeFileAtomic writes the users file with mode 0600, atomically,
+// creating its directory (0700) if needed.
+func writeFileAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("create users file directory: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
+	if err := atomicfile.WriteFile(path, data, 0o600); err != nil {
 		return fmt.Errorf("write users file: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if err := tmp.Chmod(0o600); err != nil {
-		return fmt.Errorf("write users file: %w", err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("write users file: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("write users file: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write users file: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write users file: %w", err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
 	}
 	return nil
 }

@@ -19,10 +19,11 @@
 // the Decision is bounded (message id, clientId and role are checked, the
 // reason is cut).
 //
-// DecodeData is also the one place that knows the shapes ably-go hands out
-// for message data (a map, a JSON string with encoding "json", bytes); the
-// approver CLI reuses it for approval-request and approval-resolved.
+// The id rules and limits it applies are the contract's (workflows); the
+// shapes ably-go hands out for message data are read by internal/ablymsg,
+// which the approver CLI shares, so the untrusted CLI never imports this
+// package.
 //
-// The package must not import workflow-internal packages beyond the shared
-// contract in workflows.
+// The package must not import config, the CLI or workflow-internal
+// packages beyond the shared contract in workflows.
 package bridge
