@@ -66,6 +66,7 @@ func (r *run) approveAndRun(ctx workflow.Context, c ToolCall, tp ToolPolicy) (st
 		}
 	} else {
 		r.record(ctx, AuditEntry{Kind: AuditRequested, ToolCallID: c.CallID, Tool: c.Name, Role: tp.MinRole})
+		countApproval(ctx, ApprovalEventRequested, c.Name)
 	}
 
 	if remaining := a.pending.ExpiresAt.Sub(workflow.Now(ctx)); a.isPending() && remaining > 0 {

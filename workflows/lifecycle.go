@@ -112,5 +112,6 @@ func (r *run) resolve(ctx workflow.Context, a *approval, s state, d *Decision, e
 	}
 	e.Kind = s.auditKind()
 	r.record(ctx, e)
+	countApproval(ctx, s.String(), a.call.Name)
 	return true
 }
