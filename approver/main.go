@@ -22,12 +22,14 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/approvercli"
 	"github.com/hitl/durable-approvals/internal/bridge"
 	"github.com/hitl/durable-approvals/internal/healthz"
+	"github.com/hitl/durable-approvals/internal/telemetry"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -51,7 +53,8 @@ Environment:
   ABLY_API_KEY                Ably key (appId.keyId:secret)
   HITL_BRIDGE_CLIENT_ID       the bridge's clientId (default hitl-bridge)
   TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ...   Temporal client (envconfig)
-  HITL_HEALTH_ADDR            serve GET /healthz there (empty = off)
+  HITL_HEALTH_ADDR            serve GET /healthz and GET /metrics there (empty = off)
+  HITL_TRACE_FILE             append OpenTelemetry spans to this file (empty = off)
 
 Run "approver COMMAND --help" for the flags of a command.
 `
@@ -208,8 +211,10 @@ type bridgeFlags struct {
 	ClientID     string
 	HistoryPages int
 	// HealthAddr, when set, serves GET /healthz (200 while Temporal
-	// answers) for container health checks.
+	// answers) for container health checks, and GET /metrics.
 	HealthAddr string
+	// TraceFile, when set, appends OpenTelemetry spans there.
+	TraceFile string
 }
 
 // envHealthAddr is the bridge's health endpoint address (empty: none).
@@ -250,9 +255,11 @@ func runBridge(ctx context.Context, args []string, env config.Env, stderr io.Wri
 		Channel:    env.Or(config.EnvChannel, workflows.DefaultChannel),
 		ClientID:   env.Or(config.EnvBridgeClientID, workflows.DefaultBridgeClientID),
 		HealthAddr: env.Get(envHealthAddr),
+		TraceFile:  env.Get(telemetry.EnvTraceFile),
 	}
 	fs := newFlagSet("bridge", stderr)
-	fs.StringVar(&bf.HealthAddr, "health-addr", bf.HealthAddr, "serve GET /healthz on this host:port ("+envHealthAddr+"; empty: off)")
+	fs.StringVar(&bf.HealthAddr, "health-addr", bf.HealthAddr, "serve GET /healthz and GET /metrics on this host:port ("+envHealthAddr+"; empty: off)")
+	fs.StringVar(&bf.TraceFile, "trace-file", bf.TraceFile, "append OpenTelemetry spans to this file ("+telemetry.EnvTraceFile+"; empty: off)")
 	fs.StringVar(&bf.Channel, "channel", bf.Channel, "approvals channel (ABLY_CHANNEL)")
 	fs.StringVar(&bf.ClientID, "client-id", bf.ClientID, "the bridge's Ably clientId (HITL_BRIDGE_CLIENT_ID)")
 	fs.IntVar(&bf.HistoryPages, "history-pages", 10, "pages of 100 history messages replayed after each attach")
@@ -273,6 +280,22 @@ func runBridge(ctx context.Context, args []string, env config.Env, stderr io.Wri
 		return usageError{err}
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	metrics, err := telemetry.NewMetrics("bridge", log)
+	if err != nil {
+		return err
+	}
+	defer shutdown(ctx, log, "metrics", metrics.Shutdown)
+	tracing, err := telemetry.NewTracing("hitl-bridge", bf.TraceFile)
+	if err != nil {
+		return err
+	}
+	defer shutdown(ctx, log, "tracing", tracing.Shutdown)
+	interceptors, err := tracing.ClientInterceptors()
+	if err != nil {
+		return err
+	}
+	topts.MetricsHandler = metrics.TemporalMetrics()
+	topts.Interceptors = append(topts.Interceptors, interceptors...)
 	tc, err := bridge.DialTemporal(ctx, topts, log, bridge.Backoff{})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -282,7 +305,7 @@ func runBridge(ctx context.Context, args []string, env config.Env, stderr io.Wri
 	}
 	defer tc.Close()
 	if bf.HealthAddr != "" {
-		_, stop, err := healthz.Serve(ctx, bf.HealthAddr, healthz.Handler(tc, log), log)
+		_, stop, err := healthz.Serve(ctx, bf.HealthAddr, healthz.Ops(healthz.Handler(tc, log), metrics.Handler()), log)
 		if err != nil {
 			return err
 		}
@@ -295,5 +318,15 @@ func runBridge(ctx context.Context, args []string, env config.Env, stderr io.Wri
 		Temporal:     tc,
 		Log:          log,
 		HistoryPages: bf.HistoryPages,
+		Meter:        metrics.Meter("hitl-bridge"),
 	})
+}
+
+// shutdown runs stop with a short deadline of its own, logging a failure.
+func shutdown(ctx context.Context, log *slog.Logger, what string, stop func(context.Context) error) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := stop(sctx); err != nil {
+		log.Warn("shutdown", "part", what, "err", err)
+	}
 }

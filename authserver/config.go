@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -30,6 +31,9 @@ Run "authserver COMMAND -h" for the flags of a command.
 Flags of %s:
 `
 
+// EnvHealthAddr is the auth server's operations endpoint (empty: none).
+const EnvHealthAddr = "HITL_HEALTH_ADDR"
+
 // Config is everything the command reads from flags and the environment.
 type Config struct {
 	Command    string // serve, useradd or userdel
@@ -49,8 +53,12 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	LogFormat      string
 	LogLevel       slog.Level
-	Name           string // useradd, userdel
-	Role           string // useradd
+	// HealthAddr, when set, serves the operations endpoint there: GET
+	// /healthz and GET /metrics (the login counters), away from the
+	// approvers' listener.
+	HealthAddr string
+	Name       string // useradd, userdel
+	Role       string // useradd
 }
 
 // loadConfig reads the command, its flags and the environment. It does
@@ -94,6 +102,7 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 		fs.StringVar(&c.TLSKey, "tls-key", env.Get(config.EnvAuthTLSKey), "TLS private key file, PEM (env "+config.EnvAuthTLSKey+")")
 		fs.BoolVar(&c.AllowPlaintext, "insecure-allow-plaintext", plaintext, "allow plain HTTP on a non-loopback address, behind a TLS-terminating proxy (env "+config.EnvAuthInsecureAllowPlaintext+")")
 		fs.StringVar(&proxies, "trusted-proxies", proxies, "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is trusted (env "+config.EnvAuthTrustedProxies+")")
+		fs.StringVar(&c.HealthAddr, "health-addr", env.Get(EnvHealthAddr), "serve GET /healthz and GET /metrics on this host:port, for operators (env "+EnvHealthAddr+"; empty: off)")
 	case "useradd":
 		fs.StringVar(&c.Name, "name", "", "user name: 1-64 of a-z 0-9 . _ -")
 		fs.StringVar(&c.Role, "role", "", "role from the role hierarchy")
@@ -135,6 +144,11 @@ func (c Config) Validate() error {
 		}
 		if (c.TLSCert == "") != (c.TLSKey == "") {
 			errs = append(errs, fmt.Errorf("-tls-cert and -tls-key (%s, %s) go together", config.EnvAuthTLSCert, config.EnvAuthTLSKey))
+		}
+		if c.HealthAddr != "" {
+			if _, _, err := net.SplitHostPort(c.HealthAddr); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: want host:port", EnvHealthAddr, c.HealthAddr))
+			}
 		}
 		switch err := authserver.CheckTransport(c.Listen, c.TLSCert != "", c.AllowPlaintext, c.TrustedProxies); {
 		case errors.Is(err, authserver.ErrPlaintext):

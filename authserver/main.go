@@ -9,8 +9,10 @@
 // Environment: ABLY_API_KEY (required for serve; never a flag, so it does not
 // show in ps), ABLY_CHANNEL, AUTH_LISTEN, AUTH_USERS_FILE, AUTH_TOKEN_TTL,
 // AUTH_TLS_CERT, AUTH_TLS_KEY, AUTH_INSECURE_ALLOW_PLAINTEXT,
-// AUTH_TRUSTED_PROXIES, HITL_POLICY_FILE (default of -policy), and
-// HITL_AGENT_CLIENT_ID and HITL_BRIDGE_CLIENT_ID (reserved user names).
+// AUTH_TRUSTED_PROXIES, HITL_POLICY_FILE (default of -policy),
+// HITL_AGENT_CLIENT_ID and HITL_BRIDGE_CLIENT_ID (reserved user names), and
+// HITL_HEALTH_ADDR (serve: GET /healthz and GET /metrics, the login
+// counters, on a listener of their own).
 // Flags override the environment.
 //
 // Tokens live at most 1h (-ttl): deleting or demoting a user takes effect
@@ -37,11 +39,14 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/term"
 
 	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/authserver"
+	"github.com/hitl/durable-approvals/internal/healthz"
+	"github.com/hitl/durable-approvals/internal/telemetry"
 )
 
 func main() {
@@ -98,6 +103,22 @@ func run(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wri
 		fmt.Fprintf(stdout, "user %s deleted from %s\n", cfg.Name, cfg.UsersFile)
 		return nil
 	}
+	metrics, err := telemetry.NewMetrics("authserver", logger)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = metrics.Shutdown(sctx)
+	}()
+	if cfg.HealthAddr != "" {
+		_, stop, err := healthz.Serve(ctx, cfg.HealthAddr, healthz.Ops(healthz.Alive(), metrics.Handler()), logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	srv, err := authserver.New(authserver.Config{
 		Listen:    cfg.Listen,
 		UsersFile: cfg.UsersFile,
@@ -107,6 +128,7 @@ func run(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wri
 		Roles:     roles,
 		Reserved:  cfg.Reserved,
 		Logger:    logger,
+		Meter:     metrics.Meter("hitl-authserver"),
 
 		TLSCertFile:    cfg.TLSCert,
 		TLSKeyFile:     cfg.TLSKey,

@@ -16,6 +16,7 @@ import (
 	"github.com/hitl/durable-approvals/activities"
 	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/ablyconn"
+	"github.com/hitl/durable-approvals/internal/telemetry"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -40,11 +41,14 @@ type Config struct {
 	// worker runs and Temporal answers, 503 otherwise (for container
 	// health checks).
 	HealthAddr string
+	// TraceFile, when set, appends OpenTelemetry spans there (JSON lines).
+	TraceFile string
 
 	LogLevel slog.Level
 }
 
-// EnvHealthAddr is the worker's health endpoint address (empty: none).
+// EnvHealthAddr is the worker's operations endpoint address, /healthz and
+// /metrics (empty: none).
 const EnvHealthAddr = "HITL_HEALTH_ADDR"
 
 // loadConfig reads flags from args and settings from env. It does not
@@ -70,6 +74,7 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 		BlogDir:        env.Or(config.EnvBlogDir, config.DefaultBlogDir),
 		BlogWebhookURL: env.Get(config.EnvBlogWebhookURL),
 		HealthAddr:     env.Get(EnvHealthAddr),
+		TraceFile:      env.Get(telemetry.EnvTraceFile),
 	}
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -80,7 +85,8 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 	fs.StringVar(&c.PolicyFile, "policy", c.PolicyFile, "approval policy file (env "+config.EnvPolicyFile+")")
 	fs.StringVar(&c.OpenAIModel, "model", c.OpenAIModel, "OpenAI model (env "+config.EnvOpenAIModel+")")
 	fs.StringVar(&c.BlogDir, "blog-dir", c.BlogDir, "directory publish_blog_post writes to (env "+config.EnvBlogDir+")")
-	fs.StringVar(&c.HealthAddr, "health-addr", c.HealthAddr, "serve GET /healthz on this host:port (env "+EnvHealthAddr+"; empty: off)")
+	fs.StringVar(&c.HealthAddr, "health-addr", c.HealthAddr, "serve GET /healthz and GET /metrics on this host:port (env "+EnvHealthAddr+"; empty: off)")
+	fs.StringVar(&c.TraceFile, "trace-file", c.TraceFile, "append OpenTelemetry spans to this file (env "+telemetry.EnvTraceFile+"; empty: off)")
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
@@ -13,6 +14,7 @@ import (
 	"github.com/hitl/durable-approvals/activities"
 	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/healthz"
+	"github.com/hitl/durable-approvals/internal/telemetry"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -63,8 +65,25 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 
+	metrics, err := telemetry.NewMetrics("worker", logger)
+	if err != nil {
+		return err
+	}
+	defer shutdown(ctx, logger, "metrics", metrics.Shutdown)
+	tracing, err := telemetry.NewTracing("hitl-worker", cfg.TraceFile)
+	if err != nil {
+		return err
+	}
+	defer shutdown(ctx, logger, "tracing", tracing.Shutdown)
+	interceptors, err := tracing.ClientInterceptors()
+	if err != nil {
+		return err
+	}
+
 	topts := cfg.Temporal
 	topts.Logger = tlog.NewStructuredLogger(logger)
+	topts.MetricsHandler = metrics.TemporalMetrics()
+	topts.Interceptors = append(topts.Interceptors, interceptors...)
 	c, err := client.DialContext(ctx, topts)
 	if err != nil {
 		return fmt.Errorf("connect to Temporal at %s: %w", topts.HostPort, err)
@@ -72,20 +91,20 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	defer c.Close()
 
 	if cfg.HealthAddr != "" {
-		_, stop, err := healthz.Serve(ctx, cfg.HealthAddr, healthz.Handler(c, logger), logger)
+		_, stop, err := healthz.Serve(ctx, cfg.HealthAddr, healthz.Ops(healthz.Handler(c, logger), metrics.Handler()), logger)
 		if err != nil {
 			return err
 		}
 		defer stop()
 	}
 
-	w := worker.New(c, workflows.TaskQueue, worker.Options{})
+	w := worker.New(c, workflows.TaskQueue, worker.Options{Interceptors: tracing.WorkerInterceptors()})
 	w.RegisterWorkflowWithOptions(workflows.AgentWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	w.RegisterActivity(acts)
 
 	logger.Info("worker starting", "temporal", topts.HostPort, "namespace", topts.Namespace,
 		"taskQueue", workflows.TaskQueue, "model", cfg.OpenAIModel, "openaiBaseURL", cfg.OpenAIBaseURL,
-		"ablyEndpoint", cfg.Ably.Endpoint, "channel", cfg.Channel, "blogDir", cfg.BlogDir)
+		"ablyEndpoint", cfg.Ably.Endpoint, "channel", cfg.Channel, "blogDir", cfg.BlogDir, "tracing", tracing.Enabled())
 	if err := w.Run(interruptOn(ctx)); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
@@ -102,6 +121,15 @@ func openAIKey(cfg Config) string {
 		return scriptedModelKey
 	}
 	return cfg.OpenAIAPIKey
+}
+
+// shutdown runs stop with a short deadline of its own, logging a failure.
+func shutdown(ctx context.Context, logger *slog.Logger, what string, stop func(context.Context) error) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := stop(sctx); err != nil {
+		logger.Warn("shutdown", "part", what, "err", err)
+	}
 }
 
 // interruptOn returns a channel that is closed when ctx is done, the form

@@ -10,6 +10,8 @@ import (
 	"time"
 	"unicode"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/workflows"
 )
@@ -106,6 +108,8 @@ type Config struct {
 	AllowPlaintext bool
 	// Logger receives structured logs (default: discard).
 	Logger *slog.Logger
+	// Meter makes the login counters (metrics.go); nil counts nothing.
+	Meter metric.Meter
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }

@@ -66,6 +66,7 @@ type Server struct {
 	compare func(hash, password []byte) error
 	log     *slog.Logger
 	now     func() time.Time
+	count   loginCounters
 }
 
 // New validates cfg, loads the users file and returns a Server. It fails
@@ -95,6 +96,7 @@ func New(cfg Config) (*Server, error) {
 		compare:    bcrypt.CompareHashAndPassword,
 		log:        cfg.Logger,
 		now:        cfg.Now,
+		count:      newLoginCounters(cfg.Meter),
 	}, nil
 }
 
@@ -265,6 +267,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		k, wait, retry, ok := s.byName.reserve(name, addrKey, found, now)
 		if !ok {
 			log.Warn("auth refused: no turn for this user name soon", "user", name)
+			s.count.countFailed(FailReasonThrottled)
 			s.tooMany(w, log, retry, "user name")
 			return
 		}
@@ -314,6 +317,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log.Info("token issued", "user", user.Name, "role", user.Role, "expires", exp.UTC().Format(time.RFC3339))
+	s.count.countLogin()
 	h.Set("Content-Type", "application/jwt")
 	_, _ = w.Write([]byte(token))
 }
@@ -342,6 +346,7 @@ func (s *Server) checkPassword(ctx context.Context, hash []byte, found bool, pas
 // valid user name, against the (name, address) pair, and answers it: 401,
 // or 429 once either is over its limit in the window.
 func (s *Server) failed(w http.ResponseWriter, log *slog.Logger, addrKey, pairKey string) {
+	s.count.countFailed(FailReasonBadCredentials)
 	now := s.now()
 	retry, over := s.byAddr.fail(addrKey, now)
 	by := "client"

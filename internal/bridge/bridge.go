@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ably/ably-go/ably"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/ablymsg"
@@ -51,6 +52,8 @@ type Config struct {
 	RateLimit RateLimit
 	// AblyOptions are appended to the client options (tests).
 	AblyOptions []ably.ClientOption
+	// Meter makes the bridge's counters (metrics.go); nil counts nothing.
+	Meter metric.Meter
 }
 
 func (c *Config) setDefaults() {
@@ -128,7 +131,7 @@ func Run(ctx context.Context, cfg Config) error {
 		log:      cfg.Log.With("channel", cfg.Channel),
 		client:   client,
 		ch:       client.Channels.Get(cfg.Channel),
-		handler:  &Handler{Temporal: cfg.Temporal, Log: cfg.Log, Retry: cfg.Retry, PreLimit: cfg.PreLimit, RateLimit: cfg.RateLimit},
+		handler:  &Handler{Temporal: cfg.Temporal, Log: cfg.Log, Retry: cfg.Retry, PreLimit: cfg.PreLimit, RateLimit: cfg.RateLimit, Meter: cfg.Meter},
 		msgs:     make(chan *ably.Message, liveBuffer),
 		catchUp:  make(chan struct{}, 1),
 		recent:   newSeen(10000),
@@ -258,6 +261,7 @@ func (b *runner) enqueue(m *ably.Message) {
 			id, client = truncate(m.ID, workflows.MaxMessageIDLen), truncate(m.ClientID, workflows.MaxClientIDLen)
 		}
 		b.log.Error("bridge busy: live approval-response dropped; the next catch-up replays it", "ablyMessageId", id, "clientId", client, "buffer", cap(b.msgs))
+		b.handler.count().countDropped(DropReasonBufferFull)
 	}
 }
 
@@ -304,10 +308,12 @@ func (b *runner) park(m *ably.Message, err error) {
 	if len(b.parked) >= b.cfg.MaxParked {
 		b.log.Error("retry queue full: approval-response dropped; the catch-up after the next reattach or restart replays it",
 			"ablyMessageId", m.ID, "clientId", m.ClientID, "err", err, "parked", len(b.parked))
+		b.handler.count().countDropped(DropReasonQueueFull)
 		return
 	}
 	b.parked = append(b.parked, m)
 	b.log.Warn("approval-response parked for retry", "ablyMessageId", m.ID, "err", err, "parked", len(b.parked))
+	b.handler.count().countParked(parkReason(err))
 }
 
 func (b *runner) retryParked(ctx context.Context) {

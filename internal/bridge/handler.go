@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ably/ably-go/ably"
+	"go.opentelemetry.io/otel/metric"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/converter"
@@ -97,10 +98,20 @@ type Handler struct {
 	RateLimit RateLimit
 	// Now is the clock of the rate limits (default time.Now).
 	Now func() time.Time
+	// Meter makes the bridge's counters (metrics.go); nil counts nothing.
+	Meter metric.Meter
 
 	limiterOnce sync.Once
 	limiter     *rateLimiter
 	preLimiter  *rateLimiter
+	counterOnce sync.Once
+	ctr         counters
+}
+
+// count returns the handler's counters.
+func (h *Handler) count() counters {
+	h.counterOnce.Do(func() { h.ctr = newCounters(h.Meter) })
+	return h.ctr
 }
 
 func (h *Handler) log() *slog.Logger {
@@ -166,6 +177,7 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 			attrs = append(attrs, "ablyMessageId", truncate(m.ID, workflows.MaxMessageIDLen), "clientId", truncate(m.ClientID, workflows.MaxClientIDLen))
 		}
 		log.Warn("dropping approval-response", attrs...)
+		h.count().countDropped(DropReasonMalformed)
 		return nil
 	}
 	log = log.With("ablyMessageId", r.MessageID, "toolCallId", r.ToolCallID, "approver", r.ClientID, "role", r.Role, "decision", r.Decision)
@@ -181,6 +193,7 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 				return err
 			}
 			log.Warn("dropping approval-response: no workflow", "err", err)
+			h.count().countDropped(DropReasonNoWorkflow)
 			return nil
 		}
 	}
@@ -192,10 +205,12 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 			return err
 		}
 		log.Warn("dropping approval-response: cannot tell whether the tool call is pending", "err", err)
+		h.count().countDropped(DropReasonUnknown)
 		return nil
 	}
 	if !pending {
 		log.Warn("dropping approval-response: tool call not pending (late or unknown)")
+		h.count().countDropped(DropReasonNotPending)
 		return nil
 	}
 	if !h.rate().allow(r.ClientID, h.now()) {
@@ -208,9 +223,11 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 			return err
 		}
 		log.Warn("dropping approval-response: signal failed", "err", err)
+		h.count().countDropped(DropReasonSignalFailed)
 		return nil
 	}
 	log.Info("decision forwarded")
+	h.count().countForwarded()
 	return nil
 }
 

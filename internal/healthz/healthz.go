@@ -1,6 +1,9 @@
-// Package healthz owns the /healthz endpoint of the long-running programs
-// (worker, approver bridge): 200 while Temporal answers a health check,
-// 503 otherwise. Container health checks probe it.
+// Package healthz owns the operations endpoint of the long-running
+// programs (worker, approver bridge, auth server), served on
+// HITL_HEALTH_ADDR: GET /healthz, 200 while Temporal answers a health check
+// (the auth server: while it runs), 503 otherwise, which container health
+// checks probe; and GET /metrics, the program's metrics (Ops, with the
+// handler of internal/telemetry).
 package healthz
 
 import (

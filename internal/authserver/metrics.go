@@ -1,0 +1,56 @@
+package authserver
+
+import (
+	"context"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
+)
+
+// The auth server's counters, as Prometheus shows them on its /metrics
+// (served on HITL_HEALTH_ADDR; OpenTelemetry adds _total):
+//
+//	hitl_auth_logins_total                   tokens issued after a correct password
+//	hitl_auth_failed_logins_total{reason}    bad_credentials (answered 401 or 429),
+//	                                         throttled (refused 429 without a check: no turn
+//	                                         for the user name soon)
+const (
+	MetricLogins       = "hitl_auth_logins"
+	MetricFailedLogins = "hitl_auth_failed_logins"
+)
+
+// Reasons of MetricFailedLogins.
+const (
+	FailReasonBadCredentials = "bad_credentials"
+	FailReasonThrottled      = "throttled"
+)
+
+// loginCounters count logins; made from a nil meter they count nothing.
+type loginCounters struct {
+	logins, failed metric.Int64Counter
+}
+
+func newLoginCounters(m metric.Meter) loginCounters {
+	noopMeter := noop.NewMeterProvider().Meter("")
+	if m == nil {
+		m = noopMeter
+	}
+	mk := func(name, desc string) metric.Int64Counter {
+		c, err := m.Int64Counter(name, metric.WithDescription(desc))
+		if err != nil {
+			c, _ = noopMeter.Int64Counter(name)
+		}
+		return c
+	}
+	return loginCounters{
+		logins: mk(MetricLogins, "approver tokens issued after a correct password"),
+		failed: mk(MetricFailedLogins, "logins refused, by reason"),
+	}
+}
+
+func (c loginCounters) countLogin() { c.logins.Add(context.Background(), 1) }
+
+func (c loginCounters) countFailed(reason string) {
+	c.failed.Add(context.Background(), 1, metric.WithAttributes(attribute.String("reason", reason)))
+}
