@@ -6,6 +6,9 @@
 //	                         # worker and bridge; Ctrl-C stops all
 //	go run ./devstack demo   # up + the guide's run + the approver in this terminal
 //	go run ./devstack env    # export lines for starter and approver
+//	go run ./devstack prod   # the production topology without Docker:
+//	                         # PostgreSQL, Temporal server (+ UI), two
+//	                         # workers, two bridges, the auth server
 //	go run ./devstack ably … # the local Ably server's own commands
 //
 // The Temporal CLI is built from the Go module proxy at the version pinned
@@ -39,6 +42,8 @@ commands:
   up     run the whole system locally until Ctrl-C
   demo   up, then run the guide's scenario; you approve in this terminal
   env    print the export lines for starter and approver
+  prod   run the production topology without Docker (PostgreSQL, Temporal server and UI,
+         2 workers, 2 bridges, auth server) until Ctrl-C
   ably   the local Ably server's commands (go run ./devstack ably -h)
 
 Run "go run ./devstack COMMAND -h" for a command's flags.`
@@ -69,6 +74,8 @@ func mainErr(ctx context.Context, args []string, env config.Env, stdin io.Reader
 			return err
 		}
 		return nil
+	case "prod":
+		return devstack.RunProd(ctx, rest, env, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
