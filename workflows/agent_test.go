@@ -280,8 +280,8 @@ func TestDuplicateInSameTask(t *testing.T) {
 	h := newHarness(t)
 	h.model = script(calls(publishCall("call_1")), answer("done"))
 	h.env.RegisterDelayedCallback(func() {
-		h.env.SignalWorkflow(DecisionSignal, approve("call_1", "alice", "publisher", "m1"))
-		h.env.SignalWorkflow(DecisionSignal, approve("call_1", "alice", "publisher", "m1"))
+		h.env.SignalWorkflow(DecisionSignal, h.sign(approve("call_1", "alice", "publisher", "m1")))
+		h.env.SignalWorkflow(DecisionSignal, h.sign(approve("call_1", "alice", "publisher", "m1")))
 	}, time.Minute)
 
 	res := h.run(AgentInput{Policy: testPolicy(t)})
@@ -704,7 +704,7 @@ func TestWhyIgnoreAtDeadline(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a := &approval{call: publishCall("call_1"), pending: PendingApproval{ToolCallID: "call_1", ExpiresAt: deadline}}
-			r := &run{in: AgentInput{Policy: testPolicy(t)}, approvals: map[string]*approval{"call_1": a}, seenMsgs: map[string]bool{}}
+			r := &run{policy: testPolicy(t), approvals: map[string]*approval{"call_1": a}, seenMsgs: map[string]bool{}}
 			if got := r.whyIgnore(tt.now, approve("call_1", "alice", "publisher", "m1"), a); got != tt.want {
 				t.Errorf("whyIgnore = %q, want %q", got, tt.want)
 			}
@@ -818,7 +818,7 @@ func FuzzWhyIgnore(f *testing.F) {
 		}
 		deadline := testStart.Add(10 * time.Minute)
 		a := &approval{call: publishCall("call_1"), pending: PendingApproval{ToolCallID: "call_1", ExpiresAt: deadline}}
-		r := &run{in: AgentInput{Policy: p}, approvals: map[string]*approval{"call_1": a}, seenMsgs: map[string]bool{}}
+		r := &run{policy: p, approvals: map[string]*approval{"call_1": a}, seenMsgs: map[string]bool{}}
 		d := Decision{ToolCallID: callID, Decision: decision, ApproverClientID: who, ApproverRole: role, AblyMessageID: msgID}
 		if publishedAfter != 0 {
 			d.PublishedAt = testStart.Add(time.Duration(publishedAfter) * time.Second)

@@ -144,7 +144,7 @@ func open(ctx context.Context, cfg Config) (*session, error) {
 		s.close()
 		return nil, fmt.Errorf("attach to channel %q: %w", cfg.Channel, err)
 	}
-	msgs, err := ablymsg.HistoryUntilAttach(actx, s.ch, cfg.HistoryPages, 100)
+	msgs, _, err := ablymsg.HistoryUntilAttach(actx, s.ch, ablymsg.HistoryRange{PageSize: 100, MaxMessages: cfg.HistoryPages * 100})
 	if err != nil {
 		s.close()
 		return nil, fmt.Errorf("load pending requests: %w", err)

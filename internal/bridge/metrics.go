@@ -15,7 +15,7 @@ import (
 //	hitl_bridge_decisions_forwarded_total          signalled to their workflow
 //	hitl_bridge_decisions_dropped_total{reason}    not forwarded, for good (DropReason*)
 //	hitl_bridge_decisions_parked_total{reason}     kept for a retry: temporary or rate_limited
-//	hitl_bridge_decisions_signed_total             signed before forwarding (decision signing)
+//	hitl_bridge_decisions_signed_total             signed (HITL_DECISION_SIGNING_KEY) before the signal
 //
 // A decision that two bridges both see is forwarded by one or both (the
 // workflow deduplicates) and may be dropped as not_pending by the other.
@@ -28,13 +28,14 @@ const (
 
 // Reasons of MetricDropped.
 const (
-	DropReasonMalformed    = "malformed"     // not a valid approval-response (shape, ids, userClaim)
-	DropReasonNoWorkflow   = "no_workflow"   // no single running workflow has the tool call
-	DropReasonUnknown      = "unknown_state" // the approvals query failed for good
-	DropReasonNotPending   = "not_pending"   // late or unknown tool call
-	DropReasonSignalFailed = "signal_failed" // the signal was refused for good
-	DropReasonQueueFull    = "queue_full"    // the retry queue was full (the next catch-up replays it)
-	DropReasonBufferFull   = "buffer_full"   // the live buffer was full (the next catch-up replays it)
+	DropReasonMalformed     = "malformed"       // not a valid approval-response (shape, ids, userClaim)
+	DropReasonNoWorkflow    = "no_workflow"     // no single running workflow has the tool call
+	DropReasonUnknown       = "unknown_state"   // the approvals query failed for good
+	DropReasonNotPending    = "not_pending"     // late or unknown tool call
+	DropReasonLowRoleRepeat = "low_role_repeat" // this approver's insufficient role is already in the audit
+	DropReasonSignalFailed  = "signal_failed"   // the signal was refused for good
+	DropReasonQueueFull     = "queue_full"      // the retry queue was full (the next catch-up replays it)
+	DropReasonBufferFull    = "buffer_full"     // the live buffer was full (the next catch-up replays it)
 )
 
 // Reasons of MetricParked.
@@ -71,7 +72,6 @@ func newCounters(m metric.Meter) counters {
 
 func (c counters) countForwarded() { add(c.forwarded) }
 
-//lint:ignore U1000 the decision-signing work counts with it (documented in ARCHITECTURE.md)
 func (c counters) countSigned() { add(c.signed) }
 func (c counters) countDropped(reason string) {
 	add(c.dropped, attribute.String("reason", reason))
