@@ -119,6 +119,7 @@ func (st *ProdStack) workerEnv(i int) []EnvVar {
 	c := st.cfg
 	vars := append(st.trustedEnv(),
 		EnvVar{config.EnvAgentClientID, workflows.DefaultAgentClientID},
+		EnvVar{config.EnvDecisionVerifyKeys, st.verifyKeys},
 		EnvVar{config.EnvOpenAIModel, c.OpenAIModel},
 		EnvVar{config.EnvPolicyFile, c.PolicyFile},
 		EnvVar{config.EnvBlogDir, st.BlogDir()}, // shared, like compose's volume: one idempotency ledger
@@ -137,6 +138,7 @@ func (st *ProdStack) workerEnv(i int) []EnvVar {
 func (st *ProdStack) bridgeEnv(i int) []EnvVar {
 	return append(st.trustedEnv(),
 		EnvVar{config.EnvBridgeClientID, workflows.DefaultBridgeClientID},
+		EnvVar{config.EnvDecisionSigningKey, st.signingKey},
 		EnvVar{"HITL_HEALTH_ADDR", hostPort(st.ports.BridgeOps[i])},
 		EnvVar{telemetry.EnvTraceFile, st.traceFile(bridgeName(i))},
 	)

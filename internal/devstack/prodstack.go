@@ -23,6 +23,7 @@ import (
 	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/ablylocal"
 	"github.com/hitl/durable-approvals/internal/scriptedmodel"
+	"github.com/hitl/durable-approvals/internal/signing"
 )
 
 // ProdStack is the production topology running on this machine without
@@ -45,6 +46,9 @@ type ProdStack struct {
 	uiModule     string
 	secrets      Secrets
 	pgPassword   string
+	// signingKey (bridges) and verifyKeys (workers): the decision signing
+	// key pair, new for each run of the stack.
+	signingKey, verifyKeys string
 
 	// Temporal is a client of the stack's Temporal server.
 	Temporal client.Client
@@ -115,6 +119,9 @@ func ProdUp(ctx context.Context, cfg ProdConfig, out io.Writer) (st *ProdStack, 
 		return st, err
 	}
 	st.pgPassword = hex.EncodeToString(pw)
+	if st.signingKey, st.verifyKeys, err = signing.Generate("prodstack", rand.Reader); err != nil {
+		return st, err
+	}
 	if st.ports, err = spareProdPorts(cfg); err != nil {
 		return st, err
 	}
