@@ -38,7 +38,7 @@ func TestLoadConfigDefaultsAndFlags(t *testing.T) {
 		{"namespace", c.Temporal.Namespace, "default"},
 		{"policy", c.PolicyFile, "p.json"},
 		{"model", c.OpenAIModel, "gpt-4o"},
-		{"client id", c.AgentClientID, "hitl-agent"},
+		{"client id", c.AgentClientID, "hitl:agent"},
 		{"channel", c.Channel, "ai:big-bad-any"},
 		{"blog dir", c.BlogDir, "data/posts"},
 	}

@@ -423,7 +423,27 @@ func (r *run) setDetails(ctx workflow.Context) {
 	default:
 		fmt.Fprintf(&b, "**Running**: turn %d of %d.", r.turn, r.maxTurns)
 	}
+	r.writePolicy(&b)
 	workflow.SetCurrentDetails(ctx, b.String())
+}
+
+// writePolicy appends the run's policy to the current details: who may
+// approve each tool and for how long, roles lowest first.
+func (r *run) writePolicy(b *strings.Builder) {
+	source := "the worker's"
+	if !r.canonical {
+		source = "from the run's input (started before the worker owned the policy)"
+	}
+	fmt.Fprintf(b, "\n\n**Policy** (%s; roles, lowest first: %s):", source, mdCode(strings.Join(r.policy.Roles, " < "), 200))
+	for _, name := range r.policy.ToolNames() {
+		tp := r.policy.Tools[name]
+		if tp.NeedsApproval() {
+			fmt.Fprintf(b, "\n- `%s`: %s or higher, within %s", mdCode(name, 80), mdCode(tp.MinRole, 40), tp.ApprovalTimeout())
+		} else {
+			fmt.Fprintf(b, "\n- `%s`: no approval", mdCode(name, 80))
+		}
+	}
+	b.WriteString("\n\nTools not listed are denied.")
 }
 
 // mdCode makes s safe inside a markdown code span and bounds its length.

@@ -616,8 +616,12 @@ func TestCurrentDetails(t *testing.T) {
 	if err := v.Get(&md); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := md.GetCurrentDetails(), "**Done** after 2 model call(s)."; got != want {
-		t.Errorf("details after the run = %q, want %q", got, want)
+	got := md.GetCurrentDetails()
+	for _, want := range []string{"**Done** after 2 model call(s).\n\n**Policy** (the worker's; roles, lowest first: editor < publisher < admin):",
+		"\n- `delete_post`: admin or higher, within 5m0s", "\n- `search_posts`: no approval", "Tools not listed are denied."} {
+		if !strings.Contains(got, want) {
+			t.Errorf("details after the run = %q, want %q in it", got, want)
+		}
 	}
 	found := false
 	for _, q := range md.GetDefinition().GetQueryDefinitions() {

@@ -30,9 +30,9 @@ const (
 
 	// DefaultAgentClientID is the Ably clientId the agent publishes with.
 	// Approver clients show only approval-requests from this clientId.
-	DefaultAgentClientID = "hitl-agent"
+	DefaultAgentClientID = "hitl:agent"
 	// DefaultBridgeClientID is the Ably clientId of the approver bridge.
-	DefaultBridgeClientID = "hitl-bridge"
+	DefaultBridgeClientID = "hitl:bridge"
 
 	// ExtrasHeaders and ExtrasUserClaim are the keys of a message's extras
 	// that the contract uses: the headers, and the approver's role that
