@@ -63,6 +63,18 @@ func names(n int, name func(int) string) []string {
 	return out
 }
 
+// Program is the path of a main built for the stack: "starter" or
+// "approver" (the human CLI and the bridge).
+func (st *ProdStack) Program(name string) string {
+	switch name {
+	case "starter":
+		return st.bins[binStarter]
+	case "approver":
+		return st.bins[binApprover]
+	}
+	return ""
+}
+
 // Users are the demo approvers (erin editor, pat publisher, ada admin).
 func (st *ProdStack) Users() []DemoUser { return st.secrets.Users }
 

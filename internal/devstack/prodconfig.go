@@ -47,6 +47,10 @@ type ProdConfig struct {
 	OpenAIBaseURL string
 	OpenAIModel   string
 
+	// BlogWebhookURL, when set, makes publish_blog_post POST each post
+	// there (BLOG_WEBHOOK_URL) instead of writing a file.
+	BlogWebhookURL string
+
 	// Trace makes every worker and bridge append OpenTelemetry spans to
 	// Work/traces/NAME.jsonl (HITL_TRACE_FILE).
 	Trace bool

@@ -123,7 +123,7 @@ func (st *ProdStack) workerEnv(i int) []EnvVar {
 		EnvVar{config.EnvOpenAIModel, c.OpenAIModel},
 		EnvVar{config.EnvPolicyFile, c.PolicyFile},
 		EnvVar{config.EnvBlogDir, st.BlogDir()}, // shared, like compose's volume: one idempotency ledger
-		EnvVar{config.EnvBlogWebhookURL, ""},
+		EnvVar{config.EnvBlogWebhookURL, c.BlogWebhookURL},
 		EnvVar{"HITL_HEALTH_ADDR", hostPort(st.ports.WorkerOps[i])},
 		EnvVar{telemetry.EnvTraceFile, st.traceFile(workerName(i))},
 	)
