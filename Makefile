@@ -6,7 +6,7 @@ BIN   := $(CURDIR)/.bin
 FUZZTIME ?= 10s
 export TEMPORAL_CLI := $(BIN)/temporal
 
-.PHONY: help demo up test tools lint unit fuzz bench record-replay
+.PHONY: help demo up prodstack test tools lint unit fuzz bench record-replay
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -19,10 +19,14 @@ up: ## run the whole stack locally (Temporal, Ably, auth server, worker, bridge)
 	./scripts/install-tools.sh temporal
 	$(GO) run ./devstack up
 
+prodstack: ## the production topology without Docker: PostgreSQL 15, Temporal server and UI, 2 workers, 2 bridges, auth server
+	./scripts/install-tools.sh temporal temporal-server temporal-ui
+	$(GO) run ./devstack prod
+
 # COMPOSETEST is a module of its own (compose-go stays out of the product's graph).
 COMPOSETEST := deploy/composetest
 
-tools: ## build the pinned Temporal CLI, staticcheck and workflowcheck into .bin, npm ci the ably-js test
+tools: ## build the pinned Temporal CLI, server, SQL tool, UI server, staticcheck and workflowcheck into .bin, npm ci the ably-js test
 	./scripts/install-tools.sh
 
 lint: tools ## gofmt, go vet, staticcheck, workflowcheck (determinism of workflows/)
@@ -33,7 +37,7 @@ lint: tools ## gofmt, go vet, staticcheck, workflowcheck (determinism of workflo
 	$(BIN)/workflowcheck -config workflows/workflowcheck.config.yaml ./...
 	cd $(COMPOSETEST) && $(GO) vet ./... && $(BIN)/staticcheck ./...
 
-unit: tools ## go test -race over every package (end-to-end tests included)
+unit: tools ## go test -race over every package (end-to-end tests included, e2e/prod needs PostgreSQL 15)
 	$(GO) test -race -count=1 -timeout 20m ./...
 	cd $(COMPOSETEST) && $(GO) test -race -count=1 -timeout 10m ./...
 

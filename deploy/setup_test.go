@@ -3,6 +3,8 @@ package deploy
 import (
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,17 +14,27 @@ import (
 // root is the repository root, seen from this package.
 const root = ".."
 
-// TestSetupRegistersSearchAttributes: the namespace setup that compose runs
-// registers every search attribute the workflow upserts, with its type.
+// TestSetupRegistersSearchAttributes: the namespace setup that compose and
+// `devstack prod` run registers exactly the search attributes the workflow
+// upserts, each with its type: one missing would break routing, an extra
+// one would be a leftover.
 func TestSetupRegistersSearchAttributes(t *testing.T) {
 	setup, err := os.ReadFile(filepath.Join(root, "deploy", "temporal", "create-namespace.sh"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	m := regexp.MustCompile(`(?m)^for sa in ([^;]*); do$`).FindSubmatch(setup)
+	if m == nil {
+		t.Fatal(`create-namespace.sh has no "for sa in NAME:Type ...; do" line`)
+	}
+	got := strings.Fields(string(m[1]))
+	var want []string
 	for _, k := range workflows.SearchAttributes() {
-		want := k.GetName() + ":" + k.GetValueType().String()
-		if !strings.Contains(string(setup), want) {
-			t.Errorf("create-namespace.sh does not register %s", want)
-		}
+		want = append(want, k.GetName()+":"+k.GetValueType().String())
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("create-namespace.sh registers %v, the workflow upserts %v", got, want)
 	}
 }

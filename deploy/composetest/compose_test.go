@@ -20,9 +20,11 @@ const root = "../.."
 // environment or a developer's .env.
 func testEnv() map[string]string {
 	return map[string]string{
-		"ABLY_API_KEY":      "app.key:ably-sentinel",
-		"OPENAI_API_KEY":    "sk-openai-sentinel",
-		"POSTGRES_PASSWORD": "pg-sentinel",
+		"ABLY_API_KEY":              "app.key:ably-sentinel",
+		"OPENAI_API_KEY":            "sk-openai-sentinel",
+		"POSTGRES_PASSWORD":         "pg-sentinel",
+		"HITL_DECISION_SIGNING_KEY": "k1:signing-sentinel",
+		"HITL_DECISION_VERIFY_KEYS": "k1:verify-sentinel",
 	}
 }
 
@@ -94,7 +96,7 @@ func TestComposeServices(t *testing.T) {
 }
 
 func TestComposeRequiresSecrets(t *testing.T) {
-	for _, name := range []string{"ABLY_API_KEY", "OPENAI_API_KEY", "POSTGRES_PASSWORD"} {
+	for _, name := range []string{"ABLY_API_KEY", "OPENAI_API_KEY", "POSTGRES_PASSWORD", "HITL_DECISION_SIGNING_KEY", "HITL_DECISION_VERIFY_KEYS"} {
 		t.Run(name, func(t *testing.T) {
 			e := testEnv()
 			delete(e, name)
