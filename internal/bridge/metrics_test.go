@@ -1,0 +1,73 @@
+package bridge
+
+import (
+	"context"
+	"testing"
+
+	"github.com/ably/ably-go/ably"
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+)
+
+// TestHandlerCounts: each outcome of Handle adds one to its counter.
+func TestHandlerCounts(t *testing.T) {
+	tests := []struct {
+		name   string
+		setup  func(f *fakeTemporal)
+		m      *ably.Message
+		metric string
+		reason string
+	}{
+		{"forwarded", func(f *fakeTemporal) { f.addWorkflow("wf-1", publishView("publisher"), "call_abc123") }, msg(nil), MetricForwarded, ""},
+		{"signed", func(f *fakeTemporal) { f.addWorkflow("wf-1", publishView("publisher"), "call_abc123") }, msg(nil), MetricSigned, ""},
+		{"no workflow", func(f *fakeTemporal) {}, msg(nil), MetricDropped, DropReasonNoWorkflow},
+		{"not pending", func(f *fakeTemporal) { f.addWorkflow("wf-1", publishView("publisher"), "call_abc123") },
+			msg(func(m *ably.Message) {
+				m.Extras["headers"] = map[string]any{"toolCallId": "call_zzz999", "workflowId": "wf-1"}
+			}), MetricDropped, DropReasonNotPending},
+		{"malformed", func(f *fakeTemporal) {}, msg(func(m *ably.Message) { m.Extras = nil }), MetricDropped, DropReasonMalformed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reader := sdkmetric.NewManualReader()
+			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+			f := newFakeTemporal()
+			tt.setup(f)
+			log, _ := logBuffer(t)
+			h := fastHandler(f, log)
+			h.Meter = mp.Meter("test")
+			if err := h.Handle(context.Background(), tt.m); err != nil {
+				t.Fatal(err)
+			}
+			if got := counted(t, reader, tt.metric, tt.reason); got != 1 {
+				t.Fatalf("%s{reason=%q} = %d, want 1", tt.metric, tt.reason, got)
+			}
+		})
+	}
+}
+
+// counted reads the sum of a counter's series with the given reason ("":
+// the series without one).
+func counted(t *testing.T, r *sdkmetric.ManualReader, name, reason string) int64 {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := r.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name != name {
+				continue
+			}
+			for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+				v, ok := dp.Attributes.Value(attribute.Key("reason"))
+				if (reason == "" && !ok) || (ok && v.AsString() == reason) {
+					n += dp.Value
+				}
+			}
+		}
+	}
+	return n
+}

@@ -1,0 +1,148 @@
+package devstack
+
+import (
+	"io"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/hitl/durable-approvals/config"
+)
+
+func TestParseProdConfig(t *testing.T) {
+	root, err := findRoot(mustAbs(t, "."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		args    []string
+		env     config.Env
+		check   func(t *testing.T, c ProdConfig)
+		wantErr string // of parse or Validate
+	}{
+		{name: "defaults", check: func(t *testing.T, c ProdConfig) {
+			if c.Workers != 2 || c.Bridges != 2 || !c.UI || c.Work != "" || c.Trace {
+				t.Errorf("config = %+v, want 2 workers, 2 bridges, the UI, a temporary work dir, no tracing", c)
+			}
+			if c.PolicyFile != filepath.Join(root, "config", "policy.json") || c.PostgresBin != DefaultPostgresBin {
+				t.Errorf("policy %s, postgres %s", c.PolicyFile, c.PostgresBin)
+			}
+		}},
+		{name: "flags", args: []string{"-workers", "3", "-bridges", "1", "-ui=false", "-trace", "-temporal-port", "17233"},
+			check: func(t *testing.T, c ProdConfig) {
+				if c.Workers != 3 || c.Bridges != 1 || c.UI || !c.Trace || c.TemporalPort != 17233 {
+					t.Errorf("config = %+v", c)
+				}
+			}},
+		{name: "environment", env: config.Env{"TEMPORAL_NAMESPACE": "ns1", "HITL_POLICY_FILE": "/p.json"},
+			check: func(t *testing.T, c ProdConfig) {
+				if c.Namespace != "ns1" || c.PolicyFile != "/p.json" {
+					t.Errorf("namespace %q policy %q", c.Namespace, c.PolicyFile)
+				}
+			}},
+		{name: "no workers", args: []string{"-workers", "0"}, wantErr: "-workers 0"},
+		{name: "bad port", args: []string{"-ui-port", "70000"}, wantErr: "-ui-port 70000"},
+		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := tt.env
+			if env == nil {
+				env = config.Env{}
+			}
+			c, err := parseProdConfig(tt.args, env, ".", io.Discard)
+			if err == nil {
+				err = c.Validate()
+			}
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+// TestProdServices: the description compose is checked against names every
+// service of the topology, and the trusted programs get their keys.
+func TestProdServices(t *testing.T) {
+	byName := map[string]ProdService{}
+	for _, s := range ProdServices() {
+		byName[s.Name] = s
+	}
+	want := map[string][]string{
+		"postgresql":      {"POSTGRES_USER", "POSTGRES_PASSWORD"},
+		"temporal-schema": {"POSTGRES_SEEDS", "SQL_PASSWORD", "TEMPORAL_SQL_TOOL", "TEMPORAL_SCHEMA_DIR"},
+		"temporal":        {"DB", "POSTGRES_PWD", "DYNAMIC_CONFIG_FILE_PATH", "FRONTEND_GRPC_PORT", "PROMETHEUS_ENDPOINT"},
+		"temporal-setup":  {"TEMPORAL_ADDRESS", "NAMESPACE", "TEMPORAL_CLI"},
+		"temporal-ui":     {"TEMPORAL_ADDRESS", "TEMPORAL_DEFAULT_NAMESPACE"},
+		"worker":          {"HITL_DECISION_VERIFY_KEYS", "BLOG_DIR", "HITL_HEALTH_ADDR", "HITL_TRACE_FILE", "ABLY_API_KEY"},
+		"bridge":          {"HITL_DECISION_SIGNING_KEY", "HITL_HEALTH_ADDR", "TEMPORAL_ADDRESS"},
+		"authserver":      {"HITL_AGENT_CLIENT_ID", "HITL_BRIDGE_CLIENT_ID", "AUTH_TRUSTED_PROXIES", "HITL_HEALTH_ADDR"},
+	}
+	for name, vars := range want {
+		s, ok := byName[name]
+		if !ok {
+			t.Errorf("no service %s", name)
+			continue
+		}
+		for _, v := range vars {
+			if !slices.Contains(s.Env, v) {
+				t.Errorf("%s lacks %s: %v", name, v, s.Env)
+			}
+		}
+	}
+	for _, secret := range []string{"HITL_DECISION_SIGNING_KEY"} {
+		for _, s := range ProdServices() {
+			if s.Name != "bridge" && slices.Contains(s.Env, secret) {
+				t.Errorf("%s gets %s; only the bridge may", s.Name, secret)
+			}
+		}
+	}
+	if byName["temporal-schema"].Script != ProdSchemaScript || byName["temporal-setup"].Script != ProdNamespaceScript {
+		t.Error("the one-shot jobs do not name their scripts")
+	}
+}
+
+func TestSpareProdPorts(t *testing.T) {
+	cfg := DefaultProdConfig("/repo")
+	cfg.Workers, cfg.Bridges = 3, 2
+	p, err := spareProdPorts(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := append([]int{p.Postgres, p.Frontend, p.FrontendHTTP, p.FrontendMembership, p.History, p.HistoryMembership,
+		p.Matching, p.MatchingMembership, p.Worker, p.WorkerMembership, p.TemporalMetrics, p.UI, p.Ably, p.Auth, p.AuthOps, p.Model},
+		append(p.WorkerOps, p.BridgeOps...)...)
+	seen := map[int]bool{}
+	for _, port := range all {
+		if port <= 0 || seen[port] {
+			t.Fatalf("ports %v: %d is zero or repeated", all, port)
+		}
+		seen[port] = true
+	}
+	for _, m := range []int{p.FrontendMembership, p.HistoryMembership, p.MatchingMembership, p.WorkerMembership} {
+		if m > 32767 {
+			t.Errorf("membership port %d does not fit Temporal's smallint column", m)
+		}
+	}
+	if len(p.WorkerOps) != 3 || len(p.BridgeOps) != 2 {
+		t.Errorf("ops ports: %d workers, %d bridges", len(p.WorkerOps), len(p.BridgeOps))
+	}
+}
+
+func mustAbs(t *testing.T, p string) string {
+	t.Helper()
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
