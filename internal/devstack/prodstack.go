@@ -90,6 +90,9 @@ func ProdUp(ctx context.Context, cfg ProdConfig, out io.Writer) (st *ProdStack, 
 	st = &ProdStack{cfg: cfg, work: cfg.Work, out: out}
 	defer func() {
 		if err != nil {
+			// Keep the logs the error points to, even in a temporary
+			// work directory.
+			st.tempWork = false
 			err = fmt.Errorf("%w (logs: %s)", err, st.LogDir())
 			st.Close()
 			st = nil
