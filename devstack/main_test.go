@@ -19,6 +19,8 @@ func TestMainErrUsage(t *testing.T) {
 		{[]string{"help"}, ""},
 		{[]string{"up", "-h"}, ""},
 		{[]string{"ably", "-h"}, ""},
+		{[]string{"prod", "-h"}, ""},
+		{[]string{"prod", "-workers", "0"}, "-workers 0"},
 		{[]string{"ably"}, "key"},
 	}
 	for _, tt := range tests {
