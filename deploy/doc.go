@@ -1,7 +1,8 @@
 // Package deploy owns the production-like deployment: docker-compose.yml,
 // the Dockerfile and .env.example at the repository root, the Temporal
-// setup scripts in deploy/temporal, and the health probe of the distroless
-// images (deploy/healthcheck).
+// setup scripts and server config template in deploy/temporal (run by
+// compose's jobs and by `devstack prod` alike), and the health probe of the
+// distroless images (deploy/healthcheck).
 //
 // Its test here checks the setup scripts against the workflow's contract.
 // The tests that load the compose file with compose-go (wiring, pins,
