@@ -7,8 +7,8 @@
 // exactly the variables internal/devstack.ProdServices lists, the one-shot
 // jobs run the same deploy/temporal scripts, the server renders the same
 // config template, and the images carry the versions tools.env pins (and
-// the PostgreSQL major the stack runs). It is a module of its own so that compose-go
-// and its YAML and TOML libraries stay out of the product's module graph;
-// `make test` runs it. It imports the product module (a replace of ../..)
-// for that description; the product never imports it.
+// the PostgreSQL major the stack runs). It is a module of its own so that
+// compose-go and its YAML and TOML libraries stay out of the product's
+// module graph; `make test` runs it. It imports the product module (a
+// replace of ../..) for that description; the product never imports it.
 package composetest
