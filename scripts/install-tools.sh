@@ -8,7 +8,8 @@
 #
 # temporal-server builds .bin/temporal-server and .bin/temporal-sql-tool
 # (go.temporal.io/server), temporal-ui builds .bin/temporal-ui-server: the
-# production topology that `devstack prod` runs (about 6 minutes, once).
+# production topology that `devstack prod` runs. They are built in the
+# pinned CLI's module graph, after the CLI (see with_cli).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=../tools.env
@@ -29,6 +30,34 @@ build() { # name package version: go install package@version as .bin/name
 	echo "$version" >"$stamp"
 }
 
+# with_cli name package module version: builds package (of module at
+# version) into .bin/name inside the module graph of the pinned Temporal
+# CLI, which embeds the same server and UI server releases: the packages
+# the CLI's build compiled are reused, so this takes seconds, not minutes.
+# The binary must still carry module@version (a CLI pin that embeds another
+# release fails here: pin the two together).
+with_cli() {
+	local name=$1 pkg=$2 module=$3 version=$4 stamp="$BIN/.$1.version" tmp got
+	if [[ -x "$BIN/$name" && -f "$stamp" && "$(cat "$stamp")" == "$version" ]]; then
+		return
+	fi
+	echo "building $name $version (in the Temporal CLI $TEMPORAL_CLI_VERSION's module graph) from the Go module proxy..." >&2
+	tmp=$(mktemp -d)
+	(
+		cd "$tmp"
+		go mod init hitl.local/temporal-tools >/dev/null 2>&1
+		GOFLAGS=-mod=mod go get "github.com/temporalio/cli@$TEMPORAL_CLI_VERSION" "$module@$version" >&2
+		GOFLAGS="-mod=mod -buildvcs=false" go build -o "$BIN/$name" "$pkg"
+	)
+	rm -rf "$tmp"
+	got=$(go version -m "$BIN/$name" | awk -v m="$module" '($1 == "dep" || $1 == "mod") && $2 == m { print $3 }')
+	if [[ "$got" != "$version" ]]; then
+		echo "$name was built with $module $got, not the pinned $version" >&2
+		exit 1
+	fi
+	echo "$version" >"$stamp"
+}
+
 want=("$@")
 [[ ${#want[@]} -gt 0 ]] || want=(temporal staticcheck workflowcheck temporal-server temporal-ui npm)
 wants() { [[ " ${want[*]} " == *" $1 "* ]]; }
@@ -37,10 +66,10 @@ wants temporal && build temporal github.com/temporalio/cli/cmd/temporal "$TEMPOR
 wants staticcheck && build staticcheck honnef.co/go/tools/cmd/staticcheck "$STATICCHECK_VERSION"
 wants workflowcheck && build workflowcheck go.temporal.io/sdk/contrib/tools/workflowcheck "$WORKFLOWCHECK_VERSION"
 if wants temporal-server; then
-	build temporal-server go.temporal.io/server/cmd/server "$TEMPORAL_SERVER_VERSION"
-	build temporal-sql-tool go.temporal.io/server/cmd/tools/sql "$TEMPORAL_SERVER_VERSION"
+	with_cli temporal-server go.temporal.io/server/cmd/server go.temporal.io/server "$TEMPORAL_SERVER_VERSION"
+	with_cli temporal-sql-tool go.temporal.io/server/cmd/tools/sql go.temporal.io/server "$TEMPORAL_SERVER_VERSION"
 fi
-wants temporal-ui && build temporal-ui-server github.com/temporalio/ui-server/v2/cmd/server "$TEMPORAL_UI_SERVER_VERSION"
+wants temporal-ui && with_cli temporal-ui-server github.com/temporalio/ui-server/v2/cmd/server github.com/temporalio/ui-server/v2 "$TEMPORAL_UI_SERVER_VERSION"
 
 if wants npm; then
 	if [[ ! -d interop/ablyjs/node_modules ]] || [[ interop/ablyjs/package-lock.json -nt interop/ablyjs/node_modules ]]; then
