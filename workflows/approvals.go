@@ -3,7 +3,6 @@ package workflows
 import (
 	"fmt"
 	"slices"
-	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -60,8 +59,7 @@ func (r *run) approveAndRun(ctx workflow.Context, c ToolCall, tp ToolPolicy) (st
 		RequestedAt:     a.pending.RequestedAt,
 		ExpiresAt:       a.pending.ExpiresAt,
 	}}
-	pctx := workflow.WithActivityOptions(ctx, publishActivityOptions(fmt.Sprintf("approval request: %s (%s)", c.Name, c.CallID)))
-	if err := workflow.ExecuteActivity(pctx, ActivityPublishApprovalRequest, req).Get(ctx, nil); err != nil {
+	if err := r.publish(ctx, ActivityPublishApprovalRequest, req, fmt.Sprintf("approval request: %s (%s)", c.Name, c.CallID)).Get(ctx, nil); err != nil {
 		if temporal.IsCanceledError(err) {
 			return "", r.approvalCancelled(ctx, a, err)
 		}
@@ -108,9 +106,13 @@ func (r *run) approveAndRun(ctx workflow.Context, c ToolCall, tp ToolPolicy) (st
 	r.upsertSearchAttributes(ctx)
 	r.setDetails(ctx)
 
+	var tool workflow.Future
+	if r.fast() && a.state == stateApproved {
+		// The tool does not wait for the announcement.
+		tool = r.startTool(ctx, c, a.decision.ApproverClientID)
+	}
 	resolved := r.resolvedInput(a, "")
-	rctx := workflow.WithActivityOptions(ctx, publishActivityOptions(fmt.Sprintf("approval %s: %s (%s)", a.state, c.Name, c.CallID)))
-	if err := workflow.ExecuteActivity(rctx, ActivityPublishApprovalResolved, resolved).Get(ctx, nil); err != nil {
+	if err := r.publish(ctx, ActivityPublishApprovalResolved, resolved, resolvedSummary(a.state.String(), c)).Get(ctx, nil); err != nil {
 		if temporal.IsCanceledError(err) {
 			return "", r.approvalCancelled(ctx, a, err)
 		}
@@ -121,6 +123,9 @@ func (r *run) approveAndRun(ctx workflow.Context, c ToolCall, tp ToolPolicy) (st
 
 	switch a.state {
 	case stateApproved:
+		if tool != nil {
+			return r.finishTool(ctx, c, a.decision.ApproverClientID, tool)
+		}
 		return r.executeTool(ctx, c, a.decision.ApproverClientID)
 	case stateRejected:
 		out := fmt.Sprintf("rejected by %s (%s)", a.decision.ApproverClientID, a.decision.ApproverRole)
@@ -169,17 +174,7 @@ func (r *run) approvalCancelled(ctx workflow.Context, a *approval, cause error) 
 // approval with few, short attempts; a failure is only logged.
 func (r *run) publishResolvedBestEffort(ctx workflow.Context, a *approval, reason string) {
 	in := r.resolvedInput(a, reason)
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout:    10 * time.Second,
-		ScheduleToCloseTimeout: 30 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumAttempts:    3,
-		},
-		Summary: fmt.Sprintf("approval %s: %s (%s)", in.Data.Outcome, a.call.Name, a.call.CallID),
-	})
-	if err := workflow.ExecuteActivity(actx, ActivityPublishApprovalResolved, in).Get(ctx, nil); err != nil {
+	if err := r.publishBestEffort(ctx, ActivityPublishApprovalResolved, in, resolvedSummary(in.Data.Outcome, a.call)).Get(ctx, nil); err != nil {
 		workflow.GetLogger(ctx).Error("approval-resolved not published", "callId", a.call.CallID, "outcome", in.Data.Outcome, "error", err)
 	}
 }

@@ -10,8 +10,18 @@ import (
 // TaskQueue is the task queue the worker polls and the starter targets.
 const TaskQueue = "hitl-agent"
 
-// WorkflowName is the registered name of the agent workflow.
-const WorkflowName = "AgentWorkflow"
+// WorkflowName is the name new runs of the agent workflow start under.
+// Runs of this name take the fast path (versionFastPath) without asking
+// workflow.GetVersion, which would cost every run two history events.
+const WorkflowName = "AgentWorkflowV2"
+
+// WorkflowNameV1 is the name runs started before WorkflowName started
+// under. A worker registers AgentWorkflow under both (RegisteredNames) so
+// that those runs still replay; they find their version with GetVersion.
+const WorkflowNameV1 = "AgentWorkflow"
+
+// RegisteredNames lists the names a worker registers AgentWorkflow under.
+func RegisteredNames() []string { return []string{WorkflowName, WorkflowNameV1} }
 
 // Activity names. The activities package implements them as methods of
 // activities.Activities with exactly these names.
@@ -41,6 +51,9 @@ type WorkerPolicy struct {
 	// Schemas maps a tool name to the JSON schema of its arguments object,
 	// for every tool of Policy that needs a human.
 	Schemas map[string]json.RawMessage `json:"schemas"`
+	// LocalTools names the tools the worker runs as local activities:
+	// short and idempotent, so a run need not schedule a full activity.
+	LocalTools []string `json:"localTools,omitempty"`
 }
 
 // DecisionVerdict is the result of ActivityVerifyDecision.

@@ -28,7 +28,7 @@ func (r *run) onDecision(ctx workflow.Context, d Decision) {
 	}
 	why := r.whyIgnore(workflow.Now(ctx), d, a)
 	r.remember(d)
-	if why == "" && workflow.GetVersion(ctx, changeSignedDecisions, workflow.DefaultVersion, 1) >= 1 {
+	if why == "" && r.verifiesDecisions(ctx) {
 		// Checks that need no signature come first, so junk costs no
 		// verification; the approval may resolve while the signature is
 		// checked, hence the second look at it.
@@ -44,6 +44,13 @@ func (r *run) onDecision(ctx workflow.Context, d Decision) {
 	d.Reason = e.Reason
 	r.resolve(ctx, a, s, &d, e)
 	workflow.GetLogger(ctx).Info("approval decided", "callId", e.ToolCallID, "decision", d.Decision, "by", e.Actor, "role", e.Role)
+}
+
+// verifiesDecisions reports whether a decision must be verified: always in
+// runs of versionFastPath; in older ones as changeSignedDecisions says, so
+// that the decisions in their history replay as they were applied.
+func (r *run) verifiesDecisions(ctx workflow.Context) bool {
+	return r.fast() || workflow.GetVersion(ctx, changeSignedDecisions, workflow.DefaultVersion, 1) >= 1
 }
 
 // verify checks, in ActivityVerifyDecision, the decision's signature and

@@ -16,7 +16,6 @@ import (
 
 	"go.temporal.io/sdk/client"
 
-	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -35,10 +34,6 @@ func demo(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wr
 		fmt.Fprintln(stderr, "model: SCRIPTED offline model (OPENAI_API_KEY is unset); set OPENAI_API_KEY to use OpenAI")
 	}
 
-	policy, err := config.LoadPolicy(cfg.PolicyFile())
-	if err != nil {
-		return err
-	}
 	before, err := ListPosts(cfg.BlogDir())
 	if err != nil {
 		return err
@@ -54,7 +49,7 @@ func demo(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wr
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		StaticSummary:                            cfg.Prompt,
 		StaticDetails:                            "Started by `devstack demo`; approver: " + cfg.DemoUser + ".",
-	}, workflows.WorkflowName, workflows.AgentInput{Prompt: cfg.Prompt, Requester: "devstack-demo", Policy: policy})
+	}, workflows.WorkflowName, workflows.AgentInput{Prompt: cfg.Prompt, Requester: "devstack-demo"})
 	if err != nil {
 		return fmt.Errorf("start workflow: %w", err)
 	}

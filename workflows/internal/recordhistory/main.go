@@ -81,7 +81,7 @@ func main() {
 	fs := flag.NewFlagSet("recordhistory", flag.ContinueOnError)
 	fs.StringVar(&cfg.TemporalCLI, "temporal", cli, "temporal CLI binary (env TEMPORAL_CLI)")
 	fs.StringVar(&cfg.OutDir, "out", filepath.Join("workflows", "testdata", "replay"), "directory for the history JSON files")
-	fs.StringVar(&cfg.Prefix, "prefix", "v2-", "prefix of the file names: histories recorded by older code keep theirs (approve.json, ...) and must still replay")
+	fs.StringVar(&cfg.Prefix, "prefix", "v4-", "prefix of the file names: histories recorded by older code keep theirs (approve.json, ...) and must still replay")
 	fs.DurationVar(&cfg.Timeout, "timeout", 2*time.Minute, "bound of the whole recording")
 	err := fs.Parse(os.Args[1:])
 	if err == nil {
@@ -123,7 +123,9 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 	logger.Info("dev server up", "address", srv.FrontendHostPort())
 
 	w := worker.New(c, workflows.TaskQueue, worker.Options{})
-	w.RegisterWorkflowWithOptions(workflows.AgentWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	for _, name := range workflows.RegisteredNames() {
+		w.RegisterWorkflowWithOptions(workflows.AgentWorkflow, workflow.RegisterOptions{Name: name})
+	}
 	sk, vk, err := signing.Generate("recorder", rand.Reader)
 	if err != nil {
 		return err
@@ -204,6 +206,12 @@ func scenarios() []scenario {
 		}, wantResolved: map[string]string{"call-cancel-a": workflows.OutcomeCancelled, "call-cancel-b": workflows.OutcomeCancelled}},
 		// The fake approval-request publisher fails for this scenario.
 		{name: "unpublished", policy: teamPolicy, wantResolved: map[string]string{"call-unpublished-1": workflows.OutcomeCancelled}},
+		// The guide's scenario and nothing else: one call, one approval
+		// (the run with one approved call whose events docs/BENCHMARKS.md
+		// counts).
+		{name: "single", policy: teamPolicy, waitPending: 1, decisions: []workflows.Decision{
+			dec("call-single-1", workflows.DecisionApproved, "alice", "publisher", "msg-single-1", ""),
+		}},
 		// A forged decision (unsigned, then signed and altered) changes
 		// nothing; the bridge-signed one approves.
 		{name: "forged", policy: teamPolicy, waitPending: 1, unsigned: []int{0}, decisions: []workflows.Decision{
@@ -295,7 +303,9 @@ func record(ctx context.Context, c client.Client, fake *fakeActivities, signer *
 		return err
 	}
 	r := worker.NewWorkflowReplayer()
-	r.RegisterWorkflowWithOptions(workflows.AgentWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	for _, name := range workflows.RegisteredNames() {
+		r.RegisterWorkflowWithOptions(workflows.AgentWorkflow, workflow.RegisterOptions{Name: name})
+	}
 	if err := r.ReplayWorkflowHistoryFromJSONFile(tlog.NewStructuredLogger(logger), path); err != nil {
 		return fmt.Errorf("replay %s: %w", path, err)
 	}
@@ -379,7 +389,8 @@ func (f *fakeActivities) WorkerPolicy(ctx context.Context) (workflows.WorkerPoli
 	if !ok {
 		return workflows.WorkerPolicy{}, errors.New("no policy for this run")
 	}
-	return workflows.WorkerPolicy{Policy: p, Schemas: toolSchemas}, nil
+	// The real worker runs its blog tools as local activities.
+	return workflows.WorkerPolicy{Policy: p, Schemas: toolSchemas, LocalTools: []string{"publish_blog_post", "search_posts", "delete_post"}}, nil
 }
 
 func (f *fakeActivities) VerifyDecision(ctx context.Context, d workflows.Decision) (workflows.DecisionVerdict, error) {
@@ -415,7 +426,7 @@ func (*fakeActivities) CallModel(_ context.Context, req workflows.ModelRequest) 
 	}
 	var calls []workflows.ToolCall
 	switch {
-	case req.Turn == 1 && (sc == "approve" || sc == "expire" || sc == "unpublished" || sc == "forged"):
+	case req.Turn == 1 && (sc == "approve" || sc == "expire" || sc == "unpublished" || sc == "forged" || sc == "single"):
 		calls = []workflows.ToolCall{call("1", "publish_blog_post", `{ "title": "Introducing our new API" }`)}
 	case req.Turn == 1 && sc == "ambiguous":
 		calls = []workflows.ToolCall{
