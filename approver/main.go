@@ -308,6 +308,8 @@ func runBridge(ctx context.Context, args []string, env config.Env, stderr io.Wri
 		Temporal: tc,
 		Log:      log,
 		Signer:   signer,
+		// The bridge learns the open requests from the agent's messages.
+		AgentClientID: env.Or(config.EnvAgentClientID, workflows.DefaultAgentClientID),
 	})
 }
 

@@ -58,6 +58,7 @@ func (r *run) approveAndRun(ctx workflow.Context, c ToolCall, tp ToolPolicy) (st
 		Requester:       r.in.Requester,
 		RequestedAt:     a.pending.RequestedAt,
 		ExpiresAt:       a.pending.ExpiresAt,
+		Roles:           slices.Clone(r.policy.Roles),
 	}}
 	if err := r.publish(ctx, ActivityPublishApprovalRequest, req, fmt.Sprintf("approval request: %s (%s)", c.Name, c.CallID)).Get(ctx, nil); err != nil {
 		if temporal.IsCanceledError(err) {

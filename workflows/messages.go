@@ -60,6 +60,9 @@ type ApprovalRequestData struct {
 	Requester       string    `json:"requester,omitempty"`
 	RequestedAt     time.Time `json:"requestedAt"`
 	ExpiresAt       time.Time `json:"expiresAt"`
+	// Roles (added) is the run's role hierarchy, lowest first, so that a
+	// reader can tell whether a role reaches RequiredRole.
+	Roles []string `json:"roles,omitempty"`
 }
 
 // ApprovalResponseData is data of an approval-response. Decision is the

@@ -77,6 +77,7 @@ func reannounceRun(ctx context.Context, tc client.Client, id, runID, channel str
 		am, err := workflows.ApprovalRequestData{
 			Tool: p.Tool, Arguments: p.Arguments, ArgumentsDigest: p.ArgumentsDigest, ToolCallID: p.ToolCallID, WorkflowID: id,
 			RequiredRole: p.RequiredRole, Requester: requester, RequestedAt: p.RequestedAt, ExpiresAt: p.ExpiresAt,
+			Roles: view.Roles,
 		}.Message(idKey)
 		if err != nil {
 			return n, err
