@@ -208,6 +208,10 @@ func (st *Stack) startAuth(ctx context.Context) error {
 		AblyKey:   st.secrets.AblyKey,
 		Channel:   st.cfg.Channel,
 		Logger:    st.log.With("part", "auth"),
+		// The web inbox: its page talks to the local Ably server and shows
+		// only the agent's requests.
+		AgentClientID: workflows.DefaultAgentClientID,
+		AblyEndpoint:  st.cfg.AblyEndpoint(),
 	})
 	if err != nil {
 		return fmt.Errorf("auth server: %w", err)
