@@ -9,10 +9,10 @@ import (
 	"github.com/hitl/durable-approvals/workflows"
 )
 
-// src/contract.js mirrors the wire names of package workflows; this pins
+// app/src/contract.js mirrors the wire names of package workflows; this pins
 // every value to its Go constant, so a rename in Go fails here.
 func TestContractMirrorsWorkflows(t *testing.T) {
-	src, err := os.ReadFile("src/contract.js")
+	src, err := os.ReadFile("app/src/contract.js")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,14 +40,14 @@ func TestContractMirrorsWorkflows(t *testing.T) {
 	}
 	for name, w := range want {
 		if g, ok := got[name]; !ok {
-			t.Errorf("src/contract.js lacks %s (want %s)", name, w)
+			t.Errorf("app/src/contract.js lacks %s (want %s)", name, w)
 		} else if g != w {
-			t.Errorf("src/contract.js: %s = %s, want %s", name, g, w)
+			t.Errorf("app/src/contract.js: %s = %s, want %s", name, g, w)
 		}
 	}
 	for name := range got {
 		if _, ok := want[name]; !ok {
-			t.Errorf("src/contract.js exports %s, which this test does not pin to workflows", name)
+			t.Errorf("app/src/contract.js exports %s, which this test does not pin to workflows", name)
 		}
 	}
 }

@@ -1,11 +1,13 @@
 // Package web holds the approval inbox that the auth server serves under
-// /: its HTML templates (templates/) and its script, style sheet and icon,
-// built from src/ into dist/ by esbuild (build.mjs, ably-js bundled from
-// npm at the version package-lock.json pins).
+// /: its HTML templates (templates/) and its script, style sheet and icon
+// in dist/, built by esbuild from the npm project in app/ (app/src,
+// app/build.mjs; ably-js bundled at the version app/package-lock.json
+// pins). app/ is a module of its own without Go code, so that ./... never
+// walks its node_modules.
 //
 // dist/ is committed, so that `go build` and `go vet` work on a clean
 // clone without npm; `make web-check` rebuilds it and fails when the
-// committed files differ from what src/ and the lockfile produce, and
+// committed files differ from what app/src and the lockfile produce, and
 // `make web` refreshes them. The page loads nothing from any other origin
 // at run time.
 //

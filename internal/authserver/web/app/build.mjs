@@ -1,17 +1,17 @@
-// build.mjs bundles the inbox page from src/ into dist/ with esbuild:
-// dist/app.js (src/main.js with ably-js from node_modules, one minified
-// IIFE, licence comments kept), dist/app.css and dist/icon.svg. dist/ is
-// committed so that `go build` needs no npm.
+// build.mjs bundles the inbox page from src/ into ../dist/ (which the Go
+// package web embeds) with esbuild: app.js (src/main.js with ably-js from
+// node_modules, one minified IIFE, licence comments kept), app.css and
+// icon.svg. dist/ is committed so that `go build` needs no npm.
 //
-//   node build.mjs           write dist/
-//   node build.mjs --check   fail if dist/ differs from a fresh build
+//   node build.mjs           write ../dist/
+//   node build.mjs --check   fail if ../dist/ differs from a fresh build
 import * as esbuild from 'esbuild';
 import { readFile, readdir, writeFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const dist = join(here, 'dist');
+const dist = join(here, '..', 'dist');
 
 async function bundle(entry, out, extra = {}) {
   const res = await esbuild.build({
