@@ -91,7 +91,8 @@ func TestPublishApprovalMessagesOnLocalAbly(t *testing.T) {
 	}
 	reg, _ := testRegistry(t)
 	const channel = "ai:test-approvals"
-	a, err := New(Deps{Model: noModel{}, Tools: reg, Publisher: pub, Channel: channel})
+	d, _ := withTrust(t, Deps{Model: noModel{}, Tools: reg, Publisher: pub, Channel: channel})
+	a, err := New(d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,8 +123,8 @@ func TestPublishApprovalMessagesOnLocalAbly(t *testing.T) {
 		id, name string
 		data     any
 	}{
-		{msgs[0], "wf-1:call_1:request", workflows.MsgApprovalRequest, reqIn.Data},
-		{msgs[1], "wf-1:call_1:resolved", workflows.MsgApprovalResolved, resIn.Data},
+		{msgs[0], workflows.AgentMessageID(testIDKey, "wf-1", "call_1", "request"), workflows.MsgApprovalRequest, reqIn.Data},
+		{msgs[1], workflows.AgentMessageID(testIDKey, "wf-1", "call_1", "resolved"), workflows.MsgApprovalResolved, resIn.Data},
 	}
 	for _, tt := range tests {
 		m := tt.msg
@@ -273,5 +274,51 @@ func TestAblyPublisherLeastPrivilege(t *testing.T) {
 	}
 	if claims["x-ably-capability"] != `{"ai:other":["publish"]}` {
 		t.Errorf("second channel capability = %v", claims["x-ably-capability"])
+	}
+}
+
+// Attack 8 of the security review: an approver who saw a request published
+// the agent's next message id first ("<wf>:<call>:resolved"), and Ably's
+// idempotency swallowed the agent's real approval-resolved. The agent's ids
+// are keyed hashes now: the pre-published id takes nothing away.
+func TestAgentMessageIDsCannotBePrePublished(t *testing.T) {
+	cfg := startAbly(t)
+	const channel = "ai:test-approvals"
+	for _, guess := range []string{"wf-1:call_1:resolved", "wf-1:call_1:request"} {
+		approver, err := ably.NewREST(ablytest.ApproverOptions(cfg, "mallory", channel, "editor")...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = approver.Channels.Get(channel).PublishMultiple(t.Context(), []*ably.Message{{
+			ID: guess, Name: workflows.MsgApprovalResolved, Data: map[string]any{"toolCallId": "call_1", "workflowId": "wf-1", "outcome": "approved"},
+		}})
+		if err != nil {
+			t.Fatalf("approver's publish of %s: %v", guess, err)
+		}
+	}
+	pub, err := NewAblyPublisher(cfg, workflows.DefaultAgentClientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, _ := testRegistry(t)
+	d, _ := withTrust(t, Deps{Model: noModel{}, Tools: reg, Publisher: pub, Channel: channel})
+	a, err := New(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resIn := workflows.ApprovalResolvedInput{Data: workflows.ApprovalResolvedData{
+		ToolCallID: "call_1", WorkflowID: "wf-1", Tool: ToolPublishBlogPost, Outcome: workflows.OutcomeRejected, DecidedBy: "ada", Role: "admin",
+	}}
+	if err := publishActivity(t, a, workflows.ActivityPublishApprovalResolved, resIn); err != nil {
+		t.Fatal(err)
+	}
+	var fromAgent []rawMessage
+	for _, m := range history(t, cfg, channel) {
+		if m.ClientID == workflows.DefaultAgentClientID {
+			fromAgent = append(fromAgent, m)
+		}
+	}
+	if len(fromAgent) != 1 || fromAgent[0].Name != workflows.MsgApprovalResolved {
+		t.Fatalf("the agent's approval-resolved is not in the history (messages from the agent: %+v)", fromAgent)
 	}
 }

@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,14 +18,27 @@ type Model interface {
 	Respond(ctx context.Context, req workflows.ModelRequest, tools []Tool) (workflows.ModelResponse, error)
 }
 
+// Verifier checks a decision's signature; *signing.Verifier implements it.
+type Verifier interface {
+	Verify(d workflows.Decision) error
+}
+
 // Deps are the injected dependencies of Activities. All are required
 // except Channel and Logger.
 type Deps struct {
 	Model     Model     // CallModel; *OpenAIModel in production
 	Tools     *Registry // ExecuteTool, and the tool definitions of CallModel
 	Publisher Publisher // approval messages; *AblyPublisher in production
-	Channel   string    // Ably channel; "" means workflows.DefaultChannel
-	Logger    *slog.Logger
+	// Policy is the worker's approval policy, which WorkerPolicy hands to
+	// every run at its start.
+	Policy workflows.Policy
+	// Verifier checks the bridge's signature on decisions (VerifyDecision).
+	Verifier Verifier
+	// MessageIDKey keys the agent's Ably message ids
+	// (workflows.AgentMessageID); see ablyconn.Config.MessageIDKey.
+	MessageIDKey []byte
+	Channel      string // Ably channel; "" means workflows.DefaultChannel
+	Logger       *slog.Logger
 }
 
 // Activities implements the workflow's activities. Register the pointer
@@ -34,6 +48,9 @@ type Activities struct {
 	model     Model
 	tools     *Registry
 	publisher Publisher
+	policy    workflows.WorkerPolicy
+	verifier  Verifier
+	idKey     []byte
 	channel   string
 	logger    *slog.Logger
 }
@@ -50,10 +67,24 @@ func New(d Deps) (*Activities, error) {
 	if d.Publisher == nil {
 		errs = append(errs, errors.New("no publisher (Deps.Publisher)"))
 	}
+	if d.Verifier == nil {
+		errs = append(errs, errors.New("no decision verifier (Deps.Verifier)"))
+	}
+	if len(d.MessageIDKey) < workflows.MinMessageIDKeyLen {
+		errs = append(errs, fmt.Errorf("message-id key shorter than %d bytes (Deps.MessageIDKey)", workflows.MinMessageIDKeyLen))
+	}
+	if err := d.Policy.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("policy (Deps.Policy): %w", err))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("activities: %w", err)
 	}
-	a := &Activities{model: d.Model, tools: d.Tools, publisher: d.Publisher, channel: d.Channel, logger: d.Logger}
+	wp, err := workerPolicy(d.Policy, d.Tools)
+	if err != nil {
+		return nil, fmt.Errorf("activities: %w", err)
+	}
+	a := &Activities{model: d.Model, tools: d.Tools, publisher: d.Publisher, policy: wp, verifier: d.Verifier,
+		idKey: d.MessageIDKey, channel: d.Channel, logger: d.Logger}
 	if a.channel == "" {
 		a.channel = workflows.DefaultChannel
 	}
@@ -100,17 +131,53 @@ func (a *Activities) ExecuteTool(ctx context.Context, req workflows.ToolRequest)
 	return workflows.ToolResult{Output: out}, nil
 }
 
+// WorkerPolicy (a local activity) returns the worker's policy and the
+// argument schemas of its tools, which a run takes at its start.
+func (a *Activities) WorkerPolicy(context.Context) (workflows.WorkerPolicy, error) {
+	return a.policy, nil
+}
+
+// VerifyDecision (a local activity) checks a decision's signature with the
+// worker's verify keys. A decision that does not verify is a verdict, not
+// an error.
+func (a *Activities) VerifyDecision(ctx context.Context, d workflows.Decision) (workflows.DecisionVerdict, error) {
+	if err := a.verifier.Verify(d); err != nil {
+		a.logger.WarnContext(ctx, "decision signature not valid", "callId", d.ToolCallID, "approver", d.ApproverClientID,
+			"keyId", d.KeyID, "ablyMessageId", d.AblyMessageID, "reason", err)
+		return workflows.DecisionVerdict{Reason: err.Error()}, nil
+	}
+	return workflows.DecisionVerdict{Valid: true}, nil
+}
+
+// workerPolicy is the policy with the argument schema of each of its tools
+// that the registry has (the worker checks at startup that it has them all).
+func workerPolicy(p workflows.Policy, tools *Registry) (workflows.WorkerPolicy, error) {
+	wp := workflows.WorkerPolicy{Policy: p, Schemas: map[string]json.RawMessage{}}
+	for _, name := range p.ToolNames() {
+		t, ok := tools.Lookup(name)
+		if !ok {
+			continue
+		}
+		b, err := json.Marshal(t.Parameters)
+		if err != nil {
+			return workflows.WorkerPolicy{}, fmt.Errorf("tool %s: encode its schema: %w", name, err)
+		}
+		wp.Schemas[name] = b
+	}
+	return wp, nil
+}
+
 // PublishApprovalRequest publishes an approval-request (see
 // workflows.ApprovalRequestData.Message for its id and headers).
 func (a *Activities) PublishApprovalRequest(ctx context.Context, in workflows.ApprovalRequestInput) error {
-	m, err := in.Data.Message()
+	m, err := in.Data.Message(a.idKey)
 	return a.publish(ctx, m, err)
 }
 
 // PublishApprovalResolved publishes an approval-resolved (see
 // workflows.ApprovalResolvedData.Message for its id and headers).
 func (a *Activities) PublishApprovalResolved(ctx context.Context, in workflows.ApprovalResolvedInput) error {
-	m, err := in.Data.Message()
+	m, err := in.Data.Message(a.idKey)
 	return a.publish(ctx, m, err)
 }
 

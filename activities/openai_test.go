@@ -170,7 +170,8 @@ func newTestActivities(t *testing.T, model Model, pub Publisher) *Activities {
 	if pub == nil {
 		pub = nopPublisher{t}
 	}
-	a, err := New(Deps{Model: model, Tools: reg, Publisher: pub})
+	d, _ := withTrust(t, Deps{Model: model, Tools: reg, Publisher: pub})
+	a, err := New(d)
 	if err != nil {
 		t.Fatal(err)
 	}

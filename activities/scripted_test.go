@@ -27,7 +27,8 @@ func TestAgentLoopAgainstScriptedModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(Deps{Model: model, Tools: reg, Publisher: nopPublisher{t}})
+	d, _ := withTrust(t, Deps{Model: model, Tools: reg, Publisher: nopPublisher{t}})
+	a, err := New(d)
 	if err != nil {
 		t.Fatal(err)
 	}

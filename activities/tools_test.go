@@ -38,7 +38,8 @@ func newBlogActivities(t *testing.T, cfg BlogConfig) (*Activities, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(Deps{Model: noModel{}, Tools: reg, Publisher: nopPublisher{t}})
+	d, _ := withTrust(t, Deps{Model: noModel{}, Tools: reg, Publisher: nopPublisher{t}})
+	a, err := New(d)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,12 +6,14 @@
 //	approver approve TOOLCALLID      approve one request and exit
 //	approver reject TOOLCALLID --reason TEXT
 //	approver bridge                  run the Ably → Temporal bridge
+//	approver keygen [-id k1]         make a decision signing key pair
 //
 // Configuration comes from flags and the environment (see --help).
 package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -28,6 +30,7 @@ import (
 	"github.com/hitl/durable-approvals/internal/approvercli"
 	"github.com/hitl/durable-approvals/internal/bridge"
 	"github.com/hitl/durable-approvals/internal/healthz"
+	"github.com/hitl/durable-approvals/internal/signing"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -39,6 +42,7 @@ Commands:
   approve TOOLCALLID [--reason TEXT] [--force] [--wait 10s]
   reject  TOOLCALLID --reason TEXT [--force] [--wait 10s]
   bridge                     forward approval-responses from Ably to Temporal
+  keygen [--id k1]           print a new decision signing key pair (bridge and worker)
   help                       show this help
 
 Environment:
@@ -50,6 +54,7 @@ Environment:
   bridge only:
   ABLY_API_KEY                Ably key (appId.keyId:secret)
   HITL_BRIDGE_CLIENT_ID       the bridge's clientId (default hitl-bridge)
+  HITL_DECISION_SIGNING_KEY   <id>:<base64 Ed25519 seed> the bridge signs decisions with (approver keygen)
   TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ...   Temporal client (envconfig)
   HITL_HEALTH_ADDR            serve GET /healthz there (empty = off)
 
@@ -112,6 +117,8 @@ func dispatch(ctx context.Context, args []string, env config.Env, stdin io.Reade
 		return runCLI(ctx, cmd, args, env, stdin, stdout, stderr)
 	case "bridge":
 		return runBridge(ctx, args, env, stderr)
+	case "keygen":
+		return runKeygen(args, stdout, stderr)
 	default:
 		return usageError{fmt.Errorf("unknown command %q", cmd)}
 	}
@@ -203,10 +210,10 @@ func runCLI(ctx context.Context, cmd string, args []string, env config.Env, stdi
 
 // bridgeFlags is the bridge's configuration from flags and environment.
 type bridgeFlags struct {
-	Ably         ablyconn.Config
-	Channel      string
-	ClientID     string
-	HistoryPages int
+	Ably       ablyconn.Config
+	Channel    string
+	ClientID   string
+	SigningKey string // HITL_DECISION_SIGNING_KEY
 	// HealthAddr, when set, serves GET /healthz (200 while Temporal
 	// answers) for container health checks.
 	HealthAddr string
@@ -229,8 +236,10 @@ func (b bridgeFlags) Validate() error {
 	if b.ClientID == "" {
 		errs = append(errs, errors.New("bridge client id is empty"))
 	}
-	if b.HistoryPages <= 0 || b.HistoryPages > 1000 {
-		errs = append(errs, fmt.Errorf("history-pages %d out of range [1, 1000]", b.HistoryPages))
+	if b.SigningKey == "" {
+		errs = append(errs, fmt.Errorf("%s is required for the bridge (make one with `approver keygen`)", config.EnvDecisionSigningKey))
+	} else if _, err := signing.ParseSigner(b.SigningKey); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", config.EnvDecisionSigningKey, err))
 	}
 	if b.HealthAddr != "" {
 		if _, _, err := net.SplitHostPort(b.HealthAddr); err != nil {
@@ -249,13 +258,13 @@ func runBridge(ctx context.Context, args []string, env config.Env, stderr io.Wri
 		Ably:       ablyCfg,
 		Channel:    env.Or(config.EnvChannel, workflows.DefaultChannel),
 		ClientID:   env.Or(config.EnvBridgeClientID, workflows.DefaultBridgeClientID),
+		SigningKey: env.Get(config.EnvDecisionSigningKey),
 		HealthAddr: env.Get(envHealthAddr),
 	}
 	fs := newFlagSet("bridge", stderr)
 	fs.StringVar(&bf.HealthAddr, "health-addr", bf.HealthAddr, "serve GET /healthz on this host:port ("+envHealthAddr+"; empty: off)")
 	fs.StringVar(&bf.Channel, "channel", bf.Channel, "approvals channel (ABLY_CHANNEL)")
 	fs.StringVar(&bf.ClientID, "client-id", bf.ClientID, "the bridge's Ably clientId (HITL_BRIDGE_CLIENT_ID)")
-	fs.IntVar(&bf.HistoryPages, "history-pages", 10, "pages of 100 history messages replayed after each attach")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -269,6 +278,10 @@ func runBridge(ctx context.Context, args []string, env config.Env, stderr io.Wri
 		return usageError{err}
 	}
 	topts, err := config.TemporalOptions(env)
+	if err != nil {
+		return usageError{err}
+	}
+	signer, err := signing.ParseSigner(bf.SigningKey)
 	if err != nil {
 		return usageError{err}
 	}
@@ -289,11 +302,35 @@ func runBridge(ctx context.Context, args []string, env config.Env, stderr io.Wri
 		defer stop()
 	}
 	return bridge.Run(ctx, bridge.Config{
-		Ably:         bf.Ably,
-		Channel:      bf.Channel,
-		ClientID:     bf.ClientID,
-		Temporal:     tc,
-		Log:          log,
-		HistoryPages: bf.HistoryPages,
+		Ably:     bf.Ably,
+		Channel:  bf.Channel,
+		ClientID: bf.ClientID,
+		Temporal: tc,
+		Log:      log,
+		Signer:   signer,
 	})
+}
+
+// runKeygen prints a new decision signing key pair: the bridge's
+// HITL_DECISION_SIGNING_KEY and the worker's HITL_DECISION_VERIFY_KEYS.
+func runKeygen(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("keygen", stderr)
+	id := fs.String("id", "k1", "key id (a-z 0-9 . _ -), so that keys can be rotated")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() != 0 {
+		return usageError{fmt.Errorf("keygen takes no arguments, got %q", fs.Args())}
+	}
+	sk, vk, err := signing.Generate(*id, rand.Reader)
+	if err != nil {
+		return usageError{err}
+	}
+	fmt.Fprintf(stdout, "# the approver bridge only (secret):\n%s=%s\n"+
+		"# every worker (public; list the old and the new key, comma-separated, while rotating):\n%s=%s\n",
+		config.EnvDecisionSigningKey, sk, config.EnvDecisionVerifyKeys, vk)
+	return nil
 }

@@ -43,7 +43,10 @@ func TestRunExitCodes(t *testing.T) {
 		},
 		{name: "bridge without key", args: []string{"bridge"}, wantCode: exitUsage, wantStderr: "ABLY_API_KEY is required"},
 		{name: "bridge bad key", args: []string{"bridge"}, env: config.Env{"ABLY_API_KEY": "nokey"}, wantCode: exitUsage, wantStderr: "appId.keyId:secret"},
-		{name: "bridge bad pages", args: []string{"bridge", "--history-pages", "0"}, env: config.Env{"ABLY_API_KEY": "a.b:c"}, wantCode: exitUsage, wantStderr: "history-pages"},
+		{name: "bridge without signing key", args: []string{"bridge"}, env: config.Env{"ABLY_API_KEY": "a.b:c"}, wantCode: exitUsage, wantStderr: "HITL_DECISION_SIGNING_KEY is required"},
+		{name: "bridge bad signing key", args: []string{"bridge"}, env: config.Env{"ABLY_API_KEY": "a.b:c", "HITL_DECISION_SIGNING_KEY": "k1:short"}, wantCode: exitUsage, wantStderr: "seed of 32 bytes"},
+		{name: "keygen", args: []string{"keygen", "--id", "k2"}, wantCode: exitOK, wantStdout: "HITL_DECISION_SIGNING_KEY=k2:"},
+		{name: "keygen bad id", args: []string{"keygen", "--id", "K 2"}, wantCode: exitUsage, wantStderr: "not allowed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -67,12 +70,15 @@ func TestRunExitCodes(t *testing.T) {
 	}
 }
 
+// testSigningKey is a valid decision signing key (32 zero bytes).
+const testSigningKey = "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+
 func TestBridgeHealthAddrIsValidated(t *testing.T) {
 	for _, tt := range []struct {
 		addr string
 		ok   bool
 	}{{"", true}, {"127.0.0.1:8082", true}, {"nonsense", false}} {
-		b := bridgeFlags{Ably: ablyconn.Config{APIKey: "a.b:c", Endpoint: "127.0.0.1:1"}, Channel: "c", ClientID: "b", HistoryPages: 1, HealthAddr: tt.addr}
+		b := bridgeFlags{Ably: ablyconn.Config{APIKey: "a.b:c", Endpoint: "127.0.0.1:1"}, Channel: "c", ClientID: "b", SigningKey: testSigningKey, HealthAddr: tt.addr}
 		if err := b.Validate(); (err == nil) != tt.ok {
 			t.Errorf("HealthAddr %q: Validate() = %v, want ok=%v", tt.addr, err, tt.ok)
 		}

@@ -351,9 +351,10 @@ func TestCustomTrustedClientIDIsNoUser(t *testing.T) {
 		"HITL_AGENT_CLIENT_ID":  "my-agent",
 		"HITL_BRIDGE_CLIENT_ID": "my-bridge",
 	}
-	for _, name := range []string{"my-agent", "my-bridge", workflows.DefaultAgentClientID, workflows.DefaultBridgeClientID} {
-		if _, err := runT(t, t.Context(), trusted, "long-password-1\n", "useradd", "-name", name, "-role", "admin"); err == nil || !strings.Contains(err.Error(), "reserved") {
-			t.Errorf("useradd %s with the trusted clientIds configured: %v, want reserved", name, err)
+	for _, name := range []string{"my-agent", "my-bridge", "hitl-agent", "hitl-bridge", workflows.DefaultAgentClientID, workflows.DefaultBridgeClientID} {
+		_, err := runT(t, t.Context(), trusted, "long-password-1\n", "useradd", "-name", name, "-role", "admin")
+		if err == nil || !strings.Contains(err.Error(), "reserved") && !strings.Contains(err.Error(), "only a-z") {
+			t.Errorf("useradd %s with the trusted clientIds configured: %v, want refused", name, err)
 		}
 	}
 	if _, err := os.Stat(users); !os.IsNotExist(err) {

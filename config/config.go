@@ -36,11 +36,15 @@ const (
 	EnvOpenAIModel       = "OPENAI_MODEL"
 	EnvBlogDir           = "BLOG_DIR"
 	EnvBlogWebhookURL    = "BLOG_WEBHOOK_URL"
-	EnvAuthURL           = "AUTH_URL"
-	EnvApproverUser      = "APPROVER_USER"
-	EnvApproverPassword  = "APPROVER_PASSWORD"
-	EnvAuthListen        = "AUTH_LISTEN"
-	EnvAuthUsersFile     = "AUTH_USERS_FILE"
+	// EnvDecisionSigningKey is the bridge's decision signing key and
+	// EnvDecisionVerifyKeys the worker's verify keys (internal/signing).
+	EnvDecisionSigningKey = "HITL_DECISION_SIGNING_KEY"
+	EnvDecisionVerifyKeys = "HITL_DECISION_VERIFY_KEYS"
+	EnvAuthURL            = "AUTH_URL"
+	EnvApproverUser       = "APPROVER_USER"
+	EnvApproverPassword   = "APPROVER_PASSWORD"
+	EnvAuthListen         = "AUTH_LISTEN"
+	EnvAuthUsersFile      = "AUTH_USERS_FILE"
 )
 
 // Defaults of the shared settings.

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -24,6 +25,7 @@ import (
 	"github.com/hitl/durable-approvals/internal/ablylocal/ablytest"
 	"github.com/hitl/durable-approvals/internal/authserver"
 	"github.com/hitl/durable-approvals/internal/scriptedmodel"
+	"github.com/hitl/durable-approvals/internal/signing"
 	"github.com/hitl/durable-approvals/internal/testutil"
 	"github.com/hitl/durable-approvals/workflows"
 )
@@ -56,6 +58,9 @@ type stack struct {
 	policy   string
 	worker   *proc
 	bridge   *proc
+	// signingKey (the bridge's) and verifyKey (the worker's) are the
+	// decision key pair.
+	signingKey, verifyKey string
 }
 
 var bins builder
@@ -112,6 +117,7 @@ func newStack(t *testing.T, policyJSON string) *stack {
 		t.Fatal(err)
 	}
 
+	s.signingKey, s.verifyKey = e2eKeys(t)
 	s.startWorker()
 	s.startBridge()
 	return s
@@ -137,12 +143,23 @@ func (s *stack) env() []string {
 	}
 }
 
+// e2eKeys are the decision key pair of the stack: the bridge signs with
+// the first, the worker verifies with the second (internal/signing).
+func e2eKeys(t testing.TB) (signingKey, verifyKey string) {
+	t.Helper()
+	sk, vk, err := signing.Generate("e2e", rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sk, vk
+}
+
 func (s *stack) startWorker() {
-	s.worker = start(s.root, "worker", s.env(), s.bins.bin(s.root, "worker"))
+	s.worker = start(s.root, "worker", append(s.env(), "HITL_DECISION_VERIFY_KEYS="+s.verifyKey), s.bins.bin(s.root, "worker"))
 }
 
 func (s *stack) startBridge() {
-	s.bridge = start(s.root, "bridge", s.env(), s.bins.bin(s.root, "approver"), "bridge")
+	s.bridge = start(s.root, "bridge", append(s.env(), "HITL_DECISION_SIGNING_KEY="+s.signingKey), s.bins.bin(s.root, "approver"), "bridge")
 }
 
 // ensureRunning restarts the worker and the bridge if a failed step left

@@ -18,7 +18,6 @@ import (
 type Config struct {
 	Temporal    client.Options
 	UIURL       string // Temporal Web UI base URL, for the printed link
-	PolicyFile  string
 	Prompt      string
 	Requester   string
 	Wait        bool
@@ -29,7 +28,7 @@ type Config struct {
 const usage = `usage: starter [flags] "PROMPT"
 
 Starts one agent run on Temporal and prints its workflow id and Web UI link.
-Settings: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_UI_URL, HITL_POLICY_FILE.
+Settings: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_UI_URL. The policy is the worker's.
 Flags may come before or after the prompt.
 
 flags:`
@@ -43,9 +42,8 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 		return Config{}, err
 	}
 	c := Config{
-		Temporal:   topts,
-		UIURL:      env.Or(config.EnvTemporalUIURL, config.DefaultTemporalUIURL),
-		PolicyFile: env.Or(config.EnvPolicyFile, config.DefaultPolicyFile),
+		Temporal: topts,
+		UIURL:    env.Or(config.EnvTemporalUIURL, config.DefaultTemporalUIURL),
 	}
 	fs := flag.NewFlagSet("starter", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -55,7 +53,6 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 	}
 	fs.StringVar(&c.Requester, "requester", "", "who asks; shown to approvers (default $USER, else the OS user name, else "+unknownRequester+")")
 	fs.BoolVar(&c.Wait, "wait", false, "wait for the run to finish, then print the answer and the audit trail")
-	fs.StringVar(&c.PolicyFile, "policy", c.PolicyFile, "approval policy file whose snapshot the run uses (env "+config.EnvPolicyFile+")")
 	fs.StringVar(&c.UIURL, "ui", c.UIURL, "Temporal Web UI base URL (env "+config.EnvTemporalUIURL+")")
 	fs.DurationVar(&c.DialTimeout, "dial-timeout", 10*time.Second, "how long to try to reach Temporal")
 	fs.IntVar(&c.MaxTurns, "max-turns", 0, "bound on model calls (0: the workflow's default)")
@@ -106,9 +103,6 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New(`no prompt: usage: starter [flags] "PROMPT"`))
 	} else if len(c.Prompt) > maxPromptBytes {
 		errs = append(errs, fmt.Errorf("prompt is %d bytes, at most %d", len(c.Prompt), maxPromptBytes))
-	}
-	if c.PolicyFile == "" {
-		errs = append(errs, errors.New(config.EnvPolicyFile+" is empty"))
 	}
 	if c.DialTimeout <= 0 {
 		errs = append(errs, errors.New("--dial-timeout must be positive"))

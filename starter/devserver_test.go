@@ -23,7 +23,7 @@ import (
 // starter sent so the test can check the input.
 func fakeAgent(ctx workflow.Context, in workflows.AgentInput) (workflows.AgentResult, error) {
 	return workflows.AgentResult{
-		Answer: fmt.Sprintf("echo %q from %s, %d tools", in.Prompt, in.Requester, len(in.Policy.Tools)),
+		Answer: fmt.Sprintf("echo %q from %s, %d policy tools in the input", in.Prompt, in.Requester, len(in.Policy.Tools)),
 		Turns:  1,
 		Audit: []workflows.AuditEntry{{
 			Time: workflow.Now(ctx), Kind: workflows.AuditAutoApproved, Tool: "search_posts", ToolCallID: "call_1",
@@ -46,7 +46,6 @@ func TestStartAndWaitOnDevServer(t *testing.T) {
 	env := config.Env{
 		"TEMPORAL_CONFIG_FILE": filepath.Join(t.TempDir(), "none.toml"),
 		"TEMPORAL_ADDRESS":     srv.FrontendHostPort(),
-		"HITL_POLICY_FILE":     filepath.Join("..", "config", "policy.json"),
 		"TEMPORAL_UI_URL":      "http://ui.test",
 		"USER":                 "alice",
 	}
@@ -63,7 +62,7 @@ func TestStartAndWaitOnDevServer(t *testing.T) {
 	id := m[1]
 	for _, want := range []string{
 		"http://ui.test/namespaces/default/workflows/" + id,
-		fmt.Sprintf("echo %q from alice, 3 tools", prompt),
+		fmt.Sprintf("echo %q from alice, 0 policy tools in the input", prompt), // the starter sends no policy
 		"auto-approved  search_posts",
 	} {
 		if !strings.Contains(out, want) {
@@ -86,17 +85,13 @@ func TestStartAndWaitOnDevServer(t *testing.T) {
 
 	// An id in use by a running workflow is an error, not a silent attach
 	// to that run. (No worker polls this type, so the first run stays open.)
-	p, err := config.LoadPolicy(env["HITL_POLICY_FILE"])
-	if err != nil {
-		t.Fatal(err)
-	}
 	dupID := "hitl-" + strings.Repeat("0", 32)
-	first, err := srv.Client().ExecuteWorkflow(t.Context(), startOptions(dupID, "first", "alice", p), "never-polled")
+	first, err := srv.Client().ExecuteWorkflow(t.Context(), startOptions(dupID, "first", "alice"), "never-polled")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Client().TerminateWorkflow(context.Background(), dupID, first.GetRunID(), "test done") })
-	_, err = srv.Client().ExecuteWorkflow(t.Context(), startOptions(dupID, "second", "alice", p), "never-polled")
+	_, err = srv.Client().ExecuteWorkflow(t.Context(), startOptions(dupID, "second", "alice"), "never-polled")
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if !errors.As(err, &already) {
 		t.Errorf("second start with id %s: err = %v, want WorkflowExecutionAlreadyStarted, not the first run", dupID, err)

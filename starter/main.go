@@ -1,8 +1,8 @@
-// Command starter starts one agent run: `starter "PROMPT"` loads the
-// approval policy file as the run's policy snapshot, starts
+// Command starter starts one agent run: `starter "PROMPT"` starts
 // workflows.AgentWorkflow on workflows.TaskQueue with a hitl-<random> id,
 // and prints the id and the Temporal Web UI link. With --wait it also waits
-// for the run and prints the answer and the audit trail.
+// for the run and prints the answer and the audit trail. It sends no policy:
+// the run takes the policy of the worker that starts it.
 package main
 
 import (
@@ -50,10 +50,6 @@ func mainErr(ctx context.Context, args []string, env config.Env, stdout, stderr 
 
 // run starts the workflow and, with cfg.Wait, waits for its result.
 func run(ctx context.Context, cfg Config, stdout io.Writer) error {
-	policy, err := config.LoadPolicy(cfg.PolicyFile)
-	if err != nil {
-		return err
-	}
 	c, err := dial(ctx, cfg)
 	if err != nil {
 		return err
@@ -64,8 +60,8 @@ func run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	in := workflows.AgentInput{Prompt: cfg.Prompt, Requester: cfg.Requester, Policy: policy, MaxTurns: cfg.MaxTurns}
-	wr, err := c.ExecuteWorkflow(ctx, startOptions(id, cfg.Prompt, cfg.Requester, policy), workflows.WorkflowName, in)
+	in := workflows.AgentInput{Prompt: cfg.Prompt, Requester: cfg.Requester, MaxTurns: cfg.MaxTurns}
+	wr, err := c.ExecuteWorkflow(ctx, startOptions(id, cfg.Prompt, cfg.Requester), workflows.WorkflowName, in)
 	if err != nil {
 		return fmt.Errorf("start workflow: %w", err)
 	}

@@ -51,34 +51,22 @@ func truncate(s string, n int) string {
 // startOptions are the options of one run: its id, the task queue and the
 // summary and details the Web UI shows. An id already in use by a running
 // workflow is an error, never a silent attach to that other run.
-func startOptions(id, prompt, requester string, policy workflows.Policy) client.StartWorkflowOptions {
+func startOptions(id, prompt, requester string) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{
 		ID:                                       id,
 		TaskQueue:                                workflows.TaskQueue,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		StaticSummary:                            truncate(prompt, maxSummaryRunes),
-		StaticDetails:                            staticDetails(prompt, requester, policy),
+		StaticDetails:                            staticDetails(prompt, requester),
 	}
 }
 
-// staticDetails renders the run's requester, prompt and policy snapshot as
-// Markdown for the Web UI.
-func staticDetails(prompt, requester string, p workflows.Policy) string {
+// staticDetails renders the run's requester and prompt as Markdown for the
+// Web UI. The policy is the worker's: the run's current details show it.
+func staticDetails(prompt, requester string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "**Requester:** %s\n\n", mdEscape(requester))
 	fmt.Fprintf(&b, "**Prompt:** %s\n\n", mdEscape(truncate(prompt, 1000)))
-	fmt.Fprintf(&b, "**Policy snapshot** (roles, lowest first: %s)\n\n", strings.Join(mapStrings(p.Roles, mdEscape), " < "))
-	b.WriteString("| tool | who may approve | timeout |\n|---|---|---|\n")
-	for _, name := range p.ToolNames() {
-		tp := p.Tools[name]
-		who, timeout := "no approval (runs directly)", "–"
-		if tp.NeedsApproval() {
-			who = tp.MinRole + " or higher"
-			timeout = tp.ApprovalTimeout().String()
-		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", mdCode(name), mdEscape(who), timeout)
-	}
-	b.WriteString("\nTools not listed are denied.\n")
 	return b.String()
 }
 
@@ -86,19 +74,6 @@ func staticDetails(prompt, requester string, p workflows.Policy) string {
 func mdEscape(s string) string {
 	r := strings.NewReplacer("|", `\|`, "`", "'", "*", `\*`, "_", `\_`, "<", "&lt;", ">", "&gt;", "\n", " ")
 	return r.Replace(s)
-}
-
-// mdCode keeps text inside a `code span` of a table cell.
-func mdCode(s string) string {
-	return strings.NewReplacer("|", `\|`, "`", "'", "\n", " ").Replace(s)
-}
-
-func mapStrings(in []string, f func(string) string) []string {
-	out := make([]string, len(in))
-	for i, s := range in {
-		out[i] = f(s)
-	}
-	return out
 }
 
 // printResult writes the final answer and the audit trail as a table.

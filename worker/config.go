@@ -16,6 +16,7 @@ import (
 	"github.com/hitl/durable-approvals/activities"
 	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/ablyconn"
+	"github.com/hitl/durable-approvals/internal/signing"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -35,6 +36,10 @@ type Config struct {
 
 	BlogDir        string
 	BlogWebhookURL string
+
+	// VerifyKeys are the bridge's public keys (HITL_DECISION_VERIFY_KEYS)
+	// that decisions must be signed with.
+	VerifyKeys string
 
 	// HealthAddr, when set, serves GET /healthz there: 200 while the
 	// worker runs and Temporal answers, 503 otherwise (for container
@@ -69,6 +74,7 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 		Channel:        env.Or(config.EnvChannel, workflows.DefaultChannel),
 		BlogDir:        env.Or(config.EnvBlogDir, config.DefaultBlogDir),
 		BlogWebhookURL: env.Get(config.EnvBlogWebhookURL),
+		VerifyKeys:     env.Get(config.EnvDecisionVerifyKeys),
 		HealthAddr:     env.Get(EnvHealthAddr),
 	}
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
@@ -119,6 +125,11 @@ func (c Config) Validate() error {
 	}
 	if c.BlogDir == "" {
 		errs = append(errs, errors.New(config.EnvBlogDir+" is empty"))
+	}
+	if c.VerifyKeys == "" {
+		errs = append(errs, fmt.Errorf("%s is required: the bridge's public keys that decisions must be signed with (approver keygen)", config.EnvDecisionVerifyKeys))
+	} else if _, err := signing.ParseVerifier(c.VerifyKeys); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", config.EnvDecisionVerifyKeys, err))
 	}
 	if c.BlogWebhookURL != "" {
 		if _, err := httpURL(c.BlogWebhookURL); err != nil {

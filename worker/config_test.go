@@ -19,6 +19,8 @@ func baseEnv(t *testing.T) config.Env {
 		"TEMPORAL_CONFIG_FILE": filepath.Join(t.TempDir(), "none.toml"),
 		"ABLY_API_KEY":         testKey,
 		"OPENAI_API_KEY":       "sk-test",
+		// 32 zero bytes: a valid Ed25519 public key for the config checks.
+		"HITL_DECISION_VERIFY_KEYS": "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
 	}
 }
 
@@ -36,7 +38,7 @@ func TestLoadConfigDefaultsAndFlags(t *testing.T) {
 		{"namespace", c.Temporal.Namespace, "default"},
 		{"policy", c.PolicyFile, "p.json"},
 		{"model", c.OpenAIModel, "gpt-4o"},
-		{"client id", c.AgentClientID, "hitl-agent"},
+		{"client id", c.AgentClientID, "hitl:agent"},
 		{"channel", c.Channel, "ai:big-bad-any"},
 		{"blog dir", c.BlogDir, "data/posts"},
 	}
@@ -68,6 +70,8 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"bad ably key", nil, map[string]string{"ABLY_API_KEY": "nokey"}, []string{"ably key"}},
 		{"bad ably tls", nil, map[string]string{"ABLY_TLS": "maybe"}, []string{"ABLY_TLS"}},
 		{"bad webhook", nil, map[string]string{"BLOG_WEBHOOK_URL": "not a url"}, []string{"BLOG_WEBHOOK_URL"}},
+		{"no verify keys", nil, map[string]string{"HITL_DECISION_VERIFY_KEYS": ""}, []string{"HITL_DECISION_VERIFY_KEYS is required"}},
+		{"bad verify keys", nil, map[string]string{"HITL_DECISION_VERIFY_KEYS": "k1:short"}, []string{"HITL_DECISION_VERIFY_KEYS", "public key of 32 bytes"}},
 		{"empty model flag", []string{"-model", ""}, nil, []string{"OPENAI_MODEL is empty"}},
 		{"stray argument", []string{"extra"}, nil, []string{"unexpected arguments"}},
 		{"unknown flag", []string{"-nope"}, nil, []string{"nope"}},

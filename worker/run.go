@@ -13,6 +13,7 @@ import (
 	"github.com/hitl/durable-approvals/activities"
 	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/healthz"
+	"github.com/hitl/durable-approvals/internal/signing"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -52,12 +53,20 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	verifier, err := signing.ParseVerifier(cfg.VerifyKeys)
+	if err != nil {
+		return fmt.Errorf("%s: %w", config.EnvDecisionVerifyKeys, err)
+	}
+	logger.Info("decision verify keys", "keyIds", verifier.KeyIDs())
 	acts, err := activities.New(activities.Deps{
-		Model:     model,
-		Tools:     registry,
-		Publisher: publisher,
-		Channel:   cfg.Channel,
-		Logger:    logger,
+		Model:        model,
+		Tools:        registry,
+		Publisher:    publisher,
+		Policy:       policy,
+		Verifier:     verifier,
+		MessageIDKey: cfg.Ably.MessageIDKey(),
+		Channel:      cfg.Channel,
+		Logger:       logger,
 	})
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -59,11 +60,21 @@ func publishActivityOptions(summary string) workflow.ActivityOptions {
 // outcome back to the model until the model answers or MaxTurns model calls
 // were made. Register it under WorkflowName.
 func AgentWorkflow(ctx workflow.Context, in AgentInput) (AgentResult, error) {
-	maxTurns, err := validateInput(in)
+	wp, fromWorker, err := runPolicy(ctx, in)
+	if err != nil {
+		return AgentResult{}, err
+	}
+	maxTurns, err := validateInput(in, wp.Policy)
 	if err != nil {
 		return AgentResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidInput, nil)
 	}
-	r := newRun(ctx, in, maxTurns)
+	r := newRun(ctx, in, wp, maxTurns)
+	r.canonical = fromWorker
+	if fromWorker && !in.Policy.isZero() {
+		// Whoever starts a run has no say in its policy.
+		workflow.GetLogger(ctx).Warn("the run's input carried a policy; the worker's policy applies")
+		r.record(ctx, AuditEntry{Kind: AuditPolicyIgnored, Reason: "the input carried a policy; it was ignored, the worker's policy applies"})
+	}
 	if err := workflow.SetQueryHandlerWithOptions(ctx, ApprovalsQuery, r.view, workflow.QueryHandlerOptions{
 		Description: "Pending approvals, audit trail and role hierarchy of this run",
 	}); err != nil {
@@ -76,7 +87,9 @@ func AgentWorkflow(ctx workflow.Context, in AgentInput) (AgentResult, error) {
 			if more := decisions.Receive(ctx, &d); !more {
 				return
 			}
+			r.deciding++
 			r.onDecision(ctx, d)
+			r.deciding--
 		}
 	})
 
@@ -92,13 +105,37 @@ func AgentWorkflow(ctx workflow.Context, in AgentInput) (AgentResult, error) {
 		}
 		r.onDecision(ctx, d)
 	}
+	// A decision whose signature is being checked is recorded before the
+	// run ends.
+	if err := workflow.Await(ctx, func() bool { return r.deciding == 0 }); err != nil {
+		return AgentResult{}, err
+	}
 	r.done = true
 	r.setDetails(ctx)
 	return AgentResult{Answer: answer, Turns: r.turn, Audit: r.audit.list()}, nil
 }
 
-// validateInput checks the input and returns the effective turn limit.
-func validateInput(in AgentInput) (int, error) {
+// runPolicy returns the run's policy and tool schemas: the worker's
+// (fromWorker), recorded in the history through ActivityWorkerPolicy, or,
+// in runs started before the worker owned the policy, the snapshot of the
+// input.
+func runPolicy(ctx workflow.Context, in AgentInput) (wp WorkerPolicy, fromWorker bool, err error) {
+	if workflow.GetVersion(ctx, changeWorkerPolicy, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return WorkerPolicy{Policy: in.Policy}, false, nil
+	}
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 5},
+	})
+	if err := workflow.ExecuteLocalActivity(lctx, ActivityWorkerPolicy).Get(ctx, &wp); err != nil {
+		return WorkerPolicy{}, false, fmt.Errorf("the worker's policy: %w", err)
+	}
+	return wp, true, nil
+}
+
+// validateInput checks the input and the run's policy and returns the
+// effective turn limit.
+func validateInput(in AgentInput, policy Policy) (int, error) {
 	var errs []error
 	if strings.TrimSpace(in.Prompt) == "" {
 		errs = append(errs, errors.New("prompt is empty"))
@@ -106,7 +143,7 @@ func validateInput(in AgentInput) (int, error) {
 	if in.MaxTurns < 0 {
 		errs = append(errs, fmt.Errorf("maxTurns %d is negative", in.MaxTurns))
 	}
-	if err := in.Policy.Validate(); err != nil {
+	if err := policy.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("policy: %w", err))
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -126,6 +163,12 @@ type run struct {
 	workflowID string
 	maxTurns   int
 	tools      []string
+	// policy and schemas are the run's (see runPolicy); canonical says
+	// whether calls that need a human are canonicalised (CanonicalArguments)
+	// and their decisions name argument digests.
+	policy    Policy
+	schemas   map[string]json.RawMessage
+	canonical bool
 
 	conversation []ConversationItem
 	audit        *auditTrail
@@ -137,16 +180,19 @@ type run struct {
 	// seenMsgs holds the dedupeKey of every well-formed decision.
 	seenMsgs map[string]bool
 
-	turn int
-	done bool
+	turn     int
+	done     bool
+	deciding int // decisions being applied (their signature is checked)
 }
 
-func newRun(ctx workflow.Context, in AgentInput, maxTurns int) *run {
+func newRun(ctx workflow.Context, in AgentInput, wp WorkerPolicy, maxTurns int) *run {
 	return &run{
 		in:           in,
 		workflowID:   workflow.GetInfo(ctx).WorkflowExecution.ID,
 		maxTurns:     maxTurns,
-		tools:        in.Policy.ToolNames(),
+		tools:        wp.Policy.ToolNames(),
+		policy:       wp.Policy,
+		schemas:      wp.Schemas,
 		conversation: []ConversationItem{{Type: ItemMessage, Role: "user", Text: in.Prompt}},
 		approvals:    map[string]*approval{},
 		seenCalls:    map[string]bool{},
@@ -285,7 +331,7 @@ func (r *run) classify(i int, c ToolCall, admitted []string) (ToolPolicy, string
 	if r.seenCalls[c.CallID] {
 		return ToolPolicy{}, fmt.Sprintf("tool call id %q was already used", c.CallID)
 	}
-	tp, ok := r.in.Policy.Tools[c.Name]
+	tp, ok := r.policy.Tools[c.Name]
 	if !ok {
 		return ToolPolicy{}, fmt.Sprintf("tool %q has no policy", truncate(c.Name, maxAuditFieldLen))
 	}
@@ -344,7 +390,7 @@ func (r *run) view() (ApprovalsView, error) {
 	return ApprovalsView{
 		Pending: r.pendingApprovals(),
 		Audit:   r.audit.list(),
-		Roles:   slices.Clone(r.in.Policy.Roles),
+		Roles:   slices.Clone(r.policy.Roles),
 	}, nil
 }
 
@@ -377,7 +423,27 @@ func (r *run) setDetails(ctx workflow.Context) {
 	default:
 		fmt.Fprintf(&b, "**Running**: turn %d of %d.", r.turn, r.maxTurns)
 	}
+	r.writePolicy(&b)
 	workflow.SetCurrentDetails(ctx, b.String())
+}
+
+// writePolicy appends the run's policy to the current details: who may
+// approve each tool and for how long, roles lowest first.
+func (r *run) writePolicy(b *strings.Builder) {
+	source := "the worker's"
+	if !r.canonical {
+		source = "from the run's input (started before the worker owned the policy)"
+	}
+	fmt.Fprintf(b, "\n\n**Policy** (%s; roles, lowest first: %s):", source, mdCode(strings.Join(r.policy.Roles, " < "), 200))
+	for _, name := range r.policy.ToolNames() {
+		tp := r.policy.Tools[name]
+		if tp.NeedsApproval() {
+			fmt.Fprintf(b, "\n- `%s`: %s or higher, within %s", mdCode(name, 80), mdCode(tp.MinRole, 40), tp.ApprovalTimeout())
+		} else {
+			fmt.Fprintf(b, "\n- `%s`: no approval", mdCode(name, 80))
+		}
+	}
+	b.WriteString("\n\nTools not listed are denied.")
 }
 
 // mdCode makes s safe inside a markdown code span and bounds its length.

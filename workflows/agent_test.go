@@ -280,8 +280,8 @@ func TestDuplicateInSameTask(t *testing.T) {
 	h := newHarness(t)
 	h.model = script(calls(publishCall("call_1")), answer("done"))
 	h.env.RegisterDelayedCallback(func() {
-		h.env.SignalWorkflow(DecisionSignal, approve("call_1", "alice", "publisher", "m1"))
-		h.env.SignalWorkflow(DecisionSignal, approve("call_1", "alice", "publisher", "m1"))
+		h.env.SignalWorkflow(DecisionSignal, h.sign(approve("call_1", "alice", "publisher", "m1")))
+		h.env.SignalWorkflow(DecisionSignal, h.sign(approve("call_1", "alice", "publisher", "m1")))
 	}, time.Minute)
 
 	res := h.run(AgentInput{Policy: testPolicy(t)})
@@ -616,8 +616,12 @@ func TestCurrentDetails(t *testing.T) {
 	if err := v.Get(&md); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := md.GetCurrentDetails(), "**Done** after 2 model call(s)."; got != want {
-		t.Errorf("details after the run = %q, want %q", got, want)
+	got := md.GetCurrentDetails()
+	for _, want := range []string{"**Done** after 2 model call(s).\n\n**Policy** (the worker's; roles, lowest first: editor < publisher < admin):",
+		"\n- `delete_post`: admin or higher, within 5m0s", "\n- `search_posts`: no approval", "Tools not listed are denied."} {
+		if !strings.Contains(got, want) {
+			t.Errorf("details after the run = %q, want %q in it", got, want)
+		}
 	}
 	found := false
 	for _, q := range md.GetDefinition().GetQueryDefinitions() {
@@ -704,7 +708,7 @@ func TestWhyIgnoreAtDeadline(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a := &approval{call: publishCall("call_1"), pending: PendingApproval{ToolCallID: "call_1", ExpiresAt: deadline}}
-			r := &run{in: AgentInput{Policy: testPolicy(t)}, approvals: map[string]*approval{"call_1": a}, seenMsgs: map[string]bool{}}
+			r := &run{policy: testPolicy(t), approvals: map[string]*approval{"call_1": a}, seenMsgs: map[string]bool{}}
 			if got := r.whyIgnore(tt.now, approve("call_1", "alice", "publisher", "m1"), a); got != tt.want {
 				t.Errorf("whyIgnore = %q, want %q", got, tt.want)
 			}
@@ -818,7 +822,7 @@ func FuzzWhyIgnore(f *testing.F) {
 		}
 		deadline := testStart.Add(10 * time.Minute)
 		a := &approval{call: publishCall("call_1"), pending: PendingApproval{ToolCallID: "call_1", ExpiresAt: deadline}}
-		r := &run{in: AgentInput{Policy: p}, approvals: map[string]*approval{"call_1": a}, seenMsgs: map[string]bool{}}
+		r := &run{policy: p, approvals: map[string]*approval{"call_1": a}, seenMsgs: map[string]bool{}}
 		d := Decision{ToolCallID: callID, Decision: decision, ApproverClientID: who, ApproverRole: role, AblyMessageID: msgID}
 		if publishedAfter != 0 {
 			d.PublishedAt = testStart.Add(time.Duration(publishedAfter) * time.Second)

@@ -15,17 +15,30 @@ import (
 // cancellation of the run is an error.
 func (r *run) approveAndRun(ctx workflow.Context, c ToolCall, tp ToolPolicy) (string, error) {
 	logger := workflow.GetLogger(ctx)
+	var digest string
+	if r.canonical {
+		// The approver must see exactly what runs: arguments that could be
+		// read two ways are refused before anyone is asked.
+		canon, err := CanonicalArguments(c.Arguments, r.schemas[c.Name])
+		if err != nil {
+			why := "arguments refused: " + truncate(err.Error(), maxToolErrorLen)
+			r.record(ctx, AuditEntry{Kind: AuditDenied, ToolCallID: c.CallID, Tool: c.Name, Reason: why})
+			return "denied: " + why + " (no human was asked)", nil
+		}
+		c.Arguments, digest = canon, ArgumentsDigest(canon)
+	}
 	timeout := tp.ApprovalTimeout()
 	now := workflow.Now(ctx)
 	a := &approval{
 		call: c,
 		pending: PendingApproval{
-			ToolCallID:   c.CallID,
-			Tool:         c.Name,
-			Arguments:    c.Arguments,
-			RequiredRole: tp.MinRole,
-			RequestedAt:  now,
-			ExpiresAt:    now.Add(timeout),
+			ToolCallID:      c.CallID,
+			Tool:            c.Name,
+			Arguments:       c.Arguments,
+			ArgumentsDigest: digest,
+			RequiredRole:    tp.MinRole,
+			RequestedAt:     now,
+			ExpiresAt:       now.Add(timeout),
 		},
 	}
 	// Registered, and made findable through SAToolCallIDs, before the
@@ -37,14 +50,15 @@ func (r *run) approveAndRun(ctx workflow.Context, c ToolCall, tp ToolPolicy) (st
 	r.setDetails(ctx)
 
 	req := ApprovalRequestInput{Data: ApprovalRequestData{
-		Tool:         c.Name,
-		Arguments:    c.Arguments,
-		ToolCallID:   c.CallID,
-		WorkflowID:   r.workflowID,
-		RequiredRole: tp.MinRole,
-		Requester:    r.in.Requester,
-		RequestedAt:  a.pending.RequestedAt,
-		ExpiresAt:    a.pending.ExpiresAt,
+		Tool:            c.Name,
+		Arguments:       c.Arguments,
+		ArgumentsDigest: digest,
+		ToolCallID:      c.CallID,
+		WorkflowID:      r.workflowID,
+		RequiredRole:    tp.MinRole,
+		Requester:       r.in.Requester,
+		RequestedAt:     a.pending.RequestedAt,
+		ExpiresAt:       a.pending.ExpiresAt,
 	}}
 	pctx := workflow.WithActivityOptions(ctx, publishActivityOptions(fmt.Sprintf("approval request: %s (%s)", c.Name, c.CallID)))
 	if err := workflow.ExecuteActivity(pctx, ActivityPublishApprovalRequest, req).Get(ctx, nil); err != nil {

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -19,7 +20,36 @@ const (
 	ActivityExecuteTool             = "ExecuteTool"
 	ActivityPublishApprovalRequest  = "PublishApprovalRequest"
 	ActivityPublishApprovalResolved = "PublishApprovalResolved"
+
+	// ActivityWorkerPolicy (a local activity) returns the worker's
+	// WorkerPolicy; a run records it in its history at its start.
+	ActivityWorkerPolicy = "WorkerPolicy"
+	// ActivityVerifyDecision (a local activity) checks a decision's
+	// signature with the worker's verify keys and returns a
+	// DecisionVerdict, recorded in the run's history.
+	ActivityVerifyDecision = "VerifyDecision"
 )
+
+// WorkerPolicy is what the worker that starts a run decides for it: the
+// approval policy and the JSON schema of each tool's arguments. A run takes
+// it once, at its start (ActivityWorkerPolicy), so a later edit of the
+// worker's policy file affects new runs only, and whoever starts a run has
+// no say in it.
+type WorkerPolicy struct {
+	Policy Policy `json:"policy"`
+	// Schemas maps a tool name to the JSON schema of its arguments object,
+	// for every tool of Policy that needs a human.
+	Schemas map[string]json.RawMessage `json:"schemas"`
+}
+
+// DecisionVerdict is the result of ActivityVerifyDecision.
+type DecisionVerdict struct {
+	// Valid is true when the signature verifies with the key KeyID.
+	Valid bool `json:"valid"`
+	// Reason says why a decision is not valid ("unsigned", "unknown key
+	// \"k2\"", "bad signature").
+	Reason string `json:"reason,omitempty"`
+}
 
 // ErrTypeInvalidInput is the application error type of a run that was
 // started with input the workflow refuses (empty prompt, bad policy). Such
@@ -67,6 +97,12 @@ func SearchAttributes() []temporal.SearchAttributeKey {
 	return []temporal.SearchAttributeKey{SAToolCallIDs, SAPendingApprovals}
 }
 
+// PendingRunsQuery is the visibility query of the running workflows that
+// wait for a human.
+func PendingRunsQuery() string {
+	return "ExecutionStatus = 'Running' AND " + SAPendingApprovals.GetName() + " > 0"
+}
+
 // SearchAttributeSpecs returns SearchAttributes as "Name=Type" strings
 // ("ApprovalToolCallIDs=KeywordList"), the form of the Temporal CLI's
 // --search-attribute flag.
@@ -86,7 +122,10 @@ const (
 
 // Decision is the payload of DecisionSignal. The bridge fills it from a
 // verified approval-response: ApproverRole comes only from the server-set
-// extras.userClaim, ApproverClientID from the message's clientId.
+// extras.userClaim, ApproverClientID from the message's clientId. It then
+// signs it (KeyID, Signature over SigningPayload): the workflow applies
+// only decisions whose signature the worker verifies, so a signal from
+// anyone else changes nothing.
 type Decision struct {
 	ToolCallID       string    `json:"toolCallId"`
 	Decision         string    `json:"decision"` // DecisionApproved or DecisionRejected
@@ -95,15 +134,32 @@ type Decision struct {
 	Reason           string    `json:"reason,omitempty"`
 	AblyMessageID    string    `json:"ablyMessageId"`
 	PublishedAt      time.Time `json:"publishedAt,omitzero"` // the Ably message timestamp
+	// WorkflowID is the run the bridge routed the decision to; a signed
+	// decision is valid only for that run.
+	WorkflowID string `json:"workflowId,omitempty"`
+	// ArgumentsDigest is the digest of the arguments the approver saw
+	// (approval-response data.argumentsDigest), empty from a client that
+	// sends none (the guide's). A decision for other arguments than the
+	// pending ones is ignored.
+	ArgumentsDigest string `json:"argumentsDigest,omitempty"`
+	// Arguments are edited arguments (JSON text) for a tool the policy
+	// makes editable; empty for a plain approval or rejection.
+	Arguments string `json:"arguments,omitempty"`
+	// KeyID names the bridge key that made Signature (base64 of an
+	// Ed25519 signature over SigningPayload).
+	KeyID     string `json:"keyId,omitempty"`
+	Signature string `json:"signature,omitempty"`
 }
 
 // AgentInput starts one agent run.
 type AgentInput struct {
 	Prompt    string `json:"prompt"`
 	Requester string `json:"requester"` // who asked, shown to approvers
-	// Policy is a snapshot of the approval policy taken when the run
-	// started, so a later edit of the policy file never changes a run.
-	Policy Policy `json:"policy"`
+	// Policy is no longer read: a run takes the worker's policy
+	// (ActivityWorkerPolicy). Runs started before that change carried
+	// their policy snapshot here, and keep it; a new run whose input
+	// carries one ignores it and records AuditPolicyIgnored.
+	Policy Policy `json:"policy,omitzero"`
 	// MaxTurns bounds the model calls of the run (default DefaultMaxTurns).
 	MaxTurns int `json:"maxTurns,omitempty"`
 }
@@ -187,12 +243,16 @@ type ToolResult struct {
 
 // PendingApproval describes one approval that waits for a human.
 type PendingApproval struct {
-	ToolCallID   string    `json:"toolCallId"`
-	Tool         string    `json:"tool"`
-	Arguments    string    `json:"arguments"`
-	RequiredRole string    `json:"requiredRole"`
-	RequestedAt  time.Time `json:"requestedAt"`
-	ExpiresAt    time.Time `json:"expiresAt"`
+	ToolCallID string `json:"toolCallId"`
+	Tool       string `json:"tool"`
+	// Arguments are the canonical arguments (CanonicalArguments) that the
+	// tool runs with, in runs started since the worker owns the policy;
+	// the model's raw text in older runs.
+	Arguments       string    `json:"arguments"`
+	ArgumentsDigest string    `json:"argumentsDigest,omitempty"`
+	RequiredRole    string    `json:"requiredRole"`
+	RequestedAt     time.Time `json:"requestedAt"`
+	ExpiresAt       time.Time `json:"expiresAt"`
 }
 
 // Audit entry kinds.
@@ -207,6 +267,9 @@ const (
 	AuditExecuted     = "executed"      // the tool ran
 	AuditFailed       = "failed"        // the tool failed; Reason has the error
 	AuditCancelled    = "cancelled"     // the run was cancelled while the approval waited
+	// AuditPolicyIgnored: the run's input carried a policy, which a run
+	// never takes (the worker's policy applies).
+	AuditPolicyIgnored = "policy-ignored"
 )
 
 // AuditEntry is one line of a run's audit trail.

@@ -4,14 +4,16 @@ import (
 	"fmt"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
 
 // onDecision applies one decision signal. Only a well-formed decision that
 // names a pending approval, carries approved or rejected, comes from a role
-// that may approve the tool, and is not a copy of one already seen
-// resolves the approval; every other decision is recorded as ignored with
-// the reason.
+// that may approve the tool, names the arguments the approval asks about
+// (when it names any), is not a copy of one already seen, and whose
+// signature the worker verifies (ActivityVerifyDecision) resolves the
+// approval; every other decision is recorded as ignored with the reason.
 func (r *run) onDecision(ctx workflow.Context, d Decision) {
 	e := clipAudit(AuditEntry{
 		ToolCallID:    d.ToolCallID,
@@ -26,6 +28,14 @@ func (r *run) onDecision(ctx workflow.Context, d Decision) {
 	}
 	why := r.whyIgnore(workflow.Now(ctx), d, a)
 	r.remember(d)
+	if why == "" && workflow.GetVersion(ctx, changeSignedDecisions, workflow.DefaultVersion, 1) >= 1 {
+		// Checks that need no signature come first, so junk costs no
+		// verification; the approval may resolve while the signature is
+		// checked, hence the second look at it.
+		if why = r.verify(ctx, d); why == "" {
+			why = r.whyNotDecidable(workflow.Now(ctx), d, a)
+		}
+	}
 	if why != "" {
 		r.ignore(ctx, e, a, why)
 		return
@@ -34,6 +44,32 @@ func (r *run) onDecision(ctx workflow.Context, d Decision) {
 	d.Reason = e.Reason
 	r.resolve(ctx, a, s, &d, e)
 	workflow.GetLogger(ctx).Info("approval decided", "callId", e.ToolCallID, "decision", d.Decision, "by", e.Actor, "role", e.Role)
+}
+
+// verify checks the decision's signature in ActivityVerifyDecision (its
+// verdict is recorded in the history, so a replay after a key rotation
+// still sees it) and that it was signed for this run. It returns why the
+// decision does not count, or "".
+func (r *run) verify(ctx workflow.Context, d Decision) string {
+	if d.Signature == "" {
+		return "unsigned: the approver bridge signs every decision it forwards"
+	}
+	if d.WorkflowID != r.workflowID {
+		return "signed for another run"
+	}
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 5 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 100 * time.Millisecond, MaximumAttempts: 3},
+	})
+	var v DecisionVerdict
+	if err := workflow.ExecuteLocalActivity(lctx, ActivityVerifyDecision, d).Get(ctx, &v); err != nil {
+		workflow.GetLogger(ctx).Error("decision not verified", "callId", d.ToolCallID, "error", err)
+		return "the signature could not be checked: " + truncate(errorMessage(err), maxAuditFieldLen)
+	}
+	if !v.Valid {
+		return "signature: " + truncate(v.Reason, maxAuditFieldLen)
+	}
+	return ""
 }
 
 // dedupeKey is the key under which a well-formed decision is remembered:
@@ -74,8 +110,9 @@ func malformed(d Decision) string {
 }
 
 // whyIgnore returns why the decision changes nothing, or "" if it is
-// valid for approval a (nil when the decision names no approval). now is
-// the workflow time. It only reads the run's state.
+// valid for approval a (nil when the decision names no approval) as far as
+// can be told without its signature. now is the workflow time. It only
+// reads the run's state.
 func (r *run) whyIgnore(now time.Time, d Decision, a *approval) string {
 	if why := malformed(d); why != "" {
 		return why
@@ -83,6 +120,12 @@ func (r *run) whyIgnore(now time.Time, d Decision, a *approval) string {
 	if key, _ := dedupeKey(d); r.seenMsgs[key] {
 		return "duplicate"
 	}
+	return r.whyNotDecidable(now, d, a)
+}
+
+// whyNotDecidable returns why the well-formed, new decision d cannot
+// resolve approval a now, or "".
+func (r *run) whyNotDecidable(now time.Time, d Decision, a *approval) string {
 	switch {
 	case a == nil:
 		return "unknown tool call"
@@ -97,7 +140,10 @@ func (r *run) whyIgnore(now time.Time, d Decision, a *approval) string {
 	if _, ok := decisionState(d.Decision); !ok {
 		return fmt.Sprintf("invalid decision %q", truncate(d.Decision, 40))
 	}
-	if err := r.in.Policy.Check(a.call.Name, d.ApproverRole); err != nil {
+	if d.ArgumentsDigest != "" && a.pending.ArgumentsDigest != "" && d.ArgumentsDigest != a.pending.ArgumentsDigest {
+		return "the approver saw other arguments (digest " + truncate(d.ArgumentsDigest, 80) + ")"
+	}
+	if err := r.policy.Check(a.call.Name, d.ApproverRole); err != nil {
 		return err.Error()
 	}
 	return ""

@@ -1,7 +1,11 @@
 package workflows
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -12,6 +16,7 @@ import (
 	"github.com/stretchr/testify/mock"
 	sdkpb "go.temporal.io/api/sdk/v1"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
@@ -48,7 +53,17 @@ type harness struct {
 	// publishErr, if set, fails every approval-request publish.
 	publishErr error
 
+	// policy and schemas are the worker's (ActivityWorkerPolicy); run
+	// moves a policy given in the input here. key signs the decisions
+	// that decide sends, as the bridge does; verifyErr, if set, fails
+	// every ActivityVerifyDecision.
+	policy    Policy
+	schemas   map[string]json.RawMessage
+	key       ed25519.PrivateKey
+	verifyErr error
+
 	mu        sync.Mutex
+	verified  int                         // ActivityVerifyDecision calls
 	upserts   []temporal.SearchAttributes // with captureUpserts
 	routable  map[string]bool             // call id -> listed in SAToolCallIDs when its request was published
 	modelReqs []ModelRequest
@@ -68,11 +83,63 @@ func newHarness(t *testing.T) *harness {
 	h.env.RegisterActivityWithOptions(h.executeTool, activity.RegisterOptions{Name: ActivityExecuteTool})
 	h.env.RegisterActivityWithOptions(h.publishRequest, activity.RegisterOptions{Name: ActivityPublishApprovalRequest})
 	h.env.RegisterActivityWithOptions(h.publishResolved, activity.RegisterOptions{Name: ActivityPublishApprovalResolved})
+	h.env.RegisterActivityWithOptions(h.workerPolicy, activity.RegisterOptions{Name: ActivityWorkerPolicy})
+	h.env.RegisterActivityWithOptions(h.verifyDecision, activity.RegisterOptions{Name: ActivityVerifyDecision})
+	h.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: testWorkflowID})
+	h.schemas = testSchemas()
+	h.key = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
 	h.tool = func(req ToolRequest) (ToolResult, error) {
 		return ToolResult{Output: "ok:" + req.Name + ":" + req.CallID}, nil
 	}
 	t.Cleanup(func() { h.env.AssertExpectations(t) })
 	return h
+}
+
+// testWorkflowID is the id of every harness run.
+const testWorkflowID = "hitl-test-run"
+
+// testKeyID names the harness's signing key.
+const testKeyID = "test-key"
+
+// testSchemas are the argument schemas of the team's tools, as the worker's
+// registry has them.
+func testSchemas() map[string]json.RawMessage {
+	return map[string]json.RawMessage{
+		"publish_blog_post": json.RawMessage(`{"type":"object","properties":{"title":{"type":"string"},"body":{"type":"string"}},"required":["title"],"additionalProperties":false}`),
+		"search_posts":      json.RawMessage(`{"type":"object","properties":{"query":{"type":"string"}},"required":["query"],"additionalProperties":false}`),
+		"delete_post":       json.RawMessage(`{"type":"object","properties":{"slug":{"type":"string"}},"required":["slug"],"additionalProperties":false}`),
+	}
+}
+
+func (h *harness) workerPolicy(context.Context) (WorkerPolicy, error) {
+	return WorkerPolicy{Policy: h.policy, Schemas: h.schemas}, nil
+}
+
+// verifyDecision checks the signature with the harness's key, as the
+// worker's VerifyDecision does with its verify keys.
+func (h *harness) verifyDecision(_ context.Context, d Decision) (DecisionVerdict, error) {
+	h.mu.Lock()
+	h.verified++
+	h.mu.Unlock()
+	if h.verifyErr != nil {
+		return DecisionVerdict{}, h.verifyErr
+	}
+	sig, err := base64.StdEncoding.DecodeString(d.Signature)
+	switch {
+	case d.KeyID != testKeyID:
+		return DecisionVerdict{Reason: fmt.Sprintf("unknown key %q", d.KeyID)}, nil
+	case err != nil || !ed25519.Verify(h.key.Public().(ed25519.PublicKey), d.SigningPayload(), sig):
+		return DecisionVerdict{Reason: "bad signature"}, nil
+	}
+	return DecisionVerdict{Valid: true}, nil
+}
+
+// sign signs d for the harness's run, as the bridge does.
+func (h *harness) sign(d Decision) Decision {
+	d.WorkflowID = testWorkflowID
+	d.KeyID = testKeyID
+	d.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(h.key, d.SigningPayload()))
+	return d
 }
 
 func (h *harness) callModel(_ context.Context, req ModelRequest) (ModelResponse, error) {
@@ -153,8 +220,14 @@ func publishCall(id string) ToolCall {
 	return ToolCall{CallID: id, Name: "publish_blog_post", Arguments: `{"title":"Introducing our new API"}`}
 }
 
-// decide sends a decision signal at virtual time after start.
+// decide sends a decision signal, signed as the bridge signs it, at
+// virtual time after start.
 func (h *harness) decide(after time.Duration, d Decision) {
+	h.decideRaw(after, h.sign(d))
+}
+
+// decideRaw sends d as it is, signed or not, at virtual time after start.
+func (h *harness) decideRaw(after time.Duration, d Decision) {
 	h.env.RegisterDelayedCallback(func() { h.env.SignalWorkflow(DecisionSignal, d) }, after)
 }
 
@@ -205,6 +278,10 @@ func (h *harness) runErr(in AgentInput) (AgentResult, error) {
 	h.t.Helper()
 	if in.Prompt == "" {
 		in.Prompt = "Publish the blog post called 'Introducing our new API'"
+	}
+	if !in.Policy.isZero() && h.policy.isZero() {
+		// The policy is the worker's, not the input's.
+		h.policy, in.Policy = in.Policy, Policy{}
 	}
 	h.env.ExecuteWorkflow(WorkflowName, in)
 	if !h.env.IsWorkflowCompleted() {

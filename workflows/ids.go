@@ -97,3 +97,33 @@ func ValidatePrintable(what, s string, maxLen int) error {
 	}
 	return nil
 }
+
+// argumentsDigestPrefix starts every ArgumentsDigest.
+const argumentsDigestPrefix = "sha256:"
+
+// ValidateArgumentsDigest accepts what ArgumentsDigest returns: "sha256:"
+// and 64 lower-case hex digits.
+func ValidateArgumentsDigest(d string) error {
+	hexPart, ok := strings.CutPrefix(d, argumentsDigestPrefix)
+	if !ok || len(hexPart) != 64 {
+		return fmt.Errorf("arguments digest %q: want sha256: and 64 hex digits", truncateRunes(d, 80))
+	}
+	for i := 0; i < len(hexPart); i++ {
+		if c := hexPart[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return fmt.Errorf("arguments digest %q: want sha256: and 64 lower-case hex digits", truncateRunes(d, 80))
+		}
+	}
+	return nil
+}
+
+// truncateRunes cuts s to at most n bytes on a rune boundary, for error
+// messages.
+func truncateRunes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}

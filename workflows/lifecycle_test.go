@@ -9,7 +9,7 @@ import (
 // answer; remember is what makes a copy a duplicate.
 func TestWhyIgnoreIsPure(t *testing.T) {
 	a := &approval{call: publishCall("call_1"), pending: PendingApproval{ToolCallID: "call_1", ExpiresAt: testStart.Add(time.Hour)}}
-	r := &run{in: AgentInput{Policy: testPolicy(t)}, approvals: map[string]*approval{"call_1": a}, seenMsgs: map[string]bool{}}
+	r := &run{policy: testPolicy(t), approvals: map[string]*approval{"call_1": a}, seenMsgs: map[string]bool{}}
 	d := approve("call_1", "alice", "publisher", "m1")
 	for i := range 2 {
 		if got := r.whyIgnore(testStart, d, a); got != "" {

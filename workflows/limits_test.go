@@ -138,8 +138,8 @@ func TestIgnoredDecisionOfAnotherClientDoesNotBlockTheRealOne(t *testing.T) {
 	h := newHarness(t)
 	h.model = script(calls(publishCall("call_1")), answer("done"))
 	h.env.RegisterDelayedCallback(func() {
-		h.env.SignalWorkflow(DecisionSignal, approve("call_1", "eve", "editor", "m1"))
-		h.env.SignalWorkflow(DecisionSignal, approve("call_1", "alice", "publisher", "m1"))
+		h.env.SignalWorkflow(DecisionSignal, h.sign(approve("call_1", "eve", "editor", "m1")))
+		h.env.SignalWorkflow(DecisionSignal, h.sign(approve("call_1", "alice", "publisher", "m1")))
 	}, time.Minute)
 
 	res := h.run(AgentInput{Policy: testPolicy(t)})
@@ -157,7 +157,7 @@ func TestIgnoredDecisionOfAnotherClientDoesNotBlockTheRealOne(t *testing.T) {
 func TestClassifyKeepsPendingIDsWithinBudget(t *testing.T) {
 	p := testPolicy(t)
 	newRunWith := func(pending, resolved int) *run {
-		r := &run{in: AgentInput{Policy: p}, approvals: map[string]*approval{}, seenCalls: map[string]bool{}}
+		r := &run{policy: p, approvals: map[string]*approval{}, seenCalls: map[string]bool{}}
 		for i := range pending + resolved {
 			id := fmt.Sprintf("p%0*d", MaxToolCallIDLen-1, i)
 			a := &approval{}
@@ -244,7 +244,7 @@ func TestLongToolCallIDsAndSearchAttributeBudget(t *testing.T) {
 			if tt.wantTools > 0 {
 				h.env.RegisterDelayedCallback(func() {
 					for i, c := range cs {
-						h.env.SignalWorkflow(DecisionSignal, approve(c.CallID, "alice", "publisher", fmt.Sprintf("m%d", i)))
+						h.env.SignalWorkflow(DecisionSignal, h.sign(approve(c.CallID, "alice", "publisher", fmt.Sprintf("m%d", i))))
 					}
 				}, time.Minute)
 			}
@@ -342,18 +342,18 @@ func TestIgnoredAuditIsCappedPerApproval(t *testing.T) {
 		// The first calls are flooded before the last ones see any.
 		for _, c := range cs {
 			for j := range perCall {
-				h.env.SignalWorkflow(DecisionSignal, approve(c.CallID, "eve", "editor", fmt.Sprintf("%s-m%d", c.CallID, j)))
+				h.env.SignalWorkflow(DecisionSignal, h.sign(approve(c.CallID, "eve", "editor", fmt.Sprintf("%s-m%d", c.CallID, j))))
 				sent[c.CallID]++
 			}
 		}
 		for j := range unknown {
-			h.env.SignalWorkflow(DecisionSignal, approve("nope", "eve", "editor", fmt.Sprintf("u%d", j)))
+			h.env.SignalWorkflow(DecisionSignal, h.sign(approve("nope", "eve", "editor", fmt.Sprintf("u%d", j))))
 			sent[""]++
 		}
 	}, time.Minute)
 	h.env.RegisterDelayedCallback(func() {
 		for i, c := range cs {
-			h.env.SignalWorkflow(DecisionSignal, approve(c.CallID, "alice", "publisher", fmt.Sprintf("ok%d", i)))
+			h.env.SignalWorkflow(DecisionSignal, h.sign(approve(c.CallID, "alice", "publisher", fmt.Sprintf("ok%d", i))))
 		}
 	}, 2*time.Minute)
 
@@ -429,5 +429,17 @@ func TestDecisionJSONOmitsZeroPublishedAt(t *testing.T) {
 	var back Decision
 	if err := json.Unmarshal(b, &back); err != nil || !back.PublishedAt.Equal(testStart) {
 		t.Errorf("round trip of %s: %+v, %v", b, back, err)
+	}
+}
+
+func TestValidateArgumentsDigest(t *testing.T) {
+	good := ArgumentsDigest(`{"title":"x"}`)
+	if err := ValidateArgumentsDigest(good); err != nil {
+		t.Fatalf("ValidateArgumentsDigest(%q) = %v", good, err)
+	}
+	for _, bad := range []string{"", "sha256:", "md5:" + good[7:], strings.ToUpper(good), good + "0", good[:len(good)-1], "sha256:" + strings.Repeat("g", 64)} {
+		if err := ValidateArgumentsDigest(bad); err == nil {
+			t.Errorf("ValidateArgumentsDigest(%q) accepted", bad)
+		}
 	}
 }

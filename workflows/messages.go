@@ -1,6 +1,9 @@
 package workflows
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"time"
 )
@@ -27,9 +30,9 @@ const (
 
 	// DefaultAgentClientID is the Ably clientId the agent publishes with.
 	// Approver clients show only approval-requests from this clientId.
-	DefaultAgentClientID = "hitl-agent"
+	DefaultAgentClientID = "hitl:agent"
 	// DefaultBridgeClientID is the Ably clientId of the approver bridge.
-	DefaultBridgeClientID = "hitl-bridge"
+	DefaultBridgeClientID = "hitl:bridge"
 
 	// ExtrasHeaders and ExtrasUserClaim are the keys of a message's extras
 	// that the contract uses: the headers, and the approver's role that
@@ -46,14 +49,17 @@ const (
 // are the guide's fields (Arguments is the model's raw JSON text); the rest
 // are added.
 type ApprovalRequestData struct {
-	Tool         string    `json:"tool"`
-	Arguments    string    `json:"arguments"`
-	ToolCallID   string    `json:"toolCallId"`
-	WorkflowID   string    `json:"workflowId"`
-	RequiredRole string    `json:"requiredRole"`
-	Requester    string    `json:"requester,omitempty"`
-	RequestedAt  time.Time `json:"requestedAt"`
-	ExpiresAt    time.Time `json:"expiresAt"`
+	Tool      string `json:"tool"`
+	Arguments string `json:"arguments"`
+	// ArgumentsDigest (added) is ArgumentsDigest(Arguments); a decision
+	// names it to say which arguments the approver saw.
+	ArgumentsDigest string    `json:"argumentsDigest,omitempty"`
+	ToolCallID      string    `json:"toolCallId"`
+	WorkflowID      string    `json:"workflowId"`
+	RequiredRole    string    `json:"requiredRole"`
+	Requester       string    `json:"requester,omitempty"`
+	RequestedAt     time.Time `json:"requestedAt"`
+	ExpiresAt       time.Time `json:"expiresAt"`
 }
 
 // ApprovalResponseData is data of an approval-response. Decision is the
@@ -61,6 +67,10 @@ type ApprovalRequestData struct {
 type ApprovalResponseData struct {
 	Decision string `json:"decision"`
 	Reason   string `json:"reason,omitempty"`
+	// ArgumentsDigest (added) is the request's argumentsDigest, naming the
+	// arguments the approver saw. A client that shows the arguments sends
+	// it; the guide's client sends none.
+	ArgumentsDigest string `json:"argumentsDigest,omitempty"`
 }
 
 // Outcomes reported in approval-resolved.
@@ -98,9 +108,8 @@ type ApprovalResolvedInput struct {
 }
 
 // AgentMessage is one message the agent publishes about a tool call: its
-// name, its Ably message id, its extras.headers and its data. The id is the
-// same on every retry, so that Ably delivers a retried publish once.
-// Publishers turn it into a client message with ablymsg.Agent.
+// name, its Ably message id, its extras.headers and its data. Publishers
+// turn it into a client message with ablymsg.Agent.
 type AgentMessage struct {
 	ID      string
 	Name    string
@@ -108,32 +117,51 @@ type AgentMessage struct {
 	Data    any
 }
 
-// Message kinds, the last part of an agent message id.
+// Message kinds, part of an agent message id.
 const (
 	msgKindRequest  = "request"
 	msgKindResolved = "resolved"
 )
 
-// Message is the approval-request for d, with message id
-// "<workflowId>:<toolCallId>:request".
-func (d ApprovalRequestData) Message() (AgentMessage, error) {
-	return agentMessage(MsgApprovalRequest, msgKindRequest, d.WorkflowID, d.ToolCallID, d)
+// MinMessageIDKeyLen is the least length of the key of AgentMessageID.
+const MinMessageIDKeyLen = 16
+
+// AgentMessageID is the Ably message id of the agent's message of kind
+// about one tool call: "hitl:" and 128 bits of HMAC-SHA256 under key of the
+// workflow id, the tool-call id and the kind. The same inputs give the same
+// id, so a retried publish is delivered once; without the key nobody can
+// compute it, so an approver who saw a request cannot publish the agent's
+// next message id first (Ably would then drop the agent's own message as a
+// duplicate).
+func AgentMessageID(key []byte, workflowID, toolCallID, kind string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(workflowID + "\x00" + toolCallID + "\x00" + kind))
+	return "hitl:" + hex.EncodeToString(m.Sum(nil)[:16])
 }
 
-// Message is the approval-resolved for d, with message id
-// "<workflowId>:<toolCallId>:resolved".
-func (d ApprovalResolvedData) Message() (AgentMessage, error) {
-	return agentMessage(MsgApprovalResolved, msgKindResolved, d.WorkflowID, d.ToolCallID, d)
+// Message is the approval-request for d; idKey is the agent's message-id
+// key (see AgentMessageID).
+func (d ApprovalRequestData) Message(idKey []byte) (AgentMessage, error) {
+	return agentMessage(idKey, MsgApprovalRequest, msgKindRequest, d.WorkflowID, d.ToolCallID, d)
+}
+
+// Message is the approval-resolved for d; idKey is the agent's message-id
+// key (see AgentMessageID).
+func (d ApprovalResolvedData) Message(idKey []byte) (AgentMessage, error) {
+	return agentMessage(idKey, MsgApprovalResolved, msgKindResolved, d.WorkflowID, d.ToolCallID, d)
 }
 
 // agentMessage is the message name of kind about one tool call. Both ids
 // are required: they make the message id and route the approver's answer.
-func agentMessage(name, kind, workflowID, toolCallID string, data any) (AgentMessage, error) {
+func agentMessage(idKey []byte, name, kind, workflowID, toolCallID string, data any) (AgentMessage, error) {
 	if workflowID == "" || toolCallID == "" {
 		return AgentMessage{}, fmt.Errorf("%s: workflowId and toolCallId are required", name)
 	}
+	if len(idKey) < MinMessageIDKeyLen {
+		return AgentMessage{}, fmt.Errorf("%s: the message-id key is shorter than %d bytes", name, MinMessageIDKeyLen)
+	}
 	return AgentMessage{
-		ID:   workflowID + ":" + toolCallID + ":" + kind,
+		ID:   AgentMessageID(idKey, workflowID, toolCallID, kind),
 		Name: name,
 		Headers: map[string]string{
 			HeaderToolCallID: toolCallID,

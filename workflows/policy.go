@@ -50,6 +50,9 @@ func (p Policy) ToolNames() []string {
 	return names
 }
 
+// isZero reports whether the policy is empty: no roles and no tools.
+func (p Policy) isZero() bool { return len(p.Roles) == 0 && len(p.Tools) == 0 }
+
 // NeedsApproval reports whether a call of the tool waits for a human.
 func (tp ToolPolicy) NeedsApproval() bool { return tp.MinRole != ApprovalNone }
 

@@ -8,6 +8,8 @@ package ablyconn
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net"
@@ -172,4 +174,23 @@ func SignToken(keyName, secret, clientID, capability string, extra map[string]an
 		return "", time.Time{}, fmt.Errorf("sign ably token: %w", err)
 	}
 	return s, exp, nil
+}
+
+// messageIDKeyLabel separates the message-id key from any other use of the
+// API key's secret.
+const messageIDKeyLabel = "hitl agent message ids v1"
+
+// MessageIDKey derives the key of the agent's Ably message ids
+// (workflows.AgentMessageID) from the API key's secret: every trusted
+// program that publishes as the agent (the worker, the dev stack's
+// re-announcer) computes the same ids with no other secret to hand out,
+// and nobody without the key can predict them. Nil without an API key.
+func (c Config) MessageIDKey() []byte {
+	_, secret, ok := strings.Cut(c.APIKey, ":")
+	if !ok || secret == "" {
+		return nil
+	}
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(messageIDKeyLabel))
+	return m.Sum(nil)
 }

@@ -156,3 +156,19 @@ func TestSignTokenRefusesReservedExtra(t *testing.T) {
 		})
 	}
 }
+
+func TestMessageIDKey(t *testing.T) {
+	a := Config{APIKey: "app.key:secret-one"}.MessageIDKey()
+	if len(a) != 32 {
+		t.Fatalf("key of %d bytes, want 32", len(a))
+	}
+	if b := (Config{APIKey: "other.key:secret-one"}).MessageIDKey(); string(a) != string(b) {
+		t.Error("the key depends on the key name, not only on the secret")
+	}
+	if c := (Config{APIKey: "app.key:secret-two"}).MessageIDKey(); string(a) == string(c) {
+		t.Error("two secrets, one key")
+	}
+	if (Config{}).MessageIDKey() != nil || (Config{APIKey: "app.key"}).MessageIDKey() != nil {
+		t.Error("a key without an API key secret")
+	}
+}

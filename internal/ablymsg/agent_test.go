@@ -8,13 +8,16 @@ import (
 	"github.com/hitl/durable-approvals/workflows"
 )
 
+// testIDKey keys the agent's message ids in these tests.
+var testIDKey = []byte("0123456789abcdef0123456789abcdef")
+
 func TestAgentApprovalRequest(t *testing.T) {
 	d := workflows.ApprovalRequestData{
 		Tool: "publish_blog_post", Arguments: `{"title":"T"}`, ToolCallID: "call_1", WorkflowID: "hitl-1",
 		RequiredRole: "publisher", Requester: "sam",
 		RequestedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), ExpiresAt: time.Date(2026, 1, 2, 3, 14, 5, 0, time.UTC),
 	}
-	am, err := d.Message()
+	am, err := d.Message(testIDKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,7 +25,7 @@ func TestAgentApprovalRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.ID != "hitl-1:call_1:request" || m.Name != workflows.MsgApprovalRequest {
+	if m.ID != workflows.AgentMessageID(testIDKey, "hitl-1", "call_1", "request") || m.Name != workflows.MsgApprovalRequest {
 		t.Errorf("id %q name %q", m.ID, m.Name)
 	}
 	headers, _ := m.Extras["headers"].(map[string]any)
@@ -41,7 +44,7 @@ func TestAgentApprovalRequest(t *testing.T) {
 		t.Errorf("data round trip = %+v, %v; want %+v", back, err, d)
 	}
 	for _, bad := range []workflows.ApprovalRequestData{{ToolCallID: "call_1"}, {WorkflowID: "hitl-1"}} {
-		if _, err := bad.Message(); err == nil {
+		if _, err := bad.Message(testIDKey); err == nil {
 			t.Errorf("Message(%+v): no error", bad)
 		}
 	}
@@ -49,7 +52,7 @@ func TestAgentApprovalRequest(t *testing.T) {
 
 func TestAgentApprovalResolved(t *testing.T) {
 	d := workflows.ApprovalResolvedData{ToolCallID: "call_1", WorkflowID: "hitl-1", Tool: "t", Outcome: workflows.OutcomeApproved, DecidedBy: "pat"}
-	am, err := d.Message()
+	am, err := d.Message(testIDKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +60,7 @@ func TestAgentApprovalResolved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.ID != "hitl-1:call_1:resolved" || m.Name != workflows.MsgApprovalResolved {
+	if m.ID != workflows.AgentMessageID(testIDKey, "hitl-1", "call_1", "resolved") || m.Name != workflows.MsgApprovalResolved {
 		t.Errorf("id %q name %q", m.ID, m.Name)
 	}
 	var back workflows.ApprovalResolvedData

@@ -242,6 +242,34 @@ func TestDecide(t *testing.T) {
 
 // A script that runs as soon as the workflow lists the approval can beat
 // the agent's publish: Decide waits for the live request.
+// The decision names the digest of the arguments the approver was shown.
+func TestDecideSendsTheArgumentsDigest(t *testing.T) {
+	e := startEnv(t)
+	agent := e.rest(t, workflows.DefaultAgentClientID)
+	args := `{"title":"Introducing our new API"}`
+	d := workflows.ApprovalRequestData{
+		Tool: "publish_blog_post", Arguments: args, ArgumentsDigest: workflows.ArgumentsDigest(args), ToolCallID: "call_1", WorkflowID: "wf-1",
+		RequiredRole: "publisher", Requester: "bob", RequestedAt: time.Now().UTC(), ExpiresAt: time.Now().Add(10 * time.Minute),
+	}
+	m := &ably.Message{Name: workflows.MsgApprovalRequest, Data: d,
+		Extras: map[string]any{"headers": map[string]any{"toolCallId": "call_1", "workflowId": "wf-1"}}}
+	if err := agent.PublishMultiple(t.Context(), []*ably.Message{m}); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := Decide(t.Context(), e.cliConfig(t, nil), DecideArgs{ToolCallID: "call_1", Decision: "approved"}, &out); err != nil {
+		t.Fatalf("approve: %v", err)
+	}
+	rs := responses(t, agent)
+	if len(rs) != 1 {
+		t.Fatalf("%d responses, want 1", len(rs))
+	}
+	r, err := bridge.DecodeResponse(rs[0])
+	if err != nil || r.ArgumentsDigest != d.ArgumentsDigest {
+		t.Fatalf("response = %+v, %v; want the digest %s", r, err, d.ArgumentsDigest)
+	}
+}
+
 func TestDecideWaitsForLateRequest(t *testing.T) {
 	e := startEnv(t)
 	agent := e.rest(t, workflows.DefaultAgentClientID)
@@ -253,13 +281,9 @@ func TestDecideWaitsForLateRequest(t *testing.T) {
 	go func() {
 		done <- Decide(t.Context(), cfg, DecideArgs{ToolCallID: "call_late", Decision: "approved", Wait: 20 * time.Second}, out)
 	}()
-	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(logs.String(), "waiting for it") {
-		if time.Now().After(deadline) {
-			t.Fatalf("Decide did not start waiting; logs:\n%s", logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testutil.Eventually(t, 15*time.Second, "Decide to wait for the request", func() bool {
+		return strings.Contains(logs.String(), "waiting for it")
+	})
 	publishRequest(t, agent, "call_late", "wf-late", time.Now().Add(10*time.Minute))
 	select {
 	case err := <-done:
@@ -441,7 +465,7 @@ func TestSessionRenewsToken(t *testing.T) {
 	for time.Since(start) < ttl+time.Second {
 		time.Sleep(50 * time.Millisecond) // outlive the first token
 	}
-	if err := s.respond(t.Context(), "call_1", "wf-1", "approved", ""); err != nil {
+	if err := s.respond(t.Context(), "call_1", "wf-1", "", "approved", ""); err != nil {
 		t.Fatalf("publish after renewal: %v", err)
 	}
 	if st := s.client.Connection.State(); st != ably.ConnectionStateConnected {

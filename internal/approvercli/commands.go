@@ -85,10 +85,10 @@ func Decide(ctx context.Context, cfg Config, a DecideArgs, out io.Writer) error 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	var workflowID string
+	var workflowID, digest string
 	switch {
 	case len(found) == 1:
-		workflowID = found[0].WorkflowID
+		workflowID, digest = found[0].WorkflowID, found[0].ArgumentsDigest
 		if w := s.roleWarning(found[0]); w != "" {
 			fmt.Fprintln(out, w)
 		}
@@ -106,7 +106,7 @@ func Decide(ctx context.Context, cfg Config, a DecideArgs, out io.Writer) error 
 		}
 		return fmt.Errorf("%w for tool call %q (use --force to send anyway)", ErrUnknownToolCall, a.ToolCallID)
 	}
-	if err := s.respond(ctx, a.ToolCallID, workflowID, a.Decision, a.Reason); err != nil {
+	if err := s.respond(ctx, a.ToolCallID, workflowID, digest, a.Decision, a.Reason); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "Decision sent: %s\n", a.Decision)

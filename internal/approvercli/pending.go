@@ -2,6 +2,7 @@ package approvercli
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -222,6 +223,16 @@ func decodeRequest(m *ably.Message) (Request, error) {
 	}
 	if d.Tool == "" {
 		return Request{}, fmt.Errorf("no tool name")
+	}
+	if d.ArgumentsDigest != "" {
+		// The digest is what the approver's decision names: it must be
+		// the digest of the arguments shown.
+		if err := workflows.ValidateArgumentsDigest(d.ArgumentsDigest); err != nil {
+			return Request{}, err
+		}
+		if workflows.ArgumentsDigest(d.Arguments) != d.ArgumentsDigest {
+			return Request{}, errors.New("the arguments do not match their digest")
+		}
 	}
 	r := Request{ApprovalRequestData: d, MessageID: m.ID, Publisher: m.ClientID}
 	if m.Timestamp > 0 {

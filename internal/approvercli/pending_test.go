@@ -169,6 +169,27 @@ func TestPendingApply(t *testing.T) {
 			wantList:  []string{"wf-7/call_7"},
 		},
 		{
+			name: "arguments and their digest agree",
+			msgs: func(t *testing.T) []*ably.Message {
+				d := reqData("call_1", "wf-1", in10)
+				d.ArgumentsDigest = workflows.ArgumentsDigest(d.Arguments)
+				return []*ably.Message{requestMsg(t, "hitl-agent", d)}
+			},
+			wantKinds: []EventKind{EventRequest},
+			wantList:  []string{"wf-1/call_1"},
+		},
+		{
+			// A decision names the digest: the arguments shown must be
+			// the ones it names.
+			name: "arguments that do not match their digest",
+			msgs: func(t *testing.T) []*ably.Message {
+				d := reqData("call_1", "wf-1", in10)
+				d.ArgumentsDigest = workflows.ArgumentsDigest(`{"title":"Something else"}`)
+				return []*ably.Message{requestMsg(t, "hitl-agent", d)}
+			},
+			wantKinds: []EventKind{EventIgnored},
+		},
+		{
 			name: "bad tool call id",
 			msgs: func(t *testing.T) []*ably.Message {
 				return []*ably.Message{requestMsg(t, "hitl-agent", reqData("call 1", "wf-1", in10))}

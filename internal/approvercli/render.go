@@ -27,6 +27,9 @@ func writeRequest(w io.Writer, r Request, now time.Time) {
 	fmt.Fprintf(w, "\n%s\nAPPROVAL REQUEST\n%s\n", rule, rule)
 	fmt.Fprintf(w, "Tool:          %s\n", clean(r.Tool))
 	fmt.Fprintf(w, "Arguments:\n%s\n", indent(prettyArgs(r.Arguments), "  "))
+	if r.ArgumentsDigest != "" {
+		fmt.Fprintf(w, "Digest:        %s…\n", r.ArgumentsDigest[:min(len(r.ArgumentsDigest), len("sha256:")+16)])
+	}
 	requester := r.Requester
 	if requester == "" {
 		requester = "(unknown)"

@@ -144,7 +144,7 @@ func open(ctx context.Context, cfg Config) (*session, error) {
 		s.close()
 		return nil, fmt.Errorf("attach to channel %q: %w", cfg.Channel, err)
 	}
-	msgs, err := ablymsg.HistoryUntilAttach(actx, s.ch, cfg.HistoryPages, 100)
+	msgs, _, err := ablymsg.HistoryUntilAttach(actx, s.ch, ablymsg.HistoryRange{PageSize: 100, MaxMessages: cfg.HistoryPages * 100})
 	if err != nil {
 		s.close()
 		return nil, fmt.Errorf("load pending requests: %w", err)
@@ -193,11 +193,15 @@ func (s *session) roleWarning(r Request) string {
 }
 
 // respond publishes an approval-response and waits for Ably's ACK. The
-// shape is the guide's, plus reason and the workflowId header when known.
-func (s *session) respond(ctx context.Context, toolCallID, workflowID, decision, reason string) error {
+// shape is the guide's, plus reason, the digest of the arguments the
+// approver was shown, and the workflowId header, when known.
+func (s *session) respond(ctx context.Context, toolCallID, workflowID, digest, decision, reason string) error {
 	data := map[string]any{"decision": decision}
 	if reason != "" {
 		data["reason"] = reason
+	}
+	if digest != "" {
+		data["argumentsDigest"] = digest
 	}
 	headers := map[string]any{workflows.HeaderToolCallID: toolCallID}
 	if workflowID != "" {

@@ -160,7 +160,7 @@ func (w *watcher) decide(ctx context.Context, decision, reason string) {
 		w.showNext()
 		return
 	}
-	if err := w.s.respond(ctx, r.ToolCallID, r.WorkflowID, decision, reason); err != nil {
+	if err := w.s.respond(ctx, r.ToolCallID, r.WorkflowID, r.ArgumentsDigest, decision, reason); err != nil {
 		fmt.Fprintf(w.out, "Failed to send decision: %v\n", err)
 		w.stage = stageDecision
 		fmt.Fprint(w.out, PromptDecision)

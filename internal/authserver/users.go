@@ -54,10 +54,17 @@ const (
 )
 
 // DefaultReservedNames are the default Ably clientIds of the trusted
-// programs (the agent and the bridge). No approver may take them, or the
+// programs (the agent and the bridge), and the ones they had before those
+// took a ':' that no user name can hold. No approver may take them, or the
 // approver could publish as the agent. They are always reserved; configured
 // clientIds (HITL_AGENT_CLIENT_ID, HITL_BRIDGE_CLIENT_ID) add to them.
-var DefaultReservedNames = []string{workflows.DefaultAgentClientID, workflows.DefaultBridgeClientID}
+var DefaultReservedNames = []string{workflows.DefaultAgentClientID, workflows.DefaultBridgeClientID, legacyAgentClientID, legacyBridgeClientID}
+
+// The trusted clientIds' defaults before they took a ':'.
+const (
+	legacyAgentClientID  = "hitl-agent"
+	legacyBridgeClientID = "hitl-bridge"
+)
 
 // Rules are what a users file must satisfy.
 type Rules struct {

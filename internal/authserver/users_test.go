@@ -324,7 +324,7 @@ func TestCommonPasswordsList(t *testing.T) {
 // frees hitl-agent or hitl-bridge for an approver (issue 9, attack 9).
 func TestReservedNamesAddToDefaults(t *testing.T) {
 	custom := []string{"my-agent"}
-	for _, name := range []string{"my-agent", workflows.DefaultAgentClientID, workflows.DefaultBridgeClientID} {
+	for _, name := range []string{"my-agent", "hitl-agent", "hitl-bridge"} {
 		path := filepath.Join(t.TempDir(), "users.json")
 		err := AddUser(path, name, "publisher", "long-password-1", nil, WithCost(bcrypt.MinCost), WithReserved(custom))
 		if err == nil || !strings.Contains(err.Error(), "reserved") {
@@ -338,11 +338,18 @@ func TestReservedNamesAddToDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := writeUsers(path, map[string]User{workflows.DefaultBridgeClientID: {Name: workflows.DefaultBridgeClientID, Role: "admin", PasswordHash: string(h)}}); err != nil {
+	if err := writeUsers(path, map[string]User{"hitl-bridge": {Name: "hitl-bridge", Role: "admin", PasswordHash: string(h)}}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = New(Config{UsersFile: path, AblyKey: testKey, BcryptCost: bcrypt.MinCost, Reserved: custom})
 	if err == nil || !strings.Contains(err.Error(), "reserved") {
-		t.Fatalf("New with %s in the users file and Reserved %q: %v, want reserved", workflows.DefaultBridgeClientID, custom, err)
+		t.Fatalf("New with hitl-bridge in the users file and Reserved %q: %v, want reserved", custom, err)
+	}
+	// The default trusted clientIds hold a ':', which no user name can.
+	for _, name := range []string{workflows.DefaultAgentClientID, workflows.DefaultBridgeClientID} {
+		err := AddUser(filepath.Join(t.TempDir(), "users.json"), name, "publisher", "long-password-1", nil, WithCost(bcrypt.MinCost))
+		if err == nil || !strings.Contains(err.Error(), "only a-z") {
+			t.Errorf("AddUser %s: %v, want refused for its characters", name, err)
+		}
 	}
 }

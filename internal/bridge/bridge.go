@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/ably/ably-go/ably"
+	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/ablymsg"
+	"github.com/hitl/durable-approvals/internal/signing"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -24,11 +26,15 @@ type Config struct {
 	Temporal Temporal        // a client.Client
 	Log      *slog.Logger    // default slog.Default()
 
-	// HistoryPages bounds the catch-up after each attach (pages of
-	// HistoryPageSize messages, newest first). Default 10.
-	HistoryPages int
-	// HistoryPageSize is the history page limit. Default 100.
+	// Signer signs every decision the bridge forwards. Required.
+	Signer *signing.Signer
+	// HistoryPageSize is the history page limit of the catch-up. Default
+	// 1000.
 	HistoryPageSize int
+	// MaxCatchUp bounds the messages one catch-up reads (default
+	// 1,000,000); the catch-up reads back to the oldest pending run's
+	// start, so this is only a guard against a runaway channel.
+	MaxCatchUp int
 	// Retry bounds retries of one Temporal call; reconnects to Ably use
 	// the same cap.
 	Retry Backoff
@@ -63,11 +69,11 @@ func (c *Config) setDefaults() {
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
-	if c.HistoryPages <= 0 {
-		c.HistoryPages = 10
-	}
 	if c.HistoryPageSize <= 0 {
-		c.HistoryPageSize = 100
+		c.HistoryPageSize = 1000
+	}
+	if c.MaxCatchUp <= 0 {
+		c.MaxCatchUp = 1_000_000
 	}
 	if c.RetryEvery <= 0 {
 		c.RetryEvery = 10 * time.Second
@@ -88,6 +94,9 @@ func (c Config) Validate() error {
 	}
 	if c.Temporal == nil {
 		errs = append(errs, errors.New("bridge: no Temporal client"))
+	}
+	if c.Signer == nil {
+		errs = append(errs, errors.New("bridge: no decision signing key (HITL_DECISION_SIGNING_KEY)"))
 	}
 	if strings.TrimSpace(c.Channel) != c.Channel {
 		errs = append(errs, fmt.Errorf("channel %q has surrounding spaces", c.Channel))
@@ -128,7 +137,7 @@ func Run(ctx context.Context, cfg Config) error {
 		log:      cfg.Log.With("channel", cfg.Channel),
 		client:   client,
 		ch:       client.Channels.Get(cfg.Channel),
-		handler:  &Handler{Temporal: cfg.Temporal, Log: cfg.Log, Retry: cfg.Retry, PreLimit: cfg.PreLimit, RateLimit: cfg.RateLimit},
+		handler:  &Handler{Temporal: cfg.Temporal, Log: cfg.Log, Retry: cfg.Retry, PreLimit: cfg.PreLimit, RateLimit: cfg.RateLimit, Signer: cfg.Signer},
 		msgs:     make(chan *ably.Message, liveBuffer),
 		catchUp:  make(chan struct{}, 1),
 		recent:   newSeen(10000),
@@ -332,12 +341,33 @@ func (b *runner) retryParked(ctx context.Context) {
 	}
 }
 
+// catchUpMargin is read before the oldest pending run's start, for clock
+// differences between Temporal and Ably.
+const catchUpMargin = time.Minute
+
 // replay forwards the approval-responses published before the attach
-// point, oldest first, bounded by HistoryPages.
+// point, oldest first: every one published since the oldest running
+// workflow that waits for a human started (a decision for it cannot be
+// older), however many other messages came since. With no run waiting
+// there is nothing to catch up.
 func (b *runner) replay(ctx context.Context) error {
-	msgs, err := ablymsg.HistoryUntilAttach(ctx, b.ch, b.cfg.HistoryPages, b.cfg.HistoryPageSize)
+	since, waiting, err := oldestPendingStart(ctx, b.cfg.Temporal)
 	if err != nil {
 		return err
+	}
+	if !waiting {
+		b.log.Info("catch-up done: no run waits for a human")
+		return nil
+	}
+	msgs, complete, err := ablymsg.HistoryUntilAttach(ctx, b.ch, ablymsg.HistoryRange{
+		Since: since.Add(-catchUpMargin), PageSize: b.cfg.HistoryPageSize, MaxMessages: b.cfg.MaxCatchUp,
+	})
+	if err != nil {
+		return err
+	}
+	if !complete {
+		b.log.Error("catch-up cut: more messages since the oldest pending run than the bridge reads at once",
+			"since", since, "read", len(msgs), "max", b.cfg.MaxCatchUp)
 	}
 	n := 0
 	for _, m := range msgs {
@@ -347,8 +377,42 @@ func (b *runner) replay(ctx context.Context) error {
 		n++
 		b.handle(ctx, m)
 	}
-	b.log.Info("catch-up done", "responses", n, "messages", len(msgs))
+	b.log.Info("catch-up done", "responses", n, "messages", len(msgs), "since", since)
 	return nil
+}
+
+// maxPendingRunPages bounds the visibility pages oldestPendingStart reads
+// (pendingRunPageSize runs each).
+const (
+	maxPendingRunPages = 1000
+	pendingRunPageSize = 1000
+)
+
+// oldestPendingStart returns the start time of the oldest running workflow
+// with a pending approval, from visibility; waiting is false when none
+// waits.
+func oldestPendingStart(ctx context.Context, tc Temporal) (oldest time.Time, waiting bool, err error) {
+	var token []byte
+	for range maxPendingRunPages {
+		lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		resp, err := tc.ListWorkflow(lctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Query: workflows.PendingRunsQuery(), PageSize: pendingRunPageSize, NextPageToken: token,
+		})
+		cancel()
+		if err != nil {
+			return time.Time{}, false, fmt.Errorf("list runs waiting for a human: %w", err)
+		}
+		for _, e := range resp.GetExecutions() {
+			st := e.GetStartTime().AsTime()
+			if !waiting || st.Before(oldest) {
+				oldest, waiting = st, true
+			}
+		}
+		if token = resp.GetNextPageToken(); len(token) == 0 {
+			return oldest, waiting, nil
+		}
+	}
+	return time.Time{}, false, fmt.Errorf("list runs waiting for a human: more than %d pages", maxPendingRunPages)
 }
 
 // repair reconnects a failed connection and re-attaches a lost channel;

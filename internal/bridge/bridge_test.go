@@ -68,7 +68,7 @@ func startBridge(t *testing.T, ac ablyconn.Config, tc Temporal) func() string {
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(ctx, Config{
-			Ably: ac, Temporal: tc, Log: log,
+			Ably: ac, Temporal: tc, Log: log, Signer: testSigner,
 			Retry:       Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond, Attempts: 3},
 			AblyOptions: []ably.ClientOption{ably.WithLogLevel(ably.LogNone)},
 		})
@@ -96,6 +96,12 @@ func checkDecision(t *testing.T, got sentSignal, wfID, approver, role, decision 
 	if got.WorkflowID != wfID || got.Name != workflows.DecisionSignal || d.ToolCallID != "call_abc123" ||
 		d.ApproverClientID != approver || d.ApproverRole != role || d.Decision != decision || d.AblyMessageID == "" || d.PublishedAt.IsZero() {
 		t.Fatalf("signal = %+v, want workflow %s, approver %s, role %s, decision %s", got, wfID, approver, role, decision)
+	}
+	if d.WorkflowID != wfID {
+		t.Fatalf("decision signed for workflow %q, sent to %q", d.WorkflowID, wfID)
+	}
+	if err := testVerifier.Verify(d); err != nil {
+		t.Fatalf("the forwarded decision does not verify: %v", err)
 	}
 }
 
@@ -197,7 +203,7 @@ func TestBridgeParksWhileTemporalIsDown(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(rctx, Config{
-			Ably: ac, Temporal: f, Log: log, RetryEvery: 50 * time.Millisecond,
+			Ably: ac, Temporal: f, Log: log, RetryEvery: 50 * time.Millisecond, Signer: testSigner,
 			Retry:       Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond, Attempts: 3},
 			AblyOptions: []ably.ClientOption{ably.WithLogLevel(ably.LogNone)},
 		})

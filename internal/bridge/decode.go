@@ -24,6 +24,9 @@ type Response struct {
 	Decision    string // workflows.DecisionApproved or workflows.DecisionRejected
 	Reason      string
 	PublishedAt time.Time // zero when the message has no timestamp
+	// ArgumentsDigest names the arguments the approver saw; empty from a
+	// client that sends none (the guide's).
+	ArgumentsDigest string
 }
 
 // Signal is the DecisionSignal payload for the response.
@@ -36,6 +39,7 @@ func (r Response) Signal() workflows.Decision {
 		Reason:           r.Reason,
 		AblyMessageID:    r.MessageID,
 		PublishedAt:      r.PublishedAt,
+		ArgumentsDigest:  r.ArgumentsDigest,
 	}
 }
 
@@ -95,14 +99,20 @@ func DecodeResponse(m *ably.Message) (Response, error) {
 	default:
 		return Response{}, fmt.Errorf("data.decision %q: want %q or %q", data.Decision, workflows.DecisionApproved, workflows.DecisionRejected)
 	}
+	if data.ArgumentsDigest != "" {
+		if err := workflows.ValidateArgumentsDigest(data.ArgumentsDigest); err != nil {
+			return Response{}, fmt.Errorf("data.argumentsDigest: %w", err)
+		}
+	}
 	r := Response{
-		MessageID:  m.ID,
-		ClientID:   m.ClientID,
-		Role:       role,
-		ToolCallID: toolCallID,
-		WorkflowID: workflowID,
-		Decision:   data.Decision,
-		Reason:     truncate(strings.ToValidUTF8(data.Reason, "\uFFFD"), workflows.MaxReasonLen),
+		MessageID:       m.ID,
+		ClientID:        m.ClientID,
+		Role:            role,
+		ToolCallID:      toolCallID,
+		WorkflowID:      workflowID,
+		Decision:        data.Decision,
+		Reason:          truncate(strings.ToValidUTF8(data.Reason, "\uFFFD"), workflows.MaxReasonLen),
+		ArgumentsDigest: data.ArgumentsDigest,
 	}
 	if m.Timestamp > 0 {
 		r.PublishedAt = time.UnixMilli(m.Timestamp).UTC()

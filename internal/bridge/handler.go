@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/hitl/durable-approvals/internal/signing"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -97,11 +98,25 @@ type Handler struct {
 	RateLimit RateLimit
 	// Now is the clock of the rate limits (default time.Now).
 	Now func() time.Time
+	// Signer signs every decision the handler forwards; the workflow
+	// applies only decisions whose signature the worker verifies.
+	// Required.
+	Signer *signing.Signer
 
 	limiterOnce sync.Once
 	limiter     *rateLimiter
 	preLimiter  *rateLimiter
+
+	// lowRole remembers (approver, workflow, tool call) of the
+	// insufficient-role decisions forwarded, so each approver's first one
+	// per call reaches the audit and the rest cannot fill the run's
+	// history.
+	lowRoleMu sync.Mutex
+	lowRole   *seen
 }
+
+// maxLowRoleKeys bounds the insufficient-role decisions remembered.
+const maxLowRoleKeys = 10000
 
 func (h *Handler) log() *slog.Logger {
 	if h.Log == nil {
@@ -185,7 +200,7 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 		}
 	}
 	log = log.With("workflowId", wfID)
-	pending, err := h.checkPending(ctx, log, wfID, r)
+	pending, sufficient, err := h.checkPending(ctx, log, wfID, r)
 	if err != nil {
 		if errors.Is(err, ErrTemporary) {
 			log.Warn("approval-response not forwarded yet: cannot tell whether the tool call is pending", "err", err)
@@ -198,11 +213,19 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 		log.Warn("dropping approval-response: tool call not pending (late or unknown)")
 		return nil
 	}
+	lowKey := r.ClientID + "\x00" + wfID + "\x00" + r.ToolCallID
+	if !sufficient && h.sawLowRole(lowKey) {
+		log.Warn("dropping approval-response: this approver's insufficient role is already in the run's audit for this call")
+		return nil
+	}
 	if !h.rate().allow(r.ClientID, h.now()) {
 		log.Warn("approval-response deferred: approver rate limit exceeded", "perMinute", h.rate().perMinute, "burst", h.rate().burst)
 		return fmt.Errorf("%w: %s sends too many decisions", ErrRateLimited, r.ClientID)
 	}
-	if err := h.signal(ctx, wfID, r.Signal()); err != nil {
+	d := r.Signal()
+	d.WorkflowID = wfID
+	h.Signer.Sign(&d)
+	if err := h.signal(ctx, wfID, d); err != nil {
 		if errors.Is(err, ErrTemporary) {
 			h.rate().refund(r.ClientID)
 			return err
@@ -210,8 +233,28 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 		log.Warn("dropping approval-response: signal failed", "err", err)
 		return nil
 	}
-	log.Info("decision forwarded")
+	if !sufficient {
+		h.rememberLowRole(lowKey)
+	}
+	log.Info("decision forwarded", "keyId", d.KeyID)
 	return nil
+}
+
+// sawLowRole reports whether an insufficient-role decision of key was
+// already forwarded.
+func (h *Handler) sawLowRole(key string) bool {
+	h.lowRoleMu.Lock()
+	defer h.lowRoleMu.Unlock()
+	return h.lowRole != nil && h.lowRole.has(key)
+}
+
+func (h *Handler) rememberLowRole(key string) {
+	h.lowRoleMu.Lock()
+	defer h.lowRoleMu.Unlock()
+	if h.lowRole == nil {
+		h.lowRole = newSeen(maxLowRoleKeys)
+	}
+	h.lowRole.add(key)
 }
 
 // VisibilityQuery returns the visibility query that finds the running
@@ -255,12 +298,12 @@ func (h *Handler) lookup(ctx context.Context, toolCallID string) (string, error)
 }
 
 // checkPending queries the workflow's pending approvals and reports
-// whether r's tool call is one of them, logging whether the approver's role
+// whether r's tool call is one of them and whether the approver's role
 // reaches the required one (the workflow checks again and decides). A query
 // that could not run for a reason that may pass (no worker, Temporal
 // unavailable) returns an error wrapping ErrTemporary; one that can never
 // succeed (no such workflow, query refused) returns another error.
-func (h *Handler) checkPending(ctx context.Context, log *slog.Logger, wfID string, r Response) (bool, error) {
+func (h *Handler) checkPending(ctx context.Context, log *slog.Logger, wfID string, r Response) (pending, sufficient bool, err error) {
 	qt := h.QueryTimeout
 	if qt <= 0 {
 		qt = 5 * time.Second
@@ -271,26 +314,26 @@ func (h *Handler) checkPending(ctx context.Context, log *slog.Logger, wfID strin
 	if err != nil {
 		var qf *serviceerror.QueryFailed
 		if permanent(err) || errors.As(err, &qf) {
-			return false, fmt.Errorf("approvals query: %w", err)
+			return false, false, fmt.Errorf("approvals query: %w", err)
 		}
-		return false, fmt.Errorf("%w: approvals query: %w", ErrTemporary, err)
+		return false, false, fmt.Errorf("%w: approvals query: %w", ErrTemporary, err)
 	}
 	var view workflows.ApprovalsView
 	if err := v.Get(&view); err != nil {
-		return false, fmt.Errorf("approvals query: bad result: %w", err)
+		return false, false, fmt.Errorf("approvals query: bad result: %w", err)
 	}
 	for _, p := range view.Pending {
 		if p.ToolCallID != r.ToolCallID {
 			continue
 		}
 		if err := workflows.CanApprove(view.Roles, r.Role, p.RequiredRole); err != nil {
-			log.Warn("approver role insufficient; forwarding for the audit trail", "tool", p.Tool, "requiredRole", p.RequiredRole, "verdict", err.Error())
-		} else {
-			log.Info("approver role sufficient", "tool", p.Tool, "requiredRole", p.RequiredRole)
+			log.Warn("approver role insufficient", "tool", p.Tool, "requiredRole", p.RequiredRole, "verdict", err.Error())
+			return true, false, nil
 		}
-		return true, nil
+		log.Info("approver role sufficient", "tool", p.Tool, "requiredRole", p.RequiredRole)
+		return true, true, nil
 	}
-	return false, nil
+	return false, false, nil
 }
 
 // signal delivers the decision, retrying while Temporal is unavailable.

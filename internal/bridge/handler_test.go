@@ -18,7 +18,9 @@ import (
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/converter"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/hitl/durable-approvals/internal/signing"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -39,6 +41,7 @@ type fakeTemporal struct {
 type fakeWorkflow struct {
 	toolCallIDs []string
 	view        workflows.ApprovalsView
+	started     time.Time
 }
 
 type sentSignal struct {
@@ -54,7 +57,16 @@ func newFakeTemporal() *fakeTemporal { return &fakeTemporal{workflows: map[strin
 func (f *fakeTemporal) addWorkflow(id string, view workflows.ApprovalsView, toolCallIDs ...string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.workflows[id] = fakeWorkflow{toolCallIDs: toolCallIDs, view: view}
+	f.workflows[id] = fakeWorkflow{toolCallIDs: toolCallIDs, view: view, started: time.Now().Add(-time.Hour)}
+}
+
+// setStarted sets when workflow id started.
+func (f *fakeTemporal) setStarted(id string, t time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	wf := f.workflows[id]
+	wf.started = t
+	f.workflows[id] = wf
 }
 
 func (f *fakeTemporal) SignalWorkflow(_ context.Context, workflowID, runID, signalName string, arg any) error {
@@ -78,7 +90,8 @@ func (f *fakeTemporal) SignalWorkflow(_ context.Context, workflowID, runID, sign
 	return nil
 }
 
-// ListWorkflow understands exactly the query VisibilityQuery builds.
+// ListWorkflow understands exactly the queries VisibilityQuery and
+// workflows.PendingRunsQuery build.
 func (f *fakeTemporal) ListWorkflow(_ context.Context, req *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -89,6 +102,18 @@ func (f *fakeTemporal) ListWorkflow(_ context.Context, req *workflowservice.List
 		if err != nil {
 			return nil, err
 		}
+	}
+	if req.GetQuery() == workflows.PendingRunsQuery() {
+		resp := &workflowservice.ListWorkflowExecutionsResponse{}
+		for wfID, wf := range f.workflows {
+			if len(wf.view.Pending) > 0 {
+				resp.Executions = append(resp.Executions, &workflowpb.WorkflowExecutionInfo{
+					Execution: &commonpb.WorkflowExecution{WorkflowId: wfID, RunId: "run-" + wfID},
+					StartTime: timestamppb.New(wf.started),
+				})
+			}
+		}
+		return resp, nil
 	}
 	const prefix, suffix = "ApprovalToolCallIDs = '", "' AND ExecutionStatus = 'Running'"
 	q := req.GetQuery()
@@ -173,8 +198,26 @@ func fastHandler(tc Temporal, log *slog.Logger) *Handler {
 		Log:         log,
 		Retry:       Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond, Attempts: 3},
 		CallTimeout: time.Second,
+		Signer:      testSigner,
 	}
 }
+
+// testSigner and testVerifier are one decision key pair (32 bytes of 1).
+var testSigner, testVerifier = func() (*signing.Signer, *signing.Verifier) {
+	sk, vk, err := signing.Generate("test-k1", bytes.NewReader(bytes.Repeat([]byte{1}, 32)))
+	if err != nil {
+		panic(err)
+	}
+	s, err := signing.ParseSigner(sk)
+	if err != nil {
+		panic(err)
+	}
+	v, err := signing.ParseVerifier(vk)
+	if err != nil {
+		panic(err)
+	}
+	return s, v
+}()
 
 func TestHandleRouting(t *testing.T) {
 	tests := []struct {
@@ -315,9 +358,15 @@ func TestHandleRouting(t *testing.T) {
 				want := sentSignal{WorkflowID: tt.wantSignal, Name: workflows.DecisionSignal, Decision: workflows.Decision{
 					ToolCallID: "call_abc123", Decision: "approved", ApproverClientID: "alice", ApproverRole: "publisher",
 					AblyMessageID: "conn1:0:0", PublishedAt: time.UnixMilli(1_700_000_000_000).UTC(),
+					WorkflowID: tt.wantSignal, KeyID: testSigner.KeyID(),
 				}}
-				if sent[0] != want {
-					t.Fatalf("signal\n got  %+v\n want %+v", sent[0], want)
+				got := sent[0]
+				if err := testVerifier.Verify(got.Decision); err != nil {
+					t.Fatalf("the forwarded decision does not verify: %v", err)
+				}
+				got.Decision.Signature = ""
+				if got != want {
+					t.Fatalf("signal\n got  %+v\n want %+v", got, want)
 				}
 			}
 			if tt.wantLog != "" && !strings.Contains(logs(), tt.wantLog) {

@@ -88,7 +88,11 @@ func TestHandleAgainstTemporal(t *testing.T) {
 		t.Fatalf("workflow: %v", err)
 	}
 	want := workflows.Decision{ToolCallID: "call_abc123", Decision: "approved", ApproverClientID: "alice", ApproverRole: "publisher",
-		AblyMessageID: "conn1:0:0", PublishedAt: time.UnixMilli(1_700_000_000_000).UTC()}
+		AblyMessageID: "conn1:0:0", PublishedAt: time.UnixMilli(1_700_000_000_000).UTC(), WorkflowID: "wf-real-1", KeyID: testSigner.KeyID()}
+	if err := testVerifier.Verify(got); err != nil {
+		t.Fatalf("the decision the workflow got does not verify: %v", err)
+	}
+	got.Signature = ""
 	if got != want {
 		t.Fatalf("workflow got %+v, want %+v", got, want)
 	}

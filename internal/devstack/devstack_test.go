@@ -3,6 +3,7 @@ package devstack
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"testing/iotest"
 
 	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/internal/signing"
 )
 
 // fakeRoot makes a directory that looks like the repository root.
@@ -127,19 +129,34 @@ func testConfig(t *testing.T, env config.Env) Config {
 }
 
 func TestEnvBuilding(t *testing.T) {
-	secrets := Secrets{AblyKey: "devstack.local:s3cret", Users: []DemoUser{{"pat", "publisher", "pat-pw"}}}
+	secrets := Secrets{AblyKey: "devstack.local:s3cret", Users: []DemoUser{{"pat", "publisher", "pat-pw"}},
+		SigningKey: "devstack:signing-secret", VerifyKey: "devstack:verify-public"}
 	t.Run("scripted", func(t *testing.T) {
 		c := testConfig(t, config.Env{})
-		vars := trustedEnv(c, secrets)
+		vars := workerEnv(c, secrets)
 		want := map[string]string{
 			"TEMPORAL_ADDRESS": "127.0.0.1:7233", "TEMPORAL_NAMESPACE": "default", "ABLY_ENDPOINT": "127.0.0.1:8090",
 			"ABLY_TLS": "false", "ABLY_API_KEY": "devstack.local:s3cret", "AUTH_URL": "http://127.0.0.1:3001",
 			"OPENAI_BASE_URL": "http://127.0.0.1:8095/v1/", "OPENAI_API_KEY": "", "BLOG_DIR": c.BlogDir(),
-			"HITL_POLICY_FILE": c.PolicyFile(), "ABLY_CHANNEL": "ai:big-bad-any", "HITL_AGENT_CLIENT_ID": "hitl-agent",
+			"HITL_POLICY_FILE": c.PolicyFile(), "ABLY_CHANNEL": "ai:big-bad-any", "HITL_AGENT_CLIENT_ID": "hitl:agent",
 		}
 		for k, v := range want {
 			if got, ok := lookupVar(vars, k); !ok || got != v {
 				t.Errorf("%s = %q (set %v), want %q", k, got, ok, v)
+			}
+		}
+	})
+	t.Run("only the bridge holds the signing key", func(t *testing.T) {
+		c := testConfig(t, config.Env{})
+		if v, _ := lookupVar(workerEnv(c, secrets), "HITL_DECISION_VERIFY_KEYS"); v != secrets.VerifyKey {
+			t.Errorf("worker: HITL_DECISION_VERIFY_KEYS = %q", v)
+		}
+		if v, _ := lookupVar(bridgeEnv(c, secrets), "HITL_DECISION_SIGNING_KEY"); v != secrets.SigningKey {
+			t.Errorf("bridge: HITL_DECISION_SIGNING_KEY = %q", v)
+		}
+		for name, vars := range map[string][]EnvVar{"worker": workerEnv(c, secrets), "user": userEnv(c), "approver": approverEnv(c, secrets.Users[0])} {
+			if _, ok := lookupVar(vars, "HITL_DECISION_SIGNING_KEY"); ok {
+				t.Errorf("%s env holds the signing key", name)
 			}
 		}
 	})
@@ -207,6 +224,24 @@ func TestSecrets(t *testing.T) {
 		if u, ok := s2.User(name); !ok || len(u.Password) < 12 {
 			t.Errorf("user %s = %+v", name, u)
 		}
+	}
+	if _, err := signing.ParseSigner(s2.SigningKey); err != nil || s2.SigningKey != s1.SigningKey || s2.VerifyKey != s1.VerifyKey {
+		t.Errorf("decision keys = %q / %q (%v), want the first run's", s2.SigningKey, s2.VerifyKey, err)
+	}
+	// A state directory from before decisions were signed gets a key pair
+	// and keeps the rest.
+	old := s1
+	old.SigningKey, old.VerifyKey = "", ""
+	b, _ := json.Marshal(old)
+	if err := os.WriteFile(filepath.Join(dir, SecretsFile), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s3, created, err := loadOrCreateSecrets(dir, rand.Reader)
+	if err != nil || created || s3.AblyKey != s1.AblyKey || !slices.Equal(s3.Users, s1.Users) || s3.SigningKey == "" {
+		t.Fatalf("upgrade of old secrets = %+v, created=%v, %v", s3, created, err)
+	}
+	if s4, _, _ := loadOrCreateSecrets(dir, iotest.ErrReader(io.ErrUnexpectedEOF)); s4.SigningKey != s3.SigningKey {
+		t.Error("the added key pair was not kept")
 	}
 	if err := os.WriteFile(filepath.Join(dir, SecretsFile), []byte(`{"ablyKey":"nope"}`), 0o600); err != nil {
 		t.Fatal(err)

@@ -20,7 +20,6 @@ func userEnv(c Config) []EnvVar {
 		{config.EnvTemporalNamespace, c.Namespace},
 		{"TEMPORAL_TLS", "false"}, // the dev server is plaintext, whatever a profile says
 		{config.EnvTemporalUIURL, c.UIURL()},
-		{config.EnvPolicyFile, c.PolicyFile()},
 		{ablyconn.EnvEndpoint, c.AblyEndpoint()},
 		{ablyconn.EnvTLS, "false"},
 		{config.EnvChannel, c.Channel},
@@ -28,7 +27,20 @@ func userEnv(c Config) []EnvVar {
 	}
 }
 
-// trustedEnv adds what the worker and the bridge need: the Ably key, the
+// workerEnv is the worker's environment: trustedEnv plus the policy file
+// and the bridge's public key that decisions must be signed with.
+func workerEnv(c Config, s Secrets) []EnvVar {
+	return append(trustedEnv(c, s), EnvVar{config.EnvPolicyFile, c.PolicyFile()},
+		EnvVar{config.EnvDecisionVerifyKeys, s.VerifyKey})
+}
+
+// bridgeEnv is the bridge's environment: trustedEnv plus its decision
+// signing key, which only the bridge holds.
+func bridgeEnv(c Config, s Secrets) []EnvVar {
+	return append(trustedEnv(c, s), EnvVar{config.EnvDecisionSigningKey, s.SigningKey})
+}
+
+// trustedEnv is what the worker and the bridge share: the Ably key, the
 // model, the blog directory.
 func trustedEnv(c Config, s Secrets) []EnvVar {
 	vars := append(userEnv(c),

@@ -17,11 +17,6 @@ import (
 	"github.com/hitl/durable-approvals/workflows"
 )
 
-// pendingQuery finds the runs that wait for a human (visibility).
-func pendingQuery() string {
-	return "ExecutionStatus = 'Running' AND " + workflows.SAPendingApprovals.GetName() + " > 0"
-}
-
 // maxReannounceRuns bounds the runs re-announced at one start.
 const maxReannounceRuns = 1000
 
@@ -33,7 +28,7 @@ const maxReannounceRuns = 1000
 // Each message is the agent's own (workflows.ApprovalRequestData.Message:
 // same id and headers), with data rebuilt from the run's approvals query and start input.
 // Queries need the worker, so this runs after it polls.
-func reannouncePending(ctx context.Context, tc client.Client, namespace, channel string, pub activities.Publisher) (int, error) {
+func reannouncePending(ctx context.Context, tc client.Client, namespace, channel string, idKey []byte, pub activities.Publisher) (int, error) {
 	var (
 		token []byte
 		n     int
@@ -42,7 +37,7 @@ func reannouncePending(ctx context.Context, tc client.Client, namespace, channel
 	)
 	for {
 		resp, err := tc.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-			Namespace: namespace, Query: pendingQuery(), PageSize: 100, NextPageToken: token,
+			Namespace: namespace, Query: workflows.PendingRunsQuery(), PageSize: 100, NextPageToken: token,
 		})
 		if err != nil {
 			return n, fmt.Errorf("list runs with pending approvals: %w", err)
@@ -52,7 +47,7 @@ func reannouncePending(ctx context.Context, tc client.Client, namespace, channel
 				return n, errors.Join(append(errs, fmt.Errorf("more than %d runs wait for approval; re-announced the first ones", maxReannounceRuns))...)
 			}
 			id, runID := e.GetExecution().GetWorkflowId(), e.GetExecution().GetRunId()
-			k, err := reannounceRun(ctx, tc, id, runID, channel, pub)
+			k, err := reannounceRun(ctx, tc, id, runID, channel, idKey, pub)
 			n += k
 			if err != nil {
 				errs = append(errs, fmt.Errorf("run %s: %w", id, err))
@@ -65,7 +60,7 @@ func reannouncePending(ctx context.Context, tc client.Client, namespace, channel
 	}
 }
 
-func reannounceRun(ctx context.Context, tc client.Client, id, runID, channel string, pub activities.Publisher) (int, error) {
+func reannounceRun(ctx context.Context, tc client.Client, id, runID, channel string, idKey []byte, pub activities.Publisher) (int, error) {
 	qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	v, err := tc.QueryWorkflow(qctx, id, runID, workflows.ApprovalsQuery)
@@ -80,9 +75,9 @@ func reannounceRun(ctx context.Context, tc client.Client, id, runID, channel str
 	n := 0
 	for _, p := range view.Pending {
 		am, err := workflows.ApprovalRequestData{
-			Tool: p.Tool, Arguments: p.Arguments, ToolCallID: p.ToolCallID, WorkflowID: id,
+			Tool: p.Tool, Arguments: p.Arguments, ArgumentsDigest: p.ArgumentsDigest, ToolCallID: p.ToolCallID, WorkflowID: id,
 			RequiredRole: p.RequiredRole, Requester: requester, RequestedAt: p.RequestedAt, ExpiresAt: p.ExpiresAt,
-		}.Message()
+		}.Message(idKey)
 		if err != nil {
 			return n, err
 		}
@@ -119,10 +114,10 @@ func runRequester(ctx context.Context, tc client.Client, id, runID string) strin
 // reannounce re-publishes the pending approvals through the local Ably
 // server as the agent; failures are reported, not fatal.
 func (st *Stack) reannounce(ctx context.Context) (int, error) {
-	pub, err := activities.NewAblyPublisher(ablyconn.Config{APIKey: st.secrets.AblyKey, Endpoint: st.cfg.AblyEndpoint()},
-		workflows.DefaultAgentClientID)
+	conn := ablyconn.Config{APIKey: st.secrets.AblyKey, Endpoint: st.cfg.AblyEndpoint()}
+	pub, err := activities.NewAblyPublisher(conn, workflows.DefaultAgentClientID)
 	if err != nil {
 		return 0, err
 	}
-	return reannouncePending(ctx, st.Temporal, st.cfg.Namespace, st.cfg.Channel, pub)
+	return reannouncePending(ctx, st.Temporal, st.cfg.Namespace, st.cfg.Channel, conn.MessageIDKey(), pub)
 }

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 
 	"github.com/hitl/durable-approvals/internal/ablyconn"
+	"github.com/hitl/durable-approvals/internal/atomicfile"
+	"github.com/hitl/durable-approvals/internal/signing"
 )
 
 // DemoUser is a demo approver of the dev stack.
@@ -39,6 +41,10 @@ type Secrets struct {
 	// AblyKey is the local Ably server's key, "devstack.local:<secret>".
 	AblyKey string     `json:"ablyKey"`
 	Users   []DemoUser `json:"users"`
+	// SigningKey (the bridge's) and VerifyKey (the worker's) are the
+	// decision signing key pair (internal/signing).
+	SigningKey string `json:"decisionSigningKey"`
+	VerifyKey  string `json:"decisionVerifyKey"`
 }
 
 // User returns the demo user called name.
@@ -61,8 +67,17 @@ func (s Secrets) validate() error {
 			return fmt.Errorf("demo user %s missing or invalid", want.Name)
 		}
 	}
+	if _, err := signing.ParseSigner(s.SigningKey); err != nil {
+		return err
+	}
+	if _, err := signing.ParseVerifier(s.VerifyKey); err != nil {
+		return err
+	}
 	return nil
 }
+
+// decisionKeyID names the dev stack's decision signing key.
+const decisionKeyID = "devstack"
 
 // SecretsFile is the file in the state directory that keeps the generated
 // Ably key and demo passwords (mode 0600).
@@ -77,6 +92,16 @@ func loadOrCreateSecrets(dir string, random io.Reader) (s Secrets, created bool,
 	case err == nil:
 		if err := json.Unmarshal(data, &s); err != nil {
 			return Secrets{}, false, fmt.Errorf("%s: %w (delete it to generate new secrets)", path, err)
+		}
+		if s.SigningKey == "" && s.VerifyKey == "" {
+			// A state directory from before decisions were signed: add
+			// the key pair, keep the rest.
+			if s.SigningKey, s.VerifyKey, err = signing.Generate(decisionKeyID, random); err != nil {
+				return Secrets{}, false, err
+			}
+			if err := writeSecrets(path, s); err != nil {
+				return Secrets{}, false, err
+			}
 		}
 		if err := s.validate(); err != nil {
 			return Secrets{}, false, fmt.Errorf("%s: %w (delete it to generate new secrets)", path, err)
@@ -97,6 +122,9 @@ func loadOrCreateSecrets(dir string, random io.Reader) (s Secrets, created bool,
 		}
 		u.Password = u.Name + "-" + pw
 		s.Users = append(s.Users, u)
+	}
+	if s.SigningKey, s.VerifyKey, err = signing.Generate(decisionKeyID, random); err != nil {
+		return Secrets{}, false, err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return Secrets{}, false, fmt.Errorf("create %s: %w", dir, err)
@@ -119,6 +147,18 @@ func loadOrCreateSecrets(dir string, random io.Reader) (s Secrets, created bool,
 		return Secrets{}, false, fmt.Errorf("write secrets: %w", err)
 	}
 	return s, true, nil
+}
+
+// writeSecrets replaces the secrets file (mode 0600) atomically.
+func writeSecrets(path string, s Secrets) error {
+	out, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(path, append(out, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write secrets: %w", err)
+	}
+	return nil
 }
 
 func randomHex(random io.Reader, n int) (string, error) {

@@ -116,15 +116,14 @@ func Up(ctx context.Context, cfg Config, out io.Writer) (st *Stack, err error) {
 		}
 	}
 
-	env := mergeEnv(os.Environ(), trustedEnv(cfg, st.secrets))
-	worker, err := st.startChild("worker", st.bins[BinWorker], nil, env)
+	worker, err := st.startChild("worker", st.bins[BinWorker], nil, mergeEnv(os.Environ(), workerEnv(cfg, st.secrets)))
 	if err != nil {
 		return st, err
 	}
 	if err := waitWorkerPolling(ctx, st.Temporal, worker, cfg.Timeout); err != nil {
 		return st, fmt.Errorf("%w (log: %s)", err, filepath.Join(cfg.LogDir(), "worker.log"))
 	}
-	bridge, err := st.startChild("bridge", st.bins[BinApprover], []string{"bridge"}, env)
+	bridge, err := st.startChild("bridge", st.bins[BinApprover], []string{"bridge"}, mergeEnv(os.Environ(), bridgeEnv(cfg, st.secrets)))
 	if err != nil {
 		return st, err
 	}

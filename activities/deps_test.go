@@ -1,0 +1,103 @@
+package activities
+
+import (
+	"context"
+	"crypto/rand"
+	"strings"
+	"testing"
+
+	"github.com/hitl/durable-approvals/internal/signing"
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+// teamPolicy is the team's policy file.
+const teamPolicy = `{"roles":["editor","publisher","admin"],
+ "tools":{"publish_blog_post":{"minRole":"publisher","timeout":"10m"},
+          "search_posts":{"minRole":"none"},
+          "delete_post":{"minRole":"admin","timeout":"5m"}}}`
+
+// testIDKey keys the agent's message ids in these tests.
+var testIDKey = []byte("activities-test-message-id-key!!")
+
+// withTrust fills in what every Activities needs besides what a test
+// exercises: the team's policy, a decision verifier (of a fresh key, whose
+// signer it also returns) and a message-id key.
+func withTrust(t *testing.T, d Deps) (Deps, *signing.Signer) {
+	t.Helper()
+	p, err := workflows.ParsePolicy([]byte(teamPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk, vk, err := signing.Generate("k1", rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := signing.ParseSigner(sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := signing.ParseVerifier(vk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Policy, d.Verifier, d.MessageIDKey = p, verifier, testIDKey
+	return d, signer
+}
+
+func TestNewRequiresTrust(t *testing.T) {
+	reg, _ := testRegistry(t)
+	_, err := New(Deps{Model: noModel{}, Tools: reg, Publisher: nopPublisher{t}, MessageIDKey: []byte("short")})
+	for _, want := range []string{"no decision verifier", "message-id key shorter than 16 bytes", "policy (Deps.Policy)"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("New without trust = %v, want %q", err, want)
+		}
+	}
+}
+
+// WorkerPolicy hands a run the worker's policy and its tools' schemas.
+func TestWorkerPolicy(t *testing.T) {
+	reg, _ := testRegistry(t)
+	d, _ := withTrust(t, Deps{Model: noModel{}, Tools: reg, Publisher: nopPublisher{t}})
+	a, err := New(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wp, err := a.WorkerPolicy(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wp.Policy.Tools["delete_post"].MinRole != "admin" || len(wp.Schemas) != 3 {
+		t.Fatalf("worker policy = %+v", wp)
+	}
+	// The schema the run checks arguments against is the tool's own.
+	canon, err := workflows.CanonicalArguments(`{"title":"x","body":"y"}`, wp.Schemas[ToolPublishBlogPost])
+	if err != nil || canon != `{"body":"y","title":"x"}` {
+		t.Errorf("canonical publish arguments = %q, %v", canon, err)
+	}
+	if _, err := workflows.CanonicalArguments(`{"title":"x","author":"y"}`, wp.Schemas[ToolPublishBlogPost]); err == nil {
+		t.Error("the publish schema allows an unknown field")
+	}
+}
+
+func TestVerifyDecision(t *testing.T) {
+	reg, _ := testRegistry(t)
+	d, signer := withTrust(t, Deps{Model: noModel{}, Tools: reg, Publisher: nopPublisher{t}})
+	a, err := New(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := workflows.Decision{ToolCallID: "call_1", Decision: workflows.DecisionApproved, ApproverClientID: "pat",
+		ApproverRole: "publisher", AblyMessageID: "m1", WorkflowID: "wf-1"}
+	signer.Sign(&dec)
+	if v, err := a.VerifyDecision(context.Background(), dec); err != nil || !v.Valid {
+		t.Fatalf("VerifyDecision(signed) = %+v, %v", v, err)
+	}
+	forged := dec
+	forged.ApproverRole = "admin"
+	if v, err := a.VerifyDecision(context.Background(), forged); err != nil || v.Valid || v.Reason != "bad signature" {
+		t.Fatalf("VerifyDecision(forged) = %+v, %v; want a bad-signature verdict", v, err)
+	}
+	if v, _ := a.VerifyDecision(context.Background(), workflows.Decision{}); v.Valid || v.Reason != "unsigned" {
+		t.Fatalf("VerifyDecision(unsigned) = %+v", v)
+	}
+}

@@ -1,0 +1,132 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ably/ably-go/ably"
+
+	"github.com/hitl/durable-approvals/internal/testutil"
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+// Attack 6 of the security review: a low role could fill a run's history.
+// Insufficient-role decisions were forwarded "for the audit trail", about
+// four events each, until Temporal's event limit terminated the run. Now
+// each approver's first one per tool call is forwarded; the rest are only
+// logged.
+func TestInsufficientRoleForwardedOncePerApproverAndCall(t *testing.T) {
+	f := newFakeTemporal()
+	f.addWorkflow("wf-1", publishView("admin"), "call_abc123")
+	log, logs := logBuffer(t)
+	h := fastHandler(f, log)
+	h.RateLimit = RateLimit{PerMinute: 1000, Burst: 1000}
+	h.PreLimit = RateLimit{PerMinute: 1000, Burst: 1000}
+	for i := range 50 {
+		for _, who := range []string{"erin", "evan"} {
+			m := msg(func(m *ably.Message) { m.ClientID = who; m.ID = fmt.Sprintf("%s:%d", who, i) })
+			if err := h.Handle(t.Context(), m); err != nil {
+				t.Fatalf("Handle: %v", err)
+			}
+		}
+	}
+	sent := f.sent()
+	if len(sent) != 2 {
+		t.Fatalf("forwarded %d insufficient-role decisions, want 2 (one per approver)", len(sent))
+	}
+	if n := strings.Count(logs(), "insufficient role is already in the run's audit"); n != 98 {
+		t.Errorf("%d drops logged, want 98", n)
+	}
+	// The approver's first decision for another call is forwarded.
+	f.addWorkflow("wf-2", viewOf("call_other", "admin"), "call_other")
+	m := msg(func(m *ably.Message) {
+		m.ClientID, m.ID = "erin", "erin:other"
+		m.Extras["headers"] = map[string]any{"toolCallId": "call_other"}
+	})
+	if err := h.Handle(t.Context(), m); err != nil || len(f.sent()) != 3 {
+		t.Fatalf("first decision for another call: %v, %d signals; want it forwarded", err, len(f.sent()))
+	}
+	// A sufficient role is never held back.
+	f.addWorkflow("wf-3", viewOf("call_third", "publisher"), "call_third")
+	for i := range 3 {
+		m := msg(func(m *ably.Message) {
+			m.ClientID, m.ID = "erin", fmt.Sprint("erin:third:", i)
+			m.Extras["headers"] = map[string]any{"toolCallId": "call_third"}
+			m.Extras["userClaim"] = "admin"
+		})
+		if err := h.Handle(t.Context(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := len(f.sent()); got != 6 {
+		t.Fatalf("%d signals, want 6 (sufficient decisions are all forwarded)", got)
+	}
+}
+
+// viewOf is a run's view with one pending publish_blog_post call.
+func viewOf(callID, required string) workflows.ApprovalsView {
+	v := publishView(required)
+	v.Pending[0].ToolCallID = callID
+	return v
+}
+
+// Attack 7: after a restart the bridge read only the newest ten pages of
+// history, so a flood of junk hid a decision published while it was down,
+// though the human saw "Decision sent". Now it reads back to the oldest
+// pending run's start, however many messages came since.
+func TestCatchUpReadsPastAJunkFlood(t *testing.T) {
+	ac := startAbly(t)
+	f := newFakeTemporal()
+	f.addWorkflow("wf-1", publishView("publisher"), "call_abc123")
+	f.setStarted("wf-1", time.Now().Add(-time.Minute))
+
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	alice, err := ably.NewREST(approverOptions(t, ac, "alice", "publisher")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := alice.Channels.Get(testChannel)
+	if err := ch.PublishMultiple(ctx, []*ably.Message{guideResponse("call_abc123", "approved")}); err != nil {
+		t.Fatalf("publish the decision: %v", err)
+	}
+	mallory, err := ably.NewREST(approverOptions(t, ac, "mallory", "editor")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mch := mallory.Channels.Get(testChannel)
+	const junk = 1000
+	for i := 0; i < junk; i += 100 {
+		batch := make([]*ably.Message, 0, 100)
+		for j := range 100 {
+			batch = append(batch, guideResponse(fmt.Sprintf("call_junk%d", i+j), "approved"))
+		}
+		if err := mch.PublishMultiple(ctx, batch); err != nil {
+			t.Fatalf("publish junk: %v", err)
+		}
+	}
+
+	logs := startBridge(t, ac, f)
+	testutil.Eventually(t, 30*time.Second, "the decision behind the junk", func() bool { return len(f.sent()) >= 1 })
+	checkDecision(t, f.sent()[0], "wf-1", "alice", "publisher", "approved")
+	testutil.Eventually(t, 30*time.Second, "the catch-up to finish", func() bool { return strings.Contains(logs(), "catch-up done") })
+	if !strings.Contains(logs(), fmt.Sprintf(`"responses":%d`, junk+1)) {
+		t.Errorf("the catch-up did not read all %d responses:\n%s", junk+1, logs())
+	}
+}
+
+// With no run waiting for a human there is nothing a decision could
+// change: the catch-up reads no history.
+func TestCatchUpWithNothingPending(t *testing.T) {
+	ac := startAbly(t)
+	f := newFakeTemporal()
+	f.addWorkflow("wf-1", workflows.ApprovalsView{Roles: workflows.DefaultRoles}, "call_abc123")
+	logs := startBridge(t, ac, f)
+	testutil.Eventually(t, 15*time.Second, "the catch-up", func() bool { return strings.Contains(logs(), "no run waits for a human") })
+	if strings.Contains(logs(), `"responses"`) {
+		t.Errorf("history was read with nothing pending:\n%s", logs())
+	}
+}

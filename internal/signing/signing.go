@@ -1,0 +1,153 @@
+// Package signing owns the keys that tie a decision to the approver
+// bridge: the bridge signs every decision it forwards with an Ed25519
+// private key (Signer), and the worker verifies the signature with the
+// matching public keys (Verifier) before the workflow applies the
+// decision. Only the bridge holds the private key, so nothing else that
+// can signal a run (the starter, an operator with namespace access) can
+// forge a decision, and a worker's configuration leaks no signing power.
+//
+// Keys have ids, so that they can be rotated: the bridge signs with one
+// key; the worker accepts any of its listed keys. The text forms, as the
+// environment holds them, are
+//
+//	HITL_DECISION_SIGNING_KEY=<id>:<base64 Ed25519 seed, 32 bytes>
+//	HITL_DECISION_VERIFY_KEYS=<id>:<base64 Ed25519 public key>[,<id>:<key>...]
+//
+// and Generate makes a new pair.
+package signing
+
+import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+// MaxKeyIDLen bounds a key id.
+const MaxKeyIDLen = 32
+
+// validKeyID accepts 1 to MaxKeyIDLen bytes of [a-z0-9._-].
+func validKeyID(id string) error {
+	if id == "" || len(id) > MaxKeyIDLen {
+		return fmt.Errorf("key id %q: want 1 to %d characters", id, MaxKeyIDLen)
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune("._-", r)) {
+			return fmt.Errorf("key id %q: character %q not allowed (a-z 0-9 . _ -)", id, r)
+		}
+	}
+	return nil
+}
+
+// Signer signs decisions with one private key.
+type Signer struct {
+	id  string
+	key ed25519.PrivateKey
+}
+
+// ParseSigner reads "<id>:<base64 seed>".
+func ParseSigner(s string) (*Signer, error) {
+	id, b64, ok := strings.Cut(strings.TrimSpace(s), ":")
+	if !ok {
+		return nil, errors.New("signing key: want <id>:<base64 Ed25519 seed>")
+	}
+	if err := validKeyID(id); err != nil {
+		return nil, fmt.Errorf("signing key: %w", err)
+	}
+	seed, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(seed) != ed25519.SeedSize {
+		return nil, fmt.Errorf("signing key %s: want a base64 Ed25519 seed of %d bytes", id, ed25519.SeedSize)
+	}
+	return &Signer{id: id, key: ed25519.NewKeyFromSeed(seed)}, nil
+}
+
+// KeyID returns the id of the signer's key.
+func (s *Signer) KeyID() string { return s.id }
+
+// Sign sets d's KeyID and Signature. Set every other field first: the
+// signature covers them (workflows.Decision.SigningPayload).
+func (s *Signer) Sign(d *workflows.Decision) {
+	d.KeyID = s.id
+	d.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(s.key, d.SigningPayload()))
+}
+
+// Verifier checks decisions against a set of public keys.
+type Verifier struct {
+	keys map[string]ed25519.PublicKey
+}
+
+// ParseVerifier reads "<id>:<base64 public key>[,<id>:<key>...]". At least
+// one key is required, and ids are unique.
+func ParseVerifier(s string) (*Verifier, error) {
+	v := &Verifier{keys: map[string]ed25519.PublicKey{}}
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		id, b64, ok := strings.Cut(part, ":")
+		if !ok {
+			return nil, errors.New("verify keys: want <id>:<base64 Ed25519 public key>, comma-separated")
+		}
+		if err := validKeyID(id); err != nil {
+			return nil, fmt.Errorf("verify keys: %w", err)
+		}
+		if _, dup := v.keys[id]; dup {
+			return nil, fmt.Errorf("verify keys: key id %s listed twice", id)
+		}
+		pub, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil || len(pub) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("verify key %s: want a base64 Ed25519 public key of %d bytes", id, ed25519.PublicKeySize)
+		}
+		v.keys[id] = ed25519.PublicKey(pub)
+	}
+	if len(v.keys) == 0 {
+		return nil, errors.New("verify keys: none given")
+	}
+	return v, nil
+}
+
+// KeyIDs lists the verifier's key ids, sorted.
+func (v *Verifier) KeyIDs() []string {
+	ids := make([]string, 0, len(v.keys))
+	for id := range v.keys {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// Verify reports why d's signature is not valid, or nil.
+func (v *Verifier) Verify(d workflows.Decision) error {
+	if d.Signature == "" {
+		return errors.New("unsigned")
+	}
+	pub, ok := v.keys[d.KeyID]
+	if !ok {
+		return fmt.Errorf("unknown key %q", d.KeyID)
+	}
+	sig, err := base64.StdEncoding.DecodeString(d.Signature)
+	if err != nil || !ed25519.Verify(pub, d.SigningPayload(), sig) {
+		return errors.New("bad signature")
+	}
+	return nil
+}
+
+// Generate makes a new key pair with id from random and returns its text
+// forms: the signing key for the bridge and the verify key for the worker.
+func Generate(id string, random io.Reader) (signingKey, verifyKey string, err error) {
+	if err := validKeyID(id); err != nil {
+		return "", "", err
+	}
+	seed := make([]byte, ed25519.SeedSize)
+	if _, err := io.ReadFull(random, seed); err != nil {
+		return "", "", fmt.Errorf("generate key: %w", err)
+	}
+	pub := ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey)
+	return id + ":" + base64.StdEncoding.EncodeToString(seed), id + ":" + base64.StdEncoding.EncodeToString(pub), nil
+}

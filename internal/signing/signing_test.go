@@ -1,0 +1,124 @@
+package signing
+
+import (
+	"bytes"
+	"crypto/rand"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+func decision() workflows.Decision {
+	return workflows.Decision{ToolCallID: "call_1", Decision: workflows.DecisionApproved, ApproverClientID: "pat",
+		ApproverRole: "publisher", Reason: "ok", AblyMessageID: "m1", PublishedAt: time.UnixMilli(1_700_000_000_000),
+		WorkflowID: "hitl-1", ArgumentsDigest: "sha256:ab"}
+}
+
+func TestSignAndVerify(t *testing.T) {
+	sk, vk, err := Generate("k1", rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ParseSigner(sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk2, vk2, _ := Generate("k2", rand.Reader)
+	v, err := ParseVerifier(vk2 + ", " + vk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := decision()
+	s.Sign(&d)
+	if d.KeyID != "k1" || d.Signature == "" {
+		t.Fatalf("signed decision = %+v", d)
+	}
+	if err := v.Verify(d); err != nil {
+		t.Fatalf("Verify = %v", err)
+	}
+	// Every signed field is covered.
+	mutations := map[string]func(*workflows.Decision){
+		"tool call":    func(d *workflows.Decision) { d.ToolCallID = "call_2" },
+		"decision":     func(d *workflows.Decision) { d.Decision = workflows.DecisionRejected },
+		"approver":     func(d *workflows.Decision) { d.ApproverClientID = "mallory" },
+		"role":         func(d *workflows.Decision) { d.ApproverRole = "admin" },
+		"reason":       func(d *workflows.Decision) { d.Reason = "" },
+		"message id":   func(d *workflows.Decision) { d.AblyMessageID = "m2" },
+		"published at": func(d *workflows.Decision) { d.PublishedAt = d.PublishedAt.Add(time.Millisecond) },
+		"workflow":     func(d *workflows.Decision) { d.WorkflowID = "hitl-2" },
+		"digest":       func(d *workflows.Decision) { d.ArgumentsDigest = "" },
+		"arguments":    func(d *workflows.Decision) { d.Arguments = `{"title":"x"}` },
+		"key id":       func(d *workflows.Decision) { d.KeyID = "k2" },
+	}
+	for name, mutate := range mutations {
+		m := d
+		mutate(&m)
+		if err := v.Verify(m); err == nil {
+			t.Errorf("%s changed after signing: still verifies", name)
+		}
+	}
+	// Another key's signature does not verify.
+	s2, _ := ParseSigner(sk2)
+	other := decision()
+	s2.Sign(&other)
+	other.KeyID = "k1"
+	if err := v.Verify(other); err == nil || err.Error() != "bad signature" {
+		t.Errorf("k2's signature under k1 = %v, want bad signature", err)
+	}
+	unsigned := decision()
+	if err := v.Verify(unsigned); err == nil || err.Error() != "unsigned" {
+		t.Errorf("unsigned = %v", err)
+	}
+	unknown := decision()
+	s.Sign(&unknown)
+	unknown.KeyID = "k9"
+	if err := v.Verify(unknown); err == nil || !strings.Contains(err.Error(), `unknown key "k9"`) {
+		t.Errorf("unknown key = %v", err)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	seed := strings.Repeat("A", 43) + "=" // 32 zero bytes
+	tests := []struct {
+		name    string
+		signer  bool
+		in      string
+		wantErr string
+	}{
+		{"signer without id", true, seed, "want <id>:"},
+		{"signer bad id", true, "K1:" + seed, "not allowed"},
+		{"signer short seed", true, "k1:AAAA", "seed of 32 bytes"},
+		{"signer not base64", true, "k1:!!", "seed of 32 bytes"},
+		{"verifier empty", false, " , ", "none given"},
+		{"verifier duplicate", false, "k1:" + seed + ",k1:" + seed, "listed twice"},
+		{"verifier short", false, "k1:AAAA", "public key of 32 bytes"},
+		{"verifier long id", false, strings.Repeat("k", 33) + ":" + seed, "1 to 32"},
+	}
+	for _, tt := range tests {
+		var err error
+		if tt.signer {
+			_, err = ParseSigner(tt.in)
+		} else {
+			_, err = ParseVerifier(tt.in)
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("%s: err = %v, want %q", tt.name, err, tt.wantErr)
+		}
+	}
+}
+
+func TestGenerateIsDeterministicForItsRandom(t *testing.T) {
+	a1, b1, err := Generate("k1", bytes.NewReader(bytes.Repeat([]byte{1}, 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, b2, _ := Generate("k1", bytes.NewReader(bytes.Repeat([]byte{1}, 32)))
+	if a1 != a2 || b1 != b2 {
+		t.Fatal("the same random gave other keys")
+	}
+	if _, _, err := Generate("k1", bytes.NewReader(nil)); err == nil {
+		t.Fatal("Generate with no randomness: no error")
+	}
+}
