@@ -124,8 +124,11 @@ func TestInbox(t *testing.T) {
 			if !regexp.MustCompile(`^[0-9] min [0-9]{2} s left$`).MatchString(c.Countdown) {
 				t.Errorf("%s: countdown %q, want minutes and seconds left", name, c.Countdown)
 			}
-			if c.Quorum != "" || c.Escalation != "" || c.Editable != "" || c.Digest != "" {
-				t.Errorf("%s: a request without quorum, escalation, edits or digest shows %+v", name, c)
+			if c.Quorum != "" || c.Escalation != "" || c.Editable != "" {
+				t.Errorf("%s: a request without quorum, escalation or edits shows %+v", name, c)
+			}
+			if want := shortDigest(first.ArgumentsDigest); c.Digest != want {
+				t.Errorf("%s: digest %q, want %q (the workflow's)", name, c.Digest, want)
 			}
 			var n struct{ N int }
 			br.do(t, "count", map[string]any{"page": name, "selector": `li.card[data-tool-call-id^="call_spoofed"]`}, &n)
@@ -285,7 +288,7 @@ func TestInbox(t *testing.T) {
 		if !strings.HasPrefix(pat.Escalation, "escalated to admin since ") || !strings.HasSuffix(pat.Escalation, "(level 1; was publisher)") {
 			t.Errorf("pat: escalation %q", pat.Escalation)
 		}
-		if pat.Digest != digest[:len("sha256:")+16]+"…" {
+		if pat.Digest != shortDigest(digest) {
 			t.Errorf("pat: digest %q", pat.Digest)
 		}
 		if len(pat.Buttons) != 0 || !strings.Contains(pat.ReadOnly, "it needs admin or higher; you are publisher") {
@@ -302,12 +305,23 @@ func TestInbox(t *testing.T) {
 		s.publishAs(t, "editor", &ably.Message{Name: workflows.MsgApprovalResolved,
 			Data:   map[string]any{"toolCallId": call, "workflowId": wf, "tool": "publish_blog_post", "outcome": "approved", "decidedBy": "erin"},
 			Extras: map[string]any{workflows.ExtrasHeaders: map[string]any{workflows.HeaderToolCallID: call, workflows.HeaderWorkflowID: wf}}})
+		// An agent request whose digest is not that of its arguments is not
+		// shown either: a decision on it would name arguments nobody saw.
+		s.publishAsAgent(t, agentRequest(wf, "call_synthetic_bad", map[string]any{
+			"tool": "publish_blog_post", "arguments": `{"title":"Shown"}`, "argumentsDigest": digest, "requiredRole": "publisher",
+			"requestedAt": now.Format(time.RFC3339Nano), "expiresAt": now.Add(10 * time.Minute).Format(time.RFC3339Nano),
+		}))
 		s.publishAsAgent(t, agentRequest(wf, "call_synthetic_2", map[string]any{
 			"tool": "search_posts", "arguments": `{}`, "requiredRole": "publisher",
 			"requestedAt": now.Format(time.RFC3339Nano), "expiresAt": now.Add(10 * time.Minute).Format(time.RFC3339Nano),
 		}))
 		readCard(t, br, "ada", "call_synthetic_2")
 		readCard(t, br, "ada", call)
+		var bad struct{ N int }
+		br.do(t, "count", map[string]any{"page": "ada", "selector": cardSelector("call_synthetic_bad")}, &bad)
+		if bad.N != 0 {
+			t.Error("a request whose digest does not match its arguments is shown")
+		}
 
 		var edit struct {
 			Errors []string
@@ -435,6 +449,15 @@ func (r loginResult) cookie(name string) (cookieInfo, bool) {
 func (r loginResult) hasCookie(name string) bool {
 	_, ok := r.cookie(name)
 	return ok
+}
+
+// shortDigest is how a card shows a digest: the algorithm and 16 hex
+// digits; "" for none.
+func shortDigest(d string) string {
+	if d == "" {
+		return ""
+	}
+	return d[:min(len(d), len("sha256:")+16)] + "…"
 }
 
 func cardSelector(toolCallID string) string {

@@ -8,7 +8,9 @@
 //
 // Fields beyond the guide's {tool, arguments} are optional: quorum
 // (approvals, approvedBy), escalation, editable and argumentsDigest are
-// read when present and left out when absent. An approval-request for a
+// read when present and left out when absent. A request whose
+// argumentsDigest is not the SHA-256 of its arguments is not shown (as in
+// the CLI): a decision on it would name arguments nobody saw. An approval-request for a
 // workflowId and toolCallId already pending replaces the earlier one (an
 // escalation, or a quorum update).
 
@@ -21,6 +23,7 @@ import {
   MSG_REQUEST,
   MSG_RESOLVED,
 } from './contract.js';
+import { sha256Hex } from './sha256.js';
 
 export const EV_IGNORED = 'ignored';
 export const EV_REQUEST = 'request';
@@ -30,6 +33,7 @@ export const EV_RESOLVED = 'resolved';
 // MAX_RESOLVED is how many resolutions are remembered (the newest).
 export const MAX_RESOLVED = 10000;
 
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
 const TOOL_CALL_ID = new RegExp(`^[A-Za-z0-9_.:@-]{1,${MAX_TOOL_CALL_ID_LEN}}$`);
 const UNPRINTABLE = /[\p{C}\p{Zl}\p{Zp}]/u;
 
@@ -96,6 +100,13 @@ export function decodeRequest(m) {
   let args = d.arguments;
   if (args === undefined || args === null) args = '';
   if (typeof args !== 'string') args = JSON.stringify(args);
+  // The digest is what a decision names (workflows.ArgumentsDigest): it
+  // must be the digest of the arguments shown, or the request is not shown.
+  const digest = d.argumentsDigest;
+  if (digest !== undefined && digest !== '') {
+    if (typeof digest !== 'string' || !DIGEST.test(digest)) throw new Error('bad argumentsDigest');
+    if (`sha256:${sha256Hex(args)}` !== digest) throw new Error('the arguments do not match their digest');
+  }
   const r = {
     key: keyOf(workflowId, toolCallId),
     toolCallId,
@@ -110,7 +121,7 @@ export function decodeRequest(m) {
     approvedBy: [],
     escalation: null,
     editable: d.editable === true,
-    argumentsDigest: str(d.argumentsDigest, 200),
+    argumentsDigest: typeof digest === 'string' ? digest : '',
     messageId: typeof m.id === 'string' ? m.id : '',
     publishedAt: Number.isFinite(m.timestamp) ? m.timestamp : null,
   };

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { EV_IGNORED, EV_REQUEST, EV_RESOLVED, EV_UPDATED, keyOf, MAX_RESOLVED, Pending } from './pending.js';
 
-const AGENT = 'hitl-agent';
+const AGENT = 'hitl:agent';
+const digestOf = (args) => 'sha256:' + createHash('sha256').update(args, 'utf8').digest('hex');
 const T0 = Date.parse('2026-11-25T12:00:00Z');
 
 let seq = 0;
@@ -58,9 +60,9 @@ test('only the agent is trusted', () => {
 });
 
 test('a configured agent clientId replaces the default', () => {
-  const p = new Pending('hitl:agent', () => T0);
+  const p = new Pending('my-agent', () => T0);
   assert.equal(p.apply(request()).kind, EV_IGNORED);
-  assert.equal(p.apply(request({}, { clientId: 'hitl:agent' })).kind, EV_REQUEST);
+  assert.equal(p.apply(request({}, { clientId: 'my-agent' })).kind, EV_REQUEST);
 });
 
 test('decoding: ids from data or headers, optional fields only when present', () => {
@@ -73,6 +75,11 @@ test('decoding: ids from data or headers, optional fields only when present', ()
     { name: 'no workflow id', m: request({ toolCallId: 'call_5', workflowId: '' }, { extras: {} }), kind: EV_IGNORED },
     { name: 'no tool', m: request({ toolCallId: 'call_6', tool: '' }), kind: EV_IGNORED },
     { name: 'data not an object', m: request({}, { data: '[1]' }), kind: EV_IGNORED },
+    { name: 'digest of the arguments', m: request({ toolCallId: 'call_d1', argumentsDigest: digestOf('{"title":"Hello"}') }), kind: EV_REQUEST },
+    { name: 'digest of other arguments', m: request({ toolCallId: 'call_d2', argumentsDigest: digestOf('{"title":"Bye"}') }), kind: EV_IGNORED },
+    { name: 'digest upper-case', m: request({ toolCallId: 'call_d3', argumentsDigest: digestOf('{"title":"Hello"}').toUpperCase() }), kind: EV_IGNORED },
+    { name: 'digest not sha256', m: request({ toolCallId: 'call_d4', argumentsDigest: 'md5:abc' }), kind: EV_IGNORED },
+    { name: 'digest not a string', m: request({ toolCallId: 'call_d5', argumentsDigest: 42 }), kind: EV_IGNORED },
   ];
   for (const c of cases) assert.equal(p.apply(c.m).kind, c.kind, c.name);
 
@@ -87,7 +94,7 @@ test('decoding: ids from data or headers, optional fields only when present', ()
   const full = p.apply(
     request({
       toolCallId: 'call_8',
-      argumentsDigest: 'sha256:' + 'a'.repeat(64),
+      argumentsDigest: digestOf('{"title":"Hello"}'),
       approvals: 2,
       approvedBy: [{ clientId: 'pat', role: 'publisher', at: '2026-11-25T12:01:00Z' }, { role: 'no client id' }],
       escalation: { level: 1, previousRole: 'publisher', since: '2026-11-25T12:05:00Z' },
@@ -98,7 +105,7 @@ test('decoding: ids from data or headers, optional fields only when present', ()
   assert.deepEqual(full.approvedBy, [{ clientId: 'pat', role: 'publisher', at: Date.parse('2026-11-25T12:01:00Z') }]);
   assert.deepEqual(full.escalation, { level: 1, previousRole: 'publisher', since: Date.parse('2026-11-25T12:05:00Z') });
   assert.equal(full.editable, true);
-  assert.equal(full.argumentsDigest, 'sha256:' + 'a'.repeat(64));
+  assert.equal(full.argumentsDigest, digestOf('{"title":"Hello"}'));
 });
 
 test('an update replaces the request; a repeat of the same message does not', () => {
