@@ -23,6 +23,7 @@ import (
 	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/ablymsg"
 	"github.com/hitl/durable-approvals/internal/authserver"
+	"github.com/hitl/durable-approvals/internal/authserver/web/browsertest"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -53,7 +54,7 @@ type card struct {
 // server, auth server, worker, bridge.
 func TestInbox(t *testing.T) {
 	s := newStack(t, e2ePolicy)
-	br := startBrowser(t)
+	br := browsertest.Start(t)
 	base := s.authURL + "/"
 	step := func(name string, f func(t *testing.T)) {
 		t.Run(name, func(t *testing.T) {
@@ -70,23 +71,23 @@ func TestInbox(t *testing.T) {
 	s.publishAs(t, "editor", spoofedRequest("call_spoofed_history", "wf-spoofed"))
 
 	step("a wrong password is refused", func(t *testing.T) {
-		br.do(t, "open", map[string]any{"page": "intruder"}, nil)
+		br.Do(t, "open", map[string]any{"page": "intruder"}, nil)
 		var got loginResult
-		br.do(t, "login", map[string]any{"page": "intruder", "base": base, "user": "pat", "password": "not-pats-password"}, &got)
+		br.Do(t, "login", map[string]any{"page": "intruder", "base": base, "user": "pat", "password": "not-pats-password"}, &got)
 		if got.Status != http.StatusUnauthorized || got.Error != "Wrong user name or password." || got.Me != "" {
 			t.Fatalf("wrong password: %+v, want 401, the login form again with its message", got)
 		}
 		if got.hasCookie("hitl-session") {
 			t.Fatal("a wrong password got a session cookie")
 		}
-		br.do(t, "close", map[string]any{"page": "intruder"}, nil)
+		br.Do(t, "close", map[string]any{"page": "intruder"}, nil)
 	})
 
 	step("login", func(t *testing.T) {
 		for role, name := range pageOf {
-			br.do(t, "open", map[string]any{"page": name}, nil)
+			br.Do(t, "open", map[string]any{"page": name}, nil)
 			var got loginResult
-			br.do(t, "login", map[string]any{"page": name, "base": base, "user": name, "password": users[role].password}, &got)
+			br.Do(t, "login", map[string]any{"page": name, "base": base, "user": name, "password": users[role].password}, &got)
 			if got.Status != http.StatusSeeOther || got.Me != name || got.Error != "" {
 				t.Fatalf("login as %s: %+v, want 303 to the inbox", name, got)
 			}
@@ -97,7 +98,7 @@ func TestInbox(t *testing.T) {
 		}
 		for _, name := range approvers {
 			var ready struct{ Conn string }
-			br.do(t, "waitReady", map[string]any{"page": name, "timeoutMs": 30000}, &ready)
+			br.Do(t, "waitReady", map[string]any{"page": name, "timeoutMs": 30000}, &ready)
 			if ready.Conn != "Live" {
 				t.Errorf("%s: connection shows %q, want Live", name, ready.Conn)
 			}
@@ -131,7 +132,7 @@ func TestInbox(t *testing.T) {
 				t.Errorf("%s: digest %q, want %q (the workflow's)", name, c.Digest, want)
 			}
 			var n struct{ N int }
-			br.do(t, "count", map[string]any{"page": name, "selector": `li.card[data-tool-call-id^="call_spoofed"]`}, &n)
+			br.Do(t, "count", map[string]any{"page": name, "selector": `li.card[data-tool-call-id^="call_spoofed"]`}, &n)
 			if n.N != 0 {
 				t.Errorf("%s: %d spoofed requests shown", name, n.N)
 			}
@@ -142,7 +143,7 @@ func TestInbox(t *testing.T) {
 			}
 		}
 		var tick struct{ First, Then string }
-		br.do(t, "textChanges", map[string]any{"page": "pat", "selector": cardSelector(first.ToolCallID) + " .countdown", "timeoutMs": 5000}, &tick)
+		br.Do(t, "textChanges", map[string]any{"page": "pat", "selector": cardSelector(first.ToolCallID) + " .countdown", "timeoutMs": 5000}, &tick)
 		t.Logf("countdown ticks: %q → %q", tick.First, tick.Then)
 	})
 
@@ -159,25 +160,25 @@ func TestInbox(t *testing.T) {
 				InlineScripts, Handlers, Styles int
 				Scripts                         []string
 			}
-			br.do(t, "inlineCode", map[string]any{"page": name}, &got)
+			br.Do(t, "inlineCode", map[string]any{"page": name}, &got)
 			if got.InlineScripts != 0 || got.Handlers != 0 || got.Styles != 0 || !slices.Equal(got.Scripts, []string{"/assets/app.js"}) {
 				t.Errorf("%s: %+v, want only /assets/app.js and nothing inline", name, got)
 			}
 		}
 		// Positive control: the recorder does see a violation.
-		br.do(t, "open", map[string]any{"page": "probe"}, nil)
-		br.do(t, "goto", map[string]any{"page": "probe", "url": base}, nil)
+		br.Do(t, "open", map[string]any{"page": "probe"}, nil)
+		br.Do(t, "goto", map[string]any{"page": "probe", "url": base}, nil)
 		var probe struct {
 			Ran      bool
 			Refused  string
 			Problems []string
 		}
-		br.do(t, "probeInline", map[string]any{"page": "probe"}, &probe)
+		br.Do(t, "probeInline", map[string]any{"page": "probe"}, &probe)
 		reported := strings.Join(probe.Problems, "\n")
 		if probe.Ran || probe.Refused != "TypeError" || !strings.Contains(reported, "require-trusted-types-for") || !strings.Contains(reported, "style-src") {
 			t.Fatalf("an injected inline handler and style: ran %v, refused %q, reported %q; want both blocked and reported", probe.Ran, probe.Refused, probe.Problems)
 		}
-		br.do(t, "close", map[string]any{"page": "probe"}, nil)
+		br.Do(t, "close", map[string]any{"page": "probe"}, nil)
 	})
 
 	step("screenshot, and a phone-sized screen", func(t *testing.T) {
@@ -187,7 +188,7 @@ func TestInbox(t *testing.T) {
 		} else if !filepath.IsAbs(path) {
 			path = filepath.Join(repoRoot(t), path)
 		}
-		br.do(t, "screenshot", map[string]any{"page": "pat", "path": path}, nil)
+		br.Do(t, "screenshot", map[string]any{"page": "pat", "path": path}, nil)
 		png, err := os.ReadFile(path)
 		if err != nil || !bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")) || len(png) < 10<<10 {
 			t.Fatalf("screenshot %s: %d bytes, err %v; want a PNG", path, len(png), err)
@@ -197,7 +198,7 @@ func TestInbox(t *testing.T) {
 			ScrollWidth, InnerWidth int
 			FontSize                float64
 		}
-		br.do(t, "layout", map[string]any{"page": "erin", "width": 360, "height": 740}, &phone)
+		br.Do(t, "layout", map[string]any{"page": "erin", "width": 360, "height": 740}, &phone)
 		if phone.ScrollWidth > phone.InnerWidth || phone.FontSize < 14 {
 			t.Fatalf("on a 360 px screen: %+v; want nothing wider than the screen and readable text", phone)
 		}
@@ -205,10 +206,10 @@ func TestInbox(t *testing.T) {
 	})
 
 	step("approve on one page; the request leaves the other within 1 s; the post is published", func(t *testing.T) {
-		br.do(t, "watchGone", map[string]any{"page": "ada", "toolCallId": first.ToolCallID}, nil)
+		br.Do(t, "watchGone", map[string]any{"page": "ada", "toolCallId": first.ToolCallID}, nil)
 		var clicked, gone struct{ At int64 }
-		br.do(t, "press", map[string]any{"page": "pat", "toolCallId": first.ToolCallID, "button": "approve"}, &clicked)
-		br.do(t, "goneAt", map[string]any{"page": "ada", "toolCallId": first.ToolCallID, "timeoutMs": 30000}, &gone)
+		br.Do(t, "press", map[string]any{"page": "pat", "toolCallId": first.ToolCallID, "button": "approve"}, &clicked)
+		br.Do(t, "goneAt", map[string]any{"page": "ada", "toolCallId": first.ToolCallID, "timeoutMs": 30000}, &gone)
 		took := time.Duration(gone.At-clicked.At) * time.Millisecond
 		t.Logf("approve on pat's page → the request left ada's page %s later", took)
 		if took > maxPropagation {
@@ -216,18 +217,18 @@ func TestInbox(t *testing.T) {
 		}
 		for _, name := range approvers {
 			var n struct{ N int }
-			br.do(t, "count", map[string]any{"page": name, "selector": cardSelector(first.ToolCallID)}, &n)
+			br.Do(t, "count", map[string]any{"page": name, "selector": cardSelector(first.ToolCallID)}, &n)
 			if n.N != 0 {
 				t.Errorf("%s still shows the approved request", name)
 			}
 		}
 		var r struct{ Text string }
-		br.do(t, "resolvedText", map[string]any{"page": "ada", "toolCallId": first.ToolCallID, "timeoutMs": 5000}, &r)
+		br.Do(t, "resolvedText", map[string]any{"page": "ada", "toolCallId": first.ToolCallID, "timeoutMs": 5000}, &r)
 		if !regexp.MustCompile(`^approved publish_blog_post: approved by pat (just now|[0-9]+ s ago) · publisher$`).MatchString(r.Text) {
 			t.Errorf("ada's resolved line %q, want approved by pat … ago", r.Text)
 		}
 		var live struct{ First, Then string }
-		br.do(t, "textChanges", map[string]any{"page": "ada", "selector": resolvedSelector(first.ToolCallID) + " .summary", "timeoutMs": 5000}, &live)
+		br.Do(t, "textChanges", map[string]any{"page": "ada", "selector": resolvedSelector(first.ToolCallID) + " .summary", "timeoutMs": 5000}, &live)
 		if !strings.Contains(live.Then, "s ago") {
 			t.Errorf("the resolution's age went %q → %q, want it counting", live.First, live.Then)
 		}
@@ -247,7 +248,7 @@ func TestInbox(t *testing.T) {
 		p := s.waitPending(id, 1)[0]
 		readCard(t, br, "pat", p.ToolCallID)
 		var got struct{ Status string }
-		br.do(t, "rejectByKeyboard", map[string]any{"page": "pat", "toolCallId": p.ToolCallID, "reason": reason}, &got)
+		br.Do(t, "rejectByKeyboard", map[string]any{"page": "pat", "toolCallId": p.ToolCallID, "reason": reason}, &got)
 		if !strings.HasPrefix(got.Status, "Rejection sent as pat.") {
 			t.Errorf("status after rejecting: %q", got.Status)
 		}
@@ -259,7 +260,7 @@ func TestInbox(t *testing.T) {
 			t.Fatalf("%d posts published after a rejection", n)
 		}
 		var r struct{ Text string }
-		br.do(t, "resolvedText", map[string]any{"page": "erin", "toolCallId": p.ToolCallID, "timeoutMs": 5000}, &r)
+		br.Do(t, "resolvedText", map[string]any{"page": "erin", "toolCallId": p.ToolCallID, "timeoutMs": 5000}, &r)
 		if !strings.Contains(r.Text, "rejected by pat") || !strings.Contains(r.Text, reason) {
 			t.Errorf("erin's resolved line %q, want rejected by pat with the reason", r.Text)
 		}
@@ -318,7 +319,7 @@ func TestInbox(t *testing.T) {
 		readCard(t, br, "ada", "call_synthetic_2")
 		readCard(t, br, "ada", call)
 		var bad struct{ N int }
-		br.do(t, "count", map[string]any{"page": "ada", "selector": cardSelector("call_synthetic_bad")}, &bad)
+		br.Do(t, "count", map[string]any{"page": "ada", "selector": cardSelector("call_synthetic_bad")}, &bad)
 		if bad.N != 0 {
 			t.Error("a request whose digest does not match its arguments is shown")
 		}
@@ -327,7 +328,7 @@ func TestInbox(t *testing.T) {
 			Errors []string
 			Status string
 		}
-		br.do(t, "editAndApprove", map[string]any{"page": "ada", "toolCallId": call, "attempts": []string{
+		br.Do(t, "editAndApprove", map[string]any{"page": "ada", "toolCallId": call, "attempts": []string{
 			`{"title": "Final`, `{"title": "Draft"}`, `{"title": "Final title", "title": "x"}`, `["Final title"]`,
 			"{\n  \"title\": \"Final title\"\n}",
 		}}, &edit)
@@ -361,9 +362,9 @@ func TestInbox(t *testing.T) {
 		}
 		for _, name := range approvers {
 			var r struct{ Text string }
-			br.do(t, "resolvedText", map[string]any{"page": name, "toolCallId": "call_synthetic_2", "timeoutMs": 10000}, &r)
+			br.Do(t, "resolvedText", map[string]any{"page": name, "toolCallId": "call_synthetic_2", "timeoutMs": 10000}, &r)
 			var n struct{ N int }
-			br.do(t, "count", map[string]any{"page": name, "selector": `li.card[data-tool-call-id^="call_synthetic"]`}, &n)
+			br.Do(t, "count", map[string]any{"page": name, "selector": `li.card[data-tool-call-id^="call_synthetic"]`}, &n)
 			if n.N != 0 {
 				t.Errorf("%s: %d synthetic cards left after their resolution", name, n.N)
 			}
@@ -371,14 +372,14 @@ func TestInbox(t *testing.T) {
 	})
 
 	step("offline and reconnecting is shown", func(t *testing.T) {
-		br.do(t, "offline", map[string]any{"page": "erin", "offline": true}, nil)
+		br.Do(t, "offline", map[string]any{"page": "erin", "offline": true}, nil)
 		var got struct{ Text string }
-		br.do(t, "waitConn", map[string]any{"page": "erin", "state": "disconnected", "timeoutMs": 30000}, &got)
+		br.Do(t, "waitConn", map[string]any{"page": "erin", "state": "disconnected", "timeoutMs": 30000}, &got)
 		if !strings.HasPrefix(got.Text, "Offline — reconnecting…") {
 			t.Errorf("offline: %q", got.Text)
 		}
-		br.do(t, "offline", map[string]any{"page": "erin", "offline": false}, nil)
-		br.do(t, "waitConn", map[string]any{"page": "erin", "state": "connected", "timeoutMs": 60000}, &got)
+		br.Do(t, "offline", map[string]any{"page": "erin", "offline": false}, nil)
+		br.Do(t, "waitConn", map[string]any{"page": "erin", "state": "connected", "timeoutMs": 60000}, &got)
 	})
 
 	step("a forged cross-site POST is refused", func(t *testing.T) {
@@ -389,25 +390,25 @@ func TestInbox(t *testing.T) {
 			{"/token", s.authURL + authserver.TokenPath},
 		} {
 			var got struct{ Status int }
-			br.do(t, "forge", map[string]any{"page": "pat", "url": evil + f.page, "target": f.target}, &got)
+			br.Do(t, "forge", map[string]any{"page": "pat", "url": evil + f.page, "target": f.target}, &got)
 			if got.Status != http.StatusForbidden {
 				t.Errorf("forged POST %s from %s: %d, want 403", f.target, evil, got.Status)
 			}
 		}
 		// pat is still pat, still signed in.
-		br.do(t, "goto", map[string]any{"page": "pat", "url": base}, nil)
-		br.do(t, "waitReady", map[string]any{"page": "pat", "timeoutMs": 30000}, nil)
+		br.Do(t, "goto", map[string]any{"page": "pat", "url": base}, nil)
+		br.Do(t, "waitReady", map[string]any{"page": "pat", "timeoutMs": 30000}, nil)
 		var me struct{ Text string }
-		br.do(t, "text", map[string]any{"page": "pat", "selector": "#me"}, &me)
+		br.Do(t, "text", map[string]any{"page": "pat", "selector": "#me"}, &me)
 		if me.Text != "pat" {
 			t.Fatalf("after the forged requests the inbox is %q's, want pat's", me.Text)
 		}
 	})
 
 	step("logout", func(t *testing.T) {
-		br.do(t, "click", map[string]any{"page": "pat", "selector": "#logout-form button"}, nil)
+		br.Do(t, "click", map[string]any{"page": "pat", "selector": "#logout-form button"}, nil)
 		var n struct{ N int }
-		br.do(t, "count", map[string]any{"page": "pat", "selector": "#login-form"}, &n)
+		br.Do(t, "count", map[string]any{"page": "pat", "selector": "#login-form"}, &n)
 		if n.N != 1 {
 			t.Fatal("after Sign out the login form is not shown")
 		}
@@ -415,7 +416,7 @@ func TestInbox(t *testing.T) {
 
 	step("no CSP violation or script error on any page", func(t *testing.T) {
 		var got struct{ Problems []string }
-		br.do(t, "problems", nil, &got)
+		br.Do(t, "problems", nil, &got)
 		if len(got.Problems) != 0 {
 			t.Fatalf("the pages reported:\n%s", strings.Join(got.Problems, "\n"))
 		}
@@ -469,10 +470,10 @@ func resolvedSelector(toolCallID string) string {
 }
 
 // readCard waits for a request's card on a page and reads it.
-func readCard(t *testing.T, br *browserDriver, page, toolCallID string) card {
+func readCard(t *testing.T, br *browsertest.Driver, page, toolCallID string) card {
 	t.Helper()
 	var c card
-	br.do(t, "card", map[string]any{"page": page, "toolCallId": toolCallID, "timeoutMs": 30000}, &c)
+	br.Do(t, "card", map[string]any{"page": page, "toolCallId": toolCallID, "timeoutMs": 30000}, &c)
 	return c
 }
 

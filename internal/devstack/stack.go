@@ -406,6 +406,7 @@ func (st *Stack) Summary(w io.Writer) {
 	fmt.Fprintf(w, "  Temporal Web UI %s\n", c.UIURL())
 	fmt.Fprintf(w, "  Ably (local)    %s  channel %s  key in %s\n", c.AblyEndpoint(), c.Channel, rel(filepath.Join(c.StateDir(), SecretsFile)))
 	fmt.Fprintf(w, "  Auth server     %s  users %s\n", c.AuthURL(), rel(c.UsersFile()))
+	fmt.Fprintf(w, "  Web inbox       %s  sign in as a demo approver below\n", c.InboxURL())
 	fmt.Fprintf(w, "  Model           %s\n", model)
 	for _, p := range st.children {
 		fmt.Fprintf(w, "  %-15s pid %d  log %s\n", titleCase(p.name), p.Pid(), rel(filepath.Join(c.LogDir(), p.name+".log")))

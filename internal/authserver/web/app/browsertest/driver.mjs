@@ -165,6 +165,14 @@ const ops = {
     return {};
   },
 
+  // cards waits until the page shows at least one request and returns
+  // their tool-call ids, in page order.
+  async cards({ page: name, timeoutMs }) {
+    const page = get(name);
+    await page.locator('li.card').first().waitFor({ timeout: timeoutMs });
+    return { toolCallIds: await page.locator('li.card').evaluateAll((els) => els.map((el) => el.dataset.toolCallId)) };
+  },
+
   async count({ page: name, selector }) {
     return { n: await get(name).locator(selector).count() };
   },

@@ -1,4 +1,12 @@
-package e2e
+// Package browsertest runs the web inbox's browser driver for tests:
+// Debian's Chromium, headless, through playwright-core
+// (app/browsertest/driver.mjs, with the npm packages of app/). A test
+// sends it JSON commands (open a page, log in, read a card, press a
+// button, measure…) and reads the answers. A missing Chromium, Node or
+// npm install fails the test with what to install; it never skips.
+//
+// It is a test helper: only tests import it.
+package browsertest
 
 import (
 	"bufio"
@@ -23,16 +31,17 @@ const (
 	webAppDir  = "internal/authserver/web/app"
 	npmWebHint = "run `npm ci --prefix " + webAppDir + "` (make tools does)"
 	// EnvChromium names the Chromium binary; Debian's is the default.
-	envChromium     = "HITL_CHROMIUM"
+	EnvChromium     = "HITL_CHROMIUM"
 	defaultChromium = "/usr/bin/chromium"
 	// callTimeout bounds one driver command; the commands bound their own
 	// waits below it.
 	callTimeout = 90 * time.Second
 )
 
-// browserDriver is a running browsertest/driver.mjs: Debian's Chromium,
-// headless, through playwright-core. Commands and answers are JSON lines.
-type browserDriver struct {
+// Driver is a running app/browsertest/driver.mjs: Debian's Chromium,
+// headless, through playwright-core. Commands and answers are JSON lines;
+// driver.mjs documents the commands.
+type Driver struct {
 	cmd    *exec.Cmd
 	in     io.WriteCloser
 	lines  chan string
@@ -42,29 +51,31 @@ type browserDriver struct {
 	next int
 }
 
-// startBrowser starts the driver, or fails the test saying what to
-// install: it never skips.
-func startBrowser(t *testing.T) *browserDriver {
+// Start starts the driver, or fails the test saying what to install: it
+// never skips. t.Cleanup closes the browser.
+func Start(t *testing.T) *Driver {
 	t.Helper()
-	root := repoRoot(t)
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
 	node := requireNode(t)
-	chrome := os.Getenv(envChromium)
+	chrome := os.Getenv(EnvChromium)
 	if chrome == "" {
 		chrome = defaultChromium
 	}
 	if _, err := os.Stat(chrome); err != nil {
-		t.Fatalf("Chromium is missing (%v): apt-get install -y chromium (.ci/run does), or set %s", err, envChromium)
+		t.Fatalf("Chromium is missing (%v): apt-get install -y chromium (.ci/run does), or set %s", err, EnvChromium)
 	}
 	if _, err := os.Stat(filepath.Join(root, webAppDir, "node_modules", "playwright-core", "package.json")); err != nil {
 		t.Fatalf("playwright-core is not installed (%v): %s", err, npmWebHint)
 	}
-	d := &browserDriver{lines: make(chan string, 16), stderr: &testutil.SyncBuffer{}}
+	d := &Driver{lines: make(chan string, 16), stderr: &testutil.SyncBuffer{}}
 	d.cmd = exec.Command(node, "browsertest/driver.mjs", "--chromium", chrome)
 	d.cmd.Dir = filepath.Join(root, webAppDir)
 	// Playwright makes each browser's fresh profile directory under TMPDIR.
 	d.cmd.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
 	d.cmd.Stderr = d.stderr
-	var err error
 	if d.in, err = d.cmd.StdinPipe(); err != nil {
 		t.Fatal(err)
 	}
@@ -110,17 +121,17 @@ func startBrowser(t *testing.T) *browserDriver {
 	return d
 }
 
-// do sends one command and decodes its result into out (may be nil); an
+// Do sends one command and decodes its result into out (may be nil); an
 // error from the driver fails the test.
-func (d *browserDriver) do(t *testing.T, op string, args map[string]any, out any) {
+func (d *Driver) Do(t *testing.T, op string, args map[string]any, out any) {
 	t.Helper()
-	if err := d.try(op, args, out); err != nil {
+	if err := d.Try(op, args, out); err != nil {
 		t.Fatalf("browser %s %v: %v", op, args, err)
 	}
 }
 
-// try sends one command and returns the driver's error, if any.
-func (d *browserDriver) try(op string, args map[string]any, out any) error {
+// Try sends one command and returns the driver's error, if any.
+func (d *Driver) Try(op string, args map[string]any, out any) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.next++
@@ -140,7 +151,7 @@ func (d *browserDriver) try(op string, args map[string]any, out any) error {
 }
 
 // answer waits for the answer to command id.
-func (d *browserDriver) answer(id int, out any, timeout time.Duration) error {
+func (d *Driver) answer(id int, out any, timeout time.Duration) error {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
@@ -190,4 +201,30 @@ func requireNode(t *testing.T) string {
 		t.Fatalf("node %s: want Node >= 20", v)
 	}
 	return node
+}
+
+// moduleRoot is the nearest directory above the working directory that
+// holds go.mod (the module's root: tests run in their package directory).
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
 }
