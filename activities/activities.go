@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/hitl/durable-approvals/internal/ablymsg"
@@ -141,6 +142,10 @@ func (a *Activities) WorkerPolicy(context.Context) (workflows.WorkerPolicy, erro
 // worker's verify keys. A decision that does not verify is a verdict, not
 // an error.
 func (a *Activities) VerifyDecision(ctx context.Context, d workflows.Decision) (workflows.DecisionVerdict, error) {
+	if run := activity.GetInfo(ctx).WorkflowExecution.ID; d.WorkflowID != run {
+		a.logger.WarnContext(ctx, "decision signed for another run", "callId", d.ToolCallID, "signedFor", d.WorkflowID, "run", run)
+		return workflows.DecisionVerdict{Reason: "signed for another run"}, nil
+	}
 	if err := a.verifier.Verify(d); err != nil {
 		a.logger.WarnContext(ctx, "decision signature not valid", "callId", d.ToolCallID, "approver", d.ApproverClientID,
 			"keyId", d.KeyID, "ablyMessageId", d.AblyMessageID, "reason", err)

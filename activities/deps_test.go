@@ -8,6 +8,7 @@ import (
 
 	"github.com/hitl/durable-approvals/internal/signing"
 	"github.com/hitl/durable-approvals/workflows"
+	"go.temporal.io/sdk/testsuite"
 )
 
 // teamPolicy is the team's policy file.
@@ -86,18 +87,41 @@ func TestVerifyDecision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestActivityEnvironment()
+	env.RegisterActivity(a)
+	// The test environment runs every activity for this workflow id.
+	const run = "default-test-workflow-id"
+	verify := func(dec workflows.Decision) workflows.DecisionVerdict {
+		t.Helper()
+		v, err := env.ExecuteLocalActivity(a.VerifyDecision, dec)
+		if err != nil {
+			t.Fatalf("VerifyDecision: %v", err)
+		}
+		var out workflows.DecisionVerdict
+		if err := v.Get(&out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
 	dec := workflows.Decision{ToolCallID: "call_1", Decision: workflows.DecisionApproved, ApproverClientID: "pat",
-		ApproverRole: "publisher", AblyMessageID: "m1", WorkflowID: "wf-1"}
+		ApproverRole: "publisher", AblyMessageID: "m1", WorkflowID: run}
 	signer.Sign(&dec)
-	if v, err := a.VerifyDecision(context.Background(), dec); err != nil || !v.Valid {
-		t.Fatalf("VerifyDecision(signed) = %+v, %v", v, err)
+	if v := verify(dec); !v.Valid {
+		t.Fatalf("VerifyDecision(signed) = %+v", v)
 	}
 	forged := dec
 	forged.ApproverRole = "admin"
-	if v, err := a.VerifyDecision(context.Background(), forged); err != nil || v.Valid || v.Reason != "bad signature" {
-		t.Fatalf("VerifyDecision(forged) = %+v, %v; want a bad-signature verdict", v, err)
+	if v := verify(forged); v.Valid || v.Reason != "bad signature" {
+		t.Fatalf("VerifyDecision(forged) = %+v; want a bad-signature verdict", v)
 	}
-	if v, _ := a.VerifyDecision(context.Background(), workflows.Decision{}); v.Valid || v.Reason != "unsigned" {
+	if v := verify(workflows.Decision{WorkflowID: run}); v.Valid || v.Reason != "unsigned" {
 		t.Fatalf("VerifyDecision(unsigned) = %+v", v)
+	}
+	other := dec
+	other.WorkflowID = "hitl-other"
+	signer.Sign(&other)
+	if v := verify(other); v.Valid || v.Reason != "signed for another run" {
+		t.Fatalf("VerifyDecision(another run's) = %+v", v)
 	}
 }

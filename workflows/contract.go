@@ -25,7 +25,8 @@ const (
 	// WorkerPolicy; a run records it in its history at its start.
 	ActivityWorkerPolicy = "WorkerPolicy"
 	// ActivityVerifyDecision (a local activity) checks a decision's
-	// signature with the worker's verify keys and returns a
+	// signature with the worker's verify keys, and that it was signed for
+	// the run that asks (Decision.WorkflowID), and returns a
 	// DecisionVerdict, recorded in the run's history.
 	ActivityVerifyDecision = "VerifyDecision"
 )

@@ -46,16 +46,13 @@ func (r *run) onDecision(ctx workflow.Context, d Decision) {
 	workflow.GetLogger(ctx).Info("approval decided", "callId", e.ToolCallID, "decision", d.Decision, "by", e.Actor, "role", e.Role)
 }
 
-// verify checks the decision's signature in ActivityVerifyDecision (its
-// verdict is recorded in the history, so a replay after a key rotation
-// still sees it) and that it was signed for this run. It returns why the
+// verify checks, in ActivityVerifyDecision, the decision's signature and
+// that it was signed for this run. The verdict is recorded in the history,
+// so a replay after a key rotation still sees it. It returns why the
 // decision does not count, or "".
 func (r *run) verify(ctx workflow.Context, d Decision) string {
 	if d.Signature == "" {
 		return "unsigned: the approver bridge signs every decision it forwards"
-	}
-	if d.WorkflowID != r.workflowID {
-		return "signed for another run"
 	}
 	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout: 5 * time.Second,

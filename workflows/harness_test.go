@@ -117,7 +117,7 @@ func (h *harness) workerPolicy(context.Context) (WorkerPolicy, error) {
 
 // verifyDecision checks the signature with the harness's key, as the
 // worker's VerifyDecision does with its verify keys.
-func (h *harness) verifyDecision(_ context.Context, d Decision) (DecisionVerdict, error) {
+func (h *harness) verifyDecision(ctx context.Context, d Decision) (DecisionVerdict, error) {
 	h.mu.Lock()
 	h.verified++
 	h.mu.Unlock()
@@ -126,6 +126,8 @@ func (h *harness) verifyDecision(_ context.Context, d Decision) (DecisionVerdict
 	}
 	sig, err := base64.StdEncoding.DecodeString(d.Signature)
 	switch {
+	case d.WorkflowID != activity.GetInfo(ctx).WorkflowExecution.ID:
+		return DecisionVerdict{Reason: "signed for another run"}, nil
 	case d.KeyID != testKeyID:
 		return DecisionVerdict{Reason: fmt.Sprintf("unknown key %q", d.KeyID)}, nil
 	case err != nil || !ed25519.Verify(h.key.Public().(ed25519.PublicKey), d.SigningPayload(), sig):

@@ -67,7 +67,7 @@ func TestUnverifiedDecisionsAreIgnored(t *testing.T) {
 			d := h.sign(approve("call_1", "pat", "admin", "m1"))
 			d.WorkflowID = "hitl-other-run"
 			return d
-		}, "signed for another run"},
+		}, "signature: signed for another run"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,17 +2,22 @@
 // workflows.TestReplay replays. It is run by hand (make record-replay) after
 // a deliberate change of AgentWorkflow: it starts its own Temporal dev
 // server from the pinned CLI on a free loopback port (in memory), runs a
-// worker with fake activities, drives the approve, reject, expire and
-// parallel scenarios through real signals, cancels a run with pending
+// worker with fake activities (the worker's policy and a real decision
+// verifier included), drives the approve, reject, expire and parallel
+// scenarios through real, bridge-signed signals, cancels a run with pending
 // approvals (cancel), fails an approval-request publish (unpublished),
-// writes each history as JSON into -out, checks that it replays, and stops
-// the server.
+// sends a forged decision (forged) and ambiguous arguments (ambiguous),
+// writes each history as JSON into -out with -prefix (histories recorded
+// by older code keep their names and must still replay), checks that it
+// replays, and stops the server.
 //
-//	go run ./workflows/internal/recordhistory [-temporal .bin/temporal] [-out workflows/testdata/replay]
+//	go run ./workflows/internal/recordhistory [-temporal .bin/temporal] [-out workflows/testdata/replay] [-prefix v2-]
 package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,6 +26,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -37,6 +43,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/hitl/durable-approvals/internal/signing"
 	"github.com/hitl/durable-approvals/internal/temporaltest"
 	"github.com/hitl/durable-approvals/workflows"
 )
@@ -44,6 +51,7 @@ import (
 type config struct {
 	TemporalCLI string        // path of the temporal CLI binary
 	OutDir      string        // where the histories go
+	Prefix      string        // of the file names, so that histories of older code are kept
 	Timeout     time.Duration // bound of the whole recording
 }
 
@@ -73,6 +81,7 @@ func main() {
 	fs := flag.NewFlagSet("recordhistory", flag.ContinueOnError)
 	fs.StringVar(&cfg.TemporalCLI, "temporal", cli, "temporal CLI binary (env TEMPORAL_CLI)")
 	fs.StringVar(&cfg.OutDir, "out", filepath.Join("workflows", "testdata", "replay"), "directory for the history JSON files")
+	fs.StringVar(&cfg.Prefix, "prefix", "v2-", "prefix of the file names: histories recorded by older code keep theirs (approve.json, ...) and must still replay")
 	fs.DurationVar(&cfg.Timeout, "timeout", 2*time.Minute, "bound of the whole recording")
 	err := fs.Parse(os.Args[1:])
 	if err == nil {
@@ -115,18 +124,32 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 
 	w := worker.New(c, workflows.TaskQueue, worker.Options{})
 	w.RegisterWorkflowWithOptions(workflows.AgentWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
-	fake := &fakeActivities{resolved: map[string]string{}}
+	sk, vk, err := signing.Generate("recorder", rand.Reader)
+	if err != nil {
+		return err
+	}
+	signer, err := signing.ParseSigner(sk)
+	if err != nil {
+		return err
+	}
+	verifier, err := signing.ParseVerifier(vk)
+	if err != nil {
+		return err
+	}
+	fake := &fakeActivities{resolved: map[string]string{}, policies: map[string]workflows.Policy{}, verifier: verifier}
 	w.RegisterActivityWithOptions(fake.CallModel, activity.RegisterOptions{Name: workflows.ActivityCallModel})
 	w.RegisterActivityWithOptions(fake.ExecuteTool, activity.RegisterOptions{Name: workflows.ActivityExecuteTool})
 	w.RegisterActivityWithOptions(fake.PublishApprovalRequest, activity.RegisterOptions{Name: workflows.ActivityPublishApprovalRequest})
 	w.RegisterActivityWithOptions(fake.PublishApprovalResolved, activity.RegisterOptions{Name: workflows.ActivityPublishApprovalResolved})
+	w.RegisterActivityWithOptions(fake.WorkerPolicy, activity.RegisterOptions{Name: workflows.ActivityWorkerPolicy})
+	w.RegisterActivityWithOptions(fake.VerifyDecision, activity.RegisterOptions{Name: workflows.ActivityVerifyDecision})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	defer w.Stop()
 
 	for _, sc := range scenarios() {
-		if err := record(ctx, c, fake, sc, cfg.OutDir, logger); err != nil {
+		if err := record(ctx, c, fake, signer, sc, cfg, logger); err != nil {
 			return fmt.Errorf("scenario %s: %w", sc.name, err)
 		}
 	}
@@ -136,7 +159,12 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 // scenario is one recorded run: its input and how the "humans" act.
 type scenario struct {
 	name   string
-	policy string // policy JSON
+	policy string // policy JSON: the worker's for this run
+	// inputPolicy, if set, is sent in the run's input too (it is ignored).
+	inputPolicy string
+	// unsigned lists the indexes of decisions sent without the bridge's
+	// signature.
+	unsigned []int
 	// drive sends the decisions once the run waits for waitPending approvals.
 	waitPending int
 	decisions   []workflows.Decision
@@ -176,28 +204,49 @@ func scenarios() []scenario {
 		}, wantResolved: map[string]string{"call-cancel-a": workflows.OutcomeCancelled, "call-cancel-b": workflows.OutcomeCancelled}},
 		// The fake approval-request publisher fails for this scenario.
 		{name: "unpublished", policy: teamPolicy, wantResolved: map[string]string{"call-unpublished-1": workflows.OutcomeCancelled}},
+		// A forged decision (unsigned, then signed and altered) changes
+		// nothing; the bridge-signed one approves.
+		{name: "forged", policy: teamPolicy, waitPending: 1, unsigned: []int{0}, decisions: []workflows.Decision{
+			dec("call-forged-1", workflows.DecisionApproved, "mallory", "admin", "msg-forged-1", ""),
+			dec("call-forged-1", workflows.DecisionApproved, "alice", "publisher", "msg-forged-2", ""),
+		}},
+		// Arguments that could be read two ways are denied before anyone
+		// is asked; the input's permissive policy is ignored.
+		{name: "ambiguous", policy: teamPolicy, inputPolicy: `{"tools":{"publish_blog_post":{"minRole":"none"}}}`,
+			wantResolved: map[string]string{}},
 	}
 }
 
 // record runs one scenario to completion and writes its history.
-func record(ctx context.Context, c client.Client, fake *fakeActivities, sc scenario, outDir string, logger *slog.Logger) error {
+func record(ctx context.Context, c client.Client, fake *fakeActivities, signer *signing.Signer, sc scenario, cfg config, logger *slog.Logger) error {
 	policy, err := workflows.ParsePolicy([]byte(sc.policy))
 	if err != nil {
 		return err
 	}
+	in := workflows.AgentInput{Prompt: sc.name, Requester: "recorder"}
+	if sc.inputPolicy != "" {
+		if in.Policy, err = workflows.ParsePolicy([]byte(sc.inputPolicy)); err != nil {
+			return err
+		}
+	}
 	id := "record-" + sc.name
+	fake.setPolicy(id, policy)
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       id,
 		TaskQueue:                workflows.TaskQueue,
 		WorkflowExecutionTimeout: time.Minute,
-	}, workflows.WorkflowName, workflows.AgentInput{Prompt: sc.name, Requester: "recorder", Policy: policy})
+	}, workflows.WorkflowName, in)
 	if err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
 	if err := waitPending(ctx, c, id, sc.waitPending); err != nil {
 		return err
 	}
-	for _, d := range sc.decisions {
+	for i, d := range sc.decisions {
+		if !slices.Contains(sc.unsigned, i) {
+			d.WorkflowID = id
+			signer.Sign(&d)
+		}
 		if err := c.SignalWorkflow(ctx, id, run.GetRunID(), workflows.DecisionSignal, d); err != nil {
 			return fmt.Errorf("signal: %w", err)
 		}
@@ -241,7 +290,7 @@ func record(ctx context.Context, c client.Client, fake *fakeActivities, sc scena
 	if err != nil {
 		return fmt.Errorf("encode history: %w", err)
 	}
-	path := filepath.Join(outDir, sc.name+".json")
+	path := filepath.Join(cfg.OutDir, cfg.Prefix+sc.name+".json")
 	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
 		return err
 	}
@@ -303,7 +352,44 @@ func waitView(ctx context.Context, c client.Client, id, what string, done func(w
 // (the prompt names it) and tools and publishers that only answer.
 type fakeActivities struct {
 	mu       sync.Mutex
-	resolved map[string]string // "<workflowId>\x00<toolCallId>" -> last outcome published
+	resolved map[string]string           // "<workflowId>\x00<toolCallId>" -> last outcome published
+	policies map[string]workflows.Policy // the worker's policy, by workflow id
+	verifier *signing.Verifier
+}
+
+// setPolicy makes policy the worker's for workflow id.
+func (f *fakeActivities) setPolicy(id string, p workflows.Policy) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.policies[id] = p
+}
+
+// toolSchemas are the argument schemas of the team's tools, as the real
+// worker's registry has them.
+var toolSchemas = map[string]json.RawMessage{
+	"publish_blog_post": json.RawMessage(`{"type":"object","properties":{"title":{"type":"string"},"body":{"type":"string"}},"required":["title"],"additionalProperties":false}`),
+	"search_posts":      json.RawMessage(`{"type":"object","properties":{"query":{"type":"string"}},"required":["query"],"additionalProperties":false}`),
+	"delete_post":       json.RawMessage(`{"type":"object","properties":{"slug":{"type":"string"}},"required":["slug"],"additionalProperties":false}`),
+}
+
+func (f *fakeActivities) WorkerPolicy(ctx context.Context) (workflows.WorkerPolicy, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, ok := f.policies[activity.GetInfo(ctx).WorkflowExecution.ID]
+	if !ok {
+		return workflows.WorkerPolicy{}, errors.New("no policy for this run")
+	}
+	return workflows.WorkerPolicy{Policy: p, Schemas: toolSchemas}, nil
+}
+
+func (f *fakeActivities) VerifyDecision(ctx context.Context, d workflows.Decision) (workflows.DecisionVerdict, error) {
+	if d.WorkflowID != activity.GetInfo(ctx).WorkflowExecution.ID {
+		return workflows.DecisionVerdict{Reason: "signed for another run"}, nil
+	}
+	if err := f.verifier.Verify(d); err != nil {
+		return workflows.DecisionVerdict{Reason: err.Error()}, nil
+	}
+	return workflows.DecisionVerdict{Valid: true}, nil
 }
 
 // resolvedOf returns the outcomes published for the run, by tool-call id.
@@ -329,8 +415,13 @@ func (*fakeActivities) CallModel(_ context.Context, req workflows.ModelRequest) 
 	}
 	var calls []workflows.ToolCall
 	switch {
-	case req.Turn == 1 && (sc == "approve" || sc == "expire" || sc == "unpublished"):
-		calls = []workflows.ToolCall{call("1", "publish_blog_post", `{"title":"Introducing our new API"}`)}
+	case req.Turn == 1 && (sc == "approve" || sc == "expire" || sc == "unpublished" || sc == "forged"):
+		calls = []workflows.ToolCall{call("1", "publish_blog_post", `{ "title": "Introducing our new API" }`)}
+	case req.Turn == 1 && sc == "ambiguous":
+		calls = []workflows.ToolCall{
+			call("1", "publish_blog_post", `{"title":"Quarterly update","body":"Numbers.","TITLE":"We are shutting down"}`),
+			call("2", "delete_post", `{"slug":"old-draft","ſlug":"introducing-our-new-api"}`),
+		}
 	case req.Turn == 1 && sc == "reject":
 		calls = []workflows.ToolCall{call("1", "delete_post", `{"slug":"hello-world"}`)}
 	case req.Turn == 1 && sc == "parallel":
