@@ -32,11 +32,15 @@ func TestDemoWeb(t *testing.T) {
 	}
 	r := track(t, cmd, out)
 
-	hint := regexp.MustCompile(`open (http://127\.0\.0\.1:[0-9]+/) and sign in as pat \(publisher\) with password (\S+)`)
+	hint := regexp.MustCompile(`open (http://127\.0\.0\.1:[0-9]+/) and sign in as pat \(publisher\) with password (\S+)\n`)
 	waitFor(t, "the inbox's address and a login", 150*time.Second, r.exited, out, func() bool {
 		return hint.MatchString(out.String())
 	})
 	m := hint.FindStringSubmatch(out.String())
+	logins := regexp.MustCompile(`Web inbox: http://127\.0\.0\.1:[0-9]+/  demo approvers: erin \(editor\) \S+, pat \(publisher\) \S+, ada \(admin\) \S+`)
+	if !logins.MatchString(out.String()) {
+		t.Errorf("no inbox line with the demo approvers:\n%s", out)
+	}
 	if want := "http://127.0.0.1:" + strconv.Itoa(s.ports.Auth) + "/"; m[1] != want {
 		t.Errorf("inbox %s, want %s", m[1], want)
 	}

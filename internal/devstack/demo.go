@@ -75,11 +75,12 @@ func demo(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wr
 		}
 	}
 	defer stopApprover()
+	fmt.Fprintf(stdout, "Web inbox: %s  demo approvers: %s\n\n", cfg.InboxURL(), demoLogins(st.secrets))
 	if cfg.Web {
-		fmt.Fprintf(stdout, "Decide in the web inbox: open %s and sign in as %s (%s) with password %s\n(or as %s).\nWaiting for the decision from the page; Ctrl-C stops (the run stays in Temporal).\n\n",
-			cfg.InboxURL(), user.Name, user.Role, user.Password, otherDemoUsers(st.secrets, user.Name))
+		fmt.Fprintf(stdout, "Decide in the web inbox: open %s and sign in as %s (%s) with password %s\nWaiting for the decision from the page; Ctrl-C stops (the run stays in Temporal).\n\n",
+			cfg.InboxURL(), user.Name, user.Role, user.Password)
 	} else {
-		fmt.Fprintf(stdout, "Starting the approver as %s (%s). Answer the approval request below with y or n (after n, an optional reason).\n(The web inbox at %s shows it too; `devstack demo --web` waits for the page instead.)\n\n", user.Name, user.Role, cfg.InboxURL())
+		fmt.Fprintf(stdout, "Starting the approver as %s (%s). Answer the approval request below with y or n (after n, an optional reason).\n(The web inbox shows the request too; `devstack demo --web` waits for the page instead of this terminal.)\n\n", user.Name, user.Role)
 		if approver, err = startApprover(st.bins[BinApprover], mergeEnv(os.Environ(), approverEnv(cfg, user)), cfg.Root, stdin, stdout, stderr); err != nil {
 			return err
 		}
@@ -125,16 +126,14 @@ func demo(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wr
 	}
 }
 
-// otherDemoUsers names the demo users other than name, with their roles
-// and passwords, for the inbox hint.
-func otherDemoUsers(s Secrets, name string) string {
+// demoLogins lists the demo approvers with their roles and passwords, for
+// the web inbox.
+func demoLogins(s Secrets) string {
 	var parts []string
 	for _, u := range s.Users {
-		if u.Name != name {
-			parts = append(parts, fmt.Sprintf("%s (%s) with %s", u.Name, u.Role, u.Password))
-		}
+		parts = append(parts, fmt.Sprintf("%s (%s) %s", u.Name, u.Role, u.Password))
 	}
-	return strings.Join(parts, ", or ")
+	return strings.Join(parts, ", ")
 }
 
 // startApprover runs the approver CLI in the foreground process group so
