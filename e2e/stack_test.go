@@ -108,7 +108,7 @@ func newStack(t *testing.T, policyJSON string) *stack {
 	t.Cleanup(func() { cancel(); <-authDone })
 	s.authURL = "http://" + ln.Addr().String()
 
-	model := httptest.NewServer(scriptedmodel.Handler(slog.New(slog.DiscardHandler)))
+	model := httptest.NewServer(craftedModel(scriptedmodel.Handler(slog.New(slog.DiscardHandler))))
 	t.Cleanup(model.Close)
 	s.modelURL = model.URL + "/v1/"
 

@@ -11,11 +11,15 @@
 //
 // # The agent loop
 //
-// AgentWorkflow (registered as WorkflowName) validates its input (an empty
-// prompt, a negative MaxTurns or an invalid policy fail the run with a
-// non-retryable ErrTypeInvalidInput error), then calls ActivityCallModel
-// with the whole conversation and the sorted tool names of the policy
-// snapshot. Each function call of a response is handled in its own
+// AgentWorkflow (registered as WorkflowName) first takes the worker's
+// policy and the tools' argument schemas through the local activity
+// ActivityWorkerPolicy (recorded in the history; a policy in the input is
+// ignored and audited as AuditPolicyIgnored; runs started before this
+// change keep the policy of their input, see versions.go). It validates the
+// input and that policy (an empty prompt, a negative MaxTurns or an invalid
+// policy fail the run with a non-retryable ErrTypeInvalidInput error), then
+// calls ActivityCallModel with the whole conversation and the sorted tool
+// names of the policy. Each function call of a response is handled in its own
 // coroutine, so approvals of one response wait concurrently; outputs go
 // back to the model in the model's call order:
 //
@@ -25,9 +29,14 @@
 //     approval when its id would not fit in SAToolCallIDs next to the
 //     pending ones ("too many pending approvals"): denied ("denied: <why>");
 //   - minRole "none": run at once (AuditAutoApproved);
-//   - otherwise: ActivityPublishApprovalRequest, search attributes upserted,
-//     then a durable wait for the first valid decision or the tool's
-//     timeout (a workflow timer). ActivityPublishApprovalResolved follows
+//   - otherwise: the arguments are canonicalised against the tool's schema
+//     (CanonicalArguments; arguments that could be read two ways, or that
+//     the schema does not allow, are denied before anyone is asked:
+//     "denied: arguments refused: <why> (no human was asked)"), then
+//     ActivityPublishApprovalRequest with the canonical arguments and their
+//     ArgumentsDigest, search attributes upserted, then a durable wait for
+//     the first valid decision or the tool's timeout (a workflow timer).
+//     The tool runs with the canonical arguments. ActivityPublishApprovalResolved follows
 //     every decision or expiry. Approved calls run through
 //     ActivityExecuteTool; rejections ("rejected by <who> (<role>): <reason>")
 //     and expiries ("approval expired after <timeout>: the tool did not
@@ -49,8 +58,11 @@
 // bytes), is not a copy of a decision already seen (same approver client id
 // and Ably message id: Ably enforces the clientId, so another client can
 // never spend someone else's message id), names a pending approval, says
-// approved or rejected, and its role passes Policy.Check for the tool
-// (re-checked here, whatever the bridge did). Anything else changes nothing
+// approved or rejected, names the pending arguments' digest if it names
+// one, its role passes Policy.Check for the tool (re-checked here, whatever
+// the bridge did), and, last, the local activity ActivityVerifyDecision
+// finds it signed by the bridge for this run (the verdict is recorded, so
+// replays survive key rotation). Anything else changes nothing
 // and is recorded as AuditIgnored with the reason ("duplicate", "unknown
 // tool call", "already resolved (<outcome>)", "insufficient role: editor <
 // publisher", ...); the approval keeps waiting. Every string of an audit
@@ -103,11 +115,12 @@
 //
 // TestReplay replays the histories in testdata/replay, recorded from real
 // dev-server runs with `make record-replay` (go run
-// ./workflows/internal/recordhistory). They were last re-recorded after the
-// hardening of decisions, limits and cancellation, before the first
-// release. From now on, any change that alters the commands of an existing
-// path (activities, timers, upserts, their order) must be guarded with
-// workflow.GetVersion so that runs in flight replay; re-recording instead is
-// allowed only for a deliberate break, with a note here saying why and
-// when.
+// ./workflows/internal/recordhistory). approve.json, reject.json, ... were
+// recorded before the trust-chain change (worker-owned policy, canonical
+// arguments, signed decisions) and v2-*.json after it; both must replay.
+// Any change that alters the commands of an existing path (activities,
+// local activities, timers, upserts, their order) is guarded with
+// workflow.GetVersion (versions.go) so that runs in flight replay, and
+// adds histories under a new prefix; ARCHITECTURE.md ("Versioning") says
+// when an old branch may go.
 package workflows

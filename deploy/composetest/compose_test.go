@@ -23,6 +23,9 @@ func testEnv() map[string]string {
 		"ABLY_API_KEY":      "app.key:ably-sentinel",
 		"OPENAI_API_KEY":    "sk-openai-sentinel",
 		"POSTGRES_PASSWORD": "pg-sentinel",
+		// A valid key pair is not needed to load the file, only values.
+		"HITL_DECISION_SIGNING_KEY": "k1:signing-sentinel",
+		"HITL_DECISION_VERIFY_KEYS": "k1:verify-sentinel",
 	}
 }
 
@@ -336,6 +339,26 @@ func TestEnvExampleListsRequiredVariables(t *testing.T) {
 	for _, m := range required {
 		if !regexp.MustCompile(`(?m)^` + m[1] + `=`).Match(example) {
 			t.Errorf(".env.example lacks %s=", m[1])
+		}
+	}
+}
+
+// Only the bridge holds the decision signing key; every worker holds the
+// verify keys; the trusted clientIds hold a ':' that no user name can.
+func TestComposeDecisionKeys(t *testing.T) {
+	p := mustLoad(t)
+	for _, s := range p.Services {
+		_, signs := env(s, "HITL_DECISION_SIGNING_KEY")
+		if signs != (s.Name == "bridge") {
+			t.Errorf("%s: holds the signing key = %v, want %v", s.Name, signs, s.Name == "bridge")
+		}
+	}
+	if v, ok := env(service(t, p, "worker"), "HITL_DECISION_VERIFY_KEYS"); !ok || v == "" {
+		t.Error("the worker has no decision verify keys")
+	}
+	for svc, name := range map[string]string{"worker": "HITL_AGENT_CLIENT_ID", "bridge": "HITL_BRIDGE_CLIENT_ID"} {
+		if v, _ := env(service(t, p, svc), name); !strings.Contains(v, ":") {
+			t.Errorf("%s: %s = %q, want a trusted clientId with a ':'", svc, name, v)
 		}
 	}
 }
