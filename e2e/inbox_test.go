@@ -68,7 +68,7 @@ func TestInbox(t *testing.T) {
 
 	// A request published under an approver's clientId before any page
 	// opens: the pages must not take it from the history.
-	s.publishAs(t, "editor", spoofedRequest("call_spoofed_history", "wf-spoofed"))
+	s.publishAs("editor", spoofedRequest("call_spoofed_history", "wf-spoofed"))
 
 	step("a wrong password is refused", func(t *testing.T) {
 		br.Do(t, "open", map[string]any{"page": "intruder"}, nil)
@@ -111,7 +111,7 @@ func TestInbox(t *testing.T) {
 		// A second spoof, live, after the pages loaded; it is on the
 		// channel before the real request, so once the real card shows
 		// the page has seen (and hidden) both.
-		s.publishAs(t, "editor", spoofedRequest("call_spoofed_live", "wf-spoofed"))
+		s.publishAs("editor", spoofedRequest("call_spoofed_live", "wf-spoofed"))
 		firstRun = s.startRun("Publish the blog post called 'Inbox approves'")
 		first = s.waitPending(firstRun, 1)[0]
 		for _, name := range approvers {
@@ -303,7 +303,7 @@ func TestInbox(t *testing.T) {
 		// A resolution published by an approver does not remove it; a
 		// second agent request, published after, shows that the page has
 		// read (and ignored) the forged one.
-		s.publishAs(t, "editor", &ably.Message{Name: workflows.MsgApprovalResolved,
+		s.publishAs("editor", &ably.Message{Name: workflows.MsgApprovalResolved,
 			Data:   map[string]any{"toolCallId": call, "workflowId": wf, "tool": "publish_blog_post", "outcome": "approved", "decidedBy": "erin"},
 			Extras: map[string]any{workflows.ExtrasHeaders: map[string]any{workflows.HeaderToolCallID: call, workflows.HeaderWorkflowID: wf}}})
 		// An agent request whose digest is not that of its arguments is not
@@ -491,13 +491,6 @@ func agentRequest(workflowID, toolCallID string, data map[string]any) *ably.Mess
 	data["toolCallId"], data["workflowId"] = toolCallID, workflowID
 	return &ably.Message{Name: workflows.MsgApprovalRequest, Data: data,
 		Extras: map[string]any{workflows.ExtrasHeaders: map[string]any{workflows.HeaderToolCallID: toolCallID, workflows.HeaderWorkflowID: workflowID}}}
-}
-
-// publishAs publishes m over REST with role's token from the auth server:
-// under that approver's clientId, as anyone with a login could.
-func (s *stack) publishAs(t *testing.T, role string, m *ably.Message) {
-	t.Helper()
-	s.publishWith(t, func(ctx context.Context) (string, error) { return s.token(ctx, role) }, m)
 }
 
 // publishAsAgent publishes m under the agent's clientId, with a token
