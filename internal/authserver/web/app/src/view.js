@@ -155,6 +155,11 @@ export class InboxView {
     const argsChanged = c.request.arguments !== r.arguments || c.request.argumentsDigest !== r.argumentsDigest;
     c.request = r;
     this.fillCard(c);
+    if (c.sent && r.approvedBy.some((a) => a.clientId === this.opts.user)) {
+      // The agent counted this user's approval (a quorum waits for more).
+      c.sent = null;
+      clearTimeout(c.noAnswer);
+    }
     if (argsChanged) {
       c.sent = null;
       this.closeForms(c);
