@@ -99,9 +99,12 @@ const ops = {
       page.waitForResponse((r) => r.url().endsWith('/login') && r.request().method() === 'POST'),
       page.press('#password', 'Enter'),
     ]);
-    await page.waitForLoadState('domcontentloaded');
-    const error = await page.locator('#login-error').textContent({ timeout: 500 }).catch(() => '');
-    const me = await page.locator('#me').textContent({ timeout: 500 }).catch(() => '');
+    // The answer is the inbox (#me) after its redirect, or the login form
+    // again with its message (#login-error); anything else (a 403 page)
+    // has neither, and the wait ends at its bound.
+    await page.waitForSelector('#me, #login-error', { timeout: 15000 }).catch(() => {});
+    const error = (await page.locator('#login-error').count()) ? await page.textContent('#login-error') : '';
+    const me = (await page.locator('#me').count()) ? await page.textContent('#me') : '';
     const cookies = await page.context().cookies();
     return { status: resp.status(), error: error || '', me: me || '', cookies: cookies.map((c) => ({ name: c.name, httpOnly: c.httpOnly, sameSite: c.sameSite, secure: c.secure })) };
   },
@@ -160,8 +163,12 @@ const ops = {
   },
 
   async click({ page: name, selector }) {
-    const page = get(name);
-    await Promise.all([page.waitForLoadState('domcontentloaded'), page.click(selector)]);
+    await get(name).click(selector);
+    return {};
+  },
+
+  async waitSelector({ page: name, selector, timeoutMs }) {
+    await get(name).waitForSelector(selector, { timeout: timeoutMs });
     return {};
   },
 
