@@ -50,13 +50,16 @@ func contentSecurityPolicy(ablyEndpoint string, ablyTLS bool) string {
 }
 
 // setPageHeaders sets the security headers of every inbox response: the
-// policy, no sniffing, no framing, no referrer, a window of its own.
+// policy, no sniffing, no framing, no referrer to other origins, a window
+// of its own. (Referrer-Policy is same-origin, not no-referrer: under
+// no-referrer a browser sends "Origin: null" with its own form posts, and
+// one without Sec-Fetch-Site would then fail the cross-origin check.)
 func (s *Server) setPageHeaders(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", s.csp)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 	h.Set("Cross-Origin-Resource-Policy", "same-origin")
 	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()")
