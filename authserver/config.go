@@ -20,7 +20,7 @@ import (
 const usage = `usage: authserver [command] [flags]
 
 Commands:
-  serve      issue approvers' Ably JWTs on GET/POST /api/auth/token (default)
+  serve      issue approvers' Ably JWTs on GET/POST /api/auth/token and serve the web inbox under / (default)
   useradd    add a user or change their role and password (password: one line on stdin)
   userdel    remove a user
 
