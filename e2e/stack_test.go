@@ -93,6 +93,8 @@ func newStack(t *testing.T, policyJSON string) *stack {
 		AblyKey:    ablyKeyName + ":" + ablyKeySecret,
 		Channel:    channel,
 		BcryptCost: bcrypt.MinCost,
+		// The web inbox's page reaches this Ably server (inbox_test.go).
+		AblyEndpoint: s.ably.Addr(),
 	})
 	if err != nil {
 		t.Fatal(err)
