@@ -416,6 +416,7 @@ func (r *run) setDetails(ctx workflow.Context) {
 			fmt.Fprintf(&b, "\n- `%s` (call `%s`) with `%s`: needs **%s** until %s",
 				mdCode(p.Tool, 80), mdCode(p.ToolCallID, 80), mdCode(p.Arguments, maxDetailArgsLen),
 				mdCode(p.RequiredRole, 40), p.ExpiresAt.UTC().Format(time.RFC3339))
+			writeProgress(&b, p)
 		}
 	default:
 		fmt.Fprintf(&b, "**Running**: turn %d of %d.", r.turn, r.maxTurns)
@@ -436,11 +437,55 @@ func (r *run) writePolicy(b *strings.Builder) {
 		tp := r.policy.Tools[name]
 		if tp.NeedsApproval() {
 			fmt.Fprintf(b, "\n- `%s`: %s or higher, within %s", mdCode(name, 80), mdCode(tp.MinRole, 40), tp.ApprovalTimeout())
+			writeRules(b, tp)
 		} else {
 			fmt.Fprintf(b, "\n- `%s`: no approval", mdCode(name, 80))
 		}
 	}
 	b.WriteString("\n\nTools not listed are denied.")
+}
+
+// writeProgress appends the quorum, escalation and edit state of a
+// pending approval with rules.
+func writeProgress(b *strings.Builder, p PendingApproval) {
+	if p.Approvals > 1 {
+		var who []string
+		for _, x := range p.ApprovedBy {
+			who = append(who, mdCode(x.ClientID, 40))
+		}
+		fmt.Fprintf(b, "; %d of %d approvals", len(p.ApprovedBy), p.Approvals)
+		if len(who) > 0 {
+			fmt.Fprintf(b, " (%s)", strings.Join(who, ", "))
+		}
+	}
+	if e := p.Escalation; e != nil {
+		fmt.Fprintf(b, "; escalated from %s at %s", mdCode(e.PreviousRole, 40), e.Since.UTC().Format(time.RFC3339))
+	}
+	if n := p.NextEscalation; n != nil {
+		fmt.Fprintf(b, "; escalates to %s at %s", mdCode(n.MinRole, 40), n.At.UTC().Format(time.RFC3339))
+	}
+	if p.EditedBy != nil {
+		fmt.Fprintf(b, "; arguments edited by %s", mdCode(p.EditedBy.ClientID, 40))
+	}
+}
+
+// writeRules appends a tool policy's rules beyond one approver.
+func writeRules(b *strings.Builder, tp ToolPolicy) {
+	if n := tp.RequiredApprovals(); n > 1 {
+		fmt.Fprintf(b, "; %d distinct approvers", n)
+		if tp.RejectBy == RejectByQuorum {
+			fmt.Fprintf(b, ", %d to reject", n)
+		}
+	}
+	if tp.DistinctFromRequester {
+		b.WriteString("; not the requester")
+	}
+	for _, e := range tp.Escalate {
+		fmt.Fprintf(b, "; after %s: %s", time.Duration(e.After), mdCode(e.MinRole, 40))
+	}
+	if tp.Editable {
+		b.WriteString("; editable")
+	}
 }
 
 // mdCode makes s safe inside a markdown code span and bounds its length.

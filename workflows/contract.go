@@ -267,6 +267,15 @@ type PendingApproval struct {
 	RequiredRole    string    `json:"requiredRole"`
 	RequestedAt     time.Time `json:"requestedAt"`
 	ExpiresAt       time.Time `json:"expiresAt"`
+	// Set for a call whose policy has rules beyond one approver, as in
+	// ApprovalRequestData.
+	Approvals      int              `json:"approvals,omitempty"`
+	ApprovedBy     []Approver       `json:"approvedBy,omitempty"`
+	RejectedBy     []Approver       `json:"rejectedBy,omitempty"`
+	Escalation     *EscalationState `json:"escalation,omitempty"`
+	NextEscalation *EscalationStep  `json:"nextEscalation,omitempty"`
+	Editable       bool             `json:"editable,omitempty"`
+	EditedBy       *Approver        `json:"editedBy,omitempty"`
 }
 
 // Audit entry kinds.
@@ -284,6 +293,18 @@ const (
 	// AuditPolicyIgnored: the run's input carried a policy, which a run
 	// never takes (the worker's policy applies).
 	AuditPolicyIgnored = "policy-ignored"
+
+	// Kinds of calls whose policy has rules beyond one approver.
+
+	// AuditCounted: an approval (or, with rejectBy quorum, a rejection)
+	// counted toward the quorum; Reason says how far ("1 of 2 approvals").
+	AuditCounted = "counted"
+	// AuditEdited: an approver edited the arguments (Actor, Role);
+	// Original holds the arguments before, Arguments the edit.
+	AuditEdited = "edited"
+	// AuditEscalated: the call was undecided after a stage's "after" and
+	// now needs Role or higher.
+	AuditEscalated = "escalated"
 )
 
 // AuditEntry is one line of a run's audit trail.
@@ -296,6 +317,10 @@ type AuditEntry struct {
 	Role          string    `json:"role,omitempty"`  // approver role, from userClaim
 	Reason        string    `json:"reason,omitempty"`
 	AblyMessageID string    `json:"ablyMessageId,omitempty"`
+	// Arguments and Original (AuditEdited): the edited arguments and the
+	// ones they replaced, canonical JSON text.
+	Arguments string `json:"arguments,omitempty"`
+	Original  string `json:"original,omitempty"`
 }
 
 // ApprovalsView is the result of ApprovalsQuery.

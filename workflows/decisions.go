@@ -36,12 +36,19 @@ func (r *run) onDecision(ctx workflow.Context, d Decision) {
 			why = r.whyNotDecidable(workflow.Now(ctx), d, a)
 		}
 	}
+	if why == "" {
+		why = whyNoEdit(d, a)
+	}
 	if why != "" {
 		r.ignore(ctx, e, a, why)
 		return
 	}
-	s, _ := decisionState(d.Decision) // whyIgnore accepted only approved or rejected
 	d.Reason = e.Reason
+	if a.rules != nil {
+		r.applyRules(ctx, a, d, e)
+		return
+	}
+	s, _ := decisionState(d.Decision) // whyIgnore accepted only approved or rejected
 	r.resolve(ctx, a, s, &d, e)
 	workflow.GetLogger(ctx).Info("approval decided", "callId", e.ToolCallID, "decision", d.Decision, "by", e.Actor, "role", e.Role)
 }
@@ -146,6 +153,9 @@ func (r *run) whyNotDecidable(now time.Time, d Decision, a *approval) string {
 	}
 	if d.ArgumentsDigest != "" && a.pending.ArgumentsDigest != "" && d.ArgumentsDigest != a.pending.ArgumentsDigest {
 		return "the approver saw other arguments (digest " + truncate(d.ArgumentsDigest, 80) + ")"
+	}
+	if a.rules != nil {
+		return r.whyNotByRules(d, a)
 	}
 	if err := r.policy.Check(a.call.Name, d.ApproverRole); err != nil {
 		return err.Error()

@@ -50,14 +50,14 @@ type ToolPolicy struct {
 	// Escalate lists the stages a pending call moves through: After (from
 	// the request) without a decision, it needs MinRole or higher.
 	// Strictly increasing After, strictly higher roles, all before Timeout.
-	Escalate []Escalation `json:"escalate,omitempty"`
+	Escalate []EscalationStage `json:"escalate,omitempty"`
 	// Editable: a sufficient approver may approve with edited arguments,
 	// checked against the tool's schema and canonicalised as the model's.
 	Editable bool `json:"editable,omitempty"`
 }
 
-// Escalation is one stage of ToolPolicy.Escalate.
-type Escalation struct {
+// EscalationStage is one stage of ToolPolicy.Escalate.
+type EscalationStage struct {
 	After   Duration `json:"after"`
 	MinRole string   `json:"minRole"`
 }

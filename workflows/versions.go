@@ -26,6 +26,13 @@ const (
 	// are verified too; decisions already in their history replay as
 	// they were applied.
 	changeSignedDecisions = "signed-decisions"
+	// changeApprovalRules (version 1): a call whose tool policy has rules
+	// beyond one approver (a quorum, rejectBy, distinctFromRequester,
+	// escalation, edits; ToolPolicy.hasRules) is decided by them
+	// (rules.go). Asked per such call only, so runs without rules keep
+	// their histories unchanged; at DefaultVersion the call takes one
+	// approver, as before the change.
+	changeApprovalRules = "approval-rules"
 )
 
 // Versions of changeWorkerPolicy.
