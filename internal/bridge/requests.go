@@ -35,6 +35,7 @@ type openRequest struct {
 	Roles        []string // the run's role hierarchy, lowest first; empty in older requests
 	Digest       string
 	ExpiresAt    time.Time
+	Revision     int // of the newest approval-request seen for the call
 }
 
 func newRequests(agentClientID string, max int) *requests {
@@ -59,9 +60,14 @@ func (q *requests) apply(m *ably.Message) {
 		if _, done := q.resolved[d.ToolCallID]; done {
 			return
 		}
+		if prev, ok := q.open[d.ToolCallID]; ok && (prev.WorkflowID != d.WorkflowID || prev.Revision > d.Revision) {
+			// A revision of a call (escalation, quorum progress, edit)
+			// replaces an older one of the same run only.
+			return
+		}
 		q.remember(d.ToolCallID)
 		q.open[d.ToolCallID] = openRequest{WorkflowID: d.WorkflowID, RequiredRole: d.RequiredRole, Roles: d.Roles,
-			Digest: d.ArgumentsDigest, ExpiresAt: d.ExpiresAt}
+			Digest: d.ArgumentsDigest, ExpiresAt: d.ExpiresAt, Revision: d.Revision}
 	case workflows.MsgApprovalResolved:
 		var d workflows.ApprovalResolvedData
 		if ablymsg.DecodeData(m.Data, m.Encoding, &d) != nil || workflows.ValidateToolCallID(d.ToolCallID) != nil {

@@ -68,6 +68,28 @@ func TestRequests(t *testing.T) {
 	}
 }
 
+// A later revision of a request (escalation, quorum progress, an edit)
+// replaces the one known; an older one, or one naming another run, does
+// not.
+func TestRequestsRevisions(t *testing.T) {
+	now := time.Now()
+	q := newRequests(workflows.DefaultAgentClientID, 10)
+	rev := func(wfID string, n int, role, args string) *ably.Message {
+		m := requestFrom(workflows.DefaultAgentClientID, "call_1", wfID, now.Add(time.Hour))
+		d := m.Data.(map[string]any)
+		d["revision"], d["requiredRole"], d["arguments"], d["argumentsDigest"] = n, role, args, workflows.ArgumentsDigest(args)
+		return m
+	}
+	q.apply(rev("wf-1", 0, "publisher", `{"title":"x"}`))
+	q.apply(rev("wf-1", 2, "admin", `{"title":"edited"}`))
+	q.apply(rev("wf-1", 1, "publisher", `{"title":"x"}`)) // older: ignored
+	q.apply(rev("wf-2", 3, "editor", `{"title":"evil"}`)) // another run: ignored
+	r, open, _ := q.lookup("call_1", now)
+	if !open || r.WorkflowID != "wf-1" || r.Revision != 2 || r.RequiredRole != "admin" || r.Digest != workflows.ArgumentsDigest(`{"title":"edited"}`) {
+		t.Fatalf("call_1 = %+v open=%v, want revision 2 of wf-1", r, open)
+	}
+}
+
 // A response to a request the agent announced goes to its workflow with
 // no visibility lookup and no query; a stale digest is dropped; a response
 // to a resolved request is dropped without asking Temporal.
