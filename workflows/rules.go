@@ -64,9 +64,14 @@ func (a *approval) syncPending() {
 	}
 	a.pending.Approvals = q.need
 	a.pending.ApprovedBy = slices.Clone(q.approvedBy)
-	a.pending.RejectedBy = slices.Clone(q.rejectedBy)
+	a.pending.RejectBy, a.pending.RejectedBy = "", nil
+	if q.tp.RejectBy == RejectByQuorum {
+		a.pending.RejectBy, a.pending.RejectedBy = RejectByQuorum, slices.Clone(q.rejectedBy)
+	}
+	a.pending.DistinctFromRequester = q.tp.DistinctFromRequester
 	a.pending.Editable = q.tp.Editable
 	a.pending.EditedBy = q.editedBy
+	a.pending.Revision = q.revision
 	a.pending.NextEscalation = nil
 	if st, at, ok := q.nextStage(a.pending.RequestedAt); ok {
 		a.pending.NextEscalation = &EscalationStep{At: at, MinRole: st.MinRole}
@@ -76,34 +81,7 @@ func (a *approval) syncPending() {
 // requestData is the approval-request that announces approval a in its
 // current state.
 func (r *run) requestData(a *approval) ApprovalRequestData {
-	p := a.pending
-	d := ApprovalRequestData{
-		Tool:            a.call.Name,
-		Arguments:       p.Arguments,
-		ArgumentsDigest: p.ArgumentsDigest,
-		ToolCallID:      a.call.CallID,
-		WorkflowID:      r.workflowID,
-		RequiredRole:    p.RequiredRole,
-		Requester:       r.in.Requester,
-		RequestedAt:     p.RequestedAt,
-		ExpiresAt:       p.ExpiresAt,
-		Roles:           slices.Clone(r.policy.Roles),
-	}
-	if q := a.rules; q != nil {
-		d.Approvals = q.need
-		d.ApprovedBy = p.ApprovedBy
-		if q.tp.RejectBy == RejectByQuorum {
-			d.RejectBy = RejectByQuorum
-			d.RejectedBy = p.RejectedBy
-		}
-		d.DistinctFromRequester = q.tp.DistinctFromRequester
-		d.Escalation = p.Escalation
-		d.NextEscalation = p.NextEscalation
-		d.Editable = q.tp.Editable
-		d.EditedBy = p.EditedBy
-		d.Revision = q.revision
-	}
-	return d
+	return a.pending.Request(r.workflowID, r.in.Requester, r.policy.Roles)
 }
 
 // awaitRules waits until approval a is decided or expires, escalating it
@@ -150,6 +128,7 @@ func (r *run) awaitRules(ctx workflow.Context, a *approval) error {
 		if q.stale {
 			q.stale = false
 			q.revision++
+			a.syncPending()
 			in := ApprovalRequestInput{Data: r.requestData(a)}
 			summary := fmt.Sprintf("approval request, revision %d: %s (%s)", q.revision, c.Name, c.CallID)
 			if err := r.publish(ctx, ActivityPublishApprovalRequest, in, summary).Get(ctx, nil); err != nil {
