@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hitl/durable-approvals/internal/authserver/web/browsertest"
 	"github.com/hitl/durable-approvals/internal/testutil"
 	"github.com/hitl/durable-approvals/workflows"
 )
@@ -119,6 +120,42 @@ func TestApprovalRules(t *testing.T) {
 		}
 		if !strings.Contains(res.Answer, "edited the arguments") || !strings.Contains(res.Answer, "Final title") {
 			t.Fatalf("the model's answer does not mention the edit: %q", res.Answer)
+		}
+	})
+
+	step("the web inbox approves with edits and the CLI completes the quorum", func(t *testing.T) {
+		br := browsertest.Start(t)
+		br.Do(t, "open", map[string]any{"page": "ada"}, nil)
+		var login loginResult
+		br.Do(t, "login", map[string]any{"page": "ada", "base": s.authURL + "/", "user": "ada", "password": users["admin"].password}, &login)
+		if login.Me != "ada" {
+			t.Fatalf("login: %+v", login)
+		}
+		br.Do(t, "waitReady", map[string]any{"page": "ada", "timeoutMs": 30000}, nil)
+		id := s.startRun("Publish the blog post called 'Inbox draft'")
+		p := s.waitPending(id, 1)[0]
+		if c := readCard(t, br, "ada", p.ToolCallID); c.Quorum != "0 of 2 approvals" || c.Editable == "" {
+			t.Errorf("ada's card: quorum %q, editable %q; want 0 of 2 and editable", c.Quorum, c.Editable)
+		}
+		var edit struct{ Errors []string }
+		br.Do(t, "editAndApprove", map[string]any{"page": "ada", "toolCallId": p.ToolCallID, "attempts": []string{"{\"title\": \"Inbox final\"}"}}, &edit)
+		if len(edit.Errors) != 0 {
+			t.Fatalf("edit refused by the page: %q", edit.Errors)
+		}
+		s.waitAudit(id, "the inbox's edit", func(e workflows.AuditEntry) bool {
+			return e.Kind == workflows.AuditEdited && e.Actor == "ada" && e.Arguments == `{"title":"Inbox final"}`
+		})
+		testutil.WaitFor(t, 60*time.Second, "approver list to show the edit", func() (bool, error) {
+			listed, err := s.cli("publisher3", "list")
+			return err == nil && strings.Contains(listed, "Edited by:     ada"), nil
+		})
+		if out, err := s.cli("publisher3", "approve", p.ToolCallID); err != nil {
+			t.Fatalf("approval of the edit: %v\n%s", err, out)
+		}
+		res := s.result(id)
+		assertRanOnce(t, s, res, p.ToolCallID, "Inbox final")
+		if n := len(postsWith(t, s, "Inbox draft")); n != 0 {
+			t.Fatalf("the original title was published (%d posts)", n)
 		}
 	})
 

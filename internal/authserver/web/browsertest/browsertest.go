@@ -74,7 +74,15 @@ func Start(t *testing.T) *Driver {
 	d.cmd = exec.Command(node, "browsertest/driver.mjs", "--chromium", chrome)
 	d.cmd.Dir = filepath.Join(root, webAppDir)
 	// Playwright makes each browser's fresh profile directory under TMPDIR.
-	d.cmd.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
+	// Chromium binds a unix socket in it, whose path may not pass 107
+	// bytes: t.TempDir's name grows with the (sub)test's, so a short
+	// directory of its own.
+	tmp, err := os.MkdirTemp("", "pw-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(tmp) })
+	d.cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	d.cmd.Stderr = d.stderr
 	if d.in, err = d.cmd.StdinPipe(); err != nil {
 		t.Fatal(err)
