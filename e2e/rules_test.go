@@ -76,10 +76,9 @@ func TestApprovalRules(t *testing.T) {
 		if err != nil || !strings.Contains(listed, "1 of 2 approvals, by "+users["publisher2"].name+" (publisher)") {
 			t.Fatalf("approver list does not show the quorum progress: %v\n%s", err, listed)
 		}
-		// A second, different publisher: the call runs.
-		if out, err := s.cli("publisher3", "approve", p.ToolCallID); err != nil {
-			t.Fatalf("second approval: %v\n%s", err, out)
-		}
+		// A second, different publisher, with the guide's client (a plain
+		// {decision} and only headers.toolCallId): the call runs.
+		s.guideResponse("publisher3", p.ToolCallID, workflows.DecisionApproved, nil)
 		res := s.result(id)
 		assertRanOnce(t, s, res, p.ToolCallID, "Quorum rules")
 		e := findEntry(t, res.Audit, workflows.AuditApproved, p.ToolCallID)
