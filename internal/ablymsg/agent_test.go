@@ -65,7 +65,7 @@ func TestAgentApprovalResolved(t *testing.T) {
 		t.Errorf("id %q name %q", m.ID, m.Name)
 	}
 	var back workflows.ApprovalResolvedData
-	if err := DecodeData(m.Data, m.Encoding, &back); err != nil || back != d {
+	if err := DecodeData(m.Data, m.Encoding, &back); err != nil || !reflect.DeepEqual(back, d) {
 		t.Errorf("DecodeData = %+v, %v; want %+v", back, err, d)
 	}
 }
