@@ -7,8 +7,8 @@ import "go.temporal.io/sdk/workflow"
 // the SDK's namespace, task_queue and workflow_type labels) on the worker's
 // /metrics. Events: ApprovalEventRequested when the approval-request is
 // published, then the state an approval is resolved to (approved,
-// rejected, expired, cancelled, unpublished), and ApprovalEventEscalated,
-// kept ready for escalation to a higher role.
+// rejected, expired, cancelled, unpublished), and ApprovalEventEscalated
+// each time an undecided call moves to a higher role (escalate).
 const MetricApprovals = "hitl_approvals"
 
 // Approval events of MetricApprovals that are not resolution states.

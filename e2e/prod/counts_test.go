@@ -201,8 +201,10 @@ func (h *harness) ledgerEntries(key string) int {
 	return n
 }
 
-// scheduledActivities counts, from the run's history, the activities
-// scheduled for toolCallID, by activity type.
+// scheduledActivities counts, from the run's history, the activities run
+// for toolCallID, by activity type: activities scheduled (their input names
+// the call) and local activities recorded (their marker's summary names it;
+// the workflow's fast path runs Ably publishes and local tools so).
 func (h *harness) scheduledActivities(wfID, toolCallID string) map[string]int {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -214,6 +216,20 @@ func (h *harness) scheduledActivities(wfID, toolCallID string) map[string]int {
 		ev, err := it.Next()
 		if err != nil {
 			h.t.Fatalf("history of %s: %v", wfID, err)
+		}
+		if m := ev.GetMarkerRecordedEventAttributes(); m != nil && m.GetMarkerName() == "LocalActivity" {
+			var data struct{ ActivityType string }
+			var summary string
+			if err := dc.FromPayloads(m.GetDetails()["data"], &data); err != nil {
+				h.t.Fatalf("local activity marker of %s: %v", wfID, err)
+			}
+			if p := ev.GetUserMetadata().GetSummary(); p != nil {
+				_ = dc.FromPayload(p, &summary)
+			}
+			if strings.Contains(summary, "("+toolCallID+")") {
+				out[data.ActivityType]++
+			}
+			continue
 		}
 		a := ev.GetActivityTaskScheduledEventAttributes()
 		if a == nil {

@@ -116,18 +116,21 @@ func TestProduction(t *testing.T) {
 		down(t, h, "Temporal server", h.st.TemporalAddress())
 		// One decision while the server is down: the bridges cannot reach
 		// it, park the decision, and forward it once the server is back.
-		parked := h.parkedSoFar()
+		parked, t0 := h.parkedSoFar(), time.Now()
 		h.approve("publisher", calls[0].toolCallID)
 		h.waitParked(parked)
+		t.Logf("a bridge parked the decision %s after it was sent", time.Since(t0).Round(time.Millisecond))
 		restart(t, h.st.StartTemporal)
 		if now := h.st.TemporalPid(); now == 0 || now == old {
 			t.Fatalf("Temporal server pid %d after the restart, was %d", now, old)
 		}
 		t.Logf("Temporal server restarted: pid %d -> %d", old, h.st.TemporalPid())
 		h.approve("publisher", calls[1].toolCallID)
+		t1 := time.Now()
 		for _, c := range calls {
 			h.checkOnce(c)
 		}
+		t.Logf("both runs finished %s after the server was back", time.Since(t1).Round(time.Millisecond))
 	})
 
 	step("PostgreSQL restarts (fast shutdown, then start) with approvals pending", func(t *testing.T) {
@@ -141,18 +144,21 @@ func TestProduction(t *testing.T) {
 		}
 		// A decision while the database is down: Temporal cannot record
 		// the signal, the bridges park it and forward it later.
-		parked := h.parkedSoFar()
+		parked, t0 := h.parkedSoFar(), time.Now()
 		h.approve("publisher", calls[0].toolCallID)
 		h.waitParked(parked)
+		t.Logf("a bridge parked the decision %s after it was sent", time.Since(t0).Round(time.Millisecond))
 		restart(t, h.st.StartPostgres)
 		t.Logf("PostgreSQL restarted: pid %d -> %d", old, h.st.PostgresPid())
 		if now := h.st.TemporalPid(); now != server {
 			t.Errorf("the Temporal server did not ride out the database restart: pid %d -> %d", server, now)
 		}
 		h.approve("publisher", calls[1].toolCallID)
+		t1 := time.Now()
 		for _, c := range calls {
 			h.checkOnce(c)
 		}
+		t.Logf("both runs finished %s after PostgreSQL was back", time.Since(t1).Round(time.Millisecond))
 	})
 
 	step("one bridge stops and the other carries on", func(t *testing.T) {

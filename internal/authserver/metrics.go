@@ -11,7 +11,7 @@ import (
 // The auth server's counters, as Prometheus shows them on its /metrics
 // (served on HITL_HEALTH_ADDR; OpenTelemetry adds _total):
 //
-//	hitl_auth_logins_total                   tokens issued after a correct password
+//	hitl_auth_logins_total                   correct passwords (token endpoint and inbox login)
 //	hitl_auth_failed_logins_total{reason}    bad_credentials (answered 401 or 429),
 //	                                         throttled (refused 429 without a check: no turn
 //	                                         for the user name soon)
@@ -44,7 +44,7 @@ func newLoginCounters(m metric.Meter) loginCounters {
 		return c
 	}
 	return loginCounters{
-		logins: mk(MetricLogins, "approver tokens issued after a correct password"),
+		logins: mk(MetricLogins, "logins with a correct password"),
 		failed: mk(MetricFailedLogins, "logins refused, by reason"),
 	}
 }

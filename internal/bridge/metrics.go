@@ -28,14 +28,15 @@ const (
 
 // Reasons of MetricDropped.
 const (
-	DropReasonMalformed     = "malformed"       // not a valid approval-response (shape, ids, userClaim)
-	DropReasonNoWorkflow    = "no_workflow"     // no single running workflow has the tool call
-	DropReasonUnknown       = "unknown_state"   // the approvals query failed for good
-	DropReasonNotPending    = "not_pending"     // late or unknown tool call
-	DropReasonLowRoleRepeat = "low_role_repeat" // this approver's insufficient role is already in the audit
-	DropReasonSignalFailed  = "signal_failed"   // the signal was refused for good
-	DropReasonQueueFull     = "queue_full"      // the retry queue was full (the next catch-up replays it)
-	DropReasonBufferFull    = "buffer_full"     // the live buffer was full (the next catch-up replays it)
+	DropReasonMalformed      = "malformed"       // not a valid approval-response (shape, ids, userClaim)
+	DropReasonNoWorkflow     = "no_workflow"     // no single running workflow has the tool call
+	DropReasonUnknown        = "unknown_state"   // the approvals query failed for good
+	DropReasonNotPending     = "not_pending"     // late or unknown tool call, or announced resolved
+	DropReasonDigestMismatch = "digest_mismatch" // the approver saw other arguments than the request's
+	DropReasonLowRoleRepeat  = "low_role_repeat" // this approver's insufficient role is already in the audit
+	DropReasonSignalFailed   = "signal_failed"   // the signal was refused for good
+	DropReasonQueueFull      = "queue_full"      // the retry queue was full (the next catch-up replays it)
+	DropReasonBufferFull     = "buffer_full"     // the live buffer was full (the next catch-up replays it)
 )
 
 // Reasons of MetricParked.

@@ -138,6 +138,7 @@ func (st *ProdStack) workerEnv(i int) []EnvVar {
 func (st *ProdStack) bridgeEnv(i int) []EnvVar {
 	return append(st.trustedEnv(),
 		EnvVar{config.EnvBridgeClientID, workflows.DefaultBridgeClientID},
+		EnvVar{config.EnvAgentClientID, workflows.DefaultAgentClientID}, // the bridge reads the agent's requests
 		EnvVar{config.EnvDecisionSigningKey, st.signingKey},
 		EnvVar{"HITL_HEALTH_ADDR", hostPort(st.ports.BridgeOps[i])},
 		EnvVar{telemetry.EnvTraceFile, st.traceFile(bridgeName(i))},

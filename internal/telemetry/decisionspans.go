@@ -66,12 +66,27 @@ type decisionOutbound struct {
 }
 
 func (o *decisionOutbound) ExecuteActivity(ctx workflow.Context, activityType string, args ...any) workflow.Future {
-	if activityType == workflows.ActivityExecuteTool && len(args) == 1 {
-		if req, ok := args[0].(workflows.ToolRequest); ok && req.ApprovedBy != "" {
-			if span, ok := o.in.spans[decisionKey{req.CallID, req.ApprovedBy}]; ok {
-				ctx = workflow.WithValue(ctx, spanKey{}, span)
-			}
-		}
+	return o.Next.ExecuteActivity(o.underDecision(ctx, activityType, args), activityType, args...)
+}
+
+// ExecuteLocalActivity does the same for a tool the workflow runs as a
+// local activity (its fast path).
+func (o *decisionOutbound) ExecuteLocalActivity(ctx workflow.Context, activityType string, args ...any) workflow.Future {
+	return o.Next.ExecuteLocalActivity(o.underDecision(ctx, activityType, args), activityType, args...)
+}
+
+// underDecision puts the approving decision's signal span in ctx when the
+// activity is the tool run of an approved call.
+func (o *decisionOutbound) underDecision(ctx workflow.Context, activityType string, args []any) workflow.Context {
+	if activityType != workflows.ActivityExecuteTool || len(args) != 1 {
+		return ctx
 	}
-	return o.Next.ExecuteActivity(ctx, activityType, args...)
+	req, ok := args[0].(workflows.ToolRequest)
+	if !ok || req.ApprovedBy == "" {
+		return ctx
+	}
+	if span, ok := o.in.spans[decisionKey{req.CallID, req.ApprovedBy}]; ok {
+		return workflow.WithValue(ctx, spanKey{}, span)
+	}
+	return ctx
 }
