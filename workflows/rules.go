@@ -273,6 +273,7 @@ func (r *run) applyRules(ctx workflow.Context, a *approval, d Decision, e AuditE
 			r.record(ctx, AuditEntry{Kind: AuditEdited, ToolCallID: a.call.CallID, Tool: a.call.Name, Actor: who.ClientID, Role: who.Role,
 				AblyMessageID: d.AblyMessageID, Arguments: canon, Original: a.call.Arguments,
 				Reason: fmt.Sprintf("edit %d; the approvals of the earlier arguments no longer count", q.edits+1)})
+			countApproval(ctx, ApprovalEventEdited, a.call.Name)
 			if q.original == "" {
 				q.original = a.call.Arguments
 			}
@@ -301,6 +302,7 @@ func (r *run) count(ctx workflow.Context, a *approval, e AuditEntry, progress st
 	e.Kind = AuditCounted
 	e.Reason = joinReason(progress, e.Reason)
 	r.record(ctx, e)
+	countApproval(ctx, ApprovalEventCounted, a.call.Name)
 	a.syncPending()
 	a.rules.stale = true
 	workflow.GetLogger(ctx).Info("decision counted", "callId", a.call.CallID, "by", e.Actor, "progress", progress)
