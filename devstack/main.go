@@ -6,6 +6,7 @@
 //	                         # worker and bridge; Ctrl-C stops all
 //	go run ./devstack demo   # up + the guide's run + the approver in this terminal
 //	go run ./devstack env    # export lines for starter and approver
+//	go run ./devstack bench  # the approval path against Temporal's floor
 //	go run ./devstack ably … # the local Ably server's own commands
 //
 // The Temporal CLI is built from the Go module proxy at the version pinned
@@ -39,6 +40,7 @@ commands:
   up     run the whole system locally until Ctrl-C
   demo   up, then run the guide's scenario; you approve in this terminal
   env    print the export lines for starter and approver
+  bench  benchmark the approval path (N runs approved through Ably) against the bare Temporal floor
   ably   the local Ably server's commands (go run ./devstack ably -h)
 
 Run "go run ./devstack COMMAND -h" for a command's flags.`
@@ -69,6 +71,8 @@ func mainErr(ctx context.Context, args []string, env config.Env, stdin io.Reader
 			return err
 		}
 		return nil
+	case "bench":
+		return devstack.RunBench(ctx, rest, env, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
