@@ -244,6 +244,7 @@ func Bench(ctx context.Context, bc BenchConfig, progress io.Writer) (res BenchRe
 		res.Floor = &floor
 	}
 	res.Elapsed = time.Since(start)
+	res.Machine.LoadAvgEnd = loadAvg()
 	return res, nil
 }
 

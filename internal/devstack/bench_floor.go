@@ -21,6 +21,8 @@ const (
 	floorWorkflowName = "BenchFloorWorkflow"
 	floorActivityName = "BenchFloorActivity"
 	floorSignalName   = "decision"
+	// floorSentLabel names the time the client sent a floor signal.
+	floorSentLabel = "signal sent (client)"
 )
 
 // floorWorkflow waits for one signal, then runs one activity.
@@ -47,6 +49,8 @@ type FloorFigures struct {
 	SignalsPerSecond float64 `json:"signalsPerSecond"`
 	EventsMedian     int     `json:"eventsMedian"`
 	EventsMax        int     `json:"eventsMax"`
+	// Steps are where signal sent → activity scheduled goes.
+	Steps []StepFigure `json:"steps"`
 }
 
 // runFloor runs the bare floor on tc: n floor workflows on their own task
@@ -126,16 +130,19 @@ func floorFigures(hs []floorHistory, sent []time.Time) FloorFigures {
 	var toAct, fromEvent []time.Duration
 	var signaled []time.Time
 	var events []int
+	var steps [][]benchStep
 	for i, h := range hs {
 		toAct = append(toAct, h.Scheduled.Sub(sent[i]))
 		fromEvent = append(fromEvent, h.Scheduled.Sub(h.Signaled))
 		signaled = append(signaled, h.Signaled)
 		events = append(events, h.Events)
+		steps = append(steps, append([]benchStep{{Label: floorSentLabel + " → WorkflowExecutionSignaled " + floorSignalName, D: h.Signaled.Sub(sent[i])}}, h.Steps...))
 	}
 	f := FloorFigures{
 		SignalToActivity:   summarize(toAct),
 		SignaledToActivity: summarize(fromEvent),
 		SignalsPerSecond:   perSecond(len(hs), spanOf(sent, signaled)),
+		Steps:              aggregateSteps(steps),
 	}
 	f.EventsMedian, f.EventsMax = medianMax(events)
 	return f

@@ -204,25 +204,31 @@ type floorHistory struct {
 	Events    int
 	Signaled  time.Time // the first WorkflowExecutionSignaled
 	Scheduled time.Time // the first ActivityTaskScheduled after it
+	// Steps are the gaps between consecutive events (in time order) from
+	// the signal to the activity.
+	Steps []benchStep
 }
 
 // readFloorHistory reads the history of a bare floor run.
 func readFloorHistory(events []*historypb.HistoryEvent) (floorHistory, error) {
 	h := floorHistory{Events: len(events)}
-	for _, e := range events {
+	sig, act := -1, -1
+	for i, e := range events {
 		switch e.GetEventType() {
 		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
-			if h.Signaled.IsZero() {
-				h.Signaled = e.GetEventTime().AsTime()
+			if sig < 0 {
+				sig = i
 			}
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-			if !h.Signaled.IsZero() && h.Scheduled.IsZero() {
-				h.Scheduled = e.GetEventTime().AsTime()
+			if sig >= 0 && act < 0 {
+				act = i
 			}
 		}
 	}
-	if h.Signaled.IsZero() || h.Scheduled.IsZero() {
+	if sig < 0 || act < 0 {
 		return h, errors.New("no signal followed by an activity")
 	}
+	h.Signaled, h.Scheduled = events[sig].GetEventTime().AsTime(), events[act].GetEventTime().AsTime()
+	h.Steps = stepsBetween(events[sig:act+1], nil, converter.GetDefaultDataConverter())
 	return h, nil
 }

@@ -20,6 +20,8 @@ type Machine struct {
 	// LoadAvg is /proc/loadavg's 1-minute load when the benchmark started:
 	// other work on the machine shows here.
 	LoadAvg string `json:"loadAvg,omitempty"`
+	// LoadAvgEnd is the same when it ended.
+	LoadAvgEnd string `json:"loadAvgEnd,omitempty"`
 }
 
 // thisMachine describes the machine the benchmark runs on.
@@ -30,12 +32,20 @@ func thisMachine(now time.Time) Machine {
 			m.CPU = model
 		}
 	}
-	if data, err := os.ReadFile("/proc/loadavg"); err == nil {
-		if f := strings.Fields(string(data)); len(f) > 0 {
-			m.LoadAvg = f[0]
-		}
-	}
+	m.LoadAvg = loadAvg()
 	return m
+}
+
+// loadAvg is the 1-minute load average of /proc/loadavg, or "".
+func loadAvg() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	if f := strings.Fields(string(data)); len(f) > 0 {
+		return f[0]
+	}
+	return ""
 }
 
 // cpuModel returns the first "model name" of a /proc/cpuinfo document.

@@ -41,6 +41,9 @@ func (r BenchResult) Markdown(w io.Writer) {
 	if m.LoadAvg != "" {
 		load = ", load average " + m.LoadAvg + " at the start"
 	}
+	if m.LoadAvgEnd != "" {
+		load += ", " + m.LoadAvgEnd + " at the end"
+	}
 	fmt.Fprintf(w, "%s, %s, %d cores, %s, %s%s; the whole run took %s.\n\n",
 		m.Date.Format("2006-01-02 15:04 MST"), m.CPU, m.Cores, m.GoVersion, m.OS, load, formatDuration(r.Elapsed))
 
@@ -96,14 +99,21 @@ func (r BenchResult) Markdown(w io.Writer) {
 	if len(p.PostProblems) > 0 {
 		fmt.Fprintln(w)
 	}
-	if len(p.Steps) == 0 {
+	stepsTable(w, "Where the product's decision → tool scheduled goes", p.Steps)
+	if fl != nil {
+		stepsTable(w, "Where the floor's signal sent → activity scheduled goes", fl.Steps)
+	}
+}
+
+// stepsTable renders steps under title, if there are any.
+func stepsTable(w io.Writer, title string, steps []StepFigure) {
+	if len(steps) == 0 {
 		return
 	}
-	fmt.Fprintln(w, "\nWhere decision → tool scheduled goes (consecutive events of each run's history in time order; median and p99 over the runs; share of the summed time):")
-	fmt.Fprintln(w)
+	fmt.Fprintf(w, "\n%s (consecutive events of each run's history in time order; median and p99 over the runs; share of the summed time):\n\n", title)
 	fmt.Fprintln(w, "| step | runs | median | p99 | share |")
 	fmt.Fprintln(w, "|---|---|---|---|---|")
-	for _, s := range p.Steps {
+	for _, s := range steps {
 		fmt.Fprintf(w, "| %s | %d | %s | %s | %.0f%% |\n", markdownCell(s.Step), s.Runs, formatDuration(s.Median), formatDuration(s.P99), 100*s.Share)
 	}
 }

@@ -254,15 +254,26 @@ func TestReadFloorHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (floorHistory{Events: 9, Signaled: t0.Add(50 * time.Millisecond), Scheduled: t0.Add(90 * time.Millisecond)}); got != want {
-		t.Errorf("got %+v, want %+v", got, want)
+	if got.Events != 9 || !got.Signaled.Equal(t0.Add(50*time.Millisecond)) || !got.Scheduled.Equal(t0.Add(90*time.Millisecond)) {
+		t.Errorf("got %+v, want 9 events, signal at +50ms, activity at +90ms", got)
+	}
+	wantSteps := []string{"WorkflowExecutionSignaled → WorkflowTaskScheduled", "WorkflowTaskScheduled → WorkflowTaskStarted",
+		"WorkflowTaskStarted → WorkflowTaskCompleted", "WorkflowTaskCompleted → ActivityTaskScheduled " + floorActivityName}
+	if len(got.Steps) != len(wantSteps) {
+		t.Fatalf("steps %+v, want %q", got.Steps, wantSteps)
+	}
+	for i, s := range got.Steps {
+		if s.Label != wantSteps[i] || s.D != 10*time.Millisecond {
+			t.Errorf("step %d = %+v, want %q of 10ms", i, s, wantSteps[i])
+		}
 	}
 	if _, err := readFloorHistory(b.events[:5]); err == nil {
 		t.Error("a floor history without its activity: no error")
 	}
 	sent := []time.Time{t0.Add(30 * time.Millisecond)}
 	f := floorFigures([]floorHistory{got}, sent)
-	if f.SignalToActivity.P50 != 60*time.Millisecond || f.SignaledToActivity.P50 != 40*time.Millisecond || f.EventsMax != 9 {
+	if f.SignalToActivity.P50 != 60*time.Millisecond || f.SignaledToActivity.P50 != 40*time.Millisecond || f.EventsMax != 9 ||
+		len(f.Steps) != 5 || f.Steps[0].Step != floorSentLabel+" → WorkflowExecutionSignaled "+floorSignalName || f.Steps[0].Median != 20*time.Millisecond {
 		t.Errorf("floorFigures = %+v", f)
 	}
 }
@@ -464,7 +475,7 @@ func TestFormat(t *testing.T) {
 func TestMarkdown(t *testing.T) {
 	res := BenchResult{
 		N: 200, Approvers: 20,
-		Machine: Machine{Date: time.Date(2026, 12, 4, 18, 0, 0, 0, time.UTC), CPU: "Test CPU", Cores: 2, GoVersion: "go1.26.8", OS: "linux/amd64", LoadAvg: "7.5"},
+		Machine: Machine{Date: time.Date(2026, 12, 4, 18, 0, 0, 0, time.UTC), CPU: "Test CPU", Cores: 2, GoVersion: "go1.26.8", OS: "linux/amd64", LoadAvg: "7.5", LoadAvgEnd: "8.25"},
 		Elapsed: 95 * time.Second,
 		Product: ProductFigures{
 			Runs: 200, TimeToAllPending: 30 * time.Second,
@@ -479,6 +490,7 @@ func TestMarkdown(t *testing.T) {
 			SignalToActivity:   Durations{Count: 200, P50: 3900 * time.Millisecond, P99: 11100 * time.Millisecond, Max: 12 * time.Second},
 			SignaledToActivity: Durations{Count: 200, P50: ms(100), P99: ms(300), Max: ms(400)},
 			SignalsPerSecond:   16, EventsMedian: 15, EventsMax: 15,
+			Steps: []StepFigure{{Step: "WorkflowTaskScheduled → WorkflowTaskStarted", Runs: 200, Median: ms(3000), P99: ms(9000), Share: 0.8}},
 		},
 	}
 	var b bytes.Buffer
@@ -486,7 +498,7 @@ func TestMarkdown(t *testing.T) {
 	out := b.String()
 	for _, want := range []string{
 		"### N = 200, 20 approvers, responses with `toolCallId` and `workflowId` headers\n",
-		"2026-12-04 18:00 UTC, Test CPU, 2 cores, go1.26.8, linux/amd64, load average 7.5 at the start; the whole run took 95 s.",
+		"2026-12-04 18:00 UTC, Test CPU, 2 cores, go1.26.8, linux/amd64, load average 7.5 at the start, 8.25 at the end; the whole run took 95 s.",
 		"| figure | product | bare floor | ratio |\n|---|---|---|---|\n",
 		"| decision → tool scheduled, p50 | 14.6 s | 3.9 s | 3.7× |\n",
 		"| decision → tool scheduled, p99 | 26.8 s | 11.1 s | 2.4× |\n",
@@ -497,6 +509,8 @@ func TestMarkdown(t *testing.T) {
 		"| runs that published their post exactly once | 199 of 200 | — | — |\n",
 		`- **run a\|b published no post**`,
 		"| decision (Ably timestamp) → WorkflowExecutionSignaled approval-decision | 200 | 188 ms | 900 ms | 25% |\n",
+		"Where the floor's signal sent → activity scheduled goes",
+		"| WorkflowTaskScheduled → WorkflowTaskStarted | 200 | 3 s | 9 s | 80% |\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, out)
