@@ -6,7 +6,7 @@ BIN   := $(CURDIR)/.bin
 FUZZTIME ?= 10s
 export TEMPORAL_CLI := $(BIN)/temporal
 
-.PHONY: help demo up test tools lint unit fuzz bench record-replay
+.PHONY: help demo up test tools lint unit fuzz bench record-replay web web-check screenshot
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -22,10 +22,10 @@ up: ## run the whole stack locally (Temporal, Ably, auth server, worker, bridge)
 # COMPOSETEST is a module of its own (compose-go stays out of the product's graph).
 COMPOSETEST := deploy/composetest
 
-tools: ## build the pinned Temporal CLI, staticcheck and workflowcheck into .bin, npm ci the ably-js test
+tools: ## build the pinned Temporal CLI, staticcheck and workflowcheck into .bin, npm ci the ably-js test and the web inbox
 	./scripts/install-tools.sh
 
-lint: tools ## gofmt, go vet, staticcheck, workflowcheck (determinism of workflows/)
+lint: tools web-check ## gofmt, go vet, staticcheck, workflowcheck (determinism of workflows/), the inbox page's checks
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.bin/*')); \
 		if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
@@ -53,3 +53,23 @@ bench-approvals: ## the approval path end to end against the bare Temporal floor
 record-replay: ## re-record the replay histories from real runs on a dev server
 	./scripts/install-tools.sh temporal
 	$(GO) run ./workflows/internal/recordhistory
+
+# The web inbox's page: an npm project of its own (WEBAPP), built into
+# internal/authserver/web/dist, which is committed so that go build needs no
+# npm; web-check fails when dist/ is not what the sources build.
+WEBAPP := internal/authserver/web/app
+
+web: ## rebuild the web inbox's page (internal/authserver/web/dist) from its sources
+	./scripts/install-tools.sh web
+	cd $(WEBAPP) && node build.mjs
+
+web-check: ## the inbox page: eslint, node --check, node --test, dist/ up to date
+	./scripts/install-tools.sh web
+	cd $(WEBAPP) && npx --no-install eslint --max-warnings 0 .
+	cd $(WEBAPP) && for f in src/*.js browsertest/*.mjs *.mjs *.js; do node --check "$$f" || exit 1; done
+	cd $(WEBAPP) && node --test src/
+	cd $(WEBAPP) && node build.mjs --check
+
+screenshot: ## refresh docs/inbox.png (the README's) from the browser test against the real stack
+	./scripts/install-tools.sh temporal web
+	HITL_INBOX_SCREENSHOT=docs/inbox.png $(GO) test -count=1 -run 'TestInbox$$' ./e2e/

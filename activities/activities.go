@@ -168,6 +168,9 @@ func workerPolicy(p workflows.Policy, tools *Registry) (workflows.WorkerPolicy, 
 			return workflows.WorkerPolicy{}, fmt.Errorf("tool %s: encode its schema: %w", name, err)
 		}
 		wp.Schemas[name] = b
+		if t.Local {
+			wp.LocalTools = append(wp.LocalTools, name)
+		}
 	}
 	return wp, nil
 }

@@ -123,7 +123,8 @@ func (b *Blog) Tools() []Tool {
 				"required":             []any{"title"},
 				"additionalProperties": false,
 			},
-			Run: b.publish,
+			Run:   b.publish,
+			Local: true,
 		},
 		{
 			Name:        ToolSearchPosts,
@@ -136,7 +137,8 @@ func (b *Blog) Tools() []Tool {
 				"required":             []any{"query"},
 				"additionalProperties": false,
 			},
-			Run: b.search,
+			Run:   b.search,
+			Local: true,
 		},
 		{
 			Name:        ToolDeletePost,
@@ -149,7 +151,8 @@ func (b *Blog) Tools() []Tool {
 				"required":             []any{"slug"},
 				"additionalProperties": false,
 			},
-			Run: b.delete,
+			Run:   b.delete,
+			Local: true,
 		},
 	}
 }

@@ -67,7 +67,7 @@ func TestWorkerPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if wp.Policy.Tools["delete_post"].MinRole != "admin" || len(wp.Schemas) != 3 {
+	if wp.Policy.Tools["delete_post"].MinRole != "admin" || len(wp.Schemas) != 3 || len(wp.LocalTools) != 3 {
 		t.Fatalf("worker policy = %+v", wp)
 	}
 	// The schema the run checks arguments against is the tool's own.

@@ -30,13 +30,18 @@ type ToolCall struct {
 func (c ToolCall) IdempotencyKey() string { return c.WorkflowID + ":" + c.CallID }
 
 // Tool is one function the model may call. Parameters is the JSON schema of
-// the arguments object, sent to the model as is. Run must be idempotent for
-// a given ToolCall.IdempotencyKey and return the text sent back to the model.
+// the arguments object, sent to the model as is and the contract the
+// workflow canonicalises arguments against. Run must be idempotent for a
+// given ToolCall.IdempotencyKey and return the text sent back to the model.
 type Tool struct {
 	Name        string
 	Description string
 	Parameters  map[string]any
 	Run         func(ctx context.Context, call ToolCall) (string, error)
+	// Local says the tool is short (well under a minute, retries
+	// included) and idempotent, so runs execute it as a local activity,
+	// without a round trip through the server.
+	Local bool
 }
 
 // Registry holds the tools by name, in registration order.

@@ -3,7 +3,7 @@
 //
 //	approver [watch]                 interactive approval screen (default)
 //	approver list                    print pending requests and exit
-//	approver approve TOOLCALLID      approve one request and exit
+//	approver approve TOOLCALLID      approve one request and exit (--edit: with edits)
 //	approver reject TOOLCALLID --reason TEXT
 //	approver bridge                  run the Ably → Temporal bridge
 //	approver keygen [-id k1]         make a decision signing key pair
@@ -39,7 +39,7 @@ const usage = `usage: approver [command] [flags]
 Commands:
   watch                      interactive approval screen (default)
   list                       print pending approval requests and exit
-  approve TOOLCALLID [--reason TEXT] [--force] [--wait 10s]
+  approve TOOLCALLID [--reason TEXT] [--force] [--wait 10s] [--edit | --arguments JSON]
   reject  TOOLCALLID --reason TEXT [--force] [--wait 10s]
   bridge                     forward approval-responses from Ably to Temporal
   keygen [--id k1]           print a new decision signing key pair (bridge and worker)
@@ -48,12 +48,13 @@ Commands:
 Environment:
   ABLY_ENDPOINT, ABLY_TLS     Ably endpoint (empty = Ably itself)
   ABLY_CHANNEL                approvals channel (default ai:big-bad-any)
-  HITL_AGENT_CLIENT_ID        the agent's clientId (default hitl-agent)
+  HITL_AGENT_CLIENT_ID        the agent's clientId (default hitl:agent)
   AUTH_URL                    auth server (default http://127.0.0.1:3001)
   APPROVER_USER, APPROVER_PASSWORD   approver credentials
+  VISUAL, EDITOR              editor of approve --edit (default vi)
   bridge only:
   ABLY_API_KEY                Ably key (appId.keyId:secret)
-  HITL_BRIDGE_CLIENT_ID       the bridge's clientId (default hitl-bridge)
+  HITL_BRIDGE_CLIENT_ID       the bridge's clientId (default hitl:bridge)
   HITL_DECISION_SIGNING_KEY   <id>:<base64 Ed25519 seed> the bridge signs decisions with (approver keygen)
   TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ...   Temporal client (envconfig)
   HITL_HEALTH_ADDR            serve GET /healthz there (empty = off)
@@ -171,6 +172,10 @@ func runCLI(ctx context.Context, cmd string, args []string, env config.Env, stdi
 		fs.BoolVar(&da.Force, "force", false, "send even if no pending request for the tool call is known (only headers.toolCallId)")
 		fs.DurationVar(&da.Wait, "wait", approvercli.DefaultDecideWait, "how long to wait for the approval request if it is not published yet (negative: do not wait)")
 	}
+	if cmd == "approve" {
+		fs.BoolVar(&da.Edit, "edit", false, "approve with edits: edit the arguments in $VISUAL or $EDITOR first (editable policies only)")
+		fs.StringVar(&da.Arguments, "arguments", "", "approve with these edited arguments (a JSON object; editable policies only)")
+	}
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -201,6 +206,9 @@ func runCLI(ctx context.Context, cmd string, args []string, env config.Env, stdi
 		if strings.TrimSpace(da.Reason) == "" {
 			return usageError{errors.New("reject needs --reason")}
 		}
+	}
+	if da.Edit {
+		da.Editor = approvercli.EditorFromEnv(env.Get, stdin, stdout, stderr)
 	}
 	if err := da.Validate(); err != nil {
 		return usageError{err}
@@ -308,6 +316,8 @@ func runBridge(ctx context.Context, args []string, env config.Env, stderr io.Wri
 		Temporal: tc,
 		Log:      log,
 		Signer:   signer,
+		// The bridge learns the open requests from the agent's messages.
+		AgentClientID: env.Or(config.EnvAgentClientID, workflows.DefaultAgentClientID),
 	})
 }
 

@@ -33,6 +33,9 @@ func TestRunExitCodes(t *testing.T) {
 		{name: "reject without reason", args: []string{"reject", "call_1"}, env: cliEnv, wantCode: exitUsage, wantStderr: "reject needs --reason"},
 		{name: "approve without id", args: []string{"approve"}, env: cliEnv, wantCode: exitUsage, wantStderr: "exactly one TOOLCALLID"},
 		{name: "bad tool call id", args: []string{"approve", "x' OR '1"}, env: cliEnv, wantCode: exitUsage, wantStderr: "not allowed"},
+		{name: "edit and arguments", args: []string{"approve", "call_1", "--edit", "--arguments", "{}"}, env: cliEnv, wantCode: exitUsage, wantStderr: "use --edit or --arguments, not both"},
+		{name: "arguments not JSON", args: []string{"approve", "call_1", "--arguments", "{title}"}, env: cliEnv, wantCode: exitUsage, wantStderr: "--arguments: not valid JSON"},
+		{name: "reject has no --edit", args: []string{"reject", "call_1", "--reason", "x", "--edit"}, env: cliEnv, wantCode: exitUsage, wantStderr: "flag provided but not defined: -edit"},
 		{name: "unknown flag", args: []string{"list", "--frob"}, env: cliEnv, wantCode: exitUsage, wantStderr: "flag provided but not defined"},
 		{name: "list takes no args", args: []string{"list", "x"}, env: cliEnv, wantCode: exitUsage, wantStderr: "takes no arguments"},
 		{

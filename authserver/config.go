@@ -20,7 +20,7 @@ import (
 const usage = `usage: authserver [command] [flags]
 
 Commands:
-  serve      issue approvers' Ably JWTs on GET/POST /api/auth/token (default)
+  serve      issue approvers' Ably JWTs on GET/POST /api/auth/token and serve the web inbox under / (default)
   useradd    add a user or change their role and password (password: one line on stdin)
   userdel    remove a user
 
@@ -40,6 +40,12 @@ type Config struct {
 	Channel    string
 	PolicyFile string
 	Reserved   []string // configured trusted clientIds
+	// AgentClientID is the agent's Ably clientId: the inbox page shows
+	// only approval requests published under it.
+	AgentClientID string
+	// Ably is where the inbox page's browser reaches Ably (ABLY_ENDPOINT,
+	// ABLY_TLS); its key is not used.
+	Ably ablyconn.Config
 	// TLSCert and TLSKey serve HTTPS; AllowPlaintext permits plain HTTP
 	// on a non-loopback address (behind a TLS-terminating proxy).
 	TLSCert        string
@@ -67,6 +73,10 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 		return Config{}, fmt.Errorf("%s=%q: want true or false", config.EnvAuthInsecureAllowPlaintext, env[config.EnvAuthInsecureAllowPlaintext])
 	}
 	c.AblyKey = env.Get(ablyconn.EnvAPIKey)
+	c.AgentClientID = env.Or(config.EnvAgentClientID, workflows.DefaultAgentClientID)
+	if c.Ably, err = ablyconn.FromEnv(env.Get); err != nil {
+		return Config{}, err
+	}
 	// The trusted programs' clientIds are no user's name; the defaults
 	// (authserver.DefaultReservedNames) are reserved in any case.
 	for _, name := range []string{config.EnvAgentClientID, config.EnvBridgeClientID} {
@@ -131,6 +141,9 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("token ttl %s out of range (0, %s]", c.TokenTTL, authserver.MaxTokenTTL))
 		}
 		if err := authserver.ValidateChannel(c.Channel); err != nil {
+			errs = append(errs, err)
+		}
+		if err := c.Ably.Validate(); err != nil {
 			errs = append(errs, err)
 		}
 		if (c.TLSCert == "") != (c.TLSKey == "") {

@@ -6,8 +6,12 @@
 //	authserver useradd -name alice -role publisher   (password: one line on stdin)
 //	authserver userdel -name alice
 //
+// serve also serves the web approval inbox under / (login form, live list
+// of pending requests; see internal/authserver and its web package).
+//
 // Environment: ABLY_API_KEY (required for serve; never a flag, so it does not
-// show in ps), ABLY_CHANNEL, AUTH_LISTEN, AUTH_USERS_FILE, AUTH_TOKEN_TTL,
+// show in ps), ABLY_CHANNEL, ABLY_ENDPOINT and ABLY_TLS (where the inbox
+// page reaches Ably; unset: Ably itself), AUTH_LISTEN, AUTH_USERS_FILE, AUTH_TOKEN_TTL,
 // AUTH_TLS_CERT, AUTH_TLS_KEY, AUTH_INSECURE_ALLOW_PLAINTEXT,
 // AUTH_TRUSTED_PROXIES, HITL_POLICY_FILE (default of -policy), and
 // HITL_AGENT_CLIENT_ID and HITL_BRIDGE_CLIENT_ID (reserved user names).
@@ -107,6 +111,10 @@ func run(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wri
 		Roles:     roles,
 		Reserved:  cfg.Reserved,
 		Logger:    logger,
+
+		AgentClientID: cfg.AgentClientID,
+		AblyEndpoint:  cfg.Ably.Endpoint,
+		AblyTLS:       cfg.Ably.TLS,
 
 		TLSCertFile:    cfg.TLSCert,
 		TLSKeyFile:     cfg.TLSKey,

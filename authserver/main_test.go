@@ -139,6 +139,8 @@ func TestServeConfigErrors(t *testing.T) {
 		{"policy from HITL_POLICY_FILE", with("HITL_POLICY_FILE", writePolicy(t, dir)), nil, `role "publisher" is not in the role hierarchy`},
 		{"missing HITL_POLICY_FILE", with("HITL_POLICY_FILE", filepath.Join(dir, "nope.json")), nil, "policy file"},
 		{"wildcard channel", with("ABLY_CHANNEL", "*"), nil, "wildcards"},
+		{"bad Ably endpoint for the inbox", with("ABLY_ENDPOINT", "127.0.0.1"), nil, "ABLY_ENDPOINT"},
+		{"Ably itself without TLS", with("ABLY_TLS", "false"), nil, "TLS only"},
 		{"bad users file", with("AUTH_USERS_FILE", bad), nil, "unknown field"},
 		{"missing users file", with("AUTH_USERS_FILE", filepath.Join(dir, "none.json")), nil, "no such file"},
 		{"role outside policy", base, []string{"-policy", writePolicy(t, dir)}, `role "publisher" is not in the role hierarchy`},
@@ -246,6 +248,14 @@ func TestServeConfigParsed(t *testing.T) {
 		{"trusted proxies flag overrides env", config.Env{"AUTH_TRUSTED_PROXIES": "10.0.0.0/8"}, []string{"-trusted-proxies", "172.16.0.0/12"},
 			func(c Config) bool {
 				return len(c.TrustedProxies) == 1 && c.TrustedProxies[0] == netip.MustParsePrefix("172.16.0.0/12")
+			}},
+		{"the inbox trusts the default agent and reaches Ably itself", nil, nil,
+			func(c Config) bool {
+				return c.AgentClientID == workflows.DefaultAgentClientID && c.Ably.Endpoint == "" && c.Ably.TLS
+			}},
+		{"the inbox reads HITL_AGENT_CLIENT_ID and ABLY_ENDPOINT", config.Env{"HITL_AGENT_CLIENT_ID": "hitl:agent", "ABLY_ENDPOINT": "127.0.0.1:8090"}, nil,
+			func(c Config) bool {
+				return c.AgentClientID == "hitl:agent" && c.Ably.Endpoint == "127.0.0.1:8090" && !c.Ably.TLS
 			}},
 		{"useradd reads HITL_POLICY_FILE too", config.Env{"HITL_POLICY_FILE": "p.json"}, []string{"useradd", "-name", "a", "-role", "b"},
 			func(c Config) bool { return c.PolicyFile == "p.json" }},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -27,7 +28,7 @@ func TestShippedPolicyIsTheBriefsPolicy(t *testing.T) {
 		t.Fatalf("tools = %v, want %v", p.Tools, want)
 	}
 	for name, tp := range want {
-		if got := p.Tools[name]; got != tp {
+		if got := p.Tools[name]; !reflect.DeepEqual(got, tp) {
 			t.Errorf("tools.%s = %+v, want %+v", name, got, tp)
 		}
 	}

@@ -420,7 +420,7 @@ func TestDemo(t *testing.T) {
 				return strings.Contains(out.String(), prompt)
 			})
 			shown := out.String()
-			for _, want := range []string{"APPROVAL REQUEST", "publish_blog_post", "Introducing our new API", "publisher"} {
+			for _, want := range []string{"APPROVAL REQUEST", "publish_blog_post", "Introducing our new API", "publisher", "Web inbox: " + "http://127.0.0.1:" + strconv.Itoa(s.ports.Auth) + "/  demo approvers: erin (editor) "} {
 				if !strings.Contains(shown, want) {
 					t.Errorf("the approval request lacks %q:\n%s", want, shown)
 				}

@@ -36,11 +36,14 @@ const (
 	channel       = workflows.DefaultChannel
 )
 
-// users of the auth server, by role.
-var users = map[string]struct{ name, password string }{
-	"editor":    {"erin", "erin-password-1"},
-	"publisher": {"pat", "pat-password-1"},
-	"admin":     {"ada", "ada-password-1"},
+// users of the auth server, by role (and, for roles with more than one
+// user, by role and number).
+var users = map[string]struct{ name, password, role string }{
+	"editor":     {"erin", "erin-password-1", "editor"},
+	"publisher":  {"pat", "pat-password-1", "publisher"},
+	"publisher2": {"quinn", "quinn-password-1", "publisher"},
+	"publisher3": {"rosa", "rosa-password-1", "publisher"},
+	"admin":      {"ada", "ada-password-1", "admin"},
 }
 
 // stack is the whole system on loopback.
@@ -83,8 +86,8 @@ func newStack(t *testing.T, policyJSON string) *stack {
 	s.ably = ablytest.Start(t, ablylocal.Config{Keys: []ablylocal.Key{{Name: ablyKeyName, Secret: ablyKeySecret}}}).Server
 
 	usersFile := filepath.Join(s.dir, "users.json")
-	for role, u := range users {
-		if err := authserver.AddUser(usersFile, u.name, role, u.password, workflows.DefaultRoles, authserver.WithCost(bcrypt.MinCost)); err != nil {
+	for _, u := range users {
+		if err := authserver.AddUser(usersFile, u.name, u.role, u.password, workflows.DefaultRoles, authserver.WithCost(bcrypt.MinCost)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -93,6 +96,8 @@ func newStack(t *testing.T, policyJSON string) *stack {
 		AblyKey:    ablyKeyName + ":" + ablyKeySecret,
 		Channel:    channel,
 		BcryptCost: bcrypt.MinCost,
+		// The web inbox's page reaches this Ably server (inbox_test.go).
+		AblyEndpoint: s.ably.Addr(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -174,7 +179,13 @@ func (s *stack) ensureRunning() {
 // startRun starts a run with the starter binary and returns its workflow id.
 func (s *stack) startRun(prompt string) string {
 	s.t.Helper()
-	out, err := run(context.Background(), s.t, s.env(), s.bins.bin(s.t, "starter"), "--requester", "e2e-tester", prompt)
+	return s.startRunAs("e2e-tester", prompt)
+}
+
+// startRunAs starts a run on behalf of requester.
+func (s *stack) startRunAs(requester, prompt string) string {
+	s.t.Helper()
+	out, err := run(context.Background(), s.t, s.env(), s.bins.bin(s.t, "starter"), "--requester", requester, prompt)
 	if err != nil {
 		s.t.Fatalf("starter: %v\n%s", err, out)
 	}
@@ -257,9 +268,15 @@ func (s *stack) result(wfID string) workflows.AgentResult {
 // cli runs the approver CLI as role's user.
 func (s *stack) cli(role string, args ...string) (string, error) {
 	s.t.Helper()
+	return s.cliEnv(role, nil, args...)
+}
+
+// cliEnv runs the approver CLI as role's user with extra environment.
+func (s *stack) cliEnv(role string, extra []string, args ...string) (string, error) {
+	s.t.Helper()
 	u := users[role]
 	env := append(s.env(), "APPROVER_USER="+u.name, "APPROVER_PASSWORD="+u.password)
-	return run(context.Background(), s.t, env, s.bins.bin(s.t, "approver"), args...)
+	return run(context.Background(), s.t, append(env, extra...), s.bins.bin(s.t, "approver"), args...)
 }
 
 // token logs role's user in at the auth server, as the guide's client does.

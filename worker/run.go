@@ -89,7 +89,9 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 
 	w := worker.New(c, workflows.TaskQueue, worker.Options{})
-	w.RegisterWorkflowWithOptions(workflows.AgentWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	for _, name := range workflows.RegisteredNames() {
+		w.RegisterWorkflowWithOptions(workflows.AgentWorkflow, workflow.RegisterOptions{Name: name})
+	}
 	w.RegisterActivity(acts)
 
 	logger.Info("worker starting", "temporal", topts.HostPort, "namespace", topts.Namespace,

@@ -44,13 +44,8 @@ func toolActivityOptions(call ToolCall) workflow.ActivityOptions {
 func publishActivityOptions(summary string) workflow.ActivityOptions {
 	return workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    time.Minute,
-			MaximumAttempts:    5,
-		},
-		Summary: summary,
+		RetryPolicy:         publishRetry(),
+		Summary:             summary,
 	}
 }
 
@@ -58,17 +53,19 @@ func publishActivityOptions(summary string) workflow.ActivityOptions {
 // the policy snapshot to every tool call, waits durably for human decisions
 // where the policy asks for one, runs approved tools, and sends every
 // outcome back to the model until the model answers or MaxTurns model calls
-// were made. Register it under WorkflowName.
+// were made. Register it under every name of RegisteredNames.
 func AgentWorkflow(ctx workflow.Context, in AgentInput) (AgentResult, error) {
-	wp, fromWorker, err := runPolicy(ctx, in)
+	wp, version, err := runPolicy(ctx, in)
 	if err != nil {
 		return AgentResult{}, err
 	}
+	fromWorker := version >= versionWorkerPolicy
 	maxTurns, err := validateInput(in, wp.Policy)
 	if err != nil {
 		return AgentResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidInput, nil)
 	}
 	r := newRun(ctx, in, wp, maxTurns)
+	r.version = version
 	r.canonical = fromWorker
 	if fromWorker && !in.Policy.isZero() {
 		// Whoever starts a run has no say in its policy.
@@ -115,22 +112,33 @@ func AgentWorkflow(ctx workflow.Context, in AgentInput) (AgentResult, error) {
 	return AgentResult{Answer: answer, Turns: r.turn, Audit: r.audit.list()}, nil
 }
 
-// runPolicy returns the run's policy and tool schemas: the worker's
-// (fromWorker), recorded in the history through ActivityWorkerPolicy, or,
-// in runs started before the worker owned the policy, the snapshot of the
-// input.
-func runPolicy(ctx workflow.Context, in AgentInput) (wp WorkerPolicy, fromWorker bool, err error) {
-	if workflow.GetVersion(ctx, changeWorkerPolicy, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-		return WorkerPolicy{Policy: in.Policy}, false, nil
+// runPolicy returns the run's version (see versions.go) and its policy and
+// tool schemas: the worker's, recorded in the history through
+// ActivityWorkerPolicy, or, in runs started before the worker owned the
+// policy, the snapshot of the input.
+func runPolicy(ctx workflow.Context, in AgentInput) (wp WorkerPolicy, version workflow.Version, err error) {
+	version = runVersion(ctx)
+	if version == workflow.DefaultVersion {
+		return WorkerPolicy{Policy: in.Policy}, version, nil
 	}
 	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout: 10 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 5},
 	})
 	if err := workflow.ExecuteLocalActivity(lctx, ActivityWorkerPolicy).Get(ctx, &wp); err != nil {
-		return WorkerPolicy{}, false, fmt.Errorf("the worker's policy: %w", err)
+		return WorkerPolicy{}, version, fmt.Errorf("the worker's policy: %w", err)
 	}
-	return wp, true, nil
+	return wp, version, nil
+}
+
+// runVersion is the run's version (versions.go): runs of WorkflowName are
+// of versionFastPath; runs of WorkflowNameV1 ask changeWorkerPolicy, so
+// that those recorded before a change replay as they ran.
+func runVersion(ctx workflow.Context) workflow.Version {
+	if workflow.GetInfo(ctx).WorkflowType.Name == WorkflowName {
+		return versionFastPath
+	}
+	return workflow.GetVersion(ctx, changeWorkerPolicy, workflow.DefaultVersion, versionFastPath)
 }
 
 // validateInput checks the input and the run's policy and returns the
@@ -166,9 +174,12 @@ type run struct {
 	// policy and schemas are the run's (see runPolicy); canonical says
 	// whether calls that need a human are canonicalised (CanonicalArguments)
 	// and their decisions name argument digests.
-	policy    Policy
-	schemas   map[string]json.RawMessage
-	canonical bool
+	policy     Policy
+	schemas    map[string]json.RawMessage
+	localTools map[string]bool
+	canonical  bool
+	// version is the run's version of changeWorkerPolicy (versions.go).
+	version workflow.Version
 
 	conversation []ConversationItem
 	audit        *auditTrail
@@ -186,19 +197,24 @@ type run struct {
 }
 
 func newRun(ctx workflow.Context, in AgentInput, wp WorkerPolicy, maxTurns int) *run {
-	return &run{
+	r := &run{
 		in:           in,
 		workflowID:   workflow.GetInfo(ctx).WorkflowExecution.ID,
 		maxTurns:     maxTurns,
 		tools:        wp.Policy.ToolNames(),
 		policy:       wp.Policy,
 		schemas:      wp.Schemas,
+		localTools:   map[string]bool{},
 		conversation: []ConversationItem{{Type: ItemMessage, Role: "user", Text: in.Prompt}},
 		approvals:    map[string]*approval{},
 		seenCalls:    map[string]bool{},
 		seenMsgs:     map[string]bool{},
 		audit:        newAuditTrail(),
 	}
+	for _, name := range wp.LocalTools {
+		r.localTools[name] = true
+	}
+	return r
 }
 
 // loop calls the model until it answers or the turn limit is reached.
@@ -347,25 +363,6 @@ func (r *run) classify(i int, c ToolCall, admitted []string) (ToolPolicy, string
 	return tp, ""
 }
 
-// executeTool runs the tool. A tool failure is returned as output for the
-// model; only cancellation of the run is an error.
-func (r *run) executeTool(ctx workflow.Context, c ToolCall, approvedBy string) (string, error) {
-	req := ToolRequest{WorkflowID: r.workflowID, CallID: c.CallID, Name: c.Name, Arguments: c.Arguments, ApprovedBy: approvedBy}
-	var res ToolResult
-	actx := workflow.WithActivityOptions(ctx, toolActivityOptions(c))
-	if err := workflow.ExecuteActivity(actx, ActivityExecuteTool, req).Get(ctx, &res); err != nil {
-		if temporal.IsCanceledError(err) {
-			return "", err
-		}
-		msg := truncate(errorMessage(err), maxToolErrorLen)
-		workflow.GetLogger(ctx).Warn("tool failed", "tool", c.Name, "callId", c.CallID, "error", err)
-		r.record(ctx, AuditEntry{Kind: AuditFailed, ToolCallID: c.CallID, Tool: c.Name, Actor: approvedBy, Reason: msg})
-		return "tool failed: " + msg, nil
-	}
-	r.record(ctx, AuditEntry{Kind: AuditExecuted, ToolCallID: c.CallID, Tool: c.Name, Actor: approvedBy})
-	return truncate(res.Output, maxToolOutputLen), nil
-}
-
 // errorMessage returns the useful part of an activity error.
 func errorMessage(err error) string {
 	var appErr *temporal.ApplicationError
@@ -419,6 +416,7 @@ func (r *run) setDetails(ctx workflow.Context) {
 			fmt.Fprintf(&b, "\n- `%s` (call `%s`) with `%s`: needs **%s** until %s",
 				mdCode(p.Tool, 80), mdCode(p.ToolCallID, 80), mdCode(p.Arguments, maxDetailArgsLen),
 				mdCode(p.RequiredRole, 40), p.ExpiresAt.UTC().Format(time.RFC3339))
+			writeProgress(&b, p)
 		}
 	default:
 		fmt.Fprintf(&b, "**Running**: turn %d of %d.", r.turn, r.maxTurns)
@@ -439,11 +437,55 @@ func (r *run) writePolicy(b *strings.Builder) {
 		tp := r.policy.Tools[name]
 		if tp.NeedsApproval() {
 			fmt.Fprintf(b, "\n- `%s`: %s or higher, within %s", mdCode(name, 80), mdCode(tp.MinRole, 40), tp.ApprovalTimeout())
+			writeRules(b, tp)
 		} else {
 			fmt.Fprintf(b, "\n- `%s`: no approval", mdCode(name, 80))
 		}
 	}
 	b.WriteString("\n\nTools not listed are denied.")
+}
+
+// writeProgress appends the quorum, escalation and edit state of a
+// pending approval with rules.
+func writeProgress(b *strings.Builder, p PendingApproval) {
+	if p.Approvals > 1 {
+		var who []string
+		for _, x := range p.ApprovedBy {
+			who = append(who, mdCode(x.ClientID, 40))
+		}
+		fmt.Fprintf(b, "; %d of %d approvals", len(p.ApprovedBy), p.Approvals)
+		if len(who) > 0 {
+			fmt.Fprintf(b, " (%s)", strings.Join(who, ", "))
+		}
+	}
+	if e := p.Escalation; e != nil {
+		fmt.Fprintf(b, "; escalated from %s at %s", mdCode(e.PreviousRole, 40), e.Since.UTC().Format(time.RFC3339))
+	}
+	if n := p.NextEscalation; n != nil {
+		fmt.Fprintf(b, "; escalates to %s at %s", mdCode(n.MinRole, 40), n.At.UTC().Format(time.RFC3339))
+	}
+	if p.EditedBy != nil {
+		fmt.Fprintf(b, "; arguments edited by %s", mdCode(p.EditedBy.ClientID, 40))
+	}
+}
+
+// writeRules appends a tool policy's rules beyond one approver.
+func writeRules(b *strings.Builder, tp ToolPolicy) {
+	if n := tp.RequiredApprovals(); n > 1 {
+		fmt.Fprintf(b, "; %d distinct approvers", n)
+		if tp.RejectBy == RejectByQuorum {
+			fmt.Fprintf(b, ", %d to reject", n)
+		}
+	}
+	if tp.DistinctFromRequester {
+		b.WriteString("; not the requester")
+	}
+	for _, e := range tp.Escalate {
+		fmt.Fprintf(b, "; after %s: %s", time.Duration(e.After), mdCode(e.MinRole, 40))
+	}
+	if tp.Editable {
+		b.WriteString("; editable")
+	}
 }
 
 // mdCode makes s safe inside a markdown code span and bounds its length.

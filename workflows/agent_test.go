@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -49,7 +50,7 @@ func TestApproveRunsToolOnceAndModelSeesOutput(t *testing.T) {
 		t.Errorf("request expires after %s, want 10m", got)
 	}
 	want := ApprovalResolvedData{ToolCallID: "call_1", WorkflowID: rd.WorkflowID, Tool: "publish_blog_post", Outcome: OutcomeApproved, DecidedBy: "alice", Role: "publisher"}
-	if len(resolved) != 1 || resolved[0].Data != want {
+	if len(resolved) != 1 || !reflect.DeepEqual(resolved[0].Data, want) {
 		t.Errorf("approval-resolved = %+v, want [%+v]", resolved, want)
 	}
 	wantKinds(t, res.Audit, "requested:call_1", "approved:call_1", "executed:call_1")
@@ -549,7 +550,7 @@ func TestUnpublishedRequestIsDenied(t *testing.T) {
 	// Ably may have accepted the request: approver screens are told to drop it.
 	_, resolved := h.published()
 	want := ApprovalResolvedData{ToolCallID: "call_1", WorkflowID: h.models()[0].WorkflowID, Tool: "publish_blog_post", Outcome: OutcomeCancelled, Reason: "approval request could not be published"}
-	if len(resolved) != 1 || resolved[0].Data != want {
+	if len(resolved) != 1 || !reflect.DeepEqual(resolved[0].Data, want) {
 		t.Errorf("approval-resolved = %+v, want [%+v]", resolved, want)
 	}
 }

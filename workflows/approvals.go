@@ -3,7 +3,6 @@ package workflows
 import (
 	"fmt"
 	"slices"
-	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -15,6 +14,12 @@ import (
 // cancellation of the run is an error.
 func (r *run) approveAndRun(ctx workflow.Context, c ToolCall, tp ToolPolicy) (string, error) {
 	logger := workflow.GetLogger(ctx)
+	rules := r.newRules(ctx, tp)
+	if rules != nil && tp.DistinctFromRequester && r.in.Requester == "" {
+		why := "the policy needs an approver other than the requester, and the run names no requester"
+		r.record(ctx, AuditEntry{Kind: AuditDenied, ToolCallID: c.CallID, Tool: c.Name, Reason: why})
+		return "denied: " + why + " (no human was asked)", nil
+	}
 	var digest string
 	if r.canonical {
 		// The approver must see exactly what runs: arguments that could be
@@ -40,7 +45,9 @@ func (r *run) approveAndRun(ctx workflow.Context, c ToolCall, tp ToolPolicy) (st
 			RequestedAt:     now,
 			ExpiresAt:       now.Add(timeout),
 		},
+		rules: rules,
 	}
+	a.syncPending()
 	// Registered, and made findable through SAToolCallIDs, before the
 	// request is published: the bridge can route a decision that arrives
 	// while the publish activity completes, and it is not lost.
@@ -49,19 +56,8 @@ func (r *run) approveAndRun(ctx workflow.Context, c ToolCall, tp ToolPolicy) (st
 	r.upsertSearchAttributes(ctx)
 	r.setDetails(ctx)
 
-	req := ApprovalRequestInput{Data: ApprovalRequestData{
-		Tool:            c.Name,
-		Arguments:       c.Arguments,
-		ArgumentsDigest: digest,
-		ToolCallID:      c.CallID,
-		WorkflowID:      r.workflowID,
-		RequiredRole:    tp.MinRole,
-		Requester:       r.in.Requester,
-		RequestedAt:     a.pending.RequestedAt,
-		ExpiresAt:       a.pending.ExpiresAt,
-	}}
-	pctx := workflow.WithActivityOptions(ctx, publishActivityOptions(fmt.Sprintf("approval request: %s (%s)", c.Name, c.CallID)))
-	if err := workflow.ExecuteActivity(pctx, ActivityPublishApprovalRequest, req).Get(ctx, nil); err != nil {
+	req := ApprovalRequestInput{Data: r.requestData(a)}
+	if err := r.publish(ctx, ActivityPublishApprovalRequest, req, fmt.Sprintf("approval request: %s (%s)", c.Name, c.CallID)).Get(ctx, nil); err != nil {
 		if temporal.IsCanceledError(err) {
 			return "", r.approvalCancelled(ctx, a, err)
 		}
@@ -82,18 +78,8 @@ func (r *run) approveAndRun(ctx workflow.Context, c ToolCall, tp ToolPolicy) (st
 		r.record(ctx, AuditEntry{Kind: AuditRequested, ToolCallID: c.CallID, Tool: c.Name, Role: tp.MinRole})
 	}
 
-	if remaining := a.pending.ExpiresAt.Sub(workflow.Now(ctx)); a.isPending() && remaining > 0 {
-		// The timer is cancelled once a decision wins, so a decided
-		// approval leaves no timer behind to wake the run later.
-		tctx, cancelTimer := workflow.WithCancel(ctx)
-		timer := workflow.NewTimerWithOptions(tctx, remaining, workflow.TimerOptions{
-			Summary: fmt.Sprintf("approval timeout: %s (%s)", c.Name, c.CallID),
-		})
-		err := workflow.Await(ctx, func() bool { return !a.isPending() || timer.IsReady() })
-		cancelTimer()
-		if err != nil {
-			return "", r.approvalCancelled(ctx, a, err)
-		}
+	if err := r.await(ctx, a); err != nil {
+		return "", r.approvalCancelled(ctx, a, err)
 	}
 	// Cancelling the run also makes the timer ready (cancelled): that is
 	// no expiry.
@@ -108,9 +94,17 @@ func (r *run) approveAndRun(ctx workflow.Context, c ToolCall, tp ToolPolicy) (st
 	r.upsertSearchAttributes(ctx)
 	r.setDetails(ctx)
 
+	// An approver may have edited the arguments (rules.go): the approved
+	// ones run.
+	c = a.call
+	approvedBy := a.approvedBy()
+	var tool workflow.Future
+	if r.fast() && a.state == stateApproved {
+		// The tool does not wait for the announcement.
+		tool = r.startTool(ctx, c, approvedBy)
+	}
 	resolved := r.resolvedInput(a, "")
-	rctx := workflow.WithActivityOptions(ctx, publishActivityOptions(fmt.Sprintf("approval %s: %s (%s)", a.state, c.Name, c.CallID)))
-	if err := workflow.ExecuteActivity(rctx, ActivityPublishApprovalResolved, resolved).Get(ctx, nil); err != nil {
+	if err := r.publish(ctx, ActivityPublishApprovalResolved, resolved, resolvedSummary(a.state.String(), c)).Get(ctx, nil); err != nil {
 		if temporal.IsCanceledError(err) {
 			return "", r.approvalCancelled(ctx, a, err)
 		}
@@ -121,9 +115,16 @@ func (r *run) approveAndRun(ctx workflow.Context, c ToolCall, tp ToolPolicy) (st
 
 	switch a.state {
 	case stateApproved:
-		return r.executeTool(ctx, c, a.decision.ApproverClientID)
+		if tool == nil {
+			tool = r.startTool(ctx, c, approvedBy)
+		}
+		out, err := r.finishTool(ctx, c, approvedBy, tool)
+		return editedOutput(a.rules, c, out), err
 	case stateRejected:
 		out := fmt.Sprintf("rejected by %s (%s)", a.decision.ApproverClientID, a.decision.ApproverRole)
+		if q := a.rules; q != nil && len(q.rejectedBy) > 1 {
+			out = "rejected by " + names(q.rejectedBy)
+		}
 		if a.decision.Reason != "" {
 			out += ": " + a.decision.Reason
 		}
@@ -131,6 +132,27 @@ func (r *run) approveAndRun(ctx workflow.Context, c ToolCall, tp ToolPolicy) (st
 	default:
 		return fmt.Sprintf("approval expired after %s: the tool did not run", timeout), nil
 	}
+}
+
+// await waits until approval a is decided or its time runs out (the
+// expiry timer, or the rules' timers). It returns only the run's
+// cancellation.
+func (r *run) await(ctx workflow.Context, a *approval) error {
+	if a.rules != nil {
+		return r.awaitRules(ctx, a)
+	}
+	remaining := a.pending.ExpiresAt.Sub(workflow.Now(ctx))
+	if !a.isPending() || remaining <= 0 {
+		return nil
+	}
+	// The timer is cancelled once a decision wins, so a decided approval
+	// leaves no timer behind to wake the run later.
+	tctx, cancelTimer := workflow.WithCancel(ctx)
+	defer cancelTimer()
+	timer := workflow.NewTimerWithOptions(tctx, remaining, workflow.TimerOptions{
+		Summary: fmt.Sprintf("approval timeout: %s (%s)", a.call.Name, a.call.CallID),
+	})
+	return workflow.Await(ctx, func() bool { return !a.isPending() || timer.IsReady() })
 }
 
 // resolvedInput is the approval-resolved message for a resolved approval.
@@ -147,6 +169,9 @@ func (r *run) resolvedInput(a *approval, reason string) ApprovalResolvedInput {
 		d.DecidedBy = a.decision.ApproverClientID
 		d.Role = a.decision.ApproverRole
 		d.Reason = a.decision.Reason
+	}
+	if a.state == stateApproved && a.rules != nil {
+		d.ApprovedBy = slices.Clone(a.rules.approvedBy)
 	}
 	return ApprovalResolvedInput{Data: d}
 }
@@ -169,17 +194,7 @@ func (r *run) approvalCancelled(ctx workflow.Context, a *approval, cause error) 
 // approval with few, short attempts; a failure is only logged.
 func (r *run) publishResolvedBestEffort(ctx workflow.Context, a *approval, reason string) {
 	in := r.resolvedInput(a, reason)
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout:    10 * time.Second,
-		ScheduleToCloseTimeout: 30 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumAttempts:    3,
-		},
-		Summary: fmt.Sprintf("approval %s: %s (%s)", in.Data.Outcome, a.call.Name, a.call.CallID),
-	})
-	if err := workflow.ExecuteActivity(actx, ActivityPublishApprovalResolved, in).Get(ctx, nil); err != nil {
+	if err := r.publishBestEffort(ctx, ActivityPublishApprovalResolved, in, resolvedSummary(in.Data.Outcome, a.call)).Get(ctx, nil); err != nil {
 		workflow.GetLogger(ctx).Error("approval-resolved not published", "callId", a.call.CallID, "outcome", in.Data.Outcome, "error", err)
 	}
 }

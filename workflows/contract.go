@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -10,8 +11,18 @@ import (
 // TaskQueue is the task queue the worker polls and the starter targets.
 const TaskQueue = "hitl-agent"
 
-// WorkflowName is the registered name of the agent workflow.
-const WorkflowName = "AgentWorkflow"
+// WorkflowName is the name new runs of the agent workflow start under.
+// Runs of this name take the fast path (versionFastPath) without asking
+// workflow.GetVersion, which would cost every run two history events.
+const WorkflowName = "AgentWorkflowV2"
+
+// WorkflowNameV1 is the name runs started before WorkflowName started
+// under. A worker registers AgentWorkflow under both (RegisteredNames) so
+// that those runs still replay; they find their version with GetVersion.
+const WorkflowNameV1 = "AgentWorkflow"
+
+// RegisteredNames lists the names a worker registers AgentWorkflow under.
+func RegisteredNames() []string { return []string{WorkflowName, WorkflowNameV1} }
 
 // Activity names. The activities package implements them as methods of
 // activities.Activities with exactly these names.
@@ -41,6 +52,9 @@ type WorkerPolicy struct {
 	// Schemas maps a tool name to the JSON schema of its arguments object,
 	// for every tool of Policy that needs a human.
 	Schemas map[string]json.RawMessage `json:"schemas"`
+	// LocalTools names the tools the worker runs as local activities:
+	// short and idempotent, so a run need not schedule a full activity.
+	LocalTools []string `json:"localTools,omitempty"`
 }
 
 // DecisionVerdict is the result of ActivityVerifyDecision.
@@ -254,6 +268,46 @@ type PendingApproval struct {
 	RequiredRole    string    `json:"requiredRole"`
 	RequestedAt     time.Time `json:"requestedAt"`
 	ExpiresAt       time.Time `json:"expiresAt"`
+	// Set for a call whose policy has rules beyond one approver, as in
+	// ApprovalRequestData.
+	Approvals             int              `json:"approvals,omitempty"`
+	ApprovedBy            []Approver       `json:"approvedBy,omitempty"`
+	RejectBy              string           `json:"rejectBy,omitempty"`
+	RejectedBy            []Approver       `json:"rejectedBy,omitempty"`
+	DistinctFromRequester bool             `json:"distinctFromRequester,omitempty"`
+	Escalation            *EscalationState `json:"escalation,omitempty"`
+	NextEscalation        *EscalationStep  `json:"nextEscalation,omitempty"`
+	Editable              bool             `json:"editable,omitempty"`
+	EditedBy              *Approver        `json:"editedBy,omitempty"`
+	// Revision is that of the last approval-request announcing the call.
+	Revision int `json:"revision,omitempty"`
+}
+
+// Request is the approval-request that announces the pending approval p of
+// run workflowID, started by requester, under the role hierarchy roles.
+func (p PendingApproval) Request(workflowID, requester string, roles []string) ApprovalRequestData {
+	return ApprovalRequestData{
+		Tool:                  p.Tool,
+		Arguments:             p.Arguments,
+		ArgumentsDigest:       p.ArgumentsDigest,
+		ToolCallID:            p.ToolCallID,
+		WorkflowID:            workflowID,
+		RequiredRole:          p.RequiredRole,
+		Requester:             requester,
+		RequestedAt:           p.RequestedAt,
+		ExpiresAt:             p.ExpiresAt,
+		Roles:                 slices.Clone(roles),
+		Approvals:             p.Approvals,
+		ApprovedBy:            slices.Clone(p.ApprovedBy),
+		RejectBy:              p.RejectBy,
+		RejectedBy:            slices.Clone(p.RejectedBy),
+		DistinctFromRequester: p.DistinctFromRequester,
+		Escalation:            p.Escalation,
+		NextEscalation:        p.NextEscalation,
+		Editable:              p.Editable,
+		EditedBy:              p.EditedBy,
+		Revision:              p.Revision,
+	}
 }
 
 // Audit entry kinds.
@@ -271,6 +325,18 @@ const (
 	// AuditPolicyIgnored: the run's input carried a policy, which a run
 	// never takes (the worker's policy applies).
 	AuditPolicyIgnored = "policy-ignored"
+
+	// Kinds of calls whose policy has rules beyond one approver.
+
+	// AuditCounted: an approval (or, with rejectBy quorum, a rejection)
+	// counted toward the quorum; Reason says how far ("1 of 2 approvals").
+	AuditCounted = "counted"
+	// AuditEdited: an approver edited the arguments (Actor, Role);
+	// Original holds the arguments before, Arguments the edit.
+	AuditEdited = "edited"
+	// AuditEscalated: the call was undecided after a stage's "after" and
+	// now needs Role or higher.
+	AuditEscalated = "escalated"
 )
 
 // AuditEntry is one line of a run's audit trail.
@@ -283,6 +349,10 @@ type AuditEntry struct {
 	Role          string    `json:"role,omitempty"`  // approver role, from userClaim
 	Reason        string    `json:"reason,omitempty"`
 	AblyMessageID string    `json:"ablyMessageId,omitempty"`
+	// Arguments and Original (AuditEdited): the edited arguments and the
+	// ones they replaced, canonical JSON text.
+	Arguments string `json:"arguments,omitempty"`
+	Original  string `json:"original,omitempty"`
 }
 
 // ApprovalsView is the result of ApprovalsQuery.

@@ -28,7 +28,7 @@ func (r *run) onDecision(ctx workflow.Context, d Decision) {
 	}
 	why := r.whyIgnore(workflow.Now(ctx), d, a)
 	r.remember(d)
-	if why == "" && workflow.GetVersion(ctx, changeSignedDecisions, workflow.DefaultVersion, 1) >= 1 {
+	if why == "" && r.verifiesDecisions(ctx) {
 		// Checks that need no signature come first, so junk costs no
 		// verification; the approval may resolve while the signature is
 		// checked, hence the second look at it.
@@ -36,14 +36,28 @@ func (r *run) onDecision(ctx workflow.Context, d Decision) {
 			why = r.whyNotDecidable(workflow.Now(ctx), d, a)
 		}
 	}
+	if why == "" {
+		why = whyNoEdit(d, a)
+	}
 	if why != "" {
 		r.ignore(ctx, e, a, why)
 		return
 	}
-	s, _ := decisionState(d.Decision) // whyIgnore accepted only approved or rejected
 	d.Reason = e.Reason
+	if a.rules != nil {
+		r.applyRules(ctx, a, d, e)
+		return
+	}
+	s, _ := decisionState(d.Decision) // whyIgnore accepted only approved or rejected
 	r.resolve(ctx, a, s, &d, e)
 	workflow.GetLogger(ctx).Info("approval decided", "callId", e.ToolCallID, "decision", d.Decision, "by", e.Actor, "role", e.Role)
+}
+
+// verifiesDecisions reports whether a decision must be verified: always in
+// runs of versionFastPath; in older ones as changeSignedDecisions says, so
+// that the decisions in their history replay as they were applied.
+func (r *run) verifiesDecisions(ctx workflow.Context) bool {
+	return r.fast() || workflow.GetVersion(ctx, changeSignedDecisions, workflow.DefaultVersion, 1) >= 1
 }
 
 // verify checks, in ActivityVerifyDecision, the decision's signature and
@@ -139,6 +153,9 @@ func (r *run) whyNotDecidable(now time.Time, d Decision, a *approval) string {
 	}
 	if d.ArgumentsDigest != "" && a.pending.ArgumentsDigest != "" && d.ArgumentsDigest != a.pending.ArgumentsDigest {
 		return "the approver saw other arguments (digest " + truncate(d.ArgumentsDigest, 80) + ")"
+	}
+	if a.rules != nil {
+		return r.whyNotByRules(d, a)
 	}
 	if err := r.policy.Check(a.call.Name, d.ApproverRole); err != nil {
 		return err.Error()

@@ -57,10 +57,11 @@ type harness struct {
 	// moves a policy given in the input here. key signs the decisions
 	// that decide sends, as the bridge does; verifyErr, if set, fails
 	// every ActivityVerifyDecision.
-	policy    Policy
-	schemas   map[string]json.RawMessage
-	key       ed25519.PrivateKey
-	verifyErr error
+	policy     Policy
+	schemas    map[string]json.RawMessage
+	localTools []string
+	key        ed25519.PrivateKey
+	verifyErr  error
 
 	mu        sync.Mutex
 	verified  int                         // ActivityVerifyDecision calls
@@ -112,7 +113,7 @@ func testSchemas() map[string]json.RawMessage {
 }
 
 func (h *harness) workerPolicy(context.Context) (WorkerPolicy, error) {
-	return WorkerPolicy{Policy: h.policy, Schemas: h.schemas}, nil
+	return WorkerPolicy{Policy: h.policy, Schemas: h.schemas, LocalTools: h.localTools}, nil
 }
 
 // verifyDecision checks the signature with the harness's key, as the

@@ -28,6 +28,12 @@ const (
 	// MaxMessageDataLen bounds the JSON text of one Ably message's data
 	// that a reader of the channel decodes.
 	MaxMessageDataLen = 64 << 10
+	// MaxEditedArgumentsLen bounds the edited arguments of one decision
+	// (the bound of the model's own arguments).
+	MaxEditedArgumentsLen = maxModelItemLen
+	// MaxEditsPerCall bounds how often one call's arguments may be
+	// edited; later edits are ignored.
+	MaxEditsPerCall = 5
 )
 
 // toolCallIDChars are the punctuation characters a tool-call id may hold

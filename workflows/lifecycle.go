@@ -91,6 +91,9 @@ type approval struct {
 	// decision is the winning decision, in stateApproved and
 	// stateRejected.
 	decision Decision
+	// rules, when set, decide the call by its policy's rules beyond one
+	// approver (rules.go).
+	rules *rules
 }
 
 // isPending reports whether the approval still waits for a human.

@@ -37,6 +37,8 @@ func clipAudit(e AuditEntry) AuditEntry {
 	e.Role = truncate(e.Role, maxAuditFieldLen)
 	e.AblyMessageID = truncate(e.AblyMessageID, maxAuditFieldLen)
 	e.Reason = truncate(e.Reason, maxAuditReasonLen)
+	e.Arguments = truncate(e.Arguments, maxModelItemLen)
+	e.Original = truncate(e.Original, maxModelItemLen)
 	return e
 }
 

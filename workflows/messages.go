@@ -60,6 +60,69 @@ type ApprovalRequestData struct {
 	Requester       string    `json:"requester,omitempty"`
 	RequestedAt     time.Time `json:"requestedAt"`
 	ExpiresAt       time.Time `json:"expiresAt"`
+	// Roles (added) is the run's role hierarchy, lowest first, so that a
+	// reader can tell whether a role reaches RequiredRole.
+	Roles []string `json:"roles,omitempty"`
+
+	// The fields below (added) are set only for a call whose policy has
+	// rules beyond one approver (ToolPolicy: approvals, rejectBy,
+	// distinctFromRequester, escalate, editable). The agent re-announces
+	// such a call with a new approval-request, Revision one higher, every
+	// time its state changes: a partial approval, an escalation, an edit.
+	// A reader keeps the request with the highest Revision per workflowId
+	// and toolCallId.
+
+	// Approvals is how many distinct approvers must approve (1 when
+	// absent); ApprovedBy lists those who have, in order.
+	Approvals  int        `json:"approvals,omitempty"`
+	ApprovedBy []Approver `json:"approvedBy,omitempty"`
+	// RejectBy is RejectByQuorum when rejections need Approvals distinct
+	// rejectors too (RejectedBy lists them so far); absent: one rejection
+	// by a sufficient role rejects.
+	RejectBy   string     `json:"rejectBy,omitempty"`
+	RejectedBy []Approver `json:"rejectedBy,omitempty"`
+	// DistinctFromRequester: the requester's own decision is ignored.
+	DistinctFromRequester bool `json:"distinctFromRequester,omitempty"`
+	// Escalation is set once the call escalated: RequiredRole is then the
+	// stage's role, and approvers below it can no longer decide.
+	Escalation *EscalationState `json:"escalation,omitempty"`
+	// NextEscalation says when the call escalates next, and to whom, if
+	// it is still undecided then.
+	NextEscalation *EscalationStep `json:"nextEscalation,omitempty"`
+	// Editable: an approver may approve with edited arguments
+	// (ApprovalResponseData.Arguments).
+	Editable bool `json:"editable,omitempty"`
+	// EditedBy is set once an approver edited the arguments: Arguments are
+	// then the edited ones.
+	EditedBy *Approver `json:"editedBy,omitempty"`
+	// Revision counts the announcements of the call: 0 for the first.
+	// Supersedes, in a later one, is the Ably message id of the first.
+	Revision   int    `json:"revision,omitempty"`
+	Supersedes string `json:"supersedes,omitempty"`
+}
+
+// Approver is one approver's counted decision: the Ably clientId, the role
+// from extras.userClaim, and the workflow time it was applied.
+type Approver struct {
+	ClientID string    `json:"clientId"`
+	Role     string    `json:"role"`
+	At       time.Time `json:"at"`
+}
+
+// EscalationState is where an escalated call stands: Level is the
+// number of stages passed (1 for the first of ToolPolicy.Escalate),
+// PreviousRole the role required before the last stage, Since when it
+// escalated.
+type EscalationState struct {
+	Level        int       `json:"level"`
+	PreviousRole string    `json:"previousRole"`
+	Since        time.Time `json:"since"`
+}
+
+// EscalationStep is the next escalation of a pending call.
+type EscalationStep struct {
+	At      time.Time `json:"at"`
+	MinRole string    `json:"minRole"`
 }
 
 // ApprovalResponseData is data of an approval-response. Decision is the
@@ -71,6 +134,11 @@ type ApprovalResponseData struct {
 	// arguments the approver saw. A client that shows the arguments sends
 	// it; the guide's client sends none.
 	ArgumentsDigest string `json:"argumentsDigest,omitempty"`
+	// Arguments (added) are edited arguments, JSON text, for a tool whose
+	// policy is editable: an approval with them approves the edit. An
+	// edit must name ArgumentsDigest, the digest of the arguments it
+	// edits, so that an edit of a stale view is refused.
+	Arguments string `json:"arguments,omitempty"`
 }
 
 // Outcomes reported in approval-resolved.
@@ -93,6 +161,9 @@ type ApprovalResolvedData struct {
 	DecidedBy  string `json:"decidedBy,omitempty"`
 	Role       string `json:"role,omitempty"`
 	Reason     string `json:"reason,omitempty"`
+	// ApprovedBy (added) lists the approvers of an approved call whose
+	// policy has rules beyond one approver.
+	ApprovedBy []Approver `json:"approvedBy,omitempty"`
 }
 
 // ApprovalRequestInput is the input of ActivityPublishApprovalRequest,
@@ -140,9 +211,18 @@ func AgentMessageID(key []byte, workflowID, toolCallID, kind string) string {
 }
 
 // Message is the approval-request for d; idKey is the agent's message-id
-// key (see AgentMessageID).
+// key (see AgentMessageID). Each Revision has its own message id, and a
+// later revision names the first's in Supersedes.
 func (d ApprovalRequestData) Message(idKey []byte) (AgentMessage, error) {
-	return agentMessage(idKey, MsgApprovalRequest, msgKindRequest, d.WorkflowID, d.ToolCallID, d)
+	if d.Revision < 0 {
+		return AgentMessage{}, fmt.Errorf("%s: negative revision %d", MsgApprovalRequest, d.Revision)
+	}
+	kind := msgKindRequest
+	if d.Revision > 0 {
+		kind = fmt.Sprintf("%s-%d", msgKindRequest, d.Revision)
+		d.Supersedes = AgentMessageID(idKey, d.WorkflowID, d.ToolCallID, msgKindRequest)
+	}
+	return agentMessage(idKey, MsgApprovalRequest, kind, d.WorkflowID, d.ToolCallID, d)
 }
 
 // Message is the approval-resolved for d; idKey is the agent's message-id

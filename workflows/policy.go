@@ -34,8 +34,59 @@ type ToolPolicy struct {
 	// MinRole is the lowest role that may approve a call, or ApprovalNone
 	// when the tool runs without approval.
 	MinRole string `json:"minRole"`
-	// Timeout is how long an approval waits before it expires.
+	// Timeout is how long an approval waits before it expires for good
+	// (escalations included): the expiry the model is told of.
 	Timeout Duration `json:"timeout,omitempty"`
+	// Approvals is how many distinct approvers (by Ably clientId) with a
+	// sufficient role must approve a call (default 1).
+	Approvals int `json:"approvals,omitempty"`
+	// RejectBy says what rejects a call: RejectByAny (the default), one
+	// rejection by a sufficient role; or RejectByQuorum, Approvals
+	// distinct rejections.
+	RejectBy string `json:"rejectBy,omitempty"`
+	// DistinctFromRequester: the run's requester can never decide its own
+	// call; such a decision is ignored and audited.
+	DistinctFromRequester bool `json:"distinctFromRequester,omitempty"`
+	// Escalate lists the stages a pending call moves through: After (from
+	// the request) without a decision, it needs MinRole or higher.
+	// Strictly increasing After, strictly higher roles, all before Timeout.
+	Escalate []EscalationStage `json:"escalate,omitempty"`
+	// Editable: a sufficient approver may approve with edited arguments,
+	// checked against the tool's schema and canonicalised as the model's.
+	Editable bool `json:"editable,omitempty"`
+}
+
+// EscalationStage is one stage of ToolPolicy.Escalate.
+type EscalationStage struct {
+	After   Duration `json:"after"`
+	MinRole string   `json:"minRole"`
+}
+
+// RejectBy values.
+const (
+	RejectByAny    = "any"
+	RejectByQuorum = "quorum"
+)
+
+// MaxApprovals bounds ToolPolicy.Approvals, and MaxEscalations the stages
+// of ToolPolicy.Escalate.
+const (
+	MaxApprovals   = 10
+	MaxEscalations = 5
+)
+
+// RequiredApprovals returns Approvals, or 1.
+func (tp ToolPolicy) RequiredApprovals() int {
+	if tp.Approvals <= 0 {
+		return 1
+	}
+	return tp.Approvals
+}
+
+// hasRules reports whether the rule uses any of the rules beyond one
+// approver: a quorum, separation from the requester, escalation, edits.
+func (tp ToolPolicy) hasRules() bool {
+	return tp.RequiredApprovals() > 1 || tp.RejectBy == RejectByQuorum || tp.DistinctFromRequester || len(tp.Escalate) > 0 || tp.Editable
 }
 
 // ToolNames returns the names of the tools that have a policy, sorted, so
@@ -144,8 +195,47 @@ func (p Policy) Validate() error {
 		if tp.Timeout < 0 || time.Duration(tp.Timeout) > MaxApprovalTimeout {
 			errs = append(errs, fmt.Errorf("tools.%s: timeout %s out of range (0, %s]", name, time.Duration(tp.Timeout), MaxApprovalTimeout))
 		}
+		errs = append(errs, p.validateRules(name, tp)...)
 	}
 	return errors.Join(errs...)
+}
+
+// validateRules checks the rules beyond one approver of tool name.
+func (p Policy) validateRules(name string, tp ToolPolicy) []error {
+	var errs []error
+	if !tp.NeedsApproval() {
+		if tp.hasRules() {
+			errs = append(errs, fmt.Errorf("tools.%s: approvals, rejectBy, distinctFromRequester, escalate and editable need a minRole other than %q", name, ApprovalNone))
+		}
+		return errs
+	}
+	if tp.Approvals < 0 || tp.Approvals > MaxApprovals {
+		errs = append(errs, fmt.Errorf("tools.%s: approvals %d out of range [1, %d]", name, tp.Approvals, MaxApprovals))
+	}
+	if tp.RejectBy != "" && tp.RejectBy != RejectByAny && tp.RejectBy != RejectByQuorum {
+		errs = append(errs, fmt.Errorf("tools.%s: rejectBy %q: want %q or %q", name, tp.RejectBy, RejectByAny, RejectByQuorum))
+	}
+	if len(tp.Escalate) > MaxEscalations {
+		errs = append(errs, fmt.Errorf("tools.%s: %d escalation stages, at most %d", name, len(tp.Escalate), MaxEscalations))
+	}
+	prevAfter, prevRank := Duration(0), p.RoleRank(tp.MinRole)
+	for i, e := range tp.Escalate {
+		rank := p.RoleRank(e.MinRole)
+		switch {
+		case e.After <= prevAfter:
+			errs = append(errs, fmt.Errorf("tools.%s: escalate[%d]: after %s must be later than %s", name, i, time.Duration(e.After), time.Duration(prevAfter)))
+		case e.After >= Duration(tp.ApprovalTimeout()):
+			errs = append(errs, fmt.Errorf("tools.%s: escalate[%d]: after %s must be before the timeout %s", name, i, time.Duration(e.After), tp.ApprovalTimeout()))
+		}
+		switch {
+		case rank < 0:
+			errs = append(errs, fmt.Errorf("tools.%s: escalate[%d]: minRole %q is not in roles %v", name, i, e.MinRole, p.Roles))
+		case rank <= prevRank:
+			errs = append(errs, fmt.Errorf("tools.%s: escalate[%d]: minRole %q must be higher than the stage before", name, i, e.MinRole))
+		}
+		prevAfter, prevRank = e.After, max(rank, prevRank)
+	}
+	return errs
 }
 
 // RoleRank returns the role's position in the hierarchy, or -1 if the role

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"encoding/json"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -58,6 +59,30 @@ func TestParsePolicy(t *testing.T) {
 		{name: "reserved role none", in: `{"roles":["none","a"],"tools":{"t":{"minRole":"a"}}}`, wantErr: `"none" is reserved`},
 		{name: "empty tool name", in: `{"tools":{"":{"minRole":"admin"}}}`, wantErr: "empty tool name"},
 		{name: "every problem reported", in: `{"roles":["a","a"],"tools":{"x":{"minRole":"b"},"y":{}}}`, check: nil, wantErr: "tools.y: minRole is required"},
+		{name: "every rule", in: `{"tools":{"t":{"minRole":"publisher","timeout":"30m","approvals":2,"rejectBy":"quorum",
+			"distinctFromRequester":true,"editable":true,"escalate":[{"after":"10m","minRole":"admin"}]}}}`, check: func(t *testing.T, p Policy) {
+			tp := p.Tools["t"]
+			if tp.RequiredApprovals() != 2 || tp.RejectBy != RejectByQuorum || !tp.DistinctFromRequester || !tp.Editable ||
+				len(tp.Escalate) != 1 || time.Duration(tp.Escalate[0].After) != 10*time.Minute || tp.Escalate[0].MinRole != "admin" || !tp.hasRules() {
+				t.Errorf("rules = %+v", tp)
+			}
+			if p.Tools["t"].RequiredApprovals() != 2 || (ToolPolicy{}).RequiredApprovals() != 1 {
+				t.Error("RequiredApprovals")
+			}
+		}},
+		{name: "approvals out of range", in: `{"tools":{"t":{"minRole":"admin","approvals":11}}}`, wantErr: "approvals 11 out of range [1, 10]"},
+		{name: "negative approvals", in: `{"tools":{"t":{"minRole":"admin","approvals":-1}}}`, wantErr: "out of range"},
+		{name: "bad rejectBy", in: `{"tools":{"t":{"minRole":"admin","rejectBy":"all"}}}`, wantErr: `rejectBy "all"`},
+		{name: "rules on a tool without approval", in: `{"tools":{"t":{"minRole":"none","editable":true}}}`, wantErr: `need a minRole other than "none"`},
+		{name: "escalation to the same role", in: `{"tools":{"t":{"minRole":"admin","escalate":[{"after":"1m","minRole":"admin"}]}}}`, wantErr: "must be higher"},
+		{name: "escalation to a lower role", in: `{"tools":{"t":{"minRole":"publisher","escalate":[{"after":"1m","minRole":"editor"}]}}}`, wantErr: "must be higher"},
+		{name: "escalation to an unknown role", in: `{"tools":{"t":{"minRole":"publisher","escalate":[{"after":"1m","minRole":"root"}]}}}`, wantErr: `minRole "root" is not in roles`},
+		{name: "escalation after the timeout", in: `{"tools":{"t":{"minRole":"publisher","timeout":"5m","escalate":[{"after":"5m","minRole":"admin"}]}}}`, wantErr: "before the timeout"},
+		{name: "escalations out of order", in: `{"roles":["a","b","c"],"tools":{"t":{"minRole":"a","timeout":"1h","escalate":[{"after":"20m","minRole":"b"},{"after":"10m","minRole":"c"}]}}}`, wantErr: "must be later than"},
+		{name: "escalation without after", in: `{"tools":{"t":{"minRole":"publisher","escalate":[{"minRole":"admin"}]}}}`, wantErr: "must be later than"},
+		{name: "too many escalations", in: `{"roles":["a","b","c","d","e","f","g"],"tools":{"t":{"minRole":"a","timeout":"1h","escalate":[
+			{"after":"1m","minRole":"b"},{"after":"2m","minRole":"c"},{"after":"3m","minRole":"d"},{"after":"4m","minRole":"e"},{"after":"5m","minRole":"f"},{"after":"6m","minRole":"g"}]}}}`, wantErr: "at most 5"},
+		{name: "unknown rule field", in: `{"tools":{"t":{"minRole":"admin","escalate":[{"after":"1m","minRole":"admin","notify":true}]}}}`, wantErr: "unknown field"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -209,7 +234,7 @@ func FuzzParsePolicy(f *testing.F) {
 			t.Fatalf("round trip changed the policy: %+v -> %+v", p, q)
 		}
 		for name, tp := range p.Tools {
-			if q.Tools[name] != tp {
+			if !reflect.DeepEqual(q.Tools[name], tp) {
 				t.Fatalf("round trip changed tool %q: %+v -> %+v", name, tp, q.Tools[name])
 			}
 			if d := tp.ApprovalTimeout(); d <= 0 || d > MaxApprovalTimeout {

@@ -1,12 +1,16 @@
 package workflows
 
 import (
+	"context"
 	"crypto/ed25519"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"go.temporal.io/sdk/activity"
 )
 
 // Attack 1 of the security review: whoever starts a run chose its policy.
@@ -220,5 +224,41 @@ func TestDecisionForOtherArgumentsIsIgnored(t *testing.T) {
 	e, ok := findAudit(res.Audit, AuditIgnored, "call_1")
 	if !ok || !strings.HasPrefix(e.Reason, "the approver saw other arguments") {
 		t.Errorf("ignored entry = %+v, %v", e, ok)
+	}
+}
+
+// Tools the worker marks local run as local activities, with the same
+// outcome for the model and the audit as activities.
+func TestLocalToolsRunAsLocalActivities(t *testing.T) {
+	for _, local := range []bool{false, true} {
+		t.Run(fmt.Sprint("local=", local), func(t *testing.T) {
+			h := newHarness(t)
+			if local {
+				h.localTools = []string{"publish_blog_post", "search_posts"}
+			}
+			h.model = script(calls(publishCall("call_1"), ToolCall{CallID: "call_2", Name: "search_posts", Arguments: `{"query":"api"}`}), answer("done"))
+			h.decide(time.Minute, approve("call_1", "alice", "publisher", "m1"))
+			localRuns := 0
+			h.env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, _ []any) {
+				if info.ActivityType.Name == ActivityExecuteTool {
+					localRuns++
+				}
+			})
+
+			res := h.run(AgentInput{Policy: testPolicy(t)})
+
+			if want := map[bool]int{false: 0, true: 2}[local]; localRuns != want {
+				t.Errorf("%d tool runs as local activities, want %d", localRuns, want)
+			}
+
+			if n := len(h.tools()); n != 2 {
+				t.Fatalf("tools ran %d times, want 2", n)
+			}
+			h.wantOutput(2, "call_1", "ok:publish_blog_post:call_1")
+			h.wantOutput(2, "call_2", "ok:search_posts:call_2")
+			if count := len(res.Audit); count != 5 {
+				t.Errorf("audit = %q", kinds(res.Audit))
+			}
+		})
 	}
 }

@@ -1,14 +1,24 @@
 package workflows
 
+import "go.temporal.io/sdk/workflow"
+
 // Change ids of workflow.GetVersion. Each names one change of the
 // workflow's commands; ARCHITECTURE.md ("Versioning") says when an old
 // branch may go.
 const (
-	// changeWorkerPolicy (version 1): the run takes its policy and the
-	// tools' schemas from the worker at its start (ActivityWorkerPolicy)
-	// instead of its input, and canonicalises the arguments of every call
-	// that needs a human before asking. Runs started before keep the
-	// policy of their input and the model's raw arguments.
+	// changeWorkerPolicy is asked once, at the start of a run of
+	// WorkflowNameV1; its version is the run's version (run.version).
+	// Runs of WorkflowName are of versionFastPath without asking.
+	//
+	//   - versionWorkerPolicy: the run takes its policy and the tools'
+	//     schemas from the worker (ActivityWorkerPolicy) instead of its
+	//     input, and canonicalises the arguments of every call that needs
+	//     a human before asking. Runs started before keep the policy of
+	//     their input and the model's raw arguments.
+	//   - versionFastPath: the Ably publishes, and the tools the worker
+	//     marks local, run as local activities; an approved tool starts
+	//     without waiting for approval-resolved to be published; every
+	//     decision is verified without asking changeSignedDecisions.
 	changeWorkerPolicy = "worker-policy"
 	// changeSignedDecisions (version 1): a decision is applied only after
 	// ActivityVerifyDecision verified its signature. Asked per decision,
@@ -16,4 +26,17 @@ const (
 	// are verified too; decisions already in their history replay as
 	// they were applied.
 	changeSignedDecisions = "signed-decisions"
+	// changeApprovalRules (version 1): a call whose tool policy has rules
+	// beyond one approver (a quorum, rejectBy, distinctFromRequester,
+	// escalation, edits; ToolPolicy.hasRules) is decided by them
+	// (rules.go). Asked per such call only, so runs without rules keep
+	// their histories unchanged; at DefaultVersion the call takes one
+	// approver, as before the change.
+	changeApprovalRules = "approval-rules"
+)
+
+// Versions of changeWorkerPolicy.
+const (
+	versionWorkerPolicy workflow.Version = 1
+	versionFastPath     workflow.Version = 2
 )

@@ -136,7 +136,7 @@ func newServer(ctx context.Context, cfg Config) (*Server, error) {
 		nonces:     map[string]int64{},
 	}
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	s.handler = s.routes()
+	s.handler = withCORS(s.routes())
 	return s, nil
 }
 

@@ -2,6 +2,7 @@ package ablymsg
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 
@@ -40,7 +41,7 @@ func TestAgentApprovalRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	var back workflows.ApprovalRequestData
-	if err := json.Unmarshal(b, &back); err != nil || back != d {
+	if err := json.Unmarshal(b, &back); err != nil || !reflect.DeepEqual(back, d) {
 		t.Errorf("data round trip = %+v, %v; want %+v", back, err, d)
 	}
 	for _, bad := range []workflows.ApprovalRequestData{{ToolCallID: "call_1"}, {WorkflowID: "hitl-1"}} {
@@ -64,7 +65,7 @@ func TestAgentApprovalResolved(t *testing.T) {
 		t.Errorf("id %q name %q", m.ID, m.Name)
 	}
 	var back workflows.ApprovalResolvedData
-	if err := DecodeData(m.Data, m.Encoding, &back); err != nil || back != d {
+	if err := DecodeData(m.Data, m.Encoding, &back); err != nil || !reflect.DeepEqual(back, d) {
 		t.Errorf("DecodeData = %+v, %v; want %+v", back, err, d)
 	}
 }

@@ -465,7 +465,7 @@ func TestSessionRenewsToken(t *testing.T) {
 	for time.Since(start) < ttl+time.Second {
 		time.Sleep(50 * time.Millisecond) // outlive the first token
 	}
-	if err := s.respond(t.Context(), "call_1", "wf-1", "", "approved", ""); err != nil {
+	if err := s.respond(t.Context(), "call_1", "wf-1", "", "approved", "", ""); err != nil {
 		t.Fatalf("publish after renewal: %v", err)
 	}
 	if st := s.client.Connection.State(); st != ably.ConnectionStateConnected {

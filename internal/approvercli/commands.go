@@ -1,7 +1,9 @@
 package approvercli
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -44,6 +46,18 @@ type DecideArgs struct {
 	// means DefaultDecideWait; negative means do not wait. Ignored with
 	// Force.
 	Wait time.Duration
+	// Edit approves with edited arguments: Editor is given the request's
+	// arguments, indented, and returns the edit. Arguments, instead,
+	// gives the edited arguments (JSON text) directly. Only for an
+	// approval of a request whose policy is editable.
+	Edit      bool
+	Editor    Editor
+	Arguments string
+}
+
+// Editor lets the approver edit text (ExternalEditor runs $EDITOR).
+type Editor interface {
+	Edit(ctx context.Context, text string) (string, error)
 }
 
 // DefaultDecideWait is how long Decide waits for a request that is not
@@ -63,7 +77,68 @@ func (a DecideArgs) Validate() error {
 	if len(a.Reason) > workflows.MaxReasonLen {
 		return fmt.Errorf("reason longer than %d bytes", workflows.MaxReasonLen)
 	}
+	if a.Edit || a.Arguments != "" {
+		switch {
+		case a.Decision != workflows.DecisionApproved:
+			return errors.New("--edit and --arguments approve with edits: not for a rejection")
+		case a.Edit && a.Arguments != "":
+			return errors.New("use --edit or --arguments, not both")
+		case a.Edit && a.Editor == nil:
+			return errors.New("--edit: no editor")
+		case a.Force:
+			return errors.New("--edit and --arguments need the pending request (the digest of the arguments edited): not with --force")
+		}
+	}
+	if a.Arguments != "" {
+		if _, err := editedArguments(a.Arguments); err != nil {
+			return fmt.Errorf("--arguments: %w", err)
+		}
+	}
 	return nil
+}
+
+// ErrRefused is returned by Decide for a decision the workflow would not
+// count, for a reason the request shows (the approver requested the run,
+// already approved, or the call escalated above their role).
+var ErrRefused = errors.New("refused")
+
+// editedArguments checks edited arguments as far as the CLI can (a JSON
+// object, within the size limit) and returns them compact.
+func editedArguments(text string) (string, error) {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, []byte(text)); err != nil {
+		return "", fmt.Errorf("not valid JSON: %w", err)
+	}
+	if !bytes.HasPrefix(buf.Bytes(), []byte("{")) {
+		return "", errors.New("not a JSON object")
+	}
+	if buf.Len() > workflows.MaxEditedArgumentsLen {
+		return "", fmt.Errorf("longer than %d bytes", workflows.MaxEditedArgumentsLen)
+	}
+	return buf.String(), nil
+}
+
+// edit returns the edited arguments for r, or "" when they equal r's
+// (then the decision is a plain approval).
+func edit(ctx context.Context, a DecideArgs, r Request) (string, error) {
+	text := a.Arguments
+	if a.Edit {
+		var err error
+		if text, err = a.Editor.Edit(ctx, prettyArgs(r.Arguments)+"\n"); err != nil {
+			return "", fmt.Errorf("edit the arguments: %w", err)
+		}
+	}
+	args, err := editedArguments(text)
+	if err != nil {
+		return "", fmt.Errorf("edited arguments: %w", err)
+	}
+	// Compared in the canonical form, as the workflow compares them.
+	mine, errMine := workflows.CanonicalArguments(args, nil)
+	theirs, errTheirs := workflows.CanonicalArguments(r.Arguments, nil)
+	if errMine == nil && errTheirs == nil && mine == theirs {
+		return "", nil
+	}
+	return args, nil
 }
 
 // ErrUnknownToolCall is returned by Decide for a tool call with no pending
@@ -85,12 +160,28 @@ func Decide(ctx context.Context, cfg Config, a DecideArgs, out io.Writer) error 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	var workflowID, digest string
+	var workflowID, digest, arguments string
 	switch {
 	case len(found) == 1:
-		workflowID, digest = found[0].WorkflowID, found[0].ArgumentsDigest
-		if w := s.roleWarning(found[0]); w != "" {
+		r := found[0]
+		workflowID, digest = r.WorkflowID, r.ArgumentsDigest
+		editing := a.Edit || a.Arguments != ""
+		if why := refusal(r, s.clientID, s.role, a.Decision, editing); why != "" {
+			return fmt.Errorf("%w: %s", ErrRefused, why)
+		}
+		if w := s.roleWarning(r); w != "" {
 			fmt.Fprintln(out, w)
+		}
+		if editing {
+			if digest == "" {
+				return fmt.Errorf("%w: the request names no argumentsDigest, so an edit cannot say what it edits", ErrRefused)
+			}
+			if arguments, err = edit(ctx, a, r); err != nil {
+				return err
+			}
+			if arguments == "" {
+				fmt.Fprintln(out, "The arguments are unchanged: approving them as shown.")
+			}
 		}
 	case len(found) > 1:
 		ids := make([]string, len(found))
@@ -106,8 +197,12 @@ func Decide(ctx context.Context, cfg Config, a DecideArgs, out io.Writer) error 
 		}
 		return fmt.Errorf("%w for tool call %q (use --force to send anyway)", ErrUnknownToolCall, a.ToolCallID)
 	}
-	if err := s.respond(ctx, a.ToolCallID, workflowID, digest, a.Decision, a.Reason); err != nil {
+	if err := s.respond(ctx, a.ToolCallID, workflowID, digest, a.Decision, a.Reason, arguments); err != nil {
 		return err
+	}
+	if arguments != "" {
+		fmt.Fprintf(out, "Decision sent: %s with edited arguments %s\n", a.Decision, clean(arguments))
+		return nil
 	}
 	fmt.Fprintf(out, "Decision sent: %s\n", a.Decision)
 	return nil

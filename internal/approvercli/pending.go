@@ -31,12 +31,16 @@ const (
 	EventIgnored  EventKind = iota // not a request or resolution we trust or need
 	EventRequest                   // a new pending request
 	EventResolved                  // a request was resolved (it may not have been pending here)
+	// EventUpdated: a newer revision of a pending request (a partial
+	// approval, an escalation, an edit) replaced it.
+	EventUpdated
 )
 
 // Event is the result of Pending.Apply.
 type Event struct {
 	Kind       EventKind
-	Request    Request                        // EventRequest, and EventResolved when it was pending
+	Request    Request                        // EventRequest, EventUpdated, and EventResolved when it was pending
+	Previous   Request                        // EventUpdated: the revision it replaced
 	Resolved   workflows.ApprovalResolvedData // EventResolved
 	WasPending bool                           // EventResolved: the request was in the set
 	Reason     string                         // EventIgnored: why
@@ -93,13 +97,23 @@ func (p *Pending) Apply(m *ably.Message) Event {
 	if _, ok := p.resolved[k]; ok {
 		return Event{Reason: "already resolved"}
 	}
-	if _, ok := p.reqs[k]; ok {
+	prev, known := p.reqs[k]
+	switch {
+	case known && (r.Revision == prev.Revision || r.MessageID != "" && r.MessageID == prev.MessageID):
 		return Event{Reason: "duplicate"}
+	case known && r.Revision < prev.Revision:
+		return Event{Reason: fmt.Sprintf("revision %d is older than the one shown (%d)", r.Revision, prev.Revision)}
 	}
 	if p.expired(r) {
+		if known {
+			delete(p.reqs, k)
+		}
 		return Event{Reason: "expired"}
 	}
 	p.reqs[k] = r
+	if known {
+		return Event{Kind: EventUpdated, Request: r, Previous: prev}
+	}
 	return Event{Kind: EventRequest, Request: r}
 }
 
@@ -162,6 +176,12 @@ func (p *Pending) List() []Request {
 func (p *Pending) Has(r Request) bool {
 	_, ok := p.reqs[r.key()]
 	return ok && !p.expired(r)
+}
+
+// Get returns the newest revision of the pending request r.
+func (p *Pending) Get(r Request) (Request, bool) {
+	latest, ok := p.reqs[r.key()]
+	return latest, ok && !p.expired(latest)
 }
 
 // Find returns the pending requests for a tool-call id.

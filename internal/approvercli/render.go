@@ -37,6 +37,7 @@ func writeRequest(w io.Writer, r Request, now time.Time) {
 	fmt.Fprintf(w, "Requested by:  %s\n", clean(requester))
 	fmt.Fprintf(w, "Required role: %s\n", clean(r.RequiredRole))
 	fmt.Fprintf(w, "Time left:     %s\n", timeLeft(r, now))
+	writeRules(w, r, now)
 	fmt.Fprintf(w, "Tool call ID:  %s\n", clean(r.ToolCallID))
 	fmt.Fprintf(w, "Workflow ID:   %s\n", clean(r.WorkflowID))
 	fmt.Fprintf(w, "%s\n", rule)

@@ -175,13 +175,14 @@ func (s *session) apply(m *ably.Message) Event {
 // roleWarning is the line that tells the approver their role does not
 // reach r's required role, or "" when it does. The decision is still sent:
 // the workflow records it as ignored and keeps waiting. The hierarchy is
-// workflows.DefaultRoles (the request does not carry the policy's).
+// the request's (workflows.DefaultRoles when it names none).
 func (s *session) roleWarning(r Request) string {
-	err := workflows.CanApprove(workflows.DefaultRoles, s.role, r.RequiredRole)
+	roles := r.roles()
+	err := workflows.CanApprove(roles, s.role, r.RequiredRole)
 	switch {
 	case err == nil:
 		return ""
-	case s.role != "" && slices.Contains(workflows.DefaultRoles, s.role) && slices.Contains(workflows.DefaultRoles, r.RequiredRole):
+	case s.role != "" && slices.Contains(roles, s.role) && slices.Contains(roles, r.RequiredRole):
 		return fmt.Sprintf("warning: your role %s is below the required %s; the agent will record this and keep waiting", clean(s.role), clean(r.RequiredRole))
 	default:
 		role := s.role
@@ -194,14 +195,18 @@ func (s *session) roleWarning(r Request) string {
 
 // respond publishes an approval-response and waits for Ably's ACK. The
 // shape is the guide's, plus reason, the digest of the arguments the
-// approver was shown, and the workflowId header, when known.
-func (s *session) respond(ctx context.Context, toolCallID, workflowID, digest, decision, reason string) error {
+// approver was shown, edited arguments (an approval with edits), and the
+// workflowId header, when known.
+func (s *session) respond(ctx context.Context, toolCallID, workflowID, digest, decision, reason, arguments string) error {
 	data := map[string]any{"decision": decision}
 	if reason != "" {
 		data["reason"] = reason
 	}
 	if digest != "" {
 		data["argumentsDigest"] = digest
+	}
+	if arguments != "" {
+		data["arguments"] = arguments
 	}
 	headers := map[string]any{workflows.HeaderToolCallID: toolCallID}
 	if workflowID != "" {

@@ -76,6 +76,13 @@ func (w *watcher) showNext() {
 		if w.answered[r.key()] {
 			continue
 		}
+		if why := refusal(r, w.s.clientID, w.s.role, workflows.DecisionApproved, false); why != "" {
+			// Nothing this approver can decide: say so once, until the
+			// request changes.
+			fmt.Fprintf(w.out, "Not for you: %s (%s): %s\n", clean(r.Tool), clean(r.ToolCallID), why)
+			w.answered[r.key()] = true
+			continue
+		}
 		w.current = &r
 		writeRequest(w.out, r, w.s.cfg.Now())
 		if warn := w.s.roleWarning(r); warn != "" {
@@ -89,6 +96,22 @@ func (w *watcher) showNext() {
 func (w *watcher) onEvent(ev Event) {
 	switch ev.Kind {
 	case EventRequest:
+		if w.current == nil {
+			w.showNext()
+		}
+	case EventUpdated:
+		k := ev.Request.key()
+		if ev.Request.ArgumentsDigest != ev.Previous.ArgumentsDigest || ev.Request.RequiredRole != ev.Previous.RequiredRole {
+			// Edited arguments restart the count, and an escalation
+			// changes who may decide: ask again.
+			delete(w.answered, k)
+		}
+		if w.current != nil && w.current.key() == k {
+			w.notice(k, func() {
+				fmt.Fprintf(w.out, "Updated: %s (%s) changed while shown:\n", clean(ev.Request.Tool), clean(ev.Request.ToolCallID))
+			})
+			return
+		}
 		if w.current == nil {
 			w.showNext()
 		}
@@ -160,7 +183,21 @@ func (w *watcher) decide(ctx context.Context, decision, reason string) {
 		w.showNext()
 		return
 	}
-	if err := w.s.respond(ctx, r.ToolCallID, r.WorkflowID, r.ArgumentsDigest, decision, reason); err != nil {
+	if latest, ok := w.s.pending.Get(r); ok {
+		r = latest
+	}
+	if why := refusal(r, w.s.clientID, w.s.role, decision, false); why != "" {
+		fmt.Fprintf(w.out, "Not sent: %s\n", why)
+		w.answered[r.key()] = true
+		w.showNext()
+		return
+	}
+	if r.ArgumentsDigest != w.current.ArgumentsDigest {
+		fmt.Fprintln(w.out, "The arguments changed while shown; decision not sent.")
+		w.showNext()
+		return
+	}
+	if err := w.s.respond(ctx, r.ToolCallID, r.WorkflowID, r.ArgumentsDigest, decision, reason, ""); err != nil {
 		fmt.Fprintf(w.out, "Failed to send decision: %v\n", err)
 		w.stage = stageDecision
 		fmt.Fprint(w.out, PromptDecision)

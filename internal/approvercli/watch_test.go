@@ -2,10 +2,12 @@ package approvercli
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ably/ably-go/ably"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -67,5 +69,57 @@ func TestWatcherRoleWarning(t *testing.T) {
 		if !strings.Contains(out.String(), tt.want) {
 			t.Errorf("role %q: output lacks %q:\n%s", tt.role, tt.want, out.String())
 		}
+	}
+}
+
+// The screen follows revisions of a request: an update of the request shown
+// re-shows it; a request this approver already approved, or may no longer
+// decide, is not asked about, until an edit restarts the count.
+func TestWatcherRevisions(t *testing.T) {
+	c := &clock{now: t0}
+	s := &session{cfg: Config{Now: c.Now}, clientID: "alice", role: "publisher", pending: NewPending("hitl-agent", c.Now)}
+	var out bytes.Buffer
+	w := &watcher{s: s, out: &out, answered: map[string]bool{}}
+	rev := func(n int, mutate func(d *workflows.ApprovalRequestData)) *ably.Message {
+		d := reqData("call_a", "wf-1", t0.Add(time.Hour))
+		d.Approvals, d.Revision = 2, n
+		d.ArgumentsDigest = workflows.ArgumentsDigest(d.Arguments)
+		if mutate != nil {
+			mutate(&d)
+		}
+		m := requestMsg(t, "hitl-agent", d)
+		m.ID += fmt.Sprint("-", n)
+		return m
+	}
+	w.onEvent(s.apply(rev(0, nil)))
+	if w.current == nil || !strings.Contains(out.String(), "Approvals:     0 of 2 approvals") {
+		t.Fatalf("first revision not shown:\n%s", out.String())
+	}
+	out.Reset()
+	w.onEvent(s.apply(rev(1, func(d *workflows.ApprovalRequestData) {
+		d.ApprovedBy = []workflows.Approver{{ClientID: "pat", Role: "publisher"}}
+	})))
+	if got := out.String(); !strings.Contains(got, "Updated: publish_blog_post (call_a) changed while shown:") ||
+		!strings.Contains(got, "1 of 2 approvals, by pat (publisher)") {
+		t.Fatalf("update of the request shown:\n%s", got)
+	}
+	out.Reset()
+	// Approved by alice elsewhere (another terminal): not asked again.
+	w.onEvent(s.apply(rev(2, func(d *workflows.ApprovalRequestData) {
+		d.ApprovedBy = []workflows.Approver{{ClientID: "pat", Role: "publisher"}, {ClientID: "alice", Role: "publisher"}}
+	})))
+	if got := out.String(); !strings.Contains(got, "Not for you: publish_blog_post (call_a): you already approved (2 of 2 approvals)") || w.current != nil {
+		t.Fatalf("request already approved by this approver:\n%s", got)
+	}
+	out.Reset()
+	// An edit restarts the count: asked again.
+	w.onEvent(s.apply(rev(3, func(d *workflows.ApprovalRequestData) {
+		d.Arguments = `{"title":"Hello, edited"}`
+		d.ArgumentsDigest = workflows.ArgumentsDigest(d.Arguments)
+		d.EditedBy = &workflows.Approver{ClientID: "pat", Role: "publisher"}
+		d.ApprovedBy = []workflows.Approver{{ClientID: "pat", Role: "publisher"}}
+	})))
+	if got := out.String(); w.current == nil || !strings.Contains(got, "Edited by:     pat (publisher)") || !strings.Contains(got, `"title": "Hello, edited"`) {
+		t.Fatalf("edited request not asked again:\n%s", got)
 	}
 }

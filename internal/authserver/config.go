@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -30,6 +31,10 @@ const (
 	DefaultAddrFailuresFactor = 4
 	DefaultUserSlowdown       = time.Second
 	DefaultMaxUserSlowdown    = 5 * time.Second
+	// DefaultSessionTTL is how long an inbox login lasts; MaxSessionTTL
+	// caps it.
+	DefaultSessionTTL = 12 * time.Hour
+	MaxSessionTTL     = 24 * time.Hour
 	// limiterSize bounds the keys each failure limiter holds.
 	limiterSize = 10000
 	// shutdownTimeout bounds the graceful shutdown of ListenAndServe.
@@ -104,6 +109,21 @@ type Config struct {
 	// TrustedProxies names that proxy. Without it, and without TLS, it
 	// refuses: Basic credentials would travel in clear.
 	AllowPlaintext bool
+	// AgentClientID is the Ably clientId of the agent (HITL_AGENT_CLIENT_ID,
+	// default workflows.DefaultAgentClientID). The inbox page shows only
+	// approval requests published under it, as the CLI does.
+	AgentClientID string
+	// AblyEndpoint is where the inbox page's browser reaches Ably:
+	// "host:port" of a local Ably-protocol server (ABLY_ENDPOINT), or
+	// empty for Ably itself. AblyTLS selects https/wss for that endpoint
+	// (Ably itself is always TLS). The page's Content-Security-Policy
+	// allows exactly that origin besides its own.
+	AblyEndpoint string
+	AblyTLS      bool
+	// SessionTTL is how long an inbox login lasts (default
+	// DefaultSessionTTL, at most MaxSessionTTL). Sessions live in memory:
+	// a restart of the server ends them.
+	SessionTTL time.Duration
 	// Logger receives structured logs (default: discard).
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
@@ -137,6 +157,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxUserSlowdown == 0 {
 		c.MaxUserSlowdown = DefaultMaxUserSlowdown
+	}
+	if c.AgentClientID == "" {
+		c.AgentClientID = workflows.DefaultAgentClientID
+	}
+	if c.SessionTTL == 0 {
+		c.SessionTTL = DefaultSessionTTL
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -185,6 +211,14 @@ func (c Config) Validate() error {
 	if c.FailureWindow < time.Second {
 		errs = append(errs, fmt.Errorf("failure window %s: want at least 1s", c.FailureWindow))
 	}
+	if c.SessionTTL < time.Minute || c.SessionTTL > MaxSessionTTL {
+		errs = append(errs, fmt.Errorf("session ttl %s out of range [1m, %s]", c.SessionTTL, MaxSessionTTL))
+	}
+	if c.AblyEndpoint != "" {
+		if err := validateAblyEndpoint(c.AblyEndpoint); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("listen address %q: want host:port", c.Listen))
 	}
@@ -221,4 +255,27 @@ func IsLoopbackListen(listen string) bool {
 	}
 	a, err := netip.ParseAddr(host)
 	return err == nil && a.Unmap().IsLoopback()
+}
+
+// validateAblyEndpoint checks that endpoint is host:port with a plain host
+// name or IP address and a numeric port: it goes into the page's
+// Content-Security-Policy, where a space or a ';' would add sources or
+// directives.
+func validateAblyEndpoint(endpoint string) error {
+	host, port, err := net.SplitHostPort(endpoint)
+	if err != nil {
+		return fmt.Errorf("ably endpoint %q: want host:port", endpoint)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("ably endpoint %q: bad port", endpoint)
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return nil
+	}
+	if host == "" || strings.ContainsFunc(host, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-')
+	}) {
+		return fmt.Errorf("ably endpoint %q: want a host name or IP address", endpoint)
+	}
+	return nil
 }

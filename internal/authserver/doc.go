@@ -13,6 +13,42 @@
 // approver's own name as clientId. Tokens are signed with
 // ablyconn.SignToken, the same signer the trusted programs use.
 //
+// # The web approval inbox
+//
+// The same server serves the approvers' web inbox under / (InboxPath):
+// the login form, and for a logged-in browser the page whose script (the
+// web package: ably-js bundled at build time) connects to Ably with the
+// user's own JWT through authCallback, so every decision it publishes
+// carries that user's clientId and userClaim. The page is told the
+// channel, the agent's clientId (Config.AgentClientID) and the role
+// hierarchy through data attributes; the role it shows is for display:
+// nothing the page or this server says about a role is trusted, the
+// workflow checks userClaim against its policy.
+//
+//   - POST /login checks the form under exactly the limits of HTTP Basic
+//     below (checkLogin: one code path, shared counters), then starts a
+//     session: a random id in a cookie that is HttpOnly, SameSite=Strict,
+//     Secure unless the server serves plain HTTP on loopback (then also
+//     __Host- prefixed), path /, and ends with the browser session or
+//     Config.SessionTTL (default 12 h). Sessions live in memory (a restart
+//     logs everyone out), at most 16 per user and 10,000 in all.
+//   - The token endpoint accepts that cookie instead of Basic credentials,
+//     with the session's CSRF token in the X-CSRF-Token header. Each token
+//     reads the user from the users file again: a removed user gets 401,
+//     and so does a user whose entry got a new password hash (any useradd,
+//     even to change only the role) since the login; a role edited in the
+//     file alone applies to the next token.
+//   - POST /logout, with the session's CSRF token, ends the session.
+//   - Cross-site requests are refused twice over (csrf.go): net/http's
+//     CrossOriginProtection in front of every route, and a CSRF token on
+//     every state-changing request (the login form's is a double-submit
+//     cookie).
+//   - Every page and file carries a strict Content-Security-Policy
+//     (csp.go): scripts, styles and images from this origin only, nothing
+//     inline, Trusted Types required, and connect-src limited to this
+//     origin and the configured Ably endpoint (Config.AblyEndpoint, or
+//     Ably's own hosts).
+//
 // # Rules and limits
 //
 // With the defaults (Config documents each knob):
@@ -65,12 +101,17 @@
 // # Files
 //
 // One file per idea: config.go (Config, its defaults and validation),
-// server.go (the HTTP server and the token handler), userstore.go (the users
-// file as the running server sees it: reload on change, fail closed, the
-// dummy hash), users.go (the users file format, its rules, AddUser and
-// DeleteUser), commonpasswords.go (the embedded list), ratelimit.go (failure
-// counts per address and the client address), namegate.go (the cap per
-// user name) and basic.go (HTTP Basic parsing).
+// server.go (the HTTP server and the token handler), credentials.go (the
+// one password check behind every login, with its limits), userstore.go
+// (the users file as the running server sees it: reload on change, fail
+// closed, the dummy hash), users.go (the users file format, its rules,
+// AddUser and DeleteUser), commonpasswords.go (the embedded list),
+// ratelimit.go (failure counts per address and the client address),
+// namegate.go (the cap per user name), basic.go (HTTP Basic parsing),
+// inbox.go (the inbox's routes: pages, login, logout, token by session,
+// files), session.go (the session store), csrf.go (cookies and the CSRF
+// layers) and csp.go (the Content-Security-Policy and security headers).
+// The page itself (templates, script, style sheet) is package web.
 //
 // The package must not import workflows internals beyond its exported
 // contract, nor any Temporal or OpenAI client: it runs in the approver-facing

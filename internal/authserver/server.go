@@ -66,6 +66,14 @@ type Server struct {
 	compare func(hash, password []byte) error
 	log     *slog.Logger
 	now     func() time.Time
+
+	// The web inbox: its sessions, its pages and files, its policy, and
+	// whether its cookies are Secure (everywhere but plain HTTP on
+	// loopback).
+	sessions      *sessionStore
+	pages         *inboxPages
+	csp           string
+	secureCookies bool
 }
 
 // New validates cfg, loads the users file and returns a Server. It fails
@@ -79,6 +87,10 @@ func New(cfg Config) (*Server, error) {
 	rules := cfg.rules()
 	store := &userStore{path: cfg.UsersFile, rules: rules, log: cfg.Logger}
 	if _, _, _, err := store.lookup(""); err != nil {
+		return nil, err
+	}
+	pages, err := loadInboxPages()
+	if err != nil {
 		return nil, err
 	}
 	return &Server{
@@ -95,10 +107,18 @@ func New(cfg Config) (*Server, error) {
 		compare:    bcrypt.CompareHashAndPassword,
 		log:        cfg.Logger,
 		now:        cfg.Now,
+
+		sessions:      newSessionStore(cfg.SessionTTL, maxSessions, maxSessionsPerUser),
+		pages:         pages,
+		csp:           contentSecurityPolicy(cfg.AblyEndpoint, cfg.AblyTLS),
+		secureCookies: cfg.TLSCertFile != "" || cfg.AllowPlaintext || !IsLoopbackListen(cfg.Listen),
 	}, nil
 }
 
-// Handler returns the HTTP handler: GET or POST TokenPath, GET HealthPath.
+// Handler returns the HTTP handler: GET or POST TokenPath, GET
+// HealthPath, and the web inbox (GET InboxPath, POST LoginPath and
+// LogoutPath, GET AssetsPath…), all behind the cross-origin protection
+// of csrf.go.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+TokenPath, s.handleToken)
@@ -108,7 +128,11 @@ func (s *Server) Handler() http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		_, _ = w.Write([]byte("ok"))
 	})
-	return mux
+	mux.HandleFunc("GET "+InboxPath+"{$}", s.handleInbox)
+	mux.HandleFunc("POST "+LoginPath, s.handleLogin)
+	mux.HandleFunc("POST "+LogoutPath, s.handleLogout)
+	mux.HandleFunc("GET "+AssetsPath+"{file}", s.handleAsset)
+	return s.crossOriginProtection(mux)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
@@ -229,16 +253,15 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	now := s.now()
-	client := clientAddress(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.cfg.TrustedProxies)
-	addrKey := clientKey(client)
-	log := s.log.With("remote", r.RemoteAddr)
-	if client != r.RemoteAddr {
-		log = log.With("client", client)
-	}
+	log, addrKey := s.requestLog(r)
 
 	values := r.Header.Values("Authorization")
 	if len(values) == 0 {
+		// The inbox page asks with its session cookie instead.
+		if s.hasSessionCookie(r) {
+			s.sessionToken(w, r, log)
+			return
+		}
 		// A challenge, not a failure: browsers and curl ask first.
 		s.unauthorized(w)
 		return
@@ -246,118 +269,56 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	name, password, ok := parseBasic(values[0])
 	if !ok || len(values) > 1 {
 		log.Warn("auth failed", "reason", "malformed authorization header")
-		s.failed(w, log, addrKey, "")
+		s.answerFailure(w, log, s.failure(addrKey, ""))
 		return
 	}
-	// Names that cannot exist are not tracked per user (that would let
-	// anyone fill the tables); their failures count per address. Any valid
-	// name is tracked, existing or not, so a 429 reveals nothing.
-	validName := ValidateName(name, nil) == nil
-	user, hash, found, err := s.users.lookup(name)
-	if err != nil {
-		s.unavailable(w, log, err)
+	res := s.checkLogin(r.Context(), log, addrKey, name, password)
+	if res.outcome != loginOK {
+		s.answerFailure(w, log, res)
 		return
 	}
-	var lane laneKey
-	if validName {
-		// Per user name, from all addresses: checks beyond the free ones
-		// wait for their turn, one after another (nameGate).
-		k, wait, retry, ok := s.byName.reserve(name, addrKey, found, now)
-		if !ok {
-			log.Warn("auth refused: no turn for this user name soon", "user", name)
-			s.tooMany(w, log, retry, "user name")
-			return
-		}
-		lane = k
-		if wait > 0 {
-			log.Warn("auth queued: many failed logins for this user name", "user", name, "wait", wait.String())
-			if err := s.sleep(r.Context(), wait); err != nil {
-				s.byName.forgive(lane)
-				return // the client went away
-			}
-			// The users file may have changed while the request waited.
-			now = s.now()
-			if user, hash, found, err = s.users.lookup(name); err != nil {
-				s.byName.forgive(lane)
-				s.unavailable(w, log, err)
-				return
-			}
-		}
-	}
-	ok, err = s.checkPassword(r.Context(), hash, found && validName, password)
-	if err != nil {
-		if validName {
-			s.byName.forgive(lane)
-		}
-		return // the client went away while waiting for a bcrypt slot
-	}
-	if !ok {
-		logName, pairKey := "(invalid)", ""
-		if validName {
-			logName, pairKey = name, pairKeyOf(name, addrKey)
-		}
-		log.Warn("auth failed", "user", logName)
-		s.failed(w, log, addrKey, pairKey)
-		return
-	}
-	// The address's failures never refuse a correct password: behind a
-	// shared address (a NAT, a proxy) they may be someone else's.
-	s.byPair.reset(pairKeyOf(name, addrKey))
-	s.byName.forgive(lane)
-	s.byName.remember(name, addrKey, now)
+	s.issueToken(w, log, res.user)
+}
 
+// requestLog returns the request's logger and its client address's
+// rate-limit key.
+func (s *Server) requestLog(r *http.Request) (*slog.Logger, string) {
+	client := clientAddress(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.cfg.TrustedProxies)
+	log := s.log.With("remote", r.RemoteAddr)
+	if client != r.RemoteAddr {
+		log = log.With("client", client)
+	}
+	return log, clientKey(client)
+}
+
+// answerFailure answers a token request whose login did not succeed.
+func (s *Server) answerFailure(w http.ResponseWriter, log *slog.Logger, res loginResult) {
+	switch res.outcome {
+	case loginTooMany:
+		s.tooMany(w, log, res.retry, res.by)
+	case loginUnavailable:
+		s.unavailable(w, log, res.err)
+	case loginGone:
+		// The client went away; nobody reads an answer.
+	default:
+		s.unauthorized(w)
+	}
+}
+
+// issueToken signs and writes user's Ably JWT; the role comes from the
+// users file, never from the request.
+func (s *Server) issueToken(w http.ResponseWriter, log *slog.Logger, user User) {
 	token, exp, err := ablyconn.SignToken(s.keyName, s.keySecret, user.Name, s.capability,
-		map[string]any{RoleClaim(s.cfg.Channel): user.Role}, now, s.cfg.TokenTTL)
+		map[string]any{RoleClaim(s.cfg.Channel): user.Role}, s.now(), s.cfg.TokenTTL)
 	if err != nil {
 		log.Error("sign token", "err", err)
 		http.Error(w, msgUnavailable, http.StatusInternalServerError)
 		return
 	}
 	log.Info("token issued", "user", user.Name, "role", user.Role, "expires", exp.UTC().Format(time.RFC3339))
-	h.Set("Content-Type", "application/jwt")
+	w.Header().Set("Content-Type", "application/jwt")
 	_, _ = w.Write([]byte(token))
 }
-
-// checkPassword runs exactly one bcrypt comparison whatever the outcome:
-// against the user's hash when the user exists, against a dummy hash of
-// the users file's highest cost otherwise, so the response time does not
-// tell whether a user exists. It returns an error only if ctx ends while
-// waiting for a bcrypt slot.
-func (s *Server) checkPassword(ctx context.Context, hash []byte, found bool, password string) (bool, error) {
-	select {
-	case s.hashing <- struct{}{}:
-		defer func() { <-s.hashing }()
-	case <-ctx.Done():
-		return false, ctx.Err()
-	}
-	pw := password
-	if len(pw) > MaxPasswordLen {
-		pw = pw[:MaxPasswordLen]
-	}
-	err := s.compare(hash, []byte(pw))
-	return err == nil && found && len(password) <= MaxPasswordLen, nil
-}
-
-// failed counts a failed login against the client address and, for a
-// valid user name, against the (name, address) pair, and answers it: 401,
-// or 429 once either is over its limit in the window.
-func (s *Server) failed(w http.ResponseWriter, log *slog.Logger, addrKey, pairKey string) {
-	now := s.now()
-	retry, over := s.byAddr.fail(addrKey, now)
-	by := "client"
-	if pairKey != "" {
-		if r, o := s.byPair.fail(pairKey, now); o {
-			retry, over, by = max(retry, r), true, "user and client"
-		}
-	}
-	if over {
-		s.tooMany(w, log, retry, by)
-		return
-	}
-	s.unauthorized(w)
-}
-
-func pairKeyOf(name, addrKey string) string { return "user:" + name + "\x00" + addrKey }
 
 func (s *Server) unavailable(w http.ResponseWriter, log *slog.Logger, err error) {
 	log.Error("users file unusable, refusing logins", "err", err)
@@ -370,11 +331,13 @@ func (s *Server) unauthorized(w http.ResponseWriter) {
 }
 
 func (s *Server) tooMany(w http.ResponseWriter, log *slog.Logger, retry time.Duration, by string) {
-	secs := int(math.Ceil(retry.Seconds()))
-	if secs < 1 {
-		secs = 1
-	}
+	secs := retrySeconds(retry)
 	log.Warn("auth rate limited", "by", by, "retryAfter", secs)
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
 	http.Error(w, msgTooMany, http.StatusTooManyRequests)
+}
+
+// retrySeconds is the Retry-After of a wait: whole seconds, at least 1.
+func retrySeconds(retry time.Duration) int {
+	return max(1, int(math.Ceil(retry.Seconds())))
 }

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ably/ably-go/ably"
@@ -48,13 +50,20 @@ type Config struct {
 	// reattach or restart replays it).
 	MaxParked int
 	// PreLimit bounds the messages handled per publisher clientId before
-	// any Temporal call (default 60 a minute, burst 60); beyond it they
+	// any Temporal call (default 600 a minute, burst 300); beyond it they
 	// are parked and retried later.
 	PreLimit RateLimit
 	// RateLimit bounds the decisions forwarded per approver clientId
-	// (default 10 a minute, burst 10); beyond it they are parked and
+	// (default 120 a minute, burst 100); beyond it they are parked and
 	// retried later, never dropped.
 	RateLimit RateLimit
+	// AgentClientID is the agent's Ably clientId (default
+	// workflows.DefaultAgentClientID): the bridge learns the open approval
+	// requests from its messages.
+	AgentClientID string
+	// Concurrency is how many approval-responses are handled at once
+	// (default 8); one approver's are handled in order.
+	Concurrency int
 	// AblyOptions are appended to the client options (tests).
 	AblyOptions []ably.ClientOption
 }
@@ -80,6 +89,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxParked <= 0 {
 		c.MaxParked = 1000
+	}
+	if c.AgentClientID == "" {
+		c.AgentClientID = workflows.DefaultAgentClientID
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 8
 	}
 }
 
@@ -132,12 +147,15 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer client.Close()
 
+	reqs := newRequests(cfg.AgentClientID, maxKnownRequests)
 	b := &runner{
-		cfg:      cfg,
-		log:      cfg.Log.With("channel", cfg.Channel),
-		client:   client,
-		ch:       client.Channels.Get(cfg.Channel),
-		handler:  &Handler{Temporal: cfg.Temporal, Log: cfg.Log, Retry: cfg.Retry, PreLimit: cfg.PreLimit, RateLimit: cfg.RateLimit, Signer: cfg.Signer},
+		cfg:    cfg,
+		log:    cfg.Log.With("channel", cfg.Channel),
+		client: client,
+		ch:     client.Channels.Get(cfg.Channel),
+		handler: &Handler{Temporal: cfg.Temporal, Log: cfg.Log, Retry: cfg.Retry, PreLimit: cfg.PreLimit, RateLimit: cfg.RateLimit,
+			Signer: cfg.Signer, requests: reqs},
+		requests: reqs,
 		msgs:     make(chan *ably.Message, liveBuffer),
 		catchUp:  make(chan struct{}, 1),
 		recent:   newSeen(10000),
@@ -145,6 +163,13 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	return b.run(ctx)
 }
+
+// maxKnownRequests bounds the approval requests the bridge remembers from
+// the agent's messages.
+const maxKnownRequests = 100_000
+
+// shardBuffer is how many responses wait for one handler goroutine.
+const shardBuffer = 256
 
 // liveBuffer is how many live messages wait for the handling loop before
 // the subscription callback starts dropping them (see run).
@@ -157,12 +182,17 @@ type runner struct {
 	ch      *ably.RealtimeChannel
 	handler *Handler
 
+	requests *requests
+
 	msgs     chan *ably.Message
 	catchUp  chan struct{} // coalesced: "replay history up to the attach point"
 	fixState chan struct{} // coalesced: "check connection and channel state"
-	parked   []*ably.Message
-	recent   *seen // recentKey of messages already handled by this process
-	failures int   // consecutive reconnect/attach failures, for the backoff
+	failures int           // consecutive reconnect/attach failures, for the backoff
+	shards   []chan *ably.Message
+
+	mu     sync.Mutex      // guards parked and recent: shards handle at once
+	parked []*ably.Message // waiting for a retry
+	recent *seen           // recentKey of messages already handled by this process
 }
 
 func notify(c chan struct{}) {
@@ -197,13 +227,32 @@ func (b *runner) run(ctx context.Context) error {
 	})
 	defer offConn()
 
+	// Responses are handled by cfg.Concurrency goroutines; one approver's
+	// always by the same one, in order.
+	var wg sync.WaitGroup
+	for range b.cfg.Concurrency {
+		shard := make(chan *ably.Message, shardBuffer)
+		b.shards = append(b.shards, shard)
+		wg.Go(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case m := <-shard:
+					b.handle(ctx, m)
+				}
+			}
+		})
+	}
+	defer wg.Wait()
+
 	// Subscribe registers the listener before it attaches, so nothing that
 	// arrives after the attach point is missed; the catch-up covers what
 	// came before it.
 	var unsub func()
 	for attempt := 0; unsub == nil; attempt++ {
 		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		u, err := b.ch.Subscribe(sctx, workflows.MsgApprovalResponse, b.enqueue)
+		u, err := b.ch.SubscribeAll(sctx, b.enqueue)
 		cancel()
 		if err == nil {
 			unsub = u
@@ -230,7 +279,7 @@ func (b *runner) run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case m := <-b.msgs:
-			b.handle(ctx, m)
+			b.dispatch(ctx, m)
 		case <-b.catchUp:
 			if err := b.replay(ctx); err != nil && ctx.Err() == nil {
 				d := b.cfg.Retry.Delay(b.failures)
@@ -252,13 +301,26 @@ func (b *runner) run(ctx context.Context) error {
 	}
 }
 
-// enqueue is the subscription callback. It runs on ably-go's goroutine
-// and must never block it, so when the handling loop is liveBuffer
-// messages behind, the live message is dropped with an error log and not
-// remembered as handled: the history catch-up that runs after every
-// attach without continuity (and after a restart) replays it, and the
-// workflow deduplicates by Ably message id.
+// enqueue is the subscription callback. The agent's approval-requests and
+// approval-resolved messages update what the bridge knows (requests);
+// approval-responses go to the handling loop. It runs on ably-go's
+// goroutine and must never block it, so when the handling loop is
+// liveBuffer messages behind, the live response is dropped with an error
+// log and not remembered as handled: the history catch-up that runs after
+// every attach without continuity (and after a restart) replays it, and
+// the workflow deduplicates by Ably message id.
 func (b *runner) enqueue(m *ably.Message) {
+	if m == nil {
+		return
+	}
+	switch m.Name {
+	case workflows.MsgApprovalRequest, workflows.MsgApprovalResolved:
+		b.requests.apply(m)
+		return
+	case workflows.MsgApprovalResponse:
+	default:
+		return
+	}
 	select {
 	case b.msgs <- m:
 	default:
@@ -270,16 +332,30 @@ func (b *runner) enqueue(m *ably.Message) {
 	}
 }
 
+// dispatch hands a response to the goroutine of its publisher's shard,
+// waiting while that goroutine is shardBuffer messages behind.
+func (b *runner) dispatch(ctx context.Context, m *ably.Message) {
+	if m == nil {
+		return
+	}
+	h := fnv.New32a()
+	h.Write([]byte(m.ClientID))
+	select {
+	case b.shards[h.Sum32()%uint32(len(b.shards))] <- m:
+	case <-ctx.Done():
+	}
+}
+
 // handle forwards one message unless this process already did. It parks a
 // message that must be retried (temporary failure or rate limit), and
 // reports whether it parked it for a temporary failure, the kind that
-// ends a retry pass.
+// ends a retry pass. It is safe for concurrent use.
 func (b *runner) handle(ctx context.Context, m *ably.Message) bool {
 	if m == nil {
 		return false
 	}
 	key, keyed := recentKey(m)
-	if keyed && b.recent.has(key) {
+	if keyed && b.seen(key) {
 		return false
 	}
 	if err := b.handler.Handle(ctx, m); err != nil {
@@ -290,9 +366,18 @@ func (b *runner) handle(ctx context.Context, m *ably.Message) bool {
 		return !errors.Is(err, ErrRateLimited)
 	}
 	if keyed {
+		b.mu.Lock()
 		b.recent.add(key)
+		b.mu.Unlock()
 	}
 	return false
+}
+
+// seen reports whether this process already handled the message of key.
+func (b *runner) seen(key string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.recent.has(key)
 }
 
 // recentKey is the key of m in the set of handled messages: the publisher's
@@ -310,6 +395,8 @@ func recentKey(m *ably.Message) (string, bool) {
 // loudly; it was not remembered as handled, so the catch-up after the next
 // reattach or restart replays it.
 func (b *runner) park(m *ably.Message, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if len(b.parked) >= b.cfg.MaxParked {
 		b.log.Error("retry queue full: approval-response dropped; the catch-up after the next reattach or restart replays it",
 			"ablyMessageId", m.ID, "clientId", m.ClientID, "err", err, "parked", len(b.parked))
@@ -320,25 +407,36 @@ func (b *runner) park(m *ably.Message, err error) {
 }
 
 func (b *runner) retryParked(ctx context.Context) {
-	if len(b.parked) == 0 {
-		return
-	}
+	b.mu.Lock()
 	todo := b.parked
 	b.parked = nil
+	b.mu.Unlock()
+	repark := func(rest []*ably.Message) {
+		b.mu.Lock()
+		b.parked = append(b.parked, rest...)
+		b.mu.Unlock()
+	}
 	for i, m := range todo {
 		if ctx.Err() != nil {
-			b.parked = append(b.parked, todo[i:]...)
+			repark(todo[i:])
 			return
 		}
 		// The first message that fails again for a temporary reason ends
 		// the pass: the cause (Temporal or the worker down) is shared, and
 		// each failure can cost a full query timeout. A rate-limited
-		// message is parked again and the pass goes on.
+		// message is parked again (by handle) and the pass goes on.
 		if b.handle(ctx, m) {
-			b.parked = append(b.parked, todo[i+1:]...)
+			repark(todo[i+1:])
 			return
 		}
 	}
+}
+
+// parkedLen is how many messages wait for a retry.
+func (b *runner) parkedLen() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.parked)
 }
 
 // catchUpMargin is read before the oldest pending run's start, for clock
@@ -371,11 +469,13 @@ func (b *runner) replay(ctx context.Context) error {
 	}
 	n := 0
 	for _, m := range msgs {
-		if m.Name != workflows.MsgApprovalResponse {
-			continue
+		switch m.Name {
+		case workflows.MsgApprovalRequest, workflows.MsgApprovalResolved:
+			b.requests.apply(m)
+		case workflows.MsgApprovalResponse:
+			n++
+			b.handle(ctx, m)
 		}
-		n++
-		b.handle(ctx, m)
 	}
 	b.log.Info("catch-up done", "responses", n, "messages", len(msgs), "since", since)
 	return nil

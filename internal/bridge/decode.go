@@ -27,6 +27,10 @@ type Response struct {
 	// ArgumentsDigest names the arguments the approver saw; empty from a
 	// client that sends none (the guide's).
 	ArgumentsDigest string
+	// Arguments are the approver's edited arguments (JSON text), empty for
+	// a plain decision. The workflow checks them against the tool's
+	// schema and its policy.
+	Arguments string
 }
 
 // Signal is the DecisionSignal payload for the response.
@@ -40,6 +44,7 @@ func (r Response) Signal() workflows.Decision {
 		AblyMessageID:    r.MessageID,
 		PublishedAt:      r.PublishedAt,
 		ArgumentsDigest:  r.ArgumentsDigest,
+		Arguments:        r.Arguments,
 	}
 }
 
@@ -104,6 +109,18 @@ func DecodeResponse(m *ably.Message) (Response, error) {
 			return Response{}, fmt.Errorf("data.argumentsDigest: %w", err)
 		}
 	}
+	if data.Arguments != "" {
+		switch {
+		case data.Decision != workflows.DecisionApproved:
+			return Response{}, errors.New("data.arguments: only an approval carries edited arguments")
+		case data.ArgumentsDigest == "":
+			return Response{}, errors.New("data.arguments: an edit must name the argumentsDigest of the arguments it edits")
+		case len(data.Arguments) > workflows.MaxEditedArgumentsLen:
+			return Response{}, fmt.Errorf("data.arguments: longer than %d bytes", workflows.MaxEditedArgumentsLen)
+		case !utf8.ValidString(data.Arguments):
+			return Response{}, errors.New("data.arguments: not valid UTF-8")
+		}
+	}
 	r := Response{
 		MessageID:       m.ID,
 		ClientID:        m.ClientID,
@@ -113,6 +130,7 @@ func DecodeResponse(m *ably.Message) (Response, error) {
 		Decision:        data.Decision,
 		Reason:          truncate(strings.ToValidUTF8(data.Reason, "\uFFFD"), workflows.MaxReasonLen),
 		ArgumentsDigest: data.ArgumentsDigest,
+		Arguments:       data.Arguments,
 	}
 	if m.Timestamp > 0 {
 		r.PublishedAt = time.UnixMilli(m.Timestamp).UTC()

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ably/ably-go/ably"
 
@@ -79,6 +80,26 @@ func TestDecodeResponse(t *testing.T) {
 			m:    msg(func(m *ably.Message) { m.Timestamp = 0 }),
 			want: Response{MessageID: "conn1:0:0", ClientID: "alice", Role: "publisher", ToolCallID: "call_abc123", Decision: "approved"},
 		},
+		{
+			name: "approval with edited arguments",
+			m: msg(func(m *ably.Message) {
+				m.Data = map[string]any{"decision": "approved", "arguments": `{"title":"Edited"}`, "argumentsDigest": "sha256:" + strings.Repeat("ab", 32)}
+			}),
+			want: Response{MessageID: "conn1:0:0", ClientID: "alice", Role: "publisher", ToolCallID: "call_abc123", Decision: "approved", PublishedAt: ts,
+				Arguments: `{"title":"Edited"}`, ArgumentsDigest: "sha256:" + strings.Repeat("ab", 32)},
+		},
+		{name: "edit without digest", m: msg(func(m *ably.Message) {
+			m.Data = map[string]any{"decision": "approved", "arguments": `{"title":"Edited"}`}
+		}), wantErr: "an edit must name the argumentsDigest"},
+		{name: "rejection with arguments", m: msg(func(m *ably.Message) {
+			m.Data = map[string]any{"decision": "rejected", "arguments": `{"title":"Edited"}`, "argumentsDigest": "sha256:" + strings.Repeat("ab", 32)}
+		}), wantErr: "only an approval carries edited arguments"},
+		{name: "arguments as an object", m: msg(func(m *ably.Message) {
+			m.Data = map[string]any{"decision": "approved", "arguments": map[string]any{"title": "x"}, "argumentsDigest": "sha256:" + strings.Repeat("ab", 32)}
+		}), wantErr: "bad JSON"},
+		{name: "long arguments", m: msg(func(m *ably.Message) {
+			m.Data = []byte(`{"decision":"approved","argumentsDigest":"sha256:` + strings.Repeat("ab", 32) + `","arguments":"` + strings.Repeat("x", workflows.MaxEditedArgumentsLen+1) + `"}`)
+		}), wantErr: "longer than"},
 		{name: "nil", m: nil, wantErr: "nil message"},
 		{name: "wrong name", m: msg(func(m *ably.Message) { m.Name = "approval-request" }), wantErr: "is not"},
 		{name: "no id", m: msg(func(m *ably.Message) { m.ID = "" }), wantErr: "no id"},
@@ -180,8 +201,10 @@ func TestDecodeResponseLimitsAccepted(t *testing.T) {
 }
 
 func TestResponseSignal(t *testing.T) {
-	r := Response{MessageID: "m1", ClientID: "alice", Role: "admin", ToolCallID: "call_1", WorkflowID: "wf", Decision: "approved", Reason: "ok", PublishedAt: time.Unix(5, 0)}
-	want := workflows.Decision{ToolCallID: "call_1", Decision: "approved", ApproverClientID: "alice", ApproverRole: "admin", Reason: "ok", AblyMessageID: "m1", PublishedAt: time.Unix(5, 0)}
+	r := Response{MessageID: "m1", ClientID: "alice", Role: "admin", ToolCallID: "call_1", WorkflowID: "wf", Decision: "approved", Reason: "ok", PublishedAt: time.Unix(5, 0),
+		ArgumentsDigest: "sha256:00", Arguments: `{"title":"x"}`}
+	want := workflows.Decision{ToolCallID: "call_1", Decision: "approved", ApproverClientID: "alice", ApproverRole: "admin", Reason: "ok", AblyMessageID: "m1", PublishedAt: time.Unix(5, 0),
+		ArgumentsDigest: "sha256:00", Arguments: `{"title":"x"}`}
 	if got := r.Signal(); got != want {
 		t.Fatalf("got %+v, want %+v", got, want)
 	}
@@ -196,6 +219,8 @@ func FuzzDecodeResponse(f *testing.F) {
 	f.Add(`{"id":"a:0:0","name":"approval-response","clientId":"alice","encoding":"json","extras":{"userClaim":"admin","headers":{"toolCallId":"call_1","workflowId":"wf"}}}`, `{"decision":"rejected","reason":"no"}`)
 	f.Add(`{"id":"x","name":"approval-response","clientId":"c","encoding":"json/base64","extras":{"userClaim":"r","headers":{"toolCallId":"t"}}}`, `eyJkZWNpc2lvbiI6ImFwcHJvdmVkIn0=`)
 	f.Add(`{"name":"approval-response","extras":{"headers":{"toolCallId":"' OR 1=1"}}}`, `{"decision":"approved"}`)
+	f.Add(`{"id":"a:0:1","name":"approval-response","clientId":"alice","encoding":"json","extras":{"userClaim":"admin","headers":{"toolCallId":"call_1"}}}`,
+		`{"decision":"approved","arguments":"{\"title\":\"x\"}","argumentsDigest":"sha256:`+strings.Repeat("0", 64)+`"}`)
 	f.Fuzz(func(t *testing.T, msgJSON, data string) {
 		var m ably.Message
 		if err := json.Unmarshal([]byte(msgJSON), &m); err != nil {
@@ -225,6 +250,9 @@ func FuzzDecodeResponse(f *testing.F) {
 		}
 		if workflows.ValidateMessageID(r.MessageID) != nil || len(r.ClientID) > workflows.MaxClientIDLen || len(r.Role) > workflows.MaxRoleLen {
 			t.Fatalf("accepted unbounded identity: %q %q %q", r.MessageID, r.ClientID, r.Role)
+		}
+		if r.Arguments != "" && (r.Decision != workflows.DecisionApproved || r.ArgumentsDigest == "" || len(r.Arguments) > workflows.MaxEditedArgumentsLen || !utf8.ValidString(r.Arguments)) {
+			t.Fatalf("accepted an edit without its guarantees: %+v", r)
 		}
 	})
 }

@@ -7,10 +7,17 @@
 // workflow deduplicates decisions by Ably message id.
 //
 // The bridge forwards a response only while its tool call is pending in the
-// workflow (the approvals query says so; a response for a late or unknown
-// call is dropped, one whose role is too low is still forwarded so the
-// workflow records it as ignored), and at most RateLimit's rate per
-// approver clientId. Nothing an approver decides is lost: a message over a
+// workflow, and at most RateLimit's rate per approver clientId. It learns
+// which calls are pending from the agent's own approval-request and
+// approval-resolved messages on the channel (their clientId is the
+// agent's, which Ably enforces): a response to a known open request goes
+// straight to its workflow, one to a resolved request is dropped; for
+// anything it has not seen it asks Temporal (visibility, then the
+// approvals query). A response whose role is too low is forwarded once
+// per approver and call, so the workflow records it as ignored, and the
+// rest are only logged. Every forwarded decision is signed (Signer).
+// Responses are handled by Config.Concurrency goroutines, each approver's
+// in order. Nothing an approver decides is lost: a message over a
 // rate limit (PreLimit, checked before any Temporal call, or RateLimit) or
 // hit by a temporary failure goes to a bounded retry queue; one dropped
 // because that queue or the live buffer is full is logged as an error and

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ably/ably-go/ably"
 
+	"github.com/hitl/durable-approvals/internal/ablymsg"
 	"github.com/hitl/durable-approvals/internal/testutil"
 	"github.com/hitl/durable-approvals/workflows"
 )
@@ -128,5 +129,92 @@ func TestCatchUpWithNothingPending(t *testing.T) {
 	testutil.Eventually(t, 15*time.Second, "the catch-up", func() bool { return strings.Contains(logs(), "no run waits for a human") })
 	if strings.Contains(logs(), `"responses"`) {
 		t.Errorf("history was read with nothing pending:\n%s", logs())
+	}
+}
+
+// The bridge learns open requests from the agent's own messages: a
+// guide-shaped response (toolCallId only) to a request it saw is routed
+// without a visibility lookup and forwarded without a query.
+func TestBridgeRoutesFromTheAgentsRequests(t *testing.T) {
+	ac := startAbly(t)
+	f := newFakeTemporal()
+	f.addWorkflow("wf-1", publishView("publisher"), "call_abc123")
+	logs := startBridge(t, ac, f)
+	testutil.Eventually(t, 15*time.Second, "the bridge's first catch-up", func() bool { return strings.Contains(logs(), "catch-up done") })
+
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	agent, err := ably.NewREST(mustTrusted(t, ac, workflows.DefaultAgentClientID)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	am, err := workflows.ApprovalRequestData{Tool: "publish_blog_post", Arguments: `{"title":"x"}`, ToolCallID: "call_abc123",
+		WorkflowID: "wf-1", RequiredRole: "publisher", Roles: workflows.DefaultRoles, ExpiresAt: time.Now().Add(time.Hour)}.Message([]byte("0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ablymsg.Agent(am)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := agent.Channels.Get(testChannel).PublishMultiple(ctx, []*ably.Message{m}); err != nil {
+		t.Fatal(err)
+	}
+	alice, err := ably.NewREST(approverOptions(t, ac, "alice", "publisher")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The request and the response travel on one channel, in order.
+	if err := alice.Channels.Get(testChannel).PublishMultiple(ctx, []*ably.Message{guideResponse("call_abc123", "approved")}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 15*time.Second, "the signal", func() bool { return len(f.sent()) >= 1 })
+	checkDecision(t, f.sent()[0], "wf-1", "alice", "publisher", "approved")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, q := range f.queries {
+		if q != workflows.PendingRunsQuery() {
+			t.Errorf("visibility lookup %q for a request the agent announced", q)
+		}
+	}
+	if f.queryCalls != 0 {
+		t.Errorf("%d approvals queries, want none", f.queryCalls)
+	}
+}
+
+// Responses are handled concurrently, each approver's in order.
+func TestBridgeKeepsEachApproversOrder(t *testing.T) {
+	ac := startAbly(t)
+	f := newFakeTemporal()
+	for i := range 6 {
+		f.addWorkflow(fmt.Sprint("wf-", i), viewOf(fmt.Sprint("call_", i), "publisher"), fmt.Sprint("call_", i))
+	}
+	logs := startBridge(t, ac, f)
+	testutil.Eventually(t, 15*time.Second, "the bridge's first catch-up", func() bool { return strings.Contains(logs(), "catch-up done") })
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	for _, who := range []string{"alice", "bob"} {
+		c, err := ably.NewREST(approverOptions(t, ac, who, "publisher")...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var batch []*ably.Message
+		for i := range 6 {
+			m := guideResponse(fmt.Sprint("call_", i), "approved")
+			m.Extras["headers"] = map[string]any{"toolCallId": fmt.Sprint("call_", i), "workflowId": fmt.Sprint("wf-", i)}
+			batch = append(batch, m)
+		}
+		if err := c.Channels.Get(testChannel).PublishMultiple(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.Eventually(t, 15*time.Second, "twelve signals", func() bool { return len(f.sent()) >= 12 })
+	next := map[string]int{}
+	for _, s := range f.sent() {
+		who, call := s.Decision.ApproverClientID, s.Decision.ToolCallID
+		if want := fmt.Sprint("call_", next[who]); call != want {
+			t.Fatalf("%s's decisions out of order: got %s, want %s", who, call, want)
+		}
+		next[who]++
 	}
 }

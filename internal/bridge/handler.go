@@ -90,11 +90,11 @@ type Handler struct {
 	// tool call pending; a query that times out is a temporary failure.
 	QueryTimeout time.Duration
 	// PreLimit bounds the messages handled per publisher clientId before
-	// any Temporal call (default 60 a minute, burst 60), so one approver
+	// any Temporal call (default 600 a minute, burst 300), so one approver
 	// cannot keep the bridge busy with lookups and queries.
 	PreLimit RateLimit
 	// RateLimit bounds the signals forwarded per approver clientId
-	// (default 10 a minute, burst 10).
+	// (default 120 a minute, burst 100).
 	RateLimit RateLimit
 	// Now is the clock of the rate limits (default time.Now).
 	Now func() time.Time
@@ -102,6 +102,11 @@ type Handler struct {
 	// applies only decisions whose signature the worker verifies.
 	// Required.
 	Signer *signing.Signer
+
+	// requests, when set, is what the bridge learned from the agent's own
+	// messages: a response to a known open request skips the lookup and
+	// the query, one to a resolved request is dropped at once.
+	requests *requests
 
 	limiterOnce sync.Once
 	limiter     *rateLimiter
@@ -137,10 +142,10 @@ func (h *Handler) initLimiters() {
 		h.limiter = newRateLimiter(h.RateLimit)
 		pre := h.PreLimit
 		if pre.PerMinute <= 0 {
-			pre.PerMinute = 60
+			pre.PerMinute = 600
 		}
 		if pre.Burst <= 0 {
-			pre.Burst = 60
+			pre.Burst = 300
 		}
 		h.preLimiter = newRateLimiter(pre)
 	})
@@ -188,26 +193,45 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 		log.Warn("approval-response deferred: approver message rate exceeded", "perMinute", h.pre().perMinute, "burst", h.pre().burst)
 		return fmt.Errorf("%w: %s sends too many messages", ErrRateLimited, r.ClientID)
 	}
-	wfID := r.WorkflowID
-	if wfID == "" {
-		wfID, err = h.lookup(ctx, r.ToolCallID)
-		if err != nil {
-			if errors.Is(err, ErrTemporary) {
-				return err
-			}
-			log.Warn("dropping approval-response: no workflow", "err", err)
+	known, open, resolved := h.requests.lookup(r.ToolCallID, h.now())
+	var wfID string
+	var pending, sufficient bool
+	switch {
+	case resolved:
+		log.Warn("dropping approval-response: the agent announced the tool call resolved")
+		return nil
+	case open && len(known.Roles) > 0 && (r.WorkflowID == "" || r.WorkflowID == known.WorkflowID):
+		// The fast path: the agent's own request says where the call
+		// waits and who may decide it.
+		wfID, pending = known.WorkflowID, true
+		log = log.With("workflowId", wfID)
+		if r.ArgumentsDigest != "" && known.Digest != "" && r.ArgumentsDigest != known.Digest {
+			log.Warn("dropping approval-response: the approver saw other arguments", "digest", r.ArgumentsDigest)
 			return nil
 		}
-	}
-	log = log.With("workflowId", wfID)
-	pending, sufficient, err := h.checkPending(ctx, log, wfID, r)
-	if err != nil {
-		if errors.Is(err, ErrTemporary) {
-			log.Warn("approval-response not forwarded yet: cannot tell whether the tool call is pending", "err", err)
-			return err
+		sufficient = h.roleVerdict(log, known.Roles, r.Role, known.RequiredRole)
+	default:
+		wfID = r.WorkflowID
+		if wfID == "" {
+			wfID, err = h.lookup(ctx, r.ToolCallID)
+			if err != nil {
+				if errors.Is(err, ErrTemporary) {
+					return err
+				}
+				log.Warn("dropping approval-response: no workflow", "err", err)
+				return nil
+			}
 		}
-		log.Warn("dropping approval-response: cannot tell whether the tool call is pending", "err", err)
-		return nil
+		log = log.With("workflowId", wfID)
+		pending, sufficient, err = h.checkPending(ctx, log, wfID, r)
+		if err != nil {
+			if errors.Is(err, ErrTemporary) {
+				log.Warn("approval-response not forwarded yet: cannot tell whether the tool call is pending", "err", err)
+				return err
+			}
+			log.Warn("dropping approval-response: cannot tell whether the tool call is pending", "err", err)
+			return nil
+		}
 	}
 	if !pending {
 		log.Warn("dropping approval-response: tool call not pending (late or unknown)")
@@ -326,14 +350,20 @@ func (h *Handler) checkPending(ctx context.Context, log *slog.Logger, wfID strin
 		if p.ToolCallID != r.ToolCallID {
 			continue
 		}
-		if err := workflows.CanApprove(view.Roles, r.Role, p.RequiredRole); err != nil {
-			log.Warn("approver role insufficient", "tool", p.Tool, "requiredRole", p.RequiredRole, "verdict", err.Error())
-			return true, false, nil
-		}
-		log.Info("approver role sufficient", "tool", p.Tool, "requiredRole", p.RequiredRole)
-		return true, true, nil
+		return true, h.roleVerdict(log.With("tool", p.Tool), view.Roles, r.Role, p.RequiredRole), nil
 	}
 	return false, false, nil
+}
+
+// roleVerdict reports, and logs, whether role reaches required in the
+// hierarchy roles. The workflow checks again and decides.
+func (h *Handler) roleVerdict(log *slog.Logger, roles []string, role, required string) bool {
+	if err := workflows.CanApprove(roles, role, required); err != nil {
+		log.Warn("approver role insufficient", "requiredRole", required, "verdict", err.Error())
+		return false
+	}
+	log.Debug("approver role sufficient", "requiredRole", required)
+	return true
 }
 
 // signal delivers the decision, retrying while Temporal is unavailable.

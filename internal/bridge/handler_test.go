@@ -454,8 +454,8 @@ func TestHandleRateLimitPerApprover(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	h.Now = func() time.Time { return now }
 
-	if got := flood(t, h, f, "mallory", 0, 15); got != 10 {
-		t.Fatalf("mallory got %d signals through, want the burst of 10", got)
+	if got := flood(t, h, f, "mallory", 0, 105); got != 100 {
+		t.Fatalf("mallory got %d signals through, want the burst of 100", got)
 	}
 	if n := strings.Count(logs(), "approver rate limit exceeded"); n != 5 {
 		t.Fatalf("%d rate-limit log lines, want 5:\n%s", n, logs())
@@ -464,10 +464,10 @@ func TestHandleRateLimitPerApprover(t *testing.T) {
 	if got := flood(t, h, f, "alice", 0, 1); got != 1 {
 		t.Fatalf("alice got %d signals through, want 1", got)
 	}
-	// 10 a minute: after 6s one more token.
-	now = now.Add(6 * time.Second)
-	if got := flood(t, h, f, "mallory", 100, 3); got != 1 {
-		t.Fatalf("after 6s mallory got %d signals through, want 1", got)
+	// 120 a minute: after half a second one more token.
+	now = now.Add(500 * time.Millisecond)
+	if got := flood(t, h, f, "mallory", 1000, 3); got != 1 {
+		t.Fatalf("after 0.5s mallory got %d signals through, want 1", got)
 	}
 }
 
@@ -548,11 +548,11 @@ func TestRetryParkedStopsAtFirstFailure(t *testing.T) {
 	calls := f.queryCalls
 	f.queryErr = nil // the worker is back
 	f.mu.Unlock()
-	if calls != 1 || len(b.parked) != 3 {
-		t.Fatalf("retry pass made %d queries and kept %d parked, want 1 and 3", calls, len(b.parked))
+	if calls != 1 || b.parkedLen() != 3 {
+		t.Fatalf("retry pass made %d queries and kept %d parked, want 1 and 3", calls, b.parkedLen())
 	}
 	b.retryParked(t.Context())
-	if len(b.parked) != 0 || len(f.sent()) != 3 {
-		t.Fatalf("after recovery: %d parked, %d signals; want 0 and 3", len(b.parked), len(f.sent()))
+	if b.parkedLen() != 0 || len(f.sent()) != 3 {
+		t.Fatalf("after recovery: %d parked, %d signals; want 0 and 3", b.parkedLen(), len(f.sent()))
 	}
 }

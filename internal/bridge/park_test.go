@@ -40,7 +40,7 @@ func TestRunnerParksRateLimitedDecisions(t *testing.T) {
 		t.Fatal("a rate-limited message reported as a temporary failure")
 	}
 	b.handle(t.Context(), msgFrom("bob", 1)) // bob has a bucket of his own
-	if got := len(f.sent()); got != 2 || len(b.parked) != 1 {
+	if got := len(f.sent()); got != 2 || b.parkedLen() != 1 {
 		t.Fatalf("%d signals, %d parked; want alice's first and bob's sent, alice's second parked:\n%s", got, len(b.parked), logs())
 	}
 	if key, _ := recentKey(msgFrom("alice", 2)); b.recent.has(key) {

@@ -9,10 +9,13 @@ import (
 
 // RateLimit bounds the decisions the bridge forwards per approver clientId:
 // a token bucket of Burst tokens refilled at PerMinute tokens a minute.
-// Memory is bounded by MaxClients buckets. Zero fields take the defaults.
+// Memory is bounded by MaxClients buckets. Zero fields take the defaults,
+// sized for a person working through a queue: 100 decisions at once, then
+// two a second. A flood cannot do much more anyway: each pending call is
+// decided once, and a low role reaches a run once per call.
 type RateLimit struct {
-	PerMinute  float64 // default 10
-	Burst      int     // default 10
+	PerMinute  float64 // default 120
+	Burst      int     // default 100
 	MaxClients int     // default 10000
 }
 
@@ -36,10 +39,10 @@ type bucket struct {
 
 func newRateLimiter(c RateLimit) *rateLimiter {
 	if c.PerMinute <= 0 {
-		c.PerMinute = 10
+		c.PerMinute = 120
 	}
 	if c.Burst <= 0 {
-		c.Burst = 10
+		c.Burst = 100
 	}
 	if c.MaxClients <= 0 {
 		c.MaxClients = 10000

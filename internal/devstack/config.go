@@ -71,6 +71,7 @@ type Config struct {
 
 	Prompt   string // demo: the prompt
 	DemoUser string // demo: the approver to log in as
+	Web      bool   // demo: wait for the decision from the web inbox, not the terminal
 }
 
 // Scripted reports whether the stack runs the offline scripted model.
@@ -108,6 +109,7 @@ func (c Config) TemporalAddress() string { return c.hostPort(c.Ports.Temporal) }
 func (c Config) UIURL() string           { return "http://" + c.hostPort(c.Ports.UI) }
 func (c Config) AblyEndpoint() string    { return c.hostPort(c.Ports.Ably) }
 func (c Config) AuthURL() string         { return "http://" + c.hostPort(c.Ports.Auth) }
+func (c Config) InboxURL() string        { return c.AuthURL() + "/" }
 func (c Config) ModelURL() string        { return "http://" + c.hostPort(c.Ports.Model) + "/v1/" }
 
 func joinHostPort(host string, port int) string {
@@ -177,6 +179,7 @@ func parseConfig(cmd string, args []string, env config.Env, cwd string, stderr i
 	if cmd == "demo" {
 		fs.StringVar(&c.Prompt, "prompt", c.Prompt, "the prompt of the demo run")
 		fs.StringVar(&c.DemoUser, "as", c.DemoUser, "demo approver to log in as: erin (editor), pat (publisher) or ada (admin)")
+		fs.BoolVar(&c.Web, "web", false, "decide in the web inbox (the auth server's page) instead of this terminal")
 	}
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err

@@ -16,14 +16,14 @@ import (
 
 	"go.temporal.io/sdk/client"
 
-	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
 // demo runs the guide's scenario: the whole stack, one run of the prompt,
 // and the approver CLI in this terminal as the demo publisher, so the
-// human answers y/n. It prints the answer, the audit trail, any post
-// published, and the Web UI link.
+// human answers y/n; with cfg.Web (--web) the human decides in the web
+// inbox instead, and demo waits for the run. It prints the answer, the
+// audit trail, any post published, and the Web UI link.
 func demo(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Writer) error {
 	st, err := Up(ctx, cfg, stderr)
 	if err != nil {
@@ -35,10 +35,6 @@ func demo(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wr
 		fmt.Fprintln(stderr, "model: SCRIPTED offline model (OPENAI_API_KEY is unset); set OPENAI_API_KEY to use OpenAI")
 	}
 
-	policy, err := config.LoadPolicy(cfg.PolicyFile())
-	if err != nil {
-		return err
-	}
 	before, err := ListPosts(cfg.BlogDir())
 	if err != nil {
 		return err
@@ -54,7 +50,7 @@ func demo(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wr
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		StaticSummary:                            cfg.Prompt,
 		StaticDetails:                            "Started by `devstack demo`; approver: " + cfg.DemoUser + ".",
-	}, workflows.WorkflowName, workflows.AgentInput{Prompt: cfg.Prompt, Requester: "devstack-demo", Policy: policy})
+	}, workflows.WorkflowName, workflows.AgentInput{Prompt: cfg.Prompt, Requester: "devstack-demo"})
 	if err != nil {
 		return fmt.Errorf("start workflow: %w", err)
 	}
@@ -65,12 +61,26 @@ func demo(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wr
 	if !ok {
 		return fmt.Errorf("no demo user %q", cfg.DemoUser)
 	}
-	fmt.Fprintf(stdout, "Starting the approver as %s (%s). Answer the approval request below with y or n (after n, an optional reason).\n\n", user.Name, user.Role)
-	approver, err := startApprover(st.bins[BinApprover], mergeEnv(os.Environ(), approverEnv(cfg, user)), cfg.Root, stdin, stdout, stderr)
-	if err != nil {
-		return err
+	// The CLI approver, unless the decision comes from the web inbox.
+	var approver *proc
+	var approverExited <-chan struct{} // nil (never ready) with --web
+	stopApprover := func() {
+		if approver != nil {
+			_ = approver.Stop(5 * time.Second)
+		}
 	}
-	defer approver.Stop(5 * time.Second)
+	defer stopApprover()
+	fmt.Fprintf(stdout, "Web inbox: %s  demo approvers: %s\n\n", cfg.InboxURL(), demoLogins(st.secrets))
+	if cfg.Web {
+		fmt.Fprintf(stdout, "Decide in the web inbox: open %s and sign in as %s (%s) with password %s\nWaiting for the decision from the page; Ctrl-C stops (the run stays in Temporal).\n\n",
+			cfg.InboxURL(), user.Name, user.Role, user.Password)
+	} else {
+		fmt.Fprintf(stdout, "Starting the approver as %s (%s). Answer the approval request below with y or n (after n, an optional reason).\n(The web inbox shows the request too; `devstack demo --web` waits for the page instead of this terminal.)\n\n", user.Name, user.Role)
+		if approver, err = startApprover(st.bins[BinApprover], mergeEnv(os.Environ(), approverEnv(cfg, user)), cfg.Root, stdin, stdout, stderr); err != nil {
+			return err
+		}
+		approverExited = approver.Exited()
+	}
 
 	type outcome struct {
 		res workflows.AgentResult
@@ -88,7 +98,7 @@ func demo(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wr
 	}
 	select {
 	case o := <-done:
-		_ = approver.Stop(5 * time.Second)
+		stopApprover()
 		if o.err != nil {
 			if ctx.Err() != nil {
 				return stopping()
@@ -101,7 +111,7 @@ func demo(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wr
 		}
 		printDemoResult(stdout, o.res, newPosts(before, after), cfg.BlogDir(), link)
 		return nil
-	case <-approver.Exited():
+	case <-approverExited:
 		if ctx.Err() != nil {
 			return stopping()
 		}
@@ -109,6 +119,16 @@ func demo(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wr
 	case <-ctx.Done():
 		return stopping()
 	}
+}
+
+// demoLogins lists the demo approvers with their roles and passwords, for
+// the web inbox.
+func demoLogins(s Secrets) string {
+	var parts []string
+	for _, u := range s.Users {
+		parts = append(parts, fmt.Sprintf("%s (%s) %s", u.Name, u.Role, u.Password))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // startApprover runs the approver CLI in the foreground process group so

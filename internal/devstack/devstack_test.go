@@ -67,10 +67,17 @@ func TestParseConfig(t *testing.T) {
 			}},
 		{name: "demo flags", cmd: "demo", cwd: root, args: []string{"--as", "erin", "--prompt", "Delete it"},
 			check: func(t *testing.T, c Config) {
-				if c.DemoUser != "erin" || c.Prompt != "Delete it" {
-					t.Errorf("demo = %s %q", c.DemoUser, c.Prompt)
+				if c.DemoUser != "erin" || c.Prompt != "Delete it" || c.Web {
+					t.Errorf("demo = %s %q web %v", c.DemoUser, c.Prompt, c.Web)
 				}
 			}},
+		{name: "demo in the web inbox", cmd: "demo", cwd: root, args: []string{"--web", "--auth-port", "3101"},
+			check: func(t *testing.T, c Config) {
+				if !c.Web || c.InboxURL() != "http://127.0.0.1:3101/" {
+					t.Errorf("web %v, inbox %s", c.Web, c.InboxURL())
+				}
+			}},
+		{name: "only demo waits for the web inbox", cmd: "up", cwd: root, args: []string{"--web"}, wantErr: "not defined"},
 		{name: "work and temporal CLI from flags", cmd: "up", cwd: root, args: []string{"--work", "w", "--temporal-cli", "bin/temporal"},
 			check: func(t *testing.T, c Config) {
 				if c.StateDir() != filepath.Join(root, "w", "state") || c.BinDir() != filepath.Join(root, "w", "bin") ||

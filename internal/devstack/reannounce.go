@@ -74,10 +74,7 @@ func reannounceRun(ctx context.Context, tc client.Client, id, runID, channel str
 	requester := runRequester(qctx, tc, id, runID)
 	n := 0
 	for _, p := range view.Pending {
-		am, err := workflows.ApprovalRequestData{
-			Tool: p.Tool, Arguments: p.Arguments, ArgumentsDigest: p.ArgumentsDigest, ToolCallID: p.ToolCallID, WorkflowID: id,
-			RequiredRole: p.RequiredRole, Requester: requester, RequestedAt: p.RequestedAt, ExpiresAt: p.ExpiresAt,
-		}.Message(idKey)
+		am, err := p.Request(id, requester, view.Roles).Message(idKey)
 		if err != nil {
 			return n, err
 		}

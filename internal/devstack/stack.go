@@ -205,6 +205,10 @@ func (st *Stack) startAuth(ctx context.Context) error {
 		AblyKey:   st.secrets.AblyKey,
 		Channel:   st.cfg.Channel,
 		Logger:    st.log.With("part", "auth"),
+		// The web inbox: its page talks to the local Ably server and shows
+		// only the agent's requests.
+		AgentClientID: workflows.DefaultAgentClientID,
+		AblyEndpoint:  st.cfg.AblyEndpoint(),
 	})
 	if err != nil {
 		return fmt.Errorf("auth server: %w", err)
@@ -400,6 +404,7 @@ func (st *Stack) Summary(w io.Writer) {
 	fmt.Fprintf(w, "  Temporal Web UI %s\n", c.UIURL())
 	fmt.Fprintf(w, "  Ably (local)    %s  channel %s  key in %s\n", c.AblyEndpoint(), c.Channel, rel(filepath.Join(c.StateDir(), SecretsFile)))
 	fmt.Fprintf(w, "  Auth server     %s  users %s\n", c.AuthURL(), rel(c.UsersFile()))
+	fmt.Fprintf(w, "  Web inbox       %s  sign in as a demo approver below\n", c.InboxURL())
 	fmt.Fprintf(w, "  Model           %s\n", model)
 	for _, p := range st.children {
 		fmt.Fprintf(w, "  %-15s pid %d  log %s\n", titleCase(p.name), p.Pid(), rel(filepath.Join(c.LogDir(), p.name+".log")))

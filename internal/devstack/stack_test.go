@@ -96,7 +96,7 @@ func TestUpRunsTheSystem(t *testing.T) {
 
 	var summary bytes.Buffer
 	st.Summary(&summary)
-	for _, want := range []string{cfg.UIURL(), "SCRIPTED", "pid ", "export TEMPORAL_ADDRESS=" + cfg.TemporalAddress(), "--temporal-port"} {
+	for _, want := range []string{cfg.UIURL(), "Web inbox       " + cfg.InboxURL(), "SCRIPTED", "pid ", "export TEMPORAL_ADDRESS=" + cfg.TemporalAddress(), "--temporal-port"} {
 		if !strings.Contains(summary.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, summary.String())
 		}

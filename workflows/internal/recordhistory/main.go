@@ -7,11 +7,12 @@
 // scenarios through real, bridge-signed signals, cancels a run with pending
 // approvals (cancel), fails an approval-request publish (unpublished),
 // sends a forged decision (forged) and ambiguous arguments (ambiguous),
-// writes each history as JSON into -out with -prefix (histories recorded
+// and decides calls by the policy rules beyond one approver (quorum,
+// escalate, edit), writes each history as JSON into -out with -prefix (histories recorded
 // by older code keep their names and must still replay), checks that it
 // replays, and stops the server.
 //
-//	go run ./workflows/internal/recordhistory [-temporal .bin/temporal] [-out workflows/testdata/replay] [-prefix v2-]
+//	go run ./workflows/internal/recordhistory [-temporal .bin/temporal] [-out workflows/testdata/replay] [-prefix v5-] [-only quorum,edit]
 package main
 
 import (
@@ -53,6 +54,7 @@ type config struct {
 	OutDir      string        // where the histories go
 	Prefix      string        // of the file names, so that histories of older code are kept
 	Timeout     time.Duration // bound of the whole recording
+	Only        []string      // scenario names to record; empty: all
 }
 
 func (c config) Validate() error {
@@ -68,6 +70,11 @@ func (c config) Validate() error {
 	if c.Timeout <= 0 {
 		errs = append(errs, errors.New("-timeout must be positive"))
 	}
+	for _, name := range c.Only {
+		if !slices.ContainsFunc(scenarios(), func(sc scenario) bool { return sc.name == name }) {
+			errs = append(errs, fmt.Errorf("-only: no scenario %q", name))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -81,9 +88,13 @@ func main() {
 	fs := flag.NewFlagSet("recordhistory", flag.ContinueOnError)
 	fs.StringVar(&cfg.TemporalCLI, "temporal", cli, "temporal CLI binary (env TEMPORAL_CLI)")
 	fs.StringVar(&cfg.OutDir, "out", filepath.Join("workflows", "testdata", "replay"), "directory for the history JSON files")
-	fs.StringVar(&cfg.Prefix, "prefix", "v2-", "prefix of the file names: histories recorded by older code keep theirs (approve.json, ...) and must still replay")
+	fs.StringVar(&cfg.Prefix, "prefix", "v5-", "prefix of the file names: histories recorded by older code keep theirs (approve.json, ...) and must still replay")
 	fs.DurationVar(&cfg.Timeout, "timeout", 2*time.Minute, "bound of the whole recording")
+	only := fs.String("only", "", "comma-separated scenarios to record (default: all)")
 	err := fs.Parse(os.Args[1:])
+	if *only != "" {
+		cfg.Only = strings.Split(*only, ",")
+	}
 	if err == nil {
 		err = cfg.Validate()
 	}
@@ -123,7 +134,9 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 	logger.Info("dev server up", "address", srv.FrontendHostPort())
 
 	w := worker.New(c, workflows.TaskQueue, worker.Options{})
-	w.RegisterWorkflowWithOptions(workflows.AgentWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	for _, name := range workflows.RegisteredNames() {
+		w.RegisterWorkflowWithOptions(workflows.AgentWorkflow, workflow.RegisterOptions{Name: name})
+	}
 	sk, vk, err := signing.Generate("recorder", rand.Reader)
 	if err != nil {
 		return err
@@ -149,6 +162,9 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 	defer w.Stop()
 
 	for _, sc := range scenarios() {
+		if len(cfg.Only) > 0 && !slices.Contains(cfg.Only, sc.name) {
+			continue
+		}
 		if err := record(ctx, c, fake, signer, sc, cfg, logger); err != nil {
 			return fmt.Errorf("scenario %s: %w", sc.name, err)
 		}
@@ -165,8 +181,10 @@ type scenario struct {
 	// unsigned lists the indexes of decisions sent without the bridge's
 	// signature.
 	unsigned []int
-	// drive sends the decisions once the run waits for waitPending approvals.
+	// drive sends the decisions once the run waits for waitPending approvals
+	// (and, if set, its audit has an entry of kind waitKind).
 	waitPending int
+	waitKind    string
 	decisions   []workflows.Decision
 	// cancel cancels the run once it waits, after the decisions.
 	cancel bool
@@ -174,6 +192,9 @@ type scenario struct {
 	// the run must have published.
 	wantResolved map[string]string
 }
+
+// digestOf is the digest of arguments that are canonical already.
+func digestOf(canonical string) string { return workflows.ArgumentsDigest(canonical) }
 
 const teamPolicy = `{"roles":["editor","publisher","admin"],
  "tools":{"publish_blog_post":{"minRole":"publisher","timeout":"10m"},
@@ -204,17 +225,63 @@ func scenarios() []scenario {
 		}, wantResolved: map[string]string{"call-cancel-a": workflows.OutcomeCancelled, "call-cancel-b": workflows.OutcomeCancelled}},
 		// The fake approval-request publisher fails for this scenario.
 		{name: "unpublished", policy: teamPolicy, wantResolved: map[string]string{"call-unpublished-1": workflows.OutcomeCancelled}},
+		// The guide's scenario and nothing else: one call, one approval
+		// (the run with one approved call whose events docs/BENCHMARKS.md
+		// counts).
+		{name: "single", policy: teamPolicy, waitPending: 1, decisions: []workflows.Decision{
+			dec("call-single-1", workflows.DecisionApproved, "alice", "publisher", "msg-single-1", ""),
+		}},
 		// A forged decision (unsigned, then signed and altered) changes
 		// nothing; the bridge-signed one approves.
 		{name: "forged", policy: teamPolicy, waitPending: 1, unsigned: []int{0}, decisions: []workflows.Decision{
 			dec("call-forged-1", workflows.DecisionApproved, "mallory", "admin", "msg-forged-1", ""),
 			dec("call-forged-1", workflows.DecisionApproved, "alice", "publisher", "msg-forged-2", ""),
 		}},
+		// Rules beyond one approver (changeApprovalRules). quorum: two
+		// distinct approvers, not the requester; a second approval by the
+		// same person does not count.
+		{name: "quorum", policy: ruledPolicy(`"approvals":2,"distinctFromRequester":true`), waitPending: 1, decisions: []workflows.Decision{
+			dec("call-quorum-1", workflows.DecisionApproved, "recorder", "admin", "msg-quorum-1", "my own run"),
+			dec("call-quorum-1", workflows.DecisionApproved, "alice", "publisher", "msg-quorum-2", ""),
+			dec("call-quorum-1", workflows.DecisionApproved, "alice", "publisher", "msg-quorum-3", "again"),
+			dec("call-quorum-1", workflows.DecisionApproved, "carol", "admin", "msg-quorum-4", ""),
+		}},
+		// escalate: undecided after 2s, the call needs an admin; a
+		// publisher can no longer decide, an admin approves.
+		{name: "escalate", policy: ruledPolicy(`"escalate":[{"after":"2s","minRole":"admin"}]`), waitPending: 1, waitKind: workflows.AuditEscalated,
+			decisions: []workflows.Decision{
+				dec("call-escalate-1", workflows.DecisionApproved, "alice", "publisher", "msg-escalate-1", ""),
+				dec("call-escalate-1", workflows.DecisionApproved, "carol", "admin", "msg-escalate-2", ""),
+			}},
+		// edit: an approver edits the title (counted as the first of two
+		// approvals); an approval of the old arguments does not count; one
+		// of the edit completes the quorum, and the edit runs.
+		{name: "edit", policy: ruledPolicy(`"approvals":2,"editable":true`), waitPending: 1, decisions: []workflows.Decision{
+			withArgs(dec("call-edit-1", workflows.DecisionApproved, "alice", "publisher", "msg-edit-1", "better title"),
+				`{"title":"Introducing our new API (beta)"}`, digestOf(`{"title":"Introducing our new API"}`)),
+			withArgs(dec("call-edit-1", workflows.DecisionApproved, "bob", "publisher", "msg-edit-2", "stale"),
+				"", digestOf(`{"title":"Introducing our new API"}`)),
+			withArgs(dec("call-edit-1", workflows.DecisionApproved, "carol", "admin", "msg-edit-3", ""),
+				"", digestOf(`{"title":"Introducing our new API (beta)"}`)),
+		}},
 		// Arguments that could be read two ways are denied before anyone
 		// is asked; the input's permissive policy is ignored.
 		{name: "ambiguous", policy: teamPolicy, inputPolicy: `{"tools":{"publish_blog_post":{"minRole":"none"}}}`,
 			wantResolved: map[string]string{}},
 	}
+}
+
+// ruledPolicy is teamPolicy with rules (JSON members) added to
+// publish_blog_post's.
+func ruledPolicy(rules string) string {
+	return strings.Replace(teamPolicy, `"timeout":"10m"}`, `"timeout":"20s",`+rules+`}`, 1)
+}
+
+// withArgs sets a decision's edited arguments and the digest of what the
+// approver saw.
+func withArgs(d workflows.Decision, args, digest string) workflows.Decision {
+	d.Arguments, d.ArgumentsDigest = args, digest
+	return d
 }
 
 // record runs one scenario to completion and writes its history.
@@ -241,6 +308,13 @@ func record(ctx context.Context, c client.Client, fake *fakeActivities, signer *
 	}
 	if err := waitPending(ctx, c, id, sc.waitPending); err != nil {
 		return err
+	}
+	if sc.waitKind != "" {
+		if err := waitView(ctx, c, id, "an audit entry "+sc.waitKind, func(v workflows.ApprovalsView) bool {
+			return slices.ContainsFunc(v.Audit, func(e workflows.AuditEntry) bool { return e.Kind == sc.waitKind })
+		}); err != nil {
+			return err
+		}
 	}
 	for i, d := range sc.decisions {
 		if !slices.Contains(sc.unsigned, i) {
@@ -295,7 +369,9 @@ func record(ctx context.Context, c client.Client, fake *fakeActivities, signer *
 		return err
 	}
 	r := worker.NewWorkflowReplayer()
-	r.RegisterWorkflowWithOptions(workflows.AgentWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	for _, name := range workflows.RegisteredNames() {
+		r.RegisterWorkflowWithOptions(workflows.AgentWorkflow, workflow.RegisterOptions{Name: name})
+	}
 	if err := r.ReplayWorkflowHistoryFromJSONFile(tlog.NewStructuredLogger(logger), path); err != nil {
 		return fmt.Errorf("replay %s: %w", path, err)
 	}
@@ -379,7 +455,8 @@ func (f *fakeActivities) WorkerPolicy(ctx context.Context) (workflows.WorkerPoli
 	if !ok {
 		return workflows.WorkerPolicy{}, errors.New("no policy for this run")
 	}
-	return workflows.WorkerPolicy{Policy: p, Schemas: toolSchemas}, nil
+	// The real worker runs its blog tools as local activities.
+	return workflows.WorkerPolicy{Policy: p, Schemas: toolSchemas, LocalTools: []string{"publish_blog_post", "search_posts", "delete_post"}}, nil
 }
 
 func (f *fakeActivities) VerifyDecision(ctx context.Context, d workflows.Decision) (workflows.DecisionVerdict, error) {
@@ -415,7 +492,7 @@ func (*fakeActivities) CallModel(_ context.Context, req workflows.ModelRequest) 
 	}
 	var calls []workflows.ToolCall
 	switch {
-	case req.Turn == 1 && (sc == "approve" || sc == "expire" || sc == "unpublished" || sc == "forged"):
+	case req.Turn == 1 && slices.Contains([]string{"approve", "expire", "unpublished", "forged", "single", "quorum", "escalate", "edit"}, sc):
 		calls = []workflows.ToolCall{call("1", "publish_blog_post", `{ "title": "Introducing our new API" }`)}
 	case req.Turn == 1 && sc == "ambiguous":
 		calls = []workflows.ToolCall{

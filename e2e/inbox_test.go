@@ -1,0 +1,613 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ably/ably-go/ably"
+
+	"github.com/hitl/durable-approvals/internal/ablyconn"
+	"github.com/hitl/durable-approvals/internal/ablymsg"
+	"github.com/hitl/durable-approvals/internal/authserver"
+	"github.com/hitl/durable-approvals/internal/authserver/web/browsertest"
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+// EnvInboxScreenshot, when set, is where TestInbox saves its screenshot of
+// the inbox with a pending request (`make screenshot` points it at the
+// README's image); otherwise it goes to a temporary directory.
+const envInboxScreenshot = "HITL_INBOX_SCREENSHOT"
+
+// maxPropagation is the functional bound on UI propagation: when one
+// approver decides, the request leaves every other open page within it.
+// It is measured in the browser, from the click on one page to the card's
+// removal on the other (both Date.now in one Chromium), through the whole
+// path: ably-js publish, bridge, Temporal signal, workflow, the agent's
+// approval-resolved, ably-js on the other page.
+const maxPropagation = time.Second
+
+// card is what the driver reads from a request's card.
+type card struct {
+	Tool, Needs, Requester, RequiredRole string
+	Quorum, Escalation, Digest, Editable string
+	Args, ArgsWarning, Countdown         string
+	ReadOnly, Status                     string
+	Buttons                              []string
+}
+
+// TestInbox drives the web inbox in Debian's Chromium (headless, through
+// playwright-core) against the real stack: Temporal dev server, local Ably
+// server, auth server, worker, bridge.
+func TestInbox(t *testing.T) {
+	s := newStack(t, e2ePolicy)
+	br := browsertest.Start(t)
+	base := s.authURL + "/"
+	step := func(name string, f func(t *testing.T)) {
+		t.Run(name, func(t *testing.T) {
+			s.t = t
+			defer s.ensureRunning()
+			f(t)
+		})
+	}
+	pageOf := map[string]string{"publisher": "pat", "admin": "ada", "editor": "erin"}
+	approvers := []string{"pat", "ada", "erin"}
+
+	// A request published under an approver's clientId before any page
+	// opens: the pages must not take it from the history.
+	s.publishAs("editor", spoofedRequest("call_spoofed_history", "wf-spoofed"))
+
+	step("a wrong password is refused", func(t *testing.T) {
+		br.Do(t, "open", map[string]any{"page": "intruder"}, nil)
+		var got loginResult
+		br.Do(t, "login", map[string]any{"page": "intruder", "base": base, "user": "pat", "password": "not-pats-password"}, &got)
+		if got.Status != http.StatusUnauthorized || got.Error != "Wrong user name or password." || got.Me != "" {
+			t.Fatalf("wrong password: %+v, want 401, the login form again with its message", got)
+		}
+		if got.hasCookie("hitl-session") {
+			t.Fatal("a wrong password got a session cookie")
+		}
+		br.Do(t, "close", map[string]any{"page": "intruder"}, nil)
+	})
+
+	step("login", func(t *testing.T) {
+		for role, name := range pageOf {
+			br.Do(t, "open", map[string]any{"page": name}, nil)
+			var got loginResult
+			br.Do(t, "login", map[string]any{"page": name, "base": base, "user": name, "password": users[role].password}, &got)
+			if got.Status != http.StatusSeeOther || got.Me != name || got.Error != "" {
+				t.Fatalf("login as %s: %+v, want 303 to the inbox", name, got)
+			}
+			c, ok := got.cookie("hitl-session")
+			if !ok || !c.HTTPOnly || c.SameSite != "Strict" || c.Secure {
+				t.Fatalf("session cookie %+v: want HttpOnly, SameSite=Strict, not Secure on loopback", c)
+			}
+		}
+		for _, name := range approvers {
+			var ready struct{ Conn string }
+			br.Do(t, "waitReady", map[string]any{"page": name, "timeoutMs": 30000}, &ready)
+			if ready.Conn != "Live" {
+				t.Errorf("%s: connection shows %q, want Live", name, ready.Conn)
+			}
+		}
+	})
+
+	var first workflows.PendingApproval
+	var firstRun string
+	step("a pending request is shown; spoofed ones are not", func(t *testing.T) {
+		// A second spoof, live, after the pages loaded; it is on the
+		// channel before the real request, so once the real card shows
+		// the page has seen (and hidden) both.
+		s.publishAs("editor", spoofedRequest("call_spoofed_live", "wf-spoofed"))
+		firstRun = s.startRun("Publish the blog post called 'Inbox approves'")
+		first = s.waitPending(firstRun, 1)[0]
+		for _, name := range approvers {
+			c := readCard(t, br, name, first.ToolCallID)
+			if c.Tool != "publish_blog_post" || c.Requester != "e2e-tester" || c.RequiredRole != "publisher" || c.Needs != "needs publisher" {
+				t.Errorf("%s: card %+v, want publish_blog_post by e2e-tester needing publisher", name, c)
+			}
+			if want := "{\n  \"title\": \"Inbox approves\"\n}"; c.Args != want {
+				t.Errorf("%s: arguments %q, want them pretty-printed: %q", name, c.Args, want)
+			}
+			if !regexp.MustCompile(`^[0-9] min [0-9]{2} s left$`).MatchString(c.Countdown) {
+				t.Errorf("%s: countdown %q, want minutes and seconds left", name, c.Countdown)
+			}
+			if c.Quorum != "" || c.Escalation != "" || c.Editable != "" {
+				t.Errorf("%s: a request without quorum, escalation or edits shows %+v", name, c)
+			}
+			if want := shortDigest(first.ArgumentsDigest); c.Digest != want {
+				t.Errorf("%s: digest %q, want %q (the workflow's)", name, c.Digest, want)
+			}
+			var n struct{ N int }
+			br.Do(t, "count", map[string]any{"page": name, "selector": `li.card[data-tool-call-id^="call_spoofed"]`}, &n)
+			if n.N != 0 {
+				t.Errorf("%s: %d spoofed requests shown", name, n.N)
+			}
+		}
+		for _, name := range []string{"pat", "ada"} {
+			if c := readCard(t, br, name, first.ToolCallID); !slices.Equal(c.Buttons, []string{"Approve", "Reject…"}) || c.ReadOnly != "" {
+				t.Errorf("%s: buttons %q, read-only %q; want Approve and Reject…", name, c.Buttons, c.ReadOnly)
+			}
+		}
+		var tick struct{ First, Then string }
+		br.Do(t, "textChanges", map[string]any{"page": "pat", "selector": cardSelector(first.ToolCallID) + " .countdown", "timeoutMs": 5000}, &tick)
+		t.Logf("countdown ticks: %q → %q", tick.First, tick.Then)
+	})
+
+	step("an editor's page shows the publisher-only request read-only", func(t *testing.T) {
+		c := readCard(t, br, "erin", first.ToolCallID)
+		if len(c.Buttons) != 0 || c.ReadOnly != "Read-only: you cannot decide this request, because it needs publisher or higher; you are editor." {
+			t.Fatalf("erin: buttons %q, read-only %q", c.Buttons, c.ReadOnly)
+		}
+	})
+
+	step("no inline script or style: the CSP holds and blocks an injected handler", func(t *testing.T) {
+		for _, name := range approvers {
+			var got struct {
+				InlineScripts, Handlers, Styles int
+				Scripts                         []string
+			}
+			br.Do(t, "inlineCode", map[string]any{"page": name}, &got)
+			if got.InlineScripts != 0 || got.Handlers != 0 || got.Styles != 0 || !slices.Equal(got.Scripts, []string{"/assets/app.js"}) {
+				t.Errorf("%s: %+v, want only /assets/app.js and nothing inline", name, got)
+			}
+		}
+		// Positive control: the recorder does see a violation.
+		br.Do(t, "open", map[string]any{"page": "probe"}, nil)
+		br.Do(t, "goto", map[string]any{"page": "probe", "url": base}, nil)
+		var probe struct {
+			Ran      bool
+			Refused  string
+			Problems []string
+		}
+		br.Do(t, "probeInline", map[string]any{"page": "probe"}, &probe)
+		reported := strings.Join(probe.Problems, "\n")
+		if probe.Ran || probe.Refused != "TypeError" || !strings.Contains(reported, "require-trusted-types-for") || !strings.Contains(reported, "style-src") {
+			t.Fatalf("an injected inline handler and style: ran %v, refused %q, reported %q; want both blocked and reported", probe.Ran, probe.Refused, probe.Problems)
+		}
+		br.Do(t, "close", map[string]any{"page": "probe"}, nil)
+	})
+
+	step("screenshot, and a phone-sized screen", func(t *testing.T) {
+		path := os.Getenv(envInboxScreenshot)
+		if path == "" {
+			path = filepath.Join(t.TempDir(), "inbox.png")
+		} else if !filepath.IsAbs(path) {
+			path = filepath.Join(repoRoot(t), path)
+		}
+		br.Do(t, "screenshot", map[string]any{"page": "pat", "path": path}, nil)
+		png, err := os.ReadFile(path)
+		if err != nil || !bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")) || len(png) < 10<<10 {
+			t.Fatalf("screenshot %s: %d bytes, err %v; want a PNG", path, len(png), err)
+		}
+		t.Logf("screenshot of the inbox: %s", path)
+		var phone struct {
+			ScrollWidth, InnerWidth int
+			FontSize                float64
+		}
+		br.Do(t, "layout", map[string]any{"page": "erin", "width": 360, "height": 740}, &phone)
+		if phone.ScrollWidth > phone.InnerWidth || phone.FontSize < 14 {
+			t.Fatalf("on a 360 px screen: %+v; want nothing wider than the screen and readable text", phone)
+		}
+		readCard(t, br, "erin", first.ToolCallID)
+	})
+
+	step("approve on one page; the request leaves the other within 1 s; the post is published", func(t *testing.T) {
+		br.Do(t, "watchGone", map[string]any{"page": "ada", "toolCallId": first.ToolCallID}, nil)
+		var clicked, gone struct{ At int64 }
+		br.Do(t, "press", map[string]any{"page": "pat", "toolCallId": first.ToolCallID, "button": "approve"}, &clicked)
+		br.Do(t, "goneAt", map[string]any{"page": "ada", "toolCallId": first.ToolCallID, "timeoutMs": 30000}, &gone)
+		took := time.Duration(gone.At-clicked.At) * time.Millisecond
+		t.Logf("approve on pat's page → the request left ada's page %s later", took)
+		if took > maxPropagation {
+			t.Errorf("the request left the other page %s after the click, want within %s", took, maxPropagation)
+		}
+		for _, name := range approvers {
+			var n struct{ N int }
+			br.Do(t, "count", map[string]any{"page": name, "selector": cardSelector(first.ToolCallID)}, &n)
+			if n.N != 0 {
+				t.Errorf("%s still shows the approved request", name)
+			}
+		}
+		var r struct{ Text string }
+		br.Do(t, "resolvedText", map[string]any{"page": "ada", "toolCallId": first.ToolCallID, "timeoutMs": 5000}, &r)
+		if !regexp.MustCompile(`^approved publish_blog_post: approved by pat (just now|[0-9]+ s ago) · publisher$`).MatchString(r.Text) {
+			t.Errorf("ada's resolved line %q, want approved by pat … ago", r.Text)
+		}
+		var live struct{ First, Then string }
+		br.Do(t, "textChanges", map[string]any{"page": "ada", "selector": resolvedSelector(first.ToolCallID) + " .summary", "timeoutMs": 5000}, &live)
+		if !strings.Contains(live.Then, "s ago") {
+			t.Errorf("the resolution's age went %q → %q, want it counting", live.First, live.Then)
+		}
+		res := s.result(firstRun)
+		assertRanOnce(t, s, res, first.ToolCallID, "Inbox approves")
+		e := s.waitAudit(firstRun, "pat's approval", func(e workflows.AuditEntry) bool {
+			return e.Kind == workflows.AuditApproved && e.ToolCallID == first.ToolCallID
+		})
+		if e.Actor != "pat" || e.Role != "publisher" {
+			t.Errorf("approved by %s (%s), want pat (publisher): the page published with pat's own token", e.Actor, e.Role)
+		}
+	})
+
+	step("reject with a reason, by keyboard, reaches the model's answer", func(t *testing.T) {
+		const reason = "Not before the launch review"
+		id := s.startRun("Publish the blog post called 'Inbox rejects'")
+		p := s.waitPending(id, 1)[0]
+		readCard(t, br, "pat", p.ToolCallID)
+		var got struct{ Status string }
+		br.Do(t, "rejectByKeyboard", map[string]any{"page": "pat", "toolCallId": p.ToolCallID, "reason": reason}, &got)
+		if !strings.HasPrefix(got.Status, "Rejection sent as pat.") {
+			t.Errorf("status after rejecting: %q", got.Status)
+		}
+		res := s.result(id)
+		if !strings.Contains(res.Answer, reason) {
+			t.Fatalf("the model's answer %q does not carry the reason %q", res.Answer, reason)
+		}
+		if n := len(postsWith(t, s, "Inbox rejects")); n != 0 {
+			t.Fatalf("%d posts published after a rejection", n)
+		}
+		var r struct{ Text string }
+		br.Do(t, "resolvedText", map[string]any{"page": "erin", "toolCallId": p.ToolCallID, "timeoutMs": 5000}, &r)
+		if !strings.Contains(r.Text, "rejected by pat") || !strings.Contains(r.Text, reason) {
+			t.Errorf("erin's resolved line %q, want rejected by pat with the reason", r.Text)
+		}
+	})
+
+	step("quorum, escalation, digest and edits show when the request carries them", func(t *testing.T) {
+		// Issues 9 and 11 add these fields; until the workflow sends them,
+		// the agent's clientId publishes such a request here directly.
+		args := `{"title":"Draft"}`
+		sum := sha256.Sum256([]byte(args))
+		digest := "sha256:" + hex.EncodeToString(sum[:])
+		now := time.Now().UTC()
+		const wf, call = "wf-inbox-synthetic", "call_synthetic_1"
+		responses := s.observe(t)
+		s.publishAsAgent(t, agentRequest(wf, call, map[string]any{
+			"tool": "publish_blog_post", "arguments": args, "requiredRole": "admin", "requester": "e2e-tester",
+			"requestedAt": now.Format(time.RFC3339Nano), "expiresAt": now.Add(10 * time.Minute).Format(time.RFC3339Nano),
+			"argumentsDigest": digest, "approvals": 2, "editable": true,
+			"approvedBy": []map[string]any{{"clientId": "pat", "role": "publisher", "at": now.Add(-time.Minute).Format(time.RFC3339Nano)}},
+			"escalation": map[string]any{"level": 1, "previousRole": "publisher", "since": now.Format(time.RFC3339Nano)},
+		}))
+		pat := readCard(t, br, "pat", call)
+		if pat.Quorum != "1 of 2 approvals, by pat (publisher) — including you" {
+			t.Errorf("pat: quorum %q", pat.Quorum)
+		}
+		if !strings.HasPrefix(pat.Escalation, "escalated to admin since ") || !strings.HasSuffix(pat.Escalation, "(level 1; was publisher)") {
+			t.Errorf("pat: escalation %q", pat.Escalation)
+		}
+		if pat.Digest != shortDigest(digest) {
+			t.Errorf("pat: digest %q", pat.Digest)
+		}
+		if len(pat.Buttons) != 0 || !strings.Contains(pat.ReadOnly, "it needs admin or higher; you are publisher") {
+			t.Errorf("pat after the escalation: buttons %q, read-only %q", pat.Buttons, pat.ReadOnly)
+		}
+		ada := readCard(t, br, "ada", call)
+		if !slices.Equal(ada.Buttons, []string{"Approve", "Approve with edits…", "Reject…"}) || ada.Editable == "" {
+			t.Errorf("ada: buttons %q, editable %q; want the edit button", ada.Buttons, ada.Editable)
+		}
+
+		// A resolution published by an approver does not remove it; a
+		// second agent request, published after, shows that the page has
+		// read (and ignored) the forged one.
+		s.publishAs("editor", &ably.Message{Name: workflows.MsgApprovalResolved,
+			Data:   map[string]any{"toolCallId": call, "workflowId": wf, "tool": "publish_blog_post", "outcome": "approved", "decidedBy": "erin"},
+			Extras: map[string]any{workflows.ExtrasHeaders: map[string]any{workflows.HeaderToolCallID: call, workflows.HeaderWorkflowID: wf}}})
+		// An agent request whose digest is not that of its arguments is not
+		// shown either: a decision on it would name arguments nobody saw.
+		s.publishAsAgent(t, agentRequest(wf, "call_synthetic_bad", map[string]any{
+			"tool": "publish_blog_post", "arguments": `{"title":"Shown"}`, "argumentsDigest": digest, "requiredRole": "publisher",
+			"requestedAt": now.Format(time.RFC3339Nano), "expiresAt": now.Add(10 * time.Minute).Format(time.RFC3339Nano),
+		}))
+		s.publishAsAgent(t, agentRequest(wf, "call_synthetic_2", map[string]any{
+			"tool": "search_posts", "arguments": `{}`, "requiredRole": "publisher",
+			"requestedAt": now.Format(time.RFC3339Nano), "expiresAt": now.Add(10 * time.Minute).Format(time.RFC3339Nano),
+		}))
+		readCard(t, br, "ada", "call_synthetic_2")
+		readCard(t, br, "ada", call)
+		var bad struct{ N int }
+		br.Do(t, "count", map[string]any{"page": "ada", "selector": cardSelector("call_synthetic_bad")}, &bad)
+		if bad.N != 0 {
+			t.Error("a request whose digest does not match its arguments is shown")
+		}
+
+		var edit struct {
+			Errors []string
+			Status string
+		}
+		br.Do(t, "editAndApprove", map[string]any{"page": "ada", "toolCallId": call, "attempts": []string{
+			`{"title": "Final`, `{"title": "Draft"}`, `{"title": "Final title", "title": "x"}`, `["Final title"]`,
+			"{\n  \"title\": \"Final title\"\n}",
+		}}, &edit)
+		wantErrors := []string{"Not valid JSON", "You changed nothing", "Each key may appear once", "The arguments must be one JSON object"}
+		for i, w := range wantErrors {
+			if i >= len(edit.Errors) || !strings.HasPrefix(edit.Errors[i], w) {
+				t.Errorf("edit attempt %d: %q, want %q…", i, edit.Errors, w)
+			}
+		}
+		m := responses.next(t, workflows.MsgApprovalResponse)
+		if m.ClientID != "ada" || m.Extras[workflows.ExtrasUserClaim] != "admin" {
+			t.Errorf("the response came from %q with userClaim %v, want ada's own token (admin)", m.ClientID, m.Extras[workflows.ExtrasUserClaim])
+		}
+		var data map[string]any
+		if err := ablymsg.DecodeData(m.Data, m.Encoding, &data); err != nil {
+			t.Fatal(err)
+		}
+		wantData := map[string]any{"decision": "approved", "arguments": `{"title":"Final title"}`, "argumentsDigest": digest}
+		if fmt.Sprint(data) != fmt.Sprint(wantData) {
+			t.Errorf("approval-response data %v, want %v", data, wantData)
+		}
+		headers, _ := ablymsg.AsMap(m.Extras[workflows.ExtrasHeaders])
+		if headers[workflows.HeaderToolCallID] != call || headers[workflows.HeaderWorkflowID] != wf {
+			t.Errorf("approval-response headers %v", headers)
+		}
+
+		for _, c := range []string{call, "call_synthetic_2"} {
+			s.publishAsAgent(t, &ably.Message{Name: workflows.MsgApprovalResolved,
+				Data:   map[string]any{"toolCallId": c, "workflowId": wf, "tool": "publish_blog_post", "outcome": "cancelled", "reason": "test over"},
+				Extras: map[string]any{workflows.ExtrasHeaders: map[string]any{workflows.HeaderToolCallID: c, workflows.HeaderWorkflowID: wf}}})
+		}
+		for _, name := range approvers {
+			var r struct{ Text string }
+			br.Do(t, "resolvedText", map[string]any{"page": name, "toolCallId": "call_synthetic_2", "timeoutMs": 10000}, &r)
+			var n struct{ N int }
+			br.Do(t, "count", map[string]any{"page": name, "selector": `li.card[data-tool-call-id^="call_synthetic"]`}, &n)
+			if n.N != 0 {
+				t.Errorf("%s: %d synthetic cards left after their resolution", name, n.N)
+			}
+		}
+	})
+
+	step("offline and reconnecting is shown", func(t *testing.T) {
+		br.Do(t, "offline", map[string]any{"page": "erin", "offline": true}, nil)
+		var got struct{ Text string }
+		br.Do(t, "waitConn", map[string]any{"page": "erin", "state": "disconnected", "timeoutMs": 30000}, &got)
+		if !strings.HasPrefix(got.Text, "Offline — reconnecting…") {
+			t.Errorf("offline: %q", got.Text)
+		}
+		br.Do(t, "offline", map[string]any{"page": "erin", "offline": false}, nil)
+		br.Do(t, "waitConn", map[string]any{"page": "erin", "state": "connected", "timeoutMs": 60000}, &got)
+	})
+
+	step("a forged cross-site POST is refused", func(t *testing.T) {
+		evil := evilSite(t, s.authURL)
+		for _, f := range []struct{ page, target string }{
+			{"/logout", s.authURL + authserver.LogoutPath},
+			{"/login", s.authURL + authserver.LoginPath},
+			{"/token", s.authURL + authserver.TokenPath},
+		} {
+			var got struct{ Status int }
+			br.Do(t, "forge", map[string]any{"page": "pat", "url": evil + f.page, "target": f.target}, &got)
+			if got.Status != http.StatusForbidden {
+				t.Errorf("forged POST %s from %s: %d, want 403", f.target, evil, got.Status)
+			}
+		}
+		// pat is still pat, still signed in.
+		br.Do(t, "goto", map[string]any{"page": "pat", "url": base}, nil)
+		br.Do(t, "waitReady", map[string]any{"page": "pat", "timeoutMs": 30000}, nil)
+		var me struct{ Text string }
+		br.Do(t, "text", map[string]any{"page": "pat", "selector": "#me"}, &me)
+		if me.Text != "pat" {
+			t.Fatalf("after the forged requests the inbox is %q's, want pat's", me.Text)
+		}
+	})
+
+	step("logout", func(t *testing.T) {
+		br.Do(t, "click", map[string]any{"page": "pat", "selector": "#logout-form button"}, nil)
+		if err := br.Try("waitSelector", map[string]any{"page": "pat", "selector": "#login-form", "timeoutMs": 15000}, nil); err != nil {
+			t.Fatalf("after Sign out the login form is not shown: %v", err)
+		}
+	})
+
+	step("no CSP violation or script error on any page", func(t *testing.T) {
+		var got struct{ Problems []string }
+		br.Do(t, "problems", nil, &got)
+		if len(got.Problems) != 0 {
+			t.Fatalf("the pages reported:\n%s", strings.Join(got.Problems, "\n"))
+		}
+	})
+}
+
+// loginResult is what the driver's login returns.
+type loginResult struct {
+	Status    int
+	Error, Me string
+	Cookies   []cookieInfo
+}
+
+// cookieInfo is a cookie as the browser holds it.
+type cookieInfo struct {
+	Name     string
+	HTTPOnly bool `json:"httpOnly"`
+	SameSite string
+	Secure   bool
+}
+
+func (r loginResult) cookie(name string) (cookieInfo, bool) {
+	for _, c := range r.Cookies {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return cookieInfo{}, false
+}
+
+func (r loginResult) hasCookie(name string) bool {
+	_, ok := r.cookie(name)
+	return ok
+}
+
+// shortDigest is how a card shows a digest: the algorithm and 16 hex
+// digits; "" for none.
+func shortDigest(d string) string {
+	if d == "" {
+		return ""
+	}
+	return d[:min(len(d), len("sha256:")+16)] + "…"
+}
+
+func cardSelector(toolCallID string) string {
+	return fmt.Sprintf("li.card[data-tool-call-id=%q]", toolCallID)
+}
+
+func resolvedSelector(toolCallID string) string {
+	return fmt.Sprintf("li.resolved-item[data-tool-call-id=%q]", toolCallID)
+}
+
+// readCard waits for a request's card on a page and reads it.
+func readCard(t *testing.T, br *browsertest.Driver, page, toolCallID string) card {
+	t.Helper()
+	var c card
+	br.Do(t, "card", map[string]any{"page": page, "toolCallId": toolCallID, "timeoutMs": 30000}, &c)
+	return c
+}
+
+// spoofedRequest is an approval-request as an approver could publish it.
+func spoofedRequest(toolCallID, workflowID string) *ably.Message {
+	return agentRequest(workflowID, toolCallID, map[string]any{
+		"tool": "delete_post", "arguments": `{"slug":"everything"}`, "requiredRole": "editor", "requester": "spoofer",
+		"requestedAt": time.Now().UTC().Format(time.RFC3339Nano), "expiresAt": time.Now().Add(time.Hour).UTC().Format(time.RFC3339Nano),
+	})
+}
+
+// agentRequest is an approval-request message with the contract's
+// headers; data gets the ids.
+func agentRequest(workflowID, toolCallID string, data map[string]any) *ably.Message {
+	data["toolCallId"], data["workflowId"] = toolCallID, workflowID
+	return &ably.Message{Name: workflows.MsgApprovalRequest, Data: data,
+		Extras: map[string]any{workflows.ExtrasHeaders: map[string]any{workflows.HeaderToolCallID: toolCallID, workflows.HeaderWorkflowID: workflowID}}}
+}
+
+// publishAsAgent publishes m under the agent's clientId, with a token
+// signed by the stack's key as the worker's are.
+func (s *stack) publishAsAgent(t *testing.T, m *ably.Message) {
+	t.Helper()
+	s.publishWith(t, func(context.Context) (string, error) {
+		tok, _, err := ablyconn.SignToken(ablyKeyName, ablyKeySecret, workflows.DefaultAgentClientID,
+			fmt.Sprintf(`{%q:["publish"]}`, channel), nil, time.Now(), time.Hour)
+		return tok, err
+	}, m)
+}
+
+func (s *stack) publishWith(t *testing.T, token func(context.Context) (string, error), m *ably.Message) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg := ablyconn.Config{Endpoint: s.ably.Addr(), TLS: false}
+	rest, err := ably.NewREST(append(cfg.EndpointOptions(), ably.WithAuthCallback(func(ctx context.Context, _ ably.TokenParams) (ably.Tokener, error) {
+		tok, err := token(ctx)
+		return ably.TokenString(tok), err
+	}))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rest.Channels.Get(channel).PublishMultiple(ctx, []*ably.Message{m}); err != nil {
+		t.Fatalf("publish %s: %v", m.Name, err)
+	}
+}
+
+// observer collects the channel's messages from the time it attached.
+type observer struct {
+	msgs chan *ably.Message
+}
+
+// observe subscribes to the channel as a trusted observer.
+func (s *stack) observe(t *testing.T) *observer {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg := ablyconn.Config{Endpoint: s.ably.Addr(), TLS: false}
+	opts := append(cfg.EndpointOptions(), ably.WithAuthCallback(func(context.Context, ably.TokenParams) (ably.Tokener, error) {
+		tok, _, err := ablyconn.SignToken(ablyKeyName, ablyKeySecret, "e2e-observer", fmt.Sprintf(`{%q:["subscribe"]}`, channel), nil, time.Now(), time.Hour)
+		return ably.TokenString(tok), err
+	}))
+	rt, err := ably.NewRealtime(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rt.Close)
+	o := &observer{msgs: make(chan *ably.Message, 256)}
+	unsub, err := rt.Channels.Get(channel).SubscribeAll(ctx, func(m *ably.Message) {
+		select {
+		case o.msgs <- m:
+		default: // never block ably-go; the test fails on the missing message
+		}
+	})
+	if err != nil {
+		t.Fatalf("observe: %v", err)
+	}
+	t.Cleanup(unsub)
+	return o
+}
+
+// next returns the next message called name.
+func (o *observer) next(t *testing.T, name string) *ably.Message {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case m := <-o.msgs:
+			if m.Name == name {
+				return m
+			}
+		case <-deadline:
+			t.Fatalf("no %s on the channel within 30 s", name)
+			return nil
+		}
+	}
+}
+
+// evilSite serves an attacker's pages on another site (localhost, while
+// the inbox is 127.0.0.1): each sends a request to the auth server on its
+// own as soon as it loads, with the victim's browser.
+func evilSite(t *testing.T, authURL string) string {
+	t.Helper()
+	form := func(action string, fields map[string]string) string {
+		var b strings.Builder
+		fmt.Fprintf(&b, `<!doctype html><form id="f" method="post" action="%s">`, action)
+		for k, v := range fields {
+			fmt.Fprintf(&b, `<input type="hidden" name="%s" value="%s">`, k, v)
+		}
+		b.WriteString(`</form><script>document.getElementById('f').submit()</script>`)
+		return b.String()
+	}
+	pages := map[string]string{
+		"/logout": form(authURL+authserver.LogoutPath, map[string]string{"csrf": "guessed"}),
+		"/login":  form(authURL+authserver.LoginPath, map[string]string{"csrf": "guessed", "name": "erin", "password": users["editor"].password}),
+		"/token": `<!doctype html><script>fetch(` + jsString(authURL+authserver.TokenPath) +
+			`, {method: 'POST', credentials: 'include', mode: 'no-cors', headers: {'Content-Type': 'text/plain'}, body: 'x'})</script>`,
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, ok := pages[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write([]byte(body))
+	}))
+	t.Cleanup(srv.Close)
+	_, port, err := net.SplitHostPort(srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "http://localhost:" + port
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}

@@ -1,0 +1,130 @@
+package authserver
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// loginOutcome is what a check of a name and password came to.
+type loginOutcome int
+
+const (
+	loginOK          loginOutcome = iota
+	loginFailed                   // wrong or malformed credentials: 401
+	loginTooMany                  // over a limit: 429 with Retry-After
+	loginUnavailable              // the users file is unusable: 503
+	loginGone                     // the client went away while waiting: no answer
+)
+
+// loginResult is the result of checkLogin.
+type loginResult struct {
+	outcome loginOutcome
+	user    User          // loginOK
+	retry   time.Duration // loginTooMany
+	by      string        // loginTooMany: which limit
+	err     error         // loginUnavailable
+}
+
+// checkLogin checks name and password against the users file under every
+// login limit (see the package comment): the cap per user name (nameGate),
+// the bcrypt slots, and the failure counts per address and per (name,
+// address) pair. Every way of logging in, HTTP Basic on the token endpoint
+// and the inbox's login form alike, goes through it, so they share one set
+// of limits. addrKey is the client address's rate-limit key.
+func (s *Server) checkLogin(ctx context.Context, log *slog.Logger, addrKey, name, password string) loginResult {
+	now := s.now()
+	// Names that cannot exist are not tracked per user (that would let
+	// anyone fill the tables); their failures count per address. Any valid
+	// name is tracked, existing or not, so a 429 reveals nothing.
+	validName := ValidateName(name, nil) == nil
+	user, hash, found, err := s.users.lookup(name)
+	if err != nil {
+		return loginResult{outcome: loginUnavailable, err: err}
+	}
+	var lane laneKey
+	if validName {
+		// Per user name, from all addresses: checks beyond the free ones
+		// wait for their turn, one after another (nameGate).
+		k, wait, retry, ok := s.byName.reserve(name, addrKey, found, now)
+		if !ok {
+			log.Warn("auth refused: no turn for this user name soon", "user", name)
+			return loginResult{outcome: loginTooMany, retry: retry, by: "user name"}
+		}
+		lane = k
+		if wait > 0 {
+			log.Warn("auth queued: many failed logins for this user name", "user", name, "wait", wait.String())
+			if err := s.sleep(ctx, wait); err != nil {
+				s.byName.forgive(lane)
+				return loginResult{outcome: loginGone}
+			}
+			// The users file may have changed while the request waited.
+			now = s.now()
+			if user, hash, found, err = s.users.lookup(name); err != nil {
+				s.byName.forgive(lane)
+				return loginResult{outcome: loginUnavailable, err: err}
+			}
+		}
+	}
+	ok, err := s.checkPassword(ctx, hash, found && validName, password)
+	if err != nil {
+		if validName {
+			s.byName.forgive(lane)
+		}
+		return loginResult{outcome: loginGone} // the client went away while waiting for a bcrypt slot
+	}
+	if !ok {
+		logName, pairKey := "(invalid)", ""
+		if validName {
+			logName, pairKey = name, pairKeyOf(name, addrKey)
+		}
+		log.Warn("auth failed", "user", logName)
+		return s.failure(addrKey, pairKey)
+	}
+	// The address's failures never refuse a correct password: behind a
+	// shared address (a NAT, a proxy) they may be someone else's.
+	s.byPair.reset(pairKeyOf(name, addrKey))
+	s.byName.forgive(lane)
+	s.byName.remember(name, addrKey, now)
+	return loginResult{outcome: loginOK, user: user}
+}
+
+// failure counts a failed login against the client address and, for a
+// valid user name (pairKey not empty), against the (name, address) pair:
+// loginFailed, or loginTooMany once either is over its limit in the window.
+func (s *Server) failure(addrKey, pairKey string) loginResult {
+	now := s.now()
+	retry, over := s.byAddr.fail(addrKey, now)
+	by := "client"
+	if pairKey != "" {
+		if r, o := s.byPair.fail(pairKey, now); o {
+			retry, over, by = max(retry, r), true, "user and client"
+		}
+	}
+	if over {
+		return loginResult{outcome: loginTooMany, retry: retry, by: by}
+	}
+	return loginResult{outcome: loginFailed}
+}
+
+func pairKeyOf(name, addrKey string) string { return "user:" + name + "\x00" + addrKey }
+
+// checkPassword runs exactly one bcrypt comparison whatever the outcome:
+// against the user's hash when the user exists, against a dummy hash of
+// the users file's highest cost otherwise, so the response time does not
+// tell whether a user exists. It returns an error only if ctx ends while
+// waiting for a bcrypt slot.
+func (s *Server) checkPassword(ctx context.Context, hash []byte, found bool, password string) (bool, error) {
+	select {
+	case s.hashing <- struct{}{}:
+		defer func() { <-s.hashing }()
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	pw := password
+	if len(pw) > MaxPasswordLen {
+		pw = pw[:MaxPasswordLen]
+	}
+	err := s.compare(hash, []byte(pw))
+	return err == nil && found && len(password) <= MaxPasswordLen, nil
+}

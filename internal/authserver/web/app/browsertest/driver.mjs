@@ -1,0 +1,389 @@
+// driver.mjs drives Debian's Chromium, headless, through playwright-core,
+// for the inbox's browser test (e2e/inbox_test.go). The Go test owns the
+// scenario and the stack; this script owns the browser. It reads one JSON
+// command per line on stdin, {"id", "op", ...}, and answers each on stdout
+// with {"id", "ok": true, "result"} or {"id", "ok": false, "error"}.
+// Diagnostics go to stderr.
+//
+// Every page it opens records Content-Security-Policy violations (the
+// securitypolicyviolation event and Chromium's console report of them)
+// and uncaught errors; the "problems" command returns them, and the test
+// fails on any.
+//
+//   node driver.mjs --chromium /usr/bin/chromium
+import { parseArgs } from 'node:util';
+import { createInterface } from 'node:readline';
+import { chromium } from 'playwright-core';
+
+const { values: flags } = parseArgs({
+  options: { chromium: { type: 'string', default: '/usr/bin/chromium' } },
+  strict: true,
+});
+
+// The launch flags the project's CI uses for Debian's Chromium. Playwright
+// gives each launch a fresh profile (user data) directory under TMPDIR,
+// which the Go test points at its own temporary directory.
+const LAUNCH_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+const browser = await chromium.launch({ executablePath: flags.chromium, headless: true, args: LAUNCH_ARGS });
+const pages = new Map(); // name → {context, page}
+const problems = [];
+
+function log(...args) {
+  process.stderr.write(`driver: ${args.join(' ')}\n`);
+}
+
+function get(name) {
+  const p = pages.get(name);
+  if (!p) throw new Error(`no page ${JSON.stringify(name)}`);
+  return p.page;
+}
+
+const cardSel = (toolCallId) => `li.card[data-tool-call-id=${JSON.stringify(toolCallId)}]`;
+const resolvedSel = (toolCallId) => `li.resolved-item[data-tool-call-id=${JSON.stringify(toolCallId)}]`;
+
+// Ran in every page before its own scripts: record CSP violations.
+function recordViolations() {
+  document.addEventListener('securitypolicyviolation', (e) => {
+    window.__cspViolation(`${e.violatedDirective}: ${e.blockedURI || 'inline'} (${e.sourceFile || ''}:${e.lineNumber || 0})`);
+  });
+}
+
+const ops = {
+  // open: a new browser context (its own cookies) and page.
+  async open({ page: name, viewport }) {
+    if (pages.has(name)) throw new Error(`page ${name} is open`);
+    const context = await browser.newContext({ viewport: viewport || { width: 1280, height: 800 } });
+    await context.exposeBinding('__cspViolation', (_src, text) => problems.push(`${name}: CSP violation: ${text}`));
+    await context.addInitScript(recordViolations);
+    const page = await context.newPage();
+    page.on('pageerror', (err) => problems.push(`${name}: uncaught error: ${err.message}`));
+    page.on('console', (msg) => {
+      const text = msg.text();
+      if (/Content Security Policy|Trusted Type/i.test(text)) problems.push(`${name}: console: ${text}`);
+      if (msg.type() === 'error') log(`${name} console error: ${text}`);
+    });
+    pages.set(name, { context, page });
+    return {};
+  },
+
+  async close({ page: name }) {
+    const p = pages.get(name);
+    if (p) await p.context.close();
+    pages.delete(name);
+    return {};
+  },
+
+  async goto({ page: name, url }) {
+    const resp = await get(name).goto(url);
+    return { status: resp ? resp.status() : 0 };
+  },
+
+  // login fills the login form and submits it; it returns the status of
+  // the answer and what the page says.
+  async login({ page: name, base, user, password }) {
+    const page = get(name);
+    await page.goto(base);
+    await page.fill('#name', user);
+    await page.fill('#password', password);
+    const [resp] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/login') && r.request().method() === 'POST'),
+      page.press('#password', 'Enter'),
+    ]);
+    // The answer is the inbox (#me) after its redirect, or the login form
+    // again with its message (#login-error); anything else (a 403 page)
+    // has neither, and the wait ends at its bound.
+    await page.waitForSelector('#me, #login-error', { timeout: 15000 }).catch(() => {});
+    const error = (await page.locator('#login-error').count()) ? await page.textContent('#login-error') : '';
+    const me = (await page.locator('#me').count()) ? await page.textContent('#me') : '';
+    const cookies = await page.context().cookies();
+    return { status: resp.status(), error: error || '', me: me || '', cookies: cookies.map((c) => ({ name: c.name, httpOnly: c.httpOnly, sameSite: c.sameSite, secure: c.secure })) };
+  },
+
+  // waitConnected waits until the page says it is live and has read the
+  // history.
+  async waitReady({ page: name, timeoutMs }) {
+    const page = get(name);
+    await page.waitForSelector('#conn[data-state="connected"]', { timeout: timeoutMs });
+    await page.waitForSelector('#loading', { state: 'hidden', timeout: timeoutMs });
+    return { conn: await page.textContent('#conn') };
+  },
+
+  async waitConn({ page: name, state, timeoutMs }) {
+    const page = get(name);
+    await page.waitForSelector(`#conn[data-state=${JSON.stringify(state)}]`, { timeout: timeoutMs });
+    return { text: await page.textContent('#conn') };
+  },
+
+  async offline({ page: name, offline }) {
+    await get(name).context().setOffline(offline);
+    return {};
+  },
+
+  // card waits for a request's card and describes it.
+  async card({ page: name, toolCallId, timeoutMs }) {
+    const page = get(name);
+    const card = page.locator(cardSel(toolCallId));
+    await card.waitFor({ state: 'visible', timeout: timeoutMs });
+    return card.evaluate((el) => {
+      const text = (sel) => {
+        const n = el.querySelector(sel);
+        return n && !n.hidden ? n.textContent : '';
+      };
+      return {
+        tool: text('h3'),
+        needs: text('.needs'),
+        requester: text('.fact.requester dd'),
+        requiredRole: text('.fact.required-role dd'),
+        quorum: text('.fact.quorum dd'),
+        escalation: text('.fact.escalation dd'),
+        digest: text('.fact.digest dd'),
+        editable: text('.fact.editable dd'),
+        args: text('pre.args'),
+        argsWarning: text('.args-warning'),
+        countdown: text('.countdown'),
+        readOnly: text('.readonly'),
+        status: text('.status'),
+        buttons: [...el.querySelectorAll('.actions button')].map((b) => b.textContent),
+      };
+    });
+  },
+
+  async text({ page: name, selector, timeoutMs }) {
+    return { text: await get(name).locator(selector).textContent({ timeout: timeoutMs || 5000 }) };
+  },
+
+  async click({ page: name, selector }) {
+    await get(name).click(selector);
+    return {};
+  },
+
+  async waitSelector({ page: name, selector, timeoutMs }) {
+    await get(name).waitForSelector(selector, { timeout: timeoutMs });
+    return {};
+  },
+
+  // cards waits until the page shows at least one request and returns
+  // their tool-call ids, in page order.
+  async cards({ page: name, timeoutMs }) {
+    const page = get(name);
+    await page.locator('li.card').first().waitFor({ timeout: timeoutMs });
+    return { toolCallIds: await page.locator('li.card').evaluateAll((els) => els.map((el) => el.dataset.toolCallId)) };
+  },
+
+  async count({ page: name, selector }) {
+    return { n: await get(name).locator(selector).count() };
+  },
+
+  // textChanges reads selector's text, then waits until it changes.
+  async textChanges({ page: name, selector, timeoutMs }) {
+    const page = get(name);
+    const loc = page.locator(selector);
+    const first = await loc.textContent({ timeout: timeoutMs });
+    await page.waitForFunction(
+      ([sel, was]) => {
+        const n = document.querySelector(sel);
+        return n && n.textContent !== was;
+      },
+      [selector, first],
+      { timeout: timeoutMs },
+    );
+    return { first, then: await loc.textContent() };
+  },
+
+  // watchGone starts recording, in the page, the time (Date.now) at which
+  // a request's card leaves the page.
+  async watchGone({ page: name, toolCallId }) {
+    await get(name).evaluate((sel) => {
+      window.__goneAt = window.__goneAt || {};
+      const el = document.querySelector(sel);
+      if (!el) throw new Error(`no card ${sel} to watch`);
+      const obs = new MutationObserver(() => {
+        if (!el.isConnected) {
+          window.__goneAt[sel] = Date.now();
+          obs.disconnect();
+        }
+      });
+      obs.observe(document.getElementById('pending'), { childList: true });
+    }, cardSel(toolCallId));
+    return {};
+  },
+
+  async goneAt({ page: name, toolCallId, timeoutMs }) {
+    const page = get(name);
+    const sel = cardSel(toolCallId);
+    const h = await page.waitForFunction((s) => window.__goneAt && window.__goneAt[s], sel, { timeout: timeoutMs });
+    return { at: await h.jsonValue() };
+  },
+
+  // press clicks a button of a card ("approve", "reject", "edit") and
+  // returns the time of the click in the page (Date.now, taken by a
+  // listener when the click event happens).
+  async press({ page: name, toolCallId, button }) {
+    const page = get(name);
+    const btn = page.locator(`${cardSel(toolCallId)} .actions button.${button}`);
+    await btn.waitFor({ state: 'visible', timeout: 5000 });
+    await btn.evaluate((b) => b.addEventListener('click', () => (window.__clickedAt = Date.now()), { once: true, capture: true }));
+    await btn.click();
+    return { at: await page.evaluate(() => window.__clickedAt) };
+  },
+
+  // rejectByKeyboard rejects with a reason using the keyboard only: the
+  // Reject button gets the focus, Enter opens the form (the focus moves
+  // into the reason), typing and Enter send it.
+  async rejectByKeyboard({ page: name, toolCallId, reason }) {
+    const page = get(name);
+    const card = cardSel(toolCallId);
+    await page.locator(`${card} .actions button.reject`).focus();
+    await page.keyboard.press('Enter');
+    const focused = await page.evaluate(() => document.activeElement && document.activeElement.className);
+    if (!/reason-input/.test(focused)) throw new Error(`after Enter on Reject the focus is on ${JSON.stringify(focused)}, want the reason field`);
+    await page.keyboard.type(reason);
+    await page.keyboard.press('Enter');
+    await page.locator(`${card} .status[data-kind="ok"]`).waitFor({ timeout: 10000 });
+    return { status: await page.textContent(`${card} .status`) };
+  },
+
+  // editAndApprove opens the edit form, types each text in turn
+  // (submitting each), and returns the messages the form showed.
+  async editAndApprove({ page: name, toolCallId, attempts }) {
+    const page = get(name);
+    const card = cardSel(toolCallId);
+    await page.locator(`${card} .actions button.edit`).click();
+    const errors = [];
+    for (const [i, text] of attempts.entries()) {
+      await page.locator(`${card} .edit-form .error`).evaluate((el) => (el.textContent = ''));
+      await page.fill(`${card} textarea.edit-args`, text);
+      await page.click(`${card} button.send-edit`);
+      if (i < attempts.length - 1) {
+        await page.waitForFunction((sel) => document.querySelector(sel)?.textContent, `${card} .edit-form .error`, { timeout: 5000 });
+        errors.push(await page.textContent(`${card} .edit-form .error`));
+      }
+    }
+    await page.locator(`${card} .status[data-kind="ok"]`).waitFor({ timeout: 10000 });
+    return { errors, status: await page.textContent(`${card} .status`) };
+  },
+
+  async resolvedText({ page: name, toolCallId, timeoutMs }) {
+    const page = get(name);
+    const loc = page.locator(resolvedSel(toolCallId));
+    await loc.waitFor({ timeout: timeoutMs });
+    return { text: (await loc.textContent()).replace(/\s+/g, ' ').trim() };
+  },
+
+  // layout sets the viewport and reports whether anything overflows it
+  // sideways.
+  async layout({ page: name, width, height }) {
+    const page = get(name);
+    await page.setViewportSize({ width, height });
+    return page.evaluate(() => ({
+      scrollWidth: document.documentElement.scrollWidth,
+      innerWidth: window.innerWidth,
+      fontSize: parseFloat(getComputedStyle(document.body).fontSize),
+    }));
+  },
+
+  async screenshot({ page: name, path }) {
+    await get(name).screenshot({ path, fullPage: true });
+    return {};
+  },
+
+  // inlineCode counts what the CSP forbids in the live DOM: scripts
+  // without src, event-handler attributes, style attributes.
+  async inlineCode({ page: name }) {
+    return get(name).evaluate(() => {
+      const all = [...document.querySelectorAll('*')];
+      return {
+        inlineScripts: document.querySelectorAll('script:not([src])').length,
+        scripts: [...document.querySelectorAll('script[src]')].map((s) => s.getAttribute('src')),
+        handlers: all.filter((el) => [...el.attributes].some((a) => /^on/i.test(a.name))).length,
+        styles: all.filter((el) => el.hasAttribute('style')).length,
+      };
+    });
+  },
+
+  // probeInline is the check's positive control: it does to the page
+  // what an HTML injection would, an inline event handler and an inline
+  // style; Trusted Types must refuse the handler, the CSP the style, and
+  // the recorder must see both. It returns whether the handler ran, whether
+  // setting it threw, and the problems the page recorded (taken out of the
+  // list the test checks at the end).
+  async probeInline({ page: name }) {
+    const page = get(name);
+    const refused = await page.evaluate(() => {
+      window.__inlineRan = false;
+      const img = document.createElement('img');
+      let threw = '';
+      try {
+        img.setAttribute('onerror', 'window.__inlineRan = true');
+      } catch (err) {
+        threw = String(err && err.name);
+      }
+      img.setAttribute('src', '/no-such-image.png');
+      const p = document.createElement('p');
+      p.setAttribute('style', 'color: red');
+      document.body.append(img, p);
+      return threw;
+    });
+    // Poll (bounded) for the page's two violation reports.
+    const mine = [];
+    for (let waited = 0; waited < 5000 && mine.length < 2; waited += 25) {
+      for (let i = problems.length - 1; i >= 0; i--) {
+        if (problems[i].startsWith(`${name}: `)) mine.unshift(...problems.splice(i, 1));
+      }
+      if (mine.length < 2) await new Promise((r) => setTimeout(r, 25));
+    }
+    const ran = await page.evaluate(() => window.__inlineRan);
+    return { ran, refused, problems: mine };
+  },
+
+  // forge visits an attacker's page (another site) that sends a request
+  // to target on its own, and returns the status the auth server answered.
+  async forge({ page: name, url, target }) {
+    const page = get(name);
+    const [resp] = await Promise.all([
+      page.waitForResponse((r) => r.url() === target && r.request().method() === 'POST', { timeout: 15000 }),
+      page.goto(url),
+    ]);
+    return { status: resp.status(), headers: resp.request().headers() };
+  },
+
+  async problems() {
+    return { problems: problems.splice(0) };
+  },
+};
+
+const rl = createInterface({ input: process.stdin });
+let queue = Promise.resolve();
+rl.on('line', (line) => {
+  queue = queue.then(async () => {
+    let cmd;
+    try {
+      cmd = JSON.parse(line);
+    } catch {
+      log(`bad command line: ${line}`);
+      return;
+    }
+    const op = ops[cmd.op];
+    try {
+      if (!op) throw new Error(`unknown op ${cmd.op}`);
+      const result = await op(cmd);
+      process.stdout.write(JSON.stringify({ id: cmd.id, ok: true, result }) + '\n');
+    } catch (err) {
+      process.stdout.write(JSON.stringify({ id: cmd.id, ok: false, error: err && err.message ? err.message : String(err) }) + '\n');
+    }
+  });
+});
+rl.on('close', () => {
+  queue.then(() => browser.close()).then(() => process.exit(0));
+});
+process.stdout.write(JSON.stringify({ id: 0, ok: true, result: { version: browser.version() } }) + '\n');

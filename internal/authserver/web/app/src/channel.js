@@ -1,0 +1,93 @@
+// channel.js connects to Ably as the signed-in user, with the user's own
+// JWT through authCallback (so everything the page publishes carries the
+// user's clientId, and Ably adds the user's role as extras.userClaim), and
+// feeds the approvals channel's messages to a handler in publication
+// order: the history up to the attach point first, then the live ones,
+// which wait while the history is read. After a reattach that lost
+// continuity, the history is read again; the handler ignores what it has
+// seen (pending.js).
+
+import { BaseRealtime, FetchRequest, Rest, WebSocketTransport } from 'ably/modular';
+import { ablyEndpointOptions } from './config.js';
+import { fetchToken, roleOf, SessionEndedError } from './token.js';
+
+// The history read at load: at most HISTORY_PAGES pages of
+// HISTORY_PAGE_SIZE messages (the CLI reads as much).
+export const HISTORY_PAGES = 10;
+export const HISTORY_PAGE_SIZE = 100;
+
+// connect returns {client, channel}. hooks: onMessage(m),
+// onConnection(state, reason), onChannel(state, reason), onCaughtUp(),
+// onSessionEnded(), onRole(role).
+export function connect(cfg, hooks) {
+  const client = new BaseRealtime({
+    ...ablyEndpointOptions(cfg),
+    useBinaryProtocol: false,
+    echoMessages: true,
+    logLevel: 1,
+    plugins: { WebSocketTransport, FetchRequest, Rest },
+    authCallback: (_params, callback) => {
+      fetchToken(cfg).then(
+        (token) => {
+          hooks.onRole(roleOf(token, cfg.channel));
+          callback(null, token);
+        },
+        (err) => {
+          if (err instanceof SessionEndedError) {
+            // Stop asking: the session will not come back.
+            setTimeout(() => {
+              client.close();
+              hooks.onSessionEnded();
+            }, 0);
+          }
+          callback(err.message, null);
+        },
+      );
+    },
+  });
+  client.connection.on((change) => hooks.onConnection(change.current, change.reason && change.reason.message));
+
+  const channel = client.channels.get(cfg.channel);
+  let held = []; // live messages that arrive while the history is read
+  let attachedOnce = false;
+  const live = (m) => {
+    if (held) held.push(m);
+    else hooks.onMessage(m);
+  };
+
+  async function catchUp() {
+    held = held || [];
+    try {
+      const items = [];
+      let page = await channel.history({ untilAttach: true, limit: HISTORY_PAGE_SIZE });
+      for (let n = 1; page; n++) {
+        items.push(...page.items);
+        if (n >= HISTORY_PAGES || !page.hasNext()) break;
+        page = await page.next();
+      }
+      for (const m of items.reverse()) hooks.onMessage(m); // history is newest first
+    } finally {
+      const waiting = held;
+      held = null;
+      for (const m of waiting) hooks.onMessage(m);
+    }
+    hooks.onCaughtUp();
+  }
+  const caughtUpOrSay = () =>
+    catchUp().catch((err) => {
+      hooks.onChannel('failed', `could not read the channel history: ${err.message}`);
+    });
+
+  channel.on((change) => {
+    hooks.onChannel(change.current, change.reason && change.reason.message);
+    if (change.current === 'attached' && attachedOnce && !change.resumed) caughtUpOrSay();
+  });
+  channel.subscribe(live).then(
+    () => {
+      attachedOnce = true;
+      return caughtUpOrSay();
+    },
+    (err) => hooks.onChannel('failed', err.message),
+  );
+  return { client, channel };
+}

@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { responseMessage } from './decision.js';
+
+const base = { toolCallId: 'call_1', workflowId: 'wf-1' };
+
+test('responseMessage: the guide shape plus what the request had', () => {
+  const cases = [
+    {
+      name: 'approve, no digest',
+      r: base,
+      choice: { decision: 'approved' },
+      data: { decision: 'approved' },
+    },
+    {
+      name: 'reject with a reason and a digest',
+      r: { ...base, argumentsDigest: 'sha256:ab' },
+      choice: { decision: 'rejected', reason: 'not now' },
+      data: { decision: 'rejected', reason: 'not now', argumentsDigest: 'sha256:ab' },
+    },
+    {
+      name: 'reject without a reason',
+      r: base,
+      choice: { decision: 'rejected', reason: '' },
+      data: { decision: 'rejected' },
+    },
+    {
+      name: 'approve with edits',
+      r: { ...base, argumentsDigest: 'sha256:cd', editable: true },
+      choice: { decision: 'approved', arguments: '{"title":"Edited"}' },
+      data: { decision: 'approved', argumentsDigest: 'sha256:cd', arguments: '{"title":"Edited"}' },
+    },
+  ];
+  for (const c of cases) {
+    const m = responseMessage(c.r, c.choice);
+    assert.equal(m.name, 'approval-response', c.name);
+    assert.deepEqual(m.data, c.data, c.name);
+    assert.deepEqual(m.extras, { headers: { toolCallId: 'call_1', workflowId: 'wf-1' } }, c.name);
+    assert.equal('userClaim' in m.extras, false, `${c.name}: the role is Ably's to add`);
+  }
+});

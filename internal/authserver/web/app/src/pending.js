@@ -1,0 +1,245 @@
+// pending.js is the set of approval requests still waiting for a decision,
+// built from channel messages in publication order (history first, then
+// live). Like the CLI's Pending (internal/approvercli), it trusts only
+// messages whose clientId is the agent's: a request or resolution that
+// anyone else publishes (an approver can publish on the channel) is never
+// shown or acted on. Ably sets clientId from the publisher's token, so it
+// cannot be forged.
+//
+// Fields beyond the guide's {tool, arguments} are optional: quorum
+// (approvals, approvedBy), escalation, editable and argumentsDigest are
+// read when present and left out when absent. A request whose
+// argumentsDigest is not the SHA-256 of its arguments is not shown (as in
+// the CLI): a decision on it would name arguments nobody saw. An approval-request for a
+// workflowId and toolCallId already pending replaces the earlier one (an
+// escalation, or a quorum update).
+
+import {
+  EXTRAS_HEADERS,
+  HEADER_TOOL_CALL_ID,
+  HEADER_WORKFLOW_ID,
+  MAX_TOOL_CALL_ID_LEN,
+  MAX_WORKFLOW_ID_LEN,
+  MSG_REQUEST,
+  MSG_RESOLVED,
+} from './contract.js';
+import { sha256Hex } from './sha256.js';
+
+export const EV_IGNORED = 'ignored';
+export const EV_REQUEST = 'request';
+export const EV_UPDATED = 'updated';
+export const EV_RESOLVED = 'resolved';
+
+// MAX_RESOLVED is how many resolutions are remembered (the newest).
+export const MAX_RESOLVED = 10000;
+
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+const TOOL_CALL_ID = new RegExp(`^[A-Za-z0-9_.:@-]{1,${MAX_TOOL_CALL_ID_LEN}}$`);
+const UNPRINTABLE = /[\p{C}\p{Zl}\p{Zp}]/u;
+
+// keyOf identifies a request: its workflow and its tool call.
+export function keyOf(workflowId, toolCallId) {
+  return `${workflowId}\u0000${toolCallId}`;
+}
+
+function isObject(v) {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function dataOf(m) {
+  let d = m.data;
+  if (typeof d === 'string') {
+    try {
+      d = JSON.parse(d);
+    } catch {
+      throw new Error('data is not JSON');
+    }
+  }
+  if (!isObject(d)) throw new Error('data is not an object');
+  return d;
+}
+
+function headersOf(m) {
+  const h = isObject(m.extras) ? m.extras[EXTRAS_HEADERS] : undefined;
+  return isObject(h) ? h : {};
+}
+
+// ids takes the tool-call and workflow ids from data, or from
+// extras.headers when data lacks them; the two must agree.
+function ids(d, headers) {
+  const out = {};
+  for (const name of [HEADER_TOOL_CALL_ID, HEADER_WORKFLOW_ID]) {
+    const fromData = typeof d[name] === 'string' ? d[name] : '';
+    const fromHeader = typeof headers[name] === 'string' ? headers[name] : '';
+    if (fromData && fromHeader && fromData !== fromHeader) throw new Error(`data and extras.headers disagree on ${name}`);
+    out[name] = fromData || fromHeader;
+  }
+  if (!TOOL_CALL_ID.test(out.toolCallId)) throw new Error('bad or missing toolCallId');
+  const wf = out.workflowId;
+  if (!wf || wf.length > MAX_WORKFLOW_ID_LEN || UNPRINTABLE.test(wf)) throw new Error('bad or missing workflowId');
+  return out;
+}
+
+function time(v) {
+  if (typeof v !== 'string' || v === '') return null;
+  const t = Date.parse(v);
+  // Go's zero time.Time marshals as 0001-01-01: no time.
+  return Number.isFinite(t) && t > 0 ? t : null;
+}
+
+function str(v, max = 1024) {
+  return typeof v === 'string' && v.length <= max ? v : '';
+}
+
+// decodeRequest reads an approval-request message.
+export function decodeRequest(m) {
+  const d = dataOf(m);
+  const { toolCallId, workflowId } = ids(d, headersOf(m));
+  const tool = str(d.tool, 256);
+  if (!tool) throw new Error('no tool name');
+  let args = d.arguments;
+  if (args === undefined || args === null) args = '';
+  if (typeof args !== 'string') args = JSON.stringify(args);
+  // The digest is what a decision names (workflows.ArgumentsDigest): it
+  // must be the digest of the arguments shown, or the request is not shown.
+  const digest = d.argumentsDigest;
+  if (digest !== undefined && digest !== '') {
+    if (typeof digest !== 'string' || !DIGEST.test(digest)) throw new Error('bad argumentsDigest');
+    if (`sha256:${sha256Hex(args)}` !== digest) throw new Error('the arguments do not match their digest');
+  }
+  const r = {
+    key: keyOf(workflowId, toolCallId),
+    toolCallId,
+    workflowId,
+    tool,
+    arguments: args,
+    requiredRole: str(d.requiredRole, 64),
+    requester: str(d.requester, 256),
+    requestedAt: time(d.requestedAt),
+    expiresAt: time(d.expiresAt),
+    approvals: 1,
+    approvedBy: [],
+    escalation: null,
+    editable: d.editable === true,
+    argumentsDigest: typeof digest === 'string' ? digest : '',
+    messageId: typeof m.id === 'string' ? m.id : '',
+    publishedAt: Number.isFinite(m.timestamp) ? m.timestamp : null,
+  };
+  if (Number.isInteger(d.approvals) && d.approvals >= 1) r.approvals = d.approvals;
+  if (Array.isArray(d.approvedBy)) {
+    r.approvedBy = d.approvedBy
+      .filter((a) => isObject(a) && str(a.clientId, 128))
+      .slice(0, 100)
+      .map((a) => ({ clientId: a.clientId, role: str(a.role, 64), at: time(a.at) }));
+  }
+  if (isObject(d.escalation)) {
+    const e = d.escalation;
+    r.escalation = {
+      level: Number.isInteger(e.level) ? e.level : null,
+      previousRole: str(e.previousRole, 64),
+      since: time(e.since),
+    };
+  }
+  return r;
+}
+
+// decodeResolved reads an approval-resolved message.
+export function decodeResolved(m) {
+  const d = dataOf(m);
+  const { toolCallId, workflowId } = ids(d, headersOf(m));
+  return {
+    key: keyOf(workflowId, toolCallId),
+    toolCallId,
+    workflowId,
+    tool: str(d.tool, 256),
+    outcome: str(d.outcome, 32),
+    decidedBy: str(d.decidedBy, 128),
+    role: str(d.role, 64),
+    reason: str(d.reason, 2048),
+    at: Number.isFinite(m.timestamp) ? m.timestamp : null,
+  };
+}
+
+export class Pending {
+  // agentClientId is the only publisher trusted; now is the clock (ms).
+  constructor(agentClientId, now = () => Date.now()) {
+    this.agent = agentClientId;
+    this.now = now;
+    this.reqs = new Map();
+    this.resolved = new Map(); // insertion order: oldest first
+  }
+
+  // apply feeds one message, in publication order, and says what it did:
+  // {kind, request, previous, resolved, wasPending, reason}.
+  apply(m) {
+    if (!m || (m.name !== MSG_REQUEST && m.name !== MSG_RESOLVED)) {
+      return { kind: EV_IGNORED, reason: `not a request or resolution: ${m && m.name}` };
+    }
+    if (m.clientId !== this.agent) {
+      return { kind: EV_IGNORED, reason: `${m.name} from ${JSON.stringify(m.clientId)}, not from the agent ${JSON.stringify(this.agent)}` };
+    }
+    if (m.name === MSG_RESOLVED) return this.applyResolved(m);
+    let r;
+    try {
+      r = decodeRequest(m);
+    } catch (err) {
+      return { kind: EV_IGNORED, reason: `bad approval-request: ${err.message}` };
+    }
+    if (this.resolved.has(r.key)) return { kind: EV_IGNORED, reason: 'already resolved' };
+    const previous = this.reqs.get(r.key);
+    if (previous && r.messageId && previous.messageId === r.messageId) return { kind: EV_IGNORED, reason: 'duplicate' };
+    if (this.expired(r)) {
+      if (previous) this.reqs.delete(r.key);
+      return { kind: EV_IGNORED, reason: 'expired', previous };
+    }
+    this.reqs.set(r.key, r);
+    return { kind: previous ? EV_UPDATED : EV_REQUEST, request: r, previous };
+  }
+
+  applyResolved(m) {
+    let d;
+    try {
+      d = decodeResolved(m);
+    } catch (err) {
+      return { kind: EV_IGNORED, reason: `bad approval-resolved: ${err.message}` };
+    }
+    const request = this.reqs.get(d.key);
+    if (request === undefined && this.resolved.has(d.key)) return { kind: EV_IGNORED, reason: 'already resolved' };
+    this.resolved.delete(d.key);
+    this.resolved.set(d.key, d);
+    while (this.resolved.size > MAX_RESOLVED) this.resolved.delete(this.resolved.keys().next().value);
+    this.reqs.delete(d.key);
+    return { kind: EV_RESOLVED, resolved: d, request, wasPending: request !== undefined };
+  }
+
+  expired(r) {
+    return r.expiresAt !== null && this.now() >= r.expiresAt;
+  }
+
+  // expire removes and returns the requests whose time ran out.
+  expire() {
+    const out = [];
+    for (const [k, r] of this.reqs) {
+      if (this.expired(r)) {
+        out.push(r);
+        this.reqs.delete(k);
+      }
+    }
+    return sortRequests(out);
+  }
+
+  // list returns the pending, unexpired requests, oldest first.
+  list() {
+    return sortRequests([...this.reqs.values()].filter((r) => !this.expired(r)));
+  }
+
+  // get returns the pending request with key, if it has not expired.
+  get(key) {
+    const r = this.reqs.get(key);
+    return r && !this.expired(r) ? r : undefined;
+  }
+}
+
+function sortRequests(rs) {
+  return rs.sort((a, b) => (a.requestedAt ?? 0) - (b.requestedAt ?? 0) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}

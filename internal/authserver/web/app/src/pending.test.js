@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { test } from 'node:test';
+import { EV_IGNORED, EV_REQUEST, EV_RESOLVED, EV_UPDATED, keyOf, MAX_RESOLVED, Pending } from './pending.js';
+
+const AGENT = 'hitl:agent';
+const digestOf = (args) => 'sha256:' + createHash('sha256').update(args, 'utf8').digest('hex');
+const T0 = Date.parse('2026-11-25T12:00:00Z');
+
+let seq = 0;
+function request(fields = {}, msg = {}) {
+  const data = {
+    tool: 'publish_blog_post',
+    arguments: '{"title":"Hello"}',
+    toolCallId: 'call_1',
+    workflowId: 'wf-1',
+    requiredRole: 'publisher',
+    requester: 'sam',
+    requestedAt: '2026-11-25T12:00:00Z',
+    expiresAt: '2026-11-25T12:10:00Z',
+    ...fields,
+  };
+  return {
+    id: `m${++seq}`,
+    name: 'approval-request',
+    clientId: AGENT,
+    timestamp: T0,
+    data,
+    extras: { headers: { toolCallId: data.toolCallId, workflowId: data.workflowId } },
+    ...msg,
+  };
+}
+
+function resolved(fields = {}, msg = {}) {
+  return {
+    id: `m${++seq}`,
+    name: 'approval-resolved',
+    clientId: AGENT,
+    timestamp: T0 + 5000,
+    data: { toolCallId: 'call_1', workflowId: 'wf-1', tool: 'publish_blog_post', outcome: 'approved', decidedBy: 'pat', role: 'publisher', ...fields },
+    ...msg,
+  };
+}
+
+test('only the agent is trusted', () => {
+  const p = new Pending(AGENT, () => T0);
+  const cases = [
+    [request({}, { clientId: 'erin' }), EV_IGNORED],
+    [request({}, { clientId: undefined }), EV_IGNORED],
+    [request({}, { clientId: 'hitl-agent ' }), EV_IGNORED],
+    [resolved({}, { clientId: 'mallory' }), EV_IGNORED],
+    [{ ...request(), name: 'approval-response' }, EV_IGNORED],
+    [request(), EV_REQUEST],
+  ];
+  for (const [m, want] of cases) assert.equal(p.apply(m).kind, want, JSON.stringify(m.clientId));
+  assert.equal(p.list().length, 1);
+  // A resolution by someone else does not remove it.
+  assert.equal(p.apply(resolved({}, { clientId: 'erin' })).kind, EV_IGNORED);
+  assert.equal(p.list().length, 1);
+});
+
+test('a configured agent clientId replaces the default', () => {
+  const p = new Pending('my-agent', () => T0);
+  assert.equal(p.apply(request()).kind, EV_IGNORED);
+  assert.equal(p.apply(request({}, { clientId: 'my-agent' })).kind, EV_REQUEST);
+});
+
+test('decoding: ids from data or headers, optional fields only when present', () => {
+  const p = new Pending(AGENT, () => T0);
+  const cases = [
+    { name: 'data as a JSON string', m: request({}, { data: JSON.stringify(request().data) }), kind: EV_REQUEST },
+    { name: 'ids only in headers', m: { ...request(), data: { tool: 'x', arguments: '{}' }, extras: { headers: { toolCallId: 'call_h', workflowId: 'wf-h' } } }, kind: EV_REQUEST },
+    { name: 'data and headers disagree', m: request({ toolCallId: 'call_2' }, { extras: { headers: { toolCallId: 'call_3', workflowId: 'wf-1' } } }), kind: EV_IGNORED },
+    { name: 'bad tool call id', m: request({ toolCallId: 'call 4' }, { extras: {} }), kind: EV_IGNORED },
+    { name: 'no workflow id', m: request({ toolCallId: 'call_5', workflowId: '' }, { extras: {} }), kind: EV_IGNORED },
+    { name: 'no tool', m: request({ toolCallId: 'call_6', tool: '' }), kind: EV_IGNORED },
+    { name: 'data not an object', m: request({}, { data: '[1]' }), kind: EV_IGNORED },
+    { name: 'digest of the arguments', m: request({ toolCallId: 'call_d1', argumentsDigest: digestOf('{"title":"Hello"}') }), kind: EV_REQUEST },
+    { name: 'digest of other arguments', m: request({ toolCallId: 'call_d2', argumentsDigest: digestOf('{"title":"Bye"}') }), kind: EV_IGNORED },
+    { name: 'digest upper-case', m: request({ toolCallId: 'call_d3', argumentsDigest: digestOf('{"title":"Hello"}').toUpperCase() }), kind: EV_IGNORED },
+    { name: 'digest not sha256', m: request({ toolCallId: 'call_d4', argumentsDigest: 'md5:abc' }), kind: EV_IGNORED },
+    { name: 'digest not a string', m: request({ toolCallId: 'call_d5', argumentsDigest: 42 }), kind: EV_IGNORED },
+  ];
+  for (const c of cases) assert.equal(p.apply(c.m).kind, c.kind, c.name);
+
+  const plain = p.apply(request({ toolCallId: 'call_7' })).request;
+  assert.equal(plain.approvals, 1);
+  assert.deepEqual(plain.approvedBy, []);
+  assert.equal(plain.escalation, null);
+  assert.equal(plain.editable, false);
+  assert.equal(plain.argumentsDigest, '');
+  assert.equal(plain.expiresAt, Date.parse('2026-11-25T12:10:00Z'));
+
+  const full = p.apply(
+    request({
+      toolCallId: 'call_8',
+      argumentsDigest: digestOf('{"title":"Hello"}'),
+      approvals: 2,
+      approvedBy: [{ clientId: 'pat', role: 'publisher', at: '2026-11-25T12:01:00Z' }, { role: 'no client id' }],
+      escalation: { level: 1, previousRole: 'publisher', since: '2026-11-25T12:05:00Z' },
+      editable: true,
+    }),
+  ).request;
+  assert.equal(full.approvals, 2);
+  assert.deepEqual(full.approvedBy, [{ clientId: 'pat', role: 'publisher', at: Date.parse('2026-11-25T12:01:00Z') }]);
+  assert.deepEqual(full.escalation, { level: 1, previousRole: 'publisher', since: Date.parse('2026-11-25T12:05:00Z') });
+  assert.equal(full.editable, true);
+  assert.equal(full.argumentsDigest, digestOf('{"title":"Hello"}'));
+});
+
+test('an update replaces the request; a repeat of the same message does not', () => {
+  const p = new Pending(AGENT, () => T0);
+  const first = request();
+  assert.equal(p.apply(first).kind, EV_REQUEST);
+  assert.equal(p.apply(first).kind, EV_IGNORED, 'the same message again (history read twice)');
+  const ev = p.apply(request({ requiredRole: 'admin', expiresAt: '2026-11-25T12:20:00Z', escalation: { level: 1, previousRole: 'publisher' } }));
+  assert.equal(ev.kind, EV_UPDATED);
+  assert.equal(ev.previous.requiredRole, 'publisher');
+  assert.equal(p.list()[0].requiredRole, 'admin');
+  assert.equal(p.list().length, 1);
+});
+
+test('resolution removes the request, once, and a late request stays resolved', () => {
+  const p = new Pending(AGENT, () => T0);
+  p.apply(request());
+  const ev = p.apply(resolved());
+  assert.equal(ev.kind, EV_RESOLVED);
+  assert.equal(ev.wasPending, true);
+  assert.equal(ev.resolved.decidedBy, 'pat');
+  assert.equal(ev.resolved.at, T0 + 5000);
+  assert.equal(p.list().length, 0);
+  assert.equal(p.apply(resolved()).kind, EV_IGNORED, 'a repeated resolution');
+  assert.equal(p.apply(request()).kind, EV_IGNORED, 'a request after its resolution');
+  // A resolution of a request never seen is still news.
+  const other = p.apply(resolved({ toolCallId: 'call_9', outcome: 'expired', decidedBy: '' }));
+  assert.equal(other.kind, EV_RESOLVED);
+  assert.equal(other.wasPending, false);
+  assert.equal(p.resolved.has(keyOf('wf-1', 'call_9')), true);
+});
+
+test('expiry', () => {
+  let now = T0;
+  const p = new Pending(AGENT, () => now);
+  assert.equal(p.apply(request({ expiresAt: '2026-11-25T11:59:59Z' })).kind, EV_IGNORED, 'expired on arrival');
+  assert.equal(p.apply(request({ toolCallId: 'call_2' })).kind, EV_REQUEST);
+  assert.equal(p.apply(request({ toolCallId: 'call_3', expiresAt: '' })).kind, EV_REQUEST, 'no expiry');
+  now = Date.parse('2026-11-25T12:10:00Z');
+  assert.deepEqual(p.expire().map((r) => r.toolCallId), ['call_2']);
+  assert.deepEqual(p.list().map((r) => r.toolCallId), ['call_3']);
+});
+
+test('list is oldest first', () => {
+  const p = new Pending(AGENT, () => T0);
+  p.apply(request({ toolCallId: 'call_b', requestedAt: '2026-11-25T12:00:02Z' }));
+  p.apply(request({ toolCallId: 'call_a', requestedAt: '2026-11-25T12:00:01Z' }));
+  p.apply(request({ toolCallId: 'call_c', requestedAt: '2026-11-25T12:00:02Z', workflowId: 'wf-0' }));
+  assert.deepEqual(p.list().map((r) => r.toolCallId), ['call_a', 'call_c', 'call_b']);
+});
+
+test('resolutions remembered are bounded', () => {
+  const p = new Pending(AGENT, () => T0);
+  for (let i = 0; i < MAX_RESOLVED + 5; i++) p.apply(resolved({ toolCallId: `call_${i}` }));
+  assert.equal(p.resolved.size, MAX_RESOLVED);
+  assert.equal(p.resolved.has(keyOf('wf-1', 'call_0')), false);
+});

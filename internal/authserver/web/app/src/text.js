@@ -1,0 +1,78 @@
+// text.js: how strings from the channel and times are shown. Nothing here
+// touches the DOM; view.js renders the parts it returns with textContent.
+
+// Characters that do not show as themselves: controls, format characters
+// (bidi overrides, zero-width joiners), private-use, unassigned and lone
+// surrogates, line and paragraph separators, and spaces other than U+0020.
+const HIDDEN = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{Zl}\p{Zp}\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]/u;
+const HIDDEN_G = new RegExp(HIDDEN.source, 'gu');
+
+// codePoint returns "U+202E" for a one-character string.
+export function codePoint(ch) {
+  return 'U+' + ch.codePointAt(0).toString(16).toUpperCase().padStart(4, '0');
+}
+
+// visibleParts splits s into runs of plain text and single hidden
+// characters, so that a bidi override or a zero-width space in an
+// argument is shown as a marked ⟨U+202E⟩ instead of silently reordering
+// or hiding what the approver reads. With keepNewlines, "\n" stays text
+// (pretty-printed JSON); any other hidden character is marked.
+export function visibleParts(s, keepNewlines = false) {
+  const parts = [];
+  let last = 0;
+  for (const m of String(s).matchAll(HIDDEN_G)) {
+    if (keepNewlines && m[0] === '\n') continue;
+    if (m.index > last) parts.push({ text: s.slice(last, m.index), hidden: false });
+    parts.push({ text: `⟨${codePoint(m[0])}⟩`, hidden: true, codePoint: codePoint(m[0]) });
+    last = m.index + m[0].length;
+  }
+  if (last < s.length) parts.push({ text: s.slice(last), hidden: false });
+  return parts;
+}
+
+// hasHidden reports whether s holds a character visibleParts would mark.
+export function hasHidden(s) {
+  return HIDDEN.test(String(s));
+}
+
+// plain is s with hidden characters written as ⟨U+XXXX⟩ (for one-line
+// labels and announcements).
+export function plain(s) {
+  return visibleParts(String(s ?? '')).map((p) => p.text).join('');
+}
+
+// formatLeft is the time left until a deadline: "42 s", "9 min 58 s",
+// "3 h 05 min", "2 d 4 h"; "expired" at or past it.
+export function formatLeft(ms) {
+  if (!(ms > 0)) return 'expired';
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${String(s % 60).padStart(2, '0')} s`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h} h ${String(m % 60).padStart(2, '0')} min`;
+  return `${Math.floor(h / 24)} d ${h % 24} h`;
+}
+
+// formatAgo is how long ago something happened: "just now", "3 s ago",
+// "4 min ago", "2 h ago", "3 d ago". A time in the future (clock skew
+// between the browser and Ably) is "just now".
+export function formatAgo(ms) {
+  if (!(ms >= 1000)) return 'just now';
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s} s ago`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ago`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h} h ago`;
+  return `${Math.floor(h / 24)} d ago`;
+}
+
+// formatClock is a time of day in the browser's zone, "12:10:05", or the
+// date too when it is not today.
+export function formatClock(ms, now = Date.now()) {
+  const d = new Date(ms);
+  const t = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+  if (new Date(now).toDateString() === d.toDateString()) return t;
+  return `${d.toLocaleDateString([], { year: 'numeric', month: 'short', day: 'numeric' })} ${t}`;
+}

@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { formatAgo, formatLeft, hasHidden, plain, visibleParts } from './text.js';
+
+test('hidden characters are marked, newlines kept on request', () => {
+  assert.equal(plain('evil\u202Etxt.exe'), 'evil⟨U+202E⟩txt.exe');
+  assert.equal(plain('zero\u200Bwidth'), 'zero⟨U+200B⟩width');
+  assert.equal(plain('a\u00a0b'), 'a⟨U+00A0⟩b');
+  assert.equal(plain('line\nbreak'), 'line⟨U+000A⟩break');
+  assert.equal(plain('ok: é ü 東京 🙂'), 'ok: é ü 東京 🙂');
+  assert.deepEqual(
+    visibleParts('{\n  "a": "x\u2066y"\n}', true).map((p) => p.hidden),
+    [false, true, false],
+  );
+  assert.equal(hasHidden('plain text'), false);
+  assert.equal(hasHidden('x\uFEFF'), true);
+  assert.equal(plain('\ud800'), '⟨U+D800⟩');
+});
+
+test('formatLeft', () => {
+  const cases = [
+    [0, 'expired'],
+    [-5, 'expired'],
+    [999, '0 s'],
+    [42_000, '42 s'],
+    [9 * 60_000 + 58_000, '9 min 58 s'],
+    [3 * 3600_000 + 5 * 60_000, '3 h 05 min'],
+    [52 * 3600_000, '2 d 4 h'],
+  ];
+  for (const [ms, want] of cases) assert.equal(formatLeft(ms), want, String(ms));
+});
+
+test('formatAgo', () => {
+  const cases = [
+    [-3000, 'just now'],
+    [0, 'just now'],
+    [999, 'just now'],
+    [3000, '3 s ago'],
+    [59_999, '59 s ago'],
+    [4 * 60_000, '4 min ago'],
+    [2 * 3600_000, '2 h ago'],
+    [72 * 3600_000, '3 d ago'],
+  ];
+  for (const [ms, want] of cases) assert.equal(formatAgo(ms), want, String(ms));
+});

@@ -1,0 +1,510 @@
+// view.js renders the inbox into the page the auth server served: the
+// connection state, one card per pending request, and the recently
+// resolved list. Every string from the channel goes in through
+// textContent (Trusted Types forbid innerHTML anyway), with hidden
+// characters marked (text.js). Decisions go out through the onDecide
+// callback; the view only collects them.
+
+import { DECISION_APPROVED, DECISION_REJECTED } from './contract.js';
+import { compact, indent } from './json.js';
+import { approvalCheck } from './roles.js';
+import { formatAgo, formatClock, formatLeft, plain, visibleParts } from './text.js';
+
+// MAX_RESOLVED_SHOWN bounds the recently resolved list.
+const MAX_RESOLVED_SHOWN = 20;
+// NO_ANSWER_MS is how long after a decision was sent the card says the
+// agent has not answered, and offers the buttons again.
+const NO_ANSWER_MS = 15000;
+
+const CONNECTION_TEXT = {
+  initialized: 'Connecting…',
+  connecting: 'Connecting…',
+  connected: 'Live',
+  disconnected: 'Offline — reconnecting…',
+  suspended: 'Offline — retrying every 30 s…',
+  closing: 'Disconnected',
+  closed: 'Disconnected',
+  failed: 'Connection failed',
+};
+
+// h creates an element with attributes (strings; "class", "hidden",
+// "dataset" object) and children (elements or strings, as text).
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'dataset') Object.assign(el.dataset, v);
+    else if (k === 'class') el.className = v;
+    else if (v === true) el.setAttribute(k, '');
+    else el.setAttribute(k, String(v));
+  }
+  for (const c of children) append(el, c);
+  return el;
+}
+
+function append(el, c) {
+  if (c === undefined || c === null || c === false) return;
+  if (Array.isArray(c)) c.forEach((x) => append(el, x));
+  else el.append(typeof c === 'string' ? document.createTextNode(c) : c);
+}
+
+// shown renders s with hidden characters marked.
+function shown(s, keepNewlines = false) {
+  const frag = document.createDocumentFragment();
+  for (const p of visibleParts(String(s ?? ''), keepNewlines)) {
+    frag.append(p.hidden ? h('span', { class: 'hidden-char', title: `hidden character ${p.codePoint}` }, p.text) : document.createTextNode(p.text));
+  }
+  return frag;
+}
+
+function setShown(el, s, keepNewlines = false) {
+  el.replaceChildren(shown(s, keepNewlines));
+}
+
+// prettyArguments returns the arguments re-indented, and a warning when
+// they are not JSON or hold duplicate keys.
+function prettyArguments(args) {
+  if (args.trim() === '') return { text: '(none)', warning: '' };
+  try {
+    const { text, duplicates } = indent(args);
+    const warning = duplicates.length
+      ? `These arguments repeat the key${duplicates.length > 1 ? 's' : ''} ${duplicates.map((d) => JSON.stringify(plain(d))).join(', ')}: every occurrence is shown, but a tool may read only one of them.`
+      : '';
+    return { text, warning };
+  } catch (err) {
+    return { text: args, warning: `These arguments are not valid JSON (${err.message}); they are shown as sent.` };
+  }
+}
+
+export class InboxView {
+  // opts: {user, role, roles, maxReason, onDecide(request, choice) →
+  // Promise, now() → ms}.
+  constructor(doc, opts) {
+    this.doc = doc;
+    this.opts = opts;
+    this.role = opts.role;
+    this.cards = new Map(); // key → {el, request, parts, sent}
+    this.resolvedItems = new Map(); // key → {el, entry}
+    this.nextId = 1;
+    this.$ = (id) => doc.getElementById(id);
+  }
+
+  // setConnection shows the Ably connection state.
+  setConnection(state, reason) {
+    const el = this.$('conn');
+    el.dataset.state = state;
+    let text = CONNECTION_TEXT[state] || state;
+    if ((state === 'failed' || state === 'suspended' || state === 'disconnected') && reason) text += ` (${plain(reason)})`;
+    el.textContent = text;
+    this.doc.body.dataset.connection = state;
+  }
+
+  // channelProblem shows that the approvals channel, not the connection,
+  // is unusable (detached by Ably, or its history could not be read).
+  channelProblem(state, reason) {
+    const el = this.$('conn');
+    el.dataset.state = state;
+    el.textContent = `Channel unavailable${reason ? ` (${plain(reason)})` : ''}`;
+  }
+
+  // sessionEnded tells the user to sign in again.
+  sessionEnded() {
+    const el = this.$('conn');
+    el.dataset.state = 'signed-out';
+    el.replaceChildren('Signed out: your session ended. ', h('a', { href: '/' }, 'Sign in again'));
+  }
+
+  // setRole shows the role the user's token carries (display only).
+  setRole(role) {
+    if (!role || role === this.role) return;
+    this.role = role;
+    this.$('my-role').textContent = plain(role);
+    for (const c of this.cards.values()) this.renderActions(c);
+  }
+
+  // loaded hides the loading line once the history is read.
+  loaded() {
+    this.$('loading').hidden = true;
+    this.updateCounts();
+  }
+
+  updateCounts() {
+    const n = this.cards.size;
+    this.$('pending-count').textContent = String(n);
+    this.$('empty').hidden = n > 0 || !this.$('loading').hidden;
+    this.$('resolved-empty').hidden = this.resolvedItems.size > 0;
+    this.doc.title = `${n > 0 ? `(${n}) ` : ''}Inbox · Approval inbox`;
+  }
+
+  announce(text) {
+    this.$('announce').textContent = text;
+  }
+
+  // upsert shows a new request or updates the card of an earlier version
+  // of it (escalation, quorum progress, new arguments after an edit).
+  upsert(r) {
+    const c = this.cards.get(r.key);
+    if (!c) {
+      const card = this.buildCard(r);
+      this.cards.set(r.key, card);
+      this.placeCard(card);
+      this.updateCounts();
+      this.announce(`New request: ${plain(r.tool)}, needs ${plain(r.requiredRole)}.`);
+      return;
+    }
+    const argsChanged = c.request.arguments !== r.arguments || c.request.argumentsDigest !== r.argumentsDigest;
+    c.request = r;
+    this.fillCard(c);
+    if (c.sent && r.approvedBy.some((a) => a.clientId === this.opts.user)) {
+      // The agent counted this user's approval (a quorum waits for more).
+      c.sent = null;
+      clearTimeout(c.noAnswer);
+    }
+    if (argsChanged) {
+      c.sent = null;
+      this.closeForms(c);
+      this.setStatus(c, 'The arguments changed: review them again before deciding.', 'warn');
+      this.announce(`The arguments of ${plain(r.tool)} changed.`);
+    }
+    this.renderActions(c);
+  }
+
+  // remove takes a request's card off the page (resolved elsewhere, or
+  // expired), keeping the keyboard focus on the list.
+  remove(key) {
+    const c = this.cards.get(key);
+    if (!c) return;
+    const hadFocus = c.el.contains(this.doc.activeElement);
+    const next = c.el.nextElementSibling || c.el.previousElementSibling;
+    c.el.remove();
+    clearTimeout(c.noAnswer);
+    this.cards.delete(key);
+    this.updateCounts();
+    if (hadFocus) (next ? next.querySelector('h3') : this.$('pending-title')).focus();
+  }
+
+  // resolved adds or updates an entry of the recently resolved list.
+  resolved(entry) {
+    const old = this.resolvedItems.get(entry.key);
+    if (old) old.el.remove();
+    const el = h(
+      'li',
+      { class: 'resolved-item', dataset: { toolCallId: entry.toolCallId, workflowId: entry.workflowId, outcome: entry.outcome } },
+      h('span', { class: `outcome outcome-${entry.outcome}` }, entry.outcome || 'resolved'),
+      ' ',
+      h('span', { class: 'tool' }, shown(entry.tool)),
+      ': ',
+      h('span', { class: 'summary' }),
+    );
+    if (entry.reason) el.append(' ', h('q', { class: 'reason' }, shown(entry.reason)));
+    const item = { el, entry };
+    this.resolvedItems.set(entry.key, item);
+    this.$('resolved').prepend(el);
+    while (this.resolvedItems.size > MAX_RESOLVED_SHOWN) {
+      const [k, oldest] = this.resolvedItems.entries().next().value;
+      oldest.el.remove();
+      this.resolvedItems.delete(k);
+    }
+    this.tickResolved(item, this.opts.now());
+    this.updateCounts();
+    const by = entry.decidedBy ? ` by ${plain(entry.decidedBy)}` : '';
+    this.announce(`${plain(entry.tool)} ${entry.outcome || 'resolved'}${by}.`);
+  }
+
+  // tick updates the countdowns and the "… ago" times.
+  tick(now) {
+    for (const c of this.cards.values()) this.tickCard(c, now);
+    for (const item of this.resolvedItems.values()) this.tickResolved(item, now);
+  }
+
+  tickCard(c, now) {
+    const r = c.request;
+    if (r.expiresAt === null) {
+      c.parts.countdown.textContent = 'no expiry';
+      return;
+    }
+    const left = r.expiresAt - now;
+    c.parts.countdown.textContent = `${formatLeft(left)} left`;
+    c.parts.countdown.title = `until ${formatClock(r.expiresAt, now)}`;
+    c.el.classList.toggle('urgent', left < 60000);
+  }
+
+  tickResolved(item, now) {
+    const e = item.entry;
+    const by = e.decidedBy ? ` by ${plain(e.decidedBy)}` : '';
+    const ago = e.at === null ? '' : ` ${formatAgo(now - e.at)}`;
+    const role = e.role ? ` · ${plain(e.role)}` : '';
+    item.el.querySelector('.summary').textContent = `${e.outcome || 'resolved'}${by}${ago}${role}`;
+  }
+
+  // sent records that this page sent a decision for a request.
+  sent(key, choice) {
+    const c = this.cards.get(key);
+    if (!c) return;
+    c.sent = choice;
+    const what = choice.decision === DECISION_APPROVED ? (choice.arguments !== undefined ? 'Approval with edits' : 'Approval') : 'Rejection';
+    this.setStatus(c, `${what} sent as ${plain(this.opts.user)}. Waiting for the agent…`, 'ok');
+    this.renderActions(c);
+    clearTimeout(c.noAnswer);
+    c.noAnswer = setTimeout(() => {
+      if (!this.cards.has(key) || c.sent !== choice) return;
+      c.sent = null;
+      this.setStatus(c, 'The agent has not confirmed your decision yet. It may still be counting it, or it ignored it (the audit in Temporal says why). You can decide again.', 'warn');
+      this.renderActions(c);
+    }, NO_ANSWER_MS);
+  }
+
+  failed(key, err) {
+    const c = this.cards.get(key);
+    if (!c) return;
+    this.setStatus(c, `Could not send your decision: ${plain(err && err.message ? err.message : String(err))}`, 'error');
+    c.busy = false;
+    this.renderActions(c);
+  }
+
+  setStatus(c, text, kind) {
+    c.parts.status.textContent = text;
+    c.parts.status.dataset.kind = kind || '';
+  }
+
+  // --- cards -----------------------------------------------------------
+
+  buildCard(r) {
+    const id = `req-${this.nextId++}`;
+    const parts = {
+      title: h('h3', { id: `${id}-title`, tabindex: '-1', class: 'tool' }),
+      needs: h('span', { class: 'badge needs' }),
+      countdown: h('span', { class: 'countdown' }),
+      facts: h('dl', { class: 'facts' }),
+      args: h('pre', { class: 'args', tabindex: '0', 'aria-label': 'Arguments' }),
+      argsWarning: h('p', { class: 'warn args-warning', hidden: true }),
+      actions: h('div', { class: 'actions' }),
+      readonly: h('p', { class: 'readonly', hidden: true }),
+      forms: h('div', { class: 'forms' }),
+      status: h('p', { class: 'status', role: 'status' }),
+    };
+    const el = h(
+      'li',
+      { class: 'card', id, 'aria-labelledby': `${id}-title`, dataset: { toolCallId: r.toolCallId, workflowId: r.workflowId } },
+      h('div', { class: 'card-head' }, parts.title, parts.needs, parts.countdown),
+      parts.facts,
+      h('h4', {}, 'Arguments'),
+      parts.args,
+      parts.argsWarning,
+      parts.readonly,
+      parts.actions,
+      parts.forms,
+      parts.status,
+    );
+    const c = { id, el, request: r, parts, sent: null, busy: false, form: null };
+    this.fillCard(c);
+    this.renderActions(c);
+    this.tickCard(c, this.opts.now());
+    return c;
+  }
+
+  // placeCard inserts the card in order of request time.
+  placeCard(c) {
+    const list = this.$('pending');
+    const at = c.request.requestedAt ?? 0;
+    for (const other of this.cards.values()) {
+      if (other !== c && other.el.isConnected && (other.request.requestedAt ?? 0) > at) {
+        list.insertBefore(c.el, other.el);
+        return;
+      }
+    }
+    list.append(c.el);
+  }
+
+  fillCard(c) {
+    const r = c.request;
+    const p = c.parts;
+    setShown(p.title, r.tool);
+    p.needs.textContent = `needs ${plain(r.requiredRole) || '?'}`;
+    c.el.dataset.requiredRole = r.requiredRole;
+
+    const facts = [];
+    const fact = (name, cls, value) => facts.push(h('div', { class: `fact ${cls}` }, h('dt', {}, name), h('dd', {}, value)));
+    fact('Requested by', 'requester', r.requester ? shown(r.requester) : h('span', { class: 'muted' }, '(not given)'));
+    fact('Required role', 'required-role', shown(r.requiredRole || '?'));
+    if (r.requestedAt !== null) fact('Requested at', 'requested-at', formatClock(r.requestedAt, this.opts.now()));
+    if (r.approvals > 1 || r.approvedBy.length > 0) {
+      const n = r.approvedBy.length;
+      const who = n ? `, by ${r.approvedBy.map((a) => plain(a.clientId) + (a.role ? ` (${plain(a.role)})` : '')).join(', ')}` : '';
+      const mine = r.approvedBy.some((a) => a.clientId === this.opts.user) ? ' — including you' : '';
+      fact('Approvals', 'quorum', `${n} of ${r.approvals} approval${r.approvals > 1 ? 's' : ''}${who}${mine}`);
+    }
+    if (r.escalation) {
+      const e = r.escalation;
+      const parts = [`escalated to ${plain(r.requiredRole) || '?'}`];
+      if (e.since !== null) parts.push(`since ${formatClock(e.since, this.opts.now())}`);
+      const more = [];
+      if (e.level !== null) more.push(`level ${e.level}`);
+      if (e.previousRole) more.push(`was ${plain(e.previousRole)}`);
+      fact('Escalation', 'escalation', parts.join(' ') + (more.length ? ` (${more.join('; ')})` : ''));
+    }
+    if (r.editable) fact('Edits', 'editable', 'an approver may edit the arguments');
+    if (r.argumentsDigest) fact('Arguments digest', 'digest', h('code', { title: plain(r.argumentsDigest) }, shortDigest(r.argumentsDigest)));
+    fact('Tool call', 'tool-call-id', h('code', {}, shown(r.toolCallId)));
+    fact('Run', 'workflow-id', h('code', {}, shown(r.workflowId)));
+    p.facts.replaceChildren(...facts);
+
+    const pretty = prettyArguments(r.arguments);
+    setShown(p.args, pretty.text, true);
+    p.argsWarning.textContent = pretty.warning;
+    p.argsWarning.hidden = pretty.warning === '';
+  }
+
+  // renderActions shows the buttons this user may use now, or why the
+  // request is read-only.
+  renderActions(c) {
+    const r = c.request;
+    const p = c.parts;
+    const check = approvalCheck(this.opts.roles, this.role, r.requiredRole);
+    const alreadyApproved = r.approvedBy.some((a) => a.clientId === this.opts.user);
+    c.el.classList.toggle('read-only', !check.ok);
+    if (!check.ok) {
+      p.readonly.hidden = false;
+      p.readonly.textContent = `Read-only: you cannot decide this request, because ${check.reason}.`;
+      p.actions.replaceChildren();
+      this.closeForms(c);
+      return;
+    }
+    p.readonly.hidden = true;
+    if (c.sent || c.busy || alreadyApproved) {
+      p.actions.replaceChildren();
+      if (alreadyApproved && !c.sent) this.setStatus(c, 'You approved this request; it waits for more approvals.', 'ok');
+      return;
+    }
+    if (c.form) return; // a form is open: its own buttons stand in
+    const name = plain(r.tool);
+    const approve = h('button', { type: 'button', class: 'approve', 'aria-label': `Approve ${name}` }, 'Approve');
+    const reject = h('button', { type: 'button', class: 'reject secondary', 'aria-label': `Reject ${name}…` }, 'Reject…');
+    approve.addEventListener('click', () => this.decide(c, { decision: DECISION_APPROVED }));
+    reject.addEventListener('click', () => this.openReject(c, reject));
+    const buttons = [approve, reject];
+    if (r.editable) {
+      const edit = h('button', { type: 'button', class: 'edit secondary', 'aria-label': `Approve ${name} with edits…` }, 'Approve with edits…');
+      edit.addEventListener('click', () => this.openEdit(c, edit));
+      buttons.splice(1, 0, edit);
+    }
+    p.actions.replaceChildren(...buttons);
+  }
+
+  async decide(c, choice) {
+    if (c.busy) return;
+    c.busy = true;
+    this.closeForms(c);
+    this.setStatus(c, 'Sending…', '');
+    this.renderActions(c);
+    try {
+      await this.opts.onDecide(c.request, choice);
+      c.busy = false;
+      this.sent(c.request.key, choice);
+    } catch (err) {
+      this.failed(c.request.key, err);
+    }
+  }
+
+  closeForms(c) {
+    c.form = null;
+    c.parts.forms.replaceChildren();
+  }
+
+  // openForm shows a small form under the card's buttons; Escape or
+  // Cancel closes it and gives the focus back to opener.
+  openForm(c, opener, form, first) {
+    this.closeForms(c);
+    c.form = form;
+    c.parts.actions.replaceChildren();
+    c.parts.forms.append(form);
+    const close = () => {
+      this.closeForms(c);
+      this.renderActions(c);
+      const again = c.parts.actions.querySelector(`.${opener.classList[0]}`);
+      if (again) again.focus();
+    };
+    form.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        close();
+      }
+    });
+    form.querySelector('.cancel').addEventListener('click', close);
+    first.focus();
+  }
+
+  openReject(c, opener) {
+    const id = `${c.id}-reason`;
+    const reason = h('input', { id, class: 'reason-input', type: 'text', maxlength: String(this.opts.maxReason), autocomplete: 'off', placeholder: 'optional' });
+    const form = h(
+      'form',
+      { class: 'reject-form' },
+      h('label', { for: id }, 'Reason for rejecting (goes back to the model)'),
+      reason,
+      h('div', { class: 'form-buttons' }, h('button', { type: 'submit', class: 'send-reject danger' }, 'Send rejection'), h('button', { type: 'button', class: 'cancel secondary' }, 'Cancel')),
+    );
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      const text = reason.value.trim();
+      if (new TextEncoder().encode(text).length > this.opts.maxReason) {
+        this.setStatus(c, `The reason is too long (at most ${this.opts.maxReason} bytes).`, 'error');
+        return;
+      }
+      this.decide(c, { decision: DECISION_REJECTED, reason: text });
+    });
+    this.openForm(c, opener, form, reason);
+  }
+
+  openEdit(c, opener) {
+    const id = `${c.id}-edit`;
+    const pretty = prettyArguments(c.request.arguments);
+    const area = h('textarea', { id, class: 'edit-args', rows: String(Math.min(16, pretty.text.split('\n').length + 1)), spellcheck: 'false' });
+    area.value = pretty.text;
+    const error = h('p', { class: 'error', role: 'alert' });
+    const form = h(
+      'form',
+      { class: 'edit-form' },
+      h('label', { for: id }, 'Arguments to run the tool with (JSON object)'),
+      area,
+      error,
+      h('div', { class: 'form-buttons' }, h('button', { type: 'submit', class: 'send-edit' }, 'Approve edited arguments'), h('button', { type: 'button', class: 'cancel secondary' }, 'Cancel')),
+    );
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      let edited;
+      try {
+        edited = compact(area.value);
+      } catch (err) {
+        error.textContent = `Not valid JSON: ${err.message}.`;
+        return;
+      }
+      if (!edited.isObject) {
+        error.textContent = 'The arguments must be one JSON object.';
+        return;
+      }
+      if (edited.duplicates.length) {
+        error.textContent = `Each key may appear once: ${edited.duplicates.map((d) => JSON.stringify(plain(d))).join(', ')} repeats.`;
+        return;
+      }
+      let original = '';
+      try {
+        original = compact(c.request.arguments).text;
+      } catch {
+        // the original is not JSON: any valid edit differs
+      }
+      if (edited.text === original) {
+        error.textContent = 'You changed nothing: use Approve instead.';
+        return;
+      }
+      this.decide(c, { decision: DECISION_APPROVED, arguments: edited.text });
+    });
+    this.openForm(c, opener, form, area);
+  }
+}
+
+function shortDigest(d) {
+  const [alg, hex] = d.includes(':') ? d.split(':', 2) : ['', d];
+  const short = hex.length > 16 ? `${hex.slice(0, 16)}…` : hex;
+  return plain(alg ? `${alg}:${short}` : short);
+}

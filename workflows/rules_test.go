@@ -1,0 +1,454 @@
+package workflows
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// rulesPolicy is the team's policy with publish_blog_post's rule replaced
+// by rule (a JSON object).
+func rulesPolicy(t *testing.T, rule string) Policy {
+	t.Helper()
+	p, err := ParsePolicy([]byte(`{"roles":["editor","publisher","admin"],
+	 "tools":{"publish_blog_post":` + rule + `,
+	          "search_posts":{"minRole":"none"},
+	          "delete_post":{"minRole":"admin","timeout":"5m"}}}`))
+	if err != nil {
+		t.Fatalf("ParsePolicy: %v", err)
+	}
+	return p
+}
+
+// originalDigest is the digest of publishCall's arguments, canonical.
+var originalDigest = ArgumentsDigest(`{"title":"Introducing our new API"}`)
+
+// edited is an approval of publishCall("call_1") with new arguments, naming
+// the digest of the arguments the editor saw.
+func edited(who, role, msgID, args, sawDigest string) Decision {
+	d := approve("call_1", who, role, msgID)
+	d.Arguments, d.ArgumentsDigest = args, sawDigest
+	return d
+}
+
+// at is one decision sent at a virtual time after the start.
+type at struct {
+	after time.Duration
+	d     Decision
+}
+
+// TestApprovalRules pins every rule beyond one approver, and the
+// combinations that matter, on the test suite's virtual clock: the audit,
+// what ran (with which arguments and approvers), and what the model was
+// told.
+func TestApprovalRules(t *testing.T) {
+	const (
+		editedArgs  = `{"title":"Introducing our new API (beta)"}`
+		editedArgs2 = `{"title":"API v2"}`
+	)
+	editedDigest := ArgumentsDigest(editedArgs)
+	tests := []struct {
+		name      string
+		rule      string
+		requester string
+		decisions []at
+		wantAudit []string
+		// wantRan: the arguments the tool ran with ("" if it must not
+		// run); wantBy: ToolRequest.ApprovedBy.
+		wantRan, wantBy string
+		// wantOutput: what the model is told starts with this.
+		wantOutput string
+		// wantRevisions: how many approval-requests were published.
+		wantRevisions int
+	}{
+		{
+			name: "quorum of two distinct approvers",
+			rule: `{"minRole":"publisher","timeout":"10m","approvals":2}`,
+			decisions: []at{
+				{time.Minute, approve("call_1", "alice", "publisher", "m1")},
+				{2 * time.Minute, approve("call_1", "carol", "admin", "m2")},
+			},
+			wantAudit:     []string{"requested:call_1", "counted:call_1", "approved:call_1", "executed:call_1"},
+			wantRan:       `{"title":"Introducing our new API"}`,
+			wantBy:        "alice,carol",
+			wantOutput:    "ok:publish_blog_post:call_1",
+			wantRevisions: 2,
+		},
+		{
+			name: "duplicate approval by the same person counts once",
+			rule: `{"minRole":"publisher","timeout":"10m","approvals":2}`,
+			decisions: []at{
+				{time.Minute, approve("call_1", "alice", "publisher", "m1")},
+				{2 * time.Minute, approve("call_1", "alice", "publisher", "m2")},
+			},
+			wantAudit:     []string{"requested:call_1", "counted:call_1", "ignored:call_1:you already approved", "expired:call_1"},
+			wantOutput:    "approval expired after 10m0s",
+			wantRevisions: 2,
+		},
+		{
+			name: "one rejection after one of two approvals rejects",
+			rule: `{"minRole":"publisher","timeout":"10m","approvals":2}`,
+			decisions: []at{
+				{time.Minute, approve("call_1", "alice", "publisher", "m1")},
+				{2 * time.Minute, reject("call_1", "bob", "publisher", "m2", "not yet")},
+			},
+			wantAudit:     []string{"requested:call_1", "counted:call_1", "rejected:call_1"},
+			wantOutput:    "rejected by bob (publisher): not yet",
+			wantRevisions: 2,
+		},
+		{
+			name: "rejectBy quorum needs two rejections",
+			rule: `{"minRole":"publisher","timeout":"10m","approvals":2,"rejectBy":"quorum"}`,
+			decisions: []at{
+				{time.Minute, reject("call_1", "bob", "publisher", "m1", "no")},
+				{2 * time.Minute, reject("call_1", "bob", "publisher", "m2", "still no")},
+				{3 * time.Minute, reject("call_1", "carol", "admin", "m3", "no")},
+			},
+			wantAudit:     []string{"requested:call_1", "counted:call_1", "ignored:call_1:you already rejected", "rejected:call_1"},
+			wantOutput:    "rejected by bob (publisher), carol (admin)",
+			wantRevisions: 2,
+		},
+		{
+			name:      "the requester is never counted",
+			rule:      `{"minRole":"publisher","timeout":"10m","approvals":2,"distinctFromRequester":true}`,
+			requester: "alice",
+			decisions: []at{
+				{time.Minute, approve("call_1", "alice", "publisher", "m1")},
+				{2 * time.Minute, approve("call_1", "bob", "publisher", "m2")},
+				{3 * time.Minute, approve("call_1", "carol", "admin", "m3")},
+			},
+			wantAudit: []string{"requested:call_1",
+				"ignored:call_1:you requested this run: the policy needs an approver other than the requester",
+				"counted:call_1", "approved:call_1", "executed:call_1"},
+			wantRan:       `{"title":"Introducing our new API"}`,
+			wantBy:        "bob,carol",
+			wantOutput:    "ok:",
+			wantRevisions: 2,
+		},
+		{
+			name:      "the requester cannot reject either",
+			rule:      `{"minRole":"publisher","timeout":"10m","distinctFromRequester":true}`,
+			requester: "alice",
+			decisions: []at{
+				{time.Minute, reject("call_1", "alice", "publisher", "m1", "mine")},
+				{2 * time.Minute, approve("call_1", "bob", "publisher", "m2")},
+			},
+			wantAudit: []string{"requested:call_1",
+				"ignored:call_1:you requested this run: the policy needs an approver other than the requester",
+				"approved:call_1", "executed:call_1"},
+			wantRan: `{"title":"Introducing our new API"}`, wantBy: "bob", wantOutput: "ok:", wantRevisions: 1,
+		},
+		{
+			name:          "separation from an unnamed requester denies without asking",
+			rule:          `{"minRole":"publisher","timeout":"10m","distinctFromRequester":true}`,
+			wantAudit:     []string{"denied:call_1:the policy needs an approver other than the requester, and the run names no requester"},
+			wantOutput:    "denied: the policy needs an approver other than the requester",
+			wantRevisions: 0,
+		},
+		{
+			name: "escalation: the earlier role can no longer decide, the higher one approves",
+			rule: `{"minRole":"publisher","timeout":"10m","escalate":[{"after":"5m","minRole":"admin"}]}`,
+			decisions: []at{
+				{6 * time.Minute, approve("call_1", "alice", "publisher", "m1")},
+				{7 * time.Minute, approve("call_1", "carol", "admin", "m2")},
+			},
+			wantAudit: []string{"requested:call_1", "escalated:call_1",
+				"ignored:call_1:needs admin since 03:09:05 UTC (escalated from publisher)",
+				"approved:call_1", "executed:call_1"},
+			wantRan: `{"title":"Introducing our new API"}`, wantBy: "carol", wantOutput: "ok:", wantRevisions: 2,
+		},
+		{
+			name:          "escalation without an answer expires at the final timeout",
+			rule:          `{"minRole":"editor","timeout":"10m","escalate":[{"after":"2m","minRole":"publisher"},{"after":"4m","minRole":"admin"}]}`,
+			wantAudit:     []string{"requested:call_1", "escalated:call_1", "escalated:call_1", "expired:call_1"},
+			wantOutput:    "approval expired after 10m0s",
+			wantRevisions: 3,
+		},
+		{
+			name: "quorum with escalation: an approval by the new role keeps counting",
+			rule: `{"minRole":"publisher","timeout":"10m","approvals":2,"escalate":[{"after":"5m","minRole":"admin"}]}`,
+			decisions: []at{
+				{time.Minute, approve("call_1", "carol", "admin", "m1")},
+				{6 * time.Minute, approve("call_1", "dave", "admin", "m2")},
+			},
+			wantAudit: []string{"requested:call_1", "counted:call_1", "escalated:call_1", "approved:call_1", "executed:call_1"},
+			wantRan:   `{"title":"Introducing our new API"}`, wantBy: "carol,dave", wantOutput: "ok:", wantRevisions: 3,
+		},
+		{
+			name: "quorum with escalation: the escalation drops a publisher's approval",
+			rule: `{"minRole":"publisher","timeout":"10m","approvals":2,"escalate":[{"after":"5m","minRole":"admin"}]}`,
+			decisions: []at{
+				{time.Minute, approve("call_1", "alice", "publisher", "m1")},
+				{6 * time.Minute, approve("call_1", "carol", "admin", "m2")},
+				{7 * time.Minute, approve("call_1", "dave", "admin", "m3")},
+			},
+			wantAudit: []string{"requested:call_1", "counted:call_1", "escalated:call_1", "counted:call_1", "approved:call_1", "executed:call_1"},
+			wantRan:   `{"title":"Introducing our new API"}`, wantBy: "carol,dave", wantOutput: "ok:", wantRevisions: 4,
+		},
+		{
+			name: "approve with edits runs the edit and tells the model",
+			rule: `{"minRole":"publisher","timeout":"10m","editable":true}`,
+			decisions: []at{
+				{time.Minute, edited("alice", "publisher", "m1", "{ \"title\" : \"Introducing our new API (beta)\" }", originalDigest)},
+			},
+			wantAudit:     []string{"requested:call_1", "edited:call_1", "approved:call_1", "executed:call_1"},
+			wantRan:       editedArgs,
+			wantBy:        "alice",
+			wantOutput:    `approved with edits: alice (publisher) edited the arguments before approving; the tool ran with ` + editedArgs + ` instead of {"title":"Introducing our new API"}. Tool output: ok:`,
+			wantRevisions: 1,
+		},
+		{
+			name: "an edit under a quorum restarts the count on the edited arguments",
+			rule: `{"minRole":"publisher","timeout":"10m","approvals":2,"editable":true}`,
+			decisions: []at{
+				{time.Minute, approve("call_1", "alice", "publisher", "m1")},
+				{2 * time.Minute, edited("bob", "publisher", "m2", editedArgs, originalDigest)},
+				// carol saw the old arguments: her approval does not count.
+				{3 * time.Minute, func() Decision {
+					d := approve("call_1", "carol", "admin", "m3")
+					d.ArgumentsDigest = originalDigest
+					return d
+				}()},
+				{4 * time.Minute, func() Decision {
+					d := approve("call_1", "alice", "publisher", "m4")
+					d.ArgumentsDigest = editedDigest
+					return d
+				}()},
+			},
+			wantAudit: []string{"requested:call_1", "counted:call_1", "edited:call_1", "counted:call_1",
+				"ignored:call_1:the approver saw other arguments (digest " + originalDigest + ")",
+				"approved:call_1", "executed:call_1"},
+			wantRan: editedArgs, wantBy: "bob,alice", wantOutput: "approved with edits: bob (publisher)", wantRevisions: 3,
+		},
+		{
+			name: "an edit of a stale view is refused",
+			rule: `{"minRole":"publisher","timeout":"10m","editable":true,"approvals":2}`,
+			decisions: []at{
+				{time.Minute, edited("alice", "publisher", "m1", editedArgs, originalDigest)},
+				{2 * time.Minute, edited("bob", "publisher", "m2", editedArgs2, originalDigest)},
+			},
+			wantAudit: []string{"requested:call_1", "edited:call_1", "counted:call_1",
+				"ignored:call_1:the approver saw other arguments (digest " + originalDigest + ")", "expired:call_1"},
+			wantOutput: "approval expired", wantRevisions: 2,
+		},
+		{
+			name: "edits that cannot count",
+			rule: `{"minRole":"publisher","timeout":"10m","editable":true}`,
+			decisions: []at{
+				{time.Minute, edited("alice", "publisher", "m1", editedArgs, "")},
+				{2 * time.Minute, edited("alice", "publisher", "m2", `{"title":"x","author":"mallory"}`, originalDigest)},
+				{3 * time.Minute, edited("alice", "publisher", "m3", `{"title":"x","title":"y"}`, originalDigest)},
+				{4 * time.Minute, func() Decision {
+					d := reject("call_1", "bob", "publisher", "m4", "no")
+					d.Arguments, d.ArgumentsDigest = editedArgs, originalDigest
+					return d
+				}()},
+				{5 * time.Minute, edited("erin", "editor", "m5", editedArgs, originalDigest)},
+			},
+			wantAudit: []string{"requested:call_1",
+				"ignored:call_1:an edit must name the digest of the arguments it edits (argumentsDigest)",
+				`ignored:call_1:edited arguments refused: arguments: key "author" is not allowed (allowed: body, title)`,
+				`ignored:call_1:edited arguments refused: arguments: duplicate key "title"`,
+				"ignored:call_1:a rejection carries no arguments",
+				"ignored:call_1:insufficient role: editor < publisher",
+				"expired:call_1"},
+			wantOutput: "approval expired", wantRevisions: 1,
+		},
+		{
+			name: "a policy that is not editable refuses edits",
+			rule: `{"minRole":"publisher","timeout":"10m","approvals":2}`,
+			decisions: []at{
+				{time.Minute, edited("alice", "publisher", "m1", editedArgs, originalDigest)},
+			},
+			wantAudit:  []string{"requested:call_1", "ignored:call_1:the policy does not allow edits of publish_blog_post", "expired:call_1"},
+			wantOutput: "approval expired", wantRevisions: 1,
+		},
+		{
+			name: "a call without rules refuses edits",
+			rule: `{"minRole":"publisher","timeout":"10m"}`,
+			decisions: []at{
+				{time.Minute, edited("alice", "publisher", "m1", editedArgs, originalDigest)},
+			},
+			wantAudit:  []string{"requested:call_1", "ignored:call_1:the policy does not allow edits of publish_blog_post", "expired:call_1"},
+			wantOutput: "approval expired", wantRevisions: 1,
+		},
+		{
+			name: "an edit that changes nothing is a plain approval",
+			rule: `{"minRole":"publisher","timeout":"10m","editable":true,"approvals":2}`,
+			decisions: []at{
+				{time.Minute, edited("alice", "publisher", "m1", `{"title": "Introducing our new API"}`, originalDigest)},
+				{2 * time.Minute, approve("call_1", "carol", "admin", "m2")},
+			},
+			wantAudit: []string{"requested:call_1", "counted:call_1", "approved:call_1", "executed:call_1"},
+			wantRan:   `{"title":"Introducing our new API"}`, wantBy: "alice,carol", wantOutput: "ok:", wantRevisions: 2,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.policy = rulesPolicy(t, tt.rule)
+			h.model = script(calls(publishCall("call_1")), answer("done"))
+			for _, x := range tt.decisions {
+				h.decide(x.after, x.d)
+			}
+			res := h.run(AgentInput{Requester: tt.requester})
+
+			wantKinds(t, res.Audit, tt.wantAudit...)
+			ran := h.tools()
+			switch {
+			case tt.wantRan == "" && len(ran) != 0:
+				t.Errorf("the tool ran: %+v", ran)
+			case tt.wantRan != "" && (len(ran) != 1 || ran[0].Arguments != tt.wantRan || ran[0].ApprovedBy != tt.wantBy):
+				t.Errorf("tool requests = %+v, want one with arguments %s approved by %s", ran, tt.wantRan, tt.wantBy)
+			}
+			if out, _ := h.outputOf(2, "call_1"); !strings.HasPrefix(out, tt.wantOutput) {
+				t.Errorf("output for the model = %q, want prefix %q", out, tt.wantOutput)
+			}
+			reqs, _ := h.published()
+			if len(reqs) != tt.wantRevisions {
+				t.Errorf("approval-requests published = %d, want %d", len(reqs), tt.wantRevisions)
+			}
+			for i, r := range reqs {
+				if r.Data.Revision != i {
+					t.Errorf("approval-request %d has revision %d", i, r.Data.Revision)
+				}
+			}
+		})
+	}
+}
+
+// TestRulesAnnouncements pins what approver screens are told: the first
+// request carries the rules, each revision the progress, the escalation
+// and the edit, and approval-resolved lists the approvers.
+func TestRulesAnnouncements(t *testing.T) {
+	h := newHarness(t)
+	h.policy = rulesPolicy(t, `{"minRole":"publisher","timeout":"10m","approvals":2,"distinctFromRequester":true,"editable":true,"escalate":[{"after":"5m","minRole":"admin"}]}`)
+	h.model = script(calls(publishCall("call_1")), answer("done"))
+	const editedArgs = `{"title":"Edited"}`
+	h.decide(time.Minute, approve("call_1", "carol", "admin", "m1"))
+	h.decide(6*time.Minute, edited("dave", "admin", "m2", editedArgs, originalDigest))
+	h.decide(7*time.Minute, approve("call_1", "carol", "admin", "m3"))
+	var mid ApprovalsView
+	var details string
+	h.queryAt(90*time.Second, &mid)
+	h.detailsAt(90*time.Second, &details)
+
+	res := h.run(AgentInput{Requester: "bob"})
+
+	reqs, resolved := h.published()
+	if len(reqs) != 4 {
+		t.Fatalf("approval-requests = %d, want 4 (first, 1 of 2, escalated, edited)", len(reqs))
+	}
+	first := reqs[0].Data
+	wantNext := &EscalationStep{At: testStart.Add(5 * time.Minute), MinRole: "admin"}
+	if first.Approvals != 2 || len(first.ApprovedBy) != 0 || !first.DistinctFromRequester || !first.Editable ||
+		first.RequiredRole != "publisher" || first.Escalation != nil || !jsonEqual(first.NextEscalation, wantNext) ||
+		!first.ExpiresAt.Equal(testStart.Add(10*time.Minute)) || first.Revision != 0 {
+		t.Errorf("first request = %+v", first)
+	}
+	counted := reqs[1].Data
+	if len(counted.ApprovedBy) != 1 || counted.ApprovedBy[0].ClientID != "carol" || counted.ApprovedBy[0].Role != "admin" ||
+		!counted.ApprovedBy[0].At.Equal(testStart.Add(time.Minute)) || counted.Revision != 1 {
+		t.Errorf("request after one approval = %+v", counted)
+	}
+	esc := reqs[2].Data
+	wantEsc := &EscalationState{Level: 1, PreviousRole: "publisher", Since: testStart.Add(5 * time.Minute)}
+	if esc.RequiredRole != "admin" || !jsonEqual(esc.Escalation, wantEsc) || esc.NextEscalation != nil ||
+		!esc.ExpiresAt.Equal(first.ExpiresAt) || len(esc.ApprovedBy) != 1 {
+		t.Errorf("escalated request = %+v", esc)
+	}
+	ed := reqs[3].Data
+	if ed.Arguments != editedArgs || ed.ArgumentsDigest != ArgumentsDigest(editedArgs) || ed.EditedBy == nil || ed.EditedBy.ClientID != "dave" ||
+		len(ed.ApprovedBy) != 1 || ed.ApprovedBy[0].ClientID != "dave" {
+		t.Errorf("edited request = %+v", ed)
+	}
+	if len(resolved) != 1 || resolved[0].Data.Outcome != OutcomeApproved || len(resolved[0].Data.ApprovedBy) != 2 ||
+		resolved[0].Data.ApprovedBy[0].ClientID != "dave" || resolved[0].Data.ApprovedBy[1].ClientID != "carol" {
+		t.Errorf("approval-resolved = %+v", resolved)
+	}
+	if len(mid.Pending) != 1 || mid.Pending[0].Approvals != 2 || len(mid.Pending[0].ApprovedBy) != 1 {
+		t.Errorf("approvals query after one approval = %+v", mid.Pending)
+	}
+	for _, want := range []string{"1 of 2 approvals (carol)", "escalates to admin at 2026-01-02T03:09:05Z", "2 distinct approvers; not the requester; after 5m0s: admin; editable"} {
+		if !strings.Contains(details, want) {
+			t.Errorf("current details lack %q:\n%s", want, details)
+		}
+	}
+	e, ok := findAudit(res.Audit, AuditEdited, "call_1")
+	if !ok || e.Actor != "dave" || e.Role != "admin" || e.Original != `{"title":"Introducing our new API"}` || e.Arguments != editedArgs {
+		t.Errorf("edited audit entry = %+v", e)
+	}
+	if e, _ := findAudit(res.Audit, AuditApproved, "call_1"); e.Reason != "2 of 2 approvals: dave (admin), carol (admin)" {
+		t.Errorf("approved audit entry = %+v", e)
+	}
+}
+
+// TestRulesMessageIDs: each revision of a request has its own message id,
+// and a later one names the first's.
+func TestRulesMessageIDs(t *testing.T) {
+	key := []byte("0123456789abcdef0123")
+	d := ApprovalRequestData{WorkflowID: "wf", ToolCallID: "call_1"}
+	ids := map[string]bool{}
+	var first string
+	for rev := range 3 {
+		d.Revision = rev
+		m, err := d.Message(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ids[m.ID] {
+			t.Fatalf("revision %d reuses message id %s", rev, m.ID)
+		}
+		ids[m.ID] = true
+		sup := m.Data.(ApprovalRequestData).Supersedes
+		switch {
+		case rev == 0:
+			first = m.ID
+			if sup != "" {
+				t.Errorf("revision 0 supersedes %q", sup)
+			}
+		case sup != first:
+			t.Errorf("revision %d supersedes %q, want the first %q", rev, sup, first)
+		}
+	}
+	d.Revision = -1
+	if _, err := d.Message(key); err == nil {
+		t.Error("negative revision accepted")
+	}
+}
+
+// TestEditLimit: at most MaxEditsPerCall edits of one call count.
+func TestEditLimit(t *testing.T) {
+	h := newHarness(t)
+	h.policy = rulesPolicy(t, `{"minRole":"publisher","timeout":"10m","editable":true,"approvals":3}`)
+	h.model = script(calls(publishCall("call_1")), answer("done"))
+	digest := originalDigest
+	for i := range MaxEditsPerCall + 1 {
+		args := `{"title":"edit ` + string(rune('a'+i)) + `"}`
+		h.decide(time.Duration(i+1)*time.Minute, edited("alice", "publisher", "m"+string(rune('a'+i)), args, digest))
+		digest = ArgumentsDigest(args)
+	}
+	res := h.run(AgentInput{})
+	var edits int
+	for _, e := range res.Audit {
+		if e.Kind == AuditEdited {
+			edits++
+		}
+	}
+	if edits != MaxEditsPerCall {
+		t.Errorf("edits applied = %d, want %d", edits, MaxEditsPerCall)
+	}
+	if !slices.ContainsFunc(res.Audit, func(e AuditEntry) bool {
+		return e.Kind == AuditIgnored && strings.HasPrefix(e.Reason, "too many edits")
+	}) {
+		t.Errorf("no ignored edit beyond the limit: %q", kinds(res.Audit))
+	}
+}
+
+func jsonEqual(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}
