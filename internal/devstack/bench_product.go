@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/hitl/durable-approvals/internal/approvercli"
@@ -99,7 +100,15 @@ func runProduct(ctx context.Context, st *Stack, approvers []*benchApprover, tag 
 	var f ProductFigures
 	f.Runs = n
 	f.TimeToAllPending = slices.MaxFunc(reqs, func(a, b approvercli.Request) int { return a.PublishedAt.Compare(b.PublishedAt) }).PublishedAt.Sub(firstStart)
-	fmt.Fprintf(progress, "product: all %d runs wait for a human (%s after the first start)\n", n, f.TimeToAllPending.Round(time.Millisecond))
+	fmt.Fprintf(progress, "product: all %d approval requests are on the channel (%s after the first start)\n", n, f.TimeToAllPending.Round(time.Millisecond))
+	// A request can be on the channel before the workflow task that
+	// published it is recorded; decide (or kill the worker) only once every
+	// run waits in Temporal.
+	var waiting atomic.Int64
+	countWaiting := func(ctx context.Context) error { return waitRunsWaiting(ctx, st, n, &waiting) }
+	if err := waitReporting(ctx, progress, "runs waiting in Temporal", n, func() int { return int(waiting.Load()) }, countWaiting); err != nil {
+		return f, err
+	}
 
 	if killWorker {
 		if err := killAndRestartWorker(ctx, st, &f, progress); err != nil {
@@ -226,6 +235,29 @@ func killAndRestartWorker(ctx context.Context, st *Stack, f *ProductFigures, pro
 	pid, _ = st.ChildPid(ChildWorker)
 	fmt.Fprintf(progress, "product: the new worker (pid %d) polls after %s\n", pid, f.WorkerRestart.Round(time.Millisecond))
 	return nil
+}
+
+// waitRunsWaiting polls visibility until n runs wait for a human
+// (workflows.PendingRunsQuery: running, PendingApprovals > 0, which the
+// run upserts in the workflow task that publishes the request); the stack
+// runs only the bench's. counted holds the latest count.
+func waitRunsWaiting(ctx context.Context, st *Stack, n int, counted *atomic.Int64) error {
+	for {
+		resp, err := st.Temporal.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
+			Namespace: st.cfg.Namespace, Query: workflows.PendingRunsQuery(),
+		})
+		if err == nil {
+			counted.Store(resp.GetCount())
+			if resp.GetCount() >= int64(n) {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d of %d runs wait in Temporal: %w", counted.Load(), n, ctx.Err())
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 // waitReporting runs wait, printing count() of n every 10 s meanwhile.
