@@ -268,45 +268,26 @@ type PendingApproval struct {
 	RequiredRole    string    `json:"requiredRole"`
 	RequestedAt     time.Time `json:"requestedAt"`
 	ExpiresAt       time.Time `json:"expiresAt"`
-	// Set for a call whose policy has rules beyond one approver, as in
-	// ApprovalRequestData.
-	Approvals             int              `json:"approvals,omitempty"`
-	ApprovedBy            []Approver       `json:"approvedBy,omitempty"`
-	RejectBy              string           `json:"rejectBy,omitempty"`
-	RejectedBy            []Approver       `json:"rejectedBy,omitempty"`
-	DistinctFromRequester bool             `json:"distinctFromRequester,omitempty"`
-	Escalation            *EscalationState `json:"escalation,omitempty"`
-	NextEscalation        *EscalationStep  `json:"nextEscalation,omitempty"`
-	Editable              bool             `json:"editable,omitempty"`
-	EditedBy              *Approver        `json:"editedBy,omitempty"`
-	// Revision is that of the last approval-request announcing the call.
-	Revision int `json:"revision,omitempty"`
+	// CallRules is set for a call whose policy has rules beyond one
+	// approver, as in ApprovalRequestData.
+	CallRules
 }
 
 // Request is the approval-request that announces the pending approval p of
 // run workflowID, started by requester, under the role hierarchy roles.
 func (p PendingApproval) Request(workflowID, requester string, roles []string) ApprovalRequestData {
 	return ApprovalRequestData{
-		Tool:                  p.Tool,
-		Arguments:             p.Arguments,
-		ArgumentsDigest:       p.ArgumentsDigest,
-		ToolCallID:            p.ToolCallID,
-		WorkflowID:            workflowID,
-		RequiredRole:          p.RequiredRole,
-		Requester:             requester,
-		RequestedAt:           p.RequestedAt,
-		ExpiresAt:             p.ExpiresAt,
-		Roles:                 slices.Clone(roles),
-		Approvals:             p.Approvals,
-		ApprovedBy:            slices.Clone(p.ApprovedBy),
-		RejectBy:              p.RejectBy,
-		RejectedBy:            slices.Clone(p.RejectedBy),
-		DistinctFromRequester: p.DistinctFromRequester,
-		Escalation:            p.Escalation,
-		NextEscalation:        p.NextEscalation,
-		Editable:              p.Editable,
-		EditedBy:              p.EditedBy,
-		Revision:              p.Revision,
+		Tool:            p.Tool,
+		Arguments:       p.Arguments,
+		ArgumentsDigest: p.ArgumentsDigest,
+		ToolCallID:      p.ToolCallID,
+		WorkflowID:      workflowID,
+		RequiredRole:    p.RequiredRole,
+		Requester:       requester,
+		RequestedAt:     p.RequestedAt,
+		ExpiresAt:       p.ExpiresAt,
+		Roles:           slices.Clone(roles),
+		CallRules:       p.CallRules.clone(),
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -64,14 +65,22 @@ type ApprovalRequestData struct {
 	// reader can tell whether a role reaches RequiredRole.
 	Roles []string `json:"roles,omitempty"`
 
-	// The fields below (added) are set only for a call whose policy has
-	// rules beyond one approver (ToolPolicy: approvals, rejectBy,
-	// distinctFromRequester, escalate, editable). The agent re-announces
-	// such a call with a new approval-request, Revision one higher, every
-	// time its state changes: a partial approval, an escalation, an edit.
-	// A reader keeps the request with the highest Revision per workflowId
-	// and toolCallId.
+	// Rules (added) are set only for a call whose policy has rules beyond
+	// one approver; see CallRules.
+	CallRules
+	// Supersedes, in a revision after the first, is the Ably message id of
+	// the first approval-request of the call.
+	Supersedes string `json:"supersedes,omitempty"`
+}
 
+// CallRules is the state of a call whose tool policy has rules beyond one
+// approver (ToolPolicy: approvals, rejectBy, distinctFromRequester,
+// escalate, editable), as approval-request and the approvals query show
+// it. The agent re-announces such a call with a new approval-request,
+// Revision one higher, every time this state changes: a counted decision,
+// an escalation, an edit. A reader keeps the request with the highest
+// Revision per workflowId and toolCallId.
+type CallRules struct {
 	// Approvals is how many distinct approvers must approve (1 when
 	// absent); ApprovedBy lists those who have, in order.
 	Approvals  int        `json:"approvals,omitempty"`
@@ -96,9 +105,14 @@ type ApprovalRequestData struct {
 	// then the edited ones.
 	EditedBy *Approver `json:"editedBy,omitempty"`
 	// Revision counts the announcements of the call: 0 for the first.
-	// Supersedes, in a later one, is the Ably message id of the first.
-	Revision   int    `json:"revision,omitempty"`
-	Supersedes string `json:"supersedes,omitempty"`
+	Revision int `json:"revision,omitempty"`
+}
+
+// clone returns a copy of c that shares no slice with it.
+func (c CallRules) clone() CallRules {
+	c.ApprovedBy = slices.Clone(c.ApprovedBy)
+	c.RejectedBy = slices.Clone(c.RejectedBy)
+	return c
 }
 
 // Approver is one approver's counted decision: the Ably clientId, the role

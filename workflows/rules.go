@@ -62,16 +62,19 @@ func (a *approval) syncPending() {
 	if q == nil {
 		return
 	}
-	a.pending.Approvals = q.need
-	a.pending.ApprovedBy = slices.Clone(q.approvedBy)
-	a.pending.RejectBy, a.pending.RejectedBy = "", nil
-	if q.tp.RejectBy == RejectByQuorum {
-		a.pending.RejectBy, a.pending.RejectedBy = RejectByQuorum, slices.Clone(q.rejectedBy)
+	c := CallRules{
+		Approvals:             q.need,
+		ApprovedBy:            q.approvedBy,
+		DistinctFromRequester: q.tp.DistinctFromRequester,
+		Escalation:            a.pending.Escalation,
+		Editable:              q.tp.Editable,
+		EditedBy:              q.editedBy,
+		Revision:              q.revision,
 	}
-	a.pending.DistinctFromRequester = q.tp.DistinctFromRequester
-	a.pending.Editable = q.tp.Editable
-	a.pending.EditedBy = q.editedBy
-	a.pending.Revision = q.revision
+	if q.tp.RejectBy == RejectByQuorum {
+		c.RejectBy, c.RejectedBy = RejectByQuorum, q.rejectedBy
+	}
+	a.pending.CallRules = c.clone()
 	a.pending.NextEscalation = nil
 	if st, at, ok := q.nextStage(a.pending.RequestedAt); ok {
 		a.pending.NextEscalation = &EscalationStep{At: at, MinRole: st.MinRole}

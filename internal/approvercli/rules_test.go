@@ -176,7 +176,7 @@ func TestDecideWithEdits(t *testing.T) {
 		d := workflows.ApprovalRequestData{
 			Tool: "publish_blog_post", Arguments: args, ArgumentsDigest: workflows.ArgumentsDigest(args), ToolCallID: tc, WorkflowID: "wf-" + tc,
 			RequiredRole: "publisher", Requester: "bob", RequestedAt: time.Now().UTC(), ExpiresAt: time.Now().Add(10 * time.Minute),
-			Roles: []string{"editor", "publisher", "admin"}, Editable: true, Approvals: 2,
+			Roles: []string{"editor", "publisher", "admin"}, CallRules: workflows.CallRules{Editable: true, Approvals: 2},
 		}
 		if mutate != nil {
 			mutate(&d)
