@@ -109,6 +109,7 @@ func runProduct(ctx context.Context, st *Stack, approvers []*benchApprover, tag 
 	if err := waitReporting(ctx, progress, "runs waiting in Temporal", n, func() int { return int(waiting.Load()) }, countWaiting); err != nil {
 		return f, err
 	}
+	fmt.Fprintf(progress, "product: all %d runs wait in Temporal (%s after the first start)\n", n, time.Since(firstStart).Round(time.Millisecond))
 
 	if killWorker {
 		if err := killAndRestartWorker(ctx, st, &f, progress); err != nil {
