@@ -234,18 +234,30 @@ func Bench(ctx context.Context, bc BenchConfig, progress io.Writer) (res BenchRe
 		return res, err
 	}
 	if res.Product, err = runProduct(ctx, st, approvers, tag, bc.N, bc.GuideShaped, bc.KillWorker, benchConcurrency, progress); err != nil {
-		return res, fmt.Errorf("product: %w (logs: %s)", err, cfg.LogDir())
+		return res, bc.phaseError(ctx, "product", err, cfg.LogDir())
 	}
 	if !bc.KillWorker {
 		floor, err := runFloor(ctx, st.Temporal, tag, bc.N, len(approvers), benchConcurrency, progress)
 		if err != nil {
-			return res, fmt.Errorf("floor: %w", err)
+			return res, bc.phaseError(ctx, "floor", err, cfg.LogDir())
 		}
 		res.Floor = &floor
 	}
 	res.Elapsed = time.Since(start)
 	res.Machine.LoadAvgEnd = loadAvg()
 	return res, nil
+}
+
+// phaseError says why a phase failed: only that it was stopped after
+// Ctrl-C, and otherwise where the logs are (kept with -keep).
+func (c BenchConfig) phaseError(ctx context.Context, phase string, err error, logDir string) error {
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return fmt.Errorf("%s: stopped: %w", phase, ctx.Err())
+	}
+	if c.Keep {
+		return fmt.Errorf("%s: %w (logs: %s)", phase, err, logDir)
+	}
+	return fmt.Errorf("%s: %w (run with -keep to keep the logs)", phase, err)
 }
 
 // benchStackConfig is the stack of a bench run: like `devstack up`, in
