@@ -85,6 +85,12 @@ func AgentWorkflow(ctx workflow.Context, in AgentInput) (AgentResult, error) {
 				return
 			}
 			r.deciding++
+			if r.registering > 0 && workflow.GetVersion(ctx, changeEarlyDecisions, workflow.DefaultVersion, 1) >= 1 {
+				// The call it names may be one of those: let them be
+				// registered first (no command; cancellation ends the
+				// wait, and the decision is applied as it stands).
+				_ = workflow.Await(ctx, func() bool { return r.registering == 0 })
+			}
 			r.onDecision(ctx, d)
 			r.deciding--
 		}
@@ -194,6 +200,9 @@ type run struct {
 	turn     int
 	done     bool
 	deciding int // decisions being applied (their signature is checked)
+	// registering counts the calls of the model response being handled
+	// that will wait for a human but are not registered in approvals yet.
+	registering int
 }
 
 func newRun(ctx workflow.Context, in AgentInput, wp WorkerPolicy, maxTurns int) *run {
@@ -302,6 +311,7 @@ func (r *run) handleCalls(ctx workflow.Context, calls []ToolCall) ([]string, err
 		}
 		if why == "" && tp.NeedsApproval() {
 			admitted = append(admitted, c.CallID)
+			r.registering++ // until approveAndRun registers the call, or returns
 		}
 		if why != "" {
 			r.record(ctx, AuditEntry{Kind: AuditDenied, ToolCallID: c.CallID, Tool: c.Name, Reason: why})

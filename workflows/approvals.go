@@ -14,6 +14,12 @@ import (
 // cancellation of the run is an error.
 func (r *run) approveAndRun(ctx workflow.Context, c ToolCall, tp ToolPolicy) (string, error) {
 	logger := workflow.GetLogger(ctx)
+	registered := false
+	defer func() {
+		if !registered {
+			r.registering-- // denied before anyone was asked
+		}
+	}()
 	rules := r.newRules(ctx, tp)
 	if rules != nil && tp.DistinctFromRequester && r.in.Requester == "" {
 		why := "the policy needs an approver other than the requester, and the run names no requester"
@@ -53,6 +59,8 @@ func (r *run) approveAndRun(ctx workflow.Context, c ToolCall, tp ToolPolicy) (st
 	// while the publish activity completes, and it is not lost.
 	r.approvals[c.CallID] = a
 	r.order = append(r.order, c.CallID)
+	registered = true
+	r.registering--
 	r.upsertSearchAttributes(ctx)
 	r.setDetails(ctx)
 

@@ -33,6 +33,14 @@ const (
 	// their histories unchanged; at DefaultVersion the call takes one
 	// approver, as before the change.
 	changeApprovalRules = "approval-rules"
+	// changeEarlyDecisions (version 1): a decision that reaches the run
+	// while the calls of a model response are being registered waits for
+	// them (agent.go, registering). It happens only when a worker died
+	// after the fast path published a request from a workflow task it
+	// never completed: the decision then arrives in the same task as the
+	// model's response, and was ignored as "unknown tool call". Asked
+	// only then, so no other run's history changes.
+	changeEarlyDecisions = "early-decisions"
 )
 
 // Versions of changeWorkerPolicy.
