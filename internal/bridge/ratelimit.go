@@ -14,10 +14,16 @@ import (
 // two a second. A flood cannot do much more anyway: each pending call is
 // decided once, and a low role reaches a run once per call.
 type RateLimit struct {
-	PerMinute  float64 // default 120
-	Burst      int     // default 100
+	PerMinute  float64 // default DefaultPerMinute
+	Burst      int     // default DefaultBurst
 	MaxClients int     // default 10000
 }
+
+// The default per-approver limit of forwarded decisions.
+const (
+	DefaultBurst     = 100
+	DefaultPerMinute = 120
+)
 
 // rateLimiter is a bounded map of token buckets (x/time/rate) keyed by
 // clientId.
@@ -39,10 +45,10 @@ type bucket struct {
 
 func newRateLimiter(c RateLimit) *rateLimiter {
 	if c.PerMinute <= 0 {
-		c.PerMinute = 120
+		c.PerMinute = DefaultPerMinute
 	}
 	if c.Burst <= 0 {
-		c.Burst = 100
+		c.Burst = DefaultBurst
 	}
 	if c.MaxClients <= 0 {
 		c.MaxClients = 10000

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hitl/durable-approvals/activities"
 	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/internal/bridge"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -24,8 +25,9 @@ type BenchConfig struct {
 	TemporalCLI string // the Temporal CLI to run; empty: .bin/temporal at the pinned version
 	N           int    // concurrent agent runs
 	// Approvers is how many approvers decide, each its share of the runs
-	// one after another; 0 means min(N, max(20, ⌈N/10⌉)), so that none
-	// sends more than the bridge forwards at once per approver (10).
+	// one after another; 0 means min(N, max(20, ⌈N/10⌉)): a team, each
+	// with a queue of ten or fewer. -approvers 1 is one person approving
+	// every request in one burst.
 	Approvers   int
 	GuideShaped bool // responses carry only the toolCallId header
 	KillWorker  bool // kill the worker (SIGKILL) and restart it while every run waits; no floor
@@ -34,9 +36,9 @@ type BenchConfig struct {
 	Keep    bool // keep the work directory (state, logs, posts)
 }
 
-// bridgeBurstPerApprover is the bridge's default per-approver burst of
-// signals (bridge.RateLimit); more decisions per approver wait 6 s each.
-const bridgeBurstPerApprover = 10
+// benchQueuePerApprover is how many requests each approver decides when
+// the number of approvers is left to the bench.
+const benchQueuePerApprover = 10
 
 // benchConcurrency bounds the bench's own Temporal calls in flight
 // (starts, result waits, history reads).
@@ -46,7 +48,7 @@ func (c BenchConfig) approvers() int {
 	if c.Approvers > 0 {
 		return min(c.Approvers, c.N)
 	}
-	return min(c.N, max(20, (c.N+bridgeBurstPerApprover-1)/bridgeBurstPerApprover))
+	return min(c.N, max(20, (c.N+benchQueuePerApprover-1)/benchQueuePerApprover))
 }
 
 func (c BenchConfig) timeout() time.Duration {
@@ -102,7 +104,7 @@ flags:`)
 	fs.StringVar(&bc.Root, "root", "", "repository root (default: found from the working directory)")
 	fs.StringVar(&bc.TemporalCLI, "temporal-cli", bc.TemporalCLI, "Temporal CLI binary to run (env "+EnvTemporalCLI+"; default: .bin/temporal, built at the pinned version)")
 	fs.IntVar(&bc.N, "n", 200, "concurrent agent runs")
-	fs.IntVar(&bc.Approvers, "approvers", 0, "approvers (0: min(N, max(20, N/10)), so none exceeds the bridge's per-approver burst of 10)")
+	fs.IntVar(&bc.Approvers, "approvers", 0, "approvers, each deciding its share one after another (0: min(N, max(20, N/10)); 1: one person approves all in one burst)")
 	fs.BoolVar(&bc.GuideShaped, "guide-shaped", false, "approval-responses carry only the toolCallId header (the guide's shape; the bridge looks the run up in visibility)")
 	fs.BoolVar(&bc.KillWorker, "kill-worker", false, "kill the worker with SIGKILL and restart it while every run waits, then check each post is published once (no floor); for -n 10000 by hand")
 	fs.DurationVar(&bc.Timeout, "timeout", 0, "bound on the whole run (0: 10m + 600ms per run)")
@@ -170,8 +172,8 @@ func Bench(ctx context.Context, bc BenchConfig, progress io.Writer) (res BenchRe
 	defer cancel()
 	start := time.Now()
 	res = BenchResult{N: bc.N, Approvers: bc.approvers(), GuideShaped: bc.GuideShaped, KillWorker: bc.KillWorker, Machine: thisMachine(start)}
-	if per := (bc.N + res.Approvers - 1) / res.Approvers; per > bridgeBurstPerApprover {
-		fmt.Fprintf(progress, "note: up to %d decisions per approver; the bridge forwards %d per approver at once, then 10 a minute: the figures include that limit\n", per, bridgeBurstPerApprover)
+	if per := (bc.N + res.Approvers - 1) / res.Approvers; per > bridge.DefaultBurst {
+		fmt.Fprintf(progress, "note: up to %d decisions per approver; the bridge forwards %d per approver at once, then %d a minute: the figures include that limit\n", per, bridge.DefaultBurst, bridge.DefaultPerMinute)
 	}
 
 	work, err := os.MkdirTemp("", "devstack-bench-")
