@@ -242,7 +242,8 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 		log.Warn("dropping approval-response: this approver's insufficient role is already in the run's audit for this call")
 		return nil
 	}
-	if !h.rate().allow(r.ClientID, h.now()) {
+	tok, ok := h.rate().take(r.ClientID, h.now())
+	if !ok {
 		log.Warn("approval-response deferred: approver rate limit exceeded", "perMinute", h.rate().perMinute, "burst", h.rate().burst)
 		return fmt.Errorf("%w: %s sends too many decisions", ErrRateLimited, r.ClientID)
 	}
@@ -251,7 +252,7 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 	h.Signer.Sign(&d)
 	if err := h.signal(ctx, wfID, d); err != nil {
 		if errors.Is(err, ErrTemporary) {
-			h.rate().refund(r.ClientID)
+			h.rate().refund(tok)
 			return err
 		}
 		log.Warn("dropping approval-response: signal failed", "err", err)
