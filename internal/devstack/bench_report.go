@@ -35,7 +35,11 @@ func (r BenchResult) Markdown(w io.Writer) {
 	if r.KillWorker {
 		mode = ", worker killed (SIGKILL) and restarted while all wait"
 	}
-	fmt.Fprintf(w, "### N = %d, %d approvers, %s%s\n\n", r.N, r.Approvers, r.responseShape(), mode)
+	who := fmt.Sprintf("%d approvers", r.Approvers)
+	if r.Approvers == 1 {
+		who = "one approver deciding all in one burst"
+	}
+	fmt.Fprintf(w, "### N = %d, %s, %s%s\n\n", r.N, who, r.responseShape(), mode)
 	m := r.Machine
 	load := ""
 	if m.LoadAvg != "" {

@@ -517,13 +517,13 @@ func TestMarkdown(t *testing.T) {
 		}
 	}
 
-	res.KillWorker, res.GuideShaped, res.Floor = true, true, nil
+	res.KillWorker, res.GuideShaped, res.Floor, res.Approvers = true, true, nil, 1
 	res.Product.WorkerPeakRSSBeforeKill, res.Product.WorkerRestart = 300e6, 4*time.Second
 	b.Reset()
 	res.Markdown(&b)
 	out = b.String()
 	for _, want := range []string{
-		"guide-shaped responses (`toolCallId` header only), worker killed (SIGKILL) and restarted while all wait",
+		"### N = 200, one approver deciding all in one burst, guide-shaped responses (`toolCallId` header only), worker killed (SIGKILL) and restarted while all wait",
 		"| decision → tool scheduled, p50 | 14.6 s | — | — |\n",
 		"| worker peak RSS before the SIGKILL (VmHWM) | 300 MB | — | — |\n",
 		"| worker restart (SIGKILL → the new worker polls) | 4 s | — | — |\n",
