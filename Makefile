@@ -49,6 +49,11 @@ test: lint unit fuzz ## every check CI runs: lint, all tests with -race, bounded
 bench: ## benchmarks of the local Ably server (publish-to-deliver latency, fan-out)
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./internal/ablylocal/
 
+.PHONY: bench-approvals
+bench-approvals: ## the approval path end to end against the bare Temporal floor (devstack bench; BENCH_FLAGS="-n 1000 -kill-worker")
+	./scripts/install-tools.sh temporal
+	$(GO) run ./devstack bench $(BENCH_FLAGS)
+
 record-replay: ## re-record the replay histories from real runs on a dev server
 	./scripts/install-tools.sh temporal
 	$(GO) run ./workflows/internal/recordhistory

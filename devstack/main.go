@@ -9,6 +9,7 @@
 //	go run ./devstack prod   # the production topology without Docker:
 //	                         # PostgreSQL, Temporal server (+ UI), two
 //	                         # workers, two bridges, the auth server
+//	go run ./devstack bench  # the approval path against Temporal's floor
 //	go run ./devstack ably … # the local Ably server's own commands
 //
 // The Temporal CLI is built from the Go module proxy at the version pinned
@@ -44,6 +45,7 @@ commands:
   env    print the export lines for starter and approver
   prod   run the production topology without Docker (PostgreSQL, Temporal server and UI,
          2 workers, 2 bridges, auth server) until Ctrl-C
+  bench  benchmark the approval path (N runs approved through Ably) against the bare Temporal floor
   ably   the local Ably server's commands (go run ./devstack ably -h)
 
 Run "go run ./devstack COMMAND -h" for a command's flags.`
@@ -76,6 +78,8 @@ func mainErr(ctx context.Context, args []string, env config.Env, stdin io.Reader
 		return nil
 	case "prod":
 		return devstack.RunProd(ctx, rest, env, stdout, stderr)
+	case "bench":
+		return devstack.RunBench(ctx, rest, env, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

@@ -18,6 +18,8 @@ func TestMainErrUsage(t *testing.T) {
 		{[]string{"fly"}, `unknown command "fly"`},
 		{[]string{"help"}, ""},
 		{[]string{"up", "-h"}, ""},
+		{[]string{"bench", "-h"}, ""},
+		{[]string{"bench", "-n", "0"}, "-n 0"},
 		{[]string{"ably", "-h"}, ""},
 		{[]string{"prod", "-h"}, ""},
 		{[]string{"prod", "-workers", "0"}, "-workers 0"},

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"go.temporal.io/sdk/client"
@@ -49,12 +50,30 @@ type Config struct {
 	// TraceFile, when set, appends OpenTelemetry spans there (JSON lines).
 	TraceFile string
 
+	// WorkflowCache is how many runs the worker keeps in memory between
+	// their workflow tasks (Temporal's sticky cache). A run that is not
+	// cached replays its history on its next task, which costs time but
+	// not correctness; each cached run waiting for an approval costs about
+	// 85 kB (docs/BENCHMARKS.md), so the default bounds the worker near
+	// 250 MB however many runs wait.
+	WorkflowCache int
+
 	LogLevel slog.Level
 }
 
 // EnvHealthAddr is the worker's operations endpoint address, /healthz and
 // /metrics (empty: none).
 const EnvHealthAddr = "HITL_HEALTH_ADDR"
+
+// EnvWorkflowCache is the worker's sticky workflow cache size.
+const EnvWorkflowCache = "HITL_WORKFLOW_CACHE"
+
+// DefaultWorkflowCache is the default of Config.WorkflowCache (Temporal's
+// own default is 10,000).
+const DefaultWorkflowCache = 2000
+
+// maxWorkflowCache bounds HITL_WORKFLOW_CACHE.
+const maxWorkflowCache = 1_000_000
 
 // loadConfig reads flags from args and settings from env. It does not
 // validate; call Validate.
@@ -81,6 +100,14 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 		VerifyKeys:     env.Get(config.EnvDecisionVerifyKeys),
 		HealthAddr:     env.Get(EnvHealthAddr),
 		TraceFile:      env.Get(telemetry.EnvTraceFile),
+		WorkflowCache:  DefaultWorkflowCache,
+	}
+	if v := env.Get(EnvWorkflowCache); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("%s=%q: want a number of runs", EnvWorkflowCache, v)
+		}
+		c.WorkflowCache = n
 	}
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -93,6 +120,7 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 	fs.StringVar(&c.BlogDir, "blog-dir", c.BlogDir, "directory publish_blog_post writes to (env "+config.EnvBlogDir+")")
 	fs.StringVar(&c.HealthAddr, "health-addr", c.HealthAddr, "serve GET /healthz and GET /metrics on this host:port (env "+EnvHealthAddr+"; empty: off)")
 	fs.StringVar(&c.TraceFile, "trace-file", c.TraceFile, "append OpenTelemetry spans to this file (env "+telemetry.EnvTraceFile+"; empty: off)")
+	fs.IntVar(&c.WorkflowCache, "workflow-cache", c.WorkflowCache, "runs kept in memory between workflow tasks (env "+EnvWorkflowCache+")")
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
@@ -146,6 +174,9 @@ func (c Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.HealthAddr); err != nil {
 			errs = append(errs, fmt.Errorf("%s=%q: want host:port", EnvHealthAddr, c.HealthAddr))
 		}
+	}
+	if c.WorkflowCache < 1 || c.WorkflowCache > maxWorkflowCache {
+		errs = append(errs, fmt.Errorf("%s=%d: want 1 to %d runs", EnvWorkflowCache, c.WorkflowCache, maxWorkflowCache))
 	}
 	return errors.Join(errs...)
 }

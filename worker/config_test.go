@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -41,6 +42,7 @@ func TestLoadConfigDefaultsAndFlags(t *testing.T) {
 		{"client id", c.AgentClientID, "hitl:agent"},
 		{"channel", c.Channel, "ai:big-bad-any"},
 		{"blog dir", c.BlogDir, "data/posts"},
+		{"workflow cache", strconv.Itoa(c.WorkflowCache), "2000"},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -74,6 +76,9 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"bad verify keys", nil, map[string]string{"HITL_DECISION_VERIFY_KEYS": "k1:short"}, []string{"HITL_DECISION_VERIFY_KEYS", "public key of 32 bytes"}},
 		{"empty model flag", []string{"-model", ""}, nil, []string{"OPENAI_MODEL is empty"}},
 		{"stray argument", []string{"extra"}, nil, []string{"unexpected arguments"}},
+		{"cache not a number", nil, map[string]string{"HITL_WORKFLOW_CACHE": "lots"}, []string{`HITL_WORKFLOW_CACHE="lots"`}},
+		{"cache zero", []string{"-workflow-cache", "0"}, nil, []string{"HITL_WORKFLOW_CACHE=0: want 1 to 1000000"}},
+		{"cache too big", nil, map[string]string{"HITL_WORKFLOW_CACHE": "1000001"}, []string{"HITL_WORKFLOW_CACHE=1000001"}},
 		{"unknown flag", []string{"-nope"}, nil, []string{"nope"}},
 		{"every problem at once", nil, map[string]string{"OPENAI_API_KEY": "", "ABLY_API_KEY": ""},
 			[]string{"OPENAI_API_KEY", "ABLY_API_KEY"}},

@@ -63,7 +63,8 @@ type Config struct {
 	// requests from its messages.
 	AgentClientID string
 	// Concurrency is how many approval-responses are handled at once
-	// (default 8); one approver's are handled in order.
+	// (default 32); one approver's decisions of one tool call are handled
+	// in order.
 	Concurrency int
 	// AblyOptions are appended to the client options (tests).
 	AblyOptions []ably.ClientOption
@@ -97,7 +98,7 @@ func (c *Config) setDefaults() {
 		c.AgentClientID = workflows.DefaultAgentClientID
 	}
 	if c.Concurrency <= 0 {
-		c.Concurrency = 8
+		c.Concurrency = 32
 	}
 }
 
@@ -231,7 +232,7 @@ func (b *runner) run(ctx context.Context) error {
 	defer offConn()
 
 	// Responses are handled by cfg.Concurrency goroutines; one approver's
-	// always by the same one, in order.
+	// of one tool call always by the same one, in order.
 	var wg sync.WaitGroup
 	for range b.cfg.Concurrency {
 		shard := make(chan *ably.Message, shardBuffer)
@@ -336,14 +337,22 @@ func (b *runner) enqueue(m *ably.Message) {
 	}
 }
 
-// dispatch hands a response to the goroutine of its publisher's shard,
-// waiting while that goroutine is shardBuffer messages behind.
+// dispatch hands a response to the goroutine of its shard, waiting while
+// that goroutine is shardBuffer messages behind. The shard is chosen by
+// publisher and tool call: one approver's decisions of one call stay in
+// order (the first one counts), and one approver working through a queue
+// of calls is not held to one goroutine.
 func (b *runner) dispatch(ctx context.Context, m *ably.Message) {
 	if m == nil {
 		return
 	}
 	h := fnv.New32a()
 	h.Write([]byte(m.ClientID))
+	h.Write([]byte{0})
+	headers, _ := ablymsg.AsMap(m.Extras[workflows.ExtrasHeaders])
+	if id, ok := headers[workflows.HeaderToolCallID].(string); ok {
+		h.Write([]byte(id))
+	}
 	select {
 	case b.shards[h.Sum32()%uint32(len(b.shards))] <- m:
 	case <-ctx.Done():

@@ -17,7 +17,7 @@
 // per approver and call, so the workflow records it as ignored, and the
 // rest are only logged. Every forwarded decision is signed (Signer).
 // Responses are handled by Config.Concurrency goroutines, each approver's
-// in order. Nothing an approver decides is lost: a message over a
+// decisions of one tool call in order. Nothing an approver decides is lost: a message over a
 // rate limit (PreLimit, checked before any Temporal call, or RateLimit) or
 // hit by a temporary failure goes to a bounded retry queue; one dropped
 // because that queue or the live buffer is full is logged as an error and

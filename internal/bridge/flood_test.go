@@ -183,7 +183,7 @@ func TestBridgeRoutesFromTheAgentsRequests(t *testing.T) {
 }
 
 // Responses are handled concurrently, each approver's in order.
-func TestBridgeKeepsEachApproversOrder(t *testing.T) {
+func TestBridgeKeepsEachApproversOrderPerCall(t *testing.T) {
 	ac := startAbly(t)
 	f := newFakeTemporal()
 	for i := range 6 {
@@ -193,28 +193,40 @@ func TestBridgeKeepsEachApproversOrder(t *testing.T) {
 	testutil.Eventually(t, 15*time.Second, "the bridge's first catch-up", func() bool { return strings.Contains(logs(), "catch-up done") })
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	for _, who := range []string{"alice", "bob"} {
+	// Each approver decides every call twice, in one batch: alice approves
+	// then rejects, bob rejects then approves. The calls may be handled
+	// side by side; the two decisions of one approver on one call must
+	// reach the workflow in the order they were published (the first
+	// counts).
+	order := map[string][]string{"alice": {"approved", "rejected"}, "bob": {"rejected", "approved"}}
+	for who, decisions := range order {
 		c, err := ably.NewREST(approverOptions(t, ac, who, "publisher")...)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var batch []*ably.Message
 		for i := range 6 {
-			m := guideResponse(fmt.Sprint("call_", i), "approved")
-			m.Extras["headers"] = map[string]any{"toolCallId": fmt.Sprint("call_", i), "workflowId": fmt.Sprint("wf-", i)}
-			batch = append(batch, m)
+			for _, d := range decisions {
+				m := guideResponse(fmt.Sprint("call_", i), d)
+				m.Extras["headers"] = map[string]any{"toolCallId": fmt.Sprint("call_", i), "workflowId": fmt.Sprint("wf-", i)}
+				batch = append(batch, m)
+			}
 		}
 		if err := c.Channels.Get(testChannel).PublishMultiple(ctx, batch); err != nil {
 			t.Fatal(err)
 		}
 	}
-	testutil.Eventually(t, 15*time.Second, "twelve signals", func() bool { return len(f.sent()) >= 12 })
+	testutil.Eventually(t, 15*time.Second, "24 signals", func() bool { return len(f.sent()) >= 24 })
 	next := map[string]int{}
 	for _, s := range f.sent() {
-		who, call := s.Decision.ApproverClientID, s.Decision.ToolCallID
-		if want := fmt.Sprint("call_", next[who]); call != want {
-			t.Fatalf("%s's decisions out of order: got %s, want %s", who, call, want)
+		key := s.Decision.ApproverClientID + " on " + s.Decision.ToolCallID
+		want := order[s.Decision.ApproverClientID][next[key]]
+		if s.Decision.Decision != want {
+			t.Fatalf("%s: decision %d is %s, want %s", key, next[key]+1, s.Decision.Decision, want)
 		}
-		next[who]++
+		next[key]++
+	}
+	if len(next) != 12 {
+		t.Errorf("signals for %d (approver, call) pairs, want 12: %v", len(next), next)
 	}
 }

@@ -260,7 +260,8 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 		h.count().countDropped(DropReasonLowRoleRepeat)
 		return nil
 	}
-	if !h.rate().allow(r.ClientID, h.now()) {
+	tok, ok := h.rate().take(r.ClientID, h.now())
+	if !ok {
 		log.Warn("approval-response deferred: approver rate limit exceeded", "perMinute", h.rate().perMinute, "burst", h.rate().burst)
 		return fmt.Errorf("%w: %s sends too many decisions", ErrRateLimited, r.ClientID)
 	}
@@ -270,7 +271,7 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 	h.count().countSigned()
 	if err := h.signal(ctx, wfID, d); err != nil {
 		if errors.Is(err, ErrTemporary) {
-			h.rate().refund(r.ClientID)
+			h.rate().refund(tok)
 			return err
 		}
 		log.Warn("dropping approval-response: signal failed", "err", err)

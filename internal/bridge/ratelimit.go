@@ -14,10 +14,16 @@ import (
 // two a second. A flood cannot do much more anyway: each pending call is
 // decided once, and a low role reaches a run once per call.
 type RateLimit struct {
-	PerMinute  float64 // default 120
-	Burst      int     // default 100
+	PerMinute  float64 // default DefaultPerMinute
+	Burst      int     // default DefaultBurst
 	MaxClients int     // default 10000
 }
+
+// The default per-approver limit of forwarded decisions.
+const (
+	DefaultBurst     = 100
+	DefaultPerMinute = 120
+)
 
 // rateLimiter is a bounded map of token buckets (x/time/rate) keyed by
 // clientId.
@@ -33,16 +39,20 @@ type rateLimiter struct {
 type bucket struct {
 	lim  *rate.Limiter
 	last time.Time // of the latest allow, for eviction
-	// taken is the token of the latest allow, until refund gives it back.
-	taken *rate.Reservation
+}
+
+// grant is one token taken by take, which refund can give back.
+type grant struct {
+	r  *rate.Reservation
+	at time.Time
 }
 
 func newRateLimiter(c RateLimit) *rateLimiter {
 	if c.PerMinute <= 0 {
-		c.PerMinute = 120
+		c.PerMinute = DefaultPerMinute
 	}
 	if c.Burst <= 0 {
-		c.Burst = 100
+		c.Burst = DefaultBurst
 	}
 	if c.MaxClients <= 0 {
 		c.MaxClients = 10000
@@ -52,6 +62,13 @@ func newRateLimiter(c RateLimit) *rateLimiter {
 
 // allow takes one token of key at now, and reports whether there was one.
 func (l *rateLimiter) allow(key string, now time.Time) bool {
+	_, ok := l.take(key, now)
+	return ok
+}
+
+// take takes one token of key at now, and reports whether there was one;
+// refund gives that token back.
+func (l *rateLimiter) take(key string, now time.Time) (grant, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b, ok := l.buckets[key]
@@ -66,20 +83,16 @@ func (l *rateLimiter) allow(key string, now time.Time) bool {
 	r := b.lim.ReserveN(now, 1)
 	if !r.OK() || r.DelayFrom(now) > 0 {
 		r.CancelAt(now)
-		return false
+		return grant{}, false
 	}
-	b.taken = r
-	return true
+	return grant{r: r, at: now}, true
 }
 
-// refund gives back the token of key's latest allow, taken for a signal
-// that could not be sent.
-func (l *rateLimiter) refund(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if b, ok := l.buckets[key]; ok && b.taken != nil {
-		b.taken.CancelAt(b.last)
-		b.taken = nil
+// refund gives back the token of g, taken for a signal that could not be
+// sent. A bucket evicted meanwhile is full again anyway.
+func (l *rateLimiter) refund(g grant) {
+	if g.r != nil {
+		g.r.CancelAt(g.at)
 	}
 }
 

@@ -53,6 +53,10 @@ type Config struct {
 	// never built (--temporal-cli, env TEMPORAL_CLI); empty means
 	// Root/.bin/temporal at the pinned version, built when missing.
 	TemporalCLI string
+	// Policy, when set, is the worker's policy file instead of
+	// config/policy.json under Root (the benchmark's longer approval
+	// timeout).
+	Policy string
 
 	IP        string // every part binds this address
 	Ports     Ports
@@ -88,7 +92,14 @@ func (c Config) LogDir() string      { return filepath.Join(c.StateDir(), "logs"
 func (c Config) DBFile() string      { return filepath.Join(c.StateDir(), "temporal.db") }
 func (c Config) UsersFile() string   { return filepath.Join(c.StateDir(), "users.json") }
 func (c Config) BlogDir() string     { return c.under("posts", "data", "posts") }
-func (c Config) PolicyFile() string  { return filepath.Join(c.Root, "config", "policy.json") }
+
+// PolicyFile is the worker's policy file: Policy, or config/policy.json.
+func (c Config) PolicyFile() string {
+	if c.Policy != "" {
+		return c.Policy
+	}
+	return filepath.Join(c.Root, "config", "policy.json")
+}
 
 func (c Config) hostPort(port int) string { return joinHostPort(c.IP, port) }
 

@@ -302,6 +302,7 @@ func TestTemporalArgs(t *testing.T) {
 		"server start-dev", "--ip 127.0.0.1", "--port 17233", "--ui-port 18233",
 		"--db-filename " + c.DBFile(), "--namespace default",
 		"--search-attribute ApprovalToolCallIDs=KeywordList", "--search-attribute PendingApprovals=Int",
+		"--sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("args %q lack %q", got, want)

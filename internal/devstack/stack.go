@@ -116,14 +116,12 @@ func Up(ctx context.Context, cfg Config, out io.Writer) (st *Stack, err error) {
 		}
 	}
 
-	worker, err := st.startChild("worker", st.bins[BinWorker], nil, mergeEnv(os.Environ(), workerEnv(cfg, st.secrets)))
+	worker, err := st.startWorker(ctx)
 	if err != nil {
 		return st, err
 	}
-	if err := waitWorkerPolling(ctx, st.Temporal, worker, cfg.Timeout); err != nil {
-		return st, fmt.Errorf("%w (log: %s)", err, filepath.Join(cfg.LogDir(), "worker.log"))
-	}
-	bridge, err := st.startChild("bridge", st.bins[BinApprover], []string{"bridge"}, mergeEnv(os.Environ(), bridgeEnv(cfg, st.secrets)))
+	st.children = append(st.children, worker)
+	bridge, err := st.startChild(ChildBridge, st.bins[BinApprover], []string{"bridge"}, mergeEnv(os.Environ(), bridgeEnv(cfg, st.secrets)))
 	if err != nil {
 		return st, err
 	}

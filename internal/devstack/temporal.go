@@ -107,6 +107,14 @@ func ensureTemporalCLI(ctx context.Context, c Config, log io.Writer) (string, er
 // workflows (and so pending approvals) across restarts. The search
 // attributes are registered when the file is created; ensureSearchAttributes
 // adds them to an older file.
+//
+// The file is in write-ahead-log mode with synchronous=NORMAL: a commit
+// survives the server process being killed, and only a crash of the
+// machine itself may lose the last ones. SQLite's default (a rollback
+// journal, synchronous=FULL) syncs the disk several times per commit, and
+// the server commits through one connection: that was most of the time a
+// decision waited on this stack (docs/BENCHMARKS.md). Production runs on
+// PostgreSQL.
 func temporalArgs(c Config) []string {
 	args := []string{
 		"server", "start-dev",
@@ -116,6 +124,8 @@ func temporalArgs(c Config) []string {
 		"--db-filename", c.DBFile(),
 		"--namespace", c.Namespace,
 		"--log-level", "warn",
+		"--sqlite-pragma", "journal_mode=wal",
+		"--sqlite-pragma", "synchronous=normal",
 	}
 	for _, spec := range workflows.SearchAttributeSpecs() {
 		args = append(args, "--search-attribute", spec)

@@ -1,0 +1,539 @@
+package devstack
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+func ms(n float64) time.Duration { return time.Duration(n * float64(time.Millisecond)) }
+
+func TestSummarize(t *testing.T) {
+	seq := func(n int) []time.Duration {
+		var ds []time.Duration
+		for i := n; i >= 1; i-- { // reversed: summarize sorts
+			ds = append(ds, ms(float64(i)))
+		}
+		return ds
+	}
+	tests := []struct {
+		name string
+		in   []time.Duration
+		want Durations
+	}{
+		{"empty", nil, Durations{}},
+		{"one", []time.Duration{ms(7)}, Durations{Count: 1, P50: ms(7), P99: ms(7), Max: ms(7)}},
+		{"two: the lower is the median", []time.Duration{ms(9), ms(1)}, Durations{Count: 2, P50: ms(1), P99: ms(9), Max: ms(9)}},
+		{"1..5", seq(5), Durations{Count: 5, P50: ms(3), P99: ms(5), Max: ms(5)}},
+		{"1..100", seq(100), Durations{Count: 100, P50: ms(50), P99: ms(99), Max: ms(100)}},
+		{"1..200", seq(200), Durations{Count: 200, P50: ms(100), P99: ms(198), Max: ms(200)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := append([]time.Duration(nil), tt.in...)
+			if got := summarize(tt.in); got != tt.want {
+				t.Errorf("summarize = %+v, want %+v", got, tt.want)
+			}
+			for i := range in {
+				if in[i] != tt.in[i] {
+					t.Fatal("summarize changed its input")
+				}
+			}
+		})
+	}
+}
+
+func TestMedianMaxAndRates(t *testing.T) {
+	tests := []struct {
+		in           []int
+		median, maxi int
+	}{{nil, 0, 0}, {[]int{43}, 43, 43}, {[]int{45, 43, 44, 49}, 44, 49}, {[]int{3, 1, 2}, 2, 3}}
+	for _, tt := range tests {
+		if m, x := medianMax(tt.in); m != tt.median || x != tt.maxi {
+			t.Errorf("medianMax(%v) = %d, %d, want %d, %d", tt.in, m, x, tt.median, tt.maxi)
+		}
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if got := spanOf([]time.Time{t0.Add(time.Second), t0}, []time.Time{t0.Add(3 * time.Second), t0.Add(10 * time.Second)}); got != 10*time.Second {
+		t.Errorf("spanOf = %s, want 10s", got)
+	}
+	if got := perSecond(200, 10*time.Second); got != 20 {
+		t.Errorf("perSecond = %v, want 20", got)
+	}
+	if got := perSecond(5, 0); got != 0 {
+		t.Errorf("perSecond over no time = %v, want 0", got)
+	}
+}
+
+func loadHistory(t *testing.T, path string) []*historypb.HistoryEvent {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h.GetEvents()
+}
+
+// builder makes synthetic histories: each event 10 ms after the last.
+type historyBuilder struct {
+	t      *testing.T
+	events []*historypb.HistoryEvent
+	at     time.Time
+}
+
+func (b *historyBuilder) add(typ enumspb.EventType, set func(e *historypb.HistoryEvent)) {
+	b.at = b.at.Add(10 * time.Millisecond)
+	e := &historypb.HistoryEvent{EventId: int64(len(b.events) + 1), EventType: typ, EventTime: timestamppb.New(b.at)}
+	if set != nil {
+		set(e)
+	}
+	b.events = append(b.events, e)
+}
+
+func (b *historyBuilder) payloads(v any) *commonpb.Payloads {
+	p, err := converter.GetDefaultDataConverter().ToPayloads(v)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return p
+}
+
+func (b *historyBuilder) signal(d workflows.Decision) {
+	b.add(enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, func(e *historypb.HistoryEvent) {
+		e.Attributes = &historypb.HistoryEvent_WorkflowExecutionSignaledEventAttributes{WorkflowExecutionSignaledEventAttributes: &historypb.WorkflowExecutionSignaledEventAttributes{
+			SignalName: workflows.DecisionSignal, Input: b.payloads(d)}}
+	})
+}
+
+func (b *historyBuilder) activity(name string) {
+	b.add(enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, func(e *historypb.HistoryEvent) {
+		e.Attributes = &historypb.HistoryEvent_ActivityTaskScheduledEventAttributes{ActivityTaskScheduledEventAttributes: &historypb.ActivityTaskScheduledEventAttributes{
+			ActivityType: &commonpb.ActivityType{Name: name}}}
+	})
+}
+
+func (b *historyBuilder) localActivity(name string) {
+	b.add(enumspb.EVENT_TYPE_MARKER_RECORDED, func(e *historypb.HistoryEvent) {
+		e.Attributes = &historypb.HistoryEvent_MarkerRecordedEventAttributes{MarkerRecordedEventAttributes: &historypb.MarkerRecordedEventAttributes{
+			MarkerName: "LocalActivity",
+			Details:    map[string]*commonpb.Payloads{"data": b.payloads(map[string]any{"ActivityID": "3", "ActivityType": name})}}}
+	})
+}
+
+func (b *historyBuilder) task() {
+	b.add(enumspb.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, nil)
+	b.add(enumspb.EVENT_TYPE_WORKFLOW_TASK_STARTED, nil)
+	b.add(enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, nil)
+}
+
+func TestReadRunHistory(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	synthetic := func(local bool) []*historypb.HistoryEvent {
+		b := &historyBuilder{t: t, at: t0}
+		b.add(enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, nil) // t0+10ms
+		b.task()
+		b.activity(workflows.ActivityPublishApprovalRequest)
+		b.signal(workflows.Decision{ToolCallID: "call_1", Decision: "approved", ApproverClientID: "erin", PublishedAt: t0}) // a junk decision first
+		b.signal(workflows.Decision{ToolCallID: "call_1", Decision: "approved", ApproverClientID: "pat", PublishedAt: t0.Add(40 * time.Millisecond)})
+		b.task()
+		if local {
+			b.localActivity(workflows.ActivityExecuteTool)
+		} else {
+			b.activity(workflows.ActivityExecuteTool)
+		}
+		b.add(enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, nil)
+		return b.events
+	}
+	at := func(n int) time.Time { return t0.Add(time.Duration(n) * 10 * time.Millisecond) }
+	byPat := func(d workflows.Decision) bool { return d.ApproverClientID == "pat" }
+	recorded := loadHistory(t, filepath.Join("..", "..", "workflows", "testdata", "replay", "v2-approve.json"))
+	eventTime := func(id int) time.Time { return recorded[id-1].GetEventTime().AsTime() }
+
+	tests := []struct {
+		name      string
+		events    []*historypb.HistoryEvent
+		match     func(workflows.Decision) bool
+		want      runHistory
+		wantSteps []string
+		wantErr   string
+	}{
+		{
+			name:   "recorded v2-approve: alice's decision, ExecuteTool activity",
+			events: recorded,
+			match:  func(d workflows.Decision) bool { return d.AblyMessageID == "msg-approve-2" && d.Decision == "approved" },
+			want:   runHistory{Events: 54, Signaled: eventTime(20), ToolScheduled: eventTime(42), Completed: eventTime(54)},
+			wantSteps: []string{
+				// Event 21 (the request's publish started) is timed before
+				// the decision and left out.
+				"WorkflowExecutionSignaled approval-decision → ActivityTaskCompleted PublishApprovalRequest",
+				"ActivityTaskCompleted PublishApprovalRequest → WorkflowTaskScheduled",
+			},
+		},
+		{
+			name:      "synthetic: ExecuteTool activity",
+			events:    synthetic(false),
+			match:     byPat,
+			want:      runHistory{Events: 12, Decision: at(4), Signaled: at(7), ToolScheduled: at(11), Completed: at(12)},
+			wantSteps: []string{"decision (Ably timestamp) → WorkflowExecutionSignaled approval-decision", "WorkflowExecutionSignaled approval-decision → WorkflowTaskScheduled"},
+		},
+		{
+			name:   "synthetic: ExecuteTool local activity",
+			events: synthetic(true),
+			match:  byPat,
+			want:   runHistory{Events: 12, Decision: at(4), Signaled: at(7), ToolScheduled: at(11), ToolLocal: true, Completed: at(12)},
+		},
+		{name: "no matching decision", events: synthetic(false), match: func(workflows.Decision) bool { return false }, wantErr: "no matching approval-decision"},
+		{name: "no tool", events: synthetic(false)[:9], match: byPat, wantErr: "no ExecuteTool"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := readRunHistory(tt.events, tt.match)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			steps := got.Steps
+			got.Steps = nil
+			if !got.Decision.Equal(tt.want.Decision) || !got.Signaled.Equal(tt.want.Signaled) || !got.ToolScheduled.Equal(tt.want.ToolScheduled) ||
+				!got.Completed.Equal(tt.want.Completed) || got.Events != tt.want.Events || got.ToolLocal != tt.want.ToolLocal {
+				t.Errorf("got %+v\nwant %+v", got, tt.want)
+			}
+			var sum time.Duration
+			for i, s := range steps {
+				sum += s.D
+				if i < len(tt.wantSteps) && s.Label != tt.wantSteps[i] {
+					t.Errorf("step %d = %q, want %q", i, s.Label, tt.wantSteps[i])
+				}
+			}
+			from := got.Decision
+			if from.IsZero() {
+				from = got.Signaled
+			}
+			if want := got.ToolScheduled.Sub(from); sum != want {
+				t.Errorf("the steps add up to %s, want %s (decision → tool)", sum, want)
+			}
+		})
+	}
+}
+
+func TestReadFloorHistory(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	b := &historyBuilder{t: t, at: t0}
+	b.add(enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, nil)
+	b.task()
+	b.add(enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, nil)
+	b.task()
+	b.activity(floorActivityName)
+	got, err := readFloorHistory(b.events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Events != 9 || !got.Signaled.Equal(t0.Add(50*time.Millisecond)) || !got.Scheduled.Equal(t0.Add(90*time.Millisecond)) {
+		t.Errorf("got %+v, want 9 events, signal at +50ms, activity at +90ms", got)
+	}
+	wantSteps := []string{"WorkflowExecutionSignaled → WorkflowTaskScheduled", "WorkflowTaskScheduled → WorkflowTaskStarted",
+		"WorkflowTaskStarted → WorkflowTaskCompleted", "WorkflowTaskCompleted → ActivityTaskScheduled " + floorActivityName}
+	if len(got.Steps) != len(wantSteps) {
+		t.Fatalf("steps %+v, want %q", got.Steps, wantSteps)
+	}
+	for i, s := range got.Steps {
+		if s.Label != wantSteps[i] || s.D != 10*time.Millisecond {
+			t.Errorf("step %d = %+v, want %q of 10ms", i, s, wantSteps[i])
+		}
+	}
+	if _, err := readFloorHistory(b.events[:5]); err == nil {
+		t.Error("a floor history without its activity: no error")
+	}
+	sent := []time.Time{t0.Add(30 * time.Millisecond)}
+	f := floorFigures([]floorHistory{got}, sent)
+	if f.SignalToActivity.P50 != 60*time.Millisecond || f.SignaledToActivity.P50 != 40*time.Millisecond || f.EventsMax != 9 ||
+		len(f.Steps) != 5 || f.Steps[0].Step != floorSentLabel+" → WorkflowExecutionSignaled "+floorSignalName || f.Steps[0].Median != 20*time.Millisecond {
+		t.Errorf("floorFigures = %+v", f)
+	}
+}
+
+func TestAggregateSteps(t *testing.T) {
+	run := func(a, b, c time.Duration) []benchStep {
+		return []benchStep{{"decision → signal", a}, {"task scheduled → started", b}, {"publish", c}, {"task scheduled → started", b}}
+	}
+	got := aggregateSteps([][]benchStep{run(ms(10), ms(1), ms(4)), run(ms(30), ms(3), ms(4)), run(ms(20), ms(2), ms(4))})
+	want := []StepFigure{
+		{Step: "decision → signal", Runs: 3, Median: ms(20), P99: ms(30), Share: 60.0 / 84},
+		{Step: "task scheduled → started", Runs: 3, Median: ms(2), P99: ms(3), Share: 6.0 / 84},
+		{Step: "publish", Runs: 3, Median: ms(4), P99: ms(4), Share: 12.0 / 84},
+		{Step: "task scheduled → started (#2)", Runs: 3, Median: ms(2), P99: ms(3), Share: 6.0 / 84},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d steps, want %d: %+v", len(got), len(want), got)
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if g.Step != w.Step || g.Runs != w.Runs || g.Median != w.Median || g.P99 != w.P99 || g.Share-w.Share > 1e-9 || w.Share-g.Share > 1e-9 {
+			t.Errorf("step %d = %+v, want %+v", i, g, w)
+		}
+	}
+	if got := aggregateSteps(nil); len(got) != 0 {
+		t.Errorf("no runs: %+v", got)
+	}
+}
+
+func TestCamelEventType(t *testing.T) {
+	for typ, want := range map[enumspb.EventType]string{
+		enumspb.EVENT_TYPE_WORKFLOW_TASK_STARTED:       "WorkflowTaskStarted",
+		enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED: "WorkflowExecutionSignaled",
+		enumspb.EVENT_TYPE_MARKER_RECORDED:             "MarkerRecorded",
+	} {
+		if got := camelEventType(typ); got != want {
+			t.Errorf("camelEventType(%d) = %q, want %q", typ, got, want)
+		}
+	}
+}
+
+func TestParseVmHWM(t *testing.T) {
+	tests := []struct {
+		status  string
+		want    int64
+		wantErr bool
+	}{
+		{"Name:\thitl-worker\nVmPeak:\t 1300000 kB\nVmHWM:\t  123456 kB\nVmRSS:\t 100000 kB\n", 123456 * 1024, false},
+		{"VmHWM: 0 kB\n", 0, false},
+		{"Name: x\n", 0, true},
+		{"VmHWM: lots kB\n", 0, true},
+		{"VmHWM: 12 MB\n", 0, true},
+	}
+	for _, tt := range tests {
+		got, err := parseVmHWM([]byte(tt.status))
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("parseVmHWM(%q) = %d, %v; want %d, error %v", tt.status, got, err, tt.want, tt.wantErr)
+		}
+	}
+	if rss, err := peakRSS(os.Getpid()); err != nil || rss <= 0 {
+		t.Errorf("peakRSS(self) = %d, %v", rss, err)
+	}
+}
+
+func TestCPUModel(t *testing.T) {
+	info := "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R)   Processor\nprocessor\t: 1\nmodel name\t: other\n"
+	if got := cpuModel([]byte(info)); got != "Intel(R) Xeon(R) Processor" {
+		t.Errorf("cpuModel = %q", got)
+	}
+	if got := cpuModel([]byte("processor: 0\n")); got != "" {
+		t.Errorf("cpuModel without a model = %q", got)
+	}
+}
+
+func TestPostsExactlyOnce(t *testing.T) {
+	dir := t.TempDir()
+	post := func(name, wfID string) {
+		body := "---\ntitle: \"T\"\nslug: t\nworkflow_id: \"" + wfID + "\"\ntool_call_id: \"call_1\"\n---\n\nbody\n"
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	post("a.md", "run-a")
+	post("b.md", "run-b")
+	post("b-1234abcd.md", "run-b")
+	post("x.md", "run-x")
+	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("workflow_id: \"run-c\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	counts, err := postsByRun(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, problems := exactlyOnce(counts, []string{"run-a", "run-b", "run-c"})
+	if ok != 1 {
+		t.Errorf("exactly once: %d, want 1", ok)
+	}
+	want := []string{`1 post(s) of an unknown run "run-x"`, "run run-b published 2 posts", "run run-c published no post"}
+	if strings.Join(problems, "\n") != strings.Join(want, "\n") {
+		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(problems, "\n"), strings.Join(want, "\n"))
+	}
+	if got := postWorkflowID([]byte("---\ntitle: x\n---\nworkflow_id: \"late\"\n")); got != "" {
+		t.Errorf("workflow_id after the front matter counted: %q", got)
+	}
+}
+
+func TestForEach(t *testing.T) {
+	var running, peak, calls atomic.Int32
+	err := forEach(t.Context(), 50, 4, func(ctx context.Context, i int) error {
+		n := running.Add(1)
+		defer running.Add(-1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		calls.Add(1)
+		if i%2 == 0 {
+			return errors.New("even")
+		}
+		return nil
+	})
+	if calls.Load() != 50 || peak.Load() > 4 {
+		t.Errorf("calls %d (want 50), peak concurrency %d (want at most 4)", calls.Load(), peak.Load())
+	}
+	if err == nil || strings.Count(err.Error(), "even") != maxPoolErrors || !strings.Contains(err.Error(), "and 15 more errors") {
+		t.Errorf("err = %v, want %d errors and 15 more", err, maxPoolErrors)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := forEach(ctx, 10, 2, func(context.Context, int) error { return nil }); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: err = %v", err)
+	}
+}
+
+func TestBenchConfigDefaults(t *testing.T) {
+	tests := []struct {
+		n, approvers, want int
+	}{{5, 0, 5}, {200, 0, 20}, {1000, 0, 100}, {10000, 0, 1000}, {200, 7, 7}, {3, 20, 3}}
+	for _, tt := range tests {
+		if got := (BenchConfig{N: tt.n, Approvers: tt.approvers}).approvers(); got != tt.want {
+			t.Errorf("approvers(n=%d, -approvers %d) = %d, want %d", tt.n, tt.approvers, got, tt.want)
+		}
+	}
+	if got := (BenchConfig{N: 200}).timeout(); got != 12*time.Minute {
+		t.Errorf("timeout(200) = %s", got)
+	}
+	if got := (BenchConfig{N: 5, Timeout: time.Minute}).timeout(); got != time.Minute {
+		t.Errorf("timeout with -timeout = %s", got)
+	}
+	err := BenchConfig{Root: t.TempDir(), N: 0, Approvers: -1, Timeout: -1}.Validate()
+	for _, want := range []string{"not the repository root", "-n 0", "-approvers -1", "-timeout"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate: %v, want %q", err, want)
+		}
+	}
+}
+
+func TestWriteBenchPolicy(t *testing.T) {
+	path, err := writeBenchPolicy(filepath.Join("..", "..", "config", "policy.json"), filepath.Join(t.TempDir(), "policy.json"), 3*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := config.LoadPolicy(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := time.Duration(p.Tools["publish_blog_post"].Timeout); got != 3*time.Hour {
+		t.Errorf("publish_blog_post timeout %s, want 3h", got)
+	}
+	if tp := p.Tools["search_posts"]; tp.NeedsApproval() || tp.Timeout != 0 {
+		t.Errorf("search_posts = %+v, want no approval and no timeout", tp)
+	}
+	if p.Tools["publish_blog_post"].MinRole != "publisher" {
+		t.Errorf("publish_blog_post minRole changed: %+v", p.Tools["publish_blog_post"])
+	}
+}
+
+func TestFormat(t *testing.T) {
+	tests := []struct{ got, want string }{
+		{formatDuration(ms(641)), "641 ms"},
+		{formatDuration(14600 * time.Millisecond), "14.6 s"},
+		{formatDuration(152 * time.Second), "152 s"},
+		{formatDuration(ms(1.5)), "1.50 ms"},
+		{formatDuration(4 * time.Microsecond), "4 µs"},
+		{formatDuration(-ms(2)), "−2.00 ms"},
+		{formatRatio(14.6, 3.9), "3.7×"},
+		{formatRatio(7, 16), "0.44×"},
+		{formatRatio(1, 0), "—"},
+		{formatRate(7.04), "7.04"},
+		{formatRate(1184.2), "1184"},
+		{formatBytes(123_400_000), "123 MB"},
+		{formatBytes(0), "n/a"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
+	}
+}
+
+func TestMarkdown(t *testing.T) {
+	res := BenchResult{
+		N: 200, Approvers: 20,
+		Machine: Machine{Date: time.Date(2026, 12, 4, 18, 0, 0, 0, time.UTC), CPU: "Test CPU", Cores: 2, GoVersion: "go1.26.8", OS: "linux/amd64", LoadAvg: "7.5", LoadAvgEnd: "8.25"},
+		Elapsed: 95 * time.Second,
+		Product: ProductFigures{
+			Runs: 200, TimeToAllPending: 30 * time.Second,
+			DecisionToSignal: Durations{Count: 200, P50: ms(188), P99: ms(900), Max: ms(950)},
+			DecisionToTool:   Durations{Count: 200, P50: 14600 * time.Millisecond, P99: 26800 * time.Millisecond, Max: 27 * time.Second},
+			ToolEvent:        "ActivityTaskScheduled ExecuteTool", DecisionsPerSecond: 7, Drain: 40 * time.Second,
+			EventsMedian: 49, EventsMax: 51, WorkerPeakRSS: 123e6, BridgePeakRSS: 40e6, PostsExactlyOnce: 199,
+			PostProblems: []string{"run a|b published no post"},
+			Steps:        []StepFigure{{Step: "decision (Ably timestamp) → WorkflowExecutionSignaled approval-decision", Runs: 200, Median: ms(188), P99: ms(900), Share: 0.25}},
+		},
+		Floor: &FloorFigures{
+			SignalToActivity:   Durations{Count: 200, P50: 3900 * time.Millisecond, P99: 11100 * time.Millisecond, Max: 12 * time.Second},
+			SignaledToActivity: Durations{Count: 200, P50: ms(100), P99: ms(300), Max: ms(400)},
+			SignalsPerSecond:   16, EventsMedian: 15, EventsMax: 15,
+			Steps: []StepFigure{{Step: "WorkflowTaskScheduled → WorkflowTaskStarted", Runs: 200, Median: ms(3000), P99: ms(9000), Share: 0.8}},
+		},
+	}
+	var b bytes.Buffer
+	res.Markdown(&b)
+	out := b.String()
+	for _, want := range []string{
+		"### N = 200, 20 approvers, responses with `toolCallId` and `workflowId` headers\n",
+		"2026-12-04 18:00 UTC, Test CPU, 2 cores, go1.26.8, linux/amd64, load average 7.5 at the start, 8.25 at the end; the whole run took 95 s.",
+		"| figure | product | bare floor | ratio |\n|---|---|---|---|\n",
+		"| decision → tool scheduled, p50 | 14.6 s | 3.9 s | 3.7× |\n",
+		"| decision → tool scheduled, p99 | 26.8 s | 11.1 s | 2.4× |\n",
+		"| decisions applied per second | 7 | 16 | 0.44× |\n",
+		"| decision → signal, p50 / p99 / max | 188 ms / 900 ms / 950 ms | — | — |\n",
+		"| history events per run, median / max | 49 / 51 | 15 / 15 | — |\n",
+		"| worker peak RSS (VmHWM) | 123 MB | — | — |\n",
+		"| runs that published their post exactly once | 199 of 200 | — | — |\n",
+		`- **run a\|b published no post**`,
+		"| decision (Ably timestamp) → WorkflowExecutionSignaled approval-decision | 200 | 188 ms | 900 ms | 25% |\n",
+		"Where the floor's signal sent → activity scheduled goes",
+		"| WorkflowTaskScheduled → WorkflowTaskStarted | 200 | 3 s | 9 s | 80% |\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, out)
+		}
+	}
+
+	res.KillWorker, res.GuideShaped, res.Floor, res.Approvers = true, true, nil, 1
+	res.Product.WorkerPeakRSSBeforeKill, res.Product.WorkerRestart = 300e6, 4*time.Second
+	b.Reset()
+	res.Markdown(&b)
+	out = b.String()
+	for _, want := range []string{
+		"### N = 200, one approver deciding all in one burst, guide-shaped responses (`toolCallId` header only), worker killed (SIGKILL) and restarted while all wait",
+		"| decision → tool scheduled, p50 | 14.6 s | — | — |\n",
+		"| worker peak RSS before the SIGKILL (VmHWM) | 300 MB | — | — |\n",
+		"| worker restart (SIGKILL → the new worker polls) | 4 s | — | — |\n",
+		"| restarted worker peak RSS (VmHWM) | 123 MB | — | — |\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("kill-worker markdown lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "signal event → activity scheduled") {
+		t.Errorf("kill-worker markdown has floor rows:\n%s", out)
+	}
+}
