@@ -2,7 +2,6 @@ package devstack
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -81,24 +80,7 @@ func (p *proc) Err() error {
 // Stop sends SIGTERM and waits up to grace for the exit, then kills the
 // process. A process that exits on SIGTERM is not an error.
 func (p *proc) Stop(grace time.Duration) error {
-	select {
-	case <-p.done:
-		return nil
-	default:
-	}
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("stop %s: %w", p.name, err)
-	}
-	t := time.NewTimer(grace)
-	defer t.Stop()
-	select {
-	case <-p.done:
-		return nil
-	case <-t.C:
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		return fmt.Errorf("%s did not stop within %s; killed", p.name, grace)
-	}
+	return p.stopWith(syscall.SIGTERM, grace)
 }
 
 // buildMains builds each main package (name -> package path) into binDir

@@ -7,7 +7,6 @@ package temporaltest
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -32,11 +31,7 @@ func CLI(t testing.TB) string {
 	t.Helper()
 	path := os.Getenv(EnvCLI)
 	if path == "" {
-		root, err := moduleRoot()
-		if err != nil {
-			t.Fatalf("temporal CLI: %v", err)
-		}
-		path = filepath.Join(root, ".bin", "temporal")
+		path = filepath.Join(testutil.ModuleRoot(t), ".bin", "temporal")
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -46,25 +41,6 @@ func CLI(t testing.TB) string {
 		t.Fatalf("the Temporal CLI is missing (%v): run `make tools` (scripts/install-tools.sh) or set %s", err, EnvCLI)
 	}
 	return abs
-}
-
-// moduleRoot is the nearest directory above the working directory that
-// holds go.mod.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // SearchAttributeArgs are the dev server flags that register the

@@ -1,12 +1,14 @@
 // Package testutil holds the helpers that tests across the module share:
 // polling a condition instead of sleeping, a goroutine-safe output buffer,
-// and a spare loopback port. It depends on nothing of the project, so any
+// a spare loopback port and the module's root. It depends on nothing of the project, so any
 // package's tests may import it.
 package testutil
 
 import (
 	"bytes"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -78,4 +80,25 @@ func FreePort(t testing.TB) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// ModuleRoot is the nearest directory above the working directory that
+// holds go.mod: the module's root, since tests run in their package's
+// directory. It fails the test when there is none.
+func ModuleRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the working directory")
+		}
+		dir = parent
+	}
 }

@@ -55,10 +55,7 @@ type Driver struct {
 // never skips. t.Cleanup closes the browser.
 func Start(t *testing.T) *Driver {
 	t.Helper()
-	root, err := moduleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := testutil.ModuleRoot(t)
 	node := requireNode(t)
 	chrome := os.Getenv(EnvChromium)
 	if chrome == "" {
@@ -209,25 +206,6 @@ func requireNode(t *testing.T) string {
 		t.Fatalf("node %s: want Node >= 20", v)
 	}
 	return node
-}
-
-// moduleRoot is the nearest directory above the working directory that
-// holds go.mod (the module's root: tests run in their package directory).
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 func tail(s string, n int) string {
