@@ -112,3 +112,27 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// waitAll blocks until ctx is done (nil) or one of ps exits (an error
+// naming it and its log in logDir). Nil entries are parts not started.
+func waitAll(ctx context.Context, ps []*proc, logDir string) error {
+	died := make(chan *proc, len(ps))
+	for _, p := range ps {
+		if p == nil {
+			continue
+		}
+		go func() {
+			select {
+			case <-p.Exited():
+				died <- p
+			case <-ctx.Done():
+			}
+		}()
+	}
+	select {
+	case <-ctx.Done():
+		return nil
+	case p := <-died:
+		return fmt.Errorf("%s exited unexpectedly (%v); see %s", p.name, p.Err(), filepath.Join(logDir, p.name+".log"))
+	}
+}

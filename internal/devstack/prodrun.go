@@ -43,23 +43,5 @@ func (st *ProdStack) Wait(ctx context.Context) error {
 	if st.pg != nil {
 		parts = append(parts, st.pg.proc)
 	}
-	died := make(chan *proc, len(parts))
-	for _, p := range parts {
-		if p == nil {
-			continue
-		}
-		go func() {
-			select {
-			case <-p.Exited():
-				died <- p
-			case <-ctx.Done():
-			}
-		}()
-	}
-	select {
-	case <-ctx.Done():
-		return nil
-	case p := <-died:
-		return fmt.Errorf("%s exited unexpectedly (%v); see %s/%s.log", p.name, p.Err(), st.LogDir(), p.name)
-	}
+	return waitAll(ctx, parts, st.LogDir())
 }

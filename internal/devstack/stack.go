@@ -338,22 +338,7 @@ func waitStaysUp(ctx context.Context, p *proc, d time.Duration) error {
 // Wait blocks until ctx is done (nil) or a part dies (an error naming it
 // and its log).
 func (st *Stack) Wait(ctx context.Context) error {
-	died := make(chan *proc, len(st.children)+1)
-	for _, p := range append([]*proc{st.temporal}, st.children...) {
-		go func() {
-			select {
-			case <-p.Exited():
-				died <- p
-			case <-ctx.Done():
-			}
-		}()
-	}
-	select {
-	case <-ctx.Done():
-		return nil
-	case p := <-died:
-		return fmt.Errorf("%s exited unexpectedly (%v); see %s", p.name, p.Err(), filepath.Join(st.cfg.LogDir(), p.name+".log"))
-	}
+	return waitAll(ctx, append([]*proc{st.temporal}, st.children...), st.cfg.LogDir())
 }
 
 // Close stops everything in reverse start order: the bridge and the worker
