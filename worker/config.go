@@ -54,9 +54,15 @@ type Config struct {
 	// their workflow tasks (Temporal's sticky cache). A run that is not
 	// cached replays its history on its next task, which costs time but
 	// not correctness; each cached run waiting for an approval costs about
-	// 85 kB (docs/BENCHMARKS.md), so the default bounds the worker near
-	// 250 MB however many runs wait.
+	// 100 kB (docs/BENCHMARKS.md), so the cache, not the number of waiting
+	// runs, bounds the worker's memory.
 	WorkflowCache int
+
+	// MemoryLimit is the Go runtime's soft memory limit in bytes (Go's
+	// own GOMEMLIMIT, which wins when set): the garbage collector works
+	// harder near it instead of letting the heap grow to twice what is
+	// live. 0 means none.
+	MemoryLimit int64
 
 	LogLevel slog.Level
 }
@@ -70,7 +76,11 @@ const EnvWorkflowCache = "HITL_WORKFLOW_CACHE"
 
 // DefaultWorkflowCache is the default of Config.WorkflowCache (Temporal's
 // own default is 10,000).
-const DefaultWorkflowCache = 2000
+const DefaultWorkflowCache = 1000
+
+// DefaultMemoryLimit is the worker's soft memory limit unless GOMEMLIMIT
+// is set.
+const DefaultMemoryLimit = 256 << 20
 
 // maxWorkflowCache bounds HITL_WORKFLOW_CACHE.
 const maxWorkflowCache = 1_000_000
@@ -101,6 +111,10 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 		HealthAddr:     env.Get(EnvHealthAddr),
 		TraceFile:      env.Get(telemetry.EnvTraceFile),
 		WorkflowCache:  DefaultWorkflowCache,
+		MemoryLimit:    DefaultMemoryLimit,
+	}
+	if env.Get("GOMEMLIMIT") != "" {
+		c.MemoryLimit = 0 // the runtime applied it already
 	}
 	if v := env.Get(EnvWorkflowCache); v != "" {
 		n, err := strconv.Atoi(v)

@@ -42,7 +42,8 @@ func TestLoadConfigDefaultsAndFlags(t *testing.T) {
 		{"client id", c.AgentClientID, "hitl:agent"},
 		{"channel", c.Channel, "ai:big-bad-any"},
 		{"blog dir", c.BlogDir, "data/posts"},
-		{"workflow cache", strconv.Itoa(c.WorkflowCache), "2000"},
+		{"workflow cache", strconv.Itoa(c.WorkflowCache), "1000"},
+		{"memory limit", strconv.FormatInt(c.MemoryLimit, 10), "268435456"},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -153,5 +154,25 @@ func TestCheckPolicyTools(t *testing.T) {
 				t.Errorf("warnings = %q, want %d", warns, tt.wantWarnings)
 			}
 		})
+	}
+}
+
+func TestMemoryLimitYieldsToGOMEMLIMIT(t *testing.T) {
+	for _, tt := range []struct {
+		gomemlimit string
+		want       int64
+	}{
+		{"", DefaultMemoryLimit},
+		{"1GiB", 0}, // the runtime applied it; the worker leaves it alone
+	} {
+		env := baseEnv(t)
+		env["GOMEMLIMIT"] = tt.gomemlimit
+		c, err := loadConfig(nil, env, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.MemoryLimit != tt.want {
+			t.Errorf("GOMEMLIMIT=%q: MemoryLimit = %d, want %d", tt.gomemlimit, c.MemoryLimit, tt.want)
+		}
 	}
 }

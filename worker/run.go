@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -107,8 +108,12 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		defer stop()
 	}
 
-	// The SDK's cache size is process-wide; this process runs one worker.
+	// The SDK's cache size and the runtime's memory limit are
+	// process-wide; this process runs one worker.
 	worker.SetStickyWorkflowCacheSize(cfg.WorkflowCache)
+	if cfg.MemoryLimit > 0 {
+		debug.SetMemoryLimit(cfg.MemoryLimit)
+	}
 	w := worker.New(c, workflows.TaskQueue, worker.Options{Interceptors: tracing.WorkerInterceptors()})
 	for _, name := range workflows.RegisteredNames() {
 		w.RegisterWorkflowWithOptions(workflows.AgentWorkflow, workflow.RegisterOptions{Name: name})
@@ -116,7 +121,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	w.RegisterActivity(acts)
 
 	logger.Info("worker starting", "temporal", topts.HostPort, "namespace", topts.Namespace,
-		"taskQueue", workflows.TaskQueue, "workflowCache", cfg.WorkflowCache, "model", cfg.OpenAIModel, "openaiBaseURL", cfg.OpenAIBaseURL,
+		"taskQueue", workflows.TaskQueue, "workflowCache", cfg.WorkflowCache, "memoryLimit", cfg.MemoryLimit, "model", cfg.OpenAIModel, "openaiBaseURL", cfg.OpenAIBaseURL,
 		"ablyEndpoint", cfg.Ably.Endpoint, "channel", cfg.Channel, "blogDir", cfg.BlogDir, "tracing", tracing.Enabled())
 	if err := w.Run(interruptOn(ctx)); err != nil {
 		return fmt.Errorf("worker: %w", err)
