@@ -3,8 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -176,12 +176,7 @@ func TestServeUntilCancelled(t *testing.T) {
 	if _, err := runT(t, t.Context(), env, "alice-password\n", "useradd", "-name", "alice", "-role", "publisher"); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	env["AUTH_LISTEN"] = addr
 
 	ctx, cancel := context.WithCancel(t.Context())

@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/hitl/durable-approvals/activities"
 	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/bridge"
+	"github.com/hitl/durable-approvals/internal/spareport"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -266,7 +266,7 @@ func (c BenchConfig) phaseError(ctx context.Context, phase string, err error, lo
 // work, on spare loopback ports, always with the scripted model, and with
 // a policy whose approvals outlive the run.
 func benchStackConfig(bc BenchConfig, work string) (Config, error) {
-	ports, err := sparePorts(5)
+	ports, err := spareport.Pick("127.0.0.1", 5, spareport.BelowEphemeral())
 	if err != nil {
 		return Config{}, err
 	}
@@ -312,19 +312,4 @@ func writeBenchPolicy(from, path string, atLeast time.Duration) (string, error) 
 		return "", fmt.Errorf("bench policy: %w", err)
 	}
 	return path, nil
-}
-
-// sparePorts returns n distinct loopback ports that were free a moment
-// ago.
-func sparePorts(n int) ([]int, error) {
-	var ports []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("spare port: %w", err)
-		}
-		defer ln.Close()
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -24,6 +23,7 @@ import (
 	"github.com/hitl/durable-approvals/internal/ablylocal"
 	"github.com/hitl/durable-approvals/internal/scriptedmodel"
 	"github.com/hitl/durable-approvals/internal/signing"
+	"github.com/hitl/durable-approvals/internal/spareport"
 )
 
 // ProdStack is the production topology running on this machine without
@@ -611,30 +611,27 @@ func spareProdPorts(cfg ProdConfig) (prodPorts, error) {
 			ln.Close()
 		}
 	}()
+	below := spareport.BelowEphemeral()
 	spare := func(fixed int) (int, error) {
 		if fixed != 0 {
 			return fixed, nil
 		}
-		ln, err := net.Listen("tcp", loopback+":0")
+		port, ln, err := spareport.Listen(loopback, below)
 		if err != nil {
-			return 0, fmt.Errorf("spare port: %w", err)
+			return 0, err
 		}
 		lns = append(lns, ln) // held until all are picked, so none repeats
-		return ln.Addr().(*net.TCPAddr).Port, nil
+		return port, nil
 	}
 	// Temporal stores membership ports in a smallint column (PostgreSQL:
-	// at most 32767), below the kernel's ephemeral range.
+	// at most 32767).
 	membership := func(int) (int, error) {
-		for range 200 {
-			port := 20000 + mrand.IntN(12000)
-			ln, err := net.Listen("tcp", fmt.Sprintf("%s:%d", loopback, port))
-			if err != nil {
-				continue
-			}
-			lns = append(lns, ln)
-			return port, nil
+		port, ln, err := spareport.Listen(loopback, spareport.Range{Low: 20000, High: 31999})
+		if err != nil {
+			return 0, err
 		}
-		return 0, errors.New("no spare membership port in 20000-31999")
+		lns = append(lns, ln)
+		return port, nil
 	}
 	var p prodPorts
 	var err error

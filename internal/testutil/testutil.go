@@ -1,18 +1,19 @@
 // Package testutil holds the helpers that tests across the module share:
 // polling a condition instead of sleeping, a goroutine-safe output buffer,
-// a spare loopback port and the module's root. It depends on nothing of the project, so any
-// package's tests may import it.
+// a spare loopback port and the module's root. It depends only on
+// spareport, so any package's tests may import it.
 package testutil
 
 import (
 	"bytes"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hitl/durable-approvals/internal/spareport"
 )
 
 // PollInterval is how often WaitFor checks its condition.
@@ -71,15 +72,16 @@ func (b *SyncBuffer) String() string {
 	return strings.ReplaceAll(b.buf.String(), "\r", "")
 }
 
-// FreePort returns a loopback TCP port that was free a moment ago.
+// FreePort returns a loopback TCP port that was free a moment ago, below
+// the kernel's ephemeral range, so that no outgoing connection takes it
+// before the test's server binds it (spareport).
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := spareport.Pick("127.0.0.1", 1, spareport.BelowEphemeral())
 	if err != nil {
 		t.Fatalf("free port: %v", err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return ports[0]
 }
 
 // ModuleRoot is the nearest directory above the working directory that
