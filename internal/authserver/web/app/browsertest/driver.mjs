@@ -49,6 +49,36 @@ function get(name) {
 }
 
 const cardSel = (toolCallId) => `li.card[data-tool-call-id=${JSON.stringify(toolCallId)}]`;
+
+// watchSentStatus records, in the page, the text of card's status once it
+// says the decision was sent. The card leaves the page as soon as the
+// agent announces the resolution, which can come before the driver would
+// look at it, so the page records the status the moment it appears.
+async function watchSentStatus(page, card) {
+  await page.evaluate((sel) => {
+    window.__sentStatus = window.__sentStatus || {};
+    delete window.__sentStatus[sel];
+    const check = () => {
+      const st = document.querySelector(`${sel} .status[data-kind="ok"]`);
+      if (st && st.textContent) {
+        window.__sentStatus[sel] = st.textContent;
+        return true;
+      }
+      return false;
+    };
+    if (check()) return;
+    const obs = new MutationObserver(() => {
+      if (check()) obs.disconnect();
+    });
+    obs.observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
+  }, card);
+}
+
+// sentStatus waits for the status that watchSentStatus recorded.
+async function sentStatus(page, card) {
+  const h = await page.waitForFunction((sel) => window.__sentStatus && window.__sentStatus[sel], card, { timeout: 10000 });
+  return h.jsonValue();
+}
 const resolvedSel = (toolCallId) => `li.resolved-item[data-tool-call-id=${JSON.stringify(toolCallId)}]`;
 
 // Ran in every page before its own scripts: record CSP violations.
@@ -248,9 +278,9 @@ const ops = {
     const focused = await page.evaluate(() => document.activeElement && document.activeElement.className);
     if (!/reason-input/.test(focused)) throw new Error(`after Enter on Reject the focus is on ${JSON.stringify(focused)}, want the reason field`);
     await page.keyboard.type(reason);
+    await watchSentStatus(page, card);
     await page.keyboard.press('Enter');
-    await page.locator(`${card} .status[data-kind="ok"]`).waitFor({ timeout: 10000 });
-    return { status: await page.textContent(`${card} .status`) };
+    return { status: await sentStatus(page, card) };
   },
 
   // editAndApprove opens the edit form, types each text in turn
@@ -258,6 +288,7 @@ const ops = {
   async editAndApprove({ page: name, toolCallId, attempts }) {
     const page = get(name);
     const card = cardSel(toolCallId);
+    await watchSentStatus(page, card);
     await page.locator(`${card} .actions button.edit`).click();
     const errors = [];
     for (const [i, text] of attempts.entries()) {
@@ -269,8 +300,7 @@ const ops = {
         errors.push(await page.textContent(`${card} .edit-form .error`));
       }
     }
-    await page.locator(`${card} .status[data-kind="ok"]`).waitFor({ timeout: 10000 });
-    return { errors, status: await page.textContent(`${card} .status`) };
+    return { errors, status: await sentStatus(page, card) };
   },
 
   async resolvedText({ page: name, toolCallId, timeoutMs }) {
