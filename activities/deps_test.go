@@ -29,15 +29,7 @@ func withTrust(t *testing.T, d Deps) (Deps, *signing.Signer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sk, vk, err := signing.Generate("k1", rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := signing.ParseSigner(sk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	verifier, err := signing.ParseVerifier(vk)
+	signer, verifier, err := signing.NewPair("k1", rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}

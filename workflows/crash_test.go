@@ -80,15 +80,7 @@ func (a *crashActivities) register(w worker.Worker) {
 func TestDecisionAfterAWorkerDied(t *testing.T) {
 	srv := temporaltest.StartDevServer(t)
 	c := srv.Client()
-	sk, vk, err := signing.Generate("crash", rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := signing.ParseSigner(sk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	verifier, err := signing.ParseVerifier(vk)
+	signer, verifier, err := signing.NewPair("crash", rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -204,15 +204,7 @@ func fastHandler(tc Temporal, log *slog.Logger) *Handler {
 
 // testSigner and testVerifier are one decision key pair (32 bytes of 1).
 var testSigner, testVerifier = func() (*signing.Signer, *signing.Verifier) {
-	sk, vk, err := signing.Generate("test-k1", bytes.NewReader(bytes.Repeat([]byte{1}, 32)))
-	if err != nil {
-		panic(err)
-	}
-	s, err := signing.ParseSigner(sk)
-	if err != nil {
-		panic(err)
-	}
-	v, err := signing.ParseVerifier(vk)
+	s, v, err := signing.NewPair("test-k1", bytes.NewReader(bytes.Repeat([]byte{1}, 32)))
 	if err != nil {
 		panic(err)
 	}

@@ -151,3 +151,22 @@ func Generate(id string, random io.Reader) (signingKey, verifyKey string, err er
 	pub := ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey)
 	return id + ":" + base64.StdEncoding.EncodeToString(seed), id + ":" + base64.StdEncoding.EncodeToString(pub), nil
 }
+
+// NewPair makes a new key pair with id from random and parses both
+// halves, for a process that signs and verifies its own decisions (tests,
+// the history recorder).
+func NewPair(id string, random io.Reader) (*Signer, *Verifier, error) {
+	sk, vk, err := Generate(id, random)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := ParseSigner(sk)
+	if err != nil {
+		return nil, nil, err
+	}
+	v, err := ParseVerifier(vk)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, v, nil
+}

@@ -122,3 +122,18 @@ func TestGenerateIsDeterministicForItsRandom(t *testing.T) {
 		t.Fatal("Generate with no randomness: no error")
 	}
 }
+
+func TestNewPairVerifiesItsOwnSignatures(t *testing.T) {
+	s, v, err := NewPair("k1", bytes.NewReader(bytes.Repeat([]byte{2}, 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := decision()
+	s.Sign(&d)
+	if err := v.Verify(d); err != nil {
+		t.Fatalf("Verify of NewPair's own signature: %v", err)
+	}
+	if _, _, err := NewPair("bad id!", bytes.NewReader(bytes.Repeat([]byte{2}, 32))); err == nil {
+		t.Fatal("NewPair with a bad key id: no error")
+	}
+}

@@ -137,15 +137,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 	for _, name := range workflows.RegisteredNames() {
 		w.RegisterWorkflowWithOptions(workflows.AgentWorkflow, workflow.RegisterOptions{Name: name})
 	}
-	sk, vk, err := signing.Generate("recorder", rand.Reader)
-	if err != nil {
-		return err
-	}
-	signer, err := signing.ParseSigner(sk)
-	if err != nil {
-		return err
-	}
-	verifier, err := signing.ParseVerifier(vk)
+	signer, verifier, err := signing.NewPair("recorder", rand.Reader)
 	if err != nil {
 		return err
 	}
