@@ -1,18 +1,14 @@
 package main
 
 import (
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hitl/durable-approvals/internal/authserver/web/browsertest"
 	"github.com/hitl/durable-approvals/internal/devstack"
-	"github.com/hitl/durable-approvals/internal/testutil"
 )
 
 // TestDemoWeb: `devstack demo --web` names the inbox and a login, starts no
@@ -21,16 +17,8 @@ import (
 func TestDemoWeb(t *testing.T) {
 	bins := buildPrograms(t)
 	s := newE2EStack(t)
-	cmd := exec.Command(filepath.Join(bins, "devstack"), append(s.args("demo"), "--web")...)
-	cmd.Env = childEnv()
-	cmd.Dir = t.TempDir()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out := &testutil.SyncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	r := track(t, cmd, out)
+	r := startDevstack(t, bins, append(s.args("demo"), "--web")...)
+	out := r.out
 
 	hint := regexp.MustCompile(`open (http://127\.0\.0\.1:[0-9]+/) and sign in as pat \(publisher\) with password (\S+)\n`)
 	waitFor(t, "the inbox's address and a login", 150*time.Second, r.exited, out, func() bool {

@@ -481,10 +481,12 @@ func auditRow(kind, rest string) *regexp.Regexp {
 	return regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d +` + regexp.QuoteMeta(kind) + ` +publish_blog_post .*` + regexp.QuoteMeta(rest))
 }
 
-// startUp runs `devstack up` and waits until it says the stack is up.
-func startUp(t *testing.T, bins string, s e2eStack) (*running, []int) {
+// startDevstack starts the built devstack with args in a process group
+// of its own (so the cleanup stops its children too), output captured in
+// the returned running's out.
+func startDevstack(t *testing.T, bins string, args ...string) *running {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(bins, "devstack"), s.args("up")...)
+	cmd := exec.Command(filepath.Join(bins, "devstack"), args...)
 	cmd.Env = childEnv()
 	cmd.Dir = t.TempDir()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -493,7 +495,14 @@ func startUp(t *testing.T, bins string, s e2eStack) (*running, []int) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	r := track(t, cmd, out)
+	return track(t, cmd, out)
+}
+
+// startUp runs `devstack up` and waits until it says the stack is up.
+func startUp(t *testing.T, bins string, s e2eStack) (*running, []int) {
+	t.Helper()
+	r := startDevstack(t, bins, s.args("up")...)
+	out := r.out
 	waitFor(t, `"The dev stack is up."`, 150*time.Second, r.exited, out, func() bool {
 		return strings.Contains(out.String(), "The dev stack is up.")
 	})

@@ -26,13 +26,7 @@ const e2ePolicy = `{
 // TestEndToEnd runs the issue's scenarios against one stack, in order.
 func TestEndToEnd(t *testing.T) {
 	s := newStack(t, e2ePolicy)
-	step := func(name string, f func(t *testing.T)) {
-		t.Run(name, func(t *testing.T) {
-			s.t = t
-			defer s.ensureRunning()
-			f(t)
-		})
-	}
+	step := s.stepper(t)
 
 	step("publisher approves and the post is published once", func(t *testing.T) {
 		id := s.startRun("Publish the blog post called 'Introducing our new API'")

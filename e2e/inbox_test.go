@@ -56,13 +56,7 @@ func TestInbox(t *testing.T) {
 	s := newStack(t, e2ePolicy)
 	br := browsertest.Start(t)
 	base := s.authURL + "/"
-	step := func(name string, f func(t *testing.T)) {
-		t.Run(name, func(t *testing.T) {
-			s.t = t
-			defer s.ensureRunning()
-			f(t)
-		})
-	}
+	step := s.stepper(t)
 	pageOf := map[string]string{"publisher": "pat", "admin": "ada", "editor": "erin"}
 	approvers := []string{"pat", "ada", "erin"}
 

@@ -29,13 +29,7 @@ const rulesPolicy = `{
 // worker, the bridge, the approver CLI and guide-shaped clients.
 func TestApprovalRules(t *testing.T) {
 	s := newStack(t, rulesPolicy)
-	step := func(name string, f func(t *testing.T)) {
-		t.Run(name, func(t *testing.T) {
-			s.t = t
-			defer s.ensureRunning()
-			f(t)
-		})
-	}
+	step := s.stepper(t)
 
 	step("two of M publishers, the requester's own approval ignored", func(t *testing.T) {
 		id := s.startRunAs(users["publisher"].name, "Publish the blog post called 'Quorum rules'")

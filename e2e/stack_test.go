@@ -165,6 +165,19 @@ func (s *stack) startBridge() {
 	s.bridge = start(s.root, "bridge", append(s.env(), "HITL_DECISION_SIGNING_KEY="+s.signingKey), s.bins.bin(s.root, "approver"), "bridge")
 }
 
+// stepper returns a function that runs one named step of t as a subtest
+// on this stack: s.t is the step's t while it runs, and a step that fails
+// with the worker or the bridge stopped does not leave them stopped.
+func (s *stack) stepper(t *testing.T) func(name string, f func(t *testing.T)) {
+	return func(name string, f func(t *testing.T)) {
+		t.Run(name, func(t *testing.T) {
+			s.t = t
+			defer s.ensureRunning()
+			f(t)
+		})
+	}
+}
+
 // ensureRunning restarts the worker and the bridge if a failed step left
 // them stopped, so one failure does not cascade into the later steps.
 func (s *stack) ensureRunning() {

@@ -23,13 +23,7 @@ import (
 
 func TestTrustChainAttacks(t *testing.T) {
 	s := newStack(t, e2ePolicy)
-	step := func(name string, f func(t *testing.T)) {
-		t.Run(name, func(t *testing.T) {
-			s.t = t
-			defer s.ensureRunning()
-			f(t)
-		})
-	}
+	step := s.stepper(t)
 
 	step("attack 1: a run started with a permissive policy still asks a publisher", func(t *testing.T) {
 		permissive, err := workflows.ParsePolicy([]byte(`{"tools":{"publish_blog_post":{"minRole":"none"},"delete_post":{"minRole":"none"}}}`))
