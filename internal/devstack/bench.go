@@ -34,6 +34,12 @@ type BenchConfig struct {
 	// Timeout bounds the whole run; 0 means 10 min + 600 ms per run.
 	Timeout time.Duration
 	Keep    bool // keep the work directory (state, logs, posts)
+	// TemporalServer, when set, is the loopback host:port of a running
+	// Temporal server to measure on instead of a dev server of the
+	// bench's own; Namespace (which must exist there) is then the
+	// namespace, and should be one nothing else uses.
+	TemporalServer string
+	Namespace      string
 }
 
 // benchQueuePerApprover is how many requests each approver decides when
@@ -73,6 +79,14 @@ func (c BenchConfig) Validate() error {
 	if c.Timeout < 0 {
 		errs = append(errs, errors.New("-timeout must not be negative"))
 	}
+	if c.TemporalServer != "" {
+		if err := checkLoopbackHostPort(c.TemporalServer); err != nil {
+			errs = append(errs, fmt.Errorf("-temporal-address %w", err))
+		}
+		if c.Namespace == "" {
+			errs = append(errs, errors.New("-namespace is empty"))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -98,6 +112,10 @@ approves them all through Ably as approvers logged in at the auth server, and re
 workflow histories; then measures, on the same server, the bare floor: a workflow that waits for one
 signal and schedules one activity. Prints a markdown table.
 
+With -temporal-address it uses a Temporal server that already runs on loopback (for instance the
+one 'devstack prod' starts on PostgreSQL) instead of a dev server, in a namespace of its own that
+must exist there (-namespace).
+
 flags:`)
 		fs.PrintDefaults()
 	}
@@ -109,6 +127,8 @@ flags:`)
 	fs.BoolVar(&bc.KillWorker, "kill-worker", false, "kill the worker with SIGKILL and restart it while every run waits, then check each post is published once (no floor); for -n 10000 by hand")
 	fs.DurationVar(&bc.Timeout, "timeout", 0, "bound on the whole run (0: 10m + 600ms per run)")
 	fs.BoolVar(&bc.Keep, "keep", false, "keep the work directory (Temporal database, logs, posts) and print where it is")
+	fs.StringVar(&bc.TemporalServer, "temporal-address", "", "host:port on loopback of a running Temporal server to measure on, instead of a dev server of the bench's own")
+	fs.StringVar(&bc.Namespace, "namespace", config.DefaultTemporalNamespace, "Temporal namespace; with -temporal-address it must exist and nothing else should use it")
 	fs.BoolVar(&jsonOut, "json", false, "print the result as JSON instead of markdown")
 	fs.StringVar(&out, "out", "", "append the markdown table, with the machine and the date, to this file (e.g. docs/BENCHMARKS.md)")
 	if err := fs.Parse(args); err != nil {
@@ -193,6 +213,11 @@ func Bench(ctx context.Context, bc BenchConfig, progress io.Writer) (res BenchRe
 	if err != nil {
 		return res, err
 	}
+	if cfg.TemporalServer != "" {
+		if err := checkBenchServer(ctx, cfg); err != nil {
+			return res, err
+		}
+	}
 	fmt.Fprintf(progress, "adding %d approvers (publisher) to the auth server's users...\n", res.Approvers)
 	if err := os.MkdirAll(cfg.StateDir(), 0o700); err != nil {
 		return res, err
@@ -212,6 +237,7 @@ func Bench(ctx context.Context, bc BenchConfig, progress io.Writer) (res BenchRe
 			err = errors.Join(err, cerr)
 		}
 	}()
+	res.Server = describeServer(ctx, st.Temporal, cfg)
 
 	fmt.Fprintf(progress, "logging %d approvers in and connecting them to Ably...\n", len(users))
 	approvers := make([]*benchApprover, len(users))
@@ -278,10 +304,15 @@ func benchStackConfig(bc BenchConfig, work string) (Config, error) {
 		Ports:       Ports{Temporal: ports[0], UI: ports[1], Ably: ports[2], Auth: ports[3], Model: ports[4]},
 		Namespace:   config.DefaultTemporalNamespace,
 		Channel:     workflows.DefaultChannel,
-		OpenAIModel: activities.DefaultOpenAIModel,
-		Timeout:     3 * time.Minute,
-		Prompt:      DemoPrompt,
-		DemoUser:    "pat",
+		// empty: the bench's own dev server on Ports.Temporal
+		TemporalServer: bc.TemporalServer,
+		OpenAIModel:    activities.DefaultOpenAIModel,
+		Timeout:        3 * time.Minute,
+		Prompt:         DemoPrompt,
+		DemoUser:       "pat",
+	}
+	if bc.Namespace != "" {
+		cfg.Namespace = bc.Namespace
 	}
 	if cfg.Policy, err = writeBenchPolicy(cfg.PolicyFile(), filepath.Join(work, "policy.json"), bc.timeout()); err != nil {
 		return Config{}, err

@@ -2,6 +2,7 @@ package devstack
 
 import (
 	"bytes"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,20 +23,42 @@ func TestBenchEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name string
-		bc   BenchConfig
+		name     string
+		bc       BenchConfig
+		external bool // on a server the bench did not start (-temporal-address)
 	}{
-		{"workflowId headers, floor", BenchConfig{N: 5, Approvers: 2}},
-		{"guide-shaped, worker killed while all wait", BenchConfig{N: 3, GuideShaped: true, KillWorker: true}},
+		{"workflowId headers, floor", BenchConfig{N: 5, Approvers: 2}, false},
+		{"guide-shaped, worker killed while all wait", BenchConfig{N: 3, GuideShaped: true, KillWorker: true}, false},
+		{"on a running server", BenchConfig{N: 3}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			bc := tt.bc
 			bc.Root, bc.TemporalCLI, bc.Timeout = root, cli, 5*time.Minute
+			if tt.external {
+				bc.TemporalServer, bc.Namespace = temporaltest.StartDevServer(t).FrontendHostPort(), "default"
+			}
 			var progress testutil.SyncBuffer
 			res, err := Bench(t.Context(), bc, &progress)
 			if err != nil {
 				t.Fatalf("Bench: %v\nprogress:\n%s", err, progress.String())
+			}
+			if s := res.Server; s.External != tt.external || s.Address == "" || s.Namespace == "" || s.Persistence == "" {
+				t.Errorf("server = %+v, want external %v, with its address, namespace and persistence", s, tt.external)
+			}
+			if tt.external {
+				// The worker of the run that just ended polled the agent's
+				// task queue seconds ago: a second bench in the same
+				// namespace is refused before it starts anything.
+				_, err := Bench(t.Context(), bc, io.Discard)
+				if err == nil || !strings.Contains(err.Error(), "give the bench a namespace nothing else uses") {
+					t.Errorf("second bench in the same namespace: err = %v, want it refused", err)
+				}
+				bc.Namespace = "no-such-namespace"
+				_, err = Bench(t.Context(), bc, io.Discard)
+				if err == nil || !strings.Contains(err.Error(), "temporal operator namespace create") {
+					t.Errorf("bench in a namespace that does not exist: err = %v, want it refused with the command to create one", err)
+				}
 			}
 			p := res.Product
 			if p.Runs != bc.N || p.DecisionToTool.Count != bc.N || p.DecisionToSignal.Count != bc.N {

@@ -15,6 +15,7 @@ type BenchResult struct {
 	GuideShaped bool           `json:"guideShaped"`
 	KillWorker  bool           `json:"killWorker"`
 	Machine     Machine        `json:"machine"`
+	Server      TemporalServer `json:"server"`
 	Elapsed     time.Duration  `json:"elapsedNs"`
 	Product     ProductFigures `json:"product"`
 	Floor       *FloorFigures  `json:"floor,omitempty"`
@@ -50,6 +51,9 @@ func (r BenchResult) Markdown(w io.Writer) {
 	}
 	fmt.Fprintf(w, "%s, %s, %d cores, %s, %s%s; the whole run took %s.\n\n",
 		m.Date.Format("2006-01-02 15:04 MST"), m.CPU, m.Cores, m.GoVersion, m.OS, load, formatDuration(r.Elapsed))
+	if r.Server.Address != "" {
+		fmt.Fprintf(w, "Temporal: %s.\n\n", r.Server)
+	}
 
 	p, fl := r.Product, r.Floor
 	fmt.Fprintln(w, "| figure | product | bare floor | ratio |")

@@ -477,6 +477,7 @@ func TestMarkdown(t *testing.T) {
 		N: 200, Approvers: 20,
 		Machine: Machine{Date: time.Date(2026, 12, 4, 18, 0, 0, 0, time.UTC), CPU: "Test CPU", Cores: 2, GoVersion: "go1.26.8", OS: "linux/amd64", LoadAvg: "7.5", LoadAvgEnd: "8.25"},
 		Elapsed: 95 * time.Second,
+		Server:  TemporalServer{External: true, Address: "127.0.0.1:7233", Namespace: "bench", Version: "1.29.1", Persistence: "postgres12", Visibility: "postgres12"},
 		Product: ProductFigures{
 			Runs: 200, TimeToAllPending: 30 * time.Second,
 			DecisionToSignal: Durations{Count: 200, P50: ms(188), P99: ms(900), Max: ms(950)},
@@ -499,6 +500,7 @@ func TestMarkdown(t *testing.T) {
 	for _, want := range []string{
 		"### N = 200, 20 approvers, responses with `toolCallId` and `workflowId` headers\n",
 		"2026-12-04 18:00 UTC, Test CPU, 2 cores, go1.26.8, linux/amd64, load average 7.5 at the start, 8.25 at the end; the whole run took 95 s.",
+		"Temporal: the Temporal server at 127.0.0.1:7233, namespace bench (server 1.29.1, persistence postgres12, visibility postgres12).\n",
 		"| figure | product | bare floor | ratio |\n|---|---|---|---|\n",
 		"| decision → tool scheduled, p50 | 14.6 s | 3.9 s | 3.7× |\n",
 		"| decision → tool scheduled, p99 | 26.8 s | 11.1 s | 2.4× |\n",
@@ -518,6 +520,7 @@ func TestMarkdown(t *testing.T) {
 	}
 
 	res.KillWorker, res.GuideShaped, res.Floor, res.Approvers = true, true, nil, 1
+	res.Server = TemporalServer{Address: "127.0.0.1:7233", Namespace: "default", Version: "1.29.1", Persistence: "sqlite", Visibility: "sqlite"}
 	res.Product.WorkerPeakRSSBeforeKill, res.Product.WorkerRestart = 300e6, 4*time.Second
 	b.Reset()
 	res.Markdown(&b)
@@ -528,6 +531,7 @@ func TestMarkdown(t *testing.T) {
 		"| worker peak RSS before the SIGKILL (VmHWM) | 300 MB | — | — |\n",
 		"| worker restart (SIGKILL → the new worker polls) | 4 s | — | — |\n",
 		"| restarted worker peak RSS (VmHWM) | 123 MB | — | — |\n",
+		"Temporal: the Temporal CLI's dev server (server 1.29.1, persistence sqlite, visibility sqlite).\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("kill-worker markdown lacks %q:\n%s", want, out)
@@ -535,5 +539,37 @@ func TestMarkdown(t *testing.T) {
 	}
 	if strings.Contains(out, "signal event → activity scheduled") {
 		t.Errorf("kill-worker markdown has floor rows:\n%s", out)
+	}
+}
+
+func TestBenchTemporalAddress(t *testing.T) {
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		addr, namespace string
+		wantErr         string // empty: valid
+	}{
+		{"127.0.0.1:7233", "bench", ""},
+		{"localhost:7233", "bench", ""},
+		{"[::1]:7233", "bench", ""},
+		{"127.8.9.10:1", "bench", ""},
+		{"10.0.0.1:7233", "bench", "want a loopback host"},
+		{"temporal.example.com:7233", "bench", "want a loopback host"},
+		{"0.0.0.0:7233", "bench", "want a loopback host"},
+		{"127.0.0.1", "bench", "want host:port"},
+		{"127.0.0.1:0", "bench", "want 1-65535"},
+		{"127.0.0.1:http", "bench", "want 1-65535"},
+		{"127.0.0.1:7233", "", "-namespace is empty"},
+	}
+	for _, tt := range tests {
+		err := BenchConfig{Root: root, N: 1, TemporalServer: tt.addr, Namespace: tt.namespace}.Validate()
+		switch {
+		case tt.wantErr == "" && err != nil:
+			t.Errorf("-temporal-address %q -namespace %q: %v", tt.addr, tt.namespace, err)
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("-temporal-address %q -namespace %q: err = %v, want %q", tt.addr, tt.namespace, err, tt.wantErr)
+		}
 	}
 }

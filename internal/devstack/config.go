@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -58,10 +59,16 @@ type Config struct {
 	// timeout).
 	Policy string
 
-	IP        string // every part binds this address
-	Ports     Ports
-	Namespace string
-	Channel   string
+	IP    string // every part binds this address
+	Ports Ports
+	// TemporalServer, when set, is the host:port (on loopback) of a
+	// Temporal server that is already running: the stack uses it and
+	// starts no dev server (Ports.Temporal and Ports.UI are then unused).
+	// `devstack bench -temporal-address` sets it, to measure on a server
+	// with another persistence, such as `devstack prod`'s PostgreSQL.
+	TemporalServer string
+	Namespace      string
+	Channel        string
 
 	OpenAIKey     string // passed to the worker; empty means the scripted model
 	OpenAIBaseURL string // a model the user runs; with no key it is not replaced
@@ -105,12 +112,17 @@ func (c Config) hostPort(port int) string { return joinHostPort(c.IP, port) }
 
 // TemporalAddress, UIURL, AblyEndpoint, AuthURL and ModelURL are where
 // the parts listen.
-func (c Config) TemporalAddress() string { return c.hostPort(c.Ports.Temporal) }
-func (c Config) UIURL() string           { return "http://" + c.hostPort(c.Ports.UI) }
-func (c Config) AblyEndpoint() string    { return c.hostPort(c.Ports.Ably) }
-func (c Config) AuthURL() string         { return "http://" + c.hostPort(c.Ports.Auth) }
-func (c Config) InboxURL() string        { return c.AuthURL() + "/" }
-func (c Config) ModelURL() string        { return "http://" + c.hostPort(c.Ports.Model) + "/v1/" }
+func (c Config) TemporalAddress() string {
+	if c.TemporalServer != "" {
+		return c.TemporalServer
+	}
+	return c.hostPort(c.Ports.Temporal)
+}
+func (c Config) UIURL() string        { return "http://" + c.hostPort(c.Ports.UI) }
+func (c Config) AblyEndpoint() string { return c.hostPort(c.Ports.Ably) }
+func (c Config) AuthURL() string      { return "http://" + c.hostPort(c.Ports.Auth) }
+func (c Config) InboxURL() string     { return c.AuthURL() + "/" }
+func (c Config) ModelURL() string     { return "http://" + c.hostPort(c.Ports.Model) + "/v1/" }
 
 func joinHostPort(host string, port int) string {
 	if bytes.ContainsRune([]byte(host), ':') {
@@ -232,6 +244,11 @@ func (c Config) Validate() error {
 	if c.Namespace == "" {
 		errs = append(errs, errors.New("namespace is empty"))
 	}
+	if c.TemporalServer != "" {
+		if err := checkLoopbackHostPort(c.TemporalServer); err != nil {
+			errs = append(errs, fmt.Errorf("temporal server %w", err))
+		}
+	}
 	if c.Timeout <= 0 {
 		errs = append(errs, errors.New("--timeout must be positive"))
 	}
@@ -271,4 +288,21 @@ func isModuleRoot(dir string) bool {
 		}
 	}
 	return false
+}
+
+// checkLoopbackHostPort checks that addr is host:port with a loopback host
+// (localhost, 127.0.0.0/8 or ::1): the devstack and its benchmark talk to
+// nothing else.
+func checkLoopbackHostPort(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q: want host:port: %w", addr, err)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("%q: port %q: want 1-65535", addr, port)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("%q: want a loopback host (localhost, 127.0.0.1, ::1)", addr)
+	}
+	return nil
 }

@@ -80,15 +80,21 @@ func Up(ctx context.Context, cfg Config, out io.Writer) (st *Stack, err error) {
 		return st, err
 	}
 
-	temporalBin, err := ensureTemporalCLI(ctx, cfg, out)
-	if err != nil {
-		return st, err
-	}
-	fmt.Fprintf(out, "starting Temporal dev server on %s (UI %s)...\n", cfg.TemporalAddress(), cfg.UIURL())
-	st.temporal, err = startProc("temporal", temporalBin, temporalArgs(cfg), os.Environ(), cfg.Root,
-		filepath.Join(cfg.LogDir(), "temporal.log"), true)
-	if err != nil {
-		return st, err
+	var temporalExited <-chan struct{} // nil: a server the stack did not start never "exits"
+	if cfg.TemporalServer != "" {
+		fmt.Fprintf(out, "using the Temporal server at %s, namespace %s...\n", cfg.TemporalServer, cfg.Namespace)
+	} else {
+		temporalBin, err := ensureTemporalCLI(ctx, cfg, out)
+		if err != nil {
+			return st, err
+		}
+		fmt.Fprintf(out, "starting Temporal dev server on %s (UI %s)...\n", cfg.TemporalAddress(), cfg.UIURL())
+		st.temporal, err = startProc("temporal", temporalBin, temporalArgs(cfg), os.Environ(), cfg.Root,
+			filepath.Join(cfg.LogDir(), "temporal.log"), true)
+		if err != nil {
+			return st, err
+		}
+		temporalExited = st.temporal.Exited()
 	}
 
 	mains := map[string]string{BinWorker: "./worker", BinApprover: "./approver"}
@@ -97,10 +103,17 @@ func Up(ctx context.Context, cfg Config, out io.Writer) (st *Stack, err error) {
 		return st, err
 	}
 
-	if st.Temporal, err = dialTemporal(ctx, cfg, st.temporal.Exited(), cfg.Timeout); err != nil {
+	if st.Temporal, err = dialTemporal(ctx, cfg, temporalExited, cfg.Timeout); err != nil {
+		if cfg.TemporalServer != "" {
+			return st, err
+		}
 		return st, fmt.Errorf("%w (log: %s)", err, filepath.Join(cfg.LogDir(), "temporal.log"))
 	}
-	if err := ensureSearchAttributes(ctx, st.Temporal, cfg.Namespace, cfg.DBFile()); err != nil {
+	fresh := "delete " + cfg.DBFile() + " to start afresh"
+	if cfg.TemporalServer != "" {
+		fresh = "use a namespace of its own"
+	}
+	if err := ensureSearchAttributes(ctx, st.Temporal, cfg.Namespace, fresh); err != nil {
 		return st, err
 	}
 
@@ -158,17 +171,20 @@ func ensureUsers(cfg Config, s Secrets, created bool) error {
 	return nil
 }
 
-// checkPortsFree fails early, naming the flag, when a port is taken.
+// checkPortsFree fails early, naming the flag, when a port the stack binds
+// is taken.
 func checkPortsFree(cfg Config) error {
-	ports := []struct {
+	type portFlag struct {
 		flag string
 		port int
-	}{{"temporal-port", cfg.Ports.Temporal}, {"ui-port", cfg.Ports.UI}, {"ably-port", cfg.Ports.Ably}, {"auth-port", cfg.Ports.Auth}}
+	}
+	var ports []portFlag
+	if cfg.TemporalServer == "" {
+		ports = append(ports, portFlag{"temporal-port", cfg.Ports.Temporal}, portFlag{"ui-port", cfg.Ports.UI})
+	}
+	ports = append(ports, portFlag{"ably-port", cfg.Ports.Ably}, portFlag{"auth-port", cfg.Ports.Auth})
 	if cfg.Scripted() {
-		ports = append(ports, struct {
-			flag string
-			port int
-		}{"model-port", cfg.Ports.Model})
+		ports = append(ports, portFlag{"model-port", cfg.Ports.Model})
 	}
 	var errs []error
 	for _, p := range ports {
@@ -338,7 +354,11 @@ func waitStaysUp(ctx context.Context, p *proc, d time.Duration) error {
 // Wait blocks until ctx is done (nil) or a part dies (an error naming it
 // and its log).
 func (st *Stack) Wait(ctx context.Context) error {
-	return waitAll(ctx, append([]*proc{st.temporal}, st.children...), st.cfg.LogDir())
+	parts := st.children
+	if st.temporal != nil {
+		parts = append([]*proc{st.temporal}, parts...)
+	}
+	return waitAll(ctx, parts, st.cfg.LogDir())
 }
 
 // Close stops everything in reverse start order: the bridge and the worker

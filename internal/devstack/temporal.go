@@ -167,9 +167,9 @@ func dialTemporal(ctx context.Context, c Config, exited <-chan struct{}, timeout
 }
 
 // ensureSearchAttributes registers the workflow's search attributes that
-// the namespace lacks. "Already exists" is success. dbFile is the dev
-// server's database, named in the error about a conflicting type.
-func ensureSearchAttributes(ctx context.Context, tc client.Client, namespace, dbFile string) error {
+// the namespace lacks. "Already exists" is success. fresh says how to start
+// afresh, in the error about a conflicting type.
+func ensureSearchAttributes(ctx context.Context, tc client.Client, namespace, fresh string) error {
 	ops := tc.OperatorService()
 	list, err := ops.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
 	if err != nil {
@@ -183,8 +183,8 @@ func ensureSearchAttributes(ctx context.Context, tc client.Client, namespace, db
 		case !ok:
 			missing[name] = typ
 		case have != typ:
-			return fmt.Errorf("search attribute %s is %s in namespace %s, want %s (delete %s to start afresh)",
-				name, have, namespace, typ, dbFile)
+			return fmt.Errorf("search attribute %s is %s in namespace %s, want %s (%s)",
+				name, have, namespace, typ, fresh)
 		}
 	}
 	if len(missing) == 0 {

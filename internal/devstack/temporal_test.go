@@ -42,7 +42,7 @@ func customAttributes(t *testing.T, ctx context.Context, cfg Config, ensure bool
 	}
 	defer tc.Close()
 	if ensure {
-		if err := ensureSearchAttributes(ctx, tc, cfg.Namespace, cfg.DBFile()); err != nil {
+		if err := ensureSearchAttributes(ctx, tc, cfg.Namespace, "delete "+cfg.DBFile()+" to start afresh"); err != nil {
 			t.Fatalf("ensureSearchAttributes: %v", err)
 		}
 	}
