@@ -101,13 +101,7 @@ func TestRecoverTakesOverConnection(t *testing.T) {
 	// before), the recovered client keeps the connection and the original
 	// keeps its new one.
 	idA2 := a.Connection.ID()
-	deadline := time.Now().Add(2 * time.Second)
-	for time.Now().Before(deadline) {
-		if n := bDrops.Load(); n > 0 {
-			t.Fatalf("the recovered client lost its connection %d times", n)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testutil.Consistently(t, 2*time.Second, "no drop of the recovered client's connection", func() bool { return bDrops.Load() == 0 })
 	if b.Connection.ID() != idA || b.Connection.State() != ably.ConnectionStateConnected {
 		t.Errorf("recovered client is %v %q, want CONNECTED %q", b.Connection.State(), b.Connection.ID(), idA)
 	}

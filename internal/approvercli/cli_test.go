@@ -455,16 +455,8 @@ func TestSessionRenewsToken(t *testing.T) {
 	}
 	t.Cleanup(s.close)
 	before := e.logins.Load()
-	deadline := time.Now().Add(15 * time.Second)
-	for e.logins.Load() <= before {
-		if time.Now().After(deadline) {
-			t.Fatalf("no renewal: %d logins", e.logins.Load())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	for time.Since(start) < ttl+time.Second {
-		time.Sleep(50 * time.Millisecond) // outlive the first token
-	}
+	testutil.Eventually(t, 15*time.Second, "a renewal (a login after the first)", func() bool { return e.logins.Load() > before })
+	time.Sleep(time.Until(start.Add(ttl + time.Second))) // outlive the first token: a wait for the clock, not a condition
 	if err := s.respond(t.Context(), "call_1", "wf-1", "", "approved", "", ""); err != nil {
 		t.Fatalf("publish after renewal: %v", err)
 	}

@@ -244,11 +244,7 @@ func TestBridgeSurvivesDroppedConnection(t *testing.T) {
 		l := logs()
 		return strings.Count(l, "catch-up done") >= strings.Count(l, "catching up")
 	})
-	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if n := len(f.sent()); n != 1 {
-			t.Fatalf("%d signals, want 1", n)
-		}
-	}
+	testutil.Consistently(t, time.Second, "exactly one signal", func() bool { return len(f.sent()) == 1 })
 }
 
 func TestRunRejectsBadConfig(t *testing.T) {

@@ -1,5 +1,6 @@
 // Package testutil holds the helpers that tests across the module share:
-// polling a condition instead of sleeping, a goroutine-safe output buffer,
+// polling a condition instead of sleeping (until it holds, or while it
+// must keep holding), a goroutine-safe output buffer,
 // a spare loopback port and the module's root. It depends only on
 // spareport, so any package's tests may import it.
 package testutil
@@ -48,6 +49,21 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool
 func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	WaitFor(t, timeout, what, func() (bool, error) { return cond(), nil })
+}
+
+// Consistently checks cond every PollInterval for d, and fails the test
+// with what the first time it does not hold: the check that something
+// stays true (no duplicate arrives, a connection stays up) for a while.
+func Consistently(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(d); ; time.Sleep(PollInterval) {
+		if !cond() {
+			t.Fatalf("%s did not hold for %s", what, d)
+		}
+		if time.Now().After(deadline) {
+			return
+		}
+	}
 }
 
 // SyncBuffer is an io.Writer that is safe to read while another goroutine

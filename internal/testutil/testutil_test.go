@@ -47,6 +47,28 @@ func TestWaitForTimesOutWithLastError(t *testing.T) {
 	}
 }
 
+func TestConsistently(t *testing.T) {
+	n := 0
+	Consistently(t, 100*time.Millisecond, "always true", func() bool { n++; return true })
+	if n < 2 {
+		t.Fatalf("cond called %d times over 100ms, want it polled", n)
+	}
+
+	f := &fakeTB{TB: t}
+	calls := 0
+	func() {
+		defer func() {
+			if r := recover(); r != f {
+				t.Fatalf("recover() = %v, want the fake's Fatalf", r)
+			}
+		}()
+		Consistently(f, 5*time.Second, "the third check", func() bool { calls++; return calls < 3 })
+	}()
+	if want := "the third check did not hold for 5s"; f.failed != want || calls != 3 {
+		t.Fatalf("failure = %q after %d calls, want %q after 3", f.failed, calls, want)
+	}
+}
+
 func TestSyncBufferConcurrent(t *testing.T) {
 	var b SyncBuffer
 	var wg sync.WaitGroup
