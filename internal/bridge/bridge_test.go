@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
@@ -81,7 +82,11 @@ func startBridge(t *testing.T, ac ablyconn.Config, tc Temporal) func() string {
 				t.Errorf("Run returned %v", err)
 			}
 		case <-time.After(10 * time.Second):
-			t.Errorf("Run did not return after cancel")
+			// Every goroutine's stack, so that a hang is diagnosable from
+			// the CI log alone.
+			var stacks strings.Builder
+			_ = pprof.Lookup("goroutine").WriteTo(&stacks, 2)
+			t.Errorf("Run did not return after cancel; goroutines:\n%s", stacks.String())
 		}
 		if t.Failed() {
 			t.Logf("bridge logs:\n%s", logs())
