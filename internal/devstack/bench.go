@@ -67,8 +67,8 @@ func (c BenchConfig) timeout() time.Duration {
 // Validate reports every problem at once.
 func (c BenchConfig) Validate() error {
 	var errs []error
-	if !isModuleRoot(c.Root) {
-		errs = append(errs, fmt.Errorf("%s is not the repository root (no go.mod of %s)", c.Root, modulePath))
+	if err := checkModuleRoot(c.Root); err != nil {
+		errs = append(errs, err)
 	}
 	if c.N < 1 || c.N > 100000 {
 		errs = append(errs, fmt.Errorf("-n %d: want 1 to 100000", c.N))

@@ -221,8 +221,8 @@ func parseConfig(cmd string, args []string, env config.Env, cwd string, stderr i
 // Validate reports every problem at once.
 func (c Config) Validate() error {
 	var errs []error
-	if !isModuleRoot(c.Root) {
-		errs = append(errs, fmt.Errorf("%s is not the repository root (no go.mod of %s)", c.Root, modulePath))
+	if err := checkModuleRoot(c.Root); err != nil {
+		errs = append(errs, err)
 	}
 	seen := map[int]string{}
 	for _, p := range []struct {
@@ -275,6 +275,14 @@ func findRoot(dir string) (string, error) {
 		d = parent
 	}
 	return "", fmt.Errorf("not inside the repository (no go.mod of %s above %s); run from the repository or pass --root", modulePath, dir)
+}
+
+// checkModuleRoot says why dir is not the repository root, or nil.
+func checkModuleRoot(dir string) error {
+	if !isModuleRoot(dir) {
+		return fmt.Errorf("%s is not the repository root (no go.mod of %s)", dir, modulePath)
+	}
+	return nil
 }
 
 func isModuleRoot(dir string) bool {

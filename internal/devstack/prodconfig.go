@@ -132,8 +132,8 @@ func parseProdConfig(args []string, env config.Env, cwd string, stderr io.Writer
 // Validate reports every problem at once.
 func (c ProdConfig) Validate() error {
 	var errs []error
-	if !isModuleRoot(c.Root) {
-		errs = append(errs, fmt.Errorf("%s is not the repository root (no go.mod of %s)", c.Root, modulePath))
+	if err := checkModuleRoot(c.Root); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Workers < 1 || c.Workers > 8 {
 		errs = append(errs, fmt.Errorf("-workers %d: want 1-8", c.Workers))
