@@ -203,7 +203,7 @@ func validateOpenAI(key, baseURL string) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", config.EnvOpenAIBaseURL, err)
 		}
-		if key == "" && !isLoopback(u.Hostname()) {
+		if key == "" && !config.IsLoopbackHost(u.Hostname()) {
 			return fmt.Errorf("%s is required for %s=%s (only a model on 127.0.0.1/localhost runs without a key)",
 				config.EnvOpenAIAPIKey, config.EnvOpenAIBaseURL, baseURL)
 		}
@@ -224,14 +224,6 @@ func httpURL(s string) (*url.URL, error) {
 		return nil, fmt.Errorf("bad URL %q: want http(s)://host[:port]/path", s)
 	}
 	return u, nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // checkPolicyTools compares the policy with the tools the worker

@@ -309,7 +309,7 @@ func checkLoopbackHostPort(addr string) error {
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 		return fmt.Errorf("%q: port %q: want 1-65535", addr, port)
 	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+	if !config.IsLoopbackHost(host) {
 		return fmt.Errorf("%q: want a loopback host (localhost, 127.0.0.1, ::1)", addr)
 	}
 	return nil

@@ -1,0 +1,27 @@
+package config
+
+import "testing"
+
+func TestIsLoopbackHost(t *testing.T) {
+	tests := []struct {
+		host string
+		want bool
+	}{
+		{"localhost", true},
+		{"127.0.0.1", true},
+		{"127.8.9.10", true},
+		{"::1", true},
+		{"", false},
+		{"0.0.0.0", false},
+		{"10.0.0.1", false},
+		{"::", false},
+		{"localhost.example.com", false},
+		{"LOCALHOST", false}, // hostnames are matched as written; only "localhost" is trusted
+		{"[::1]", false},     // a host, not a bracketed address
+	}
+	for _, tt := range tests {
+		if got := IsLoopbackHost(tt.host); got != tt.want {
+			t.Errorf("IsLoopbackHost(%q) = %v, want %v", tt.host, got, tt.want)
+		}
+	}
+}
