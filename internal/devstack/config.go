@@ -63,7 +63,9 @@ type Config struct {
 	Ports Ports
 	// TemporalServer, when set, is the host:port (on loopback) of a
 	// Temporal server that is already running: the stack uses it and
-	// starts no dev server (Ports.Temporal and Ports.UI are then unused).
+	// starts no dev server (Ports.Temporal and Ports.UI are then unused),
+	// once checkSharedServer found the namespace there and no other
+	// worker on the agent's task queue.
 	// `devstack bench -temporal-address` sets it, to measure on a server
 	// with another persistence, such as `devstack prod`'s PostgreSQL.
 	TemporalServer string

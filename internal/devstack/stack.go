@@ -111,6 +111,9 @@ func Up(ctx context.Context, cfg Config, out io.Writer) (st *Stack, err error) {
 	}
 	fresh := "delete " + cfg.DBFile() + " to start afresh"
 	if cfg.TemporalServer != "" {
+		if err := checkSharedServer(ctx, st.Temporal, cfg); err != nil {
+			return st, err
+		}
 		fresh = "use a namespace of its own"
 	}
 	if err := ensureSearchAttributes(ctx, st.Temporal, cfg.Namespace, fresh); err != nil {

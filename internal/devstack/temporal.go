@@ -11,12 +11,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
@@ -196,4 +198,54 @@ func ensureSearchAttributes(ctx context.Context, tc client.Client, namespace, fr
 		return fmt.Errorf("add search attributes: %w", err)
 	}
 	return nil
+}
+
+// recentPoller is how long after its last poll a poller of the agent's task
+// queue counts as still there: a live worker polls again at least every
+// 70 s (the SDK's long-poll timeout).
+const recentPoller = 90 * time.Second
+
+// checkSharedServer checks, through tc, a server the stack did not start
+// (Config.TemporalServer), before the stack starts a worker on it. The
+// namespace must exist: the stack creates none on someone else's server.
+// And no other worker may poll the agent's task queue there: it would take
+// some of the stack's runs, which would then wait for approval requests on
+// another Ably until the bench's timeout.
+func checkSharedServer(ctx context.Context, tc client.Client, cfg Config) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	_, err := tc.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: cfg.Namespace})
+	var notFound *serviceerror.NamespaceNotFound
+	if errors.As(err, &notFound) {
+		return fmt.Errorf("namespace %q does not exist on %s: create one for the bench first, e.g. "+
+			"`temporal operator namespace create --address %s --namespace %s` (a new namespace takes a few seconds to be usable)",
+			cfg.Namespace, cfg.TemporalAddress(), cfg.TemporalAddress(), cfg.Namespace)
+	}
+	if err != nil {
+		return fmt.Errorf("describe namespace %s: %w", cfg.Namespace, err)
+	}
+	pollers := map[string]bool{}
+	for _, typ := range []enumspb.TaskQueueType{enumspb.TASK_QUEUE_TYPE_WORKFLOW, enumspb.TASK_QUEUE_TYPE_ACTIVITY} {
+		resp, err := tc.DescribeTaskQueue(ctx, workflows.TaskQueue, typ)
+		if err != nil {
+			return fmt.Errorf("describe task queue %s: %w", workflows.TaskQueue, err)
+		}
+		for _, p := range resp.GetPollers() {
+			if t := p.GetLastAccessTime(); t != nil && time.Since(t.AsTime()) < recentPoller {
+				pollers[p.GetIdentity()] = true
+			}
+		}
+	}
+	if len(pollers) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(pollers))
+	for id := range pollers {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return fmt.Errorf("task queue %s in namespace %s was polled in the last %s by %s: a worker that still runs there "+
+		"would take some of the bench's runs; give the bench a namespace nothing else uses "+
+		"(the pollers of an earlier bench run drop out of this check %s after it ended)",
+		workflows.TaskQueue, cfg.Namespace, recentPoller, strings.Join(ids, ", "), recentPoller)
 }
