@@ -2,6 +2,7 @@ package devstack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
@@ -69,7 +71,7 @@ func runProduct(ctx context.Context, st *Stack, approvers []*benchApprover, tag 
 	runs := make([]productRun, n)
 	ids := make([]string, n)
 	for i := range runs {
-		ids[i] = fmt.Sprintf("hitl-bench-%s-%05d", tag, i)
+		ids[i] = fmt.Sprintf("%s%05d", benchRunPrefix(tag), i)
 		runs[i] = productRun{id: ids[i], prompt: fmt.Sprintf("Publish the blog post called 'Bench %s %d'", tag, i), approver: i % len(approvers)}
 	}
 	watch, err := watchRequests(ctx, approvers[0].ch, ids)
@@ -105,7 +107,7 @@ func runProduct(ctx context.Context, st *Stack, approvers []*benchApprover, tag 
 	// published it is recorded; decide (or kill the worker) only once every
 	// run waits in Temporal.
 	var waiting atomic.Int64
-	countWaiting := func(ctx context.Context) error { return waitRunsWaiting(ctx, st, n, &waiting) }
+	countWaiting := func(ctx context.Context) error { return waitRunsWaiting(ctx, st, tag, n, &waiting) }
 	if err := waitReporting(ctx, progress, "runs waiting in Temporal", n, func() int { return int(waiting.Load()) }, countWaiting); err != nil {
 		return f, err
 	}
@@ -238,16 +240,27 @@ func killAndRestartWorker(ctx context.Context, st *Stack, f *ProductFigures, pro
 	return nil
 }
 
-// waitRunsWaiting polls visibility until n runs wait for a human
-// (workflows.PendingRunsQuery: running, PendingApprovals > 0, which the
-// run upserts in the workflow task that publishes the request); the stack
-// runs only the bench's. counted holds the latest count.
-func waitRunsWaiting(ctx context.Context, st *Stack, n int, counted *atomic.Int64) error {
+// benchRunPrefix starts the workflow id of every agent run of the bench
+// run tag.
+func benchRunPrefix(tag string) string { return "hitl-bench-" + tag + "-" }
+
+// waitRunsWaiting polls visibility until the n runs of bench run tag wait
+// for a human (workflows.PendingRunsQuery: running, PendingApprovals > 0,
+// which the run upserts in the workflow task that publishes the request).
+// Only this run's ids count: a namespace on a server the bench did not
+// start may hold pending runs of an earlier, interrupted one. counted holds
+// the latest count.
+func waitRunsWaiting(ctx context.Context, st *Stack, tag string, n int, counted *atomic.Int64) error {
+	query := workflows.PendingRunsQuery() + " AND WorkflowId STARTS_WITH '" + benchRunPrefix(tag) + "'"
 	for {
 		resp, err := st.Temporal.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
-			Namespace: st.cfg.Namespace, Query: workflows.PendingRunsQuery(),
+			Namespace: st.cfg.Namespace, Query: query,
 		})
-		if err == nil {
+		var invalid *serviceerror.InvalidArgument
+		switch {
+		case errors.As(err, &invalid):
+			return fmt.Errorf("count the runs that wait (%s): %w", query, err) // retrying cannot help
+		case err == nil:
 			counted.Store(resp.GetCount())
 			if resp.GetCount() >= int64(n) {
 				return nil
