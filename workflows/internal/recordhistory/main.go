@@ -7,6 +7,8 @@
 // scenarios through real, bridge-signed signals, cancels a run with pending
 // approvals (cancel), fails an approval-request publish (unpublished),
 // sends a forged decision (forged) and ambiguous arguments (ambiguous),
+// sends the decisions the review of 2026-12-05 found wrongly applied
+// (edit-digestless, burned-id, before-start),
 // and decides calls by the policy rules beyond one approver (quorum,
 // escalate, edit), writes each history as JSON into -out with -prefix (histories recorded
 // by older code keep their names and must still replay), checks that it
@@ -256,6 +258,33 @@ func scenarios() []scenario {
 			withArgs(dec("call-edit-1", workflows.DecisionApproved, "carol", "admin", "msg-edit-3", ""),
 				"", digestOf(`{"title":"Introducing our new API (beta)"}`)),
 		}},
+		// edit-digestless: after an edit (the first of two approvals), an
+		// approval that names no digest does not count toward the edited
+		// arguments (changeDecisionChecks); one that names the edit's
+		// digest completes the quorum.
+		{name: "edit-digestless", policy: ruledPolicy(`"approvals":2,"editable":true`), waitPending: 1, decisions: []workflows.Decision{
+			withArgs(dec("call-edit-digestless-1", workflows.DecisionApproved, "alice", "publisher", "msg-edit-digestless-1", "better title"),
+				`{"title":"Introducing our new API (beta)"}`, digestOf(`{"title":"Introducing our new API"}`)),
+			dec("call-edit-digestless-1", workflows.DecisionApproved, "bob", "publisher", "msg-edit-digestless-2", "no digest"),
+			withArgs(dec("call-edit-digestless-1", workflows.DecisionApproved, "carol", "admin", "msg-edit-digestless-3", ""),
+				"", digestOf(`{"title":"Introducing our new API (beta)"}`)),
+		}, wantResolved: map[string]string{"call-edit-digestless-1": workflows.OutcomeApproved}},
+		// burned-id: an unsigned copy of alice's message id is ignored and
+		// does not make her signed decision a duplicate
+		// (changeDecisionChecks); carol's later approval finds the call
+		// resolved.
+		{name: "burned-id", policy: teamPolicy, waitPending: 1, unsigned: []int{0}, decisions: []workflows.Decision{
+			dec("call-burned-id-1", workflows.DecisionApproved, "alice", "publisher", "msg-burned-id-1", "forged copy"),
+			dec("call-burned-id-1", workflows.DecisionApproved, "alice", "publisher", "msg-burned-id-1", ""),
+			dec("call-burned-id-1", workflows.DecisionApproved, "carol", "admin", "msg-burned-id-2", ""),
+		}, wantResolved: map[string]string{"call-burned-id-1": workflows.OutcomeApproved}},
+		// before-start: a signed decision published a day before the run
+		// started (an earlier run's, with the same workflow id) is ignored
+		// (changeDecisionChecks); carol's approves.
+		{name: "before-start", policy: teamPolicy, waitPending: 1, decisions: []workflows.Decision{
+			publishedAt(dec("call-before-start-1", workflows.DecisionApproved, "alice", "publisher", "msg-before-start-1", "an earlier run's"), time.Now().Add(-24*time.Hour)),
+			dec("call-before-start-1", workflows.DecisionApproved, "carol", "admin", "msg-before-start-2", ""),
+		}, wantResolved: map[string]string{"call-before-start-1": workflows.OutcomeApproved}},
 		// Arguments that could be read two ways are denied before anyone
 		// is asked; the input's permissive policy is ignored.
 		{name: "ambiguous", policy: teamPolicy, inputPolicy: `{"tools":{"publish_blog_post":{"minRole":"none"}}}`,
@@ -273,6 +302,12 @@ func ruledPolicy(rules string) string {
 // approver saw.
 func withArgs(d workflows.Decision, args, digest string) workflows.Decision {
 	d.Arguments, d.ArgumentsDigest = args, digest
+	return d
+}
+
+// publishedAt sets a decision's Ably timestamp.
+func publishedAt(d workflows.Decision, at time.Time) workflows.Decision {
+	d.PublishedAt = at.UTC()
 	return d
 }
 
@@ -484,7 +519,7 @@ func (*fakeActivities) CallModel(_ context.Context, req workflows.ModelRequest) 
 	}
 	var calls []workflows.ToolCall
 	switch {
-	case req.Turn == 1 && slices.Contains([]string{"approve", "expire", "unpublished", "forged", "single", "quorum", "escalate", "edit"}, sc):
+	case req.Turn == 1 && slices.Contains([]string{"approve", "expire", "unpublished", "forged", "single", "quorum", "escalate", "edit", "edit-digestless", "burned-id", "before-start"}, sc):
 		calls = []workflows.ToolCall{call("1", "publish_blog_post", `{ "title": "Introducing our new API" }`)}
 	case req.Turn == 1 && sc == "ambiguous":
 		calls = []workflows.ToolCall{
