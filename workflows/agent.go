@@ -194,8 +194,10 @@ type run struct {
 	approvals map[string]*approval
 	order     []string
 	seenCalls map[string]bool // every tool call id the model used
-	// seenMsgs holds the dedupeKey of every well-formed decision.
-	seenMsgs map[string]bool
+	// seenMsgs holds the dedupeKey of every well-formed decision, and
+	// verifiedMsgs that of every decision whose signature was verified.
+	seenMsgs     map[string]bool
+	verifiedMsgs map[string]bool
 
 	turn     int
 	done     bool
@@ -218,6 +220,7 @@ func newRun(ctx workflow.Context, in AgentInput, wp WorkerPolicy, maxTurns int) 
 		approvals:    map[string]*approval{},
 		seenCalls:    map[string]bool{},
 		seenMsgs:     map[string]bool{},
+		verifiedMsgs: map[string]bool{},
 		audit:        newAuditTrail(),
 	}
 	for _, name := range wp.LocalTools {

@@ -27,13 +27,28 @@ func (r *run) onDecision(ctx workflow.Context, d Decision) {
 		e.Tool = a.call.Name
 	}
 	why := r.whyIgnore(workflow.Now(ctx), d, a)
+	if why == whyUnverifiedCopy {
+		why = "duplicate"
+		if workflow.GetVersion(ctx, changeDecisionChecks, workflow.DefaultVersion, 1) >= 1 {
+			why = r.whyNotDecidable(workflow.Now(ctx), d, a)
+		}
+	}
+	if why == "" {
+		why = r.whyRefusedSince(ctx, d, a)
+	}
 	r.remember(d)
 	if why == "" && r.verifiesDecisions(ctx) {
 		// Checks that need no signature come first, so junk costs no
 		// verification; the approval may resolve while the signature is
 		// checked, hence the second look at it.
 		if why = r.verify(ctx, d); why == "" {
+			why = r.verified(d)
+		}
+		if why == "" {
 			why = r.whyNotDecidable(workflow.Now(ctx), d, a)
+		}
+		if why == "" {
+			why = r.whyRefusedSince(ctx, d, a)
 		}
 	}
 	if why == "" {
@@ -96,11 +111,60 @@ func dedupeKey(d Decision) (string, bool) {
 }
 
 // remember marks a well-formed decision as seen, whether it resolved an
-// approval or was ignored, so that a copy of it is a duplicate.
+// approval or was ignored, so that a copy of it is a duplicate (in runs of
+// versionFastPath, only once the decision was verified: see whyIgnore).
 func (r *run) remember(d Decision) {
 	if key, ok := dedupeKey(d); ok {
 		r.seenMsgs[key] = true
 	}
+}
+
+// verified marks a decision whose signature was just verified; it returns
+// "duplicate" if a copy of it was verified while its own signature was
+// checked (both were new when they arrived), or "".
+func (r *run) verified(d Decision) string {
+	key, ok := dedupeKey(d)
+	if !ok {
+		return ""
+	}
+	if r.verifiedMsgs[key] {
+		return "duplicate"
+	}
+	r.verifiedMsgs[key] = true
+	return ""
+}
+
+// whyUnverifiedCopy is whyIgnore's answer for a copy of a decision that was
+// seen but never verified; onDecision asks changeDecisionChecks whether
+// that makes it a duplicate.
+const whyUnverifiedCopy = "copy of a decision that was not verified"
+
+// whyRefusedSince returns why decision d, which the checks of earlier code
+// accept for approval a, does not count since changeDecisionChecks, or "".
+// It asks the version only when the answer differs, so only the histories
+// of such decisions record it.
+func (r *run) whyRefusedSince(ctx workflow.Context, d Decision, a *approval) string {
+	why := whyRefused(workflow.GetInfo(ctx).WorkflowStartTime, d, a)
+	if why == "" || workflow.GetVersion(ctx, changeDecisionChecks, workflow.DefaultVersion, 1) < 1 {
+		return ""
+	}
+	return why
+}
+
+// whyRefused returns why decision d, accepted for approval a by every
+// other check, does not count since changeDecisionChecks, or "". started
+// is when the run started.
+func whyRefused(started time.Time, d Decision, a *approval) string {
+	if !d.PublishedAt.IsZero() && !started.IsZero() && d.PublishedAt.Before(started.Add(-MaxClockSkew)) {
+		return "published before this run started: an earlier run's decision"
+	}
+	if a == nil || a.rules == nil || a.rules.editedBy == nil {
+		return ""
+	}
+	if d.Decision == DecisionApproved && d.Arguments == "" && d.ArgumentsDigest == "" {
+		return fmt.Sprintf("the arguments were edited by %s: an approval must name the digest of the arguments it approves (argumentsDigest)", a.rules.editedBy.ClientID)
+	}
+	return ""
 }
 
 // malformed returns why the decision's identity fields are unusable, or "".
@@ -129,7 +193,13 @@ func (r *run) whyIgnore(now time.Time, d Decision, a *approval) string {
 		return why
 	}
 	if key, _ := dedupeKey(d); r.seenMsgs[key] {
-		return "duplicate"
+		if !r.fast() || r.verifiedMsgs[key] {
+			return "duplicate"
+		}
+		// Seen, but it was unsigned, its signature failed, or it was
+		// ignored before the check: a copy from anyone with access to
+		// Temporal could have come first.
+		return whyUnverifiedCopy
 	}
 	return r.whyNotDecidable(now, d, a)
 }

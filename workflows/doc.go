@@ -55,14 +55,17 @@
 // One coroutine drains DecisionSignal. A decision resolves an approval only
 // if it is well formed (an Ably message id of 1 to 128 printable ASCII
 // bytes, an approver client id of 1 to 128 bytes, a role of at most 64
-// bytes), is not a copy of a decision already seen (same approver client id
-// and Ably message id: Ably enforces the clientId, so another client can
-// never spend someone else's message id), names a pending approval, says
+// bytes), is not a copy of a decision already verified (same approver
+// client id and Ably message id: Ably enforces the clientId, so another
+// client can never spend someone else's message id; a copy of an unsigned
+// or badly signed decision is checked again), names a pending approval, says
 // approved or rejected, names the pending arguments' digest if it names
-// one, its role passes Policy.Check for the tool (re-checked here, whatever
-// the bridge did), and, last, the local activity ActivityVerifyDecision
-// finds it signed by the bridge for this run (the verdict is recorded, so
-// replays survive key rotation). Anything else changes nothing
+// one (and names it if the arguments were edited), was not published more
+// than MaxClockSkew before the run started (an earlier run's, with the same
+// workflow id), its role passes Policy.Check for the tool (re-checked here,
+// whatever the bridge did), and, last, the local activity
+// ActivityVerifyDecision finds it signed by the bridge for this run (the
+// verdict is recorded, so replays survive key rotation). Anything else changes nothing
 // and is recorded as AuditIgnored with the reason ("duplicate", "unknown
 // tool call", "already resolved (<outcome>)", "insufficient role: editor <
 // publisher", ...); the approval keeps waiting. Every string of an audit

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -35,6 +36,13 @@ const (
 	// edited; later edits are ignored.
 	MaxEditsPerCall = 5
 )
+
+// MaxClockSkew is how long before the start of a run a decision for it may
+// have been published (its Ably timestamp, PublishedAt), for the clocks of
+// Ably and of Temporal to disagree. A decision published earlier is an
+// earlier run's, with the same workflow id, and is ignored
+// (changeDecisionChecks).
+const MaxClockSkew = time.Minute
 
 // toolCallIDChars are the punctuation characters a tool-call id may hold
 // besides ASCII letters and digits.

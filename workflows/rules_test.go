@@ -329,7 +329,9 @@ func TestRulesAnnouncements(t *testing.T) {
 	const editedArgs = `{"title":"Edited"}`
 	h.decide(time.Minute, approve("call_1", "carol", "admin", "m1"))
 	h.decide(6*time.Minute, edited("dave", "admin", "m2", editedArgs, originalDigest))
-	h.decide(7*time.Minute, approve("call_1", "carol", "admin", "m3"))
+	approveEdit := approve("call_1", "carol", "admin", "m3")
+	approveEdit.ArgumentsDigest = ArgumentsDigest(editedArgs) // after an edit, an approval names what it approves
+	h.decide(7*time.Minute, approveEdit)
 	var mid ApprovalsView
 	var details string
 	h.queryAt(90*time.Second, &mid)

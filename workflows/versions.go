@@ -41,6 +41,20 @@ const (
 	// model's response, and was ignored as "unknown tool call". Asked
 	// only then, so no other run's history changes.
 	changeEarlyDecisions = "early-decisions"
+	// changeDecisionChecks (version 1), found by the review of 2026-12-05
+	// (decisions.go, whyRefusedSince and onDecision):
+	//   - after an edit, an approval that names no argumentsDigest does not
+	//     count: its approver may never have seen the edited arguments;
+	//   - a decision published more than MaxClockSkew before the run
+	//     started is ignored: it is an earlier run's, with the same
+	//     workflow id, replayed;
+	//   - a copy of a decision that was never verified (it was unsigned,
+	//     its signature failed, or it was ignored before the check) is
+	//     checked again rather than ignored as a duplicate, so a forged
+	//     signal cannot make an approver's real decision a duplicate.
+	// Asked only when one of these gives another answer than before, so no
+	// other run's history changes.
+	changeDecisionChecks = "decision-checks"
 )
 
 // Versions of changeWorkerPolicy.

@@ -14,7 +14,7 @@
 // by older code keep their names and must still replay), checks that it
 // replays, and stops the server.
 //
-//	go run ./workflows/internal/recordhistory [-temporal .bin/temporal] [-out workflows/testdata/replay] [-prefix v5-] [-only quorum,edit]
+//	go run ./workflows/internal/recordhistory [-temporal .bin/temporal] [-out workflows/testdata/replay] [-prefix v6-] [-only quorum,edit]
 package main
 
 import (
@@ -90,7 +90,7 @@ func main() {
 	fs := flag.NewFlagSet("recordhistory", flag.ContinueOnError)
 	fs.StringVar(&cfg.TemporalCLI, "temporal", cli, "temporal CLI binary (env TEMPORAL_CLI)")
 	fs.StringVar(&cfg.OutDir, "out", filepath.Join("workflows", "testdata", "replay"), "directory for the history JSON files")
-	fs.StringVar(&cfg.Prefix, "prefix", "v5-", "prefix of the file names: histories recorded by older code keep theirs (approve.json, ...) and must still replay")
+	fs.StringVar(&cfg.Prefix, "prefix", "v6-", "prefix of the file names: histories recorded by older code keep theirs (approve.json, ...) and must still replay")
 	fs.DurationVar(&cfg.Timeout, "timeout", 2*time.Minute, "bound of the whole recording")
 	only := fs.String("only", "", "comma-separated scenarios to record (default: all)")
 	err := fs.Parse(os.Args[1:])
