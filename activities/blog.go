@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -84,7 +83,6 @@ type Blog struct {
 	webhook string
 	client  *http.Client
 	now     func() time.Time
-	mu      sync.Mutex     // serialises post-file side effects of this process
 	ledger  *ledger.Ledger // makes each call's side effect happen once
 }
 
@@ -192,24 +190,76 @@ func (b *Blog) publish(ctx context.Context, call ToolCall) (string, error) {
 		// Idempotency-Key header covers a crash between POST and ledger.
 		return b.once(ctx, call, func() (string, error) { return b.publishWebhook(ctx, call, args) })
 	}
-	return b.once(ctx, call, func() (string, error) {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		return b.publishFile(call, args)
-	})
+	return b.once(ctx, call, func() (string, error) { return b.publishFile(call, args) })
 }
 
-// publishFile writes <slug>.md atomically. A post of another call that has
-// the same slug is never overwritten: this call gets <slug>-<key hash>.md.
+// publishFile publishes the post as <slug>.md or, when that name holds a
+// post of another call, as <slug>-<key hash>.md. It never replaces a file:
+// each name is claimed with atomicfile.WriteNew, which fails if the name
+// exists, also when several workers share BLOG_DIR, so a post of another
+// call that has the same slug is never overwritten, and a crash leaves a
+// whole post or none. A name that holds this call's own post (a rerun after
+// a crash before the ledger write, or the same call on two workers at once)
+// is this call's publication: the same result, not a second write. If both
+// names hold posts of other calls, the call fails and nothing is written.
 func (b *Blog) publishFile(call ToolCall, args publishArgs) (string, error) {
-	slug := Slugify(args.Title)
-	name := slug + ".md"
-	if owner, err := b.postOwner(name); err != nil {
-		return "", err
-	} else if owner != "" && owner != call.IdempotencyKey() {
-		slug = slug + "-" + keyHash(call.IdempotencyKey())[:8]
-		name = slug + ".md"
+	base := Slugify(args.Title)
+	key := call.IdempotencyKey()
+	names := []string{base, base + "-" + keyHash(key)[:8]}
+	result := func(slug string) (string, error) {
+		return marshalResult(PublishResult{Published: true, Title: args.Title, Slug: slug, Location: slug + ".md"})
 	}
+	// A rerun whose first run took the second name finds its post there,
+	// also when the first name's post was deleted meanwhile. Only this
+	// call creates its second name, so nobody races this read.
+	if owner, err := b.postOwner(names[1] + ".md"); err != nil {
+		return "", fmt.Errorf("publish_blog_post: %w", err)
+	} else if owner == key {
+		return result(names[1])
+	}
+	for _, slug := range names {
+		name := slug + ".md"
+		ours, err := b.claimPost(name, b.postContent(call, args, slug), key)
+		if err != nil {
+			return "", err
+		}
+		if ours {
+			return result(slug)
+		}
+	}
+	return "", toolInputError(call.Name, fmt.Errorf("%s.md and %s.md are posts of other calls; nothing was published", names[0], names[1]))
+}
+
+// claimAttempts bounds how often claimPost tries a name that is deleted
+// (delete_post) between a failed claim and the read of its owner.
+const claimAttempts = 3
+
+// claimPost creates the post file name with data unless it exists. It
+// reports whether name then holds the post of the call with idempotency key
+// key: created now, or earlier by the same call.
+func (b *Blog) claimPost(name string, data []byte, key string) (bool, error) {
+	path := filepath.Join(b.dir, name)
+	for range claimAttempts {
+		err := atomicfile.WriteNew(path, data, 0o644)
+		if err == nil {
+			return true, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return false, fmt.Errorf("publish_blog_post: %w", err)
+		}
+		owner, err := b.postOwner(name)
+		if err != nil {
+			return false, fmt.Errorf("publish_blog_post: %w", err)
+		}
+		if owner != "" {
+			return owner == key, nil
+		}
+	}
+	return false, fmt.Errorf("publish_blog_post: %s was deleted %d times while it was claimed (will retry)", name, claimAttempts)
+}
+
+// postContent is a post file: front matter, then the body.
+func (b *Blog) postContent(call ToolCall, args publishArgs, slug string) []byte {
 	var buf bytes.Buffer
 	fmt.Fprintf(&buf, "---\ntitle: %s\nslug: %s\nworkflow_id: %s\ntool_call_id: %s\napproved_by: %s\npublished_at: %s\n---\n\n",
 		quote(args.Title), slug, quote(call.WorkflowID), quote(call.CallID), quote(call.ApprovedBy),
@@ -218,10 +268,7 @@ func (b *Blog) publishFile(call ToolCall, args publishArgs) (string, error) {
 	if args.Body != "" && !strings.HasSuffix(args.Body, "\n") {
 		buf.WriteByte('\n')
 	}
-	if err := atomicfile.WriteFile(filepath.Join(b.dir, name), buf.Bytes(), 0o644); err != nil {
-		return "", err
-	}
-	return marshalResult(PublishResult{Published: true, Title: args.Title, Slug: slug, Location: name})
+	return buf.Bytes()
 }
 
 // postOwner returns the idempotency key recorded in a post's front matter,
@@ -379,8 +426,6 @@ func (b *Blog) delete(ctx context.Context, call ToolCall) (string, error) {
 		return "", toolInputError(call.Name, fmt.Errorf("slug %q: want lowercase letters, digits and single dashes", args.Slug))
 	}
 	return b.once(ctx, call, func() (string, error) {
-		b.mu.Lock()
-		defer b.mu.Unlock()
 		err := os.Remove(filepath.Join(b.dir, slug+".md"))
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
@@ -394,8 +439,10 @@ func (b *Blog) delete(ctx context.Context, call ToolCall) (string, error) {
 
 // once runs fn at most once per tool call, through the ledger (see
 // ledger.Once): a retried or replayed call gets the first result again.
-// Runs of other calls are not serialised, so fn must take b.mu itself if
-// it needs to.
+// Runs of other calls are not serialised, nor runs of one call on several
+// workers sharing BLOG_DIR, so fn must be safe against both: the file
+// side effects are single file-system operations that fail rather than
+// replace another call's post (see publishFile).
 func (b *Blog) once(ctx context.Context, call ToolCall, fn func() (string, error)) (string, error) {
 	if call.WorkflowID == "" || call.CallID == "" {
 		return "", temporal.NewNonRetryableApplicationError(

@@ -1,9 +1,13 @@
 package atomicfile
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -37,5 +41,84 @@ func TestWriteFileMissingDirLeavesNothing(t *testing.T) {
 	err := WriteFile(path, []byte("x"), 0o644)
 	if err == nil || !strings.Contains(err.Error(), path) {
 		t.Fatalf("err = %v, want an error naming %s", err, path)
+	}
+}
+
+func TestWriteNew(t *testing.T) {
+	tests := []struct {
+		name     string
+		existing string // content already at the path; "" for none
+		wantErr  error
+		want     string
+	}{
+		{name: "creates", want: "new"},
+		{name: "keeps an existing file", existing: "old", wantErr: fs.ErrExist, want: "old"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "post.md")
+			if tt.existing != "" {
+				if err := os.WriteFile(path, []byte(tt.existing), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := WriteNew(path, []byte("new"), 0o644)
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if got, err := os.ReadFile(path); err != nil || string(got) != tt.want {
+				t.Errorf("content = %q, %v; want %q", got, err, tt.want)
+			}
+			if tt.wantErr == nil {
+				if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o644 {
+					t.Errorf("mode = %v, %v; want 0644", fi.Mode().Perm(), err)
+				}
+			}
+			if entries, err := os.ReadDir(dir); err != nil || len(entries) != 1 {
+				t.Errorf("directory holds %v, %v; want only the file (no temporary left)", entries, err)
+			}
+		})
+	}
+}
+
+// TestWriteNewOneWinner: of several writers racing for one name, exactly
+// one succeeds and the file holds its data, whole.
+func TestWriteNewOneWinner(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "post.md")
+	const writers = 8
+	start := make(chan struct{})
+	errs := make([]error, writers)
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			errs[i] = WriteNew(path, []byte(strings.Repeat(strconv.Itoa(i), 4096)), 0o644)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Errorf("writers %d and %d both created %s", winner, i, path)
+		case err == nil:
+			winner = i
+		case !errors.Is(err, fs.ErrExist):
+			t.Errorf("writer %d: err = %v, want fs.ErrExist", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no writer created the file")
+	}
+	if got, err := os.ReadFile(path); err != nil || string(got) != strings.Repeat(strconv.Itoa(winner), 4096) {
+		t.Errorf("file does not hold the winner's data whole (%d bytes, %v)", len(got), err)
+	}
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 1 {
+		t.Errorf("directory holds %v, %v; want only the file (no temporary left)", entries, err)
 	}
 }

@@ -67,8 +67,9 @@ type Config struct {
 	// DefaultReservedNames are reserved in any case.
 	Reserved []string
 	// BcryptCost is the lowest bcrypt cost accepted in the users file and
-	// the cost of the dummy hash checked for unknown users (default
-	// DefaultCost). Tests use bcrypt.MinCost.
+	// the cost of the dummy hash checked while the file has no users
+	// (default DefaultCost); otherwise the dummy hashes have the file's
+	// costs (passwordCheck). Tests use bcrypt.MinCost.
 	BcryptCost int
 	// MaxFailures is how many failed logins per user name and client
 	// address are answered 401 in FailureWindow (default

@@ -38,7 +38,7 @@ func (s *Server) checkLogin(ctx context.Context, log *slog.Logger, addrKey, name
 	// anyone fill the tables); their failures count per address. Any valid
 	// name is tracked, existing or not, so a 429 reveals nothing.
 	validName := ValidateName(name, nil) == nil
-	user, hash, found, err := s.users.lookup(name)
+	user, check, found, err := s.users.lookup(name)
 	if err != nil {
 		return loginResult{outcome: loginUnavailable, err: err}
 	}
@@ -61,13 +61,13 @@ func (s *Server) checkLogin(ctx context.Context, log *slog.Logger, addrKey, name
 			}
 			// The users file may have changed while the request waited.
 			now = s.now()
-			if user, hash, found, err = s.users.lookup(name); err != nil {
+			if user, check, found, err = s.users.lookup(name); err != nil {
 				s.byName.forgive(lane)
 				return loginResult{outcome: loginUnavailable, err: err}
 			}
 		}
 	}
-	ok, err := s.checkPassword(ctx, hash, found && validName, password)
+	ok, err := s.checkPassword(ctx, check, found && validName, password)
 	if err != nil {
 		if validName {
 			s.byName.forgive(lane)
@@ -112,22 +112,28 @@ func (s *Server) failure(addrKey, pairKey string) loginResult {
 
 func pairKeyOf(name, addrKey string) string { return "user:" + name + "\x00" + addrKey }
 
-// checkPassword runs exactly one bcrypt comparison whatever the outcome:
-// against the user's hash when the user exists, against a dummy hash of
-// the users file's highest cost otherwise, so the response time does not
-// tell whether a user exists. It returns an error only if ctx ends while
-// waiting for a bcrypt slot.
-func (s *Server) checkPassword(ctx context.Context, hash []byte, found bool, password string) (bool, error) {
+// checkPassword runs every comparison of check whatever their outcome (see
+// passwordCheck): the same comparisons at the same costs for every name,
+// so the response time does not tell whether a user exists. The password
+// is correct if the user's own hash matched. It returns an error only if
+// ctx ends while waiting for a bcrypt slot.
+func (s *Server) checkPassword(ctx context.Context, check passwordCheck, found bool, password string) (bool, error) {
 	select {
 	case s.hashing <- struct{}{}:
 		defer func() { <-s.hashing }()
 	case <-ctx.Done():
 		return false, ctx.Err()
 	}
-	pw := password
+	pw := []byte(password)
 	if len(pw) > MaxPasswordLen {
 		pw = pw[:MaxPasswordLen]
 	}
-	err := s.compare(hash, []byte(pw))
-	return err == nil && found && len(password) <= MaxPasswordLen, nil
+	match := false
+	for i, hash := range check.hashes {
+		err := s.compare(hash, pw)
+		if i == check.own {
+			match = err == nil
+		}
+	}
+	return match && found && len(password) <= MaxPasswordLen, nil
 }

@@ -76,9 +76,17 @@
 //   - The client address is the TCP peer, or, when the peer is a trusted
 //     proxy (Config.TrustedProxies), the right-most X-Forwarded-For entry
 //     that is not one. IPv6 addresses count per /64.
-//   - Unknown users cost one bcrypt comparison against a dummy hash of the
-//     users file's highest cost, so timing does not tell whether a user
-//     exists; at most 2×GOMAXPROCS comparisons run at once.
+//   - Every password check, whatever the name, compares one bcrypt hash
+//     at each cost the users file holds, in ascending order of cost: for
+//     an existing user the hash at its cost is its own, every other one
+//     (all of them for an unknown name) is a dummy hash of a random
+//     password (passwordCheck). The bcrypt work, nearly all of a check's
+//     time, is the same for every name, so timing does not tell whether a
+//     user exists, whatever costs the file mixes. A file of one cost (what
+//     useradd writes) needs one comparison a check; a file that mixes
+//     costs needs one per cost, in all less than twice one at its highest
+//     cost, and loading it logs a warning with how many hashes are below
+//     the highest cost. At most 2×GOMAXPROCS checks run at once.
 //   - ListenAndServe serves TLS, or plain HTTP on loopback. Off loopback,
 //     plain HTTP needs Config.AllowPlaintext (a TLS-terminating proxy is in
 //     front) and Config.TrustedProxies naming it: behind an unlisted proxy
@@ -104,7 +112,7 @@
 // server.go (the HTTP server and the token handler), credentials.go (the
 // one password check behind every login, with its limits), userstore.go
 // (the users file as the running server sees it: reload on change, fail
-// closed, the dummy hash), users.go (the users file format, its rules,
+// closed, the dummy hashes), users.go (the users file format, its rules,
 // AddUser and DeleteUser), commonpasswords.go (the embedded list),
 // ratelimit.go (failure counts per address and the client address),
 // namegate.go (the cap per user name), basic.go (HTTP Basic parsing),

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/big"
 	"net"
 	"net/http"
@@ -148,30 +149,34 @@ func writeHashedUser(t *testing.T, path, name, password string, cost int) {
 	}
 }
 
-func TestDummyHashHasHighestCost(t *testing.T) {
+// TestDummyHashesFollowFileCosts: the server keeps one dummy hash at each
+// bcrypt cost of the users file, following the file as it changes.
+func TestDummyHashesFollowFileCosts(t *testing.T) {
 	s, _, path := newTestServer(t, nil)
-	cost := func() int {
+	costs := func() []int {
 		t.Helper()
 		// A login re-reads a changed file.
 		doToken(t, s.Handler(), http.MethodGet, "192.0.2.1:1", basic("nobody", "x"))
-		c, err := bcrypt.Cost(s.users.dummyHash())
-		if err != nil {
-			t.Fatal(err)
+		dummies := s.users.dummyHashes()
+		for c, d := range dummies {
+			if got, err := bcrypt.Cost(d); err != nil || got != c {
+				t.Fatalf("dummy hash for cost %d has cost %d, %v", c, got, err)
+			}
 		}
-		return c
+		return slices.Sorted(maps.Keys(dummies))
 	}
-	if got := cost(); got != bcrypt.MinCost {
-		t.Fatalf("dummy cost = %d, want %d", got, bcrypt.MinCost)
+	if got, want := costs(), []int{bcrypt.MinCost}; !slices.Equal(got, want) {
+		t.Fatalf("dummy costs = %v, want %v", got, want)
 	}
 	writeHashedUser(t, path, "slow", "slow-password", bcrypt.MinCost+2)
-	if got := cost(); got != bcrypt.MinCost+2 {
-		t.Fatalf("after a cost-%d user: dummy cost = %d", bcrypt.MinCost+2, got)
+	if got, want := costs(), []int{bcrypt.MinCost, bcrypt.MinCost + 2}; !slices.Equal(got, want) {
+		t.Fatalf("after a cost-%d user: dummy costs = %v, want %v", bcrypt.MinCost+2, got, want)
 	}
 	if err := DeleteUser(path, "slow", nil, WithCost(bcrypt.MinCost)); err != nil {
 		t.Fatal(err)
 	}
-	if got := cost(); got != bcrypt.MinCost {
-		t.Fatalf("after removing it: dummy cost = %d, want %d", got, bcrypt.MinCost)
+	if got, want := costs(), []int{bcrypt.MinCost}; !slices.Equal(got, want) {
+		t.Fatalf("after removing it: dummy costs = %v, want %v", got, want)
 	}
 	// A cost above MaxCost is refused (it would make every reload and
 	// unknown-user login slow).

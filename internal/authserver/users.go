@@ -48,8 +48,8 @@ const (
 	// users file may contain.
 	DefaultCost = 10
 	// MaxCost is the highest bcrypt cost accepted: the server hashes a
-	// dummy password at the file's highest cost (on every reload), and a
-	// login costs one comparison at that cost.
+	// dummy password at each of the file's costs (when the file changes),
+	// and a login costs one comparison at each of them (passwordCheck).
 	MaxCost = 15
 )
 

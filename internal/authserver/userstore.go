@@ -4,7 +4,9 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"sync"
 
 	"golang.org/x/crypto/bcrypt"
@@ -13,25 +15,39 @@ import (
 // userStore holds the parsed users file and re-reads it when the file's
 // modification time, size or identity changes. A file that becomes
 // unreadable, invalid or writable by group or others fails closed: lookups
-// return an error until it is fixed. It also holds the dummy hash compared
-// for unknown users, at the highest bcrypt cost in the file.
+// return an error until it is fixed. It also holds the dummy hashes, one
+// at each bcrypt cost the file holds, that make every login's comparisons
+// the same whether the user exists or not (passwordCheck).
 type userStore struct {
 	path  string
 	rules Rules
 	log   *slog.Logger
 
-	mu        sync.Mutex
-	stat      os.FileInfo
-	users     map[string]User
-	err       error
-	dummy     []byte
-	dummyCost int
+	mu      sync.Mutex
+	stat    os.FileInfo
+	users   map[string]User
+	err     error
+	costs   []int          // the file's distinct bcrypt costs, ascending; rules.cost() for an empty file
+	dummies map[int][]byte // a hash of a random password at each of costs
 }
 
-// lookup returns the user called name, and the hash to compare the
-// password with: the user's own, or the dummy hash if there is no such
-// user.
-func (s *userStore) lookup(name string) (User, []byte, bool, error) {
+// passwordCheck is what one login compares the password with: one hash at
+// each bcrypt cost of the users file, in ascending order of cost. For a
+// known user the hash at the user's cost is the user's own, at index own;
+// every other hash is a dummy of a random password, which never matches.
+// An unknown name gets only dummies (own is -1). So every login, whatever
+// the name, runs the same number of comparisons at the same costs in the
+// same order: the time it takes does not depend on whether the user
+// exists. A file whose hashes all have one cost (the normal case, and what
+// useradd writes) costs one comparison per login.
+type passwordCheck struct {
+	hashes [][]byte
+	own    int
+}
+
+// lookup returns the user called name and what to compare the password
+// with; found is false if there is no such user.
+func (s *userStore) lookup(name string) (User, passwordCheck, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	fi, err := os.Stat(s.path)
@@ -40,7 +56,7 @@ func (s *userStore) lookup(name string) (User, []byte, bool, error) {
 			s.log.Error("users file unreadable", "path", s.path, "err", err)
 		}
 		s.stat, s.users, s.err = nil, nil, fmt.Errorf("users file: %w", err)
-		return User{}, nil, false, s.err
+		return User{}, passwordCheck{}, false, s.err
 	}
 	if s.stat == nil || !os.SameFile(fi, s.stat) || !fi.ModTime().Equal(s.stat.ModTime()) || fi.Size() != s.stat.Size() || fi.Mode() != s.stat.Mode() {
 		s.stat = fi
@@ -51,12 +67,23 @@ func (s *userStore) lookup(name string) (User, []byte, bool, error) {
 		}
 	}
 	if s.err != nil {
-		return User{}, nil, false, s.err
+		return User{}, passwordCheck{}, false, s.err
 	}
-	if u, ok := s.users[name]; ok {
-		return u, []byte(u.PasswordHash), true, nil
+	u, found := s.users[name]
+	userCost := -1
+	if found {
+		// checkUser accepted the hash, so its cost is one of s.costs.
+		userCost, _ = bcrypt.Cost([]byte(u.PasswordHash))
 	}
-	return User{}, s.dummy, false, nil
+	check := passwordCheck{hashes: make([][]byte, len(s.costs)), own: -1}
+	for i, c := range s.costs {
+		if c == userCost {
+			check.hashes[i], check.own = []byte(u.PasswordHash), i
+		} else {
+			check.hashes[i] = s.dummies[c]
+		}
+	}
+	return u, check, found, nil
 }
 
 // load reads the users file whose stat is fi. The caller holds s.mu.
@@ -68,32 +95,48 @@ func (s *userStore) load(fi os.FileInfo) error {
 	if err != nil {
 		return err
 	}
-	cost := s.rules.cost()
+	perCost := map[int]int{}
 	for _, u := range users {
-		if c, err := bcrypt.Cost([]byte(u.PasswordHash)); err == nil && c > cost {
-			cost = c
+		c, err := bcrypt.Cost([]byte(u.PasswordHash))
+		if err != nil {
+			return fmt.Errorf("users file: user %q: %w", u.Name, err) // checkUser accepted it: not reached
 		}
+		perCost[c]++
 	}
-	if s.dummy == nil || cost != s.dummyCost {
+	costs := slices.Sorted(maps.Keys(perCost))
+	if len(costs) == 0 {
+		costs = []int{s.rules.cost()}
+	}
+	dummies := make(map[int][]byte, len(costs))
+	for _, c := range costs {
+		if d, ok := s.dummies[c]; ok {
+			dummies[c] = d
+			continue
+		}
 		pw := make([]byte, 32)
 		_, _ = rand.Read(pw)
-		dummy, err := bcrypt.GenerateFromPassword(pw, cost)
+		d, err := bcrypt.GenerateFromPassword(pw, c)
 		if err != nil {
 			return fmt.Errorf("dummy hash: %w", err)
 		}
-		s.dummy, s.dummyCost = dummy, cost
+		dummies[c] = d
 	}
 	if fi.Mode().Perm()&0o044 != 0 {
 		s.log.Warn("users file is readable by others; want mode 0600", "path", s.path, "mode", fi.Mode().Perm().String())
 	}
-	s.log.Info("users file loaded", "path", s.path, "users", len(users), "dummyCost", cost)
-	s.users = users
+	highest := costs[len(costs)-1]
+	if below := len(users) - perCost[highest]; below > 0 {
+		s.log.Warn("users file mixes bcrypt costs: every login compares one hash at each cost, so that its time does not tell whether the user exists, and takes longer; give every user a hash of one cost (authserver useradd hashes at cost 10)",
+			"path", s.path, "belowHighestCost", below, "highestCost", highest, "costs", costs)
+	}
+	s.log.Info("users file loaded", "path", s.path, "users", len(users), "costs", costs)
+	s.users, s.costs, s.dummies = users, costs, dummies
 	return nil
 }
 
-// dummyHash returns the current dummy hash (tests).
-func (s *userStore) dummyHash() []byte {
+// dummyHashes returns the current dummy hash at each cost (tests).
+func (s *userStore) dummyHashes() map[int][]byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.dummy
+	return maps.Clone(s.dummies)
 }

@@ -52,6 +52,11 @@ func Open(dir string, now func() time.Time) (*Ledger, error) {
 // same tool and key. A crash between the side effect and the ledger write
 // reruns fn, so fn itself must be safe to repeat. Runs with the same tool
 // and key are serialised in this process; runs with other keys are not.
+// Processes sharing dir (several workers) do not serialise at all: each
+// (tool, key) has a file of its own, so runs of different keys never read
+// or write each other's entry, but one key run on two processes at once
+// may run fn on both (each then writes the same entry), so fn must also be
+// safe to run concurrently with itself.
 func (l *Ledger) Once(ctx context.Context, tool, key string, fn func() (string, error)) (string, error) {
 	id := tool + "\x00" + key
 	unlock, err := l.keys.lock(ctx, id)
