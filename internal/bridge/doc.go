@@ -15,7 +15,13 @@
 // anything it has not seen it asks Temporal (visibility, then the
 // approvals query). A response whose role is too low is forwarded once
 // per approver and call, so the workflow records it as ignored, and the
-// rest are only logged. Every forwarded decision is signed (Signer).
+// rest are only logged. A sufficient role's decision is forwarded once per
+// (approver, workflow, tool call, decision, digest named, the call's
+// digest, edited arguments), and at most 16 different ones per approver
+// and call (decided.go): the repeats the workflow would only ignore
+// cannot bring a run to Temporal's limit of signals per run, past which it
+// can never be decided (a signal refused for that reason is logged as an
+// error naming the run). Every forwarded decision is signed (Signer).
 // Responses are handled by Config.Concurrency goroutines, each approver's
 // decisions of one tool call in order. Nothing an approver decides is lost: a message over a
 // rate limit (PreLimit, checked before any Temporal call, or RateLimit) or

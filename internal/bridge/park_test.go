@@ -9,6 +9,8 @@ import (
 
 	"github.com/ably/ably-go/ably"
 	"go.temporal.io/api/serviceerror"
+
+	"github.com/hitl/durable-approvals/workflows"
 )
 
 // testRunner is a runner without Ably around h, parking up to maxParked.
@@ -19,8 +21,26 @@ func testRunner(t *testing.T, h *Handler, maxParked int) (*runner, func() string
 	return &runner{cfg: Config{MaxParked: maxParked}, log: log, handler: h, recent: newSeen(100), msgs: make(chan *ably.Message, 1)}, logs
 }
 
+// msgFrom is clientID's approval of call_<i>: each i is a decision of
+// its own, which the bridge forwards once (decided).
 func msgFrom(clientID string, i int) *ably.Message {
-	return msg(func(m *ably.Message) { m.ClientID = clientID; m.ID = fmt.Sprintf("%s-conn:0:%d", clientID, i) })
+	return msg(func(m *ably.Message) {
+		m.ClientID = clientID
+		m.ID = fmt.Sprintf("%s-conn:0:%d", clientID, i)
+		m.Extras["headers"] = map[string]any{"toolCallId": fmt.Sprint("call_", i)}
+	})
+}
+
+// addManyCalls adds run wfID to f with n calls pending, call_0 to
+// call_<n-1>, each listed in visibility.
+func addManyCalls(f *fakeTemporal, wfID string, n int) {
+	view := workflows.ApprovalsView{Roles: []string{"editor", "publisher", "admin"}}
+	ids := make([]string, n)
+	for i := range n {
+		ids[i] = fmt.Sprint("call_", i)
+		view.Pending = append(view.Pending, workflows.PendingApproval{ToolCallID: ids[i], Tool: "publish_blog_post", RequiredRole: "publisher"})
+	}
+	f.addWorkflow(wfID, view, ids...)
 }
 
 // An approver over the decision rate limit is slowed down, not ignored:
@@ -28,7 +48,7 @@ func msgFrom(clientID string, i int) *ably.Message {
 // later retry pass; a rate-limited message does not end the pass.
 func TestRunnerParksRateLimitedDecisions(t *testing.T) {
 	f := newFakeTemporal()
-	f.addWorkflow("wf-1", publishView("publisher"), "call_abc123")
+	addManyCalls(f, "wf-1", 3)
 	h := fastHandler(f, nil)
 	h.RateLimit = RateLimit{PerMinute: 1, Burst: 1}
 	now := time.Unix(1_700_000_000, 0)
@@ -63,7 +83,7 @@ func TestRunnerParksRateLimitedDecisions(t *testing.T) {
 // it as handled, so a catch-up can still forward it.
 func TestRunnerParkQueueFull(t *testing.T) {
 	f := newFakeTemporal()
-	f.addWorkflow("wf-1", publishView("publisher"), "call_abc123")
+	addManyCalls(f, "wf-1", 3)
 	h := fastHandler(f, nil)
 	h.RateLimit = RateLimit{PerMinute: 1, Burst: 1}
 	now := time.Unix(1_700_000_000, 0)
@@ -88,7 +108,7 @@ func TestRunnerParkQueueFull(t *testing.T) {
 // The per-client pre-limit applies before any Temporal call.
 func TestHandlePreLimitBeforeTemporal(t *testing.T) {
 	f := newFakeTemporal()
-	f.addWorkflow("wf-1", publishView("publisher"), "call_abc123")
+	addManyCalls(f, "wf-1", 4)
 	h := fastHandler(f, nil)
 	h.PreLimit = RateLimit{PerMinute: 1, Burst: 2}
 	h.RateLimit = RateLimit{PerMinute: 100, Burst: 100}
