@@ -10,10 +10,12 @@
 // workflow, and at most RateLimit's rate per approver clientId. It learns
 // which calls are pending from the agent's own approval-request and
 // approval-resolved messages on the channel (their clientId is the
-// agent's, which Ably enforces): a response to a known open request goes
-// straight to its workflow, one to a resolved request is dropped; for
-// anything it has not seen it asks Temporal (visibility, then the
-// approvals query). A response whose role is too low is forwarded once
+// agent's, which Ably enforces), per (workflow id, tool-call id): a
+// response to a known open request goes straight to its workflow, one to a
+// resolved request is dropped; a response without a workflow id does so
+// only when the bridge knows of exactly one run with its tool call. For
+// anything else it asks Temporal (visibility, which drops a tool-call id
+// that two running workflows wait on, then the approvals query). A response whose role is too low is forwarded once
 // per approver and call, so the workflow records it as ignored, and the
 // rest are only logged. A sufficient role's decision is forwarded once per
 // (approver, workflow, tool call, decision, digest named, the call's

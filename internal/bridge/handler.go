@@ -217,7 +217,7 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 		log.Warn("approval-response deferred: approver message rate exceeded", "perMinute", h.pre().perMinute, "burst", h.pre().burst)
 		return fmt.Errorf("%w: %s sends too many messages", ErrRateLimited, r.ClientID)
 	}
-	known, open, resolved := h.requests.lookup(r.ToolCallID, h.now())
+	known, open, resolved := h.requests.lookup(r.WorkflowID, r.ToolCallID, h.now())
 	var wfID, current string // current: the digest of the call's arguments, "" when unknown
 	var pending, sufficient bool
 	switch {
@@ -225,7 +225,7 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 		log.Warn("dropping approval-response: the agent announced the tool call resolved")
 		h.count().countDropped(DropReasonNotPending)
 		return nil
-	case open && len(known.Roles) > 0 && (r.WorkflowID == "" || r.WorkflowID == known.WorkflowID):
+	case open && len(known.Roles) > 0:
 		// The fast path: the agent's own request says where the call
 		// waits and who may decide it.
 		wfID, pending, current = known.WorkflowID, true, known.Digest
