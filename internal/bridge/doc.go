@@ -27,8 +27,11 @@
 // Responses are handled by Config.Concurrency goroutines, each approver's
 // decisions of one tool call in order. Nothing an approver decides is lost: a message over a
 // rate limit (PreLimit, checked before any Temporal call, or RateLimit) or
-// hit by a temporary failure goes to a bounded retry queue; one dropped
-// because that queue or the live buffer is full is logged as an error and
+// hit by a temporary failure goes to a bounded retry queue, of which each
+// publisher holds at most a tenth once it is half full (so one approver's
+// flood costs that approver's messages, not the others'); one dropped
+// because that queue, the publisher's share or the live buffer is full is
+// logged as an error and
 // not remembered as handled, so the catch-up after the next attach
 // without continuity (or restart) replays it. Every string it copies into
 // the Decision is bounded (message id, clientId and role are checked, the

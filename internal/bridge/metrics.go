@@ -39,6 +39,7 @@ const (
 	DropReasonSignalLimit      = "signal_limit"       // the run refuses every signal: Temporal's limit of signals per run
 	DropReasonSignalFailed     = "signal_failed"      // the signal was refused for good
 	DropReasonQueueFull        = "queue_full"         // the retry queue was full (the next catch-up replays it)
+	DropReasonQueueShareFull   = "queue_share_full"   // the retry queue was half full and the publisher held its share (the next catch-up replays it)
 	DropReasonBufferFull       = "buffer_full"        // the live buffer was full (the next catch-up replays it)
 )
 

@@ -187,3 +187,60 @@ func TestEnqueueNeverBlocks(t *testing.T) {
 		t.Fatalf("%d drop log lines, want 2:\n%s", n, logs())
 	}
 }
+
+// One approver's flood must not crowd the others out of the retry queue:
+// once it is half full each publisher may hold only its share, so a
+// decision of another approver that meets a Temporal outage is still kept
+// and forwarded when Temporal is back.
+func TestRunnerParkShareOfFlooder(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	f := newFakeTemporal()
+	addManyCalls(f, "wf-1", 1) // alice's call_0
+	h := fastHandler(f, nil)
+	h.Now = func() time.Time { return now }
+	b, logs := testRunner(t, h, 1000) // the default MaxParked
+	// mallory (editor), junk call ids, all at one instant: past the
+	// pre-limit's burst every message is parked as rate limited.
+	for i := range 1300 {
+		b.handle(t.Context(), msg(func(m *ably.Message) {
+			m.ClientID, m.ID, m.Extras["userClaim"] = "mallory", fmt.Sprint("mallory:", i), "editor"
+			m.Extras["headers"] = map[string]any{"toolCallId": fmt.Sprint("call_junk", i)}
+		}))
+	}
+	if got := b.parkedLen(); got != 500 {
+		t.Fatalf("%d of mallory's messages parked, want 500 (half the queue)", got)
+	}
+	if n := strings.Count(logs(), "this approver holds its share"); n != 500 {
+		t.Fatalf("%d share drops logged, want 500", n)
+	}
+	down := serviceerror.NewUnavailable("down")
+	f.mu.Lock()
+	f.listErrs = []error{down, down, down}
+	f.mu.Unlock()
+	if !b.handle(t.Context(), msgFrom("alice", 0)) {
+		t.Fatal("alice's decision was not parked for a temporary failure")
+	}
+	if got := b.parkedLen(); got != 501 {
+		t.Fatalf("%d parked, want 501 (mallory's 500 and alice's)", got)
+	}
+	b.retryParked(t.Context())
+	if sent := f.sent(); len(sent) != 1 || sent[0].Decision.ApproverClientID != "alice" {
+		t.Fatalf("signals after Temporal is back = %+v, want alice's", sent)
+	}
+}
+
+func TestRunnerParkShare(t *testing.T) {
+	tests := []struct{ maxParked, want int }{
+		{1000, 100},
+		{100, 10},
+		{20, 5},
+		{3, 3},
+		{1, 1},
+	}
+	for _, tt := range tests {
+		b := &runner{cfg: Config{MaxParked: tt.maxParked}}
+		if got := b.parkShare(); got != tt.want {
+			t.Errorf("parkShare with MaxParked %d = %d, want %d", tt.maxParked, got, tt.want)
+		}
+	}
+}
