@@ -48,7 +48,10 @@ type Config struct {
 	// MaxParked bounds the messages kept for a later retry. Default 1000.
 	// When it is full a new message that needs a retry is dropped (logged
 	// as an error, not remembered as handled: the catch-up after the next
-	// reattach or restart replays it).
+	// reattach or restart replays it). Once it is half full, each
+	// publisher clientId may hold at most a tenth of it (at least
+	// minParkShare), so that one approver's flood cannot crowd out
+	// another's decisions.
 	MaxParked int
 	// PreLimit bounds the messages handled per publisher clientId before
 	// any Temporal call (default 600 a minute, burst 300); beyond it they
@@ -194,9 +197,10 @@ type runner struct {
 	failures int           // consecutive reconnect/attach failures, for the backoff
 	shards   []chan *ably.Message
 
-	mu     sync.Mutex      // guards parked and recent: shards handle at once
-	parked []*ably.Message // waiting for a retry
-	recent *seen           // recentKey of messages already handled by this process
+	mu       sync.Mutex      // guards parked, parkedBy and recent: shards handle at once
+	parked   []*ably.Message // waiting for a retry
+	parkedBy map[string]int  // how many of parked each publisher clientId has
+	recent   *seen           // recentKey of messages already handled by this process
 }
 
 func notify(c chan struct{}) {
@@ -404,9 +408,21 @@ func recentKey(m *ably.Message) (string, bool) {
 	return m.ClientID + "\x00" + m.ID, true
 }
 
-// park keeps m for a later retry. When the queue is full m is dropped,
-// loudly; it was not remembered as handled, so the catch-up after the next
-// reattach or restart replays it.
+// minParkShare is the least share of the retry queue each publisher
+// clientId has (parkShare).
+const minParkShare = 5
+
+// parkShare is how many messages one publisher clientId may keep in the
+// retry queue once it is half full: a tenth of it, at least minParkShare.
+func (b *runner) parkShare() int {
+	return max(b.cfg.MaxParked/10, min(minParkShare, b.cfg.MaxParked))
+}
+
+// park keeps m for a later retry. When the queue is full, or half full and
+// m's publisher already holds its share (parkShare), m is dropped, loudly;
+// it was not remembered as handled, so the catch-up after the next
+// reattach or restart replays it. An approver who floods the bridge thus
+// loses its own messages, not everyone's.
 func (b *runner) park(m *ably.Message, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -416,19 +432,36 @@ func (b *runner) park(m *ably.Message, err error) {
 		b.handler.count().countDropped(DropReasonQueueFull)
 		return
 	}
-	b.parked = append(b.parked, m)
+	if n := b.parkedBy[m.ClientID]; n >= b.parkShare() && 2*len(b.parked) >= b.cfg.MaxParked {
+		b.log.Error("retry queue half full and this approver holds its share of it: approval-response dropped; the catch-up after the next reattach or restart replays it",
+			"ablyMessageId", m.ID, "clientId", m.ClientID, "err", err, "parked", len(b.parked), "parkedOfClient", n, "share", b.parkShare())
+		b.handler.count().countDropped(DropReasonQueueShareFull)
+		return
+	}
+	b.addParked(m)
 	b.log.Warn("approval-response parked for retry", "ablyMessageId", m.ID, "err", err, "parked", len(b.parked))
 	b.handler.count().countParked(parkReason(err))
+}
+
+// addParked appends msgs to the retry queue. The caller holds b.mu.
+func (b *runner) addParked(msgs ...*ably.Message) {
+	if b.parkedBy == nil {
+		b.parkedBy = map[string]int{}
+	}
+	for _, m := range msgs {
+		b.parked = append(b.parked, m)
+		b.parkedBy[m.ClientID]++
+	}
 }
 
 func (b *runner) retryParked(ctx context.Context) {
 	b.mu.Lock()
 	todo := b.parked
-	b.parked = nil
+	b.parked, b.parkedBy = nil, nil
 	b.mu.Unlock()
 	repark := func(rest []*ably.Message) {
 		b.mu.Lock()
-		b.parked = append(b.parked, rest...)
+		b.addParked(rest...)
 		b.mu.Unlock()
 	}
 	for i, m := range todo {

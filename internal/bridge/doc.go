@@ -10,17 +10,28 @@
 // workflow, and at most RateLimit's rate per approver clientId. It learns
 // which calls are pending from the agent's own approval-request and
 // approval-resolved messages on the channel (their clientId is the
-// agent's, which Ably enforces): a response to a known open request goes
-// straight to its workflow, one to a resolved request is dropped; for
-// anything it has not seen it asks Temporal (visibility, then the
-// approvals query). A response whose role is too low is forwarded once
+// agent's, which Ably enforces), per (workflow id, tool-call id): a
+// response to a known open request goes straight to its workflow, one to a
+// resolved request is dropped; a response without a workflow id does so
+// only when the bridge knows of exactly one run with its tool call. For
+// anything else it asks Temporal (visibility, which drops a tool-call id
+// that two running workflows wait on, then the approvals query). A response whose role is too low is forwarded once
 // per approver and call, so the workflow records it as ignored, and the
-// rest are only logged. Every forwarded decision is signed (Signer).
+// rest are only logged. A sufficient role's decision is forwarded once per
+// (approver, workflow, tool call, decision, digest named, the call's
+// digest, edited arguments), and at most 16 different ones per approver
+// and call (decided.go): the repeats the workflow would only ignore
+// cannot bring a run to Temporal's limit of signals per run, past which it
+// can never be decided (a signal refused for that reason is logged as an
+// error naming the run). Every forwarded decision is signed (Signer).
 // Responses are handled by Config.Concurrency goroutines, each approver's
 // decisions of one tool call in order. Nothing an approver decides is lost: a message over a
 // rate limit (PreLimit, checked before any Temporal call, or RateLimit) or
-// hit by a temporary failure goes to a bounded retry queue; one dropped
-// because that queue or the live buffer is full is logged as an error and
+// hit by a temporary failure goes to a bounded retry queue, of which each
+// publisher holds at most a tenth once it is half full (so one approver's
+// flood costs that approver's messages, not the others'); one dropped
+// because that queue, the publisher's share or the live buffer is full is
+// logged as an error and
 // not remembered as handled, so the catch-up after the next attach
 // without continuity (or restart) replays it. Every string it copies into
 // the Decision is bounded (message id, clientId and role are checked, the

@@ -50,20 +50,22 @@ func TestInsufficientRoleForwardedOncePerApproverAndCall(t *testing.T) {
 	if err := h.Handle(t.Context(), m); err != nil || len(f.sent()) != 3 {
 		t.Fatalf("first decision for another call: %v, %d signals; want it forwarded", err, len(f.sent()))
 	}
-	// A sufficient role is never held back.
+	// A sufficient role is not held back by this limit: each different
+	// decision is forwarded (its repeats are dropped by decided).
 	f.addWorkflow("wf-3", viewOf("call_third", "publisher"), "call_third")
-	for i := range 3 {
+	for i, d := range []string{"approved", "rejected"} {
 		m := msg(func(m *ably.Message) {
 			m.ClientID, m.ID = "erin", fmt.Sprint("erin:third:", i)
 			m.Extras["headers"] = map[string]any{"toolCallId": "call_third"}
 			m.Extras["userClaim"] = "admin"
+			m.Data = map[string]any{"decision": d}
 		})
 		if err := h.Handle(t.Context(), m); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if got := len(f.sent()); got != 6 {
-		t.Fatalf("%d signals, want 6 (sufficient decisions are all forwarded)", got)
+	if got := len(f.sent()); got != 5 {
+		t.Fatalf("%d signals, want 5 (both of a sufficient role's decisions forwarded)", got)
 	}
 }
 

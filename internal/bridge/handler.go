@@ -123,6 +123,17 @@ type Handler struct {
 	// history.
 	lowRoleMu sync.Mutex
 	lowRole   *seen
+
+	// decidedOnce makes decided, the decisions of a sufficient role
+	// forwarded (decided.go).
+	decidedOnce sync.Once
+	decidedSet  *decided
+}
+
+// decided returns what the handler forwarded of sufficient roles.
+func (h *Handler) decided() *decided {
+	h.decidedOnce.Do(func() { h.decidedSet = newDecided(maxDecidedCalls, maxDecisionsPerApprover) })
+	return h.decidedSet
 }
 
 // count returns the handler's counters.
@@ -181,8 +192,9 @@ func (h *Handler) now() time.Time {
 
 // Handle verifies m and signals its workflow. It forwards a response only
 // when its tool call is pending in the workflow (insufficient roles
-// included: the workflow records those as ignored), and at most
-// RateLimit's rate per approver. It returns nil when the message was
+// included: the workflow records those as ignored, once per approver and
+// call), each approver's same decision on the same arguments once
+// (decided), and at most RateLimit's rate per approver. It returns nil when the message was
 // forwarded or dropped for good (both are logged); an error wrapping
 // ErrTemporary when Temporal or the workflow's worker could not be reached;
 // and an error wrapping ErrRateLimited when the approver exceeded PreLimit
@@ -205,24 +217,19 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 		log.Warn("approval-response deferred: approver message rate exceeded", "perMinute", h.pre().perMinute, "burst", h.pre().burst)
 		return fmt.Errorf("%w: %s sends too many messages", ErrRateLimited, r.ClientID)
 	}
-	known, open, resolved := h.requests.lookup(r.ToolCallID, h.now())
-	var wfID string
+	known, open, resolved := h.requests.lookup(r.WorkflowID, r.ToolCallID, h.now())
+	var wfID, current string // current: the digest of the call's arguments, "" when unknown
 	var pending, sufficient bool
 	switch {
 	case resolved:
 		log.Warn("dropping approval-response: the agent announced the tool call resolved")
 		h.count().countDropped(DropReasonNotPending)
 		return nil
-	case open && len(known.Roles) > 0 && (r.WorkflowID == "" || r.WorkflowID == known.WorkflowID):
+	case open && len(known.Roles) > 0:
 		// The fast path: the agent's own request says where the call
 		// waits and who may decide it.
-		wfID, pending = known.WorkflowID, true
+		wfID, pending, current = known.WorkflowID, true, known.Digest
 		log = log.With("workflowId", wfID)
-		if r.ArgumentsDigest != "" && known.Digest != "" && r.ArgumentsDigest != known.Digest {
-			log.Warn("dropping approval-response: the approver saw other arguments", "digest", r.ArgumentsDigest)
-			h.count().countDropped(DropReasonDigestMismatch)
-			return nil
-		}
 		sufficient = h.roleVerdict(log, known.Roles, r.Role, known.RequiredRole)
 	default:
 		wfID = r.WorkflowID
@@ -238,7 +245,7 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 			}
 		}
 		log = log.With("workflowId", wfID)
-		pending, sufficient, err = h.checkPending(ctx, log, wfID, r)
+		pending, sufficient, current, err = h.checkPending(ctx, log, wfID, r)
 		if err != nil {
 			if errors.Is(err, ErrTemporary) {
 				log.Warn("approval-response not forwarded yet: cannot tell whether the tool call is pending", "err", err)
@@ -254,11 +261,29 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 		h.count().countDropped(DropReasonNotPending)
 		return nil
 	}
+	if r.ArgumentsDigest != "" && current != "" && r.ArgumentsDigest != current {
+		log.Warn("dropping approval-response: the approver saw other arguments", "digest", r.ArgumentsDigest)
+		h.count().countDropped(DropReasonDigestMismatch)
+		return nil
+	}
 	lowKey := r.ClientID + "\x00" + wfID + "\x00" + r.ToolCallID
 	if !sufficient && h.sawLowRole(lowKey) {
 		log.Warn("dropping approval-response: this approver's insufficient role is already in the run's audit for this call")
 		h.count().countDropped(DropReasonLowRoleRepeat)
 		return nil
+	}
+	callKey, decisionKey := decisionKeys(r, wfID, current)
+	if sufficient {
+		switch h.decided().check(callKey, decisionKey) {
+		case decisionRepeat:
+			log.Warn("dropping approval-response: this approver's same decision on these arguments was already forwarded; the workflow would ignore it")
+			h.count().countDropped(DropReasonRepeat)
+			return nil
+		case decisionTooMany:
+			log.Warn("dropping approval-response: this approver sent too many different decisions for this call", "max", maxDecisionsPerApprover)
+			h.count().countDropped(DropReasonTooManyDecisions)
+			return nil
+		}
 	}
 	tok, ok := h.rate().take(r.ClientID, h.now())
 	if !ok {
@@ -274,11 +299,19 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 			h.rate().refund(tok)
 			return err
 		}
+		if signalLimitReached(err) {
+			log.Error("dropping approval-response: the run has reached Temporal's limit of signals per run (history.maximumSignalsPerExecution) and refuses every further decision; it can no longer be approved, and its pending tool calls end when they expire",
+				"err", err)
+			h.count().countDropped(DropReasonSignalLimit)
+			return nil
+		}
 		log.Warn("dropping approval-response: signal failed", "err", err)
 		h.count().countDropped(DropReasonSignalFailed)
 		return nil
 	}
-	if !sufficient {
+	if sufficient {
+		h.decided().add(callKey, decisionKey)
+	} else {
 		h.rememberLowRole(lowKey)
 	}
 	log.Info("decision forwarded", "keyId", d.KeyID)
@@ -344,12 +377,13 @@ func (h *Handler) lookup(ctx context.Context, toolCallID string) (string, error)
 }
 
 // checkPending queries the workflow's pending approvals and reports
-// whether r's tool call is one of them and whether the approver's role
-// reaches the required one (the workflow checks again and decides). A query
+// whether r's tool call is one of them, whether the approver's role
+// reaches the required one (the workflow checks again and decides), and
+// the digest of the call's arguments ("" in runs that have none). A query
 // that could not run for a reason that may pass (no worker, Temporal
 // unavailable) returns an error wrapping ErrTemporary; one that can never
 // succeed (no such workflow, query refused) returns another error.
-func (h *Handler) checkPending(ctx context.Context, log *slog.Logger, wfID string, r Response) (pending, sufficient bool, err error) {
+func (h *Handler) checkPending(ctx context.Context, log *slog.Logger, wfID string, r Response) (pending, sufficient bool, digest string, err error) {
 	qt := h.QueryTimeout
 	if qt <= 0 {
 		qt = 5 * time.Second
@@ -360,21 +394,21 @@ func (h *Handler) checkPending(ctx context.Context, log *slog.Logger, wfID strin
 	if err != nil {
 		var qf *serviceerror.QueryFailed
 		if permanent(err) || errors.As(err, &qf) {
-			return false, false, fmt.Errorf("approvals query: %w", err)
+			return false, false, "", fmt.Errorf("approvals query: %w", err)
 		}
-		return false, false, fmt.Errorf("%w: approvals query: %w", ErrTemporary, err)
+		return false, false, "", fmt.Errorf("%w: approvals query: %w", ErrTemporary, err)
 	}
 	var view workflows.ApprovalsView
 	if err := v.Get(&view); err != nil {
-		return false, false, fmt.Errorf("approvals query: bad result: %w", err)
+		return false, false, "", fmt.Errorf("approvals query: bad result: %w", err)
 	}
 	for _, p := range view.Pending {
 		if p.ToolCallID != r.ToolCallID {
 			continue
 		}
-		return true, h.roleVerdict(log.With("tool", p.Tool), view.Roles, r.Role, p.RequiredRole), nil
+		return true, h.roleVerdict(log.With("tool", p.Tool), view.Roles, r.Role, p.RequiredRole), p.ArgumentsDigest, nil
 	}
-	return false, false, nil
+	return false, false, "", nil
 }
 
 // roleVerdict reports, and logs, whether role reaches required in the
@@ -429,6 +463,15 @@ func (h *Handler) retry(ctx context.Context, what string, call func(context.Cont
 		}
 	}
 	return fmt.Errorf("%w: %s: %w", ErrTemporary, what, last)
+}
+
+// signalLimitReached reports whether err is Temporal's refusal of a signal
+// to a run that has received history.maximumSignalsPerExecution signals
+// (InvalidArgument "exceeded workflow execution limit for signal
+// events"): no later signal to that run can succeed.
+func signalLimitReached(err error) bool {
+	var ia *serviceerror.InvalidArgument
+	return errors.As(err, &ia) && strings.Contains(strings.ToLower(ia.Error()), "limit for signal events")
 }
 
 func permanent(err error) bool {

@@ -414,15 +414,16 @@ func TestSeenBounded(t *testing.T) {
 	}
 }
 
-// flood publishes n responses of clientID (message ids <clientID>:i) through
-// h and returns how many were signalled. Every other one must be reported
+// flood publishes n responses of clientID (message ids <clientID>:i, each
+// the approval of call_<i>, see addManyCalls) through h and returns how
+// many were signalled. Every other one must be reported
 // as rate limited (to be retried), never silently dropped.
 func flood(t *testing.T, h *Handler, f *fakeTemporal, clientID string, from, n int) int {
 	t.Helper()
 	before := len(f.sent())
 	limited := 0
 	for i := from; i < from+n; i++ {
-		m := msg(func(m *ably.Message) { m.ClientID = clientID; m.ID = fmt.Sprintf("%s:%d", clientID, i) })
+		m := msgFrom(clientID, i)
 		err := h.Handle(t.Context(), m)
 		switch {
 		case errors.Is(err, ErrRateLimited):
@@ -440,7 +441,7 @@ func flood(t *testing.T, h *Handler, f *fakeTemporal, clientID string, from, n i
 
 func TestHandleRateLimitPerApprover(t *testing.T) {
 	f := newFakeTemporal()
-	f.addWorkflow("wf-1", publishView("publisher"), "call_abc123")
+	addManyCalls(f, "wf-1", 1003)
 	log, logs := logBuffer(t)
 	h := fastHandler(f, log)
 	now := time.Unix(1_700_000_000, 0)
@@ -523,12 +524,12 @@ func TestRecentKeyedByClient(t *testing.T) {
 // timeout: a retry pass stops at the first failure and keeps the rest.
 func TestRetryParkedStopsAtFirstFailure(t *testing.T) {
 	f := newFakeTemporal()
-	f.addWorkflow("wf-1", publishView("publisher"), "call_abc123")
+	addManyCalls(f, "wf-1", 3)
 	log, _ := logBuffer(t)
 	b := &runner{cfg: Config{MaxParked: 10}, log: log, handler: fastHandler(f, log), recent: newSeen(100)}
 	f.queryErr = context.DeadlineExceeded
 	for i := range 3 {
-		if !b.handle(t.Context(), msg(func(m *ably.Message) { m.ID = fmt.Sprintf("conn1:0:%d", i) })) {
+		if !b.handle(t.Context(), msgFrom("alice", i)) {
 			t.Fatalf("message %d not parked", i)
 		}
 	}

@@ -28,15 +28,19 @@ const (
 
 // Reasons of MetricDropped.
 const (
-	DropReasonMalformed      = "malformed"       // not a valid approval-response (shape, ids, userClaim)
-	DropReasonNoWorkflow     = "no_workflow"     // no single running workflow has the tool call
-	DropReasonUnknown        = "unknown_state"   // the approvals query failed for good
-	DropReasonNotPending     = "not_pending"     // late or unknown tool call, or announced resolved
-	DropReasonDigestMismatch = "digest_mismatch" // the approver saw other arguments than the request's
-	DropReasonLowRoleRepeat  = "low_role_repeat" // this approver's insufficient role is already in the audit
-	DropReasonSignalFailed   = "signal_failed"   // the signal was refused for good
-	DropReasonQueueFull      = "queue_full"      // the retry queue was full (the next catch-up replays it)
-	DropReasonBufferFull     = "buffer_full"     // the live buffer was full (the next catch-up replays it)
+	DropReasonMalformed        = "malformed"          // not a valid approval-response (shape, ids, userClaim)
+	DropReasonNoWorkflow       = "no_workflow"        // no single running workflow has the tool call
+	DropReasonUnknown          = "unknown_state"      // the approvals query failed for good
+	DropReasonNotPending       = "not_pending"        // late or unknown tool call, or announced resolved
+	DropReasonDigestMismatch   = "digest_mismatch"    // the approver saw other arguments than the request's
+	DropReasonLowRoleRepeat    = "low_role_repeat"    // this approver's insufficient role is already in the audit
+	DropReasonRepeat           = "repeat"             // this approver's same decision on the same arguments was already forwarded
+	DropReasonTooManyDecisions = "too_many_decisions" // this approver already sent maxDecisionsPerApprover different decisions for the call
+	DropReasonSignalLimit      = "signal_limit"       // the run refuses every signal: Temporal's limit of signals per run
+	DropReasonSignalFailed     = "signal_failed"      // the signal was refused for good
+	DropReasonQueueFull        = "queue_full"         // the retry queue was full (the next catch-up replays it)
+	DropReasonQueueShareFull   = "queue_share_full"   // the retry queue was half full and the publisher held its share (the next catch-up replays it)
+	DropReasonBufferFull       = "buffer_full"        // the live buffer was full (the next catch-up replays it)
 )
 
 // Reasons of MetricParked.

@@ -9,6 +9,8 @@ import (
 
 	"github.com/ably/ably-go/ably"
 	"go.temporal.io/api/serviceerror"
+
+	"github.com/hitl/durable-approvals/workflows"
 )
 
 // testRunner is a runner without Ably around h, parking up to maxParked.
@@ -19,8 +21,26 @@ func testRunner(t *testing.T, h *Handler, maxParked int) (*runner, func() string
 	return &runner{cfg: Config{MaxParked: maxParked}, log: log, handler: h, recent: newSeen(100), msgs: make(chan *ably.Message, 1)}, logs
 }
 
+// msgFrom is clientID's approval of call_<i>: each i is a decision of
+// its own, which the bridge forwards once (decided).
 func msgFrom(clientID string, i int) *ably.Message {
-	return msg(func(m *ably.Message) { m.ClientID = clientID; m.ID = fmt.Sprintf("%s-conn:0:%d", clientID, i) })
+	return msg(func(m *ably.Message) {
+		m.ClientID = clientID
+		m.ID = fmt.Sprintf("%s-conn:0:%d", clientID, i)
+		m.Extras["headers"] = map[string]any{"toolCallId": fmt.Sprint("call_", i)}
+	})
+}
+
+// addManyCalls adds run wfID to f with n calls pending, call_0 to
+// call_<n-1>, each listed in visibility.
+func addManyCalls(f *fakeTemporal, wfID string, n int) {
+	view := workflows.ApprovalsView{Roles: []string{"editor", "publisher", "admin"}}
+	ids := make([]string, n)
+	for i := range n {
+		ids[i] = fmt.Sprint("call_", i)
+		view.Pending = append(view.Pending, workflows.PendingApproval{ToolCallID: ids[i], Tool: "publish_blog_post", RequiredRole: "publisher"})
+	}
+	f.addWorkflow(wfID, view, ids...)
 }
 
 // An approver over the decision rate limit is slowed down, not ignored:
@@ -28,7 +48,7 @@ func msgFrom(clientID string, i int) *ably.Message {
 // later retry pass; a rate-limited message does not end the pass.
 func TestRunnerParksRateLimitedDecisions(t *testing.T) {
 	f := newFakeTemporal()
-	f.addWorkflow("wf-1", publishView("publisher"), "call_abc123")
+	addManyCalls(f, "wf-1", 3)
 	h := fastHandler(f, nil)
 	h.RateLimit = RateLimit{PerMinute: 1, Burst: 1}
 	now := time.Unix(1_700_000_000, 0)
@@ -63,7 +83,7 @@ func TestRunnerParksRateLimitedDecisions(t *testing.T) {
 // it as handled, so a catch-up can still forward it.
 func TestRunnerParkQueueFull(t *testing.T) {
 	f := newFakeTemporal()
-	f.addWorkflow("wf-1", publishView("publisher"), "call_abc123")
+	addManyCalls(f, "wf-1", 3)
 	h := fastHandler(f, nil)
 	h.RateLimit = RateLimit{PerMinute: 1, Burst: 1}
 	now := time.Unix(1_700_000_000, 0)
@@ -88,7 +108,7 @@ func TestRunnerParkQueueFull(t *testing.T) {
 // The per-client pre-limit applies before any Temporal call.
 func TestHandlePreLimitBeforeTemporal(t *testing.T) {
 	f := newFakeTemporal()
-	f.addWorkflow("wf-1", publishView("publisher"), "call_abc123")
+	addManyCalls(f, "wf-1", 4)
 	h := fastHandler(f, nil)
 	h.PreLimit = RateLimit{PerMinute: 1, Burst: 2}
 	h.RateLimit = RateLimit{PerMinute: 100, Burst: 100}
@@ -165,5 +185,62 @@ func TestEnqueueNeverBlocks(t *testing.T) {
 	}
 	if n := strings.Count(logs(), "live approval-response dropped"); n != 2 {
 		t.Fatalf("%d drop log lines, want 2:\n%s", n, logs())
+	}
+}
+
+// One approver's flood must not crowd the others out of the retry queue:
+// once it is half full each publisher may hold only its share, so a
+// decision of another approver that meets a Temporal outage is still kept
+// and forwarded when Temporal is back.
+func TestRunnerParkShareOfFlooder(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	f := newFakeTemporal()
+	addManyCalls(f, "wf-1", 1) // alice's call_0
+	h := fastHandler(f, nil)
+	h.Now = func() time.Time { return now }
+	b, logs := testRunner(t, h, 1000) // the default MaxParked
+	// mallory (editor), junk call ids, all at one instant: past the
+	// pre-limit's burst every message is parked as rate limited.
+	for i := range 1300 {
+		b.handle(t.Context(), msg(func(m *ably.Message) {
+			m.ClientID, m.ID, m.Extras["userClaim"] = "mallory", fmt.Sprint("mallory:", i), "editor"
+			m.Extras["headers"] = map[string]any{"toolCallId": fmt.Sprint("call_junk", i)}
+		}))
+	}
+	if got := b.parkedLen(); got != 500 {
+		t.Fatalf("%d of mallory's messages parked, want 500 (half the queue)", got)
+	}
+	if n := strings.Count(logs(), "this approver holds its share"); n != 500 {
+		t.Fatalf("%d share drops logged, want 500", n)
+	}
+	down := serviceerror.NewUnavailable("down")
+	f.mu.Lock()
+	f.listErrs = []error{down, down, down}
+	f.mu.Unlock()
+	if !b.handle(t.Context(), msgFrom("alice", 0)) {
+		t.Fatal("alice's decision was not parked for a temporary failure")
+	}
+	if got := b.parkedLen(); got != 501 {
+		t.Fatalf("%d parked, want 501 (mallory's 500 and alice's)", got)
+	}
+	b.retryParked(t.Context())
+	if sent := f.sent(); len(sent) != 1 || sent[0].Decision.ApproverClientID != "alice" {
+		t.Fatalf("signals after Temporal is back = %+v, want alice's", sent)
+	}
+}
+
+func TestRunnerParkShare(t *testing.T) {
+	tests := []struct{ maxParked, want int }{
+		{1000, 100},
+		{100, 10},
+		{20, 5},
+		{3, 3},
+		{1, 1},
+	}
+	for _, tt := range tests {
+		b := &runner{cfg: Config{MaxParked: tt.maxParked}}
+		if got := b.parkShare(); got != tt.want {
+			t.Errorf("parkShare with MaxParked %d = %d, want %d", tt.maxParked, got, tt.want)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -12,21 +13,27 @@ import (
 
 // requests is what the bridge learns from the agent's own messages on the
 // channel (Ably guarantees their clientId): the approval requests still
-// open and the ones resolved, by tool-call id. A response to a known open
-// request goes to its workflow without a visibility lookup or a query; one
-// to a resolved request is dropped without asking Temporal. Anything
-// unknown takes the slow path (Handler.lookup and Handler.checkPending),
-// so nothing depends on having seen every message. Bounded: the oldest
-// entries go first.
+// open and the ones resolved, by (workflow id, tool-call id), since two
+// runs may use the same tool-call id. A response to a known open request
+// goes to its workflow without a visibility lookup or a query; one to a
+// resolved request is dropped without asking Temporal. Anything unknown
+// or ambiguous (a response without a workflow id when the bridge knows of
+// more than one run with its tool-call id) takes the slow path
+// (Handler.lookup and Handler.checkPending), so nothing depends on having
+// seen every message. Bounded: the oldest entries go first.
 type requests struct {
 	agentClientID string
 	max           int
 
 	mu       sync.Mutex
-	open     map[string]openRequest // by tool-call id
-	resolved map[string]string      // tool-call id -> workflow id
-	order    []string               // tool-call ids, oldest first, for eviction
+	open     map[requestKey]openRequest
+	resolved map[requestKey]struct{}
+	runs     map[string][]string // tool-call id -> the workflow ids known with it
+	order    []requestKey        // oldest first, for eviction
 }
+
+// requestKey names one tool call of one run.
+type requestKey struct{ workflowID, toolCallID string }
 
 // openRequest is one approval request the agent published.
 type openRequest struct {
@@ -39,7 +46,8 @@ type openRequest struct {
 }
 
 func newRequests(agentClientID string, max int) *requests {
-	return &requests{agentClientID: agentClientID, max: max, open: map[string]openRequest{}, resolved: map[string]string{}}
+	return &requests{agentClientID: agentClientID, max: max, open: map[requestKey]openRequest{},
+		resolved: map[requestKey]struct{}{}, runs: map[string][]string{}}
 }
 
 // apply records an approval-request or approval-resolved of the agent;
@@ -55,39 +63,42 @@ func (q *requests) apply(m *ably.Message) {
 			workflows.ValidateWorkflowID(d.WorkflowID) != nil {
 			return
 		}
+		k := requestKey{d.WorkflowID, d.ToolCallID}
 		q.mu.Lock()
 		defer q.mu.Unlock()
-		if _, done := q.resolved[d.ToolCallID]; done {
+		if _, done := q.resolved[k]; done {
 			return
 		}
-		if prev, ok := q.open[d.ToolCallID]; ok && (prev.WorkflowID != d.WorkflowID || prev.Revision > d.Revision) {
+		if prev, ok := q.open[k]; ok && prev.Revision > d.Revision {
 			// A revision of a call (escalation, quorum progress, edit)
-			// replaces an older one of the same run only.
+			// replaces an older one only.
 			return
 		}
-		q.remember(d.ToolCallID)
-		q.open[d.ToolCallID] = openRequest{WorkflowID: d.WorkflowID, RequiredRole: d.RequiredRole, Roles: d.Roles,
+		q.remember(k)
+		q.open[k] = openRequest{WorkflowID: d.WorkflowID, RequiredRole: d.RequiredRole, Roles: d.Roles,
 			Digest: d.ArgumentsDigest, ExpiresAt: d.ExpiresAt, Revision: d.Revision}
 	case workflows.MsgApprovalResolved:
 		var d workflows.ApprovalResolvedData
-		if ablymsg.DecodeData(m.Data, m.Encoding, &d) != nil || workflows.ValidateToolCallID(d.ToolCallID) != nil {
+		if ablymsg.DecodeData(m.Data, m.Encoding, &d) != nil || workflows.ValidateToolCallID(d.ToolCallID) != nil ||
+			workflows.ValidateWorkflowID(d.WorkflowID) != nil {
 			return
 		}
+		k := requestKey{d.WorkflowID, d.ToolCallID}
 		q.mu.Lock()
 		defer q.mu.Unlock()
-		q.remember(d.ToolCallID)
-		delete(q.open, d.ToolCallID)
-		q.resolved[d.ToolCallID] = d.WorkflowID
+		q.remember(k)
+		delete(q.open, k)
+		q.resolved[k] = struct{}{}
 	}
 }
 
-// remember keeps id in the eviction order, dropping the oldest entry when
+// remember keeps k in the eviction order, dropping the oldest entry when
 // full. The caller holds q.mu.
-func (q *requests) remember(id string) {
-	if _, ok := q.open[id]; ok {
+func (q *requests) remember(k requestKey) {
+	if _, ok := q.open[k]; ok {
 		return
 	}
-	if _, ok := q.resolved[id]; ok {
+	if _, ok := q.resolved[k]; ok {
 		return
 	}
 	if len(q.order) >= q.max {
@@ -95,22 +106,40 @@ func (q *requests) remember(id string) {
 		q.order = q.order[1:]
 		delete(q.open, old)
 		delete(q.resolved, old)
+		runs := slices.DeleteFunc(q.runs[old.toolCallID], func(id string) bool { return id == old.workflowID })
+		if len(runs) == 0 {
+			delete(q.runs, old.toolCallID)
+		} else {
+			q.runs[old.toolCallID] = runs
+		}
 	}
-	q.order = append(q.order, id)
+	q.order = append(q.order, k)
+	q.runs[k.toolCallID] = append(q.runs[k.toolCallID], k.workflowID)
 }
 
-// lookup says what the bridge knows of toolCallID at now: an open request
-// (not expired), a resolved one, or nothing.
-func (q *requests) lookup(toolCallID string, now time.Time) (r openRequest, open, resolved bool) {
+// lookup says what the bridge knows of toolCallID in run workflowID at
+// now: an open request (not expired), a resolved one, or nothing. With no
+// workflowID (a guide-shaped response) it answers only when it knows
+// exactly one run with toolCallID; with more, which one the approver
+// meant is for the slow path to tell (it drops an ambiguous response).
+func (q *requests) lookup(workflowID, toolCallID string, now time.Time) (r openRequest, open, resolved bool) {
 	if q == nil {
 		return openRequest{}, false, false
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if _, ok := q.resolved[toolCallID]; ok {
+	if workflowID == "" {
+		runs := q.runs[toolCallID]
+		if len(runs) != 1 {
+			return openRequest{}, false, false
+		}
+		workflowID = runs[0]
+	}
+	k := requestKey{workflowID, toolCallID}
+	if _, ok := q.resolved[k]; ok {
 		return openRequest{}, false, true
 	}
-	r, ok := q.open[toolCallID]
+	r, ok := q.open[k]
 	if ok && !r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt) {
 		return openRequest{}, false, false
 	}

@@ -32,28 +32,28 @@ func TestRequests(t *testing.T) {
 	q.apply(requestFrom("mallory", "call_2", "wf-evil", now.Add(time.Hour))) // not the agent: ignored
 	q.apply(requestFrom(workflows.DefaultAgentClientID, "call_3", "wf-3", now.Add(-time.Second)))
 
-	if r, open, resolved := q.lookup("call_1", now); !open || resolved || r.WorkflowID != "wf-1" || r.RequiredRole != "publisher" ||
+	if r, open, resolved := q.lookup("", "call_1", now); !open || resolved || r.WorkflowID != "wf-1" || r.RequiredRole != "publisher" ||
 		len(r.Roles) != 3 || r.Digest == "" {
 		t.Fatalf("call_1 = %+v open=%v resolved=%v", r, open, resolved)
 	}
-	if _, open, _ := q.lookup("call_2", now); open {
+	if _, open, _ := q.lookup("", "call_2", now); open {
 		t.Fatal("a request from another clientId was taken as the agent's")
 	}
-	if _, open, _ := q.lookup("call_3", now); open {
+	if _, open, _ := q.lookup("", "call_3", now); open {
 		t.Fatal("an expired request counts as open")
 	}
 	q.apply(resolvedFrom("mallory", "call_1", "wf-1")) // not the agent: ignored
-	if _, open, _ := q.lookup("call_1", now); !open {
+	if _, open, _ := q.lookup("", "call_1", now); !open {
 		t.Fatal("a resolution from another clientId closed the request")
 	}
 	q.apply(resolvedFrom(workflows.DefaultAgentClientID, "call_1", "wf-1"))
-	if _, open, resolved := q.lookup("call_1", now); open || !resolved {
+	if _, open, resolved := q.lookup("", "call_1", now); open || !resolved {
 		t.Fatalf("after approval-resolved: open=%v resolved=%v", open, resolved)
 	}
 	// A request seen again after its resolution (a re-announcement, an
 	// out-of-order history) does not reopen it.
 	q.apply(requestFrom(workflows.DefaultAgentClientID, "call_1", "wf-1", now.Add(time.Hour)))
-	if _, open, _ := q.lookup("call_1", now); open {
+	if _, open, _ := q.lookup("", "call_1", now); open {
 		t.Fatal("a resolved request was reopened")
 	}
 	// Bounded: the oldest entries go first.
@@ -63,14 +63,13 @@ func TestRequests(t *testing.T) {
 	if n := len(q.open) + len(q.resolved); n > 3 {
 		t.Fatalf("%d entries kept, want at most 3", n)
 	}
-	if _, open, _ := q.lookup("call_n4", now); !open {
+	if _, open, _ := q.lookup("", "call_n4", now); !open {
 		t.Fatal("the newest request was evicted")
 	}
 }
 
 // A later revision of a request (escalation, quorum progress, an edit)
-// replaces the one known; an older one, or one naming another run, does
-// not.
+// replaces the one known; an older one, or one of another run, does not.
 func TestRequestsRevisions(t *testing.T) {
 	now := time.Now()
 	q := newRequests(workflows.DefaultAgentClientID, 10)
@@ -83,10 +82,13 @@ func TestRequestsRevisions(t *testing.T) {
 	q.apply(rev("wf-1", 0, "publisher", `{"title":"x"}`))
 	q.apply(rev("wf-1", 2, "admin", `{"title":"edited"}`))
 	q.apply(rev("wf-1", 1, "publisher", `{"title":"x"}`)) // older: ignored
-	q.apply(rev("wf-2", 3, "editor", `{"title":"evil"}`)) // another run: ignored
-	r, open, _ := q.lookup("call_1", now)
+	r, open, _ := q.lookup("", "call_1", now)
 	if !open || r.WorkflowID != "wf-1" || r.Revision != 2 || r.RequiredRole != "admin" || r.Digest != workflows.ArgumentsDigest(`{"title":"edited"}`) {
 		t.Fatalf("call_1 = %+v open=%v, want revision 2 of wf-1", r, open)
+	}
+	q.apply(rev("wf-2", 3, "editor", `{"title":"other"}`)) // another run: its own entry
+	if r, _, _ := q.lookup("wf-1", "call_1", now); r.Revision != 2 || r.RequiredRole != "admin" {
+		t.Fatalf("wf-1's call_1 = %+v, want unchanged by wf-2's request", r)
 	}
 }
 
@@ -129,5 +131,102 @@ func TestHandleFastPath(t *testing.T) {
 	}
 	if want := "the agent announced the tool call resolved"; !strings.Contains(logs(), want) {
 		t.Errorf("logs lack %q", want)
+	}
+}
+
+// Two runs may wait on the same tool-call id. What the bridge learned is
+// kept per (workflow id, tool-call id): a response naming its run takes
+// that run's fast path, whatever happened to the call in another run; a
+// response without one (the guide's client) takes the fast path only when
+// the bridge knows of exactly one run with the call, and otherwise asks
+// Temporal, which drops it as ambiguous while both wait.
+func TestRequestsKeyedByRun(t *testing.T) {
+	type agentMsg struct {
+		resolved bool
+		wfID     string
+	}
+	tests := []struct {
+		name         string
+		running      []string   // runs waiting on call_abc123 in Temporal
+		agent        []agentMsg // the agent's messages the bridge saw, in order
+		header       string     // the response's workflowId header
+		wantSignal   string     // "" for none
+		wantLog      string
+		wantTemporal bool // the bridge had to ask Temporal
+	}{
+		{name: "two open runs, no workflow id: not guessed", running: []string{"wf-A", "wf-B"},
+			agent: []agentMsg{{wfID: "wf-A"}, {wfID: "wf-B"}}, wantLog: "more than one running workflow", wantTemporal: true},
+		{name: "two open runs, workflow id named: that run", running: []string{"wf-A", "wf-B"},
+			agent: []agentMsg{{wfID: "wf-A"}, {wfID: "wf-B"}}, header: "wf-B", wantSignal: "wf-B"},
+		{name: "resolved in one run, named in the other: forwarded", running: []string{"wf-B"},
+			agent: []agentMsg{{wfID: "wf-A"}, {resolved: true, wfID: "wf-A"}, {wfID: "wf-B"}}, header: "wf-B", wantSignal: "wf-B"},
+		{name: "resolved in one run, open in another, no workflow id: Temporal decides", running: []string{"wf-B"},
+			agent: []agentMsg{{wfID: "wf-A"}, {resolved: true, wfID: "wf-A"}, {wfID: "wf-B"}}, wantSignal: "wf-B", wantTemporal: true},
+		{name: "the one run known resolved, no workflow id: dropped at once", running: []string{"wf-A"},
+			agent: []agentMsg{{wfID: "wf-A"}, {resolved: true, wfID: "wf-A"}}, wantLog: "the agent announced the tool call resolved"},
+		{name: "resolved in another run, this one not seen: Temporal decides", running: []string{"wf-B"},
+			agent: []agentMsg{{wfID: "wf-A"}, {resolved: true, wfID: "wf-A"}}, header: "wf-B", wantSignal: "wf-B", wantTemporal: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			now := time.Now()
+			f := newFakeTemporal()
+			for _, id := range tt.running {
+				f.addWorkflow(id, publishView("publisher"), "call_abc123")
+			}
+			log, logs := logBuffer(t)
+			h := fastHandler(f, log)
+			h.requests = newRequests(workflows.DefaultAgentClientID, 100)
+			for _, a := range tt.agent {
+				if a.resolved {
+					h.requests.apply(resolvedFrom(workflows.DefaultAgentClientID, "call_abc123", a.wfID))
+				} else {
+					h.requests.apply(requestFrom(workflows.DefaultAgentClientID, "call_abc123", a.wfID, now.Add(time.Hour)))
+				}
+			}
+			m := msg(func(m *ably.Message) {
+				if tt.header != "" {
+					m.Extras["headers"] = map[string]any{"toolCallId": "call_abc123", "workflowId": tt.header}
+				}
+			})
+			if err := h.Handle(t.Context(), m); err != nil {
+				t.Fatal(err)
+			}
+			sent := f.sent()
+			switch {
+			case tt.wantSignal == "" && len(sent) != 0:
+				t.Fatalf("signalled %s (signed for %q), want none:\n%s", sent[0].WorkflowID, sent[0].Decision.WorkflowID, logs())
+			case tt.wantSignal != "" && (len(sent) != 1 || sent[0].WorkflowID != tt.wantSignal || sent[0].Decision.WorkflowID != tt.wantSignal):
+				t.Fatalf("signals = %+v, want one to %s:\n%s", sent, tt.wantSignal, logs())
+			}
+			f.mu.Lock()
+			asked := len(f.queries) > 0 || f.queryCalls > 0
+			f.mu.Unlock()
+			if asked != tt.wantTemporal {
+				t.Errorf("asked Temporal = %v, want %v", asked, tt.wantTemporal)
+			}
+			if tt.wantLog != "" && !strings.Contains(logs(), tt.wantLog) {
+				t.Errorf("logs lack %q:\n%s", tt.wantLog, logs())
+			}
+		})
+	}
+}
+
+// Evicting the oldest entry also forgets its run in the index by
+// tool-call id, so a guide-shaped response is not routed by a stale one.
+func TestRequestsEvictionKeepsTheRunIndex(t *testing.T) {
+	now := time.Now()
+	q := newRequests(workflows.DefaultAgentClientID, 2)
+	q.apply(requestFrom(workflows.DefaultAgentClientID, "call_1", "wf-A", now.Add(time.Hour)))
+	q.apply(requestFrom(workflows.DefaultAgentClientID, "call_1", "wf-B", now.Add(time.Hour)))
+	if _, open, _ := q.lookup("", "call_1", now); open {
+		t.Fatal("two runs with call_1: a response without workflow id was routed")
+	}
+	q.apply(requestFrom(workflows.DefaultAgentClientID, "call_2", "wf-C", now.Add(time.Hour))) // evicts wf-A's call_1
+	if r, open, _ := q.lookup("", "call_1", now); !open || r.WorkflowID != "wf-B" {
+		t.Fatalf("call_1 = %+v open=%v, want wf-B's (the one run left)", r, open)
+	}
+	if n := len(q.runs); n != 2 {
+		t.Fatalf("index holds %d tool-call ids, want 2", n)
 	}
 }

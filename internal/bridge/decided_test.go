@@ -1,0 +1,236 @@
+package bridge
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ably/ably-go/ably"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.temporal.io/api/serviceerror"
+
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+// decision is one approval-response of the tests below: who decides what,
+// naming which digest, with which edited arguments.
+type decision struct {
+	who, decision, digest, args string
+}
+
+func (d decision) msg(i int) *ably.Message {
+	return msg(func(m *ably.Message) {
+		m.ClientID, m.ID = d.who, fmt.Sprintf("%s-conn:0:%d", d.who, i)
+		data := map[string]any{"decision": d.decision}
+		if d.digest != "" {
+			data["argumentsDigest"] = d.digest
+		}
+		if d.args != "" {
+			data["arguments"] = d.args
+		}
+		m.Data = data
+	})
+}
+
+// The workflow ignores an approver's repeat of a decision it counted (a
+// second approval of a quorum call, a second rejection under rejectBy
+// quorum, the requester's under distinctFromRequester); each signal of it
+// only brings the run closer to Temporal's limit of signals per run. The
+// bridge forwards each approver's decision on the same arguments once,
+// and a different one (another decision, another approver, a new digest
+// after an edit, other edited arguments) still goes through.
+func TestRepeatDecisionsForwardedOnce(t *testing.T) {
+	digest := workflows.ArgumentsDigest(`{"title":"x"}`)
+	edited := workflows.ArgumentsDigest(`{"title":"edited"}`)
+	approve := decision{who: "alice", decision: workflows.DecisionApproved}
+	tests := []struct {
+		name string
+		// fast: the bridge saw the agent's request (fast path); otherwise
+		// it asks Temporal (slow path).
+		fast      bool
+		decisions []decision
+		// editAfter, when > 0, re-announces the call with edited
+		// arguments (a new digest) after that many decisions.
+		editAfter int
+		want      int // signals
+		wantLog   string
+	}{
+		{name: "the same approval again (fast path)", fast: true, decisions: []decision{approve, approve, approve}, want: 1,
+			wantLog: "same decision on these arguments was already forwarded"},
+		{name: "the same approval again (slow path)", decisions: []decision{approve, approve, approve}, want: 1},
+		{name: "the same rejection again", fast: true,
+			decisions: []decision{{who: "alice", decision: "rejected"}, {who: "alice", decision: "rejected"}}, want: 1},
+		{name: "approve after reject goes through", fast: true,
+			decisions: []decision{{who: "alice", decision: "rejected"}, approve, approve, {who: "alice", decision: "rejected"}}, want: 2},
+		{name: "other approvers have their own", fast: true,
+			decisions: []decision{approve, {who: "bob", decision: "approved"}, approve, {who: "bob", decision: "approved"}}, want: 2},
+		{name: "with the digest, then without (a guide client): once each", fast: true,
+			decisions: []decision{{who: "alice", decision: "approved", digest: digest}, approve, approve,
+				{who: "alice", decision: "approved", digest: digest}}, want: 2},
+		{name: "after an edit the arguments are new: the same approval goes through again", fast: true,
+			decisions: []decision{approve, approve, approve, approve}, editAfter: 2, want: 2},
+		{name: "a digest that is not the call's is dropped (slow path too)",
+			decisions: []decision{{who: "alice", decision: "approved", digest: edited}}, want: 0, wantLog: "saw other arguments"},
+		{name: "different edited arguments are different decisions", fast: true,
+			decisions: []decision{{who: "alice", decision: "approved", digest: digest, args: `{"title":"a"}`},
+				{who: "alice", decision: "approved", digest: digest, args: `{"title":"b"}`},
+				{who: "alice", decision: "approved", digest: digest, args: `{"title":"a"}`}}, want: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeTemporal()
+			f.addWorkflow("wf-1", publishView("publisher"), "call_abc123")
+			f.workflows["wf-1"].view.Pending[0].ArgumentsDigest = digest
+			log, logs := logBuffer(t)
+			h := fastHandler(f, log)
+			now := time.Unix(1_700_000_000, 0)
+			h.Now = func() time.Time { return now }
+			if tt.fast {
+				h.requests = newRequests(workflows.DefaultAgentClientID, 100)
+				h.requests.apply(requestFrom(workflows.DefaultAgentClientID, "call_abc123", "wf-1", now.Add(time.Hour)))
+			}
+			for i, d := range tt.decisions {
+				if tt.editAfter > 0 && i == tt.editAfter {
+					m := requestFrom(workflows.DefaultAgentClientID, "call_abc123", "wf-1", now.Add(time.Hour))
+					data := m.Data.(map[string]any)
+					data["revision"], data["arguments"], data["argumentsDigest"] = 1, `{"title":"edited"}`, edited
+					h.requests.apply(m)
+				}
+				if err := h.Handle(t.Context(), d.msg(i)); err != nil {
+					t.Fatalf("decision %d: %v", i, err)
+				}
+			}
+			if got := len(f.sent()); got != tt.want {
+				t.Fatalf("%d signals, want %d:\n%s", got, tt.want, logs())
+			}
+			if tt.wantLog != "" && !strings.Contains(logs(), tt.wantLog) {
+				t.Errorf("logs lack %q:\n%s", tt.wantLog, logs())
+			}
+		})
+	}
+}
+
+// The review's case: one approver sends an approval of a quorum call every
+// half second for an hour. At the rate limit alone that was 7,300 signals
+// into the run, most of Temporal's 10,000 per run, after which no approver
+// could decide it; now it is one, and the second approver's decision
+// still reaches the run.
+func TestApproverCannotFillARunWithRepeats(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	f := newFakeTemporal()
+	view := publishView("publisher")
+	view.Pending[0].Approvals = 2
+	f.addWorkflow("wf-1", view, "call_abc123")
+	quiet, _ := logBuffer(t)
+	h := fastHandler(f, quiet)
+	h.Now = func() time.Time { return now }
+	h.requests = newRequests(workflows.DefaultAgentClientID, 100)
+	req := requestFrom(workflows.DefaultAgentClientID, "call_abc123", "wf-1", now.Add(24*time.Hour))
+	req.Data.(map[string]any)["approvals"] = 2
+	h.requests.apply(req)
+	approve := decision{who: "alice", decision: workflows.DecisionApproved}
+	for i := range 7200 {
+		if err := h.Handle(t.Context(), approve.msg(i)); err != nil {
+			t.Fatalf("decision %d: %v", i, err)
+		}
+		now = now.Add(500 * time.Millisecond)
+	}
+	if got := len(f.sent()); got != 1 {
+		t.Fatalf("%d signals for one approver's hour of the same approval, want 1", got)
+	}
+	if err := h.Handle(t.Context(), decision{who: "bob", decision: workflows.DecisionApproved}.msg(0)); err != nil {
+		t.Fatal(err)
+	}
+	if sent := f.sent(); len(sent) != 2 || sent[1].Decision.ApproverClientID != "bob" {
+		t.Fatalf("signals = %+v, want alice's and bob's", sent)
+	}
+}
+
+// Varying the edited arguments makes each decision new; each approver
+// gets maxDecisionsPerApprover different ones per call, so that no
+// approver alone can fill a run that way either.
+func TestDifferentDecisionsPerApproverAndCallBounded(t *testing.T) {
+	f := newFakeTemporal()
+	f.addWorkflow("wf-1", publishView("publisher"), "call_abc123")
+	log, logs := logBuffer(t)
+	h := fastHandler(f, log)
+	digest := workflows.ArgumentsDigest(`{"title":"x"}`)
+	for i := range maxDecisionsPerApprover + 5 {
+		d := decision{who: "alice", decision: "approved", digest: digest, args: fmt.Sprintf(`{"title":"v%d"}`, i)}
+		if err := h.Handle(t.Context(), d.msg(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := len(f.sent()); got != maxDecisionsPerApprover {
+		t.Fatalf("%d signals, want %d", got, maxDecisionsPerApprover)
+	}
+	if n := strings.Count(logs(), "too many different decisions for this call"); n != 5 {
+		t.Errorf("%d drops logged, want 5", n)
+	}
+	if err := h.Handle(t.Context(), decision{who: "bob", decision: "approved"}.msg(0)); err != nil || len(f.sent()) != maxDecisionsPerApprover+1 {
+		t.Fatalf("bob's approval: %v, %d signals; want it forwarded", err, len(f.sent()))
+	}
+}
+
+func TestDecidedBounded(t *testing.T) {
+	d := newDecided(2, 2)
+	call := func(i int) decidedKey { return hashFields("alice", "wf-1", fmt.Sprint("call_", i)) }
+	dec := func(s string) decidedKey { return hashFields(s) }
+	d.add(call(0), dec("approved"))
+	d.add(call(0), dec("approved"))
+	d.add(call(0), dec("rejected"))
+	if got := d.check(call(0), dec("approved")); got != decisionRepeat {
+		t.Fatalf("check(approved) = %v, want a repeat", got)
+	}
+	if got := d.check(call(0), dec("other")); got != decisionTooMany {
+		t.Fatalf("a third decision = %v, want too many", got)
+	}
+	d.add(call(1), dec("approved"))
+	d.add(call(2), dec("approved"))
+	if d.len() != 2 {
+		t.Fatalf("%d calls kept, want 2", d.len())
+	}
+	if got := d.check(call(0), dec("approved")); got != decisionNew {
+		t.Fatalf("the oldest call was not evicted: %v", got)
+	}
+	if got := d.check(call(2), dec("approved")); got != decisionRepeat {
+		t.Fatalf("the newest call was evicted: %v", got)
+	}
+	if hashFields("ab", "c") == hashFields("a", "bc") {
+		t.Fatal("field boundaries do not count in the key")
+	}
+}
+
+// Temporal refuses every signal to a run past
+// history.maximumSignalsPerExecution. That run can no longer be decided:
+// the bridge says so at error level, names the run and counts it.
+func TestSignalLimitReported(t *testing.T) {
+	f := newFakeTemporal()
+	f.addWorkflow("wf-1", publishView("publisher"), "call_abc123")
+	f.signalErrs = []error{serviceerror.NewInvalidArgument("exceeded workflow execution limit for signal events")}
+	log, logs := logBuffer(t)
+	h := fastHandler(f, log)
+	reader := sdkmetric.NewManualReader()
+	h.Meter = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)).Meter("test")
+	if err := h.Handle(t.Context(), msg(nil)); err != nil {
+		t.Fatalf("Handle: %v (the refusal is permanent: retrying cannot help)", err)
+	}
+	var line string
+	for l := range strings.SplitSeq(logs(), "\n") {
+		if strings.Contains(l, "limit of signals per run") {
+			line = l
+		}
+	}
+	for _, want := range []string{`"level":"ERROR"`, `"workflowId":"wf-1"`, "can no longer be approved"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("log line lacks %s: %q\nall logs:\n%s", want, line, logs())
+		}
+	}
+	if got := counted(t, reader, MetricDropped, DropReasonSignalLimit); got != 1 {
+		t.Errorf("%s{reason=%q} = %d, want 1", MetricDropped, DropReasonSignalLimit, got)
+	}
+	if got := counted(t, reader, MetricDropped, DropReasonSignalFailed); got != 0 {
+		t.Errorf("also counted as %s", DropReasonSignalFailed)
+	}
+}
