@@ -3,7 +3,7 @@
 //
 //	approver [watch]                 interactive approval screen (default)
 //	approver list                    print pending requests and exit
-//	approver approve TOOLCALLID      approve one request and exit (--edit: with edits)
+//	approver approve TOOLCALLID      approve one request and exit (--digest: the arguments listed; --edit: with edits)
 //	approver reject TOOLCALLID --reason TEXT
 //	approver bridge                  run the Ably → Temporal bridge
 //	approver keygen [-id k1]         make a decision signing key pair
@@ -41,7 +41,10 @@ const usage = `usage: approver [command] [flags]
 Commands:
   watch                      interactive approval screen (default)
   list                       print pending approval requests and exit
-  approve TOOLCALLID [--reason TEXT] [--force] [--wait 10s] [--edit | --arguments JSON]
+  approve TOOLCALLID [--digest HEX] [--reason TEXT] [--force] [--wait 10s] [--edit | --arguments JSON]
+                             prints the request it approves; --digest is the Digest
+                             "list" showed for the arguments you reviewed (needed once
+                             the arguments were edited since they were published)
   reject  TOOLCALLID --reason TEXT [--force] [--wait 10s]
   bridge                     forward approval-responses from Ably to Temporal
   keygen [--id k1]           print a new decision signing key pair (bridge and worker)
@@ -178,6 +181,7 @@ func runCLI(ctx context.Context, cmd string, args []string, env config.Env, stdi
 	if cmd == "approve" {
 		fs.BoolVar(&da.Edit, "edit", false, "approve with edits: edit the arguments in $VISUAL or $EDITOR first (editable policies only)")
 		fs.StringVar(&da.Arguments, "arguments", "", "approve with these edited arguments (a JSON object; editable policies only)")
+		fs.StringVar(&da.Digest, "digest", "", "the `HEX` Digest that \"approver list\" showed for the arguments you reviewed (sha256: optional, at least 8 digits): refuse unless the pending arguments have it; needed once the arguments were edited")
 	}
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {

@@ -314,9 +314,9 @@ func TestDecideWarnsInsufficientRole(t *testing.T) {
 	if err := Decide(t.Context(), e.cliConfig(t, nil), DecideArgs{ToolCallID: "call_del", Decision: "approved"}, &out); err != nil {
 		t.Fatalf("approve: %v", err)
 	}
-	want := "warning: your role publisher is below the required admin; the agent will record this and keep waiting\nDecision sent: approved\n"
-	if got := out.String(); got != want {
-		t.Fatalf("output %q, want %q", got, want)
+	want := "=\nwarning: your role publisher is below the required admin; the agent will record this and keep waiting\nDecision sent: approved\n"
+	if got := out.String(); !strings.Contains(got, "Tool call ID:  call_del") || !strings.HasSuffix(got, want) {
+		t.Fatalf("output %q, want the request and then %q", got, want)
 	}
 	if n := len(responses(t, agent)); n != 1 {
 		t.Fatalf("%d responses, want 1", n)
