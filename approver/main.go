@@ -22,6 +22,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -51,10 +52,12 @@ Commands:
   help                       show this help
 
 Environment:
-  ABLY_ENDPOINT, ABLY_TLS     Ably endpoint (empty = Ably itself)
+  ABLY_ENDPOINT, ABLY_TLS     Ably endpoint (empty = Ably itself); plain ws:// only to loopback
+  ABLY_INSECURE_ALLOW_PLAINTEXT   allow ABLY_TLS=false off loopback (tokens in clear text)
   ABLY_CHANNEL                approvals channel (default ai:big-bad-any)
   HITL_AGENT_CLIENT_ID        the agent's clientId (default hitl:agent)
-  AUTH_URL                    auth server (default http://127.0.0.1:3001)
+  AUTH_URL                    auth server (default http://127.0.0.1:3001); https:// off loopback
+  APPROVER_INSECURE_ALLOW_PLAINTEXT   allow an http:// AUTH_URL off loopback (password in clear text)
   APPROVER_USER, APPROVER_PASSWORD   approver credentials
   VISUAL, EDITOR              editor of approve --edit (default vi)
   bridge only:
@@ -166,10 +169,16 @@ func runCLI(ctx context.Context, cmd string, args []string, env config.Env, stdi
 		Password:      env[config.EnvApproverPassword],
 		Log:           slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
+	if v := env.Get(config.EnvApproverInsecureAllowPlaintext); v != "" {
+		if cfg.AllowPlaintext, err = strconv.ParseBool(v); err != nil {
+			return usageError{fmt.Errorf("%s=%q: want true or false", config.EnvApproverInsecureAllowPlaintext, v)}
+		}
+	}
 	fs := newFlagSet(cmd, stderr)
 	fs.StringVar(&cfg.Channel, "channel", cfg.Channel, "approvals channel (ABLY_CHANNEL)")
 	fs.StringVar(&cfg.AgentClientID, "agent-client-id", cfg.AgentClientID, "clientId of the agent; requests from anyone else are ignored (HITL_AGENT_CLIENT_ID)")
 	fs.StringVar(&cfg.AuthURL, "auth-url", cfg.AuthURL, "auth server base URL (AUTH_URL)")
+	fs.BoolVar(&cfg.AllowPlaintext, "insecure-allow-plaintext", cfg.AllowPlaintext, "allow an http:// auth URL to a host that is not loopback: the password travels in clear text ("+config.EnvApproverInsecureAllowPlaintext+")")
 	fs.StringVar(&cfg.User, "user", cfg.User, "approver user name (APPROVER_USER); the password is read from APPROVER_PASSWORD only")
 	fs.IntVar(&cfg.HistoryPages, "history-pages", 10, "pages of 100 history messages read at start")
 	var da approvercli.DecideArgs
