@@ -3,7 +3,7 @@
 //
 //	approver [watch]                 interactive approval screen (default)
 //	approver list                    print pending requests and exit
-//	approver approve TOOLCALLID      approve one request and exit (--edit: with edits)
+//	approver approve TOOLCALLID      approve one request and exit (--digest: the arguments listed; --edit: with edits)
 //	approver reject TOOLCALLID --reason TEXT
 //	approver bridge                  run the Ably → Temporal bridge
 //	approver keygen [-id k1]         make a decision signing key pair
@@ -22,6 +22,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -41,17 +42,22 @@ const usage = `usage: approver [command] [flags]
 Commands:
   watch                      interactive approval screen (default)
   list                       print pending approval requests and exit
-  approve TOOLCALLID [--reason TEXT] [--force] [--wait 10s] [--edit | --arguments JSON]
+  approve TOOLCALLID [--digest HEX] [--reason TEXT] [--force] [--wait 10s] [--edit | --arguments JSON]
+                             prints the request it approves; --digest is the Digest
+                             "list" showed for the arguments you reviewed (needed once
+                             the arguments were edited since they were published)
   reject  TOOLCALLID --reason TEXT [--force] [--wait 10s]
   bridge                     forward approval-responses from Ably to Temporal
   keygen [--id k1]           print a new decision signing key pair (bridge and worker)
   help                       show this help
 
 Environment:
-  ABLY_ENDPOINT, ABLY_TLS     Ably endpoint (empty = Ably itself)
+  ABLY_ENDPOINT, ABLY_TLS     Ably endpoint (empty = Ably itself); plain ws:// only to loopback
+  ABLY_INSECURE_ALLOW_PLAINTEXT   allow ABLY_TLS=false off loopback (tokens in clear text)
   ABLY_CHANNEL                approvals channel (default ai:big-bad-any)
   HITL_AGENT_CLIENT_ID        the agent's clientId (default hitl:agent)
-  AUTH_URL                    auth server (default http://127.0.0.1:3001)
+  AUTH_URL                    auth server (default http://127.0.0.1:3001); https:// off loopback
+  APPROVER_INSECURE_ALLOW_PLAINTEXT   allow an http:// AUTH_URL off loopback (password in clear text)
   APPROVER_USER, APPROVER_PASSWORD   approver credentials
   VISUAL, EDITOR              editor of approve --edit (default vi)
   bridge only:
@@ -163,10 +169,16 @@ func runCLI(ctx context.Context, cmd string, args []string, env config.Env, stdi
 		Password:      env[config.EnvApproverPassword],
 		Log:           slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
+	if v := env.Get(config.EnvApproverInsecureAllowPlaintext); v != "" {
+		if cfg.AllowPlaintext, err = strconv.ParseBool(v); err != nil {
+			return usageError{fmt.Errorf("%s=%q: want true or false", config.EnvApproverInsecureAllowPlaintext, v)}
+		}
+	}
 	fs := newFlagSet(cmd, stderr)
 	fs.StringVar(&cfg.Channel, "channel", cfg.Channel, "approvals channel (ABLY_CHANNEL)")
 	fs.StringVar(&cfg.AgentClientID, "agent-client-id", cfg.AgentClientID, "clientId of the agent; requests from anyone else are ignored (HITL_AGENT_CLIENT_ID)")
 	fs.StringVar(&cfg.AuthURL, "auth-url", cfg.AuthURL, "auth server base URL (AUTH_URL)")
+	fs.BoolVar(&cfg.AllowPlaintext, "insecure-allow-plaintext", cfg.AllowPlaintext, "allow an http:// auth URL to a host that is not loopback: the password travels in clear text ("+config.EnvApproverInsecureAllowPlaintext+")")
 	fs.StringVar(&cfg.User, "user", cfg.User, "approver user name (APPROVER_USER); the password is read from APPROVER_PASSWORD only")
 	fs.IntVar(&cfg.HistoryPages, "history-pages", 10, "pages of 100 history messages read at start")
 	var da approvercli.DecideArgs
@@ -178,6 +190,7 @@ func runCLI(ctx context.Context, cmd string, args []string, env config.Env, stdi
 	if cmd == "approve" {
 		fs.BoolVar(&da.Edit, "edit", false, "approve with edits: edit the arguments in $VISUAL or $EDITOR first (editable policies only)")
 		fs.StringVar(&da.Arguments, "arguments", "", "approve with these edited arguments (a JSON object; editable policies only)")
+		fs.StringVar(&da.Digest, "digest", "", "the `HEX` Digest that \"approver list\" showed for the arguments you reviewed (sha256: optional, at least 8 digits): refuse unless the pending arguments have it; needed once the arguments were edited")
 	}
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {

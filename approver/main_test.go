@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"maps"
 	"strings"
 	"testing"
 
@@ -35,6 +36,12 @@ func TestRunExitCodes(t *testing.T) {
 		{name: "bad tool call id", args: []string{"approve", "x' OR '1"}, env: cliEnv, wantCode: exitUsage, wantStderr: "not allowed"},
 		{name: "edit and arguments", args: []string{"approve", "call_1", "--edit", "--arguments", "{}"}, env: cliEnv, wantCode: exitUsage, wantStderr: "use --edit or --arguments, not both"},
 		{name: "arguments not JSON", args: []string{"approve", "call_1", "--arguments", "{title}"}, env: cliEnv, wantCode: exitUsage, wantStderr: "--arguments: not valid JSON"},
+		{name: "plain auth off loopback", args: []string{"list"}, env: with(cliEnv, "AUTH_URL", "http://auth.example:3001"), wantCode: exitUsage, wantStderr: "refusing plain HTTP to an auth server that is not loopback"},
+		{name: "allow plaintext not a bool", args: []string{"list"}, env: with(cliEnv, "APPROVER_INSECURE_ALLOW_PLAINTEXT", "maybe"), wantCode: exitUsage, wantStderr: `APPROVER_INSECURE_ALLOW_PLAINTEXT="maybe": want true or false`},
+		{name: "plain Ably off loopback", args: []string{"list"}, env: with(cliEnv, "ABLY_ENDPOINT", "ably.example:8090"), wantCode: exitUsage, wantStderr: "refusing plain ws:// to an Ably endpoint that is not loopback"},
+		{name: "digest too short", args: []string{"approve", "call_1", "--digest", "sha256:0123"}, env: cliEnv, wantCode: exitUsage, wantStderr: "--digest: digest \"sha256:0123\": want the Digest"},
+		{name: "digest with force", args: []string{"approve", "call_1", "--digest", "0123abcd", "--force"}, env: cliEnv, wantCode: exitUsage, wantStderr: "not with --force"},
+		{name: "reject has no digest", args: []string{"reject", "call_1", "--reason", "no", "--digest", "0123abcd"}, env: cliEnv, wantCode: exitUsage, wantStderr: "flag provided but not defined: -digest"},
 		{name: "reject has no --edit", args: []string{"reject", "call_1", "--reason", "x", "--edit"}, env: cliEnv, wantCode: exitUsage, wantStderr: "flag provided but not defined: -edit"},
 		{name: "unknown flag", args: []string{"list", "--frob"}, env: cliEnv, wantCode: exitUsage, wantStderr: "flag provided but not defined"},
 		{name: "list takes no args", args: []string{"list", "x"}, env: cliEnv, wantCode: exitUsage, wantStderr: "takes no arguments"},
@@ -86,4 +93,11 @@ func TestBridgeHealthAddrIsValidated(t *testing.T) {
 			t.Errorf("HealthAddr %q: Validate() = %v, want ok=%v", tt.addr, err, tt.ok)
 		}
 	}
+}
+
+// with returns a copy of env with k set to v.
+func with(env config.Env, k, v string) config.Env {
+	out := maps.Clone(env)
+	out[k] = v
+	return out
 }

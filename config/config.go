@@ -43,8 +43,11 @@ const (
 	EnvAuthURL            = "AUTH_URL"
 	EnvApproverUser       = "APPROVER_USER"
 	EnvApproverPassword   = "APPROVER_PASSWORD"
-	EnvAuthListen         = "AUTH_LISTEN"
-	EnvAuthUsersFile      = "AUTH_USERS_FILE"
+	// EnvApproverInsecureAllowPlaintext lets the approver CLI send the
+	// password over plain HTTP to an AUTH_URL that is not loopback.
+	EnvApproverInsecureAllowPlaintext = "APPROVER_INSECURE_ALLOW_PLAINTEXT"
+	EnvAuthListen                     = "AUTH_LISTEN"
+	EnvAuthUsersFile                  = "AUTH_USERS_FILE"
 )
 
 // Defaults of the shared settings.

@@ -99,11 +99,14 @@ func TestApprovalRules(t *testing.T) {
 				strings.Contains(e.Original, "Draft title")
 		})
 		// The second approver must see the edited revision before deciding.
+		var listed string
 		testutil.WaitFor(t, 60*time.Second, "approver list to show the edit", func() (bool, error) {
-			listed, err := s.cli("publisher3", "list")
+			var err error
+			listed, err = s.cli("publisher3", "list")
 			return err == nil && strings.Contains(listed, "Edited by:     "+users["publisher2"].name), nil
 		})
-		if out, err := s.cli("publisher3", "approve", p.ToolCallID); err != nil {
+		// An edited call is approved by the Digest of the edit listed.
+		if out, err := s.cli("publisher3", "approve", p.ToolCallID, "--digest", listedDigest(t, listed, p.ToolCallID)); err != nil {
 			t.Fatalf("approval of the edit: %v\n%s", err, out)
 		}
 		res := s.result(id)
@@ -138,11 +141,14 @@ func TestApprovalRules(t *testing.T) {
 		s.waitAudit(id, "the inbox's edit", func(e workflows.AuditEntry) bool {
 			return e.Kind == workflows.AuditEdited && e.Actor == "ada" && e.Arguments == `{"title":"Inbox final"}`
 		})
+		var listed string
 		testutil.WaitFor(t, 60*time.Second, "approver list to show the edit", func() (bool, error) {
-			listed, err := s.cli("publisher3", "list")
+			var err error
+			listed, err = s.cli("publisher3", "list")
 			return err == nil && strings.Contains(listed, "Edited by:     ada"), nil
 		})
-		if out, err := s.cli("publisher3", "approve", p.ToolCallID); err != nil {
+		// An edited call is approved by the Digest of the edit listed.
+		if out, err := s.cli("publisher3", "approve", p.ToolCallID, "--digest", listedDigest(t, listed, p.ToolCallID)); err != nil {
 			t.Fatalf("approval of the edit: %v\n%s", err, out)
 		}
 		res := s.result(id)
@@ -201,4 +207,22 @@ func findEntry(t *testing.T, audit []workflows.AuditEntry, kind, toolCallID stri
 	}
 	t.Fatalf("no %s entry for %s in\n%s", kind, toolCallID, dump(audit))
 	return workflows.AuditEntry{}
+}
+
+// listedDigest returns the Digest that `approver list` printed for the
+// request with tool-call id tc, as an approver copies it.
+func listedDigest(t *testing.T, list, tc string) string {
+	t.Helper()
+	for _, block := range strings.Split(list, "APPROVAL REQUEST") {
+		if !strings.Contains(block, "Tool call ID:  "+tc+"\n") {
+			continue
+		}
+		for _, line := range strings.Split(block, "\n") {
+			if d, ok := strings.CutPrefix(line, "Digest:"); ok {
+				return strings.TrimSpace(d)
+			}
+		}
+	}
+	t.Fatalf("no digest listed for %s:\n%s", tc, list)
+	return ""
 }

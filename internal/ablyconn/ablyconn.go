@@ -3,7 +3,9 @@
 // options they turn into. Trusted programs that hold the API key never send
 // it over the wire: they sign their own short-lived HS256 JWT, as Ably
 // documents for JWT auth, so the same code works over plain ws:// against
-// the local Ably server and over TLS against Ably itself.
+// the local Ably server and over TLS against Ably itself. Plain ws:// is
+// for an endpoint on this machine: off loopback a token would travel in
+// clear text, so Validate refuses it without an explicit override.
 package ablyconn
 
 import (
@@ -19,6 +21,8 @@ import (
 
 	"github.com/ably/ably-go/ably"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/hitl/durable-approvals/config"
 )
 
 // Config says where Ably is and which key a trusted program holds.
@@ -31,6 +35,10 @@ type Config struct {
 	Endpoint string
 	// TLS selects wss/https. It is always true for Ably itself.
 	TLS bool
+	// AllowPlaintext permits TLS false with an Endpoint that is not
+	// loopback: tokens then travel in clear text, so only where something
+	// else protects the network path (ABLY_INSECURE_ALLOW_PLAINTEXT).
+	AllowPlaintext bool
 	// TokenTTL is the lifetime of self-signed tokens (default 1h).
 	TokenTTL time.Duration
 }
@@ -40,10 +48,17 @@ const (
 	EnvAPIKey   = "ABLY_API_KEY"
 	EnvEndpoint = "ABLY_ENDPOINT"
 	EnvTLS      = "ABLY_TLS"
+	// EnvAllowPlaintext is the explicit override of ErrPlaintext.
+	EnvAllowPlaintext = "ABLY_INSECURE_ALLOW_PLAINTEXT"
 )
 
-// FromEnv reads ABLY_API_KEY, ABLY_ENDPOINT and ABLY_TLS through getenv.
-// ABLY_TLS defaults to true without an endpoint and to false with one.
+// ErrPlaintext is returned by Validate for plain ws:// (TLS false) to an
+// endpoint that is not loopback without AllowPlaintext.
+var ErrPlaintext = errors.New("refusing plain ws:// to an Ably endpoint that is not loopback: tokens would travel in clear text")
+
+// FromEnv reads ABLY_API_KEY, ABLY_ENDPOINT, ABLY_TLS and
+// ABLY_INSECURE_ALLOW_PLAINTEXT through getenv. ABLY_TLS defaults to true
+// without an endpoint and to false with one.
 func FromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
 		APIKey:   strings.TrimSpace(getenv(EnvAPIKey)),
@@ -56,6 +71,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			return Config{}, fmt.Errorf("%s=%q: want true or false", EnvTLS, v)
 		}
 		c.TLS = b
+	}
+	if v := strings.TrimSpace(getenv(EnvAllowPlaintext)); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("%s=%q: want true or false", EnvAllowPlaintext, v)
+		}
+		c.AllowPlaintext = b
 	}
 	return c, c.Validate()
 }
@@ -74,6 +96,9 @@ func (c Config) Validate() error {
 		}
 		if p, err := strconv.Atoi(port); err != nil || p <= 0 || p > 65535 {
 			return fmt.Errorf("%s=%q: bad port", EnvEndpoint, c.Endpoint)
+		}
+		if !c.TLS && !c.AllowPlaintext && !config.IsLoopbackHost(host) {
+			return fmt.Errorf("%s=%q with %s=false: %w; set %s=true, or %s=true where something else protects the network path", EnvEndpoint, c.Endpoint, EnvTLS, ErrPlaintext, EnvTLS, EnvAllowPlaintext)
 		}
 	} else if !c.TLS {
 		return fmt.Errorf("%s=false needs %s: Ably itself is TLS only", EnvTLS, EnvEndpoint)

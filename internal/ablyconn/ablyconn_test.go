@@ -1,6 +1,7 @@
 package ablyconn
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +31,9 @@ func TestFromEnv(t *testing.T) {
 		{name: "endpoint port not a number", env: map[string]string{EnvEndpoint: "127.0.0.1:http"}, wantErr: "bad port"},
 		{name: "TLS not a bool", env: map[string]string{EnvTLS: "maybe"}, wantErr: "want true or false"},
 		{name: "TLS off for Ably itself", env: map[string]string{EnvTLS: "false"}, wantErr: "Ably itself is TLS only"},
+		{name: "plain off loopback", env: map[string]string{EnvEndpoint: "ably.example:8090"}, wantErr: "ABLY_TLS=true, or ABLY_INSECURE_ALLOW_PLAINTEXT=true"},
+		{name: "plain off loopback, allowed", env: map[string]string{EnvEndpoint: "ably.example:8090", EnvAllowPlaintext: "true"}, want: Config{Endpoint: "ably.example:8090", AllowPlaintext: true}},
+		{name: "allow plaintext not a bool", env: map[string]string{EnvAllowPlaintext: "yes please"}, wantErr: "ABLY_INSECURE_ALLOW_PLAINTEXT=\"yes please\": want true or false"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -52,20 +56,33 @@ func TestFromEnv(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	tests := []struct {
-		name string
-		c    Config
-		ok   bool
+		name      string
+		c         Config
+		ok        bool
+		plaintext bool // the error is ErrPlaintext
 	}{
 		{name: "zero value is Ably over TLS without key", c: Config{TLS: true}, ok: true},
 		{name: "plain without endpoint", c: Config{}, ok: false},
 		{name: "local plain", c: Config{APIKey: "a.b:c", Endpoint: "localhost:8090"}, ok: true},
+		{name: "plain on 127.0.0.1", c: Config{Endpoint: "127.0.0.1:8090"}, ok: true},
+		{name: "plain on 127.0.0.2", c: Config{Endpoint: "127.0.0.2:8090"}, ok: true},
+		{name: "plain on ::1", c: Config{Endpoint: "[::1]:8090"}, ok: true},
+		{name: "plain off loopback", c: Config{Endpoint: "192.0.2.9:8080"}, plaintext: true},
+		{name: "plain to a name", c: Config{Endpoint: "ably.example:8090"}, plaintext: true},
+		{name: "plain to a name that ends in localhost", c: Config{Endpoint: "evil-localhost:8090"}, plaintext: true},
+		{name: "plain on all interfaces", c: Config{Endpoint: "0.0.0.0:8090"}, plaintext: true},
+		{name: "plain off loopback, allowed", c: Config{Endpoint: "192.0.2.9:8080", AllowPlaintext: true}, ok: true},
+		{name: "TLS off loopback", c: Config{Endpoint: "192.0.2.9:443", TLS: true}, ok: true},
 		{name: "bad key", c: Config{APIKey: ".b:c", TLS: true}, ok: false},
 		{name: "bad endpoint", c: Config{Endpoint: "localhost:-1"}, ok: false},
 	}
 	for _, tt := range tests {
-		if err := tt.c.Validate(); (err == nil) != tt.ok {
-			t.Errorf("%s: Validate() = %v, want ok %v", tt.name, err, tt.ok)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.c.Validate()
+			if (err == nil) != tt.ok || errors.Is(err, ErrPlaintext) != tt.plaintext {
+				t.Fatalf("Validate() = %v, want ok %v, ErrPlaintext %v", err, tt.ok, tt.plaintext)
+			}
+		})
 	}
 }
 

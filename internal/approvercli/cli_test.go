@@ -314,9 +314,9 @@ func TestDecideWarnsInsufficientRole(t *testing.T) {
 	if err := Decide(t.Context(), e.cliConfig(t, nil), DecideArgs{ToolCallID: "call_del", Decision: "approved"}, &out); err != nil {
 		t.Fatalf("approve: %v", err)
 	}
-	want := "warning: your role publisher is below the required admin; the agent will record this and keep waiting\nDecision sent: approved\n"
-	if got := out.String(); got != want {
-		t.Fatalf("output %q, want %q", got, want)
+	want := "=\nwarning: your role publisher is below the required admin; the agent will record this and keep waiting\nDecision sent: approved\n"
+	if got := out.String(); !strings.Contains(got, "Tool call ID:  call_del") || !strings.HasSuffix(got, want) {
+		t.Fatalf("output %q, want the request and then %q", got, want)
 	}
 	if n := len(responses(t, agent)); n != 1 {
 		t.Fatalf("%d responses, want 1", n)
@@ -401,6 +401,52 @@ func TestWatch(t *testing.T) {
 	}
 	checkResponse(t, rs[0], "call_old", "wf-1", "approved", "")
 	checkResponse(t, rs[1], "call_new", "wf-2", "rejected", "too risky")
+}
+
+// A line typed while one request is shown (a double Enter, a paste of
+// "y\ny\n") answers that request only: the next one, shown after the
+// keystroke, is not approved by it.
+func TestWatchTypeAheadDoesNotAnswerTheNextRequest(t *testing.T) {
+	e := startEnv(t)
+	agent := e.rest(t, workflows.DefaultAgentClientID)
+	publishRequest(t, agent, "call_1", "wf-1", time.Now().Add(10*time.Minute))
+	publishRequest(t, agent, "call_2", "wf-2", time.Now().Add(10*time.Minute))
+
+	inR, inW := io.Pipe()
+	t.Cleanup(func() { inW.Close() })
+	out := &testutil.SyncBuffer{}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- Watch(ctx, e.cliConfig(t, nil), inR, out) }()
+
+	waitOutput(t, out, PromptDecision, 1)
+	if s := out.String(); !strings.Contains(s, "Tool call ID:  call_1") || strings.Contains(s, "call_2") {
+		t.Fatalf("want call_1 alone on the screen:\n%s", s)
+	}
+	io.WriteString(inW, "y\ny\n") // both typed while only call_1 is shown
+	waitOutput(t, out, IgnoredEarlyInput, 1)
+	if s := out.String(); strings.Count(s, "Decision sent: approved") != 1 || !strings.Contains(s, "Tool call ID:  call_2") {
+		t.Fatalf("want call_1 approved and call_2 shown:\n%s", s)
+	}
+	// Typed once call_2 is shown, a line answers it.
+	io.WriteString(inW, "n\nnot now\n")
+	waitOutput(t, out, "Decision sent: rejected", 1)
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Watch: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Watch did not return after cancel")
+	}
+	rs := responses(t, agent)
+	if len(rs) != 2 {
+		t.Fatalf("%d responses, want 2", len(rs))
+	}
+	checkResponse(t, rs[0], "call_1", "wf-1", "approved", "")
+	checkResponse(t, rs[1], "call_2", "wf-2", "rejected", "not now")
 }
 
 func TestWatchExpiry(t *testing.T) {

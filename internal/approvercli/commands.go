@@ -53,6 +53,12 @@ type DecideArgs struct {
 	Edit      bool
 	Editor    Editor
 	Arguments string
+	// Digest is the start of the arguments digest the approver reviewed,
+	// as `approver list` shows it ("sha256:" optional, at least
+	// MinDigestPrefix hex digits): the approval is refused unless the
+	// pending arguments have it. Without it, an approval of arguments
+	// edited since the agent published them is refused. Approvals only.
+	Digest string
 }
 
 // Editor lets the approver edit text (ExternalEditor runs $EDITOR).
@@ -94,12 +100,14 @@ func (a DecideArgs) Validate() error {
 			return fmt.Errorf("--arguments: %w", err)
 		}
 	}
-	return nil
+	return validateDigest(a)
 }
 
 // ErrRefused is returned by Decide for a decision the workflow would not
 // count, for a reason the request shows (the approver requested the run,
-// already approved, or the call escalated above their role).
+// already approved, or the call escalated above their role), and for an
+// approval of arguments the approver may not have reviewed (see
+// DecideArgs.Digest).
 var ErrRefused = errors.New("refused")
 
 // editedArguments checks edited arguments as far as the CLI can (a JSON
@@ -146,7 +154,8 @@ func edit(ctx context.Context, a DecideArgs, r Request) (string, error) {
 var ErrUnknownToolCall = errors.New("no pending approval request")
 
 // Decide finds the pending request for the tool call, publishes the
-// decision, and returns once Ably has acknowledged it.
+// decision, and returns once Ably has acknowledged it. An approval prints
+// the request first, so that the terminal records what was approved.
 func Decide(ctx context.Context, cfg Config, a DecideArgs, out io.Writer) error {
 	if err := a.Validate(); err != nil {
 		return err
@@ -168,6 +177,14 @@ func Decide(ctx context.Context, cfg Config, a DecideArgs, out io.Writer) error 
 		editing := a.Edit || a.Arguments != ""
 		if why := refusal(r, s.clientID, s.role, a.Decision, editing); why != "" {
 			return fmt.Errorf("%w: %s", ErrRefused, why)
+		}
+		if a.Decision == workflows.DecisionApproved {
+			// A rejection needs no proof: rejecting arguments not seen
+			// denies.
+			if why := reviewRefusal(r, a.Digest, editing); why != "" {
+				return fmt.Errorf("%w: %s", ErrRefused, why)
+			}
+			writeRequest(out, r, s.cfg.Now())
 		}
 		if w := s.roleWarning(r); w != "" {
 			fmt.Fprintln(out, w)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/ably/ably-go/ably"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/hitl/durable-approvals/config"
 )
 
 // TokenPath is the auth server's token endpoint.
@@ -25,15 +27,41 @@ type Login struct {
 	User     string
 	Password string
 	HTTP     *http.Client // default: a client with a 15s timeout
+	// AllowPlaintext permits an http:// AuthURL to a host that is not
+	// loopback (see CheckAuthURL).
+	AllowPlaintext bool
+}
+
+// ErrPlaintext is returned by CheckAuthURL for an http:// auth server URL
+// whose host is not loopback: the auth server itself refuses to serve
+// plain HTTP there without an explicit override, for the same reason.
+var ErrPlaintext = errors.New("refusing plain HTTP to an auth server that is not loopback: the password would travel in clear text")
+
+// CheckAuthURL checks an auth server base URL: http(s)://host[:port], and
+// https unless the host is this machine (or allowPlaintext says something
+// else protects the network path), since the password is sent with HTTP
+// Basic.
+func CheckAuthURL(raw string, allowPlaintext bool) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
+		return fmt.Errorf("AUTH_URL %q: want http(s)://host[:port]", raw)
+	}
+	if u.Scheme == "http" && !allowPlaintext && !config.IsLoopbackHost(u.Hostname()) {
+		return fmt.Errorf("AUTH_URL %q: %w; use https://, or set %s=true (-insecure-allow-plaintext) where something else protects the network path", u.Redacted(), ErrPlaintext, config.EnvApproverInsecureAllowPlaintext)
+	}
+	return nil
 }
 
 // Token fetches a fresh JWT. The JWT is not verified here (Ably verifies
 // it); its exp and x-ably-clientId claims are read so ably-go knows when to
 // renew it and who it is.
 func (l *Login) Token(ctx context.Context) (*ably.TokenDetails, error) {
+	if err := CheckAuthURL(l.AuthURL, l.AllowPlaintext); err != nil {
+		return nil, fmt.Errorf("login: %w", err)
+	}
 	u, err := url.Parse(l.AuthURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("auth url %q: want http(s)://host[:port]", l.AuthURL)
+	if err != nil {
+		return nil, fmt.Errorf("login: %w", err)
 	}
 	u = u.JoinPath(TokenPath)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)

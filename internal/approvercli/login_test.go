@@ -1,6 +1,7 @@
 package approvercli
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -99,5 +100,48 @@ func TestChannelRole(t *testing.T) {
 		if got := ChannelRole(tt.token, tt.channel); got != tt.want {
 			t.Errorf("ChannelRole(%.10q, %q) = %q, want %q", tt.token, tt.channel, got, tt.want)
 		}
+	}
+}
+
+// recordingTransport answers every request with 401 and records its
+// Authorization header: no request leaves the process.
+type recordingTransport struct{ sent []string }
+
+func (rt *recordingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rt.sent = append(rt.sent, r.URL.Scheme+" "+r.Header.Get("Authorization"))
+	return &http.Response{StatusCode: http.StatusUnauthorized, Status: "401 Unauthorized", Body: http.NoBody, Request: r}, nil
+}
+
+// Login never sends the password over plain HTTP to a host that is not
+// loopback unless told to.
+func TestLoginRefusesPlaintextOffLoopback(t *testing.T) {
+	tests := []struct {
+		name      string
+		url       string
+		allow     bool
+		wantSent  bool
+		plaintext bool
+	}{
+		{name: "http off loopback", url: "http://192.0.2.2:3001", plaintext: true},
+		{name: "http to a name", url: "http://auth.example", plaintext: true},
+		{name: "http off loopback, allowed", url: "http://192.0.2.2:3001", allow: true, wantSent: true},
+		{name: "https off loopback", url: "https://auth.example", wantSent: true},
+		{name: "http on loopback", url: "http://127.0.0.1:3001", wantSent: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rt := &recordingTransport{}
+			l := Login{AuthURL: tt.url, User: "alice", Password: "alice-secret-pw", AllowPlaintext: tt.allow, HTTP: &http.Client{Transport: rt}}
+			_, err := l.Token(t.Context())
+			if err == nil {
+				t.Fatal("Token succeeded against a server that answers 401")
+			}
+			if got := errors.Is(err, ErrPlaintext); got != tt.plaintext {
+				t.Errorf("err = %v, ErrPlaintext %v, want %v", err, got, tt.plaintext)
+			}
+			if got := len(rt.sent) > 0; got != tt.wantSent {
+				t.Errorf("requests sent %q, want sent %v", rt.sent, tt.wantSent)
+			}
+		})
 	}
 }

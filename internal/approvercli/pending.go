@@ -19,6 +19,9 @@ type Request struct {
 	MessageID   string
 	Publisher   string    // the message's clientId: always the agent
 	PublishedAt time.Time // the Ably timestamp, zero if absent
+	// FirstDigest is the ArgumentsDigest of the oldest revision of the
+	// request this set saw.
+	FirstDigest string
 }
 
 func (r Request) key() string { return r.WorkflowID + "\x00" + r.ToolCallID }
@@ -109,6 +112,10 @@ func (p *Pending) Apply(m *ably.Message) Event {
 			delete(p.reqs, k)
 		}
 		return Event{Reason: "expired"}
+	}
+	r.FirstDigest = r.ArgumentsDigest
+	if known {
+		r.FirstDigest = prev.FirstDigest
 	}
 	p.reqs[k] = r
 	if known {

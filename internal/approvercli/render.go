@@ -21,6 +21,10 @@ const (
 	PromptReason   = "Reason: "
 )
 
+// IgnoredEarlyInput is what the screen says, once per request shown, when
+// it drops lines typed before that request was shown.
+const IgnoredEarlyInput = "Ignored input typed before this request was shown."
+
 // writeRequest prints one request. Every string from the channel is
 // cleaned so a request cannot drive the terminal.
 func writeRequest(w io.Writer, r Request, now time.Time) {

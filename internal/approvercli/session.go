@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/ably/ably-go/ably"
@@ -25,6 +24,9 @@ type Config struct {
 	AuthURL       string          // auth server base URL
 	User          string
 	Password      string
+	// AllowPlaintext permits an http:// AuthURL to a host that is not
+	// loopback (see CheckAuthURL).
+	AllowPlaintext bool
 
 	// HistoryPages bounds how much history is read at start (pages of
 	// 100 messages). Default 10.
@@ -50,8 +52,8 @@ func (c Config) Validate() error {
 	}
 	if c.AuthURL == "" {
 		errs = append(errs, errors.New("AUTH_URL is required"))
-	} else if !strings.HasPrefix(c.AuthURL, "http://") && !strings.HasPrefix(c.AuthURL, "https://") {
-		errs = append(errs, fmt.Errorf("AUTH_URL %q: want http(s)://host[:port]", c.AuthURL))
+	} else if err := CheckAuthURL(c.AuthURL, c.AllowPlaintext); err != nil {
+		errs = append(errs, err)
 	}
 	if c.User == "" {
 		errs = append(errs, errors.New("APPROVER_USER is required"))
@@ -103,7 +105,7 @@ func open(ctx context.Context, cfg Config) (*session, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	login := &Login{AuthURL: cfg.AuthURL, User: cfg.User, Password: cfg.Password, HTTP: cfg.HTTP}
+	login := &Login{AuthURL: cfg.AuthURL, User: cfg.User, Password: cfg.Password, HTTP: cfg.HTTP, AllowPlaintext: cfg.AllowPlaintext}
 	// Log in once up front so bad credentials give one clear error instead
 	// of ably-go retrying forever.
 	lctx, cancel := context.WithTimeout(ctx, cfg.Timeout)

@@ -1,7 +1,6 @@
 package approvercli
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -13,9 +12,11 @@ import (
 
 // Watch is the interactive approver screen. It shows each pending request
 // (those published before it started, then live ones), asks for a decision
-// on in, and publishes it. Lines typed while no request is shown are
-// discarded, so an early keystroke never answers a request the approver has
-// not seen. It returns nil when ctx is cancelled or in reaches EOF.
+// on in, and publishes it. Lines typed while no request is shown, or
+// before the request shown was (a double Enter, a paste of "y\ny\n" that
+// answered the previous one), are discarded, so an early keystroke never
+// answers a request the approver has not seen. It returns nil when ctx is
+// cancelled or in reaches EOF.
 func Watch(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error {
 	s, err := open(ctx, cfg)
 	if err != nil {
@@ -65,6 +66,13 @@ type watcher struct {
 	current  *Request // the request being asked about, nil when idle
 	stage    stage
 	answered map[string]bool // requests this approver decided, by key
+	// shownAt is when current was last written to the screen (time.Now,
+	// not the configured clock: it is compared with inputLine.at). A line
+	// that arrived before it answers something else and is ignored.
+	shownAt time.Time
+	// toldEarly is set once the approver was told that a line typed
+	// before current was shown was ignored.
+	toldEarly bool
 }
 
 // showNext shows the oldest pending request this approver has not
@@ -89,6 +97,9 @@ func (w *watcher) showNext() {
 			fmt.Fprintln(w.out, warn)
 		}
 		fmt.Fprint(w.out, PromptDecision)
+		// Stamped once the request is on the screen: anything that
+		// arrived earlier was typed without it.
+		w.shownAt, w.toldEarly = time.Now(), false
 		return
 	}
 }
@@ -151,11 +162,21 @@ func (w *watcher) prompt() {
 	fmt.Fprint(w.out, PromptDecision)
 }
 
-func (w *watcher) onLine(ctx context.Context, line string) {
+func (w *watcher) onLine(ctx context.Context, in inputLine) {
 	if w.current == nil {
 		return // nothing is being asked
 	}
-	line = strings.TrimSpace(line)
+	if in.at.Before(w.shownAt) {
+		// Typed while something else (or nothing) was on the screen.
+		if !w.toldEarly {
+			w.toldEarly = true
+			fmt.Fprintln(w.out)
+			fmt.Fprintln(w.out, IgnoredEarlyInput)
+			w.prompt()
+		}
+		return
+	}
+	line := strings.TrimSpace(in.text)
 	switch w.stage {
 	case stageDecision:
 		switch strings.ToLower(line) {
@@ -213,22 +234,4 @@ func (w *watcher) expire() {
 		delete(w.answered, r.key())
 		w.notice(r.key(), func() { fmt.Fprintf(w.out, "Expired: %s (%s)\n", clean(r.Tool), clean(r.ToolCallID)) })
 	}
-}
-
-// readLines sends in's lines until EOF (then closes the channel) or done.
-func readLines(in io.Reader, done <-chan struct{}) <-chan string {
-	lines := make(chan string)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(in)
-		sc.Buffer(make([]byte, 4096), 64<<10)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			case <-done:
-				return
-			}
-		}
-	}()
-	return lines
 }

@@ -24,7 +24,7 @@ func TestWatcherNotices(t *testing.T) {
 	if w.current == nil || w.current.ToolCallID != "call_a" {
 		t.Fatalf("current = %+v, want call_a", w.current)
 	}
-	w.onLine(t.Context(), "n") // now asking for a reason
+	w.onLine(t.Context(), inputLine{text: "n", at: time.Now()}) // now asking for a reason
 	out.Reset()
 
 	// call_b expires while call_a's reason is asked: notice, then the
@@ -45,7 +45,7 @@ func TestWatcherNotices(t *testing.T) {
 		t.Fatalf("still asking about %s", w.current.ToolCallID)
 	}
 	// Lines typed while nothing is asked are discarded.
-	w.onLine(t.Context(), "y")
+	w.onLine(t.Context(), inputLine{text: "y", at: time.Now()})
 	if strings.Contains(out.String(), "Decision sent") {
 		t.Fatal("a line typed while idle was taken as a decision")
 	}
@@ -121,5 +121,73 @@ func TestWatcherRevisions(t *testing.T) {
 	})))
 	if got := out.String(); w.current == nil || !strings.Contains(got, "Edited by:     pat (publisher)") || !strings.Contains(got, `"title": "Hello, edited"`) {
 		t.Fatalf("edited request not asked again:\n%s", got)
+	}
+}
+
+// A line typed while a request was on the screen does not answer it once it
+// was shown again (an edit, an escalation): the approver has not read the
+// new revision. The screen says so once and asks again.
+func TestWatcherIgnoresLinesTypedBeforeReshow(t *testing.T) {
+	tests := []struct {
+		name   string
+		role   string
+		mutate func(d *workflows.ApprovalRequestData)
+	}{
+		{"edited", "publisher", func(d *workflows.ApprovalRequestData) {
+			d.Arguments = `{"title":"Hello, edited"}`
+			d.ArgumentsDigest = workflows.ArgumentsDigest(d.Arguments)
+			d.EditedBy = &workflows.Approver{ClientID: "pat", Role: "publisher"}
+		}},
+		{"escalated", "admin", func(d *workflows.ApprovalRequestData) {
+			d.RequiredRole = "admin"
+			d.Escalation = &workflows.EscalationState{Level: 1, PreviousRole: "publisher", Since: t0}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &clock{now: t0}
+			s := &session{cfg: Config{Now: c.Now}, clientID: "alice", role: tt.role, pending: NewPending("hitl-agent", c.Now)}
+			var out bytes.Buffer
+			w := &watcher{s: s, out: &out, answered: map[string]bool{}}
+			rev := func(n int, mutate func(d *workflows.ApprovalRequestData)) *ably.Message {
+				d := reqData("call_a", "wf-1", t0.Add(time.Hour))
+				d.Approvals, d.Editable, d.Revision = 2, true, n
+				d.ArgumentsDigest = workflows.ArgumentsDigest(d.Arguments)
+				if mutate != nil {
+					mutate(&d)
+				}
+				m := requestMsg(t, "hitl-agent", d)
+				m.ID += fmt.Sprint("-", n)
+				return m
+			}
+			w.onEvent(s.apply(rev(0, nil)))
+			if w.current == nil {
+				t.Fatalf("first revision not shown:\n%s", out.String())
+			}
+			w.onEvent(s.apply(rev(1, tt.mutate)))
+			if w.current == nil || w.current.Revision != 1 {
+				t.Fatalf("revision 1 not shown again:\n%s", out.String())
+			}
+			out.Reset()
+
+			// Two lines whose newline arrived just before the re-show: one
+			// notice, the prompt again, and no decision.
+			early := inputLine{text: "n", at: w.shownAt.Add(-time.Nanosecond)}
+			w.onLine(t.Context(), early)
+			w.onLine(t.Context(), early)
+			if got, want := out.String(), "\n"+IgnoredEarlyInput+"\n"+PromptDecision; got != want {
+				t.Fatalf("output %q, want %q", got, want)
+			}
+			if w.stage != stageDecision {
+				t.Fatal("a line typed before the re-show was taken as an answer")
+			}
+			out.Reset()
+
+			// A line typed once it is shown answers it.
+			w.onLine(t.Context(), inputLine{text: "n", at: w.shownAt})
+			if got := out.String(); got != PromptReason || w.stage != stageReason {
+				t.Fatalf("output %q, stage %d: want the reason asked", got, w.stage)
+			}
+		})
 	}
 }

@@ -1,0 +1,61 @@
+package approvercli
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/hitl/durable-approvals/internal/ablyconn"
+)
+
+// The password goes to the auth server with HTTP Basic and the approver's
+// JWT to Ably: neither in clear text off this machine, unless the approver
+// says so explicitly.
+func TestConfigValidate(t *testing.T) {
+	local := ablyconn.Config{Endpoint: "127.0.0.1:8090"}
+	tests := []struct {
+		name          string
+		mutate        func(c *Config)
+		wantErr       string // substring; "" means valid
+		plaintext     bool   // the error is ErrPlaintext
+		ablyPlaintext bool   // the error is ablyconn.ErrPlaintext
+	}{
+		{name: "the dev stack", mutate: func(c *Config) {}},
+		{name: "http on localhost", mutate: func(c *Config) { c.AuthURL = "http://localhost:3001" }},
+		{name: "http on ::1", mutate: func(c *Config) { c.AuthURL = "http://[::1]:3001/" }},
+		{name: "https anywhere", mutate: func(c *Config) { c.AuthURL = "https://auth.example" }},
+		{name: "http off loopback", mutate: func(c *Config) { c.AuthURL = "http://auth.example:3001" },
+			wantErr: "use https://, or set APPROVER_INSECURE_ALLOW_PLAINTEXT=true", plaintext: true},
+		{name: "http to an address off loopback", mutate: func(c *Config) { c.AuthURL = "http://192.0.2.2:3001" }, plaintext: true,
+			wantErr: `AUTH_URL "http://192.0.2.2:3001"`},
+		{name: "http off loopback, credentials in the URL redacted", mutate: func(c *Config) { c.AuthURL = "http://alice:pw@auth.example" },
+			wantErr: "alice:xxxxx@auth.example", plaintext: true},
+		{name: "http off loopback, allowed", mutate: func(c *Config) { c.AuthURL, c.AllowPlaintext = "http://auth.example:3001", true }},
+		{name: "not http", mutate: func(c *Config) { c.AuthURL = "ftp://127.0.0.1" }, wantErr: "want http(s)://host[:port]"},
+		{name: "no host", mutate: func(c *Config) { c.AuthURL = "http://:3001" }, wantErr: "want http(s)://host[:port]"},
+		{name: "no auth url", mutate: func(c *Config) { c.AuthURL = "" }, wantErr: "AUTH_URL is required"},
+		{name: "plain Ably off loopback", mutate: func(c *Config) { c.Ably = ablyconn.Config{Endpoint: "192.0.2.9:8080"} },
+			wantErr: "ABLY_TLS=true", ablyPlaintext: true},
+		{name: "plain Ably off loopback, allowed", mutate: func(c *Config) {
+			c.Ably = ablyconn.Config{Endpoint: "192.0.2.9:8080", AllowPlaintext: true}
+		}},
+		{name: "Ably itself", mutate: func(c *Config) { c.Ably = ablyconn.Config{TLS: true} }},
+		{name: "no user", mutate: func(c *Config) { c.User = "" }, wantErr: "APPROVER_USER is required"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Config{Ably: local, AuthURL: "http://127.0.0.1:3001", User: "alice", Password: "pw"}
+			tt.mutate(&c)
+			err := c.Validate()
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("Validate() = %v, want %q", err, tt.wantErr)
+			}
+			if got := errors.Is(err, ErrPlaintext); got != tt.plaintext {
+				t.Errorf("errors.Is(%v, ErrPlaintext) = %v, want %v", err, got, tt.plaintext)
+			}
+			if got := errors.Is(err, ablyconn.ErrPlaintext); got != tt.ablyPlaintext {
+				t.Errorf("errors.Is(%v, ablyconn.ErrPlaintext) = %v, want %v", err, got, tt.ablyPlaintext)
+			}
+		})
+	}
+}
