@@ -17,6 +17,7 @@ import (
 	"github.com/hitl/durable-approvals/activities"
 	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/ablyconn"
+	"github.com/hitl/durable-approvals/internal/loopback"
 	"github.com/hitl/durable-approvals/internal/signing"
 	"github.com/hitl/durable-approvals/internal/telemetry"
 	"github.com/hitl/durable-approvals/workflows"
@@ -203,7 +204,7 @@ func validateOpenAI(key, baseURL string) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", config.EnvOpenAIBaseURL, err)
 		}
-		if key == "" && !config.IsLoopbackHost(u.Hostname()) {
+		if key == "" && !loopback.IsHost(u.Hostname()) {
 			return fmt.Errorf("%s is required for %s=%s (only a model on 127.0.0.1/localhost runs without a key)",
 				config.EnvOpenAIAPIKey, config.EnvOpenAIBaseURL, baseURL)
 		}

@@ -22,7 +22,7 @@ import (
 	"github.com/ably/ably-go/ably"
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/internal/loopback"
 )
 
 // Config says where Ably is and which key a trusted program holds.
@@ -97,7 +97,7 @@ func (c Config) Validate() error {
 		if p, err := strconv.Atoi(port); err != nil || p <= 0 || p > 65535 {
 			return fmt.Errorf("%s=%q: bad port", EnvEndpoint, c.Endpoint)
 		}
-		if !c.TLS && !c.AllowPlaintext && !config.IsLoopbackHost(host) {
+		if !c.TLS && !c.AllowPlaintext && !loopback.IsHost(host) {
 			return fmt.Errorf("%s=%q with %s=false: %w; set %s=true, or %s=true where something else protects the network path", EnvEndpoint, c.Endpoint, EnvTLS, ErrPlaintext, EnvTLS, EnvAllowPlaintext)
 		}
 	} else if !c.TLS {

@@ -14,6 +14,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/internal/loopback"
 )
 
 // TokenPath is the auth server's token endpoint.
@@ -46,7 +47,7 @@ func CheckAuthURL(raw string, allowPlaintext bool) error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
 		return fmt.Errorf("AUTH_URL %q: want http(s)://host[:port]", raw)
 	}
-	if u.Scheme == "http" && !allowPlaintext && !config.IsLoopbackHost(u.Hostname()) {
+	if u.Scheme == "http" && !allowPlaintext && !loopback.IsHost(u.Hostname()) {
 		return fmt.Errorf("AUTH_URL %q: %w; use https://, or set %s=true (-insecure-allow-plaintext) where something else protects the network path", u.Redacted(), ErrPlaintext, config.EnvApproverInsecureAllowPlaintext)
 	}
 	return nil

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hitl/durable-approvals/activities"
 	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/internal/loopback"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -311,7 +312,7 @@ func checkLoopbackHostPort(addr string) error {
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 		return fmt.Errorf("%q: port %q: want 1-65535", addr, port)
 	}
-	if !config.IsLoopbackHost(host) {
+	if !loopback.IsHost(host) {
 		return fmt.Errorf("%q: want a loopback host (localhost, 127.0.0.1, ::1)", addr)
 	}
 	return nil

@@ -44,7 +44,7 @@ func (st *ProdStack) postgresEnv() []EnvVar {
 // schemaEnv is the schema job's (setup-postgres.sh).
 func (st *ProdStack) schemaEnv() []EnvVar {
 	return []EnvVar{
-		{"POSTGRES_SEEDS", loopback},
+		{"POSTGRES_SEEDS", loopbackIP},
 		{"POSTGRES_USER", prodDBUser},
 		{"SQL_PASSWORD", st.pgPassword},
 		{"DB_PORT", strconv.Itoa(st.ports.Postgres)},
@@ -59,10 +59,10 @@ func (st *ProdStack) temporalEnv() []EnvVar {
 	return []EnvVar{
 		{"DB", prodDBPlugin},
 		{"DB_PORT", strconv.Itoa(p.Postgres)},
-		{"POSTGRES_SEEDS", loopback},
+		{"POSTGRES_SEEDS", loopbackIP},
 		{"POSTGRES_USER", prodDBUser},
 		{"POSTGRES_PWD", st.pgPassword},
-		{"BIND_ON_IP", loopback},
+		{"BIND_ON_IP", loopbackIP},
 		{"DYNAMIC_CONFIG_FILE_PATH", filepath.Join(st.cfg.Root, ProdDynamicConfig)},
 		{"PROMETHEUS_ENDPOINT", hostPort(p.TemporalMetrics)},
 		{"FRONTEND_GRPC_PORT", strconv.Itoa(p.Frontend)},
@@ -205,9 +205,9 @@ func ProdServices() []ProdService {
 	}
 }
 
-const loopback = "127.0.0.1"
+const loopbackIP = "127.0.0.1"
 
-func hostPort(port int) string { return fmt.Sprintf("%s:%d", loopback, port) }
+func hostPort(port int) string { return fmt.Sprintf("%s:%d", loopbackIP, port) }
 
 func workerName(i int) string { return fmt.Sprintf("worker-%d", i+1) }
 func bridgeName(i int) string { return fmt.Sprintf("bridge-%d", i+1) }

@@ -363,7 +363,7 @@ func (st *ProdStack) startUI(ctx context.Context) error {
 		return err
 	}
 	dir := filepath.Join(st.work, "ui")
-	conf := append(tmpl, []byte("\nhost: "+loopback+"\n")...)
+	conf := append(tmpl, []byte("\nhost: "+loopbackIP+"\n")...)
 	if err := os.WriteFile(filepath.Join(dir, "config", "docker.yaml"), conf, 0o600); err != nil {
 		return err
 	}
@@ -616,7 +616,7 @@ func spareProdPorts(cfg ProdConfig) (prodPorts, error) {
 		if fixed != 0 {
 			return fixed, nil
 		}
-		port, ln, err := spareport.Listen(loopback, below)
+		port, ln, err := spareport.Listen(loopbackIP, below)
 		if err != nil {
 			return 0, err
 		}
@@ -626,7 +626,7 @@ func spareProdPorts(cfg ProdConfig) (prodPorts, error) {
 	// Temporal stores membership ports in a smallint column (PostgreSQL:
 	// at most 32767).
 	membership := func(int) (int, error) {
-		port, ln, err := spareport.Listen(loopback, spareport.Range{Low: 20000, High: 31999})
+		port, ln, err := spareport.Listen(loopbackIP, spareport.Range{Low: 20000, High: 31999})
 		if err != nil {
 			return 0, err
 		}

@@ -1,8 +1,8 @@
-package config
+package loopback
 
 import "testing"
 
-func TestIsLoopbackHost(t *testing.T) {
+func TestIsHost(t *testing.T) {
 	tests := []struct {
 		host string
 		want bool
@@ -20,8 +20,8 @@ func TestIsLoopbackHost(t *testing.T) {
 		{"[::1]", false},     // a host, not a bracketed address
 	}
 	for _, tt := range tests {
-		if got := IsLoopbackHost(tt.host); got != tt.want {
-			t.Errorf("IsLoopbackHost(%q) = %v, want %v", tt.host, got, tt.want)
+		if got := IsHost(tt.host); got != tt.want {
+			t.Errorf("IsHost(%q) = %v, want %v", tt.host, got, tt.want)
 		}
 	}
 }
