@@ -9,8 +9,9 @@ import (
 	"github.com/ably/ably-go/ably"
 )
 
-// historyTimeout bounds one history read, all pages together.
-const historyTimeout = 2 * time.Minute
+// pageTimeout bounds the request of one history page. Each page has its
+// own, so a long history is read whole as long as every page comes back.
+const pageTimeout = 30 * time.Second
 
 // HistoryRange says how far back HistoryUntilAttach reads.
 type HistoryRange struct {
@@ -19,13 +20,18 @@ type HistoryRange struct {
 	Since time.Time
 	// PageSize is the page limit of each history request (1 to 1000).
 	PageSize int
-	// MaxMessages bounds the messages read, newest first.
+	// MaxMessages bounds the messages read, newest first, kept or not.
 	MaxMessages int
+	// Keep, when set, says which messages to return. It is asked once per
+	// message, newest first, as each page arrives; the others are dropped
+	// at once, so they hold no memory however many there are.
+	Keep func(*ably.Message) bool
 }
 
 // HistoryUntilAttach returns the messages published before the channel's
-// attach point and within r, oldest first, and whether it read all of them
-// (false when MaxMessages cut the read). The channel must be attached.
+// attach point and within r that r.Keep keeps, oldest first, and whether
+// it read all of them (false when MaxMessages cut the read). The channel
+// must be attached.
 func HistoryUntilAttach(ctx context.Context, ch *ably.RealtimeChannel, r HistoryRange) ([]*ably.Message, bool, error) {
 	opts := []ably.HistoryOption{ably.HistoryWithLimit(r.PageSize), ably.HistoryWithDirection(ably.Backwards)}
 	if !r.Since.IsZero() {
@@ -35,19 +41,44 @@ func HistoryUntilAttach(ctx context.Context, ch *ably.RealtimeChannel, r History
 	if err != nil {
 		return nil, false, fmt.Errorf("history: %w", err)
 	}
-	hctx, cancel := context.WithTimeout(ctx, historyTimeout)
-	defer cancel()
-	res, err := req.Pages(hctx)
+	// Pages sends the first request; the first Next reads its body, so
+	// both run under the first page's timeout. Each later Next requests
+	// and reads a page under its own.
+	pctx, cancel := context.WithTimeout(ctx, pageTimeout)
+	res, err := req.Pages(pctx)
 	if err != nil {
+		cancel()
 		return nil, false, fmt.Errorf("history: %w", err)
 	}
 	var out []*ably.Message
+	read := 0
 	complete := true
-	for res.Next(hctx) {
-		out = append(out, res.Items()...)
-		if len(out) >= r.MaxMessages {
-			complete = !res.HasNext(hctx)
-			out = out[:min(len(out), r.MaxMessages)]
+	for first := true; ; first = false {
+		if !first {
+			pctx, cancel = context.WithTimeout(ctx, pageTimeout)
+		}
+		more := res.Next(pctx)
+		cancel()
+		if !more {
+			break
+		}
+		items := res.Items()
+		if n := r.MaxMessages - read; len(items) > n {
+			items = items[:n]
+			complete = false
+		}
+		read += len(items)
+		for _, m := range items {
+			if r.Keep == nil || r.Keep(m) {
+				out = append(out, m)
+			}
+		}
+		if read >= r.MaxMessages {
+			if complete {
+				pctx, cancel := context.WithTimeout(ctx, pageTimeout)
+				complete = !res.HasNext(pctx)
+				cancel()
+			}
 			break
 		}
 	}

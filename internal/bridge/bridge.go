@@ -505,15 +505,21 @@ func (b *runner) replay(ctx context.Context) error {
 		b.log.Info("catch-up done: no run waits for a human")
 		return nil
 	}
+	keep := newCatchUpFilter(b.cfg.AgentClientID, maxCatchUpPerApprover)
 	msgs, complete, err := ablymsg.HistoryUntilAttach(ctx, b.ch, ablymsg.HistoryRange{
 		Since: since.Add(-catchUpMargin), PageSize: b.cfg.HistoryPageSize, MaxMessages: b.cfg.MaxCatchUp,
+		Keep: keep.keep,
 	})
 	if err != nil {
 		return err
 	}
 	if !complete {
 		b.log.Error("catch-up cut: more messages since the oldest pending run than the bridge reads at once",
-			"since", since, "read", len(msgs), "max", b.cfg.MaxCatchUp)
+			"since", since, "kept", len(msgs), "max", b.cfg.MaxCatchUp)
+	}
+	for _, who := range keep.capped() {
+		b.log.Error("catch-up: an approver published more approval-responses since the oldest pending run than the bridge replays per approver; their oldest ones are not replayed",
+			"clientId", who, "max", maxCatchUpPerApprover)
 	}
 	n := 0
 	for _, m := range msgs {

@@ -33,7 +33,10 @@
 // because that queue, the publisher's share or the live buffer is full is
 // logged as an error and
 // not remembered as handled, so the catch-up after the next attach
-// without continuity (or restart) replays it. Every string it copies into
+// without continuity (or restart) replays it. A catch-up reads the history
+// back to the oldest pending run's start and keeps, as each page arrives,
+// only what it replays (catchUpFilter), so a flood of junk costs it no
+// memory. Every string it copies into
 // the Decision is bounded (message id, clientId and role are checked, the
 // reason is cut).
 //

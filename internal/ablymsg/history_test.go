@@ -1,0 +1,85 @@
+package ablymsg
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ably/ably-go/ably"
+
+	"github.com/hitl/durable-approvals/internal/ablylocal"
+	"github.com/hitl/durable-approvals/internal/ablylocal/ablytest"
+	"github.com/hitl/durable-approvals/internal/testutil"
+)
+
+// HistoryUntilAttach against the local Ably server: Keep is asked as pages
+// arrive and only kept messages come back, oldest first; MaxMessages
+// counts every message read, kept or not.
+func TestHistoryUntilAttach(t *testing.T) {
+	srv := ablytest.Start(t, ablylocal.Config{})
+	opts, err := srv.Conn.TrustedOptions("publisher", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest, err := ably.NewREST(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const channel = "history-test"
+	// 30 messages, oldest first: every third is "keep-<i>", the others are
+	// large junk.
+	var want []string
+	junk := strings.Repeat("x", 32<<10)
+	for i := range 30 {
+		m := &ably.Message{Name: fmt.Sprintf("junk-%d", i), Data: junk}
+		if i%3 == 0 {
+			m = &ably.Message{Name: fmt.Sprintf("keep-%d", i), Data: "small"}
+			want = append(want, m.Name)
+		}
+		if err := rest.Channels.Get(channel).Publish(t.Context(), m.Name, m.Data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rt, err := ably.NewRealtime(append(opts, ably.WithAutoConnect(false))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rt.Close)
+	rt.Connect()
+	ch := rt.Channels.Get(channel)
+	if err := ch.Attach(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 5*time.Second, "the channel attached", func() bool { return ch.State() == ably.ChannelStateAttached })
+
+	keep := func(m *ably.Message) bool { return strings.HasPrefix(m.Name, "keep-") }
+	tests := []struct {
+		name         string
+		r            HistoryRange
+		want         []string
+		wantComplete bool
+	}{
+		{"all, kept only", HistoryRange{PageSize: 7, MaxMessages: 1000, Keep: keep}, want, true},
+		// The newest 10 messages are 20..29; of them 21, 24, 27 are kept.
+		{"cut after 10 read", HistoryRange{PageSize: 4, MaxMessages: 10, Keep: keep}, []string{"keep-21", "keep-24", "keep-27"}, false},
+		{"exactly all read", HistoryRange{PageSize: 10, MaxMessages: 30, Keep: keep}, want, true},
+		{"no filter", HistoryRange{PageSize: 100, MaxMessages: 2}, []string{"junk-28", "junk-29"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			msgs, complete, err := HistoryUntilAttach(t.Context(), ch, tt.r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, m := range msgs {
+				got = append(got, m.Name)
+			}
+			if !slices.Equal(got, tt.want) || complete != tt.wantComplete {
+				t.Errorf("got %q complete=%v, want %q complete=%v", got, complete, tt.want, tt.wantComplete)
+			}
+		})
+	}
+}
