@@ -91,7 +91,7 @@ func TestDecisionChecks(t *testing.T) {
 				"approved:call_1", "executed:call_1"},
 		},
 		{
-			name: "two copies that arrive together count once",
+			name: "two copies sent at once count once (the second waits for the first's verification)",
 			rule: quorumWithEdits,
 			decisions: func(h *harness) {
 				h.decide(time.Minute, approve("call_1", "alice", "publisher", "m1"))

@@ -121,7 +121,10 @@ func (r *run) remember(d Decision) {
 
 // verified marks a decision whose signature was just verified; it returns
 // "duplicate" if a copy of it was verified while its own signature was
-// checked (both were new when they arrived), or "".
+// checked, or "". Decisions are applied one at a time by one coroutine, and
+// the end of the run applies only decisions that no longer name a pending
+// call, so no copy is verified meanwhile today: the check keeps a second
+// verified copy from counting if that ever changes.
 func (r *run) verified(d Decision) string {
 	key, ok := dedupeKey(d)
 	if !ok {

@@ -14,9 +14,12 @@ type inputLine struct {
 	at   time.Time // monotonic: compare only with time.Now
 }
 
-// lineBuffer is how many lines may wait for the screen. The reader stays
-// in Read while they wait, so a line is stamped when it arrives, not when
-// the screen gets round to it.
+// lineBuffer is how many lines may wait for the screen. The reader never
+// waits for the screen, so a line is stamped when it arrives, not when the
+// screen gets round to it: a line that finds the buffer full is dropped.
+// The buffer fills only while the screen is busy (sending a decision), and
+// every line typed then was typed before the next request was shown, which
+// the screen would ignore anyway.
 const lineBuffer = 16
 
 // readLines sends in's lines until EOF (then closes the channel) or done.
@@ -34,6 +37,8 @@ func readLines(in io.Reader, done <-chan struct{}) <-chan inputLine {
 			case lines <- inputLine{text: sc.Text(), at: sr.last}:
 			case <-done:
 				return
+			default:
+				// Typed ahead while the screen was busy: see lineBuffer.
 			}
 		}
 	}()

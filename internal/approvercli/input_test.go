@@ -2,6 +2,7 @@ package approvercli
 
 import (
 	"io"
+	"strings"
 	"testing"
 	"time"
 )
@@ -31,5 +32,50 @@ func TestReadLinesStampsArrival(t *testing.T) {
 	inW.Close()
 	if l, ok := <-lines; ok {
 		t.Fatalf("line %+v after EOF", l)
+	}
+}
+
+// A line that finds the buffer full is dropped rather than held: the
+// reader never waits for the screen, so it stays in Read, and a line typed
+// later is stamped when it arrives.
+func TestReadLinesDropsWhenFull(t *testing.T) {
+	inR, inW := io.Pipe()
+	t.Cleanup(func() { inW.Close() })
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	lines := readLines(inR, done)
+
+	// The screen is busy: nobody takes lines. Each write completes only
+	// once the reader is back in Read, so by the end of the third one it
+	// has handled every line before "x": the y beyond the buffer and z.
+	write := func(text string) {
+		t.Helper()
+		wrote := make(chan struct{})
+		go func() {
+			io.WriteString(inW, text)
+			close(wrote)
+		}()
+		select {
+		case <-wrote:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("writing %q: the reader did not come back to Read: it waits for the screen", text)
+		}
+	}
+	write(strings.Repeat("y\n", lineBuffer+5))
+	write("z\n")
+	write("x\n")
+	for i := range lineBuffer {
+		if l := <-lines; l.text != "y" {
+			t.Fatalf("line %d = %+v, want y", i, l)
+		}
+	}
+	later := time.Now()
+	write("w\n")
+	l := <-lines
+	if l.text == "x" { // handled before or after the screen took the y lines
+		l = <-lines
+	}
+	if l.text != "w" || l.at.Before(later) {
+		t.Fatalf("line %+v after the buffered ones: want w, stamped after %v (the y beyond the buffer and z dropped)", l, later)
 	}
 }

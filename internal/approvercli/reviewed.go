@@ -15,8 +15,10 @@ import (
 // arguments were edited since the agent published them, since the
 // approver may have read the earlier ones.
 
-// MinDigestPrefix is the fewest hex digits --digest takes.
-const MinDigestPrefix = 8
+// MinDigestPrefix is the fewest hex digits --digest takes: all that list
+// shows. 64 bits cannot be matched by grinding edited arguments until their
+// digest starts like the reviewed one; 32 could, in minutes.
+const MinDigestPrefix = 16
 
 // digestPrefix returns the lower-case hex digits of a --digest value: the
 // start of an arguments digest, with or without "sha256:", as list shows

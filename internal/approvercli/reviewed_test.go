@@ -20,13 +20,14 @@ func TestDigestPrefix(t *testing.T) {
 	}{
 		{in: "sha256:0123456789abcdef…", want: "0123456789abcdef"},
 		{in: "sha256:0123456789abcdef...", want: "0123456789abcdef"},
-		{in: "0123abcd", want: "0123abcd"},
-		{in: " SHA256:0123ABCD ", want: "0123abcd"},
+		{in: "0123abcd0123abcd", want: "0123abcd0123abcd"},
+		{in: " SHA256:0123ABCD0123ABCD ", want: "0123abcd0123abcd"},
 		{in: "sha256:" + strings.Repeat("a", 64), want: strings.Repeat("a", 64)},
-		{in: "0123abc", wantErr: "at least 8 hex digits"},
-		{in: "sha256:", wantErr: "at least 8 hex digits"},
-		{in: strings.Repeat("a", 65), wantErr: "at least 8 hex digits"},
-		{in: "0123abcg", wantErr: "not hex"},
+		{in: "0123abcd", wantErr: "at least 16 hex digits"},
+		{in: "0123abcd0123abc", wantErr: "at least 16 hex digits"},
+		{in: "sha256:", wantErr: "at least 16 hex digits"},
+		{in: strings.Repeat("a", 65), wantErr: "at least 16 hex digits"},
+		{in: "0123abcd0123abcg", wantErr: "not hex"},
 	} {
 		got, err := digestPrefix(tt.in)
 		switch {
@@ -70,7 +71,7 @@ func TestReviewRefusal(t *testing.T) {
 		{"edited, with its digest", req(edited), digestB[:len("sha256:")+16], false, ""},
 		{"edited, with the digest of the first arguments", req(edited), digestA[:len("sha256:")+16], false, "not the ones you reviewed"},
 		{"edited, approving with edits", req(edited), "", true, ""},
-		{"digest without sha256:", req(nil), digestA[len("sha256:") : len("sha256:")+8], false, ""},
+		{"digest without sha256:", req(nil), digestA[len("sha256:") : len("sha256:")+16], false, ""},
 		{"other digest", req(nil), digestB[:len("sha256:")+16], false, "not the ones you reviewed"},
 		{"no digest to compare", req(func(r *Request) { r.ArgumentsDigest, r.FirstDigest = "", "" }), digestA, false, "names no argumentsDigest"},
 		{"no digest, no --digest", req(func(r *Request) { r.ArgumentsDigest, r.FirstDigest = "", "" }), "", false, ""},
@@ -221,10 +222,10 @@ func TestDecideArgsValidateDigest(t *testing.T) {
 		want string
 	}{
 		{"approve", DecideArgs{Decision: "approved", Digest: "sha256:0123456789abcdef…"}, ""},
-		{"with edits", DecideArgs{Decision: "approved", Digest: "0123abcd", Arguments: `{}`}, ""},
-		{"reject", DecideArgs{Decision: "rejected", Reason: "x", Digest: "0123abcd"}, "not for a rejection"},
-		{"with force", DecideArgs{Decision: "approved", Digest: "0123abcd", Force: true}, "not with --force"},
-		{"too short", DecideArgs{Decision: "approved", Digest: "sha256:0123"}, "at least 8 hex digits"},
+		{"with edits", DecideArgs{Decision: "approved", Digest: "0123abcd0123abcd", Arguments: `{}`}, ""},
+		{"reject", DecideArgs{Decision: "rejected", Reason: "x", Digest: "0123abcd0123abcd"}, "not for a rejection"},
+		{"with force", DecideArgs{Decision: "approved", Digest: "0123abcd0123abcd", Force: true}, "not with --force"},
+		{"too short", DecideArgs{Decision: "approved", Digest: "sha256:0123456789abcde"}, "at least 16 hex digits"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.a.ToolCallID = "call_1"

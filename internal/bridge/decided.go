@@ -2,7 +2,9 @@ package bridge
 
 import (
 	"crypto/sha256"
+	"strconv"
 	"sync"
+	"time"
 )
 
 // decided remembers, per (approver, workflow, tool call), the decisions of
@@ -16,9 +18,14 @@ import (
 // limit would reach it in under two hours.
 //
 // A decision is the same when its decision, the digest it names, the
-// digest the call had when it was forwarded (an edit changes it and
-// restarts the count) and its edited arguments are. Each approver gets at
-// most perCall different decisions per call, so that varying the edited
+// digest and revision the call had when it was forwarded (an edit, even one
+// back to earlier arguments, a counted decision and an escalation change
+// the revision) and its edited arguments are. The same decision goes
+// through again after repeatBackoff, then twice that, and so on (at most
+// about 16 times in 30 days): the workflow may have ignored the first for
+// a reason that passes (its signature could not be checked), and then only
+// a repeat can decide the call. Each approver gets at most perCall
+// different decisions per call and revision, so that varying the edited
 // arguments cannot flood a run either. Bounded: at most maxCalls
 // (approver, workflow, tool call) entries, the oldest go first; keys are
 // hashed, so their size does not depend on the message.
@@ -27,11 +34,27 @@ type decided struct {
 	perCall  int
 
 	mu    sync.Mutex
-	calls map[decidedKey][]decidedKey
+	calls map[decidedKey][]decidedEntry
 	order []decidedKey // oldest first, for eviction
 }
 
 type decidedKey [sha256.Size]byte
+
+// decidedEntry is one decision forwarded for a call: how often and when
+// last.
+type decidedEntry struct {
+	key  decidedKey
+	sent int
+	last time.Time
+}
+
+// repeatBackoff is how long after it was forwarded the same decision may
+// go through again; each further repeat waits twice as long, up to
+// repeatBackoff << maxRepeatShift (about 11 days).
+const (
+	repeatBackoff  = time.Minute
+	maxRepeatShift = 14
+)
 
 // The bounds of decided in the handler.
 const (
@@ -44,20 +67,27 @@ type repeatVerdict int
 
 const (
 	decisionNew     repeatVerdict = iota // not forwarded yet
-	decisionRepeat                       // the same decision was forwarded
+	decisionRepeat                       // the same decision was forwarded, within its backoff
+	decisionAgain                        // the same decision was forwarded, longer ago than its backoff
 	decisionTooMany                      // perCall different decisions were forwarded
 )
 
 func newDecided(maxCalls, perCall int) *decided {
-	return &decided{maxCalls: maxCalls, perCall: perCall, calls: map[decidedKey][]decidedKey{}}
+	return &decided{maxCalls: maxCalls, perCall: perCall, calls: map[decidedKey][]decidedEntry{}}
 }
 
 // decisionKeys returns the keys of response r forwarded to workflow wfID,
-// whose call's arguments have digest current ("" when unknown).
-func decisionKeys(r Response, wfID, current string) (call, decision decidedKey) {
+// whose call has arguments of digest current ("" when unknown) at revision
+// revision.
+func decisionKeys(r Response, wfID, current string, revision int) (call, decision decidedKey) {
 	call = hashFields(r.ClientID, wfID, r.ToolCallID)
-	decision = hashFields(r.Decision, r.ArgumentsDigest, current, r.Arguments)
+	decision = hashFields(r.Decision, r.ArgumentsDigest, current, strconv.Itoa(revision), r.Arguments)
 	return call, decision
+}
+
+// backoff is how long after its sent-th forward a decision is a repeat.
+func backoff(sent int) time.Duration {
+	return repeatBackoff << min(max(sent-1, 0), maxRepeatShift)
 }
 
 // hashFields hashes fields, each preceded by its length, so that no two
@@ -74,13 +104,16 @@ func hashFields(fields ...string) decidedKey {
 	return k
 }
 
-// check says whether decision was already forwarded for call.
-func (d *decided) check(call, decision decidedKey) repeatVerdict {
+// check says whether decision was already forwarded for call, as of now.
+func (d *decided) check(call, decision decidedKey, now time.Time) repeatVerdict {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	list := d.calls[call]
-	for _, k := range list {
-		if k == decision {
+	for _, e := range list {
+		if e.key == decision {
+			if now.Sub(e.last) >= backoff(e.sent) {
+				return decisionAgain
+			}
 			return decisionRepeat
 		}
 	}
@@ -90,8 +123,8 @@ func (d *decided) check(call, decision decidedKey) repeatVerdict {
 	return decisionNew
 }
 
-// add records decision as forwarded for call.
-func (d *decided) add(call, decision decidedKey) {
+// add records decision as forwarded for call at now.
+func (d *decided) add(call, decision decidedKey, now time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	list, ok := d.calls[call]
@@ -102,13 +135,15 @@ func (d *decided) add(call, decision decidedKey) {
 		}
 		d.order = append(d.order, call)
 	}
-	for _, k := range list {
-		if k == decision {
+	for i := range list {
+		if list[i].key == decision {
+			list[i].sent++
+			list[i].last = now
 			return
 		}
 	}
 	if len(list) < d.perCall {
-		d.calls[call] = append(list, decision)
+		d.calls[call] = append(list, decidedEntry{key: decision, sent: 1, last: now})
 	}
 }
 

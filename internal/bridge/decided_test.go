@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -53,6 +54,12 @@ func TestRepeatDecisionsForwardedOnce(t *testing.T) {
 		// editAfter, when > 0, re-announces the call with edited
 		// arguments (a new digest) after that many decisions.
 		editAfter int
+		// revertAfter, when > 0, re-announces the call with its first
+		// arguments again (revision 2) after that many decisions.
+		revertAfter int
+		// waitAfter, when > 0, lets repeatBackoff pass after that many
+		// decisions.
+		waitAfter int
 		want      int // signals
 		wantLog   string
 	}{
@@ -70,6 +77,11 @@ func TestRepeatDecisionsForwardedOnce(t *testing.T) {
 				{who: "alice", decision: "approved", digest: digest}}, want: 2},
 		{name: "after an edit the arguments are new: the same approval goes through again", fast: true,
 			decisions: []decision{approve, approve, approve, approve}, editAfter: 2, want: 2},
+		{name: "an edit back to the first arguments is a new revision: the same approval goes through again", fast: true,
+			decisions: []decision{approve, approve, approve, approve}, editAfter: 1, revertAfter: 2, want: 3},
+		{name: "the same approval after its backoff goes through again (slow path)",
+			decisions: []decision{approve, approve, approve}, waitAfter: 1, want: 2,
+			wantLog: "forwarding this approver's same decision again"},
 		{name: "a digest that is not the call's is dropped (slow path too)",
 			decisions: []decision{{who: "alice", decision: "approved", digest: edited}}, want: 0, wantLog: "saw other arguments"},
 		{name: "different edited arguments are different decisions", fast: true,
@@ -97,6 +109,14 @@ func TestRepeatDecisionsForwardedOnce(t *testing.T) {
 					data["revision"], data["arguments"], data["argumentsDigest"] = 1, `{"title":"edited"}`, edited
 					h.requests.apply(m)
 				}
+				if tt.revertAfter > 0 && i == tt.revertAfter {
+					m := requestFrom(workflows.DefaultAgentClientID, "call_abc123", "wf-1", now.Add(time.Hour))
+					m.Data.(map[string]any)["revision"] = 2
+					h.requests.apply(m)
+				}
+				if tt.waitAfter > 0 && i == tt.waitAfter {
+					now = now.Add(repeatBackoff)
+				}
 				if err := h.Handle(t.Context(), d.msg(i)); err != nil {
 					t.Fatalf("decision %d: %v", i, err)
 				}
@@ -114,8 +134,8 @@ func TestRepeatDecisionsForwardedOnce(t *testing.T) {
 // The review's case: one approver sends an approval of a quorum call every
 // half second for an hour. At the rate limit alone that was 7,300 signals
 // into the run, most of Temporal's 10,000 per run, after which no approver
-// could decide it; now it is one, and the second approver's decision
-// still reaches the run.
+// could decide it; now it is six (the repeat backoff), and the second
+// approver's decision still reaches the run.
 func TestApproverCannotFillARunWithRepeats(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	f := newFakeTemporal()
@@ -136,13 +156,14 @@ func TestApproverCannotFillARunWithRepeats(t *testing.T) {
 		}
 		now = now.Add(500 * time.Millisecond)
 	}
-	if got := len(f.sent()); got != 1 {
-		t.Fatalf("%d signals for one approver's hour of the same approval, want 1", got)
+	// Forwarded at 0, 1, 3, 7, 15 and 31 minutes (repeatBackoff, doubling).
+	if got := len(f.sent()); got != 6 {
+		t.Fatalf("%d signals for one approver's hour of the same approval, want 6", got)
 	}
 	if err := h.Handle(t.Context(), decision{who: "bob", decision: workflows.DecisionApproved}.msg(0)); err != nil {
 		t.Fatal(err)
 	}
-	if sent := f.sent(); len(sent) != 2 || sent[1].Decision.ApproverClientID != "bob" {
+	if sent := f.sent(); len(sent) != 7 || sent[6].Decision.ApproverClientID != "bob" {
 		t.Fatalf("signals = %+v, want alice's and bob's", sent)
 	}
 }
@@ -175,30 +196,61 @@ func TestDifferentDecisionsPerApproverAndCallBounded(t *testing.T) {
 
 func TestDecidedBounded(t *testing.T) {
 	d := newDecided(2, 2)
+	now := time.Unix(1_700_000_000, 0)
 	call := func(i int) decidedKey { return hashFields("alice", "wf-1", fmt.Sprint("call_", i)) }
 	dec := func(s string) decidedKey { return hashFields(s) }
-	d.add(call(0), dec("approved"))
-	d.add(call(0), dec("approved"))
-	d.add(call(0), dec("rejected"))
-	if got := d.check(call(0), dec("approved")); got != decisionRepeat {
+	d.add(call(0), dec("approved"), now)
+	d.add(call(0), dec("approved"), now)
+	d.add(call(0), dec("rejected"), now)
+	if got := d.check(call(0), dec("approved"), now); got != decisionRepeat {
 		t.Fatalf("check(approved) = %v, want a repeat", got)
 	}
-	if got := d.check(call(0), dec("other")); got != decisionTooMany {
+	if got := d.check(call(0), dec("other"), now); got != decisionTooMany {
 		t.Fatalf("a third decision = %v, want too many", got)
 	}
-	d.add(call(1), dec("approved"))
-	d.add(call(2), dec("approved"))
+	d.add(call(1), dec("approved"), now)
+	d.add(call(2), dec("approved"), now)
 	if d.len() != 2 {
 		t.Fatalf("%d calls kept, want 2", d.len())
 	}
-	if got := d.check(call(0), dec("approved")); got != decisionNew {
+	if got := d.check(call(0), dec("approved"), now); got != decisionNew {
 		t.Fatalf("the oldest call was not evicted: %v", got)
 	}
-	if got := d.check(call(2), dec("approved")); got != decisionRepeat {
+	if got := d.check(call(2), dec("approved"), now); got != decisionRepeat {
 		t.Fatalf("the newest call was evicted: %v", got)
 	}
 	if hashFields("ab", "c") == hashFields("a", "bc") {
 		t.Fatal("field boundaries do not count in the key")
+	}
+}
+
+// The same decision goes through again once its backoff has passed, which
+// doubles with each forward: the workflow may have ignored it for a reason
+// that passes, and then only a repeat decides the call.
+func TestDecidedRepeatBackoff(t *testing.T) {
+	d := newDecided(10, 2)
+	start := time.Unix(1_700_000_000, 0)
+	call, dec := hashFields("alice", "wf-1", "call_1"), hashFields("approved")
+	var forwarded []time.Duration
+	for at := time.Duration(0); at <= 30*24*time.Hour; at += 30 * time.Second {
+		if v := d.check(call, dec, start.Add(at)); v == decisionNew || v == decisionAgain {
+			d.add(call, dec, start.Add(at))
+			forwarded = append(forwarded, at)
+		}
+	}
+	want := []time.Duration{0}
+	for next, shift := time.Duration(0), 0; ; shift++ {
+		next += repeatBackoff << min(shift, maxRepeatShift)
+		if next > 30*24*time.Hour {
+			break
+		}
+		want = append(want, next)
+	}
+	if !slices.Equal(forwarded, want) {
+		t.Fatalf("forwarded at %v, want %v", forwarded, want)
+	}
+	if len(forwarded) > 17 {
+		t.Fatalf("%d forwards of one decision in 30 days, want at most 17", len(forwarded))
 	}
 }
 

@@ -219,6 +219,7 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 	}
 	known, open, resolved := h.requests.lookup(r.WorkflowID, r.ToolCallID, h.now())
 	var wfID, current string // current: the digest of the call's arguments, "" when unknown
+	var revision int         // the call's revision (workflows.CallRules.Revision)
 	var pending, sufficient bool
 	switch {
 	case resolved:
@@ -228,7 +229,7 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 	case open && len(known.Roles) > 0:
 		// The fast path: the agent's own request says where the call
 		// waits and who may decide it.
-		wfID, pending, current = known.WorkflowID, true, known.Digest
+		wfID, pending, current, revision = known.WorkflowID, true, known.Digest, known.Revision
 		log = log.With("workflowId", wfID)
 		sufficient = h.roleVerdict(log, known.Roles, r.Role, known.RequiredRole)
 	default:
@@ -245,7 +246,7 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 			}
 		}
 		log = log.With("workflowId", wfID)
-		pending, sufficient, current, err = h.checkPending(ctx, log, wfID, r)
+		pending, sufficient, current, revision, err = h.checkPending(ctx, log, wfID, r)
 		if err != nil {
 			if errors.Is(err, ErrTemporary) {
 				log.Warn("approval-response not forwarded yet: cannot tell whether the tool call is pending", "err", err)
@@ -272,13 +273,15 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 		h.count().countDropped(DropReasonLowRoleRepeat)
 		return nil
 	}
-	callKey, decisionKey := decisionKeys(r, wfID, current)
+	callKey, decisionKey := decisionKeys(r, wfID, current, revision)
 	if sufficient {
-		switch h.decided().check(callKey, decisionKey) {
+		switch h.decided().check(callKey, decisionKey, h.now()) {
 		case decisionRepeat:
 			log.Warn("dropping approval-response: this approver's same decision on these arguments was already forwarded; the workflow would ignore it")
 			h.count().countDropped(DropReasonRepeat)
 			return nil
+		case decisionAgain:
+			log.Info("forwarding this approver's same decision again: the call still waits, and the repeat's backoff has passed")
 		case decisionTooMany:
 			log.Warn("dropping approval-response: this approver sent too many different decisions for this call", "max", maxDecisionsPerApprover)
 			h.count().countDropped(DropReasonTooManyDecisions)
@@ -310,7 +313,7 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 		return nil
 	}
 	if sufficient {
-		h.decided().add(callKey, decisionKey)
+		h.decided().add(callKey, decisionKey, h.now())
 	} else {
 		h.rememberLowRole(lowKey)
 	}
@@ -379,11 +382,12 @@ func (h *Handler) lookup(ctx context.Context, toolCallID string) (string, error)
 // checkPending queries the workflow's pending approvals and reports
 // whether r's tool call is one of them, whether the approver's role
 // reaches the required one (the workflow checks again and decides), and
-// the digest of the call's arguments ("" in runs that have none). A query
+// the digest of the call's arguments ("" in runs that have none) and its
+// revision (CallRules.Revision). A query
 // that could not run for a reason that may pass (no worker, Temporal
 // unavailable) returns an error wrapping ErrTemporary; one that can never
 // succeed (no such workflow, query refused) returns another error.
-func (h *Handler) checkPending(ctx context.Context, log *slog.Logger, wfID string, r Response) (pending, sufficient bool, digest string, err error) {
+func (h *Handler) checkPending(ctx context.Context, log *slog.Logger, wfID string, r Response) (pending, sufficient bool, digest string, revision int, err error) {
 	qt := h.QueryTimeout
 	if qt <= 0 {
 		qt = 5 * time.Second
@@ -394,21 +398,21 @@ func (h *Handler) checkPending(ctx context.Context, log *slog.Logger, wfID strin
 	if err != nil {
 		var qf *serviceerror.QueryFailed
 		if permanent(err) || errors.As(err, &qf) {
-			return false, false, "", fmt.Errorf("approvals query: %w", err)
+			return false, false, "", 0, fmt.Errorf("approvals query: %w", err)
 		}
-		return false, false, "", fmt.Errorf("%w: approvals query: %w", ErrTemporary, err)
+		return false, false, "", 0, fmt.Errorf("%w: approvals query: %w", ErrTemporary, err)
 	}
 	var view workflows.ApprovalsView
 	if err := v.Get(&view); err != nil {
-		return false, false, "", fmt.Errorf("approvals query: bad result: %w", err)
+		return false, false, "", 0, fmt.Errorf("approvals query: bad result: %w", err)
 	}
 	for _, p := range view.Pending {
 		if p.ToolCallID != r.ToolCallID {
 			continue
 		}
-		return true, h.roleVerdict(log.With("tool", p.Tool), view.Roles, r.Role, p.RequiredRole), p.ArgumentsDigest, nil
+		return true, h.roleVerdict(log.With("tool", p.Tool), view.Roles, r.Role, p.RequiredRole), p.ArgumentsDigest, p.Revision, nil
 	}
-	return false, false, "", nil
+	return false, false, "", 0, nil
 }
 
 // roleVerdict reports, and logs, whether role reaches required in the

@@ -102,6 +102,9 @@ func (st *ProdStack) ablyEnv() []EnvVar {
 		{config.EnvChannel, st.cfg.Channel},
 		{ablyconn.EnvEndpoint, st.AblyEndpoint()},
 		{ablyconn.EnvTLS, "false"},
+		// Loopback: plain text needs no leave (compose passes the setting
+		// through for a local Ably server elsewhere).
+		{ablyconn.EnvAllowPlaintext, "false"},
 	}
 }
 

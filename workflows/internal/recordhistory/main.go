@@ -270,14 +270,16 @@ func scenarios() []scenario {
 				"", digestOf(`{"title":"Introducing our new API (beta)"}`)),
 		}, wantResolved: map[string]string{"call-edit-digestless-1": workflows.OutcomeApproved}},
 		// burned-id: an unsigned copy of alice's message id is ignored and
-		// does not make her signed decision a duplicate
-		// (changeDecisionChecks); carol's later approval finds the call
-		// resolved.
+		// does not make her signed approval a duplicate
+		// (changeDecisionChecks): the tool runs, and carol's later
+		// rejection finds the call resolved. Before, alice's approval was a
+		// duplicate and carol's rejection decided: the outcome differs, so
+		// the two histories' commands differ.
 		{name: "burned-id", policy: teamPolicy, waitPending: 1, unsigned: []int{0}, decisions: []workflows.Decision{
 			dec("call-burned-id-1", workflows.DecisionApproved, "alice", "publisher", "msg-burned-id-1", "forged copy"),
 			dec("call-burned-id-1", workflows.DecisionApproved, "alice", "publisher", "msg-burned-id-1", ""),
-			dec("call-burned-id-1", workflows.DecisionApproved, "carol", "admin", "msg-burned-id-2", ""),
-		}, wantResolved: map[string]string{"call-burned-id-1": workflows.OutcomeApproved}},
+			dec("call-burned-id-1", workflows.DecisionRejected, "carol", "admin", "msg-burned-id-2", "too late"),
+		}},
 		// before-start: a signed decision published a day before the run
 		// started (an earlier run's, with the same workflow id) is ignored
 		// (changeDecisionChecks); carol's approves.
