@@ -285,14 +285,7 @@ func TestDecideWaitsForLateRequest(t *testing.T) {
 		return strings.Contains(logs.String(), "waiting for it")
 	})
 	publishRequest(t, agent, "call_late", "wf-late", time.Now().Add(10*time.Minute))
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Decide: %v", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("Decide did not return after the request arrived")
-	}
+	waitReturn(t, done, 15*time.Second, "Decide", "after the request arrived")
 	rs := responses(t, agent)
 	if len(rs) != 1 {
 		t.Fatalf("%d responses, want 1", len(rs))
@@ -348,18 +341,42 @@ func waitOutput(t *testing.T, out *testutil.SyncBuffer, want string, count int) 
 	})
 }
 
+// startWatch runs Watch with cfg, its input a pipe, until cancel (called
+// when the test ends too). It returns the pipe's writing end, the screen,
+// cancel, and where Watch's result arrives.
+func startWatch(t *testing.T, cfg Config) (*io.PipeWriter, *testutil.SyncBuffer, context.CancelFunc, <-chan error) {
+	t.Helper()
+	inR, inW := io.Pipe()
+	t.Cleanup(func() { inW.Close() })
+	out := &testutil.SyncBuffer{}
+	ctx, cancel := context.WithCancel(t.Context())
+	t.Cleanup(cancel)
+	done := make(chan error, 1)
+	go func() { done <- Watch(ctx, cfg, inR, out) }()
+	return inW, out, cancel, done
+}
+
+// waitReturn waits up to timeout for what (Watch, Decide) to return nil on
+// done; when says after what.
+func waitReturn(t *testing.T, done <-chan error, timeout time.Duration, what, when string) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	case <-time.After(timeout):
+		t.Fatalf("%s did not return %s", what, when)
+	}
+}
+
 func TestWatch(t *testing.T) {
 	e := startEnv(t)
 	agent := e.rest(t, workflows.DefaultAgentClientID)
 	// One request is already waiting when the approver starts.
 	publishRequest(t, agent, "call_old", "wf-1", time.Now().Add(10*time.Minute))
 
-	inR, inW := io.Pipe()
-	t.Cleanup(func() { inW.Close() })
-	out := &testutil.SyncBuffer{}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- Watch(ctx, e.cliConfig(t, nil), inR, out) }()
+	inW, out, cancel, done := startWatch(t, e.cliConfig(t, nil))
 
 	waitOutput(t, out, PromptDecision, 1)
 	if s := out.String(); !strings.Contains(s, "Tool call ID:  call_old") || !strings.Contains(s, `"title": "Introducing our new API"`) ||
@@ -384,14 +401,7 @@ func TestWatch(t *testing.T) {
 	waitOutput(t, out, "Resolved: publish_blog_post (call_new) rejected by alice (publisher): too risky", 1)
 
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Watch: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Watch did not return after cancel")
-	}
+	waitReturn(t, done, 10*time.Second, "Watch", "after cancel")
 	if s := out.String(); strings.Contains(s, "call_spoof") {
 		t.Fatalf("spoofed request shown:\n%s", s)
 	}
@@ -412,12 +422,7 @@ func TestWatchTypeAheadDoesNotAnswerTheNextRequest(t *testing.T) {
 	publishRequest(t, agent, "call_1", "wf-1", time.Now().Add(10*time.Minute))
 	publishRequest(t, agent, "call_2", "wf-2", time.Now().Add(10*time.Minute))
 
-	inR, inW := io.Pipe()
-	t.Cleanup(func() { inW.Close() })
-	out := &testutil.SyncBuffer{}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- Watch(ctx, e.cliConfig(t, nil), inR, out) }()
+	inW, out, cancel, done := startWatch(t, e.cliConfig(t, nil))
 
 	waitOutput(t, out, PromptDecision, 1)
 	if s := out.String(); !strings.Contains(s, "Tool call ID:  call_1") || strings.Contains(s, "call_2") {
@@ -433,14 +438,7 @@ func TestWatchTypeAheadDoesNotAnswerTheNextRequest(t *testing.T) {
 	waitOutput(t, out, "Decision sent: rejected", 1)
 
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Watch: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Watch did not return after cancel")
-	}
+	waitReturn(t, done, 10*time.Second, "Watch", "after cancel")
 	rs := responses(t, agent)
 	if len(rs) != 2 {
 		t.Fatalf("%d responses, want 2", len(rs))
@@ -457,13 +455,7 @@ func TestWatchExpiry(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	publishRequest(t, agent, "call_1", "wf-1", now.Add(time.Minute))
 
-	inR, inW := io.Pipe()
-	t.Cleanup(func() { inW.Close() })
-	out := &testutil.SyncBuffer{}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- Watch(ctx, e.cliConfig(t, clock), inR, out) }()
+	inW, out, cancel, done := startWatch(t, e.cliConfig(t, clock))
 	waitOutput(t, out, PromptDecision, 1)
 	mu.Lock()
 	now = now.Add(2 * time.Minute)
@@ -473,15 +465,7 @@ func TestWatchExpiry(t *testing.T) {
 	io.WriteString(inW, "y\n")
 	inW.Close()
 	waitOutput(t, out, "Input closed; exiting.", 1)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Watch: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		cancel()
-		t.Fatal("Watch did not return")
-	}
+	waitReturn(t, done, 10*time.Second, "Watch", "after its input closed")
 	cancel()
 	if n := len(responses(t, agent)); n != 0 {
 		t.Fatalf("%d responses after expiry, want 0", n)

@@ -72,6 +72,21 @@ func TestWatcherRoleWarning(t *testing.T) {
 	}
 }
 
+// revisionMsg is revision n of the agent's request for call_a of wf-1, a
+// call that needs 2 approvals, changed by mutate (nil: as first published).
+func revisionMsg(t *testing.T, n int, mutate func(d *workflows.ApprovalRequestData)) *ably.Message {
+	t.Helper()
+	d := reqData("call_a", "wf-1", t0.Add(time.Hour))
+	d.Approvals, d.Revision = 2, n
+	d.ArgumentsDigest = workflows.ArgumentsDigest(d.Arguments)
+	if mutate != nil {
+		mutate(&d)
+	}
+	m := requestMsg(t, "hitl-agent", d)
+	m.ID += fmt.Sprint("-", n)
+	return m
+}
+
 // The screen follows revisions of a request: an update of the request shown
 // re-shows it; a request this approver already approved, or may no longer
 // decide, is not asked about, until an edit restarts the count.
@@ -80,23 +95,12 @@ func TestWatcherRevisions(t *testing.T) {
 	s := &session{cfg: Config{Now: c.Now}, clientID: "alice", role: "publisher", pending: NewPending("hitl-agent", c.Now)}
 	var out bytes.Buffer
 	w := &watcher{s: s, out: &out, answered: map[string]bool{}}
-	rev := func(n int, mutate func(d *workflows.ApprovalRequestData)) *ably.Message {
-		d := reqData("call_a", "wf-1", t0.Add(time.Hour))
-		d.Approvals, d.Revision = 2, n
-		d.ArgumentsDigest = workflows.ArgumentsDigest(d.Arguments)
-		if mutate != nil {
-			mutate(&d)
-		}
-		m := requestMsg(t, "hitl-agent", d)
-		m.ID += fmt.Sprint("-", n)
-		return m
-	}
-	w.onEvent(s.apply(rev(0, nil)))
+	w.onEvent(s.apply(revisionMsg(t, 0, nil)))
 	if w.current == nil || !strings.Contains(out.String(), "Approvals:     0 of 2 approvals") {
 		t.Fatalf("first revision not shown:\n%s", out.String())
 	}
 	out.Reset()
-	w.onEvent(s.apply(rev(1, func(d *workflows.ApprovalRequestData) {
+	w.onEvent(s.apply(revisionMsg(t, 1, func(d *workflows.ApprovalRequestData) {
 		d.ApprovedBy = []workflows.Approver{{ClientID: "pat", Role: "publisher"}}
 	})))
 	if got := out.String(); !strings.Contains(got, "Updated: publish_blog_post (call_a) changed while shown:") ||
@@ -105,7 +109,7 @@ func TestWatcherRevisions(t *testing.T) {
 	}
 	out.Reset()
 	// Approved by alice elsewhere (another terminal): not asked again.
-	w.onEvent(s.apply(rev(2, func(d *workflows.ApprovalRequestData) {
+	w.onEvent(s.apply(revisionMsg(t, 2, func(d *workflows.ApprovalRequestData) {
 		d.ApprovedBy = []workflows.Approver{{ClientID: "pat", Role: "publisher"}, {ClientID: "alice", Role: "publisher"}}
 	})))
 	if got := out.String(); !strings.Contains(got, "Not for you: publish_blog_post (call_a): you already approved (2 of 2 approvals)") || w.current != nil {
@@ -113,7 +117,7 @@ func TestWatcherRevisions(t *testing.T) {
 	}
 	out.Reset()
 	// An edit restarts the count: asked again.
-	w.onEvent(s.apply(rev(3, func(d *workflows.ApprovalRequestData) {
+	w.onEvent(s.apply(revisionMsg(t, 3, func(d *workflows.ApprovalRequestData) {
 		d.Arguments = `{"title":"Hello, edited"}`
 		d.ArgumentsDigest = workflows.ArgumentsDigest(d.Arguments)
 		d.EditedBy = &workflows.Approver{ClientID: "pat", Role: "publisher"}
@@ -150,15 +154,12 @@ func TestWatcherIgnoresLinesTypedBeforeReshow(t *testing.T) {
 			var out bytes.Buffer
 			w := &watcher{s: s, out: &out, answered: map[string]bool{}}
 			rev := func(n int, mutate func(d *workflows.ApprovalRequestData)) *ably.Message {
-				d := reqData("call_a", "wf-1", t0.Add(time.Hour))
-				d.Approvals, d.Editable, d.Revision = 2, true, n
-				d.ArgumentsDigest = workflows.ArgumentsDigest(d.Arguments)
-				if mutate != nil {
-					mutate(&d)
-				}
-				m := requestMsg(t, "hitl-agent", d)
-				m.ID += fmt.Sprint("-", n)
-				return m
+				return revisionMsg(t, n, func(d *workflows.ApprovalRequestData) {
+					d.Editable = true
+					if mutate != nil {
+						mutate(d)
+					}
+				})
 			}
 			w.onEvent(s.apply(rev(0, nil)))
 			if w.current == nil {
