@@ -43,24 +43,27 @@ var ErrPlaintext = errors.New("refusing plain HTTP to an auth server that is not
 // else protects the network path), since the password is sent with HTTP
 // Basic.
 func CheckAuthURL(raw string, allowPlaintext bool) error {
+	_, err := parseAuthURL(raw, allowPlaintext)
+	return err
+}
+
+// parseAuthURL is CheckAuthURL that also returns the parsed URL.
+func parseAuthURL(raw string, allowPlaintext bool) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
-		return fmt.Errorf("AUTH_URL %q: want http(s)://host[:port]", raw)
+		return nil, fmt.Errorf("AUTH_URL %q: want http(s)://host[:port]", raw)
 	}
 	if u.Scheme == "http" && !allowPlaintext && !loopback.IsHost(u.Hostname()) {
-		return fmt.Errorf("AUTH_URL %q: %w; use https://, or set %s=true (-insecure-allow-plaintext) where something else protects the network path", u.Redacted(), ErrPlaintext, config.EnvApproverInsecureAllowPlaintext)
+		return nil, fmt.Errorf("AUTH_URL %q: %w; use https://, or set %s=true (-insecure-allow-plaintext) where something else protects the network path", u.Redacted(), ErrPlaintext, config.EnvApproverInsecureAllowPlaintext)
 	}
-	return nil
+	return u, nil
 }
 
 // Token fetches a fresh JWT. The JWT is not verified here (Ably verifies
 // it); its exp and x-ably-clientId claims are read so ably-go knows when to
 // renew it and who it is.
 func (l *Login) Token(ctx context.Context) (*ably.TokenDetails, error) {
-	if err := CheckAuthURL(l.AuthURL, l.AllowPlaintext); err != nil {
-		return nil, fmt.Errorf("login: %w", err)
-	}
-	u, err := url.Parse(l.AuthURL)
+	u, err := parseAuthURL(l.AuthURL, l.AllowPlaintext)
 	if err != nil {
 		return nil, fmt.Errorf("login: %w", err)
 	}
