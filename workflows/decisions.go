@@ -27,13 +27,13 @@ func (r *run) onDecision(ctx workflow.Context, d Decision) {
 		e.Tool = a.call.Name
 	}
 	why := r.whyIgnore(workflow.Now(ctx), d, a)
-	if why == whyUnverifiedCopy {
+	switch why {
+	case whyUnverifiedCopy:
 		why = "duplicate"
 		if workflow.GetVersion(ctx, changeDecisionChecks, workflow.DefaultVersion, 1) >= 1 {
-			why = r.whyNotDecidable(workflow.Now(ctx), d, a)
+			why = r.whyNotDecidableNow(ctx, d, a)
 		}
-	}
-	if why == "" {
+	case "":
 		why = r.whyRefusedSince(ctx, d, a)
 	}
 	r.remember(d)
@@ -45,10 +45,7 @@ func (r *run) onDecision(ctx workflow.Context, d Decision) {
 			why = r.verified(d)
 		}
 		if why == "" {
-			why = r.whyNotDecidable(workflow.Now(ctx), d, a)
-		}
-		if why == "" {
-			why = r.whyRefusedSince(ctx, d, a)
+			why = r.whyNotDecidableNow(ctx, d, a)
 		}
 	}
 	if why == "" {
@@ -141,6 +138,15 @@ func (r *run) verified(d Decision) string {
 // seen but never verified; onDecision asks changeDecisionChecks whether
 // that makes it a duplicate.
 const whyUnverifiedCopy = "copy of a decision that was not verified"
+
+// whyNotDecidableNow is whyNotDecidable at the current workflow time, then
+// the checks of changeDecisionChecks (whyRefusedSince).
+func (r *run) whyNotDecidableNow(ctx workflow.Context, d Decision, a *approval) string {
+	if why := r.whyNotDecidable(workflow.Now(ctx), d, a); why != "" {
+		return why
+	}
+	return r.whyRefusedSince(ctx, d, a)
+}
 
 // whyRefusedSince returns why decision d, which the checks of earlier code
 // accept for approval a, does not count since changeDecisionChecks, or "".
