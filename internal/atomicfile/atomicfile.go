@@ -2,7 +2,8 @@
 // its new content, never a partial one, even across a crash: the data goes
 // to a temporary file in the same directory, which is synced and then
 // renamed over the target (WriteFile) or hard-linked to it if the target
-// does not exist yet (WriteNew).
+// does not exist yet (WriteNew). MoveNew moves a file to a name only if
+// that name is free, so a file is never moved over another one.
 package atomicfile
 
 import (
