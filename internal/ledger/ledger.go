@@ -55,8 +55,9 @@ func Open(dir string, now func() time.Time) (*Ledger, error) {
 // Processes sharing dir (several workers) do not serialise at all: each
 // (tool, key) has a file of its own, so runs of different keys never read
 // or write each other's entry, but one key run on two processes at once
-// may run fn on both (each then writes the same entry), so fn must also be
-// safe to run concurrently with itself.
+// may run fn on both, so fn must also be safe to run concurrently with
+// itself. The entry is created only if absent, so the result recorded
+// first is the one every run returns, also the run that lost the race.
 func (l *Ledger) Once(ctx context.Context, tool, key string, fn func() (string, error)) (string, error) {
 	id := tool + "\x00" + key
 	unlock, err := l.keys.lock(ctx, id)
@@ -65,13 +66,10 @@ func (l *Ledger) Once(ctx context.Context, tool, key string, fn func() (string, 
 	}
 	defer unlock()
 	path := filepath.Join(l.dir, hash(id)+".json")
-	if data, err := os.ReadFile(path); err == nil {
-		var e entry
-		if err := json.Unmarshal(data, &e); err == nil && e.Key == key {
-			return e.Output, nil
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
+	if out, ok, err := read(path, key); err != nil {
 		return "", fmt.Errorf("%s: read ledger: %w", tool, err)
+	} else if ok {
+		return out, nil
 	}
 	out, err := fn()
 	if err != nil {
@@ -81,10 +79,36 @@ func (l *Ledger) Once(ctx context.Context, tool, key string, fn func() (string, 
 	if err != nil {
 		return "", fmt.Errorf("%s: encode ledger: %w", tool, err)
 	}
-	if err := atomicfile.WriteFile(path, data, 0o644); err != nil {
+	err = atomicfile.WriteNew(path, data, 0o644)
+	if errors.Is(err, fs.ErrExist) {
+		// The same call on another process recorded its result first.
+		if first, ok, rerr := read(path, key); rerr == nil && ok {
+			return first, nil
+		}
+		// An entry that is not one (unreadable): ours replaces it.
+		err = atomicfile.WriteFile(path, data, 0o644)
+	}
+	if err != nil {
 		return "", fmt.Errorf("%s: write ledger: %w", tool, err)
 	}
 	return out, nil
+}
+
+// read returns the output recorded for key in the entry at path; ok is
+// false if there is no entry, or the file is not an entry of key.
+func read(path, key string) (out string, ok bool, err error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	var e entry
+	if err := json.Unmarshal(data, &e); err != nil || e.Key != key {
+		return "", false, nil
+	}
+	return e.Output, true, nil
 }
 
 // hash names a ledger file: SHA-256, hex.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -96,5 +97,54 @@ func TestOnceSerialisesOneKey(t *testing.T) {
 		if out != "run 1" {
 			t.Errorf("caller %d got %q, want run 1", i, out)
 		}
+	}
+}
+
+// TestOnceFirstRecordedWins: the same key on two processes at once (two
+// Ledgers on one directory) runs fn on both, and both return the result
+// recorded first; an entry that is not one is replaced.
+func TestOnceFirstRecordedWins(t *testing.T) {
+	tests := []struct {
+		name     string
+		existing string // file at the entry's path before; "" for none
+		other    string // output the other process records while ours runs; "" for none
+		want     string
+	}{
+		{name: "nothing recorded", want: "ours"},
+		{name: "the other process recorded first", other: "theirs", want: "theirs"},
+		{name: "unreadable entry", existing: "{not json", want: "ours"},
+		{name: "entry of another key", existing: `{"key":"other","tool":"publish","output":"x"}`, want: "ours"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			ours, err := Open(dir, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			theirs, err := Open(dir, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.existing != "" {
+				if err := os.WriteFile(filepath.Join(dir, hash("publish\x00k")+".json"), []byte(tt.existing), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out, err := ours.Once(t.Context(), "publish", "k", func() (string, error) {
+				if tt.other != "" {
+					if got, err := theirs.Once(t.Context(), "publish", "k", func() (string, error) { return tt.other, nil }); err != nil || got != tt.other {
+						t.Fatalf("other process: %q, %v", got, err)
+					}
+				}
+				return "ours", nil
+			})
+			if err != nil || out != tt.want {
+				t.Fatalf("Once = %q, %v; want %q", out, err, tt.want)
+			}
+			if again, err := theirs.Once(t.Context(), "publish", "k", func() (string, error) { return "rerun", nil }); err != nil || again != tt.want {
+				t.Errorf("later run = %q, %v; want the recorded %q", again, err, tt.want)
+			}
+		})
 	}
 }
