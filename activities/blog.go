@@ -44,6 +44,7 @@ const (
 	maxSlugLen      = 80
 	maxWebhookReply = 4 << 10
 	ledgerDirName   = ".ledger"
+	deletedDirName  = ".deleted"
 	defaultHTTPWait = 30 * time.Second
 )
 
@@ -97,6 +98,9 @@ func NewBlog(cfg BlogConfig) (*Blog, error) {
 	}
 	if b.now == nil {
 		b.now = time.Now
+	}
+	if err := os.MkdirAll(filepath.Join(cfg.Dir, deletedDirName), 0o755); err != nil {
+		return nil, fmt.Errorf("blog: %w", err)
 	}
 	l, err := ledger.Open(filepath.Join(cfg.Dir, ledgerDirName), b.now)
 	if err != nil {
@@ -425,16 +429,52 @@ func (b *Blog) delete(ctx context.Context, call ToolCall) (string, error) {
 	if len(slug) > maxSlugLen+9 || !slugRE.MatchString(slug) {
 		return "", toolInputError(call.Name, fmt.Errorf("slug %q: want lowercase letters, digits and single dashes", args.Slug))
 	}
-	return b.once(ctx, call, func() (string, error) {
-		err := os.Remove(filepath.Join(b.dir, slug+".md"))
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			return marshalResult(DeleteResult{Deleted: false, Slug: slug, AlreadyAbsent: true})
-		case err != nil:
-			return "", fmt.Errorf("delete_post: %w", err)
+	// The post is moved out of the way, not removed: while the call's
+	// result is not in the ledger, its tombstone is the record that this
+	// call deleted it, so a rerun (a crash before the ledger write, the
+	// same call on another worker) never deletes a post published under
+	// the slug since.
+	tomb := filepath.Join(b.dir, deletedDirName, keyHash(call.IdempotencyKey())+".md")
+	out, err := b.once(ctx, call, func() (string, error) { return deletePostFile(filepath.Join(b.dir, slug+".md"), tomb, slug) })
+	if err != nil {
+		return "", err
+	}
+	// The ledger holds the result now: the deleted post can go.
+	if err := os.Remove(tomb); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("delete_post: remove the deleted post: %w", err)
+	}
+	return out, nil
+}
+
+// deletePostFile moves the post at path to tomb, this call's tombstone,
+// unless the tombstone shows that this call moved a post there already.
+func deletePostFile(path, tomb, slug string) (string, error) {
+	deleted := func() (string, error) { return marshalResult(DeleteResult{Deleted: true, Slug: slug}) }
+	moved := func() (bool, error) {
+		_, err := os.Lstat(tomb)
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, nil
 		}
-		return marshalResult(DeleteResult{Deleted: true, Slug: slug})
-	})
+		return err == nil, err
+	}
+	if ok, err := moved(); err != nil {
+		return "", fmt.Errorf("delete_post: %w", err)
+	} else if ok {
+		return deleted()
+	}
+	err := atomicfile.MoveNew(path, tomb)
+	switch {
+	case err == nil, errors.Is(err, fs.ErrExist): // ErrExist: this call, on another worker, moved it first
+		return deleted()
+	case errors.Is(err, fs.ErrNotExist):
+		if ok, err := moved(); err != nil {
+			return "", fmt.Errorf("delete_post: %w", err)
+		} else if ok {
+			return deleted()
+		}
+		return marshalResult(DeleteResult{Deleted: false, Slug: slug, AlreadyAbsent: true})
+	}
+	return "", fmt.Errorf("delete_post: %w", err)
 }
 
 // once runs fn at most once per tool call, through the ledger (see
