@@ -354,7 +354,19 @@ type PostMatch struct {
 	Title string `json:"title"`
 }
 
+// notAtWebhook is the error of a tool that works on the post files when
+// posts go to the CMS webhook instead: there are no files to act on, and
+// an empty search or an "already absent" would mislead the model.
+func (b *Blog) notAtWebhook(call ToolCall, what string) error {
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+		"%s: posts are published to the CMS webhook (BLOG_WEBHOOK_URL), and this tool works only on post files in BLOG_DIR: %s the post in the CMS",
+		call.Name, what), workflows.ErrTypeWebhook, nil)
+}
+
 func (b *Blog) search(ctx context.Context, call ToolCall) (string, error) {
+	if b.webhook != "" {
+		return "", b.notAtWebhook(call, "search for")
+	}
 	var args struct {
 		Query *string `json:"query"`
 	}
@@ -419,6 +431,9 @@ type DeleteResult struct {
 var slugRE = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 
 func (b *Blog) delete(ctx context.Context, call ToolCall) (string, error) {
+	if b.webhook != "" {
+		return "", b.notAtWebhook(call, "delete")
+	}
 	var args struct {
 		Slug string `json:"slug"`
 	}

@@ -568,3 +568,32 @@ func TestPublishWebhookConcurrentRunsPostOnce(t *testing.T) {
 		t.Errorf("webhook requests = %d, want 1", len(cms.keys))
 	}
 }
+
+// TestFileToolsRefuseAtWebhook: with posts going to a CMS webhook there are
+// no post files, so search_posts and delete_post fail for good with an
+// error that says so, rather than report no match or a post already
+// absent; a post file in BLOG_DIR is left alone.
+func TestFileToolsRefuseAtWebhook(t *testing.T) {
+	a, dir := newBlogActivities(t, BlogConfig{WebhookURL: "http://127.0.0.1:9/hooks/publish"})
+	if err := os.WriteFile(filepath.Join(dir, "old-news.md"), []byte("---\ntitle: Old news\n---\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, req := range []workflows.ToolRequest{
+		{WorkflowID: "wf", CallID: "call_s", Name: ToolSearchPosts, Arguments: `{"query":"old"}`},
+		{WorkflowID: "wf", CallID: "call_d", Name: ToolDeletePost, Arguments: `{"slug":"old-news"}`, ApprovedBy: "root"},
+	} {
+		t.Run(req.Name, func(t *testing.T) {
+			out, err := execTool(t, a, req)
+			if got := errType(err); got != workflows.ErrTypeWebhook || !strings.Contains(err.Error(), "BLOG_WEBHOOK_URL") {
+				t.Fatalf("= %q, %v (type %q); want a %s error naming BLOG_WEBHOOK_URL", out, err, got, workflows.ErrTypeWebhook)
+			}
+			var appErr *temporal.ApplicationError
+			if !errors.As(err, &appErr) || !appErr.NonRetryable() {
+				t.Errorf("error %v is retryable", err)
+			}
+			if got := posts(t, dir); len(got) != 1 {
+				t.Errorf("posts = %v, want old-news.md left alone", got)
+			}
+		})
+	}
+}

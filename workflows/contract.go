@@ -81,7 +81,7 @@ const (
 	ErrTypeUnknownTool = "UnknownToolError" // no tool of that name is registered
 	ErrTypeBadRequest  = "BadRequestError"  // the activity input itself is invalid
 	ErrTypeModel       = "ModelError"       // the model API refused the request for good
-	ErrTypeWebhook     = "WebhookError"     // the CMS webhook refused the request for good
+	ErrTypeWebhook     = "WebhookError"     // the CMS webhook refused the request for good, or the tool cannot act on posts there
 	ErrTypeAbly        = "AblyError"        // Ably refused the publish for good
 )
 
