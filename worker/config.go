@@ -249,3 +249,19 @@ func checkPolicyTools(p workflows.Policy, registered []string) (warnings []strin
 	}
 	return warnings, nil
 }
+
+// webhookWarnings warns about the policy's tools that act on post files in
+// BLOG_DIR when posts go to the CMS webhook webhookURL instead: every call
+// of them fails, after an approval where one is needed.
+func webhookWarnings(p workflows.Policy, webhookURL string) []string {
+	if webhookURL == "" {
+		return nil
+	}
+	var warnings []string
+	for _, name := range []string{activities.ToolSearchPosts, activities.ToolDeletePost} {
+		if _, ok := p.Tools[name]; ok {
+			warnings = append(warnings, fmt.Sprintf("tool %q works on the post files in BLOG_DIR, but posts go to BLOG_WEBHOOK_URL: every call of it will fail (remove it from the policy)", name))
+		}
+	}
+	return warnings
+}

@@ -176,3 +176,35 @@ func TestMemoryLimitYieldsToGOMEMLIMIT(t *testing.T) {
 		}
 	}
 }
+
+func TestWebhookWarnings(t *testing.T) {
+	policy := workflows.Policy{Tools: map[string]workflows.ToolPolicy{
+		"publish_blog_post": {MinRole: "publisher"},
+		"search_posts":      {MinRole: workflows.ApprovalNone},
+		"delete_post":       {MinRole: "admin"},
+	}}
+	publishOnly := workflows.Policy{Tools: map[string]workflows.ToolPolicy{"publish_blog_post": {MinRole: "publisher"}}}
+	tests := []struct {
+		name    string
+		policy  workflows.Policy
+		webhook string
+		want    []string // tools warned about
+	}{
+		{"files", policy, "", nil},
+		{"webhook", policy, "https://cms.example.com/hooks", []string{"search_posts", "delete_post"}},
+		{"webhook, publish only", publishOnly, "https://cms.example.com/hooks", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := webhookWarnings(tt.policy, tt.webhook)
+			if len(got) != len(tt.want) {
+				t.Fatalf("warnings = %q, want one for each of %v", got, tt.want)
+			}
+			for i, tool := range tt.want {
+				if !strings.Contains(got[i], `"`+tool+`"`) || !strings.Contains(got[i], "BLOG_WEBHOOK_URL") {
+					t.Errorf("warning %q does not name %s and BLOG_WEBHOOK_URL", got[i], tool)
+				}
+			}
+		})
+	}
+}

@@ -39,7 +39,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("policy file %s: %w", cfg.PolicyFile, err)
 	}
-	for _, w := range warnings {
+	for _, w := range append(warnings, webhookWarnings(policy, cfg.BlogWebhookURL)...) {
 		logger.Warn("policy check", "file", cfg.PolicyFile, "warning", w)
 	}
 	logger.Info("policy loaded", "file", cfg.PolicyFile, "roles", policy.Roles, "tools", len(policy.Tools))
