@@ -477,6 +477,11 @@ func deletePostFile(path, tomb, slug string) (string, error) {
 	} else if ok {
 		return deleted()
 	}
+	// NewBlog made the directory; a missing one must not read as a
+	// missing post.
+	if err := os.MkdirAll(filepath.Dir(tomb), 0o755); err != nil {
+		return "", fmt.Errorf("delete_post: %w", err)
+	}
 	err := atomicfile.MoveNew(path, tomb)
 	switch {
 	case err == nil, errors.Is(err, fs.ErrExist): // ErrExist: this call, on another worker, moved it first

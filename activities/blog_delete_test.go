@@ -90,6 +90,26 @@ func TestDeleteRerun(t *testing.T) {
 	}
 }
 
+// TestDeleteWithoutTombstoneDir: a BLOG_DIR/.deleted removed while the
+// worker runs does not turn a delete into "already absent".
+func TestDeleteWithoutTombstoneDir(t *testing.T) {
+	dir := t.TempDir()
+	b := newWorkers(t, dir, 1)[0]
+	ctx := context.Background()
+	if _, err := b.publish(ctx, publishCall("wf-1", "call_p", "Old news", "")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, deletedDirName)); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := b.delete(ctx, deleteCall("wf-d", "call_d", "old-news")); err != nil || out != `{"deleted":true,"slug":"old-news"}` {
+		t.Fatalf("delete = %s, %v; want deleted", out, err)
+	}
+	if got := posts(t, dir); len(got) != 0 {
+		t.Errorf("posts = %v, want none", got)
+	}
+}
+
 // TestDeleteSameCallTwoWorkers: one delete_post call run at once on two
 // workers deletes its post once, both report the same result, and a post
 // of another slug stays.
