@@ -87,17 +87,30 @@ func TestWriteNew(t *testing.T) {
 func TestWriteNewOneWinner(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "post.md")
-	const writers = 8
+	winner := oneWinner(t, 8, func(i int) error {
+		return WriteNew(path, []byte(strings.Repeat(strconv.Itoa(i), 4096)), 0o644)
+	})
+	if got, err := os.ReadFile(path); err != nil || string(got) != strings.Repeat(strconv.Itoa(winner), 4096) {
+		t.Errorf("file does not hold the winner's data whole (%d bytes, %v)", len(got), err)
+	}
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 1 {
+		t.Errorf("directory holds %v, %v; want only the file (no temporary left)", entries, err)
+	}
+}
+
+// oneWinner runs claim(0) … claim(n-1) at once and returns the i whose
+// claim succeeded; it fails the test unless exactly one did and every other
+// failed with fs.ErrExist.
+func oneWinner(t *testing.T, n int, claim func(i int) error) int {
+	t.Helper()
 	start := make(chan struct{})
-	errs := make([]error, writers)
+	errs := make([]error, n)
 	var wg sync.WaitGroup
-	for i := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for i := range n {
+		wg.Go(func() {
 			<-start
-			errs[i] = WriteNew(path, []byte(strings.Repeat(strconv.Itoa(i), 4096)), 0o644)
-		}()
+			errs[i] = claim(i)
+		})
 	}
 	close(start)
 	wg.Wait()
@@ -105,20 +118,15 @@ func TestWriteNewOneWinner(t *testing.T) {
 	for i, err := range errs {
 		switch {
 		case err == nil && winner >= 0:
-			t.Errorf("writers %d and %d both created %s", winner, i, path)
+			t.Errorf("claims %d and %d both succeeded", winner, i)
 		case err == nil:
 			winner = i
 		case !errors.Is(err, fs.ErrExist):
-			t.Errorf("writer %d: err = %v, want fs.ErrExist", i, err)
+			t.Errorf("claim %d: err = %v, want fs.ErrExist", i, err)
 		}
 	}
 	if winner < 0 {
-		t.Fatal("no writer created the file")
+		t.Fatal("no claim succeeded")
 	}
-	if got, err := os.ReadFile(path); err != nil || string(got) != strings.Repeat(strconv.Itoa(winner), 4096) {
-		t.Errorf("file does not hold the winner's data whole (%d bytes, %v)", len(got), err)
-	}
-	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 1 {
-		t.Errorf("directory holds %v, %v; want only the file (no temporary left)", entries, err)
-	}
+	return winner
 }

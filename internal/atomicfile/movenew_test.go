@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 )
 
@@ -76,33 +75,7 @@ func TestMoveNewOneWinner(t *testing.T) {
 				srcs[i] = filepath.Join(dir, strconv.Itoa(i)+".md")
 				put(t, srcs[i], strconv.Itoa(i))
 			}
-			start := make(chan struct{})
-			errs := make([]error, n)
-			var wg sync.WaitGroup
-			for i := range srcs {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-start
-					errs[i] = m.move(srcs[i], dst)
-				}()
-			}
-			close(start)
-			wg.Wait()
-			winner := -1
-			for i, err := range errs {
-				switch {
-				case err == nil && winner >= 0:
-					t.Errorf("movers %d and %d both moved to %s", winner, i, dst)
-				case err == nil:
-					winner = i
-				case !errors.Is(err, fs.ErrExist):
-					t.Errorf("mover %d: err = %v, want fs.ErrExist", i, err)
-				}
-			}
-			if winner < 0 {
-				t.Fatal("no mover moved its file")
-			}
+			winner := oneWinner(t, n, func(i int) error { return m.move(srcs[i], dst) })
 			if got := contents(t, dst); got != strconv.Itoa(winner) {
 				t.Errorf("target holds %q, want the winner's %q", got, strconv.Itoa(winner))
 			}
