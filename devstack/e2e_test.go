@@ -362,9 +362,12 @@ func TestDemo(t *testing.T) {
 	tests := []struct {
 		name   string
 		answer []string // lines typed, each after its prompt
-		check  func(t *testing.T, out string, posts []string)
+		// closeInput ends the input (Ctrl-D) right after the answer: the
+		// approver exits, and the demo still waits for the run.
+		closeInput bool
+		check      func(t *testing.T, out string, posts []string)
 	}{
-		{name: "approve", answer: []string{"y"}, check: func(t *testing.T, out string, posts []string) {
+		{name: "approve, then input closed", answer: []string{"y"}, closeInput: true, check: func(t *testing.T, out string, posts []string) {
 			if len(posts) != 1 {
 				t.Fatalf("posts after approval: %q, want one", posts)
 			}
@@ -438,6 +441,11 @@ func TestDemo(t *testing.T) {
 					})
 				}
 				if _, err := io.WriteString(ptmx, line+"\n"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.closeInput {
+				if _, err := io.WriteString(ptmx, "\x04"); err != nil { // VEOF
 					t.Fatal(err)
 				}
 			}

@@ -96,8 +96,7 @@ func demo(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wr
 		fmt.Fprintf(stdout, "\nstopping; the run %s stays in Temporal: %s\n", id, link)
 		return nil
 	}
-	select {
-	case o := <-done:
+	finished := func(o outcome) error {
 		stopApprover()
 		if o.err != nil {
 			if ctx.Err() != nil {
@@ -111,15 +110,35 @@ func demo(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wr
 		}
 		printDemoResult(stdout, o.res, newPosts(before, after), cfg.BlogDir(), link)
 		return nil
+	}
+	select {
+	case o := <-done:
+		return finished(o)
 	case <-approverExited:
 		if ctx.Err() != nil {
 			return stopping()
+		}
+		if approver.Err() == nil {
+			// It exits cleanly when its input closes, which may be
+			// right after the answer: the run may be about to finish.
+			fmt.Fprintf(stdout, "\nThe approver exited; waiting up to %s for the run to finish.\n", demoAfterApprover)
+			select {
+			case o := <-done:
+				return finished(o)
+			case <-time.After(demoAfterApprover):
+			case <-ctx.Done():
+				return stopping()
+			}
 		}
 		return fmt.Errorf("the approver exited (%v) before the run finished; the run still waits: %s", approver.Err(), link)
 	case <-ctx.Done():
 		return stopping()
 	}
 }
+
+// demoAfterApprover bounds the wait for the run once the approver exited
+// cleanly: time for the model's next turn after a decision.
+const demoAfterApprover = 30 * time.Second
 
 // demoLogins lists the demo approvers with their roles and passwords, for
 // the web inbox.
