@@ -1,6 +1,8 @@
 package atomicfile
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -14,17 +16,16 @@ var errNoReplaceUnsupported = errors.New("rename without replace is not supporte
 // MoveNew renames oldpath to newpath only if newpath does not exist;
 // otherwise it returns an error that matches fs.ErrExist and moves nothing.
 // If oldpath does not exist, the error matches fs.ErrNotExist. Both paths
-// must be in one file system.
+// must be in one file system. The file moved is the one at oldpath at one
+// instant: a file put at oldpath later stays there.
 //
-// On Linux it is one rename(2) with RENAME_NOREPLACE: the file moved is the
-// one at oldpath at that instant, whatever replaces oldpath before or after.
-// Elsewhere, or on a file system without that flag, newpath is claimed with
-// a hard link and oldpath is then removed only if it is still the linked
-// file; a file put at oldpath between the two steps stays where it is.
+// It is one rename(2) with RENAME_NOREPLACE on Linux (renamex_np with
+// RENAME_EXCL on macOS). Elsewhere, or on a file system without that flag
+// (NFS), it is stepMove, which a crash can leave half done (see there).
 func MoveNew(oldpath, newpath string) error {
 	err := renameNoReplace(oldpath, newpath)
 	if errors.Is(err, errNoReplaceUnsupported) {
-		err = linkMove(oldpath, newpath)
+		err = stepMove(oldpath, newpath)
 	}
 	if err != nil {
 		return err
@@ -36,19 +37,28 @@ func MoveNew(oldpath, newpath string) error {
 	return nil
 }
 
-// linkMove is MoveNew with a hard link and a remove.
-func linkMove(oldpath, newpath string) error {
-	if err := os.Link(oldpath, newpath); err != nil {
+// stepMove is MoveNew in three steps: oldpath is renamed to a hidden name
+// beside newpath (which takes exactly the file that is there), that name
+// is hard-linked to newpath (which fails if newpath exists), and removed.
+// If newpath exists the file is linked back to oldpath; should oldpath
+// have been taken meanwhile, the file stays at the hidden name and the
+// error says where. A crash between the steps leaves the file at the
+// hidden name, at neither path.
+func stepMove(oldpath, newpath string) error {
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:])
+	hidden := filepath.Join(filepath.Dir(newpath), "."+filepath.Base(newpath)+"."+hex.EncodeToString(rnd[:])+".moving")
+	if err := os.Rename(oldpath, hidden); err != nil {
 		return err
 	}
-	moved, err := os.Lstat(newpath)
-	if err != nil {
-		return fmt.Errorf("move %s: %w", oldpath, err)
+	if err := os.Link(hidden, newpath); err != nil {
+		if lerr := os.Link(hidden, oldpath); lerr != nil {
+			return fmt.Errorf("move %s: %w (and it could not be put back: it is at %s: %v)", oldpath, err, hidden, lerr)
+		}
+		_ = os.Remove(hidden)
+		return err
 	}
-	if cur, err := os.Lstat(oldpath); err != nil || !os.SameFile(cur, moved) {
-		return nil // oldpath was removed or replaced meanwhile: the moved file is gone from it already
-	}
-	if err := os.Remove(oldpath); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := os.Remove(hidden); err != nil {
 		return fmt.Errorf("move %s: %w", oldpath, err)
 	}
 	return nil

@@ -16,7 +16,7 @@ var movers = []struct {
 	move func(oldpath, newpath string) error
 }{
 	{"MoveNew", MoveNew},
-	{"linkMove", linkMove},
+	{"stepMove", stepMove},
 }
 
 func TestMoveNew(t *testing.T) {
