@@ -82,10 +82,14 @@ func (l *Ledger) Once(ctx context.Context, tool, key string, fn func() (string, 
 	err = atomicfile.WriteNew(path, data, 0o644)
 	if errors.Is(err, fs.ErrExist) {
 		// The same call on another process recorded its result first.
-		if first, ok, rerr := read(path, key); rerr == nil && ok {
+		first, ok, rerr := read(path, key)
+		switch {
+		case rerr != nil:
+			return "", fmt.Errorf("%s: read ledger: %w", tool, rerr)
+		case ok:
 			return first, nil
 		}
-		// An entry that is not one (unreadable): ours replaces it.
+		// A file that is not an entry of key: ours replaces it.
 		err = atomicfile.WriteFile(path, data, 0o644)
 	}
 	if err != nil {
