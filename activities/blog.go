@@ -444,38 +444,32 @@ func (b *Blog) delete(ctx context.Context, call ToolCall) (string, error) {
 	if len(slug) > maxSlugLen+9 || !slugRE.MatchString(slug) {
 		return "", toolInputError(call.Name, fmt.Errorf("slug %q: want lowercase letters, digits and single dashes", args.Slug))
 	}
-	// The post is moved out of the way, not removed: while the call's
-	// result is not in the ledger, its tombstone is the record that this
-	// call deleted it, so a rerun (a crash before the ledger write, the
-	// same call on another worker) never deletes a post published under
-	// the slug since.
+	// The post is moved to this call's tombstone, never removed, and the
+	// tombstone's name is never freed: it holds the moved post until the
+	// ledger has the result, and the result after that. So an attempt of
+	// this call that runs late (a crash before the ledger write, a retry
+	// while a stalled attempt goes on, the call on another worker) finds
+	// the call done and never deletes a post published under the slug
+	// since.
 	tomb := filepath.Join(b.dir, deletedDirName, keyHash(call.IdempotencyKey())+".md")
 	out, err := b.once(ctx, call, func() (string, error) { return deletePostFile(filepath.Join(b.dir, slug+".md"), tomb, slug) })
 	if err != nil {
 		return "", err
 	}
-	// The ledger holds the result now: the deleted post can go.
-	if err := os.Remove(tomb); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("delete_post: remove the deleted post: %w", err)
+	// The ledger holds the result now: the deleted post's content goes,
+	// the name stays.
+	if err := atomicfile.WriteFile(tomb, []byte(out), 0o644); err != nil {
+		return "", fmt.Errorf("delete_post: %w", err)
 	}
 	return out, nil
 }
 
 // deletePostFile moves the post at path to tomb, this call's tombstone,
-// unless the tombstone shows that this call moved a post there already.
+// unless the tombstone shows that this call acted already. With no post at
+// path it claims the tombstone with the "already absent" result.
 func deletePostFile(path, tomb, slug string) (string, error) {
-	deleted := func() (string, error) { return marshalResult(DeleteResult{Deleted: true, Slug: slug}) }
-	moved := func() (bool, error) {
-		_, err := os.Lstat(tomb)
-		if errors.Is(err, fs.ErrNotExist) {
-			return false, nil
-		}
-		return err == nil, err
-	}
-	if ok, err := moved(); err != nil {
-		return "", fmt.Errorf("delete_post: %w", err)
-	} else if ok {
-		return deleted()
+	if out, ok, err := tombResult(tomb, slug); err != nil || ok {
+		return out, err
 	}
 	// NewBlog made the directory; a missing one must not read as a
 	// missing post.
@@ -484,17 +478,56 @@ func deletePostFile(path, tomb, slug string) (string, error) {
 	}
 	err := atomicfile.MoveNew(path, tomb)
 	switch {
-	case err == nil, errors.Is(err, fs.ErrExist): // ErrExist: this call, on another worker, moved it first
-		return deleted()
-	case errors.Is(err, fs.ErrNotExist):
-		if ok, err := moved(); err != nil {
-			return "", fmt.Errorf("delete_post: %w", err)
-		} else if ok {
-			return deleted()
-		}
-		return marshalResult(DeleteResult{Deleted: false, Slug: slug, AlreadyAbsent: true})
+	case err == nil:
+		return marshalResult(DeleteResult{Deleted: true, Slug: slug})
+	case errors.Is(err, fs.ErrExist): // this call, elsewhere, got there first
+		return tombResultOrError(tomb, slug)
+	case !errors.Is(err, fs.ErrNotExist):
+		return "", fmt.Errorf("delete_post: %w", err)
 	}
-	return "", fmt.Errorf("delete_post: %w", err)
+	if _, serr := os.Lstat(path); serr == nil {
+		// The post is there: what was missing is the tombstone's directory.
+		return "", fmt.Errorf("delete_post: %w", err)
+	}
+	absent, err := marshalResult(DeleteResult{Deleted: false, Slug: slug, AlreadyAbsent: true})
+	if err != nil {
+		return "", err
+	}
+	switch err := atomicfile.WriteNew(tomb, []byte(absent), 0o644); {
+	case errors.Is(err, fs.ErrExist):
+		return tombResultOrError(tomb, slug)
+	case err != nil:
+		return "", fmt.Errorf("delete_post: %w", err)
+	}
+	return absent, nil
+}
+
+// tombResult reads the tombstone of a delete_post call: ok is false if
+// there is none. It holds either the call's result or the post the call
+// moved there (deleted).
+func tombResult(tomb, slug string) (out string, ok bool, err error) {
+	data, err := os.ReadFile(tomb)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("delete_post: %w", err)
+	}
+	var r DeleteResult
+	if json.Unmarshal(data, &r) == nil && r.Slug == slug {
+		return string(data), true, nil
+	}
+	out, err = marshalResult(DeleteResult{Deleted: true, Slug: slug})
+	return out, err == nil, err
+}
+
+// tombResultOrError is tombResult for a tombstone that must exist.
+func tombResultOrError(tomb, slug string) (string, error) {
+	out, ok, err := tombResult(tomb, slug)
+	if err == nil && !ok {
+		err = fmt.Errorf("delete_post: the tombstone %s vanished", filepath.Base(tomb))
+	}
+	return out, err
 }
 
 // once runs fn at most once per tool call, through the ledger (see

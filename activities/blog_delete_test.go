@@ -2,7 +2,9 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,51 +16,93 @@ func deleteCall(workflowID, callID, slug string) ToolCall {
 	return ToolCall{WorkflowID: workflowID, CallID: callID, Name: ToolDeletePost, Arguments: fmt.Sprintf(`{"slug":%q}`, slug)}
 }
 
-// tombstones lists what BLOG_DIR/.deleted holds.
-func tombstones(t *testing.T, dir string) []string {
+// tombstone returns the content of call's tombstone ("" if none) and
+// fails the test if .deleted holds anything else.
+func tombstone(t *testing.T, dir string, call ToolCall) string {
 	t.Helper()
 	entries, err := os.ReadDir(filepath.Join(dir, deletedDirName))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
+	name := keyHash(call.IdempotencyKey()) + ".md"
 	for _, e := range entries {
-		names = append(names, e.Name())
+		if e.Name() != name {
+			t.Errorf("%s holds %s besides the call's tombstone", deletedDirName, e.Name())
+		}
 	}
-	return names
+	data, err := os.ReadFile(filepath.Join(dir, deletedDirName, name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return ""
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
 }
 
-// TestDeleteRerun: a delete_post call that is run again, after a crash or on
-// a second worker, deletes what its first run deleted and nothing else: a
-// post published under the same slug since stays.
-func TestDeleteRerun(t *testing.T) {
-	const deleted = `{"deleted":true,"slug":"old-news"}`
+const (
+	deletedOldNews = `{"deleted":true,"slug":"old-news"}`
+	absentOldNews  = `{"deleted":false,"slug":"old-news","alreadyAbsent":true}`
+)
+
+// TestDeleteLateAttempt: an attempt of a delete_post call that runs late
+// (after a crash of the first, or one that stalled while another
+// finished the call) reports what the call did and deletes nothing else:
+// a post published under the slug since stays.
+func TestDeleteLateAttempt(t *testing.T) {
 	call := deleteCall("wf-d", "call_d", "old-news")
-	tomb := func(dir string) string {
+	tombPath := func(dir string) string {
 		return filepath.Join(dir, deletedDirName, keyHash(call.IdempotencyKey())+".md")
 	}
 	tests := []struct {
-		name string
-		// before runs after the post of wf-1 was published: the first run
-		// of call, up to where it stopped.
-		before func(t *testing.T, b *Blog, dir string)
+		name    string
+		publish bool // a post at the slug before the call
+		// first runs the call as far as it got, on another worker.
+		first func(t *testing.T, other *Blog, dir string)
+		// stalled: the late attempt read the ledger before first ran.
+		stalled bool
+		want    string
 	}{
 		{
-			name: "crash before the ledger write",
-			before: func(t *testing.T, b *Blog, dir string) {
-				if out, err := deletePostFile(filepath.Join(dir, "old-news.md"), tomb(dir), "old-news"); err != nil || out != deleted {
-					t.Fatalf("first run = %s, %v", out, err)
+			name: "crash before the ledger write", publish: true, want: deletedOldNews,
+			first: func(t *testing.T, other *Blog, dir string) {
+				if out, err := deletePostFile(filepath.Join(dir, "old-news.md"), tombPath(dir), "old-news"); err != nil || out != deletedOldNews {
+					t.Fatalf("first = %s, %v", out, err)
 				}
 			},
 		},
 		{
-			name: "crash after the ledger write, before the deleted post went",
-			before: func(t *testing.T, b *Blog, dir string) {
-				if out, err := b.delete(context.Background(), call); err != nil || out != deleted {
-					t.Fatalf("first run = %s, %v", out, err)
+			name: "crash after the ledger write, before the tombstone was emptied", publish: true, want: deletedOldNews,
+			first: func(t *testing.T, other *Blog, dir string) {
+				if out, err := other.delete(context.Background(), call); err != nil || out != deletedOldNews {
+					t.Fatalf("first = %s, %v", out, err)
 				}
-				if err := os.WriteFile(tomb(dir), []byte("the deleted post"), 0o644); err != nil {
+				if err := os.WriteFile(tombPath(dir), []byte("---\ntitle: \"Old news\"\n---\n"), 0o644); err != nil {
 					t.Fatal(err)
+				}
+			},
+		},
+		{
+			name: "stalled while another attempt deleted the post", publish: true, stalled: true, want: deletedOldNews,
+			first: func(t *testing.T, other *Blog, dir string) {
+				if out, err := other.delete(context.Background(), call); err != nil || out != deletedOldNews {
+					t.Fatalf("first = %s, %v", out, err)
+				}
+			},
+		},
+		{
+			name: "stalled while another attempt found no post", stalled: true, want: absentOldNews,
+			first: func(t *testing.T, other *Blog, dir string) {
+				if out, err := other.delete(context.Background(), call); err != nil || out != absentOldNews {
+					t.Fatalf("first = %s, %v", out, err)
+				}
+			},
+		},
+		{
+			name: "crash before the ledger write, no post", want: absentOldNews,
+			first: func(t *testing.T, other *Blog, dir string) {
+				if out, err := deletePostFile(filepath.Join(dir, "old-news.md"), tombPath(dir), "old-news"); err != nil || out != absentOldNews {
+					t.Fatalf("first = %s, %v", out, err)
 				}
 			},
 		},
@@ -66,25 +110,45 @@ func TestDeleteRerun(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			first, restarted := newWorkers(t, dir, 1)[0], newWorkers(t, dir, 1)[0]
+			workers := newWorkers(t, dir, 2)
+			other, late := workers[0], workers[1]
 			ctx := context.Background()
-			if _, err := first.publish(ctx, publishCall("wf-1", "call_p", "Old news", "first")); err != nil {
-				t.Fatal(err)
+			if tt.publish {
+				if _, err := other.publish(ctx, publishCall("wf-1", "call_p", "Old news", "first")); err != nil {
+					t.Fatal(err)
+				}
 			}
-			tt.before(t, first, dir)
-			// Meanwhile another run publishes a post under the freed slug.
-			if _, err := first.publish(ctx, publishCall("wf-2", "call_p", "Old news", "second")); err != nil {
-				t.Fatal(err)
+			// Meanwhile another run publishes a post under the slug.
+			firstThenPublish := func() {
+				tt.first(t, other, dir)
+				if _, err := other.publish(ctx, publishCall("wf-2", "call_p", "Old news", "second")); err != nil {
+					t.Fatal(err)
+				}
 			}
-			out, err := restarted.delete(ctx, call)
-			if err != nil || out != deleted {
-				t.Fatalf("rerun = %s, %v; want %s", out, err, deleted)
+			var out string
+			var err error
+			if tt.stalled {
+				// The late attempt's ledger read finds nothing; then the
+				// other attempt does the whole call; then the late one
+				// goes on.
+				out, err = late.once(ctx, call, func() (string, error) {
+					firstThenPublish()
+					return deletePostFile(filepath.Join(dir, "old-news.md"), tombPath(dir), "old-news")
+				})
+			} else {
+				firstThenPublish()
+				out, err = late.delete(ctx, call)
 			}
-			if owner, err := restarted.postOwner("old-news.md"); err != nil || owner != "wf-2:call_p" {
+			if err != nil || out != tt.want {
+				t.Fatalf("late attempt = %s, %v; want %s", out, err, tt.want)
+			}
+			if owner, err := late.postOwner("old-news.md"); err != nil || owner != "wf-2:call_p" {
 				t.Errorf("old-news.md belongs to %q (%v), want the newer post of wf-2:call_p, untouched", owner, err)
 			}
-			if got := tombstones(t, dir); len(got) != 0 {
-				t.Errorf("%s holds %v after the delete, want nothing", deletedDirName, got)
+			if !tt.stalled {
+				if got := tombstone(t, dir, call); got != tt.want {
+					t.Errorf("tombstone holds %q, want the result %s", got, tt.want)
+				}
 			}
 		})
 	}
@@ -139,14 +203,16 @@ func TestDeleteSameCallTwoWorkers(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		if want := fmt.Sprintf(`{"deleted":true,"slug":%q}`, slug); outs[0] != want || outs[1] != want {
+		want := fmt.Sprintf(`{"deleted":true,"slug":%q}`, slug)
+		if outs[0] != want || outs[1] != want {
 			t.Errorf("round %d: results %v, want %s from both", i, outs, want)
+		}
+		tomb, err := os.ReadFile(filepath.Join(dir, deletedDirName, keyHash(call.IdempotencyKey())+".md"))
+		if err != nil || string(tomb) != want {
+			t.Errorf("round %d: tombstone holds %q (%v), want the result", i, tomb, err)
 		}
 	}
 	if got := posts(t, dir); strings.Join(got, ",") != "keep-me.md" {
 		t.Errorf("posts = %v, want [keep-me.md]", got)
-	}
-	if got := tombstones(t, dir); len(got) != 0 {
-		t.Errorf("%s holds %v, want nothing", deletedDirName, got)
 	}
 }
