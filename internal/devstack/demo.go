@@ -130,7 +130,11 @@ func demo(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wr
 				return stopping()
 			}
 		}
-		return fmt.Errorf("the approver exited (%v) before the run finished; the run still waits: %s", approver.Err(), link)
+		why := "its input closed"
+		if err := approver.Err(); err != nil {
+			why = err.Error()
+		}
+		return fmt.Errorf("the approver exited (%s) before the run finished; the run still waits: %s", why, link)
 	case <-ctx.Done():
 		return stopping()
 	}
