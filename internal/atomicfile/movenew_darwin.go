@@ -14,7 +14,7 @@ func renameNoReplace(oldpath, newpath string) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOTSUP):
-		return errNoReplaceUnsupported
+		return errors.ErrUnsupported
 	}
 	return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
 }

@@ -2,5 +2,7 @@
 
 package atomicfile
 
-// renameNoReplace has no system call to use here: MoveNew takes steps.
-func renameNoReplace(oldpath, newpath string) error { return errNoReplaceUnsupported }
+import "errors"
+
+// renameNoReplace has no system call to use here.
+func renameNoReplace(oldpath, newpath string) error { return errors.ErrUnsupported }

@@ -9,16 +9,6 @@ import (
 	"testing"
 )
 
-// movers are MoveNew and its fallback, which MoveNew uses only where the
-// system has no rename without replace: both are tested here.
-var movers = []struct {
-	name string
-	move func(oldpath, newpath string) error
-}{
-	{"MoveNew", MoveNew},
-	{"stepMove", stepMove},
-}
-
 func TestMoveNew(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -34,57 +24,51 @@ func TestMoveNew(t *testing.T) {
 		{name: "no source", wantErr: fs.ErrNotExist},
 		{name: "no source, existing target", dst: "other", wantErr: fs.ErrNotExist, wantDst: "other"},
 	}
-	for _, m := range movers {
-		for _, tt := range tests {
-			t.Run(m.name+"/"+tt.name, func(t *testing.T) {
-				dir := t.TempDir()
-				src, dst := filepath.Join(dir, "post.md"), filepath.Join(dir, "moved.md")
-				if tt.otherDirs {
-					dst = filepath.Join(dir, ".deleted", "moved.md")
-					if err := os.Mkdir(filepath.Dir(dst), 0o755); err != nil {
-						t.Fatal(err)
-					}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			src, dst := filepath.Join(dir, "post.md"), filepath.Join(dir, "moved.md")
+			if tt.otherDirs {
+				dst = filepath.Join(dir, ".deleted", "moved.md")
+				if err := os.Mkdir(filepath.Dir(dst), 0o755); err != nil {
+					t.Fatal(err)
 				}
-				put(t, src, tt.src)
-				put(t, dst, tt.dst)
-				err := m.move(src, dst)
-				if (tt.wantErr == nil) != (err == nil) || !errors.Is(err, tt.wantErr) {
-					t.Fatalf("err = %v, want %v", err, tt.wantErr)
-				}
-				if got := contents(t, src); got != tt.wantSrc {
-					t.Errorf("source holds %q, want %q", got, tt.wantSrc)
-				}
-				if got := contents(t, dst); got != tt.wantDst {
-					t.Errorf("target holds %q, want %q", got, tt.wantDst)
-				}
-			})
-		}
+			}
+			put(t, src, tt.src)
+			put(t, dst, tt.dst)
+			err := MoveNew(src, dst)
+			if (tt.wantErr == nil) != (err == nil) || !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if got := contents(t, src); got != tt.wantSrc {
+				t.Errorf("source holds %q, want %q", got, tt.wantSrc)
+			}
+			if got := contents(t, dst); got != tt.wantDst {
+				t.Errorf("target holds %q, want %q", got, tt.wantDst)
+			}
+		})
 	}
 }
 
 // TestMoveNewOneWinner: of several files moved to one name at once,
 // exactly one gets there, and the others stay where they were.
 func TestMoveNewOneWinner(t *testing.T) {
-	for _, m := range movers {
-		t.Run(m.name, func(t *testing.T) {
-			dir := t.TempDir()
-			dst := filepath.Join(dir, "moved.md")
-			const n = 8
-			srcs := make([]string, n)
-			for i := range srcs {
-				srcs[i] = filepath.Join(dir, strconv.Itoa(i)+".md")
-				put(t, srcs[i], strconv.Itoa(i))
-			}
-			winner := oneWinner(t, n, func(i int) error { return m.move(srcs[i], dst) })
-			if got := contents(t, dst); got != strconv.Itoa(winner) {
-				t.Errorf("target holds %q, want the winner's %q", got, strconv.Itoa(winner))
-			}
-			for i, src := range srcs {
-				if want := strconv.Itoa(i); i != winner && contents(t, src) != want {
-					t.Errorf("%s holds %q, want %q (not moved)", src, contents(t, src), want)
-				}
-			}
-		})
+	dir := t.TempDir()
+	dst := filepath.Join(dir, "moved.md")
+	const n = 8
+	srcs := make([]string, n)
+	for i := range srcs {
+		srcs[i] = filepath.Join(dir, strconv.Itoa(i)+".md")
+		put(t, srcs[i], strconv.Itoa(i))
+	}
+	winner := oneWinner(t, n, func(i int) error { return MoveNew(srcs[i], dst) })
+	if got := contents(t, dst); got != strconv.Itoa(winner) {
+		t.Errorf("target holds %q, want the winner's %q", got, strconv.Itoa(winner))
+	}
+	for i, src := range srcs {
+		if want := strconv.Itoa(i); i != winner && contents(t, src) != want {
+			t.Errorf("%s holds %q, want %q (not moved)", src, contents(t, src), want)
+		}
 	}
 }
 
