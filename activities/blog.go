@@ -482,6 +482,10 @@ func deletePostFile(path, tomb, slug string) (string, error) {
 		return marshalResult(DeleteResult{Deleted: true, Slug: slug})
 	case errors.Is(err, fs.ErrExist): // this call, elsewhere, got there first
 		return tombResultOrError(tomb, slug)
+	case errors.Is(err, errors.ErrUnsupported):
+		return "", temporal.NewNonRetryableApplicationError(
+			"delete_post: BLOG_DIR's file system cannot rename without replacing, which delete_post needs to be sure it deletes only the approved post (use a local file system on Linux or macOS): "+err.Error(),
+			workflows.ErrTypeUnsupported, nil)
 	case !errors.Is(err, fs.ErrNotExist):
 		return "", fmt.Errorf("delete_post: %w", err)
 	}
@@ -503,8 +507,8 @@ func deletePostFile(path, tomb, slug string) (string, error) {
 }
 
 // tombResult reads the tombstone of a delete_post call: ok is false if
-// there is none. It holds either the call's result or the post the call
-// moved there (deleted).
+// there is none. It holds the call's result, byte for byte one of the two
+// a delete of slug gives, or else the post the call moved there (deleted).
 func tombResult(tomb, slug string) (out string, ok bool, err error) {
 	data, err := os.ReadFile(tomb)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -513,12 +517,18 @@ func tombResult(tomb, slug string) (out string, ok bool, err error) {
 	if err != nil {
 		return "", false, fmt.Errorf("delete_post: %w", err)
 	}
-	var r DeleteResult
-	if json.Unmarshal(data, &r) == nil && r.Slug == slug {
-		return string(data), true, nil
+	deleted, err := marshalResult(DeleteResult{Deleted: true, Slug: slug})
+	if err != nil {
+		return "", false, err
 	}
-	out, err = marshalResult(DeleteResult{Deleted: true, Slug: slug})
-	return out, err == nil, err
+	absent, err := marshalResult(DeleteResult{Deleted: false, Slug: slug, AlreadyAbsent: true})
+	if err != nil {
+		return "", false, err
+	}
+	if string(data) == absent {
+		return absent, true, nil
+	}
+	return deleted, true, nil
 }
 
 // tombResultOrError is tombResult for a tombstone that must exist.

@@ -216,3 +216,21 @@ func TestDeleteSameCallTwoWorkers(t *testing.T) {
 		t.Errorf("posts = %v, want [keep-me.md]", got)
 	}
 }
+
+// TestDeleteLateAttemptJSONPost: a moved post that reads as JSON naming the
+// slug is still a moved post to a late attempt, not a result.
+func TestDeleteLateAttemptJSONPost(t *testing.T) {
+	dir := t.TempDir()
+	b := newWorkers(t, dir, 1)[0]
+	if err := os.WriteFile(filepath.Join(dir, "old-news.md"), []byte(`{"title":"Old news","slug":"old-news","deleted":false}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	call := deleteCall("wf-d", "call_d", "old-news")
+	tomb := filepath.Join(dir, deletedDirName, keyHash(call.IdempotencyKey())+".md")
+	if out, err := deletePostFile(filepath.Join(dir, "old-news.md"), tomb, "old-news"); err != nil || out != deletedOldNews {
+		t.Fatalf("first attempt = %s, %v", out, err)
+	}
+	if out, err := b.delete(context.Background(), call); err != nil || out != deletedOldNews {
+		t.Errorf("late attempt = %s, %v; want %s", out, err, deletedOldNews)
+	}
+}

@@ -83,6 +83,7 @@ const (
 	ErrTypeModel       = "ModelError"       // the model API refused the request for good
 	ErrTypeWebhook     = "WebhookError"     // the CMS webhook refused the request for good, or the tool cannot act on posts there
 	ErrTypeAbly        = "AblyError"        // Ably refused the publish for good
+	ErrTypeUnsupported = "UnsupportedError" // the tool cannot run safely where the worker runs (BLOG_DIR's file system)
 )
 
 // DecisionSignal is the signal through which the approver bridge delivers a
