@@ -489,8 +489,8 @@ func deletePostFile(path, tomb, slug string) (string, error) {
 	case !errors.Is(err, fs.ErrNotExist):
 		return "", fmt.Errorf("delete_post: %w", err)
 	}
-	if _, serr := os.Lstat(path); serr == nil {
-		// The post is there: what was missing is the tombstone's directory.
+	if _, derr := os.Stat(filepath.Dir(tomb)); derr != nil {
+		// What was missing may be the tombstone's directory, not the post.
 		return "", fmt.Errorf("delete_post: %w", err)
 	}
 	absent, err := marshalResult(DeleteResult{Deleted: false, Slug: slug, AlreadyAbsent: true})
