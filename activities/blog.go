@@ -476,10 +476,14 @@ func deletePostFile(path, tomb, slug string) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(tomb), 0o755); err != nil {
 		return "", fmt.Errorf("delete_post: %w", err)
 	}
-	err := atomicfile.MoveNew(path, tomb)
+	deleted, absent, err := deleteResults(slug)
+	if err != nil {
+		return "", err
+	}
+	err = atomicfile.MoveNew(path, tomb)
 	switch {
 	case err == nil:
-		return marshalResult(DeleteResult{Deleted: true, Slug: slug})
+		return deleted, nil
 	case errors.Is(err, fs.ErrExist): // this call, elsewhere, got there first
 		return tombResultOrError(tomb, slug)
 	case errors.Is(err, errors.ErrUnsupported):
@@ -492,10 +496,6 @@ func deletePostFile(path, tomb, slug string) (string, error) {
 	if _, derr := os.Stat(filepath.Dir(tomb)); derr != nil {
 		// What was missing may be the tombstone's directory, not the post.
 		return "", fmt.Errorf("delete_post: %w", err)
-	}
-	absent, err := marshalResult(DeleteResult{Deleted: false, Slug: slug, AlreadyAbsent: true})
-	if err != nil {
-		return "", err
 	}
 	switch err := atomicfile.WriteNew(tomb, []byte(absent), 0o644); {
 	case errors.Is(err, fs.ErrExist):
@@ -517,11 +517,7 @@ func tombResult(tomb, slug string) (out string, ok bool, err error) {
 	if err != nil {
 		return "", false, fmt.Errorf("delete_post: %w", err)
 	}
-	deleted, err := marshalResult(DeleteResult{Deleted: true, Slug: slug})
-	if err != nil {
-		return "", false, err
-	}
-	absent, err := marshalResult(DeleteResult{Deleted: false, Slug: slug, AlreadyAbsent: true})
+	deleted, absent, err := deleteResults(slug)
 	if err != nil {
 		return "", false, err
 	}
@@ -529,6 +525,15 @@ func tombResult(tomb, slug string) (out string, ok bool, err error) {
 		return absent, true, nil
 	}
 	return deleted, true, nil
+}
+
+// deleteResults are the two results of a delete of slug.
+func deleteResults(slug string) (deleted, absent string, err error) {
+	if deleted, err = marshalResult(DeleteResult{Deleted: true, Slug: slug}); err != nil {
+		return "", "", err
+	}
+	absent, err = marshalResult(DeleteResult{Deleted: false, Slug: slug, AlreadyAbsent: true})
+	return deleted, absent, err
 }
 
 // tombResultOrError is tombResult for a tombstone that must exist.
