@@ -106,7 +106,7 @@ func TestApprovalRules(t *testing.T) {
 			return err == nil && strings.Contains(listed, "Edited by:     "+users["publisher2"].name), nil
 		})
 		// An edited call is approved by the Digest of the edit listed.
-		if out, err := s.cli("publisher3", "approve", p.ToolCallID, "--digest", listedDigest(t, listed, p.ToolCallID)); err != nil {
+		if out, err := s.cli("publisher3", "approve", p.ToolCallID, "--digest", testutil.ListedDigest(t, listed, p.ToolCallID)); err != nil {
 			t.Fatalf("approval of the edit: %v\n%s", err, out)
 		}
 		res := s.result(id)
@@ -148,7 +148,7 @@ func TestApprovalRules(t *testing.T) {
 			return err == nil && strings.Contains(listed, "Edited by:     ada"), nil
 		})
 		// An edited call is approved by the Digest of the edit listed.
-		if out, err := s.cli("publisher3", "approve", p.ToolCallID, "--digest", listedDigest(t, listed, p.ToolCallID)); err != nil {
+		if out, err := s.cli("publisher3", "approve", p.ToolCallID, "--digest", testutil.ListedDigest(t, listed, p.ToolCallID)); err != nil {
 			t.Fatalf("approval of the edit: %v\n%s", err, out)
 		}
 		res := s.result(id)
@@ -207,22 +207,4 @@ func findEntry(t *testing.T, audit []workflows.AuditEntry, kind, toolCallID stri
 	}
 	t.Fatalf("no %s entry for %s in\n%s", kind, toolCallID, dump(audit))
 	return workflows.AuditEntry{}
-}
-
-// listedDigest returns the Digest that `approver list` printed for the
-// request with tool-call id tc, as an approver copies it.
-func listedDigest(t *testing.T, list, tc string) string {
-	t.Helper()
-	for _, block := range strings.Split(list, "APPROVAL REQUEST") {
-		if !strings.Contains(block, "Tool call ID:  "+tc+"\n") {
-			continue
-		}
-		for _, line := range strings.Split(block, "\n") {
-			if d, ok := strings.CutPrefix(line, "Digest:"); ok {
-				return strings.TrimSpace(d)
-			}
-		}
-	}
-	t.Fatalf("no digest listed for %s:\n%s", tc, list)
-	return ""
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/ably/ably-go/ably"
 
 	"github.com/hitl/durable-approvals/internal/bridge"
+	"github.com/hitl/durable-approvals/internal/testutil"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -86,24 +87,6 @@ func TestReviewRefusal(t *testing.T) {
 	}
 }
 
-// listedDigest returns the Digest that `approver list` printed for the
-// request with tool-call id tc, as an approver copies it.
-func listedDigest(t *testing.T, list, tc string) string {
-	t.Helper()
-	for _, block := range strings.Split(list, "APPROVAL REQUEST") {
-		if !strings.Contains(block, "Tool call ID:  "+tc+"\n") {
-			continue
-		}
-		for _, line := range strings.Split(block, "\n") {
-			if d, ok := strings.CutPrefix(line, "Digest:"); ok {
-				return strings.TrimSpace(d)
-			}
-		}
-	}
-	t.Fatalf("no digest listed for %s:\n%s", tc, list)
-	return ""
-}
-
 // `approver approve` approves only arguments the approver reviewed: once
 // the arguments were edited (after the approver read them with `approver
 // list`, say), it needs --digest from a listing that shows the edit, and
@@ -145,7 +128,7 @@ func TestDecideApprovesOnlyTheArgumentsReviewed(t *testing.T) {
 
 	// Alice reads A; pat edits it into B before alice approves.
 	publish("call_edited", 0, argsA, nil)
-	digestA := listedDigest(t, list(), "call_edited")
+	digestA := testutil.ListedDigest(t, list(), "call_edited")
 	publish("call_edited", 1, argsB, editedByPat)
 	// A second approval of a quorum, arguments unchanged.
 	publish("call_counted", 0, argsA, nil)
@@ -177,7 +160,7 @@ func TestDecideApprovesOnlyTheArgumentsReviewed(t *testing.T) {
 	}
 
 	// Alice lists again, reads B, and approves it by its digest.
-	digestB := listedDigest(t, list(), "call_edited")
+	digestB := testutil.ListedDigest(t, list(), "call_edited")
 	var out bytes.Buffer
 	if err := Decide(t.Context(), cfg, DecideArgs{ToolCallID: "call_edited", Decision: "approved", Digest: digestB}, &out); err != nil {
 		t.Fatalf("approve --digest %s: %v", digestB, err)

@@ -1,8 +1,9 @@
 // Package testutil holds the helpers that tests across the module share:
 // polling a condition instead of sleeping (until it holds, or while it
-// must keep holding), a goroutine-safe output buffer,
-// a spare loopback port and the module's root. It depends only on
-// spareport, so any package's tests may import it.
+// must keep holding), a goroutine-safe output buffer, a spare loopback
+// port, the module's root, and the digest `approver list` shows for a
+// request. It depends only on spareport, so any package's tests may import
+// it.
 package testutil
 
 import (
