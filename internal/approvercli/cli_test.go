@@ -20,8 +20,6 @@ import (
 	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/ablylocal"
 	"github.com/hitl/durable-approvals/internal/ablylocal/ablytest"
-	"github.com/hitl/durable-approvals/internal/ablymsg"
-	"github.com/hitl/durable-approvals/internal/bridge"
 	"github.com/hitl/durable-approvals/internal/testutil"
 	"github.com/hitl/durable-approvals/workflows"
 )
@@ -166,19 +164,16 @@ func responses(t *testing.T, ch *ably.RESTChannel) []*ably.Message {
 	return out
 }
 
-// checkResponse verifies a published response the way the bridge reads it.
+// checkResponse checks a published response against what the CLI was asked
+// to send.
 func checkResponse(t *testing.T, m *ably.Message, toolCallID, workflowID, decision, reason string) {
 	t.Helper()
-	r, err := bridge.DecodeResponse(m)
-	if err != nil {
-		t.Fatalf("bridge rejects the published response: %v", err)
-	}
+	r := readSent(t, m)
 	if r.ClientID != "alice" || r.Role != "publisher" || r.ToolCallID != toolCallID || r.WorkflowID != workflowID || r.Decision != decision || r.Reason != reason {
 		t.Fatalf("response = %+v, want %s/%s %s %q by alice (publisher)", r, workflowID, toolCallID, decision, reason)
 	}
-	h, _ := ablymsg.AsMap(m.Extras["headers"])
-	if _, has := h["workflowId"]; has != (workflowID != "") {
-		t.Fatalf("headers = %v", h)
+	if r.HasWFID != (workflowID != "") {
+		t.Fatalf("headers = %v", m.Extras[workflows.ExtrasHeaders])
 	}
 }
 
@@ -264,9 +259,8 @@ func TestDecideSendsTheArgumentsDigest(t *testing.T) {
 	if len(rs) != 1 {
 		t.Fatalf("%d responses, want 1", len(rs))
 	}
-	r, err := bridge.DecodeResponse(rs[0])
-	if err != nil || r.ArgumentsDigest != d.ArgumentsDigest {
-		t.Fatalf("response = %+v, %v; want the digest %s", r, err, d.ArgumentsDigest)
+	if r := readSent(t, rs[0]); r.ArgumentsDigest != d.ArgumentsDigest {
+		t.Fatalf("response = %+v; want the digest %s", r, d.ArgumentsDigest)
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 
 	"github.com/ably/ably-go/ably"
 
-	"github.com/hitl/durable-approvals/internal/bridge"
 	"github.com/hitl/durable-approvals/internal/testutil"
 	"github.com/hitl/durable-approvals/workflows"
 )
@@ -188,10 +187,7 @@ func TestDecideApprovesOnlyTheArgumentsReviewed(t *testing.T) {
 		t.Fatalf("%d responses, want %d", len(rs), len(want))
 	}
 	for i, w := range want {
-		r, err := bridge.DecodeResponse(rs[i])
-		if err != nil {
-			t.Fatalf("the bridge refuses response %d: %v", i, err)
-		}
+		r := readSent(t, rs[i])
 		if r.ToolCallID != w.tc || r.Decision != w.decision || r.ArgumentsDigest != w.digest {
 			t.Errorf("response %d = %s %s %s, want %s %s %s", i, r.ToolCallID, r.Decision, r.ArgumentsDigest, w.tc, w.decision, w.digest)
 		}

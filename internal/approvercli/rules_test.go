@@ -13,7 +13,6 @@ import (
 
 	"github.com/ably/ably-go/ably"
 
-	"github.com/hitl/durable-approvals/internal/bridge"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -219,10 +218,7 @@ func TestDecideWithEdits(t *testing.T) {
 	}
 	wantArgs := map[string]string{"call_edit": `{"title":"Introducing our new API (beta)"}`, "call_args": `{"title":"API v2"}`, "call_same": ""}
 	for _, m := range rs {
-		r, err := bridge.DecodeResponse(m)
-		if err != nil {
-			t.Fatalf("the bridge refuses the response: %v", err)
-		}
+		r := readSent(t, m)
 		if r.Arguments != wantArgs[r.ToolCallID] || r.ArgumentsDigest != workflows.ArgumentsDigest(args) || r.Decision != "approved" {
 			t.Errorf("response %+v, want arguments %q and the digest of the arguments shown", r, wantArgs[r.ToolCallID])
 		}
