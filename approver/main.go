@@ -190,7 +190,7 @@ func runCLI(ctx context.Context, cmd string, args []string, env config.Env, stdi
 	if cmd == "approve" {
 		fs.BoolVar(&da.Edit, "edit", false, "approve with edits: edit the arguments in $VISUAL or $EDITOR first (editable policies only)")
 		fs.StringVar(&da.Arguments, "arguments", "", "approve with these edited arguments (a JSON object; editable policies only)")
-		fs.StringVar(&da.Digest, "digest", "", "the `HEX` Digest that \"approver list\" showed for the arguments you reviewed (sha256: optional, at least 8 digits): refuse unless the pending arguments have it; needed once the arguments were edited")
+		fs.StringVar(&da.Digest, "digest", "", fmt.Sprintf("the `HEX` Digest that \"approver list\" showed for the arguments you reviewed (sha256: optional, at least %d hex digits): refuse unless the pending arguments have it; needed once the arguments were edited", approvercli.MinDigestPrefix))
 	}
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
