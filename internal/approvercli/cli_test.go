@@ -340,13 +340,22 @@ func waitOutput(t *testing.T, out *testutil.SyncBuffer, want string, count int) 
 // cancel, and where Watch's result arrives.
 func startWatch(t *testing.T, cfg Config) (*io.PipeWriter, *testutil.SyncBuffer, context.CancelFunc, <-chan error) {
 	t.Helper()
+	return startWatchTypedAhead(t, cfg, "")
+}
+
+// startWatchTypedAhead is startWatch with typedAhead already waiting in the
+// input when Watch starts, as keys typed while the command starts, or a
+// line piped in, are.
+func startWatchTypedAhead(t *testing.T, cfg Config, typedAhead string) (*io.PipeWriter, *testutil.SyncBuffer, context.CancelFunc, <-chan error) {
+	t.Helper()
 	inR, inW := io.Pipe()
 	t.Cleanup(func() { inW.Close() })
 	out := &testutil.SyncBuffer{}
 	ctx, cancel := context.WithCancel(t.Context())
 	t.Cleanup(cancel)
 	done := make(chan error, 1)
-	go func() { done <- Watch(ctx, cfg, inR, out) }()
+	in := io.MultiReader(strings.NewReader(typedAhead), inR)
+	go func() { done <- Watch(ctx, cfg, in, out) }()
 	return inW, out, cancel, done
 }
 
@@ -439,6 +448,32 @@ func TestWatchTypeAheadDoesNotAnswerTheNextRequest(t *testing.T) {
 	}
 	checkResponse(t, rs[0], "call_1", "wf-1", "approved", "")
 	checkResponse(t, rs[1], "call_2", "wf-2", "rejected", "not now")
+}
+
+// A line already waiting when watch starts (typed while it connected, or
+// piped in: `echo y | approver watch`) was typed before any request was
+// shown, so it answers none: the screen says so, and only a line typed
+// once the request is shown approves it.
+func TestWatchInputWaitingAtStartAnswersNothing(t *testing.T) {
+	e := startEnv(t)
+	agent := e.rest(t, workflows.DefaultAgentClientID)
+	publishRequest(t, agent, "call_1", "wf-1", time.Now().Add(10*time.Minute))
+
+	inW, out, cancel, done := startWatchTypedAhead(t, e.cliConfig(t, nil), "y\ny\n")
+	waitOutput(t, out, IgnoredEarlyInput, 1)
+	if s := out.String(); strings.Contains(s, "Decision sent") || !strings.Contains(s, "Tool call ID:  call_1") {
+		t.Fatalf("want call_1 shown and not answered by the lines waiting at the start:\n%s", s)
+	}
+	io.WriteString(inW, "y\n")
+	waitOutput(t, out, "Decision sent: approved", 1)
+
+	cancel()
+	waitReturn(t, done, 10*time.Second, "Watch", "after cancel")
+	rs := responses(t, agent)
+	if len(rs) != 1 {
+		t.Fatalf("%d responses, want 1", len(rs))
+	}
+	checkResponse(t, rs[0], "call_1", "wf-1", "approved", "")
 }
 
 func TestWatchExpiry(t *testing.T) {

@@ -14,10 +14,19 @@ import (
 // (those published before it started, then live ones), asks for a decision
 // on in, and publishes it. Lines typed while no request is shown, or
 // before the request shown was (a double Enter, a paste of "y\ny\n" that
-// answered the previous one), are discarded, so an early keystroke never
+// answered the previous one, a line waiting in the input when it starts),
+// are discarded, so an early keystroke never
 // answers a request the approver has not seen. It returns nil when ctx is
 // cancelled or in reaches EOF.
 func Watch(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error {
+	// Read the input from the start, before connecting: a line already
+	// waiting (typed while the command started, or piped in) is then
+	// stamped before any request is on the screen, and never answers one.
+	// Started later, the reader would stamp such a line when it got round
+	// to it, after the first request was shown.
+	stop := make(chan struct{})
+	defer close(stop)
+	lines := readLines(in, stop)
 	s, err := open(ctx, cfg)
 	if err != nil {
 		return err
@@ -30,7 +39,6 @@ func Watch(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error {
 	fmt.Fprintf(out, "Connected to Ably as %s.\nWaiting for approval requests on %s...\n", clean(who), clean(s.cfg.Channel))
 
 	w := &watcher{s: s, out: out, answered: map[string]bool{}}
-	lines := readLines(in, s.done)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	w.showNext()
