@@ -25,3 +25,35 @@ func TestLoggerRoutesToSlog(t *testing.T) {
 		t.Errorf("the zero Logger logged:\n%s", out)
 	}
 }
+
+// ably-go logs the URL it could not dial, with the user's JWT or the API
+// key's secret in its query; the log line keeps the rest.
+func TestLoggerRedactsCredentials(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{
+			in:   `dial failed: wss://127.0.0.1:1/?access_token=eyJhbGciOiJIUzI1NiIs.eyJ4IjoxfQ.c2ln&format=json&heartbeats=true: connection refused`,
+			want: `dial failed: wss://127.0.0.1:1/?access_token=REDACTED&format=json&heartbeats=true: connection refused`,
+		},
+		{
+			in:   `GET https://rest.ably.io/time?format=json&key=appid.keyid%3As3cr3t failed`,
+			want: `GET https://rest.ably.io/time?format=json&key=REDACTED failed`,
+		},
+		{
+			in:   `sending {"action":17,"accessToken":"eyJ.secret.sig","connectionKey":"ck"}`,
+			want: `sending {"action":17,"accessToken":"REDACTED","connectionKey":"ck"}`,
+		},
+		{in: `attach "ai:big-bad-any": timeout`, want: `attach "ai:big-bad-any": timeout`},
+		{in: `monkey=banana`, want: `monkey=banana`},
+	}
+	for _, tt := range tests {
+		if got := Redact(tt.in); got != tt.want {
+			t.Errorf("Redact(%q)\n = %q\nwant %q", tt.in, got, tt.want)
+		}
+	}
+	var buf strings.Builder
+	l := Logger{Log: slog.New(slog.NewTextHandler(&buf, nil))}
+	l.Printf(ably.LogError, "dial %s", "ws://127.0.0.1:1/?access_token=eyJsecret")
+	if out := buf.String(); strings.Contains(out, "eyJsecret") || !strings.Contains(out, "access_token=REDACTED") {
+		t.Errorf("logged %q: want the token redacted", out)
+	}
+}

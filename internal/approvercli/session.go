@@ -143,8 +143,9 @@ func open(ctx context.Context, cfg Config) (*session, error) {
 		}
 	})
 	if err != nil {
+		why := connectionTrouble(client, cfg.Ably)
 		s.close()
-		return nil, fmt.Errorf("attach to channel %q: %w", cfg.Channel, err)
+		return nil, fmt.Errorf("attach to channel %q: %w%s", cfg.Channel, err, why)
 	}
 	msgs, _, err := ablymsg.HistoryUntilAttach(actx, s.ch, ablymsg.HistoryRange{PageSize: 100, MaxMessages: cfg.HistoryPages * 100})
 	if err != nil {
@@ -221,4 +222,24 @@ func (s *session) respond(ctx context.Context, toolCallID, workflowID, digest, d
 		return fmt.Errorf("publish decision: %w", err)
 	}
 	return nil
+}
+
+// connectionTrouble says why an attach failed when the connection itself
+// did not come up (the server is down, the endpoint wrong): the attach's
+// own error is then only a deadline. Empty when connected. Credentials in
+// ably-go's error are blanked.
+func connectionTrouble(client *ably.Realtime, c ablyconn.Config) string {
+	state := client.Connection.State()
+	if state == ably.ConnectionStateConnected {
+		return ""
+	}
+	where := "Ably"
+	if c.Endpoint != "" {
+		where = "the Ably endpoint " + c.Endpoint + " (ABLY_ENDPOINT)"
+	}
+	msg := fmt.Sprintf(" (no connection to %s: %s", where, state)
+	if reason := client.Connection.ErrorReason(); reason != nil {
+		msg += ": " + ablyconn.Redact(reason.Error())
+	}
+	return msg + ")"
 }

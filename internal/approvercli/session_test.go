@@ -2,10 +2,15 @@ package approvercli
 
 import (
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hitl/durable-approvals/internal/ablyconn"
+	"github.com/hitl/durable-approvals/internal/testutil"
 )
 
 // The password goes to the auth server with HTTP Basic and the approver's
@@ -58,4 +63,30 @@ func TestConfigValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// With the Ably endpoint down, the error says so (the attach's own error
+// is only a deadline), and neither it nor the log shows the user's token.
+func TestOpenSaysWhyNotConnected(t *testing.T) {
+	e := startEnv(t)
+	cfg := e.cliConfig(t, nil)
+	cfg.Ably.Endpoint = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t)) // nothing listens
+	cfg.Timeout = 3 * time.Second
+	logs := &testutil.SyncBuffer{}
+	cfg.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg.AblyOptions = nil // ably-go logs at its default level through cfg.Log
+	err := List(t.Context(), cfg, io.Discard)
+	if err == nil {
+		t.Fatal("List with no Ably server: no error")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "no connection to the Ably endpoint "+cfg.Ably.Endpoint+" (ABLY_ENDPOINT)") {
+		t.Errorf("error %q does not say the endpoint is unreachable", msg)
+	}
+	for what, text := range map[string]string{"error": msg, "log": logs.String()} {
+		if strings.Contains(text, "access_token=ey") || strings.Contains(text, "accessToken\":\"ey") {
+			t.Errorf("the %s shows the user's token:\n%s", what, text)
+		}
+	}
+	t.Logf("error: %v", err)
 }

@@ -599,7 +599,8 @@ func errString(e *ably.ErrorInfo) string {
 	if e == nil {
 		return ""
 	}
-	return e.Error()
+	// A failed dial's error holds the URL, and the URL the bridge's token.
+	return ablyconn.Redact(e.Error())
 }
 
 // seen is a bounded set of recently forwarded message ids.

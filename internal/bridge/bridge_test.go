@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"fmt"
 	"runtime/pprof"
 	"strings"
 	"testing"
@@ -269,5 +270,28 @@ func TestRunRejectsBadConfig(t *testing.T) {
 				t.Fatalf("Run = %v, want error containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// The reason of a lost connection is logged; a failed dial's reason holds
+// the URL, with the bridge's token in its query.
+func TestErrStringRedactsToken(t *testing.T) {
+	const token = "eyJhbGciOiJIUzI1NiJ9.eyJ4IjoxfQ.c2lnbmF0dXJl"
+	c := ablyconn.Config{Endpoint: fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))} // nothing listens
+	client, err := ably.NewRealtime(append(c.EndpointOptions(), ably.WithToken(token), ably.WithLogLevel(ably.LogNone))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(client.Close)
+	var reason *ably.ErrorInfo
+	testutil.Eventually(t, 10*time.Second, "the dial to fail", func() bool {
+		reason = client.Connection.ErrorReason()
+		return reason != nil
+	})
+	if !strings.Contains(reason.Error(), token) {
+		t.Fatalf("ably-go's reason %q does not show the token: the test shows nothing", reason)
+	}
+	if got := errString(reason); strings.Contains(got, token) || !strings.Contains(got, "access_token=REDACTED") {
+		t.Fatalf("errString = %q: want the token redacted", got)
 	}
 }
