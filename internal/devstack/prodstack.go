@@ -38,6 +38,7 @@ type ProdStack struct {
 	tempWork     bool
 	log          *slog.Logger
 	logFile      *os.File
+	unlock       func() error // releases the state directory (lockState)
 	out          io.Writer
 	ports        prodPorts
 	tools        map[string]string // pinned tool name -> binary
@@ -109,6 +110,9 @@ func ProdUp(ctx context.Context, cfg ProdConfig, out io.Writer) (st *ProdStack, 
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return st, err
 		}
+	}
+	if st.unlock, err = lockState(st.stateDir()); err != nil {
+		return st, err
 	}
 	if st.logFile, err = os.OpenFile(filepath.Join(st.LogDir(), "devstack.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err != nil {
 		return st, err
@@ -574,6 +578,10 @@ func (st *ProdStack) Close() error {
 	if st.logFile != nil {
 		errs = append(errs, st.logFile.Close())
 		st.logFile = nil
+	}
+	if st.unlock != nil {
+		errs = append(errs, st.unlock())
+		st.unlock = nil
 	}
 	if st.tempWork && st.work != "" {
 		errs = append(errs, os.RemoveAll(st.work))

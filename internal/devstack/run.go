@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 
 	"github.com/hitl/durable-approvals/config"
@@ -34,7 +35,13 @@ func Run(ctx context.Context, cmd string, args []string, env config.Env, stdin i
 	}
 	switch cmd {
 	case "env":
-		s, _, err := loadOrCreateSecrets(cfg.StateDir(), rand.Reader)
+		// env only reads: a -work that holds no stack (a typo, or env
+		// run before up) gets an error, not new passwords that the
+		// running stack's auth server would refuse.
+		s, err := loadSecrets(cfg.StateDir(), rand.Reader)
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("no dev stack state in %s (no %s there): start one with `devstack up` (and the same -work) first; env only prints the settings of a stack", cfg.StateDir(), SecretsFile)
+		}
 		if err != nil {
 			return err
 		}

@@ -39,6 +39,7 @@ type Stack struct {
 	temporal *proc
 	children []*proc        // worker, bridge: stopped in reverse order
 	inproc   []func() error // in-process servers' stops, in start order
+	unlock   func() error   // releases the state directory (lockState)
 }
 
 // Binaries built into .bin. The approver binary is both the bridge
@@ -62,6 +63,9 @@ func Up(ctx context.Context, cfg Config, out io.Writer) (st *Stack, err error) {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return st, fmt.Errorf("create %s: %w", dir, err)
 		}
+	}
+	if st.unlock, err = lockState(cfg.StateDir()); err != nil {
+		return st, err
 	}
 	st.logFile, err = os.OpenFile(filepath.Join(cfg.LogDir(), "devstack.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
@@ -387,6 +391,10 @@ func (st *Stack) Close() error {
 	if st.logFile != nil {
 		errs = append(errs, st.logFile.Close())
 		st.logFile = nil
+	}
+	if st.unlock != nil {
+		errs = append(errs, st.unlock())
+		st.unlock = nil
 	}
 	return errors.Join(errs...)
 }

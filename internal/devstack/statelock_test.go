@@ -1,0 +1,87 @@
+//go:build unix
+
+package devstack
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hitl/durable-approvals/config"
+)
+
+// One work directory, one stack: a second lock on it is refused, naming
+// the holder, until the first is released.
+func TestLockState(t *testing.T) {
+	dir := t.TempDir()
+	release, err := lockState(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = lockState(dir)
+	if !errors.Is(err, ErrStateInUse) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Fatalf("second lock: %v, want ErrStateInUse naming pid %d", err, os.Getpid())
+	}
+	if err := release(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := lockState(dir)
+	if err != nil {
+		t.Fatalf("lock after release: %v", err)
+	}
+	if err := again(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Up on a work directory another devstack holds fails at once, before it
+// starts anything on the shared Temporal database.
+func TestUpRefusesAWorkDirInUse(t *testing.T) {
+	c := testConfig(t, config.Env{})
+	c.Work = t.TempDir()
+	if err := os.MkdirAll(c.StateDir(), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	release, err := lockState(c.StateDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { release() })
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var out bytes.Buffer
+	st, err := Up(ctx, c, &out)
+	if st != nil {
+		st.Close()
+	}
+	if !errors.Is(err, ErrStateInUse) {
+		t.Fatalf("Up on a locked work directory: %v, want ErrStateInUse\n%s", err, out.String())
+	}
+	if _, err := os.Stat(filepath.Join(c.StateDir(), SecretsFile)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Up wrote secrets before it had the work directory: %v", err)
+	}
+}
+
+// env only reads: on a work directory with no stack it says so and
+// creates nothing (new passwords would not be the running stack's).
+func TestEnvNeedsAStack(t *testing.T) {
+	work := t.TempDir()
+	var out bytes.Buffer
+	err := Run(t.Context(), "env", []string{"-work", work}, config.Env{}, strings.NewReader(""), &out, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "no dev stack state in "+filepath.Join(work, "state")) {
+		t.Fatalf("env without a stack: %v, want an error naming the state directory", err)
+	}
+	if out.Len() != 0 {
+		t.Errorf("env printed settings without a stack:\n%s", out.String())
+	}
+	if entries, _ := os.ReadDir(work); len(entries) != 0 {
+		t.Errorf("env created %v in the work directory", entries)
+	}
+}
