@@ -130,7 +130,7 @@ func dispatch(ctx context.Context, args []string, env config.Env, stdin io.Reade
 	case "keygen":
 		return runKeygen(args, stdout, stderr)
 	default:
-		return usageError{fmt.Errorf("unknown command %q", cmd)}
+		return usageError{err: fmt.Errorf("unknown command %q", cmd)}
 	}
 }
 
@@ -149,16 +149,25 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+// newFlagSet is the flag set of the command name, whose usage line names
+// its operands. Its errors are returned, and printed once by run as the
+// command's one error line; the flag package prints only the usage.
+func newFlagSet(name, operands string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("approver "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: approver %s [flags]%s\n", name, operands)
+		fs.SetOutput(stderr)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
 	return fs
 }
 
 func runCLI(ctx context.Context, cmd string, args []string, env config.Env, stdin io.Reader, stdout, stderr io.Writer) error {
 	ablyCfg, err := ablyconn.FromEnv(env.Get)
 	if err != nil {
-		return usageError{err}
+		return usageError{err: err}
 	}
 	cfg := approvercli.Config{
 		Ably:          ablyCfg,
@@ -171,10 +180,14 @@ func runCLI(ctx context.Context, cmd string, args []string, env config.Env, stdi
 	}
 	if v := env.Get(config.EnvApproverInsecureAllowPlaintext); v != "" {
 		if cfg.AllowPlaintext, err = strconv.ParseBool(v); err != nil {
-			return usageError{fmt.Errorf("%s=%q: want true or false", config.EnvApproverInsecureAllowPlaintext, v)}
+			return usageError{err: fmt.Errorf("%s=%q: want true or false", config.EnvApproverInsecureAllowPlaintext, v)}
 		}
 	}
-	fs := newFlagSet(cmd, stderr)
+	operands := ""
+	if cmd == "approve" || cmd == "reject" {
+		operands = " TOOLCALLID"
+	}
+	fs := newFlagSet(cmd, operands, stderr)
 	fs.StringVar(&cfg.Channel, "channel", cfg.Channel, "approvals channel (ABLY_CHANNEL)")
 	fs.StringVar(&cfg.AgentClientID, "agent-client-id", cfg.AgentClientID, "clientId of the agent; requests from anyone else are ignored (HITL_AGENT_CLIENT_ID)")
 	fs.StringVar(&cfg.AuthURL, "auth-url", cfg.AuthURL, "auth server base URL (AUTH_URL)")
@@ -184,7 +197,7 @@ func runCLI(ctx context.Context, cmd string, args []string, env config.Env, stdi
 	var da approvercli.DecideArgs
 	if cmd == "approve" || cmd == "reject" {
 		fs.StringVar(&da.Reason, "reason", "", "reason for the decision (required for reject)")
-		fs.BoolVar(&da.Force, "force", false, "send even if no pending request for the tool call is known (only headers.toolCallId)")
+		fs.BoolVar(&da.Force, "force", false, "send even if no pending request for the tool call is known (only headers.toolCallId), or if your role is below the required one (the agent records it and keeps waiting)")
 		fs.DurationVar(&da.Wait, "wait", approvercli.DefaultDecideWait, "how long to wait for the approval request if it is not published yet (negative: do not wait)")
 	}
 	if cmd == "approve" {
@@ -197,15 +210,15 @@ func runCLI(ctx context.Context, cmd string, args []string, env config.Env, stdi
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return usageError{err}
+		return usageError{err: err}
 	}
 	if err := cfg.Validate(); err != nil {
-		return usageError{err}
+		return usageError{err: err}
 	}
 	switch cmd {
 	case "watch", "list":
 		if len(pos) != 0 {
-			return usageError{fmt.Errorf("%s takes no arguments, got %q", cmd, pos)}
+			return usageError{err: fmt.Errorf("%s takes no arguments, got %q", cmd, pos)}
 		}
 		if cmd == "list" {
 			return approvercli.List(ctx, cfg, stdout)
@@ -213,21 +226,21 @@ func runCLI(ctx context.Context, cmd string, args []string, env config.Env, stdi
 		return approvercli.Watch(ctx, cfg, stdin, stdout)
 	}
 	if len(pos) != 1 {
-		return usageError{fmt.Errorf("%s needs exactly one TOOLCALLID", cmd)}
+		return usageError{err: fmt.Errorf("%s needs exactly one TOOLCALLID", cmd)}
 	}
 	da.ToolCallID = pos[0]
 	da.Decision = workflows.DecisionApproved
 	if cmd == "reject" {
 		da.Decision = workflows.DecisionRejected
 		if strings.TrimSpace(da.Reason) == "" {
-			return usageError{errors.New("reject needs --reason")}
+			return usageError{err: errors.New("reject needs --reason")}
 		}
 	}
 	if da.Edit {
 		da.Editor = approvercli.EditorFromEnv(env.Get, stdin, stdout, stderr)
 	}
 	if err := da.Validate(); err != nil {
-		return usageError{err}
+		return usageError{err: err}
 	}
 	return approvercli.Decide(ctx, cfg, da, stdout)
 }
@@ -278,7 +291,7 @@ func (b bridgeFlags) Validate() error {
 func runBridge(ctx context.Context, args []string, env config.Env, stderr io.Writer) error {
 	ablyCfg, err := ablyconn.FromEnv(env.Get)
 	if err != nil {
-		return usageError{err}
+		return usageError{err: err}
 	}
 	bf := bridgeFlags{
 		Ably:       ablyCfg,
@@ -288,7 +301,7 @@ func runBridge(ctx context.Context, args []string, env config.Env, stderr io.Wri
 		HealthAddr: env.Get(envHealthAddr),
 		TraceFile:  env.Get(telemetry.EnvTraceFile),
 	}
-	fs := newFlagSet("bridge", stderr)
+	fs := newFlagSet("bridge", "", stderr)
 	fs.StringVar(&bf.HealthAddr, "health-addr", bf.HealthAddr, "serve GET /healthz and GET /metrics on this host:port ("+envHealthAddr+"; empty: off)")
 	fs.StringVar(&bf.TraceFile, "trace-file", bf.TraceFile, "append OpenTelemetry spans to this file ("+telemetry.EnvTraceFile+"; empty: off)")
 	fs.StringVar(&bf.Channel, "channel", bf.Channel, "approvals channel (ABLY_CHANNEL)")
@@ -297,21 +310,21 @@ func runBridge(ctx context.Context, args []string, env config.Env, stderr io.Wri
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return usageError{err}
+		return usageError{err: err}
 	}
 	if fs.NArg() != 0 {
-		return usageError{fmt.Errorf("bridge takes no arguments, got %q", fs.Args())}
+		return usageError{err: fmt.Errorf("bridge takes no arguments, got %q", fs.Args())}
 	}
 	if err := bf.Validate(); err != nil {
-		return usageError{err}
+		return usageError{err: err}
 	}
 	topts, err := config.TemporalOptions(env)
 	if err != nil {
-		return usageError{err}
+		return usageError{err: err}
 	}
 	signer, err := signing.ParseSigner(bf.SigningKey)
 	if err != nil {
-		return usageError{err}
+		return usageError{err: err}
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	metrics, err := telemetry.NewMetrics("bridge", log)
@@ -370,20 +383,20 @@ func shutdown(ctx context.Context, log *slog.Logger, what string, stop func(cont
 // runKeygen prints a new decision signing key pair: the bridge's
 // HITL_DECISION_SIGNING_KEY and the worker's HITL_DECISION_VERIFY_KEYS.
 func runKeygen(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("keygen", stderr)
+	fs := newFlagSet("keygen", "", stderr)
 	id := fs.String("id", "k1", "key id (a-z 0-9 . _ -), so that keys can be rotated")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return usageError{err}
+		return usageError{err: err}
 	}
 	if fs.NArg() != 0 {
-		return usageError{fmt.Errorf("keygen takes no arguments, got %q", fs.Args())}
+		return usageError{err: fmt.Errorf("keygen takes no arguments, got %q", fs.Args())}
 	}
 	sk, vk, err := signing.Generate(*id, rand.Reader)
 	if err != nil {
-		return usageError{err}
+		return usageError{err: err}
 	}
 	fmt.Fprintf(stdout, "# the approver bridge only (secret):\n%s=%s\n"+
 		"# every worker (public; list the old and the new key, comma-separated, while rotating):\n%s=%s\n",

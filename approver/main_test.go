@@ -27,7 +27,8 @@ func TestRunExitCodes(t *testing.T) {
 	}{
 		{name: "help", args: []string{"--help"}, wantCode: exitOK, wantStdout: "usage: approver"},
 		{name: "help command", args: []string{"help"}, wantCode: exitOK, wantStdout: "Commands:"},
-		{name: "command help", args: []string{"approve", "--help"}, wantCode: exitOK, wantStderr: "-reason"},
+		{name: "command help", args: []string{"approve", "--help"}, wantCode: exitOK, wantStderr: "usage: approver approve [flags] TOOLCALLID\n"},
+		{name: "command help lists flags", args: []string{"reject", "-h"}, wantCode: exitOK, wantStderr: "-reason"},
 		{name: "unknown command", args: []string{"frob"}, wantCode: exitUsage, wantStderr: `unknown command "frob"`},
 		{name: "no credentials", args: []string{"list"}, wantCode: exitUsage, wantStderr: "APPROVER_USER is required"},
 		{name: "bad ABLY_TLS", args: []string{"list"}, env: config.Env{"ABLY_TLS": "maybe"}, wantCode: exitUsage, wantStderr: "ABLY_TLS"},
@@ -74,6 +75,9 @@ func TestRunExitCodes(t *testing.T) {
 			if tt.wantCode != exitOK {
 				if n := strings.Count(stderr.String(), "approver: "); n != 1 {
 					t.Errorf("want one error line, got %d:\n%s", n, stderr.String())
+				}
+				if n := strings.Count(stderr.String(), "flag provided but not defined"); n > 1 {
+					t.Errorf("the flag error is printed %d times:\n%s", n, stderr.String())
 				}
 			}
 		})

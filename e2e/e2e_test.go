@@ -51,7 +51,12 @@ func TestEndToEnd(t *testing.T) {
 	step("editor is insufficient and the call stays pending", func(t *testing.T) {
 		id := s.startRun("Publish the blog post called 'Editor tries'")
 		p := s.waitPending(id, 1)[0]
-		if out, err := s.cli("editor", "approve", p.ToolCallID); err != nil {
+		// The CLI refuses (the role is below); --force sends it, as a
+		// client that does not check would.
+		if out, err := s.cli("editor", "approve", p.ToolCallID); err == nil || !strings.Contains(out, "below the required publisher") {
+			t.Fatalf("approver approve as an editor: %v, want a refusal\n%s", err, out)
+		}
+		if out, err := s.cli("editor", "approve", "--force", p.ToolCallID); err != nil {
 			t.Fatalf("approver approve: %v\n%s", err, out)
 		}
 		e := s.waitAudit(id, "an ignored editor decision", func(e workflows.AuditEntry) bool {

@@ -287,9 +287,10 @@ func TestDecideWaitsForLateRequest(t *testing.T) {
 	checkResponse(t, rs[0], "call_late", "wf-late", "approved", "")
 }
 
-// An approver whose role is below the required one can still answer (the
-// workflow records it) but is told so.
-func TestDecideWarnsInsufficientRole(t *testing.T) {
+// An approver whose role is below the required one is refused, and nothing
+// is sent: the workflow would only record the decision as ignored. With
+// --force it is sent, and the approver is told it will not count.
+func TestDecideRefusesInsufficientRole(t *testing.T) {
 	e := startEnv(t) // alice is a publisher
 	agent := e.rest(t, workflows.DefaultAgentClientID)
 	d := workflows.ApprovalRequestData{Tool: "delete_post", Arguments: `{"slug":"x"}`, ToolCallID: "call_del", WorkflowID: "wf-del",
@@ -297,11 +298,26 @@ func TestDecideWarnsInsufficientRole(t *testing.T) {
 	if err := agent.PublishMultiple(t.Context(), []*ably.Message{{Name: workflows.MsgApprovalRequest, Data: d}}); err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	if err := Decide(t.Context(), e.cliConfig(t, nil), DecideArgs{ToolCallID: "call_del", Decision: "approved"}, &out); err != nil {
-		t.Fatalf("approve: %v", err)
+	for _, decision := range []string{workflows.DecisionApproved, workflows.DecisionRejected} {
+		var out bytes.Buffer
+		err := Decide(t.Context(), e.cliConfig(t, nil), DecideArgs{ToolCallID: "call_del", Decision: decision, Reason: "x"}, &out)
+		if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "your role publisher is below the required admin") ||
+			!strings.Contains(err.Error(), "nothing was sent (--force sends it anyway)") {
+			t.Fatalf("%s by a publisher of an admin's call: %v, want ErrRefused saying the role is below and nothing was sent", decision, err)
+		}
+		if strings.Contains(out.String(), "Decision sent") {
+			t.Fatalf("%s: output %q says it was sent", decision, out.String())
+		}
 	}
-	want := "=\nwarning: your role publisher is below the required admin; the agent will record this and keep waiting\nDecision sent: approved\n"
+	if n := len(responses(t, agent)); n != 0 {
+		t.Fatalf("%d responses after refusals, want 0", n)
+	}
+
+	var out bytes.Buffer
+	if err := Decide(t.Context(), e.cliConfig(t, nil), DecideArgs{ToolCallID: "call_del", Decision: "approved", Force: true}, &out); err != nil {
+		t.Fatalf("approve --force: %v", err)
+	}
+	want := "warning: your role publisher is below the required admin; sending anyway (--force): the agent will record this and keep waiting\nDecision sent: approved\n"
 	if got := out.String(); !strings.Contains(got, "Tool call ID:  call_del") || !strings.HasSuffix(got, want) {
 		t.Fatalf("output %q, want the request and then %q", got, want)
 	}

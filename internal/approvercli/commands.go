@@ -39,7 +39,9 @@ type DecideArgs struct {
 	Decision   string // workflows.DecisionApproved or workflows.DecisionRejected
 	Reason     string
 	// Force sends the guide-shaped response (only headers.toolCallId) even
-	// when no pending request for the tool call is known.
+	// when no pending request for the tool call is known, and sends a
+	// decision even when the approver's role is below the required one
+	// (the workflow records it as ignored and keeps waiting).
 	Force bool
 	// Wait is how long to listen for the request when it is not in the
 	// channel history yet (the agent may still be publishing it). Zero
@@ -178,6 +180,10 @@ func Decide(ctx context.Context, cfg Config, a DecideArgs, out io.Writer) error 
 		if why := refusal(r, s.clientID, s.role, a.Decision, editing); why != "" {
 			return fmt.Errorf("%w: %s", ErrRefused, why)
 		}
+		roleWhy := s.roleRefusal(r)
+		if roleWhy != "" && !a.Force {
+			return fmt.Errorf("%w: %s; the agent would record the decision and keep waiting, so nothing was sent (--force sends it anyway)", ErrRefused, roleWhy)
+		}
 		if a.Decision == workflows.DecisionApproved {
 			// A rejection needs no proof: rejecting arguments not seen
 			// denies.
@@ -186,7 +192,9 @@ func Decide(ctx context.Context, cfg Config, a DecideArgs, out io.Writer) error 
 			}
 			writeRequest(out, r, s.cfg.Now())
 		}
-		if w := s.roleWarning(r); w != "" {
+		if roleWhy != "" {
+			fmt.Fprintf(out, "warning: %s; sending anyway (--force): the agent will record this and keep waiting\n", roleWhy)
+		} else if w := s.roleWarning(r); w != "" {
 			fmt.Fprintln(out, w)
 		}
 		if editing {

@@ -175,25 +175,34 @@ func (s *session) apply(m *ably.Message) Event {
 	return ev
 }
 
-// roleWarning is the line that tells the approver their role does not
-// reach r's required role, or "" when it does. The decision is still sent:
-// the workflow records it as ignored and keeps waiting. The hierarchy is
-// the request's (workflows.DefaultRoles when it names none).
-func (s *session) roleWarning(r Request) string {
+// roleRefusal says why this approver's role cannot decide r, when the CLI
+// knows it for sure: both roles are in the request's hierarchy
+// (workflows.DefaultRoles when it names none) and the approver's is below
+// the required one. The workflow would record such a decision as ignored
+// and keep waiting. "" otherwise.
+func (s *session) roleRefusal(r Request) string {
 	roles := r.roles()
-	err := workflows.CanApprove(roles, s.role, r.RequiredRole)
-	switch {
-	case err == nil:
+	if workflows.CanApprove(roles, s.role, r.RequiredRole) == nil || s.role == "" ||
+		!slices.Contains(roles, s.role) || !slices.Contains(roles, r.RequiredRole) {
 		return ""
-	case s.role != "" && slices.Contains(roles, s.role) && slices.Contains(roles, r.RequiredRole):
-		return fmt.Sprintf("warning: your role %s is below the required %s; the agent will record this and keep waiting", clean(s.role), clean(r.RequiredRole))
-	default:
-		role := s.role
-		if role == "" {
-			role = "(none)"
-		}
-		return fmt.Sprintf("warning: cannot confirm that your role %s reaches the required %s; if it does not, the agent will record this and keep waiting", clean(role), clean(r.RequiredRole))
 	}
+	return fmt.Sprintf("your role %s is below the required %s", clean(s.role), clean(r.RequiredRole))
+}
+
+// roleWarning is the line that tells the approver the CLI cannot confirm
+// that their role reaches r's required role (no role in their token, or
+// one the request's hierarchy does not name), or "" when it can, or when
+// it knows the role falls short (roleRefusal). The decision is still
+// sent: the workflow, which decides, may count it.
+func (s *session) roleWarning(r Request) string {
+	if workflows.CanApprove(r.roles(), s.role, r.RequiredRole) == nil || s.roleRefusal(r) != "" {
+		return ""
+	}
+	role := s.role
+	if role == "" {
+		role = "(none)"
+	}
+	return fmt.Sprintf("warning: cannot confirm that your role %s reaches the required %s; if it does not, the agent will record this and keep waiting", clean(role), clean(r.RequiredRole))
 }
 
 // respond publishes an approval-response and waits for Ably's ACK. The

@@ -92,7 +92,11 @@ func (w *watcher) showNext() {
 		if w.answered[r.key()] {
 			continue
 		}
-		if why := refusal(r, w.s.clientID, w.s.role, workflows.DecisionApproved, false); why != "" {
+		why := refusal(r, w.s.clientID, w.s.role, workflows.DecisionApproved, false)
+		if why == "" {
+			why = w.s.roleRefusal(r)
+		}
+		if why != "" {
 			// Nothing this approver can decide: say so once, until the
 			// request changes.
 			fmt.Fprintf(w.out, "Not for you: %s (%s): %s\n", clean(r.Tool), clean(r.ToolCallID), why)

@@ -55,7 +55,7 @@ func TestWatcherNotices(t *testing.T) {
 // the required one.
 func TestWatcherRoleWarning(t *testing.T) {
 	tests := []struct{ role, want string }{
-		{"editor", "warning: your role editor is below the required publisher; the agent will record this and keep waiting\n" + PromptDecision},
+		{"editor", "Not for you: publish_blog_post (call_a): your role editor is below the required publisher\n"},
 		{"publisher", "=\n" + PromptDecision},
 		{"admin", "=\n" + PromptDecision},
 		{"", "warning: cannot confirm that your role (none) reaches the required publisher"},
