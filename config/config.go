@@ -13,7 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 
 	"go.temporal.io/sdk/client"
@@ -127,7 +129,35 @@ func TemporalOptions(env Env) (client.Options, error) {
 	if opts.Namespace == "" {
 		opts.Namespace = DefaultTemporalNamespace
 	}
+	if err := checkTemporalAddress(opts.HostPort); err != nil {
+		return client.Options{}, err
+	}
 	return opts, nil
+}
+
+// checkTemporalAddress accepts host:port with a port number, or a gRPC
+// target with a resolver scheme (dns:///host:port, unix:path), so that a
+// typo is reported as one instead of as a failed dial ("no children to
+// pick from").
+func checkTemporalAddress(addr string) error {
+	if strings.Contains(addr, ":///") || strings.HasPrefix(addr, "unix:") {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		var n int
+		n, err = strconv.Atoi(port)
+		if err == nil && (n < 1 || n > 65535) {
+			err = fmt.Errorf("port %d out of range", n)
+		}
+		if err == nil && host == "" {
+			err = errors.New("no host")
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("temporal address %q (%s or the profile's address): want host:port, such as %s: %w", addr, EnvTemporalAddress, DefaultTemporalAddress, err)
+	}
+	return nil
 }
 
 // LoadPolicy reads and validates the policy file at path. The error names

@@ -101,6 +101,36 @@ func TestTemporalOptions(t *testing.T) {
 	}
 }
 
+// A Temporal address that cannot be dialled is reported as such, naming
+// the variable, instead of failing in the dial with gRPC's words.
+func TestTemporalOptionsAddress(t *testing.T) {
+	t.Setenv("TEMPORAL_CONFIG_FILE", filepath.Join(t.TempDir(), "none.toml"))
+	for _, tt := range []struct {
+		addr, wantErr string
+	}{
+		{"127.0.0.1:7233", ""},
+		{"temporal-frontend:7233", ""},
+		{"[::1]:7233", ""},
+		{"ns.acct.tmprl.cloud:7233", ""},
+		{"dns:///temporal-frontend:7233", ""},
+		{"unix:/run/temporal.sock", ""},
+		{"garbage", "want host:port"},
+		{"127.0.0.1", "want host:port"},
+		{"127.0.0.1:http", "want host:port"},
+		{"127.0.0.1:0", "out of range"},
+		{"127.0.0.1:70000", "out of range"},
+		{":7233", "no host"},
+	} {
+		_, err := TemporalOptions(Env{EnvTemporalAddress: tt.addr})
+		switch {
+		case tt.wantErr == "" && err != nil:
+			t.Errorf("%q: %v", tt.addr, err)
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), EnvTemporalAddress)):
+			t.Errorf("%q: err = %v, want one naming %s and containing %q", tt.addr, err, EnvTemporalAddress, tt.wantErr)
+		}
+	}
+}
+
 func TestEnv(t *testing.T) {
 	e := Env{"A": " x ", "B": " "}
 	if got := e.Or("A", "d"); got != "x" {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os/user"
 	"strings"
 	"time"
@@ -45,11 +46,15 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 		Temporal: topts,
 		UIURL:    env.Or(config.EnvTemporalUIURL, config.DefaultTemporalUIURL),
 	}
+	// Parse errors are returned and printed once, by main; the flag
+	// package prints only the usage.
 	fs := flag.NewFlagSet("starter", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, usage)
+		fs.SetOutput(stderr)
 		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
 	}
 	fs.StringVar(&c.Requester, "requester", "", "who asks; shown to approvers (default $USER, else the OS user name, else "+unknownRequester+")")
 	fs.BoolVar(&c.Wait, "wait", false, "wait for the run to finish, then print the answer and the audit trail")
@@ -112,6 +117,9 @@ func (c Config) Validate() error {
 	}
 	if c.Temporal.HostPort == "" {
 		errs = append(errs, errors.New(config.EnvTemporalAddress+" is empty"))
+	}
+	if u, err := url.Parse(c.UIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("--ui %q (%s): want the Web UI's http(s) base URL, such as %s", c.UIURL, config.EnvTemporalUIURL, config.DefaultTemporalUIURL))
 	}
 	return errors.Join(errs...)
 }

@@ -89,8 +89,12 @@ func dial(ctx context.Context, cfg Config) (client.Client, error) {
 	opts.Logger = tlog.NewStructuredLogger(discardLogger())
 	c, err := client.DialContext(dctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("cannot reach Temporal at %s (namespace %s) within %s: %w",
-			opts.HostPort, opts.Namespace, cfg.DialTimeout, err)
+		gaveUp := ""
+		if dctx.Err() != nil && ctx.Err() == nil {
+			gaveUp = fmt.Sprintf(" (gave up after --dial-timeout %s)", cfg.DialTimeout)
+		}
+		return nil, fmt.Errorf("cannot reach Temporal at %s (namespace %s)%s: %w",
+			opts.HostPort, opts.Namespace, gaveUp, err)
 	}
 	return c, nil
 }

@@ -42,6 +42,10 @@ func TestLoadConfig(t *testing.T) {
 		{"negative turns", []string{"-max-turns", "-1", "x"}, nil, "", "", false, "max-turns"},
 		{"unknown flag", []string{"-nope", "x"}, nil, "", "", false, "nope"},
 		{"huge prompt", []string{strings.Repeat("a", maxPromptBytes+1)}, nil, "", "", false, "at most"},
+		{"ui not a URL", []string{"--ui", "notaurl", "x"}, nil, "", "", false, "want the Web UI's http(s) base URL"},
+		{"ui without host", []string{"--ui", "http://", "x"}, nil, "", "", false, "want the Web UI's http(s) base URL"},
+		{"ui from env, bad", []string{"x"}, map[string]string{"TEMPORAL_UI_URL": "ftp://ui"}, "", "", false, "TEMPORAL_UI_URL"},
+		{"temporal address malformed", []string{"x"}, map[string]string{"TEMPORAL_ADDRESS": "garbage"}, "", "", false, "want host:port"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
