@@ -39,14 +39,25 @@ func (l Logger) Printf(level ably.LogLevel, format string, v ...any) {
 	l.Log.Log(ctx, lv, Redact(fmt.Sprintf(format, v...)), "component", "ably-go")
 }
 
-// credential matches what ably-go may print of a credential: the
-// access_token and key query parameters of the URLs it dials (a user's
-// JWT, an API key's secret) and a protocol message's accessToken.
-var credential = regexp.MustCompile(`(?i)(\b(?:access_token|key)=)[^&\s"'<>]+|("accessToken"\s*:\s*")[^"]*`)
+// credentials match what ably-go prints of a credential, each with the
+// text kept before it: the access_token and key query parameters of the
+// URLs it dials (a user's JWT, an API key's secret); at the verbose level,
+// a token as %+v prints it (Token:…), an AUTH protocol message
+// (auth=&{…}); and, wherever else one appears, anything shaped like a JWT.
+var credentials = []*regexp.Regexp{
+	regexp.MustCompile(`(?i)(\b(?:access_token|key)=)[^&\s"'<>]+`),
+	regexp.MustCompile(`("accessToken"\s*:\s*")[^"]*`),
+	regexp.MustCompile(`(\bToken:)[^\s}]+`),
+	regexp.MustCompile(`(\bauth=&\{)[^}]*`),
+	regexp.MustCompile(`()\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*`),
+}
 
 // Redact blanks the credentials in s: ably-go logs the URL it failed to
-// dial, query and all, and a log line must not hand out a token that
-// publishes as its user.
+// dial, query and all, and at the verbose level the tokens it sends, and a
+// log line must not hand out a token that publishes as its user.
 func Redact(s string) string {
-	return credential.ReplaceAllString(s, "${1}${2}REDACTED")
+	for _, re := range credentials {
+		s = re.ReplaceAllString(s, "${1}REDACTED")
+	}
+	return s
 }

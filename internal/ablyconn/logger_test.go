@@ -42,6 +42,15 @@ func TestLoggerRedactsCredentials(t *testing.T) {
 			in:   `sending {"action":17,"accessToken":"eyJ.secret.sig","connectionKey":"ck"}`,
 			want: `sending {"action":17,"accessToken":"REDACTED","connectionKey":"ck"}`,
 		},
+		{
+			in:   `starting client-requested reauthorization with token: &{Token:eyJhbGciOiJIUzI1NiIs.eyJ4IjoxfQ.c2ln Expires:1796507861245}`,
+			want: `starting client-requested reauthorization with token: &{Token:REDACTED Expires:1796507861245}`,
+		},
+		{
+			in:   `Realtime Connection: sending (action="auth", id="", auth=&{xVLyHw.native-token-secret})`,
+			want: `Realtime Connection: sending (action="auth", id="", auth=&{REDACTED})`,
+		},
+		{in: `bearer eyJhbGciOiJIUzI1NiIs.eyJ4IjoxfQ.c2ln-_x rest`, want: `bearer REDACTED rest`},
 		{in: `attach "ai:big-bad-any": timeout`, want: `attach "ai:big-bad-any": timeout`},
 		{in: `monkey=banana`, want: `monkey=banana`},
 	}

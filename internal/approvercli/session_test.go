@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ably/ably-go/ably"
+
 	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/testutil"
 )
@@ -89,4 +91,35 @@ func TestOpenSaysWhyNotConnected(t *testing.T) {
 		}
 	}
 	t.Logf("error: %v", err)
+}
+
+// At ably-go's verbose level the token is printed as it is renewed (the
+// token itself, and the AUTH message that carries it); the log shows
+// neither.
+func TestVerboseAblyLogHidesToken(t *testing.T) {
+	e := startEnv(t)
+	cfg := e.cliConfig(t, nil)
+	logs := &testutil.SyncBuffer{}
+	cfg.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg.AblyOptions = []ably.ClientOption{ably.WithLogLevel(ably.LogVerbose)}
+	s, err := open(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	tok, err := s.client.Auth.Authorize(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, "the AUTH message to be logged", func() bool {
+		return strings.Contains(logs.String(), `action=\"auth\"`)
+	})
+	if !strings.Contains(logs.String(), "reauthorization") {
+		t.Fatalf("no reauthorization logged: the test shows nothing\n%s", logs.String())
+	}
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, tok.Token) {
+			t.Errorf("token in the log: %.200s", line)
+		}
+	}
 }
