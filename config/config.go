@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -136,11 +137,13 @@ func TemporalOptions(env Env) (client.Options, error) {
 }
 
 // checkTemporalAddress accepts host:port with a port number, or a gRPC
-// target with a resolver scheme (dns:///host:port, unix:path), so that a
-// typo is reported as one instead of as a failed dial ("no children to
-// pick from").
+// target in one of the schemes gRPC resolves by default (dns:, unix:,
+// unix-abstract:, passthrough:), so that a typo is reported as one instead
+// of as a failed dial ("no children to pick from"). A host without a port
+// is refused: gRPC would dial port 443, which is never a Temporal
+// frontend's default.
 func checkTemporalAddress(addr string) error {
-	if strings.Contains(addr, ":///") || strings.HasPrefix(addr, "unix:") {
+	if u, err := url.Parse(addr); err == nil && grpcSchemes[u.Scheme] {
 		return nil
 	}
 	host, port, err := net.SplitHostPort(addr)
@@ -159,6 +162,10 @@ func checkTemporalAddress(addr string) error {
 	}
 	return nil
 }
+
+// grpcSchemes are the target schemes gRPC-Go registers by itself; any other
+// "x:" prefix is, to gRPC too, a host name followed by a port.
+var grpcSchemes = map[string]bool{"dns": true, "unix": true, "unix-abstract": true, "passthrough": true}
 
 // LoadPolicy reads and validates the policy file at path. The error names
 // the file and, for an invalid policy, every problem in it.
