@@ -2,7 +2,6 @@ package devstack
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -38,7 +37,7 @@ func Run(ctx context.Context, cmd string, args []string, env config.Env, stdin i
 		// env only reads: a -work that holds no stack (a typo, or env
 		// run before up) gets an error, not new passwords that the
 		// running stack's auth server would refuse.
-		s, err := loadSecrets(cfg.StateDir(), rand.Reader)
+		s, err := readSecrets(cfg.StateDir())
 		if errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("no dev stack state in %s (no %s there): start one with `devstack up` (and the same -work) first; env only prints the settings of a stack", cfg.StateDir(), SecretsFile)
 		}

@@ -83,28 +83,15 @@ const decisionKeyID = "devstack"
 // Ably key and demo passwords (mode 0600).
 const SecretsFile = "secrets.json"
 
-// loadSecrets reads dir/secrets.json. A missing file is an error that
-// matches fs.ErrNotExist.
-func loadSecrets(dir string, random io.Reader) (s Secrets, err error) {
+// readSecrets reads dir/secrets.json and writes nothing. A missing file is
+// an error that matches fs.ErrNotExist.
+func readSecrets(dir string) (s Secrets, err error) {
 	path := filepath.Join(dir, SecretsFile)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Secrets{}, fmt.Errorf("read secrets: %w", err)
 	}
 	if err := json.Unmarshal(data, &s); err != nil {
-		return Secrets{}, fmt.Errorf("%s: %w (delete it to generate new secrets)", path, err)
-	}
-	if s.SigningKey == "" && s.VerifyKey == "" {
-		// A state directory from before decisions were signed: add the
-		// key pair, keep the rest.
-		if s.SigningKey, s.VerifyKey, err = signing.Generate(decisionKeyID, random); err != nil {
-			return Secrets{}, err
-		}
-		if err := writeSecrets(path, s); err != nil {
-			return Secrets{}, err
-		}
-	}
-	if err := s.validate(); err != nil {
 		return Secrets{}, fmt.Errorf("%s: %w (delete it to generate new secrets)", path, err)
 	}
 	return s, nil
@@ -114,9 +101,25 @@ func loadSecrets(dir string, random io.Reader) (s Secrets, err error) {
 // random and writes them. created reports a new file.
 func loadOrCreateSecrets(dir string, random io.Reader) (s Secrets, created bool, err error) {
 	path := filepath.Join(dir, SecretsFile)
-	s, err = loadSecrets(dir, random)
-	if !errors.Is(err, fs.ErrNotExist) {
-		return s, false, err
+	s, err = readSecrets(dir)
+	switch {
+	case err == nil:
+		if s.SigningKey == "" && s.VerifyKey == "" {
+			// A state directory from before decisions were signed: add
+			// the key pair, keep the rest.
+			if s.SigningKey, s.VerifyKey, err = signing.Generate(decisionKeyID, random); err != nil {
+				return Secrets{}, false, err
+			}
+			if err := writeSecrets(path, s); err != nil {
+				return Secrets{}, false, err
+			}
+		}
+		if err := s.validate(); err != nil {
+			return Secrets{}, false, fmt.Errorf("%s: %w (delete it to generate new secrets)", path, err)
+		}
+		return s, false, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return Secrets{}, false, err
 	}
 	secret, err := randomHex(random, 24)
 	if err != nil {

@@ -5,6 +5,8 @@ package devstack
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -66,6 +68,35 @@ func TestUpRefusesAWorkDirInUse(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(c.StateDir(), SecretsFile)); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Up wrote secrets before it had the work directory: %v", err)
+	}
+}
+
+// env only reads: a state directory from before decisions were signed is
+// printed as it is, and left as it is (Up adds the key pair, under the
+// work directory's lock).
+func TestEnvWritesNothing(t *testing.T) {
+	work := t.TempDir()
+	state := filepath.Join(work, "state")
+	s, _, err := loadOrCreateSecrets(state, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SigningKey, s.VerifyKey = "", ""
+	old, _ := json.Marshal(s)
+	path := filepath.Join(state, SecretsFile)
+	if err := os.WriteFile(path, old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := Run(t.Context(), "env", []string{"-work", work}, config.Env{}, strings.NewReader(""), &out, io.Discard); err != nil {
+		t.Fatalf("env: %v", err)
+	}
+	pat, _ := s.User("pat")
+	if !strings.Contains(out.String(), "export APPROVER_PASSWORD="+pat.Password) {
+		t.Errorf("env output lacks pat's password:\n%s", out.String())
+	}
+	if now, _ := os.ReadFile(path); !bytes.Equal(now, old) {
+		t.Errorf("env rewrote %s", path)
 	}
 }
 
