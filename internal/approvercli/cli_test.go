@@ -164,6 +164,17 @@ func responses(t *testing.T, ch *ably.RESTChannel) []*ably.Message {
 	return out
 }
 
+// wantResponses returns the approval-responses on the channel, failing
+// the test unless there are n.
+func wantResponses(t *testing.T, ch *ably.RESTChannel, n int) []*ably.Message {
+	t.Helper()
+	rs := responses(t, ch)
+	if len(rs) != n {
+		t.Fatalf("%d responses, want %d", len(rs), n)
+	}
+	return rs
+}
+
 // checkResponse checks a published response against what the CLI was asked
 // to send.
 func checkResponse(t *testing.T, m *ably.Message, toolCallID, workflowID, decision, reason string) {
@@ -194,10 +205,7 @@ func TestDecide(t *testing.T) {
 	if got := out.String(); !strings.Contains(got, "Decision sent: approved") || strings.Contains(got, "warning") {
 		t.Fatalf("output %q", got)
 	}
-	rs := responses(t, agent)
-	if len(rs) != 1 {
-		t.Fatalf("%d responses, want 1", len(rs))
-	}
+	rs := wantResponses(t, agent, 1)
 	checkResponse(t, rs[0], "call_1", "wf-1", "approved", "")
 
 	for _, tt := range []struct {
@@ -255,10 +263,7 @@ func TestDecideSendsTheArgumentsDigest(t *testing.T) {
 	if err := Decide(t.Context(), e.cliConfig(t, nil), DecideArgs{ToolCallID: "call_1", Decision: "approved"}, &out); err != nil {
 		t.Fatalf("approve: %v", err)
 	}
-	rs := responses(t, agent)
-	if len(rs) != 1 {
-		t.Fatalf("%d responses, want 1", len(rs))
-	}
+	rs := wantResponses(t, agent, 1)
 	if r := readSent(t, rs[0]); r.ArgumentsDigest != d.ArgumentsDigest {
 		t.Fatalf("response = %+v; want the digest %s", r, d.ArgumentsDigest)
 	}
@@ -280,10 +285,7 @@ func TestDecideWaitsForLateRequest(t *testing.T) {
 	})
 	publishRequest(t, agent, "call_late", "wf-late", time.Now().Add(10*time.Minute))
 	waitReturn(t, done, 15*time.Second, "Decide", "after the request arrived")
-	rs := responses(t, agent)
-	if len(rs) != 1 {
-		t.Fatalf("%d responses, want 1", len(rs))
-	}
+	rs := wantResponses(t, agent, 1)
 	checkResponse(t, rs[0], "call_late", "wf-late", "approved", "")
 }
 
@@ -424,10 +426,7 @@ func TestWatch(t *testing.T) {
 	if s := out.String(); strings.Contains(s, "call_spoof") {
 		t.Fatalf("spoofed request shown:\n%s", s)
 	}
-	rs := responses(t, agent)
-	if len(rs) != 2 {
-		t.Fatalf("%d responses, want 2", len(rs))
-	}
+	rs := wantResponses(t, agent, 2)
 	checkResponse(t, rs[0], "call_old", "wf-1", "approved", "")
 	checkResponse(t, rs[1], "call_new", "wf-2", "rejected", "too risky")
 }
@@ -458,10 +457,7 @@ func TestWatchTypeAheadDoesNotAnswerTheNextRequest(t *testing.T) {
 
 	cancel()
 	waitReturn(t, done, 10*time.Second, "Watch", "after cancel")
-	rs := responses(t, agent)
-	if len(rs) != 2 {
-		t.Fatalf("%d responses, want 2", len(rs))
-	}
+	rs := wantResponses(t, agent, 2)
 	checkResponse(t, rs[0], "call_1", "wf-1", "approved", "")
 	checkResponse(t, rs[1], "call_2", "wf-2", "rejected", "not now")
 }
@@ -485,10 +481,7 @@ func TestWatchInputWaitingAtStartAnswersNothing(t *testing.T) {
 
 	cancel()
 	waitReturn(t, done, 10*time.Second, "Watch", "after cancel")
-	rs := responses(t, agent)
-	if len(rs) != 1 {
-		t.Fatalf("%d responses, want 1", len(rs))
-	}
+	rs := wantResponses(t, agent, 1)
 	checkResponse(t, rs[0], "call_1", "wf-1", "approved", "")
 }
 

@@ -212,10 +212,7 @@ func TestDecideWithEdits(t *testing.T) {
 	if !strings.Contains(out.String(), "The arguments are unchanged: approving them as shown.") {
 		t.Errorf("output %q", out.String())
 	}
-	rs := responses(t, agent)
-	if len(rs) != 3 {
-		t.Fatalf("%d responses, want 3", len(rs))
-	}
+	rs := wantResponses(t, agent, 3)
 	wantArgs := map[string]string{"call_edit": `{"title":"Introducing our new API (beta)"}`, "call_args": `{"title":"API v2"}`, "call_same": ""}
 	for _, m := range rs {
 		r := readSent(t, m)
