@@ -252,7 +252,8 @@ type bridgeFlags struct {
 	ClientID   string
 	SigningKey string // HITL_DECISION_SIGNING_KEY
 	// HealthAddr, when set, serves GET /healthz (200 while Temporal
-	// answers) for container health checks, and GET /metrics.
+	// answers and the Ably channel is attached) for container health
+	// checks, and GET /metrics.
 	HealthAddr string
 	// TraceFile, when set, appends OpenTelemetry spans there.
 	TraceFile string
@@ -351,8 +352,11 @@ func runBridge(ctx context.Context, args []string, env config.Env, stderr io.Wri
 		return err
 	}
 	defer tc.Close()
+	status := &bridge.Status{}
 	if bf.HealthAddr != "" {
-		_, stop, err := healthz.Serve(ctx, bf.HealthAddr, healthz.Ops(healthz.Handler(tc, log), metrics.Handler()), log)
+		// Healthy only while Temporal answers and the channel is
+		// attached: a bridge Ably refuses receives no decision.
+		_, stop, err := healthz.Serve(ctx, bf.HealthAddr, healthz.Ops(healthz.Handler(tc, log, status.Check), metrics.Handler()), log)
 		if err != nil {
 			return err
 		}
@@ -365,6 +369,7 @@ func runBridge(ctx context.Context, args []string, env config.Env, stderr io.Wri
 		Temporal: tc,
 		Log:      log,
 		Signer:   signer,
+		Status:   status,
 		Meter:    metrics.Meter("hitl-bridge"),
 		// The bridge learns the open requests from the agent's messages.
 		AgentClientID: env.Or(config.EnvAgentClientID, workflows.DefaultAgentClientID),

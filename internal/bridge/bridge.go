@@ -31,6 +31,9 @@ type Config struct {
 
 	// Signer signs every decision the bridge forwards. Required.
 	Signer *signing.Signer
+	// Status, when set, reports the Ably connection and channel while Run
+	// runs (for the health endpoint).
+	Status *Status
 	// HistoryPageSize is the history page limit of the catch-up. Default
 	// 1000.
 	HistoryPageSize int
@@ -167,6 +170,9 @@ func Run(ctx context.Context, cfg Config) error {
 		catchUp:  make(chan struct{}, 1),
 		recent:   newSeen(10000),
 		fixState: make(chan struct{}, 1),
+	}
+	if cfg.Status != nil {
+		cfg.Status.set(client, b.ch)
 	}
 	return b.run(ctx)
 }

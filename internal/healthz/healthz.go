@@ -1,7 +1,8 @@
 // Package healthz owns the operations endpoint of the long-running
 // programs (worker, approver bridge, auth server), served on
 // HITL_HEALTH_ADDR: GET /healthz, 200 while Temporal answers a health check
-// (the auth server: while it runs), 503 otherwise, which container health
+// and every further check of the program passes (the bridge: its Ably
+// channel is attached; the auth server: while it runs), 503 otherwise, which container health
 // checks probe; and GET /metrics, the program's metrics (Ops, with the
 // handler of internal/telemetry).
 package healthz
@@ -27,9 +28,13 @@ type Checker interface {
 	CheckHealth(ctx context.Context, request *client.CheckHealthRequest) (*client.CheckHealthResponse, error)
 }
 
+// Check is one more condition of a program's health: nil while it holds,
+// an error that says why not otherwise.
+type Check func(context.Context) error
+
 // Handler answers 200 when Temporal answers a health check within
-// two seconds, 503 otherwise.
-func Handler(tc Checker, logger *slog.Logger) http.Handler {
+// two seconds and each of more passes, 503 otherwise.
+func Handler(tc Checker, logger *slog.Logger, more ...Check) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+Path, func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
@@ -38,6 +43,13 @@ func Handler(tc Checker, logger *slog.Logger) http.Handler {
 			logger.Warn("health check: Temporal unreachable", "err", err)
 			http.Error(w, "temporal unreachable", http.StatusServiceUnavailable)
 			return
+		}
+		for _, check := range more {
+			if err := check(ctx); err != nil {
+				logger.Warn("health check failed", "err", err)
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+				return
+			}
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"go.temporal.io/sdk/client"
@@ -38,6 +39,29 @@ func TestHealthHandler(t *testing.T) {
 				t.Errorf("status = %d, want %d", rec.Code, tt.want)
 			}
 		})
+	}
+}
+
+// A program's own checks (the bridge's Ably channel) decide too: one that
+// fails makes the endpoint 503, saying why.
+func TestHealthHandlerChecks(t *testing.T) {
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	pass := func(context.Context) error { return nil }
+	fail := func(context.Context) error { return errors.New("ably channel ai:x detached") }
+	for _, tt := range []struct {
+		name   string
+		checks []Check
+		want   int
+		body   string
+	}{
+		{"all pass", []Check{pass, pass}, http.StatusOK, "ok"},
+		{"one fails", []Check{pass, fail}, http.StatusServiceUnavailable, "ably channel ai:x detached"},
+	} {
+		rec := httptest.NewRecorder()
+		Handler(fakeHealth{}, logger, tt.checks...).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, Path, nil))
+		if rec.Code != tt.want || !strings.Contains(rec.Body.String(), tt.body) {
+			t.Errorf("%s: %d %q, want %d with %q", tt.name, rec.Code, rec.Body.String(), tt.want, tt.body)
+		}
 	}
 }
 
