@@ -12,6 +12,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/hitl/durable-approvals/internal/termtext"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -78,7 +79,7 @@ func mdEscape(s string) string {
 
 // printResult writes the final answer and the audit trail as a table.
 func printResult(w io.Writer, res workflows.AgentResult) error {
-	fmt.Fprintf(w, "\nAnswer (%d model turns):\n%s\n\n", res.Turns, res.Answer)
+	fmt.Fprintf(w, "\nAnswer (%d model turns):\n%s\n\n", res.Turns, termtext.Block(res.Answer))
 	return printAudit(w, res.Audit)
 }
 
@@ -93,17 +94,8 @@ func printAudit(w io.Writer, audit []workflows.AuditEntry) error {
 	fmt.Fprintln(tw, "TIME\tKIND\tTOOL\tCALL\tBY\tROLE\tREASON")
 	for _, e := range audit {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			e.Time.UTC().Format(time.TimeOnly), cell(e.Kind), cell(e.Tool), cell(e.ToolCallID),
-			cell(e.Actor), cell(e.Role), cell(truncate(e.Reason, 80)))
+			e.Time.UTC().Format(time.TimeOnly), termtext.Cell(e.Kind), termtext.Cell(e.Tool), termtext.Cell(e.ToolCallID),
+			termtext.Cell(e.Actor), termtext.Cell(e.Role), termtext.Cell(truncate(e.Reason, 80)))
 	}
 	return tw.Flush()
-}
-
-// cell is a table cell: one line, no tabs, "-" when empty.
-func cell(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if s == "" {
-		return "-"
-	}
-	return s
 }

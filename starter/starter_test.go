@@ -253,6 +253,28 @@ func TestPrintResult(t *testing.T) {
 	}
 }
 
+// What approvers and the model wrote reaches the terminal quoted when it
+// holds control characters: an approver's reason cannot drive the
+// operator's terminal.
+func TestPrintResultQuotesControlCharacters(t *testing.T) {
+	res := workflows.AgentResult{Answer: "Done.\x1b]0;owned\x07", Turns: 1, Audit: []workflows.AuditEntry{
+		{Time: time.Now(), Kind: workflows.AuditRejected, ToolCallID: "call_1", Actor: "ada", Role: "admin", Reason: "bad\x1b[31mRED\x1b[0m idea"},
+	}}
+	var b bytes.Buffer
+	if err := printResult(&b, res); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if strings.ContainsRune(out, 0x1b) || strings.ContainsRune(out, 0x07) {
+		t.Fatalf("control characters reached the output: %q", out)
+	}
+	for _, want := range []string{`"bad\x1b[31mRED\x1b[0m idea"`, `"Done.\x1b]0;owned\a"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %s:\n%s", want, out)
+		}
+	}
+}
+
 func slicesIndex(lines []string, prefix string) int {
 	for i, l := range lines {
 		if strings.HasPrefix(l, prefix) {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hitl/durable-approvals/internal/termtext"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -226,7 +227,7 @@ func Decide(ctx context.Context, cfg Config, a DecideArgs, out io.Writer) error 
 		return err
 	}
 	if arguments != "" {
-		fmt.Fprintf(out, "Decision sent: %s with edited arguments %s\n", a.Decision, clean(arguments))
+		fmt.Fprintf(out, "Decision sent: %s with edited arguments %s\n", a.Decision, termtext.Line(arguments))
 		return nil
 	}
 	fmt.Fprintf(out, "Decision sent: %s\n", a.Decision)

@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
+	"github.com/hitl/durable-approvals/internal/termtext"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -29,7 +29,7 @@ const IgnoredEarlyInput = "Ignored input typed before this request was shown."
 // cleaned so a request cannot drive the terminal.
 func writeRequest(w io.Writer, r Request, now time.Time) {
 	fmt.Fprintf(w, "\n%s\nAPPROVAL REQUEST\n%s\n", rule, rule)
-	fmt.Fprintf(w, "Tool:          %s\n", clean(r.Tool))
+	fmt.Fprintf(w, "Tool:          %s\n", termtext.Line(r.Tool))
 	fmt.Fprintf(w, "Arguments:\n%s\n", indent(prettyArgs(r.Arguments), "  "))
 	if r.ArgumentsDigest != "" {
 		fmt.Fprintf(w, "Digest:        %s…\n", r.ArgumentsDigest[:min(len(r.ArgumentsDigest), len("sha256:")+16)])
@@ -38,27 +38,27 @@ func writeRequest(w io.Writer, r Request, now time.Time) {
 	if requester == "" {
 		requester = "(unknown)"
 	}
-	fmt.Fprintf(w, "Requested by:  %s\n", clean(requester))
-	fmt.Fprintf(w, "Required role: %s\n", clean(r.RequiredRole))
+	fmt.Fprintf(w, "Requested by:  %s\n", termtext.Line(requester))
+	fmt.Fprintf(w, "Required role: %s\n", termtext.Line(r.RequiredRole))
 	fmt.Fprintf(w, "Time left:     %s\n", timeLeft(r, now))
 	writeRules(w, r, now)
-	fmt.Fprintf(w, "Tool call ID:  %s\n", clean(r.ToolCallID))
-	fmt.Fprintf(w, "Workflow ID:   %s\n", clean(r.WorkflowID))
+	fmt.Fprintf(w, "Tool call ID:  %s\n", termtext.Line(r.ToolCallID))
+	fmt.Fprintf(w, "Workflow ID:   %s\n", termtext.Line(r.WorkflowID))
 	fmt.Fprintf(w, "%s\n", rule)
 }
 
 // writeResolved prints how a request ended.
 func writeResolved(w io.Writer, d workflows.ApprovalResolvedData) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Resolved: %s (%s) %s", clean(d.Tool), clean(d.ToolCallID), clean(d.Outcome))
+	fmt.Fprintf(&b, "Resolved: %s (%s) %s", termtext.Line(d.Tool), termtext.Line(d.ToolCallID), termtext.Line(d.Outcome))
 	if d.DecidedBy != "" {
-		fmt.Fprintf(&b, " by %s", clean(d.DecidedBy))
+		fmt.Fprintf(&b, " by %s", termtext.Line(d.DecidedBy))
 		if d.Role != "" {
-			fmt.Fprintf(&b, " (%s)", clean(d.Role))
+			fmt.Fprintf(&b, " (%s)", termtext.Line(d.Role))
 		}
 	}
 	if d.Reason != "" {
-		fmt.Fprintf(&b, ": %s", clean(d.Reason))
+		fmt.Fprintf(&b, ": %s", termtext.Line(d.Reason))
 	}
 	fmt.Fprintln(w, b.String())
 }
@@ -86,31 +86,7 @@ func prettyArgs(args string) string {
 	}
 	// JSON strings cannot hold raw control characters, so the indented text
 	// is safe except for Unicode format characters such as bidi overrides.
-	return cleanBlock(buf.String())
-}
-
-// clean returns s unchanged if it is printable single-line text, else its
-// Go-quoted form: a control character (newline and tab included) or a
-// Unicode format character in a one-line field could fake screen lines or
-// drive the terminal.
-func clean(s string) string {
-	for _, r := range s {
-		if !unicode.IsPrint(r) {
-			return strconv.QuoteToGraphic(s)
-		}
-	}
-	return s
-}
-
-// cleanBlock is clean for multi-line text: newlines are kept, anything
-// else that is not printable gets the whole text quoted.
-func cleanBlock(s string) string {
-	for _, r := range s {
-		if r != '\n' && !unicode.IsPrint(r) {
-			return strconv.QuoteToGraphic(s)
-		}
-	}
-	return s
+	return termtext.Block(buf.String())
 }
 
 func indent(s, prefix string) string {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hitl/durable-approvals/internal/termtext"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -62,7 +63,7 @@ func reviewRefusal(r Request, digest string, editing bool) string {
 		case r.ArgumentsDigest == "":
 			return errNoDigest.Error()
 		case !strings.HasPrefix(r.ArgumentsDigest, "sha256:"+hex):
-			return fmt.Sprintf("the pending arguments of %s are not the ones you reviewed (--digest %s): review them again with `approver list`", clean(r.ToolCallID), clean(digest))
+			return fmt.Sprintf("the pending arguments of %s are not the ones you reviewed (--digest %s): review them again with `approver list`", termtext.Line(r.ToolCallID), termtext.Line(digest))
 		}
 		return ""
 	}
@@ -71,9 +72,9 @@ func reviewRefusal(r Request, digest string, editing bool) string {
 	}
 	by := "someone"
 	if e := r.EditedBy; e != nil {
-		by = fmt.Sprintf("%s (%s)", clean(e.ClientID), clean(e.Role))
+		by = fmt.Sprintf("%s (%s)", termtext.Line(e.ClientID), termtext.Line(e.Role))
 	}
-	return fmt.Sprintf("the arguments of %s were edited by %s after the agent published them: review them with `approver list`, then approve with --digest and the Digest shown there", clean(r.ToolCallID), by)
+	return fmt.Sprintf("the arguments of %s were edited by %s after the agent published them: review them with `approver list`, then approve with --digest and the Digest shown there", termtext.Line(r.ToolCallID), by)
 }
 
 // validateDigest checks a's --digest, as far as it can without the

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hitl/durable-approvals/internal/termtext"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -32,13 +33,13 @@ func refusal(r Request, clientID, role, decision string, edit bool) string {
 	case r.DistinctFromRequester && clientID != "" && clientID == r.Requester:
 		return "you requested this run: the policy needs another approver"
 	case r.Escalation != nil && workflows.CanApprove(r.roles(), role, r.RequiredRole) != nil:
-		return fmt.Sprintf("needs %s since %s (escalated from %s)", clean(r.RequiredRole), r.Escalation.Since.UTC().Format("15:04 UTC"), clean(r.Escalation.PreviousRole))
+		return fmt.Sprintf("needs %s since %s (escalated from %s)", termtext.Line(r.RequiredRole), r.Escalation.Since.UTC().Format("15:04 UTC"), termtext.Line(r.Escalation.PreviousRole))
 	case decision == workflows.DecisionApproved && !edit && hasClient(r.ApprovedBy, clientID):
 		return fmt.Sprintf("you already approved (%s)", progress(len(r.ApprovedBy), r.Approvals, "approvals"))
 	case decision == workflows.DecisionRejected && r.RejectBy == workflows.RejectByQuorum && hasClient(r.RejectedBy, clientID):
 		return fmt.Sprintf("you already rejected (%s)", progress(len(r.RejectedBy), r.Approvals, "rejections"))
 	case edit && !r.Editable:
-		return fmt.Sprintf("the policy does not allow edits of %s", clean(r.Tool))
+		return fmt.Sprintf("the policy does not allow edits of %s", termtext.Line(r.Tool))
 	}
 	return ""
 }
@@ -56,7 +57,7 @@ func progress(have, need int, what string) string {
 func who(list []workflows.Approver) string {
 	parts := make([]string, len(list))
 	for i, a := range list {
-		parts[i] = fmt.Sprintf("%s (%s)", clean(a.ClientID), clean(a.Role))
+		parts[i] = fmt.Sprintf("%s (%s)", termtext.Line(a.ClientID), termtext.Line(a.Role))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -78,18 +79,18 @@ func writeRules(w io.Writer, r Request, now time.Time) {
 		fmt.Fprintf(w, "Rejections:    %s (a quorum rejects)\n", line)
 	}
 	if e := r.Escalation; e != nil {
-		fmt.Fprintf(w, "Escalated:     needs %s since %s (was %s; stage %d)\n", clean(r.RequiredRole), e.Since.UTC().Format("15:04:05 UTC"), clean(e.PreviousRole), e.Level)
+		fmt.Fprintf(w, "Escalated:     needs %s since %s (was %s; stage %d)\n", termtext.Line(r.RequiredRole), e.Since.UTC().Format("15:04:05 UTC"), termtext.Line(e.PreviousRole), e.Level)
 	}
 	if n := r.NextEscalation; n != nil {
-		fmt.Fprintf(w, "Escalates:     to %s at %s (in %s) if still undecided\n", clean(n.MinRole), n.At.UTC().Format("15:04:05 UTC"), max(n.At.Sub(now).Truncate(time.Second), 0))
+		fmt.Fprintf(w, "Escalates:     to %s at %s (in %s) if still undecided\n", termtext.Line(n.MinRole), n.At.UTC().Format("15:04:05 UTC"), max(n.At.Sub(now).Truncate(time.Second), 0))
 	}
 	if r.DistinctFromRequester {
 		fmt.Fprintf(w, "Separation:    the requester cannot decide this call\n")
 	}
 	if e := r.EditedBy; e != nil {
-		fmt.Fprintf(w, "Edited by:     %s (%s); earlier approvals no longer count\n", clean(e.ClientID), clean(e.Role))
+		fmt.Fprintf(w, "Edited by:     %s (%s); earlier approvals no longer count\n", termtext.Line(e.ClientID), termtext.Line(e.Role))
 	}
 	if r.Editable {
-		fmt.Fprintf(w, "Editable:      yes (approver approve %s --edit)\n", clean(r.ToolCallID))
+		fmt.Fprintf(w, "Editable:      yes (approver approve %s --edit)\n", termtext.Line(r.ToolCallID))
 	}
 }

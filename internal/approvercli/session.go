@@ -13,6 +13,7 @@ import (
 
 	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/ablymsg"
+	"github.com/hitl/durable-approvals/internal/termtext"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -186,7 +187,7 @@ func (s *session) roleRefusal(r Request) string {
 		!slices.Contains(roles, s.role) || !slices.Contains(roles, r.RequiredRole) {
 		return ""
 	}
-	return fmt.Sprintf("your role %s is below the required %s", clean(s.role), clean(r.RequiredRole))
+	return fmt.Sprintf("your role %s is below the required %s", termtext.Line(s.role), termtext.Line(r.RequiredRole))
 }
 
 // roleWarning is the line that tells the approver the CLI cannot confirm
@@ -202,7 +203,7 @@ func (s *session) roleWarning(r Request) string {
 	if role == "" {
 		role = "(none)"
 	}
-	return fmt.Sprintf("warning: cannot confirm that your role %s reaches the required %s; if it does not, the agent will record this and keep waiting", clean(role), clean(r.RequiredRole))
+	return fmt.Sprintf("warning: cannot confirm that your role %s reaches the required %s; if it does not, the agent will record this and keep waiting", termtext.Line(role), termtext.Line(r.RequiredRole))
 }
 
 // respond publishes an approval-response and waits for Ably's ACK. The

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hitl/durable-approvals/internal/termtext"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -36,7 +37,7 @@ func Watch(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error {
 	if who == "" {
 		who = cfg.User
 	}
-	fmt.Fprintf(out, "Connected to Ably as %s.\nWaiting for approval requests on %s...\n", clean(who), clean(s.cfg.Channel))
+	fmt.Fprintf(out, "Connected to Ably as %s.\nWaiting for approval requests on %s...\n", termtext.Line(who), termtext.Line(s.cfg.Channel))
 
 	w := &watcher{s: s, out: out, answered: map[string]bool{}}
 	tick := time.NewTicker(time.Second)
@@ -99,7 +100,7 @@ func (w *watcher) showNext() {
 		if why != "" {
 			// Nothing this approver can decide: say so once, until the
 			// request changes.
-			fmt.Fprintf(w.out, "Not for you: %s (%s): %s\n", clean(r.Tool), clean(r.ToolCallID), why)
+			fmt.Fprintf(w.out, "Not for you: %s (%s): %s\n", termtext.Line(r.Tool), termtext.Line(r.ToolCallID), why)
 			w.answered[r.key()] = true
 			continue
 		}
@@ -131,7 +132,7 @@ func (w *watcher) onEvent(ev Event) {
 		}
 		if w.current != nil && w.current.key() == k {
 			w.notice(k, func() {
-				fmt.Fprintf(w.out, "Updated: %s (%s) changed while shown:\n", clean(ev.Request.Tool), clean(ev.Request.ToolCallID))
+				fmt.Fprintf(w.out, "Updated: %s (%s) changed while shown:\n", termtext.Line(ev.Request.Tool), termtext.Line(ev.Request.ToolCallID))
 			})
 			return
 		}
@@ -244,6 +245,6 @@ func (w *watcher) decide(ctx context.Context, decision, reason string) {
 func (w *watcher) expire() {
 	for _, r := range w.s.pending.Expire() {
 		delete(w.answered, r.key())
-		w.notice(r.key(), func() { fmt.Fprintf(w.out, "Expired: %s (%s)\n", clean(r.Tool), clean(r.ToolCallID)) })
+		w.notice(r.key(), func() { fmt.Fprintf(w.out, "Expired: %s (%s)\n", termtext.Line(r.Tool), termtext.Line(r.ToolCallID)) })
 	}
 }

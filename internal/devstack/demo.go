@@ -16,6 +16,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/hitl/durable-approvals/internal/termtext"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -195,11 +196,11 @@ func newPosts(before, after []string) []string {
 }
 
 func printDemoResult(w io.Writer, res workflows.AgentResult, posts []string, blogDir, link string) {
-	fmt.Fprintf(w, "\n=== Run finished ===\nAnswer: %s\n\n", res.Answer)
+	fmt.Fprintf(w, "\n=== Run finished ===\nAnswer: %s\n\n", termtext.Block(res.Answer))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tKIND\tTOOL\tBY\tROLE\tREASON")
 	for _, e := range res.Audit {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.UTC().Format(time.TimeOnly), dash(e.Kind), dash(e.Tool), dash(e.Actor), dash(e.Role), dash(e.Reason))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.UTC().Format(time.TimeOnly), termtext.Cell(e.Kind), termtext.Cell(e.Tool), termtext.Cell(e.Actor), termtext.Cell(e.Role), termtext.Cell(e.Reason))
 	}
 	tw.Flush()
 	if len(posts) == 0 {
@@ -210,14 +211,6 @@ func printDemoResult(w io.Writer, res workflows.AgentResult, posts []string, blo
 		}
 	}
 	fmt.Fprintf(w, "Workflow: %s\n", link)
-}
-
-func dash(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 // workflowLink is the Web UI page of a workflow.

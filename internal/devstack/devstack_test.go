@@ -11,9 +11,11 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/signing"
+	"github.com/hitl/durable-approvals/workflows"
 )
 
 // fakeRoot makes a directory that looks like the repository root.
@@ -406,5 +408,18 @@ func TestEnsureTemporalCLIGiven(t *testing.T) {
 		if log.Len() != 0 {
 			t.Errorf("ensureTemporalCLI(%s) built something: %s", tt.path, log.String())
 		}
+	}
+}
+
+// The demo prints what the approver and the model wrote quoted when it
+// holds control characters.
+func TestPrintDemoResultQuotesControlCharacters(t *testing.T) {
+	res := workflows.AgentResult{Answer: "Done.\x1b[2J", Audit: []workflows.AuditEntry{
+		{Time: time.Now(), Kind: workflows.AuditRejected, Tool: "publish_blog_post", Actor: "ada", Role: "admin", Reason: "no\x1b[31m"},
+	}}
+	var b bytes.Buffer
+	printDemoResult(&b, res, nil, "/tmp/posts", "http://ui/wf")
+	if out := b.String(); strings.ContainsRune(out, 0x1b) || !strings.Contains(out, `"no\x1b[31m"`) || !strings.Contains(out, `"Done.\x1b[2J"`) {
+		t.Fatalf("output %q: want the reason and the answer quoted", out)
 	}
 }

@@ -1,0 +1,37 @@
+package termtext
+
+import "testing"
+
+func TestLineAndBlock(t *testing.T) {
+	tests := []struct{ in, line, block string }{
+		{in: "looks good", line: "looks good", block: "looks good"},
+		{in: "héllo, 世界", line: "héllo, 世界", block: "héllo, 世界"},
+		{in: "bad\x1b[31mRED\x1b[0m idea", line: `"bad\x1b[31mRED\x1b[0m idea"`, block: `"bad\x1b[31mRED\x1b[0m idea"`},
+		{in: "two\nlines", line: `"two\nlines"`, block: "two\nlines"},
+		{in: "fake\rline", line: `"fake\rline"`, block: `"fake\rline"`},
+		{in: "tab\there", line: `"tab\there"`, block: `"tab\there"`},
+		{in: "evil\u202etxt.exe", line: `"evil\u202etxt.exe"`, block: `"evil\u202etxt.exe"`},
+	}
+	for _, tt := range tests {
+		if got := Line(tt.in); got != tt.line {
+			t.Errorf("Line(%q) = %s, want %s", tt.in, got, tt.line)
+		}
+		if got := Block(tt.in); got != tt.block {
+			t.Errorf("Block(%q) = %s, want %s", tt.in, got, tt.block)
+		}
+	}
+}
+
+func TestCell(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                      "-",
+		" \n\t ":                "-",
+		"not\n this\tweek":      "not this week",
+		"bad\x1b[31mRED\x1b[0m": `"bad\x1b[31mRED\x1b[0m"`,
+		"fine":                  "fine",
+	} {
+		if got := Cell(in); got != want {
+			t.Errorf("Cell(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
