@@ -92,8 +92,9 @@
 //     front) and Config.TrustedProxies naming it: behind an unlisted proxy
 //     every login would share the proxy's address (CheckTransport).
 //   - New passwords (AddUser, so `authserver useradd`) need at least
-//     MinPasswordLen (12) characters, at most MaxPasswordLen (72) bytes,
-//     and must not be one of the 308 common passwords of
+//     MinPasswordLen (12) characters, 8 of them besides the user name, 5
+//     different ones, not only white space, at most MaxPasswordLen (72)
+//     bytes, and must not be one of the 308 common passwords of
 //     commonpasswords.txt, compared without case. Users already in the
 //     file keep their passwords: only hashes are stored.
 //   - No user may be named like a trusted program's Ably clientId: the

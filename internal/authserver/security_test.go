@@ -484,7 +484,7 @@ func TestListenAndServeTLS(t *testing.T) {
 func TestShortPasswordInUsersFileStillLogsIn(t *testing.T) {
 	s, _, path := newTestServer(t, nil)
 	writeHashedUser(t, path, "old", "pass1234", bcrypt.MinCost)
-	if err := ValidatePassword("pass1234"); err == nil {
+	if err := ValidatePassword("old", "pass1234"); err == nil {
 		t.Fatal("pass1234 is a valid new password; the test would prove nothing")
 	}
 	rec := doToken(t, s.Handler(), http.MethodGet, "192.0.2.1:1", basic("old", "pass1234"))

@@ -139,20 +139,44 @@ func ValidateName(name string, reserved []string) error {
 	return nil
 }
 
-// ValidatePassword checks a new password: at least MinPasswordLen
-// characters, at most MaxPasswordLen bytes, and not one of the embedded
+// ValidatePassword checks user name's new password: at least
+// MinPasswordLen characters, and minBesidesName once every copy of the user
+// name is taken out of it; at most MaxPasswordLen bytes; at least minDistinctRunes
+// different characters, not only white space; and not one of the embedded
 // common passwords (commonpasswords.txt), ignoring case. Only new passwords
 // are checked; the users file holds hashes, which cannot be.
-func ValidatePassword(password string) error {
+func ValidatePassword(name, password string) error {
 	switch {
 	case utf8.RuneCountInString(password) < MinPasswordLen:
 		return fmt.Errorf("password too short: want at least %d characters", MinPasswordLen)
 	case len(password) > MaxPasswordLen:
 		return fmt.Errorf("password too long: bcrypt uses at most %d bytes", MaxPasswordLen)
+	case strings.TrimSpace(password) == "":
+		return errors.New("password is only white space: choose another")
+	case distinctRunes(password) < minDistinctRunes:
+		return fmt.Errorf("password repeats too few characters: want at least %d different ones", minDistinctRunes)
+	case name != "" && utf8.RuneCountInString(strings.ReplaceAll(strings.ToLower(password), strings.ToLower(name), "")) < minBesidesName:
+		return fmt.Errorf("password is mostly the user name: want at least %d characters besides it", minBesidesName)
 	case isCommonPassword(password):
 		return errors.New("password is one of the most common passwords: choose another")
 	}
 	return nil
+}
+
+// minBesidesName is the fewest characters a new password has besides the
+// user name ("bobbobbobbob" and "alice1234567" are refused).
+const minBesidesName = 8
+
+// minDistinctRunes is the fewest different characters a new password has
+// ("aaaaaaaaaaaa" and "abababababab" are refused).
+const minDistinctRunes = 5
+
+func distinctRunes(s string) int {
+	seen := map[rune]bool{}
+	for _, r := range s {
+		seen[r] = true
+	}
+	return len(seen)
 }
 
 func (r Rules) checkUser(u User) error {
@@ -288,7 +312,7 @@ func AddUser(path, name, role, password string, roles []string, opts ...UserOpti
 	if !slices.Contains(rules.roles(), role) {
 		return fmt.Errorf("role %q is not in the role hierarchy %q", role, rules.roles())
 	}
-	if err := ValidatePassword(password); err != nil {
+	if err := ValidatePassword(name, password); err != nil {
 		return err
 	}
 	users, err := readForUpdate(path, rules)

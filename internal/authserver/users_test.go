@@ -255,9 +255,18 @@ func TestValidatePasswordRules(t *testing.T) {
 		{"11 characters", "tangerine-4", "too short"},
 		{"8 characters, the old minimum", "password", "too short"},
 		{"12 bytes but 6 characters", "ääääää", "too short"},
-		{"12 characters of 2 bytes", "ääääääääääää", ""},
-		{"72 bytes", strings.Repeat("p", MaxPasswordLen), ""},
-		{"73 bytes", strings.Repeat("p", MaxPasswordLen+1), "too long"},
+		{"12 characters of 2 bytes", "äöüßéèäöüßéè", ""},
+		{"72 bytes", strings.Repeat("pqrst", MaxPasswordLen/5) + "pq", ""},
+		{"73 bytes", strings.Repeat("pqrst", MaxPasswordLen/5) + "pqr", "too long"},
+		{"only spaces", strings.Repeat(" ", 12), "only white space"},
+		{"spaces and tabs", "      \t\t\t\t\t\t", "only white space"},
+		{"one character", strings.Repeat("a", 12), "too few characters"},
+		{"two characters", "abababababab", "too few characters"},
+		{"five characters", "abcdeabcdeab", ""},
+		{"the user name thrice", "alicealicealice", "mostly the user name"},
+		{"the user name, other case", "ALICEalice12", "mostly the user name"},
+		{"the user name and 7 more", "alice1234567", "mostly the user name"},
+		{"the user name and 8 more", "alice-password", ""},
 		{"common", "password1234", "common"},
 		{"common, other case", "PassWord1234", "common"},
 		{"common keyboard walk", "1qaz2wsx3edc", "common"},
@@ -267,7 +276,7 @@ func TestValidatePasswordRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := ValidatePassword(tt.password)
+			err := ValidatePassword("alice", tt.password)
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Fatalf("ValidatePassword(%q) = %v, want nil", tt.password, err)
