@@ -163,6 +163,10 @@ func (c Config) Validate() error {
 				errs = append(errs, fmt.Errorf("%s=%q: want host:port", EnvHealthAddr, c.HealthAddr))
 			}
 		}
+		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+			errs = append(errs, fmt.Errorf("listen address %q (-listen, %s): want host:port, such as 127.0.0.1:3001", c.Listen, config.EnvAuthListen))
+			break
+		}
 		switch err := authserver.CheckTransport(c.Listen, c.TLSCert != "", c.AllowPlaintext, c.TrustedProxies); {
 		case errors.Is(err, authserver.ErrPlaintext):
 			errs = append(errs, fmt.Errorf("listen address %s is not loopback: serve TLS (-tls-cert/-tls-key) or, behind a TLS-terminating proxy, pass -insecure-allow-plaintext; Basic credentials must not travel in clear text", c.Listen))

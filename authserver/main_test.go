@@ -127,6 +127,7 @@ func TestServeConfigErrors(t *testing.T) {
 		{"ttl over 1h", with("AUTH_TOKEN_TTL", "61m"), nil, "out of range"},
 		{"ttl flag over 1h", base, []string{"serve", "-ttl", "24h"}, "out of range"},
 		{"plaintext on all interfaces", with("AUTH_LISTEN", "0.0.0.0:0"), nil, "is not loopback"},
+		{"listen address malformed", base, []string{"-listen", "garbage"}, `listen address "garbage" (-listen, AUTH_LISTEN): want host:port`},
 		{"plaintext on a routable address", base, []string{"-listen", "192.0.2.1:3001"}, "-insecure-allow-plaintext"},
 		{"tls cert without key", with("AUTH_LISTEN", "0.0.0.0:0"), []string{"-tls-cert", "c.pem"}, "go together"},
 		// 192.0.2.1 (TEST-NET) is never bound: the check comes first.

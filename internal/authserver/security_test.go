@@ -427,6 +427,20 @@ func writeSelfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPoo
 	return certFile, keyFile, pool
 }
 
+// A missing certificate is one error, before anything listens.
+func TestListenAndServeTLSMissingCert(t *testing.T) {
+	dir := t.TempDir()
+	addr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	s, _, _ := newTestServer(t, func(c *Config) {
+		c.Listen, c.Now = addr, nil
+		c.TLSCertFile, c.TLSKeyFile = filepath.Join(dir, "nope.pem"), filepath.Join(dir, "nope.key")
+	})
+	err := s.ListenAndServe(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "auth server TLS") || !strings.Contains(err.Error(), "nope.pem") {
+		t.Fatalf("ListenAndServe with no certificate: %v, want an auth server TLS error naming the file", err)
+	}
+}
+
 func TestListenAndServeTLS(t *testing.T) {
 	certFile, keyFile, pool := writeSelfSigned(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -465,6 +479,16 @@ func TestListenAndServeTLS(t *testing.T) {
 	})
 	if strings.Count(string(tok), ".") != 2 {
 		t.Fatalf("token over TLS = %q", tok)
+	}
+	// Served over TLS by the server itself: browsers are told to stay on
+	// HTTPS.
+	if resp, err := client.Get("https://" + addr + "/"); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+		if got := resp.Header.Get("Strict-Transport-Security"); got != "max-age=31536000" {
+			t.Errorf("Strict-Transport-Security = %q, want max-age=31536000", got)
+		}
 	}
 	// Plain HTTP to the TLS port gets no token.
 	plain := &http.Client{Timeout: 2 * time.Second}

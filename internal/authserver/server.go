@@ -2,6 +2,7 @@ package authserver
 
 import (
 	"context"
+	cryptotls "crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -182,6 +183,13 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	if err := CheckTransport(s.cfg.Listen, tls, s.cfg.AllowPlaintext, s.cfg.TrustedProxies); err != nil {
 		return fmt.Errorf("auth server on %s: %w", s.cfg.Listen, err)
 	}
+	if tls {
+		// Load the pair before listening: a missing or bad file is one
+		// error, not a "listening" line followed by one.
+		if _, err := cryptotls.LoadX509KeyPair(s.cfg.TLSCertFile, s.cfg.TLSKeyFile); err != nil {
+			return fmt.Errorf("auth server TLS: %w", err)
+		}
+	}
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("auth server: %w", err)
@@ -201,8 +209,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 // serve serves on ln, over TLS when certFile is set.
 func (s *Server) serve(ctx context.Context, ln net.Listener, certFile, keyFile string) error {
+	h := s.Handler()
+	if certFile != "" {
+		h = strictTransport(h)
+	}
 	srv := &http.Server{
-		Handler:           s.Handler(),
+		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      10 * time.Second,
@@ -342,4 +354,14 @@ func (s *Server) tooMany(w http.ResponseWriter, log *slog.Logger, retry time.Dur
 // retrySeconds is the Retry-After of a wait: whole seconds, at least 1.
 func retrySeconds(retry time.Duration) int {
 	return max(1, int(math.Ceil(retry.Seconds())))
+}
+
+// strictTransport tells browsers to come back only over HTTPS for a year
+// (HSTS), on every response of a server that serves TLS itself. Behind a
+// TLS-terminating proxy that header is the proxy's to send.
+func strictTransport(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Strict-Transport-Security", "max-age=31536000")
+		h.ServeHTTP(w, r)
+	})
 }
