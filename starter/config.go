@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/workflows"
 )
 
 // Config is one starter invocation.
@@ -112,8 +113,8 @@ func (c Config) Validate() error {
 	if c.DialTimeout <= 0 {
 		errs = append(errs, errors.New("--dial-timeout must be positive"))
 	}
-	if c.MaxTurns < 0 {
-		errs = append(errs, errors.New("--max-turns must not be negative"))
+	if c.MaxTurns < 0 || c.MaxTurns > workflows.MaxTurnsLimit {
+		errs = append(errs, fmt.Errorf("--max-turns %d: want 0 (the workflow's default, %d) to %d", c.MaxTurns, workflows.DefaultMaxTurns, workflows.MaxTurnsLimit))
 	}
 	if c.Temporal.HostPort == "" {
 		errs = append(errs, errors.New(config.EnvTemporalAddress+" is empty"))

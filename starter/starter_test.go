@@ -40,6 +40,7 @@ func TestLoadConfig(t *testing.T) {
 		{"blank requester flag falls back to $USER", []string{"--requester", " ", "x"}, nil, "x", "alice", false, ""},
 		{"bad dial timeout", []string{"-dial-timeout", "0s", "x"}, nil, "", "", false, "dial-timeout"},
 		{"negative turns", []string{"-max-turns", "-1", "x"}, nil, "", "", false, "max-turns"},
+		{"too many turns", []string{"-max-turns", "100000000", "x"}, nil, "", "", false, "--max-turns 100000000: want 0"},
 		{"unknown flag", []string{"-nope", "x"}, nil, "", "", false, "nope"},
 		{"huge prompt", []string{strings.Repeat("a", maxPromptBytes+1)}, nil, "", "", false, "at most"},
 		{"ui not a URL", []string{"--ui", "notaurl", "x"}, nil, "", "", false, "want the Web UI's http(s) base URL"},

@@ -153,7 +153,7 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New(config.EnvTemporalAddress+" is empty"))
 	}
 	if c.PolicyFile == "" {
-		errs = append(errs, errors.New(config.EnvPolicyFile+" is empty"))
+		errs = append(errs, errors.New("no policy file (-policy, "+config.EnvPolicyFile+")"))
 	}
 	if err := validateOpenAI(c.OpenAIAPIKey, c.OpenAIBaseURL); err != nil {
 		errs = append(errs, err)
@@ -191,7 +191,7 @@ func (c Config) Validate() error {
 		}
 	}
 	if c.WorkflowCache < 1 || c.WorkflowCache > maxWorkflowCache {
-		errs = append(errs, fmt.Errorf("%s=%d: want 1 to %d runs", EnvWorkflowCache, c.WorkflowCache, maxWorkflowCache))
+		errs = append(errs, fmt.Errorf("workflow cache %d (-workflow-cache, %s): want 1 to %d runs", c.WorkflowCache, EnvWorkflowCache, maxWorkflowCache))
 	}
 	return errors.Join(errs...)
 }
