@@ -16,9 +16,9 @@ import (
 // on in, and publishes it. Lines typed while no request is shown, or
 // before the request shown was (a double Enter, a paste of "y\ny\n" that
 // answered the previous one, a line waiting in the input when it starts),
-// are discarded, so an early keystroke never
-// answers a request the approver has not seen. It returns nil when ctx is
-// cancelled or in reaches EOF.
+// are discarded, so an early keystroke never answers a request the
+// approver has not seen. It returns nil when ctx is cancelled or in reaches
+// EOF.
 func Watch(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error {
 	// Read the input from the start, before connecting: a line already
 	// waiting (typed while the command started, or piped in) is then
