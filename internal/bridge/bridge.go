@@ -575,12 +575,15 @@ func oldestPendingStart(ctx context.Context, tc Temporal) (oldest time.Time, wai
 	return time.Time{}, false, fmt.Errorf("list runs waiting for a human: more than %d pages", maxPendingRunPages)
 }
 
-// repair reconnects a failed connection and re-attaches a lost channel;
-// ably-go itself retries disconnected and suspended states.
+// repair reconnects a failed connection and re-attaches a lost channel.
+// ably-go itself retries a disconnected or suspended connection, and
+// re-attaches the channel when it reconnects; but a channel whose attach
+// timed out while the connection stayed up is SUSPENDED until something
+// attaches it again, so that is repair's too.
 func (b *runner) repair(ctx context.Context) {
 	b.reconnectIfFailed()
 	switch b.ch.State() {
-	case ably.ChannelStateFailed, ably.ChannelStateDetached:
+	case ably.ChannelStateFailed, ably.ChannelStateDetached, ably.ChannelStateSuspended:
 		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		err := b.ch.Attach(actx)
 		cancel()
