@@ -34,6 +34,7 @@ import (
 	"github.com/hitl/durable-approvals/internal/healthz"
 	"github.com/hitl/durable-approvals/internal/signing"
 	"github.com/hitl/durable-approvals/internal/telemetry"
+	"github.com/hitl/durable-approvals/internal/termtext"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -108,7 +109,9 @@ func run(ctx context.Context, args []string, env config.Env, stdin io.Reader, st
 	}
 }
 
-func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
+// oneLine is err for the terminal: one line, quoted if it holds anything
+// else that is not printable (an error may quote what others published).
+func oneLine(err error) string { return termtext.Line(strings.ReplaceAll(err.Error(), "\n", "; ")) }
 
 func dispatch(ctx context.Context, args []string, env config.Env, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 1 {

@@ -35,6 +35,7 @@ import (
 	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/ablylocal"
 	"github.com/hitl/durable-approvals/internal/devstack"
+	"github.com/hitl/durable-approvals/internal/termtext"
 )
 
 const usage = `usage: go run ./devstack COMMAND [flags]
@@ -59,7 +60,7 @@ func main() {
 	err := mainErr(ctx, os.Args[1:], config.FromOS(), os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "devstack:", strings.ReplaceAll(err.Error(), "\n", "; "))
+		fmt.Fprintln(os.Stderr, "devstack:", termtext.Line(strings.ReplaceAll(err.Error(), "\n", "; ")))
 		os.Exit(1)
 	}
 }

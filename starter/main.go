@@ -21,6 +21,7 @@ import (
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/internal/termtext"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -29,7 +30,7 @@ func main() {
 	err := mainErr(ctx, os.Args[1:], config.FromOS(), os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "starter:", strings.ReplaceAll(err.Error(), "\n", "; "))
+		fmt.Fprintln(os.Stderr, "starter:", termtext.Line(strings.ReplaceAll(err.Error(), "\n", "; ")))
 		os.Exit(1)
 	}
 }

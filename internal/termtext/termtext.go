@@ -10,24 +10,31 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Line returns s unchanged if it is printable single-line text, else its
-// Go-quoted form (a newline or a tab counts as not printable).
+// Go-quoted form (a newline or a tab counts as not printable, and so does
+// a byte that is not UTF-8: a lone 0x9b is a C1 control to some terminals).
 func Line(s string) string {
-	for _, r := range s {
-		if !unicode.IsPrint(r) {
-			return strconv.QuoteToGraphic(s)
-		}
-	}
-	return s
+	return quoteUnless(s, func(r rune) bool { return unicode.IsPrint(r) })
 }
 
-// Block is Line for multi-line text: newlines are kept, anything else that
-// is not printable gets the whole text quoted.
+// Block is Line for multi-line text: newlines and tabs are kept (code, a
+// table in the model's answer), anything else that is not printable gets
+// the whole text quoted.
 func Block(s string) string {
+	return quoteUnless(s, func(r rune) bool { return r == '\n' || r == '\t' || unicode.IsPrint(r) })
+}
+
+// quoteUnless returns s if it is valid UTF-8 and ok holds for each of its
+// runes, else s Go-quoted.
+func quoteUnless(s string, ok func(rune) bool) string {
+	if !utf8.ValidString(s) {
+		return strconv.QuoteToGraphic(s)
+	}
 	for _, r := range s {
-		if r != '\n' && !unicode.IsPrint(r) {
+		if !ok(r) {
 			return strconv.QuoteToGraphic(s)
 		}
 	}

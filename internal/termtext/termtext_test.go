@@ -9,7 +9,10 @@ func TestLineAndBlock(t *testing.T) {
 		{in: "bad\x1b[31mRED\x1b[0m idea", line: `"bad\x1b[31mRED\x1b[0m idea"`, block: `"bad\x1b[31mRED\x1b[0m idea"`},
 		{in: "two\nlines", line: `"two\nlines"`, block: "two\nlines"},
 		{in: "fake\rline", line: `"fake\rline"`, block: `"fake\rline"`},
-		{in: "tab\there", line: `"tab\there"`, block: `"tab\there"`},
+		{in: "tab\there", line: `"tab\there"`, block: "tab\there"},
+		{in: "name\tcount\nposts\t3", line: `"name\tcount\nposts\t3"`, block: "name\tcount\nposts\t3"},
+		{in: "8-bit CSI \x9b31m", line: `"8-bit CSI \x9b31m"`, block: `"8-bit CSI \x9b31m"`},
+		{in: "C1 as UTF-8 \u009b31m", line: `"C1 as UTF-8 \u009b31m"`, block: `"C1 as UTF-8 \u009b31m"`},
 		{in: "evil\u202etxt.exe", line: `"evil\u202etxt.exe"`, block: `"evil\u202etxt.exe"`},
 	}
 	for _, tt := range tests {
