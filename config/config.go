@@ -167,6 +167,25 @@ func checkTemporalAddress(addr string) error {
 // "x:" prefix is, to gRPC too, a host name followed by a port.
 var grpcSchemes = map[string]bool{"dns": true, "unix": true, "unix-abstract": true, "passthrough": true}
 
+// RedactURL is the URL s for a log line, a banner or an error: whatever a
+// URL may carry as a credential is masked (the user and password, as in
+// https://token@hooks.example/, and the query, as in ?token=), and
+// something url.Parse refuses, which may hold anything, is only
+// "(not a URL)".
+func RedactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(not a URL)"
+	}
+	if u.User != nil {
+		u.User = url.User("xxxxx")
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = "xxxxx"
+	}
+	return u.String()
+}
+
 // LoadPolicy reads and validates the policy file at path. The error names
 // the file and, for an invalid policy, every problem in it.
 func LoadPolicy(path string) (workflows.Policy, error) {

@@ -206,7 +206,7 @@ func validateOpenAI(key, baseURL string) error {
 		}
 		if key == "" && !loopback.IsHost(u.Hostname()) {
 			return fmt.Errorf("%s is required for %s=%s (only a model on 127.0.0.1/localhost runs without a key)",
-				config.EnvOpenAIAPIKey, config.EnvOpenAIBaseURL, u.Redacted())
+				config.EnvOpenAIAPIKey, config.EnvOpenAIBaseURL, config.RedactURL(baseURL))
 		}
 		return nil
 	}
@@ -222,20 +222,9 @@ func httpURL(s string) (*url.URL, error) {
 		return nil, errors.New("not a URL")
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("bad URL %q: want http(s)://host[:port]/path", u.Redacted())
+		return nil, fmt.Errorf("bad URL %q: want http(s)://host[:port]/path", config.RedactURL(s))
 	}
 	return u, nil
-}
-
-// redactedURL is s for a log line or an error: the password of a URL that
-// carries one (http://user:secret@host/) masked, and only "(not a URL)"
-// for something url.Parse refuses, which may hold anything.
-func redactedURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(not a URL)"
-	}
-	return u.Redacted()
 }
 
 // checkPolicyTools compares the policy with the tools the worker

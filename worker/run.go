@@ -121,7 +121,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	w.RegisterActivity(acts)
 
 	logger.Info("worker starting", "temporal", topts.HostPort, "namespace", topts.Namespace,
-		"taskQueue", workflows.TaskQueue, "workflowCache", cfg.WorkflowCache, "memoryLimit", cfg.MemoryLimit, "model", cfg.OpenAIModel, "openaiBaseURL", redactedURL(cfg.OpenAIBaseURL),
+		"taskQueue", workflows.TaskQueue, "workflowCache", cfg.WorkflowCache, "memoryLimit", cfg.MemoryLimit, "model", cfg.OpenAIModel, "openaiBaseURL", config.RedactURL(cfg.OpenAIBaseURL),
 		"ablyEndpoint", cfg.Ably.Endpoint, "channel", cfg.Channel, "blogDir", cfg.BlogDir, "tracing", tracing.Enabled())
 	if err := w.Run(interruptOn(ctx)); err != nil {
 		return fmt.Errorf("worker: %w", err)

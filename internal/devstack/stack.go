@@ -18,6 +18,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/ablylocal"
 	"github.com/hitl/durable-approvals/internal/authserver"
@@ -410,7 +411,7 @@ func (st *Stack) Summary(w io.Writer) {
 	}
 	model := "OpenAI (" + c.OpenAIModel + ")"
 	if c.OpenAIBaseURL != "" {
-		model = c.OpenAIBaseURL + " (" + c.OpenAIModel + ")"
+		model = config.RedactURL(c.OpenAIBaseURL) + " (" + c.OpenAIModel + ")"
 	}
 	if c.Scripted() {
 		model = "SCRIPTED offline model at " + c.ModelURL() + " (OPENAI_API_KEY is unset: no OpenAI calls; answers are canned)"
