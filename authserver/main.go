@@ -85,7 +85,7 @@ func run(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wri
 	if cfg.PolicyFile != "" {
 		p, err := config.LoadPolicy(cfg.PolicyFile)
 		if err != nil {
-			return err
+			return fmt.Errorf("%w (-policy, %s)", err, config.EnvPolicyFile)
 		}
 		roles = p.Roles
 	}

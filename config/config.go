@@ -194,7 +194,7 @@ func LoadPolicy(path string) (workflows.Policy, error) {
 	}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return workflows.Policy{}, fmt.Errorf("policy file %s does not exist (set %s, or the program's -policy flag)", path, EnvPolicyFile)
+		return workflows.Policy{}, fmt.Errorf("policy file %s does not exist", path)
 	}
 	if err != nil {
 		return workflows.Policy{}, fmt.Errorf("policy file: %w", err)

@@ -25,7 +25,7 @@ import (
 func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	policy, err := config.LoadPolicy(cfg.PolicyFile)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w (-policy, %s)", err, config.EnvPolicyFile)
 	}
 	blog, err := activities.NewBlog(activities.BlogConfig{Dir: cfg.BlogDir, WebhookURL: cfg.BlogWebhookURL})
 	if err != nil {
