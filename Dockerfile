@@ -41,15 +41,21 @@ ENTRYPOINT ["/usr/local/bin/worker"]
 
 FROM runtime AS bridge
 COPY --from=build /out/approver /usr/local/bin/approver
+ENV HITL_HEALTH_ADDR=127.0.0.1:8082
+# Healthy while Temporal answers and the approvals channel is attached.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["/usr/local/bin/healthcheck", "http://127.0.0.1:8082/healthz"]
 ENTRYPOINT ["/usr/local/bin/approver", "bridge"]
 
 FROM runtime AS authserver
 COPY --from=build /out/authserver /usr/local/bin/authserver
 COPY config/policy.json /etc/hitl/policy.json
 ENV AUTH_LISTEN=0.0.0.0:3001 \
-    AUTH_USERS_FILE=/data/users.json
+    AUTH_USERS_FILE=/data/users.json \
+    HITL_HEALTH_ADDR=127.0.0.1:8083
 EXPOSE 3001
+# The operations port: plain HTTP on loopback, also when AUTH_LISTEN serves TLS.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
-    CMD ["/usr/local/bin/healthcheck", "http://127.0.0.1:3001/healthz"]
+    CMD ["/usr/local/bin/healthcheck", "http://127.0.0.1:8083/healthz"]
 ENTRYPOINT ["/usr/local/bin/authserver"]
 CMD ["serve", "-policy", "/etc/hitl/policy.json"]

@@ -316,10 +316,14 @@ func TestComposeHealthChecks(t *testing.T) {
 			t.Errorf("%s: health check %q does not use /usr/local/bin/healthcheck", name, test)
 		}
 	}
-	// The worker's probe address is the one it serves.
-	w := service(t, p, "worker")
-	if addr, _ := env(w, "HITL_HEALTH_ADDR"); !strings.Contains(w.HealthCheck.Test[2], addr+"/healthz") {
-		t.Errorf("worker probes %q but serves on %q", w.HealthCheck.Test[2], addr)
+	// Each probes the operations endpoint it serves (plain HTTP on
+	// loopback; the auth server's approvers' port may serve TLS).
+	for _, name := range []string{"worker", "bridge", "authserver"} {
+		s := service(t, p, name)
+		addr, _ := env(s, "HITL_HEALTH_ADDR")
+		if len(s.HealthCheck.Test) < 3 || addr == "" || s.HealthCheck.Test[2] != "http://"+addr+"/healthz" {
+			t.Errorf("%s probes %q but serves its operations endpoint on %q", name, s.HealthCheck.Test, addr)
+		}
 	}
 }
 

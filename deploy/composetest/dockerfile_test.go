@@ -199,3 +199,30 @@ func TestMainsBuild(t *testing.T) {
 		})
 	}
 }
+
+// Each image's HEALTHCHECK probes the operations endpoint its ENV sets
+// (plain HTTP on loopback), not a port that may serve TLS.
+func TestDockerfileHealthChecksProbeTheOpsEndpoint(t *testing.T) {
+	stages := parseDockerfile(t, filepath.Join(root, "Dockerfile"))
+	for name := range composeMains {
+		s, ok := findStage(stages, name)
+		if !ok {
+			t.Errorf("no %s stage", name)
+			continue
+		}
+		var addr string
+		for _, in := range s.Instr {
+			if in.Cmd != "ENV" {
+				continue
+			}
+			for _, f := range strings.Fields(in.Args) {
+				if v, found := strings.CutPrefix(f, "HITL_HEALTH_ADDR="); found {
+					addr = v
+				}
+			}
+		}
+		if addr == "" || !s.has("HEALTHCHECK", `"http://`+addr+`/healthz"`) {
+			t.Errorf("%s: HEALTHCHECK does not probe its HITL_HEALTH_ADDR %q", name, addr)
+		}
+	}
+}
