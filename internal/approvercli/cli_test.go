@@ -35,7 +35,8 @@ const (
 type env struct {
 	ably   ablyconn.Config
 	auth   string
-	logins *atomic.Int64 // successful logins at the auth server
+	logins *atomic.Int64           // successful logins at the auth server
+	role   *atomic.Pointer[string] // alice's role in the tokens it issues from now on
 }
 
 func startEnv(t *testing.T) env {
@@ -47,6 +48,9 @@ func startEnv(t *testing.T) env {
 func startEnvTTL(t *testing.T, ttl time.Duration) env {
 	t.Helper()
 	logins := &atomic.Int64{}
+	role := &atomic.Pointer[string]{}
+	publisher := "publisher"
+	role.Store(&publisher)
 	srv := ablytest.Start(t, ablylocal.Config{})
 	auth := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, p, ok := r.BasicAuth()
@@ -54,7 +58,7 @@ func startEnvTTL(t *testing.T, ttl time.Duration) env {
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
-		tok, _, err := userTokenTTL("alice", "publisher", ttl)
+		tok, _, err := userTokenTTL("alice", *role.Load(), ttl)
 		logins.Add(1)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -64,7 +68,7 @@ func startEnvTTL(t *testing.T, ttl time.Duration) env {
 		io.WriteString(w, tok)
 	}))
 	t.Cleanup(auth.Close)
-	return env{ably: ablyconn.Config{APIKey: testKeyName + ":" + testSecret, Endpoint: srv.Addr()}, auth: auth.URL, logins: logins}
+	return env{ably: ablyconn.Config{APIKey: testKeyName + ":" + testSecret, Endpoint: srv.Addr()}, auth: auth.URL, logins: logins, role: role}
 }
 
 func userToken(user, role string) (string, time.Time, error) {

@@ -178,7 +178,7 @@ func Decide(ctx context.Context, cfg Config, a DecideArgs, out io.Writer) error 
 		r := found[0]
 		workflowID, digest = r.WorkflowID, r.ArgumentsDigest
 		editing := a.Edit || a.Arguments != ""
-		if why := refusal(r, s.clientID, s.role, a.Decision, editing); why != "" {
+		if why := refusal(r, s.clientID, s.role(), a.Decision, editing); why != "" {
 			return fmt.Errorf("%w: %s", ErrRefused, why)
 		}
 		roleWhy := s.roleRefusal(r)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/ably/ably-go/ably"
@@ -92,7 +93,7 @@ type session struct {
 	client   *ably.Realtime
 	ch       *ably.RealtimeChannel
 	clientID string
-	role     string             // the approver's role on the channel, from the JWT
+	roleNow  atomic.Value       // string: the approver's role on the channel, from the latest JWT
 	events   chan *ably.Message // live messages after the attach point
 	done     chan struct{}
 	unsub    func()
@@ -115,8 +116,27 @@ func open(ctx context.Context, cfg Config) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
+	s := &session{
+		cfg:      cfg,
+		clientID: first.ClientID,
+		events:   make(chan *ably.Message, 64),
+		done:     make(chan struct{}),
+		pending:  NewPending(cfg.AgentClientID, cfg.Now),
+	}
+	s.setRole(ChannelRole(first.Token, cfg.Channel))
+	// Each token renewal re-reads the role: the auth server issues it
+	// from the users file as it is then, so a promotion (or demotion)
+	// reaches a long-running watch within a token's life.
+	login1 := login.AuthCallback()
+	renew := func(ctx context.Context, p ably.TokenParams) (ably.Tokener, error) {
+		t, err := login1(ctx, p)
+		if td, ok := t.(*ably.TokenDetails); ok && err == nil {
+			s.setRole(ChannelRole(td.Token, cfg.Channel))
+		}
+		return t, err
+	}
 	opts := append(cfg.Ably.EndpointOptions(),
-		ably.WithAuthCallback(login.AuthCallback()),
+		ably.WithAuthCallback(renew),
 		ably.WithLogHandler(ablyconn.Logger{Log: cfg.Log, Ctx: ctx}),
 		ably.WithLogLevel(ably.LogWarning),
 	)
@@ -125,16 +145,7 @@ func open(ctx context.Context, cfg Config) (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ably client: %w", err)
 	}
-	s := &session{
-		cfg:      cfg,
-		client:   client,
-		ch:       client.Channels.Get(cfg.Channel),
-		clientID: first.ClientID,
-		role:     ChannelRole(first.Token, cfg.Channel),
-		events:   make(chan *ably.Message, 64),
-		done:     make(chan struct{}),
-		pending:  NewPending(cfg.AgentClientID, cfg.Now),
-	}
+	s.client, s.ch = client, client.Channels.Get(cfg.Channel)
 	actx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	s.unsub, err = s.ch.SubscribeAll(actx, func(m *ably.Message) {
@@ -176,18 +187,26 @@ func (s *session) apply(m *ably.Message) Event {
 	return ev
 }
 
+// role is the approver's role on the channel, from the latest token.
+func (s *session) role() string {
+	r, _ := s.roleNow.Load().(string)
+	return r
+}
+
+func (s *session) setRole(role string) { s.roleNow.Store(role) }
+
 // roleRefusal says why this approver's role cannot decide r, when the CLI
 // knows it for sure: both roles are in the request's hierarchy
 // (workflows.DefaultRoles when it names none) and the approver's is below
 // the required one. The workflow would record such a decision as ignored
 // and keep waiting. "" otherwise.
 func (s *session) roleRefusal(r Request) string {
-	roles := r.roles()
-	if workflows.CanApprove(roles, s.role, r.RequiredRole) == nil || s.role == "" ||
-		!slices.Contains(roles, s.role) || !slices.Contains(roles, r.RequiredRole) {
+	roles, role := r.roles(), s.role()
+	if workflows.CanApprove(roles, role, r.RequiredRole) == nil || role == "" ||
+		!slices.Contains(roles, role) || !slices.Contains(roles, r.RequiredRole) {
 		return ""
 	}
-	return fmt.Sprintf("your role %s is below the required %s", termtext.Line(s.role), termtext.Line(r.RequiredRole))
+	return fmt.Sprintf("your role %s is below the required %s", termtext.Line(role), termtext.Line(r.RequiredRole))
 }
 
 // roleWarning is the line that tells the approver the CLI cannot confirm
@@ -196,10 +215,10 @@ func (s *session) roleRefusal(r Request) string {
 // it knows the role falls short (roleRefusal). The decision is still
 // sent: the workflow, which decides, may count it.
 func (s *session) roleWarning(r Request) string {
-	if workflows.CanApprove(r.roles(), s.role, r.RequiredRole) == nil || s.roleRefusal(r) != "" {
+	role := s.role()
+	if workflows.CanApprove(r.roles(), role, r.RequiredRole) == nil || s.roleRefusal(r) != "" {
 		return ""
 	}
-	role := s.role
 	if role == "" {
 		role = "(none)"
 	}

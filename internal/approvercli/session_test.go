@@ -123,3 +123,25 @@ func TestVerboseAblyLogHidesToken(t *testing.T) {
 		}
 	}
 }
+
+// The role comes from the latest token: once the auth server issues
+// another (a promotion in the users file), a renewal brings it.
+func TestSessionRoleFollowsRenewedToken(t *testing.T) {
+	e := startEnv(t)
+	s, err := open(t.Context(), e.cliConfig(t, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	if got := s.role(); got != "publisher" {
+		t.Fatalf("role %q, want publisher", got)
+	}
+	admin := "admin"
+	e.role.Store(&admin)
+	if _, err := s.client.Auth.Authorize(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.role(); got != "admin" {
+		t.Fatalf("role after a renewal %q, want admin", got)
+	}
+}

@@ -39,7 +39,7 @@ func Watch(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "Connected to Ably as %s.\nWaiting for approval requests on %s...\n", termtext.Line(who), termtext.Line(s.cfg.Channel))
 
-	w := &watcher{s: s, out: out, answered: map[string]bool{}}
+	w := newWatcher(s, out)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	w.showNext()
@@ -58,8 +58,13 @@ func Watch(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error {
 			w.onLine(ctx, line)
 		case <-tick.C:
 			w.expire()
+			w.roleChanged()
 		}
 	}
+}
+
+func newWatcher(s *session, out io.Writer) *watcher {
+	return &watcher{s: s, out: out, answered: map[string]bool{}, belowRole: map[string]bool{}, role: s.role()}
 }
 
 type stage int
@@ -82,6 +87,28 @@ type watcher struct {
 	// toldEarly is set once the approver was told that a line typed
 	// before current was shown was ignored.
 	toldEarly bool
+	// belowRole are the requests listed as Not for you because the
+	// approver's role was below theirs, and role the role that was: when
+	// a renewed token brings another, they are asked about again.
+	belowRole map[string]bool
+	role      string
+}
+
+// roleChanged asks again about the requests the approver's role was
+// below, once a renewed token carries another role.
+func (w *watcher) roleChanged() {
+	role := w.s.role()
+	if role == w.role {
+		return
+	}
+	w.role = role
+	for k := range w.belowRole {
+		delete(w.answered, k)
+	}
+	clear(w.belowRole)
+	if w.current == nil {
+		w.showNext()
+	}
 }
 
 // showNext shows the oldest pending request this approver has not
@@ -93,13 +120,15 @@ func (w *watcher) showNext() {
 		if w.answered[r.key()] {
 			continue
 		}
-		why := refusal(r, w.s.clientID, w.s.role, workflows.DecisionApproved, false)
+		why := refusal(r, w.s.clientID, w.s.role(), workflows.DecisionApproved, false)
 		if why == "" {
-			why = w.s.roleRefusal(r)
+			if why = w.s.roleRefusal(r); why != "" {
+				w.belowRole[r.key()] = true
+			}
 		}
 		if why != "" {
 			// Nothing this approver can decide: say so once, until the
-			// request changes.
+			// request or the approver's role changes.
 			fmt.Fprintf(w.out, "Not for you: %s (%s): %s\n", termtext.Line(r.Tool), termtext.Line(r.ToolCallID), why)
 			w.answered[r.key()] = true
 			continue
@@ -220,7 +249,7 @@ func (w *watcher) decide(ctx context.Context, decision, reason string) {
 	if latest, ok := w.s.pending.Get(r); ok {
 		r = latest
 	}
-	if why := refusal(r, w.s.clientID, w.s.role, decision, false); why != "" {
+	if why := refusal(r, w.s.clientID, w.s.role(), decision, false); why != "" {
 		fmt.Fprintf(w.out, "Not sent: %s\n", why)
 		w.answered[r.key()] = true
 		w.showNext()

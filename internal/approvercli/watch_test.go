@@ -17,7 +17,7 @@ func TestWatcherNotices(t *testing.T) {
 	c := &clock{now: t0}
 	s := &session{cfg: Config{Now: c.Now}, pending: NewPending("hitl-agent", c.Now)}
 	var out bytes.Buffer
-	w := &watcher{s: s, out: &out, answered: map[string]bool{}}
+	w := newWatcher(s, &out)
 
 	w.onEvent(s.apply(requestMsg(t, "hitl-agent", reqData("call_a", "wf-1", t0.Add(time.Hour)))))
 	w.onEvent(s.apply(requestMsg(t, "hitl-agent", reqData("call_b", "wf-2", t0.Add(time.Minute)))))
@@ -62,9 +62,10 @@ func TestWatcherRoleWarning(t *testing.T) {
 	}
 	for _, tt := range tests {
 		c := &clock{now: t0}
-		s := &session{cfg: Config{Now: c.Now}, role: tt.role, pending: NewPending("hitl-agent", c.Now)}
+		s := &session{cfg: Config{Now: c.Now}, pending: NewPending("hitl-agent", c.Now)}
+		s.setRole(tt.role)
 		var out bytes.Buffer
-		w := &watcher{s: s, out: &out, answered: map[string]bool{}}
+		w := newWatcher(s, &out)
 		w.onEvent(s.apply(requestMsg(t, "hitl-agent", reqData("call_a", "wf-1", t0.Add(time.Hour)))))
 		if !strings.Contains(out.String(), tt.want) {
 			t.Errorf("role %q: output lacks %q:\n%s", tt.role, tt.want, out.String())
@@ -92,9 +93,10 @@ func revisionMsg(t *testing.T, n int, mutate func(d *workflows.ApprovalRequestDa
 // decide, is not asked about, until an edit restarts the count.
 func TestWatcherRevisions(t *testing.T) {
 	c := &clock{now: t0}
-	s := &session{cfg: Config{Now: c.Now}, clientID: "alice", role: "publisher", pending: NewPending("hitl-agent", c.Now)}
+	s := &session{cfg: Config{Now: c.Now}, clientID: "alice", pending: NewPending("hitl-agent", c.Now)}
+	s.setRole("publisher")
 	var out bytes.Buffer
-	w := &watcher{s: s, out: &out, answered: map[string]bool{}}
+	w := newWatcher(s, &out)
 	w.onEvent(s.apply(revisionMsg(t, 0, nil)))
 	if w.current == nil || !strings.Contains(out.String(), "Approvals:     0 of 2 approvals") {
 		t.Fatalf("first revision not shown:\n%s", out.String())
@@ -150,9 +152,10 @@ func TestWatcherIgnoresLinesTypedBeforeReshow(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &clock{now: t0}
-			s := &session{cfg: Config{Now: c.Now}, clientID: "alice", role: tt.role, pending: NewPending("hitl-agent", c.Now)}
+			s := &session{cfg: Config{Now: c.Now}, clientID: "alice", pending: NewPending("hitl-agent", c.Now)}
+			s.setRole(tt.role)
 			var out bytes.Buffer
-			w := &watcher{s: s, out: &out, answered: map[string]bool{}}
+			w := newWatcher(s, &out)
 			rev := func(n int, mutate func(d *workflows.ApprovalRequestData)) *ably.Message {
 				return revisionMsg(t, n, func(d *workflows.ApprovalRequestData) {
 					d.Editable = true
@@ -190,5 +193,28 @@ func TestWatcherIgnoresLinesTypedBeforeReshow(t *testing.T) {
 				t.Fatalf("output %q, stage %d: want the reason asked", got, w.stage)
 			}
 		})
+	}
+}
+
+// A request listed as Not for you because the approver's role was below
+// it is asked about once a renewed token carries a role that reaches it.
+func TestWatcherAsksAgainAfterPromotion(t *testing.T) {
+	c := &clock{now: t0}
+	s := &session{cfg: Config{Now: c.Now}, clientID: "erin", pending: NewPending("hitl-agent", c.Now)}
+	s.setRole("editor")
+	var out bytes.Buffer
+	w := newWatcher(s, &out)
+	w.onEvent(s.apply(requestMsg(t, "hitl-agent", reqData("call_a", "wf-1", t0.Add(time.Hour)))))
+	if w.current != nil || !strings.Contains(out.String(), "Not for you: publish_blog_post (call_a): your role editor is below the required publisher") {
+		t.Fatalf("an editor was asked about a publisher's call:\n%s", out.String())
+	}
+	w.roleChanged() // same role: nothing
+	if w.current != nil {
+		t.Fatal("shown again without a new role")
+	}
+	s.setRole("publisher")
+	w.roleChanged()
+	if w.current == nil || w.current.ToolCallID != "call_a" || !strings.HasSuffix(out.String(), PromptDecision) {
+		t.Fatalf("not asked after the promotion:\n%s", out.String())
 	}
 }
