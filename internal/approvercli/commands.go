@@ -178,10 +178,11 @@ func Decide(ctx context.Context, cfg Config, a DecideArgs, out io.Writer) error 
 		r := found[0]
 		workflowID, digest = r.WorkflowID, r.ArgumentsDigest
 		editing := a.Edit || a.Arguments != ""
-		if why := refusal(r, s.clientID, s.role(), a.Decision, editing); why != "" {
+		role := s.role()
+		if why := refusal(r, s.clientID, role, a.Decision, editing); why != "" {
 			return fmt.Errorf("%w: %s", ErrRefused, why)
 		}
-		roleWhy := s.roleRefusal(r)
+		roleWhy, roleWarn := roleVerdict(r, role)
 		if roleWhy != "" && !a.Force {
 			return fmt.Errorf("%w: %s; the agent would record the decision and keep waiting, so nothing was sent (--force sends it anyway)", ErrRefused, roleWhy)
 		}
@@ -195,8 +196,8 @@ func Decide(ctx context.Context, cfg Config, a DecideArgs, out io.Writer) error 
 		}
 		if roleWhy != "" {
 			fmt.Fprintf(out, "warning: %s; sending anyway (--force): the agent will record this and keep waiting\n", roleWhy)
-		} else if w := s.roleWarning(r); w != "" {
-			fmt.Fprintln(out, w)
+		} else if roleWarn != "" {
+			fmt.Fprintln(out, roleWarn)
 		}
 		if editing {
 			if digest == "" {

@@ -127,9 +127,9 @@ func open(ctx context.Context, cfg Config) (*session, error) {
 	// Each token renewal re-reads the role: the auth server issues it
 	// from the users file as it is then, so a promotion (or demotion)
 	// reaches a long-running watch within a token's life.
-	login1 := login.AuthCallback()
+	issue := login.AuthCallback()
 	renew := func(ctx context.Context, p ably.TokenParams) (ably.Tokener, error) {
-		t, err := login1(ctx, p)
+		t, err := issue(ctx, p)
 		if td, ok := t.(*ably.TokenDetails); ok && err == nil {
 			s.setRole(ChannelRole(td.Token, cfg.Channel))
 		}
@@ -195,34 +195,27 @@ func (s *session) role() string {
 
 func (s *session) setRole(role string) { s.roleNow.Store(role) }
 
-// roleRefusal says why this approver's role cannot decide r, when the CLI
-// knows it for sure: both roles are in the request's hierarchy
-// (workflows.DefaultRoles when it names none) and the approver's is below
-// the required one. The workflow would record such a decision as ignored
-// and keep waiting. "" otherwise.
-func (s *session) roleRefusal(r Request) string {
-	roles, role := r.roles(), s.role()
-	if workflows.CanApprove(roles, role, r.RequiredRole) == nil || role == "" ||
-		!slices.Contains(roles, role) || !slices.Contains(roles, r.RequiredRole) {
-		return ""
-	}
-	return fmt.Sprintf("your role %s is below the required %s", termtext.Line(role), termtext.Line(r.RequiredRole))
-}
-
-// roleWarning is the line that tells the approver the CLI cannot confirm
-// that their role reaches r's required role (no role in their token, or
-// one the request's hierarchy does not name), or "" when it can, or when
-// it knows the role falls short (roleRefusal). The decision is still
-// sent: the workflow, which decides, may count it.
-func (s *session) roleWarning(r Request) string {
-	role := s.role()
-	if workflows.CanApprove(r.roles(), role, r.RequiredRole) == nil || s.roleRefusal(r) != "" {
-		return ""
+// roleVerdict says what the CLI can tell of role deciding r, by the
+// request's hierarchy (workflows.DefaultRoles when it names none). refuse
+// says why it cannot, when the CLI knows for sure: both roles are in the
+// hierarchy and role is below the required one, so the workflow would
+// record the decision as ignored and keep waiting. warn is the line that
+// says the CLI cannot confirm role reaches the required one (no role in the
+// token, or one the hierarchy does not name): the decision is still sent,
+// and the workflow, which decides, may count it. Both are "" when role
+// reaches it.
+func roleVerdict(r Request, role string) (refuse, warn string) {
+	roles := r.roles()
+	switch {
+	case workflows.CanApprove(roles, role, r.RequiredRole) == nil:
+		return "", ""
+	case role != "" && slices.Contains(roles, role) && slices.Contains(roles, r.RequiredRole):
+		return fmt.Sprintf("your role %s is below the required %s", termtext.Line(role), termtext.Line(r.RequiredRole)), ""
 	}
 	if role == "" {
 		role = "(none)"
 	}
-	return fmt.Sprintf("warning: cannot confirm that your role %s reaches the required %s; if it does not, the agent will record this and keep waiting", termtext.Line(role), termtext.Line(r.RequiredRole))
+	return "", fmt.Sprintf("warning: cannot confirm that your role %s reaches the required %s; if it does not, the agent will record this and keep waiting", termtext.Line(role), termtext.Line(r.RequiredRole))
 }
 
 // respond publishes an approval-response and waits for Ably's ACK. The

@@ -120,11 +120,12 @@ func (w *watcher) showNext() {
 		if w.answered[r.key()] {
 			continue
 		}
-		why := refusal(r, w.s.clientID, w.s.role(), workflows.DecisionApproved, false)
-		if why == "" {
-			if why = w.s.roleRefusal(r); why != "" {
-				w.belowRole[r.key()] = true
-			}
+		role := w.s.role()
+		why := refusal(r, w.s.clientID, role, workflows.DecisionApproved, false)
+		below, warn := roleVerdict(r, role)
+		if why == "" && below != "" {
+			why = below
+			w.belowRole[r.key()] = true
 		}
 		if why != "" {
 			// Nothing this approver can decide: say so once, until the
@@ -135,7 +136,7 @@ func (w *watcher) showNext() {
 		}
 		w.current = &r
 		writeRequest(w.out, r, w.s.cfg.Now())
-		if warn := w.s.roleWarning(r); warn != "" {
+		if warn != "" {
 			fmt.Fprintln(w.out, warn)
 		}
 		fmt.Fprint(w.out, PromptDecision)
