@@ -11,13 +11,20 @@ import (
 	"github.com/hitl/durable-approvals/workflows"
 )
 
+// newScreen is a watcher over a session without Ably, on a clock at t0,
+// for the approver clientID with role; out holds what it printed.
+func newScreen(clientID, role string) (*clock, *session, *watcher, *bytes.Buffer) {
+	c := &clock{now: t0}
+	s := &session{cfg: Config{Now: c.Now}, clientID: clientID, pending: NewPending("hitl-agent", c.Now)}
+	s.setRole(role)
+	out := &bytes.Buffer{}
+	return c, s, newWatcher(s, out), out
+}
+
 // The screen logic without Ably: requests resolved or expired while a
 // prompt is open are reported on their own line and the screen moves on.
 func TestWatcherNotices(t *testing.T) {
-	c := &clock{now: t0}
-	s := &session{cfg: Config{Now: c.Now}, pending: NewPending("hitl-agent", c.Now)}
-	var out bytes.Buffer
-	w := newWatcher(s, &out)
+	c, s, w, out := newScreen("", "")
 
 	w.onEvent(s.apply(requestMsg(t, "hitl-agent", reqData("call_a", "wf-1", t0.Add(time.Hour)))))
 	w.onEvent(s.apply(requestMsg(t, "hitl-agent", reqData("call_b", "wf-2", t0.Add(time.Minute)))))
@@ -61,11 +68,7 @@ func TestWatcherRoleWarning(t *testing.T) {
 		{"", "warning: cannot confirm that your role (none) reaches the required publisher"},
 	}
 	for _, tt := range tests {
-		c := &clock{now: t0}
-		s := &session{cfg: Config{Now: c.Now}, pending: NewPending("hitl-agent", c.Now)}
-		s.setRole(tt.role)
-		var out bytes.Buffer
-		w := newWatcher(s, &out)
+		_, s, w, out := newScreen("", tt.role)
 		w.onEvent(s.apply(requestMsg(t, "hitl-agent", reqData("call_a", "wf-1", t0.Add(time.Hour)))))
 		if !strings.Contains(out.String(), tt.want) {
 			t.Errorf("role %q: output lacks %q:\n%s", tt.role, tt.want, out.String())
@@ -92,11 +95,7 @@ func revisionMsg(t *testing.T, n int, mutate func(d *workflows.ApprovalRequestDa
 // re-shows it; a request this approver already approved, or may no longer
 // decide, is not asked about, until an edit restarts the count.
 func TestWatcherRevisions(t *testing.T) {
-	c := &clock{now: t0}
-	s := &session{cfg: Config{Now: c.Now}, clientID: "alice", pending: NewPending("hitl-agent", c.Now)}
-	s.setRole("publisher")
-	var out bytes.Buffer
-	w := newWatcher(s, &out)
+	_, s, w, out := newScreen("alice", "publisher")
 	w.onEvent(s.apply(revisionMsg(t, 0, nil)))
 	if w.current == nil || !strings.Contains(out.String(), "Approvals:     0 of 2 approvals") {
 		t.Fatalf("first revision not shown:\n%s", out.String())
@@ -151,11 +150,7 @@ func TestWatcherIgnoresLinesTypedBeforeReshow(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := &clock{now: t0}
-			s := &session{cfg: Config{Now: c.Now}, clientID: "alice", pending: NewPending("hitl-agent", c.Now)}
-			s.setRole(tt.role)
-			var out bytes.Buffer
-			w := newWatcher(s, &out)
+			_, s, w, out := newScreen("alice", tt.role)
 			rev := func(n int, mutate func(d *workflows.ApprovalRequestData)) *ably.Message {
 				return revisionMsg(t, n, func(d *workflows.ApprovalRequestData) {
 					d.Editable = true
@@ -199,11 +194,7 @@ func TestWatcherIgnoresLinesTypedBeforeReshow(t *testing.T) {
 // A request listed as Not for you because the approver's role was below
 // it is asked about once a renewed token carries a role that reaches it.
 func TestWatcherAsksAgainAfterPromotion(t *testing.T) {
-	c := &clock{now: t0}
-	s := &session{cfg: Config{Now: c.Now}, clientID: "erin", pending: NewPending("hitl-agent", c.Now)}
-	s.setRole("editor")
-	var out bytes.Buffer
-	w := newWatcher(s, &out)
+	_, s, w, out := newScreen("erin", "editor")
 	w.onEvent(s.apply(requestMsg(t, "hitl-agent", reqData("call_a", "wf-1", t0.Add(time.Hour)))))
 	if w.current != nil || !strings.Contains(out.String(), "Not for you: publish_blog_post (call_a): your role editor is below the required publisher") {
 		t.Fatalf("an editor was asked about a publisher's call:\n%s", out.String())
