@@ -101,17 +101,13 @@ func run(ctx context.Context, args []string, env config.Env, stdin io.Reader, st
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "approver: %s\n(run \"approver --help\" for usage)\n", oneLine(err))
+		fmt.Fprintf(stderr, "approver: %s\n(run \"approver --help\" for usage)\n", termtext.Error(err))
 		return exitUsage
 	default:
-		fmt.Fprintf(stderr, "approver: %s\n", oneLine(err))
+		fmt.Fprintf(stderr, "approver: %s\n", termtext.Error(err))
 		return exitError
 	}
 }
-
-// oneLine is err for the terminal: one line, quoted if it holds anything
-// else that is not printable (an error may quote what others published).
-func oneLine(err error) string { return termtext.Line(strings.ReplaceAll(err.Error(), "\n", "; ")) }
 
 func dispatch(ctx context.Context, args []string, env config.Env, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 1 {

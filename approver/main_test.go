@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"maps"
 	"strings"
 	"testing"
@@ -105,19 +104,4 @@ func with(env config.Env, k, v string) config.Env {
 	out := maps.Clone(env)
 	out[k] = v
 	return out
-}
-
-// An error may quote what others published (a workflow id, an outcome):
-// it reaches the terminal on one line, quoted if it holds control
-// characters.
-func TestOneLine(t *testing.T) {
-	for in, want := range map[string]string{
-		"login refused":               "login refused",
-		"two\nlines":                  "two; lines",
-		"pending in wf-1, wf-\x1b[2J": `"pending in wf-1, wf-\x1b[2J"`,
-	} {
-		if got := oneLine(errors.New(in)); got != want {
-			t.Errorf("oneLine(%q) = %s, want %s", in, got, want)
-		}
-	}
 }

@@ -29,7 +29,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/hitl/durable-approvals/config"
@@ -60,7 +59,7 @@ func main() {
 	err := mainErr(ctx, os.Args[1:], config.FromOS(), os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "devstack:", termtext.Line(strings.ReplaceAll(err.Error(), "\n", "; ")))
+		fmt.Fprintln(os.Stderr, "devstack:", termtext.Error(err))
 		os.Exit(1)
 	}
 }

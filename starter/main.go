@@ -14,7 +14,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"go.temporal.io/sdk/client"
@@ -30,7 +29,7 @@ func main() {
 	err := mainErr(ctx, os.Args[1:], config.FromOS(), os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "starter:", termtext.Line(strings.ReplaceAll(err.Error(), "\n", "; ")))
+		fmt.Fprintln(os.Stderr, "starter:", termtext.Error(err))
 		os.Exit(1)
 	}
 }

@@ -51,3 +51,11 @@ func Cell(s string) string {
 	}
 	return Line(s)
 }
+
+// Error is err's text as a program's last line on the terminal: its
+// newlines joined with "; ", and quoted like Line if anything else in it
+// is not printable (an error may quote what others published: a workflow
+// id, a model endpoint's message).
+func Error(err error) string {
+	return Line(strings.ReplaceAll(err.Error(), "\n", "; "))
+}

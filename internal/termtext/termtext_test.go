@@ -1,6 +1,9 @@
 package termtext
 
-import "testing"
+import (
+	"errors"
+	"testing"
+)
 
 func TestLineAndBlock(t *testing.T) {
 	tests := []struct{ in, line, block string }{
@@ -35,6 +38,18 @@ func TestCell(t *testing.T) {
 	} {
 		if got := Cell(in); got != want {
 			t.Errorf("Cell(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestError(t *testing.T) {
+	for in, want := range map[string]string{
+		"login refused":               "login refused",
+		"two\nlines":                  "two; lines",
+		"pending in wf-1, wf-\x1b[2J": `"pending in wf-1, wf-\x1b[2J"`,
+	} {
+		if got := Error(errors.New(in)); got != want {
+			t.Errorf("Error(%q) = %s, want %s", in, got, want)
 		}
 	}
 }
