@@ -167,6 +167,19 @@ func checkTemporalAddress(addr string) error {
 // "x:" prefix is, to gRPC too, a host name followed by a port.
 var grpcSchemes = map[string]bool{"dns": true, "unix": true, "unix-abstract": true, "passthrough": true}
 
+// ParseHTTPURL parses s as an http or https URL with a host, the only
+// kind the programs' base URLs may be. Its errors show s only redacted.
+func ParseHTTPURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, errors.New("not a URL")
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("bad URL %q: want http(s)://host[:port]/path", RedactURL(s))
+	}
+	return u, nil
+}
+
 // RedactURL is the URL s for a log line, a banner or an error: whatever a
 // URL may carry as a credential is masked (the user and password, as in
 // https://token@hooks.example/, and the query, as in ?token=), and

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os/user"
 	"strings"
 	"time"
@@ -119,7 +118,7 @@ func (c Config) Validate() error {
 	if c.Temporal.HostPort == "" {
 		errs = append(errs, errors.New(config.EnvTemporalAddress+" is empty"))
 	}
-	if u, err := url.Parse(c.UIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if _, err := config.ParseHTTPURL(c.UIURL); err != nil {
 		errs = append(errs, fmt.Errorf("--ui %q (%s): want the Web UI's http(s) base URL, such as %s", c.UIURL, config.EnvTemporalUIURL, config.DefaultTemporalUIURL))
 	}
 	return errors.Join(errs...)

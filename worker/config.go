@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -181,7 +180,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("%s: %w", config.EnvDecisionVerifyKeys, err))
 	}
 	if c.BlogWebhookURL != "" {
-		if _, err := httpURL(c.BlogWebhookURL); err != nil {
+		if _, err := config.ParseHTTPURL(c.BlogWebhookURL); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", config.EnvBlogWebhookURL, err))
 		}
 	}
@@ -200,7 +199,7 @@ func (c Config) Validate() error {
 // on this machine (the dev stack's scripted model).
 func validateOpenAI(key, baseURL string) error {
 	if baseURL != "" {
-		u, err := httpURL(baseURL)
+		u, err := config.ParseHTTPURL(baseURL)
 		if err != nil {
 			return fmt.Errorf("%s: %w", config.EnvOpenAIBaseURL, err)
 		}
@@ -214,17 +213,6 @@ func validateOpenAI(key, baseURL string) error {
 		return fmt.Errorf("%s is required (or set %s to a local scripted model)", config.EnvOpenAIAPIKey, config.EnvOpenAIBaseURL)
 	}
 	return nil
-}
-
-func httpURL(s string) (*url.URL, error) {
-	u, err := url.Parse(s)
-	if err != nil {
-		return nil, errors.New("not a URL")
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("bad URL %q: want http(s)://host[:port]/path", config.RedactURL(s))
-	}
-	return u, nil
 }
 
 // checkPolicyTools compares the policy with the tools the worker
