@@ -140,10 +140,10 @@ func ValidateName(name string, reserved []string) error {
 }
 
 // ValidatePassword checks user name's new password: at least
-// MinPasswordLen characters, and minBesidesName once every copy of the user
-// name is taken out of it; at most MaxPasswordLen bytes; at least minDistinctRunes
-// different characters, not only white space; and not one of the embedded
-// common passwords (commonpasswords.txt), ignoring case. Only new passwords
+// MinPasswordLen characters, and minBesidesName once every copy of the
+// user name is taken out of it; at most MaxPasswordLen bytes; at least
+// minDistinctRunes different characters, not only white space; and not one
+// of the embedded common passwords (commonpasswords.txt), ignoring case. Only new passwords
 // are checked; the users file holds hashes, which cannot be.
 func ValidatePassword(name, password string) error {
 	switch {

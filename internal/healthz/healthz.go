@@ -2,9 +2,9 @@
 // programs (worker, approver bridge, auth server), served on
 // HITL_HEALTH_ADDR: GET /healthz, 200 while Temporal answers a health check
 // and every further check of the program passes (the bridge: its Ably
-// channel is attached; the auth server: while it runs), 503 otherwise, which container health
-// checks probe; and GET /metrics, the program's metrics (Ops, with the
-// handler of internal/telemetry).
+// channel is attached; the auth server: while it runs), 503 otherwise,
+// which container health checks probe; and GET /metrics, the program's
+// metrics (Ops, with the handler of internal/telemetry).
 package healthz
 
 import (
