@@ -34,6 +34,7 @@ import (
 	"github.com/hitl/durable-approvals/internal/healthz"
 	"github.com/hitl/durable-approvals/internal/signing"
 	"github.com/hitl/durable-approvals/internal/telemetry"
+	"github.com/hitl/durable-approvals/internal/temporalconn"
 	"github.com/hitl/durable-approvals/internal/termtext"
 	"github.com/hitl/durable-approvals/workflows"
 )
@@ -343,7 +344,7 @@ func runBridge(ctx context.Context, args []string, env config.Env, stderr io.Wri
 	}
 	topts.MetricsHandler = metrics.TemporalMetrics()
 	topts.Interceptors = append(topts.Interceptors, interceptors...)
-	tc, err := bridge.DialTemporal(ctx, topts, log, bridge.Backoff{})
+	tc, err := temporalconn.Dial(ctx, topts, log)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil

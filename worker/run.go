@@ -7,7 +7,6 @@ import (
 	"runtime/debug"
 	"time"
 
-	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -17,6 +16,7 @@ import (
 	"github.com/hitl/durable-approvals/internal/healthz"
 	"github.com/hitl/durable-approvals/internal/signing"
 	"github.com/hitl/durable-approvals/internal/telemetry"
+	"github.com/hitl/durable-approvals/internal/temporalconn"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -94,9 +94,15 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	topts.Logger = tlog.NewStructuredLogger(logger)
 	topts.MetricsHandler = metrics.TemporalMetrics()
 	topts.Interceptors = append(topts.Interceptors, interceptors...)
-	c, err := client.DialContext(ctx, topts)
+	// Wait for a Temporal that is not up yet, as the bridge does: the
+	// worker may start first (a reboot, a supervisor's order).
+	c, err := temporalconn.Dial(ctx, topts, logger)
 	if err != nil {
-		return fmt.Errorf("connect to Temporal at %s: %w", topts.HostPort, err)
+		if ctx.Err() != nil {
+			logger.Info("worker stopped before Temporal answered")
+			return nil
+		}
+		return err
 	}
 	defer c.Close()
 

@@ -1,11 +1,16 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/hitl/durable-approvals/internal/testutil"
 )
 
 // TestRunRefusesBadPolicy checks the startup policy checks, which run
@@ -52,5 +57,36 @@ func TestRunRefusesBadPolicy(t *testing.T) {
 func TestMainErrHelp(t *testing.T) {
 	if err := mainErr(t.Context(), []string{"-h"}, baseEnv(t), io.Discard); err != nil {
 		t.Errorf("-h: %v", err)
+	}
+}
+
+// TestRunWaitsForTemporal: a worker started before Temporal waits for it,
+// saying so, and a stop while it waits is a clean exit, as for the bridge.
+func TestRunWaitsForTemporal(t *testing.T) {
+	env := baseEnv(t)
+	env["BLOG_DIR"] = filepath.Join(t.TempDir(), "posts")
+	env["HITL_POLICY_FILE"] = filepath.Join(testutil.ModuleRoot(t), "config", "policy.json")
+	env["TEMPORAL_ADDRESS"] = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t)) // nothing listens
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	logs := &testutil.SyncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- mainErr(ctx, nil, env, logs) }()
+	testutil.WaitFor(t, 20*time.Second, "the worker to log that it retries", func() (bool, error) {
+		select {
+		case err := <-done:
+			return false, fmt.Errorf("the worker returned while Temporal was down: %v", err)
+		default:
+		}
+		return strings.Contains(logs.String(), "temporal unreachable, retrying"), nil
+	})
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("stopped while waiting for Temporal: %v, want a clean exit", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the worker did not stop within 20 s of being told to")
 	}
 }
