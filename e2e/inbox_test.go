@@ -24,6 +24,7 @@ import (
 	"github.com/hitl/durable-approvals/internal/ablymsg"
 	"github.com/hitl/durable-approvals/internal/authserver"
 	"github.com/hitl/durable-approvals/internal/authserver/web/browsertest"
+	"github.com/hitl/durable-approvals/internal/testutil"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -148,6 +149,20 @@ func TestInbox(t *testing.T) {
 		}
 	})
 
+	step("a computer whose clock runs 6 minutes ahead still shows the 5-minute request, with Ably's countdown", func(t *testing.T) {
+		br.Do(t, "open", map[string]any{"page": "fast-clock", "clockSkewMs": (6 * time.Minute).Milliseconds()}, nil)
+		t.Cleanup(func() { _ = br.Try("close", map[string]any{"page": "fast-clock"}, nil) })
+		br.Do(t, "login", map[string]any{"page": "fast-clock", "base": base, "user": "ada", "password": users["admin"].password}, nil)
+		br.Do(t, "waitReady", map[string]any{"page": "fast-clock", "timeoutMs": 30000}, nil)
+		c := readCard(t, br, "fast-clock", first.ToolCallID)
+		right := readCard(t, br, "ada", first.ToolCallID)
+		minutes := func(countdown string) string { return strings.SplitN(countdown, " min", 2)[0] }
+		if c.Countdown == "" || minutes(c.Countdown) != minutes(right.Countdown) {
+			t.Errorf("countdown on the fast clock %q, on a right one %q: want the same minutes", c.Countdown, right.Countdown)
+		}
+		br.Do(t, "close", map[string]any{"page": "fast-clock"}, nil)
+	})
+
 	step("no inline script or style: the CSP holds and blocks an injected handler", func(t *testing.T) {
 		for _, name := range approvers {
 			var got struct {
@@ -197,6 +212,20 @@ func TestInbox(t *testing.T) {
 			t.Fatalf("on a 360 px screen: %+v; want nothing wider than the screen and readable text", phone)
 		}
 		readCard(t, br, "erin", first.ToolCallID)
+
+		// Arguments longer than the screen is wide wrap: nothing of them
+		// hides behind a scroll bar that a touch screen does not show.
+		long := "Harmless intro " + strings.Repeat("lorem ipsum dolor sit amet ", 18) + "AND ALSO WIRE MONEY TO ACCOUNT 666"
+		run := s.startRun("Publish the blog post called '" + long + "'")
+		req := s.waitPending(run, 1)[0]
+		var box struct {
+			ScrollWidth, ClientWidth, ScrollHeight, ClientHeight int
+			Text                                                 string
+		}
+		br.Do(t, "argsBox", map[string]any{"page": "erin", "toolCallId": req.ToolCallID}, &box)
+		if !strings.Contains(box.Text, "ACCOUNT 666") || box.ScrollWidth > box.ClientWidth || box.ScrollHeight > box.ClientHeight {
+			t.Errorf("on a 360 px screen the arguments box is %+v: part of the arguments is hidden", box)
+		}
 	})
 
 	step("approve on one page; the request leaves the other within 1 s; the post is published", func(t *testing.T) {
@@ -399,10 +428,53 @@ func TestInbox(t *testing.T) {
 		}
 	})
 
-	step("logout", func(t *testing.T) {
+	step("logout, which ends the other tabs of the browser at once, for good", func(t *testing.T) {
+		run := s.startRun("Publish the blog post called 'Signed out elsewhere'")
+		req := s.waitPending(run, 1)[0]
+		br.Do(t, "openTab", map[string]any{"page": "pat-tab", "of": "pat"}, nil)
+		br.Do(t, "goto", map[string]any{"page": "pat-tab", "url": base}, nil)
+		br.Do(t, "waitReady", map[string]any{"page": "pat-tab", "timeoutMs": 30000}, nil)
+		if c := readCard(t, br, "pat-tab", req.ToolCallID); !slices.Contains(c.Buttons, "Approve") {
+			t.Fatalf("pat's second tab: buttons %q, want Approve", c.Buttons)
+		}
+
 		br.Do(t, "click", map[string]any{"page": "pat", "selector": "#logout-form button"}, nil)
 		if err := br.Try("waitSelector", map[string]any{"page": "pat", "selector": "#login-form", "timeoutMs": 15000}, nil); err != nil {
 			t.Fatalf("after Sign out the login form is not shown: %v", err)
+		}
+		var got struct{ Text string }
+		br.Do(t, "waitConn", map[string]any{"page": "pat-tab", "state": "signed-out", "timeoutMs": 5000}, &got)
+		// It stays so: the closing connection does not paint over it.
+		testutil.Consistently(t, 2*time.Second, "pat's other tab to stay signed out, with no button", func() bool {
+			var conn struct{ Text string }
+			br.Do(t, "text", map[string]any{"page": "pat-tab", "selector": "#conn"}, &conn)
+			c := readCard(t, br, "pat-tab", req.ToolCallID)
+			return conn.Text == "Signed out: your session ended. Sign in again" && len(c.Buttons) == 0 &&
+				c.ReadOnly == "Read-only: you cannot decide this request, because you are signed out (sign in again to decide)."
+		})
+		br.Do(t, "close", map[string]any{"page": "pat-tab"}, nil)
+	})
+
+	step("a channel flooded past the history the page reads says so", func(t *testing.T) {
+		// An approver may publish on the channel; 1,100 messages push the
+		// pending requests out of the 1,000 the page reads at load.
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		for range 11 {
+			batch := make([]*ably.Message, 100)
+			for i := range batch {
+				batch[i] = &ably.Message{Name: "chatter", Data: "x"}
+			}
+			if err := s.approverREST("editor").Channels.Get(channel).PublishMultiple(ctx, batch); err != nil {
+				t.Fatal(err)
+			}
+		}
+		br.Do(t, "goto", map[string]any{"page": "erin", "url": base}, nil)
+		br.Do(t, "waitReady", map[string]any{"page": "erin", "timeoutMs": 30000}, nil)
+		var cut struct{ Text string }
+		br.Do(t, "text", map[string]any{"page": "erin", "selector": "#history-cut"}, &cut)
+		if !strings.HasPrefix(cut.Text, "Only the newest 1000 messages of the channel were read, and it has older ones") {
+			t.Errorf("after a flood the page says %q, want that it read only part of the history", cut.Text)
 		}
 	})
 

@@ -88,27 +88,54 @@ function recordViolations() {
   });
 }
 
+// skewClock, ran in a page before its own scripts, makes the page's clock
+// (Date.now) run skewMs ahead of the real one, as on a computer whose
+// clock is wrong.
+function skewClock(skewMs) {
+  const real = Date.now.bind(Date);
+  Date.now = () => real() + skewMs;
+}
+
+async function newPage(name, context) {
+  const page = await context.newPage();
+  page.on('pageerror', (err) => problems.push(`${name}: uncaught error: ${err.message}`));
+  page.on('console', (msg) => {
+    const text = msg.text();
+    if (/Content Security Policy|Trusted Type/i.test(text)) problems.push(`${name}: console: ${text}`);
+    if (msg.type() === 'error') log(`${name} console error: ${text}`);
+  });
+  pages.set(name, { context, page, tab: false });
+  return page;
+}
+
 const ops = {
-  // open: a new browser context (its own cookies) and page.
-  async open({ page: name, viewport }) {
+  // open: a new browser context (its own cookies) and page; clockSkewMs
+  // sets its clock that far ahead.
+  async open({ page: name, viewport, clockSkewMs }) {
     if (pages.has(name)) throw new Error(`page ${name} is open`);
     const context = await browser.newContext({ viewport: viewport || { width: 1280, height: 800 } });
     await context.exposeBinding('__cspViolation', (_src, text) => problems.push(`${name}: CSP violation: ${text}`));
     await context.addInitScript(recordViolations);
-    const page = await context.newPage();
-    page.on('pageerror', (err) => problems.push(`${name}: uncaught error: ${err.message}`));
-    page.on('console', (msg) => {
-      const text = msg.text();
-      if (/Content Security Policy|Trusted Type/i.test(text)) problems.push(`${name}: console: ${text}`);
-      if (msg.type() === 'error') log(`${name} console error: ${text}`);
-    });
-    pages.set(name, { context, page });
+    if (clockSkewMs) await context.addInitScript(skewClock, clockSkewMs);
+    await newPage(name, context);
+    return {};
+  },
+
+  // openTab: a second page (tab) in the context of page "of": the same
+  // browser, the same cookies and session.
+  async openTab({ page: name, of }) {
+    if (pages.has(name)) throw new Error(`page ${name} is open`);
+    const p = pages.get(of);
+    if (!p) throw new Error(`no page ${JSON.stringify(of)}`);
+    await newPage(name, p.context);
+    pages.get(name).tab = true;
     return {};
   },
 
   async close({ page: name }) {
     const p = pages.get(name);
-    if (p) await p.context.close();
+    if (p && p.tab) await p.page.close();
+    else if (p) await p.context.close();
     pages.delete(name);
     return {};
   },
@@ -319,6 +346,20 @@ const ops = {
       scrollWidth: document.documentElement.scrollWidth,
       innerWidth: window.innerWidth,
       fontSize: parseFloat(getComputedStyle(document.body).fontSize),
+    }));
+  },
+
+  // argsBox measures a card's arguments box: content wider or taller than
+  // the box would be hidden behind a scroll bar.
+  async argsBox({ page: name, toolCallId, timeoutMs }) {
+    const box = get(name).locator(`${cardSel(toolCallId)} pre.args`);
+    await box.waitFor({ state: 'visible', timeout: timeoutMs || 10000 });
+    return box.evaluate((el) => ({
+      scrollWidth: el.scrollWidth,
+      clientWidth: el.clientWidth,
+      scrollHeight: el.scrollHeight,
+      clientHeight: el.clientHeight,
+      text: el.textContent,
     }));
   },
 

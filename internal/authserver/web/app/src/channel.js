@@ -5,7 +5,9 @@
 // order: the history up to the attach point first, then the live ones,
 // which wait while the history is read. After a reattach that lost
 // continuity, the history is read again; the handler ignores what it has
-// seen (pending.js).
+// seen (pending.js). Before the first history read it measures how far the
+// browser's clock is from Ably's (onClock), so that a computer whose clock
+// runs ahead does not count pending requests as expired.
 
 import { BaseRealtime, FetchRequest, Rest, WebSocketTransport } from 'ably/modular';
 import { ablyEndpointOptions } from './config.js';
@@ -18,7 +20,9 @@ export const HISTORY_PAGE_SIZE = 100;
 
 // connect returns {client, channel}. hooks: onMessage(m),
 // onConnection(state, reason), onChannel(state, reason), onCaughtUp(),
-// onSessionEnded(), onRole(role).
+// onHistoryCut(read) (the history read stopped at its bound with older
+// messages left unread), onSessionEnded(), onRole(role), onClock(offsetMs)
+// (Ably's time minus the browser's).
 export function connect(cfg, hooks) {
   const client = new BaseRealtime({
     ...ablyEndpointOptions(cfg),
@@ -34,11 +38,9 @@ export function connect(cfg, hooks) {
         },
         (err) => {
           if (err instanceof SessionEndedError) {
-            // Stop asking: the session will not come back.
-            setTimeout(() => {
-              client.close();
-              hooks.onSessionEnded();
-            }, 0);
+            // Stop asking: the session will not come back. The hook
+            // closes the client.
+            setTimeout(() => hooks.onSessionEnded(), 0);
           }
           callback(err.message, null);
         },
@@ -60,12 +62,18 @@ export function connect(cfg, hooks) {
     try {
       const items = [];
       let page = await channel.history({ untilAttach: true, limit: HISTORY_PAGE_SIZE });
+      let cut = false;
       for (let n = 1; page; n++) {
         items.push(...page.items);
-        if (n >= HISTORY_PAGES || !page.hasNext()) break;
+        if (!page.hasNext()) break;
+        if (n >= HISTORY_PAGES) {
+          cut = true;
+          break;
+        }
         page = await page.next();
       }
       for (const m of items.reverse()) hooks.onMessage(m); // history is newest first
+      if (cut) hooks.onHistoryCut(items.length);
     } finally {
       const waiting = held;
       held = null;
@@ -83,11 +91,26 @@ export function connect(cfg, hooks) {
     if (change.current === 'attached' && attachedOnce && !change.resumed) caughtUpOrSay();
   });
   channel.subscribe(live).then(
-    () => {
+    async () => {
+      await measureClock(client, hooks);
       attachedOnce = true;
       return caughtUpOrSay();
     },
     (err) => hooks.onChannel('failed', err.message),
   );
   return { client, channel };
+}
+
+// measureClock asks Ably for its time and reports how far the browser's
+// clock is from it, halving the round trip. When Ably cannot say, the
+// browser's clock is used as it is.
+async function measureClock(client, hooks) {
+  try {
+    const before = Date.now();
+    const server = await client.time();
+    const after = Date.now();
+    if (Number.isFinite(server)) hooks.onClock(server - (before + after) / 2);
+  } catch {
+    // keep the browser's clock
+  }
 }

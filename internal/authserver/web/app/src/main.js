@@ -2,6 +2,13 @@
 // the settings, connects to Ably as the user, keeps the pending set
 // (pending.js) and the view (view.js) in step, and publishes the user's
 // decisions as approval-response messages of the contract.
+//
+// Time is Ably's (the browser's clock corrected by the offset channel.js
+// measures): whether a request has expired does not depend on how well the
+// computer keeps time. Signing out in one tab ends every open tab of the
+// browser at once (a BroadcastChannel), as the session cookie they share
+// is gone; a session that ends any other way is found at the next token
+// renewal.
 
 import { connect } from './channel.js';
 import { readConfig } from './config.js';
@@ -10,23 +17,48 @@ import { responseMessage } from './decision.js';
 import { EV_IGNORED, EV_REQUEST, EV_RESOLVED, EV_UPDATED, Pending } from './pending.js';
 import { InboxView } from './view.js';
 
+// The tabs of one browser tell each other about a sign-out on this
+// BroadcastChannel (same origin only).
+const SESSION_CHANNEL = 'hitl-inbox-session';
+const SIGNED_OUT = 'signed-out';
+
 function start() {
   const root = document.getElementById('inbox');
   if (!root) return;
   const cfg = readConfig(root.dataset);
-  const pending = new Pending(cfg.agentClientId);
+  let offset = 0; // Ably's clock minus the browser's
+  const now = () => Date.now() + offset;
+  const pending = new Pending(cfg.agentClientId, now);
   let conn = null;
+  let ended = false;
   const view = new InboxView(document, {
     user: cfg.user,
     role: cfg.role,
     roles: cfg.roles,
     maxReason: cfg.maxReason,
-    now: () => Date.now(),
+    now,
     onDecide: async (r, choice) => {
+      if (ended) throw new Error('you are signed out: sign in again to decide');
       if (!pending.get(r.key)) throw new Error('this request is no longer pending');
       await conn.channel.publish(responseMessage(r, choice));
     },
   });
+
+  // endSession stops the page for good: no more tokens, no more decisions.
+  const endSession = () => {
+    if (ended) return;
+    ended = true;
+    view.sessionEnded();
+    if (conn) conn.client.close();
+  };
+  const tabs = typeof BroadcastChannel === 'function' ? new BroadcastChannel(SESSION_CHANNEL) : null;
+  if (tabs) {
+    tabs.onmessage = (e) => {
+      if (e.data === SIGNED_OUT) endSession();
+    };
+    const logout = document.getElementById('logout-form');
+    if (logout) logout.addEventListener('submit', () => tabs.postMessage(SIGNED_OUT));
+  }
 
   const onMessage = (m) => {
     const ev = pending.apply(m);
@@ -52,8 +84,12 @@ function start() {
       if (state === 'failed' || state === 'suspended') view.channelProblem(state, reason);
     },
     onCaughtUp: () => view.loaded(),
-    onSessionEnded: () => view.sessionEnded(),
+    onHistoryCut: (read) => view.historyCut(read),
+    onSessionEnded: endSession,
     onRole: (role) => view.setRole(role),
+    onClock: (ms) => {
+      offset = ms;
+    },
   });
 
   setInterval(() => {
@@ -71,7 +107,7 @@ function start() {
         at: r.expiresAt,
       });
     }
-    view.tick(Date.now());
+    view.tick(now());
   }, 1000);
 }
 

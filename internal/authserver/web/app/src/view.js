@@ -86,11 +86,14 @@ export class InboxView {
     this.cards = new Map(); // key → {el, request, parts, sent}
     this.resolvedItems = new Map(); // key → {el, entry}
     this.nextId = 1;
+    this.ended = false; // the session ended: nothing more is sent
     this.$ = (id) => doc.getElementById(id);
   }
 
-  // setConnection shows the Ably connection state.
+  // setConnection shows the Ably connection state (not once the session
+  // ended: the page stays signed out).
   setConnection(state, reason) {
+    if (this.ended) return;
     const el = this.$('conn');
     el.dataset.state = state;
     let text = CONNECTION_TEXT[state] || state;
@@ -102,16 +105,30 @@ export class InboxView {
   // channelProblem shows that the approvals channel, not the connection,
   // is unusable (detached by Ably, or its history could not be read).
   channelProblem(state, reason) {
+    if (this.ended) return;
     const el = this.$('conn');
     el.dataset.state = state;
     el.textContent = `Channel unavailable${reason ? ` (${plain(reason)})` : ''}`;
   }
 
-  // sessionEnded tells the user to sign in again.
+  // sessionEnded tells the user to sign in again, for good, and takes the
+  // buttons off every card: nothing this page sends would count.
   sessionEnded() {
+    this.ended = true;
     const el = this.$('conn');
     el.dataset.state = 'signed-out';
     el.replaceChildren('Signed out: your session ended. ', h('a', { href: '/' }, 'Sign in again'));
+    this.doc.body.dataset.connection = 'signed-out';
+    for (const c of this.cards.values()) this.renderActions(c);
+  }
+
+  // historyCut says that the history read stopped at its bound: requests
+  // older than the messages read are not on the page.
+  historyCut(read) {
+    const el = this.$('history-cut');
+    if (!el) return;
+    el.textContent = `Only the newest ${read} messages of the channel were read, and it has older ones: a request made before them is not shown here, even if it still waits. The CLI reads further (approver list --history-pages N).`;
+    el.hidden = false;
   }
 
   // setRole shows the role the user's token carries (display only).
@@ -360,7 +377,7 @@ export class InboxView {
   renderActions(c) {
     const r = c.request;
     const p = c.parts;
-    const check = approvalCheck(this.opts.roles, this.role, r.requiredRole);
+    const check = this.ended ? { ok: false, reason: 'you are signed out (sign in again to decide)' } : approvalCheck(this.opts.roles, this.role, r.requiredRole);
     const alreadyApproved = r.approvedBy.some((a) => a.clientId === this.opts.user);
     c.el.classList.toggle('read-only', !check.ok);
     if (!check.ok) {
