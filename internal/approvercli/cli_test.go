@@ -348,6 +348,56 @@ func TestList(t *testing.T) {
 	if strings.Contains(got, "call_spoof") {
 		t.Fatalf("spoofed request listed:\n%s", got)
 	}
+	if strings.Contains(got, "Read only the newest") {
+		t.Errorf("the whole history was read, yet the list says it was cut:\n%s", got)
+	}
+}
+
+// TestHistoryCutIsSaid: an approver may publish on the channel, so a flood
+// can push a pending request out of the history the CLI reads; list,
+// approve and watch say that they read only part of it.
+func TestHistoryCutIsSaid(t *testing.T) {
+	e := startEnv(t)
+	publishRequest(t, e.rest(t, workflows.DefaultAgentClientID), "call_buried", "wf-1", time.Now().Add(10*time.Minute))
+	mallory := e.rest(t, "mallory")
+	for _, n := range []int{100, 1} {
+		flood := make([]*ably.Message, n)
+		for i := range flood {
+			flood[i] = &ably.Message{Name: "chatter", Data: "x"}
+		}
+		if err := mallory.PublishMultiple(t.Context(), flood); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const note = "Read only the newest 100 messages of the channel's history, and it has older ones"
+	for _, pages := range []int{1, 2} {
+		cfg := e.cliConfig(t, nil)
+		cfg.HistoryPages = pages
+		var out bytes.Buffer
+		if err := List(t.Context(), cfg, &out); err != nil {
+			t.Fatal(err)
+		}
+		said := strings.Contains(out.String(), note)
+		found := strings.Contains(out.String(), "call_buried")
+		if pages == 1 && (!said || found) {
+			t.Errorf("one page of 100 after a flood of 101:\n%s\nwant the note and no request", out.String())
+		}
+		if pages == 2 && (said || !found) {
+			t.Errorf("two pages, 102 messages:\n%s\nwant the request and no note", out.String())
+		}
+	}
+
+	cfg := e.cliConfig(t, nil)
+	cfg.HistoryPages = 1
+	err := Decide(t.Context(), cfg, DecideArgs{ToolCallID: "call_buried", Decision: workflows.DecisionApproved, Wait: -1}, io.Discard)
+	if !errors.Is(err, ErrUnknownToolCall) || !strings.Contains(err.Error(), note) {
+		t.Errorf("approve of a request past the history read: %v, want ErrUnknownToolCall naming the cut", err)
+	}
+
+	_, out, cancel, done := startWatch(t, cfg)
+	waitOutput(t, out, note, 1)
+	cancel()
+	waitReturn(t, done, 10*time.Second, "watch", "cancelled")
 }
 
 func waitOutput(t *testing.T, out *testutil.SyncBuffer, want string, count int) {

@@ -21,6 +21,9 @@ func List(ctx context.Context, cfg Config, out io.Writer) error {
 		return err
 	}
 	defer s.close()
+	if note := s.historyNote(); note != "" {
+		fmt.Fprintln(out, note)
+	}
 	reqs := s.pending.List()
 	if len(reqs) == 0 {
 		fmt.Fprintln(out, "No pending approval requests.")
@@ -221,6 +224,9 @@ func Decide(ctx context.Context, cfg Config, a DecideArgs, out io.Writer) error 
 	default:
 		if d, ok := s.pending.Resolution(a.ToolCallID); ok {
 			return fmt.Errorf("%w for tool call %q: it was already resolved (%s)", ErrUnknownToolCall, a.ToolCallID, d.Outcome)
+		}
+		if note := s.historyNote(); note != "" {
+			return fmt.Errorf("%w for tool call %q (use --force to send anyway). %s", ErrUnknownToolCall, a.ToolCallID, note)
 		}
 		return fmt.Errorf("%w for tool call %q (use --force to send anyway)", ErrUnknownToolCall, a.ToolCallID)
 	}

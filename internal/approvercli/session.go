@@ -98,6 +98,19 @@ type session struct {
 	done     chan struct{}
 	unsub    func()
 	pending  *Pending
+	// historyCut is how many history messages were read when the read
+	// stopped at cfg.HistoryPages with older ones left; 0 when it read
+	// back to the channel's start.
+	historyCut int
+}
+
+// historyNote says, when the history read was cut, that requests older
+// than it are not known; "" when it read everything.
+func (s *session) historyNote() string {
+	if s.historyCut == 0 {
+		return ""
+	}
+	return fmt.Sprintf("Read only the newest %d messages of the channel's history, and it has older ones: a request made before them is not known here, even if it still waits (-history-pages reads further).", s.historyCut)
 }
 
 // open logs in, attaches to the channel with a live subscription, and
@@ -159,10 +172,13 @@ func open(ctx context.Context, cfg Config) (*session, error) {
 		s.close()
 		return nil, fmt.Errorf("attach to channel %q: %w%s", cfg.Channel, err, why)
 	}
-	msgs, _, err := ablymsg.HistoryUntilAttach(actx, s.ch, ablymsg.HistoryRange{PageSize: 100, MaxMessages: cfg.HistoryPages * 100})
+	msgs, complete, err := ablymsg.HistoryUntilAttach(actx, s.ch, ablymsg.HistoryRange{PageSize: 100, MaxMessages: cfg.HistoryPages * 100})
 	if err != nil {
 		s.close()
 		return nil, fmt.Errorf("load pending requests: %w", err)
+	}
+	if !complete {
+		s.historyCut = cfg.HistoryPages * 100
 	}
 	for _, m := range msgs {
 		s.apply(m)

@@ -38,6 +38,9 @@ func Watch(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error {
 		who = cfg.User
 	}
 	fmt.Fprintf(out, "Connected to Ably as %s.\nWaiting for approval requests on %s...\n", termtext.Line(who), termtext.Line(s.cfg.Channel))
+	if note := s.historyNote(); note != "" {
+		fmt.Fprintln(out, note)
+	}
 
 	w := newWatcher(s, out)
 	tick := time.NewTicker(time.Second)
