@@ -45,6 +45,8 @@ const maxPropagation = time.Second
 type card struct {
 	Tool, Needs, Requester, RequiredRole string
 	Quorum, Escalation, Digest, Editable string
+	EditedBy, NextEscalation, Rules      string
+	Rejections                           string
 	Args, ArgsWarning, Countdown         string
 	ReadOnly, Status                     string
 	Buttons                              []string
@@ -247,7 +249,7 @@ func TestInbox(t *testing.T) {
 		}
 		var r struct{ Text string }
 		br.Do(t, "resolvedText", map[string]any{"page": "ada", "toolCallId": first.ToolCallID, "timeoutMs": 5000}, &r)
-		if !regexp.MustCompile(`^approved publish_blog_post: approved by pat (just now|[0-9]+ s ago) · publisher$`).MatchString(r.Text) {
+		if !regexp.MustCompile(`^approved publish_blog_post \{"title":"Inbox approves"\}: approved by pat (just now|[0-9]+ s ago) · publisher ` + regexp.QuoteMeta(first.ToolCallID) + `$`).MatchString(r.Text) {
 			t.Errorf("ada's resolved line %q, want approved by pat … ago", r.Text)
 		}
 		var live struct{ First, Then string }
@@ -302,8 +304,11 @@ func TestInbox(t *testing.T) {
 			"tool": "publish_blog_post", "arguments": args, "requiredRole": "admin", "requester": "e2e-tester",
 			"requestedAt": now.Format(time.RFC3339Nano), "expiresAt": now.Add(10 * time.Minute).Format(time.RFC3339Nano),
 			"argumentsDigest": digest, "approvals": 2, "editable": true,
-			"approvedBy": []map[string]any{{"clientId": "pat", "role": "publisher", "at": now.Add(-time.Minute).Format(time.RFC3339Nano)}},
-			"escalation": map[string]any{"level": 1, "previousRole": "publisher", "since": now.Format(time.RFC3339Nano)},
+			"approvedBy":            []map[string]any{{"clientId": "pat", "role": "publisher", "at": now.Add(-time.Minute).Format(time.RFC3339Nano)}},
+			"escalation":            map[string]any{"level": 1, "previousRole": "publisher", "since": now.Format(time.RFC3339Nano)},
+			"distinctFromRequester": true, "rejectBy": "quorum",
+			"rejectedBy": []map[string]any{{"clientId": "erin", "role": "editor", "at": now.Format(time.RFC3339Nano)}},
+			"editedBy":   map[string]any{"clientId": "ada", "role": "admin", "at": now.Format(time.RFC3339Nano)},
 		}))
 		pat := readCard(t, br, "pat", call)
 		if pat.Quorum != "1 of 2 approvals, by pat (publisher) — including you" {
@@ -314,6 +319,12 @@ func TestInbox(t *testing.T) {
 		}
 		if pat.Digest != shortDigest(digest) {
 			t.Errorf("pat: digest %q", pat.Digest)
+		}
+		if !strings.HasPrefix(pat.EditedBy, "ada (admin) at ") || !strings.HasSuffix(pat.EditedBy, ": the arguments below are this approver's edit, not the agent's") {
+			t.Errorf("pat: edited by %q, want who edited the arguments", pat.EditedBy)
+		}
+		if pat.Rules != "the requester's own decision does not count; a rejection needs 2 approvers too" || pat.Rejections != "1 of 2, by erin (editor)" {
+			t.Errorf("pat: rules %q, rejections %q", pat.Rules, pat.Rejections)
 		}
 		if len(pat.Buttons) != 0 || !strings.Contains(pat.ReadOnly, "it needs admin or higher; you are publisher") {
 			t.Errorf("pat after the escalation: buttons %q, read-only %q", pat.Buttons, pat.ReadOnly)
@@ -338,8 +349,11 @@ func TestInbox(t *testing.T) {
 		s.publishAsAgent(t, agentRequest(wf, "call_synthetic_2", map[string]any{
 			"tool": "search_posts", "arguments": `{}`, "requiredRole": "publisher",
 			"requestedAt": now.Format(time.RFC3339Nano), "expiresAt": now.Add(10 * time.Minute).Format(time.RFC3339Nano),
+			"nextEscalation": map[string]any{"at": now.Add(5 * time.Minute).Format(time.RFC3339Nano), "minRole": "admin"},
 		}))
-		readCard(t, br, "ada", "call_synthetic_2")
+		if c := readCard(t, br, "ada", "call_synthetic_2"); !regexp.MustCompile(`^to admin at [0-9:]+, if still undecided: then only admin or higher can decide$`).MatchString(c.NextEscalation) {
+			t.Errorf("ada: next escalation %q, want when and to whom", c.NextEscalation)
+		}
 		readCard(t, br, "ada", call)
 		var bad struct{ N int }
 		br.Do(t, "count", map[string]any{"page": "ada", "selector": cardSelector("call_synthetic_bad")}, &bad)
@@ -378,14 +392,20 @@ func TestInbox(t *testing.T) {
 			t.Errorf("approval-response headers %v", headers)
 		}
 
-		for _, c := range []string{call, "call_synthetic_2"} {
-			s.publishAsAgent(t, &ably.Message{Name: workflows.MsgApprovalResolved,
-				Data:   map[string]any{"toolCallId": c, "workflowId": wf, "tool": "publish_blog_post", "outcome": "cancelled", "reason": "test over"},
-				Extras: map[string]any{workflows.ExtrasHeaders: map[string]any{workflows.HeaderToolCallID: c, workflows.HeaderWorkflowID: wf}}})
-		}
+		s.publishAsAgent(t, &ably.Message{Name: workflows.MsgApprovalResolved,
+			Data: map[string]any{"toolCallId": call, "workflowId": wf, "tool": "publish_blog_post", "outcome": "approved", "decidedBy": "ada", "role": "admin",
+				"approvedBy": []map[string]any{{"clientId": "pat", "role": "publisher"}, {"clientId": "ada", "role": "admin"}}},
+			Extras: map[string]any{workflows.ExtrasHeaders: map[string]any{workflows.HeaderToolCallID: call, workflows.HeaderWorkflowID: wf}}})
+		s.publishAsAgent(t, &ably.Message{Name: workflows.MsgApprovalResolved,
+			Data:   map[string]any{"toolCallId": "call_synthetic_2", "workflowId": wf, "tool": "publish_blog_post", "outcome": "cancelled", "reason": "test over"},
+			Extras: map[string]any{workflows.ExtrasHeaders: map[string]any{workflows.HeaderToolCallID: "call_synthetic_2", workflows.HeaderWorkflowID: wf}}})
 		for _, name := range approvers {
 			var r struct{ Text string }
 			br.Do(t, "resolvedText", map[string]any{"page": name, "toolCallId": "call_synthetic_2", "timeoutMs": 10000}, &r)
+			br.Do(t, "resolvedText", map[string]any{"page": name, "toolCallId": call, "timeoutMs": 10000}, &r)
+			if !strings.HasPrefix(r.Text, `approved publish_blog_post {"title":"Draft"}: approved by pat, ada `) {
+				t.Errorf("%s: the quorum's resolution reads %q, want the arguments and both approvers", name, r.Text)
+			}
 			var n struct{ N int }
 			br.Do(t, "count", map[string]any{"page": name, "selector": `li.card[data-tool-call-id^="call_synthetic"]`}, &n)
 			if n.N != 0 {

@@ -69,7 +69,7 @@ function start() {
         break;
       case EV_RESOLVED:
         view.remove(ev.resolved.key);
-        view.resolved({ ...ev.resolved, tool: ev.resolved.tool || (ev.request ? ev.request.tool : '') });
+        view.resolved({ ...ev.resolved, tool: ev.resolved.tool || (ev.request ? ev.request.tool : ''), arguments: ev.request ? ev.request.arguments : '' });
         break;
       case EV_IGNORED:
         if (ev.previous) view.remove(ev.previous.key);
@@ -100,8 +100,10 @@ function start() {
         toolCallId: r.toolCallId,
         workflowId: r.workflowId,
         tool: r.tool,
+        arguments: r.arguments,
         outcome: OUTCOME_EXPIRED,
         decidedBy: '',
+        approvedBy: [],
         role: '',
         reason: '',
         at: r.expiresAt,

@@ -7,8 +7,9 @@
 // cannot be forged.
 //
 // Fields beyond the guide's {tool, arguments} are optional: quorum
-// (approvals, approvedBy), escalation, editable and argumentsDigest are
-// read when present and left out when absent. A request whose
+// (approvals, approvedBy, rejectBy, rejectedBy, distinctFromRequester),
+// escalation and nextEscalation, editable and editedBy, and
+// argumentsDigest are read when present and left out when absent. A request whose
 // argumentsDigest is not the SHA-256 of its arguments is not shown (as in
 // the CLI): a decision on it would name arguments nobody saw. An approval-request for a
 // workflowId and toolCallId already pending replaces the earlier one (an
@@ -118,7 +119,6 @@ export function decodeRequest(m) {
     requestedAt: time(d.requestedAt),
     expiresAt: time(d.expiresAt),
     approvals: 1,
-    approvedBy: [],
     escalation: null,
     editable: d.editable === true,
     argumentsDigest: typeof digest === 'string' ? digest : '',
@@ -126,11 +126,14 @@ export function decodeRequest(m) {
     publishedAt: Number.isFinite(m.timestamp) ? m.timestamp : null,
   };
   if (Number.isInteger(d.approvals) && d.approvals >= 1) r.approvals = d.approvals;
-  if (Array.isArray(d.approvedBy)) {
-    r.approvedBy = d.approvedBy
-      .filter((a) => isObject(a) && str(a.clientId, 128))
-      .slice(0, 100)
-      .map((a) => ({ clientId: a.clientId, role: str(a.role, 64), at: time(a.at) }));
+  r.approvedBy = approvers(d.approvedBy);
+  r.rejectedBy = approvers(d.rejectedBy);
+  r.rejectBy = str(d.rejectBy, 32);
+  r.distinctFromRequester = d.distinctFromRequester === true;
+  r.editedBy = isObject(d.editedBy) ? approvers([d.editedBy])[0] || null : null;
+  r.nextEscalation = null;
+  if (isObject(d.nextEscalation) && str(d.nextEscalation.minRole, 64) && time(d.nextEscalation.at) !== null) {
+    r.nextEscalation = { minRole: d.nextEscalation.minRole, at: time(d.nextEscalation.at) };
   }
   if (isObject(d.escalation)) {
     const e = d.escalation;
@@ -141,6 +144,15 @@ export function decodeRequest(m) {
     };
   }
   return r;
+}
+
+// approvers reads a list of workflows.Approver: {clientId, role, at}.
+function approvers(v) {
+  if (!Array.isArray(v)) return [];
+  return v
+    .filter((a) => isObject(a) && str(a.clientId, 128))
+    .slice(0, 100)
+    .map((a) => ({ clientId: a.clientId, role: str(a.role, 64), at: time(a.at) }));
 }
 
 // decodeResolved reads an approval-resolved message.
@@ -156,6 +168,7 @@ export function decodeResolved(m) {
     decidedBy: str(d.decidedBy, 128),
     role: str(d.role, 64),
     reason: str(d.reason, 2048),
+    approvedBy: approvers(d.approvedBy),
     at: Number.isFinite(m.timestamp) ? m.timestamp : null,
   };
 }

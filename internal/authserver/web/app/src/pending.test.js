@@ -88,6 +88,10 @@ test('decoding: ids from data or headers, optional fields only when present', ()
   assert.deepEqual(plain.approvedBy, []);
   assert.equal(plain.escalation, null);
   assert.equal(plain.editable, false);
+  assert.equal(plain.editedBy, null);
+  assert.equal(plain.nextEscalation, null);
+  assert.equal(plain.distinctFromRequester, false);
+  assert.deepEqual(plain.rejectedBy, []);
   assert.equal(plain.argumentsDigest, '');
   assert.equal(plain.expiresAt, Date.parse('2026-11-25T12:10:00Z'));
 
@@ -99,8 +103,21 @@ test('decoding: ids from data or headers, optional fields only when present', ()
       approvedBy: [{ clientId: 'pat', role: 'publisher', at: '2026-11-25T12:01:00Z' }, { role: 'no client id' }],
       escalation: { level: 1, previousRole: 'publisher', since: '2026-11-25T12:05:00Z' },
       editable: true,
+      editedBy: { clientId: 'ada', role: 'admin', at: '2026-11-25T12:02:00Z' },
+      nextEscalation: { at: '2026-11-25T12:08:00Z', minRole: 'admin' },
+      distinctFromRequester: true,
+      rejectBy: 'quorum',
+      rejectedBy: [{ clientId: 'erin', role: 'publisher', at: '2026-11-25T12:03:00Z' }, 'not an approver'],
     }),
   ).request;
+  assert.deepEqual(full.editedBy, { clientId: 'ada', role: 'admin', at: Date.parse('2026-11-25T12:02:00Z') });
+  assert.deepEqual(full.nextEscalation, { minRole: 'admin', at: Date.parse('2026-11-25T12:08:00Z') });
+  assert.equal(full.distinctFromRequester, true);
+  assert.equal(full.rejectBy, 'quorum');
+  assert.deepEqual(full.rejectedBy, [{ clientId: 'erin', role: 'publisher', at: Date.parse('2026-11-25T12:03:00Z') }]);
+  const odd = p.apply(request({ toolCallId: 'call_9', editedBy: 'ada', nextEscalation: { minRole: 'admin' } })).request;
+  assert.equal(odd.editedBy, null, 'an editedBy that is not an approver');
+  assert.equal(odd.nextEscalation, null, 'a nextEscalation without a time');
   assert.equal(full.approvals, 2);
   assert.deepEqual(full.approvedBy, [{ clientId: 'pat', role: 'publisher', at: Date.parse('2026-11-25T12:01:00Z') }]);
   assert.deepEqual(full.escalation, { level: 1, previousRole: 'publisher', since: Date.parse('2026-11-25T12:05:00Z') });
@@ -127,6 +144,7 @@ test('resolution removes the request, once, and a late request stays resolved', 
   assert.equal(ev.kind, EV_RESOLVED);
   assert.equal(ev.wasPending, true);
   assert.equal(ev.resolved.decidedBy, 'pat');
+  assert.deepEqual(ev.resolved.approvedBy, []);
   assert.equal(ev.resolved.at, T0 + 5000);
   assert.equal(p.list().length, 0);
   assert.equal(p.apply(resolved()).kind, EV_IGNORED, 'a repeated resolution');

@@ -210,8 +210,11 @@ export class InboxView {
       h('span', { class: `outcome outcome-${entry.outcome}` }, entry.outcome || 'resolved'),
       ' ',
       h('span', { class: 'tool' }, shown(entry.tool)),
+      entry.arguments ? [' ', h('code', { class: 'args-summary' }, shown(argumentsSummary(entry.arguments)))] : null,
       ': ',
       h('span', { class: 'summary' }),
+      ' ',
+      h('code', { class: 'call muted', title: `run ${plain(entry.workflowId)}` }, shown(entry.toolCallId)),
     );
     if (entry.reason) el.append(' ', h('q', { class: 'reason' }, shown(entry.reason)));
     const item = { el, entry };
@@ -224,8 +227,7 @@ export class InboxView {
     }
     this.tickResolved(item, this.opts.now());
     this.updateCounts();
-    const by = entry.decidedBy ? ` by ${plain(entry.decidedBy)}` : '';
-    this.announce(`${plain(entry.tool)} ${entry.outcome || 'resolved'}${by}.`);
+    this.announce(`${plain(entry.tool)} ${entry.outcome || 'resolved'}${decidedBy(entry)}.`);
   }
 
   // tick updates the countdowns and the "… ago" times.
@@ -248,7 +250,7 @@ export class InboxView {
 
   tickResolved(item, now) {
     const e = item.entry;
-    const by = e.decidedBy ? ` by ${plain(e.decidedBy)}` : '';
+    const by = decidedBy(e);
     const ago = e.at === null ? '' : ` ${formatAgo(now - e.at)}`;
     const role = e.role ? ` · ${plain(e.role)}` : '';
     item.el.querySelector('.summary').textContent = `${e.outcome || 'resolved'}${by}${ago}${role}`;
@@ -360,7 +362,23 @@ export class InboxView {
       if (e.previousRole) more.push(`was ${plain(e.previousRole)}`);
       fact('Escalation', 'escalation', parts.join(' ') + (more.length ? ` (${more.join('; ')})` : ''));
     }
+    if (r.rejectedBy.length > 0) {
+      const who = r.rejectedBy.map((a) => plain(a.clientId) + (a.role ? ` (${plain(a.role)})` : '')).join(', ');
+      fact('Rejections', 'rejections', `${r.rejectedBy.length} of ${r.approvals}, by ${who}`);
+    }
+    const rules = [];
+    if (r.distinctFromRequester) rules.push("the requester's own decision does not count");
+    if (r.rejectBy === 'quorum' && r.approvals > 1) rules.push(`a rejection needs ${r.approvals} approvers too`);
+    if (rules.length) fact('Rules', 'rules', rules.join('; '));
+    if (r.nextEscalation) {
+      fact('Next escalation', 'next-escalation', `to ${plain(r.nextEscalation.minRole)} at ${formatClock(r.nextEscalation.at, this.opts.now())}, if still undecided: then only ${plain(r.nextEscalation.minRole)} or higher can decide`);
+    }
     if (r.editable) fact('Edits', 'editable', 'an approver may edit the arguments');
+    if (r.editedBy) {
+      const e = r.editedBy;
+      const at = e.at !== null ? ` at ${formatClock(e.at, this.opts.now())}` : '';
+      fact('Edited by', 'edited-by', `${plain(e.clientId)}${e.role ? ` (${plain(e.role)})` : ''}${at}: the arguments below are this approver's edit, not the agent's`);
+    }
     if (r.argumentsDigest) fact('Arguments digest', 'digest', h('code', { title: plain(r.argumentsDigest) }, shortDigest(r.argumentsDigest)));
     fact('Tool call', 'tool-call-id', h('code', {}, shown(r.toolCallId)));
     fact('Run', 'workflow-id', h('code', {}, shown(r.workflowId)));
@@ -518,6 +536,27 @@ export class InboxView {
     });
     this.openForm(c, opener, form, area);
   }
+}
+
+// decidedBy names who decided a resolution: every approver of a quorum,
+// or the one who decided.
+function decidedBy(e) {
+  const names = (e.approvedBy || []).map((a) => plain(a.clientId));
+  if (names.length > 1) return ` by ${names.join(', ')}`;
+  return e.decidedBy ? ` by ${plain(e.decidedBy)}` : '';
+}
+
+// argumentsSummary is the arguments on one line, cut at 80 characters:
+// enough to tell resolutions of the same tool apart.
+function argumentsSummary(args) {
+  let text = args;
+  try {
+    text = compact(args).text;
+  } catch {
+    // not JSON: as sent
+  }
+  const chars = Array.from(text.replace(/\s+/g, ' '));
+  return chars.length > 80 ? `${chars.slice(0, 80).join('')}…` : chars.join('');
 }
 
 function shortDigest(d) {
