@@ -2,7 +2,8 @@
 // worker and the bridge) reach Temporal at start: they wait for a server
 // that is not up yet, as they would for one that restarts while they run,
 // and give up at once on an answer that waiting cannot change (credentials
-// refused, a request the server rejects).
+// refused, a namespace that does not exist or lacks the workflow's search
+// attributes), rather than run and look healthy while every run fails.
 package temporalconn
 
 import (
@@ -10,12 +11,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 	"google.golang.org/grpc/codes"
+
+	"github.com/hitl/durable-approvals/workflows"
 )
 
 // Delays between attempts: the first after firstDelay, then doubling up to
@@ -30,10 +36,13 @@ const (
 // the request were rejected.
 var ErrRefused = errors.New("refused")
 
-// Dial connects to Temporal, retrying with capped exponential backoff while
-// the server is unreachable or unavailable, until it answers or ctx is
-// done. A refusal (unauthenticated, permission denied, invalid argument)
-// is returned at once, wrapping ErrRefused. opts must be complete (see
+// Dial connects to Temporal and checks that opts.Namespace exists and has
+// the workflow's search attributes (workflows.SearchAttributes), retrying
+// with capped exponential backoff while the server is unreachable or
+// unavailable, until it answers or ctx is done. A refusal
+// (unauthenticated, permission denied, invalid argument) is returned at
+// once, wrapping ErrRefused, and so is a namespace that does not exist or
+// lacks a search attribute (ErrNamespace). opts must be complete (see
 // config.TemporalOptions, which fills the defaults); a nil opts.Logger
 // logs to log, and a nil log to slog.Default.
 func Dial(ctx context.Context, opts client.Options, log *slog.Logger) (client.Client, error) {
@@ -43,19 +52,34 @@ func Dial(ctx context.Context, opts client.Options, log *slog.Logger) (client.Cl
 	if opts.Logger == nil {
 		opts.Logger = tlog.NewStructuredLogger(log.With("component", "temporal"))
 	}
+	var c client.Client
 	for attempt := 0; ; attempt++ {
-		c, err := client.DialContext(ctx, opts)
-		if err == nil {
-			if attempt > 0 {
-				log.Info("temporal reachable", "address", opts.HostPort, "namespace", opts.Namespace, "attempts", attempt+1)
-			}
-			return c, nil
+		var err error
+		if c == nil {
+			c, err = client.DialContext(ctx, opts)
 		}
-		if ctx.Err() != nil {
+		if err == nil {
+			err = checkNamespace(ctx, c, opts.Namespace)
+			if err == nil {
+				if attempt > 0 {
+					log.Info("temporal reachable", "address", opts.HostPort, "namespace", opts.Namespace, "attempts", attempt+1)
+				}
+				return c, nil
+			}
+		}
+		fail := func(err error) (client.Client, error) {
+			if c != nil {
+				c.Close()
+			}
 			return nil, fmt.Errorf("temporal at %s: %w", opts.HostPort, err)
 		}
-		if refused(err) {
-			return nil, fmt.Errorf("temporal at %s: %w: %w", opts.HostPort, ErrRefused, err)
+		switch {
+		case ctx.Err() != nil:
+			return fail(err)
+		case errors.Is(err, ErrNamespace):
+			return fail(err)
+		case refused(err):
+			return fail(fmt.Errorf("%w: %w", ErrRefused, err))
 		}
 		d := delay(attempt)
 		log.Warn("temporal unreachable, retrying", "address", opts.HostPort, "namespace", opts.Namespace, "err", err, "in", d)
@@ -63,10 +87,45 @@ func Dial(ctx context.Context, opts client.Options, log *slog.Logger) (client.Cl
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fmt.Errorf("temporal at %s: %w (last error: %w)", opts.HostPort, ctx.Err(), err)
+			return fail(fmt.Errorf("%w (last error: %w)", ctx.Err(), err))
 		case <-t.C:
 		}
 	}
+}
+
+// ErrNamespace marks a namespace that does not exist, or lacks a search
+// attribute the workflow upserts: every run would fail.
+var ErrNamespace = errors.New("namespace not usable")
+
+// checkNamespace asks the namespace's visibility for a query over every
+// search attribute of the workflow: the server refuses a query that names
+// an attribute it does not know, and a namespace it does not have. It
+// needs no more than the visibility reads the bridge makes anyway.
+func checkNamespace(ctx context.Context, c client.Client, namespace string) error {
+	var terms []string
+	for _, k := range workflows.SearchAttributes() {
+		switch k.GetValueType() {
+		case enumspb.INDEXED_VALUE_TYPE_INT:
+			terms = append(terms, k.GetName()+" > 0")
+		default:
+			terms = append(terms, k.GetName()+" = '-'")
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err := c.CountWorkflow(cctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: namespace, Query: strings.Join(terms, " AND ")})
+	if err == nil {
+		return nil
+	}
+	var notFound *serviceerror.NamespaceNotFound
+	switch {
+	case errors.As(err, &notFound):
+		return fmt.Errorf("%w: namespace %q does not exist (TEMPORAL_NAMESPACE): %w", ErrNamespace, namespace, err)
+	case serviceerror.ToStatus(err).Code() == codes.InvalidArgument:
+		return fmt.Errorf("%w: namespace %q lacks the workflow's search attributes %s; register them with `temporal operator search-attribute create --namespace %s --name NAME --type TYPE` for each (Temporal said: %w)",
+			ErrNamespace, namespace, strings.Join(workflows.SearchAttributeSpecs(), ", "), namespace, err)
+	}
+	return err
 }
 
 // refused reports whether err is the server's refusal rather than its

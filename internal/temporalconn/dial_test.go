@@ -3,6 +3,7 @@ package temporalconn
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -10,21 +11,38 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/hitl/durable-approvals/internal/temporaltest"
 	"github.com/hitl/durable-approvals/internal/testutil"
 )
 
 // frontend is a Temporal frontend over real gRPC that answers
-// GetSystemInfo, the call the SDK dials with, from answer.
+// GetSystemInfo, the call the SDK dials with, from answer, and
+// CountWorkflowExecutions, the namespace check, from count (nil: zero).
 type frontend struct {
 	workflowservice.UnimplementedWorkflowServiceServer
 	calls  atomic.Int32
 	answer func(call int) error
+	counts atomic.Int32
+	count  func(call int, req *workflowservice.CountWorkflowExecutionsRequest) error
+}
+
+func (f *frontend) CountWorkflowExecutions(_ context.Context, req *workflowservice.CountWorkflowExecutionsRequest) (*workflowservice.CountWorkflowExecutionsResponse, error) {
+	n := int(f.counts.Add(1))
+	if f.count != nil {
+		if err := f.count(n, req); err != nil {
+			return nil, serviceerror.ToStatus(err).Err() // as the server's interceptors send it
+		}
+	}
+	return &workflowservice.CountWorkflowExecutionsResponse{}, nil
 }
 
 func (f *frontend) GetSystemInfo(context.Context, *workflowservice.GetSystemInfoRequest) (*workflowservice.GetSystemInfoResponse, error) {
@@ -50,25 +68,40 @@ func serve(t *testing.T, f *frontend) string {
 
 func TestDial(t *testing.T) {
 	unavailable := status.Error(codes.Unavailable, "frontend is starting")
+	up := func(int) error { return nil }
 	for _, tc := range []struct {
 		name      string
 		answer    func(call int) error
+		count     func(call int, req *workflowservice.CountWorkflowExecutionsRequest) error
 		wantErr   string // "" = connects
 		refused   bool
+		namespace bool  // wantErr is ErrNamespace
 		wantCalls int32 // GetSystemInfo calls the server saw, at least
 	}{
-		{"answers at once", func(int) error { return nil }, "", false, 1},
-		{"unavailable twice, then up", func(call int) error {
+		{name: "answers at once", answer: up, wantCalls: 1},
+		{name: "unavailable twice, then up", answer: func(call int) error {
 			if call <= 2 {
 				return unavailable
 			}
 			return nil
-		}, "", false, 3},
-		{"API key refused", func(int) error { return status.Error(codes.Unauthenticated, "bad API key") }, "bad API key", true, 1},
-		{"namespace access denied", func(int) error { return status.Error(codes.PermissionDenied, "not allowed") }, "not allowed", true, 1},
+		}, wantCalls: 3},
+		{name: "API key refused", answer: func(int) error { return status.Error(codes.Unauthenticated, "bad API key") }, wantErr: "bad API key", refused: true, wantCalls: 1},
+		{name: "namespace access denied", answer: func(int) error { return status.Error(codes.PermissionDenied, "not allowed") }, wantErr: "not allowed", refused: true, wantCalls: 1},
+		{name: "visibility not ready once, then up", answer: up, count: func(call int, _ *workflowservice.CountWorkflowExecutionsRequest) error {
+			if call == 1 {
+				return unavailable
+			}
+			return nil
+		}, wantCalls: 1},
+		{name: "no such namespace", answer: up, count: func(_ int, req *workflowservice.CountWorkflowExecutionsRequest) error {
+			return serviceerror.NewNamespaceNotFound(req.GetNamespace())
+		}, wantErr: `namespace "default" does not exist (TEMPORAL_NAMESPACE)`, namespace: true, wantCalls: 1},
+		{name: "search attributes not registered", answer: up, count: func(int, *workflowservice.CountWorkflowExecutionsRequest) error {
+			return serviceerror.NewInvalidArgument("invalid query: PendingApprovals is not a valid search attribute")
+		}, wantErr: "lacks the workflow's search attributes ApprovalToolCallIDs=KeywordList, PendingApprovals=Int", namespace: true, wantCalls: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &frontend{answer: tc.answer}
+			f := &frontend{answer: tc.answer, count: tc.count}
 			addr := serve(t, f)
 			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 			defer cancel()
@@ -89,6 +122,9 @@ func TestDial(t *testing.T) {
 			}
 			if got := errors.Is(err, ErrRefused); got != tc.refused {
 				t.Errorf("errors.Is(err, ErrRefused) = %v, want %v (err %v)", got, tc.refused, err)
+			}
+			if got := errors.Is(err, ErrNamespace); got != tc.namespace {
+				t.Errorf("errors.Is(err, ErrNamespace) = %v, want %v (err %v)", got, tc.namespace, err)
 			}
 			if got := f.calls.Load(); got < tc.wantCalls {
 				t.Errorf("server saw %d calls, want at least %d", got, tc.wantCalls)
@@ -167,5 +203,48 @@ func TestDelay(t *testing.T) {
 		if got := delay(n); got != want {
 			t.Errorf("delay(%d) = %s, want %s", n, got, want)
 		}
+	}
+}
+
+// TestDialChecksNamespace against the pinned dev server: a namespace made
+// without the workflow's search attributes, and one that does not exist,
+// stop the dial with ErrNamespace; the namespace as the project makes it
+// passes.
+func TestDialChecksNamespace(t *testing.T) {
+	bare, err := testsuite.StartDevServer(t.Context(), testsuite.DevServerOptions{
+		ExistingPath: temporaltest.CLI(t), LogLevel: "error", Stdout: io.Discard, Stderr: io.Discard,
+		ClientOptions: &client.Options{Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bare.Stop() })
+	good := temporaltest.StartDevServer(t)
+	for _, tc := range []struct {
+		name, address, namespace, wantErr string
+	}{
+		{"made without the search attributes", bare.FrontendHostPort(), "default", "lacks the workflow's search attributes"},
+		{"no such namespace", good.FrontendHostPort(), "nosuchns", `namespace "nosuchns" does not exist`},
+		{"as the project makes it", good.FrontendHostPort(), "default", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			c, err := Dial(ctx, client.Options{HostPort: tc.address, Namespace: tc.namespace}, slog.New(slog.DiscardHandler))
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Dial = %v", err)
+				}
+				c.Close()
+				return
+			}
+			if err == nil {
+				c.Close()
+				t.Fatalf("Dial connected, want %q", tc.wantErr)
+			}
+			if !errors.Is(err, ErrNamespace) || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("Dial = %v, want ErrNamespace saying %q", err, tc.wantErr)
+			}
+		})
 	}
 }
