@@ -32,12 +32,22 @@ func (l Logger) Printf(level ably.LogLevel, format string, v ...any) {
 	case ably.LogInfo:
 		lv = slog.LevelInfo
 	}
+	msg := fmt.Sprintf(format, v...)
+	if tokenExpired.MatchString(msg) {
+		// ably-go reports, as an error, every expiry of a token it then
+		// renews: routine, and on a CLI's screen it would land in the
+		// middle of a question.
+		lv = slog.LevelDebug
+	}
 	ctx := l.Ctx
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	l.Log.Log(ctx, lv, Redact(fmt.Sprintf(format, v...)), "component", "ably-go")
+	l.Log.Log(ctx, lv, Redact(msg), "component", "ably-go")
 }
+
+// tokenExpired matches ably-go's report of Ably's "token expired" (40142).
+var tokenExpired = regexp.MustCompile(`(?i)\bcode=40142\b`)
 
 // credentials match what ably-go prints of a credential, each with the
 // text kept before it: the access_token and key query parameters of the

@@ -14,9 +14,11 @@ func TestLoggerRoutesToSlog(t *testing.T) {
 	l.Printf(ably.LogError, "boom %d", 7)
 	l.Printf(ably.LogWarning, "careful")
 	l.Printf(ably.LogVerbose, "chatty")
+	l.Printf(ably.LogError, "Realtime Connection: error received action=DISCONNECTED error=msg=token expired,Code=40142,StatusCode=401")
 	Logger{}.Printf(ably.LogError, "no logger: dropped")
 	out := buf.String()
-	for _, want := range []string{`level=ERROR msg="boom 7" component=ably-go`, "level=WARN msg=careful", "level=DEBUG msg=chatty"} {
+	for _, want := range []string{`level=ERROR msg="boom 7" component=ably-go`, "level=WARN msg=careful", "level=DEBUG msg=chatty",
+		`level=DEBUG msg="Realtime Connection: error received action=DISCONNECTED error=msg=token expired,Code=40142`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log output lacks %q:\n%s", want, out)
 		}

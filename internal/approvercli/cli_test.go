@@ -37,6 +37,9 @@ type env struct {
 	auth   string
 	logins *atomic.Int64           // successful logins at the auth server
 	role   *atomic.Pointer[string] // alice's role in the tokens it issues from now on
+	// authDown makes the auth server answer 503 (down behind a proxy);
+	// authRefuses makes it refuse alice (her password changed).
+	authDown, authRefuses *atomic.Bool
 }
 
 func startEnv(t *testing.T) env {
@@ -48,13 +51,18 @@ func startEnv(t *testing.T) env {
 func startEnvTTL(t *testing.T, ttl time.Duration) env {
 	t.Helper()
 	logins := &atomic.Int64{}
+	down, refuses := &atomic.Bool{}, &atomic.Bool{}
 	role := &atomic.Pointer[string]{}
 	publisher := "publisher"
 	role.Store(&publisher)
 	srv := ablytest.Start(t, ablylocal.Config{})
 	auth := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "auth server down", http.StatusServiceUnavailable)
+			return
+		}
 		u, p, ok := r.BasicAuth()
-		if r.URL.Path != TokenPath || !ok || u != "alice" || p != "pw" {
+		if r.URL.Path != TokenPath || !ok || u != "alice" || p != "pw" || refuses.Load() {
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
@@ -68,7 +76,7 @@ func startEnvTTL(t *testing.T, ttl time.Duration) env {
 		io.WriteString(w, tok)
 	}))
 	t.Cleanup(auth.Close)
-	return env{ably: ablyconn.Config{APIKey: testKeyName + ":" + testSecret, Endpoint: srv.Addr()}, auth: auth.URL, logins: logins, role: role}
+	return env{ably: ablyconn.Config{APIKey: testKeyName + ":" + testSecret, Endpoint: srv.Addr()}, auth: auth.URL, logins: logins, role: role, authDown: down, authRefuses: refuses}
 }
 
 func userToken(user, role string) (string, time.Time, error) {
@@ -584,5 +592,39 @@ func TestSessionRenewsToken(t *testing.T) {
 	}
 	if st := s.client.Connection.State(); st != ably.ConnectionStateConnected {
 		t.Fatalf("connection %v after renewal", st)
+	}
+}
+
+// TestWatchOutlivesAuthServerOutage: the auth server is down when the
+// watch's token expires. ably-go asks for a token once and, when that
+// fails, stays disconnected for good; the session keeps asking, so once
+// the auth server is back a request published then is shown. A refusal
+// (the password no longer works) ends the watch with a clear error.
+func TestWatchOutlivesAuthServerOutage(t *testing.T) {
+	const ttl = 3 * time.Second
+	e := startEnvTTL(t, ttl)
+	cfg := e.cliConfig(t, nil)
+	_, out, cancel, done := startWatch(t, cfg)
+	defer cancel()
+	waitOutput(t, out, "Waiting for approval requests", 1)
+	e.authDown.Store(true)
+	logins := e.logins.Load()
+	time.Sleep(2 * ttl) // the token expires while the auth server is down: a wait for the clock, not a condition
+	if e.logins.Load() != logins {
+		t.Fatal("a token was issued while the auth server was down")
+	}
+	e.authDown.Store(false)
+	testutil.Eventually(t, 30*time.Second, "a renewal once the auth server is back", func() bool { return e.logins.Load() > logins })
+	publishRequest(t, e.rest(t, workflows.DefaultAgentClientID), "call_after_outage", "wf-1", time.Now().Add(10*time.Minute))
+	waitOutput(t, out, "call_after_outage", 1)
+
+	e.authRefuses.Store(true)
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "refused to renew your token") || !errors.Is(err, ErrLoginRefused) {
+			t.Fatalf("watch ended with %v, want the refused renewal", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("watch still running 30 s after the auth server began refusing alice (her tokens live 3 s)")
 	}
 }

@@ -33,6 +33,14 @@ type Login struct {
 	AllowPlaintext bool
 }
 
+// ErrLoginRefused is the auth server refusing the user name and password
+// (401 or 403): trying again will not help.
+var ErrLoginRefused = errors.New("login refused")
+
+// ErrNotAToken is an answer of the auth server that is not a usable JWT
+// (the AUTH_URL may point at something else).
+var ErrNotAToken = errors.New("not a token")
+
 // ErrPlaintext is returned by CheckAuthURL for an http:// auth server URL
 // whose host is not loopback: the auth server itself refuses to serve
 // plain HTTP there without an explicit override, for the same reason.
@@ -88,11 +96,11 @@ func (l *Login) Token(ctx context.Context) (*ably.TokenDetails, error) {
 	}
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return nil, fmt.Errorf("login as %q refused (%s): check APPROVER_USER and APPROVER_PASSWORD", l.User, resp.Status)
+		return nil, fmt.Errorf("%w: login as %q (%s): check APPROVER_USER and APPROVER_PASSWORD", ErrLoginRefused, l.User, resp.Status)
 	case resp.StatusCode != http.StatusOK:
 		return nil, fmt.Errorf("login: auth server answered %s", resp.Status)
 	case len(body) > maxTokenBytes:
-		return nil, errors.New("login: token response too large")
+		return nil, fmt.Errorf("login: %w: the response is too large", ErrNotAToken)
 	}
 	return ParseToken(strings.TrimSpace(string(body)))
 }
@@ -102,11 +110,11 @@ func (l *Login) Token(ctx context.Context) (*ably.TokenDetails, error) {
 func ParseToken(token string) (*ably.TokenDetails, error) {
 	claims := jwt.MapClaims{}
 	if _, _, err := jwt.NewParser().ParseUnverified(token, claims); err != nil {
-		return nil, fmt.Errorf("login: the auth server did not return a JWT: %w", err)
+		return nil, fmt.Errorf("login: %w: the auth server did not return a JWT: %w", ErrNotAToken, err)
 	}
 	exp, err := claims.GetExpirationTime()
 	if err != nil || exp == nil {
-		return nil, errors.New("login: the token has no exp claim")
+		return nil, fmt.Errorf("login: %w: the token has no exp claim", ErrNotAToken)
 	}
 	td := &ably.TokenDetails{Token: token, Expires: exp.UnixMilli()}
 	if iat, err := claims.GetIssuedAt(); err == nil && iat != nil {

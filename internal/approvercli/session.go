@@ -98,10 +98,59 @@ type session struct {
 	done     chan struct{}
 	unsub    func()
 	pending  *Pending
+	// authErr receives the auth server's refusal of a token renewal
+	// (ErrLoginRefused, or ErrNotAToken): the session
+	// cannot go on.
+	authErr chan error
 	// historyCut is how many history messages were read when the read
 	// stopped at cfg.HistoryPages with older ones left; 0 when it read
 	// back to the channel's start.
 	historyCut int
+}
+
+// Delays between the tries of a token renewal while the auth server
+// cannot be reached.
+const (
+	renewFirstDelay = time.Second
+	renewMaxDelay   = 30 * time.Second
+)
+
+// renewToken runs issue until it gives a token. ably-go asks for a token
+// when the current one expires, and gives up for good if that one request
+// fails (its connection then stays disconnected and nothing arrives), so
+// an auth server that cannot be reached is asked again, with a doubling
+// delay, until it answers or the session closes. A refusal (the password
+// no longer works) is final: it is passed on to authErr.
+func (s *session) renewToken(ctx context.Context, issue func(context.Context) (ably.Tokener, error)) (ably.Tokener, error) {
+	d := renewFirstDelay
+	for attempt := 1; ; attempt++ {
+		t, err := issue(ctx)
+		if err == nil {
+			if attempt > 1 {
+				s.cfg.Log.Info("auth server reachable again: token renewed", "attempts", attempt)
+			}
+			return t, nil
+		}
+		if errors.Is(err, ErrLoginRefused) || errors.Is(err, ErrNotAToken) {
+			select {
+			case s.authErr <- err:
+			default:
+			}
+			return nil, err
+		}
+		s.cfg.Log.Warn("cannot renew the Ably token: the auth server is unreachable; trying again (nothing arrives meanwhile)", "err", err, "in", d)
+		t0 := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t0.Stop()
+			return nil, err
+		case <-s.done:
+			t0.Stop()
+			return nil, err
+		case <-t0.C:
+		}
+		d = min(2*d, renewMaxDelay)
+	}
 }
 
 // historyNote says, when the history read was cut, that requests older
@@ -134,6 +183,7 @@ func open(ctx context.Context, cfg Config) (*session, error) {
 		clientID: first.ClientID,
 		events:   make(chan *ably.Message, 64),
 		done:     make(chan struct{}),
+		authErr:  make(chan error, 1),
 		pending:  NewPending(cfg.AgentClientID, cfg.Now),
 	}
 	s.setRole(ChannelRole(first.Token, cfg.Channel))
@@ -142,7 +192,7 @@ func open(ctx context.Context, cfg Config) (*session, error) {
 	// reaches a long-running watch within a token's life.
 	issue := login.AuthCallback()
 	renew := func(ctx context.Context, p ably.TokenParams) (ably.Tokener, error) {
-		t, err := issue(ctx, p)
+		t, err := s.renewToken(ctx, func(ctx context.Context) (ably.Tokener, error) { return issue(ctx, p) })
 		if td, ok := t.(*ably.TokenDetails); ok && err == nil {
 			s.setRole(ChannelRole(td.Token, cfg.Channel))
 		}

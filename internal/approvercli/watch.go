@@ -59,6 +59,8 @@ func Watch(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error {
 				return nil
 			}
 			w.onLine(ctx, line)
+		case err := <-s.authErr:
+			return fmt.Errorf("the auth server refused to renew your token; nothing more can arrive: %w", err)
 		case <-tick.C:
 			w.expire()
 			w.roleChanged()
