@@ -65,15 +65,25 @@ func (r *run) approveAndRun(ctx workflow.Context, c ToolCall, tp ToolPolicy) (st
 	r.setDetails(ctx)
 
 	req := ApprovalRequestInput{Data: r.requestData(a)}
+	// stopRepublish ends the coroutine that publishes the request again
+	// (republish.go), if one runs, once the wait is over.
+	stopRepublish := func() {}
+	defer func() { stopRepublish() }()
 	if err := r.publish(ctx, ActivityPublishApprovalRequest, req, fmt.Sprintf("approval request: %s (%s)", c.Name, c.CallID)).Get(ctx, nil); err != nil {
 		if temporal.IsCanceledError(err) {
 			return "", r.approvalCancelled(ctx, a, err)
 		}
 		logger.Error("approval request not published", "callId", c.CallID, "error", err)
-		if a.isPending() {
+		if a.isPending() && publishMayRecover(err) && workflow.GetVersion(ctx, changeRepublish, workflow.DefaultVersion, 1) >= 1 {
+			// Ably may be back soon: the call stays pending and the
+			// request is published again beside the wait.
+			var rctx workflow.Context
+			rctx, stopRepublish = workflow.WithCancel(ctx)
+			workflow.Go(rctx, func(ctx workflow.Context) { r.republish(ctx, a, req, err) })
+		} else if a.isPending() {
 			// Nobody should act on the request: deny rather than wait
 			// for nothing. (A decision that arrived meanwhile stands.)
-			why := "approval request could not be published: " + truncate(errorMessage(err), maxToolErrorLen)
+			why := unpublishedWhy(err)
 			r.resolve(ctx, a, stateUnpublished, nil, AuditEntry{ToolCallID: c.CallID, Tool: c.Name, Reason: why})
 			r.upsertSearchAttributes(ctx)
 			r.setDetails(ctx)
@@ -87,7 +97,9 @@ func (r *run) approveAndRun(ctx workflow.Context, c ToolCall, tp ToolPolicy) (st
 		countApproval(ctx, ApprovalEventRequested, c.Name)
 	}
 
-	if err := r.await(ctx, a); err != nil {
+	err := r.await(ctx, a)
+	stopRepublish()
+	if err != nil {
 		return "", r.approvalCancelled(ctx, a, err)
 	}
 	// Cancelling the run also makes the timer ready (cancelled): that is
@@ -138,6 +150,9 @@ func (r *run) approveAndRun(ctx workflow.Context, c ToolCall, tp ToolPolicy) (st
 			out += ": " + a.decision.Reason
 		}
 		return out, nil
+	case stateUnpublished:
+		// republish.go gave up: the request never reached the approvers.
+		return "denied: " + a.unpublished, nil
 	default:
 		return fmt.Sprintf("approval expired after %s: the tool did not run", timeout), nil
 	}

@@ -50,8 +50,11 @@ type harness struct {
 	// model answers a model call; tool runs a tool. Set before run.
 	model func(req ModelRequest) (ModelResponse, error)
 	tool  func(req ToolRequest) (ToolResult, error)
-	// publishErr, if set, fails every approval-request publish.
-	publishErr error
+	// publishErr, if set, fails every approval-request publish;
+	// publishDown fails that many more with a retryable error (Ably
+	// unreachable), then they succeed.
+	publishErr  error
+	publishDown int
 
 	// policy and schemas are the worker's (ActivityWorkerPolicy); run
 	// moves a policy given in the input here. key signs the decisions
@@ -63,14 +66,15 @@ type harness struct {
 	key        ed25519.PrivateKey
 	verifyErr  error
 
-	mu        sync.Mutex
-	verified  int                         // ActivityVerifyDecision calls
-	upserts   []temporal.SearchAttributes // with captureUpserts
-	routable  map[string]bool             // call id -> listed in SAToolCallIDs when its request was published
-	modelReqs []ModelRequest
-	toolReqs  []ToolRequest
-	requests  []ApprovalRequestInput
-	resolved  []ApprovalResolvedInput
+	mu           sync.Mutex
+	verified     int                         // ActivityVerifyDecision calls
+	publishTries int                         // approval-request publish attempts
+	upserts      []temporal.SearchAttributes // with captureUpserts
+	routable     map[string]bool             // call id -> listed in SAToolCallIDs when its request was published
+	modelReqs    []ModelRequest
+	toolReqs     []ToolRequest
+	requests     []ApprovalRequestInput
+	resolved     []ApprovalResolvedInput
 }
 
 func newHarness(t *testing.T) *harness {
@@ -164,8 +168,13 @@ func (h *harness) executeTool(_ context.Context, req ToolRequest) (ToolResult, e
 func (h *harness) publishRequest(_ context.Context, in ApprovalRequestInput) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.publishTries++
 	if h.publishErr != nil {
 		return h.publishErr
+	}
+	if h.publishDown > 0 {
+		h.publishDown--
+		return temporal.NewApplicationError("ably unreachable", "Ably")
 	}
 	h.requests = append(h.requests, in)
 	for _, u := range h.upserts {

@@ -94,6 +94,9 @@ type approval struct {
 	// rules, when set, decide the call by its policy's rules beyond one
 	// approver (rules.go).
 	rules *rules
+	// unpublished says why the request could not be published, once
+	// republish.go gave up (stateUnpublished).
+	unpublished string
 }
 
 // isPending reports whether the approval still waits for a human.

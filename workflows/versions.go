@@ -55,6 +55,13 @@ const (
 	// Asked only when one of these gives another answer than before, so no
 	// other run's history changes.
 	changeDecisionChecks = "decision-checks"
+	// changeRepublish (version 1): an approval-request whose publish
+	// failed for a reason that may pass (not a refusal by Ably) keeps the
+	// call pending and is published again, with growing delays, until it
+	// is published, decided, expired or out of tries (republish.go);
+	// before, the call was denied at once. Asked only when such a publish
+	// fails, so no other run's history changes.
+	changeRepublish = "republish"
 )
 
 // Versions of changeWorkerPolicy.

@@ -90,7 +90,7 @@ func main() {
 	fs := flag.NewFlagSet("recordhistory", flag.ContinueOnError)
 	fs.StringVar(&cfg.TemporalCLI, "temporal", cli, "temporal CLI binary (env TEMPORAL_CLI)")
 	fs.StringVar(&cfg.OutDir, "out", filepath.Join("workflows", "testdata", "replay"), "directory for the history JSON files")
-	fs.StringVar(&cfg.Prefix, "prefix", "v6-", "prefix of the file names: histories recorded by older code keep theirs (approve.json, ...) and must still replay")
+	fs.StringVar(&cfg.Prefix, "prefix", "v7-", "prefix of the file names: histories recorded by older code keep theirs (approve.json, ...) and must still replay")
 	fs.DurationVar(&cfg.Timeout, "timeout", 2*time.Minute, "bound of the whole recording")
 	only := fs.String("only", "", "comma-separated scenarios to record (default: all)")
 	err := fs.Parse(os.Args[1:])
@@ -143,7 +143,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 	if err != nil {
 		return err
 	}
-	fake := &fakeActivities{resolved: map[string]string{}, policies: map[string]workflows.Policy{}, verifier: verifier}
+	fake := &fakeActivities{resolved: map[string]string{}, policies: map[string]workflows.Policy{}, verifier: verifier, requests: map[string]int{}}
 	w.RegisterActivityWithOptions(fake.CallModel, activity.RegisterOptions{Name: workflows.ActivityCallModel})
 	w.RegisterActivityWithOptions(fake.ExecuteTool, activity.RegisterOptions{Name: workflows.ActivityExecuteTool})
 	w.RegisterActivityWithOptions(fake.PublishApprovalRequest, activity.RegisterOptions{Name: workflows.ActivityPublishApprovalRequest})
@@ -287,6 +287,12 @@ func scenarios() []scenario {
 			publishedAt(dec("call-before-start-1", workflows.DecisionApproved, "alice", "publisher", "msg-before-start-1", "an earlier run's"), time.Now().Add(-24*time.Hour)),
 			dec("call-before-start-1", workflows.DecisionApproved, "carol", "admin", "msg-before-start-2", ""),
 		}, wantResolved: map[string]string{"call-before-start-1": workflows.OutcomeApproved}},
+		// flaky-publish: Ably is unreachable for the approval-request's
+		// first publish (five attempts); the run publishes it again
+		// (changeRepublish) and alice approves.
+		{name: "flaky-publish", policy: teamPolicy, waitPending: 1, waitKind: workflows.AuditRequested, decisions: []workflows.Decision{
+			dec("call-flaky-publish-1", workflows.DecisionApproved, "alice", "publisher", "msg-flaky-publish-1", ""),
+		}, wantResolved: map[string]string{"call-flaky-publish-1": workflows.OutcomeApproved}},
 		// Arguments that could be read two ways are denied before anyone
 		// is asked; the input's permissive policy is ignored.
 		{name: "ambiguous", policy: teamPolicy, inputPolicy: `{"tools":{"publish_blog_post":{"minRole":"none"}}}`,
@@ -460,6 +466,7 @@ type fakeActivities struct {
 	resolved map[string]string           // "<workflowId>\x00<toolCallId>" -> last outcome published
 	policies map[string]workflows.Policy // the worker's policy, by workflow id
 	verifier *signing.Verifier
+	requests map[string]int // approval-request publish attempts, by workflow id
 }
 
 // setPolicy makes policy the worker's for workflow id.
@@ -521,7 +528,7 @@ func (*fakeActivities) CallModel(_ context.Context, req workflows.ModelRequest) 
 	}
 	var calls []workflows.ToolCall
 	switch {
-	case req.Turn == 1 && slices.Contains([]string{"approve", "expire", "unpublished", "forged", "single", "quorum", "escalate", "edit", "edit-digestless", "burned-id", "before-start"}, sc):
+	case req.Turn == 1 && slices.Contains([]string{"approve", "expire", "unpublished", "forged", "single", "quorum", "escalate", "edit", "edit-digestless", "burned-id", "before-start", "flaky-publish"}, sc):
 		calls = []workflows.ToolCall{call("1", "publish_blog_post", `{ "title": "Introducing our new API" }`)}
 	case req.Turn == 1 && sc == "ambiguous":
 		calls = []workflows.ToolCall{
@@ -560,9 +567,22 @@ func (*fakeActivities) ExecuteTool(_ context.Context, req workflows.ToolRequest)
 	return workflows.ToolResult{Output: fmt.Sprintf(`{"tool":%q,"callId":%q,"ok":true}`, req.Name, req.CallID)}, nil
 }
 
-func (*fakeActivities) PublishApprovalRequest(_ context.Context, in workflows.ApprovalRequestInput) error {
-	if in.Data.WorkflowID == "record-unpublished" {
+// flakyAttempts is how many approval-request publishes of the
+// flaky-publish run fail as if Ably were unreachable: every attempt of the
+// first publish activity (workflows' publishRetry).
+const flakyAttempts = 5
+
+func (f *fakeActivities) PublishApprovalRequest(_ context.Context, in workflows.ApprovalRequestInput) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.requests[in.Data.WorkflowID]++
+	switch in.Data.WorkflowID {
+	case "record-unpublished":
 		return temporal.NewNonRetryableApplicationError("ably refused the request", "AblyError", nil)
+	case "record-flaky-publish":
+		if f.requests[in.Data.WorkflowID] <= flakyAttempts {
+			return temporal.NewApplicationError("ably unreachable", "AblyError")
+		}
 	}
 	return nil
 }

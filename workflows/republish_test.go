@@ -1,0 +1,115 @@
+package workflows
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// publishAttempts is how many times one publish activity tries before it
+// fails (publishRetry).
+const publishAttempts = 5
+
+func TestRepublish(t *testing.T) {
+	tests := []struct {
+		name string
+		// down: publishes that fail retryably before Ably is back.
+		down int
+		// decideAt, when set, approves the call at that time after start.
+		decideAt   time.Duration
+		wantOutput string   // prefix
+		wantTries  int      // publish attempts in all
+		wantAudit  []string // nil: one denial
+		// wantRequested is the reason of the requested entry.
+		wantRequested string
+	}{
+		{
+			name: "Ably back before the first retry: published again, then approved",
+			down: publishAttempts, decideAt: time.Minute,
+			wantOutput: "ok:publish_blog_post:call_1", wantTries: publishAttempts + 1,
+			wantAudit: []string{"requested:call_1", "approved:call_1", "executed:call_1"}, wantRequested: "published after 1 more tries",
+		},
+		{
+			name: "Ably back after three retries",
+			down: 4 * publishAttempts, decideAt: 10 * time.Minute,
+			wantOutput: "ok:publish_blog_post:call_1", wantTries: 4*publishAttempts + 1,
+			wantAudit: []string{"requested:call_1", "approved:call_1", "executed:call_1"}, wantRequested: "published after 4 more tries",
+		},
+		{
+			name: "a decision arrives while the request waits to be published again: it stands, the retries stop",
+			down: 1000, decideAt: 5 * time.Second,
+			wantOutput: "ok:publish_blog_post:call_1", wantTries: publishAttempts,
+			wantAudit: []string{"approved:call_1", "executed:call_1"},
+		},
+		{
+			name:       "Ably never back: denied once the tries run out",
+			down:       1000,
+			wantOutput: "denied: approval request could not be published: ",
+			wantTries:  (1 + maxRepublishes) * publishAttempts,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.env.SetTestTimeout(2 * time.Minute)
+			h.model = script(calls(publishCall("call_1")), answer("done"))
+			h.publishDown = tt.down
+			if tt.decideAt > 0 {
+				h.decide(tt.decideAt, approve("call_1", "pat", "publisher", "m1"))
+			}
+			policy := testPolicy(t)
+			tp := policy.Tools["publish_blog_post"]
+			tp.Timeout = Duration(24 * time.Hour) // longer than every try
+			policy.Tools["publish_blog_post"] = tp
+			res := h.run(AgentInput{Policy: policy})
+
+			out, _ := h.outputOf(2, "call_1")
+			if !strings.HasPrefix(out, tt.wantOutput) {
+				t.Errorf("output %q, want %q…", out, tt.wantOutput)
+			}
+			h.mu.Lock()
+			tries := h.publishTries
+			h.mu.Unlock()
+			if tries != tt.wantTries {
+				t.Errorf("%d publish attempts, want %d", tries, tt.wantTries)
+			}
+			if tt.wantAudit == nil {
+				if _, ok := findAudit(res.Audit, AuditDenied, "call_1"); !ok || len(res.Audit) != 1 {
+					t.Errorf("audit %v, want one denial", kinds(res.Audit))
+				}
+			} else {
+				wantKinds(t, res.Audit, tt.wantAudit...)
+			}
+			if e, _ := findAudit(res.Audit, AuditRequested, "call_1"); e.Reason != tt.wantRequested {
+				t.Errorf("requested entry %+v, want the reason %q", e, tt.wantRequested)
+			}
+		})
+	}
+}
+
+// TestRepublishStopsBeforeExpiry: a call that would expire before the next
+// try is denied as unpublished at once rather than left to expire.
+func TestRepublishStopsBeforeExpiry(t *testing.T) {
+	h := newHarness(t)
+	h.model = script(calls(publishCall("call_1")), answer("done"))
+	h.publishDown = 1000
+	policy := testPolicy(t)
+	tp := policy.Tools["publish_blog_post"]
+	tp.Timeout = Duration(time.Minute)
+	policy.Tools["publish_blog_post"] = tp
+	res := h.run(AgentInput{Policy: policy})
+	// The test environment's clock skips the activity's retry delays, so
+	// its last error may be its own deadline rather than Ably's.
+	const denied = "denied: approval request could not be published: "
+	if out, _ := h.outputOf(2, "call_1"); !strings.HasPrefix(out, denied) {
+		t.Errorf("output %q, want %q…", out, denied)
+	}
+	if e, ok := findAudit(res.Audit, AuditDenied, "call_1"); !ok || len(res.Audit) != 1 {
+		t.Errorf("audit %+v, want one denial (found %v)", res.Audit, ok)
+	} else if e.Time.Sub(testStart) >= time.Minute {
+		t.Errorf("denied %s after start, want before the call's one-minute expiry", e.Time.Sub(testStart))
+	}
+	if len(h.tools()) != 0 {
+		t.Error("the tool ran")
+	}
+}
