@@ -109,6 +109,11 @@ func (c Config) Validate() error {
 	} else if len(c.Prompt) > maxPromptBytes {
 		errs = append(errs, fmt.Errorf("prompt is %d bytes, at most %d", len(c.Prompt), maxPromptBytes))
 	}
+	if len(c.Requester) > workflows.MaxClientIDLen {
+		// The requester is compared with approvers' Ably clientIds
+		// (distinctFromRequester): a longer one could never match.
+		errs = append(errs, fmt.Errorf("--requester is %d bytes, at most %d (an Ably clientId's limit)", len(c.Requester), workflows.MaxClientIDLen))
+	}
 	if c.DialTimeout <= 0 {
 		errs = append(errs, errors.New("--dial-timeout must be positive"))
 	}

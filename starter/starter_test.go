@@ -43,6 +43,8 @@ func TestLoadConfig(t *testing.T) {
 		{"too many turns", []string{"-max-turns", "100000000", "x"}, nil, "", "", false, "--max-turns 100000000: want 0"},
 		{"unknown flag", []string{"-nope", "x"}, nil, "", "", false, "nope"},
 		{"huge prompt", []string{strings.Repeat("a", maxPromptBytes+1)}, nil, "", "", false, "at most"},
+		{"longest requester", []string{"--requester", strings.Repeat("r", workflows.MaxClientIDLen), "x"}, nil, "x", strings.Repeat("r", workflows.MaxClientIDLen), false, ""},
+		{"requester too long", []string{"--requester", strings.Repeat("r", workflows.MaxClientIDLen+1), "x"}, nil, "", "", false, "--requester is 129 bytes, at most 128"},
 		{"ui not a URL", []string{"--ui", "notaurl", "x"}, nil, "", "", false, "want the Web UI's http(s) base URL"},
 		{"ui without host", []string{"--ui", "http://", "x"}, nil, "", "", false, "want the Web UI's http(s) base URL"},
 		{"ui from env, bad", []string{"x"}, map[string]string{"TEMPORAL_UI_URL": "ftp://ui"}, "", "", false, "TEMPORAL_UI_URL"},

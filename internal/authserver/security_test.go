@@ -196,6 +196,19 @@ func mustMarshal(t *testing.T, users map[string]User) []byte {
 	return b
 }
 
+// TestUsersFileNotAFile: a directory given as the users file is named as
+// such, not met with advice to chmod it (a shared /tmp is writable by all).
+func TestUsersFileNotAFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	_, err := New(Config{UsersFile: dir, AblyKey: testKey, BcryptCost: bcrypt.MinCost})
+	if err == nil || !strings.Contains(err.Error(), "is not a regular file") || strings.Contains(err.Error(), "chmod") {
+		t.Fatalf("New with a directory = %v, want it named as not a regular file", err)
+	}
+}
+
 func TestWritableUsersFileRefused(t *testing.T) {
 	for _, mode := range []os.FileMode{0o620, 0o602, 0o666} {
 		t.Run(mode.String(), func(t *testing.T) {
