@@ -204,8 +204,8 @@ func TestUsersFileNotAFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := New(Config{UsersFile: dir, AblyKey: testKey, BcryptCost: bcrypt.MinCost})
-	if err == nil || !strings.Contains(err.Error(), "is not a regular file") || strings.Contains(err.Error(), "chmod") {
-		t.Fatalf("New with a directory = %v, want it named as not a regular file", err)
+	if err == nil || !strings.Contains(err.Error(), "is a directory") || strings.Contains(err.Error(), "chmod") {
+		t.Fatalf("New with a directory = %v, want it named as a directory", err)
 	}
 }
 

@@ -89,7 +89,11 @@ func (s *userStore) lookup(name string) (User, passwordCheck, bool, error) {
 // load reads the users file whose stat is fi. The caller holds s.mu.
 func (s *userStore) load(fi os.FileInfo) error {
 	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("users file %s is not a regular file (%s): point -users (AUTH_USERS_FILE) at the users file itself", s.path, fi.Mode().Type())
+		what := "not a regular file"
+		if fi.IsDir() {
+			what = "a directory"
+		}
+		return fmt.Errorf("users file %s is %s: point -users (AUTH_USERS_FILE) at the users file itself", s.path, what)
 	}
 	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
 		return fmt.Errorf("users file %s is writable by group or others (mode %s): anyone who can write it can make themselves an approver; run chmod 600 %s", s.path, perm, s.path)
