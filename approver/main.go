@@ -362,7 +362,7 @@ func runBridge(ctx context.Context, args []string, env config.Env, stderr io.Wri
 		}
 		defer stop()
 	}
-	return bridge.Run(ctx, bridge.Config{
+	err = bridge.Run(ctx, bridge.Config{
 		Ably:     bf.Ably,
 		Channel:  bf.Channel,
 		ClientID: bf.ClientID,
@@ -374,6 +374,10 @@ func runBridge(ctx context.Context, args []string, env config.Env, stderr io.Wri
 		// The bridge learns the open requests from the agent's messages.
 		AgentClientID: env.Or(config.EnvAgentClientID, workflows.DefaultAgentClientID),
 	})
+	if err == nil {
+		log.Info("bridge stopped")
+	}
+	return err
 }
 
 // shutdown runs stop with a short deadline of its own, logging a failure.
