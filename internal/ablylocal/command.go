@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"time"
+
+	"github.com/hitl/durable-approvals/internal/loopback"
 )
 
 // keyFlags collects repeated -key flags.
@@ -82,10 +85,20 @@ func RunCommand(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	logger.Info("local Ably server ready", "addr", srv.Addr(), "keys", keys.String(), "retention", cfg.Retention)
+	if exposed(cfg.Listen) {
+		logger.Warn("listening beyond this machine without TLS: tokens and messages cross the network in clear; the local Ably server is for development on one machine", "listen", cfg.Listen)
+	}
 	<-ctx.Done()
 	if err := srv.Close(); err != nil {
 		return fmt.Errorf("ably: close: %w", err)
 	}
 	logger.Info("local Ably server stopped")
 	return nil
+}
+
+// exposed reports whether listen reaches beyond this machine: a host that
+// is not loopback, or none (every interface).
+func exposed(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	return err != nil || !loopback.IsHost(host)
 }

@@ -232,6 +232,17 @@ func TestFromSerialAndMessagesLinks(t *testing.T) {
 	}
 }
 
+func TestExposed(t *testing.T) {
+	for listen, want := range map[string]bool{
+		"127.0.0.1:8090": false, "localhost:8090": false, "[::1]:8090": false, "127.0.0.2:1": false,
+		"0.0.0.0:8090": true, ":8090": true, "[::]:8090": true, "192.0.2.1:8090": true, "garbage": true,
+	} {
+		if got := exposed(listen); got != want {
+			t.Errorf("exposed(%q) = %v, want %v", listen, got, want)
+		}
+	}
+}
+
 func TestRunCommand(t *testing.T) {
 	tests := []struct {
 		name string
