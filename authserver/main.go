@@ -116,13 +116,6 @@ func run(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wri
 		defer cancel()
 		_ = metrics.Shutdown(sctx)
 	}()
-	if cfg.HealthAddr != "" {
-		_, stop, err := healthz.Serve(ctx, cfg.HealthAddr, healthz.Ops(healthz.Alive(), metrics.Handler()), logger)
-		if err != nil {
-			return err
-		}
-		defer stop()
-	}
 	srv, err := authserver.New(authserver.Config{
 		Listen:    cfg.Listen,
 		UsersFile: cfg.UsersFile,
@@ -145,6 +138,15 @@ func run(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wri
 	})
 	if err != nil {
 		return err
+	}
+	if cfg.HealthAddr != "" {
+		// Unhealthy while the users file is unusable: every login is
+		// refused then.
+		_, stop, err := healthz.Serve(ctx, cfg.HealthAddr, healthz.Ops(healthz.Alive(logger, srv.Health), metrics.Handler()), logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	return srv.ListenAndServe(ctx)
 }

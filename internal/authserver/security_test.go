@@ -232,14 +232,24 @@ func TestWritableUsersFileRefused(t *testing.T) {
 	if got := login(); got != http.StatusOK {
 		t.Fatalf("mode 0600: %d", got)
 	}
+	if err := s.Health(t.Context()); err != nil {
+		t.Fatalf("Health with a good users file: %v", err)
+	}
 	if err := os.Chmod(path, 0o660); err != nil {
 		t.Fatal(err)
+	}
+	// The operations endpoint says so before anyone tries to log in.
+	if err := s.Health(t.Context()); err == nil || !strings.Contains(err.Error(), "logins refused: users file") {
+		t.Fatalf("Health with a group-writable users file = %v, want the refusal", err)
 	}
 	if got := login(); got != http.StatusServiceUnavailable {
 		t.Fatalf("mode 0660: %d, want 503", got)
 	}
 	if err := os.Chmod(path, 0o640); err != nil { // readable is only warned about
 		t.Fatal(err)
+	}
+	if err := s.Health(t.Context()); err != nil {
+		t.Fatalf("Health once the file is fixed: %v", err)
 	}
 	if got := login(); got != http.StatusOK {
 		t.Fatalf("mode 0640: %d, want 200", got)

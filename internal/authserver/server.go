@@ -118,6 +118,16 @@ func New(cfg Config) (*Server, error) {
 	}, nil
 }
 
+// Health reports whether the server can log users in: nil, or why not
+// (the users file is unreadable, invalid or writable by others, and every
+// login is refused until it is fixed). The operations endpoint serves it.
+func (s *Server) Health(context.Context) error {
+	if err := s.users.check(); err != nil {
+		return fmt.Errorf("logins refused: %w", err)
+	}
+	return nil
+}
+
 // Handler returns the HTTP handler: GET or POST TokenPath, GET
 // HealthPath, and the web inbox (GET InboxPath, POST LoginPath and
 // LogoutPath, GET AssetsPath…), all behind the cross-origin protection

@@ -50,24 +50,8 @@ type passwordCheck struct {
 func (s *userStore) lookup(name string) (User, passwordCheck, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	fi, err := os.Stat(s.path)
-	if err != nil {
-		if s.err == nil || s.stat != nil {
-			s.log.Error("users file unreadable", "path", s.path, "err", err)
-		}
-		s.stat, s.users, s.err = nil, nil, fmt.Errorf("users file: %w", err)
-		return User{}, passwordCheck{}, false, s.err
-	}
-	if s.stat == nil || !os.SameFile(fi, s.stat) || !fi.ModTime().Equal(s.stat.ModTime()) || fi.Size() != s.stat.Size() || fi.Mode() != s.stat.Mode() {
-		s.stat = fi
-		s.users, s.err = nil, nil
-		if err := s.load(fi); err != nil {
-			s.log.Error("users file refused", "path", s.path, "err", err)
-			s.err = err
-		}
-	}
-	if s.err != nil {
-		return User{}, passwordCheck{}, false, s.err
+	if err := s.fresh(); err != nil {
+		return User{}, passwordCheck{}, false, err
 	}
 	u, found := s.users[name]
 	userCost := -1
@@ -84,6 +68,36 @@ func (s *userStore) lookup(name string) (User, passwordCheck, bool, error) {
 		}
 	}
 	return u, check, found, nil
+}
+
+// check reports whether the users file is usable now: nil, or why every
+// login is refused (for the health endpoint).
+func (s *userStore) check() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fresh()
+}
+
+// fresh re-reads the users file if it changed, and returns why it is
+// unusable, if it is. The caller holds s.mu.
+func (s *userStore) fresh() error {
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		if s.err == nil || s.stat != nil {
+			s.log.Error("users file unreadable", "path", s.path, "err", err)
+		}
+		s.stat, s.users, s.err = nil, nil, fmt.Errorf("users file: %w", err)
+		return s.err
+	}
+	if s.stat == nil || !os.SameFile(fi, s.stat) || !fi.ModTime().Equal(s.stat.ModTime()) || fi.Size() != s.stat.Size() || fi.Mode() != s.stat.Mode() {
+		s.stat = fi
+		s.users, s.err = nil, nil
+		if err := s.load(fi); err != nil {
+			s.log.Error("users file refused", "path", s.path, "err", err)
+			s.err = err
+		}
+	}
+	return s.err
 }
 
 // load reads the users file whose stat is fi. The caller holds s.mu.

@@ -35,25 +35,14 @@ type Check func(context.Context) error
 // Handler answers 200 when Temporal answers a health check within
 // two seconds and each of more passes, 503 otherwise.
 func Handler(tc Checker, logger *slog.Logger, more ...Check) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+Path, func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
+	temporal := func(ctx context.Context) error {
 		if _, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-			logger.Warn("health check: Temporal unreachable", "err", err)
-			http.Error(w, "temporal unreachable", http.StatusServiceUnavailable)
-			return
+			return fmt.Errorf("temporal unreachable: %w", err)
 		}
-		for _, check := range more {
-			if err := check(ctx); err != nil {
-				logger.Warn("health check failed", "err", err)
-				http.Error(w, err.Error(), http.StatusServiceUnavailable)
-				return
-			}
-		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintln(w, "ok")
-	})
+		return nil
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET "+Path, Alive(logger, append([]Check{temporal}, more...)...))
 	return mux
 }
 

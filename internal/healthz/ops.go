@@ -1,6 +1,11 @@
 package healthz
 
-import "net/http"
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+)
 
 // MetricsPath is where Ops serves the metrics.
 const MetricsPath = "/metrics"
@@ -15,10 +20,20 @@ func Ops(health, metrics http.Handler) http.Handler {
 	return mux
 }
 
-// Alive answers 200 "ok" while the process serves: the health of a
-// program that has no dependency worth probing on each request.
-func Alive() http.Handler {
+// Alive answers 200 "ok" while the process serves and each of checks
+// passes (within two seconds), 503 with the first failure's text
+// otherwise: the health of a program without a Temporal client.
+func Alive(logger *slog.Logger, checks ...Check) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		for _, check := range checks {
+			if err := check(ctx); err != nil {
+				logger.Warn("health check failed", "err", err)
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})

@@ -1,6 +1,9 @@
 package healthz
 
 import (
+	"context"
+	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -8,7 +11,7 @@ import (
 
 func TestOpsRoutes(t *testing.T) {
 	metrics := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("metrics\n")) })
-	h := Ops(Alive(), metrics)
+	h := Ops(Alive(slog.New(slog.DiscardHandler)), metrics)
 	tests := []struct {
 		method, path string
 		code         int
@@ -27,5 +30,26 @@ func TestOpsRoutes(t *testing.T) {
 				t.Fatalf("%s %s = %d %q, want %d %q", tt.method, tt.path, rec.Code, rec.Body.String(), tt.code, tt.body)
 			}
 		})
+	}
+}
+
+// TestAliveChecks: a failing check makes the health 503 with its reason.
+func TestAliveChecks(t *testing.T) {
+	var failing error
+	h := Alive(slog.New(slog.DiscardHandler), func(context.Context) error { return nil }, func(context.Context) error { return failing })
+	for _, tt := range []struct {
+		err  error
+		code int
+		body string
+	}{
+		{nil, http.StatusOK, "ok\n"},
+		{errors.New("logins refused: users file: gone"), http.StatusServiceUnavailable, "logins refused: users file: gone\n"},
+	} {
+		failing = tt.err
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", Path, nil))
+		if rec.Code != tt.code || rec.Body.String() != tt.body {
+			t.Errorf("with %v: %d %q, want %d %q", tt.err, rec.Code, rec.Body.String(), tt.code, tt.body)
+		}
 	}
 }
