@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"path"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hitl/durable-approvals/internal/authserver/web"
@@ -164,7 +165,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.forbidden(w)
 		return
 	}
-	name, password := r.PostForm.Get("name"), r.PostForm.Get("password")
+	// A user name never holds white space (ValidateName), but a phone's
+	// keyboard adds a space after a word: it is not part of the name.
+	name, password := strings.TrimSpace(r.PostForm.Get("name")), r.PostForm.Get("password")
 	if name == "" || password == "" {
 		s.renderLogin(w, r, log, http.StatusUnauthorized, name, msgLoginFailed)
 		return

@@ -329,6 +329,18 @@ func TestSessionExpires(t *testing.T) {
 }
 
 // A login replaces the browser's earlier session (no fixation).
+// TestLoginFormTrimsName: the space a phone keyboard adds after a word is
+// not part of the name; the password is taken as typed.
+func TestLoginFormTrimsName(t *testing.T) {
+	s, _, _ := newTestServer(t, nil)
+	b := newBrowser(t, s.Handler(), "192.0.2.7:1")
+	b.login(" alice ", "alice-password")
+	b2 := newBrowser(t, s.Handler(), "192.0.2.8:1")
+	if rec := b2.submitLogin(b2.loginForm(), "alice", " alice-password"); rec.Code != http.StatusUnauthorized {
+		t.Fatalf("a password with a space added: %d, want 401", rec.Code)
+	}
+}
+
 func TestLoginReplacesSession(t *testing.T) {
 	s, _, _ := newTestServer(t, nil)
 	b := newBrowser(t, s.Handler(), "192.0.2.5:1")
