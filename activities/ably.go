@@ -122,3 +122,35 @@ func (p *AblyPublisher) Publish(ctx context.Context, channel string, msg *ably.M
 	}
 	return fmt.Errorf("ably: publish %q on %s: %w", msg.Name, channel, err)
 }
+
+// ErrKeyRefused is Ably refusing the API key: every publish would fail.
+var ErrKeyRefused = errors.New("the Ably API key is refused")
+
+// CheckKey asks Ably for a token with the API key (a token request signed
+// with the key, so the secret does not cross the wire), for the capability
+// the publisher uses on channel. It returns an error wrapping
+// ErrKeyRefused when Ably refuses the key (unknown, wrong secret, revoked,
+// or without publish on channel), and another error when Ably could not be
+// asked (the worker starts anyway: a request that cannot be published is
+// published again later).
+func (p *AblyPublisher) CheckKey(ctx context.Context, channel string) error {
+	capability, err := PublishCapability(channel)
+	if err != nil {
+		return err
+	}
+	opts := append(append([]ably.ClientOption{ably.WithLogLevel(ably.LogNone)}, p.cfg.EndpointOptions()...), ably.WithKey(p.cfg.APIKey), ably.WithUseTokenAuth(true))
+	rest, err := ably.NewREST(append(opts, p.extra...)...)
+	if err != nil {
+		return fmt.Errorf("ably key check: %w", err)
+	}
+	_, err = rest.Auth.RequestToken(ctx, &ably.TokenParams{ClientID: p.clientID, Capability: capability})
+	if err == nil {
+		return nil
+	}
+	var info *ably.ErrorInfo
+	if errors.As(err, &info) && (info.StatusCode == http.StatusUnauthorized || info.StatusCode == http.StatusForbidden || info.StatusCode == http.StatusNotFound) {
+		name, _, _ := ablyconn.SplitKey(p.cfg.APIKey)
+		return fmt.Errorf("%w (%s, key %s): %v", ErrKeyRefused, ablyconn.EnvAPIKey, name, err)
+	}
+	return fmt.Errorf("ably key check: %w", err)
+}

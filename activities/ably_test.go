@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -321,4 +322,48 @@ func TestAgentMessageIDsCannotBePrePublished(t *testing.T) {
 	if len(fromAgent) != 1 || fromAgent[0].Name != workflows.MsgApprovalResolved {
 		t.Fatalf("the agent's approval-resolved is not in the history (messages from the agent: %+v)", fromAgent)
 	}
+}
+
+// TestAblyPublisherCheckKey: the worker's start-up check of its key, against
+// the local Ably server under the real auth rules.
+func TestAblyPublisherCheckKey(t *testing.T) {
+	good := ablylocal.Key{Name: testKeyName, Secret: testKeySecret}
+	cfg := startAbly(t, good, ablylocal.Key{Name: "app.elsewhere", Secret: "elsewhere-secret", Capability: `{"other":["publish"]}`})
+	for _, tt := range []struct {
+		name, key string
+		refused   bool // wantErr is ErrKeyRefused
+		wantErr   bool
+	}{
+		{"the key", testKeyName + ":" + testKeySecret, false, false},
+		{"wrong secret", testKeyName + ":not-the-secret", true, true},
+		{"unknown key", "app.unknown:whatever-secret", true, true},
+		{"no publish on the channel", "app.elsewhere:elsewhere-secret", true, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := cfg
+			c.APIKey = tt.key
+			pub, err := NewAblyPublisher(c, workflows.DefaultAgentClientID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = pub.CheckKey(t.Context(), workflows.DefaultChannel)
+			if (err != nil) != tt.wantErr || errors.Is(err, ErrKeyRefused) != tt.refused {
+				t.Fatalf("CheckKey = %v, want error %v, refused %v", err, tt.wantErr, tt.refused)
+			}
+			if err != nil && (strings.Contains(err.Error(), "secret") && strings.Contains(err.Error(), tt.key)) {
+				t.Errorf("the error shows the key's secret: %v", err)
+			}
+		})
+	}
+	t.Run("Ably unreachable is not a refusal", func(t *testing.T) {
+		pub, err := NewAblyPublisher(ablyconn.Config{APIKey: testKeyName + ":" + testKeySecret, Endpoint: "127.0.0.1:1"}, workflows.DefaultAgentClientID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		if err := pub.CheckKey(ctx, workflows.DefaultChannel); err == nil || errors.Is(err, ErrKeyRefused) {
+			t.Fatalf("CheckKey = %v, want an error that is not a refusal", err)
+		}
+	})
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -55,6 +56,18 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	publisher, err := activities.NewAblyPublisher(cfg.Ably, cfg.AgentClientID)
 	if err != nil {
 		return err
+	}
+	// A key Ably refuses would fail every approval request: stop here.
+	// Ably out of reach is no reason not to start (a request that cannot
+	// be published is published again later).
+	kctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	err = publisher.CheckKey(kctx, cfg.Channel)
+	cancel()
+	switch {
+	case errors.Is(err, activities.ErrKeyRefused):
+		return err
+	case err != nil && ctx.Err() == nil:
+		logger.Warn("could not check the Ably key: Ably did not answer", "ablyEndpoint", cfg.Ably.Endpoint, "err", err)
 	}
 	verifier, err := signing.ParseVerifier(cfg.VerifyKeys)
 	if err != nil {

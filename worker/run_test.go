@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hitl/durable-approvals/activities"
+	"github.com/hitl/durable-approvals/internal/ablylocal"
+	"github.com/hitl/durable-approvals/internal/ablylocal/ablytest"
 	"github.com/hitl/durable-approvals/internal/testutil"
 )
 
@@ -67,6 +71,7 @@ func TestRunWaitsForTemporal(t *testing.T) {
 	env["BLOG_DIR"] = filepath.Join(t.TempDir(), "posts")
 	env["HITL_POLICY_FILE"] = filepath.Join(testutil.ModuleRoot(t), "config", "policy.json")
 	env["TEMPORAL_ADDRESS"] = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t)) // nothing listens
+	env["ABLY_ENDPOINT"] = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))    // nor here: the key check only warns
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	logs := &testutil.SyncBuffer{}
@@ -88,5 +93,22 @@ func TestRunWaitsForTemporal(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("the worker did not stop within 20 s of being told to")
+	}
+}
+
+// TestRunRefusesAblyKey: a key Ably refuses would fail every approval
+// request, so the worker does not start with it; the error names the key
+// but not its secret.
+func TestRunRefusesAblyKey(t *testing.T) {
+	srv := ablytest.Start(t, ablylocal.Config{})
+	env := baseEnv(t)
+	env["BLOG_DIR"] = filepath.Join(t.TempDir(), "posts")
+	env["HITL_POLICY_FILE"] = filepath.Join(testutil.ModuleRoot(t), "config", "policy.json")
+	env["TEMPORAL_ADDRESS"] = "127.0.0.1:1" // never reached
+	env["ABLY_ENDPOINT"] = srv.Conn.Endpoint
+	env["ABLY_API_KEY"] = ablytest.KeyName + ":not-the-secret"
+	err := mainErr(t.Context(), nil, env, io.Discard)
+	if !errors.Is(err, activities.ErrKeyRefused) || !strings.Contains(err.Error(), "ABLY_API_KEY, key "+ablytest.KeyName) || strings.Contains(err.Error(), "not-the-secret") {
+		t.Fatalf("mainErr = %v, want the key refused, named without its secret", err)
 	}
 }
