@@ -79,7 +79,7 @@ func (r *run) approveAndRun(ctx workflow.Context, c ToolCall, tp ToolPolicy) (st
 			// request is published again beside the wait.
 			var rctx workflow.Context
 			rctx, stopRepublish = workflow.WithCancel(ctx)
-			workflow.Go(rctx, func(ctx workflow.Context) { r.republish(ctx, a, req, err) })
+			workflow.Go(rctx, func(ctx workflow.Context) { r.republish(ctx, a, err) })
 		} else if a.isPending() {
 			// Nobody should act on the request: deny rather than wait
 			// for nothing. (A decision that arrived meanwhile stands.)
@@ -93,6 +93,7 @@ func (r *run) approveAndRun(ctx workflow.Context, c ToolCall, tp ToolPolicy) (st
 			return "denied: " + why, nil
 		}
 	} else {
+		a.announced = true
 		r.record(ctx, AuditEntry{Kind: AuditRequested, ToolCallID: c.CallID, Tool: c.Name, Role: tp.MinRole})
 		countApproval(ctx, ApprovalEventRequested, c.Name)
 	}
@@ -124,7 +125,11 @@ func (r *run) approveAndRun(ctx workflow.Context, c ToolCall, tp ToolPolicy) (st
 		// The tool does not wait for the announcement.
 		tool = r.startTool(ctx, c, approvedBy)
 	}
-	resolved := r.resolvedInput(a, "")
+	reason := ""
+	if a.state == stateUnpublished {
+		reason = "approval request could not be published"
+	}
+	resolved := r.resolvedInput(a, reason)
 	if err := r.publish(ctx, ActivityPublishApprovalResolved, resolved, resolvedSummary(a.state.String(), c)).Get(ctx, nil); err != nil {
 		if temporal.IsCanceledError(err) {
 			return "", r.approvalCancelled(ctx, a, err)

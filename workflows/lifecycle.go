@@ -97,6 +97,9 @@ type approval struct {
 	// unpublished says why the request could not be published, once
 	// republish.go gave up (stateUnpublished).
 	unpublished string
+	// announced is set once an approval-request of the call (any
+	// revision) was published: approvers can see it.
+	announced bool
 }
 
 // isPending reports whether the approval still waits for a human.

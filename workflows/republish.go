@@ -40,11 +40,14 @@ func unpublishedWhy(err error) string {
 	return "approval request could not be published: " + truncate(errorMessage(err), maxToolErrorLen)
 }
 
-// republish publishes a's request again until it is published, a is no
-// longer pending, or the tries run out, in which case it denies a (the
-// waiting approveAndRun then finds it resolved). It runs in its own
-// coroutine beside the wait; ctx is cancelled once the wait is over.
-func (r *run) republish(ctx workflow.Context, a *approval, req ApprovalRequestInput, last error) {
+// republish publishes a's request again until one is published (by it, or
+// a revision by the rules' wait), a is no longer pending, or the tries run
+// out, in which case it denies a (the waiting approveAndRun then finds it
+// resolved). Each try publishes the call as it stands then (an escalation
+// or a counted decision during the outage makes a new revision). It runs
+// in its own coroutine beside the wait; ctx is cancelled once the wait is
+// over.
+func (r *run) republish(ctx workflow.Context, a *approval, last error) {
 	logger := workflow.GetLogger(ctx)
 	c := a.call
 	delay := republishFirstDelay
@@ -56,19 +59,21 @@ func (r *run) republish(ctx workflow.Context, a *approval, req ApprovalRequestIn
 		if err := workflow.Sleep(ctx, delay); err != nil {
 			return // the wait is over, or the run was cancelled
 		}
-		if !a.isPending() {
+		if !a.isPending() || a.announced {
 			return
 		}
+		req := ApprovalRequestInput{Data: r.requestData(a)}
 		err := r.publish(ctx, ActivityPublishApprovalRequest, req, fmt.Sprintf("approval request, again: %s (%s)", c.Name, c.CallID)).Get(ctx, nil)
 		if err == nil {
+			a.announced = true
 			if a.isPending() {
-				r.record(ctx, AuditEntry{Kind: AuditRequested, ToolCallID: c.CallID, Tool: c.Name, Role: a.pending.RequiredRole,
-					Reason: fmt.Sprintf("published after %d more tries", try)})
+				r.record(ctx, AuditEntry{Kind: AuditRequested, ToolCallID: c.CallID, Tool: c.Name, Role: req.Data.RequiredRole,
+					Reason: fmt.Sprintf("published at try %d after the first failed", try)})
 				countApproval(ctx, ApprovalEventRequested, c.Name)
 			}
 			return
 		}
-		if temporal.IsCanceledError(err) || !a.isPending() {
+		if temporal.IsCanceledError(err) || !a.isPending() || a.announced {
 			return
 		}
 		last = err
@@ -77,7 +82,7 @@ func (r *run) republish(ctx workflow.Context, a *approval, req ApprovalRequestIn
 		}
 		delay = min(2*delay, republishMaxDelay)
 	}
-	if a.isPending() && workflow.Now(ctx).Before(a.pending.ExpiresAt) {
+	if a.isPending() && !a.announced && workflow.Now(ctx).Before(a.pending.ExpiresAt) {
 		a.unpublished = unpublishedWhy(last)
 		r.resolve(ctx, a, stateUnpublished, nil, AuditEntry{ToolCallID: c.CallID, Tool: c.Name, Reason: a.unpublished})
 	}

@@ -27,13 +27,13 @@ func TestRepublish(t *testing.T) {
 			name: "Ably back before the first retry: published again, then approved",
 			down: publishAttempts, decideAt: time.Minute,
 			wantOutput: "ok:publish_blog_post:call_1", wantTries: publishAttempts + 1,
-			wantAudit: []string{"requested:call_1", "approved:call_1", "executed:call_1"}, wantRequested: "published after 1 more tries",
+			wantAudit: []string{"requested:call_1", "approved:call_1", "executed:call_1"}, wantRequested: "published at try 1 after the first failed",
 		},
 		{
 			name: "Ably back after three retries",
 			down: 4 * publishAttempts, decideAt: 10 * time.Minute,
 			wantOutput: "ok:publish_blog_post:call_1", wantTries: 4*publishAttempts + 1,
-			wantAudit: []string{"requested:call_1", "approved:call_1", "executed:call_1"}, wantRequested: "published after 4 more tries",
+			wantAudit: []string{"requested:call_1", "approved:call_1", "executed:call_1"}, wantRequested: "published at try 4 after the first failed",
 		},
 		{
 			name: "a decision arrives while the request waits to be published again: it stands, the retries stop",
@@ -111,5 +111,54 @@ func TestRepublishStopsBeforeExpiry(t *testing.T) {
 	}
 	if len(h.tools()) != 0 {
 		t.Error("the tool ran")
+	}
+}
+
+// TestRepublishSendsTheCallAsItStands: a call that escalates while Ably is
+// out of reach is published, once Ably is back, as it stands then (the
+// escalated revision, needing admin), not as it was first asked.
+func TestRepublishSendsTheCallAsItStands(t *testing.T) {
+	h := newHarness(t)
+	h.model = script(calls(publishCall("call_1")), answer("done"))
+	h.publishDown = 2 * publishAttempts
+	h.decide(5*time.Minute, approve("call_1", "ada", "admin", "m1"))
+	policy := testPolicy(t)
+	tp := policy.Tools["publish_blog_post"]
+	tp.Timeout = Duration(time.Hour)
+	// The first publish fails by about 15 s; the call escalates at 20 s,
+	// before any later try.
+	tp.Escalate = []EscalationStage{{After: Duration(20 * time.Second), MinRole: "admin"}}
+	policy.Tools["publish_blog_post"] = tp
+	h.run(AgentInput{Policy: policy})
+
+	reqs, resolved := h.published()
+	if len(reqs) == 0 {
+		t.Fatal("no approval-request was published")
+	}
+	for _, r := range reqs {
+		if d := r.Data; d.RequiredRole != "admin" || d.Escalation == nil || d.Revision < 1 {
+			t.Errorf("a request that reached Ably: role %q, escalation %+v, revision %d; want only the escalated call (admin)", d.RequiredRole, d.Escalation, d.Revision)
+		}
+	}
+	if len(h.tools()) != 1 || len(resolved) == 0 || resolved[len(resolved)-1].Data.Outcome != OutcomeApproved {
+		t.Errorf("tools %d, resolutions %+v: want the admin's approval to run the tool once", len(h.tools()), resolved)
+	}
+}
+
+// TestRepublishGiveUpTellsScreens: when the tries run out, approval-resolved
+// says why, as the deny-at-once path does.
+func TestRepublishGiveUpTellsScreens(t *testing.T) {
+	h := newHarness(t)
+	h.env.SetTestTimeout(2 * time.Minute)
+	h.model = script(calls(publishCall("call_1")), answer("done"))
+	h.publishDown = 1000
+	policy := testPolicy(t)
+	tp := policy.Tools["publish_blog_post"]
+	tp.Timeout = Duration(24 * time.Hour)
+	policy.Tools["publish_blog_post"] = tp
+	h.run(AgentInput{Policy: policy})
+	_, resolved := h.published()
+	if len(resolved) != 1 || resolved[0].Data.Outcome != OutcomeCancelled || resolved[0].Data.Reason != "approval request could not be published" {
+		t.Errorf("approval-resolved = %+v, want one, cancelled, saying the request could not be published", resolved)
 	}
 }

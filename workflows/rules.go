@@ -141,6 +141,8 @@ func (r *run) awaitRules(ctx workflow.Context, a *approval) error {
 				// The first request stands; screens show an older state
 				// until the next revision, and the workflow decides.
 				workflow.GetLogger(ctx).Error("approval-request revision not published", "callId", c.CallID, "revision", q.revision, "error", err)
+			} else {
+				a.announced = true
 			}
 		}
 	}

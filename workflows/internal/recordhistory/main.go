@@ -179,7 +179,9 @@ type scenario struct {
 	// (and, if set, its audit has an entry of kind waitKind).
 	waitPending int
 	waitKind    string
-	decisions   []workflows.Decision
+	// delay, if set, passes before the decisions are sent.
+	delay     time.Duration
+	decisions []workflows.Decision
 	// cancel cancels the run once it waits, after the decisions.
 	cancel bool
 	// wantResolved, if set, is the approval-resolved outcome per call id
@@ -293,6 +295,13 @@ func scenarios() []scenario {
 		{name: "flaky-publish", policy: teamPolicy, waitPending: 1, waitKind: workflows.AuditRequested, decisions: []workflows.Decision{
 			dec("call-flaky-publish-1", workflows.DecisionApproved, "alice", "publisher", "msg-flaky-publish-1", ""),
 		}, wantResolved: map[string]string{"call-flaky-publish-1": workflows.OutcomeApproved}},
+		// flaky-publish-decided: Ably stays unreachable for the request;
+		// 20 s after the start, while the run waits to publish it again,
+		// alice approves (a CLI's --force, or a client that knew the
+		// call): the decision stands and the retry's timer is cancelled.
+		{name: "flaky-publish-decided", policy: teamPolicy, waitPending: 1, delay: 20 * time.Second, decisions: []workflows.Decision{
+			dec("call-flaky-publish-decided-1", workflows.DecisionApproved, "alice", "publisher", "msg-flaky-publish-decided-1", ""),
+		}, wantResolved: map[string]string{"call-flaky-publish-decided-1": workflows.OutcomeApproved}},
 		// Arguments that could be read two ways are denied before anyone
 		// is asked; the input's permissive policy is ignored.
 		{name: "ambiguous", policy: teamPolicy, inputPolicy: `{"tools":{"publish_blog_post":{"minRole":"none"}}}`,
@@ -349,6 +358,13 @@ func record(ctx context.Context, c client.Client, fake *fakeActivities, signer *
 			return slices.ContainsFunc(v.Audit, func(e workflows.AuditEntry) bool { return e.Kind == sc.waitKind })
 		}); err != nil {
 			return err
+		}
+	}
+	if sc.delay > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(sc.delay):
 		}
 	}
 	for i, d := range sc.decisions {
@@ -528,7 +544,7 @@ func (*fakeActivities) CallModel(_ context.Context, req workflows.ModelRequest) 
 	}
 	var calls []workflows.ToolCall
 	switch {
-	case req.Turn == 1 && slices.Contains([]string{"approve", "expire", "unpublished", "forged", "single", "quorum", "escalate", "edit", "edit-digestless", "burned-id", "before-start", "flaky-publish"}, sc):
+	case req.Turn == 1 && slices.Contains([]string{"approve", "expire", "unpublished", "forged", "single", "quorum", "escalate", "edit", "edit-digestless", "burned-id", "before-start", "flaky-publish", "flaky-publish-decided"}, sc):
 		calls = []workflows.ToolCall{call("1", "publish_blog_post", `{ "title": "Introducing our new API" }`)}
 	case req.Turn == 1 && sc == "ambiguous":
 		calls = []workflows.ToolCall{
@@ -583,6 +599,8 @@ func (f *fakeActivities) PublishApprovalRequest(_ context.Context, in workflows.
 		if f.requests[in.Data.WorkflowID] <= flakyAttempts {
 			return temporal.NewApplicationError("ably unreachable", "AblyError")
 		}
+	case "record-flaky-publish-decided":
+		return temporal.NewApplicationError("ably unreachable", "AblyError")
 	}
 	return nil
 }
