@@ -628,3 +628,27 @@ func TestWatchOutlivesAuthServerOutage(t *testing.T) {
 		t.Fatal("watch still running 30 s after the auth server began refusing alice (her tokens live 3 s)")
 	}
 }
+
+// TestWatchDecisionWhileOffline: a decision typed while the token could not
+// be renewed (the auth server down) is refused at once, not held: ably-go
+// holds its connection while it asks for a token, and a send that waited
+// on it froze the watch (Ctrl-C included) until the auth server came back.
+func TestWatchDecisionWhileOffline(t *testing.T) {
+	const ttl = 3 * time.Second
+	e := startEnvTTL(t, ttl)
+	agent := e.rest(t, workflows.DefaultAgentClientID)
+	publishRequest(t, agent, "call_offline", "wf-1", time.Now().Add(10*time.Minute))
+	in, out, cancel, done := startWatch(t, e.cliConfig(t, nil))
+	defer cancel()
+	waitOutput(t, out, PromptDecision, 1)
+	e.authDown.Store(true)
+	time.Sleep(2 * ttl) // the token expires while the auth server is down: a wait for the clock, not a condition
+	if _, err := io.WriteString(in, "y\n"); err != nil {
+		t.Fatal(err)
+	}
+	waitOutput(t, out, "Failed to send decision: no connection to Ably", 1)
+	cancel()
+	waitReturn(t, done, 5*time.Second, "watch", "cancelled while offline")
+	e.authDown.Store(false)
+	testutil.Consistently(t, 3*time.Second, "no decision sent", func() bool { return len(responses(t, agent)) == 0 })
+}

@@ -98,6 +98,9 @@ type session struct {
 	done     chan struct{}
 	unsub    func()
 	pending  *Pending
+	// renewFailed is set while the last token renewal failed for a
+	// reason that may pass (keepConnected then connects again).
+	renewFailed atomic.Bool
 	// authErr receives the auth server's refusal of a token renewal
 	// (ErrLoginRefused, or ErrNotAToken): the session
 	// cannot go on.
@@ -108,48 +111,137 @@ type session struct {
 	historyCut int
 }
 
-// Delays between the tries of a token renewal while the auth server
-// cannot be reached.
+// ErrOffline is a decision not sent because the connection to Ably is
+// down.
+var ErrOffline = errors.New("no connection to Ably")
+
+// Delays between the reconnections after a failed token renewal.
 const (
 	renewFirstDelay = time.Second
 	renewMaxDelay   = 30 * time.Second
 )
 
-// renewToken runs issue until it gives a token. ably-go asks for a token
-// when the current one expires, and gives up for good if that one request
-// fails (its connection then stays disconnected and nothing arrives), so
-// an auth server that cannot be reached is asked again, with a doubling
-// delay, until it answers or the session closes. A refusal (the password
-// no longer works) is final: it is passed on to authErr.
+// renewToken asks for a token once. ably-go calls it, holding its
+// connection's locks, when the current token expires; if it fails ably-go
+// gives up for good (its connection stays disconnected and nothing
+// arrives), so a failure that may pass (the auth server unreachable, a 5xx)
+// is noted in renewFailed for keepConnected, which connects again from
+// outside. A refusal (the password no longer works) is final: it is passed
+// on to authErr.
 func (s *session) renewToken(ctx context.Context, issue func(context.Context) (ably.Tokener, error)) (ably.Tokener, error) {
-	d := renewFirstDelay
-	for attempt := 1; ; attempt++ {
-		t, err := issue(ctx)
-		if err == nil {
-			if attempt > 1 {
-				s.cfg.Log.Info("auth server reachable again: token renewed", "attempts", attempt)
-			}
-			return t, nil
+	t, err := issue(ctx)
+	if err == nil {
+		if s.renewFailed.Swap(false) {
+			s.cfg.Log.Info("auth server reachable again: token renewed")
 		}
-		if errors.Is(err, ErrLoginRefused) || errors.Is(err, ErrNotAToken) {
+		return t, nil
+	}
+	if errors.Is(err, ErrLoginRefused) || errors.Is(err, ErrNotAToken) {
+		select {
+		case s.authErr <- err:
+		default:
+		}
+		return nil, err
+	}
+	s.renewFailed.Store(true)
+	s.cfg.Log.Warn("cannot renew the Ably token: the auth server is unreachable; connecting again shortly (nothing arrives meanwhile)", "err", err)
+	return nil, err
+}
+
+// keepConnected connects again, with a doubling delay, while a token
+// renewal failed and the connection stays disconnected; once connected
+// it attaches the channel again and feeds the history the session missed
+// to events (Pending ignores what it has seen). It returns when the
+// session closes.
+func (s *session) keepConnected() {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	delay, stuck := renewFirstDelay, 0
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-tick.C:
+		}
+		if st := s.client.Connection.State(); !s.renewFailed.Load() || (st != ably.ConnectionStateDisconnected && st != ably.ConnectionStateFailed) {
+			stuck = 0
+			if !s.renewFailed.Load() {
+				delay = renewFirstDelay
+			}
+			continue
+		}
+		if stuck++; stuck < 2 {
+			continue
+		}
+		stuck = 0
+		if err := s.reconnect(); err != nil {
+			s.cfg.Log.Warn("still no Ably connection; trying again", "err", err, "in", delay)
 			select {
-			case s.authErr <- err:
-			default:
+			case <-s.done:
+				return
+			case <-time.After(delay):
 			}
-			return nil, err
+			delay = min(2*delay, renewMaxDelay)
 		}
-		s.cfg.Log.Warn("cannot renew the Ably token: the auth server is unreachable; trying again (nothing arrives meanwhile)", "err", err, "in", d)
-		t0 := time.NewTimer(d)
+	}
+}
+
+// reconnect closes the stuck connection, opens a new one (which asks for a
+// token again), attaches the channel and reads what was published
+// meanwhile.
+func (s *session) reconnect() error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if s.client.Connection.State() != ably.ConnectionStateFailed {
+		s.client.Close()
+		if err := s.waitState(ctx, ably.ConnectionStateClosed); err != nil {
+			return err
+		}
+	}
+	s.client.Connect()
+	if err := s.waitState(ctx, ably.ConnectionStateConnected); err != nil {
+		return err
+	}
+	if err := s.ch.Attach(ctx); err != nil {
+		return fmt.Errorf("attach: %w", err)
+	}
+	msgs, _, err := ablymsg.HistoryUntilAttach(ctx, s.ch, ablymsg.HistoryRange{PageSize: 100, MaxMessages: s.cfg.HistoryPages * 100})
+	if err != nil {
+		return fmt.Errorf("history: %w", err)
+	}
+	s.cfg.Log.Info("Ably connection back; read what was published meanwhile", "messages", len(msgs))
+	for _, m := range msgs {
+		select {
+		case s.events <- m:
+		case <-s.done:
+			return nil
+		}
+	}
+	return nil
+}
+
+// waitState polls the connection until it is in state want, or FAILED,
+// or ctx ends.
+func (s *session) waitState(ctx context.Context, want ably.ConnectionState) error {
+	for {
+		switch st := s.client.Connection.State(); st {
+		case want:
+			return nil
+		case ably.ConnectionStateFailed:
+			return fmt.Errorf("connection failed: %v", s.client.Connection.ErrorReason())
+		}
 		select {
 		case <-ctx.Done():
-			t0.Stop()
-			return nil, err
-		case <-s.done:
-			t0.Stop()
-			return nil, err
-		case <-t0.C:
+			return fmt.Errorf("connection %s, want %s: %w", s.client.Connection.State(), want, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
 		}
-		d = min(2*d, renewMaxDelay)
 	}
 }
 
@@ -233,6 +325,7 @@ func open(ctx context.Context, cfg Config) (*session, error) {
 	for _, m := range msgs {
 		s.apply(m)
 	}
+	go s.keepConnected()
 	return s, nil
 }
 
@@ -304,6 +397,11 @@ func (s *session) respond(ctx context.Context, toolCallID, workflowID, digest, d
 		headers[workflows.HeaderWorkflowID] = workflowID
 	}
 	m := &ably.Message{Name: workflows.MsgApprovalResponse, Data: data, Extras: map[string]any{workflows.ExtrasHeaders: headers}}
+	// Offline, ably-go would queue the decision and send it whenever the
+	// connection comes back, long after this command said it failed.
+	if st := s.client.Connection.State(); st != ably.ConnectionStateConnected {
+		return fmt.Errorf("%w (connection %s): the decision was not sent; send it again once connected", ErrOffline, st)
+	}
 	pctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	if err := s.ch.PublishMultiple(pctx, []*ably.Message{m}); err != nil {
