@@ -46,6 +46,17 @@ var ErrRefused = errors.New("refused")
 // config.TemporalOptions, which fills the defaults); a nil opts.Logger
 // logs to log, and a nil log to slog.Default.
 func Dial(ctx context.Context, opts client.Options, log *slog.Logger) (client.Client, error) {
+	return dial(ctx, opts, log, namespaceGrace)
+}
+
+// namespaceGrace is how long a namespace that looks missing or without its
+// search attributes is asked again before Dial gives up: a namespace or
+// attributes created just before (compose's setup, then the workers) take
+// a few seconds to reach every frontend.
+const namespaceGrace = 30 * time.Second
+
+func dial(ctx context.Context, opts client.Options, log *slog.Logger, grace time.Duration) (client.Client, error) {
+	start := time.Now()
 	if log == nil {
 		log = slog.Default()
 	}
@@ -76,7 +87,7 @@ func Dial(ctx context.Context, opts client.Options, log *slog.Logger) (client.Cl
 		switch {
 		case ctx.Err() != nil:
 			return fail(err)
-		case errors.Is(err, ErrNamespace):
+		case errors.Is(err, ErrNamespace) && time.Since(start) >= grace:
 			return fail(err)
 		case refused(err):
 			return fail(fmt.Errorf("%w: %w", ErrRefused, err))

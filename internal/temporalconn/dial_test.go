@@ -105,7 +105,7 @@ func TestDial(t *testing.T) {
 			addr := serve(t, f)
 			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 			defer cancel()
-			c, err := Dial(ctx, client.Options{HostPort: addr, Namespace: "default"}, slog.New(slog.DiscardHandler))
+			c, err := dial(ctx, client.Options{HostPort: addr, Namespace: "default"}, slog.New(slog.DiscardHandler), 0)
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatalf("Dial = %v, want a client", err)
@@ -230,7 +230,7 @@ func TestDialChecksNamespace(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 			defer cancel()
-			c, err := Dial(ctx, client.Options{HostPort: tc.address, Namespace: tc.namespace}, slog.New(slog.DiscardHandler))
+			c, err := dial(ctx, client.Options{HostPort: tc.address, Namespace: tc.namespace}, slog.New(slog.DiscardHandler), 0)
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatalf("Dial = %v", err)
@@ -246,5 +246,32 @@ func TestDialChecksNamespace(t *testing.T) {
 				t.Errorf("Dial = %v, want ErrNamespace saying %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestDialWaitsForANewNamespace: a namespace that the server does not know
+// yet (created a moment ago, not yet on this frontend) is asked again
+// within the grace; one that stays unknown ends the dial after it.
+func TestDialWaitsForANewNamespace(t *testing.T) {
+	f := &frontend{answer: func(int) error { return nil }, count: func(call int, req *workflowservice.CountWorkflowExecutionsRequest) error {
+		if call <= 2 {
+			return serviceerror.NewNamespaceNotFound(req.GetNamespace())
+		}
+		return nil
+	}}
+	addr := serve(t, f)
+	c, err := dial(t.Context(), client.Options{HostPort: addr, Namespace: "default"}, slog.New(slog.DiscardHandler), time.Minute)
+	if err != nil {
+		t.Fatalf("dial = %v, want the namespace found on the third ask", err)
+	}
+	c.Close()
+
+	never := &frontend{answer: func(int) error { return nil }, count: func(_ int, req *workflowservice.CountWorkflowExecutionsRequest) error {
+		return serviceerror.NewNamespaceNotFound(req.GetNamespace())
+	}}
+	start := time.Now()
+	_, err = dial(t.Context(), client.Options{HostPort: serve(t, never), Namespace: "default"}, slog.New(slog.DiscardHandler), time.Second)
+	if !errors.Is(err, ErrNamespace) || time.Since(start) > 20*time.Second {
+		t.Fatalf("dial = %v after %s, want ErrNamespace soon after the grace", err, time.Since(start))
 	}
 }
