@@ -20,8 +20,8 @@ export const HISTORY_PAGE_SIZE = 100;
 
 // connect returns {client, channel}. hooks: onMessage(m),
 // onConnection(state, reason), onChannel(state, reason), onCaughtUp(),
-// onHistoryCut(read) (the history read stopped at its bound with older
-// messages left unread), onSessionEnded(), onRole(role), onClock(offsetMs)
+// onHistoryCut(read) (after each history read: read > 0 when it stopped
+// at its bound with older messages left unread, 0 when it read them all), onSessionEnded(), onRole(role), onClock(offsetMs)
 // (Ably's time minus the browser's).
 export function connect(cfg, hooks) {
   const client = new BaseRealtime({
@@ -66,14 +66,16 @@ export function connect(cfg, hooks) {
       for (let n = 1; page; n++) {
         items.push(...page.items);
         if (!page.hasNext()) break;
+        page = await page.next();
         if (n >= HISTORY_PAGES) {
-          cut = true;
+          // A full last page may have nothing after it: say the read
+          // was cut only when there is more.
+          cut = Boolean(page && page.items.length > 0);
           break;
         }
-        page = await page.next();
       }
       for (const m of items.reverse()) hooks.onMessage(m); // history is newest first
-      if (cut) hooks.onHistoryCut(items.length);
+      hooks.onHistoryCut(cut ? items.length : 0);
     } finally {
       const waiting = held;
       held = null;

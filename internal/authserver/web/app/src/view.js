@@ -122,11 +122,16 @@ export class InboxView {
     for (const c of this.cards.values()) this.renderActions(c);
   }
 
-  // historyCut says that the history read stopped at its bound: requests
-  // older than the messages read are not on the page.
+  // historyCut says that the history read stopped at its bound (read > 0):
+  // requests older than the messages read are not on the page; 0 (a later
+  // read got everything) takes the warning away.
   historyCut(read) {
     const el = this.$('history-cut');
     if (!el) return;
+    if (read === 0) {
+      el.hidden = true;
+      return;
+    }
     el.textContent = `Only the newest ${read} messages of the channel were read, and it has older ones: a request made before them is not shown here, even if it still waits. The CLI reads further (approver list --history-pages N).`;
     el.hidden = false;
   }
