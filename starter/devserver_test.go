@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -105,5 +106,25 @@ func TestStartAndWaitOnDevServer(t *testing.T) {
 	} else if strings.Contains(err.Error(), "gave up after") {
 		// Refused at once: the time it was allowed is not the reason.
 		t.Errorf("unreachable Temporal: %v, want no timeout named for a refused connection", err)
+	}
+}
+
+// TestRefusesNamespaceWithoutSearchAttributes: on a server made as a bare
+// `temporal server start-dev` makes it, a run would wait forever (the
+// worker refuses such a namespace): the starter says why and starts none.
+func TestRefusesNamespaceWithoutSearchAttributes(t *testing.T) {
+	srv := temporaltest.StartBareDevServer(t)
+	env := config.Env{"TEMPORAL_CONFIG_FILE": filepath.Join(t.TempDir(), "none.toml"), "USER": "alice", "TEMPORAL_ADDRESS": srv.FrontendHostPort()}
+	var stdout, stderr bytes.Buffer
+	err := mainErr(t.Context(), []string{"hi"}, env, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "lacks the workflow's search attributes") {
+		t.Fatalf("mainErr = %v, want the missing search attributes named", err)
+	}
+	resp, err := srv.Client().ListWorkflow(t.Context(), &workflowservice.ListWorkflowExecutionsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(resp.GetExecutions()); n != 0 {
+		t.Errorf("%d runs started", n)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/internal/temporalconn"
 	"github.com/hitl/durable-approvals/internal/termtext"
 	"github.com/hitl/durable-approvals/workflows"
 )
@@ -95,6 +96,13 @@ func dial(ctx context.Context, cfg Config) (client.Client, error) {
 		}
 		return nil, fmt.Errorf("cannot reach Temporal at %s (namespace %s)%s: %w",
 			opts.HostPort, opts.Namespace, gaveUp, err)
+	}
+	// A run started where the workflow cannot upsert its search
+	// attributes would wait forever (the worker refuses such a namespace).
+	// Any other failure of this check is left to the start itself.
+	if err := temporalconn.CheckNamespace(dctx, c, opts.Namespace); errors.Is(err, temporalconn.ErrNamespace) {
+		c.Close()
+		return nil, fmt.Errorf("temporal at %s: %w", opts.HostPort, err)
 	}
 	return c, nil
 }

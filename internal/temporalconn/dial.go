@@ -70,7 +70,7 @@ func dial(ctx context.Context, opts client.Options, log *slog.Logger, grace time
 			c, err = client.DialContext(ctx, opts)
 		}
 		if err == nil {
-			err = checkNamespace(ctx, c, opts.Namespace)
+			err = CheckNamespace(ctx, c, opts.Namespace)
 			if err == nil {
 				if attempt > 0 {
 					log.Info("temporal reachable", "address", opts.HostPort, "namespace", opts.Namespace, "attempts", attempt+1)
@@ -108,11 +108,12 @@ func dial(ctx context.Context, opts client.Options, log *slog.Logger, grace time
 // attribute the workflow upserts: every run would fail.
 var ErrNamespace = errors.New("namespace not usable")
 
-// checkNamespace asks the namespace's visibility for a query over every
+// CheckNamespace asks the namespace's visibility for a query over every
 // search attribute of the workflow: the server refuses a query that names
-// an attribute it does not know, and a namespace it does not have. It
-// needs no more than the visibility reads the bridge makes anyway.
-func checkNamespace(ctx context.Context, c client.Client, namespace string) error {
+// an attribute it does not know, and a namespace it does not have (both
+// wrap ErrNamespace). It needs no more than the visibility reads the
+// bridge makes anyway.
+func CheckNamespace(ctx context.Context, c client.Client, namespace string) error {
 	var terms []string
 	for _, k := range workflows.SearchAttributes() {
 		switch k.GetValueType() {

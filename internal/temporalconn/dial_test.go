@@ -3,7 +3,6 @@ package temporalconn
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -14,8 +13,6 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/testsuite"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -211,14 +208,7 @@ func TestDelay(t *testing.T) {
 // stop the dial with ErrNamespace; the namespace as the project makes it
 // passes.
 func TestDialChecksNamespace(t *testing.T) {
-	bare, err := testsuite.StartDevServer(t.Context(), testsuite.DevServerOptions{
-		ExistingPath: temporaltest.CLI(t), LogLevel: "error", Stdout: io.Discard, Stderr: io.Discard,
-		ClientOptions: &client.Options{Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = bare.Stop() })
+	bare := temporaltest.StartBareDevServer(t)
 	good := temporaltest.StartDevServer(t)
 	for _, tc := range []struct {
 		name, address, namespace, wantErr string

@@ -58,6 +58,18 @@ func SearchAttributeArgs() []string {
 // the test ends; its output is logged if the test failed.
 func StartDevServer(t testing.TB, extraArgs ...string) *testsuite.DevServer {
 	t.Helper()
+	return startDevServer(t, append(SearchAttributeArgs(), extraArgs...))
+}
+
+// StartBareDevServer starts a dev server as `temporal server start-dev`
+// makes one: its namespace has none of the workflow's search attributes.
+func StartBareDevServer(t testing.TB) *testsuite.DevServer {
+	t.Helper()
+	return startDevServer(t, nil)
+}
+
+func startDevServer(t testing.TB, args []string) *testsuite.DevServer {
+	t.Helper()
 	logs := &testutil.SyncBuffer{}
 	quiet := tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -66,7 +78,7 @@ func StartDevServer(t testing.TB, extraArgs ...string) *testsuite.DevServer {
 		ExistingPath:  CLI(t),
 		ClientOptions: &client.Options{Logger: quiet},
 		LogLevel:      "error",
-		ExtraArgs:     append(SearchAttributeArgs(), extraArgs...),
+		ExtraArgs:     args,
 		Stdout:        logs,
 		Stderr:        logs,
 	})
