@@ -45,10 +45,13 @@
 // A tool error (after the retry policy; ErrTypeToolInput and non-retryable
 // errors are not retried) becomes "tool failed: <message>" (message cut to
 // 1 KiB) for the model and AuditFailed; the run continues. A model error
-// after its retries fails the run. If an approval request cannot be
-// published the call is denied, and an approval-resolved with
+// after its retries fails the run. If Ably refuses an approval request
+// (a non-retryable error) the call is denied, and an approval-resolved with
 // OutcomeCancelled is still attempted (best effort) in case Ably accepted
-// the request.
+// the request; if it failed for a reason that may pass, the call stays
+// pending and the request is published again (republish.go), and it is
+// denied only when those tries run out or the next would come after its
+// expiry.
 //
 // # Decisions
 //

@@ -1,8 +1,9 @@
 // Package healthz owns the operations endpoint of the long-running
 // programs (worker, approver bridge, auth server), served on
-// HITL_HEALTH_ADDR: GET /healthz, 200 while Temporal answers a health check
-// and every further check of the program passes (the bridge: its Ably
-// channel is attached; the auth server: while it runs), 503 otherwise,
+// HITL_HEALTH_ADDR: GET /healthz, 200 while every check of the program
+// passes (worker and bridge, Handler: Temporal answers a health check, and
+// for the bridge its Ably channel is attached; the auth server, Alive:
+// its users file is usable, no Temporal), 503 with the reason otherwise,
 // which container health checks probe; and GET /metrics, the program's
 // metrics (Ops, with the handler of internal/telemetry).
 package healthz

@@ -84,16 +84,21 @@ func dial(ctx context.Context, opts client.Options, log *slog.Logger, grace time
 			}
 			return nil, fmt.Errorf("temporal at %s: %w", opts.HostPort, err)
 		}
+		notReady := errors.Is(err, ErrNamespace) // it wraps the server's InvalidArgument too
 		switch {
 		case ctx.Err() != nil:
 			return fail(err)
-		case errors.Is(err, ErrNamespace) && time.Since(start) >= grace:
+		case notReady && time.Since(start) >= grace:
 			return fail(err)
-		case refused(err):
+		case !notReady && refused(err):
 			return fail(fmt.Errorf("%w: %w", ErrRefused, err))
 		}
 		d := delay(attempt)
-		log.Warn("temporal unreachable, retrying", "address", opts.HostPort, "namespace", opts.Namespace, "err", err, "in", d)
+		if notReady {
+			log.Warn("temporal namespace not usable yet, asking again", "address", opts.HostPort, "namespace", opts.Namespace, "err", err, "in", d)
+		} else {
+			log.Warn("temporal unreachable, retrying", "address", opts.HostPort, "namespace", opts.Namespace, "err", err, "in", d)
+		}
 		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():

@@ -239,28 +239,40 @@ func TestDialChecksNamespace(t *testing.T) {
 	}
 }
 
-// TestDialWaitsForANewNamespace: a namespace that the server does not know
-// yet (created a moment ago, not yet on this frontend) is asked again
-// within the grace; one that stays unknown ends the dial after it.
+// TestDialWaitsForANewNamespace: a namespace, or search attributes, that
+// the server does not know yet (created a moment ago, not yet on this
+// frontend) are asked again within the grace; a namespace that stays
+// unknown ends the dial after it.
 func TestDialWaitsForANewNamespace(t *testing.T) {
-	f := &frontend{answer: func(int) error { return nil }, count: func(call int, req *workflowservice.CountWorkflowExecutionsRequest) error {
-		if call <= 2 {
-			return serviceerror.NewNamespaceNotFound(req.GetNamespace())
-		}
-		return nil
-	}}
-	addr := serve(t, f)
-	c, err := dial(t.Context(), client.Options{HostPort: addr, Namespace: "default"}, slog.New(slog.DiscardHandler), time.Minute)
-	if err != nil {
-		t.Fatalf("dial = %v, want the namespace found on the third ask", err)
+	for name, notYet := range map[string]func(ns string) error{
+		"namespace": func(ns string) error { return serviceerror.NewNamespaceNotFound(ns) },
+		"search attributes": func(string) error {
+			return serviceerror.NewInvalidArgument("PendingApprovals is not a valid search attribute")
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := &frontend{answer: func(int) error { return nil }, count: func(call int, req *workflowservice.CountWorkflowExecutionsRequest) error {
+				if call <= 2 {
+					return notYet(req.GetNamespace())
+				}
+				return nil
+			}}
+			c, err := dial(t.Context(), client.Options{HostPort: serve(t, f), Namespace: "default"}, slog.New(slog.DiscardHandler), time.Minute)
+			if err != nil {
+				t.Fatalf("dial = %v, want it found on the third ask", err)
+			}
+			c.Close()
+			if n := f.counts.Load(); n != 3 {
+				t.Errorf("%d asks, want 3", n)
+			}
+		})
 	}
-	c.Close()
 
 	never := &frontend{answer: func(int) error { return nil }, count: func(_ int, req *workflowservice.CountWorkflowExecutionsRequest) error {
 		return serviceerror.NewNamespaceNotFound(req.GetNamespace())
 	}}
 	start := time.Now()
-	_, err = dial(t.Context(), client.Options{HostPort: serve(t, never), Namespace: "default"}, slog.New(slog.DiscardHandler), time.Second)
+	_, err := dial(t.Context(), client.Options{HostPort: serve(t, never), Namespace: "default"}, slog.New(slog.DiscardHandler), time.Second)
 	if !errors.Is(err, ErrNamespace) || time.Since(start) > 20*time.Second {
 		t.Fatalf("dial = %v after %s, want ErrNamespace soon after the grace", err, time.Since(start))
 	}

@@ -14,7 +14,7 @@
 // by older code keep their names and must still replay), checks that it
 // replays, and stops the server.
 //
-//	go run ./workflows/internal/recordhistory [-temporal .bin/temporal] [-out workflows/testdata/replay] [-prefix v6-] [-only quorum,edit]
+//	go run ./workflows/internal/recordhistory [-temporal .bin/temporal] [-out workflows/testdata/replay] [-prefix v7-] [-only quorum,edit]
 package main
 
 import (
