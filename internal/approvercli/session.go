@@ -205,6 +205,11 @@ func (s *session) reconnect() error {
 			return err
 		}
 	}
+	select {
+	case <-s.done:
+		return nil // the session closed meanwhile: open nothing again
+	default:
+	}
 	s.client.Connect()
 	if err := s.waitState(ctx, ably.ConnectionStateConnected); err != nil {
 		return err
