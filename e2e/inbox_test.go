@@ -620,7 +620,7 @@ func (s *stack) observe(t *testing.T) *observer {
 		tok, _, err := ablyconn.SignToken(ablyKeyName, ablyKeySecret, "e2e-observer", fmt.Sprintf(`{%q:["subscribe"]}`, channel), nil, time.Now(), time.Hour)
 		return ably.TokenString(tok), err
 	}))
-	rt, err := ably.NewRealtime(opts...)
+	rt, err := ablyconn.NewRealtime(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -219,3 +219,18 @@ func (c Config) MessageIDKey() []byte {
 	m.Write([]byte(messageIDKeyLabel))
 	return m.Sum(nil)
 }
+
+// NewRealtime is ably.NewRealtime, with the connection opened only once the
+// client is fully built. ably-go v1.4.1 starts connecting inside the
+// constructor, before it sets Realtime.Connection; a connection that
+// resumes before then makes its event loop call Connection.resendAcks on
+// nil and panic (seen once under -race on a loaded machine). Every program
+// and test of the project builds its realtime clients through this.
+func NewRealtime(opts ...ably.ClientOption) (*ably.Realtime, error) {
+	c, err := ably.NewRealtime(append(opts, ably.WithAutoConnect(false))...)
+	if err != nil {
+		return nil, err
+	}
+	c.Connect()
+	return c, nil
+}

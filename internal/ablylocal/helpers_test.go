@@ -146,7 +146,7 @@ func (f *fixture) realtimeKey(t testing.TB, binary bool, key string, extra ...ab
 
 func (f *fixture) realtime(t testing.TB, opts ...ably.ClientOption) *ably.Realtime {
 	t.Helper()
-	c, err := ably.NewRealtime(opts...)
+	c, err := ablyconn.NewRealtime(opts...)
 	if err != nil {
 		t.Fatalf("NewRealtime: %v", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ably/ably-go/ably"
+	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/testutil"
 )
 
@@ -200,7 +201,7 @@ func TestBadTokenFailsAblyGo(t *testing.T) {
 	cb := ably.WithAuthCallback(func(context.Context, ably.TokenParams) (ably.Tokener, error) {
 		return ably.TokenString(tok), nil
 	})
-	c, err := ably.NewRealtime(append(fx.endpoint(false), cb)...)
+	c, err := ablyconn.NewRealtime(append(fx.endpoint(false), cb)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +274,7 @@ func TestTokenRenewalOnLiveConnection(t *testing.T) {
 		return &ably.TokenDetails{Token: tok, Expires: exp.UnixMilli(), ClientID: "renew"}, nil
 	})
 	opts := append(fx.endpoint(true), cb, ably.WithClientID("renew"))
-	c, err := ably.NewRealtime(opts...)
+	c, err := ablyconn.NewRealtime(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +312,7 @@ func TestTokenExpiryDisconnects(t *testing.T) {
 		return &ably.TokenDetails{Token: tok, Expires: exp.UnixMilli(), ClientID: "exp"}, nil
 	})
 	opts := append(fx.endpoint(false), cb, ably.WithClientID("exp"))
-	c, err := ably.NewRealtime(opts...)
+	c, err := ablyconn.NewRealtime(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -301,7 +301,7 @@ func open(ctx context.Context, cfg Config) (*session, error) {
 		ably.WithLogLevel(ably.LogWarning),
 	)
 	opts = append(opts, cfg.AblyOptions...)
-	client, err := ably.NewRealtime(opts...)
+	client, err := ablyconn.NewRealtime(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("ably client: %w", err)
 	}

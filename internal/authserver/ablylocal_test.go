@@ -133,7 +133,7 @@ func (s *stack) bridge(t *testing.T, binary bool) *ably.Realtime {
 
 func connect(t *testing.T, opts ...ably.ClientOption) *ably.Realtime {
 	t.Helper()
-	c, err := ably.NewRealtime(opts...)
+	c, err := ablyconn.NewRealtime(opts...)
 	if err != nil {
 		t.Fatalf("NewRealtime: %v", err)
 	}
@@ -249,7 +249,7 @@ func TestWrongPasswordNoConnection(t *testing.T) {
 		}
 		return ably.TokenString(tok), nil
 	})
-	c, err := ably.NewRealtime(append(st.endpoint(false), cb)...)
+	c, err := ablyconn.NewRealtime(append(st.endpoint(false), cb)...)
 	if err != nil {
 		t.Fatal(err)
 	}

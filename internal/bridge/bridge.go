@@ -151,7 +151,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	opts = append(opts, ably.WithLogHandler(ablyconn.Logger{Log: cfg.Log, Ctx: ctx}), ably.WithLogLevel(ably.LogWarning))
 	opts = append(opts, cfg.AblyOptions...)
-	client, err := ably.NewRealtime(opts...)
+	client, err := ablyconn.NewRealtime(opts...)
 	if err != nil {
 		return fmt.Errorf("ably client: %w", err)
 	}

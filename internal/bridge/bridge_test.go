@@ -39,7 +39,7 @@ func approverOptions(t *testing.T, ac ablyconn.Config, user, role string) []ably
 
 func newRealtime(t *testing.T, opts []ably.ClientOption) *ably.Realtime {
 	t.Helper()
-	c, err := ably.NewRealtime(opts...)
+	c, err := ablyconn.NewRealtime(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +278,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 func TestErrStringRedactsToken(t *testing.T) {
 	const token = "eyJhbGciOiJIUzI1NiJ9.eyJ4IjoxfQ.c2lnbmF0dXJl"
 	c := ablyconn.Config{Endpoint: fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))} // nothing listens
-	client, err := ably.NewRealtime(append(c.EndpointOptions(), ably.WithToken(token), ably.WithLogLevel(ably.LogNone))...)
+	client, err := ablyconn.NewRealtime(append(c.EndpointOptions(), ably.WithToken(token), ably.WithLogLevel(ably.LogNone))...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,7 @@ func connectApprover(ctx context.Context, cfg Config, u DemoUser, timeout time.D
 	}
 	opts := append(ablyconn.Config{Endpoint: cfg.AblyEndpoint()}.EndpointOptions(),
 		ably.WithAuthCallback(login.AuthCallback()), ably.WithLogLevel(ably.LogNone))
-	client, err := ably.NewRealtime(opts...)
+	client, err := ablyconn.NewRealtime(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("ably client of %s: %w", u.Name, err)
 	}
