@@ -59,18 +59,22 @@ func (c CommandConfig) Validate() error {
 // -key, -retention), serves until ctx is done and returns nil then.
 func RunCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("ably", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// A bad flag is one error line (the caller prints it), not the
+	// flag package's message plus the usage; -h prints the usage.
+	fs.SetOutput(io.Discard)
 	var cfg CommandConfig
 	var keys keyFlags
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8090", "address to listen on (host:port)")
 	fs.Var(&keys, "key", "API key APP.KEY:SECRET or APP.KEY:SECRET=<capability JSON>; repeatable; no capability = all rights")
 	fs.DurationVar(&cfg.Retention, "retention", 24*time.Hour, "how long messages are kept for history, rewind and resume")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: devstack ably [-listen 127.0.0.1:8090] -key APP.KEY:SECRET [-key ...] [-retention 24h]")
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stderr, "usage: devstack ably [-listen 127.0.0.1:8090] -key APP.KEY:SECRET [-key ...] [-retention 24h]")
+			fs.SetOutput(stderr)
+			fs.PrintDefaults()
+			return err
+		}
+		return fmt.Errorf("ably: %w (devstack ably -h lists the flags)", err)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("ably: unexpected arguments %q", fs.Args())

@@ -3,6 +3,8 @@ package ablylocal
 import (
 	"bytes"
 	"context"
+	"errors"
+	"flag"
 	"net/http"
 	"net/url"
 	"strings"
@@ -259,11 +261,22 @@ func TestRunCommand(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			if err := RunCommand(testCtx(t), tt.args, &buf); err == nil {
-				t.Errorf("RunCommand(%q) succeeded", tt.args)
+			err := RunCommand(testCtx(t), tt.args, &buf)
+			if err == nil {
+				t.Fatalf("RunCommand(%q) succeeded", tt.args)
+			}
+			// One error line, printed by the caller: nothing on stderr.
+			if !strings.HasPrefix(err.Error(), "ably: ") || buf.Len() != 0 {
+				t.Errorf("RunCommand(%q) = %v, printed %q; want one error naming the command, nothing printed", tt.args, err, buf.String())
 			}
 		})
 	}
+	t.Run("-h prints the usage", func(t *testing.T) {
+		var buf bytes.Buffer
+		if err := RunCommand(testCtx(t), []string{"-h"}, &buf); !errors.Is(err, flag.ErrHelp) || !strings.Contains(buf.String(), "usage: devstack ably") || !strings.Contains(buf.String(), "-retention") {
+			t.Errorf("-h: err %v, printed %q", err, buf.String())
+		}
+	})
 	t.Run("serves until cancelled", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
