@@ -354,7 +354,7 @@ export class InboxView {
     if (r.requestedAt !== null) fact('Requested at', 'requested-at', formatClock(r.requestedAt, this.opts.now()));
     if (r.approvals > 1 || r.approvedBy.length > 0) {
       const n = r.approvedBy.length;
-      const who = n ? `, by ${r.approvedBy.map((a) => plain(a.clientId) + (a.role ? ` (${plain(a.role)})` : '')).join(', ')}` : '';
+      const who = n ? `, by ${approverList(r.approvedBy)}` : '';
       const mine = r.approvedBy.some((a) => a.clientId === this.opts.user) ? ' — including you' : '';
       fact('Approvals', 'quorum', `${n} of ${r.approvals} approval${r.approvals > 1 ? 's' : ''}${who}${mine}`);
     }
@@ -368,7 +368,7 @@ export class InboxView {
       fact('Escalation', 'escalation', parts.join(' ') + (more.length ? ` (${more.join('; ')})` : ''));
     }
     if (r.rejectedBy.length > 0) {
-      const who = r.rejectedBy.map((a) => plain(a.clientId) + (a.role ? ` (${plain(a.role)})` : '')).join(', ');
+      const who = approverList(r.rejectedBy);
       fact('Rejections', 'rejections', `${r.rejectedBy.length} of ${r.approvals}, by ${who}`);
     }
     const rules = [];
@@ -541,6 +541,11 @@ export class InboxView {
     });
     this.openForm(c, opener, form, area);
   }
+}
+
+// approverList names approvers with their roles: "pat (publisher), ada (admin)".
+function approverList(list) {
+  return list.map((a) => plain(a.clientId) + (a.role ? ` (${plain(a.role)})` : '')).join(', ');
 }
 
 // decidedBy names who decided a resolution: every approver of a quorum,
