@@ -18,6 +18,7 @@ import (
 	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/ablymsg"
 	"github.com/hitl/durable-approvals/internal/signing"
+	"github.com/hitl/durable-approvals/internal/temporalconn"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -43,7 +44,7 @@ type Config struct {
 	MaxCatchUp int
 	// Retry bounds retries of one Temporal call; reconnects to Ably use
 	// the same cap.
-	Retry Backoff
+	Retry temporalconn.Backoff
 	// RetryEvery is how often messages whose delivery failed for a
 	// temporary reason are retried, and how often the connection and
 	// channel state are checked. Default 10s.

@@ -14,6 +14,7 @@ import (
 	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/ablylocal"
 	"github.com/hitl/durable-approvals/internal/ablylocal/ablytest"
+	"github.com/hitl/durable-approvals/internal/temporalconn"
 	"github.com/hitl/durable-approvals/internal/testutil"
 	"github.com/hitl/durable-approvals/workflows"
 )
@@ -71,7 +72,7 @@ func startBridge(t *testing.T, ac ablyconn.Config, tc Temporal) func() string {
 	go func() {
 		done <- Run(ctx, Config{
 			Ably: ac, Temporal: tc, Log: log, Signer: testSigner,
-			Retry:       Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond, Attempts: 3},
+			Retry:       temporalconn.Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond, Attempts: 3},
 			AblyOptions: []ably.ClientOption{ably.WithLogLevel(ably.LogNone)},
 		})
 	}()
@@ -210,7 +211,7 @@ func TestBridgeParksWhileTemporalIsDown(t *testing.T) {
 	go func() {
 		done <- Run(rctx, Config{
 			Ably: ac, Temporal: f, Log: log, RetryEvery: 50 * time.Millisecond, Signer: testSigner,
-			Retry:       Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond, Attempts: 3},
+			Retry:       temporalconn.Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond, Attempts: 3},
 			AblyOptions: []ably.ClientOption{ably.WithLogLevel(ably.LogNone)},
 		})
 	}()

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/hitl/durable-approvals/internal/signing"
+	"github.com/hitl/durable-approvals/internal/temporalconn"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -24,36 +25,6 @@ type Temporal interface {
 	SignalWorkflow(ctx context.Context, workflowID, runID, signalName string, arg any) error
 	ListWorkflow(ctx context.Context, request *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error)
 	QueryWorkflow(ctx context.Context, workflowID, runID, queryType string, args ...any) (converter.EncodedValue, error)
-}
-
-// Backoff is a capped exponential backoff.
-type Backoff struct {
-	Initial  time.Duration // first delay (default 200ms)
-	Max      time.Duration // cap (default 10s)
-	Attempts int           // tries in total (default 6)
-}
-
-func (b Backoff) withDefaults() Backoff {
-	if b.Initial <= 0 {
-		b.Initial = 200 * time.Millisecond
-	}
-	if b.Max <= 0 {
-		b.Max = 10 * time.Second
-	}
-	if b.Attempts <= 0 {
-		b.Attempts = 6
-	}
-	return b
-}
-
-// Delay returns the wait before retry number n (0-based).
-func (b Backoff) Delay(n int) time.Duration {
-	b = b.withDefaults()
-	d := b.Initial
-	for i := 0; i < n && d < b.Max; i++ {
-		d *= 2
-	}
-	return min(d, b.Max)
 }
 
 // sleep waits d or until ctx is done.
@@ -83,7 +54,7 @@ type Handler struct {
 	Temporal Temporal
 	Log      *slog.Logger
 	// Retry bounds the retries of one Temporal call.
-	Retry Backoff
+	Retry temporalconn.Backoff
 	// CallTimeout bounds one Temporal call (default 10s).
 	CallTimeout time.Duration
 	// QueryTimeout bounds the approvals query, which needs a worker
@@ -440,7 +411,7 @@ func (h *Handler) signal(ctx context.Context, wfID string, d workflows.Decision)
 // later rather than held here); running out of attempts or context returns
 // an error wrapping ErrTemporary.
 func (h *Handler) retry(ctx context.Context, what string, call func(context.Context) error) error {
-	b := h.Retry.withDefaults()
+	b := h.Retry.WithDefaults()
 	var last error
 	for attempt := 0; attempt < b.Attempts; attempt++ {
 		if attempt > 0 {

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/hitl/durable-approvals/internal/signing"
+	"github.com/hitl/durable-approvals/internal/temporalconn"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -196,7 +197,7 @@ func fastHandler(tc Temporal, log *slog.Logger) *Handler {
 	return &Handler{
 		Temporal:    tc,
 		Log:         log,
-		Retry:       Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond, Attempts: 3},
+		Retry:       temporalconn.Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond, Attempts: 3},
 		CallTimeout: time.Second,
 		Signer:      testSigner,
 	}
@@ -387,19 +388,6 @@ func TestVisibilityQuery(t *testing.T) {
 		if (err != nil) != tt.wantErr || got != tt.want {
 			t.Errorf("VisibilityQuery(%q) = %q, %v; want %q, err %v", tt.id, got, err, tt.want, tt.wantErr)
 		}
-	}
-}
-
-func TestBackoffDelay(t *testing.T) {
-	b := Backoff{Initial: 100 * time.Millisecond, Max: time.Second}
-	want := []time.Duration{100, 200, 400, 800, 1000, 1000}
-	for i, w := range want {
-		if got := b.Delay(i); got != w*time.Millisecond {
-			t.Errorf("Delay(%d) = %v, want %v", i, got, w*time.Millisecond)
-		}
-	}
-	if got := (Backoff{}).Delay(100); got != 10*time.Second {
-		t.Errorf("default cap = %v, want 10s", got)
 	}
 }
 

@@ -24,13 +24,6 @@ import (
 	"github.com/hitl/durable-approvals/workflows"
 )
 
-// Delays between attempts: the first after firstDelay, then doubling up to
-// maxDelay.
-const (
-	firstDelay = 200 * time.Millisecond
-	maxDelay   = 10 * time.Second
-)
-
 // ErrRefused marks a dial that the server answered with a refusal that
 // retrying cannot mend: the credentials (API key, client certificate) or
 // the request were rejected.
@@ -93,7 +86,7 @@ func dial(ctx context.Context, opts client.Options, log *slog.Logger, grace time
 		case !notReady && refused(err):
 			return fail(fmt.Errorf("%w: %w", ErrRefused, err))
 		}
-		d := delay(attempt)
+		d := Backoff{}.Delay(attempt)
 		if notReady {
 			log.Warn("temporal namespace not usable yet, asking again", "address", opts.HostPort, "namespace", opts.Namespace, "err", err, "in", d)
 		} else {
@@ -153,13 +146,4 @@ func refused(err error) bool {
 		return true
 	}
 	return false
-}
-
-// delay is the wait before retry number n (0-based).
-func delay(n int) time.Duration {
-	d := firstDelay
-	for i := 0; i < n && d < maxDelay; i++ {
-		d *= 2
-	}
-	return min(d, maxDelay)
 }

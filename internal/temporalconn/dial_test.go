@@ -195,10 +195,18 @@ func TestDialStopsWithContext(t *testing.T) {
 	}
 }
 
-func TestDelay(t *testing.T) {
+func TestBackoffDelay(t *testing.T) {
+	b := Backoff{Initial: 100 * time.Millisecond, Max: time.Second}
+	want := []time.Duration{100, 200, 400, 800, 1000, 1000}
+	for i, w := range want {
+		if got := b.Delay(i); got != w*time.Millisecond {
+			t.Errorf("Delay(%d) = %v, want %v", i, got, w*time.Millisecond)
+		}
+	}
+	// Dial's waits: the defaults.
 	for n, want := range map[int]time.Duration{0: 200 * time.Millisecond, 1: 400 * time.Millisecond, 5: 6400 * time.Millisecond, 6: 10 * time.Second, 1000: 10 * time.Second} {
-		if got := delay(n); got != want {
-			t.Errorf("delay(%d) = %s, want %s", n, got, want)
+		if got := (Backoff{}).Delay(n); got != want {
+			t.Errorf("default Delay(%d) = %s, want %s", n, got, want)
 		}
 	}
 }
