@@ -217,7 +217,7 @@ func (s *session) reconnect() error {
 	if err := s.ch.Attach(ctx); err != nil {
 		return fmt.Errorf("attach: %w", err)
 	}
-	msgs, _, err := ablymsg.HistoryUntilAttach(ctx, s.ch, ablymsg.HistoryRange{PageSize: 100, MaxMessages: s.cfg.HistoryPages * 100})
+	msgs, _, err := s.readHistory(ctx)
 	if err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
@@ -230,6 +230,13 @@ func (s *session) reconnect() error {
 		}
 	}
 	return nil
+}
+
+// readHistory reads the channel's history up to the attach point, at most
+// cfg.HistoryPages pages of 100 messages; complete is false when older
+// messages were left unread.
+func (s *session) readHistory(ctx context.Context) (msgs []*ably.Message, complete bool, err error) {
+	return ablymsg.HistoryUntilAttach(ctx, s.ch, ablymsg.HistoryRange{PageSize: 100, MaxMessages: s.cfg.HistoryPages * 100})
 }
 
 // waitState polls the connection until it is in state want, or FAILED,
@@ -319,7 +326,7 @@ func open(ctx context.Context, cfg Config) (*session, error) {
 		s.close()
 		return nil, fmt.Errorf("attach to channel %q: %w%s", cfg.Channel, err, why)
 	}
-	msgs, complete, err := ablymsg.HistoryUntilAttach(actx, s.ch, ablymsg.HistoryRange{PageSize: 100, MaxMessages: cfg.HistoryPages * 100})
+	msgs, complete, err := s.readHistory(actx)
 	if err != nil {
 		s.close()
 		return nil, fmt.Errorf("load pending requests: %w", err)
