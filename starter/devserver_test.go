@@ -116,7 +116,7 @@ func TestRefusesNamespaceWithoutSearchAttributes(t *testing.T) {
 	srv := temporaltest.StartBareDevServer(t)
 	env := config.Env{"TEMPORAL_CONFIG_FILE": filepath.Join(t.TempDir(), "none.toml"), "USER": "alice", "TEMPORAL_ADDRESS": srv.FrontendHostPort()}
 	var stdout, stderr bytes.Buffer
-	err := mainErr(t.Context(), []string{"hi"}, env, &stdout, &stderr)
+	err := mainErr(t.Context(), []string{"--dial-timeout", "2s", "hi"}, env, &stdout, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "lacks the workflow's search attributes") {
 		t.Fatalf("mainErr = %v, want the missing search attributes named", err)
 	}

@@ -99,8 +99,10 @@ func dial(ctx context.Context, cfg Config) (client.Client, error) {
 	}
 	// A run started where the workflow cannot upsert its search
 	// attributes would wait forever (the worker refuses such a namespace).
-	// Any other failure of this check is left to the start itself.
-	if err := temporalconn.CheckNamespace(dctx, c, opts.Namespace); errors.Is(err, temporalconn.ErrNamespace) {
+	// The namespace is asked again within the dial timeout (a server that
+	// just restarted may not know it for a moment); any other failure of
+	// this check is left to the start itself.
+	if err := temporalconn.WaitNamespace(dctx, c, opts.Namespace); errors.Is(err, temporalconn.ErrNamespace) {
 		c.Close()
 		return nil, fmt.Errorf("temporal at %s: %w", opts.HostPort, err)
 	}

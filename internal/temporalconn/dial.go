@@ -106,6 +106,27 @@ func dial(ctx context.Context, opts client.Options, log *slog.Logger, grace time
 // attribute the workflow upserts: every run would fail.
 var ErrNamespace = errors.New("namespace not usable")
 
+// WaitNamespace asks CheckNamespace again, with Backoff's delays, while it
+// answers ErrNamespace (a namespace or search attributes that this
+// frontend may not know yet: just made, or the server just restarted),
+// until it answers otherwise or ctx is done. It returns the last answer,
+// wrapped in ctx's error if that came first.
+func WaitNamespace(ctx context.Context, c client.Client, namespace string) error {
+	for attempt := 0; ; attempt++ {
+		err := CheckNamespace(ctx, c, namespace)
+		if !errors.Is(err, ErrNamespace) {
+			return err
+		}
+		t := time.NewTimer(Backoff{}.Delay(attempt))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (last answer: %w)", ctx.Err(), err)
+		case <-t.C:
+		}
+	}
+}
+
 // CheckNamespace asks the namespace's visibility for a query over every
 // search attribute of the workflow: the server refuses a query that names
 // an attribute it does not know, and a namespace it does not have (both

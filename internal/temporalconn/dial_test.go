@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -283,5 +284,44 @@ func TestDialWaitsForANewNamespace(t *testing.T) {
 	_, err := dial(t.Context(), client.Options{HostPort: serve(t, never), Namespace: "default"}, slog.New(slog.DiscardHandler), time.Second)
 	if !errors.Is(err, ErrNamespace) || time.Since(start) > 20*time.Second {
 		t.Fatalf("dial = %v after %s, want ErrNamespace soon after the grace", err, time.Since(start))
+	}
+}
+
+// TestWaitNamespace: a namespace the frontend does not know for a moment
+// (a server that just restarted) is asked again; one it never knows ends
+// with ErrNamespace when the context does.
+func TestWaitNamespace(t *testing.T) {
+	up := func(int) error { return nil }
+	notFoundFor := func(n int) func(int, *workflowservice.CountWorkflowExecutionsRequest) error {
+		return func(call int, req *workflowservice.CountWorkflowExecutionsRequest) error {
+			if call <= n {
+				return serviceerror.NewNamespaceNotFound(req.GetNamespace())
+			}
+			return nil
+		}
+	}
+	for _, tt := range []struct {
+		name    string
+		count   func(int, *workflowservice.CountWorkflowExecutionsRequest) error
+		wantErr bool
+	}{
+		{"known", notFoundFor(0), false},
+		{"unknown for a moment", notFoundFor(2), false},
+		{"never known", notFoundFor(1000), true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := client.Dial(client.Options{HostPort: serve(t, &frontend{answer: up, count: tt.count}), Namespace: "default",
+				Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+			defer cancel()
+			err = WaitNamespace(ctx, c, "default")
+			if tt.wantErr != errors.Is(err, ErrNamespace) || (!tt.wantErr && err != nil) {
+				t.Fatalf("WaitNamespace = %v, want ErrNamespace: %v", err, tt.wantErr)
+			}
+		})
 	}
 }
