@@ -85,21 +85,18 @@ func Up(ctx context.Context, cfg Config, out io.Writer) (st *Stack, err error) {
 		return st, err
 	}
 
-	var temporalExited <-chan struct{} // nil: a server the stack did not start never "exits"
+	var temporalBin string
 	if cfg.TemporalServer != "" {
 		fmt.Fprintf(out, "using the Temporal server at %s, namespace %s...\n", cfg.TemporalServer, cfg.Namespace)
 	} else {
-		temporalBin, err := ensureTemporalCLI(ctx, cfg, out)
-		if err != nil {
+		if temporalBin, err = ensureTemporalCLI(ctx, cfg, out); err != nil {
 			return st, err
 		}
 		fmt.Fprintf(out, "starting Temporal dev server on %s (UI %s)...\n", cfg.TemporalAddress(), cfg.UIURL())
-		st.temporal, err = startProc("temporal", temporalBin, temporalArgs(cfg), os.Environ(), cfg.Root,
-			filepath.Join(cfg.LogDir(), "temporal.log"), true)
-		if err != nil {
+		if st.temporal, err = startProc("temporal", temporalBin, temporalArgs(cfg), os.Environ(), cfg.Root,
+			filepath.Join(cfg.LogDir(), "temporal.log"), true); err != nil {
 			return st, err
 		}
-		temporalExited = st.temporal.Exited()
 	}
 
 	mains := map[string]string{BinWorker: "./worker", BinApprover: "./approver"}
@@ -108,11 +105,8 @@ func Up(ctx context.Context, cfg Config, out io.Writer) (st *Stack, err error) {
 		return st, err
 	}
 
-	if st.Temporal, err = dialTemporal(ctx, cfg, temporalExited, cfg.Timeout); err != nil {
-		if cfg.TemporalServer != "" {
-			return st, err
-		}
-		return st, fmt.Errorf("%w (log: %s)", err, filepath.Join(cfg.LogDir(), "temporal.log"))
+	if err := st.dialTemporal(ctx); err != nil {
+		return st, err
 	}
 	fresh := "delete " + cfg.DBFile() + " to start afresh"
 	if cfg.TemporalServer != "" {
@@ -121,7 +115,7 @@ func Up(ctx context.Context, cfg Config, out io.Writer) (st *Stack, err error) {
 		}
 		fresh = "use a namespace of its own"
 	}
-	if err := ensureSearchAttributes(ctx, st.Temporal, cfg.Namespace, fresh); err != nil {
+	if err := st.ensureSearchAttributes(ctx, out, temporalBin, fresh); err != nil {
 		return st, err
 	}
 
@@ -357,6 +351,56 @@ func waitStaysUp(ctx context.Context, p *proc, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// dialTemporal connects st.Temporal to the stack's Temporal, failing early
+// if the dev server the stack started exits meanwhile.
+func (st *Stack) dialTemporal(ctx context.Context) error {
+	var exited <-chan struct{} // nil: a server the stack did not start never "exits"
+	if st.temporal != nil {
+		exited = st.temporal.Exited()
+	}
+	tc, err := dialTemporal(ctx, st.cfg, exited, st.cfg.Timeout)
+	if err != nil {
+		if st.temporal == nil {
+			return err
+		}
+		return fmt.Errorf("%w (log: %s)", err, filepath.Join(st.cfg.LogDir(), "temporal.log"))
+	}
+	st.Temporal = tc
+	return nil
+}
+
+// ensureSearchAttributes registers the search attributes the namespace
+// lacks. When it added any to the dev server the stack started (whose
+// database was made without them), it starts that server again: the
+// server caches the attributes' mapping (temporalArgs), and a workflow
+// upserting them before every one of its services knew them would fail
+// its task. bin is the dev server's binary.
+func (st *Stack) ensureSearchAttributes(ctx context.Context, out io.Writer, bin, fresh string) error {
+	added, err := ensureSearchAttributes(ctx, st.Temporal, st.cfg.Namespace, fresh)
+	if err != nil || !added || st.temporal == nil {
+		return err
+	}
+	fmt.Fprintf(out, "restarting the Temporal dev server: its database lacked the search attributes, now added...\n")
+	return st.restartTemporal(ctx, bin)
+}
+
+// restartTemporal stops the dev server the stack started and starts it
+// again on the same database.
+func (st *Stack) restartTemporal(ctx context.Context, bin string) error {
+	st.Temporal.Close()
+	st.Temporal = nil
+	err := st.temporal.Stop(20 * time.Second)
+	st.temporal = nil
+	if err != nil {
+		return fmt.Errorf("stop the Temporal dev server: %w", err)
+	}
+	if st.temporal, err = startProc("temporal", bin, temporalArgs(st.cfg), os.Environ(), st.cfg.Root,
+		filepath.Join(st.cfg.LogDir(), "temporal.log"), true); err != nil {
+		return err
+	}
+	return st.dialTemporal(ctx)
 }
 
 // Wait blocks until ctx is done (nil) or a part dies (an error naming it

@@ -117,6 +117,16 @@ func ensureTemporalCLI(ctx context.Context, c Config, log io.Writer) (string, er
 // the server commits through one connection: that was most of the time a
 // decision waited on this stack (docs/BENCHMARKS.md). Production runs on
 // PostgreSQL.
+//
+// The CLI turns on system.forceSearchAttributesCacheRefreshOnRead, so that
+// every read of the search attributes' types (each upsert a workflow makes,
+// each visibility record written, each visibility query) reads the cluster
+// metadata from the database again, through that one connection; it does
+// so for attributes added while the server runs. A server's default is a
+// 60 s cache, and it is what this stack gets: with SQLite visibility the
+// types are those of the fixed columns, and a custom attribute is a
+// namespace alias (ensureSearchAttributes), which the cache does not hold.
+// A decision's upsert no longer waits for that read (docs/BENCHMARKS.md).
 func temporalArgs(c Config) []string {
 	args := []string{
 		"server", "start-dev",
@@ -128,6 +138,7 @@ func temporalArgs(c Config) []string {
 		"--log-level", "warn",
 		"--sqlite-pragma", "journal_mode=wal",
 		"--sqlite-pragma", "synchronous=normal",
+		"--dynamic-config-value", "system.forceSearchAttributesCacheRefreshOnRead=false",
 	}
 	for _, spec := range workflows.SearchAttributeSpecs() {
 		args = append(args, "--search-attribute", spec)
@@ -170,12 +181,13 @@ func dialTemporal(ctx context.Context, c Config, exited <-chan struct{}, timeout
 
 // ensureSearchAttributes registers the workflow's search attributes that
 // the namespace lacks. "Already exists" is success. fresh says how to start
-// afresh, in the error about a conflicting type.
-func ensureSearchAttributes(ctx context.Context, tc client.Client, namespace, fresh string) error {
+// afresh, in the error about a conflicting type. added reports whether it
+// registered any (only a database made without them lacks them).
+func ensureSearchAttributes(ctx context.Context, tc client.Client, namespace, fresh string) (added bool, err error) {
 	ops := tc.OperatorService()
 	list, err := ops.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
 	if err != nil {
-		return fmt.Errorf("list search attributes: %w", err)
+		return false, fmt.Errorf("list search attributes: %w", err)
 	}
 	missing := map[string]enumspb.IndexedValueType{}
 	for _, k := range workflows.SearchAttributes() {
@@ -185,19 +197,19 @@ func ensureSearchAttributes(ctx context.Context, tc client.Client, namespace, fr
 		case !ok:
 			missing[name] = typ
 		case have != typ:
-			return fmt.Errorf("search attribute %s is %s in namespace %s, want %s (%s)",
+			return false, fmt.Errorf("search attribute %s is %s in namespace %s, want %s (%s)",
 				name, have, namespace, typ, fresh)
 		}
 	}
 	if len(missing) == 0 {
-		return nil
+		return false, nil
 	}
 	_, err = ops.AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: namespace, SearchAttributes: missing})
 	var exists *serviceerror.AlreadyExists
 	if err != nil && !errors.As(err, &exists) {
-		return fmt.Errorf("add search attributes: %w", err)
+		return false, fmt.Errorf("add search attributes: %w", err)
 	}
-	return nil
+	return true, nil
 }
 
 // recentPoller is how long after its last poll a poller of the agent's task

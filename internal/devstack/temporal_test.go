@@ -2,6 +2,7 @@ package devstack
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -9,11 +10,17 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/temporaltest"
 	"github.com/hitl/durable-approvals/internal/testutil"
+	"github.com/hitl/durable-approvals/workflows"
 )
 
 // startDevServer runs the dev server with args, as Up does, and returns a
@@ -42,7 +49,7 @@ func customAttributes(t *testing.T, ctx context.Context, cfg Config, ensure bool
 	}
 	defer tc.Close()
 	if ensure {
-		if err := ensureSearchAttributes(ctx, tc, cfg.Namespace, "delete "+cfg.DBFile()+" to start afresh"); err != nil {
+		if _, err := ensureSearchAttributes(ctx, tc, cfg.Namespace, "delete "+cfg.DBFile()+" to start afresh"); err != nil {
 			t.Fatalf("ensureSearchAttributes: %v", err)
 		}
 	}
@@ -103,12 +110,78 @@ func TestDevServerRestartKeepsSearchAttributes(t *testing.T) {
 	for i := slices.Index(args, "--search-attribute"); i >= 0; i = slices.Index(args, "--search-attribute") {
 		args = slices.Delete(args, i, i+2)
 	}
-	_, stop = startDevServer(t, bare, args)
+	p, _ = startDevServer(t, bare, args)
 	if got := customAttributes(t, ctx, bare, false); got["ApprovalToolCallIDs"] != "" {
 		t.Fatalf("a database made without the flags has the attributes: %v", got)
 	}
-	check("database made without the attributes", customAttributes(t, ctx, bare, true))
-	stop()
+	// As Up does: add the attributes, which restarts the server (with
+	// Up's flags).
+	st := &Stack{cfg: bare, temporal: p}
+	t.Cleanup(func() {
+		if err := st.Close(); err != nil {
+			t.Errorf("stop dev server: %v", err)
+		}
+	})
+	if err := st.dialTemporal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := st.ensureSearchAttributes(ctx, &out, temporaltest.CLI(t), "start afresh"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "restarting the Temporal dev server") {
+		t.Errorf("the server was not restarted after the attributes were added: %q", out.String())
+	}
+	check("database made without the attributes", customAttributes(t, ctx, bare, false))
+	upsertAndFind(t, ctx, bare)
+}
+
+// upsertAndFind runs a workflow on cfg's server that upserts the
+// workflow's search attributes, and finds it by them in visibility: the
+// attributes ensureSearchAttributes added while the server ran are usable
+// at once, although the stack turns the CLI's forced refresh of the
+// search attributes' cache off (temporalArgs).
+func upsertAndFind(t *testing.T, ctx context.Context, cfg Config) {
+	t.Helper()
+	tc, err := dialTemporal(ctx, cfg, nil, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	const queue, callID = "devstack-test-upsert", "call-added-while-running"
+	w := worker.New(tc, queue, worker.Options{})
+	w.RegisterWorkflowWithOptions(func(ctx workflow.Context) error {
+		return workflow.UpsertTypedSearchAttributes(ctx,
+			workflows.SAToolCallIDs.ValueSet([]string{callID}), workflows.SAPendingApprovals.ValueSet(1))
+	}, workflow.RegisterOptions{Name: "UpsertProbe"})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	run, err := tc.ExecuteWorkflow(rctx, client.StartWorkflowOptions{ID: "devstack-test-upsert", TaskQueue: queue}, "UpsertProbe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run.Get(rctx, nil); err != nil {
+		t.Fatalf("the upserting workflow: %v", err)
+	}
+	it := tc.GetWorkflowHistory(rctx, run.GetID(), run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_TASK_FAILED {
+			t.Fatalf("the server refused the upsert at first: %v", e.GetWorkflowTaskFailedEventAttributes())
+		}
+	}
+	q := fmt.Sprintf("%s = '%s' AND %s = 1", workflows.SAToolCallIDs.GetName(), callID, workflows.SAPendingApprovals.GetName())
+	testutil.WaitFor(t, 30*time.Second, "the run found by its search attributes", func() (bool, error) {
+		resp, err := tc.CountWorkflow(rctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: cfg.Namespace, Query: q})
+		return err == nil && resp.GetCount() == 1, err
+	})
 }
 
 func TestDialTemporalGivesUp(t *testing.T) {
