@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -30,6 +31,11 @@ const maxArgumentsDepth = 32
 // a key outside "properties" where "additionalProperties" is false, a
 // missing "required" key, a value of another "type". The top level must be
 // an object.
+//
+// A \u escape of half a UTF-16 surrogate pair (no other half next to it)
+// becomes U+FFFD in the canonical form, which is what the approver is shown
+// and the tool runs with; an approver's edit that holds one is refused
+// (HasLoneSurrogate), since the editor's own client may have kept it.
 func CanonicalArguments(args string, schema json.RawMessage) (string, error) {
 	if !utf8.ValidString(args) {
 		return "", errors.New("arguments are not valid UTF-8")
@@ -330,4 +336,49 @@ func encodeString(b *bytes.Buffer, s string) error {
 	}
 	b.Truncate(b.Len() - 1) // Encode ends with a newline
 	return nil
+}
+
+// HasLoneSurrogate reports whether the JSON text s holds a \u escape of
+// half a UTF-16 surrogate pair without the other half right after it
+// ("\ud800", "\udc00abc"). encoding/json reads it as U+FFFD; JavaScript's
+// JSON.parse keeps the half, so two readers see different strings. A pair
+// ("\ud83d\ude00") is one character to both.
+func HasLoneSurrogate(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' || i+1 >= len(s) {
+			continue
+		}
+		if s[i+1] != 'u' {
+			i++ // a two-byte escape: \\, \", \n, ...
+			continue
+		}
+		hi, ok := hex4(s, i+2)
+		if !ok {
+			i++ // not JSON: the parser refuses it
+			continue
+		}
+		switch {
+		case hi >= 0xD800 && hi < 0xDC00:
+			if i+8 <= len(s) && s[i+6] == '\\' && s[i+7] == 'u' {
+				if lo, ok := hex4(s, i+8); ok && lo >= 0xDC00 && lo < 0xE000 {
+					i += 11
+					continue
+				}
+			}
+			return true
+		case hi >= 0xDC00 && hi < 0xE000:
+			return true
+		}
+		i += 5
+	}
+	return false
+}
+
+// hex4 reads the four hex digits of s at i.
+func hex4(s string, i int) (rune, bool) {
+	if i+4 > len(s) {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(s[i:i+4], 16, 16)
+	return rune(v), err == nil
 }

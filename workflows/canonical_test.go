@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 const publishSchema = `{"type":"object","properties":{"title":{"type":"string"},"body":{"type":"string"}},"required":["title"],"additionalProperties":false}`
@@ -111,6 +112,55 @@ func FuzzCanonicalArguments(f *testing.F) {
 		}
 		if m, ok := b.(map[string]any); ok && m["title"] != tool.Title {
 			t.Fatalf("the tool would read title %q, the approver sees %v", tool.Title, m["title"])
+		}
+	})
+}
+
+func TestHasLoneSurrogate(t *testing.T) {
+	tests := []struct {
+		json string
+		want bool
+	}{
+		{`{"title":"plain"}`, false},
+		{`{"title":"\ud83d\ude00"}`, false},      // a pair: one character
+		{`{"title":"\uD83D\uDE00 x"}`, false},    // upper-case hex
+		{`{"title":"\u00e9\u4e2d"}`, false},      // not surrogates
+		{`{"title":"\ud800"}`, true},             // a high half alone
+		{`{"title":"\ud800abc"}`, true},          // followed by text
+		{`{"title":"\udc00"}`, true},             // a low half alone
+		{`{"title":"\ude00\ud83d"}`, true},       // halves in the wrong order
+		{`{"title":"\ud83d\ud83d\ude00"}`, true}, // a high half before a pair
+		{`{"title":"\ud83d\u0041"}`, true},       // a high half before another escape
+		{`{"title":"\\ud800"}`, false},           // an escaped backslash, then text
+		{`{"title":"\\\ud800"}`, true},           // an escaped backslash, then a half
+		{`{"title":"\ud80"}`, false},             // not JSON: the parser refuses it
+		{`\ud800`, true},
+		{`\`, false},
+		{``, false},
+	}
+	for _, tt := range tests {
+		if got := HasLoneSurrogate(tt.json); got != tt.want {
+			t.Errorf("HasLoneSurrogate(%s) = %v, want %v", tt.json, got, tt.want)
+		}
+	}
+}
+
+// FuzzHasLoneSurrogate checks HasLoneSurrogate against what it stands
+// for: JSON text that encoding/json decodes to a string holding U+FFFD
+// where the text itself has none (raw or escaped) came from a lone half.
+func FuzzHasLoneSurrogate(f *testing.F) {
+	for _, s := range []string{`"\ud800"`, `"\ud83d\ude00"`, `"\\ud800"`, `"\udc00\ud800"`, `"x"`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var v string
+		if !utf8.ValidString(s) || strings.ContainsRune(s, utf8.RuneError) || strings.Contains(strings.ToLower(s), "ufffd") ||
+			json.Unmarshal([]byte(s), &v) != nil {
+			return // U+FFFD written in the text, or not a JSON string
+		}
+		replaced := strings.ContainsRune(v, utf8.RuneError)
+		if got := HasLoneSurrogate(s); got != replaced {
+			t.Errorf("HasLoneSurrogate(%q) = %v, but encoding/json reads %q", s, got, v)
 		}
 	})
 }

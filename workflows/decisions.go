@@ -51,6 +51,9 @@ func (r *run) onDecision(ctx workflow.Context, d Decision) {
 	if why == "" {
 		why = whyNoEdit(d, a)
 	}
+	if why == "" {
+		why = whyEditTwoWays(ctx, d)
+	}
 	if why != "" {
 		r.ignore(ctx, e, a, why)
 		return
@@ -174,6 +177,17 @@ func whyRefused(started time.Time, d Decision, a *approval) string {
 		return fmt.Sprintf("the arguments were edited by %s: an approval must name the digest of the arguments it approves (argumentsDigest)", a.rules.editedBy.ClientID)
 	}
 	return ""
+}
+
+// whyEditTwoWays refuses an edit whose arguments two JSON readers take
+// for different strings (HasLoneSurrogate), since changeEditSurrogates.
+// It asks the version only for such an edit.
+func whyEditTwoWays(ctx workflow.Context, d Decision) string {
+	if d.Arguments == "" || !HasLoneSurrogate(d.Arguments) ||
+		workflow.GetVersion(ctx, changeEditSurrogates, workflow.DefaultVersion, 1) < 1 {
+		return ""
+	}
+	return `edited arguments refused: a \u escape of half a UTF-16 surrogate pair, which JSON readers take for different strings`
 }
 
 // malformed returns why the decision's identity fields are unusable, or "".

@@ -257,6 +257,18 @@ func TestApprovalRules(t *testing.T) {
 			wantOutput: "approval expired", wantRevisions: 1,
 		},
 		{
+			name: "an edit with half a surrogate pair is refused, one with a whole pair runs",
+			rule: `{"minRole":"publisher","timeout":"10m","editable":true}`,
+			decisions: []at{
+				{time.Minute, edited("alice", "publisher", "m1", `{"title":"\ud800 API"}`, originalDigest)},
+				{2 * time.Minute, edited("alice", "publisher", "m2", `{"title":"\ud83d\ude00 API"}`, originalDigest)},
+			},
+			wantAudit: []string{"requested:call_1",
+				`ignored:call_1:edited arguments refused: a \u escape of half a UTF-16 surrogate pair, which JSON readers take for different strings`,
+				"edited:call_1", "approved:call_1", "executed:call_1"},
+			wantRan: `{"title":"😀 API"}`, wantBy: "alice", wantOutput: "approved with edits", wantRevisions: 1,
+		},
+		{
 			name: "a policy that is not editable refuses edits",
 			rule: `{"minRole":"publisher","timeout":"10m","approvals":2}`,
 			decisions: []at{

@@ -62,6 +62,12 @@ const (
 	// before, the call was denied at once. Asked only when such a publish
 	// fails, so no other run's history changes.
 	changeRepublish = "republish"
+	// changeEditSurrogates (version 1), found by the probe of 2026-12-06:
+	// an edit whose arguments hold a \u escape of half a surrogate pair
+	// (HasLoneSurrogate) is refused; before, it counted, and the tool ran
+	// with U+FFFD where the editor's own client may have kept the half.
+	// Asked only for such an edit, so no other run's history changes.
+	changeEditSurrogates = "edit-surrogates"
 )
 
 // Versions of changeWorkerPolicy.

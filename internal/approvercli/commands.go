@@ -129,6 +129,9 @@ func editedArguments(text string) (string, error) {
 	if buf.Len() > workflows.MaxEditedArgumentsLen {
 		return "", fmt.Errorf("longer than %d bytes", workflows.MaxEditedArgumentsLen)
 	}
+	if workflows.HasLoneSurrogate(buf.String()) {
+		return "", errors.New(`a \u escape of half a UTF-16 surrogate pair, which JSON readers take for different strings (the agent refuses it): write the character itself`)
+	}
 	return buf.String(), nil
 }
 

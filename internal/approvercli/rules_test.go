@@ -253,6 +253,7 @@ func TestDecideArgsValidateEdits(t *testing.T) {
 		{"both", DecideArgs{Decision: "approved", Edit: true, Editor: fixedEditor("{}"), Arguments: `{}`}, "not both"},
 		{"not JSON", DecideArgs{Decision: "approved", Arguments: `{title}`}, "not valid JSON"},
 		{"not an object", DecideArgs{Decision: "approved", Arguments: `["x"]`}, "not a JSON object"},
+		{"half a surrogate pair", DecideArgs{Decision: "approved", Arguments: `{"title":"\ud800 API"}`}, "half a UTF-16 surrogate pair"},
 		{"with force", DecideArgs{Decision: "approved", Arguments: `{}`, Force: true}, "not with --force"},
 		{"too long", DecideArgs{Decision: "approved", Arguments: `{"t":"` + strings.Repeat("x", workflows.MaxEditedArgumentsLen) + `"}`}, "longer than"},
 	} {

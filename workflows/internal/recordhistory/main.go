@@ -8,13 +8,14 @@
 // approvals (cancel), fails an approval-request publish (unpublished),
 // sends a forged decision (forged) and ambiguous arguments (ambiguous),
 // sends the decisions the review of 2026-12-05 found wrongly applied
-// (edit-digestless, burned-id, before-start),
+// (edit-digestless, burned-id, before-start), an edit the probe of
+// 2026-12-06 found wrongly applied (edit-surrogate),
 // and decides calls by the policy rules beyond one approver (quorum,
 // escalate, edit), writes each history as JSON into -out with -prefix (histories recorded
 // by older code keep their names and must still replay), checks that it
 // replays, and stops the server.
 //
-//	go run ./workflows/internal/recordhistory [-temporal .bin/temporal] [-out workflows/testdata/replay] [-prefix v7-] [-only quorum,edit]
+//	go run ./workflows/internal/recordhistory [-temporal .bin/temporal] [-out workflows/testdata/replay] [-prefix v8-] [-only quorum,edit]
 package main
 
 import (
@@ -90,7 +91,7 @@ func main() {
 	fs := flag.NewFlagSet("recordhistory", flag.ContinueOnError)
 	fs.StringVar(&cfg.TemporalCLI, "temporal", cli, "temporal CLI binary (env TEMPORAL_CLI)")
 	fs.StringVar(&cfg.OutDir, "out", filepath.Join("workflows", "testdata", "replay"), "directory for the history JSON files")
-	fs.StringVar(&cfg.Prefix, "prefix", "v7-", "prefix of the file names: histories recorded by older code keep theirs (approve.json, ...) and must still replay")
+	fs.StringVar(&cfg.Prefix, "prefix", "v8-", "prefix of the file names: histories recorded by older code keep theirs (approve.json, ...) and must still replay")
 	fs.DurationVar(&cfg.Timeout, "timeout", 2*time.Minute, "bound of the whole recording")
 	only := fs.String("only", "", "comma-separated scenarios to record (default: all)")
 	err := fs.Parse(os.Args[1:])
@@ -271,6 +272,16 @@ func scenarios() []scenario {
 			withArgs(dec("call-edit-digestless-1", workflows.DecisionApproved, "carol", "admin", "msg-edit-digestless-3", ""),
 				"", digestOf(`{"title":"Introducing our new API (beta)"}`)),
 		}, wantResolved: map[string]string{"call-edit-digestless-1": workflows.OutcomeApproved}},
+		// edit-surrogate: an edit whose arguments hold half a UTF-16
+		// surrogate pair (\ud800) is refused (changeEditSurrogates; older
+		// code ran it with U+FFFD); bob's approval of the arguments as asked
+		// then runs them.
+		{name: "edit-surrogate", policy: ruledPolicy(`"editable":true`), waitPending: 1, decisions: []workflows.Decision{
+			withArgs(dec("call-edit-surrogate-1", workflows.DecisionApproved, "alice", "publisher", "msg-edit-surrogate-1", "half a pair"),
+				`{"title":"\ud800 API"}`, digestOf(`{"title":"Introducing our new API"}`)),
+			withArgs(dec("call-edit-surrogate-1", workflows.DecisionApproved, "bob", "publisher", "msg-edit-surrogate-2", ""),
+				"", digestOf(`{"title":"Introducing our new API"}`)),
+		}, wantResolved: map[string]string{"call-edit-surrogate-1": workflows.OutcomeApproved}},
 		// burned-id: an unsigned copy of alice's message id is ignored and
 		// does not make her signed approval a duplicate
 		// (changeDecisionChecks): the tool runs, and carol's later
@@ -544,7 +555,7 @@ func (*fakeActivities) CallModel(_ context.Context, req workflows.ModelRequest) 
 	}
 	var calls []workflows.ToolCall
 	switch {
-	case req.Turn == 1 && slices.Contains([]string{"approve", "expire", "unpublished", "forged", "single", "quorum", "escalate", "edit", "edit-digestless", "burned-id", "before-start", "flaky-publish", "flaky-publish-decided"}, sc):
+	case req.Turn == 1 && slices.Contains([]string{"approve", "expire", "unpublished", "forged", "single", "quorum", "escalate", "edit", "edit-digestless", "edit-surrogate", "burned-id", "before-start", "flaky-publish", "flaky-publish-decided"}, sc):
 		calls = []workflows.ToolCall{call("1", "publish_blog_post", `{ "title": "Introducing our new API" }`)}
 	case req.Turn == 1 && sc == "ambiguous":
 		calls = []workflows.ToolCall{
