@@ -32,6 +32,7 @@ import (
 	"github.com/hitl/durable-approvals/internal/approvercli"
 	"github.com/hitl/durable-approvals/internal/bridge"
 	"github.com/hitl/durable-approvals/internal/healthz"
+	"github.com/hitl/durable-approvals/internal/loglimit"
 	"github.com/hitl/durable-approvals/internal/signing"
 	"github.com/hitl/durable-approvals/internal/telemetry"
 	"github.com/hitl/durable-approvals/internal/temporalconn"
@@ -289,6 +290,14 @@ func (b bridgeFlags) Validate() error {
 	return errors.Join(errs...)
 }
 
+// bridgeLogger is the bridge's logger: JSON lines, at most
+// loglimit.DefaultPerWindow warnings or errors of one message a minute
+// (the bridge logs each message it drops, and any approver can publish on
+// the channel); the drops are all counted in hitl_bridge_dropped_total.
+func bridgeLogger(w io.Writer) *slog.Logger {
+	return slog.New(loglimit.New(slog.NewJSONHandler(w, nil), loglimit.Options{}))
+}
+
 func runBridge(ctx context.Context, args []string, env config.Env, stderr io.Writer) error {
 	ablyCfg, err := ablyconn.FromEnv(env.Get)
 	if err != nil {
@@ -327,7 +336,7 @@ func runBridge(ctx context.Context, args []string, env config.Env, stderr io.Wri
 	if err != nil {
 		return usageError{err: err}
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	log := bridgeLogger(stderr)
 	metrics, err := telemetry.NewMetrics("bridge", log)
 	if err != nil {
 		return err

@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"maps"
 	"strings"
 	"testing"
 
 	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/ablyconn"
+	"github.com/hitl/durable-approvals/internal/loglimit"
 )
 
 func TestRunExitCodes(t *testing.T) {
@@ -104,4 +106,25 @@ func with(env config.Env, k, v string) config.Env {
 	out := maps.Clone(env)
 	out[k] = v
 	return out
+}
+
+// TestBridgeLoggerHoldsBackFloods: a flood of one dropped message writes
+// loglimit.DefaultPerWindow lines and a notice, not one line each.
+func TestBridgeLoggerHoldsBackFloods(t *testing.T) {
+	var buf bytes.Buffer
+	log := bridgeLogger(&buf)
+	for i := range 1000 {
+		log.Warn("dropping approval-response: tool call not pending (late or unknown)", "ablyMessageId", i)
+		log.Info("decision forwarded", "ablyMessageId", i)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if got, want := strings.Count(buf.String(), "dropping approval-response"), loglimit.DefaultPerWindow+1; got != want {
+		t.Errorf("%d lines name the dropped message, want %d (passed, and the notice)", got, want)
+	}
+	if got := strings.Count(buf.String(), `"msg":"decision forwarded"`); got != 1000 {
+		t.Errorf("%d info lines, want 1000", got)
+	}
+	if !json.Valid([]byte(lines[0])) {
+		t.Errorf("not JSON lines: %s", lines[0])
+	}
 }
