@@ -78,6 +78,7 @@ func AgentWorkflow(ctx workflow.Context, in AgentInput) (AgentResult, error) {
 		return AgentResult{}, fmt.Errorf("register query %s: %w", ApprovalsQuery, err)
 	}
 	decisions := workflow.GetSignalChannel(ctx, DecisionSignal)
+	r.decisions = decisions
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
 			var d Decision
@@ -202,6 +203,9 @@ type run struct {
 	turn     int
 	done     bool
 	deciding int // decisions being applied (their signature is checked)
+	// decisions is DecisionSignal's channel: decisionsWaiting looks at
+	// what it holds.
+	decisions workflow.ReceiveChannel
 	// registering counts the calls of the model response being handled
 	// that will wait for a human but are not registered in approvals yet.
 	registering int

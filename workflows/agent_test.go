@@ -694,23 +694,34 @@ func TestSearchableCallIDsStayWithinBudget(t *testing.T) {
 }
 
 // The workflow clock decides lateness even when the timer has not been
-// processed yet (the test environment always fires it first).
+// processed yet (the test environment always fires it first), unless the
+// decision was published before the expiry: then it is whyPublishedInTime,
+// which counts as in time since changeInTimeDecisions (inTime).
 func TestWhyIgnoreAtDeadline(t *testing.T) {
 	deadline := testStart.Add(10 * time.Minute)
 	tests := []struct {
-		name string
-		now  time.Time
-		want string
+		name      string
+		now       time.Time
+		published time.Time // zero: no Ably timestamp
+		inTime    bool
+		want      string
 	}{
-		{"before", deadline.Add(-time.Nanosecond), ""},
-		{"at", deadline, "already resolved (expired)"},
-		{"after", deadline.Add(time.Second), "already resolved (expired)"},
+		{name: "before", now: deadline.Add(-time.Nanosecond), want: ""},
+		{name: "at", now: deadline, want: "already resolved (expired)"},
+		{name: "after", now: deadline.Add(time.Second), want: "already resolved (expired)"},
+		{name: "after, published before", now: deadline.Add(time.Hour), published: deadline.Add(-time.Minute), want: whyPublishedInTime},
+		{name: "after, published before, in time", now: deadline.Add(time.Hour), published: deadline.Add(-time.Minute), inTime: true, want: ""},
+		{name: "after, published at the expiry", now: deadline.Add(time.Second), published: deadline, inTime: true, want: "already resolved (expired)"},
+		{name: "after, published after", now: deadline.Add(time.Second), published: deadline.Add(time.Millisecond), inTime: true, want: "already resolved (expired)"},
+		{name: "before, published after", now: deadline.Add(-time.Second), published: deadline.Add(time.Millisecond), want: "published after the approval expired"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a := &approval{call: publishCall("call_1"), pending: PendingApproval{ToolCallID: "call_1", ExpiresAt: deadline}}
 			r := &run{policy: testPolicy(t), approvals: map[string]*approval{"call_1": a}, seenMsgs: map[string]bool{}}
-			if got := r.whyIgnore(tt.now, approve("call_1", "alice", "publisher", "m1"), a); got != tt.want {
+			d := approve("call_1", "alice", "publisher", "m1")
+			d.PublishedAt = tt.published
+			if got := r.whyIgnore(tt.now, d, a, tt.inTime); got != tt.want {
 				t.Errorf("whyIgnore = %q, want %q", got, tt.want)
 			}
 		})
@@ -828,7 +839,7 @@ func FuzzWhyIgnore(f *testing.F) {
 		if publishedAfter != 0 {
 			d.PublishedAt = testStart.Add(time.Duration(publishedAfter) * time.Second)
 		}
-		why := r.whyIgnore(testStart.Add(time.Minute), d, r.approvals[callID])
+		why := r.whyIgnore(testStart.Add(time.Minute), d, r.approvals[callID], false)
 		wellFormed := ValidateMessageID(msgID) == nil && who != "" && len(who) <= MaxClientIDLen && len(role) <= MaxRoleLen
 		valid := wellFormed && callID == "call_1" &&
 			(decision == DecisionApproved || decision == DecisionRejected) &&
@@ -838,7 +849,7 @@ func FuzzWhyIgnore(f *testing.F) {
 			t.Fatalf("whyIgnore(%+v) = %q, want valid=%v", d, why, valid)
 		}
 		r.remember(d)
-		again := r.whyIgnore(testStart.Add(time.Minute), d, r.approvals[callID])
+		again := r.whyIgnore(testStart.Add(time.Minute), d, r.approvals[callID], false)
 		if wellFormed && again != "duplicate" {
 			t.Fatalf("second delivery of %q: %q, want duplicate", msgID, again)
 		}
@@ -849,7 +860,7 @@ func FuzzWhyIgnore(f *testing.F) {
 		other := d
 		other.ApproverClientID = "other-" + who
 		if wellFormed && len(other.ApproverClientID) <= MaxClientIDLen {
-			if got := r.whyIgnore(testStart.Add(time.Minute), other, r.approvals[callID]); got == "duplicate" {
+			if got := r.whyIgnore(testStart.Add(time.Minute), other, r.approvals[callID], false); got == "duplicate" {
 				t.Fatalf("message %q of another client counted as a duplicate", msgID)
 			}
 		}

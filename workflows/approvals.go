@@ -108,8 +108,19 @@ func (r *run) approveAndRun(ctx workflow.Context, c ToolCall, tp ToolPolicy) (st
 	if err := ctx.Err(); err != nil {
 		return "", r.approvalCancelled(ctx, a, err)
 	}
-	// A decision is accepted only before ExpiresAt (workflow time), so a
-	// set outcome here was decided in time.
+	// The expiry came while decisions that reached the run wait to be
+	// applied (their workflow task ran after the expiry: no worker ran
+	// meanwhile): one published before the expiry still counts
+	// (changeInTimeDecisions), so they are applied first.
+	if a.isPending() && r.decisionsWaiting() &&
+		workflow.GetVersion(ctx, changeInTimeDecisions, workflow.DefaultVersion, 1) >= 1 {
+		if err := workflow.Await(ctx, func() bool { return !a.isPending() || !r.decisionsWaiting() }); err != nil {
+			return "", r.approvalCancelled(ctx, a, err)
+		}
+	}
+	// A decision is accepted only before ExpiresAt (workflow time), or
+	// after it if it was published before it and reached the run before
+	// the expiry was acted on, so a set outcome here was decided in time.
 	if a.isPending() {
 		r.resolve(ctx, a, stateExpired, nil, AuditEntry{ToolCallID: c.CallID, Tool: c.Name, Reason: fmt.Sprintf("no valid decision within %s", timeout)})
 	}
@@ -161,6 +172,13 @@ func (r *run) approveAndRun(ctx workflow.Context, c ToolCall, tp ToolPolicy) (st
 	default:
 		return fmt.Sprintf("approval expired after %s: the tool did not run", timeout), nil
 	}
+}
+
+// decisionsWaiting reports whether decisions reached the run that are not
+// applied yet: in the signal's channel, or being applied (their signature
+// is checked).
+func (r *run) decisionsWaiting() bool {
+	return r.deciding > 0 || (r.decisions != nil && r.decisions.Len() > 0)
 }
 
 // await waits until approval a is decided or its time runs out (the

@@ -26,7 +26,8 @@ func (r *run) onDecision(ctx workflow.Context, d Decision) {
 	if a != nil {
 		e.Tool = a.call.Name
 	}
-	why := r.whyIgnore(workflow.Now(ctx), d, a)
+	why := r.whyIgnore(workflow.Now(ctx), d, a, false)
+	why = lateInTime(ctx, why, func() string { return r.whyIgnore(workflow.Now(ctx), d, a, true) })
 	switch why {
 	case whyUnverifiedCopy:
 		why = "duplicate"
@@ -145,11 +146,34 @@ const whyUnverifiedCopy = "copy of a decision that was not verified"
 // whyNotDecidableNow is whyNotDecidable at the current workflow time, then
 // the checks of changeDecisionChecks (whyRefusedSince).
 func (r *run) whyNotDecidableNow(ctx workflow.Context, d Decision, a *approval) string {
-	if why := r.whyNotDecidable(workflow.Now(ctx), d, a); why != "" {
+	why := r.whyNotDecidable(workflow.Now(ctx), d, a, false)
+	why = lateInTime(ctx, why, func() string { return r.whyNotDecidable(workflow.Now(ctx), d, a, true) })
+	if why != "" {
 		return why
 	}
 	return r.whyRefusedSince(ctx, d, a)
 }
+
+// whyPublishedInTime is whyNotDecidable's answer for a decision applied
+// after the call's expiry that was published before it.
+const whyPublishedInTime = "published before the expiry, applied after it"
+
+// lateInTime answers for a decision that got whyPublishedInTime: since
+// changeInTimeDecisions it is judged by the other checks (check, which
+// takes it as in time), before that it was too late. Any other why passes
+// through.
+func lateInTime(ctx workflow.Context, why string, check func() string) string {
+	if why != whyPublishedInTime {
+		return why
+	}
+	if workflow.GetVersion(ctx, changeInTimeDecisions, workflow.DefaultVersion, 1) < 1 {
+		return whyExpired
+	}
+	return check()
+}
+
+// whyExpired is why a decision for an expired call is ignored.
+const whyExpired = "already resolved (expired)"
 
 // whyRefusedSince returns why decision d, which the checks of earlier code
 // accept for approval a, does not count since changeDecisionChecks, or "".
@@ -209,9 +233,9 @@ func malformed(d Decision) string {
 
 // whyIgnore returns why the decision changes nothing, or "" if it is
 // valid for approval a (nil when the decision names no approval) as far as
-// can be told without its signature. now is the workflow time. It only
-// reads the run's state.
-func (r *run) whyIgnore(now time.Time, d Decision, a *approval) string {
+// can be told without its signature. now is the workflow time; inTime is
+// whyNotDecidable's. It only reads the run's state.
+func (r *run) whyIgnore(now time.Time, d Decision, a *approval, inTime bool) string {
 	if why := malformed(d); why != "" {
 		return why
 	}
@@ -224,20 +248,29 @@ func (r *run) whyIgnore(now time.Time, d Decision, a *approval) string {
 		// Temporal could have come first.
 		return whyUnverifiedCopy
 	}
-	return r.whyNotDecidable(now, d, a)
+	return r.whyNotDecidable(now, d, a, inTime)
 }
 
 // whyNotDecidable returns why the well-formed, new decision d cannot
-// resolve approval a now, or "".
-func (r *run) whyNotDecidable(now time.Time, d Decision, a *approval) string {
+// resolve approval a now, or "". A decision applied at or after the
+// expiry, while the call is still pending (its timer fires in this
+// workflow task, which may run long after the decision reached the run
+// when no worker ran), is whyPublishedInTime if its Ably timestamp is
+// before the expiry: with inTime it is then judged as in time.
+func (r *run) whyNotDecidable(now time.Time, d Decision, a *approval, inTime bool) string {
 	switch {
 	case a == nil:
 		return "unknown tool call"
 	case !a.isPending():
 		return "already resolved (" + a.state.String() + ")"
 	case !now.Before(a.pending.ExpiresAt):
-		// The timer fires in this workflow task: expiry wins.
-		return "already resolved (expired)"
+		publishedInTime := !d.PublishedAt.IsZero() && d.PublishedAt.Before(a.pending.ExpiresAt)
+		switch {
+		case !publishedInTime:
+			return whyExpired
+		case !inTime:
+			return whyPublishedInTime
+		}
 	case !d.PublishedAt.IsZero() && d.PublishedAt.After(a.pending.ExpiresAt):
 		return "published after the approval expired"
 	}

@@ -61,8 +61,10 @@
 // bytes), is not a copy of a decision already verified (same approver
 // client id and Ably message id: Ably enforces the clientId, so another
 // client can never spend someone else's message id; a copy of an unsigned
-// or badly signed decision is checked again), names a pending approval, says
-// approved or rejected, names the pending arguments' digest if it names
+// or badly signed decision is checked again), names a pending approval, is
+// in time (applied before the expiry, or published before it and received
+// before the run acted on the expiry: the task that applies it may run
+// later when no worker ran), says approved or rejected, names the pending arguments' digest if it names
 // one (and names it if the arguments were edited), was not published more
 // than MaxClockSkew before the run started (an earlier run's, with the same
 // workflow id), its role passes Policy.Check for the tool (re-checked here,

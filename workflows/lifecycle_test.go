@@ -12,7 +12,7 @@ func TestWhyIgnoreIsPure(t *testing.T) {
 	r := &run{policy: testPolicy(t), approvals: map[string]*approval{"call_1": a}, seenMsgs: map[string]bool{}}
 	d := approve("call_1", "alice", "publisher", "m1")
 	for i := range 2 {
-		if got := r.whyIgnore(testStart, d, a); got != "" {
+		if got := r.whyIgnore(testStart, d, a, false); got != "" {
 			t.Fatalf("call %d: whyIgnore = %q, want valid", i, got)
 		}
 	}
@@ -20,7 +20,7 @@ func TestWhyIgnoreIsPure(t *testing.T) {
 		t.Fatalf("whyIgnore changed seenMsgs: %v", r.seenMsgs)
 	}
 	r.remember(d)
-	if got := r.whyIgnore(testStart, d, a); got != "duplicate" {
+	if got := r.whyIgnore(testStart, d, a, false); got != "duplicate" {
 		t.Fatalf("after remember: whyIgnore = %q, want duplicate", got)
 	}
 	bad := approve("call_1", "", "publisher", "m2")

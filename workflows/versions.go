@@ -68,6 +68,15 @@ const (
 	// with U+FFFD where the editor's own client may have kept the half.
 	// Asked only for such an edit, so no other run's history changes.
 	changeEditSurrogates = "edit-surrogates"
+	// changeInTimeDecisions (version 1), found by the probe of 2026-12-06:
+	// a decision published before the call's expiry that reached the run
+	// by the time the run acts on the expiry counts, although the workflow
+	// task that applies it runs after the expiry (no worker ran meanwhile:
+	// a deploy, an outage). Before, it was ignored as "already resolved
+	// (expired)". Asked only for such a decision, and when the expiry timer
+	// fires while decisions wait to be applied, so no other run's history
+	// changes.
+	changeInTimeDecisions = "in-time-decisions"
 )
 
 // Versions of changeWorkerPolicy.

@@ -9,13 +9,14 @@
 // sends a forged decision (forged) and ambiguous arguments (ambiguous),
 // sends the decisions the review of 2026-12-05 found wrongly applied
 // (edit-digestless, burned-id, before-start), an edit the probe of
-// 2026-12-06 found wrongly applied (edit-surrogate),
+// 2026-12-06 found wrongly applied (edit-surrogate) and a decision that
+// came in time while no worker ran (in-time-decision),
 // and decides calls by the policy rules beyond one approver (quorum,
 // escalate, edit), writes each history as JSON into -out with -prefix (histories recorded
 // by older code keep their names and must still replay), checks that it
 // replays, and stops the server.
 //
-//	go run ./workflows/internal/recordhistory [-temporal .bin/temporal] [-out workflows/testdata/replay] [-prefix v8-] [-only quorum,edit]
+//	go run ./workflows/internal/recordhistory [-temporal .bin/temporal] [-out workflows/testdata/replay] [-prefix v9-] [-only quorum,edit]
 package main
 
 import (
@@ -91,7 +92,7 @@ func main() {
 	fs := flag.NewFlagSet("recordhistory", flag.ContinueOnError)
 	fs.StringVar(&cfg.TemporalCLI, "temporal", cli, "temporal CLI binary (env TEMPORAL_CLI)")
 	fs.StringVar(&cfg.OutDir, "out", filepath.Join("workflows", "testdata", "replay"), "directory for the history JSON files")
-	fs.StringVar(&cfg.Prefix, "prefix", "v8-", "prefix of the file names: histories recorded by older code keep theirs (approve.json, ...) and must still replay")
+	fs.StringVar(&cfg.Prefix, "prefix", "v9-", "prefix of the file names: histories recorded by older code keep theirs (approve.json, ...) and must still replay")
 	fs.DurationVar(&cfg.Timeout, "timeout", 2*time.Minute, "bound of the whole recording")
 	only := fs.String("only", "", "comma-separated scenarios to record (default: all)")
 	err := fs.Parse(os.Args[1:])
@@ -136,15 +137,42 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 	c := srv.Client()
 	logger.Info("dev server up", "address", srv.FrontendHostPort())
 
-	w := worker.New(c, workflows.TaskQueue, worker.Options{})
-	for _, name := range workflows.RegisteredNames() {
-		w.RegisterWorkflowWithOptions(workflows.AgentWorkflow, workflow.RegisterOptions{Name: name})
-	}
 	signer, verifier, err := signing.NewPair("recorder", rand.Reader)
 	if err != nil {
 		return err
 	}
 	fake := &fakeActivities{resolved: map[string]string{}, policies: map[string]workflows.Policy{}, verifier: verifier, requests: map[string]int{}}
+	wk := &recorderWorker{c: c, fake: fake}
+	if err := wk.start(); err != nil {
+		return err
+	}
+	defer wk.stop()
+
+	for _, sc := range scenarios() {
+		if len(cfg.Only) > 0 && !slices.Contains(cfg.Only, sc.name) {
+			continue
+		}
+		if err := record(ctx, c, wk, signer, sc, cfg, logger); err != nil {
+			return fmt.Errorf("scenario %s: %w", sc.name, err)
+		}
+	}
+	return nil
+}
+
+// recorderWorker is the recorder's worker, which a scenario may stop and
+// start again (workerDown).
+type recorderWorker struct {
+	c    client.Client
+	fake *fakeActivities
+	w    worker.Worker
+}
+
+func (wk *recorderWorker) start() error {
+	w := worker.New(wk.c, workflows.TaskQueue, worker.Options{})
+	for _, name := range workflows.RegisteredNames() {
+		w.RegisterWorkflowWithOptions(workflows.AgentWorkflow, workflow.RegisterOptions{Name: name})
+	}
+	fake := wk.fake
 	w.RegisterActivityWithOptions(fake.CallModel, activity.RegisterOptions{Name: workflows.ActivityCallModel})
 	w.RegisterActivityWithOptions(fake.ExecuteTool, activity.RegisterOptions{Name: workflows.ActivityExecuteTool})
 	w.RegisterActivityWithOptions(fake.PublishApprovalRequest, activity.RegisterOptions{Name: workflows.ActivityPublishApprovalRequest})
@@ -154,17 +182,15 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
-	defer w.Stop()
-
-	for _, sc := range scenarios() {
-		if len(cfg.Only) > 0 && !slices.Contains(cfg.Only, sc.name) {
-			continue
-		}
-		if err := record(ctx, c, fake, signer, sc, cfg, logger); err != nil {
-			return fmt.Errorf("scenario %s: %w", sc.name, err)
-		}
-	}
+	wk.w = w
 	return nil
+}
+
+func (wk *recorderWorker) stop() {
+	if wk.w != nil {
+		wk.w.Stop()
+		wk.w = nil
+	}
 }
 
 // scenario is one recorded run: its input and how the "humans" act.
@@ -181,8 +207,12 @@ type scenario struct {
 	waitPending int
 	waitKind    string
 	// delay, if set, passes before the decisions are sent.
-	delay     time.Duration
-	decisions []workflows.Decision
+	delay time.Duration
+	// workerDown, if set, stops the worker before the decisions are sent
+	// (each stamped with the time it is sent, as the bridge stamps Ably's)
+	// and starts it again that long after.
+	workerDown time.Duration
+	decisions  []workflows.Decision
 	// cancel cancels the run once it waits, after the decisions.
 	cancel bool
 	// wantResolved, if set, is the approval-resolved outcome per call id
@@ -282,6 +312,14 @@ func scenarios() []scenario {
 			withArgs(dec("call-edit-surrogate-1", workflows.DecisionApproved, "bob", "publisher", "msg-edit-surrogate-2", ""),
 				"", digestOf(`{"title":"Introducing our new API"}`)),
 		}, wantResolved: map[string]string{"call-edit-surrogate-1": workflows.OutcomeApproved}},
+		// in-time-decision: alice approves 1 s before the call's 3 s expiry
+		// while no worker runs; the worker comes back after the expiry. The
+		// approval reached the run in time and counts
+		// (changeInTimeDecisions; older code ignored it as expired).
+		{name: "in-time-decision", policy: strings.Replace(teamPolicy, `"timeout":"10m"`, `"timeout":"3s"`, 1),
+			waitPending: 1, delay: 2 * time.Second, workerDown: 6 * time.Second, decisions: []workflows.Decision{
+				dec("call-in-time-decision-1", workflows.DecisionApproved, "alice", "publisher", "msg-in-time-decision-1", ""),
+			}, wantResolved: map[string]string{"call-in-time-decision-1": workflows.OutcomeApproved}},
 		// burned-id: an unsigned copy of alice's message id is ignored and
 		// does not make her signed approval a duplicate
 		// (changeDecisionChecks): the tool runs, and carol's later
@@ -340,7 +378,8 @@ func publishedAt(d workflows.Decision, at time.Time) workflows.Decision {
 }
 
 // record runs one scenario to completion and writes its history.
-func record(ctx context.Context, c client.Client, fake *fakeActivities, signer *signing.Signer, sc scenario, cfg config, logger *slog.Logger) error {
+func record(ctx context.Context, c client.Client, wk *recorderWorker, signer *signing.Signer, sc scenario, cfg config, logger *slog.Logger) error {
+	fake := wk.fake
 	policy, err := workflows.ParsePolicy([]byte(sc.policy))
 	if err != nil {
 		return err
@@ -378,7 +417,14 @@ func record(ctx context.Context, c client.Client, fake *fakeActivities, signer *
 		case <-time.After(sc.delay):
 		}
 	}
+	if sc.workerDown > 0 {
+		wk.stop()
+		logger.Info("worker stopped", "scenario", sc.name, "for", sc.workerDown)
+	}
 	for i, d := range sc.decisions {
+		if sc.workerDown > 0 && d.PublishedAt.IsZero() {
+			d.PublishedAt = time.Now().UTC() // as the bridge sets Ably's timestamp
+		}
 		if !slices.Contains(sc.unsigned, i) {
 			d.WorkflowID = id
 			signer.Sign(&d)
@@ -386,6 +432,17 @@ func record(ctx context.Context, c client.Client, fake *fakeActivities, signer *
 		if err := c.SignalWorkflow(ctx, id, run.GetRunID(), workflows.DecisionSignal, d); err != nil {
 			return fmt.Errorf("signal: %w", err)
 		}
+	}
+	if sc.workerDown > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(sc.workerDown):
+		}
+		if err := wk.start(); err != nil {
+			return err
+		}
+		logger.Info("worker started again", "scenario", sc.name)
 	}
 	if sc.cancel {
 		if err := waitAudit(ctx, c, id, len(sc.decisions)); err != nil {
@@ -555,7 +612,7 @@ func (*fakeActivities) CallModel(_ context.Context, req workflows.ModelRequest) 
 	}
 	var calls []workflows.ToolCall
 	switch {
-	case req.Turn == 1 && slices.Contains([]string{"approve", "expire", "unpublished", "forged", "single", "quorum", "escalate", "edit", "edit-digestless", "edit-surrogate", "burned-id", "before-start", "flaky-publish", "flaky-publish-decided"}, sc):
+	case req.Turn == 1 && slices.Contains([]string{"approve", "expire", "unpublished", "forged", "single", "quorum", "escalate", "edit", "edit-digestless", "edit-surrogate", "in-time-decision", "burned-id", "before-start", "flaky-publish", "flaky-publish-decided"}, sc):
 		calls = []workflows.ToolCall{call("1", "publish_blog_post", `{ "title": "Introducing our new API" }`)}
 	case req.Turn == 1 && sc == "ambiguous":
 		calls = []workflows.ToolCall{
