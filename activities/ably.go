@@ -101,7 +101,10 @@ func (p *AblyPublisher) client(channel string) (*ably.REST, error) {
 }
 
 // Publish publishes msg on channel. Ably client errors (4xx other than
-// token expiry and rate limits) are non-retryable; the rest are retryable.
+// token errors and rate limits) are non-retryable; the rest are retryable.
+// A token error (401, 40140 to 40149) is retryable unless Ably refuses the
+// key itself (CheckKey): a key Ably no longer knows, or whose secret is
+// wrong, fails every later try too.
 func (p *AblyPublisher) Publish(ctx context.Context, channel string, msg *ably.Message) error {
 	rest, err := p.client(channel)
 	if err != nil {
@@ -114,10 +117,16 @@ func (p *AblyPublisher) Publish(ctx context.Context, channel string, msg *ably.M
 	var info *ably.ErrorInfo
 	if errors.As(err, &info) {
 		sc := info.StatusCode
-		tokenExpired := sc == http.StatusUnauthorized && info.Code >= 40140 && info.Code < 40150
-		if sc >= 400 && sc < 500 && sc != http.StatusTooManyRequests && sc != http.StatusRequestTimeout && !tokenExpired {
+		tokenError := sc == http.StatusUnauthorized && info.Code >= 40140 && info.Code < 40150
+		if sc >= 400 && sc < 500 && sc != http.StatusTooManyRequests && sc != http.StatusRequestTimeout && !tokenError {
 			return temporal.NewNonRetryableApplicationError(
 				fmt.Sprintf("ably: publish %q on %s: %v", msg.Name, channel, err), workflows.ErrTypeAbly, nil)
+		}
+		if tokenError {
+			if kerr := p.CheckKey(ctx, channel); errors.Is(kerr, ErrKeyRefused) {
+				return temporal.NewNonRetryableApplicationError(
+					fmt.Sprintf("ably: publish %q on %s: %v", msg.Name, channel, kerr), workflows.ErrTypeAbly, nil)
+			}
 		}
 	}
 	return fmt.Errorf("ably: publish %q on %s: %w", msg.Name, channel, err)

@@ -175,6 +175,18 @@ func TestAblyPublisherErrors(t *testing.T) {
 			t.Fatalf("err = %v, want a non-retryable AblyError", err)
 		}
 	})
+	t.Run("a key Ably refuses is not retryable", func(t *testing.T) {
+		cfg := startAbly(t)
+		cfg.APIKey = testKeyName + ":not-the-secret" // the key Ably knows, with another secret
+		pub, err := NewAblyPublisher(cfg, "hitl-agent")
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = pub.Publish(t.Context(), workflows.DefaultChannel, &ably.Message{ID: "w:c:request", Name: workflows.MsgApprovalRequest, Data: map[string]any{"a": 1}})
+		if err == nil || !isNonRetryable(err) || !strings.Contains(err.Error(), "key is refused") {
+			t.Fatalf("err = %v, want a non-retryable error saying the key is refused", err)
+		}
+	})
 	t.Run("unreachable server is retryable", func(t *testing.T) {
 		cfg := ablyconn.Config{APIKey: testKeyName + ":" + testKeySecret, Endpoint: "127.0.0.1:1"} // nothing listens on port 1
 		pub, err := NewAblyPublisher(cfg, "hitl-agent")
