@@ -528,18 +528,32 @@ func (b *runner) replay(ctx context.Context) error {
 		b.log.Error("catch-up: an approver published more approval-responses since the oldest pending run than the bridge replays per approver; their oldest ones are not replayed",
 			"clientId", who, "max", maxCatchUpPerApprover)
 	}
+	n := b.replayMessages(ctx, msgs)
+	b.log.Info("catch-up done", "responses", n, "messages", len(msgs), "since", since)
+	return nil
+}
+
+// replayMessages applies the agent's requests and resolutions among msgs
+// (oldest first) before it handles any response, and returns how many
+// responses it handled. A response whose call the agent announced resolved
+// later in the history is then dropped here, not signalled to a run that
+// has completed or decided it (each such signal failed, or was recorded
+// in the run as ignored, at every restart of the bridge); and one that came
+// before its request is routed by it.
+func (b *runner) replayMessages(ctx context.Context, msgs []*ably.Message) int {
+	for _, m := range msgs {
+		if m.Name == workflows.MsgApprovalRequest || m.Name == workflows.MsgApprovalResolved {
+			b.requests.apply(m)
+		}
+	}
 	n := 0
 	for _, m := range msgs {
-		switch m.Name {
-		case workflows.MsgApprovalRequest, workflows.MsgApprovalResolved:
-			b.requests.apply(m)
-		case workflows.MsgApprovalResponse:
+		if m.Name == workflows.MsgApprovalResponse {
 			n++
 			b.handle(ctx, m)
 		}
 	}
-	b.log.Info("catch-up done", "responses", n, "messages", len(msgs), "since", since)
-	return nil
+	return n
 }
 
 // maxPendingRunPages bounds the visibility pages oldestPendingStart reads

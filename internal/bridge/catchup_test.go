@@ -2,7 +2,9 @@ package bridge
 
 import (
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/ably/ably-go/ably"
 
@@ -63,4 +65,37 @@ func TestCatchUpFilter(t *testing.T) {
 			t.Errorf("capped = %q, want [mallory]", got)
 		}
 	})
+}
+
+// TestReplayAppliesResolutionsFirst: a bridge restarted while one run waits
+// reads back to that run's start. Calls decided since, whose resolution
+// comes after their response in the history, are not signalled again (the
+// ops probe saw 100 signal_failed drops for completed runs, counted as
+// "refused for good", at every restart); a response published before its
+// request reached the bridge is still routed by it.
+func TestReplayAppliesResolutionsFirst(t *testing.T) {
+	f := newFakeTemporal()
+	addManyCalls(f, "wf-waiting", 3) // call_0 .. call_2 pending in the fake
+	h := fastHandler(f, nil)
+	b, logs := testRunner(t, h, 10)
+	reqs := newRequests(workflows.DefaultAgentClientID, 100)
+	h.requests, b.requests = reqs, reqs
+	agent := workflows.DefaultAgentClientID
+	exp := time.Now().Add(time.Hour)
+	msgs := []*ably.Message{
+		// call_0: requested, approved, resolved (its run went on).
+		requestFrom(agent, "call_0", "wf-waiting", exp), msgFrom("alice", 0), resolvedFrom(agent, "call_0", "wf-waiting"),
+		// call_1: the response came first, then the request; still open.
+		msgFrom("alice", 1), requestFrom(agent, "call_1", "wf-waiting", exp),
+	}
+	if n := b.replayMessages(t.Context(), msgs); n != 2 {
+		t.Fatalf("handled %d responses, want 2", n)
+	}
+	sent := f.sent()
+	if len(sent) != 1 || sent[0].Decision.ToolCallID != "call_1" {
+		t.Fatalf("signalled %+v, want only call_1's decision", sent)
+	}
+	if !strings.Contains(logs(), "announced the tool call resolved") {
+		t.Errorf("call_0's response was not dropped as resolved:\n%s", logs())
+	}
 }
