@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/hitl/durable-approvals/internal/ablymsg"
+	"github.com/hitl/durable-approvals/internal/signing"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -141,17 +142,40 @@ func (a *Activities) WorkerPolicy(context.Context) (workflows.WorkerPolicy, erro
 // VerifyDecision (a local activity) checks a decision's signature with the
 // worker's verify keys. A decision that does not verify is a verdict, not
 // an error.
+//
+// Each decision that does not verify is counted in MetricDecisionsUnverified
+// by why: a bridge that signs with a key the workers do not hold (a key
+// rotation done in the wrong order) shows there, while the approvers see
+// "Decision sent".
 func (a *Activities) VerifyDecision(ctx context.Context, d workflows.Decision) (workflows.DecisionVerdict, error) {
 	if run := activity.GetInfo(ctx).WorkflowExecution.ID; d.WorkflowID != run {
 		a.logger.WarnContext(ctx, "decision signed for another run", "callId", d.ToolCallID, "signedFor", d.WorkflowID, "run", run)
+		countUnverified(ctx, "other_run")
 		return workflows.DecisionVerdict{Reason: "signed for another run"}, nil
 	}
 	if err := a.verifier.Verify(d); err != nil {
 		a.logger.WarnContext(ctx, "decision signature not valid", "callId", d.ToolCallID, "approver", d.ApproverClientID,
 			"keyId", d.KeyID, "ablyMessageId", d.AblyMessageID, "reason", err)
+		why := "bad_signature"
+		switch {
+		case errors.Is(err, signing.ErrUnsigned):
+			why = "unsigned"
+		case errors.Is(err, signing.ErrUnknownKey):
+			why = "unknown_key"
+		}
+		countUnverified(ctx, why)
 		return workflows.DecisionVerdict{Reason: err.Error()}, nil
 	}
 	return workflows.DecisionVerdict{Valid: true}, nil
+}
+
+// MetricDecisionsUnverified counts the decisions whose signature the
+// worker refused: hitl_decisions_unverified_total{reason} on the worker's
+// /metrics, reason one of unsigned, unknown_key, bad_signature, other_run.
+const MetricDecisionsUnverified = "hitl_decisions_unverified"
+
+func countUnverified(ctx context.Context, reason string) {
+	activity.GetMetricsHandler(ctx).WithTags(map[string]string{"reason": reason}).Counter(MetricDecisionsUnverified).Inc(1)
 }
 
 // workerPolicy is the policy with the argument schema of each of its tools

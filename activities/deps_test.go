@@ -3,12 +3,18 @@ package activities
 import (
 	"context"
 	"crypto/rand"
+	"maps"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/testsuite"
 
 	"github.com/hitl/durable-approvals/internal/signing"
 	"github.com/hitl/durable-approvals/workflows"
-	"go.temporal.io/sdk/testsuite"
 )
 
 // teamPolicy is the team's policy file.
@@ -80,6 +86,8 @@ func TestVerifyDecision(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ts testsuite.WorkflowTestSuite
+	counts := &counterCapture{n: map[string]int64{}}
+	ts.SetMetricsHandler(counts)
 	env := ts.NewTestActivityEnvironment()
 	env.RegisterActivity(a)
 	// The test environment runs every activity for this workflow id.
@@ -116,4 +124,84 @@ func TestVerifyDecision(t *testing.T) {
 	if v := verify(other); v.Valid || v.Reason != "signed for another run" {
 		t.Fatalf("VerifyDecision(another run's) = %+v", v)
 	}
+	rotated := dec
+	rotated.KeyID = "k-new" // a bridge switched to a key the workers do not hold yet
+	if v := verify(rotated); v.Valid || !strings.HasPrefix(v.Reason, "unknown key") {
+		t.Fatalf("VerifyDecision(unknown key) = %+v", v)
+	}
+	want := map[string]int64{"bad_signature": 1, "unsigned": 1, "other_run": 1, "unknown_key": 1}
+	for reason, n := range want {
+		if got := counts.get(MetricDecisionsUnverified, "reason", reason); got != n {
+			t.Errorf("%s{reason=%q} = %d, want %d (all: %v)", MetricDecisionsUnverified, reason, got, n, counts.n)
+		}
+	}
 }
+
+// counterCapture is a metrics handler that keeps counters by name and tags.
+type counterCapture struct {
+	mu   sync.Mutex
+	tags map[string]string
+	n    map[string]int64 // "name tag=value ..." -> count
+	root *counterCapture
+}
+
+func (c *counterCapture) base() *counterCapture {
+	if c.root != nil {
+		return c.root
+	}
+	return c
+}
+
+func (c *counterCapture) WithTags(tags map[string]string) client.MetricsHandler {
+	merged := maps.Clone(c.tags)
+	if merged == nil {
+		merged = map[string]string{}
+	}
+	maps.Copy(merged, tags)
+	return &counterCapture{tags: merged, root: c.base()}
+}
+
+func (c *counterCapture) key(name string) string {
+	k := name
+	for _, t := range slices.Sorted(maps.Keys(c.tags)) {
+		k += " " + t + "=" + c.tags[t]
+	}
+	return k
+}
+
+func (c *counterCapture) Counter(name string) client.MetricsCounter {
+	return counterFunc(func(d int64) {
+		b := c.base()
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		b.n[c.key(name)] += d
+	})
+}
+func (c *counterCapture) Gauge(string) client.MetricsGauge { return nopGauge{} }
+func (c *counterCapture) Timer(string) client.MetricsTimer { return nopTimer{} }
+
+// get sums the counts of name whose tag equals value.
+func (c *counterCapture) get(name, tag, value string) int64 {
+	b := c.base()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var sum int64
+	for k, v := range b.n {
+		if strings.HasPrefix(k, name+" ") && strings.Contains(k+" ", " "+tag+"="+value+" ") {
+			sum += v
+		}
+	}
+	return sum
+}
+
+type counterFunc func(int64)
+
+func (f counterFunc) Inc(d int64) { f(d) }
+
+type nopGauge struct{}
+
+func (nopGauge) Update(float64) {}
+
+type nopTimer struct{}
+
+func (nopTimer) Record(time.Duration) {}

@@ -122,18 +122,26 @@ func (v *Verifier) KeyIDs() []string {
 	return ids
 }
 
-// Verify reports why d's signature is not valid, or nil.
+// Why a decision does not verify (Verify wraps one of them).
+var (
+	ErrUnsigned     = errors.New("unsigned")
+	ErrUnknownKey   = errors.New("unknown key")
+	ErrBadSignature = errors.New("bad signature")
+)
+
+// Verify reports why d's signature is not valid, or nil: an error wrapping
+// ErrUnsigned, ErrUnknownKey or ErrBadSignature.
 func (v *Verifier) Verify(d workflows.Decision) error {
 	if d.Signature == "" {
-		return errors.New("unsigned")
+		return ErrUnsigned
 	}
 	pub, ok := v.keys[d.KeyID]
 	if !ok {
-		return fmt.Errorf("unknown key %q", d.KeyID)
+		return fmt.Errorf("%w %q", ErrUnknownKey, d.KeyID)
 	}
 	sig, err := base64.StdEncoding.DecodeString(d.Signature)
 	if err != nil || !ed25519.Verify(pub, d.SigningPayload(), sig) {
-		return errors.New("bad signature")
+		return ErrBadSignature
 	}
 	return nil
 }
