@@ -156,10 +156,28 @@ func (p *AblyPublisher) CheckKey(ctx context.Context, channel string) error {
 	if err == nil {
 		return nil
 	}
-	var info *ably.ErrorInfo
-	if errors.As(err, &info) && (info.StatusCode == http.StatusUnauthorized || info.StatusCode == http.StatusForbidden || info.StatusCode == http.StatusNotFound) {
+	if keyRefused(err) {
 		name, _, _ := ablyconn.SplitKey(p.cfg.APIKey)
 		return fmt.Errorf("%w (%s, key %s): %v", ErrKeyRefused, ablyconn.EnvAPIKey, name, err)
 	}
 	return fmt.Errorf("ably key check: %w", err)
+}
+
+// keyRefused reports whether Ably's answer to a token request refuses the
+// key itself: unauthorised (a wrong secret), forbidden (no such right) or
+// not found (no such key); but not a timestamp that is not current or a
+// nonce seen before (40104, 40105), which this machine's clock causes and
+// which pass once it is right.
+func keyRefused(err error) bool {
+	var info *ably.ErrorInfo
+	if !errors.As(err, &info) {
+		return false
+	}
+	switch info.StatusCode {
+	case http.StatusUnauthorized:
+		return info.Code != 40104 && info.Code != 40105
+	case http.StatusForbidden, http.StatusNotFound:
+		return true
+	}
+	return false
 }

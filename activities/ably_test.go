@@ -5,7 +5,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -185,6 +187,32 @@ func TestAblyPublisherErrors(t *testing.T) {
 		err = pub.Publish(t.Context(), workflows.DefaultChannel, &ably.Message{ID: "w:c:request", Name: workflows.MsgApprovalRequest, Data: map[string]any{"a": 1}})
 		if err == nil || !isNonRetryable(err) || !strings.Contains(err.Error(), "key is refused") {
 			t.Fatalf("err = %v, want a non-retryable error saying the key is refused", err)
+		}
+	})
+	t.Run("a token error while this machine's clock is off is retryable", func(t *testing.T) {
+		// Ably refuses the publish's token (40142) and the key check's
+		// token request as not current (40104): the clock, not the key.
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			code, msg := 40142, "token expired"
+			if strings.HasSuffix(r.URL.Path, "/requestToken") {
+				code, msg = 40104, "Timestamp not current"
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprintf(w, `{"error":{"code":%d,"statusCode":401,"message":%q}}`, code, msg)
+		}))
+		t.Cleanup(srv.Close)
+		cfg := ablyconn.Config{APIKey: testKeyName + ":" + testKeySecret, Endpoint: strings.TrimPrefix(srv.URL, "http://")}
+		pub, err := NewAblyPublisher(cfg, "hitl-agent")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pub.CheckKey(t.Context(), workflows.DefaultChannel); err == nil || errors.Is(err, ErrKeyRefused) {
+			t.Fatalf("CheckKey = %v, want an error that is not a refusal", err)
+		}
+		err = pub.Publish(t.Context(), workflows.DefaultChannel, &ably.Message{ID: "w:c:request", Name: workflows.MsgApprovalRequest, Data: map[string]any{"a": 1}})
+		if err == nil || isNonRetryable(err) {
+			t.Fatalf("err = %v, want a retryable error", err)
 		}
 	})
 	t.Run("unreachable server is retryable", func(t *testing.T) {
