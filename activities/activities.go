@@ -171,7 +171,9 @@ func (a *Activities) VerifyDecision(ctx context.Context, d workflows.Decision) (
 
 // MetricDecisionsUnverified counts the decisions whose signature the
 // worker refused: hitl_decisions_unverified_total{reason} on the worker's
-// /metrics, reason one of unsigned, unknown_key, bad_signature, other_run.
+// /metrics, reason one of unknown_key, bad_signature, other_run (and
+// unsigned, though the workflow refuses an unsigned decision before it
+// asks this activity).
 const MetricDecisionsUnverified = "hitl_decisions_unverified"
 
 func countUnverified(ctx context.Context, reason string) {

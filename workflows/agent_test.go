@@ -704,6 +704,7 @@ func TestWhyIgnoreAtDeadline(t *testing.T) {
 		now       time.Time
 		published time.Time // zero: no Ably timestamp
 		inTime    bool
+		escalate  time.Duration // set: the call's rules escalate to admin then
 		want      string
 	}{
 		{name: "before", now: deadline.Add(-time.Nanosecond), want: ""},
@@ -714,10 +715,20 @@ func TestWhyIgnoreAtDeadline(t *testing.T) {
 		{name: "after, published at the expiry", now: deadline.Add(time.Second), published: deadline, inTime: true, want: "already resolved (expired)"},
 		{name: "after, published after", now: deadline.Add(time.Second), published: deadline.Add(time.Millisecond), inTime: true, want: "already resolved (expired)"},
 		{name: "before, published after", now: deadline.Add(-time.Second), published: deadline.Add(time.Millisecond), want: "published after the approval expired"},
+		// The call escalates to admin 2 minutes after it was asked: a late
+		// decision published once that was due, while the run had not
+		// escalated it, is refused; one published before counts.
+		{name: "after, published in time before a due escalation", now: deadline.Add(time.Hour), published: testStart.Add(time.Minute),
+			inTime: true, escalate: 2 * time.Minute, want: ""},
+		{name: "after, published in time after a due escalation", now: deadline.Add(time.Hour), published: testStart.Add(3 * time.Minute),
+			inTime: true, escalate: 2 * time.Minute, want: "published after the call was due to escalate to admin (03:06:05 UTC), applied after the expiry: too late"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := &approval{call: publishCall("call_1"), pending: PendingApproval{ToolCallID: "call_1", ExpiresAt: deadline}}
+			a := &approval{call: publishCall("call_1"), pending: PendingApproval{ToolCallID: "call_1", RequiredRole: "publisher", RequestedAt: testStart, ExpiresAt: deadline}}
+			if tt.escalate > 0 {
+				a.rules = &rules{need: 1, tp: ToolPolicy{MinRole: "publisher", Escalate: []EscalationStage{{After: Duration(tt.escalate), MinRole: "admin"}}}}
+			}
 			r := &run{policy: testPolicy(t), approvals: map[string]*approval{"call_1": a}, seenMsgs: map[string]bool{}}
 			d := approve("call_1", "alice", "publisher", "m1")
 			d.PublishedAt = tt.published

@@ -172,6 +172,26 @@ func lateInTime(ctx workflow.Context, why string, check func() string) string {
 	return check()
 }
 
+// whyEscalatedBefore refuses a decision applied after the expiry (though
+// published before it) when an escalation of the call was due at or
+// before the decision was published, and the run, which did not run
+// meanwhile, has not applied it: judged now, the decision would meet the
+// stage before the escalation (its role, and counts by roles the
+// escalation drops). Refused rather than judged against the stage due
+// then, so that nothing counts that the escalation would not have let
+// count.
+func whyEscalatedBefore(d Decision, a *approval) string {
+	if a.rules == nil {
+		return ""
+	}
+	st, due, ok := a.rules.nextStage(a.pending.RequestedAt)
+	if !ok || due.After(d.PublishedAt) {
+		return ""
+	}
+	return fmt.Sprintf("published after the call was due to escalate to %s (%s), applied after the expiry: too late",
+		st.MinRole, due.UTC().Format("15:04:05 UTC"))
+}
+
 // whyExpired is why a decision for an expired call is ignored.
 const whyExpired = "already resolved (expired)"
 
@@ -270,6 +290,9 @@ func (r *run) whyNotDecidable(now time.Time, d Decision, a *approval, inTime boo
 			return whyExpired
 		case !inTime:
 			return whyPublishedInTime
+		}
+		if why := whyEscalatedBefore(d, a); why != "" {
+			return why
 		}
 	case !d.PublishedAt.IsZero() && d.PublishedAt.After(a.pending.ExpiresAt):
 		return "published after the approval expired"

@@ -8,6 +8,7 @@ package loglimit
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -147,15 +148,14 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 		}
 	}
 	st.mu.Unlock()
+	var errs []error
 	for _, n := range notices {
-		if err := st.root.Handle(ctx, n); err != nil {
-			return err
-		}
+		errs = append(errs, st.root.Handle(ctx, n))
 	}
-	if !pass {
-		return nil
+	if pass {
+		errs = append(errs, h.next.Handle(ctx, r))
 	}
-	return h.next.Handle(ctx, r)
+	return errors.Join(errs...)
 }
 
 // sweepLocked ends, at most once a second, the windows that are over and

@@ -10,7 +10,7 @@
 // sends the decisions the review of 2026-12-05 found wrongly applied
 // (edit-digestless, burned-id, before-start), an edit the probe of
 // 2026-12-06 found wrongly applied (edit-surrogate) and a decision that
-// came in time while no worker ran (in-time-decision),
+// came in time while no worker ran (in-time-decision, in-time-escalated),
 // and decides calls by the policy rules beyond one approver (quorum,
 // escalate, edit), writes each history as JSON into -out with -prefix (histories recorded
 // by older code keep their names and must still replay), checks that it
@@ -210,9 +210,11 @@ type scenario struct {
 	delay time.Duration
 	// workerDown, if set, stops the worker before the decisions are sent
 	// (each stamped with the time it is sent, as the bridge stamps Ably's)
-	// and starts it again that long after.
-	workerDown time.Duration
-	decisions  []workflows.Decision
+	// and starts it again that long after; with stopBeforeDelay the worker
+	// stops before the delay instead.
+	workerDown      time.Duration
+	stopBeforeDelay bool
+	decisions       []workflows.Decision
 	// cancel cancels the run once it waits, after the decisions.
 	cancel bool
 	// wantResolved, if set, is the approval-resolved outcome per call id
@@ -320,6 +322,16 @@ func scenarios() []scenario {
 			waitPending: 1, delay: 2 * time.Second, workerDown: 6 * time.Second, decisions: []workflows.Decision{
 				dec("call-in-time-decision-1", workflows.DecisionApproved, "alice", "publisher", "msg-in-time-decision-1", ""),
 			}, wantResolved: map[string]string{"call-in-time-decision-1": workflows.OutcomeApproved}},
+		// in-time-escalated: the call (5 s) escalates to admin after 1 s;
+		// the worker stops once the request is out, alice (publisher)
+		// approves 2 s in, after the escalation was due, and the worker
+		// comes back after the expiry: her approval, published before the
+		// expiry but after the due escalation, is refused (found by the
+		// review of changeInTimeDecisions) and the call expires.
+		{name: "in-time-escalated", policy: strings.Replace(teamPolicy, `"timeout":"10m"`, `"timeout":"5s","escalate":[{"after":"1s","minRole":"admin"}]`, 1),
+			waitPending: 1, stopBeforeDelay: true, delay: 2 * time.Second, workerDown: 6 * time.Second, decisions: []workflows.Decision{
+				dec("call-in-time-escalated-1", workflows.DecisionApproved, "alice", "publisher", "msg-in-time-escalated-1", ""),
+			}, wantResolved: map[string]string{"call-in-time-escalated-1": workflows.OutcomeExpired}},
 		// burned-id: an unsigned copy of alice's message id is ignored and
 		// does not make her signed approval a duplicate
 		// (changeDecisionChecks): the tool runs, and carol's later
@@ -410,6 +422,10 @@ func record(ctx context.Context, c client.Client, wk *recorderWorker, signer *si
 			return err
 		}
 	}
+	if sc.workerDown > 0 && sc.stopBeforeDelay {
+		wk.stop()
+		logger.Info("worker stopped", "scenario", sc.name)
+	}
 	if sc.delay > 0 {
 		select {
 		case <-ctx.Done():
@@ -417,7 +433,7 @@ func record(ctx context.Context, c client.Client, wk *recorderWorker, signer *si
 		case <-time.After(sc.delay):
 		}
 	}
-	if sc.workerDown > 0 {
+	if sc.workerDown > 0 && !sc.stopBeforeDelay {
 		wk.stop()
 		logger.Info("worker stopped", "scenario", sc.name, "for", sc.workerDown)
 	}
@@ -612,7 +628,7 @@ func (*fakeActivities) CallModel(_ context.Context, req workflows.ModelRequest) 
 	}
 	var calls []workflows.ToolCall
 	switch {
-	case req.Turn == 1 && slices.Contains([]string{"approve", "expire", "unpublished", "forged", "single", "quorum", "escalate", "edit", "edit-digestless", "edit-surrogate", "in-time-decision", "burned-id", "before-start", "flaky-publish", "flaky-publish-decided"}, sc):
+	case req.Turn == 1 && slices.Contains([]string{"approve", "expire", "unpublished", "forged", "single", "quorum", "escalate", "edit", "edit-digestless", "edit-surrogate", "in-time-decision", "in-time-escalated", "burned-id", "before-start", "flaky-publish", "flaky-publish-decided"}, sc):
 		calls = []workflows.ToolCall{call("1", "publish_blog_post", `{ "title": "Introducing our new API" }`)}
 	case req.Turn == 1 && sc == "ambiguous":
 		calls = []workflows.ToolCall{
