@@ -133,13 +133,11 @@ func (p *AblyPublisher) Publish(ctx context.Context, channel string, msg *ably.M
 }
 
 // ErrKeyRefused is Ably refusing the API key: every publish would fail.
-var ErrKeyRefused = errors.New("the Ably API key is refused")
+var ErrKeyRefused = ablyconn.ErrKeyRefused
 
-// CheckKey asks Ably for a token with the API key (a token request signed
-// with the key, so the secret does not cross the wire), for the capability
-// the publisher uses on channel. It returns an error wrapping
-// ErrKeyRefused when Ably refuses the key (unknown, wrong secret, revoked,
-// or without publish on channel), and another error when Ably could not be
+// CheckKey asks Ably whether it takes the API key for the capability the
+// publisher uses on channel (ablyconn.Config.CheckKey): an error wrapping
+// ErrKeyRefused when Ably refuses it, another error when Ably could not be
 // asked (the worker starts anyway: a request that cannot be published is
 // published again later).
 func (p *AblyPublisher) CheckKey(ctx context.Context, channel string) error {
@@ -147,37 +145,5 @@ func (p *AblyPublisher) CheckKey(ctx context.Context, channel string) error {
 	if err != nil {
 		return err
 	}
-	opts := append(append([]ably.ClientOption{ably.WithLogLevel(ably.LogNone)}, p.cfg.EndpointOptions()...), ably.WithKey(p.cfg.APIKey), ably.WithUseTokenAuth(true))
-	rest, err := ably.NewREST(append(opts, p.extra...)...)
-	if err != nil {
-		return fmt.Errorf("ably key check: %w", err)
-	}
-	_, err = rest.Auth.RequestToken(ctx, &ably.TokenParams{ClientID: p.clientID, Capability: capability})
-	if err == nil {
-		return nil
-	}
-	if keyRefused(err) {
-		name, _, _ := ablyconn.SplitKey(p.cfg.APIKey)
-		return fmt.Errorf("%w (%s, key %s): %v", ErrKeyRefused, ablyconn.EnvAPIKey, name, err)
-	}
-	return fmt.Errorf("ably key check: %w", err)
-}
-
-// keyRefused reports whether Ably's answer to a token request refuses the
-// key itself: unauthorised (a wrong secret), forbidden (no such right) or
-// not found (no such key); but not a timestamp that is not current or a
-// nonce seen before (40104, 40105), which this machine's clock causes and
-// which pass once it is right.
-func keyRefused(err error) bool {
-	var info *ably.ErrorInfo
-	if !errors.As(err, &info) {
-		return false
-	}
-	switch info.StatusCode {
-	case http.StatusUnauthorized:
-		return info.Code != 40104 && info.Code != 40105
-	case http.StatusForbidden, http.StatusNotFound:
-		return true
-	}
-	return false
+	return p.cfg.CheckKey(ctx, p.clientID, capability, p.extra...)
 }

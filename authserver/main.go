@@ -48,6 +48,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/authserver"
 	"github.com/hitl/durable-approvals/internal/healthz"
 	"github.com/hitl/durable-approvals/internal/telemetry"
@@ -139,6 +140,20 @@ func run(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
+	// Every token this server signs with a key Ably refuses is refused
+	// too: stop here. Ably out of reach is only logged (the browsers may
+	// reach it where this server does not).
+	kc := cfg.Ably
+	kc.APIKey = cfg.AblyKey
+	kctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	err = kc.CheckKey(kctx, keyCheckClientID, authserver.Capability(cfg.Channel))
+	cancel()
+	switch {
+	case errors.Is(err, ablyconn.ErrKeyRefused):
+		return err
+	case err != nil && ctx.Err() == nil:
+		logger.Warn("could not check the Ably key: Ably did not answer", "ablyEndpoint", kc.Endpoint, "err", err)
+	}
 	if cfg.HealthAddr != "" {
 		// Unhealthy while the users file is unusable: every login is
 		// refused then.
@@ -150,6 +165,10 @@ func run(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wri
 	}
 	return srv.ListenAndServe(ctx)
 }
+
+// keyCheckClientID is the clientId of the token the start-up key check
+// asks for (the token is not used).
+const keyCheckClientID = "hitl-authserver-key-check"
 
 func newLogger(cfg Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +15,9 @@ import (
 	"time"
 
 	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/internal/ablyconn"
+	"github.com/hitl/durable-approvals/internal/ablylocal"
+	"github.com/hitl/durable-approvals/internal/ablylocal/ablytest"
 	"github.com/hitl/durable-approvals/internal/authserver"
 	"github.com/hitl/durable-approvals/internal/testutil"
 	"github.com/hitl/durable-approvals/workflows"
@@ -173,7 +177,8 @@ func writePolicy(t *testing.T, dir string) string {
 func TestServeUntilCancelled(t *testing.T) {
 	dir := t.TempDir()
 	users := filepath.Join(dir, "users.json")
-	env := config.Env{"AUTH_USERS_FILE": users, "ABLY_API_KEY": "app.key:s3cret"}
+	ably := ablytest.Start(t, ablylocal.Config{}) // the start-up check asks it about the key
+	env := config.Env{"AUTH_USERS_FILE": users, "ABLY_API_KEY": ablytest.APIKey, "ABLY_ENDPOINT": ably.Conn.Endpoint}
 	if _, err := runT(t, t.Context(), env, "alice-password\n", "useradd", "-name", "alice", "-role", "publisher"); err != nil {
 		t.Fatal(err)
 	}
@@ -212,6 +217,63 @@ func TestServeUntilCancelled(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("serve did not stop after cancel")
+	}
+}
+
+// TestServeChecksTheAblyKey: a server whose key Ably refuses would sign
+// tokens every approver then has refused, while it looked healthy: it
+// stops at once, naming the key. An Ably that does not answer is only
+// logged.
+func TestServeChecksTheAblyKey(t *testing.T) {
+	ably := ablytest.Start(t, ablylocal.Config{})
+	for _, tt := range []struct {
+		name, key, endpoint string
+		refused             bool
+	}{
+		{"a wrong secret", ablytest.KeyName + ":not-the-secret", ably.Conn.Endpoint, true},
+		{"an unknown key", "app.unknown:whatever", ably.Conn.Endpoint, true},
+		{"Ably out of reach", ablytest.APIKey, fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t)), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			users := filepath.Join(t.TempDir(), "users.json")
+			env := config.Env{"AUTH_USERS_FILE": users, "ABLY_API_KEY": tt.key, "ABLY_ENDPOINT": tt.endpoint,
+				"AUTH_LISTEN": fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))}
+			if _, err := runT(t, t.Context(), env, "alice-password\n", "useradd", "-name", "alice", "-role", "publisher"); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			done := make(chan error, 1)
+			var out string
+			go func() {
+				var err error
+				out, err = runT(t, ctx, env, "", "serve", "-log-format", "json")
+				done <- err
+			}()
+			if tt.refused {
+				err := <-done
+				if !errors.Is(err, ablyconn.ErrKeyRefused) || strings.Contains(err.Error(), "not-the-secret") {
+					t.Fatalf("serve = %v, want the key refused (without its secret)", err)
+				}
+				return
+			}
+			addr := "http://" + env["AUTH_LISTEN"] + "/healthz"
+			testutil.WaitFor(t, 20*time.Second, "the server up", func() (bool, error) {
+				resp, err := http.Get(addr)
+				if err != nil {
+					return false, err
+				}
+				resp.Body.Close()
+				return resp.StatusCode == http.StatusOK, nil
+			})
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatalf("serve = %v after cancel, want nil", err)
+			}
+			if !strings.Contains(out, "could not check the Ably key") {
+				t.Errorf("no warning about the unchecked key:\n%s", out)
+			}
+		})
 	}
 }
 
