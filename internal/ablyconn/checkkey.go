@@ -2,9 +2,13 @@ package ablyconn
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/ably/ably-go/ably"
 )
@@ -25,32 +29,52 @@ func (c Config) CheckKey(ctx context.Context, clientID, capability string, extra
 	if err != nil {
 		return fmt.Errorf("ably key check: %w", err)
 	}
-	_, err = rest.Auth.RequestToken(ctx, &ably.TokenParams{ClientID: clientID, Capability: capability})
-	if err == nil {
-		return nil
+	name, _, _ := SplitKey(c.APIKey)
+	td, err := rest.Auth.RequestToken(ctx, &ably.TokenParams{ClientID: clientID, Capability: capability})
+	if err != nil {
+		if keyRefused(err) {
+			return fmt.Errorf("%w (%s, key %s): %v", ErrKeyRefused, EnvAPIKey, name, err)
+		}
+		return fmt.Errorf("ably key check: %w", err)
 	}
-	if keyRefused(err) {
-		name, _, _ := SplitKey(c.APIKey)
-		return fmt.Errorf("%w (%s, key %s): %v", ErrKeyRefused, EnvAPIKey, name, err)
+	// Ably grants what both the request and the key allow: a key with
+	// fewer rights gets a token with fewer, not a refusal.
+	if missing := missingRights(capability, td.Capability); missing != "" {
+		return fmt.Errorf("%w (%s, key %s): it lacks %s", ErrKeyRefused, EnvAPIKey, name, missing)
 	}
-	return fmt.Errorf("ably key check: %w", err)
+	return nil
 }
 
+// keyRefusedCodes are Ably's error codes that refuse a key itself: invalid
+// or incompatible credentials, a key revoked, expired or disabled, an
+// action the key does not permit, no such key. Anything else (a clock that
+// is off, 40104; an account limit; a proxy's own 403 or 404, which ably-go
+// reports with a generic code) is not the key's fault.
+var keyRefusedCodes = map[ably.ErrorCode]bool{40101: true, 40102: true, 40103: true, 40131: true, 40132: true, 40133: true, 40160: true, 40400: true}
+
 // keyRefused reports whether Ably's answer to a token request refuses the
-// key itself: unauthorised (a wrong secret), forbidden (no such right) or
-// not found (no such key); but not a timestamp that is not current or a
-// nonce seen before (40104, 40105), which this machine's clock causes and
-// which pass once it is right.
+// key itself (keyRefusedCodes).
 func keyRefused(err error) bool {
 	var info *ably.ErrorInfo
-	if !errors.As(err, &info) {
-		return false
+	return errors.As(err, &info) && keyRefusedCodes[info.Code] &&
+		(info.StatusCode == http.StatusUnauthorized || info.StatusCode == http.StatusForbidden || info.StatusCode == http.StatusNotFound)
+}
+
+// missingRights returns the operations of requested (a capability, JSON)
+// that granted does not hold, as "op on resource, ...", or "" when it holds
+// them all or either cannot be read (then Ably is the judge).
+func missingRights(requested, granted string) string {
+	var req, got map[string][]string
+	if json.Unmarshal([]byte(requested), &req) != nil || json.Unmarshal([]byte(granted), &got) != nil {
+		return ""
 	}
-	switch info.StatusCode {
-	case http.StatusUnauthorized:
-		return info.Code != 40104 && info.Code != 40105
-	case http.StatusForbidden, http.StatusNotFound:
-		return true
+	var missing []string
+	for _, res := range slices.Sorted(maps.Keys(req)) {
+		for _, op := range req[res] {
+			if !slices.Contains(got[res], op) && !slices.Contains(got[res], "*") {
+				missing = append(missing, op+" on "+res)
+			}
+		}
 	}
-	return false
+	return strings.Join(missing, ", ")
 }
