@@ -55,6 +55,9 @@ func (r *run) onDecision(ctx workflow.Context, d Decision) {
 	if why == "" {
 		why = whyEditTwoWays(ctx, d)
 	}
+	if why == "" {
+		why = whyEscalationDue(ctx, a)
+	}
 	if why != "" {
 		r.ignore(ctx, e, a, why)
 		return
@@ -189,6 +192,27 @@ func whyEscalatedBefore(d Decision, a *approval) string {
 		return ""
 	}
 	return fmt.Sprintf("published after the call was due to escalate to %s (%s), applied after the expiry: too late",
+		st.MinRole, due.UTC().Format("15:04:05 UTC"))
+}
+
+// whyEscalationDue refuses a decision, otherwise valid and applied before
+// the call's expiry, when an escalation of the call is due and the run has
+// not applied it yet (awaitRules applies escalations, and may be busy
+// publishing a revision of the request): judged now, it would meet the
+// stage before the escalation. Since changeDueEscalation; the version is
+// asked only for such a decision. A decision applied after the expiry is
+// judged by whyEscalatedBefore.
+func whyEscalationDue(ctx workflow.Context, a *approval) string {
+	if a == nil || a.rules == nil || !a.isPending() {
+		return ""
+	}
+	now := workflow.Now(ctx)
+	st, due, ok := a.rules.nextStage(a.pending.RequestedAt)
+	if !ok || now.Before(due) || !now.Before(a.pending.ExpiresAt) ||
+		workflow.GetVersion(ctx, changeDueEscalation, workflow.DefaultVersion, 1) < 1 {
+		return ""
+	}
+	return fmt.Sprintf("needs %s since %s (the escalation is being applied): send the decision again if your role allows",
 		st.MinRole, due.UTC().Format("15:04:05 UTC"))
 }
 

@@ -56,6 +56,9 @@ type harness struct {
 	// (Ably unreachable), then they succeed.
 	publishErr  error
 	publishDown int
+	// publishFailNth, if set, fails every attempt of that publish (1 is
+	// the first) with a retryable error.
+	publishFailNth int
 
 	// policy and schemas are the worker's (ActivityWorkerPolicy); run
 	// moves a policy given in the input here. key signs the decisions
@@ -178,7 +181,7 @@ func (h *harness) publishRequest(ctx context.Context, in ApprovalRequestInput) e
 	if h.publishErr != nil {
 		return h.publishErr
 	}
-	if h.publishes <= h.publishDown {
+	if h.publishes <= h.publishDown || h.publishes == h.publishFailNth {
 		return temporal.NewApplicationError("ably unreachable", "Ably")
 	}
 	h.requests = append(h.requests, in)

@@ -466,3 +466,28 @@ func jsonEqual(a, b any) bool {
 	y, _ := json.Marshal(b)
 	return string(x) == string(y)
 }
+
+// TestEscalationDueWhileARevisionIsPublished: the call escalates to admin
+// after 1 minute; alice's approval at 55 s is counted and a revision of the
+// request is published, which fails for about 15 s (Ably unreachable), so
+// the run applies the escalation only after it. bob (publisher) approves at
+// 65 s, when the escalation is due: his approval must not complete the
+// quorum (found by the review). Two admins then approve.
+func TestEscalationDueWhileARevisionIsPublished(t *testing.T) {
+	h := newHarness(t)
+	h.policy = rulesPolicy(t, `{"minRole":"publisher","timeout":"10m","approvals":2,"escalate":[{"after":"1m","minRole":"admin"}]}`)
+	h.model = script(calls(publishCall("call_1")), answer("done"))
+	h.publishFailNth = 2 // the revision after alice's count
+	h.decide(55*time.Second, approve("call_1", "alice", "publisher", "m1"))
+	h.decide(65*time.Second, approve("call_1", "bob", "publisher", "m2"))
+	h.decide(3*time.Minute, approve("call_1", "carol", "admin", "m3"))
+	h.decide(4*time.Minute, approve("call_1", "dave", "admin", "m4"))
+	res := h.run(AgentInput{})
+
+	wantKinds(t, res.Audit, "requested:call_1", "counted:call_1",
+		"ignored:call_1:needs admin since 03:05:05 UTC (the escalation is being applied): send the decision again if your role allows",
+		"escalated:call_1", "counted:call_1", "approved:call_1", "executed:call_1")
+	if ran := h.tools(); len(ran) != 1 || ran[0].ApprovedBy != "carol,dave" {
+		t.Errorf("tool requests = %+v, want one approved by carol,dave", ran)
+	}
+}

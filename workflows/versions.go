@@ -77,6 +77,14 @@ const (
 	// fires while decisions wait to be applied, so no other run's history
 	// changes.
 	changeInTimeDecisions = "in-time-decisions"
+	// changeDueEscalation (version 1), found by the review of 2026-12-06:
+	// a decision that reaches a call whose escalation is due but not
+	// applied yet (the run is busy publishing a revision of the request,
+	// which may take minutes while Ably fails) is refused; before, it was
+	// judged by the stage before the escalation, so lower roles could
+	// still approve. Asked only for such a decision, so no other run's
+	// history changes.
+	changeDueEscalation = "due-escalation"
 )
 
 // Versions of changeWorkerPolicy.

@@ -10,13 +10,14 @@
 // sends the decisions the review of 2026-12-05 found wrongly applied
 // (edit-digestless, burned-id, before-start), an edit the probe of
 // 2026-12-06 found wrongly applied (edit-surrogate) and a decision that
-// came in time while no worker ran (in-time-decision, in-time-escalated),
+// came in time while no worker ran (in-time-decision, in-time-escalated)
+// and one that came while an escalation was due (due-escalation),
 // and decides calls by the policy rules beyond one approver (quorum,
 // escalate, edit), writes each history as JSON into -out with -prefix (histories recorded
 // by older code keep their names and must still replay), checks that it
 // replays, and stops the server.
 //
-//	go run ./workflows/internal/recordhistory [-temporal .bin/temporal] [-out workflows/testdata/replay] [-prefix v9-] [-only quorum,edit]
+//	go run ./workflows/internal/recordhistory [-temporal .bin/temporal] [-out workflows/testdata/replay] [-prefix v10-] [-only quorum,edit]
 package main
 
 import (
@@ -92,7 +93,7 @@ func main() {
 	fs := flag.NewFlagSet("recordhistory", flag.ContinueOnError)
 	fs.StringVar(&cfg.TemporalCLI, "temporal", cli, "temporal CLI binary (env TEMPORAL_CLI)")
 	fs.StringVar(&cfg.OutDir, "out", filepath.Join("workflows", "testdata", "replay"), "directory for the history JSON files")
-	fs.StringVar(&cfg.Prefix, "prefix", "v9-", "prefix of the file names: histories recorded by older code keep theirs (approve.json, ...) and must still replay")
+	fs.StringVar(&cfg.Prefix, "prefix", "v10-", "prefix of the file names: histories recorded by older code keep theirs (approve.json, ...) and must still replay")
 	fs.DurationVar(&cfg.Timeout, "timeout", 2*time.Minute, "bound of the whole recording")
 	only := fs.String("only", "", "comma-separated scenarios to record (default: all)")
 	err := fs.Parse(os.Args[1:])
@@ -214,7 +215,9 @@ type scenario struct {
 	// stops before the delay instead.
 	workerDown      time.Duration
 	stopBeforeDelay bool
-	decisions       []workflows.Decision
+	// waits, if set, passes waits[i] before decision i (after the delay).
+	waits     []time.Duration
+	decisions []workflows.Decision
 	// cancel cancels the run once it waits, after the decisions.
 	cancel bool
 	// wantResolved, if set, is the approval-resolved outcome per call id
@@ -332,6 +335,19 @@ func scenarios() []scenario {
 			waitPending: 1, stopBeforeDelay: true, delay: 2 * time.Second, workerDown: 6 * time.Second, decisions: []workflows.Decision{
 				dec("call-in-time-escalated-1", workflows.DecisionApproved, "alice", "publisher", "msg-in-time-escalated-1", ""),
 			}, wantResolved: map[string]string{"call-in-time-escalated-1": workflows.OutcomeExpired}},
+		// due-escalation: the call (two approvals) escalates to admin after
+		// 3 s; alice's count at 2.5 s makes the run publish a revision of
+		// the request, which Ably refuses for ~15 s (retried), so the run
+		// applies the escalation only after it. bob (publisher) approves at
+		// 3.5 s, when the escalation is due: refused (changeDueEscalation;
+		// older code let alice and bob approve). Two admins then approve.
+		{name: "due-escalation", policy: strings.Replace(teamPolicy, `"timeout":"10m"`, `"timeout":"40s","approvals":2,"escalate":[{"after":"3s","minRole":"admin"}]`, 1),
+			waitPending: 1, waits: []time.Duration{2500 * time.Millisecond, time.Second, 17 * time.Second, time.Second}, decisions: []workflows.Decision{
+				dec("call-due-escalation-1", workflows.DecisionApproved, "alice", "publisher", "msg-due-escalation-1", ""),
+				dec("call-due-escalation-1", workflows.DecisionApproved, "bob", "publisher", "msg-due-escalation-2", ""),
+				dec("call-due-escalation-1", workflows.DecisionApproved, "carol", "admin", "msg-due-escalation-3", ""),
+				dec("call-due-escalation-1", workflows.DecisionApproved, "dave", "admin", "msg-due-escalation-4", ""),
+			}, wantResolved: map[string]string{"call-due-escalation-1": workflows.OutcomeApproved}},
 		// burned-id: an unsigned copy of alice's message id is ignored and
 		// does not make her signed approval a duplicate
 		// (changeDecisionChecks): the tool runs, and carol's later
@@ -438,6 +454,13 @@ func record(ctx context.Context, c client.Client, wk *recorderWorker, signer *si
 		logger.Info("worker stopped", "scenario", sc.name, "for", sc.workerDown)
 	}
 	for i, d := range sc.decisions {
+		if i < len(sc.waits) {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(sc.waits[i]):
+			}
+		}
 		if sc.workerDown > 0 && d.PublishedAt.IsZero() {
 			d.PublishedAt = time.Now().UTC() // as the bridge sets Ably's timestamp
 		}
@@ -628,7 +651,7 @@ func (*fakeActivities) CallModel(_ context.Context, req workflows.ModelRequest) 
 	}
 	var calls []workflows.ToolCall
 	switch {
-	case req.Turn == 1 && slices.Contains([]string{"approve", "expire", "unpublished", "forged", "single", "quorum", "escalate", "edit", "edit-digestless", "edit-surrogate", "in-time-decision", "in-time-escalated", "burned-id", "before-start", "flaky-publish", "flaky-publish-decided"}, sc):
+	case req.Turn == 1 && slices.Contains([]string{"approve", "expire", "unpublished", "forged", "single", "quorum", "escalate", "edit", "edit-digestless", "edit-surrogate", "in-time-decision", "in-time-escalated", "due-escalation", "burned-id", "before-start", "flaky-publish", "flaky-publish-decided"}, sc):
 		calls = []workflows.ToolCall{call("1", "publish_blog_post", `{ "title": "Introducing our new API" }`)}
 	case req.Turn == 1 && sc == "ambiguous":
 		calls = []workflows.ToolCall{
@@ -685,6 +708,10 @@ func (f *fakeActivities) PublishApprovalRequest(_ context.Context, in workflows.
 		}
 	case "record-flaky-publish-decided":
 		return temporal.NewApplicationError("ably unreachable", "AblyError")
+	case "record-due-escalation":
+		if in.Data.Revision == 1 {
+			return temporal.NewApplicationError("ably unreachable", "AblyError")
+		}
 	}
 	return nil
 }
