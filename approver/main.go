@@ -293,7 +293,7 @@ func (b bridgeFlags) Validate() error {
 // bridgeLogger is the bridge's logger: JSON lines, at most
 // loglimit.DefaultPerWindow warnings or errors of one message a minute
 // (the bridge logs each message it drops, and any approver can publish on
-// the channel); the drops are all counted in hitl_bridge_dropped_total.
+// the channel); the drops are all counted in hitl_bridge_decisions_dropped_total.
 func bridgeLogger(w io.Writer) *slog.Logger {
 	return slog.New(loglimit.New(slog.NewJSONHandler(w, nil), loglimit.Options{}))
 }

@@ -73,9 +73,12 @@ const (
 	// by the time the run acts on the expiry counts, although the workflow
 	// task that applies it runs after the expiry (no worker ran meanwhile:
 	// a deploy, an outage). Before, it was ignored as "already resolved
-	// (expired)". Asked only for such a decision, and when the expiry timer
-	// fires while decisions wait to be applied, so no other run's history
-	// changes.
+	// (expired)". Such a decision published after an escalation of the
+	// call fell due, which the run has not applied, is refused
+	// (whyEscalatedBefore; added to version 1 before any run of it
+	// existed outside this change's own tests). Asked only for such a
+	// decision, and when the expiry timer fires while decisions wait to be
+	// applied, so no other run's history changes.
 	changeInTimeDecisions = "in-time-decisions"
 	// changeDueEscalation (version 1), found by the review of 2026-12-06:
 	// a decision that reaches a call whose escalation is due but not

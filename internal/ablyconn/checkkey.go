@@ -46,11 +46,13 @@ func (c Config) CheckKey(ctx context.Context, clientID, capability string, extra
 }
 
 // keyRefusedCodes are Ably's error codes that refuse a key itself: invalid
-// or incompatible credentials, a key revoked, expired or disabled, an
-// action the key does not permit, no such key. Anything else (a clock that
-// is off, 40104; an account limit; a proxy's own 403 or 404, which ably-go
-// reports with a generic code) is not the key's fault.
-var keyRefusedCodes = map[ably.ErrorCode]bool{40101: true, 40102: true, 40103: true, 40131: true, 40132: true, 40133: true, 40160: true, 40400: true}
+// or incompatible credentials, a key revoked or expired, an action the key
+// does not permit, no such key. Anything else (a clock that is off, 40104;
+// an account limit; a proxy's own 403 or 404 page, which ably-go reports
+// with the generic 40000) is not the key's fault. A proxy that answers 404
+// with a JSON body that is not Ably's gets 40400 from ably-go and reads as
+// no such key: at start, a misrouted endpoint is worth stopping for.
+var keyRefusedCodes = map[ably.ErrorCode]bool{40101: true, 40102: true, 40103: true, 40131: true, 40132: true, 40160: true, 40400: true}
 
 // keyRefused reports whether Ably's answer to a token request refuses the
 // key itself (keyRefusedCodes).

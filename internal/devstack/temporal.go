@@ -123,9 +123,10 @@ func ensureTemporalCLI(ctx context.Context, c Config, log io.Writer) (string, er
 // each visibility record written, each visibility query) reads the cluster
 // metadata from the database again, through that one connection; it does
 // so for attributes added while the server runs. A server's default is a
-// 60 s cache, and it is what this stack gets: with SQLite visibility the
-// types are those of the fixed columns, and a custom attribute is a
-// namespace alias (ensureSearchAttributes), which the cache does not hold.
+// 60 s cache, and it is what this stack gets. Attributes added while the
+// server runs may then be refused by some of its services for a while, so
+// the stack adds them only to a database made without them, and restarts
+// the server then (Stack.ensureSearchAttributes).
 // A decision's upsert no longer waits for that read (docs/BENCHMARKS.md).
 func temporalArgs(c Config) []string {
 	args := []string{

@@ -137,10 +137,10 @@ func TestDevServerRestartKeepsSearchAttributes(t *testing.T) {
 }
 
 // upsertAndFind runs a workflow on cfg's server that upserts the
-// workflow's search attributes, and finds it by them in visibility: the
-// attributes ensureSearchAttributes added while the server ran are usable
-// at once, although the stack turns the CLI's forced refresh of the
-// search attributes' cache off (temporalArgs).
+// workflow's search attributes, and finds it by them in visibility: after
+// Stack.ensureSearchAttributes added them and restarted the server, the
+// first upsert is taken, although the stack turns the CLI's forced refresh
+// of the search attributes' cache off (temporalArgs).
 func upsertAndFind(t *testing.T, ctx context.Context, cfg Config) {
 	t.Helper()
 	tc, err := dialTemporal(ctx, cfg, nil, time.Minute)

@@ -3,7 +3,8 @@
 // junk on the approvals channel, which the bridge drops and logs one line
 // each) cannot fill the disk with the same line. What it holds back it
 // counts and reports: a line says when it starts holding a message back,
-// and another how many lines it held back once the window is over.
+// and another how many lines it held back, with the first line logged
+// after the window is over.
 package loglimit
 
 import (
