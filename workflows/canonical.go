@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -352,24 +353,23 @@ func HasLoneSurrogate(s string) bool {
 			i++ // a two-byte escape: \\, \", \n, ...
 			continue
 		}
-		hi, ok := hex4(s, i+2)
+		r, ok := hex4(s, i+2)
 		if !ok {
 			i++ // not JSON: the parser refuses it
 			continue
 		}
-		switch {
-		case hi >= 0xD800 && hi < 0xDC00:
-			if i+8 <= len(s) && s[i+6] == '\\' && s[i+7] == 'u' {
-				if lo, ok := hex4(s, i+8); ok && lo >= 0xDC00 && lo < 0xE000 {
-					i += 11
-					continue
-				}
-			}
-			return true
-		case hi >= 0xDC00 && hi < 0xE000:
-			return true
+		if !utf16.IsSurrogate(r) {
+			i += 5
+			continue
 		}
-		i += 5
+		// A half: a character only with the other half right after it.
+		if i+8 <= len(s) && s[i+6] == '\\' && s[i+7] == 'u' {
+			if lo, ok := hex4(s, i+8); ok && utf16.DecodeRune(r, lo) != utf8.RuneError {
+				i += 11
+				continue
+			}
+		}
+		return true
 	}
 	return false
 }
