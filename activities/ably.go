@@ -138,8 +138,7 @@ var ErrKeyRefused = ablyconn.ErrKeyRefused
 // CheckKey asks Ably whether it takes the API key for the capability the
 // publisher uses on channel (ablyconn.Config.CheckKey): an error wrapping
 // ErrKeyRefused when Ably refuses it, another error when Ably could not be
-// asked (the worker starts anyway: a request that cannot be published is
-// published again later).
+// asked. Publish asks it after a token error.
 func (p *AblyPublisher) CheckKey(ctx context.Context, channel string) error {
 	capability, err := PublishCapability(channel)
 	if err != nil {

@@ -48,7 +48,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/hitl/durable-approvals/config"
-	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/authserver"
 	"github.com/hitl/durable-approvals/internal/healthz"
 	"github.com/hitl/durable-approvals/internal/telemetry"
@@ -145,14 +144,8 @@ func run(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wri
 	// reach it where this server does not).
 	kc := cfg.Ably
 	kc.APIKey = cfg.AblyKey
-	kctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	err = kc.CheckKey(kctx, keyCheckClientID, authserver.Capability(cfg.Channel))
-	cancel()
-	switch {
-	case errors.Is(err, ablyconn.ErrKeyRefused):
+	if err := kc.RequireKey(ctx, logger, keyCheckClientID, authserver.Capability(cfg.Channel)); err != nil {
 		return err
-	case err != nil && ctx.Err() == nil:
-		logger.Warn("could not check the Ably key: Ably did not answer", "ablyEndpoint", kc.Endpoint, "err", err)
 	}
 	if cfg.HealthAddr != "" {
 		// Unhealthy while the users file is unusable: every login is

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -60,14 +59,12 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	// A key Ably refuses would fail every approval request: stop here.
 	// Ably out of reach is no reason not to start (a request that cannot
 	// be published is published again later).
-	kctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	err = publisher.CheckKey(kctx, cfg.Channel)
-	cancel()
-	switch {
-	case errors.Is(err, activities.ErrKeyRefused):
+	capability, err := activities.PublishCapability(cfg.Channel)
+	if err != nil {
 		return err
-	case err != nil && ctx.Err() == nil:
-		logger.Warn("could not check the Ably key: Ably did not answer", "ablyEndpoint", cfg.Ably.Endpoint, "err", err)
+	}
+	if err := cfg.Ably.RequireKey(ctx, logger, cfg.AgentClientID, capability); err != nil {
+		return err
 	}
 	verifier, err := signing.ParseVerifier(cfg.VerifyKeys)
 	if err != nil {

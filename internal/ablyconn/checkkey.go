@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ably/ably-go/ably"
 )
@@ -41,6 +43,23 @@ func (c Config) CheckKey(ctx context.Context, clientID, capability string, extra
 	// fewer rights gets a token with fewer, not a refusal.
 	if missing := missingRights(capability, td.Capability); missing != "" {
 		return fmt.Errorf("%w (%s, key %s): it lacks %s", ErrKeyRefused, EnvAPIKey, name, missing)
+	}
+	return nil
+}
+
+// RequireKey is the start-up check of a program that signs with c's key:
+// CheckKey within 15 s, returning only a refusal (the program must stop:
+// everything it would sign is refused too). Ably out of reach, or any
+// other answer, is logged as a warning and nil is returned.
+func (c Config) RequireKey(ctx context.Context, log *slog.Logger, clientID, capability string) error {
+	kctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	err := c.CheckKey(kctx, clientID, capability)
+	switch {
+	case errors.Is(err, ErrKeyRefused):
+		return err
+	case err != nil && ctx.Err() == nil:
+		log.Warn("could not check the Ably key: Ably did not answer", "ablyEndpoint", c.Endpoint, "err", err)
 	}
 	return nil
 }
