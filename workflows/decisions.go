@@ -184,11 +184,8 @@ func lateInTime(ctx workflow.Context, why string, check func() string) string {
 // then, so that nothing counts that the escalation would not have let
 // count.
 func whyEscalatedBefore(d Decision, a *approval) string {
-	if a.rules == nil {
-		return ""
-	}
-	st, due, ok := a.rules.nextStage(a.pending.RequestedAt)
-	if !ok || due.After(d.PublishedAt) {
+	st, due, ok := a.stageDueBy(d.PublishedAt)
+	if !ok {
 		return ""
 	}
 	return fmt.Sprintf("published after the call was due to escalate to %s (%s), applied after the expiry: too late",
@@ -203,17 +200,30 @@ func whyEscalatedBefore(d Decision, a *approval) string {
 // asked only for such a decision. A decision applied after the expiry is
 // judged by whyEscalatedBefore.
 func whyEscalationDue(ctx workflow.Context, a *approval) string {
-	if a == nil || a.rules == nil || !a.isPending() {
+	if a == nil || !a.isPending() {
 		return ""
 	}
 	now := workflow.Now(ctx)
-	st, due, ok := a.rules.nextStage(a.pending.RequestedAt)
-	if !ok || now.Before(due) || !now.Before(a.pending.ExpiresAt) ||
+	st, due, ok := a.stageDueBy(now)
+	if !ok || !now.Before(a.pending.ExpiresAt) ||
 		workflow.GetVersion(ctx, changeDueEscalation, workflow.DefaultVersion, 1) < 1 {
 		return ""
 	}
 	return fmt.Sprintf("needs %s since %s (the escalation is being applied): send the decision again if your role allows",
 		st.MinRole, due.UTC().Format("15:04:05 UTC"))
+}
+
+// stageDueBy returns the next escalation stage of approval a and when it
+// was due, if it was due at or before t and the run has not applied it.
+func (a *approval) stageDueBy(t time.Time) (EscalationStage, time.Time, bool) {
+	if a.rules == nil {
+		return EscalationStage{}, time.Time{}, false
+	}
+	st, due, ok := a.rules.nextStage(a.pending.RequestedAt)
+	if !ok || due.After(t) {
+		return EscalationStage{}, time.Time{}, false
+	}
+	return st, due, true
 }
 
 // whyExpired is why a decision for an expired call is ignored.
