@@ -6,7 +6,7 @@
 //	approver approve TOOLCALLID      approve one request and exit (--digest: the arguments listed; --edit: with edits)
 //	approver reject TOOLCALLID --reason TEXT
 //	approver bridge                  run the Ably → Temporal bridge
-//	approver keygen [-id k1]         make a decision signing key pair
+//	approver keygen [-id ID]         make a decision signing key pair
 //
 // Configuration comes from flags and the environment (see --help).
 package main
@@ -51,7 +51,7 @@ Commands:
                              the arguments were edited since they were published)
   reject  TOOLCALLID --reason TEXT [--force] [--wait 10s]
   bridge                     forward approval-responses from Ably to Temporal
-  keygen [--id k1]           print a new decision signing key pair (bridge and worker)
+  keygen [--id ID]           print a new decision signing key pair (bridge and worker; id: k-<12 hex> of its key)
   help                       show this help
 
 Environment:
@@ -402,7 +402,7 @@ func shutdown(ctx context.Context, log *slog.Logger, what string, stop func(cont
 // HITL_DECISION_SIGNING_KEY and the worker's HITL_DECISION_VERIFY_KEYS.
 func runKeygen(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("keygen", "", stderr)
-	id := fs.String("id", "k1", "key id (a-z 0-9 . _ -), so that keys can be rotated")
+	id := fs.String("id", "", "key id (a-z 0-9 . _ -), so that keys can be rotated (default: k- and 12 hex digits of the public key's SHA-256, so each new pair has its own)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err

@@ -10,6 +10,7 @@ import (
 	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/loglimit"
+	"github.com/hitl/durable-approvals/internal/signing"
 )
 
 func TestRunExitCodes(t *testing.T) {
@@ -126,5 +127,43 @@ func TestBridgeLoggerHoldsBackFloods(t *testing.T) {
 	}
 	if !json.Valid([]byte(lines[0])) {
 		t.Errorf("not JSON lines: %s", lines[0])
+	}
+}
+
+// Two pairs made without -id, as an operator rotating keys makes them,
+// get ids of their own, so a worker can list the old and the new public
+// key side by side.
+func TestKeygenTwiceWithoutIDRotates(t *testing.T) {
+	var verify []string
+	for range 2 {
+		var stdout, stderr bytes.Buffer
+		if code := run(t.Context(), []string{"keygen"}, nil, strings.NewReader(""), &stdout, &stderr); code != exitOK {
+			t.Fatalf("keygen: exit %d: %s", code, stderr.String())
+		}
+		var signKey string
+		for line := range strings.Lines(stdout.String()) {
+			line = strings.TrimSpace(line)
+			if v, ok := strings.CutPrefix(line, config.EnvDecisionVerifyKeys+"="); ok {
+				verify = append(verify, v)
+			}
+			if v, ok := strings.CutPrefix(line, config.EnvDecisionSigningKey+"="); ok {
+				signKey = v
+			}
+		}
+		if _, err := signing.ParseSigner(signKey); err != nil {
+			t.Fatalf("keygen's signing key: %v\n%s", err, stdout.String())
+		}
+	}
+	if len(verify) != 2 {
+		t.Fatalf("want 2 verify keys, got %q", verify)
+	}
+	v, err := signing.ParseVerifier(strings.Join(verify, ","))
+	if err != nil {
+		t.Fatalf("a worker refuses both pairs listed together: %v", err)
+	}
+	for _, id := range v.KeyIDs() {
+		if !strings.HasPrefix(id, "k-") || len(id) != len("k-")+12 {
+			t.Errorf("key id %q: want k- and 12 hex digits", id)
+		}
 	}
 }

@@ -13,12 +13,15 @@
 //	HITL_DECISION_SIGNING_KEY=<id>:<base64 Ed25519 seed, 32 bytes>
 //	HITL_DECISION_VERIFY_KEYS=<id>:<base64 Ed25519 public key>[,<id>:<key>...]
 //
-// and Generate makes a new pair.
+// and Generate makes a new pair; with no id given, the pair's id comes from
+// its public key (DerivedKeyID), so that every new pair has an id of its own.
 package signing
 
 import (
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -146,17 +149,33 @@ func (v *Verifier) Verify(d workflows.Decision) error {
 	return nil
 }
 
+// DerivedKeyID is the id Generate gives a pair when none is asked for:
+// "k-" and the first 12 hex digits of the SHA-256 of the public key. Two
+// pairs made apart get different ids (a worker refuses an id listed twice,
+// and a rotation needs the old and the new key listed side by side), and
+// the id names the key it belongs to.
+func DerivedKeyID(pub ed25519.PublicKey) string {
+	sum := sha256.Sum256(pub)
+	return "k-" + hex.EncodeToString(sum[:6])
+}
+
 // Generate makes a new key pair with id from random and returns its text
 // forms: the signing key for the bridge and the verify key for the worker.
+// An empty id is DerivedKeyID of the new public key.
 func Generate(id string, random io.Reader) (signingKey, verifyKey string, err error) {
-	if err := validKeyID(id); err != nil {
-		return "", "", err
+	if id != "" {
+		if err := validKeyID(id); err != nil {
+			return "", "", err
+		}
 	}
 	seed := make([]byte, ed25519.SeedSize)
 	if _, err := io.ReadFull(random, seed); err != nil {
 		return "", "", fmt.Errorf("generate key: %w", err)
 	}
 	pub := ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey)
+	if id == "" {
+		id = DerivedKeyID(pub)
+	}
 	return id + ":" + base64.StdEncoding.EncodeToString(seed), id + ":" + base64.StdEncoding.EncodeToString(pub), nil
 }
 

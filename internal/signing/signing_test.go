@@ -2,6 +2,7 @@ package signing
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/rand"
 	"strings"
 	"testing"
@@ -135,5 +136,25 @@ func TestNewPairVerifiesItsOwnSignatures(t *testing.T) {
 	}
 	if _, _, err := NewPair("bad id!", bytes.NewReader(bytes.Repeat([]byte{2}, 32))); err == nil {
 		t.Fatal("NewPair with a bad key id: no error")
+	}
+}
+
+func TestGenerateDerivesTheIDFromTheKey(t *testing.T) {
+	seed := bytes.Repeat([]byte{3}, 32)
+	sk, vk, err := Generate("", bytes.NewReader(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey)
+	id := DerivedKeyID(pub)
+	if err := validKeyID(id); err != nil {
+		t.Fatalf("derived id: %v", err)
+	}
+	if !strings.HasPrefix(sk, id+":") || !strings.HasPrefix(vk, id+":") {
+		t.Fatalf("Generate(\"\") = %q, %q; want both with id %q", sk, vk, id)
+	}
+	_, other, _ := Generate("", bytes.NewReader(bytes.Repeat([]byte{4}, 32)))
+	if _, err := ParseVerifier(vk + "," + other); err != nil {
+		t.Fatalf("two generated pairs listed together: %v", err)
 	}
 }
