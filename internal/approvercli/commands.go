@@ -9,6 +9,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hitl/durable-approvals/internal/termtext"
 	"github.com/hitl/durable-approvals/workflows"
@@ -89,6 +90,9 @@ func (a DecideArgs) Validate() error {
 	if len(a.Reason) > workflows.MaxReasonLen {
 		return fmt.Errorf("reason longer than %d bytes", workflows.MaxReasonLen)
 	}
+	if !utf8.ValidString(a.Reason) {
+		return errors.New(notUTF8("reason"))
+	}
 	if a.Edit || a.Arguments != "" {
 		switch {
 		case a.Decision != workflows.DecisionApproved:
@@ -119,6 +123,12 @@ var ErrRefused = errors.New("refused")
 // editedArguments checks edited arguments as far as the CLI can (a JSON
 // object, within the size limit) and returns them compact.
 func editedArguments(text string) (string, error) {
+	// Ably carries a message as JSON, and an encoder turns a byte that is
+	// not UTF-8 into U+FFFD: the tool would run with a character the
+	// approver never wrote.
+	if !utf8.ValidString(text) {
+		return "", errors.New(notUTF8("text"))
+	}
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, []byte(text)); err != nil {
 		return "", fmt.Errorf("not valid JSON: %w", err)
@@ -135,13 +145,19 @@ func editedArguments(text string) (string, error) {
 	return buf.String(), nil
 }
 
+// notUTF8 says that what holds bytes that are not UTF-8 (a terminal or
+// file in another encoding, such as Latin-1) and cannot be sent.
+func notUTF8(what string) string {
+	return what + " is not valid UTF-8 (a terminal or file in another encoding, such as Latin-1?): its bytes would reach the agent changed, so it is not sent"
+}
+
 // edit returns the edited arguments for r, or "" when they equal r's
 // (then the decision is a plain approval).
 func edit(ctx context.Context, a DecideArgs, r Request) (string, error) {
 	text := a.Arguments
 	if a.Edit {
 		var err error
-		if text, err = a.Editor.Edit(ctx, prettyArgs(r.Arguments)+"\n"); err != nil {
+		if text, err = a.Editor.Edit(ctx, editableArgs(r.Arguments)+"\n"); err != nil {
 			return "", fmt.Errorf("edit the arguments: %w", err)
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf16"
 
 	"github.com/hitl/durable-approvals/internal/termtext"
 	"github.com/hitl/durable-approvals/workflows"
@@ -87,6 +89,36 @@ func prettyArgs(args string) string {
 	// JSON strings cannot hold raw control characters, so the indented text
 	// is safe except for Unicode format characters such as bidi overrides.
 	return termtext.Block(buf.String())
+}
+
+// editableArgs is the text the approver's editor is given: the arguments
+// indented, with every character a terminal or an editor would not show as
+// itself (a bidi override, a no-break space, a zero-width space, U+2028)
+// written as a JSON \u escape. The text stays a JSON object with the same
+// values, so saving it unchanged approves the arguments as they are; the
+// quoted form prettyArgs prints for such arguments is not JSON.
+func editableArgs(args string) string {
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, []byte(args), "", "  "); err != nil {
+		return args
+	}
+	var b strings.Builder
+	for _, r := range buf.String() {
+		if r == '\n' || r == '\t' || unicode.IsPrint(r) {
+			b.WriteRune(r)
+			continue
+		}
+		// JSON's own white space is space, tab, newline and carriage
+		// return, and json.Indent writes no carriage return: any other
+		// such character is inside a string, where an escape is the same.
+		r1, r2 := utf16.EncodeRune(r)
+		if r1 == unicode.ReplacementChar {
+			fmt.Fprintf(&b, `\u%04x`, r)
+			continue
+		}
+		fmt.Fprintf(&b, `\u%04x\u%04x`, r1, r2)
+	}
+	return b.String()
 }
 
 func indent(s, prefix string) string {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/ably/ably-go/ably"
 
@@ -256,6 +257,10 @@ func TestDecideArgsValidateEdits(t *testing.T) {
 		{"half a surrogate pair", DecideArgs{Decision: "approved", Arguments: `{"title":"\ud800 API"}`}, "half a UTF-16 surrogate pair"},
 		{"with force", DecideArgs{Decision: "approved", Arguments: `{}`, Force: true}, "not with --force"},
 		{"too long", DecideArgs{Decision: "approved", Arguments: `{"t":"` + strings.Repeat("x", workflows.MaxEditedArgumentsLen) + `"}`}, "longer than"},
+		// "Zoë" typed on a Latin-1 terminal: Ably's JSON would carry it as
+		// "Zo\ufffd", a name the approver never wrote.
+		{"arguments not UTF-8", DecideArgs{Decision: "approved", Arguments: "{\"customer\":\"Zo\xeb\"}"}, "not valid UTF-8"},
+		{"reason not UTF-8", DecideArgs{Decision: "rejected", Reason: "Zo\xeb asked"}, "reason is not valid UTF-8"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.a.ToolCallID = "call_1"
@@ -265,3 +270,47 @@ func TestDecideArgsValidateEdits(t *testing.T) {
 		})
 	}
 }
+
+// The editor is given JSON that shows every character as itself or as an
+// escape, and that saved unchanged approves the arguments as they are:
+// the quoted form the terminal shows for such arguments is not JSON.
+func TestEditableArgs(t *testing.T) {
+	for _, tt := range []struct{ name, args string }{
+		{"plain", `{"title":"Hello","n":1.5e3}`},
+		{"bidi override", "{\"name\":\"a\u202eb\"}"},
+		{"no-break and zero-width space", "{\"name\":\"Jean\u00a0Dupont\u200b\"}"},
+		{"line separator in a key", "{\"a\u2028b\":[\"x\"]}"},
+		{"astral format character", "{\"tag\":\"\U000E0041\"}"},
+		{"emoji stays", "{\"mood\":\"\U0001F600\"}"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			text := editableArgs(tt.args)
+			for _, r := range text {
+				if r != '\n' && !unicode.IsPrint(r) {
+					t.Fatalf("editableArgs(%q) = %q: holds %U raw", tt.args, text, r)
+				}
+			}
+			if strings.Contains(tt.args, "\U0001F600") && !strings.Contains(text, "\U0001F600") {
+				t.Errorf("a printable character was escaped: %q", text)
+			}
+			got, err := editedArguments(text)
+			if err != nil {
+				t.Fatalf("the editor's text saved unchanged: %v\n%s", err, text)
+			}
+			a, errA := workflows.CanonicalArguments(got, nil)
+			b, errB := workflows.CanonicalArguments(tt.args, nil)
+			if errA != nil || errB != nil || a != b {
+				t.Fatalf("saved unchanged: canonical %q (%v), want %q (%v)", a, errA, b, errB)
+			}
+			args, err := edit(t.Context(), DecideArgs{Edit: true, Editor: echoEditor{}}, Request{ApprovalRequestData: workflows.ApprovalRequestData{Arguments: tt.args}})
+			if err != nil || args != "" {
+				t.Fatalf("edit saved unchanged = %q, %v; want a plain approval", args, err)
+			}
+		})
+	}
+}
+
+// echoEditor saves the text it is given unchanged.
+type echoEditor struct{}
+
+func (echoEditor) Edit(_ context.Context, text string) (string, error) { return text, nil }
