@@ -54,9 +54,9 @@ bench-approvals: ## the approval path end to end against the bare Temporal floor
 	./scripts/install-tools.sh temporal
 	$(GO) run ./devstack bench $(BENCH_FLAGS)
 
-record-replay: ## re-record the replay histories from real runs on a dev server
+record-replay: ## record replay histories from real runs on a dev server (RECORD_ARGS="-prefix v11-"; never over existing ones)
 	./scripts/install-tools.sh temporal
-	$(GO) run ./workflows/internal/recordhistory
+	$(GO) run ./workflows/internal/recordhistory $(RECORD_ARGS)
 
 # The web inbox's page: an npm project of its own (WEBAPP), built into
 # internal/authserver/web/dist, which is committed so that go build needs no

@@ -60,6 +60,17 @@ type config struct {
 	Prefix      string        // of the file names, so that histories of older code are kept
 	Timeout     time.Duration // bound of the whole recording
 	Only        []string      // scenario names to record; empty: all
+	Overwrite   bool          // replace histories that exist (else refused)
+}
+
+// path is where scenario name's history goes.
+func (c config) path(name string) string {
+	return filepath.Join(c.OutDir, c.Prefix+name+".json")
+}
+
+// selected reports whether scenario name is to be recorded.
+func (c config) selected(name string) bool {
+	return len(c.Only) == 0 || slices.Contains(c.Only, name)
 }
 
 func (c config) Validate() error {
@@ -80,6 +91,18 @@ func (c config) Validate() error {
 			errs = append(errs, fmt.Errorf("-only: no scenario %q", name))
 		}
 	}
+	// A history recorded by older code must stay as it is: runs of that
+	// code may still be open, and TestReplay is what shows they replay.
+	if !c.Overwrite {
+		for _, sc := range scenarios() {
+			if !c.selected(sc.name) {
+				continue
+			}
+			if _, err := os.Lstat(c.path(sc.name)); err == nil {
+				errs = append(errs, fmt.Errorf("%s exists: it replays the code that recorded it; record under a new -prefix (after a change of the workflow's commands), or -only the new scenarios (-overwrite replaces it)", c.path(sc.name)))
+			}
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -96,6 +119,7 @@ func main() {
 	fs.StringVar(&cfg.Prefix, "prefix", "v10-", "prefix of the file names: histories recorded by older code keep theirs (approve.json, ...) and must still replay")
 	fs.DurationVar(&cfg.Timeout, "timeout", 2*time.Minute, "bound of the whole recording")
 	only := fs.String("only", "", "comma-separated scenarios to record (default: all)")
+	fs.BoolVar(&cfg.Overwrite, "overwrite", false, "replace histories that exist (by default a history that exists is refused: it replays the code that recorded it)")
 	err := fs.Parse(os.Args[1:])
 	if *only != "" {
 		cfg.Only = strings.Split(*only, ",")
@@ -150,7 +174,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 	defer wk.stop()
 
 	for _, sc := range scenarios() {
-		if len(cfg.Only) > 0 && !slices.Contains(cfg.Only, sc.name) {
+		if !cfg.selected(sc.name) {
 			continue
 		}
 		if err := record(ctx, c, wk, signer, sc, cfg, logger); err != nil {
@@ -522,9 +546,21 @@ func record(ctx context.Context, c client.Client, wk *recorderWorker, signer *si
 	if err != nil {
 		return fmt.Errorf("encode history: %w", err)
 	}
-	path := filepath.Join(cfg.OutDir, cfg.Prefix+sc.name+".json")
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-		return err
+	path := cfg.path(sc.name)
+	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	if cfg.Overwrite {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	}
+	f, err := os.OpenFile(path, flags, 0o644)
+	if err != nil {
+		return fmt.Errorf("history: %w", err)
+	}
+	_, err = f.Write(append(b, '\n'))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("history: %w", err)
 	}
 	r := worker.NewWorkflowReplayer()
 	for _, name := range workflows.RegisteredNames() {
