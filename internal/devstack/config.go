@@ -190,6 +190,7 @@ func parseConfig(cmd string, args []string, env config.Env, cwd string, stderr i
 	}
 	if cmd != "env" {
 		fs.DurationVar(&c.Timeout, "timeout", c.Timeout, "bound on each wait for a part to become healthy (includes builds)")
+		fs.StringVar(&c.Policy, "policy", env.Get(config.EnvPolicyFile), "approval policy the worker loads (env "+config.EnvPolicyFile+"; default config/policy.json)")
 	}
 	if cmd == "demo" {
 		fs.StringVar(&c.Prompt, "prompt", c.Prompt, "the prompt of the demo run")
@@ -213,7 +214,7 @@ func parseConfig(cmd string, args []string, env config.Env, cwd string, stderr i
 		}
 		c.Root = root
 	}
-	for _, p := range []*string{&c.Root, &c.Work, &c.TemporalCLI} {
+	for _, p := range []*string{&c.Root, &c.Work, &c.TemporalCLI, &c.Policy} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(cwd, *p)
 		}
@@ -254,6 +255,12 @@ func (c Config) Validate() error {
 	}
 	if c.Timeout <= 0 {
 		errs = append(errs, errors.New("--timeout must be positive"))
+	}
+	if c.Policy != "" {
+		// The worker would refuse it too, but only once the stack is up.
+		if _, err := config.LoadPolicy(c.Policy); err != nil {
+			errs = append(errs, fmt.Errorf("--policy: %w", err))
+		}
 	}
 	if c.Prompt == "" {
 		errs = append(errs, errors.New("--prompt is empty"))

@@ -34,6 +34,18 @@ func TestParseConfig(t *testing.T) {
 	if err := os.MkdirAll(sub, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	policy, err := os.ReadFile(filepath.Join("..", "..", "config", "policy.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	policyDir := t.TempDir()
+	policyFile, badPolicy := filepath.Join(policyDir, "mine.json"), filepath.Join(policyDir, "bad.json")
+	if err := os.WriteFile(policyFile, policy, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(badPolicy, []byte(`{"tools":`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name    string
 		cmd     string
@@ -103,6 +115,21 @@ func TestParseConfig(t *testing.T) {
 		{name: "not in the repo", cmd: "up", cwd: t.TempDir(), wantErr: "not inside the repository"},
 		{name: "wrong root", cmd: "up", cwd: root, args: []string{"--root", t.TempDir()}, wantErr: "not the repository root"},
 		{name: "stray argument", cmd: "up", cwd: root, args: []string{"now"}, wantErr: "unexpected arguments"},
+		{name: "policy from the environment", cmd: "up", cwd: root, env: config.Env{"HITL_POLICY_FILE": policyFile}, check: func(t *testing.T, c Config) {
+			if c.PolicyFile() != policyFile {
+				t.Errorf("PolicyFile() = %q, want %q", c.PolicyFile(), policyFile)
+			}
+			if got := envValue(workerEnv(c, Secrets{}), "HITL_POLICY_FILE"); got != policyFile {
+				t.Errorf("the worker's HITL_POLICY_FILE = %q, want %q", got, policyFile)
+			}
+		}},
+		{name: "policy flag, relative", cmd: "demo", cwd: filepath.Dir(policyFile), args: []string{"--root", root, "--policy", filepath.Base(policyFile)}, check: func(t *testing.T, c Config) {
+			if c.PolicyFile() != policyFile {
+				t.Errorf("PolicyFile() = %q, want %q", c.PolicyFile(), policyFile)
+			}
+		}},
+		{name: "policy that does not load", cmd: "up", cwd: root, args: []string{"--policy", badPolicy}, wantErr: "--policy: "},
+		{name: "env has no policy flag", cmd: "env", cwd: root, args: []string{"--policy", policyFile}, wantErr: "not defined"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -422,4 +449,14 @@ func TestPrintDemoResultQuotesControlCharacters(t *testing.T) {
 	if out := b.String(); strings.ContainsRune(out, 0x1b) || !strings.Contains(out, `"no\x1b[31m"`) || !strings.Contains(out, `"Done.\x1b[2J"`) {
 		t.Fatalf("output %q: want the reason and the answer quoted", out)
 	}
+}
+
+// envValue is the value of name in vars, "" if absent.
+func envValue(vars []EnvVar, name string) string {
+	for _, v := range vars {
+		if v.Name == name {
+			return v.Value
+		}
+	}
+	return ""
 }
