@@ -28,7 +28,7 @@ import (
 	"github.com/hitl/durable-approvals/workflows"
 )
 
-// Tool names, fixed by the team contract and the policy file.
+// The blog tools' names, as the policy file's rules name them.
 const (
 	ToolPublishBlogPost = "publish_blog_post"
 	ToolSearchPosts     = "search_posts"

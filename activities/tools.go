@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -19,7 +20,11 @@ type ToolCall struct {
 	WorkflowID string
 	CallID     string
 	Name       string
-	// Arguments is the model's raw JSON text.
+	// Arguments is the JSON text the approver was shown and the tool
+	// runs with: the model's arguments in canonical form (checked against
+	// Parameters, keys sorted), or the approved edit. Decode it with
+	// DecodeArgs into a struct; give exact numbers (money, ids) an int64 or
+	// json.Number field: a float64 holds integers exactly only up to 2^53.
 	Arguments string
 	// ApprovedBy is the approver's clientId, empty for tools without approval.
 	ApprovedBy string
@@ -75,6 +80,27 @@ func NewRegistry(tools ...Tool) (*Registry, error) {
 		return nil, fmt.Errorf("tool registry: %w", err)
 	}
 	return r, nil
+}
+
+// SchemaWarnings says, per tool, which keywords of its parameter schema
+// the workflow's check of the arguments does not apply
+// (workflows.SchemaKeywordsNotApplied): the model is sent them and may
+// ignore them, so a tool that relies on one checks it in Run.
+func (r *Registry) SchemaWarnings() []string {
+	var out []string
+	for _, name := range r.order {
+		b, err := json.Marshal(r.tools[name].Parameters)
+		if err == nil {
+			var keys []string
+			if keys, err = workflows.SchemaKeywordsNotApplied(b); err == nil && len(keys) > 0 {
+				out = append(out, fmt.Sprintf("tool %q: its schema's %s are not checked before a human is asked (the model may ignore them, an edit may break them): check them in the tool's Run", name, strings.Join(keys, ", ")))
+			}
+		}
+		if err != nil {
+			out = append(out, fmt.Sprintf("tool %q: parameter schema: %v", name, err))
+		}
+	}
+	return out
 }
 
 // Names returns the registered tool names in registration order.

@@ -432,6 +432,31 @@ func TestNewRegistryRejectsBadTools(t *testing.T) {
 	}
 }
 
+// The blog tools use only what the workflow checks; a tool whose schema
+// has an "enum" or a "minimum" gets a warning naming them.
+func TestRegistrySchemaWarnings(t *testing.T) {
+	blog, err := NewBlog(BlogConfig{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(context.Context, ToolCall) (string, error) { return "", nil }
+	invoice := Tool{Name: "send_invoice", Run: run, Parameters: map[string]any{
+		"type": "object",
+		"properties": map[string]any{
+			"amount":  map[string]any{"type": "integer", "minimum": 1},
+			"country": map[string]any{"type": "string", "enum": []string{"DE", "FR"}},
+		},
+	}}
+	r, err := NewRegistry(append(blog.Tools(), invoice)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := r.SchemaWarnings()
+	if len(got) != 1 || !strings.Contains(got[0], `tool "send_invoice": its schema's properties."amount".minimum, properties."country".enum are not checked`) {
+		t.Fatalf("SchemaWarnings() = %q", got)
+	}
+}
+
 func TestBlogConfigValidate(t *testing.T) {
 	tests := []struct {
 		cfg  BlogConfig

@@ -39,6 +39,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("policy file %s: %w", cfg.PolicyFile, err)
 	}
+	warnings = append(warnings, registry.SchemaWarnings()...)
 	for _, w := range append(warnings, webhookWarnings(policy, cfg.BlogWebhookURL)...) {
 		logger.Warn("policy check", "file", cfg.PolicyFile, "warning", w)
 	}
