@@ -166,7 +166,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 	if err != nil {
 		return err
 	}
-	fake := &fakeActivities{resolved: map[string]string{}, policies: map[string]workflows.Policy{}, verifier: verifier, requests: map[string]int{}}
+	fake := &fakeActivities{resolved: map[string]string{}, policies: map[string]workflows.Policy{}, activityTools: map[string][]string{}, verifier: verifier, requests: map[string]int{}}
 	wk := &recorderWorker{c: c, fake: fake}
 	if err := wk.start(); err != nil {
 		return err
@@ -247,6 +247,10 @@ type scenario struct {
 	// wantResolved, if set, is the approval-resolved outcome per call id
 	// the run must have published.
 	wantResolved map[string]string
+	// activityTools are tools the worker runs as activities of their own
+	// in this run instead of local activities (a tool a team adds with
+	// Local false).
+	activityTools []string
 }
 
 // digestOf is the digest of arguments that are canonical already.
@@ -286,6 +290,11 @@ func scenarios() []scenario {
 		// counts).
 		{name: "single", policy: teamPolicy, waitPending: 1, decisions: []workflows.Decision{
 			dec("call-single-1", workflows.DecisionApproved, "alice", "publisher", "msg-single-1", ""),
+		}},
+		// single with the tool run as an activity of its own, as a tool
+		// with Local false is.
+		{name: "activity-tool", policy: teamPolicy, waitPending: 1, activityTools: []string{"publish_blog_post"}, decisions: []workflows.Decision{
+			dec("call-activity-tool-1", workflows.DecisionApproved, "alice", "publisher", "msg-activity-tool-1", ""),
 		}},
 		// A forged decision (unsigned, then signed and altered) changes
 		// nothing; the bridge-signed one approves.
@@ -443,7 +452,7 @@ func record(ctx context.Context, c client.Client, wk *recorderWorker, signer *si
 		}
 	}
 	id := "record-" + sc.name
-	fake.setPolicy(id, policy)
+	fake.setPolicy(id, policy, sc.activityTools)
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       id,
 		TaskQueue:                workflows.TaskQueue,
@@ -624,15 +633,19 @@ type fakeActivities struct {
 	mu       sync.Mutex
 	resolved map[string]string           // "<workflowId>\x00<toolCallId>" -> last outcome published
 	policies map[string]workflows.Policy // the worker's policy, by workflow id
-	verifier *signing.Verifier
-	requests map[string]int // approval-request publish attempts, by workflow id
+	// activityTools are the tools run as activities, by workflow id.
+	activityTools map[string][]string
+	verifier      *signing.Verifier
+	requests      map[string]int // approval-request publish attempts, by workflow id
 }
 
-// setPolicy makes policy the worker's for workflow id.
-func (f *fakeActivities) setPolicy(id string, p workflows.Policy) {
+// setPolicy makes policy the worker's for workflow id, with the tools of
+// activityTools run as activities instead of local activities.
+func (f *fakeActivities) setPolicy(id string, p workflows.Policy, activityTools []string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.policies[id] = p
+	f.activityTools[id] = activityTools
 }
 
 // toolSchemas are the argument schemas of the team's tools, as the real
@@ -651,7 +664,10 @@ func (f *fakeActivities) WorkerPolicy(ctx context.Context) (workflows.WorkerPoli
 		return workflows.WorkerPolicy{}, errors.New("no policy for this run")
 	}
 	// The real worker runs its blog tools as local activities.
-	return workflows.WorkerPolicy{Policy: p, Schemas: toolSchemas, LocalTools: []string{"publish_blog_post", "search_posts", "delete_post"}}, nil
+	local := slices.DeleteFunc([]string{"publish_blog_post", "search_posts", "delete_post"}, func(name string) bool {
+		return slices.Contains(f.activityTools[activity.GetInfo(ctx).WorkflowExecution.ID], name)
+	})
+	return workflows.WorkerPolicy{Policy: p, Schemas: toolSchemas, LocalTools: local}, nil
 }
 
 func (f *fakeActivities) VerifyDecision(ctx context.Context, d workflows.Decision) (workflows.DecisionVerdict, error) {
@@ -687,7 +703,7 @@ func (*fakeActivities) CallModel(_ context.Context, req workflows.ModelRequest) 
 	}
 	var calls []workflows.ToolCall
 	switch {
-	case req.Turn == 1 && slices.Contains([]string{"approve", "expire", "unpublished", "forged", "single", "quorum", "escalate", "edit", "edit-digestless", "edit-surrogate", "in-time-decision", "in-time-escalated", "due-escalation", "burned-id", "before-start", "flaky-publish", "flaky-publish-decided"}, sc):
+	case req.Turn == 1 && slices.Contains([]string{"approve", "expire", "unpublished", "forged", "single", "activity-tool", "quorum", "escalate", "edit", "edit-digestless", "edit-surrogate", "in-time-decision", "in-time-escalated", "due-escalation", "burned-id", "before-start", "flaky-publish", "flaky-publish-decided"}, sc):
 		calls = []workflows.ToolCall{call("1", "publish_blog_post", `{ "title": "Introducing our new API" }`)}
 	case req.Turn == 1 && sc == "ambiguous":
 		calls = []workflows.ToolCall{
