@@ -416,8 +416,18 @@ func scenarios() []scenario {
 		// is asked; the input's permissive policy is ignored.
 		{name: "ambiguous", policy: teamPolicy, inputPolicy: `{"tools":{"publish_blog_post":{"minRole":"none"}}}`,
 			wantResolved: map[string]string{}},
+		// Two keys of a free-form object that differ only in Unicode
+		// normalisation ("café" as U+00E9 and as e + U+0301): a reader
+		// sees one key twice.
+		{name: "normalised-keys", policy: tagPolicy, waitPending: 1, decisions: []workflows.Decision{
+			dec("call-normalised-keys-1", workflows.DecisionApproved, "alice", "publisher", "msg-normalised-keys-1", ""),
+		}},
 	}
 }
+
+// tagPolicy is teamPolicy with tag_post, whose tags are a free-form object.
+var tagPolicy = strings.Replace(teamPolicy, `"search_posts":{"minRole":"none"},`, `"search_posts":{"minRole":"none"},
+          "tag_post":{"minRole":"publisher","timeout":"10m"},`, 1)
 
 // ruledPolicy is teamPolicy with rules (JSON members) added to
 // publish_blog_post's.
@@ -654,6 +664,8 @@ var toolSchemas = map[string]json.RawMessage{
 	"publish_blog_post": json.RawMessage(`{"type":"object","properties":{"title":{"type":"string"},"body":{"type":"string"}},"required":["title"],"additionalProperties":false}`),
 	"search_posts":      json.RawMessage(`{"type":"object","properties":{"query":{"type":"string"}},"required":["query"],"additionalProperties":false}`),
 	"delete_post":       json.RawMessage(`{"type":"object","properties":{"slug":{"type":"string"}},"required":["slug"],"additionalProperties":false}`),
+	// Not a team tool: a tool with a free-form object, as a team may add.
+	"tag_post": json.RawMessage(`{"type":"object","properties":{"slug":{"type":"string"},"tags":{"type":"object"}},"required":["slug"],"additionalProperties":false}`),
 }
 
 func (f *fakeActivities) WorkerPolicy(ctx context.Context) (workflows.WorkerPolicy, error) {
@@ -710,6 +722,8 @@ func (*fakeActivities) CallModel(_ context.Context, req workflows.ModelRequest) 
 			call("1", "publish_blog_post", `{"title":"Quarterly update","body":"Numbers.","TITLE":"We are shutting down"}`),
 			call("2", "delete_post", `{"slug":"old-draft","ſlug":"introducing-our-new-api"}`),
 		}
+	case req.Turn == 1 && sc == "normalised-keys":
+		calls = []workflows.ToolCall{call("1", "tag_post", `{"slug":"menu","tags":{"caf\u00e9":"hot drinks","cafe\u0301":"closed"}}`)}
 	case req.Turn == 1 && sc == "reject":
 		calls = []workflows.ToolCall{call("1", "delete_post", `{"slug":"hello-world"}`)}
 	case req.Turn == 1 && sc == "parallel":
