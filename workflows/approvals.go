@@ -31,6 +31,9 @@ func (r *run) approveAndRun(ctx workflow.Context, c ToolCall, tp ToolPolicy) (st
 		// The approver must see exactly what runs: arguments that could be
 		// read two ways are refused before anyone is asked.
 		canon, err := CanonicalArguments(c.Arguments, r.schemas[c.Name])
+		if err == nil {
+			err = lookalikeKeysSince(ctx, c.Arguments, r.schemas[c.Name])
+		}
 		if err != nil {
 			why := "arguments refused: " + truncate(err.Error(), maxToolErrorLen)
 			r.record(ctx, AuditEntry{Kind: AuditDenied, ToolCallID: c.CallID, Tool: c.Name, Reason: why})

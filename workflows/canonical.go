@@ -38,23 +38,9 @@ const maxArgumentsDepth = 32
 // and the tool runs with; an approver's edit that holds one is refused
 // (HasLoneSurrogate), since the editor's own client may have kept it.
 func CanonicalArguments(args string, schema json.RawMessage) (string, error) {
-	if !utf8.ValidString(args) {
-		return "", errors.New("arguments are not valid UTF-8")
-	}
-	var s argSchema
-	if len(schema) > 0 {
-		if err := json.Unmarshal(schema, &s); err != nil {
-			return "", fmt.Errorf("the tool's schema: %w", err)
-		}
-	}
-	dec := json.NewDecoder(strings.NewReader(args))
-	dec.UseNumber()
-	v, err := readValue(dec, 0)
+	v, s, err := parseArguments(args, schema)
 	if err != nil {
-		return "", fmt.Errorf("arguments: %w", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return "", errors.New("arguments: trailing data after the JSON value")
+		return "", err
 	}
 	if v.kind != kindObject {
 		return "", errors.New("arguments: not a JSON object")
@@ -67,6 +53,30 @@ func CanonicalArguments(args string, schema json.RawMessage) (string, error) {
 		return "", fmt.Errorf("arguments: %w", err)
 	}
 	return b.String(), nil
+}
+
+// parseArguments reads arguments and the tool's schema, refusing what
+// CanonicalArguments refuses before it applies the schema.
+func parseArguments(args string, schema json.RawMessage) (value, argSchema, error) {
+	if !utf8.ValidString(args) {
+		return value{}, argSchema{}, errors.New("arguments are not valid UTF-8")
+	}
+	var s argSchema
+	if len(schema) > 0 {
+		if err := json.Unmarshal(schema, &s); err != nil {
+			return value{}, argSchema{}, fmt.Errorf("the tool's schema: %w", err)
+		}
+	}
+	dec := json.NewDecoder(strings.NewReader(args))
+	dec.UseNumber()
+	v, err := readValue(dec, 0)
+	if err != nil {
+		return value{}, argSchema{}, fmt.Errorf("arguments: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return value{}, argSchema{}, errors.New("arguments: trailing data after the JSON value")
+	}
+	return v, s, nil
 }
 
 // ArgumentsDigest is the digest of canonical arguments that an

@@ -113,6 +113,11 @@ func FuzzCanonicalArguments(f *testing.F) {
 		if m, ok := b.(map[string]any); ok && m["title"] != tool.Title {
 			t.Fatalf("the tool would read title %q, the approver sees %v", tool.Title, m["title"])
 		}
+		// Lookalike keys are the same question on the same bytes: the
+		// canonical form has them exactly when the input does.
+		if (LookalikeKeys(args, schema) == nil) != (LookalikeKeys(got, schema) == nil) {
+			t.Fatalf("LookalikeKeys differs between %q and its canonical form %q", args, got)
+		}
 	})
 }
 

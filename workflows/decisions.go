@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -54,6 +55,11 @@ func (r *run) onDecision(ctx workflow.Context, d Decision) {
 	}
 	if why == "" {
 		why = whyEditTwoWays(ctx, d)
+	}
+	if why == "" && d.Arguments != "" && a != nil {
+		if err := lookalikeKeysSince(ctx, d.Arguments, r.schemas[a.call.Name]); err != nil {
+			why = "edited arguments refused: " + truncate(err.Error(), maxToolErrorLen)
+		}
 	}
 	if why == "" {
 		why = whyEscalationDue(ctx, a)
@@ -266,6 +272,16 @@ func whyEditTwoWays(ctx workflow.Context, d Decision) string {
 		return ""
 	}
 	return `edited arguments refused: a \u escape of half a UTF-16 surrogate pair, which JSON readers take for different strings`
+}
+
+// lookalikeKeysSince returns LookalikeKeys' error for arguments that have
+// such keys, since changeLookalikeKeys; it asks the version only then.
+func lookalikeKeysSince(ctx workflow.Context, args string, schema json.RawMessage) error {
+	err := LookalikeKeys(args, schema)
+	if err == nil || workflow.GetVersion(ctx, changeLookalikeKeys, workflow.DefaultVersion, 1) < 1 {
+		return nil
+	}
+	return err
 }
 
 // malformed returns why the decision's identity fields are unusable, or "".

@@ -88,6 +88,14 @@ const (
 	// still approve. Asked only for such a decision, so no other run's
 	// history changes.
 	changeDueEscalation = "due-escalation"
+	// changeLookalikeKeys (version 1), found by the developer probe of
+	// 2026-12-06: arguments with two keys of one object that differ only
+	// in Unicode normalisation ("café" with U+00E9 and with e + U+0301;
+	// LookalikeKeys) are denied before anyone is asked, and an edit that
+	// holds them is refused; before, the approver was shown what looked
+	// like one key twice. Asked only for such arguments, so no other run's
+	// history changes.
+	changeLookalikeKeys = "lookalike-keys"
 )
 
 // Versions of changeWorkerPolicy.

@@ -139,6 +139,9 @@ func editedArguments(text string) (string, error) {
 	if buf.Len() > workflows.MaxEditedArgumentsLen {
 		return "", fmt.Errorf("longer than %d bytes", workflows.MaxEditedArgumentsLen)
 	}
+	if err := workflows.LookalikeKeys(buf.String(), nil); err != nil {
+		return "", fmt.Errorf("%w (the agent refuses such an edit)", err)
+	}
 	if workflows.HasLoneSurrogate(buf.String()) {
 		return "", errors.New(`a \u escape of half a UTF-16 surrogate pair, which JSON readers take for different strings (the agent refuses it): write the character itself`)
 	}

@@ -259,6 +259,7 @@ func TestDecideArgsValidateEdits(t *testing.T) {
 		{"too long", DecideArgs{Decision: "approved", Arguments: `{"t":"` + strings.Repeat("x", workflows.MaxEditedArgumentsLen) + `"}`}, "longer than"},
 		// "Zoë" typed on a Latin-1 terminal: Ably's JSON would carry it as
 		// "Zo\ufffd", a name the approver never wrote.
+		{"lookalike keys", DecideArgs{Decision: "approved", Arguments: `{"tags":{"caf\u00e9":1,"cafe\u0301":2}}`}, `keys "caf\u00e9" and "cafe\u0301" look the same`},
 		{"arguments not UTF-8", DecideArgs{Decision: "approved", Arguments: "{\"customer\":\"Zo\xeb\"}"}, "not valid UTF-8"},
 		{"reason not UTF-8", DecideArgs{Decision: "rejected", Reason: "Zo\xeb asked"}, "reason is not valid UTF-8"},
 	} {

@@ -116,7 +116,7 @@ func main() {
 	fs := flag.NewFlagSet("recordhistory", flag.ContinueOnError)
 	fs.StringVar(&cfg.TemporalCLI, "temporal", cli, "temporal CLI binary (env TEMPORAL_CLI)")
 	fs.StringVar(&cfg.OutDir, "out", filepath.Join("workflows", "testdata", "replay"), "directory for the history JSON files")
-	fs.StringVar(&cfg.Prefix, "prefix", "v10-", "prefix of the file names: histories recorded by older code keep theirs (approve.json, ...) and must still replay")
+	fs.StringVar(&cfg.Prefix, "prefix", "v11-", "prefix of the file names: histories recorded by older code keep theirs (approve.json, ...) and must still replay")
 	fs.DurationVar(&cfg.Timeout, "timeout", 2*time.Minute, "bound of the whole recording")
 	only := fs.String("only", "", "comma-separated scenarios to record (default: all)")
 	fs.BoolVar(&cfg.Overwrite, "overwrite", false, "replace histories that exist (by default a history that exists is refused: it replays the code that recorded it)")
@@ -419,9 +419,20 @@ func scenarios() []scenario {
 		// Two keys of a free-form object that differ only in Unicode
 		// normalisation ("café" as U+00E9 and as e + U+0301): a reader
 		// sees one key twice.
-		{name: "normalised-keys", policy: tagPolicy, waitPending: 1, decisions: []workflows.Decision{
-			dec("call-normalised-keys-1", workflows.DecisionApproved, "alice", "publisher", "msg-normalised-keys-1", ""),
-		}},
+		// Since changeLookalikeKeys the call is denied before anyone is
+		// asked (v10-normalised-keys.json was recorded before it, by the
+		// code of that time, with the scenario expecting what it did: the
+		// request published, alice's approval, the tool run).
+		{name: "normalised-keys", policy: tagPolicy, wantResolved: map[string]string{}},
+		// An edit that adds such keys: refused since changeLookalikeKeys,
+		// and bob's plain approval runs the arguments as asked (before, the
+		// edit counted and the tool ran it).
+		{name: "normalised-keys-edit", policy: strings.Replace(tagPolicy, `"tag_post":{"minRole":"publisher","timeout":"10m"}`, `"tag_post":{"minRole":"publisher","timeout":"20s","editable":true}`, 1), waitPending: 1, decisions: []workflows.Decision{
+			withArgs(dec("call-normalised-keys-edit-1", workflows.DecisionApproved, "alice", "publisher", "msg-normalised-keys-edit-1", "two cafés"),
+				`{"slug":"menu","tags":{"caf\u00e9":"hot drinks","cafe\u0301":"closed"}}`, digestOf(`{"slug":"menu","tags":{"drinks":"hot"}}`)),
+			withArgs(dec("call-normalised-keys-edit-1", workflows.DecisionApproved, "bob", "publisher", "msg-normalised-keys-edit-2", ""),
+				"", digestOf(`{"slug":"menu","tags":{"drinks":"hot"}}`)),
+		}, wantResolved: map[string]string{"call-normalised-keys-edit-1": workflows.OutcomeApproved}},
 	}
 }
 
@@ -722,6 +733,8 @@ func (*fakeActivities) CallModel(_ context.Context, req workflows.ModelRequest) 
 			call("1", "publish_blog_post", `{"title":"Quarterly update","body":"Numbers.","TITLE":"We are shutting down"}`),
 			call("2", "delete_post", `{"slug":"old-draft","ſlug":"introducing-our-new-api"}`),
 		}
+	case req.Turn == 1 && sc == "normalised-keys-edit":
+		calls = []workflows.ToolCall{call("1", "tag_post", `{"slug":"menu","tags":{"drinks":"hot"}}`)}
 	case req.Turn == 1 && sc == "normalised-keys":
 		calls = []workflows.ToolCall{call("1", "tag_post", `{"slug":"menu","tags":{"caf\u00e9":"hot drinks","cafe\u0301":"closed"}}`)}
 	case req.Turn == 1 && sc == "reject":
