@@ -237,6 +237,9 @@ func readValue(dec *json.Decoder, depth int) (value, error) {
 		switch t {
 		case '{':
 			v := value{kind: kindObject}
+			// One key per case folding (foldKey is strings.EqualFold's
+			// notion), so a duplicate is found without comparing every pair.
+			folded := map[string]string{}
 			for dec.More() {
 				kt, err := dec.Token()
 				if err != nil {
@@ -246,14 +249,13 @@ func readValue(dec *json.Decoder, depth int) (value, error) {
 				if !ok {
 					return value{}, fmt.Errorf("bad JSON: key %v", kt)
 				}
-				for _, m := range v.members {
-					if m.key == key {
+				if other, ok := folded[foldKey(key)]; ok {
+					if other == key {
 						return value{}, fmt.Errorf("duplicate key %q", key)
 					}
-					if strings.EqualFold(m.key, key) {
-						return value{}, fmt.Errorf("keys %q and %q differ only in case", m.key, key)
-					}
+					return value{}, fmt.Errorf("keys %q and %q differ only in case", other, key)
 				}
+				folded[foldKey(key)] = key
 				val, err := readValue(dec, depth+1)
 				if err != nil {
 					return value{}, err

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestLookalikeKeys(t *testing.T) {
@@ -15,12 +16,18 @@ func TestLookalikeKeys(t *testing.T) {
 	}{
 		{"plain", `{"slug":"a","tags":{"cafe":"x","café":"y"}}`, free, ""},
 		{"NFC and NFD", `{"slug":"a","tags":{"caf\u00e9":"x","cafe\u0301":"y"}}`, free, `arguments.tags: keys "caf\u00e9" and "cafe\u0301" look the same`},
-		{"full-width letters", `{"slug":"a","tags":{"tag":"x","ｔａｇ":"y"}}`, free, `keys "tag" and "\uff54\uff41\uff47" look the same`},
-		{"full folding", `{"slug":"a","tags":{"strasse":"x","STRAßE":"y"}}`, free, `keys "strasse" and "STRA\u00dfE" look the same`},
-		{"in an array", `{"slug":"a","lines":[{"a":1},{"ﬁle":1,"file":2}]}`, free, `arguments.lines[1]: keys "\ufb01le" and "file"`},
-		{"a schema property in disguise", `{"ｓｌｕｇ":"b","slug":"a"}`, free, `keys "\uff53\uff4c\uff55\uff47" and "slug" look the same`},
-		{"only the schema's", `{"ｓｌｕｇ":"b"}`, free, `key "\uff53\uff4c\uff55\uff47" looks like the schema's "slug"`},
+		{"NFD and another case", `{"slug":"a","tags":{"Caf\u00e9":"x","cafe\u0301":"y"}}`, free, `keys "Caf\u00e9" and "cafe\u0301" look the same`},
+		{"combining grapheme joiner", `{"slug":"a","tags":{"tag":"x","ta\u034fg":"y"}}`, free, `keys "tag" and "ta\u034fg" look the same`},
+		{"variation selector", `{"slug":"a","tags":{"tag":"x","tag\ufe0f":"y"}}`, free, `keys "tag" and "tag\ufe0f" look the same`},
+		{"zero-width space", `{"slug":"a","tags":{"tag":"x","t\u200bag":"y"}}`, free, `keys "tag" and "t\u200bag" look the same`},
+		{"in an array", `{"slug":"a","lines":[{"a":1},{"caf\u00e9":1,"cafe\u0301":2}]}`, free, `arguments.lines[1]: keys`},
+		{"a schema property in disguise", `{"slu\u200bg":"b"}`, free, `key "slu\u200bg" looks like the schema's "slug"`},
 		{"no schema", `{"x":{"caf\u00e9":1,"cafe\u0301":2}}`, nil, `arguments.x: keys`},
+		// Different text that a reader can tell apart is not refused.
+		{"sharp s", `{"slug":"a","tags":{"Maße":"10x20cm","Masse":"2kg"}}`, free, ""},
+		{"superscript", `{"slug":"a","tags":{"m2":1,"m²":2}}`, free, ""},
+		{"subscript", `{"slug":"a","tags":{"H2O":1,"H₂O":2}}`, free, ""},
+		{"full-width", `{"slug":"a","tags":{"tag":1,"ｔａｇ":2}}`, free, ""},
 		{"not JSON: CanonicalArguments says why", `{"a":`, free, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -36,4 +43,47 @@ func TestLookalikeKeys(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Each key is folded once and the schema's names once per object, so a
+// large object costs about what CanonicalArguments does.
+func BenchmarkLookalikeKeys(b *testing.B) {
+	props := map[string]any{}
+	for i := range 200 {
+		props["prop"+strings.Repeat("x", i%7)+string(rune('a'+i%26))+string(rune('a'+i/26))] = map[string]any{"type": "string"}
+	}
+	schema, _ := json.Marshal(map[string]any{"type": "object", "properties": props})
+	var args strings.Builder
+	args.WriteString("{")
+	for i := 0; args.Len() < MaxEditedArgumentsLen-20; i++ {
+		if i > 0 {
+			args.WriteString(",")
+		}
+		args.WriteString(`"k` + strings.Repeat("é", i%3) + string(rune('a'+i%26)) + string(rune('a'+i/26%26)) + string(rune('a'+i/676)) + `":1`)
+	}
+	args.WriteString("}")
+	if _, err := CanonicalArguments(args.String(), schema); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if err := LookalikeKeys(args.String(), schema); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// foldKey stands for strings.EqualFold in the duplicate-key check of
+// CanonicalArguments: they must agree on every pair of strings.
+func FuzzFoldKey(f *testing.F) {
+	for _, p := range [][2]string{{"title", "TITLE"}, {"slug", "ſlug"}, {"K", "\u212a"}, {"ß", "ss"}, {"σ", "ς"}, {"a", "b"}} {
+		f.Add(p[0], p[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		if !utf8.ValidString(a) || !utf8.ValidString(b) {
+			return
+		}
+		if got, want := foldKey(a) == foldKey(b), strings.EqualFold(a, b); got != want {
+			t.Fatalf("foldKey(%q) == foldKey(%q) is %v, strings.EqualFold is %v", a, b, got, want)
+		}
+	})
 }

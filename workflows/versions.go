@@ -90,11 +90,15 @@ const (
 	changeDueEscalation = "due-escalation"
 	// changeLookalikeKeys (version 1), found by the developer probe of
 	// 2026-12-06: arguments with two keys of one object that differ only
-	// in Unicode normalisation ("café" with U+00E9 and with e + U+0301;
-	// LookalikeKeys) are denied before anyone is asked, and an edit that
+	// in Unicode normalisation, invisible characters or case ("café" with
+	// U+00E9 and with e + U+0301; LookalikeKeys) are denied before anyone is asked, and an edit that
 	// holds them is refused; before, the approver was shown what looked
 	// like one key twice. Asked only for such arguments, so no other run's
 	// history changes.
+	// The answer rests on Unicode's tables (golang.org/x/text's NFC, Go's
+	// unicode package): a release that changes them for characters in a
+	// run's arguments changes its answer, so read their notes before an
+	// upgrade as for a workflow change.
 	changeLookalikeKeys = "lookalike-keys"
 )
 

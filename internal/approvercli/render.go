@@ -93,8 +93,9 @@ func prettyArgs(args string) string {
 
 // editableArgs is the text the approver's editor is given: the arguments
 // indented, with every character a terminal or an editor would not show as
-// itself (a bidi override, a no-break space, a zero-width space, U+2028)
-// written as a JSON \u escape. The text stays a JSON object with the same
+// itself (a bidi override, a no-break space, a zero-width space, U+2028, a
+// variation selector, a combining grapheme joiner) written as a JSON \u
+// escape. The text stays a JSON object with the same
 // values, so saving it unchanged approves the arguments as they are; the
 // quoted form prettyArgs prints for such arguments is not JSON.
 func editableArgs(args string) string {
@@ -104,7 +105,7 @@ func editableArgs(args string) string {
 	}
 	var b strings.Builder
 	for _, r := range buf.String() {
-		if r == '\n' || r == '\t' || unicode.IsPrint(r) {
+		if r == '\n' || r == '\t' || unicode.IsPrint(r) && !unicode.In(r, unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point) {
 			b.WriteRune(r)
 			continue
 		}

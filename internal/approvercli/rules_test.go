@@ -257,9 +257,9 @@ func TestDecideArgsValidateEdits(t *testing.T) {
 		{"half a surrogate pair", DecideArgs{Decision: "approved", Arguments: `{"title":"\ud800 API"}`}, "half a UTF-16 surrogate pair"},
 		{"with force", DecideArgs{Decision: "approved", Arguments: `{}`, Force: true}, "not with --force"},
 		{"too long", DecideArgs{Decision: "approved", Arguments: `{"t":"` + strings.Repeat("x", workflows.MaxEditedArgumentsLen) + `"}`}, "longer than"},
+		{"lookalike keys", DecideArgs{Decision: "approved", Arguments: `{"tags":{"caf\u00e9":1,"cafe\u0301":2}}`}, `keys "caf\u00e9" and "cafe\u0301" look the same`},
 		// "Zoë" typed on a Latin-1 terminal: Ably's JSON would carry it as
 		// "Zo\ufffd", a name the approver never wrote.
-		{"lookalike keys", DecideArgs{Decision: "approved", Arguments: `{"tags":{"caf\u00e9":1,"cafe\u0301":2}}`}, `keys "caf\u00e9" and "cafe\u0301" look the same`},
 		{"arguments not UTF-8", DecideArgs{Decision: "approved", Arguments: "{\"customer\":\"Zo\xeb\"}"}, "not valid UTF-8"},
 		{"reason not UTF-8", DecideArgs{Decision: "rejected", Reason: "Zo\xeb asked"}, "reason is not valid UTF-8"},
 	} {
@@ -283,11 +283,12 @@ func TestEditableArgs(t *testing.T) {
 		{"line separator in a key", "{\"a\u2028b\":[\"x\"]}"},
 		{"astral format character", "{\"tag\":\"\U000E0041\"}"},
 		{"emoji stays", "{\"mood\":\"\U0001F600\"}"},
+		{"invisible yet printable", "{\"ta\u034fg\":\"\u2764\ufe0f\"}"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			text := editableArgs(tt.args)
 			for _, r := range text {
-				if r != '\n' && !unicode.IsPrint(r) {
+				if r != '\n' && (!unicode.IsPrint(r) || unicode.In(r, unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point)) {
 					t.Fatalf("editableArgs(%q) = %q: holds %U raw", tt.args, text, r)
 				}
 			}
