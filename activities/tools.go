@@ -72,6 +72,14 @@ func NewRegistry(tools ...Tool) (*Registry, error) {
 			errs = append(errs, fmt.Errorf("tool %q: no Run func", t.Name))
 		case t.Parameters == nil:
 			errs = append(errs, fmt.Errorf("tool %q: no parameter schema", t.Name))
+		default:
+			b, err := json.Marshal(t.Parameters)
+			if err == nil {
+				err = workflows.CheckToolSchema(b)
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("tool %q: parameter schema: %w", t.Name, err))
+			}
 		}
 		r.tools[t.Name] = t
 		r.order = append(r.order, t.Name)

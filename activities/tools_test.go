@@ -422,6 +422,8 @@ func TestNewRegistryRejectsBadTools(t *testing.T) {
 		{"duplicate", []Tool{{Name: "a", Run: run, Parameters: schema}, {Name: "a", Run: run, Parameters: schema}}, "registered twice"},
 		{"no run", []Tool{{Name: "a", Parameters: schema}}, "no Run"},
 		{"no schema", []Tool{{Name: "a", Run: run}}, "no parameter schema"},
+		{"tuple items", []Tool{{Name: "a", Run: run, Parameters: map[string]any{"type": "array", "items": []any{map[string]any{"type": "string"}}}}}, "every call would be denied"},
+		{"boolean property schema", []Tool{{Name: "a", Run: run, Parameters: map[string]any{"type": "object", "properties": map[string]any{"x": true}}}}, "every call would be denied"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,6 +14,17 @@ var (
 	annotationKeywords    = []string{"description", "title", "$schema", "$comment", "$id", "examples", "default", "deprecated", "readOnly", "writeOnly"}
 )
 
+// CheckToolSchema reports whether the workflow can read a tool's parameter
+// schema: with a schema it cannot read (a list-valued "items", a boolean
+// property schema), CanonicalArguments refuses every call of the tool.
+func CheckToolSchema(schema []byte) error {
+	var s argSchema
+	if err := json.Unmarshal(schema, &s); err != nil {
+		return fmt.Errorf("the workflow cannot read it, so every call would be denied: %w", err)
+	}
+	return nil
+}
+
 // SchemaKeywordsNotApplied lists, as paths such as
 // "properties.amount.minimum", the keywords of a tool's parameter schema
 // that the workflow's check of the arguments does not apply: a "minimum",

@@ -63,6 +63,23 @@ type config struct {
 	Overwrite   bool          // replace histories that exist (else refused)
 }
 
+// nextPrefixHint says which prefix the histories in dir use last and which
+// a change of the workflow's commands takes next.
+func nextPrefixHint(dir string) string {
+	entries, _ := os.ReadDir(dir)
+	newest := 0
+	for _, e := range entries {
+		var n int
+		if _, err := fmt.Sscanf(e.Name(), "v%d-", &n); err == nil && n > newest {
+			newest = n
+		}
+	}
+	if newest == 0 {
+		return "for instance -prefix v1-"
+	}
+	return fmt.Sprintf("the newest histories are v%d-*.json; a change of the workflow's commands records under -prefix v%d- (-only adds scenarios under an existing prefix)", newest, newest+1)
+}
+
 // path is where scenario name's history goes.
 func (c config) path(name string) string {
 	return filepath.Join(c.OutDir, c.Prefix+name+".json")
@@ -86,6 +103,9 @@ func (c config) Validate() error {
 	if c.Timeout <= 0 {
 		errs = append(errs, errors.New("-timeout must be positive"))
 	}
+	if c.Prefix == "" {
+		errs = append(errs, fmt.Errorf("-prefix is required: %s", nextPrefixHint(c.OutDir)))
+	}
 	for _, name := range c.Only {
 		if !slices.ContainsFunc(scenarios(), func(sc scenario) bool { return sc.name == name }) {
 			errs = append(errs, fmt.Errorf("-only: no scenario %q", name))
@@ -93,7 +113,7 @@ func (c config) Validate() error {
 	}
 	// A history recorded by older code must stay as it is: runs of that
 	// code may still be open, and TestReplay is what shows they replay.
-	if !c.Overwrite {
+	if !c.Overwrite && c.Prefix != "" {
 		for _, sc := range scenarios() {
 			if !c.selected(sc.name) {
 				continue
@@ -116,7 +136,7 @@ func main() {
 	fs := flag.NewFlagSet("recordhistory", flag.ContinueOnError)
 	fs.StringVar(&cfg.TemporalCLI, "temporal", cli, "temporal CLI binary (env TEMPORAL_CLI)")
 	fs.StringVar(&cfg.OutDir, "out", filepath.Join("workflows", "testdata", "replay"), "directory for the history JSON files")
-	fs.StringVar(&cfg.Prefix, "prefix", "v11-", "prefix of the file names: histories recorded by older code keep theirs (approve.json, ...) and must still replay")
+	fs.StringVar(&cfg.Prefix, "prefix", "", "prefix of the file names (required), such as v12-: histories recorded by older code keep theirs and must still replay")
 	fs.DurationVar(&cfg.Timeout, "timeout", 2*time.Minute, "bound of the whole recording")
 	only := fs.String("only", "", "comma-separated scenarios to record (default: all)")
 	fs.BoolVar(&cfg.Overwrite, "overwrite", false, "replace histories that exist (by default a history that exists is refused: it replays the code that recorded it)")

@@ -34,6 +34,7 @@ func TestValidateRefusesToOverwrite(t *testing.T) {
 		{"only others", func(c *config) { c.Only = []string{"reject", "expire"} }, ""},
 		{"a new prefix", func(c *config) { c.Prefix = "v2-" }, ""},
 		{"overwrite", func(c *config) { c.Overwrite = true }, ""},
+		{"no prefix", func(c *config) { c.Prefix = "" }, "-prefix is required: the newest histories are v1-*.json; a change of the workflow's commands records under -prefix v2-"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := base
