@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/client"
 
@@ -64,6 +65,10 @@ type Config struct {
 	// live. 0 means none.
 	MemoryLimit int64
 
+	// LedgerKeep is how long tool results are kept at least (0: for
+	// ever); see EnvLedgerKeep.
+	LedgerKeep time.Duration
+
 	LogLevel slog.Level
 }
 
@@ -111,6 +116,7 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 		HealthAddr:     env.Get(EnvHealthAddr),
 		TraceFile:      env.Get(telemetry.EnvTraceFile),
 		WorkflowCache:  DefaultWorkflowCache,
+		LedgerKeep:     DefaultLedgerKeep,
 		MemoryLimit:    DefaultMemoryLimit,
 	}
 	if env.Get("GOMEMLIMIT") != "" {
@@ -122,6 +128,13 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 			return Config{}, fmt.Errorf("%s=%q: want a number of runs", EnvWorkflowCache, v)
 		}
 		c.WorkflowCache = n
+	}
+	if v := env.Get(EnvLedgerKeep); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("%s=%q: want a duration such as 744h, or 0 for never", EnvLedgerKeep, v)
+		}
+		c.LedgerKeep = d
 	}
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -191,6 +204,9 @@ func (c Config) Validate() error {
 	}
 	if c.WorkflowCache < 1 || c.WorkflowCache > maxWorkflowCache {
 		errs = append(errs, fmt.Errorf("workflow cache %d (-workflow-cache, %s): want 1 to %d runs", c.WorkflowCache, EnvWorkflowCache, maxWorkflowCache))
+	}
+	if c.LedgerKeep != 0 && c.LedgerKeep < minLedgerKeep {
+		errs = append(errs, fmt.Errorf("%s=%s: want 0 (keep for ever) or at least %s", EnvLedgerKeep, c.LedgerKeep, minLedgerKeep))
 	}
 	return errors.Join(errs...)
 }

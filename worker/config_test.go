@@ -44,6 +44,7 @@ func TestLoadConfigDefaultsAndFlags(t *testing.T) {
 		{"blog dir", c.BlogDir, "data/posts"},
 		{"workflow cache", strconv.Itoa(c.WorkflowCache), "1000"},
 		{"memory limit", strconv.FormatInt(c.MemoryLimit, 10), "268435456"},
+		{"ledger keep", c.LedgerKeep.String(), "744h0m0s"},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -83,6 +84,8 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"cache not a number", nil, map[string]string{"HITL_WORKFLOW_CACHE": "lots"}, []string{`HITL_WORKFLOW_CACHE="lots"`}},
 		{"cache zero", []string{"-workflow-cache", "0"}, nil, []string{"workflow cache 0 (-workflow-cache, HITL_WORKFLOW_CACHE): want 1 to 1000000"}},
 		{"cache too big", nil, map[string]string{"HITL_WORKFLOW_CACHE": "1000001"}, []string{"workflow cache 1000001 (-workflow-cache, HITL_WORKFLOW_CACHE)"}},
+		{"ledger keep not a duration", nil, map[string]string{"HITL_LEDGER_KEEP": "31"}, []string{`HITL_LEDGER_KEEP="31": want a duration`}},
+		{"ledger keep too short", nil, map[string]string{"HITL_LEDGER_KEEP": "1h"}, []string{"HITL_LEDGER_KEEP=1h0m0s: want 0 (keep for ever) or at least 24h0m0s"}},
 		{"unknown flag", []string{"-nope"}, nil, []string{"nope"}},
 		{"every problem at once", nil, map[string]string{"OPENAI_API_KEY": "", "ABLY_API_KEY": ""},
 			[]string{"OPENAI_API_KEY", "ABLY_API_KEY"}},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	tlog "go.temporal.io/sdk/log"
@@ -137,6 +138,16 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	w.RegisterActivity(acts)
 
+	if cfg.LedgerKeep > 0 {
+		// It stops before the client closes, also when the worker stops
+		// on an error of its own.
+		pctx, stopPruner := context.WithCancel(ctx)
+		p := pruner{blog: blog, known: temporalRunKnown(c), keep: cfg.LedgerKeep, now: time.Now, log: logger}
+		var wg sync.WaitGroup
+		wg.Go(func() { p.run(pctx, pruneEvery) })
+		defer wg.Wait()
+		defer stopPruner()
+	}
 	logger.Info("worker starting", "temporal", topts.HostPort, "namespace", topts.Namespace,
 		"taskQueue", workflows.TaskQueue, "workflowCache", cfg.WorkflowCache, "memoryLimit", cfg.MemoryLimit, "model", cfg.OpenAIModel, "openaiBaseURL", config.RedactURL(cfg.OpenAIBaseURL),
 		"ablyEndpoint", cfg.Ably.Endpoint, "channel", cfg.Channel, "blogDir", cfg.BlogDir, "tracing", tracing.Enabled())

@@ -1,0 +1,123 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPrune(t *testing.T) {
+	dir := t.TempDir()
+	old := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	now := old
+	l, err := Open(dir, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(tool, key string, at time.Time) {
+		t.Helper()
+		now = at
+		if _, err := l.Once(t.Context(), tool, key, func() (string, error) { return "done " + key, nil }); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, hash(tool+"\x00"+key)+".json")
+		if err := os.Chtimes(path, at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cutoff := old.Add(30 * 24 * time.Hour)
+	write("publish", "wf-gone:call_1", old)
+	write("delete", "wf-gone:call_2", old)
+	write("publish", "wf-open:call_1", old)
+	write("publish", "wf-gone:call_new", cutoff.Add(time.Hour)) // too young, whatever gone says
+	if err := os.WriteFile(filepath.Join(dir, "notes.json"), []byte("not an entry"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(filepath.Join(dir, "notes.json"), old, old); err != nil {
+		t.Fatal(err)
+	}
+	var asked []string
+	gone := func(_ context.Context, tool, key string) (bool, error) {
+		asked = append(asked, tool+" "+key)
+		return strings.HasPrefix(key, "wf-gone:"), nil
+	}
+
+	removed, next, err := l.Prune(t.Context(), cutoff, "", 10, gone)
+	if err != nil || next != "" {
+		t.Fatalf("Prune = %v, next %q", err, next)
+	}
+	slices.SortFunc(removed, func(a, b Pruned) int { return strings.Compare(a.Key, b.Key) })
+	if want := []Pruned{{"publish", "wf-gone:call_1"}, {"delete", "wf-gone:call_2"}}; !slices.Equal(removed, want) {
+		t.Fatalf("removed %+v, want %+v", removed, want)
+	}
+	if slices.Contains(asked, "publish wf-gone:call_new") {
+		t.Error("asked about an entry younger than the cutoff")
+	}
+	ctx := t.Context()
+	ran := false
+	if out, _ := l.Once(ctx, "publish", "wf-open:call_1", func() (string, error) { ran = true; return "again", nil }); ran || out != "done wf-open:call_1" {
+		t.Errorf("the open run's entry was lost: ran %v, out %q", ran, out)
+	}
+	if out, _ := l.Once(ctx, "publish", "wf-gone:call_new", func() (string, error) { ran = true; return "again", nil }); ran || out != "done wf-gone:call_new" {
+		t.Errorf("the young entry was lost: ran %v, out %q", ran, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "notes.json")); err != nil {
+		t.Errorf("a file that is not an entry was touched: %v", err)
+	}
+}
+
+// At most max old entries are examined per call; the cursor goes on from
+// there, so every entry is reached however many stay; an error of gone
+// stops the call and nothing is removed for it.
+func TestPruneIsBoundedAndResumes(t *testing.T) {
+	dir := t.TempDir()
+	old := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	l, err := Open(dir, func() time.Time { return old })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 7 {
+		key := "wf:call_" + string(rune('a'+i))
+		if _, err := l.Once(t.Context(), "publish", key, func() (string, error) { return "ok", nil }); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(filepath.Join(dir, hash("publish\x00"+key)+".json"), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cutoff := old.Add(time.Hour)
+	var seen []string
+	gone := func(_ context.Context, _, key string) (bool, error) {
+		seen = append(seen, key)
+		return key == "wf:call_c", nil
+	}
+	cursor, calls, total := "", 0, 0
+	for {
+		calls++
+		removed, next, err := l.Prune(t.Context(), cutoff, cursor, 3, gone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += len(removed)
+		if next == "" {
+			break
+		}
+		cursor = next
+		if calls > 10 {
+			t.Fatal("the cursor does not advance")
+		}
+	}
+	if calls != 3 || len(seen) != 7 || total != 1 {
+		t.Fatalf("%d calls, %d entries asked about, %d removed; want 3, 7, 1", calls, len(seen), total)
+	}
+	failing := func(context.Context, string, string) (bool, error) { return true, errors.New("temporal unreachable") }
+	removed, _, err := l.Prune(t.Context(), cutoff, "", 3, failing)
+	if err == nil || len(removed) != 0 {
+		t.Fatalf("Prune with a failing gone = %v, %v; want an error and nothing removed", removed, err)
+	}
+}

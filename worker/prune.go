@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/hitl/durable-approvals/activities"
+)
+
+// EnvLedgerKeep is how long the tools' results (the idempotency ledger and
+// delete_post's tombstones in BLOG_DIR) are kept at least; older ones of
+// runs Temporal no longer knows are removed. "0": never.
+const EnvLedgerKeep = "HITL_LEDGER_KEEP"
+
+// DefaultLedgerKeep is the default of Config.LedgerKeep: the longest
+// approval wait and a day. A result is removed only once Temporal no
+// longer knows its run (the namespace's retention after the run closed),
+// so this only bounds how far back the worker looks.
+const DefaultLedgerKeep = 31 * 24 * time.Hour
+
+// minLedgerKeep bounds HITL_LEDGER_KEEP from below.
+const minLedgerKeep = 24 * time.Hour
+
+// How often, and how much, the pruner works: a sweep examines at most
+// pruneBatch old results, one Temporal call each (two or more only for a
+// workflow id with ':'), and the next sweep goes on from there.
+const (
+	pruneEvery = 10 * time.Minute
+	pruneBatch = 500
+)
+
+// pruner removes, every pruneEvery, the results of tool calls older than
+// keep whose runs Temporal no longer knows: no retry, replay or reset can
+// ask for them again. Workers sharing BLOG_DIR may all run it.
+type pruner struct {
+	blog  *activities.Blog
+	known activities.RunKnown
+	keep  time.Duration
+	now   func() time.Time
+	log   *slog.Logger
+}
+
+// run sweeps until ctx is done.
+func (p pruner) run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	cursor := ""
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cursor = p.sweep(ctx, cursor)
+	}
+}
+
+// sweep examines one batch from cursor and returns the next cursor.
+func (p pruner) sweep(ctx context.Context, cursor string) string {
+	n, next, err := p.blog.Prune(ctx, p.now().Add(-p.keep), cursor, pruneBatch, p.known)
+	if n > 0 {
+		p.log.Info("tool results pruned", "removed", n, "olderThan", p.keep)
+	}
+	if err != nil && ctx.Err() == nil {
+		// Temporal out of reach: nothing was removed for the entry it
+		// was asked about; the next sweep asks again.
+		p.log.Warn("tool results prune", "err", err)
+		return cursor
+	}
+	return next
+}
+
+// temporalRunKnown asks Temporal whether it knows a workflow id: not
+// found means its runs closed and outlived the namespace's retention (or
+// never existed); any other error is no answer.
+func temporalRunKnown(c client.Client) activities.RunKnown {
+	return func(ctx context.Context, workflowID string) (bool, error) {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		_, err := c.DescribeWorkflowExecution(ctx, workflowID, "")
+		var nf *serviceerror.NotFound
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.As(err, &nf):
+			return false, nil
+		}
+		return false, err
+	}
+}
