@@ -60,7 +60,10 @@ func TestBlogPrune(t *testing.T) {
 	if err != nil || n != 2 || next != "" {
 		t.Fatalf("Prune = %d, %q, %v; want 2 removed", n, next, err)
 	}
-	if tombstone(t, dir, openDelete) == "" {
+	if left, _ := os.ReadDir(ledgerDir); len(left) != 1 {
+		t.Errorf("%d ledger entries left, want the known run's only", len(left))
+	}
+		if tombstone(t, dir, openDelete) == "" {
 		t.Error("the known run's tombstone was removed")
 	}
 	if _, err := os.Stat(filepath.Join(dir, deletedDirName, keyHash(goneDelete.IdempotencyKey())+".md")); !errors.Is(err, os.ErrNotExist) {
