@@ -63,7 +63,7 @@ func TestBlogPrune(t *testing.T) {
 	if left, _ := os.ReadDir(ledgerDir); len(left) != 1 {
 		t.Errorf("%d ledger entries left, want the known run's only", len(left))
 	}
-		if tombstone(t, dir, openDelete) == "" {
+	if tombstone(t, dir, openDelete) == "" {
 		t.Error("the known run's tombstone was removed")
 	}
 	if _, err := os.Stat(filepath.Join(dir, deletedDirName, keyHash(goneDelete.IdempotencyKey())+".md")); !errors.Is(err, os.ErrNotExist) {
