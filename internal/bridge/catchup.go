@@ -1,10 +1,12 @@
 package bridge
 
 import (
+	"encoding/json"
 	"slices"
 
 	"github.com/ably/ably-go/ably"
 
+	"github.com/hitl/durable-approvals/internal/ablymsg"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -16,30 +18,61 @@ import (
 const maxCatchUpPerApprover = 2000
 
 // catchUpFilter says which messages of the channel's history a catch-up
-// keeps, as the history is read: the agent's approval-requests and
-// approval-resolved, and the approval-responses that decode, at most
-// maxPer per approver. Everything else (other names, other publishers of
-// the agent's message names, responses that do not decode) is dropped at
-// once, so a flood of junk of any size holds no memory during a catch-up.
-// It is used by one goroutine.
+// keeps, as the history is read, newest first: the agent's
+// approval-resolved (cut down to the call they name), the agent's
+// approval-requests of calls not resolved since, and the
+// approval-responses that decode, at most maxPer per approver, except
+// those naming a run and a call resolved since. Everything else (other
+// names, other publishers of the agent's message names, what does not
+// decode) is dropped at once, so a flood of junk of any size holds no
+// memory during a catch-up, and the agent's own traffic costs memory by
+// the calls still open, not by the length of the history: a catch-up back
+// to a call that waits 30 days reads every request of those 30 days. What
+// is dropped is what replayMessages would pass over: requests.apply
+// ignores a request of a resolved call, and a response of one is not
+// signalled. It is used by one goroutine.
 type catchUpFilter struct {
-	agent   string
-	maxPer  int
-	per     map[string]int // responses kept, by approver clientId
-	dropped map[string]bool
+	agent    string
+	maxPer   int
+	per      map[string]int // responses kept, by approver clientId
+	dropped  map[string]bool
+	resolved map[requestKey]struct{} // calls whose approval-resolved was read
 }
 
 func newCatchUpFilter(agentClientID string, maxPer int) *catchUpFilter {
-	return &catchUpFilter{agent: agentClientID, maxPer: maxPer, per: map[string]int{}, dropped: map[string]bool{}}
+	return &catchUpFilter{agent: agentClientID, maxPer: maxPer, per: map[string]int{}, dropped: map[string]bool{},
+		resolved: map[requestKey]struct{}{}}
 }
 
-// keep is the ablymsg.HistoryRange.Keep of a catch-up.
+// keep is the ablymsg.HistoryRange.Keep of a catch-up. It cuts a kept
+// approval-resolved down to its call's ids.
 func (f *catchUpFilter) keep(m *ably.Message) bool {
 	switch m.Name {
-	case workflows.MsgApprovalRequest, workflows.MsgApprovalResolved:
-		return m.ClientID == f.agent
+	case workflows.MsgApprovalRequest:
+		var d workflows.ApprovalRequestData
+		if m.ClientID != f.agent || ablymsg.DecodeData(m.Data, m.Encoding, &d) != nil {
+			return false
+		}
+		_, done := f.resolved[requestKey{d.WorkflowID, d.ToolCallID}]
+		return !done
+	case workflows.MsgApprovalResolved:
+		var d workflows.ApprovalResolvedData
+		if m.ClientID != f.agent || ablymsg.DecodeData(m.Data, m.Encoding, &d) != nil {
+			return false
+		}
+		f.resolved[requestKey{d.WorkflowID, d.ToolCallID}] = struct{}{}
+		ids, err := json.Marshal(workflows.ApprovalResolvedData{WorkflowID: d.WorkflowID, ToolCallID: d.ToolCallID})
+		if err != nil {
+			return true
+		}
+		m.Data, m.Encoding, m.Extras = ids, "", nil
+		return true
 	case workflows.MsgApprovalResponse:
-		if _, err := DecodeResponse(m); err != nil {
+		r, err := DecodeResponse(m)
+		if err != nil {
+			return false
+		}
+		if _, done := f.resolved[requestKey{r.WorkflowID, r.ToolCallID}]; done && r.WorkflowID != "" {
 			return false
 		}
 		if f.per[m.ClientID] >= f.maxPer {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ably/ably-go/ably"
 
+	"github.com/hitl/durable-approvals/internal/ablymsg"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -19,15 +20,21 @@ func TestCatchUpFilter(t *testing.T) {
 	named := func(name, clientID string) *ably.Message {
 		return &ably.Message{ID: "m-" + name, Name: name, ClientID: clientID, Data: "x"}
 	}
+	agentMsg := func(name, clientID string) *ably.Message {
+		m := named(name, clientID)
+		m.Data = map[string]any{"workflowId": "wf-1", "toolCallId": "call_9", "tool": "publish_blog_post", "arguments": `{"title":"x"}`}
+		return m
+	}
 	tests := []struct {
 		name string
 		msg  *ably.Message
 		want bool
 	}{
-		{"the agent's request", named(workflows.MsgApprovalRequest, agent), true},
-		{"the agent's resolution", named(workflows.MsgApprovalResolved, agent), true},
-		{"a request by someone else", named(workflows.MsgApprovalRequest, "mallory"), false},
-		{"a resolution by someone else", named(workflows.MsgApprovalResolved, "mallory"), false},
+		{"the agent's request", agentMsg(workflows.MsgApprovalRequest, agent), true},
+		{"the agent's resolution", agentMsg(workflows.MsgApprovalResolved, agent), true},
+		{"an agent's request that does not decode", named(workflows.MsgApprovalRequest, agent), false},
+		{"a request by someone else", agentMsg(workflows.MsgApprovalRequest, "mallory"), false},
+		{"a resolution by someone else", agentMsg(workflows.MsgApprovalResolved, "mallory"), false},
 		{"a response that decodes", msgFrom("alice", 1), true},
 		{"a response that does not decode", named(workflows.MsgApprovalResponse, "alice"), false},
 		{"another name", named("chat", "alice"), false},
@@ -55,7 +62,7 @@ func TestCatchUpFilter(t *testing.T) {
 		if !f.keep(msgFrom("alice", 9)) {
 			t.Error("alice's response was dropped for mallory's")
 		}
-		if !f.keep(named(workflows.MsgApprovalRequest, agent)) {
+		if !f.keep(agentMsg(workflows.MsgApprovalRequest, agent)) {
 			t.Error("the agent's request was dropped for mallory's responses")
 		}
 		if !slices.Equal(kept, []int{0, 1, 2}) {
@@ -97,5 +104,54 @@ func TestReplayAppliesResolutionsFirst(t *testing.T) {
 	}
 	if !strings.Contains(logs(), "announced the tool call resolved") {
 		t.Errorf("call_0's response was not dropped as resolved:\n%s", logs())
+	}
+}
+
+// Read newest first, a call's approval-resolved comes before its request
+// and the responses it resolved: those are dropped as they are read (the
+// catch-up would pass over them), so a catch-up holds the calls still
+// open, not the history; the resolution itself is kept, cut down to the
+// call's ids. A guide-shaped response names no run and is kept.
+func TestCatchUpFilterDropsWhatIsResolved(t *testing.T) {
+	agent := workflows.DefaultAgentClientID
+	agentMsg := func(name, wf, call string, data map[string]any) *ably.Message {
+		d := map[string]any{"workflowId": wf, "toolCallId": call, "tool": "publish_blog_post"}
+		for k, v := range data {
+			d[k] = v
+		}
+		return &ably.Message{ID: "m-" + name + call, Name: name, ClientID: agent, Data: d, Extras: map[string]any{"headers": map[string]any{"x": "y"}}}
+	}
+	response := func(wf, call string) *ably.Message {
+		m := msgFrom("alice", 1)
+		h := map[string]any{"toolCallId": call}
+		if wf != "" {
+			h["workflowId"] = wf
+		}
+		m.Extras["headers"] = h
+		return m
+	}
+	f := newCatchUpFilter(agent, 100)
+	resolved := agentMsg(workflows.MsgApprovalResolved, "wf-1", "call_done", map[string]any{"outcome": "approved", "reason": strings.Repeat("r", 1000)})
+	for _, tt := range []struct {
+		name string
+		msg  *ably.Message
+		want bool
+	}{
+		// newest first
+		{"the resolution", resolved, true},
+		{"a response of the resolved call", response("wf-1", "call_done"), false},
+		{"a guide-shaped response of it", response("", "call_done"), true},
+		{"its request", agentMsg(workflows.MsgApprovalRequest, "wf-1", "call_done", map[string]any{"arguments": strings.Repeat("a", 10000)}), false},
+		{"the same call id in another run", agentMsg(workflows.MsgApprovalRequest, "wf-2", "call_done", nil), true},
+		{"a response of an open call", response("wf-1", "call_open"), true},
+		{"the open call's request", agentMsg(workflows.MsgApprovalRequest, "wf-1", "call_open", nil), true},
+	} {
+		if got := f.keep(tt.msg); got != tt.want {
+			t.Errorf("%s: keep = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	var d workflows.ApprovalResolvedData
+	if err := ablymsg.DecodeData(resolved.Data, resolved.Encoding, &d); err != nil || d.WorkflowID != "wf-1" || d.ToolCallID != "call_done" || d.Reason != "" || resolved.Extras != nil {
+		t.Errorf("the kept resolution = %+v, extras %v (%v); want only the call's ids", d, resolved.Extras, err)
 	}
 }
