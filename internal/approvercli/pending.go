@@ -47,6 +47,11 @@ type Event struct {
 	Resolved   workflows.ApprovalResolvedData // EventResolved
 	WasPending bool                           // EventResolved: the request was in the set
 	Reason     string                         // EventIgnored: why
+	// Routine (EventIgnored): the message is the agent's and well formed,
+	// and passed over in the normal course of a call (already resolved,
+	// expired, a copy or an older revision): every history read meets
+	// many, so they are not worth a warning.
+	Routine bool
 }
 
 // Pending is the set of approval requests still waiting for a decision.
@@ -98,20 +103,20 @@ func (p *Pending) Apply(m *ably.Message) Event {
 	}
 	k := r.key()
 	if _, ok := p.resolved[k]; ok {
-		return Event{Reason: "already resolved"}
+		return Event{Reason: "already resolved", Routine: true}
 	}
 	prev, known := p.reqs[k]
 	switch {
 	case known && (r.Revision == prev.Revision || r.MessageID != "" && r.MessageID == prev.MessageID):
-		return Event{Reason: "duplicate"}
+		return Event{Reason: "duplicate", Routine: true}
 	case known && r.Revision < prev.Revision:
-		return Event{Reason: fmt.Sprintf("revision %d is older than the one shown (%d)", r.Revision, prev.Revision)}
+		return Event{Reason: fmt.Sprintf("revision %d is older than the one shown (%d)", r.Revision, prev.Revision), Routine: true}
 	}
 	if p.expired(r) {
 		if known {
 			delete(p.reqs, k)
 		}
-		return Event{Reason: "expired"}
+		return Event{Reason: "expired", Routine: true}
 	}
 	r.FirstDigest = r.ArgumentsDigest
 	if known {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -381,4 +383,51 @@ func FuzzPendingApply(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A history read meets the agent's requests of calls resolved or expired
+// long ago by the hundred: those are logged at debug level, not as
+// warnings (the ops probe saw 271 warning lines from one `approver list`
+// with nothing pending); a request that is not the agent's still warns.
+func TestSessionLogsRoutineIgnoresAtDebug(t *testing.T) {
+	var buf bytes.Buffer
+	s := &session{cfg: Config{Log: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))},
+		pending: NewPending(workflows.DefaultAgentClientID, time.Now)}
+	request := func(clientID, call string, expires time.Time) *ably.Message {
+		return &ably.Message{ID: "m-" + call, Name: workflows.MsgApprovalRequest, ClientID: clientID, Data: workflows.ApprovalRequestData{
+			Tool: "publish_blog_post", Arguments: `{"title":"x"}`, ToolCallID: call, WorkflowID: "wf-1", RequiredRole: "publisher",
+			RequestedAt: expires.Add(-time.Minute), ExpiresAt: expires}}
+	}
+	data := func(m *ably.Message) *ably.Message {
+		b, err := json.Marshal(m.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Data, m.Encoding = string(b), "json"
+		return m
+	}
+	s.apply(data(request(workflows.DefaultAgentClientID, "call_old", time.Now().Add(-time.Hour))))
+	s.apply(data(request("mallory", "call_forged", time.Now().Add(time.Hour))))
+	var levels []string
+	for line := range strings.Lines(buf.String()) {
+		switch {
+		case strings.Contains(line, "call_old") || strings.Contains(line, "m-call_old"):
+			levels = append(levels, "old:"+field(line, "level"))
+		case strings.Contains(line, "mallory"):
+			levels = append(levels, "forged:"+field(line, "level"))
+		}
+	}
+	if !slices.Equal(levels, []string{"old:DEBUG", "forged:WARN"}) {
+		t.Fatalf("levels %q, want the expired request at DEBUG and mallory's at WARN; log:\n%s", levels, buf.String())
+	}
+}
+
+// field is the value of key=value in a slog text line.
+func field(line, key string) string {
+	for f := range strings.FieldsSeq(line) {
+		if v, ok := strings.CutPrefix(f, key+"="); ok {
+			return v
+		}
+	}
+	return ""
 }

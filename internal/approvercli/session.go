@@ -221,7 +221,8 @@ func (s *session) reconnect() error {
 	if err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
-	s.cfg.Log.Info("Ably connection back; read what was published meanwhile", "messages", len(msgs))
+	// Warn, so that it shows: the CLI prints warnings and errors only.
+	s.cfg.Log.Warn("Ably connection back; read what was published meanwhile", "messages", len(msgs))
 	for _, m := range msgs {
 		select {
 		case s.events <- m:
@@ -349,11 +350,18 @@ func (s *session) close() {
 	s.client.Close()
 }
 
-// apply feeds a message to the pending set and logs what it ignores.
+// apply feeds a message to the pending set and logs what it ignores: a
+// request or resolution that is not the agent's or does not decode as a
+// warning, one passed over in the normal course of a call (Event.Routine:
+// a history read meets hundreds) at debug level.
 func (s *session) apply(m *ably.Message) Event {
 	ev := s.pending.Apply(m)
 	if ev.Kind == EventIgnored && m != nil && (m.Name == workflows.MsgApprovalRequest || m.Name == workflows.MsgApprovalResolved) {
-		s.cfg.Log.Warn("ignored message", "name", m.Name, "clientId", m.ClientID, "ablyMessageId", m.ID, "reason", ev.Reason)
+		level := slog.LevelWarn
+		if ev.Routine {
+			level = slog.LevelDebug
+		}
+		s.cfg.Log.Log(context.Background(), level, "ignored message", "name", m.Name, "clientId", m.ClientID, "ablyMessageId", m.ID, "reason", ev.Reason)
 	}
 	return ev
 }
