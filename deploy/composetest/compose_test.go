@@ -96,6 +96,18 @@ func TestComposeServices(t *testing.T) {
 	}
 }
 
+// Docker keeps a container's log for ever unless told: every service's is
+// rotated.
+func TestComposeRotatesLogs(t *testing.T) {
+	p := mustLoad(t)
+	for _, s := range p.Services {
+		l := s.Logging
+		if l == nil || l.Driver != "json-file" || l.Options["max-size"] == "" || l.Options["max-file"] == "" {
+			t.Errorf("service %s: logging %+v, want json-file with max-size and max-file", s.Name, l)
+		}
+	}
+}
+
 func TestComposeRequiresSecrets(t *testing.T) {
 	for _, name := range []string{"ABLY_API_KEY", "OPENAI_API_KEY", "POSTGRES_PASSWORD", "HITL_DECISION_SIGNING_KEY", "HITL_DECISION_VERIFY_KEYS"} {
 		t.Run(name, func(t *testing.T) {
