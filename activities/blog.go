@@ -445,8 +445,10 @@ func (b *Blog) delete(ctx context.Context, call ToolCall) (string, error) {
 		return "", toolInputError(call.Name, fmt.Errorf("slug %q: want lowercase letters, digits and single dashes", args.Slug))
 	}
 	// The post is moved to this call's tombstone, never removed, and the
-	// tombstone's name is never freed: it holds the moved post until the
-	// ledger has the result, and the result after that. So an attempt of
+	// tombstone's name is not freed while the run is known to Temporal (the
+	// worker's pruner removes it with the ledger entry only after that): it
+	// holds the moved post until the ledger has the result, and the result
+	// after that. So an attempt of
 	// this call that runs late (a crash before the ledger write, a retry
 	// while a stalled attempt goes on, the call on another worker) finds
 	// the call done and never deletes a post published under the slug

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/hitl/durable-approvals/internal/ledger"
 )
 
 // RunKnown reports whether Temporal still knows the workflow run of id
@@ -19,25 +21,24 @@ type RunKnown func(ctx context.Context, workflowID string) (bool, error)
 // Prune removes the ledger entries, and the delete_post tombstones, of tool
 // calls written before before whose runs Temporal no longer knows: no
 // attempt of those calls can come again, so nothing needs their results.
-// It goes on from the cursor after, examines at most max old entries and
-// returns how many it removed and the cursor of the next call ("" at the
-// end: start again). An entry's key is the call's IdempotencyKey,
+// It goes on from the cursor after and examines at most max old entries
+// (ledger.Prune says how). An entry's key is the call's IdempotencyKey,
 // "<workflow id>:<call id>"; both may hold ':', so every split is asked
-// and the entry stays while any of them is known.
-func (b *Blog) Prune(ctx context.Context, before time.Time, after string, max int, known RunKnown) (removed int, next string, err error) {
-	pruned, next, err := b.ledger.Prune(ctx, before, after, max, func(ctx context.Context, _, key string) (bool, error) {
-		return keyGone(ctx, key, known)
+// and the entry stays while any of them is known. A tombstone goes before
+// its entry, so that a crash between the two leaves the entry, which the
+// next pass removes.
+func (b *Blog) Prune(ctx context.Context, before time.Time, after string, max int, known RunKnown) (ledger.PruneResult, error) {
+	return b.ledger.Prune(ctx, before, after, max, func(ctx context.Context, tool, key string) (bool, error) {
+		g, err := keyGone(ctx, key, known)
+		if err != nil || !g || tool != ToolDeletePost {
+			return g, err
+		}
+		tomb := filepath.Join(b.dir, deletedDirName, keyHash(key)+".md")
+		if err := os.Remove(tomb); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return false, fmt.Errorf("blog: prune: %w", err)
+		}
+		return true, nil
 	})
-	for _, p := range pruned {
-		if p.Tool != ToolDeletePost {
-			continue
-		}
-		tomb := filepath.Join(b.dir, deletedDirName, keyHash(p.Key)+".md")
-		if rerr := os.Remove(tomb); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
-			err = fmt.Errorf("blog: prune: %w", rerr)
-		}
-	}
-	return len(pruned), next, err
 }
 
 // keyGone reports whether no run a ledger key may belong to is known.

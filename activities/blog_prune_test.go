@@ -53,12 +53,12 @@ func TestBlogPrune(t *testing.T) {
 	}
 	// The entries' own time is now: with a cutoff of a month ago nothing
 	// is old enough.
-	if n, _, err := b.Prune(ctx, time.Now().Add(-30*24*time.Hour), "", 100, known); err != nil || n != 0 {
-		t.Fatalf("Prune before the entries' time = %d, %v; want 0", n, err)
+	if res, err := b.Prune(ctx, time.Now().Add(-30*24*time.Hour), "", 100, known); err != nil || len(res.Removed) != 0 {
+		t.Fatalf("Prune before the entries' time = %+v, %v; want nothing removed", res, err)
 	}
-	n, next, err := b.Prune(ctx, time.Now().Add(time.Minute), "", 100, known)
-	if err != nil || n != 2 || next != "" {
-		t.Fatalf("Prune = %d, %q, %v; want 2 removed", n, next, err)
+	res, err := b.Prune(ctx, time.Now().Add(time.Minute), "", 100, known)
+	if err != nil || len(res.Removed) != 2 || res.Next != "" {
+		t.Fatalf("Prune = %+v, %v; want 2 removed", res, err)
 	}
 	if left, _ := os.ReadDir(ledgerDir); len(left) != 1 {
 		t.Errorf("%d ledger entries left, want the known run's only", len(left))
@@ -85,8 +85,8 @@ func TestBlogPrune(t *testing.T) {
 		t.Errorf("the known run's delete again = %q, %v; want its first result", out, err)
 	}
 	failing := func(context.Context, string) (bool, error) { return false, errors.New("temporal down") }
-	if _, _, err := b.Prune(ctx, time.Now().Add(time.Minute), "", 100, failing); err == nil {
-		t.Error("a failing RunKnown gave no error")
+	if res, err := b.Prune(ctx, time.Now().Add(time.Minute), "", 100, failing); err != nil || res.Skipped != 1 || len(res.Removed) != 0 {
+		t.Errorf("a failing RunKnown = %+v, %v; want the one entry left skipped", res, err)
 	}
 }
 

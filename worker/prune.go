@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	"go.temporal.io/api/serviceerror"
@@ -18,9 +20,9 @@ import (
 const EnvLedgerKeep = "HITL_LEDGER_KEEP"
 
 // DefaultLedgerKeep is the default of Config.LedgerKeep: the longest
-// approval wait and a day. A result is removed only once Temporal no
-// longer knows its run (the namespace's retention after the run closed),
-// so this only bounds how far back the worker looks.
+// approval wait and a day. A result younger than this is never touched;
+// an older one is removed only once Temporal no longer knows its run (the
+// namespace's retention after the run closed).
 const DefaultLedgerKeep = 31 * 24 * time.Hour
 
 // minLedgerKeep bounds HITL_LEDGER_KEEP from below.
@@ -49,7 +51,10 @@ type pruner struct {
 func (p pruner) run(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
-	cursor := ""
+	// Each process starts somewhere else in the (hash) order of the
+	// entries, so that workers sharing BLOG_DIR, and a worker restarted
+	// often, do not all go over the same first entries.
+	cursor := fmt.Sprintf("%02x", rand.N(256))
 	for {
 		select {
 		case <-ctx.Done():
@@ -62,17 +67,21 @@ func (p pruner) run(ctx context.Context, every time.Duration) {
 
 // sweep examines one batch from cursor and returns the next cursor.
 func (p pruner) sweep(ctx context.Context, cursor string) string {
-	n, next, err := p.blog.Prune(ctx, p.now().Add(-p.keep), cursor, pruneBatch, p.known)
-	if n > 0 {
+	res, err := p.blog.Prune(ctx, p.now().Add(-p.keep), cursor, pruneBatch, p.known)
+	if n := len(res.Removed); n > 0 {
 		p.log.Info("tool results pruned", "removed", n, "olderThan", p.keep)
 	}
 	if err != nil && ctx.Err() == nil {
-		// Temporal out of reach: nothing was removed for the entry it
+		// Temporal out of reach: nothing was removed for the entries it
 		// was asked about; the next sweep asks again.
-		p.log.Warn("tool results prune", "err", err)
-		return cursor
+		p.log.Warn("tool results prune stopped", "err", err)
+		return res.Next
 	}
-	return next
+	if res.Skipped > 0 {
+		// Kept, and asked about again on the next pass.
+		p.log.Warn("tool results prune: some could not be checked", "skipped", res.Skipped, "last", res.LastSkip)
+	}
+	return res.Next
 }
 
 // temporalRunKnown asks Temporal whether it knows a workflow id: not

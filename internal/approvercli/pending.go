@@ -108,7 +108,9 @@ func (p *Pending) Apply(m *ably.Message) Event {
 	prev, known := p.reqs[k]
 	switch {
 	case known && (r.Revision == prev.Revision || r.MessageID != "" && r.MessageID == prev.MessageID):
-		return Event{Reason: "duplicate", Routine: true}
+		// Another text under the same revision is no copy: only the
+		// agent's key can publish it, so it is worth a warning.
+		return Event{Reason: "duplicate", Routine: r.ArgumentsDigest == prev.ArgumentsDigest}
 	case known && r.Revision < prev.Revision:
 		return Event{Reason: fmt.Sprintf("revision %d is older than the one shown (%d)", r.Revision, prev.Revision), Routine: true}
 	}

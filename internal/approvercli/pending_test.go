@@ -408,16 +408,28 @@ func TestSessionLogsRoutineIgnoresAtDebug(t *testing.T) {
 	}
 	s.apply(data(request(workflows.DefaultAgentClientID, "call_old", time.Now().Add(-time.Hour))))
 	s.apply(data(request("mallory", "call_forged", time.Now().Add(time.Hour))))
+	withDigest := func(m *ably.Message, digest string) *ably.Message {
+		d := m.Data.(workflows.ApprovalRequestData)
+		d.ArgumentsDigest = digest
+		m.Data = d
+		return data(m)
+	}
+	live := func() *ably.Message { return request(workflows.DefaultAgentClientID, "call_live", time.Now().Add(time.Hour)) }
+	s.apply(withDigest(live(), workflows.ArgumentsDigest(`{"title":"x"}`)))
+	s.apply(withDigest(live(), workflows.ArgumentsDigest(`{"title":"x"}`))) // the same request again: a copy
+	s.apply(withDigest(live(), workflows.ArgumentsDigest(`{"title":"y"}`))) // the same revision, other arguments
 	var levels []string
 	for line := range strings.Lines(buf.String()) {
 		switch {
-		case strings.Contains(line, "call_old") || strings.Contains(line, "m-call_old"):
+		case strings.Contains(line, "m-call_old"):
 			levels = append(levels, "old:"+field(line, "level"))
 		case strings.Contains(line, "mallory"):
 			levels = append(levels, "forged:"+field(line, "level"))
+		case strings.Contains(line, "m-call_live"):
+			levels = append(levels, "live:"+field(line, "level"))
 		}
 	}
-	if !slices.Equal(levels, []string{"old:DEBUG", "forged:WARN"}) {
+	if !slices.Equal(levels, []string{"old:DEBUG", "forged:WARN", "live:DEBUG", "live:WARN"}) {
 		t.Fatalf("levels %q, want the expired request at DEBUG and mallory's at WARN; log:\n%s", levels, buf.String())
 	}
 }

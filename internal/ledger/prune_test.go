@@ -47,10 +47,11 @@ func TestPrune(t *testing.T) {
 		return strings.HasPrefix(key, "wf-gone:"), nil
 	}
 
-	removed, next, err := l.Prune(t.Context(), cutoff, "", 10, gone)
-	if err != nil || next != "" {
-		t.Fatalf("Prune = %v, next %q", err, next)
+	res, err := l.Prune(t.Context(), cutoff, "", 10, gone)
+	if err != nil || res.Next != "" || res.Skipped != 0 {
+		t.Fatalf("Prune = %+v, %v", res, err)
 	}
+	removed := res.Removed
 	slices.SortFunc(removed, func(a, b Pruned) int { return strings.Compare(a.Key, b.Key) })
 	if want := []Pruned{{"publish", "wf-gone:call_1"}, {"delete", "wf-gone:call_2"}}; !slices.Equal(removed, want) {
 		t.Fatalf("removed %+v, want %+v", removed, want)
@@ -99,15 +100,15 @@ func TestPruneIsBoundedAndResumes(t *testing.T) {
 	cursor, calls, total := "", 0, 0
 	for {
 		calls++
-		removed, next, err := l.Prune(t.Context(), cutoff, cursor, 3, gone)
+		res, err := l.Prune(t.Context(), cutoff, cursor, 3, gone)
 		if err != nil {
 			t.Fatal(err)
 		}
-		total += len(removed)
-		if next == "" {
+		total += len(res.Removed)
+		if res.Next == "" {
 			break
 		}
-		cursor = next
+		cursor = res.Next
 		if calls > 10 {
 			t.Fatal("the cursor does not advance")
 		}
@@ -115,9 +116,25 @@ func TestPruneIsBoundedAndResumes(t *testing.T) {
 	if calls != 3 || len(seen) != 7 || total != 1 {
 		t.Fatalf("%d calls, %d entries asked about, %d removed; want 3, 7, 1", calls, len(seen), total)
 	}
+	// Temporal out of reach: three failures in a row stop the call, which
+	// removes nothing and leaves the cursor where it was.
 	failing := func(context.Context, string, string) (bool, error) { return true, errors.New("temporal unreachable") }
-	removed, _, err := l.Prune(t.Context(), cutoff, "", 3, failing)
-	if err == nil || len(removed) != 0 {
-		t.Fatalf("Prune with a failing gone = %v, %v; want an error and nothing removed", removed, err)
+	res, err := l.Prune(t.Context(), cutoff, "", 5, failing)
+	if err == nil || len(res.Removed) != 0 || res.Next != "" || res.Skipped != 3 {
+		t.Fatalf("Prune with a failing gone = %+v, %v; want an error after 3, nothing removed, the cursor kept", res, err)
+	}
+	// One key whose question always fails is skipped: the others are
+	// pruned, and the pass goes on to the end.
+	seen = nil
+	oneBad := func(_ context.Context, _, key string) (bool, error) {
+		seen = append(seen, key)
+		if key == "wf:call_a" {
+			return false, errors.New("internal error")
+		}
+		return true, nil
+	}
+	res, err = l.Prune(t.Context(), cutoff, "", 100, oneBad)
+	if err != nil || res.Skipped != 1 || len(res.Removed) != 5 || res.Next != "" {
+		t.Fatalf("Prune with one bad key = %+v, %v; want 1 skipped, the other 5 removed", res, err)
 	}
 }
