@@ -414,7 +414,9 @@ func TestSessionLogsRoutineIgnoresAtDebug(t *testing.T) {
 		m.Data = d
 		return data(m)
 	}
-	live := func() *ably.Message { return request(workflows.DefaultAgentClientID, "call_live", time.Now().Add(time.Hour)) }
+	live := func() *ably.Message {
+		return request(workflows.DefaultAgentClientID, "call_live", time.Now().Add(time.Hour))
+	}
 	s.apply(withDigest(live(), workflows.ArgumentsDigest(`{"title":"x"}`)))
 	s.apply(withDigest(live(), workflows.ArgumentsDigest(`{"title":"x"}`))) // the same request again: a copy
 	s.apply(withDigest(live(), workflows.ArgumentsDigest(`{"title":"y"}`))) // the same revision, other arguments
