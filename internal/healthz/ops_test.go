@@ -1,11 +1,14 @@
 package healthz
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -51,5 +54,39 @@ func TestAliveChecks(t *testing.T) {
 		if rec.Code != tt.code || rec.Body.String() != tt.body {
 			t.Errorf("with %v: %d %q, want %d %q", tt.err, rec.Code, rec.Body.String(), tt.code, tt.body)
 		}
+	}
+}
+
+// During an outage a probe every few seconds logs one warning, not one
+// each; the recovery is logged once.
+func TestAliveLogsTransitions(t *testing.T) {
+	var buf bytes.Buffer
+	var failing error
+	h := Alive(slog.New(slog.NewTextHandler(&buf, nil)), func(context.Context) error { return failing })
+	probe := func() {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", Path, nil))
+	}
+	probe()
+	failing = errors.New("temporal unreachable: connection refused")
+	for range 5 {
+		probe()
+	}
+	failing = errors.New("temporal unreachable: deadline exceeded")
+	probe()
+	failing = nil
+	probe()
+	probe()
+	var got []string
+	for line := range strings.Lines(buf.String()) {
+		_, msg, _ := strings.Cut(line, "msg=")
+		got = append(got, strings.TrimSpace(msg))
+	}
+	want := []string{
+		`"health check failed" err="temporal unreachable: connection refused"`,
+		`"health check failed" err="temporal unreachable: deadline exceeded"`,
+		`"health checks pass again" after="temporal unreachable: deadline exceeded"`,
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("log lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
