@@ -81,11 +81,7 @@ func New(d Deps) (*Activities, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("activities: %w", err)
 	}
-	wp, err := workerPolicy(d.Policy, d.Tools)
-	if err != nil {
-		return nil, fmt.Errorf("activities: %w", err)
-	}
-	a := &Activities{model: d.Model, tools: d.Tools, publisher: d.Publisher, policy: wp, verifier: d.Verifier,
+	a := &Activities{model: d.Model, tools: d.Tools, publisher: d.Publisher, policy: workerPolicy(d.Policy, d.Tools), verifier: d.Verifier,
 		idKey: d.MessageIDKey, channel: d.Channel, logger: d.Logger}
 	if a.channel == "" {
 		a.channel = workflows.DefaultChannel
@@ -182,23 +178,19 @@ func countUnverified(ctx context.Context, reason string) {
 
 // workerPolicy is the policy with the argument schema of each of its tools
 // that the registry has (the worker checks at startup that it has them all).
-func workerPolicy(p workflows.Policy, tools *Registry) (workflows.WorkerPolicy, error) {
+func workerPolicy(p workflows.Policy, tools *Registry) workflows.WorkerPolicy {
 	wp := workflows.WorkerPolicy{Policy: p, Schemas: map[string]json.RawMessage{}}
 	for _, name := range p.ToolNames() {
 		t, ok := tools.Lookup(name)
 		if !ok {
 			continue
 		}
-		b, err := json.Marshal(t.Parameters)
-		if err != nil {
-			return workflows.WorkerPolicy{}, fmt.Errorf("tool %s: encode its schema: %w", name, err)
-		}
-		wp.Schemas[name] = b
+		wp.Schemas[name], _ = tools.Schema(name)
 		if t.Local {
 			wp.LocalTools = append(wp.LocalTools, name)
 		}
 	}
-	return wp, nil
+	return wp
 }
 
 // PublishApprovalRequest publishes an approval-request (see

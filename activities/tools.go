@@ -51,14 +51,15 @@ type Tool struct {
 
 // Registry holds the tools by name, in registration order.
 type Registry struct {
-	tools map[string]Tool
-	order []string
+	tools   map[string]Tool
+	order   []string
+	schemas map[string]json.RawMessage // each tool's Parameters as JSON, encoded once
 }
 
 // NewRegistry checks and registers tools. Names must be unique and non-empty
 // and every tool needs Run and Parameters.
 func NewRegistry(tools ...Tool) (*Registry, error) {
-	r := &Registry{tools: make(map[string]Tool, len(tools))}
+	r := &Registry{tools: make(map[string]Tool, len(tools)), schemas: make(map[string]json.RawMessage, len(tools))}
 	var errs []error
 	for i, t := range tools {
 		switch {
@@ -80,6 +81,7 @@ func NewRegistry(tools ...Tool) (*Registry, error) {
 			if err != nil {
 				errs = append(errs, fmt.Errorf("tool %q: parameter schema: %w", t.Name, err))
 			}
+			r.schemas[t.Name] = b
 		}
 		r.tools[t.Name] = t
 		r.order = append(r.order, t.Name)
@@ -97,18 +99,21 @@ func NewRegistry(tools ...Tool) (*Registry, error) {
 func (r *Registry) SchemaWarnings() []string {
 	var out []string
 	for _, name := range r.order {
-		b, err := json.Marshal(r.tools[name].Parameters)
-		if err == nil {
-			var keys []string
-			if keys, err = workflows.SchemaKeywordsNotApplied(b); err == nil && len(keys) > 0 {
-				out = append(out, fmt.Sprintf("tool %q: its schema's %s are not checked before a human is asked (the model may ignore them, an edit may break them): check them in the tool's Run", name, strings.Join(keys, ", ")))
-			}
-		}
+		keys, err := workflows.SchemaKeywordsNotApplied(r.schemas[name])
 		if err != nil {
 			out = append(out, fmt.Sprintf("tool %q: parameter schema: %v", name, err))
+		} else if len(keys) > 0 {
+			out = append(out, fmt.Sprintf("tool %q: its schema's %s are not checked before a human is asked (the model may ignore them, an edit may break them): check them in the tool's Run", name, strings.Join(keys, ", ")))
 		}
 	}
 	return out
+}
+
+// Schema returns the tool's Parameters as JSON, as NewRegistry encoded and
+// checked them.
+func (r *Registry) Schema(name string) (json.RawMessage, bool) {
+	b, ok := r.schemas[name]
+	return b, ok
 }
 
 // Names returns the registered tool names in registration order.
