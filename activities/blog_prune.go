@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/hitl/durable-approvals/internal/ledger"
@@ -44,19 +43,15 @@ func (b *Blog) Prune(ctx context.Context, before time.Time, after string, max in
 // keyGone reports whether no run a ledger key may belong to is known.
 func keyGone(ctx context.Context, key string, known RunKnown) (bool, error) {
 	asked := false
-	for i := strings.IndexByte(key, ':'); i >= 0; {
-		if id := key[:i]; id != "" && i < len(key)-1 {
-			asked = true
-			k, err := known(ctx, id)
-			if err != nil || k {
-				return false, err
-			}
+	// A ':' with a workflow id before it and a call id after it.
+	for i := 1; i < len(key)-1; i++ {
+		if key[i] != ':' {
+			continue
 		}
-		j := strings.IndexByte(key[i+1:], ':')
-		if j < 0 {
-			break
+		asked = true
+		if k, err := known(ctx, key[:i]); err != nil || k {
+			return false, err
 		}
-		i += 1 + j
 	}
 	return asked, nil
 }

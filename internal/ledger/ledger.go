@@ -1,8 +1,9 @@
 // Package ledger makes a side effect idempotent: it records, in a
 // directory, the first successful result of each (tool, key) and returns
 // it again to every later run with the same key, across restarts of the
-// process, until Prune removes it (once nothing can run that key again). Tools key it on the workflow id and tool-call id, so a retried
-// activity or a replayed workflow never repeats a publish or a delete.
+// process, until Prune removes it (once nothing can run that key again).
+// Tools key it on the workflow id and tool-call id, so a retried activity
+// or a replayed workflow never repeats a publish or a delete.
 package ledger
 
 import (
@@ -65,7 +66,7 @@ func (l *Ledger) Once(ctx context.Context, tool, key string, fn func() (string, 
 		return "", err
 	}
 	defer unlock()
-	path := filepath.Join(l.dir, hash(id)+".json")
+	path := l.path(tool, key)
 	if out, ok, err := read(path, key); err != nil {
 		return "", fmt.Errorf("%s: read ledger: %w", tool, err)
 	} else if ok {
@@ -113,6 +114,11 @@ func read(path, key string) (out string, ok bool, err error) {
 		return "", false, nil
 	}
 	return e.Output, true, nil
+}
+
+// path is the file of the entry of (tool, key).
+func (l *Ledger) path(tool, key string) string {
+	return filepath.Join(l.dir, hash(tool+"\x00"+key)+".json")
 }
 
 // hash names a ledger file: SHA-256, hex.

@@ -63,8 +63,9 @@ func (l *Ledger) Prune(ctx context.Context, before time.Time, after string, max 
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		e, ok := readEntry(filepath.Join(l.dir, name))
-		if !ok || !e.At.Before(before) || name != hash(e.Tool+"\x00"+e.Key)+".json" {
+		path := filepath.Join(l.dir, name)
+		e, ok := readEntry(path)
+		if !ok || !e.At.Before(before) || path != l.path(e.Tool, e.Key) {
 			continue
 		}
 		removed, err := l.pruneOne(ctx, e, gone)
@@ -128,7 +129,7 @@ func (l *Ledger) pruneOne(ctx context.Context, e entry, gone func(ctx context.Co
 	if g, err := gone(ctx, e.Tool, e.Key); err != nil || !g {
 		return false, err
 	}
-	err = os.Remove(filepath.Join(l.dir, hash(e.Tool+"\x00"+e.Key)+".json"))
+	err = os.Remove(l.path(e.Tool, e.Key))
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil // another worker sharing the directory pruned it
 	}
