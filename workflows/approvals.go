@@ -30,9 +30,9 @@ func (r *run) approveAndRun(ctx workflow.Context, c ToolCall, tp ToolPolicy) (st
 	if r.canonical {
 		// The approver must see exactly what runs: arguments that could be
 		// read two ways are refused before anyone is asked.
-		canon, err := CanonicalArguments(c.Arguments, r.schemas[c.Name])
+		canon, lookalike, err := canonicalAndLookalikes(c.Arguments, r.schemas[c.Name])
 		if err == nil {
-			err = lookalikeKeysSince(ctx, c.Arguments, r.schemas[c.Name])
+			err = lookalikeKeysSince(ctx, lookalike)
 		}
 		if err != nil {
 			why := "arguments refused: " + truncate(err.Error(), maxToolErrorLen)

@@ -42,6 +42,12 @@ func CanonicalArguments(args string, schema json.RawMessage) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return canonicalForm(v, &s)
+}
+
+// canonicalForm checks parsed arguments against the schema and encodes
+// them canonically (CanonicalArguments after the parse).
+func canonicalForm(v value, s *argSchema) (string, error) {
 	if v.kind != kindObject {
 		return "", errors.New("arguments: not a JSON object")
 	}

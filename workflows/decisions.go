@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -57,7 +56,7 @@ func (r *run) onDecision(ctx workflow.Context, d Decision) {
 		why = whyEditTwoWays(ctx, d)
 	}
 	if why == "" && d.Arguments != "" && a != nil {
-		if err := lookalikeKeysSince(ctx, d.Arguments, r.schemas[a.call.Name]); err != nil {
+		if err := lookalikeKeysSince(ctx, LookalikeKeys(d.Arguments, r.schemas[a.call.Name])); err != nil {
 			why = "edited arguments refused: " + truncate(err.Error(), maxToolErrorLen)
 		}
 	}
@@ -275,13 +274,13 @@ func whyEditTwoWays(ctx workflow.Context, d Decision) string {
 }
 
 // lookalikeKeysSince returns LookalikeKeys' error for arguments that have
-// such keys, since changeLookalikeKeys; it asks the version only then.
-func lookalikeKeysSince(ctx workflow.Context, args string, schema json.RawMessage) error {
-	err := LookalikeKeys(args, schema)
-	if err == nil || workflow.GetVersion(ctx, changeLookalikeKeys, workflow.DefaultVersion, 1) < 1 {
+// such keys (lookalike), since changeLookalikeKeys; it asks the version
+// only then.
+func lookalikeKeysSince(ctx workflow.Context, lookalike error) error {
+	if lookalike == nil || workflow.GetVersion(ctx, changeLookalikeKeys, workflow.DefaultVersion, 1) < 1 {
 		return nil
 	}
-	return err
+	return lookalike
 }
 
 // malformed returns why the decision's identity fields are unusable, or "".

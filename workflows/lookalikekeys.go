@@ -35,6 +35,19 @@ func LookalikeKeys(args string, schema json.RawMessage) error {
 	return lookalikeKeys(v, &s, "arguments")
 }
 
+// canonicalAndLookalikes is CanonicalArguments and LookalikeKeys from one
+// parse of the arguments: canon and err are CanonicalArguments' answer,
+// lookalike LookalikeKeys'.
+func canonicalAndLookalikes(args string, schema json.RawMessage) (canon string, lookalike, err error) {
+	v, s, err := parseArguments(args, schema)
+	if err != nil {
+		return "", nil, err
+	}
+	lookalike = lookalikeKeys(v, &s, "arguments")
+	canon, err = canonicalForm(v, &s)
+	return canon, lookalike, err
+}
+
 // lookalikeKey is key as a reader takes it: NFC, without invisible
 // characters, case folded (foldKey).
 func lookalikeKey(key string) string {
