@@ -69,6 +69,11 @@ type Config struct {
 	// ever); see EnvLedgerKeep.
 	LedgerKeep time.Duration
 
+	// ReannounceEvery is how often the worker publishes again the pending
+	// approval requests that left approvers' view (0: never); see
+	// EnvReannounceEvery.
+	ReannounceEvery time.Duration
+
 	LogLevel slog.Level
 }
 
@@ -102,22 +107,23 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 		return Config{}, err
 	}
 	c := Config{
-		Temporal:       topts,
-		PolicyFile:     env.Or(config.EnvPolicyFile, config.DefaultPolicyFile),
-		OpenAIAPIKey:   env.Get(config.EnvOpenAIAPIKey),
-		OpenAIBaseURL:  env.Get(config.EnvOpenAIBaseURL),
-		OpenAIModel:    env.Or(config.EnvOpenAIModel, activities.DefaultOpenAIModel),
-		Ably:           ablyCfg,
-		AgentClientID:  env.Or(config.EnvAgentClientID, workflows.DefaultAgentClientID),
-		Channel:        env.Or(config.EnvChannel, workflows.DefaultChannel),
-		BlogDir:        env.Or(config.EnvBlogDir, config.DefaultBlogDir),
-		BlogWebhookURL: env.Get(config.EnvBlogWebhookURL),
-		VerifyKeys:     env.Get(config.EnvDecisionVerifyKeys),
-		HealthAddr:     env.Get(EnvHealthAddr),
-		TraceFile:      env.Get(telemetry.EnvTraceFile),
-		WorkflowCache:  DefaultWorkflowCache,
-		LedgerKeep:     DefaultLedgerKeep,
-		MemoryLimit:    DefaultMemoryLimit,
+		Temporal:        topts,
+		PolicyFile:      env.Or(config.EnvPolicyFile, config.DefaultPolicyFile),
+		OpenAIAPIKey:    env.Get(config.EnvOpenAIAPIKey),
+		OpenAIBaseURL:   env.Get(config.EnvOpenAIBaseURL),
+		OpenAIModel:     env.Or(config.EnvOpenAIModel, activities.DefaultOpenAIModel),
+		Ably:            ablyCfg,
+		AgentClientID:   env.Or(config.EnvAgentClientID, workflows.DefaultAgentClientID),
+		Channel:         env.Or(config.EnvChannel, workflows.DefaultChannel),
+		BlogDir:         env.Or(config.EnvBlogDir, config.DefaultBlogDir),
+		BlogWebhookURL:  env.Get(config.EnvBlogWebhookURL),
+		VerifyKeys:      env.Get(config.EnvDecisionVerifyKeys),
+		HealthAddr:      env.Get(EnvHealthAddr),
+		TraceFile:       env.Get(telemetry.EnvTraceFile),
+		WorkflowCache:   DefaultWorkflowCache,
+		LedgerKeep:      DefaultLedgerKeep,
+		ReannounceEvery: DefaultReannounceEvery,
+		MemoryLimit:     DefaultMemoryLimit,
 	}
 	if env.Get("GOMEMLIMIT") != "" {
 		c.MemoryLimit = 0 // the runtime applied it already
@@ -135,6 +141,13 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 			return Config{}, fmt.Errorf("%s=%q: want a duration such as 744h, or 0 for never", EnvLedgerKeep, v)
 		}
 		c.LedgerKeep = d
+	}
+	if v := env.Get(EnvReannounceEvery); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("%s=%q: want a duration such as 10m, or 0 for never", EnvReannounceEvery, v)
+		}
+		c.ReannounceEvery = d
 	}
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -207,6 +220,9 @@ func (c Config) Validate() error {
 	}
 	if c.LedgerKeep != 0 && c.LedgerKeep < minLedgerKeep {
 		errs = append(errs, fmt.Errorf("%s=%s: want 0 (keep for ever) or at least %s", EnvLedgerKeep, c.LedgerKeep, minLedgerKeep))
+	}
+	if c.ReannounceEvery != 0 && c.ReannounceEvery < minReannounceEvery {
+		errs = append(errs, fmt.Errorf("%s=%s: want 0 (never) or at least %s", EnvReannounceEvery, c.ReannounceEvery, minReannounceEvery))
 	}
 	return errors.Join(errs...)
 }

@@ -45,6 +45,7 @@ func TestLoadConfigDefaultsAndFlags(t *testing.T) {
 		{"workflow cache", strconv.Itoa(c.WorkflowCache), "1000"},
 		{"memory limit", strconv.FormatInt(c.MemoryLimit, 10), "268435456"},
 		{"ledger keep", c.LedgerKeep.String(), "744h0m0s"},
+		{"reannounce every", c.ReannounceEvery.String(), "10m0s"},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -86,6 +87,8 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"cache too big", nil, map[string]string{"HITL_WORKFLOW_CACHE": "1000001"}, []string{"workflow cache 1000001 (-workflow-cache, HITL_WORKFLOW_CACHE)"}},
 		{"ledger keep not a duration", nil, map[string]string{"HITL_LEDGER_KEEP": "31"}, []string{`HITL_LEDGER_KEEP="31": want a duration`}},
 		{"ledger keep too short", nil, map[string]string{"HITL_LEDGER_KEEP": "1h"}, []string{"HITL_LEDGER_KEEP=1h0m0s: want 0 (keep for ever) or at least 24h0m0s"}},
+		{"reannounce not a duration", nil, map[string]string{"HITL_REANNOUNCE_EVERY": "10"}, []string{`HITL_REANNOUNCE_EVERY="10": want a duration`}},
+		{"reannounce too often", nil, map[string]string{"HITL_REANNOUNCE_EVERY": "5s"}, []string{"HITL_REANNOUNCE_EVERY=5s: want 0 (never) or at least 1m0s"}},
 		{"unknown flag", []string{"-nope"}, nil, []string{"nope"}},
 		{"every problem at once", nil, map[string]string{"OPENAI_API_KEY": "", "ABLY_API_KEY": ""},
 			[]string{"OPENAI_API_KEY", "ABLY_API_KEY"}},

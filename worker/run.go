@@ -148,9 +148,15 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		defer wg.Wait()
 		defer stopPruner()
 	}
+	// It stops before the client closes, as the pruner does.
+	stopKeeper, err := startKeeper(ctx, cfg, c, publisher, logger)
+	if err != nil {
+		return err
+	}
+	defer stopKeeper()
 	logger.Info("worker starting", "temporal", topts.HostPort, "namespace", topts.Namespace,
 		"taskQueue", workflows.TaskQueue, "workflowCache", cfg.WorkflowCache, "memoryLimit", cfg.MemoryLimit, "model", cfg.OpenAIModel, "openaiBaseURL", config.RedactURL(cfg.OpenAIBaseURL),
-		"ablyEndpoint", cfg.Ably.Endpoint, "channel", cfg.Channel, "blogDir", cfg.BlogDir, "tracing", tracing.Enabled())
+		"ablyEndpoint", cfg.Ably.Endpoint, "channel", cfg.Channel, "blogDir", cfg.BlogDir, "tracing", tracing.Enabled(), "reannounceEvery", cfg.ReannounceEvery)
 	if err := w.Run(interruptOn(ctx)); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}

@@ -10,11 +10,13 @@ import (
 
 // TestImportBoundaries keeps the trust boundaries between packages in the
 // build graph: the bridge (trusted: it signs decisions) never depends on
-// config (the policy is the worker's) or on the untrusted approver CLI, and
-// the CLI never depends on the bridge or its signing keys. Test code counts
-// too (go list -test): the CLI's tests check its messages against the wire
-// contract of the workflows package, not against the bridge's decoder, and
-// the e2e package, which runs both, shows that the bridge accepts them.
+// config (the policy is the worker's) or on the untrusted approver CLI;
+// the CLI never depends on the bridge, its signing keys or the agent's
+// re-announcer; the re-announcer never on the CLI or the bridge. Test code
+// counts too (go list -test): the CLI's tests check its messages against
+// the wire contract of the workflows package, not against the bridge's
+// decoder, and the e2e package, which runs both, shows that the bridge
+// accepts them.
 func TestImportBoundaries(t *testing.T) {
 	const mod = "github.com/hitl/durable-approvals/"
 	tests := []struct {
@@ -22,7 +24,9 @@ func TestImportBoundaries(t *testing.T) {
 		forbidden []string
 	}{
 		{"internal/bridge", []string{"config", "internal/approvercli", "worker", "activities"}},
-		{"internal/approvercli", []string{"internal/bridge", "internal/signing", "worker", "activities"}},
+		{"internal/approvercli", []string{"internal/bridge", "internal/signing", "internal/reannounce", "worker", "activities"}},
+		// The keeper publishes as the agent, with its key.
+		{"internal/reannounce", []string{"internal/approvercli", "internal/bridge", "config"}},
 	}
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Fatalf("the go command is needed to list dependencies: %v", err)

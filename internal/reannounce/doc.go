@@ -1,0 +1,16 @@
+// Package reannounce publishes again, as the agent, the approval-requests
+// of approvals that are pending in Temporal. Approvers (the CLI, the web
+// inbox) and the bridge learn the pending requests from the channel's
+// history, which forgets: the local Ably server loses it on a restart, Ably
+// keeps it only as long as the channel's rule says, and approvers read only
+// its newest messages. The workflows publish a request once (and again at
+// each revision), so a call that waits long enough drops out of sight.
+//
+// All re-announces every pending request (devstack, after a restart of the
+// local Ably server). A Keeper, run by each worker, re-announces on a timer
+// only the requests that are no longer among the newest messages approvers
+// read. The messages are the agent's own (same message id, data and
+// headers as the workflow published), so every reader treats them as the
+// copies they are. It is trusted code: it holds the agent's Ably key and a
+// Temporal client.
+package reannounce

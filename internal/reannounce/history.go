@@ -1,0 +1,95 @@
+package reannounce
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/ably/ably-go/ably"
+
+	"github.com/hitl/durable-approvals/internal/ablyconn"
+)
+
+// pageTimeout bounds the request of one history page.
+const pageTimeout = 30 * time.Second
+
+// historyPage is the page size of a history read.
+const historyPage = 100
+
+// HistoryCapability returns the x-ably-capability JSON that allows reading
+// channel's history and nothing else.
+func HistoryCapability(channel string) (string, error) {
+	b, err := json.Marshal(map[string][]string{channel: {"history"}})
+	if err != nil {
+		return "", fmt.Errorf("ably capability: %w", err)
+	}
+	return string(b), nil
+}
+
+// AblyHistory reads one channel's history over ably-go's REST client, as
+// clientID, with a JWT it signs itself whose capability is history on that
+// channel only.
+type AblyHistory struct {
+	rest    *ably.REST
+	channel string
+}
+
+// NewAblyHistory returns a history reader of channel signing with cfg's
+// API key.
+func NewAblyHistory(cfg ablyconn.Config, clientID, channel string, extra ...ably.ClientOption) (*AblyHistory, error) {
+	capability, err := HistoryCapability(channel)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := cfg.TrustedOptions(clientID, capability)
+	if err != nil {
+		return nil, fmt.Errorf("ably history: %w", err)
+	}
+	opts = append(append([]ably.ClientOption{ably.WithLogLevel(ably.LogNone)}, opts...), extra...)
+	rest, err := ably.NewREST(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("ably history: %w", err)
+	}
+	return &AblyHistory{rest: rest, channel: channel}, nil
+}
+
+// Newest calls visit with the channel's messages published since since,
+// newest first, at most max of them; visit returning false ends the read.
+func (h *AblyHistory) Newest(ctx context.Context, since time.Time, max int, visit func(*ably.Message) bool) error {
+	req := h.rest.Channels.Get(h.channel).History(
+		ably.HistoryWithLimit(min(historyPage, max)),
+		ably.HistoryWithDirection(ably.Backwards),
+		ably.HistoryWithStart(since),
+	)
+	pctx, cancel := context.WithTimeout(ctx, pageTimeout)
+	res, err := req.Pages(pctx)
+	if err != nil {
+		cancel()
+		return fmt.Errorf("history: %w", err)
+	}
+	read := 0
+	for first := true; ; first = false {
+		if !first {
+			pctx, cancel = context.WithTimeout(ctx, pageTimeout)
+		}
+		more := res.Next(pctx)
+		cancel()
+		if !more {
+			break
+		}
+		for _, m := range res.Items() {
+			if read == max || !visit(m) {
+				return nil
+			}
+			read++
+		}
+		if read == max {
+			return nil
+		}
+	}
+	if err := res.Err(); err != nil {
+		return fmt.Errorf("history: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,239 @@
+package reannounce
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ably/ably-go/ably"
+
+	"github.com/hitl/durable-approvals/internal/ablymsg"
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+// The defaults of a Keeper.
+const (
+	// DefaultWindow is how many of the channel's newest messages a pending
+	// request is kept within. Approvers read the newest 1,000 (the CLI's
+	// default -history-pages, the web inbox); half leaves room for the
+	// messages published between two sweeps.
+	DefaultWindow = 500
+	// DefaultMaxAge is how old the newest copy of a pending request may be
+	// before it is published again: half of the shortest history Ably
+	// keeps for a channel whose messages are persisted (24 hours), which
+	// is also the local server's default -retention.
+	DefaultMaxAge = 12 * time.Hour
+	// DefaultMaxPublish bounds the requests published (and the runs
+	// queried) in one sweep.
+	DefaultMaxPublish = 100
+	// DefaultMaxRuns bounds the pending runs listed in one sweep.
+	DefaultMaxRuns = 1000
+)
+
+// Pending is where a Keeper learns what waits for a human (Temporal).
+type Pending interface {
+	PendingRuns(ctx context.Context, max int) (runs []PendingRun, more bool, err error)
+	Requests(ctx context.Context, run PendingRun) ([]*ably.Message, error)
+}
+
+// History reads a channel's newest messages (AblyHistory).
+type History interface {
+	Newest(ctx context.Context, since time.Time, max int, visit func(*ably.Message) bool) error
+}
+
+// Keeper keeps the approval-request of every pending approval among the
+// channel's newest messages, where approvers look for it: each Sweep
+// publishes again, as the agent, the current request of each pending call
+// that has no copy among the Window newest messages published in the last
+// MaxAge. (A call with an older revision in view counts as in view:
+// publishing each revision is the workflow's job.) Workers may all run
+// one: copies published within Ably's two-minute idempotency window are
+// one message, and readers treat a later copy as the copy it is. For the
+// same reason a request pushed out of view within two minutes of its
+// publication comes back only at a sweep after that.
+type Keeper struct {
+	Pending   Pending
+	History   History
+	Publisher Publisher
+	// Channel is the approvals channel; AgentClientID the agent's Ably
+	// clientId, the only publisher of requests readers trust.
+	Channel       string
+	AgentClientID string
+
+	Window     int           // 0: DefaultWindow
+	MaxAge     time.Duration // 0: DefaultMaxAge
+	MaxPublish int           // 0: DefaultMaxPublish
+	MaxRuns    int           // 0: DefaultMaxRuns
+
+	Now func() time.Time // nil: time.Now
+	Log *slog.Logger     // nil: discard
+}
+
+// SweepResult says what one Sweep found and did.
+type SweepResult struct {
+	// Runs with pending approvals (at most MaxRuns; MoreRuns when there
+	// were more), and the approvals pending in them.
+	Runs     int
+	MoreRuns bool
+	Pending  int
+	// OutOfView counts the requests found out of view in the runs
+	// queried; Published of them were published again.
+	OutOfView int
+	Published int
+	// Unqueried counts the runs with a request out of view that this
+	// sweep did not query (MaxPublish reached); the next sweep goes on.
+	Unqueried int
+}
+
+func (k *Keeper) withDefaults() Keeper {
+	c := *k
+	if c.Window <= 0 {
+		c.Window = DefaultWindow
+	}
+	if c.MaxAge <= 0 {
+		c.MaxAge = DefaultMaxAge
+	}
+	if c.MaxPublish <= 0 {
+		c.MaxPublish = DefaultMaxPublish
+	}
+	if c.MaxRuns <= 0 {
+		c.MaxRuns = DefaultMaxRuns
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Sweep lists the pending runs, reads the channel's newest messages until
+// every pending approval has its request among them, and queries each run
+// that still lacks one, publishing the missing requests. Nothing is
+// published when the history cannot be read: what is in view is then not
+// known.
+func (k *Keeper) Sweep(ctx context.Context) (SweepResult, error) {
+	c := k.withDefaults()
+	var res SweepResult
+	runs, more, err := c.Pending.PendingRuns(ctx, c.MaxRuns)
+	if err != nil {
+		return res, err
+	}
+	res.Runs, res.MoreRuns = len(runs), more
+	if len(runs) == 0 {
+		return res, nil
+	}
+	// unseen counts, per run, the pending approvals whose request has not
+	// been seen yet in the history read so far.
+	unseen := make(map[string]int, len(runs))
+	for _, r := range runs {
+		unseen[r.WorkflowID] += r.Pending
+		res.Pending += r.Pending
+	}
+	inView := map[string]bool{}   // message ids of the agent's requests read
+	callSeen := map[string]bool{} // workflowId + toolCallId of those
+	visit := func(m *ably.Message) bool {
+		if m.Name != workflows.MsgApprovalRequest || m.ClientID != c.AgentClientID {
+			return true
+		}
+		var d workflows.ApprovalRequestData
+		if err := ablymsg.DecodeData(m.Data, m.Encoding, &d); err != nil {
+			return true
+		}
+		inView[m.ID] = true
+		call := d.WorkflowID + "\x00" + d.ToolCallID
+		if callSeen[call] {
+			return true
+		}
+		callSeen[call] = true
+		if n, ok := unseen[d.WorkflowID]; ok {
+			if n <= 1 {
+				delete(unseen, d.WorkflowID)
+			} else {
+				unseen[d.WorkflowID] = n - 1
+			}
+		}
+		return len(unseen) > 0
+	}
+	if err := c.History.Newest(ctx, c.Now().Add(-c.MaxAge), c.Window, visit); err != nil {
+		return res, fmt.Errorf("read the channel's history: %w", err)
+	}
+	// The history was read to the end of the window unless every pending
+	// approval was seen, so inView is whole for the runs queried below.
+	var errs []error
+	queried := 0
+	for _, r := range runs {
+		if unseen[r.WorkflowID] == 0 {
+			continue
+		}
+		if queried == c.MaxPublish || res.Published == c.MaxPublish {
+			res.Unqueried++
+			continue
+		}
+		queried++
+		msgs, err := c.Pending.Requests(ctx, r)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("run %s: %w", r.WorkflowID, err))
+		}
+		for _, m := range msgs {
+			if inView[m.ID] {
+				continue
+			}
+			res.OutOfView++
+			if res.Published == c.MaxPublish {
+				continue
+			}
+			if err := c.Publisher.Publish(ctx, c.Channel, m); err != nil {
+				// Ably refusing or out of reach: the rest would fail too.
+				return res, errors.Join(append(errs, fmt.Errorf("run %s: publish %s: %w", r.WorkflowID, m.ID, err))...)
+			}
+			res.Published++
+		}
+	}
+	return res, errors.Join(errs...)
+}
+
+// Run sweeps every interval until ctx is done, logging what each sweep
+// published and why one failed. Each sweep is bounded by the interval.
+func (k *Keeper) Run(ctx context.Context, every time.Duration) {
+	c := k.withDefaults()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		sctx, cancel := context.WithTimeout(ctx, every)
+		res, err := k.Sweep(sctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		k.report(c.Log, c.Window, res, err)
+	}
+}
+
+// report logs one sweep: published requests at info; what approvers may
+// miss, and failures, as warnings.
+func (k *Keeper) report(log *slog.Logger, window int, res SweepResult, err error) {
+	if res.Published > 0 {
+		log.Info("pending approval requests published again: they were out of approvers' view",
+			"published", res.Published, "pendingApprovals", res.Pending, "window", window)
+	}
+	if res.Unqueried > 0 || res.OutOfView > res.Published {
+		log.Warn("pending approval requests left out of approvers' view this sweep (at most its limit published); the next sweep goes on",
+			"unpublished", res.OutOfView-res.Published, "runsNotQueried", res.Unqueried)
+	}
+	if res.Pending > window || res.MoreRuns {
+		log.Warn("more approvals pending than the newest messages approvers read: some may stay out of view (approver -history-pages reads further)",
+			"pendingApprovals", res.Pending, "moreRuns", res.MoreRuns, "window", window)
+	}
+	if err != nil {
+		log.Warn("keeping pending approval requests in view failed", "err", err)
+	}
+}

@@ -1,0 +1,166 @@
+package reannounce
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ably/ably-go/ably"
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/hitl/durable-approvals/internal/ablymsg"
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+// queryTimeout bounds the approvals query of one run (it needs a worker).
+const queryTimeout = 10 * time.Second
+
+// PendingRun is a run that waits for a human: Pending approvals (the
+// PendingApprovals search attribute; at least 1).
+type PendingRun struct {
+	WorkflowID, RunID string
+	Pending           int
+}
+
+// Temporal reads the pending approvals of a namespace and rebuilds their
+// approval-request messages.
+type Temporal struct {
+	Client    client.Client
+	Namespace string
+	// IDKey is the agent's message-id key (ablyconn.Config.MessageIDKey):
+	// the messages get the ids the workflow gave them.
+	IDKey []byte
+}
+
+// PendingRuns lists the running workflows with pending approvals, at most
+// max of them; more is true when there were more.
+func (t Temporal) PendingRuns(ctx context.Context, max int) (runs []PendingRun, more bool, err error) {
+	var token []byte
+	for {
+		resp, err := t.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: t.Namespace, Query: workflows.PendingRunsQuery(), PageSize: 100, NextPageToken: token,
+		})
+		if err != nil {
+			return runs, false, fmt.Errorf("list runs with pending approvals: %w", err)
+		}
+		for _, e := range resp.GetExecutions() {
+			if len(runs) == max {
+				return runs, true, nil
+			}
+			runs = append(runs, PendingRun{
+				WorkflowID: e.GetExecution().GetWorkflowId(),
+				RunID:      e.GetExecution().GetRunId(),
+				Pending:    pendingCount(e.GetSearchAttributes()),
+			})
+		}
+		token = resp.GetNextPageToken()
+		if len(token) == 0 {
+			return runs, false, nil
+		}
+	}
+}
+
+// pendingCount reads PendingApprovals from a run's search attributes; 1
+// when it cannot (the query matched it, so at least one is pending).
+func pendingCount(sa *commonpb.SearchAttributes) int {
+	p, ok := sa.GetIndexedFields()[workflows.SAPendingApprovals.GetName()]
+	if !ok {
+		return 1
+	}
+	var n int64
+	if err := converter.GetDefaultDataConverter().FromPayload(p, &n); err != nil || n < 1 {
+		return 1
+	}
+	return int(n)
+}
+
+// Requests returns the approval-request messages of run's pending
+// approvals as the agent published them (the current revision of each),
+// rebuilt from the run's approvals query and its start input.
+func (t Temporal) Requests(ctx context.Context, run PendingRun) ([]*ably.Message, error) {
+	qctx, cancel := context.WithTimeout(ctx, queryTimeout)
+	defer cancel()
+	v, err := t.Client.QueryWorkflow(qctx, run.WorkflowID, run.RunID, workflows.ApprovalsQuery)
+	if err != nil {
+		return nil, fmt.Errorf("query approvals: %w", err)
+	}
+	var view workflows.ApprovalsView
+	if err := v.Get(&view); err != nil {
+		return nil, fmt.Errorf("decode approvals: %w", err)
+	}
+	if len(view.Pending) == 0 {
+		return nil, nil
+	}
+	requester := t.requester(qctx, run)
+	out := make([]*ably.Message, 0, len(view.Pending))
+	for _, p := range view.Pending {
+		am, err := p.Request(run.WorkflowID, requester, view.Roles).Message(t.IDKey)
+		if err != nil {
+			return out, err
+		}
+		msg, err := ablymsg.Agent(am)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, msg)
+	}
+	return out, nil
+}
+
+// requester reads the requester from the run's start input; "" when it
+// cannot.
+func (t Temporal) requester(ctx context.Context, run PendingRun) string {
+	it := t.Client.GetWorkflowHistory(ctx, run.WorkflowID, run.RunID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	if !it.HasNext() {
+		return ""
+	}
+	ev, err := it.Next()
+	if err != nil {
+		return ""
+	}
+	var in workflows.AgentInput
+	if err := converter.GetDefaultDataConverter().FromPayloads(ev.GetWorkflowExecutionStartedEventAttributes().GetInput(), &in); err != nil {
+		return ""
+	}
+	return in.Requester
+}
+
+// Publisher publishes a message on a channel (activities.AblyPublisher).
+type Publisher interface {
+	Publish(ctx context.Context, channel string, msg *ably.Message) error
+}
+
+// All publishes on channel, through pub, the approval-request of every
+// approval pending in t's namespace, of at most maxRuns runs, and returns
+// how many it published. A run that cannot be read or published is
+// reported in the error and the others are still published.
+func All(ctx context.Context, t Temporal, channel string, pub Publisher, maxRuns int) (int, error) {
+	runs, more, err := t.PendingRuns(ctx, maxRuns)
+	if err != nil {
+		return 0, err
+	}
+	var errs []error
+	n := 0
+	for _, run := range runs {
+		msgs, err := t.Requests(ctx, run)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("run %s: %w", run.WorkflowID, err))
+		}
+		for _, m := range msgs {
+			if err := pub.Publish(ctx, channel, m); err != nil {
+				errs = append(errs, fmt.Errorf("run %s: publish %s: %w", run.WorkflowID, m.ID, err))
+				break
+			}
+			n++
+		}
+	}
+	if more {
+		errs = append(errs, fmt.Errorf("more than %d runs wait for approval; re-announced the first ones", maxRuns))
+	}
+	return n, errors.Join(errs...)
+}

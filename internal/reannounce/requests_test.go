@@ -1,0 +1,107 @@
+package reannounce
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/ably/ably-go/ably"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/hitl/durable-approvals/internal/ablymsg"
+	"github.com/hitl/durable-approvals/internal/temporaltest"
+	"github.com/hitl/durable-approvals/internal/testutil"
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+// waiter stands in for the agent workflow at the Temporal seam: it counts
+// its pending approvals in the search attribute, answers the approvals
+// query, and waits to be told to end.
+func waiter(ctx workflow.Context, _ workflows.AgentInput, view workflows.ApprovalsView) error {
+	if len(view.Pending) > 0 {
+		if err := workflow.UpsertTypedSearchAttributes(ctx, workflows.SAPendingApprovals.ValueSet(int64(len(view.Pending)))); err != nil {
+			return err
+		}
+	}
+	if err := workflow.SetQueryHandler(ctx, workflows.ApprovalsQuery, func() (workflows.ApprovalsView, error) { return view, nil }); err != nil {
+		return err
+	}
+	workflow.GetSignalChannel(ctx, "end").Receive(ctx, nil)
+	return nil
+}
+
+type recordingPublisher struct{ msgs []*ably.Message }
+
+func (p *recordingPublisher) Publish(_ context.Context, _ string, m *ably.Message) error {
+	p.msgs = append(p.msgs, m)
+	return nil
+}
+
+func TestTemporalAgainstDevServer(t *testing.T) {
+	srv := temporaltest.StartDevServer(t)
+	c := srv.Client()
+	w := worker.New(c, "reannounce-test", worker.Options{})
+	w.RegisterWorkflow(waiter)
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	ctx := t.Context()
+	now := time.Now().UTC().Truncate(time.Second)
+	view := workflows.ApprovalsView{
+		Roles: []string{"editor", "publisher", "admin"},
+		Pending: []workflows.PendingApproval{
+			{ToolCallID: "call_a", Tool: "publish_blog_post", Arguments: `{"title":"A"}`, RequiredRole: "publisher", RequestedAt: now, ExpiresAt: now.Add(time.Hour)},
+			{ToolCallID: "call_b", Tool: "delete_post", Arguments: `{"slug":"b"}`, RequiredRole: "admin", RequestedAt: now, ExpiresAt: now.Add(time.Hour)},
+		},
+	}
+	start := func(id string, v workflows.ApprovalsView) {
+		t.Helper()
+		in := workflows.AgentInput{Prompt: "p", Requester: "sam"}
+		if _, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: "reannounce-test"}, waiter, in, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start("wf-waits", view)
+	start("wf-idle", workflows.ApprovalsView{})
+	testutil.Eventually(t, 15*time.Second, "the pending run in visibility", func() bool {
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: workflows.PendingRunsQuery()})
+		return err == nil && len(resp.GetExecutions()) == 1
+	})
+
+	idKey := []byte("0123456789abcdef-message-id-key")
+	tp := Temporal{Client: c, Namespace: "default", IDKey: idKey}
+	runs, more, err := tp.PendingRuns(ctx, 10)
+	if err != nil || more || len(runs) != 1 || runs[0].WorkflowID != "wf-waits" || runs[0].Pending != 2 {
+		t.Fatalf("PendingRuns = %+v, %v, %v; want wf-waits with 2 pending", runs, more, err)
+	}
+	msgs, err := tp.Requests(ctx, runs[0])
+	if err != nil || len(msgs) != 2 {
+		t.Fatalf("Requests = %d messages, %v", len(msgs), err)
+	}
+	for i, m := range msgs {
+		p := view.Pending[i]
+		if want := workflows.AgentMessageID(idKey, "wf-waits", p.ToolCallID, "request"); m.ID != want {
+			t.Errorf("message %d id %q, want the workflow's %q", i, m.ID, want)
+		}
+		var d workflows.ApprovalRequestData
+		if err := ablymsg.DecodeData(m.Data, m.Encoding, &d); err != nil {
+			t.Fatal(err)
+		}
+		if d.Requester != "sam" || d.ToolCallID != p.ToolCallID || d.RequiredRole != p.RequiredRole || d.Arguments != p.Arguments || len(d.Roles) != 3 {
+			t.Errorf("message %d data %+v", i, d)
+		}
+	}
+
+	pub := &recordingPublisher{}
+	n, err := All(ctx, tp, testChannel, pub, 10)
+	if err != nil || n != 2 || len(pub.msgs) != 2 {
+		t.Fatalf("All = %d, %v (%d published)", n, err, len(pub.msgs))
+	}
+	if _, more, _ := tp.PendingRuns(ctx, 0); !more {
+		t.Error("PendingRuns(0) did not say there were more")
+	}
+}

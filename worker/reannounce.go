@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/hitl/durable-approvals/activities"
+	"github.com/hitl/durable-approvals/internal/ablyconn"
+	"github.com/hitl/durable-approvals/internal/reannounce"
+)
+
+// EnvReannounceEvery is how often the worker looks for pending approval
+// requests that have left the part of the channel's history approvers
+// read (the newest 1,000 messages, or older than Ably keeps), and
+// publishes them again. "0": never.
+const EnvReannounceEvery = "HITL_REANNOUNCE_EVERY"
+
+// DefaultReannounceEvery is the default of Config.ReannounceEvery. Each
+// sweep lists the pending runs and reads the channel's history back to the
+// oldest pending request (at most reannounce.DefaultWindow messages); only
+// runs whose request is out of view are queried.
+const DefaultReannounceEvery = 10 * time.Minute
+
+// minReannounceEvery bounds HITL_REANNOUNCE_EVERY from below.
+const minReannounceEvery = time.Minute
+
+// startKeeper starts, when cfg asks for it, the keeper of pending requests
+// in view, and returns the function that stops it and waits for it. It
+// needs the history capability on the channel besides publish: a key
+// without it gets a warning and no keeper (the requests are still
+// published once, and again at each revision, as before).
+func startKeeper(ctx context.Context, cfg Config, c client.Client, pub *activities.AblyPublisher, logger *slog.Logger) (stop func(), err error) {
+	if cfg.ReannounceEvery <= 0 {
+		return func() {}, nil
+	}
+	capability, err := reannounce.HistoryCapability(cfg.Channel)
+	if err != nil {
+		return nil, err
+	}
+	kctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	err = cfg.Ably.CheckKey(kctx, cfg.AgentClientID, capability)
+	cancel()
+	if errors.Is(err, ablyconn.ErrKeyRefused) {
+		logger.Warn("pending approval requests are not kept in approvers' view: the Ably key may not read the channel's history ("+EnvReannounceEvery+"=0 turns this off)",
+			"channel", cfg.Channel, "err", err)
+		return func() {}, nil
+	}
+	if err != nil && ctx.Err() == nil {
+		logger.Warn("could not check the Ably key's history capability; keeping pending requests in view anyway", "err", err)
+	}
+	hist, err := reannounce.NewAblyHistory(cfg.Ably, cfg.AgentClientID, cfg.Channel)
+	if err != nil {
+		return nil, err
+	}
+	k := &reannounce.Keeper{
+		Pending:       reannounce.Temporal{Client: c, Namespace: cfg.Temporal.Namespace, IDKey: cfg.Ably.MessageIDKey()},
+		History:       hist,
+		Publisher:     pub,
+		Channel:       cfg.Channel,
+		AgentClientID: cfg.AgentClientID,
+		Log:           logger,
+	}
+	kctx, stopKeeper := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		k.Run(kctx, cfg.ReannounceEvery)
+	}()
+	return func() { stopKeeper(); <-done }, nil
+}
