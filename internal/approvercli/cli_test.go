@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -651,4 +652,42 @@ func TestWatchDecisionWhileOffline(t *testing.T) {
 	waitReturn(t, done, 5*time.Second, "watch", "cancelled while offline")
 	e.authDown.Store(false)
 	testutil.Consistently(t, 3*time.Second, "no decision sent", func() bool { return len(responses(t, agent)) == 0 })
+}
+
+// TestListReckonsOnAblysClock: a computer whose clock is an hour off
+// neither hides a pending request as expired nor lists an expired one as
+// pending, and the approver is told the clock is off.
+func TestListReckonsOnAblysClock(t *testing.T) {
+	tests := []struct {
+		name    string
+		skew    time.Duration // this computer's clock minus the real time
+		expires time.Duration // the request's expiry from now
+		want    string
+	}{
+		{"clock ahead, request pending", time.Hour, 10 * time.Minute, "1 pending approval request(s)."},
+		{"clock behind, request expired", -time.Hour, -5 * time.Minute, "No pending approval requests."},
+		{"clock right", 0, 10 * time.Minute, "1 pending approval request(s)."},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := startEnv(t)
+			publishRequest(t, e.rest(t, workflows.DefaultAgentClientID), "call_1", "wf-1", time.Now().Add(tc.expires))
+			cfg := e.cliConfig(t, func() time.Time { return time.Now().Add(tc.skew) })
+			var logs bytes.Buffer
+			cfg.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+			var out bytes.Buffer
+			if err := List(t.Context(), cfg, &out); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(out.String(), tc.want) {
+				t.Errorf("list output lacks %q:\n%s", tc.want, out.String())
+			}
+			if tc.want != "No pending approval requests." && !regexp.MustCompile(`Time left: +(9m5\ds|10m0s)`).MatchString(out.String()) {
+				t.Errorf("time left not reckoned on Ably's clock:\n%s", out.String())
+			}
+			if warned := strings.Contains(logs.String(), "clock is off Ably's"); warned != (tc.skew != 0) {
+				t.Errorf("clock warning = %v, want %v:\n%s", warned, tc.skew != 0, logs.String())
+			}
+		})
+	}
 }

@@ -30,7 +30,7 @@ func List(ctx context.Context, cfg Config, out io.Writer) error {
 		fmt.Fprintln(out, "No pending approval requests.")
 		return nil
 	}
-	now := s.cfg.Now()
+	now := s.now()
 	for _, r := range reqs {
 		writeRequest(out, r, now)
 	}
@@ -217,7 +217,7 @@ func Decide(ctx context.Context, cfg Config, a DecideArgs, out io.Writer) error 
 			if why := reviewRefusal(r, a.Digest, editing); why != "" {
 				return fmt.Errorf("%w: %s", ErrRefused, why)
 			}
-			writeRequest(out, r, s.cfg.Now())
+			writeRequest(out, r, s.now())
 		}
 		if roleWhy != "" {
 			fmt.Fprintf(out, "warning: %s; sending anyway (--force): the agent will record this and keep waiting\n", roleWhy)

@@ -98,6 +98,11 @@ type session struct {
 	done     chan struct{}
 	unsub    func()
 	pending  *Pending
+	// clockOffset is Ably's clock minus cfg.Now, in nanoseconds, as
+	// measured when the session opened (0 when Ably could not say): a
+	// request's expiry and time left are reckoned on Ably's clock, as the
+	// agent's are, not on a computer's that may be wrong.
+	clockOffset atomic.Int64
 	// renewFailed is set while the last token renewal failed for a
 	// reason that may pass (keepConnected then connects again).
 	renewFailed atomic.Bool
@@ -289,8 +294,8 @@ func open(ctx context.Context, cfg Config) (*session, error) {
 		events:   make(chan *ably.Message, 64),
 		done:     make(chan struct{}),
 		authErr:  make(chan error, 1),
-		pending:  NewPending(cfg.AgentClientID, cfg.Now),
 	}
+	s.pending = NewPending(cfg.AgentClientID, s.now)
 	s.setRole(ChannelRole(first.Token, cfg.Channel))
 	// Each token renewal re-reads the role: the auth server issues it
 	// from the users file as it is then, so a promotion (or demotion)
@@ -327,6 +332,7 @@ func open(ctx context.Context, cfg Config) (*session, error) {
 		s.close()
 		return nil, fmt.Errorf("attach to channel %q: %w%s", cfg.Channel, err, why)
 	}
+	s.measureClock(actx)
 	msgs, complete, err := s.readHistory(actx)
 	if err != nil {
 		s.close()
@@ -340,6 +346,35 @@ func open(ctx context.Context, cfg Config) (*session, error) {
 	}
 	go s.keepConnected()
 	return s, nil
+}
+
+// maxClockSkew is how far this computer's clock may be from Ably's before
+// the approver is told.
+const maxClockSkew = 30 * time.Second
+
+// now is cfg.Now on Ably's clock.
+func (s *session) now() time.Time {
+	return s.cfg.Now().Add(time.Duration(s.clockOffset.Load()))
+}
+
+// measureClock asks Ably for its time and keeps how far cfg.Now is from
+// it, halving the round trip; when this computer's clock is more than
+// maxClockSkew off, it says so. When Ably cannot say, the computer's clock
+// is used as it is.
+func (s *session) measureClock(ctx context.Context) {
+	before := s.cfg.Now()
+	at, err := s.client.Time(ctx)
+	after := s.cfg.Now()
+	if err != nil {
+		s.cfg.Log.Debug("Ably's time unknown; using this computer's clock", "err", err)
+		return
+	}
+	off := at.Sub(before.Add(after.Sub(before) / 2))
+	s.clockOffset.Store(int64(off))
+	if off > maxClockSkew || off < -maxClockSkew {
+		s.cfg.Log.Warn("this computer's clock is off Ably's; time left and expiry are reckoned on Ably's",
+			"computerAhead", (-off).Round(time.Second))
+	}
 }
 
 func (s *session) close() {

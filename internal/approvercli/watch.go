@@ -140,7 +140,7 @@ func (w *watcher) showNext() {
 			continue
 		}
 		w.current = &r
-		writeRequest(w.out, r, w.s.cfg.Now())
+		writeRequest(w.out, r, w.s.now())
 		if warn != "" {
 			fmt.Fprintln(w.out, warn)
 		}
