@@ -57,11 +57,12 @@ func startKeeper(ctx context.Context, cfg Config, c client.Client, pub *activiti
 		return nil, err
 	}
 	k := &reannounce.Keeper{
-		Pending:       reannounce.Temporal{Client: c, Namespace: cfg.Temporal.Namespace, IDKey: cfg.Ably.MessageIDKey()},
+		Pending:       reannounce.Temporal{Client: c, Namespace: cfg.Temporal.Namespace},
 		History:       hist,
 		Publisher:     pub,
 		Channel:       cfg.Channel,
 		AgentClientID: cfg.AgentClientID,
+		IDKey:         cfg.Ably.MessageIDKey(),
 		Log:           logger,
 	}
 	kctx, stopKeeper := context.WithCancel(ctx)

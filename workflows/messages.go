@@ -224,6 +224,20 @@ func AgentMessageID(key []byte, workflowID, toolCallID, kind string) string {
 	return "hitl:" + hex.EncodeToString(m.Sum(nil)[:16])
 }
 
+// CopyMessageID is the Ably message id of a copy, published at the minute
+// of at, of the agent's message id: a pending request published again
+// because it left approvers' view (internal/reannounce). Like id it is an
+// HMAC under key, so an approver who read the original cannot publish
+// under the copy's id first (Ably's idempotent publishing would drop the
+// copy); copies made within one minute share it, so two workers' copies
+// are one message. Readers tell a copy by its workflowId, toolCallId and
+// revision, which are the original's.
+func CopyMessageID(key []byte, id string, at time.Time) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("copy\x00" + id + "\x00" + at.UTC().Format("2006-01-02T15:04")))
+	return "hitl:" + hex.EncodeToString(m.Sum(nil)[:16])
+}
+
 // Message is the approval-request for d; idKey is the agent's message-id
 // key (see AgentMessageID). Each Revision has its own message id, and a
 // later revision names the first's in Supersedes.

@@ -6,11 +6,12 @@
 // its newest messages. The workflows publish a request once (and again at
 // each revision), so a call that waits long enough drops out of sight.
 //
-// All re-announces every pending request (devstack, after a restart of the
-// local Ably server). A Keeper, run by each worker, re-announces on a timer
+// All re-announces every pending request as the workflow published it
+// (same message id; devstack, after a restart of the local Ably server
+// lost the history). A Keeper, run by each worker, re-announces on a timer
 // only the requests that are no longer among the newest messages approvers
-// read. The messages are the agent's own (same message id, data and
-// headers as the workflow published), so every reader treats them as the
-// copies they are. It is trusted code: it holds the agent's Ably key and a
+// read, as copies: the same data under an id of their own
+// (workflows.CopyMessageID), which readers take for the revision they may
+// have shown. It is trusted code: it holds the agent's Ably key and a
 // Temporal client.
 package reannounce

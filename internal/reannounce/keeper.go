@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	"github.com/ably/ably-go/ably"
@@ -35,7 +36,7 @@ const (
 // Pending is where a Keeper learns what waits for a human (Temporal).
 type Pending interface {
 	PendingRuns(ctx context.Context, max int) (runs []PendingRun, more bool, err error)
-	Requests(ctx context.Context, run PendingRun) ([]*ably.Message, error)
+	Requests(ctx context.Context, run PendingRun) ([]workflows.ApprovalRequestData, error)
 }
 
 // History reads a channel's newest messages (AblyHistory).
@@ -46,21 +47,24 @@ type History interface {
 // Keeper keeps the approval-request of every pending approval among the
 // channel's newest messages, where approvers look for it: each Sweep
 // publishes again, as the agent, the current request of each pending call
-// that has no copy among the Window newest messages published in the last
-// MaxAge. (A call with an older revision in view counts as in view:
-// publishing each revision is the workflow's job.) Workers may all run
-// one: copies published within Ably's two-minute idempotency window are
-// one message, and readers treat a later copy as the copy it is. For the
-// same reason a request pushed out of view within two minutes of its
-// publication comes back only at a sweep after that.
+// that has neither a request nor a resolution from the agent among the
+// Window newest messages published in the last MaxAge. (A call with an
+// older revision in view counts as in view unless its run is queried for
+// another call: publishing each revision is the workflow's job.) A copy
+// carries the original's data and a message id of its own
+// (workflows.CopyMessageID): nobody without the key can take that id
+// first, and two workers' copies of one minute are one message. Readers
+// take a copy for the same revision they may have seen.
 type Keeper struct {
 	Pending   Pending
 	History   History
 	Publisher Publisher
 	// Channel is the approvals channel; AgentClientID the agent's Ably
-	// clientId, the only publisher of requests readers trust.
+	// clientId, the only publisher of requests readers trust; IDKey the
+	// agent's message-id key (ablyconn.Config.MessageIDKey).
 	Channel       string
 	AgentClientID string
+	IDKey         []byte
 
 	Window     int           // 0: DefaultWindow
 	MaxAge     time.Duration // 0: DefaultMaxAge
@@ -68,7 +72,11 @@ type Keeper struct {
 	MaxRuns    int           // 0: DefaultMaxRuns
 
 	Now func() time.Time // nil: time.Now
-	Log *slog.Logger     // nil: discard
+	// Start picks where in the n pending runs a sweep starts querying
+	// (nil: at random), so that runs whose query keeps failing cannot
+	// take every sweep's queries.
+	Start func(n int) int
+	Log   *slog.Logger // nil: discard
 }
 
 // SweepResult says what one Sweep found and did.
@@ -104,6 +112,9 @@ func (k *Keeper) withDefaults() Keeper {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.Start == nil {
+		c.Start = rand.N[int]
+	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
@@ -118,6 +129,9 @@ func (k *Keeper) withDefaults() Keeper {
 func (k *Keeper) Sweep(ctx context.Context) (SweepResult, error) {
 	c := k.withDefaults()
 	var res SweepResult
+	if len(c.IDKey) < workflows.MinMessageIDKeyLen {
+		return res, fmt.Errorf("the agent's message-id key is shorter than %d bytes", workflows.MinMessageIDKeyLen)
+	}
 	runs, more, err := c.Pending.PendingRuns(ctx, c.MaxRuns)
 	if err != nil {
 		return res, err
@@ -133,18 +147,32 @@ func (k *Keeper) Sweep(ctx context.Context) (SweepResult, error) {
 		unseen[r.WorkflowID] += r.Pending
 		res.Pending += r.Pending
 	}
-	inView := map[string]bool{}   // message ids of the agent's requests read
-	callSeen := map[string]bool{} // workflowId + toolCallId of those
+	inView := map[string]bool{}   // the agent's requests read: workflowId, toolCallId, revision
+	callSeen := map[string]bool{} // the calls met: a request or a resolution of the agent's
 	visit := func(m *ably.Message) bool {
-		if m.Name != workflows.MsgApprovalRequest || m.ClientID != c.AgentClientID {
+		if m.ClientID != c.AgentClientID {
+			return true
+		}
+		switch m.Name {
+		case workflows.MsgApprovalResolved:
+			// Read newest first, a call's resolution comes before its
+			// requests: a resolved call is not pending, and its requests
+			// count for no other call of its run.
+			var d workflows.ApprovalResolvedData
+			if ablymsg.DecodeData(m.Data, m.Encoding, &d) == nil {
+				callSeen[callKey(d.WorkflowID, d.ToolCallID)] = true
+			}
+			return true
+		case workflows.MsgApprovalRequest:
+		default:
 			return true
 		}
 		var d workflows.ApprovalRequestData
 		if err := ablymsg.DecodeData(m.Data, m.Encoding, &d); err != nil {
 			return true
 		}
-		inView[m.ID] = true
-		call := d.WorkflowID + "\x00" + d.ToolCallID
+		call := callKey(d.WorkflowID, d.ToolCallID)
+		inView[fmt.Sprintf("%s\x00%d", call, d.Revision)] = true
 		if callSeen[call] {
 			return true
 		}
@@ -165,7 +193,9 @@ func (k *Keeper) Sweep(ctx context.Context) (SweepResult, error) {
 	// approval was seen, so inView is whole for the runs queried below.
 	var errs []error
 	queried := 0
-	for _, r := range runs {
+	first := c.Start(len(runs))
+	for i := range runs {
+		r := runs[(first+i)%len(runs)]
 		if unseen[r.WorkflowID] == 0 {
 			continue
 		}
@@ -174,18 +204,24 @@ func (k *Keeper) Sweep(ctx context.Context) (SweepResult, error) {
 			continue
 		}
 		queried++
-		msgs, err := c.Pending.Requests(ctx, r)
+		reqs, err := c.Pending.Requests(ctx, r)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("run %s: %w", r.WorkflowID, err))
 		}
-		for _, m := range msgs {
-			if inView[m.ID] {
+		for _, d := range reqs {
+			if inView[fmt.Sprintf("%s\x00%d", callKey(d.WorkflowID, d.ToolCallID), d.Revision)] {
 				continue
 			}
 			res.OutOfView++
 			if res.Published == c.MaxPublish {
 				continue
 			}
+			m, err := message(c.IDKey, d)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("run %s: %w", r.WorkflowID, err))
+				continue
+			}
+			m.ID = workflows.CopyMessageID(c.IDKey, m.ID, c.Now())
 			if err := c.Publisher.Publish(ctx, c.Channel, m); err != nil {
 				// Ably refusing or out of reach: the rest would fail too.
 				return res, errors.Join(append(errs, fmt.Errorf("run %s: publish %s: %w", r.WorkflowID, m.ID, err))...)
@@ -194,6 +230,11 @@ func (k *Keeper) Sweep(ctx context.Context) (SweepResult, error) {
 		}
 	}
 	return res, errors.Join(errs...)
+}
+
+// callKey identifies one tool call of one run.
+func callKey(workflowID, toolCallID string) string {
+	return workflowID + "\x00" + toolCallID
 }
 
 // Run sweeps every interval until ctx is done, logging what each sweep

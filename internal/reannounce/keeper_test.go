@@ -27,7 +27,7 @@ const testChannel = "ai:keeper-test"
 // requests its approvals query would rebuild.
 type fakePending struct {
 	runs    []PendingRun
-	reqs    map[string][]*ably.Message
+	reqs    map[string][]workflows.ApprovalRequestData
 	failing map[string]bool // runs whose query fails
 	queried []string
 }
@@ -39,7 +39,7 @@ func (f *fakePending) PendingRuns(_ context.Context, max int) ([]PendingRun, boo
 	return f.runs, false, nil
 }
 
-func (f *fakePending) Requests(_ context.Context, run PendingRun) ([]*ably.Message, error) {
+func (f *fakePending) Requests(_ context.Context, run PendingRun) ([]workflows.ApprovalRequestData, error) {
 	f.queried = append(f.queried, run.WorkflowID)
 	if f.failing[run.WorkflowID] {
 		return nil, errors.New("query failed")
@@ -47,32 +47,32 @@ func (f *fakePending) Requests(_ context.Context, run PendingRun) ([]*ably.Messa
 	return f.reqs[run.WorkflowID], nil
 }
 
-// request is the agent's approval-request of call in run wf, as the
-// workflow publishes it.
-func request(t *testing.T, idKey []byte, wf, call string, revision int) *ably.Message {
-	t.Helper()
-	p := workflows.PendingApproval{
-		ToolCallID: call, Tool: "publish_blog_post", Arguments: `{"title":"T"}`, RequiredRole: "publisher",
-		RequestedAt: time.Now().UTC().Truncate(time.Second), ExpiresAt: time.Now().Add(24 * time.Hour).UTC().Truncate(time.Second),
+// pend makes wf a pending run whose calls are pending at revision 0.
+func (f *fakePending) pend(wf string, calls ...string) {
+	f.runs = append(f.runs, PendingRun{WorkflowID: wf, Pending: len(calls)})
+	for _, c := range calls {
+		f.reqs[wf] = append(f.reqs[wf], requestData(wf, c, 0))
 	}
-	p.Revision = revision
-	am, err := p.Request(wf, "sam", []string{"editor", "publisher", "admin"}).Message(idKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := ablymsg.Agent(am)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
 }
 
-// keeperRig is a local Ably server with the agent's publisher and a
-// history reader, and the keeper's view of Temporal.
+// requestData is the approval-request of call in run wf at revision.
+func requestData(wf, call string, revision int) workflows.ApprovalRequestData {
+	now := time.Now().UTC().Truncate(time.Second)
+	p := workflows.PendingApproval{
+		ToolCallID: call, Tool: "publish_blog_post", Arguments: `{"title":"T"}`, RequiredRole: "publisher",
+		RequestedAt: now, ExpiresAt: now.Add(24 * time.Hour),
+	}
+	p.Revision = revision
+	return p.Request(wf, "sam", []string{"editor", "publisher", "admin"})
+}
+
+// keeperRig is a local Ably server with the agent's publisher, an
+// approver's, a history reader, and the keeper's view of Temporal.
 type keeperRig struct {
 	conn    ablyconn.Config
+	idKey   []byte
 	pub     *activities.AblyPublisher
-	other   *activities.AblyPublisher // an approver's client id
+	other   *activities.AblyPublisher // an approver: client id mallory
 	hist    *AblyHistory
 	pending *fakePending
 }
@@ -92,7 +92,8 @@ func newKeeperRig(t *testing.T) *keeperRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &keeperRig{conn: conn, pub: pub, other: other, hist: hist, pending: &fakePending{reqs: map[string][]*ably.Message{}}}
+	return &keeperRig{conn: conn, idKey: conn.MessageIDKey(), pub: pub, other: other, hist: hist,
+		pending: &fakePending{reqs: map[string][]workflows.ApprovalRequestData{}}}
 }
 
 func (r *keeperRig) publish(t *testing.T, pub *activities.AblyPublisher, m *ably.Message) {
@@ -100,6 +101,31 @@ func (r *keeperRig) publish(t *testing.T, pub *activities.AblyPublisher, m *ably
 	if err := pub.Publish(t.Context(), testChannel, m); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// announce publishes d as the workflow does.
+func (r *keeperRig) announce(t *testing.T, d workflows.ApprovalRequestData) *ably.Message {
+	t.Helper()
+	m, err := message(r.idKey, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.publish(t, r.pub, m)
+	return m
+}
+
+// resolve publishes the agent's approval-resolved of call in run wf.
+func (r *keeperRig) resolve(t *testing.T, wf, call string) {
+	t.Helper()
+	am, err := workflows.ApprovalResolvedData{WorkflowID: wf, ToolCallID: call, Outcome: "approved"}.Message(r.idKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ablymsg.Agent(am)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.publish(t, r.pub, m)
 }
 
 // filler publishes n messages that are not requests.
@@ -112,179 +138,247 @@ func (r *keeperRig) filler(t *testing.T, n int) {
 
 func (r *keeperRig) keeper(log *slog.Logger) *Keeper {
 	return &Keeper{Pending: r.pending, History: r.hist, Publisher: r.pub, Channel: testChannel,
-		AgentClientID: workflows.DefaultAgentClientID, Window: 5, Log: log}
+		AgentClientID: workflows.DefaultAgentClientID, IDKey: r.idKey, Window: 5,
+		Start: func(int) int { return 0 }, Log: log}
 }
 
-// listed returns the workflow ids of the agent's approval-requests among
-// the channel's newest 1,000 messages, where approvers look for them.
-func (r *keeperRig) listed(t *testing.T) []string {
+// listed returns "workflowId/toolCallId" of the agent's approval-requests
+// among the channel's newest max messages, sorted.
+func (r *keeperRig) listed(t *testing.T, max int) []string {
 	t.Helper()
 	var out []string
-	if err := r.hist.Newest(t.Context(), time.Now().Add(-time.Hour), 1000, func(m *ably.Message) bool {
+	if err := r.hist.Newest(t.Context(), time.Now().Add(-time.Hour), max, func(m *ably.Message) bool {
 		var d workflows.ApprovalRequestData
 		if m.Name == workflows.MsgApprovalRequest && m.ClientID == workflows.DefaultAgentClientID &&
 			ablymsg.DecodeData(m.Data, m.Encoding, &d) == nil {
-			out = append(out, d.WorkflowID)
+			out = append(out, d.WorkflowID+"/"+d.ToolCallID)
 		}
 		return true
 	}); err != nil {
 		t.Fatal(err)
 	}
 	slices.Sort(out)
-	return out
+	return slices.Compact(out)
 }
 
 func TestKeeperSweep(t *testing.T) {
 	tests := []struct {
 		name string
 		// setup publishes on the channel and fills the rig's runs.
-		setup         func(t *testing.T, r *keeperRig, idKey []byte)
+		setup         func(t *testing.T, r *keeperRig)
 		maxPublish    int
+		start         int
 		wantPublished int
+		wantOutOfView int
 		wantQueried   []string
 		wantUnqueried int
+		wantErr       string
+		// wantInView are the calls that must be among the Window newest
+		// messages after the sweep.
+		wantInView []string
 	}{
 		{
 			name: "nothing pending, nothing read",
 		},
 		{
 			name: "a request among the newest messages is left alone, and its run is not queried",
-			setup: func(t *testing.T, r *keeperRig, idKey []byte) {
-				m := request(t, idKey, "wf-1", "call_1", 0)
-				r.pending.runs = []PendingRun{{WorkflowID: "wf-1", Pending: 1}}
-				r.pending.reqs["wf-1"] = []*ably.Message{m}
+			setup: func(t *testing.T, r *keeperRig) {
+				r.pending.pend("wf-1", "call_1")
 				r.filler(t, 2)
-				r.publish(t, r.pub, m)
+				r.announce(t, r.pending.reqs["wf-1"][0])
 				r.filler(t, 2)
 			},
+			wantInView: []string{"wf-1/call_1"},
 		},
 		{
-			name: "a request pushed out of the window by newer messages is published again",
-			setup: func(t *testing.T, r *keeperRig, idKey []byte) {
-				m := request(t, idKey, "wf-1", "call_1", 0)
-				r.pending.runs = []PendingRun{{WorkflowID: "wf-1", Pending: 1}}
-				r.pending.reqs["wf-1"] = []*ably.Message{m}
-				r.publish(t, r.pub, m)
+			name: "a request pushed out of the window by newer messages is published again, at once",
+			setup: func(t *testing.T, r *keeperRig) {
+				r.pending.pend("wf-1", "call_1")
+				r.announce(t, r.pending.reqs["wf-1"][0])
 				r.filler(t, 5)
 			},
-			wantPublished: 1,
-			wantQueried:   []string{"wf-1"},
+			wantPublished: 1, wantOutOfView: 1,
+			wantQueried: []string{"wf-1"},
+			wantInView:  []string{"wf-1/call_1"},
 		},
 		{
 			name: "a request no longer in the history at all is published again",
-			setup: func(t *testing.T, r *keeperRig, idKey []byte) {
-				r.pending.runs = []PendingRun{{WorkflowID: "wf-1", Pending: 1}}
-				r.pending.reqs["wf-1"] = []*ably.Message{request(t, idKey, "wf-1", "call_1", 0)}
+			setup: func(t *testing.T, r *keeperRig) {
+				r.pending.pend("wf-1", "call_1")
 			},
-			wantPublished: 1,
-			wantQueried:   []string{"wf-1"},
+			wantPublished: 1, wantOutOfView: 1,
+			wantQueried: []string{"wf-1"},
+			wantInView:  []string{"wf-1/call_1"},
+		},
+		{
+			name: "an approver who takes the original's id cannot stop the copy",
+			setup: func(t *testing.T, r *keeperRig) {
+				r.pending.pend("wf-1", "call_1")
+				m := r.announce(t, r.pending.reqs["wf-1"][0])
+				r.filler(t, 5)
+				r.publish(t, r.other, &ably.Message{ID: m.ID, Name: "chatter", Data: "squat"})
+			},
+			wantPublished: 1, wantOutOfView: 1,
+			wantQueried: []string{"wf-1"},
+			wantInView:  []string{"wf-1/call_1"},
 		},
 		{
 			name: "a forged copy by another client does not count as in view",
-			setup: func(t *testing.T, r *keeperRig, idKey []byte) {
-				m := request(t, idKey, "wf-1", "call_1", 0)
-				r.pending.runs = []PendingRun{{WorkflowID: "wf-1", Pending: 1}}
-				r.pending.reqs["wf-1"] = []*ably.Message{m}
-				forged := *m
-				forged.ID = "forged-1"
-				r.publish(t, r.other, &forged)
+			setup: func(t *testing.T, r *keeperRig) {
+				r.pending.pend("wf-1", "call_1")
+				m, err := message(r.idKey, r.pending.reqs["wf-1"][0])
+				if err != nil {
+					t.Fatal(err)
+				}
+				m.ID = "forged-1"
+				r.publish(t, r.other, m)
 			},
-			wantPublished: 1,
-			wantQueried:   []string{"wf-1"},
+			wantPublished: 1, wantOutOfView: 1,
+			wantQueried: []string{"wf-1"},
 		},
 		{
 			// The keeper does not query a run whose calls all have a copy in
 			// view: publishing each revision is the workflow's job (it tries
 			// again while Ably is out of reach).
 			name: "an older revision in view counts as in view",
-			setup: func(t *testing.T, r *keeperRig, idKey []byte) {
+			setup: func(t *testing.T, r *keeperRig) {
 				r.pending.runs = []PendingRun{{WorkflowID: "wf-1", Pending: 1}}
-				r.pending.reqs["wf-1"] = []*ably.Message{request(t, idKey, "wf-1", "call_1", 1)}
-				r.publish(t, r.pub, request(t, idKey, "wf-1", "call_1", 0))
+				r.pending.reqs["wf-1"] = []workflows.ApprovalRequestData{requestData("wf-1", "call_1", 1)}
+				r.announce(t, requestData("wf-1", "call_1", 0))
 			},
 		},
 		{
 			name: "a run with two pending calls, one out of view: only that one is published",
-			setup: func(t *testing.T, r *keeperRig, idKey []byte) {
-				a, b := request(t, idKey, "wf-1", "call_a", 0), request(t, idKey, "wf-1", "call_b", 0)
-				r.pending.runs = []PendingRun{{WorkflowID: "wf-1", Pending: 2}}
-				r.pending.reqs["wf-1"] = []*ably.Message{a, b}
-				r.publish(t, r.pub, b)
+			setup: func(t *testing.T, r *keeperRig) {
+				r.pending.pend("wf-1", "call_a", "call_b")
+				r.announce(t, r.pending.reqs["wf-1"][1])
 			},
-			wantPublished: 1,
-			wantQueried:   []string{"wf-1"},
+			wantPublished: 1, wantOutOfView: 1,
+			wantQueried: []string{"wf-1"},
+			wantInView:  []string{"wf-1/call_a", "wf-1/call_b"},
+		},
+		{
+			name: "one call's request seen twice does not stand for its sibling",
+			setup: func(t *testing.T, r *keeperRig) {
+				r.pending.pend("wf-1", "call_a", "call_b")
+				a := r.pending.reqs["wf-1"][0]
+				r.announce(t, a)
+				m, err := message(r.idKey, a)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m.ID = workflows.CopyMessageID(r.idKey, m.ID, time.Now())
+				r.publish(t, r.pub, m)
+			},
+			wantPublished: 1, wantOutOfView: 1,
+			wantQueried: []string{"wf-1"},
+			wantInView:  []string{"wf-1/call_a", "wf-1/call_b"},
+		},
+		{
+			name: "a resolved call's request in view does not stand for its pending sibling",
+			setup: func(t *testing.T, r *keeperRig) {
+				r.pending.pend("wf-1", "call_b")
+				r.announce(t, requestData("wf-1", "call_b", 0))
+				r.filler(t, 3)
+				r.announce(t, requestData("wf-1", "call_a", 1))
+				r.resolve(t, "wf-1", "call_a")
+			},
+			wantPublished: 1, wantOutOfView: 1,
+			wantQueried: []string{"wf-1"},
+			wantInView:  []string{"wf-1/call_a", "wf-1/call_b"},
 		},
 		{
 			name: "a failing query is reported and the other runs are still kept",
-			setup: func(t *testing.T, r *keeperRig, idKey []byte) {
-				r.pending.runs = []PendingRun{{WorkflowID: "wf-1", Pending: 1}, {WorkflowID: "wf-2", Pending: 1}}
-				r.pending.reqs["wf-2"] = []*ably.Message{request(t, idKey, "wf-2", "call_1", 0)}
+			setup: func(t *testing.T, r *keeperRig) {
+				r.pending.pend("wf-1", "call_1")
+				r.pending.pend("wf-2", "call_1")
 				r.pending.failing = map[string]bool{"wf-1": true}
 			},
-			wantPublished: 1,
-			wantQueried:   []string{"wf-1", "wf-2"},
+			wantPublished: 1, wantOutOfView: 1,
+			wantQueried: []string{"wf-1", "wf-2"},
+			wantErr:     "run wf-1: query failed",
+			wantInView:  []string{"wf-2/call_1"},
 		},
 		{
-			name: "at most MaxPublish a sweep; the rest waits for the next",
-			setup: func(t *testing.T, r *keeperRig, idKey []byte) {
+			name: "at most MaxPublish runs queried, failing or not; the rest waits for the next sweep",
+			setup: func(t *testing.T, r *keeperRig) {
+				for i := range 4 {
+					r.pending.pend(fmt.Sprintf("wf-%d", i), "call_1")
+				}
+				r.pending.failing = map[string]bool{"wf-0": true, "wf-1": true}
+			},
+			maxPublish:    2,
+			wantQueried:   []string{"wf-0", "wf-1"},
+			wantUnqueried: 2,
+			wantErr:       "query failed",
+		},
+		{
+			name: "each sweep starts where Start says",
+			setup: func(t *testing.T, r *keeperRig) {
 				for i := range 3 {
-					wf := fmt.Sprintf("wf-%d", i)
-					r.pending.runs = append(r.pending.runs, PendingRun{WorkflowID: wf, Pending: 1})
-					r.pending.reqs[wf] = []*ably.Message{request(t, idKey, wf, "call_1", 0)}
+					r.pending.pend(fmt.Sprintf("wf-%d", i), "call_1")
 				}
 			},
 			maxPublish:    2,
-			wantPublished: 2,
-			wantQueried:   []string{"wf-0", "wf-1"},
+			start:         2,
+			wantPublished: 2, wantOutOfView: 2,
+			wantQueried:   []string{"wf-2", "wf-0"},
 			wantUnqueried: 1,
+		},
+		{
+			name: "at most MaxPublish published, within one run too",
+			setup: func(t *testing.T, r *keeperRig) {
+				r.pending.pend("wf-1", "call_a", "call_b", "call_c")
+			},
+			maxPublish:    2,
+			wantPublished: 2, wantOutOfView: 3,
+			wantQueried: []string{"wf-1"},
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newKeeperRig(t)
 			if tc.setup != nil {
-				tc.setup(t, r, r.conn.MessageIDKey())
+				tc.setup(t, r)
 			}
 			k := r.keeper(nil)
 			k.MaxPublish = tc.maxPublish
+			k.Start = func(int) int { return tc.start }
 			res, err := k.Sweep(t.Context())
-			if err != nil && r.pending.failing == nil {
+			switch {
+			case tc.wantErr == "" && err != nil:
 				t.Fatalf("Sweep: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Errorf("Sweep error = %v, want %q", err, tc.wantErr)
 			}
-			if r.pending.failing != nil && (err == nil || !strings.Contains(err.Error(), "query failed")) {
-				t.Errorf("Sweep error = %v, want the failing query", err)
-			}
-			if res.Published != tc.wantPublished || res.Unqueried != tc.wantUnqueried {
-				t.Errorf("published %d, unqueried %d; want %d, %d (%+v)", res.Published, res.Unqueried, tc.wantPublished, tc.wantUnqueried, res)
+			if res.Published != tc.wantPublished || res.OutOfView != tc.wantOutOfView || res.Unqueried != tc.wantUnqueried {
+				t.Errorf("published %d, out of view %d, unqueried %d; want %d, %d, %d (%+v)",
+					res.Published, res.OutOfView, res.Unqueried, tc.wantPublished, tc.wantOutOfView, tc.wantUnqueried, res)
 			}
 			if fmt.Sprint(r.pending.queried) != fmt.Sprint(tc.wantQueried) {
 				t.Errorf("queried %v, want %v", r.pending.queried, tc.wantQueried)
+			}
+			if got := r.listed(t, k.Window); tc.wantInView != nil && fmt.Sprint(got) != fmt.Sprint(tc.wantInView) {
+				t.Errorf("in view after the sweep: %v, want %v", got, tc.wantInView)
 			}
 		})
 	}
 }
 
-// TestKeeperBringsRequestBackIntoList: a request the channel no longer
-// holds is back in an approver's list after a sweep, and a second sweep
-// publishes nothing more.
-func TestKeeperBringsRequestBackIntoList(t *testing.T) {
+// TestKeeperSecondSweepDoesNothing: once a request is back in view, the
+// next sweep neither queries nor publishes.
+func TestKeeperSecondSweepDoesNothing(t *testing.T) {
 	r := newKeeperRig(t)
-	idKey := r.conn.MessageIDKey()
-	r.pending.runs = []PendingRun{{WorkflowID: "wf-old", Pending: 1}, {WorkflowID: "wf-new", Pending: 1}}
-	r.pending.reqs["wf-old"] = []*ably.Message{request(t, idKey, "wf-old", "call_1", 0)}
-	fresh := request(t, idKey, "wf-new", "call_1", 0)
-	r.pending.reqs["wf-new"] = []*ably.Message{fresh}
-	r.publish(t, r.pub, fresh)
-	if got := r.listed(t); fmt.Sprint(got) != "[wf-new]" {
-		t.Fatalf("before: listed %v", got)
-	}
+	r.pending.pend("wf-old", "call_1")
+	r.pending.pend("wf-new", "call_1")
+	r.announce(t, r.pending.reqs["wf-new"][0])
 	var logs bytes.Buffer
 	k := r.keeper(slog.New(slog.NewTextHandler(&logs, nil)))
 	res, err := k.Sweep(t.Context())
 	if err != nil || res.Published != 1 {
 		t.Fatalf("first sweep: %+v, %v", res, err)
 	}
-	if got := r.listed(t); fmt.Sprint(got) != "[wf-new wf-old]" {
+	if got := r.listed(t, 1000); fmt.Sprint(got) != "[wf-new/call_1 wf-old/call_1]" {
 		t.Fatalf("after the sweep: listed %v, want both runs", got)
 	}
 	r.pending.queried = nil
@@ -294,14 +388,63 @@ func TestKeeperBringsRequestBackIntoList(t *testing.T) {
 	}
 }
 
+// TestKeeperCopy: the copy is the original's data under an id of its own,
+// the same for every copy of one minute (two workers' copies are one
+// message) and another the next minute.
+func TestKeeperCopy(t *testing.T) {
+	r := newKeeperRig(t)
+	d := requestData("wf-1", "call_1", 2)
+	orig, err := message(r.idKey, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.pending.pend("wf-1", "call_1")
+	r.pending.reqs["wf-1"][0] = d
+	at := time.Date(2026, 12, 6, 10, 0, 10, 0, time.UTC)
+	k := r.keeper(nil)
+	k.Now = func() time.Time { return at }
+	k.MaxAge = 100 * 24 * time.Hour
+	for range 2 { // two workers within one minute
+		if res, err := k.Sweep(t.Context()); err != nil || res.Published != 1 {
+			t.Fatalf("sweep: %+v, %v", res, err)
+		}
+		r.filler(t, 5)
+	}
+	var copies []*ably.Message
+	if err := r.hist.Newest(t.Context(), time.Now().Add(-time.Hour), 100, func(m *ably.Message) bool {
+		if m.Name == workflows.MsgApprovalRequest {
+			copies = append(copies, m)
+		}
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(copies) != 1 {
+		t.Fatalf("%d copies on the channel, want one message for both sweeps of one minute", len(copies))
+	}
+	c := copies[0]
+	if c.ID == orig.ID || c.ID != workflows.CopyMessageID(r.idKey, orig.ID, at.Add(40*time.Second)) {
+		t.Errorf("copy id %q: want CopyMessageID of the original %q", c.ID, orig.ID)
+	}
+	if workflows.CopyMessageID(r.idKey, orig.ID, at.Add(time.Minute)) == c.ID {
+		t.Error("the next minute's copy has the same id")
+	}
+	var got workflows.ApprovalRequestData
+	if err := ablymsg.DecodeData(c.Data, c.Encoding, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := workflows.AgentMessageID(r.idKey, "wf-1", "call_1", "request")
+	if got.Revision != 2 || got.Supersedes != want || got.ArgumentsDigest != d.ArgumentsDigest || c.ClientID != workflows.DefaultAgentClientID {
+		t.Errorf("copy data %+v from %q", got, c.ClientID)
+	}
+}
+
 // TestKeeperMaxAge: a request whose newest copy is older than MaxAge
 // counts as out of view (Ably forgets it soon).
 func TestKeeperMaxAge(t *testing.T) {
 	r := newKeeperRig(t)
-	m := request(t, r.conn.MessageIDKey(), "wf-1", "call_1", 0)
-	r.pending.runs = []PendingRun{{WorkflowID: "wf-1", Pending: 1}}
-	r.pending.reqs["wf-1"] = []*ably.Message{m}
-	r.publish(t, r.pub, m)
+	r.pending.pend("wf-1", "call_1")
+	r.announce(t, r.pending.reqs["wf-1"][0])
 	k := r.keeper(nil)
 	k.MaxAge = time.Hour
 	k.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
@@ -324,12 +467,15 @@ func TestKeeperPublishesNothingWithoutHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pending := &fakePending{runs: []PendingRun{{WorkflowID: "wf-1", Pending: 1}}, reqs: map[string][]*ably.Message{
-		"wf-1": {request(t, srv.Conn.MessageIDKey(), "wf-1", "call_1", 0)},
-	}}
-	k := &Keeper{Pending: pending, History: hist, Publisher: pub, Channel: testChannel, AgentClientID: workflows.DefaultAgentClientID}
+	pending := &fakePending{reqs: map[string][]workflows.ApprovalRequestData{}}
+	pending.pend("wf-1", "call_1")
+	k := &Keeper{Pending: pending, History: hist, Publisher: pub, Channel: testChannel, AgentClientID: workflows.DefaultAgentClientID, IDKey: srv.Conn.MessageIDKey()}
 	res, err := k.Sweep(t.Context())
 	if err == nil || res.Published != 0 || len(pending.queried) != 0 {
 		t.Fatalf("Sweep = %+v, %v, queried %v; want an error and nothing done", res, err, pending.queried)
+	}
+	k.IDKey = nil
+	if _, err := k.Sweep(t.Context()); err == nil || !strings.Contains(err.Error(), "message-id key") {
+		t.Errorf("Sweep without the message-id key: %v", err)
 	}
 }

@@ -27,14 +27,10 @@ type PendingRun struct {
 	Pending           int
 }
 
-// Temporal reads the pending approvals of a namespace and rebuilds their
-// approval-request messages.
+// Temporal reads the pending approvals of a namespace.
 type Temporal struct {
 	Client    client.Client
 	Namespace string
-	// IDKey is the agent's message-id key (ablyconn.Config.MessageIDKey):
-	// the messages get the ids the workflow gave them.
-	IDKey []byte
 }
 
 // PendingRuns lists the running workflows with pending approvals, at most
@@ -79,10 +75,10 @@ func pendingCount(sa *commonpb.SearchAttributes) int {
 	return int(n)
 }
 
-// Requests returns the approval-request messages of run's pending
-// approvals as the agent published them (the current revision of each),
-// rebuilt from the run's approvals query and its start input.
-func (t Temporal) Requests(ctx context.Context, run PendingRun) ([]*ably.Message, error) {
+// Requests returns the approval-requests of run's pending approvals as
+// the workflow published them (the current revision of each), rebuilt
+// from the run's approvals query and its start input.
+func (t Temporal) Requests(ctx context.Context, run PendingRun) ([]workflows.ApprovalRequestData, error) {
 	qctx, cancel := context.WithTimeout(ctx, queryTimeout)
 	defer cancel()
 	v, err := t.Client.QueryWorkflow(qctx, run.WorkflowID, run.RunID, workflows.ApprovalsQuery)
@@ -97,19 +93,25 @@ func (t Temporal) Requests(ctx context.Context, run PendingRun) ([]*ably.Message
 		return nil, nil
 	}
 	requester := t.requester(qctx, run)
-	out := make([]*ably.Message, 0, len(view.Pending))
+	out := make([]workflows.ApprovalRequestData, 0, len(view.Pending))
 	for _, p := range view.Pending {
-		am, err := p.Request(run.WorkflowID, requester, view.Roles).Message(t.IDKey)
-		if err != nil {
-			return out, err
-		}
-		msg, err := ablymsg.Agent(am)
-		if err != nil {
-			return out, err
-		}
-		out = append(out, msg)
+		out = append(out, p.Request(run.WorkflowID, requester, view.Roles))
 	}
 	return out, nil
+}
+
+// message is the agent's approval-request message of d under idKey, with
+// the id the workflow gave it.
+func message(idKey []byte, d workflows.ApprovalRequestData) (*ably.Message, error) {
+	am, err := d.Message(idKey)
+	if err != nil {
+		return nil, fmt.Errorf("call %s: %w", d.ToolCallID, err)
+	}
+	m, err := ablymsg.Agent(am)
+	if err != nil {
+		return nil, fmt.Errorf("call %s: %w", d.ToolCallID, err)
+	}
+	return m, nil
 }
 
 // requester reads the requester from the run's start input; "" when it
@@ -136,10 +138,11 @@ type Publisher interface {
 }
 
 // All publishes on channel, through pub, the approval-request of every
-// approval pending in t's namespace, of at most maxRuns runs, and returns
-// how many it published. A run that cannot be read or published is
-// reported in the error and the others are still published.
-func All(ctx context.Context, t Temporal, channel string, pub Publisher, maxRuns int) (int, error) {
+// approval pending in t's namespace, of at most maxRuns runs, as the
+// workflow published it (same message id: for a history that was lost),
+// and returns how many it published. A run that cannot be read or
+// published is reported in the error and the others are still published.
+func All(ctx context.Context, t Temporal, idKey []byte, channel string, pub Publisher, maxRuns int) (int, error) {
 	runs, more, err := t.PendingRuns(ctx, maxRuns)
 	if err != nil {
 		return 0, err
@@ -147,13 +150,17 @@ func All(ctx context.Context, t Temporal, channel string, pub Publisher, maxRuns
 	var errs []error
 	n := 0
 	for _, run := range runs {
-		msgs, err := t.Requests(ctx, run)
+		reqs, err := t.Requests(ctx, run)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("run %s: %w", run.WorkflowID, err))
 		}
-		for _, m := range msgs {
-			if err := pub.Publish(ctx, channel, m); err != nil {
-				errs = append(errs, fmt.Errorf("run %s: publish %s: %w", run.WorkflowID, m.ID, err))
+		for _, d := range reqs {
+			m, err := message(idKey, d)
+			if err == nil {
+				err = pub.Publish(ctx, channel, m)
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("run %s: publish: %w", run.WorkflowID, err))
 				break
 			}
 			n++

@@ -73,33 +73,36 @@ func TestTemporalAgainstDevServer(t *testing.T) {
 	})
 
 	idKey := []byte("0123456789abcdef-message-id-key")
-	tp := Temporal{Client: c, Namespace: "default", IDKey: idKey}
+	tp := Temporal{Client: c, Namespace: "default"}
 	runs, more, err := tp.PendingRuns(ctx, 10)
 	if err != nil || more || len(runs) != 1 || runs[0].WorkflowID != "wf-waits" || runs[0].Pending != 2 {
 		t.Fatalf("PendingRuns = %+v, %v, %v; want wf-waits with 2 pending", runs, more, err)
 	}
-	msgs, err := tp.Requests(ctx, runs[0])
-	if err != nil || len(msgs) != 2 {
-		t.Fatalf("Requests = %d messages, %v", len(msgs), err)
+	reqs, err := tp.Requests(ctx, runs[0])
+	if err != nil || len(reqs) != 2 {
+		t.Fatalf("Requests = %d requests, %v", len(reqs), err)
 	}
-	for i, m := range msgs {
+	for i, d := range reqs {
 		p := view.Pending[i]
-		if want := workflows.AgentMessageID(idKey, "wf-waits", p.ToolCallID, "request"); m.ID != want {
-			t.Errorf("message %d id %q, want the workflow's %q", i, m.ID, want)
-		}
-		var d workflows.ApprovalRequestData
-		if err := ablymsg.DecodeData(m.Data, m.Encoding, &d); err != nil {
-			t.Fatal(err)
-		}
-		if d.Requester != "sam" || d.ToolCallID != p.ToolCallID || d.RequiredRole != p.RequiredRole || d.Arguments != p.Arguments || len(d.Roles) != 3 {
-			t.Errorf("message %d data %+v", i, d)
+		if d.WorkflowID != "wf-waits" || d.Requester != "sam" || d.ToolCallID != p.ToolCallID || d.RequiredRole != p.RequiredRole || d.Arguments != p.Arguments || len(d.Roles) != 3 {
+			t.Errorf("request %d: %+v", i, d)
 		}
 	}
 
+	// All publishes them as the workflow did: same ids.
 	pub := &recordingPublisher{}
-	n, err := All(ctx, tp, testChannel, pub, 10)
+	n, err := All(ctx, tp, idKey, testChannel, pub, 10)
 	if err != nil || n != 2 || len(pub.msgs) != 2 {
 		t.Fatalf("All = %d, %v (%d published)", n, err, len(pub.msgs))
+	}
+	for i, m := range pub.msgs {
+		if want := workflows.AgentMessageID(idKey, "wf-waits", view.Pending[i].ToolCallID, "request"); m.ID != want {
+			t.Errorf("message %d id %q, want the workflow's %q", i, m.ID, want)
+		}
+		var d workflows.ApprovalRequestData
+		if err := ablymsg.DecodeData(m.Data, m.Encoding, &d); err != nil || d.Requester != "sam" {
+			t.Errorf("message %d data %+v, %v", i, d, err)
+		}
 	}
 	if _, more, _ := tp.PendingRuns(ctx, 0); !more {
 		t.Error("PendingRuns(0) did not say there were more")

@@ -123,6 +123,10 @@ export function decodeRequest(m) {
     editable: d.editable === true,
     argumentsDigest: typeof digest === 'string' ? digest : '',
     messageId: typeof m.id === 'string' ? m.id : '',
+    // Revision counts the call's announcements (0 for the first); a copy
+    // published again (the worker's keeper) has its own message id and
+    // the revision it copies.
+    revision: Number.isInteger(d.revision) && d.revision >= 0 ? d.revision : 0,
     publishedAt: Number.isFinite(m.timestamp) ? m.timestamp : null,
   };
   if (Number.isInteger(d.approvals) && d.approvals >= 1) r.approvals = d.approvals;
@@ -200,7 +204,12 @@ export class Pending {
     }
     if (this.resolved.has(r.key)) return { kind: EV_IGNORED, reason: 'already resolved' };
     const previous = this.reqs.get(r.key);
-    if (previous && r.messageId && previous.messageId === r.messageId) return { kind: EV_IGNORED, reason: 'duplicate' };
+    if (previous && (r.revision === previous.revision || (r.messageId && previous.messageId === r.messageId))) {
+      return { kind: EV_IGNORED, reason: 'duplicate' };
+    }
+    if (previous && r.revision < previous.revision) {
+      return { kind: EV_IGNORED, reason: `revision ${r.revision} is older than the one shown (${previous.revision})` };
+    }
     if (this.expired(r)) {
       if (previous) this.reqs.delete(r.key);
       return { kind: EV_IGNORED, reason: 'expired', previous };

@@ -130,11 +130,26 @@ test('an update replaces the request; a repeat of the same message does not', ()
   const first = request();
   assert.equal(p.apply(first).kind, EV_REQUEST);
   assert.equal(p.apply(first).kind, EV_IGNORED, 'the same message again (history read twice)');
-  const ev = p.apply(request({ requiredRole: 'admin', expiresAt: '2026-11-25T12:20:00Z', escalation: { level: 1, previousRole: 'publisher' } }));
+  const ev = p.apply(request({ revision: 1, requiredRole: 'admin', expiresAt: '2026-11-25T12:20:00Z', escalation: { level: 1, previousRole: 'publisher' } }));
   assert.equal(ev.kind, EV_UPDATED);
   assert.equal(ev.previous.requiredRole, 'publisher');
   assert.equal(p.list()[0].requiredRole, 'admin');
   assert.equal(p.list().length, 1);
+});
+
+test('a copy of a revision (another message id) changes nothing, nor does a late older revision', () => {
+  const p = new Pending(AGENT, () => T0);
+  assert.equal(p.apply(request()).kind, EV_REQUEST);
+  const rev1 = request({ revision: 1, requiredRole: 'admin' });
+  assert.equal(p.apply(rev1).kind, EV_UPDATED);
+  // The worker's keeper publishes revision 0 again after revision 1 (it
+  // queried the run just before the escalation), and revision 1 again.
+  const late = p.apply(request());
+  assert.equal(late.kind, EV_IGNORED);
+  assert.match(late.reason, /revision 0 is older than the one shown \(1\)/);
+  assert.equal(p.apply(request({ revision: 1, requiredRole: 'admin' })).kind, EV_IGNORED, 'a copy of revision 1');
+  assert.equal(p.list()[0].requiredRole, 'admin');
+  assert.equal(p.list()[0].messageId, rev1.id);
 });
 
 test('resolution removes the request, once, and a late request stays resolved', () => {
