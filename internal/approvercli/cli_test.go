@@ -248,6 +248,14 @@ func TestDecide(t *testing.T) {
 		t.Fatalf("%d responses, want 2", len(rs))
 	}
 	checkResponse(t, rs[1], "call_404", "", "rejected", "stale")
+	// --force on a call known to be resolved says so.
+	var forced bytes.Buffer
+	if err := Decide(t.Context(), cfg, DecideArgs{ToolCallID: "call_2", Decision: "rejected", Reason: "late", Force: true}, &forced); err != nil {
+		t.Fatalf("force a resolved call: %v", err)
+	}
+	if !strings.Contains(forced.String(), "warning: tool call call_2 was already resolved (expired); sending anyway (--force): the agent will ignore it.") {
+		t.Errorf("force on a resolved call printed:\n%s", forced.String())
+	}
 
 	wrong := cfg
 	wrong.Password = "nope"
@@ -663,10 +671,12 @@ func TestListReckonsOnAblysClock(t *testing.T) {
 		skew    time.Duration // this computer's clock minus the real time
 		expires time.Duration // the request's expiry from now
 		want    string
+		// wantWarn is in the warning about the clock; "": no warning.
+		wantWarn string
 	}{
-		{"clock ahead, request pending", time.Hour, 10 * time.Minute, "1 pending approval request(s)."},
-		{"clock behind, request expired", -time.Hour, -5 * time.Minute, "No pending approval requests."},
-		{"clock right", 0, 10 * time.Minute, "1 pending approval request(s)."},
+		{"clock ahead, request pending", time.Hour, 10 * time.Minute, "1 pending approval request(s).", "clock is 1h0m0s ahead of Ably's"},
+		{"clock behind, request expired", -time.Hour, -5 * time.Minute, "No pending approval requests.", "clock is 1h0m0s behind Ably's"},
+		{"clock right", 0, 10 * time.Minute, "1 pending approval request(s).", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -685,8 +695,8 @@ func TestListReckonsOnAblysClock(t *testing.T) {
 			if tc.want != "No pending approval requests." && !regexp.MustCompile(`Time left: +(9m5\ds|10m0s)`).MatchString(out.String()) {
 				t.Errorf("time left not reckoned on Ably's clock:\n%s", out.String())
 			}
-			if warned := strings.Contains(logs.String(), "clock is off Ably's"); warned != (tc.skew != 0) {
-				t.Errorf("clock warning = %v, want %v:\n%s", warned, tc.skew != 0, logs.String())
+			if tc.wantWarn == "" && strings.Contains(logs.String(), "clock") || !strings.Contains(logs.String(), tc.wantWarn) {
+				t.Errorf("clock warning: want %q:\n%s", tc.wantWarn, logs.String())
 			}
 		})
 	}

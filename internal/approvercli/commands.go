@@ -242,7 +242,11 @@ func Decide(ctx context.Context, cfg Config, a DecideArgs, out io.Writer) error 
 		}
 		return fmt.Errorf("tool call %q is pending in several workflows (%s); refusing to guess", a.ToolCallID, strings.Join(ids, ", "))
 	case a.Force:
-		fmt.Fprintf(out, "No pending request for tool call %s is known; sending anyway (--force).\n", a.ToolCallID)
+		if d, ok := s.pending.Resolution(a.ToolCallID); ok {
+			fmt.Fprintf(out, "warning: tool call %s was already resolved (%s); sending anyway (--force): the agent will ignore it.\n", termtext.Line(a.ToolCallID), termtext.Line(d.Outcome))
+		} else {
+			fmt.Fprintf(out, "No pending request for tool call %s is known; sending anyway (--force).\n", a.ToolCallID)
+		}
 	default:
 		if d, ok := s.pending.Resolution(a.ToolCallID); ok {
 			return fmt.Errorf("%w for tool call %q: it was already resolved (%s)", ErrUnknownToolCall, a.ToolCallID, d.Outcome)

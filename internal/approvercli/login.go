@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -97,6 +98,12 @@ func (l *Login) Token(ctx context.Context) (*ably.TokenDetails, error) {
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		return nil, fmt.Errorf("%w: login as %q (%s): check APPROVER_USER and APPROVER_PASSWORD", ErrLoginRefused, l.User, resp.Status)
+	case resp.StatusCode == http.StatusTooManyRequests:
+		wait := "later"
+		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+			wait = fmt.Sprintf("in %s", time.Duration(secs)*time.Second)
+		}
+		return nil, fmt.Errorf("login: the auth server takes no more attempts for now after failed logins (%s); try again %s", resp.Status, wait)
 	case resp.StatusCode != http.StatusOK:
 		return nil, fmt.Errorf("login: auth server answered %s", resp.Status)
 	case len(body) > maxTokenBytes:

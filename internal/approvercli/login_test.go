@@ -25,6 +25,11 @@ func TestLoginToken(t *testing.T) {
 		switch {
 		case r.URL.Path != TokenPath || r.Method != http.MethodGet:
 			http.NotFound(w, r)
+		case u == "throttled":
+			if r.URL.RawQuery == "" {
+				w.Header().Set("Retry-After", "54")
+			}
+			http.Error(w, "too many failed attempts, retry later", http.StatusTooManyRequests)
 		case !ok || u != "alice" || p != "pw":
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 		case strings.HasPrefix(r.URL.RawQuery, "garbage"):
@@ -44,6 +49,8 @@ func TestLoginToken(t *testing.T) {
 		{name: "ok", login: Login{AuthURL: srv.URL, User: "alice", Password: "pw"}},
 		{name: "trailing slash", login: Login{AuthURL: srv.URL + "/", User: "alice", Password: "pw"}},
 		{name: "bad password", login: Login{AuthURL: srv.URL, User: "alice", Password: "nope"}, wantErr: "refused"},
+		{name: "throttled", login: Login{AuthURL: srv.URL, User: "throttled", Password: "pw"}, wantErr: "takes no more attempts for now after failed logins (429 Too Many Requests); try again in 54s"},
+		{name: "throttled, no Retry-After", login: Login{AuthURL: srv.URL + "/?x", User: "throttled", Password: "pw"}, wantErr: "try again later"},
 		{name: "not found", login: Login{AuthURL: srv.URL + "/elsewhere", User: "alice", Password: "pw"}, wantErr: "404"},
 		{name: "bad url", login: Login{AuthURL: "ftp://x", User: "alice", Password: "pw"}, wantErr: "want http"},
 		{name: "unreachable", login: Login{AuthURL: "http://127.0.0.1:1", User: "alice", Password: "pw"}, wantErr: "login at"},

@@ -222,6 +222,8 @@ func (s *session) reconnect() error {
 	if err := s.ch.Attach(ctx); err != nil {
 		return fmt.Errorf("attach: %w", err)
 	}
+	// The computer's clock may have been set meanwhile (NTP).
+	s.measureClock(ctx)
 	msgs, _, err := s.readHistory(ctx)
 	if err != nil {
 		return fmt.Errorf("history: %w", err)
@@ -372,9 +374,18 @@ func (s *session) measureClock(ctx context.Context) {
 	off := at.Sub(before.Add(after.Sub(before) / 2))
 	s.clockOffset.Store(int64(off))
 	if off > maxClockSkew || off < -maxClockSkew {
-		s.cfg.Log.Warn("this computer's clock is off Ably's; time left and expiry are reckoned on Ably's",
-			"computerAhead", (-off).Round(time.Second))
+		s.cfg.Log.Warn(clockSkewNote(off))
 	}
+}
+
+// clockSkewNote says how far this computer's clock is from Ably's, given
+// off, Ably's clock minus the computer's.
+func clockSkewNote(off time.Duration) string {
+	way := "behind"
+	if off < 0 {
+		way, off = "ahead of", -off
+	}
+	return fmt.Sprintf("this computer's clock is %s %s Ably's; time left and expiry are reckoned on Ably's", off.Round(time.Second), way)
 }
 
 func (s *session) close() {
