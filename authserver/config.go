@@ -128,7 +128,7 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 	if c.Command == "serve" {
 		d, err := time.ParseDuration(ttl)
 		if err != nil {
-			return Config{}, fmt.Errorf("token ttl %q: want a duration such as 1h", ttl)
+			return Config{}, fmt.Errorf("token ttl %q (-ttl, %s): want a duration such as 1h", ttl, config.EnvAuthTokenTTL)
 		}
 		c.TokenTTL = d
 		if c.TrustedProxies, err = authserver.ParseTrustedProxies(proxies); err != nil {
@@ -147,7 +147,7 @@ func (c Config) Validate() error {
 			errs = append(errs, errors.New(ablyconn.EnvAPIKey+" is required"))
 		}
 		if c.TokenTTL <= 0 || c.TokenTTL > authserver.MaxTokenTTL {
-			errs = append(errs, fmt.Errorf("token ttl %s out of range (0, %s]", c.TokenTTL, authserver.MaxTokenTTL))
+			errs = append(errs, fmt.Errorf("token ttl %s (-ttl, %s) out of range (0, %s]", c.TokenTTL, config.EnvAuthTokenTTL, authserver.MaxTokenTTL))
 		}
 		if err := authserver.ValidateChannel(c.Channel); err != nil {
 			errs = append(errs, err)

@@ -127,7 +127,8 @@ func TestServeConfigErrors(t *testing.T) {
 	}{
 		{"missing key", with("ABLY_API_KEY", ""), nil, "ABLY_API_KEY is required"},
 		{"malformed key", with("ABLY_API_KEY", "justsecret"), nil, "appId.keyId:secret"},
-		{"bad ttl", with("AUTH_TOKEN_TTL", "2d"), nil, `token ttl "2d"`},
+		{"bad ttl", with("AUTH_TOKEN_TTL", "2d"), nil, `token ttl "2d" (-ttl, AUTH_TOKEN_TTL)`},
+		{"ttl too long", with("AUTH_TOKEN_TTL", "2h"), nil, `token ttl 2h0m0s (-ttl, AUTH_TOKEN_TTL) out of range`},
 		{"ttl over 1h", with("AUTH_TOKEN_TTL", "61m"), nil, "out of range"},
 		{"ttl flag over 1h", base, []string{"serve", "-ttl", "24h"}, "out of range"},
 		{"plaintext on all interfaces", with("AUTH_LISTEN", "0.0.0.0:0"), nil, "is not loopback"},

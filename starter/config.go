@@ -59,7 +59,7 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 	fs.StringVar(&c.Requester, "requester", "", "who asks; shown to approvers (default $USER, else the OS user name, else "+unknownRequester+")")
 	fs.BoolVar(&c.Wait, "wait", false, "wait for the run to finish, then print the answer and the audit trail")
 	fs.StringVar(&c.UIURL, "ui", c.UIURL, "Temporal Web UI base URL (env "+config.EnvTemporalUIURL+")")
-	fs.DurationVar(&c.DialTimeout, "dial-timeout", 10*time.Second, "how long to try to reach Temporal")
+	fs.DurationVar(&c.DialTimeout, "dial-timeout", 10*time.Second, "how long to wait for Temporal to answer and know the namespace (a refused connection fails at once)")
 	fs.IntVar(&c.MaxTurns, "max-turns", 0, "bound on model calls (0: the workflow's default)")
 	var words []string
 	for {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -96,6 +97,15 @@ func TestStartAndWaitOnDevServer(t *testing.T) {
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if !errors.As(err, &already) {
 		t.Errorf("second start with id %s: err = %v, want WorkflowExecutionAlreadyStarted, not the first run", dupID, err)
+	}
+
+	// A namespace the server does not know is asked for until the dial
+	// timeout, which the error names.
+	wrongNS := maps.Clone(env)
+	wrongNS["TEMPORAL_NAMESPACE"] = "no-such-namespace"
+	err = mainErr(t.Context(), []string{"--dial-timeout", "1s", "hi"}, wrongNS, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "gave up after --dial-timeout 1s") || !strings.Contains(err.Error(), "no-such-namespace") {
+		t.Errorf("unknown namespace: %v, want the namespace and the dial timeout named", err)
 	}
 
 	// An unreachable server is one clear error, quickly.

@@ -104,7 +104,11 @@ func dial(ctx context.Context, cfg Config) (client.Client, error) {
 	// this check is left to the start itself.
 	if err := temporalconn.WaitNamespace(dctx, c, opts.Namespace); errors.Is(err, temporalconn.ErrNamespace) {
 		c.Close()
-		return nil, fmt.Errorf("temporal at %s: %w", opts.HostPort, err)
+		gaveUp := ""
+		if dctx.Err() != nil && ctx.Err() == nil {
+			gaveUp = fmt.Sprintf(" (gave up after --dial-timeout %s)", cfg.DialTimeout)
+		}
+		return nil, fmt.Errorf("temporal at %s%s: %w", opts.HostPort, gaveUp, err)
 	}
 	return c, nil
 }
