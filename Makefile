@@ -11,13 +11,15 @@ export TEMPORAL_CLI := $(BIN)/temporal
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-demo: ## run the guide's scenario locally, no cloud keys: you approve in this terminal
+# DEVSTACK_FLAGS passes flags to devstack demo and up, such as other ports:
+# make demo DEVSTACK_FLAGS="-temporal-port 17233 -ui-port 18233".
+demo: ## run the guide's scenario locally, no cloud keys: you approve in this terminal (DEVSTACK_FLAGS="...")
 	./scripts/install-tools.sh temporal
-	$(GO) run ./devstack demo
+	$(GO) run ./devstack demo $(DEVSTACK_FLAGS)
 
-up: ## run the whole stack locally (Temporal, Ably, auth server, worker, bridge)
+up: ## run the whole stack locally (Temporal, Ably, auth server, worker, bridge) (DEVSTACK_FLAGS="...")
 	./scripts/install-tools.sh temporal
-	$(GO) run ./devstack up
+	$(GO) run ./devstack up $(DEVSTACK_FLAGS)
 
 prodstack: ## the production topology without Docker: PostgreSQL 15, Temporal server and UI, 2 workers, 2 bridges, auth server
 	./scripts/install-tools.sh temporal temporal-server temporal-ui

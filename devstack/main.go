@@ -59,6 +59,13 @@ func main() {
 	err := mainErr(ctx, os.Args[1:], config.FromOS(), os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
+		if ctx.Err() != nil {
+			// Ctrl-C (or SIGTERM) while the stack was starting or a build
+			// ran: the error is its consequence, and what started is
+			// stopped.
+			fmt.Fprintln(os.Stderr, "devstack: interrupted; everything it started is stopped")
+			os.Exit(130)
+		}
 		fmt.Fprintln(os.Stderr, "devstack:", termtext.Error(err))
 		os.Exit(1)
 	}

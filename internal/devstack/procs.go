@@ -8,9 +8,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/hitl/durable-approvals/internal/termtext"
 )
 
 // proc is a child process of the stack.
@@ -21,6 +24,8 @@ type proc struct {
 	mu   sync.Mutex
 	err  error // Wait's result, set before done is closed
 	log  io.Closer
+	// logPath is where its output goes ("" when it has no log file).
+	logPath string
 }
 
 // startProc starts path with args and env, its output appended to
@@ -39,7 +44,11 @@ func startProc(name, path string, args, env []string, dir, logPath string, detac
 	if detach {
 		cmd.SysProcAttr = childSysProcAttr()
 	}
-	return launch(name, cmd, logf)
+	p, err := launch(name, cmd, logf)
+	if p != nil {
+		p.logPath = logPath
+	}
+	return p, err
 }
 
 // launch starts cmd and reaps it in the background.
@@ -75,6 +84,42 @@ func (p *proc) Err() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.err
+}
+
+// exitedDuringStartup is the error of a process that exited while it
+// should have been starting: its exit status and the last line of its
+// log, where the programs of the stack say why they stop.
+func (p *proc) exitedDuringStartup() error {
+	if last := lastLine(p.logPath); last != "" {
+		return fmt.Errorf("%s exited during startup: %v: %s", p.name, p.Err(), last)
+	}
+	return fmt.Errorf("%s exited during startup: %v", p.name, p.Err())
+}
+
+// lastLine returns the last non-empty line of the file at path (read from
+// its last 4 KiB), shortened and safe for a terminal; "" when there is none.
+func lastLine(path string) string {
+	if path == "" {
+		return ""
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	const tail = 4096
+	var off int64
+	if fi, err := f.Stat(); err == nil && fi.Size() > tail {
+		off = fi.Size() - tail
+	}
+	buf := make([]byte, tail)
+	n, _ := f.ReadAt(buf, off)
+	lines := strings.Split(strings.TrimRight(string(buf[:n]), "\n"), "\n")
+	last := strings.TrimSpace(lines[len(lines)-1])
+	if len(last) > 500 {
+		last = last[:500] + "…"
+	}
+	return termtext.Line(last)
 }
 
 // Stop sends SIGTERM and waits up to grace for the exit, then kills the

@@ -38,6 +38,7 @@ func TestMain(m *testing.M) {
 		os.Exit(3)
 	case "crash":
 		fmt.Println("crashing")
+		fmt.Fprintln(os.Stderr, "worker: HITL_REANNOUNCE_EVERY=\"10\": want a duration")
 		os.Exit(7)
 	}
 	os.Exit(2)
@@ -116,5 +117,19 @@ func TestWaitStaysUp(t *testing.T) {
 	p, _ := startHelper(t, "graceful")
 	if err := waitStaysUp(t.Context(), p, 200*time.Millisecond); err != nil {
 		t.Errorf("waitStaysUp: %v", err)
+	}
+}
+
+// TestExitedDuringStartupSaysWhy: the error names the exit status and the
+// last line the program wrote, where the stack's programs say why.
+func TestExitedDuringStartupSaysWhy(t *testing.T) {
+	p, _ := startHelper(t, "crash")
+	<-p.Exited()
+	err := p.exitedDuringStartup()
+	if want := `crash exited during startup: exit status 7: worker: HITL_REANNOUNCE_EVERY="10": want a duration`; err == nil || err.Error() != want {
+		t.Fatalf("err = %v, want %s", err, want)
+	}
+	if got := lastLine(filepath.Join(t.TempDir(), "none.log")); got != "" {
+		t.Errorf("lastLine of a missing file = %q", got)
 	}
 }

@@ -27,7 +27,7 @@ func waitTCP(ctx context.Context, addr string, p *proc, timeout time.Duration) e
 		}
 		select {
 		case <-p.Exited():
-			return fmt.Errorf("%s exited during startup: %v", p.name, p.Err())
+			return p.exitedDuringStartup()
 		case <-ctx.Done():
 			return fmt.Errorf("%s not listening on %s after %s: %w", p.name, addr, timeout, err)
 		case <-time.After(100 * time.Millisecond):

@@ -330,7 +330,7 @@ func waitWorkerPolling(ctx context.Context, tc client.Client, p *proc, timeout t
 		}
 		select {
 		case <-p.Exited():
-			return fmt.Errorf("worker exited during startup: %v", p.Err())
+			return p.exitedDuringStartup()
 		case <-ctx.Done():
 			return fmt.Errorf("worker (pid %d) not polling %s after %s", p.Pid(), workflows.TaskQueue, timeout)
 		case <-time.After(250 * time.Millisecond):
@@ -345,7 +345,7 @@ func waitStaysUp(ctx context.Context, p *proc, d time.Duration) error {
 	defer t.Stop()
 	select {
 	case <-p.Exited():
-		return fmt.Errorf("%s exited during startup: %v", p.name, p.Err())
+		return p.exitedDuringStartup()
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-t.C:
