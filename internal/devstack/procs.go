@@ -97,7 +97,8 @@ func (p *proc) exitedDuringStartup() error {
 }
 
 // lastLine returns the last non-empty line of the file at path (read from
-// its last 4 KiB), shortened and safe for a terminal; "" when there is none.
+// its last 4 KiB), shortened and safe for a terminal; "" when there is none
+// or the process wrote nothing after startProc's header.
 func lastLine(path string) string {
 	if path == "" {
 		return ""
@@ -116,6 +117,9 @@ func lastLine(path string) string {
 	n, _ := f.ReadAt(buf, off)
 	lines := strings.Split(strings.TrimRight(string(buf[:n]), "\n"), "\n")
 	last := strings.TrimSpace(lines[len(lines)-1])
+	if strings.HasPrefix(last, "=== ") {
+		return "" // startProc's header: the process wrote nothing
+	}
 	if len(last) > 500 {
 		last = last[:500] + "…"
 	}

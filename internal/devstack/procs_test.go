@@ -132,4 +132,12 @@ func TestExitedDuringStartupSaysWhy(t *testing.T) {
 	if got := lastLine(filepath.Join(t.TempDir(), "none.log")); got != "" {
 		t.Errorf("lastLine of a missing file = %q", got)
 	}
+	// A process that wrote nothing: only startProc's header is there.
+	silent := filepath.Join(t.TempDir(), "silent.log")
+	if err := os.WriteFile(silent, []byte("\n=== 2026-12-06T08:00:00Z: /bin/x []\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := lastLine(silent); got != "" {
+		t.Errorf("lastLine of a silent process's log = %q, want none", got)
+	}
 }
