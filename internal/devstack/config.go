@@ -82,6 +82,10 @@ type Config struct {
 	Prompt   string // demo: the prompt
 	DemoUser string // demo: the approver to log in as
 	Web      bool   // demo: wait for the decision from the web inbox, not the terminal
+
+	// endpointsGiven is set when the command line named a port or the
+	// namespace: env then prints those rather than the stack's record.
+	endpointsGiven bool
 }
 
 // Scripted reports whether the stack runs the offline scripted model.
@@ -203,6 +207,12 @@ func parseConfig(cmd string, args []string, env config.Env, cwd string, stderr i
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "temporal-port", "ui-port", "ably-port", "auth-port", "model-port", "namespace":
+			c.endpointsGiven = true
+		}
+	})
 	cwd, err := filepath.Abs(cwd)
 	if err != nil {
 		return Config{}, fmt.Errorf("working directory: %w", err)

@@ -44,6 +44,9 @@ func Run(ctx context.Context, cmd string, args []string, env config.Env, stdin i
 		if err != nil {
 			return err
 		}
+		if err := applyStackRecord(&cfg, stderr); err != nil {
+			return err
+		}
 		return printEnv(stdout, cfg, s)
 	case "demo":
 		return demo(ctx, cfg, stdin, stdout, stderr)

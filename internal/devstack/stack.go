@@ -68,6 +68,9 @@ func Up(ctx context.Context, cfg Config, out io.Writer) (st *Stack, err error) {
 	if st.unlock, err = lockState(cfg.StateDir()); err != nil {
 		return st, err
 	}
+	if err := writeStackRecord(cfg); err != nil {
+		return st, err
+	}
 	st.logFile, err = os.OpenFile(filepath.Join(cfg.LogDir(), "devstack.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return st, fmt.Errorf("log file: %w", err)

@@ -45,6 +45,10 @@ func TestUpRunsTheSystem(t *testing.T) {
 			_ = st.Close()
 		}
 	})
+	// env finds this stack's ports without being given them.
+	if r, ok, err := readStackRecord(cfg.StateDir()); err != nil || !ok || r != recordOf(cfg) {
+		t.Errorf("stack record = %+v, %v, %v; want %+v", r, ok, err, recordOf(cfg))
+	}
 	policy, err := config.LoadPolicy(cfg.PolicyFile())
 	if err != nil {
 		t.Fatal(err)

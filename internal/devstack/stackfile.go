@@ -1,0 +1,74 @@
+package devstack
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/hitl/durable-approvals/internal/atomicfile"
+)
+
+// StackFile is the file in the state directory where up (and demo) record
+// the ports and namespace the stack runs with, so that env prints a
+// stack's settings without being given its flags again.
+const StackFile = "stack.json"
+
+// stackRecord is what StackFile holds.
+type stackRecord struct {
+	Ports     Ports  `json:"ports"`
+	Namespace string `json:"namespace"`
+}
+
+func recordOf(c Config) stackRecord { return stackRecord{Ports: c.Ports, Namespace: c.Namespace} }
+
+// writeStackRecord records c's ports and namespace in its state directory.
+func writeStackRecord(c Config) error {
+	b, err := json.MarshalIndent(recordOf(c), "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(filepath.Join(c.StateDir(), StackFile), append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("record the stack's ports: %w", err)
+	}
+	return nil
+}
+
+// readStackRecord reads the record of the stack in stateDir; ok is false
+// when there is none (a stack started before up recorded one).
+func readStackRecord(stateDir string) (r stackRecord, ok bool, err error) {
+	b, err := os.ReadFile(filepath.Join(stateDir, StackFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return r, false, nil
+	}
+	if err != nil {
+		return r, false, err
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return r, false, fmt.Errorf("%s: %w", filepath.Join(stateDir, StackFile), err)
+	}
+	return r, true, nil
+}
+
+// applyStackRecord gives env the recorded ports and namespace of the stack
+// in c's work directory unless the command line named some (then a
+// difference is said on stderr, and the flags win).
+func applyStackRecord(c *Config, stderr io.Writer) error {
+	r, ok, err := readStackRecord(c.StateDir())
+	if err != nil || !ok {
+		return err
+	}
+	if !c.endpointsGiven {
+		c.Ports, c.Namespace = r.Ports, r.Namespace
+		return nil
+	}
+	if r != recordOf(*c) {
+		p := r.Ports
+		fmt.Fprintf(stderr, "note: the stack of this work directory last ran with -temporal-port %d -ui-port %d -ably-port %d -auth-port %d -model-port %d -namespace %s; these settings follow the flags given instead\n",
+			p.Temporal, p.UI, p.Ably, p.Auth, p.Model, shellQuote(r.Namespace))
+	}
+	return nil
+}
