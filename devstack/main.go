@@ -51,23 +51,49 @@ commands:
 Run "go run ./devstack COMMAND -h" for a command's flags.`
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	// After the first Ctrl-C the stack shuts down in order; restoring the
-	// default handling lets a second one end devstack at once (its children
-	// get SIGTERM from the kernel: see internal/devstack/sysproc_linux.go).
-	go func() { <-ctx.Done(); stop() }()
-	err := mainErr(ctx, os.Args[1:], config.FromOS(), os.Stdin, os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		if ctx.Err() != nil {
-			// Ctrl-C (or SIGTERM) while the stack was starting or a build
-			// ran: the error is its consequence, and what started is
-			// stopped.
-			fmt.Fprintln(os.Stderr, "devstack: interrupted; everything it started is stopped")
-			os.Exit(130)
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	caught := make(chan os.Signal, 1)
+	go func() {
+		// After the first Ctrl-C the stack shuts down in order; restoring
+		// the default handling lets a second one end devstack at once (its
+		// children get SIGTERM from the kernel: see
+		// internal/devstack/sysproc_linux.go).
+		if s, ok := <-sigs; ok {
+			caught <- s
+			signal.Stop(sigs)
+			cancel()
 		}
-		fmt.Fprintln(os.Stderr, "devstack:", termtext.Error(err))
-		os.Exit(1)
+	}()
+	err := mainErr(ctx, os.Args[1:], config.FromOS(), os.Stdin, os.Stdout, os.Stderr)
+	signal.Stop(sigs)
+	cancel()
+	var sig os.Signal
+	select {
+	case sig = <-caught:
+	default:
+	}
+	os.Exit(exitCode(os.Stderr, err, sig))
+}
+
+// exitCode reports err on w and returns devstack's exit status: 0 without
+// an error; 130 or 143 when SIGINT or SIGTERM (sig) stopped a command that
+// then failed, the error being its consequence (a build killed, a start-up
+// cut short), and everything started is stopped; 1 otherwise.
+func exitCode(w io.Writer, err error, sig os.Signal) int {
+	switch {
+	case err == nil:
+		return 0
+	case sig != nil:
+		fmt.Fprintf(w, "devstack: interrupted (%v); what it started is stopped: %s\n", sig, termtext.Error(err))
+		if sig == syscall.SIGTERM {
+			return 143
+		}
+		return 130
+	default:
+		fmt.Fprintln(w, "devstack:", termtext.Error(err))
+		return 1
 	}
 }
 
