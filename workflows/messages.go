@@ -229,9 +229,11 @@ func AgentMessageID(key []byte, workflowID, toolCallID, kind string) string {
 // because it left approvers' view (internal/reannounce). Like id it is an
 // HMAC under key, so an approver who read the original cannot publish
 // under the copy's id first (Ably's idempotent publishing would drop the
-// copy); copies made within one minute share it, so two workers' copies
-// are one message. Readers tell a copy by its workflowId, toolCallId and
-// revision, which are the original's.
+// copy); copies made in the same UTC minute, by each worker's clock, share
+// it, so two workers' copies of one sweep are usually one message (and two
+// copies at worst, which readers drop as a revision they have). Readers
+// tell a copy by its workflowId, toolCallId and revision, which are the
+// original's.
 func CopyMessageID(key []byte, id string, at time.Time) string {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte("copy\x00" + id + "\x00" + at.UTC().Format("2006-01-02T15:04")))

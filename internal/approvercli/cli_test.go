@@ -701,3 +701,52 @@ func TestListReckonsOnAblysClock(t *testing.T) {
 		})
 	}
 }
+
+func TestAblyTime(t *testing.T) {
+	tests := []struct {
+		name   string
+		in     time.Time
+		wantMs int64
+	}{
+		{"ably-go v1.4.1: milliseconds in the nanoseconds field", time.Unix(1765000000, 999), 1765000000999},
+		{"one millisecond", time.Unix(1765000000, 1), 1765000000001},
+		{"on the second", time.Unix(1765000000, 0), 1765000000000},
+		{"read right", time.Unix(1765000000, 999_000_000), 1765000000999},
+	}
+	for _, tc := range tests {
+		if got := ablyTime(tc.in).UnixMilli(); got != tc.wantMs {
+			t.Errorf("%s: %d, want %d", tc.name, got, tc.wantMs)
+		}
+	}
+}
+
+// TestSessionClockOffsetIsSmall: on a computer whose clock is right, the
+// measured offset is within a round trip, not the up to a second too low
+// that ably-go's reading of /time gives (TestAblyTime). Most of eight
+// sessions must measure under 300 ms, so that one slow round trip on a
+// loaded machine does not fail the test. The sessions are spread over a
+// second (not a wait for a condition): ably-go's error depends on where in
+// the second /time is read.
+func TestSessionClockOffsetIsSmall(t *testing.T) {
+	e := startEnv(t)
+	var offs []time.Duration
+	small := 0
+	for i := range 8 {
+		if i > 0 {
+			time.Sleep(125 * time.Millisecond)
+		}
+		s, err := open(t.Context(), e.cliConfig(t, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		off := time.Duration(s.clockOffset.Load())
+		s.close()
+		offs = append(offs, off)
+		if off > -300*time.Millisecond && off < 300*time.Millisecond {
+			small++
+		}
+	}
+	if small < 6 {
+		t.Fatalf("clock offsets %v on a right clock: %d of 8 within 300ms, want at least 6", offs, small)
+	}
+}

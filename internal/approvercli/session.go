@@ -371,11 +371,22 @@ func (s *session) measureClock(ctx context.Context) {
 		s.cfg.Log.Debug("Ably's time unknown; using this computer's clock", "err", err)
 		return
 	}
-	off := at.Sub(before.Add(after.Sub(before) / 2))
+	off := ablyTime(at).Sub(before.Add(after.Sub(before) / 2))
 	s.clockOffset.Store(int64(off))
 	if off > maxClockSkew || off < -maxClockSkew {
 		s.cfg.Log.Warn(clockSkewNote(off))
 	}
+}
+
+// ablyTime undoes ably-go v1.4.1's reading of Ably's /time (milliseconds
+// since the epoch), which puts the milliseconds past the second in the
+// nanoseconds field: time.Unix(ms/1000, ms%1000). A time read right (a
+// nanoseconds field of at least 1000, or 0) is returned as it is.
+func ablyTime(at time.Time) time.Time {
+	if ns := at.Nanosecond(); ns > 0 && ns < 1000 {
+		return time.Unix(at.Unix(), int64(ns)*int64(time.Millisecond))
+	}
+	return at
 }
 
 // clockSkewNote says how far this computer's clock is from Ably's, given

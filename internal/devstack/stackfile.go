@@ -13,17 +13,21 @@ import (
 )
 
 // StackFile is the file in the state directory where up (and demo) record
-// the ports and namespace the stack runs with, so that env prints a
-// stack's settings without being given its flags again.
+// the ports, namespace and channel the stack runs with, so that env prints
+// a stack's settings without being given its flags (and ABLY_CHANNEL)
+// again.
 const StackFile = "stack.json"
 
 // stackRecord is what StackFile holds.
 type stackRecord struct {
 	Ports     Ports  `json:"ports"`
 	Namespace string `json:"namespace"`
+	Channel   string `json:"channel"`
 }
 
-func recordOf(c Config) stackRecord { return stackRecord{Ports: c.Ports, Namespace: c.Namespace} }
+func recordOf(c Config) stackRecord {
+	return stackRecord{Ports: c.Ports, Namespace: c.Namespace, Channel: c.Channel}
+}
 
 // writeStackRecord records c's ports and namespace in its state directory.
 func writeStackRecord(c Config) error {
@@ -53,22 +57,29 @@ func readStackRecord(stateDir string) (r stackRecord, ok bool, err error) {
 	return r, true, nil
 }
 
-// applyStackRecord gives env the recorded ports and namespace of the stack
-// in c's work directory unless the command line named some (then a
-// difference is said on stderr, and the flags win).
+// applyStackRecord gives env the recorded ports, namespace and channel of
+// the stack in c's work directory unless the command line named a port or
+// the namespace (then a difference is said on stderr, and the flags and
+// the environment win). The result is validated again.
 func applyStackRecord(c *Config, stderr io.Writer) error {
 	r, ok, err := readStackRecord(c.StateDir())
 	if err != nil || !ok {
 		return err
 	}
-	if !c.endpointsGiven {
-		c.Ports, c.Namespace = r.Ports, r.Namespace
+	if c.endpointsGiven {
+		if r != recordOf(*c) {
+			p := r.Ports
+			fmt.Fprintf(stderr, "note: the stack of this work directory last ran with -temporal-port %d -ui-port %d -ably-port %d -auth-port %d -model-port %d -namespace %s and channel %s; these settings follow the flags given instead\n",
+				p.Temporal, p.UI, p.Ably, p.Auth, p.Model, shellQuote(r.Namespace), shellQuote(r.Channel))
+		}
 		return nil
 	}
-	if r != recordOf(*c) {
-		p := r.Ports
-		fmt.Fprintf(stderr, "note: the stack of this work directory last ran with -temporal-port %d -ui-port %d -ably-port %d -auth-port %d -model-port %d -namespace %s; these settings follow the flags given instead\n",
-			p.Temporal, p.UI, p.Ably, p.Auth, p.Model, shellQuote(r.Namespace))
+	c.Ports, c.Namespace = r.Ports, r.Namespace
+	if r.Channel != "" {
+		c.Channel = r.Channel
+	}
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("%s: %w", filepath.Join(c.StateDir(), StackFile), err)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package devstack
 import (
 	"bytes"
 	"crypto/rand"
+	"io"
 	"strings"
 	"testing"
 
@@ -18,6 +19,7 @@ func TestEnvReadsTheStackRecord(t *testing.T) {
 	c.Work = work
 	c.Ports = Ports{Temporal: 27233, UI: 27833, Ably: 27090, Auth: 27001, Model: 27095}
 	c.Namespace = "team"
+	c.Channel = "ai:team"
 	if _, _, err := loadOrCreateSecrets(c.StateDir(), rand.Reader); err != nil {
 		t.Fatal(err)
 	}
@@ -43,8 +45,8 @@ func TestEnvReadsTheStackRecord(t *testing.T) {
 		want     []string
 		wantNote bool
 	}{
-		{"no flags: the record", nil, []string{"TEMPORAL_ADDRESS=127.0.0.1:27233", "TEMPORAL_NAMESPACE=team", "ABLY_ENDPOINT=127.0.0.1:27090", "AUTH_URL=http://127.0.0.1:27001"}, false},
-		{"the same flags", []string{"-temporal-port", "27233", "-ui-port", "27833", "-ably-port", "27090", "-auth-port", "27001", "-model-port", "27095", "-namespace", "team"}, []string{"TEMPORAL_ADDRESS=127.0.0.1:27233"}, false},
+		{"no flags: the record", nil, []string{"TEMPORAL_ADDRESS=127.0.0.1:27233", "TEMPORAL_NAMESPACE=team", "ABLY_ENDPOINT=127.0.0.1:27090", "AUTH_URL=http://127.0.0.1:27001", "ABLY_CHANNEL=ai:team"}, false},
+		{"the same flags, but not the channel", []string{"-temporal-port", "27233", "-ui-port", "27833", "-ably-port", "27090", "-auth-port", "27001", "-model-port", "27095", "-namespace", "team"}, []string{"TEMPORAL_ADDRESS=127.0.0.1:27233"}, true},
 		{"other flags win, with a note", []string{"-temporal-port", "17233"}, []string{"TEMPORAL_ADDRESS=127.0.0.1:17233", "ABLY_ENDPOINT=127.0.0.1:8090"}, true},
 	}
 	for _, tc := range tests {
@@ -55,9 +57,29 @@ func TestEnvReadsTheStackRecord(t *testing.T) {
 					t.Errorf("env output lacks %s:\n%s", w, out)
 				}
 			}
-			if got := strings.Contains(note, "last ran with -temporal-port 27233 -ui-port 27833 -ably-port 27090 -auth-port 27001 -model-port 27095 -namespace team"); got != tc.wantNote {
+			if got := strings.Contains(note, "last ran with -temporal-port 27233 -ui-port 27833 -ably-port 27090 -auth-port 27001 -model-port 27095 -namespace team and channel ai:team"); got != tc.wantNote {
 				t.Errorf("note = %q, want one: %v", note, tc.wantNote)
 			}
 		})
+	}
+}
+
+// TestEnvRefusesABadRecord: a record whose ports are out of range is an
+// error naming the file, not settings nobody can use.
+func TestEnvRefusesABadRecord(t *testing.T) {
+	work := t.TempDir()
+	c := testConfig(t, config.Env{})
+	c.Work = work
+	c.Ports.Temporal = 70000
+	if _, _, err := loadOrCreateSecrets(c.StateDir(), rand.Reader); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeStackRecord(c); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	err := Run(t.Context(), "env", []string{"-work", work}, config.Env{}, strings.NewReader(""), &out, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), StackFile) || !strings.Contains(err.Error(), "temporal-port") {
+		t.Fatalf("env on a bad record: %v, want an error naming %s and the port", err, StackFile)
 	}
 }
