@@ -41,28 +41,10 @@ func HistoryUntilAttach(ctx context.Context, ch *ably.RealtimeChannel, r History
 	if err != nil {
 		return nil, false, fmt.Errorf("history: %w", err)
 	}
-	// Pages sends the first request; the first Next reads its body, so
-	// both run under the first page's timeout. Each later Next requests
-	// and reads a page under its own.
-	pctx, cancel := context.WithTimeout(ctx, pageTimeout)
-	res, err := req.Pages(pctx)
-	if err != nil {
-		cancel()
-		return nil, false, fmt.Errorf("history: %w", err)
-	}
 	var out []*ably.Message
 	read := 0
 	complete := true
-	for first := true; ; first = false {
-		if !first {
-			pctx, cancel = context.WithTimeout(ctx, pageTimeout)
-		}
-		more := res.Next(pctx)
-		cancel()
-		if !more {
-			break
-		}
-		items := res.Items()
+	res, err := EachPage(ctx, *req, func(items []*ably.Message) bool {
 		if n := r.MaxMessages - read; len(items) > n {
 			items = items[:n]
 			complete = false
@@ -73,18 +55,48 @@ func HistoryUntilAttach(ctx context.Context, ch *ably.RealtimeChannel, r History
 				out = append(out, m)
 			}
 		}
-		if read >= r.MaxMessages {
-			if complete {
-				pctx, cancel := context.WithTimeout(ctx, pageTimeout)
-				complete = !res.HasNext(pctx)
-				cancel()
-			}
+		return read < r.MaxMessages
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	if read >= r.MaxMessages && complete {
+		// Read exactly MaxMessages: whole only if no page is left.
+		pctx, cancel := context.WithTimeout(ctx, pageTimeout)
+		complete = !res.HasNext(pctx)
+		cancel()
+	}
+	slices.Reverse(out)
+	return out, complete, nil
+}
+
+// EachPage requests req's pages one after another and calls page with each
+// page's messages until it returns false or the pages run out. Each page
+// has its own pageTimeout, so a long history is read whole as long as
+// every page comes back. It returns the paginated result, whose HasNext
+// says whether pages were left.
+func EachPage(ctx context.Context, req ably.HistoryRequest, page func([]*ably.Message) bool) (*ably.MessagesPaginatedResult, error) {
+	// Pages sends the first request; the first Next reads its body, so
+	// both run under the first page's timeout. Each later Next requests
+	// and reads a page under its own.
+	pctx, cancel := context.WithTimeout(ctx, pageTimeout)
+	res, err := req.Pages(pctx)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	for first := true; ; first = false {
+		if !first {
+			pctx, cancel = context.WithTimeout(ctx, pageTimeout)
+		}
+		more := res.Next(pctx)
+		cancel()
+		if !more || !page(res.Items()) {
 			break
 		}
 	}
 	if err := res.Err(); err != nil {
-		return nil, false, fmt.Errorf("history: %w", err)
+		return nil, fmt.Errorf("history: %w", err)
 	}
-	slices.Reverse(out)
-	return out, complete, nil
+	return res, nil
 }

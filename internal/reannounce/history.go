@@ -9,10 +9,8 @@ import (
 	"github.com/ably/ably-go/ably"
 
 	"github.com/hitl/durable-approvals/internal/ablyconn"
+	"github.com/hitl/durable-approvals/internal/ablymsg"
 )
-
-// pageTimeout bounds the request of one history page.
-const pageTimeout = 30 * time.Second
 
 // historyPage is the page size of a history read.
 const historyPage = 100
@@ -62,34 +60,15 @@ func (h *AblyHistory) Newest(ctx context.Context, since time.Time, max int, visi
 		ably.HistoryWithDirection(ably.Backwards),
 		ably.HistoryWithStart(since),
 	)
-	pctx, cancel := context.WithTimeout(ctx, pageTimeout)
-	res, err := req.Pages(pctx)
-	if err != nil {
-		cancel()
-		return fmt.Errorf("history: %w", err)
-	}
 	read := 0
-	for first := true; ; first = false {
-		if !first {
-			pctx, cancel = context.WithTimeout(ctx, pageTimeout)
-		}
-		more := res.Next(pctx)
-		cancel()
-		if !more {
-			break
-		}
-		for _, m := range res.Items() {
+	_, err := ablymsg.EachPage(ctx, req, func(items []*ably.Message) bool {
+		for _, m := range items {
 			if read == max || !visit(m) {
-				return nil
+				return false
 			}
 			read++
 		}
-		if read == max {
-			return nil
-		}
-	}
-	if err := res.Err(); err != nil {
-		return fmt.Errorf("history: %w", err)
-	}
-	return nil
+		return read < max
+	})
+	return err
 }
