@@ -30,8 +30,9 @@ const minReannounceEvery = time.Minute
 
 // startKeeper starts, when cfg asks for it, the keeper of pending requests
 // in view, and returns the function that stops it and waits for it. It
-// needs the history capability on the channel besides publish: a key
-// without it gets a warning and no keeper (the requests are still
+// needs the history capability on the channel besides publish; the keeper
+// asks Ably first, in its own goroutine (the worker does not wait for it):
+// a key without it gets a warning and no keeper (the requests are still
 // published once, and again at each revision, as before).
 func startKeeper(ctx context.Context, cfg Config, c client.Client, pub *activities.AblyPublisher, logger *slog.Logger) (stop func(), err error) {
 	if cfg.ReannounceEvery <= 0 {
@@ -40,17 +41,6 @@ func startKeeper(ctx context.Context, cfg Config, c client.Client, pub *activiti
 	capability, err := reannounce.HistoryCapability(cfg.Channel)
 	if err != nil {
 		return nil, err
-	}
-	kctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	err = cfg.Ably.CheckKey(kctx, cfg.AgentClientID, capability)
-	cancel()
-	if errors.Is(err, ablyconn.ErrKeyRefused) {
-		logger.Warn("pending approval requests are not kept in approvers' view: the Ably key may not read the channel's history ("+EnvReannounceEvery+"=0 turns this off)",
-			"channel", cfg.Channel, "err", err)
-		return func() {}, nil
-	}
-	if err != nil && ctx.Err() == nil {
-		logger.Warn("could not check the Ably key's history capability; keeping pending requests in view anyway", "err", err)
 	}
 	hist, err := reannounce.NewAblyHistory(cfg.Ably, cfg.AgentClientID, cfg.Channel)
 	if err != nil {
@@ -69,6 +59,19 @@ func startKeeper(ctx context.Context, cfg Config, c client.Client, pub *activiti
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		cctx, cancel := context.WithTimeout(kctx, 15*time.Second)
+		err := cfg.Ably.CheckKey(cctx, cfg.AgentClientID, capability)
+		cancel()
+		switch {
+		case kctx.Err() != nil:
+			return
+		case errors.Is(err, ablyconn.ErrKeyRefused):
+			logger.Warn("pending approval requests are not kept in approvers' view: the Ably key may not read the channel's history ("+EnvReannounceEvery+"=0 turns this off)",
+				"channel", cfg.Channel, "err", err)
+			return
+		case err != nil:
+			logger.Warn("could not check the Ably key's history capability; keeping pending requests in view anyway", "err", err)
+		}
 		k.Run(kctx, cfg.ReannounceEvery)
 	}()
 	return func() { stopKeeper(); <-done }, nil
