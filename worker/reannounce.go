@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
 	"go.temporal.io/sdk/client"
 
 	"github.com/hitl/durable-approvals/activities"
@@ -34,7 +35,7 @@ const minReannounceEvery = time.Minute
 // asks Ably first, in its own goroutine (the worker does not wait for it):
 // a key without it gets a warning and no keeper (the requests are still
 // published once, and again at each revision, as before).
-func startKeeper(ctx context.Context, cfg Config, c client.Client, pub *activities.AblyPublisher, logger *slog.Logger) (stop func(), err error) {
+func startKeeper(ctx context.Context, cfg Config, c client.Client, pub *activities.AblyPublisher, meter metric.Meter, logger *slog.Logger) (stop func(), err error) {
 	if cfg.ReannounceEvery <= 0 {
 		return func() {}, nil
 	}
@@ -54,6 +55,7 @@ func startKeeper(ctx context.Context, cfg Config, c client.Client, pub *activiti
 		AgentClientID: cfg.AgentClientID,
 		IDKey:         cfg.Ably.MessageIDKey(),
 		Log:           logger,
+		Meter:         meter,
 	}
 	kctx, stopKeeper := context.WithCancel(ctx)
 	done := make(chan struct{})

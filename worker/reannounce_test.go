@@ -35,7 +35,7 @@ func TestStartKeeper(t *testing.T) {
 				t.Fatal(err)
 			}
 			logs := &testutil.SyncBuffer{}
-			stop, err := startKeeper(t.Context(), cfg, nil, pub, slog.New(slog.NewTextHandler(logs, nil)))
+			stop, err := startKeeper(t.Context(), cfg, nil, pub, nil, slog.New(slog.NewTextHandler(logs, nil)))
 			if err != nil {
 				t.Fatal(err)
 			}

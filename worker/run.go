@@ -149,7 +149,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		defer stopPruner()
 	}
 	// It stops before the client closes, as the pruner does.
-	stopKeeper, err := startKeeper(ctx, cfg, c, publisher, logger)
+	stopKeeper, err := startKeeper(ctx, cfg, c, publisher, metrics.Meter("hitl-keeper"), logger)
 	if err != nil {
 		return err
 	}

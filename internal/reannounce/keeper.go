@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ably/ably-go/ably"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/hitl/durable-approvals/internal/ablymsg"
 	"github.com/hitl/durable-approvals/workflows"
@@ -77,6 +78,9 @@ type Keeper struct {
 	// take every sweep's queries.
 	Start func(n int) int
 	Log   *slog.Logger // nil: discard
+	// Meter, when set, counts the sweeps and the requests published again
+	// (MetricSweeps, MetricReannounced).
+	Meter metric.Meter
 }
 
 // SweepResult says what one Sweep found and did.
@@ -241,6 +245,7 @@ func callKey(workflowID, toolCallID string) string {
 // published and why one failed. Each sweep is bounded by the interval.
 func (k *Keeper) Run(ctx context.Context, every time.Duration) {
 	c := k.withDefaults()
+	counts := newCounters(k.Meter)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -255,6 +260,7 @@ func (k *Keeper) Run(ctx context.Context, every time.Duration) {
 		if ctx.Err() != nil {
 			return
 		}
+		counts.count(res, err)
 		k.report(c.Log, c.Window, res, err)
 	}
 }

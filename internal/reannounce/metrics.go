@@ -1,0 +1,57 @@
+package reannounce
+
+import (
+	"context"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
+)
+
+// The keeper's counters, as Prometheus shows them on the worker's /metrics
+// (OpenTelemetry adds _total):
+//
+//	hitl_requests_reannounced_total       pending requests published again
+//	hitl_reannounce_sweeps_total{result}  sweeps: ok, or failed (a read, a
+//	                                      query or a publish failed; the
+//	                                      worker's log says which)
+const (
+	MetricReannounced = "hitl_requests_reannounced"
+	MetricSweeps      = "hitl_reannounce_sweeps"
+)
+
+// counters are a Keeper's counters.
+type counters struct {
+	reannounced, sweeps metric.Int64Counter
+}
+
+// newCounters makes the counters from m (nil: counts nothing).
+func newCounters(m metric.Meter) counters {
+	if m == nil {
+		m = noop.NewMeterProvider().Meter("")
+	}
+	mk := func(name, desc string) metric.Int64Counter {
+		c, err := m.Int64Counter(name, metric.WithDescription(desc))
+		if err != nil {
+			c, _ = noop.NewMeterProvider().Meter("").Int64Counter(name)
+		}
+		return c
+	}
+	return counters{
+		reannounced: mk(MetricReannounced, "pending approval requests published again because they left approvers' view"),
+		sweeps:      mk(MetricSweeps, "sweeps of the keeper of pending requests, by result"),
+	}
+}
+
+// count records one sweep.
+func (c counters) count(res SweepResult, err error) {
+	ctx := context.Background()
+	if res.Published > 0 {
+		c.reannounced.Add(ctx, int64(res.Published))
+	}
+	result := "ok"
+	if err != nil {
+		result = "failed"
+	}
+	c.sweeps.Add(ctx, 1, metric.WithAttributes(attribute.String("result", result)))
+}
