@@ -73,6 +73,8 @@ func startKeeper(ctx context.Context, cfg Config, c client.Client, pub *activiti
 			return
 		case err != nil:
 			logger.Warn("could not check the Ably key's history capability; keeping pending requests in view anyway", "err", err)
+		default:
+			logger.Debug("keeping pending approval requests in view", "every", cfg.ReannounceEvery, "channel", cfg.Channel)
 		}
 		k.Run(kctx, cfg.ReannounceEvery)
 	}()

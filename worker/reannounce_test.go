@@ -21,10 +21,11 @@ func TestStartKeeper(t *testing.T) {
 		every      time.Duration
 		capability string // the key's; empty: every right
 		wantWarn   string
+		wantDebug  string // logged once the key was checked and found good
 	}{
 		{name: "off", every: 0},
 		{name: "a key without history", every: time.Minute, capability: `{"*":["publish"]}`, wantWarn: "may not read the channel's history"},
-		{name: "on", every: time.Minute},
+		{name: "on", every: time.Minute, wantDebug: "keeping pending approval requests in view"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -35,17 +36,23 @@ func TestStartKeeper(t *testing.T) {
 				t.Fatal(err)
 			}
 			logs := &testutil.SyncBuffer{}
-			stop, err := startKeeper(t.Context(), cfg, nil, pub, nil, slog.New(slog.NewTextHandler(logs, nil)))
+			stop, err := startKeeper(t.Context(), cfg, nil, pub, nil, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tc.wantWarn != "" {
-				// The keeper asks Ably about its key on its own goroutine.
-				testutil.Eventually(t, 10*time.Second, "the warning", func() bool { return strings.Contains(logs.String(), tc.wantWarn) })
+			// The keeper asks Ably about its key on its own goroutine: wait
+			// for its answer before stopping it.
+			for _, want := range []string{tc.wantWarn, tc.wantDebug} {
+				if want != "" {
+					testutil.Eventually(t, 10*time.Second, want, func() bool { return strings.Contains(logs.String(), want) })
+				}
 			}
 			stop()
-			if tc.wantWarn == "" && logs.String() != "" {
-				t.Errorf("unexpected logs:\n%s", logs.String())
+			if tc.wantWarn == "" && strings.Contains(logs.String(), "level=WARN") {
+				t.Errorf("unexpected warning:\n%s", logs.String())
+			}
+			if tc.every == 0 && logs.String() != "" {
+				t.Errorf("a keeper turned off logged:\n%s", logs.String())
 			}
 		})
 	}

@@ -84,8 +84,9 @@ type Config struct {
 	Web      bool   // demo: wait for the decision from the web inbox, not the terminal
 
 	// endpointsGiven is set when the command line named a port or the
-	// namespace: env then prints those rather than the stack's record.
-	endpointsGiven bool
+	// namespace, channelGiven when ABLY_CHANNEL is set: env then prints
+	// those rather than the stack's record.
+	endpointsGiven, channelGiven bool
 }
 
 // Scripted reports whether the stack runs the offline scripted model.
@@ -178,6 +179,7 @@ func parseConfig(cmd string, args []string, env config.Env, cwd string, stderr i
 		Timeout:       3 * time.Minute,
 		Prompt:        DemoPrompt,
 		DemoUser:      "pat",
+		channelGiven:  env.Get(config.EnvChannel) != "",
 	}
 	fs := flag.NewFlagSet("devstack "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/atomicfile"
 )
 
@@ -57,25 +58,32 @@ func readStackRecord(stateDir string) (r stackRecord, ok bool, err error) {
 	return r, true, nil
 }
 
-// applyStackRecord gives env the recorded ports, namespace and channel of
-// the stack in c's work directory unless the command line named a port or
-// the namespace (then a difference is said on stderr, and the flags and
-// the environment win). The result is validated again.
+// applyStackRecord gives env the recorded ports and namespace of the stack
+// in c's work directory unless the command line named a port or the
+// namespace, and its recorded channel unless ABLY_CHANNEL is set; where
+// what is given differs from the record, stderr says so (and what is
+// given wins). The result is validated again.
 func applyStackRecord(c *Config, stderr io.Writer) error {
 	r, ok, err := readStackRecord(c.StateDir())
 	if err != nil || !ok {
 		return err
 	}
 	if c.endpointsGiven {
-		if r != recordOf(*c) {
+		if r.Ports != c.Ports || r.Namespace != c.Namespace {
 			p := r.Ports
-			fmt.Fprintf(stderr, "note: the stack of this work directory last ran with -temporal-port %d -ui-port %d -ably-port %d -auth-port %d -model-port %d -namespace %s and channel %s; these settings follow the flags given instead\n",
-				p.Temporal, p.UI, p.Ably, p.Auth, p.Model, shellQuote(r.Namespace), shellQuote(r.Channel))
+			fmt.Fprintf(stderr, "note: the stack of this work directory last ran with -temporal-port %d -ui-port %d -ably-port %d -auth-port %d -model-port %d -namespace %s; these settings follow the flags given instead\n",
+				p.Temporal, p.UI, p.Ably, p.Auth, p.Model, shellQuote(r.Namespace))
 		}
-		return nil
+	} else {
+		c.Ports, c.Namespace = r.Ports, r.Namespace
 	}
-	c.Ports, c.Namespace = r.Ports, r.Namespace
-	if r.Channel != "" {
+	// A record from before the channel was recorded has none.
+	switch {
+	case r.Channel == "" || r.Channel == c.Channel:
+	case c.channelGiven:
+		fmt.Fprintf(stderr, "note: the stack of this work directory last ran on channel %s; these settings follow %s=%s instead\n",
+			shellQuote(r.Channel), config.EnvChannel, shellQuote(c.Channel))
+	default:
 		c.Channel = r.Channel
 	}
 	if err := c.Validate(); err != nil {

@@ -3,7 +3,10 @@ package devstack
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/json"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -23,44 +26,67 @@ func TestEnvReadsTheStackRecord(t *testing.T) {
 	if _, _, err := loadOrCreateSecrets(c.StateDir(), rand.Reader); err != nil {
 		t.Fatal(err)
 	}
-	env := func(args ...string) (string, string) {
+	env := func(e config.Env, args ...string) (string, string) {
 		t.Helper()
 		var out, errOut bytes.Buffer
-		if err := Run(t.Context(), "env", append([]string{"-work", work}, args...), config.Env{}, strings.NewReader(""), &out, &errOut); err != nil {
+		if err := Run(t.Context(), "env", append([]string{"-work", work}, args...), e, strings.NewReader(""), &out, &errOut); err != nil {
 			t.Fatalf("env %v: %v", args, err)
 		}
 		return out.String(), errOut.String()
 	}
 
 	// No record (a stack from before): the flags' settings, defaults here.
-	if out, _ := env(); !strings.Contains(out, "TEMPORAL_ADDRESS=127.0.0.1:7233") {
+	if out, _ := env(config.Env{}); !strings.Contains(out, "TEMPORAL_ADDRESS=127.0.0.1:7233") {
 		t.Fatalf("env without a record:\n%s", out)
 	}
 	if err := writeStackRecord(c); err != nil {
 		t.Fatal(err)
 	}
+	same := []string{"-temporal-port", "27233", "-ui-port", "27833", "-ably-port", "27090", "-auth-port", "27001", "-model-port", "27095", "-namespace", "team"}
 	tests := []struct {
 		name     string
+		env      config.Env
 		args     []string
 		want     []string
-		wantNote bool
+		wantNote string // "": none
 	}{
-		{"no flags: the record", nil, []string{"TEMPORAL_ADDRESS=127.0.0.1:27233", "TEMPORAL_NAMESPACE=team", "ABLY_ENDPOINT=127.0.0.1:27090", "AUTH_URL=http://127.0.0.1:27001", "ABLY_CHANNEL=ai:team"}, false},
-		{"the same flags, but not the channel", []string{"-temporal-port", "27233", "-ui-port", "27833", "-ably-port", "27090", "-auth-port", "27001", "-model-port", "27095", "-namespace", "team"}, []string{"TEMPORAL_ADDRESS=127.0.0.1:27233"}, true},
-		{"other flags win, with a note", []string{"-temporal-port", "17233"}, []string{"TEMPORAL_ADDRESS=127.0.0.1:17233", "ABLY_ENDPOINT=127.0.0.1:8090"}, true},
+		{"no flags: the record", nil, nil,
+			[]string{"TEMPORAL_ADDRESS=127.0.0.1:27233", "TEMPORAL_NAMESPACE=team", "ABLY_ENDPOINT=127.0.0.1:27090", "AUTH_URL=http://127.0.0.1:27001", "ABLY_CHANNEL=ai:team"}, ""},
+		{"the same flags: the record's channel too, no note", nil, same,
+			[]string{"TEMPORAL_ADDRESS=127.0.0.1:27233", "ABLY_CHANNEL=ai:team"}, ""},
+		{"other flags win, with a note", nil, []string{"-temporal-port", "17233"},
+			[]string{"TEMPORAL_ADDRESS=127.0.0.1:17233", "ABLY_ENDPOINT=127.0.0.1:8090", "ABLY_CHANNEL=ai:team"},
+			"last ran with -temporal-port 27233 -ui-port 27833 -ably-port 27090 -auth-port 27001 -model-port 27095 -namespace team;"},
+		{"ABLY_CHANNEL wins, with a note", config.Env{"ABLY_CHANNEL": "ai:mine"}, nil,
+			[]string{"TEMPORAL_ADDRESS=127.0.0.1:27233", "ABLY_CHANNEL=ai:mine"}, "last ran on channel ai:team; these settings follow ABLY_CHANNEL=ai:mine"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			out, note := env(tc.args...)
+			e := config.Env{}
+			for k, v := range tc.env {
+				e[k] = v
+			}
+			out, note := env(e, tc.args...)
 			for _, w := range tc.want {
 				if !strings.Contains(out, w) {
 					t.Errorf("env output lacks %s:\n%s", w, out)
 				}
 			}
-			if got := strings.Contains(note, "last ran with -temporal-port 27233 -ui-port 27833 -ably-port 27090 -auth-port 27001 -model-port 27095 -namespace team and channel ai:team"); got != tc.wantNote {
-				t.Errorf("note = %q, want one: %v", note, tc.wantNote)
+			if tc.wantNote == "" && note != "" || !strings.Contains(note, tc.wantNote) {
+				t.Errorf("note = %q, want %q", note, tc.wantNote)
 			}
 		})
+	}
+
+	// A record from before the channel was recorded: no false note.
+	old := recordOf(c)
+	old.Channel = ""
+	b, _ := json.Marshal(old)
+	if err := os.WriteFile(filepath.Join(c.StateDir(), StackFile), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, note := env(config.Env{}, same...); note != "" || !strings.Contains(out, "ABLY_CHANNEL=ai:big-bad-any") {
+		t.Errorf("a record without a channel: note %q, output:\n%s", note, out)
 	}
 }
 
