@@ -5,7 +5,8 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/metric/noop"
+
+	"github.com/hitl/durable-approvals/internal/telemetry"
 )
 
 // The auth server's counters, as Prometheus shows them on its /metrics
@@ -32,20 +33,9 @@ type loginCounters struct {
 }
 
 func newLoginCounters(m metric.Meter) loginCounters {
-	noopMeter := noop.NewMeterProvider().Meter("")
-	if m == nil {
-		m = noopMeter
-	}
-	mk := func(name, desc string) metric.Int64Counter {
-		c, err := m.Int64Counter(name, metric.WithDescription(desc))
-		if err != nil {
-			c, _ = noopMeter.Int64Counter(name)
-		}
-		return c
-	}
 	return loginCounters{
-		logins: mk(MetricLogins, "logins with a correct password"),
-		failed: mk(MetricFailedLogins, "logins refused, by reason"),
+		logins: telemetry.Counter(m, MetricLogins, "logins with a correct password"),
+		failed: telemetry.Counter(m, MetricFailedLogins, "logins refused, by reason"),
 	}
 }
 

@@ -6,7 +6,8 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/metric/noop"
+
+	"github.com/hitl/durable-approvals/internal/telemetry"
 )
 
 // The bridge's counters, as Prometheus shows them on its /metrics
@@ -57,21 +58,11 @@ type counters struct {
 
 // newCounters makes the counters from m (nil: counts nothing).
 func newCounters(m metric.Meter) counters {
-	if m == nil {
-		m = noop.NewMeterProvider().Meter("")
-	}
-	mk := func(name, desc string) metric.Int64Counter {
-		c, err := m.Int64Counter(name, metric.WithDescription(desc))
-		if err != nil {
-			c, _ = noop.NewMeterProvider().Meter("").Int64Counter(name)
-		}
-		return c
-	}
 	return counters{
-		forwarded: mk(MetricForwarded, "approval-responses signalled to their workflow"),
-		dropped:   mk(MetricDropped, "approval-responses not forwarded, by reason"),
-		parked:    mk(MetricParked, "approval-responses kept for a later retry, by reason"),
-		signed:    mk(MetricSigned, "decisions signed before forwarding"),
+		forwarded: telemetry.Counter(m, MetricForwarded, "approval-responses signalled to their workflow"),
+		dropped:   telemetry.Counter(m, MetricDropped, "approval-responses not forwarded, by reason"),
+		parked:    telemetry.Counter(m, MetricParked, "approval-responses kept for a later retry, by reason"),
+		signed:    telemetry.Counter(m, MetricSigned, "decisions signed before forwarding"),
 	}
 }
 

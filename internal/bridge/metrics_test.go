@@ -7,7 +7,8 @@ import (
 	"github.com/ably/ably-go/ably"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/hitl/durable-approvals/internal/testutil"
 )
 
 // TestHandlerCounts: each outcome of Handle adds one to its counter.
@@ -47,27 +48,12 @@ func TestHandlerCounts(t *testing.T) {
 	}
 }
 
-// counted reads the sum of a counter's series with the given reason ("":
-// the series without one).
+// counted is the sum of a counter's series with the given reason ("": all
+// its series, for a counter without one).
 func counted(t *testing.T, r *sdkmetric.ManualReader, name, reason string) int64 {
 	t.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := r.Collect(context.Background(), &rm); err != nil {
-		t.Fatal(err)
+	if reason == "" {
+		return testutil.CounterSum(t, r, name)
 	}
-	var n int64
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name != name {
-				continue
-			}
-			for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
-				v, ok := dp.Attributes.Value(attribute.Key("reason"))
-				if (reason == "" && !ok) || (ok && v.AsString() == reason) {
-					n += dp.Value
-				}
-			}
-		}
-	}
-	return n
+	return testutil.CounterSum(t, r, name, attribute.String("reason", reason))
 }

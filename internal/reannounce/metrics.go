@@ -5,7 +5,8 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/metric/noop"
+
+	"github.com/hitl/durable-approvals/internal/telemetry"
 )
 
 // The keeper's counters, as Prometheus shows them on the worker's /metrics
@@ -27,19 +28,9 @@ type counters struct {
 
 // newCounters makes the counters from m (nil: counts nothing).
 func newCounters(m metric.Meter) counters {
-	if m == nil {
-		m = noop.NewMeterProvider().Meter("")
-	}
-	mk := func(name, desc string) metric.Int64Counter {
-		c, err := m.Int64Counter(name, metric.WithDescription(desc))
-		if err != nil {
-			c, _ = noop.NewMeterProvider().Meter("").Int64Counter(name)
-		}
-		return c
-	}
 	return counters{
-		reannounced: mk(MetricReannounced, "pending approval requests published again because they left approvers' view"),
-		sweeps:      mk(MetricSweeps, "sweeps of the keeper of pending requests, by result"),
+		reannounced: telemetry.Counter(m, MetricReannounced, "pending approval requests published again because they left approvers' view"),
+		sweeps:      telemetry.Counter(m, MetricSweeps, "sweeps of the keeper of pending requests, by result"),
 	}
 }
 

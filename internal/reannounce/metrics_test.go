@@ -7,7 +7,6 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/hitl/durable-approvals/internal/testutil"
 )
@@ -29,37 +28,14 @@ func TestRunCounts(t *testing.T) {
 	// minute is one message, which the next sweep finds in view) and fails
 	// on wf-2's query.
 	testutil.Eventually(t, 10*time.Second, "two sweeps counted", func() bool {
-		return sum(t, reader, MetricSweeps, "failed") >= 2
+		return testutil.CounterSum(t, reader, MetricSweeps, attribute.String("result", "failed")) >= 2
 	})
 	cancel()
 	<-done
-	if got := sum(t, reader, MetricReannounced, ""); got != 1 {
+	if got := testutil.CounterSum(t, reader, MetricReannounced); got != 1 {
 		t.Errorf("%s = %d, want 1 (wf-1's request, once in view)", MetricReannounced, got)
 	}
-	if got := sum(t, reader, MetricSweeps, "ok"); got != 0 {
+	if got := testutil.CounterSum(t, reader, MetricSweeps, attribute.String("result", "ok")); got != 0 {
 		t.Errorf("%s{result=ok} = %d, want 0", MetricSweeps, got)
 	}
-}
-
-// sum reads a counter's series with the given result ("": all of them).
-func sum(t *testing.T, r *sdkmetric.ManualReader, name, result string) int64 {
-	t.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := r.Collect(context.Background(), &rm); err != nil {
-		t.Fatal(err)
-	}
-	var n int64
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name != name {
-				continue
-			}
-			for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
-				if v, ok := dp.Attributes.Value(attribute.Key("result")); result == "" || ok && v.AsString() == result {
-					n += dp.Value
-				}
-			}
-		}
-	}
-	return n
 }
