@@ -2,7 +2,6 @@ package activities
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -55,16 +54,6 @@ func NewAblyPublisher(cfg ablyconn.Config, clientID string, extra ...ably.Client
 	return p, nil
 }
 
-// PublishCapability returns the x-ably-capability JSON that allows publish
-// on channel and nothing else.
-func PublishCapability(channel string) (string, error) {
-	b, err := json.Marshal(map[string][]string{channel: {"publish"}})
-	if err != nil {
-		return "", fmt.Errorf("ably capability: %w", err)
-	}
-	return string(b), nil
-}
-
 func (p *AblyPublisher) newREST(capability string) (*ably.REST, error) {
 	opts, err := p.cfg.TrustedOptions(p.clientID, capability)
 	if err != nil {
@@ -88,7 +77,7 @@ func (p *AblyPublisher) client(channel string) (*ably.REST, error) {
 	if len(p.rest) >= maxPublisherChannels {
 		return nil, fmt.Errorf("ably publisher: more than %d channels", maxPublisherChannels)
 	}
-	capability, err := PublishCapability(channel)
+	capability, err := ablyconn.ChannelCapability(channel, "publish")
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +129,7 @@ var ErrKeyRefused = ablyconn.ErrKeyRefused
 // ErrKeyRefused when Ably refuses it, another error when Ably could not be
 // asked. Publish asks it after a token error.
 func (p *AblyPublisher) CheckKey(ctx context.Context, channel string) error {
-	capability, err := PublishCapability(channel)
+	capability, err := ablyconn.ChannelCapability(channel, "publish")
 	if err != nil {
 		return err
 	}

@@ -286,12 +286,12 @@ func TestAblyPublisherLeastPrivilege(t *testing.T) {
 	if len(tokens) == 0 {
 		t.Fatal("no bearer token was sent")
 	}
-	want, err := PublishCapability(channel)
+	want, err := ablyconn.ChannelCapability(channel, "publish")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want != `{"ai:least-privilege":["publish"]}` {
-		t.Fatalf("PublishCapability = %s", want)
+		t.Fatalf("the publish capability = %s", want)
 	}
 	for _, tok := range tokens {
 		claims := jwt.MapClaims{}

@@ -39,7 +39,7 @@ func startKeeper(ctx context.Context, cfg Config, c client.Client, pub *activiti
 	if cfg.ReannounceEvery <= 0 {
 		return func() {}, nil
 	}
-	capability, err := reannounce.HistoryCapability(cfg.Channel)
+	capability, err := ablyconn.ChannelCapability(cfg.Channel, "history")
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hitl/durable-approvals/activities"
 	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/healthz"
 	"github.com/hitl/durable-approvals/internal/signing"
 	"github.com/hitl/durable-approvals/internal/telemetry"
@@ -61,7 +62,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	// A key Ably refuses would fail every approval request: stop here.
 	// Ably out of reach is no reason not to start (a request that cannot
 	// be published is published again later).
-	capability, err := activities.PublishCapability(cfg.Channel)
+	capability, err := ablyconn.ChannelCapability(cfg.Channel, "publish")
 	if err != nil {
 		return err
 	}

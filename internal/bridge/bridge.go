@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -142,11 +141,11 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	// Least privilege: the bridge only reads the approvals channel.
-	capability, err := json.Marshal(map[string][]string{cfg.Channel: {"subscribe", "history"}})
+	capability, err := ablyconn.ChannelCapability(cfg.Channel, "subscribe", "history")
 	if err != nil {
-		return fmt.Errorf("bridge capability: %w", err)
+		return fmt.Errorf("bridge: %w", err)
 	}
-	opts, err := cfg.Ably.TrustedOptions(cfg.ClientID, string(capability))
+	opts, err := cfg.Ably.TrustedOptions(cfg.ClientID, capability)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package reannounce
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -15,16 +14,6 @@ import (
 // historyPage is the page size of a history read.
 const historyPage = 100
 
-// HistoryCapability returns the x-ably-capability JSON that allows reading
-// channel's history and nothing else.
-func HistoryCapability(channel string) (string, error) {
-	b, err := json.Marshal(map[string][]string{channel: {"history"}})
-	if err != nil {
-		return "", fmt.Errorf("ably capability: %w", err)
-	}
-	return string(b), nil
-}
-
 // AblyHistory reads one channel's history over ably-go's REST client, as
 // clientID, with a JWT it signs itself whose capability is history on that
 // channel only.
@@ -36,7 +25,7 @@ type AblyHistory struct {
 // NewAblyHistory returns a history reader of channel signing with cfg's
 // API key.
 func NewAblyHistory(cfg ablyconn.Config, clientID, channel string, extra ...ably.ClientOption) (*AblyHistory, error) {
-	capability, err := HistoryCapability(channel)
+	capability, err := ablyconn.ChannelCapability(channel, "history")
 	if err != nil {
 		return nil, err
 	}
