@@ -258,6 +258,12 @@ func (k *Keeper) Run(ctx context.Context, every time.Duration) {
 		res, err := k.Sweep(sctx)
 		cancel()
 		if ctx.Err() != nil {
+			// Cut short by shutdown: not a sweep's result, but what it
+			// published went out and counts.
+			counts.published(res.Published)
+			if res.Published > 0 {
+				c.Log.Info("pending approval requests published again before shutdown cut the sweep short", "published", res.Published)
+			}
 			return
 		}
 		counts.count(res, err)

@@ -29,7 +29,12 @@ type fakePending struct {
 	runs    []PendingRun
 	reqs    map[string][]workflows.ApprovalRequestData
 	failing map[string]bool // runs whose query fails
-	queried []string
+	// blocking, when set, is a run whose query waits until release is
+	// closed; blocked is closed when it starts waiting.
+	blocking string
+	blocked  chan struct{}
+	release  <-chan struct{}
+	queried  []string
 }
 
 func (f *fakePending) PendingRuns(_ context.Context, max int) ([]PendingRun, bool, error) {
@@ -41,6 +46,11 @@ func (f *fakePending) PendingRuns(_ context.Context, max int) ([]PendingRun, boo
 
 func (f *fakePending) Requests(_ context.Context, run PendingRun) ([]workflows.ApprovalRequestData, error) {
 	f.queried = append(f.queried, run.WorkflowID)
+	if run.WorkflowID == f.blocking {
+		close(f.blocked)
+		<-f.release
+		return nil, errors.New("query cut short")
+	}
 	if f.failing[run.WorkflowID] {
 		return nil, errors.New("query failed")
 	}

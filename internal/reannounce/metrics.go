@@ -36,13 +36,17 @@ func newCounters(m metric.Meter) counters {
 
 // count records one sweep.
 func (c counters) count(res SweepResult, err error) {
-	ctx := context.Background()
-	if res.Published > 0 {
-		c.reannounced.Add(ctx, int64(res.Published))
-	}
+	c.published(res.Published)
 	result := "ok"
 	if err != nil {
 		result = "failed"
 	}
-	c.sweeps.Add(ctx, 1, metric.WithAttributes(attribute.String("result", result)))
+	c.sweeps.Add(context.Background(), 1, metric.WithAttributes(attribute.String("result", result)))
+}
+
+// published records n requests published again.
+func (c counters) published(n int) {
+	if n > 0 {
+		c.reannounced.Add(context.Background(), int64(n))
+	}
 }

@@ -39,3 +39,35 @@ func TestRunCounts(t *testing.T) {
 		t.Errorf("%s{result=ok} = %d, want 0", MetricSweeps, got)
 	}
 }
+
+// TestRunCountsSweepCutShort: a sweep cut short by shutdown is not counted
+// as a sweep, but the requests it published before are.
+func TestRunCountsSweepCutShort(t *testing.T) {
+	r := newKeeperRig(t)
+	r.pending.pend("wf-1", "call_1")
+	r.pending.pend("wf-2", "call_1")
+	reader := sdkmetric.NewManualReader()
+	k := r.keeper(nil)
+	k.Meter = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)).Meter("test")
+	ctx, cancel := context.WithCancel(t.Context())
+	// The first sweep publishes wf-1's request, then waits on wf-2's query
+	// until the shutdown.
+	r.pending.blocking, r.pending.blocked, r.pending.release = "wf-2", make(chan struct{}), ctx.Done()
+	done := make(chan struct{})
+	go func() { defer close(done); k.Run(ctx, 10*time.Millisecond) }()
+	select {
+	case <-r.pending.blocked:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the sweep never queried wf-2")
+	}
+	cancel()
+	<-done
+	if got := testutil.CounterSum(t, reader, MetricReannounced); got != 1 {
+		t.Errorf("%s = %d, want 1 (wf-1's request, published before the shutdown)", MetricReannounced, got)
+	}
+	for _, result := range []string{"ok", "failed"} {
+		if got := testutil.CounterSum(t, reader, MetricSweeps, attribute.String("result", result)); got != 0 {
+			t.Errorf("%s{result=%s} = %d, want 0: the sweep was cut short", MetricSweeps, result, got)
+		}
+	}
+}
