@@ -16,6 +16,10 @@ type Logger struct {
 	Log *slog.Logger
 	// Ctx is passed to slog; ably.Logger carries no context of its own.
 	Ctx context.Context
+	// CallbackLogs says the client's AuthCallback logs its own failures:
+	// ably-go's two error lines about each of them then go to debug, so
+	// that one failure reads as one line.
+	CallbackLogs bool
 }
 
 // Printf implements ably.Logger.
@@ -39,6 +43,9 @@ func (l Logger) Printf(level ably.LogLevel, format string, v ...any) {
 		// middle of a question.
 		lv = slog.LevelDebug
 	}
+	if l.CallbackLogs && callbackFailed.MatchString(msg) {
+		lv = slog.LevelDebug
+	}
 	ctx := l.Ctx
 	if ctx == nil {
 		ctx = context.Background()
@@ -48,6 +55,11 @@ func (l Logger) Printf(level ably.LogLevel, format string, v ...any) {
 
 // tokenExpired matches ably-go's report of Ably's "token expired" (40142).
 var tokenExpired = regexp.MustCompile(`(?i)\bcode=40142\b`)
+
+// callbackFailed matches ably-go's reports of a failed AuthCallback: the
+// call's ("Auth: failed calling opts.AuthCallback") and the token
+// request's ("error from client token callback", 40170).
+var callbackFailed = regexp.MustCompile(`^Auth: failed calling opts\.AuthCallback\b|(?i)\bcode=40170\b`)
 
 // credentials match what ably-go prints of a credential, each with the
 // text kept before it: the access_token and key query parameters of the

@@ -28,6 +28,43 @@ func TestLoggerRoutesToSlog(t *testing.T) {
 	}
 }
 
+// TestLoggerCallbackLogs: with CallbackLogs, ably-go's two error lines
+// about a failed AuthCallback go to debug (the callback logged why);
+// its other errors stay errors, and without CallbackLogs nothing changes.
+func TestLoggerCallbackLogs(t *testing.T) {
+	lines := []struct {
+		format string
+		args   []any
+	}{
+		{"Auth: failed calling opts.AuthCallback %v", []any{"login: auth server answered 503 Service Unavailable"}},
+		{"Auth: failed to get token%v", []any{"[ErrorInfo :login: auth server answered 503 code=40170 error from client token callback statusCode=401]"}},
+		{"Realtime Connection: dial failed %v", []any{"connection refused"}},
+	}
+	tests := []struct {
+		callbackLogs bool
+		want         []string // the level of each line
+	}{
+		{callbackLogs: true, want: []string{"DEBUG", "DEBUG", "ERROR"}},
+		{callbackLogs: false, want: []string{"ERROR", "ERROR", "ERROR"}},
+	}
+	for _, tt := range tests {
+		var buf strings.Builder
+		l := Logger{Log: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})), CallbackLogs: tt.callbackLogs}
+		for _, line := range lines {
+			l.Printf(ably.LogError, line.format, line.args...)
+		}
+		got := strings.Split(strings.TrimSpace(buf.String()), "\n")
+		if len(got) != len(lines) {
+			t.Fatalf("CallbackLogs=%v: %d lines, want %d:\n%s", tt.callbackLogs, len(got), len(lines), buf.String())
+		}
+		for i, want := range tt.want {
+			if !strings.Contains(got[i], "level="+want+" ") {
+				t.Errorf("CallbackLogs=%v: line %d not at %s: %s", tt.callbackLogs, i, want, got[i])
+			}
+		}
+	}
+}
+
 // ably-go logs the URL it could not dial, with the user's JWT or the API
 // key's secret in its query; the log line keeps the rest.
 func TestLoggerRedactsCredentials(t *testing.T) {

@@ -613,6 +613,10 @@ func TestWatchOutlivesAuthServerOutage(t *testing.T) {
 	const ttl = 3 * time.Second
 	e := startEnvTTL(t, ttl)
 	cfg := e.cliConfig(t, nil)
+	// What the approver reads on stderr, ably-go's own lines included.
+	var logs testutil.SyncBuffer
+	cfg.Log = slog.New(slog.NewTextHandler(io.MultiWriter(&logs, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	cfg.AblyOptions = nil
 	_, out, cancel, done := startWatch(t, cfg)
 	defer cancel()
 	waitOutput(t, out, "Waiting for approval requests", 1)
@@ -626,6 +630,17 @@ func TestWatchOutlivesAuthServerOutage(t *testing.T) {
 	testutil.Eventually(t, 30*time.Second, "a renewal once the auth server is back", func() bool { return e.logins.Load() > logins })
 	publishRequest(t, e.rest(t, workflows.DefaultAgentClientID), "call_after_outage", "wf-1", time.Now().Add(10*time.Minute))
 	waitOutput(t, out, "call_after_outage", 1)
+	// Each failed renewal is one line, saying why and that it tries again:
+	// neither ably-go's reports of the same failure nor the reconnection's.
+	failed := strings.Count(logs.String(), "cannot renew the Ably token")
+	if failed == 0 {
+		t.Errorf("no line said the token could not be renewed:\n%s", logs.String())
+	}
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "component=ably-go") || strings.Contains(line, "still no Ably connection") {
+			t.Errorf("a line repeats a failed renewal (%d said so already): %s", failed, line)
+		}
+	}
 
 	e.authRefuses.Store(true)
 	select {

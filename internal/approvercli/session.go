@@ -106,6 +106,9 @@ type session struct {
 	// renewFailed is set while the last token renewal failed for a
 	// reason that may pass (keepConnected then connects again).
 	renewFailed atomic.Bool
+	// renewWarnings counts the failed renewals logged, so that a
+	// reconnection that failed on one is not logged again.
+	renewWarnings atomic.Int64
 	// authErr receives the auth server's refusal of a token renewal
 	// (ErrLoginRefused, or ErrNotAToken): the session
 	// cannot go on.
@@ -149,6 +152,7 @@ func (s *session) renewToken(ctx context.Context, issue func(context.Context) (a
 		return nil, err
 	}
 	s.renewFailed.Store(true)
+	s.renewWarnings.Add(1)
 	s.cfg.Log.Warn("cannot renew the Ably token: the auth server is unreachable; connecting again shortly (nothing arrives meanwhile)", "err", err)
 	return nil, err
 }
@@ -179,8 +183,15 @@ func (s *session) keepConnected() {
 			continue
 		}
 		stuck = 0
+		warned := s.renewWarnings.Load()
 		if err := s.reconnect(); err != nil {
-			s.cfg.Log.Warn("still no Ably connection; trying again", "err", err, "in", delay)
+			lv := slog.LevelWarn
+			if s.renewWarnings.Load() != warned {
+				// The new connection's token request failed and said
+				// why; this would say it again.
+				lv = slog.LevelDebug
+			}
+			s.cfg.Log.Log(context.Background(), lv, "still no Ably connection; trying again", "err", err, "in", delay)
 			select {
 			case <-s.done:
 				return
@@ -312,7 +323,9 @@ func open(ctx context.Context, cfg Config) (*session, error) {
 	}
 	opts := append(cfg.Ably.EndpointOptions(),
 		ably.WithAuthCallback(renew),
-		ably.WithLogHandler(ablyconn.Logger{Log: cfg.Log, Ctx: ctx}),
+		// renewToken logs why a renewal failed; ably-go's lines about it
+		// would repeat that twice.
+		ably.WithLogHandler(ablyconn.Logger{Log: cfg.Log, Ctx: ctx, CallbackLogs: true}),
 		ably.WithLogLevel(ably.LogWarning),
 	)
 	opts = append(opts, cfg.AblyOptions...)
