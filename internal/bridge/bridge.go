@@ -166,7 +166,7 @@ func Run(ctx context.Context, cfg Config) error {
 		handler: &Handler{Temporal: cfg.Temporal, Log: cfg.Log, Retry: cfg.Retry, PreLimit: cfg.PreLimit, RateLimit: cfg.RateLimit,
 			Signer: cfg.Signer, requests: reqs, Meter: cfg.Meter},
 		requests: reqs,
-		msgs:     make(chan *ably.Message, liveBuffer),
+		live:     newLiveQueue(),
 		catchUp:  make(chan struct{}, 1),
 		recent:   newSeen(10000),
 		fixState: make(chan struct{}, 1),
@@ -184,10 +184,6 @@ const maxKnownRequests = 100_000
 // shardBuffer is how many responses wait for one handler goroutine.
 const shardBuffer = 256
 
-// liveBuffer is how many live messages wait for the handling loop before
-// the subscription callback starts dropping them (see run).
-const liveBuffer = 1024
-
 type runner struct {
 	cfg     Config
 	log     *slog.Logger
@@ -197,7 +193,7 @@ type runner struct {
 
 	requests *requests
 
-	msgs     chan *ably.Message
+	live     *liveQueue
 	catchUp  chan struct{} // coalesced: "replay history up to the attach point"
 	fixState chan struct{} // coalesced: "check connection and channel state"
 	failures int           // consecutive reconnect/attach failures, for the backoff
@@ -292,7 +288,8 @@ func (b *runner) run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case m := <-b.msgs:
+		case m := <-b.live.ch:
+			b.live.taken(m)
 			b.dispatch(ctx, m)
 		case <-b.catchUp:
 			if err := b.replay(ctx); err != nil && ctx.Err() == nil {
@@ -317,12 +314,13 @@ func (b *runner) run(ctx context.Context) error {
 
 // enqueue is the subscription callback. The agent's approval-requests and
 // approval-resolved messages update what the bridge knows (requests);
-// approval-responses go to the handling loop. It runs on ably-go's
-// goroutine and must never block it, so when the handling loop is
-// liveBuffer messages behind, the live response is dropped with an error
-// log and not remembered as handled: the history catch-up that runs after
-// every attach without continuity (and after a restart) replays it, and
-// the workflow deduplicates by Ably message id.
+// approval-responses go to the handling loop through b.live. It runs on
+// ably-go's goroutine and must never block it, so when the handling loop
+// is liveBuffer messages behind, or half that and the publisher has its
+// share waiting (one approver's flood), the live response is dropped with
+// an error log and not remembered as handled: the history catch-up that
+// runs after every attach without continuity (and after a restart)
+// replays it, and the workflow deduplicates by Ably message id.
 func (b *runner) enqueue(m *ably.Message) {
 	if m == nil {
 		return
@@ -335,16 +333,19 @@ func (b *runner) enqueue(m *ably.Message) {
 	default:
 		return
 	}
-	select {
-	case b.msgs <- m:
-	default:
-		var id, client string
-		if m != nil {
-			id, client = truncate(m.ID, workflows.MaxMessageIDLen), truncate(m.ClientID, workflows.MaxClientIDLen)
-		}
-		b.log.Error("bridge busy: live approval-response dropped; the next catch-up replays it", "ablyMessageId", id, "clientId", client, "buffer", cap(b.msgs))
-		b.handler.count().countDropped(DropReasonBufferFull)
+	why := b.live.offer(m)
+	if why == "" {
+		return
 	}
+	id, client := truncate(m.ID, workflows.MaxMessageIDLen), truncate(m.ClientID, workflows.MaxClientIDLen)
+	if why == liveShared {
+		b.log.Error("bridge busy and this approver holds its share of the live buffer: live approval-response dropped; the catch-up after the next reattach or restart replays it",
+			"ablyMessageId", id, "clientId", client, "buffer", liveBuffer, "share", liveShare)
+		b.handler.count().countDropped(DropReasonBufferShareFull)
+		return
+	}
+	b.log.Error("bridge busy: live approval-response dropped; the catch-up after the next reattach or restart replays it", "ablyMessageId", id, "clientId", client, "buffer", liveBuffer)
+	b.handler.count().countDropped(DropReasonBufferFull)
 }
 
 // dispatch hands a response to the goroutine of its shard, waiting while

@@ -42,6 +42,7 @@ const (
 	DropReasonQueueFull        = "queue_full"         // the retry queue was full (the next catch-up replays it)
 	DropReasonQueueShareFull   = "queue_share_full"   // the retry queue was half full and the publisher held its share (the next catch-up replays it)
 	DropReasonBufferFull       = "buffer_full"        // the live buffer was full (the next catch-up replays it)
+	DropReasonBufferShareFull  = "buffer_share_full"  // the live buffer was half full and the publisher had its share waiting (the next catch-up replays it)
 )
 
 // Reasons of MetricParked.

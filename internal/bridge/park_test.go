@@ -18,7 +18,7 @@ func testRunner(t *testing.T, h *Handler, maxParked int) (*runner, func() string
 	t.Helper()
 	log, logs := logBuffer(t)
 	h.Log = log
-	return &runner{cfg: Config{MaxParked: maxParked}, log: log, handler: h, recent: newSeen(100), msgs: make(chan *ably.Message, 1)}, logs
+	return &runner{cfg: Config{MaxParked: maxParked}, log: log, handler: h, recent: newSeen(100), live: newLiveQueue()}, logs
 }
 
 // msgFrom is clientID's approval of call_<i>: each i is a decision of
@@ -174,8 +174,8 @@ func TestEnqueueNeverBlocks(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for i := range 3 {
-			b.enqueue(msgFrom("alice", i))
+		for i := range liveBuffer + 2 {
+			b.enqueue(msgFrom(fmt.Sprint("approver-", i), i))
 		}
 	}()
 	select {
@@ -183,7 +183,7 @@ func TestEnqueueNeverBlocks(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("enqueue blocked on a full buffer")
 	}
-	if n := strings.Count(logs(), "live approval-response dropped"); n != 2 {
+	if n := strings.Count(logs(), `"bridge busy: live approval-response dropped`); n != 2 {
 		t.Fatalf("%d drop log lines, want 2:\n%s", n, logs())
 	}
 }

@@ -1,0 +1,91 @@
+package bridge
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/ably/ably-go/ably"
+)
+
+// A red-team probe: erin (an editor) published 32,000 approval-responses
+// in half a second and then pat approved; the live buffer was full of
+// erin's messages, pat's decision was dropped, nothing replayed it (no
+// reattach followed) and the call expired. Now, once the buffer is half
+// full, each approver may have at most liveShare messages waiting in it:
+// erin's flood drops erin's messages, and pat's decision waits its turn.
+func TestEnqueueFloodDropsTheFloodersMessagesOnly(t *testing.T) {
+	b, logs := testRunner(t, &Handler{}, 10)
+	const flood = 2 * liveBuffer
+	for i := range flood {
+		b.enqueue(msgFrom("erin", i))
+	}
+	pat := msgFrom("pat", 0)
+	b.enqueue(pat)
+	// Other approvers, one decision each, fill the rest of the buffer.
+	others := 0
+	for i := 0; len(b.live.ch) < liveBuffer; i++ {
+		b.enqueue(msgFrom(fmt.Sprint("approver-", i), 0))
+		others++
+	}
+	b.enqueue(msgFrom("late", 0)) // the buffer is full now: dropped
+
+	queued := map[string]int{}
+	var gotPat bool
+	for len(b.live.ch) > 0 {
+		m := <-b.live.ch
+		b.live.taken(m)
+		queued[m.ClientID]++
+		gotPat = gotPat || m == pat
+	}
+	if !gotPat {
+		t.Fatalf("pat's decision was dropped behind erin's flood; queued %d of erin's", queued["erin"])
+	}
+	if want := liveBuffer / 2; queued["erin"] != want {
+		t.Errorf("%d of erin's messages queued, want %d (up to half the buffer, then her share is spent)", queued["erin"], want)
+	}
+	if queued["late"] != 0 {
+		t.Errorf("a message was queued in a full buffer")
+	}
+	if got, want := strings.Count(logs(), "holds its share of the live buffer"), flood-liveBuffer/2; got != want {
+		t.Errorf("%d share drops logged, want %d", got, want)
+	}
+	if got := strings.Count(logs(), `"bridge busy: live approval-response dropped`); got != 1 {
+		t.Errorf("%d full-buffer drops logged, want 1 (late's)", got)
+	}
+	if len(b.live.by) != 0 {
+		t.Errorf("counts left after the queue drained: %v", b.live.by)
+	}
+}
+
+// TestLiveQueueOffer: the rules of the live buffer, message by message.
+func TestLiveQueueOffer(t *testing.T) {
+	from := func(who string) *ably.Message { return &ably.Message{ClientID: who} }
+	tests := []struct {
+		name    string
+		fill    map[string]int // messages waiting, by publisher
+		offer   string
+		wantWhy string
+	}{
+		{name: "an empty buffer takes anyone's", offer: "pat", wantWhy: ""},
+		{name: "under half full, an approver may go past its share", fill: map[string]int{"erin": liveShare + 50}, offer: "erin", wantWhy: ""},
+		{name: "half full, an approver with its share waiting is refused", fill: map[string]int{"erin": liveBuffer / 2}, offer: "erin", wantWhy: liveShared},
+		{name: "half full, another approver is taken", fill: map[string]int{"erin": liveBuffer / 2}, offer: "pat", wantWhy: ""},
+		{name: "half full, an approver under its share is taken", fill: map[string]int{"erin": liveBuffer/2 - liveShare + 1, "pat": liveShare - 1}, offer: "pat", wantWhy: ""},
+		{name: "full, anyone is refused", fill: map[string]int{"erin": liveBuffer / 2, "pat": liveBuffer / 2}, offer: "ada", wantWhy: liveFull},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := newLiveQueue()
+			for who, n := range tt.fill {
+				for range n {
+					q.ch <- from(who)
+					q.by[who]++
+				}
+			}
+			if why := q.offer(from(tt.offer)); why != tt.wantWhy {
+				t.Fatalf("offer(%s) = %q, want %q", tt.offer, why, tt.wantWhy)
+			}
+		})
+	}
+}
