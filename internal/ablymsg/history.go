@@ -13,7 +13,7 @@ import (
 // own, so a long history is read whole as long as every page comes back.
 const pageTimeout = 30 * time.Second
 
-// HistoryRange says how far back HistoryUntilAttach reads.
+// HistoryRange says how far back HistoryUntilAttach and HistorySince read.
 type HistoryRange struct {
 	// Since, when set, is the oldest publish time to read; messages
 	// published before it are not read.
@@ -33,18 +33,37 @@ type HistoryRange struct {
 // it read all of them (false when MaxMessages cut the read). The channel
 // must be attached.
 func HistoryUntilAttach(ctx context.Context, ch *ably.RealtimeChannel, r HistoryRange) ([]*ably.Message, bool, error) {
+	req, err := ch.HistoryUntilAttach(r.options()...)
+	if err != nil {
+		return nil, false, fmt.Errorf("history: %w", err)
+	}
+	return r.read(ctx, *req)
+}
+
+// HistorySince returns the messages within r that r.Keep keeps, up to the
+// newest, oldest first, and whether it read all of them (false when
+// MaxMessages cut the read).
+func HistorySince(ctx context.Context, ch *ably.RealtimeChannel, r HistoryRange) ([]*ably.Message, bool, error) {
+	return r.read(ctx, ch.History(r.options()...))
+}
+
+// options are the history request's: newest first, pages of r.PageSize,
+// back to r.Since.
+func (r HistoryRange) options() []ably.HistoryOption {
 	opts := []ably.HistoryOption{ably.HistoryWithLimit(r.PageSize), ably.HistoryWithDirection(ably.Backwards)}
 	if !r.Since.IsZero() {
 		opts = append(opts, ably.HistoryWithStart(r.Since))
 	}
-	req, err := ch.HistoryUntilAttach(opts...)
-	if err != nil {
-		return nil, false, fmt.Errorf("history: %w", err)
-	}
+	return opts
+}
+
+// read reads req's pages within r, newest first, and returns what r.Keep
+// keeps, oldest first, and whether it read all of them.
+func (r HistoryRange) read(ctx context.Context, req ably.HistoryRequest) ([]*ably.Message, bool, error) {
 	var out []*ably.Message
 	read := 0
 	complete := true
-	res, err := EachPage(ctx, *req, func(items []*ably.Message) bool {
+	res, err := EachPage(ctx, req, func(items []*ably.Message) bool {
 		if n := r.MaxMessages - read; len(items) > n {
 			items = items[:n]
 			complete = false

@@ -83,3 +83,58 @@ func TestHistoryUntilAttach(t *testing.T) {
 		})
 	}
 }
+
+// HistorySince reads up to the newest message, past the attach point,
+// where HistoryUntilAttach stops at it.
+func TestHistorySince(t *testing.T) {
+	srv := ablytest.Start(t, ablylocal.Config{})
+	opts, err := srv.Conn.TrustedOptions("publisher", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest, err := ably.NewREST(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const channel = "history-since-test"
+	publish := func(name string) {
+		t.Helper()
+		if err := rest.Channels.Get(channel).Publish(t.Context(), name, "d"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish("before-attach")
+	rt, err := ably.NewRealtime(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rt.Close)
+	ch := rt.Channels.Get(channel)
+	if err := ch.Attach(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	publish("after-attach-1")
+	publish("after-attach-2")
+	names := func(msgs []*ably.Message) []string {
+		var out []string
+		for _, m := range msgs {
+			out = append(out, m.Name)
+		}
+		return out
+	}
+	r := HistoryRange{PageSize: 2, MaxMessages: 100}
+	msgs, complete, err := HistorySince(t.Context(), ch, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"before-attach", "after-attach-1", "after-attach-2"}; !slices.Equal(names(msgs), want) || !complete {
+		t.Errorf("HistorySince = %q complete=%v, want %q complete=true", names(msgs), complete, want)
+	}
+	msgs, _, err = HistoryUntilAttach(t.Context(), ch, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"before-attach"}; !slices.Equal(names(msgs), want) {
+		t.Errorf("HistoryUntilAttach = %q, want %q", names(msgs), want)
+	}
+}

@@ -199,10 +199,11 @@ type runner struct {
 	failures int           // consecutive reconnect/attach failures, for the backoff
 	shards   []chan *ably.Message
 
-	mu       sync.Mutex      // guards parked, parkedBy and recent: shards handle at once
+	mu       sync.Mutex      // guards parked, parkedBy, recent and gapFrom: shards handle at once
 	parked   []*ably.Message // waiting for a retry
 	parkedBy map[string]int  // how many of parked each publisher clientId has
 	recent   *seen           // recentKey of messages already handled by this process
+	gapFrom  time.Time       // publish time of the first live response dropped for want of room since the last replayGap; zero when none
 }
 
 func notify(c chan struct{}) {
@@ -308,6 +309,7 @@ func (b *runner) run(ctx context.Context) error {
 		case <-tick.C:
 			b.repair(ctx)
 			b.retryParked(ctx)
+			b.replayGap(ctx)
 		}
 	}
 }
@@ -318,9 +320,11 @@ func (b *runner) run(ctx context.Context) error {
 // ably-go's goroutine and must never block it, so when the handling loop
 // is liveBuffer messages behind, or half that and the publisher has its
 // share waiting (one approver's flood), the live response is dropped with
-// an error log and not remembered as handled: the history catch-up that
-// runs after every attach without continuity (and after a restart)
-// replays it, and the workflow deduplicates by Ably message id.
+// an error log and not remembered as handled. One dropped for want of room
+// is replayed from the channel's history once the buffer has room again
+// (replayGap); one dropped for its publisher's share, by the history
+// catch-up that runs after every attach without continuity (and after a
+// restart). The workflow deduplicates by Ably message id.
 func (b *runner) enqueue(m *ably.Message) {
 	if m == nil {
 		return
@@ -344,8 +348,9 @@ func (b *runner) enqueue(m *ably.Message) {
 		b.handler.count().countDropped(DropReasonBufferShareFull)
 		return
 	}
-	b.log.Error("bridge busy: live approval-response dropped; the catch-up after the next reattach or restart replays it", "ablyMessageId", id, "clientId", client, "buffer", liveBuffer)
+	b.log.Error("bridge busy: live approval-response dropped; it is replayed from the channel's history once the bridge has caught up", "ablyMessageId", id, "clientId", client, "buffer", liveBuffer)
 	b.handler.count().countDropped(DropReasonBufferFull)
+	b.noteGap(m)
 }
 
 // dispatch hands a response to the goroutine of its shard, waiting while

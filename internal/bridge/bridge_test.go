@@ -64,18 +64,20 @@ func guideResponse(toolCallID, decision string) *ably.Message {
 
 // startBridge runs the bridge until the test ends, checks that it returns
 // nil when cancelled, and returns its log.
-func startBridge(t *testing.T, ac ablyconn.Config, tc Temporal) func() string {
+func startBridge(t *testing.T, ac ablyconn.Config, tc Temporal, configure ...func(*Config)) func() string {
 	t.Helper()
 	log, logs := logBuffer(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Config{
-			Ably: ac, Temporal: tc, Log: log, Signer: testSigner,
-			Retry:       temporalconn.Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond, Attempts: 3},
-			AblyOptions: []ably.ClientOption{ably.WithLogLevel(ably.LogNone)},
-		})
-	}()
+	cfg := Config{
+		Ably: ac, Temporal: tc, Log: log, Signer: testSigner,
+		Retry:       temporalconn.Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond, Attempts: 3},
+		AblyOptions: []ably.ClientOption{ably.WithLogLevel(ably.LogNone)},
+	}
+	for _, c := range configure {
+		c(&cfg)
+	}
+	go func() { done <- Run(ctx, cfg) }()
 	t.Cleanup(func() {
 		cancel()
 		select {

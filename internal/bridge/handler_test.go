@@ -37,6 +37,8 @@ type fakeTemporal struct {
 	listErrs   []error
 	queryErr   error
 	queryCalls int
+	// gate, when set, holds every SignalWorkflow call until it is closed.
+	gate chan struct{}
 }
 
 type fakeWorkflow struct {
@@ -70,7 +72,14 @@ func (f *fakeTemporal) setStarted(id string, t time.Time) {
 	f.workflows[id] = wf
 }
 
-func (f *fakeTemporal) SignalWorkflow(_ context.Context, workflowID, runID, signalName string, arg any) error {
+func (f *fakeTemporal) SignalWorkflow(ctx context.Context, workflowID, runID, signalName string, arg any) error {
+	if f.gate != nil {
+		select {
+		case <-f.gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.signalErrs) > 0 {

@@ -41,7 +41,7 @@ const (
 	DropReasonSignalFailed     = "signal_failed"      // the signal was refused for good
 	DropReasonQueueFull        = "queue_full"         // the retry queue was full (the next catch-up replays it)
 	DropReasonQueueShareFull   = "queue_share_full"   // the retry queue was half full and the publisher held its share (the next catch-up replays it)
-	DropReasonBufferFull       = "buffer_full"        // the live buffer was full (the next catch-up replays it)
+	DropReasonBufferFull       = "buffer_full"        // the live buffer was full (replayed from history once the bridge caught up: replayGap)
 	DropReasonBufferShareFull  = "buffer_share_full"  // the live buffer was half full and the publisher had its share waiting (the next catch-up replays it)
 )
 
