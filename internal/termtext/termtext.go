@@ -3,7 +3,9 @@
 // arguments, the model's answer) on a terminal: control characters
 // (escape sequences, carriage returns) and Unicode format characters (bidi
 // overrides) could fake screen lines or drive the terminal, so text that
-// holds any is printed Go-quoted instead.
+// holds any is printed Go-quoted instead, and in quoted text every
+// character that is not printable is escaped: spaces other than ASCII's
+// (a no-break space) too, so that the reader sees where they are.
 package termtext
 
 import (
@@ -31,11 +33,11 @@ func Block(s string) string {
 // runes, else s Go-quoted.
 func quoteUnless(s string, ok func(rune) bool) string {
 	if !utf8.ValidString(s) {
-		return strconv.QuoteToGraphic(s)
+		return strconv.Quote(s)
 	}
 	for _, r := range s {
 		if !ok(r) {
-			return strconv.QuoteToGraphic(s)
+			return strconv.Quote(s)
 		}
 	}
 	return s

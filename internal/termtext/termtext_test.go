@@ -17,6 +17,12 @@ func TestLineAndBlock(t *testing.T) {
 		{in: "8-bit CSI \x9b31m", line: `"8-bit CSI \x9b31m"`, block: `"8-bit CSI \x9b31m"`},
 		{in: "C1 as UTF-8 \u009b31m", line: `"C1 as UTF-8 \u009b31m"`, block: `"C1 as UTF-8 \u009b31m"`},
 		{in: "evil\u202etxt.exe", line: `"evil\u202etxt.exe"`, block: `"evil\u202etxt.exe"`},
+		// Spaces other than ASCII's look like one on a screen: in quoted
+		// text they are escaped, so the reader sees where they are (a
+		// red-team probe found a no-break space printed raw).
+		{in: "Hello\u00a0Wörld", line: `"Hello\u00a0Wörld"`, block: `"Hello\u00a0Wörld"`},
+		{in: "em\u2003space, ideographic\u3000space", line: `"em\u2003space, ideographic\u3000space"`, block: `"em\u2003space, ideographic\u3000space"`},
+		{in: "zero\u200bwidth", line: `"zero\u200bwidth"`, block: `"zero\u200bwidth"`},
 	}
 	for _, tt := range tests {
 		if got := Line(tt.in); got != tt.line {
