@@ -403,8 +403,8 @@ func TestInbox(t *testing.T) {
 			var r struct{ Text string }
 			br.Do(t, "resolvedText", map[string]any{"page": name, "toolCallId": "call_synthetic_2", "timeoutMs": 10000}, &r)
 			br.Do(t, "resolvedText", map[string]any{"page": name, "toolCallId": call, "timeoutMs": 10000}, &r)
-			if !strings.HasPrefix(r.Text, `approved publish_blog_post {"title":"Draft"}: approved by pat, ada `) {
-				t.Errorf("%s: the quorum's resolution reads %q, want the arguments and both approvers", name, r.Text)
+			if !strings.HasPrefix(r.Text, `approved publish_blog_post {"title":"Draft"}: approved by pat (publisher), ada (admin) `) || strings.Contains(r.Text, "· admin") {
+				t.Errorf("%s: the quorum's resolution reads %q, want the arguments and both approvers with their roles (not the last one's role alone)", name, r.Text)
 			}
 			var n struct{ N int }
 			br.Do(t, "count", map[string]any{"page": name, "selector": `li.card[data-tool-call-id^="call_synthetic"]`}, &n)
@@ -423,6 +423,62 @@ func TestInbox(t *testing.T) {
 		}
 		br.Do(t, "offline", map[string]any{"page": "erin", "offline": false}, nil)
 		br.Do(t, "waitConn", map[string]any{"page": "erin", "state": "connected", "timeoutMs": 60000}, &got)
+	})
+
+	// The inbox probe: a decision clicked while the page was offline showed
+	// "Sending…" and went out 41 s later, when the connection came back
+	// (ably-js queued it). The CLI refuses such a decision at once; now the
+	// page does too, and nothing is sent later.
+	step("a decision while offline is refused, not held and sent later", func(t *testing.T) {
+		const wf, call = "wf-inbox-offline", "call_offline_1"
+		now := time.Now().UTC()
+		responses := s.observe(t)
+		s.publishAsAgent(t, agentRequest(wf, call, map[string]any{
+			"tool": "publish_blog_post", "arguments": `{"title":"Offline"}`, "requiredRole": "publisher",
+			"requestedAt": now.Format(time.RFC3339Nano), "expiresAt": now.Add(10 * time.Minute).Format(time.RFC3339Nano),
+		}))
+		readCard(t, br, "pat", call)
+		br.Do(t, "offline", map[string]any{"page": "pat", "offline": true}, nil)
+		defer br.Do(t, "offline", map[string]any{"page": "pat", "offline": false}, nil) // also when the step fails
+		br.Do(t, "waitConn", map[string]any{"page": "pat", "state": "disconnected", "timeoutMs": 30000}, nil)
+		br.Do(t, "press", map[string]any{"page": "pat", "toolCallId": call, "button": "approve"}, nil)
+		errSel := cardSelector(call) + ` .status[data-kind="error"]`
+		br.Do(t, "waitSelector", map[string]any{"page": "pat", "selector": errSel, "timeoutMs": 10000}, nil)
+		var st struct{ Text string }
+		br.Do(t, "text", map[string]any{"page": "pat", "selector": errSel}, &st)
+		if !strings.Contains(st.Text, "no connection to Ably") || !strings.Contains(st.Text, "not sent") {
+			t.Errorf("status after an offline approval: %q, want that it was not sent", st.Text)
+		}
+		if c := readCard(t, br, "pat", call); !slices.Contains(c.Buttons, "Approve") {
+			t.Errorf("buttons after the refused decision: %q, want them back", c.Buttons)
+		}
+		br.Do(t, "offline", map[string]any{"page": "pat", "offline": false}, nil)
+		br.Do(t, "waitConn", map[string]any{"page": "pat", "state": "connected", "timeoutMs": 60000}, nil)
+		responses.none(t, workflows.MsgApprovalResponse, 3*time.Second)
+		s.publishAsAgent(t, &ably.Message{Name: workflows.MsgApprovalResolved,
+			Data:   map[string]any{"toolCallId": call, "workflowId": wf, "tool": "publish_blog_post", "outcome": "cancelled", "reason": "test over"},
+			Extras: map[string]any{workflows.ExtrasHeaders: map[string]any{workflows.HeaderToolCallID: call, workflows.HeaderWorkflowID: wf}}})
+	})
+
+	// The inbox probe: the edit box drew a bidi override's line reversed and
+	// hid a zero-width space, where the card marks both. Now the box has
+	// them as JSON \u escapes, as the CLI's editor does.
+	step("the edit box shows hidden characters as escapes", func(t *testing.T) {
+		const wf, call = "wf-inbox-hidden", "call_hidden_1"
+		now := time.Now().UTC()
+		s.publishAsAgent(t, agentRequest(wf, call, map[string]any{
+			"tool": "publish_blog_post", "arguments": "{\"title\":\"Safe\u202etxt.exe\u200b zero width\"}", "requiredRole": "publisher",
+			"editable": true, "requestedAt": now.Format(time.RFC3339Nano), "expiresAt": now.Add(10 * time.Minute).Format(time.RFC3339Nano),
+		}))
+		readCard(t, br, "pat", call)
+		var box struct{ Value string }
+		br.Do(t, "editBox", map[string]any{"page": "pat", "toolCallId": call}, &box)
+		if want := `"title": "Safe\u202etxt.exe\u200b zero width"`; !strings.Contains(box.Value, want) || strings.ContainsAny(box.Value, "\u202e\u200b") {
+			t.Errorf("edit box %q, want %s with the escapes and no raw hidden character", box.Value, want)
+		}
+		s.publishAsAgent(t, &ably.Message{Name: workflows.MsgApprovalResolved,
+			Data:   map[string]any{"toolCallId": call, "workflowId": wf, "tool": "publish_blog_post", "outcome": "cancelled", "reason": "test over"},
+			Extras: map[string]any{workflows.ExtrasHeaders: map[string]any{workflows.HeaderToolCallID: call, workflows.HeaderWorkflowID: wf}}})
 	})
 
 	step("a forged cross-site POST is refused", func(t *testing.T) {
@@ -652,6 +708,22 @@ func (o *observer) next(t *testing.T, name string) *ably.Message {
 		case <-deadline:
 			t.Fatalf("no %s on the channel within 30 s", name)
 			return nil
+		}
+	}
+}
+
+// none fails if a message called name arrives within d.
+func (o *observer) none(t *testing.T, name string, d time.Duration) {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case m := <-o.msgs:
+			if m.Name == name {
+				t.Fatalf("a %s from %q arrived, want none", name, m.ClientID)
+			}
+		case <-deadline:
+			return
 		}
 	}
 }

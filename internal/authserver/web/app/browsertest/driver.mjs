@@ -334,6 +334,17 @@ const ops = {
     return { errors, status: await sentStatus(page, card) };
   },
 
+  // editBox opens a card's edit form, reads the text its box starts with,
+  // and closes the form again.
+  async editBox({ page: name, toolCallId }) {
+    const page = get(name);
+    const card = cardSel(toolCallId);
+    await page.locator(`${card} .actions button.edit`).click();
+    const value = await page.locator(`${card} textarea.edit-args`).inputValue();
+    await page.click(`${card} .edit-form button.cancel`);
+    return { value };
+  },
+
   async resolvedText({ page: name, toolCallId, timeoutMs }) {
     const page = get(name);
     const loc = page.locator(resolvedSel(toolCallId));

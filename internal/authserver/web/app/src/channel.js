@@ -28,6 +28,9 @@ export function connect(cfg, hooks) {
     ...ablyEndpointOptions(cfg),
     useBinaryProtocol: false,
     echoMessages: true,
+    // A publish while the connection is down fails at once instead of
+    // waiting in ably-js's queue to go out when it comes back (main.js).
+    queueMessages: false,
     logLevel: 1,
     plugins: { WebSocketTransport, FetchRequest, Rest },
     authCallback: (_params, callback) => {

@@ -40,6 +40,12 @@ function start() {
     onDecide: async (r, choice) => {
       if (ended) throw new Error('you are signed out: sign in again to decide');
       if (!pending.get(r.key)) throw new Error('this request is no longer pending');
+      // As the CLI does: a decision is sent now or not at all, never held
+      // and sent later, when the approver may have moved on (channel.js
+      // turns ably-js's queueing off for a drop during the publish).
+      if (conn.client.connection.state !== 'connected') {
+        throw new Error(`no connection to Ably (${conn.client.connection.state}); the decision was not sent: decide again once the page is connected`);
+      }
       await conn.channel.publish(responseMessage(r, choice));
     },
   });

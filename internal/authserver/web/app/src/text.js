@@ -30,6 +30,23 @@ export function visibleParts(s, keepNewlines = false) {
   return parts;
 }
 
+// escapeHidden is JSON text s with every hidden character but "\n" (the
+// line breaks of pretty-printed JSON) written as a \uXXXX escape, a
+// surrogate pair for one beyond U+FFFF: in an edit box a bidi override
+// would reorder the line and a zero-width space would not show. JSON's
+// white space between tokens is space, tab, newline and carriage return,
+// and pretty-printed JSON has no tab or carriage return outside its
+// strings, so every character escaped is inside a string, where the escape
+// is the same value.
+export function escapeHidden(s) {
+  return String(s).replace(HIDDEN_G, (ch) => {
+    if (ch === '\n') return ch;
+    let out = '';
+    for (let i = 0; i < ch.length; i++) out += `\\u${ch.charCodeAt(i).toString(16).padStart(4, '0')}`;
+    return out;
+  });
+}
+
 // hasHidden reports whether s holds a character visibleParts would mark.
 export function hasHidden(s) {
   return HIDDEN.test(String(s));

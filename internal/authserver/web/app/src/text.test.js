@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatAgo, formatLeft, hasHidden, plain, visibleParts } from './text.js';
+import { escapeHidden, formatAgo, formatLeft, hasHidden, plain, visibleParts } from './text.js';
 
 test('hidden characters are marked, newlines kept on request', () => {
   assert.equal(plain('evil\u202Etxt.exe'), 'evil⟨U+202E⟩txt.exe');
@@ -42,4 +42,19 @@ test('formatAgo', () => {
     [72 * 3600_000, '3 d ago'],
   ];
   for (const [ms, want] of cases) assert.equal(formatAgo(ms), want, String(ms));
+});
+
+test('escapeHidden writes hidden characters as JSON escapes, the values unchanged', () => {
+  const cases = [
+    ['{\n  "title": "Safe\u202Etxt.exe\u200B zero width"\n}', '{\n  "title": "Safe\\u202etxt.exe\\u200b zero width"\n}'],
+    ['{"name": "Jean\u00a0Dupont"}', '{"name": "Jean\\u00a0Dupont"}'],
+    ['{"private": "\u{F0000}"}', '{"private": "\\udb80\\udc00"}'],
+    ['{"ok": "é ü 東京 🙂"}', '{"ok": "é ü 東京 🙂"}'],
+  ];
+  for (const [json, want] of cases) {
+    const got = escapeHidden(json);
+    assert.equal(got, want);
+    assert.deepEqual(JSON.parse(got), JSON.parse(json));
+    assert.equal(hasHidden(got.replaceAll('\n', '')), false);
+  }
 });

@@ -8,7 +8,7 @@
 import { DECISION_APPROVED, DECISION_REJECTED } from './contract.js';
 import { compact, indent } from './json.js';
 import { approvalCheck } from './roles.js';
-import { formatAgo, formatClock, formatLeft, plain, visibleParts } from './text.js';
+import { escapeHidden, formatAgo, formatClock, formatLeft, plain, visibleParts } from './text.js';
 
 // MAX_RESOLVED_SHOWN bounds the recently resolved list.
 const MAX_RESOLVED_SHOWN = 20;
@@ -87,6 +87,7 @@ export class InboxView {
     this.resolvedItems = new Map(); // key → {el, entry}
     this.nextId = 1;
     this.ended = false; // the session ended: nothing more is sent
+    this.historyWasCut = false; // the last history read stopped at its bound
     this.$ = (id) => doc.getElementById(id);
   }
 
@@ -128,6 +129,8 @@ export class InboxView {
   historyCut(read) {
     const el = this.$('history-cut');
     if (!el) return;
+    this.historyWasCut = read > 0;
+    this.updateCounts();
     if (read === 0) {
       el.hidden = true;
       return;
@@ -153,7 +156,10 @@ export class InboxView {
   updateCounts() {
     const n = this.cards.size;
     this.$('pending-count').textContent = String(n);
-    this.$('empty').hidden = n > 0 || !this.$('loading').hidden;
+    const empty = this.$('empty');
+    empty.hidden = n > 0 || !this.$('loading').hidden;
+    // With the history read cut, older requests may wait unseen.
+    empty.textContent = this.historyWasCut ? 'No request waits among the messages read (see above).' : 'Nothing is waiting for a decision.';
     this.$('resolved-empty').hidden = this.resolvedItems.size > 0;
     this.doc.title = `${n > 0 ? `(${n}) ` : ''}Inbox · Approval inbox`;
   }
@@ -257,7 +263,8 @@ export class InboxView {
     const e = item.entry;
     const by = decidedBy(e);
     const ago = e.at === null ? '' : ` ${formatAgo(now - e.at)}`;
-    const role = e.role ? ` · ${plain(e.role)}` : '';
+    // A quorum's roles are in decidedBy; e.role is the last approver's.
+    const role = e.role && !quorum(e) ? ` · ${plain(e.role)}` : '';
     item.el.querySelector('.summary').textContent = `${e.outcome || 'resolved'}${by}${ago}${role}`;
   }
 
@@ -437,12 +444,20 @@ export class InboxView {
     this.closeForms(c);
     this.setStatus(c, 'Sending…', '');
     this.renderActions(c);
+    const seen = c.request; // what the user decided on
     try {
-      await this.opts.onDecide(c.request, choice);
+      await this.opts.onDecide(seen, choice);
       c.busy = false;
-      this.sent(c.request.key, choice);
+      if (c.request.arguments !== seen.arguments || c.request.argumentsDigest !== seen.argumentsDigest) {
+        // The arguments changed while the decision was on its way: it names
+        // the ones the user saw, so it does not count for these.
+        this.setStatus(c, 'The arguments changed while your decision was being sent: it does not count for the new ones. Review them and decide again.', 'warn');
+        this.renderActions(c);
+        return;
+      }
+      this.sent(seen.key, choice);
     } catch (err) {
-      this.failed(c.request.key, err);
+      this.failed(seen.key, err);
     }
   }
 
@@ -500,7 +515,10 @@ export class InboxView {
     const id = `${c.id}-edit`;
     const pretty = prettyArguments(c.request.arguments);
     const area = h('textarea', { id, class: 'edit-args', rows: String(Math.min(16, pretty.text.split('\n').length + 1)), spellcheck: 'false' });
-    area.value = pretty.text;
+    // Characters that would not show as themselves (a bidi override
+    // reorders the line, a zero-width space is invisible) are JSON \u
+    // escapes in the box, as the CLI's editor gets them: the same values.
+    area.value = escapeHidden(pretty.text);
     const error = h('p', { class: 'error', role: 'alert' });
     const form = h(
       'form',
@@ -549,11 +567,15 @@ function approverList(list) {
 }
 
 // decidedBy names who decided a resolution: every approver of a quorum,
-// or the one who decided.
+// each with their role, or the one who decided.
 function decidedBy(e) {
-  const names = (e.approvedBy || []).map((a) => plain(a.clientId));
-  if (names.length > 1) return ` by ${names.join(', ')}`;
+  if (quorum(e)) return ` by ${approverList(e.approvedBy)}`;
   return e.decidedBy ? ` by ${plain(e.decidedBy)}` : '';
+}
+
+// quorum reports whether more than one approver decided resolution e.
+function quorum(e) {
+  return (e.approvedBy || []).length > 1;
 }
 
 // argumentsSummary is the arguments on one line, cut at 80 characters:
