@@ -528,6 +528,14 @@ func TestInbox(t *testing.T) {
 			return conn.Text == "Signed out: your session ended. Sign in again" && len(c.Buttons) == 0 &&
 				c.ReadOnly == "Read-only: you cannot decide this request, because you are signed out (sign in again to decide)."
 		})
+		// The header no longer says "Signed in as pat" beside a Sign out button.
+		var header struct{ Text string }
+		br.Do(t, "text", map[string]any{"page": "pat-tab", "selector": "#signed-in"}, &header)
+		var logout struct{ N int }
+		br.Do(t, "count", map[string]any{"page": "pat-tab", "selector": "#logout-form:visible"}, &logout)
+		if header.Text != "Signed out" || logout.N != 0 {
+			t.Errorf("pat's signed-out tab: header %q, %d visible Sign out button(s)", header.Text, logout.N)
+		}
 		br.Do(t, "close", map[string]any{"page": "pat-tab"}, nil)
 	})
 
@@ -551,6 +559,15 @@ func TestInbox(t *testing.T) {
 		br.Do(t, "text", map[string]any{"page": "erin", "selector": "#history-cut"}, &cut)
 		if !strings.HasPrefix(cut.Text, "Only the newest 1000 messages of the channel were read, and it has older ones") {
 			t.Errorf("after a flood the page says %q, want that it read only part of the history", cut.Text)
+		}
+		// The inbox probe: the list under that warning said "Nothing is
+		// waiting for a decision." while requests waited unseen.
+		var n struct{ N int }
+		br.Do(t, "count", map[string]any{"page": "erin", "selector": "li.card"}, &n)
+		var empty struct{ Text string }
+		br.Do(t, "text", map[string]any{"page": "erin", "selector": "#empty"}, &empty)
+		if n.N != 0 || empty.Text != "No request waits among the messages read (see above)." {
+			t.Errorf("after a flood: %d cards, the empty list says %q", n.N, empty.Text)
 		}
 	})
 

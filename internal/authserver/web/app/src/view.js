@@ -120,6 +120,11 @@ export class InboxView {
     el.dataset.state = 'signed-out';
     el.replaceChildren('Signed out: your session ended. ', h('a', { href: '/' }, 'Sign in again'));
     this.doc.body.dataset.connection = 'signed-out';
+    // The header no longer claims a session, nor offers to end it.
+    const who = this.$('signed-in');
+    if (who) who.textContent = 'Signed out';
+    const logout = this.$('logout-form');
+    if (logout) logout.hidden = true;
     for (const c of this.cards.values()) this.renderActions(c);
   }
 
