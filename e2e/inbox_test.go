@@ -460,6 +460,46 @@ func TestInbox(t *testing.T) {
 			Extras: map[string]any{workflows.ExtrasHeaders: map[string]any{workflows.HeaderToolCallID: call, workflows.HeaderWorkflowID: wf}}})
 	})
 
+	// The inbox probe: another approver's edit arrived while pat's approval
+	// was on its way; the bridge dropped the approval (it named the old
+	// arguments), but pat's card said "Approval sent" beside the new ones.
+	step("a decision overtaken by new arguments says it does not count for them", func(t *testing.T) {
+		const wf, call = "wf-inbox-stale", "call_stale_1"
+		br.Do(t, "openTab", map[string]any{"page": "pat-slow", "of": "pat"}, nil)
+		defer br.Do(t, "close", map[string]any{"page": "pat-slow"}, nil)
+		br.Do(t, "holdAcks", map[string]any{"page": "pat-slow", "ms": 3000}, nil)
+		br.Do(t, "goto", map[string]any{"page": "pat-slow", "url": base}, nil)
+		br.Do(t, "waitReady", map[string]any{"page": "pat-slow", "timeoutMs": 30000}, nil)
+		now := time.Now().UTC()
+		request := func(revision int, args string) *ably.Message {
+			return agentRequest(wf, call, map[string]any{
+				"tool": "publish_blog_post", "arguments": args, "requiredRole": "publisher", "revision": revision,
+				"requestedAt": now.Format(time.RFC3339Nano), "expiresAt": now.Add(10 * time.Minute).Format(time.RFC3339Nano),
+			})
+		}
+		s.publishAsAgent(t, request(0, `{"title":"Before"}`))
+		readCard(t, br, "pat-slow", call)
+		br.Do(t, "press", map[string]any{"page": "pat-slow", "toolCallId": call, "button": "approve"}, nil)
+		s.publishAsAgent(t, request(1, `{"title":"After"}`)) // while Ably's ACK of the approval is held
+		warnSel := cardSelector(call) + ` .status[data-kind="warn"]`
+		if err := br.Try("waitSelector", map[string]any{"page": "pat-slow", "selector": cardSelector(call) + ` .status[data-kind="ok"]`, "timeoutMs": 6000}, nil); err == nil {
+			var st struct{ Text string }
+			br.Do(t, "text", map[string]any{"page": "pat-slow", "selector": cardSelector(call) + " .status"}, &st)
+			t.Fatalf("the card says %q beside arguments pat did not approve", st.Text)
+		}
+		var st struct{ Text string }
+		br.Do(t, "text", map[string]any{"page": "pat-slow", "selector": warnSel}, &st)
+		if !strings.Contains(st.Text, "does not count for the new ones") {
+			t.Errorf("status %q, want that the decision does not count for the new arguments", st.Text)
+		}
+		if c := readCard(t, br, "pat-slow", call); c.Args == "" || !strings.Contains(c.Args, "After") || !slices.Contains(c.Buttons, "Approve") {
+			t.Errorf("card after the overtaken approval: args %q, buttons %q; want the new arguments and the buttons back", c.Args, c.Buttons)
+		}
+		s.publishAsAgent(t, &ably.Message{Name: workflows.MsgApprovalResolved,
+			Data:   map[string]any{"toolCallId": call, "workflowId": wf, "tool": "publish_blog_post", "outcome": "cancelled", "reason": "test over"},
+			Extras: map[string]any{workflows.ExtrasHeaders: map[string]any{workflows.HeaderToolCallID: call, workflows.HeaderWorkflowID: wf}}})
+	})
+
 	// The inbox probe: the edit box drew a bidi override's line reversed and
 	// hid a zero-width space, where the card marks both. Now the box has
 	// them as JSON \u escapes, as the CLI's editor does.

@@ -334,6 +334,27 @@ const ops = {
     return { errors, status: await sentStatus(page, card) };
   },
 
+  // holdAcks routes the WebSockets the page opens from now on through the
+  // driver, which holds each of Ably's ACK frames (action 1) for ms before
+  // passing it on: a publish stays in flight that long.
+  async holdAcks({ page: name, ms }) {
+    await get(name).routeWebSocket(/.*/, (ws) => {
+      const server = ws.connectToServer();
+      ws.onMessage((m) => server.send(m));
+      server.onMessage((m) => {
+        let action;
+        try {
+          action = JSON.parse(m).action;
+        } catch {
+          // not a JSON protocol message: passed on as it is
+        }
+        if (action === 1) setTimeout(() => ws.send(m), ms);
+        else ws.send(m);
+      });
+    });
+    return {};
+  },
+
   // editBox opens a card's edit form, reads the text its box starts with,
   // and closes the form again.
   async editBox({ page: name, toolCallId }) {
