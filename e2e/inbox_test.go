@@ -289,6 +289,17 @@ func TestInbox(t *testing.T) {
 		if !strings.Contains(r.Text, "rejected by pat") || !strings.Contains(r.Text, reason) {
 			t.Errorf("erin's resolved line %q, want rejected by pat with the reason", r.Text)
 		}
+		// The inbox probe: the focus fell to the page's body once the
+		// buttons went; it stays on the list for the keyboard's next move.
+		br.Do(t, "resolvedText", map[string]any{"page": "pat", "toolCallId": p.ToolCallID, "timeoutMs": 5000}, &r)
+		var focus struct {
+			Tag, ID   string
+			InPending bool
+		}
+		br.Do(t, "focus", map[string]any{"page": "pat"}, &focus)
+		if focus.Tag == "BODY" || !focus.InPending {
+			t.Errorf("after the keyboard rejection the focus is on %s#%s, want the pending list", focus.Tag, focus.ID)
+		}
 	})
 
 	step("quorum, escalation, digest and edits show when the request carries them", func(t *testing.T) {

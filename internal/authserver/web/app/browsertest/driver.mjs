@@ -334,6 +334,14 @@ const ops = {
     return { errors, status: await sentStatus(page, card) };
   },
 
+  // focus describes the element that has the keyboard focus.
+  async focus({ page: name }) {
+    return get(name).evaluate(() => {
+      const el = document.activeElement;
+      return { tag: el ? el.tagName : '', id: el ? el.id : '', inPending: Boolean(el && el.closest('#pending, #pending-title')) };
+    });
+  },
+
   // holdAcks routes the WebSockets the page opens from now on through the
   // driver, which holds each of Ably's ACK frames (action 1) for ms before
   // passing it on: a publish stays in flight that long.

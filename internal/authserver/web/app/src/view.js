@@ -446,9 +446,13 @@ export class InboxView {
   async decide(c, choice) {
     if (c.busy) return;
     c.busy = true;
+    const hadFocus = c.el.contains(this.doc.activeElement);
     this.closeForms(c);
     this.setStatus(c, 'Sending…', '');
     this.renderActions(c);
+    // The button (or form) that had the focus is gone: the focus stays in
+    // the card, and moves on with it when it leaves the page (remove).
+    if (hadFocus && !c.el.contains(this.doc.activeElement)) c.parts.title.focus();
     const seen = c.request; // what the user decided on
     try {
       await this.opts.onDecide(seen, choice);
