@@ -207,6 +207,13 @@ func (a *Activities) PublishApprovalResolved(ctx context.Context, in workflows.A
 	return a.publish(ctx, m, err)
 }
 
+// PublishApprovalIgnored publishes an approval-ignored (see
+// workflows.ApprovalIgnoredData.Message for its id and headers).
+func (a *Activities) PublishApprovalIgnored(ctx context.Context, in workflows.ApprovalIgnoredInput) error {
+	m, err := in.Data.Message(a.idKey)
+	return a.publish(ctx, m, err)
+}
+
 // publish publishes the agent message m, or fails for good with err, the
 // error of building m.
 func (a *Activities) publish(ctx context.Context, m workflows.AgentMessage, err error) error {

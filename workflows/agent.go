@@ -199,6 +199,9 @@ type run struct {
 	// verifiedMsgs that of every decision whose signature was verified.
 	seenMsgs     map[string]bool
 	verifiedMsgs map[string]bool
+	// notices counts the approval-ignored notices published, by approver
+	// clientId and call id.
+	notices map[string]int
 
 	turn     int
 	done     bool
@@ -225,6 +228,7 @@ func newRun(ctx workflow.Context, in AgentInput, wp WorkerPolicy, maxTurns int) 
 		seenCalls:    map[string]bool{},
 		seenMsgs:     map[string]bool{},
 		verifiedMsgs: map[string]bool{},
+		notices:      map[string]int{},
 		audit:        newAuditTrail(),
 	}
 	for _, name := range wp.LocalTools {

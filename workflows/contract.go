@@ -31,6 +31,7 @@ const (
 	ActivityExecuteTool             = "ExecuteTool"
 	ActivityPublishApprovalRequest  = "PublishApprovalRequest"
 	ActivityPublishApprovalResolved = "PublishApprovalResolved"
+	ActivityPublishApprovalIgnored  = "PublishApprovalIgnored"
 
 	// ActivityWorkerPolicy (a local activity) returns the worker's
 	// WorkerPolicy; a run records it in its history at its start.

@@ -62,6 +62,8 @@ func (a *crashActivities) register(w worker.Worker) {
 	w.RegisterActivityWithOptions(a.publish, activity.RegisterOptions{Name: workflows.ActivityPublishApprovalRequest})
 	w.RegisterActivityWithOptions(func(context.Context, workflows.ApprovalResolvedInput) error { return nil },
 		activity.RegisterOptions{Name: workflows.ActivityPublishApprovalResolved})
+	w.RegisterActivityWithOptions(func(context.Context, workflows.ApprovalIgnoredInput) error { return nil },
+		activity.RegisterOptions{Name: workflows.ActivityPublishApprovalIgnored})
 	w.RegisterActivityWithOptions(func(ctx context.Context, d workflows.Decision) (workflows.DecisionVerdict, error) {
 		if err := a.verifier.Verify(d); err != nil {
 			return workflows.DecisionVerdict{Reason: err.Error()}, nil

@@ -79,6 +79,7 @@ type harness struct {
 	toolReqs  []ToolRequest
 	requests  []ApprovalRequestInput
 	resolved  []ApprovalResolvedInput
+	ignored   []ApprovalIgnoredInput
 }
 
 func newHarness(t *testing.T) *harness {
@@ -92,6 +93,7 @@ func newHarness(t *testing.T) *harness {
 	h.env.RegisterActivityWithOptions(h.executeTool, activity.RegisterOptions{Name: ActivityExecuteTool})
 	h.env.RegisterActivityWithOptions(h.publishRequest, activity.RegisterOptions{Name: ActivityPublishApprovalRequest})
 	h.env.RegisterActivityWithOptions(h.publishResolved, activity.RegisterOptions{Name: ActivityPublishApprovalResolved})
+	h.env.RegisterActivityWithOptions(h.publishIgnored, activity.RegisterOptions{Name: ActivityPublishApprovalIgnored})
 	h.env.RegisterActivityWithOptions(h.workerPolicy, activity.RegisterOptions{Name: ActivityWorkerPolicy})
 	h.env.RegisterActivityWithOptions(h.verifyDecision, activity.RegisterOptions{Name: ActivityVerifyDecision})
 	h.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: testWorkflowID})
@@ -208,6 +210,16 @@ func (h *harness) publishResolved(_ context.Context, in ApprovalResolvedInput) e
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.resolved = append(h.resolved, in)
+	return nil
+}
+
+func (h *harness) publishIgnored(_ context.Context, in ApprovalIgnoredInput) error {
+	if _, err := in.Data.Message(bytes.Repeat([]byte{1}, MinMessageIDKeyLen)); err != nil {
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadRequest, nil)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.ignored = append(h.ignored, in)
 	return nil
 }
 

@@ -25,6 +25,10 @@ const (
 	ignoredAlwaysKept     = 3
 	maxIgnoredPerApproval = 20
 	maxIgnoredPerRun      = 200
+	// maxIgnoredNotices bounds the approval-ignored notices of one
+	// approver for one call: a person needs a word or two, a flood gets
+	// no more.
+	maxIgnoredNotices = 3
 )
 
 // clipAudit bounds every string of an audit entry, so that no input can

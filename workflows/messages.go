@@ -28,6 +28,10 @@ const (
 	// MsgApprovalResolved is published by the agent after a decision or an
 	// expiry so approver screens drop the request. data: ApprovalResolvedData.
 	MsgApprovalResolved = "approval-resolved"
+	// MsgApprovalIgnored (added) tells an approver that the run did not
+	// count their decision, and why (ApprovalIgnoredData). A client that
+	// does not know it passes it over.
+	MsgApprovalIgnored = "approval-ignored"
 
 	// DefaultAgentClientID is the Ably clientId the agent publishes with.
 	// Approver clients show only approval-requests from this clientId.
@@ -180,6 +184,30 @@ type ApprovalResolvedData struct {
 	ApprovedBy []Approver `json:"approvedBy,omitempty"`
 }
 
+// ApprovalIgnoredData is data of an approval-ignored: the decision the
+// run did not count, whose it was, and why. Only a verified decision of a
+// call still pending gets one, at most maxIgnoredNotices per approver and
+// call.
+type ApprovalIgnoredData struct {
+	ToolCallID string `json:"toolCallId"`
+	WorkflowID string `json:"workflowId"`
+	Tool       string `json:"tool"`
+	// Approver is the clientId of the decision's approver, Role the role
+	// Ably attached to it.
+	Approver string `json:"approver"`
+	Role     string `json:"role,omitempty"`
+	Decision string `json:"decision"`
+	// AblyMessageID is the id of the approval-response not counted.
+	AblyMessageID string `json:"ablyMessageId"`
+	Reason        string `json:"reason"`
+}
+
+// ApprovalIgnoredInput is the input of ActivityPublishApprovalIgnored,
+// published as ApprovalIgnoredData.Message says.
+type ApprovalIgnoredInput struct {
+	Data ApprovalIgnoredData `json:"data"`
+}
+
 // ApprovalRequestInput is the input of ActivityPublishApprovalRequest,
 // published as ApprovalRequestData.Message says.
 type ApprovalRequestInput struct {
@@ -206,6 +234,7 @@ type AgentMessage struct {
 const (
 	msgKindRequest  = "request"
 	msgKindResolved = "resolved"
+	msgKindIgnored  = "ignored"
 )
 
 // MinMessageIDKeyLen is the least length of the key of AgentMessageID.
@@ -259,6 +288,14 @@ func (d ApprovalRequestData) Message(idKey []byte) (AgentMessage, error) {
 // key (see AgentMessageID).
 func (d ApprovalResolvedData) Message(idKey []byte) (AgentMessage, error) {
 	return agentMessage(idKey, MsgApprovalResolved, msgKindResolved, d.WorkflowID, d.ToolCallID, d)
+}
+
+// Message is the approval-ignored for d; idKey is the agent's message-id
+// key (see AgentMessageID). Its id names the approver and the response
+// not counted, so each response gets at most one.
+func (d ApprovalIgnoredData) Message(idKey []byte) (AgentMessage, error) {
+	kind := msgKindIgnored + "\x00" + d.Approver + "\x00" + d.AblyMessageID
+	return agentMessage(idKey, MsgApprovalIgnored, kind, d.WorkflowID, d.ToolCallID, d)
 }
 
 // agentMessage is the message name of kind about one tool call. Both ids

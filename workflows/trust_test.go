@@ -110,8 +110,10 @@ func TestDecisionIgnoredWhenVerificationFails(t *testing.T) {
 	}
 }
 
-// Junk (unknown calls, low roles, duplicates) is refused before any
-// signature check, so it costs the run no local activity.
+// Junk (unknown calls, duplicates) is refused before any signature check,
+// so it costs the run no local activity. A signed decision of a low role
+// for a pending call is refused before it too, then checked once for its
+// approval-ignored notice (changeIgnoredNotice): a forged one gets none.
 func TestOnlyDecidableDecisionsAreVerified(t *testing.T) {
 	h := newHarness(t)
 	h.model = script(calls(publishCall("call_1")), answer("done"))
@@ -124,8 +126,11 @@ func TestOnlyDecidableDecisionsAreVerified(t *testing.T) {
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.verified != 1 {
-		t.Fatalf("%d signature checks, want 1 (the one decidable decision)", h.verified)
+	if h.verified != 2 {
+		t.Fatalf("%d signature checks, want 2 (the one decidable decision, and eve's for her notice)", h.verified)
+	}
+	if len(h.ignored) != 1 || h.ignored[0].Data.Approver != "eve" || h.ignored[0].Data.AblyMessageID != "u2" {
+		t.Fatalf("approval-ignored notices %+v, want one, to eve about u2", h.ignored)
 	}
 }
 

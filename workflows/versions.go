@@ -100,6 +100,16 @@ const (
 	// run's arguments changes its answer, so read their notes before an
 	// upgrade as for a workflow change.
 	changeLookalikeKeys = "lookalike-keys"
+	// changeIgnoredNotice (version 1), found by the inbox probe of
+	// 2026-12-06: a decision the run ignored (an edit the tool's schema
+	// refuses, a role too low, other arguments seen) left its approver
+	// with "Decision sent" and no word, until the call expired. Since, the
+	// run publishes approval-ignored to the approver (run.noticeIgnored):
+	// two more local-activity markers (ActivityVerifyDecision when the
+	// decision was ignored before its signature was checked, and
+	// ActivityPublishApprovalIgnored) per notice. Asked only for an
+	// ignored decision that gets one, so no other run's history changes.
+	changeIgnoredNotice = "ignored-notice"
 )
 
 // Versions of changeWorkerPolicy.

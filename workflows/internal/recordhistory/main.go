@@ -222,6 +222,7 @@ func (wk *recorderWorker) start() error {
 	w.RegisterActivityWithOptions(fake.ExecuteTool, activity.RegisterOptions{Name: workflows.ActivityExecuteTool})
 	w.RegisterActivityWithOptions(fake.PublishApprovalRequest, activity.RegisterOptions{Name: workflows.ActivityPublishApprovalRequest})
 	w.RegisterActivityWithOptions(fake.PublishApprovalResolved, activity.RegisterOptions{Name: workflows.ActivityPublishApprovalResolved})
+	w.RegisterActivityWithOptions(fake.PublishApprovalIgnored, activity.RegisterOptions{Name: workflows.ActivityPublishApprovalIgnored})
 	w.RegisterActivityWithOptions(fake.WorkerPolicy, activity.RegisterOptions{Name: workflows.ActivityWorkerPolicy})
 	w.RegisterActivityWithOptions(fake.VerifyDecision, activity.RegisterOptions{Name: workflows.ActivityVerifyDecision})
 	if err := w.Start(); err != nil {
@@ -812,6 +813,10 @@ func (f *fakeActivities) PublishApprovalRequest(_ context.Context, in workflows.
 			return temporal.NewApplicationError("ably unreachable", "AblyError")
 		}
 	}
+	return nil
+}
+
+func (f *fakeActivities) PublishApprovalIgnored(context.Context, workflows.ApprovalIgnoredInput) error {
 	return nil
 }
 

@@ -1,0 +1,124 @@
+package workflows
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestIgnoredNotice: a verified decision the run does not count, of a call
+// still pending, gets an approval-ignored to its approver with the reason
+// (the inbox probe: a refused edit left "Decision sent" and no word until
+// the call expired); junk, forgeries, copies and late decisions get none,
+// and one approver gets at most maxIgnoredNotices per call.
+func TestIgnoredNotice(t *testing.T) {
+	type at struct {
+		after  time.Duration
+		d      Decision
+		signed bool
+	}
+	signed := func(after time.Duration, d Decision) at { return at{after, d, true} }
+	tests := []struct {
+		name        string
+		rule        string
+		calls       []string // the model's tool calls (default call_1)
+		decisions   []at
+		wantNotices []string // approver/message id: reason prefix
+	}{
+		{
+			name:        "a role too low",
+			decisions:   []at{signed(time.Minute, approve("call_1", "erin", "editor", "e1")), signed(2*time.Minute, approve("call_1", "pat", "publisher", "p1"))},
+			wantNotices: []string{"erin/e1: insufficient role: editor < publisher"},
+		},
+		{
+			name: "an edit the tool's schema refuses",
+			rule: `{"minRole":"publisher","timeout":"10m","editable":true}`,
+			decisions: []at{
+				signed(time.Minute, edited("pat", "publisher", "p1", `{"title":42}`, originalDigest)),
+				signed(2*time.Minute, approve("call_1", "pat", "publisher", "p2")),
+			},
+			wantNotices: []string{"pat/p1: edited arguments refused"},
+		},
+		{
+			name: "other arguments seen",
+			decisions: []at{
+				signed(time.Minute, Decision{ToolCallID: "call_1", Decision: DecisionApproved, ApproverClientID: "pat", ApproverRole: "publisher", AblyMessageID: "p1", ArgumentsDigest: ArgumentsDigest(`{"title":"Other"}`)}),
+				signed(2*time.Minute, approve("call_1", "pat", "publisher", "p2")),
+			},
+			wantNotices: []string{"pat/p1: the approver saw other arguments"},
+		},
+		{
+			name: "unsigned, forged, unknown call, copy: no notice",
+			decisions: []at{
+				{time.Minute, approve("call_1", "erin", "editor", "e1"), false},
+				{time.Minute, Decision{ToolCallID: "call_1", Decision: DecisionApproved, ApproverClientID: "erin", ApproverRole: "editor", AblyMessageID: "e2", Signature: "Zm9yZ2Vk", KeyID: testKeyID, WorkflowID: testWorkflowID}, false},
+				signed(time.Minute, approve("call_9", "erin", "editor", "e3")),
+				signed(2*time.Minute, approve("call_1", "pat", "publisher", "p1")),
+				signed(2*time.Minute, approve("call_1", "pat", "publisher", "p1")),
+			},
+		},
+		{
+			name:  "after the call is resolved: no notice (the run still waits for another)",
+			calls: []string{"call_1", "call_2"},
+			decisions: []at{
+				signed(time.Minute, approve("call_1", "pat", "publisher", "p1")),
+				signed(time.Minute+time.Second, approve("call_1", "erin", "editor", "e1")),
+				signed(2*time.Minute, approve("call_2", "pat", "publisher", "p2")),
+			},
+		},
+		{
+			name: "at most maxIgnoredNotices per approver and call",
+			decisions: []at{
+				signed(time.Minute, approve("call_1", "erin", "editor", "e1")),
+				signed(time.Minute, approve("call_1", "erin", "editor", "e2")),
+				signed(time.Minute, approve("call_1", "erin", "editor", "e3")),
+				signed(time.Minute, approve("call_1", "erin", "editor", "e4")),
+				signed(time.Minute, approve("call_1", "eve", "editor", "v1")),
+				signed(2*time.Minute, approve("call_1", "pat", "publisher", "p1")),
+			},
+			wantNotices: []string{"erin/e1: insufficient role", "erin/e2: insufficient role", "erin/e3: insufficient role", "eve/v1: insufficient role"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			ids := tt.calls
+			if ids == nil {
+				ids = []string{"call_1"}
+			}
+			var tcs []ToolCall
+			for _, id := range ids {
+				tcs = append(tcs, publishCall(id))
+			}
+			h.model = script(calls(tcs...), answer("done"))
+			for _, a := range tt.decisions {
+				if a.signed {
+					h.decide(a.after, a.d)
+				} else {
+					h.decideRaw(a.after, a.d)
+				}
+			}
+			policy := testPolicy(t)
+			if tt.rule != "" {
+				policy = rulesPolicy(t, tt.rule)
+			}
+			h.run(AgentInput{Policy: policy})
+
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			if len(h.ignored) != len(tt.wantNotices) {
+				t.Fatalf("%d notices %+v, want %q", len(h.ignored), h.ignored, tt.wantNotices)
+			}
+			for i, want := range tt.wantNotices {
+				n := h.ignored[i].Data
+				who, reason, _ := strings.Cut(want, ": ")
+				if n.Approver+"/"+n.AblyMessageID != who || !strings.HasPrefix(n.Reason, reason) {
+					t.Errorf("notice %d = %s/%s %q, want %s %q…", i, n.Approver, n.AblyMessageID, n.Reason, who, reason)
+				}
+				if n.WorkflowID != testWorkflowID || n.ToolCallID != "call_1" || n.Tool != "publish_blog_post" || n.Decision != DecisionApproved {
+					t.Errorf("notice %d names %+v", i, n)
+				}
+			}
+		})
+	}
+}
