@@ -23,9 +23,13 @@ type HistoryRange struct {
 	// MaxMessages bounds the messages read, newest first, kept or not.
 	MaxMessages int
 	// Keep, when set, says which messages to return. It is asked once per
-	// message, newest first, as each page arrives; the others are dropped
-	// at once, so they hold no memory however many there are.
+	// message, newest first (oldest first with Forwards), as each page
+	// arrives; the others are dropped at once, so they hold no memory
+	// however many there are.
 	Keep func(*ably.Message) bool
+	// Forwards reads oldest first, from Since on (HistorySince only):
+	// MaxMessages then cuts the newest off, not the oldest.
+	Forwards bool
 }
 
 // HistoryUntilAttach returns the messages published before the channel's
@@ -33,6 +37,9 @@ type HistoryRange struct {
 // it read all of them (false when MaxMessages cut the read). The channel
 // must be attached.
 func HistoryUntilAttach(ctx context.Context, ch *ably.RealtimeChannel, r HistoryRange) ([]*ably.Message, bool, error) {
+	if r.Forwards {
+		return nil, false, fmt.Errorf("history until attach reads newest first only")
+	}
 	req, err := ch.HistoryUntilAttach(r.options()...)
 	if err != nil {
 		return nil, false, fmt.Errorf("history: %w", err)
@@ -47,10 +54,14 @@ func HistorySince(ctx context.Context, ch *ably.RealtimeChannel, r HistoryRange)
 	return r.read(ctx, ch.History(r.options()...))
 }
 
-// options are the history request's: newest first, pages of r.PageSize,
-// back to r.Since.
+// options are the history request's: newest first (oldest first with
+// Forwards), pages of r.PageSize, back to (from) r.Since.
 func (r HistoryRange) options() []ably.HistoryOption {
-	opts := []ably.HistoryOption{ably.HistoryWithLimit(r.PageSize), ably.HistoryWithDirection(ably.Backwards)}
+	dir := ably.Backwards
+	if r.Forwards {
+		dir = ably.Forwards
+	}
+	opts := []ably.HistoryOption{ably.HistoryWithLimit(r.PageSize), ably.HistoryWithDirection(dir)}
 	if !r.Since.IsZero() {
 		opts = append(opts, ably.HistoryWithStart(r.Since))
 	}
@@ -85,7 +96,9 @@ func (r HistoryRange) read(ctx context.Context, req ably.HistoryRequest) ([]*abl
 		complete = !res.HasNext(pctx)
 		cancel()
 	}
-	slices.Reverse(out)
+	if !r.Forwards {
+		slices.Reverse(out)
+	}
 	return out, complete, nil
 }
 

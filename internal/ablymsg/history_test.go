@@ -130,6 +130,14 @@ func TestHistorySince(t *testing.T) {
 	if want := []string{"before-attach", "after-attach-1", "after-attach-2"}; !slices.Equal(names(msgs), want) || !complete {
 		t.Errorf("HistorySince = %q complete=%v, want %q complete=true", names(msgs), complete, want)
 	}
+	fwd := HistoryRange{PageSize: 2, MaxMessages: 2, Forwards: true}
+	msgs, complete, err = HistorySince(t.Context(), ch, fwd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"before-attach", "after-attach-1"}; !slices.Equal(names(msgs), want) || complete {
+		t.Errorf("HistorySince forwards, 2 at most = %q complete=%v, want %q complete=false (the newest cut off)", names(msgs), complete, want)
+	}
 	msgs, _, err = HistoryUntilAttach(t.Context(), ch, r)
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ably/ably-go/ably"
@@ -37,6 +38,10 @@ type Config struct {
 	// HistoryPageSize is the history page limit of the catch-up. Default
 	// 1000.
 	HistoryPageSize int
+	// GapReadMax bounds the messages one replay of dropped live responses
+	// reads (replayGap; default DefaultGapReadMax); the next replay goes
+	// on from the last one read.
+	GapReadMax int
 	// MaxCatchUp bounds the messages one catch-up reads (default
 	// 1,000,000); the catch-up reads back to the oldest pending run's
 	// start, so this is only a guard against a runaway channel.
@@ -90,6 +95,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.HistoryPageSize <= 0 {
 		c.HistoryPageSize = 1000
+	}
+	if c.GapReadMax <= 0 {
+		c.GapReadMax = DefaultGapReadMax
 	}
 	if c.MaxCatchUp <= 0 {
 		c.MaxCatchUp = 1_000_000
@@ -204,6 +212,7 @@ type runner struct {
 	parkedBy map[string]int  // how many of parked each publisher clientId has
 	recent   *seen           // recentKey of messages already handled by this process
 	gapFrom  time.Time       // publish time of the first live response dropped for want of room since the last replayGap; zero when none
+	inShards atomic.Int64    // live responses handed to a shard and not yet handled
 }
 
 func notify(c chan struct{}) {
@@ -251,6 +260,7 @@ func (b *runner) run(ctx context.Context) error {
 					return
 				case m := <-shard:
 					b.handle(ctx, m)
+					b.inShards.Add(-1)
 				}
 			}
 		})
@@ -321,7 +331,7 @@ func (b *runner) run(ctx context.Context) error {
 // is liveBuffer messages behind, or half that and the publisher has its
 // share waiting (one approver's flood), the live response is dropped with
 // an error log and not remembered as handled. One dropped for want of room
-// is replayed from the channel's history once the buffer has room again
+// is replayed from the channel's history once the bridge has caught up
 // (replayGap); one dropped for its publisher's share, by the history
 // catch-up that runs after every attach without continuity (and after a
 // restart). The workflow deduplicates by Ably message id.
@@ -369,9 +379,11 @@ func (b *runner) dispatch(ctx context.Context, m *ably.Message) {
 	if id, ok := headers[workflows.HeaderToolCallID].(string); ok {
 		h.Write([]byte(id))
 	}
+	b.inShards.Add(1)
 	select {
 	case b.shards[h.Sum32()%uint32(len(b.shards))] <- m:
 	case <-ctx.Done():
+		b.inShards.Add(-1)
 	}
 }
 

@@ -30,11 +30,14 @@
 // rate limit (PreLimit, checked before any Temporal call, or RateLimit) or
 // hit by a temporary failure goes to a bounded retry queue, of which each
 // publisher holds at most a tenth once it is half full (so one approver's
-// flood costs that approver's messages, not the others'); one dropped
-// because that queue, the publisher's share or the live buffer is full is
-// logged as an error and
-// not remembered as handled, so the catch-up after the next attach
-// without continuity (or restart) replays it. A catch-up reads the history
+// flood costs that approver's messages, not the others'). The live buffer
+// in front of the handlers is shared the same way (live.go). A live
+// response dropped because that buffer is full is replayed from the
+// channel's history once the bridge has caught up (gap.go, a bounded read
+// per pass); one dropped because the retry queue is full, or for its
+// publisher's share of either, is logged as an error and not remembered
+// as handled, so the catch-up after the next attach without continuity
+// (or restart) replays it. A catch-up reads the history
 // back to the oldest pending run's start and keeps, as each page arrives,
 // only what it replays (catchUpFilter), so a flood of junk costs it no
 // memory. Every string it copies into

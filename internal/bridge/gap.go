@@ -14,15 +14,26 @@ import (
 // delivers messages.
 const gapMargin = 5 * time.Second
 
+// gapMaxAge bounds how far back a replay starts: a publish time older than
+// this (a clock far off) counts as this old.
+const gapMaxAge = 10 * time.Minute
+
+// DefaultGapReadMax is Config.GapReadMax's default.
+const DefaultGapReadMax = 10 * liveBuffer
+
 // noteGap records that live response m was dropped because the live
 // buffer was full (not for its publisher's share: a flood's own messages
 // wait for the catch-up after the next reattach or restart): replayGap
 // then reads the channel's history from its publish time. It is safe for
 // concurrent use.
 func (b *runner) noteGap(m *ably.Message) {
-	at := time.Now()
+	now := time.Now()
+	at := now
 	if m.Timestamp > 0 {
 		at = time.UnixMilli(m.Timestamp)
+	}
+	if oldest := now.Add(-gapMaxAge); at.Before(oldest) {
+		at = oldest
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -32,14 +43,19 @@ func (b *runner) noteGap(m *ably.Message) {
 }
 
 // replayGap forwards the live responses dropped for want of room, once the
-// bridge has caught up (nothing waits in the live buffer or the shards,
-// so that it does not forward a response a shard is about to): it reads the channel's history
-// from the first one's publish time to the newest message, and handles it
-// as a catch-up does (the responses this process handled already are
-// passed over; the workflow deduplicates by Ably message id). Without it a
-// dropped decision, which its approver saw as sent, waited for the next
-// reattach or restart, and its call could expire meanwhile. A read that
-// fails is tried again at the next call. It runs on the handling loop.
+// bridge has caught up (nothing waits in the live buffer or for a shard,
+// and no shard is handling one, so that it does not forward a response a
+// shard is about to): it reads the channel's history oldest first from
+// the first one's publish time, at most Config.GapReadMax messages (the next call
+// goes on from the last one read), and handles it as a catch-up does (the
+// responses this process handled already are passed over; the workflow
+// deduplicates by Ably message id). Without it a dropped decision, which
+// its approver saw as sent, waited for the next reattach or restart, and
+// its call could expire meanwhile. A replayed response comes after the
+// same approver's later ones that were not dropped: of one approver's
+// decisions of one call, the workflow then counts the later first. A read
+// that fails is tried again at the next call. It runs on the handling
+// loop.
 func (b *runner) replayGap(ctx context.Context) {
 	b.mu.Lock()
 	from := b.gapFrom
@@ -49,9 +65,14 @@ func (b *runner) replayGap(ctx context.Context) {
 	}
 	b.gapFrom = time.Time{}
 	b.mu.Unlock()
-	keep := newCatchUpFilter(b.cfg.AgentClientID, maxCatchUpPerApprover)
+	filter := newCatchUpFilter(b.cfg.AgentClientID, maxCatchUpPerApprover)
+	var last int64 // publish time of the last message read
+	keep := func(m *ably.Message) bool {
+		last = m.Timestamp
+		return filter.keep(m)
+	}
 	msgs, complete, err := ablymsg.HistorySince(ctx, b.ch, ablymsg.HistoryRange{
-		Since: from.Add(-gapMargin), PageSize: b.cfg.HistoryPageSize, MaxMessages: b.cfg.MaxCatchUp, Keep: keep.keep,
+		Since: from.Add(-gapMargin), PageSize: b.cfg.HistoryPageSize, MaxMessages: b.cfg.GapReadMax, Keep: keep, Forwards: true,
 	})
 	if err != nil {
 		if ctx.Err() == nil {
@@ -60,11 +81,15 @@ func (b *runner) replayGap(ctx context.Context) {
 		}
 		return
 	}
-	if !complete {
-		b.log.Error("replay of dropped live approval-responses cut: more messages since the first dropped one than the bridge reads at once",
-			"since", from, "kept", len(msgs), "max", b.cfg.MaxCatchUp)
+	if !complete && last > 0 {
+		b.log.Warn("replay of dropped live approval-responses goes on at the next pass: more messages since the first dropped one than one pass reads",
+			"since", from, "max", b.cfg.GapReadMax)
+		// The next pass reads from the last message read on, not
+		// gapMargin before it: with more than a pass's worth of messages
+		// in gapMargin it would read the same ones again.
+		b.noteGap(&ably.Message{Timestamp: last + gapMargin.Milliseconds()})
 	}
-	for _, who := range keep.capped() {
+	for _, who := range filter.capped() {
 		b.log.Error("replay of dropped live approval-responses: an approver published more approval-responses since the first dropped one than the bridge replays per approver; their oldest ones are not replayed",
 			"clientId", who, "max", maxCatchUpPerApprover)
 	}
@@ -73,9 +98,9 @@ func (b *runner) replayGap(ctx context.Context) {
 }
 
 // caughtUp reports whether no live response waits in the live buffer or
-// for a shard.
+// for a shard, and no shard is handling one.
 func (b *runner) caughtUp() bool {
-	if len(b.live.ch) > 0 {
+	if len(b.live.ch) > 0 || b.inShards.Load() > 0 {
 		return false
 	}
 	for _, s := range b.shards {

@@ -29,6 +29,7 @@ func TestBridgeReplaysLiveResponsesDroppedForRoom(t *testing.T) {
 	logs := startBridge(t, ac, f, func(c *Config) {
 		c.Concurrency = 1
 		c.RetryEvery = 100 * time.Millisecond
+		c.GapReadMax = 300 // several passes, each going on from the last
 	})
 	testutil.Eventually(t, 15*time.Second, "the first catch-up", func() bool { return strings.Contains(logs(), "catch-up done") })
 
@@ -64,7 +65,7 @@ func TestBridgeReplaysLiveResponsesDroppedForRoom(t *testing.T) {
 	if len(forwarded) != approvers*each || len(f.sent()) != approvers*each {
 		t.Errorf("%d signals for %d distinct decisions, want %d of each", len(f.sent()), len(forwarded), approvers*each)
 	}
-	if !strings.Contains(logs(), "dropped live approval-responses replayed from history") {
-		t.Errorf("no replay logged")
+	if !strings.Contains(logs(), "dropped live approval-responses replayed from history") || !strings.Contains(logs(), "goes on at the next pass") {
+		t.Errorf("no replay in several passes logged")
 	}
 }

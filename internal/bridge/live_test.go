@@ -12,16 +12,22 @@ import (
 // in half a second and then pat approved; the live buffer was full of
 // erin's messages, pat's decision was dropped, nothing replayed it (no
 // reattach followed) and the call expired. Now, once the buffer is half
-// full, each approver may have at most liveShare messages waiting in it:
-// erin's flood drops erin's messages, and pat's decision waits its turn.
+// full, an approver with liveShare messages or more waiting, and half of
+// all that wait, gets no more in: erin's flood drops erin's messages, and
+// pat's burst waits its turn.
 func TestEnqueueFloodDropsTheFloodersMessagesOnly(t *testing.T) {
 	b, logs := testRunner(t, &Handler{}, 10)
 	const flood = 2 * liveBuffer
 	for i := range flood {
 		b.enqueue(msgFrom("erin", i))
 	}
+	// pat approves 200 requests from a list in one burst, during erin's
+	// flood: every one gets in.
 	pat := msgFrom("pat", 0)
 	b.enqueue(pat)
+	for i := 1; i < 200; i++ {
+		b.enqueue(msgFrom("pat", i))
+	}
 	// Other approvers, one decision each, fill the rest of the buffer.
 	others := 0
 	for i := 0; len(b.live.ch) < liveBuffer; i++ {
@@ -38,8 +44,8 @@ func TestEnqueueFloodDropsTheFloodersMessagesOnly(t *testing.T) {
 		queued[m.ClientID]++
 		gotPat = gotPat || m == pat
 	}
-	if !gotPat {
-		t.Fatalf("pat's decision was dropped behind erin's flood; queued %d of erin's", queued["erin"])
+	if !gotPat || queued["pat"] != 200 {
+		t.Fatalf("%d of pat's 200 decisions queued behind erin's flood (%d of erin's)", queued["pat"], queued["erin"])
 	}
 	if want := liveBuffer / 2; queued["erin"] != want {
 		t.Errorf("%d of erin's messages queued, want %d (up to half the buffer, then her share is spent)", queued["erin"], want)
@@ -69,9 +75,12 @@ func TestLiveQueueOffer(t *testing.T) {
 	}{
 		{name: "an empty buffer takes anyone's", offer: "pat", wantWhy: ""},
 		{name: "under half full, an approver may go past its share", fill: map[string]int{"erin": liveShare + 50}, offer: "erin", wantWhy: ""},
-		{name: "half full, an approver with its share waiting is refused", fill: map[string]int{"erin": liveBuffer / 2}, offer: "erin", wantWhy: liveShared},
+		{name: "half full, all of it one approver's: refused", fill: map[string]int{"erin": liveBuffer / 2}, offer: "erin", wantWhy: liveShared},
 		{name: "half full, another approver is taken", fill: map[string]int{"erin": liveBuffer / 2}, offer: "pat", wantWhy: ""},
-		{name: "half full, an approver under its share is taken", fill: map[string]int{"erin": liveBuffer/2 - liveShare + 1, "pat": liveShare - 1}, offer: "pat", wantWhy: ""},
+		{name: "half full, under its share: taken", fill: map[string]int{"erin": liveBuffer/2 - liveShare + 1, "pat": liveShare - 1}, offer: "pat", wantWhy: ""},
+		{name: "half full, past its share with less than half of what waits: taken (a burst beside a flood)", fill: map[string]int{"erin": liveBuffer/2 - 212, "pat": 212}, offer: "pat", wantWhy: ""},
+		{name: "half full, past its share with exactly half of what waits: refused", fill: map[string]int{"erin": liveBuffer / 4, "pat": liveBuffer / 4}, offer: "pat", wantWhy: liveShared},
+		{name: "half full, past its share with more than half: refused", fill: map[string]int{"erin": liveBuffer/4 - 1, "pat": liveBuffer/4 + 1}, offer: "pat", wantWhy: liveShared},
 		{name: "full, anyone is refused", fill: map[string]int{"erin": liveBuffer / 2, "pat": liveBuffer / 2}, offer: "ada", wantWhy: liveFull},
 	}
 	for _, tt := range tests {
