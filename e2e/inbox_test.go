@@ -527,6 +527,13 @@ func TestInbox(t *testing.T) {
 		if want := `"title": "Safe\u202etxt.exe\u200b zero width"`; !strings.Contains(box.Value, want) || strings.ContainsAny(box.Value, "\u202e\u200b") {
 			t.Errorf("edit box %q, want %s with the escapes and no raw hidden character", box.Value, want)
 		}
+		// Saved as the box has it, escapes and all, nothing changed (the
+		// review found it sent as an edit of different bytes).
+		var edit struct{ Errors []string }
+		br.Do(t, "editAndApprove", map[string]any{"page": "pat", "toolCallId": call, "attempts": []string{box.Value, `{"title":"Safe"}`}}, &edit)
+		if len(edit.Errors) != 1 || !strings.HasPrefix(edit.Errors[0], "You changed nothing") {
+			t.Errorf("saving the box unchanged: %q, want You changed nothing", edit.Errors)
+		}
 		s.publishAsAgent(t, &ably.Message{Name: workflows.MsgApprovalResolved,
 			Data:   map[string]any{"toolCallId": call, "workflowId": wf, "tool": "publish_blog_post", "outcome": "cancelled", "reason": "test over"},
 			Extras: map[string]any{workflows.ExtrasHeaders: map[string]any{workflows.HeaderToolCallID: call, workflows.HeaderWorkflowID: wf}}})

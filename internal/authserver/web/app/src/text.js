@@ -3,8 +3,10 @@
 
 // Characters that do not show as themselves: controls, format characters
 // (bidi overrides, zero-width joiners), private-use, unassigned and lone
-// surrogates, line and paragraph separators, and spaces other than U+0020.
-const HIDDEN = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{Zl}\p{Zp}\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]/u;
+// surrogates, line and paragraph separators, spaces other than U+0020, and
+// the other default-ignorable ones (variation selectors, a Hangul filler),
+// as the CLI's editor escapes them.
+const HIDDEN = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]/u;
 const HIDDEN_G = new RegExp(HIDDEN.source, 'gu');
 
 // codePoint returns "U+202E" for a one-character string.

@@ -50,6 +50,7 @@ test('escapeHidden writes hidden characters as JSON escapes, the values unchange
     ['{"name": "Jean\u00a0Dupont"}', '{"name": "Jean\\u00a0Dupont"}'],
     ['{"private": "\u{F0000}"}', '{"private": "\\udb80\\udc00"}'],
     ['{"ok": "é ü 東京 🙂"}', '{"ok": "é ü 東京 🙂"}'],
+    ['{"filler": "a\u3164b\uFE0F"}', '{"filler": "a\\u3164b\\ufe0f"}'],
   ];
   for (const [json, want] of cases) {
     const got = escapeHidden(json);

@@ -16,6 +16,10 @@ const MAX_RESOLVED_SHOWN = 20;
 // agent has not answered, and offers the buttons again.
 const NO_ANSWER_MS = 15000;
 
+// SLOW_SEND_MS is how long a decision may wait for Ably's acknowledgement
+// before the card says it may go out later.
+const SLOW_SEND_MS = 5000;
+
 const CONNECTION_TEXT = {
   initialized: 'Connecting…',
   connecting: 'Connecting…',
@@ -64,15 +68,15 @@ function setShown(el, s, keepNewlines = false) {
 // prettyArguments returns the arguments re-indented, and a warning when
 // they are not JSON or hold duplicate keys.
 function prettyArguments(args) {
-  if (args.trim() === '') return { text: '(none)', warning: '' };
+  if (args.trim() === '') return { text: '(none)', warning: '', json: false };
   try {
     const { text, duplicates } = indent(args);
     const warning = duplicates.length
       ? `These arguments repeat the key${duplicates.length > 1 ? 's' : ''} ${duplicates.map((d) => JSON.stringify(plain(d))).join(', ')}: every occurrence is shown, but a tool may read only one of them.`
       : '';
-    return { text, warning };
+    return { text, warning, json: true };
   } catch (err) {
-    return { text: args, warning: `These arguments are not valid JSON (${err.message}); they are shown as sent.` };
+    return { text: args, warning: `These arguments are not valid JSON (${err.message}); they are shown as sent.`, json: false };
   }
 }
 
@@ -146,7 +150,7 @@ export class InboxView {
 
   // setRole shows the role the user's token carries (display only).
   setRole(role) {
-    if (!role || role === this.role) return;
+    if (this.ended || !role || role === this.role) return;
     this.role = role;
     this.$('my-role').textContent = plain(role);
     for (const c of this.cards.values()) this.renderActions(c);
@@ -454,8 +458,15 @@ export class InboxView {
     // the card, and moves on with it when it leaves the page (remove).
     if (hadFocus && !c.el.contains(this.doc.activeElement)) c.parts.title.focus();
     const seen = c.request; // what the user decided on
+    // ably-js keeps a message it sent but Ably has not acknowledged, and
+    // sends it again once a lost connection is back: say so when that takes
+    // long, rather than "Sending…" for ever.
+    const slow = setTimeout(() => {
+      if (c.busy) this.setStatus(c, 'Still sending: the connection may be down. Your decision goes out when it is back, and counts only for the arguments you saw.', 'warn');
+    }, SLOW_SEND_MS);
     try {
       await this.opts.onDecide(seen, choice);
+      clearTimeout(slow);
       c.busy = false;
       if (c.request.arguments !== seen.arguments || c.request.argumentsDigest !== seen.argumentsDigest) {
         // The arguments changed while the decision was on its way: it names
@@ -466,6 +477,7 @@ export class InboxView {
       }
       this.sent(seen.key, choice);
     } catch (err) {
+      clearTimeout(slow);
       this.failed(seen.key, err);
     }
   }
@@ -527,7 +539,9 @@ export class InboxView {
     // Characters that would not show as themselves (a bidi override
     // reorders the line, a zero-width space is invisible) are JSON \u
     // escapes in the box, as the CLI's editor gets them: the same values.
-    area.value = escapeHidden(pretty.text);
+    // Only in JSON, where each is inside a string.
+    area.value = pretty.json ? escapeHidden(pretty.text) : pretty.text;
+    const initial = area.value;
     const error = h('p', { class: 'error', role: 'alert' });
     const form = h(
       'form',
@@ -554,13 +568,16 @@ export class InboxView {
         error.textContent = `Each key may appear once: ${edited.duplicates.map((d) => JSON.stringify(plain(d))).join(', ')} repeats.`;
         return;
       }
-      let original = '';
-      try {
-        original = compact(c.request.arguments).text;
-      } catch {
-        // the original is not JSON: any valid edit differs
-      }
-      if (edited.text === original) {
+      // Saved as the box first had it (escapes and all) or as the agent
+      // sent it: nothing changed.
+      const unchanged = [initial, c.request.arguments].some((text) => {
+        try {
+          return compact(text).text === edited.text;
+        } catch {
+          return false; // not JSON: any valid edit differs
+        }
+      });
+      if (unchanged) {
         error.textContent = 'You changed nothing: use Approve instead.';
         return;
       }
