@@ -511,6 +511,42 @@ func TestInbox(t *testing.T) {
 			Extras: map[string]any{workflows.ExtrasHeaders: map[string]any{workflows.HeaderToolCallID: call, workflows.HeaderWorkflowID: wf}}})
 	})
 
+	// The inbox probe: a decision the agent refused (an edit of the wrong
+	// type) left the card at "sent" and then "may still be counting it".
+	// The agent now says so (approval-ignored, to the approver); the page
+	// shows it on the card and offers the buttons again. Another
+	// approver's notice is not shown.
+	step("a decision the agent did not count says why", func(t *testing.T) {
+		const wf, call = "wf-inbox-notcounted", "call_notcounted_1"
+		now := time.Now().UTC()
+		s.publishAsAgent(t, agentRequest(wf, call, map[string]any{
+			"tool": "publish_blog_post", "arguments": `{"title":"Counted?"}`, "requiredRole": "publisher",
+			"requestedAt": now.Format(time.RFC3339Nano), "expiresAt": now.Add(10 * time.Minute).Format(time.RFC3339Nano),
+		}))
+		readCard(t, br, "pat", call)
+		readCard(t, br, "ada", call)
+		notice := func(approver string) *ably.Message {
+			return &ably.Message{Name: workflows.MsgApprovalIgnored,
+				Data: map[string]any{"toolCallId": call, "workflowId": wf, "tool": "publish_blog_post", "approver": approver,
+					"decision": "approved", "ablyMessageId": "x:0", "reason": "edited arguments refused: title: want string, got number"},
+				Extras: map[string]any{workflows.ExtrasHeaders: map[string]any{workflows.HeaderToolCallID: call, workflows.HeaderWorkflowID: wf}}}
+		}
+		s.publishAsAgent(t, notice("pat"))
+		errSel := cardSelector(call) + ` .status[data-kind="error"]`
+		br.Do(t, "waitSelector", map[string]any{"page": "pat", "selector": errSel, "timeoutMs": 10000}, nil)
+		var st struct{ Text string }
+		br.Do(t, "text", map[string]any{"page": "pat", "selector": errSel}, &st)
+		if st.Text != "The agent did not count your decision: edited arguments refused: title: want string, got number. You can decide again." {
+			t.Errorf("pat's card: %q", st.Text)
+		}
+		if c := readCard(t, br, "ada", call); c.Status != "" {
+			t.Errorf("ada's card shows pat's notice: %q", c.Status)
+		}
+		s.publishAsAgent(t, &ably.Message{Name: workflows.MsgApprovalResolved,
+			Data:   map[string]any{"toolCallId": call, "workflowId": wf, "tool": "publish_blog_post", "outcome": "cancelled", "reason": "test over"},
+			Extras: map[string]any{workflows.ExtrasHeaders: map[string]any{workflows.HeaderToolCallID: call, workflows.HeaderWorkflowID: wf}}})
+	})
+
 	// The inbox probe: the edit box drew a bidi override's line reversed and
 	// hid a zero-width space, where the card marks both. Now the box has
 	// them as JSON \u escapes, as the CLI's editor does.

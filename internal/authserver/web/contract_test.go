@@ -25,6 +25,7 @@ func TestContractMirrorsWorkflows(t *testing.T) {
 		"MSG_REQUEST":          quote(workflows.MsgApprovalRequest),
 		"MSG_RESPONSE":         quote(workflows.MsgApprovalResponse),
 		"MSG_RESOLVED":         quote(workflows.MsgApprovalResolved),
+		"MSG_IGNORED":          quote(workflows.MsgApprovalIgnored),
 		"EXTRAS_HEADERS":       quote(workflows.ExtrasHeaders),
 		"HEADER_TOOL_CALL_ID":  quote(workflows.HeaderToolCallID),
 		"HEADER_WORKFLOW_ID":   quote(workflows.HeaderWorkflowID),

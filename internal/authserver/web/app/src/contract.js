@@ -8,6 +8,7 @@
 export const MSG_REQUEST = 'approval-request';
 export const MSG_RESPONSE = 'approval-response';
 export const MSG_RESOLVED = 'approval-resolved';
+export const MSG_IGNORED = 'approval-ignored';
 
 export const EXTRAS_HEADERS = 'headers';
 export const HEADER_TOOL_CALL_ID = 'toolCallId';

@@ -14,7 +14,7 @@ import { connect } from './channel.js';
 import { readConfig } from './config.js';
 import { OUTCOME_EXPIRED } from './contract.js';
 import { responseMessage } from './decision.js';
-import { EV_IGNORED, EV_REQUEST, EV_RESOLVED, EV_UPDATED, Pending } from './pending.js';
+import { EV_IGNORED, EV_NOT_COUNTED, EV_REQUEST, EV_RESOLVED, EV_UPDATED, Pending } from './pending.js';
 import { InboxView } from './view.js';
 
 // The tabs of one browser tell each other about a sign-out on this
@@ -79,6 +79,11 @@ function start() {
         break;
       case EV_IGNORED:
         if (ev.previous) view.remove(ev.previous.key);
+        break;
+      case EV_NOT_COUNTED:
+        // Only this user's own decision; not once a later one of theirs
+        // counted.
+        if (ev.notice.approver === cfg.user && !ev.request.approvedBy.some((a) => a.clientId === cfg.user)) view.notCounted(ev.notice);
         break;
     }
   };

@@ -21,6 +21,7 @@ import {
   HEADER_WORKFLOW_ID,
   MAX_TOOL_CALL_ID_LEN,
   MAX_WORKFLOW_ID_LEN,
+  MSG_IGNORED,
   MSG_REQUEST,
   MSG_RESOLVED,
 } from './contract.js';
@@ -30,6 +31,9 @@ export const EV_IGNORED = 'ignored';
 export const EV_REQUEST = 'request';
 export const EV_UPDATED = 'updated';
 export const EV_RESOLVED = 'resolved';
+// EV_NOT_COUNTED: the agent did not count a decision on a pending request
+// (approval-ignored), and says why.
+export const EV_NOT_COUNTED = 'not-counted';
 
 // MAX_RESOLVED is how many resolutions are remembered (the newest).
 export const MAX_RESOLVED = 10000;
@@ -177,6 +181,25 @@ export function decodeResolved(m) {
   };
 }
 
+// decodeIgnored reads an approval-ignored: whose decision on which call
+// the agent did not count, and why.
+export function decodeIgnored(m) {
+  const d = dataOf(m);
+  const { toolCallId, workflowId } = ids(d, headersOf(m));
+  const approver = str(d.approver, 128);
+  if (!approver) throw new Error('no approver');
+  return {
+    key: keyOf(workflowId, toolCallId),
+    toolCallId,
+    workflowId,
+    tool: str(d.tool, 256),
+    approver,
+    decision: str(d.decision, 32),
+    reason: str(d.reason, 2048),
+    at: Number.isFinite(m.timestamp) ? m.timestamp : null,
+  };
+}
+
 export class Pending {
   // agentClientId is the only publisher trusted; now is the clock (ms).
   constructor(agentClientId, now = () => Date.now()) {
@@ -189,13 +212,14 @@ export class Pending {
   // apply feeds one message, in publication order, and says what it did:
   // {kind, request, previous, resolved, wasPending, reason}.
   apply(m) {
-    if (!m || (m.name !== MSG_REQUEST && m.name !== MSG_RESOLVED)) {
+    if (!m || (m.name !== MSG_REQUEST && m.name !== MSG_RESOLVED && m.name !== MSG_IGNORED)) {
       return { kind: EV_IGNORED, reason: `not a request or resolution: ${m && m.name}` };
     }
     if (m.clientId !== this.agent) {
       return { kind: EV_IGNORED, reason: `${m.name} from ${JSON.stringify(m.clientId)}, not from the agent ${JSON.stringify(this.agent)}` };
     }
     if (m.name === MSG_RESOLVED) return this.applyResolved(m);
+    if (m.name === MSG_IGNORED) return this.applyIgnored(m);
     let r;
     try {
       r = decodeRequest(m);
@@ -216,6 +240,20 @@ export class Pending {
     }
     this.reqs.set(r.key, r);
     return { kind: previous ? EV_UPDATED : EV_REQUEST, request: r, previous };
+  }
+
+  // applyIgnored reports a decision the agent did not count, of a request
+  // still pending (for one resolved since, the resolution says enough).
+  applyIgnored(m) {
+    let n;
+    try {
+      n = decodeIgnored(m);
+    } catch (err) {
+      return { kind: EV_IGNORED, reason: `bad approval-ignored: ${err.message}` };
+    }
+    const request = this.reqs.get(n.key);
+    if (!request) return { kind: EV_IGNORED, reason: 'not pending' };
+    return { kind: EV_NOT_COUNTED, notice: n, request };
   }
 
   applyResolved(m) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
-import { EV_IGNORED, EV_REQUEST, EV_RESOLVED, EV_UPDATED, keyOf, MAX_RESOLVED, Pending } from './pending.js';
+import { EV_IGNORED, EV_NOT_COUNTED, EV_REQUEST, EV_RESOLVED, EV_UPDATED, keyOf, MAX_RESOLVED, Pending } from './pending.js';
 
 const AGENT = 'hitl:agent';
 const digestOf = (args) => 'sha256:' + createHash('sha256').update(args, 'utf8').digest('hex');
@@ -195,4 +195,19 @@ test('resolutions remembered are bounded', () => {
   for (let i = 0; i < MAX_RESOLVED + 5; i++) p.apply(resolved({ toolCallId: `call_${i}` }));
   assert.equal(p.resolved.size, MAX_RESOLVED);
   assert.equal(p.resolved.has(keyOf('wf-1', 'call_0')), false);
+});
+
+test('approval-ignored of a pending request, from the agent only', () => {
+  const p = new Pending(AGENT, () => T0);
+  const ignored = (clientId, data) => ({ name: 'approval-ignored', clientId, data, extras: { headers: { toolCallId: data.toolCallId, workflowId: data.workflowId } } });
+  const notice = { toolCallId: 'call_1', workflowId: 'wf-1', tool: 'publish_blog_post', approver: 'pat', decision: 'approved', reason: 'edited arguments refused: title: want string' };
+  assert.equal(p.apply(ignored(AGENT, notice)).kind, EV_IGNORED, 'no request pending yet');
+  p.apply(request());
+  assert.equal(p.apply(ignored('mallory', notice)).kind, EV_IGNORED, 'not from the agent');
+  assert.equal(p.apply(ignored(AGENT, { ...notice, approver: '' })).kind, EV_IGNORED, 'no approver');
+  const ev = p.apply(ignored(AGENT, notice));
+  assert.equal(ev.kind, EV_NOT_COUNTED);
+  assert.equal(ev.notice.approver, 'pat');
+  assert.equal(ev.notice.reason, notice.reason);
+  assert.equal(ev.request.toolCallId, 'call_1');
 });

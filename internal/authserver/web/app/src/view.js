@@ -294,6 +294,18 @@ export class InboxView {
     }, NO_ANSWER_MS);
   }
 
+  // notCounted says on the request's card that the agent did not count
+  // this user's decision, and why, and offers the buttons again.
+  notCounted(n) {
+    const c = this.cards.get(n.key);
+    if (!c) return;
+    c.sent = null;
+    clearTimeout(c.noAnswer);
+    this.setStatus(c, `The agent did not count your decision: ${plain(n.reason)}. You can decide again.`, 'error');
+    this.renderActions(c);
+    this.announce(`Your decision on ${plain(c.request.tool)} was not counted.`);
+  }
+
   failed(key, err) {
     const c = this.cards.get(key);
     if (!c) return;
