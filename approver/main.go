@@ -45,11 +45,11 @@ const usage = `usage: approver [command] [flags]
 Commands:
   watch                      interactive approval screen (default)
   list                       print pending approval requests and exit
-  approve TOOLCALLID [--digest HEX] [--reason TEXT] [--force] [--wait 10s] [--edit | --arguments JSON]
+  approve TOOLCALLID [--digest HEX] [--reason TEXT] [--force] [--wait 10s] [--wait-outcome 10s] [--edit | --arguments JSON]
                              prints the request it approves; --digest is the Digest
                              "list" showed for the arguments you reviewed (needed once
                              the arguments were edited since they were published)
-  reject  TOOLCALLID --reason TEXT [--force] [--wait 10s]
+  reject  TOOLCALLID --reason TEXT [--force] [--wait 10s] [--wait-outcome 10s]
   bridge                     forward approval-responses from Ably to Temporal
   keygen [--id ID]           print a new decision signing key pair (bridge and worker; id: k-<12 hex> of its key)
   help                       show this help
@@ -200,6 +200,7 @@ func runCLI(ctx context.Context, cmd string, args []string, env config.Env, stdi
 		fs.StringVar(&da.Reason, "reason", "", "reason for the decision (required for reject)")
 		fs.BoolVar(&da.Force, "force", false, "send even if no pending request for the tool call is known (only headers.toolCallId), or if your role is below the required one (the agent records it and keeps waiting)")
 		fs.DurationVar(&da.Wait, "wait", approvercli.DefaultDecideWait, "how long to wait for the approval request if it is not published yet (negative: do not wait)")
+		fs.DurationVar(&da.Outcome, "wait-outcome", approvercli.DefaultOutcomeWait, "how long to wait, once the decision is sent, for the agent's word on it: resolved, counted, or not counted with the reason (exit status 1); 0: do not wait")
 	}
 	if cmd == "approve" {
 		fs.BoolVar(&da.Edit, "edit", false, "approve with edits: edit the arguments in $VISUAL or $EDITOR first (editable policies only)")

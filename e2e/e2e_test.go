@@ -56,8 +56,11 @@ func TestEndToEnd(t *testing.T) {
 		if out, err := s.cli("editor", "approve", p.ToolCallID); err == nil || !strings.Contains(out, "below the required publisher") {
 			t.Fatalf("approver approve as an editor: %v, want a refusal\n%s", err, out)
 		}
-		if out, err := s.cli("editor", "approve", "--force", p.ToolCallID); err != nil {
-			t.Fatalf("approver approve: %v\n%s", err, out)
+		// The agent says it did not count it, and why (approval-ignored):
+		// the command prints that and fails.
+		if out, err := s.cli("editor", "approve", "--force", p.ToolCallID); err == nil ||
+			!strings.Contains(out, "Not counted: publish_blog_post ("+p.ToolCallID+"): the agent did not count your decision: insufficient role") {
+			t.Fatalf("approver approve --force as an editor: %v, want the agent's word that it did not count\n%s", err, out)
 		}
 		e := s.waitAudit(id, "an ignored editor decision", func(e workflows.AuditEntry) bool {
 			return e.Kind == workflows.AuditIgnored && e.ToolCallID == p.ToolCallID && e.Role == "editor"

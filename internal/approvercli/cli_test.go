@@ -596,7 +596,7 @@ func TestSessionRenewsToken(t *testing.T) {
 	before := e.logins.Load()
 	testutil.Eventually(t, 15*time.Second, "a renewal (a login after the first)", func() bool { return e.logins.Load() > before })
 	time.Sleep(time.Until(start.Add(ttl + time.Second))) // outlive the first token: a wait for the clock, not a condition
-	if err := s.respond(t.Context(), "call_1", "wf-1", "", "approved", "", ""); err != nil {
+	if _, err := s.respond(t.Context(), "call_1", "wf-1", "", "approved", "", ""); err != nil {
 		t.Fatalf("publish after renewal: %v", err)
 	}
 	if st := s.client.Connection.State(); st != ably.ConnectionStateConnected {

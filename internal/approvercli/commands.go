@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/ably/ably-go/ably"
+
 	"github.com/hitl/durable-approvals/internal/termtext"
 	"github.com/hitl/durable-approvals/workflows"
 )
@@ -60,6 +62,11 @@ type DecideArgs struct {
 	Edit      bool
 	Editor    Editor
 	Arguments string
+	// Outcome is how long to wait, once the decision is sent, for the
+	// agent's word on it: the call resolved, the decision counted toward
+	// a quorum, or not counted (approval-ignored, with the reason: Decide
+	// then returns ErrNotCounted). Zero or negative: do not wait.
+	Outcome time.Duration
 	// Digest is the start of the arguments digest the approver reviewed,
 	// as `approver list` shows it ("sha256:" optional, at least
 	// MinDigestPrefix hex digits): the approval is refused unless the
@@ -76,6 +83,10 @@ type Editor interface {
 // DefaultDecideWait is how long Decide waits for a request that is not
 // known yet.
 const DefaultDecideWait = 10 * time.Second
+
+// DefaultOutcomeWait is how long the approver command waits, by default,
+// for the agent's word on a decision it sent (DecideArgs.Outcome).
+const DefaultOutcomeWait = 10 * time.Second
 
 // Validate checks the arguments.
 func (a DecideArgs) Validate() error {
@@ -256,15 +267,68 @@ func Decide(ctx context.Context, cfg Config, a DecideArgs, out io.Writer) error 
 		}
 		return fmt.Errorf("%w for tool call %q (use --force to send anyway)", ErrUnknownToolCall, a.ToolCallID)
 	}
-	if err := s.respond(ctx, a.ToolCallID, workflowID, digest, a.Decision, a.Reason, arguments); err != nil {
+	id, err := s.respond(ctx, a.ToolCallID, workflowID, digest, a.Decision, a.Reason, arguments)
+	if err != nil {
 		return err
 	}
 	if arguments != "" {
 		fmt.Fprintf(out, "Decision sent: %s with edited arguments %s\n", a.Decision, termtext.Line(arguments))
+	} else {
+		fmt.Fprintf(out, "Decision sent: %s\n", a.Decision)
+	}
+	return awaitOutcome(ctx, s, a, workflowID, id, out)
+}
+
+// ErrNotCounted is returned by Decide when the agent said it did not count
+// the decision (approval-ignored).
+var ErrNotCounted = errors.New("the agent did not count your decision")
+
+// awaitOutcome listens, for up to a.Outcome, for the agent's word on the
+// decision sent as message id on a.ToolCallID (in run workflowID when
+// known): the call resolved, the decision counted (a newer revision lists
+// the approver), or not counted (ErrNotCounted with the agent's reason).
+// Without a word by then it says so and returns nil: the decision was
+// sent, and the agent may be busy or down.
+func awaitOutcome(ctx context.Context, s *session, a DecideArgs, workflowID, id string, out io.Writer) error {
+	if a.Outcome <= 0 {
 		return nil
 	}
-	fmt.Fprintf(out, "Decision sent: %s\n", a.Decision)
-	return nil
+	ours := func(r Request) bool {
+		return r.ToolCallID == a.ToolCallID && (workflowID == "" || r.WorkflowID == workflowID)
+	}
+	timer := time.NewTimer(a.Outcome)
+	defer timer.Stop()
+	for {
+		var m *ably.Message
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+			fmt.Fprintf(out, "The agent has not answered within %s (it may be busy, or down): `approver list` shows whether the request still waits.\n", a.Outcome)
+			return nil
+		case m = <-s.events:
+		}
+		ev := s.apply(m)
+		switch ev.Kind {
+		case EventResolved:
+			if ev.Resolved.ToolCallID == a.ToolCallID && (workflowID == "" || ev.Resolved.WorkflowID == workflowID) {
+				writeResolved(out, ev.Resolved)
+				return nil
+			}
+		case EventUpdated:
+			r := ev.Request
+			if ours(r) && (hasClient(r.ApprovedBy, s.clientID) || hasClient(r.RejectedBy, s.clientID)) {
+				fmt.Fprintf(out, "Counted: %s\n", progress(len(r.ApprovedBy), r.Approvals, "approvals"))
+				return nil
+			}
+		case EventNotCounted:
+			n := ev.NotCounted
+			if ours(ev.Request) && n.Approver == s.clientID && (n.AblyMessageID == "" || n.AblyMessageID == id) {
+				writeNotCounted(out, n)
+				return fmt.Errorf("%w: %s", ErrNotCounted, termtext.Line(n.Reason))
+			}
+		}
+	}
 }
 
 // awaitRequest returns the pending requests for a.ToolCallID. When none is

@@ -37,6 +37,9 @@ const (
 	// EventUpdated: a newer revision of a pending request (a partial
 	// approval, an escalation, an edit) replaced it.
 	EventUpdated
+	// EventNotCounted: the agent did not count a decision on a pending
+	// request (approval-ignored), and says why.
+	EventNotCounted
 )
 
 // Event is the result of Pending.Apply.
@@ -47,6 +50,7 @@ type Event struct {
 	Resolved   workflows.ApprovalResolvedData // EventResolved
 	WasPending bool                           // EventResolved: the request was in the set
 	Reason     string                         // EventIgnored: why
+	NotCounted workflows.ApprovalIgnoredData  // EventNotCounted (Request is the pending request)
 	// Routine (EventIgnored): the message is the agent's and well formed,
 	// and passed over in the normal course of a call (already resolved,
 	// expired, a copy or an older revision): every history read meets
@@ -87,15 +91,18 @@ func (p *Pending) Apply(m *ably.Message) Event {
 		return Event{Reason: "nil message"}
 	}
 	switch m.Name {
-	case workflows.MsgApprovalRequest, workflows.MsgApprovalResolved:
+	case workflows.MsgApprovalRequest, workflows.MsgApprovalResolved, workflows.MsgApprovalIgnored:
 	default:
 		return Event{Reason: "not a request or resolution: " + m.Name}
 	}
 	if m.ClientID != p.agent {
 		return Event{Reason: fmt.Sprintf("%s from %q, not from the agent %q", m.Name, m.ClientID, p.agent)}
 	}
-	if m.Name == workflows.MsgApprovalResolved {
+	switch m.Name {
+	case workflows.MsgApprovalResolved:
 		return p.applyResolved(m)
+	case workflows.MsgApprovalIgnored:
+		return p.applyIgnored(m)
 	}
 	r, err := decodeRequest(m)
 	if err != nil {
@@ -129,6 +136,27 @@ func (p *Pending) Apply(m *ably.Message) Event {
 		return Event{Kind: EventUpdated, Request: r, Previous: prev}
 	}
 	return Event{Kind: EventRequest, Request: r}
+}
+
+// applyIgnored reports a decision the agent did not count, of a request
+// still pending (for one resolved since, the resolution says enough).
+func (p *Pending) applyIgnored(m *ably.Message) Event {
+	var d workflows.ApprovalIgnoredData
+	if err := ablymsg.DecodeData(m.Data, m.Encoding, &d); err != nil {
+		return Event{Reason: "bad approval-ignored: " + err.Error()}
+	}
+	if err := workflows.ValidateToolCallID(d.ToolCallID); err != nil {
+		return Event{Reason: "bad approval-ignored: " + err.Error()}
+	}
+	if d.Approver == "" {
+		return Event{Reason: "bad approval-ignored: no approver"}
+	}
+	k := Request{ApprovalRequestData: workflows.ApprovalRequestData{WorkflowID: d.WorkflowID, ToolCallID: d.ToolCallID}}.key()
+	r, ok := p.reqs[k]
+	if !ok {
+		return Event{Reason: "approval-ignored of a request not pending", Routine: true}
+	}
+	return Event{Kind: EventNotCounted, Request: r, NotCounted: d}
 }
 
 func (p *Pending) applyResolved(m *ably.Message) Event {

@@ -65,6 +65,12 @@ func writeResolved(w io.Writer, d workflows.ApprovalResolvedData) {
 	fmt.Fprintln(w, b.String())
 }
 
+// writeNotCounted says that the agent did not count the approver's
+// decision, and why.
+func writeNotCounted(w io.Writer, d workflows.ApprovalIgnoredData) {
+	fmt.Fprintf(w, "Not counted: %s (%s): the agent did not count your decision: %s\n", termtext.Line(d.Tool), termtext.Line(d.ToolCallID), termtext.Line(d.Reason))
+}
+
 func timeLeft(r Request, now time.Time) string {
 	if r.ExpiresAt.IsZero() {
 		return "no expiry"

@@ -2,6 +2,8 @@ package approvercli
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -426,7 +428,7 @@ func (s *session) close() {
 // a history read meets hundreds) at debug level.
 func (s *session) apply(m *ably.Message) Event {
 	ev := s.pending.Apply(m)
-	if ev.Kind == EventIgnored && m != nil && (m.Name == workflows.MsgApprovalRequest || m.Name == workflows.MsgApprovalResolved) {
+	if ev.Kind == EventIgnored && m != nil && (m.Name == workflows.MsgApprovalRequest || m.Name == workflows.MsgApprovalResolved || m.Name == workflows.MsgApprovalIgnored) {
 		level := slog.LevelWarn
 		if ev.Routine {
 			level = slog.LevelDebug
@@ -471,7 +473,9 @@ func roleVerdict(r Request, role string) (refuse, warn string) {
 // shape is the guide's, plus reason, the digest of the arguments the
 // approver was shown, edited arguments (an approval with edits), and the
 // workflowId header, when known.
-func (s *session) respond(ctx context.Context, toolCallID, workflowID, digest, decision, reason, arguments string) error {
+// respond publishes an approval-response and returns its Ably message id,
+// which this session chose (so the agent's approval-ignored can name it).
+func (s *session) respond(ctx context.Context, toolCallID, workflowID, digest, decision, reason, arguments string) (string, error) {
 	data := map[string]any{"decision": decision}
 	if reason != "" {
 		data["reason"] = reason
@@ -486,18 +490,22 @@ func (s *session) respond(ctx context.Context, toolCallID, workflowID, digest, d
 	if workflowID != "" {
 		headers[workflows.HeaderWorkflowID] = workflowID
 	}
-	m := &ably.Message{Name: workflows.MsgApprovalResponse, Data: data, Extras: map[string]any{workflows.ExtrasHeaders: headers}}
+	id := make([]byte, 16)
+	if _, err := rand.Read(id); err != nil {
+		return "", fmt.Errorf("message id: %w", err)
+	}
+	m := &ably.Message{ID: "cli-" + hex.EncodeToString(id) + ":0", Name: workflows.MsgApprovalResponse, Data: data, Extras: map[string]any{workflows.ExtrasHeaders: headers}}
 	// Offline, ably-go would queue the decision and send it whenever the
 	// connection comes back, long after this command said it failed.
 	if st := s.client.Connection.State(); st != ably.ConnectionStateConnected {
-		return fmt.Errorf("%w (connection %s): the decision was not sent; send it again once connected", ErrOffline, st)
+		return "", fmt.Errorf("%w (connection %s): the decision was not sent; send it again once connected", ErrOffline, st)
 	}
 	pctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	if err := s.ch.PublishMultiple(pctx, []*ably.Message{m}); err != nil {
-		return fmt.Errorf("publish decision: %w", err)
+		return "", fmt.Errorf("publish decision: %w", err)
 	}
-	return nil
+	return m.ID, nil
 }
 
 // connectionTrouble says why an attach failed when the connection itself

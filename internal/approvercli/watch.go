@@ -181,6 +181,18 @@ func (w *watcher) onEvent(ev Event) {
 		}
 		delete(w.answered, k)
 		w.notice(k, func() { writeResolved(w.out, ev.Resolved) })
+	case EventNotCounted:
+		// Only this approver's own decision, and not once a later one of
+		// theirs counted: it is asked about again.
+		k := ev.Request.key()
+		if ev.NotCounted.Approver != w.s.clientID || hasClient(ev.Request.ApprovedBy, w.s.clientID) {
+			return
+		}
+		delete(w.answered, k)
+		w.notice(k, func() { writeNotCounted(w.out, ev.NotCounted) })
+		if w.current == nil {
+			w.showNext()
+		}
 	}
 }
 
@@ -266,7 +278,7 @@ func (w *watcher) decide(ctx context.Context, decision, reason string) {
 		w.showNext()
 		return
 	}
-	if err := w.s.respond(ctx, r.ToolCallID, r.WorkflowID, r.ArgumentsDigest, decision, reason, ""); err != nil {
+	if _, err := w.s.respond(ctx, r.ToolCallID, r.WorkflowID, r.ArgumentsDigest, decision, reason, ""); err != nil {
 		fmt.Fprintf(w.out, "Failed to send decision: %v\n", err)
 		w.stage = stageDecision
 		fmt.Fprint(w.out, PromptDecision)

@@ -1,0 +1,151 @@
+package approvercli
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ably/ably-go/ably"
+
+	"github.com/hitl/durable-approvals/internal/testutil"
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+// TestDecideWaitsForTheOutcome: once the decision is sent, `approve` waits
+// for the agent's word on it (--wait-outcome). The inbox probe found that
+// an edit the workflow refused printed "Decision sent" and exited 0, and
+// nothing more came until the call expired; the agent now publishes
+// approval-ignored, naming the response and why, and the command prints it
+// and fails. Another approver's notice, or one naming another message of
+// the same approver, is not this decision's.
+func TestDecideWaitsForTheOutcome(t *testing.T) {
+	tests := []struct {
+		name    string
+		answer  func(t *testing.T, agent *ably.RESTChannel, resp *ably.Message) // the agent's, after alice's response
+		wantOut string
+		wantErr error
+	}{
+		{
+			name: "not counted",
+			answer: func(t *testing.T, agent *ably.RESTChannel, resp *ably.Message) {
+				publishIgnored(t, agent, "bob", resp.ID, "not bob's")
+				publishIgnored(t, agent, "alice", "other:0", "another message of alice's")
+				publishIgnored(t, agent, "alice", resp.ID, "edited arguments refused: title: want string, got number")
+			},
+			wantOut: "Not counted: publish_blog_post (call_1): the agent did not count your decision: edited arguments refused: title: want string, got number",
+			wantErr: ErrNotCounted,
+		},
+		{
+			name: "resolved",
+			answer: func(t *testing.T, agent *ably.RESTChannel, _ *ably.Message) {
+				publishResolved(t, agent, workflows.ApprovalResolvedData{ToolCallID: "call_1", WorkflowID: "wf-1", Tool: "publish_blog_post", Outcome: "approved", DecidedBy: "alice", Role: "publisher"})
+			},
+			wantOut: "Resolved: publish_blog_post (call_1) approved by alice (publisher)",
+		},
+		{
+			name: "counted toward a quorum",
+			answer: func(t *testing.T, agent *ably.RESTChannel, _ *ably.Message) {
+				d := workflows.ApprovalRequestData{
+					Tool: "publish_blog_post", Arguments: `{"title":"Introducing our new API"}`, ToolCallID: "call_1", WorkflowID: "wf-1",
+					RequiredRole: "publisher", Requester: "bob", RequestedAt: time.Now().UTC(), ExpiresAt: time.Now().Add(10 * time.Minute).UTC(),
+				}
+				d.Approvals, d.Revision = 2, 1
+				d.ApprovedBy = []workflows.Approver{{ClientID: "alice", Role: "publisher"}}
+				m := &ably.Message{ID: "wf-1:call_1:request-1", Name: workflows.MsgApprovalRequest, Data: d,
+					Extras: map[string]any{"headers": map[string]any{"toolCallId": "call_1", "workflowId": "wf-1"}}}
+				if err := agent.PublishMultiple(t.Context(), []*ably.Message{m}); err != nil {
+					t.Fatal(err)
+				}
+			},
+			wantOut: "Counted: 1 of 2 approvals",
+		},
+		{
+			name:    "no word",
+			answer:  func(*testing.T, *ably.RESTChannel, *ably.Message) {},
+			wantOut: "The agent has not answered within 2s",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := startEnv(t)
+			agent := e.rest(t, workflows.DefaultAgentClientID)
+			publishRequest(t, agent, "call_1", "wf-1", time.Now().Add(10*time.Minute))
+			var out testutil.SyncBuffer
+			done := make(chan error, 1)
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			go func() {
+				done <- Decide(ctx, e.cliConfig(t, nil), DecideArgs{ToolCallID: "call_1", Decision: workflows.DecisionApproved, Outcome: 2 * time.Second}, &out)
+			}()
+			var resp *ably.Message
+			testutil.Eventually(t, 15*time.Second, "alice's response on the channel", func() bool {
+				rs := responses(t, agent)
+				if len(rs) == 0 {
+					return false
+				}
+				resp = rs[0]
+				return true
+			})
+			if !strings.HasPrefix(resp.ID, "cli-") {
+				t.Errorf("response id %q, want one the CLI chose", resp.ID)
+			}
+			tt.answer(t, agent, resp)
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(20 * time.Second):
+				t.Fatal("Decide did not return")
+			}
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+				t.Fatalf("Decide = %v, want %v", err, tt.wantErr)
+			}
+			if !strings.Contains(out.String(), tt.wantOut) {
+				t.Errorf("output lacks %q:\n%s", tt.wantOut, out.String())
+			}
+		})
+	}
+}
+
+// publishIgnored publishes the agent's approval-ignored of approver's
+// response id on call_1 of wf-1.
+func publishIgnored(t *testing.T, agent *ably.RESTChannel, approver, id, reason string) {
+	t.Helper()
+	d := workflows.ApprovalIgnoredData{ToolCallID: "call_1", WorkflowID: "wf-1", Tool: "publish_blog_post", Approver: approver,
+		Decision: workflows.DecisionApproved, AblyMessageID: id, Reason: reason}
+	m := &ably.Message{ID: fmt.Sprintf("ignored:%s:%s:%x", approver, id, sha256.Sum256([]byte(reason))), Name: workflows.MsgApprovalIgnored, Data: d,
+		Extras: map[string]any{"headers": map[string]any{"toolCallId": "call_1", "workflowId": "wf-1"}}}
+	if err := agent.PublishMultiple(t.Context(), []*ably.Message{m}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWatchNotCounted: in watch, the agent's word that it did not count
+// this approver's decision is printed with the reason, and the request is
+// asked about again; another approver's is not shown.
+func TestWatchNotCounted(t *testing.T) {
+	e := startEnv(t)
+	agent := e.rest(t, workflows.DefaultAgentClientID)
+	publishRequest(t, agent, "call_1", "wf-1", time.Now().Add(10*time.Minute))
+	inW, out, cancel, done := startWatch(t, e.cliConfig(t, nil))
+	defer cancel()
+	waitOutput(t, out, PromptDecision, 1)
+	if _, err := inW.Write([]byte("y\n")); err != nil {
+		t.Fatal(err)
+	}
+	waitOutput(t, out, "Decision sent: approved", 1)
+	resp := wantResponses(t, agent, 1)[0]
+	publishIgnored(t, agent, "bob", "bob:0", "not alice's")
+	publishIgnored(t, e.rest(t, "mallory"), "alice", resp.ID, "forged by mallory")
+	publishIgnored(t, agent, "alice", resp.ID, "the approver saw other arguments")
+	waitOutput(t, out, "Not counted: publish_blog_post (call_1): the agent did not count your decision: the approver saw other arguments", 1)
+	waitOutput(t, out, PromptDecision, 2)
+	if strings.Contains(out.String(), "not alice's") || strings.Contains(out.String(), "forged") {
+		t.Errorf("another approver's notice, or one not from the agent, shown:\n%s", out.String())
+	}
+	cancel()
+	waitReturn(t, done, 10*time.Second, "Watch", "after cancel")
+}
