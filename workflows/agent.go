@@ -109,9 +109,9 @@ func AgentWorkflow(ctx workflow.Context, in AgentInput) (AgentResult, error) {
 		}
 		r.onDecision(ctx, d)
 	}
-	// A decision whose signature is being checked is recorded before the
-	// run ends.
-	if err := workflow.Await(ctx, func() bool { return r.deciding == 0 }); err != nil {
+	// A decision whose signature is being checked is recorded, and a
+	// notice being published goes out, before the run ends.
+	if err := workflow.Await(ctx, func() bool { return r.deciding == 0 && r.noticing == 0 }); err != nil {
 		return AgentResult{}, err
 	}
 	r.done = true
@@ -200,8 +200,12 @@ type run struct {
 	seenMsgs     map[string]bool
 	verifiedMsgs map[string]bool
 	// notices counts the approval-ignored notices published, by approver
-	// clientId and call id.
-	notices map[string]int
+	// clientId and call id; noticeChecks the signature checks made only
+	// for a notice, by call id; noticing the notices being checked or
+	// published (noticeIgnored).
+	notices      map[string]int
+	noticeChecks map[string]int
+	noticing     int
 
 	turn     int
 	done     bool
@@ -229,6 +233,7 @@ func newRun(ctx workflow.Context, in AgentInput, wp WorkerPolicy, maxTurns int) 
 		seenMsgs:     map[string]bool{},
 		verifiedMsgs: map[string]bool{},
 		notices:      map[string]int{},
+		noticeChecks: map[string]int{},
 		audit:        newAuditTrail(),
 	}
 	for _, name := range wp.LocalTools {

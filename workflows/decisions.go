@@ -37,12 +37,15 @@ func (r *run) onDecision(ctx workflow.Context, d Decision) {
 	case "":
 		why = r.whyRefusedSince(ctx, d, a)
 	}
+	key, keyed := dedupeKey(d)
+	copied := keyed && r.seenMsgs[key] // a copy of a decision seen before
 	r.remember(d)
-	verified := false // the signature was checked and is good
+	var checked, verified bool // the signature was checked; and is good
 	if why == "" && r.verifiesDecisions(ctx) {
 		// Checks that need no signature come first, so junk costs no
 		// verification; the approval may resolve while the signature is
 		// checked, hence the second look at it.
+		checked = true
 		if why = r.verify(ctx, d); why == "" {
 			verified = true
 			why = r.verified(d)
@@ -66,8 +69,9 @@ func (r *run) onDecision(ctx workflow.Context, d Decision) {
 		why = whyEscalationDue(ctx, a)
 	}
 	if why != "" {
-		if r.ignore(ctx, e, a, why) {
-			r.noticeIgnored(ctx, d, a, why, verified)
+		r.ignore(ctx, e, a, why)
+		if !copied {
+			r.noticeIgnored(ctx, d, a, why, checked, verified)
 		}
 		return
 	}
@@ -366,54 +370,69 @@ func (r *run) whyNotDecidable(now time.Time, d Decision, a *approval, inTime boo
 }
 
 // ignore records an ignored decision (e has bounded strings) in the
-// approval's bucket of the audit trail (see auditTrail), and logs it. It
-// reports whether the trail lists it (or only counts it).
-func (r *run) ignore(ctx workflow.Context, e AuditEntry, a *approval, why string) bool {
+// approval's bucket of the audit trail (see auditTrail), and logs it.
+func (r *run) ignore(ctx workflow.Context, e AuditEntry, a *approval, why string) {
 	workflow.GetLogger(ctx).Info("decision ignored", "callId", e.ToolCallID, "messageId", e.AblyMessageID, "reason", why)
 	bucket := ""
 	if a != nil {
 		bucket = a.call.CallID
 	}
-	return r.audit.addIgnored(workflow.Now(ctx), e, bucket, why)
+	r.audit.addIgnored(workflow.Now(ctx), e, bucket, why)
 }
 
 // noticeIgnored publishes approval-ignored, telling decision d's approver
 // that the run did not count it and why: only for a call still pending
 // (the approver may decide again), a well-formed, signed decision that is
-// no copy of one seen, whose signature verifies (checked now when it was
-// ignored before that: a forged decision gets no word out), at most
-// maxIgnoredNotices per approver and call. Runs from before
-// changeIgnoredNotice publish none. A notice that cannot be published is
-// logged: the audit has the reason all the same.
-func (r *run) noticeIgnored(ctx workflow.Context, d Decision, a *approval, why string, verified bool) {
-	if a == nil || !a.isPending() || why == "duplicate" || d.Signature == "" {
+// no copy of one seen (the caller leaves copies out), whose signature
+// verifies (checked is whether onDecision checked it, verified whether it
+// is good; one refused before that is checked now: a forged decision gets
+// no word out), at most maxIgnoredNotices per approver and call. The
+// checks made only for a notice are at most maxNoticeChecks per call, so
+// junk that names a call costs it a bounded number of them. The check and
+// the publish run in a coroutine of their own (r.noticing; the run waits
+// for them before it ends), so the decisions after this one are not held
+// up behind them. Runs from before changeIgnoredNotice publish none. A
+// notice that cannot be published is logged: the audit has the reason all
+// the same.
+func (r *run) noticeIgnored(ctx workflow.Context, d Decision, a *approval, why string, checked, verified bool) {
+	if a == nil || !a.isPending() || why == "duplicate" || d.Signature == "" || (checked && !verified) {
 		return
 	}
 	if _, ok := dedupeKey(d); !ok {
 		return
 	}
 	key := d.ApproverClientID + "\x00" + a.call.CallID
-	if r.notices[key] >= maxIgnoredNotices {
+	if r.notices[key] >= maxIgnoredNotices || (!verified && r.noticeChecks[a.call.CallID] >= maxNoticeChecks) {
 		return
 	}
 	if workflow.GetVersion(ctx, changeIgnoredNotice, workflow.DefaultVersion, 1) < 1 {
 		return
 	}
-	if !verified && r.verify(ctx, d) != "" {
-		return
+	if !verified {
+		r.noticeChecks[a.call.CallID]++
 	}
-	if !a.isPending() {
-		return // decided while the signature was checked
-	}
+	// The approver's notice is counted now, so that decisions that arrive
+	// while this one is checked do not all start checks of their own; one
+	// that is not published gives its place back.
 	r.notices[key]++
-	in := ApprovalIgnoredInput{Data: ApprovalIgnoredData{
-		ToolCallID: a.call.CallID, WorkflowID: r.workflowID, Tool: a.call.Name,
-		Approver: truncate(d.ApproverClientID, MaxClientIDLen), Role: truncate(d.ApproverRole, maxAuditFieldLen),
-		Decision: truncate(d.Decision, 40), AblyMessageID: truncate(d.AblyMessageID, MaxMessageIDLen),
-		Reason: truncate(why, maxAuditFieldLen),
-	}}
-	summary := fmt.Sprintf("approval ignored: %s (%s), %s's decision", a.call.Name, a.call.CallID, truncate(d.ApproverClientID, 80))
-	if err := r.publishBestEffort(ctx, ActivityPublishApprovalIgnored, in, summary).Get(ctx, nil); err != nil {
-		workflow.GetLogger(ctx).Warn("approval-ignored not published", "callId", a.call.CallID, "approver", d.ApproverClientID, "error", err)
-	}
+	r.noticing++
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		defer func() { r.noticing-- }()
+		if (!verified && r.verify(ctx, d) != "") || !a.isPending() {
+			// A forged decision, or one decided while the signature was
+			// checked.
+			r.notices[key]--
+			return
+		}
+		in := ApprovalIgnoredInput{Data: ApprovalIgnoredData{
+			ToolCallID: a.call.CallID, WorkflowID: r.workflowID, Tool: a.call.Name,
+			Approver: truncate(d.ApproverClientID, MaxClientIDLen), Role: truncate(d.ApproverRole, maxAuditFieldLen),
+			Decision: truncate(d.Decision, 40), AblyMessageID: truncate(d.AblyMessageID, MaxMessageIDLen),
+			Reason: truncate(why, maxAuditFieldLen),
+		}}
+		summary := fmt.Sprintf("approval ignored: %s (%s), %s's decision", a.call.Name, a.call.CallID, truncate(d.ApproverClientID, 80))
+		if err := r.publishBestEffort(ctx, ActivityPublishApprovalIgnored, in, summary).Get(ctx, nil); err != nil {
+			workflow.GetLogger(ctx).Warn("approval-ignored not published", "callId", a.call.CallID, "approver", d.ApproverClientID, "error", err)
+		}
+	})
 }

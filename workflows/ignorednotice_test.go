@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -16,14 +17,17 @@ func TestIgnoredNotice(t *testing.T) {
 		after  time.Duration
 		d      Decision
 		signed bool
+		// tampered: signed, then changed, so the signature fails
+		tampered bool
 	}
-	signed := func(after time.Duration, d Decision) at { return at{after, d, true} }
+	signed := func(after time.Duration, d Decision) at { return at{after: after, d: d, signed: true} }
 	tests := []struct {
 		name        string
 		rule        string
 		calls       []string // the model's tool calls (default call_1)
 		decisions   []at
 		wantNotices []string // approver/message id: reason prefix
+		wantChecks  int      // signature checks, when set
 	}{
 		{
 			name:        "a role too low",
@@ -50,12 +54,42 @@ func TestIgnoredNotice(t *testing.T) {
 		{
 			name: "unsigned, forged, unknown call, copy: no notice",
 			decisions: []at{
-				{time.Minute, approve("call_1", "erin", "editor", "e1"), false},
-				{time.Minute, Decision{ToolCallID: "call_1", Decision: DecisionApproved, ApproverClientID: "erin", ApproverRole: "editor", AblyMessageID: "e2", Signature: "Zm9yZ2Vk", KeyID: testKeyID, WorkflowID: testWorkflowID}, false},
+				{after: time.Minute, d: approve("call_1", "erin", "editor", "e1")},
+				{after: time.Minute, d: Decision{ToolCallID: "call_1", Decision: DecisionApproved, ApproverClientID: "erin", ApproverRole: "editor", AblyMessageID: "e2", Signature: "Zm9yZ2Vk", KeyID: testKeyID, WorkflowID: testWorkflowID}},
 				signed(time.Minute, approve("call_9", "erin", "editor", "e3")),
 				signed(2*time.Minute, approve("call_1", "pat", "publisher", "p1")),
 				signed(2*time.Minute, approve("call_1", "pat", "publisher", "p1")),
 			},
+		},
+		{
+			name: "a copy of an ignored decision gets no second notice",
+			decisions: []at{
+				signed(time.Minute, approve("call_1", "erin", "editor", "e1")),
+				signed(time.Minute, approve("call_1", "erin", "editor", "e1")),
+				signed(2*time.Minute, approve("call_1", "pat", "publisher", "p1")),
+			},
+			wantNotices: []string{"erin/e1: insufficient role"},
+			wantChecks:  2,
+		},
+		{
+			name: "one approver's many ignored decisions do not silence another's notice",
+			decisions: func() []at {
+				var ds []at
+				for i := range 20 {
+					ds = append(ds, signed(time.Minute+time.Duration(i)*time.Second, approve("call_1", "eve", "editor", fmt.Sprint("v", i))))
+				}
+				return append(ds, signed(time.Minute+30*time.Second, approve("call_1", "erin", "editor", "e1")),
+					signed(2*time.Minute, approve("call_1", "pat", "publisher", "p1")))
+			}(),
+			wantNotices: []string{"eve/v0: insufficient role", "eve/v1: insufficient role", "eve/v2: insufficient role", "erin/e1: insufficient role"},
+		},
+		{
+			name: "a signature that failed is not checked again for a notice",
+			decisions: []at{
+				{after: time.Minute, d: approve("call_1", "mallory", "publisher", "m1"), tampered: true},
+				signed(2*time.Minute, approve("call_1", "pat", "publisher", "p1")),
+			},
+			wantChecks: 2,
 		},
 		{
 			name:  "after the call is resolved: no notice (the run still waits for another)",
@@ -92,9 +126,14 @@ func TestIgnoredNotice(t *testing.T) {
 			}
 			h.model = script(calls(tcs...), answer("done"))
 			for _, a := range tt.decisions {
-				if a.signed {
+				switch {
+				case a.tampered:
+					d := h.sign(a.d)
+					d.Reason = "changed after signing"
+					h.decideRaw(a.after, d)
+				case a.signed:
 					h.decide(a.after, a.d)
-				} else {
+				default:
 					h.decideRaw(a.after, a.d)
 				}
 			}
@@ -106,6 +145,9 @@ func TestIgnoredNotice(t *testing.T) {
 
 			h.mu.Lock()
 			defer h.mu.Unlock()
+			if tt.wantChecks != 0 && h.verified != tt.wantChecks {
+				t.Errorf("%d signature checks, want %d", h.verified, tt.wantChecks)
+			}
 			if len(h.ignored) != len(tt.wantNotices) {
 				t.Fatalf("%d notices %+v, want %q", len(h.ignored), h.ignored, tt.wantNotices)
 			}

@@ -29,6 +29,9 @@ const (
 	// approver for one call: a person needs a word or two, a flood gets
 	// no more.
 	maxIgnoredNotices = 3
+	// maxNoticeChecks bounds the signature checks made only to decide
+	// whether an ignored decision gets a notice, per call.
+	maxNoticeChecks = 20
 )
 
 // clipAudit bounds every string of an audit entry, so that no input can

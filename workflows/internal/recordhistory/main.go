@@ -246,8 +246,10 @@ type scenario struct {
 	// inputPolicy, if set, is sent in the run's input too (it is ignored).
 	inputPolicy string
 	// unsigned lists the indexes of decisions sent without the bridge's
-	// signature.
+	// signature; tampered those signed, then changed (the signature no
+	// longer verifies).
 	unsigned []int
+	tampered []int
 	// drive sends the decisions once the run waits for waitPending approvals
 	// (and, if set, its audit has an entry of kind waitKind).
 	waitPending int
@@ -322,6 +324,14 @@ func scenarios() []scenario {
 		{name: "forged", policy: teamPolicy, waitPending: 1, unsigned: []int{0}, decisions: []workflows.Decision{
 			dec("call-forged-1", workflows.DecisionApproved, "mallory", "admin", "msg-forged-1", ""),
 			dec("call-forged-1", workflows.DecisionApproved, "alice", "publisher", "msg-forged-2", ""),
+		}},
+		// forged-signed: a decision refused before its signature was
+		// checked (an editor's), whose signature does not verify, gets no
+		// approval-ignored (changeIgnoredNotice: the version marker and
+		// the failed check, no publish); alice's approves.
+		{name: "forged-signed", policy: teamPolicy, waitPending: 1, tampered: []int{0}, decisions: []workflows.Decision{
+			dec("call-forged-signed-1", workflows.DecisionApproved, "mallory", "editor", "msg-forged-signed-1", "signed"),
+			dec("call-forged-signed-1", workflows.DecisionApproved, "alice", "publisher", "msg-forged-signed-2", ""),
 		}},
 		// Rules beyond one approver (changeApprovalRules). quorum: two
 		// distinct approvers, not the requester; a second approval by the
@@ -543,6 +553,9 @@ func record(ctx context.Context, c client.Client, wk *recorderWorker, signer *si
 			d.WorkflowID = id
 			signer.Sign(&d)
 		}
+		if slices.Contains(sc.tampered, i) {
+			d.Reason += " (changed after signing)"
+		}
 		if err := c.SignalWorkflow(ctx, id, run.GetRunID(), workflows.DecisionSignal, d); err != nil {
 			return fmt.Errorf("signal: %w", err)
 		}
@@ -747,7 +760,7 @@ func (*fakeActivities) CallModel(_ context.Context, req workflows.ModelRequest) 
 	}
 	var calls []workflows.ToolCall
 	switch {
-	case req.Turn == 1 && slices.Contains([]string{"approve", "expire", "unpublished", "forged", "single", "activity-tool", "quorum", "escalate", "edit", "edit-digestless", "edit-surrogate", "in-time-decision", "in-time-escalated", "due-escalation", "burned-id", "before-start", "flaky-publish", "flaky-publish-decided"}, sc):
+	case req.Turn == 1 && slices.Contains([]string{"approve", "expire", "unpublished", "forged", "forged-signed", "single", "activity-tool", "quorum", "escalate", "edit", "edit-digestless", "edit-surrogate", "in-time-decision", "in-time-escalated", "due-escalation", "burned-id", "before-start", "flaky-publish", "flaky-publish-decided"}, sc):
 		calls = []workflows.ToolCall{call("1", "publish_blog_post", `{ "title": "Introducing our new API" }`)}
 	case req.Turn == 1 && sc == "ambiguous":
 		calls = []workflows.ToolCall{
