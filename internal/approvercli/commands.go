@@ -209,9 +209,11 @@ func Decide(ctx context.Context, cfg Config, a DecideArgs, out io.Writer) error 
 		return err
 	}
 	var workflowID, digest, arguments string
+	var before Request // the request as it stood when the decision was made
 	switch {
 	case len(found) == 1:
 		r := found[0]
+		before = r
 		workflowID, digest = r.WorkflowID, r.ArgumentsDigest
 		editing := a.Edit || a.Arguments != ""
 		role := s.role()
@@ -276,7 +278,7 @@ func Decide(ctx context.Context, cfg Config, a DecideArgs, out io.Writer) error 
 	} else {
 		fmt.Fprintf(out, "Decision sent: %s\n", a.Decision)
 	}
-	return awaitOutcome(ctx, s, a, workflowID, id, out)
+	return awaitOutcome(ctx, s, a, before, workflowID, id, out)
 }
 
 // ErrNotCounted is returned by Decide when the agent said it did not count
@@ -286,10 +288,11 @@ var ErrNotCounted = errors.New("the agent did not count your decision")
 // awaitOutcome listens, for up to a.Outcome, for the agent's word on the
 // decision sent as message id on a.ToolCallID (in run workflowID when
 // known): the call resolved, the decision counted (a newer revision lists
-// the approver), or not counted (ErrNotCounted with the agent's reason).
-// Without a word by then it says so and returns nil: the decision was
-// sent, and the agent may be busy or down.
-func awaitOutcome(ctx context.Context, s *session, a DecideArgs, workflowID, id string, out io.Writer) error {
+// the approver among the approvers, or the rejecters, where before did not),
+// or not counted (ErrNotCounted with the agent's reason). Without a word
+// by then it says so and returns nil: the decision was sent, and the agent
+// may be busy or down.
+func awaitOutcome(ctx context.Context, s *session, a DecideArgs, before Request, workflowID, id string, out io.Writer) error {
 	if a.Outcome <= 0 {
 		return nil
 	}
@@ -317,13 +320,20 @@ func awaitOutcome(ctx context.Context, s *session, a DecideArgs, workflowID, id 
 			}
 		case EventUpdated:
 			r := ev.Request
-			if ours(r) && (hasClient(r.ApprovedBy, s.clientID) || hasClient(r.RejectedBy, s.clientID)) {
+			if !ours(r) {
+				continue
+			}
+			if a.Decision == workflows.DecisionApproved && hasClient(r.ApprovedBy, s.clientID) && !hasClient(before.ApprovedBy, s.clientID) {
 				fmt.Fprintf(out, "Counted: %s\n", progress(len(r.ApprovedBy), r.Approvals, "approvals"))
+				return nil
+			}
+			if a.Decision == workflows.DecisionRejected && hasClient(r.RejectedBy, s.clientID) && !hasClient(before.RejectedBy, s.clientID) {
+				fmt.Fprintf(out, "Counted: %s\n", progress(len(r.RejectedBy), r.Approvals, "rejections"))
 				return nil
 			}
 		case EventNotCounted:
 			n := ev.NotCounted
-			if ours(ev.Request) && n.Approver == s.clientID && (n.AblyMessageID == "" || n.AblyMessageID == id) {
+			if ours(ev.Request) && n.Approver == s.clientID && n.AblyMessageID == id {
 				writeNotCounted(out, n)
 				return fmt.Errorf("%w: %s", ErrNotCounted, termtext.Line(n.Reason))
 			}

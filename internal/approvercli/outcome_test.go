@@ -140,10 +140,11 @@ func TestWatchNotCounted(t *testing.T) {
 	resp := wantResponses(t, agent, 1)[0]
 	publishIgnored(t, agent, "bob", "bob:0", "not alice's")
 	publishIgnored(t, e.rest(t, "mallory"), "alice", resp.ID, "forged by mallory")
+	publishIgnored(t, agent, "alice", "older:0", "about an older decision of alice's")
 	publishIgnored(t, agent, "alice", resp.ID, "the approver saw other arguments")
 	waitOutput(t, out, "Not counted: publish_blog_post (call_1): the agent did not count your decision: the approver saw other arguments", 1)
 	waitOutput(t, out, PromptDecision, 2)
-	if strings.Contains(out.String(), "not alice's") || strings.Contains(out.String(), "forged") {
+	if strings.Contains(out.String(), "not alice's") || strings.Contains(out.String(), "forged") || strings.Contains(out.String(), "older decision") {
 		t.Errorf("another approver's notice, or one not from the agent, shown:\n%s", out.String())
 	}
 	cancel()

@@ -69,7 +69,7 @@ func Watch(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error {
 }
 
 func newWatcher(s *session, out io.Writer) *watcher {
-	return &watcher{s: s, out: out, answered: map[string]bool{}, belowRole: map[string]bool{}, role: s.role()}
+	return &watcher{s: s, out: out, answered: map[string]bool{}, sent: map[string]string{}, belowRole: map[string]bool{}, role: s.role()}
 }
 
 type stage int
@@ -85,6 +85,9 @@ type watcher struct {
 	current  *Request // the request being asked about, nil when idle
 	stage    stage
 	answered map[string]bool // requests this approver decided, by key
+	// sent is the Ably message id of the last decision sent, by request
+	// key: the agent's approval-ignored names it.
+	sent map[string]string
 	// shownAt is when current was last written to the screen (time.Now,
 	// not the configured clock: it is compared with inputLine.at). A line
 	// that arrived before it answers something else and is ignored.
@@ -180,14 +183,17 @@ func (w *watcher) onEvent(ev Event) {
 			return
 		}
 		delete(w.answered, k)
+		delete(w.sent, k)
 		w.notice(k, func() { writeResolved(w.out, ev.Resolved) })
 	case EventNotCounted:
-		// Only this approver's own decision, and not once a later one of
-		// theirs counted: it is asked about again.
+		// Only about the last decision this watch sent on the request
+		// (once: a history read again after a reconnect meets it again),
+		// which is asked about again.
 		k := ev.Request.key()
-		if ev.NotCounted.Approver != w.s.clientID || hasClient(ev.Request.ApprovedBy, w.s.clientID) {
+		if ev.NotCounted.Approver != w.s.clientID || w.sent[k] == "" || ev.NotCounted.AblyMessageID != w.sent[k] {
 			return
 		}
+		delete(w.sent, k)
 		delete(w.answered, k)
 		w.notice(k, func() { writeNotCounted(w.out, ev.NotCounted) })
 		if w.current == nil {
@@ -278,7 +284,8 @@ func (w *watcher) decide(ctx context.Context, decision, reason string) {
 		w.showNext()
 		return
 	}
-	if _, err := w.s.respond(ctx, r.ToolCallID, r.WorkflowID, r.ArgumentsDigest, decision, reason, ""); err != nil {
+	id, err := w.s.respond(ctx, r.ToolCallID, r.WorkflowID, r.ArgumentsDigest, decision, reason, "")
+	if err != nil {
 		fmt.Fprintf(w.out, "Failed to send decision: %v\n", err)
 		w.stage = stageDecision
 		fmt.Fprint(w.out, PromptDecision)
@@ -286,12 +293,14 @@ func (w *watcher) decide(ctx context.Context, decision, reason string) {
 	}
 	fmt.Fprintf(w.out, "Decision sent: %s\n", decision)
 	w.answered[r.key()] = true
+	w.sent[r.key()] = id
 	w.showNext()
 }
 
 func (w *watcher) expire() {
 	for _, r := range w.s.pending.Expire() {
 		delete(w.answered, r.key())
+		delete(w.sent, r.key())
 		w.notice(r.key(), func() { fmt.Fprintf(w.out, "Expired: %s (%s)\n", termtext.Line(r.Tool), termtext.Line(r.ToolCallID)) })
 	}
 }
