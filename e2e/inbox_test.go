@@ -525,13 +525,23 @@ func TestInbox(t *testing.T) {
 		}))
 		readCard(t, br, "pat", call)
 		readCard(t, br, "ada", call)
-		notice := func(approver string) *ably.Message {
+		responses := s.observe(t)
+		br.Do(t, "press", map[string]any{"page": "pat", "toolCallId": call, "button": "approve"}, nil)
+		resp := responses.next(t, workflows.MsgApprovalResponse)
+		if !strings.HasPrefix(resp.ID, "web-") {
+			t.Errorf("pat's response has id %q, want the page's own", resp.ID)
+		}
+		notice := func(approver, id, reason string) *ably.Message {
 			return &ably.Message{Name: workflows.MsgApprovalIgnored,
 				Data: map[string]any{"toolCallId": call, "workflowId": wf, "tool": "publish_blog_post", "approver": approver,
-					"decision": "approved", "ablyMessageId": "x:0", "reason": "edited arguments refused: title: want string, got number"},
+					"decision": "approved", "ablyMessageId": id, "reason": reason},
 				Extras: map[string]any{workflows.ExtrasHeaders: map[string]any{workflows.HeaderToolCallID: call, workflows.HeaderWorkflowID: wf}}}
 		}
-		s.publishAsAgent(t, notice("pat"))
+		// About another of pat's messages (an older decision), and to ada:
+		// neither is pat's card's business.
+		s.publishAsAgent(t, notice("pat", "web-older:0", "about an older decision"))
+		s.publishAsAgent(t, notice("ada", resp.ID, "to ada"))
+		s.publishAsAgent(t, notice("pat", resp.ID, "edited arguments refused: title: want string, got number"))
 		errSel := cardSelector(call) + ` .status[data-kind="error"]`
 		br.Do(t, "waitSelector", map[string]any{"page": "pat", "selector": errSel, "timeoutMs": 10000}, nil)
 		var st struct{ Text string }

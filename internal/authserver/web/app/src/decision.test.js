@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { responseMessage } from './decision.js';
+import { newMessageId, responseMessage } from './decision.js';
 
 const base = { toolCallId: 'call_1', workflowId: 'wf-1' };
 
@@ -38,4 +38,12 @@ test('responseMessage: the guide shape plus what the request had', () => {
     assert.deepEqual(m.extras, { headers: { toolCallId: 'call_1', workflowId: 'wf-1' } }, c.name);
     assert.equal('userClaim' in m.extras, false, `${c.name}: the role is Ably's to add`);
   }
+});
+
+test('responseMessage carries the page message id; newMessageId is fresh each time', () => {
+  const id = newMessageId();
+  assert.match(id, /^web-[0-9a-f]{32}:0$/);
+  assert.notEqual(newMessageId(), id);
+  assert.equal(responseMessage(base, { decision: 'approved' }, id).id, id);
+  assert.equal('id' in responseMessage(base, { decision: 'approved' }), false);
 });

@@ -13,7 +13,7 @@
 import { connect } from './channel.js';
 import { readConfig } from './config.js';
 import { OUTCOME_EXPIRED } from './contract.js';
-import { responseMessage } from './decision.js';
+import { newMessageId, responseMessage } from './decision.js';
 import { EV_IGNORED, EV_NOT_COUNTED, EV_REQUEST, EV_RESOLVED, EV_UPDATED, Pending } from './pending.js';
 import { InboxView } from './view.js';
 
@@ -46,7 +46,9 @@ function start() {
       if (conn.client.connection.state !== 'connected') {
         throw new Error(`no connection to Ably (${conn.client.connection.state}); the decision was not sent: decide again once the page is connected`);
       }
-      await conn.channel.publish(responseMessage(r, choice));
+      const id = newMessageId();
+      await conn.channel.publish(responseMessage(r, choice, id));
+      return id;
     },
   });
 
@@ -81,9 +83,9 @@ function start() {
         if (ev.previous) view.remove(ev.previous.key);
         break;
       case EV_NOT_COUNTED:
-        // Only this user's own decision; not once a later one of theirs
-        // counted.
-        if (ev.notice.approver === cfg.user && !ev.request.approvedBy.some((a) => a.clientId === cfg.user)) view.notCounted(ev.notice);
+        // Only this user's; the view shows it only about the last
+        // decision this page sent on the request.
+        if (ev.notice.approver === cfg.user) view.notCounted(ev.notice);
         break;
     }
   };

@@ -195,6 +195,7 @@ export function decodeIgnored(m) {
     tool: str(d.tool, 256),
     approver,
     decision: str(d.decision, 32),
+    ablyMessageId: str(d.ablyMessageId, 128),
     reason: str(d.reason, 2048),
     at: Number.isFinite(m.timestamp) ? m.timestamp : null,
   };

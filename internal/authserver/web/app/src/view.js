@@ -295,10 +295,12 @@ export class InboxView {
   }
 
   // notCounted says on the request's card that the agent did not count
-  // this user's decision, and why, and offers the buttons again.
+  // this user's decision, and why, and offers the buttons again: only about
+  // the last decision this page sent on it (by its message id), once.
   notCounted(n) {
     const c = this.cards.get(n.key);
-    if (!c) return;
+    if (!c || !c.sentId || n.ablyMessageId !== c.sentId) return;
+    c.sentId = null;
     c.sent = null;
     clearTimeout(c.noAnswer);
     this.setStatus(c, `The agent did not count your decision: ${plain(n.reason)}. You can decide again.`, 'error');
@@ -477,7 +479,7 @@ export class InboxView {
       if (c.busy) this.setStatus(c, 'Still sending: the connection may be down. Your decision goes out when it is back, and counts only for the arguments you saw.', 'warn');
     }, SLOW_SEND_MS);
     try {
-      await this.opts.onDecide(seen, choice);
+      c.sentId = await this.opts.onDecide(seen, choice);
       clearTimeout(slow);
       c.busy = false;
       if (c.request.arguments !== seen.arguments || c.request.argumentsDigest !== seen.argumentsDigest) {
