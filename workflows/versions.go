@@ -104,11 +104,14 @@ const (
 	// 2026-12-06: a decision the run ignored (an edit the tool's schema
 	// refuses, a role too low, other arguments seen) left its approver
 	// with "Decision sent" and no word, until the call expired. Since, the
-	// run publishes approval-ignored to the approver (run.noticeIgnored):
-	// two more local-activity markers (ActivityVerifyDecision when the
-	// decision was ignored before its signature was checked, and
-	// ActivityPublishApprovalIgnored) per notice. Asked only for an
-	// ignored decision that gets one, so no other run's history changes.
+	// run publishes approval-ignored about it (run.noticeIgnored), from a
+	// coroutine of its own: ActivityVerifyDecision when the decision was
+	// ignored before its signature was checked, then
+	// ActivityPublishApprovalIgnored (local activities on the fast path,
+	// activities in older runs; the first use in a run also upserts the
+	// version search attribute). Asked only for an ignored decision that
+	// passes noticeIgnored's cheap checks (a forged one among them, whose
+	// check then fails), so no other run's history changes.
 	changeIgnoredNotice = "ignored-notice"
 )
 
