@@ -149,6 +149,14 @@ func TestInbox(t *testing.T) {
 		if len(c.Buttons) != 0 || c.ReadOnly != "Read-only: you cannot decide this request, because it needs publisher or higher; you are editor." {
 			t.Fatalf("erin: buttons %q, read-only %q", c.Buttons, c.ReadOnly)
 		}
+		// The tab's title counts what its user can decide (the inbox probe:
+		// an editor's tab announced requests only a publisher may decide).
+		var erin, pat struct{ Title string }
+		br.Do(t, "title", map[string]any{"page": "erin"}, &erin)
+		br.Do(t, "title", map[string]any{"page": "pat"}, &pat)
+		if erin.Title != "Inbox · Approval inbox" || !strings.HasPrefix(pat.Title, "(") {
+			t.Errorf("titles: erin %q, pat %q; want no count for erin, a count for pat", erin.Title, pat.Title)
+		}
 	})
 
 	step("a computer whose clock runs 6 minutes ahead still shows the 5-minute request, with Ably's countdown", func(t *testing.T) {
@@ -407,9 +415,7 @@ func TestInbox(t *testing.T) {
 			Data: map[string]any{"toolCallId": call, "workflowId": wf, "tool": "publish_blog_post", "outcome": "approved", "decidedBy": "ada", "role": "admin",
 				"approvedBy": []map[string]any{{"clientId": "pat", "role": "publisher"}, {"clientId": "ada", "role": "admin"}}},
 			Extras: map[string]any{workflows.ExtrasHeaders: map[string]any{workflows.HeaderToolCallID: call, workflows.HeaderWorkflowID: wf}}})
-		s.publishAsAgent(t, &ably.Message{Name: workflows.MsgApprovalResolved,
-			Data:   map[string]any{"toolCallId": "call_synthetic_2", "workflowId": wf, "tool": "publish_blog_post", "outcome": "cancelled", "reason": "test over"},
-			Extras: map[string]any{workflows.ExtrasHeaders: map[string]any{workflows.HeaderToolCallID: "call_synthetic_2", workflows.HeaderWorkflowID: wf}}})
+		s.publishAsAgent(t, agentCancelled(wf, "call_synthetic_2"))
 		for _, name := range approvers {
 			var r struct{ Text string }
 			br.Do(t, "resolvedText", map[string]any{"page": name, "toolCallId": "call_synthetic_2", "timeoutMs": 10000}, &r)
@@ -466,9 +472,7 @@ func TestInbox(t *testing.T) {
 		br.Do(t, "offline", map[string]any{"page": "pat", "offline": false}, nil)
 		br.Do(t, "waitConn", map[string]any{"page": "pat", "state": "connected", "timeoutMs": 60000}, nil)
 		responses.none(t, workflows.MsgApprovalResponse, 3*time.Second)
-		s.publishAsAgent(t, &ably.Message{Name: workflows.MsgApprovalResolved,
-			Data:   map[string]any{"toolCallId": call, "workflowId": wf, "tool": "publish_blog_post", "outcome": "cancelled", "reason": "test over"},
-			Extras: map[string]any{workflows.ExtrasHeaders: map[string]any{workflows.HeaderToolCallID: call, workflows.HeaderWorkflowID: wf}}})
+		s.publishAsAgent(t, agentCancelled(wf, call))
 	})
 
 	// The inbox probe: another approver's edit arrived while pat's approval
@@ -506,9 +510,7 @@ func TestInbox(t *testing.T) {
 		if c := readCard(t, br, "pat-slow", call); c.Args == "" || !strings.Contains(c.Args, "After") || !slices.Contains(c.Buttons, "Approve") {
 			t.Errorf("card after the overtaken approval: args %q, buttons %q; want the new arguments and the buttons back", c.Args, c.Buttons)
 		}
-		s.publishAsAgent(t, &ably.Message{Name: workflows.MsgApprovalResolved,
-			Data:   map[string]any{"toolCallId": call, "workflowId": wf, "tool": "publish_blog_post", "outcome": "cancelled", "reason": "test over"},
-			Extras: map[string]any{workflows.ExtrasHeaders: map[string]any{workflows.HeaderToolCallID: call, workflows.HeaderWorkflowID: wf}}})
+		s.publishAsAgent(t, agentCancelled(wf, call))
 	})
 
 	// The inbox probe: a decision the agent refused (an edit of the wrong
@@ -552,9 +554,7 @@ func TestInbox(t *testing.T) {
 		if c := readCard(t, br, "ada", call); c.Status != "" {
 			t.Errorf("ada's card shows pat's notice: %q", c.Status)
 		}
-		s.publishAsAgent(t, &ably.Message{Name: workflows.MsgApprovalResolved,
-			Data:   map[string]any{"toolCallId": call, "workflowId": wf, "tool": "publish_blog_post", "outcome": "cancelled", "reason": "test over"},
-			Extras: map[string]any{workflows.ExtrasHeaders: map[string]any{workflows.HeaderToolCallID: call, workflows.HeaderWorkflowID: wf}}})
+		s.publishAsAgent(t, agentCancelled(wf, call))
 	})
 
 	// The inbox probe: the edit box drew a bidi override's line reversed and
@@ -580,9 +580,7 @@ func TestInbox(t *testing.T) {
 		if len(edit.Errors) != 1 || !strings.HasPrefix(edit.Errors[0], "You changed nothing") {
 			t.Errorf("saving the box unchanged: %q, want You changed nothing", edit.Errors)
 		}
-		s.publishAsAgent(t, &ably.Message{Name: workflows.MsgApprovalResolved,
-			Data:   map[string]any{"toolCallId": call, "workflowId": wf, "tool": "publish_blog_post", "outcome": "cancelled", "reason": "test over"},
-			Extras: map[string]any{workflows.ExtrasHeaders: map[string]any{workflows.HeaderToolCallID: call, workflows.HeaderWorkflowID: wf}}})
+		s.publishAsAgent(t, agentCancelled(wf, call))
 	})
 
 	step("a forged cross-site POST is refused", func(t *testing.T) {
@@ -751,6 +749,14 @@ func spoofedRequest(toolCallID, workflowID string) *ably.Message {
 func agentRequest(workflowID, toolCallID string, data map[string]any) *ably.Message {
 	data["toolCallId"], data["workflowId"] = toolCallID, workflowID
 	return &ably.Message{Name: workflows.MsgApprovalRequest, Data: data,
+		Extras: map[string]any{workflows.ExtrasHeaders: map[string]any{workflows.HeaderToolCallID: toolCallID, workflows.HeaderWorkflowID: workflowID}}}
+}
+
+// agentCancelled is the agent's approval-resolved that ends a synthetic
+// request when its step is over.
+func agentCancelled(workflowID, toolCallID string) *ably.Message {
+	return &ably.Message{Name: workflows.MsgApprovalResolved,
+		Data:   map[string]any{"toolCallId": toolCallID, "workflowId": workflowID, "tool": "publish_blog_post", "outcome": "cancelled", "reason": "test over"},
 		Extras: map[string]any{workflows.ExtrasHeaders: map[string]any{workflows.HeaderToolCallID: toolCallID, workflows.HeaderWorkflowID: workflowID}}}
 }
 

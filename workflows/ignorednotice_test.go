@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -104,10 +105,10 @@ func TestIgnoredNotice(t *testing.T) {
 			name: "at most maxIgnoredNotices per approver and call",
 			decisions: []at{
 				signed(time.Minute, approve("call_1", "erin", "editor", "e1")),
-				signed(time.Minute, approve("call_1", "erin", "editor", "e2")),
-				signed(time.Minute, approve("call_1", "erin", "editor", "e3")),
-				signed(time.Minute, approve("call_1", "erin", "editor", "e4")),
-				signed(time.Minute, approve("call_1", "eve", "editor", "v1")),
+				signed(time.Minute+time.Second, approve("call_1", "erin", "editor", "e2")),
+				signed(time.Minute+2*time.Second, approve("call_1", "erin", "editor", "e3")),
+				signed(time.Minute+3*time.Second, approve("call_1", "erin", "editor", "e4")),
+				signed(time.Minute+4*time.Second, approve("call_1", "eve", "editor", "v1")),
 				signed(2*time.Minute, approve("call_1", "pat", "publisher", "p1")),
 			},
 			wantNotices: []string{"erin/e1: insufficient role", "erin/e2: insufficient role", "erin/e3: insufficient role", "eve/v1: insufficient role"},
@@ -151,8 +152,13 @@ func TestIgnoredNotice(t *testing.T) {
 			if len(h.ignored) != len(tt.wantNotices) {
 				t.Fatalf("%d notices %+v, want %q", len(h.ignored), h.ignored, tt.wantNotices)
 			}
-			for i, want := range tt.wantNotices {
-				n := h.ignored[i].Data
+			// Each notice is published from a coroutine of its own: they
+			// may complete in any order.
+			got := slices.SortedFunc(slices.Values(h.ignored), func(a, b ApprovalIgnoredInput) int {
+				return strings.Compare(a.Data.Approver+"/"+a.Data.AblyMessageID, b.Data.Approver+"/"+b.Data.AblyMessageID)
+			})
+			for i, want := range slices.Sorted(slices.Values(tt.wantNotices)) {
+				n := got[i].Data
 				who, reason, _ := strings.Cut(want, ": ")
 				if n.Approver+"/"+n.AblyMessageID != who || !strings.HasPrefix(n.Reason, reason) {
 					t.Errorf("notice %d = %s/%s %q, want %s %q…", i, n.Approver, n.AblyMessageID, n.Reason, who, reason)

@@ -18,15 +18,7 @@ import (
 // arrive and only kept messages come back, oldest first; MaxMessages
 // counts every message read, kept or not.
 func TestHistoryUntilAttach(t *testing.T) {
-	srv := ablytest.Start(t, ablylocal.Config{})
-	opts, err := srv.Conn.TrustedOptions("publisher", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rest, err := ably.NewREST(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	opts, rest := historyClients(t)
 	const channel = "history-test"
 	// 30 messages, oldest first: every third is "keep-<i>", the others are
 	// large junk.
@@ -87,15 +79,7 @@ func TestHistoryUntilAttach(t *testing.T) {
 // HistorySince reads up to the newest message, past the attach point,
 // where HistoryUntilAttach stops at it.
 func TestHistorySince(t *testing.T) {
-	srv := ablytest.Start(t, ablylocal.Config{})
-	opts, err := srv.Conn.TrustedOptions("publisher", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rest, err := ably.NewREST(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	opts, rest := historyClients(t)
 	const channel = "history-since-test"
 	publish := func(name string) {
 		t.Helper()
@@ -145,4 +129,20 @@ func TestHistorySince(t *testing.T) {
 	if want := []string{"before-attach"}; !slices.Equal(names(msgs), want) {
 		t.Errorf("HistoryUntilAttach = %q, want %q", names(msgs), want)
 	}
+}
+
+// historyClients starts a local Ably server and returns the options of a
+// client with every right on it, and a REST client made with them.
+func historyClients(t *testing.T) ([]ably.ClientOption, *ably.REST) {
+	t.Helper()
+	srv := ablytest.Start(t, ablylocal.Config{})
+	opts, err := srv.Conn.TrustedOptions("publisher", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest, err := ably.NewREST(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return opts, rest
 }

@@ -334,6 +334,10 @@ const ops = {
     return { errors, status: await sentStatus(page, card) };
   },
 
+  async title({ page: name }) {
+    return { title: await get(name).title() };
+  },
+
   // focus describes the element that has the keyboard focus.
   async focus({ page: name }) {
     return get(name).evaluate(() => {

@@ -124,6 +124,7 @@ export class InboxView {
     el.dataset.state = 'signed-out';
     el.replaceChildren('Signed out: your session ended. ', h('a', { href: '/' }, 'Sign in again'));
     this.doc.body.dataset.connection = 'signed-out';
+    this.updateCounts();
     // The header no longer claims a session, nor offers to end it.
     const who = this.$('signed-in');
     if (who) who.textContent = 'Signed out';
@@ -154,6 +155,7 @@ export class InboxView {
     this.role = role;
     this.$('my-role').textContent = plain(role);
     for (const c of this.cards.values()) this.renderActions(c);
+    this.updateCounts();
   }
 
   // loaded hides the loading line once the history is read.
@@ -170,7 +172,10 @@ export class InboxView {
     // With the history read cut, older requests may wait unseen.
     empty.textContent = this.historyWasCut ? 'No request waits among the messages read (see above).' : 'Nothing is waiting for a decision.';
     this.$('resolved-empty').hidden = this.resolvedItems.size > 0;
-    this.doc.title = `${n > 0 ? `(${n}) ` : ''}Inbox · Approval inbox`;
+    // The tab's title counts what this user can decide now: an editor's
+    // tab does not announce 15 requests only a publisher may decide.
+    const mine = [...this.cards.values()].filter((c) => this.canDecide(c.request)).length;
+    this.doc.title = `${mine > 0 ? `(${mine}) ` : ''}Inbox · Approval inbox`;
   }
 
   announce(text) {
@@ -204,6 +209,7 @@ export class InboxView {
       this.announce(`The arguments of ${plain(r.tool)} changed.`);
     }
     this.renderActions(c);
+    this.updateCounts(); // an escalation or a counted approval changes who can decide
   }
 
   // remove takes a request's card off the page (resolved elsewhere, or
@@ -423,6 +429,12 @@ export class InboxView {
     setShown(p.args, pretty.text, true);
     p.argsWarning.textContent = pretty.warning;
     p.argsWarning.hidden = pretty.warning === '';
+  }
+
+  // canDecide reports whether this user may decide request r now: signed
+  // in, with a role that reaches it, and not among its approvers yet.
+  canDecide(r) {
+    return !this.ended && approvalCheck(this.opts.roles, this.role, r.requiredRole).ok && !r.approvedBy.some((a) => a.clientId === this.opts.user);
   }
 
   // renderActions shows the buttons this user may use now, or why the
