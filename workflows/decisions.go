@@ -386,7 +386,7 @@ func (r *run) ignore(ctx workflow.Context, e AuditEntry, a *approval, why string
 // no copy of one seen (the caller leaves copies out), whose signature
 // verifies (checked is whether onDecision checked it, verified whether it
 // is good; one refused before that is checked now: a forged decision gets
-// no word out), at most maxIgnoredNotices per approver and call. The
+// no word out), at most MaxIgnoredNotices per approver and call. The
 // checks made only for a notice are at most maxNoticeChecks per call, so
 // junk that names a call costs it a bounded number of them. The check and
 // the publish run in a coroutine of their own (r.noticing; the run waits
@@ -402,7 +402,7 @@ func (r *run) noticeIgnored(ctx workflow.Context, d Decision, a *approval, why s
 		return
 	}
 	key := d.ApproverClientID + "\x00" + a.call.CallID
-	if r.notices[key] >= maxIgnoredNotices || (!verified && r.noticeChecks[a.call.CallID] >= maxNoticeChecks) {
+	if r.notices[key] >= MaxIgnoredNotices || (!verified && r.noticeChecks[a.call.CallID] >= maxNoticeChecks) {
 		return
 	}
 	if workflow.GetVersion(ctx, changeIgnoredNotice, workflow.DefaultVersion, 1) < 1 {

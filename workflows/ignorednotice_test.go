@@ -12,7 +12,7 @@ import (
 // still pending, gets an approval-ignored to its approver with the reason
 // (the inbox probe: a refused edit left "Decision sent" and no word until
 // the call expired); junk, forgeries, copies and late decisions get none,
-// and one approver gets at most maxIgnoredNotices per call.
+// and one approver gets at most MaxIgnoredNotices per call.
 func TestIgnoredNotice(t *testing.T) {
 	type at struct {
 		after  time.Duration
@@ -102,7 +102,7 @@ func TestIgnoredNotice(t *testing.T) {
 			},
 		},
 		{
-			name: "at most maxIgnoredNotices per approver and call",
+			name: "at most MaxIgnoredNotices per approver and call",
 			decisions: []at{
 				signed(time.Minute, approve("call_1", "erin", "editor", "e1")),
 				signed(time.Minute+time.Second, approve("call_1", "erin", "editor", "e2")),

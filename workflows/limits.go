@@ -25,14 +25,16 @@ const (
 	ignoredAlwaysKept     = 3
 	maxIgnoredPerApproval = 20
 	maxIgnoredPerRun      = 200
-	// maxIgnoredNotices bounds the approval-ignored notices of one
-	// approver for one call: a person needs a word or two, a flood gets
-	// no more.
-	maxIgnoredNotices = 3
 	// maxNoticeChecks bounds the signature checks made only to decide
 	// whether an ignored decision gets a notice, per call.
 	maxNoticeChecks = 20
 )
+
+// MaxIgnoredNotices bounds the approval-ignored notices of one approver
+// for one call: a person needs a word or two, a flood gets no more. A
+// client that has seen this many for its approver and call cannot expect
+// another.
+const MaxIgnoredNotices = 3
 
 // clipAudit bounds every string of an audit entry, so that no input can
 // make the audit trail (part of the query answer and the result) large.

@@ -186,7 +186,7 @@ type ApprovalResolvedData struct {
 
 // ApprovalIgnoredData is data of an approval-ignored: the decision the
 // run did not count, whose it was, and why. Only a verified decision of a
-// call still pending gets one, at most maxIgnoredNotices per approver and
+// call still pending gets one, at most MaxIgnoredNotices per approver and
 // call.
 type ApprovalIgnoredData struct {
 	ToolCallID string `json:"toolCallId"`

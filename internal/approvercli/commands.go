@@ -210,6 +210,7 @@ func Decide(ctx context.Context, cfg Config, a DecideArgs, out io.Writer) error 
 	}
 	var workflowID, digest, arguments string
 	var before Request // the request as it stood when the decision was made
+	wait := true       // for the agent's word (awaitOutcome)
 	switch {
 	case len(found) == 1:
 		r := found[0]
@@ -257,6 +258,7 @@ func Decide(ctx context.Context, cfg Config, a DecideArgs, out io.Writer) error 
 	case a.Force:
 		if d, ok := s.pending.Resolution(a.ToolCallID); ok {
 			fmt.Fprintf(out, "warning: tool call %s was already resolved (%s); sending anyway (--force): the agent will ignore it.\n", termtext.Line(a.ToolCallID), termtext.Line(d.Outcome))
+			wait = false // nothing will come
 		} else {
 			fmt.Fprintf(out, "No pending request for tool call %s is known; sending anyway (--force).\n", a.ToolCallID)
 		}
@@ -277,6 +279,9 @@ func Decide(ctx context.Context, cfg Config, a DecideArgs, out io.Writer) error 
 		fmt.Fprintf(out, "Decision sent: %s with edited arguments %s\n", a.Decision, termtext.Line(arguments))
 	} else {
 		fmt.Fprintf(out, "Decision sent: %s\n", a.Decision)
+	}
+	if !wait {
+		return nil
 	}
 	return awaitOutcome(ctx, s, a, before, workflowID, id, out)
 }
@@ -307,6 +312,11 @@ func awaitOutcome(ctx context.Context, s *session, a DecideArgs, before Request,
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-timer.C:
+			if before.ToolCallID != "" && s.pending.Notices(before, s.clientID) >= workflows.MaxIgnoredNotices {
+				fmt.Fprintf(out, "The agent has not answered within %s. It says at most %d times per call that it did not count a decision of yours, and it said so %d times on this one: it may not have counted this one either. `approver list` shows whether the request still waits, and who approved it.\n",
+					a.Outcome, workflows.MaxIgnoredNotices, s.pending.Notices(before, s.clientID))
+				return nil
+			}
 			fmt.Fprintf(out, "The agent has not answered within %s (it may be busy, or down): `approver list` shows whether the request still waits.\n", a.Outcome)
 			return nil
 		case m = <-s.events:
@@ -334,8 +344,8 @@ func awaitOutcome(ctx context.Context, s *session, a DecideArgs, before Request,
 		case EventNotCounted:
 			n := ev.NotCounted
 			if ours(ev.Request) && n.Approver == s.clientID && n.AblyMessageID == id {
-				writeNotCounted(out, n)
-				return fmt.Errorf("%w: %s", ErrNotCounted, termtext.Line(n.Reason))
+				writeNotCounted(out, n) // with the reason; the error repeats only the verdict
+				return ErrNotCounted
 			}
 		}
 	}

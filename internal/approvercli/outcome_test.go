@@ -25,10 +25,29 @@ import (
 func TestDecideWaitsForTheOutcome(t *testing.T) {
 	tests := []struct {
 		name    string
+		before  func(t *testing.T, agent *ably.RESTChannel)                     // the agent's, before alice decides
 		answer  func(t *testing.T, agent *ably.RESTChannel, resp *ably.Message) // the agent's, after alice's response
 		wantOut string
 		wantErr error
 	}{
+		{
+			name: "resolved by a quorum: every approver named",
+			answer: func(t *testing.T, agent *ably.RESTChannel, _ *ably.Message) {
+				publishResolved(t, agent, workflows.ApprovalResolvedData{ToolCallID: "call_1", WorkflowID: "wf-1", Tool: "publish_blog_post", Outcome: "approved", DecidedBy: "alice", Role: "publisher",
+					ApprovedBy: []workflows.Approver{{ClientID: "pat", Role: "publisher"}, {ClientID: "alice", Role: "publisher"}}})
+			},
+			wantOut: "Resolved: publish_blog_post (call_1) approved by pat (publisher), alice (publisher)",
+		},
+		{
+			name: "no word after the agent's last notice for this approver and call",
+			before: func(t *testing.T, agent *ably.RESTChannel) {
+				for i := range workflows.MaxIgnoredNotices {
+					publishIgnored(t, agent, "alice", fmt.Sprintf("earlier-%d:0", i), "edited arguments refused")
+				}
+			},
+			answer:  func(*testing.T, *ably.RESTChannel, *ably.Message) {},
+			wantOut: "it said so 3 times on this one: it may not have counted this one either",
+		},
 		{
 			name: "not counted",
 			answer: func(t *testing.T, agent *ably.RESTChannel, resp *ably.Message) {
@@ -74,6 +93,9 @@ func TestDecideWaitsForTheOutcome(t *testing.T) {
 			e := startEnv(t)
 			agent := e.rest(t, workflows.DefaultAgentClientID)
 			publishRequest(t, agent, "call_1", "wf-1", time.Now().Add(10*time.Minute))
+			if tt.before != nil {
+				tt.before(t, agent)
+			}
 			var out testutil.SyncBuffer
 			done := make(chan error, 1)
 			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
@@ -149,4 +171,25 @@ func TestWatchNotCounted(t *testing.T) {
 	}
 	cancel()
 	waitReturn(t, done, 10*time.Second, "Watch", "after cancel")
+}
+
+// TestDecideForcedOnAResolvedCallDoesNotWait: --force on a call the CLI
+// knows resolved sends the decision and returns: nothing will come back
+// (the probe saw it wait 10 s and then blame the agent). An hour's wait
+// would outlast the test's context.
+func TestDecideForcedOnAResolvedCallDoesNotWait(t *testing.T) {
+	e := startEnv(t)
+	agent := e.rest(t, workflows.DefaultAgentClientID)
+	publishRequest(t, agent, "call_1", "wf-1", time.Now().Add(10*time.Minute))
+	publishResolved(t, agent, workflows.ApprovalResolvedData{ToolCallID: "call_1", WorkflowID: "wf-1", Tool: "publish_blog_post", Outcome: "rejected", DecidedBy: "ada", Role: "admin"})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	var out testutil.SyncBuffer
+	err := Decide(ctx, e.cliConfig(t, nil), DecideArgs{ToolCallID: "call_1", Decision: workflows.DecisionApproved, Force: true, Outcome: time.Hour}, &out)
+	if err != nil {
+		t.Fatalf("Decide = %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "the agent will ignore it") || strings.Contains(out.String(), "has not answered") {
+		t.Errorf("output:\n%s", out.String())
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ably/ably-go/ably"
@@ -71,6 +72,10 @@ type Pending struct {
 	// maxResolved are kept so a long watch does not grow without bound.
 	resolvedOrder []string
 	maxResolved   int
+	// notices counts the agent's approval-ignored messages seen, by
+	// request key and approver: the agent sends at most
+	// workflows.MaxIgnoredNotices of them.
+	notices map[string]int
 }
 
 // MaxResolved is how many resolutions a Pending remembers (the newest).
@@ -82,7 +87,7 @@ func NewPending(agentClientID string, now func() time.Time) *Pending {
 	if now == nil {
 		now = time.Now
 	}
-	return &Pending{agent: agentClientID, now: now, reqs: map[string]Request{}, resolved: map[string]workflows.ApprovalResolvedData{}, maxResolved: MaxResolved}
+	return &Pending{agent: agentClientID, now: now, reqs: map[string]Request{}, resolved: map[string]workflows.ApprovalResolvedData{}, maxResolved: MaxResolved, notices: map[string]int{}}
 }
 
 // Apply feeds one channel message, in publication order, to the set.
@@ -156,7 +161,14 @@ func (p *Pending) applyIgnored(m *ably.Message) Event {
 	if !ok {
 		return Event{Reason: "approval-ignored of a request not pending", Routine: true}
 	}
+	p.notices[k+"\x00"+d.Approver]++
 	return Event{Kind: EventNotCounted, Request: r, NotCounted: d}
+}
+
+// Notices returns how many approval-ignored messages about approver's
+// decisions on r this set has seen.
+func (p *Pending) Notices(r Request, approver string) int {
+	return p.notices[r.key()+"\x00"+approver]
 }
 
 func (p *Pending) applyResolved(m *ably.Message) Event {
@@ -171,6 +183,13 @@ func (p *Pending) applyResolved(m *ably.Message) Event {
 	p.remember(k, d)
 	r, was := p.reqs[k]
 	delete(p.reqs, k)
+	if was {
+		for nk := range p.notices {
+			if strings.HasPrefix(nk, k+"\x00") {
+				delete(p.notices, nk)
+			}
+		}
+	}
 	return Event{Kind: EventResolved, Request: r, Resolved: d, WasPending: was}
 }
 

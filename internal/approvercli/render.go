@@ -53,7 +53,9 @@ func writeRequest(w io.Writer, r Request, now time.Time) {
 func writeResolved(w io.Writer, d workflows.ApprovalResolvedData) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Resolved: %s (%s) %s", termtext.Line(d.Tool), termtext.Line(d.ToolCallID), termtext.Line(d.Outcome))
-	if d.DecidedBy != "" {
+	if len(d.ApprovedBy) > 1 {
+		fmt.Fprintf(&b, " by %s", who(d.ApprovedBy)) // a quorum: every approver
+	} else if d.DecidedBy != "" {
 		fmt.Fprintf(&b, " by %s", termtext.Line(d.DecidedBy))
 		if d.Role != "" {
 			fmt.Fprintf(&b, " (%s)", termtext.Line(d.Role))
