@@ -360,7 +360,7 @@ func (b *runner) enqueue(m *ably.Message) {
 	}
 	b.log.Error("bridge busy: live approval-response dropped; it is replayed from the channel's history once the bridge has caught up", "ablyMessageId", id, "clientId", client, "buffer", liveBuffer)
 	b.handler.count().countDropped(DropReasonBufferFull)
-	b.noteGap(m)
+	b.noteGap(m.Timestamp)
 }
 
 // dispatch hands a response to the goroutine of its shard, waiting while
@@ -541,13 +541,18 @@ func (b *runner) replay(ctx context.Context) error {
 		b.log.Error("catch-up cut: more messages since the oldest pending run than the bridge reads at once",
 			"since", since, "kept", len(msgs), "max", b.cfg.MaxCatchUp)
 	}
-	for _, who := range keep.capped() {
-		b.log.Error("catch-up: an approver published more approval-responses since the oldest pending run than the bridge replays per approver; their oldest ones are not replayed",
-			"clientId", who, "max", maxCatchUpPerApprover)
-	}
+	b.logCapped(keep, "catch-up: an approver published more approval-responses since the oldest pending run than the bridge replays per approver; their oldest ones are not replayed")
 	n := b.replayMessages(ctx, msgs)
 	b.log.Info("catch-up done", "responses", n, "messages", len(msgs), "since", since)
 	return nil
+}
+
+// logCapped logs, as an error saying what, each approver whose
+// approval-responses the history read f filtered passed its bound.
+func (b *runner) logCapped(f *catchUpFilter, what string) {
+	for _, who := range f.capped() {
+		b.log.Error(what, "clientId", who, "max", maxCatchUpPerApprover)
+	}
 }
 
 // replayMessages applies the agent's requests and resolutions among msgs

@@ -21,16 +21,16 @@ const gapMaxAge = 10 * time.Minute
 // DefaultGapReadMax is Config.GapReadMax's default.
 const DefaultGapReadMax = 10 * liveBuffer
 
-// noteGap records that live response m was dropped because the live
-// buffer was full (not for its publisher's share: a flood's own messages
-// wait for the catch-up after the next reattach or restart): replayGap
-// then reads the channel's history from its publish time. It is safe for
-// concurrent use.
-func (b *runner) noteGap(m *ably.Message) {
+// noteGap records that a live response published at ms (Ably's
+// timestamp, milliseconds; 0 for now) was dropped because the live buffer
+// was full (not for its publisher's share: a flood's own messages wait for
+// the catch-up after the next reattach or restart): replayGap then reads
+// the channel's history from that time. It is safe for concurrent use.
+func (b *runner) noteGap(ms int64) {
 	now := time.Now()
 	at := now
-	if m.Timestamp > 0 {
-		at = time.UnixMilli(m.Timestamp)
+	if ms > 0 {
+		at = time.UnixMilli(ms)
 	}
 	if oldest := now.Add(-gapMaxAge); at.Before(oldest) {
 		at = oldest
@@ -77,7 +77,7 @@ func (b *runner) replayGap(ctx context.Context) {
 	if err != nil {
 		if ctx.Err() == nil {
 			b.log.Warn("replay of dropped live approval-responses failed; trying again", "err", err, "since", from)
-			b.noteGap(&ably.Message{Timestamp: from.UnixMilli()})
+			b.noteGap(from.UnixMilli())
 		}
 		return
 	}
@@ -87,26 +87,16 @@ func (b *runner) replayGap(ctx context.Context) {
 		// The next pass reads from the last message read on, not
 		// gapMargin before it: with more than a pass's worth of messages
 		// in gapMargin it would read the same ones again.
-		b.noteGap(&ably.Message{Timestamp: last + gapMargin.Milliseconds()})
+		b.noteGap(last + gapMargin.Milliseconds())
 	}
-	for _, who := range filter.capped() {
-		b.log.Error("replay of dropped live approval-responses: an approver published more approval-responses since the first dropped one than the bridge replays per approver; their oldest ones are not replayed",
-			"clientId", who, "max", maxCatchUpPerApprover)
-	}
+	// Read oldest first, the filter kept each approver's oldest.
+	b.logCapped(filter, "replay of dropped live approval-responses: an approver published more approval-responses since the first dropped one than the bridge replays per approver; their newest ones are not replayed")
 	n := b.replayMessages(ctx, msgs)
 	b.log.Info("dropped live approval-responses replayed from history", "responses", n, "messages", len(msgs), "since", from)
 }
 
 // caughtUp reports whether no live response waits in the live buffer or
-// for a shard, and no shard is handling one.
+// for a shard, and no shard is handling one (inShards counts both).
 func (b *runner) caughtUp() bool {
-	if len(b.live.ch) > 0 || b.inShards.Load() > 0 {
-		return false
-	}
-	for _, s := range b.shards {
-		if len(s) > 0 {
-			return false
-		}
-	}
-	return true
+	return len(b.live.ch) == 0 && b.inShards.Load() == 0
 }
