@@ -301,8 +301,8 @@ func awaitOutcome(ctx context.Context, s *session, a DecideArgs, before Request,
 	if a.Outcome <= 0 {
 		return nil
 	}
-	ours := func(r Request) bool {
-		return r.ToolCallID == a.ToolCallID && (workflowID == "" || r.WorkflowID == workflowID)
+	ours := func(toolCallID, wfID string) bool {
+		return toolCallID == a.ToolCallID && (workflowID == "" || wfID == workflowID)
 	}
 	timer := time.NewTimer(a.Outcome)
 	defer timer.Stop()
@@ -312,9 +312,9 @@ func awaitOutcome(ctx context.Context, s *session, a DecideArgs, before Request,
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-timer.C:
-			if before.ToolCallID != "" && s.pending.Notices(before, s.clientID) >= workflows.MaxIgnoredNotices {
+			if n := s.pending.Notices(before, s.clientID); before.ToolCallID != "" && n >= workflows.MaxIgnoredNotices {
 				fmt.Fprintf(out, "The agent has not answered within %s. It says at most %d times per call that it did not count a decision of yours, and it said so %d times on this one: it may not have counted this one either. `approver list` shows whether the request still waits, and who approved it.\n",
-					a.Outcome, workflows.MaxIgnoredNotices, s.pending.Notices(before, s.clientID))
+					a.Outcome, workflows.MaxIgnoredNotices, n)
 				return nil
 			}
 			fmt.Fprintf(out, "The agent has not answered within %s (it may be busy, or down): `approver list` shows whether the request still waits.\n", a.Outcome)
@@ -324,13 +324,13 @@ func awaitOutcome(ctx context.Context, s *session, a DecideArgs, before Request,
 		ev := s.apply(m)
 		switch ev.Kind {
 		case EventResolved:
-			if ev.Resolved.ToolCallID == a.ToolCallID && (workflowID == "" || ev.Resolved.WorkflowID == workflowID) {
+			if ours(ev.Resolved.ToolCallID, ev.Resolved.WorkflowID) {
 				writeResolved(out, ev.Resolved)
 				return nil
 			}
 		case EventUpdated:
 			r := ev.Request
-			if !ours(r) {
+			if !ours(r.ToolCallID, r.WorkflowID) {
 				continue
 			}
 			if a.Decision == workflows.DecisionApproved && hasClient(r.ApprovedBy, s.clientID) && !hasClient(before.ApprovedBy, s.clientID) {
@@ -343,7 +343,7 @@ func awaitOutcome(ctx context.Context, s *session, a DecideArgs, before Request,
 			}
 		case EventNotCounted:
 			n := ev.NotCounted
-			if ours(ev.Request) && n.Approver == s.clientID && n.AblyMessageID == id {
+			if ours(n.ToolCallID, n.WorkflowID) && n.Approver == s.clientID && n.AblyMessageID == id {
 				writeNotCounted(out, n) // with the reason; the error repeats only the verdict
 				return ErrNotCounted
 			}

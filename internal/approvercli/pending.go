@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/ably/ably-go/ably"
@@ -25,7 +24,11 @@ type Request struct {
 	FirstDigest string
 }
 
-func (r Request) key() string { return r.WorkflowID + "\x00" + r.ToolCallID }
+func (r Request) key() string { return requestKey(r.WorkflowID, r.ToolCallID) }
+
+// requestKey identifies the request of tool call toolCallID in run
+// workflowID.
+func requestKey(workflowID, toolCallID string) string { return workflowID + "\x00" + toolCallID }
 
 // EventKind says what a message did to the pending set.
 type EventKind int
@@ -72,10 +75,10 @@ type Pending struct {
 	// maxResolved are kept so a long watch does not grow without bound.
 	resolvedOrder []string
 	maxResolved   int
-	// notices counts the agent's approval-ignored messages seen, by
-	// request key and approver: the agent sends at most
-	// workflows.MaxIgnoredNotices of them.
-	notices map[string]int
+	// notices counts the agent's approval-ignored messages seen about
+	// pending requests, by request key, then approver: the agent sends at
+	// most workflows.MaxIgnoredNotices of them.
+	notices map[string]map[string]int
 }
 
 // MaxResolved is how many resolutions a Pending remembers (the newest).
@@ -87,7 +90,7 @@ func NewPending(agentClientID string, now func() time.Time) *Pending {
 	if now == nil {
 		now = time.Now
 	}
-	return &Pending{agent: agentClientID, now: now, reqs: map[string]Request{}, resolved: map[string]workflows.ApprovalResolvedData{}, maxResolved: MaxResolved, notices: map[string]int{}}
+	return &Pending{agent: agentClientID, now: now, reqs: map[string]Request{}, resolved: map[string]workflows.ApprovalResolvedData{}, maxResolved: MaxResolved, notices: map[string]map[string]int{}}
 }
 
 // Apply feeds one channel message, in publication order, to the set.
@@ -156,19 +159,22 @@ func (p *Pending) applyIgnored(m *ably.Message) Event {
 	if d.Approver == "" {
 		return Event{Reason: "bad approval-ignored: no approver"}
 	}
-	k := Request{ApprovalRequestData: workflows.ApprovalRequestData{WorkflowID: d.WorkflowID, ToolCallID: d.ToolCallID}}.key()
+	k := requestKey(d.WorkflowID, d.ToolCallID)
 	r, ok := p.reqs[k]
 	if !ok {
 		return Event{Reason: "approval-ignored of a request not pending", Routine: true}
 	}
-	p.notices[k+"\x00"+d.Approver]++
+	if p.notices[k] == nil {
+		p.notices[k] = map[string]int{}
+	}
+	p.notices[k][d.Approver]++
 	return Event{Kind: EventNotCounted, Request: r, NotCounted: d}
 }
 
 // Notices returns how many approval-ignored messages about approver's
 // decisions on r this set has seen.
 func (p *Pending) Notices(r Request, approver string) int {
-	return p.notices[r.key()+"\x00"+approver]
+	return p.notices[r.key()][approver]
 }
 
 func (p *Pending) applyResolved(m *ably.Message) Event {
@@ -179,17 +185,11 @@ func (p *Pending) applyResolved(m *ably.Message) Event {
 	if err := workflows.ValidateToolCallID(d.ToolCallID); err != nil {
 		return Event{Reason: "bad approval-resolved: " + err.Error()}
 	}
-	k := Request{ApprovalRequestData: workflows.ApprovalRequestData{WorkflowID: d.WorkflowID, ToolCallID: d.ToolCallID}}.key()
+	k := requestKey(d.WorkflowID, d.ToolCallID)
 	p.remember(k, d)
 	r, was := p.reqs[k]
 	delete(p.reqs, k)
-	if was {
-		for nk := range p.notices {
-			if strings.HasPrefix(nk, k+"\x00") {
-				delete(p.notices, nk)
-			}
-		}
-	}
+	delete(p.notices, k)
 	return Event{Kind: EventResolved, Request: r, Resolved: d, WasPending: was}
 }
 

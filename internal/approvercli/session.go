@@ -469,12 +469,11 @@ func roleVerdict(r Request, role string) (refuse, warn string) {
 	return "", fmt.Sprintf("warning: cannot confirm that your role %s reaches the required %s; if it does not, the agent will record this and keep waiting", termtext.Line(role), termtext.Line(r.RequiredRole))
 }
 
-// respond publishes an approval-response and waits for Ably's ACK. The
-// shape is the guide's, plus reason, the digest of the arguments the
-// approver was shown, edited arguments (an approval with edits), and the
-// workflowId header, when known.
-// respond publishes an approval-response and returns its Ably message id,
-// which this session chose (so the agent's approval-ignored can name it).
+// respond publishes an approval-response, waits for Ably's ACK, and
+// returns its Ably message id, which this session chose (so the agent's
+// approval-ignored can name it). The shape is the guide's, plus reason,
+// the digest of the arguments the approver was shown, edited arguments (an
+// approval with edits), and the workflowId header, when known.
 func (s *session) respond(ctx context.Context, toolCallID, workflowID, digest, decision, reason, arguments string) (string, error) {
 	data := map[string]any{"decision": decision}
 	if reason != "" {
