@@ -70,7 +70,7 @@ func (r *run) onDecision(ctx workflow.Context, d Decision) {
 	}
 	if why != "" {
 		r.ignore(ctx, e, a, why)
-		if !copied {
+		if keyed && !copied { // well formed, and no copy of one seen
 			r.noticeIgnored(ctx, d, a, why, checked, verified)
 		}
 		return
@@ -382,8 +382,8 @@ func (r *run) ignore(ctx workflow.Context, e AuditEntry, a *approval, why string
 
 // noticeIgnored publishes approval-ignored, telling decision d's approver
 // that the run did not count it and why: only for a call still pending
-// (the approver may decide again), a well-formed, signed decision that is
-// no copy of one seen (the caller leaves copies out), whose signature
+// (the approver may decide again), a signed decision (the caller leaves
+// out those not well formed, and copies of one seen), whose signature
 // verifies (checked is whether onDecision checked it, verified whether it
 // is good; one refused before that is checked now: a forged decision gets
 // no word out), at most MaxIgnoredNotices per approver and call. The
@@ -396,9 +396,6 @@ func (r *run) ignore(ctx workflow.Context, e AuditEntry, a *approval, why string
 // the same.
 func (r *run) noticeIgnored(ctx workflow.Context, d Decision, a *approval, why string, checked, verified bool) {
 	if a == nil || !a.isPending() || why == "duplicate" || d.Signature == "" || (checked && !verified) {
-		return
-	}
-	if _, ok := dedupeKey(d); !ok {
 		return
 	}
 	key := d.ApproverClientID + "\x00" + a.call.CallID
