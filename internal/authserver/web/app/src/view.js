@@ -197,7 +197,7 @@ export class InboxView {
     const argsChanged = c.request.arguments !== r.arguments || c.request.argumentsDigest !== r.argumentsDigest;
     c.request = r;
     this.fillCard(c);
-    if (c.sent && r.approvedBy.some((a) => a.clientId === this.opts.user)) {
+    if (c.sent && this.approvedByMe(r)) {
       // The agent counted this user's approval (a quorum waits for more).
       c.sent = null;
       clearTimeout(c.noAnswer);
@@ -391,7 +391,7 @@ export class InboxView {
     if (r.approvals > 1 || r.approvedBy.length > 0) {
       const n = r.approvedBy.length;
       const who = n ? `, by ${approverList(r.approvedBy)}` : '';
-      const mine = r.approvedBy.some((a) => a.clientId === this.opts.user) ? ' — including you' : '';
+      const mine = this.approvedByMe(r) ? ' — including you' : '';
       fact('Approvals', 'quorum', `${n} of ${r.approvals} approval${r.approvals > 1 ? 's' : ''}${who}${mine}`);
     }
     if (r.escalation) {
@@ -431,10 +431,15 @@ export class InboxView {
     p.argsWarning.hidden = pretty.warning === '';
   }
 
+  // approvedByMe reports whether this user's approval of r is counted.
+  approvedByMe(r) {
+    return r.approvedBy.some((a) => a.clientId === this.opts.user);
+  }
+
   // canDecide reports whether this user may decide request r now: signed
   // in, with a role that reaches it, and not among its approvers yet.
   canDecide(r) {
-    return !this.ended && approvalCheck(this.opts.roles, this.role, r.requiredRole).ok && !r.approvedBy.some((a) => a.clientId === this.opts.user);
+    return !this.ended && approvalCheck(this.opts.roles, this.role, r.requiredRole).ok && !this.approvedByMe(r);
   }
 
   // renderActions shows the buttons this user may use now, or why the
@@ -443,7 +448,7 @@ export class InboxView {
     const r = c.request;
     const p = c.parts;
     const check = this.ended ? { ok: false, reason: 'you are signed out (sign in again to decide)' } : approvalCheck(this.opts.roles, this.role, r.requiredRole);
-    const alreadyApproved = r.approvedBy.some((a) => a.clientId === this.opts.user);
+    const alreadyApproved = this.approvedByMe(r);
     c.el.classList.toggle('read-only', !check.ok);
     if (!check.ok) {
       p.readonly.hidden = false;
