@@ -342,6 +342,17 @@ func scenarios() []scenario {
 			dec("call-quorum-1", workflows.DecisionApproved, "alice", "publisher", "msg-quorum-3", "again"),
 			dec("call-quorum-1", workflows.DecisionApproved, "carol", "admin", "msg-quorum-4", ""),
 		}},
+		// change-of-mind: two approvals or two rejections decide
+		// (rejectBy quorum). alice approves, then rejects; carol approves,
+		// bob rejects. Before changeOneVote alice counted on both sides,
+		// so carol's approval made two and the tool ran;
+		// v12-change-of-mind.json was recorded by that code.
+		{name: "change-of-mind", policy: ruledPolicy(`"approvals":2,"rejectBy":"quorum"`), waitPending: 1, decisions: []workflows.Decision{
+			dec("call-change-of-mind-1", workflows.DecisionApproved, "alice", "publisher", "msg-change-of-mind-1", ""),
+			dec("call-change-of-mind-1", workflows.DecisionRejected, "alice", "publisher", "msg-change-of-mind-2", "on second thought"),
+			dec("call-change-of-mind-1", workflows.DecisionApproved, "carol", "admin", "msg-change-of-mind-3", ""),
+			dec("call-change-of-mind-1", workflows.DecisionRejected, "bob", "publisher", "msg-change-of-mind-4", ""),
+		}},
 		// escalate: undecided after 2s, the call needs an admin; a
 		// publisher can no longer decide, an admin approves.
 		{name: "escalate", policy: ruledPolicy(`"escalate":[{"after":"2s","minRole":"admin"}]`), waitPending: 1, waitKind: workflows.AuditEscalated,
@@ -760,7 +771,7 @@ func (*fakeActivities) CallModel(_ context.Context, req workflows.ModelRequest) 
 	}
 	var calls []workflows.ToolCall
 	switch {
-	case req.Turn == 1 && slices.Contains([]string{"approve", "expire", "unpublished", "forged", "forged-signed", "single", "activity-tool", "quorum", "escalate", "edit", "edit-digestless", "edit-surrogate", "in-time-decision", "in-time-escalated", "due-escalation", "burned-id", "before-start", "flaky-publish", "flaky-publish-decided"}, sc):
+	case req.Turn == 1 && slices.Contains([]string{"approve", "expire", "unpublished", "forged", "forged-signed", "single", "activity-tool", "quorum", "change-of-mind", "escalate", "edit", "edit-digestless", "edit-surrogate", "in-time-decision", "in-time-escalated", "due-escalation", "burned-id", "before-start", "flaky-publish", "flaky-publish-decided"}, sc):
 		calls = []workflows.ToolCall{call("1", "publish_blog_post", `{ "title": "Introducing our new API" }`)}
 	case req.Turn == 1 && sc == "ambiguous":
 		calls = []workflows.ToolCall{
