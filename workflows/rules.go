@@ -261,6 +261,9 @@ func (r *run) applyRules(ctx workflow.Context, a *approval, d Decision, e AuditE
 			r.resolve(ctx, a, stateRejected, &d, e)
 			return
 		}
+		if w := q.withdraw(ctx, &q.approvedBy, who.ClientID, "approval"); w != "" {
+			e.Reason = joinReason(w, e.Reason)
+		}
 		q.rejectedBy = append(q.rejectedBy, who)
 		if len(q.rejectedBy) >= q.need {
 			e.Reason = joinReason(fmt.Sprintf("%d of %d rejections: %s", len(q.rejectedBy), q.need, names(q.rejectedBy)), e.Reason)
@@ -288,6 +291,9 @@ func (r *run) applyRules(ctx workflow.Context, a *approval, d Decision, e AuditE
 			a.pending.ArgumentsDigest = ArgumentsDigest(canon)
 		}
 	}
+	if w := q.withdraw(ctx, &q.rejectedBy, who.ClientID, "rejection"); w != "" {
+		e.Reason = joinReason(w, e.Reason)
+	}
 	q.approvedBy = append(q.approvedBy, who)
 	if len(q.approvedBy) >= q.need {
 		e.Reason = joinReason(fmt.Sprintf("%d of %d approvals: %s", len(q.approvedBy), q.need, names(q.approvedBy)), e.Reason)
@@ -296,6 +302,20 @@ func (r *run) applyRules(ctx workflow.Context, a *approval, d Decision, e AuditE
 		return
 	}
 	r.count(ctx, a, e, fmt.Sprintf("%d of %d approvals", len(q.approvedBy), q.need))
+}
+
+// withdraw removes clientID's counted decision from list, the other side's
+// counted decisions of a call (with RejectByQuorum, both approvals and
+// rejections count), when the approver now decides the other way: one
+// approver has one vote on a call, their latest (changeOneVote). It returns
+// what the audit says about it ("their approval no longer counts"), or "".
+// Asked only when clientID is on list, so no other run's history changes.
+func (q *rules) withdraw(ctx workflow.Context, list *[]Approver, clientID, what string) string {
+	if !hasApprover(*list, clientID) || workflow.GetVersion(ctx, changeOneVote, workflow.DefaultVersion, 1) < 1 {
+		return ""
+	}
+	*list = slices.DeleteFunc(slices.Clone(*list), func(x Approver) bool { return x.ClientID == clientID })
+	return fmt.Sprintf("replaces their %s, which no longer counts", what)
 }
 
 // count records a decision counted toward the quorum, and marks a for

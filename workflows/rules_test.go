@@ -111,6 +111,38 @@ func TestApprovalRules(t *testing.T) {
 			wantRevisions: 2,
 		},
 		{
+			// changeOneVote: alice's rejection withdraws her approval, so
+			// carol's approval is one of two, and bob's rejection is the
+			// second (before, alice counted on both sides and carol's
+			// approval ran the tool).
+			name: "rejectBy quorum: an approver who rejects after approving no longer counts as approving",
+			rule: `{"minRole":"publisher","timeout":"10m","approvals":2,"rejectBy":"quorum"}`,
+			decisions: []at{
+				{time.Minute, approve("call_1", "alice", "publisher", "m1")},
+				{2 * time.Minute, reject("call_1", "alice", "publisher", "m2", "on second thought")},
+				{3 * time.Minute, approve("call_1", "carol", "admin", "m3")},
+				{4 * time.Minute, reject("call_1", "bob", "publisher", "m4", "no")},
+			},
+			wantAudit:     []string{"requested:call_1", "counted:call_1", "counted:call_1", "counted:call_1", "rejected:call_1"},
+			wantOutput:    "rejected by alice (publisher), bob (publisher)",
+			wantRevisions: 4,
+		},
+		{
+			name: "rejectBy quorum: an approver who approves after rejecting no longer counts as rejecting",
+			rule: `{"minRole":"publisher","timeout":"10m","approvals":2,"rejectBy":"quorum"}`,
+			decisions: []at{
+				{time.Minute, reject("call_1", "bob", "publisher", "m1", "no")},
+				{2 * time.Minute, approve("call_1", "bob", "publisher", "m2")},
+				{3 * time.Minute, reject("call_1", "carol", "admin", "m3", "no")},
+				{4 * time.Minute, approve("call_1", "alice", "publisher", "m4")},
+			},
+			wantAudit:     []string{"requested:call_1", "counted:call_1", "counted:call_1", "counted:call_1", "approved:call_1", "executed:call_1"},
+			wantRan:       `{"title":"Introducing our new API"}`,
+			wantBy:        "bob,alice",
+			wantOutput:    "ok:",
+			wantRevisions: 4,
+		},
+		{
 			name:      "the requester is never counted",
 			rule:      `{"minRole":"publisher","timeout":"10m","approvals":2,"distinctFromRequester":true}`,
 			requester: "alice",
@@ -396,6 +428,41 @@ func TestRulesAnnouncements(t *testing.T) {
 	}
 	if e, _ := findAudit(res.Audit, AuditApproved, "call_1"); e.Reason != "2 of 2 approvals: dave (admin), carol (admin)" {
 		t.Errorf("approved audit entry = %+v", e)
+	}
+}
+
+// TestOneVote pins what screens and the audit are told when an approver
+// changes their mind under rejectBy quorum (changeOneVote): the revision
+// lists them on their latest side only, and the counted entry says that
+// their earlier decision no longer counts.
+func TestOneVote(t *testing.T) {
+	h := newHarness(t)
+	h.policy = rulesPolicy(t, `{"minRole":"publisher","timeout":"10m","approvals":2,"rejectBy":"quorum"}`)
+	h.model = script(calls(publishCall("call_1")), answer("done"))
+	h.decide(time.Minute, approve("call_1", "alice", "publisher", "m1"))
+	h.decide(2*time.Minute, reject("call_1", "alice", "publisher", "m2", "on second thought"))
+	res := h.run(AgentInput{})
+
+	reqs, _ := h.published()
+	if len(reqs) != 3 {
+		t.Fatalf("approval-requests = %d, want 3 (first, 1 of 2 approvals, 1 of 2 rejections)", len(reqs))
+	}
+	if got := reqs[1].Data; len(got.ApprovedBy) != 1 || len(got.RejectedBy) != 0 {
+		t.Errorf("request after alice's approval: approvedBy %+v, rejectedBy %+v", got.ApprovedBy, got.RejectedBy)
+	}
+	got := reqs[2].Data
+	if len(got.ApprovedBy) != 0 || len(got.RejectedBy) != 1 || got.RejectedBy[0].ClientID != "alice" {
+		t.Errorf("request after alice's rejection: approvedBy %+v, rejectedBy %+v; want alice among the rejections only", got.ApprovedBy, got.RejectedBy)
+	}
+	var reasons []string
+	for _, e := range res.Audit {
+		if e.Kind == AuditCounted {
+			reasons = append(reasons, e.Reason)
+		}
+	}
+	want := []string{"1 of 2 approvals", "1 of 2 rejections; replaces their approval, which no longer counts; on second thought"}
+	if !slices.Equal(reasons, want) {
+		t.Errorf("counted audit reasons = %q, want %q", reasons, want)
 	}
 }
 

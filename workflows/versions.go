@@ -113,6 +113,14 @@ const (
 	// passes noticeIgnored's cheap checks (a forged one among them, whose
 	// check then fails), so no other run's history changes.
 	changeIgnoredNotice = "ignored-notice"
+	// changeOneVote (version 1), found by the probe of 2026-12-06: with
+	// rejectBy quorum, an approver who approved and then rejected a call
+	// (or rejected, then approved) counted on both sides, so their
+	// withdrawn approval could still complete the quorum and run the
+	// tool. Since, an approver's latest decision replaces their earlier
+	// one on the other side (rules.withdraw). Asked only for such a
+	// decision, so no other run's history changes.
+	changeOneVote = "one-vote"
 )
 
 // Versions of changeWorkerPolicy.

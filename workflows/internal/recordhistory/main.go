@@ -13,7 +13,7 @@
 // came in time while no worker ran (in-time-decision, in-time-escalated)
 // and one that came while an escalation was due (due-escalation),
 // and decides calls by the policy rules beyond one approver (quorum,
-// escalate, edit), writes each history as JSON into -out with -prefix (histories recorded
+// change-of-mind, escalate, edit), writes each history as JSON into -out with -prefix (histories recorded
 // by older code keep their names and must still replay), checks that it
 // replays, and stops the server.
 //
@@ -344,15 +344,17 @@ func scenarios() []scenario {
 		}},
 		// change-of-mind: two approvals or two rejections decide
 		// (rejectBy quorum). alice approves, then rejects; carol approves,
-		// bob rejects. Before changeOneVote alice counted on both sides,
-		// so carol's approval made two and the tool ran;
-		// v12-change-of-mind.json was recorded by that code.
+		// bob rejects. Her rejection withdraws her approval
+		// (changeOneVote): carol's is one of two, and bob's rejection is
+		// the second. Before, alice counted on both sides, so carol's
+		// approval made two and the tool ran; v12-change-of-mind.json was
+		// recorded by that code, with this scenario expecting no outcome.
 		{name: "change-of-mind", policy: ruledPolicy(`"approvals":2,"rejectBy":"quorum"`), waitPending: 1, decisions: []workflows.Decision{
 			dec("call-change-of-mind-1", workflows.DecisionApproved, "alice", "publisher", "msg-change-of-mind-1", ""),
 			dec("call-change-of-mind-1", workflows.DecisionRejected, "alice", "publisher", "msg-change-of-mind-2", "on second thought"),
 			dec("call-change-of-mind-1", workflows.DecisionApproved, "carol", "admin", "msg-change-of-mind-3", ""),
 			dec("call-change-of-mind-1", workflows.DecisionRejected, "bob", "publisher", "msg-change-of-mind-4", ""),
-		}},
+		}, wantResolved: map[string]string{"call-change-of-mind-1": workflows.OutcomeRejected}},
 		// escalate: undecided after 2s, the call needs an admin; a
 		// publisher can no longer decide, an admin approves.
 		{name: "escalate", policy: ruledPolicy(`"escalate":[{"after":"2s","minRole":"admin"}]`), waitPending: 1, waitKind: workflows.AuditEscalated,
