@@ -35,6 +35,13 @@ const (
 	// MaxEditsPerCall bounds how often one call's arguments may be
 	// edited; later edits are ignored.
 	MaxEditsPerCall = 5
+	// MaxVoteChangesPerCall bounds how often one approver's decision may
+	// replace their own earlier one on the other side of a call under
+	// rejectBy quorum (changeOneVote); later changes are ignored. Each
+	// counts and publishes a new revision of the request, so without it
+	// one approver switching back and forth could use up the run's
+	// signals.
+	MaxVoteChangesPerCall = 3
 )
 
 // MaxClockSkew is how long before the start of a run a decision for it may

@@ -28,6 +28,9 @@ type rules struct {
 	editedBy   *Approver // who made the last edit
 	revision   int       // of the last approval-request published
 	stale      bool      // changed since the last approval-request
+	// changed counts, per clientId, the decisions that replaced the
+	// approver's own on the other side (changeOneVote).
+	changed map[string]int
 }
 
 // newRules returns the rules of a call with policy tp, or nil when the call
@@ -201,6 +204,8 @@ func (r *run) whyNotByRules(d Decision, a *approval) string {
 			return "a rejection carries no arguments"
 		case q.tp.RejectBy == RejectByQuorum && hasApprover(q.rejectedBy, d.ApproverClientID):
 			return "you already rejected"
+		case hasApprover(q.approvedBy, d.ApproverClientID):
+			return q.whyNoChange(d.ApproverClientID)
 		}
 		return ""
 	}
@@ -208,13 +213,27 @@ func (r *run) whyNotByRules(d Decision, a *approval) string {
 		if hasApprover(q.approvedBy, d.ApproverClientID) {
 			return "you already approved"
 		}
-		return ""
+		return q.whyNoChange(d.ApproverClientID)
 	}
 	canon, why := r.edit(d, a)
 	if why == "" && canon == a.call.Arguments && hasApprover(q.approvedBy, d.ApproverClientID) {
 		return "you already approved"
 	}
+	if why == "" && canon == a.call.Arguments {
+		why = q.whyNoChange(d.ApproverClientID)
+	}
 	return why
+}
+
+// whyNoChange refuses a decision of clientID that would replace their own
+// on the other side once they did so MaxVoteChangesPerCall times, or
+// returns "". Only changes made since changeOneVote are counted, so older
+// runs are not affected.
+func (q *rules) whyNoChange(clientID string) string {
+	if q.changed[clientID] < MaxVoteChangesPerCall || !(hasApprover(q.approvedBy, clientID) || hasApprover(q.rejectedBy, clientID)) {
+		return ""
+	}
+	return fmt.Sprintf("you changed your decision on this call too many times (at most %d)", MaxVoteChangesPerCall)
 }
 
 // edit checks the edited arguments of approval d for approval a and
@@ -315,6 +334,10 @@ func (q *rules) withdraw(ctx workflow.Context, list *[]Approver, clientID, what 
 		return ""
 	}
 	*list = slices.DeleteFunc(slices.Clone(*list), func(x Approver) bool { return x.ClientID == clientID })
+	if q.changed == nil {
+		q.changed = map[string]int{}
+	}
+	q.changed[clientID]++
 	return fmt.Sprintf("replaces their %s, which no longer counts", what)
 }
 

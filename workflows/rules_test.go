@@ -143,6 +143,21 @@ func TestApprovalRules(t *testing.T) {
 			wantRevisions: 4,
 		},
 		{
+			name: "rejectBy quorum: an approver changes their decision at most MaxVoteChangesPerCall times",
+			rule: `{"minRole":"publisher","timeout":"10m","approvals":3,"rejectBy":"quorum"}`,
+			decisions: []at{
+				{time.Minute, approve("call_1", "alice", "publisher", "m1")},
+				{2 * time.Minute, reject("call_1", "alice", "publisher", "m2", "no")},
+				{3 * time.Minute, approve("call_1", "alice", "publisher", "m3")},
+				{4 * time.Minute, reject("call_1", "alice", "publisher", "m4", "no")},
+				{5 * time.Minute, approve("call_1", "alice", "publisher", "m5")},
+			},
+			wantAudit: []string{"requested:call_1", "counted:call_1", "counted:call_1", "counted:call_1", "counted:call_1",
+				"ignored:call_1:you changed your decision on this call too many times (at most 3)", "expired:call_1"},
+			wantOutput:    "approval expired",
+			wantRevisions: 5,
+		},
+		{
 			name:      "the requester is never counted",
 			rule:      `{"minRole":"publisher","timeout":"10m","approvals":2,"distinctFromRequester":true}`,
 			requester: "alice",

@@ -118,7 +118,9 @@ const (
 	// (or rejected, then approved) counted on both sides, so their
 	// withdrawn approval could still complete the quorum and run the
 	// tool. Since, an approver's latest decision replaces their earlier
-	// one on the other side (rules.withdraw). Asked only for such a
+	// one on the other side (rules.withdraw), at most
+	// MaxVoteChangesPerCall times (added to version 1 before any run of it
+	// existed outside this change's own tests). Asked only for such a
 	// decision, so no other run's history changes.
 	changeOneVote = "one-vote"
 )
