@@ -3,6 +3,7 @@ package e2e
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -155,6 +156,33 @@ func TestApprovalRules(t *testing.T) {
 		assertRanOnce(t, s, res, p.ToolCallID, "Inbox final")
 		if n := len(postsWith(t, s, "Inbox draft")); n != 0 {
 			t.Fatalf("the original title was published (%d posts)", n)
+		}
+
+		// An approver whose approval is counted can still reject: the
+		// page offers Reject… alone, and (rejectBy any) the call is
+		// rejected at once.
+		id = s.startRun("Publish the blog post called 'Second thoughts'")
+		p = s.waitPending(id, 1)[0]
+		br.Do(t, "press", map[string]any{"page": "ada", "toolCallId": p.ToolCallID, "button": "approve"}, nil)
+		s.waitAudit(id, "ada's approval counted", func(e workflows.AuditEntry) bool {
+			return e.Kind == workflows.AuditCounted && e.Actor == "ada" && strings.HasPrefix(e.Reason, "1 of 2 approvals")
+		})
+		const wantStatus = "You approved this request; it waits for more approvals. Rejecting it rejects it at once."
+		var c card
+		testutil.WaitFor(t, 30*time.Second, "ada's card to offer only Reject… after her counted approval", func() (bool, error) {
+			c = readCard(t, br, "ada", p.ToolCallID)
+			return c.Status == wantStatus && slices.Equal(c.Buttons, []string{"Reject…"}), nil
+		})
+		if !strings.HasSuffix(c.Quorum, " — including you") {
+			t.Errorf("ada's card: quorum %q", c.Quorum)
+		}
+		br.Do(t, "rejectByKeyboard", map[string]any{"page": "ada", "toolCallId": p.ToolCallID, "reason": "second thoughts"}, nil)
+		res = s.result(id)
+		if e := findEntry(t, res.Audit, workflows.AuditRejected, p.ToolCallID); e.Actor != "ada" || e.Reason != "second thoughts" {
+			t.Errorf("rejected entry = %+v, want ada's with her reason", e)
+		}
+		if got := count(res.Audit, workflows.AuditExecuted, p.ToolCallID); got != 0 {
+			t.Errorf("executed entries = %d, want none", got)
 		}
 	})
 

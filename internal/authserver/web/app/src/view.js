@@ -197,8 +197,8 @@ export class InboxView {
     const argsChanged = c.request.arguments !== r.arguments || c.request.argumentsDigest !== r.argumentsDigest;
     c.request = r;
     this.fillCard(c);
-    if (c.sent && this.approvedByMe(r)) {
-      // The agent counted this user's approval (a quorum waits for more).
+    if (c.sent && (c.sent.decision === DECISION_APPROVED ? this.approvedByMe(r) : this.rejectedByMe(r))) {
+      // The agent counted this user's decision (a quorum waits for more).
       c.sent = null;
       clearTimeout(c.noAnswer);
     }
@@ -405,7 +405,8 @@ export class InboxView {
     }
     if (r.rejectedBy.length > 0) {
       const who = approverList(r.rejectedBy);
-      fact('Rejections', 'rejections', `${r.rejectedBy.length} of ${r.approvals}, by ${who}`);
+      const mine = this.rejectedByMe(r) ? ' — including you' : '';
+      fact('Rejections', 'rejections', `${r.rejectedBy.length} of ${r.approvals}, by ${who}${mine}`);
     }
     const rules = [];
     if (r.distinctFromRequester) rules.push("the requester's own decision does not count");
@@ -436,10 +437,16 @@ export class InboxView {
     return r.approvedBy.some((a) => a.clientId === this.opts.user);
   }
 
-  // canDecide reports whether this user may decide request r now: signed
-  // in, with a role that reaches it, and not among its approvers yet.
+  // rejectedByMe reports whether this user's rejection of r is counted
+  // (under rejectBy quorum, rejections are counted until enough).
+  rejectedByMe(r) {
+    return r.rejectBy === 'quorum' && r.rejectedBy.some((a) => a.clientId === this.opts.user);
+  }
+
+  // canDecide reports whether r waits for this user's decision: signed in,
+  // with a role that reaches it, and no decision of theirs counted yet.
   canDecide(r) {
-    return !this.ended && approvalCheck(this.opts.roles, this.role, r.requiredRole).ok && !this.approvedByMe(r);
+    return !this.ended && approvalCheck(this.opts.roles, this.role, r.requiredRole).ok && !this.approvedByMe(r) && !this.rejectedByMe(r);
   }
 
   // renderActions shows the buttons this user may use now, or why the
@@ -448,7 +455,6 @@ export class InboxView {
     const r = c.request;
     const p = c.parts;
     const check = this.ended ? { ok: false, reason: 'you are signed out (sign in again to decide)' } : approvalCheck(this.opts.roles, this.role, r.requiredRole);
-    const alreadyApproved = this.approvedByMe(r);
     c.el.classList.toggle('read-only', !check.ok);
     if (!check.ok) {
       p.readonly.hidden = false;
@@ -458,10 +464,21 @@ export class InboxView {
       return;
     }
     p.readonly.hidden = true;
-    if (c.sent || c.busy || alreadyApproved) {
+    if (c.sent || c.busy) {
       p.actions.replaceChildren();
-      if (alreadyApproved && !c.sent) this.setStatus(c, 'You approved this request; it waits for more approvals.', 'ok');
       return;
+    }
+    // A counted decision of this user's can still be changed: the agent
+    // counts each approver's latest (rejectBy quorum), and one rejection
+    // rejects at once otherwise.
+    const approved = this.approvedByMe(r);
+    const rejected = this.rejectedByMe(r);
+    const warned = p.status.dataset.kind === 'error' || p.status.dataset.kind === 'warn'; // kept until the next decision
+    if (approved && !warned) {
+      const then = r.rejectBy === 'quorum' ? 'Rejecting it withdraws your approval.' : 'Rejecting it rejects it at once.';
+      this.setStatus(c, `You approved this request; it waits for more approvals. ${then}`, 'ok');
+    } else if (rejected && !warned) {
+      this.setStatus(c, 'You rejected this request; it waits for more rejections. Approving it withdraws your rejection.', 'ok');
     }
     if (c.form) return; // a form is open: its own buttons stand in
     const name = plain(r.tool);
@@ -475,7 +492,7 @@ export class InboxView {
       edit.addEventListener('click', () => this.openEdit(c, edit));
       buttons.splice(1, 0, edit);
     }
-    p.actions.replaceChildren(...buttons);
+    p.actions.replaceChildren(...buttons.filter((b) => !(approved && b !== reject) && !(rejected && b === reject)));
   }
 
   async decide(c, choice) {
