@@ -35,9 +35,10 @@ const (
 	// MaxEditsPerCall bounds how often one call's arguments may be
 	// edited; later edits are ignored.
 	MaxEditsPerCall = 5
-	// MaxVoteChangesPerCall bounds how often one approver's decision may
-	// replace their own earlier one on the other side of a call under
-	// rejectBy quorum (changeOneVote); later changes are ignored. Each
+	// MaxVoteChangesPerCall bounds how often one approver's approval may
+	// withdraw their own counted rejection of a call's arguments under
+	// rejectBy quorum (changeOneVote); later such approvals are ignored.
+	// A rejection that withdraws an approval is never refused. Each change
 	// counts and publishes a new revision of the request, so without it
 	// one approver switching back and forth could use up the run's
 	// signals.

@@ -28,8 +28,8 @@ type rules struct {
 	editedBy   *Approver // who made the last edit
 	revision   int       // of the last approval-request published
 	stale      bool      // changed since the last approval-request
-	// changed counts, per clientId, the decisions that replaced the
-	// approver's own on the other side (changeOneVote).
+	// changed counts, per clientId, the approvals that withdrew the
+	// approver's own rejection of the current arguments (changeOneVote).
 	changed map[string]int
 }
 
@@ -204,10 +204,8 @@ func (r *run) whyNotByRules(d Decision, a *approval) string {
 			return "a rejection carries no arguments"
 		case q.tp.RejectBy == RejectByQuorum && hasApprover(q.rejectedBy, d.ApproverClientID):
 			return "you already rejected"
-		case hasApprover(q.approvedBy, d.ApproverClientID):
-			return q.whyNoChange(d.ApproverClientID)
 		}
-		return ""
+		return "" // one that withdraws the approver's approval is never refused
 	}
 	if d.Arguments == "" {
 		if hasApprover(q.approvedBy, d.ApproverClientID) {
@@ -225,12 +223,14 @@ func (r *run) whyNotByRules(d Decision, a *approval) string {
 	return why
 }
 
-// whyNoChange refuses a decision of clientID that would replace their own
-// on the other side once they did so MaxVoteChangesPerCall times, or
-// returns "". Only changes made since changeOneVote are counted, so older
-// runs are not affected.
+// whyNoChange refuses an approval of clientID that would withdraw their
+// counted rejection once their approvals did so MaxVoteChangesPerCall
+// times on these arguments, or returns "". A rejection that withdraws an
+// approval is never refused: the cap must not keep an approval its
+// approver took back. Only changes made since changeOneVote are counted,
+// so older runs are not affected.
 func (q *rules) whyNoChange(clientID string) string {
-	if q.changed[clientID] < MaxVoteChangesPerCall || !(hasApprover(q.approvedBy, clientID) || hasApprover(q.rejectedBy, clientID)) {
+	if q.changed[clientID] < MaxVoteChangesPerCall || !hasApprover(q.rejectedBy, clientID) {
 		return ""
 	}
 	return fmt.Sprintf("you changed your decision on this call too many times (at most %d)", MaxVoteChangesPerCall)
@@ -303,8 +303,9 @@ func (r *run) applyRules(ctx workflow.Context, a *approval, d Decision, e AuditE
 			}
 			q.edits++
 			q.editedBy = &who
-			// The count restarts on the edited arguments.
-			q.approvedBy, q.rejectedBy = nil, nil
+			// The count restarts on the edited arguments, and so do
+			// the changes of mind.
+			q.approvedBy, q.rejectedBy, q.changed = nil, nil, nil
 			a.call.Arguments = canon
 			a.pending.Arguments = canon
 			a.pending.ArgumentsDigest = ArgumentsDigest(canon)
@@ -334,10 +335,12 @@ func (q *rules) withdraw(ctx workflow.Context, list *[]Approver, clientID, what 
 		return ""
 	}
 	*list = slices.DeleteFunc(slices.Clone(*list), func(x Approver) bool { return x.ClientID == clientID })
-	if q.changed == nil {
-		q.changed = map[string]int{}
+	if what == "rejection" { // an approval took it back: whyNoChange bounds these
+		if q.changed == nil {
+			q.changed = map[string]int{}
+		}
+		q.changed[clientID]++
 	}
-	q.changed[clientID]++
 	return fmt.Sprintf("replaces their %s, which no longer counts", what)
 }
 

@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/workflow"
 )
 
 // rulesPolicy is the team's policy with publish_blog_post's rule replaced
@@ -143,19 +146,52 @@ func TestApprovalRules(t *testing.T) {
 			wantRevisions: 4,
 		},
 		{
-			name: "rejectBy quorum: an approver changes their decision at most MaxVoteChangesPerCall times",
-			rule: `{"minRole":"publisher","timeout":"10m","approvals":3,"rejectBy":"quorum"}`,
+			// The cap bounds approvals that withdraw a rejection; a
+			// rejection that withdraws an approval always counts, so the
+			// cap never keeps an approval its approver took back (found by
+			// the review of changeOneVote).
+			name: "rejectBy quorum: an approver's approval withdraws their rejection at most MaxVoteChangesPerCall times",
+			rule: `{"minRole":"publisher","timeout":"10m","approvals":2,"rejectBy":"quorum"}`,
 			decisions: []at{
-				{time.Minute, approve("call_1", "alice", "publisher", "m1")},
-				{2 * time.Minute, reject("call_1", "alice", "publisher", "m2", "no")},
-				{3 * time.Minute, approve("call_1", "alice", "publisher", "m3")},
-				{4 * time.Minute, reject("call_1", "alice", "publisher", "m4", "no")},
-				{5 * time.Minute, approve("call_1", "alice", "publisher", "m5")},
+				{time.Minute, reject("call_1", "alice", "publisher", "m1", "no")},
+				{2 * time.Minute, approve("call_1", "alice", "publisher", "m2")},
+				{3 * time.Minute, reject("call_1", "alice", "publisher", "m3", "no")},
+				{4 * time.Minute, approve("call_1", "alice", "publisher", "m4")},
+				{5 * time.Minute, reject("call_1", "alice", "publisher", "m5", "no")},
+				{6 * time.Minute, approve("call_1", "alice", "publisher", "m6")},
+				{7 * time.Minute, reject("call_1", "alice", "publisher", "m7", "no, really")},
+				{8 * time.Minute, approve("call_1", "alice", "publisher", "m8")},
+				{9 * time.Minute, approve("call_1", "carol", "admin", "m9")},
 			},
 			wantAudit: []string{"requested:call_1", "counted:call_1", "counted:call_1", "counted:call_1", "counted:call_1",
-				"ignored:call_1:you changed your decision on this call too many times (at most 3)", "expired:call_1"},
+				"counted:call_1", "counted:call_1", "counted:call_1",
+				"ignored:call_1:you changed your decision on this call too many times (at most 3)", "counted:call_1", "expired:call_1"},
 			wantOutput:    "approval expired",
-			wantRevisions: 5,
+			wantRevisions: 9,
+		},
+		{
+			// An edit restarts the count, and the changes of mind with it.
+			name: "rejectBy quorum: an edit restarts the changes of mind",
+			rule: `{"minRole":"publisher","timeout":"20m","approvals":3,"rejectBy":"quorum","editable":true}`,
+			decisions: []at{
+				{time.Minute, reject("call_1", "alice", "publisher", "m1", "no")},
+				{2 * time.Minute, approve("call_1", "alice", "publisher", "m2")},
+				{3 * time.Minute, reject("call_1", "alice", "publisher", "m3", "no")},
+				{4 * time.Minute, approve("call_1", "alice", "publisher", "m4")},
+				{5 * time.Minute, reject("call_1", "alice", "publisher", "m5", "no")},
+				{6 * time.Minute, approve("call_1", "alice", "publisher", "m6")},
+				{7 * time.Minute, edited("bob", "publisher", "m7", editedArgs, originalDigest)},
+				{8 * time.Minute, reject("call_1", "alice", "publisher", "m8", "not this either")},
+				{9 * time.Minute, edited("alice", "publisher", "m9", "", editedDigest)},
+				{10 * time.Minute, edited("carol", "admin", "m10", "", editedDigest)},
+			},
+			wantAudit: []string{"requested:call_1", "counted:call_1", "counted:call_1", "counted:call_1", "counted:call_1",
+				"counted:call_1", "counted:call_1", "edited:call_1", "counted:call_1", "counted:call_1", "counted:call_1",
+				"approved:call_1", "executed:call_1"},
+			wantRan:       editedArgs,
+			wantBy:        "bob,alice,carol",
+			wantOutput:    "approved with edits",
+			wantRevisions: 10,
 		},
 		{
 			name:      "the requester is never counted",
@@ -478,6 +514,49 @@ func TestOneVote(t *testing.T) {
 	want := []string{"1 of 2 approvals", "1 of 2 rejections; replaces their approval, which no longer counts; on second thought"}
 	if !slices.Equal(reasons, want) {
 		t.Errorf("counted audit reasons = %q, want %q", reasons, want)
+	}
+}
+
+// TestOneVoteAskedOnlyOnAChange: changeOneVote's GetVersion is asked only
+// when a decision withdraws the same approver's counted one, so the
+// histories of other runs with rules do not change (a version marker and
+// a search-attribute upsert each time it is asked first).
+func TestOneVoteAskedOnlyOnAChange(t *testing.T) {
+	tests := []struct {
+		name      string
+		decisions []Decision
+		wantAsks  int
+	}{
+		{"approvals and rejections of different approvers", []Decision{
+			approve("call_1", "alice", "publisher", "m1"),
+			reject("call_1", "bob", "publisher", "m2", "no"),
+			reject("call_1", "alice", "publisher", "m3", "no"),
+			reject("call_1", "carol", "admin", "m4", "no"),
+		}, 1},
+		{"no change of mind", []Decision{
+			approve("call_1", "alice", "publisher", "m1"),
+			reject("call_1", "bob", "publisher", "m2", "no"),
+			reject("call_1", "carol", "admin", "m3", "no"),
+		}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.policy = rulesPolicy(t, `{"minRole":"publisher","timeout":"10m","approvals":2,"rejectBy":"quorum"}`)
+			h.model = script(calls(publishCall("call_1")), answer("done"))
+			asks := 0
+			h.env.OnGetVersion(changeOneVote, workflow.DefaultVersion, 1).Return(workflow.Version(1)).Run(func(mock.Arguments) { asks++ }).Maybe()
+			for i, d := range tt.decisions {
+				h.decide(time.Duration(i+1)*time.Minute, d)
+			}
+			res := h.run(AgentInput{})
+			if asks != tt.wantAsks {
+				t.Errorf("GetVersion(%q) asked %d times, want %d", changeOneVote, asks, tt.wantAsks)
+			}
+			if _, ok := findAudit(res.Audit, AuditRejected, "call_1"); !ok {
+				t.Errorf("the call was not rejected:\n%+v", res.Audit)
+			}
+		})
 	}
 }
 

@@ -118,10 +118,13 @@ const (
 	// (or rejected, then approved) counted on both sides, so their
 	// withdrawn approval could still complete the quorum and run the
 	// tool. Since, an approver's latest decision replaces their earlier
-	// one on the other side (rules.withdraw), at most
-	// MaxVoteChangesPerCall times (added to version 1 before any run of it
-	// existed outside this change's own tests). Asked only for such a
-	// decision, so no other run's history changes.
+	// one on the other side (rules.withdraw); an approval does so at most
+	// MaxVoteChangesPerCall times per call and edit (rules.whyNoChange;
+	// added to version 1 before any run of it existed outside this
+	// change's own tests). Asked only for such a decision, so no other
+	// run's history changes. A run that counted someone on both sides
+	// before the change replays that decision at DefaultVersion, which
+	// the SDK then keeps for the run: it keeps the old rule to its end.
 	changeOneVote = "one-vote"
 )
 
