@@ -129,8 +129,9 @@ type Approver struct {
 
 // EscalationState is where an escalated call stands: Level is the
 // number of stages passed (1 for the first of ToolPolicy.Escalate),
-// PreviousRole the role required before the last stage, Since when it
-// escalated.
+// PreviousRole the role required before the last stage, Since when that
+// stage fell due (the request's time plus its After), also when the run
+// applied it later.
 type EscalationState struct {
 	Level        int       `json:"level"`
 	PreviousRole string    `json:"previousRole"`

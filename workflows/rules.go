@@ -156,7 +156,7 @@ func (r *run) awaitRules(ctx workflow.Context, a *approval) error {
 // have that role still count.
 func (r *run) escalate(ctx workflow.Context, a *approval) {
 	q := a.rules
-	st, _, ok := q.nextStage(a.pending.RequestedAt)
+	st, due, ok := q.nextStage(a.pending.RequestedAt)
 	if !ok {
 		return
 	}
@@ -171,7 +171,11 @@ func (r *run) escalate(ctx workflow.Context, a *approval) {
 	q.approvedBy, q.rejectedBy = stillCounts(q.approvedBy), stillCounts(q.rejectedBy)
 	dropped -= len(q.approvedBy) + len(q.rejectedBy)
 	a.pending.RequiredRole = st.MinRole
-	a.pending.Escalation = &EscalationState{Level: q.stage, PreviousRole: prev, Since: workflow.Now(ctx)}
+	// Since is when the stage fell due, as the refusals of decisions that
+	// came between then and now say (whyEscalationDue): the run applies
+	// it later when it was busy or no worker ran. Only the request's text
+	// and the query answer change with it, no command.
+	a.pending.Escalation = &EscalationState{Level: q.stage, PreviousRole: prev, Since: due}
 	a.syncPending()
 	q.stale = true
 	why := fmt.Sprintf("undecided after %s: needs %s or higher (was %s)", time.Duration(st.After), st.MinRole, prev)

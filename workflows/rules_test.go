@@ -642,13 +642,29 @@ func TestEscalationDueWhileARevisionIsPublished(t *testing.T) {
 	h.decide(55*time.Second, approve("call_1", "alice", "publisher", "m1"))
 	h.decide(65*time.Second, approve("call_1", "bob", "publisher", "m2"))
 	h.decide(3*time.Minute, approve("call_1", "carol", "admin", "m3"))
+	h.decide(210*time.Second, approve("call_1", "eve", "publisher", "m5"))
 	h.decide(4*time.Minute, approve("call_1", "dave", "admin", "m4"))
 	res := h.run(AgentInput{})
 
+	// Every message names the time the escalation fell due, also once it
+	// was applied late: before, the request and later refusals named the
+	// time the run applied it.
 	wantKinds(t, res.Audit, "requested:call_1", "counted:call_1",
 		"ignored:call_1:needs admin since 03:05:05 UTC (the escalation is being applied): send the decision again if your role allows",
-		"escalated:call_1", "counted:call_1", "approved:call_1", "executed:call_1")
+		"escalated:call_1", "counted:call_1",
+		"ignored:call_1:needs admin since 03:05:05 UTC (escalated from publisher)",
+		"approved:call_1", "executed:call_1")
 	if ran := h.tools(); len(ran) != 1 || ran[0].ApprovedBy != "carol,dave" {
 		t.Errorf("tool requests = %+v, want one approved by carol,dave", ran)
+	}
+	reqs, _ := h.published()
+	var since []time.Time
+	for _, r := range reqs {
+		if e := r.Data.Escalation; e != nil {
+			since = append(since, e.Since)
+		}
+	}
+	if len(since) == 0 || !since[0].Equal(testStart.Add(time.Minute)) {
+		t.Errorf("escalated requests say since %v, want %v (when it fell due)", since, testStart.Add(time.Minute))
 	}
 }
