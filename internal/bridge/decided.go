@@ -29,13 +29,29 @@ import (
 // arguments cannot flood a run either. Bounded: at most maxCalls
 // (approver, workflow, tool call) entries, the oldest go first; keys are
 // hashed, so their size does not depend on the message.
+//
+// An approver who goes back to an earlier decision after deciding the
+// other way (approved after rejected, or rejected after approved) is not
+// repeating: under rejectBy quorum the workflow counts each approver's
+// latest decision (changeOneVote), so one who rejects, approves and
+// rejects again means the second rejection, although the bridge, lagging,
+// may not have seen the revisions the first two made. Such a decision goes
+// through, at most perCall times per call (switches), then as a repeat.
 type decided struct {
 	maxCalls int
 	perCall  int
 
 	mu    sync.Mutex
-	calls map[decidedKey][]decidedEntry
+	calls map[decidedKey]*decidedCall
 	order []decidedKey // oldest first, for eviction
+}
+
+// decidedCall is what the bridge forwarded for one (approver, workflow,
+// tool call).
+type decidedCall struct {
+	entries  []decidedEntry
+	latest   string // what the decision forwarded last decided (approved, rejected)
+	switches int    // forwards of an earlier decision after the other kind
 }
 
 type decidedKey [sha256.Size]byte
@@ -70,10 +86,11 @@ const (
 	decisionRepeat                       // the same decision was forwarded, within its backoff
 	decisionAgain                        // the same decision was forwarded, longer ago than its backoff
 	decisionTooMany                      // perCall different decisions were forwarded
+	decisionBack                         // forwarded before, then one of the other kind: the approver went back to it
 )
 
 func newDecided(maxCalls, perCall int) *decided {
-	return &decided{maxCalls: maxCalls, perCall: perCall, calls: map[decidedKey][]decidedEntry{}}
+	return &decided{maxCalls: maxCalls, perCall: perCall, calls: map[decidedKey]*decidedCall{}}
 }
 
 // decisionKeys returns the keys of response r forwarded to workflow wfID,
@@ -104,46 +121,60 @@ func hashFields(fields ...string) decidedKey {
 	return k
 }
 
-// check says whether decision was already forwarded for call, as of now.
-func (d *decided) check(call, decision decidedKey, now time.Time) repeatVerdict {
+// check says whether decision, which decides kind (approved, rejected),
+// was already forwarded for call, as of now.
+func (d *decided) check(call, decision decidedKey, kind string, now time.Time) repeatVerdict {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	list := d.calls[call]
-	for _, e := range list {
-		if e.key == decision {
-			if now.Sub(e.last) >= backoff(e.sent) {
-				return decisionAgain
-			}
-			return decisionRepeat
-		}
+	c := d.calls[call]
+	if c == nil {
+		return decisionNew
 	}
-	if len(list) >= d.perCall {
+	for _, e := range c.entries {
+		if e.key != decision {
+			continue
+		}
+		switch {
+		case kind != c.latest && c.switches < d.perCall:
+			return decisionBack
+		case now.Sub(e.last) >= backoff(e.sent):
+			return decisionAgain
+		}
+		return decisionRepeat
+	}
+	if len(c.entries) >= d.perCall {
 		return decisionTooMany
 	}
 	return decisionNew
 }
 
-// add records decision as forwarded for call at now.
-func (d *decided) add(call, decision decidedKey, now time.Time) {
+// add records decision, which decides kind, as forwarded for call at now.
+func (d *decided) add(call, decision decidedKey, kind string, now time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	list, ok := d.calls[call]
+	c, ok := d.calls[call]
 	if !ok {
 		if len(d.order) >= d.maxCalls {
 			delete(d.calls, d.order[0])
 			d.order = d.order[1:]
 		}
 		d.order = append(d.order, call)
+		c = &decidedCall{}
+		d.calls[call] = c
 	}
-	for i := range list {
-		if list[i].key == decision {
-			list[i].sent++
-			list[i].last = now
+	defer func() { c.latest = kind }()
+	for i := range c.entries {
+		if c.entries[i].key == decision {
+			if kind != c.latest {
+				c.switches++
+			}
+			c.entries[i].sent++
+			c.entries[i].last = now
 			return
 		}
 	}
-	if len(list) < d.perCall {
-		d.calls[call] = append(list, decidedEntry{key: decision, sent: 1, last: now})
+	if len(c.entries) < d.perCall {
+		c.entries = append(c.entries, decidedEntry{key: decision, sent: 1, last: now})
 	}
 }
 

@@ -20,6 +20,15 @@ type decision struct {
 	who, decision, digest, args string
 }
 
+// alternate is n decisions of alice, rejecting and approving in turn.
+func alternate(n int) []decision {
+	out := make([]decision, n)
+	for i := range out {
+		out[i] = decision{who: "alice", decision: []string{workflows.DecisionRejected, workflows.DecisionApproved}[i%2]}
+	}
+	return out
+}
+
 func (d decision) msg(i int) *ably.Message {
 	return msg(func(m *ably.Message) {
 		m.ClientID, m.ID = d.who, fmt.Sprintf("%s-conn:0:%d", d.who, i)
@@ -68,8 +77,17 @@ func TestRepeatDecisionsForwardedOnce(t *testing.T) {
 		{name: "the same approval again (slow path)", decisions: []decision{approve, approve, approve}, want: 1},
 		{name: "the same rejection again", fast: true,
 			decisions: []decision{{who: "alice", decision: "rejected"}, {who: "alice", decision: "rejected"}}, want: 1},
-		{name: "approve after reject goes through", fast: true,
-			decisions: []decision{{who: "alice", decision: "rejected"}, approve, approve, {who: "alice", decision: "rejected"}}, want: 2},
+		// The workflow counts each approver's latest decision (rejectBy
+		// quorum, changeOneVote): going back to a rejection after an
+		// approval is no repeat, although the revision the bridge knows has
+		// not moved (a lagging bridge; found by the probe of 2026-12-06,
+		// where the dropped rejection left the approval counted and the
+		// tool ran).
+		{name: "approve after reject, and reject after that, go through", fast: true,
+			decisions: []decision{{who: "alice", decision: "rejected"}, approve, approve, {who: "alice", decision: "rejected"}}, want: 3,
+			wantLog: "forwarding this approver's earlier decision again"},
+		{name: "going back and forth without end is bounded", fast: true,
+			decisions: alternate(40), want: 2 + maxDecisionsPerApprover},
 		{name: "other approvers have their own", fast: true,
 			decisions: []decision{approve, {who: "bob", decision: "approved"}, approve, {who: "bob", decision: "approved"}}, want: 2},
 		{name: "with the digest, then without (a guide client): once each", fast: true,
@@ -199,24 +217,34 @@ func TestDecidedBounded(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	call := func(i int) decidedKey { return hashFields("alice", "wf-1", fmt.Sprint("call_", i)) }
 	dec := func(s string) decidedKey { return hashFields(s) }
-	d.add(call(0), dec("approved"), now)
-	d.add(call(0), dec("approved"), now)
-	d.add(call(0), dec("rejected"), now)
-	if got := d.check(call(0), dec("approved"), now); got != decisionRepeat {
-		t.Fatalf("check(approved) = %v, want a repeat", got)
+	d.add(call(0), dec("approved"), "approved", now)
+	d.add(call(0), dec("approved"), "approved", now)
+	d.add(call(0), dec("rejected"), "rejected", now)
+	if got := d.check(call(0), dec("rejected"), "rejected", now); got != decisionRepeat {
+		t.Fatalf("check(rejected) = %v, want a repeat of the latest", got)
 	}
-	if got := d.check(call(0), dec("other"), now); got != decisionTooMany {
+	if got := d.check(call(0), dec("approved"), "approved", now); got != decisionBack {
+		t.Fatalf("check(approved) after a rejection = %v, want a decision gone back to", got)
+	}
+	for range 2 { // perCall switches
+		d.add(call(0), dec("approved"), "approved", now)
+		d.add(call(0), dec("rejected"), "rejected", now)
+	}
+	if got := d.check(call(0), dec("approved"), "approved", now); got != decisionRepeat {
+		t.Fatalf("check(approved) after %d switches = %v, want a repeat", 2, got)
+	}
+	if got := d.check(call(0), dec("other"), "other", now); got != decisionTooMany {
 		t.Fatalf("a third decision = %v, want too many", got)
 	}
-	d.add(call(1), dec("approved"), now)
-	d.add(call(2), dec("approved"), now)
+	d.add(call(1), dec("approved"), "approved", now)
+	d.add(call(2), dec("approved"), "approved", now)
 	if d.len() != 2 {
 		t.Fatalf("%d calls kept, want 2", d.len())
 	}
-	if got := d.check(call(0), dec("approved"), now); got != decisionNew {
+	if got := d.check(call(0), dec("approved"), "approved", now); got != decisionNew {
 		t.Fatalf("the oldest call was not evicted: %v", got)
 	}
-	if got := d.check(call(2), dec("approved"), now); got != decisionRepeat {
+	if got := d.check(call(2), dec("approved"), "approved", now); got != decisionRepeat {
 		t.Fatalf("the newest call was evicted: %v", got)
 	}
 	if hashFields("ab", "c") == hashFields("a", "bc") {
@@ -233,8 +261,8 @@ func TestDecidedRepeatBackoff(t *testing.T) {
 	call, dec := hashFields("alice", "wf-1", "call_1"), hashFields("approved")
 	var forwarded []time.Duration
 	for at := time.Duration(0); at <= 30*24*time.Hour; at += 30 * time.Second {
-		if v := d.check(call, dec, start.Add(at)); v == decisionNew || v == decisionAgain {
-			d.add(call, dec, start.Add(at))
+		if v := d.check(call, dec, "approved", start.Add(at)); v == decisionNew || v == decisionAgain {
+			d.add(call, dec, "approved", start.Add(at))
 			forwarded = append(forwarded, at)
 		}
 	}

@@ -246,13 +246,15 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 	}
 	callKey, decisionKey := decisionKeys(r, wfID, current, revision)
 	if sufficient {
-		switch h.decided().check(callKey, decisionKey, h.now()) {
+		switch h.decided().check(callKey, decisionKey, r.Decision, h.now()) {
 		case decisionRepeat:
 			log.Warn("dropping approval-response: this approver's same decision on these arguments was already forwarded; the workflow would ignore it")
 			h.count().countDropped(DropReasonRepeat)
 			return nil
 		case decisionAgain:
 			log.Info("forwarding this approver's same decision again: the call still waits, and the repeat's backoff has passed")
+		case decisionBack:
+			log.Info("forwarding this approver's earlier decision again: they decided otherwise since, and the workflow counts each approver's latest")
 		case decisionTooMany:
 			log.Warn("dropping approval-response: this approver sent too many different decisions for this call", "max", maxDecisionsPerApprover)
 			h.count().countDropped(DropReasonTooManyDecisions)
@@ -284,7 +286,7 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 		return nil
 	}
 	if sufficient {
-		h.decided().add(callKey, decisionKey, h.now())
+		h.decided().add(callKey, decisionKey, r.Decision, h.now())
 	} else {
 		h.rememberLowRole(lowKey)
 	}
