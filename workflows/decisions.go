@@ -243,15 +243,21 @@ func (a *approval) stageDueBy(t time.Time) (EscalationStage, time.Time, bool) {
 const whyExpired = "already resolved (expired)"
 
 // whyRefusedSince returns why decision d, which the checks of earlier code
-// accept for approval a, does not count since changeDecisionChecks, or "".
-// It asks the version only when the answer differs, so only the histories
-// of such decisions record it.
+// accept for approval a, does not count since changeDecisionChecks or
+// changeOneVote (rules.whySuperseded), or "". It asks a version only when
+// the answer differs, so only the histories of such decisions record it.
 func (r *run) whyRefusedSince(ctx workflow.Context, d Decision, a *approval) string {
-	why := whyRefused(workflow.GetInfo(ctx).WorkflowStartTime, d, a)
-	if why == "" || workflow.GetVersion(ctx, changeDecisionChecks, workflow.DefaultVersion, 1) < 1 {
+	if why := whyRefused(workflow.GetInfo(ctx).WorkflowStartTime, d, a); why != "" &&
+		workflow.GetVersion(ctx, changeDecisionChecks, workflow.DefaultVersion, 1) >= 1 {
+		return why
+	}
+	if a == nil {
 		return ""
 	}
-	return why
+	if why := a.rules.whySuperseded(d); why != "" && workflow.GetVersion(ctx, changeOneVote, workflow.DefaultVersion, 1) >= 1 {
+		return why
+	}
+	return ""
 }
 
 // whyRefused returns why decision d, accepted for approval a by every

@@ -31,6 +31,9 @@ type rules struct {
 	// changed counts, per clientId, the approvals that withdrew the
 	// approver's own rejection of the current arguments (changeOneVote).
 	changed map[string]int
+	// votedAt is, per clientId, when the approver's last counted decision
+	// was published (its Ably timestamp; zero when unknown).
+	votedAt map[string]time.Time
 }
 
 // newRules returns the rules of a call with policy tp, or nil when the call
@@ -288,6 +291,7 @@ func (r *run) applyRules(ctx workflow.Context, a *approval, d Decision, e AuditE
 			e.Reason = joinReason(w, e.Reason)
 		}
 		q.rejectedBy = append(q.rejectedBy, who)
+		q.voted(d)
 		if len(q.rejectedBy) >= q.need {
 			e.Reason = joinReason(fmt.Sprintf("%d of %d rejections: %s", len(q.rejectedBy), q.need, names(q.rejectedBy)), e.Reason)
 			r.resolve(ctx, a, stateRejected, &d, e)
@@ -319,6 +323,7 @@ func (r *run) applyRules(ctx workflow.Context, a *approval, d Decision, e AuditE
 		e.Reason = joinReason(w, e.Reason)
 	}
 	q.approvedBy = append(q.approvedBy, who)
+	q.voted(d)
 	if len(q.approvedBy) >= q.need {
 		e.Reason = joinReason(fmt.Sprintf("%d of %d approvals: %s", len(q.approvedBy), q.need, names(q.approvedBy)), e.Reason)
 		a.syncPending()
@@ -326,6 +331,36 @@ func (r *run) applyRules(ctx workflow.Context, a *approval, d Decision, e AuditE
 		return
 	}
 	r.count(ctx, a, e, fmt.Sprintf("%d of %d approvals", len(q.approvedBy), q.need))
+}
+
+// whySuperseded refuses, under RejectByQuorum, a decision d that would
+// withdraw its approver's counted decision on the other side although it
+// was published before that one: it arrived late (a bridge replays a
+// dropped message after later ones), and the approver's later decision
+// stands, as it would had they arrived in order. Otherwise "". It only
+// reads the rules' state; whyRefusedSince asks changeOneVote when it
+// refuses.
+func (q *rules) whySuperseded(d Decision) string {
+	if q == nil || q.tp.RejectBy != RejectByQuorum || d.PublishedAt.IsZero() {
+		return ""
+	}
+	other := q.rejectedBy
+	if d.Decision == DecisionRejected {
+		other = q.approvedBy
+	}
+	at, ok := q.votedAt[d.ApproverClientID]
+	if !ok || !hasApprover(other, d.ApproverClientID) || !d.PublishedAt.Before(at) {
+		return ""
+	}
+	return "published before your later decision on this call, which stands"
+}
+
+// voted records when the counted decision d of its approver was published.
+func (q *rules) voted(d Decision) {
+	if q.votedAt == nil {
+		q.votedAt = map[string]time.Time{}
+	}
+	q.votedAt[d.ApproverClientID] = d.PublishedAt
 }
 
 // withdraw removes clientID's counted decision from list, the other side's

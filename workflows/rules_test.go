@@ -146,6 +146,24 @@ func TestApprovalRules(t *testing.T) {
 			wantRevisions: 4,
 		},
 		{
+			// alice's rejection was published before her approval but
+			// arrived after it (a bridge replays a dropped message after
+			// later ones): her later approval stands, as in order.
+			name: "rejectBy quorum: a decision that arrives after the same approver's later one does not withdraw it",
+			rule: `{"minRole":"publisher","timeout":"10m","approvals":2,"rejectBy":"quorum"}`,
+			decisions: []at{
+				{time.Minute, publishedAtTest(approve("call_1", "alice", "publisher", "m2"), 50*time.Second)},
+				{2 * time.Minute, publishedAtTest(reject("call_1", "alice", "publisher", "m1", "no"), 40*time.Second)},
+				{3 * time.Minute, publishedAtTest(approve("call_1", "carol", "admin", "m3"), 3*time.Minute)},
+			},
+			wantAudit: []string{"requested:call_1", "counted:call_1",
+				"ignored:call_1:published before your later decision on this call, which stands", "approved:call_1", "executed:call_1"},
+			wantRan:       `{"title":"Introducing our new API"}`,
+			wantBy:        "alice,carol",
+			wantOutput:    "ok:",
+			wantRevisions: 2,
+		},
+		{
 			// The cap bounds approvals that withdraw a rejection; a
 			// rejection that withdraws an approval always counts, so the
 			// cap never keeps an approval its approver took back (found by
@@ -480,6 +498,12 @@ func TestRulesAnnouncements(t *testing.T) {
 	if e, _ := findAudit(res.Audit, AuditApproved, "call_1"); e.Reason != "2 of 2 approvals: dave (admin), carol (admin)" {
 		t.Errorf("approved audit entry = %+v", e)
 	}
+}
+
+// publishedAtTest stamps d as published after the start of the test run.
+func publishedAtTest(d Decision, after time.Duration) Decision {
+	d.PublishedAt = testStart.Add(after)
+	return d
 }
 
 // TestOneVote pins what screens and the audit are told when an approver

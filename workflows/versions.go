@@ -119,10 +119,13 @@ const (
 	// withdrawn approval could still complete the quorum and run the
 	// tool. Since, an approver's latest decision replaces their earlier
 	// one on the other side (rules.withdraw); an approval does so at most
-	// MaxVoteChangesPerCall times per call and edit (rules.whyNoChange;
-	// added to version 1 before any run of it existed outside this
-	// change's own tests). Asked only for such a decision, so no other
-	// run's history changes. A run that counted someone on both sides
+	// MaxVoteChangesPerCall times per call and edit (rules.whyNoChange),
+	// and a decision published before the approver's counted one, which
+	// arrived after it, withdraws nothing and is ignored
+	// (rules.whySuperseded, asked by whyRefusedSince); both added to
+	// version 1 before any run of it existed outside this change's own
+	// tests. Asked only for such a decision, so no other run's history
+	// changes. A run that counted someone on both sides
 	// before the change replays that decision at DefaultVersion, which
 	// the SDK then keeps for the run: it keeps the old rule to its end.
 	changeOneVote = "one-vote"
