@@ -204,7 +204,9 @@ func (w *watcher) onEvent(ev Event) {
 
 // notice prints a line about the request with key k without garbling an
 // open prompt: it breaks the prompt line, prints, and then either shows the
-// next request (if k was the one being asked about) or repeats the prompt.
+// next request (if k was the one being asked about) or says again which
+// request the prompt is about, and repeats it. An answer typed before then
+// was typed under the notice, and is ignored (IgnoredEarlyInput).
 func (w *watcher) notice(k string, print func()) {
 	if w.current == nil {
 		print()
@@ -216,6 +218,8 @@ func (w *watcher) notice(k string, print func()) {
 		w.showNext()
 		return
 	}
+	fmt.Fprintf(w.out, "Still asking about: %s (%s)\n", termtext.Line(w.current.Tool), termtext.Line(w.current.ToolCallID))
+	w.shownAt, w.toldEarly = time.Now(), false
 	w.prompt()
 }
 

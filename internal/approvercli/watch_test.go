@@ -34,12 +34,21 @@ func TestWatcherNotices(t *testing.T) {
 	w.onLine(t.Context(), inputLine{text: "n", at: time.Now()}) // now asking for a reason
 	out.Reset()
 
-	// call_b expires while call_a's reason is asked: notice, then the
-	// reason prompt again.
+	// call_b expires while call_a's reason is asked: notice, then which
+	// request is still asked about, and the reason prompt again (the
+	// probe of 2026-12-06 read a bare prompt under a notice about another
+	// call as being about that call).
+	typedBefore := time.Now()
 	c.now = t0.Add(time.Minute)
 	w.expire()
-	if got, want := out.String(), "\nExpired: publish_blog_post (call_b)\n"+PromptReason; got != want {
+	if got, want := out.String(), "\nExpired: publish_blog_post (call_b)\nStill asking about: publish_blog_post (call_a)\n"+PromptReason; got != want {
 		t.Fatalf("output %q, want %q", got, want)
+	}
+	out.Reset()
+	// A line typed before that was typed under the notice: ignored.
+	w.onLine(t.Context(), inputLine{text: "changed my mind", at: typedBefore})
+	if got := out.String(); !strings.Contains(got, IgnoredEarlyInput) || strings.Contains(got, "Decision sent") {
+		t.Fatalf("a line typed before the prompt was repeated: output %q", got)
 	}
 	out.Reset()
 
