@@ -333,12 +333,15 @@ func awaitOutcome(ctx context.Context, s *session, a DecideArgs, before Request,
 			if !ours(r.ToolCallID, r.WorkflowID) {
 				continue
 			}
+			// A change of mind (rejectBy quorum) withdraws the other one.
 			if a.Decision == workflows.DecisionApproved && hasClient(r.ApprovedBy, s.clientID) && !hasClient(before.ApprovedBy, s.clientID) {
-				fmt.Fprintf(out, "Counted: %s\n", progress(len(r.ApprovedBy), r.Approvals, "approvals"))
+				fmt.Fprintf(out, "Counted: %s%s\n", progress(len(r.ApprovedBy), r.Approvals, "approvals"),
+					withdrawn(before.RejectedBy, r.RejectedBy, s.clientID, "rejection"))
 				return nil
 			}
 			if a.Decision == workflows.DecisionRejected && hasClient(r.RejectedBy, s.clientID) && !hasClient(before.RejectedBy, s.clientID) {
-				fmt.Fprintf(out, "Counted: %s\n", progress(len(r.RejectedBy), r.Approvals, "rejections"))
+				fmt.Fprintf(out, "Counted: %s%s\n", progress(len(r.RejectedBy), r.Approvals, "rejections"),
+					withdrawn(before.ApprovedBy, r.ApprovedBy, s.clientID, "approval"))
 				return nil
 			}
 		case EventNotCounted:

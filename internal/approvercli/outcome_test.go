@@ -83,6 +83,18 @@ func TestDecideWaitsForTheOutcome(t *testing.T) {
 			wantOut: "Counted: 1 of 2 approvals",
 		},
 		{
+			// rejectBy quorum: alice's approval withdraws her counted
+			// rejection (changeOneVote), and the CLI says so.
+			name: "counted, withdrawing a rejection",
+			before: func(t *testing.T, agent *ably.RESTChannel) {
+				publishRevision(t, agent, 1, nil, []workflows.Approver{{ClientID: "alice", Role: "publisher"}})
+			},
+			answer: func(t *testing.T, agent *ably.RESTChannel, _ *ably.Message) {
+				publishRevision(t, agent, 2, []workflows.Approver{{ClientID: "alice", Role: "publisher"}}, nil)
+			},
+			wantOut: "Counted: 1 of 2 approvals; your rejection no longer counts",
+		},
+		{
 			name:    "no word",
 			answer:  func(*testing.T, *ably.RESTChannel, *ably.Message) {},
 			wantOut: "The agent has not answered within 2s",
@@ -129,6 +141,23 @@ func TestDecideWaitsForTheOutcome(t *testing.T) {
 				t.Errorf("output lacks %q:\n%s", tt.wantOut, out.String())
 			}
 		})
+	}
+}
+
+// publishRevision publishes revision rev of call_1's request under a
+// policy of two approvals and rejectBy quorum, with those counted.
+func publishRevision(t *testing.T, agent *ably.RESTChannel, rev int, approvedBy, rejectedBy []workflows.Approver) {
+	t.Helper()
+	d := workflows.ApprovalRequestData{
+		Tool: "publish_blog_post", Arguments: `{"title":"Introducing our new API"}`, ToolCallID: "call_1", WorkflowID: "wf-1",
+		RequiredRole: "publisher", Requester: "bob", RequestedAt: time.Now().UTC(), ExpiresAt: time.Now().Add(10 * time.Minute).UTC(),
+	}
+	d.Approvals, d.Revision, d.RejectBy = 2, rev, workflows.RejectByQuorum
+	d.ApprovedBy, d.RejectedBy = approvedBy, rejectedBy
+	m := &ably.Message{ID: fmt.Sprintf("wf-1:call_1:request-%d", rev), Name: workflows.MsgApprovalRequest, Data: d,
+		Extras: map[string]any{"headers": map[string]any{"toolCallId": "call_1", "workflowId": "wf-1"}}}
+	if err := agent.PublishMultiple(t.Context(), []*ably.Message{m}); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -44,6 +44,15 @@ func refusal(r Request, clientID, role, decision string, edit bool) string {
 	return ""
 }
 
+// withdrawn is "; your approval no longer counts" (what names the kind)
+// when clientID was in before and is not in after, else "".
+func withdrawn(before, after []workflows.Approver, clientID, what string) string {
+	if !hasClient(before, clientID) || hasClient(after, clientID) {
+		return ""
+	}
+	return fmt.Sprintf("; your %s no longer counts", what)
+}
+
 func hasClient(list []workflows.Approver, clientID string) bool {
 	return clientID != "" && slices.ContainsFunc(list, func(a workflows.Approver) bool { return a.ClientID == clientID })
 }

@@ -316,3 +316,21 @@ func TestEditableArgs(t *testing.T) {
 type echoEditor struct{}
 
 func (echoEditor) Edit(_ context.Context, text string) (string, error) { return text, nil }
+
+func TestWithdrawn(t *testing.T) {
+	alice := []workflows.Approver{{ClientID: "alice", Role: "publisher"}}
+	tests := []struct {
+		name          string
+		before, after []workflows.Approver
+		want          string
+	}{
+		{"taken back", alice, nil, "; your rejection no longer counts"},
+		{"still there", alice, alice, ""},
+		{"never there", nil, nil, ""},
+	}
+	for _, tt := range tests {
+		if got := withdrawn(tt.before, tt.after, "alice", "rejection"); got != tt.want {
+			t.Errorf("%s: withdrawn = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}

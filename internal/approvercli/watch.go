@@ -135,6 +135,14 @@ func (w *watcher) showNext() {
 			why = below
 			w.belowRole[r.key()] = true
 		}
+		if why != "" && below == "" && hasClient(r.ApprovedBy, w.s.clientID) {
+			// Counted already; a rejection can still take it back (or,
+			// under rejectBy any, rejects the call).
+			fmt.Fprintf(w.out, "Approved by you: %s (%s): %s; `approver reject %s` rejects it instead\n",
+				termtext.Line(r.Tool), termtext.Line(r.ToolCallID), progress(len(r.ApprovedBy), r.Approvals, "approvals"), termtext.Line(r.ToolCallID))
+			w.answered[r.key()] = true
+			continue
+		}
 		if why != "" {
 			// Nothing this approver can decide: say so once, until the
 			// request or the approver's role changes.

@@ -118,11 +118,13 @@ func TestWatcherRevisions(t *testing.T) {
 		t.Fatalf("update of the request shown:\n%s", got)
 	}
 	out.Reset()
-	// Approved by alice elsewhere (another terminal): not asked again.
+	// Approved by alice elsewhere (another terminal): not asked again, and
+	// told how to take it back (the probe of 2026-12-06 read "Not for you"
+	// as nothing left to do, though a rejection still counts).
 	w.onEvent(s.apply(revisionMsg(t, 2, func(d *workflows.ApprovalRequestData) {
 		d.ApprovedBy = []workflows.Approver{{ClientID: "pat", Role: "publisher"}, {ClientID: "alice", Role: "publisher"}}
 	})))
-	if got := out.String(); !strings.Contains(got, "Not for you: publish_blog_post (call_a): you already approved (2 of 2 approvals)") || w.current != nil {
+	if got := out.String(); !strings.Contains(got, "Approved by you: publish_blog_post (call_a): 2 of 2 approvals; `approver reject call_a` rejects it instead") || w.current != nil {
 		t.Fatalf("request already approved by this approver:\n%s", got)
 	}
 	out.Reset()
