@@ -54,7 +54,10 @@ func TestRunCountsSweepCutShort(t *testing.T) {
 	// until the shutdown.
 	r.pending.blocking, r.pending.blocked, r.pending.release = "wf-2", make(chan struct{}), ctx.Done()
 	done := make(chan struct{})
-	go func() { defer close(done); k.Run(ctx, 10*time.Millisecond) }()
+	// The interval also bounds each sweep: at 10 ms a loaded machine (CI,
+	// -race) ran out of it before wf-2's query, and that sweep counted as
+	// failed before the next one blocked.
+	go func() { defer close(done); k.Run(ctx, 500*time.Millisecond) }()
 	select {
 	case <-r.pending.blocked:
 	case <-time.After(10 * time.Second):
