@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/hitl/durable-approvals/workflows"
 )
 
 // decided remembers, per (approver, workflow, tool call), the decisions of
@@ -25,8 +27,8 @@ import (
 // about 16 times in 30 days): the workflow may have ignored the first for
 // a reason that passes (its signature could not be checked), and then only
 // a repeat can decide the call. Each approver gets at most perCall
-// different decisions per call and revision, so that varying the edited
-// arguments cannot flood a run either. Bounded: at most maxCalls
+// different decisions per call (over all its revisions), so that varying
+// the edited arguments cannot flood a run either. Bounded: at most maxCalls
 // (approver, workflow, tool call) entries, the oldest go first; keys are
 // hashed, so their size does not depend on the message.
 //
@@ -36,7 +38,14 @@ import (
 // latest decision (changeOneVote), so one who rejects, approves and
 // rejects again means the second rejection, although the bridge, lagging,
 // may not have seen the revisions the first two made. Such a decision goes
-// through, at most perCall times per call (switches), then as a repeat.
+// through, also past perCall different ones, as long as the approver
+// changed kind fewer than perCall times on the call (switches). And an
+// approval published before the newest rejection the bridge handled for
+// the approver and call (a dropped message replayed from the history after
+// later ones) is superseded: the later rejection stands. An older
+// rejection goes on: the workflow refuses it under rejectBy quorum when the
+// approver's counted approval is newer (whySuperseded), and otherwise one
+// rejection rejects, as it would have had it come in order.
 type decided struct {
 	maxCalls int
 	perCall  int
@@ -51,7 +60,11 @@ type decided struct {
 type decidedCall struct {
 	entries  []decidedEntry
 	latest   string // what the decision forwarded last decided (approved, rejected)
-	switches int    // forwards of an earlier decision after the other kind
+	switches int    // forwards of a decision of the other kind than latest
+	// newest is the publish time of the newest decision handled (forwarded
+	// or dropped as a repeat), and newestKind what it decided.
+	newest     time.Time
+	newestKind string
 }
 
 type decidedKey [sha256.Size]byte
@@ -82,11 +95,12 @@ const (
 type repeatVerdict int
 
 const (
-	decisionNew     repeatVerdict = iota // not forwarded yet
-	decisionRepeat                       // the same decision was forwarded, within its backoff
-	decisionAgain                        // the same decision was forwarded, longer ago than its backoff
-	decisionTooMany                      // perCall different decisions were forwarded
-	decisionBack                         // forwarded before, then one of the other kind: the approver went back to it
+	decisionNew        repeatVerdict = iota // not forwarded yet
+	decisionRepeat                          // the same decision was forwarded, within its backoff
+	decisionAgain                           // the same decision was forwarded, longer ago than its backoff
+	decisionTooMany                         // perCall different decisions were forwarded
+	decisionBack                            // of the other kind than the last forwarded: the approver changed their mind
+	decisionSuperseded                      // an approval published before a newer rejection that was handled
 )
 
 func newDecided(maxCalls, perCall int) *decided {
@@ -121,35 +135,44 @@ func hashFields(fields ...string) decidedKey {
 	return k
 }
 
-// check says whether decision, which decides kind (approved, rejected),
-// was already forwarded for call, as of now.
-func (d *decided) check(call, decision decidedKey, kind string, now time.Time) repeatVerdict {
+// check says whether decision, which decides kind (approved, rejected) and
+// was published at published (zero when unknown), was already forwarded
+// for call, as of now, and notes it as handled.
+func (d *decided) check(call, decision decidedKey, kind string, published, now time.Time) repeatVerdict {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	c := d.calls[call]
 	if c == nil {
 		return decisionNew
 	}
+	if kind == workflows.DecisionApproved && !published.IsZero() && published.Before(c.newest) && c.newestKind == workflows.DecisionRejected {
+		return decisionSuperseded
+	}
+	if published.After(c.newest) {
+		c.newest, c.newestKind = published, kind
+	}
+	changed := kind != c.latest && c.switches < d.perCall
 	for _, e := range c.entries {
 		if e.key != decision {
 			continue
 		}
 		switch {
-		case kind != c.latest && c.switches < d.perCall:
+		case changed:
 			return decisionBack
 		case now.Sub(e.last) >= backoff(e.sent):
 			return decisionAgain
 		}
 		return decisionRepeat
 	}
-	if len(c.entries) >= d.perCall {
+	if len(c.entries) >= d.perCall && !changed {
 		return decisionTooMany
 	}
 	return decisionNew
 }
 
-// add records decision, which decides kind, as forwarded for call at now.
-func (d *decided) add(call, decision decidedKey, kind string, now time.Time) {
+// add records decision, which decides kind and was published at
+// published, as forwarded for call at now.
+func (d *decided) add(call, decision decidedKey, kind string, published, now time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	c, ok := d.calls[call]
@@ -162,12 +185,15 @@ func (d *decided) add(call, decision decidedKey, kind string, now time.Time) {
 		c = &decidedCall{}
 		d.calls[call] = c
 	}
-	defer func() { c.latest = kind }()
+	if c.latest != "" && kind != c.latest {
+		c.switches++
+	}
+	c.latest = kind
+	if published.After(c.newest) {
+		c.newest, c.newestKind = published, kind
+	}
 	for i := range c.entries {
 		if c.entries[i].key == decision {
-			if kind != c.latest {
-				c.switches++
-			}
 			c.entries[i].sent++
 			c.entries[i].last = now
 			return

@@ -18,6 +18,18 @@ import (
 // naming which digest, with which edited arguments.
 type decision struct {
 	who, decision, digest, args string
+	// at, when set, is when it was published after msg's timestamp.
+	at time.Duration
+}
+
+// differentApprovals is n approvals of alice, each with other edited
+// arguments of those of digest.
+func differentApprovals(n int, digest string) []decision {
+	out := make([]decision, n)
+	for i := range out {
+		out[i] = decision{who: "alice", decision: workflows.DecisionApproved, digest: digest, args: fmt.Sprintf(`{"title":"%d"}`, i)}
+	}
+	return out
 }
 
 // alternate is n decisions of alice, rejecting and approving in turn.
@@ -32,6 +44,7 @@ func alternate(n int) []decision {
 func (d decision) msg(i int) *ably.Message {
 	return msg(func(m *ably.Message) {
 		m.ClientID, m.ID = d.who, fmt.Sprintf("%s-conn:0:%d", d.who, i)
+		m.Timestamp += d.at.Milliseconds()
 		data := map[string]any{"decision": d.decision}
 		if d.digest != "" {
 			data["argumentsDigest"] = d.digest
@@ -85,9 +98,29 @@ func TestRepeatDecisionsForwardedOnce(t *testing.T) {
 		// tool ran).
 		{name: "approve after reject, and reject after that, go through", fast: true,
 			decisions: []decision{{who: "alice", decision: "rejected"}, approve, approve, {who: "alice", decision: "rejected"}}, want: 3,
-			wantLog: "forwarding this approver's earlier decision again"},
+			wantLog: "forwarding this approver's decision of the other kind"},
+		// alice rejected (40 s), approved (50 s: dropped for want of room
+		// in the bridge's buffer, replayed from history later) and
+		// rejected again (60 s: a repeat). The replayed approval comes last
+		// and is superseded: her later rejection stands (found by the
+		// review of 2026-12-06).
+		{name: "a decision published before a later one of the other kind is superseded", fast: true,
+			decisions: []decision{{who: "alice", decision: "rejected", at: 40 * time.Second}, {who: "alice", decision: "rejected", at: 60 * time.Second},
+				{who: "alice", decision: "approved", at: 50 * time.Second}}, want: 1,
+			wantLog: "published before a later rejection"},
+		// The other way round the older rejection goes on: the workflow
+		// judges it (under rejectBy any one rejection rejects, as in order).
+		{name: "an older rejection after a later approval goes on", fast: true,
+			decisions: []decision{{who: "alice", decision: "approved", at: 40 * time.Second}, {who: "alice", decision: "approved", at: 60 * time.Second},
+				{who: "alice", decision: "rejected", at: 50 * time.Second}}, want: 2},
+		// 16 different approvals (other edited arguments) fill the
+		// approver's entries; a rejection, which withdraws the approval
+		// counted under rejectBy quorum, still goes through.
+		{name: "a change of kind goes through past the different decisions' bound", fast: true,
+			decisions: append(differentApprovals(maxDecisionsPerApprover+2, digest), decision{who: "alice", decision: "rejected"}),
+			want:      maxDecisionsPerApprover + 1},
 		{name: "going back and forth without end is bounded", fast: true,
-			decisions: alternate(40), want: 2 + maxDecisionsPerApprover},
+			decisions: alternate(40), want: 1 + maxDecisionsPerApprover}, // the first, then maxDecisionsPerApprover changes
 		{name: "other approvers have their own", fast: true,
 			decisions: []decision{approve, {who: "bob", decision: "approved"}, approve, {who: "bob", decision: "approved"}}, want: 2},
 		{name: "with the digest, then without (a guide client): once each", fast: true,
@@ -217,34 +250,34 @@ func TestDecidedBounded(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	call := func(i int) decidedKey { return hashFields("alice", "wf-1", fmt.Sprint("call_", i)) }
 	dec := func(s string) decidedKey { return hashFields(s) }
-	d.add(call(0), dec("approved"), "approved", now)
-	d.add(call(0), dec("approved"), "approved", now)
-	d.add(call(0), dec("rejected"), "rejected", now)
-	if got := d.check(call(0), dec("rejected"), "rejected", now); got != decisionRepeat {
+	d.add(call(0), dec("approved"), "approved", time.Time{}, now)
+	d.add(call(0), dec("approved"), "approved", time.Time{}, now)
+	d.add(call(0), dec("rejected"), "rejected", time.Time{}, now)
+	if got := d.check(call(0), dec("rejected"), "rejected", time.Time{}, now); got != decisionRepeat {
 		t.Fatalf("check(rejected) = %v, want a repeat of the latest", got)
 	}
-	if got := d.check(call(0), dec("approved"), "approved", now); got != decisionBack {
+	if got := d.check(call(0), dec("approved"), "approved", time.Time{}, now); got != decisionBack {
 		t.Fatalf("check(approved) after a rejection = %v, want a decision gone back to", got)
 	}
 	for range 2 { // perCall switches
-		d.add(call(0), dec("approved"), "approved", now)
-		d.add(call(0), dec("rejected"), "rejected", now)
+		d.add(call(0), dec("approved"), "approved", time.Time{}, now)
+		d.add(call(0), dec("rejected"), "rejected", time.Time{}, now)
 	}
-	if got := d.check(call(0), dec("approved"), "approved", now); got != decisionRepeat {
+	if got := d.check(call(0), dec("approved"), "approved", time.Time{}, now); got != decisionRepeat {
 		t.Fatalf("check(approved) after %d switches = %v, want a repeat", 2, got)
 	}
-	if got := d.check(call(0), dec("other"), "other", now); got != decisionTooMany {
+	if got := d.check(call(0), dec("other"), "other", time.Time{}, now); got != decisionTooMany {
 		t.Fatalf("a third decision = %v, want too many", got)
 	}
-	d.add(call(1), dec("approved"), "approved", now)
-	d.add(call(2), dec("approved"), "approved", now)
+	d.add(call(1), dec("approved"), "approved", time.Time{}, now)
+	d.add(call(2), dec("approved"), "approved", time.Time{}, now)
 	if d.len() != 2 {
 		t.Fatalf("%d calls kept, want 2", d.len())
 	}
-	if got := d.check(call(0), dec("approved"), "approved", now); got != decisionNew {
+	if got := d.check(call(0), dec("approved"), "approved", time.Time{}, now); got != decisionNew {
 		t.Fatalf("the oldest call was not evicted: %v", got)
 	}
-	if got := d.check(call(2), dec("approved"), "approved", now); got != decisionRepeat {
+	if got := d.check(call(2), dec("approved"), "approved", time.Time{}, now); got != decisionRepeat {
 		t.Fatalf("the newest call was evicted: %v", got)
 	}
 	if hashFields("ab", "c") == hashFields("a", "bc") {
@@ -261,8 +294,8 @@ func TestDecidedRepeatBackoff(t *testing.T) {
 	call, dec := hashFields("alice", "wf-1", "call_1"), hashFields("approved")
 	var forwarded []time.Duration
 	for at := time.Duration(0); at <= 30*24*time.Hour; at += 30 * time.Second {
-		if v := d.check(call, dec, "approved", start.Add(at)); v == decisionNew || v == decisionAgain {
-			d.add(call, dec, "approved", start.Add(at))
+		if v := d.check(call, dec, "approved", time.Time{}, start.Add(at)); v == decisionNew || v == decisionAgain {
+			d.add(call, dec, "approved", time.Time{}, start.Add(at))
 			forwarded = append(forwarded, at)
 		}
 	}

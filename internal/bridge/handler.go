@@ -246,7 +246,7 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 	}
 	callKey, decisionKey := decisionKeys(r, wfID, current, revision)
 	if sufficient {
-		switch h.decided().check(callKey, decisionKey, r.Decision, h.now()) {
+		switch h.decided().check(callKey, decisionKey, r.Decision, r.PublishedAt, h.now()) {
 		case decisionRepeat:
 			log.Warn("dropping approval-response: this approver's same decision on these arguments was already forwarded; the workflow would ignore it")
 			h.count().countDropped(DropReasonRepeat)
@@ -254,7 +254,11 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 		case decisionAgain:
 			log.Info("forwarding this approver's same decision again: the call still waits, and the repeat's backoff has passed")
 		case decisionBack:
-			log.Info("forwarding this approver's earlier decision again: they decided otherwise since, and the workflow counts each approver's latest")
+			log.Info("forwarding this approver's decision of the other kind: they changed their mind, and the workflow counts each approver's latest")
+		case decisionSuperseded:
+			log.Warn("dropping approval-response: this approval was published before a later rejection by this approver on this call, which stands (a message replayed after later ones)")
+			h.count().countDropped(DropReasonSuperseded)
+			return nil
 		case decisionTooMany:
 			log.Warn("dropping approval-response: this approver sent too many different decisions for this call", "max", maxDecisionsPerApprover)
 			h.count().countDropped(DropReasonTooManyDecisions)
@@ -286,7 +290,7 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 		return nil
 	}
 	if sufficient {
-		h.decided().add(callKey, decisionKey, r.Decision, h.now())
+		h.decided().add(callKey, decisionKey, r.Decision, r.PublishedAt, h.now())
 	} else {
 		h.rememberLowRole(lowKey)
 	}

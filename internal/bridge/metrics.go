@@ -37,6 +37,7 @@ const (
 	DropReasonLowRoleRepeat    = "low_role_repeat"    // this approver's insufficient role is already in the audit
 	DropReasonRepeat           = "repeat"             // this approver's same decision on the same arguments was already forwarded
 	DropReasonTooManyDecisions = "too_many_decisions" // this approver already sent maxDecisionsPerApprover different decisions for the call
+	DropReasonSuperseded       = "superseded"         // an approval published before a later rejection by this approver on the call
 	DropReasonSignalLimit      = "signal_limit"       // the run refuses every signal: Temporal's limit of signals per run
 	DropReasonSignalFailed     = "signal_failed"      // the signal was refused for good
 	DropReasonQueueFull        = "queue_full"         // the retry queue was full (the next catch-up replays it)
