@@ -44,6 +44,19 @@ func refusal(r Request, clientID, role, decision string, edit bool) string {
 	return ""
 }
 
+// takeBack says how an approver whose approval of r is counted can take
+// it back while r needs more approvals: under rejectBy quorum a rejection
+// withdraws it, otherwise it rejects the call. "" once r has its approvals.
+func takeBack(r Request) string {
+	if len(r.ApprovedBy) >= max(r.Approvals, 1) {
+		return ""
+	}
+	if r.RejectBy == workflows.RejectByQuorum {
+		return fmt.Sprintf("; `approver reject %s` withdraws your approval", termtext.Line(r.ToolCallID))
+	}
+	return fmt.Sprintf("; `approver reject %s` rejects it", termtext.Line(r.ToolCallID))
+}
+
 // withdrawn is "; your approval no longer counts" (what names the kind)
 // when clientID was in before and is not in after, else "".
 func withdrawn(before, after []workflows.Approver, clientID, what string) string {

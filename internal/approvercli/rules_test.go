@@ -334,3 +334,26 @@ func TestWithdrawn(t *testing.T) {
 		}
 	}
 }
+
+func TestTakeBack(t *testing.T) {
+	alice := []workflows.Approver{{ClientID: "alice", Role: "publisher"}}
+	req := func(approvals int, rejectBy string) Request {
+		d := workflows.ApprovalRequestData{ToolCallID: "call_1"}
+		d.Approvals, d.ApprovedBy, d.RejectBy = approvals, alice, rejectBy
+		return Request{ApprovalRequestData: d}
+	}
+	tests := []struct {
+		name string
+		r    Request
+		want string
+	}{
+		{"quorum reached: nothing to take back", req(1, ""), ""},
+		{"rejectBy any", req(2, ""), "; `approver reject call_1` rejects it"},
+		{"rejectBy quorum", req(2, workflows.RejectByQuorum), "; `approver reject call_1` withdraws your approval"},
+	}
+	for _, tt := range tests {
+		if got := takeBack(tt.r); got != tt.want {
+			t.Errorf("%s: takeBack = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}

@@ -136,10 +136,10 @@ func (w *watcher) showNext() {
 			w.belowRole[r.key()] = true
 		}
 		if why != "" && below == "" && hasClient(r.ApprovedBy, w.s.clientID) {
-			// Counted already; a rejection can still take it back (or,
-			// under rejectBy any, rejects the call).
-			fmt.Fprintf(w.out, "Approved by you: %s (%s): %s; `approver reject %s` rejects it instead\n",
-				termtext.Line(r.Tool), termtext.Line(r.ToolCallID), progress(len(r.ApprovedBy), r.Approvals, "approvals"), termtext.Line(r.ToolCallID))
+			// Counted already; while more approvals are needed a
+			// rejection can still take it back.
+			fmt.Fprintf(w.out, "Approved by you: %s (%s): %s%s\n", termtext.Line(r.Tool), termtext.Line(r.ToolCallID),
+				progress(len(r.ApprovedBy), r.Approvals, "approvals"), takeBack(r))
 			w.answered[r.key()] = true
 			continue
 		}
