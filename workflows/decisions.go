@@ -40,6 +40,9 @@ func (r *run) onDecision(ctx workflow.Context, d Decision) {
 	key, keyed := dedupeKey(d)
 	copied := keyed && r.seenMsgs[key] // a copy of a decision seen before
 	r.remember(d)
+	if a != nil {
+		a.rules.sawDecision(d)
+	}
 	var checked, verified bool // the signature was checked; and is good
 	if why == "" && r.verifiesDecisions(ctx) {
 		// Checks that need no signature come first, so junk costs no

@@ -32,8 +32,9 @@ type rules struct {
 	// approver's own rejection of the current arguments (changeOneVote).
 	changed map[string]int
 	// votedAt is, per clientId, when the approver's last counted decision
-	// was published (its Ably timestamp; zero when unknown).
-	votedAt map[string]time.Time
+	// was published (its Ably timestamp; zero when unknown); rejectedAt
+	// when their newest rejection the run received was, counted or not.
+	votedAt, rejectedAt map[string]time.Time
 }
 
 // newRules returns the rules of a call with policy tp, or nil when the call
@@ -344,15 +345,31 @@ func (q *rules) whySuperseded(d Decision) string {
 	if q == nil || q.tp.RejectBy != RejectByQuorum || d.PublishedAt.IsZero() {
 		return ""
 	}
-	other := q.rejectedBy
+	other, at := q.rejectedBy, q.votedAt[d.ApproverClientID]
 	if d.Decision == DecisionRejected {
 		other = q.approvedBy
+	} else if r := q.rejectedAt[d.ApproverClientID]; r.After(at) {
+		// A later rejection that was not counted (a repeat of the one
+		// that was) is later too. It may be unverified: it can only keep
+		// a rejection standing, never take one back.
+		at = r
 	}
-	at, ok := q.votedAt[d.ApproverClientID]
-	if !ok || !hasApprover(other, d.ApproverClientID) || !d.PublishedAt.Before(at) {
+	if !hasApprover(other, d.ApproverClientID) || !d.PublishedAt.Before(at) {
 		return ""
 	}
 	return "published before your later decision on this call, which stands"
+}
+
+// sawDecision notes the publish time of a rejection that reached the run
+// for this call (whySuperseded). q may be nil.
+func (q *rules) sawDecision(d Decision) {
+	if q == nil || d.Decision != DecisionRejected || !d.PublishedAt.After(q.rejectedAt[d.ApproverClientID]) {
+		return
+	}
+	if q.rejectedAt == nil {
+		q.rejectedAt = map[string]time.Time{}
+	}
+	q.rejectedAt[d.ApproverClientID] = d.PublishedAt
 }
 
 // voted records when the counted decision d of its approver was published.

@@ -164,6 +164,25 @@ func TestApprovalRules(t *testing.T) {
 			wantRevisions: 2,
 		},
 		{
+			// alice rejected (40 s, counted), approved (50 s) and rejected
+			// again (60 s, not counted: she already rejected); her
+			// approval arrives last. It is older than her newest
+			// rejection, so it withdraws nothing (found by the review of
+			// 2026-12-06: it counted, and carol's approval ran the tool).
+			name: "rejectBy quorum: an approval older than the same approver's newest rejection withdraws nothing",
+			rule: `{"minRole":"publisher","timeout":"10m","approvals":2,"rejectBy":"quorum"}`,
+			decisions: []at{
+				{time.Minute, publishedAtTest(reject("call_1", "alice", "publisher", "m1", "no"), 40*time.Second)},
+				{2 * time.Minute, publishedAtTest(reject("call_1", "alice", "publisher", "m3", "still no"), 60*time.Second)},
+				{3 * time.Minute, publishedAtTest(approve("call_1", "alice", "publisher", "m2"), 50*time.Second)},
+				{4 * time.Minute, publishedAtTest(approve("call_1", "carol", "admin", "m4"), 4*time.Minute)},
+			},
+			wantAudit: []string{"requested:call_1", "counted:call_1", "ignored:call_1:you already rejected",
+				"ignored:call_1:published before your later decision on this call, which stands", "counted:call_1", "expired:call_1"},
+			wantOutput:    "approval expired",
+			wantRevisions: 3,
+		},
+		{
 			// The cap bounds approvals that withdraw a rejection; a
 			// rejection that withdraws an approval always counts, so the
 			// cap never keeps an approval its approver took back (found by
