@@ -583,6 +583,22 @@ func TestInbox(t *testing.T) {
 		s.publishAsAgent(t, agentCancelled(wf, call))
 	})
 
+	// A link whose a is Cyrillic (U+0430) reads as paypal.com: the card
+	// says which letters are of another script.
+	step("a word that mixes lookalike scripts is pointed out", func(t *testing.T) {
+		const wf, call = "wf-inbox-lookalike", "call_lookalike_1"
+		now := time.Now().UTC()
+		s.publishAsAgent(t, agentRequest(wf, call, map[string]any{
+			"tool": "publish_blog_post", "arguments": "{\"title\":\"Pay here: https://p\u0430ypal.com\"}", "requiredRole": "publisher",
+			"requestedAt": now.Format(time.RFC3339Nano), "expiresAt": now.Add(10 * time.Minute).Format(time.RFC3339Nano),
+		}))
+		c := readCard(t, br, "pat", call)
+		if want := "Some words mix letters of scripts that look alike: \"p\u0430ypal\" (\u0430 U+0430 Cyrillic)"; !strings.HasPrefix(c.ArgsWarning, want) {
+			t.Errorf("arguments warning %q, want it to start %q", c.ArgsWarning, want)
+		}
+		s.publishAsAgent(t, agentCancelled(wf, call))
+	})
+
 	step("a forged cross-site POST is refused", func(t *testing.T) {
 		evil := evilSite(t, s.authURL)
 		for _, f := range []struct{ page, target string }{

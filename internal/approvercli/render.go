@@ -33,6 +33,9 @@ func writeRequest(w io.Writer, r Request, now time.Time) {
 	fmt.Fprintf(w, "\n%s\nAPPROVAL REQUEST\n%s\n", rule, rule)
 	fmt.Fprintf(w, "Tool:          %s\n", termtext.Line(r.Tool))
 	fmt.Fprintf(w, "Arguments:\n%s\n", indent(prettyArgs(r.Arguments), "  "))
+	if warn := lookalikeWarning(r.Arguments); warn != "" {
+		fmt.Fprintln(w, warn)
+	}
 	if r.ArgumentsDigest != "" {
 		fmt.Fprintf(w, "Digest:        %s…\n", r.ArgumentsDigest[:min(len(r.ArgumentsDigest), len("sha256:")+16)])
 	}

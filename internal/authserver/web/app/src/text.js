@@ -49,6 +49,43 @@ export function escapeHidden(s) {
   });
 }
 
+// The scripts whose letters look alike (Latin a, Cyrillic а, Greek α…):
+// a word that mixes two of them is how a lookalike key or link is made
+// ("pаypal.com" with a Cyrillic а). Mixing with other scripts (Han with
+// Latin: "iPhone用") is common and not flagged. The CLI checks the same
+// scripts (internal/approvercli, mixedScriptWords).
+const LOOKALIKE_SCRIPTS = [
+  ['Latin', /\p{Script=Latin}/u],
+  ['Cyrillic', /\p{Script=Cyrillic}/u],
+  ['Greek', /\p{Script=Greek}/u],
+];
+const WORD_G = /[\p{L}\p{M}\p{N}]+/gu;
+
+// mixedScriptWords returns the distinct words of s (runs of letters, marks
+// and digits) whose letters come from more than one of the lookalike
+// scripts, in order of appearance: each with the scripts it mixes and the
+// letters not of its most frequent one ("а U+0430 Cyrillic").
+export function mixedScriptWords(s) {
+  const out = [];
+  const seen = new Set();
+  for (const [word] of String(s).matchAll(WORD_G)) {
+    if (seen.has(word)) continue;
+    seen.add(word);
+    const counts = new Map();
+    const scriptOf = (ch) => LOOKALIKE_SCRIPTS.find(([, re]) => re.test(ch))?.[0];
+    for (const ch of word) {
+      const sc = scriptOf(ch);
+      if (sc) counts.set(sc, (counts.get(sc) ?? 0) + 1);
+    }
+    if (counts.size < 2) continue;
+    const scripts = LOOKALIKE_SCRIPTS.map(([name]) => name).filter((name) => counts.has(name));
+    const main = [...counts.entries()].sort((a, b) => b[1] - a[1])[0][0];
+    const odd = [...new Set([...word].filter((ch) => scriptOf(ch) && scriptOf(ch) !== main))];
+    out.push({ word, scripts, letters: odd.map((ch) => `${ch} ${codePoint(ch)} ${scriptOf(ch)}`) });
+  }
+  return out;
+}
+
 // hasHidden reports whether s holds a character visibleParts would mark.
 export function hasHidden(s) {
   return HIDDEN.test(String(s));

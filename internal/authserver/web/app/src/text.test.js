@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { escapeHidden, formatAgo, formatLeft, hasHidden, plain, visibleParts } from './text.js';
+import { escapeHidden, formatAgo, formatLeft, hasHidden, mixedScriptWords, plain, visibleParts } from './text.js';
 
 test('hidden characters are marked, newlines kept on request', () => {
   assert.equal(plain('evil\u202Etxt.exe'), 'evil⟨U+202E⟩txt.exe');
@@ -58,4 +58,19 @@ test('escapeHidden writes hidden characters as JSON escapes, the values unchange
     assert.deepEqual(JSON.parse(got), JSON.parse(json));
     assert.equal(hasHidden(got.replaceAll('\n', '')), false);
   }
+});
+
+test('words that mix lookalike scripts are found', () => {
+  assert.deepEqual(mixedScriptWords('{"url":"https://p\u0430ypal.com","title":"ok"}'), [
+    { word: 'p\u0430ypal', scripts: ['Latin', 'Cyrillic'], letters: ['\u0430 U+0430 Cyrillic'] },
+  ]);
+  assert.deepEqual(mixedScriptWords('{"titl\u0435":"x","title":"y"}'), [
+    { word: 'titl\u0435', scripts: ['Latin', 'Cyrillic'], letters: ['\u0435 U+0435 Cyrillic'] },
+  ]);
+  assert.deepEqual(mixedScriptWords('\u043f\u0440\u0438\u0432\u0435\u0442o \u043f\u0440\u0438\u0432\u0435\u0442o'), [
+    { word: '\u043f\u0440\u0438\u0432\u0435\u0442o', scripts: ['Latin', 'Cyrillic'], letters: ['o U+006F Latin'] },
+  ]);
+  // One script per word, and Latin with scripts that do not look alike,
+  // are fine.
+  assert.deepEqual(mixedScriptWords('Привет world café iPhone用 東京 123abc'), []);
 });

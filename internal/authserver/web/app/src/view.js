@@ -8,7 +8,7 @@
 import { DECISION_APPROVED, DECISION_REJECTED } from './contract.js';
 import { compact, indent } from './json.js';
 import { approvalCheck } from './roles.js';
-import { escapeHidden, formatAgo, formatClock, formatLeft, plain, visibleParts } from './text.js';
+import { escapeHidden, formatAgo, formatClock, formatLeft, mixedScriptWords, plain, visibleParts } from './text.js';
 
 // MAX_RESOLVED_SHOWN bounds the recently resolved list.
 const MAX_RESOLVED_SHOWN = 20;
@@ -66,15 +66,26 @@ function setShown(el, s, keepNewlines = false) {
 }
 
 // prettyArguments returns the arguments re-indented, and a warning when
-// they are not JSON or hold duplicate keys.
+// they are not JSON, hold duplicate keys, or words that mix letters of
+// scripts that look alike.
 function prettyArguments(args) {
   if (args.trim() === '') return { text: '(none)', warning: '', json: false };
   try {
     const { text, duplicates } = indent(args);
-    const warning = duplicates.length
-      ? `These arguments repeat the key${duplicates.length > 1 ? 's' : ''} ${duplicates.map((d) => JSON.stringify(plain(d))).join(', ')}: every occurrence is shown, but a tool may read only one of them.`
-      : '';
-    return { text, warning, json: true };
+    const warnings = [];
+    if (duplicates.length) {
+      warnings.push(
+        `These arguments repeat the key${duplicates.length > 1 ? 's' : ''} ${duplicates.map((d) => JSON.stringify(plain(d))).join(', ')}: every occurrence is shown, but a tool may read only one of them.`,
+      );
+    }
+    const mixed = mixedScriptWords(args);
+    if (mixed.length) {
+      const shownWords = mixed.slice(0, 5).map((m) => `${JSON.stringify(plain(m.word))} (${m.letters.slice(0, 3).join(', ')})`);
+      warnings.push(
+        `Some words mix letters of scripts that look alike: ${shownWords.join('; ')}${mixed.length > 5 ? ` and ${mixed.length - 5} more` : ''}. Such a word can pass for another name, key or web address.`,
+      );
+    }
+    return { text, warning: warnings.join(' '), json: true };
   } catch (err) {
     return { text: args, warning: `These arguments are not valid JSON (${err.message}); they are shown as sent.`, json: false };
   }

@@ -1,0 +1,44 @@
+package approvercli
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestMixedScriptWords(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []mixedWord
+	}{
+		{`{"url":"https://p` + "\u0430" + `ypal.com","title":"ok"}`, []mixedWord{{"p\u0430ypal", []string{"\u0430 U+0430 Cyrillic"}}}},
+		{`{"titl` + "\u0435" + `":"x","title":"y"}`, []mixedWord{{"titl\u0435", []string{"\u0435 U+0435 Cyrillic"}}}},
+		{"\u043f\u0440\u0438\u0432\u0435\u0442o \u043f\u0440\u0438\u0432\u0435\u0442o", []mixedWord{{"\u043f\u0440\u0438\u0432\u0435\u0442o", []string{"o U+006F Latin"}}}},
+		// One script per word, and Latin with scripts that do not look
+		// alike, are fine.
+		{"Привет world café iPhone用 東京 123abc", nil},
+	}
+	for _, tt := range tests {
+		if got := mixedScriptWords(tt.in); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("mixedScriptWords(%q) = %+v, want %+v", tt.in, got, tt.want)
+		}
+	}
+}
+
+// The approval request the CLI prints carries the warning under the
+// arguments.
+func TestWriteRequestWarnsOfLookalikes(t *testing.T) {
+	var b strings.Builder
+	r := Request{}
+	r.Tool, r.ToolCallID, r.Arguments = "publish_blog_post", "call_1", `{"title":"Pay at https://p`+"\u0430"+`ypal.com"}`
+	writeRequest(&b, r, t0)
+	if want := "Warning:       some words mix letters of scripts that look alike: p\u0430ypal (\u0430 U+0430 Cyrillic)."; !strings.Contains(b.String(), want) {
+		t.Errorf("request lacks %q:\n%s", want, b.String())
+	}
+	b.Reset()
+	r.Arguments = `{"title":"Plain"}`
+	writeRequest(&b, r, t0)
+	if strings.Contains(b.String(), "Warning:") {
+		t.Errorf("a plain request warns:\n%s", b.String())
+	}
+}
