@@ -131,6 +131,11 @@ const (
 	changeOneVote = "one-vote"
 )
 
+// ChangeWorkerPolicy is changeWorkerPolicy's id, for the history recorder
+// (workflows/internal/recordhistory), which starts runs of older versions
+// through worker.Options.PreferredVersionProvider.
+const ChangeWorkerPolicy = changeWorkerPolicy
+
 // Versions of changeWorkerPolicy.
 const (
 	versionWorkerPolicy workflow.Version = 1

@@ -13,7 +13,9 @@
 // came in time while no worker ran (in-time-decision, in-time-escalated)
 // and one that came while an escalation was due (due-escalation),
 // and decides calls by the policy rules beyond one approver (quorum,
-// change-of-mind, escalate, edit), writes each history as JSON into -out with -prefix (histories recorded
+// change-of-mind, escalate, edit), runs a run of the version before the
+// fast path (ignored-activity, through worker.Options.
+// PreferredVersionProvider), writes each history as JSON into -out with -prefix (histories recorded
 // by older code keep their names and must still replay), checks that it
 // replays, and stops the server.
 //
@@ -210,10 +212,38 @@ type recorderWorker struct {
 	c    client.Client
 	fake *fakeActivities
 	w    worker.Worker
+
+	mu sync.Mutex
+	// policyVersion is the changeWorkerPolicy version to record, by
+	// workflow id (scenario.workerPolicyVersion).
+	policyVersion map[string]workflow.Version
+}
+
+// setPolicyVersion makes the runs of workflow id record version v of
+// changeWorkerPolicy.
+func (wk *recorderWorker) setPolicyVersion(id string, v workflow.Version) {
+	wk.mu.Lock()
+	defer wk.mu.Unlock()
+	if wk.policyVersion == nil {
+		wk.policyVersion = map[string]workflow.Version{}
+	}
+	wk.policyVersion[id] = v
+}
+
+// preferredVersion is the worker's PreferredVersionProvider: the version
+// a scenario asks for, else the newest.
+func (wk *recorderWorker) preferredVersion(in worker.PreferredVersionProviderInput) *worker.VersionPreference {
+	wk.mu.Lock()
+	defer wk.mu.Unlock()
+	v, ok := wk.policyVersion[in.WorkflowInfo.WorkflowExecution.ID]
+	if !ok || in.ChangeID != workflows.ChangeWorkerPolicy {
+		return nil
+	}
+	return &worker.VersionPreference{Version: v}
 }
 
 func (wk *recorderWorker) start() error {
-	w := worker.New(wk.c, workflows.TaskQueue, worker.Options{})
+	w := worker.New(wk.c, workflows.TaskQueue, worker.Options{PreferredVersionProvider: wk.preferredVersion})
 	for _, name := range workflows.RegisteredNames() {
 		w.RegisterWorkflowWithOptions(workflows.AgentWorkflow, workflow.RegisterOptions{Name: name})
 	}
@@ -274,6 +304,12 @@ type scenario struct {
 	// in this run instead of local activities (a tool a team adds with
 	// Local false).
 	activityTools []string
+	// workerPolicyVersion, if set, starts the run as WorkflowNameV1 and
+	// makes its worker record this version of changeWorkerPolicy
+	// (worker.Options.PreferredVersionProvider): a run started before
+	// the fast path, whose Ably publishes and tools are activities, as it
+	// goes on under today's code.
+	workerPolicyVersion workflow.Version
 }
 
 // digestOf is the digest of arguments that are canonical already.
@@ -325,6 +361,15 @@ func scenarios() []scenario {
 			dec("call-forged-1", workflows.DecisionApproved, "mallory", "admin", "msg-forged-1", ""),
 			dec("call-forged-1", workflows.DecisionApproved, "alice", "publisher", "msg-forged-2", ""),
 		}},
+		// ignored-activity: a run started before the fast path
+		// (WorkflowNameV1 at versionWorkerPolicy: its publishes, checks and
+		// tools are activities) gets an editor's approval after
+		// changeIgnoredNotice: the notice goes out by the activities
+		// VerifyDecision and PublishApprovalIgnored; alice's approves.
+		{name: "ignored-activity", policy: teamPolicy, waitPending: 1, workerPolicyVersion: 1, decisions: []workflows.Decision{
+			dec("call-ignored-activity-1", workflows.DecisionApproved, "erin", "editor", "msg-ignored-activity-1", "mine"),
+			dec("call-ignored-activity-1", workflows.DecisionApproved, "alice", "publisher", "msg-ignored-activity-2", ""),
+		}, wantResolved: map[string]string{"call-ignored-activity-1": workflows.OutcomeApproved}},
 		// forged-signed: a decision refused before its signature was
 		// checked (an editor's), whose signature does not verify, gets no
 		// approval-ignored (changeIgnoredNotice: the version marker and
@@ -518,11 +563,16 @@ func record(ctx context.Context, c client.Client, wk *recorderWorker, signer *si
 	}
 	id := "record-" + sc.name
 	fake.setPolicy(id, policy, sc.activityTools)
+	name := workflows.WorkflowName
+	if sc.workerPolicyVersion != 0 {
+		name = workflows.WorkflowNameV1
+		wk.setPolicyVersion(id, sc.workerPolicyVersion)
+	}
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       id,
 		TaskQueue:                workflows.TaskQueue,
 		WorkflowExecutionTimeout: time.Minute,
-	}, workflows.WorkflowName, in)
+	}, name, in)
 	if err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
@@ -773,7 +823,7 @@ func (*fakeActivities) CallModel(_ context.Context, req workflows.ModelRequest) 
 	}
 	var calls []workflows.ToolCall
 	switch {
-	case req.Turn == 1 && slices.Contains([]string{"approve", "expire", "unpublished", "forged", "forged-signed", "single", "activity-tool", "quorum", "change-of-mind", "escalate", "edit", "edit-digestless", "edit-surrogate", "in-time-decision", "in-time-escalated", "due-escalation", "burned-id", "before-start", "flaky-publish", "flaky-publish-decided"}, sc):
+	case req.Turn == 1 && slices.Contains([]string{"approve", "expire", "unpublished", "forged", "forged-signed", "single", "activity-tool", "ignored-activity", "quorum", "change-of-mind", "escalate", "edit", "edit-digestless", "edit-surrogate", "in-time-decision", "in-time-escalated", "due-escalation", "burned-id", "before-start", "flaky-publish", "flaky-publish-decided"}, sc):
 		calls = []workflows.ToolCall{call("1", "publish_blog_post", `{ "title": "Introducing our new API" }`)}
 	case req.Turn == 1 && sc == "ambiguous":
 		calls = []workflows.ToolCall{
