@@ -39,7 +39,8 @@ import (
 // rejects again means the second rejection, although the bridge, lagging,
 // may not have seen the revisions the first two made. Such a decision goes
 // through, also past perCall different ones, as long as the approver
-// changed kind fewer than perCall times on the call (switches). And an
+// changed kind fewer than perCall times on the call (switches), and a
+// rejection after a forwarded approval always. And an
 // approval published before the newest rejection the bridge handled for
 // the approver and call (a dropped message replayed from the history after
 // later ones) is superseded: the later rejection stands. An older
@@ -151,7 +152,11 @@ func (d *decided) check(call, decision decidedKey, kind string, published, now t
 	if published.After(c.newest) {
 		c.newest, c.newestKind = published, kind
 	}
-	changed := kind != c.latest && c.switches < d.perCall
+	// A rejection after a forwarded approval always goes: under rejectBy
+	// quorum it withdraws the approval, and the workflow never refuses
+	// that. They are bounded by the approvals forwarded, which the limits
+	// bound.
+	changed := kind != c.latest && (c.switches < d.perCall || kind == workflows.DecisionRejected)
 	for _, e := range c.entries {
 		if e.key != decision {
 			continue

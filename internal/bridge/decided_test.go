@@ -32,6 +32,24 @@ func differentApprovals(n int, digest string) []decision {
 	return out
 }
 
+// spentBudget is the probe's sequence: a rejection, eight pairs of a
+// refused edit and a rejection, five more refused edits, then an approval
+// and a rejection (edits of the arguments of digest).
+func spentBudget(digest string) []decision {
+	reject := decision{who: "alice", decision: workflows.DecisionRejected}
+	edit := func(i int) decision {
+		return decision{who: "alice", decision: workflows.DecisionApproved, digest: digest, args: fmt.Sprintf(`{"bogus%d":1}`, i)}
+	}
+	out := []decision{reject}
+	for i := range 8 {
+		out = append(out, edit(i), reject)
+	}
+	for i := 8; i < 13; i++ {
+		out = append(out, edit(i))
+	}
+	return append(out, decision{who: "alice", decision: workflows.DecisionApproved, digest: digest}, reject)
+}
+
 // alternate is n decisions of alice, rejecting and approving in turn.
 func alternate(n int) []decision {
 	out := make([]decision, n)
@@ -119,6 +137,14 @@ func TestRepeatDecisionsForwardedOnce(t *testing.T) {
 		{name: "a change of kind goes through past the different decisions' bound", fast: true,
 			decisions: append(differentApprovals(maxDecisionsPerApprover+2, digest), decision{who: "alice", decision: "rejected"}),
 			want:      maxDecisionsPerApprover + 1},
+		// Found by the probe of 2026-12-06: 16 changes of kind and 15
+		// different decisions (edits the workflow refuses, each followed
+		// by a rejection it ignores as a repeat) spent alice's budget; then
+		// her approval went through and her last rejection, which
+		// withdraws it, was dropped as too many, and the tool ran. A
+		// rejection after a forwarded approval always goes.
+		{name: "a rejection after a forwarded approval always goes", fast: true,
+			decisions: spentBudget(digest), want: len(spentBudget(digest))}, // each is new to the bridge, the last withdraws
 		{name: "going back and forth without end is bounded", fast: true,
 			decisions: alternate(40), want: 1 + maxDecisionsPerApprover}, // the first, then maxDecisionsPerApprover changes
 		{name: "other approvers have their own", fast: true,
