@@ -354,10 +354,19 @@ func (q *rules) whySuperseded(d Decision) string {
 		// a rejection standing, never take one back.
 		at = r
 	}
-	if !hasApprover(other, d.ApproverClientID) || !d.PublishedAt.Before(at) {
+	if !hasApprover(other, d.ApproverClientID) {
 		return ""
 	}
-	return "published before your later decision on this call, which stands"
+	switch {
+	case d.PublishedAt.Before(at):
+		return "published before your later decision on this call, which stands"
+	case d.Decision == DecisionApproved && d.PublishedAt.Equal(at):
+		// Ably's timestamps have millisecond resolution, so which came
+		// first cannot be told: the rejection stands (no person clicks
+		// twice in a millisecond).
+		return "published in the same millisecond as your rejection on this call, which stands"
+	}
+	return ""
 }
 
 // sawDecision notes the publish time of a rejection that reached the run

@@ -183,6 +183,25 @@ func TestApprovalRules(t *testing.T) {
 			wantRevisions: 3,
 		},
 		{
+			// Ably timestamps have millisecond resolution: an approval in
+			// the same millisecond as the rejection it would withdraw
+			// cannot be said to come after it, and the rejection stands
+			// (a rejection in the same millisecond as an approval counts).
+			name: "rejectBy quorum: an approval in the same millisecond as the approver's rejection withdraws nothing",
+			rule: `{"minRole":"publisher","timeout":"10m","approvals":2,"rejectBy":"quorum"}`,
+			decisions: []at{
+				{time.Minute, publishedAtTest(reject("call_1", "alice", "publisher", "m1", "no"), 40*time.Second)},
+				{2 * time.Minute, publishedAtTest(approve("call_1", "alice", "publisher", "m2"), 40*time.Second)},
+				{3 * time.Minute, publishedAtTest(approve("call_1", "carol", "admin", "m3"), 50*time.Second)},
+				{4 * time.Minute, publishedAtTest(reject("call_1", "carol", "admin", "m4", "no"), 50*time.Second)},
+			},
+			wantAudit: []string{"requested:call_1", "counted:call_1",
+				"ignored:call_1:published in the same millisecond as your rejection on this call, which stands",
+				"counted:call_1", "rejected:call_1"},
+			wantOutput:    "rejected by alice (publisher), carol (admin)",
+			wantRevisions: 3,
+		},
+		{
 			// The cap bounds approvals that withdraw a rejection; a
 			// rejection that withdraws an approval always counts, so the
 			// cap never keeps an approval its approver took back (found by
