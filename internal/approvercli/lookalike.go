@@ -1,6 +1,7 @@
 package approvercli
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,10 +11,14 @@ import (
 )
 
 // lookalikeScripts are the scripts whose letters look alike (Latin a,
-// Cyrillic а, Greek α): a word that mixes two of them is how a lookalike
-// key or link is made ("pаypal.com" with a Cyrillic а). Mixing with other
-// scripts (Han with Latin: "iPhone用") is common and not flagged. The web
-// inbox checks the same scripts (text.js, mixedScriptWords).
+// Cyrillic а, Greek α, Armenian օ, Cherokee Ꭺ): a word that mixes two of
+// them is how a lookalike key or link is made ("pаypal.com" with a
+// Cyrillic а). Mixing with other scripts (Han with Latin: "iPhone用") is
+// common and not flagged. Not caught: a word all of one script that looks
+// like another ("раураӏ", all Cyrillic), and letters of no script
+// (mathematical 𝐚) or of Latin's own compatibility forms (fullwidth ａ).
+// The web inbox checks the same scripts, in the same order, which also
+// breaks ties (text.js, mixedScriptWords).
 var lookalikeScripts = []struct {
 	name  string
 	table *unicode.RangeTable
@@ -21,6 +26,8 @@ var lookalikeScripts = []struct {
 	{"Latin", unicode.Latin},
 	{"Cyrillic", unicode.Cyrillic},
 	{"Greek", unicode.Greek},
+	{"Armenian", unicode.Armenian},
+	{"Cherokee", unicode.Cherokee},
 }
 
 // scriptOf is the lookalike script of r, or "".
@@ -41,12 +48,18 @@ type mixedWord struct {
 	letters []string
 }
 
-// mixedScriptWords returns the distinct words of s (runs of letters, marks
-// and digits) that mix lookalike scripts, in order of appearance.
+// mixedScriptWords returns the distinct words (runs of letters, marks and
+// digits) of s that mix lookalike scripts, in order of appearance. When s
+// is JSON, the words of its keys and string values count too, decoded: a
+// \u0430 escape is a Cyrillic а.
 func mixedScriptWords(s string) []mixedWord {
 	var out []mixedWord
 	seen := map[string]bool{}
-	words := strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsMark(r) && !unicode.IsNumber(r) })
+	notWord := func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsMark(r) && !unicode.IsNumber(r) }
+	words := strings.FieldsFunc(s, notWord)
+	for _, text := range jsonStrings(s) {
+		words = append(words, strings.FieldsFunc(text, notWord)...)
+	}
 	for _, w := range words {
 		if seen[w] {
 			continue
@@ -79,6 +92,22 @@ func mixedScriptWords(s string) []mixedWord {
 		out = append(out, mixedWord{word: w, letters: letters})
 	}
 	return out
+}
+
+// jsonStrings returns the keys and string values of the JSON text s,
+// decoded, or nothing when s is not JSON.
+func jsonStrings(s string) []string {
+	dec := json.NewDecoder(strings.NewReader(s))
+	var out []string
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return out // io.EOF at the end; what came before a syntax error counts
+		}
+		if str, ok := tok.(string); ok {
+			out = append(out, str)
+		}
+	}
 }
 
 // lookalikeWarning is the warning printed under arguments that hold words

@@ -14,6 +14,13 @@ func TestMixedScriptWords(t *testing.T) {
 		{`{"url":"https://p` + "\u0430" + `ypal.com","title":"ok"}`, []mixedWord{{"p\u0430ypal", []string{"\u0430 U+0430 Cyrillic"}}}},
 		{`{"titl` + "\u0435" + `":"x","title":"y"}`, []mixedWord{{"titl\u0435", []string{"\u0435 U+0435 Cyrillic"}}}},
 		{"\u043f\u0440\u0438\u0432\u0435\u0442o \u043f\u0440\u0438\u0432\u0435\u0442o", []mixedWord{{"\u043f\u0440\u0438\u0432\u0435\u0442o", []string{"o U+006F Latin"}}}},
+		// A \u escape in JSON is the letter it stands for.
+		{`{"url":"https://p\u0430ypal.com"}`, []mixedWord{{"p\u0430ypal", []string{"\u0430 U+0430 Cyrillic"}}}},
+		// Armenian and Cherokee letters look Latin too.
+		{"g\u0585\u0585gle \u13aaPPLE", []mixedWord{{"g\u0585\u0585gle", []string{"\u0585 U+0585 Armenian"}}, {"\u13aaPPLE", []string{"\u13aa U+13AA Cherokee"}}}},
+		// A tie names the letters of the later script in the table, as the
+		// inbox does.
+		{"\u0430a", []mixedWord{{"\u0430a", []string{"\u0430 U+0430 Cyrillic"}}}},
 		// One script per word, and Latin with scripts that do not look
 		// alike, are fine.
 		{"Привет world café iPhone用 東京 123abc", nil},

@@ -49,39 +49,75 @@ export function escapeHidden(s) {
   });
 }
 
-// The scripts whose letters look alike (Latin a, Cyrillic а, Greek α…):
-// a word that mixes two of them is how a lookalike key or link is made
-// ("pаypal.com" with a Cyrillic а). Mixing with other scripts (Han with
-// Latin: "iPhone用") is common and not flagged. The CLI checks the same
-// scripts (internal/approvercli, mixedScriptWords).
+// The scripts whose letters look alike (Latin a, Cyrillic а, Greek α,
+// Armenian օ, Cherokee Ꭺ): a word that mixes two of them is how a
+// lookalike key or link is made ("pаypal.com" with a Cyrillic а). Mixing
+// with other scripts (Han with Latin: "iPhone用") is common and not
+// flagged. Not caught: a word all of one script that looks like another
+// ("раураӏ", all Cyrillic), and letters of no script (mathematical 𝐚) or of
+// Latin's own compatibility forms (fullwidth ａ). The CLI checks the same
+// scripts, in the same order, which also breaks ties
+// (internal/approvercli, mixedScriptWords).
 const LOOKALIKE_SCRIPTS = [
   ['Latin', /\p{Script=Latin}/u],
   ['Cyrillic', /\p{Script=Cyrillic}/u],
   ['Greek', /\p{Script=Greek}/u],
+  ['Armenian', /\p{Script=Armenian}/u],
+  ['Cherokee', /\p{Script=Cherokee}/u],
 ];
 const WORD_G = /[\p{L}\p{M}\p{N}]+/gu;
 
-// mixedScriptWords returns the distinct words of s (runs of letters, marks
-// and digits) whose letters come from more than one of the lookalike
-// scripts, in order of appearance: each with the scripts it mixes and the
-// letters not of its most frequent one ("а U+0430 Cyrillic").
+// jsonStrings returns the keys and string values of the JSON text s,
+// decoded, or nothing when s is not JSON.
+function jsonStrings(s) {
+  let v;
+  try {
+    v = JSON.parse(s);
+  } catch {
+    return [];
+  }
+  const out = [];
+  const walk = (x) => {
+    if (typeof x === 'string') out.push(x);
+    else if (Array.isArray(x)) x.forEach(walk);
+    else if (x && typeof x === 'object') {
+      for (const [k, val] of Object.entries(x)) {
+        out.push(k);
+        walk(val);
+      }
+    }
+  };
+  walk(v);
+  return out;
+}
+
+// mixedScriptWords returns the distinct words (runs of letters, marks and
+// digits) of s that mix lookalike scripts, in order of appearance: each
+// with the scripts it mixes and the letters not of its most frequent one
+// ("а U+0430 Cyrillic"; a tie goes to the script listed first). When s is
+// JSON, the words of its keys and string values count too, decoded: a
+// \u0430 escape is a Cyrillic а.
 export function mixedScriptWords(s) {
   const out = [];
   const seen = new Set();
-  for (const [word] of String(s).matchAll(WORD_G)) {
-    if (seen.has(word)) continue;
-    seen.add(word);
-    const counts = new Map();
-    const scriptOf = (ch) => LOOKALIKE_SCRIPTS.find(([, re]) => re.test(ch))?.[0];
-    for (const ch of word) {
-      const sc = scriptOf(ch);
-      if (sc) counts.set(sc, (counts.get(sc) ?? 0) + 1);
+  const texts = [String(s), ...jsonStrings(String(s))];
+  const scriptOf = (ch) => LOOKALIKE_SCRIPTS.find(([, re]) => re.test(ch))?.[0];
+  for (const text of texts) {
+    for (const [word] of text.matchAll(WORD_G)) {
+      if (seen.has(word)) continue;
+      seen.add(word);
+      const counts = new Map();
+      for (const ch of word) {
+        const sc = scriptOf(ch);
+        if (sc) counts.set(sc, (counts.get(sc) ?? 0) + 1);
+      }
+      if (counts.size < 2) continue;
+      const scripts = LOOKALIKE_SCRIPTS.map(([name]) => name).filter((name) => counts.has(name));
+      let main = '';
+      for (const name of scripts) if ((counts.get(name) ?? 0) > (counts.get(main) ?? 0)) main = name;
+      const odd = [...new Set([...word].filter((ch) => scriptOf(ch) && scriptOf(ch) !== main))];
+      out.push({ word, scripts, letters: odd.map((ch) => `${ch} ${codePoint(ch)} ${scriptOf(ch)}`) });
     }
-    if (counts.size < 2) continue;
-    const scripts = LOOKALIKE_SCRIPTS.map(([name]) => name).filter((name) => counts.has(name));
-    const main = [...counts.entries()].sort((a, b) => b[1] - a[1])[0][0];
-    const odd = [...new Set([...word].filter((ch) => scriptOf(ch) && scriptOf(ch) !== main))];
-    out.push({ word, scripts, letters: odd.map((ch) => `${ch} ${codePoint(ch)} ${scriptOf(ch)}`) });
   }
   return out;
 }

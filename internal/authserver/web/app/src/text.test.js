@@ -70,6 +70,17 @@ test('words that mix lookalike scripts are found', () => {
   assert.deepEqual(mixedScriptWords('\u043f\u0440\u0438\u0432\u0435\u0442o \u043f\u0440\u0438\u0432\u0435\u0442o'), [
     { word: '\u043f\u0440\u0438\u0432\u0435\u0442o', scripts: ['Latin', 'Cyrillic'], letters: ['o U+006F Latin'] },
   ]);
+  // A \u escape in JSON is the letter it stands for.
+  assert.deepEqual(mixedScriptWords('{"url":"https://p\\u0430ypal.com"}'), [
+    { word: 'p\u0430ypal', scripts: ['Latin', 'Cyrillic'], letters: ['\u0430 U+0430 Cyrillic'] },
+  ]);
+  // Armenian and Cherokee letters look Latin too.
+  assert.deepEqual(mixedScriptWords('g\u0585\u0585gle \u13aaPPLE'), [
+    { word: 'g\u0585\u0585gle', scripts: ['Latin', 'Armenian'], letters: ['\u0585 U+0585 Armenian'] },
+    { word: '\u13aaPPLE', scripts: ['Latin', 'Cherokee'], letters: ['\u13aa U+13AA Cherokee'] },
+  ]);
+  // A tie names the letters of the later script in the list, as the CLI.
+  assert.deepEqual(mixedScriptWords('\u0430a')[0].letters, ['\u0430 U+0430 Cyrillic']);
   // One script per word, and Latin with scripts that do not look alike,
   // are fine.
   assert.deepEqual(mixedScriptWords('Привет world café iPhone用 東京 123abc'), []);

@@ -78,17 +78,22 @@ function prettyArguments(args) {
         `These arguments repeat the key${duplicates.length > 1 ? 's' : ''} ${duplicates.map((d) => JSON.stringify(plain(d))).join(', ')}: every occurrence is shown, but a tool may read only one of them.`,
       );
     }
-    const mixed = mixedScriptWords(args);
-    if (mixed.length) {
-      const shownWords = mixed.slice(0, 5).map((m) => `${JSON.stringify(plain(m.word))} (${m.letters.slice(0, 3).join(', ')})`);
-      warnings.push(
-        `Some words mix letters of scripts that look alike: ${shownWords.join('; ')}${mixed.length > 5 ? ` and ${mixed.length - 5} more` : ''}. Such a word can pass for another name, key or web address.`,
-      );
-    }
+    const lookalike = lookalikeWarning(args);
+    if (lookalike) warnings.push(lookalike);
     return { text, warning: warnings.join(' '), json: true };
   } catch (err) {
-    return { text: args, warning: `These arguments are not valid JSON (${err.message}); they are shown as sent.`, json: false };
+    const warning = `These arguments are not valid JSON (${err.message}); they are shown as sent.`;
+    return { text: args, warning: [warning, lookalikeWarning(args)].filter(Boolean).join(' '), json: false };
   }
+}
+
+// lookalikeWarning points out the words of args that mix letters of
+// scripts that look alike, or is ''.
+function lookalikeWarning(args) {
+  const mixed = mixedScriptWords(args);
+  if (!mixed.length) return '';
+  const shownWords = mixed.slice(0, 5).map((m) => `${JSON.stringify(plain(m.word))} (${m.letters.slice(0, 3).join(', ')})`);
+  return `Some words mix letters of scripts that look alike: ${shownWords.join('; ')}${mixed.length > 5 ? ` and ${mixed.length - 5} more` : ''}. Such a word can pass for another name, key or web address.`;
 }
 
 export class InboxView {
