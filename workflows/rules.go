@@ -31,10 +31,11 @@ type rules struct {
 	// changed counts, per clientId, the approvals that withdrew the
 	// approver's own rejection of the current arguments (changeOneVote).
 	changed map[string]int
-	// votedAt is, per clientId, when the approver's last counted decision
-	// was published (its Ably timestamp; zero when unknown); rejectedAt
-	// when their newest rejection the run received was, counted or not.
-	votedAt, rejectedAt map[string]time.Time
+	// approvedAt is, per clientId, when the approver's last counted
+	// approval was published (its Ably timestamp; zero when unknown);
+	// rejectedAt when their newest rejection the run received was, counted
+	// or not (sawDecision), their counted one among them.
+	approvedAt, rejectedAt map[string]time.Time
 }
 
 // newRules returns the rules of a call with policy tp, or nil when the call
@@ -292,7 +293,6 @@ func (r *run) applyRules(ctx workflow.Context, a *approval, d Decision, e AuditE
 			e.Reason = joinReason(w, e.Reason)
 		}
 		q.rejectedBy = append(q.rejectedBy, who)
-		q.voted(d)
 		if len(q.rejectedBy) >= q.need {
 			e.Reason = joinReason(fmt.Sprintf("%d of %d rejections: %s", len(q.rejectedBy), q.need, names(q.rejectedBy)), e.Reason)
 			r.resolve(ctx, a, stateRejected, &d, e)
@@ -324,7 +324,7 @@ func (r *run) applyRules(ctx workflow.Context, a *approval, d Decision, e AuditE
 		e.Reason = joinReason(w, e.Reason)
 	}
 	q.approvedBy = append(q.approvedBy, who)
-	q.voted(d)
+	q.approved(d)
 	if len(q.approvedBy) >= q.need {
 		e.Reason = joinReason(fmt.Sprintf("%d of %d approvals: %s", len(q.approvedBy), q.need, names(q.approvedBy)), e.Reason)
 		a.syncPending()
@@ -345,14 +345,13 @@ func (q *rules) whySuperseded(d Decision) string {
 	if q == nil || q.tp.RejectBy != RejectByQuorum || d.PublishedAt.IsZero() {
 		return ""
 	}
-	other, at := q.rejectedBy, q.votedAt[d.ApproverClientID]
+	// An approval is judged against the approver's newest rejection
+	// received, also one not counted (a repeat of the one that was): it
+	// may be unverified, but it can only keep a rejection standing, never
+	// take one back. A rejection is judged against their counted approval.
+	other, at := q.rejectedBy, q.rejectedAt[d.ApproverClientID]
 	if d.Decision == DecisionRejected {
-		other = q.approvedBy
-	} else if r := q.rejectedAt[d.ApproverClientID]; r.After(at) {
-		// A later rejection that was not counted (a repeat of the one
-		// that was) is later too. It may be unverified: it can only keep
-		// a rejection standing, never take one back.
-		at = r
+		other, at = q.approvedBy, q.approvedAt[d.ApproverClientID]
 	}
 	if !hasApprover(other, d.ApproverClientID) {
 		return ""
@@ -381,12 +380,12 @@ func (q *rules) sawDecision(d Decision) {
 	q.rejectedAt[d.ApproverClientID] = d.PublishedAt
 }
 
-// voted records when the counted decision d of its approver was published.
-func (q *rules) voted(d Decision) {
-	if q.votedAt == nil {
-		q.votedAt = map[string]time.Time{}
+// approved records when the counted approval d was published.
+func (q *rules) approved(d Decision) {
+	if q.approvedAt == nil {
+		q.approvedAt = map[string]time.Time{}
 	}
-	q.votedAt[d.ApproverClientID] = d.PublishedAt
+	q.approvedAt[d.ApproverClientID] = d.PublishedAt
 }
 
 // withdraw removes clientID's counted decision from list, the other side's
