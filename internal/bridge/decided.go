@@ -39,9 +39,10 @@ import (
 // rejects again means the second rejection, although the bridge, lagging,
 // may not have seen the revisions the first two made. Such a decision goes
 // through, also past perCall different ones, as long as the approver
-// changed kind fewer than perCall times on the call (switches), and a
-// rejection after a forwarded approval always. And an
-// approval published before the newest rejection the bridge handled for
+// changed kind fewer than perCall times on the call (switches); a
+// rejection after a forwarded approval always goes.
+//
+// An approval published before the newest rejection the bridge handled for
 // the approver and call (a dropped message replayed from the history after
 // later ones) is superseded: the later rejection stands. An older
 // rejection goes on: the workflow refuses it under rejectBy quorum when the
