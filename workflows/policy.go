@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 )
@@ -152,10 +153,33 @@ func ParsePolicy(data []byte) (Policy, error) {
 	if len(p.Roles) == 0 {
 		p.Roles = slices.Clone(DefaultRoles)
 	}
-	if err := p.Validate(); err != nil {
+	if err := errors.Join(p.Validate(), explicitZeroTimeouts(data)); err != nil {
 		return Policy{}, err
 	}
 	return p, nil
+}
+
+// explicitZeroTimeouts reports the tools whose policy document writes a
+// timeout of zero ("0s"). Validate cannot tell it from an omitted timeout,
+// which means DefaultApprovalTimeout; written out, it more likely means "no
+// wait" or "no limit" than ten minutes, so the document is refused rather
+// than read either way.
+func explicitZeroTimeouts(data []byte) error {
+	var doc struct {
+		Tools map[string]struct {
+			Timeout *Duration `json:"timeout"`
+		} `json:"tools"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil // ParsePolicy's strict decode has reported it
+	}
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(doc.Tools)) {
+		if t := doc.Tools[name].Timeout; t != nil && *t == 0 {
+			errs = append(errs, fmt.Errorf("tools.%s: timeout %s: omit it for the default (%s), or give a duration up to %s", name, time.Duration(*t), DefaultApprovalTimeout, MaxApprovalTimeout))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // MaxApprovalTimeout bounds a tool's approval timeout.

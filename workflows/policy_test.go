@@ -52,6 +52,8 @@ func TestParsePolicy(t *testing.T) {
 		{name: "minRole not a role", in: `{"tools":{"t":{"minRole":"root"}}}`, wantErr: `minRole "root" is not in roles`},
 		{name: "numeric timeout", in: `{"tools":{"t":{"minRole":"admin","timeout":600}}}`, wantErr: "duration must be a string"},
 		{name: "bad timeout", in: `{"tools":{"t":{"minRole":"admin","timeout":"10 minutes"}}}`, wantErr: "bad duration"},
+		{name: "zero timeout", in: `{"tools":{"t":{"minRole":"admin","timeout":"0s"}}}`, wantErr: "tools.t: timeout 0s: omit it for the default"},
+		{name: "zero timeout written as 0m", in: `{"tools":{"t":{"minRole":"admin","timeout":"0m"}},"roles":["admin"]}`, wantErr: "tools.t: timeout 0s"},
 		{name: "negative timeout", in: `{"tools":{"t":{"minRole":"admin","timeout":"-1m"}}}`, wantErr: "out of range"},
 		{name: "timeout too long", in: `{"tools":{"t":{"minRole":"admin","timeout":"721h"}}}`, wantErr: "out of range"},
 		{name: "duplicate role", in: `{"roles":["a","a"],"tools":{"t":{"minRole":"a"}}}`, wantErr: `duplicate role "a"`},
