@@ -158,20 +158,20 @@ func TestApprovalRules(t *testing.T) {
 			t.Fatalf("the original title was published (%d posts)", n)
 		}
 
-		// An approver whose approval is counted can still reject: the
-		// page offers Reject… alone, and (rejectBy any) the call is
-		// rejected at once.
+		// An approver whose approval is counted can still reject or
+		// edit: the page no longer offers Approve, and (rejectBy any) a
+		// rejection rejects the call at once.
 		id = s.startRun("Publish the blog post called 'Second thoughts'")
 		p = s.waitPending(id, 1)[0]
 		br.Do(t, "press", map[string]any{"page": "ada", "toolCallId": p.ToolCallID, "button": "approve"}, nil)
 		s.waitAudit(id, "ada's approval counted", func(e workflows.AuditEntry) bool {
 			return e.Kind == workflows.AuditCounted && e.Actor == "ada" && strings.HasPrefix(e.Reason, "1 of 2 approvals")
 		})
-		const wantStatus = "You approved this request; it waits for more approvals. Rejecting it rejects it at once."
+		const wantStatus = "You approved this request; it waits for more approvals. Rejecting it rejects it at once. Approving it with edits restarts the count on the edited arguments."
 		var c card
-		testutil.WaitFor(t, 30*time.Second, "ada's card to offer only Reject… after her counted approval", func() (bool, error) {
+		testutil.WaitFor(t, 30*time.Second, "ada's card to offer edits and Reject… after her counted approval", func() (bool, error) {
 			c = readCard(t, br, "ada", p.ToolCallID)
-			return c.Status == wantStatus && slices.Equal(c.Buttons, []string{"Reject…"}), nil
+			return c.Status == wantStatus && slices.Equal(c.Buttons, []string{"Approve with edits…", "Reject…"}), nil
 		})
 		if !strings.HasSuffix(c.Quorum, " — including you") {
 			t.Errorf("ada's card: quorum %q", c.Quorum)

@@ -492,7 +492,8 @@ export class InboxView {
     const warned = p.status.dataset.kind === 'error' || p.status.dataset.kind === 'warn'; // kept until the next decision
     if (approved && !warned) {
       const then = r.rejectBy === 'quorum' ? 'Rejecting it withdraws your approval.' : 'Rejecting it rejects it at once.';
-      this.setStatus(c, `You approved this request; it waits for more approvals. ${then}`, 'ok');
+      const edit = r.editable ? ' Approving it with edits restarts the count on the edited arguments.' : '';
+      this.setStatus(c, `You approved this request; it waits for more approvals. ${then}${edit}`, 'ok');
     } else if (rejected && !warned) {
       this.setStatus(c, 'You rejected this request; it waits for more rejections. Approving it withdraws your rejection.', 'ok');
     }
@@ -508,7 +509,9 @@ export class InboxView {
       edit.addEventListener('click', () => this.openEdit(c, edit));
       buttons.splice(1, 0, edit);
     }
-    p.actions.replaceChildren(...buttons.filter((b) => !(approved && b !== reject) && !(rejected && b === reject)));
+    // Approved: the same approval again is refused, but an edit or a
+    // rejection is a change. Rejected (quorum): the same for a rejection.
+    p.actions.replaceChildren(...buttons.filter((b) => !(approved && b === approve) && !(rejected && b === reject)));
   }
 
   async decide(c, choice) {
