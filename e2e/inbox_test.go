@@ -321,7 +321,6 @@ func TestInbox(t *testing.T) {
 		responses := s.observe(t)
 		s.publishAsAgent(t, agentRequest(wf, call, map[string]any{
 			"tool": "publish_blog_post", "arguments": args, "requiredRole": "admin", "requester": "e2e-tester",
-			"requestedAt": now.Format(time.RFC3339Nano), "expiresAt": now.Add(10 * time.Minute).Format(time.RFC3339Nano),
 			"argumentsDigest": digest, "approvals": 2, "editable": true,
 			"approvedBy":            []map[string]any{{"clientId": "pat", "role": "publisher", "at": now.Add(-time.Minute).Format(time.RFC3339Nano)}},
 			"escalation":            map[string]any{"level": 1, "previousRole": "publisher", "since": now.Format(time.RFC3339Nano)},
@@ -363,11 +362,9 @@ func TestInbox(t *testing.T) {
 		// shown either: a decision on it would name arguments nobody saw.
 		s.publishAsAgent(t, agentRequest(wf, "call_synthetic_bad", map[string]any{
 			"tool": "publish_blog_post", "arguments": `{"title":"Shown"}`, "argumentsDigest": digest, "requiredRole": "publisher",
-			"requestedAt": now.Format(time.RFC3339Nano), "expiresAt": now.Add(10 * time.Minute).Format(time.RFC3339Nano),
 		}))
 		s.publishAsAgent(t, agentRequest(wf, "call_synthetic_2", map[string]any{
 			"tool": "search_posts", "arguments": `{}`, "requiredRole": "publisher",
-			"requestedAt": now.Format(time.RFC3339Nano), "expiresAt": now.Add(10 * time.Minute).Format(time.RFC3339Nano),
 			"nextEscalation": map[string]any{"at": now.Add(5 * time.Minute).Format(time.RFC3339Nano), "minRole": "admin"},
 		}))
 		if c := readCard(t, br, "ada", "call_synthetic_2"); !regexp.MustCompile(`^to admin at [0-9:]+, if still undecided: then only admin or higher can decide$`).MatchString(c.NextEscalation) {
@@ -448,11 +445,9 @@ func TestInbox(t *testing.T) {
 	// page does too, and nothing is sent later.
 	step("a decision while offline is refused, not held and sent later", func(t *testing.T) {
 		const wf, call = "wf-inbox-offline", "call_offline_1"
-		now := time.Now().UTC()
 		responses := s.observe(t)
 		s.publishAsAgent(t, agentRequest(wf, call, map[string]any{
 			"tool": "publish_blog_post", "arguments": `{"title":"Offline"}`, "requiredRole": "publisher",
-			"requestedAt": now.Format(time.RFC3339Nano), "expiresAt": now.Add(10 * time.Minute).Format(time.RFC3339Nano),
 		}))
 		readCard(t, br, "pat", call)
 		br.Do(t, "offline", map[string]any{"page": "pat", "offline": true}, nil)
@@ -485,11 +480,9 @@ func TestInbox(t *testing.T) {
 		br.Do(t, "holdAcks", map[string]any{"page": "pat-slow", "ms": 3000}, nil)
 		br.Do(t, "goto", map[string]any{"page": "pat-slow", "url": base}, nil)
 		br.Do(t, "waitReady", map[string]any{"page": "pat-slow", "timeoutMs": 30000}, nil)
-		now := time.Now().UTC()
 		request := func(revision int, args string) *ably.Message {
 			return agentRequest(wf, call, map[string]any{
 				"tool": "publish_blog_post", "arguments": args, "requiredRole": "publisher", "revision": revision,
-				"requestedAt": now.Format(time.RFC3339Nano), "expiresAt": now.Add(10 * time.Minute).Format(time.RFC3339Nano),
 			})
 		}
 		s.publishAsAgent(t, request(0, `{"title":"Before"}`))
@@ -520,10 +513,8 @@ func TestInbox(t *testing.T) {
 	// approver's notice is not shown.
 	step("a decision the agent did not count says why", func(t *testing.T) {
 		const wf, call = "wf-inbox-notcounted", "call_notcounted_1"
-		now := time.Now().UTC()
 		s.publishAsAgent(t, agentRequest(wf, call, map[string]any{
 			"tool": "publish_blog_post", "arguments": `{"title":"Counted?"}`, "requiredRole": "publisher",
-			"requestedAt": now.Format(time.RFC3339Nano), "expiresAt": now.Add(10 * time.Minute).Format(time.RFC3339Nano),
 		}))
 		readCard(t, br, "pat", call)
 		readCard(t, br, "ada", call)
@@ -562,10 +553,9 @@ func TestInbox(t *testing.T) {
 	// them as JSON \u escapes, as the CLI's editor does.
 	step("the edit box shows hidden characters as escapes", func(t *testing.T) {
 		const wf, call = "wf-inbox-hidden", "call_hidden_1"
-		now := time.Now().UTC()
 		s.publishAsAgent(t, agentRequest(wf, call, map[string]any{
 			"tool": "publish_blog_post", "arguments": "{\"title\":\"Safe\u202etxt.exe\u200b zero width\"}", "requiredRole": "publisher",
-			"editable": true, "requestedAt": now.Format(time.RFC3339Nano), "expiresAt": now.Add(10 * time.Minute).Format(time.RFC3339Nano),
+			"editable": true,
 		}))
 		readCard(t, br, "pat", call)
 		var box struct{ Value string }
@@ -587,10 +577,8 @@ func TestInbox(t *testing.T) {
 	// says which letters are of another script.
 	step("a word that mixes lookalike scripts is pointed out", func(t *testing.T) {
 		const wf, call = "wf-inbox-lookalike", "call_lookalike_1"
-		now := time.Now().UTC()
 		s.publishAsAgent(t, agentRequest(wf, call, map[string]any{
 			"tool": "publish_blog_post", "arguments": "{\"title\":\"Pay here: https://p\u0430ypal.com\"}", "requiredRole": "publisher",
-			"requestedAt": now.Format(time.RFC3339Nano), "expiresAt": now.Add(10 * time.Minute).Format(time.RFC3339Nano),
 		}))
 		c := readCard(t, br, "pat", call)
 		if want := "Some words mix letters of scripts that look alike: \"p\u0430ypal\" (\u0430 U+0430 Cyrillic)"; !strings.HasPrefix(c.ArgsWarning, want) {
@@ -761,9 +749,14 @@ func spoofedRequest(toolCallID, workflowID string) *ably.Message {
 }
 
 // agentRequest is an approval-request message with the contract's
-// headers; data gets the ids.
+// headers; data gets the ids, and unless it has them, requestedAt now and
+// expiresAt ten minutes later.
 func agentRequest(workflowID, toolCallID string, data map[string]any) *ably.Message {
 	data["toolCallId"], data["workflowId"] = toolCallID, workflowID
+	if _, ok := data["requestedAt"]; !ok {
+		now := time.Now().UTC()
+		data["requestedAt"], data["expiresAt"] = now.Format(time.RFC3339Nano), now.Add(10*time.Minute).Format(time.RFC3339Nano)
+	}
 	return &ably.Message{Name: workflows.MsgApprovalRequest, Data: data,
 		Extras: map[string]any{workflows.ExtrasHeaders: map[string]any{workflows.HeaderToolCallID: toolCallID, workflows.HeaderWorkflowID: workflowID}}}
 }
