@@ -176,6 +176,20 @@ func TestApprovalRules(t *testing.T) {
 		if !strings.HasSuffix(c.Quorum, " — including you") {
 			t.Errorf("ada's card: quorum %q", c.Quorum)
 		}
+		// An edit the workflow refuses (the title must be a string): the
+		// agent's approval-ignored notice reaches the card, and her counted
+		// approval stands.
+		br.Do(t, "editAndApprove", map[string]any{"page": "ada", "toolCallId": p.ToolCallID, "attempts": []string{`{"title": 5}`}}, &edit)
+		if len(edit.Errors) != 0 {
+			t.Fatalf("edit refused by the page: %q", edit.Errors)
+		}
+		s.waitAudit(id, "ada's refused edit", func(e workflows.AuditEntry) bool {
+			return e.Kind == workflows.AuditIgnored && e.Actor == "ada" && strings.HasPrefix(e.Reason, "edited arguments refused")
+		})
+		testutil.WaitFor(t, 30*time.Second, "the agent's notice on ada's card", func() (bool, error) {
+			c = readCard(t, br, "ada", p.ToolCallID)
+			return strings.HasPrefix(c.Status, "The agent did not count your decision: edited arguments refused") && slices.Equal(c.Buttons, []string{"Approve with edits…", "Reject…"}), nil
+		})
 		br.Do(t, "rejectByKeyboard", map[string]any{"page": "ada", "toolCallId": p.ToolCallID, "reason": "second thoughts"}, nil)
 		res = s.result(id)
 		if e := findEntry(t, res.Audit, workflows.AuditRejected, p.ToolCallID); e.Actor != "ada" || e.Reason != "second thoughts" {
