@@ -13,6 +13,8 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/hitl/durable-approvals/internal/strictjson"
 )
 
 // maxArgumentsDepth bounds the nesting of a tool call's arguments.
@@ -243,7 +245,7 @@ func readValue(dec *json.Decoder, depth int) (value, error) {
 		switch t {
 		case '{':
 			v := value{kind: kindObject}
-			// One key per case folding (foldKey is strings.EqualFold's
+			// One key per case folding (strictjson.Fold is strings.EqualFold's
 			// notion), so a duplicate is found without comparing every pair.
 			folded := map[string]string{}
 			for dec.More() {
@@ -255,13 +257,13 @@ func readValue(dec *json.Decoder, depth int) (value, error) {
 				if !ok {
 					return value{}, fmt.Errorf("bad JSON: key %v", kt)
 				}
-				if other, ok := folded[foldKey(key)]; ok {
+				if other, ok := folded[strictjson.Fold(key)]; ok {
 					if other == key {
 						return value{}, fmt.Errorf("duplicate key %q", key)
 					}
 					return value{}, fmt.Errorf("keys %q and %q differ only in case", other, key)
 				}
-				folded[foldKey(key)] = key
+				folded[strictjson.Fold(key)] = key
 				val, err := readValue(dec, depth+1)
 				if err != nil {
 					return value{}, err

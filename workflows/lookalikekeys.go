@@ -7,6 +7,8 @@ import (
 	"unicode"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/hitl/durable-approvals/internal/strictjson"
 )
 
 // LookalikeKeys reports two keys of one object in a tool call's arguments
@@ -49,27 +51,14 @@ func canonicalAndLookalikes(args string, schema json.RawMessage) (canon string, 
 }
 
 // lookalikeKey is key as a reader takes it: NFC, without invisible
-// characters, case folded (foldKey).
+// characters, case folded (strictjson.Fold).
 func lookalikeKey(key string) string {
-	return foldKey(strings.Map(func(r rune) rune {
+	return strictjson.Fold(strings.Map(func(r rune) rune {
 		if unicode.In(r, unicode.Cf, unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point) {
 			return -1
 		}
 		return r
 	}, norm.NFC.String(key)))
-}
-
-// foldKey maps each rune of s to the smallest rune of its simple case
-// folding orbit, so that foldKey(a) == foldKey(b) exactly when
-// strings.EqualFold(a, b).
-func foldKey(s string) string {
-	return strings.Map(func(r rune) rune {
-		least := r
-		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-			least = min(least, f)
-		}
-		return least
-	}, s)
 }
 
 func lookalikeKeys(v value, s *argSchema, at string) error {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-	"unicode/utf8"
 )
 
 func TestLookalikeKeys(t *testing.T) {
@@ -80,7 +79,7 @@ func BenchmarkLookalikeKeys(b *testing.B) {
 	}
 }
 
-// The duplicate-key check folds each key once (foldKey) instead of
+// The duplicate-key check folds each key once (strictjson.Fold) instead of
 // comparing every pair of keys.
 func BenchmarkCanonicalArguments(b *testing.B) {
 	args, schema := bigArguments()
@@ -89,20 +88,4 @@ func BenchmarkCanonicalArguments(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-}
-
-// foldKey stands for strings.EqualFold in the duplicate-key check of
-// CanonicalArguments: they must agree on every pair of strings.
-func FuzzFoldKey(f *testing.F) {
-	for _, p := range [][2]string{{"title", "TITLE"}, {"slug", "ſlug"}, {"K", "\u212a"}, {"ß", "ss"}, {"σ", "ς"}, {"a", "b"}} {
-		f.Add(p[0], p[1])
-	}
-	f.Fuzz(func(t *testing.T, a, b string) {
-		if !utf8.ValidString(a) || !utf8.ValidString(b) {
-			return
-		}
-		if got, want := foldKey(a) == foldKey(b), strings.EqualFold(a, b); got != want {
-			t.Fatalf("foldKey(%q) == foldKey(%q) is %v, strings.EqualFold is %v", a, b, got, want)
-		}
-	})
 }

@@ -1,13 +1,14 @@
 package workflows
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/hitl/durable-approvals/internal/strictjson"
 )
 
 // DefaultRoles is the role hierarchy used when a policy file names none,
@@ -138,17 +139,13 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// ParsePolicy decodes a JSON policy document strictly (unknown fields are
-// errors), fills in the default role hierarchy, and validates it.
+// ParsePolicy decodes a JSON policy document strictly (unknown fields, a
+// key written twice or in another case, and trailing data are errors, see
+// strictjson), fills in the default role hierarchy, and validates it.
 func ParsePolicy(data []byte) (Policy, error) {
 	var p Policy
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
+	if err := strictjson.Decode(data, &p); err != nil {
 		return Policy{}, fmt.Errorf("policy: %w", err)
-	}
-	if dec.More() {
-		return Policy{}, errors.New("policy: trailing data after the JSON object")
 	}
 	if len(p.Roles) == 0 {
 		p.Roles = slices.Clone(DefaultRoles)

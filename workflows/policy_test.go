@@ -52,6 +52,13 @@ func TestParsePolicy(t *testing.T) {
 		{name: "minRole not a role", in: `{"tools":{"t":{"minRole":"root"}}}`, wantErr: `minRole "root" is not in roles`},
 		{name: "numeric timeout", in: `{"tools":{"t":{"minRole":"admin","timeout":600}}}`, wantErr: "duration must be a string"},
 		{name: "bad timeout", in: `{"tools":{"t":{"minRole":"admin","timeout":"10 minutes"}}}`, wantErr: "bad duration"},
+		// A reviewer reads the first; encoding/json alone takes the last
+		// (or the field whatever its case), here a tool without approval.
+		{name: "tool written twice", in: `{"tools":{"delete_post":{"minRole":"admin","timeout":"5m"},"delete_post":{"minRole":"none"}}}`, wantErr: `policy: tools: duplicate key "delete_post"`},
+		{name: "minRole written twice", in: `{"tools":{"delete_post":{"minRole":"admin","minRole":"none"}}}`, wantErr: `policy: tools.delete_post: duplicate key "minRole"`},
+		{name: "minRole in another case", in: `{"tools":{"delete_post":{"minRole":"admin","MINROLE":"none"}}}`, wantErr: `differ only in case`},
+		{name: "tools in another case", in: `{"tools":{"delete_post":{"minRole":"admin"}},"Tools":{"delete_post":{"minRole":"none"}}}`, wantErr: `differ only in case`},
+		{name: "a field in another case alone", in: `{"tools":{"delete_post":{"MinRole":"admin"}}}`, wantErr: `policy: tools.delete_post: key "MinRole": write it "minRole"`},
 		{name: "zero timeout", in: `{"tools":{"t":{"minRole":"admin","timeout":"0s"}}}`, wantErr: "tools.t: timeout 0s: omit it for the default"},
 		{name: "zero timeout written as 0m", in: `{"tools":{"t":{"minRole":"admin","timeout":"0m"}},"roles":["admin"]}`, wantErr: "tools.t: timeout 0s"},
 		{name: "negative timeout", in: `{"tools":{"t":{"minRole":"admin","timeout":"-1m"}}}`, wantErr: "out of range"},

@@ -1,7 +1,6 @@
 package authserver
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/hitl/durable-approvals/internal/atomicfile"
+	"github.com/hitl/durable-approvals/internal/strictjson"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -207,21 +207,16 @@ func (r Rules) checkUser(u User) error {
 	return nil
 }
 
-// ParseUsers decodes a users file strictly (unknown fields and trailing
-// data are errors) and checks every user against rules. Names must be
+// ParseUsers decodes a users file strictly (unknown fields, a key written
+// twice or in another case, and trailing data are errors: see strictjson) and checks every user against rules. Names must be
 // unique. It returns the users by name.
 func ParseUsers(data []byte, rules Rules) (map[string]User, error) {
 	if len(data) > MaxUsersFileSize {
 		return nil, fmt.Errorf("users file larger than %d bytes", MaxUsersFileSize)
 	}
 	var doc usersDoc
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&doc); err != nil {
+	if err := strictjson.Decode(data, &doc); err != nil {
 		return nil, fmt.Errorf("users file: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("users file: trailing data after the JSON object")
 	}
 	users := make(map[string]User, len(doc.Users))
 	var errs []error

@@ -217,6 +217,9 @@ func TestParseUsers(t *testing.T) {
 		{"plain password field", []byte(`{"users":[{"name":"a","role":"editor","password":"x"}]}`), Rules{Cost: bcrypt.MinCost}, 0, "unknown field"},
 		{"trailing data", append(doc(), []byte(` {}`)...), Rules{Cost: bcrypt.MinCost}, 0, "trailing data"},
 		{"duplicate", doc(user("a", "editor", hash), user("a", "admin", hash)), Rules{Cost: bcrypt.MinCost}, 0, "duplicate"},
+		// A reviewer reads editor; encoding/json alone takes the last.
+		{"role written twice", doc(`{"name":"a","role":"editor","role":"admin","passwordHash":"` + hash + `"}`), Rules{Cost: bcrypt.MinCost}, 0, `users[0]: duplicate key "role"`},
+		{"role in another case", doc(`{"name":"a","role":"editor","Role":"admin","passwordHash":"` + hash + `"}`), Rules{Cost: bcrypt.MinCost}, 0, `differ only in case`},
 		{"reserved name", doc(user("hitl-bridge", "admin", hash)), Rules{Cost: bcrypt.MinCost}, 0, "reserved"},
 		{"wildcard name", doc(user("*", "admin", hash)), Rules{Cost: bcrypt.MinCost}, 0, "only a-z"},
 		{"unknown role", doc(user("a", "root", hash)), Rules{Cost: bcrypt.MinCost}, 0, "role hierarchy"},

@@ -1,0 +1,178 @@
+// Package strictjson decodes configuration documents that people write by
+// hand (the approval policy, the users file) so that what a reviewer reads
+// is what the program gets.
+//
+// encoding/json alone takes the last of two equal keys and matches a key to
+// a field whatever its case, so {"minRole":"admin","minRole":"none"} and
+// {"minRole":"admin","MINROLE":"none"} both read as "none". Decode refuses
+// both, as well as unknown fields and trailing data.
+package strictjson
+
+import (
+	"bytes"
+	"encoding"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+	"unicode"
+)
+
+// MaxDepth bounds how deeply objects and arrays may nest.
+const MaxDepth = 32
+
+// Decode decodes data, exactly one JSON value, into v (a pointer) strictly:
+// no object may have two keys equal under Unicode case folding, a key of a
+// struct's object must be one of its fields' JSON names exactly, and
+// nothing may follow the value. Errors name where the problem is, as a
+// dotted path ("tools.delete_post").
+func Decode(data []byte, v any) error {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return errors.New("strictjson: Decode needs a non-nil pointer")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := checkValue(dec, rv.Type().Elem(), "", 0); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("trailing data after the JSON value")
+	}
+	dec = json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+var (
+	jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+// checkValue reads one JSON value from dec that is to be decoded into a
+// value of type t (nil: any), checking its keys.
+func checkValue(dec *json.Decoder, t reflect.Type, path string, depth int) error {
+	if depth > MaxDepth {
+		return fmt.Errorf("%snested deeper than %d", at(path), MaxDepth)
+	}
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t != nil && (reflect.PointerTo(t).Implements(jsonUnmarshaler) || reflect.PointerTo(t).Implements(textUnmarshaler)) {
+		t = nil // its own decoding: keys are still checked for duplicates
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return fmt.Errorf("%s%w", at(path), err)
+	}
+	d, ok := tok.(json.Delim)
+	if !ok {
+		return nil // a scalar: its type is encoding/json's to check
+	}
+	switch d {
+	case '[':
+		var elem reflect.Type
+		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			elem = t.Elem()
+		}
+		for i := 0; dec.More(); i++ {
+			if err := checkValue(dec, elem, fmt.Sprintf("%s[%d]", path, i), depth+1); err != nil {
+				return err
+			}
+		}
+	case '{':
+		var fields map[string]reflect.Type
+		var elem reflect.Type
+		switch {
+		case t != nil && t.Kind() == reflect.Struct:
+			fields = fieldTypes(t)
+		case t != nil && t.Kind() == reflect.Map:
+			elem = t.Elem()
+		}
+		seen := map[string]string{} // folded key → key as written
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return fmt.Errorf("%s%w", at(path), err)
+			}
+			key, _ := kt.(string) // object keys are strings, or Token errs
+			folded := Fold(key)
+			if other, dup := seen[folded]; dup {
+				if other == key {
+					return fmt.Errorf("%sduplicate key %q", at(path), key)
+				}
+				return fmt.Errorf("%skeys %q and %q differ only in case", at(path), other, key)
+			}
+			seen[folded] = key
+			vt := elem
+			if fields != nil {
+				ft, exact := fields[key]
+				if !exact {
+					for name := range fields {
+						if strings.EqualFold(name, key) {
+							return fmt.Errorf("%skey %q: write it %q", at(path), key, name)
+						}
+					}
+					return fmt.Errorf("%sunknown field %q", at(path), key)
+				}
+				vt = ft
+			}
+			if err := checkValue(dec, vt, join(path, key), depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing ] or }
+		return fmt.Errorf("%s%w", at(path), err)
+	}
+	return nil
+}
+
+// fieldTypes maps the JSON names of struct type t's fields, as
+// encoding/json names them, to their types. Embedded structs are not
+// flattened: the documents this package reads do not use them.
+func fieldTypes(t reflect.Type) map[string]reflect.Type {
+	fields := map[string]reflect.Type{}
+	for f := range t.Fields() {
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch name {
+		case "-":
+			continue
+		case "":
+			name = f.Name
+		}
+		fields[name] = f.Type
+	}
+	return fields
+}
+
+// Fold maps s to one representative of its Unicode case folding class
+// (strings.EqualFold's notion: two strings are equal under it when their
+// Folds are equal), so that keys can be compared through a map.
+func Fold(s string) string {
+	return strings.Map(func(r rune) rune {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		return least
+	}, s)
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func at(path string) string {
+	if path == "" {
+		return ""
+	}
+	return path + ": "
+}
