@@ -23,6 +23,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/atomicfile"
 	"github.com/hitl/durable-approvals/internal/ledger"
 	"github.com/hitl/durable-approvals/workflows"
@@ -57,8 +58,8 @@ type BlogConfig struct {
 	// WebhookURL, when set, makes publish_blog_post POST the post to this
 	// CMS webhook (BLOG_WEBHOOK_URL) instead of writing a file.
 	WebhookURL string
-	// HTTPClient is used for the webhook; nil means a client with a 30s
-	// timeout.
+	// HTTPClient is used for the webhook (a copy of it that follows no
+	// redirect); nil means a client with a 30s timeout.
 	HTTPClient *http.Client
 	// Now returns the publication time; nil means time.Now.
 	Now func() time.Time
@@ -72,7 +73,7 @@ func (c BlogConfig) Validate() error {
 	if c.WebhookURL != "" {
 		u, err := url.Parse(c.WebhookURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("blog: BLOG_WEBHOOK_URL=%q: want an absolute http(s) URL", c.WebhookURL)
+			return fmt.Errorf("blog: BLOG_WEBHOOK_URL=%q: want an absolute http(s) URL", config.RedactURL(c.WebhookURL))
 		}
 	}
 	return nil
@@ -92,10 +93,15 @@ func NewBlog(cfg BlogConfig) (*Blog, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	b := &Blog{dir: cfg.Dir, webhook: cfg.WebhookURL, client: cfg.HTTPClient, now: cfg.Now}
-	if b.client == nil {
-		b.client = &http.Client{Timeout: defaultHTTPWait}
+	b := &Blog{dir: cfg.Dir, webhook: cfg.WebhookURL, client: &http.Client{Timeout: defaultHTTPWait}, now: cfg.Now}
+	if cfg.HTTPClient != nil {
+		c := *cfg.HTTPClient
+		b.client = &c
 	}
+	// A redirect is not followed: Go would follow a 302 or 303 with a GET
+	// without the post (to a login page, say) and take its 200 for a
+	// publication. The webhook must answer the POST itself.
+	b.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	if b.now == nil {
 		b.now = time.Now
 	}
@@ -319,19 +325,31 @@ func (b *Blog) publishWebhook(ctx context.Context, call ToolCall, args publishAr
 	req.Header.Set(HeaderIdempotencyKey, call.IdempotencyKey())
 	resp, err := b.client.Do(req)
 	if err != nil {
+		// The error names the URL, which may carry the webhook's credential
+		// (user information, a query): it goes to the model and the
+		// run's history, so it names the URL redacted.
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			ue.URL = config.RedactURL(ue.URL)
+		}
 		return "", fmt.Errorf("webhook: %w", err) // network errors are retryable
 	}
 	defer resp.Body.Close()
 	reply, _ := io.ReadAll(io.LimitReader(resp.Body, maxWebhookReply))
 	switch {
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
-	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode >= 500:
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode >= 500,
+		// A request with this Idempotency-Key is still being processed
+		// (the IETF draft's meaning): the same call on another worker.
+		resp.StatusCode == http.StatusConflict:
 		return "", fmt.Errorf("webhook: %s (will retry)", resp.Status)
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		return "", temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("webhook: %s: the webhook redirects (to %s) instead of publishing; set %s to the address that answers the POST", resp.Status, config.RedactURL(resp.Header.Get("Location")), config.EnvBlogWebhookURL), workflows.ErrTypeWebhook, nil)
 	default:
 		return "", temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("webhook: %s: %s", resp.Status, firstLine(string(reply))), workflows.ErrTypeWebhook, nil)
 	}
-	res := PublishResult{Published: true, Title: args.Title, Slug: slug, Location: b.webhook}
+	res := PublishResult{Published: true, Title: args.Title, Slug: slug, Location: config.RedactURL(b.webhook)}
 	var ack struct {
 		URL string `json:"url"`
 	}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -333,6 +335,7 @@ func TestPublishWebhook(t *testing.T) {
 		{"ok", []int{200}, []string{""}},
 		{"5xx then ok", []int{503, 200}, []string{"retry", ""}},
 		{"429 then ok", []int{429, 200}, []string{"retry", ""}},
+		{"409 (the same key in progress) then ok", []int{409, 200}, []string{"retry", ""}},
 		{"4xx", []int{422}, []string{"fatal"}},
 	}
 	for _, tt := range tests {
@@ -380,6 +383,76 @@ func TestPublishWebhook(t *testing.T) {
 				t.Errorf("webhook mode wrote files %v", got)
 			}
 		})
+	}
+}
+
+// A webhook that answers the POST with a redirect (a login page, a moved
+// endpoint) has not published: Go would follow a 302 with a GET without
+// the post and take its 200 for a publication, for good (the ledger).
+func TestPublishWebhookRefusesRedirects(t *testing.T) {
+	for _, status := range []int{http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		for _, own := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%d own client %v", status, own), func(t *testing.T) {
+				var mu sync.Mutex
+				var seen []string
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					mu.Lock()
+					seen = append(seen, r.Method+" "+r.URL.Path)
+					mu.Unlock()
+					if r.URL.Path == "/hooks/publish" {
+						http.Redirect(w, r, "/login?token=s3cret", status)
+						return
+					}
+					_, _ = io.WriteString(w, `{"url":"https://blog.example.com/login"}`)
+				}))
+				t.Cleanup(srv.Close)
+				cfg := BlogConfig{WebhookURL: srv.URL + "/hooks/publish"}
+				if own {
+					cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+				}
+				a, dir := newBlogActivities(t, cfg)
+				req := workflows.ToolRequest{WorkflowID: "wf-r", CallID: "call_r", Name: ToolPublishBlogPost, Arguments: `{"title":"Launch"}`, ApprovedBy: "pat"}
+				out, err := execTool(t, a, req)
+				if err == nil || !isNonRetryable(err) || errType(err) != workflows.ErrTypeWebhook || !strings.Contains(err.Error(), "redirects (to /login?xxxxx)") || strings.Contains(err.Error(), "s3cret") {
+					t.Fatalf("output %s, err %v; want a non-retryable WebhookError naming the redirect, redacted", out, err)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if !slices.Equal(seen, []string{"POST /hooks/publish"}) {
+					t.Errorf("the CMS saw %q, want the POST alone", seen)
+				}
+				if entries, _ := filepath.Glob(filepath.Join(dir, ledgerDirName, "*")); len(entries) != 0 {
+					t.Errorf("ledger entries %v, want none", entries)
+				}
+			})
+		}
+	}
+}
+
+// The webhook's URL may carry its credential (user information, a query):
+// neither the tool's output nor its error (both go to the model and the
+// run's history) names it.
+func TestPublishWebhookRedactsItsURL(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent) // no "url" in the reply
+	}))
+	t.Cleanup(srv.Close)
+	hook := strings.Replace(srv.URL, "http://", "http://s3cret-user@", 1) + "/hooks/publish?key=s3cret-key"
+	a, _ := newBlogActivities(t, BlogConfig{WebhookURL: hook})
+	req := workflows.ToolRequest{WorkflowID: "wf-s", CallID: "call_s", Name: ToolPublishBlogPost, Arguments: `{"title":"Launch"}`, ApprovedBy: "pat"}
+	out, err := execTool(t, a, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res PublishResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil || !res.Published || res.Location != strings.Replace(srv.URL, "http://", "http://xxxxx@", 1)+"/hooks/publish?xxxxx" {
+		t.Errorf("output %s (%v), want the location redacted", out, err)
+	}
+	srv.Close() // the next call cannot connect: its error names the URL
+	req.CallID = "call_s2"
+	_, err = execTool(t, a, req)
+	if err == nil || isNonRetryable(err) || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "xxxxx@") {
+		t.Errorf("err = %v, want a retryable error naming the URL without the credential", err)
 	}
 }
 
