@@ -566,7 +566,10 @@ func tombResultOrError(tomb, slug string) (string, error) {
 }
 
 // once runs fn at most once per tool call, through the ledger (see
-// ledger.Once): a retried or replayed call gets the first result again.
+// ledger.Once): a retried or replayed call gets the first result again,
+// and the same call with other arguments (a run reset to before an edit)
+// fails for good, neither publishing them nor reporting the first result
+// as theirs.
 // Runs of other calls are not serialised, nor runs of one call on several
 // workers sharing BLOG_DIR, so fn must be safe against both: the file
 // side effects are single file-system operations that fail rather than
@@ -576,7 +579,12 @@ func (b *Blog) once(ctx context.Context, call ToolCall, fn func() (string, error
 		return "", temporal.NewNonRetryableApplicationError(
 			call.Name+": workflow id and call id are required for idempotency", workflows.ErrTypeBadRequest, nil)
 	}
-	return b.ledger.Once(ctx, call.Name, call.IdempotencyKey(), fn)
+	out, err := b.ledger.Once(ctx, call.Name, call.IdempotencyKey(), call.Arguments, fn)
+	if errors.Is(err, ledger.ErrOtherInput) {
+		return "", temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("%v; not run again with these arguments", err), workflows.ErrTypeAlreadyRan, nil)
+	}
+	return out, err
 }
 
 // Slugify turns a title into a file-name-safe slug: lowercase ASCII

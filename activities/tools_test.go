@@ -456,6 +456,25 @@ func TestPublishWebhookRedactsItsURL(t *testing.T) {
 	}
 }
 
+// The same call (workflow id, call id) run again with other arguments (a
+// run reset to before an approver's edit) publishes nothing and does not
+// report the first post as theirs: it fails for good, saying why.
+func TestPublishSameCallOtherArguments(t *testing.T) {
+	a, dir := newBlogActivities(t, BlogConfig{})
+	req := workflows.ToolRequest{WorkflowID: "wf-x", CallID: "call_1", Name: ToolPublishBlogPost, Arguments: `{"title":"Draft A"}`, ApprovedBy: "pat"}
+	if _, err := execTool(t, a, req); err != nil {
+		t.Fatal(err)
+	}
+	req.Arguments = `{"title":"Approved B"}`
+	out, err := execTool(t, a, req)
+	if err == nil || !isNonRetryable(err) || errType(err) != workflows.ErrTypeAlreadyRan || !strings.Contains(err.Error(), "already ran with other input") {
+		t.Fatalf("output %s, err %v; want a non-retryable AlreadyRanError", out, err)
+	}
+	if got := posts(t, dir); !slices.Equal(got, []string{"draft-a.md"}) {
+		t.Errorf("posts %v, want draft-a.md alone", got)
+	}
+}
+
 func TestPublishWebhookHonoursContext(t *testing.T) {
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -85,6 +85,7 @@ const (
 	ErrTypeWebhook     = "WebhookError"     // the CMS webhook refused the request for good, or the tool cannot act on posts there
 	ErrTypeAbly        = "AblyError"        // Ably refused the publish for good
 	ErrTypeUnsupported = "UnsupportedError" // the tool cannot run safely where the worker runs (BLOG_DIR's file system)
+	ErrTypeAlreadyRan  = "AlreadyRanError"  // this call (workflow id, call id) already ran with other arguments: not run again
 )
 
 // DecisionSignal is the signal through which the approver bridge delivers a

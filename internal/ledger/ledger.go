@@ -30,11 +30,21 @@ type Ledger struct {
 
 // entry is one ledger file.
 type entry struct {
-	Key    string    `json:"key"`
-	Tool   string    `json:"tool"`
+	Key  string `json:"key"`
+	Tool string `json:"tool"`
+	// Input is the SHA-256 (hex) of the input the result is for; entries
+	// written before it existed have none and answer every input.
+	Input  string    `json:"input,omitempty"`
 	Output string    `json:"output"`
 	At     time.Time `json:"at"`
 }
+
+// ErrOtherInput is the error of Once when the key's recorded result is for
+// another input: the key ran with other arguments (a run reset to before
+// an edit, a reused workflow id whose model repeats call ids), and its
+// side effect is not repeated for these, nor is its result passed off as
+// theirs.
+var ErrOtherInput = errors.New("this call already ran with other input")
 
 // Open returns the ledger in dir, creating the directory if needed. now
 // stamps the entries (nil: time.Now).
@@ -49,8 +59,10 @@ func Open(dir string, now func() time.Time) (*Ledger, error) {
 }
 
 // Once runs fn at most once per (tool, key): the first successful result
-// is stored (atomically) and returned again on every later call with the
-// same tool and key. A crash between the side effect and the ledger write
+// is stored (atomically), with the digest of input (what fn acts on, the
+// call's arguments), and returned again on every later call with the same
+// tool, key and input; a later call with another input gets ErrOtherInput
+// and does not run fn. A crash between the side effect and the ledger write
 // reruns fn, so fn itself must be safe to repeat. Runs with the same tool
 // and key are serialised in this process; runs with other keys are not.
 // Processes sharing dir (several workers) do not serialise at all: each
@@ -59,7 +71,7 @@ func Open(dir string, now func() time.Time) (*Ledger, error) {
 // may run fn on both, so fn must also be safe to run concurrently with
 // itself. The entry is created only if absent, so the result recorded
 // first is the one every run returns, also the run that lost the race.
-func (l *Ledger) Once(ctx context.Context, tool, key string, fn func() (string, error)) (string, error) {
+func (l *Ledger) Once(ctx context.Context, tool, key, input string, fn func() (string, error)) (string, error) {
 	id := tool + "\x00" + key
 	unlock, err := l.keys.lock(ctx, id)
 	if err != nil {
@@ -67,8 +79,9 @@ func (l *Ledger) Once(ctx context.Context, tool, key string, fn func() (string, 
 	}
 	defer unlock()
 	path := l.path(tool, key)
-	if out, ok, err := read(path, key); err != nil {
-		return "", fmt.Errorf("%s: read ledger: %w", tool, err)
+	digest := hash(input)
+	if out, ok, err := read(path, key, digest); err != nil {
+		return "", readError(tool, err)
 	} else if ok {
 		return out, nil
 	}
@@ -76,17 +89,17 @@ func (l *Ledger) Once(ctx context.Context, tool, key string, fn func() (string, 
 	if err != nil {
 		return "", err
 	}
-	data, err := json.Marshal(entry{Key: key, Tool: tool, Output: out, At: l.now().UTC()})
+	data, err := json.Marshal(entry{Key: key, Tool: tool, Input: digest, Output: out, At: l.now().UTC()})
 	if err != nil {
 		return "", fmt.Errorf("%s: encode ledger: %w", tool, err)
 	}
 	err = atomicfile.WriteNew(path, data, 0o644)
 	if errors.Is(err, fs.ErrExist) {
 		// The same call on another process recorded its result first.
-		first, ok, rerr := read(path, key)
+		first, ok, rerr := read(path, key, digest)
 		switch {
 		case rerr != nil:
-			return "", fmt.Errorf("%s: read ledger: %w", tool, rerr)
+			return "", readError(tool, rerr)
 		case ok:
 			return first, nil
 		}
@@ -99,9 +112,17 @@ func (l *Ledger) Once(ctx context.Context, tool, key string, fn func() (string, 
 	return out, nil
 }
 
+func readError(tool string, err error) error {
+	if errors.Is(err, ErrOtherInput) {
+		return fmt.Errorf("%s: %w", tool, err)
+	}
+	return fmt.Errorf("%s: read ledger: %w", tool, err)
+}
+
 // read returns the output recorded for key in the entry at path; ok is
-// false if there is no entry, or the file is not an entry of key.
-func read(path, key string) (out string, ok bool, err error) {
+// false if there is no entry, or the file is not an entry of key. An entry
+// of key for another input than digest is ErrOtherInput.
+func read(path, key, digest string) (out string, ok bool, err error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", false, nil
@@ -112,6 +133,9 @@ func read(path, key string) (out string, ok bool, err error) {
 	var e entry
 	if err := json.Unmarshal(data, &e); err != nil || e.Key != key {
 		return "", false, nil
+	}
+	if e.Input != "" && e.Input != digest {
+		return "", false, fmt.Errorf("%w (recorded at %s)", ErrOtherInput, e.At.UTC().Format(time.RFC3339))
 	}
 	return e.Output, true, nil
 }

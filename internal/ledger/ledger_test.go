@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -48,10 +49,10 @@ func TestOnce(t *testing.T) {
 		return func() (string, error) { runs++; return out, err }
 	}
 	ctx := t.Context()
-	if _, err := l.Once(ctx, "publish", "wf-1:call_1", fn("", errors.New("cms down"))); err == nil {
+	if _, err := l.Once(ctx, "publish", "wf-1:call_1", "args", fn("", errors.New("cms down"))); err == nil {
 		t.Fatal("a failed run returned no error")
 	}
-	if out, err := l.Once(ctx, "publish", "wf-1:call_1", fn("first", nil)); err != nil || out != "first" {
+	if out, err := l.Once(ctx, "publish", "wf-1:call_1", "args", fn("first", nil)); err != nil || out != "first" {
 		t.Fatalf("Once = %q, %v; want first (a failure is not recorded)", out, err)
 	}
 	// Another process (a fresh Ledger on the same directory) sees the result.
@@ -59,10 +60,10 @@ func TestOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out, err := l2.Once(ctx, "publish", "wf-1:call_1", fn("second", nil)); err != nil || out != "first" {
+	if out, err := l2.Once(ctx, "publish", "wf-1:call_1", "args", fn("second", nil)); err != nil || out != "first" {
 		t.Fatalf("repeat = %q, %v; want the recorded first", out, err)
 	}
-	if out, _ := l.Once(ctx, "delete", "wf-1:call_1", fn("other tool", nil)); out != "other tool" {
+	if out, _ := l.Once(ctx, "delete", "wf-1:call_1", "args", fn("other tool", nil)); out != "other tool" {
 		t.Errorf("another tool with the same key = %q, want its own run", out)
 	}
 	if runs != 3 {
@@ -84,7 +85,7 @@ func TestOnceSerialisesOneKey(t *testing.T) {
 	outs := make([]string, 8)
 	for i := range outs {
 		wg.Go(func() {
-			outs[i], _ = l.Once(t.Context(), "publish", "k", func() (string, error) {
+			outs[i], _ = l.Once(t.Context(), "publish", "k", "args", func() (string, error) {
 				return fmt.Sprint("run ", runs.Add(1)), nil
 			})
 		})
@@ -131,9 +132,9 @@ func TestOnceFirstRecordedWins(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			out, err := ours.Once(t.Context(), "publish", "k", func() (string, error) {
+			out, err := ours.Once(t.Context(), "publish", "k", "args", func() (string, error) {
 				if tt.other != "" {
-					if got, err := theirs.Once(t.Context(), "publish", "k", func() (string, error) { return tt.other, nil }); err != nil || got != tt.other {
+					if got, err := theirs.Once(t.Context(), "publish", "k", "args", func() (string, error) { return tt.other, nil }); err != nil || got != tt.other {
 						t.Fatalf("other process: %q, %v", got, err)
 					}
 				}
@@ -142,9 +143,44 @@ func TestOnceFirstRecordedWins(t *testing.T) {
 			if err != nil || out != tt.want {
 				t.Fatalf("Once = %q, %v; want %q", out, err, tt.want)
 			}
-			if again, err := theirs.Once(t.Context(), "publish", "k", func() (string, error) { return "rerun", nil }); err != nil || again != tt.want {
+			if again, err := theirs.Once(t.Context(), "publish", "k", "args", func() (string, error) { return "rerun", nil }); err != nil || again != tt.want {
 				t.Errorf("later run = %q, %v; want the recorded %q", again, err, tt.want)
 			}
 		})
+	}
+}
+
+// A key's result answers only its own input: the same call with other
+// arguments (a run reset to before an edit) gets ErrOtherInput and does not
+// run, and an entry written before inputs were recorded answers any input.
+func TestOnceOtherInput(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if out, err := l.Once(ctx, "publish", "wf-1:call_1", `{"title":"A"}`, func() (string, error) { return "published A", nil }); err != nil || out != "published A" {
+		t.Fatalf("first: %q, %v", out, err)
+	}
+	ran := false
+	out, err := l.Once(ctx, "publish", "wf-1:call_1", `{"title":"B"}`, func() (string, error) { ran = true; return "published B", nil })
+	if !errors.Is(err, ErrOtherInput) || ran || out != "" {
+		t.Fatalf("other input: %q, %v, ran %v; want ErrOtherInput without running", out, err, ran)
+	}
+	if out, err := l.Once(ctx, "publish", "wf-1:call_1", `{"title":"A"}`, func() (string, error) { ran = true; return "again", nil }); err != nil || ran || out != "published A" {
+		t.Fatalf("same input again: %q, %v, ran %v", out, err, ran)
+	}
+
+	// An entry as written before the input was recorded.
+	old, err := json.Marshal(entry{Key: "wf-2:call_1", Tool: "publish", Output: "published old", At: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(l.path("publish", "wf-2:call_1"), old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := l.Once(ctx, "publish", "wf-2:call_1", `{"title":"anything"}`, func() (string, error) { ran = true; return "again", nil }); err != nil || ran || out != "published old" {
+		t.Fatalf("entry without input: %q, %v, ran %v", out, err, ran)
 	}
 }

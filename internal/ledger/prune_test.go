@@ -22,7 +22,7 @@ func TestPrune(t *testing.T) {
 	write := func(tool, key string, at time.Time) {
 		t.Helper()
 		now = at
-		if _, err := l.Once(t.Context(), tool, key, func() (string, error) { return "done " + key, nil }); err != nil {
+		if _, err := l.Once(t.Context(), tool, key, "args", func() (string, error) { return "done " + key, nil }); err != nil {
 			t.Fatal(err)
 		}
 		path := filepath.Join(dir, hash(tool+"\x00"+key)+".json")
@@ -61,10 +61,10 @@ func TestPrune(t *testing.T) {
 	}
 	ctx := t.Context()
 	ran := false
-	if out, _ := l.Once(ctx, "publish", "wf-open:call_1", func() (string, error) { ran = true; return "again", nil }); ran || out != "done wf-open:call_1" {
+	if out, _ := l.Once(ctx, "publish", "wf-open:call_1", "args", func() (string, error) { ran = true; return "again", nil }); ran || out != "done wf-open:call_1" {
 		t.Errorf("the open run's entry was lost: ran %v, out %q", ran, out)
 	}
-	if out, _ := l.Once(ctx, "publish", "wf-gone:call_new", func() (string, error) { ran = true; return "again", nil }); ran || out != "done wf-gone:call_new" {
+	if out, _ := l.Once(ctx, "publish", "wf-gone:call_new", "args", func() (string, error) { ran = true; return "again", nil }); ran || out != "done wf-gone:call_new" {
 		t.Errorf("the young entry was lost: ran %v, out %q", ran, out)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "notes.json")); err != nil {
@@ -84,7 +84,7 @@ func TestPruneIsBoundedAndResumes(t *testing.T) {
 	}
 	for i := range 7 {
 		key := "wf:call_" + string(rune('a'+i))
-		if _, err := l.Once(t.Context(), "publish", key, func() (string, error) { return "ok", nil }); err != nil {
+		if _, err := l.Once(t.Context(), "publish", key, "args", func() (string, error) { return "ok", nil }); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.Chtimes(filepath.Join(dir, hash("publish\x00"+key)+".json"), old, old); err != nil {
