@@ -109,12 +109,12 @@ func (p *AblyPublisher) Publish(ctx context.Context, channel string, msg *ably.M
 		tokenError := sc == http.StatusUnauthorized && info.Code >= 40140 && info.Code < 40150
 		if sc >= 400 && sc < 500 && sc != http.StatusTooManyRequests && sc != http.StatusRequestTimeout && !tokenError {
 			return temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("ably: publish %q on %s: %v", msg.Name, channel, err), workflows.ErrTypeAbly, nil)
+				fmt.Sprintf("ably: publish %q on %s: %v", msg.Name, channel, err), workflows.ErrTypeAbly, err)
 		}
 		if tokenError {
 			if kerr := p.CheckKey(ctx, channel); errors.Is(kerr, ErrKeyRefused) {
 				return temporal.NewNonRetryableApplicationError(
-					fmt.Sprintf("ably: publish %q on %s: %v", msg.Name, channel, kerr), workflows.ErrTypeAbly, nil)
+					fmt.Sprintf("ably: publish %q on %s: %v", msg.Name, channel, kerr), workflows.ErrTypeAbly, kerr)
 			}
 		}
 	}

@@ -176,6 +176,10 @@ func TestAblyPublisherErrors(t *testing.T) {
 		if err == nil || !isNonRetryable(err) || errType(err) != workflows.ErrTypeAbly {
 			t.Fatalf("err = %v, want a non-retryable AblyError", err)
 		}
+		var info *ably.ErrorInfo
+		if !errors.As(err, &info) || info.Code != 40160 {
+			t.Fatalf("err = %v, want Ably's ErrorInfo (40160) as its cause", err)
+		}
 	})
 	t.Run("a key Ably refuses is not retryable", func(t *testing.T) {
 		cfg := startAbly(t)
