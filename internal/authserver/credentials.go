@@ -2,6 +2,10 @@ package authserver
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"log/slog"
 	"time"
 )
@@ -48,13 +52,13 @@ func (s *Server) checkLogin(ctx context.Context, log *slog.Logger, addrKey, name
 		// wait for their turn, one after another (nameGate).
 		k, wait, retry, ok := s.byName.reserve(name, addrKey, found, now)
 		if !ok {
-			log.Warn("auth refused: no turn for this user name soon", "user", name)
+			log.Warn("auth refused: no turn for this user name soon", "user", s.logName(name, found, validName))
 			s.count.countFailed(FailReasonThrottled)
 			return loginResult{outcome: loginTooMany, retry: retry, by: "user name"}
 		}
 		lane = k
 		if wait > 0 {
-			log.Warn("auth queued: many failed logins for this user name", "user", name, "wait", wait.String())
+			log.Warn("auth queued: many failed logins for this user name", "user", s.logName(name, found, validName), "wait", wait.String())
 			if err := s.sleep(ctx, wait); err != nil {
 				s.byName.forgive(lane)
 				return loginResult{outcome: loginGone}
@@ -67,19 +71,29 @@ func (s *Server) checkLogin(ctx context.Context, log *slog.Logger, addrKey, name
 			}
 		}
 	}
-	ok, err := s.checkPassword(ctx, check, found && validName, password)
+	ok, err := s.checkPassword(ctx, addrKey, check, found && validName, password)
 	if err != nil {
 		if validName {
 			s.byName.forgive(lane)
 		}
+		switch {
+		case errors.Is(err, errAddrBusy):
+			log.Warn("auth refused: too many password checks under way from this client", "user", s.logName(name, found, validName))
+			s.count.countFailed(FailReasonThrottled)
+			return loginResult{outcome: loginTooMany, retry: time.Second, by: "client's checks under way"}
+		case errors.Is(err, errNoSlot):
+			log.Warn("auth refused: no password check slot free in time", "user", s.logName(name, found, validName), "wait", s.slots.wait.String())
+			s.count.countFailed(FailReasonThrottled)
+			return loginResult{outcome: loginTooMany, retry: time.Second, by: "server busy"}
+		}
 		return loginResult{outcome: loginGone} // the client went away while waiting for a bcrypt slot
 	}
 	if !ok {
-		logName, pairKey := "(invalid)", ""
+		pairKey := ""
 		if validName {
-			logName, pairKey = name, pairKeyOf(name, addrKey)
+			pairKey = pairKeyOf(name, addrKey)
 		}
-		log.Warn("auth failed", "user", logName)
+		log.Warn("auth failed", "user", s.logName(name, found, validName))
 		return s.failure(addrKey, pairKey)
 	}
 	// The address's failures never refuse a correct password: behind a
@@ -110,20 +124,38 @@ func (s *Server) failure(addrKey, pairKey string) loginResult {
 	return loginResult{outcome: loginFailed}
 }
 
+// logName is how a login's user name appears in the log: as typed when it
+// is a user's, and otherwise (a password typed into the name field reads
+// like a name) "(invalid)" or "(unknown " + a keyed hash + ")", the same
+// for the same name while the server runs, so that guesses at one name can
+// be told apart from guesses at many without the log holding what was
+// typed.
+func (s *Server) logName(name string, found, valid bool) string {
+	switch {
+	case !valid:
+		return "(invalid)"
+	case found:
+		return name
+	}
+	mac := hmac.New(sha256.New, s.logKey[:])
+	mac.Write([]byte(name))
+	return "(unknown " + hex.EncodeToString(mac.Sum(nil)[:6]) + ")"
+}
+
 func pairKeyOf(name, addrKey string) string { return "user:" + name + "\x00" + addrKey }
 
 // checkPassword runs every comparison of check whatever their outcome (see
 // passwordCheck): the same comparisons at the same costs for every name,
 // so the response time does not tell whether a user exists. The password
-// is correct if the user's own hash matched. It returns an error only if
-// ctx ends while waiting for a bcrypt slot.
-func (s *Server) checkPassword(ctx context.Context, check passwordCheck, found bool, password string) (bool, error) {
-	select {
-	case s.hashing <- struct{}{}:
-		defer func() { <-s.hashing }()
-	case <-ctx.Done():
-		return false, ctx.Err()
+// is correct if the user's own hash matched. It returns an error only when
+// it gets no bcrypt slot (hashSlots.acquire: errAddrBusy, errNoSlot, or
+// ctx's error).
+func (s *Server) checkPassword(ctx context.Context, addrKey string, check passwordCheck, found bool, password string) (bool, error) {
+	release, err := s.slots.acquire(ctx, addrKey)
+	if err != nil {
+		return false, err
 	}
+	defer release()
 	pw := []byte(password)
 	if len(pw) > MaxPasswordLen {
 		pw = pw[:MaxPasswordLen]

@@ -86,7 +86,14 @@
 //     useradd writes) needs one comparison a check; a file that mixes
 //     costs needs one per cost, in all less than twice one at its highest
 //     cost, and loading it logs a warning with how many hashes are below
-//     the highest cost. At most 2×GOMAXPROCS checks run at once.
+//     the highest cost. At most 2×GOMAXPROCS checks run at once, at most
+//     half of them from one client address (running or waiting: more at
+//     once from it get 429 with Retry-After, without a check, so a flood
+//     from one address leaves slots to everyone else), and a check that
+//     gets no slot within 3 s gets 429 too (hashSlots).
+//   - Logs name a login's user name only when it is a user's; an unknown
+//     one appears as a keyed hash (a password typed into the name field
+//     stays out of the log), an invalid one as "(invalid)".
 //   - ListenAndServe serves TLS, or plain HTTP on loopback. Off loopback,
 //     plain HTTP needs Config.AllowPlaintext (a TLS-terminating proxy is in
 //     front) and Config.TrustedProxies naming it: behind an unlisted proxy
@@ -116,6 +123,7 @@
 // closed, the dummy hashes), users.go (the users file format, its rules,
 // AddUser and DeleteUser), commonpasswords.go (the embedded list),
 // ratelimit.go (failure counts per address and the client address),
+// hashslots.go (the bcrypt slots, per address and in all),
 // namegate.go (the cap per user name), basic.go (HTTP Basic parsing),
 // inbox.go (the inbox's routes: pages, login, logout, token by session,
 // files), session.go (the session store), csrf.go (cookies and the CSRF

@@ -2,6 +2,7 @@ package authserver
 
 import (
 	"context"
+	"crypto/rand"
 	cryptotls "crypto/tls"
 	"encoding/json"
 	"errors"
@@ -60,9 +61,12 @@ type Server struct {
 	byName *nameGate
 	// sleep waits for a check's turn; tests record it.
 	sleep func(ctx context.Context, d time.Duration) error
-	// hashing bounds concurrent bcrypt comparisons so a flood of logins
-	// cannot take every CPU.
-	hashing chan struct{}
+	// slots bounds concurrent bcrypt comparisons so a flood of logins
+	// cannot take every CPU, nor one address every slot.
+	slots *hashSlots
+	// logKey keys the hashes that stand for unknown user names in the log
+	// (logName); random per process.
+	logKey [32]byte
 	// compare is bcrypt.CompareHashAndPassword; tests count calls.
 	compare func(hash, password []byte) error
 	log     *slog.Logger
@@ -95,7 +99,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{
+	s := &Server{
 		cfg:        cfg,
 		keyName:    name,
 		keySecret:  secret,
@@ -105,7 +109,7 @@ func New(cfg Config) (*Server, error) {
 		byPair:     newFailureLimiter(cfg.MaxFailures, cfg.FailureWindow, limiterSize),
 		byName:     newNameGate(cfg.MaxFailures, cfg.FailureWindow, cfg.UserSlowdown, cfg.MaxUserSlowdown, limiterSize),
 		sleep:      sleepCtx,
-		hashing:    make(chan struct{}, max(2, 2*runtime.GOMAXPROCS(0))),
+		slots:      newHashSlots(hashSlotsFor(runtime.GOMAXPROCS(0))),
 		compare:    bcrypt.CompareHashAndPassword,
 		log:        cfg.Logger,
 		now:        cfg.Now,
@@ -115,7 +119,11 @@ func New(cfg Config) (*Server, error) {
 		pages:         pages,
 		csp:           contentSecurityPolicy(cfg.AblyEndpoint, cfg.AblyTLS),
 		secureCookies: cfg.TLSCertFile != "" || cfg.AllowPlaintext || !IsLoopbackListen(cfg.Listen),
-	}, nil
+	}
+	if _, err := rand.Read(s.logKey[:]); err != nil {
+		return nil, fmt.Errorf("auth server: log key: %w", err)
+	}
+	return s, nil
 }
 
 // Health reports whether the server can log users in: nil, or why not
