@@ -28,8 +28,9 @@
 //   - POST /login checks the form under exactly the limits of HTTP Basic
 //     below (checkLogin: one code path, shared counters), then starts a
 //     session: a random id in a cookie that is HttpOnly, SameSite=Strict,
-//     Secure unless the server serves plain HTTP on loopback (then also
-//     __Host- prefixed), path /, and ends with the browser session or
+//     Secure (then also __Host- prefixed) unless the server serves plain
+//     HTTP on loopback with no trusted proxy (Config.TrustedProxies: a
+//     proxy in front, which terminates TLS), path /, and ends with the browser session or
 //     Config.SessionTTL (default 12 h). Sessions live in memory (a restart
 //     logs everyone out), at most 16 per user and 10,000 in all.
 //   - The token endpoint accepts that cookie instead of Basic credentials,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -413,6 +414,12 @@ func TestCookiesSecureOffLoopback(t *testing.T) {
 		{"TLS", func(c *Config) { c.Listen = "127.0.0.1:3001"; c.TLSCertFile, c.TLSKeyFile = "cert.pem", "key.pem" }, true},
 		{"behind a TLS proxy", func(c *Config) { c.Listen = "0.0.0.0:3001"; c.AllowPlaintext = true }, true},
 		{"all interfaces", func(c *Config) { c.Listen = ":3001" }, true},
+		// A TLS proxy on this machine in front of a loopback listener: the
+		// trusted proxy says a proxy is in front.
+		{"behind a proxy on this machine", func(c *Config) {
+			c.Listen = "127.0.0.1:3001"
+			c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+		}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

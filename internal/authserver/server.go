@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -64,6 +65,9 @@ type Server struct {
 	// slots bounds concurrent bcrypt comparisons so a flood of logins
 	// cannot take every CPU, nor one address every slot.
 	slots *hashSlots
+	// forwardedIgnored logs once that forwarding headers arrive while no
+	// proxy is trusted.
+	forwardedIgnored sync.Once
 	// logKey keys the hashes that stand for unknown user names in the log
 	// (logName); random per process.
 	logKey [32]byte
@@ -118,7 +122,7 @@ func New(cfg Config) (*Server, error) {
 		sessions:      newSessionStore(cfg.SessionTTL, maxSessions, maxSessionsPerUser),
 		pages:         pages,
 		csp:           contentSecurityPolicy(cfg.AblyEndpoint, cfg.AblyTLS),
-		secureCookies: cfg.TLSCertFile != "" || cfg.AllowPlaintext || !IsLoopbackListen(cfg.Listen),
+		secureCookies: cfg.TLSCertFile != "" || cfg.AllowPlaintext || !IsLoopbackListen(cfg.Listen) || len(cfg.TrustedProxies) > 0,
 	}
 	if _, err := rand.Read(s.logKey[:]); err != nil {
 		return nil, fmt.Errorf("auth server: log key: %w", err)
@@ -315,7 +319,13 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 // requestLog returns the request's logger and its client address's
 // rate-limit key.
 func (s *Server) requestLog(r *http.Request) (*slog.Logger, string) {
-	client := clientAddress(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.cfg.TrustedProxies)
+	xff := r.Header.Values("X-Forwarded-For")
+	client := clientAddress(r.RemoteAddr, xff, s.cfg.TrustedProxies)
+	if len(xff) > 0 && len(s.cfg.TrustedProxies) == 0 {
+		s.forwardedIgnored.Do(func() {
+			s.log.Warn("X-Forwarded-For ignored: no trusted proxies are set, so every client behind a proxy shares its address for the login limits (and, behind a TLS proxy on this machine, session cookies lack Secure); set " + "AUTH_TRUSTED_PROXIES to the proxy's address")
+		})
+	}
 	log := s.log.With("remote", r.RemoteAddr)
 	if client != r.RemoteAddr {
 		log = log.With("client", client)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net"
 	"net/http"
@@ -600,5 +601,27 @@ func TestListenAndServeBindError(t *testing.T) {
 	err = s.ListenAndServe(t.Context())
 	if err == nil || !strings.Contains(err.Error(), "address already in use") {
 		t.Fatalf("ListenAndServe on a busy port = %v, want address already in use", err)
+	}
+}
+
+// Forwarding headers with no trusted proxy are ignored (a client could
+// write them), and the server says so once: a proxy in front that is not
+// listed makes every client share its address.
+func TestForwardedIgnoredWarnsOnce(t *testing.T) {
+	logs := &testutil.SyncBuffer{}
+	s, _, _ := newTestServer(t, func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
+	for range 3 {
+		req := httptest.NewRequest(http.MethodGet, TokenPath, nil)
+		req.RemoteAddr = "127.0.0.1:4000"
+		req.Header.Set("X-Forwarded-For", "203.0.113.5")
+		req.Header.Set("Authorization", basic("alice", "alice-password"))
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("login: %d %s", rec.Code, rec.Body)
+		}
+	}
+	if n := strings.Count(logs.String(), "X-Forwarded-For ignored"); n != 1 {
+		t.Fatalf("%d warnings, want 1:\n%s", n, logs)
 	}
 }
