@@ -73,6 +73,11 @@ const (
 	EnvAuthTrustedProxies         = "AUTH_TRUSTED_PROXIES"
 )
 
+// EnvWorkerInsecureAllowPlaintext lets the worker send its OpenAI key
+// (OPENAI_BASE_URL) and the posts (BLOG_WEBHOOK_URL) over plain HTTP to a
+// host that is not loopback: "true" or "false" (default).
+const EnvWorkerInsecureAllowPlaintext = "WORKER_INSECURE_ALLOW_PLAINTEXT"
+
 // Env is a snapshot of environment variables. Programs build it once with
 // FromOS; tests build it literally.
 type Env map[string]string

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,6 +40,12 @@ type Config struct {
 
 	BlogDir        string
 	BlogWebhookURL string
+
+	// AllowPlaintext lets OPENAI_BASE_URL (with a key) and BLOG_WEBHOOK_URL
+	// be http:// to a host that is not loopback (config.EnvWorkerInsecureAllowPlaintext):
+	// the key, the posts and any credential in the URL would travel in
+	// clear, so without it such a URL is refused.
+	AllowPlaintext bool
 
 	// VerifyKeys are the bridge's public keys (HITL_DECISION_VERIFY_KEYS)
 	// that decisions must be signed with.
@@ -125,6 +132,13 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 		ReannounceEvery: DefaultReannounceEvery,
 		MemoryLimit:     DefaultMemoryLimit,
 	}
+	if v := env.Get(config.EnvWorkerInsecureAllowPlaintext); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("%s=%q: want true or false", config.EnvWorkerInsecureAllowPlaintext, v)
+		}
+		c.AllowPlaintext = b
+	}
 	if env.Get("GOMEMLIMIT") != "" {
 		c.MemoryLimit = 0 // the runtime applied it already
 	}
@@ -180,7 +194,7 @@ func (c Config) Validate() error {
 	if c.PolicyFile == "" {
 		errs = append(errs, errors.New("no policy file (-policy, "+config.EnvPolicyFile+")"))
 	}
-	if err := validateOpenAI(c.OpenAIAPIKey, c.OpenAIBaseURL); err != nil {
+	if err := validateOpenAI(c.OpenAIAPIKey, c.OpenAIBaseURL, c.AllowPlaintext); err != nil {
 		errs = append(errs, err)
 	}
 	if c.OpenAIModel == "" {
@@ -206,8 +220,10 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("%s: %w", config.EnvDecisionVerifyKeys, err))
 	}
 	if c.BlogWebhookURL != "" {
-		if _, err := config.ParseHTTPURL(c.BlogWebhookURL); err != nil {
+		if u, err := config.ParseHTTPURL(c.BlogWebhookURL); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", config.EnvBlogWebhookURL, err))
+		} else if err := plaintextOffLoopback(u, c.AllowPlaintext); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%s: %w (the posts, and any credential in the URL)", config.EnvBlogWebhookURL, config.RedactURL(c.BlogWebhookURL), err))
 		}
 	}
 	if c.HealthAddr != "" {
@@ -228,8 +244,9 @@ func (c Config) Validate() error {
 }
 
 // validateOpenAI requires an API key unless the base URL points at a model
-// on this machine (the dev stack's scripted model).
-func validateOpenAI(key, baseURL string) error {
+// on this machine (the dev stack's scripted model), and refuses to send a
+// key over plain HTTP off this machine unless allowPlaintext.
+func validateOpenAI(key, baseURL string, allowPlaintext bool) error {
 	if baseURL != "" {
 		u, err := config.ParseHTTPURL(baseURL)
 		if err != nil {
@@ -239,12 +256,24 @@ func validateOpenAI(key, baseURL string) error {
 			return fmt.Errorf("%s is required for %s=%s (only a model on 127.0.0.1/localhost runs without a key)",
 				config.EnvOpenAIAPIKey, config.EnvOpenAIBaseURL, config.RedactURL(baseURL))
 		}
+		if err := plaintextOffLoopback(u, allowPlaintext); key != "" && err != nil {
+			return fmt.Errorf("%s=%s: %w (%s, and every prompt)", config.EnvOpenAIBaseURL, config.RedactURL(baseURL), err, config.EnvOpenAIAPIKey)
+		}
 		return nil
 	}
 	if key == "" {
 		return fmt.Errorf("%s is required (or set %s to a local scripted model)", config.EnvOpenAIAPIKey, config.EnvOpenAIBaseURL)
 	}
 	return nil
+}
+
+// plaintextOffLoopback refuses an http:// URL to a host that is not this
+// machine, unless allowed.
+func plaintextOffLoopback(u *url.URL, allowed bool) error {
+	if u.Scheme != "http" || allowed || loopback.IsHost(u.Hostname()) {
+		return nil
+	}
+	return fmt.Errorf("plain HTTP to a host that is not this machine would send it in clear: use https, or set %s=true where something else protects the network path", config.EnvWorkerInsecureAllowPlaintext)
 }
 
 // checkPolicyTools compares the policy with the tools the worker

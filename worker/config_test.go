@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"log/slog"
+	"maps"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -74,6 +75,11 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"remote base url with a password needs key", nil, map[string]string{"OPENAI_API_KEY": "", "OPENAI_BASE_URL": "https://user:s3cret@example.com/v1"},
 			[]string{"OPENAI_API_KEY is required for OPENAI_BASE_URL=https://xxxxx@example.com/v1"}},
 		{"bad webhook with a password", nil, map[string]string{"BLOG_WEBHOOK_URL": "ftp://user:s3cret@cms.example/"}, []string{"BLOG_WEBHOOK_URL", "ftp://xxxxx@cms.example/"}},
+		{"key over plain http off this machine", nil, map[string]string{"OPENAI_BASE_URL": "http://llm.example.com/v1/"},
+			[]string{"OPENAI_BASE_URL=http://llm.example.com/v1/: plain HTTP", "WORKER_INSECURE_ALLOW_PLAINTEXT=true"}},
+		{"webhook over plain http off this machine", nil, map[string]string{"BLOG_WEBHOOK_URL": "http://hook:s3cret@cms.example.com/publish"},
+			[]string{"BLOG_WEBHOOK_URL=http://xxxxx@cms.example.com/publish: plain HTTP", "WORKER_INSECURE_ALLOW_PLAINTEXT=true"}},
+		{"allow plaintext not a bool", nil, map[string]string{"WORKER_INSECURE_ALLOW_PLAINTEXT": "yes"}, []string{`WORKER_INSECURE_ALLOW_PLAINTEXT="yes": want true or false`}},
 		{"no ably key", nil, map[string]string{"ABLY_API_KEY": ""}, []string{"ABLY_API_KEY is required"}},
 		{"bad ably key", nil, map[string]string{"ABLY_API_KEY": "nokey"}, []string{"ably key"}},
 		{"bad ably tls", nil, map[string]string{"ABLY_TLS": "maybe"}, []string{"ABLY_TLS"}},
@@ -134,6 +140,32 @@ func TestLocalScriptedModelNeedsNoKey(t *testing.T) {
 		if c.Ably.TLS {
 			t.Errorf("%s: local Ably endpoint defaults to TLS", base)
 		}
+	}
+}
+
+// Plain HTTP is fine to this machine, over https anywhere, and off this
+// machine when explicitly allowed.
+func TestPlaintextAllowed(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+	}{
+		{"https model and webhook", map[string]string{"OPENAI_BASE_URL": "https://llm.example.com/v1/", "BLOG_WEBHOOK_URL": "https://cms.example.com/publish"}},
+		{"loopback model with a key, loopback webhook", map[string]string{"OPENAI_BASE_URL": "http://127.0.0.1:8095/v1/", "BLOG_WEBHOOK_URL": "http://localhost:9/publish"}},
+		{"allowed", map[string]string{"OPENAI_BASE_URL": "http://llm.internal/v1/", "BLOG_WEBHOOK_URL": "http://cms.internal/publish", "WORKER_INSECURE_ALLOW_PLAINTEXT": "true"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := baseEnv(t)
+			maps.Copy(env, tt.env)
+			c, err := loadConfig(nil, env, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Validate(); err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+		})
 	}
 }
 

@@ -127,6 +127,7 @@ func (st *ProdStack) workerEnv(i int) []EnvVar {
 		EnvVar{config.EnvPolicyFile, c.PolicyFile},
 		EnvVar{config.EnvBlogDir, st.BlogDir()}, // shared, like compose's volume: one idempotency ledger
 		EnvVar{config.EnvBlogWebhookURL, c.BlogWebhookURL},
+		EnvVar{config.EnvWorkerInsecureAllowPlaintext, "false"},
 		EnvVar{"HITL_HEALTH_ADDR", hostPort(st.ports.WorkerOps[i])},
 		EnvVar{telemetry.EnvTraceFile, st.traceFile(workerName(i))},
 	)
