@@ -133,7 +133,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if cfg.MemoryLimit > 0 {
 		debug.SetMemoryLimit(cfg.MemoryLimit)
 	}
-	w := worker.New(c, workflows.TaskQueue, worker.Options{Interceptors: tracing.WorkerInterceptors()})
+	w := worker.New(c, workflows.TaskQueue, worker.Options{Interceptors: tracing.WorkerInterceptors(), WorkerStopTimeout: stopTimeout})
 	for _, name := range workflows.RegisteredNames() {
 		w.RegisterWorkflowWithOptions(workflows.AgentWorkflow, workflow.RegisterOptions{Name: name})
 	}
@@ -168,6 +168,12 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 // scriptedModelKey is sent to a loopback scripted model, which needs no
 // key; Validate allows an empty OPENAI_API_KEY only in that case.
 const scriptedModelKey = "scripted-model-needs-no-key"
+
+// stopTimeout is how long a stopping worker (SIGINT, SIGTERM) waits for
+// the tasks under way, such as a tool's webhook POST, before it cancels
+// them (the SDK's default is not to wait). It is under the 30 s that
+// Kubernetes and compose's stop_grace_period here give before SIGKILL.
+const stopTimeout = 20 * time.Second
 
 func openAIKey(cfg Config) string {
 	if cfg.OpenAIAPIKey == "" {
