@@ -103,7 +103,7 @@ func (l *Login) Token(ctx context.Context) (*ably.TokenDetails, error) {
 		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
 			wait = fmt.Sprintf("in %s", time.Duration(secs)*time.Second)
 		}
-		return nil, fmt.Errorf("login: the auth server takes no more attempts for now after failed logins (%s); try again %s", resp.Status, wait)
+		return nil, fmt.Errorf("login: the auth server takes no more attempts for now, after failed logins or while busy (%s); try again %s", resp.Status, wait)
 	case resp.StatusCode != http.StatusOK:
 		return nil, fmt.Errorf("login: auth server answered %s", resp.Status)
 	case len(body) > maxTokenBytes:

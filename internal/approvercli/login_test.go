@@ -49,7 +49,7 @@ func TestLoginToken(t *testing.T) {
 		{name: "ok", login: Login{AuthURL: srv.URL, User: "alice", Password: "pw"}},
 		{name: "trailing slash", login: Login{AuthURL: srv.URL + "/", User: "alice", Password: "pw"}},
 		{name: "bad password", login: Login{AuthURL: srv.URL, User: "alice", Password: "nope"}, wantErr: "refused"},
-		{name: "throttled", login: Login{AuthURL: srv.URL, User: "throttled", Password: "pw"}, wantErr: "takes no more attempts for now after failed logins (429 Too Many Requests); try again in 54s"},
+		{name: "throttled", login: Login{AuthURL: srv.URL, User: "throttled", Password: "pw"}, wantErr: "takes no more attempts for now, after failed logins or while busy (429 Too Many Requests); try again in 54s"},
 		{name: "throttled, no Retry-After", login: Login{AuthURL: srv.URL + "/?x", User: "throttled", Password: "pw"}, wantErr: "try again later"},
 		{name: "not found", login: Login{AuthURL: srv.URL + "/elsewhere", User: "alice", Password: "pw"}, wantErr: "404"},
 		{name: "bad url", login: Login{AuthURL: "ftp://x", User: "alice", Password: "pw"}, wantErr: "want http"},

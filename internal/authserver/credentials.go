@@ -78,9 +78,9 @@ func (s *Server) checkLogin(ctx context.Context, log *slog.Logger, addrKey, name
 		}
 		switch {
 		case errors.Is(err, errAddrBusy):
-			log.Warn("auth refused: too many password checks under way from this client", "user", s.logName(name, found, validName))
+			log.Warn("auth refused: too many password checks waiting from this client", "user", s.logName(name, found, validName))
 			s.count.countFailed(FailReasonThrottled)
-			return loginResult{outcome: loginTooMany, retry: time.Second, by: "client's checks under way"}
+			return loginResult{outcome: loginTooMany, retry: time.Second, by: "client's checks waiting"}
 		case errors.Is(err, errNoSlot):
 			log.Warn("auth refused: no password check slot free in time", "user", s.logName(name, found, validName), "wait", s.slots.wait.String())
 			s.count.countFailed(FailReasonThrottled)

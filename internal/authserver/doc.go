@@ -88,10 +88,13 @@
 //     costs needs one per cost, in all less than twice one at its highest
 //     cost, and loading it logs a warning with how many hashes are below
 //     the highest cost. At most 2×GOMAXPROCS checks run at once, at most
-//     half of them from one client address (running or waiting: more at
-//     once from it get 429 with Retry-After, without a check, so a flood
-//     from one address leaves slots to everyone else), and a check that
-//     gets no slot within 3 s gets 429 too (hashSlots).
+//     half of them from one client address: its other checks wait their
+//     turn even while slots are free, so a flood from one address leaves
+//     slots to everyone else, and logins from one shared address take
+//     turns (hashSlots). A check that gets no turn within 3 s, or beyond
+//     64 waiting from its address, is answered 429 with Retry-After
+//     without a check: a correct password is refused for load, never for
+//     the address's failures.
 //   - Logs name a login's user name only when it is a user's; an unknown
 //     one appears as a keyed hash (a password typed into the name field
 //     stays out of the log), an invalid one as "(invalid)".

@@ -147,7 +147,7 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, log *slog.L
 // same one.
 const (
 	msgLoginFailed      = "Wrong user name or password."
-	msgLoginTooMany     = "Too many failed sign-ins. Wait %d s and try again."
+	msgLoginTooMany     = "Too many failed sign-ins, or too many at once. Wait %d s and try again."
 	msgLoginUnavailable = "Signing in is not possible right now; the administrator has been told (see the auth server's log)."
 )
 

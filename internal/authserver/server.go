@@ -276,7 +276,7 @@ func (s *Server) serve(ctx context.Context, ln net.Listener, certFile, keyFile s
 // failure gets the same one.
 const (
 	msgUnauthorized = "invalid or missing credentials"
-	msgTooMany      = "too many failed attempts, retry later"
+	msgTooMany      = "too many failed attempts, or too many at once; retry later"
 	msgUnavailable  = "service unavailable"
 )
 

@@ -350,7 +350,7 @@ func TestRateLimitParallel(t *testing.T) {
 	s.sleep = func(context.Context, time.Duration) error { return nil }
 	const n = 20
 	const wantChecks = DefaultMaxFailures + 2
-	s.slots = newHashSlots(n, n, time.Minute) // the bcrypt slots are not what limits here
+	s.slots = newHashSlots(n, n, n, time.Minute) // the bcrypt slots are not what limits here
 	release := make(chan struct{})
 	var inCompare, limited atomic.Int32
 	s.compare = func(hash, pw []byte) error {
