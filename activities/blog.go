@@ -23,7 +23,6 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/atomicfile"
 	"github.com/hitl/durable-approvals/internal/ledger"
 	"github.com/hitl/durable-approvals/workflows"
@@ -73,7 +72,7 @@ func (c BlogConfig) Validate() error {
 	if c.WebhookURL != "" {
 		u, err := url.Parse(c.WebhookURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("blog: BLOG_WEBHOOK_URL=%q: want an absolute http(s) URL", config.RedactURL(c.WebhookURL))
+			return fmt.Errorf("blog: BLOG_WEBHOOK_URL=%q: want an absolute http(s) URL", shownURL(c.WebhookURL))
 		}
 	}
 	return nil
@@ -329,7 +328,7 @@ func (b *Blog) publishWebhook(ctx context.Context, call ToolCall, args publishAr
 		// (user information, a query): it goes to the model and the
 		// run's history, so it names the URL redacted.
 		if ue := (*url.Error)(nil); errors.As(err, &ue) {
-			ue.URL = config.RedactURL(ue.URL)
+			ue.URL = shownURL(ue.URL)
 		}
 		return "", fmt.Errorf("webhook: %w", err) // network errors are retryable
 	}
@@ -344,12 +343,12 @@ func (b *Blog) publishWebhook(ctx context.Context, call ToolCall, args publishAr
 		return "", fmt.Errorf("webhook: %s (will retry)", resp.Status)
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
 		return "", temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("webhook: %s: the webhook redirects (to %s) instead of publishing; set %s to the address that answers the POST", resp.Status, config.RedactURL(resp.Header.Get("Location")), config.EnvBlogWebhookURL), workflows.ErrTypeWebhook, nil)
+			fmt.Sprintf("webhook: %s: the webhook redirects (to %s) instead of publishing; set %s to the address that answers the POST", resp.Status, shownURL(resp.Header.Get("Location")), "BLOG_WEBHOOK_URL"), workflows.ErrTypeWebhook, nil)
 	default:
 		return "", temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("webhook: %s: %s", resp.Status, firstLine(string(reply))), workflows.ErrTypeWebhook, nil)
 	}
-	res := PublishResult{Published: true, Title: args.Title, Slug: slug, Location: config.RedactURL(b.webhook)}
+	res := PublishResult{Published: true, Title: args.Title, Slug: slug, Location: shownURL(b.webhook)}
 	var ack struct {
 		URL string `json:"url"`
 	}
@@ -357,6 +356,27 @@ func (b *Blog) publishWebhook(ctx context.Context, call ToolCall, args publishAr
 		res.Location = ack.URL
 	}
 	return marshalResult(res)
+}
+
+// shownURL is the webhook's URL (or a redirect's target) as the model, the
+// run's history and errors may show it: its scheme and host, and "/…" for
+// whatever follows, since a webhook's credential may be anywhere in it (user
+// information, the query, or the path itself, as in Slack-style hooks).
+func shownURL(s string) string {
+	u, err := url.Parse(s)
+	switch {
+	case s == "":
+		return ""
+	case err != nil:
+		return "(not shown)"
+	case u.Host == "":
+		return "(a path on the same host)"
+	}
+	shown := u.Scheme + "://" + u.Host
+	if u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		shown += "/…"
+	}
+	return shown
 }
 
 // SearchResult is the output of search_posts, as JSON.
