@@ -600,6 +600,9 @@ func (b *Blog) once(ctx context.Context, call ToolCall, fn func() (string, error
 			call.Name+": workflow id and call id are required for idempotency", workflows.ErrTypeBadRequest, nil)
 	}
 	out, err := b.ledger.Once(ctx, call.Name, call.IdempotencyKey(), call.Arguments, fn)
+	if errors.Is(err, ledger.ErrRecordedOther) {
+		return "", temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeAlreadyRan, nil)
+	}
 	if errors.Is(err, ledger.ErrOtherInput) {
 		return "", temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("%v; not run again with these arguments", err), workflows.ErrTypeAlreadyRan, nil)

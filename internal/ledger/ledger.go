@@ -46,6 +46,11 @@ type entry struct {
 // theirs.
 var ErrOtherInput = errors.New("this call already ran with other input")
 
+// ErrRecordedOther is the error of Once when fn ran, but another process
+// had meanwhile recorded the key's result for another input: both side
+// effects happened, and the one recorded is the other's.
+var ErrRecordedOther = errors.New("this call ran with this input, but a run of it with other input was recorded first")
+
 // Open returns the ledger in dir, creating the directory if needed. now
 // stamps the entries (nil: time.Now).
 func Open(dir string, now func() time.Time) (*Ledger, error) {
@@ -98,6 +103,8 @@ func (l *Ledger) Once(ctx context.Context, tool, key, input string, fn func() (s
 		// The same call on another process recorded its result first.
 		first, ok, rerr := read(path, key, digest)
 		switch {
+		case errors.Is(rerr, ErrOtherInput):
+			return "", fmt.Errorf("%s: %w (%w)", tool, ErrRecordedOther, rerr)
 		case rerr != nil:
 			return "", readError(tool, rerr)
 		case ok:

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -182,5 +183,31 @@ func TestOnceOtherInput(t *testing.T) {
 	}
 	if out, err := l.Once(ctx, "publish", "wf-2:call_1", `{"title":"anything"}`, func() (string, error) { ran = true; return "again", nil }); err != nil || ran || out != "published old" {
 		t.Fatalf("entry without input: %q, %v, ran %v", out, err, ran)
+	}
+}
+
+// Two processes run one key with different input at once: the one that
+// records second ran its side effect too, and says so (ErrRecordedOther),
+// not that it did not run (ErrOtherInput).
+func TestOnceRaceOtherInput(t *testing.T) {
+	dir := t.TempDir()
+	ours, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := false
+	_, err = ours.Once(t.Context(), "publish", "k", "B", func() (string, error) {
+		if _, err := theirs.Once(t.Context(), "publish", "k", "A", func() (string, error) { return "published A", nil }); err != nil {
+			t.Fatalf("other process: %v", err)
+		}
+		ran = true
+		return "published B", nil
+	})
+	if !ran || !errors.Is(err, ErrRecordedOther) || !errors.Is(err, ErrOtherInput) || !strings.Contains(err.Error(), "ran with this input") {
+		t.Fatalf("Once = %v (ran %v), want ErrRecordedOther", err, ran)
 	}
 }
