@@ -27,13 +27,15 @@ const MaxDepth = 32
 // no object may have two keys equal under Unicode case folding, a key of a
 // struct's object must be one of its fields' JSON names exactly, and
 // nothing may follow the value. Errors name where the problem is, as a
-// dotted path ("tools.delete_post").
+// dotted path ("tools.delete_post"). Embedded structs' fields and maps
+// keyed by anything but strings are not supported (refused).
 func Decode(data []byte, v any) error {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return errors.New("strictjson: Decode needs a non-nil pointer")
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber() // a number too large for a float64 is still one token
 	if err := checkValue(dec, rv.Type().Elem(), "", 0); err != nil {
 		return err
 	}
@@ -88,6 +90,10 @@ func checkValue(dec *json.Decoder, t reflect.Type, path string, depth int) error
 		case t != nil && t.Kind() == reflect.Struct:
 			fields = fieldTypes(t)
 		case t != nil && t.Kind() == reflect.Map:
+			if t.Key().Kind() != reflect.String {
+				// {"1":…,"01":…} are one int key: not compared here.
+				return fmt.Errorf("%sstrictjson: maps keyed by %s are not supported", at(path), t.Key())
+			}
 			elem = t.Elem()
 		}
 		seen := map[string]string{} // folded key → key as written
@@ -131,18 +137,20 @@ func checkValue(dec *json.Decoder, t reflect.Type, path string, depth int) error
 
 // fieldTypes maps the JSON names of struct type t's fields, as
 // encoding/json names them, to their types. Embedded structs are not
-// flattened: the documents this package reads do not use them.
+// flattened (their fields count as unknown): the documents this package
+// reads do not use them.
 func fieldTypes(t reflect.Type) map[string]reflect.Type {
 	fields := map[string]reflect.Type{}
 	for f := range t.Fields() {
 		if !f.IsExported() {
 			continue
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		switch name {
-		case "-":
+		tag := f.Tag.Get("json")
+		if tag == "-" {
 			continue
-		case "":
+		}
+		name, _, _ := strings.Cut(tag, ",") // `json:"-,"` names the field "-"
+		if name == "" {
 			name = f.Name
 		}
 		fields[name] = f.Type

@@ -123,3 +123,17 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeEdges(t *testing.T) {
+	var n struct {
+		N   json.Number     `json:"n"`
+		Raw json.RawMessage `json:"raw"`
+	}
+	if err := Decode([]byte(`{"n":1e400,"raw":{"a":1e999}}`), &n); err != nil || n.N != "1e400" {
+		t.Fatalf("Decode = %v, %+v", err, n)
+	}
+	var m map[int]string
+	if err := Decode([]byte(`{"1":"a","01":"b"}`), &m); err == nil || !strings.Contains(err.Error(), "not supported") {
+		t.Fatalf("a map keyed by int: %v, want it refused", err)
+	}
+}
