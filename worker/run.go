@@ -171,9 +171,11 @@ const scriptedModelKey = "scripted-model-needs-no-key"
 
 // stopTimeout is how long a stopping worker (SIGINT, SIGTERM) waits for
 // the tasks under way, such as a tool's webhook POST, before it cancels
-// them (the SDK's default is not to wait). It is under the 30 s that
-// Kubernetes and compose's stop_grace_period here give before SIGKILL.
-const stopTimeout = 20 * time.Second
+// them (the SDK's default is not to wait). The SDK waits that long for
+// each of its parts in turn (workflow tasks, local activities, activities),
+// so at most about 24 s: under the 30 s that Kubernetes and compose's
+// stop_grace_period here give before SIGKILL.
+const stopTimeout = 8 * time.Second
 
 func openAIKey(cfg Config) string {
 	if cfg.OpenAIAPIKey == "" {
