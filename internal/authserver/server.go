@@ -321,9 +321,13 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 func (s *Server) requestLog(r *http.Request) (*slog.Logger, string) {
 	xff := r.Header.Values("X-Forwarded-For")
 	client := clientAddress(r.RemoteAddr, xff, s.cfg.TrustedProxies)
-	if len(xff) > 0 && len(s.cfg.TrustedProxies) == 0 {
+	if len(xff) > 0 && client == r.RemoteAddr {
 		s.forwardedIgnored.Do(func() {
-			s.log.Warn("X-Forwarded-For ignored: no trusted proxies are set, so every client behind a proxy shares its address for the login limits (and, behind a TLS proxy on this machine, session cookies lack Secure); set " + "AUTH_TRUSTED_PROXIES to the proxy's address")
+			why := "no trusted proxies are set, so every client behind a proxy shares its address for the login limits (and, behind a TLS proxy on this machine, session cookies lack Secure)"
+			if len(s.cfg.TrustedProxies) > 0 {
+				why = "it came from " + r.RemoteAddr + ", which is not a trusted proxy (a client may write the header; if a proxy of yours is at that address, every client behind it shares its address for the login limits)"
+			}
+			s.log.Warn("X-Forwarded-For ignored (said once): " + why + "; AUTH_TRUSTED_PROXIES lists the proxies believed")
 		})
 	}
 	log := s.log.With("remote", r.RemoteAddr)

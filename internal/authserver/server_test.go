@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"slices"
 	"strconv"
@@ -604,24 +605,41 @@ func TestListenAndServeBindError(t *testing.T) {
 	}
 }
 
-// Forwarding headers with no trusted proxy are ignored (a client could
-// write them), and the server says so once: a proxy in front that is not
-// listed makes every client share its address.
+// Forwarding headers that are not believed (no trusted proxy, or a peer
+// that is not one) are ignored (a client could write them), and the server
+// says so once: a proxy in front that is not listed makes every client
+// share its address. From a trusted proxy they are believed, silently.
 func TestForwardedIgnoredWarnsOnce(t *testing.T) {
-	logs := &testutil.SyncBuffer{}
-	s, _, _ := newTestServer(t, func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
-	for range 3 {
-		req := httptest.NewRequest(http.MethodGet, TokenPath, nil)
-		req.RemoteAddr = "127.0.0.1:4000"
-		req.Header.Set("X-Forwarded-For", "203.0.113.5")
-		req.Header.Set("Authorization", basic("alice", "alice-password"))
-		rec := httptest.NewRecorder()
-		s.Handler().ServeHTTP(rec, req)
-		if rec.Code != http.StatusOK {
-			t.Fatalf("login: %d %s", rec.Code, rec.Body)
-		}
+	tests := []struct {
+		name, peer string
+		trusted    []netip.Prefix
+		want       int
+	}{
+		{"no trusted proxies", "127.0.0.1:4000", nil, 1},
+		{"a peer that is not a trusted proxy", "192.0.2.9:4000", []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, 1},
+		{"a trusted proxy", "127.0.0.1:4000", []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, 0},
 	}
-	if n := strings.Count(logs.String(), "X-Forwarded-For ignored"); n != 1 {
-		t.Fatalf("%d warnings, want 1:\n%s", n, logs)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logs := &testutil.SyncBuffer{}
+			s, _, _ := newTestServer(t, func(c *Config) {
+				c.Logger = slog.New(slog.NewTextHandler(logs, nil))
+				c.TrustedProxies = tt.trusted
+			})
+			for range 3 {
+				req := httptest.NewRequest(http.MethodGet, TokenPath, nil)
+				req.RemoteAddr = tt.peer
+				req.Header.Set("X-Forwarded-For", "203.0.113.5")
+				req.Header.Set("Authorization", basic("alice", "alice-password"))
+				rec := httptest.NewRecorder()
+				s.Handler().ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					t.Fatalf("login: %d %s", rec.Code, rec.Body)
+				}
+			}
+			if n := strings.Count(logs.String(), "X-Forwarded-For ignored"); n != tt.want {
+				t.Fatalf("%d warnings, want %d:\n%s", n, tt.want, logs)
+			}
+		})
 	}
 }
