@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -93,6 +94,7 @@ func NewOpenAIModel(cfg OpenAIConfig) (*OpenAIModel, error) {
 		option.WithBaseURL(cfg.BaseURL),
 		option.WithAPIKey(cfg.APIKey),
 		option.WithMaxRetries(0),
+		option.WithMiddleware(capResponseBody),
 	)
 	return &OpenAIModel{svc: svc, model: cfg.Model}, nil
 }
@@ -204,12 +206,57 @@ func fromResponse(r *responses.Response) workflows.ModelResponse {
 	return res
 }
 
+// MaxModelResponseLen bounds the body of a model response. The activity's
+// result holds its text twice (the answer and the conversation's items)
+// and must fit Temporal's 2 MiB payload limit; OpenAI's own output limits
+// stay far below it, so a larger body is a model server gone wrong.
+const MaxModelResponseLen = 1 << 20
+
+var errModelResponseTooLarge = fmt.Errorf("the model's response is larger than %d bytes", MaxModelResponseLen)
+
+// capResponseBody makes reading a response body beyond MaxModelResponseLen
+// fail with errModelResponseTooLarge.
+func capResponseBody(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
+	resp, err := next(req)
+	if resp != nil && resp.Body != nil {
+		resp.Body = &cappedBody{rc: resp.Body, left: MaxModelResponseLen}
+	}
+	return resp, err
+}
+
+type cappedBody struct {
+	rc   io.ReadCloser
+	left int
+}
+
+func (b *cappedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		var one [1]byte
+		n, err := b.rc.Read(one[:])
+		if n > 0 {
+			return 0, errModelResponseTooLarge
+		}
+		return 0, err
+	}
+	if len(p) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= n
+	return n, err
+}
+
+func (b *cappedBody) Close() error { return b.rc.Close() }
+
 // classifyOpenAIError maps an openai-go error to a Temporal error: a plain
 // (retryable) error for transient failures, a non-retryable application
 // error with an actionable message for permanent ones.
 func classifyOpenAIError(err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("openai: %w", err)
+	}
+	if errors.Is(err, errModelResponseTooLarge) {
+		return temporal.NewNonRetryableApplicationError("openai: "+errModelResponseTooLarge.Error()+" (check OPENAI_BASE_URL)", workflows.ErrTypeModel, nil)
 	}
 	var apiErr *openai.Error
 	if !errors.As(err, &apiErr) {

@@ -341,6 +341,38 @@ func TestCallModelErrors(t *testing.T) {
 	}
 }
 
+// A model server that answers more than MaxModelResponseLen (a self-hosted
+// model gone wrong, a hostile OPENAI_BASE_URL) fails the call for good,
+// saying so, instead of producing a result over Temporal's payload limit.
+func TestCallModelResponseTooLarge(t *testing.T) {
+	const text = `"text": "The post \"Introducing our new API\" is published."`
+	tests := []struct {
+		name    string
+		size    int // of the message text
+		wantErr bool
+	}{
+		{"under the bound", MaxModelResponseLen - 4096, false},
+		{"over the bound", MaxModelResponseLen + 1, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := strings.Replace(messageResponse, text, `"text": "`+strings.Repeat("a", tt.size)+`"`, 1)
+			if body == messageResponse {
+				t.Fatal("the response's text was not replaced")
+			}
+			f := newFakeOpenAI(t, fakeReply{200, body})
+			a := newTestActivities(t, newTestModel(t, f.baseURL(), "sk-test"), nil)
+			res, err := callModel(t, a, workflows.ModelRequest{WorkflowID: "wf", Input: []workflows.ConversationItem{{Type: "message", Role: "user", Text: "hi"}}})
+			switch {
+			case tt.wantErr && (err == nil || !isNonRetryable(err) || errType(err) != workflows.ErrTypeModel || !strings.Contains(err.Error(), "larger than 1048576 bytes")):
+				t.Fatalf("err = %v, want a non-retryable ModelError saying the response is too large", err)
+			case !tt.wantErr && (err != nil || len(res.Text) != tt.size):
+				t.Fatalf("err = %v, text of %d bytes, want %d", err, len(res.Text), tt.size)
+			}
+		})
+	}
+}
+
 func TestCallModelNetworkErrorIsRetryable(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	base := srv.URL + "/v1/"
