@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -58,10 +60,18 @@ func TestPrunerAgainstTemporal(t *testing.T) {
 	if entries, _ := os.ReadDir(ledgerDir); len(entries) != 1 {
 		t.Fatalf("after the sweep: %d entries, want the open run's only", len(entries))
 	}
-	// The open run's call, asked again, is not run again.
-	out, err := tool.Run(t.Context(), activities.ToolCall{WorkflowID: "wf-open", CallID: "call_1", Name: tool.Name, Arguments: `{"title":"Another title"}`})
+	// The open run's call, asked again, is not run again: with its own
+	// arguments it gets its first result, with others it is refused (a
+	// pruned entry would have let both run).
+	out, err := tool.Run(t.Context(), activities.ToolCall{WorkflowID: "wf-open", CallID: "call_1", Name: tool.Name, Arguments: `{"title":"Post of wf-open"}`})
 	if err != nil || !strings.Contains(out, "post-of-wf-open") {
 		t.Fatalf("the open run's call again = %q, %v; want its first result", out, err)
+	}
+	if out, err := tool.Run(t.Context(), activities.ToolCall{WorkflowID: "wf-open", CallID: "call_1", Name: tool.Name, Arguments: `{"title":"Another title"}`}); err == nil || !strings.Contains(err.Error(), "already ran with other input") {
+		t.Fatalf("the open run's call with other arguments = %q, %v; want it refused", out, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "another-title.md")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("another-title.md: %v, want none", err)
 	}
 
 	// Temporal gone: no answer is no removal.
