@@ -324,9 +324,9 @@ func (b *Blog) publishWebhook(ctx context.Context, call ToolCall, args publishAr
 	req.Header.Set(HeaderIdempotencyKey, call.IdempotencyKey())
 	resp, err := b.client.Do(req)
 	if err != nil {
-		// The error names the URL, which may carry the webhook's credential
-		// (user information, a query): it goes to the model and the
-		// run's history, so it names the URL redacted.
+		// The error names the URL, which may carry the webhook's credential:
+		// it goes to the model and the run's history, so it names only the
+		// URL's scheme and host (shownURL).
 		if ue := (*url.Error)(nil); errors.As(err, &ue) {
 			ue.URL = shownURL(ue.URL)
 		}
@@ -343,7 +343,7 @@ func (b *Blog) publishWebhook(ctx context.Context, call ToolCall, args publishAr
 		return "", fmt.Errorf("webhook: %s (will retry)", resp.Status)
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
 		return "", temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("webhook: %s: the webhook redirects (to %s) instead of publishing; set %s to the address that answers the POST", resp.Status, shownURL(resp.Header.Get("Location")), "BLOG_WEBHOOK_URL"), workflows.ErrTypeWebhook, nil)
+			fmt.Sprintf("webhook: %s: the webhook redirects (to %s) instead of publishing; set BLOG_WEBHOOK_URL to the address that answers the POST", resp.Status, shownURL(resp.Header.Get("Location"))), workflows.ErrTypeWebhook, nil)
 	default:
 		return "", temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("webhook: %s: %s", resp.Status, firstLine(string(reply))), workflows.ErrTypeWebhook, nil)

@@ -15,7 +15,8 @@ import (
 //	hitl_auth_logins_total                   correct passwords (token endpoint and inbox login)
 //	hitl_auth_failed_logins_total{reason}    bad_credentials (answered 401 or 429),
 //	                                         throttled (refused 429 without a check: no turn
-//	                                         for the user name soon)
+//	                                         for the user name soon, or no bcrypt check slot
+//	                                         in time)
 const (
 	MetricLogins       = "hitl_auth_logins"
 	MetricFailedLogins = "hitl_auth_failed_logins"

@@ -65,8 +65,8 @@ type Server struct {
 	// slots bounds concurrent bcrypt comparisons so a flood of logins
 	// cannot take every CPU, nor one address every slot.
 	slots *hashSlots
-	// forwardedIgnored logs once that forwarding headers arrive while no
-	// proxy is trusted.
+	// forwardedIgnored logs once that forwarding headers arrive that are
+	// not believed (no trusted proxy, or a peer that is not one).
 	forwardedIgnored sync.Once
 	// logKey keys the hashes that stand for unknown user names in the log
 	// (logName); random per process.
