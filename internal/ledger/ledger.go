@@ -1,7 +1,9 @@
 // Package ledger makes a side effect idempotent: it records, in a
-// directory, the first successful result of each (tool, key) and returns
-// it again to every later run with the same key, across restarts of the
-// process, until Prune removes it (once nothing can run that key again).
+// directory, the first successful result of each (tool, key) with the
+// digest of its input, and returns it again to every later run with the
+// same key and input (a run with other input is refused, ErrOtherInput),
+// across restarts of the process, until Prune removes it (once nothing can
+// run that key again).
 // Tools key it on the workflow id and tool-call id, so a retried activity
 // or a replayed workflow never repeats a publish or a delete.
 package ledger
