@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -330,17 +331,25 @@ func (b *Blog) publishWebhook(ctx context.Context, call ToolCall, args publishAr
 		if ue := (*url.Error)(nil); errors.As(err, &ue) {
 			ue.URL = shownURL(ue.URL)
 		}
-		return "", fmt.Errorf("webhook: %w", err) // network errors are retryable
+		// Network errors are retryable. After a timeout the CMS may still
+		// publish: the model hears so if this was the last attempt.
+		if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+			return "", fmt.Errorf("webhook: %w (the CMS may still publish the post: every attempt sends the same %s)", err, HeaderIdempotencyKey)
+		}
+		return "", fmt.Errorf("webhook: %w", err)
 	}
 	defer resp.Body.Close()
 	reply, _ := io.ReadAll(io.LimitReader(resp.Body, maxWebhookReply))
 	switch {
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
-	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode >= 500,
+	case resp.StatusCode == http.StatusConflict:
 		// A request with this Idempotency-Key is still being processed
-		// (the IETF draft's meaning): the same call on another worker.
-		resp.StatusCode == http.StatusConflict:
-		return "", fmt.Errorf("webhook: %s (will retry)", resp.Status)
+		// (the IETF draft's meaning): an earlier attempt, or the same call
+		// on another worker. Retryable; if it was the last attempt, the
+		// model hears that the post may still appear.
+		return "", fmt.Errorf("webhook: %s: the CMS is still processing a request with this call's %s, so the post may still be published", resp.Status, HeaderIdempotencyKey)
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode >= 500:
+		return "", fmt.Errorf("webhook: %s (retryable)", resp.Status)
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
 		return "", temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("webhook: %s: the webhook redirects (to %s) instead of publishing; set BLOG_WEBHOOK_URL to the address that answers the POST", resp.Status, shownURL(resp.Header.Get("Location"))), workflows.ErrTypeWebhook, nil)

@@ -733,3 +733,31 @@ func TestShownURL(t *testing.T) {
 		}
 	}
 }
+
+// A webhook attempt whose outcome is unknown (a timeout, a 409 for the
+// key still in progress) says the post may still appear: after the last
+// attempt that text is what the model is told.
+func TestPublishWebhookUnknownOutcome(t *testing.T) {
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(slow.Close)
+	t.Cleanup(func() { close(release) }) // runs first: the handler returns
+	a, _ := newBlogActivities(t, BlogConfig{WebhookURL: slow.URL + "/hook", HTTPClient: &http.Client{Timeout: 200 * time.Millisecond}})
+	req := workflows.ToolRequest{WorkflowID: "wf-u", CallID: "call_u", Name: ToolPublishBlogPost, Arguments: `{"title":"Maybe"}`, ApprovedBy: "pat"}
+	if _, err := execTool(t, a, req); err == nil || isNonRetryable(err) || !strings.Contains(err.Error(), "the CMS may still publish the post") {
+		t.Errorf("timeout: err = %v, want a retryable error saying the post may still appear", err)
+	}
+
+	cms := &fakeCMS{statuses: []int{http.StatusConflict}}
+	srv := httptest.NewServer(cms)
+	t.Cleanup(srv.Close)
+	a, _ = newBlogActivities(t, BlogConfig{WebhookURL: srv.URL + "/hook"})
+	if _, err := execTool(t, a, req); err == nil || isNonRetryable(err) || !strings.Contains(err.Error(), "the post may still be published") {
+		t.Errorf("409: err = %v, want a retryable error saying the post may still appear", err)
+	}
+}
