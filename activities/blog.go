@@ -171,6 +171,9 @@ type PublishResult struct {
 	Title     string `json:"title"`
 	Slug      string `json:"slug"`
 	Location  string `json:"location"` // file name, or the webhook's "url" if it returned one
+	// Removed says that the post this call published is no longer there
+	// (delete_post removed it since), when the call is asked again.
+	Removed string `json:"removed,omitempty"`
 }
 
 type publishArgs struct {
@@ -200,7 +203,31 @@ func (b *Blog) publish(ctx context.Context, call ToolCall) (string, error) {
 		// Idempotency-Key header covers a crash between POST and ledger.
 		return b.once(ctx, call, func() (string, error) { return b.publishWebhook(ctx, call, args) })
 	}
-	return b.once(ctx, call, func() (string, error) { return b.publishFile(call, args) })
+	out, err := b.once(ctx, call, func() (string, error) { return b.publishFile(call, args) })
+	if err != nil {
+		return "", err
+	}
+	return b.stillThere(call, out)
+}
+
+// stillThere adds to a file publication's result that its post is gone,
+// when the post file it names no longer holds this call's post: a call
+// asked again (after a reset of its run) gets its first result from the
+// ledger, which would otherwise report a post delete_post removed since.
+func (b *Blog) stillThere(call ToolCall, out string) (string, error) {
+	var res PublishResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Location == "" || filepath.Base(res.Location) != res.Location {
+		return out, nil // not a result of publishFile's: as recorded
+	}
+	owner, err := b.postOwner(res.Location)
+	if err != nil {
+		return "", fmt.Errorf("publish_blog_post: %w", err)
+	}
+	if owner == call.IdempotencyKey() {
+		return out, nil
+	}
+	res.Removed = "this call published the post earlier, and it has been removed since (delete_post): it is not published now"
+	return marshalResult(res)
 }
 
 // publishFile publishes the post as <slug>.md or, when that name holds a

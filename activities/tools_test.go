@@ -761,3 +761,30 @@ func TestPublishWebhookUnknownOutcome(t *testing.T) {
 		t.Errorf("409: err = %v, want a retryable error saying the post may still appear", err)
 	}
 }
+
+// A call asked again after its post was deleted (a reset of its run) gets
+// its first result from the ledger, saying the post is gone, not that it
+// is published.
+func TestPublishAgainAfterDelete(t *testing.T) {
+	a, dir := newBlogActivities(t, BlogConfig{})
+	pub := workflows.ToolRequest{WorkflowID: "wf-p", CallID: "call_1", Name: ToolPublishBlogPost, Arguments: `{"title":"Stale Post"}`, ApprovedBy: "pat"}
+	out, err := execTool(t, a, pub)
+	if err != nil || strings.Contains(out, "removed") {
+		t.Fatalf("first publish: %s, %v", out, err)
+	}
+	if again, err := execTool(t, a, pub); err != nil || again != out {
+		t.Fatalf("asked again with the post there: %s, %v; want the first result %s", again, err, out)
+	}
+	del := workflows.ToolRequest{WorkflowID: "wf-d", CallID: "call_1", Name: ToolDeletePost, Arguments: `{"slug":"stale-post"}`, ApprovedBy: "ada"}
+	if _, err := execTool(t, a, del); err != nil {
+		t.Fatal(err)
+	}
+	again, err := execTool(t, a, pub)
+	var res PublishResult
+	if err != nil || json.Unmarshal([]byte(again), &res) != nil || res.Slug != "stale-post" || !strings.Contains(res.Removed, "removed since") {
+		t.Fatalf("asked again after the delete: %s, %v; want the first result saying the post was removed", again, err)
+	}
+	if got := posts(t, dir); len(got) != 0 {
+		t.Errorf("posts %v, want none (not published again)", got)
+	}
+}
