@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -212,41 +211,15 @@ func fromResponse(r *responses.Response) workflows.ModelResponse {
 // stay far below it, so a larger body is a model server gone wrong.
 const MaxModelResponseLen = 1 << 20
 
-var errModelResponseTooLarge = fmt.Errorf("the model's response is larger than %d bytes", MaxModelResponseLen)
-
 // capResponseBody makes reading a response body beyond MaxModelResponseLen
-// fail with errModelResponseTooLarge.
+// fail (*http.MaxBytesError).
 func capResponseBody(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
 	resp, err := next(req)
 	if resp != nil && resp.Body != nil {
-		resp.Body = &cappedBody{rc: resp.Body, left: MaxModelResponseLen}
+		resp.Body = http.MaxBytesReader(nil, resp.Body, MaxModelResponseLen)
 	}
 	return resp, err
 }
-
-type cappedBody struct {
-	rc   io.ReadCloser
-	left int
-}
-
-func (b *cappedBody) Read(p []byte) (int, error) {
-	if b.left <= 0 {
-		var one [1]byte
-		n, err := b.rc.Read(one[:])
-		if n > 0 {
-			return 0, errModelResponseTooLarge
-		}
-		return 0, err
-	}
-	if len(p) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.rc.Read(p)
-	b.left -= n
-	return n, err
-}
-
-func (b *cappedBody) Close() error { return b.rc.Close() }
 
 // classifyOpenAIError maps an openai-go error to a Temporal error: a plain
 // (retryable) error for transient failures, a non-retryable application
@@ -255,8 +228,8 @@ func classifyOpenAIError(err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("openai: %w", err)
 	}
-	if errors.Is(err, errModelResponseTooLarge) {
-		return temporal.NewNonRetryableApplicationError("openai: "+errModelResponseTooLarge.Error()+" (check OPENAI_BASE_URL)", workflows.ErrTypeModel, nil)
+	if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("openai: the model's response is larger than %d bytes (check OPENAI_BASE_URL)", tooLarge.Limit), workflows.ErrTypeModel, nil)
 	}
 	var apiErr *openai.Error
 	if !errors.As(err, &apiErr) {
