@@ -203,17 +203,18 @@ func (b *Blog) publish(ctx context.Context, call ToolCall) (string, error) {
 		// Idempotency-Key header covers a crash between POST and ledger.
 		return b.once(ctx, call, func() (string, error) { return b.publishWebhook(ctx, call, args) })
 	}
-	out, err := b.once(ctx, call, func() (string, error) { return b.publishFile(call, args) })
-	if err != nil {
-		return "", err
+	ran := false
+	out, err := b.once(ctx, call, func() (string, error) { ran = true; return b.publishFile(call, args) })
+	if err != nil || ran {
+		return out, err
 	}
 	return b.stillThere(call, out)
 }
 
-// stillThere adds to a file publication's result that its post is gone,
-// when the post file it names no longer holds this call's post: a call
-// asked again (after a reset of its run) gets its first result from the
-// ledger, which would otherwise report a post delete_post removed since.
+// stillThere adds to a file publication's result from the ledger that its
+// post is gone, when the post file it names no longer holds this call's
+// post: a call asked again (after a reset of its run) would otherwise be
+// told of a post delete_post removed since.
 func (b *Blog) stillThere(call ToolCall, out string) (string, error) {
 	var res PublishResult
 	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Location == "" || filepath.Base(res.Location) != res.Location {
