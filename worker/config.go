@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -222,8 +221,8 @@ func (c Config) Validate() error {
 	if c.BlogWebhookURL != "" {
 		if u, err := config.ParseHTTPURL(c.BlogWebhookURL); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", config.EnvBlogWebhookURL, err))
-		} else if err := plaintextOffLoopback(u, c.AllowPlaintext); err != nil {
-			errs = append(errs, fmt.Errorf("%s=%s: %w (the posts, and any credential in the URL)", config.EnvBlogWebhookURL, config.RedactURL(c.BlogWebhookURL), err))
+		} else if !c.AllowPlaintext && loopback.InClear(u) {
+			errs = append(errs, fmt.Errorf("%s=%s: %w (the posts, and any credential in the URL)", config.EnvBlogWebhookURL, config.RedactURL(c.BlogWebhookURL), errPlaintext))
 		}
 	}
 	if c.HealthAddr != "" {
@@ -256,8 +255,8 @@ func validateOpenAI(key, baseURL string, allowPlaintext bool) error {
 			return fmt.Errorf("%s is required for %s=%s (only a model on 127.0.0.1/localhost runs without a key)",
 				config.EnvOpenAIAPIKey, config.EnvOpenAIBaseURL, config.RedactURL(baseURL))
 		}
-		if err := plaintextOffLoopback(u, allowPlaintext); key != "" && err != nil {
-			return fmt.Errorf("%s=%s: %w (%s, and every prompt)", config.EnvOpenAIBaseURL, config.RedactURL(baseURL), err, config.EnvOpenAIAPIKey)
+		if key != "" && !allowPlaintext && loopback.InClear(u) {
+			return fmt.Errorf("%s=%s: %w (%s, and every prompt)", config.EnvOpenAIBaseURL, config.RedactURL(baseURL), errPlaintext, config.EnvOpenAIAPIKey)
 		}
 		return nil
 	}
@@ -267,14 +266,9 @@ func validateOpenAI(key, baseURL string, allowPlaintext bool) error {
 	return nil
 }
 
-// plaintextOffLoopback refuses an http:// URL to a host that is not this
-// machine, unless allowed.
-func plaintextOffLoopback(u *url.URL, allowed bool) error {
-	if u.Scheme != "http" || allowed || loopback.IsHost(u.Hostname()) {
-		return nil
-	}
-	return fmt.Errorf("plain HTTP to a host that is not this machine would send it in clear: use https, or set %s=true where something else protects the network path", config.EnvWorkerInsecureAllowPlaintext)
-}
+// errPlaintext is the error of a URL that would travel in clear off this
+// machine (loopback.InClear) without WORKER_INSECURE_ALLOW_PLAINTEXT.
+var errPlaintext = errors.New("plain HTTP to a host that is not this machine would send it in clear: use https, or set " + config.EnvWorkerInsecureAllowPlaintext + "=true where something else protects the network path")
 
 // checkPolicyTools compares the policy with the tools the worker
 // implements. A policy tool the worker lacks is an error (the policy would

@@ -62,7 +62,7 @@ func parseAuthURL(raw string, allowPlaintext bool) (*url.URL, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
 		return nil, fmt.Errorf("AUTH_URL %q: want http(s)://host[:port]", raw)
 	}
-	if u.Scheme == "http" && !allowPlaintext && !loopback.IsHost(u.Hostname()) {
+	if !allowPlaintext && loopback.InClear(u) {
 		return nil, fmt.Errorf("AUTH_URL %q: %w; use https://, or set %s=true (-insecure-allow-plaintext) where something else protects the network path", u.Redacted(), ErrPlaintext, config.EnvApproverInsecureAllowPlaintext)
 	}
 	return u, nil

@@ -6,7 +6,10 @@
 // can share it.
 package loopback
 
-import "net"
+import (
+	"net"
+	"net/url"
+)
 
 // IsHost reports whether host (a name or an IP, without a port) is this
 // machine: localhost, 127.0.0.0/8 or ::1.
@@ -16,4 +19,10 @@ func IsHost(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// InClear reports whether u would travel in clear off this machine: plain
+// http:// to a host that is not this machine.
+func InClear(u *url.URL) bool {
+	return u.Scheme == "http" && !IsHost(u.Hostname())
 }
