@@ -158,8 +158,8 @@ func (r *run) approveAndRun(ctx workflow.Context, c ToolCall, tp ToolPolicy) (st
 		if tool == nil {
 			tool = r.startTool(ctx, c, approvedBy)
 		}
-		out, err := r.finishTool(ctx, c, approvedBy, tool)
-		return editedOutput(a.rules, c, out), err
+		out, failed, err := r.finishTool(ctx, c, approvedBy, tool)
+		return editedOutput(ctx, a.rules, c, out, failed), err
 	case stateRejected:
 		out := fmt.Sprintf("rejected by %s (%s)", a.decision.ApproverClientID, a.decision.ApproverRole)
 		if q := a.rules; q != nil && len(q.rejectedBy) > 1 {

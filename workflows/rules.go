@@ -423,10 +423,16 @@ func (r *run) count(ctx workflow.Context, a *approval, e AuditEntry, progress st
 
 // editedOutput is the tool's output for the model when an approver edited
 // the arguments: the model is told that a human edited them, what they
-// became, and who did.
-func editedOutput(q *rules, c ToolCall, output string) string {
+// became, and who did. When the tool failed, the failure leads
+// (changeEditedFailure): "the tool ran with ..." read as a run that
+// worked, and the model could tell its user the post was published.
+func editedOutput(ctx workflow.Context, q *rules, c ToolCall, output string, failed bool) string {
 	if q == nil || q.original == "" || q.editedBy == nil {
 		return output
+	}
+	if failed && workflow.GetVersion(ctx, changeEditedFailure, workflow.DefaultVersion, 1) >= 1 {
+		return fmt.Sprintf("%s (approved with edits: %s (%s) edited the arguments before approving; the tool was called with %s instead of %s)",
+			output, q.editedBy.ClientID, q.editedBy.Role, c.Arguments, q.original)
 	}
 	return fmt.Sprintf("approved with edits: %s (%s) edited the arguments before approving; the tool ran with %s instead of %s. Tool output: %s",
 		q.editedBy.ClientID, q.editedBy.Role, c.Arguments, q.original, output)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
 
@@ -617,6 +618,65 @@ func TestOneVoteAskedOnlyOnAChange(t *testing.T) {
 			}
 			if _, ok := findAudit(res.Audit, AuditRejected, "call_1"); !ok {
 				t.Errorf("the call was not rejected:\n%+v", res.Audit)
+			}
+		})
+	}
+}
+
+// TestEditedCallWhoseToolFails: after an edit, a tool that fails is
+// reported to the model failure first (changeEditedFailure, asked only
+// then); runs that applied the change before keep the old text.
+func TestEditedCallWhoseToolFails(t *testing.T) {
+	const editedArgs = `{"title":"Introducing our new API (beta)"}`
+	const editedBy = "alice (publisher) edited the arguments before approving; "
+	tests := []struct {
+		name     string
+		toolErr  error
+		version  workflow.Version
+		wantOut  string
+		wantAsks int
+	}{
+		{
+			name:     "the failure leads",
+			toolErr:  temporal.NewNonRetryableApplicationError("the CMS refused the post: title taken", "CMSError", nil),
+			version:  1,
+			wantOut:  "tool failed: the CMS refused the post: title taken (approved with edits: " + editedBy + "the tool was called with " + editedArgs + ` instead of {"title":"Introducing our new API"})`,
+			wantAsks: 1,
+		},
+		{
+			name:     "a run from before the change keeps the old text",
+			toolErr:  temporal.NewNonRetryableApplicationError("the CMS refused the post: title taken", "CMSError", nil),
+			version:  workflow.DefaultVersion,
+			wantOut:  "approved with edits: " + editedBy + "the tool ran with " + editedArgs + ` instead of {"title":"Introducing our new API"}. Tool output: tool failed: the CMS refused the post: title taken`,
+			wantAsks: 1,
+		},
+		{
+			name:     "a tool that works is not asked about",
+			version:  1,
+			wantOut:  "approved with edits: " + editedBy + "the tool ran with " + editedArgs + ` instead of {"title":"Introducing our new API"}. Tool output: ok:publish_blog_post:call_1`,
+			wantAsks: 0,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.policy = rulesPolicy(t, `{"minRole":"publisher","timeout":"10m","editable":true}`)
+			h.model = script(calls(publishCall("call_1")), answer("done"))
+			if tt.toolErr != nil {
+				h.tool = func(ToolRequest) (ToolResult, error) { return ToolResult{}, tt.toolErr }
+			}
+			asks := 0
+			h.env.OnGetVersion(changeEditedFailure, workflow.DefaultVersion, 1).Return(tt.version).Run(func(mock.Arguments) { asks++ }).Maybe()
+			h.decide(time.Minute, edited("alice", "publisher", "m1", editedArgs, originalDigest))
+
+			h.run(AgentInput{})
+
+			if asks != tt.wantAsks {
+				t.Errorf("GetVersion(%q) asked %d times, want %d", changeEditedFailure, asks, tt.wantAsks)
+			}
+			h.wantOutput(2, "call_1", tt.wantOut)
+			if ran := h.tools(); len(ran) != 1 || ran[0].Arguments != editedArgs {
+				t.Errorf("tool requests = %+v, want one with %s", ran, editedArgs)
 			}
 		})
 	}

@@ -81,26 +81,27 @@ func (r *run) startTool(ctx workflow.Context, c ToolCall, approvedBy string) wor
 }
 
 // finishTool waits for the tool started by startTool and returns its output
-// for the model. A tool failure is returned as output; only cancellation of
-// the run is an error.
-func (r *run) finishTool(ctx workflow.Context, c ToolCall, approvedBy string, f workflow.Future) (string, error) {
+// for the model, and whether the tool failed. A tool failure is returned as
+// output ("tool failed: ..."); only cancellation of the run is an error.
+func (r *run) finishTool(ctx workflow.Context, c ToolCall, approvedBy string, f workflow.Future) (output string, failed bool, err error) {
 	var res ToolResult
 	if err := f.Get(ctx, &res); err != nil {
 		if temporal.IsCanceledError(err) {
-			return "", err
+			return "", false, err
 		}
 		msg := truncate(errorMessage(err), maxToolErrorLen)
 		workflow.GetLogger(ctx).Warn("tool failed", "tool", c.Name, "callId", c.CallID, "error", err)
 		r.record(ctx, AuditEntry{Kind: AuditFailed, ToolCallID: c.CallID, Tool: c.Name, Actor: approvedBy, Reason: msg})
-		return "tool failed: " + msg, nil
+		return "tool failed: " + msg, true, nil
 	}
 	r.record(ctx, AuditEntry{Kind: AuditExecuted, ToolCallID: c.CallID, Tool: c.Name, Actor: approvedBy})
-	return truncate(res.Output, maxToolOutputLen), nil
+	return truncate(res.Output, maxToolOutputLen), false, nil
 }
 
 // executeTool runs the tool call c and returns its output for the model.
 func (r *run) executeTool(ctx workflow.Context, c ToolCall, approvedBy string) (string, error) {
-	return r.finishTool(ctx, c, approvedBy, r.startTool(ctx, c, approvedBy))
+	out, _, err := r.finishTool(ctx, c, approvedBy, r.startTool(ctx, c, approvedBy))
+	return out, err
 }
 
 // resolvedSummary labels an approval-resolved publish.

@@ -129,6 +129,17 @@ const (
 	// before the change replays that decision at DefaultVersion, which
 	// the SDK then keeps for the run: it keeps the old rule to its end.
 	changeOneVote = "one-vote"
+	// changeEditedFailure (version 1), left by the review of 2026-12-06:
+	// after an approver edited a call's arguments, a tool that failed was
+	// reported to the model as "approved with edits: ...; the tool ran
+	// with ... Tool output: tool failed: ...", which reads as a run that
+	// worked, and the model could tell its user so. Since, the output
+	// starts with "tool failed: ..." and then says who edited what
+	// (editedOutput). Only the model's next input changes, but its length
+	// counts toward the conversation's limits, which decide commands.
+	// Asked only when an edited call's tool failed, so no other run's
+	// history changes.
+	changeEditedFailure = "edited-failure"
 )
 
 // ChangeWorkerPolicy is changeWorkerPolicy's id, for the history recorder

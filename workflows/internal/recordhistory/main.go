@@ -13,7 +13,7 @@
 // came in time while no worker ran (in-time-decision, in-time-escalated)
 // and one that came while an escalation was due (due-escalation),
 // and decides calls by the policy rules beyond one approver (quorum,
-// change-of-mind, escalate, edit), runs a run of the version before the
+// change-of-mind, escalate, edit, and an edit whose tool fails: edit-tool-fails), runs a run of the version before the
 // fast path (ignored-activity, through worker.Options.
 // PreferredVersionProvider), writes each history as JSON into -out with -prefix (histories recorded
 // by older code keep their names and must still replay), checks that it
@@ -418,6 +418,14 @@ func scenarios() []scenario {
 			withArgs(dec("call-edit-1", workflows.DecisionApproved, "carol", "admin", "msg-edit-3", ""),
 				"", digestOf(`{"title":"Introducing our new API (beta)"}`)),
 		}},
+		// edit-tool-fails: alice approves with edits and the tool fails (the
+		// recorder's ExecuteTool fails for good in this run): since
+		// changeEditedFailure the model is told of the failure first; older
+		// code told it "the tool ran with ...".
+		{name: "edit-tool-fails", policy: ruledPolicy(`"editable":true`), waitPending: 1, decisions: []workflows.Decision{
+			withArgs(dec("call-edit-tool-fails-1", workflows.DecisionApproved, "alice", "publisher", "msg-edit-tool-fails-1", "better title"),
+				`{"title":"Introducing our new API (beta)"}`, digestOf(`{"title":"Introducing our new API"}`)),
+		}, wantResolved: map[string]string{"call-edit-tool-fails-1": workflows.OutcomeApproved}},
 		// edit-digestless: after an edit (the first of two approvals), an
 		// approval that names no digest does not count toward the edited
 		// arguments (changeDecisionChecks); one that names the edit's
@@ -823,7 +831,7 @@ func (*fakeActivities) CallModel(_ context.Context, req workflows.ModelRequest) 
 	}
 	var calls []workflows.ToolCall
 	switch {
-	case req.Turn == 1 && slices.Contains([]string{"approve", "expire", "unpublished", "forged", "forged-signed", "single", "activity-tool", "ignored-activity", "quorum", "change-of-mind", "escalate", "edit", "edit-digestless", "edit-surrogate", "in-time-decision", "in-time-escalated", "due-escalation", "burned-id", "before-start", "flaky-publish", "flaky-publish-decided"}, sc):
+	case req.Turn == 1 && slices.Contains([]string{"approve", "expire", "unpublished", "forged", "forged-signed", "single", "activity-tool", "ignored-activity", "quorum", "change-of-mind", "escalate", "edit", "edit-tool-fails", "edit-digestless", "edit-surrogate", "in-time-decision", "in-time-escalated", "due-escalation", "burned-id", "before-start", "flaky-publish", "flaky-publish-decided"}, sc):
 		calls = []workflows.ToolCall{call("1", "publish_blog_post", `{ "title": "Introducing our new API" }`)}
 	case req.Turn == 1 && sc == "ambiguous":
 		calls = []workflows.ToolCall{
@@ -863,6 +871,9 @@ func (*fakeActivities) CallModel(_ context.Context, req workflows.ModelRequest) 
 }
 
 func (*fakeActivities) ExecuteTool(_ context.Context, req workflows.ToolRequest) (workflows.ToolResult, error) {
+	if req.WorkflowID == "record-edit-tool-fails" {
+		return workflows.ToolResult{}, temporal.NewNonRetryableApplicationError("the CMS refused the post: title taken", "CMSError", nil)
+	}
 	return workflows.ToolResult{Output: fmt.Sprintf(`{"tool":%q,"callId":%q,"ok":true}`, req.Name, req.CallID)}, nil
 }
 
