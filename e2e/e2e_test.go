@@ -190,6 +190,8 @@ func TestEndToEnd(t *testing.T) {
 		res := s.result(id)
 		assertRanOnce(t, s, res, p.ToolCallID, "Survives a server restart")
 	})
+
+	resetSteps(s, step)
 }
 
 // assertRanOnce checks that the tool call ran exactly once: one executed

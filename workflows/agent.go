@@ -176,6 +176,8 @@ func validateInput(in AgentInput, policy Policy) (int, error) {
 type run struct {
 	in         AgentInput
 	workflowID string
+	// resetRunID is ResetRunID of the run: its messages carry it.
+	resetRunID string
 	maxTurns   int
 	tools      []string
 	// policy and schemas are the run's (see runPolicy); canonical says
@@ -222,6 +224,7 @@ func newRun(ctx workflow.Context, in AgentInput, wp WorkerPolicy, maxTurns int) 
 	r := &run{
 		in:           in,
 		workflowID:   workflow.GetInfo(ctx).WorkflowExecution.ID,
+		resetRunID:   ResetRunID(workflow.GetInfo(ctx)),
 		maxTurns:     maxTurns,
 		tools:        wp.Policy.ToolNames(),
 		policy:       wp.Policy,
@@ -414,6 +417,7 @@ func (r *run) view() (ApprovalsView, error) {
 		Pending: r.pendingApprovals(),
 		Audit:   r.audit.list(),
 		Roles:   slices.Clone(r.policy.Roles),
+		RunID:   r.resetRunID,
 	}, nil
 }
 

@@ -214,6 +214,7 @@ func (r *run) resolvedInput(a *approval, reason string) ApprovalResolvedInput {
 		Tool:       a.call.Name,
 		Outcome:    a.state.outcome(),
 		Reason:     reason,
+		RunID:      r.resetRunID,
 	}
 	if a.state == stateApproved || a.state == stateRejected {
 		d.DecidedBy = a.decision.ApproverClientID

@@ -346,4 +346,7 @@ type ApprovalsView struct {
 	// Roles is the role hierarchy of the run's policy snapshot, lowest first,
 	// so the bridge can check a role without reading any file.
 	Roles []string `json:"roles"`
+	// RunID (added) is ResetRunID of the run: the RunID of the requests
+	// it publishes.
+	RunID string `json:"runId,omitempty"`
 }

@@ -434,7 +434,7 @@ func (r *run) noticeIgnored(ctx workflow.Context, d Decision, a *approval, why s
 			ToolCallID: a.call.CallID, WorkflowID: r.workflowID, Tool: a.call.Name,
 			Approver: truncate(d.ApproverClientID, MaxClientIDLen), Role: truncate(d.ApproverRole, maxAuditFieldLen),
 			Decision: truncate(d.Decision, 40), AblyMessageID: truncate(d.AblyMessageID, MaxMessageIDLen),
-			Reason: truncate(why, maxAuditFieldLen),
+			Reason: truncate(why, maxAuditFieldLen), RunID: r.resetRunID,
 		}}
 		summary := fmt.Sprintf("approval ignored: %s (%s), %s's decision", a.call.Name, a.call.CallID, truncate(d.ApproverClientID, 80))
 		if err := r.publishBestEffort(ctx, ActivityPublishApprovalIgnored, in, summary).Get(ctx, nil); err != nil {

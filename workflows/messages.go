@@ -75,6 +75,9 @@ type ApprovalRequestData struct {
 	// Supersedes, in a revision after the first, is the Ably message id of
 	// the first approval-request of the call.
 	Supersedes string `json:"supersedes,omitempty"`
+	// RunID (added) is set only by a run made by a Temporal reset of
+	// another; see ResetRunID.
+	RunID string `json:"runId,omitempty"`
 }
 
 // CallRules is the state of a call whose tool policy has rules beyond one
@@ -183,6 +186,9 @@ type ApprovalResolvedData struct {
 	// ApprovedBy (added) lists the approvers of an approved call whose
 	// policy has rules beyond one approver.
 	ApprovedBy []Approver `json:"approvedBy,omitempty"`
+	// RunID (added) is set only by a run made by a Temporal reset of
+	// another; see ResetRunID.
+	RunID string `json:"runId,omitempty"`
 }
 
 // ApprovalIgnoredData is data of an approval-ignored: the decision the
@@ -201,6 +207,9 @@ type ApprovalIgnoredData struct {
 	// AblyMessageID is the id of the approval-response not counted.
 	AblyMessageID string `json:"ablyMessageId"`
 	Reason        string `json:"reason"`
+	// RunID (added) is set only by a run made by a Temporal reset of
+	// another; see ResetRunID.
+	RunID string `json:"runId,omitempty"`
 }
 
 // ApprovalIgnoredInput is the input of ActivityPublishApprovalIgnored,
@@ -249,8 +258,21 @@ const MinMessageIDKeyLen = 16
 // next message id first (Ably would then drop the agent's own message as a
 // duplicate).
 func AgentMessageID(key []byte, workflowID, toolCallID, kind string) string {
+	return agentMessageID(key, workflowID, toolCallID, kind, "")
+}
+
+// agentMessageID is AgentMessageID of a message of run runID: a run made
+// by a reset (ResetRunID) gets ids of its own, so that Ably does not drop
+// its messages as duplicates of the run it reset; "" gives the ids every
+// other run has always had. No part holds a NUL (ValidateWorkflowID,
+// ValidateToolCallID, ValidateRunID; the kinds are the agent's), so the
+// input names its parts one way only.
+func agentMessageID(key []byte, workflowID, toolCallID, kind, runID string) string {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(workflowID + "\x00" + toolCallID + "\x00" + kind))
+	if runID != "" {
+		m.Write([]byte("\x00run\x00" + runID))
+	}
 	return "hitl:" + hex.EncodeToString(m.Sum(nil)[:16])
 }
 
@@ -280,15 +302,15 @@ func (d ApprovalRequestData) Message(idKey []byte) (AgentMessage, error) {
 	kind := msgKindRequest
 	if d.Revision > 0 {
 		kind = fmt.Sprintf("%s-%d", msgKindRequest, d.Revision)
-		d.Supersedes = AgentMessageID(idKey, d.WorkflowID, d.ToolCallID, msgKindRequest)
+		d.Supersedes = agentMessageID(idKey, d.WorkflowID, d.ToolCallID, msgKindRequest, d.RunID)
 	}
-	return agentMessage(idKey, MsgApprovalRequest, kind, d.WorkflowID, d.ToolCallID, d)
+	return agentMessage(idKey, MsgApprovalRequest, kind, d.WorkflowID, d.ToolCallID, d.RunID, d)
 }
 
 // Message is the approval-resolved for d; idKey is the agent's message-id
 // key (see AgentMessageID).
 func (d ApprovalResolvedData) Message(idKey []byte) (AgentMessage, error) {
-	return agentMessage(idKey, MsgApprovalResolved, msgKindResolved, d.WorkflowID, d.ToolCallID, d)
+	return agentMessage(idKey, MsgApprovalResolved, msgKindResolved, d.WorkflowID, d.ToolCallID, d.RunID, d)
 }
 
 // Message is the approval-ignored for d; idKey is the agent's message-id
@@ -296,20 +318,24 @@ func (d ApprovalResolvedData) Message(idKey []byte) (AgentMessage, error) {
 // not counted, so each response gets at most one.
 func (d ApprovalIgnoredData) Message(idKey []byte) (AgentMessage, error) {
 	kind := msgKindIgnored + "\x00" + d.Approver + "\x00" + d.AblyMessageID
-	return agentMessage(idKey, MsgApprovalIgnored, kind, d.WorkflowID, d.ToolCallID, d)
+	return agentMessage(idKey, MsgApprovalIgnored, kind, d.WorkflowID, d.ToolCallID, d.RunID, d)
 }
 
-// agentMessage is the message name of kind about one tool call. Both ids
-// are required: they make the message id and route the approver's answer.
-func agentMessage(idKey []byte, name, kind, workflowID, toolCallID string, data any) (AgentMessage, error) {
+// agentMessage is the message name of kind about one tool call of run
+// runID ("" but in a reset run). Both ids are required: they make the
+// message id and route the approver's answer.
+func agentMessage(idKey []byte, name, kind, workflowID, toolCallID, runID string, data any) (AgentMessage, error) {
 	if workflowID == "" || toolCallID == "" {
 		return AgentMessage{}, fmt.Errorf("%s: workflowId and toolCallId are required", name)
+	}
+	if err := ValidateRunID(runID); err != nil {
+		return AgentMessage{}, fmt.Errorf("%s: %w", name, err)
 	}
 	if len(idKey) < MinMessageIDKeyLen {
 		return AgentMessage{}, fmt.Errorf("%s: the message-id key is shorter than %d bytes", name, MinMessageIDKeyLen)
 	}
 	return AgentMessage{
-		ID:   AgentMessageID(idKey, workflowID, toolCallID, kind),
+		ID:   agentMessageID(idKey, workflowID, toolCallID, kind, runID),
 		Name: name,
 		Headers: map[string]string{
 			HeaderToolCallID: toolCallID,

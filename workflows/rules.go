@@ -92,7 +92,9 @@ func (a *approval) syncPending() {
 // requestData is the approval-request that announces approval a in its
 // current state.
 func (r *run) requestData(a *approval) ApprovalRequestData {
-	return a.pending.Request(r.workflowID, r.in.Requester, r.policy.Roles)
+	d := a.pending.Request(r.workflowID, r.in.Requester, r.policy.Roles)
+	d.RunID = r.resetRunID
+	return d
 }
 
 // awaitRules waits until approval a is decided or expires, escalating it

@@ -66,6 +66,12 @@ type Event struct {
 // It trusts only messages whose clientId is AgentClientID, so a request or
 // resolution published by anyone else is never shown or acted on. It is
 // not safe for concurrent use.
+//
+// A run made by a Temporal reset asks again for calls of the run it reset,
+// with the same ids and its RunID (workflows.ResetRunID): its request
+// shows as new although the call was resolved or pending here
+// (workflows.AskedAgain), and the original run's messages about such a
+// call are passed over (workflows.FromEarlierRun).
 type Pending struct {
 	agent    string
 	now      func() time.Time
@@ -117,10 +123,22 @@ func (p *Pending) Apply(m *ably.Message) Event {
 		return Event{Reason: "bad approval-request: " + err.Error()}
 	}
 	k := r.key()
-	if _, ok := p.resolved[k]; ok {
-		return Event{Reason: "already resolved", Routine: true}
-	}
 	prev, known := p.reqs[k]
+	done, resolved := p.resolved[k]
+	switch {
+	case resolved && !workflows.AskedAgain(done.RunID, r.RunID):
+		return Event{Reason: "already resolved", Routine: true}
+	case known && workflows.FromEarlierRun(prev.RunID, r.RunID):
+		return Event{Reason: "from the run that a reset replaced", Routine: true}
+	case (resolved || known && workflows.AskedAgain(prev.RunID, r.RunID)) && p.expired(r):
+		return Event{Reason: "expired", Routine: true}
+	case resolved || known && workflows.AskedAgain(prev.RunID, r.RunID):
+		// Asked again by a run made by a reset: a new request.
+		p.forget(k)
+		r.FirstDigest = r.ArgumentsDigest
+		p.reqs[k] = r
+		return Event{Kind: EventRequest, Request: r}
+	}
 	switch {
 	case known && (r.Revision == prev.Revision || r.MessageID != "" && r.MessageID == prev.MessageID):
 		// Another text under the same revision is no copy: only the
@@ -159,9 +177,12 @@ func (p *Pending) applyIgnored(m *ably.Message) Event {
 	if d.Approver == "" {
 		return Event{Reason: "bad approval-ignored: no approver"}
 	}
+	if err := workflows.ValidateRunID(d.RunID); err != nil {
+		return Event{Reason: "bad approval-ignored: " + err.Error()}
+	}
 	k := requestKey(d.WorkflowID, d.ToolCallID)
 	r, ok := p.reqs[k]
-	if !ok {
+	if !ok || r.RunID != d.RunID {
 		return Event{Reason: "approval-ignored of a request not pending", Routine: true}
 	}
 	if p.notices[k] == nil {
@@ -185,7 +206,13 @@ func (p *Pending) applyResolved(m *ably.Message) Event {
 	if err := workflows.ValidateToolCallID(d.ToolCallID); err != nil {
 		return Event{Reason: "bad approval-resolved: " + err.Error()}
 	}
+	if err := workflows.ValidateRunID(d.RunID); err != nil {
+		return Event{Reason: "bad approval-resolved: " + err.Error()}
+	}
 	k := requestKey(d.WorkflowID, d.ToolCallID)
+	if r, ok := p.reqs[k]; ok && workflows.FromEarlierRun(r.RunID, d.RunID) {
+		return Event{Reason: "approval-resolved from the run that a reset replaced", Routine: true}
+	}
 	p.remember(k, d)
 	r, was := p.reqs[k]
 	delete(p.reqs, k)
@@ -203,6 +230,17 @@ func (p *Pending) remember(k string, d workflows.ApprovalResolvedData) {
 		p.resolvedOrder = append(p.resolvedOrder, k)
 	}
 	p.resolved[k] = d
+}
+
+// forget drops all the set holds of the call of key k: a run made by a
+// reset asks for it again.
+func (p *Pending) forget(k string) {
+	if _, ok := p.resolved[k]; ok {
+		delete(p.resolved, k)
+		p.resolvedOrder = slices.DeleteFunc(p.resolvedOrder, func(x string) bool { return x == k })
+	}
+	delete(p.reqs, k)
+	delete(p.notices, k)
 }
 
 func (p *Pending) expired(r Request) bool {
@@ -300,6 +338,9 @@ func decodeRequest(m *ably.Message) (Request, error) {
 		return Request{}, err
 	}
 	if err := workflows.ValidateWorkflowID(d.WorkflowID); err != nil {
+		return Request{}, err
+	}
+	if err := workflows.ValidateRunID(d.RunID); err != nil {
 		return Request{}, err
 	}
 	if d.Tool == "" {

@@ -49,6 +49,11 @@ func writeRequest(w io.Writer, r Request, now time.Time) {
 	writeRules(w, r, now)
 	fmt.Fprintf(w, "Tool call ID:  %s\n", termtext.Line(r.ToolCallID))
 	fmt.Fprintf(w, "Workflow ID:   %s\n", termtext.Line(r.WorkflowID))
+	if r.RunID != "" {
+		// workflows.ResetRunID: the call may have been decided in the run
+		// this one replaced.
+		fmt.Fprintf(w, "Asked again:   by run %s, made by a reset of the workflow\n", termtext.Line(r.RunID))
+	}
 	fmt.Fprintf(w, "%s\n", rule)
 }
 

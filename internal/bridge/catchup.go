@@ -22,7 +22,9 @@ const maxCatchUpPerApprover = 2000
 // approval-resolved (cut down to the call they name), the agent's
 // approval-requests of calls not resolved since, and the
 // approval-responses that decode, at most maxPer per approver, except
-// those naming a run and a call resolved since. Everything else (other
+// those naming a run and a call resolved since. (A call that a run made by
+// a reset asks for again is resolved since only by its resolutions that
+// are newer than that request, which are read first.) Everything else (other
 // names, other publishers of the agent's message names, what does not
 // decode) is dropped at once, so a flood of junk of any size holds no
 // memory during a catch-up, and the agent's own traffic costs memory by
@@ -61,7 +63,8 @@ func (f *catchUpFilter) keep(m *ably.Message) bool {
 			return false
 		}
 		f.resolved[requestKey{d.WorkflowID, d.ToolCallID}] = struct{}{}
-		ids, err := json.Marshal(workflows.ApprovalResolvedData{WorkflowID: d.WorkflowID, ToolCallID: d.ToolCallID})
+		// The run stays: requests.apply weighs it (workflows.FromEarlierRun).
+		ids, err := json.Marshal(workflows.ApprovalResolvedData{WorkflowID: d.WorkflowID, ToolCallID: d.ToolCallID, RunID: d.RunID})
 		if err != nil {
 			return true
 		}

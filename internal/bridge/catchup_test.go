@@ -155,3 +155,56 @@ func TestCatchUpFilterDropsWhatIsResolved(t *testing.T) {
 		t.Errorf("the kept resolution = %+v, extras %v (%v); want only the call's ids", d, resolved.Extras, err)
 	}
 }
+
+// TestCatchUpResetRun: a catch-up over a call resolved in the original run
+// and asked again by a run made by a reset keeps what shows it open again,
+// and the resolution it cuts down keeps its run.
+func TestCatchUpResetRun(t *testing.T) {
+	agent := workflows.DefaultAgentClientID
+	now := time.Now()
+	req := func(run string) *ably.Message {
+		m := requestFrom(agent, "call_1", "wf-1", now.Add(time.Hour))
+		if run != "" {
+			m.Data.(map[string]any)["runId"] = run
+		}
+		return m
+	}
+	res := func(run string) *ably.Message {
+		m := resolvedFrom(agent, "call_1", "wf-1")
+		if run != "" {
+			m.Data.(map[string]any)["runId"] = run
+		}
+		return m
+	}
+	for _, tt := range []struct {
+		name     string
+		live     []*ably.Message // seen live before the catch-up
+		history  []*ably.Message // what the catch-up reads, oldest first
+		open     bool
+		resolved bool
+	}{
+		{"asked again by a reset run", nil, []*ably.Message{req(""), res(""), req("run-b")}, true, false},
+		{"asked again, then resolved by the reset run", nil, []*ably.Message{req(""), res(""), req("run-b"), res("run-b")}, false, true},
+		{"the reset run's request seen live, its resolution caught up", []*ably.Message{req(""), res(""), req("run-b")}, []*ably.Message{res("run-b")}, false, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			q := newRequests(agent, 10)
+			for _, m := range tt.live {
+				q.apply(m)
+			}
+			f := newCatchUpFilter(agent, 100)
+			var kept []*ably.Message
+			for i := len(tt.history) - 1; i >= 0; i-- {
+				if f.keep(tt.history[i]) {
+					kept = append(kept, tt.history[i])
+				}
+			}
+			for i := len(kept) - 1; i >= 0; i-- {
+				q.apply(kept[i])
+			}
+			if _, open, resolved := q.lookup("wf-1", "call_1", now); open != tt.open || resolved != tt.resolved {
+				t.Errorf("after the catch-up: open=%v resolved=%v, want open=%v resolved=%v", open, resolved, tt.open, tt.resolved)
+			}
+		})
+	}
+}

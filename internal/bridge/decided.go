@@ -110,10 +110,11 @@ func newDecided(maxCalls, perCall int) *decided {
 }
 
 // decisionKeys returns the keys of response r forwarded to workflow wfID,
-// whose call has arguments of digest current ("" when unknown) at revision
-// revision.
-func decisionKeys(r Response, wfID, current string, revision int) (call, decision decidedKey) {
-	call = hashFields(r.ClientID, wfID, r.ToolCallID)
+// whose current run has runID (workflows.ResetRunID: a run made by a reset
+// asks anew for calls of the run it reset), and whose call has arguments
+// of digest current ("" when unknown) at revision revision.
+func decisionKeys(r Response, wfID, runID, current string, revision int) (call, decision decidedKey) {
+	call = hashFields(r.ClientID, wfID, r.ToolCallID, runID)
 	decision = hashFields(r.Decision, r.ArgumentsDigest, current, strconv.Itoa(revision), r.Arguments)
 	return call, decision
 }

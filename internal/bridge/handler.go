@@ -191,6 +191,7 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 	known, open, resolved := h.requests.lookup(r.WorkflowID, r.ToolCallID, h.now())
 	var wfID, current string // current: the digest of the call's arguments, "" when unknown
 	var revision int         // the call's revision (workflows.CallRules.Revision)
+	var runID string         // the run's workflows.ResetRunID: "" but in a run made by a reset
 	var pending, sufficient bool
 	switch {
 	case resolved:
@@ -200,7 +201,7 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 	case open && len(known.Roles) > 0:
 		// The fast path: the agent's own request says where the call
 		// waits and who may decide it.
-		wfID, pending, current, revision = known.WorkflowID, true, known.Digest, known.Revision
+		wfID, pending, current, revision, runID = known.WorkflowID, true, known.Digest, known.Revision, known.RunID
 		log = log.With("workflowId", wfID)
 		sufficient = h.roleVerdict(log, known.Roles, r.Role, known.RequiredRole)
 	default:
@@ -217,7 +218,7 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 			}
 		}
 		log = log.With("workflowId", wfID)
-		pending, sufficient, current, revision, err = h.checkPending(ctx, log, wfID, r)
+		pending, sufficient, current, revision, runID, err = h.checkPending(ctx, log, wfID, r)
 		if err != nil {
 			if errors.Is(err, ErrTemporary) {
 				log.Warn("approval-response not forwarded yet: cannot tell whether the tool call is pending", "err", err)
@@ -238,13 +239,13 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 		h.count().countDropped(DropReasonDigestMismatch)
 		return nil
 	}
-	lowKey := r.ClientID + "\x00" + wfID + "\x00" + r.ToolCallID
+	lowKey := r.ClientID + "\x00" + wfID + "\x00" + r.ToolCallID + "\x00" + runID
 	if !sufficient && h.sawLowRole(lowKey) {
 		log.Warn("dropping approval-response: this approver's insufficient role is already in the run's audit for this call")
 		h.count().countDropped(DropReasonLowRoleRepeat)
 		return nil
 	}
-	callKey, decisionKey := decisionKeys(r, wfID, current, revision)
+	callKey, decisionKey := decisionKeys(r, wfID, runID, current, revision)
 	if sufficient {
 		switch h.decided().check(callKey, decisionKey, r.Decision, r.PublishedAt, h.now()) {
 		case decisionRepeat:
@@ -359,12 +360,12 @@ func (h *Handler) lookup(ctx context.Context, toolCallID string) (string, error)
 // checkPending queries the workflow's pending approvals and reports
 // whether r's tool call is one of them, whether the approver's role
 // reaches the required one (the workflow checks again and decides), and
-// the digest of the call's arguments ("" in runs that have none) and its
-// revision (CallRules.Revision). A query
+// the digest of the call's arguments ("" in runs that have none), its
+// revision (CallRules.Revision) and the run's RunID (ApprovalsView). A query
 // that could not run for a reason that may pass (no worker, Temporal
 // unavailable) returns an error wrapping ErrTemporary; one that can never
 // succeed (no such workflow, query refused) returns another error.
-func (h *Handler) checkPending(ctx context.Context, log *slog.Logger, wfID string, r Response) (pending, sufficient bool, digest string, revision int, err error) {
+func (h *Handler) checkPending(ctx context.Context, log *slog.Logger, wfID string, r Response) (pending, sufficient bool, digest string, revision int, runID string, err error) {
 	qt := h.QueryTimeout
 	if qt <= 0 {
 		qt = 5 * time.Second
@@ -375,21 +376,21 @@ func (h *Handler) checkPending(ctx context.Context, log *slog.Logger, wfID strin
 	if err != nil {
 		var qf *serviceerror.QueryFailed
 		if permanent(err) || errors.As(err, &qf) {
-			return false, false, "", 0, fmt.Errorf("approvals query: %w", err)
+			return false, false, "", 0, "", fmt.Errorf("approvals query: %w", err)
 		}
-		return false, false, "", 0, fmt.Errorf("%w: approvals query: %w", ErrTemporary, err)
+		return false, false, "", 0, "", fmt.Errorf("%w: approvals query: %w", ErrTemporary, err)
 	}
 	var view workflows.ApprovalsView
 	if err := v.Get(&view); err != nil {
-		return false, false, "", 0, fmt.Errorf("approvals query: bad result: %w", err)
+		return false, false, "", 0, "", fmt.Errorf("approvals query: bad result: %w", err)
 	}
 	for _, p := range view.Pending {
 		if p.ToolCallID != r.ToolCallID {
 			continue
 		}
-		return true, h.roleVerdict(log.With("tool", p.Tool), view.Roles, r.Role, p.RequiredRole), p.ArgumentsDigest, p.Revision, nil
+		return true, h.roleVerdict(log.With("tool", p.Tool), view.Roles, r.Role, p.RequiredRole), p.ArgumentsDigest, p.Revision, view.RunID, nil
 	}
-	return false, false, "", 0, nil
+	return false, false, "", 0, "", nil
 }
 
 // roleVerdict reports, and logs, whether role reaches required in the

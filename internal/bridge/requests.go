@@ -21,15 +21,22 @@ import (
 // more than one run with its tool-call id) takes the slow path
 // (Handler.lookup and Handler.checkPending), so nothing depends on having
 // seen every message. Bounded: the oldest entries go first.
+//
+// A run made by a Temporal reset asks again for calls of the run it reset,
+// with the same ids and its RunID (workflows.ResetRunID): such a request
+// reopens a call held resolved, and replaces one held open, whatever its
+// revision (workflows.AskedAgain); an approval-request or approval-resolved
+// of the original run about a call a reset run asks for is ignored
+// (workflows.FromEarlierRun).
 type requests struct {
 	agentClientID string
 	max           int
 
 	mu       sync.Mutex
 	open     map[requestKey]openRequest
-	resolved map[requestKey]struct{}
-	runs     map[string][]string // tool-call id -> the workflow ids known with it
-	order    []requestKey        // oldest first, for eviction
+	resolved map[requestKey]string // the RunID of the approval-resolved
+	runs     map[string][]string   // tool-call id -> the workflow ids known with it
+	order    []requestKey          // oldest first, for eviction
 }
 
 // requestKey names one tool call of one run.
@@ -42,12 +49,13 @@ type openRequest struct {
 	Roles        []string // the run's role hierarchy, lowest first; empty in older requests
 	Digest       string
 	ExpiresAt    time.Time
-	Revision     int // of the newest approval-request seen for the call
+	Revision     int    // of the newest approval-request seen for the call
+	RunID        string // of that request: "" but in a run made by a reset
 }
 
 func newRequests(agentClientID string, max int) *requests {
 	return &requests{agentClientID: agentClientID, max: max, open: map[requestKey]openRequest{},
-		resolved: map[requestKey]struct{}{}, runs: map[string][]string{}}
+		resolved: map[requestKey]string{}, runs: map[string][]string{}}
 }
 
 // apply records an approval-request or approval-resolved of the agent;
@@ -60,35 +68,44 @@ func (q *requests) apply(m *ably.Message) {
 	case workflows.MsgApprovalRequest:
 		var d workflows.ApprovalRequestData
 		if ablymsg.DecodeData(m.Data, m.Encoding, &d) != nil || workflows.ValidateToolCallID(d.ToolCallID) != nil ||
-			workflows.ValidateWorkflowID(d.WorkflowID) != nil {
+			workflows.ValidateWorkflowID(d.WorkflowID) != nil || workflows.ValidateRunID(d.RunID) != nil {
 			return
 		}
 		k := requestKey{d.WorkflowID, d.ToolCallID}
 		q.mu.Lock()
 		defer q.mu.Unlock()
-		if _, done := q.resolved[k]; done {
-			return
+		if run, done := q.resolved[k]; done {
+			if !workflows.AskedAgain(run, d.RunID) {
+				return
+			}
+			// Asked again by a reset run: k stays in the eviction order.
+			delete(q.resolved, k)
+		} else if prev, ok := q.open[k]; ok && !workflows.AskedAgain(prev.RunID, d.RunID) {
+			if workflows.FromEarlierRun(prev.RunID, d.RunID) || prev.Revision > d.Revision {
+				// A revision of a call (escalation, quorum progress,
+				// edit) replaces an older one of its run only.
+				return
+			}
+		} else {
+			q.remember(k)
 		}
-		if prev, ok := q.open[k]; ok && prev.Revision > d.Revision {
-			// A revision of a call (escalation, quorum progress, edit)
-			// replaces an older one only.
-			return
-		}
-		q.remember(k)
 		q.open[k] = openRequest{WorkflowID: d.WorkflowID, RequiredRole: d.RequiredRole, Roles: d.Roles,
-			Digest: d.ArgumentsDigest, ExpiresAt: d.ExpiresAt, Revision: d.Revision}
+			Digest: d.ArgumentsDigest, ExpiresAt: d.ExpiresAt, Revision: d.Revision, RunID: d.RunID}
 	case workflows.MsgApprovalResolved:
 		var d workflows.ApprovalResolvedData
 		if ablymsg.DecodeData(m.Data, m.Encoding, &d) != nil || workflows.ValidateToolCallID(d.ToolCallID) != nil ||
-			workflows.ValidateWorkflowID(d.WorkflowID) != nil {
+			workflows.ValidateWorkflowID(d.WorkflowID) != nil || workflows.ValidateRunID(d.RunID) != nil {
 			return
 		}
 		k := requestKey{d.WorkflowID, d.ToolCallID}
 		q.mu.Lock()
 		defer q.mu.Unlock()
+		if prev, ok := q.open[k]; ok && workflows.FromEarlierRun(prev.RunID, d.RunID) {
+			return
+		}
 		q.remember(k)
 		delete(q.open, k)
-		q.resolved[k] = struct{}{}
+		q.resolved[k] = d.RunID
 	}
 }
 

@@ -230,3 +230,60 @@ func TestRequestsEvictionKeepsTheRunIndex(t *testing.T) {
 		t.Fatalf("index holds %d tool-call ids, want 2", n)
 	}
 }
+
+// TestRequestsResetRuns: a run made by a Temporal reset asks again for a
+// call of the run it reset (same ids, its runId); the bridge takes its
+// request as open whatever it held, and ignores the original run's word
+// on a call a reset run asks for.
+func TestRequestsResetRuns(t *testing.T) {
+	now := time.Now()
+	agent := workflows.DefaultAgentClientID
+	withRun := func(m *ably.Message, run string, revision int) *ably.Message {
+		d := m.Data.(map[string]any)
+		if run != "" {
+			d["runId"] = run
+		}
+		if revision > 0 {
+			d["revision"] = revision
+		}
+		return m
+	}
+	req := func(run string, revision int) *ably.Message {
+		return withRun(requestFrom(agent, "call_1", "wf-1", now.Add(time.Hour)), run, revision)
+	}
+	res := func(run string) *ably.Message { return withRun(resolvedFrom(agent, "call_1", "wf-1"), run, 0) }
+	tests := []struct {
+		name         string
+		msgs         []*ably.Message
+		open, closed bool
+		run          string // of the open request
+		revision     int
+	}{
+		{"resolved in the original run, asked again by a reset run", []*ably.Message{req("", 0), res(""), req("run-b", 0)}, true, false, "run-b", 0},
+		{"the original run's request again after that", []*ably.Message{req("", 0), res(""), req("run-b", 0), req("", 0)}, true, false, "run-b", 0},
+		{"the original run's resolution does not close the reset run's request", []*ably.Message{req("", 2), req("run-b", 0), res("")}, true, false, "run-b", 0},
+		{"a reset run's request replaces a higher revision of the original run", []*ably.Message{req("", 3), req("run-b", 1)}, true, false, "run-b", 1},
+		{"the reset run's own resolution closes it", []*ably.Message{req("", 0), res(""), req("run-b", 0), res("run-b")}, false, true, "", 0},
+		{"the same reset run asks nothing again once resolved", []*ably.Message{req("run-b", 0), res("run-b"), req("run-b", 0)}, false, true, "", 0},
+		{"a reset of the reset run asks again", []*ably.Message{req("run-b", 0), res("run-b"), req("run-c", 0)}, true, false, "run-c", 0},
+		{"a later reset run's resolution closes the earlier reset run's request", []*ably.Message{req("run-b", 0), res("run-c")}, false, true, "", 0},
+		{"the original run's request after a reset run's resolution", []*ably.Message{req("run-b", 0), res("run-b"), req("", 0)}, false, true, "", 0},
+		{"a malformed runId is not the agent's request", []*ably.Message{req("", 0), res(""), req("run b", 0)}, false, true, "", 0},
+		{"ordinary runs as before: a request after the resolution does not reopen", []*ably.Message{req("", 0), res(""), req("", 0)}, false, true, "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := newRequests(agent, 10)
+			for _, m := range tt.msgs {
+				q.apply(m)
+			}
+			r, open, closed := q.lookup("wf-1", "call_1", now)
+			if open != tt.open || closed != tt.closed || r.RunID != tt.run || r.Revision != tt.revision {
+				t.Errorf("lookup = %+v open=%v resolved=%v, want open=%v resolved=%v run %q revision %d", r, open, closed, tt.open, tt.closed, tt.run, tt.revision)
+			}
+			if n := len(q.order); n != 1 || len(q.runs["call_1"]) != 1 {
+				t.Errorf("eviction order %d entries, runs of call_1 %v: want one each", n, q.runs["call_1"])
+			}
+		})
+	}
+}

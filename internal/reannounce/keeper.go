@@ -55,7 +55,11 @@ type History interface {
 // carries the original's data and a message id of its own
 // (workflows.CopyMessageID): nobody without the key can take that id
 // first, and two workers' copies of one minute are one message. Readers
-// take a copy for the same revision they may have seen.
+// take a copy for the same revision they may have seen. A request or a
+// resolution in view counts only for the run that published it: a pending
+// call of a run made by a reset (workflows.ResetRunID), which the run it
+// reset may have resolved in view, is published again with the reset
+// run's RunID, so that readers show it asked again.
 type Keeper struct {
 	Pending   Pending
 	History   History
@@ -164,7 +168,7 @@ func (k *Keeper) Sweep(ctx context.Context) (SweepResult, error) {
 			// count for no other call of its run.
 			var d workflows.ApprovalResolvedData
 			if ablymsg.DecodeData(m.Data, m.Encoding, &d) == nil {
-				callSeen[callKey(d.WorkflowID, d.ToolCallID)] = true
+				callSeen[callKey(d.WorkflowID, d.ToolCallID, d.RunID)] = true
 			}
 			return true
 		case workflows.MsgApprovalRequest:
@@ -175,7 +179,7 @@ func (k *Keeper) Sweep(ctx context.Context) (SweepResult, error) {
 		if err := ablymsg.DecodeData(m.Data, m.Encoding, &d); err != nil {
 			return true
 		}
-		call := callKey(d.WorkflowID, d.ToolCallID)
+		call := callKey(d.WorkflowID, d.ToolCallID, d.RunID)
 		inView[fmt.Sprintf("%s\x00%d", call, d.Revision)] = true
 		if callSeen[call] {
 			return true
@@ -213,7 +217,7 @@ func (k *Keeper) Sweep(ctx context.Context) (SweepResult, error) {
 			errs = append(errs, fmt.Errorf("run %s: %w", r.WorkflowID, err))
 		}
 		for _, d := range reqs {
-			if inView[fmt.Sprintf("%s\x00%d", callKey(d.WorkflowID, d.ToolCallID), d.Revision)] {
+			if inView[fmt.Sprintf("%s\x00%d", callKey(d.WorkflowID, d.ToolCallID, d.RunID), d.Revision)] {
 				continue
 			}
 			res.OutOfView++
@@ -236,9 +240,11 @@ func (k *Keeper) Sweep(ctx context.Context) (SweepResult, error) {
 	return res, errors.Join(errs...)
 }
 
-// callKey identifies one tool call of one run.
-func callKey(workflowID, toolCallID string) string {
-	return workflowID + "\x00" + toolCallID
+// callKey identifies one tool call of one run, and the run's
+// workflows.ResetRunID: a run made by a reset asks again for calls of the
+// run it reset, whose requests and resolution in view are not its own.
+func callKey(workflowID, toolCallID, runID string) string {
+	return workflowID + "\x00" + toolCallID + "\x00" + runID
 }
 
 // Run sweeps every interval until ctx is done, logging what each sweep

@@ -95,7 +95,9 @@ func (t Temporal) Requests(ctx context.Context, run PendingRun) ([]workflows.App
 	requester := t.requester(qctx, run)
 	out := make([]workflows.ApprovalRequestData, 0, len(view.Pending))
 	for _, p := range view.Pending {
-		out = append(out, p.Request(run.WorkflowID, requester, view.Roles))
+		d := p.Request(run.WorkflowID, requester, view.Roles)
+		d.RunID = view.RunID
+		out = append(out, d)
 	}
 	return out, nil
 }

@@ -38,6 +38,7 @@ func TestContractMirrorsWorkflows(t *testing.T) {
 		"MAX_TOOL_CALL_ID_LEN": fmt.Sprint(workflows.MaxToolCallIDLen),
 		"MAX_WORKFLOW_ID_LEN":  fmt.Sprint(workflows.MaxWorkflowIDLen),
 		"MAX_REASON_LEN":       fmt.Sprint(workflows.MaxReasonLen),
+		"MAX_RUN_ID_LEN":       fmt.Sprint(workflows.MaxRunIDLen),
 	}
 	for name, w := range want {
 		if g, ok := got[name]; !ok {

@@ -25,3 +25,4 @@ export const OUTCOME_CANCELLED = 'cancelled';
 export const MAX_TOOL_CALL_ID_LEN = 64;
 export const MAX_WORKFLOW_ID_LEN = 1000;
 export const MAX_REASON_LEN = 512;
+export const MAX_RUN_ID_LEN = 128;

@@ -39,7 +39,7 @@ function start() {
     now,
     onDecide: async (r, choice) => {
       if (ended) throw new Error('you are signed out: sign in again to decide');
-      if (!pending.get(r.key)) throw new Error('this request is no longer pending');
+      if (pending.get(r.key)?.runId !== r.runId) throw new Error('this request is no longer pending');
       // As the CLI does: a decision is sent now or not at all, never held
       // and sent later, when the approver may have moved on (channel.js
       // turns ably-js's queueing off for a drop during the publish).
@@ -72,6 +72,10 @@ function start() {
     const ev = pending.apply(m);
     switch (ev.kind) {
       case EV_REQUEST:
+        // A new card, even for a call on the page: a reset run's request
+        // is no version of the earlier run's.
+        view.add(ev.request);
+        break;
       case EV_UPDATED:
         view.upsert(ev.request);
         break;

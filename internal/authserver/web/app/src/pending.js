@@ -14,11 +14,21 @@
 // the CLI): a decision on it would name arguments nobody saw. An approval-request for a
 // workflowId and toolCallId already pending replaces the earlier one (an
 // escalation, or a quorum update).
+//
+// A Temporal reset makes a new run of a workflow, which asks again for the
+// tool calls still open at its reset point, with the same ids. Its
+// messages carry runId (workflows.ResetRunID; absent in every other run),
+// so the call is known by run: the request of a reset run other than the
+// one that resolved the call, or that asked it, is a new request; a
+// message of an earlier run about a call a reset run asks is ignored. The
+// Go readers (the bridge, the CLI) apply the same rule (AskedAgain,
+// FromEarlierRun in workflows/reset.go).
 
 import {
   EXTRAS_HEADERS,
   HEADER_TOOL_CALL_ID,
   HEADER_WORKFLOW_ID,
+  MAX_RUN_ID_LEN,
   MAX_TOOL_CALL_ID_LEN,
   MAX_WORKFLOW_ID_LEN,
   MSG_IGNORED,
@@ -41,6 +51,9 @@ export const MAX_RESOLVED = 10000;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 const TOOL_CALL_ID = new RegExp(`^[A-Za-z0-9_.:@-]{1,${MAX_TOOL_CALL_ID_LEN}}$`);
 const UNPRINTABLE = /[\p{C}\p{Zl}\p{Zp}]/u;
+// RUN_ID is what workflows.ValidateRunID accepts, but '': 1 to
+// MaxRunIDLen bytes of printable ASCII, no space.
+const RUN_ID = new RegExp(`^[\\x21-\\x7e]{1,${MAX_RUN_ID_LEN}}$`);
 
 // keyOf identifies a request: its workflow and its tool call.
 export function keyOf(workflowId, toolCallId) {
@@ -92,6 +105,33 @@ function time(v) {
   return Number.isFinite(t) && t > 0 ? t : null;
 }
 
+// runOf reads the run a message comes from: a reset run's id, or '' for
+// a run that is not a reset (no runId; null as Go reads it). Any other
+// runId makes the message bad: nothing could tell its run.
+function runOf(d) {
+  const v = d.runId;
+  if (v === undefined || v === null || v === '') return '';
+  if (typeof v !== 'string' || !RUN_ID.test(v)) throw new Error('bad runId');
+  return v;
+}
+
+// askedAgain reports whether a request of run reqRun asks again for a call
+// held (resolved or pending) by run knownRun: reqRun is a reset run other
+// than knownRun. The original run ('') never is: no run comes before it.
+function askedAgain(knownRun, reqRun) {
+  return reqRun !== '' && reqRun !== knownRun;
+}
+
+// fromEarlierRun reports whether a message of run msgRun, about a call
+// pending by run knownRun, comes from a run before it: the known run is a
+// reset run and the message is of the original run (''), which comes
+// before every reset. Between two reset runs the channel's order is the
+// only order known: a message of another reset run that comes later is
+// the newer run's.
+function fromEarlierRun(knownRun, msgRun) {
+  return knownRun !== '' && msgRun === '';
+}
+
 function str(v, max = 1024) {
   return typeof v === 'string' && v.length <= max ? v : '';
 }
@@ -100,6 +140,7 @@ function str(v, max = 1024) {
 export function decodeRequest(m) {
   const d = dataOf(m);
   const { toolCallId, workflowId } = ids(d, headersOf(m));
+  const runId = runOf(d);
   const tool = str(d.tool, 256);
   if (!tool) throw new Error('no tool name');
   let args = d.arguments;
@@ -116,6 +157,7 @@ export function decodeRequest(m) {
     key: keyOf(workflowId, toolCallId),
     toolCallId,
     workflowId,
+    runId,
     tool,
     arguments: args,
     requiredRole: str(d.requiredRole, 64),
@@ -171,6 +213,7 @@ export function decodeResolved(m) {
     key: keyOf(workflowId, toolCallId),
     toolCallId,
     workflowId,
+    runId: runOf(d),
     tool: str(d.tool, 256),
     outcome: str(d.outcome, 32),
     decidedBy: str(d.decidedBy, 128),
@@ -186,12 +229,14 @@ export function decodeResolved(m) {
 export function decodeIgnored(m) {
   const d = dataOf(m);
   const { toolCallId, workflowId } = ids(d, headersOf(m));
+  const runId = runOf(d);
   const approver = str(d.approver, 128);
   if (!approver) throw new Error('no approver');
   return {
     key: keyOf(workflowId, toolCallId),
     toolCallId,
     workflowId,
+    runId,
     tool: str(d.tool, 256),
     approver,
     decision: str(d.decision, 32),
@@ -227,24 +272,38 @@ export class Pending {
     } catch (err) {
       return { kind: EV_IGNORED, reason: `bad approval-request: ${err.message}` };
     }
-    if (this.resolved.has(r.key)) return { kind: EV_IGNORED, reason: 'already resolved' };
+    const done = this.resolved.get(r.key);
+    if (done && !askedAgain(done.runId, r.runId)) return { kind: EV_IGNORED, reason: 'already resolved' };
     const previous = this.reqs.get(r.key);
-    if (previous && (r.revision === previous.revision || (r.messageId && previous.messageId === r.messageId))) {
-      return { kind: EV_IGNORED, reason: 'duplicate' };
-    }
-    if (previous && r.revision < previous.revision) {
-      return { kind: EV_IGNORED, reason: `revision ${r.revision} is older than the one shown (${previous.revision})` };
+    // Asked again by a reset run: what another run asked or decided is no
+    // version of this request, and revisions count within a run only.
+    const again = done !== undefined || (previous !== undefined && askedAgain(previous.runId, r.runId));
+    if (previous && !again) {
+      const stale = this.staleRevision(previous, r);
+      if (stale) return { kind: EV_IGNORED, reason: stale };
     }
     if (this.expired(r)) {
       if (previous) this.reqs.delete(r.key);
       return { kind: EV_IGNORED, reason: 'expired', previous };
     }
+    if (done) this.resolved.delete(r.key);
     this.reqs.set(r.key, r);
+    if (again) return { kind: EV_REQUEST, request: r };
     return { kind: previous ? EV_UPDATED : EV_REQUEST, request: r, previous };
   }
 
+  // staleRevision says why request r, of the call that previous asks, is
+  // not news ('' when it is): of an earlier run, a copy, or older.
+  staleRevision(previous, r) {
+    if (previous.runId !== r.runId) return 'from an earlier run';
+    if (r.revision === previous.revision || (r.messageId && previous.messageId === r.messageId)) return 'duplicate';
+    if (r.revision < previous.revision) return `revision ${r.revision} is older than the one shown (${previous.revision})`;
+    return '';
+  }
+
   // applyIgnored reports a decision the agent did not count, of a request
-  // still pending (for one resolved since, the resolution says enough).
+  // still pending (for one resolved since, the resolution says enough), by
+  // the run that asks it.
   applyIgnored(m) {
     let n;
     try {
@@ -253,7 +312,7 @@ export class Pending {
       return { kind: EV_IGNORED, reason: `bad approval-ignored: ${err.message}` };
     }
     const request = this.reqs.get(n.key);
-    if (!request) return { kind: EV_IGNORED, reason: 'not pending' };
+    if (!request || request.runId !== n.runId) return { kind: EV_IGNORED, reason: 'not pending' };
     return { kind: EV_NOT_COUNTED, notice: n, request };
   }
 
@@ -265,7 +324,11 @@ export class Pending {
       return { kind: EV_IGNORED, reason: `bad approval-resolved: ${err.message}` };
     }
     const request = this.reqs.get(d.key);
-    if (request === undefined && this.resolved.has(d.key)) return { kind: EV_IGNORED, reason: 'already resolved' };
+    // The run a reset made asks for the call again: the run it reset does
+    // not close it.
+    if (request && fromEarlierRun(request.runId, d.runId)) return { kind: EV_IGNORED, reason: 'from an earlier run' };
+    // A resolution of another run replaces the one remembered.
+    if (request === undefined && this.resolved.get(d.key)?.runId === d.runId) return { kind: EV_IGNORED, reason: 'already resolved' };
     this.resolved.delete(d.key);
     this.resolved.set(d.key, d);
     while (this.resolved.size > MAX_RESOLVED) this.resolved.delete(this.resolved.keys().next().value);

@@ -211,3 +211,129 @@ test('approval-ignored of a pending request, from the agent only', () => {
   assert.equal(ev.notice.reason, notice.reason);
   assert.equal(ev.request.toolCallId, 'call_1');
 });
+
+// Runs of a workflow: '' is the original run (its messages have no runId);
+// RUN_B and RUN_C are runs made by Temporal resets (workflows.ResetRunID).
+const RUN_B = '5d0e2c1a-8f4b-4f7e-9a51-3c2b7d9e0b11';
+const RUN_C = 'a9c4f3e2-1b7d-4c6a-8e05-f2d1b3c4a5e6';
+const ofRun = (run, fields = {}) => (run ? { runId: run, ...fields } : fields);
+const reqOf = (run, fields) => request(ofRun(run, fields));
+const resOf = (run, fields) => resolved(ofRun(run, fields));
+function ignOf(run) {
+  const data = ofRun(run, { toolCallId: 'call_1', workflowId: 'wf-1', tool: 'publish_blog_post', approver: 'pat', decision: 'approved', ablyMessageId: 'resp-1', reason: 'stale' });
+  return { id: `m${++seq}`, name: 'approval-ignored', clientId: AGENT, data };
+}
+
+// After the messages of steps, msg does kind (for the reason given); then
+// the call is pending by run pending (null: not pending) and resolved by
+// run resolvedBy (null: not resolved).
+test('a call asked again by a run made by a reset', async (t) => {
+  const cases = [
+    // approval-request of run X for a call resolved by run Y.
+    { name: 'resolved in the original run, asked by a reset run', steps: [reqOf(''), resOf('')], msg: reqOf(RUN_B), kind: EV_REQUEST, pending: RUN_B, resolvedBy: null },
+    { name: 'resolved, never seen pending, asked by a reset run', steps: [resOf('')], msg: reqOf(RUN_B), kind: EV_REQUEST, pending: RUN_B, resolvedBy: null },
+    { name: 'resolved by a reset run, asked by another reset run', steps: [reqOf(RUN_B), resOf(RUN_B)], msg: reqOf(RUN_C), kind: EV_REQUEST, pending: RUN_C, resolvedBy: null },
+    { name: 'resolved by a reset run, asked by it again', steps: [reqOf(RUN_B), resOf(RUN_B)], msg: reqOf(RUN_B, { revision: 1 }), kind: EV_IGNORED, reason: /^already resolved$/, pending: null, resolvedBy: RUN_B },
+    { name: 'resolved by a reset run, asked by the original run', steps: [reqOf(RUN_B), resOf(RUN_B)], msg: reqOf(''), kind: EV_IGNORED, reason: /^already resolved$/, pending: null, resolvedBy: RUN_B },
+    { name: 'resolved in the original run, asked by it again', steps: [reqOf(''), resOf('')], msg: reqOf(''), kind: EV_IGNORED, reason: /^already resolved$/, pending: null, resolvedBy: '' },
+    // approval-request of run X for a call pending by run Y.
+    { name: 'asked again by a reset run, then the original run asks', steps: [reqOf(''), resOf(''), reqOf(RUN_B)], msg: reqOf(''), kind: EV_IGNORED, reason: /^from an earlier run$/, pending: RUN_B, resolvedBy: null },
+    { name: 'pending in a reset run, a newer revision of the original', steps: [reqOf(RUN_B)], msg: reqOf('', { revision: 3 }), kind: EV_IGNORED, reason: /^from an earlier run$/, pending: RUN_B, resolvedBy: null },
+    { name: 'pending in the original run, asked by a reset run', steps: [reqOf('')], msg: reqOf(RUN_B), kind: EV_REQUEST, pending: RUN_B, resolvedBy: null },
+    { name: 'pending at revision 2 of a reset run, revision 0 of another', steps: [reqOf(RUN_B), reqOf(RUN_B, { revision: 2 })], msg: reqOf(RUN_C), kind: EV_REQUEST, pending: RUN_C, resolvedBy: null },
+    { name: 'pending in a reset run, its next revision', steps: [reqOf(RUN_B)], msg: reqOf(RUN_B, { revision: 1 }), kind: EV_UPDATED, pending: RUN_B, resolvedBy: null },
+    { name: 'pending in a reset run, a copy of its revision', steps: [reqOf(RUN_B, { revision: 1 })], msg: reqOf(RUN_B, { revision: 1 }), kind: EV_IGNORED, reason: /^duplicate$/, pending: RUN_B, resolvedBy: null },
+    { name: 'pending in a reset run, an older revision of it', steps: [reqOf(RUN_B, { revision: 1 })], msg: reqOf(RUN_B), kind: EV_IGNORED, reason: /^revision 0 is older/, pending: RUN_B, resolvedBy: null },
+    // approval-resolved of run X for a call pending by run Y, or not pending.
+    { name: 'pending in a reset run, resolved by the original run', steps: [reqOf(''), resOf(''), reqOf(RUN_B)], msg: resOf(''), kind: EV_IGNORED, reason: /^from an earlier run$/, pending: RUN_B, resolvedBy: null },
+    // Between two reset runs the channel's order tells: the later message is the newer run's.
+    { name: 'pending in a reset run, resolved by another reset run', steps: [reqOf(RUN_B)], msg: resOf(RUN_C), kind: EV_RESOLVED, pending: null, resolvedBy: RUN_C },
+    { name: 'pending in a reset run, resolved by it', steps: [reqOf(''), resOf(''), reqOf(RUN_B)], msg: resOf(RUN_B), kind: EV_RESOLVED, pending: null, resolvedBy: RUN_B },
+    { name: 'pending in the original run, resolved by a reset run', steps: [reqOf('')], msg: resOf(RUN_B), kind: EV_RESOLVED, pending: null, resolvedBy: RUN_B },
+    { name: 'not pending, resolved again by the same reset run', steps: [resOf(RUN_B)], msg: resOf(RUN_B), kind: EV_IGNORED, reason: /^already resolved$/, pending: null, resolvedBy: RUN_B },
+    { name: 'not pending, resolved by another run than before', steps: [resOf('')], msg: resOf(RUN_B), kind: EV_RESOLVED, pending: null, resolvedBy: RUN_B },
+    // approval-ignored of run X for a call pending by run Y.
+    { name: 'pending in a reset run, not counted by the original run', steps: [reqOf(RUN_B)], msg: ignOf(''), kind: EV_IGNORED, reason: /^not pending$/, pending: RUN_B, resolvedBy: null },
+    { name: 'pending in the original run, not counted by a reset run', steps: [reqOf('')], msg: ignOf(RUN_B), kind: EV_IGNORED, reason: /^not pending$/, pending: '', resolvedBy: null },
+    { name: 'pending in a reset run, not counted by it', steps: [reqOf(RUN_B)], msg: ignOf(RUN_B), kind: EV_NOT_COUNTED, pending: RUN_B, resolvedBy: null },
+    // A reset run's request that expired on arrival forgets nothing.
+    { name: 'resolved, asked by a reset run too late', steps: [resOf('')], msg: reqOf(RUN_B, { expiresAt: '2026-11-25T11:59:00Z' }), kind: EV_IGNORED, reason: /^expired$/, pending: null, resolvedBy: '' },
+  ];
+  for (const c of cases) {
+    await t.test(c.name, () => {
+      const p = new Pending(AGENT, () => T0);
+      for (const m of c.steps) assert.notEqual(p.apply(m).kind, EV_IGNORED, `step ${m.name} of run ${JSON.stringify(m.data.runId ?? '')}`);
+      const ev = p.apply(c.msg);
+      assert.equal(ev.kind, c.kind, ev.reason);
+      if (c.reason) assert.match(ev.reason, c.reason);
+      // A request asked again is new: nothing of another run is a version of it.
+      if (ev.kind === EV_REQUEST) assert.equal(ev.previous, undefined);
+      const key = keyOf('wf-1', 'call_1');
+      assert.equal(p.get(key)?.runId ?? null, c.pending, 'pending by run');
+      assert.equal(p.resolved.get(key)?.runId ?? null, c.resolvedBy, 'resolved by run');
+    });
+  }
+});
+
+test('a reset run asks again: the original run cannot take the call back', () => {
+  const p = new Pending(AGENT, () => T0);
+  const key = keyOf('wf-1', 'call_1');
+  assert.equal(p.apply(reqOf('')).kind, EV_REQUEST);
+  assert.equal(p.apply(resOf('')).kind, EV_RESOLVED);
+  const again = p.apply(reqOf(RUN_B, { requiredRole: 'admin' }));
+  assert.equal(again.kind, EV_REQUEST);
+  assert.equal(again.request.runId, RUN_B);
+  assert.equal(p.list().length, 1);
+  // The original run's messages, read again (a second history read).
+  assert.equal(p.apply(reqOf('')).reason, 'from an earlier run');
+  assert.equal(p.apply(resOf('')).reason, 'from an earlier run');
+  assert.equal(p.get(key).requiredRole, 'admin');
+  const done = p.apply(resOf(RUN_B, { outcome: 'rejected' }));
+  assert.equal(done.kind, EV_RESOLVED);
+  assert.equal(done.wasPending, true);
+  assert.equal(done.request.runId, RUN_B);
+  assert.equal(p.list().length, 0);
+});
+
+test('a runId that is not a run id makes the message bad', async (t) => {
+  const cases = [
+    { name: 'a number', runId: 42 },
+    { name: 'true', runId: true },
+    { name: 'an object', runId: { id: RUN_B } },
+    { name: 'too long', runId: 'r'.repeat(129) },
+    { name: 'a newline', runId: `${RUN_B}\n` },
+    { name: 'a control character', runId: `${RUN_B}\u0007` },
+    { name: 'a NUL', runId: `run\u0000b` },
+    { name: 'a space', runId: 'run b' },
+    { name: 'not ASCII', runId: 'rün' },
+  ];
+  for (const c of cases) {
+    await t.test(c.name, () => {
+      const p = new Pending(AGENT, () => T0);
+      const bad = p.apply(request({ runId: c.runId }));
+      assert.equal(bad.kind, EV_IGNORED);
+      assert.equal(bad.reason, 'bad approval-request: bad runId');
+      assert.equal(p.list().length, 0);
+      assert.equal(p.apply(request()).kind, EV_REQUEST);
+      assert.equal(p.apply(ignOf('')).kind, EV_NOT_COUNTED);
+      const ign = ignOf('');
+      ign.data.runId = c.runId;
+      assert.equal(p.apply(ign).reason, 'bad approval-ignored: bad runId');
+      assert.equal(p.apply(resolved({ runId: c.runId })).reason, 'bad approval-resolved: bad runId');
+      assert.equal(p.list().length, 1, 'a bad resolution does not close the request');
+    });
+  }
+});
+
+test('runId: absent, empty or null is the original run; 128 bytes is a run', () => {
+  const p = new Pending(AGENT, () => T0);
+  for (const [i, runId] of [undefined, '', null].entries()) {
+    const ev = p.apply(request({ toolCallId: `call_${i}`, runId }));
+    assert.equal(ev.kind, EV_REQUEST, String(runId));
+    assert.equal(ev.request.runId, '');
+  }
+  const long = '~'.repeat(128);
+  const ev = p.apply(request({ toolCallId: 'call_long', runId: long }));
+  assert.equal(ev.kind, EV_REQUEST);
+  assert.equal(ev.request.runId, long);
+});

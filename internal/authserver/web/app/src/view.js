@@ -198,16 +198,34 @@ export class InboxView {
     this.$('announce').textContent = text;
   }
 
-  // upsert shows a new request or updates the card of an earlier version
-  // of it (escalation, quorum progress, new arguments after an edit).
+  // add shows a new request on a card of its own. The call may have been
+  // on the page already, when a run made by a Temporal reset asks for it
+  // again (pending.js): its card of the earlier run goes, with whatever was
+  // sent or typed on it, which was about the earlier request; its entry in
+  // the resolved list goes too, as the call waits again, and the new card
+  // says how it was resolved before.
+  add(r) {
+    const old = this.cards.get(r.key);
+    const hadFocus = old !== undefined && old.el.contains(this.doc.activeElement);
+    if (old) this.dropCard(old);
+    const earlier = this.resolvedItems.get(r.key);
+    if (earlier) this.dropResolved(r.key);
+    const card = this.buildCard(r, earlier ? earlier.entry : null);
+    this.cards.set(r.key, card);
+    this.placeCard(card);
+    this.updateCounts();
+    const what = r.runId ? 'Asked again after a reset of the run' : 'New request';
+    this.announce(`${what}: ${plain(r.tool)}, needs ${plain(r.requiredRole)}.`);
+    if (hadFocus) card.parts.title.focus();
+  }
+
+  // upsert updates the card of an earlier version of a request
+  // (escalation, quorum progress, new arguments after an edit), or shows
+  // it (add) when it has none.
   upsert(r) {
     const c = this.cards.get(r.key);
     if (!c) {
-      const card = this.buildCard(r);
-      this.cards.set(r.key, card);
-      this.placeCard(card);
-      this.updateCounts();
-      this.announce(`New request: ${plain(r.tool)}, needs ${plain(r.requiredRole)}.`);
+      this.add(r);
       return;
     }
     const argsChanged = c.request.arguments !== r.arguments || c.request.argumentsDigest !== r.argumentsDigest;
@@ -235,11 +253,29 @@ export class InboxView {
     if (!c) return;
     const hadFocus = c.el.contains(this.doc.activeElement);
     const next = c.el.nextElementSibling || c.el.previousElementSibling;
-    c.el.remove();
-    clearTimeout(c.noAnswer);
-    this.cards.delete(key);
+    this.dropCard(c);
     this.updateCounts();
     if (hadFocus) (next ? next.querySelector('h3') : this.$('pending-title')).focus();
+  }
+
+  dropCard(c) {
+    c.el.remove();
+    clearTimeout(c.noAnswer);
+    this.cards.delete(c.request.key);
+  }
+
+  // isShown reports whether card c is still the one of its call on the
+  // page: a decision sent from a card that has gone since says nothing
+  // about the card that replaced it (add).
+  isShown(c) {
+    return this.cards.get(c.request.key) === c;
+  }
+
+  dropResolved(key) {
+    const item = this.resolvedItems.get(key);
+    item.el.remove();
+    this.resolvedItems.delete(key);
+    this.updateCounts();
   }
 
   // resolved adds or updates an entry of the recently resolved list.
@@ -299,17 +335,16 @@ export class InboxView {
     item.el.querySelector('.summary').textContent = `${e.outcome || 'resolved'}${by}${ago}${role}`;
   }
 
-  // sent records that this page sent a decision for a request.
-  sent(key, choice) {
-    const c = this.cards.get(key);
-    if (!c) return;
+  // sent records that this page sent a decision from card c.
+  sent(c, choice) {
+    if (!this.isShown(c)) return;
     c.sent = choice;
     const what = choice.decision === DECISION_APPROVED ? (choice.arguments !== undefined ? 'Approval with edits' : 'Approval') : 'Rejection';
     this.setStatus(c, `${what} sent as ${plain(this.opts.user)}. Waiting for the agent…`, 'ok');
     this.renderActions(c);
     clearTimeout(c.noAnswer);
     c.noAnswer = setTimeout(() => {
-      if (!this.cards.has(key) || c.sent !== choice) return;
+      if (!this.isShown(c) || c.sent !== choice) return;
       c.sent = null;
       this.setStatus(c, 'The agent has not confirmed your decision yet. It may still be counting it, or it ignored it (the audit in Temporal says why). You can decide again.', 'warn');
       this.renderActions(c);
@@ -330,9 +365,8 @@ export class InboxView {
     this.announce(`Your decision on ${plain(c.request.tool)} was not counted.`);
   }
 
-  failed(key, err) {
-    const c = this.cards.get(key);
-    if (!c) return;
+  failed(c, err) {
+    if (!this.isShown(c)) return;
     this.setStatus(c, `Could not send your decision: ${plain(err && err.message ? err.message : String(err))}`, 'error');
     c.busy = false;
     this.renderActions(c);
@@ -345,7 +379,9 @@ export class InboxView {
 
   // --- cards -----------------------------------------------------------
 
-  buildCard(r) {
+  // buildCard makes the card of request r; earlier is the entry of the
+  // resolved list of its call, when a reset run asks for it again.
+  buildCard(r, earlier = null) {
     const id = `req-${this.nextId++}`;
     const parts = {
       title: h('h3', { id: `${id}-title`, tabindex: '-1', class: 'tool' }),
@@ -372,7 +408,7 @@ export class InboxView {
       parts.forms,
       parts.status,
     );
-    const c = { id, el, request: r, parts, sent: null, busy: false, form: null };
+    const c = { id, el, request: r, parts, sent: null, busy: false, form: null, earlier };
     this.fillCard(c);
     this.renderActions(c);
     this.tickCard(c, this.opts.now());
@@ -440,6 +476,8 @@ export class InboxView {
     if (r.argumentsDigest) fact('Arguments digest', 'digest', h('code', { title: plain(r.argumentsDigest) }, shortDigest(r.argumentsDigest)));
     fact('Tool call', 'tool-call-id', h('code', {}, shown(r.toolCallId)));
     fact('Run', 'workflow-id', h('code', {}, shown(r.workflowId)));
+    if (r.runId) fact('Asked again', 'reset-run', ['by run ', h('code', {}, shown(r.runId)), ', made by a reset of this workflow']);
+    if (c.earlier) fact('Earlier', 'earlier', `${plain(c.earlier.outcome) || 'resolved'}${decidedBy(c.earlier)}`);
     p.facts.replaceChildren(...facts);
 
     const pretty = prettyArguments(r.arguments);
@@ -542,10 +580,10 @@ export class InboxView {
         this.renderActions(c);
         return;
       }
-      this.sent(seen.key, choice);
+      this.sent(c, choice);
     } catch (err) {
       clearTimeout(slow);
-      this.failed(seen.key, err);
+      this.failed(c, err);
     }
   }
 

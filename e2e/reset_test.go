@@ -1,0 +1,118 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+// resetRun resets run wfID (its current run) to the workflow task that
+// published the approval-request its first decision answered: the last
+// WorkflowTaskCompleted before the first WorkflowExecutionSignaled. With
+// dropSignals the decision is not carried over (signals are excluded from
+// re-application), so the reset run waits for the call again. It returns
+// the reset run's id.
+func (s *stack) resetRun(wfID string, dropSignals bool) string {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	desc, err := s.tc.DescribeWorkflowExecution(ctx, wfID, "")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	runID := desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+	var point int64
+	it := s.tc.GetWorkflowHistory(ctx, wfID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		if e.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED {
+			break
+		}
+		if e.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED {
+			point = e.GetEventId()
+		}
+	}
+	if point == 0 {
+		s.t.Fatalf("run %s/%s: no workflow task completed before a signal", wfID, runID)
+	}
+	req := &workflowservice.ResetWorkflowExecutionRequest{
+		Namespace:                 "default",
+		WorkflowExecution:         &commonpb.WorkflowExecution{WorkflowId: wfID, RunId: runID},
+		Reason:                    "e2e: reset to before the decision",
+		WorkflowTaskFinishEventId: point,
+		RequestId:                 fmt.Sprintf("e2e-reset-%s-%d", runID, point),
+	}
+	if dropSignals {
+		req.ResetReapplyExcludeTypes = []enumspb.ResetReapplyExcludeType{enumspb.RESET_REAPPLY_EXCLUDE_TYPE_SIGNAL}
+	}
+	resp, err := s.tc.ResetWorkflowExecution(ctx, req)
+	if err != nil {
+		s.t.Fatalf("reset %s/%s to event %d: %v", wfID, runID, point, err)
+	}
+	return resp.GetRunId()
+}
+
+// resetSteps: a run reset to before its approval asks again under its new
+// run (runId on its messages, ids of their own), approvers see the call
+// pending again and approve it, and the post is published once; a reset
+// that carries the decision over (Temporal's default) completes by itself.
+func resetSteps(s *stack, step func(string, func(*testing.T))) {
+	step("a run reset to before its approval asks again, and the post is published once", func(t *testing.T) {
+		const title = "Reset after approval"
+		id := s.startRun("Publish the blog post called '" + title + "'")
+		p := s.waitPending(id, 1)[0]
+		if out, err := s.cli("publisher", "approve", p.ToolCallID); err != nil {
+			t.Fatalf("approver approve: %v\n%s", err, out)
+		}
+		assertRanOnce(t, s, s.result(id), p.ToolCallID, title)
+
+		newRun := s.resetRun(id, true)
+		again := s.waitPending(id, 1)[0]
+		if again.ToolCallID != p.ToolCallID {
+			t.Fatalf("the reset run waits for %s, want %s", again.ToolCallID, p.ToolCallID)
+		}
+		if v, err := s.approvals(id); err != nil || v.RunID != newRun {
+			t.Fatalf("approvals of the reset run: runId %q (%v), want %s", v.RunID, err, newRun)
+		}
+		// The CLI reads the channel: the call resolved in the first run is
+		// pending again, asked by the reset run.
+		out, err := s.cli("publisher", "list")
+		if err != nil || !strings.Contains(out, p.ToolCallID) {
+			t.Fatalf("approver list after the reset: %v, want %s listed\n%s", err, p.ToolCallID, out)
+		}
+		if out, err := s.cli("publisher", "approve", p.ToolCallID, "--reason", "again after the reset"); err != nil {
+			t.Fatalf("approver approve after the reset: %v\n%s", err, out)
+		}
+		res := s.result(id)
+		if got := count(res.Audit, workflows.AuditApproved, p.ToolCallID); got != 1 {
+			t.Fatalf("approved entries in the reset run = %d, want 1\n%s", got, dump(res.Audit))
+		}
+		// The tool ran again for the reset run and found its first post
+		// (the same call, the same arguments): still one post.
+		assertRanOnce(t, s, res, p.ToolCallID, title)
+	})
+
+	step("a run reset with its decision carried over completes by itself, the post published once", func(t *testing.T) {
+		const title = "Reset with the decision"
+		id := s.startRun("Publish the blog post called '" + title + "'")
+		p := s.waitPending(id, 1)[0]
+		if out, err := s.cli("publisher", "approve", p.ToolCallID); err != nil {
+			t.Fatalf("approver approve: %v\n%s", err, out)
+		}
+		assertRanOnce(t, s, s.result(id), p.ToolCallID, title)
+		s.resetRun(id, false)
+		res := s.result(id)
+		assertRanOnce(t, s, res, p.ToolCallID, title)
+	})
+}
