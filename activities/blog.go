@@ -319,7 +319,7 @@ func (b *Blog) postOwner(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return fm["workflow_id"] + ":" + fm["tool_call_id"], nil
+	return IdempotencyKey(fm["workflow_id"], fm["tool_call_id"]), nil
 }
 
 // webhookPayload is the JSON body POSTed to the CMS webhook.
@@ -332,8 +332,8 @@ type webhookPayload struct {
 	ApprovedBy string `json:"approvedBy,omitempty"`
 }
 
-// HeaderIdempotencyKey carries workflowID:callID on webhook requests, so the
-// CMS publishes a retried request once.
+// HeaderIdempotencyKey carries the call's IdempotencyKey on webhook
+// requests, so the CMS publishes a retried request once.
 const HeaderIdempotencyKey = "Idempotency-Key"
 
 func (b *Blog) publishWebhook(ctx context.Context, call ToolCall, args publishArgs) (string, error) {

@@ -21,9 +21,10 @@ type RunKnown func(ctx context.Context, workflowID string) (bool, error)
 // calls written before before whose runs Temporal no longer knows: no
 // attempt of those calls can come again, so nothing needs their results.
 // It goes on from the cursor after and examines at most max old entries
-// (ledger.Prune says how). An entry's key is the call's IdempotencyKey,
-// "<workflow id>:<call id>"; both may hold ':', so every split is asked
-// and the entry stays while any of them is known. A tombstone goes before
+// (ledger.Prune says how). An entry's key is the call's IdempotencyKey;
+// every workflow id it may be the key of is asked (keyWorkflowIDs: keys
+// written before the "v2:" form joined ids that may hold ':'), and the
+// entry stays while any of them is known. A tombstone goes before
 // its entry, so that a crash between the two leaves the entry, which the
 // next pass removes.
 func (b *Blog) Prune(ctx context.Context, before time.Time, after string, max int, known RunKnown) (ledger.PruneResult, error) {
@@ -42,16 +43,11 @@ func (b *Blog) Prune(ctx context.Context, before time.Time, after string, max in
 
 // keyGone reports whether no run a ledger key may belong to is known.
 func keyGone(ctx context.Context, key string, known RunKnown) (bool, error) {
-	asked := false
-	// A ':' with a workflow id before it and a call id after it.
-	for i := 1; i < len(key)-1; i++ {
-		if key[i] != ':' {
-			continue
-		}
-		asked = true
-		if k, err := known(ctx, key[:i]); err != nil || k {
+	ids := keyWorkflowIDs(key)
+	for _, id := range ids {
+		if k, err := known(ctx, id); err != nil || k {
 			return false, err
 		}
 	}
-	return asked, nil
+	return len(ids) > 0, nil
 }

@@ -34,6 +34,12 @@ func TestBlogPrune(t *testing.T) {
 		}
 		first[c.CallID] = out
 	}
+	// An entry written before the "v2:" form, of run "wf" or run
+	// "wf:legacy".
+	legacy := "wf:legacy:call_4"
+	if _, err := b.ledger.Once(ctx, ToolPublishBlogPost, legacy, "{}", func() (string, error) { return "{}", nil }); err != nil {
+		t.Fatal(err)
+	}
 	// Make every entry a month old.
 	old := time.Now().Add(-40 * 24 * time.Hour)
 	ledgerDir := filepath.Join(dir, ledgerDirName)
@@ -49,7 +55,7 @@ func TestBlogPrune(t *testing.T) {
 	var asked []string
 	known := func(_ context.Context, id string) (bool, error) {
 		asked = append(asked, id)
-		return id == "wf:open", nil
+		return id == "wf:open" || id == "wf", nil
 	}
 	// The entries' own time is now: with a cutoff of a month ago nothing
 	// is old enough.
@@ -60,8 +66,8 @@ func TestBlogPrune(t *testing.T) {
 	if err != nil || len(res.Removed) != 2 || res.Next != "" {
 		t.Fatalf("Prune = %+v, %v; want 2 removed", res, err)
 	}
-	if left, _ := os.ReadDir(ledgerDir); len(left) != 1 {
-		t.Errorf("%d ledger entries left, want the known run's only", len(left))
+	if left, _ := os.ReadDir(ledgerDir); len(left) != 2 {
+		t.Errorf("%d ledger entries left, want the known runs' two", len(left))
 	}
 	if tombstone(t, dir, openDelete) == "" {
 		t.Error("the known run's tombstone was removed")
@@ -69,8 +75,9 @@ func TestBlogPrune(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, deletedDirName, keyHash(goneDelete.IdempotencyKey())+".md")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the gone run's tombstone is still there: %v", err)
 	}
-	// "wf:open:call_3" may be run "wf" or run "wf:open": kept because one
-	// of them is known; "wf:gone:call_1" was kept by neither.
+	// The "v2:" keys of the calls are asked about their runs "wf:gone" and
+	// "wf:open"; the legacy key, of run "wf" or "wf:legacy", is kept
+	// because "wf" is known.
 	for _, id := range []string{"wf", "wf:gone", "wf:open"} {
 		found := false
 		for _, a := range asked {
@@ -85,8 +92,8 @@ func TestBlogPrune(t *testing.T) {
 		t.Errorf("the known run's delete again = %q, %v; want its first result", out, err)
 	}
 	failing := func(context.Context, string) (bool, error) { return false, errors.New("temporal down") }
-	if res, err := b.Prune(ctx, time.Now().Add(time.Minute), "", 100, failing); err != nil || res.Skipped != 1 || len(res.Removed) != 0 {
-		t.Errorf("a failing RunKnown = %+v, %v; want the one entry left skipped", res, err)
+	if res, err := b.Prune(ctx, time.Now().Add(time.Minute), "", 100, failing); err != nil || res.Skipped != 2 || len(res.Removed) != 0 {
+		t.Errorf("a failing RunKnown = %+v, %v; want the two entries left skipped", res, err)
 	}
 }
 
@@ -104,6 +111,11 @@ func TestKeyGone(t *testing.T) {
 		{"nocolon", nil, false},
 		{":call", nil, false},
 		{"wf:", nil, false},
+		// The "v2:" form of ("a:b", "c"): also asks "a:b" itself.
+		{"v2:3:a:b:c", nil, true},
+		{"v2:3:a:b:c", []string{"a:b"}, false},
+		{"v2:3:a:b:c", []string{"v2:3:a"}, false}, // an old-form key's reading
+		{"v2:9:a:b:c", []string{"a:b"}, true},
 	} {
 		got, err := keyGone(t.Context(), tt.key, func(_ context.Context, id string) (bool, error) {
 			for _, k := range tt.known {

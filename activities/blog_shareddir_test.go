@@ -87,7 +87,7 @@ func TestPublishTwoWorkersSameSlug(t *testing.T) {
 			if err != nil {
 				t.Fatalf("round %d, call %d: %v", i, j, err)
 			}
-			if got, want := fm["workflow_id"]+":"+fm["tool_call_id"], calls[j].IdempotencyKey(); got != want {
+			if got, want := IdempotencyKey(fm["workflow_id"], fm["tool_call_id"]), calls[j].IdempotencyKey(); got != want {
 				t.Errorf("round %d: %s belongs to %s, want %s", i, r.Location, got, want)
 			}
 			if got, want := body, fmt.Sprintf("from run %d\n", j); got != want {
@@ -130,7 +130,7 @@ func TestPublishSameCallTwoWorkers(t *testing.T) {
 func TestPublishBothNamesTaken(t *testing.T) {
 	a, dir := newBlogActivities(t, BlogConfig{})
 	call := workflows.ToolRequest{WorkflowID: "wf-3", CallID: "call_1", Name: ToolPublishBlogPost, Arguments: `{"title":"Hello","body":"three"}`}
-	alt := "Hello " + keyHash(call.WorkflowID + ":" + call.CallID)[:8]
+	alt := "Hello " + keyHash(IdempotencyKey(call.WorkflowID, call.CallID))[:8]
 	for _, other := range []workflows.ToolRequest{
 		{WorkflowID: "wf-1", CallID: "call_1", Name: ToolPublishBlogPost, Arguments: `{"title":"Hello","body":"one"}`},
 		{WorkflowID: "wf-2", CallID: "call_1", Name: ToolPublishBlogPost, Arguments: fmt.Sprintf(`{"title":%q,"body":"two"}`, alt)},

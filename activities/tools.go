@@ -30,10 +30,6 @@ type ToolCall struct {
 	ApprovedBy string
 }
 
-// IdempotencyKey returns "workflowID:callID", the key of the call's side
-// effect.
-func (c ToolCall) IdempotencyKey() string { return c.WorkflowID + ":" + c.CallID }
-
 // Tool is one function the model may call. Parameters is the JSON schema of
 // the arguments object, sent to the model as is and the contract the
 // workflow canonicalises arguments against. Run must be idempotent for a

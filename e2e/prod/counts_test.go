@@ -65,7 +65,7 @@ func (w *webhook) URL() string { return w.srv.URL + "/posts" }
 func (w *webhook) postsOf(wfID, toolCallID string) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.posts[wfID+":"+toolCallID]
+	return w.posts[activities.IdempotencyKey(wfID, toolCallID)]
 }
 
 // approvals queries a run's pending approvals and audit trail.
@@ -164,7 +164,7 @@ func (h *harness) checkOnce(c call) {
 	if n := h.webhook.postsOf(c.wfID, c.toolCallID); n != 1 {
 		h.t.Errorf("%s: the CMS received %d posts, want 1", c.title, n)
 	}
-	if n := h.ledgerEntries(c.wfID + ":" + c.toolCallID); n != 1 {
+	if n := h.ledgerEntries(activities.IdempotencyKey(c.wfID, c.toolCallID)); n != 1 {
 		h.t.Errorf("%s: %d idempotency-ledger entries, want 1", c.title, n)
 	}
 	scheduled := h.scheduledActivities(c.wfID, c.toolCallID)
