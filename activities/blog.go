@@ -730,10 +730,10 @@ func marshalResult(v any) (string, error) {
 	return string(b), nil
 }
 
+// firstLine is the first line of a reply, for an error message: at most
+// 200 bytes, cut between characters, U+FFFD for bytes that are not UTF-8
+// (a reply in Latin-1).
 func firstLine(s string) string {
-	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
-	if len(s) > 200 {
-		s = s[:200]
-	}
-	return s
+	s, _, _ = strings.Cut(strings.TrimSpace(validText(s)), "\n")
+	return truncateUTF8(s, 200)
 }

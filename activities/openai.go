@@ -237,9 +237,9 @@ func classifyOpenAIError(err error) error {
 	}
 	code := apiErr.StatusCode
 	status := fmt.Sprintf("%d %s", code, http.StatusText(code))
-	detail := apiErr.Message
+	detail := validText(apiErr.Message)
 	if len(detail) > 300 {
-		detail = detail[:300] + "…"
+		detail = truncateUTF8(detail, 300) + "…"
 	}
 	var msg string
 	switch {

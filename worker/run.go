@@ -133,7 +133,10 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if cfg.MemoryLimit > 0 {
 		debug.SetMemoryLimit(cfg.MemoryLimit)
 	}
-	w := worker.New(c, workflows.TaskQueue, worker.Options{Interceptors: tracing.WorkerInterceptors(), WorkerStopTimeout: stopTimeout})
+	// Every activity's failure reaches Temporal as valid UTF-8, whatever a
+	// CMS or a model server answered (activities.ValidUTF8Failures).
+	workerInterceptors := append(tracing.WorkerInterceptors(), &activities.ValidUTF8Failures{})
+	w := worker.New(c, workflows.TaskQueue, worker.Options{Interceptors: workerInterceptors, WorkerStopTimeout: stopTimeout})
 	for _, name := range workflows.RegisteredNames() {
 		w.RegisterWorkflowWithOptions(workflows.AgentWorkflow, workflow.RegisterOptions{Name: name})
 	}
