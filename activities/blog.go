@@ -18,10 +18,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/hitl/durable-approvals/internal/atomicfile"
@@ -351,6 +353,9 @@ func (b *Blog) publishWebhook(ctx context.Context, call ToolCall, args publishAr
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(HeaderIdempotencyKey, call.IdempotencyKey())
+	// Temporal gives the workflow the last attempt's failure only: a
+	// retried call says that an earlier attempt may have published.
+	earlier := earlierAttempts(ctx)
 	resp, err := b.client.Do(req)
 	if err != nil {
 		// The error names the URL, which may carry the webhook's credential:
@@ -359,12 +364,13 @@ func (b *Blog) publishWebhook(ctx context.Context, call ToolCall, args publishAr
 		if ue := (*url.Error)(nil); errors.As(err, &ue) {
 			ue.URL = shownURL(ue.URL)
 		}
-		// Network errors are retryable. After a timeout the CMS may still
+		// Network errors are retryable. After a timeout, or a connection
+		// lost once the request may have gone out, the CMS may still
 		// publish: the model hears so if this was the last attempt.
-		if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
-			return "", fmt.Errorf("webhook: %w (the CMS may still publish the post: every attempt sends the same %s)", err, HeaderIdempotencyKey)
+		if mayHaveGoneOut(err) {
+			return "", fmt.Errorf("webhook: %w (the CMS may still publish the post: every attempt sends the same %s)%s", err, HeaderIdempotencyKey, earlier)
 		}
-		return "", fmt.Errorf("webhook: %w", err)
+		return "", fmt.Errorf("webhook: %w%s", err, earlier)
 	}
 	defer resp.Body.Close()
 	reply, _ := io.ReadAll(io.LimitReader(resp.Body, maxWebhookReply))
@@ -376,14 +382,18 @@ func (b *Blog) publishWebhook(ctx context.Context, call ToolCall, args publishAr
 		// on another worker. Retryable; if it was the last attempt, the
 		// model hears that the post may still appear.
 		return "", fmt.Errorf("webhook: %s: the CMS is still processing a request with this call's %s, so the post may still be published", resp.Status, HeaderIdempotencyKey)
-	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode >= 500:
-		return "", fmt.Errorf("webhook: %s (retryable)", resp.Status)
+	case resp.StatusCode >= 500:
+		// A gateway's 502 or 504 may come after the CMS behind it took
+		// the post.
+		return "", fmt.Errorf("webhook: %s (retryable; the CMS may have published the post all the same: every attempt sends the same %s)%s", resp.Status, HeaderIdempotencyKey, earlier)
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout:
+		return "", fmt.Errorf("webhook: %s (retryable)%s", resp.Status, earlier)
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
 		return "", temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("webhook: %s: the webhook redirects (to %s) instead of publishing; set BLOG_WEBHOOK_URL to the address that answers the POST", resp.Status, shownURL(resp.Header.Get("Location"))), workflows.ErrTypeWebhook, nil)
+			fmt.Sprintf("webhook: %s: the webhook redirects (to %s) instead of publishing; set BLOG_WEBHOOK_URL to the address that answers the POST%s", resp.Status, shownURL(resp.Header.Get("Location")), earlier), workflows.ErrTypeWebhook, nil)
 	default:
 		return "", temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("webhook: %s: %s", resp.Status, firstLine(string(reply))), workflows.ErrTypeWebhook, nil)
+			fmt.Sprintf("webhook: %s: %s%s", resp.Status, firstLine(string(reply)), earlier), workflows.ErrTypeWebhook, nil)
 	}
 	res := PublishResult{Published: true, Title: args.Title, Slug: slug, Location: shownURL(b.webhook)}
 	var ack struct {
@@ -728,6 +738,29 @@ func marshalResult(v any) (string, error) {
 		return "", fmt.Errorf("encode result: %w", err)
 	}
 	return string(b), nil
+}
+
+// mayHaveGoneOut reports whether a request that failed with err may have
+// reached the server: it timed out, or the connection broke (EOF, reset)
+// once it was open. A refused connection, a name that does not resolve or
+// a certificate refused sent nothing.
+func mayHaveGoneOut(err error) bool {
+	if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// earlierAttempts is what a failed publish adds when it is not the call's
+// first attempt: a post that an earlier attempt sent may be published
+// although this attempt failed (a timeout, a 5xx, a 409 before it; or
+// this attempt's 4xx, such as "title taken", refusing the repeat of a post
+// the CMS took). "" on a first attempt, and outside an activity.
+func earlierAttempts(ctx context.Context) string {
+	if !activity.IsActivity(ctx) || activity.GetInfo(ctx).Attempt <= 1 {
+		return ""
+	}
+	return fmt.Sprintf("; attempt %d: an earlier attempt may have published the post (every attempt sends the same %s)", activity.GetInfo(ctx).Attempt, HeaderIdempotencyKey)
 }
 
 // firstLine is the first line of a reply, for an error message: at most
