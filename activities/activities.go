@@ -99,6 +99,9 @@ func (a *Activities) CallModel(ctx context.Context, req workflows.ModelRequest) 
 		return workflows.ModelResponse{}, err
 	}
 	res, err := a.model.Respond(ctx, req, tools)
+	if err == nil {
+		err = resultFits(res)
+	}
 	if err != nil {
 		a.logger.WarnContext(ctx, "model call failed", "workflowId", req.WorkflowID, "turn", req.Turn, "error", err)
 		return workflows.ModelResponse{}, err
@@ -106,6 +109,19 @@ func (a *Activities) CallModel(ctx context.Context, req workflows.ModelRequest) 
 	a.logger.InfoContext(ctx, "model responded", "workflowId", req.WorkflowID, "turn", req.Turn,
 		"responseId", res.ResponseID, "toolCalls", len(res.ToolCalls))
 	return res, nil
+}
+
+// resultFits fails, for good, a model response whose JSON is longer than
+// MaxModelResultLen.
+func resultFits(res workflows.ModelResponse) error {
+	b, err := json.Marshal(res)
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError("openai: encode the model's response: "+err.Error(), workflows.ErrTypeModel, nil)
+	}
+	if len(b) > MaxModelResultLen {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("openai: the model's response takes %d bytes as the activity's result, more than %d (check OPENAI_BASE_URL)", len(b), MaxModelResultLen), workflows.ErrTypeModel, nil)
+	}
+	return nil
 }
 
 // ExecuteTool runs one tool call. The tool's side effect is idempotent on

@@ -209,7 +209,16 @@ func fromResponse(r *responses.Response) workflows.ModelResponse {
 // result holds its text twice (the answer and the conversation's items)
 // and must fit Temporal's 2 MiB payload limit; OpenAI's own output limits
 // stay far below it, so a larger body is a model server gone wrong.
+// Escaped as JSON, a body under it can still make a larger result ("<"
+// takes six bytes): CallModel bounds the result itself too
+// (MaxModelResultLen).
 const MaxModelResponseLen = 1 << 20
+
+// MaxModelResultLen bounds CallModel's result as JSON: Temporal's 2 MiB
+// payload limit, less 4 KiB for the payload's own framing. A larger one
+// fails the call for good with a clear ModelError, where the server would
+// fail the run with "Complete result exceeds size limit".
+const MaxModelResultLen = 2<<20 - 4<<10
 
 // capResponseBody makes reading a response body beyond MaxModelResponseLen
 // fail (*http.MaxBytesError).

@@ -348,15 +348,19 @@ func TestCallModelResponseTooLarge(t *testing.T) {
 	const text = `"text": "The post \"Introducing our new API\" is published."`
 	tests := []struct {
 		name    string
-		size    int // of the message text
-		wantErr bool
+		char    string // the message text is made of
+		size    int    // of the message text
+		wantErr string
 	}{
-		{"under the bound", MaxModelResponseLen - 4096, false},
-		{"over the bound", MaxModelResponseLen + 1, true},
+		{"under the bound", "a", MaxModelResponseLen - 4096, ""},
+		{"over the bound", "a", MaxModelResponseLen + 1, "larger than 1048576 bytes"},
+		// "<" takes six bytes as JSON: the body is far under its bound,
+		// the activity's result (the text twice) over Temporal's limit.
+		{"a result over the payload limit", "<", 200 << 10, "bytes as the activity's result, more than"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			body := strings.Replace(messageResponse, text, `"text": "`+strings.Repeat("a", tt.size)+`"`, 1)
+			body := strings.Replace(messageResponse, text, `"text": "`+strings.Repeat(tt.char, tt.size)+`"`, 1)
 			if body == messageResponse {
 				t.Fatal("the response's text was not replaced")
 			}
@@ -364,9 +368,9 @@ func TestCallModelResponseTooLarge(t *testing.T) {
 			a := newTestActivities(t, newTestModel(t, f.baseURL(), "sk-test"), nil)
 			res, err := callModel(t, a, workflows.ModelRequest{WorkflowID: "wf", Input: []workflows.ConversationItem{{Type: "message", Role: "user", Text: "hi"}}})
 			switch {
-			case tt.wantErr && (err == nil || !isNonRetryable(err) || errType(err) != workflows.ErrTypeModel || !strings.Contains(err.Error(), "larger than 1048576 bytes")):
-				t.Fatalf("err = %v, want a non-retryable ModelError saying the response is too large", err)
-			case !tt.wantErr && (err != nil || len(res.Text) != tt.size):
+			case tt.wantErr != "" && (err == nil || !isNonRetryable(err) || errType(err) != workflows.ErrTypeModel || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("err = %v, want a non-retryable ModelError saying %q", err, tt.wantErr)
+			case tt.wantErr == "" && (err != nil || len(res.Text) != tt.size):
 				t.Fatalf("err = %v, text of %d bytes, want %d", err, len(res.Text), tt.size)
 			}
 		})

@@ -112,7 +112,8 @@
 // of history (5 MiB with the default 10 turns, 25 MiB at MaxTurnsLimit);
 // model responses are bounded by the CallModel activity (the OpenAI
 // adapter refuses a response body over 1 MiB, activities.
-// MaxModelResponseLen) and the server's payload limit (2 MiB). Signals are the one input the workflow
+// MaxModelResponseLen, and a result over MaxModelResultLen) and the
+// server's payload limit (2 MiB). Signals are the one input the workflow
 // cannot bound in number: the bridge must only signal verified responses.
 //
 // Cancelling a run cancels its waits and activities; every approval still
