@@ -152,3 +152,33 @@ func TestLoginRefusesPlaintextOffLoopback(t *testing.T) {
 		})
 	}
 }
+
+// TestLoginFollowsNoRedirect: an auth server that redirects (to plain
+// http:// on another port here) never gets the password sent on, with the
+// caller's HTTP client too.
+func TestLoginFollowsNoRedirect(t *testing.T) {
+	got := make(chan string, 1)
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("Authorization")
+	}))
+	t.Cleanup(plain.Close)
+	redirecting := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, plain.URL+"/api/auth/token?user=alice&secret=x", http.StatusFound)
+	}))
+	t.Cleanup(redirecting.Close)
+	// The test server's own client trusts its certificate; it follows
+	// redirects, as Go's clients do by default.
+	l := Login{AuthURL: redirecting.URL, User: "alice", Password: "pw", HTTP: redirecting.Client()}
+	_, err := l.Token(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "redirects (302 Found, to") || strings.Contains(err.Error(), "secret") {
+		t.Errorf("err = %v, want a refusal naming the redirect without its query", err)
+	}
+	select {
+	case auth := <-got:
+		t.Fatalf("the password went to the redirect's target: Authorization %q", auth)
+	default:
+	}
+	if redirecting.Client().CheckRedirect != nil {
+		t.Error("the caller's client was changed")
+	}
+}
