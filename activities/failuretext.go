@@ -40,9 +40,13 @@ func (a *validUTF8Activity) ExecuteActivity(ctx context.Context, in *interceptor
 
 // validUTF8Failure returns err as it is when its text is valid UTF-8, and
 // otherwise the same failure with valid text: an ApplicationError keeps
-// its type and retryability, and each cause is made valid in turn.
+// its type, retryability, next retry delay and category, and each cause is
+// made valid in turn (an error joining several keeps their text, not
+// their chain; ApplicationError details are not kept: no activity here
+// sends any). A cancellation stays as it is: Temporal reports it without
+// its text.
 func validUTF8Failure(err error) error {
-	if err == nil || utf8.ValidString(err.Error()) {
+	if err == nil || utf8.ValidString(err.Error()) || errors.Is(err, context.Canceled) {
 		return err
 	}
 	var cause error
@@ -51,7 +55,7 @@ func validUTF8Failure(err error) error {
 	}
 	if app, ok := err.(*temporal.ApplicationError); ok {
 		return temporal.NewApplicationErrorWithOptions(validText(app.Message()), app.Type(),
-			temporal.ApplicationErrorOptions{NonRetryable: app.NonRetryable(), Cause: cause, NextRetryDelay: app.NextRetryDelay()})
+			temporal.ApplicationErrorOptions{NonRetryable: app.NonRetryable(), Cause: cause, NextRetryDelay: app.NextRetryDelay(), Category: app.Category()})
 	}
 	// Any other error: Temporal would report its text, its causes nested,
 	// as a retryable failure; so is this one.

@@ -49,6 +49,11 @@ func TestValidUTF8Failure(t *testing.T) {
 		{name: "a cause's text",
 			err:      temporal.NewNonRetryableApplicationError("ably refused", "AblyError", errors.New(latin1)),
 			wantType: "AblyError", wantText: "ably refused"},
+		{name: "a cancellation stays one", err: errors.Join(context.Canceled, errors.New(latin1)), wantSame: true},
+		{name: "the category and the next retry delay",
+			err: temporal.NewApplicationErrorWithOptions("webhook: 503 "+latin1, "WebhookError",
+				temporal.ApplicationErrorOptions{Category: temporal.ApplicationErrorCategoryBenign, NextRetryDelay: 3 * time.Second}),
+			wantType: "WebhookError", wantRetryable: true, wantText: "webhook: 503 Titel vergeben: M\uFFFDller"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,6 +73,10 @@ func TestValidUTF8Failure(t *testing.T) {
 			}
 			if app.Type() != tt.wantType || app.NonRetryable() == tt.wantRetryable || app.Message() != tt.wantText {
 				t.Errorf("got type %q retryable %v message %q, want %q %v %q", app.Type(), !app.NonRetryable(), app.Message(), tt.wantType, tt.wantRetryable, tt.wantText)
+			}
+			var orig *temporal.ApplicationError
+			if errors.As(tt.err, &orig) && (app.Category() != orig.Category() || app.NextRetryDelay() != orig.NextRetryDelay()) {
+				t.Errorf("category %v, next retry delay %v; want %v, %v", app.Category(), app.NextRetryDelay(), orig.Category(), orig.NextRetryDelay())
 			}
 			if errors.Unwrap(tt.err) != nil {
 				if c := errors.Unwrap(got); c == nil || !strings.Contains(c.Error(), "M\uFFFDller") {

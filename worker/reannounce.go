@@ -48,7 +48,7 @@ func startKeeper(ctx context.Context, cfg Config, c client.Client, pub *activiti
 		return nil, err
 	}
 	k := &reannounce.Keeper{
-		Pending:       reannounce.Temporal{Client: c, Namespace: cfg.Temporal.Namespace},
+		Pending:       reannounce.NewTemporal(c, cfg.Temporal.Namespace),
 		History:       hist,
 		Publisher:     pub,
 		Channel:       cfg.Channel,

@@ -26,10 +26,10 @@ const MaxRunIDLen = 128
 // readers that the call is asked again (AskedAgain). Runs that are not
 // resets keep the message ids and fields they always had.
 //
-// It changes no command: only the data of the publishes, which replay
-// does not compare. The workflow replayer runs a history under a run id
-// of its own, so a replayed run computes a RunID for the publishes it
-// replays; their recorded inputs stand.
+// It changes no command: only the data of the publishes and the query's
+// answer, which replay does not compare (the replayer runs a history under
+// its original run id, so a replayed run computes "", whatever its
+// recorded inputs say).
 func ResetRunID(info *workflow.Info) string {
 	if info == nil || info.OriginalRunID == "" || info.OriginalRunID == info.WorkflowExecution.RunID {
 		return ""

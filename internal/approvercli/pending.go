@@ -182,7 +182,10 @@ func (p *Pending) applyIgnored(m *ably.Message) Event {
 	}
 	k := requestKey(d.WorkflowID, d.ToolCallID)
 	r, ok := p.reqs[k]
-	if !ok || r.RunID != d.RunID {
+	// A notice of the run that holds the call, or of a reset run that asks
+	// it anew (its request may not have come yet), is about the request
+	// shown.
+	if !ok || r.RunID != d.RunID && !workflows.AskedAgain(r.RunID, d.RunID) {
 		return Event{Reason: "approval-ignored of a request not pending", Routine: true}
 	}
 	if p.notices[k] == nil {

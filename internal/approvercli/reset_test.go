@@ -61,6 +61,7 @@ func TestPendingResetRuns(t *testing.T) {
 		{"an expired re-ask keeps the resolution", []*ably.Message{req("", 0, live), res(""), req("run-b", 0, t0.Add(-time.Second))}, EventIgnored, false, "", 0, true},
 		{"a notice of the original run is not the reset run's", []*ably.Message{req("run-b", 0, live), ignored("")}, EventIgnored, true, "run-b", 0, false},
 		{"a notice of the reset run counts", []*ably.Message{req("run-b", 0, live), ignored("run-b")}, EventNotCounted, true, "run-b", 0, false},
+		{"a notice of a reset run whose request has not come yet counts", []*ably.Message{req("", 0, live), ignored("run-b")}, EventNotCounted, true, "", 0, false},
 		{"a malformed runId is refused", []*ably.Message{req("", 0, live), res(""), req("run b", 0, live)}, EventIgnored, false, "", 0, true},
 		{"ordinary runs as before: a request after the resolution", []*ably.Message{req("", 0, live), res(""), req("", 0, live)}, EventIgnored, false, "", 0, true},
 	}

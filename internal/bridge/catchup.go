@@ -38,12 +38,12 @@ type catchUpFilter struct {
 	maxPer   int
 	per      map[string]int // responses kept, by approver clientId
 	dropped  map[string]bool
-	resolved map[requestKey]struct{} // calls whose approval-resolved was read
+	resolved map[requestKey]string // calls whose approval-resolved was read: the newest one's run
 }
 
 func newCatchUpFilter(agentClientID string, maxPer int) *catchUpFilter {
 	return &catchUpFilter{agent: agentClientID, maxPer: maxPer, per: map[string]int{}, dropped: map[string]bool{},
-		resolved: map[requestKey]struct{}{}}
+		resolved: map[requestKey]string{}}
 }
 
 // keep is the ablymsg.HistoryRange.Keep of a catch-up. It cuts a kept
@@ -55,14 +55,20 @@ func (f *catchUpFilter) keep(m *ably.Message) bool {
 		if m.ClientID != f.agent || ablymsg.DecodeData(m.Data, m.Encoding, &d) != nil {
 			return false
 		}
-		_, done := f.resolved[requestKey{d.WorkflowID, d.ToolCallID}]
-		return !done
+		// An older request of a reset run other than the one whose
+		// resolution was read is kept: requests.apply weighs them
+		// (a resolution of the replaced run, published late, does not
+		// close the call the reset run asks again).
+		run, done := f.resolved[requestKey{d.WorkflowID, d.ToolCallID}]
+		return !done || workflows.AskedAgain(run, d.RunID)
 	case workflows.MsgApprovalResolved:
 		var d workflows.ApprovalResolvedData
 		if m.ClientID != f.agent || ablymsg.DecodeData(m.Data, m.Encoding, &d) != nil {
 			return false
 		}
-		f.resolved[requestKey{d.WorkflowID, d.ToolCallID}] = struct{}{}
+		if k := (requestKey{d.WorkflowID, d.ToolCallID}); !f.hasResolved(k) {
+			f.resolved[k] = d.RunID // read newest first: the newest counts
+		}
 		// The run stays: requests.apply weighs it (workflows.FromEarlierRun).
 		ids, err := json.Marshal(workflows.ApprovalResolvedData{WorkflowID: d.WorkflowID, ToolCallID: d.ToolCallID, RunID: d.RunID})
 		if err != nil {
@@ -86,6 +92,11 @@ func (f *catchUpFilter) keep(m *ably.Message) bool {
 		return true
 	}
 	return false
+}
+
+func (f *catchUpFilter) hasResolved(k requestKey) bool {
+	_, ok := f.resolved[k]
+	return ok
 }
 
 // capped lists, sorted, the approvers whose older responses keep dropped.

@@ -186,6 +186,10 @@ func TestCatchUpResetRun(t *testing.T) {
 		{"asked again by a reset run", nil, []*ably.Message{req(""), res(""), req("run-b")}, true, false},
 		{"asked again, then resolved by the reset run", nil, []*ably.Message{req(""), res(""), req("run-b"), res("run-b")}, false, true},
 		{"the reset run's request seen live, its resolution caught up", []*ably.Message{req(""), res(""), req("run-b")}, []*ably.Message{res("run-b")}, false, true},
+		// The replaced run's resolution, published late (its publish was
+		// in flight at the reset), after the reset run's request: as live.
+		{"a late resolution of the replaced run", nil, []*ably.Message{req(""), req("run-b"), res("")}, true, false},
+		{"a late resolution of the replaced run, then the reset run's", nil, []*ably.Message{req(""), req("run-b"), res(""), res("run-b")}, false, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			q := newRequests(agent, 10)

@@ -198,7 +198,7 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 		log.Warn("dropping approval-response: the agent announced the tool call resolved")
 		h.count().countDropped(DropReasonNotPending)
 		return nil
-	case open && len(known.Roles) > 0:
+	case open && len(known.Roles) > 0 && (r.ArgumentsDigest != "" || !known.Edited):
 		// The fast path: the agent's own request says where the call
 		// waits and who may decide it.
 		wfID, pending, current, revision, runID = known.WorkflowID, true, known.Digest, known.Revision, known.RunID
@@ -234,8 +234,17 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 		h.count().countDropped(DropReasonNotPending)
 		return nil
 	}
-	if r.ArgumentsDigest != "" && current != "" && r.ArgumentsDigest != current {
-		log.Warn("dropping approval-response: the approver saw other arguments", "digest", r.ArgumentsDigest)
+	// A response that names no digest (a guide client) was shown the
+	// request the bridge holds, if it holds one: after an edit, the
+	// workflow may ask for other arguments than those shown (a run reset
+	// to before the edit, whose own request has not come yet), so the
+	// slow path above asked it, and the two must agree.
+	seen := r.ArgumentsDigest
+	if seen == "" && open && known.Edited {
+		seen = known.Digest
+	}
+	if seen != "" && current != "" && seen != current {
+		log.Warn("dropping approval-response: the approver saw other arguments", "digest", seen)
 		h.count().countDropped(DropReasonDigestMismatch)
 		return nil
 	}

@@ -51,6 +51,7 @@ type openRequest struct {
 	ExpiresAt    time.Time
 	Revision     int    // of the newest approval-request seen for the call
 	RunID        string // of that request: "" but in a run made by a reset
+	Edited       bool   // that request shows arguments an approver edited
 }
 
 func newRequests(agentClientID string, max int) *requests {
@@ -90,7 +91,7 @@ func (q *requests) apply(m *ably.Message) {
 			q.remember(k)
 		}
 		q.open[k] = openRequest{WorkflowID: d.WorkflowID, RequiredRole: d.RequiredRole, Roles: d.Roles,
-			Digest: d.ArgumentsDigest, ExpiresAt: d.ExpiresAt, Revision: d.Revision, RunID: d.RunID}
+			Digest: d.ArgumentsDigest, ExpiresAt: d.ExpiresAt, Revision: d.Revision, RunID: d.RunID, Edited: d.EditedBy != nil}
 	case workflows.MsgApprovalResolved:
 		var d workflows.ApprovalResolvedData
 		if ablymsg.DecodeData(m.Data, m.Encoding, &d) != nil || workflows.ValidateToolCallID(d.ToolCallID) != nil ||

@@ -151,8 +151,10 @@ func (k *Keeper) Sweep(ctx context.Context) (SweepResult, error) {
 	// unseen counts, per run, the pending approvals whose request has not
 	// been seen yet in the history read so far.
 	unseen := make(map[string]int, len(runs))
+	runOf := make(map[string]string, len(runs)) // workflow id -> the RunID its requests carry
 	for _, r := range runs {
 		unseen[r.WorkflowID] += r.Pending
+		runOf[r.WorkflowID] = r.ResetRunID
 		res.Pending += r.Pending
 	}
 	inView := map[string]bool{}   // the agent's requests read: workflowId, toolCallId, revision
@@ -185,7 +187,9 @@ func (k *Keeper) Sweep(ctx context.Context) (SweepResult, error) {
 			return true
 		}
 		callSeen[call] = true
-		if n, ok := unseen[d.WorkflowID]; ok {
+		// A request of the run a reset replaced is not the pending run's
+		// (readers would hold the call by the wrong run).
+		if n, ok := unseen[d.WorkflowID]; ok && d.RunID == runOf[d.WorkflowID] {
 			if n <= 1 {
 				delete(unseen, d.WorkflowID)
 			} else {

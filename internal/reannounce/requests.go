@@ -25,18 +25,33 @@ const queryTimeout = 10 * time.Second
 type PendingRun struct {
 	WorkflowID, RunID string
 	Pending           int
+	// ResetRunID is RunID when the run was made by a Temporal reset (its
+	// first run id is another run's), else "": the RunID its requests
+	// carry (workflows.ResetRunID).
+	ResetRunID string
 }
 
-// Temporal reads the pending approvals of a namespace.
+// Temporal reads the pending approvals of a namespace. Resets, when set
+// (NewTemporal), remembers which runs were made by a reset, so each is
+// described once; without it every listed run is described each time.
 type Temporal struct {
 	Client    client.Client
 	Namespace string
+	Resets    *ResetRuns
+}
+
+// NewTemporal is a Temporal for namespace that remembers the reset runs
+// of up to DefaultMaxRuns × 4 runs.
+func NewTemporal(c client.Client, namespace string) Temporal {
+	return Temporal{Client: c, Namespace: namespace, Resets: NewResetRuns(4 * DefaultMaxRuns)}
 }
 
 // PendingRuns lists the running workflows with pending approvals, at most
-// max of them; more is true when there were more.
+// max of them; more is true when there were more. Each run's ResetRunID is
+// set (resetRunID); a run that cannot be described counts as no reset.
 func (t Temporal) PendingRuns(ctx context.Context, max int) (runs []PendingRun, more bool, err error) {
 	var token []byte
+list:
 	for {
 		resp, err := t.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 			Namespace: t.Namespace, Query: workflows.PendingRunsQuery(), PageSize: 100, NextPageToken: token,
@@ -46,7 +61,8 @@ func (t Temporal) PendingRuns(ctx context.Context, max int) (runs []PendingRun, 
 		}
 		for _, e := range resp.GetExecutions() {
 			if len(runs) == max {
-				return runs, true, nil
+				more = true
+				break list
 			}
 			runs = append(runs, PendingRun{
 				WorkflowID: e.GetExecution().GetWorkflowId(),
@@ -56,9 +72,35 @@ func (t Temporal) PendingRuns(ctx context.Context, max int) (runs []PendingRun, 
 		}
 		token = resp.GetNextPageToken()
 		if len(token) == 0 {
-			return runs, false, nil
+			break
 		}
 	}
+	for i := range runs {
+		runs[i].ResetRunID = t.resetRunID(ctx, runs[i])
+	}
+	return runs, more, nil
+}
+
+// resetRunID is workflows.ResetRunID of run: its run id when its first run
+// id is another run's (a reset copies the first run's; the agent's runs
+// neither continue as new nor retry), else "". Visibility's listing leaves
+// the first run id out, so the run is described, once per run with
+// Resets. A run that cannot be described (it ended since, Temporal out of
+// reach) counts as no reset, and is asked again next time.
+func (t Temporal) resetRunID(ctx context.Context, run PendingRun) string {
+	if id, ok := t.Resets.get(run.RunID); ok {
+		return id
+	}
+	d, err := t.Client.DescribeWorkflowExecution(ctx, run.WorkflowID, run.RunID)
+	if err != nil {
+		return ""
+	}
+	id := ""
+	if first := d.GetWorkflowExecutionInfo().GetFirstRunId(); first != "" && first != run.RunID {
+		id = run.RunID
+	}
+	t.Resets.put(run.RunID, id)
+	return id
 }
 
 // pendingCount reads PendingApprovals from a run's search attributes; 1

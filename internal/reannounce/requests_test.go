@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ably/ably-go/ably"
+	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
@@ -73,7 +74,7 @@ func TestTemporalAgainstDevServer(t *testing.T) {
 	})
 
 	idKey := []byte("0123456789abcdef-message-id-key")
-	tp := Temporal{Client: c, Namespace: "default"}
+	tp := NewTemporal(c, "default")
 	runs, more, err := tp.PendingRuns(ctx, 10)
 	if err != nil || more || len(runs) != 1 || runs[0].WorkflowID != "wf-waits" || runs[0].Pending != 2 {
 		t.Fatalf("PendingRuns = %+v, %v, %v; want wf-waits with 2 pending", runs, more, err)
@@ -107,4 +108,20 @@ func TestTemporalAgainstDevServer(t *testing.T) {
 	if _, more, _ := tp.PendingRuns(ctx, 0); !more {
 		t.Error("PendingRuns(0) did not say there were more")
 	}
+	if runs[0].ResetRunID != "" {
+		t.Errorf("an ordinary run has ResetRunID %q", runs[0].ResetRunID)
+	}
+
+	// A run made by a reset of wf-waits is known as one.
+	reset, err := c.ResetWorkflowExecution(ctx, &workflowservice.ResetWorkflowExecutionRequest{
+		Namespace: "default", WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: "wf-waits", RunId: runs[0].RunID},
+		Reason: "test", WorkflowTaskFinishEventId: 4, RequestId: "reset-wf-waits",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 15*time.Second, "the reset run listed as one", func() bool {
+		runs, _, err = tp.PendingRuns(ctx, 10)
+		return err == nil && len(runs) == 1 && runs[0].RunID == reset.GetRunId() && runs[0].ResetRunID == reset.GetRunId()
+	})
 }

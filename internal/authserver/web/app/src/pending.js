@@ -312,7 +312,9 @@ export class Pending {
       return { kind: EV_IGNORED, reason: `bad approval-ignored: ${err.message}` };
     }
     const request = this.reqs.get(n.key);
-    if (!request || request.runId !== n.runId) return { kind: EV_IGNORED, reason: 'not pending' };
+    // A notice of the run that holds the call, or of a reset run that asks
+    // it anew (its request may not have come yet), is about the request shown.
+    if (!request || (request.runId !== n.runId && !askedAgain(request.runId, n.runId))) return { kind: EV_IGNORED, reason: 'not pending' };
     return { kind: EV_NOT_COUNTED, notice: n, request };
   }
 

@@ -254,7 +254,8 @@ test('a call asked again by a run made by a reset', async (t) => {
     { name: 'not pending, resolved by another run than before', steps: [resOf('')], msg: resOf(RUN_B), kind: EV_RESOLVED, pending: null, resolvedBy: RUN_B },
     // approval-ignored of run X for a call pending by run Y.
     { name: 'pending in a reset run, not counted by the original run', steps: [reqOf(RUN_B)], msg: ignOf(''), kind: EV_IGNORED, reason: /^not pending$/, pending: RUN_B, resolvedBy: null },
-    { name: 'pending in the original run, not counted by a reset run', steps: [reqOf('')], msg: ignOf(RUN_B), kind: EV_IGNORED, reason: /^not pending$/, pending: '', resolvedBy: null },
+    // The reset run's own request may not have come yet (the worker's keeper publishes it within minutes).
+    { name: 'pending in the original run, not counted by a reset run', steps: [reqOf('')], msg: ignOf(RUN_B), kind: EV_NOT_COUNTED, pending: '', resolvedBy: null },
     { name: 'pending in a reset run, not counted by it', steps: [reqOf(RUN_B)], msg: ignOf(RUN_B), kind: EV_NOT_COUNTED, pending: RUN_B, resolvedBy: null },
     // A reset run's request that expired on arrival forgets nothing.
     { name: 'resolved, asked by a reset run too late', steps: [resOf('')], msg: reqOf(RUN_B, { expiresAt: '2026-11-25T11:59:00Z' }), kind: EV_IGNORED, reason: /^expired$/, pending: null, resolvedBy: '' },
