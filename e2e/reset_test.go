@@ -68,15 +68,20 @@ func (s *stack) resetRun(wfID string, dropSignals bool) string {
 // pending again and approve it, and the post is published once; a reset
 // that carries the decision over (Temporal's default) completes by itself.
 func resetSteps(s *stack, step func(string, func(*testing.T))) {
-	step("a run reset to before its approval asks again, and the post is published once", func(t *testing.T) {
-		const title = "Reset after approval"
+	// approvedRun runs the publishing of title to its end, approved.
+	approvedRun := func(t *testing.T, title string) (string, workflows.PendingApproval) {
+		t.Helper()
 		id := s.startRun("Publish the blog post called '" + title + "'")
 		p := s.waitPending(id, 1)[0]
 		if out, err := s.cli("publisher", "approve", p.ToolCallID); err != nil {
 			t.Fatalf("approver approve: %v\n%s", err, out)
 		}
 		assertRanOnce(t, s, s.result(id), p.ToolCallID, title)
-
+		return id, p
+	}
+	step("a run reset to before its approval asks again, and the post is published once", func(t *testing.T) {
+		const title = "Reset after approval"
+		id, p := approvedRun(t, title)
 		newRun := s.resetRun(id, true)
 		again := s.waitPending(id, 1)[0]
 		if again.ToolCallID != p.ToolCallID {
@@ -105,12 +110,7 @@ func resetSteps(s *stack, step func(string, func(*testing.T))) {
 
 	step("a run reset with its decision carried over completes by itself, the post published once", func(t *testing.T) {
 		const title = "Reset with the decision"
-		id := s.startRun("Publish the blog post called '" + title + "'")
-		p := s.waitPending(id, 1)[0]
-		if out, err := s.cli("publisher", "approve", p.ToolCallID); err != nil {
-			t.Fatalf("approver approve: %v\n%s", err, out)
-		}
-		assertRanOnce(t, s, s.result(id), p.ToolCallID, title)
+		id, p := approvedRun(t, title)
 		s.resetRun(id, false)
 		res := s.result(id)
 		assertRanOnce(t, s, res, p.ToolCallID, title)
