@@ -23,6 +23,6 @@ func (st *Stack) reannounce(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	tp := reannounce.NewTemporal(st.Temporal, st.cfg.Namespace)
+	tp := reannounce.Temporal{Client: st.Temporal, Namespace: st.cfg.Namespace}
 	return reannounce.All(ctx, tp, conn.MessageIDKey(), st.cfg.Channel, pub, maxReannounceRuns)
 }

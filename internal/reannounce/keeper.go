@@ -38,6 +38,9 @@ const (
 type Pending interface {
 	PendingRuns(ctx context.Context, max int) (runs []PendingRun, more bool, err error)
 	Requests(ctx context.Context, run PendingRun) ([]workflows.ApprovalRequestData, error)
+	// ResetRunID is workflows.ResetRunID of run: the RunID its requests
+	// carry.
+	ResetRunID(ctx context.Context, run PendingRun) string
 }
 
 // History reads a channel's newest messages (AblyHistory).
@@ -154,7 +157,7 @@ func (k *Keeper) Sweep(ctx context.Context) (SweepResult, error) {
 	runOf := make(map[string]string, len(runs)) // workflow id -> the RunID its requests carry
 	for _, r := range runs {
 		unseen[r.WorkflowID] += r.Pending
-		runOf[r.WorkflowID] = r.ResetRunID
+		runOf[r.WorkflowID] = c.Pending.ResetRunID(ctx, r)
 		res.Pending += r.Pending
 	}
 	inView := map[string]bool{}   // the agent's requests read: workflowId, toolCallId, revision

@@ -35,6 +35,11 @@ type fakePending struct {
 	blocked  chan struct{}
 	release  <-chan struct{}
 	queried  []string
+	resets   map[string]string // run id -> its ResetRunID, for runs made by a reset
+}
+
+func (f *fakePending) ResetRunID(_ context.Context, run PendingRun) string {
+	return f.resets[run.RunID]
 }
 
 func (f *fakePending) PendingRuns(_ context.Context, max int) ([]PendingRun, bool, error) {

@@ -25,10 +25,6 @@ const queryTimeout = 10 * time.Second
 type PendingRun struct {
 	WorkflowID, RunID string
 	Pending           int
-	// ResetRunID is RunID when the run was made by a Temporal reset (its
-	// first run id is another run's), else "": the RunID its requests
-	// carry (workflows.ResetRunID).
-	ResetRunID string
 }
 
 // Temporal reads the pending approvals of a namespace. Resets, when set
@@ -47,11 +43,9 @@ func NewTemporal(c client.Client, namespace string) Temporal {
 }
 
 // PendingRuns lists the running workflows with pending approvals, at most
-// max of them; more is true when there were more. Each run's ResetRunID is
-// set (resetRunID); a run that cannot be described counts as no reset.
+// max of them; more is true when there were more.
 func (t Temporal) PendingRuns(ctx context.Context, max int) (runs []PendingRun, more bool, err error) {
 	var token []byte
-list:
 	for {
 		resp, err := t.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 			Namespace: t.Namespace, Query: workflows.PendingRunsQuery(), PageSize: 100, NextPageToken: token,
@@ -61,8 +55,7 @@ list:
 		}
 		for _, e := range resp.GetExecutions() {
 			if len(runs) == max {
-				more = true
-				break list
+				return runs, true, nil
 			}
 			runs = append(runs, PendingRun{
 				WorkflowID: e.GetExecution().GetWorkflowId(),
@@ -72,22 +65,18 @@ list:
 		}
 		token = resp.GetNextPageToken()
 		if len(token) == 0 {
-			break
+			return runs, false, nil
 		}
 	}
-	for i := range runs {
-		runs[i].ResetRunID = t.resetRunID(ctx, runs[i])
-	}
-	return runs, more, nil
 }
 
-// resetRunID is workflows.ResetRunID of run: its run id when its first run
+// ResetRunID is workflows.ResetRunID of run: its run id when its first run
 // id is another run's (a reset copies the first run's; the agent's runs
 // neither continue as new nor retry), else "". Visibility's listing leaves
 // the first run id out, so the run is described, once per run with
 // Resets. A run that cannot be described (it ended since, Temporal out of
 // reach) counts as no reset, and is asked again next time.
-func (t Temporal) resetRunID(ctx context.Context, run PendingRun) string {
+func (t Temporal) ResetRunID(ctx context.Context, run PendingRun) string {
 	if id, ok := t.Resets.get(run.RunID); ok {
 		return id
 	}

@@ -108,8 +108,8 @@ func TestTemporalAgainstDevServer(t *testing.T) {
 	if _, more, _ := tp.PendingRuns(ctx, 0); !more {
 		t.Error("PendingRuns(0) did not say there were more")
 	}
-	if runs[0].ResetRunID != "" {
-		t.Errorf("an ordinary run has ResetRunID %q", runs[0].ResetRunID)
+	if id := tp.ResetRunID(ctx, runs[0]); id != "" {
+		t.Errorf("an ordinary run has ResetRunID %q", id)
 	}
 
 	// A run made by a reset of wf-waits is known as one.
@@ -122,6 +122,6 @@ func TestTemporalAgainstDevServer(t *testing.T) {
 	}
 	testutil.Eventually(t, 15*time.Second, "the reset run listed as one", func() bool {
 		runs, _, err = tp.PendingRuns(ctx, 10)
-		return err == nil && len(runs) == 1 && runs[0].RunID == reset.GetRunId() && runs[0].ResetRunID == reset.GetRunId()
+		return err == nil && len(runs) == 1 && runs[0].RunID == reset.GetRunId() && tp.ResetRunID(ctx, runs[0]) == reset.GetRunId()
 	})
 }

@@ -41,7 +41,7 @@ func TestKeeperResetRun(t *testing.T) {
 				r.announce(t, reset)
 			}
 			r.pending.pend("wf-1", "call_1")
-			r.pending.runs[0].RunID, r.pending.runs[0].ResetRunID = "run-b", "run-b"
+			r.pending.runs[0].RunID, r.pending.resets = "run-b", map[string]string{"run-b": "run-b"}
 			r.pending.reqs["wf-1"][0] = reset
 			k := r.keeper(nil)
 			res, err := k.Sweep(t.Context())

@@ -3,7 +3,7 @@ package reannounce
 import "sync"
 
 // ResetRuns remembers, for the most recent runs it was told about, whether
-// each was made by a Temporal reset (Temporal.resetRunID): a run id never
+// each was made by a Temporal reset (Temporal.ResetRunID): a run id never
 // changes its answer. Bounded: the oldest entries go first. A nil
 // *ResetRuns remembers nothing. Safe for concurrent use.
 type ResetRuns struct {
