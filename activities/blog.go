@@ -757,10 +757,14 @@ func mayHaveGoneOut(err error) bool {
 // this attempt's 4xx, such as "title taken", refusing the repeat of a post
 // the CMS took). "" on a first attempt, and outside an activity.
 func earlierAttempts(ctx context.Context) string {
-	if !activity.IsActivity(ctx) || activity.GetInfo(ctx).Attempt <= 1 {
+	if !activity.IsActivity(ctx) {
 		return ""
 	}
-	return fmt.Sprintf("; attempt %d: an earlier attempt may have published the post (every attempt sends the same %s)", activity.GetInfo(ctx).Attempt, HeaderIdempotencyKey)
+	attempt := activity.GetInfo(ctx).Attempt
+	if attempt <= 1 {
+		return ""
+	}
+	return fmt.Sprintf("; attempt %d: an earlier attempt may have published the post (every attempt sends the same %s)", attempt, HeaderIdempotencyKey)
 }
 
 // firstLine is the first line of a reply, for an error message: at most

@@ -68,17 +68,6 @@ func parseAuthURL(raw string, allowPlaintext bool) (*url.URL, error) {
 	return u, nil
 }
 
-// redactedLocation is a redirect's target as an error may show it: its
-// scheme, host and path, without user information or query.
-func redactedLocation(loc string) string {
-	u, err := url.Parse(loc)
-	if err != nil {
-		return "an address that does not parse"
-	}
-	u.User, u.RawQuery, u.Fragment = nil, "", ""
-	return strconv.Quote(u.String())
-}
-
 // Token fetches a fresh JWT. The JWT is not verified here (Ably verifies
 // it); its exp and x-ably-clientId claims are read so ably-go knows when to
 // renew it and who it is.
@@ -121,7 +110,7 @@ func (l *Login) Token(ctx context.Context) (*ably.TokenDetails, error) {
 		}
 		return nil, fmt.Errorf("login: the auth server takes no more attempts for now, after failed logins or while busy (%s); try again %s", resp.Status, wait)
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
-		return nil, fmt.Errorf("login: the auth server redirects (%s, to %s) instead of answering; set AUTH_URL to the address that answers, the password is not sent on", resp.Status, redactedLocation(resp.Header.Get("Location")))
+		return nil, fmt.Errorf("login: the auth server redirects (%s, to %s) instead of answering; set AUTH_URL to the address that answers, the password is not sent on", resp.Status, strconv.Quote(config.RedactURL(resp.Header.Get("Location"))))
 	case resp.StatusCode != http.StatusOK:
 		return nil, fmt.Errorf("login: auth server answered %s", resp.Status)
 	case len(body) > maxTokenBytes:

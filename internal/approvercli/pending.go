@@ -125,14 +125,16 @@ func (p *Pending) Apply(m *ably.Message) Event {
 	k := r.key()
 	prev, known := p.reqs[k]
 	done, resolved := p.resolved[k]
+	// again: asked again by a run made by a reset.
+	again := resolved || known && workflows.AskedAgain(prev.RunID, r.RunID)
 	switch {
 	case resolved && !workflows.AskedAgain(done.RunID, r.RunID):
 		return Event{Reason: "already resolved", Routine: true}
 	case known && workflows.FromEarlierRun(prev.RunID, r.RunID):
 		return Event{Reason: "from the run that a reset replaced", Routine: true}
-	case (resolved || known && workflows.AskedAgain(prev.RunID, r.RunID)) && p.expired(r):
+	case again && p.expired(r):
 		return Event{Reason: "expired", Routine: true}
-	case resolved || known && workflows.AskedAgain(prev.RunID, r.RunID):
+	case again:
 		// Asked again by a run made by a reset: a new request.
 		p.forget(k)
 		r.FirstDigest = r.ArgumentsDigest

@@ -66,7 +66,8 @@ func (f *catchUpFilter) keep(m *ably.Message) bool {
 		if m.ClientID != f.agent || ablymsg.DecodeData(m.Data, m.Encoding, &d) != nil {
 			return false
 		}
-		if k := (requestKey{d.WorkflowID, d.ToolCallID}); !f.hasResolved(k) {
+		k := requestKey{d.WorkflowID, d.ToolCallID}
+		if _, seen := f.resolved[k]; !seen {
 			f.resolved[k] = d.RunID // read newest first: the newest counts
 		}
 		// The run stays: requests.apply weighs it (workflows.FromEarlierRun).
@@ -92,11 +93,6 @@ func (f *catchUpFilter) keep(m *ably.Message) bool {
 		return true
 	}
 	return false
-}
-
-func (f *catchUpFilter) hasResolved(k requestKey) bool {
-	_, ok := f.resolved[k]
-	return ok
 }
 
 // capped lists, sorted, the approvers whose older responses keep dropped.
