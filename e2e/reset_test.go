@@ -11,16 +11,17 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 
+	"github.com/hitl/durable-approvals/internal/testutil"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
 // resetRun resets run wfID (its current run) to the workflow task that
 // published the approval-request its first decision answered: the last
-// WorkflowTaskCompleted before the first WorkflowExecutionSignaled. With
-// dropSignals the decision is not carried over (signals are excluded from
-// re-application), so the reset run waits for the call again. It returns
-// the reset run's id.
-func (s *stack) resetRun(wfID string, dropSignals bool) string {
+// WorkflowTaskCompleted before the first WorkflowExecutionSignaled; with
+// last, to its last WorkflowTaskCompleted. With dropSignals the decision
+// is not carried over (signals are excluded from re-application), so the
+// reset run waits for the call again. It returns the reset run's id.
+func (s *stack) resetRun(wfID string, dropSignals, last bool) string {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -36,7 +37,7 @@ func (s *stack) resetRun(wfID string, dropSignals bool) string {
 		if err != nil {
 			s.t.Fatal(err)
 		}
-		if e.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED {
+		if e.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED && !last {
 			break
 		}
 		if e.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED {
@@ -82,7 +83,7 @@ func resetSteps(s *stack, step func(string, func(*testing.T))) {
 	step("a run reset to before its approval asks again, and the post is published once", func(t *testing.T) {
 		const title = "Reset after approval"
 		id, p := approvedRun(t, title)
-		newRun := s.resetRun(id, true)
+		newRun := s.resetRun(id, true, false)
 		again := s.waitPending(id, 1)[0]
 		if again.ToolCallID != p.ToolCallID {
 			t.Fatalf("the reset run waits for %s, want %s", again.ToolCallID, p.ToolCallID)
@@ -111,8 +112,35 @@ func resetSteps(s *stack, step func(string, func(*testing.T))) {
 	step("a run reset with its decision carried over completes by itself, the post published once", func(t *testing.T) {
 		const title = "Reset with the decision"
 		id, p := approvedRun(t, title)
-		s.resetRun(id, false)
+		s.resetRun(id, false, false)
 		res := s.result(id)
 		assertRanOnce(t, s, res, p.ToolCallID, title)
+	})
+
+	// A reset to after the request went out publishes no request: the
+	// worker's keeper publishes the call again for the reset run as soon
+	// as the worker first runs it (reannounce.ResetWatch), not at its next
+	// sweep (10 minutes here).
+	step("a run reset while it waits, after its request went out, is shown asked again at once", func(t *testing.T) {
+		const title = "Reset while waiting"
+		id := s.startRun("Publish the blog post called '" + title + "'")
+		p := s.waitPending(id, 1)[0]
+		// A decision the run does not count gives it a workflow task after
+		// the request's, to reset to.
+		if out, err := s.cli("editor", "approve", "--force", p.ToolCallID); err == nil {
+			t.Fatalf("an editor's approval counted:\n%s", out)
+		}
+		s.waitAudit(id, "the editor's ignored decision", func(e workflows.AuditEntry) bool {
+			return e.Kind == workflows.AuditIgnored && e.ToolCallID == p.ToolCallID
+		})
+		newRun := s.resetRun(id, false, true)
+		testutil.WaitFor(t, 30*time.Second, "the call listed as asked again by the reset run", func() (bool, error) {
+			out, err := s.cli("publisher", "list")
+			return err == nil && strings.Contains(out, p.ToolCallID) && strings.Contains(out, "Asked again:   by run "+newRun), nil
+		})
+		if out, err := s.cli("publisher", "approve", p.ToolCallID); err != nil {
+			t.Fatalf("approver approve after the reset: %v\n%s", err, out)
+		}
+		assertRanOnce(t, s, s.result(id), p.ToolCallID, title)
 	})
 }

@@ -29,13 +29,18 @@ const DefaultReannounceEvery = 10 * time.Minute
 // minReannounceEvery bounds HITL_REANNOUNCE_EVERY from below.
 const minReannounceEvery = time.Minute
 
+// resetWatchCapacity bounds the reset runs waiting for the keeper
+// (reannounce.ResetWatch); more wait for its next sweep.
+const resetWatchCapacity = 256
+
 // startKeeper starts, when cfg asks for it, the keeper of pending requests
-// in view, and returns the function that stops it and waits for it. It
+// in view, and returns the function that stops it and waits for it;
+// resets, when not nil, brings it the runs made by a reset. It
 // needs the history capability on the channel besides publish; the keeper
 // asks Ably first, in its own goroutine (the worker does not wait for it):
 // a key without it gets a warning and no keeper (the requests are still
 // published once, and again at each revision, as before).
-func startKeeper(ctx context.Context, cfg Config, c client.Client, pub *activities.AblyPublisher, meter metric.Meter, logger *slog.Logger) (stop func(), err error) {
+func startKeeper(ctx context.Context, cfg Config, c client.Client, pub *activities.AblyPublisher, resets *reannounce.ResetWatch, meter metric.Meter, logger *slog.Logger) (stop func(), err error) {
 	if cfg.ReannounceEvery <= 0 {
 		return func() {}, nil
 	}
@@ -56,6 +61,9 @@ func startKeeper(ctx context.Context, cfg Config, c client.Client, pub *activiti
 		IDKey:         cfg.Ably.MessageIDKey(),
 		Log:           logger,
 		Meter:         meter,
+	}
+	if resets != nil {
+		k.Resets = resets.Runs()
 	}
 	kctx, stopKeeper := context.WithCancel(ctx)
 	done := make(chan struct{})

@@ -36,7 +36,7 @@ func TestStartKeeper(t *testing.T) {
 				t.Fatal(err)
 			}
 			logs := &testutil.SyncBuffer{}
-			stop, err := startKeeper(t.Context(), cfg, nil, pub, nil, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+			stop, err := startKeeper(t.Context(), cfg, nil, pub, nil, nil, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 			if err != nil {
 				t.Fatal(err)
 			}

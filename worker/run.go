@@ -16,6 +16,7 @@ import (
 	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/healthz"
+	"github.com/hitl/durable-approvals/internal/reannounce"
 	"github.com/hitl/durable-approvals/internal/signing"
 	"github.com/hitl/durable-approvals/internal/telemetry"
 	"github.com/hitl/durable-approvals/internal/temporalconn"
@@ -136,6 +137,13 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	// Every activity's failure reaches Temporal as valid UTF-8, whatever a
 	// CMS or a model server answered (activities.ValidUTF8Failures).
 	workerInterceptors := append(tracing.WorkerInterceptors(), &activities.ValidUTF8Failures{})
+	// The keeper hears of a run made by a reset as soon as this worker
+	// first runs it (reannounce.ResetWatch).
+	var resets *reannounce.ResetWatch
+	if cfg.ReannounceEvery > 0 {
+		resets = reannounce.NewResetWatch(resetWatchCapacity)
+		workerInterceptors = append(workerInterceptors, resets)
+	}
 	w := worker.New(c, workflows.TaskQueue, worker.Options{Interceptors: workerInterceptors, WorkerStopTimeout: stopTimeout})
 	for _, name := range workflows.RegisteredNames() {
 		w.RegisterWorkflowWithOptions(workflows.AgentWorkflow, workflow.RegisterOptions{Name: name})
@@ -153,7 +161,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		defer stopPruner()
 	}
 	// It stops before the client closes, as the pruner does.
-	stopKeeper, err := startKeeper(ctx, cfg, c, publisher, metrics.Meter("hitl-keeper"), logger)
+	stopKeeper, err := startKeeper(ctx, cfg, c, publisher, resets, metrics.Meter("hitl-keeper"), logger)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,8 @@
 // only the requests that are no longer among the newest messages approvers
 // read, as copies: the same data under an id of their own
 // (workflows.CopyMessageID), which readers take for the revision they may
-// have shown. It is trusted code: it holds the agent's Ably key and a
+// have shown; a run made by a Temporal reset, which asks again for calls
+// of the run it replaced, is swept as soon as the worker first runs it
+// (ResetWatch). It is trusted code: it holds the agent's Ably key and a
 // Temporal client.
 package reannounce

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/ably/ably-go/ably"
@@ -88,7 +89,22 @@ type Keeper struct {
 	// Meter, when set, counts the sweeps and the requests published again
 	// (MetricSweeps, MetricReannounced).
 	Meter metric.Meter
+
+	// Resets, when set, brings the runs made by a Temporal reset as this
+	// worker first runs them (ResetWatch.Runs). Run sweeps them Settle
+	// later (the run's first task done by then) instead of at its next
+	// sweep: a reset to after a request went out publishes nothing itself,
+	// and readers would show the replaced run's request until then. Each
+	// run is swept once (of the last DefaultMaxRuns × 4 it was brought),
+	// at most MaxPublish runs at a time; those beyond wait for the next
+	// sweep.
+	Resets <-chan PendingRun
+	Settle time.Duration // 0: DefaultSettle
 }
+
+// DefaultSettle is how long after a worker first runs a reset run its
+// keeper sweeps it (Keeper.Resets).
+const DefaultSettle = 2 * time.Second
 
 // SweepResult says what one Sweep found and did.
 type SweepResult struct {
@@ -129,6 +145,9 @@ func (k *Keeper) withDefaults() Keeper {
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
+	if c.Settle <= 0 {
+		c.Settle = DefaultSettle
+	}
 	return c
 }
 
@@ -148,6 +167,28 @@ func (k *Keeper) Sweep(ctx context.Context) (SweepResult, error) {
 		return res, err
 	}
 	res.Runs, res.MoreRuns = len(runs), more
+	return sweep(ctx, &c, runs, res)
+}
+
+// SweepRuns is Sweep for the given runs instead of the listed ones: a run
+// whose Pending is 0 (not known) is queried unless a request of each of
+// its pending calls is in view. Run uses it for the runs Resets brings.
+func (k *Keeper) SweepRuns(ctx context.Context, runs []PendingRun) (SweepResult, error) {
+	c := k.withDefaults()
+	if len(c.IDKey) < workflows.MinMessageIDKeyLen {
+		return SweepResult{}, fmt.Errorf("the agent's message-id key is shorter than %d bytes", workflows.MinMessageIDKeyLen)
+	}
+	return sweep(ctx, &c, runs, SweepResult{Runs: len(runs)})
+}
+
+// unknownPending stands, in sweep's count of a run's unseen requests, for
+// a run whose pending approvals are not known: the history is read to the
+// end of the window and the run queried.
+const unknownPending = 1 << 30
+
+// sweep is the work of Sweep and SweepRuns once the runs are known; c
+// has its defaults.
+func sweep(ctx context.Context, c *Keeper, runs []PendingRun, res SweepResult) (SweepResult, error) {
 	if len(runs) == 0 {
 		return res, nil
 	}
@@ -156,9 +197,13 @@ func (k *Keeper) Sweep(ctx context.Context) (SweepResult, error) {
 	unseen := make(map[string]int, len(runs))
 	runOf := make(map[string]string, len(runs)) // workflow id -> the RunID its requests carry
 	for _, r := range runs {
-		unseen[r.WorkflowID] += r.Pending
+		if r.Pending <= 0 {
+			unseen[r.WorkflowID] = unknownPending
+		} else {
+			unseen[r.WorkflowID] += r.Pending
+		}
 		runOf[r.WorkflowID] = c.Pending.ResetRunID(ctx, r)
-		res.Pending += r.Pending
+		res.Pending += max(r.Pending, 0)
 	}
 	inView := map[string]bool{}   // the agent's requests read: workflowId, toolCallId, revision
 	callSeen := map[string]bool{} // the calls met: a request or a resolution of the agent's
@@ -254,21 +299,50 @@ func callKey(workflowID, toolCallID, runID string) string {
 	return workflowID + "\x00" + toolCallID + "\x00" + runID
 }
 
-// Run sweeps every interval until ctx is done, logging what each sweep
-// published and why one failed. Each sweep is bounded by the interval.
+// Run sweeps every interval until ctx is done, and the runs Resets brings
+// Settle after they come, logging what each sweep published and why one
+// failed. Each sweep is bounded by the interval.
 func (k *Keeper) Run(ctx context.Context, every time.Duration) {
 	c := k.withDefaults()
 	counts := newCounters(k.Meter)
 	t := time.NewTicker(every)
 	defer t.Stop()
+	swept := NewResetRuns(4 * c.MaxRuns) // the reset runs swept already
+	var (
+		resets []PendingRun     // brought, waiting for settle
+		settle <-chan time.Time // nil while none waits
+	)
 	for {
+		var runs []PendingRun // nil: every pending run
 		select {
 		case <-ctx.Done():
 			return
+		case r := <-k.Resets:
+			if _, ok := swept.get(r.RunID); ok || len(resets) == c.MaxPublish || slices.Contains(resets, r) {
+				continue
+			}
+			resets = append(resets, r)
+			if settle == nil {
+				settle = time.After(c.Settle)
+			}
+			continue
+		case <-settle:
+			runs, resets, settle = resets, nil, nil
+			for _, r := range runs {
+				swept.put(r.RunID, r.RunID)
+			}
 		case <-t.C:
 		}
 		sctx, cancel := context.WithTimeout(ctx, every)
-		res, err := k.Sweep(sctx)
+		var (
+			res SweepResult
+			err error
+		)
+		if runs != nil {
+			res, err = k.SweepRuns(sctx, runs)
+		} else {
+			res, err = k.Sweep(sctx)
+		}
 		cancel()
 		if ctx.Err() != nil {
 			// Cut short by shutdown: not a sweep's result, but what it

@@ -1,11 +1,15 @@
 package reannounce
 
 import (
+	"context"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/ably/ably-go/ably"
 
 	"github.com/hitl/durable-approvals/internal/ablymsg"
+	"github.com/hitl/durable-approvals/internal/testutil"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -64,6 +68,102 @@ func TestKeeperResetRun(t *testing.T) {
 			// The next sweep finds the reset run's request in view.
 			if res, err := k.Sweep(t.Context()); err != nil || res.Published != 0 {
 				t.Errorf("second sweep: %+v, %v; want nothing published", res, err)
+			}
+		})
+	}
+}
+
+// TestKeeperResetsBrought: a reset run that Resets brings (ResetWatch, as
+// the worker first runs it) is swept Settle later, not at the next sweep:
+// the call the replaced run asked for in view is published again with the
+// reset run's RunID, once, however often the run is brought again.
+func TestKeeperResetsBrought(t *testing.T) {
+	r := newKeeperRig(t)
+	r.announce(t, requestData("wf-1", "call_1", 0))
+	reset := requestData("wf-1", "call_1", 0)
+	reset.RunID = "run-b"
+	r.pending.reqs["wf-1"] = []workflows.ApprovalRequestData{reset}
+	r.pending.resets = map[string]string{"run-b": "run-b"}
+	// Nothing is listed: only what Resets brings is swept (the ticker's
+	// hour does not pass).
+	brought := make(chan PendingRun, 4)
+	k := r.keeper(nil)
+	k.Resets, k.Settle = brought, 10*time.Millisecond
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); k.Run(ctx, time.Hour) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	// The keeper's history reader is its own (one ably-go client is not
+	// for two goroutines at once).
+	reader, err := NewAblyHistory(r.conn, workflows.DefaultAgentClientID, testChannel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runsOnChannel := func() []string { // of the agent's requests, newest first
+		var runs []string
+		if err := reader.Newest(t.Context(), reset.RequestedAt.Add(-time.Second), 100, func(m *ably.Message) bool {
+			var d workflows.ApprovalRequestData
+			if m.Name == workflows.MsgApprovalRequest && ablymsg.DecodeData(m.Data, m.Encoding, &d) == nil {
+				runs = append(runs, d.RunID)
+			}
+			return true
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return runs
+	}
+	brought <- PendingRun{WorkflowID: "wf-1", RunID: "run-b"}
+	testutil.Eventually(t, 10*time.Second, "the reset run's request published", func() bool {
+		runs := runsOnChannel()
+		return len(runs) == 2 && runs[0] == "run-b"
+	})
+	// Brought again (the worker set the run up anew): not swept again.
+	brought <- PendingRun{WorkflowID: "wf-1", RunID: "run-b"}
+	brought <- PendingRun{WorkflowID: "wf-1", RunID: "run-b"}
+	testutil.Consistently(t, 200*time.Millisecond, "no second copy", func() bool { return len(runsOnChannel()) == 2 })
+	cancel()
+	<-done
+	if got := len(r.pending.queried); got != 1 {
+		t.Errorf("runs queried: %q, want wf-1 once", r.pending.queried)
+	}
+}
+
+// TestSweepRunsUnknownPending: SweepRuns of a run whose pending count is
+// not known queries it unless the requests of all its calls are in view,
+// and publishes only those out of view.
+func TestSweepRunsUnknownPending(t *testing.T) {
+	tests := []struct {
+		name          string
+		calls         []string // pending in the run
+		inView        []string // of them, requested on the channel
+		wantPublished int
+	}{
+		{name: "its one request in view", calls: []string{"call_a"}, inView: []string{"call_a"}},
+		{name: "one of two in view", calls: []string{"call_a", "call_b"}, inView: []string{"call_b"}, wantPublished: 1},
+		{name: "none in view", calls: []string{"call_a", "call_b"}, wantPublished: 2},
+		{name: "nothing pending any more", wantPublished: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newKeeperRig(t)
+			for _, c := range tt.calls {
+				r.pending.reqs["wf-1"] = append(r.pending.reqs["wf-1"], requestData("wf-1", c, 0))
+			}
+			for _, c := range tt.inView {
+				r.announce(t, requestData("wf-1", c, 0))
+			}
+			res, err := r.keeper(nil).SweepRuns(t.Context(), []PendingRun{{WorkflowID: "wf-1", RunID: "run-a"}})
+			if err != nil || res.Published != tt.wantPublished {
+				t.Fatalf("SweepRuns: %+v, %v; want %d published", res, err, tt.wantPublished)
+			}
+			if want := []string{"wf-1"}; !slices.Equal(r.pending.queried, want) && len(tt.inView) < len(tt.calls) {
+				t.Errorf("queried %q, want %q", r.pending.queried, want)
+			}
+			if len(tt.calls) > 0 && len(tt.inView) == len(tt.calls) && len(r.pending.queried) != 1 {
+				// Not known how many are pending: the run is queried all
+				// the same, and nothing published.
+				t.Errorf("queried %q, want wf-1", r.pending.queried)
 			}
 		})
 	}
