@@ -20,22 +20,38 @@ type Publisher interface {
 	Publish(ctx context.Context, channel string, msg *ably.Message) error
 }
 
-// AblyPublisher is a Publisher over ably-go's REST client. It holds one
-// REST client per channel it publishes on, each with a token whose
-// capability is publish on that channel only (least privilege: the agent
-// never gets the key's full capability).
+// AblyPublisher is a Publisher over ably-go's REST client. Its REST
+// clients have tokens whose capability is publish on one channel only
+// (least privilege: the agent never gets the key's full capability). A
+// REST client of ably-go is not safe for concurrent use (getting a
+// channel writes to it, and so does renewing its token inside a request),
+// and activities publish concurrently: each client publishes for one
+// caller at a time, taken from the channel's pool of idle clients, or made
+// when none is idle (a client costs no round trip: it signs its own JWT).
 type AblyPublisher struct {
 	cfg      ablyconn.Config
 	clientID string
 	extra    []ably.ClientOption
 
 	mu   sync.Mutex
-	rest map[string]*ably.REST // by channel
+	idle map[string]chan *restChannel // by channel: clients not in use
 }
 
-// maxPublisherChannels bounds the REST clients one AblyPublisher keeps; the
-// agent publishes on one configured channel.
+// restChannel is a REST client and its channel, used by one caller at a
+// time.
+type restChannel struct {
+	rest *ably.REST
+	ch   *ably.RESTChannel
+}
+
+// maxPublisherChannels bounds the channels one AblyPublisher publishes
+// on; the agent publishes on one configured channel.
 const maxPublisherChannels = 16
+
+// maxIdleClients bounds the idle REST clients kept per channel: at most
+// that many publishes at once reuse a client (and its token); more make
+// clients of their own, dropped after.
+const maxIdleClients = 64
 
 // NewAblyPublisher returns a publisher that authenticates as clientID with
 // a JWT it signs itself with cfg's API key (ablyconn.TrustedOptions), so the
@@ -45,7 +61,7 @@ const maxPublisherChannels = 16
 // ably.WithLogHandler(ablyconn.Logger{Log: logger}) with
 // ably.WithLogLevel(ably.LogWarning); errors are returned either way.
 func NewAblyPublisher(cfg ablyconn.Config, clientID string, extra ...ably.ClientOption) (*AblyPublisher, error) {
-	p := &AblyPublisher{cfg: cfg, clientID: clientID, extra: extra, rest: map[string]*ably.REST{}}
+	p := &AblyPublisher{cfg: cfg, clientID: clientID, extra: extra, idle: map[string]chan *restChannel{}}
 	// Build one client now so that a bad configuration fails here, not at
 	// the first publish.
 	if _, err := p.newREST("{}"); err != nil {
@@ -67,15 +83,25 @@ func (p *AblyPublisher) newREST(capability string) (*ably.REST, error) {
 	return rest, nil
 }
 
-// client returns the REST client whose token may publish on channel.
-func (p *AblyPublisher) client(channel string) (*ably.REST, error) {
+// take returns a client for channel that no other caller uses until it
+// is given back (give): an idle one, or a new one whose token may publish
+// on channel.
+func (p *AblyPublisher) take(channel string) (*restChannel, error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if r, ok := p.rest[channel]; ok {
-		return r, nil
+	idle, ok := p.idle[channel]
+	if !ok {
+		if len(p.idle) >= maxPublisherChannels {
+			p.mu.Unlock()
+			return nil, fmt.Errorf("ably publisher: more than %d channels", maxPublisherChannels)
+		}
+		idle = make(chan *restChannel, maxIdleClients)
+		p.idle[channel] = idle
 	}
-	if len(p.rest) >= maxPublisherChannels {
-		return nil, fmt.Errorf("ably publisher: more than %d channels", maxPublisherChannels)
+	p.mu.Unlock()
+	select {
+	case c := <-idle:
+		return c, nil
+	default:
 	}
 	capability, err := ablyconn.ChannelCapability(channel, "publish")
 	if err != nil {
@@ -85,8 +111,19 @@ func (p *AblyPublisher) client(channel string) (*ably.REST, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.rest[channel] = r
-	return r, nil
+	return &restChannel{rest: r, ch: r.Channels.Get(channel)}, nil
+}
+
+// give returns c, taken for channel, to the idle ones (or drops it when
+// enough are idle).
+func (p *AblyPublisher) give(channel string, c *restChannel) {
+	p.mu.Lock()
+	idle := p.idle[channel]
+	p.mu.Unlock()
+	select {
+	case idle <- c:
+	default:
+	}
 }
 
 // Publish publishes msg on channel. Ably client errors (4xx other than
@@ -95,11 +132,12 @@ func (p *AblyPublisher) client(channel string) (*ably.REST, error) {
 // key itself (CheckKey): a key Ably no longer knows, or whose secret is
 // wrong, fails every later try too.
 func (p *AblyPublisher) Publish(ctx context.Context, channel string, msg *ably.Message) error {
-	rest, err := p.client(channel)
+	c, err := p.take(channel)
 	if err != nil {
 		return temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeAbly, err)
 	}
-	err = rest.Channels.Get(channel).PublishMultiple(ctx, []*ably.Message{msg})
+	err = c.ch.PublishMultiple(ctx, []*ably.Message{msg})
+	p.give(channel, c)
 	if err == nil {
 		return nil
 	}

@@ -411,3 +411,32 @@ func TestAblyPublisherCheckKey(t *testing.T) {
 		}
 	})
 }
+
+// TestAblyPublisherConcurrent: activities publish at once through one
+// AblyPublisher. An ably-go REST client is not safe for that (getting a
+// channel, and getting or renewing its token, write to it: -race tells),
+// so each publish has a client to itself; every message arrives.
+func TestAblyPublisherConcurrent(t *testing.T) {
+	cfg := startAbly(t)
+	pub, err := NewAblyPublisher(cfg, workflows.DefaultAgentClientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const channel, publishers, each = "ai:concurrent", 8, 12
+	var wg sync.WaitGroup
+	for p := range publishers {
+		wg.Go(func() {
+			for i := range each {
+				m := &ably.Message{ID: fmt.Sprintf("m-%d-%d", p, i), Name: "n", Data: "x"}
+				if err := pub.Publish(t.Context(), channel, m); err != nil {
+					t.Errorf("publish %s: %v", m.ID, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := len(history(t, cfg, channel)); got != publishers*each {
+		t.Errorf("%d messages on the channel, want %d", got, publishers*each)
+	}
+}
