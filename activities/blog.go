@@ -174,7 +174,8 @@ type PublishResult struct {
 	Slug      string `json:"slug"`
 	Location  string `json:"location"` // file name, or the webhook's "url" if it returned one
 	// Removed says that the post this call published is no longer there
-	// (delete_post removed it since), when the call is asked again.
+	// (delete_post removed it since), when the call is asked again;
+	// Published is then false.
 	Removed string `json:"removed,omitempty"`
 }
 
@@ -229,6 +230,9 @@ func (b *Blog) stillThere(call ToolCall, out string) (string, error) {
 	if owner == call.IdempotencyKey() {
 		return out, nil
 	}
+	// published says whether the post is published now, as in every
+	// other result: not beside removed.
+	res.Published = false
 	res.Removed = "this call published the post earlier, and it has been removed since (delete_post): it is not published now"
 	return marshalResult(res)
 }

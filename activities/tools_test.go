@@ -781,8 +781,8 @@ func TestPublishAgainAfterDelete(t *testing.T) {
 	}
 	again, err := execTool(t, a, pub)
 	var res PublishResult
-	if err != nil || json.Unmarshal([]byte(again), &res) != nil || res.Slug != "stale-post" || !strings.Contains(res.Removed, "removed since") {
-		t.Fatalf("asked again after the delete: %s, %v; want the first result saying the post was removed", again, err)
+	if err != nil || json.Unmarshal([]byte(again), &res) != nil || res.Slug != "stale-post" || !strings.Contains(res.Removed, "removed since") || res.Published {
+		t.Fatalf("asked again after the delete: %s, %v; want the first result saying the post was removed, not published", again, err)
 	}
 	if got := posts(t, dir); len(got) != 0 {
 		t.Errorf("posts %v, want none (not published again)", got)
