@@ -52,16 +52,7 @@ func TestKeeperResetRun(t *testing.T) {
 			if err != nil || res.Published != tt.wantPublished {
 				t.Fatalf("sweep: %+v, %v; want %d published", res, err, tt.wantPublished)
 			}
-			var runs []string // of the agent's requests on the channel, newest first
-			if err := r.hist.Newest(t.Context(), reset.RequestedAt.Add(-1), 100, func(m *ably.Message) bool {
-				var d workflows.ApprovalRequestData
-				if m.Name == workflows.MsgApprovalRequest && ablymsg.DecodeData(m.Data, m.Encoding, &d) == nil {
-					runs = append(runs, d.RunID)
-				}
-				return true
-			}); err != nil {
-				t.Fatal(err)
-			}
+			runs := requestRuns(t, r.hist, reset.RequestedAt.Add(-1))
 			if len(runs) == 0 || runs[0] != "run-b" {
 				t.Errorf("the runs of the requests on the channel, newest first: %q; want run-b first", runs)
 			}
@@ -100,19 +91,7 @@ func TestKeeperResetsBrought(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runsOnChannel := func() []string { // of the agent's requests, newest first
-		var runs []string
-		if err := reader.Newest(t.Context(), reset.RequestedAt.Add(-time.Second), 100, func(m *ably.Message) bool {
-			var d workflows.ApprovalRequestData
-			if m.Name == workflows.MsgApprovalRequest && ablymsg.DecodeData(m.Data, m.Encoding, &d) == nil {
-				runs = append(runs, d.RunID)
-			}
-			return true
-		}); err != nil {
-			t.Fatal(err)
-		}
-		return runs
-	}
+	runsOnChannel := func() []string { return requestRuns(t, reader, reset.RequestedAt.Add(-time.Second)) }
 	brought <- PendingRun{WorkflowID: "wf-1", RunID: "run-b"}
 	testutil.Eventually(t, 10*time.Second, "the reset run's request published", func() bool {
 		runs := runsOnChannel()
@@ -167,4 +146,21 @@ func TestSweepRunsUnknownPending(t *testing.T) {
 			}
 		})
 	}
+}
+
+// requestRuns returns the RunID of each approval-request on the channel
+// since since, newest first.
+func requestRuns(t *testing.T, h *AblyHistory, since time.Time) []string {
+	t.Helper()
+	var runs []string
+	if err := h.Newest(t.Context(), since, 100, func(m *ably.Message) bool {
+		var d workflows.ApprovalRequestData
+		if m.Name == workflows.MsgApprovalRequest && ablymsg.DecodeData(m.Data, m.Encoding, &d) == nil {
+			runs = append(runs, d.RunID)
+		}
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return runs
 }
