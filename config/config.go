@@ -125,6 +125,9 @@ var _ envconfig.EnvLookup = Env(nil)
 // (profile file, then TEMPORAL_* variables) and fills the project defaults
 // 127.0.0.1:7233 and namespace "default" where nothing is configured.
 func TemporalOptions(env Env) (client.Options, error) {
+	if err := checkTemporalBools(env); err != nil {
+		return client.Options{}, err
+	}
 	opts, err := envconfig.LoadClientOptions(envconfig.LoadClientOptionsRequest{EnvLookup: env})
 	if err != nil {
 		return client.Options{}, fmt.Errorf("temporal client config: %w", err)
@@ -139,6 +142,29 @@ func TemporalOptions(env Env) (client.Options, error) {
 		return client.Options{}, err
 	}
 	return opts, nil
+}
+
+// temporalBools are the envconfig variables read as booleans. envconfig
+// takes only 1, 0, true and false (any case) and silently ignores any
+// other value, so TEMPORAL_TLS=yes would leave TLS off, with nothing said.
+var temporalBools = []string{"TEMPORAL_TLS", "TEMPORAL_TLS_DISABLE_HOST_VERIFICATION"}
+
+// checkTemporalBools refuses a value of temporalBools that envconfig
+// would ignore.
+func checkTemporalBools(env Env) error {
+	var errs []error
+	for _, name := range temporalBools {
+		v, ok := env.LookupEnv(name)
+		if !ok {
+			continue
+		}
+		switch strings.ToLower(v) {
+		case "1", "0", "true", "false":
+		default:
+			errs = append(errs, fmt.Errorf("%s=%q: want true or false (1 or 0); the Temporal client would ignore it", name, v))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // checkTemporalAddress accepts host:port with a port number, or a gRPC

@@ -101,6 +101,30 @@ func TestTemporalOptions(t *testing.T) {
 	}
 }
 
+// A boolean the Temporal client's envconfig would silently ignore (it
+// reads only 1, 0, true and false) is refused, naming the variable:
+// TEMPORAL_TLS=yes must not leave TLS off without a word.
+func TestTemporalOptionsBools(t *testing.T) {
+	t.Setenv("TEMPORAL_CONFIG_FILE", filepath.Join(t.TempDir(), "none.toml"))
+	for _, name := range []string{"TEMPORAL_TLS", "TEMPORAL_TLS_DISABLE_HOST_VERIFICATION"} {
+		for _, v := range []string{"true", "FALSE", "1", "0", " True "} {
+			if _, err := TemporalOptions(Env{name: v}); err != nil {
+				t.Errorf("%s=%q: %v", name, v, err)
+			}
+		}
+		for _, v := range []string{"yes", "on", "t", "enabled"} {
+			_, err := TemporalOptions(Env{name: v})
+			if err == nil || !strings.Contains(err.Error(), name) {
+				t.Errorf("%s=%q: err = %v, want one naming %s", name, v, err, name)
+			}
+		}
+	}
+	opts, err := TemporalOptions(Env{"TEMPORAL_TLS": "true"})
+	if err != nil || opts.ConnectionOptions.TLS == nil {
+		t.Errorf("TEMPORAL_TLS=true: TLS %v, err %v; want TLS on", opts.ConnectionOptions.TLS, err)
+	}
+}
+
 // A Temporal address that cannot be dialled is reported as such, naming
 // the variable, instead of failing in the dial with gRPC's words.
 func TestTemporalOptionsAddress(t *testing.T) {
