@@ -50,8 +50,11 @@ ENTRYPOINT ["/usr/local/bin/approver", "bridge"]
 FROM runtime AS authserver
 COPY --from=build /out/authserver /usr/local/bin/authserver
 COPY config/policy.json /etc/hitl/policy.json
+# HITL_POLICY_FILE, not only serve's -policy: `docker compose run authserver
+# useradd ...` replaces the command and must check roles against this file.
 ENV AUTH_LISTEN=0.0.0.0:3001 \
     AUTH_USERS_FILE=/data/users.json \
+    HITL_POLICY_FILE=/etc/hitl/policy.json \
     HITL_HEALTH_ADDR=127.0.0.1:8083
 EXPOSE 3001
 # The operations port: plain HTTP on loopback, also when AUTH_LISTEN serves TLS.

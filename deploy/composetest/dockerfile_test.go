@@ -226,3 +226,50 @@ func TestDockerfileHealthChecksProbeTheOpsEndpoint(t *testing.T) {
 		}
 	}
 }
+
+// A service that mounts config/policy.json names it in HITL_POLICY_FILE
+// (its compose environment or its image's ENV), not only in its command:
+// `docker compose run --rm authserver useradd …`, as the compose file and
+// deploy/README.md add approvers, replaces the command, and without the
+// variable useradd checks roles against the default hierarchy, not the
+// policy that serve loads. A role the policy no longer has is then
+// accepted, and serve refuses the users file: every login fails.
+func TestServicesNameTheirPolicyFile(t *testing.T) {
+	stages := parseDockerfile(t, filepath.Join(root, "Dockerfile"))
+	policy, _ := filepath.Abs(filepath.Join(root, "config/policy.json"))
+	p := mustLoad(t)
+	checked := 0
+	for _, s := range p.Services {
+		var target string
+		for _, v := range s.Volumes {
+			if filepath.Clean(v.Source) == policy {
+				target = v.Target
+			}
+		}
+		if target == "" {
+			continue
+		}
+		checked++
+		if v, ok := env(s, "HITL_POLICY_FILE"); ok {
+			if v != target {
+				t.Errorf("%s: HITL_POLICY_FILE=%q, but the policy is mounted at %s", s.Name, v, target)
+			}
+			continue
+		}
+		if s.Build == nil {
+			t.Errorf("%s mounts the policy at %s but does not set HITL_POLICY_FILE to it", s.Name, target)
+			continue
+		}
+		st, ok := findStage(stages, s.Build.Target)
+		if !ok {
+			t.Errorf("%s: no Dockerfile stage %q", s.Name, s.Build.Target)
+			continue
+		}
+		if !st.has("ENV", "HITL_POLICY_FILE="+target) {
+			t.Errorf("%s mounts the policy at %s but neither its compose environment nor its image sets HITL_POLICY_FILE to it: a `docker compose run %s …` command checks roles against another policy than the service's", s.Name, target, s.Name)
+		}
+	}
+	if checked < 2 {
+		t.Errorf("%d services mount config/policy.json; want the worker and the auth server", checked)
+	}
+}
