@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"strconv"
@@ -284,8 +283,8 @@ func (b bridgeFlags) Validate() error {
 		errs = append(errs, fmt.Errorf("%s: %w", config.EnvDecisionSigningKey, err))
 	}
 	if b.HealthAddr != "" {
-		if _, _, err := net.SplitHostPort(b.HealthAddr); err != nil {
-			errs = append(errs, fmt.Errorf("%s=%q: want host:port", envHealthAddr, b.HealthAddr))
+		if err := healthz.CheckAddr(b.HealthAddr); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: %w", envHealthAddr, b.HealthAddr, err))
 		}
 	}
 	return errors.Join(errs...)

@@ -94,7 +94,7 @@ func TestBridgeHealthAddrIsValidated(t *testing.T) {
 	for _, tt := range []struct {
 		addr string
 		ok   bool
-	}{{"", true}, {"127.0.0.1:8082", true}, {"nonsense", false}} {
+	}{{"", true}, {"127.0.0.1:8082", true}, {":0", true}, {"nonsense", false}, {"127.0.0.1:99999", false}, {"127.0.0.1:abc", false}, {"127.0.0.1:-1", false}} {
 		b := bridgeFlags{Ably: ablyconn.Config{APIKey: "a.b:c", Endpoint: "127.0.0.1:1"}, Channel: "c", ClientID: "b", SigningKey: testSigningKey, HealthAddr: tt.addr}
 		if err := b.Validate(); (err == nil) != tt.ok {
 			t.Errorf("HealthAddr %q: Validate() = %v, want ok=%v", tt.addr, err, tt.ok)

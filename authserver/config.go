@@ -15,6 +15,7 @@ import (
 	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/authserver"
+	"github.com/hitl/durable-approvals/internal/healthz"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -159,8 +160,8 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("-tls-cert and -tls-key (%s, %s) go together", config.EnvAuthTLSCert, config.EnvAuthTLSKey))
 		}
 		if c.HealthAddr != "" {
-			if _, _, err := net.SplitHostPort(c.HealthAddr); err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: want host:port", EnvHealthAddr, c.HealthAddr))
+			if err := healthz.CheckAddr(c.HealthAddr); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %w", EnvHealthAddr, c.HealthAddr, err))
 			}
 		}
 		if _, _, err := net.SplitHostPort(c.Listen); err != nil {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/hitl/durable-approvals/activities"
 	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/ablyconn"
+	"github.com/hitl/durable-approvals/internal/healthz"
 	"github.com/hitl/durable-approvals/internal/loopback"
 	"github.com/hitl/durable-approvals/internal/signing"
 	"github.com/hitl/durable-approvals/internal/telemetry"
@@ -226,8 +226,8 @@ func (c Config) Validate() error {
 		}
 	}
 	if c.HealthAddr != "" {
-		if _, _, err := net.SplitHostPort(c.HealthAddr); err != nil {
-			errs = append(errs, fmt.Errorf("%s=%q: want host:port", EnvHealthAddr, c.HealthAddr))
+		if err := healthz.CheckAddr(c.HealthAddr); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: %w", EnvHealthAddr, c.HealthAddr, err))
 		}
 	}
 	if c.WorkflowCache < 1 || c.WorkflowCache > maxWorkflowCache {

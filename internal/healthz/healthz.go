@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -45,6 +46,21 @@ func Handler(tc Checker, logger *slog.Logger, more ...Check) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET "+Path, Alive(logger, append([]Check{temporal}, more...)...))
 	return mux
+}
+
+// CheckAddr checks addr, an operations endpoint address, without
+// listening: host:port with a port number from 0 to 65535. The programs
+// listen on it only once Temporal answers, so a port that cannot be
+// listened on would otherwise stop them only then.
+func CheckAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("want host:port")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q: want host:port with a port number from 0 to 65535", port)
+	}
+	return nil
 }
 
 // Serve serves h on addr. It returns the bound address once the

@@ -87,3 +87,20 @@ func TestServeHealth(t *testing.T) {
 		t.Error("bad address: no error")
 	}
 }
+
+// An address Serve could never listen on is refused at once, so that a
+// program reports it with its configuration errors, not only once
+// Temporal answers.
+func TestCheckAddr(t *testing.T) {
+	for _, tt := range []struct {
+		addr string
+		ok   bool
+	}{
+		{"127.0.0.1:8081", true}, {":8081", true}, {"[::1]:0", true}, {"localhost:65535", true},
+		{"nonsense", false}, {"127.0.0.1", false}, {"127.0.0.1:99999", false}, {"127.0.0.1:-1", false}, {"127.0.0.1:abc", false},
+	} {
+		if err := CheckAddr(tt.addr); (err == nil) != tt.ok {
+			t.Errorf("CheckAddr(%q) = %v, want ok=%v", tt.addr, err, tt.ok)
+		}
+	}
+}
