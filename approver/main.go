@@ -271,8 +271,8 @@ func (b bridgeFlags) Validate() error {
 	if b.Ably.APIKey == "" {
 		errs = append(errs, fmt.Errorf("%s is required for the bridge", ablyconn.EnvAPIKey))
 	}
-	if b.Channel == "" {
-		errs = append(errs, errors.New("channel is empty"))
+	if err := ablyconn.ValidateChannel(b.Channel); err != nil {
+		errs = append(errs, fmt.Errorf("%s (-channel): %w", config.EnvChannel, err))
 	}
 	if b.ClientID == "" {
 		errs = append(errs, errors.New("bridge client id is empty"))

@@ -167,3 +167,19 @@ func TestKeygenTwiceWithoutIDRotates(t *testing.T) {
 		}
 	}
 }
+
+// The bridge's channel is one plain channel name, as the auth server's
+// and the worker's: a wildcard or a qualifier is refused, naming the
+// variable.
+func TestBridgeChannelIsValidated(t *testing.T) {
+	for _, tt := range []struct {
+		channel string
+		ok      bool
+	}{{"ai:big-bad-any", true}, {"", false}, {"ai:*", false}, {"[bad", false}, {"[meta]ai", false}, {"ai\x00x", false}} {
+		b := bridgeFlags{Ably: ablyconn.Config{APIKey: "a.b:c", Endpoint: "127.0.0.1:1"}, Channel: tt.channel, ClientID: "b", SigningKey: testSigningKey}
+		err := b.Validate()
+		if (err == nil) != tt.ok || (err != nil && !strings.Contains(err.Error(), "ABLY_CHANNEL")) {
+			t.Errorf("Channel %q: Validate() = %v, want ok=%v (an error naming ABLY_CHANNEL)", tt.channel, err, tt.ok)
+		}
+	}
+}

@@ -150,7 +150,7 @@ func (c Config) Validate() error {
 		if c.TokenTTL <= 0 || c.TokenTTL > authserver.MaxTokenTTL {
 			errs = append(errs, fmt.Errorf("token ttl %s (-ttl, %s) out of range (0, %s]", c.TokenTTL, config.EnvAuthTokenTTL, authserver.MaxTokenTTL))
 		}
-		if err := authserver.ValidateChannel(c.Channel); err != nil {
+		if err := ablyconn.ValidateChannel(c.Channel); err != nil {
 			errs = append(errs, err)
 		}
 		if err := c.Ably.Validate(); err != nil {

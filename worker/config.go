@@ -207,8 +207,8 @@ func (c Config) Validate() error {
 	if c.AgentClientID == "" {
 		errs = append(errs, errors.New(config.EnvAgentClientID+" is empty"))
 	}
-	if c.Channel == "" {
-		errs = append(errs, errors.New(config.EnvChannel+" is empty"))
+	if err := ablyconn.ValidateChannel(c.Channel); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", config.EnvChannel, err))
 	}
 	if c.BlogDir == "" {
 		errs = append(errs, errors.New(config.EnvBlogDir+" is empty"))

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"go.opentelemetry.io/otel/metric"
 
@@ -195,7 +194,7 @@ func (c Config) Validate() error {
 	if c.TokenTTL < time.Second || c.TokenTTL > MaxTokenTTL {
 		errs = append(errs, fmt.Errorf("token ttl %s out of range [1s, %s]", c.TokenTTL, MaxTokenTTL))
 	}
-	if err := ValidateChannel(c.Channel); err != nil {
+	if err := ablyconn.ValidateChannel(c.Channel); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.rules().validate(); err != nil {
@@ -228,23 +227,6 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("listen address %q: want host:port", c.Listen))
 	}
 	return errors.Join(errs...)
-}
-
-// ValidateChannel checks that channel is one plain Ably channel name: a
-// wildcard, a qualifier such as "[meta]" or a control character would give
-// approvers more than the approvals channel.
-func ValidateChannel(channel string) error {
-	switch {
-	case channel == "" || len(channel) > 256:
-		return fmt.Errorf("channel %q: want 1 to 256 bytes", channel)
-	case strings.Contains(channel, "*"):
-		return fmt.Errorf("channel %q: wildcards are not allowed", channel)
-	case strings.HasPrefix(channel, "[") || strings.HasPrefix(channel, ":"):
-		return fmt.Errorf("channel %q: qualifiers are not allowed", channel)
-	case strings.IndexFunc(channel, unicode.IsControl) >= 0:
-		return fmt.Errorf("channel %q: control characters are not allowed", channel)
-	}
-	return nil
 }
 
 // IsLoopbackListen reports whether the listen address host:port binds
