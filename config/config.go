@@ -53,6 +53,23 @@ const (
 	EnvAuthUsersFile                  = "AUTH_USERS_FILE"
 )
 
+// The worker's tuning variables (worker/config.go documents them); an
+// empty value keeps the worker's default. Compose and `devstack prod` pass
+// them on from their environment (WorkerTuningEnv).
+const (
+	EnvWorkflowCache   = "HITL_WORKFLOW_CACHE"
+	EnvLedgerKeep      = "HITL_LEDGER_KEEP"
+	EnvReannounceEvery = "HITL_REANNOUNCE_EVERY"
+	// EnvGoMemLimit is the Go runtime's own soft memory limit, which wins
+	// over the worker's default.
+	EnvGoMemLimit = "GOMEMLIMIT"
+)
+
+// WorkerTuningEnv lists the worker's tuning variables.
+func WorkerTuningEnv() []string {
+	return []string{EnvWorkflowCache, EnvLedgerKeep, EnvReannounceEvery, EnvGoMemLimit}
+}
+
 // Defaults of the shared settings.
 const (
 	DefaultTemporalAddress   = "127.0.0.1:7233"

@@ -88,7 +88,7 @@ type Config struct {
 const EnvHealthAddr = "HITL_HEALTH_ADDR"
 
 // EnvWorkflowCache is the worker's sticky workflow cache size.
-const EnvWorkflowCache = "HITL_WORKFLOW_CACHE"
+const EnvWorkflowCache = config.EnvWorkflowCache
 
 // DefaultWorkflowCache is the default of Config.WorkflowCache (Temporal's
 // own default is 10,000).
@@ -138,7 +138,7 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 		}
 		c.AllowPlaintext = b
 	}
-	if env.Get("GOMEMLIMIT") != "" {
+	if env.Get(config.EnvGoMemLimit) != "" {
 		c.MemoryLimit = 0 // the runtime applied it already
 	}
 	if v := env.Get(EnvWorkflowCache); v != "" {

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/hitl/durable-approvals/activities"
+	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/reannounce"
 )
@@ -18,7 +19,7 @@ import (
 // requests that have left the part of the channel's history approvers
 // read (the newest 1,000 messages, or older than Ably keeps), and
 // publishes them again. "0": never.
-const EnvReannounceEvery = "HITL_REANNOUNCE_EVERY"
+const EnvReannounceEvery = config.EnvReannounceEvery
 
 // DefaultReannounceEvery is the default of Config.ReannounceEvery. Each
 // sweep lists the pending runs and reads the channel's history back to the

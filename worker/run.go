@@ -185,7 +185,9 @@ const scriptedModelKey = "scripted-model-needs-no-key"
 // them (the SDK's default is not to wait). The SDK waits that long for
 // each of its parts in turn (workflow tasks, local activities, activities),
 // so at most about 24 s: under the 30 s that Kubernetes and compose's
-// stop_grace_period here give before SIGKILL.
+// stop_grace_period here give before SIGKILL. A local activity (a tool)
+// runs inside its workflow task: its result counts only within the first
+// stopTimeout.
 const stopTimeout = 8 * time.Second
 
 func openAIKey(cfg Config) string {

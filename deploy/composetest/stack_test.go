@@ -187,3 +187,17 @@ func majorMinor(v string) string {
 	}
 	return parts[0] + "." + parts[1]
 }
+
+// TestComposeRunsTwoWorkersAndBridges: compose runs as many workers and
+// bridges as the tested stack (the README's production topology: at least
+// two of each).
+func TestComposeRunsTwoWorkersAndBridges(t *testing.T) {
+	p := mustLoad(t)
+	c := devstack.DefaultProdConfig(root)
+	for name, want := range map[string]int{"worker": c.Workers, "bridge": c.Bridges} {
+		s := service(t, p, name)
+		if got := s.GetScale(); got != want || want < 2 {
+			t.Errorf("%s: compose runs %d, the tested stack %d (want at least 2)", name, got, want)
+		}
+	}
+}

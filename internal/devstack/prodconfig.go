@@ -55,6 +55,12 @@ type ProdConfig struct {
 	// Work/traces/NAME.jsonl (HITL_TRACE_FILE).
 	Trace bool
 
+	// WorkerTuning holds the worker's tuning variables
+	// (config.WorkerTuningEnv) as devstack's environment sets them; each
+	// worker gets them all ("" keeps the worker's default), as compose
+	// passes them on.
+	WorkerTuning map[string]string
+
 	Timeout time.Duration // bound on each wait for a part (builds included)
 }
 
@@ -92,6 +98,10 @@ func parseProdConfig(args []string, env config.Env, cwd string, stderr io.Writer
 	c.OpenAIKey = env.Get(config.EnvOpenAIAPIKey)
 	c.OpenAIBaseURL = env.Get(config.EnvOpenAIBaseURL)
 	c.OpenAIModel = env.Or(config.EnvOpenAIModel, c.OpenAIModel)
+	c.WorkerTuning = map[string]string{}
+	for _, name := range config.WorkerTuningEnv() {
+		c.WorkerTuning[name] = env.Get(name)
+	}
 	c.PolicyFile = ""
 	fs := flag.NewFlagSet("devstack prod", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -131,6 +131,9 @@ func (st *ProdStack) workerEnv(i int) []EnvVar {
 		EnvVar{"HITL_HEALTH_ADDR", hostPort(st.ports.WorkerOps[i])},
 		EnvVar{telemetry.EnvTraceFile, st.traceFile(workerName(i))},
 	)
+	for _, name := range config.WorkerTuningEnv() {
+		vars = append(vars, EnvVar{name, c.WorkerTuning[name]})
+	}
 	if c.Scripted() {
 		// Empty the key so a stray OPENAI_API_KEY cannot reach the real API.
 		return append(vars, EnvVar{config.EnvOpenAIAPIKey, ""}, EnvVar{config.EnvOpenAIBaseURL, st.ModelURL()})
