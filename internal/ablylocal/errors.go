@@ -33,7 +33,9 @@ const (
 	codeInvalidParam            = 40003
 	codeMessageTooLarge         = 40009
 	codeInvalidClientID         = 40012
+	codeInvalidMessageEncoding  = 40013
 	codeDuplicateMessageID      = 40031
+	codeImpermissibleExtras     = 40032
 	codeNoCredentials           = 40101
 	codeIncompatibleClient      = 40102
 	codeTimestampNotCurrent     = 40104

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 )
@@ -34,6 +35,17 @@ type Config struct {
 	// MaxMessagesPerChannel caps retained messages per channel (default
 	// 10000).
 	MaxMessagesPerChannel int
+	// PassClientDeltaFields lets a published message keep an
+	// extras.delta or a vcdiff step in its encoding, and passes them to
+	// subscribers as they are. By default (false) such a message is
+	// refused, 40032/400 and 40013/400: the server makes no deltas, and on
+	// Ably these fields are Ably's to set, while ably-js acts on them (a
+	// delta it cannot apply makes it re-attach from the message before,
+	// which a server that sends the message again turns into a loop; a
+	// vcdiff it cannot decode fails the channel). Whether Ably passes a
+	// client's through is not known offline, so the web inbox's browser
+	// test turns this on to play a server that does. Nothing else should.
+	PassClientDeltaFields bool
 }
 
 func (c Config) withDefaults() Config {
@@ -357,6 +369,11 @@ func (s *Server) publish(pub publisher, channelName string, msgs []*message) ([]
 		if e := refuseMessageAction(m.Action); e != nil {
 			return nil, e
 		}
+		if !s.cfg.PassClientDeltaFields {
+			if e := refuseDeltaFields(i, m); e != nil {
+				return nil, e
+			}
+		}
 		if m.ID != "" {
 			// RSL1k3: ids within one publish must be distinct.
 			if _, dup := ids[m.ID]; dup {
@@ -438,6 +455,23 @@ func refuseMessageAction(a int) *errorInfo {
 		return errMutableMessages("append")
 	}
 	return errBadRequest("message action %d is not supported by the local Ably server", a)
+}
+
+// refuseDeltaFields refuses message i when it carries what only Ably may
+// set on a delta: extras.delta (whatever its value) or a vcdiff step in its
+// encoding (in any case, with or without a "+" parameter). Subscribers'
+// SDKs act on both, and the server makes no deltas. Other extras and
+// encodings pass as they are.
+func refuseDeltaFields(i int, m *message) *errorInfo {
+	if _, ok := m.Extras["delta"]; ok {
+		return newError(codeImpermissibleExtras, statusBadRequest,
+			"invalid publish request: message %d has extras.delta, which only Ably sets (the local Ably server makes no deltas)", i)
+	}
+	if strings.Contains(strings.ToLower(m.Encoding), "vcdiff") {
+		return newError(codeInvalidMessageEncoding, statusBadRequest,
+			"message %d: encoding %q has a vcdiff step, which only Ably applies (the local Ably server makes no deltas)", i, m.Encoding)
+	}
+	return nil
 }
 
 // stampUserClaim removes any client-supplied userClaim and sets the most
