@@ -8,9 +8,14 @@
 // seen (pending.js). Before the first history read it measures how far the
 // browser's clock is from Ably's (onClock), so that a computer whose clock
 // runs ahead does not count pending requests as expired.
+//
+// When ably-js cannot keep the channel (it failed, or re-attaches in a
+// loop), the page re-establishes it (rejoin.js) and reads the history
+// again.
 
 import { BaseRealtime, FetchRequest, Rest, WebSocketTransport } from 'ably/modular';
 import { ablyEndpointOptions } from './config.js';
+import { Rejoiner } from './rejoin.js';
 import { fetchToken, roleOf, SessionEndedError } from './token.js';
 
 // The history read at load: at most HISTORY_PAGES pages of
@@ -19,7 +24,9 @@ export const HISTORY_PAGES = 10;
 export const HISTORY_PAGE_SIZE = 100;
 
 // connect returns {client, channel}. hooks: onMessage(m),
-// onConnection(state, reason), onChannel(state, reason), onCaughtUp(),
+// onConnection(state, reason), onChannel(state, reason) (ably-js's channel
+// states, and rejoin.js's STATE_REJOINING while the page re-establishes it),
+// onCaughtUp(),
 // onHistoryCut(read) (after each history read: read > 0 when it stopped
 // at its bound with older messages left unread, 0 when it read them all), onSessionEnded(), onRole(role), onClock(offsetMs)
 // (Ably's time minus the browser's).
@@ -91,18 +98,36 @@ export function connect(cfg, hooks) {
       hooks.onChannel('failed', `could not read the channel history: ${err.message}`);
     });
 
+  // firstCatchUp reads the history after the first attach that worked
+  // (the subscribe's, or a later one when that failed).
+  let started = false;
+  const firstCatchUp = async () => {
+    if (started) return;
+    started = true;
+    await measureClock(client, hooks);
+    attachedOnce = true;
+    return caughtUpOrSay();
+  };
+
+  // gone: the connection will not come back (closed at sign-out, or
+  // failed): nothing to re-establish, and its own state is on the page.
+  const gone = () => ['closing', 'closed', 'failed'].includes(client.connection.state);
+  const rejoiner = new Rejoiner(channel, { gone, onChannel: hooks.onChannel });
+
   channel.on((change) => {
-    hooks.onChannel(change.current, change.reason && change.reason.message);
-    if (change.current === 'attached' && attachedOnce && !change.resumed) caughtUpOrSay();
+    const reason = change.reason && change.reason.message;
+    // While the page re-establishes the channel, the channel is attached
+    // when the page is done (rejoin.js says so), not at each of its steps.
+    if (!(rejoiner.active && change.current === 'attached')) hooks.onChannel(change.current, reason);
+    if (change.current === 'attached') {
+      if (!started) firstCatchUp();
+      else if (attachedOnce && !change.resumed) caughtUpOrSay();
+    }
+    rejoiner.onChange(change);
   });
-  channel.subscribe(live).then(
-    async () => {
-      await measureClock(client, hooks);
-      attachedOnce = true;
-      return caughtUpOrSay();
-    },
-    (err) => hooks.onChannel('failed', err.message),
-  );
+  channel.subscribe(live).then(firstCatchUp, (err) => {
+    if (!rejoiner.active) hooks.onChannel('failed', err.message);
+  });
   return { client, channel };
 }
 

@@ -15,6 +15,7 @@ import { readConfig } from './config.js';
 import { OUTCOME_EXPIRED } from './contract.js';
 import { newMessageId, responseMessage } from './decision.js';
 import { EV_IGNORED, EV_NOT_COUNTED, EV_REQUEST, EV_RESOLVED, EV_UPDATED, Pending } from './pending.js';
+import { STATE_REJOINING } from './rejoin.js';
 import { InboxView } from './view.js';
 
 // The tabs of one browser tell each other about a sign-out on this
@@ -98,7 +99,8 @@ function start() {
     onMessage,
     onConnection: (state, reason) => view.setConnection(state, reason),
     onChannel: (state, reason) => {
-      if (state === 'failed' || state === 'suspended') view.channelProblem(state, reason);
+      if (state === 'failed' || state === 'suspended' || state === STATE_REJOINING) view.channelProblem(state, reason);
+      else if (state === 'attached') view.channelBack();
     },
     onCaughtUp: () => view.loaded(),
     onHistoryCut: (read) => view.historyCut(read),

@@ -7,6 +7,7 @@
 
 import { DECISION_APPROVED, DECISION_REJECTED } from './contract.js';
 import { compact, indent } from './json.js';
+import { STATE_REJOINING } from './rejoin.js';
 import { approvalCheck } from './roles.js';
 import { escapeHidden, formatAgo, formatClock, formatLeft, mixedScriptWords, plain, visibleParts } from './text.js';
 
@@ -108,6 +109,8 @@ export class InboxView {
     this.nextId = 1;
     this.ended = false; // the session ended: nothing more is sent
     this.historyWasCut = false; // the last history read stopped at its bound
+    this.conn = { state: 'initialized', reason: '' }; // the Ably connection's
+    this.channelIssue = null; // {state, reason} while the channel is down
     this.$ = (id) => doc.getElementById(id);
   }
 
@@ -115,6 +118,12 @@ export class InboxView {
   // ended: the page stays signed out).
   setConnection(state, reason) {
     if (this.ended) return;
+    this.conn = { state, reason };
+    // Connected, with the channel down, is not live.
+    if (state === 'connected' && this.channelIssue) {
+      this.showChannelIssue();
+      return;
+    }
     const el = this.$('conn');
     el.dataset.state = state;
     let text = CONNECTION_TEXT[state] || state;
@@ -124,12 +133,28 @@ export class InboxView {
   }
 
   // channelProblem shows that the approvals channel, not the connection,
-  // is unusable (detached by Ably, or its history could not be read).
+  // is unusable (failed, or its history could not be read), or that the
+  // page is re-establishing it (STATE_REJOINING), until channelBack.
   channelProblem(state, reason) {
     if (this.ended) return;
+    this.channelIssue = { state, reason };
+    this.showChannelIssue();
+  }
+
+  showChannelIssue() {
+    const { state, reason } = this.channelIssue;
     const el = this.$('conn');
     el.dataset.state = state;
-    el.textContent = `Channel unavailable${reason ? ` (${plain(reason)})` : ''}`;
+    const why = reason ? ` (${plain(reason)})` : '';
+    el.textContent = state === STATE_REJOINING ? `Not live: re-attaching the channel…${why}` : `Channel unavailable${why}`;
+  }
+
+  // channelBack shows the connection's state again once the channel is
+  // attached.
+  channelBack() {
+    if (this.ended || !this.channelIssue) return;
+    this.channelIssue = null;
+    this.setConnection(this.conn.state, this.conn.reason);
   }
 
   // sessionEnded tells the user to sign in again, for good, and takes the
