@@ -72,6 +72,13 @@ var bins builder
 // worker and the bridge.
 func newStack(t *testing.T, policyJSON string) *stack {
 	t.Helper()
+	return newStackWith(t, policyJSON, nil)
+}
+
+// newStackWith is newStack with the local Ably server's Config changed by
+// ablyConfig (when not nil).
+func newStackWith(t *testing.T, policyJSON string, ablyConfig func(*ablylocal.Config)) *stack {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	s := &stack{t: t, root: t, dir: t.TempDir(), bins: &bins}
@@ -83,7 +90,11 @@ func newStack(t *testing.T, policyJSON string) *stack {
 	s.temporal = startDevServer(t, filepath.Join(s.dir, "temporal.db"))
 	s.tc = s.temporal.client(t)
 
-	s.ably = ablytest.Start(t, ablylocal.Config{Keys: []ablylocal.Key{{Name: ablyKeyName, Secret: ablyKeySecret}}}).Server
+	ablyCfg := ablylocal.Config{Keys: []ablylocal.Key{{Name: ablyKeyName, Secret: ablyKeySecret}}}
+	if ablyConfig != nil {
+		ablyConfig(&ablyCfg)
+	}
+	s.ably = ablytest.Start(t, ablyCfg).Server
 
 	usersFile := filepath.Join(s.dir, "users.json")
 	for _, u := range users {

@@ -181,6 +181,25 @@ const ops = {
     return { text: await page.textContent('#conn') };
   },
 
+  // watchConn starts recording, in the page, each state the connection
+  // line (#conn) shows from now on (at most 100 changes); connStates
+  // returns them. A channel that is lost and re-established may show its
+  // trouble for less time than a poll would catch.
+  async watchConn({ page: name }) {
+    await get(name).evaluate(() => {
+      const seen = (window.__connStates = []);
+      const el = document.getElementById('conn');
+      new MutationObserver(() => {
+        if (seen.length < 100 && seen[seen.length - 1] !== el.dataset.state) seen.push(el.dataset.state);
+      }).observe(el, { attributes: true, attributeFilter: ['data-state'] });
+    });
+    return {};
+  },
+
+  async connStates({ page: name }) {
+    return { states: await get(name).evaluate(() => window.__connStates || []) };
+  },
+
   async offline({ page: name, offline }) {
     await get(name).context().setOffline(offline);
     return {};
