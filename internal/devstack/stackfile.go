@@ -69,7 +69,12 @@ func applyStackRecord(c *Config, stderr io.Writer) error {
 		return err
 	}
 	if c.endpointsGiven {
-		if r.Ports != c.Ports || r.Namespace != c.Namespace {
+		// The model's port is not among env's settings, and the command
+		// up prints (portFlags) does not name it: it differs from the
+		// record without reaching another stack.
+		given, recorded := c.Ports, r.Ports
+		given.Model, recorded.Model = 0, 0
+		if given != recorded || r.Namespace != c.Namespace {
 			p := r.Ports
 			fmt.Fprintf(stderr, "note: the stack of this work directory last ran with -temporal-port %d -ui-port %d -ably-port %d -auth-port %d -model-port %d -namespace %s; these settings follow the flags given instead\n",
 				p.Temporal, p.UI, p.Ably, p.Auth, p.Model, shellQuote(r.Namespace))

@@ -42,6 +42,9 @@ func TestEnvReadsTheStackRecord(t *testing.T) {
 	if err := writeStackRecord(c); err != nil {
 		t.Fatal(err)
 	}
+	noWork := c
+	noWork.Work = ""
+	upFlags := strings.Fields(portFlags(noWork))
 	same := []string{"-temporal-port", "27233", "-ui-port", "27833", "-ably-port", "27090", "-auth-port", "27001", "-model-port", "27095", "-namespace", "team"}
 	tests := []struct {
 		name     string
@@ -54,6 +57,10 @@ func TestEnvReadsTheStackRecord(t *testing.T) {
 			[]string{"TEMPORAL_ADDRESS=127.0.0.1:27233", "TEMPORAL_NAMESPACE=team", "ABLY_ENDPOINT=127.0.0.1:27090", "AUTH_URL=http://127.0.0.1:27001", "ABLY_CHANNEL=ai:team"}, ""},
 		{"the same flags: the record's channel too, no note", nil, same,
 			[]string{"TEMPORAL_ADDRESS=127.0.0.1:27233", "ABLY_CHANNEL=ai:team"}, ""},
+		// The command up prints (portFlags) names no -model-port, which
+		// env does not print: it reaches the same stack, without a note.
+		{"the flags up prints: no note", nil, upFlags,
+			[]string{"TEMPORAL_ADDRESS=127.0.0.1:27233", "ABLY_ENDPOINT=127.0.0.1:27090", "ABLY_CHANNEL=ai:team"}, ""},
 		{"other flags win, with a note", nil, []string{"-temporal-port", "17233"},
 			[]string{"TEMPORAL_ADDRESS=127.0.0.1:17233", "ABLY_ENDPOINT=127.0.0.1:8090", "ABLY_CHANNEL=ai:team"},
 			"last ran with -temporal-port 27233 -ui-port 27833 -ably-port 27090 -auth-port 27001 -model-port 27095 -namespace team;"},
