@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -544,6 +545,60 @@ func TestInbox(t *testing.T) {
 		}
 		if c := readCard(t, br, "ada", call); c.Status != "" {
 			t.Errorf("ada's card shows pat's notice: %q", c.Status)
+		}
+		s.publishAsAgent(t, agentCancelled(wf, call))
+	})
+
+	// The user probe: a page opened after an edit said "The arguments
+	// changed: review them again before deciding." on the edited request
+	// (the history's revisions read as a change under the user's eyes),
+	// and the approver whose edit was counted read it about their own
+	// edit, in place of "You approved this request".
+	step("an edit is called a change only where the earlier arguments were shown, and not to its editor", func(t *testing.T) {
+		const wf, call = "wf-inbox-edited", "call_edited_1"
+		digestOf := func(args string) string {
+			sum := sha256.Sum256([]byte(args))
+			return "sha256:" + hex.EncodeToString(sum[:])
+		}
+		request := func(revision int, args string, extra map[string]any) *ably.Message {
+			data := map[string]any{
+				"tool": "publish_blog_post", "arguments": args, "argumentsDigest": digestOf(args), "requiredRole": "publisher",
+				"approvals": 2, "editable": true, "revision": revision,
+			}
+			maps.Copy(data, extra)
+			return agentRequest(wf, call, data)
+		}
+		const before, after = `{"title":"Before"}`, `{"title":"After"}`
+		s.publishAsAgent(t, request(0, before, nil))
+		readCard(t, br, "pat", call)
+		readCard(t, br, "ada", call)
+		br.Do(t, "editAndApprove", map[string]any{"page": "ada", "toolCallId": call, "attempts": []string{after}}, nil)
+		at := time.Now().UTC().Format(time.RFC3339Nano)
+		s.publishAsAgent(t, request(1, after, map[string]any{
+			"editedBy":   map[string]any{"clientId": "ada", "role": "admin", "at": at},
+			"approvedBy": []map[string]any{{"clientId": "ada", "role": "admin", "at": at}},
+		}))
+		shows := func(page string) card {
+			t.Helper()
+			var c card
+			testutil.Eventually(t, 15*time.Second, page+"'s card to show the edit", func() bool {
+				c = readCard(t, br, page, call)
+				return strings.Contains(c.Args, "After")
+			})
+			return c
+		}
+		if c := shows("pat"); c.Status != "The arguments changed: review them again before deciding." {
+			t.Errorf("pat, who was shown the arguments before the edit: status %q, want that they changed", c.Status)
+		}
+		if c := shows("ada"); !strings.HasPrefix(c.Status, "You approved this request; it waits for more approvals.") {
+			t.Errorf("ada, whose edit was counted: status %q, want that she approved it", c.Status)
+		}
+		br.Do(t, "openTab", map[string]any{"page": "pat-later", "of": "pat"}, nil)
+		defer br.Do(t, "close", map[string]any{"page": "pat-later"}, nil)
+		br.Do(t, "goto", map[string]any{"page": "pat-later", "url": base}, nil)
+		br.Do(t, "waitReady", map[string]any{"page": "pat-later", "timeoutMs": 30000}, nil)
+		if c := shows("pat-later"); c.Status != "" || !slices.Contains(c.Buttons, "Approve") {
+			t.Errorf("a page opened after the edit: status %q, buttons %q; want no change to review, and Approve", c.Status, c.Buttons)
 		}
 		s.publishAsAgent(t, agentCancelled(wf, call))
 	})

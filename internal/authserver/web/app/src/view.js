@@ -111,6 +111,7 @@ export class InboxView {
     this.historyWasCut = false; // the last history read stopped at its bound
     this.conn = { state: 'initialized', reason: '' }; // the Ably connection's
     this.channelIssue = null; // {state, reason} while the channel is down
+    this.historyRead = false; // the history was read once: what arrives since, the user may have seen before
     this.$ = (id) => doc.getElementById(id);
   }
 
@@ -201,6 +202,7 @@ export class InboxView {
 
   // loaded hides the loading line once the history is read.
   loaded() {
+    this.historyRead = true;
     this.$('loading').hidden = true;
     this.updateCounts();
   }
@@ -264,8 +266,14 @@ export class InboxView {
     if (argsChanged) {
       c.sent = null;
       this.closeForms(c);
-      this.setStatus(c, 'The arguments changed: review them again before deciding.', 'warn');
-      this.announce(`The arguments of ${plain(r.tool)} changed.`);
+      // Said where the earlier arguments were before the user: not while
+      // the history is read at load (its revisions are no change anyone
+      // saw here), nor to the approver whose counted edit these are.
+      const ownEdit = Boolean(r.editedBy) && r.editedBy.clientId === this.opts.user && this.approvedByMe(r);
+      if (this.historyRead && !ownEdit) {
+        this.setStatus(c, 'The arguments changed: review them again before deciding.', 'warn');
+        this.announce(`The arguments of ${plain(r.tool)} changed.`);
+      }
     }
     this.renderActions(c);
     this.updateCounts(); // an escalation or a counted approval changes who can decide
