@@ -549,6 +549,25 @@ func TestInbox(t *testing.T) {
 		s.publishAsAgent(t, agentCancelled(wf, call))
 	})
 
+	// The user probe: on a call whose policy keeps the requester out, the
+	// requester's page offered Approve, and said "You can decide again"
+	// after the agent refused it; the CLI refuses to send such a decision.
+	step("the requester's page is read-only on a call that needs another approver", func(t *testing.T) {
+		const wf, call = "wf-inbox-own", "call_own_1"
+		s.publishAsAgent(t, agentRequest(wf, call, map[string]any{
+			"tool": "publish_blog_post", "arguments": `{"title":"My own"}`, "requiredRole": "publisher",
+			"requester": "pat", "distinctFromRequester": true,
+		}))
+		pat := readCard(t, br, "pat", call)
+		if len(pat.Buttons) != 0 || pat.ReadOnly != "Read-only: you cannot decide this request, because you requested this run, and its policy needs another approver." {
+			t.Errorf("the requester's card: buttons %q, read-only %q", pat.Buttons, pat.ReadOnly)
+		}
+		if ada := readCard(t, br, "ada", call); !slices.Contains(ada.Buttons, "Approve") {
+			t.Errorf("another approver's card: buttons %q, want Approve", ada.Buttons)
+		}
+		s.publishAsAgent(t, agentCancelled(wf, call))
+	})
+
 	// The user probe: a page opened after an edit said "The arguments
 	// changed: review them again before deciding." on the edited request
 	// (the history's revisions read as a change under the user's eyes),

@@ -533,7 +533,18 @@ export class InboxView {
   // canDecide reports whether r waits for this user's decision: signed in,
   // with a role that reaches it, and no decision of theirs counted yet.
   canDecide(r) {
-    return !this.ended && approvalCheck(this.opts.roles, this.role, r.requiredRole).ok && !this.approvedByMe(r) && !this.rejectedByMe(r);
+    return !this.ended && this.decisionCheck(r).ok && !this.approvedByMe(r) && !this.rejectedByMe(r);
+  }
+
+  // decisionCheck says whether this user may decide r at all, and why
+  // not: a role that reaches it, and, when its policy keeps the requester
+  // out, not its requester (the agent would not count it; the CLI does
+  // not send it).
+  decisionCheck(r) {
+    if (r.distinctFromRequester && r.requester !== '' && r.requester === this.opts.user) {
+      return { ok: false, reason: 'you requested this run, and its policy needs another approver' };
+    }
+    return approvalCheck(this.opts.roles, this.role, r.requiredRole);
   }
 
   // renderActions shows the buttons this user may use now, or why the
@@ -541,7 +552,7 @@ export class InboxView {
   renderActions(c) {
     const r = c.request;
     const p = c.parts;
-    const check = this.ended ? { ok: false, reason: 'you are signed out (sign in again to decide)' } : approvalCheck(this.opts.roles, this.role, r.requiredRole);
+    const check = this.ended ? { ok: false, reason: 'you are signed out (sign in again to decide)' } : this.decisionCheck(r);
     c.el.classList.toggle('read-only', !check.ok);
     if (!check.ok) {
       p.readonly.hidden = false;
