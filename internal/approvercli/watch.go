@@ -285,7 +285,14 @@ func (w *watcher) decide(ctx context.Context, decision, reason string) {
 	if latest, ok := w.s.pending.Get(r); ok {
 		r = latest
 	}
-	if why := refusal(r, w.s.clientID, w.s.role(), decision, false); why != "" {
+	// The role may have gone down since the request was shown (a renewed
+	// token): the agent would not count the decision, as `approve` says.
+	role := w.s.role()
+	why := refusal(r, w.s.clientID, role, decision, false)
+	if below, _ := roleVerdict(r, role); why == "" && below != "" {
+		why = below + ": the agent would record the decision and keep waiting"
+	}
+	if why != "" {
 		fmt.Fprintf(w.out, "Not sent: %s\n", why)
 		w.answered[r.key()] = true
 		w.showNext()

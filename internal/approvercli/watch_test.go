@@ -220,3 +220,25 @@ func TestWatcherAsksAgainAfterPromotion(t *testing.T) {
 		t.Fatalf("not asked after the promotion:\n%s", out.String())
 	}
 }
+
+// A request shown to a publisher whose role goes down before the answer
+// (a renewed token says editor) is not sent: the agent would not count it.
+func TestWatcherRefusesAfterDemotion(t *testing.T) {
+	for _, answer := range []string{"y", "n"} {
+		t.Run(answer, func(t *testing.T) {
+			_, s, w, out := newScreen("erin", "publisher")
+			w.onEvent(s.apply(requestMsg(t, "hitl-agent", reqData("call_a", "wf-1", t0.Add(time.Hour)))))
+			if w.current == nil {
+				t.Fatalf("a publisher was not asked:\n%s", out.String())
+			}
+			s.setRole("editor") // the token renewed with a lower role; no re-show yet
+			w.onLine(t.Context(), inputLine{text: answer, at: time.Now()})
+			if answer == "n" {
+				w.onLine(t.Context(), inputLine{text: "not mine", at: time.Now()})
+			}
+			if !strings.Contains(out.String(), "Not sent: your role editor is below the required publisher") {
+				t.Fatalf("a demoted approver's decision was not refused:\n%s", out.String())
+			}
+		})
+	}
+}
