@@ -213,6 +213,10 @@ func runCLI(ctx context.Context, cmd string, args []string, env config.Env, stdi
 		}
 		return usageError{err: err}
 	}
+	if cfg.HistoryPages == 0 {
+		// 0 is the library's "default"; on the command line it is a mistake.
+		return usageError{err: fmt.Errorf("-history-pages 0: want 1 to %d", approvercli.MaxHistoryPages)}
+	}
 	if err := cfg.Validate(); err != nil {
 		return usageError{err: err}
 	}

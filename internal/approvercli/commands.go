@@ -150,6 +150,11 @@ func editedArguments(text string) (string, error) {
 	if buf.Len() > workflows.MaxEditedArgumentsLen {
 		return "", fmt.Errorf("longer than %d bytes", workflows.MaxEditedArgumentsLen)
 	}
+	// What the agent refuses whatever the tool's schema: a duplicate key,
+	// keys that differ only in case or folding, trailing data.
+	if _, err := workflows.CanonicalArguments(buf.String(), nil); err != nil {
+		return "", fmt.Errorf("%w (the agent refuses such an edit)", err)
+	}
 	if err := workflows.LookalikeKeys(buf.String(), nil); err != nil {
 		return "", fmt.Errorf("%w (the agent refuses such an edit)", err)
 	}

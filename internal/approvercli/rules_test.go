@@ -257,6 +257,10 @@ func TestDecideArgsValidateEdits(t *testing.T) {
 		{"half a surrogate pair", DecideArgs{Decision: "approved", Arguments: `{"title":"\ud800 API"}`}, "half a UTF-16 surrogate pair"},
 		{"with force", DecideArgs{Decision: "approved", Arguments: `{}`, Force: true}, "not with --force"},
 		{"too long", DecideArgs{Decision: "approved", Arguments: `{"t":"` + strings.Repeat("x", workflows.MaxEditedArgumentsLen) + `"}`}, "longer than"},
+		// The web edit box refuses these before sending; the agent would
+		// answer "not counted" (and after three, nothing).
+		{"duplicate key", DecideArgs{Decision: "approved", Arguments: `{"title":"x","title":"y"}`}, `duplicate key "title"`},
+		{"keys that differ in case", DecideArgs{Decision: "approved", Arguments: `{"title":"x","Title":"y"}`}, "the agent refuses such an edit"},
 		{"lookalike keys", DecideArgs{Decision: "approved", Arguments: `{"tags":{"caf\u00e9":1,"cafe\u0301":2}}`}, `keys "caf\u00e9" and "cafe\u0301" look the same`},
 		// "Zoë" typed on a Latin-1 terminal: Ably's JSON would carry it as
 		// "Zo\ufffd", a name the approver never wrote.

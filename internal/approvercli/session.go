@@ -32,8 +32,8 @@ type Config struct {
 	// loopback (see CheckAuthURL).
 	AllowPlaintext bool
 
-	// HistoryPages bounds how much history is read at start (pages of
-	// 100 messages). Default 10.
+	// HistoryPages bounds how much history is read at start, in pages of
+	// 100 messages: at most MaxHistoryPages; 0 is the default, 10.
 	HistoryPages int
 	// Timeout bounds connecting, attaching and one publish. Default 30s.
 	Timeout time.Duration
@@ -65,8 +65,15 @@ func (c Config) Validate() error {
 	if c.Password == "" {
 		errs = append(errs, errors.New("APPROVER_PASSWORD is required"))
 	}
+	if c.HistoryPages < 0 || c.HistoryPages > MaxHistoryPages {
+		errs = append(errs, fmt.Errorf("-history-pages %d: want 1 to %d", c.HistoryPages, MaxHistoryPages))
+	}
 	return errors.Join(errs...)
 }
+
+// MaxHistoryPages bounds Config.HistoryPages: 100,000 messages, read at
+// every start.
+const MaxHistoryPages = 1000
 
 func (c *Config) setDefaults() {
 	if c.Channel == "" {

@@ -48,6 +48,9 @@ func TestConfigValidate(t *testing.T) {
 		}},
 		{name: "Ably itself", mutate: func(c *Config) { c.Ably = ablyconn.Config{TLS: true} }},
 		{name: "no user", mutate: func(c *Config) { c.User = "" }, wantErr: "APPROVER_USER is required"},
+		{name: "history pages negative", mutate: func(c *Config) { c.HistoryPages = -1 }, wantErr: "-history-pages -1: want 1 to 1000"},
+		{name: "history pages too many", mutate: func(c *Config) { c.HistoryPages = 1001 }, wantErr: "-history-pages 1001: want 1 to 1000"},
+		{name: "history pages at the bound", mutate: func(c *Config) { c.HistoryPages = 1000 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
