@@ -16,6 +16,8 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/hitl/durable-approvals/activities"
+	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/termtext"
 	"github.com/hitl/durable-approvals/workflows"
 )
@@ -76,6 +78,11 @@ func demo(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wr
 		fmt.Fprintf(stdout, "Decide in the web inbox: open %s and sign in as %s (%s) with password %s\nWaiting for the decision from the page; Ctrl-C stops (the run stays in Temporal).\n\n",
 			cfg.InboxURL(), user.Name, user.Role, user.Password)
 	} else {
+		if policy, err := config.LoadPolicy(cfg.PolicyFile()); err == nil {
+			if note := demoRoleNote(policy, user); note != "" {
+				fmt.Fprintln(stdout, note)
+			}
+		}
 		fmt.Fprintf(stdout, "Starting the approver as %s (%s). Answer the approval request below with y or n (after n, an optional reason).\n(The web inbox shows the request too; `devstack demo --web` waits for the page instead of this terminal.)\n\n", user.Name, user.Role)
 		if approver, err = startApprover(st.bins[BinApprover], mergeEnv(os.Environ(), approverEnv(cfg, user)), cfg.Root, stdin, stdout, stderr); err != nil {
 			return err
@@ -147,6 +154,19 @@ const demoAfterApprover = 30 * time.Second
 
 // demoLogins lists the demo approvers with their roles and passwords, for
 // the web inbox.
+// demoRoleNote says, before the demo waits, when u's role cannot approve
+// publish_blog_post (the tool the default prompt calls) under policy: the
+// approver would show the request as not for u and wait until it expires
+// or someone else decides. "" when it can.
+func demoRoleNote(policy workflows.Policy, u DemoUser) string {
+	tp, ok := policy.Tools[activities.ToolPublishBlogPost]
+	if !ok || !tp.NeedsApproval() || workflows.CanApprove(policy.Roles, u.Role, tp.MinRole) == nil {
+		return ""
+	}
+	return fmt.Sprintf("Note: %s (%s) cannot approve %s under this policy (it needs %s): the request will wait until it expires or someone decides it in the web inbox; `devstack demo -as pat` (or ada) approves it here.",
+		u.Name, u.Role, activities.ToolPublishBlogPost, tp.MinRole)
+}
+
 func demoLogins(s Secrets) string {
 	var parts []string
 	for _, u := range s.Users {
