@@ -291,6 +291,9 @@ func (w *watcher) decide(ctx context.Context, decision, reason string) {
 	why := refusal(r, w.s.clientID, role, decision, false)
 	if below, _ := roleVerdict(r, role); why == "" && below != "" {
 		why = below + ": the agent would record the decision and keep waiting"
+		// Asked about again when a renewed token brings another role
+		// (roleChanged), as a request listed as Not for you is.
+		w.belowRole[r.key()] = true
 	}
 	if why != "" {
 		fmt.Fprintf(w.out, "Not sent: %s\n", why)

@@ -242,3 +242,26 @@ func TestWatcherRefusesAfterDemotion(t *testing.T) {
 		})
 	}
 }
+
+// A request whose answer was not sent because the approver's role had
+// gone down is asked about again once a renewed token brings a role that
+// reaches it, as one listed as Not for you is.
+func TestWatcherAsksAgainAfterDemotionAndPromotion(t *testing.T) {
+	_, s, w, out := newScreen("erin", "publisher")
+	w.onEvent(s.apply(requestMsg(t, "hitl-agent", reqData("call_a", "wf-1", t0.Add(time.Hour)))))
+	if w.current == nil {
+		t.Fatalf("a publisher was not asked:\n%s", out.String())
+	}
+	s.setRole("editor")
+	w.roleChanged() // the tick sees the renewed token while the request is shown
+	w.onLine(t.Context(), inputLine{text: "y", at: time.Now()})
+	if !strings.Contains(out.String(), "Not sent: your role editor is below the required publisher") {
+		t.Fatalf("a demoted approver's decision was not refused:\n%s", out.String())
+	}
+	out.Reset()
+	s.setRole("publisher")
+	w.roleChanged()
+	if w.current == nil || w.current.ToolCallID != "call_a" || !strings.HasSuffix(out.String(), PromptDecision) {
+		t.Fatalf("not asked again after the role came back:\n%s", out.String())
+	}
+}
