@@ -108,16 +108,25 @@ func pendingCount(sa *commonpb.SearchAttributes) int {
 
 // Requests returns the approval-requests of run's pending approvals as
 // the workflow published them (the current revision of each), rebuilt
-// from the run's approvals query and its start input.
+// from the run's approvals query and its start input. A run that is no
+// longer running (terminated by a later reset, timed out) has none: its
+// query, answered by replaying it, would list the calls it was waiting
+// for when it ended, which nobody can decide any more.
 func (t Temporal) Requests(ctx context.Context, run PendingRun) ([]workflows.ApprovalRequestData, error) {
 	qctx, cancel := context.WithTimeout(ctx, queryTimeout)
 	defer cancel()
-	v, err := t.Client.QueryWorkflow(qctx, run.WorkflowID, run.RunID, workflows.ApprovalsQuery)
+	resp, err := t.Client.QueryWorkflowWithOptions(qctx, &client.QueryWorkflowWithOptionsRequest{
+		WorkflowID: run.WorkflowID, RunID: run.RunID, QueryType: workflows.ApprovalsQuery,
+		QueryRejectCondition: enumspb.QUERY_REJECT_CONDITION_NOT_OPEN,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("query approvals: %w", err)
 	}
+	if resp.QueryRejected != nil {
+		return nil, nil
+	}
 	var view workflows.ApprovalsView
-	if err := v.Get(&view); err != nil {
+	if err := resp.QueryResult.Get(&view); err != nil {
 		return nil, fmt.Errorf("decode approvals: %w", err)
 	}
 	if len(view.Pending) == 0 {

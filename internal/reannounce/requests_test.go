@@ -113,6 +113,7 @@ func TestTemporalAgainstDevServer(t *testing.T) {
 	}
 
 	// A run made by a reset of wf-waits is known as one.
+	replaced := runs[0]
 	reset, err := c.ResetWorkflowExecution(ctx, &workflowservice.ResetWorkflowExecutionRequest{
 		Namespace: "default", WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: "wf-waits", RunId: runs[0].RunID},
 		Reason: "test", WorkflowTaskFinishEventId: 4, RequestId: "reset-wf-waits",
@@ -124,4 +125,12 @@ func TestTemporalAgainstDevServer(t *testing.T) {
 		runs, _, err = tp.PendingRuns(ctx, 10)
 		return err == nil && len(runs) == 1 && runs[0].RunID == reset.GetRunId() && tp.ResetRunID(ctx, runs[0]) == reset.GetRunId()
 	})
+	// The run the reset replaced (terminated) waits for nobody: its calls
+	// are not pending, though its approvals query, answered by replaying
+	// it, still lists them. The keeper's SweepRuns is given runs as a
+	// worker sets them up (ResetWatch), not from the listing of running
+	// ones, and must not publish them again.
+	if reqs, err := tp.Requests(ctx, replaced); err != nil || len(reqs) != 0 {
+		t.Errorf("Requests of the replaced, terminated run = %d requests, %v; want none", len(reqs), err)
+	}
 }
