@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -57,8 +56,10 @@ func CheckAddr(addr string) error {
 	if err != nil {
 		return errors.New("want host:port")
 	}
-	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return fmt.Errorf("port %q: want host:port with a port number from 0 to 65535", port)
+	// A service name ("http") is looked up as net.Listen would, in the
+	// local services database.
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("port %q: want host:port with a port number from 0 to 65535 (or a service name)", port)
 	}
 	return nil
 }

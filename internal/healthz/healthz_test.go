@@ -96,7 +96,7 @@ func TestCheckAddr(t *testing.T) {
 		addr string
 		ok   bool
 	}{
-		{"127.0.0.1:8081", true}, {":8081", true}, {"[::1]:0", true}, {"localhost:65535", true},
+		{"127.0.0.1:8081", true}, {":8081", true}, {"[::1]:0", true}, {"localhost:65535", true}, {":http", true},
 		{"nonsense", false}, {"127.0.0.1", false}, {"127.0.0.1:99999", false}, {"127.0.0.1:-1", false}, {"127.0.0.1:abc", false},
 	} {
 		if err := CheckAddr(tt.addr); (err == nil) != tt.ok {

@@ -171,8 +171,8 @@ func (k *Keeper) Sweep(ctx context.Context) (SweepResult, error) {
 }
 
 // SweepRuns is Sweep for the given runs instead of the listed ones: a run
-// whose Pending is 0 (not known) is queried unless a request of each of
-// its pending calls is in view. Run uses it for the runs Resets brings.
+// whose Pending is 0 (not known) has the window read whole and is always
+// queried. Run uses it for the runs Resets brings.
 func (k *Keeper) SweepRuns(ctx context.Context, runs []PendingRun) (SweepResult, error) {
 	c := k.withDefaults()
 	if len(c.IDKey) < workflows.MinMessageIDKeyLen {
@@ -328,9 +328,6 @@ func (k *Keeper) Run(ctx context.Context, every time.Duration) {
 			continue
 		case <-settle:
 			runs, resets, settle = resets, nil, nil
-			for _, r := range runs {
-				swept.put(r.RunID, r.RunID)
-			}
 		case <-t.C:
 		}
 		sctx, cancel := context.WithTimeout(ctx, every)
@@ -340,6 +337,13 @@ func (k *Keeper) Run(ctx context.Context, every time.Duration) {
 		)
 		if runs != nil {
 			res, err = k.SweepRuns(sctx, runs)
+			if err == nil {
+				// Swept once; after a failure the next time a worker sets
+				// the run up (or the next sweep) tries again.
+				for _, r := range runs {
+					swept.put(r.RunID, r.RunID)
+				}
+			}
 		} else {
 			res, err = k.Sweep(sctx)
 		}
