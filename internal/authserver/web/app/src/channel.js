@@ -16,6 +16,7 @@
 import { BaseRealtime, FetchRequest, Rest, WebSocketTransport } from 'ably/modular';
 import { ablyEndpointOptions } from './config.js';
 import { Rejoiner } from './rejoin.js';
+import { readWithRetry } from './historyretry.js';
 import { fetchToken, roleOf, SessionEndedError } from './token.js';
 
 // The history read at load: at most HISTORY_PAGES pages of
@@ -26,7 +27,8 @@ export const HISTORY_PAGE_SIZE = 100;
 // connect returns {client, channel}. hooks: onMessage(m),
 // onConnection(state, reason), onChannel(state, reason) (ably-js's channel
 // states, and rejoin.js's STATE_REJOINING while the page re-establishes it),
-// onCaughtUp(),
+// onCaughtUp() (after a history read that worked), onHistoryEnded() (after
+// the first try of a history read, worked or not),
 // onHistoryCut(read) (after each history read: read > 0 when it stopped
 // at its bound with older messages left unread, 0 when it read them all), onSessionEnded(), onRole(role), onClock(offsetMs)
 // (Ably's time minus the browser's).
@@ -93,10 +95,25 @@ export function connect(cfg, hooks) {
     }
     hooks.onCaughtUp();
   }
-  const caughtUpOrSay = () =>
-    catchUp().catch((err) => {
-      hooks.onChannel('failed', `could not read the channel history: ${err.message}`);
-    });
+  // A failed read is tried again (historyretry.js) while the channel stays
+  // attached; the page says so meanwhile, and shows the channel back when
+  // a later try works.
+  const caughtUpOrSay = () => {
+    let retried = false;
+    return readWithRetry(catchUp, {
+      ended: () => hooks.onHistoryEnded(),
+      retrying: (err, ms) => {
+        retried = true;
+        hooks.onChannel('failed', `could not read the channel history: ${err.message}; reading it again in ${Math.round(ms / 1000)} s`);
+      },
+      stop: () => channel.state !== 'attached',
+    }).then(
+      () => {
+        if (retried) hooks.onChannel('attached', '');
+      },
+      (err) => hooks.onChannel('failed', `could not read the channel history: ${err.message}`),
+    );
+  };
 
   // firstCatchUp reads the history after the first attach that worked
   // (the subscribe's, or a later one when that failed).

@@ -103,6 +103,7 @@ function start() {
       else if (state === 'attached') view.channelBack();
     },
     onCaughtUp: () => view.loaded(),
+    onHistoryEnded: () => view.historyEnded(),
     onHistoryCut: (read) => view.historyCut(read),
     onSessionEnded: endSession,
     onRole: (role) => view.setRole(role),

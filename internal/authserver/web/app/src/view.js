@@ -200,6 +200,13 @@ export class InboxView {
     this.updateCounts();
   }
 
+  // historyEnded records that the first history read ended, worked or
+  // not: what arrives from now on is live, and the user may have seen a
+  // request before it changes (upsert warns then).
+  historyEnded() {
+    this.historyRead = true;
+  }
+
   // loaded hides the loading line once the history is read.
   loaded() {
     this.historyRead = true;
