@@ -298,6 +298,7 @@ func (b *runner) run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			b.logUnforwarded()
 			return nil
 		case m := <-b.live.ch:
 			b.live.taken(m)
@@ -502,6 +503,20 @@ func (b *runner) retryParked(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// logUnforwarded says, as the bridge stops, how many approval-responses
+// it had not forwarded: handed to a shard (one may be mid-signal), parked
+// for a retry, or waiting in the live queue. Nothing is lost: they stay on
+// the channel, and another bridge, or this one's catch-up at its next
+// start, forwards them.
+func (b *runner) logUnforwarded() {
+	shards, parked, queued := b.inShards.Load(), b.parkedLen(), len(b.live.ch)
+	if shards+int64(parked+queued) == 0 {
+		return
+	}
+	b.log.Info("bridge stopping with approval-responses not forwarded yet: another bridge, or this one's catch-up at its next start, forwards them from the channel's history",
+		"handling", shards, "parked", parked, "queued", queued)
 }
 
 // parkedLen is how many messages wait for a retry.

@@ -228,6 +228,43 @@ func TestBridgeParksWhileTemporalIsDown(t *testing.T) {
 	checkDecision(t, f.sent()[0], "wf-1", "alice", "admin", "approved")
 }
 
+// A bridge stopped with a decision it could not forward yet (Temporal
+// down: parked) says so as it stops; the decision stays on the channel.
+func TestBridgeSaysWhatItLeavesUnforwarded(t *testing.T) {
+	ac := startAbly(t)
+	f := newFakeTemporal()
+	f.addWorkflow("wf-1", publishView("publisher"), "call_abc123")
+	down := serviceerror.NewUnavailable("temporal down")
+	for range 100 {
+		f.signalErrs = append(f.signalErrs, down)
+	}
+	log, logs := logBuffer(t)
+	rctx, rcancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(rctx, Config{
+			Ably: ac, Temporal: f, Log: log, RetryEvery: time.Hour, Signer: testSigner,
+			Retry:       temporalconn.Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond, Attempts: 3},
+			AblyOptions: []ably.ClientOption{ably.WithLogLevel(ably.LogNone)},
+		})
+	}()
+	testutil.Eventually(t, 15*time.Second, "the bridge's first catch-up", func() bool { return strings.Contains(logs(), "catch-up done") })
+	alice := newRealtime(t, approverOptions(t, ac, "alice", "admin"))
+	m := guideResponse("call_abc123", "approved")
+	m.Extras["headers"] = map[string]any{"toolCallId": "call_abc123", "workflowId": "wf-1"}
+	if err := alice.Channels.Get(testChannel).PublishMultiple(t.Context(), []*ably.Message{m}); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	testutil.Eventually(t, 15*time.Second, "the decision parked", func() bool { return strings.Contains(logs(), "parked for retry") })
+	rcancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if l := logs(); !strings.Contains(l, "bridge stopping with approval-responses not forwarded yet") || !strings.Contains(l, `"parked":1`) {
+		t.Errorf("the stop does not say what it leaves:\n%s", l)
+	}
+}
+
 func TestBridgeSurvivesDroppedConnection(t *testing.T) {
 	srv := ablytest.Start(t, ablylocal.Config{})
 	ac := srv.Conn
