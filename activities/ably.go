@@ -38,10 +38,11 @@ type AblyPublisher struct {
 }
 
 // restChannel is a REST client and its channel, used by one caller at a
-// time.
+// time, and the channel's idle clients it goes back to.
 type restChannel struct {
 	rest *ably.REST
 	ch   *ably.RESTChannel
+	idle chan *restChannel
 }
 
 // maxPublisherChannels bounds the channels one AblyPublisher publishes
@@ -111,17 +112,14 @@ func (p *AblyPublisher) take(channel string) (*restChannel, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &restChannel{rest: r, ch: r.Channels.Get(channel)}, nil
+	return &restChannel{rest: r, ch: r.Channels.Get(channel), idle: idle}, nil
 }
 
-// give returns c, taken for channel, to the idle ones (or drops it when
-// enough are idle).
-func (p *AblyPublisher) give(channel string, c *restChannel) {
-	p.mu.Lock()
-	idle := p.idle[channel]
-	p.mu.Unlock()
+// give returns c, taken with take, to its channel's idle clients (or
+// drops it when enough are idle).
+func give(c *restChannel) {
 	select {
-	case idle <- c:
+	case c.idle <- c:
 	default:
 	}
 }
@@ -137,7 +135,7 @@ func (p *AblyPublisher) Publish(ctx context.Context, channel string, msg *ably.M
 		return temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeAbly, err)
 	}
 	err = c.ch.PublishMultiple(ctx, []*ably.Message{msg})
-	p.give(channel, c)
+	give(c)
 	if err == nil {
 		return nil
 	}

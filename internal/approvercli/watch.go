@@ -128,13 +128,7 @@ func (w *watcher) showNext() {
 		if w.answered[r.key()] {
 			continue
 		}
-		role := w.s.role()
-		why := refusal(r, w.s.clientID, role, workflows.DecisionApproved, false)
-		below, warn := roleVerdict(r, role)
-		if why == "" && below != "" {
-			why = below
-			w.belowRole[r.key()] = true
-		}
+		why, below, warn := w.refused(r, workflows.DecisionApproved)
 		if why != "" && below == "" && hasClient(r.ApprovedBy, w.s.clientID) {
 			// Counted already; while more approvals are needed a
 			// rejection can still take it back.
@@ -275,6 +269,22 @@ func (w *watcher) onLine(ctx context.Context, in inputLine) {
 	}
 }
 
+// refused says why this approver may not make decision on r with the
+// role they hold now ("" when they may), below when that is their role
+// being under r's (then r is marked belowRole: asked about again when a
+// renewed token brings another role, roleChanged), and roleVerdict's
+// warning.
+func (w *watcher) refused(r Request, decision string) (why, below, warn string) {
+	role := w.s.role()
+	why = refusal(r, w.s.clientID, role, decision, false)
+	below, warn = roleVerdict(r, role)
+	if why == "" && below != "" {
+		why = below
+		w.belowRole[r.key()] = true
+	}
+	return why, below, warn
+}
+
 func (w *watcher) decide(ctx context.Context, decision, reason string) {
 	r := *w.current
 	if !w.s.pending.Has(r) {
@@ -287,13 +297,9 @@ func (w *watcher) decide(ctx context.Context, decision, reason string) {
 	}
 	// The role may have gone down since the request was shown (a renewed
 	// token): the agent would not count the decision, as `approve` says.
-	role := w.s.role()
-	why := refusal(r, w.s.clientID, role, decision, false)
-	if below, _ := roleVerdict(r, role); why == "" && below != "" {
-		why = below + ": the agent would record the decision and keep waiting"
-		// Asked about again when a renewed token brings another role
-		// (roleChanged), as a request listed as Not for you is.
-		w.belowRole[r.key()] = true
+	why, below, _ := w.refused(r, decision)
+	if why != "" && why == below {
+		why += ": the agent would record the decision and keep waiting"
 	}
 	if why != "" {
 		fmt.Fprintf(w.out, "Not sent: %s\n", why)

@@ -159,8 +159,8 @@ func (k *Keeper) withDefaults() Keeper {
 func (k *Keeper) Sweep(ctx context.Context) (SweepResult, error) {
 	c := k.withDefaults()
 	var res SweepResult
-	if len(c.IDKey) < workflows.MinMessageIDKeyLen {
-		return res, fmt.Errorf("the agent's message-id key is shorter than %d bytes", workflows.MinMessageIDKeyLen)
+	if err := c.checkIDKey(); err != nil {
+		return res, err
 	}
 	runs, more, err := c.Pending.PendingRuns(ctx, c.MaxRuns)
 	if err != nil {
@@ -175,10 +175,19 @@ func (k *Keeper) Sweep(ctx context.Context) (SweepResult, error) {
 // queried. Run uses it for the runs Resets brings.
 func (k *Keeper) SweepRuns(ctx context.Context, runs []PendingRun) (SweepResult, error) {
 	c := k.withDefaults()
-	if len(c.IDKey) < workflows.MinMessageIDKeyLen {
-		return SweepResult{}, fmt.Errorf("the agent's message-id key is shorter than %d bytes", workflows.MinMessageIDKeyLen)
+	if err := c.checkIDKey(); err != nil {
+		return SweepResult{}, err
 	}
 	return sweep(ctx, &c, runs, SweepResult{Runs: len(runs)})
+}
+
+// checkIDKey refuses, before any I/O, an agent's message-id key too short
+// to make message ids nobody else can.
+func (k *Keeper) checkIDKey() error {
+	if len(k.IDKey) < workflows.MinMessageIDKeyLen {
+		return fmt.Errorf("the agent's message-id key is shorter than %d bytes", workflows.MinMessageIDKeyLen)
+	}
+	return nil
 }
 
 // unknownPending stands, in sweep's count of a run's unseen requests, for
