@@ -684,6 +684,33 @@ func TestInbox(t *testing.T) {
 		}
 	})
 
+	// A page whose history read failed said "could not read the channel
+	// history" until a reload, and never showed the requests published
+	// before it opened (historyretry.js reads it again).
+	step("a history read that fails is read again, and the requests it holds are shown", func(t *testing.T) {
+		const wf, call = "wf-inbox-history", "call_history_retry_1"
+		s.publishAsAgent(t, agentRequest(wf, call, map[string]any{
+			"tool": "publish_blog_post", "arguments": `{"title":"History"}`, "requiredRole": "publisher",
+		}))
+		br.Do(t, "openTab", map[string]any{"page": "pat-history", "of": "pat"}, nil)
+		defer br.Do(t, "close", map[string]any{"page": "pat-history"}, nil)
+		br.Do(t, "failHistory", map[string]any{"page": "pat-history", "times": 2}, nil)
+		br.Do(t, "goto", map[string]any{"page": "pat-history", "url": base}, nil)
+		var failing struct{ Text string }
+		br.Do(t, "waitConn", map[string]any{"page": "pat-history", "state": "failed", "timeoutMs": 15000}, &failing)
+		if !strings.Contains(failing.Text, "could not read the channel history") || !strings.Contains(failing.Text, "reading it again") {
+			t.Errorf("while the history read fails the page says %q, want that it reads it again", failing.Text)
+		}
+		readCard(t, br, "pat-history", call)
+		br.Do(t, "waitConn", map[string]any{"page": "pat-history", "state": "connected", "timeoutMs": 15000}, nil)
+		var reads struct{ Failed, Passed int }
+		br.Do(t, "historyReads", map[string]any{"page": "pat-history"}, &reads)
+		if reads.Failed != 2 || reads.Passed < 1 {
+			t.Errorf("history reads: %d failed, %d passed; want 2 failed, then one that passed", reads.Failed, reads.Passed)
+		}
+		s.publishAsAgent(t, agentCancelled(wf, call))
+	})
+
 	step("logout, which ends the other tabs of the browser at once, for good", func(t *testing.T) {
 		run := s.startRun("Publish the blog post called 'Signed out elsewhere'")
 		req := s.waitPending(run, 1)[0]

@@ -37,6 +37,7 @@ const LAUNCH_ARGS = [
 const browser = await chromium.launch({ executablePath: flags.chromium, headless: true, args: LAUNCH_ARGS });
 const pages = new Map(); // name → {context, page}
 const problems = [];
+const historyCounts = new Map(); // page name → {failed, passed} (failHistory)
 
 function log(...args) {
   process.stderr.write(`driver: ${args.join(' ')}\n`);
@@ -384,6 +385,40 @@ const ops = {
       });
     });
     return {};
+  },
+
+  // failHistory makes the next `times` channel-history reads the page
+  // sends fail, as Ably answers when it cannot serve one (500, error
+  // 50000), and lets the later ones through; historyReads says how many
+  // were failed and how many passed.
+  async failHistory({ page: name, times }) {
+    const page = get(name);
+    const counts = { failed: 0, passed: 0 };
+    historyCounts.set(name, counts);
+    await page.route(/\/channels\/[^/?]+\/(history|messages)(\?|$)/, async (route) => {
+      if (route.request().method() !== 'GET') return route.continue();
+      if (counts.failed >= times) {
+        counts.passed++;
+        return route.continue();
+      }
+      counts.failed++;
+      const origin = route.request().headers().origin;
+      return route.fulfill({
+        status: 500,
+        headers: {
+          'content-type': 'application/json',
+          ...(origin ? { 'access-control-allow-origin': origin, 'access-control-allow-credentials': 'true' } : {}),
+        },
+        body: JSON.stringify({ error: { code: 50000, statusCode: 500, message: 'history unavailable (injected by the browser test)' } }),
+      });
+    });
+    return {};
+  },
+
+  async historyReads({ page: name }) {
+    const counts = historyCounts.get(name);
+    if (!counts) throw new Error(`failHistory was not called for page ${JSON.stringify(name)}`);
+    return { ...counts };
   },
 
   // editBox opens a card's edit form, reads the text its box starts with,
