@@ -57,8 +57,16 @@ const (
 // empty value keeps the worker's default. Compose and `devstack prod` pass
 // them on from their environment (WorkerTuningEnv).
 const (
-	EnvWorkflowCache   = "HITL_WORKFLOW_CACHE"
-	EnvLedgerKeep      = "HITL_LEDGER_KEEP"
+	// EnvWorkflowCache is the worker's sticky workflow cache size.
+	EnvWorkflowCache = "HITL_WORKFLOW_CACHE"
+	// EnvLedgerKeep is how long the tools' results (the idempotency ledger
+	// and delete_post's tombstones in BLOG_DIR) are kept at least; older
+	// ones of runs Temporal no longer knows are removed. "0": never.
+	EnvLedgerKeep = "HITL_LEDGER_KEEP"
+	// EnvReannounceEvery is how often the worker looks for pending
+	// approval requests that have left the part of the channel's history
+	// approvers read (the newest 1,000 messages, or older than Ably
+	// keeps), and publishes them again. "0": never.
 	EnvReannounceEvery = "HITL_REANNOUNCE_EVERY"
 	// EnvGoMemLimit is the Go runtime's own soft memory limit, which wins
 	// over the worker's default.

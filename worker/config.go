@@ -72,12 +72,12 @@ type Config struct {
 	MemoryLimit int64
 
 	// LedgerKeep is how long tool results are kept at least (0: for
-	// ever); see EnvLedgerKeep.
+	// ever); see config.EnvLedgerKeep.
 	LedgerKeep time.Duration
 
 	// ReannounceEvery is how often the worker publishes again the pending
 	// approval requests that left approvers' view (0: never); see
-	// EnvReannounceEvery.
+	// config.EnvReannounceEvery.
 	ReannounceEvery time.Duration
 
 	LogLevel slog.Level
@@ -86,9 +86,6 @@ type Config struct {
 // EnvHealthAddr is the worker's operations endpoint address, /healthz and
 // /metrics (empty: none).
 const EnvHealthAddr = "HITL_HEALTH_ADDR"
-
-// EnvWorkflowCache is the worker's sticky workflow cache size.
-const EnvWorkflowCache = config.EnvWorkflowCache
 
 // DefaultWorkflowCache is the default of Config.WorkflowCache (Temporal's
 // own default is 10,000).
@@ -141,24 +138,24 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 	if env.Get(config.EnvGoMemLimit) != "" {
 		c.MemoryLimit = 0 // the runtime applied it already
 	}
-	if v := env.Get(EnvWorkflowCache); v != "" {
+	if v := env.Get(config.EnvWorkflowCache); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return Config{}, fmt.Errorf("%s=%q: want a number of runs", EnvWorkflowCache, v)
+			return Config{}, fmt.Errorf("%s=%q: want a number of runs", config.EnvWorkflowCache, v)
 		}
 		c.WorkflowCache = n
 	}
-	if v := env.Get(EnvLedgerKeep); v != "" {
+	if v := env.Get(config.EnvLedgerKeep); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {
-			return Config{}, fmt.Errorf("%s=%q: want a duration such as 744h, or 0 for never", EnvLedgerKeep, v)
+			return Config{}, fmt.Errorf("%s=%q: want a duration such as 744h, or 0 for never", config.EnvLedgerKeep, v)
 		}
 		c.LedgerKeep = d
 	}
-	if v := env.Get(EnvReannounceEvery); v != "" {
+	if v := env.Get(config.EnvReannounceEvery); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {
-			return Config{}, fmt.Errorf("%s=%q: want a duration such as 10m, or 0 for never", EnvReannounceEvery, v)
+			return Config{}, fmt.Errorf("%s=%q: want a duration such as 10m, or 0 for never", config.EnvReannounceEvery, v)
 		}
 		c.ReannounceEvery = d
 	}
@@ -173,7 +170,7 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 	fs.StringVar(&c.BlogDir, "blog-dir", c.BlogDir, "directory publish_blog_post writes to (env "+config.EnvBlogDir+")")
 	fs.StringVar(&c.HealthAddr, "health-addr", c.HealthAddr, "serve GET /healthz and GET /metrics on this host:port (env "+EnvHealthAddr+"; empty: off)")
 	fs.StringVar(&c.TraceFile, "trace-file", c.TraceFile, "append OpenTelemetry spans to this file (env "+telemetry.EnvTraceFile+"; empty: off)")
-	fs.IntVar(&c.WorkflowCache, "workflow-cache", c.WorkflowCache, "runs kept in memory between workflow tasks (env "+EnvWorkflowCache+")")
+	fs.IntVar(&c.WorkflowCache, "workflow-cache", c.WorkflowCache, "runs kept in memory between workflow tasks (env "+config.EnvWorkflowCache+")")
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
@@ -231,13 +228,13 @@ func (c Config) Validate() error {
 		}
 	}
 	if c.WorkflowCache < 1 || c.WorkflowCache > maxWorkflowCache {
-		errs = append(errs, fmt.Errorf("workflow cache %d (-workflow-cache, %s): want 1 to %d runs", c.WorkflowCache, EnvWorkflowCache, maxWorkflowCache))
+		errs = append(errs, fmt.Errorf("workflow cache %d (-workflow-cache, %s): want 1 to %d runs", c.WorkflowCache, config.EnvWorkflowCache, maxWorkflowCache))
 	}
 	if c.LedgerKeep != 0 && c.LedgerKeep < minLedgerKeep {
-		errs = append(errs, fmt.Errorf("%s=%s: want 0 (keep for ever) or at least %s", EnvLedgerKeep, c.LedgerKeep, minLedgerKeep))
+		errs = append(errs, fmt.Errorf("%s=%s: want 0 (keep for ever) or at least %s", config.EnvLedgerKeep, c.LedgerKeep, minLedgerKeep))
 	}
 	if c.ReannounceEvery != 0 && c.ReannounceEvery < minReannounceEvery {
-		errs = append(errs, fmt.Errorf("%s=%s: want 0 (never) or at least %s", EnvReannounceEvery, c.ReannounceEvery, minReannounceEvery))
+		errs = append(errs, fmt.Errorf("%s=%s: want 0 (never) or at least %s", config.EnvReannounceEvery, c.ReannounceEvery, minReannounceEvery))
 	}
 	return errors.Join(errs...)
 }

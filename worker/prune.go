@@ -12,13 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/hitl/durable-approvals/activities"
-	"github.com/hitl/durable-approvals/config"
 )
-
-// EnvLedgerKeep is how long the tools' results (the idempotency ledger and
-// delete_post's tombstones in BLOG_DIR) are kept at least; older ones of
-// runs Temporal no longer knows are removed. "0": never.
-const EnvLedgerKeep = config.EnvLedgerKeep
 
 // DefaultLedgerKeep is the default of Config.LedgerKeep: the longest
 // approval wait and a day. A result younger than this is never touched;

@@ -15,12 +15,6 @@ import (
 	"github.com/hitl/durable-approvals/internal/reannounce"
 )
 
-// EnvReannounceEvery is how often the worker looks for pending approval
-// requests that have left the part of the channel's history approvers
-// read (the newest 1,000 messages, or older than Ably keeps), and
-// publishes them again. "0": never.
-const EnvReannounceEvery = config.EnvReannounceEvery
-
 // DefaultReannounceEvery is the default of Config.ReannounceEvery. Each
 // sweep lists the pending runs and reads the channel's history back to the
 // oldest pending request (at most reannounce.DefaultWindow messages); only
@@ -77,7 +71,7 @@ func startKeeper(ctx context.Context, cfg Config, c client.Client, pub *activiti
 		case kctx.Err() != nil:
 			return
 		case errors.Is(err, ablyconn.ErrKeyRefused):
-			logger.Warn("pending approval requests are not kept in approvers' view: the Ably key may not read the channel's history ("+EnvReannounceEvery+"=0 turns this off)",
+			logger.Warn("pending approval requests are not kept in approvers' view: the Ably key may not read the channel's history ("+config.EnvReannounceEvery+"=0 turns this off)",
 				"channel", cfg.Channel, "err", err)
 			return
 		case err != nil:
