@@ -1,7 +1,7 @@
 // Command authserver authenticates approvers and issues their short-lived
 // Ably JWTs (see internal/authserver), and manages the users file.
 //
-//	authserver [serve] [-listen 127.0.0.1:3001] [-users data/users.json] [-ttl 1h] [-channel ai:big-bad-any] [-policy config/policy.json]
+//	authserver [serve] [-listen 127.0.0.1:3001] [-users data/users.json] [-ttl 1h] [-channel ai:big-bad-any] [-policy FILE]
 //	                   [-tls-cert cert.pem -tls-key key.pem | -insecure-allow-plaintext] [-trusted-proxies 10.0.0.0/8,...]
 //	authserver useradd -name alice -role publisher   (password: one line on stdin)
 //	authserver userdel -name alice
@@ -13,7 +13,8 @@
 // show in ps), ABLY_CHANNEL, ABLY_ENDPOINT and ABLY_TLS (where the inbox
 // page reaches Ably; unset: Ably itself), AUTH_LISTEN, AUTH_USERS_FILE, AUTH_TOKEN_TTL,
 // AUTH_TLS_CERT, AUTH_TLS_KEY, AUTH_INSECURE_ALLOW_PLAINTEXT,
-// AUTH_TRUSTED_PROXIES, HITL_POLICY_FILE (default of -policy),
+// AUTH_TRUSTED_PROXIES, HITL_POLICY_FILE (default of -policy; unset: the
+// role hierarchy editor, publisher, admin, not config/policy.json's),
 // HITL_AGENT_CLIENT_ID and HITL_BRIDGE_CLIENT_ID (reserved user names), and
 // HITL_HEALTH_ADDR (serve: GET /healthz and GET /metrics, the login
 // counters, on a listener of their own).

@@ -21,7 +21,7 @@
 // (approver, workflow, tool call, decision, digest named, the call's
 // digest and revision, edited arguments), again only after a backoff that
 // starts at a minute and doubles, and at most 16 different ones per
-// approver, call and revision (decided.go): the repeats the workflow would only ignore
+// approver and call, over all its revisions (decided.go): the repeats the workflow would only ignore
 // cannot bring a run to Temporal's limit of signals per run, past which it
 // can never be decided (a signal refused for that reason is logged as an
 // error naming the run). Every forwarded decision is signed (Signer).

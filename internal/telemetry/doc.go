@@ -6,8 +6,10 @@
 //     /healthz). The Temporal SDK's own metrics reach it through
 //     go.temporal.io/sdk/contrib/opentelemetry (TemporalMetrics, set as
 //     client.Options.MetricsHandler); the product's counters are made from
-//     Meter by the packages that count (internal/bridge, internal/authserver)
-//     and by the workflow through workflow.GetMetricsHandler.
+//     Meter by the packages that count (internal/bridge, internal/authserver,
+//     internal/reannounce: the worker's keeper), by the workflow through
+//     workflow.GetMetricsHandler, and by the VerifyDecision local activity
+//     through activity.GetMetricsHandler.
 //   - Tracing: OpenTelemetry spans through the Temporal SDK's tracing
 //     interceptor, written as JSON lines to a local file when EnvTraceFile is
 //     set and off otherwise. DecisionSpans makes the span of a tool activity
