@@ -105,7 +105,8 @@ func parseProdConfig(args []string, env config.Env, cwd string, stderr io.Writer
 	c.PolicyFile = ""
 	fs := flag.NewFlagSet("devstack prod", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&c.Root, "root", c.Root, "repository root (default: found from the working directory)")
+	c.Root = ""
+	fs.StringVar(&c.Root, "root", "", "repository root (default: found from the working directory)")
 	fs.StringVar(&c.Work, "work", "", "directory for logs, built programs, posts and configs (default: a temporary one, removed on exit)")
 	fs.IntVar(&c.Workers, "workers", c.Workers, "worker processes")
 	fs.IntVar(&c.Bridges, "bridges", c.Bridges, "bridge processes")
@@ -126,7 +127,10 @@ func parseProdConfig(args []string, env config.Env, cwd string, stderr io.Writer
 		return ProdConfig{}, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if c.Root == "" {
-		return ProdConfig{}, rootErr
+		if rootErr != nil {
+			return ProdConfig{}, rootErr
+		}
+		c.Root = root
 	}
 	for _, p := range []*string{&c.Root, &c.Work, &c.PolicyFile, &c.PostgresBin} {
 		if *p != "" && !filepath.IsAbs(*p) {
