@@ -292,7 +292,9 @@ func WithReserved(names []string) UserOption { return func(r *Rules) { r.Reserve
 // password of an existing one. roles is the role hierarchy (empty means
 // workflows.DefaultRoles). The file is created if missing, written 0600
 // through a temporary file and a rename, and holds only the bcrypt hash.
-// An existing file that does not parse is left untouched.
+// An existing file that does not parse is left untouched. The change is
+// made under the file's lock (updateUsers), so commands run at once do not
+// undo each other's changes.
 func AddUser(path, name, role, password string, roles []string, opts ...UserOption) error {
 	rules := Rules{Roles: roles}
 	for _, o := range opts {
@@ -310,16 +312,15 @@ func AddUser(path, name, role, password string, roles []string, opts ...UserOpti
 	if err := ValidatePassword(name, password); err != nil {
 		return err
 	}
-	users, err := readForUpdate(path, rules)
-	if err != nil {
-		return err
-	}
+	// Hashed before the file is locked and read: the hash takes the time.
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), rules.cost())
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
 	}
-	users[name] = User{Name: name, Role: role, PasswordHash: string(hash)}
-	return writeUsers(path, users)
+	return updateUsers(path, rules, func(users map[string]User) error {
+		users[name] = User{Name: name, Role: role, PasswordHash: string(hash)}
+		return nil
+	})
 }
 
 // DeleteUser removes the user from the users file at path. It fails if the
@@ -335,14 +336,38 @@ func DeleteUser(path, name string, roles []string, opts ...UserOption) error {
 		return err
 	}
 	rules.keepReserved = true
+	return updateUsers(path, rules, func(users map[string]User) error {
+		if _, ok := users[name]; !ok {
+			return fmt.Errorf("user %q not found in %s", name, path)
+		}
+		delete(users, name)
+		return nil
+	})
+}
+
+// updateUsers reads the users file at path (none: no users), applies
+// change and writes the result, holding the file's lock (path + ".lock")
+// from the read to the write: two commands at once (useradd and userdel
+// from two administrators, a provisioning script) each see the other's
+// change instead of writing back the file as it was before it, which put
+// back a user userdel had removed, or the old role and password of one
+// useradd had changed.
+func updateUsers(path string, rules Rules, change func(map[string]User) error) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("create users file directory: %w", err)
+	}
+	release, err := lockUsersFile(path + ".lock")
+	if err != nil {
+		return err
+	}
+	defer release()
 	users, err := readForUpdate(path, rules)
 	if err != nil {
 		return err
 	}
-	if _, ok := users[name]; !ok {
-		return fmt.Errorf("user %q not found in %s", name, path)
+	if err := change(users); err != nil {
+		return err
 	}
-	delete(users, name)
 	return writeUsers(path, users)
 }
 
