@@ -17,7 +17,10 @@ import (
 
 	"github.com/ably/ably-go/ably"
 	"github.com/golang-jwt/jwt/v5"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/ablylocal"
@@ -36,13 +39,49 @@ func startAbly(t *testing.T, keys ...ablylocal.Key) ablyconn.Config {
 	return ablytest.Start(t, ablylocal.Config{Keys: keys}).Conn
 }
 
+// publishActivity runs the publish activity name once, as the run its
+// input is about asks for it (checkPublisher refuses other runs).
 func publishActivity(t *testing.T, a *Activities, name string, in any) error {
 	t.Helper()
+	run := ""
+	switch in := in.(type) {
+	case workflows.ApprovalRequestInput:
+		run = in.Data.WorkflowID
+	case workflows.ApprovalResolvedInput:
+		run = in.Data.WorkflowID
+	case workflows.ApprovalIgnoredInput:
+		run = in.Data.WorkflowID
+	}
+	return runActivityAs(t, a, run, name, in)
+}
+
+// runActivityAs runs the activity name once, in Temporal's test
+// environment, from a workflow whose id is run ("": the environment's
+// default): the run the activity sees as its caller.
+func runActivityAs(t *testing.T, a *Activities, run, name string, in any) error {
+	t.Helper()
 	var ts testsuite.WorkflowTestSuite
-	env := ts.NewTestActivityEnvironment()
+	env := ts.NewTestWorkflowEnvironment()
+	env.SetTestTimeout(time.Minute)
 	env.RegisterActivity(a)
-	_, err := env.ExecuteActivity(name, in)
-	return err
+	env.RegisterWorkflow(oneActivityWorkflow)
+	if run != "" {
+		env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: run})
+	}
+	env.ExecuteWorkflow(oneActivityWorkflow, name, in)
+	if !env.IsWorkflowCompleted() {
+		t.Fatalf("the workflow of %s did not complete", name)
+	}
+	return env.GetWorkflowError()
+}
+
+// oneActivityWorkflow runs the activity name with one attempt.
+func oneActivityWorkflow(ctx workflow.Context, name string, in any) error {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
+	})
+	return workflow.ExecuteActivity(ctx, name, in).Get(ctx, nil)
 }
 
 // rawMessage is a message as the REST history endpoint returns it in JSON,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -41,6 +42,8 @@ type Deps struct {
 	MessageIDKey []byte
 	Channel      string // Ably channel; "" means workflows.DefaultChannel
 	Logger       *slog.Logger
+	// Now is the clock that ages decisions (checkApproval); nil: time.Now.
+	Now func() time.Time
 }
 
 // Activities implements the workflow's activities. Register the pointer
@@ -55,6 +58,7 @@ type Activities struct {
 	idKey     []byte
 	channel   string
 	logger    *slog.Logger
+	now       func() time.Time
 }
 
 // New checks d and returns the activities.
@@ -82,7 +86,10 @@ func New(d Deps) (*Activities, error) {
 		return nil, fmt.Errorf("activities: %w", err)
 	}
 	a := &Activities{model: d.Model, tools: d.Tools, publisher: d.Publisher, policy: workerPolicy(d.Policy, d.Tools), verifier: d.Verifier,
-		idKey: d.MessageIDKey, channel: d.Channel, logger: d.Logger}
+		idKey: d.MessageIDKey, channel: d.Channel, logger: d.Logger, now: d.Now}
+	if a.now == nil {
+		a.now = time.Now
+	}
 	if a.channel == "" {
 		a.channel = workflows.DefaultChannel
 	}
@@ -124,8 +131,9 @@ func resultFits(res workflows.ModelResponse) error {
 	return nil
 }
 
-// ExecuteTool runs one tool call. The tool's side effect is idempotent on
-// WorkflowID + CallID.
+// ExecuteTool runs one tool call, for the calling run, once the worker has
+// checked its approvals itself (checkApproval). The tool's side effect is
+// idempotent on WorkflowID + CallID.
 func (a *Activities) ExecuteTool(ctx context.Context, req workflows.ToolRequest) (workflows.ToolResult, error) {
 	if req.WorkflowID == "" || req.CallID == "" {
 		return workflows.ToolResult{}, temporal.NewNonRetryableApplicationError(
@@ -134,6 +142,12 @@ func (a *Activities) ExecuteTool(ctx context.Context, req workflows.ToolRequest)
 	t, ok := a.tools.Lookup(req.Name)
 	if !ok {
 		return workflows.ToolResult{}, unknownTool(req.Name, a.tools.Names())
+	}
+	if err := a.checkApproval(ctx, req); err != nil {
+		a.logger.ErrorContext(ctx, "tool refused: not approved", "workflowId", req.WorkflowID, "callId", req.CallID, "tool", req.Name,
+			"run", activity.GetInfo(ctx).WorkflowExecution.ID, "activityTaskQueue", activity.GetInfo(ctx).TaskQueue,
+			"workflowType", activity.GetInfo(ctx).WorkflowType.Name, "error", err)
+		return workflows.ToolResult{}, err
 	}
 	call := ToolCall{WorkflowID: req.WorkflowID, CallID: req.CallID, Name: req.Name, Arguments: req.Arguments, ApprovedBy: req.ApprovedBy}
 	out, err := t.Run(ctx, call)
@@ -212,6 +226,9 @@ func workerPolicy(p workflows.Policy, tools *Registry) workflows.WorkerPolicy {
 // PublishApprovalRequest publishes an approval-request (see
 // workflows.ApprovalRequestData.Message for its id and headers).
 func (a *Activities) PublishApprovalRequest(ctx context.Context, in workflows.ApprovalRequestInput) error {
+	if err := checkPublisher(ctx, in.Data.WorkflowID); err != nil {
+		return err
+	}
 	m, err := in.Data.Message(a.idKey)
 	return a.publish(ctx, m, err)
 }
@@ -219,6 +236,9 @@ func (a *Activities) PublishApprovalRequest(ctx context.Context, in workflows.Ap
 // PublishApprovalResolved publishes an approval-resolved (see
 // workflows.ApprovalResolvedData.Message for its id and headers).
 func (a *Activities) PublishApprovalResolved(ctx context.Context, in workflows.ApprovalResolvedInput) error {
+	if err := checkPublisher(ctx, in.Data.WorkflowID); err != nil {
+		return err
+	}
 	m, err := in.Data.Message(a.idKey)
 	return a.publish(ctx, m, err)
 }
@@ -226,6 +246,9 @@ func (a *Activities) PublishApprovalResolved(ctx context.Context, in workflows.A
 // PublishApprovalIgnored publishes an approval-ignored (see
 // workflows.ApprovalIgnoredData.Message for its id and headers).
 func (a *Activities) PublishApprovalIgnored(ctx context.Context, in workflows.ApprovalIgnoredInput) error {
+	if err := checkPublisher(ctx, in.Data.WorkflowID); err != nil {
+		return err
+	}
 	m, err := in.Data.Message(a.idKey)
 	return a.publish(ctx, m, err)
 }

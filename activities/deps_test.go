@@ -27,21 +27,28 @@ const teamPolicy = `{"roles":["editor","publisher","admin"],
 var testIDKey = []byte("activities-test-message-id-key!!")
 
 // withTrust fills in what every Activities needs besides what a test
-// exercises: the team's policy, a decision verifier (of a fresh key, whose
-// signer it also returns) and a message-id key.
+// exercises: the team's policy, a decision verifier (of the tests' key,
+// testKeys, whose signer it also returns) and a message-id key.
 func withTrust(t *testing.T, d Deps) (Deps, *signing.Signer) {
 	t.Helper()
 	p, err := workflows.ParsePolicy([]byte(teamPolicy))
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, verifier, err := signing.NewPair("k1", rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer, verifier := testKeys()
 	d.Policy, d.Verifier, d.MessageIDKey = p, verifier, testIDKey
 	return d, signer
 }
+
+// testKeys is the bridge's key pair in these tests: withTrust's verifier
+// checks what approved signs.
+var testKeys = sync.OnceValues(func() (*signing.Signer, *signing.Verifier) {
+	signer, verifier, err := signing.NewPair("k1", rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	return signer, verifier
+})
 
 func TestNewRequiresTrust(t *testing.T) {
 	reg, _ := testRegistry(t)

@@ -16,8 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/hitl/durable-approvals/workflows"
 )
@@ -54,22 +56,73 @@ func (noModel) Respond(context.Context, workflows.ModelRequest, []Tool) (workflo
 	return workflows.ModelResponse{}, errors.New("no model in this test")
 }
 
-// execTool runs ExecuteTool in Temporal's activity test environment, so
-// errors arrive as the workflow would see them.
+// execTool runs ExecuteTool as the run req.WorkflowID asks for it, with
+// the approvals that run would pass (approved), so errors arrive as the
+// workflow would see them.
 func execTool(t *testing.T, a *Activities, req workflows.ToolRequest) (string, error) {
 	t.Helper()
+	return execToolAs(t, a, req.WorkflowID, approved(a, req))
+}
+
+// execToolAs runs ExecuteTool once, in Temporal's test environment, from a
+// workflow whose id is run: the run the activity sees as its caller.
+func execToolAs(t *testing.T, a *Activities, run string, req workflows.ToolRequest) (string, error) {
+	t.Helper()
+	if run == "" {
+		run = "wf-without-id"
+	}
 	var ts testsuite.WorkflowTestSuite
-	env := ts.NewTestActivityEnvironment()
+	env := ts.NewTestWorkflowEnvironment()
+	env.SetTestTimeout(time.Minute)
 	env.RegisterActivity(a)
-	v, err := env.ExecuteActivity(workflows.ActivityExecuteTool, req)
-	if err != nil {
+	env.RegisterWorkflow(oneToolWorkflow)
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: run})
+	env.ExecuteWorkflow(oneToolWorkflow, req)
+	if !env.IsWorkflowCompleted() {
+		t.Fatal("the tool's workflow did not complete")
+	}
+	if err := env.GetWorkflowError(); err != nil {
 		return "", err
 	}
-	var res workflows.ToolResult
-	if err := v.Get(&res); err != nil {
+	var out string
+	if err := env.GetWorkflowResult(&out); err != nil {
 		t.Fatal(err)
 	}
+	return out, nil
+}
+
+// oneToolWorkflow runs ExecuteTool with one attempt and returns its output.
+func oneToolWorkflow(ctx workflow.Context, req workflows.ToolRequest) (string, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
+	})
+	var res workflows.ToolResult
+	if err := workflow.ExecuteActivity(ctx, workflows.ActivityExecuteTool, req).Get(ctx, &res); err != nil {
+		return "", err
+	}
 	return res.Output, nil
+}
+
+// approved returns req with the signed approvals its run would pass (none
+// when it carries some, or its tool needs none): as many distinct
+// approvers of the policy's highest role as the tool needs, each naming
+// the digest of req's arguments, signed with the test key (testKeys).
+func approved(a *Activities, req workflows.ToolRequest) workflows.ToolRequest {
+	tp, ok := a.policy.Policy.Tools[req.Name]
+	if !ok || !tp.NeedsApproval() || req.Approvals != nil {
+		return req
+	}
+	signer, _ := testKeys()
+	roles := a.policy.Policy.Roles
+	for i := range tp.RequiredApprovals() {
+		d := workflows.Decision{WorkflowID: req.WorkflowID, ToolCallID: req.CallID, Decision: workflows.DecisionApproved,
+			ApproverClientID: fmt.Sprintf("approver-%d", i), ApproverRole: roles[len(roles)-1],
+			AblyMessageID: fmt.Sprintf("msg-%s-%d", req.CallID, i), PublishedAt: a.now(), ArgumentsDigest: workflows.ArgumentsDigest(req.Arguments)}
+		signer.Sign(&d)
+		req.Approvals = append(req.Approvals, d)
+	}
+	return req
 }
 
 func posts(t *testing.T, dir string) []string {

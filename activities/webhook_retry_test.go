@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
@@ -86,7 +87,8 @@ func TestPublishWebhookRetriedSaysWhatMayBePublished(t *testing.T) {
 			env := ts.NewTestWorkflowEnvironment()
 			env.RegisterActivity(a)
 			env.RegisterWorkflow(retriedToolWorkflow)
-			env.ExecuteWorkflow(retriedToolWorkflow, workflows.ToolRequest{WorkflowID: "wf-r", CallID: "call_r", Name: ToolPublishBlogPost, Arguments: `{"title":"Retried"}`, ApprovedBy: "pat"})
+			env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "wf-r"})
+			env.ExecuteWorkflow(retriedToolWorkflow, approved(a, workflows.ToolRequest{WorkflowID: "wf-r", CallID: "call_r", Name: ToolPublishBlogPost, Arguments: `{"title":"Retried"}`, ApprovedBy: "pat"}))
 			var got string
 			if err := env.GetWorkflowResult(&got); err != nil {
 				t.Fatal(err)

@@ -36,6 +36,7 @@ func TestApproveRunsToolOnceAndModelSeesOutput(t *testing.T) {
 	if got := tools[0]; got.CallID != "call_1" || got.Name != "publish_blog_post" || got.ApprovedBy != "alice" || got.WorkflowID == "" || got.Arguments != publishCall("").Arguments {
 		t.Errorf("tool request = %+v", got)
 	}
+	h.wantApprovals(tools[0], "alice")
 	h.wantOutput(2, "call_1", "ok:publish_blog_post:call_1")
 
 	reqs, resolved := h.published()

@@ -137,7 +137,7 @@ func (r *run) approveAndRun(ctx workflow.Context, c ToolCall, tp ToolPolicy) (st
 	var tool workflow.Future
 	if r.fast() && a.state == stateApproved {
 		// The tool does not wait for the announcement.
-		tool = r.startTool(ctx, c, approvedBy)
+		tool = r.startTool(ctx, c, approvedBy, a.approvals())
 	}
 	reason := ""
 	if a.state == stateUnpublished {
@@ -156,7 +156,7 @@ func (r *run) approveAndRun(ctx workflow.Context, c ToolCall, tp ToolPolicy) (st
 	switch a.state {
 	case stateApproved:
 		if tool == nil {
-			tool = r.startTool(ctx, c, approvedBy)
+			tool = r.startTool(ctx, c, approvedBy, a.approvals())
 		}
 		out, failed, err := r.finishTool(ctx, c, approvedBy, tool)
 		return editedOutput(ctx, a.rules, c, out, failed), err

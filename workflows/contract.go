@@ -86,6 +86,11 @@ const (
 	ErrTypeAbly        = "AblyError"        // Ably refused the publish for good
 	ErrTypeUnsupported = "UnsupportedError" // the tool cannot run safely where the worker runs (BLOG_DIR's file system)
 	ErrTypeAlreadyRan  = "AlreadyRanError"  // this call (workflow id, call id) already ran with other arguments: not run again
+	// ErrTypeNotApproved: the tool needs approval, and the request does
+	// not carry decisions the worker verifies for this run, call and
+	// arguments (ToolRequest.Approvals): a workflow other than the
+	// agent's, or a stale or forged request, asked for the tool.
+	ErrTypeNotApproved = "NotApprovedError"
 )
 
 // DecisionSignal is the signal through which the approver bridge delivers a
@@ -251,7 +256,20 @@ type ToolRequest struct {
 	Arguments  string `json:"arguments"`
 	// ApprovedBy is the approver's clientId, empty for tools that need no approval.
 	ApprovedBy string `json:"approvedBy,omitempty"`
+	// Approvals are the signed decisions that approved the call (one, or
+	// the quorum's), which the worker verifies again before the tool runs:
+	// for the calling run, this call, a role the worker's policy accepts,
+	// and these arguments (ExecuteTool refuses, ErrTypeNotApproved,
+	// without them). Empty for tools that need no approval.
+	Approvals []Decision `json:"approvals,omitempty"`
 }
+
+// MaxDecisionAge bounds how long after its Ably timestamp a signed
+// decision lets a tool run: the longest approval wait and a day, as long
+// as the tools' idempotency ledger keeps a call's result at least, so an
+// old decision replayed by a run that reuses its workflow id finds the
+// call's result there instead of running the tool again.
+const MaxDecisionAge = MaxApprovalTimeout + 24*time.Hour
 
 // ToolResult is the result of ActivityExecuteTool: the text sent back to
 // the model as function_call_output.

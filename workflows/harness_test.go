@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -153,6 +154,35 @@ func (h *harness) sign(d Decision) Decision {
 	d.KeyID = testKeyID
 	d.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(h.key, d.SigningPayload()))
 	return d
+}
+
+// wantApprovals checks that the tool request req carries, for the worker
+// to check again (activities' checkApproval), the signed approvals of the
+// approvers by (ToolRequest.ApprovedBy's form), in that order: each
+// signed by the bridge's key, an approval of req's run and call, and of
+// req's arguments (an edit of them, their digest, or no digest).
+func (h *harness) wantApprovals(req ToolRequest, by string) {
+	h.t.Helper()
+	names := strings.Split(by, ",")
+	if len(req.Approvals) != len(names) {
+		h.t.Fatalf("the tool request carries %d approvals (%+v), want those of %s", len(req.Approvals), req.Approvals, by)
+	}
+	pub := h.key.Public().(ed25519.PublicKey)
+	for i, d := range req.Approvals {
+		sig, err := base64.StdEncoding.DecodeString(d.Signature)
+		switch {
+		case err != nil || !ed25519.Verify(pub, d.SigningPayload(), sig):
+			h.t.Errorf("approval %d (%s) is not signed by the bridge's key", i, d.ApproverClientID)
+		case d.ApproverClientID != names[i] || d.Decision != DecisionApproved || d.ToolCallID != req.CallID || d.WorkflowID != req.WorkflowID:
+			h.t.Errorf("approval %d = %+v, want %s's approval of %s in %s", i, d, names[i], req.CallID, req.WorkflowID)
+		case d.Arguments != "":
+			if canon, err := CanonicalArguments(d.Arguments, nil); err != nil || canon != req.Arguments {
+				h.t.Errorf("approval %d edits to %s, but the tool runs %s", i, d.Arguments, req.Arguments)
+			}
+		case d.ArgumentsDigest != "" && d.ArgumentsDigest != ArgumentsDigest(req.Arguments):
+			h.t.Errorf("approval %d names digest %s, but the tool runs %s", i, d.ArgumentsDigest, req.Arguments)
+		}
+	}
 }
 
 func (h *harness) callModel(_ context.Context, req ModelRequest) (ModelResponse, error) {

@@ -36,6 +36,9 @@ type rules struct {
 	// rejectedAt when their newest rejection the run received was, counted
 	// or not (sawDecision), their counted one among them.
 	approvedAt, rejectedAt map[string]time.Time
+	// signed is, per clientId, the approver's last counted approval, the
+	// signed decision passed to the tool (approval.approvals).
+	signed map[string]Decision
 }
 
 // newRules returns the rules of a call with policy tp, or nil when the call
@@ -386,8 +389,10 @@ func (q *rules) sawDecision(d Decision) {
 func (q *rules) approved(d Decision) {
 	if q.approvedAt == nil {
 		q.approvedAt = map[string]time.Time{}
+		q.signed = map[string]Decision{}
 	}
 	q.approvedAt[d.ApproverClientID] = d.PublishedAt
+	q.signed[d.ApproverClientID] = d
 }
 
 // withdraw removes clientID's counted decision from list, the other side's
@@ -438,6 +443,25 @@ func editedOutput(ctx workflow.Context, q *rules, c ToolCall, output string, fai
 	}
 	return fmt.Sprintf("approved with edits: %s (%s) edited the arguments before approving; the tool ran with %s instead of %s. Tool output: %s",
 		q.editedBy.ClientID, q.editedBy.Role, c.Arguments, q.original, output)
+}
+
+// approvals returns the signed decisions that approved a's call, in the
+// order they counted, for ToolRequest.Approvals: the winning decision, or
+// each counted approval of the quorum.
+func (a *approval) approvals() []Decision {
+	if a.state != stateApproved {
+		return nil
+	}
+	if a.rules == nil || len(a.rules.approvedBy) == 0 {
+		return []Decision{a.decision}
+	}
+	out := make([]Decision, 0, len(a.rules.approvedBy))
+	for _, x := range a.rules.approvedBy {
+		if d, ok := a.rules.signed[x.ClientID]; ok {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // approvedBy is the approvers of an approved call as ToolRequest.ApprovedBy

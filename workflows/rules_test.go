@@ -454,6 +454,8 @@ func TestApprovalRules(t *testing.T) {
 				t.Errorf("the tool ran: %+v", ran)
 			case tt.wantRan != "" && (len(ran) != 1 || ran[0].Arguments != tt.wantRan || ran[0].ApprovedBy != tt.wantBy):
 				t.Errorf("tool requests = %+v, want one with arguments %s approved by %s", ran, tt.wantRan, tt.wantBy)
+			case tt.wantRan != "":
+				h.wantApprovals(ran[0], tt.wantBy)
 			}
 			if out, _ := h.outputOf(2, "call_1"); !strings.HasPrefix(out, tt.wantOutput) {
 				t.Errorf("output for the model = %q, want prefix %q", out, tt.wantOutput)

@@ -66,8 +66,10 @@ func (r *run) publishBestEffort(ctx workflow.Context, name string, in any, summa
 
 // startTool schedules the tool call c: as a local activity on the fast
 // path when the worker marks the tool local (short and idempotent).
-func (r *run) startTool(ctx workflow.Context, c ToolCall, approvedBy string) workflow.Future {
-	req := ToolRequest{WorkflowID: r.workflowID, CallID: c.CallID, Name: c.Name, Arguments: c.Arguments, ApprovedBy: approvedBy}
+// approvals are the signed decisions that approved it (none for a tool
+// that needs no approval), which the worker checks again.
+func (r *run) startTool(ctx workflow.Context, c ToolCall, approvedBy string, approvals []Decision) workflow.Future {
+	req := ToolRequest{WorkflowID: r.workflowID, CallID: c.CallID, Name: c.Name, Arguments: c.Arguments, ApprovedBy: approvedBy, Approvals: approvals}
 	opts := toolActivityOptions(c)
 	if r.fast() && r.localTools[c.Name] {
 		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
@@ -100,7 +102,7 @@ func (r *run) finishTool(ctx workflow.Context, c ToolCall, approvedBy string, f 
 
 // executeTool runs the tool call c and returns its output for the model.
 func (r *run) executeTool(ctx workflow.Context, c ToolCall, approvedBy string) (string, error) {
-	out, _, err := r.finishTool(ctx, c, approvedBy, r.startTool(ctx, c, approvedBy))
+	out, _, err := r.finishTool(ctx, c, approvedBy, r.startTool(ctx, c, approvedBy, nil))
 	return out, err
 }
 

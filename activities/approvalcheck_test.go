@@ -1,0 +1,146 @@
+package activities
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+// quorumPolicy makes publish_blog_post need two distinct publishers, with
+// edits.
+const quorumPolicy = `{"roles":["editor","publisher","admin"],
+ "tools":{"publish_blog_post":{"minRole":"publisher","approvals":2,"editable":true},
+          "search_posts":{"minRole":"none"},
+          "delete_post":{"minRole":"admin"}}}`
+
+// TestExecuteToolChecksApprovals: the worker runs a tool that needs
+// approval only with signed approvals of the calling run's call, by roles
+// its policy accepts, of these arguments: a workflow of someone else's
+// scheduling ExecuteTool (it may, on the task queue) runs nothing.
+func TestExecuteToolChecksApprovals(t *testing.T) {
+	const args = `{"title":"Checked"}`
+	signer, _ := testKeys()
+	type decisionEdit func(d *workflows.Decision)
+	sign := func(d *workflows.Decision) { signer.Sign(d) }
+	tests := []struct {
+		name   string
+		policy string // "" : teamPolicy
+		run    string // the calling run; "" : the request's
+		req    workflows.ToolRequest
+		// edits change the decisions approved() would pass, before they
+		// are signed (sign: true) or after (a tampered decision).
+		before, after decisionEdit
+		extra         int  // approvals of further approvers (quorum)
+		none          bool // no approvals at all
+		want          string
+	}{
+		{name: "approved by a publisher, for these arguments", want: ""},
+		{name: "no approval", none: true, want: "needs an approval (publisher or higher), and the request carries none"},
+		{name: "another run asks for the call", run: "wf-rogue", want: `the request names run "wf-c", but run "wf-rogue" asked for it`},
+		{name: "an approval signed for another run", before: func(d *workflows.Decision) { d.WorkflowID = "wf-other" }, want: `signed for run "wf-other"`},
+		{name: "an approval of another call", before: func(d *workflows.Decision) { d.ToolCallID = "call_other" }, want: `signed for call "call_other"`},
+		{name: "a rejection", before: func(d *workflows.Decision) { d.Decision = workflows.DecisionRejected }, want: `decision "rejected", not an approval`},
+		{name: "a role raised after signing", before: func(d *workflows.Decision) { d.ApproverRole = "editor" }, after: func(d *workflows.Decision) { d.ApproverRole = "admin" }, want: "signature"},
+		{name: "unsigned", after: func(d *workflows.Decision) { d.Signature, d.KeyID = "", "" }, want: "signature"},
+		{name: "an editor's approval", before: func(d *workflows.Decision) { d.ApproverRole = "editor" }, want: "insufficient role: editor < publisher"},
+		{name: "an approval of other arguments", before: func(d *workflows.Decision) { d.ArgumentsDigest = workflows.ArgumentsDigest(`{"title":"Other"}`) }, want: "it approved other arguments"},
+		{name: "an approval that names no digest (a guide-shaped client): the run bound it", before: func(d *workflows.Decision) { d.ArgumentsDigest = "" }, want: ""},
+		{name: "published longer ago than any approval waits", before: func(d *workflows.Decision) { d.PublishedAt = d.PublishedAt.Add(-workflows.MaxDecisionAge - time.Hour) }, want: "more than"},
+		{name: "no publish time", before: func(d *workflows.Decision) { d.PublishedAt = time.Time{} }, want: "no publish time"},
+		{name: "a tool that needs no approval runs without", req: workflows.ToolRequest{Name: ToolSearchPosts, Arguments: `{"query":"x"}`}, none: true, want: ""},
+		{name: "a tool that needs no approval, for another run", run: "wf-rogue", req: workflows.ToolRequest{Name: ToolSearchPosts, Arguments: `{"query":"x"}`}, none: true, want: "asked for it"},
+		{name: "a quorum of two with one approver", policy: quorumPolicy, want: "needs 2 distinct approvers, the request carries 1"},
+		{name: "a quorum of two with the same approver twice", policy: quorumPolicy, extra: 1, before: func(d *workflows.Decision) { d.ApproverClientID = "approver-1" }, want: "needs 2 distinct approvers, the request carries 1"},
+		{name: "a quorum of two", policy: quorumPolicy, extra: 1, want: ""},
+		{name: "an edit of exactly these arguments", policy: quorumPolicy, extra: 1, before: func(d *workflows.Decision) { d.Arguments = `{ "title" : "Checked" }` }, want: ""},
+		{name: "an edit of other arguments", policy: quorumPolicy, extra: 1, before: func(d *workflows.Decision) { d.Arguments = `{"title":"Edited"}` }, want: "it approved other (edited) arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, dir := newBlogActivities(t, BlogConfig{})
+			if tt.policy != "" {
+				p, err := workflows.ParsePolicy([]byte(tt.policy))
+				if err != nil {
+					t.Fatal(err)
+				}
+				a.policy = workerPolicy(p, a.tools)
+			}
+			req := tt.req
+			if req.Name == "" {
+				req = workflows.ToolRequest{Name: ToolPublishBlogPost, Arguments: args, ApprovedBy: "pat"}
+			}
+			req.WorkflowID, req.CallID = "wf-c", "call_c"
+			if !tt.none {
+				d := approval(a, req, 0)
+				if tt.before != nil {
+					tt.before(&d)
+				}
+				sign(&d)
+				if tt.after != nil {
+					tt.after(&d)
+				}
+				req.Approvals = append(req.Approvals, d)
+				for i := range tt.extra {
+					d := approval(a, req, i+1)
+					sign(&d)
+					req.Approvals = append(req.Approvals, d)
+				}
+			}
+			run := tt.run
+			if run == "" {
+				run = req.WorkflowID
+			}
+			out, err := execToolAs(t, a, run, req)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				if req.Name == ToolPublishBlogPost && len(posts(t, dir)) != 1 {
+					t.Errorf("ran (%q), but %d posts", out, len(posts(t, dir)))
+				}
+				return
+			}
+			if err == nil || errType(err) != workflows.ErrTypeNotApproved || !isNonRetryable(err) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v (output %q), want a non-retryable %s saying %q", err, out, workflows.ErrTypeNotApproved, tt.want)
+			}
+			if n := len(posts(t, dir)); n != 0 {
+				t.Errorf("refused, but %d posts were written", n)
+			}
+		})
+	}
+}
+
+// approval is the unsigned approval of req by approver i, a publisher,
+// naming the digest of req's arguments, published now.
+func approval(a *Activities, req workflows.ToolRequest, i int) workflows.Decision {
+	return workflows.Decision{WorkflowID: req.WorkflowID, ToolCallID: req.CallID, Decision: workflows.DecisionApproved,
+		ApproverClientID: "approver-" + string(rune('0'+i)), ApproverRole: "publisher", AblyMessageID: "msg-" + string(rune('0'+i)),
+		PublishedAt: a.now(), ArgumentsDigest: workflows.ArgumentsDigest(req.Arguments)}
+}
+
+// TestPublishRefusesOtherRuns: the agent's messages about a run are
+// published only when that run asks: a workflow of someone else's could
+// otherwise announce another run's pending call as resolved, and the
+// approvers' screens would drop it.
+func TestPublishRefusesOtherRuns(t *testing.T) {
+	a := newTestActivities(t, noModel{}, nil) // nopPublisher fails the test if reached
+	ins := map[string]any{
+		workflows.ActivityPublishApprovalRequest: workflows.ApprovalRequestInput{Data: workflows.ApprovalRequestData{
+			Tool: ToolPublishBlogPost, ToolCallID: "call_v", WorkflowID: "wf-victim", Arguments: "{}", RequiredRole: "publisher"}},
+		workflows.ActivityPublishApprovalResolved: workflows.ApprovalResolvedInput{Data: workflows.ApprovalResolvedData{
+			ToolCallID: "call_v", WorkflowID: "wf-victim", Tool: ToolPublishBlogPost, Outcome: workflows.OutcomeApproved, DecidedBy: "ada", Role: "admin"}},
+		workflows.ActivityPublishApprovalIgnored: workflows.ApprovalIgnoredInput{Data: workflows.ApprovalIgnoredData{
+			ToolCallID: "call_v", WorkflowID: "wf-victim"}},
+	}
+	for name, in := range ins {
+		t.Run(name, func(t *testing.T) {
+			err := runActivityAs(t, a, "wf-rogue", name, in)
+			if err == nil || errType(err) != workflows.ErrTypeBadRequest || !isNonRetryable(err) ||
+				!strings.Contains(err.Error(), `the message is about run "wf-victim", but run "wf-rogue" asked for it`) {
+				t.Fatalf("err = %v, want a non-retryable BadRequestError naming both runs", err)
+			}
+		})
+	}
+}
