@@ -547,8 +547,9 @@ func (b *Blog) delete(ctx context.Context, call ToolCall) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	// The ledger holds the result now: the deleted post's content goes,
-	// the name stays.
+	// The ledger holds the result now (or could not take it, and a rerun
+	// reads the result from the tombstone): the deleted post's content
+	// goes, the name stays.
 	if err := atomicfile.WriteFile(tomb, []byte(out), 0o644); err != nil {
 		return "", fmt.Errorf("delete_post: %w", err)
 	}
@@ -651,6 +652,17 @@ func (b *Blog) once(ctx context.Context, call ToolCall, fn func() (string, error
 			call.Name+": workflow id and call id are required for idempotency", workflows.ErrTypeBadRequest, nil)
 	}
 	out, err := b.ledger.Once(ctx, call.Name, call.IdempotencyKey(), call.Arguments, fn)
+	if errors.Is(err, ledger.ErrNotRecorded) {
+		// The post is published (or deleted): a failure now would tell
+		// the model and the audit that it was not, and a retry could not
+		// even find it on a full disk. A later run of the call redoes fn,
+		// which is safe to repeat, as after a crash before the ledger write.
+		if activity.IsActivity(ctx) {
+			activity.GetLogger(ctx).Error("tool ran but its result is not in the idempotency ledger",
+				"tool", call.Name, "workflowId", call.WorkflowID, "callId", call.CallID, "error", err)
+		}
+		return out, nil
+	}
 	if errors.Is(err, ledger.ErrRecordedOther) {
 		return "", temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeAlreadyRan, nil)
 	}

@@ -53,6 +53,14 @@ var ErrOtherInput = errors.New("this call already ran with other input")
 // effects happened, and the one recorded is the other's.
 var ErrRecordedOther = errors.New("this call ran with this input, but a run of it with other input was recorded first")
 
+// ErrNotRecorded is the error of Once when fn ran and succeeded but its
+// result could not be written to the ledger (a full disk, a read-only file
+// system): the side effect happened, and Once returns fn's result with this
+// error, so that the caller does not report as failed what was done. A
+// later run of the key finds no entry and runs fn again, as after a crash
+// between fn and the ledger write.
+var ErrNotRecorded = errors.New("the result was not recorded in the ledger")
+
 // Open returns the ledger in dir, creating the directory if needed. now
 // stamps the entries (nil: time.Now).
 func Open(dir string, now func() time.Time) (*Ledger, error) {
@@ -78,6 +86,8 @@ func Open(dir string, now func() time.Time) (*Ledger, error) {
 // may run fn on both, so fn must also be safe to run concurrently with
 // itself. The entry is created only if absent, so the result recorded
 // first is the one every run returns, also the run that lost the race.
+// When fn succeeded but its result cannot be written, Once returns that
+// result together with ErrNotRecorded.
 func (l *Ledger) Once(ctx context.Context, tool, key, input string, fn func() (string, error)) (string, error) {
 	id := tool + "\x00" + key
 	unlock, err := l.keys.lock(ctx, id)
@@ -116,7 +126,7 @@ func (l *Ledger) Once(ctx context.Context, tool, key, input string, fn func() (s
 		err = atomicfile.WriteFile(path, data, 0o644)
 	}
 	if err != nil {
-		return "", fmt.Errorf("%s: write ledger: %w", tool, err)
+		return out, fmt.Errorf("%s: %w: %w", tool, ErrNotRecorded, err)
 	}
 	return out, nil
 }

@@ -211,3 +211,40 @@ func TestOnceRaceOtherInput(t *testing.T) {
 		t.Fatalf("Once = %v (ran %v), want ErrRecordedOther", err, ran)
 	}
 }
+
+// TestOnceNotRecorded: fn succeeds but its result cannot be written (the
+// ledger's directory is gone: a full disk or a read-only file system does
+// the same). Once returns fn's result with ErrNotRecorded, not a bare
+// failure: the side effect happened. With no entry, a later run runs fn
+// again.
+func TestOnceNotRecorded(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "ledger")
+	l, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := 0
+	breakDir := func() (string, error) {
+		runs++
+		if err := os.RemoveAll(dir); err != nil {
+			return "", err
+		}
+		// A file where the directory was: every write under it fails.
+		return "published", os.WriteFile(dir, []byte("not a directory"), 0o600)
+	}
+	out, err := l.Once(t.Context(), "publish", "wf-1:call_1", "args", breakDir)
+	if !errors.Is(err, ErrNotRecorded) || out != "published" {
+		t.Fatalf("Once = %q, %v; want fn's result with ErrNotRecorded", out, err)
+	}
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, err = l.Once(t.Context(), "publish", "wf-1:call_1", "args", func() (string, error) { runs++; return "again", nil })
+	if err != nil || out != "again" || runs != 2 {
+		t.Errorf("after an unrecorded run: Once = %q, %v with %d runs; want fn run again", out, err, runs)
+	}
+}
