@@ -121,10 +121,17 @@ func SearchAttributes() []temporal.SearchAttributeKey {
 }
 
 // PendingRunsQuery is the visibility query of the running workflows that
-// wait for a human.
+// wait for a human. It counts only runs on TaskQueue: whoever starts a run
+// sets its first search attributes, and a run started with a made-up
+// PendingApprovals on a queue no worker polls would be listed for ever
+// (the agent's own runs replace theirs as soon as they ask).
 func PendingRunsQuery() string {
-	return "ExecutionStatus = 'Running' AND " + SAPendingApprovals.GetName() + " > 0"
+	return RunsOnTaskQueue + " AND ExecutionStatus = 'Running' AND " + SAPendingApprovals.GetName() + " > 0"
 }
+
+// RunsOnTaskQueue is the visibility condition every lookup of the agent's
+// runs starts with: runs on TaskQueue, which only the agent's workers run.
+const RunsOnTaskQueue = "TaskQueue = '" + TaskQueue + "'"
 
 // SearchAttributeSpecs returns SearchAttributes as "Name=Type" strings
 // ("ApprovalToolCallIDs=KeywordList"), the form of the Temporal CLI's

@@ -333,7 +333,7 @@ func VisibilityQuery(toolCallID string) (string, error) {
 		return "", err
 	}
 	esc := strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(toolCallID)
-	return fmt.Sprintf("%s = '%s' AND ExecutionStatus = 'Running'", workflows.SAToolCallIDs.GetName(), esc), nil
+	return fmt.Sprintf("%s AND %s = '%s' AND ExecutionStatus = 'Running'", workflows.RunsOnTaskQueue, workflows.SAToolCallIDs.GetName(), esc), nil
 }
 
 // lookup finds the one running workflow that lists toolCallID. Finding

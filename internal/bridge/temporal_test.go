@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/ably/ably-go/ably"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -42,7 +44,7 @@ func startTemporal(t *testing.T) client.Client {
 	t.Helper()
 	srv := temporaltest.StartDevServer(t)
 	c := srv.Client()
-	w := worker.New(c, "bridge-test", worker.Options{})
+	w := worker.New(c, workflows.TaskQueue, worker.Options{})
 	w.RegisterWorkflow(approvalWaiter)
 	if err := w.Start(); err != nil {
 		t.Fatalf("worker: %v", err)
@@ -55,7 +57,7 @@ func TestHandleAgainstTemporal(t *testing.T) {
 	c := startTemporal(t)
 	ctx := t.Context()
 	start := func(id, toolCallID, role string) client.WorkflowRun {
-		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: "bridge-test"}, approvalWaiter, toolCallID, role)
+		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, approvalWaiter, toolCallID, role)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -73,10 +75,34 @@ func TestHandleAgainstTemporal(t *testing.T) {
 		})
 	}
 
+	// Whoever may start a run sets its first search attributes: a run on a
+	// queue no worker polls, started listing call_abc123, keeps them. The
+	// lookup counts only runs on the agent's task queue.
+	forged, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "wf-forged", TaskQueue: "nobody-polls",
+		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SAToolCallIDs.ValueSet([]string{"call_abc123"}), workflows.SAPendingApprovals.ValueSet(1))},
+		approvalWaiter, "call_abc123", "editor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.TerminateWorkflow(context.Background(), forged.GetID(), "", "test over") })
+	testutil.Eventually(t, 15*time.Second, "visibility of the forged run", func() bool {
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: "ApprovalToolCallIDs = 'call_abc123' AND ExecutionStatus = 'Running'"})
+		return err == nil && len(resp.GetExecutions()) == 1
+	})
+
 	// One workflow waits for call_abc123: a guide-shaped response (no
 	// workflowId) is routed to it through the visibility query.
 	run := start("wf-real-1", "call_abc123", "admin")
 	visible("call_abc123", 1)
+	pending, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: workflows.PendingRunsQuery()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range pending.GetExecutions() {
+		if e.GetExecution().GetWorkflowId() == "wf-forged" {
+			t.Errorf("PendingRunsQuery lists the run off the agent's task queue")
+		}
+	}
 	log, logs := logBuffer(t)
 	h := fastHandler(c, log)
 	h.CallTimeout = 10 * time.Second
