@@ -209,6 +209,31 @@ func TestUsersFileNotAFile(t *testing.T) {
 	}
 }
 
+// TestUsersFileInWritableDirRefused: whoever may write the users file's
+// directory may replace the file (a rename needs no right on the file), so
+// such a directory is refused like a writable file, unless it is sticky.
+func TestUsersFileInWritableDirRefused(t *testing.T) {
+	for _, tt := range []struct {
+		mode    os.FileMode
+		refused bool
+	}{{0o700, false}, {0o755, false}, {0o770, true}, {0o777, true}, {0o777 | os.ModeSticky, false}} {
+		t.Run(tt.mode.String(), func(t *testing.T) {
+			path := writeTestUsers(t)
+			if err := os.Chmod(filepath.Dir(path), tt.mode); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = os.Chmod(filepath.Dir(path), 0o700) })
+			_, err := New(Config{UsersFile: path, AblyKey: testKey, BcryptCost: bcrypt.MinCost})
+			switch {
+			case tt.refused && (err == nil || !strings.Contains(err.Error(), "is writable by group or others") || !strings.Contains(err.Error(), "chmod go-w")):
+				t.Fatalf("New with the directory at %s = %v, want a refusal naming the directory", tt.mode, err)
+			case !tt.refused && err != nil:
+				t.Fatalf("New with the directory at %s = %v", tt.mode, err)
+			}
+		})
+	}
+}
+
 func TestWritableUsersFileRefused(t *testing.T) {
 	for _, mode := range []os.FileMode{0o620, 0o602, 0o666} {
 		t.Run(mode.String(), func(t *testing.T) {

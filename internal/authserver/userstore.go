@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 
@@ -111,6 +112,15 @@ func (s *userStore) load(fi os.FileInfo) error {
 	}
 	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
 		return fmt.Errorf("users file %s is writable by group or others (mode %s): anyone who can write it can make themselves an approver; run chmod 600 %s", s.path, perm, s.path)
+	}
+	// Whoever may write the directory may replace the file with one of
+	// their own, of any mode (unless the directory is sticky, as /tmp:
+	// then only the file's owner may).
+	dir := filepath.Dir(s.path)
+	if di, err := os.Stat(dir); err != nil {
+		return fmt.Errorf("users file directory: %w", err)
+	} else if perm := di.Mode().Perm(); perm&0o022 != 0 && di.Mode()&os.ModeSticky == 0 {
+		return fmt.Errorf("the directory of users file %s, %s, is writable by group or others (mode %s): anyone who can write it can put a users file of their own in its place; run chmod go-w %s", s.path, dir, perm, dir)
 	}
 	users, err := ReadUsersFile(s.path, s.rules)
 	if err != nil {
