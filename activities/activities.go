@@ -44,7 +44,14 @@ type Deps struct {
 	Logger       *slog.Logger
 	// Now is the clock that ages decisions (checkApproval); nil: time.Now.
 	Now func() time.Time
+	// ModelHeartbeatEvery is how often CallModel heartbeats while the
+	// model answers (0: DefaultModelHeartbeatEvery); it must be well under
+	// workflows.ModelHeartbeatTimeout.
+	ModelHeartbeatEvery time.Duration
 }
+
+// DefaultModelHeartbeatEvery is Deps.ModelHeartbeatEvery's default.
+const DefaultModelHeartbeatEvery = 5 * time.Second
 
 // Activities implements the workflow's activities. Register the pointer
 // returned by New with w.RegisterActivity(acts): its exported methods are
@@ -59,6 +66,7 @@ type Activities struct {
 	channel   string
 	logger    *slog.Logger
 	now       func() time.Time
+	beatEvery time.Duration
 }
 
 // New checks d and returns the activities.
@@ -86,9 +94,12 @@ func New(d Deps) (*Activities, error) {
 		return nil, fmt.Errorf("activities: %w", err)
 	}
 	a := &Activities{model: d.Model, tools: d.Tools, publisher: d.Publisher, policy: workerPolicy(d.Policy, d.Tools), verifier: d.Verifier,
-		idKey: d.MessageIDKey, channel: d.Channel, logger: d.Logger, now: d.Now}
+		idKey: d.MessageIDKey, channel: d.Channel, logger: d.Logger, now: d.Now, beatEvery: d.ModelHeartbeatEvery}
 	if a.now == nil {
 		a.now = time.Now
+	}
+	if a.beatEvery <= 0 {
+		a.beatEvery = DefaultModelHeartbeatEvery
 	}
 	if a.channel == "" {
 		a.channel = workflows.DefaultChannel
@@ -105,7 +116,9 @@ func (a *Activities) CallModel(ctx context.Context, req workflows.ModelRequest) 
 	if err != nil {
 		return workflows.ModelResponse{}, err
 	}
+	stop := heartbeat(ctx, a.beatEvery)
 	res, err := a.model.Respond(ctx, req, tools)
+	stop()
 	if err == nil {
 		err = resultFits(res)
 	}
@@ -116,6 +129,37 @@ func (a *Activities) CallModel(ctx context.Context, req workflows.ModelRequest) 
 	a.logger.InfoContext(ctx, "model responded", "workflowId", req.WorkflowID, "turn", req.Turn,
 		"responseId", res.ResponseID, "toolCalls", len(res.ToolCalls))
 	return res, nil
+}
+
+// heartbeat records the activity's heartbeat every interval until stop is
+// called: Temporal then knows the worker is alive while a model answers
+// for a minute, and tries the call again elsewhere soon after a worker that
+// died or froze stops beating (workflows.ModelHeartbeatTimeout).
+func heartbeat(ctx context.Context, every time.Duration) (stop func()) {
+	if !activity.IsActivity(ctx) {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
 }
 
 // resultFits fails, for good, a model response whose JSON is longer than

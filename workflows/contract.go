@@ -271,6 +271,12 @@ type ToolRequest struct {
 	Approvals []Decision `json:"approvals,omitempty"`
 }
 
+// ModelHeartbeatTimeout is the heartbeat timeout of ActivityCallModel,
+// which heartbeats while the model answers: a model call on a worker that
+// died or froze is tried again on another after this long, not after the
+// call's 2 minutes.
+const ModelHeartbeatTimeout = 30 * time.Second
+
 // MaxDecisionAge bounds how long after its Ably timestamp a signed
 // decision lets a tool run: the longest approval wait and a day, as long
 // as the tools' idempotency ledger keeps a call's result at least, so an

@@ -185,7 +185,10 @@ func (h *harness) wantApprovals(req ToolRequest, by string) {
 	}
 }
 
-func (h *harness) callModel(_ context.Context, req ModelRequest) (ModelResponse, error) {
+func (h *harness) callModel(ctx context.Context, req ModelRequest) (ModelResponse, error) {
+	if got := activity.GetInfo(ctx).HeartbeatTimeout; got != ModelHeartbeatTimeout {
+		h.t.Errorf("the model call's heartbeat timeout is %s, want %s", got, ModelHeartbeatTimeout)
+	}
 	h.mu.Lock()
 	h.modelReqs = append(h.modelReqs, req)
 	model := h.model
