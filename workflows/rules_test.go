@@ -66,6 +66,8 @@ func TestApprovalRules(t *testing.T) {
 		wantOutput string
 		// wantRevisions: how many approval-requests were published.
 		wantRevisions int
+		// schema, when set, is publish_blog_post's argument schema.
+		schema string
 	}{
 		{
 			name: "quorum of two distinct approvers",
@@ -436,11 +438,43 @@ func TestApprovalRules(t *testing.T) {
 			wantAudit: []string{"requested:call_1", "counted:call_1", "approved:call_1", "executed:call_1"},
 			wantRan:   `{"title":"Introducing our new API"}`, wantBy: "alice,carol", wantOutput: "ok:", wantRevisions: 2,
 		},
+		{
+			// The bridge forwards both (an approval with arguments is a
+			// decision of its own), so only the run keeps one approver
+			// from making a quorum of two: the edit changes nothing, so
+			// it is alice's second approval of the same arguments.
+			name: "an approver who approved cannot count again with an edit that changes nothing",
+			rule: `{"minRole":"publisher","timeout":"10m","editable":true,"approvals":2}`,
+			decisions: []at{
+				{time.Minute, approve("call_1", "alice", "publisher", "m1")},
+				{2 * time.Minute, edited("alice", "publisher", "m2", `{"title": "Introducing our new API"}`, originalDigest)},
+			},
+			wantAudit:  []string{"requested:call_1", "counted:call_1", "ignored:call_1:you already approved", "expired:call_1"},
+			wantOutput: "approval expired", wantRevisions: 2,
+		},
+		{
+			// The schema lets tags hold any keys, so only the lookalike
+			// check refuses two that read the same (café as U+00E9 and as
+			// e + U+0301): the approver would see one, the tool read either.
+			name:   "an edit with keys that look the same is refused",
+			rule:   `{"minRole":"publisher","timeout":"10m","editable":true}`,
+			schema: `{"type":"object","properties":{"title":{"type":"string"},"tags":{"type":"object"}},"required":["title"],"additionalProperties":false}`,
+			decisions: []at{
+				{time.Minute, edited("alice", "publisher", "m1", `{"title":"x","tags":{"caf\u00e9":"a","cafe\u0301":"b"}}`, originalDigest)},
+			},
+			wantAudit: []string{"requested:call_1",
+				`ignored:call_1:edited arguments refused: arguments.tags: keys "caf\u00e9" and "cafe\u0301" look the same (they differ only in Unicode normalisation, invisible characters or case)`,
+				"expired:call_1"},
+			wantOutput: "approval expired", wantRevisions: 1,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
 			h.policy = rulesPolicy(t, tt.rule)
+			if tt.schema != "" {
+				h.schemas["publish_blog_post"] = json.RawMessage(tt.schema)
+			}
 			h.model = script(calls(publishCall("call_1")), answer("done"))
 			for _, x := range tt.decisions {
 				h.decide(x.after, x.d)

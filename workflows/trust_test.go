@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -139,22 +140,34 @@ func TestOnlyDecidableDecisionsAreVerified(t *testing.T) {
 // and the model is told why.
 func TestAmbiguousArgumentsAreDeniedBeforeAsking(t *testing.T) {
 	tests := []struct {
-		name string
-		call ToolCall
-		why  string
+		name   string
+		call   ToolCall
+		why    string
+		schema string // when set, the tool's argument schema
 	}{
 		{"duplicate key", ToolCall{CallID: "call_1", Name: "publish_blog_post",
-			Arguments: `{"title":"Quarterly update","body":"Numbers.","title":"We are shutting down"}`}, `duplicate key "title"`},
+			Arguments: `{"title":"Quarterly update","body":"Numbers.","title":"We are shutting down"}`}, `duplicate key "title"`, ""},
 		{"key in another case", ToolCall{CallID: "call_1", Name: "publish_blog_post",
-			Arguments: `{"title":"Quarterly update","body":"Numbers.","TITLE":"We are shutting down"}`}, `keys "title" and "TITLE" differ only in case`},
+			Arguments: `{"title":"Quarterly update","body":"Numbers.","TITLE":"We are shutting down"}`}, `keys "title" and "TITLE" differ only in case`, ""},
 		{"long s", ToolCall{CallID: "call_1", Name: "delete_post",
-			Arguments: `{"slug":"old-draft","ſlug":"introducing-our-new-api"}`}, `keys "slug" and "ſlug" differ only in case`},
+			Arguments: `{"slug":"old-draft","ſlug":"introducing-our-new-api"}`}, `keys "slug" and "ſlug" differ only in case`, ""},
 		{"unknown field", ToolCall{CallID: "call_1", Name: "publish_blog_post",
-			Arguments: `{"title":"x","author":"y"}`}, `key "author" is not allowed`},
+			Arguments: `{"title":"x","author":"y"}`}, `key "author" is not allowed`, ""},
+		// A schema that lets tags hold any keys: only the lookalike check
+		// refuses two that read the same.
+		{"keys that differ in Unicode normalisation", ToolCall{CallID: "call_1", Name: "publish_blog_post",
+			Arguments: `{"title":"x","tags":{"caf\u00e9":"a","cafe\u0301":"b"}}`}, `keys "caf\u00e9" and "cafe\u0301" look the same`,
+			`{"type":"object","properties":{"title":{"type":"string"},"tags":{"type":"object"}},"required":["title"],"additionalProperties":false}`},
+		{"a schema key with an invisible character", ToolCall{CallID: "call_1", Name: "publish_blog_post",
+			Arguments: `{"title":"x","bo\u200bdy":"y"}`}, `looks like the schema's "body"`,
+			`{"type":"object","properties":{"title":{"type":"string"},"body":{"type":"string"}},"required":["title"]}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
+			if tt.schema != "" {
+				h.schemas[tt.call.Name] = json.RawMessage(tt.schema)
+			}
 			h.model = script(calls(tt.call), answer("done"))
 
 			res := h.run(AgentInput{Policy: testPolicy(t)})
