@@ -139,6 +139,17 @@ func TestDecodeResponse(t *testing.T) {
 		{name: "trailing json", m: msg(func(m *ably.Message) { m.Data = `{"decision":"approved"}{}`; m.Encoding = "json" }), wantErr: "trailing"},
 		{name: "unknown encoding", m: msg(func(m *ably.Message) { m.Data = "eA=="; m.Encoding = "cipher+aes-128-cbc/base64" }), wantErr: "unsupported encoding"},
 		{name: "json encoding on map", m: msg(func(m *ably.Message) { m.Encoding = "json" }), wantErr: `encoding "json" on`},
+		// The bridge drops a response naming a digest that no request
+		// could carry, rather than forward it for the run to ignore.
+		{name: "short argumentsDigest", m: msg(func(m *ably.Message) {
+			m.Data = map[string]any{"decision": "approved", "argumentsDigest": "sha256:00"}
+		}), wantErr: "data.argumentsDigest"},
+		{name: "upper-case argumentsDigest", m: msg(func(m *ably.Message) {
+			m.Data = map[string]any{"decision": "approved", "argumentsDigest": "sha256:" + strings.Repeat("AB", 32)}
+		}), wantErr: "data.argumentsDigest"},
+		{name: "argumentsDigest of another hash", m: msg(func(m *ably.Message) {
+			m.Data = map[string]any{"decision": "rejected", "argumentsDigest": "md5:" + strings.Repeat("ab", 32)}
+		}), wantErr: "data.argumentsDigest"},
 		{name: "no data", m: msg(func(m *ably.Message) { m.Data = nil }), wantErr: "no data"},
 		{name: "number data", m: msg(func(m *ably.Message) { m.Data = 1.0 }), wantErr: "unsupported data type"},
 		{name: "oversized", m: msg(func(m *ably.Message) {
@@ -250,6 +261,9 @@ func FuzzDecodeResponse(f *testing.F) {
 		}
 		if workflows.ValidateMessageID(r.MessageID) != nil || len(r.ClientID) > workflows.MaxClientIDLen || len(r.Role) > workflows.MaxRoleLen {
 			t.Fatalf("accepted unbounded identity: %q %q %q", r.MessageID, r.ClientID, r.Role)
+		}
+		if r.ArgumentsDigest != "" && workflows.ValidateArgumentsDigest(r.ArgumentsDigest) != nil {
+			t.Fatalf("accepted a malformed argumentsDigest %q", r.ArgumentsDigest)
 		}
 		if r.Arguments != "" && (r.Decision != workflows.DecisionApproved || r.ArgumentsDigest == "" || len(r.Arguments) > workflows.MaxEditedArgumentsLen || !utf8.ValidString(r.Arguments)) {
 			t.Fatalf("accepted an edit without its guarantees: %+v", r)
