@@ -126,6 +126,19 @@ func TestClientIDRules(t *testing.T) {
 	if m := recv(t, watch); m.ClientID != "anyone" {
 		t.Errorf("wildcard clientId = %q", m.ClientID)
 	}
+	// ...but not "*" itself, which would stand for every client (ably-go
+	// refuses it client-side, so speak the wire protocol).
+	wildTok, _ := signTest(t, tokenSpec{clientID: "*"})
+	wraw := dialRaw(t, fx, url.Values{"access_token": {wildTok}})
+	if m := wraw.next(); action(m) != actionConnected {
+		t.Fatalf("wildcard connect: %v", m)
+	}
+	wraw.send(map[string]any{"action": actionMessage, "channel": "cid", "msgSerial": 0, "messages": []any{map[string]any{"clientId": "*"}}})
+	if m := wraw.next(); action(m) != actionNack {
+		t.Errorf("wildcard publish with clientId *: %v", m)
+	} else if code, status := errCode(m); code != 40012 || status != 400 {
+		t.Errorf("wildcard publish with clientId *: %d/%d, want 40012/400", code, status)
+	}
 	// Concrete token: empty is stamped.
 	alice := fx.realtimeJWT(t, false, tokenSpec{clientID: "alice"})
 	if err := alice.Channels.Get("cid").Publish(ctx, "a", "x"); err != nil {
@@ -406,6 +419,87 @@ func TestResumeNothingLostOrDuplicated(t *testing.T) {
 				t.Errorf("own queued message delivered %d times", mine)
 			}
 			testutil.Eventually(t, 5*time.Second, "own publish ACK", func() bool { return own.Load() == 1 })
+		})
+	}
+}
+
+// TestJWTCapabilityBoundByItsKey: a JWT signed with a key gets at most the
+// key's own rights, whatever capability it claims (Ably intersects them).
+// subKey may only subscribe and read history on sub:*; a JWT it signs that
+// claims every right on every channel gets no more. (The REST check in
+// TestCapabilityEnforcement uses the key itself, not a token it signed.)
+func TestJWTCapabilityBoundByItsKey(t *testing.T) {
+	fx := startServer(t, nil)
+	tok, _, err := ablyconn.SignToken(subKeyName, subSecret, "mallory", `{"*":["*"]}`, nil, time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := dialRaw(t, fx, url.Values{"access_token": {tok}})
+	if m := raw.next(); action(m) != actionConnected {
+		t.Fatalf("connect: %v", m)
+	}
+	// One connection, frame after frame: each answer is read before the
+	// next frame is sent.
+	tests := []struct {
+		name       string
+		frame      map[string]any
+		wantAction int
+		wantCode   int
+	}{
+		{name: "attach on the key's channels", wantAction: actionAttached,
+			frame: map[string]any{"action": actionAttach, "channel": "sub:x"}},
+		{name: "publish on the key's channels", wantAction: actionNack, wantCode: 40160,
+			frame: map[string]any{"action": actionMessage, "channel": "sub:x", "msgSerial": 0, "messages": []any{map[string]any{"name": "n"}}}},
+		{name: "attach beyond the key's channels", wantAction: actionError, wantCode: 40160,
+			frame: map[string]any{"action": actionAttach, "channel": "other"}},
+	}
+	for _, tt := range tests {
+		raw.send(tt.frame)
+		m := raw.next()
+		if code, _ := errCode(m); action(m) != tt.wantAction || code != tt.wantCode {
+			t.Errorf("%s: got %v (code %d), want action %d with code %d", tt.name, m, code, tt.wantAction, tt.wantCode)
+		}
+	}
+}
+
+// TestPublishRefusedOnceTheTokenExpired: a connection's token that expired
+// while its writer was busy stamps its clientId and role on no more
+// messages, though the connection is not closed yet.
+func TestPublishRefusedOnceTheTokenExpired(t *testing.T) {
+	fx := startServer(t, nil)
+	tok, _ := signTest(t, tokenSpec{clientID: "alice", claims: map[string]any{"ably.channel.*": "admin"}})
+	tests := []struct {
+		name     string
+		expires  time.Duration // from now
+		wantCode int           // 0: published
+	}{
+		{name: "unexpired", expires: time.Minute},
+		{name: "expired", expires: -time.Millisecond, wantCode: codeTokenExpired},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, e := fx.srv.keys.verifyToken(tok, time.Now())
+			if e != nil {
+				t.Fatalf("verifyToken: %v", e)
+			}
+			p.expires = time.Now().Add(tt.expires)
+			ch := fmt.Sprintf("exp%d", i)
+			_, e = fx.srv.publish(publisher{p: p, idBase: "test"}, ch, []*message{{Name: "m"}})
+			switch {
+			case tt.wantCode == 0 && e != nil:
+				t.Fatalf("publish: %v", e)
+			case tt.wantCode != 0 && (e == nil || e.Code != tt.wantCode):
+				t.Fatalf("publish: %v, want code %d", e, tt.wantCode)
+			}
+			ctx := testCtx(t)
+			page, err := fx.restKey(t, false, testKey).Channels.Get(ch).History().Pages(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			page.Next(ctx)
+			if got, want := len(page.Items()), map[bool]int{true: 1, false: 0}[tt.wantCode == 0]; got != want {
+				t.Fatalf("%d messages stored, want %d", got, want)
+			}
 		})
 	}
 }
