@@ -137,6 +137,16 @@ func TestInboxCSRF(t *testing.T) {
 			return b.do(http.MethodGet, TokenPath, nil, map[string]string{csrfHeader: c}).Code
 		}, 200},
 		{"token by cookie", func(b *browser, _, c string) int { return b.token(c).Code }, 200},
+		// A cookie planted beside the server's own (by a sibling site, or
+		// over plain HTTP) makes the request's cookie ambiguous: it counts
+		// as none, whichever of the two a reader would take.
+		{"token by cookie with a second, planted session cookie", func(b *browser, _, c string) int {
+			return b.do(http.MethodPost, TokenPath, nil, map[string]string{csrfHeader: c, "Cookie": sessionCookieName + "=planted"}).Code
+		}, 401},
+		{"login with a second, planted login cookie", func(b *browser, lc, _ string) int {
+			return b.do(http.MethodPost, LoginPath, url.Values{"csrf": {lc}, "name": {"bob"}, "password": {"bob-password-1"}},
+				map[string]string{"Cookie": loginCookieName + "=planted"}).Code
+		}, 403},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
