@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 )
 
 func TestMixedScriptWords(t *testing.T) {
@@ -48,4 +50,28 @@ func TestWriteRequestWarnsOfLookalikes(t *testing.T) {
 	if strings.Contains(b.String(), "Warning:") {
 		t.Errorf("a plain request warns:\n%s", b.String())
 	}
+}
+
+// FuzzLookalikeWarning: arguments are the model's or an approver's text,
+// decoded as JSON where they are JSON. Whatever they hold, the warning
+// printed under them is one line of printable text, and there is one
+// exactly when a word mixes lookalike scripts.
+func FuzzLookalikeWarning(f *testing.F) {
+	for _, s := range []string{`{"title":"pаypal.com"}`, `{"t\u0430g":"x"}`, `{"title":"iPhone用"}`, "p\u0430y\x1b[31m", `{"a":"\ud800"}`, `{"a":`, ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, args string) {
+		w := lookalikeWarning(args)
+		if (w == "") != (len(mixedScriptWords(args)) == 0) {
+			t.Fatalf("warning %q for %d mixed words", w, len(mixedScriptWords(args)))
+		}
+		if !utf8.ValidString(w) {
+			t.Fatalf("warning %q is not UTF-8", w)
+		}
+		for _, r := range w {
+			if !unicode.IsPrint(r) {
+				t.Fatalf("warning %q holds %U", w, r)
+			}
+		}
+	})
 }

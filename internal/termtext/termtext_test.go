@@ -2,7 +2,10 @@ package termtext
 
 import (
 	"errors"
+	"strconv"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 )
 
 func TestLineAndBlock(t *testing.T) {
@@ -58,4 +61,37 @@ func TestError(t *testing.T) {
 			t.Errorf("Error(%q) = %s, want %s", in, got, want)
 		}
 	}
+}
+
+// FuzzText: whatever others wrote, what reaches the terminal holds no
+// rune that is not printable (Block keeps newlines and tabs), no byte that
+// is not UTF-8, and is the text itself or its Go-quoted form.
+func FuzzText(f *testing.F) {
+	for _, s := range []string{"looks good", "bad\x1b[31mRED", "two\nlines", "8-bit \x9b31m", "evil\u202etxt", "no\u00a0break", "\xff", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, tt := range []struct {
+			name string
+			fn   func(string) string
+			keep func(rune) bool // runes besides the printable ones it may print as they are
+		}{
+			{"Line", Line, func(rune) bool { return false }},
+			{"Block", Block, func(r rune) bool { return r == '\n' || r == '\t' }},
+			{"Cell", Cell, func(rune) bool { return false }},
+		} {
+			got := tt.fn(s)
+			if !utf8.ValidString(got) {
+				t.Fatalf("%s(%q) = %q: not UTF-8", tt.name, s, got)
+			}
+			for _, r := range got {
+				if !unicode.IsPrint(r) && !tt.keep(r) {
+					t.Fatalf("%s(%q) = %q holds %U", tt.name, s, got, r)
+				}
+			}
+			if tt.name != "Cell" && got != s && got != strconv.Quote(s) {
+				t.Fatalf("%s(%q) = %q: neither the text nor its quoted form", tt.name, s, got)
+			}
+		}
+	})
 }
