@@ -584,31 +584,26 @@ func dialTest(t *testing.T, ctx context.Context, s e2eStack) client.Client {
 }
 
 // waitPending polls the run's approvals query until one approval is
-// pending, and returns it.
+// pending (at most a minute), and returns it.
 func waitPending(t *testing.T, ctx context.Context, tc client.Client, id string) workflows.PendingApproval {
 	t.Helper()
-	var last error
-	for i := 0; i < 600; i++ {
+	var pending workflows.PendingApproval
+	testutil.WaitFor(t, time.Minute, "one pending approval in "+id, func() (bool, error) {
 		v, err := tc.QueryWorkflow(ctx, id, "", workflows.ApprovalsQuery)
+		if err != nil {
+			return false, err
+		}
 		var view workflows.ApprovalsView
-		if err == nil {
-			err = v.Get(&view)
+		if err := v.Get(&view); err != nil {
+			return false, err
 		}
-		if err == nil && len(view.Pending) == 1 {
-			return view.Pending[0]
+		if len(view.Pending) != 1 {
+			return false, fmt.Errorf("%d pending", len(view.Pending))
 		}
-		if err == nil {
-			err = fmt.Errorf("%d pending", len(view.Pending))
-		}
-		last = err
-		select {
-		case <-ctx.Done():
-			t.Fatalf("no pending approval in %s: %v (last: %v)", id, ctx.Err(), last)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	t.Fatalf("no pending approval in %s (last: %v)", id, last)
-	return workflows.PendingApproval{}
+		pending = view.Pending[0]
+		return true, nil
+	})
+	return pending
 }
 
 // TestStackRestartKeepsPendingApproval: with the stack stopped (Ctrl-C)
