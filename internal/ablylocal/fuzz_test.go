@@ -1,11 +1,14 @@
 package ablylocal
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -287,6 +290,73 @@ func FuzzVerifyToken(f *testing.F) {
 		mac, err := base64.RawURLEncoding.DecodeString(sig)
 		if err != nil || !hmac.Equal(mac, nativeMAC(testSecret, payload)) {
 			t.Fatalf("accepted a native token without its MAC: %q", tok)
+		}
+	})
+}
+
+// FuzzRequestToken feeds token requests to POST /keys/{key}/requestToken,
+// which anyone may reach before any authentication: a token is issued only
+// to the key's own Basic credentials (a signed TokenRequest's MAC cannot be
+// guessed), never with more rights than the key or a longer life than
+// maxTokenTTL, and a request it refuses is a 4xx, never a server error.
+func FuzzRequestToken(f *testing.F) {
+	const keyCap = `{"ai:*":["publish","subscribe"],"other":["history"]}`
+	s, err := newServer(context.Background(), Config{Keys: []Key{{Name: testKeyName, Secret: testSecret, Capability: keyCap}}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(s.cancel)
+	keyRights, err := parseCapability(keyCap)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte(`{}`), uint8(1), false)
+	f.Add([]byte(`{"keyName":"`+testKeyName+`","capability":"{\"ai:x\":[\"*\"]}","ttl":60000,"clientId":"u"}`), uint8(1), false)
+	f.Add([]byte(`{"capability":"{\"*\":[\"*\"]}","ttl":-1}`), uint8(1), false)
+	f.Add([]byte(`{"keyName":"`+testKeyName+`","mac":"AAAA","timestamp":1800000000000,"nonce":"n","capability":"{\"*\":[\"*\"]}"}`), uint8(0), false)
+	f.Add([]byte{0x80}, uint8(2), true)
+	f.Fuzz(func(t *testing.T, body []byte, auth uint8, msgpack bool) {
+		req := httptest.NewRequest(http.MethodPost, "/keys/"+testKeyName+"/requestToken", bytes.NewReader(body))
+		if msgpack {
+			req.Header.Set("Content-Type", "application/x-msgpack")
+		} else {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		right := auth%3 == 1
+		switch auth % 3 {
+		case 1:
+			req.SetBasicAuth(testKeyName, testSecret)
+		case 2:
+			req.SetBasicAuth(testKeyName, "wrong")
+		}
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, req)
+		if rec.Code >= 500 {
+			t.Fatalf("server error %d: %s", rec.Code, rec.Body)
+		}
+		if rec.Code != http.StatusOK {
+			return
+		}
+		if !right {
+			t.Fatalf("a token issued without the key's credentials, for body %q: %s", body, rec.Body)
+		}
+		var td tokenDetails
+		if err := json.Unmarshal(rec.Body.Bytes(), &td); err != nil {
+			t.Fatalf("token details: %v: %s", err, rec.Body)
+		}
+		if life := time.Duration(td.Expires-td.Issued) * time.Millisecond; life <= 0 || life > maxTokenTTL {
+			t.Fatalf("a token that lives %s", life)
+		}
+		granted, err := parseCapability(td.Capability)
+		if err != nil {
+			t.Fatalf("issued capability %q: %v", td.Capability, err)
+		}
+		for _, ch := range []string{"ai:x", "ai:big-bad-any", "other", "secret", "[?rewind=1]ai:x", "x"} {
+			for _, op := range []string{opPublish, opSubscribe, opPresence, opHistory} {
+				if granted.allows(ch, op) && !keyRights.allows(ch, op) {
+					t.Fatalf("token capability %s allows %s on %s, which the key does not", td.Capability, op, ch)
+				}
+			}
 		}
 	})
 }
