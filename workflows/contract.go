@@ -130,8 +130,12 @@ func PendingRunsQuery() string {
 }
 
 // RunsOnTaskQueue is the visibility condition every lookup of the agent's
-// runs starts with: runs on TaskQueue, which only the agent's workers run.
-const RunsOnTaskQueue = "TaskQueue = '" + TaskQueue + "'"
+// runs starts with: runs of the agent workflow (RegisteredNames) on
+// TaskQueue, which only the agent's workers run. The type matters as much
+// as the queue: a starter may start any type on TaskQueue, and a type no
+// worker has fails every workflow task and stays Running with the search
+// attributes it was started with.
+const RunsOnTaskQueue = "TaskQueue = '" + TaskQueue + "' AND WorkflowType IN ('" + WorkflowName + "', '" + WorkflowNameV1 + "')"
 
 // SearchAttributeSpecs returns SearchAttributes as "Name=Type" strings
 // ("ApprovalToolCallIDs=KeywordList"), the form of the Temporal CLI's

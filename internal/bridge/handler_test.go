@@ -125,7 +125,7 @@ func (f *fakeTemporal) ListWorkflow(_ context.Context, req *workflowservice.List
 		}
 		return resp, nil
 	}
-	const prefix, suffix = "TaskQueue = 'hitl-agent' AND ApprovalToolCallIDs = '", "' AND ExecutionStatus = 'Running'"
+	const prefix, suffix = "TaskQueue = 'hitl-agent' AND WorkflowType IN ('AgentWorkflowV2', 'AgentWorkflow') AND ApprovalToolCallIDs = '", "' AND ExecutionStatus = 'Running'"
 	q := req.GetQuery()
 	if !strings.HasPrefix(q, prefix) || !strings.HasSuffix(q, suffix) {
 		return nil, serviceerror.NewInvalidArgument("unsupported query " + q)
@@ -384,8 +384,8 @@ func TestVisibilityQuery(t *testing.T) {
 		want    string
 		wantErr bool
 	}{
-		{id: "call_abc123", want: "TaskQueue = 'hitl-agent' AND ApprovalToolCallIDs = 'call_abc123' AND ExecutionStatus = 'Running'"},
-		{id: "fc_1.2:3@x-y", want: "TaskQueue = 'hitl-agent' AND ApprovalToolCallIDs = 'fc_1.2:3@x-y' AND ExecutionStatus = 'Running'"},
+		{id: "call_abc123", want: "TaskQueue = 'hitl-agent' AND WorkflowType IN ('AgentWorkflowV2', 'AgentWorkflow') AND ApprovalToolCallIDs = 'call_abc123' AND ExecutionStatus = 'Running'"},
+		{id: "fc_1.2:3@x-y", want: "TaskQueue = 'hitl-agent' AND WorkflowType IN ('AgentWorkflowV2', 'AgentWorkflow') AND ApprovalToolCallIDs = 'fc_1.2:3@x-y' AND ExecutionStatus = 'Running'"},
 		{id: "x' OR WorkflowId != '", wantErr: true},
 		{id: `a\`, wantErr: true},
 		{id: "a b", wantErr: true},

@@ -45,7 +45,7 @@ func startTemporal(t *testing.T) client.Client {
 	srv := temporaltest.StartDevServer(t)
 	c := srv.Client()
 	w := worker.New(c, workflows.TaskQueue, worker.Options{})
-	w.RegisterWorkflow(approvalWaiter)
+	w.RegisterWorkflowWithOptions(approvalWaiter, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	if err := w.Start(); err != nil {
 		t.Fatalf("worker: %v", err)
 	}
@@ -57,7 +57,7 @@ func TestHandleAgainstTemporal(t *testing.T) {
 	c := startTemporal(t)
 	ctx := t.Context()
 	start := func(id, toolCallID, role string) client.WorkflowRun {
-		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, approvalWaiter, toolCallID, role)
+		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, workflows.WorkflowName, toolCallID, role)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -45,7 +45,7 @@ func TestTemporalAgainstDevServer(t *testing.T) {
 	srv := temporaltest.StartDevServer(t)
 	c := srv.Client()
 	w := worker.New(c, workflows.TaskQueue, worker.Options{})
-	w.RegisterWorkflow(waiter)
+	w.RegisterWorkflowWithOptions(waiter, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestTemporalAgainstDevServer(t *testing.T) {
 	start := func(id string, v workflows.ApprovalsView) {
 		t.Helper()
 		in := workflows.AgentInput{Prompt: "p", Requester: "sam"}
-		if _, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, waiter, in, v); err != nil {
+		if _, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, workflows.WorkflowName, in, v); err != nil {
 			t.Fatal(err)
 		}
 	}
