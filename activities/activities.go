@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
@@ -19,6 +20,12 @@ import (
 // Model is the model seam of CallModel. OpenAIModel implements it.
 type Model interface {
 	Respond(ctx context.Context, req workflows.ModelRequest, tools []Tool) (workflows.ModelResponse, error)
+}
+
+// Runs describes a workflow run (the caller of an activity, checkCaller);
+// client.Client implements it.
+type Runs interface {
+	DescribeWorkflowExecution(ctx context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error)
 }
 
 // Verifier checks a decision's signature; *signing.Verifier implements it.
@@ -37,6 +44,9 @@ type Deps struct {
 	Policy workflows.Policy
 	// Verifier checks the bridge's signature on decisions (VerifyDecision).
 	Verifier Verifier
+	// Runs tells ExecuteTool and the Publish* activities, run as activities
+	// of their own, which workflow asked for them (checkCaller).
+	Runs Runs
 	// MessageIDKey keys the agent's Ably message ids
 	// (workflows.AgentMessageID); see ablyconn.Config.MessageIDKey.
 	MessageIDKey []byte
@@ -62,6 +72,7 @@ type Activities struct {
 	publisher Publisher
 	policy    workflows.WorkerPolicy
 	verifier  Verifier
+	runs      Runs
 	idKey     []byte
 	channel   string
 	logger    *slog.Logger
@@ -84,6 +95,9 @@ func New(d Deps) (*Activities, error) {
 	if d.Verifier == nil {
 		errs = append(errs, errors.New("no decision verifier (Deps.Verifier)"))
 	}
+	if d.Runs == nil {
+		errs = append(errs, errors.New("no Temporal client to describe runs (Deps.Runs)"))
+	}
 	if len(d.MessageIDKey) < workflows.MinMessageIDKeyLen {
 		errs = append(errs, fmt.Errorf("message-id key shorter than %d bytes (Deps.MessageIDKey)", workflows.MinMessageIDKeyLen))
 	}
@@ -93,7 +107,7 @@ func New(d Deps) (*Activities, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("activities: %w", err)
 	}
-	a := &Activities{model: d.Model, tools: d.Tools, publisher: d.Publisher, policy: workerPolicy(d.Policy, d.Tools), verifier: d.Verifier,
+	a := &Activities{model: d.Model, tools: d.Tools, publisher: d.Publisher, policy: workerPolicy(d.Policy, d.Tools), verifier: d.Verifier, runs: d.Runs,
 		idKey: d.MessageIDKey, channel: d.Channel, logger: d.Logger, now: d.Now, beatEvery: d.ModelHeartbeatEvery}
 	if a.now == nil {
 		a.now = time.Now
@@ -187,7 +201,11 @@ func (a *Activities) ExecuteTool(ctx context.Context, req workflows.ToolRequest)
 	if !ok {
 		return workflows.ToolResult{}, unknownTool(req.Name, a.tools.Names())
 	}
-	if err := a.checkApproval(ctx, req); err != nil {
+	err := a.checkCaller(ctx)
+	if err == nil {
+		err = a.checkApproval(ctx, req)
+	}
+	if err != nil {
 		a.logger.ErrorContext(ctx, "tool refused: not approved", "workflowId", req.WorkflowID, "callId", req.CallID, "tool", req.Name,
 			"run", activity.GetInfo(ctx).WorkflowExecution.ID, "activityTaskQueue", activity.GetInfo(ctx).TaskQueue,
 			"workflowType", activity.GetInfo(ctx).WorkflowType.Name, "error", err)
@@ -270,7 +288,7 @@ func workerPolicy(p workflows.Policy, tools *Registry) workflows.WorkerPolicy {
 // PublishApprovalRequest publishes an approval-request (see
 // workflows.ApprovalRequestData.Message for its id and headers).
 func (a *Activities) PublishApprovalRequest(ctx context.Context, in workflows.ApprovalRequestInput) error {
-	if err := checkPublisher(ctx, in.Data.WorkflowID); err != nil {
+	if err := a.checkPublisher(ctx, in.Data.WorkflowID); err != nil {
 		return err
 	}
 	m, err := in.Data.Message(a.idKey)
@@ -280,7 +298,7 @@ func (a *Activities) PublishApprovalRequest(ctx context.Context, in workflows.Ap
 // PublishApprovalResolved publishes an approval-resolved (see
 // workflows.ApprovalResolvedData.Message for its id and headers).
 func (a *Activities) PublishApprovalResolved(ctx context.Context, in workflows.ApprovalResolvedInput) error {
-	if err := checkPublisher(ctx, in.Data.WorkflowID); err != nil {
+	if err := a.checkPublisher(ctx, in.Data.WorkflowID); err != nil {
 		return err
 	}
 	m, err := in.Data.Message(a.idKey)
@@ -290,7 +308,7 @@ func (a *Activities) PublishApprovalResolved(ctx context.Context, in workflows.A
 // PublishApprovalIgnored publishes an approval-ignored (see
 // workflows.ApprovalIgnoredData.Message for its id and headers).
 func (a *Activities) PublishApprovalIgnored(ctx context.Context, in workflows.ApprovalIgnoredInput) error {
-	if err := checkPublisher(ctx, in.Data.WorkflowID); err != nil {
+	if err := a.checkPublisher(ctx, in.Data.WorkflowID); err != nil {
 		return err
 	}
 	m, err := in.Data.Message(a.idKey)

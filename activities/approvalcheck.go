@@ -2,8 +2,12 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
+
+	"go.temporal.io/api/serviceerror"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -104,14 +108,54 @@ func notApproved(format string, args ...any) error {
 	return temporal.NewNonRetryableApplicationError("tool not run: "+fmt.Sprintf(format, args...), workflows.ErrTypeNotApproved, nil)
 }
 
+// callerRefused is the error of an activity checkCaller refuses, for good.
+func callerRefused(format string, args ...any) error {
+	return temporal.NewNonRetryableApplicationError("refused: "+fmt.Sprintf(format, args...), workflows.ErrTypeNotApproved, nil)
+}
+
 // checkPublisher refuses an agent message about another run than the
-// calling one: the Publish* activities publish as the agent, and a
+// calling one, or asked for by a workflow other than the agent's
+// (checkCaller): the Publish* activities publish as the agent, and a
 // workflow of someone else's could otherwise announce any run's call as
-// resolved (approvers' screens drop it; it could only expire).
-func checkPublisher(ctx context.Context, workflowID string) error {
+// resolved (approvers' screens drop it; it could only expire), or publish
+// requests of its own as the agent.
+func (a *Activities) checkPublisher(ctx context.Context, workflowID string) error {
 	if run := activity.GetInfo(ctx).WorkflowExecution.ID; workflowID != run {
 		return temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("publish: the message is about run %q, but run %q asked for it", workflowID, run), workflows.ErrTypeBadRequest, nil)
+	}
+	return a.checkCaller(ctx)
+}
+
+// checkCaller refuses an activity of its own (not local) that a workflow
+// other than the agent's asked for: whoever may start runs may run a
+// workflow of their own on a task queue of their own and schedule this
+// worker's activities on TaskQueue. A local activity runs inside a
+// workflow task of this worker, which runs only the agent's workflow.
+// The workflow id is no proof: one whose run closed may be taken again
+// (Temporal's default id reuse policy), and its history holds the signed
+// decisions it got, also those it did not count. So the calling run (its
+// id and run id, which Temporal gives the activity) must be the agent's
+// workflow on TaskQueue, run by the agent's workers, which pass only the
+// approvals they counted. A Temporal that does not answer is a retryable
+// error.
+func (a *Activities) checkCaller(ctx context.Context) error {
+	info := activity.GetInfo(ctx)
+	if info.IsLocalActivity {
+		return nil
+	}
+	run := info.WorkflowExecution
+	resp, err := a.runs.DescribeWorkflowExecution(ctx, run.ID, run.RunID)
+	if err != nil {
+		var notFound *serviceerror.NotFound
+		if errors.As(err, &notFound) {
+			return callerRefused("the calling run %s (%s) is not known to Temporal", run.ID, run.RunID)
+		}
+		return fmt.Errorf("describe the calling run %s (%s): %w", run.ID, run.RunID, err)
+	}
+	ei := resp.GetWorkflowExecutionInfo()
+	if queue, kind := ei.GetTaskQueue(), ei.GetType().GetName(); queue != workflows.TaskQueue || !slices.Contains(workflows.RegisteredNames(), kind) {
+		return callerRefused("the calling run %s (%s) is a %q on task queue %q, not the agent's workflow on %q", run.ID, run.RunID, kind, queue, workflows.TaskQueue)
 	}
 	return nil
 }

@@ -5,6 +5,12 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -143,4 +149,99 @@ func TestPublishRefusesOtherRuns(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestActivitiesCheckTheirCaller: run as activities of their own,
+// ExecuteTool and the Publish* activities act only for the agent's
+// workflow on its task queue, as Temporal describes the calling run: a
+// workflow of someone else's, even under the workflow id of a closed run
+// whose signed decisions it read from the history, gets nothing. Run as
+// local activities they need not ask: a local activity runs in this
+// worker's own workflow task.
+func TestActivitiesCheckTheirCaller(t *testing.T) {
+	tests := []struct {
+		name      string
+		runs      callerRuns
+		local     bool
+		want      string // "": allowed
+		retryable bool
+	}{
+		{name: "the agent's workflow on its task queue", runs: callerRuns{}},
+		{name: "the agent's workflow under its first name", runs: callerRuns{kind: workflows.WorkflowNameV1}},
+		{name: "a workflow on a task queue of its own", runs: callerRuns{queue: "rogue"}, want: `is a "AgentWorkflowV2" on task queue "rogue", not the agent's workflow on "hitl-agent"`},
+		{name: "another workflow type on the agent's task queue", runs: callerRuns{kind: "Rogue"}, want: `is a "Rogue" on task queue "hitl-agent"`},
+		{name: "a run Temporal does not know", runs: callerRuns{err: serviceerror.NewNotFound("gone")}, want: "is not known to Temporal"},
+		{name: "Temporal out of reach: tried again", runs: callerRuns{err: serviceerror.NewUnavailable("down")}, want: "describe the calling run", retryable: true},
+		{name: "a local activity, whatever Temporal says", runs: callerRuns{queue: "rogue"}, local: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, dir := newBlogActivities(t, BlogConfig{})
+			a.runs = tt.runs
+			req := approved(a, workflows.ToolRequest{WorkflowID: "wf-caller", CallID: "call_caller", Name: ToolPublishBlogPost, Arguments: `{"title":"Caller"}`})
+			var err error
+			if tt.local {
+				err = runLocalToolAs(t, a, req.WorkflowID, req)
+			} else {
+				_, err = execToolAs(t, a, req.WorkflowID, req)
+			}
+			checkRefusal(t, err, tt.want, tt.retryable)
+			if n := len(posts(t, dir)); (tt.want == "") != (n == 1) {
+				t.Errorf("%d posts after %v", n, err)
+			}
+			if tt.local {
+				return
+			}
+			resolved := workflows.ApprovalResolvedInput{Data: workflows.ApprovalResolvedData{
+				ToolCallID: "call_caller", WorkflowID: "wf-caller", Tool: ToolPublishBlogPost, Outcome: workflows.OutcomeRejected, DecidedBy: "ada", Role: "admin"}}
+			if tt.want == "" {
+				return // the publish would reach nopPublisher, which fails the test
+			}
+			checkRefusal(t, runActivityAs(t, a, "wf-caller", workflows.ActivityPublishApprovalResolved, resolved), tt.want, tt.retryable)
+		})
+	}
+}
+
+// checkRefusal checks err: nil when want is "", and otherwise an error
+// saying want, non-retryable NotApprovedError unless retryable.
+func checkRefusal(t *testing.T, err error, want string, retryable bool) {
+	t.Helper()
+	switch {
+	case want == "" && err != nil:
+		t.Fatalf("refused: %v", err)
+	case want == "":
+	case err == nil || !strings.Contains(err.Error(), want):
+		t.Fatalf("err = %v, want one saying %q", err, want)
+	case retryable && isNonRetryable(err):
+		t.Fatalf("err = %v, want it retryable", err)
+	case !retryable && (errType(err) != workflows.ErrTypeNotApproved || !isNonRetryable(err)):
+		t.Fatalf("err = %v, want a non-retryable %s", err, workflows.ErrTypeNotApproved)
+	}
+}
+
+// runLocalToolAs runs ExecuteTool once as a local activity of a workflow
+// whose id is run.
+func runLocalToolAs(t *testing.T, a *Activities, run string, req workflows.ToolRequest) error {
+	t.Helper()
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	env.SetTestTimeout(time.Minute)
+	env.RegisterActivity(a)
+	env.RegisterWorkflow(oneLocalToolWorkflow)
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: run})
+	env.ExecuteWorkflow(oneLocalToolWorkflow, req)
+	if !env.IsWorkflowCompleted() {
+		t.Fatal("the tool's workflow did not complete")
+	}
+	return env.GetWorkflowError()
+}
+
+// oneLocalToolWorkflow runs ExecuteTool as a local activity, with one
+// attempt.
+func oneLocalToolWorkflow(ctx workflow.Context, req workflows.ToolRequest) error {
+	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
+	})
+	return workflow.ExecuteLocalActivity(ctx, workflows.ActivityExecuteTool, req).Get(ctx, nil)
 }

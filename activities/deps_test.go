@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/testsuite"
 
@@ -37,7 +40,33 @@ func withTrust(t *testing.T, d Deps) (Deps, *signing.Signer) {
 	}
 	signer, verifier := testKeys()
 	d.Policy, d.Verifier, d.MessageIDKey = p, verifier, testIDKey
+	if d.Runs == nil {
+		d.Runs = callerRuns{}
+	}
 	return d, signer
+}
+
+// callerRuns answers DescribeWorkflowExecution as Temporal would for a
+// run of kind on queue (the agent's workflow on its task queue when
+// empty), or fails with err.
+type callerRuns struct {
+	queue, kind string
+	err         error
+}
+
+func (r callerRuns) DescribeWorkflowExecution(_ context.Context, id, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	queue, kind := r.queue, r.kind
+	if queue == "" {
+		queue = workflows.TaskQueue
+	}
+	if kind == "" {
+		kind = workflows.WorkflowName
+	}
+	return &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{
+		Execution: &commonpb.WorkflowExecution{WorkflowId: id, RunId: runID}, Type: &commonpb.WorkflowType{Name: kind}, TaskQueue: queue}}, nil
 }
 
 // testKeys is the bridge's key pair in these tests: withTrust's verifier
@@ -53,7 +82,7 @@ var testKeys = sync.OnceValues(func() (*signing.Signer, *signing.Verifier) {
 func TestNewRequiresTrust(t *testing.T) {
 	reg, _ := testRegistry(t)
 	_, err := New(Deps{Model: noModel{}, Tools: reg, Publisher: nopPublisher{t}, MessageIDKey: []byte("short")})
-	for _, want := range []string{"no decision verifier", "message-id key shorter than 16 bytes", "policy (Deps.Policy)"} {
+	for _, want := range []string{"no decision verifier", "no Temporal client to describe runs", "message-id key shorter than 16 bytes", "policy (Deps.Policy)"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("New without trust = %v, want %q", err, want)
 		}

@@ -75,19 +75,6 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return fmt.Errorf("%s: %w", config.EnvDecisionVerifyKeys, err)
 	}
 	logger.Info("decision verify keys", "keyIds", verifier.KeyIDs())
-	acts, err := activities.New(activities.Deps{
-		Model:        model,
-		Tools:        registry,
-		Publisher:    publisher,
-		Policy:       policy,
-		Verifier:     verifier,
-		MessageIDKey: cfg.Ably.MessageIDKey(),
-		Channel:      cfg.Channel,
-		Logger:       logger,
-	})
-	if err != nil {
-		return err
-	}
 
 	metrics, err := telemetry.NewMetrics("worker", logger)
 	if err != nil {
@@ -119,6 +106,21 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	defer c.Close()
+
+	acts, err := activities.New(activities.Deps{
+		Model:        model,
+		Tools:        registry,
+		Publisher:    publisher,
+		Policy:       policy,
+		Verifier:     verifier,
+		Runs:         c,
+		MessageIDKey: cfg.Ably.MessageIDKey(),
+		Channel:      cfg.Channel,
+		Logger:       logger,
+	})
+	if err != nil {
+		return err
+	}
 
 	if cfg.HealthAddr != "" {
 		_, stop, err := healthz.Serve(ctx, cfg.HealthAddr, healthz.Ops(healthz.Handler(c, logger), metrics.Handler()), logger)

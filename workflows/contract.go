@@ -88,8 +88,8 @@ const (
 	ErrTypeAlreadyRan  = "AlreadyRanError"  // this call (workflow id, call id) already ran with other arguments: not run again
 	// ErrTypeNotApproved: the tool needs approval, and the request does
 	// not carry decisions the worker verifies for this run, call and
-	// arguments (ToolRequest.Approvals): a workflow other than the
-	// agent's, or a stale or forged request, asked for the tool.
+	// arguments (ToolRequest.Approvals), or a workflow other than the
+	// agent's asked for the tool or a publish: a stale or forged request.
 	ErrTypeNotApproved = "NotApprovedError"
 )
 
@@ -282,11 +282,13 @@ type ToolRequest struct {
 const ModelHeartbeatTimeout = 30 * time.Second
 
 // MaxDecisionAge bounds how long after its Ably timestamp a signed
-// decision lets a tool run: the longest approval wait and a day, as long
-// as the tools' idempotency ledger keeps a call's result at least, so an
-// old decision replayed by a run that reuses its workflow id finds the
-// call's result there instead of running the tool again.
-const MaxDecisionAge = MaxApprovalTimeout + 24*time.Hour
+// decision lets a tool run: the longest approval wait and a week (a
+// quorum's first approval may be that old when the last one comes, and a
+// worker may be down a while after). Older, it approves nothing a run can
+// still wait for. (Other workflows cannot replay decisions from a closed
+// run's history under its reused workflow id: the tool activity checks
+// that its caller is the agent's workflow, activities.checkCaller.)
+const MaxDecisionAge = MaxApprovalTimeout + 7*24*time.Hour
 
 // ToolResult is the result of ActivityExecuteTool: the text sent back to
 // the model as function_call_output.
