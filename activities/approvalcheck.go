@@ -145,6 +145,11 @@ func (a *Activities) checkCaller(ctx context.Context) error {
 		return nil
 	}
 	run := info.WorkflowExecution
+	if run.ID == "" || run.RunID == "" {
+		// An activity no workflow scheduled (a server's standalone
+		// activities) has no run to describe.
+		return callerRefused("no workflow run asked for it")
+	}
 	resp, err := a.runs.DescribeWorkflowExecution(ctx, run.ID, run.RunID)
 	if err != nil {
 		var notFound *serviceerror.NotFound
