@@ -17,9 +17,7 @@ import (
 
 	"github.com/ably/ably-go/ably"
 	"github.com/golang-jwt/jwt/v5"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/hitl/durable-approvals/internal/ablyconn"
@@ -60,19 +58,7 @@ func publishActivity(t *testing.T, a *Activities, name string, in any) error {
 // default): the run the activity sees as its caller.
 func runActivityAs(t *testing.T, a *Activities, run, name string, in any) error {
 	t.Helper()
-	var ts testsuite.WorkflowTestSuite
-	env := ts.NewTestWorkflowEnvironment()
-	env.SetTestTimeout(time.Minute)
-	env.RegisterActivity(a)
-	env.RegisterWorkflow(oneActivityWorkflow)
-	if run != "" {
-		env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: run})
-	}
-	env.ExecuteWorkflow(oneActivityWorkflow, name, in)
-	if !env.IsWorkflowCompleted() {
-		t.Fatalf("the workflow of %s did not complete", name)
-	}
-	return env.GetWorkflowError()
+	return runWorkflowAs(t, a, run, oneActivityWorkflow, name, in).GetWorkflowError()
 }
 
 // oneActivityWorkflow runs the activity name with one attempt.

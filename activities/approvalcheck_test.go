@@ -6,9 +6,7 @@ import (
 	"time"
 
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/hitl/durable-approvals/workflows"
@@ -223,17 +221,7 @@ func checkRefusal(t *testing.T, err error, want string, retryable bool) {
 // whose id is run.
 func runLocalToolAs(t *testing.T, a *Activities, run string, req workflows.ToolRequest) error {
 	t.Helper()
-	var ts testsuite.WorkflowTestSuite
-	env := ts.NewTestWorkflowEnvironment()
-	env.SetTestTimeout(time.Minute)
-	env.RegisterActivity(a)
-	env.RegisterWorkflow(oneLocalToolWorkflow)
-	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: run})
-	env.ExecuteWorkflow(oneLocalToolWorkflow, req)
-	if !env.IsWorkflowCompleted() {
-		t.Fatal("the tool's workflow did not complete")
-	}
-	return env.GetWorkflowError()
+	return runWorkflowAs(t, a, run, oneLocalToolWorkflow, req).GetWorkflowError()
 }
 
 // oneLocalToolWorkflow runs ExecuteTool as a local activity, with one

@@ -71,16 +71,7 @@ func execToolAs(t *testing.T, a *Activities, run string, req workflows.ToolReque
 	if run == "" {
 		run = "wf-without-id"
 	}
-	var ts testsuite.WorkflowTestSuite
-	env := ts.NewTestWorkflowEnvironment()
-	env.SetTestTimeout(time.Minute)
-	env.RegisterActivity(a)
-	env.RegisterWorkflow(oneToolWorkflow)
-	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: run})
-	env.ExecuteWorkflow(oneToolWorkflow, req)
-	if !env.IsWorkflowCompleted() {
-		t.Fatal("the tool's workflow did not complete")
-	}
+	env := runWorkflowAs(t, a, run, oneToolWorkflow, req)
 	if err := env.GetWorkflowError(); err != nil {
 		return "", err
 	}
@@ -89,6 +80,26 @@ func execToolAs(t *testing.T, a *Activities, run string, req workflows.ToolReque
 		t.Fatal(err)
 	}
 	return out, nil
+}
+
+// runWorkflowAs runs wf with args to its end in Temporal's test
+// environment, a's activities registered, as a workflow whose id is run
+// ("": the environment's default), and returns the environment.
+func runWorkflowAs(t *testing.T, a *Activities, run string, wf any, args ...any) *testsuite.TestWorkflowEnvironment {
+	t.Helper()
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	env.SetTestTimeout(time.Minute)
+	env.RegisterActivity(a)
+	env.RegisterWorkflow(wf)
+	if run != "" {
+		env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: run})
+	}
+	env.ExecuteWorkflow(wf, args...)
+	if !env.IsWorkflowCompleted() {
+		t.Fatal("the test's workflow did not complete")
+	}
+	return env
 }
 
 // oneToolWorkflow runs ExecuteTool with one attempt and returns its output.
