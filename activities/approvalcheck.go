@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"go.temporal.io/api/serviceerror"
-
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
@@ -20,10 +19,11 @@ import (
 // is whoever may schedule an activity on the task queue, which Temporal's
 // namespace permissions do not narrow to the agent's workflow (a workflow
 // of someone else's, on a worker of their own, scheduled ExecuteTool with
-// any tool and arguments, and the tool ran). So the request is for the
-// calling run (the workflow id Temporal gives the activity), and, for a
-// tool the worker's policy makes wait for a human, it carries signed
-// decisions (ToolRequest.Approvals) that:
+// any tool and arguments, and the tool ran; checkCaller, asked first, now
+// refuses such a caller). So the request is for the calling run (the
+// workflow id Temporal gives the activity), and, for a tool the worker's
+// policy makes wait for a human, it carries signed decisions
+// (ToolRequest.Approvals) that:
 //   - the worker's verify keys accept (the bridge signed them);
 //   - approve this run's call, published at most MaxDecisionAge ago;
 //   - come from roles the policy accepts for the tool, from at least its
