@@ -78,6 +78,7 @@ type Activities struct {
 	logger    *slog.Logger
 	now       func() time.Time
 	beatEvery time.Duration
+	callers   agentRuns
 }
 
 // New checks d and returns the activities.
@@ -126,6 +127,10 @@ func New(d Deps) (*Activities, error) {
 
 // CallModel sends the conversation and the requested tools to the model.
 func (a *Activities) CallModel(ctx context.Context, req workflows.ModelRequest) (workflows.ModelResponse, error) {
+	// Another workflow would call the model with the worker's key.
+	if err := a.checkCaller(ctx); err != nil {
+		return workflows.ModelResponse{}, err
+	}
 	tools, err := a.tools.Select(req.Tools)
 	if err != nil {
 		return workflows.ModelResponse{}, err

@@ -1,11 +1,14 @@
 package activities
 
 import (
+	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -232,4 +235,43 @@ func oneLocalToolWorkflow(ctx workflow.Context, req workflows.ToolRequest) error
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
 	})
 	return workflow.ExecuteLocalActivity(ctx, workflows.ActivityExecuteTool, req).Get(ctx, nil)
+}
+
+// countingRuns is callerRuns that counts the runs it describes.
+type countingRuns struct {
+	callerRuns
+	n *atomic.Int32
+}
+
+func (r countingRuns) DescribeWorkflowExecution(ctx context.Context, id, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	r.n.Add(1)
+	return r.callerRuns.DescribeWorkflowExecution(ctx, id, runID)
+}
+
+// TestCallModelChecksItsCaller: another workflow does not get the model
+// at the worker's cost; the agent's run is described once per worker, not
+// for each of its model calls.
+func TestCallModelChecksItsCaller(t *testing.T) {
+	f := newFakeOpenAI(t, fakeReply{200, messageResponse}, fakeReply{200, messageResponse})
+	a := newTestActivities(t, newTestModel(t, f.baseURL(), "sk-test"), nil)
+	var n atomic.Int32
+	a.runs = countingRuns{n: &n}
+	req := workflows.ModelRequest{WorkflowID: "wf-model", Turn: 1, Input: []workflows.ConversationItem{{Type: workflows.ItemMessage, Role: "user", Text: "hi"}}}
+	for turn := 1; turn <= 2; turn++ {
+		req.Turn = turn
+		if _, err := callModel(t, a, req); err != nil {
+			t.Fatalf("turn %d: %v", turn, err)
+		}
+	}
+	if got := n.Load(); got != 1 {
+		t.Errorf("the calling run was described %d times for two model calls, want once", got)
+	}
+
+	rogue := newTestActivities(t, newTestModel(t, f.baseURL(), "sk-test"), nil)
+	rogue.runs = callerRuns{queue: "rogue"}
+	_, err := callModel(t, rogue, req)
+	checkRefusal(t, err, `on task queue "rogue", not the agent's workflow`, false)
+	if bodies, _, _ := f.requests(); len(bodies) != 2 {
+		t.Errorf("the model was asked %d times, want 2 (none for the other workflow)", len(bodies))
+	}
 }
