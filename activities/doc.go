@@ -11,6 +11,13 @@
 // are returned as non-retryable application errors; transient ones as plain
 // errors so Temporal's retry policy, the only retry in the system, applies.
 //
+// An activity's caller is whoever may schedule it on the task queue, not
+// only the agent's workflow: run as activities of their own, ExecuteTool,
+// CallModel and the Publish* activities act only for the agent's workflow
+// as Temporal describes the calling run (checkCaller), and ExecuteTool runs
+// a tool that needs approval only with the run's signed approvals of these
+// arguments (checkApproval).
+//
 // Nothing here reads the environment: the worker builds the clients from its
 // typed config and injects them.
 package activities
