@@ -23,20 +23,52 @@ import (
 	"github.com/hitl/durable-approvals/workflows"
 )
 
-// startDevServer runs the dev server with args, as Up does, and returns a
-// healthy client; both are stopped at cleanup.
-func startDevServer(t *testing.T, cfg Config, args []string) (*proc, func()) {
+// startDevServer runs the dev server with args(cfg), as Up does, waits
+// until its frontend answers (at most a minute), and returns it and its
+// stop. A server that exits first fails the test with its log's end; when
+// it exited because another process took one of its ports between the pick
+// and the bind, it is started again on new ports (set in cfg), twice at
+// most. (A CI run saw it refuse connections for its whole minute.)
+func startDevServer(t *testing.T, cfg *Config, args func(Config) []string) (*proc, func()) {
 	t.Helper()
-	p, err := startProc("temporal", temporaltest.CLI(t), args, os.Environ(), cfg.Root, filepath.Join(cfg.LogDir(), "temporal.log"), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := func() {
-		if err := p.Stop(20 * time.Second); err != nil {
-			t.Errorf("stop dev server: %v", err)
+	logPath := filepath.Join(cfg.LogDir(), "temporal.log")
+	for attempt := 1; ; attempt++ {
+		p, err := startProc("temporal", temporaltest.CLI(t), args(*cfg), os.Environ(), cfg.Root, logPath, true)
+		if err != nil {
+			t.Fatal(err)
 		}
+		tc, err := dialTemporal(t.Context(), *cfg, p.Exited(), time.Minute)
+		if err == nil {
+			tc.Close()
+			return p, func() {
+				if err := p.Stop(20 * time.Second); err != nil {
+					t.Errorf("stop dev server: %v", err)
+				}
+			}
+		}
+		_ = p.Stop(20 * time.Second)
+		tail := logTail(logPath, 4096)
+		if attempt < 3 && strings.Contains(tail, "address already in use") {
+			// Another process took one of its ports between the pick
+			// and the bind (tests of other packages pick theirs too).
+			t.Logf("dev server, attempt %d: %v; a port was taken, starting it on others", attempt, err)
+			cfg.Ports.Temporal, cfg.Ports.UI = testutil.FreePort(t), testutil.FreePort(t)
+			continue
+		}
+		t.Fatalf("dev server not up: %v; its log ends:\n%s", err, tail)
 	}
-	return p, stop
+}
+
+// logTail returns at most the last n bytes of the file at path.
+func logTail(path string, n int64) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "(no log: " + err.Error() + ")"
+	}
+	if int64(len(b)) > n {
+		b = b[int64(len(b))-n:]
+	}
+	return string(b)
 }
 
 // customAttributes lists the namespace's custom search attributes, after
@@ -85,14 +117,14 @@ func TestDevServerRestartKeepsSearchAttributes(t *testing.T) {
 		}
 	}
 
-	_, stop := startDevServer(t, cfg, temporalArgs(cfg))
+	_, stop := startDevServer(t, &cfg, temporalArgs)
 	check("new database, flags only", customAttributes(t, ctx, cfg, false))
 	stop()
 	if _, err := os.Stat(cfg.DBFile()); err != nil {
 		t.Fatalf("no SQLite file after the first run: %v", err)
 	}
 
-	p, stop := startDevServer(t, cfg, temporalArgs(cfg))
+	p, stop := startDevServer(t, &cfg, temporalArgs)
 	check("restart on the same database", customAttributes(t, ctx, cfg, true))
 	select {
 	case <-p.Exited():
@@ -106,11 +138,14 @@ func TestDevServerRestartKeepsSearchAttributes(t *testing.T) {
 	if err := os.MkdirAll(bare.LogDir(), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	args := temporalArgs(bare)
-	for i := slices.Index(args, "--search-attribute"); i >= 0; i = slices.Index(args, "--search-attribute") {
-		args = slices.Delete(args, i, i+2)
+	withoutAttributes := func(c Config) []string {
+		args := temporalArgs(c)
+		for i := slices.Index(args, "--search-attribute"); i >= 0; i = slices.Index(args, "--search-attribute") {
+			args = slices.Delete(args, i, i+2)
+		}
+		return args
 	}
-	p, _ = startDevServer(t, bare, args)
+	p, _ = startDevServer(t, &bare, withoutAttributes)
 	if got := customAttributes(t, ctx, bare, false); got["ApprovalToolCallIDs"] != "" {
 		t.Fatalf("a database made without the flags has the attributes: %v", got)
 	}
