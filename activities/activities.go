@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/hitl/durable-approvals/internal/ablymsg"
+	"github.com/hitl/durable-approvals/internal/recent"
 	"github.com/hitl/durable-approvals/internal/signing"
 	"github.com/hitl/durable-approvals/workflows"
 )
@@ -78,7 +79,7 @@ type Activities struct {
 	logger    *slog.Logger
 	now       func() time.Time
 	beatEvery time.Duration
-	callers   agentRuns
+	callers   *recent.Set[string] // the agent's runs checkCaller described
 }
 
 // New checks d and returns the activities.
@@ -116,6 +117,7 @@ func New(d Deps) (*Activities, error) {
 	if a.beatEvery <= 0 {
 		a.beatEvery = DefaultModelHeartbeatEvery
 	}
+	a.callers = recent.NewSet[string](maxAgentRuns)
 	if a.channel == "" {
 		a.channel = workflows.DefaultChannel
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"go.temporal.io/api/serviceerror"
@@ -151,7 +150,7 @@ func (a *Activities) checkCaller(ctx context.Context) error {
 		// activities) has no run to describe.
 		return callerRefused("no workflow run asked for it")
 	}
-	if a.callers.has(run.RunID) {
+	if a.callers.Has(run.RunID) {
 		return nil
 	}
 	resp, err := a.runs.DescribeWorkflowExecution(ctx, run.ID, run.RunID)
@@ -166,42 +165,11 @@ func (a *Activities) checkCaller(ctx context.Context) error {
 	if queue, kind := ei.GetTaskQueue(), ei.GetType().GetName(); queue != workflows.TaskQueue || !slices.Contains(workflows.RegisteredNames(), kind) {
 		return callerRefused("the calling run %s (%s) is a %q on task queue %q, not the agent's workflow on %q", run.ID, run.RunID, kind, queue, workflows.TaskQueue)
 	}
-	a.callers.add(run.RunID)
+	a.callers.Add(run.RunID)
 	return nil
 }
 
-// maxAgentRuns bounds the run ids agentRuns remembers.
-const maxAgentRuns = 4096
-
-// agentRuns remembers the run ids checkCaller found to be the agent's (a
+// maxAgentRuns bounds the run ids checkCaller remembers as the agent's (a
 // run's task queue and type never change), so that a run's model calls ask
-// Temporal once per worker, not once each; the oldest go first past
-// maxAgentRuns.
-type agentRuns struct {
-	mu    sync.Mutex
-	ids   map[string]bool
-	order []string
-}
-
-func (r *agentRuns) has(runID string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.ids[runID]
-}
-
-func (r *agentRuns) add(runID string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.ids == nil {
-		r.ids = map[string]bool{}
-	}
-	if r.ids[runID] {
-		return
-	}
-	if len(r.order) >= maxAgentRuns {
-		delete(r.ids, r.order[0])
-		r.order = r.order[1:]
-	}
-	r.ids[runID] = true
-	r.order = append(r.order, runID)
-}
+// Temporal once per worker, not once each.
+const maxAgentRuns = 4096

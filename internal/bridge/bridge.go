@@ -17,6 +17,7 @@ import (
 
 	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/ablymsg"
+	"github.com/hitl/durable-approvals/internal/recent"
 	"github.com/hitl/durable-approvals/internal/signing"
 	"github.com/hitl/durable-approvals/internal/temporalconn"
 	"github.com/hitl/durable-approvals/workflows"
@@ -176,7 +177,7 @@ func Run(ctx context.Context, cfg Config) error {
 		requests: reqs,
 		live:     newLiveQueue(),
 		catchUp:  make(chan struct{}, 1),
-		recent:   newSeen(10000),
+		recent:   recent.NewSet[string](10000),
 		fixState: make(chan struct{}, 1),
 	}
 	if cfg.Status != nil {
@@ -207,12 +208,12 @@ type runner struct {
 	failures int           // consecutive reconnect/attach failures, for the backoff
 	shards   []chan *ably.Message
 
-	mu       sync.Mutex      // guards parked, parkedBy, recent and gapFrom: shards handle at once
-	parked   []*ably.Message // waiting for a retry
-	parkedBy map[string]int  // how many of parked each publisher clientId has
-	recent   *seen           // recentKey of messages already handled by this process
-	gapFrom  time.Time       // publish time of the first live response dropped for want of room since the last replayGap; zero when none
-	inShards atomic.Int64    // live responses handed to a shard and not yet handled
+	mu       sync.Mutex          // guards parked, parkedBy, recent and gapFrom: shards handle at once
+	parked   []*ably.Message     // waiting for a retry
+	parkedBy map[string]int      // how many of parked each publisher clientId has
+	recent   *recent.Set[string] // recentKey of messages already handled by this process
+	gapFrom  time.Time           // publish time of the first live response dropped for want of room since the last replayGap; zero when none
+	inShards atomic.Int64        // live responses handed to a shard and not yet handled
 }
 
 func notify(c chan struct{}) {
@@ -409,7 +410,7 @@ func (b *runner) handle(ctx context.Context, m *ably.Message) bool {
 	}
 	if keyed {
 		b.mu.Lock()
-		b.recent.add(key)
+		b.recent.Add(key)
 		b.mu.Unlock()
 	}
 	return false
@@ -419,7 +420,7 @@ func (b *runner) handle(ctx context.Context, m *ably.Message) bool {
 func (b *runner) seen(key string) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.recent.has(key)
+	return b.recent.Has(key)
 }
 
 // recentKey is the key of m in the set of handled messages: the publisher's
@@ -662,27 +663,4 @@ func errString(e *ably.ErrorInfo) string {
 	}
 	// A failed dial's error holds the URL, and the URL the bridge's token.
 	return ablyconn.Redact(e.Error())
-}
-
-// seen is a bounded set of recently forwarded message ids.
-type seen struct {
-	max   int
-	order []string
-	set   map[string]struct{}
-}
-
-func newSeen(max int) *seen { return &seen{max: max, set: make(map[string]struct{}, max)} }
-
-func (s *seen) has(id string) bool { _, ok := s.set[id]; return ok }
-
-func (s *seen) add(id string) {
-	if s.has(id) {
-		return
-	}
-	if len(s.order) >= s.max {
-		delete(s.set, s.order[0])
-		s.order = s.order[1:]
-	}
-	s.order = append(s.order, id)
-	s.set[id] = struct{}{}
 }

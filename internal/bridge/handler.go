@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/hitl/durable-approvals/internal/recent"
 	"github.com/hitl/durable-approvals/internal/signing"
 	"github.com/hitl/durable-approvals/internal/temporalconn"
 	"github.com/hitl/durable-approvals/workflows"
@@ -93,7 +94,7 @@ type Handler struct {
 	// per call reaches the audit and the rest cannot fill the run's
 	// history.
 	lowRoleMu sync.Mutex
-	lowRole   *seen
+	lowRole   *recent.Set[string]
 
 	// decidedOnce makes decided, the decisions of a sufficient role
 	// forwarded (decided.go).
@@ -314,16 +315,16 @@ func (h *Handler) Handle(ctx context.Context, m *ably.Message) error {
 func (h *Handler) sawLowRole(key string) bool {
 	h.lowRoleMu.Lock()
 	defer h.lowRoleMu.Unlock()
-	return h.lowRole != nil && h.lowRole.has(key)
+	return h.lowRole.Has(key)
 }
 
 func (h *Handler) rememberLowRole(key string) {
 	h.lowRoleMu.Lock()
 	defer h.lowRoleMu.Unlock()
 	if h.lowRole == nil {
-		h.lowRole = newSeen(maxLowRoleKeys)
+		h.lowRole = recent.NewSet[string](maxLowRoleKeys)
 	}
-	h.lowRole.add(key)
+	h.lowRole.Add(key)
 }
 
 // VisibilityQuery returns the visibility query that finds the running

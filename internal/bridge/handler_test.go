@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/hitl/durable-approvals/internal/recent"
 	"github.com/hitl/durable-approvals/internal/signing"
 	"github.com/hitl/durable-approvals/internal/temporalconn"
 	"github.com/hitl/durable-approvals/workflows"
@@ -400,17 +401,6 @@ func TestVisibilityQuery(t *testing.T) {
 	}
 }
 
-func TestSeenBounded(t *testing.T) {
-	s := newSeen(2)
-	s.add("a")
-	s.add("b")
-	s.add("a")
-	s.add("c")
-	if s.has("a") || !s.has("b") || !s.has("c") {
-		t.Fatalf("set = %v, want b and c", s.order)
-	}
-}
-
 // flood publishes n responses of clientID (message ids <clientID>:i, each
 // the approval of call_<i>, see addManyCalls) through h and returns how
 // many were signalled. Every other one must be reported
@@ -506,7 +496,7 @@ func TestRecentKeyedByClient(t *testing.T) {
 	f := newFakeTemporal()
 	f.addWorkflow("wf-1", publishView("publisher"), "call_abc123")
 	log, _ := logBuffer(t)
-	b := &runner{cfg: Config{MaxParked: 10}, log: log, handler: fastHandler(f, log), recent: newSeen(100)}
+	b := &runner{cfg: Config{MaxParked: 10}, log: log, handler: fastHandler(f, log), recent: recent.NewSet[string](100)}
 	const id = "alice-conn:7:0"
 	b.handle(t.Context(), msg(func(m *ably.Message) { m.ClientID = "mallory"; m.Extras["userClaim"] = "editor"; m.ID = id }))
 	b.handle(t.Context(), msg(func(m *ably.Message) { m.ClientID = "alice"; m.ID = id }))
@@ -523,7 +513,7 @@ func TestRetryParkedStopsAtFirstFailure(t *testing.T) {
 	f := newFakeTemporal()
 	addManyCalls(f, "wf-1", 3)
 	log, _ := logBuffer(t)
-	b := &runner{cfg: Config{MaxParked: 10}, log: log, handler: fastHandler(f, log), recent: newSeen(100)}
+	b := &runner{cfg: Config{MaxParked: 10}, log: log, handler: fastHandler(f, log), recent: recent.NewSet[string](100)}
 	f.queryErr = context.DeadlineExceeded
 	for i := range 3 {
 		if !b.handle(t.Context(), msgFrom("alice", i)) {

@@ -10,6 +10,7 @@ import (
 	"github.com/ably/ably-go/ably"
 	"go.temporal.io/api/serviceerror"
 
+	"github.com/hitl/durable-approvals/internal/recent"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -18,7 +19,7 @@ func testRunner(t *testing.T, h *Handler, maxParked int) (*runner, func() string
 	t.Helper()
 	log, logs := logBuffer(t)
 	h.Log = log
-	return &runner{cfg: Config{MaxParked: maxParked}, log: log, handler: h, recent: newSeen(100), live: newLiveQueue()}, logs
+	return &runner{cfg: Config{MaxParked: maxParked}, log: log, handler: h, recent: recent.NewSet[string](100), live: newLiveQueue()}, logs
 }
 
 // msgFrom is clientID's approval of call_<i>: each i is a decision of
@@ -63,7 +64,7 @@ func TestRunnerParksRateLimitedDecisions(t *testing.T) {
 	if got := len(f.sent()); got != 2 || b.parkedLen() != 1 {
 		t.Fatalf("%d signals, %d parked; want alice's first and bob's sent, alice's second parked:\n%s", got, len(b.parked), logs())
 	}
-	if key, _ := recentKey(msgFrom("alice", 2)); b.recent.has(key) {
+	if key, _ := recentKey(msgFrom("alice", 2)); b.recent.Has(key) {
 		t.Fatal("the rate-limited message was remembered as handled")
 	}
 	// Still limited: parked again, and the pass goes on to carol's message.

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/hitl/durable-approvals/internal/ablymsg"
+	"github.com/hitl/durable-approvals/internal/recent"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -316,7 +317,7 @@ func (k *Keeper) Run(ctx context.Context, every time.Duration) {
 	counts := newCounters(k.Meter)
 	t := time.NewTicker(every)
 	defer t.Stop()
-	swept := NewResetRuns(4 * c.MaxRuns) // the reset runs swept already
+	swept := recent.NewSet[string](4 * c.MaxRuns) // the reset runs swept already
 	var (
 		resets []PendingRun     // brought, waiting for settle
 		settle <-chan time.Time // nil while none waits
@@ -327,7 +328,7 @@ func (k *Keeper) Run(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case r := <-k.Resets:
-			if _, ok := swept.get(r.RunID); ok || len(resets) == c.MaxPublish || slices.Contains(resets, r) {
+			if swept.Has(r.RunID) || len(resets) == c.MaxPublish || slices.Contains(resets, r) {
 				continue
 			}
 			resets = append(resets, r)
@@ -350,7 +351,7 @@ func (k *Keeper) Run(ctx context.Context, every time.Duration) {
 				// Swept once; after a failure the next time a worker sets
 				// the run up (or the next sweep) tries again.
 				for _, r := range runs {
-					swept.put(r.RunID, r.RunID)
+					swept.Add(r.RunID)
 				}
 			}
 		} else {

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/hitl/durable-approvals/internal/ablymsg"
+	"github.com/hitl/durable-approvals/internal/recent"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -33,13 +34,13 @@ type PendingRun struct {
 type Temporal struct {
 	Client    client.Client
 	Namespace string
-	Resets    *ResetRuns
+	Resets    *recent.Map[string, string]
 }
 
 // NewTemporal is a Temporal for namespace that remembers the reset runs
 // of up to DefaultMaxRuns × 4 runs.
 func NewTemporal(c client.Client, namespace string) Temporal {
-	return Temporal{Client: c, Namespace: namespace, Resets: NewResetRuns(4 * DefaultMaxRuns)}
+	return Temporal{Client: c, Namespace: namespace, Resets: recent.New[string, string](4 * DefaultMaxRuns)}
 }
 
 // PendingRuns lists the running workflows with pending approvals, at most
@@ -77,7 +78,7 @@ func (t Temporal) PendingRuns(ctx context.Context, max int) (runs []PendingRun, 
 // Resets. A run that cannot be described (it ended since, Temporal out of
 // reach) counts as no reset, and is asked again next time.
 func (t Temporal) ResetRunID(ctx context.Context, run PendingRun) string {
-	if id, ok := t.Resets.get(run.RunID); ok {
+	if id, ok := t.Resets.Get(run.RunID); ok {
 		return id
 	}
 	d, err := t.Client.DescribeWorkflowExecution(ctx, run.WorkflowID, run.RunID)
@@ -88,7 +89,7 @@ func (t Temporal) ResetRunID(ctx context.Context, run PendingRun) string {
 	if first := d.GetWorkflowExecutionInfo().GetFirstRunId(); first != "" && first != run.RunID {
 		id = run.RunID
 	}
-	t.Resets.put(run.RunID, id)
+	t.Resets.Put(run.RunID, id)
 	return id
 }
 
