@@ -141,31 +141,36 @@ func (a *Activities) checkPublisher(ctx context.Context, workflowID string) erro
 // error.
 func (a *Activities) checkCaller(ctx context.Context) error {
 	info := activity.GetInfo(ctx)
-	if info.IsLocalActivity {
+	return a.checkRun(ctx, info.IsLocalActivity, info.WorkflowExecution.ID, info.WorkflowExecution.RunID)
+}
+
+// checkRun is checkCaller for an activity, local or not, of the run with
+// workflow id id and run id runID.
+func (a *Activities) checkRun(ctx context.Context, local bool, id, runID string) error {
+	if local {
 		return nil
 	}
-	run := info.WorkflowExecution
-	if run.ID == "" || run.RunID == "" {
+	if id == "" || runID == "" {
 		// An activity no workflow scheduled (a server's standalone
 		// activities) has no run to describe.
 		return callerRefused("no workflow run asked for it")
 	}
-	if a.callers.Has(run.RunID) {
+	if a.callers.Has(runID) {
 		return nil
 	}
-	resp, err := a.runs.DescribeWorkflowExecution(ctx, run.ID, run.RunID)
+	resp, err := a.runs.DescribeWorkflowExecution(ctx, id, runID)
 	if err != nil {
 		var notFound *serviceerror.NotFound
 		if errors.As(err, &notFound) {
-			return callerRefused("the calling run %s (%s) is not known to Temporal", run.ID, run.RunID)
+			return callerRefused("the calling run %s (%s) is not known to Temporal", id, runID)
 		}
-		return fmt.Errorf("describe the calling run %s (%s): %w", run.ID, run.RunID, err)
+		return fmt.Errorf("describe the calling run %s (%s): %w", id, runID, err)
 	}
 	ei := resp.GetWorkflowExecutionInfo()
 	if queue, kind := ei.GetTaskQueue(), ei.GetType().GetName(); queue != workflows.TaskQueue || !slices.Contains(workflows.RegisteredNames(), kind) {
-		return callerRefused("the calling run %s (%s) is a %q on task queue %q, not the agent's workflow on %q", run.ID, run.RunID, kind, queue, workflows.TaskQueue)
+		return callerRefused("the calling run %s (%s) is a %q on task queue %q, not the agent's workflow on %q", id, runID, kind, queue, workflows.TaskQueue)
 	}
-	a.callers.Add(run.RunID)
+	a.callers.Add(runID)
 	return nil
 }
 

@@ -275,3 +275,28 @@ func TestCallModelChecksItsCaller(t *testing.T) {
 		t.Errorf("the model was asked %d times, want 2 (none for the other workflow)", len(bodies))
 	}
 }
+
+// TestCheckRunNeedsARun: an activity without a workflow id or run id
+// (an activity no workflow scheduled) is refused without asking Temporal,
+// which, asked about an empty run id, would describe the workflow id's
+// current run: perhaps the agent's.
+func TestCheckRunNeedsARun(t *testing.T) {
+	tests := []struct {
+		name, id, runID string
+	}{
+		{name: "no run id", id: "wf-caller"},
+		{name: "no workflow id", runID: "run-1"},
+		{name: "neither"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, _ := newBlogActivities(t, BlogConfig{})
+			var n atomic.Int32
+			a.runs = countingRuns{n: &n}
+			checkRefusal(t, a.checkRun(context.Background(), false, tt.id, tt.runID), "no workflow run asked for it", false)
+			if got := n.Load(); got != 0 {
+				t.Errorf("Temporal was asked %d times, want none", got)
+			}
+		})
+	}
+}
