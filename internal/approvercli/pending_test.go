@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/ably/ably-go/ably"
 
@@ -312,6 +313,42 @@ func TestWriteResolvedOneLine(t *testing.T) {
 	}
 	if got := prettyArgs("{\"a\":\"\u202e\"}"); !strings.HasPrefix(got, `"`) {
 		t.Errorf("prettyArgs kept a bidi override raw: %q", got)
+	}
+}
+
+// TestWriteRequestShowsInvisibleCharacters: arguments whose strings hold
+// characters a terminal shows as nothing, though Go counts them as
+// printable, are quoted with those characters escaped, as the web inbox
+// marks them: "Hello" followed by variation selectors (which can carry any
+// bytes) does not pass for "Hello" on the approver's screen.
+func TestWriteRequestShowsInvisibleCharacters(t *testing.T) {
+	tests := []struct{ name, value, want string }{
+		{"variation selectors supplement", "Hello\U000e0100\U000e0101", `Hello\U000e0100\U000e0101`},
+		{"variation selector", "ok\ufe0f", `ok\ufe0f`},
+		{"Hangul filler", "admin\u3164", `admin\u3164`},
+		{"halfwidth Hangul filler", "admin\uffa0", `admin\uffa0`},
+		{"combining grapheme joiner", "ta\u034fg", `ta\u034fg`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args, err := workflows.CanonicalArguments(fmt.Sprintf(`{"title":%q}`, tt.value), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := Request{ApprovalRequestData: reqData("call_1", "wf-1", t0.Add(time.Hour))}
+			r.Arguments = args
+			var buf bytes.Buffer
+			writeRequest(&buf, r, t0)
+			out := buf.String()
+			if strings.ContainsFunc(out, func(r rune) bool {
+				return unicode.In(r, unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point)
+			}) {
+				t.Errorf("an invisible character reached the terminal:\n%q", out)
+			}
+			if !strings.Contains(out, tt.want) {
+				t.Errorf("output lacks %s:\n%s", tt.want, out)
+			}
+		})
 	}
 }
 

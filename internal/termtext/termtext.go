@@ -5,10 +5,12 @@
 // overrides) could fake screen lines or drive the terminal, so text that
 // holds any is printed Go-quoted instead, and in quoted text every
 // character that is not printable is escaped: spaces other than ASCII's
-// (a no-break space) too, so that the reader sees where they are.
+// (a no-break space) too, so that the reader sees where they are, and the
+// characters Go counts as printable that show as nothing (Invisible).
 package termtext
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"unicode"
@@ -17,30 +19,65 @@ import (
 
 // Line returns s unchanged if it is printable single-line text, else its
 // Go-quoted form (a newline or a tab counts as not printable, and so does
-// a byte that is not UTF-8: a lone 0x9b is a C1 control to some terminals).
+// a byte that is not UTF-8: a lone 0x9b is a C1 control to some terminals,
+// and so does an Invisible character).
 func Line(s string) string {
-	return quoteUnless(s, func(r rune) bool { return unicode.IsPrint(r) })
+	return quoteUnless(s, shows)
 }
 
 // Block is Line for multi-line text: newlines and tabs are kept (code, a
 // table in the model's answer), anything else that is not printable gets
 // the whole text quoted.
 func Block(s string) string {
-	return quoteUnless(s, func(r rune) bool { return r == '\n' || r == '\t' || unicode.IsPrint(r) })
+	return quoteUnless(s, func(r rune) bool { return r == '\n' || r == '\t' || shows(r) })
 }
 
+// Invisible reports whether r is one of the characters that Go's
+// unicode.IsPrint counts as printable (they are marks or letters) but
+// that a terminal shows as nothing: the variation selectors (a run of
+// U+E0100 to U+E01EF after a word can carry any bytes unseen) and the
+// other default-ignorable code points (the Hangul fillers, the combining
+// grapheme joiner). The web inbox marks them too (text.js, HIDDEN).
+func Invisible(r rune) bool {
+	return unicode.In(r, unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point)
+}
+
+// shows reports whether r shows as itself on a screen.
+func shows(r rune) bool { return unicode.IsPrint(r) && !Invisible(r) }
+
 // quoteUnless returns s if it is valid UTF-8 and ok holds for each of its
-// runes, else s Go-quoted.
+// runes, else quote(s).
 func quoteUnless(s string, ok func(rune) bool) string {
 	if !utf8.ValidString(s) {
-		return strconv.Quote(s)
+		return quote(s)
 	}
 	for _, r := range s {
 		if !ok(r) {
-			return strconv.Quote(s)
+			return quote(s)
 		}
 	}
 	return s
+}
+
+// quote is s Go-quoted, with the Invisible characters, which
+// strconv.Quote keeps as they are, escaped too: the result unquotes to s.
+func quote(s string) string {
+	q := strconv.Quote(s)
+	if !strings.ContainsFunc(q, Invisible) {
+		return q
+	}
+	var b strings.Builder
+	for _, r := range q {
+		switch {
+		case !Invisible(r):
+			b.WriteRune(r)
+		case r > 0xffff:
+			fmt.Fprintf(&b, `\U%08x`, r)
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+	}
+	return b.String()
 }
 
 // Cell is s as one cell of a table: its runs of white space (newlines and
