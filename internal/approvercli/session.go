@@ -132,6 +132,12 @@ type session struct {
 // down.
 var ErrOffline = errors.New("no connection to Ably")
 
+// ErrUnconfirmed is a decision that Ably did not acknowledge in time (or
+// before the command was stopped): it was handed to the connection, so it
+// may be on its way, and ably-go sends an unacknowledged message again on
+// a resumed connection. It is neither known sent nor known not sent.
+var ErrUnconfirmed = errors.New("not confirmed by Ably in time (the connection may be down), and it may still reach the agent")
+
 // Delays between the reconnections after a failed token renewal.
 const (
 	renewFirstDelay = time.Second
@@ -478,7 +484,8 @@ func roleVerdict(r Request, role string) (refuse, warn string) {
 
 // respond publishes an approval-response, waits for Ably's ACK, and
 // returns its Ably message id, which this session chose (so the agent's
-// approval-ignored can name it). The shape is the guide's, plus reason,
+// approval-ignored can name it). A publish not acknowledged in time is
+// ErrUnconfirmed, with the message id: it may still go out. The shape is the guide's, plus reason,
 // the digest of the arguments the approver was shown, edited arguments (an
 // approval with edits), and the workflowId header, when known.
 func (s *session) respond(ctx context.Context, toolCallID, workflowID, digest, decision, reason, arguments string) (string, error) {
@@ -509,6 +516,10 @@ func (s *session) respond(ctx context.Context, toolCallID, workflowID, digest, d
 	pctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	if err := s.ch.PublishMultiple(pctx, []*ably.Message{m}); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			// ably-go stopped waiting for the ACK, not sending.
+			return m.ID, fmt.Errorf("publish decision: %w (%w)", ErrUnconfirmed, err)
+		}
 		return "", fmt.Errorf("publish decision: %w", err)
 	}
 	return m.ID, nil

@@ -2,6 +2,7 @@ package approvercli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -313,6 +314,15 @@ func (w *watcher) decide(ctx context.Context, decision, reason string) {
 		return
 	}
 	id, err := w.s.respond(ctx, r.ToolCallID, r.WorkflowID, r.ArgumentsDigest, decision, reason, "")
+	if errors.Is(err, ErrUnconfirmed) {
+		// Asked again, the approver could answer otherwise while this
+		// decision is still on its way and counts first.
+		fmt.Fprintf(w.out, "Decision %s not confirmed by Ably within %s (the connection may be down): it may still reach the agent, so this request is not asked about again here (`approver list` shows whether it still waits).\n", decision, w.s.cfg.Timeout)
+		w.answered[r.key()] = true
+		w.sent[r.key()] = id
+		w.showNext()
+		return
+	}
 	if err != nil {
 		fmt.Fprintf(w.out, "Failed to send decision: %v\n", err)
 		w.stage = stageDecision
