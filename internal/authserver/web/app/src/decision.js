@@ -28,3 +28,26 @@ export function newMessageId() {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return `web-${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}:0`;
 }
+
+// UnconfirmedError is a decision that ably-js sent, or was about to send,
+// when the connection went down, and that Ably never acknowledged:
+// ably-js keeps such a message to send again while it reconnects, and
+// fails it with the connection's error (codes 80000 to 80099) once the
+// connection is suspended or closed. It may have reached Ably before the
+// connection went down, and may count: it is neither sent nor not sent.
+export class UnconfirmedError extends Error {
+  constructor(cause, messageId) {
+    super(`the connection went down before Ably confirmed it (${cause && cause.message ? cause.message : String(cause)}), and it may still count`);
+    this.name = 'UnconfirmedError';
+    this.cause = cause;
+    this.messageId = messageId;
+  }
+}
+
+// publishFailure is the error of the decision with message id messageId
+// whose publish failed with err: an UnconfirmedError when the connection
+// failed under it, else err (Ably refused it, or ably-js never sent it).
+export function publishFailure(err, messageId) {
+  const code = err && typeof err.code === 'number' ? err.code : 0;
+  return code >= 80000 && code < 80100 ? new UnconfirmedError(err, messageId) : err;
+}

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { newMessageId, responseMessage } from './decision.js';
+import { newMessageId, publishFailure, responseMessage, UnconfirmedError } from './decision.js';
 
 const base = { toolCallId: 'call_1', workflowId: 'wf-1' };
 
@@ -46,4 +46,30 @@ test('responseMessage carries the page message id; newMessageId is fresh each ti
   assert.notEqual(newMessageId(), id);
   assert.equal(responseMessage(base, { decision: 'approved' }, id).id, id);
   assert.equal('id' in responseMessage(base, { decision: 'approved' }), false);
+});
+
+// A publish that ably-js fails because the connection went down (suspended
+// or closed while it waited for Ably's acknowledgement) may have reached
+// Ably: it is unconfirmed, not failed. Ably's refusals and what ably-js
+// never sent stay failures.
+test('publishFailure: a connection lost under the publish leaves it unconfirmed', () => {
+  const cases = [
+    { name: 'suspended', err: { code: 80002, message: 'Connection to server unavailable' }, unconfirmed: true },
+    { name: 'disconnected', err: { code: 80003, message: 'Websocket closed' }, unconfirmed: true },
+    { name: 'closed', err: { code: 80017, message: 'Connection closed' }, unconfirmed: true },
+    { name: 'refused by Ably', err: { code: 40160, message: 'operation not permitted' }, unconfirmed: false },
+    { name: 'channel failed, never sent', err: { code: 90001, message: 'channel failed' }, unconfirmed: false },
+    { name: 'no code', err: new Error('boom'), unconfirmed: false },
+  ];
+  for (const c of cases) {
+    const got = publishFailure(c.err, 'web-1:0');
+    if (c.unconfirmed) {
+      assert.ok(got instanceof UnconfirmedError, c.name);
+      assert.equal(got.messageId, 'web-1:0', c.name);
+      assert.match(got.message, /may still count/, c.name);
+      assert.ok(got.message.includes(c.err.message), c.name);
+    } else {
+      assert.equal(got, c.err, c.name);
+    }
+  }
 });

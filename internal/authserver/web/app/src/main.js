@@ -13,7 +13,7 @@
 import { connect } from './channel.js';
 import { readConfig } from './config.js';
 import { OUTCOME_EXPIRED } from './contract.js';
-import { newMessageId, responseMessage } from './decision.js';
+import { newMessageId, publishFailure, responseMessage } from './decision.js';
 import { EV_IGNORED, EV_NOT_COUNTED, EV_REQUEST, EV_RESOLVED, EV_UPDATED, Pending } from './pending.js';
 import { STATE_REJOINING } from './rejoin.js';
 import { InboxView } from './view.js';
@@ -48,7 +48,12 @@ function start() {
         throw new Error(`no connection to Ably (${conn.client.connection.state}); the decision was not sent: decide again once the page is connected`);
       }
       const id = newMessageId();
-      await conn.channel.publish(responseMessage(r, choice, id));
+      try {
+        await conn.channel.publish(responseMessage(r, choice, id));
+      } catch (err) {
+        // The connection went down under it: it may have reached Ably.
+        throw publishFailure(err, id);
+      }
       return id;
     },
   });

@@ -6,6 +6,7 @@
 // callback; the view only collects them.
 
 import { DECISION_APPROVED, DECISION_REJECTED } from './contract.js';
+import { UnconfirmedError } from './decision.js';
 import { compact, indent } from './json.js';
 import { STATE_REJOINING } from './rejoin.js';
 import { approvalCheck } from './roles.js';
@@ -405,6 +406,19 @@ export class InboxView {
     this.announce(`Your decision on ${plain(c.request.tool)} was not counted.`);
   }
 
+  // unconfirmed says that the decision sent from card c may count: the
+  // connection went down before Ably confirmed it. The buttons come back
+  // as after any decision the agent does not answer (sent): offered at
+  // once, "Could not send" would have the user decide again, as if
+  // nothing had gone out, while the first decision counts.
+  unconfirmed(c, choice, err) {
+    if (!this.isShown(c)) return;
+    c.busy = false;
+    c.sentId = err.messageId;
+    this.sent(c, choice);
+    this.setStatus(c, `Not confirmed: ${plain(err.message)}. Wait for the agent's word on it before deciding again.`, 'warn');
+  }
+
   failed(c, err) {
     if (!this.isShown(c)) return;
     this.setStatus(c, `Could not send your decision: ${plain(err && err.message ? err.message : String(err))}`, 'error');
@@ -634,7 +648,8 @@ export class InboxView {
       this.sent(c, choice);
     } catch (err) {
       clearTimeout(slow);
-      this.failed(c, err);
+      if (err instanceof UnconfirmedError) this.unconfirmed(c, choice, err);
+      else this.failed(c, err);
     }
   }
 
