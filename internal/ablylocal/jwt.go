@@ -143,6 +143,12 @@ func (kr keyring) verifyJWT(tok string, now time.Time) (*principal, *errorInfo) 
 		if err != nil {
 			return nil, errInvalidToken("x-ably-capability: %v", err)
 		}
+		// Ably: a JWT whose capability has no intersection with its
+		// key's is an error, not a token without rights (as for a
+		// TokenRequest).
+		if len(intersectCapability(c, key.cap)) == 0 {
+			return nil, errCapability("JWT x-ably-capability %s has no intersection with the capability of key %s", s, key.Name)
+		}
 		p.grant = grant{c, key.cap}
 	}
 	if raw, ok := cl["x-ably-clientId"]; ok {

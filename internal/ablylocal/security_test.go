@@ -2,9 +2,12 @@ package ablylocal
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -459,6 +462,55 @@ func TestJWTCapabilityBoundByItsKey(t *testing.T) {
 		if code, _ := errCode(m); action(m) != tt.wantAction || code != tt.wantCode {
 			t.Errorf("%s: got %v (code %d), want action %d with code %d", tt.name, m, code, tt.wantAction, tt.wantCode)
 		}
+	}
+}
+
+// TestJWTWithoutRightsUnderItsKeyRefused: a JWT whose capability has no
+// intersection with its key's is refused, as Ably documents ("If the set of
+// capabilities within the Ably JWT have no intersection with the
+// capabilities of the API key, then an error will instead be returned"),
+// on connect and over REST, with 40160 as for a TokenRequest; a JWT that
+// keeps some of the key's rights connects.
+func TestJWTWithoutRightsUnderItsKeyRefused(t *testing.T) {
+	fx := startServer(t, nil)
+	tests := []struct {
+		name       string
+		capability string
+		wantCode   int // 0: accepted
+	}{
+		{name: "beyond the key's channels", capability: `{"other":["*"]}`, wantCode: codeCapability},
+		{name: "operations the key lacks", capability: `{"sub:x":["publish","presence"]}`, wantCode: codeCapability},
+		{name: "no resources", capability: `{}`, wantCode: codeCapability},
+		{name: "some of the key's rights", capability: `{"sub:x":["subscribe","publish"]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tok, _, err := ablyconn.SignToken(subKeyName, subSecret, "mallory", tt.capability, nil, time.Now(), time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw := dialRaw(t, fx, url.Values{"access_token": {tok}})
+			m := raw.next()
+			switch code, status := errCode(m); {
+			case tt.wantCode == 0 && action(m) != actionConnected:
+				t.Fatalf("connect: %v, want CONNECTED", m)
+			case tt.wantCode != 0 && (action(m) != actionError || code != tt.wantCode || status != statusUnauthorized):
+				t.Fatalf("connect: %v, want ERROR %d/401", m, tt.wantCode)
+			}
+			req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/channels/sub:x/history", fx.port), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+base64.StdEncoding.EncodeToString([]byte(tok)))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = resp.Body.Close()
+			if tt.wantCode != 0 && (resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("X-Ably-Errorcode") != strconv.Itoa(tt.wantCode)) {
+				t.Errorf("REST history: %d, code %q, want 401 with %d", resp.StatusCode, resp.Header.Get("X-Ably-Errorcode"), tt.wantCode)
+			}
+		})
 	}
 }
 
