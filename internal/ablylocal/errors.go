@@ -34,7 +34,7 @@ const (
 	codeMessageTooLarge         = 40009
 	codeInvalidClientID         = 40012
 	codeInvalidMessageEncoding  = 40013
-	codeDuplicateMessageID      = 40031
+	codeInvalidMessageID        = 40031
 	codeImpermissibleExtras     = 40032
 	codeNoCredentials           = 40101
 	codeIncompatibleClient      = 40102

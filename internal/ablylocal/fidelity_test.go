@@ -6,6 +6,7 @@ package ablylocal
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"sync/atomic"
 	"testing"
@@ -163,6 +164,79 @@ func TestDuplicateIDsInOnePublishRefused(t *testing.T) {
 			}
 			if n != 2 {
 				t.Errorf("history has %d messages, want the 2 accepted ones", n)
+			}
+		})
+	}
+}
+
+// TestAtomicPublishIDsShareOneBase: the messages of one publish that carry
+// client-specified ids are published atomically under one idempotency key,
+// so Ably requires every id to be "<base id>:<idx>" with one base and idx
+// the message's index (Ably docs, pub-sub/advanced, "Client-specified
+// message ID restrictions for multiple messages published atomically"),
+// else 40031/400 and nothing is published. One message may carry any id.
+func TestAtomicPublishIDsShareOneBase(t *testing.T) {
+	for _, f := range testFormats {
+		t.Run(f.name, func(t *testing.T) {
+			fx := startServer(t, nil)
+			ctx := testCtx(t)
+			rest := fx.restKey(t, f.binary, testKey)
+			rt := fx.realtimeKey(t, f.binary, testKey)
+			tests := []struct {
+				name    string
+				ids     []string
+				refused bool
+			}{
+				{name: "unrelated ids", ids: []string{"foo", "bar"}, refused: true},
+				{name: "two bases", ids: []string{"foo:0", "bar:1"}, refused: true},
+				{name: "indexes out of order", ids: []string{"foo:1", "foo:0"}, refused: true},
+				{name: "index not from zero", ids: []string{"foo:1", "foo:2"}, refused: true},
+				{name: "an id missing", ids: []string{"foo:0", ""}, refused: true},
+				{name: "one base, indexes in order", ids: []string{"b:c:0", "b:c:1", "b:c:2"}},
+				{name: "no ids", ids: []string{"", ""}},
+				{name: "one message, any id", ids: []string{"anything"}},
+			}
+			for i, tt := range tests {
+				for _, via := range []string{"rest", "realtime"} {
+					// Distinct ids per case and path, so idempotency
+					// does not hide a publish.
+					msgs := make([]*ably.Message, len(tt.ids))
+					for j, id := range tt.ids {
+						if id != "" {
+							id = fmt.Sprintf("%s%d-%s", via, i, id)
+						}
+						msgs[j] = &ably.Message{ID: id, Name: fmt.Sprintf("m%d", j)}
+					}
+					ch := fmt.Sprintf("atomic-%d-%s", i, via)
+					var err error
+					if via == "rest" {
+						err = rest.Channels.Get(ch).PublishMultiple(ctx, msgs)
+					} else {
+						err = rt.Channels.Get(ch).PublishMultiple(ctx, msgs)
+					}
+					var ei *ably.ErrorInfo
+					switch {
+					case tt.refused && (!errors.As(err, &ei) || ei.Code != 40031 || ei.StatusCode != 400):
+						t.Errorf("%s over %s: %v, want 40031/400", tt.name, via, err)
+					case !tt.refused && err != nil:
+						t.Errorf("%s over %s: %v, want published", tt.name, via, err)
+					}
+					page, err := rest.Channels.Get(ch).History().Pages(ctx)
+					if err != nil {
+						t.Fatal(err)
+					}
+					page.Next(ctx)
+					want := len(tt.ids)
+					if tt.refused {
+						want = 0
+					}
+					if got := len(page.Items()); got != want {
+						t.Errorf("%s over %s: history has %d messages, want %d", tt.name, via, got, want)
+					}
+				}
+			}
+			if s := rt.Connection.State(); s != ably.ConnectionStateConnected {
+				t.Errorf("after the NACKs the connection is %v", s)
 			}
 		})
 	}

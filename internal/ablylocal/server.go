@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -357,10 +358,12 @@ func (s *Server) publish(pub publisher, channelName string, msgs []*message) ([]
 	if exp := pub.p.expires; !exp.IsZero() && !s.now().Before(exp) {
 		return nil, newError(codeTokenExpired, statusUnauthorized, "token expired")
 	}
+	if e := checkAtomicIDs(msgs); e != nil {
+		return nil, e
+	}
 	now := s.now().UnixMilli()
 	out := make([]*message, len(msgs))
 	explicit := make([]bool, len(msgs))
-	ids := make(map[string]struct{}, len(msgs))
 	total := 0
 	for i, m := range msgs {
 		if m == nil {
@@ -373,13 +376,6 @@ func (s *Server) publish(pub publisher, channelName string, msgs []*message) ([]
 			if e := refuseDeltaFields(i, m); e != nil {
 				return nil, e
 			}
-		}
-		if m.ID != "" {
-			// RSL1k3: ids within one publish must be distinct.
-			if _, dup := ids[m.ID]; dup {
-				return nil, newError(codeDuplicateMessageID, statusBadRequest, "invalid publish request: message id %q appears more than once", m.ID)
-			}
-			ids[m.ID] = struct{}{}
 		}
 		cp := *m
 		switch pc := pub.p.clientID; {
@@ -424,6 +420,43 @@ func (s *Server) publish(pub publisher, channelName string, msgs []*message) ([]
 	}
 	ch := s.channel(base)
 	return s.store(ch, pub, out, explicit, now), nil
+}
+
+// checkAtomicIDs applies Ably's rule for client-specified ids in a publish
+// of several messages, which Ably publishes atomically under one
+// idempotency key: either no message has an id, or every message i has the
+// id "<base>:<i>" with one base (Ably docs, pub-sub/advanced, "ID format
+// requirements"); else 40031/400. ably-go and ably-js make their own ids
+// (RSL1k1) in this form. A single message may carry any id.
+func checkAtomicIDs(msgs []*message) *errorInfo {
+	if len(msgs) < 2 {
+		return nil
+	}
+	hasID := false
+	for _, m := range msgs {
+		if m != nil && m.ID != "" {
+			hasID = true
+		}
+	}
+	if !hasID {
+		return nil
+	}
+	var base string
+	if m := msgs[0]; m != nil {
+		if i := strings.LastIndex(m.ID, ":"); i > 0 {
+			base = m.ID[:i]
+		}
+	}
+	for i, m := range msgs {
+		if m == nil {
+			return nil // refused as a null message by publish
+		}
+		if base == "" || m.ID != base+":"+strconv.Itoa(i) {
+			return newError(codeInvalidMessageID, statusBadRequest,
+				"invalid publish request: the messages of one publish that carry ids must all have ids <base>:<index> with one base (message %d has id %q)", i, m.ID)
+		}
+	}
+	return nil
 }
 
 // Message actions (TM5); only message.create is implemented.
