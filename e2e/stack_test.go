@@ -79,8 +79,6 @@ func newStack(t *testing.T, policyJSON string) *stack {
 // ablyConfig (when not nil).
 func newStackWith(t *testing.T, policyJSON string, ablyConfig func(*ablylocal.Config)) *stack {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
 	s := &stack{t: t, root: t, dir: t.TempDir(), bins: &bins}
 	s.blogDir = filepath.Join(s.dir, "posts")
 
@@ -96,31 +94,13 @@ func newStackWith(t *testing.T, policyJSON string, ablyConfig func(*ablylocal.Co
 	}
 	s.ably = ablytest.Start(t, ablyCfg).Server
 
-	usersFile := filepath.Join(s.dir, "users.json")
 	for _, u := range users {
-		if err := authserver.AddUser(usersFile, u.name, u.role, u.password, workflows.DefaultRoles, authserver.WithCost(bcrypt.MinCost)); err != nil {
+		if err := authserver.AddUser(s.usersFile(), u.name, u.role, u.password, workflows.DefaultRoles, authserver.WithCost(bcrypt.MinCost)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	as, err := authserver.New(authserver.Config{
-		UsersFile:  usersFile,
-		AblyKey:    ablyKeyName + ":" + ablyKeySecret,
-		Channel:    channel,
-		BcryptCost: bcrypt.MinCost,
-		// The web inbox's page reaches this Ably server (inbox_test.go).
-		AblyEndpoint: s.ably.Addr(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	authDone := make(chan error, 1)
-	go func() { authDone <- as.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-authDone })
-	s.authURL = "http://" + ln.Addr().String()
+	// The web inbox's page reaches this Ably server (inbox_test.go).
+	s.authURL = s.serveAuth(t, s.ably.Addr())
 
 	model := httptest.NewServer(craftedModel(scriptedmodel.Handler(slog.New(slog.DiscardHandler))))
 	t.Cleanup(model.Close)
@@ -135,6 +115,35 @@ func newStackWith(t *testing.T, policyJSON string, ablyConfig func(*ablylocal.Co
 	s.startWorker()
 	s.startBridge()
 	return s
+}
+
+func (s *stack) usersFile() string { return filepath.Join(s.dir, "users.json") }
+
+// serveAuth starts an auth server of the stack's users, key and channel
+// whose inbox page reaches Ably at ablyEndpoint (host:port), until the
+// test ends, and returns its URL. The stack's own (s.authURL) names the
+// local Ably server; another may name a proxy in front of it.
+func (s *stack) serveAuth(t *testing.T, ablyEndpoint string) string {
+	t.Helper()
+	as, err := authserver.New(authserver.Config{
+		UsersFile:    s.usersFile(),
+		AblyKey:      ablyKeyName + ":" + ablyKeySecret,
+		Channel:      channel,
+		BcryptCost:   bcrypt.MinCost,
+		AblyEndpoint: ablyEndpoint,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- as.Serve(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return "http://" + ln.Addr().String()
 }
 
 // env is the environment every child process gets.
