@@ -716,12 +716,15 @@ func TestWhyIgnoreAtDeadline(t *testing.T) {
 		{name: "after, published at the expiry", now: deadline.Add(time.Second), published: deadline, inTime: true, want: "already resolved (expired)"},
 		{name: "after, published after", now: deadline.Add(time.Second), published: deadline.Add(time.Millisecond), inTime: true, want: "already resolved (expired)"},
 		{name: "before, published after", now: deadline.Add(-time.Second), published: deadline.Add(time.Millisecond), want: "published after the approval expired"},
+		{name: "before, published at the expiry", now: deadline.Add(-time.Second), published: deadline, want: ""},
 		// The call escalates to admin 2 minutes after it was asked: a late
 		// decision published once that was due, while the run had not
 		// escalated it, is refused; one published before counts.
 		{name: "after, published in time before a due escalation", now: deadline.Add(time.Hour), published: testStart.Add(time.Minute),
 			inTime: true, escalate: 2 * time.Minute, want: ""},
 		{name: "after, published in time after a due escalation", now: deadline.Add(time.Hour), published: testStart.Add(3 * time.Minute),
+			inTime: true, escalate: 2 * time.Minute, want: "published after the call was due to escalate to admin (03:06:05 UTC), applied after the expiry: too late"},
+		{name: "after, published in time as an escalation fell due", now: deadline.Add(time.Hour), published: testStart.Add(2 * time.Minute),
 			inTime: true, escalate: 2 * time.Minute, want: "published after the call was due to escalate to admin (03:06:05 UTC), applied after the expiry: too late"},
 	}
 	for _, tt := range tests {

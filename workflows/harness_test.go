@@ -70,6 +70,11 @@ type harness struct {
 	localTools []string
 	key        ed25519.PrivateKey
 	verifyErr  error
+	// verifySlow, by Ably message id, is how long (wall time) the check
+	// of that decision's signature takes: while an activity runs, the
+	// test environment fires a timer once its time has passed on the
+	// wall clock, so the run's timers may fire during the check.
+	verifySlow map[string]time.Duration
 
 	mu        sync.Mutex
 	verified  int                         // ActivityVerifyDecision calls
@@ -136,6 +141,7 @@ func (h *harness) verifyDecision(ctx context.Context, d Decision) (DecisionVerdi
 	if h.verifyErr != nil {
 		return DecisionVerdict{}, h.verifyErr
 	}
+	time.Sleep(h.verifySlow[d.AblyMessageID])
 	sig, err := base64.StdEncoding.DecodeString(d.Signature)
 	switch {
 	case d.WorkflowID != activity.GetInfo(ctx).WorkflowExecution.ID:

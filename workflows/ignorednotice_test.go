@@ -20,6 +20,8 @@ func TestIgnoredNotice(t *testing.T) {
 		signed bool
 		// tampered: signed, then changed, so the signature fails
 		tampered bool
+		// slow: how long its signature check takes (harness.verifySlow)
+		slow time.Duration
 	}
 	signed := func(after time.Duration, d Decision) at { return at{after: after, d: d, signed: true} }
 	tests := []struct {
@@ -100,6 +102,53 @@ func TestIgnoredNotice(t *testing.T) {
 				signed(time.Minute+time.Second, approve("call_1", "erin", "editor", "e1")),
 				signed(2*time.Minute, approve("call_2", "pat", "publisher", "p2")),
 			},
+			wantChecks: 2, // erin's is not checked for a notice either
+		},
+		{
+			// The call is approved while erin's signature is checked for
+			// her notice: she may no longer decide, so she gets none.
+			name: "decided while the notice's signature is checked: no notice",
+			decisions: []at{
+				{after: time.Minute, d: approve("call_1", "erin", "editor", "e1"), signed: true, slow: 500 * time.Millisecond},
+				signed(time.Minute+100*time.Millisecond, approve("call_1", "pat", "publisher", "p1")),
+			},
+			wantChecks: 2,
+		},
+		{
+			// Anyone with access to Temporal can signal in erin's name;
+			// decisions whose signature fails give her place back.
+			name: "forged decisions in an approver's name do not use up her notices",
+			decisions: []at{
+				{after: time.Minute, d: approve("call_1", "erin", "editor", "e1"), tampered: true},
+				{after: time.Minute + time.Second, d: approve("call_1", "erin", "editor", "e2"), tampered: true},
+				{after: time.Minute + 2*time.Second, d: approve("call_1", "erin", "editor", "e3"), tampered: true},
+				signed(time.Minute+3*time.Second, approve("call_1", "erin", "editor", "e4")),
+				signed(2*time.Minute, approve("call_1", "pat", "publisher", "p1")),
+			},
+			wantNotices: []string{"erin/e4: insufficient role"},
+		},
+		{
+			// Decisions refused before their signature was checked cost
+			// the call at most maxNoticeChecks checks for notices; a
+			// decision verified anyway (pat's edit, refused after its
+			// check) still gets its notice.
+			name: "at most maxNoticeChecks checks per call for notices",
+			decisions: func() []at {
+				var ds []at
+				for i := range maxNoticeChecks + 2 {
+					ds = append(ds, signed(time.Minute+time.Duration(i)*time.Second, approve("call_1", fmt.Sprint("j", i), "editor", "e1")))
+				}
+				return append(ds, signed(2*time.Minute, edited("pat", "publisher", "p0", `{"title":"x"}`, originalDigest)),
+					signed(3*time.Minute, approve("call_1", "pat", "publisher", "p1")))
+			}(),
+			wantNotices: func() []string {
+				var ws []string
+				for i := range maxNoticeChecks {
+					ws = append(ws, fmt.Sprintf("j%d/e1: insufficient role", i))
+				}
+				return append(ws, "pat/p0: the policy does not allow edits")
+			}(),
+			wantChecks: maxNoticeChecks + 2,
 		},
 		{
 			name: "at most MaxIgnoredNotices per approver and call",
@@ -126,7 +175,11 @@ func TestIgnoredNotice(t *testing.T) {
 				tcs = append(tcs, publishCall(id))
 			}
 			h.model = script(calls(tcs...), answer("done"))
+			h.verifySlow = map[string]time.Duration{}
 			for _, a := range tt.decisions {
+				if a.slow > 0 {
+					h.verifySlow[a.d.AblyMessageID] = a.slow
+				}
 				switch {
 				case a.tampered:
 					d := h.sign(a.d)

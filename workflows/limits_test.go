@@ -53,6 +53,7 @@ func TestOversizedDecisionFieldsAreIgnored(t *testing.T) {
 		{"message id not ASCII", approve("call_1", "alice", "publisher", "mé"), "invalid ably message id (want 1 to 128 printable ASCII bytes)"},
 		{"client id too long", approve("call_1", long(10<<10), "publisher", "m1"), "approver client id longer than 128 bytes"},
 		{"role too long", approve("call_1", "alice", "publisher"+long(1<<20), "m1"), "approver role longer than 64 bytes"},
+		{"role one byte too long", approve("call_1", "alice", "publisher"+long(MaxRoleLen+1-len("publisher")), "m1"), "approver role longer than 64 bytes"},
 		{"huge unknown call id", approve(long(1<<20), "alice", "publisher", "m1"), "unknown tool call"},
 	}
 	for _, tt := range tests {
@@ -441,5 +442,17 @@ func TestValidateArgumentsDigest(t *testing.T) {
 		if err := ValidateArgumentsDigest(bad); err == nil {
 			t.Errorf("ValidateArgumentsDigest(%q) accepted", bad)
 		}
+	}
+}
+
+// A decision whose fields are as long as the wire allows counts.
+func TestDecisionFieldsAtTheirLimitsCount(t *testing.T) {
+	h := newHarness(t)
+	h.model = script(calls(publishCall("call_1")), answer("done"))
+	who, msgID := strings.Repeat("a", MaxClientIDLen), strings.Repeat("m", MaxMessageIDLen)
+	h.decide(time.Minute, approve("call_1", who, "publisher", msgID))
+	h.run(AgentInput{Policy: testPolicy(t)})
+	if tools := h.tools(); len(tools) != 1 || tools[0].ApprovedBy != who {
+		t.Fatalf("tools = %+v, want one run approved by the %d-byte client id", tools, MaxClientIDLen)
 	}
 }

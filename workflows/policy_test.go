@@ -63,6 +63,7 @@ func TestParsePolicy(t *testing.T) {
 		{name: "zero timeout written as 0m", in: `{"tools":{"t":{"minRole":"admin","timeout":"0m"}},"roles":["admin"]}`, wantErr: "tools.t: timeout 0s"},
 		{name: "negative timeout", in: `{"tools":{"t":{"minRole":"admin","timeout":"-1m"}}}`, wantErr: "out of range"},
 		{name: "timeout too long", in: `{"tools":{"t":{"minRole":"admin","timeout":"721h"}}}`, wantErr: "out of range"},
+		{name: "the longest timeout", in: `{"tools":{"t":{"minRole":"admin","timeout":"720h"}}}`},
 		{name: "duplicate role", in: `{"roles":["a","a"],"tools":{"t":{"minRole":"a"}}}`, wantErr: `duplicate role "a"`},
 		{name: "empty role", in: `{"roles":["a",""],"tools":{"t":{"minRole":"a"}}}`, wantErr: "empty role name"},
 		{name: "reserved role none", in: `{"roles":["none","a"],"tools":{"t":{"minRole":"a"}}}`, wantErr: `"none" is reserved`},
@@ -80,6 +81,7 @@ func TestParsePolicy(t *testing.T) {
 			}
 		}},
 		{name: "approvals out of range", in: `{"tools":{"t":{"minRole":"admin","approvals":11}}}`, wantErr: "approvals 11 out of range [1, 10]"},
+		{name: "the most approvals", in: `{"tools":{"t":{"minRole":"admin","approvals":10}}}`},
 		{name: "negative approvals", in: `{"tools":{"t":{"minRole":"admin","approvals":-1}}}`, wantErr: "out of range"},
 		{name: "bad rejectBy", in: `{"tools":{"t":{"minRole":"admin","rejectBy":"all"}}}`, wantErr: `rejectBy "all"`},
 		{name: "rules on a tool without approval", in: `{"tools":{"t":{"minRole":"none","editable":true}}}`, wantErr: `need a minRole other than "none"`},

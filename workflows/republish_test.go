@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.temporal.io/sdk/temporal"
 )
 
 func TestRepublish(t *testing.T) {
@@ -71,8 +73,12 @@ func TestRepublish(t *testing.T) {
 				t.Errorf("%d publishes, want %d", tries, tt.wantTries)
 			}
 			if tt.wantAudit == nil {
-				if _, ok := findAudit(res.Audit, AuditDenied, "call_1"); !ok || len(res.Audit) != 1 {
+				if e, ok := findAudit(res.Audit, AuditDenied, "call_1"); !ok || len(res.Audit) != 1 {
 					t.Errorf("audit %v, want one denial", kinds(res.Audit))
+				} else if took := e.Time.Sub(testStart); took > time.Hour {
+					// The delays double up to republishMaxDelay: the tries
+					// take about 40 minutes, not the 11 hours of doubling.
+					t.Errorf("denied %s after the start, want within an hour", took)
 				}
 			} else {
 				wantKinds(t, res.Audit, tt.wantAudit...)
@@ -157,5 +163,74 @@ func TestRepublishGiveUpTellsScreens(t *testing.T) {
 	_, resolved := h.published()
 	if len(resolved) != 1 || resolved[0].Data.Outcome != OutcomeCancelled || resolved[0].Data.Reason != "approval request could not be published" {
 		t.Errorf("approval-resolved = %+v, want one, cancelled, saying the request could not be published", resolved)
+	}
+}
+
+// TestRepublishStops pins when the tries stop before they run out: once a
+// revision of the request got out (a counted approval made one), and at a
+// refusal that will not pass (Ably's 4xx), which denies the call at once as
+// a first refusal does.
+func TestRepublishStops(t *testing.T) {
+	tests := []struct {
+		name string
+		rule string
+		// refuseAt, when set, makes Ably refuse every publish from then on.
+		refuseAt   time.Duration
+		decisions  []at
+		wantTries  int
+		wantOutput string // prefix
+		wantAudit  []string
+	}{
+		{
+			// alice's approval counts while the first publish fails; the
+			// run publishes the call as it stands (revision 1), which gets
+			// out, so the retry 10 s later has nothing to do.
+			name: "a revision got out",
+			rule: `{"minRole":"publisher","timeout":"1h","approvals":2}`,
+			decisions: []at{
+				{5 * time.Second, approve("call_1", "alice", "publisher", "m1")},
+				{time.Minute, approve("call_1", "carol", "admin", "m2")},
+			},
+			wantTries:  2,
+			wantOutput: "ok:publish_blog_post:call_1",
+			wantAudit:  []string{"counted:call_1", "approved:call_1", "executed:call_1"},
+		},
+		{
+			name:       "Ably refuses",
+			rule:       `{"minRole":"publisher","timeout":"1h"}`,
+			refuseAt:   20 * time.Second,
+			wantTries:  2,
+			wantOutput: "denied: approval request could not be published: refused",
+			wantAudit:  []string{"denied:call_1:approval request could not be published: refused"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.policy = rulesPolicy(t, tt.rule)
+			h.model = script(calls(publishCall("call_1")), answer("done"))
+			h.publishDown = 1
+			if tt.refuseAt > 0 {
+				h.env.RegisterDelayedCallback(func() {
+					h.mu.Lock()
+					defer h.mu.Unlock()
+					h.publishErr = temporal.NewNonRetryableApplicationError("refused", "Ably", nil)
+				}, tt.refuseAt)
+			}
+			for _, x := range tt.decisions {
+				h.decide(x.after, x.d)
+			}
+			res := h.run(AgentInput{})
+
+			wantKinds(t, res.Audit, tt.wantAudit...)
+			if out, _ := h.outputOf(2, "call_1"); !strings.HasPrefix(out, tt.wantOutput) {
+				t.Errorf("output %q, want %q…", out, tt.wantOutput)
+			}
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			if h.publishes != tt.wantTries {
+				t.Errorf("%d publishes, want %d", h.publishes, tt.wantTries)
+			}
+		})
 	}
 }

@@ -229,6 +229,70 @@ func TestApprovalRules(t *testing.T) {
 			wantRevisions: 9,
 		},
 		{
+			// Only approvals that withdraw a rejection are bounded: alice
+			// approves first, so her rejections withdraw three approvals
+			// and her approvals only two rejections before her fourth
+			// approval, which counts.
+			name: "rejectBy quorum: rejections that withdraw an approval do not use up the changes of mind",
+			rule: `{"minRole":"publisher","timeout":"10m","approvals":2,"rejectBy":"quorum"}`,
+			decisions: []at{
+				{time.Minute, approve("call_1", "alice", "publisher", "m1")},
+				{2 * time.Minute, reject("call_1", "alice", "publisher", "m2", "no")},
+				{3 * time.Minute, approve("call_1", "alice", "publisher", "m3")},
+				{4 * time.Minute, reject("call_1", "alice", "publisher", "m4", "no")},
+				{5 * time.Minute, approve("call_1", "alice", "publisher", "m5")},
+				{6 * time.Minute, reject("call_1", "alice", "publisher", "m6", "no")},
+				{7 * time.Minute, approve("call_1", "alice", "publisher", "m7")},
+				{8 * time.Minute, approve("call_1", "carol", "admin", "m8")},
+			},
+			wantAudit: []string{"requested:call_1", "counted:call_1", "counted:call_1", "counted:call_1", "counted:call_1",
+				"counted:call_1", "counted:call_1", "counted:call_1", "approved:call_1", "executed:call_1"},
+			wantRan:       `{"title":"Introducing our new API"}`,
+			wantBy:        "alice,carol",
+			wantOutput:    "ok:",
+			wantRevisions: 8,
+		},
+		{
+			// An edit that changes nothing is a plain approval, bounded
+			// like one: it cannot take back a rejection once more.
+			name: "rejectBy quorum: an edit that changes nothing does not pass the bound on changes of mind",
+			rule: `{"minRole":"publisher","timeout":"10m","approvals":2,"rejectBy":"quorum","editable":true}`,
+			decisions: []at{
+				{time.Minute, reject("call_1", "alice", "publisher", "m1", "no")},
+				{2 * time.Minute, approve("call_1", "alice", "publisher", "m2")},
+				{3 * time.Minute, reject("call_1", "alice", "publisher", "m3", "no")},
+				{4 * time.Minute, approve("call_1", "alice", "publisher", "m4")},
+				{5 * time.Minute, reject("call_1", "alice", "publisher", "m5", "no")},
+				{6 * time.Minute, approve("call_1", "alice", "publisher", "m6")},
+				{7 * time.Minute, reject("call_1", "alice", "publisher", "m7", "no, really")},
+				{8 * time.Minute, edited("alice", "publisher", "m8", `{"title": "Introducing our new API"}`, originalDigest)},
+				{9 * time.Minute, approve("call_1", "carol", "admin", "m9")},
+			},
+			wantAudit: []string{"requested:call_1", "counted:call_1", "counted:call_1", "counted:call_1", "counted:call_1",
+				"counted:call_1", "counted:call_1", "counted:call_1",
+				"ignored:call_1:you changed your decision on this call too many times (at most 3)", "counted:call_1", "expired:call_1"},
+			wantOutput:    "approval expired",
+			wantRevisions: 9,
+		},
+		{
+			// The rejections of the arguments before an edit do not count
+			// against the edit: bob rejected the original, carol the edit.
+			name: "rejectBy quorum: an edit restarts the count of rejections",
+			rule: `{"minRole":"publisher","timeout":"10m","approvals":2,"rejectBy":"quorum","editable":true}`,
+			decisions: []at{
+				{time.Minute, reject("call_1", "bob", "publisher", "m1", "no")},
+				{2 * time.Minute, edited("alice", "publisher", "m2", editedArgs, originalDigest)},
+				{3 * time.Minute, reject("call_1", "carol", "admin", "m3", "not this either")},
+				{4 * time.Minute, edited("dave", "admin", "m4", "", editedDigest)},
+			},
+			wantAudit: []string{"requested:call_1", "counted:call_1", "edited:call_1", "counted:call_1", "counted:call_1",
+				"approved:call_1", "executed:call_1"},
+			wantRan:       editedArgs,
+			wantBy:        "alice,dave",
+			wantOutput:    "approved with edits",
+			wantRevisions: 4,
+		},
+		{
 			// An edit restarts the count, and the changes of mind with it.
 			name: "rejectBy quorum: an edit restarts the changes of mind",
 			rule: `{"minRole":"publisher","timeout":"20m","approvals":3,"rejectBy":"quorum","editable":true}`,
@@ -281,6 +345,19 @@ func TestApprovalRules(t *testing.T) {
 				"ignored:call_1:you requested this run: the policy needs an approver other than the requester",
 				"approved:call_1", "executed:call_1"},
 			wantRan: `{"title":"Introducing our new API"}`, wantBy: "bob", wantOutput: "ok:", wantRevisions: 1,
+		},
+		{
+			// Without distinctFromRequester the requester is an approver
+			// like any other.
+			name:      "the requester counts when the policy does not keep them out",
+			rule:      `{"minRole":"publisher","timeout":"10m","approvals":2}`,
+			requester: "alice",
+			decisions: []at{
+				{time.Minute, approve("call_1", "alice", "publisher", "m1")},
+				{2 * time.Minute, approve("call_1", "carol", "admin", "m2")},
+			},
+			wantAudit: []string{"requested:call_1", "counted:call_1", "approved:call_1", "executed:call_1"},
+			wantRan:   `{"title":"Introducing our new API"}`, wantBy: "alice,carol", wantOutput: "ok:", wantRevisions: 2,
 		},
 		{
 			name:          "separation from an unnamed requester denies without asking",
@@ -365,6 +442,22 @@ func TestApprovalRules(t *testing.T) {
 			wantRan: editedArgs, wantBy: "bob,alice", wantOutput: "approved with edits: bob (publisher)", wantRevisions: 3,
 		},
 		{
+			// The model is told what it asked for, not what the edit
+			// before the last one made of it.
+			name: "after two edits the model is told its own arguments",
+			rule: `{"minRole":"publisher","timeout":"10m","approvals":2,"editable":true}`,
+			decisions: []at{
+				{time.Minute, edited("alice", "publisher", "m1", editedArgs, originalDigest)},
+				{2 * time.Minute, edited("bob", "publisher", "m2", editedArgs2, editedDigest)},
+				{3 * time.Minute, edited("carol", "admin", "m3", "", ArgumentsDigest(editedArgs2))},
+			},
+			wantAudit: []string{"requested:call_1", "edited:call_1", "counted:call_1", "edited:call_1", "counted:call_1",
+				"approved:call_1", "executed:call_1"},
+			wantRan: editedArgs2, wantBy: "bob,carol", wantRevisions: 3,
+			wantOutput: `approved with edits: bob (publisher) edited the arguments before approving; the tool ran with ` + editedArgs2 +
+				` instead of {"title":"Introducing our new API"}. Tool output: ok:`,
+		},
+		{
 			name: "an edit of a stale view is refused",
 			rule: `{"minRole":"publisher","timeout":"10m","editable":true,"approvals":2}`,
 			decisions: []at{
@@ -409,6 +502,24 @@ func TestApprovalRules(t *testing.T) {
 				`ignored:call_1:edited arguments refused: a \u escape of half a UTF-16 surrogate pair, which JSON readers take for different strings`,
 				"edited:call_1", "approved:call_1", "executed:call_1"},
 			wantRan: `{"title":"😀 API"}`, wantBy: "alice", wantOutput: "approved with edits", wantRevisions: 1,
+		},
+		{
+			name: "an edit as long as an edit may be counts",
+			rule: `{"minRole":"publisher","timeout":"10m","editable":true}`,
+			decisions: []at{
+				{time.Minute, edited("alice", "publisher", "m1", longEdit(MaxEditedArgumentsLen), originalDigest)},
+			},
+			wantAudit: []string{"requested:call_1", "edited:call_1", "approved:call_1", "executed:call_1"},
+			wantRan:   longEdit(MaxEditedArgumentsLen), wantBy: "alice", wantOutput: "approved with edits", wantRevisions: 1,
+		},
+		{
+			name: "an edit one byte too long is refused",
+			rule: `{"minRole":"publisher","timeout":"10m","editable":true}`,
+			decisions: []at{
+				{time.Minute, edited("alice", "publisher", "m1", longEdit(MaxEditedArgumentsLen+1), originalDigest)},
+			},
+			wantAudit:  []string{"requested:call_1", "ignored:call_1:edited arguments longer than 16384 bytes", "expired:call_1"},
+			wantOutput: "approval expired", wantRevisions: 1,
 		},
 		{
 			name: "a policy that is not editable refuses edits",
@@ -573,6 +684,11 @@ func TestRulesAnnouncements(t *testing.T) {
 	if e, _ := findAudit(res.Audit, AuditApproved, "call_1"); e.Reason != "2 of 2 approvals: dave (admin), carol (admin)" {
 		t.Errorf("approved audit entry = %+v", e)
 	}
+}
+
+// longEdit is canonical arguments of publish_blog_post, n bytes long.
+func longEdit(n int) string {
+	return `{"title":"` + strings.Repeat("x", n-len(`{"title":""}`)) + `"}`
 }
 
 // publishedAtTest stamps d as published after the start of the test run.
@@ -824,5 +940,20 @@ func TestEscalationDueWhileARevisionIsPublished(t *testing.T) {
 	}
 	if len(since) == 0 || !since[0].Equal(testStart.Add(time.Minute)) {
 		t.Errorf("escalated requests say since %v, want %v (when it fell due)", since, testStart.Add(time.Minute))
+	}
+}
+
+// A call rejected after some approvals counted is announced as rejected
+// with no approvers: screens list approvedBy as who approved the call.
+func TestRejectedQuorumNamesNoApprovers(t *testing.T) {
+	h := newHarness(t)
+	h.policy = rulesPolicy(t, `{"minRole":"publisher","timeout":"10m","approvals":2}`)
+	h.model = script(calls(publishCall("call_1")), answer("done"))
+	h.decide(time.Minute, approve("call_1", "alice", "publisher", "m1"))
+	h.decide(2*time.Minute, reject("call_1", "bob", "publisher", "m2", "no"))
+	h.run(AgentInput{})
+	_, resolved := h.published()
+	if len(resolved) != 1 || resolved[0].Data.Outcome != OutcomeRejected || resolved[0].Data.DecidedBy != "bob" || len(resolved[0].Data.ApprovedBy) != 0 {
+		t.Errorf("approval-resolved = %+v, want one, rejected by bob, naming no approvers", resolved)
 	}
 }
