@@ -193,7 +193,9 @@ func TestRepublishStops(t *testing.T) {
 			},
 			wantTries:  2,
 			wantOutput: "ok:publish_blog_post:call_1",
-			wantAudit:  []string{"counted:call_1", "approved:call_1", "executed:call_1"},
+			// The revision is the first request approvers see: it is
+			// audited (and counted in the metrics) as requested.
+			wantAudit: []string{"counted:call_1", "requested:call_1", "approved:call_1", "executed:call_1"},
 		},
 		{
 			name:       "Ably refuses",

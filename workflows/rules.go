@@ -155,6 +155,14 @@ func (r *run) awaitRules(ctx workflow.Context, a *approval) error {
 				// until the next revision, and the workflow decides.
 				workflow.GetLogger(ctx).Error("approval-request revision not published", "callId", c.CallID, "revision", q.revision, "error", err)
 			} else {
+				if !a.announced {
+					// The first request that reached approvers (the first
+					// publish failed, republish.go): audited and counted as
+					// requested, as approveAndRun and republish do.
+					r.record(ctx, AuditEntry{Kind: AuditRequested, ToolCallID: c.CallID, Tool: c.Name, Role: in.Data.RequiredRole,
+						Reason: fmt.Sprintf("published as revision %d after the first publish failed", q.revision)})
+					countApproval(ctx, ApprovalEventRequested, c.Name)
+				}
 				a.announced = true
 			}
 		}
