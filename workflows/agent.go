@@ -117,7 +117,8 @@ func AgentWorkflow(ctx workflow.Context, in AgentInput) (AgentResult, error) {
 	}
 	r.done = true
 	r.setDetails(ctx)
-	return AgentResult{Answer: answer, Turns: r.turn, Audit: r.audit.list()}, nil
+	answer, audit := fitResult(answer, r.turn, r.audit.list())
+	return AgentResult{Answer: answer, Turns: r.turn, Audit: audit}, nil
 }
 
 // runPolicy returns the run's version (see versions.go) and its policy and
@@ -414,12 +415,13 @@ func (r *run) record(ctx workflow.Context, e AuditEntry) {
 
 // view answers ApprovalsQuery.
 func (r *run) view() (ApprovalsView, error) {
-	return ApprovalsView{
+	v := ApprovalsView{
 		Pending: r.pendingApprovals(),
-		Audit:   r.audit.list(),
 		Roles:   slices.Clone(r.policy.Roles),
 		RunID:   r.resetRunID,
-	}, nil
+	}
+	v.Audit = fitAudit(r.audit.list(), maxResultLen-jsonLen(v))
+	return v, nil
 }
 
 // pendingApprovals lists the approvals still waiting, in request order.

@@ -358,6 +358,12 @@ const (
 	// AuditEscalated: the call was undecided after a stage's "after" and
 	// now needs Role or higher.
 	AuditEscalated = "escalated"
+
+	// AuditOmitted: the first entry of a trail that an answer (the run's
+	// result, ApprovalsQuery's) left its oldest entries out of, to fit
+	// Temporal's payload limit; Reason says how many. The workflow history
+	// holds what they recorded.
+	AuditOmitted = "omitted"
 )
 
 // AuditEntry is one line of a run's audit trail.
@@ -374,6 +380,9 @@ type AuditEntry struct {
 	// ones they replaced, canonical JSON text.
 	Arguments string `json:"arguments,omitempty"`
 	Original  string `json:"original,omitempty"`
+	// Omitted (added) says what of the entry an answer left out for its
+	// size (fitAudit): the edited arguments of an old edit.
+	Omitted string `json:"omitted,omitempty"`
 }
 
 // ApprovalsView is the result of ApprovalsQuery.

@@ -113,8 +113,11 @@
 // model responses are bounded by the CallModel activity (the OpenAI
 // adapter refuses a response body over 1 MiB, activities.
 // MaxModelResponseLen, and a result over MaxModelResultLen) and the
-// server's payload limit (2 MiB). Signals are the one input the workflow
-// cannot bound in number: the bridge must only signal verified responses.
+// server's payload limit (2 MiB). The run's result, the answer and the
+// audit trail, is fitted to that limit too (fitResult: the oldest edits'
+// arguments, then reasons, then entries left out, then the answer cut).
+// Signals are the one input the workflow cannot bound in number: the
+// bridge must only signal verified responses.
 //
 // Cancelling a run cancels its waits and activities; every approval still
 // pending is then recorded as AuditCancelled and announced (best effort,
