@@ -234,6 +234,47 @@ func TestUsersFileInWritableDirRefused(t *testing.T) {
 	}
 }
 
+// TestUsersDirBecomesWritable: a running server fails closed when the
+// users file's directory becomes writable by group or others while the
+// file itself stays as it was (anyone may then swap in a file of their
+// own), its health says so, and both recover once the directory is fixed.
+func TestUsersDirBecomesWritable(t *testing.T) {
+	s, _, path := newTestServer(t, nil)
+	h := s.Handler()
+	dir := filepath.Dir(path)
+	t.Cleanup(func() { _ = os.Chmod(dir, 0o700) })
+	login := func() int {
+		return doToken(t, h, http.MethodGet, "192.0.2.51:1", basic("alice", "alice-password")).Code
+	}
+	if got := login(); got != http.StatusOK {
+		t.Fatalf("directory 0700: %d", got)
+	}
+	if err := os.Chmod(dir, 0o770); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Health(t.Context()); err == nil || !strings.Contains(err.Error(), "chmod go-w") {
+		t.Fatalf("Health with a group-writable directory = %v, want the refusal naming the directory", err)
+	}
+	if got := login(); got != http.StatusServiceUnavailable {
+		t.Fatalf("directory 0770: %d, want 503", got)
+	}
+	if err := os.Chmod(dir, 0o770|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Health(t.Context()); err != nil {
+		t.Fatalf("Health with a sticky directory: %v", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Health(t.Context()); err != nil {
+		t.Fatalf("Health once the directory is fixed: %v", err)
+	}
+	if got := login(); got != http.StatusOK {
+		t.Fatalf("directory fixed: %d, want 200", got)
+	}
+}
+
 func TestWritableUsersFileRefused(t *testing.T) {
 	for _, mode := range []os.FileMode{0o620, 0o602, 0o666} {
 		t.Run(mode.String(), func(t *testing.T) {

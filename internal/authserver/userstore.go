@@ -15,8 +15,9 @@ import (
 
 // userStore holds the parsed users file and re-reads it when the file's
 // modification time, size or identity changes. A file that becomes
-// unreadable, invalid or writable by group or others fails closed: lookups
-// return an error until it is fixed. It also holds the dummy hashes, one
+// unreadable, invalid or writable by group or others, or in a directory
+// that becomes writable by them, fails closed: lookups return an error
+// until it is fixed. It also holds the dummy hashes, one
 // at each bcrypt cost the file holds, that make every login's comparisons
 // the same whether the user exists or not (passwordCheck).
 type userStore struct {
@@ -27,7 +28,8 @@ type userStore struct {
 	mu      sync.Mutex
 	stat    os.FileInfo
 	users   map[string]User
-	err     error
+	err     error          // why the file is unusable
+	dirErr  error          // why its directory is unsafe (checkDir)
 	costs   []int          // the file's distinct bcrypt costs, ascending; rules.cost() for an empty file
 	dummies map[int][]byte // a hash of a random password at each of costs
 }
@@ -79,8 +81,8 @@ func (s *userStore) check() error {
 	return s.fresh()
 }
 
-// fresh re-reads the users file if it changed, and returns why it is
-// unusable, if it is. The caller holds s.mu.
+// fresh re-reads the users file if it changed, checks its directory, and
+// returns why it is unusable, if it is. The caller holds s.mu.
 func (s *userStore) fresh() error {
 	fi, err := os.Stat(s.path)
 	if err != nil {
@@ -98,7 +100,36 @@ func (s *userStore) fresh() error {
 			s.err = err
 		}
 	}
-	return s.err
+	if s.err != nil {
+		return s.err
+	}
+	// The directory is checked on every call, not only when the file
+	// changes: it may become writable while the file stays as it was.
+	err = s.checkDir()
+	switch {
+	case err != nil && s.dirErr == nil:
+		s.log.Error("users file refused", "path", s.path, "err", err)
+	case err == nil && s.dirErr != nil:
+		s.log.Info("users file directory fixed", "path", s.path)
+	}
+	s.dirErr = err
+	return err
+}
+
+// checkDir reports whether the users file's directory is safe: whoever may
+// write it may replace the file with one of their own, of any mode
+// (unless the directory is sticky, as /tmp: then only the file's owner
+// may).
+func (s *userStore) checkDir() error {
+	dir := filepath.Dir(s.path)
+	di, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("users file directory: %w", err)
+	}
+	if perm := di.Mode().Perm(); perm&0o022 != 0 && di.Mode()&os.ModeSticky == 0 {
+		return fmt.Errorf("the directory of users file %s, %s, is writable by group or others (mode %s): anyone who can write it can put a users file of their own in its place; run chmod go-w %s", s.path, dir, perm, dir)
+	}
+	return nil
 }
 
 // load reads the users file whose stat is fi. The caller holds s.mu.
@@ -112,15 +143,6 @@ func (s *userStore) load(fi os.FileInfo) error {
 	}
 	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
 		return fmt.Errorf("users file %s is writable by group or others (mode %s): anyone who can write it can make themselves an approver; run chmod 600 %s", s.path, perm, s.path)
-	}
-	// Whoever may write the directory may replace the file with one of
-	// their own, of any mode (unless the directory is sticky, as /tmp:
-	// then only the file's owner may).
-	dir := filepath.Dir(s.path)
-	if di, err := os.Stat(dir); err != nil {
-		return fmt.Errorf("users file directory: %w", err)
-	} else if perm := di.Mode().Perm(); perm&0o022 != 0 && di.Mode()&os.ModeSticky == 0 {
-		return fmt.Errorf("the directory of users file %s, %s, is writable by group or others (mode %s): anyone who can write it can put a users file of their own in its place; run chmod go-w %s", s.path, dir, perm, dir)
 	}
 	users, err := ReadUsersFile(s.path, s.rules)
 	if err != nil {
