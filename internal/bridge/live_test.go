@@ -16,7 +16,9 @@ import (
 // all that wait, gets no more in: erin's flood drops erin's messages, and
 // pat's burst waits its turn.
 func TestEnqueueFloodDropsTheFloodersMessagesOnly(t *testing.T) {
-	b, logs := testRunner(t, &Handler{}, 10)
+	h := &Handler{}
+	reader := meterOn(h)
+	b, logs := testRunner(t, h, 10)
 	const flood = 2 * liveBuffer
 	for i := range flood {
 		b.enqueue(msgFrom("erin", i))
@@ -59,6 +61,8 @@ func TestEnqueueFloodDropsTheFloodersMessagesOnly(t *testing.T) {
 	if got := strings.Count(logs(), `"bridge busy: live approval-response dropped`); got != 1 {
 		t.Errorf("%d full-buffer drops logged, want 1 (late's)", got)
 	}
+	wantCounted(t, reader, MetricDropped, DropReasonBufferShareFull, flood-liveBuffer/2)
+	wantCounted(t, reader, MetricDropped, DropReasonBufferFull, 1)
 	if len(b.live.by) != 0 {
 		t.Errorf("counts left after the queue drained: %v", b.live.by)
 	}

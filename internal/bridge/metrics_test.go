@@ -57,3 +57,18 @@ func counted(t *testing.T, r *sdkmetric.ManualReader, name, reason string) int64
 	}
 	return testutil.CounterSum(t, r, name, attribute.String("reason", reason))
 }
+
+// meterOn makes h count into a reader the test reads.
+func meterOn(h *Handler) *sdkmetric.ManualReader {
+	r := sdkmetric.NewManualReader()
+	h.Meter = sdkmetric.NewMeterProvider(sdkmetric.WithReader(r)).Meter("test")
+	return r
+}
+
+// wantCounted checks a counter's series with the given reason.
+func wantCounted(t *testing.T, r *sdkmetric.ManualReader, name, reason string, want int64) {
+	t.Helper()
+	if got := counted(t, r, name, reason); got != want {
+		t.Errorf("%s{reason=%q} = %d, want %d", name, reason, got, want)
+	}
+}

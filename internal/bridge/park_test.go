@@ -89,6 +89,7 @@ func TestRunnerParkQueueFull(t *testing.T) {
 	h.RateLimit = RateLimit{PerMinute: 1, Burst: 1}
 	now := time.Unix(1_700_000_000, 0)
 	h.Now = func() time.Time { return now }
+	reader := meterOn(h)
 	b, logs := testRunner(t, h, 1)
 	for i := range 3 {
 		b.handle(t.Context(), msgFrom("alice", i))
@@ -99,6 +100,10 @@ func TestRunnerParkQueueFull(t *testing.T) {
 	if !strings.Contains(logs(), "retry queue full: approval-response dropped") {
 		t.Fatalf("no error log for the dropped message:\n%s", logs())
 	}
+	// What README's "What to monitor" tells operators to watch.
+	wantCounted(t, reader, MetricParked, ParkReasonRateLimited, 1)
+	wantCounted(t, reader, MetricDropped, DropReasonQueueFull, 1)
+	wantCounted(t, reader, MetricForwarded, "", 1)
 	now = now.Add(time.Hour)
 	b.handle(t.Context(), msgFrom("alice", 2)) // the catch-up's replay
 	if got := len(f.sent()); got != 2 {
@@ -199,6 +204,7 @@ func TestRunnerParkShareOfFlooder(t *testing.T) {
 	addManyCalls(f, "wf-1", 1) // alice's call_0
 	h := fastHandler(f, nil)
 	h.Now = func() time.Time { return now }
+	reader := meterOn(h)
 	b, logs := testRunner(t, h, 1000) // the default MaxParked
 	// mallory (editor), junk call ids, all at one instant: past the
 	// pre-limit's burst every message is parked as rate limited.
@@ -224,6 +230,9 @@ func TestRunnerParkShareOfFlooder(t *testing.T) {
 	if got := b.parkedLen(); got != 501 {
 		t.Fatalf("%d parked, want 501 (mallory's 500 and alice's)", got)
 	}
+	wantCounted(t, reader, MetricDropped, DropReasonQueueShareFull, 500)
+	wantCounted(t, reader, MetricParked, ParkReasonRateLimited, 500)
+	wantCounted(t, reader, MetricParked, ParkReasonTemporary, 1)
 	b.retryParked(t.Context())
 	if sent := f.sent(); len(sent) != 1 || sent[0].Decision.ApproverClientID != "alice" {
 		t.Fatalf("signals after Temporal is back = %+v, want alice's", sent)
