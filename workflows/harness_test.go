@@ -45,8 +45,9 @@ var testStart = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 // registered under the contract's activity names. The fakes record every
 // call; they run on activity goroutines, hence the mutex.
 type harness struct {
-	t   *testing.T
-	env *testsuite.TestWorkflowEnvironment
+	t       *testing.T
+	env     *testsuite.TestWorkflowEnvironment
+	metrics *approvalMetrics // the workflow's MetricApprovals
 
 	// model answers a model call; tool runs a tool. Set before run.
 	model func(req ModelRequest) (ModelResponse, error)
@@ -91,7 +92,9 @@ type harness struct {
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	var suite testsuite.WorkflowTestSuite
-	h := &harness{t: t, env: suite.NewTestWorkflowEnvironment()}
+	metrics := newApprovalMetrics()
+	suite.SetMetricsHandler(metrics)
+	h := &harness{t: t, env: suite.NewTestWorkflowEnvironment(), metrics: metrics}
 	h.env.SetStartTime(testStart)
 	h.env.SetTestTimeout(30 * time.Second)
 	h.env.RegisterWorkflowWithOptions(AgentWorkflow, workflow.RegisterOptions{Name: WorkflowName})
@@ -365,6 +368,7 @@ func (h *harness) runErr(in AgentInput) (AgentResult, error) {
 	if err := h.env.GetWorkflowResult(&res); err != nil {
 		h.t.Fatalf("decode result: %v", err)
 	}
+	checkApprovalMetrics(h.t, h.metrics, res.Audit)
 	return res, nil
 }
 
