@@ -2,11 +2,13 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/ably/ably-go/ably"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.temporal.io/api/serviceerror"
 
 	"github.com/hitl/durable-approvals/internal/testutil"
 )
@@ -71,4 +73,27 @@ func wantCounted(t *testing.T, r *sdkmetric.ManualReader, name, reason string, w
 	if got := counted(t, r, name, reason); got != want {
 		t.Errorf("%s{reason=%q} = %d, want %d", name, reason, got, want)
 	}
+}
+
+// TestSignedCountsEachHandling: a decision is signed each time the bridge
+// tries to forward it, so a decision whose signal failed for a while and
+// was forwarded on a retry counts once in forwarded and more than once in
+// signed: signed is at least forwarded, equal only while nothing is
+// retried (a bridge that forwarded unsigned decisions would show fewer
+// signed).
+func TestSignedCountsEachHandling(t *testing.T) {
+	f := newFakeTemporal()
+	f.addWorkflow("wf-1", publishView("publisher"), "call_abc123")
+	down := serviceerror.NewUnavailable("down")
+	f.signalErrs = []error{down, down, down} // the handler's three attempts
+	h := fastHandler(f, nil)
+	reader := meterOn(h)
+	if err := h.Handle(t.Context(), msg(nil)); !errors.Is(err, ErrTemporary) {
+		t.Fatalf("Handle with Temporal down = %v, want ErrTemporary", err)
+	}
+	if err := h.Handle(t.Context(), msg(nil)); err != nil { // the retry of the parked message
+		t.Fatalf("Handle once Temporal is back = %v", err)
+	}
+	wantCounted(t, reader, MetricForwarded, "", 1)
+	wantCounted(t, reader, MetricSigned, "", 2)
 }
