@@ -8,6 +8,8 @@ import (
 
 	"github.com/ably/ably-go/ably"
 
+	"github.com/hitl/durable-approvals/internal/ablylocal"
+	"github.com/hitl/durable-approvals/internal/ablylocal/ablytest"
 	"github.com/hitl/durable-approvals/internal/testutil"
 )
 
@@ -65,4 +67,39 @@ func TestStatus(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStatusAblyDown: a bridge that was healthy turns unhealthy, saying
+// why, once its Ably connection goes down (README, "What to monitor").
+func TestStatusAblyDown(t *testing.T) {
+	srv := ablytest.Start(t, ablylocal.Config{})
+	log, logs := logBuffer(t)
+	status := &Status{}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Config{Ably: srv.Conn, Temporal: newFakeTemporal(), Log: log, Signer: testSigner, Status: status,
+			AblyOptions: []ably.ClientOption{ably.WithLogLevel(ably.LogNone)}})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("Run did not return after cancel")
+		}
+		if t.Failed() {
+			t.Logf("bridge logs:\n%s", logs())
+		}
+	})
+	testutil.Eventually(t, 15*time.Second, "the bridge to be healthy", func() bool { return status.Check(t.Context()) == nil })
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var last error
+	testutil.Eventually(t, 15*time.Second, "the bridge to be unhealthy once Ably is gone", func() bool {
+		last = status.Check(t.Context())
+		return last != nil && strings.Contains(last.Error(), "ably connection")
+	})
+	t.Logf("status: %v", last)
 }
