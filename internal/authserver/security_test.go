@@ -258,6 +258,13 @@ func TestUsersDirBecomesWritable(t *testing.T) {
 	if got := login(); got != http.StatusServiceUnavailable {
 		t.Fatalf("directory 0770: %d, want 503", got)
 	}
+	// The login listener's /healthz, which a proxy may probe, says so too,
+	// without naming the file.
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, HealthPath, nil))
+	if rec.Code != http.StatusServiceUnavailable || strings.Contains(rec.Body.String(), dir) {
+		t.Fatalf("public %s with a group-writable directory: %d %q, want 503 without the path", HealthPath, rec.Code, rec.Body)
+	}
 	if err := os.Chmod(dir, 0o770|os.ModeSticky); err != nil {
 		t.Fatal(err)
 	}
@@ -272,6 +279,11 @@ func TestUsersDirBecomesWritable(t *testing.T) {
 	}
 	if got := login(); got != http.StatusOK {
 		t.Fatalf("directory fixed: %d, want 200", got)
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, HealthPath, nil))
+	if rec.Code != http.StatusOK || rec.Body.String() != "ok" {
+		t.Fatalf("public %s once the directory is fixed: %d %q", HealthPath, rec.Code, rec.Body)
 	}
 }
 

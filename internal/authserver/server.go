@@ -140,6 +140,21 @@ func (s *Server) Health(context.Context) error {
 	return nil
 }
 
+// handlePublicHealth answers GET HealthPath on the public listener, for a
+// proxy's or load balancer's probe: 503 while logins are refused (Health),
+// else 200 "ok". The reason, which names the users file, is only on the
+// operations endpoint (HITL_HEALTH_ADDR).
+func (s *Server) handlePublicHealth(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := s.Health(r.Context()); err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("logins refused: the operations endpoint's /healthz says why"))
+		return
+	}
+	_, _ = w.Write([]byte("ok"))
+}
+
 // Handler returns the HTTP handler: GET or POST TokenPath, GET
 // HealthPath, and the web inbox (GET InboxPath, POST LoginPath and
 // LogoutPath, GET AssetsPath…), all behind the cross-origin protection
@@ -148,11 +163,7 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+TokenPath, s.handleToken)
 	mux.HandleFunc("POST "+TokenPath, s.handleToken)
-	mux.HandleFunc("GET "+HealthPath, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-store")
-		_, _ = w.Write([]byte("ok"))
-	})
+	mux.HandleFunc("GET "+HealthPath, s.handlePublicHealth)
 	mux.HandleFunc("GET "+InboxPath+"{$}", s.handleInbox)
 	mux.HandleFunc("POST "+LoginPath, s.handleLogin)
 	mux.HandleFunc("POST "+LogoutPath, s.handleLogout)
