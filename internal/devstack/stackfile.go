@@ -76,7 +76,7 @@ func applyStackRecord(c *Config, stderr io.Writer) error {
 		given.Model, recorded.Model = 0, 0
 		if given != recorded || r.Namespace != c.Namespace {
 			p := r.Ports
-			fmt.Fprintf(stderr, "note: the stack of this work directory last ran with -temporal-port %d -ui-port %d -ably-port %d -auth-port %d -model-port %d -namespace %s; these settings follow the flags given instead\n",
+			fmt.Fprintf(stderr, "note: the stack of this work directory last ran with -temporal-port %d -ui-port %d -ably-port %d -auth-port %d -model-port %d -namespace %s; these settings follow the flags given instead, and the defaults for the ports and namespace not given\n",
 				p.Temporal, p.UI, p.Ably, p.Auth, p.Model, shellQuote(r.Namespace))
 		}
 	} else {

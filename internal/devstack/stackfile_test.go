@@ -63,7 +63,7 @@ func TestEnvReadsTheStackRecord(t *testing.T) {
 			[]string{"TEMPORAL_ADDRESS=127.0.0.1:27233", "ABLY_ENDPOINT=127.0.0.1:27090", "ABLY_CHANNEL=ai:team"}, ""},
 		{"other flags win, with a note", nil, []string{"-temporal-port", "17233"},
 			[]string{"TEMPORAL_ADDRESS=127.0.0.1:17233", "ABLY_ENDPOINT=127.0.0.1:8090", "ABLY_CHANNEL=ai:team"},
-			"last ran with -temporal-port 27233 -ui-port 27833 -ably-port 27090 -auth-port 27001 -model-port 27095 -namespace team;"},
+			"last ran with -temporal-port 27233 -ui-port 27833 -ably-port 27090 -auth-port 27001 -model-port 27095 -namespace team; these settings follow the flags given instead, and the defaults for the ports and namespace not given"},
 		{"ABLY_CHANNEL wins, with a note", config.Env{"ABLY_CHANNEL": "ai:mine"}, nil,
 			[]string{"TEMPORAL_ADDRESS=127.0.0.1:27233", "ABLY_CHANNEL=ai:mine"}, "last ran on channel ai:team; these settings follow ABLY_CHANNEL=ai:mine"},
 	}
