@@ -9,7 +9,7 @@ export TEMPORAL_CLI := $(BIN)/temporal
 .PHONY: help demo up prodstack test tools lint unit fuzz bench record-replay web web-check screenshot
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 # DEVSTACK_FLAGS passes flags to devstack demo and up, such as other ports:
 # make demo DEVSTACK_FLAGS="-temporal-port 17233 -ui-port 18233".
