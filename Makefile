@@ -56,7 +56,7 @@ bench-approvals: ## the approval path end to end against the bare Temporal floor
 	./scripts/install-tools.sh temporal
 	$(GO) run ./devstack bench $(BENCH_FLAGS)
 
-record-replay: ## record replay histories from real runs on a dev server (RECORD_ARGS="-prefix v15-"; never over existing ones)
+record-replay: ## record replay histories from real runs on a dev server (RECORD_ARGS="-prefix vN-", the next after the newest; never over existing ones)
 	./scripts/install-tools.sh temporal
 	$(GO) run ./workflows/internal/recordhistory $(RECORD_ARGS)
 
