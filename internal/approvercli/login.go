@@ -38,6 +38,23 @@ type Login struct {
 // (401 or 403): trying again will not help.
 var ErrLoginRefused = errors.New("login refused")
 
+// ThrottledError is the auth server answering 429: it takes no more
+// attempts for now, after failed logins or while its password checks are
+// all busy. RetryAfter is its Retry-After (0 when it gave none); a login
+// with the right password may succeed then.
+type ThrottledError struct {
+	Status     string
+	RetryAfter time.Duration
+}
+
+func (e *ThrottledError) Error() string {
+	wait := "later"
+	if e.RetryAfter > 0 {
+		wait = fmt.Sprintf("in %s", e.RetryAfter)
+	}
+	return fmt.Sprintf("login: the auth server takes no more attempts for now, after failed logins or while busy (%s); try again %s", e.Status, wait)
+}
+
 // ErrNotAToken is an answer of the auth server that is not a usable JWT
 // (the AUTH_URL may point at something else).
 var ErrNotAToken = errors.New("not a token")
@@ -104,11 +121,11 @@ func (l *Login) Token(ctx context.Context) (*ably.TokenDetails, error) {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		return nil, fmt.Errorf("%w: login as %q (%s): check APPROVER_USER and APPROVER_PASSWORD", ErrLoginRefused, l.User, resp.Status)
 	case resp.StatusCode == http.StatusTooManyRequests:
-		wait := "later"
+		te := &ThrottledError{Status: resp.Status}
 		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
-			wait = fmt.Sprintf("in %s", time.Duration(secs)*time.Second)
+			te.RetryAfter = time.Duration(secs) * time.Second
 		}
-		return nil, fmt.Errorf("login: the auth server takes no more attempts for now, after failed logins or while busy (%s); try again %s", resp.Status, wait)
+		return nil, te
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
 		return nil, fmt.Errorf("login: the auth server redirects (%s, to %s) instead of answering; set AUTH_URL to the address that answers, the password is not sent on", resp.Status, strconv.Quote(config.RedactURL(resp.Header.Get("Location"))))
 	case resp.StatusCode != http.StatusOK:

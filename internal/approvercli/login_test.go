@@ -74,6 +74,24 @@ func TestLoginToken(t *testing.T) {
 	}
 }
 
+// TestLoginThrottledError: a 429 is a *ThrottledError with the server's
+// Retry-After, so that a caller may wait and ask again.
+func TestLoginThrottledError(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "3")
+		http.Error(w, "busy", http.StatusTooManyRequests)
+	}))
+	t.Cleanup(srv.Close)
+	_, err := (&Login{AuthURL: srv.URL, User: "alice", Password: "pw"}).Token(t.Context())
+	var te *ThrottledError
+	if !errors.As(err, &te) || te.RetryAfter != 3*time.Second || te.Status != "429 Too Many Requests" {
+		t.Fatalf("err = %#v, want a *ThrottledError with RetryAfter 3s", err)
+	}
+	if errors.Is(err, ErrLoginRefused) {
+		t.Errorf("a 429 is not a refusal: %v", err)
+	}
+}
+
 func TestParseTokenRejects(t *testing.T) {
 	valid, _, err := ablyconn.SignToken("app.key", "s", "alice", "", nil, time.Now(), time.Hour)
 	if err != nil {

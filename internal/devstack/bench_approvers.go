@@ -2,6 +2,7 @@ package devstack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -52,7 +53,7 @@ func connectApprover(ctx context.Context, cfg Config, u DemoUser, timeout time.D
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	login := &approvercli.Login{AuthURL: cfg.AuthURL(), User: u.Name, Password: u.Password, HTTP: &http.Client{Timeout: timeout}}
-	if _, err := login.Token(ctx); err != nil {
+	if err := loginPatiently(ctx, login); err != nil {
 		return nil, err
 	}
 	opts := append(ablyconn.Config{Endpoint: cfg.AblyEndpoint()}.EndpointOptions(),
@@ -70,6 +71,27 @@ func connectApprover(ctx context.Context, cfg Config, u DemoUser, timeout time.D
 }
 
 func (a *benchApprover) close() { a.client.Close() }
+
+// loginPatiently logs in, and while the auth server answers 429 (its
+// password checks all busy: the bench logs its approvers in at once, from
+// one address, on a machine it loads), asks again after its Retry-After
+// (at least 1 s) until ctx ends; then the last answer is the error.
+func loginPatiently(ctx context.Context, login *approvercli.Login) error {
+	for {
+		_, err := login.Token(ctx)
+		var throttled *approvercli.ThrottledError
+		if !errors.As(err, &throttled) {
+			return err
+		}
+		t := time.NewTimer(max(throttled.RetryAfter, time.Second))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+}
 
 // approve publishes an approval-response for r and waits for Ably's ACK:
 // data {decision, argumentsDigest (when the request has one)}, and
