@@ -21,9 +21,11 @@ up: ## run the whole stack locally (Temporal, Ably, auth server, worker, bridge)
 	./scripts/install-tools.sh temporal
 	$(GO) run ./devstack up $(DEVSTACK_FLAGS)
 
-prodstack: ## the production topology without Docker: PostgreSQL 15, Temporal server and UI, 2 workers, 2 bridges, auth server
+# PRODSTACK_FLAGS passes flags to devstack prod (go run ./devstack prod -h):
+# make prodstack PRODSTACK_FLAGS="-work /tmp/prod -temporal-port 17233".
+prodstack: ## the production topology without Docker: PostgreSQL 15, Temporal server and UI, 2 workers, 2 bridges, auth server (PRODSTACK_FLAGS="...")
 	./scripts/install-tools.sh temporal temporal-server temporal-ui
-	$(GO) run ./devstack prod
+	$(GO) run ./devstack prod $(PRODSTACK_FLAGS)
 
 # COMPOSETEST is a module of its own (compose-go stays out of the product's graph).
 COMPOSETEST := deploy/composetest
