@@ -287,6 +287,55 @@ func TestUsersDirBecomesWritable(t *testing.T) {
 	}
 }
 
+// TestUsersFileSwappedWhileDirWritable: a users file put in place while
+// its directory was writable by group or others (anyone could have put it
+// there) is not trusted once the directory is fixed: logins stay refused
+// until the file changes again (checked and saved by its owner), where the
+// file read while the directory was unsafe was kept and its users let in.
+func TestUsersFileSwappedWhileDirWritable(t *testing.T) {
+	s, _, path := newTestServer(t, nil)
+	h := s.Handler()
+	dir := filepath.Dir(path)
+	t.Cleanup(func() { _ = os.Chmod(dir, 0o700) })
+	login := func(name, password string) int {
+		return doToken(t, h, http.MethodGet, "192.0.2.52:1", basic(name, password)).Code
+	}
+	if got := login("alice", "alice-password"); got != http.StatusOK {
+		t.Fatalf("directory 0700: %d", got)
+	}
+	if err := os.Chmod(dir, 0o770); err != nil {
+		t.Fatal(err)
+	}
+	// Someone of the group swaps in a users file of their own.
+	theirs := filepath.Join(dir, "theirs.json")
+	if err := AddUser(theirs, "mallory", "admin", "mallory-password", nil, WithCost(bcrypt.MinCost)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(theirs, path); err != nil {
+		t.Fatal(err)
+	}
+	if got := login("mallory", "mallory-password"); got != http.StatusServiceUnavailable {
+		t.Fatalf("swapped file, directory 0770: %d, want 503", got)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if got := login("mallory", "mallory-password"); got != http.StatusServiceUnavailable {
+		t.Fatalf("directory fixed, the file read while it was writable: %d, want 503", got)
+	}
+	if err := s.Health(t.Context()); err == nil || !strings.Contains(err.Error(), "save it again") {
+		t.Fatalf("Health = %v, want the refusal saying to check the file and save it again", err)
+	}
+	// Its owner checked it and saved it again: it is read anew.
+	later := time.Now().Add(time.Minute)
+	if err := os.Chtimes(path, later, later); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Health(t.Context()); err != nil {
+		t.Fatalf("Health once the file is saved again: %v", err)
+	}
+}
+
 func TestWritableUsersFileRefused(t *testing.T) {
 	for _, mode := range []os.FileMode{0o620, 0o602, 0o666} {
 		t.Run(mode.String(), func(t *testing.T) {

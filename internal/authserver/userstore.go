@@ -17,7 +17,8 @@ import (
 // modification time, size or identity changes. A file that becomes
 // unreadable, invalid or writable by group or others, or in a directory
 // that becomes writable by them, fails closed: lookups return an error
-// until it is fixed. It also holds the dummy hashes, one
+// until it is fixed (a file that changed while its directory was writable
+// by them, until it changes again). It also holds the dummy hashes, one
 // at each bcrypt cost the file holds, that make every login's comparisons
 // the same whether the user exists or not (passwordCheck).
 type userStore struct {
@@ -92,10 +93,19 @@ func (s *userStore) fresh() error {
 		s.stat, s.users, s.err = nil, nil, fmt.Errorf("users file: %w", err)
 		return s.err
 	}
+	// The directory is checked on every call, not only when the file
+	// changes: it may become writable while the file stays as it was.
+	dirErr := s.checkDir()
 	if s.stat == nil || !os.SameFile(fi, s.stat) || !fi.ModTime().Equal(s.stat.ModTime()) || fi.Size() != s.stat.Size() || fi.Mode() != s.stat.Mode() {
 		s.stat = fi
 		s.users, s.err = nil, nil
-		if err := s.load(fi); err != nil {
+		if dirErr != nil {
+			// Anyone may have put this file there: it is not read, and
+			// stays refused once the directory is fixed, until it
+			// changes again.
+			s.err = fmt.Errorf("%w (this users file was found while it was: once the directory is fixed, check the file and save it again)", dirErr)
+			s.log.Error("users file refused", "path", s.path, "err", s.err)
+		} else if err := s.load(fi); err != nil {
 			s.log.Error("users file refused", "path", s.path, "err", err)
 			s.err = err
 		}
@@ -103,9 +113,7 @@ func (s *userStore) fresh() error {
 	if s.err != nil {
 		return s.err
 	}
-	// The directory is checked on every call, not only when the file
-	// changes: it may become writable while the file stays as it was.
-	err = s.checkDir()
+	err = dirErr
 	switch {
 	case err != nil && s.dirErr == nil:
 		s.log.Error("users file refused", "path", s.path, "err", err)
