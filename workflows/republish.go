@@ -65,8 +65,11 @@ func (r *run) republish(ctx workflow.Context, a *approval, last error) {
 		req := ApprovalRequestInput{Data: r.requestData(a)}
 		err := r.publish(ctx, ActivityPublishApprovalRequest, req, fmt.Sprintf("approval request, again: %s (%s)", c.Name, c.CallID)).Get(ctx, nil)
 		if err == nil {
+			// A revision (awaitRules) may have got out while this try
+			// was on its way: it was audited and counted as requested.
+			first := !a.announced
 			a.announced = true
-			if a.isPending() {
+			if first && a.isPending() {
 				r.record(ctx, AuditEntry{Kind: AuditRequested, ToolCallID: c.CallID, Tool: c.Name, Role: req.Data.RequiredRole,
 					Reason: fmt.Sprintf("published at try %d after the first failed", try)})
 				countApproval(ctx, ApprovalEventRequested, c.Name)

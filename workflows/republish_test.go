@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
 )
 
 func TestRepublish(t *testing.T) {
@@ -235,4 +236,36 @@ func TestRepublishStops(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRepublishAfterARevisionGotOut: in a run whose publishes are
+// activities (WorkflowNameV1 before the fast path), a retry of the first
+// request is still trying when a counted approval's revision gets out
+// (and is audited as requested); the retry then gets out too. The call
+// was requested once: one requested entry, one count, where the retry
+// recorded and counted a second.
+func TestRepublishAfterARevisionGotOut(t *testing.T) {
+	h := newHarness(t)
+	h.env.RegisterWorkflowWithOptions(AgentWorkflow, workflow.RegisterOptions{Name: WorkflowNameV1})
+	h.env.OnGetVersion(changeWorkerPolicy, workflow.DefaultVersion, versionFastPath).Return(versionWorkerPolicy).Maybe()
+	h.policy = rulesPolicy(t, `{"minRole":"publisher","timeout":"1h","approvals":2}`)
+	h.model = script(calls(publishCall("call_1")), answer("done"))
+	// The first publish fails; the retry's (the second) fails until the
+	// revision, the third, got out.
+	h.publishDown = 2
+	h.decide(32*time.Second, approve("call_1", "alice", "publisher", "m1"))
+	h.decide(5*time.Minute, approve("call_1", "carol", "admin", "m2"))
+	h.env.ExecuteWorkflow(WorkflowNameV1, AgentInput{Prompt: "Publish the blog post called 'Introducing our new API'"})
+	var res AgentResult
+	if err := h.env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	h.mu.Lock()
+	publishes := h.publishes
+	h.mu.Unlock()
+	if publishes != 3 {
+		t.Fatalf("%d publishes, want 3 (the first, its retry, the revision): the test no longer makes the retry outlast the revision", publishes)
+	}
+	wantKinds(t, res.Audit, "counted:call_1", "requested:call_1", "approved:call_1", "executed:call_1")
+	checkApprovalMetrics(t, h.metrics, res.Audit)
 }
