@@ -45,16 +45,28 @@ func Invisible(r rune) bool {
 // shows reports whether r shows as itself on a screen.
 func shows(r rune) bool { return unicode.IsPrint(r) && !Invisible(r) }
 
+// presentation reports whether r, after prev, is the one variation
+// selector that picks how the symbol prev is drawn: U+FE0E as text,
+// U+FE0F as an emoji ("⚠️", "❤️", the keycap "1️⃣"), common in a model's
+// answer. It shows, as that presentation, and is no Invisible character
+// there; any other variation selector, or a second one in a row, is.
+func presentation(prev, r rune) bool {
+	return (r == '\ufe0e' || r == '\ufe0f') &&
+		(unicode.In(prev, unicode.So, unicode.Sm) || prev == '#' || prev == '*' || '0' <= prev && prev <= '9')
+}
+
 // quoteUnless returns s if it is valid UTF-8 and ok holds for each of its
-// runes, else quote(s).
+// runes (or the rune is a presentation selector), else quote(s).
 func quoteUnless(s string, ok func(rune) bool) string {
 	if !utf8.ValidString(s) {
 		return quote(s)
 	}
+	prev := rune(-1)
 	for _, r := range s {
-		if !ok(r) {
+		if !ok(r) && !presentation(prev, r) {
 			return quote(s)
 		}
+		prev = r
 	}
 	return s
 }

@@ -38,6 +38,15 @@ func TestLineAndBlock(t *testing.T) {
 		{in: "ta\u034fg", line: `"ta\u034fg"`, block: `"ta\u034fg"`},
 		{in: "ok\u180bok", line: `"ok\u180bok"`, block: `"ok\u180bok"`},
 		{in: "two\nlines\ufe0f", line: `"two\nlines\ufe0f"`, block: `"two\nlines\ufe0f"`},
+		// The presentation selectors after a symbol or a keycap's base
+		// show (as an emoji, or as text): a model's answer full of "⚠️"
+		// was printed quoted on one line. After anything else, or twice
+		// in a row, they are as invisible as any other.
+		{in: "\u26a0\ufe0f Published.\nSee \u2764\ufe0f", line: `"⚠\ufe0f Published.\nSee ❤\ufe0f"`, block: "\u26a0\ufe0f Published.\nSee \u2764\ufe0f"},
+		{in: "1\ufe0f\u20e3 \u2122\ufe0e", line: "1\ufe0f\u20e3 \u2122\ufe0e", block: "1\ufe0f\u20e3 \u2122\ufe0e"},
+		{in: "\u2764\ufe0f\ufe0f", line: `"❤\ufe0f\ufe0f"`, block: `"❤\ufe0f\ufe0f"`},
+		{in: "\u2764\ufe01", line: `"❤\ufe01"`, block: `"❤\ufe01"`},
+		{in: "\u2764\U000e0100", line: `"❤\U000e0100"`, block: `"❤\U000e0100"`},
 	}
 	for _, tt := range tests {
 		if got := Line(tt.in); got != tt.line {
@@ -79,7 +88,7 @@ func TestError(t *testing.T) {
 // rune that is not printable (Block keeps newlines and tabs), no byte that
 // is not UTF-8, and is the text itself or its Go-quoted form.
 func FuzzText(f *testing.F) {
-	for _, s := range []string{"looks good", "bad\x1b[31mRED", "two\nlines", "8-bit \x9b31m", "evil\u202etxt", "no\u00a0break", "\xff", ""} {
+	for _, s := range []string{"looks good", "bad\x1b[31mRED", "two\nlines", "8-bit \x9b31m", "evil\u202etxt", "no\u00a0break", "\xff", "", "\u26a0\ufe0f\ufe0f", "1\ufe0f\u20e3"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -96,10 +105,15 @@ func FuzzText(f *testing.F) {
 			if !utf8.ValidString(got) {
 				t.Fatalf("%s(%q) = %q: not UTF-8", tt.name, s, got)
 			}
+			prev := rune(-1)
 			for _, r := range got {
-				if (!unicode.IsPrint(r) || Invisible(r)) && !tt.keep(r) {
+				// A presentation selector shows after a symbol or a
+				// keycap's base, and only there.
+				selector := (r == 0xfe0e || r == 0xfe0f) && (unicode.In(prev, unicode.So, unicode.Sm) || strings.ContainsRune("#*0123456789", prev))
+				if (!unicode.IsPrint(r) || Invisible(r)) && !tt.keep(r) && !selector {
 					t.Fatalf("%s(%q) = %q holds %U", tt.name, s, got, r)
 				}
+				prev = r
 			}
 			// The quoted form is strconv.Quote's, with Invisible
 			// characters escaped too: it unquotes to the text.
