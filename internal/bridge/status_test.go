@@ -8,6 +8,7 @@ import (
 
 	"github.com/ably/ably-go/ably"
 
+	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/ablylocal"
 	"github.com/hitl/durable-approvals/internal/ablylocal/ablytest"
 	"github.com/hitl/durable-approvals/internal/testutil"
@@ -34,22 +35,7 @@ func TestStatus(t *testing.T) {
 			if tt.wrong {
 				ac.APIKey = testKeyName + ":not-the-secret"
 			}
-			log, logs := logBuffer(t)
-			status := &Status{}
-			ctx, cancel := context.WithCancel(t.Context())
-			done := make(chan error, 1)
-			go func() {
-				done <- Run(ctx, Config{Ably: ac, Temporal: newFakeTemporal(), Log: log, Signer: testSigner, Status: status,
-					AblyOptions: []ably.ClientOption{ably.WithLogLevel(ably.LogNone)}})
-			}()
-			t.Cleanup(func() {
-				cancel()
-				select {
-				case <-done:
-				case <-time.After(10 * time.Second):
-					t.Error("Run did not return after cancel")
-				}
-			})
+			status, logs := runBridge(t, ac)
 			var last error
 			testutil.Eventually(t, 15*time.Second, "the bridge's status to settle", func() bool {
 				last = status.Check(t.Context())
@@ -73,21 +59,8 @@ func TestStatus(t *testing.T) {
 // why, once its Ably connection goes down (README, "What to monitor").
 func TestStatusAblyDown(t *testing.T) {
 	srv := ablytest.Start(t, ablylocal.Config{})
-	log, logs := logBuffer(t)
-	status := &Status{}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Config{Ably: srv.Conn, Temporal: newFakeTemporal(), Log: log, Signer: testSigner, Status: status,
-			AblyOptions: []ably.ClientOption{ably.WithLogLevel(ably.LogNone)}})
-	}()
+	status, logs := runBridge(t, srv.Conn)
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return after cancel")
-		}
 		if t.Failed() {
 			t.Logf("bridge logs:\n%s", logs())
 		}
@@ -102,4 +75,27 @@ func TestStatusAblyDown(t *testing.T) {
 		return last != nil && strings.Contains(last.Error(), "ably connection")
 	})
 	t.Logf("status: %v", last)
+}
+
+// runBridge runs the bridge on Ably ac (and a fake Temporal) until the
+// test ends, and returns its Status and its logs so far.
+func runBridge(t *testing.T, ac ablyconn.Config) (*Status, func() string) {
+	t.Helper()
+	log, logs := logBuffer(t)
+	status := &Status{}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Config{Ably: ac, Temporal: newFakeTemporal(), Log: log, Signer: testSigner, Status: status,
+			AblyOptions: []ably.ClientOption{ably.WithLogLevel(ably.LogNone)}})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("Run did not return after cancel")
+		}
+	})
+	return status, logs
 }
