@@ -313,6 +313,29 @@ func (d ApprovalResolvedData) Message(idKey []byte) (AgentMessage, error) {
 	return agentMessage(idKey, MsgApprovalResolved, msgKindResolved, d.WorkflowID, d.ToolCallID, d.RunID, d)
 }
 
+// ClosedRunMessage is the approval-resolved for d that a worker's keeper
+// (internal/reannounce) publishes, as the agent, for a call whose run
+// ended (terminated, timed out, failed…) without resolving it: no
+// workflow code runs then, so the run announces nothing itself.
+// closedRunID is the Temporal run id of the workflow id's current run,
+// found closed. Its message id is an HMAC under idKey of the call, the
+// run that asked (d.RunID, as AgentMessageID) and closedRunID, under a
+// kind of its own: every keeper that finds the same run closed makes the
+// same id, so Ably keeps one message, and it is never the id of a
+// message a run publishes (the workflow's own approval-resolved of the
+// call, or one about the same ids in a later run of a reused workflow
+// id, which another closed run gives another id).
+func (d ApprovalResolvedData) ClosedRunMessage(idKey []byte, closedRunID string) (AgentMessage, error) {
+	if closedRunID == "" {
+		return AgentMessage{}, fmt.Errorf("%s: the closed run's id is required", MsgApprovalResolved)
+	}
+	if err := ValidateRunID(closedRunID); err != nil {
+		return AgentMessage{}, fmt.Errorf("%s: closed run: %w", MsgApprovalResolved, err)
+	}
+	kind := msgKindResolved + "\x00closed\x00" + closedRunID
+	return agentMessage(idKey, MsgApprovalResolved, kind, d.WorkflowID, d.ToolCallID, d.RunID, d)
+}
+
 // Message is the approval-ignored for d; idKey is the agent's message-id
 // key (see AgentMessageID). Its id names the approver and the response
 // not counted, so each response gets at most one.
