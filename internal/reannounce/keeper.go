@@ -43,6 +43,8 @@ type Pending interface {
 	// ResetRunID is workflows.ResetRunID of run: the RunID its requests
 	// carry.
 	ResetRunID(ctx context.Context, run PendingRun) string
+	// CurrentRun is where the current run of workflowID stands.
+	CurrentRun(ctx context.Context, workflowID string) (RunState, error)
 }
 
 // History reads a channel's newest messages (AblyHistory).
@@ -65,6 +67,14 @@ type History interface {
 // call of a run made by a reset (workflows.ResetRunID), which the run it
 // reset may have resolved in view, is published again with the reset
 // run's RunID, so that readers show it asked again.
+//
+// A run that ends without announcing its calls' outcome (terminated, past
+// its run timeout, failed) leaves its requests in view, where readers
+// would list them until they expire. Each Sweep (not SweepRuns) also
+// resolves those: a request from the agent in view that the agent never
+// resolved there, of a workflow id not among the waiting runs listed,
+// whose current run Temporal describes as ended, gets an approval-resolved
+// of outcome cancelled from the agent (resolveClosed).
 type Keeper struct {
 	Pending   Pending
 	History   History
@@ -78,7 +88,7 @@ type Keeper struct {
 
 	Window     int           // 0: DefaultWindow
 	MaxAge     time.Duration // 0: DefaultMaxAge
-	MaxPublish int           // 0: DefaultMaxPublish
+	MaxPublish int           // 0: DefaultMaxPublish; also bounds the workflow ids described, and the resolutions published, in one sweep
 	MaxRuns    int           // 0: DefaultMaxRuns
 
 	Now func() time.Time // nil: time.Now
@@ -87,8 +97,9 @@ type Keeper struct {
 	// take every sweep's queries.
 	Start func(n int) int
 	Log   *slog.Logger // nil: discard
-	// Meter, when set, counts the sweeps and the requests published again
-	// (MetricSweeps, MetricReannounced).
+	// Meter, when set, counts the sweeps, the requests published again
+	// and those resolved for runs that ended (MetricSweeps,
+	// MetricReannounced, MetricClosedResolved).
 	Meter metric.Meter
 
 	// Resets, when set, brings the runs made by a Temporal reset as this
@@ -121,6 +132,15 @@ type SweepResult struct {
 	// Unqueried counts the runs with a request out of view that this
 	// sweep did not query (MaxPublish reached); the next sweep goes on.
 	Unqueried int
+	// Resolved counts the approval-resolved messages published for
+	// requests of runs that ended without resolving them (Sweep only),
+	// ResolvedBy the same by the run's status (closedStatus's label).
+	// Undescribed counts the workflow ids with such a request whose run
+	// this sweep did not describe, or whose requests it did not all
+	// resolve (MaxPublish reached); the next sweep goes on.
+	Resolved    int
+	ResolvedBy  map[string]int
+	Undescribed int
 }
 
 func (k *Keeper) withDefaults() Keeper {
@@ -152,9 +172,10 @@ func (k *Keeper) withDefaults() Keeper {
 	return c
 }
 
-// Sweep lists the pending runs, reads the channel's newest messages until
-// every pending approval has its request among them, and queries each run
-// that still lacks one, publishing the missing requests. Nothing is
+// Sweep lists the pending runs, reads the channel's newest messages (all
+// of the window), and queries each run that lacks a request among them,
+// publishing the missing requests; then it resolves the requests in view
+// of runs that ended without resolving them (resolveClosed). Nothing is
 // published when the history cannot be read: what is in view is then not
 // known.
 func (k *Keeper) Sweep(ctx context.Context) (SweepResult, error) {
@@ -168,7 +189,7 @@ func (k *Keeper) Sweep(ctx context.Context) (SweepResult, error) {
 		return res, err
 	}
 	res.Runs, res.MoreRuns = len(runs), more
-	return sweep(ctx, &c, runs, res)
+	return sweep(ctx, &c, runs, true, res)
 }
 
 // SweepRuns is Sweep for the given runs instead of the listed ones: a run
@@ -179,7 +200,7 @@ func (k *Keeper) SweepRuns(ctx context.Context, runs []PendingRun) (SweepResult,
 	if err := c.checkIDKey(); err != nil {
 		return SweepResult{}, err
 	}
-	return sweep(ctx, &c, runs, SweepResult{Runs: len(runs)})
+	return sweep(ctx, &c, runs, false, SweepResult{Runs: len(runs)})
 }
 
 // checkIDKey refuses, before any I/O, an agent's message-id key too short
@@ -197,9 +218,10 @@ func (k *Keeper) checkIDKey() error {
 const unknownPending = 1 << 30
 
 // sweep is the work of Sweep and SweepRuns once the runs are known; c
-// has its defaults.
-func sweep(ctx context.Context, c *Keeper, runs []PendingRun, res SweepResult) (SweepResult, error) {
-	if len(runs) == 0 {
+// has its defaults. With closed (runs are every waiting run listed) the
+// whole window is read, and the requests of runs that ended are resolved.
+func sweep(ctx context.Context, c *Keeper, runs []PendingRun, closed bool, res SweepResult) (SweepResult, error) {
+	if len(runs) == 0 && !closed {
 		return res, nil
 	}
 	// unseen counts, per run, the pending approvals whose request has not
@@ -217,6 +239,7 @@ func sweep(ctx context.Context, c *Keeper, runs []PendingRun, res SweepResult) (
 	}
 	inView := map[string]bool{}   // the agent's requests read: workflowId, toolCallId, revision
 	callSeen := map[string]bool{} // the calls met: a request or a resolution of the agent's
+	all := newAsked()             // with closed: every request and resolution of the agent's
 	visit := func(m *ably.Message) bool {
 		if m.ClientID != c.AgentClientID {
 			return true
@@ -229,6 +252,7 @@ func sweep(ctx context.Context, c *Keeper, runs []PendingRun, res SweepResult) (
 			var d workflows.ApprovalResolvedData
 			if ablymsg.DecodeData(m.Data, m.Encoding, &d) == nil {
 				callSeen[callKey(d.WorkflowID, d.ToolCallID, d.RunID)] = true
+				all.resolved[callKey(d.WorkflowID, d.ToolCallID, d.RunID)] = true
 			}
 			return true
 		case workflows.MsgApprovalRequest:
@@ -241,6 +265,9 @@ func sweep(ctx context.Context, c *Keeper, runs []PendingRun, res SweepResult) (
 		}
 		call := callKey(d.WorkflowID, d.ToolCallID, d.RunID)
 		inView[fmt.Sprintf("%s\x00%d", call, d.Revision)] = true
+		if closed {
+			all.request(d)
+		}
 		if callSeen[call] {
 			return true
 		}
@@ -254,7 +281,7 @@ func sweep(ctx context.Context, c *Keeper, runs []PendingRun, res SweepResult) (
 				unseen[d.WorkflowID] = n - 1
 			}
 		}
-		return len(unseen) > 0
+		return closed || len(unseen) > 0
 	}
 	if err := c.History.Newest(ctx, c.Now().Add(-c.MaxAge), c.Window, visit); err != nil {
 		return res, fmt.Errorf("read the channel's history: %w", err)
@@ -297,6 +324,11 @@ func sweep(ctx context.Context, c *Keeper, runs []PendingRun, res SweepResult) (
 				return res, errors.Join(append(errs, fmt.Errorf("run %s: publish %s: %w", r.WorkflowID, m.ID, err))...)
 			}
 			res.Published++
+		}
+	}
+	if closed {
+		if err := resolveClosed(ctx, c, runs, all, &res); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return res, errors.Join(errs...)
@@ -362,6 +394,7 @@ func (k *Keeper) Run(ctx context.Context, every time.Duration) {
 			// Cut short by shutdown: not a sweep's result, but what it
 			// published went out and counts.
 			counts.published(res.Published)
+			counts.resolved(res.ResolvedBy)
 			if res.Published > 0 {
 				c.Log.Info("pending approval requests published again before shutdown cut the sweep short", "published", res.Published)
 			}
@@ -378,6 +411,14 @@ func (k *Keeper) report(log *slog.Logger, window int, res SweepResult, err error
 	if res.Published > 0 {
 		log.Info("pending approval requests published again: they were out of approvers' view",
 			"published", res.Published, "pendingApprovals", res.Pending, "window", window)
+	}
+	if res.Resolved > 0 {
+		log.Info("approval requests of runs that ended without resolving them resolved as cancelled",
+			"resolved", res.Resolved, "byStatus", res.ResolvedBy)
+	}
+	if res.Undescribed > 0 {
+		log.Warn("approval requests of runs that may have ended left unresolved this sweep (at most its limit described); the next sweep goes on",
+			"workflows", res.Undescribed)
 	}
 	if res.Unqueried > 0 || res.OutOfView > res.Published {
 		log.Warn("pending approval requests left out of approvers' view this sweep (at most its limit published); the next sweep goes on",

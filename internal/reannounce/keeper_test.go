@@ -36,6 +36,20 @@ type fakePending struct {
 	release  <-chan struct{}
 	queried  []string
 	resets   map[string]string // run id -> its ResetRunID, for runs made by a reset
+	// states are the workflow ids' current runs (CurrentRun; absent:
+	// unknown to Temporal), describeFails those whose describe fails;
+	// described lists the workflow ids described, in order.
+	states        map[string]RunState
+	describeFails map[string]bool
+	described     []string
+}
+
+func (f *fakePending) CurrentRun(_ context.Context, workflowID string) (RunState, error) {
+	f.described = append(f.described, workflowID)
+	if f.describeFails[workflowID] {
+		return RunState{}, errors.New("describe failed")
+	}
+	return f.states[workflowID], nil
 }
 
 func (f *fakePending) ResetRunID(_ context.Context, run PendingRun) string {

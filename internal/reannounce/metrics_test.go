@@ -74,3 +74,28 @@ func TestRunCountsSweepCutShort(t *testing.T) {
 		}
 	}
 }
+
+// TestRunCountsClosedResolved: Run counts the requests it resolved for
+// runs that ended, by the run's status, once.
+func TestRunCountsClosedResolved(t *testing.T) {
+	r := newKeeperRig(t)
+	r.announce(t, requestData("wf-1", "call_1", 0))
+	r.pending.states = map[string]RunState{"wf-1": {RunID: "run-1", Status: statusTerminated}}
+	reader := sdkmetric.NewManualReader()
+	k := r.keeper(nil)
+	k.Meter = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)).Meter("test")
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); k.Run(ctx, 20*time.Millisecond) }()
+	testutil.Eventually(t, 10*time.Second, "three sweeps counted", func() bool {
+		return testutil.CounterSum(t, reader, MetricSweeps, attribute.String("result", "ok")) >= 3
+	})
+	cancel()
+	<-done
+	if got := testutil.CounterSum(t, reader, MetricClosedResolved, attribute.String("status", "terminated")); got != 1 {
+		t.Errorf("%s{status=terminated} = %d, want 1 (the first sweep's; the next ones find it resolved)", MetricClosedResolved, got)
+	}
+	if got := testutil.CounterSum(t, reader, MetricClosedResolved); got != 1 {
+		t.Errorf("%s = %d, want 1", MetricClosedResolved, got)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/ably/ably-go/ably"
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
@@ -91,6 +92,22 @@ func (t Temporal) ResetRunID(ctx context.Context, run PendingRun) string {
 	}
 	t.Resets.Put(run.RunID, id)
 	return id
+}
+
+// CurrentRun describes workflowID's current run (an empty run id: the
+// newest run of the id, whichever reset or start made it). A workflow id
+// Temporal does not know (NotFound) is no error: its Status is
+// UNSPECIFIED, which counts as no closed run.
+func (t Temporal) CurrentRun(ctx context.Context, workflowID string) (RunState, error) {
+	d, err := t.Client.DescribeWorkflowExecution(ctx, workflowID, "")
+	if err != nil {
+		if _, ok := errors.AsType[*serviceerror.NotFound](err); ok {
+			return RunState{}, nil
+		}
+		return RunState{}, err
+	}
+	info := d.GetWorkflowExecutionInfo()
+	return RunState{RunID: info.GetExecution().GetRunId(), Status: info.GetStatus()}, nil
 }
 
 // pendingCount reads PendingApprovals from a run's search attributes; 1
