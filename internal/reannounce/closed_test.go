@@ -209,3 +209,19 @@ func TestKeeperResolvesClosedRuns(t *testing.T) {
 		})
 	}
 }
+
+// TestKeeperSweepsWithNoWaitingRun: with no waiting run listed a sweep
+// still reads the window (a run terminated while it waited is no longer
+// listed) and its default Start, at random, is not asked to pick among
+// no runs (rand.N panics on 0).
+func TestKeeperSweepsWithNoWaitingRun(t *testing.T) {
+	r := newKeeperRig(t)
+	r.announce(t, requestData("wf-1", "call_1", 0))
+	r.pending.states = map[string]RunState{"wf-1": {RunID: "run-1", Status: statusTerminated}}
+	k := r.keeper(nil)
+	k.Start = nil
+	res, err := k.Sweep(t.Context())
+	if err != nil || res.Resolved != 1 {
+		t.Fatalf("Sweep: %+v, %v; want wf-1's request resolved", res, err)
+	}
+}

@@ -290,7 +290,10 @@ func sweep(ctx context.Context, c *Keeper, runs []PendingRun, closed bool, res S
 	// approval was seen, so inView is whole for the runs queried below.
 	var errs []error
 	queried := 0
-	first := c.Start(len(runs))
+	first := 0
+	if len(runs) > 0 { // Start (rand.N) takes no 0: with closed, no run may be listed
+		first = c.Start(len(runs))
+	}
 	for i := range runs {
 		r := runs[(first+i)%len(runs)]
 		if unseen[r.WorkflowID] == 0 {
