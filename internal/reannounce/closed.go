@@ -48,30 +48,83 @@ func ClosedRunReason(status string) string {
 	return fmt.Sprintf("the run ended (%s) before it announced the call's outcome; it can no longer be decided", status)
 }
 
-// asked is what a sweep's history read found of the agent's requests: the
-// newest request of each call (callKey), in the order met (newest first),
-// and the calls the agent resolved in view.
+// asked is what a sweep's history read found of the agent's requests and
+// resolutions, newest first, to tell which requests readers still list
+// (open).
 type asked struct {
-	reqs     []workflows.ApprovalRequestData
-	seen     map[string]bool
-	resolved map[string]bool
+	msgs []askedMsg
 }
 
-func newAsked() *asked {
-	return &asked{seen: map[string]bool{}, resolved: map[string]bool{}}
+// askedMsg is one of the agent's requests (req) or resolutions.
+type askedMsg struct {
+	req      *workflows.ApprovalRequestData
+	resolved *workflows.ApprovalResolvedData
 }
 
-func (a *asked) request(d workflows.ApprovalRequestData) {
-	k := callKey(d.WorkflowID, d.ToolCallID, d.RunID)
-	if !a.seen[k] {
-		a.seen[k] = true
-		a.reqs = append(a.reqs, d)
+func (a *asked) request(d workflows.ApprovalRequestData) { a.msgs = append(a.msgs, askedMsg{req: &d}) }
+
+func (a *asked) resolution(d workflows.ApprovalResolvedData) {
+	a.msgs = append(a.msgs, askedMsg{resolved: &d})
+}
+
+// open returns the requests that a reader of the window (the approver
+// CLI, the web inbox) still lists, newest first: read in publication
+// order, per workflow id and call, a request is held unless a resolution
+// of its run came after it, or a request of a reset run asked the call
+// again (workflows.AskedAgain: the reader then holds that run's); an
+// original run's message about a call a reset run holds is passed over
+// (workflows.FromEarlierRun), and a request of a call resolved is not
+// shown again unless a reset run asks it. Revisions and expiry are left
+// out: the newest request of the run held stands for the call.
+func (a *asked) open() []workflows.ApprovalRequestData {
+	type call struct {
+		held     *workflows.ApprovalRequestData
+		at       int // the held request's index in msgs
+		resolved *workflows.ApprovalResolvedData
 	}
+	calls := map[string]*call{}
+	get := func(wf, id string) *call {
+		k := wf + "\x00" + id
+		if calls[k] == nil {
+			calls[k] = &call{}
+		}
+		return calls[k]
+	}
+	for i := len(a.msgs) - 1; i >= 0; i-- {
+		m := a.msgs[i]
+		if d := m.resolved; d != nil {
+			c := get(d.WorkflowID, d.ToolCallID)
+			if c.held != nil && workflows.FromEarlierRun(c.held.RunID, d.RunID) {
+				continue
+			}
+			c.held, c.resolved = nil, d
+			continue
+		}
+		d := m.req
+		c := get(d.WorkflowID, d.ToolCallID)
+		switch {
+		case c.resolved != nil && !workflows.AskedAgain(c.resolved.RunID, d.RunID):
+			continue
+		case c.held != nil && workflows.FromEarlierRun(c.held.RunID, d.RunID):
+			continue
+		}
+		c.held, c.at, c.resolved = d, i, nil
+	}
+	var out []workflows.ApprovalRequestData
+	for i, m := range a.msgs {
+		if m.req == nil {
+			continue
+		}
+		if c := calls[m.req.WorkflowID+"\x00"+m.req.ToolCallID]; c.held != nil && c.at == i {
+			out = append(out, *c.held)
+		}
+	}
+	return out
 }
 
 // resolveClosed publishes, as the agent, an approval-resolved (outcome
-// cancelled) for each request in view that the agent never resolved
-// there, of a workflow id that is not among the listed waiting runs and
+// cancelled) for each request in view that readers still list (a.open), of
+// a workflow id that is not among the listed waiting runs and
 // whose current run Temporal says ended: terminated, timed out, failed (no
 // workflow code announces anything then), or completed or cancelled
 // without the run's own resolution in view (its best-effort publish
@@ -93,8 +146,8 @@ func resolveClosed(ctx context.Context, c *Keeper, listed []PendingRun, a *asked
 	now := c.Now()
 	var wfs []string
 	byWF := map[string][]workflows.ApprovalRequestData{}
-	for _, d := range a.reqs {
-		if a.resolved[callKey(d.WorkflowID, d.ToolCallID, d.RunID)] || waiting[d.WorkflowID] ||
+	for _, d := range a.open() {
+		if waiting[d.WorkflowID] ||
 			!d.ExpiresAt.IsZero() && !now.Before(d.ExpiresAt) {
 			continue
 		}

@@ -126,6 +126,36 @@ func TestKeeperResolvesClosedRuns(t *testing.T) {
 			states: closed(statusTerminated), wantDesc: []string{"wf-1"}, wantRes: []string{"wf-1/call_1/run-1/terminated"},
 		},
 		{
+			name: "the replaced run's request, asked again and resolved by a reset run: readers list neither",
+			setup: func(t *testing.T, r *keeperRig) {
+				ask(t, r)
+				d := requestData("wf-1", "call_1", 0)
+				d.RunID = "run-1"
+				r.announce(t, d)
+				am, err := workflows.ApprovalResolvedData{WorkflowID: "wf-1", ToolCallID: "call_1", Outcome: "approved", RunID: "run-1"}.Message(r.idKey)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m, err := ablymsg.Agent(am)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r.publish(t, r.pub, m)
+			},
+			states: closed(enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED),
+		},
+		{
+			name: "a late resolution of the replaced run does not close the reset run's request",
+			setup: func(t *testing.T, r *keeperRig) {
+				ask(t, r)
+				d := requestData("wf-1", "call_1", 0)
+				d.RunID = "run-1"
+				r.announce(t, d)
+				r.resolve(t, "wf-1", "call_1")
+			},
+			states: closed(statusTerminated), wantDesc: []string{"wf-1"}, wantRes: []string{"wf-1/call_1/run-1/terminated"},
+		},
+		{
 			name: "the newest revision's request counts once; two calls of one run, one describe",
 			setup: func(t *testing.T, r *keeperRig) {
 				r.announce(t, requestData("wf-1", "call_1", 0))
@@ -176,8 +206,8 @@ func TestKeeperResolvesClosedRuns(t *testing.T) {
 			}
 			var got []string
 			for _, m := range resolutions(t, r.hist, 100) {
-				if m.id == workflows.AgentMessageID(r.idKey, m.d.WorkflowID, m.d.ToolCallID, "resolved") {
-					continue // the test's own (r.resolve)
+				if m.d.Outcome != workflows.OutcomeCancelled {
+					continue // the test's own (r.resolve, approved)
 				}
 				d := m.d
 				st := tc.states[d.WorkflowID]

@@ -239,7 +239,7 @@ func sweep(ctx context.Context, c *Keeper, runs []PendingRun, closed bool, res S
 	}
 	inView := map[string]bool{}   // the agent's requests read: workflowId, toolCallId, revision
 	callSeen := map[string]bool{} // the calls met: a request or a resolution of the agent's
-	all := newAsked()             // with closed: every request and resolution of the agent's
+	all := &asked{}               // with closed: every request and resolution of the agent's
 	visit := func(m *ably.Message) bool {
 		if m.ClientID != c.AgentClientID {
 			return true
@@ -252,7 +252,9 @@ func sweep(ctx context.Context, c *Keeper, runs []PendingRun, closed bool, res S
 			var d workflows.ApprovalResolvedData
 			if ablymsg.DecodeData(m.Data, m.Encoding, &d) == nil {
 				callSeen[callKey(d.WorkflowID, d.ToolCallID, d.RunID)] = true
-				all.resolved[callKey(d.WorkflowID, d.ToolCallID, d.RunID)] = true
+				if closed {
+					all.resolution(d)
+				}
 			}
 			return true
 		case workflows.MsgApprovalRequest:
