@@ -192,6 +192,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	resetSteps(s, step)
+	terminatedSteps(s, step)
 }
 
 // assertRanOnce checks that the tool call ran exactly once: one executed
