@@ -16,9 +16,11 @@ import (
 )
 
 // DefaultReannounceEvery is the default of Config.ReannounceEvery. Each
-// sweep lists the pending runs and reads the channel's history back to the
-// oldest pending request (at most reannounce.DefaultWindow messages); only
-// runs whose request is out of view are queried.
+// sweep lists the pending runs and reads the channel's newest
+// reannounce.DefaultWindow messages; only runs whose request is out of
+// view are queried, and only workflow ids with a request in view that is
+// not resolved and not waiting are described (a run that ended without
+// resolving it gets its approval-resolved then).
 const DefaultReannounceEvery = 10 * time.Minute
 
 // minReannounceEvery bounds HITL_REANNOUNCE_EVERY from below.

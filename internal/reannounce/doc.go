@@ -14,6 +14,9 @@
 // (workflows.CopyMessageID), which readers take for the revision they may
 // have shown; a run made by a Temporal reset, which asks again for calls
 // of the run it replaced, is swept as soon as the worker first runs it
-// (ResetWatch). It is trusted code: it holds the agent's Ably key and a
-// Temporal client.
+// (ResetWatch). A Keeper's sweep also resolves, as the agent (outcome
+// cancelled), the requests in view of runs that ended without announcing
+// their outcome (terminated, timed out, failed), once Temporal describes
+// the workflow id's current run as ended. It is trusted code: it holds the
+// agent's Ably key and a Temporal client.
 package reannounce
