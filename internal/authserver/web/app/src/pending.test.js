@@ -338,3 +338,26 @@ test('runId: absent, empty or null is the original run; 128 bytes is a run', () 
   assert.equal(ev.kind, EV_REQUEST);
   assert.equal(ev.request.runId, long);
 });
+
+// The worker's keeper resolves the request of a run that ended without
+// announcing it (internal/reannounce: outcome cancelled, no decider, the
+// request's runId); the card goes, and a later copy does not bring it back.
+test("a keeper's resolution of a run that ended drops its card, by run", () => {
+  const p = new Pending(AGENT, () => T0);
+  const keeper = (fields) => resolved({ outcome: 'cancelled', decidedBy: undefined, role: undefined, reason: 'the run ended (terminated) before it announced the call\'s outcome; it can no longer be decided', ...fields });
+  assert.equal(p.apply(request()).kind, EV_REQUEST);
+  const ev = p.apply(keeper());
+  assert.equal(ev.kind, EV_RESOLVED);
+  assert.equal(ev.wasPending, true);
+  assert.equal(ev.resolved.outcome, 'cancelled');
+  assert.match(ev.resolved.reason, /terminated/);
+  assert.equal(p.list().length, 0);
+  assert.equal(p.apply(request()).kind, EV_IGNORED, 'a late copy');
+  // A reset run's request of the same call: the original run's resolution
+  // does not close it; one with its runId does.
+  assert.equal(p.apply(request({ runId: 'run-b', toolCallId: 'call_2' })).kind, EV_REQUEST);
+  assert.equal(p.apply(keeper({ toolCallId: 'call_2' })).kind, EV_IGNORED);
+  assert.equal(p.list().length, 1);
+  assert.equal(p.apply(keeper({ toolCallId: 'call_2', runId: 'run-b' })).kind, EV_RESOLVED);
+  assert.equal(p.list().length, 0);
+});
