@@ -50,6 +50,8 @@ func terminatedSteps(s *stack, step func(string, func(*testing.T))) {
 		k := &reannounce.Keeper{
 			Pending: reannounce.NewTemporal(s.tc, "default"), History: hist, Publisher: pub, Channel: channel,
 			AgentClientID: workflows.DefaultAgentClientID, IDKey: cfg.MessageIDKey(),
+			// The run closed a moment ago, on this machine's clock.
+			ClosedFor: time.Nanosecond,
 		}
 		res, err := k.Sweep(ctx)
 		if err != nil || res.Resolved != 1 || res.ResolvedBy["terminated"] != 1 {

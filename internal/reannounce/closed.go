@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 
@@ -18,7 +19,13 @@ import (
 type RunState struct {
 	RunID  string
 	Status enumspb.WorkflowExecutionStatus
+	// CloseTime is when a closed run closed, by Temporal's clock.
+	CloseTime time.Time
 }
+
+// DefaultClosedFor is how long before a sweep's history read a run must
+// have closed for the sweep to resolve its requests (Keeper.ClosedFor).
+const DefaultClosedFor = 30 * time.Second
 
 // closedStatus names, for a reason and a metric label, the statuses of a
 // run that ended for good: no code of it runs again, so a request it left
@@ -133,12 +140,16 @@ func (a *asked) open() []workflows.ApprovalRequestData {
 // under the same ids, as may a new run of a reused workflow id, and
 // readers of the original guide (ably-js v2) drop a request by its
 // toolCallId alone. Requests past their expiry are left to readers, who
-// drop them then. At most c.MaxPublish workflow ids are described and
+// drop them then. So is, until a later sweep, a run that closed less than
+// c.ClosedFor before readAt, when the history read began: its own
+// resolution may have been published after the read (a call decided and
+// the run completed meanwhile), and Temporal's clock may differ from
+// this one. At most c.MaxPublish workflow ids are described and
 // c.MaxPublish resolutions published, starting at c.Start of them. The
 // resolution carries the request's RunID (readers hold a call by run)
 // and the id ClosedRunMessage gives it, so that every worker's keeper
 // publishes the same message.
-func resolveClosed(ctx context.Context, c *Keeper, listed []PendingRun, a *asked, res *SweepResult) error {
+func resolveClosed(ctx context.Context, c *Keeper, listed []PendingRun, a *asked, readAt time.Time, res *SweepResult) error {
 	waiting := make(map[string]bool, len(listed))
 	for _, r := range listed {
 		waiting[r.WorkflowID] = true
@@ -176,6 +187,10 @@ func resolveClosed(ctx context.Context, c *Keeper, listed []PendingRun, a *asked
 		}
 		status, label, ok := closedStatus(st.Status)
 		if !ok || st.RunID == "" {
+			continue
+		}
+		if !st.CloseTime.IsZero() && st.CloseTime.After(readAt.Add(-c.ClosedFor)) {
+			res.ClosedRecently++
 			continue
 		}
 		for _, d := range byWF[wf] {

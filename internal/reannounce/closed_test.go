@@ -66,6 +66,21 @@ func TestKeeperResolvesClosedRuns(t *testing.T) {
 		{name: "failed", setup: ask, states: closed(enumspb.WORKFLOW_EXECUTION_STATUS_FAILED), wantDesc: []string{"wf-1"}, wantRes: []string{"wf-1/call_1//failed"}},
 		{name: "completed without its resolution in view", setup: ask, states: closed(enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED), wantDesc: []string{"wf-1"}, wantRes: []string{"wf-1/call_1//completed"}},
 		{name: "cancelled without its resolution in view", setup: ask, states: closed(enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED), wantDesc: []string{"wf-1"}, wantRes: []string{"wf-1/call_1//cancelled"}},
+		{
+			name:  "closed after the history read began: its own resolution may have come after it",
+			setup: ask, wantDesc: []string{"wf-1"},
+			states: map[string]RunState{"wf-1": {RunID: "run-1", Status: enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, CloseTime: time.Now().Add(time.Hour)}},
+		},
+		{
+			name:  "closed less than ClosedFor before the history read",
+			setup: ask, wantDesc: []string{"wf-1"},
+			states: map[string]RunState{"wf-1": {RunID: "run-1", Status: statusTerminated, CloseTime: time.Now().Add(-DefaultClosedFor / 2)}},
+		},
+		{
+			name: "closed ClosedFor before the history read", setup: ask,
+			states:   map[string]RunState{"wf-1": {RunID: "run-1", Status: statusTerminated, CloseTime: time.Now().Add(-DefaultClosedFor - time.Second)}},
+			wantDesc: []string{"wf-1"}, wantRes: []string{"wf-1/call_1//terminated"},
+		},
 		{name: "running (a reused workflow id, a reset run not listed yet)", setup: ask, states: closed(statusRunning), wantDesc: []string{"wf-1"}},
 		{name: "continued as new: its successor is the current run", setup: ask, states: closed(enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW), wantDesc: []string{"wf-1"}},
 		{name: "unknown to Temporal (another namespace, past retention)", setup: ask, wantDesc: []string{"wf-1"}},

@@ -112,6 +112,10 @@ type Keeper struct {
 	// sweep.
 	Resets <-chan PendingRun
 	Settle time.Duration // 0: DefaultSettle
+
+	// ClosedFor is how long before a sweep's history read a run must have
+	// closed for the sweep to resolve its requests (0: DefaultClosedFor).
+	ClosedFor time.Duration
 }
 
 // DefaultSettle is how long after a worker first runs a reset run its
@@ -138,9 +142,13 @@ type SweepResult struct {
 	// Undescribed counts the workflow ids with such a request whose run
 	// this sweep did not describe, or whose requests it did not all
 	// resolve (MaxPublish reached); the next sweep goes on.
-	Resolved    int
-	ResolvedBy  map[string]int
-	Undescribed int
+	// ClosedRecently counts the workflow ids whose run closed too
+	// shortly before the history read (Keeper.ClosedFor): a later sweep
+	// resolves their requests if they are still unresolved then.
+	Resolved       int
+	ResolvedBy     map[string]int
+	Undescribed    int
+	ClosedRecently int
 }
 
 func (k *Keeper) withDefaults() Keeper {
@@ -168,6 +176,9 @@ func (k *Keeper) withDefaults() Keeper {
 	}
 	if c.Settle <= 0 {
 		c.Settle = DefaultSettle
+	}
+	if c.ClosedFor <= 0 {
+		c.ClosedFor = DefaultClosedFor
 	}
 	return c
 }
@@ -285,7 +296,8 @@ func sweep(ctx context.Context, c *Keeper, runs []PendingRun, closed bool, res S
 		}
 		return closed || len(unseen) > 0
 	}
-	if err := c.History.Newest(ctx, c.Now().Add(-c.MaxAge), c.Window, visit); err != nil {
+	readAt := c.Now()
+	if err := c.History.Newest(ctx, readAt.Add(-c.MaxAge), c.Window, visit); err != nil {
 		return res, fmt.Errorf("read the channel's history: %w", err)
 	}
 	// The history was read to the end of the window unless every pending
@@ -332,7 +344,7 @@ func sweep(ctx context.Context, c *Keeper, runs []PendingRun, closed bool, res S
 		}
 	}
 	if closed {
-		if err := resolveClosed(ctx, c, runs, all, &res); err != nil {
+		if err := resolveClosed(ctx, c, runs, all, readAt, &res); err != nil {
 			errs = append(errs, err)
 		}
 	}

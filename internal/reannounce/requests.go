@@ -107,7 +107,11 @@ func (t Temporal) CurrentRun(ctx context.Context, workflowID string) (RunState, 
 		return RunState{}, err
 	}
 	info := d.GetWorkflowExecutionInfo()
-	return RunState{RunID: info.GetExecution().GetRunId(), Status: info.GetStatus()}, nil
+	st := RunState{RunID: info.GetExecution().GetRunId(), Status: info.GetStatus()}
+	if ct := info.GetCloseTime(); ct != nil {
+		st.CloseTime = ct.AsTime()
+	}
+	return st, nil
 }
 
 // pendingCount reads PendingApprovals from a run's search attributes; 1
