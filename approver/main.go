@@ -20,10 +20,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/hitl/durable-approvals/config"
@@ -81,7 +79,8 @@ const (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// A second SIGINT or SIGTERM ends the process at once (config.NotifyContext).
+	ctx, stop := config.NotifyContext()
 	code := run(ctx, os.Args[1:], config.FromOS(), os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

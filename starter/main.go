@@ -13,8 +13,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
@@ -26,7 +24,8 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// A second SIGINT or SIGTERM ends the process at once (config.NotifyContext).
+	ctx, stop := config.NotifyContext()
 	err := mainErr(ctx, os.Args[1:], config.FromOS(), os.Stdout, os.Stderr)
 	stop()
 	if err != nil {

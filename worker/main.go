@@ -13,15 +13,14 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/hitl/durable-approvals/config"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// A second SIGINT or SIGTERM ends the process at once (config.NotifyContext).
+	ctx, stop := config.NotifyContext()
 	err := mainErr(ctx, os.Args[1:], config.FromOS(), os.Stderr)
 	stop()
 	if err != nil {

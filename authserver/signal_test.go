@@ -1,0 +1,118 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/internal/ablylocal/ablytest"
+	"github.com/hitl/durable-approvals/internal/testutil"
+)
+
+// envRunMain makes the test binary run the command's main with its own
+// arguments instead of the tests (TestMain), so that a test sees main's
+// real signal handling in a process of its own.
+const envRunMain = "HITL_AUTHSERVER_TEST_RUN_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(envRunMain) == "1" {
+		os.Args = append([]string{"authserver"}, os.Args[1:]...)
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestSecondSignalEndsSlowStop: the first SIGTERM starts the graceful stop,
+// which waits for a login still being read (up to the server's 10 s read
+// timeout); a second one ends the process at once, as a second Ctrl-C ends
+// devstack, instead of being caught and ignored. (SIGINT is handled the
+// same way; the test sends SIGTERM because a process started in the
+// background of a shell without job control inherits SIGINT ignored, and
+// a signal ignored at start stays ignored once Go stops handling it.)
+func TestSecondSignalEndsSlowStop(t *testing.T) {
+	users := filepath.Join(t.TempDir(), "users.json")
+	if _, err := runT(t, t.Context(), config.Env{"AUTH_USERS_FILE": users}, "alice-password\n", "useradd", "-name", "alice", "-role", "publisher"); err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	cmd := exec.Command(os.Args[0], "serve")
+	cmd.Env = []string{envRunMain + "=1", "AUTH_USERS_FILE=" + users, "AUTH_LISTEN=" + addr,
+		"ABLY_API_KEY=" + ablytest.APIKey,
+		// Nothing listens there: the start-up key check only warns.
+		fmt.Sprintf("ABLY_ENDPOINT=127.0.0.1:%d", testutil.FreePort(t))}
+	var out testutil.SyncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("authserver output:\n%s", out.String())
+		}
+	})
+	testutil.WaitFor(t, 30*time.Second, "the server up", func() (bool, error) {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err != nil {
+			return false, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	})
+
+	// A login whose body is still on its way holds the graceful stop.
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := fmt.Fprintf(conn, "POST /login HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nusername=", addr); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // the server reads the headers
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 10*time.Second, "the listener closed (the graceful stop under way)", func() (bool, error) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return true, nil
+		}
+		c.Close()
+		return false, nil
+	})
+	select {
+	case err := <-exited:
+		exited <- err
+		t.Fatalf("the server stopped (%v) while the login was still being read: the test shows nothing", err)
+	default:
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		exited <- err
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("after the second SIGTERM: %v, want the process ended by the signal", err)
+		}
+		if ws, ok := ee.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGTERM {
+			t.Fatalf("after the second SIGTERM: %v, want the process ended by SIGTERM", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("the second SIGTERM did not end the server: it waits for the graceful stop")
+	}
+}
