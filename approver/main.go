@@ -74,8 +74,8 @@ Run "approver COMMAND --help" for the flags of a command.
 // Exit codes.
 const (
 	exitOK    = 0
-	exitError = 1
-	exitUsage = 2
+	exitError = config.ExitError
+	exitUsage = config.ExitUsage
 )
 
 func main() {

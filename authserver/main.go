@@ -59,7 +59,7 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "authserver:", strings.ReplaceAll(err.Error(), "\n", "; "))
-		os.Exit(1)
+		os.Exit(config.ExitCode(err))
 	}
 }
 
@@ -71,10 +71,10 @@ func mainErr(ctx context.Context, args []string, env config.Env, stdin io.Reader
 		return nil
 	}
 	if err != nil {
-		return err
+		return config.Usage(err)
 	}
 	if err := cfg.Validate(); err != nil {
-		return err
+		return config.Usage(err)
 	}
 	return run(ctx, cfg, stdin, stdout, stderr)
 }
@@ -85,7 +85,7 @@ func run(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wri
 	if cfg.PolicyFile != "" {
 		p, err := config.LoadPolicy(cfg.PolicyFile)
 		if err != nil {
-			return fmt.Errorf("%w (-policy, %s)", err, config.EnvPolicyFile)
+			return config.Usage(fmt.Errorf("%w (-policy, %s)", err, config.EnvPolicyFile))
 		}
 		roles = p.Roles
 	}

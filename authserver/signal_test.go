@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -114,5 +115,43 @@ func TestSecondSignalEndsSlowStop(t *testing.T) {
 		}
 	case <-time.After(3 * time.Second):
 		t.Fatal("the second SIGTERM did not end the server: it waits for the graceful stop")
+	}
+}
+
+// TestExitStatus: bad input on the command line or in the environment
+// ends the process with status 2, as approver's does (config.ExitUsage), a
+// failure with status 1, and -h with 0; each says what was wrong in one
+// line.
+func TestExitStatus(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name string
+		args []string
+		env  []string
+		code int
+		want string
+	}{
+		{"-h", []string{"-h"}, nil, 0, ""},
+		{"an unknown flag", []string{"serve", "-bogus"}, nil, config.ExitUsage, "-bogus"},
+		{"a negative AUTH_TOKEN_TTL", []string{"serve"}, []string{"AUTH_TOKEN_TTL=-1h", "ABLY_API_KEY=" + ablytest.APIKey}, config.ExitUsage, "AUTH_TOKEN_TTL"},
+		{"no ABLY_API_KEY", []string{"serve"}, nil, config.ExitUsage, "ABLY_API_KEY"},
+		{"a policy file that does not exist", []string{"serve"}, []string{"ABLY_API_KEY=" + ablytest.APIKey, "HITL_POLICY_FILE=" + filepath.Join(dir, "none.json")}, config.ExitUsage, "HITL_POLICY_FILE"},
+		{"userdel of a user who is not there", []string{"userdel", "-name", "bob"}, []string{"AUTH_USERS_FILE=" + filepath.Join(dir, "users.json")}, config.ExitError, "bob"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], tt.args...)
+			cmd.Env = append([]string{envRunMain + "=1"}, tt.env...)
+			out, err := cmd.CombinedOutput()
+			code := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tt.code || !strings.Contains(string(out), tt.want) {
+				t.Errorf("exit status %d, want %d; output (want %q in it):\n%s", code, tt.code, tt.want, out)
+			}
+		})
 	}
 }

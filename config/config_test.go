@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -190,5 +191,26 @@ func TestRedactURL(t *testing.T) {
 		if got := RedactURL(in); got != want {
 			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestExitCode(t *testing.T) {
+	bad := Usage(errors.New("HITL_LEDGER_KEEP=-5m0s: want 0 or at least 24h0m0s"))
+	for _, tt := range []struct {
+		err  error
+		code int
+	}{
+		{nil, 0},
+		{errors.New("temporal refused"), ExitError},
+		{bad, ExitUsage},
+		{fmt.Errorf("worker: %w", bad), ExitUsage},
+		{Usage(nil), 0},
+	} {
+		if got := ExitCode(tt.err); got != tt.code {
+			t.Errorf("ExitCode(%v) = %d, want %d", tt.err, got, tt.code)
+		}
+	}
+	if bad.Error() != "HITL_LEDGER_KEEP=-5m0s: want 0 or at least 24h0m0s" {
+		t.Errorf("Usage changed the message: %q", bad)
 	}
 }

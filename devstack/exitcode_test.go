@@ -6,6 +6,8 @@ import (
 	"os"
 	"syscall"
 	"testing"
+
+	"github.com/hitl/durable-approvals/config"
 )
 
 func TestExitCode(t *testing.T) {
@@ -19,6 +21,7 @@ func TestExitCode(t *testing.T) {
 		{"success", nil, nil, 0, ""},
 		{"success after Ctrl-C (up stopped in order)", nil, os.Interrupt, 0, ""},
 		{"an error", errors.New("no dev stack state in /x"), nil, 1, "devstack: no dev stack state in /x\n"},
+		{"bad input", config.Usage(errors.New("-temporal-port -5: want 1 to 65535")), nil, 2, "devstack: -temporal-port -5: want 1 to 65535\n"},
 		{"Ctrl-C cut a build", errors.New("go build ./approver: signal: killed"), os.Interrupt, 130,
 			"devstack: interrupted (interrupt); what it started is stopped: go build ./approver: signal: killed\n"},
 		{"SIGTERM", errors.New("context canceled"), syscall.SIGTERM, 143,

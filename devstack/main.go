@@ -80,7 +80,9 @@ func main() {
 // exitCode reports err on w and returns devstack's exit status: 0 without
 // an error; 130 or 143 when SIGINT or SIGTERM (sig) stopped a command that
 // then failed, the error being its consequence (a build killed, a start-up
-// cut short), and everything started is stopped; 1 otherwise.
+// cut short), and everything started is stopped; 2 for bad input on the
+// command line or in the environment (config.Usage), as the other mains;
+// 1 otherwise.
 func exitCode(w io.Writer, err error, sig os.Signal) int {
 	switch {
 	case err == nil:
@@ -93,14 +95,14 @@ func exitCode(w io.Writer, err error, sig os.Signal) int {
 		return 130
 	default:
 		fmt.Fprintln(w, "devstack:", termtext.Error(err))
-		return 1
+		return config.ExitCode(err)
 	}
 }
 
 func mainErr(ctx context.Context, args []string, env config.Env, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
-		return errors.New("no command")
+		return config.Usage(errors.New("no command"))
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
@@ -119,7 +121,7 @@ func mainErr(ctx context.Context, args []string, env config.Env, stdin io.Reader
 	}
 	if !devstack.IsCommand(cmd) {
 		fmt.Fprintln(stderr, usage)
-		return fmt.Errorf("unknown command %q", cmd)
+		return config.Usage(fmt.Errorf("unknown command %q", cmd))
 	}
 	return devstack.Run(ctx, cmd, rest, env, stdin, stdout, stderr)
 }

@@ -30,7 +30,7 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starter:", termtext.Error(err))
-		os.Exit(1)
+		os.Exit(config.ExitCode(err))
 	}
 }
 
@@ -40,10 +40,10 @@ func mainErr(ctx context.Context, args []string, env config.Env, stdout, stderr 
 		return nil
 	}
 	if err != nil {
-		return err
+		return config.Usage(err)
 	}
 	if err := cfg.Validate(); err != nil {
-		return err
+		return config.Usage(err)
 	}
 	return run(ctx, cfg, stdout)
 }

@@ -25,7 +25,7 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", strings.ReplaceAll(err.Error(), "\n", "; "))
-		os.Exit(1)
+		os.Exit(config.ExitCode(err))
 	}
 }
 
@@ -35,10 +35,10 @@ func mainErr(ctx context.Context, args []string, env config.Env, stderr io.Write
 		return nil
 	}
 	if err != nil {
-		return err
+		return config.Usage(err)
 	}
 	if err := cfg.Validate(); err != nil {
-		return err
+		return config.Usage(err)
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	return run(ctx, cfg, logger)

@@ -28,7 +28,7 @@ import (
 func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	policy, err := config.LoadPolicy(cfg.PolicyFile)
 	if err != nil {
-		return fmt.Errorf("%w (-policy, %s)", err, config.EnvPolicyFile)
+		return config.Usage(fmt.Errorf("%w (-policy, %s)", err, config.EnvPolicyFile))
 	}
 	blog, err := activities.NewBlog(activities.BlogConfig{Dir: cfg.BlogDir, WebhookURL: cfg.BlogWebhookURL})
 	if err != nil {
@@ -40,7 +40,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	warnings, err := checkPolicyTools(policy, registry.Names())
 	if err != nil {
-		return fmt.Errorf("policy file %s: %w", cfg.PolicyFile, err)
+		return config.Usage(fmt.Errorf("policy file %s: %w", cfg.PolicyFile, err))
 	}
 	warnings = append(warnings, registry.SchemaWarnings()...)
 	for _, w := range append(warnings, webhookWarnings(policy, cfg.BlogWebhookURL)...) {

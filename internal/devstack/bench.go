@@ -135,10 +135,10 @@ flags:`)
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
-		return err
+		return config.Usage(err)
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+		return config.Usage(fmt.Errorf("unexpected arguments %q", fs.Args()))
 	}
 	if bc.Root == "" {
 		if bc.Root, err = findRoot(cwd); err != nil {
@@ -151,7 +151,7 @@ flags:`)
 		}
 	}
 	if err := bc.Validate(); err != nil {
-		return err
+		return config.Usage(err)
 	}
 	res, err := Bench(ctx, bc, stderr)
 	if err != nil {

@@ -24,7 +24,7 @@ func RunProd(ctx context.Context, args []string, env config.Env, stdout, stderr 
 		return nil
 	}
 	if err != nil {
-		return err
+		return config.Usage(err)
 	}
 	st, err := ProdUp(ctx, cfg, stderr)
 	if err != nil {

@@ -27,10 +27,10 @@ func Run(ctx context.Context, cmd string, args []string, env config.Env, stdin i
 		return nil
 	}
 	if err != nil {
-		return err
+		return config.Usage(err)
 	}
 	if err := cfg.Validate(); err != nil {
-		return err
+		return config.Usage(err)
 	}
 	switch cmd {
 	case "env":
