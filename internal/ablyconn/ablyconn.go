@@ -86,7 +86,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 func (c Config) Validate() error {
 	if c.APIKey != "" {
 		if _, _, err := SplitKey(c.APIKey); err != nil {
-			return err
+			return fmt.Errorf("%s: %w", EnvAPIKey, err)
 		}
 	}
 	if c.Endpoint != "" {
