@@ -261,6 +261,11 @@ func (b *runner) run(ctx context.Context) error {
 					return
 				case m := <-shard:
 					b.handle(ctx, m)
+					if ctx.Err() != nil {
+						// Cut short by the stop: it stays counted
+						// among the responses logUnforwarded reports.
+						return
+					}
 					b.inShards.Add(-1)
 				}
 			}

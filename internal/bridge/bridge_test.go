@@ -265,6 +265,49 @@ func TestBridgeSaysWhatItLeavesUnforwarded(t *testing.T) {
 	}
 }
 
+// A bridge stopped while Temporal holds its signals (a call under way,
+// not parked) counts them among what it leaves unforwarded: the handlers
+// the stop cut short once counted themselves done, so the line said fewer
+// than it left (a live probe: 3 left, "handling":1).
+func TestBridgeCountsWhatTheStopCutShort(t *testing.T) {
+	ac := startAbly(t)
+	f := newFakeTemporal()
+	f.gate = make(chan struct{}) // Temporal takes the calls and answers none
+	calls := []string{"call_abc121", "call_abc122", "call_abc123"}
+	for i, id := range calls {
+		view := publishView("publisher")
+		view.Pending[0].ToolCallID = id
+		f.addWorkflow(fmt.Sprintf("wf-%d", i), view, id)
+	}
+	log, logs := logBuffer(t)
+	rctx, rcancel := context.WithCancel(t.Context())
+	defer rcancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(rctx, Config{
+			Ably: ac, Temporal: f, Log: log, RetryEvery: time.Hour, Signer: testSigner, Concurrency: 16,
+			AblyOptions: []ably.ClientOption{ably.WithLogLevel(ably.LogNone)},
+		})
+	}()
+	testutil.Eventually(t, 15*time.Second, "the bridge's first catch-up", func() bool { return strings.Contains(logs(), "catch-up done") })
+	for i, id := range calls {
+		approver := newRealtime(t, approverOptions(t, ac, fmt.Sprintf("approver%d", i), "admin"))
+		m := guideResponse(id, "approved")
+		m.Extras["headers"] = map[string]any{"toolCallId": id, "workflowId": fmt.Sprintf("wf-%d", i)}
+		if err := approver.Channels.Get(testChannel).PublishMultiple(t.Context(), []*ably.Message{m}); err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+	}
+	testutil.Eventually(t, 15*time.Second, "every signal held by Temporal", func() bool { return f.gated.Load() == int64(len(calls)) })
+	rcancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if l := logs(); !strings.Contains(l, "bridge stopping with approval-responses not forwarded yet") || !strings.Contains(l, fmt.Sprintf(`"handling":%d`, len(calls))) {
+		t.Errorf("the stop does not count the %d signals it cut short:\n%s", len(calls), l)
+	}
+}
+
 func TestBridgeSurvivesDroppedConnection(t *testing.T) {
 	srv := ablytest.Start(t, ablylocal.Config{})
 	ac := srv.Conn

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,8 +39,10 @@ type fakeTemporal struct {
 	listErrs   []error
 	queryErr   error
 	queryCalls int
-	// gate, when set, holds every SignalWorkflow call until it is closed.
-	gate chan struct{}
+	// gate, when set, holds every SignalWorkflow call until it is closed;
+	// gated counts the calls it holds.
+	gate  chan struct{}
+	gated atomic.Int64
 }
 
 type fakeWorkflow struct {
@@ -75,6 +78,8 @@ func (f *fakeTemporal) setStarted(id string, t time.Time) {
 
 func (f *fakeTemporal) SignalWorkflow(ctx context.Context, workflowID, runID, signalName string, arg any) error {
 	if f.gate != nil {
+		f.gated.Add(1)
+		defer f.gated.Add(-1)
 		select {
 		case <-f.gate:
 		case <-ctx.Done():
