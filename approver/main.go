@@ -347,7 +347,7 @@ func runBridge(ctx context.Context, args []string, env config.Env, stderr io.Wri
 	defer shutdown(ctx, log, "metrics", metrics.Shutdown)
 	tracing, err := telemetry.NewTracing("hitl-bridge", bf.TraceFile)
 	if err != nil {
-		return err
+		return usageError{err: err}
 	}
 	defer shutdown(ctx, log, "tracing", tracing.Shutdown)
 	interceptors, err := tracing.ClientInterceptors()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"maps"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -61,6 +62,9 @@ func TestRunExitCodes(t *testing.T) {
 		{name: "bridge bad key", args: []string{"bridge"}, env: config.Env{"ABLY_API_KEY": "nokey"}, wantCode: exitUsage, wantStderr: "appId.keyId:secret"},
 		{name: "bridge without signing key", args: []string{"bridge"}, env: config.Env{"ABLY_API_KEY": "a.b:c"}, wantCode: exitUsage, wantStderr: "HITL_DECISION_SIGNING_KEY is required"},
 		{name: "bridge bad signing key", args: []string{"bridge"}, env: config.Env{"ABLY_API_KEY": "a.b:c", "HITL_DECISION_SIGNING_KEY": "k1:short"}, wantCode: exitUsage, wantStderr: "seed of 32 bytes"},
+		{name: "bridge trace file that cannot be opened", args: []string{"bridge"}, env: config.Env{"ABLY_API_KEY": "a.b:c", "ABLY_ENDPOINT": "127.0.0.1:1",
+			"HITL_DECISION_SIGNING_KEY": "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "TEMPORAL_ADDRESS": "127.0.0.1:1",
+			"HITL_TRACE_FILE": filepath.Join(t.TempDir(), "no-such-dir", "trace.jsonl")}, wantCode: exitUsage, wantStderr: "HITL_TRACE_FILE"},
 		{name: "keygen", args: []string{"keygen", "--id", "k2"}, wantCode: exitOK, wantStdout: "HITL_DECISION_SIGNING_KEY=k2:"},
 		{name: "keygen bad id", args: []string{"keygen", "--id", "K 2"}, wantCode: exitUsage, wantStderr: "not allowed"},
 	}

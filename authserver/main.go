@@ -35,6 +35,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -138,6 +139,13 @@ func run(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wri
 	})
 	if err != nil {
 		return err
+	}
+	// A certificate or key that does not load is bad input: say so
+	// before anything is contacted (the Ably key check may wait 10 s).
+	if cfg.TLSCert != "" {
+		if _, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey); err != nil {
+			return config.Usage(fmt.Errorf("-tls-cert, -tls-key (%s, %s): %w", config.EnvAuthTLSCert, config.EnvAuthTLSKey, err))
+		}
 	}
 	// Every token this server signs with a key Ably refuses is refused
 	// too: stop here. Ably out of reach is only logged (the browsers may

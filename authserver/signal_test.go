@@ -124,6 +124,10 @@ func TestSecondSignalEndsSlowStop(t *testing.T) {
 // line.
 func TestExitStatus(t *testing.T) {
 	dir := t.TempDir()
+	users := filepath.Join(dir, "users.json")
+	if _, err := runT(t, t.Context(), config.Env{"AUTH_USERS_FILE": users}, "alice-password\n", "useradd", "-name", "alice", "-role", "publisher"); err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		name string
 		args []string
@@ -136,12 +140,21 @@ func TestExitStatus(t *testing.T) {
 		{"a negative AUTH_TOKEN_TTL", []string{"serve"}, []string{"AUTH_TOKEN_TTL=-1h", "ABLY_API_KEY=" + ablytest.APIKey}, config.ExitUsage, "AUTH_TOKEN_TTL"},
 		{"no ABLY_API_KEY", []string{"serve"}, nil, config.ExitUsage, "ABLY_API_KEY"},
 		{"a policy file that does not exist", []string{"serve"}, []string{"ABLY_API_KEY=" + ablytest.APIKey, "HITL_POLICY_FILE=" + filepath.Join(dir, "none.json")}, config.ExitUsage, "HITL_POLICY_FILE"},
-		{"userdel of a user who is not there", []string{"userdel", "-name", "bob"}, []string{"AUTH_USERS_FILE=" + filepath.Join(dir, "users.json")}, config.ExitError, "bob"},
+		{"userdel of a user who is not there", []string{"userdel", "-name", "bob"}, []string{"AUTH_USERS_FILE=" + users}, config.ExitError, "bob"},
+		// Said before the Ably key check, which waits 10 s for an Ably
+		// that does not answer.
+		{"a TLS certificate that does not exist", []string{"serve"}, []string{"AUTH_USERS_FILE=" + users, "ABLY_API_KEY=" + ablytest.APIKey,
+			"ABLY_ENDPOINT=" + testutil.SilentServer(t), "AUTH_TLS_CERT=" + filepath.Join(dir, "none.pem"), "AUTH_TLS_KEY=" + filepath.Join(dir, "none.key"),
+			fmt.Sprintf("AUTH_LISTEN=127.0.0.1:%d", testutil.FreePort(t))}, config.ExitUsage, "AUTH_TLS_CERT"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], tt.args...)
 			cmd.Env = append([]string{envRunMain + "=1"}, tt.env...)
+			start := time.Now()
 			out, err := cmd.CombinedOutput()
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("the error took %s: bad input is said before anything is contacted", d)
+			}
 			code := 0
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {

@@ -4,6 +4,7 @@ import (
 	"io"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/ablylocal"
@@ -29,6 +30,10 @@ func TestExitStatus(t *testing.T) {
 		{"a policy file that does not exist", nil, config.Env{"HITL_POLICY_FILE": filepath.Join(t.TempDir(), "none.json")}, config.ExitUsage},
 		{"an Ably key Ably refuses", nil, config.Env{"HITL_POLICY_FILE": policy, "ABLY_ENDPOINT": ably.Conn.Endpoint,
 			"ABLY_API_KEY": ablytest.KeyName + ":not-the-secret"}, config.ExitError},
+		// Said before the Ably key check, which waits 10 s for an Ably
+		// that does not answer.
+		{"a trace file that cannot be opened", nil, config.Env{"HITL_POLICY_FILE": policy, "ABLY_ENDPOINT": testutil.SilentServer(t),
+			"HITL_TRACE_FILE": filepath.Join(t.TempDir(), "no-such-dir", "trace.jsonl")}, config.ExitUsage},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			env := baseEnv(t)
@@ -37,9 +42,13 @@ func TestExitStatus(t *testing.T) {
 			for k, v := range tt.env {
 				env[k] = v
 			}
+			start := time.Now()
 			err := mainErr(t.Context(), tt.args, env, io.Discard)
 			if code := config.ExitCode(err); code != tt.code {
 				t.Errorf("exit status %d (%v), want %d", code, err, tt.code)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("the error took %s: bad input is said before anything is contacted", d)
 			}
 		})
 	}

@@ -60,6 +60,13 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// The trace file is the last setting that can be wrong: open it
+	// before anything is contacted (the Ably key check may wait 10 s).
+	tracing, err := telemetry.NewTracing("hitl-worker", cfg.TraceFile)
+	if err != nil {
+		return config.Usage(err)
+	}
+	defer shutdown(ctx, logger, "tracing", tracing.Shutdown)
 	// A key Ably refuses would fail every approval request: stop here.
 	// Ably out of reach is no reason not to start (a request that cannot
 	// be published is published again later).
@@ -81,11 +88,6 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	defer shutdown(ctx, logger, "metrics", metrics.Shutdown)
-	tracing, err := telemetry.NewTracing("hitl-worker", cfg.TraceFile)
-	if err != nil {
-		return err
-	}
-	defer shutdown(ctx, logger, "tracing", tracing.Shutdown)
 	interceptors, err := tracing.ClientInterceptors()
 	if err != nil {
 		return err

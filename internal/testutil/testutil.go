@@ -1,13 +1,15 @@
 // Package testutil holds the helpers that tests across the module share:
 // polling a condition instead of sleeping (until it holds, or while it
 // must keep holding), a goroutine-safe output buffer, a spare loopback
-// port, the module's root, and the digest `approver list` shows for a
+// port, a server that never answers, the module's root, and the digest `approver list` shows for a
 // request. It depends only on spareport, so any package's tests may import
 // it.
 package testutil
 
 import (
 	"bytes"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -120,4 +122,34 @@ func ModuleRoot(t testing.TB) string {
 		}
 		dir = parent
 	}
+}
+
+// SilentServer is the host:port of a loopback listener that takes
+// connections and never answers on them: a service that hangs.
+func SilentServer(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", FreePort(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
 }
