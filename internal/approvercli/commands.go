@@ -300,8 +300,8 @@ var ErrNotCounted = errors.New("the agent did not count your decision")
 // known): the call resolved, the decision counted (a newer revision lists
 // the approver among the approvers, or the rejecters, where before did not),
 // or not counted (ErrNotCounted with the agent's reason). Without a word
-// by then it says so and returns nil: the decision was sent, and the agent
-// may be busy or down.
+// by then, or once ctx is done (Ctrl-C), it says so and returns nil: the
+// decision was sent, and the agent may be busy or down.
 func awaitOutcome(ctx context.Context, s *session, a DecideArgs, before Request, workflowID, id string, out io.Writer) error {
 	if a.Outcome <= 0 {
 		return nil
@@ -315,7 +315,9 @@ func awaitOutcome(ctx context.Context, s *session, a DecideArgs, before Request,
 		var m *ably.Message
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			// Ctrl-C or SIGTERM ends the wait, not the decision.
+			fmt.Fprintln(out, "Stopped waiting for the agent's word: the decision was sent; `approver list` shows whether the request still waits.")
+			return nil
 		case <-timer.C:
 			if n := s.pending.Notices(before, s.clientID); before.ToolCallID != "" && n >= workflows.MaxIgnoredNotices {
 				fmt.Fprintf(out, "The agent has not answered within %s. It says at most %d times per call that it did not count a decision of yours, and it said so %d times on this one: it may not have counted this one either. `approver list` shows whether the request still waits, and who approved it.\n",

@@ -144,6 +144,39 @@ func TestDecideWaitsForTheOutcome(t *testing.T) {
 	}
 }
 
+// TestDecideInterruptedWhileWaitingForTheOutcome: Ctrl-C (or SIGTERM)
+// while approve waits for the agent's word ends the wait, not the
+// decision, which was sent: it says so and returns nil, as when the wait
+// runs out. It returned "context canceled" (exit status 1, which the
+// README gives a decision that could not be sent; a lifecycle probe).
+func TestDecideInterruptedWhileWaitingForTheOutcome(t *testing.T) {
+	e := startEnv(t)
+	agent := e.rest(t, workflows.DefaultAgentClientID)
+	publishRequest(t, agent, "call_1", "wf-1", time.Now().Add(10*time.Minute))
+	var out testutil.SyncBuffer
+	done := make(chan error, 1)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go func() {
+		done <- Decide(ctx, e.cliConfig(t, nil), DecideArgs{ToolCallID: "call_1", Decision: workflows.DecisionApproved, Outcome: time.Minute}, &out)
+	}()
+	testutil.Eventually(t, 15*time.Second, "alice's response on the channel", func() bool { return len(responses(t, agent)) > 0 })
+	testutil.Eventually(t, 15*time.Second, "Decision sent", func() bool { return strings.Contains(out.String(), "Decision sent") })
+	cancel()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Decide did not return")
+	}
+	if err != nil {
+		t.Errorf("Decide = %v, want nil: the decision was sent", err)
+	}
+	if want := "Stopped waiting for the agent's word: the decision was sent"; !strings.Contains(out.String(), want) {
+		t.Errorf("output lacks %q:\n%s", want, out.String())
+	}
+}
+
 // publishRevision publishes revision rev of call_1's request under a
 // policy of two approvals and rejectBy quorum, with those counted.
 func publishRevision(t *testing.T, agent *ably.RESTChannel, rev int, approvedBy, rejectedBy []workflows.Approver) {
