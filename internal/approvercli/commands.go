@@ -211,7 +211,7 @@ func Decide(ctx context.Context, cfg Config, a DecideArgs, out io.Writer) error 
 	defer s.close()
 	found := awaitRequest(ctx, s, a)
 	if err := ctx.Err(); err != nil {
-		return err
+		return fmt.Errorf("stopped before the decision was sent (nothing was sent): %w", err)
 	}
 	var workflowID, digest, arguments string
 	var before Request // the request as it stood when the decision was made

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -174,6 +176,37 @@ func TestDecideInterruptedWhileWaitingForTheOutcome(t *testing.T) {
 	}
 	if want := "Stopped waiting for the agent's word: the decision was sent"; !strings.Contains(out.String(), want) {
 		t.Errorf("output lacks %q:\n%s", want, out.String())
+	}
+}
+
+// TestDecideInterruptedBeforeSending: Ctrl-C while approve waits for a
+// request not published yet (--wait) says that nothing was sent; it said
+// only "context canceled" (a lifecycle probe).
+func TestDecideInterruptedBeforeSending(t *testing.T) {
+	e := startEnv(t)
+	agent := e.rest(t, workflows.DefaultAgentClientID)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var logs testutil.SyncBuffer
+	cfg := e.cliConfig(t, nil)
+	cfg.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	done := make(chan error, 1)
+	go func() {
+		done <- Decide(ctx, cfg, DecideArgs{ToolCallID: "call_1", Decision: workflows.DecisionApproved, Wait: time.Minute}, io.Discard)
+	}()
+	testutil.Eventually(t, 15*time.Second, "approve waiting for the request", func() bool { return strings.Contains(logs.String(), "waiting for it") })
+	cancel()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Decide did not return")
+	}
+	if err == nil || !strings.Contains(err.Error(), "nothing was sent") {
+		t.Errorf("Decide = %v, want it to say that nothing was sent", err)
+	}
+	if rs := responses(t, agent); len(rs) != 0 {
+		t.Errorf("%d responses on the channel, want none", len(rs))
 	}
 }
 
