@@ -359,6 +359,7 @@ func runBridge(ctx context.Context, args []string, env config.Env, stderr io.Wri
 	tc, err := temporalconn.Dial(ctx, topts, log)
 	if err != nil {
 		if ctx.Err() != nil {
+			log.Info("bridge stopped before Temporal answered")
 			return nil
 		}
 		return err
