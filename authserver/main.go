@@ -155,6 +155,10 @@ func run(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wri
 	if err := kc.RequireKey(ctx, logger, keyCheckClientID, authserver.Capability(cfg.Channel)); err != nil {
 		return err
 	}
+	if ctx.Err() != nil {
+		logger.Info("auth server stopped before it listened")
+		return nil
+	}
 	if cfg.HealthAddr != "" {
 		// Unhealthy while the users file is unusable: every login is
 		// refused then.

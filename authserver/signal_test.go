@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -166,5 +167,38 @@ func TestExitStatus(t *testing.T) {
 				t.Errorf("exit status %d, want %d; output (want %q in it):\n%s", code, tt.code, tt.want, out)
 			}
 		})
+	}
+}
+
+// TestStoppedDuringTheKeyCheck: a server told to stop while it checks its
+// Ably key (up to 10 s when Ably does not answer) stops there, saying so;
+// it went on to listen ("auth server listening") and only then stopped.
+func TestStoppedDuringTheKeyCheck(t *testing.T) {
+	users := filepath.Join(t.TempDir(), "users.json")
+	if _, err := runT(t, t.Context(), config.Env{"AUTH_USERS_FILE": users}, "alice-password\n", "useradd", "-name", "alice", "-role", "publisher"); err != nil {
+		t.Fatal(err)
+	}
+	env := config.Env{"AUTH_USERS_FILE": users, "ABLY_API_KEY": ablytest.APIKey, "ABLY_ENDPOINT": testutil.SilentServer(t),
+		"AUTH_LISTEN": fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var out testutil.SyncBuffer
+	done := make(chan error, 1)
+	go func() { done <- mainErr(ctx, []string{"serve"}, env, strings.NewReader(""), &out, &out) }()
+	testutil.Eventually(t, 20*time.Second, "the users file loaded (the key check next)", func() bool {
+		return strings.Contains(out.String(), "users file loaded")
+	})
+	time.Sleep(200 * time.Millisecond) // into the key check, which waits 10 s
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve = %v after the stop, want nil", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the server did not stop during its key check")
+	}
+	if l := out.String(); strings.Contains(l, "auth server listening") || !strings.Contains(l, "auth server stopped before it listened") {
+		t.Errorf("want one line that it stopped before it listened, and no listening:\n%s", l)
 	}
 }
