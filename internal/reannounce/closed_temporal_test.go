@@ -12,11 +12,8 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/hitl/durable-approvals/activities"
-	"github.com/hitl/durable-approvals/internal/temporaltest"
 	"github.com/hitl/durable-approvals/internal/testutil"
 	"github.com/hitl/durable-approvals/workflows"
 )
@@ -38,14 +35,7 @@ func (unlisted) PendingRuns(context.Context, int) ([]PendingRun, bool, error) { 
 // runs), a reused workflow id's, and a forged one; two keepers publish one
 // message per call.
 func TestKeeperResolvesClosedRunsAgainstDevServer(t *testing.T) {
-	srv := temporaltest.StartDevServer(t)
-	c := srv.Client()
-	w := worker.New(c, workflows.TaskQueue, worker.Options{})
-	w.RegisterWorkflowWithOptions(waiter, workflow.RegisterOptions{Name: workflows.WorkflowName})
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Stop)
+	c := startWaiters(t)
 	ctx := t.Context()
 	r := newKeeperRig(t)
 	tp := NewTemporal(c, "default")

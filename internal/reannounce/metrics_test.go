@@ -18,20 +18,14 @@ func TestRunCounts(t *testing.T) {
 	r.pending.pend("wf-1", "call_1")
 	r.pending.pend("wf-2", "call_1")
 	r.pending.failing = map[string]bool{"wf-2": true}
-	reader := sdkmetric.NewManualReader()
-	k := r.keeper(nil)
-	k.Meter = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)).Meter("test")
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() { defer close(done); k.Run(ctx, 20*time.Millisecond) }()
+	reader, stop := runMetered(t, r)
 	// Each sweep publishes wf-1's request again (the copy of the same
 	// minute is one message, which the next sweep finds in view) and fails
 	// on wf-2's query.
 	testutil.Eventually(t, 10*time.Second, "two sweeps counted", func() bool {
 		return testutil.CounterSum(t, reader, MetricSweeps, attribute.String("result", "failed")) >= 2
 	})
-	cancel()
-	<-done
+	stop()
 	if got := testutil.CounterSum(t, reader, MetricReannounced); got != 1 {
 		t.Errorf("%s = %d, want 1 (wf-1's request, once in view)", MetricReannounced, got)
 	}
@@ -81,21 +75,33 @@ func TestRunCountsClosedResolved(t *testing.T) {
 	r := newKeeperRig(t)
 	r.announce(t, requestData("wf-1", "call_1", 0))
 	r.pending.states = map[string]RunState{"wf-1": {RunID: "run-1", Status: statusTerminated}}
-	reader := sdkmetric.NewManualReader()
-	k := r.keeper(nil)
-	k.Meter = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)).Meter("test")
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() { defer close(done); k.Run(ctx, 20*time.Millisecond) }()
+	reader, stop := runMetered(t, r)
 	testutil.Eventually(t, 10*time.Second, "three sweeps counted", func() bool {
 		return testutil.CounterSum(t, reader, MetricSweeps, attribute.String("result", "ok")) >= 3
 	})
-	cancel()
-	<-done
+	stop()
 	if got := testutil.CounterSum(t, reader, MetricClosedResolved, attribute.String("status", "terminated")); got != 1 {
 		t.Errorf("%s{status=terminated} = %d, want 1 (the first sweep's; the next ones find it resolved)", MetricClosedResolved, got)
 	}
 	if got := testutil.CounterSum(t, reader, MetricClosedResolved); got != 1 {
 		t.Errorf("%s = %d, want 1", MetricClosedResolved, got)
 	}
+}
+
+// runMetered runs r's keeper, sweeping every 20 ms, with its metrics read
+// by the returned reader; stop ends it and waits for it.
+func runMetered(t *testing.T, r *keeperRig) (*sdkmetric.ManualReader, func()) {
+	t.Helper()
+	reader := sdkmetric.NewManualReader()
+	k := r.keeper(nil)
+	k.Meter = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)).Meter("test")
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); k.Run(ctx, 20*time.Millisecond) }()
+	stop := func() {
+		cancel()
+		<-done
+	}
+	t.Cleanup(stop)
+	return reader, stop
 }

@@ -42,14 +42,7 @@ func (p *recordingPublisher) Publish(_ context.Context, _ string, m *ably.Messag
 }
 
 func TestTemporalAgainstDevServer(t *testing.T) {
-	srv := temporaltest.StartDevServer(t)
-	c := srv.Client()
-	w := worker.New(c, workflows.TaskQueue, worker.Options{})
-	w.RegisterWorkflowWithOptions(waiter, workflow.RegisterOptions{Name: workflows.WorkflowName})
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Stop)
+	c := startWaiters(t)
 	ctx := t.Context()
 	now := time.Now().UTC().Truncate(time.Second)
 	view := workflows.ApprovalsView{
@@ -133,4 +126,18 @@ func TestTemporalAgainstDevServer(t *testing.T) {
 	if reqs, err := tp.Requests(ctx, replaced); err != nil || len(reqs) != 0 {
 		t.Errorf("Requests of the replaced, terminated run = %d requests, %v; want none", len(reqs), err)
 	}
+}
+
+// startWaiters starts a dev server with a worker that runs waiter as the
+// agent's workflow on its task queue, and returns its client.
+func startWaiters(t *testing.T) client.Client {
+	t.Helper()
+	c := temporaltest.StartDevServer(t).Client()
+	w := worker.New(c, workflows.TaskQueue, worker.Options{})
+	w.RegisterWorkflowWithOptions(waiter, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	return c
 }
