@@ -147,15 +147,7 @@ func TestKeeperResolvesClosedRuns(t *testing.T) {
 				d := requestData("wf-1", "call_1", 0)
 				d.RunID = "run-1"
 				r.announce(t, d)
-				am, err := workflows.ApprovalResolvedData{WorkflowID: "wf-1", ToolCallID: "call_1", Outcome: "approved", RunID: "run-1"}.Message(r.idKey)
-				if err != nil {
-					t.Fatal(err)
-				}
-				m, err := ablymsg.Agent(am)
-				if err != nil {
-					t.Fatal(err)
-				}
-				r.publish(t, r.pub, m)
+				r.resolveRun(t, "wf-1", "call_1", "run-1")
 			},
 			states: closed(enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED),
 		},

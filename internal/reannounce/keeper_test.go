@@ -146,7 +146,13 @@ func (r *keeperRig) announce(t *testing.T, d workflows.ApprovalRequestData) *abl
 // resolve publishes the agent's approval-resolved of call in run wf.
 func (r *keeperRig) resolve(t *testing.T, wf, call string) {
 	t.Helper()
-	am, err := workflows.ApprovalResolvedData{WorkflowID: wf, ToolCallID: call, Outcome: "approved"}.Message(r.idKey)
+	r.resolveRun(t, wf, call, "")
+}
+
+// resolveRun is resolve for the run of a reset with ResetRunID runID.
+func (r *keeperRig) resolveRun(t *testing.T, wf, call, runID string) {
+	t.Helper()
+	am, err := workflows.ApprovalResolvedData{WorkflowID: wf, ToolCallID: call, Outcome: "approved", RunID: runID}.Message(r.idKey)
 	if err != nil {
 		t.Fatal(err)
 	}
