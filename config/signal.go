@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 )
 
@@ -11,25 +12,41 @@ import (
 // with one difference: once the first signal has cancelled the context
 // and the program stops gracefully (a worker waits up to about 24 s for
 // its tasks, the auth server 10 s for its requests), a second one ends
-// the process at once, by the signal's default action, as a second Ctrl-C
-// ends devstack. Without it the second signal would be caught and
-// ignored until the graceful stop was over. The handler is gone before
-// the context is cancelled, so a second signal sent once the stop is
-// seen under way always has the default action.
+// the process at once, as a second Ctrl-C ends devstack, with status 128
+// and the signal's number (130 for SIGINT, 143 for SIGTERM: what a shell
+// reports of a process the signal killed, and devstack's statuses).
+// Without it the second signal would be caught and ignored until the
+// graceful stop was over. It exits rather than leave the signal its
+// default action: a process that is PID 1 of its PID namespace (the
+// compose images run the mains so, without an init) does not die of a
+// signal it sends itself, and Go's runtime then exits 2, the status of
+// bad input (ExitUsage).
 func NotifyContext() (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(context.Background())
-	sigs := make(chan os.Signal, 1)
+	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
 	go func() {
 		select {
 		case <-sigs:
-		case <-ctx.Done():
+		case <-done:
+			return
 		}
-		signal.Stop(sigs)
 		cancel()
+		select {
+		case s := <-sigs:
+			code := 128 + 2 // SIGINT
+			if n, ok := s.(syscall.Signal); ok {
+				code = 128 + int(n)
+			}
+			os.Exit(code)
+		case <-done:
+		}
 	}()
+	var once sync.Once
 	return ctx, func() {
 		signal.Stop(sigs)
+		once.Do(func() { close(done) })
 		cancel()
 	}
 }
