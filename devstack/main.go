@@ -107,10 +107,15 @@ func mainErr(ctx context.Context, args []string, env config.Env, stdin io.Reader
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "ably":
-		if err := ablylocal.RunCommand(ctx, rest, stderr); !errors.Is(err, flag.ErrHelp) {
-			return err
+		err := ablylocal.RunCommand(ctx, rest, stderr)
+		var usage *ablylocal.UsageError
+		switch {
+		case errors.Is(err, flag.ErrHelp):
+			return nil
+		case errors.As(err, &usage):
+			return config.Usage(err)
 		}
-		return nil
+		return err
 	case "prod":
 		return devstack.RunProd(ctx, rest, env, stdout, stderr)
 	case "bench":

@@ -74,14 +74,14 @@ func RunCommand(ctx context.Context, args []string, stderr io.Writer) error {
 			fs.PrintDefaults()
 			return err
 		}
-		return fmt.Errorf("ably: %w (devstack ably -h lists the flags)", err)
+		return &UsageError{fmt.Errorf("ably: %w (devstack ably -h lists the flags)", err)}
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("ably: unexpected arguments %q", fs.Args())
+		return &UsageError{fmt.Errorf("ably: unexpected arguments %q", fs.Args())}
 	}
 	cfg.Keys = keys
 	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("ably: %w", err)
+		return &UsageError{fmt.Errorf("ably: %w", err)}
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	srv, err := Listen(ctx, cfg.Listen, Config{Keys: cfg.Keys, Retention: cfg.Retention, Logger: logger})
@@ -106,3 +106,11 @@ func exposed(listen string) bool {
 	host, _, err := net.SplitHostPort(listen)
 	return err != nil || !loopback.IsHost(host)
 }
+
+// UsageError is RunCommand's error for bad flags or settings, which
+// running again unchanged cannot fix (the caller exits with its bad-input
+// status).
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }

@@ -26,6 +26,9 @@ func RunProd(ctx context.Context, args []string, env config.Env, stdout, stderr 
 	if err != nil {
 		return config.Usage(err)
 	}
+	if err := cfg.Validate(); err != nil {
+		return config.Usage(err)
+	}
 	st, err := ProdUp(ctx, cfg, stderr)
 	if err != nil {
 		return err
