@@ -86,21 +86,14 @@ func main() {
 	os.Exit(code)
 }
 
-// usageError is bad input on the command line or in the environment.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
 func run(ctx context.Context, args []string, env config.Env, stdin io.Reader, stdout, stderr io.Writer) int {
 	err := dispatch(ctx, args, env, stdin, stdout, stderr)
-	var ue usageError
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
-	case errors.As(err, &ue):
+	case config.ExitCode(err) == exitUsage:
 		fmt.Fprintf(stderr, "approver: %s\n(run \"approver --help\" for usage)\n", termtext.Error(err))
 		return exitUsage
 	default:
@@ -129,7 +122,7 @@ func dispatch(ctx context.Context, args []string, env config.Env, stdin io.Reade
 	case "keygen":
 		return runKeygen(args, stdout, stderr)
 	default:
-		return usageError{err: fmt.Errorf("unknown command %q", cmd)}
+		return config.Usage(fmt.Errorf("unknown command %q", cmd))
 	}
 }
 
@@ -166,7 +159,7 @@ func newFlagSet(name, operands string, stderr io.Writer) *flag.FlagSet {
 func runCLI(ctx context.Context, cmd string, args []string, env config.Env, stdin io.Reader, stdout, stderr io.Writer) error {
 	ablyCfg, err := ablyconn.FromEnv(env.Get)
 	if err != nil {
-		return usageError{err: err}
+		return config.Usage(err)
 	}
 	cfg := approvercli.Config{
 		Ably:          ablyCfg,
@@ -179,7 +172,7 @@ func runCLI(ctx context.Context, cmd string, args []string, env config.Env, stdi
 	}
 	if v := env.Get(config.EnvApproverInsecureAllowPlaintext); v != "" {
 		if cfg.AllowPlaintext, err = strconv.ParseBool(v); err != nil {
-			return usageError{err: fmt.Errorf("%s=%q: want true or false", config.EnvApproverInsecureAllowPlaintext, v)}
+			return config.Usage(fmt.Errorf("%s=%q: want true or false", config.EnvApproverInsecureAllowPlaintext, v))
 		}
 	}
 	operands := ""
@@ -210,19 +203,19 @@ func runCLI(ctx context.Context, cmd string, args []string, env config.Env, stdi
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return usageError{err: err}
+		return config.Usage(err)
 	}
 	if cfg.HistoryPages == 0 {
 		// 0 is the library's "default"; on the command line it is a mistake.
-		return usageError{err: fmt.Errorf("-history-pages 0: want 1 to %d", approvercli.MaxHistoryPages)}
+		return config.Usage(fmt.Errorf("-history-pages 0: want 1 to %d", approvercli.MaxHistoryPages))
 	}
 	if err := cfg.Validate(); err != nil {
-		return usageError{err: err}
+		return config.Usage(err)
 	}
 	switch cmd {
 	case "watch", "list":
 		if len(pos) != 0 {
-			return usageError{err: fmt.Errorf("%s takes no arguments, got %q", cmd, pos)}
+			return config.Usage(fmt.Errorf("%s takes no arguments, got %q", cmd, pos))
 		}
 		if cmd == "list" {
 			return approvercli.List(ctx, cfg, stdout)
@@ -230,21 +223,21 @@ func runCLI(ctx context.Context, cmd string, args []string, env config.Env, stdi
 		return approvercli.Watch(ctx, cfg, stdin, stdout)
 	}
 	if len(pos) != 1 {
-		return usageError{err: fmt.Errorf("%s needs exactly one TOOLCALLID", cmd)}
+		return config.Usage(fmt.Errorf("%s needs exactly one TOOLCALLID", cmd))
 	}
 	da.ToolCallID = pos[0]
 	da.Decision = workflows.DecisionApproved
 	if cmd == "reject" {
 		da.Decision = workflows.DecisionRejected
 		if strings.TrimSpace(da.Reason) == "" {
-			return usageError{err: errors.New("reject needs --reason")}
+			return config.Usage(errors.New("reject needs --reason"))
 		}
 	}
 	if da.Edit {
 		da.Editor = approvercli.EditorFromEnv(env.Get, stdin, stdout, stderr)
 	}
 	if err := da.Validate(); err != nil {
-		return usageError{err: err}
+		return config.Usage(err)
 	}
 	return approvercli.Decide(ctx, cfg, da, stdout)
 }
@@ -304,7 +297,7 @@ func bridgeLogger(w io.Writer) *slog.Logger {
 func runBridge(ctx context.Context, args []string, env config.Env, stderr io.Writer) error {
 	ablyCfg, err := ablyconn.FromEnv(env.Get)
 	if err != nil {
-		return usageError{err: err}
+		return config.Usage(err)
 	}
 	bf := bridgeFlags{
 		Ably:       ablyCfg,
@@ -323,21 +316,21 @@ func runBridge(ctx context.Context, args []string, env config.Env, stderr io.Wri
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return usageError{err: err}
+		return config.Usage(err)
 	}
 	if fs.NArg() != 0 {
-		return usageError{err: fmt.Errorf("bridge takes no arguments, got %q", fs.Args())}
+		return config.Usage(fmt.Errorf("bridge takes no arguments, got %q", fs.Args()))
 	}
 	if err := bf.Validate(); err != nil {
-		return usageError{err: err}
+		return config.Usage(err)
 	}
 	topts, err := config.TemporalOptions(env)
 	if err != nil {
-		return usageError{err: err}
+		return config.Usage(err)
 	}
 	signer, err := signing.ParseSigner(bf.SigningKey)
 	if err != nil {
-		return usageError{err: err}
+		return config.Usage(err)
 	}
 	log := bridgeLogger(stderr)
 	metrics, err := telemetry.NewMetrics("bridge", log)
@@ -347,7 +340,7 @@ func runBridge(ctx context.Context, args []string, env config.Env, stderr io.Wri
 	defer shutdown(ctx, log, "metrics", metrics.Shutdown)
 	tracing, err := telemetry.NewTracing("hitl-bridge", bf.TraceFile)
 	if err != nil {
-		return usageError{err: err}
+		return config.Usage(err)
 	}
 	defer shutdown(ctx, log, "tracing", tracing.Shutdown)
 	interceptors, err := tracing.ClientInterceptors()
@@ -411,14 +404,14 @@ func runKeygen(args []string, stdout, stderr io.Writer) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return usageError{err: err}
+		return config.Usage(err)
 	}
 	if fs.NArg() != 0 {
-		return usageError{err: fmt.Errorf("keygen takes no arguments, got %q", fs.Args())}
+		return config.Usage(fmt.Errorf("keygen takes no arguments, got %q", fs.Args()))
 	}
 	sk, vk, err := signing.Generate(*id, rand.Reader)
 	if err != nil {
-		return usageError{err: err}
+		return config.Usage(err)
 	}
 	fmt.Fprintf(stdout, "# the approver bridge only (secret):\n%s=%s\n"+
 		"# every worker (public; list the old and the new key, comma-separated, while rotating):\n%s=%s\n",
