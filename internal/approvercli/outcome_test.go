@@ -164,13 +164,7 @@ func TestDecideInterruptedWhileWaitingForTheOutcome(t *testing.T) {
 	}()
 	testutil.Eventually(t, 15*time.Second, "alice's response on the channel", func() bool { return len(responses(t, agent)) > 0 })
 	testutil.Eventually(t, 15*time.Second, "Decision sent", func() bool { return strings.Contains(out.String(), "Decision sent") })
-	cancel()
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(20 * time.Second):
-		t.Fatal("Decide did not return")
-	}
+	err := cancelDecide(t, cancel, done)
 	if err != nil {
 		t.Errorf("Decide = %v, want nil: the decision was sent", err)
 	}
@@ -195,18 +189,26 @@ func TestDecideInterruptedBeforeSending(t *testing.T) {
 		done <- Decide(ctx, cfg, DecideArgs{ToolCallID: "call_1", Decision: workflows.DecisionApproved, Wait: time.Minute}, io.Discard)
 	}()
 	testutil.Eventually(t, 15*time.Second, "approve waiting for the request", func() bool { return strings.Contains(logs.String(), "waiting for it") })
-	cancel()
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(20 * time.Second):
-		t.Fatal("Decide did not return")
-	}
+	err := cancelDecide(t, cancel, done)
 	if err == nil || !strings.Contains(err.Error(), "nothing was sent") {
 		t.Errorf("Decide = %v, want it to say that nothing was sent", err)
 	}
 	if rs := responses(t, agent); len(rs) != 0 {
 		t.Errorf("%d responses on the channel, want none", len(rs))
+	}
+}
+
+// cancelDecide cancels a Decide running in a goroutine (as Ctrl-C does)
+// and returns what it returned on done.
+func cancelDecide(t *testing.T, cancel context.CancelFunc, done <-chan error) error {
+	t.Helper()
+	cancel()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(20 * time.Second):
+		t.Fatal("Decide did not return")
+		return nil
 	}
 }
 
