@@ -27,6 +27,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hitl/durable-approvals/workflows"
 )
@@ -145,6 +146,16 @@ func (v *Verifier) Verify(d workflows.Decision) error {
 	sig, err := base64.StdEncoding.DecodeString(d.Signature)
 	if err != nil || !ed25519.Verify(pub, d.SigningPayload(), sig) {
 		return ErrBadSignature
+	}
+	// The payload holds the publish time as nanoseconds since 1970 in an
+	// int64, which a time outside the years 1678 to 2262 overflows: that
+	// time and one 2^64 ns (about 584 years) away would share the
+	// signature, and whoever may signal the run could move a signed
+	// decision's time past the run's checks. The zero time (no timestamp)
+	// and 1970's first instant share 0 the same way. Ably's timestamps are
+	// never either.
+	if t := d.PublishedAt; !t.IsZero() && (t.UnixNano() == 0 || !time.Unix(0, t.UnixNano()).Equal(t)) {
+		return fmt.Errorf("%w: publish time %s is one the signature does not tell apart from another", ErrBadSignature, t.UTC().Format(time.RFC3339Nano))
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,15 @@ func decision() workflows.Decision {
 	return workflows.Decision{ToolCallID: "call_1", Decision: workflows.DecisionApproved, ApproverClientID: "pat",
 		ApproverRole: "publisher", Reason: "ok", AblyMessageID: "m1", PublishedAt: time.UnixMilli(1_700_000_000_000),
 		WorkflowID: "hitl-1", ArgumentsDigest: "sha256:ab"}
+}
+
+// shift moves t by sign × 2^64 ns.
+func shift(t time.Time, sign int) time.Time {
+	half := time.Duration(sign) * (1 << 62) // 2^62 ns: four of them are 2^64
+	for range 4 {
+		t = t.Add(half)
+	}
+	return t
 }
 
 func TestSignAndVerify(t *testing.T) {
@@ -52,6 +62,13 @@ func TestSignAndVerify(t *testing.T) {
 		"digest":       func(d *workflows.Decision) { d.ArgumentsDigest = "" },
 		"arguments":    func(d *workflows.Decision) { d.Arguments = `{"title":"x"}` },
 		"key id":       func(d *workflows.Decision) { d.KeyID = "k2" },
+		// The payload holds the publish time in nanoseconds since 1970,
+		// an int64: a time 2^64 ns (about 584 years) away wraps to the
+		// same number. Whoever may signal the run could move a signed
+		// decision's time past the run's checks (its start, its expiry,
+		// an approver's later decision) with the signature still good.
+		"published at, 2^64 ns later":   func(d *workflows.Decision) { d.PublishedAt = shift(d.PublishedAt, 1) },
+		"published at, 2^64 ns earlier": func(d *workflows.Decision) { d.PublishedAt = shift(d.PublishedAt, -1) },
 	}
 	for name, mutate := range mutations {
 		m := d
@@ -59,6 +76,18 @@ func TestSignAndVerify(t *testing.T) {
 		if err := v.Verify(m); err == nil {
 			t.Errorf("%s changed after signing: still verifies", name)
 		}
+	}
+	// A decision signed without a publish time does not verify with 1970's
+	// first instant, which the payload holds as the same 0.
+	untimed := decision()
+	untimed.PublishedAt = time.Time{}
+	s.Sign(&untimed)
+	if err := v.Verify(untimed); err != nil {
+		t.Fatalf("Verify without a publish time = %v", err)
+	}
+	untimed.PublishedAt = time.Unix(0, 0)
+	if err := v.Verify(untimed); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("signed without a publish time, verified with 1970-01-01: %v, want a bad signature", err)
 	}
 	// Another key's signature does not verify.
 	s2, _ := ParseSigner(sk2)
