@@ -97,7 +97,7 @@ func New(cfg Config) (*Server, error) {
 	rules := cfg.rules()
 	store := &userStore{path: cfg.UsersFile, rules: rules, log: cfg.Logger}
 	if _, _, _, err := store.lookup(""); err != nil {
-		return nil, err
+		return nil, err // the caller reports it: the store did not log it
 	}
 	pages, err := loadInboxPages()
 	if err != nil {

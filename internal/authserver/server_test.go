@@ -522,11 +522,39 @@ func TestNewRejectsBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			tt.cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 			_, err := New(tt.cfg)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("New error = %v, want it to contain %q", err, tt.wantErr)
 			}
+			// The caller reports New's error: logged here as well, the
+			// same reason showed twice on a failed start.
+			if strings.Contains(logs.String(), "level=ERROR") {
+				t.Errorf("New logged %q besides returning its error", logs.String())
+			}
 		})
+	}
+}
+
+// A users file that becomes unusable after a good start is logged once,
+// when it changes, not at every login.
+func TestUsersFileLossLoggedOnce(t *testing.T) {
+	var logs bytes.Buffer
+	s, _, path := newTestServer(t, func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
+	if !strings.Contains(logs.String(), "users file loaded") || strings.Contains(logs.String(), "level=ERROR") {
+		t.Fatalf("a good start logged %q, want that the users file was loaded", logs.String())
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := s.Health(context.Background()); err == nil || !strings.Contains(err.Error(), "no such file") {
+			t.Fatalf("Health with the users file gone: %v", err)
+		}
+	}
+	if n := strings.Count(logs.String(), "users file unreadable"); n != 1 {
+		t.Errorf("the users file's loss logged %d times, want once: %q", n, logs.String())
 	}
 }
 

@@ -27,6 +27,7 @@ type userStore struct {
 	log   *slog.Logger
 
 	mu      sync.Mutex
+	read    bool // fresh ran before: why the first read failed is New's error, not logged
 	stat    os.FileInfo
 	users   map[string]User
 	err     error          // why the file is unusable
@@ -85,10 +86,11 @@ func (s *userStore) check() error {
 // fresh re-reads the users file if it changed, checks its directory, and
 // returns why it is unusable, if it is. The caller holds s.mu.
 func (s *userStore) fresh() error {
+	defer func() { s.read = true }()
 	fi, err := os.Stat(s.path)
 	if err != nil {
 		if s.err == nil || s.stat != nil {
-			s.log.Error("users file unreadable", "path", s.path, "err", err)
+			s.refused("users file unreadable", "path", s.path, "err", err)
 		}
 		s.stat, s.users, s.err = nil, nil, fmt.Errorf("users file: %w", err)
 		return s.err
@@ -104,9 +106,9 @@ func (s *userStore) fresh() error {
 			// stays refused once the directory is fixed, until it
 			// changes again.
 			s.err = fmt.Errorf("%w (this users file was found while it was: once the directory is fixed, check the file and save it again)", dirErr)
-			s.log.Error("users file refused", "path", s.path, "err", s.err)
+			s.refused("users file refused", "path", s.path, "err", s.err)
 		} else if err := s.load(fi); err != nil {
-			s.log.Error("users file refused", "path", s.path, "err", err)
+			s.refused("users file refused", "path", s.path, "err", err)
 			s.err = err
 		}
 	}
@@ -116,12 +118,20 @@ func (s *userStore) fresh() error {
 	err = dirErr
 	switch {
 	case err != nil && s.dirErr == nil:
-		s.log.Error("users file refused", "path", s.path, "err", err)
+		s.refused("users file refused", "path", s.path, "err", err)
 	case err == nil && s.dirErr != nil:
 		s.log.Info("users file directory fixed", "path", s.path)
 	}
 	s.dirErr = err
 	return err
+}
+
+// refused logs why the users file is refused, but not on the first read,
+// whose error New returns to its caller. The caller holds s.mu.
+func (s *userStore) refused(msg string, args ...any) {
+	if s.read {
+		s.log.Error(msg, args...)
+	}
 }
 
 // checkDir reports whether the users file's directory is safe: whoever may
