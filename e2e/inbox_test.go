@@ -509,6 +509,72 @@ func TestInbox(t *testing.T) {
 		s.publishAsAgent(t, agentCancelled(wf, call))
 	})
 
+	// The last session's note: a publish ably-js failed because Ably ended
+	// the connection under it with an error of its own (a connection-level
+	// ERROR, a 4xxxx or 5xxxx) said "Could not send your decision" and
+	// offered the buttons again, though the approval had reached Ably and
+	// counts: only codes 80000 to 80099 read as a lost connection.
+	step("a decision whose connection Ably ended before its ACK may still count", func(t *testing.T) {
+		const wf, call = "wf-inbox-connfailed", "call_connfailed_1"
+		br.Do(t, "openTab", map[string]any{"page": "pat-lost", "of": "pat"}, nil)
+		defer br.Do(t, "close", map[string]any{"page": "pat-lost"}, nil)
+		br.Do(t, "errorOnAck", map[string]any{"page": "pat-lost", "code": 50000, "statusCode": 500, "message": "Internal error"}, nil)
+		br.Do(t, "goto", map[string]any{"page": "pat-lost", "url": base}, nil)
+		br.Do(t, "waitReady", map[string]any{"page": "pat-lost", "timeoutMs": 30000}, nil)
+		responses := s.observe(t)
+		s.publishAsAgent(t, agentRequest(wf, call, map[string]any{
+			"tool": "publish_blog_post", "arguments": `{"title":"Connection failed"}`, "requiredRole": "publisher",
+		}))
+		readCard(t, br, "pat-lost", call)
+		br.Do(t, "press", map[string]any{"page": "pat-lost", "toolCallId": call, "button": "approve"}, nil)
+		if m := responses.next(t, workflows.MsgApprovalResponse); m.ClientID != "pat" {
+			t.Fatalf("approval-response from %q, want pat's", m.ClientID)
+		}
+		status := cardSelector(call) + " .status"
+		either := status + `[data-kind="warn"]:has-text("Not confirmed"), ` + status + `[data-kind="error"]`
+		br.Do(t, "waitSelector", map[string]any{"page": "pat-lost", "selector": either, "timeoutMs": 30000}, nil)
+		c := readCard(t, br, "pat-lost", call)
+		if !strings.HasPrefix(c.Status, "Not confirmed:") || !strings.Contains(c.Status, "may still count") {
+			t.Errorf("status %q, want that the decision is not confirmed and may still count", c.Status)
+		}
+		if len(c.Buttons) != 0 {
+			t.Errorf("buttons %q right after an approval that reached Ably, want none", c.Buttons)
+		}
+		s.publishAsAgent(t, agentCancelled(wf, call))
+	})
+
+	// The last session's note: an unconfirmed decision said "may still
+	// count" even when the arguments had changed under it meanwhile, where
+	// a confirmed one says it does not count for the new ones.
+	step("an unconfirmed decision overtaken by new arguments says it does not count for them", func(t *testing.T) {
+		const wf, call = "wf-inbox-connfailed-edit", "call_connfailed_edit_1"
+		br.Do(t, "openTab", map[string]any{"page": "pat-lost2", "of": "pat"}, nil)
+		defer br.Do(t, "close", map[string]any{"page": "pat-lost2"}, nil)
+		br.Do(t, "errorOnAck", map[string]any{"page": "pat-lost2", "code": 50000, "statusCode": 500, "message": "Internal error", "ms": 3000}, nil)
+		br.Do(t, "goto", map[string]any{"page": "pat-lost2", "url": base}, nil)
+		br.Do(t, "waitReady", map[string]any{"page": "pat-lost2", "timeoutMs": 30000}, nil)
+		request := func(revision int, args string) *ably.Message {
+			return agentRequest(wf, call, map[string]any{
+				"tool": "publish_blog_post", "arguments": args, "requiredRole": "publisher", "revision": revision,
+			})
+		}
+		s.publishAsAgent(t, request(0, `{"title":"Before"}`))
+		readCard(t, br, "pat-lost2", call)
+		br.Do(t, "press", map[string]any{"page": "pat-lost2", "toolCallId": call, "button": "approve"}, nil)
+		s.publishAsAgent(t, request(1, `{"title":"After"}`)) // before the connection fails under the approval
+		status := cardSelector(call) + " .status"
+		either := status + `[data-kind="warn"]:has-text("does not count"), ` + status + `[data-kind="warn"]:has-text("Not confirmed"), ` + status + `[data-kind="error"]`
+		br.Do(t, "waitSelector", map[string]any{"page": "pat-lost2", "selector": either, "timeoutMs": 30000}, nil)
+		c := readCard(t, br, "pat-lost2", call)
+		if !strings.Contains(c.Status, "does not count for the new ones") {
+			t.Errorf("status %q, want that the decision does not count for the new arguments", c.Status)
+		}
+		if !strings.Contains(c.Args, "After") || !slices.Contains(c.Buttons, "Approve") {
+			t.Errorf("card: args %q, buttons %q; want the new arguments and the buttons back", c.Args, c.Buttons)
+		}
+		s.publishAsAgent(t, agentCancelled(wf, call))
+	})
+
 	// The inbox probe: a decision the agent refused (an edit of the wrong
 	// type) left the card at "sent" and then "may still be counting it".
 	// The agent now says so (approval-ignored, to the approver); the page

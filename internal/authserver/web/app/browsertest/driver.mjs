@@ -387,6 +387,40 @@ const ops = {
     return {};
   },
 
+  // errorOnAck routes the WebSockets the page opens from now on through
+  // the driver, which, in place of Ably's first ACK frame (action 1), sends
+  // a connection-level ERROR (action 9, no channel) with the error given,
+  // as Ably does when it ends a connection for good, and closes the
+  // socket, ms (default 0) after the ACK came: the publish reached Ably,
+  // and ably-js fails it with Ably's code as the connection fails. The
+  // connections after it pass through.
+  async errorOnAck({ page: name, code, statusCode, message, ms = 0 }) {
+    let done = false;
+    await get(name).routeWebSocket(/.*/, (ws) => {
+      const server = ws.connectToServer();
+      ws.onMessage((m) => server.send(m));
+      server.onMessage((m) => {
+        let action;
+        try {
+          action = JSON.parse(m).action;
+        } catch {
+          // not a JSON protocol message: passed on as it is
+        }
+        if (action !== 1 || done) {
+          ws.send(m);
+          return;
+        }
+        done = true;
+        setTimeout(() => {
+          ws.send(JSON.stringify({ action: 9, error: { code, statusCode, message } }));
+          server.close();
+          ws.close();
+        }, ms);
+      });
+    });
+    return {};
+  },
+
   // failHistory makes the next `times` channel-history reads the page
   // sends fail, as Ably answers when it cannot serve one (500, error
   // 50000), and lets the later ones through; historyReads says how many

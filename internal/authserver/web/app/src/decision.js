@@ -45,9 +45,18 @@ export class UnconfirmedError extends Error {
 }
 
 // publishFailure is the error of the decision with message id messageId
-// whose publish failed with err: an UnconfirmedError when the connection
+// whose publish failed with err, the connection's state being state when
+// the failure reached the page: an UnconfirmedError when the connection
 // failed under it, else err (Ably refused it, or ably-js never sent it).
-export function publishFailure(err, messageId) {
+// ably-js fails a publish Ably has not acknowledged with the reason the
+// connection left the connected state for good: codes 80000 to 80099 when
+// it was lost, Ably's own code (a 4xxxx or 5xxxx) when Ably ended it with
+// an error (a connection-level ERROR). Ably answers a publish it refuses (a
+// NACK) while the connection stays up: a failure that comes while the
+// connection is no longer connected is a lost connection's, whatever its
+// code.
+export function publishFailure(err, messageId, state = 'connected') {
   const code = err && typeof err.code === 'number' ? err.code : 0;
-  return code >= 80000 && code < 80100 ? new UnconfirmedError(err, messageId) : err;
+  const lost = (code >= 80000 && code < 80100) || state !== 'connected';
+  return lost ? new UnconfirmedError(err, messageId) : err;
 }

@@ -50,19 +50,27 @@ test('responseMessage carries the page message id; newMessageId is fresh each ti
 
 // A publish that ably-js fails because the connection went down (suspended
 // or closed while it waited for Ably's acknowledgement) may have reached
-// Ably: it is unconfirmed, not failed. Ably's refusals and what ably-js
-// never sent stay failures.
+// Ably: it is unconfirmed, not failed, whatever the code of the reason the
+// connection went (a 4xxxx when Ably ended it). Ably's refusals, which come
+// while the connection stays up, and what ably-js never sent stay failures.
 test('publishFailure: a connection lost under the publish leaves it unconfirmed', () => {
   const cases = [
     { name: 'suspended', err: { code: 80002, message: 'Connection to server unavailable' }, unconfirmed: true },
     { name: 'disconnected', err: { code: 80003, message: 'Websocket closed' }, unconfirmed: true },
     { name: 'closed', err: { code: 80017, message: 'Connection closed' }, unconfirmed: true },
     { name: 'refused by Ably', err: { code: 40160, message: 'operation not permitted' }, unconfirmed: false },
+    { name: 'refused by Ably, connection still up', state: 'connected', err: { code: 40160, message: 'operation not permitted' }, unconfirmed: false },
+    // Ably ended the connection with a connection-level ERROR: ably-js
+    // fails the held publish with Ably's code.
+    { name: 'connection failed by Ably', state: 'failed', err: { code: 50000, message: 'Internal error' }, unconfirmed: true },
+    { name: 'connection failed by Ably, 4xxxx', state: 'failed', err: { code: 40003, message: 'Account disabled' }, unconfirmed: true },
+    { name: 'connection suspended after a 4xxxx', state: 'suspended', err: { code: 40170, message: 'Error from authCallback' }, unconfirmed: true },
+    { name: 'connection closed, no code', state: 'closed', err: new Error('closed'), unconfirmed: true },
     { name: 'channel failed, never sent', err: { code: 90001, message: 'channel failed' }, unconfirmed: false },
     { name: 'no code', err: new Error('boom'), unconfirmed: false },
   ];
   for (const c of cases) {
-    const got = publishFailure(c.err, 'web-1:0');
+    const got = publishFailure(c.err, 'web-1:0', c.state);
     if (c.unconfirmed) {
       assert.ok(got instanceof UnconfirmedError, c.name);
       assert.equal(got.messageId, 'web-1:0', c.name);

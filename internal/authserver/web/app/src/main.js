@@ -52,7 +52,7 @@ function start() {
         await conn.channel.publish(responseMessage(r, choice, id));
       } catch (err) {
         // The connection went down under it: it may have reached Ably.
-        throw publishFailure(err, id);
+        throw publishFailure(err, id, conn.client.connection.state);
       }
       return id;
     },

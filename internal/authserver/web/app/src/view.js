@@ -638,19 +638,29 @@ export class InboxView {
       c.sentId = await this.opts.onDecide(seen, choice);
       clearTimeout(slow);
       c.busy = false;
-      if (c.request.arguments !== seen.arguments || c.request.argumentsDigest !== seen.argumentsDigest) {
-        // The arguments changed while the decision was on its way: it names
-        // the ones the user saw, so it does not count for these.
-        this.setStatus(c, 'The arguments changed while your decision was being sent: it does not count for the new ones. Review them and decide again.', 'warn');
-        this.renderActions(c);
-        return;
-      }
+      if (this.changedSince(c, seen)) return;
       this.sent(c, choice);
     } catch (err) {
       clearTimeout(slow);
-      if (err instanceof UnconfirmedError) this.unconfirmed(c, choice, err);
-      else this.failed(c, err);
+      if (!(err instanceof UnconfirmedError)) {
+        this.failed(c, err);
+      } else if (this.isShown(c)) {
+        c.busy = false;
+        if (this.changedSince(c, seen)) c.sentId = err.messageId;
+        else this.unconfirmed(c, choice, err);
+      }
     }
+  }
+
+  // changedSince says so on card c, and offers the buttons again, when the
+  // request's arguments are no longer the ones seen, those the decision
+  // sent from it named: whether Ably confirmed it or not, it does not count
+  // for the new ones.
+  changedSince(c, seen) {
+    if (c.request.arguments === seen.arguments && c.request.argumentsDigest === seen.argumentsDigest) return false;
+    this.setStatus(c, 'The arguments changed while your decision was being sent: it does not count for the new ones. Review them and decide again.', 'warn');
+    this.renderActions(c);
+    return true;
   }
 
   closeForms(c) {
