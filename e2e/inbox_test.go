@@ -483,15 +483,10 @@ func TestInbox(t *testing.T) {
 		br.Do(t, "holdAcks", map[string]any{"page": "pat-slow", "ms": 3000}, nil)
 		br.Do(t, "goto", map[string]any{"page": "pat-slow", "url": base}, nil)
 		br.Do(t, "waitReady", map[string]any{"page": "pat-slow", "timeoutMs": 30000}, nil)
-		request := func(revision int, args string) *ably.Message {
-			return agentRequest(wf, call, map[string]any{
-				"tool": "publish_blog_post", "arguments": args, "requiredRole": "publisher", "revision": revision,
-			})
-		}
-		s.publishAsAgent(t, request(0, `{"title":"Before"}`))
+		s.publishAsAgent(t, revisedRequest(wf, call, 0, `{"title":"Before"}`))
 		readCard(t, br, "pat-slow", call)
 		br.Do(t, "press", map[string]any{"page": "pat-slow", "toolCallId": call, "button": "approve"}, nil)
-		s.publishAsAgent(t, request(1, `{"title":"After"}`)) // while Ably's ACK of the approval is held
+		s.publishAsAgent(t, revisedRequest(wf, call, 1, `{"title":"After"}`)) // while Ably's ACK of the approval is held
 		warnSel := cardSelector(call) + ` .status[data-kind="warn"]`
 		if err := br.Try("waitSelector", map[string]any{"page": "pat-slow", "selector": cardSelector(call) + ` .status[data-kind="ok"]`, "timeoutMs": 6000}, nil); err == nil {
 			var st struct{ Text string }
@@ -553,15 +548,10 @@ func TestInbox(t *testing.T) {
 		br.Do(t, "errorOnAck", map[string]any{"page": "pat-lost2", "code": 50000, "statusCode": 500, "message": "Internal error", "ms": 3000}, nil)
 		br.Do(t, "goto", map[string]any{"page": "pat-lost2", "url": base}, nil)
 		br.Do(t, "waitReady", map[string]any{"page": "pat-lost2", "timeoutMs": 30000}, nil)
-		request := func(revision int, args string) *ably.Message {
-			return agentRequest(wf, call, map[string]any{
-				"tool": "publish_blog_post", "arguments": args, "requiredRole": "publisher", "revision": revision,
-			})
-		}
-		s.publishAsAgent(t, request(0, `{"title":"Before"}`))
+		s.publishAsAgent(t, revisedRequest(wf, call, 0, `{"title":"Before"}`))
 		readCard(t, br, "pat-lost2", call)
 		br.Do(t, "press", map[string]any{"page": "pat-lost2", "toolCallId": call, "button": "approve"}, nil)
-		s.publishAsAgent(t, request(1, `{"title":"After"}`)) // before the connection fails under the approval
+		s.publishAsAgent(t, revisedRequest(wf, call, 1, `{"title":"After"}`)) // before the connection fails under the approval
 		status := cardSelector(call) + " .status"
 		either := status + `[data-kind="warn"]:has-text("does not count"), ` + status + `[data-kind="warn"]:has-text("Not confirmed"), ` + status + `[data-kind="error"]`
 		br.Do(t, "waitSelector", map[string]any{"page": "pat-lost2", "selector": either, "timeoutMs": 30000}, nil)
@@ -907,6 +897,14 @@ func readCard(t *testing.T, br *browsertest.Driver, page, toolCallID string) car
 	var c card
 	br.Do(t, "card", map[string]any{"page": page, "toolCallId": toolCallID, "timeoutMs": 30000}, &c)
 	return c
+}
+
+// revisedRequest is the agent's approval-request of publish_blog_post for
+// call of run wf, at revision with args.
+func revisedRequest(wf, call string, revision int, args string) *ably.Message {
+	return agentRequest(wf, call, map[string]any{
+		"tool": "publish_blog_post", "arguments": args, "requiredRole": "publisher", "revision": revision,
+	})
 }
 
 // spoofedRequest is an approval-request as an approver could publish it.

@@ -109,6 +109,26 @@ async function newPage(name, context) {
   return page;
 }
 
+// routeAcks routes the WebSockets page opens from now on through the
+// driver, which passes every frame on as it is but Ably's ACK frames
+// (action 1), which it hands to onAck(frame, ws, server) instead.
+async function routeAcks(page, onAck) {
+  await page.routeWebSocket(/.*/, (ws) => {
+    const server = ws.connectToServer();
+    ws.onMessage((m) => server.send(m));
+    server.onMessage((m) => {
+      let action;
+      try {
+        action = JSON.parse(m).action;
+      } catch {
+        // not a JSON protocol message: passed on as it is
+      }
+      if (action === 1) onAck(m, ws, server);
+      else ws.send(m);
+    });
+  });
+}
+
 const ops = {
   // open: a new browser context (its own cookies) and page; clockSkewMs
   // sets its clock that far ahead.
@@ -370,20 +390,7 @@ const ops = {
   // driver, which holds each of Ably's ACK frames (action 1) for ms before
   // passing it on: a publish stays in flight that long.
   async holdAcks({ page: name, ms }) {
-    await get(name).routeWebSocket(/.*/, (ws) => {
-      const server = ws.connectToServer();
-      ws.onMessage((m) => server.send(m));
-      server.onMessage((m) => {
-        let action;
-        try {
-          action = JSON.parse(m).action;
-        } catch {
-          // not a JSON protocol message: passed on as it is
-        }
-        if (action === 1) setTimeout(() => ws.send(m), ms);
-        else ws.send(m);
-      });
-    });
+    await routeAcks(get(name), (m, ws) => setTimeout(() => ws.send(m), ms));
     return {};
   },
 
@@ -396,27 +403,17 @@ const ops = {
   // connections after it pass through.
   async errorOnAck({ page: name, code, statusCode, message, ms = 0 }) {
     let done = false;
-    await get(name).routeWebSocket(/.*/, (ws) => {
-      const server = ws.connectToServer();
-      ws.onMessage((m) => server.send(m));
-      server.onMessage((m) => {
-        let action;
-        try {
-          action = JSON.parse(m).action;
-        } catch {
-          // not a JSON protocol message: passed on as it is
-        }
-        if (action !== 1 || done) {
-          ws.send(m);
-          return;
-        }
-        done = true;
-        setTimeout(() => {
-          ws.send(JSON.stringify({ action: 9, error: { code, statusCode, message } }));
-          server.close();
-          ws.close();
-        }, ms);
-      });
+    await routeAcks(get(name), (m, ws, server) => {
+      if (done) {
+        ws.send(m);
+        return;
+      }
+      done = true;
+      setTimeout(() => {
+        ws.send(JSON.stringify({ action: 9, error: { code, statusCode, message } }));
+        server.close();
+        ws.close();
+      }, ms);
     });
     return {};
   },
