@@ -188,7 +188,7 @@ func parseConfig(cmd string, args []string, env config.Env, cwd string, stderr i
 	fs.IntVar(&c.Ports.UI, "ui-port", c.Ports.UI, "Temporal Web UI port")
 	fs.IntVar(&c.Ports.Ably, "ably-port", c.Ports.Ably, "local Ably server port")
 	fs.IntVar(&c.Ports.Auth, "auth-port", c.Ports.Auth, "auth server port")
-	fs.IntVar(&c.Ports.Model, "model-port", c.Ports.Model, "scripted model port (used when OPENAI_API_KEY is unset)")
+	fs.IntVar(&c.Ports.Model, "model-port", c.Ports.Model, "scripted model port (used when neither OPENAI_API_KEY nor OPENAI_BASE_URL is set)")
 	fs.StringVar(&c.Namespace, "namespace", c.Namespace, "Temporal namespace (env TEMPORAL_NAMESPACE)")
 	fs.StringVar(&c.Work, "work", env.Get(EnvWork), "directory for the state, built programs and posts instead of .devstack, .bin and data/posts (env "+EnvWork+")")
 	if cmd != "env" {
