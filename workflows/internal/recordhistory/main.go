@@ -293,7 +293,11 @@ type scenario struct {
 	workerDown      time.Duration
 	stopBeforeDelay bool
 	// waits, if set, passes waits[i] before decision i (after the delay).
-	waits     []time.Duration
+	waits []time.Duration
+	// sentAt, if set, stamps decision i with the time it is sent plus
+	// sentAt[i] (as the bridge stamps Ably's), so that a decision can be
+	// published before one sent ahead of it.
+	sentAt    map[int]time.Duration
 	decisions []workflows.Decision
 	// cancel cancels the run once it waits, after the decisions.
 	cancel bool
@@ -387,6 +391,21 @@ func scenarios() []scenario {
 			dec("call-quorum-1", workflows.DecisionApproved, "alice", "publisher", "msg-quorum-3", "again"),
 			dec("call-quorum-1", workflows.DecisionApproved, "carol", "admin", "msg-quorum-4", ""),
 		}},
+		// superseded: two approvals or two rejections decide (rejectBy
+		// quorum). alice approves; her rejection, published 2 s before
+		// her approval, reaches the run after it; bob rejects, carol
+		// approves. Her rejection is refused as published before her
+		// counted approval (rules.whySuperseded, changeOneVote), so bob's
+		// is one of two and carol's approval is the second: the tool runs.
+		// Before changeOneVote it counted, and bob's rejection was the
+		// second (v12-superseded.json, recorded by that code).
+		{name: "superseded", policy: ruledPolicy(`"approvals":2,"rejectBy":"quorum"`), waitPending: 1,
+			sentAt: map[int]time.Duration{0: 0, 1: -2 * time.Second, 2: 0, 3: 0}, decisions: []workflows.Decision{
+				dec("call-superseded-1", workflows.DecisionApproved, "alice", "publisher", "msg-superseded-1", ""),
+				dec("call-superseded-1", workflows.DecisionRejected, "alice", "publisher", "msg-superseded-2", "an older click"),
+				dec("call-superseded-1", workflows.DecisionRejected, "bob", "publisher", "msg-superseded-3", ""),
+				dec("call-superseded-1", workflows.DecisionApproved, "carol", "admin", "msg-superseded-4", ""),
+			}, wantResolved: map[string]string{"call-superseded-1": workflows.OutcomeApproved}},
 		// change-of-mind: two approvals or two rejections decide
 		// (rejectBy quorum). alice approves, then rejects; carol approves,
 		// bob rejects. Her rejection withdraws her approval
@@ -620,6 +639,9 @@ func record(ctx context.Context, c client.Client, wk *recorderWorker, signer *si
 		if sc.workerDown > 0 && d.PublishedAt.IsZero() {
 			d.PublishedAt = time.Now().UTC() // as the bridge sets Ably's timestamp
 		}
+		if off, ok := sc.sentAt[i]; ok {
+			d.PublishedAt = time.Now().Add(off).UTC()
+		}
 		if !slices.Contains(sc.unsigned, i) {
 			d.WorkflowID = id
 			signer.Sign(&d)
@@ -831,7 +853,7 @@ func (*fakeActivities) CallModel(_ context.Context, req workflows.ModelRequest) 
 	}
 	var calls []workflows.ToolCall
 	switch {
-	case req.Turn == 1 && slices.Contains([]string{"approve", "expire", "unpublished", "forged", "forged-signed", "single", "activity-tool", "ignored-activity", "quorum", "change-of-mind", "escalate", "edit", "edit-tool-fails", "edit-digestless", "edit-surrogate", "in-time-decision", "in-time-escalated", "due-escalation", "burned-id", "before-start", "flaky-publish", "flaky-publish-decided"}, sc):
+	case req.Turn == 1 && slices.Contains([]string{"approve", "expire", "unpublished", "forged", "forged-signed", "single", "activity-tool", "ignored-activity", "quorum", "change-of-mind", "superseded", "escalate", "edit", "edit-tool-fails", "edit-digestless", "edit-surrogate", "in-time-decision", "in-time-escalated", "due-escalation", "burned-id", "before-start", "flaky-publish", "flaky-publish-decided"}, sc):
 		calls = []workflows.ToolCall{call("1", "publish_blog_post", `{ "title": "Introducing our new API" }`)}
 	case req.Turn == 1 && sc == "ambiguous":
 		calls = []workflows.ToolCall{
