@@ -511,6 +511,16 @@ func scenarios() []scenario {
 		// before-start: a signed decision published a day before the run
 		// started (an earlier run's, with the same workflow id) is ignored
 		// (changeDecisionChecks); carol's approves.
+		// burned-id-activity: burned-id in a run started before the fast
+		// path (workerPolicyVersion 1), as a bridge not yet upgraded sends
+		// an unsigned copy during a deploy: alice's signed decision is a
+		// duplicate there (unlike burned-id on the fast path), and carol's
+		// rejection decides (v15-burned-id-activity.json).
+		{name: "burned-id-activity", policy: teamPolicy, waitPending: 1, workerPolicyVersion: 1, unsigned: []int{0}, decisions: []workflows.Decision{
+			dec("call-burned-id-activity-1", workflows.DecisionApproved, "alice", "publisher", "msg-burned-id-activity-1", "unsigned copy"),
+			dec("call-burned-id-activity-1", workflows.DecisionApproved, "alice", "publisher", "msg-burned-id-activity-1", ""),
+			dec("call-burned-id-activity-1", workflows.DecisionRejected, "carol", "admin", "msg-burned-id-activity-2", "too late"),
+		}},
 		{name: "before-start", policy: teamPolicy, waitPending: 1, decisions: []workflows.Decision{
 			publishedAt(dec("call-before-start-1", workflows.DecisionApproved, "alice", "publisher", "msg-before-start-1", "an earlier run's"), time.Now().Add(-24*time.Hour)),
 			dec("call-before-start-1", workflows.DecisionApproved, "carol", "admin", "msg-before-start-2", ""),
@@ -853,7 +863,7 @@ func (*fakeActivities) CallModel(_ context.Context, req workflows.ModelRequest) 
 	}
 	var calls []workflows.ToolCall
 	switch {
-	case req.Turn == 1 && slices.Contains([]string{"approve", "expire", "unpublished", "forged", "forged-signed", "single", "activity-tool", "ignored-activity", "quorum", "change-of-mind", "superseded", "escalate", "edit", "edit-tool-fails", "edit-digestless", "edit-surrogate", "in-time-decision", "in-time-escalated", "due-escalation", "burned-id", "before-start", "flaky-publish", "flaky-publish-decided"}, sc):
+	case req.Turn == 1 && slices.Contains([]string{"approve", "expire", "unpublished", "forged", "forged-signed", "single", "activity-tool", "ignored-activity", "quorum", "change-of-mind", "superseded", "escalate", "edit", "edit-tool-fails", "edit-digestless", "edit-surrogate", "in-time-decision", "in-time-escalated", "due-escalation", "burned-id", "burned-id-activity", "before-start", "flaky-publish", "flaky-publish-decided"}, sc):
 		calls = []workflows.ToolCall{call("1", "publish_blog_post", `{ "title": "Introducing our new API" }`)}
 	case req.Turn == 1 && sc == "ambiguous":
 		calls = []workflows.ToolCall{
