@@ -849,7 +849,7 @@ func FuzzWhyIgnore(f *testing.F) {
 		}
 		deadline := testStart.Add(10 * time.Minute)
 		a := &approval{call: publishCall("call_1"), pending: PendingApproval{ToolCallID: "call_1", ExpiresAt: deadline}}
-		r := &run{policy: p, approvals: map[string]*approval{"call_1": a}, seenMsgs: map[string]bool{}}
+		r := &run{policy: p, approvals: map[string]*approval{"call_1": a}, seenMsgs: map[string]bool{}, verifiedMsgs: map[string]bool{}}
 		d := Decision{ToolCallID: callID, Decision: decision, ApproverClientID: who, ApproverRole: role, AblyMessageID: msgID}
 		if publishedAfter != 0 {
 			d.PublishedAt = testStart.Add(time.Duration(publishedAfter) * time.Second)
@@ -865,8 +865,14 @@ func FuzzWhyIgnore(f *testing.F) {
 		}
 		r.remember(d)
 		again := r.whyIgnore(testStart.Add(time.Minute), d, r.approvals[callID], false)
-		if wellFormed && again != "duplicate" {
-			t.Fatalf("second delivery of %q: %q, want duplicate", msgID, again)
+		if wellFormed && again != whyUnverifiedCopy {
+			t.Fatalf("second delivery of %q, never verified: %q, want %q", msgID, again, whyUnverifiedCopy)
+		}
+		if wellFormed {
+			r.verified(d)
+			if again = r.whyIgnore(testStart.Add(time.Minute), d, r.approvals[callID], false); again != "duplicate" {
+				t.Fatalf("second delivery of %q, verified: %q, want duplicate", msgID, again)
+			}
 		}
 		if !wellFormed && again != why {
 			t.Fatalf("second delivery of malformed %+v: %q, want %q again", d, again, why)

@@ -1,8 +1,11 @@
 package workflows
 
 import (
+	"fmt"
 	"testing"
 	"time"
+
+	"go.temporal.io/sdk/workflow"
 )
 
 // The checks of changeDecisionChecks (versions.go): each case is a way a
@@ -142,6 +145,43 @@ func TestDecisionChecks(t *testing.T) {
 			}
 			if tools[0].Arguments != tt.wantArgs || tools[0].ApprovedBy != tt.wantBy {
 				t.Errorf("the tool ran with %s approved by %q, want %s approved by %q", tools[0].Arguments, tools[0].ApprovedBy, tt.wantArgs, tt.wantBy)
+			}
+		})
+	}
+}
+
+// TestUnverifiedCopyBeforeTheFastPath: changeDecisionChecks' third rule in
+// a run started before the fast path (WorkflowNameV1 at DefaultVersion,
+// whose policy is its input's, or at versionWorkerPolicy; publishes and
+// tools are activities). An unsigned copy of alice's decision, sent first
+// (by a bridge not yet upgraded while the workers were, or by anyone with
+// signal access), must not make the signed decision the upgraded bridge
+// forwards, with the same Ably message id, a duplicate: the call would
+// wait for its expiry, alice's approval lost and no word to her.
+func TestUnverifiedCopyBeforeTheFastPath(t *testing.T) {
+	for _, v := range []workflow.Version{workflow.DefaultVersion, versionWorkerPolicy} {
+		t.Run(fmt.Sprintf("worker-policy %d", v), func(t *testing.T) {
+			h := newHarness(t)
+			h.env.RegisterWorkflowWithOptions(AgentWorkflow, workflow.RegisterOptions{Name: WorkflowNameV1})
+			h.env.OnGetVersion(changeWorkerPolicy, workflow.DefaultVersion, versionFastPath).Return(v).Maybe()
+			h.policy = testPolicy(t)
+			in := AgentInput{Prompt: "Publish the blog post called 'Introducing our new API'", Requester: "requester"}
+			if v == workflow.DefaultVersion {
+				in.Policy = h.policy
+			}
+			h.model = script(calls(publishCall("call_1")), answer("done"))
+			h.decideRaw(time.Minute, approve("call_1", "alice", "publisher", "conn:8:0"))
+			h.decide(2*time.Minute, approve("call_1", "alice", "publisher", "conn:8:0"))
+			h.env.ExecuteWorkflow(WorkflowNameV1, in)
+			var res AgentResult
+			if err := h.env.GetWorkflowResult(&res); err != nil {
+				t.Fatal(err)
+			}
+			wantKinds(t, res.Audit, "requested:call_1",
+				"ignored:call_1:unsigned: the approver bridge signs every decision it forwards",
+				"approved:call_1", "executed:call_1")
+			if tools := h.tools(); len(tools) != 1 || tools[0].ApprovedBy != "alice" {
+				t.Fatalf("the tool ran %d times (%+v), want once approved by alice", len(tools), tools)
 			}
 		})
 	}

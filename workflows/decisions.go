@@ -31,7 +31,7 @@ func (r *run) onDecision(ctx workflow.Context, d Decision) {
 	switch why {
 	case whyUnverifiedCopy:
 		why = "duplicate"
-		if workflow.GetVersion(ctx, changeDecisionChecks, workflow.DefaultVersion, 1) >= 1 {
+		if r.checksUnverifiedCopies(ctx) {
 			why = r.whyNotDecidableNow(ctx, d, a)
 		}
 	case "":
@@ -131,8 +131,8 @@ func dedupeKey(d Decision) (string, bool) {
 }
 
 // remember marks a well-formed decision as seen, whether it resolved an
-// approval or was ignored, so that a copy of it is a duplicate (in runs of
-// versionFastPath, only once the decision was verified: see whyIgnore).
+// approval or was ignored, so that a copy of it is a duplicate (only once
+// the decision was verified: see whyIgnore and checksUnverifiedCopies).
 func (r *run) remember(d Decision) {
 	if key, ok := dedupeKey(d); ok {
 		r.seenMsgs[key] = true
@@ -158,9 +158,20 @@ func (r *run) verified(d Decision) string {
 }
 
 // whyUnverifiedCopy is whyIgnore's answer for a copy of a decision that was
-// seen but never verified; onDecision asks changeDecisionChecks whether
+// seen but never verified; onDecision asks checksUnverifiedCopies whether
 // that makes it a duplicate.
 const whyUnverifiedCopy = "copy of a decision that was not verified"
+
+// checksUnverifiedCopies reports whether a copy of a decision that was seen
+// but never verified is checked again rather than ignored as a duplicate:
+// since changeDecisionChecks on the fast path, since changeUnverifiedCopies
+// in runs started before it. Asked only for such a copy.
+func (r *run) checksUnverifiedCopies(ctx workflow.Context) bool {
+	if r.fast() {
+		return workflow.GetVersion(ctx, changeDecisionChecks, workflow.DefaultVersion, 1) >= 1
+	}
+	return workflow.GetVersion(ctx, changeUnverifiedCopies, workflow.DefaultVersion, 1) >= 1
+}
 
 // whyNotDecidableNow is whyNotDecidable at the current workflow time, then
 // the checks of changeDecisionChecks (whyRefusedSince).
@@ -326,12 +337,13 @@ func (r *run) whyIgnore(now time.Time, d Decision, a *approval, inTime bool) str
 		return why
 	}
 	if key, _ := dedupeKey(d); r.seenMsgs[key] {
-		if !r.fast() || r.verifiedMsgs[key] {
+		if r.verifiedMsgs[key] {
 			return "duplicate"
 		}
 		// Seen, but it was unsigned, its signature failed, or it was
 		// ignored before the check: a copy from anyone with access to
-		// Temporal could have come first.
+		// Temporal, or from a bridge not yet upgraded, could have come
+		// first.
 		return whyUnverifiedCopy
 	}
 	return r.whyNotDecidable(now, d, a, inTime)

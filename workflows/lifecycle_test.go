@@ -9,7 +9,7 @@ import (
 // answer; remember is what makes a copy a duplicate.
 func TestWhyIgnoreIsPure(t *testing.T) {
 	a := &approval{call: publishCall("call_1"), pending: PendingApproval{ToolCallID: "call_1", ExpiresAt: testStart.Add(time.Hour)}}
-	r := &run{policy: testPolicy(t), approvals: map[string]*approval{"call_1": a}, seenMsgs: map[string]bool{}}
+	r := &run{policy: testPolicy(t), approvals: map[string]*approval{"call_1": a}, seenMsgs: map[string]bool{}, verifiedMsgs: map[string]bool{}}
 	d := approve("call_1", "alice", "publisher", "m1")
 	for i := range 2 {
 		if got := r.whyIgnore(testStart, d, a, false); got != "" {
@@ -20,8 +20,12 @@ func TestWhyIgnoreIsPure(t *testing.T) {
 		t.Fatalf("whyIgnore changed seenMsgs: %v", r.seenMsgs)
 	}
 	r.remember(d)
+	if got := r.whyIgnore(testStart, d, a, false); got != whyUnverifiedCopy {
+		t.Fatalf("after remember: whyIgnore = %q, want %q (never verified)", got, whyUnverifiedCopy)
+	}
+	r.verified(d)
 	if got := r.whyIgnore(testStart, d, a, false); got != "duplicate" {
-		t.Fatalf("after remember: whyIgnore = %q, want duplicate", got)
+		t.Fatalf("after remember and verified: whyIgnore = %q, want duplicate", got)
 	}
 	bad := approve("call_1", "", "publisher", "m2")
 	r.remember(bad)

@@ -140,6 +140,20 @@ const (
 	// Asked only when an edited call's tool failed, so no other run's
 	// history changes.
 	changeEditedFailure = "edited-failure"
+	// changeUnverifiedCopies (version 1), found by the cross-deploy audit
+	// of 2026-12-07: in a run started before the fast path (version of
+	// changeWorkerPolicy below versionFastPath), a copy of a decision that
+	// was never verified (unsigned, as a bridge not yet upgraded forwards
+	// it during a deploy, or forged; its signature failed; ignored before
+	// the check) was ignored as a duplicate, so the approver's signed
+	// decision with the same Ably message id, forwarded by the upgraded
+	// bridge, was lost and the call waited for its expiry. Since, it is
+	// checked again, as changeDecisionChecks does on the fast path. Asked
+	// only for such a copy, so no other run's history changes. A run that
+	// ignored such a copy before the change replays it at DefaultVersion,
+	// which the SDK then keeps for the run: it keeps the old rule to its
+	// end (a cross-deploy probe: its approver had to decide again).
+	changeUnverifiedCopies = "unverified-copies"
 )
 
 // ChangeWorkerPolicy is changeWorkerPolicy's id, for the history recorder

@@ -513,9 +513,10 @@ func scenarios() []scenario {
 		// (changeDecisionChecks); carol's approves.
 		// burned-id-activity: burned-id in a run started before the fast
 		// path (workerPolicyVersion 1), as a bridge not yet upgraded sends
-		// an unsigned copy during a deploy: alice's signed decision is a
-		// duplicate there (unlike burned-id on the fast path), and carol's
-		// rejection decides (v15-burned-id-activity.json).
+		// an unsigned copy during a deploy. Before changeUnverifiedCopies
+		// alice's signed decision was a duplicate there, and carol's
+		// rejection decided (v15-burned-id-activity.json); since, hers
+		// counts and the tool runs (v16-burned-id-activity.json).
 		{name: "burned-id-activity", policy: teamPolicy, waitPending: 1, workerPolicyVersion: 1, unsigned: []int{0}, decisions: []workflows.Decision{
 			dec("call-burned-id-activity-1", workflows.DecisionApproved, "alice", "publisher", "msg-burned-id-activity-1", "unsigned copy"),
 			dec("call-burned-id-activity-1", workflows.DecisionApproved, "alice", "publisher", "msg-burned-id-activity-1", ""),
