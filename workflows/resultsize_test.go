@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"go.temporal.io/sdk/worker"
 )
 
 // edit is an AuditEdited entry whose arguments and original are n bytes
@@ -174,6 +176,11 @@ func TestResultFitsTemporalsLimit(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
+			// Fitting 2 MiB of JSON takes the workflow task about 0.1 s;
+			// under -race, on a loaded machine, over the SDK's 1 s
+			// deadlock detection (TMPRL1101), which is not what this
+			// test is about.
+			h.env.SetWorkerOptions(worker.Options{DeadlockDetectionTimeout: time.Minute})
 			h.model = script(calls(publishCall("call_1")), answer(tt.answer))
 			h.decide(5*time.Minute, approve("call_1", "alice", "publisher", "m1"))
 			res := h.run(AgentInput{Policy: testPolicy(t), Requester: "bob"})
