@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/hitl/durable-approvals/workflows"
@@ -44,7 +45,9 @@ func DecodeData(data any, encoding string, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("bad JSON: %w", err)
 	}
-	if dec.More() {
+	// More would report false before a stray ']' or '}', taking
+	// `{...}}` for one object; only the end of the input may follow.
+	if _, err := dec.Token(); err != io.EOF {
 		return errors.New("trailing data after the JSON object")
 	}
 	return nil

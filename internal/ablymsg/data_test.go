@@ -1,7 +1,10 @@
 package ablymsg
 
 import (
+	"bytes"
 	"encoding/base64"
+	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -85,6 +88,44 @@ func FuzzDecodeData(f *testing.F) {
 		}
 		if len(data) > 2*workflows.MaxMessageDataLen+8 {
 			t.Fatalf("accepted %d bytes", len(data))
+		}
+	})
+}
+
+// FuzzDecodeDataAgreesWithJSON checks the decoder against encoding/json, the
+// reference every other reader of the channel follows (ably-js parses with
+// JSON.parse): JSON text, as a string with encoding "json" or as bytes,
+// is accepted exactly when it is one valid JSON object within the size
+// limit, and then decodes to what json.Unmarshal gives. A message that
+// other readers cannot parse must not count on the trusted side.
+func FuzzDecodeDataAgreesWithJSON(f *testing.F) {
+	f.Add(`{"decision":"approved"}`)
+	f.Add(` {"decision":"rejected","reason":"no"} ` + "\n")
+	f.Add(`{"decision":"a"}{}`)
+	f.Add(`{"a":{"b":[1,2,{"c":null}]}}`)
+	f.Add(`[1]`)
+	f.Add(`{"tool":"t","arguments":"{\"a\":\"\\u0007\"}","toolCallId":"c","workflowId":"w"}`)
+	f.Fuzz(func(t *testing.T, text string) {
+		want := json.Valid([]byte(text)) && len(text) <= workflows.MaxMessageDataLen &&
+			bytes.HasPrefix(bytes.TrimLeft([]byte(text), " \t\r\n"), []byte("{"))
+		var ref map[string]any
+		if want {
+			if err := json.Unmarshal([]byte(text), &ref); err != nil {
+				t.Fatalf("json.Unmarshal of valid object %q: %v", text, err)
+			}
+		}
+		for _, in := range []struct {
+			data     any
+			encoding string
+		}{{text, "json"}, {[]byte(text), ""}} {
+			var got map[string]any
+			err := DecodeData(in.data, in.encoding, &got)
+			if (err == nil) != want {
+				t.Fatalf("DecodeData(%q, %q) = %v; encoding/json says valid object: %v", text, in.encoding, err, want)
+			}
+			if err == nil && !reflect.DeepEqual(got, ref) {
+				t.Fatalf("DecodeData(%q) = %v, json.Unmarshal = %v", text, got, ref)
+			}
 		}
 	})
 }
