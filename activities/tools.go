@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 
@@ -149,7 +150,9 @@ func DecodeArgs(call ToolCall, dst any) error {
 	if err := dec.Decode(dst); err != nil {
 		return toolInputError(call.Name, fmt.Errorf("arguments are not a valid JSON object: %w", err))
 	}
-	if dec.More() {
+	// More would report false before a stray ']' or '}', taking
+	// `{...}}` for one object; only the end of the input may follow.
+	if _, err := dec.Token(); err != io.EOF {
 		return toolInputError(call.Name, errors.New("trailing data after the arguments object"))
 	}
 	return nil

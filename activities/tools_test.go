@@ -661,6 +661,8 @@ func FuzzSlugify(f *testing.F) {
 	})
 }
 
+// FuzzDecodeArgs: the model's arguments either decode, being one valid JSON
+// text, or fail with a ToolInputError the model is told about.
 func FuzzDecodeArgs(f *testing.F) {
 	for _, s := range []string{`{"title":"x"}`, `{"title":1}`, `null`, `[]`, `{"title":"x"} x`, ``} {
 		f.Add(s)
@@ -670,6 +672,10 @@ func FuzzDecodeArgs(f *testing.F) {
 		err := DecodeArgs(ToolCall{Name: ToolPublishBlogPost, Arguments: args}, &p)
 		if err != nil && (!isNonRetryable(err) || errType(err) != workflows.ErrTypeToolInput) {
 			t.Fatalf("DecodeArgs(%q) = %v, want a ToolInputError", args, err)
+		}
+		// What a tool runs with is one JSON text, as encoding/json sees it.
+		if err == nil && !json.Valid([]byte(args)) {
+			t.Fatalf("DecodeArgs accepted %q, which is not JSON", args)
 		}
 	})
 }
