@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"maps"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"testing"
@@ -112,5 +114,52 @@ func FuzzClientAddress(f *testing.F) {
 			}
 		}
 		_ = clientKey(got)
+	})
+}
+
+// FuzzCookieValue feeds arbitrary Cookie headers to the lookup of the
+// session and login cookies. It returns a value only when the header holds
+// exactly one cookie of the server's name (with secure cookies, the
+// __Host- one: the bare name, which a sibling subdomain or a plain-HTTP
+// page can plant, never counts), and then that cookie's value; and a
+// planted cookie of the same name, before or after the header's, always
+// makes it return nothing.
+func FuzzCookieValue(f *testing.F) {
+	f.Add("hitl-session=abc", false)
+	f.Add("__Host-hitl-session=abc; hitl-login=def", true)
+	f.Add("hitl-session=abc; hitl-session=evil", false)
+	f.Add(`hitl-session="abc"; __Host-hitl-session=x;;; =y`, true)
+	f.Add("HITL-SESSION=abc;hitl-session=", false)
+	f.Fuzz(func(t *testing.T, header string, secure bool) {
+		s := &Server{secureCookies: secure}
+		get := func(h, base string) string {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.Header.Set("Cookie", h)
+			return s.cookieValue(r, base)
+		}
+		for _, base := range []string{sessionCookieName, loginCookieName} {
+			name := s.cookieName(base)
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.Header.Set("Cookie", header)
+			var values []string
+			for _, c := range r.Cookies() {
+				if c.Name == name {
+					values = append(values, c.Value)
+				}
+			}
+			got := get(header, base)
+			if got != "" && (len(values) != 1 || values[0] != got) {
+				t.Fatalf("cookieValue(%q, %q) = %q; cookies of that name: %q", header, name, got, values)
+			}
+			if len(values) == 0 {
+				continue
+			}
+			if got := get(header+"; "+name+"=planted", base); got != "" {
+				t.Fatalf("with a planted cookie after %q: %q", header, got)
+			}
+			if got := get(name+"=planted; "+header, base); got != "" {
+				t.Fatalf("with a planted cookie before %q: %q", header, got)
+			}
+		}
 	})
 }
