@@ -382,7 +382,8 @@ func TestPrettyArgsNotJSON(t *testing.T) {
 }
 
 // FuzzPendingApply feeds arbitrary channel messages to the pending set and
-// the screen renderer: no panic, nothing from a non-agent is ever kept, and
+// the screen renderer: no panic, nothing from a non-agent is ever kept, a
+// request kept has valid ids and arguments that match its digest, and
 // rendering never writes a raw control character.
 func FuzzPendingApply(f *testing.F) {
 	f.Add(`{"id":"x","name":"approval-request","clientId":"hitl-agent","data":{"tool":"t","arguments":"{}","toolCallId":"call_1","workflowId":"wf"}}`, "")
@@ -390,6 +391,8 @@ func FuzzPendingApply(f *testing.F) {
 	f.Add(`{"id":"x","name":"approval-resolved","clientId":"hitl-agent","encoding":"json"}`, `{"toolCallId":"c","workflowId":"w","outcome":"approved"}`)
 	f.Add(`{"id":"x","name":"approval-resolved","clientId":"hitl-agent","encoding":"json"}`, `{"toolCallId":"c","workflowId":"w","outcome":"rejected","reason":"a\nResolved: x"}`)
 	f.Add(`{"id":"x","name":"approval-request","clientId":"mallory","data":{"tool":"t","toolCallId":"c","workflowId":"w"}}`, "")
+	f.Add(`{"id":"x","name":"approval-request","clientId":"hitl-agent","encoding":"json"}`,
+		`{"tool":"publish_blog_post","arguments":"{\"title\":\"x\"}","argumentsDigest":"`+workflows.ArgumentsDigest(`{"title":"x"}`)+`","toolCallId":"c","workflowId":"w","revision":2,"runId":"r"}`)
 	f.Fuzz(func(t *testing.T, msgJSON, data string) {
 		var m ably.Message
 		if err := json.Unmarshal([]byte(msgJSON), &m); err != nil {
@@ -411,6 +414,16 @@ func FuzzPendingApply(f *testing.F) {
 			}
 		}
 		for _, r := range p.List() {
+			// What is shown is a request the agent could have made: valid
+			// ids, a tool, and arguments that are the ones its digest
+			// names (the digest is what an approval names).
+			if r.Publisher != "hitl-agent" || r.Tool == "" || workflows.ValidateToolCallID(r.ToolCallID) != nil ||
+				workflows.ValidateWorkflowID(r.WorkflowID) != nil || workflows.ValidateRunID(r.RunID) != nil {
+				t.Fatalf("kept a request no agent could have made: %+v", r)
+			}
+			if r.ArgumentsDigest != "" && workflows.ArgumentsDigest(r.Arguments) != r.ArgumentsDigest {
+				t.Fatalf("kept arguments %q under digest %q", r.Arguments, r.ArgumentsDigest)
+			}
 			var buf bytes.Buffer
 			writeRequest(&buf, r, t0)
 			for _, c := range buf.String() {
