@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -159,6 +161,86 @@ func FuzzCookieValue(f *testing.F) {
 			}
 			if got := get(name+"=planted; "+header, base); got != "" {
 				t.Fatalf("with a planted cookie before %q: %q", header, got)
+			}
+		}
+	})
+}
+
+// FuzzInboxRefusal sends arbitrary state-changing requests (the login form,
+// logout, the token endpoint) with arbitrary cookies, form bodies, CSRF and
+// Authorization headers and browser headers to a server with one user.
+// Refusal is total for every request that lacks what each route needs: a
+// session cookie is set only by a login form that carries the double-submit
+// token of its one login cookie and the user's password; a token is issued
+// only for the user's Basic credentials (no fuzzed session cookie is a live
+// session's); logout of a session nobody holds never succeeds.
+func FuzzInboxRefusal(f *testing.F) {
+	const user, password = "alice", "alice-password"
+	login := strings.Repeat("L", 52)
+	f.Add(uint8(0), loginCookieName+"="+login, "csrf="+login+"&name=alice&password=alice-password", "", "", "")
+	f.Add(uint8(0), loginCookieName+"="+login+"; "+loginCookieName+"=x", "csrf=x&name=alice&password=alice-password", "", "", "same-origin")
+	f.Add(uint8(0), loginCookieName+"=", "csrf=&name=+alice+&password=alice-password", "", "", "")
+	f.Add(uint8(0), "", "csrf=&name=alice&password=alice-password&csrf="+login, "", "", "cross-site")
+	f.Add(uint8(1), sessionCookieName+"=abc", "csrf=abc", "abc", "", "")
+	f.Add(uint8(2), sessionCookieName+"=abc", "", "abc", "", "same-origin")
+	f.Add(uint8(2), "", "", "", basic(user, password), "")
+	f.Add(uint8(2), sessionCookieName+"=x", "", "x", basic(user, "wrong"), "")
+	path := filepath.Join(f.TempDir(), "users.json")
+	if err := AddUser(path, user, "publisher", password, nil, WithCost(bcrypt.MinCost)); err != nil {
+		f.Fatal(err)
+	}
+	clock := newFakeClock()
+	s, err := New(Config{UsersFile: path, AblyKey: testKey, BcryptCost: bcrypt.MinCost, Now: clock.Now})
+	if err != nil {
+		f.Fatal(err)
+	}
+	s.sleep = clock.Sleep
+	h := s.Handler()
+	f.Fuzz(func(t *testing.T, route uint8, cookie, form, csrf, authorization, secFetchSite string) {
+		target := []string{LoginPath, LogoutPath, TokenPath}[int(route)%3]
+		req := httptest.NewRequest(http.MethodPost, target, strings.NewReader(form))
+		req.RemoteAddr = "192.0.2.1:1"
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for k, v := range map[string]string{"Cookie": cookie, csrfHeader: csrf, "Authorization": authorization, "Sec-Fetch-Site": secFetchSite} {
+			if v != "" {
+				req.Header.Set(k, v)
+			}
+		}
+		sessions := s.sessions.len()
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+
+		newSession := false
+		for _, c := range rec.Result().Cookies() {
+			if c.Name == s.cookieName(sessionCookieName) && c.Value != "" {
+				newSession = true
+			}
+		}
+		if newSession || s.sessions.len() > sessions {
+			vals, err := url.ParseQuery(form)
+			parsed := httptest.NewRequest(http.MethodGet, "/", nil)
+			parsed.Header.Set("Cookie", cookie)
+			var logins []string
+			for _, c := range parsed.Cookies() {
+				if c.Name == s.cookieName(loginCookieName) {
+					logins = append(logins, c.Value)
+				}
+			}
+			if target != LoginPath || rec.Code != http.StatusSeeOther || err != nil || len(logins) != 1 || logins[0] == "" ||
+				vals.Get(csrfField) != logins[0] || strings.TrimSpace(vals.Get("name")) != user || vals.Get("password") != password {
+				t.Fatalf("POST %s (Cookie %q, form %q) started a session: %d", target, cookie, form, rec.Code)
+			}
+		}
+		switch target {
+		case TokenPath:
+			if rec.Code == http.StatusOK {
+				if u, pw, ok := parseBasic(authorization); !ok || u != user || pw != password {
+					t.Fatalf("token issued to Authorization %q, Cookie %q, %s %q", authorization, cookie, csrfHeader, csrf)
+				}
+			}
+		case LogoutPath:
+			if rec.Code == http.StatusSeeOther {
+				t.Fatalf("logout of no live session succeeded (Cookie %q, form %q)", cookie, form)
 			}
 		}
 	})
