@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 )
 
@@ -33,7 +34,9 @@ func parseCapability(s string) (capability, error) {
 	if err := dec.Decode(&raw); err != nil {
 		return nil, fmt.Errorf("capability must be a JSON object of string arrays: %w", err)
 	}
-	if dec.More() {
+	// More would report false before a stray ']' or '}': only the end of
+	// the input may follow.
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("capability: trailing data")
 	}
 	if raw == nil {

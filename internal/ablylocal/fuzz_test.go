@@ -105,6 +105,26 @@ func FuzzParseJWT(f *testing.F) {
 	})
 }
 
+// TestJSONTrailingData: a frame or a capability is one JSON value and
+// nothing after it but white space; encoding/json's More reports no more
+// before a stray ']' or '}', which took `{...}}` for one value.
+func TestJSONTrailingData(t *testing.T) {
+	c := newCodecs()
+	for _, tt := range []struct {
+		tail string
+		ok   bool
+	}{{"", true}, {" \n\t", true}, {"}", false}, {"]", false}, {" }", false}, {"{}", false}, {"1", false}, {",", false}} {
+		_, err := c.decodeFrame(formatJSON, []byte(`{"action":0}`+tt.tail))
+		if (err == nil) != tt.ok {
+			t.Errorf("frame with %q after it: %v, want ok %v", tt.tail, err, tt.ok)
+		}
+		_, err = parseCapability(`{"a":["publish"]}` + tt.tail)
+		if (err == nil) != tt.ok {
+			t.Errorf("capability with %q after it: %v, want ok %v", tt.tail, err, tt.ok)
+		}
+	}
+}
+
 func FuzzCapability(f *testing.F) {
 	f.Add(`{"*":["*"]}`, "a:b", "ns:*")
 	f.Add(`{"ns:*":["subscribe"],"a:*:c":["publish"]}`, "a:b:c", "a:*:c")

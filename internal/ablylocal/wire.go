@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"strings"
 
@@ -177,7 +178,9 @@ func (c codecs) decode(f wireFormat, data []byte, v any) (err error) {
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("decode json: %w", err)
 	}
-	if dec.More() {
+	// More would report false before a stray ']' or '}', taking `{...}}`
+	// for one value; only the end of the input may follow.
+	if _, err := dec.Token(); err != io.EOF {
 		return errors.New("decode json: trailing data")
 	}
 	return nil
