@@ -151,6 +151,26 @@ func TestOnceFirstRecordedWins(t *testing.T) {
 	}
 }
 
+// TestOnceUnreadableEntry: an entry that is there but cannot be read (an
+// I/O error, no permission; here a directory in its place) is not taken
+// for a missing one: Once fails without running fn, which may have run
+// already, rather than run the side effect again.
+func TestOnceUnreadableEntry(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(l.path("publish", "wf-1:call_1"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ran := false
+	out, err := l.Once(t.Context(), "publish", "wf-1:call_1", "args", func() (string, error) { ran = true; return "published", nil })
+	if err == nil || ran || out != "" || errors.Is(err, ErrNotRecorded) || !strings.Contains(err.Error(), "read ledger") {
+		t.Fatalf("Once = %q, %v (ran %v); want a read error, fn not run", out, err, ran)
+	}
+}
+
 // A key's result answers only its own input: the same call with other
 // arguments (a run reset to before an edit) gets ErrOtherInput and does not
 // run, and an entry written before inputs were recorded answers any input.
