@@ -138,3 +138,135 @@ func TestPruneIsBoundedAndResumes(t *testing.T) {
 		t.Fatalf("Prune with one bad key = %+v, %v; want 1 skipped, the other 5 removed", res, err)
 	}
 }
+
+// oldEntry records key's entry in l, its file and its At both at: an entry
+// written then.
+func oldEntry(t *testing.T, l *Ledger, key string, at time.Time) {
+	t.Helper()
+	now := l.now
+	l.now = func() time.Time { return at }
+	defer func() { l.now = now }()
+	if _, err := l.Once(t.Context(), "publish", key, "args", func() (string, error) { return "done " + key, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(l.path("publish", key), at, at); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPruneEdges: what Prune must not remove, or report, besides what
+// TestPrune covers.
+func TestPruneEdges(t *testing.T) {
+	old := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	cutoff := old.Add(time.Hour)
+	t.Run("an entry recorded after the cutoff in an old file", func(t *testing.T) {
+		// Its file's time says old (a copy that kept times, a clock
+		// set back), its At young: At decides.
+		l, err := Open(t.TempDir(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		oldEntry(t, l, "wf:young", cutoff.Add(time.Hour))
+		if err := os.Chtimes(l.path("publish", "wf:young"), old, old); err != nil {
+			t.Fatal(err)
+		}
+		asked := false
+		res, err := l.Prune(t.Context(), cutoff, "", 10, func(context.Context, string, string) (bool, error) { asked = true; return true, nil })
+		if err != nil || asked || len(res.Removed) != 0 {
+			t.Fatalf("Prune = %+v, %v (gone asked: %v); want the young entry left alone", res, err, asked)
+		}
+	})
+	t.Run("files at an entry's name that are not entries", func(t *testing.T) {
+		// Without a key or a time nothing says whose or how old it is.
+		l, err := Open(t.TempDir(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files := map[string]string{
+			l.path("publish", ""):         `{"key":"","tool":"publish","output":"x","at":"2026-10-01T00:00:00Z"}`,
+			l.path("publish", "wf:no-at"): `{"key":"wf:no-at","tool":"publish","output":"x"}`,
+		}
+		for path, data := range files {
+			if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chtimes(path, old, old); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var asked []string
+		res, err := l.Prune(t.Context(), cutoff, "", 10, func(_ context.Context, _, key string) (bool, error) {
+			asked = append(asked, key)
+			return true, nil
+		})
+		if err != nil || len(asked) != 0 || len(res.Removed) != 0 {
+			t.Fatalf("Prune = %+v, %v (asked about %q); want them left alone", res, err, asked)
+		}
+		for path := range files {
+			if _, err := os.Stat(path); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	t.Run("an entry another worker pruned meanwhile", func(t *testing.T) {
+		// gone is asked under the key's lock; the other worker sharing
+		// the directory removes the entry while it answers.
+		l, err := Open(t.TempDir(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		oldEntry(t, l, "wf:a", old)
+		res, err := l.Prune(t.Context(), cutoff, "", 10, func(_ context.Context, tool, key string) (bool, error) {
+			return true, os.Remove(l.path(tool, key))
+		})
+		if err != nil || len(res.Removed) != 0 || res.Skipped != 0 {
+			t.Fatalf("Prune = %+v, %v; want nothing reported removed by this call", res, err)
+		}
+	})
+	t.Run("failures apart from each other", func(t *testing.T) {
+		// Only failures in a row stop the pass: every other key answers.
+		l, err := Open(t.TempDir(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for i := range 6 {
+			keys = append(keys, "wf:call_"+string(rune('a'+i)))
+			oldEntry(t, l, keys[i], old)
+		}
+		fails := 0
+		res, err := l.Prune(t.Context(), cutoff, "", 100, func(context.Context, string, string) (bool, error) {
+			if fails++; fails%2 == 1 {
+				return false, errors.New("internal error")
+			}
+			return true, nil
+		})
+		if err != nil || res.Skipped != 3 || len(res.Removed) != 3 || res.Next != "" {
+			t.Fatalf("Prune = %+v, %v; want 3 skipped, 3 removed, the pass ended", res, err)
+		}
+	})
+	t.Run("an entry whose key is in use", func(t *testing.T) {
+		// A run of the key holds its lock (a delete_post between its
+		// tombstone and its entry): gone is not asked until it ends.
+		l, err := Open(t.TempDir(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		oldEntry(t, l, "wf:busy", old)
+		asked := false
+		unlock, err := l.keys.lock(t.Context(), "publish\x00wf:busy")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unlock()
+		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+		defer cancel()
+		res, _ := l.Prune(ctx, cutoff, "", 10, func(context.Context, string, string) (bool, error) { asked = true; return true, nil })
+		if asked || len(res.Removed) != 0 {
+			t.Fatalf("Prune = %+v (gone asked: %v) while the key was locked; want it to wait", res, asked)
+		}
+		if _, err := os.Stat(l.path("publish", "wf:busy")); err != nil {
+			t.Fatalf("the entry of the busy key: %v", err)
+		}
+	})
+}
