@@ -55,6 +55,8 @@ func TestExecuteToolChecksApprovals(t *testing.T) {
 		{name: "an approval of other arguments", before: func(d *workflows.Decision) { d.ArgumentsDigest = workflows.ArgumentsDigest(`{"title":"Other"}`) }, want: "it approved other arguments"},
 		{name: "an approval that names no digest (a guide-shaped client): the run bound it", before: func(d *workflows.Decision) { d.ArgumentsDigest = "" }, want: ""},
 		{name: "published longer ago than any approval waits", before: func(d *workflows.Decision) { d.PublishedAt = d.PublishedAt.Add(-workflows.MaxDecisionAge - time.Hour) }, want: "more than"},
+		{name: "published 1ns beyond the longest wait", before: func(d *workflows.Decision) { d.PublishedAt = d.PublishedAt.Add(-workflows.MaxDecisionAge - 1) }, want: "more than"},
+		{name: "published exactly the longest wait ago", before: func(d *workflows.Decision) { d.PublishedAt = d.PublishedAt.Add(-workflows.MaxDecisionAge) }, want: ""},
 		{name: "no publish time", before: func(d *workflows.Decision) { d.PublishedAt = time.Time{} }, want: "no publish time"},
 		{name: "a tool that needs no approval runs without", req: workflows.ToolRequest{Name: ToolSearchPosts, Arguments: `{"query":"x"}`}, none: true, want: ""},
 		{name: "a tool that needs no approval, for another run", run: "wf-rogue", req: workflows.ToolRequest{Name: ToolSearchPosts, Arguments: `{"query":"x"}`}, none: true, want: "asked for it"},
@@ -63,10 +65,12 @@ func TestExecuteToolChecksApprovals(t *testing.T) {
 		{name: "a quorum of two", policy: quorumPolicy, extra: 1, want: ""},
 		{name: "an edit of exactly these arguments", policy: quorumPolicy, extra: 1, before: func(d *workflows.Decision) { d.Arguments = `{ "title" : "Checked" }` }, want: ""},
 		{name: "an edit of other arguments", policy: quorumPolicy, extra: 1, before: func(d *workflows.Decision) { d.Arguments = `{"title":"Edited"}` }, want: "it approved other (edited) arguments"},
+		{name: "an edit the tool's schema refuses", policy: quorumPolicy, extra: 1, before: func(d *workflows.Decision) { d.Arguments = `{"title":"Checked","author":"x"}` }, want: "its edited arguments"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a, dir := newBlogActivities(t, BlogConfig{})
+			a.now = fixedNow // the decisions' ages are exact
 			if tt.policy != "" {
 				p, err := workflows.ParsePolicy([]byte(tt.policy))
 				if err != nil {
@@ -274,6 +278,50 @@ func TestCallModelChecksItsCaller(t *testing.T) {
 	if bodies, _, _ := f.requests(); len(bodies) != 2 {
 		t.Errorf("the model was asked %d times, want 2 (none for the other workflow)", len(bodies))
 	}
+}
+
+// runsByID describes each run id as the run in it; a run id it lacks is
+// not known.
+type runsByID map[string]callerRuns
+
+func (r runsByID) DescribeWorkflowExecution(ctx context.Context, id, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	run, ok := r[runID]
+	if !ok {
+		return nil, serviceerror.NewNotFound("no run " + runID)
+	}
+	return run.DescribeWorkflowExecution(ctx, id, runID)
+}
+
+// TestCheckRunRemembersRunsNotIDs: the agent's runs checkCaller remembers
+// are run ids. A workflow id is no proof: once the agent's run closes,
+// anyone may start a workflow of their own under the same id (Temporal's
+// default reuse policy), and its activities must be asked about afresh.
+func TestCheckRunRemembersRunsNotIDs(t *testing.T) {
+	a, _ := newBlogActivities(t, BlogConfig{})
+	var n atomic.Int32
+	a.runs = countingRunsByID{runs: runsByID{"run-agent": {}, "run-rogue": {queue: "rogue"}}, n: &n}
+	ctx := t.Context()
+	for range 2 {
+		if err := a.checkRun(ctx, false, "wf-reused", "run-agent"); err != nil {
+			t.Fatalf("the agent's run: %v", err)
+		}
+	}
+	if got := n.Load(); got != 1 {
+		t.Errorf("the agent's run was described %d times, want once", got)
+	}
+	checkRefusal(t, a.checkRun(ctx, false, "wf-reused", "run-rogue"), `on task queue "rogue", not the agent's workflow`, false)
+	checkRefusal(t, a.checkRun(ctx, false, "wf-other", "run-rogue"), `on task queue "rogue", not the agent's workflow`, false)
+}
+
+// countingRunsByID is runsByID that counts the runs it describes.
+type countingRunsByID struct {
+	runs runsByID
+	n    *atomic.Int32
+}
+
+func (r countingRunsByID) DescribeWorkflowExecution(ctx context.Context, id, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	r.n.Add(1)
+	return r.runs.DescribeWorkflowExecution(ctx, id, runID)
 }
 
 // TestCheckRunNeedsARun: an activity without a workflow id or run id
