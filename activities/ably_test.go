@@ -206,6 +206,34 @@ func TestAblyPublisherErrors(t *testing.T) {
 			t.Fatalf("err = %v, want Ably's ErrorInfo (40160) as its cause", err)
 		}
 	})
+	t.Run("the publish activities report the failure", func(t *testing.T) {
+		// A publish that failed is not reported as done: the run would
+		// take the request as announced, and no approver would see it.
+		cfg := startAbly(t, ablylocal.Key{Name: testKeyName, Secret: testKeySecret, Capability: `{"other":["publish"]}`})
+		pub, err := NewAblyPublisher(cfg, workflows.DefaultAgentClientID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg, _ := testRegistry(t)
+		d, _ := withTrust(t, Deps{Model: noModel{}, Tools: reg, Publisher: pub})
+		a, err := New(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ins := map[string]any{
+			workflows.ActivityPublishApprovalRequest: workflows.ApprovalRequestInput{Data: workflows.ApprovalRequestData{
+				Tool: ToolPublishBlogPost, Arguments: `{"title":"T"}`, ToolCallID: "call_1", WorkflowID: "wf-1", RequiredRole: "publisher"}},
+			workflows.ActivityPublishApprovalResolved: workflows.ApprovalResolvedInput{Data: workflows.ApprovalResolvedData{
+				ToolCallID: "call_1", WorkflowID: "wf-1", Tool: ToolPublishBlogPost, Outcome: workflows.OutcomeApproved, DecidedBy: "ada", Role: "admin"}},
+			workflows.ActivityPublishApprovalIgnored: workflows.ApprovalIgnoredInput{Data: workflows.ApprovalIgnoredData{
+				ToolCallID: "call_1", WorkflowID: "wf-1"}},
+		}
+		for name, in := range ins {
+			if err := publishActivity(t, a, name, in); err == nil || !isNonRetryable(err) || errType(err) != workflows.ErrTypeAbly {
+				t.Errorf("%s = %v, want the publish's non-retryable AblyError", name, err)
+			}
+		}
+	})
 	t.Run("a key Ably refuses is not retryable", func(t *testing.T) {
 		cfg := startAbly(t)
 		cfg.APIKey = testKeyName + ":not-the-secret" // the key Ably knows, with another secret
