@@ -116,6 +116,9 @@ func TestKeyGone(t *testing.T) {
 		{"v2:3:a:b:c", []string{"a:b"}, false},
 		{"v2:3:a:b:c", []string{"v2:3:a"}, false}, // an old-form key's reading
 		{"v2:9:a:b:c", []string{"a:b"}, true},
+		// Not of the "v2:" form (no ':' after its 1 byte): an old-form key
+		// of workflow "v2", whose id is not "a".
+		{"v2:1:ab:c", []string{"a"}, true},
 	} {
 		got, err := keyGone(t.Context(), tt.key, func(_ context.Context, id string) (bool, error) {
 			for _, k := range tt.known {
@@ -128,5 +131,63 @@ func TestKeyGone(t *testing.T) {
 		if err != nil || got != tt.want {
 			t.Errorf("keyGone(%q, known %q) = %v, %v; want %v", tt.key, tt.known, got, err, tt.want)
 		}
+	}
+}
+
+// TestBlogPruneTombstones: a delete_post entry goes only after its
+// tombstone, and a tombstone already gone (a crash between the two
+// removals) does not keep its entry.
+func TestBlogPruneTombstones(t *testing.T) {
+	tests := []struct {
+		name        string
+		tomb        func(t *testing.T, path string) // what becomes of the call's tombstone before Prune
+		wantRemoved int
+		wantSkipped int
+	}{
+		{name: "a tombstone that cannot be removed", tomb: func(t *testing.T, path string) {
+			// A directory that is not empty in its place: os.Remove fails.
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.MkdirAll(filepath.Join(path, "x"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}, wantSkipped: 1},
+		{name: "a tombstone removed already", tomb: func(t *testing.T, path string) {
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+		}, wantRemoved: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			b, err := NewBlog(BlogConfig{Dir: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			call := deleteCall("wf-gone", "call_1", "gone")
+			if _, err := b.delete(t.Context(), call); err != nil {
+				t.Fatal(err)
+			}
+			tt.tomb(t, filepath.Join(dir, deletedDirName, keyHash(call.IdempotencyKey())+".md"))
+			entries, err := filepath.Glob(filepath.Join(dir, ledgerDirName, "*.json"))
+			if err != nil || len(entries) != 1 {
+				t.Fatalf("ledger entries %v, %v; want the call's", entries, err)
+			}
+			entry := entries[0]
+			old := time.Now().Add(-40 * 24 * time.Hour)
+			if err := os.Chtimes(entry, old, old); err != nil {
+				t.Fatal(err)
+			}
+			gone := func(context.Context, string) (bool, error) { return false, nil }
+			res, err := b.Prune(t.Context(), time.Now().Add(time.Minute), "", 100, gone)
+			if err != nil || len(res.Removed) != tt.wantRemoved || res.Skipped != tt.wantSkipped {
+				t.Fatalf("Prune = %+v, %v; want %d removed, %d skipped", res, err, tt.wantRemoved, tt.wantSkipped)
+			}
+			if _, err := os.Stat(entry); (err == nil) != (tt.wantRemoved == 0) {
+				t.Errorf("the entry after Prune: %v", err)
+			}
+		})
 	}
 }
