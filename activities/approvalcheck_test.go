@@ -22,6 +22,12 @@ const quorumPolicy = `{"roles":["editor","publisher","admin"],
           "search_posts":{"minRole":"none"},
           "delete_post":{"minRole":"admin"}}}`
 
+// noSearchPolicy leaves search_posts out: a tool the worker has but its
+// policy does not name runs for no one.
+const noSearchPolicy = `{"roles":["editor","publisher","admin"],
+ "tools":{"publish_blog_post":{"minRole":"publisher"},
+          "delete_post":{"minRole":"admin"}}}`
+
 // TestExecuteToolChecksApprovals: the worker runs a tool that needs
 // approval only with signed approvals of the calling run's call, by roles
 // its policy accepts, of these arguments: a workflow of someone else's
@@ -60,6 +66,7 @@ func TestExecuteToolChecksApprovals(t *testing.T) {
 		{name: "no publish time", before: func(d *workflows.Decision) { d.PublishedAt = time.Time{} }, want: "no publish time"},
 		{name: "a tool that needs no approval runs without", req: workflows.ToolRequest{Name: ToolSearchPosts, Arguments: `{"query":"x"}`}, none: true, want: ""},
 		{name: "a tool that needs no approval, for another run", run: "wf-rogue", req: workflows.ToolRequest{Name: ToolSearchPosts, Arguments: `{"query":"x"}`}, none: true, want: "asked for it"},
+		{name: "a tool the worker's policy does not name", policy: noSearchPolicy, req: workflows.ToolRequest{Name: ToolSearchPosts, Arguments: `{"query":"x"}`}, none: true, want: `tool "search_posts" has no policy on this worker`},
 		{name: "a quorum of two with one approver", policy: quorumPolicy, want: "needs 2 distinct approvers, the request carries 1"},
 		{name: "a quorum of two with the same approver twice", policy: quorumPolicy, extra: 1, before: func(d *workflows.Decision) { d.ApproverClientID = "approver-1" }, want: "needs 2 distinct approvers, the request carries 1"},
 		{name: "a quorum of two", policy: quorumPolicy, extra: 1, want: ""},
