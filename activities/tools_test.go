@@ -252,6 +252,7 @@ func TestExecuteToolBadInput(t *testing.T) {
 		{"blank title", workflows.ToolRequest{Name: ToolPublishBlogPost, Arguments: `{"title":"  "}`}, workflows.ErrTypeToolInput, "title is required"},
 		{"two-line title", workflows.ToolRequest{Name: ToolPublishBlogPost, Arguments: `{"title":"a\nslug: evil"}`}, workflows.ErrTypeToolInput, "one line"},
 		{"long title", workflows.ToolRequest{Name: ToolPublishBlogPost, Arguments: `{"title":"` + strings.Repeat("a", 201) + `"}`}, workflows.ErrTypeToolInput, "longer than"},
+		{"long body", workflows.ToolRequest{Name: ToolPublishBlogPost, Arguments: `{"title":"x","body":"` + strings.Repeat("a", maxBodyLen+1) + `"}`}, workflows.ErrTypeToolInput, "body longer than"},
 		{"missing query", workflows.ToolRequest{Name: ToolSearchPosts, Arguments: `{}`}, workflows.ErrTypeToolInput, "query is required"},
 		{"path traversal", workflows.ToolRequest{Name: ToolDeletePost, Arguments: `{"slug":"../../etc/passwd"}`}, workflows.ErrTypeToolInput, "slug"},
 		{"empty slug", workflows.ToolRequest{Name: ToolDeletePost, Arguments: `{"slug":""}`}, workflows.ErrTypeToolInput, "slug"},
@@ -723,6 +724,15 @@ func TestPublishWebhookRecordsInLedger(t *testing.T) {
 	defer cms.mu.Unlock()
 	if want := []string{"wf-7:call_7", "wf-7:call_8"}; strings.Join(cms.keys, ",") != strings.Join(want, ",") {
 		t.Errorf("Idempotency-Keys = %v, want %v", cms.keys, want)
+	}
+
+	// A worker on the same BLOG_DIR that writes post files instead (the
+	// webhook unset since) answers the call with the CMS's result as
+	// recorded: its location is no post file to look for.
+	files, _ := newBlogActivities(t, BlogConfig{Dir: dir})
+	req.CallID = "call_7"
+	if out, err := execTool(t, files, req); err != nil || out != out1 {
+		t.Errorf("the call again, posts now in files = %s, %v; want the recorded %s", out, err, out1)
 	}
 }
 
