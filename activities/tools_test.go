@@ -383,9 +383,12 @@ func (c *fakeCMS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		status, c.statuses = c.statuses[0], c.statuses[1:]
 	}
 	w.WriteHeader(status)
-	if status == http.StatusOK {
+	switch {
+	case status == http.StatusOK:
 		_, _ = io.WriteString(w, `{"url":"https://blog.example.com/`+p.Slug+`"}`)
-	} else {
+	case status < 300:
+		_, _ = io.WriteString(w, `{}`) // published, and no url said
+	default:
 		_, _ = io.WriteString(w, "cms says no")
 	}
 }
@@ -394,11 +397,17 @@ func TestPublishWebhook(t *testing.T) {
 	tests := []struct {
 		name     string
 		statuses []int
-		// per attempt: "" success, "retry" retryable, "fatal" non-retryable
+		// per attempt: "" success, "no url" success without the CMS's
+		// url, "retry" retryable, "fatal" non-retryable, "redirect" the
+		// non-retryable error of a 3xx
 		want []string
 	}{
 		{"ok", []int{200}, []string{""}},
+		{"201 without a url", []int{201}, []string{"no url"}},
+		{"300 is not a publication", []int{300}, []string{"redirect"}},
 		{"5xx then ok", []int{503, 200}, []string{"retry", ""}},
+		{"500 then ok", []int{500, 200}, []string{"retry", ""}},
+		{"408 then ok", []int{408, 200}, []string{"retry", ""}},
 		{"429 then ok", []int{429, 200}, []string{"retry", ""}},
 		{"409 (the same key in progress) then ok", []int{409, 200}, []string{"retry", ""}},
 		{"4xx", []int{422}, []string{"fatal"}},
@@ -419,6 +428,15 @@ func TestPublishWebhook(t *testing.T) {
 					}
 					if !strings.Contains(out, `"location":"https://blog.example.com/via-cms"`) {
 						t.Errorf("attempt %d: output %s lacks the CMS url", i, out)
+					}
+				case "no url":
+					// The webhook's address as the model may see it.
+					if err != nil || !strings.Contains(out, `"location":"http://127.0.0.1:`) || !strings.Contains(out, `/…"`) {
+						t.Fatalf("attempt %d: %s, %v; want the webhook's shown address as the location", i, out, err)
+					}
+				case "redirect":
+					if err == nil || !isNonRetryable(err) || errType(err) != workflows.ErrTypeWebhook || !strings.Contains(err.Error(), "redirects") {
+						t.Fatalf("attempt %d: err = %v, want a non-retryable WebhookError saying it redirects", i, err)
 					}
 				case "retry":
 					if err == nil || isNonRetryable(err) {

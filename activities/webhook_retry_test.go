@@ -58,6 +58,7 @@ func TestPublishWebhookRetriedSaysWhatMayBePublished(t *testing.T) {
 		name     string
 		statuses []int  // per attempt; the last repeats
 		url      string // instead of the CMS
+		drop     bool   // the CMS closes the connection without an answer
 		want     []string
 		wantNot  []string
 		attempts int
@@ -65,6 +66,7 @@ func TestPublishWebhookRetriedSaysWhatMayBePublished(t *testing.T) {
 		{name: "a gateway's 504 every time", statuses: []int{http.StatusGatewayTimeout}, want: []string{allSame, "attempt 3: " + earlier}, attempts: 3},
 		{name: "a 503, then a refusal of the repeat", statuses: []int{http.StatusServiceUnavailable, http.StatusUnprocessableEntity}, want: []string{"422", "attempt 2: " + earlier}, wantNot: []string{allSame}, attempts: 2},
 		{name: "a refusal at the first attempt", statuses: []int{http.StatusUnprocessableEntity}, want: []string{"422"}, wantNot: []string{earlier, allSame}, attempts: 1},
+		{name: "the connection lost every time", drop: true, want: []string{"the CMS may still publish the post", "attempt 3: " + earlier}, attempts: 3},
 		{name: "nothing listens", url: nothing, want: []string{"attempt 3: " + earlier}, wantNot: []string{"may still publish", allSame}},
 	}
 	for _, tt := range tests {
@@ -74,8 +76,18 @@ func TestPublishWebhookRetriedSaysWhatMayBePublished(t *testing.T) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				mu.Lock()
 				defer mu.Unlock()
-				w.WriteHeader(tt.statuses[min(n, len(tt.statuses)-1)])
 				n++
+				if tt.drop {
+					// The request arrived; the answer never leaves.
+					conn, _, err := w.(http.Hijacker).Hijack()
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					conn.Close()
+					return
+				}
+				w.WriteHeader(tt.statuses[min(n-1, len(tt.statuses)-1)])
 			}))
 			t.Cleanup(srv.Close)
 			url := srv.URL + "/hook"
