@@ -329,6 +329,61 @@ func TestSearchPosts(t *testing.T) {
 	}
 }
 
+// TestSearchPostsBounds: search_posts lists at most maxSearchHits posts,
+// saying when there are more, and never a hidden file (a draft, a
+// temporary file of a write under way).
+func TestSearchPostsBounds(t *testing.T) {
+	dir := t.TempDir()
+	b, err := NewBlog(BlogConfig{Dir: dir, Now: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range maxSearchHits + 1 {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("post-%02d.md", i)), []byte("---\ntitle: \"Post\"\n---\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".draft.md"), []byte("---\ntitle: \"Secret draft\"\n---\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		query     string
+		matches   int
+		truncated bool
+	}{
+		{"", maxSearchHits, true},
+		{"secret", 0, false},
+	}
+	for _, tt := range tests {
+		args, _ := json.Marshal(map[string]string{"query": tt.query})
+		out, err := b.search(t.Context(), ToolCall{Name: ToolSearchPosts, Arguments: string(args)})
+		var res SearchResult
+		if err != nil || json.Unmarshal([]byte(out), &res) != nil || len(res.Matches) != tt.matches || res.Truncated != tt.truncated {
+			t.Errorf("search %q = %s, %v; want %d matches, truncated %v", tt.query, out, err, tt.matches, tt.truncated)
+		}
+	}
+}
+
+// TestDeletePostSlugLength: delete_post takes the longest name
+// publish_blog_post gives a post (a slug of maxSlugLen and "-" and 8 hex
+// digits), and nothing longer.
+func TestDeletePostSlugLength(t *testing.T) {
+	b, err := NewBlog(BlogConfig{Dir: t.TempDir(), Now: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	longest := strings.Repeat("a", maxSlugLen) + "-0123abcd"
+	for _, tt := range []struct {
+		slug string
+		ok   bool
+	}{{longest, true}, {longest + "e", false}} {
+		_, err := b.delete(t.Context(), deleteCall("wf", "call_"+fmt.Sprint(len(tt.slug)), tt.slug))
+		if (err == nil) != tt.ok || (err != nil && errType(err) != workflows.ErrTypeToolInput) {
+			t.Errorf("delete of a %d-byte slug: %v; want ok %v, else a ToolInputError", len(tt.slug), err, tt.ok)
+		}
+	}
+}
+
 func TestDeletePostIsIdempotent(t *testing.T) {
 	a, dir := newBlogActivities(t, BlogConfig{})
 	pub := workflows.ToolRequest{WorkflowID: "wf", CallID: "call_p", Name: ToolPublishBlogPost, Arguments: `{"title":"Old news"}`}
