@@ -9,7 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+
+	"github.com/hitl/durable-approvals/workflows"
 )
 
 func deleteCall(workflowID, callID, slug string) ToolCall {
@@ -232,5 +235,57 @@ func TestDeleteLateAttemptJSONPost(t *testing.T) {
 	}
 	if out, err := b.delete(context.Background(), call); err != nil || out != deletedOldNews {
 		t.Errorf("late attempt = %s, %v; want %s", out, err, deletedOldNews)
+	}
+}
+
+// TestDeleteMoveFails: a move of the post that fails for another reason
+// than a missing post is an error, not "already absent": the post is
+// still there. Here .deleted is on another file system (a volume of its
+// own), so rename fails with EXDEV.
+func TestDeleteMoveFails(t *testing.T) {
+	dir := t.TempDir()
+	other, err := os.MkdirTemp("/dev/shm", "deleted-")
+	if err != nil {
+		t.Skipf("no second file system to put .deleted on: %v", err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(other) })
+	var here, there syscall.Stat_t
+	if syscall.Stat(dir, &here) != nil || syscall.Stat(other, &there) != nil || here.Dev == there.Dev {
+		t.Skip("/dev/shm is on the same file system as the test's directory")
+	}
+	b := newWorkers(t, dir, 1)[0]
+	post := filepath.Join(dir, "old-news.md")
+	if err := os.WriteFile(post, []byte("---\ntitle: \"Old news\"\n---\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	deleted := filepath.Join(dir, deletedDirName)
+	if err := os.Remove(deleted); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(other, deleted); err != nil {
+		t.Fatal(err)
+	}
+	out, err := b.delete(context.Background(), deleteCall("wf-d", "call_d", "old-news"))
+	if err == nil || out != "" || !errors.Is(err, syscall.EXDEV) {
+		t.Fatalf("delete = %q, %v; want the move's error", out, err)
+	}
+	if _, err := os.Stat(post); err != nil {
+		t.Errorf("the post: %v", err)
+	}
+}
+
+// TestBlogToolsNeedBothIDs: a call without its workflow id or its call id
+// has no idempotency key and runs nothing.
+func TestBlogToolsNeedBothIDs(t *testing.T) {
+	for _, ids := range [][2]string{{"wf", ""}, {"", "call_1"}} {
+		dir := t.TempDir()
+		b := newWorkers(t, dir, 1)[0]
+		_, err := b.publish(context.Background(), publishCall(ids[0], ids[1], "No key", ""))
+		if err == nil || errType(err) != workflows.ErrTypeBadRequest {
+			t.Errorf("publish with ids %q = %v; want a BadRequestError", ids, err)
+		}
+		if got := posts(t, dir); len(got) != 0 {
+			t.Errorf("ids %q: posts %v, want none", ids, got)
+		}
 	}
 }
