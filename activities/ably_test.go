@@ -301,6 +301,18 @@ func TestPublishApprovalRequiresIDs(t *testing.T) {
 	if err == nil || !isNonRetryable(err) || errType(err) != workflows.ErrTypeBadRequest {
 		t.Fatalf("err = %v, want a non-retryable BadRequestError", err)
 	}
+	// Asked for by the run it is about, a message that cannot be built
+	// (no call id) is not published, and not reported as published.
+	ins := map[string]any{
+		workflows.ActivityPublishApprovalRequest:  workflows.ApprovalRequestInput{Data: workflows.ApprovalRequestData{Tool: "x", WorkflowID: "wf-1"}},
+		workflows.ActivityPublishApprovalResolved: workflows.ApprovalResolvedInput{Data: workflows.ApprovalResolvedData{Tool: "x", WorkflowID: "wf-1"}},
+		workflows.ActivityPublishApprovalIgnored:  workflows.ApprovalIgnoredInput{Data: workflows.ApprovalIgnoredData{WorkflowID: "wf-1"}},
+	}
+	for name, in := range ins {
+		if err := publishActivity(t, a, name, in); err == nil || !isNonRetryable(err) || errType(err) != workflows.ErrTypeBadRequest {
+			t.Errorf("%s without a call id = %v, want a non-retryable BadRequestError", name, err)
+		}
+	}
 }
 
 // authRecorder records the bearer tokens a client sends.
