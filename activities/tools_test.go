@@ -715,6 +715,10 @@ func TestSlugify(t *testing.T) {
 		{"日本語", "post"},
 		{"", "post"},
 		{strings.Repeat("ab ", 100), strings.TrimRight(strings.Repeat("ab-", 27), "-")},
+		// 79 letters, a dash and a letter would be 81 bytes: cut at 80 and
+		// the dash left at the end trimmed.
+		{strings.Repeat("a", 79) + " b", strings.Repeat("a", 79)},
+		{strings.Repeat("a", 78) + " bc", strings.Repeat("a", 78) + "-b"},
 	}
 	for _, tt := range tests {
 		if got := Slugify(tt.in); got != tt.want {
