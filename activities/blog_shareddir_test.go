@@ -207,3 +207,26 @@ func TestPublishRerunFindsSecondName(t *testing.T) {
 		t.Errorf("posts = %v, want only hello-<hash>.md", got)
 	}
 }
+
+// TestPublishRaceOtherArguments: the same call run at once on two
+// workers with different arguments (a reset run's edit racing the
+// earlier run's attempt) publishes on both; the one that records second
+// fails for good, saying so, rather than retry or report the other's post.
+func TestPublishRaceOtherArguments(t *testing.T) {
+	dir := t.TempDir()
+	workers := newWorkers(t, dir, 2)
+	first, second := workers[0], workers[1]
+	a := publishCall("wf-r", "call_1", "Title A", "")
+	b := publishCall("wf-r", "call_1", "Title B", "")
+	ctx := context.Background()
+	_, err := second.once(ctx, b, func() (string, error) {
+		// While this attempt runs, the other records its result first.
+		if _, err := first.publish(ctx, a); err != nil {
+			t.Fatalf("the other worker: %v", err)
+		}
+		return second.publishFile(b, publishArgs{Title: "Title B"})
+	})
+	if err == nil || !isNonRetryable(err) || errType(err) != workflows.ErrTypeAlreadyRan || !strings.Contains(err.Error(), "ran with this input") {
+		t.Fatalf("err = %v; want a non-retryable %s saying this input ran too", err, workflows.ErrTypeAlreadyRan)
+	}
+}
