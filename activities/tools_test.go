@@ -254,6 +254,7 @@ func TestExecuteToolBadInput(t *testing.T) {
 		{"long title", workflows.ToolRequest{Name: ToolPublishBlogPost, Arguments: `{"title":"` + strings.Repeat("a", 201) + `"}`}, workflows.ErrTypeToolInput, "longer than"},
 		{"long body", workflows.ToolRequest{Name: ToolPublishBlogPost, Arguments: `{"title":"x","body":"` + strings.Repeat("a", maxBodyLen+1) + `"}`}, workflows.ErrTypeToolInput, "body longer than"},
 		{"missing query", workflows.ToolRequest{Name: ToolSearchPosts, Arguments: `{}`}, workflows.ErrTypeToolInput, "query is required"},
+		{"long query", workflows.ToolRequest{Name: ToolSearchPosts, Arguments: `{"query":"` + strings.Repeat("q", maxQueryLen+1) + `"}`}, workflows.ErrTypeToolInput, "query longer than"},
 		{"path traversal", workflows.ToolRequest{Name: ToolDeletePost, Arguments: `{"slug":"../../etc/passwd"}`}, workflows.ErrTypeToolInput, "slug"},
 		{"empty slug", workflows.ToolRequest{Name: ToolDeletePost, Arguments: `{"slug":""}`}, workflows.ErrTypeToolInput, "slug"},
 		{"unknown tool", workflows.ToolRequest{Name: "rm_rf", Arguments: `{}`}, workflows.ErrTypeUnknownTool, `unknown tool "rm_rf"`},
@@ -943,5 +944,17 @@ func TestPublishAgainAfterDelete(t *testing.T) {
 	}
 	if got := posts(t, dir); len(got) != 0 {
 		t.Errorf("posts %v, want none (not published again)", got)
+	}
+	// Another call publishes a post under the same name: the first call's
+	// post is still not there.
+	other := pub
+	other.CallID = "call_2"
+	if _, err := execTool(t, a, other); err != nil {
+		t.Fatal(err)
+	}
+	again, err = execTool(t, a, pub)
+	res = PublishResult{}
+	if err != nil || json.Unmarshal([]byte(again), &res) != nil || res.Location != "stale-post.md" || !strings.Contains(res.Removed, "removed since") || res.Published {
+		t.Fatalf("asked again with another call's post at its name: %s, %v; want the first result saying the post was removed", again, err)
 	}
 }
