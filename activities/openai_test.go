@@ -308,6 +308,8 @@ func TestCallModelErrors(t *testing.T) {
 		nonRetryable bool
 		wantMsg      string
 	}{
+		{408, false, "408"},
+		{409, false, "409"},
 		{429, false, "429"},
 		{500, false, "500"},
 		{503, false, "503"},
