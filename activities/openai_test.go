@@ -343,6 +343,42 @@ func TestCallModelErrors(t *testing.T) {
 	}
 }
 
+// TestCallModelRefusal: a refusal is the model's answer too: its text
+// reaches the run (and the user) like any other.
+func TestCallModelRefusal(t *testing.T) {
+	const refusal = "I can't help with publishing that."
+	reply := strings.Replace(messageResponse, `{"type": "output_text", "text": "The post \"Introducing our new API\" is published.", "annotations": []}`,
+		`{"type": "refusal", "refusal": "`+refusal+`"}`, 1)
+	if reply == messageResponse {
+		t.Fatal("the test's reply was not rewritten")
+	}
+	f := newFakeOpenAI(t, fakeReply{200, reply})
+	a := newTestActivities(t, newTestModel(t, f.baseURL(), "sk-test"), nil)
+	res, err := callModel(t, a, workflows.ModelRequest{WorkflowID: "wf", Input: []workflows.ConversationItem{{Type: "message", Role: "user", Text: "hi"}}})
+	if err != nil || res.Text != refusal || len(res.Output) != 1 || res.Output[0].Text != refusal {
+		t.Fatalf("CallModel = %+v, %v; want the refusal as the answer", res, err)
+	}
+}
+
+// TestCallModelLongWorkflowID: OpenAI takes metadata values of at most 512
+// characters; a longer workflow id (Temporal allows 1,000 bytes) is sent
+// cut, rather than have every model call of the run refused.
+func TestCallModelLongWorkflowID(t *testing.T) {
+	f := newFakeOpenAI(t, fakeReply{200, messageResponse})
+	a := newTestActivities(t, newTestModel(t, f.baseURL(), "sk-test"), nil)
+	id := strings.Repeat("w", 600)
+	if _, err := callModel(t, a, workflows.ModelRequest{WorkflowID: id, Input: []workflows.ConversationItem{{Type: "message", Role: "user", Text: "hi"}}}); err != nil {
+		t.Fatal(err)
+	}
+	bodies, _, _ := f.requests()
+	if len(bodies) != 1 {
+		t.Fatalf("requests = %d, want 1", len(bodies))
+	}
+	if md, _ := bodies[0]["metadata"].(map[string]any); md[MetadataWorkflowID] != id[:512] {
+		t.Errorf("metadata = %v, want workflow_id cut to 512 bytes", bodies[0]["metadata"])
+	}
+}
+
 // A model server that answers more than MaxModelResponseLen (a self-hosted
 // model gone wrong, a hostile OPENAI_BASE_URL) fails the call for good,
 // saying so, instead of producing a result over Temporal's payload limit.
@@ -490,6 +526,7 @@ func TestTruncateUTF8(t *testing.T) {
 		want string
 	}{
 		{"abc", 5, "abc"},
+		{"abc", 3, "abc"}, // exactly n bytes: nothing to cut (and no byte n to look at)
 		{"abc", 2, "ab"},
 		{"aé", 2, "a"}, // é is two bytes: never split
 		{"éé", 3, "é"},
