@@ -360,6 +360,22 @@ func TestCallModelRefusal(t *testing.T) {
 	}
 }
 
+// TestCallModelMessageWithoutRole: a message item without a role is the
+// assistant's: the conversation's next turn sends it back, and a message
+// without a role would be refused then.
+func TestCallModelMessageWithoutRole(t *testing.T) {
+	reply := strings.Replace(messageResponse, `"role": "assistant",`, "", 1)
+	if reply == messageResponse {
+		t.Fatal("the test's reply was not rewritten")
+	}
+	f := newFakeOpenAI(t, fakeReply{200, reply})
+	a := newTestActivities(t, newTestModel(t, f.baseURL(), "sk-test"), nil)
+	res, err := callModel(t, a, workflows.ModelRequest{WorkflowID: "wf", Input: []workflows.ConversationItem{{Type: "message", Role: "user", Text: "hi"}}})
+	if err != nil || len(res.Output) != 1 || res.Output[0].Role != "assistant" {
+		t.Fatalf("CallModel = %+v, %v; want the message as the assistant's", res, err)
+	}
+}
+
 // TestCallModelLongWorkflowID: OpenAI takes metadata values of at most 512
 // characters; a longer workflow id (Temporal allows 1,000 bytes) is sent
 // cut, rather than have every model call of the run refused.
@@ -436,6 +452,8 @@ func TestCallModelRejectsBadRequests(t *testing.T) {
 		{"bad role", workflows.ModelRequest{Input: []workflows.ConversationItem{{Type: "message", Role: "root"}}}, `message role "root"`},
 		{"bad item", workflows.ModelRequest{Input: []workflows.ConversationItem{{Type: "reasoning"}}}, `unknown type "reasoning"`},
 		{"output without call id", workflows.ModelRequest{Input: []workflows.ConversationItem{{Type: "function_call_output"}}}, "without call id"},
+		{"call without name", workflows.ModelRequest{Input: []workflows.ConversationItem{{Type: "function_call", CallID: "call_1"}}}, "without call id or name"},
+		{"call without call id", workflows.ModelRequest{Input: []workflows.ConversationItem{{Type: "function_call", Name: "search_posts"}}}, "without call id or name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
