@@ -272,6 +272,23 @@ func TestAblyPublisherErrors(t *testing.T) {
 			t.Fatalf("err = %v, want a retryable error", err)
 		}
 	})
+	t.Run("a rate limit is retryable", func(t *testing.T) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusTooManyRequests)
+			fmt.Fprint(w, `{"error":{"code":42911,"statusCode":429,"message":"Rate limit exceeded"}}`)
+		}))
+		t.Cleanup(srv.Close)
+		cfg := ablyconn.Config{APIKey: testKeyName + ":" + testKeySecret, Endpoint: strings.TrimPrefix(srv.URL, "http://")}
+		pub, err := NewAblyPublisher(cfg, "hitl-agent")
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = pub.Publish(t.Context(), workflows.DefaultChannel, &ably.Message{ID: "w:c:request", Name: workflows.MsgApprovalRequest, Data: map[string]any{"a": 1}})
+		if err == nil || isNonRetryable(err) {
+			t.Fatalf("err = %v, want a retryable error", err)
+		}
+	})
 	t.Run("unreachable server is retryable", func(t *testing.T) {
 		cfg := ablyconn.Config{APIKey: testKeyName + ":" + testKeySecret, Endpoint: "127.0.0.1:1"} // nothing listens on port 1
 		pub, err := NewAblyPublisher(cfg, "hitl-agent")
@@ -283,6 +300,26 @@ func TestAblyPublisherErrors(t *testing.T) {
 		err = pub.Publish(ctx, workflows.DefaultChannel, &ably.Message{Name: "x", Data: "y"})
 		if err == nil || isNonRetryable(err) {
 			t.Fatalf("err = %v, want a retryable error", err)
+		}
+	})
+	t.Run("more channels than the bound", func(t *testing.T) {
+		cfg := ablyconn.Config{APIKey: testKeyName + ":" + testKeySecret, Endpoint: "127.0.0.1:1"} // nothing listens on port 1
+		pub, err := NewAblyPublisher(cfg, "hitl-agent")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		publish := func(i int) error {
+			return pub.Publish(ctx, fmt.Sprintf("ai:channel-%d", i), &ably.Message{Name: "x", Data: "y"})
+		}
+		for i := range maxPublisherChannels {
+			if err := publish(i); err == nil || isNonRetryable(err) {
+				t.Fatalf("channel %d: err = %v, want the unreachable server's retryable error", i, err)
+			}
+		}
+		if err := publish(maxPublisherChannels); err == nil || !isNonRetryable(err) || !strings.Contains(err.Error(), "more than 16 channels") {
+			t.Fatalf("channel %d: err = %v, want a non-retryable error saying there are too many channels", maxPublisherChannels, err)
 		}
 	})
 	t.Run("config errors", func(t *testing.T) {
