@@ -270,3 +270,74 @@ func FuzzDecodeResponse(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeResponseBoundaries pins the decoder's edges that the cases
+// above leave open: an empty workflowId header is a guide-shaped response,
+// not a malformed one; the limits themselves are accepted; a reason of
+// exactly the limit is kept whole.
+func TestDecodeResponseBoundaries(t *testing.T) {
+	digest := "sha256:" + strings.Repeat("ab", 32)
+	atLimit := strings.Repeat("x", workflows.MaxEditedArgumentsLen)
+	tests := []struct {
+		name    string
+		m       *ably.Message
+		check   func(r Response) bool
+		wantErr string
+	}{
+		{name: "empty workflowId header: no workflow named", m: msg(func(m *ably.Message) {
+			m.Extras["headers"] = map[string]any{"toolCallId": "call_1", "workflowId": ""}
+		}), check: func(r Response) bool { return r.WorkflowID == "" && r.ToolCallID == "call_1" }},
+		{name: "edited arguments of exactly the limit", m: msg(func(m *ably.Message) {
+			m.Data = []byte(`{"decision":"approved","argumentsDigest":"` + digest + `","arguments":"` + atLimit + `"}`)
+		}), check: func(r Response) bool { return r.Arguments == atLimit }},
+		{name: "reason of exactly the limit kept whole", m: msg(func(m *ably.Message) {
+			m.Data = map[string]any{"decision": "rejected", "reason": strings.Repeat("é", workflows.MaxReasonLen/2)}
+		}), check: func(r Response) bool { return r.Reason == strings.Repeat("é", workflows.MaxReasonLen/2) }},
+		{name: "reason one byte over the limit cut on a rune boundary", m: msg(func(m *ably.Message) {
+			m.Data = map[string]any{"decision": "rejected", "reason": "x" + strings.Repeat("é", workflows.MaxReasonLen/2)}
+		}), check: func(r Response) bool { return r.Reason == "x"+strings.Repeat("é", workflows.MaxReasonLen/2-1) }},
+		{name: "workflowId header too long", m: msg(func(m *ably.Message) {
+			m.Extras["headers"] = map[string]any{"toolCallId": "call_1", "workflowId": strings.Repeat("w", workflows.MaxWorkflowIDLen+1)}
+		}), wantErr: "extras.headers.workflowId"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := DecodeResponse(tt.m)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("DecodeResponse: %v", err)
+			}
+			if !tt.check(r) {
+				t.Fatalf("decoded %+v", r)
+			}
+		})
+	}
+}
+
+// TestTruncate: truncate cuts on a rune boundary and never past the
+// string; the bridge also cuts untrusted, possibly invalid, ids for its
+// logs with it.
+func TestTruncate(t *testing.T) {
+	tests := []struct {
+		s    string
+		n    int
+		want string
+	}{
+		{"abc", 3, "abc"},
+		{"abc", 2, "ab"},
+		{"aé", 2, "a"},
+		{"é", 1, ""},
+		{"\xc0" + strings.Repeat("\x80", 8), 4, ""}, // no rune starts after the first byte
+		{"", 0, ""},
+	}
+	for _, tt := range tests {
+		if got := truncate(tt.s, tt.n); got != tt.want {
+			t.Errorf("truncate(%q, %d) = %q, want %q", tt.s, tt.n, got, tt.want)
+		}
+	}
+}
