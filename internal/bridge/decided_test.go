@@ -373,3 +373,110 @@ func TestSignalLimitReported(t *testing.T) {
 		t.Errorf("also counted as %s", DropReasonSignalFailed)
 	}
 }
+
+// TestRepeatMemoryKeys pins what makes two decisions the same in the
+// bridge's repeat memory (decided): the approver, the workflow, the call
+// and the run it asks in; the decision, and the digest the call had; and
+// when a decision is superseded, only an approval published before a
+// later rejection, and only when its publish time is known.
+func TestRepeatMemoryKeys(t *testing.T) {
+	digest := workflows.ArgumentsDigest(`{"title":"x"}`)
+	edited := workflows.ArgumentsDigest(`{"title":"edited"}`)
+	approve := decision{who: "alice", decision: workflows.DecisionApproved}
+	reject := decision{who: "alice", decision: workflows.DecisionRejected}
+	at := func(d decision, after time.Duration) decision { d.at = after; return d }
+	// request is the agent's approval-request of call_abc123 in wfID;
+	// mutate adjusts its data.
+	request := func(wfID string, mutate func(d map[string]any)) *ably.Message {
+		m := requestFrom(workflows.DefaultAgentClientID, "call_abc123", wfID, time.Unix(1_700_000_000, 0).Add(time.Hour))
+		if mutate != nil {
+			mutate(m.Data.(map[string]any))
+		}
+		return m
+	}
+	type step struct {
+		agent    *ably.Message // the agent's message the bridge sees first, if any
+		wait     time.Duration // the clock moves on this much first
+		d        decision
+		workflow string // the response's workflowId header ("" for none)
+		noTime   bool   // the response carries no publish time
+	}
+	tests := []struct {
+		name  string
+		runs  []string // runs waiting on call_abc123, each announced by the agent
+		steps []step
+		want  int // signals
+	}{
+		{name: "a rejection forwarded in between does not lengthen the approval's backoff", runs: []string{"wf-1"},
+			steps: []step{{d: reject}, {d: approve}, {d: approve, wait: repeatBackoff}}, want: 3},
+		{name: "an approval without a publish time is never superseded", runs: []string{"wf-1"},
+			steps: []step{{d: at(reject, time.Minute)}, {d: approve, noTime: true}}, want: 2},
+		{name: "an approval published before a later approval is not superseded", runs: []string{"wf-1"},
+			steps: []step{{d: at(decision{who: "alice", decision: workflows.DecisionApproved, digest: digest}, time.Minute)},
+				{d: at(decision{who: "alice", decision: workflows.DecisionApproved, digest: digest, args: `{"title":"y"}`}, 30*time.Second)}}, want: 2},
+		{name: "a rejection published before a later rejection is not superseded", runs: []string{"wf-1"},
+			steps: []step{{d: at(reject, time.Minute)}, {d: at(decision{who: "alice", decision: workflows.DecisionRejected, digest: digest}, 30*time.Second)}}, want: 2},
+		// A run whose requests carry no revision (an older workflow
+		// version) shows an edit by its digest alone.
+		{name: "an edit that leaves the revision: the same approval goes through again", runs: []string{"wf-1"},
+			steps: []step{{d: approve}, {agent: request("wf-1", func(d map[string]any) {
+				d["arguments"], d["argumentsDigest"] = `{"title":"edited"}`, edited
+			}), d: approve}}, want: 2},
+		// The repeat memory is per run: a run made by a reset asks anew.
+		{name: "asked again by a reset run: the same approval goes through again", runs: []string{"wf-1"},
+			steps: []step{{d: approve}, {agent: request("wf-1", func(d map[string]any) { d["runId"] = "run-b" }), d: approve}}, want: 2},
+		{name: "the same call id in two runs: each run gets the approval", runs: []string{"wf-1", "wf-2"},
+			steps: []step{{d: approve, workflow: "wf-1"}, {d: approve, workflow: "wf-2"}}, want: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeTemporal()
+			log, logs := logBuffer(t)
+			h := fastHandler(f, log)
+			now := time.Unix(1_700_000_000, 0)
+			h.Now = func() time.Time { return now }
+			h.requests = newRequests(workflows.DefaultAgentClientID, 100)
+			for _, wf := range tt.runs {
+				f.addWorkflow(wf, publishView("publisher"), "call_abc123")
+				f.workflows[wf].view.Pending[0].ArgumentsDigest = digest
+				h.requests.apply(request(wf, nil))
+			}
+			for i, s := range tt.steps {
+				if s.agent != nil {
+					h.requests.apply(s.agent)
+				}
+				now = now.Add(s.wait)
+				m := s.d.msg(i)
+				if s.noTime {
+					m.Timestamp = 0
+				}
+				if s.workflow != "" {
+					m.Extras["headers"] = map[string]any{"toolCallId": "call_abc123", "workflowId": s.workflow}
+				}
+				if err := h.Handle(t.Context(), m); err != nil {
+					t.Fatalf("decision %d: %v", i, err)
+				}
+			}
+			if got := len(f.sent()); got != tt.want {
+				t.Fatalf("%d signals, want %d:\n%s", got, tt.want, logs())
+			}
+		})
+	}
+}
+
+// TestBackoffCapped: the wait before the same decision goes through again
+// starts at repeatBackoff, doubles with each forward, and stops growing
+// at repeatBackoff << 14 (about 11 days).
+func TestBackoffCapped(t *testing.T) {
+	for _, tt := range []struct {
+		sent int
+		want time.Duration
+	}{
+		{0, time.Minute}, {1, time.Minute}, {2, 2 * time.Minute}, {3, 4 * time.Minute},
+		{15, 16384 * time.Minute}, {16, 16384 * time.Minute}, {1000, 16384 * time.Minute},
+	} {
+		if got := backoff(tt.sent); got != tt.want {
+			t.Errorf("backoff(%d) = %v, want %v", tt.sent, got, tt.want)
+		}
+	}
+}
