@@ -409,6 +409,10 @@ func TestRepeatMemoryKeys(t *testing.T) {
 	}{
 		{name: "a rejection forwarded in between does not lengthen the approval's backoff", runs: []string{"wf-1"},
 			steps: []step{{d: reject}, {d: approve}, {d: approve, wait: repeatBackoff}}, want: 3},
+		// The first decision forwarded for the call sets its newest
+		// publish time too.
+		{name: "an approval published before the first, forwarded, rejection is superseded", runs: []string{"wf-1"},
+			steps: []step{{d: at(reject, time.Minute)}, {d: at(approve, 30*time.Second)}}, want: 1},
 		{name: "an approval without a publish time is never superseded", runs: []string{"wf-1"},
 			steps: []step{{d: at(reject, time.Minute)}, {d: approve, noTime: true}}, want: 2},
 		{name: "an approval published before a later approval is not superseded", runs: []string{"wf-1"},
@@ -478,5 +482,27 @@ func TestBackoffCapped(t *testing.T) {
 		if got := backoff(tt.sent); got != tt.want {
 			t.Errorf("backoff(%d) = %v, want %v", tt.sent, got, tt.want)
 		}
+	}
+}
+
+// TestDecidedKeepsTwentyThousandCalls: the handler remembers the
+// decisions of the newest 20,000 (approver, workflow, call) entries, as
+// ARCHITECTURE.md says; the oldest is forgotten first.
+func TestDecidedKeepsTwentyThousandCalls(t *testing.T) {
+	h := fastHandler(newFakeTemporal(), nil)
+	now := time.Unix(1_700_000_000, 0)
+	dec := hashFields(workflows.DecisionApproved)
+	call := func(i int) decidedKey { return hashFields("alice", "wf-1", fmt.Sprint("call_", i), "") }
+	for i := range 20_001 {
+		h.decided().add(call(i), dec, workflows.DecisionApproved, time.Time{}, now)
+	}
+	if n := h.decided().len(); n != 20_000 {
+		t.Fatalf("%d calls kept, want 20000", n)
+	}
+	if got := h.decided().check(call(0), dec, workflows.DecisionApproved, time.Time{}, now); got != decisionNew {
+		t.Errorf("the oldest call is still remembered: %v", got)
+	}
+	if got := h.decided().check(call(1), dec, workflows.DecisionApproved, time.Time{}, now); got != decisionRepeat {
+		t.Errorf("the second oldest call was forgotten: %v", got)
 	}
 }

@@ -232,3 +232,79 @@ func TestBridgeKeepsEachApproversOrderPerCall(t *testing.T) {
 		t.Errorf("signals for %d (approver, call) pairs, want 12: %v", len(next), next)
 	}
 }
+
+// TestLowRoleMemory pins where the bridge takes an approver's role verdict
+// from and what its once-per-call memory of insufficient roles covers: a
+// request without the run's roles (an older request) is judged by the
+// run's own view; a higher role after a low one is a decision like any
+// other; a run made by a reset records the low role once more.
+func TestLowRoleMemory(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	request := func(required string, mutate func(d map[string]any)) *ably.Message {
+		m := requestFrom(workflows.DefaultAgentClientID, "call_abc123", "wf-1", now.Add(time.Hour))
+		d := m.Data.(map[string]any)
+		d["requiredRole"] = required
+		if mutate != nil {
+			mutate(d)
+		}
+		return m
+	}
+	type step struct {
+		agent         *ably.Message // the agent's message the bridge sees first, if any
+		role, verdict string
+	}
+	tests := []struct {
+		name        string
+		required    string // the run's, in its view
+		steps       []step
+		want        int // signals
+		wantQueries bool
+	}{
+		{name: "a request without roles: the run's view judges the role", required: "publisher",
+			steps: []step{{agent: request("publisher", func(d map[string]any) { delete(d, "roles") }), role: "publisher", verdict: "approved"},
+				{role: "publisher", verdict: "rejected"}},
+			want: 2, wantQueries: true},
+		{name: "a role raised after a low one: the sufficient decision goes through", required: "publisher",
+			steps: []step{{agent: request("publisher", nil), role: "editor", verdict: "approved"},
+				{role: "publisher", verdict: "approved"}, {role: "editor", verdict: "approved"}},
+			want: 2},
+		{name: "asked again by a reset run: the low role reaches its audit once more", required: "admin",
+			steps: []step{{agent: request("admin", nil), role: "publisher", verdict: "approved"},
+				{role: "publisher", verdict: "approved"},
+				{agent: request("admin", func(d map[string]any) { d["runId"] = "run-b" }), role: "publisher", verdict: "approved"},
+				{role: "publisher", verdict: "approved"}},
+			want: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeTemporal()
+			f.addWorkflow("wf-1", publishView(tt.required), "call_abc123")
+			log, logs := logBuffer(t)
+			h := fastHandler(f, log)
+			h.Now = func() time.Time { return now }
+			h.requests = newRequests(workflows.DefaultAgentClientID, 100)
+			for i, s := range tt.steps {
+				if s.agent != nil {
+					h.requests.apply(s.agent)
+				}
+				m := msg(func(m *ably.Message) {
+					m.ID = fmt.Sprint("alice:", i)
+					m.Extras["userClaim"] = s.role
+					m.Data = map[string]any{"decision": s.verdict}
+				})
+				if err := h.Handle(t.Context(), m); err != nil {
+					t.Fatalf("decision %d: %v", i, err)
+				}
+			}
+			if got := len(f.sent()); got != tt.want {
+				t.Fatalf("%d signals, want %d:\n%s", got, tt.want, logs())
+			}
+			f.mu.Lock()
+			queried := f.queryCalls > 0
+			f.mu.Unlock()
+			if queried != tt.wantQueries {
+				t.Errorf("queried Temporal = %v, want %v", queried, tt.wantQueries)
+			}
+		})
+	}
+}
