@@ -1,6 +1,8 @@
 package bridge
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -395,8 +397,9 @@ func TestRepeatMemoryKeys(t *testing.T) {
 		return m
 	}
 	type step struct {
-		agent    *ably.Message // the agent's message the bridge sees first, if any
-		wait     time.Duration // the clock moves on this much first
+		agent    *ably.Message                    // the agent's message the bridge sees first, if any
+		view     func(v *workflows.ApprovalsView) // changes the run's view in Temporal first, if set
+		wait     time.Duration                    // the clock moves on this much first
 		d        decision
 		workflow string // the response's workflowId header ("" for none)
 		noTime   bool   // the response carries no publish time
@@ -404,6 +407,7 @@ func TestRepeatMemoryKeys(t *testing.T) {
 	tests := []struct {
 		name  string
 		runs  []string // runs waiting on call_abc123, each announced by the agent
+		slow  bool     // the agent's requests did not reach the bridge: it asks Temporal
 		steps []step
 		want  int // signals
 	}{
@@ -429,6 +433,12 @@ func TestRepeatMemoryKeys(t *testing.T) {
 		// The repeat memory is per run: a run made by a reset asks anew.
 		{name: "asked again by a reset run: the same approval goes through again", runs: []string{"wf-1"},
 			steps: []step{{d: approve}, {agent: request("wf-1", func(d map[string]any) { d["runId"] = "run-b" }), d: approve}}, want: 2},
+		// Without the agent's requests the bridge takes the call's revision
+		// and run from the run's approvals query.
+		{name: "a new revision in the run's view: the same approval goes through again (slow path)", runs: []string{"wf-1"}, slow: true,
+			steps: []step{{d: approve}, {view: func(v *workflows.ApprovalsView) { v.Pending[0].Revision = 1 }, d: approve}}, want: 2},
+		{name: "a reset run in the run's view: the same approval goes through again (slow path)", runs: []string{"wf-1"}, slow: true,
+			steps: []step{{d: approve}, {view: func(v *workflows.ApprovalsView) { v.RunID = "run-b" }, d: approve}}, want: 2},
 		{name: "the same call id in two runs: each run gets the approval", runs: []string{"wf-1", "wf-2"},
 			steps: []step{{d: approve, workflow: "wf-1"}, {d: approve, workflow: "wf-2"}}, want: 2},
 	}
@@ -443,11 +453,20 @@ func TestRepeatMemoryKeys(t *testing.T) {
 			for _, wf := range tt.runs {
 				f.addWorkflow(wf, publishView("publisher"), "call_abc123")
 				f.workflows[wf].view.Pending[0].ArgumentsDigest = digest
-				h.requests.apply(request(wf, nil))
+				if !tt.slow {
+					h.requests.apply(request(wf, nil))
+				}
 			}
 			for i, s := range tt.steps {
 				if s.agent != nil {
 					h.requests.apply(s.agent)
+				}
+				if s.view != nil {
+					f.mu.Lock()
+					wf := f.workflows["wf-1"]
+					s.view(&wf.view)
+					f.workflows["wf-1"] = wf
+					f.mu.Unlock()
 				}
 				now = now.Add(s.wait)
 				m := s.d.msg(i)
@@ -504,5 +523,51 @@ func TestDecidedKeepsTwentyThousandCalls(t *testing.T) {
 	}
 	if got := h.decided().check(call(1), dec, workflows.DecisionApproved, time.Time{}, now); got != decisionRepeat {
 		t.Errorf("the second oldest call was forgotten: %v", got)
+	}
+}
+
+// TestSignalRefusals: how the bridge takes each refusal of a signal. A
+// refusal that can never pass (the run refuses all signals, a bad
+// argument, a workflow or namespace Temporal does not know, a permission
+// the bridge lacks) drops the response under its reason; a call that ran
+// out of time is retried at once.
+func TestSignalRefusals(t *testing.T) {
+	tests := []struct {
+		name        string
+		errs        []error // of the successive signal calls
+		wantErr     error
+		wantSignals int
+		wantReason  string // MetricDropped reason, "" for none
+	}{
+		{name: "the run's limit of signals", errs: []error{serviceerror.NewInvalidArgument("exceeded workflow execution limit for signal events")},
+			wantReason: DropReasonSignalLimit},
+		{name: "another invalid argument", errs: []error{serviceerror.NewInvalidArgument("bad signal input")}, wantReason: DropReasonSignalFailed},
+		{name: "no such namespace", errs: []error{serviceerror.NewNamespaceNotFound("hitl")}, wantReason: DropReasonSignalFailed},
+		{name: "permission denied", errs: []error{serviceerror.NewPermissionDenied("no signal right", "")}, wantReason: DropReasonSignalFailed},
+		{name: "a call out of time is retried", errs: []error{context.DeadlineExceeded}, wantSignals: 1},
+		{name: "an unexpected error is temporary", errs: []error{errors.New("boom")}, wantErr: ErrTemporary},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeTemporal()
+			f.addWorkflow("wf-1", publishView("publisher"), "call_abc123")
+			f.signalErrs = tt.errs
+			log, logs := logBuffer(t)
+			h := fastHandler(f, log)
+			reader := meterOn(h)
+			if err := h.Handle(t.Context(), msg(nil)); !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+				t.Fatalf("Handle = %v, want %v", err, tt.wantErr)
+			}
+			if got := len(f.sent()); got != tt.wantSignals {
+				t.Fatalf("%d signals, want %d:\n%s", got, tt.wantSignals, logs())
+			}
+			for _, reason := range []string{DropReasonSignalLimit, DropReasonSignalFailed} {
+				want := int64(0)
+				if reason == tt.wantReason {
+					want = 1
+				}
+				wantCounted(t, reader, MetricDropped, reason, want)
+			}
+		})
 	}
 }

@@ -268,6 +268,12 @@ func TestLowRoleMemory(t *testing.T) {
 			steps: []step{{agent: request("publisher", nil), role: "editor", verdict: "approved"},
 				{role: "publisher", verdict: "approved"}, {role: "editor", verdict: "approved"}},
 			want: 2},
+		// The repeat memory of sufficient roles does not hold back a low
+		// one's first decision (a role lowered while the call waits).
+		{name: "a role lowered after a sufficient decision: the low one reaches the audit once", required: "publisher",
+			steps: []step{{agent: request("publisher", nil), role: "publisher", verdict: "approved"},
+				{role: "editor", verdict: "approved"}, {role: "editor", verdict: "approved"}},
+			want: 2},
 		{name: "asked again by a reset run: the low role reaches its audit once more", required: "admin",
 			steps: []step{{agent: request("admin", nil), role: "publisher", verdict: "approved"},
 				{role: "publisher", verdict: "approved"},

@@ -258,6 +258,12 @@ func TestHandleRouting(t *testing.T) {
 			wantLog: "no running workflow has tool call",
 		},
 		{
+			name:    "visibility lists a run without a workflow id: dropped, not queried",
+			setup:   func(f *fakeTemporal) { f.addWorkflow("", publishView("publisher"), "call_abc123") },
+			m:       msg(nil),
+			wantLog: "visibility returned an execution without id",
+		},
+		{
 			name: "two workflows have the tool call",
 			setup: func(f *fakeTemporal) {
 				f.addWorkflow("wf-4", publishView("publisher"), "call_abc123")
