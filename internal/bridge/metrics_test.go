@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/ably/ably-go/ably"
 	"go.opentelemetry.io/otel/attribute"
@@ -11,6 +12,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/hitl/durable-approvals/internal/testutil"
+	"github.com/hitl/durable-approvals/workflows"
 )
 
 // TestHandlerCounts: each outcome of Handle adds one to its counter.
@@ -96,4 +98,59 @@ func TestSignedCountsEachHandling(t *testing.T) {
 	}
 	wantCounted(t, reader, MetricForwarded, "", 1)
 	wantCounted(t, reader, MetricSigned, "", 2)
+}
+
+// TestDropReasonsCounted: each reason of MetricDropped that
+// ARCHITECTURE.md lists for the handler counts the response it drops, and
+// only under that reason. steps run before the counted response, last.
+func TestDropReasonsCounted(t *testing.T) {
+	digest := workflows.ArgumentsDigest(`{"title":"x"}`)
+	approve := decision{who: "alice", decision: workflows.DecisionApproved}
+	later := func(d decision, at time.Duration) decision { d.at = at; return d }
+	tests := []struct {
+		name     string
+		required string
+		setup    func(h *Handler, f *fakeTemporal)
+		steps    []decision // the last one is dropped
+		reason   string
+	}{
+		{name: "announced resolved", required: "publisher", setup: func(h *Handler, _ *fakeTemporal) {
+			h.requests = newRequests(workflows.DefaultAgentClientID, 10)
+			h.requests.apply(requestFrom(workflows.DefaultAgentClientID, "call_abc123", "wf-1", time.Now().Add(time.Hour)))
+			h.requests.apply(resolvedFrom(workflows.DefaultAgentClientID, "call_abc123", "wf-1"))
+		}, steps: []decision{approve}, reason: DropReasonNotPending},
+		{name: "the approvals query refused", required: "publisher", setup: func(_ *Handler, f *fakeTemporal) {
+			f.queryErr = serviceerror.NewQueryFailed("unknown queryType")
+		}, steps: []decision{approve}, reason: DropReasonUnknown},
+		{name: "another digest", required: "publisher",
+			steps: []decision{{who: "alice", decision: workflows.DecisionApproved, digest: workflows.ArgumentsDigest(`{"title":"y"}`)}}, reason: DropReasonDigestMismatch},
+		{name: "a low role again", required: "admin", steps: []decision{approve, approve}, reason: DropReasonLowRoleRepeat},
+		{name: "the same decision again", required: "publisher", steps: []decision{approve, approve}, reason: DropReasonRepeat},
+		{name: "an approval before a later rejection", required: "publisher",
+			steps: []decision{later(decision{who: "alice", decision: workflows.DecisionRejected}, time.Minute), approve}, reason: DropReasonSuperseded},
+		{name: "too many different decisions", required: "publisher",
+			steps: differentApprovals(maxDecisionsPerApprover+1, digest), reason: DropReasonTooManyDecisions},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeTemporal()
+			f.addWorkflow("wf-1", publishView(tt.required), "call_abc123")
+			f.workflows["wf-1"].view.Pending[0].ArgumentsDigest = digest
+			log, logs := logBuffer(t)
+			h := fastHandler(f, log)
+			if tt.setup != nil {
+				tt.setup(h, f)
+			}
+			reader := meterOn(h)
+			for i, d := range tt.steps {
+				if err := h.Handle(t.Context(), d.msg(i)); err != nil {
+					t.Fatalf("decision %d: %v", i, err)
+				}
+			}
+			if got := counted(t, reader, MetricDropped, ""); got != 1 {
+				t.Fatalf("%d responses dropped, want 1:\n%s", got, logs())
+			}
+			wantCounted(t, reader, MetricDropped, tt.reason, 1)
+		})
+	}
 }
