@@ -547,3 +547,100 @@ func TestRetryParkedStopsAtFirstFailure(t *testing.T) {
 		t.Fatalf("after recovery: %d parked, %d signals; want 0 and 3", b.parkedLen(), len(f.sent()))
 	}
 }
+
+// TestRateLimiterEviction: with every bucket taken, a new approver's
+// bucket replaces a full one (it carries no state) before any other, and
+// otherwise the least recently used one, a use that was refused counting
+// too.
+func TestRateLimiterEviction(t *testing.T) {
+	type take struct {
+		key string
+		at  time.Duration
+		n   int
+	}
+	tests := []struct {
+		name   string
+		takes  []take // then "new" arrives at newAt
+		newAt  time.Duration
+		gone   string
+		stayed []string
+		max    int // buckets kept, default 2
+	}{
+		{name: "a full bucket goes first, though used last",
+			takes: []take{{"b", 0, 2}, {"a", 500 * time.Millisecond, 1}}, newAt: 1600 * time.Millisecond, gone: "a", stayed: []string{"b"}},
+		{name: "none full: the least recently used goes",
+			takes: []take{{"a", 0, 2}, {"b", 500 * time.Millisecond, 2}}, newAt: time.Second, gone: "a", stayed: []string{"b"}},
+		{name: "none full: a refused use counts as a use",
+			takes: []take{{"a", 0, 2}, {"b", 500 * time.Millisecond, 2}, {"a", 800 * time.Millisecond, 1}}, newAt: time.Second, gone: "b", stayed: []string{"a"}},
+		{name: "none full, eight buckets: the least recently used goes", max: 8,
+			takes: []take{{"h", 0, 2}, {"g", 10 * time.Millisecond, 2}, {"f", 20 * time.Millisecond, 2}, {"e", 30 * time.Millisecond, 2},
+				{"d", 40 * time.Millisecond, 2}, {"c", 50 * time.Millisecond, 2}, {"b", 60 * time.Millisecond, 2}, {"a", 70 * time.Millisecond, 2},
+				{"h", 80 * time.Millisecond, 1}},
+			newAt: 100 * time.Millisecond, gone: "g", stayed: []string{"a", "b", "c", "d", "e", "f", "h"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := newRateLimiter(RateLimit{PerMinute: 60, Burst: 2, MaxClients: max(tt.max, 2)})
+			start := time.Unix(0, 0)
+			for _, tk := range tt.takes {
+				for range tk.n {
+					l.allow(tk.key, start.Add(tk.at))
+				}
+			}
+			l.allow("new", start.Add(tt.newAt))
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			if _, ok := l.buckets[tt.gone]; ok {
+				t.Errorf("%s's bucket kept, want it evicted", tt.gone)
+			}
+			for _, k := range append(tt.stayed, "new") {
+				if _, ok := l.buckets[k]; !ok {
+					t.Errorf("%s's bucket evicted, want it kept", k)
+				}
+			}
+		})
+	}
+}
+
+// TestRateLimitDefaults: the defaults ARCHITECTURE.md states. Signals:
+// burst 100, then 120 a minute (the next token 500 ms after the burst,
+// not before); messages before any Temporal call: burst 300, then 600 a
+// minute (100 ms); buckets of 10,000 approvers.
+func TestRateLimitDefaults(t *testing.T) {
+	start := time.Unix(1_700_000_000, 0)
+	for _, tt := range []struct {
+		name  string
+		l     *rateLimiter
+		burst int
+		every time.Duration
+	}{
+		{"signals", fastHandler(nil, nil).rate(), 100, 500 * time.Millisecond},
+		{"messages before any Temporal call", fastHandler(nil, nil).pre(), 300, 100 * time.Millisecond},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			for i := range tt.burst {
+				if !tt.l.allow("alice", start) {
+					t.Fatalf("refused at %d of the burst of %d", i, tt.burst)
+				}
+			}
+			if tt.l.allow("alice", start) {
+				t.Fatalf("allowed past the burst of %d", tt.burst)
+			}
+			if tt.l.allow("alice", start.Add(tt.every-tt.every/1000)) {
+				t.Fatalf("a token %v after the burst, want none before %v", tt.every-tt.every/1000, tt.every)
+			}
+			if !tt.l.allow("alice", start.Add(tt.every)) {
+				t.Fatalf("no token %v after the burst", tt.every)
+			}
+		})
+	}
+	t.Run("buckets of 10,000 approvers", func(t *testing.T) {
+		l := newRateLimiter(RateLimit{})
+		for i := range 10_001 {
+			l.allow(fmt.Sprint("approver-", i), start)
+		}
+		if n := l.len(); n != 10_000 {
+			t.Fatalf("%d buckets, want 10000", n)
+		}
+	})
+}
