@@ -86,6 +86,9 @@ func TestLiveQueueOffer(t *testing.T) {
 		{name: "half full, past its share with exactly half of what waits: refused", fill: map[string]int{"erin": liveBuffer / 4, "pat": liveBuffer / 4}, offer: "pat", wantWhy: liveShared},
 		{name: "half full, past its share with more than half: refused", fill: map[string]int{"erin": liveBuffer/4 - 1, "pat": liveBuffer/4 + 1}, offer: "pat", wantWhy: liveShared},
 		{name: "full, anyone is refused", fill: map[string]int{"erin": liveBuffer / 2, "pat": liveBuffer / 2}, offer: "ada", wantWhy: liveFull},
+		// Full is full, whoever fills it: the drop is then replayed from
+		// history (replayGap), which a share drop is not.
+		{name: "full, all of it the offerer's: refused as full", fill: map[string]int{"erin": liveBuffer}, offer: "erin", wantWhy: liveFull},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -287,3 +287,109 @@ func TestRequestsResetRuns(t *testing.T) {
 		})
 	}
 }
+
+// TestRequestsIgnoreMalformedAgentMessages: an approval-request or
+// approval-resolved of the agent whose ids do not validate changes
+// nothing the bridge holds: it neither opens a call (a guide-shaped
+// response would be routed to a workflow id no run has) nor closes one.
+func TestRequestsIgnoreMalformedAgentMessages(t *testing.T) {
+	now := time.Now()
+	agent := workflows.DefaultAgentClientID
+	with := func(m *ably.Message, key string, v any) *ably.Message {
+		m.Data.(map[string]any)[key] = v
+		return m
+	}
+	tests := []struct {
+		name string
+		m    *ably.Message
+	}{
+		{"a request with a bad tool-call id", requestFrom(agent, "call 2", "wf-2", now.Add(time.Hour))},
+		{"a request without a workflow id", requestFrom(agent, "call_2", "", now.Add(time.Hour))},
+		{"a request with a bad run id", with(requestFrom(agent, "call_2", "wf-2", now.Add(time.Hour)), "runId", "run b")},
+		{"a resolution with a bad tool-call id", resolvedFrom(agent, "call 1", "wf-1")},
+		{"a resolution without a workflow id", resolvedFrom(agent, "call_1", "")},
+		{"a resolution with a bad run id", with(resolvedFrom(agent, "call_1", "wf-1"), "runId", "run b")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := newRequests(agent, 10)
+			q.apply(requestFrom(agent, "call_1", "wf-1", now.Add(time.Hour)))
+			q.apply(tt.m)
+			if _, open, resolved := q.lookup("wf-1", "call_1", now); !open || resolved {
+				t.Errorf("call_1 open=%v resolved=%v, want still open", open, resolved)
+			}
+			if len(q.order) != 1 || len(q.open) != 1 || len(q.resolved) != 0 || len(q.runs) != 1 {
+				t.Errorf("held %d in order, %d open, %d resolved, runs %v; want only call_1", len(q.order), len(q.open), len(q.resolved), q.runs)
+			}
+		})
+	}
+}
+
+// TestRequestsBookkeeping: what requests holds stays consistent and
+// bounded: a resolution of a call never requested is remembered (and
+// found by a guide-shaped response), a second resolution adds nothing,
+// a resolved call is no longer held open, an evicted call leaves no empty
+// entry in the index by tool-call id; a request is open until, not at,
+// its expiry, and one without expiry stays open.
+func TestRequestsBookkeeping(t *testing.T) {
+	now := time.Now()
+	agent := workflows.DefaultAgentClientID
+	type want struct {
+		call     string
+		open     bool
+		resolved bool
+	}
+	tests := []struct {
+		name  string
+		max   int
+		msgs  []*ably.Message
+		at    time.Time
+		wants []want // looked up without a workflow id
+		order int    // entries in the eviction order
+		runs  int    // tool-call ids in the index
+	}{
+		{name: "a resolution of a call never requested", max: 10,
+			msgs: []*ably.Message{resolvedFrom(agent, "call_9", "wf-9")}, at: now,
+			wants: []want{{"call_9", false, true}}, order: 1, runs: 1},
+		{name: "the same resolution twice", max: 10,
+			msgs: []*ably.Message{requestFrom(agent, "call_1", "wf-1", now.Add(time.Hour)), resolvedFrom(agent, "call_1", "wf-1"), resolvedFrom(agent, "call_1", "wf-1")}, at: now,
+			wants: []want{{"call_1", false, true}}, order: 1, runs: 1},
+		{name: "an evicted call leaves the index", max: 1,
+			msgs: []*ably.Message{requestFrom(agent, "call_1", "wf-1", now.Add(time.Hour)), requestFrom(agent, "call_2", "wf-2", now.Add(time.Hour))}, at: now,
+			wants: []want{{"call_1", false, false}, {"call_2", true, false}}, order: 1, runs: 1},
+		{name: "open until its expiry", max: 10,
+			msgs: []*ably.Message{requestFrom(agent, "call_1", "wf-1", now)}, at: now.Add(-time.Nanosecond),
+			wants: []want{{"call_1", true, false}}, order: 1, runs: 1},
+		{name: "not open at its expiry", max: 10,
+			msgs: []*ably.Message{requestFrom(agent, "call_1", "wf-1", now)}, at: now,
+			wants: []want{{"call_1", false, false}}, order: 1, runs: 1},
+		{name: "a request without expiry stays open", max: 10,
+			msgs: []*ably.Message{func() *ably.Message {
+				m := requestFrom(agent, "call_1", "wf-1", now)
+				delete(m.Data.(map[string]any), "expiresAt")
+				return m
+			}()}, at: now.Add(24 * time.Hour),
+			wants: []want{{"call_1", true, false}}, order: 1, runs: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := newRequests(agent, tt.max)
+			for _, m := range tt.msgs {
+				q.apply(m)
+			}
+			for _, w := range tt.wants {
+				if _, open, resolved := q.lookup("", w.call, tt.at); open != w.open || resolved != w.resolved {
+					t.Errorf("%s: open=%v resolved=%v, want open=%v resolved=%v", w.call, open, resolved, w.open, w.resolved)
+				}
+			}
+			for k := range q.resolved {
+				if _, both := q.open[k]; both {
+					t.Errorf("%v held both open and resolved", k)
+				}
+			}
+			if len(q.order) != tt.order || len(q.runs) != tt.runs {
+				t.Errorf("%d in the eviction order, index %v; want %d and %d tool-call ids", len(q.order), q.runs, tt.order, tt.runs)
+			}
+		})
+	}
+}
