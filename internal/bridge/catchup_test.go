@@ -212,3 +212,32 @@ func TestCatchUpResetRun(t *testing.T) {
 		})
 	}
 }
+
+// TestCatchUpFilterNewestResolutionCounts: read newest first, a call's
+// newest resolution is the one the filter weighs requests by; an older
+// one read after it does not replace it, so a reset run's request that
+// its own, newer, resolution closed is dropped as it is read.
+func TestCatchUpFilterNewestResolutionCounts(t *testing.T) {
+	agent := workflows.DefaultAgentClientID
+	withRun := func(m *ably.Message, run string) *ably.Message {
+		if run != "" {
+			m.Data.(map[string]any)["runId"] = run
+		}
+		return m
+	}
+	f := newCatchUpFilter(agent, 10)
+	for _, tt := range []struct {
+		name string
+		m    *ably.Message
+		want bool
+	}{ // newest first
+		{"the reset run's resolution", withRun(resolvedFrom(agent, "call_1", "wf-1"), "run-b"), true},
+		{"the original run's resolution", resolvedFrom(agent, "call_1", "wf-1"), true},
+		{"the reset run's request, resolved since", withRun(requestFrom(agent, "call_1", "wf-1", time.Now().Add(time.Hour)), "run-b"), false},
+		{"the original run's request", requestFrom(agent, "call_1", "wf-1", time.Now().Add(time.Hour)), false},
+	} {
+		if got := f.keep(tt.m); got != tt.want {
+			t.Errorf("%s: keep = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

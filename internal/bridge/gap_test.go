@@ -69,3 +69,34 @@ func TestBridgeReplaysLiveResponsesDroppedForRoom(t *testing.T) {
 		t.Errorf("no replay in several passes logged")
 	}
 }
+
+// TestNoteGap: the replay of dropped live responses starts at the first
+// one dropped, whatever order the drops are noted in, and no further back
+// than gapMaxAge (a publisher's clock far off); a drop without a publish
+// time counts as now.
+func TestNoteGap(t *testing.T) {
+	now := time.Now()
+	ms := func(d time.Duration) int64 { return now.Add(d).UnixMilli() }
+	tests := []struct {
+		name  string
+		drops []int64 // publish times in ms, 0 for none
+		want  time.Time
+	}{
+		{"one drop", []int64{ms(-time.Minute)}, time.UnixMilli(ms(-time.Minute))},
+		{"an earlier drop noted later", []int64{ms(-time.Minute), ms(-2 * time.Minute)}, time.UnixMilli(ms(-2 * time.Minute))},
+		{"a later drop noted later", []int64{ms(-2 * time.Minute), ms(-time.Minute)}, time.UnixMilli(ms(-2 * time.Minute))},
+		{"a publish time older than gapMaxAge", []int64{ms(-time.Hour)}, now.Add(-gapMaxAge)},
+		{"no publish time", []int64{0}, now},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := &runner{}
+			for _, d := range tt.drops {
+				b.noteGap(d)
+			}
+			if d := b.gapFrom.Sub(tt.want); d < -time.Second || d > time.Second {
+				t.Fatalf("gapFrom = %v, want %v", b.gapFrom, tt.want)
+			}
+		})
+	}
+}

@@ -644,3 +644,27 @@ func TestRateLimitDefaults(t *testing.T) {
 		}
 	})
 }
+
+// TestHandledMessageNotHandledAgain: a message this process handled (a
+// live one the catch-up reads again from history) is passed over before
+// the handler: it costs no rate-limit token and no drop, even after the
+// repeat backoff, when the handler would forward the same decision
+// again.
+func TestHandledMessageNotHandledAgain(t *testing.T) {
+	f := newFakeTemporal()
+	f.addWorkflow("wf-1", publishView("publisher"), "call_abc123")
+	log, _ := logBuffer(t)
+	h := fastHandler(f, log)
+	now := time.Unix(1_700_000_000, 0)
+	h.Now = func() time.Time { return now }
+	reader := meterOn(h)
+	b := &runner{cfg: Config{MaxParked: 10}, log: log, handler: h, recent: recent.NewSet[string](100)}
+	b.handle(t.Context(), msg(nil))
+	b.handle(t.Context(), msg(nil)) // read again at once
+	now = now.Add(time.Hour)
+	b.handle(t.Context(), msg(nil)) // and after the repeat backoff
+	if got := len(f.sent()); got != 1 {
+		t.Fatalf("%d signals, want 1", got)
+	}
+	wantCounted(t, reader, MetricDropped, "", 0)
+}
