@@ -192,6 +192,27 @@ func TestBridgeCatchesUpAfterDowntime(t *testing.T) {
 	checkDecision(t, f.sent()[0], "wf-1", "alice", "admin", "approved")
 }
 
+// TestBridgeCatchUpReadsBeforeTheOldestRunStart: Temporal's clock and
+// Ably's may differ, so the catch-up reads catchUpMargin before the
+// oldest waiting run's start: a decision Ably stamped before the run
+// started by Temporal's clock is still replayed.
+func TestBridgeCatchUpReadsBeforeTheOldestRunStart(t *testing.T) {
+	ac := startAbly(t)
+	f := newFakeTemporal()
+	f.addWorkflow("wf-1", publishView("publisher"), "call_abc123")
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	alice := newRealtime(t, approverOptions(t, ac, "alice", "admin"))
+	if err := alice.Channels.Get(testChannel).PublishMultiple(ctx, []*ably.Message{guideResponse("call_abc123", "approved")}); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	f.setStarted("wf-1", time.Now().Add(catchUpMargin/2)) // Temporal's clock ahead of Ably's
+
+	startBridge(t, ac, f)
+	testutil.Eventually(t, 15*time.Second, "the caught-up signal", func() bool { return len(f.sent()) >= 1 })
+	checkDecision(t, f.sent()[0], "wf-1", "alice", "admin", "approved")
+}
+
 func TestBridgeParksWhileTemporalIsDown(t *testing.T) {
 	ac := startAbly(t)
 	f := newFakeTemporal()

@@ -254,3 +254,37 @@ func TestRunnerParkShare(t *testing.T) {
 		}
 	}
 }
+
+// TestRunnerParkShareBoundary: once the retry queue is half full, a
+// publisher holding exactly its share gets no more in; one below it
+// does.
+func TestRunnerParkShareBoundary(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		held   int // alice's parked messages, of 10 (half of 20; the share is 5)
+		parked bool
+	}{
+		{"holding its share", 5, false},
+		{"one below its share", 4, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := fastHandler(newFakeTemporal(), nil)
+			reader := meterOn(h)
+			b, _ := testRunner(t, h, 20)
+			for i := range 10 {
+				who := "bob"
+				if i < tt.held {
+					who = "alice"
+				}
+				b.addParked(msgFrom(who, i))
+			}
+			b.park(msgFrom("alice", 99), ErrTemporary)
+			if got := b.parkedLen() == 11; got != tt.parked {
+				t.Fatalf("parked = %v (%d waiting), want %v", got, b.parkedLen(), tt.parked)
+			}
+			if !tt.parked {
+				wantCounted(t, reader, MetricDropped, DropReasonQueueShareFull, 1)
+			}
+		})
+	}
+}
