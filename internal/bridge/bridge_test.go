@@ -366,10 +366,16 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		{"no key", Config{Temporal: newFakeTemporal(), Ably: ablyconn.Config{Endpoint: "127.0.0.1:1"}}, "ABLY_API_KEY is required"},
 		{"no temporal", Config{Ably: ablyconn.Config{APIKey: "a.b:c", Endpoint: "127.0.0.1:1"}}, "no Temporal client"},
 		{"page size", Config{Temporal: newFakeTemporal(), Ably: ablyconn.Config{APIKey: "a.b:c", Endpoint: "127.0.0.1:1"}, HistoryPageSize: 5000}, "page size"},
+		{"page size just over Ably's limit", Config{Temporal: newFakeTemporal(), Ably: ablyconn.Config{APIKey: "a.b:c", Endpoint: "127.0.0.1:1"}, HistoryPageSize: 1001}, "page size"},
+		{"no signing key", Config{Temporal: newFakeTemporal(), Ably: ablyconn.Config{APIKey: "a.b:c", Endpoint: "127.0.0.1:1"}}, "no decision signing key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := Run(t.Context(), tt.cfg)
+			// Refused at once: a configuration taken would run until the
+			// timeout and return nil.
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+			err := Run(ctx, tt.cfg)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Run = %v, want error containing %q", err, tt.want)
 			}

@@ -1,12 +1,18 @@
 package bridge
 
 import (
+	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ably/ably-go/ably"
+	commonpb "go.temporal.io/api/common/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/hitl/durable-approvals/internal/ablymsg"
 	"github.com/hitl/durable-approvals/workflows"
@@ -239,5 +245,57 @@ func TestCatchUpFilterNewestResolutionCounts(t *testing.T) {
 		if got := f.keep(tt.m); got != tt.want {
 			t.Errorf("%s: keep = %v, want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+// pagedRuns answers the waiting-runs query a page at a time (one run a
+// page), as Temporal's visibility does.
+type pagedRuns struct {
+	fakeTemporal
+	starts []time.Time
+}
+
+func (p *pagedRuns) ListWorkflow(_ context.Context, req *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error) {
+	i := 0
+	if tok := req.GetNextPageToken(); len(tok) > 0 {
+		i = int(tok[0])
+	}
+	resp := &workflowservice.ListWorkflowExecutionsResponse{Executions: []*workflowpb.WorkflowExecutionInfo{{
+		Execution: &commonpb.WorkflowExecution{WorkflowId: fmt.Sprint("wf-", i)}, StartTime: timestamppb.New(p.starts[i]),
+	}}}
+	if i+1 < len(p.starts) {
+		resp.NextPageToken = []byte{byte(i + 1)}
+	}
+	return resp, nil
+}
+
+// TestOldestPendingStart: the catch-up reads back to the start of the
+// oldest run that waits for a human, over every page of them.
+func TestOldestPendingStart(t *testing.T) {
+	base := time.Unix(1_700_000_000, 0).UTC()
+	f := newFakeTemporal()
+	for i, ago := range []int{3, 9, 1, 7, 2, 5} { // hours
+		id := fmt.Sprint("wf-", i)
+		f.addWorkflow(id, publishView("publisher"), "call_abc123")
+		f.setStarted(id, base.Add(-time.Duration(ago)*time.Hour))
+	}
+	f.addWorkflow("wf-done", workflows.ApprovalsView{}) // waits for nobody
+	f.setStarted("wf-done", base.Add(-24*time.Hour))
+	paged := &pagedRuns{starts: []time.Time{base.Add(-time.Hour), base.Add(-2 * time.Hour), base.Add(-6 * time.Hour), base.Add(-3 * time.Hour)}}
+	for _, tt := range []struct {
+		name string
+		tc   Temporal
+		want time.Time
+	}{
+		{"one page", f, base.Add(-9 * time.Hour)},
+		{"several pages", paged, base.Add(-6 * time.Hour)},
+		{"none waiting", newFakeTemporal(), time.Time{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, waiting, err := oldestPendingStart(t.Context(), tt.tc)
+			if err != nil || waiting != !tt.want.IsZero() || !got.Equal(tt.want) {
+				t.Fatalf("oldestPendingStart = %v, %v, %v; want %v", got, waiting, err, tt.want)
+			}
+		})
 	}
 }
