@@ -314,3 +314,26 @@ func TestLowRoleMemory(t *testing.T) {
 		})
 	}
 }
+
+// TestLowRoleOncePerRun: two runs may wait on the same tool-call id; an
+// approver's insufficient role reaches each run's audit once.
+func TestLowRoleOncePerRun(t *testing.T) {
+	f := newFakeTemporal()
+	f.addWorkflow("wf-1", publishView("admin"), "call_abc123")
+	f.addWorkflow("wf-2", publishView("admin"), "call_abc123")
+	log, logs := logBuffer(t)
+	h := fastHandler(f, log)
+	for i, wf := range []string{"wf-1", "wf-2", "wf-1", "wf-2"} {
+		m := msg(func(m *ably.Message) {
+			m.ID = fmt.Sprint("alice:", i)
+			m.Extras["headers"] = map[string]any{"toolCallId": "call_abc123", "workflowId": wf}
+		})
+		if err := h.Handle(t.Context(), m); err != nil {
+			t.Fatalf("decision %d: %v", i, err)
+		}
+	}
+	sent := f.sent()
+	if len(sent) != 2 || sent[0].WorkflowID != "wf-1" || sent[1].WorkflowID != "wf-2" {
+		t.Fatalf("signals = %+v, want one to wf-1 and one to wf-2:\n%s", sent, logs())
+	}
+}

@@ -288,3 +288,18 @@ func TestRunnerParkShareBoundary(t *testing.T) {
 		})
 	}
 }
+
+// TestLogUnforwardedQuietWhenNothingWaits: a bridge that stops with
+// nothing left to forward says nothing about it.
+func TestLogUnforwardedQuietWhenNothingWaits(t *testing.T) {
+	b, logs := testRunner(t, fastHandler(newFakeTemporal(), nil), 10)
+	b.logUnforwarded()
+	if strings.Contains(logs(), "bridge stopping") {
+		t.Fatalf("logged unforwarded responses with none:\n%s", logs())
+	}
+	b.addParked(msgFrom("alice", 0))
+	b.logUnforwarded()
+	if !strings.Contains(logs(), `"parked":1`) {
+		t.Fatalf("one parked response not reported:\n%s", logs())
+	}
+}
