@@ -361,7 +361,7 @@ func (b *runner) enqueue(m *ably.Message) {
 	id, client := truncate(m.ID, workflows.MaxMessageIDLen), truncate(m.ClientID, workflows.MaxClientIDLen)
 	if why == liveShared {
 		b.log.Error("bridge busy and this approver holds its share of the live buffer: live approval-response dropped; the catch-up after the next reattach or restart replays it",
-			"ablyMessageId", id, "clientId", client, "buffer", liveBuffer, "share", liveShare)
+			"ablyMessageId", id, "clientId", client, "buffer", liveBuffer)
 		b.handler.count().countDropped(DropReasonBufferShareFull)
 		return
 	}

@@ -14,8 +14,8 @@ const liveBuffer = 1024
 // liveQueue holds the live approval-responses between ably-go's
 // subscription callback, which must never block, and the handling loop.
 // It is shared fairly: once it is half full, a publisher clientId that has
-// liveShare messages or more waiting, and at least half of all that wait,
-// gets no more in, so that one approver's flood drops that approver's
+// at least half of all that wait (so at least a quarter of it) gets no
+// more in, so that one approver's flood drops that approver's
 // messages, not another's decision, while another approver's burst (one
 // person approving 200 requests from a list) still gets in (the flood's
 // messages need not even be valid: they are sorted out after the queue).
@@ -27,11 +27,6 @@ type liveQueue struct {
 	by map[string]int // messages waiting in ch, by publisher clientId
 }
 
-// liveShare is how many messages any publisher may have waiting in a
-// liveQueue once it is half full: a tenth of it (more while it has less
-// than half of what waits).
-const liveShare = liveBuffer / 10
-
 func newLiveQueue() *liveQueue {
 	return &liveQueue{ch: make(chan *ably.Message, liveBuffer), by: map[string]int{}}
 }
@@ -39,7 +34,7 @@ func newLiveQueue() *liveQueue {
 // Why offer refused a message.
 const (
 	liveFull   = "full"  // the queue was full
-	liveShared = "share" // the queue was half full and m's publisher had its share of it, and half of what waited
+	liveShared = "share" // the queue was half full and m's publisher had half of what waited
 )
 
 // offer queues m without blocking. It returns "" when m was queued, or why
@@ -51,7 +46,7 @@ func (q *liveQueue) offer(m *ably.Message) string {
 	switch {
 	case waiting >= cap(q.ch):
 		return liveFull
-	case 2*waiting >= cap(q.ch) && q.by[m.ClientID] >= liveShare && 2*q.by[m.ClientID] >= waiting:
+	case 2*waiting >= cap(q.ch) && 2*q.by[m.ClientID] >= waiting:
 		return liveShared
 	}
 	select {

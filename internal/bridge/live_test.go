@@ -12,8 +12,7 @@ import (
 // in half a second and then pat approved; the live buffer was full of
 // erin's messages, pat's decision was dropped, nothing replayed it (no
 // reattach followed) and the call expired. Now, once the buffer is half
-// full, an approver with liveShare messages or more waiting, and half of
-// all that wait, gets no more in: erin's flood drops erin's messages, and
+// full, an approver with half of all that wait gets no more in: erin's flood drops erin's messages, and
 // pat's burst waits its turn.
 func TestEnqueueFloodDropsTheFloodersMessagesOnly(t *testing.T) {
 	h := &Handler{}
@@ -78,13 +77,13 @@ func TestLiveQueueOffer(t *testing.T) {
 		wantWhy string
 	}{
 		{name: "an empty buffer takes anyone's", offer: "pat", wantWhy: ""},
-		{name: "under half full, an approver may go past its share", fill: map[string]int{"erin": liveShare + 50}, offer: "erin", wantWhy: ""},
+		{name: "under half full, one approver may fill it", fill: map[string]int{"erin": liveBuffer/2 - 1}, offer: "erin", wantWhy: ""},
 		{name: "half full, all of it one approver's: refused", fill: map[string]int{"erin": liveBuffer / 2}, offer: "erin", wantWhy: liveShared},
 		{name: "half full, another approver is taken", fill: map[string]int{"erin": liveBuffer / 2}, offer: "pat", wantWhy: ""},
-		{name: "half full, under its share: taken", fill: map[string]int{"erin": liveBuffer/2 - liveShare + 1, "pat": liveShare - 1}, offer: "pat", wantWhy: ""},
-		{name: "half full, past its share with less than half of what waits: taken (a burst beside a flood)", fill: map[string]int{"erin": liveBuffer/2 - 212, "pat": 212}, offer: "pat", wantWhy: ""},
-		{name: "half full, past its share with exactly half of what waits: refused", fill: map[string]int{"erin": liveBuffer / 4, "pat": liveBuffer / 4}, offer: "pat", wantWhy: liveShared},
-		{name: "half full, past its share with more than half: refused", fill: map[string]int{"erin": liveBuffer/4 - 1, "pat": liveBuffer/4 + 1}, offer: "pat", wantWhy: liveShared},
+		{name: "half full, less than half of what waits: taken (a burst beside a flood)", fill: map[string]int{"erin": liveBuffer/2 - 212, "pat": 212}, offer: "pat", wantWhy: ""},
+		{name: "half full, one less than half of what waits: taken", fill: map[string]int{"erin": liveBuffer/4 + 1, "pat": liveBuffer/4 - 1}, offer: "pat", wantWhy: ""},
+		{name: "half full, exactly half of what waits: refused", fill: map[string]int{"erin": liveBuffer / 4, "pat": liveBuffer / 4}, offer: "pat", wantWhy: liveShared},
+		{name: "half full, more than half of what waits: refused", fill: map[string]int{"erin": liveBuffer/4 - 1, "pat": liveBuffer/4 + 1}, offer: "pat", wantWhy: liveShared},
 		{name: "full, anyone is refused", fill: map[string]int{"erin": liveBuffer / 2, "pat": liveBuffer / 2}, offer: "ada", wantWhy: liveFull},
 		// Full is full, whoever fills it: the drop is then replayed from
 		// history (replayGap), which a share drop is not.
