@@ -294,9 +294,9 @@ type scenario struct {
 	stopBeforeDelay bool
 	// waits, if set, passes waits[i] before decision i (after the delay).
 	waits []time.Duration
-	// sentAt, if set, stamps decision i with the time it is sent plus
-	// sentAt[i] (as the bridge stamps Ably's), so that a decision can be
-	// published before one sent ahead of it.
+	// sentAt, if set, stamps decision i with the time the first decision
+	// is sent plus sentAt[i] (as the bridge stamps Ably's), so that a
+	// decision can be published before one sent ahead of it.
 	sentAt    map[int]time.Duration
 	decisions []workflows.Decision
 	// cancel cancels the run once it waits, after the decisions.
@@ -586,6 +586,18 @@ func publishedAt(d workflows.Decision, at time.Time) workflows.Decision {
 	return d
 }
 
+// stamp is decision i's publish time when the scenario sets it (sentAt):
+// sentAt[i] after first, when the first decision was sent, whenever
+// decision i is sent, so that the order of the stamps does not hang on how
+// long the signals before it took.
+func (sc scenario) stamp(i int, first time.Time) (time.Time, bool) {
+	off, ok := sc.sentAt[i]
+	if !ok {
+		return time.Time{}, false
+	}
+	return first.Add(off).UTC(), true
+}
+
 // record runs one scenario to completion and writes its history.
 func record(ctx context.Context, c client.Client, wk *recorderWorker, signer *signing.Signer, sc scenario, cfg config, logger *slog.Logger) error {
 	fake := wk.fake
@@ -639,6 +651,7 @@ func record(ctx context.Context, c client.Client, wk *recorderWorker, signer *si
 		wk.stop()
 		logger.Info("worker stopped", "scenario", sc.name, "for", sc.workerDown)
 	}
+	first := time.Now() // when the first decision is sent
 	for i, d := range sc.decisions {
 		if i < len(sc.waits) {
 			select {
@@ -650,8 +663,8 @@ func record(ctx context.Context, c client.Client, wk *recorderWorker, signer *si
 		if sc.workerDown > 0 && d.PublishedAt.IsZero() {
 			d.PublishedAt = time.Now().UTC() // as the bridge sets Ably's timestamp
 		}
-		if off, ok := sc.sentAt[i]; ok {
-			d.PublishedAt = time.Now().Add(off).UTC()
+		if at, ok := sc.stamp(i, first); ok {
+			d.PublishedAt = at
 		}
 		if !slices.Contains(sc.unsigned, i) {
 			d.WorkflowID = id

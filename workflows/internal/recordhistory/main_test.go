@@ -52,3 +52,28 @@ func TestValidateRefusesToOverwrite(t *testing.T) {
 		})
 	}
 }
+
+// The superseded scenario's rejection is published before alice's approval
+// however long the signals between them take to send (with a loaded
+// Temporal, one can take seconds): both are stamped from when the first
+// decision was sent, not each from when it was sent.
+func TestSupersededStampsDoNotHangOnSendTimes(t *testing.T) {
+	var sc scenario
+	for _, s := range scenarios() {
+		if s.name == "superseded" {
+			sc = s
+		}
+	}
+	if sc.name == "" {
+		t.Fatal("no superseded scenario")
+	}
+	first := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	approval, ok0 := sc.stamp(0, first)
+	rejection, ok1 := sc.stamp(1, first)
+	if !ok0 || !ok1 {
+		t.Fatalf("decisions 0 and 1 stamped: %v, %v; want both", ok0, ok1)
+	}
+	if !rejection.Before(approval) {
+		t.Errorf("rejection published at %s, approval at %s: want the rejection first", rejection, approval)
+	}
+}
