@@ -545,13 +545,15 @@ func TestInbox(t *testing.T) {
 		const wf, call = "wf-inbox-connfailed-edit", "call_connfailed_edit_1"
 		br.Do(t, "openTab", map[string]any{"page": "pat-lost2", "of": "pat"}, nil)
 		defer br.Do(t, "close", map[string]any{"page": "pat-lost2"}, nil)
-		br.Do(t, "errorOnAck", map[string]any{"page": "pat-lost2", "code": 50000, "statusCode": 500, "message": "Internal error", "ms": 3000}, nil)
+		br.Do(t, "errorOnAck", map[string]any{"page": "pat-lost2", "code": 50000, "statusCode": 500, "message": "Internal error", "hold": true}, nil)
 		br.Do(t, "goto", map[string]any{"page": "pat-lost2", "url": base}, nil)
 		br.Do(t, "waitReady", map[string]any{"page": "pat-lost2", "timeoutMs": 30000}, nil)
 		s.publishAsAgent(t, revisedRequest(wf, call, 0, `{"title":"Before"}`))
 		readCard(t, br, "pat-lost2", call)
 		br.Do(t, "press", map[string]any{"page": "pat-lost2", "toolCallId": call, "button": "approve"}, nil)
-		s.publishAsAgent(t, revisedRequest(wf, call, 1, `{"title":"After"}`)) // before the connection fails under the approval
+		s.publishAsAgent(t, revisedRequest(wf, call, 1, `{"title":"After"}`))
+		br.Do(t, "waitSelector", map[string]any{"page": "pat-lost2", "selector": cardSelector(call) + ` pre.args:has-text("After")`, "timeoutMs": 30000}, nil)
+		br.Do(t, "releaseAckError", map[string]any{"page": "pat-lost2"}, nil) // the connection fails under the approval only now
 		status := cardSelector(call) + " .status"
 		either := status + `[data-kind="warn"]:has-text("does not count"), ` + status + `[data-kind="warn"]:has-text("Not confirmed"), ` + status + `[data-kind="error"]`
 		br.Do(t, "waitSelector", map[string]any{"page": "pat-lost2", "selector": either, "timeoutMs": 30000}, nil)

@@ -38,6 +38,7 @@ const browser = await chromium.launch({ executablePath: flags.chromium, headless
 const pages = new Map(); // name → {context, page}
 const problems = [];
 const historyCounts = new Map(); // page name → {failed, passed} (failHistory)
+const heldErrors = new Map(); // page name → sends the error errorOnAck holds (releaseAckError)
 
 function log(...args) {
   process.stderr.write(`driver: ${args.join(' ')}\n`);
@@ -398,10 +399,10 @@ const ops = {
   // the driver, which, in place of Ably's first ACK frame (action 1), sends
   // a connection-level ERROR (action 9, no channel) with the error given,
   // as Ably does when it ends a connection for good, and closes the
-  // socket, ms (default 0) after the ACK came: the publish reached Ably,
-  // and ably-js fails it with Ably's code as the connection fails. The
-  // connections after it pass through.
-  async errorOnAck({ page: name, code, statusCode, message, ms = 0 }) {
+  // socket: the publish reached Ably, and ably-js fails it with Ably's code
+  // as the connection fails. With hold, the error waits for
+  // releaseAckError. The connections after it pass through.
+  async errorOnAck({ page: name, code, statusCode, message, hold = false }) {
     let done = false;
     await routeAcks(get(name), (m, ws, server) => {
       if (done) {
@@ -409,12 +410,27 @@ const ops = {
         return;
       }
       done = true;
-      setTimeout(() => {
+      const fail = () => {
         ws.send(JSON.stringify({ action: 9, error: { code, statusCode, message } }));
         server.close();
         ws.close();
-      }, ms);
+      };
+      if (hold) heldErrors.set(name, fail);
+      else fail();
     });
+    return {};
+  },
+
+  // releaseAckError sends the error errorOnAck holds in place of the
+  // page's ACK, once that ACK has come (within timeoutMs).
+  async releaseAckError({ page: name, timeoutMs = 10000 }) {
+    const until = Date.now() + timeoutMs;
+    while (!heldErrors.has(name)) {
+      if (Date.now() > until) throw new Error(`${name}: no ACK held after ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    heldErrors.get(name)();
+    heldErrors.delete(name);
     return {};
   },
 
