@@ -290,24 +290,16 @@ func TestAblyPublisherErrors(t *testing.T) {
 		}
 	})
 	t.Run("unreachable server is retryable", func(t *testing.T) {
-		cfg := ablyconn.Config{APIKey: testKeyName + ":" + testKeySecret, Endpoint: "127.0.0.1:1"} // nothing listens on port 1
-		pub, err := NewAblyPublisher(cfg, "hitl-agent")
-		if err != nil {
-			t.Fatal(err)
-		}
+		pub := unreachablePublisher(t)
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
-		err = pub.Publish(ctx, workflows.DefaultChannel, &ably.Message{Name: "x", Data: "y"})
+		err := pub.Publish(ctx, workflows.DefaultChannel, &ably.Message{Name: "x", Data: "y"})
 		if err == nil || isNonRetryable(err) {
 			t.Fatalf("err = %v, want a retryable error", err)
 		}
 	})
 	t.Run("more channels than the bound", func(t *testing.T) {
-		cfg := ablyconn.Config{APIKey: testKeyName + ":" + testKeySecret, Endpoint: "127.0.0.1:1"} // nothing listens on port 1
-		pub, err := NewAblyPublisher(cfg, "hitl-agent")
-		if err != nil {
-			t.Fatal(err)
-		}
+		pub := unreachablePublisher(t)
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
 		publish := func(i int) error {
@@ -541,4 +533,15 @@ func TestAblyPublisherConcurrent(t *testing.T) {
 	if got := len(history(t, cfg, channel)); got != publishers*each {
 		t.Errorf("%d messages on the channel, want %d", got, publishers*each)
 	}
+}
+
+// unreachablePublisher is an agent's publisher for an Ably endpoint where
+// nothing listens (port 1).
+func unreachablePublisher(t *testing.T) *AblyPublisher {
+	t.Helper()
+	pub, err := NewAblyPublisher(ablyconn.Config{APIKey: testKeyName + ":" + testKeySecret, Endpoint: "127.0.0.1:1"}, "hitl-agent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pub
 }

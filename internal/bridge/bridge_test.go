@@ -38,6 +38,21 @@ func approverOptions(t *testing.T, ac ablyconn.Config, user, role string) []ably
 	return ablytest.ApproverOptions(ac, user, testChannel, role)
 }
 
+// publishAs publishes msgs on the test channel as the approver user with
+// role, over REST, and waits for Ably to take them.
+func publishAs(t *testing.T, ac ablyconn.Config, user, role string, msgs ...*ably.Message) {
+	t.Helper()
+	c, err := ably.NewREST(approverOptions(t, ac, user, role)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := c.Channels.Get(testChannel).PublishMultiple(ctx, msgs); err != nil {
+		t.Fatalf("publish as %s: %v", user, err)
+	}
+}
+
 func newRealtime(t *testing.T, opts []ably.ClientOption) *ably.Realtime {
 	t.Helper()
 	c, err := ablyconn.NewRealtime(opts...)
@@ -180,12 +195,7 @@ func TestBridgeCatchesUpAfterDowntime(t *testing.T) {
 	f.addWorkflow("wf-1", publishView("publisher"), "call_abc123")
 
 	// The response is published while no bridge runs.
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	alice := newRealtime(t, approverOptions(t, ac, "alice", "admin"))
-	if err := alice.Channels.Get(testChannel).PublishMultiple(ctx, []*ably.Message{guideResponse("call_abc123", "approved")}); err != nil {
-		t.Fatalf("publish: %v", err)
-	}
+	publishAs(t, ac, "alice", "admin", guideResponse("call_abc123", "approved"))
 
 	startBridge(t, ac, f)
 	testutil.Eventually(t, 15*time.Second, "the caught-up signal", func() bool { return len(f.sent()) >= 1 })
@@ -200,12 +210,7 @@ func TestBridgeCatchUpReadsBeforeTheOldestRunStart(t *testing.T) {
 	ac := startAbly(t)
 	f := newFakeTemporal()
 	f.addWorkflow("wf-1", publishView("publisher"), "call_abc123")
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	alice := newRealtime(t, approverOptions(t, ac, "alice", "admin"))
-	if err := alice.Channels.Get(testChannel).PublishMultiple(ctx, []*ably.Message{guideResponse("call_abc123", "approved")}); err != nil {
-		t.Fatalf("publish: %v", err)
-	}
+	publishAs(t, ac, "alice", "admin", guideResponse("call_abc123", "approved"))
 	f.setStarted("wf-1", time.Now().Add(catchUpMargin/2)) // Temporal's clock ahead of Ably's
 
 	startBridge(t, ac, f)

@@ -162,14 +162,8 @@ func TestBridgeRoutesFromTheAgentsRequests(t *testing.T) {
 	if err := agent.Channels.Get(testChannel).PublishMultiple(ctx, []*ably.Message{m}); err != nil {
 		t.Fatal(err)
 	}
-	alice, err := ably.NewREST(approverOptions(t, ac, "alice", "publisher")...)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The request and the response travel on one channel, in order.
-	if err := alice.Channels.Get(testChannel).PublishMultiple(ctx, []*ably.Message{guideResponse("call_abc123", "approved")}); err != nil {
-		t.Fatal(err)
-	}
+	publishAs(t, ac, "alice", "publisher", guideResponse("call_abc123", "approved"))
 	testutil.Eventually(t, 15*time.Second, "the signal", func() bool { return len(f.sent()) >= 1 })
 	checkDecision(t, f.sent()[0], "wf-1", "alice", "publisher", "approved")
 	f.mu.Lock()
