@@ -508,9 +508,6 @@ func scenarios() []scenario {
 			dec("call-burned-id-1", workflows.DecisionApproved, "alice", "publisher", "msg-burned-id-1", ""),
 			dec("call-burned-id-1", workflows.DecisionRejected, "carol", "admin", "msg-burned-id-2", "too late"),
 		}},
-		// before-start: a signed decision published a day before the run
-		// started (an earlier run's, with the same workflow id) is ignored
-		// (changeDecisionChecks); carol's approves.
 		// burned-id-activity: burned-id in a run started before the fast
 		// path (workerPolicyVersion 1), as a bridge not yet upgraded sends
 		// an unsigned copy during a deploy. Before changeUnverifiedCopies
@@ -522,6 +519,9 @@ func scenarios() []scenario {
 			dec("call-burned-id-activity-1", workflows.DecisionApproved, "alice", "publisher", "msg-burned-id-activity-1", ""),
 			dec("call-burned-id-activity-1", workflows.DecisionRejected, "carol", "admin", "msg-burned-id-activity-2", "too late"),
 		}},
+		// before-start: a signed decision published a day before the run
+		// started (an earlier run's, with the same workflow id) is ignored
+		// (changeDecisionChecks); carol's approves.
 		{name: "before-start", policy: teamPolicy, waitPending: 1, decisions: []workflows.Decision{
 			publishedAt(dec("call-before-start-1", workflows.DecisionApproved, "alice", "publisher", "msg-before-start-1", "an earlier run's"), time.Now().Add(-24*time.Hour)),
 			dec("call-before-start-1", workflows.DecisionApproved, "carol", "admin", "msg-before-start-2", ""),
