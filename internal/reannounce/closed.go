@@ -84,14 +84,15 @@ func (a *asked) resolution(d workflows.ApprovalResolvedData) {
 // shown again unless a reset run asks it. Revisions and expiry are left
 // out: the newest request of the run held stands for the call.
 func (a *asked) open() []workflows.ApprovalRequestData {
+	type callID struct{ workflowID, toolCallID string }
 	type call struct {
 		held     *workflows.ApprovalRequestData
 		at       int // the held request's index in msgs
 		resolved *workflows.ApprovalResolvedData
 	}
-	calls := map[string]*call{}
+	calls := map[callID]*call{}
 	get := func(wf, id string) *call {
-		k := wf + "\x00" + id
+		k := callID{wf, id}
 		if calls[k] == nil {
 			calls[k] = &call{}
 		}
@@ -122,7 +123,7 @@ func (a *asked) open() []workflows.ApprovalRequestData {
 		if m.req == nil {
 			continue
 		}
-		if c := calls[m.req.WorkflowID+"\x00"+m.req.ToolCallID]; c.held != nil && c.at == i {
+		if c := calls[callID{m.req.WorkflowID, m.req.ToolCallID}]; c.held != nil && c.at == i {
 			out = append(out, *c.held)
 		}
 	}

@@ -1,9 +1,9 @@
 // Package testutil holds the helpers that tests across the module share:
 // polling a condition instead of sleeping (until it holds, or while it
 // must keep holding), a goroutine-safe output buffer, a spare loopback
-// port, a server that never answers, the module's root, and the digest `approver list` shows for a
-// request. It depends only on spareport, so any package's tests may import
-// it.
+// port, a server that never answers, the module's root, and the digest
+// `approver list` shows for a request. It depends only on spareport, so
+// any package's tests may import it.
 package testutil
 
 import (
