@@ -550,14 +550,15 @@ func (b *runner) replay(ctx context.Context) error {
 		b.log.Info("catch-up done: no run waits for a human")
 		return nil
 	}
-	keep := newCatchUpFilter(b.cfg.AgentClientID, maxCatchUpPerApprover)
-	msgs, complete, err := ablymsg.HistoryUntilAttach(ctx, b.ch, ablymsg.HistoryRange{
+	keep := newCatchUpFilter(b.cfg.AgentClientID, maxCatchUpPerApprover, true)
+	_, complete, err := ablymsg.HistoryUntilAttach(ctx, b.ch, ablymsg.HistoryRange{
 		Since: since.Add(-catchUpMargin), PageSize: b.cfg.HistoryPageSize, MaxMessages: b.cfg.MaxCatchUp,
-		Keep: keep.keep,
+		Keep: keep.collect,
 	})
 	if err != nil {
 		return err
 	}
+	msgs := keep.messages()
 	if !complete {
 		b.log.Error("catch-up cut: more messages since the oldest pending run than the bridge reads at once",
 			"since", since, "kept", len(msgs), "max", b.cfg.MaxCatchUp)

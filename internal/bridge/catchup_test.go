@@ -47,7 +47,7 @@ func TestCatchUpFilter(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newCatchUpFilter(agent, 10)
+			f := newCatchUpFilter(agent, 10, true)
 			if got := f.keep(tt.msg); got != tt.want {
 				t.Errorf("keep = %v, want %v", got, tt.want)
 			}
@@ -58,7 +58,7 @@ func TestCatchUpFilter(t *testing.T) {
 	}
 
 	t.Run("at most maxPer responses per approver", func(t *testing.T) {
-		f := newCatchUpFilter(agent, 3)
+		f := newCatchUpFilter(agent, 3, true)
 		var kept []int
 		for i := range 5 {
 			if f.keep(msgFrom("mallory", i)) {
@@ -136,7 +136,7 @@ func TestCatchUpFilterDropsWhatIsResolved(t *testing.T) {
 		m.Extras["headers"] = h
 		return m
 	}
-	f := newCatchUpFilter(agent, 100)
+	f := newCatchUpFilter(agent, 100, true)
 	resolved := agentMsg(workflows.MsgApprovalResolved, "wf-1", "call_done", map[string]any{"outcome": "approved", "reason": strings.Repeat("r", 1000)})
 	for _, tt := range []struct {
 		name string
@@ -202,7 +202,7 @@ func TestCatchUpResetRun(t *testing.T) {
 			for _, m := range tt.live {
 				q.apply(m)
 			}
-			f := newCatchUpFilter(agent, 100)
+			f := newCatchUpFilter(agent, 100, true)
 			var kept []*ably.Message
 			for i := len(tt.history) - 1; i >= 0; i-- {
 				if f.keep(tt.history[i]) {
@@ -231,7 +231,7 @@ func TestCatchUpFilterNewestResolutionCounts(t *testing.T) {
 		}
 		return m
 	}
-	f := newCatchUpFilter(agent, 10)
+	f := newCatchUpFilter(agent, 10, true)
 	for _, tt := range []struct {
 		name string
 		m    *ably.Message

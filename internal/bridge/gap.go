@@ -65,13 +65,13 @@ func (b *runner) replayGap(ctx context.Context) {
 	}
 	b.gapFrom = time.Time{}
 	b.mu.Unlock()
-	filter := newCatchUpFilter(b.cfg.AgentClientID, maxCatchUpPerApprover)
+	filter := newCatchUpFilter(b.cfg.AgentClientID, maxCatchUpPerApprover, false)
 	var last int64 // publish time of the last message read
 	keep := func(m *ably.Message) bool {
 		last = m.Timestamp
-		return filter.keep(m)
+		return filter.collect(m)
 	}
-	msgs, complete, err := ablymsg.HistorySince(ctx, b.ch, ablymsg.HistoryRange{
+	_, complete, err := ablymsg.HistorySince(ctx, b.ch, ablymsg.HistoryRange{
 		Since: from.Add(-gapMargin), PageSize: b.cfg.HistoryPageSize, MaxMessages: b.cfg.GapReadMax, Keep: keep, Forwards: true,
 	})
 	if err != nil {
@@ -91,6 +91,7 @@ func (b *runner) replayGap(ctx context.Context) {
 	}
 	// Read oldest first, the filter kept each approver's oldest.
 	b.logCapped(filter, "replay of dropped live approval-responses: an approver published more approval-responses since the first dropped one than the bridge replays per approver; their newest ones are not replayed")
+	msgs := filter.messages()
 	n := b.replayMessages(ctx, msgs)
 	b.log.Info("dropped live approval-responses replayed from history", "responses", n, "messages", len(msgs), "since", from)
 }
