@@ -216,6 +216,21 @@ type runner struct {
 	inShards atomic.Int64        // live responses handed to a shard and not yet handled
 }
 
+// channelChanged is the channel's state listener: an attach without
+// continuity (a first attach, a re-attach, or Ably's UPDATE saying
+// messages may have been lost on a channel that stayed attached) asks for
+// a catch-up; a lost channel asks for repair.
+func (b *runner) channelChanged(c ably.ChannelStateChange) {
+	switch {
+	case (c.Event == ably.ChannelEventAttached || c.Event == ably.ChannelEventUpdate) && !c.Resumed:
+		b.log.Info("channel attached without continuity; catching up", "event", c.Event.String())
+		notify(b.catchUp)
+	case c.Current == ably.ChannelStateFailed || c.Current == ably.ChannelStateDetached || c.Current == ably.ChannelStateSuspended:
+		b.log.Warn("channel lost", "state", c.Current.String(), "reason", errString(c.Reason))
+		notify(b.fixState)
+	}
+}
+
 func notify(c chan struct{}) {
 	select {
 	case c <- struct{}{}:
@@ -224,16 +239,7 @@ func notify(c chan struct{}) {
 }
 
 func (b *runner) run(ctx context.Context) error {
-	offCh := b.ch.OnAll(func(c ably.ChannelStateChange) {
-		switch {
-		case (c.Event == ably.ChannelEventAttached || c.Event == ably.ChannelEventUpdate) && !c.Resumed:
-			b.log.Info("channel attached without continuity; catching up", "event", c.Event.String())
-			notify(b.catchUp)
-		case c.Current == ably.ChannelStateFailed || c.Current == ably.ChannelStateDetached || c.Current == ably.ChannelStateSuspended:
-			b.log.Warn("channel lost", "state", c.Current.String(), "reason", errString(c.Reason))
-			notify(b.fixState)
-		}
-	})
+	offCh := b.ch.OnAll(b.channelChanged)
 	defer offCh()
 	offConn := b.client.Connection.OnAll(func(c ably.ConnectionStateChange) {
 		if c.Current == ably.ConnectionStateFailed || c.Current == ably.ConnectionStateSuspended || c.Current == ably.ConnectionStateDisconnected {

@@ -362,6 +362,59 @@ func TestBridgeSurvivesDroppedConnection(t *testing.T) {
 	testutil.Consistently(t, time.Second, "exactly one signal", func() bool { return len(f.sent()) == 1 })
 }
 
+// TestChannelChanged: an attach without continuity asks for a catch-up,
+// and so does Ably's UPDATE on a channel that stayed attached when it
+// says messages may have been lost (RTL12); a lost channel asks for
+// repair; anything else asks for nothing.
+func TestChannelChanged(t *testing.T) {
+	for _, tt := range []struct {
+		name            string
+		change          ably.ChannelStateChange
+		catchUp, repair bool
+	}{
+		{"first attach", ably.ChannelStateChange{Event: ably.ChannelEventAttached, Current: ably.ChannelStateAttached}, true, false},
+		{"re-attach, resumed", ably.ChannelStateChange{Event: ably.ChannelEventAttached, Current: ably.ChannelStateAttached, Resumed: true}, false, false},
+		{"update, continuity lost", ably.ChannelStateChange{Event: ably.ChannelEventUpdate, Current: ably.ChannelStateAttached}, true, false},
+		{"update, resumed", ably.ChannelStateChange{Event: ably.ChannelEventUpdate, Current: ably.ChannelStateAttached, Resumed: true}, false, false},
+		{"failed", ably.ChannelStateChange{Event: ably.ChannelEventFailed, Current: ably.ChannelStateFailed}, false, true},
+		{"detached", ably.ChannelStateChange{Event: ably.ChannelEventDetached, Current: ably.ChannelStateDetached}, false, true},
+		{"suspended", ably.ChannelStateChange{Event: ably.ChannelEventSuspended, Current: ably.ChannelStateSuspended}, false, true},
+		{"attaching", ably.ChannelStateChange{Event: ably.ChannelEventAttaching, Current: ably.ChannelStateAttaching}, false, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			log, _ := logBuffer(t)
+			b := &runner{log: log, catchUp: make(chan struct{}, 1), fixState: make(chan struct{}, 1)}
+			b.channelChanged(tt.change)
+			if got := len(b.catchUp) == 1; got != tt.catchUp {
+				t.Errorf("catch-up asked = %v, want %v", got, tt.catchUp)
+			}
+			if got := len(b.fixState) == 1; got != tt.repair {
+				t.Errorf("repair asked = %v, want %v", got, tt.repair)
+			}
+		})
+	}
+}
+
+// TestReconnectIfFailed: a connection closed (or failed) is connected
+// again, since ably-go retries only a disconnected or suspended one; a
+// connection that is up is left alone.
+func TestReconnectIfFailed(t *testing.T) {
+	ac := startAbly(t)
+	log, logs := logBuffer(t)
+	c := newRealtime(t, mustTrusted(t, ac, workflows.DefaultBridgeClientID))
+	b := &runner{log: log, client: c}
+	connected := func() bool { return c.Connection.State() == ably.ConnectionStateConnected }
+	testutil.Eventually(t, 10*time.Second, "the first connect", connected)
+	b.reconnectIfFailed()
+	if strings.Contains(logs(), "reconnecting") {
+		t.Fatalf("a connected client was told to reconnect:\n%s", logs())
+	}
+	c.Close()
+	testutil.Eventually(t, 10*time.Second, "the close", func() bool { return c.Connection.State() == ably.ConnectionStateClosed })
+	b.reconnectIfFailed()
+	testutil.Eventually(t, 10*time.Second, "the reconnect", connected)
+}
+
 func TestRunRejectsBadConfig(t *testing.T) {
 	tests := []struct {
 		name string
