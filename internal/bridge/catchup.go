@@ -41,7 +41,8 @@ const maxCatchUpPerApprover = 2000
 // the request read next, which is older. Until then the call is tentative:
 // its responses are held, and kept at their place if that request is a
 // reset run's (a decision on the reset run's request, published before
-// the late resolution), dropped if it is the original run's. A request of
+// the late resolution; what is older is then read as if that resolution
+// were not there), dropped if it is the original run's. A request of
 // the original run that came after a reset run's (a second message of the
 // replaced run published late) settles it as resolved: the call's state
 // after the replay is still right (requests.apply weighs the requests
@@ -73,7 +74,7 @@ type callPhase uint8
 
 const (
 	callUnknown   callPhase = iota // nothing read of it that settles it
-	callOpen                       // asked (oldest first), or open after the history read (newest first)
+	callOpen                       // asked (oldest first only)
 	callResolved                   // resolved by run callState.run
 	callTentative                  // newest first: its newest resolution is the original run's
 )
@@ -195,10 +196,13 @@ func (f *catchUpFilter) request(k requestKey, run string) bool {
 			return false
 		}
 		// A reset run's: the original run's resolution read before
-		// this comes late and does not close the call; what is older
-		// does not change that (requests.apply weighs it).
+		// this comes late and does not close the call. What is older
+		// is read as if it were not there: a resolution older than
+		// this request still closes the call for the responses before
+		// it, as the bridge live held it (and requests.apply weighs
+		// the requests and resolutions kept).
 		f.settle(k, true)
-		f.calls[k] = callState{callOpen, run}
+		delete(f.calls, k)
 	}
 	return true
 }

@@ -25,8 +25,14 @@ import (
 //     replay must too; the bridge's mutation review found one dropped: a
 //     decision on a reset run's request published before the replaced
 //     run's late resolution);
-//   - a catch-up drops an approval of a call resolved then and at the
-//     end, read after a resolution, as it reads it (memory);
+//   - a catch-up drops an approval of a call that a resolution after it
+//     closes (one the whole history's replay does not pass over), as it
+//     reads it or once the request read next tells (memory), whatever
+//     late resolution of the replaced run comes after that: with one,
+//     it read all that came before as open, and replayed to the reset
+//     run an approval of a call closed since;
+//   - a catch-up holds nothing once it has read a request of the call
+//     (memory: what it holds, the request read next tells);
 //   - what is kept is in history's order.
 //
 // A gap replay is checked on every history up to four messages long and
@@ -97,6 +103,16 @@ func TestCatchUpFilterAgreesWithReplay(t *testing.T) {
 		}
 		return out
 	}
+	// closedLater reports whether a resolution after h[i] leaves the call
+	// resolved, replaying the whole history (then).
+	closedLater := func(h string, then []callView, i int) bool {
+		for j := i + 1; j < len(h); j++ {
+			if strings.ContainsRune("ORC", rune(h[j])) && then[j+1].resolved {
+				return true
+			}
+		}
+		return false
+	}
 	var histories []string
 	var grow func(h string)
 	grow = func(h string) {
@@ -139,9 +155,15 @@ func TestCatchUpFilterAgreesWithReplay(t *testing.T) {
 		for _, rd := range reads {
 			msgs := build(h)
 			f := newCatchUpFilter(agent, 100, rd.newestFirst)
+			problem := ""
 			if rd.newestFirst {
 				for i := len(msgs) - 1; i >= 0; i-- {
 					f.collect(msgs[i])
+					if h[i] == 'o' || h[i] == 'r' || h[i] == 'c' {
+						if n := len(f.held); n != 0 && problem == "" {
+							problem = fmt.Sprintf("holds responses of %d calls after reading request %s", n, msgs[i].ID)
+						}
+					}
 				}
 			} else {
 				for _, m := range msgs[rd.from:] {
@@ -153,10 +175,11 @@ func TestCatchUpFilterAgreesWithReplay(t *testing.T) {
 			for _, m := range kept {
 				ids = append(ids, m.ID)
 			}
-			problem := ""
-			if got := views(all[:rd.from], kept)[len(kept)]; got != end {
+			switch got := views(all[:rd.from], kept)[len(kept)]; {
+			case problem != "":
+			case got != end:
 				problem = fmt.Sprintf("leaves the call %+v, the whole history %+v", got, end)
-			} else if !slices.IsSortedFunc(ids, func(a, b string) int { return place[a] - place[b] }) {
+			case !slices.IsSortedFunc(ids, func(a, b string) int { return place[a] - place[b] }):
 				problem = fmt.Sprintf("kept %v out of history's order", ids)
 			}
 			for i := rd.from; i < len(h) && problem == ""; i++ {
@@ -166,10 +189,11 @@ func TestCatchUpFilterAgreesWithReplay(t *testing.T) {
 				switch in := slices.Contains(ids, all[i].ID); {
 				case !in && then[i].open && end.open && then[i].run == end.run:
 					problem = fmt.Sprintf("dropped approval %s (kept %v)", all[i].ID, ids)
-				case in && then[i].resolved && end.resolved && rd.newestFirst && strings.ContainsAny(h[i:], "ORC"):
-					// Read after a resolution (newest first), it is dropped
-					// as it is read, holding no memory.
-					problem = fmt.Sprintf("kept approval %s of a resolved call (kept %v)", all[i].ID, ids)
+				case in && rd.newestFirst && closedLater(h, then, i):
+					// Read after that resolution (newest first), it is
+					// dropped as it is read, or held until the request
+					// read next.
+					problem = fmt.Sprintf("kept approval %s of a call resolved since (kept %v)", all[i].ID, ids)
 				}
 			}
 			if problem != "" {
