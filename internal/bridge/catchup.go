@@ -26,7 +26,8 @@ const maxCatchUpPerApprover = 2000
 // list, in history's order (messages): a response it holds is placed
 // later, when what it reads next tells whether the call stays resolved.
 // Everything else (other names, other publishers of the agent's message
-// names, what does not decode) is dropped at once, so a flood of junk of
+// names, what does not decode or names a call by ids requests.apply
+// refuses) is dropped at once, so a flood of junk of
 // any size holds no memory during a catch-up, and the agent's own traffic
 // costs memory by the calls still open, not by the length of the history:
 // a catch-up back to a call that waits 30 days reads every request of
@@ -123,13 +124,13 @@ func (f *catchUpFilter) keep(m *ably.Message) bool {
 	switch m.Name {
 	case workflows.MsgApprovalRequest:
 		var d workflows.ApprovalRequestData
-		if m.ClientID != f.agent || ablymsg.DecodeData(m.Data, m.Encoding, &d) != nil {
+		if m.ClientID != f.agent || ablymsg.DecodeData(m.Data, m.Encoding, &d) != nil || !validIDs(d.WorkflowID, d.ToolCallID, d.RunID) {
 			return false
 		}
 		return f.request(requestKey{d.WorkflowID, d.ToolCallID}, d.RunID)
 	case workflows.MsgApprovalResolved:
 		var d workflows.ApprovalResolvedData
-		if m.ClientID != f.agent || ablymsg.DecodeData(m.Data, m.Encoding, &d) != nil {
+		if m.ClientID != f.agent || ablymsg.DecodeData(m.Data, m.Encoding, &d) != nil || !validIDs(d.WorkflowID, d.ToolCallID, d.RunID) {
 			return false
 		}
 		f.resolution(requestKey{d.WorkflowID, d.ToolCallID}, d.RunID)

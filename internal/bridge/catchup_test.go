@@ -44,6 +44,9 @@ func TestCatchUpFilter(t *testing.T) {
 		{"a response that decodes", msgFrom("alice", 1), true},
 		{"a response that does not decode", named(workflows.MsgApprovalResponse, "alice"), false},
 		{"another name", named("chat", "alice"), false},
+		{"the agent's resolution with a run id requests.apply refuses", withData(agentMsg(workflows.MsgApprovalResolved, agent), "runId", "bad run"), false},
+		{"the agent's request with a tool call id requests.apply refuses", withData(agentMsg(workflows.MsgApprovalRequest, agent), "toolCallId", "call 9"), false},
+		{"the agent's resolution with no workflow id", withData(agentMsg(workflows.MsgApprovalResolved, agent), "workflowId", ""), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,6 +81,12 @@ func TestCatchUpFilter(t *testing.T) {
 			t.Errorf("capped = %q, want [mallory]", got)
 		}
 	})
+}
+
+// withData sets m's data field key to v.
+func withData(m *ably.Message, key string, v any) *ably.Message {
+	m.Data.(map[string]any)[key] = v
+	return m
 }
 
 // TestReplayAppliesResolutionsFirst: a bridge restarted while one run waits

@@ -68,8 +68,7 @@ func (q *requests) apply(m *ably.Message) {
 	switch m.Name {
 	case workflows.MsgApprovalRequest:
 		var d workflows.ApprovalRequestData
-		if ablymsg.DecodeData(m.Data, m.Encoding, &d) != nil || workflows.ValidateToolCallID(d.ToolCallID) != nil ||
-			workflows.ValidateWorkflowID(d.WorkflowID) != nil || workflows.ValidateRunID(d.RunID) != nil {
+		if ablymsg.DecodeData(m.Data, m.Encoding, &d) != nil || !validIDs(d.WorkflowID, d.ToolCallID, d.RunID) {
 			return
 		}
 		k := requestKey{d.WorkflowID, d.ToolCallID}
@@ -94,8 +93,7 @@ func (q *requests) apply(m *ably.Message) {
 			Digest: d.ArgumentsDigest, ExpiresAt: d.ExpiresAt, Revision: d.Revision, RunID: d.RunID, Edited: d.EditedBy != nil}
 	case workflows.MsgApprovalResolved:
 		var d workflows.ApprovalResolvedData
-		if ablymsg.DecodeData(m.Data, m.Encoding, &d) != nil || workflows.ValidateToolCallID(d.ToolCallID) != nil ||
-			workflows.ValidateWorkflowID(d.WorkflowID) != nil || workflows.ValidateRunID(d.RunID) != nil {
+		if ablymsg.DecodeData(m.Data, m.Encoding, &d) != nil || !validIDs(d.WorkflowID, d.ToolCallID, d.RunID) {
 			return
 		}
 		k := requestKey{d.WorkflowID, d.ToolCallID}
@@ -108,6 +106,14 @@ func (q *requests) apply(m *ably.Message) {
 		delete(q.open, k)
 		q.resolved[k] = d.RunID
 	}
+}
+
+// validIDs reports whether an agent's message names a call by ids
+// workflows accepts; apply, and the history reads' filter, pass over the
+// others.
+func validIDs(workflowID, toolCallID, runID string) bool {
+	return workflows.ValidateToolCallID(toolCallID) == nil && workflows.ValidateWorkflowID(workflowID) == nil &&
+		workflows.ValidateRunID(runID) == nil
 }
 
 // remember keeps k in the eviction order, dropping the oldest entry when
