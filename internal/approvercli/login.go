@@ -77,10 +77,10 @@ func CheckAuthURL(raw string, allowPlaintext bool) error {
 func parseAuthURL(raw string, allowPlaintext bool) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
-		return nil, fmt.Errorf("AUTH_URL %q: want http(s)://host[:port]", raw)
+		return nil, fmt.Errorf("AUTH_URL %q: want http(s)://host[:port]", config.RedactURL(raw))
 	}
 	if !allowPlaintext && loopback.InClear(u) {
-		return nil, fmt.Errorf("AUTH_URL %q: %w; use https://, or set %s=true (-insecure-allow-plaintext) where something else protects the network path", u.Redacted(), ErrPlaintext, config.EnvApproverInsecureAllowPlaintext)
+		return nil, fmt.Errorf("AUTH_URL %q: %w; use https://, or set %s=true (-insecure-allow-plaintext) where something else protects the network path", config.RedactURL(raw), ErrPlaintext, config.EnvApproverInsecureAllowPlaintext)
 	}
 	return u, nil
 }
@@ -110,7 +110,13 @@ func (l *Login) Token(ctx context.Context) (*ably.TokenDetails, error) {
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("login at %s: %w", u.Redacted(), err)
+		// The *url.Error names the URL with its query, which may hold
+		// a credential: only the redacted one is shown.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("login at %s: %w", config.RedactURL(u.String()), err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenBytes+1))

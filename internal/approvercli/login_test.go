@@ -200,3 +200,32 @@ func TestLoginFollowsNoRedirect(t *testing.T) {
 		t.Error("the caller's client was changed")
 	}
 }
+
+// An AUTH_URL may carry a credential in its user information or its
+// query: no error about it shows either, whether the URL is refused (not
+// http(s), plain HTTP off loopback) or the auth server is out of reach.
+func TestLoginErrorsRedactAuthURL(t *testing.T) {
+	tests := []struct {
+		name, url string
+		wantErr   string
+	}{
+		{name: "not http", url: "ftp://u:SECRET@auth.example/?token=SECRET", wantErr: "want http"},
+		{name: "plain http off loopback", url: "http://u:SECRET@auth.example/?token=SECRET", wantErr: "clear text"},
+		{name: "unreachable", url: "http://u:SECRET@127.0.0.1:1/?token=SECRET", wantErr: "login at"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := Login{AuthURL: tt.url, User: "alice", Password: "pw"}
+			_, err := l.Token(t.Context())
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want containing %q", err, tt.wantErr)
+			}
+			if strings.Contains(err.Error(), "SECRET") {
+				t.Errorf("Token: err = %v shows a credential of the URL", err)
+			}
+			if err := CheckAuthURL(tt.url, false); err != nil && strings.Contains(err.Error(), "SECRET") {
+				t.Errorf("CheckAuthURL: err = %v shows a credential of the URL", err)
+			}
+		})
+	}
+}

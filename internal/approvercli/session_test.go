@@ -36,7 +36,7 @@ func TestConfigValidate(t *testing.T) {
 		{name: "http to an address off loopback", mutate: func(c *Config) { c.AuthURL = "http://192.0.2.2:3001" }, plaintext: true,
 			wantErr: `AUTH_URL "http://192.0.2.2:3001"`},
 		{name: "http off loopback, credentials in the URL redacted", mutate: func(c *Config) { c.AuthURL = "http://alice:pw@auth.example" },
-			wantErr: "alice:xxxxx@auth.example", plaintext: true},
+			wantErr: "http://xxxxx@auth.example", plaintext: true},
 		{name: "http off loopback, allowed", mutate: func(c *Config) { c.AuthURL, c.AllowPlaintext = "http://auth.example:3001", true }},
 		{name: "not http", mutate: func(c *Config) { c.AuthURL = "ftp://127.0.0.1" }, wantErr: "want http(s)://host[:port]"},
 		{name: "no host", mutate: func(c *Config) { c.AuthURL = "http://:3001" }, wantErr: "want http(s)://host[:port]"},
