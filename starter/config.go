@@ -124,7 +124,7 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New(config.EnvTemporalAddress+" is empty"))
 	}
 	if _, err := config.ParseHTTPURL(c.UIURL); err != nil {
-		errs = append(errs, fmt.Errorf("--ui %q (%s): want the Web UI's http(s) base URL, such as %s", c.UIURL, config.EnvTemporalUIURL, config.DefaultTemporalUIURL))
+		errs = append(errs, fmt.Errorf("--ui %q (%s): want the Web UI's http(s) base URL, such as %s", config.RedactURL(c.UIURL), config.EnvTemporalUIURL, config.DefaultTemporalUIURL))
 	}
 	return errors.Join(errs...)
 }

@@ -286,3 +286,23 @@ func slicesIndex(lines []string, prefix string) int {
 	}
 	return -1
 }
+
+// A refused --ui (TEMPORAL_UI_URL) is named in the error without what a
+// URL may carry as a credential: its user information and its query.
+func TestValidateRedactsUIURL(t *testing.T) {
+	for _, ui := range []string{"ftp://u:SECRET@ui.example/?token=SECRET", "http://u:SECRET@[::1", "http://SECRET@/"} {
+		t.Run(ui, func(t *testing.T) {
+			c, err := loadConfig([]string{"--ui", ui, "x"}, testEnv(t), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.Validate()
+			if err == nil || !strings.Contains(err.Error(), "--ui") {
+				t.Fatalf("Validate() = %v, want the --ui refused", err)
+			}
+			if strings.Contains(err.Error(), "SECRET") {
+				t.Errorf("Validate() = %v shows a credential of the URL", err)
+			}
+		})
+	}
+}
