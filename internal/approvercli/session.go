@@ -9,11 +9,13 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/ably/ably-go/ably"
 
+	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/ablymsg"
 	"github.com/hitl/durable-approvals/internal/termtext"
@@ -64,6 +66,12 @@ func (c Config) Validate() error {
 	}
 	if c.Password == "" {
 		errs = append(errs, errors.New("APPROVER_PASSWORD is required"))
+	}
+	if err := ablyconn.ValidateChannel(c.Channel); err != nil {
+		errs = append(errs, fmt.Errorf("%s (-channel): %w", config.EnvChannel, err))
+	}
+	if strings.TrimSpace(c.AgentClientID) == "" {
+		errs = append(errs, fmt.Errorf("%s (-agent-client-id) is empty", config.EnvAgentClientID))
 	}
 	if c.HistoryPages < 0 || c.HistoryPages > MaxHistoryPages {
 		errs = append(errs, fmt.Errorf("-history-pages %d: want 1 to %d", c.HistoryPages, MaxHistoryPages))

@@ -51,10 +51,17 @@ func TestConfigValidate(t *testing.T) {
 		{name: "history pages negative", mutate: func(c *Config) { c.HistoryPages = -1 }, wantErr: "-history-pages -1: want 1 to 1000"},
 		{name: "history pages too many", mutate: func(c *Config) { c.HistoryPages = 1001 }, wantErr: "-history-pages 1001: want 1 to 1000"},
 		{name: "history pages at the bound", mutate: func(c *Config) { c.HistoryPages = 1000 }},
+		// A channel Ably would refuse, or none (an empty -channel), is
+		// bad input, as the bridge's, not a login followed by a failed
+		// attach or a watch of the default channel.
+		{name: "channel with a wildcard", mutate: func(c *Config) { c.Channel = "ai:*" }, wantErr: `ABLY_CHANNEL (-channel): channel "ai:*": wildcards are not allowed`},
+		{name: "channel with a qualifier", mutate: func(c *Config) { c.Channel = "[?rewind=1]ai" }, wantErr: "qualifiers are not allowed"},
+		{name: "no channel", mutate: func(c *Config) { c.Channel = "" }, wantErr: "ABLY_CHANNEL (-channel)"},
+		{name: "no agent client id", mutate: func(c *Config) { c.AgentClientID = " " }, wantErr: "HITL_AGENT_CLIENT_ID (-agent-client-id) is empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := Config{Ably: local, AuthURL: "http://127.0.0.1:3001", User: "alice", Password: "pw"}
+			c := Config{Ably: local, AuthURL: "http://127.0.0.1:3001", User: "alice", Password: "pw", Channel: "ai:big-bad-any", AgentClientID: "hitl:agent"}
 			tt.mutate(&c)
 			err := c.Validate()
 			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
