@@ -168,6 +168,15 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("listen address %q (-listen, %s): want host:port, such as 127.0.0.1:3001", c.Listen, config.EnvAuthListen))
 			break
 		}
+		// The port too: the server listens only after the users file and
+		// the Ably key check.
+		if err := healthz.CheckAddr(c.Listen); err != nil {
+			errs = append(errs, fmt.Errorf("listen address %q (-listen, %s): %w", c.Listen, config.EnvAuthListen, err))
+			break
+		}
+		if c.HealthAddr != "" && sameListenAddr(c.HealthAddr, c.Listen) {
+			errs = append(errs, fmt.Errorf("%s (-health-addr) %q is the listen address (-listen, %s) %q: the operations endpoint needs a port of its own", EnvHealthAddr, c.HealthAddr, config.EnvAuthListen, c.Listen))
+		}
 		switch err := authserver.CheckTransport(c.Listen, c.TLSCert != "", c.AllowPlaintext, c.TrustedProxies); {
 		case errors.Is(err, authserver.ErrPlaintext):
 			errs = append(errs, fmt.Errorf("listen address %s is not loopback: serve TLS (-tls-cert/-tls-key) or, behind a TLS-terminating proxy, pass -insecure-allow-plaintext; Basic credentials must not travel in clear text", c.Listen))
@@ -194,4 +203,25 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("log format %q: want text or json", c.LogFormat))
 	}
 	return errors.Join(errs...)
+}
+
+// sameListenAddr reports whether listeners on a and b, both host:port,
+// would want the same port of the same address: the same port number
+// (not 0, a spare one) and the same host, or either on every interface.
+func sameListenAddr(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil {
+		return false
+	}
+	na, errA := net.LookupPort("tcp", pa)
+	nb, errB := net.LookupPort("tcp", pb)
+	if errA != nil || errB != nil || na != nb || na == 0 {
+		return false
+	}
+	anyHost := func(h string) bool {
+		ip, err := netip.ParseAddr(h)
+		return h == "" || err == nil && ip.IsUnspecified()
+	}
+	return ha == hb || anyHost(ha) || anyHost(hb)
 }

@@ -167,6 +167,46 @@ func TestServeConfigErrors(t *testing.T) {
 	}
 }
 
+// A listen address that cannot be listened on for its port alone, or
+// that the operations endpoint takes too, is bad input (exit status 2)
+// found before anything is read or contacted: not, after the users file
+// and the Ably key check, a failed listen (exit status 1), with the
+// operations endpoint already serving.
+func TestServeListenAddressErrors(t *testing.T) {
+	users := filepath.Join(t.TempDir(), "users.json") // never read
+	tests := []struct {
+		name    string
+		env     config.Env
+		args    []string
+		wantErr string
+	}{
+		{"port out of range", config.Env{"AUTH_LISTEN": "127.0.0.1:99999"}, nil, `listen address "127.0.0.1:99999" (-listen, AUTH_LISTEN): port "99999"`},
+		{"port not a number", nil, []string{"-listen", "127.0.0.1:http-alt-x"}, `listen address "127.0.0.1:http-alt-x" (-listen, AUTH_LISTEN)`},
+		{"health endpoint on the listen address", config.Env{"HITL_HEALTH_ADDR": "127.0.0.1:28040"}, []string{"-listen", "127.0.0.1:28040"},
+			`HITL_HEALTH_ADDR (-health-addr) "127.0.0.1:28040" is the listen address (-listen, AUTH_LISTEN) "127.0.0.1:28040"`},
+		{"health endpoint on all interfaces at the listen port", config.Env{"AUTH_LISTEN": "127.0.0.1:28040"}, []string{"-health-addr", ":28040"},
+			`is the listen address`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := config.Env{"AUTH_USERS_FILE": users, "ABLY_API_KEY": "app.key:s3cret", "ABLY_ENDPOINT": "127.0.0.1:1", "ABLY_TLS": "false"}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			out, err := runT(t, t.Context(), env, "", tt.args...)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
+			}
+			if code := config.ExitCode(err); code != config.ExitUsage {
+				t.Errorf("exit status %d, want %d (bad input)", code, config.ExitUsage)
+			}
+			if out != "" {
+				t.Errorf("output before the refusal: %q", out)
+			}
+		})
+	}
+}
+
 func writePolicy(t *testing.T, dir string) string {
 	t.Helper()
 	p := filepath.Join(dir, "policy.json")
