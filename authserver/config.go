@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -94,12 +93,8 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 		}
 	}
 
-	fs := flag.NewFlagSet("authserver "+c.Command, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, usage, c.Command)
-		fs.PrintDefaults()
-	}
+	// Parse errors are returned and printed once, by main.
+	fs := config.NewFlagSet("authserver "+c.Command, strings.TrimSuffix(fmt.Sprintf(usage, c.Command), "\n"), stderr)
 	fs.StringVar(&c.UsersFile, "users", env.Or(config.EnvAuthUsersFile, authserver.DefaultUsersFile), "users file (env "+config.EnvAuthUsersFile+")")
 	fs.StringVar(&c.PolicyFile, "policy", env.Get(config.EnvPolicyFile), "policy file whose role hierarchy users must fit (env "+config.EnvPolicyFile+"; unset: editor, publisher, admin)")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")

@@ -485,3 +485,23 @@ func TestCustomTrustedClientIDIsNoUser(t *testing.T) {
 		t.Fatalf("the users file after userdel: %v, want it served", err)
 	}
 }
+
+// A flag's parse error is printed once, by main, as the command's one
+// error line; loadConfig prints only the usage.
+func TestFlagErrorNotPrinted(t *testing.T) {
+	for _, args := range [][]string{{"-bogus"}, {"serve", "-log-level", "loud"}, {"useradd", "-ttl", "1h"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			var stderr strings.Builder
+			_, err := loadConfig(args, config.Env{}, &stderr)
+			if err == nil {
+				t.Fatal("loadConfig: no error")
+			}
+			if !strings.Contains(stderr.String(), "usage: authserver") {
+				t.Errorf("stderr = %q, want the usage", stderr.String())
+			}
+			if strings.Contains(stderr.String(), err.Error()) {
+				t.Errorf("stderr = %q holds the error %q, which main prints", stderr.String(), err)
+			}
+		})
+	}
+}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -159,12 +158,8 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 		}
 		c.ReannounceEvery = d
 	}
-	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: worker [flags]\n\nRuns the HITL agent worker (workflow and activities) on task queue "+workflows.TaskQueue+".\nSettings come from the environment (see the README); flags override them.")
-		fs.PrintDefaults()
-	}
+	// Parse errors are returned and printed once, by main.
+	fs := config.NewFlagSet("worker", "usage: worker [flags]\n\nRuns the HITL agent worker (workflow and activities) on task queue "+workflows.TaskQueue+".\nSettings come from the environment (see the README); flags override them.", stderr)
 	fs.StringVar(&c.PolicyFile, "policy", c.PolicyFile, "approval policy file (env "+config.EnvPolicyFile+")")
 	fs.StringVar(&c.OpenAIModel, "model", c.OpenAIModel, "OpenAI model (env "+config.EnvOpenAIModel+")")
 	fs.StringVar(&c.BlogDir, "blog-dir", c.BlogDir, "directory publish_blog_post writes to (env "+config.EnvBlogDir+")")

@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,6 +50,26 @@ func TestExitStatus(t *testing.T) {
 			}
 			if d := time.Since(start); d > 5*time.Second {
 				t.Errorf("the error took %s: bad input is said before anything is contacted", d)
+			}
+		})
+	}
+}
+
+// A flag's parse error is printed once, by main, as the worker's one
+// error line; loadConfig prints only the usage.
+func TestFlagErrorNotPrinted(t *testing.T) {
+	for _, args := range [][]string{{"-bogus"}, {"-workflow-cache", "x"}, {"-log-level", "loud"}} {
+		t.Run(args[0], func(t *testing.T) {
+			var stderr strings.Builder
+			_, err := loadConfig(args, baseEnv(t), &stderr)
+			if err == nil {
+				t.Fatal("loadConfig: no error")
+			}
+			if !strings.Contains(stderr.String(), "usage: worker") {
+				t.Errorf("stderr = %q, want the usage", stderr.String())
+			}
+			if strings.Contains(stderr.String(), err.Error()) {
+				t.Errorf("stderr = %q holds the error %q, which main prints", stderr.String(), err)
 			}
 		})
 	}
