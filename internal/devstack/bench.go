@@ -101,10 +101,8 @@ func RunBench(ctx context.Context, args []string, env config.Env, stdout, stderr
 	bc := BenchConfig{TemporalCLI: env.Get(EnvTemporalCLI)}
 	var jsonOut bool
 	var out string
-	fs := flag.NewFlagSet("devstack bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, `usage: go run ./devstack bench [flags]
+	// Parse errors are returned and printed once, by main.
+	fs := config.NewFlagSet("devstack bench", `usage: go run ./devstack bench [flags]
 
 Starts its own stack on spare loopback ports (Temporal dev server on SQLite, local Ably, auth server,
 scripted model, worker, bridge), starts N agent runs that each wait for a publish_blog_post approval,
@@ -116,9 +114,7 @@ With -temporal-address it uses a Temporal server that already runs on loopback (
 one 'devstack prod' starts on PostgreSQL) instead of a dev server, in a namespace of its own that
 must exist there (-namespace).
 
-flags:`)
-		fs.PrintDefaults()
-	}
+flags:`, stderr)
 	fs.StringVar(&bc.Root, "root", "", "repository root (default: found from the working directory)")
 	fs.StringVar(&bc.TemporalCLI, "temporal-cli", bc.TemporalCLI, "Temporal CLI binary to run (env "+EnvTemporalCLI+"; default: .bin/temporal, built at the pinned version)")
 	fs.IntVar(&bc.N, "n", 200, "concurrent agent runs")

@@ -181,8 +181,8 @@ func parseConfig(cmd string, args []string, env config.Env, cwd string, stderr i
 		DemoUser:      "pat",
 		channelGiven:  env.Get(config.EnvChannel) != "",
 	}
-	fs := flag.NewFlagSet("devstack "+cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// Parse errors are returned and printed once, by main.
+	fs := config.NewFlagSet("devstack "+cmd, "", stderr)
 	fs.StringVar(&c.Root, "root", "", "repository root (default: found from the working directory)")
 	fs.IntVar(&c.Ports.Temporal, "temporal-port", c.Ports.Temporal, "Temporal gRPC port")
 	fs.IntVar(&c.Ports.UI, "ui-port", c.Ports.UI, "Temporal Web UI port")

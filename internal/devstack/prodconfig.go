@@ -2,7 +2,6 @@ package devstack
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -103,8 +102,8 @@ func parseProdConfig(args []string, env config.Env, cwd string, stderr io.Writer
 		c.WorkerTuning[name] = env.Get(name)
 	}
 	c.PolicyFile = ""
-	fs := flag.NewFlagSet("devstack prod", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// Parse errors are returned and printed once, by main.
+	fs := config.NewFlagSet("devstack prod", "", stderr)
 	c.Root = ""
 	fs.StringVar(&c.Root, "root", "", "repository root (default: found from the working directory)")
 	fs.StringVar(&c.Work, "work", "", "directory for logs, built programs, posts and configs (default: a temporary one, removed on exit)")
