@@ -30,14 +30,20 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stderr io.Writer) error {
+	// Parse errors are returned and printed once, by main, after the
+	// usage.
 	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() { fmt.Fprintln(stderr, usage) }
 	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return errors.New("usage: healthcheck [-timeout 3s] http://127.0.0.1:PORT/PATH")
+		return errors.New(usage)
+	}
+	if *timeout <= 0 {
+		return fmt.Errorf("-timeout %s: want a positive duration", *timeout)
 	}
 	target, err := checkURL(fs.Arg(0))
 	if err != nil {
@@ -45,6 +51,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	return probe(ctx, target, *timeout)
 }
+
+const usage = "usage: healthcheck [-timeout 3s] http://127.0.0.1:PORT/PATH"
 
 // checkURL accepts only http URLs on loopback addresses.
 func checkURL(raw string) (string, error) {

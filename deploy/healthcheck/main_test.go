@@ -41,6 +41,9 @@ func TestRun(t *testing.T) {
 		{"no url", nil, http.StatusOK, "usage"},
 		{"not loopback", []string{"http://example.com/healthz"}, http.StatusOK, "loopback"},
 		{"not http", []string{"file:///etc/passwd"}, http.StatusOK, "want http"},
+		// Not a probe that fails at once with "context deadline exceeded".
+		{"zero timeout", []string{"-timeout", "0s", srv.URL + "/healthz"}, http.StatusOK, "-timeout 0s: want a positive duration"},
+		{"negative timeout", []string{"-timeout", "-1s", srv.URL + "/healthz"}, http.StatusOK, "-timeout -1s: want a positive duration"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -56,5 +59,21 @@ func TestRun(t *testing.T) {
 				t.Fatalf("run error = %v, want %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// A flag's parse error is printed once, by main; run prints only the
+// usage line.
+func TestFlagErrorNotPrinted(t *testing.T) {
+	var stderr strings.Builder
+	err := run(t.Context(), []string{"-bogus", "http://127.0.0.1:1/healthz"}, &stderr)
+	if err == nil {
+		t.Fatal("run: no error")
+	}
+	if !strings.Contains(stderr.String(), "usage: healthcheck") {
+		t.Errorf("stderr = %q, want the usage", stderr.String())
+	}
+	if strings.Contains(stderr.String(), err.Error()) {
+		t.Errorf("stderr = %q holds the error %q, which main prints", stderr.String(), err)
 	}
 }
