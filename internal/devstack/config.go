@@ -15,6 +15,7 @@ import (
 
 	"github.com/hitl/durable-approvals/activities"
 	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/loopback"
 	"github.com/hitl/durable-approvals/workflows"
 )
@@ -259,6 +260,10 @@ func (c Config) Validate() error {
 	}
 	if c.Namespace == "" {
 		errs = append(errs, errors.New("namespace is empty"))
+	}
+	// The worker would refuse it too, but only once the stack is up.
+	if err := ablyconn.ValidateChannel(c.Channel); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", config.EnvChannel, err))
 	}
 	if c.TemporalServer != "" {
 		if err := checkLoopbackHostPort(c.TemporalServer); err != nil {

@@ -130,6 +130,8 @@ func TestParseConfig(t *testing.T) {
 		}},
 		{name: "policy that does not load", cmd: "up", cwd: root, args: []string{"--policy", badPolicy}, wantErr: "--policy: "},
 		{name: "env has no policy flag", cmd: "env", cwd: root, args: []string{"--policy", policyFile}, wantErr: "not defined"},
+		// Said before anything is built or started, not by the worker.
+		{name: "channel Ably would refuse", cmd: "up", cwd: root, env: config.Env{"ABLY_CHANNEL": "[?rewind=1]ai"}, wantErr: "ABLY_CHANNEL: channel \"[?rewind=1]ai\": qualifiers are not allowed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hitl/durable-approvals/activities"
 	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -154,19 +155,26 @@ func (c ProdConfig) Validate() error {
 	if c.Bridges < 1 || c.Bridges > 8 {
 		errs = append(errs, fmt.Errorf("-bridges %d: want 1-8", c.Bridges))
 	}
+	seen := map[int]string{}
 	for _, p := range []struct {
 		name string
 		port int
 	}{{"temporal-port", c.TemporalPort}, {"ui-port", c.UIPort}, {"auth-port", c.AuthPort}} {
-		if p.port < 0 || p.port > 65535 {
+		switch {
+		case p.port < 0 || p.port > 65535:
 			errs = append(errs, fmt.Errorf("-%s %d: want 0-65535", p.name, p.port))
+		case p.port == 0: // a spare one each
+		case seen[p.port] != "":
+			errs = append(errs, fmt.Errorf("-%s and -%s are both %d", seen[p.port], p.name, p.port))
+		default:
+			seen[p.port] = p.name
 		}
 	}
 	if c.Namespace == "" {
 		errs = append(errs, errors.New("namespace is empty"))
 	}
-	if c.Channel == "" {
-		errs = append(errs, errors.New("channel is empty"))
+	if err := ablyconn.ValidateChannel(c.Channel); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", config.EnvChannel, err))
 	}
 	if c.PolicyFile == "" {
 		errs = append(errs, errors.New("policy file is empty"))

@@ -45,6 +45,11 @@ func TestParseProdConfig(t *testing.T) {
 		{name: "no workers", args: []string{"-workers", "0"}, wantErr: "-workers 0"},
 		{name: "bad port", args: []string{"-ui-port", "70000"}, wantErr: "-ui-port 70000"},
 		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected arguments"},
+		// Said before anything is built or started.
+		{name: "two parts on one port", args: []string{"-temporal-port", "28020", "-auth-port", "28020"}, wantErr: "-temporal-port and -auth-port are both 28020"},
+		{name: "spare ports are not alike", args: []string{"-temporal-port", "0", "-auth-port", "0", "-ui-port", "28021"},
+			check: func(t *testing.T, c ProdConfig) {}},
+		{name: "channel Ably would refuse", env: config.Env{"ABLY_CHANNEL": "ai:*"}, wantErr: `ABLY_CHANNEL: channel "ai:*": wildcards are not allowed`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
