@@ -14,24 +14,31 @@ import (
 	"github.com/hitl/durable-approvals/internal/loopback"
 )
 
-// keyFlags collects repeated -key flags.
-type keyFlags []Key
+// keyFlags collects repeated -key flags as given; they are parsed after
+// the flags, so that a refused one is named without its secret (the flag
+// package's error would quote the whole value).
+type keyFlags []string
 
-func (k *keyFlags) String() string {
-	names := make([]string, len(*k))
-	for i, key := range *k {
-		names[i] = key.Name
-	}
-	return strings.Join(names, ",")
-}
+func (k *keyFlags) String() string { return "" }
 
 func (k *keyFlags) Set(v string) error {
-	key, err := ParseKey(v)
-	if err != nil {
-		return err
-	}
-	*k = append(*k, key)
+	*k = append(*k, v)
 	return nil
+}
+
+// parse returns the keys, or the error of the first refused one, naming
+// it as "NAME:xxxxx".
+func (k keyFlags) parse() ([]Key, error) {
+	keys := make([]Key, 0, len(k))
+	for _, raw := range k {
+		key, err := ParseKey(raw)
+		if err != nil {
+			name, _, _ := strings.Cut(strings.TrimSpace(raw), ":")
+			return nil, fmt.Errorf("-key %q: %w", name+":xxxxx", err)
+		}
+		keys = append(keys, key)
+	}
+	return keys, nil
 }
 
 // CommandConfig is the `devstack ably` command's configuration.
@@ -45,6 +52,11 @@ type CommandConfig struct {
 func (c CommandConfig) Validate() error {
 	if c.Listen == "" {
 		return errors.New("-listen is required")
+	}
+	if _, port, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("-listen %q: want host:port", c.Listen)
+	} else if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("-listen %q: want host:port with a port number from 0 to 65535", c.Listen)
 	}
 	if len(c.Keys) == 0 {
 		return errors.New("at least one -key APP.KEY:SECRET is required")
@@ -79,7 +91,10 @@ func RunCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return &UsageError{fmt.Errorf("ably: unexpected arguments %q", fs.Args())}
 	}
-	cfg.Keys = keys
+	var err error
+	if cfg.Keys, err = keys.parse(); err != nil {
+		return &UsageError{fmt.Errorf("ably: %w", err)}
+	}
 	if err := cfg.Validate(); err != nil {
 		return &UsageError{fmt.Errorf("ably: %w", err)}
 	}
@@ -88,7 +103,7 @@ func RunCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	logger.Info("local Ably server ready", "addr", srv.Addr(), "keys", keys.String(), "retention", cfg.Retention)
+	logger.Info("local Ably server ready", "addr", srv.Addr(), "keys", keyNames(cfg.Keys), "retention", cfg.Retention)
 	if exposed(cfg.Listen) {
 		logger.Warn("listening beyond this machine without TLS: tokens and messages cross the network in clear; the local Ably server is for development on one machine", "listen", cfg.Listen)
 	}
@@ -98,6 +113,15 @@ func RunCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	logger.Info("local Ably server stopped")
 	return nil
+}
+
+// keyNames lists the keys' names, comma-separated.
+func keyNames(keys []Key) string {
+	names := make([]string, len(keys))
+	for i, key := range keys {
+		names[i] = key.Name
+	}
+	return strings.Join(names, ",")
 }
 
 // exposed reports whether listen reaches beyond this machine: a host that

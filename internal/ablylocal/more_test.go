@@ -297,3 +297,32 @@ func TestRunCommand(t *testing.T) {
 		}
 	})
 }
+
+// A -key the command refuses is named without its secret, and a -listen
+// port out of range is bad input (a *UsageError), found before listening.
+func TestRunCommandRefusals(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"key without a key id", []string{"-key", "app:SECRET"}, `-key "app:xxxxx": ably key: want appId.keyId:secret`},
+		{"key with a bad capability", []string{"-key", `a.b:SECRET={"x":1}`}, `-key "a.b:xxxxx": ably key a.b: capability`},
+		{"key with an empty secret", []string{"-key", "a.b:"}, `-key "a.b:xxxxx": ably key: empty secret`},
+		{"listen port out of range", []string{"-key", testKey, "-listen", "127.0.0.1:99999"}, `-listen "127.0.0.1:99999": want host:port`},
+		{"listen without a port", []string{"-key", testKey, "-listen", "127.0.0.1"}, `-listen "127.0.0.1": want host:port`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			err := RunCommand(testCtx(t), tt.args, &buf)
+			var usage *UsageError
+			if !errors.As(err, &usage) || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("RunCommand(%q) = %v, want a *UsageError containing %q", tt.args, err, tt.wantErr)
+			}
+			if strings.Contains(err.Error(), "SECRET") || strings.Contains(buf.String(), "SECRET") {
+				t.Errorf("RunCommand(%q) = %v, printed %q: the secret shows", tt.args, err, buf.String())
+			}
+		})
+	}
+}
