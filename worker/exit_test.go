@@ -33,6 +33,8 @@ func TestExitStatus(t *testing.T) {
 			"ABLY_API_KEY": ablytest.KeyName + ":not-the-secret"}, config.ExitError},
 		// Said before the Ably key check, which waits 10 s for an Ably
 		// that does not answer.
+		// Said, naming the setting, before anything is contacted.
+		{"a BLOG_DIR that is a file", nil, config.Env{"HITL_POLICY_FILE": policy, "BLOG_DIR": policy}, config.ExitUsage},
 		{"a trace file that cannot be opened", nil, config.Env{"HITL_POLICY_FILE": policy, "ABLY_ENDPOINT": testutil.SilentServer(t),
 			"HITL_TRACE_FILE": filepath.Join(t.TempDir(), "no-such-dir", "trace.jsonl")}, config.ExitUsage},
 	} {

@@ -32,7 +32,9 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	blog, err := activities.NewBlog(activities.BlogConfig{Dir: cfg.BlogDir, WebhookURL: cfg.BlogWebhookURL})
 	if err != nil {
-		return err
+		// A directory that cannot be made or written: bad input, said
+		// before anything is contacted.
+		return config.Usage(fmt.Errorf("%w (-blog-dir, %s)", err, config.EnvBlogDir))
 	}
 	registry, err := activities.NewRegistry(blog.Tools()...)
 	if err != nil {
