@@ -280,7 +280,7 @@ func (b bridgeFlags) Validate() error {
 	}
 	if b.HealthAddr != "" {
 		if err := healthz.CheckAddr(b.HealthAddr); err != nil {
-			errs = append(errs, fmt.Errorf("%s=%q: %w", envHealthAddr, b.HealthAddr, err))
+			errs = append(errs, fmt.Errorf("%s (-health-addr) %q: %w", envHealthAddr, b.HealthAddr, err))
 		}
 	}
 	return errors.Join(errs...)

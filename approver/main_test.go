@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"path/filepath"
 	"strings"
@@ -64,7 +65,7 @@ func TestRunExitCodes(t *testing.T) {
 		{name: "bridge bad signing key", args: []string{"bridge"}, env: config.Env{"ABLY_API_KEY": "a.b:c", "HITL_DECISION_SIGNING_KEY": "k1:short"}, wantCode: exitUsage, wantStderr: "seed of 32 bytes"},
 		{name: "bridge trace file that cannot be opened", args: []string{"bridge"}, env: config.Env{"ABLY_API_KEY": "a.b:c", "ABLY_ENDPOINT": "127.0.0.1:1",
 			"HITL_DECISION_SIGNING_KEY": "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "TEMPORAL_ADDRESS": "127.0.0.1:1",
-			"HITL_TRACE_FILE": filepath.Join(t.TempDir(), "no-such-dir", "trace.jsonl")}, wantCode: exitUsage, wantStderr: "HITL_TRACE_FILE"},
+			"HITL_TRACE_FILE": filepath.Join(t.TempDir(), "no-such-dir", "trace.jsonl")}, wantCode: exitUsage, wantStderr: "trace file (-trace-file, HITL_TRACE_FILE)"},
 		{name: "keygen", args: []string{"keygen", "--id", "k2"}, wantCode: exitOK, wantStdout: "HITL_DECISION_SIGNING_KEY=k2:"},
 		{name: "keygen bad id", args: []string{"keygen", "--id", "K 2"}, wantCode: exitUsage, wantStderr: "not allowed"},
 	}
@@ -102,8 +103,13 @@ func TestBridgeHealthAddrIsValidated(t *testing.T) {
 		ok   bool
 	}{{"", true}, {"127.0.0.1:8082", true}, {":0", true}, {"nonsense", false}, {"127.0.0.1:99999", false}, {"127.0.0.1:abc", false}, {"127.0.0.1:-1", false}} {
 		b := bridgeFlags{Ably: ablyconn.Config{APIKey: "a.b:c", Endpoint: "127.0.0.1:1"}, Channel: "c", ClientID: "b", SigningKey: testSigningKey, HealthAddr: tt.addr}
-		if err := b.Validate(); (err == nil) != tt.ok {
+		err := b.Validate()
+		if (err == nil) != tt.ok {
 			t.Errorf("HealthAddr %q: Validate() = %v, want ok=%v", tt.addr, err, tt.ok)
+		}
+		// Named by the variable and the flag, either of which set it.
+		if want := fmt.Sprintf("HITL_HEALTH_ADDR (-health-addr) %q", tt.addr); err != nil && !strings.Contains(err.Error(), want) {
+			t.Errorf("HealthAddr %q: Validate() = %v, want it to name %s", tt.addr, err, want)
 		}
 	}
 }

@@ -151,8 +151,8 @@ func TestServeConfigErrors(t *testing.T) {
 		{"missing users file", with("AUTH_USERS_FILE", filepath.Join(dir, "none.json")), nil, "no such file"},
 		{"role outside policy", base, []string{"-policy", writePolicy(t, dir)}, `role "publisher" is not in the role hierarchy`},
 		{"bad log format", base, []string{"-log-format", "xml"}, "log format"},
-		{"health addr port out of range", with("HITL_HEALTH_ADDR", "127.0.0.1:99999"), nil, `HITL_HEALTH_ADDR="127.0.0.1:99999"`},
-		{"health addr port not a number", base, []string{"-health-addr", "127.0.0.1:abc"}, `HITL_HEALTH_ADDR="127.0.0.1:abc"`},
+		{"health addr port out of range", with("HITL_HEALTH_ADDR", "127.0.0.1:99999"), nil, `HITL_HEALTH_ADDR (-health-addr) "127.0.0.1:99999"`},
+		{"health addr port not a number", base, []string{"-health-addr", "127.0.0.1:abc"}, `HITL_HEALTH_ADDR (-health-addr) "127.0.0.1:abc"`},
 		{"unknown flag", base, []string{"-nope"}, "flag provided but not defined"},
 	}
 	for _, tt := range tests {

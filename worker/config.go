@@ -219,7 +219,7 @@ func (c Config) Validate() error {
 	}
 	if c.HealthAddr != "" {
 		if err := healthz.CheckAddr(c.HealthAddr); err != nil {
-			errs = append(errs, fmt.Errorf("%s=%q: %w", EnvHealthAddr, c.HealthAddr, err))
+			errs = append(errs, fmt.Errorf("%s (-health-addr) %q: %w", EnvHealthAddr, c.HealthAddr, err))
 		}
 	}
 	if c.WorkflowCache < 1 || c.WorkflowCache > maxWorkflowCache {

@@ -96,11 +96,11 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"reannounce not a duration", nil, map[string]string{"HITL_REANNOUNCE_EVERY": "10"}, []string{`HITL_REANNOUNCE_EVERY="10": want a duration`}},
 		{"reannounce too often", nil, map[string]string{"HITL_REANNOUNCE_EVERY": "5s"}, []string{"HITL_REANNOUNCE_EVERY=5s: want 0 (never) or at least 1m0s"}},
 		{"unknown flag", []string{"-nope"}, nil, []string{"nope"}},
-		{"health addr port out of range", nil, map[string]string{"HITL_HEALTH_ADDR": ":99999"}, []string{`HITL_HEALTH_ADDR=":99999"`, "port"}},
+		{"health addr port out of range", nil, map[string]string{"HITL_HEALTH_ADDR": ":99999"}, []string{`HITL_HEALTH_ADDR (-health-addr) ":99999"`, "port"}},
 		// A wildcard or a qualifier would widen the agent's publish token.
 		{"channel a wildcard", nil, map[string]string{"ABLY_CHANNEL": "ai:*"}, []string{"ABLY_CHANNEL", "wildcards are not allowed"}},
 		{"channel with a qualifier", nil, map[string]string{"ABLY_CHANNEL": "[meta]ai"}, []string{"ABLY_CHANNEL", "qualifiers are not allowed"}},
-		{"health addr port not a number", []string{"-health-addr", "127.0.0.1:abc"}, nil, []string{`HITL_HEALTH_ADDR="127.0.0.1:abc"`, "port"}},
+		{"health addr port not a number", []string{"-health-addr", "127.0.0.1:abc"}, nil, []string{`HITL_HEALTH_ADDR (-health-addr) "127.0.0.1:abc"`, "port"}},
 		{"every problem at once", nil, map[string]string{"OPENAI_API_KEY": "", "ABLY_API_KEY": ""},
 			[]string{"OPENAI_API_KEY", "ABLY_API_KEY"}},
 	}

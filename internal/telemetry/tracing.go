@@ -36,7 +36,7 @@ func NewTracing(service, path string) (*Tracing, error) {
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("trace file (%s): %w", EnvTraceFile, err)
+		return nil, fmt.Errorf("trace file (-trace-file, %s): %w", EnvTraceFile, err)
 	}
 	exp, err := stdouttrace.New(stdouttrace.WithWriter(f))
 	if err != nil {
