@@ -92,6 +92,10 @@ func run(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wri
 	}
 	switch cfg.Command {
 	case "useradd":
+		// -name and -role are checked before the password is asked for.
+		if err := authserver.CheckNewUser(cfg.Name, cfg.Role, roles, authserver.WithReserved(cfg.Reserved)); err != nil {
+			return config.Usage(err)
+		}
 		password, err := readPassword(stdin, stderr)
 		if err != nil {
 			return err

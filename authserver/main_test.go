@@ -207,6 +207,39 @@ func TestServeListenAddressErrors(t *testing.T) {
 	}
 }
 
+// useradd's -name and -role are bad input (exit status 2) said before
+// the password is asked for: not after it is typed, with exit status 1.
+func TestUserAddChecksFlagsBeforeThePassword(t *testing.T) {
+	users := filepath.Join(t.TempDir(), "users.json")
+	env := config.Env{"AUTH_USERS_FILE": users, "HITL_AGENT_CLIENT_ID": "my-agent"}
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"name with a space", []string{"-name", "Bad Name", "-role", "editor"}, `user name "Bad Name": only a-z`},
+		{"name too long", []string{"-name", strings.Repeat("a", authserver.MaxNameLen+1), "-role", "editor"}, "want 1 to"},
+		{"reserved name from env", []string{"-name", "my-agent", "-role", "editor"}, "reserved"},
+		{"reserved default name", []string{"-name", "hitl-agent", "-role", "editor"}, "reserved"},
+		{"unknown role", []string{"-name", "dave", "-role", "root"}, `role "root" is not in the role hierarchy`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// No password on stdin: reading it would fail with "read password".
+			_, err := runT(t, t.Context(), env, "", append([]string{"useradd"}, tt.args...)...)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
+			}
+			if code := config.ExitCode(err); code != config.ExitUsage {
+				t.Errorf("exit status %d, want %d (bad input)", code, config.ExitUsage)
+			}
+		})
+	}
+	if _, err := os.Stat(users); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("users file: %v, want none made", err)
+	}
+}
+
 func writePolicy(t *testing.T, dir string) string {
 	t.Helper()
 	p := filepath.Join(dir, "policy.json")

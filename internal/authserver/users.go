@@ -296,18 +296,9 @@ func WithReserved(names []string) UserOption { return func(r *Rules) { r.Reserve
 // made under the file's lock (updateUsers), so commands run at once do not
 // undo each other's changes.
 func AddUser(path, name, role, password string, roles []string, opts ...UserOption) error {
-	rules := Rules{Roles: roles}
-	for _, o := range opts {
-		o(&rules)
-	}
-	if err := rules.validate(); err != nil {
+	rules, err := checkNewUser(name, role, roles, opts)
+	if err != nil {
 		return err
-	}
-	if err := ValidateName(name, rules.reserved()); err != nil {
-		return err
-	}
-	if !slices.Contains(rules.roles(), role) {
-		return fmt.Errorf("role %q is not in the role hierarchy %q", role, rules.roles())
 	}
 	if err := ValidatePassword(name, password); err != nil {
 		return err
@@ -321,6 +312,32 @@ func AddUser(path, name, role, password string, roles []string, opts ...UserOpti
 		users[name] = User{Name: name, Role: role, PasswordHash: string(hash)}
 		return nil
 	})
+}
+
+// CheckNewUser checks what AddUser checks before the password: the role
+// hierarchy roles, the user name (ValidateName, with the reserved names
+// of opts) and the role. A command checks it before it asks for the
+// password.
+func CheckNewUser(name, role string, roles []string, opts ...UserOption) error {
+	_, err := checkNewUser(name, role, roles, opts)
+	return err
+}
+
+func checkNewUser(name, role string, roles []string, opts []UserOption) (Rules, error) {
+	rules := Rules{Roles: roles}
+	for _, o := range opts {
+		o(&rules)
+	}
+	if err := rules.validate(); err != nil {
+		return Rules{}, err
+	}
+	if err := ValidateName(name, rules.reserved()); err != nil {
+		return Rules{}, err
+	}
+	if !slices.Contains(rules.roles(), role) {
+		return Rules{}, fmt.Errorf("role %q is not in the role hierarchy %q", role, rules.roles())
+	}
+	return rules, nil
 }
 
 // DeleteUser removes the user from the users file at path. It fails if the
