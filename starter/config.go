@@ -8,6 +8,7 @@ import (
 	"os/user"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.temporal.io/sdk/client"
 
@@ -108,11 +109,18 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New(`no prompt: usage: starter [flags] "PROMPT"`))
 	} else if len(c.Prompt) > maxPromptBytes {
 		errs = append(errs, fmt.Errorf("prompt is %d bytes, at most %d", len(c.Prompt), maxPromptBytes))
+	} else if !utf8.ValidString(c.Prompt) {
+		// JSON would carry U+FFFD in place of the bytes.
+		errs = append(errs, errors.New("prompt is not valid UTF-8"))
 	}
 	if len(c.Requester) > workflows.MaxClientIDLen {
 		// The requester is compared with approvers' Ably clientIds
 		// (distinctFromRequester): a longer one could never match.
 		errs = append(errs, fmt.Errorf("--requester is %d bytes, at most %d (an Ably clientId's limit)", len(c.Requester), workflows.MaxClientIDLen))
+	} else if err := workflows.ValidatePrintable("--requester", c.Requester, workflows.MaxClientIDLen); err != nil {
+		// Approvers are shown it; JSON would carry U+FFFD in place of
+		// bytes that are not UTF-8.
+		errs = append(errs, err)
 	}
 	if c.DialTimeout <= 0 {
 		errs = append(errs, errors.New("--dial-timeout must be positive"))

@@ -49,6 +49,13 @@ func TestLoadConfig(t *testing.T) {
 		{"ui without host", []string{"--ui", "http://", "x"}, nil, "", "", false, "want the Web UI's http(s) base URL"},
 		{"ui from env, bad", []string{"x"}, map[string]string{"TEMPORAL_UI_URL": "ftp://ui"}, "", "", false, "TEMPORAL_UI_URL"},
 		{"temporal address malformed", []string{"x"}, map[string]string{"TEMPORAL_ADDRESS": "garbage"}, "", "", false, "want host:port"},
+		// Not sent with U+FFFD in place of the bytes, nor shown to
+		// approvers with a control character.
+		{"prompt not UTF-8", []string{"Publish \xff it"}, nil, "", "", false, "prompt is not valid UTF-8"},
+		{"multi-line prompt", []string{"Publish\n\tit"}, nil, "Publish\n\tit", "alice", false, ""},
+		{"requester not UTF-8", []string{"--requester", "bob\xff", "x"}, nil, "", "", false, "--requester is not valid UTF-8"},
+		{"requester with a control character", []string{"--requester", "bob\x1b[2J", "x"}, nil, "", "", false, "--requester \"bob\\x1b[2J\": unprintable character U+001B"},
+		{"requester from $USER not UTF-8", []string{"x"}, map[string]string{"USER": "bob\xff"}, "", "", false, "--requester is not valid UTF-8"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
