@@ -145,15 +145,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 // its operands. Its errors are returned, and printed once by run as the
 // command's one error line; the flag package prints only the usage.
 func newFlagSet(name, operands string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("approver "+name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: approver %s [flags]%s\n", name, operands)
-		fs.SetOutput(stderr)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
-	}
-	return fs
+	return config.NewFlagSet("approver "+name, fmt.Sprintf("usage: approver %s [flags]%s", name, operands), stderr)
 }
 
 func runCLI(ctx context.Context, cmd string, args []string, env config.Env, stdin io.Reader, stdout, stderr io.Writer) error {

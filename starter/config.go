@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os/user"
@@ -47,16 +46,8 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 		Temporal: topts,
 		UIURL:    env.Or(config.EnvTemporalUIURL, config.DefaultTemporalUIURL),
 	}
-	// Parse errors are returned and printed once, by main; the flag
-	// package prints only the usage.
-	fs := flag.NewFlagSet("starter", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, usage)
-		fs.SetOutput(stderr)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
-	}
+	// Parse errors are returned and printed once, by main.
+	fs := config.NewFlagSet("starter", usage, stderr)
 	fs.StringVar(&c.Requester, "requester", "", "who asks; shown to approvers (default $USER, else the OS user name, else "+unknownRequester+")")
 	fs.BoolVar(&c.Wait, "wait", false, "wait for the run to finish, then print the answer and the audit trail")
 	fs.StringVar(&c.UIURL, "ui", c.UIURL, "Temporal Web UI base URL (env "+config.EnvTemporalUIURL+")")
