@@ -240,6 +240,9 @@ type bridgeFlags struct {
 	Channel    string
 	ClientID   string
 	SigningKey string // HITL_DECISION_SIGNING_KEY
+	// AgentClientID is the agent's clientId, whose messages the bridge
+	// learns the open requests from (HITL_AGENT_CLIENT_ID).
+	AgentClientID string
 	// HealthAddr, when set, serves GET /healthz (200 while Temporal
 	// answers and the Ably channel is attached) for container health
 	// checks, and GET /metrics.
@@ -262,8 +265,11 @@ func (b bridgeFlags) Validate() error {
 	if err := ablyconn.ValidateChannel(b.Channel); err != nil {
 		errs = append(errs, fmt.Errorf("%s (-channel): %w", config.EnvChannel, err))
 	}
-	if b.ClientID == "" {
-		errs = append(errs, errors.New("bridge client id is empty"))
+	if err := workflows.ValidateTrustedClientID(config.EnvBridgeClientID+" (-client-id)", b.ClientID); err != nil {
+		errs = append(errs, err)
+	}
+	if err := workflows.ValidateTrustedClientID(config.EnvAgentClientID, b.AgentClientID); err != nil {
+		errs = append(errs, err)
 	}
 	if b.SigningKey == "" {
 		errs = append(errs, fmt.Errorf("%s is required for the bridge (make one with `approver keygen`)", config.EnvDecisionSigningKey))
@@ -298,6 +304,8 @@ func runBridge(ctx context.Context, args []string, env config.Env, stderr io.Wri
 		SigningKey: env.Get(config.EnvDecisionSigningKey),
 		HealthAddr: env.Get(envHealthAddr),
 		TraceFile:  env.Get(telemetry.EnvTraceFile),
+
+		AgentClientID: env.Or(config.EnvAgentClientID, workflows.DefaultAgentClientID),
 	}
 	fs := newFlagSet("bridge", "", stderr)
 	fs.StringVar(&bf.HealthAddr, "health-addr", bf.HealthAddr, "serve GET /healthz and GET /metrics on this host:port ("+envHealthAddr+"; empty: off)")
@@ -370,7 +378,7 @@ func runBridge(ctx context.Context, args []string, env config.Env, stderr io.Wri
 		Status:   status,
 		Meter:    metrics.Meter("hitl-bridge"),
 		// The bridge learns the open requests from the agent's messages.
-		AgentClientID: env.Or(config.EnvAgentClientID, workflows.DefaultAgentClientID),
+		AgentClientID: bf.AgentClientID,
 	})
 	if err == nil {
 		log.Info("bridge stopped")

@@ -102,7 +102,7 @@ func TestBridgeHealthAddrIsValidated(t *testing.T) {
 		addr string
 		ok   bool
 	}{{"", true}, {"127.0.0.1:8082", true}, {":0", true}, {"nonsense", false}, {"127.0.0.1:99999", false}, {"127.0.0.1:abc", false}, {"127.0.0.1:-1", false}} {
-		b := bridgeFlags{Ably: ablyconn.Config{APIKey: "a.b:c", Endpoint: "127.0.0.1:1"}, Channel: "c", ClientID: "b", SigningKey: testSigningKey, HealthAddr: tt.addr}
+		b := bridgeFlags{Ably: ablyconn.Config{APIKey: "a.b:c", Endpoint: "127.0.0.1:1"}, Channel: "c", ClientID: "b", AgentClientID: "a", SigningKey: testSigningKey, HealthAddr: tt.addr}
 		err := b.Validate()
 		if (err == nil) != tt.ok {
 			t.Errorf("HealthAddr %q: Validate() = %v, want ok=%v", tt.addr, err, tt.ok)
@@ -188,10 +188,30 @@ func TestBridgeChannelIsValidated(t *testing.T) {
 		channel string
 		ok      bool
 	}{{"ai:big-bad-any", true}, {"", false}, {"ai:*", false}, {"[bad", false}, {"[meta]ai", false}, {"ai\x00x", false}} {
-		b := bridgeFlags{Ably: ablyconn.Config{APIKey: "a.b:c", Endpoint: "127.0.0.1:1"}, Channel: tt.channel, ClientID: "b", SigningKey: testSigningKey}
+		b := bridgeFlags{Ably: ablyconn.Config{APIKey: "a.b:c", Endpoint: "127.0.0.1:1"}, Channel: tt.channel, ClientID: "b", AgentClientID: "a", SigningKey: testSigningKey}
 		err := b.Validate()
 		if (err == nil) != tt.ok || (err != nil && !strings.Contains(err.Error(), "ABLY_CHANNEL")) {
 			t.Errorf("Channel %q: Validate() = %v, want ok=%v (an error naming ABLY_CHANNEL)", tt.channel, err, tt.ok)
+		}
+	}
+}
+
+// The bridge's clientId and the agent's it learns requests from are each
+// one Ably clientId, named by their variable when refused.
+func TestBridgeClientIDsAreValidated(t *testing.T) {
+	for _, tt := range []struct {
+		client, agent, wantErr string
+	}{
+		{"hitl:bridge", "hitl:agent", ""},
+		{"*", "hitl:agent", `HITL_BRIDGE_CLIENT_ID (-client-id) "*" is Ably's wildcard`},
+		{"", "hitl:agent", "HITL_BRIDGE_CLIENT_ID (-client-id) is empty"},
+		{"hitl:bridge", "*", `HITL_AGENT_CLIENT_ID "*" is Ably's wildcard`},
+		{"hitl:bridge", strings.Repeat("a", 129), "HITL_AGENT_CLIENT_ID longer than 128 bytes"},
+	} {
+		b := bridgeFlags{Ably: ablyconn.Config{APIKey: "a.b:c", Endpoint: "127.0.0.1:1"}, Channel: "c", ClientID: tt.client, AgentClientID: tt.agent, SigningKey: testSigningKey}
+		err := b.Validate()
+		if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("ClientID %q, AgentClientID %q: Validate() = %v, want %q", tt.client, tt.agent, err, tt.wantErr)
 		}
 	}
 }

@@ -47,6 +47,8 @@ type Config struct {
 	// AgentClientID is the agent's Ably clientId: the inbox page shows
 	// only approval requests published under it.
 	AgentClientID string
+	// BridgeClientID is HITL_BRIDGE_CLIENT_ID, a reserved name when set.
+	BridgeClientID string
 	// Ably is where the inbox page's browser reaches Ably (ABLY_ENDPOINT,
 	// ABLY_TLS); its key is not used.
 	Ably ablyconn.Config
@@ -82,6 +84,7 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 	}
 	c.AblyKey = env.Get(ablyconn.EnvAPIKey)
 	c.AgentClientID = env.Or(config.EnvAgentClientID, workflows.DefaultAgentClientID)
+	c.BridgeClientID = env.Get(config.EnvBridgeClientID)
 	if c.Ably, err = ablyconn.FromEnv(env.Get); err != nil {
 		return Config{}, err
 	}
@@ -139,6 +142,14 @@ func (c Config) Validate() error {
 	var errs []error
 	switch c.Command {
 	case "serve":
+		if err := workflows.ValidateTrustedClientID(config.EnvAgentClientID, c.AgentClientID); err != nil {
+			errs = append(errs, err)
+		}
+		if c.BridgeClientID != "" {
+			if err := workflows.ValidateTrustedClientID(config.EnvBridgeClientID, c.BridgeClientID); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		if c.AblyKey == "" {
 			errs = append(errs, errors.New(ablyconn.EnvAPIKey+" is required"))
 		}

@@ -154,6 +154,9 @@ func TestServeConfigErrors(t *testing.T) {
 		{"health addr port out of range", with("HITL_HEALTH_ADDR", "127.0.0.1:99999"), nil, `HITL_HEALTH_ADDR (-health-addr) "127.0.0.1:99999"`},
 		{"health addr port not a number", base, []string{"-health-addr", "127.0.0.1:abc"}, `HITL_HEALTH_ADDR (-health-addr) "127.0.0.1:abc"`},
 		{"unknown flag", base, []string{"-nope"}, "flag provided but not defined"},
+		// The inbox shows the agent's messages by its clientId.
+		{"agent client id a wildcard", with("HITL_AGENT_CLIENT_ID", "*"), nil, `HITL_AGENT_CLIENT_ID "*" is Ably's wildcard`},
+		{"bridge client id unprintable", with("HITL_BRIDGE_CLIENT_ID", "bridge\x1b"), nil, "HITL_BRIDGE_CLIENT_ID"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

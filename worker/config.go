@@ -196,8 +196,8 @@ func (c Config) Validate() error {
 	} else if err := c.Ably.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	if c.AgentClientID == "" {
-		errs = append(errs, errors.New(config.EnvAgentClientID+" is empty"))
+	if err := workflows.ValidateTrustedClientID(config.EnvAgentClientID, c.AgentClientID); err != nil {
+		errs = append(errs, err)
 	}
 	if err := ablyconn.ValidateChannel(c.Channel); err != nil {
 		errs = append(errs, fmt.Errorf("%s: %w", config.EnvChannel, err))

@@ -101,6 +101,9 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"channel a wildcard", nil, map[string]string{"ABLY_CHANNEL": "ai:*"}, []string{"ABLY_CHANNEL", "wildcards are not allowed"}},
 		{"channel with a qualifier", nil, map[string]string{"ABLY_CHANNEL": "[meta]ai"}, []string{"ABLY_CHANNEL", "qualifiers are not allowed"}},
 		{"health addr port not a number", []string{"-health-addr", "127.0.0.1:abc"}, nil, []string{`HITL_HEALTH_ADDR (-health-addr) "127.0.0.1:abc"`, "port"}},
+		// Approvers match the agent's messages by its clientId.
+		{"agent client id a wildcard", nil, map[string]string{"HITL_AGENT_CLIENT_ID": "*"}, []string{`HITL_AGENT_CLIENT_ID "*" is Ably's wildcard`}},
+		{"agent client id unprintable", nil, map[string]string{"HITL_AGENT_CLIENT_ID": "agent\x1b"}, []string{"HITL_AGENT_CLIENT_ID", "unprintable"}},
 		{"every problem at once", nil, map[string]string{"OPENAI_API_KEY": "", "ABLY_API_KEY": ""},
 			[]string{"OPENAI_API_KEY", "ABLY_API_KEY"}},
 	}

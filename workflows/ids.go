@@ -149,3 +149,19 @@ func truncateRunes(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// ValidateTrustedClientID checks id, the Ably clientId of a trusted
+// program (the agent's, the bridge's) set by the setting what: 1 to
+// MaxClientIDLen bytes of printable UTF-8, as an approver's clientId, and
+// not Ably's wildcard "*", whose token may publish as anyone and whose
+// messages carry no clientId: approvers' clients, which match the agent's
+// messages by clientId, would never see a request.
+func ValidateTrustedClientID(what, id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("%s is empty", what)
+	case id == "*":
+		return fmt.Errorf("%s %q is Ably's wildcard clientId: name one client", what, id)
+	}
+	return ValidatePrintable(what, id, MaxClientIDLen)
+}

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -70,8 +69,8 @@ func (c Config) Validate() error {
 	if err := ablyconn.ValidateChannel(c.Channel); err != nil {
 		errs = append(errs, fmt.Errorf("%s (-channel): %w", config.EnvChannel, err))
 	}
-	if strings.TrimSpace(c.AgentClientID) == "" {
-		errs = append(errs, fmt.Errorf("%s (-agent-client-id) is empty", config.EnvAgentClientID))
+	if err := workflows.ValidateTrustedClientID(config.EnvAgentClientID+" (-agent-client-id)", c.AgentClientID); err != nil {
+		errs = append(errs, err)
 	}
 	if c.HistoryPages < 0 || c.HistoryPages > MaxHistoryPages {
 		errs = append(errs, fmt.Errorf("-history-pages %d: want 1 to %d", c.HistoryPages, MaxHistoryPages))

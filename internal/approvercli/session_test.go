@@ -57,7 +57,9 @@ func TestConfigValidate(t *testing.T) {
 		{name: "channel with a wildcard", mutate: func(c *Config) { c.Channel = "ai:*" }, wantErr: `ABLY_CHANNEL (-channel): channel "ai:*": wildcards are not allowed`},
 		{name: "channel with a qualifier", mutate: func(c *Config) { c.Channel = "[?rewind=1]ai" }, wantErr: "qualifiers are not allowed"},
 		{name: "no channel", mutate: func(c *Config) { c.Channel = "" }, wantErr: "ABLY_CHANNEL (-channel)"},
-		{name: "no agent client id", mutate: func(c *Config) { c.AgentClientID = " " }, wantErr: "HITL_AGENT_CLIENT_ID (-agent-client-id) is empty"},
+		{name: "no agent client id", mutate: func(c *Config) { c.AgentClientID = "" }, wantErr: "HITL_AGENT_CLIENT_ID (-agent-client-id) is empty"},
+		{name: "agent client id a wildcard", mutate: func(c *Config) { c.AgentClientID = "*" }, wantErr: `HITL_AGENT_CLIENT_ID (-agent-client-id) "*" is Ably's wildcard`},
+		{name: "agent client id unprintable", mutate: func(c *Config) { c.AgentClientID = "\t" }, wantErr: "unprintable"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
