@@ -153,8 +153,8 @@ func (c Config) Validate() error {
 		if c.AblyKey == "" {
 			errs = append(errs, errors.New(ablyconn.EnvAPIKey+" is required"))
 		}
-		if c.TokenTTL <= 0 || c.TokenTTL > authserver.MaxTokenTTL {
-			errs = append(errs, fmt.Errorf("token ttl %s (-ttl, %s) out of range (0, %s]", c.TokenTTL, config.EnvAuthTokenTTL, authserver.MaxTokenTTL))
+		if c.TokenTTL < authserver.MinTokenTTL || c.TokenTTL > authserver.MaxTokenTTL {
+			errs = append(errs, fmt.Errorf("token ttl %s (-ttl, %s) out of range [%s, %s]", c.TokenTTL, config.EnvAuthTokenTTL, authserver.MinTokenTTL, authserver.MaxTokenTTL))
 		}
 		if err := ablyconn.ValidateChannel(c.Channel); err != nil {
 			errs = append(errs, err)

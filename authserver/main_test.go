@@ -128,9 +128,11 @@ func TestServeConfigErrors(t *testing.T) {
 		{"missing key", with("ABLY_API_KEY", ""), nil, "ABLY_API_KEY is required"},
 		{"malformed key", with("ABLY_API_KEY", "justsecret"), nil, "appId.keyId:secret"},
 		{"bad ttl", with("AUTH_TOKEN_TTL", "2d"), nil, `token ttl "2d" (-ttl, AUTH_TOKEN_TTL)`},
-		{"ttl too long", with("AUTH_TOKEN_TTL", "2h"), nil, `token ttl 2h0m0s (-ttl, AUTH_TOKEN_TTL) out of range`},
+		{"ttl too long", with("AUTH_TOKEN_TTL", "2h"), nil, `token ttl 2h0m0s (-ttl, AUTH_TOKEN_TTL) out of range [1s, 1h0m0s]`},
 		{"ttl over 1h", with("AUTH_TOKEN_TTL", "61m"), nil, "out of range"},
 		{"ttl flag over 1h", base, []string{"serve", "-ttl", "24h"}, "out of range"},
+		// The server's own bound, said by main with the setting's name.
+		{"ttl under 1s", with("AUTH_TOKEN_TTL", "500ms"), nil, `token ttl 500ms (-ttl, AUTH_TOKEN_TTL) out of range [1s, 1h0m0s]`},
 		{"plaintext on all interfaces", with("AUTH_LISTEN", "0.0.0.0:0"), nil, "is not loopback"},
 		{"listen address malformed", base, []string{"-listen", "garbage"}, `listen address "garbage" (-listen, AUTH_LISTEN): want host:port`},
 		{"plaintext on a routable address", base, []string{"-listen", "192.0.2.1:3001"}, "-insecure-allow-plaintext"},

@@ -24,7 +24,10 @@ const (
 	// MaxTokenTTL caps the token lifetime: tokens are short-lived, because
 	// removing or demoting a user takes effect only when the approver's
 	// client next asks for a token (at the latest after the TTL).
-	MaxTokenTTL          = time.Hour
+	MaxTokenTTL = time.Hour
+	// MinTokenTTL is the shortest token lifetime: a JWT's exp counts
+	// whole seconds.
+	MinTokenTTL          = time.Second
 	DefaultMaxFailures   = 5
 	DefaultFailureWindow = time.Minute
 	// DefaultAddrFailuresFactor times MaxFailures is the default limit of
@@ -191,8 +194,8 @@ func (c Config) Validate() error {
 	} else if _, _, err := ablyconn.SplitKey(c.AblyKey); err != nil {
 		errs = append(errs, err)
 	}
-	if c.TokenTTL < time.Second || c.TokenTTL > MaxTokenTTL {
-		errs = append(errs, fmt.Errorf("token ttl %s out of range [1s, %s]", c.TokenTTL, MaxTokenTTL))
+	if c.TokenTTL < MinTokenTTL || c.TokenTTL > MaxTokenTTL {
+		errs = append(errs, fmt.Errorf("token ttl %s out of range [%s, %s]", c.TokenTTL, MinTokenTTL, MaxTokenTTL))
 	}
 	if err := ablyconn.ValidateChannel(c.Channel); err != nil {
 		errs = append(errs, err)
