@@ -161,6 +161,10 @@ func (c Config) Validate() error {
 		}
 		if err := c.Ably.Validate(); err != nil {
 			errs = append(errs, err)
+		} else if c.Ably.Endpoint != "" {
+			if err := authserver.ValidateAblyEndpoint(c.Ably.Endpoint); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", ablyconn.EnvEndpoint, err))
+			}
 		}
 		if (c.TLSCert == "") != (c.TLSKey == "") {
 			errs = append(errs, fmt.Errorf("-tls-cert and -tls-key (%s, %s) go together", config.EnvAuthTLSCert, config.EnvAuthTLSKey))

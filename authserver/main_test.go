@@ -148,6 +148,10 @@ func TestServeConfigErrors(t *testing.T) {
 		{"missing HITL_POLICY_FILE", with("HITL_POLICY_FILE", filepath.Join(dir, "nope.json")), nil, "policy file"},
 		{"wildcard channel", with("ABLY_CHANNEL", "*"), nil, "wildcards"},
 		{"bad Ably endpoint for the inbox", with("ABLY_ENDPOINT", "127.0.0.1"), nil, "ABLY_ENDPOINT"},
+		// A host the page's Content-Security-Policy cannot name: bad
+		// input said by main, not the server's exit 1.
+		{"Ably endpoint the inbox page cannot name", config.Env{"AUTH_USERS_FILE": users, "ABLY_API_KEY": "app.key:s3cret", "AUTH_LISTEN": "127.0.0.1:0",
+			"ABLY_ENDPOINT": "my_ably:8090", "ABLY_TLS": "true"}, nil, `ABLY_ENDPOINT: ably endpoint "my_ably:8090": want a host name or IP address`},
 		{"Ably itself without TLS", with("ABLY_TLS", "false"), nil, "TLS only"},
 		{"bad users file", with("AUTH_USERS_FILE", bad), nil, "unknown field"},
 		{"missing users file", with("AUTH_USERS_FILE", filepath.Join(dir, "none.json")), nil, "no such file"},

@@ -222,7 +222,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("session ttl %s out of range [1m, %s]", c.SessionTTL, MaxSessionTTL))
 	}
 	if c.AblyEndpoint != "" {
-		if err := validateAblyEndpoint(c.AblyEndpoint); err != nil {
+		if err := ValidateAblyEndpoint(c.AblyEndpoint); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -247,11 +247,12 @@ func IsLoopbackListen(listen string) bool {
 	return err == nil && a.Unmap().IsLoopback()
 }
 
-// validateAblyEndpoint checks that endpoint is host:port with a plain host
-// name or IP address and a numeric port: it goes into the page's
-// Content-Security-Policy, where a space or a ';' would add sources or
-// directives.
-func validateAblyEndpoint(endpoint string) error {
+// ValidateAblyEndpoint checks that endpoint, where the inbox page reaches
+// Ably, is host:port with a plain host name or IP address and a numeric
+// port: it goes into the page's Content-Security-Policy, where a space or
+// a ';' would add sources or directives, and whose host names hold only
+// letters, digits, '.' and '-'.
+func ValidateAblyEndpoint(endpoint string) error {
 	host, port, err := net.SplitHostPort(endpoint)
 	if err != nil {
 		return fmt.Errorf("ably endpoint %q: want host:port", endpoint)

@@ -563,9 +563,9 @@ func TestValidateAblyEndpoint(t *testing.T) {
 		{":80", false},
 	}
 	for _, tt := range tests {
-		err := validateAblyEndpoint(tt.endpoint)
+		err := ValidateAblyEndpoint(tt.endpoint)
 		if (err == nil) != tt.ok {
-			t.Errorf("validateAblyEndpoint(%q) = %v, want ok %v", tt.endpoint, err, tt.ok)
+			t.Errorf("ValidateAblyEndpoint(%q) = %v, want ok %v", tt.endpoint, err, tt.ok)
 		}
 	}
 }
