@@ -35,7 +35,7 @@ func TestRunExitCodes(t *testing.T) {
 		{name: "command help", args: []string{"approve", "--help"}, wantCode: exitOK, wantStderr: "usage: approver approve [flags] TOOLCALLID\n"},
 		{name: "command help lists flags", args: []string{"reject", "-h"}, wantCode: exitOK, wantStderr: "-reason"},
 		{name: "unknown command", args: []string{"frob"}, wantCode: exitUsage, wantStderr: `unknown command "frob"`},
-		{name: "no credentials", args: []string{"list"}, wantCode: exitUsage, wantStderr: "APPROVER_USER is required"},
+		{name: "no credentials", args: []string{"list"}, wantCode: exitUsage, wantStderr: "APPROVER_USER (-user) is required"},
 		{name: "bad ABLY_TLS", args: []string{"list"}, env: config.Env{"ABLY_TLS": "maybe"}, wantCode: exitUsage, wantStderr: "ABLY_TLS"},
 		{name: "reject without reason", args: []string{"reject", "call_1"}, env: cliEnv, wantCode: exitUsage, wantStderr: "reject needs --reason"},
 		{name: "approve without id", args: []string{"approve"}, env: cliEnv, wantCode: exitUsage, wantStderr: "exactly one TOOLCALLID"},

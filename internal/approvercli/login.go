@@ -77,10 +77,10 @@ func CheckAuthURL(raw string, allowPlaintext bool) error {
 func parseAuthURL(raw string, allowPlaintext bool) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
-		return nil, fmt.Errorf("AUTH_URL %q: want http(s)://host[:port]", config.RedactURL(raw))
+		return nil, fmt.Errorf("AUTH_URL (-auth-url) %q: want http(s)://host[:port]", config.RedactURL(raw))
 	}
 	if !allowPlaintext && loopback.InClear(u) {
-		return nil, fmt.Errorf("AUTH_URL %q: %w; use https://, or set %s=true (-insecure-allow-plaintext) where something else protects the network path", config.RedactURL(raw), ErrPlaintext, config.EnvApproverInsecureAllowPlaintext)
+		return nil, fmt.Errorf("AUTH_URL (-auth-url) %q: %w; use https://, or set %s=true (-insecure-allow-plaintext) where something else protects the network path", config.RedactURL(raw), ErrPlaintext, config.EnvApproverInsecureAllowPlaintext)
 	}
 	return u, nil
 }

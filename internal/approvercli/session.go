@@ -56,12 +56,12 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if c.AuthURL == "" {
-		errs = append(errs, errors.New("AUTH_URL is required"))
+		errs = append(errs, errors.New("AUTH_URL (-auth-url) is required"))
 	} else if err := CheckAuthURL(c.AuthURL, c.AllowPlaintext); err != nil {
 		errs = append(errs, err)
 	}
 	if c.User == "" {
-		errs = append(errs, errors.New("APPROVER_USER is required"))
+		errs = append(errs, errors.New("APPROVER_USER (-user) is required"))
 	}
 	if c.Password == "" {
 		errs = append(errs, errors.New("APPROVER_PASSWORD is required"))
