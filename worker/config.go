@@ -189,7 +189,7 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if c.OpenAIModel == "" {
-		errs = append(errs, errors.New(config.EnvOpenAIModel+" is empty"))
+		errs = append(errs, errors.New(config.EnvOpenAIModel+" (-model) is empty"))
 	}
 	if c.Ably.APIKey == "" {
 		errs = append(errs, errors.New(ablyconn.EnvAPIKey+" is required: the agent signs its own Ably token with it"))
@@ -203,7 +203,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("%s: %w", config.EnvChannel, err))
 	}
 	if c.BlogDir == "" {
-		errs = append(errs, errors.New(config.EnvBlogDir+" is empty"))
+		errs = append(errs, errors.New(config.EnvBlogDir+" (-blog-dir) is empty"))
 	}
 	if c.VerifyKeys == "" {
 		errs = append(errs, fmt.Errorf("%s is required: the bridge's public keys that decisions must be signed with (approver keygen)", config.EnvDecisionVerifyKeys))
