@@ -163,16 +163,23 @@ func run(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wri
 		logger.Info("auth server stopped before it listened")
 		return nil
 	}
+	// The approvers' port first: one another process holds stops the
+	// server before its operations endpoint answers for it.
+	ln, err := srv.Listen(ctx)
+	if err != nil {
+		return err
+	}
 	if cfg.HealthAddr != "" {
 		// Unhealthy while the users file is unusable: every login is
 		// refused then.
 		_, stop, err := healthz.Serve(ctx, cfg.HealthAddr, healthz.Ops(healthz.Alive(logger, srv.Health), metrics.Handler()), logger)
 		if err != nil {
+			ln.Close()
 			return err
 		}
 		defer stop()
 	}
-	return srv.ListenAndServe(ctx)
+	return srv.ServeOn(ctx, ln)
 }
 
 // keyCheckClientID is the clientId of the token the start-up key check

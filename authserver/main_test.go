@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -302,6 +303,33 @@ func TestServeUntilCancelled(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("serve did not stop after cancel")
+	}
+}
+
+// A listen address another process holds stops serve before its
+// operations endpoint listens: no health endpoint answers, for a moment,
+// for a server that never served.
+func TestServeListenAddressTaken(t *testing.T) {
+	users := filepath.Join(t.TempDir(), "users.json")
+	env := config.Env{"AUTH_USERS_FILE": users}
+	if _, err := runT(t, t.Context(), env, "alice-password\n", "useradd", "-name", "alice", "-role", "publisher"); err != nil {
+		t.Fatal(err)
+	}
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { taken.Close() })
+	ably := ablytest.Start(t, ablylocal.Config{})
+	env["ABLY_API_KEY"], env["ABLY_ENDPOINT"] = ablytest.APIKey, ably.Conn.Endpoint
+	env["AUTH_LISTEN"] = taken.Addr().String()
+	env["HITL_HEALTH_ADDR"] = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	out, err := runT(t, t.Context(), env, "", "serve")
+	if err == nil || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("serve = %v, want the listen refused", err)
+	}
+	if strings.Contains(out, "health endpoint listening") {
+		t.Errorf("the health endpoint listened for a server that never served:\n%s", out)
 	}
 }
 

@@ -212,22 +212,39 @@ func CheckTransport(listen string, tls, allowPlaintext bool, trustedProxies []ne
 // with cfg's certificate and key; plain HTTP only on loopback, or with
 // cfg.AllowPlaintext and cfg.TrustedProxies (see CheckTransport).
 func (s *Server) ListenAndServe(ctx context.Context) error {
+	ln, err := s.Listen(ctx)
+	if err != nil {
+		return err
+	}
+	return s.ServeOn(ctx, ln)
+}
+
+// Listen checks the transport (CheckTransport) and the TLS files, and
+// binds cfg.Listen, for ServeOn: a program binds its port before it
+// starts anything else that would have to be stopped again.
+func (s *Server) Listen(ctx context.Context) (net.Listener, error) {
 	tls := s.cfg.TLSCertFile != ""
 	if err := CheckTransport(s.cfg.Listen, tls, s.cfg.AllowPlaintext, s.cfg.TrustedProxies); err != nil {
-		return fmt.Errorf("auth server on %s: %w", s.cfg.Listen, err)
+		return nil, fmt.Errorf("auth server on %s: %w", s.cfg.Listen, err)
 	}
 	if tls {
 		// Load the pair before listening: a missing or bad file is one
 		// error, not a "listening" line followed by one.
 		if _, err := cryptotls.LoadX509KeyPair(s.cfg.TLSCertFile, s.cfg.TLSKeyFile); err != nil {
-			return fmt.Errorf("auth server TLS: %w", err)
+			return nil, fmt.Errorf("auth server TLS: %w", err)
 		}
 	}
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", s.cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("auth server: %w", err)
+		return nil, fmt.Errorf("auth server: %w", err)
 	}
-	if tls {
+	return ln, nil
+}
+
+// ServeOn serves on ln, a listener from Listen, over TLS with cfg's
+// certificate and key when set, until ctx is done (as Serve).
+func (s *Server) ServeOn(ctx context.Context, ln net.Listener) error {
+	if s.cfg.TLSCertFile != "" {
 		return s.serve(ctx, ln, s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
 	}
 	return s.Serve(ctx, ln)
