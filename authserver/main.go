@@ -40,6 +40,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
@@ -141,7 +142,14 @@ func run(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wri
 		AllowPlaintext: cfg.AllowPlaintext,
 		TrustedProxies: cfg.TrustedProxies,
 	})
-	if err != nil {
+	var ufe *authserver.UsersFileError
+	switch {
+	case errors.As(err, &ufe) && errors.Is(err, fs.ErrNotExist):
+		return config.Usage(fmt.Errorf("%w (-users, %s): make it with `authserver useradd`", err, config.EnvAuthUsersFile))
+	case errors.As(err, &ufe):
+		// Bad input, as the policy file's: said before Ably is asked.
+		return config.Usage(fmt.Errorf("%w (-users, %s)", err, config.EnvAuthUsersFile))
+	case err != nil:
 		return err
 	}
 	// A certificate or key that does not load is bad input: say so

@@ -126,6 +126,10 @@ func TestExitStatus(t *testing.T) {
 	if _, err := runT(t, t.Context(), config.Env{"AUTH_USERS_FILE": users}, "alice-password\n", "useradd", "-name", "alice", "-role", "publisher"); err != nil {
 		t.Fatal(err)
 	}
+	notJSON := filepath.Join(dir, "not-json.json")
+	if err := os.WriteFile(notJSON, []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		name string
 		args []string
@@ -138,6 +142,11 @@ func TestExitStatus(t *testing.T) {
 		{"a negative AUTH_TOKEN_TTL", []string{"serve"}, []string{"AUTH_TOKEN_TTL=-1h", "ABLY_API_KEY=" + ablytest.APIKey}, config.ExitUsage, "AUTH_TOKEN_TTL"},
 		{"no ABLY_API_KEY", []string{"serve"}, nil, config.ExitUsage, "ABLY_API_KEY"},
 		{"a policy file that does not exist", []string{"serve"}, []string{"ABLY_API_KEY=" + ablytest.APIKey, "HITL_POLICY_FILE=" + filepath.Join(dir, "none.json")}, config.ExitUsage, "HITL_POLICY_FILE"},
+		// Said before the Ably key check, naming the setting.
+		{"a users file that does not exist", []string{"serve"}, []string{"AUTH_USERS_FILE=" + filepath.Join(dir, "none.json"), "ABLY_API_KEY=" + ablytest.APIKey,
+			"ABLY_ENDPOINT=" + testutil.SilentServer(t)}, config.ExitUsage, "(-users, AUTH_USERS_FILE): make it with `authserver useradd`"},
+		{"a users file that does not parse", []string{"serve"}, []string{"AUTH_USERS_FILE=" + notJSON, "ABLY_API_KEY=" + ablytest.APIKey,
+			"ABLY_ENDPOINT=" + testutil.SilentServer(t)}, config.ExitUsage, "(-users, AUTH_USERS_FILE)"},
 		{"userdel of a user who is not there", []string{"userdel", "-name", "bob"}, []string{"AUTH_USERS_FILE=" + users}, config.ExitError, "bob"},
 		// Said before the Ably key check, which waits 10 s for an Ably
 		// that does not answer.

@@ -86,8 +86,15 @@ type Server struct {
 	secureCookies bool
 }
 
+// UsersFileError is New's error for a users file it cannot use: missing,
+// unreadable, in a directory others may write, or not a valid users file.
+type UsersFileError struct{ Err error }
+
+func (e *UsersFileError) Error() string { return e.Err.Error() }
+func (e *UsersFileError) Unwrap() error { return e.Err }
+
 // New validates cfg, loads the users file and returns a Server. It fails
-// if the users file is missing or does not parse.
+// if the users file is missing or does not parse (a *UsersFileError).
 func New(cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -97,7 +104,7 @@ func New(cfg Config) (*Server, error) {
 	rules := cfg.rules()
 	store := &userStore{path: cfg.UsersFile, rules: rules, log: cfg.Logger}
 	if _, _, _, err := store.lookup(""); err != nil {
-		return nil, err // the caller reports it: the store did not log it
+		return nil, &UsersFileError{Err: err} // the caller reports it: the store did not log it
 	}
 	pages, err := loadInboxPages()
 	if err != nil {
