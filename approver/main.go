@@ -333,6 +333,9 @@ func runBridge(ctx context.Context, args []string, env config.Env, stderr io.Wri
 		return config.Usage(err)
 	}
 	log := bridgeLogger(stderr)
+	// The workers log theirs ("decision verify keys"): this one must be
+	// among them.
+	log.Info("decision signing key", "keyId", signer.KeyID())
 	metrics, err := telemetry.NewMetrics("bridge", log)
 	if err != nil {
 		return err

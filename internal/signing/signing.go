@@ -48,6 +48,30 @@ func validKeyID(id string) error {
 	return nil
 }
 
+// derivedForm reports whether id has DerivedKeyID's form: "k-" and 12
+// lowercase hex digits. Such an id names its public key: a key under it
+// that is not that key is a mistake (checkDerived).
+func derivedForm(id string) bool {
+	if len(id) != 14 || !strings.HasPrefix(id, "k-") {
+		return false
+	}
+	_, err := hex.DecodeString(id[2:])
+	return err == nil && strings.ToLower(id) == id
+}
+
+// checkDerived refuses a key id of DerivedKeyID's form that pub does not
+// have: the other half of the pair given in place of this one (the verify
+// key as the bridge's signing key, or the signing key, a secret, as a
+// worker's verify key), both being 32 bytes of base64. Without it the
+// swap showed only once decisions came: every one refused as a bad
+// signature.
+func checkDerived(id string, pub ed25519.PublicKey, what, other string) error {
+	if derivedForm(id) && DerivedKeyID(pub) != id {
+		return fmt.Errorf("%s %s: its id names another public key than this key's: is this the %s in its place?", what, id, other)
+	}
+	return nil
+}
+
 // Signer signs decisions with one private key.
 type Signer struct {
 	id  string
@@ -67,7 +91,11 @@ func ParseSigner(s string) (*Signer, error) {
 	if err != nil || len(seed) != ed25519.SeedSize {
 		return nil, fmt.Errorf("signing key %s: want a base64 Ed25519 seed of %d bytes", id, ed25519.SeedSize)
 	}
-	return &Signer{id: id, key: ed25519.NewKeyFromSeed(seed)}, nil
+	key := ed25519.NewKeyFromSeed(seed)
+	if err := checkDerived(id, key.Public().(ed25519.PublicKey), "signing key", "verify key"); err != nil {
+		return nil, err
+	}
+	return &Signer{id: id, key: key}, nil
 }
 
 // KeyID returns the id of the signer's key.
@@ -107,6 +135,9 @@ func ParseVerifier(s string) (*Verifier, error) {
 		pub, err := base64.StdEncoding.DecodeString(b64)
 		if err != nil || len(pub) != ed25519.PublicKeySize {
 			return nil, fmt.Errorf("verify key %s: want a base64 Ed25519 public key of %d bytes", id, ed25519.PublicKeySize)
+		}
+		if err := checkDerived(id, pub, "verify key", "signing key (a secret: make a new pair)"); err != nil {
+			return nil, err
 		}
 		v.keys[id] = ed25519.PublicKey(pub)
 	}
@@ -177,6 +208,9 @@ func Generate(id string, random io.Reader) (signingKey, verifyKey string, err er
 	if id != "" {
 		if err := validKeyID(id); err != nil {
 			return "", "", err
+		}
+		if derivedForm(id) {
+			return "", "", fmt.Errorf("key id %q: ids of the form k- and 12 hex digits are made from the key; give none, or another", id)
 		}
 	}
 	seed := make([]byte, ed25519.SeedSize)

@@ -139,6 +139,44 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+// TestSwappedHalves: the two halves of a pair are both 32 bytes of
+// base64, so the verify key given as the bridge's signing key (or the
+// signing key as a worker's verify key) parsed, and every decision was
+// then refused as a bad signature. A derived id names its public key, so
+// the swap is refused at start; an id of that form given to Generate is
+// refused, as it would name another key.
+func TestSwappedHalves(t *testing.T) {
+	sk, vk, err := Generate("", bytes.NewReader(bytes.Repeat([]byte{5}, 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseSigner(sk); err != nil {
+		t.Fatalf("the signing key: %v", err)
+	}
+	if _, err := ParseVerifier(vk); err != nil {
+		t.Fatalf("the verify key: %v", err)
+	}
+	if _, err := ParseSigner(vk); err == nil || !strings.Contains(err.Error(), "is this the verify key") {
+		t.Errorf("the verify key as the signing key: err = %v", err)
+	}
+	_, other, _ := Generate("", bytes.NewReader(bytes.Repeat([]byte{6}, 32)))
+	if _, err := ParseVerifier(other + "," + sk); err == nil || !strings.Contains(err.Error(), "is this the signing key") || strings.Contains(err.Error(), sk[strings.Index(sk, ":")+1:]) {
+		t.Errorf("the signing key among the verify keys: err = %v (want it named, its secret not shown)", err)
+	}
+	// An id of another form says nothing of its key.
+	if _, err := ParseSigner("k1" + vk[strings.Index(vk, ":"):]); err != nil {
+		t.Errorf("a public key's bytes under a chosen id: %v", err)
+	}
+	if _, _, err := Generate("k-0123456789ab", bytes.NewReader(bytes.Repeat([]byte{7}, 32))); err == nil {
+		t.Error("Generate with an id of the derived form: no error")
+	}
+	for _, id := range []string{"k-0123456789a", "k-0123456789abc", "k-0123456789ag", "x-0123456789ab"} {
+		if derivedForm(id) {
+			t.Errorf("derivedForm(%q) = true", id)
+		}
+	}
+}
+
 func TestGenerateIsDeterministicForItsRandom(t *testing.T) {
 	a1, b1, err := Generate("k1", bytes.NewReader(bytes.Repeat([]byte{1}, 32)))
 	if err != nil {
