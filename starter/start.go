@@ -12,6 +12,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/termtext"
 	"github.com/hitl/durable-approvals/workflows"
 )
@@ -30,9 +31,26 @@ func newWorkflowID(random io.Reader) (string, error) {
 }
 
 // workflowLink is the Web UI page of a workflow:
-// <ui>/namespaces/<ns>/workflows/<id>.
+// <ui>/namespaces/<ns>/workflows/<id>, without the user name and password
+// the UI's URL may hold (the link is printed, and logs keep it; the
+// browser asks for them), and with its query, if any, after the path.
 func workflowLink(uiURL, namespace, workflowID string) string {
-	return strings.TrimRight(uiURL, "/") + "/namespaces/" + url.PathEscape(namespace) + "/workflows/" + url.PathEscape(workflowID)
+	page := "/namespaces/" + url.PathEscape(namespace) + "/workflows/" + url.PathEscape(workflowID)
+	u, err := url.Parse(uiURL)
+	if err != nil {
+		return strings.TrimRight(config.RedactURL(uiURL), "/") + page
+	}
+	u.User = nil
+	u.Fragment, u.RawFragment = "", ""
+	return strings.TrimRight(u.Scheme+"://"+u.Host+u.EscapedPath(), "/") + page + queryOf(u)
+}
+
+// queryOf is u's query with its "?", or "".
+func queryOf(u *url.URL) string {
+	if u.RawQuery == "" {
+		return ""
+	}
+	return "?" + u.RawQuery
 }
 
 // maxSummaryRunes bounds the UI's one-line summary.

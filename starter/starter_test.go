@@ -91,6 +91,8 @@ func TestWorkflowLink(t *testing.T) {
 		{"http://127.0.0.1:8233", "default", "hitl-0a1b2c3d", "http://127.0.0.1:8233/namespaces/default/workflows/hitl-0a1b2c3d"},
 		{"http://ui:8080/", "prod", "hitl-x", "http://ui:8080/namespaces/prod/workflows/hitl-x"},
 		{"http://ui", "a/b", "id with space", "http://ui/namespaces/a%2Fb/workflows/id%20with%20space"},
+		{"https://alice:s3cret@ui.example/temporal/", "prod", "hitl-x", "https://ui.example/temporal/namespaces/prod/workflows/hitl-x"},
+		{"https://ui.example/?org=acme", "prod", "hitl-x", "https://ui.example/namespaces/prod/workflows/hitl-x?org=acme"},
 	}
 	for _, tt := range tests {
 		if got := workflowLink(tt.ui, tt.ns, tt.id); got != tt.want {
