@@ -24,7 +24,10 @@ const maxCatchUpPerApprover = 2000
 // approval-responses that decode, at most maxPer per approver, except
 // those naming a run and a call resolved at that point. It keeps its own
 // list, in history's order (messages): a response it holds is placed
-// later, when what it reads next tells whether the call stays resolved.
+// later, when what it reads next tells whether the call stays resolved;
+// held responses have a bound of their own, maxPer per approver too, so
+// that one approver's responses held cannot push out their older ones
+// that are kept.
 // Everything else (other names, other publishers of the agent's message
 // names, what does not decode or names a call by ids requests.apply
 // refuses) is dropped at once, so a flood of junk of
@@ -56,7 +59,8 @@ type catchUpFilter struct {
 	agent       string
 	maxPer      int
 	newestFirst bool
-	per         map[string]int // responses kept or held, by approver clientId
+	per         map[string]int // responses kept, by approver clientId
+	heldPer     map[string]int // responses held, by approver clientId (at most maxPer too)
 	dropped     map[string]bool
 	calls       map[requestKey]callState
 	read        int                          // messages read, the sequence of the next
@@ -88,7 +92,7 @@ type callState struct {
 }
 
 func newCatchUpFilter(agentClientID string, maxPer int, newestFirst bool) *catchUpFilter {
-	return &catchUpFilter{agent: agentClientID, maxPer: maxPer, newestFirst: newestFirst, per: map[string]int{},
+	return &catchUpFilter{agent: agentClientID, maxPer: maxPer, newestFirst: newestFirst, per: map[string]int{}, heldPer: map[string]int{},
 		dropped: map[string]bool{}, calls: map[requestKey]callState{}, held: map[requestKey][]heldMessage{}}
 }
 
@@ -151,11 +155,15 @@ func (f *catchUpFilter) keep(m *ably.Message) bool {
 		if r.WorkflowID != "" && phase == callResolved {
 			return false
 		}
-		if f.per[m.ClientID] >= f.maxPer {
+		count := f.per
+		if r.WorkflowID != "" && phase == callTentative {
+			count = f.heldPer
+		}
+		if count[m.ClientID] >= f.maxPer {
 			f.dropped[m.ClientID] = true
 			return false
 		}
-		f.per[m.ClientID]++
+		count[m.ClientID]++
 		if r.WorkflowID != "" && phase == callTentative {
 			f.held[k] = append(f.held[k], heldMessage{f.read, m})
 			return false
@@ -238,13 +246,16 @@ func (f *catchUpFilter) resolution(k requestKey, run string) {
 	}
 }
 
-// settle keeps (or drops) the responses held for tentative call k.
+// settle keeps (or drops) the responses held for tentative call k. Kept,
+// they count toward their approver's maxPer, which they may pass: they
+// are newer than what was read since, so what the bound drops is still
+// older than all that is kept.
 func (f *catchUpFilter) settle(k requestKey, keep bool) {
 	for _, h := range f.held[k] {
+		f.heldPer[h.m.ClientID]--
 		if keep {
+			f.per[h.m.ClientID]++
 			f.kept = append(f.kept, h)
-		} else {
-			f.per[h.m.ClientID]--
 		}
 	}
 	delete(f.held, k)

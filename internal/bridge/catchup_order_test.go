@@ -226,8 +226,10 @@ func unordered(h string) bool {
 	return false
 }
 
-// TestCatchUpFilterHeldShare: the responses a catch-up holds count toward
-// their approver's bound while held, and no longer once dropped.
+// TestCatchUpFilterHeldShare: the responses a catch-up holds have a bound
+// of their own, so they do not push out an approver's older responses
+// while held; kept, they count toward the approver's bound, and what the
+// bound then drops is older than everything kept.
 func TestCatchUpFilterHeldShare(t *testing.T) {
 	agent := workflows.DefaultAgentClientID
 	approval := func(i int, call string) *ably.Message {
@@ -235,24 +237,54 @@ func TestCatchUpFilterHeldShare(t *testing.T) {
 		m.Extras["headers"] = map[string]any{"toolCallId": call, "workflowId": "wf-1"}
 		return m
 	}
-	f := newCatchUpFilter(agent, 2, true)
-	for i, m := range []*ably.Message{ // newest first
-		resolvedFrom(agent, "call_1", "wf-1"),        // the original run's: call_1 tentative
-		approval(1, "call_1"), approval(2, "call_1"), // held
-		approval(3, "call_2"), // over the bound while those are held
-		requestFrom(agent, "call_1", "wf-1", time.Now().Add(time.Hour)), // the original run's: held ones dropped
-		approval(4, "call_2"), approval(5, "call_2"),
+	resetRun := func(m *ably.Message) *ably.Message { m.Data.(map[string]any)["runId"] = "run-b"; return m }
+	request := func() *ably.Message { return requestFrom(agent, "call_1", "wf-1", time.Now().Add(time.Hour)) }
+	for _, tt := range []struct {
+		name   string
+		read   []*ably.Message // newest first
+		want   []string        // kept, oldest first
+		capped bool
+	}{
+		{"held, then dropped", []*ably.Message{
+			resolvedFrom(agent, "call_1", "wf-1"),        // the original run's: call_1 tentative
+			approval(1, "call_1"), approval(2, "call_1"), // held
+			approval(3, "call_1"),                        // over the bound for held ones
+			approval(4, "call_2"), approval(5, "call_2"), // kept while those are held
+			request(),             // the original run's: held ones dropped
+			approval(6, "call_2"), // over the bound
+		}, []string{"alice-conn:0:5", "alice-conn:0:4", ""}, true},
+		{"held, then kept", []*ably.Message{
+			resolvedFrom(agent, "call_1", "wf-1"),
+			approval(1, "call_1"), approval(2, "call_1"),
+			approval(4, "call_2"),
+			resetRun(request()),   // a reset run's: held ones kept, three in all
+			approval(5, "call_2"), // over the bound, older than all kept
+		}, []string{"request", "alice-conn:0:4", "alice-conn:0:2", "alice-conn:0:1", ""}, true},
+		{"within the bounds", []*ably.Message{
+			resolvedFrom(agent, "call_1", "wf-1"),
+			approval(1, "call_1"), approval(2, "call_1"),
+			approval(4, "call_2"), approval(5, "call_2"),
+			request(),
+		}, []string{"alice-conn:0:5", "alice-conn:0:4", ""}, false},
 	} {
-		f.collect(m)
-		if i == 3 && !slices.Equal(f.capped(), []string{"alice"}) {
-			t.Fatalf("capped = %q with two held, want [alice]", f.capped())
-		}
-	}
-	var ids []string
-	for _, m := range f.messages() {
-		ids = append(ids, m.ID)
-	}
-	if want := []string{"alice-conn:0:5", "alice-conn:0:4", ""}; !slices.Equal(ids, want) {
-		t.Errorf("kept %q, want %q (the resolution has no id)", ids, want)
+		t.Run(tt.name, func(t *testing.T) {
+			f := newCatchUpFilter(agent, 2, true)
+			for _, m := range tt.read {
+				if m.Name == workflows.MsgApprovalRequest {
+					m.ID = "request"
+				}
+				f.collect(m)
+			}
+			var ids []string
+			for _, m := range f.messages() {
+				ids = append(ids, m.ID)
+			}
+			if !slices.Equal(ids, tt.want) {
+				t.Errorf("kept %q, want %q (the resolution has no id)", ids, tt.want)
+			}
+			if got := len(f.capped()) == 1; got != tt.capped {
+				t.Errorf("capped = %q, want alice's: %v", f.capped(), tt.capped)
+			}
+		})
 	}
 }
