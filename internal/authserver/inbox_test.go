@@ -423,6 +423,9 @@ func TestCookiesSecureOffLoopback(t *testing.T) {
 		{"localhost", func(c *Config) { c.Listen = "localhost:3001" }, false},
 		{"TLS", func(c *Config) { c.Listen = "127.0.0.1:3001"; c.TLSCertFile, c.TLSKeyFile = "cert.pem", "key.pem" }, true},
 		{"behind a TLS proxy", func(c *Config) { c.Listen = "0.0.0.0:3001"; c.AllowPlaintext = true }, true},
+		// Plain HTTP allowed on loopback says a TLS proxy is in front, on
+		// this machine, even with no trusted proxy set.
+		{"plaintext allowed on loopback", func(c *Config) { c.Listen = "127.0.0.1:3001"; c.AllowPlaintext = true }, true},
 		{"all interfaces", func(c *Config) { c.Listen = ":3001" }, true},
 		// A TLS proxy on this machine in front of a loopback listener: the
 		// trusted proxy says a proxy is in front.
