@@ -214,3 +214,20 @@ func TestLogName(t *testing.T) {
 		t.Errorf("two unknown names log as the same %q", c)
 	}
 }
+
+// One address gets at most half the slots, so that approvers elsewhere
+// always find one free.
+func TestHashSlotsFor(t *testing.T) {
+	tests := []struct{ procs, n, perAddr int }{
+		{1, 2, 1},
+		{2, 4, 2},
+		{3, 6, 3},
+		{8, 16, 8},
+	}
+	for _, tt := range tests {
+		n, perAddr, maxWaiting, wait := hashSlotsFor(tt.procs)
+		if n != tt.n || perAddr != tt.perAddr || maxWaiting != maxWaitingPerAddr || wait != maxSlotWait {
+			t.Errorf("hashSlotsFor(%d) = %d, %d, %d, %s; want %d, %d, %d, %s", tt.procs, n, perAddr, maxWaiting, wait, tt.n, tt.perAddr, maxWaitingPerAddr, maxSlotWait)
+		}
+	}
+}

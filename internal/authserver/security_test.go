@@ -405,12 +405,27 @@ func TestClientAddress(t *testing.T) {
 		{"all trusted: left-most", "10.1.2.3:5", []string{"10.0.0.2, 10.0.0.3"}, trusted, "10.0.0.2"},
 		{"no header from trusted peer", "10.1.2.3:5", nil, trusted, "10.1.2.3:5"},
 		{"garbage entry keys on itself", "10.1.2.3:5", []string{"198.51.100.1, unknown"}, trusted, "unknown"},
+		// A dual-stack listener may see an IPv4 proxy as IPv4-mapped IPv6.
+		{"IPv4-mapped trusted peer", "[::ffff:10.1.2.3]:5", []string{"198.51.100.1"}, trusted, "198.51.100.1"},
+		{"IPv4-mapped trusted entry", "10.1.2.3:5", []string{"198.51.100.1, ::ffff:10.9.9.9"}, trusted, "198.51.100.1"},
+		// Only the maxForwardedHops nearest entries are looked at.
+		{"hops bounded", "10.1.2.3:5", []string{"198.51.100.1, " + trustedHops(maxForwardedHops)}, trusted, "10.0.0.1"},
 	}
 	for _, tt := range tests {
 		if got := clientAddress(tt.remote, tt.xff, tt.trusted); got != tt.want {
 			t.Errorf("%s: clientAddress = %q, want %q", tt.name, got, tt.want)
 		}
 	}
+}
+
+// trustedHops returns n X-Forwarded-For entries of trusted proxies,
+// 10.0.0.1 left-most.
+func trustedHops(n int) string {
+	hops := make([]string, n)
+	for i := range hops {
+		hops[i] = fmt.Sprintf("10.0.0.%d", i+1)
+	}
+	return strings.Join(hops, ", ")
 }
 
 func TestParseTrustedProxies(t *testing.T) {

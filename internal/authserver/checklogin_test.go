@@ -1,0 +1,89 @@
+package authserver
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// A login that waited for its turn is checked against the users file as it
+// is after the wait: a user removed meanwhile gets no token.
+func TestLoginRereadsUsersAfterItsTurn(t *testing.T) {
+	s, clock, path := newTestServer(t, nil)
+	h := s.Handler()
+	for i := range DefaultMaxFailures {
+		doToken(t, h, http.MethodGet, fmt.Sprintf("198.51.100.%d:1", i+1), basic("alice", "wrong"))
+	}
+	waited := false
+	s.sleep = func(_ context.Context, d time.Duration) error {
+		waited = true
+		clock.Advance(d)
+		return DeleteUser(path, "alice", nil, WithCost(bcrypt.MinCost))
+	}
+	rec := doToken(t, h, http.MethodGet, "203.0.113.5:1", basic("alice", "alice-password"))
+	if !waited {
+		t.Fatal("the login did not wait for its turn")
+	}
+	if rec.Code != http.StatusUnauthorized {
+		t.Fatalf("alice, removed while her login waited: %d, want 401", rec.Code)
+	}
+}
+
+// Only failures drive the per-name delay: correct logins, and logins
+// whose client went away before its turn, are taken back.
+func TestNameDelayCountsOnlyFailures(t *testing.T) {
+	t.Run("correct logins", func(t *testing.T) {
+		s, clock, _ := newTestServer(t, nil)
+		rec := &sleepRecorder{clock: clock}
+		s.sleep = rec.sleep
+		h := s.Handler()
+		for i := range 3 * DefaultMaxFailures {
+			if code := doToken(t, h, http.MethodGet, "192.0.2.40:1", basic("alice", "alice-password")).Code; code != http.StatusOK {
+				t.Fatalf("login %d: %d", i, code)
+			}
+		}
+		if d := rec.all(); len(d) != 0 {
+			t.Errorf("correct logins waited %v, want no wait", d)
+		}
+	})
+	t.Run("clients gone while waiting", func(t *testing.T) {
+		s, _, _ := newTestServer(t, nil)
+		h := s.Handler()
+		for i := range DefaultMaxFailures {
+			doToken(t, h, http.MethodGet, fmt.Sprintf("198.51.100.%d:1", i+1), basic("alice", "wrong"))
+		}
+		var waits []time.Duration
+		s.sleep = func(_ context.Context, d time.Duration) error {
+			waits = append(waits, d)
+			return context.Canceled
+		}
+		for i := range 3 {
+			doToken(t, h, http.MethodGet, fmt.Sprintf("203.0.113.%d:1", i+1), basic("alice", "wrong"))
+		}
+		// Each gone client keeps its turn (1 s apart) but is not counted:
+		// the step stays that of the first attempt beyond the free ones.
+		if want := []time.Duration{time.Second, 2 * time.Second, 3 * time.Second}; !slices.Equal(waits, want) {
+			t.Errorf("waits %v, want %v", waits, want)
+		}
+	})
+}
+
+// Names that cannot be a user's are counted per address only: they never
+// take room in the tables per name, which anyone could otherwise fill.
+func TestInvalidNamesNotTrackedPerName(t *testing.T) {
+	s, _, _ := newTestServer(t, nil)
+	h := s.Handler()
+	for _, name := range []string{"Not A Name", "UPPER", "caf\u00e9"} {
+		if code := doToken(t, h, http.MethodGet, "192.0.2.41:1", basic(name, "guess")).Code; code != http.StatusUnauthorized {
+			t.Fatalf("%q: %d, want 401", name, code)
+		}
+	}
+	if n, p, a := s.byName.len(), s.byPair.len(), s.byAddr.len(); n != 0 || p != 0 || a != 1 {
+		t.Errorf("lanes per name %d, pairs %d, addresses %d; want 0, 0, 1", n, p, a)
+	}
+}
