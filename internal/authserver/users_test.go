@@ -225,6 +225,8 @@ func TestParseUsers(t *testing.T) {
 		{"unknown role", doc(user("a", "root", hash)), Rules{Cost: bcrypt.MinCost}, 0, "role hierarchy"},
 		{"not a hash", doc(user("a", "editor", "password1")), Rules{Cost: bcrypt.MinCost}, 0, "not a bcrypt hash"},
 		{"corrupt hash", doc(user("a", "editor", "$2a$xx"+hash[6:])), Rules{Cost: bcrypt.MinCost}, 0, "not a bcrypt hash"},
+		{"hash with trailing text", doc(user("a", "editor", hash+"x")), Rules{Cost: bcrypt.MinCost}, 0, "not a bcrypt hash"},
+		{"hash of another version", doc(user("a", "editor", "$1"+hash[2:])), Rules{Cost: bcrypt.MinCost}, 0, "not a bcrypt hash"},
 		{"cost below minimum", doc(user("a", "editor", hash)), Rules{}, 0, "below the minimum 10"},
 		{"too large", append(doc(), bytes.Repeat([]byte(" "), MaxUsersFileSize)...), Rules{Cost: bcrypt.MinCost}, 0, "larger than"},
 	}
@@ -265,9 +267,11 @@ func TestValidatePasswordRules(t *testing.T) {
 		{"spaces and tabs", "      \t\t\t\t\t\t", "only white space"},
 		{"one character", strings.Repeat("a", 12), "too few characters"},
 		{"two characters", "abababababab", "too few characters"},
+		{"four characters", "abcdabcdabcd", "too few characters"},
 		{"five characters", "abcdeabcdeab", ""},
 		{"the user name thrice", "alicealicealice", "mostly the user name"},
 		{"the user name, other case", "ALICEalice12", "mostly the user name"},
+		{"the user name in upper case", "ALICEALICE12", "mostly the user name"},
 		{"the user name and 7 more", "alice1234567", "mostly the user name"},
 		{"the user name and 8 more", "alice-password", ""},
 		{"common", "password1234", "common"},
@@ -363,5 +367,26 @@ func TestReservedNamesAddToDefaults(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "only a-z") {
 			t.Errorf("AddUser %s: %v, want refused for its characters", name, err)
 		}
+	}
+}
+
+// A user whose name became reserved after it was added (a trusted clientId
+// configured since) can still be removed: the server refuses the file
+// until it is.
+func TestDeleteUserRemovesANameReservedSince(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "users.json")
+	if err := AddUser(path, "my-agent", "publisher", "long-password-1", nil, WithCost(bcrypt.MinCost)); err != nil {
+		t.Fatal(err)
+	}
+	reserved := WithReserved([]string{"my-agent"})
+	if _, err := ReadUsersFile(path, Rules{Reserved: []string{"my-agent"}, Cost: bcrypt.MinCost}); err == nil {
+		t.Fatal("a users file with a reserved name was accepted")
+	}
+	if err := DeleteUser(path, "my-agent", nil, WithCost(bcrypt.MinCost), reserved); err != nil {
+		t.Fatalf("DeleteUser: %v", err)
+	}
+	users, err := ReadUsersFile(path, Rules{Reserved: []string{"my-agent"}, Cost: bcrypt.MinCost})
+	if err != nil || len(users) != 0 {
+		t.Fatalf("after DeleteUser: %v, %v; want no users", users, err)
 	}
 }
