@@ -30,8 +30,13 @@ func TestLoginToken(t *testing.T) {
 				w.Header().Set("Retry-After", "54")
 			}
 			http.Error(w, "too many failed attempts, retry later", http.StatusTooManyRequests)
+		case u == "forbidden":
+			http.Error(w, "forbidden", http.StatusForbidden)
 		case !ok || u != "alice" || p != "pw":
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
+		case strings.HasPrefix(r.URL.RawQuery, "huge"):
+			// A token followed by more than maxTokenBytes of padding.
+			w.Write([]byte(tok + strings.Repeat(" ", maxTokenBytes)))
 		case strings.HasPrefix(r.URL.RawQuery, "garbage"):
 			w.Write([]byte("not-a-jwt"))
 		default:
@@ -49,6 +54,8 @@ func TestLoginToken(t *testing.T) {
 		{name: "ok", login: Login{AuthURL: srv.URL, User: "alice", Password: "pw"}},
 		{name: "trailing slash", login: Login{AuthURL: srv.URL + "/", User: "alice", Password: "pw"}},
 		{name: "bad password", login: Login{AuthURL: srv.URL, User: "alice", Password: "nope"}, wantErr: "refused"},
+		{name: "forbidden", login: Login{AuthURL: srv.URL, User: "forbidden", Password: "pw"}, wantErr: "refused"},
+		{name: "answer too large", login: Login{AuthURL: srv.URL + "/?huge", User: "alice", Password: "pw"}, wantErr: "too large"},
 		{name: "throttled", login: Login{AuthURL: srv.URL, User: "throttled", Password: "pw"}, wantErr: "takes no more attempts for now, after failed logins or while busy (429 Too Many Requests); try again in 54s"},
 		{name: "throttled, no Retry-After", login: Login{AuthURL: srv.URL + "/?x", User: "throttled", Password: "pw"}, wantErr: "try again later"},
 		{name: "not found", login: Login{AuthURL: srv.URL + "/elsewhere", User: "alice", Password: "pw"}, wantErr: "404"},

@@ -20,6 +20,11 @@ func TestMixedScriptWords(t *testing.T) {
 		{`{"url":"https://p\u0430ypal.com"}`, []mixedWord{{"p\u0430ypal", []string{"\u0430 U+0430 Cyrillic"}}}},
 		// Armenian and Cherokee letters look Latin too.
 		{"g\u0585\u0585gle \u13aaPPLE", []mixedWord{{"g\u0585\u0585gle", []string{"\u0585 U+0585 Armenian"}}, {"\u13aaPPLE", []string{"\u13aa U+13AA Cherokee"}}}},
+		// Greek letters look Latin too.
+		{"\u03b1pple", []mixedWord{{"\u03b1pple", []string{"\u03b1 U+03B1 Greek"}}}},
+		// A combining mark is part of its word: it does not split off the
+		// letter after it.
+		{"ab\u0301\u0441", []mixedWord{{"ab\u0301\u0441", []string{"\u0441 U+0441 Cyrillic"}}}},
 		// A tie names the letters of the later script in the table, as the
 		// inbox does.
 		{"\u0430a", []mixedWord{{"\u0430a", []string{"\u0430 U+0430 Cyrillic"}}}},

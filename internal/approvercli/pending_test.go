@@ -151,6 +151,47 @@ func TestPendingApply(t *testing.T) {
 			wantList:  []string{"wf-1/call_1"},
 		},
 		{
+			// The agent publishes a revision again (a reannouncement) under
+			// another message id: the same revision is shown once.
+			name: "same revision under another message id counted once",
+			msgs: func(t *testing.T) []*ably.Message {
+				again := requestMsg(t, "hitl-agent", reqData("call_1", "wf-1", in10))
+				again.ID += "-again"
+				return []*ably.Message{requestMsg(t, "hitl-agent", reqData("call_1", "wf-1", in10)), again}
+			},
+			wantKinds: []EventKind{EventRequest, EventIgnored},
+			wantList:  []string{"wf-1/call_1"},
+		},
+		{
+			name: "bad workflow id",
+			msgs: func(t *testing.T) []*ably.Message {
+				return []*ably.Message{requestMsg(t, "hitl-agent", reqData("call_1", "wf 1\x1b[2J", in10))}
+			},
+			wantKinds: []EventKind{EventIgnored},
+		},
+		{
+			name: "no tool name",
+			msgs: func(t *testing.T) []*ably.Message {
+				d := reqData("call_1", "wf-1", in10)
+				d.Tool = ""
+				return []*ably.Message{requestMsg(t, "hitl-agent", d)}
+			},
+			wantKinds: []EventKind{EventIgnored},
+		},
+		{
+			name: "approval-ignored without an approver",
+			msgs: func(t *testing.T) []*ably.Message {
+				return []*ably.Message{
+					requestMsg(t, "hitl-agent", reqData("call_1", "wf-1", in10)),
+					{ID: "ign", Name: workflows.MsgApprovalIgnored, ClientID: "hitl-agent", Data: map[string]any{
+						"toolCallId": "call_1", "workflowId": "wf-1", "tool": "publish_blog_post", "approver": "", "decision": "approved", "ablyMessageId": "m1", "reason": "r",
+					}},
+				}
+			},
+			wantKinds: []EventKind{EventRequest, EventIgnored},
+			wantList:  []string{"wf-1/call_1"},
+		},
+		{
 			name: "headers and data disagree",
 			msgs: func(t *testing.T) []*ably.Message {
 				m := requestMsg(t, "hitl-agent", reqData("call_1", "wf-1", in10))
@@ -253,7 +294,15 @@ func TestPendingExpireAndFind(t *testing.T) {
 	if got := p.Expire(); len(got) != 0 {
 		t.Fatalf("expired early: %v", keys(got))
 	}
+	first := p.Find("call_1")[0]
 	c.now = t0.Add(time.Minute)
+	// Expired, though not swept yet: no decision is sent on it.
+	if p.Has(first) {
+		t.Error("Has: an expired request is still pending")
+	}
+	if _, ok := p.Get(first); ok {
+		t.Error("Get: an expired request is still pending")
+	}
 	if got := keys(p.Expire()); !equal(got, []string{"wf-1/call_1"}) {
 		t.Fatalf("Expire = %v", got)
 	}

@@ -50,6 +50,8 @@ func TestPendingResetRuns(t *testing.T) {
 		resolved bool // Resolution finds the call
 	}{
 		{"resolved in the original run, asked again by a reset run", []*ably.Message{req("", 0, live), res(""), req("run-b", 0, live)}, EventRequest, true, "run-b", 0, false},
+		{"a higher revision of the original run after the reset run's request", []*ably.Message{req("", 0, live), req("run-b", 0, live), req("", 5, live)}, EventIgnored, true, "run-b", 0, false},
+		{"an approval-ignored with a bad run id", []*ably.Message{req("", 0, live), ignored("bad run")}, EventIgnored, true, "", 0, false},
 		{"the original run's request again after that", []*ably.Message{req("", 0, live), res(""), req("run-b", 0, live), req("", 0, live)}, EventIgnored, true, "run-b", 0, false},
 		{"the original run's resolution does not close the reset run's request", []*ably.Message{req("", 2, live), req("run-b", 0, live), res("")}, EventIgnored, true, "run-b", 0, false},
 		{"a reset run's request replaces a higher revision of the original run as new", []*ably.Message{req("", 3, live), req("run-b", 1, live)}, EventRequest, true, "run-b", 1, false},

@@ -67,6 +67,9 @@ func TestReviewRefusal(t *testing.T) {
 		}), "", false, ""},
 		{"escalated", req(func(r *Request) { r.Revision, r.RequiredRole = 1, "admin" }), "", false, ""},
 		{"edited", req(edited), "", false, "edited by pat (publisher) after the agent published them"},
+		// Edited before this CLI read the channel: the first revision it saw
+		// is the edited one, and only editedBy tells.
+		{"edited before it was seen", req(func(r *Request) { edited(r); r.FirstDigest = digestB }), "", false, "edited by pat (publisher)"},
 		{"digest changed without editedBy", req(func(r *Request) { r.Arguments, r.ArgumentsDigest = argsB, digestB }), "", false, "edited by someone"},
 		{"edited, with its digest", req(edited), digestB[:len("sha256:")+16], false, ""},
 		{"edited, with the digest of the first arguments", req(edited), digestA[:len("sha256:")+16], false, "not the ones you reviewed"},
