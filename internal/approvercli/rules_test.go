@@ -197,6 +197,9 @@ func TestDecideWithEdits(t *testing.T) {
 		d.RequiredRole = "admin"
 		d.Escalation = &workflows.EscalationState{Level: 1, PreviousRole: "publisher", Since: time.Date(2026, 1, 2, 12, 10, 0, 0, time.UTC)}
 	})
+	publish("call_nodigest", func(d *workflows.ApprovalRequestData) { d.ArgumentsDigest = "" })
+	publish("call_dup", nil)
+	publish("call_dup", func(d *workflows.ApprovalRequestData) { d.WorkflowID = "wf-other" })
 	cfg := e.cliConfig(t, nil)
 
 	var out bytes.Buffer
@@ -231,6 +234,8 @@ func TestDecideWithEdits(t *testing.T) {
 		{"the requester", DecideArgs{ToolCallID: "call_mine", Decision: "approved"}, "you requested this run"},
 		{"twice", DecideArgs{ToolCallID: "call_twice", Decision: "approved"}, "you already approved (1 of 2 approvals)"},
 		{"escalated", DecideArgs{ToolCallID: "call_esc", Decision: "approved"}, "needs admin since 12:10 UTC"},
+		// An edit names the digest of what it edits.
+		{"edit without a digest", DecideArgs{ToolCallID: "call_nodigest", Decision: "approved", Arguments: `{"title":"x"}`}, "names no argumentsDigest"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			err := Decide(t.Context(), cfg, tt.a, io.Discard)
@@ -238,6 +243,11 @@ func TestDecideWithEdits(t *testing.T) {
 				t.Fatalf("err = %v, want ErrRefused containing %q", err, tt.want)
 			}
 		})
+	}
+	// Pending in two workflows: which one is meant is not guessed, not
+	// even with --force.
+	if err := Decide(t.Context(), cfg, DecideArgs{ToolCallID: "call_dup", Decision: "approved", Force: true}, io.Discard); err == nil || !strings.Contains(err.Error(), "pending in several workflows") {
+		t.Errorf("a tool call pending in two workflows: %v, want a refusal to guess", err)
 	}
 	if n := len(responses(t, agent)); n != 3 {
 		t.Fatalf("refused decisions were published: %d responses", n)
@@ -266,6 +276,8 @@ func TestDecideArgsValidateEdits(t *testing.T) {
 		// "Zo\ufffd", a name the approver never wrote.
 		{"arguments not UTF-8", DecideArgs{Decision: "approved", Arguments: "{\"customer\":\"Zo\xeb\"}"}, "not valid UTF-8"},
 		{"reason not UTF-8", DecideArgs{Decision: "rejected", Reason: "Zo\xeb asked"}, "reason is not valid UTF-8"},
+		{"reason too long", DecideArgs{Decision: "rejected", Reason: strings.Repeat("r", workflows.MaxReasonLen+1)}, "reason longer than"},
+		{"edit without an editor", DecideArgs{Decision: "approved", Edit: true}, "no editor"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.a.ToolCallID = "call_1"
