@@ -5,6 +5,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // The login and logout forms are read only up to maxFormBytes: a larger
@@ -84,5 +87,23 @@ func TestInboxAblyTLS(t *testing.T) {
 				t.Errorf("inbox page lacks %s", tt.want)
 			}
 		})
+	}
+}
+
+// The inbox page itself, asked for before any token, reads the users file:
+// a browser whose user was removed gets the login form, not an inbox
+// with an empty name.
+func TestInboxPageAfterUserRemoved(t *testing.T) {
+	s, clock, path := newTestServer(t, nil)
+	b := newBrowser(t, s.Handler(), "192.0.2.37:1")
+	b.login("alice", "alice-password")
+	clock.Advance(time.Second)
+	if err := DeleteUser(path, "alice", nil, WithCost(bcrypt.MinCost)); err != nil {
+		t.Fatal(err)
+	}
+	bumpMtime(t, path, clock.Now())
+	page := b.do(http.MethodGet, InboxPath, nil, nil).Body.String()
+	if !strings.Contains(page, `id="login-form"`) || strings.Contains(page, `id="inbox"`) {
+		t.Fatalf("/ after alice was removed: want the login form:\n%s", page)
 	}
 }
