@@ -74,7 +74,8 @@ func TestLoginToken(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if td.Token != tok || td.ClientID != "alice" || td.Expires != exp.UnixMilli() || td.Issued != now.UnixMilli() {
+			if td.Token != tok || td.ClientID != "alice" || td.Expires != exp.UnixMilli() || td.Issued != now.UnixMilli() ||
+				td.Capability != `{"ai:big-bad-any":["subscribe","publish","history"]}` {
 				t.Fatalf("token details = %+v", td)
 			}
 		})

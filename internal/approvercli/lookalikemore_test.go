@@ -21,3 +21,12 @@ func TestLookalikeWarningBounded(t *testing.T) {
 		t.Errorf("warning does not say how many more:\n%s", warn)
 	}
 }
+
+// A mark a terminal shows as nothing (a variation selector) inside a
+// flagged word is shown escaped, as in the arguments above the warning.
+func TestLookalikeWarningShowsInvisibleMarks(t *testing.T) {
+	warn := lookalikeWarning("{\"t\":\"p\u0430\U000e0100y\"}")
+	if strings.ContainsRune(warn, '\U000e0100') || !strings.Contains(warn, `\U000e0100`) {
+		t.Errorf("warning does not escape the variation selector:\n%q", warn)
+	}
+}
