@@ -68,6 +68,15 @@ func TestDecideWaitsForTheOutcome(t *testing.T) {
 			wantOut: "Resolved: publish_blog_post (call_1) approved by alice (publisher)",
 		},
 		{
+			// The same tool call id in another workflow is another call.
+			name: "resolved, after another workflow's call of the same id",
+			answer: func(t *testing.T, agent *ably.RESTChannel, _ *ably.Message) {
+				publishResolved(t, agent, workflows.ApprovalResolvedData{ToolCallID: "call_1", WorkflowID: "wf-other", Tool: "publish_blog_post", Outcome: "rejected", DecidedBy: "carol", Role: "admin"})
+				publishResolved(t, agent, workflows.ApprovalResolvedData{ToolCallID: "call_1", WorkflowID: "wf-1", Tool: "publish_blog_post", Outcome: "approved", DecidedBy: "alice", Role: "publisher"})
+			},
+			wantOut: "Resolved: publish_blog_post (call_1) approved by alice (publisher)",
+		},
+		{
 			name: "counted toward a quorum",
 			answer: func(t *testing.T, agent *ably.RESTChannel, _ *ably.Message) {
 				d := workflows.ApprovalRequestData{
