@@ -564,6 +564,9 @@ func (b *runner) replay(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if !complete {
+		keep.cut()
+	}
 	msgs := keep.messages()
 	if !complete {
 		b.log.Error("catch-up cut: more messages since the oldest pending run than the bridge reads at once",

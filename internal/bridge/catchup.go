@@ -107,9 +107,19 @@ func (f *catchUpFilter) collect(m *ably.Message) bool {
 	return false
 }
 
+// cut says the read stopped before its start (MaxMessages): the responses
+// still held are kept, as their calls' requests may be in the part not
+// read. The replay weighs them with what the bridge knows of the calls
+// (a call it holds resolved drops them there).
+func (f *catchUpFilter) cut() {
+	for k := range f.held {
+		f.settle(k, true)
+	}
+}
+
 // messages returns what the filter kept, oldest first. Responses still
-// held (the call's request older than the read) are dropped: the
-// original run's resolution closed their call.
+// held (the call's request older than the read, unless cut) are dropped:
+// the original run's resolution closed their call.
 func (f *catchUpFilter) messages() []*ably.Message {
 	slices.SortFunc(f.kept, func(a, b heldMessage) int { return a.seq - b.seq })
 	out := make([]*ably.Message, len(f.kept))

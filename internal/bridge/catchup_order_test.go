@@ -288,3 +288,25 @@ func TestCatchUpFilterHeldShare(t *testing.T) {
 		})
 	}
 }
+
+// TestCatchUpFilterCut: a catch-up cut short (more messages than it reads
+// at once) keeps the responses it still holds, whose call's request may
+// be in the part not read; read whole, it drops them (the original run's
+// resolution closed their call).
+func TestCatchUpFilterCut(t *testing.T) {
+	agent := workflows.DefaultAgentClientID
+	for _, cut := range []bool{false, true} {
+		f := newCatchUpFilter(agent, 10, true)
+		d := msgFrom("alice", 1)
+		d.Extras["headers"] = map[string]any{"toolCallId": "call_1", "workflowId": "wf-1"}
+		f.collect(resolvedFrom(agent, "call_1", "wf-1")) // newest first
+		f.collect(d)
+		if cut {
+			f.cut()
+		}
+		msgs := f.messages()
+		if kept := slices.Contains(msgs, d); kept != cut {
+			t.Errorf("cut=%v: the held approval kept = %v", cut, kept)
+		}
+	}
+}
