@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hitl/durable-approvals/internal/testutil"
 )
 
 func TestRun(t *testing.T) {
@@ -67,13 +69,5 @@ func TestRun(t *testing.T) {
 func TestFlagErrorNotPrinted(t *testing.T) {
 	var stderr strings.Builder
 	err := run(t.Context(), []string{"-bogus", "http://127.0.0.1:1/healthz"}, &stderr)
-	if err == nil {
-		t.Fatal("run: no error")
-	}
-	if !strings.Contains(stderr.String(), "usage: healthcheck") {
-		t.Errorf("stderr = %q, want the usage", stderr.String())
-	}
-	if strings.Contains(stderr.String(), err.Error()) {
-		t.Errorf("stderr = %q holds the error %q, which main prints", stderr.String(), err)
-	}
+	testutil.UsageOnly(t, stderr.String(), err, "usage: healthcheck")
 }

@@ -20,10 +20,15 @@ func TestWaitForReturnsOnceTrue(t *testing.T) {
 	}
 }
 
-// fakeTB records Fatalf instead of stopping the test.
+// fakeTB records Fatalf instead of stopping the test, and Errorf.
 type fakeTB struct {
 	testing.TB
 	failed string
+	errors []string
+}
+
+func (f *fakeTB) Errorf(format string, args ...any) {
+	f.errors = append(f.errors, fmt.Sprintf(format, args...))
 }
 
 func (f *fakeTB) Helper() {}
