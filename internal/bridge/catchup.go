@@ -165,8 +165,9 @@ func (f *catchUpFilter) keep(m *ably.Message) bool {
 		if r.WorkflowID != "" && phase == callResolved {
 			return false
 		}
+		hold := r.WorkflowID != "" && phase == callTentative
 		count := f.per
-		if r.WorkflowID != "" && phase == callTentative {
+		if hold {
 			count = f.heldPer
 		}
 		if count[m.ClientID] >= f.maxPer {
@@ -174,11 +175,10 @@ func (f *catchUpFilter) keep(m *ably.Message) bool {
 			return false
 		}
 		count[m.ClientID]++
-		if r.WorkflowID != "" && phase == callTentative {
+		if hold {
 			f.held[k] = append(f.held[k], heldMessage{f.read, m})
-			return false
 		}
-		return true
+		return !hold
 	}
 	return false
 }
