@@ -59,6 +59,10 @@ type Deps struct {
 	// model answers (0: DefaultModelHeartbeatEvery); it must be well under
 	// workflows.ModelHeartbeatTimeout.
 	ModelHeartbeatEvery time.Duration
+	// ToolRetry is how often a run tries a tool before its failure goes
+	// to the model (nil: workflows.DefaultToolRetry); WorkerPolicy hands
+	// it to every run at its start.
+	ToolRetry *workflows.ToolRetry
 }
 
 // DefaultModelHeartbeatEvery is Deps.ModelHeartbeatEvery's default.
@@ -106,10 +110,17 @@ func New(d Deps) (*Activities, error) {
 	if err := d.Policy.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("policy (Deps.Policy): %w", err))
 	}
+	retry := workflows.DefaultToolRetry()
+	if d.ToolRetry != nil {
+		retry = *d.ToolRetry
+	}
+	if err := retry.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("Deps.ToolRetry: %w", err))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("activities: %w", err)
 	}
-	a := &Activities{model: d.Model, tools: d.Tools, publisher: d.Publisher, policy: workerPolicy(d.Policy, d.Tools), verifier: d.Verifier, runs: d.Runs,
+	a := &Activities{model: d.Model, tools: d.Tools, publisher: d.Publisher, policy: workerPolicy(d.Policy, d.Tools, retry), verifier: d.Verifier, runs: d.Runs,
 		idKey: d.MessageIDKey, channel: d.Channel, logger: d.Logger, now: d.Now, beatEvery: d.ModelHeartbeatEvery}
 	if a.now == nil {
 		a.now = time.Now
@@ -276,9 +287,10 @@ func countUnverified(ctx context.Context, reason string) {
 }
 
 // workerPolicy is the policy with the argument schema of each of its tools
-// that the registry has (the worker checks at startup that it has them all).
-func workerPolicy(p workflows.Policy, tools *Registry) workflows.WorkerPolicy {
-	wp := workflows.WorkerPolicy{Policy: p, Schemas: map[string]json.RawMessage{}}
+// that the registry has (the worker checks at startup that it has them all),
+// and how runs try the tools.
+func workerPolicy(p workflows.Policy, tools *Registry, retry workflows.ToolRetry) workflows.WorkerPolicy {
+	wp := workflows.WorkerPolicy{Policy: p, Schemas: map[string]json.RawMessage{}, ToolRetry: &retry}
 	for _, name := range p.ToolNames() {
 		t, ok := tools.Lookup(name)
 		if !ok {

@@ -83,7 +83,7 @@ func TestExecuteToolChecksApprovals(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				a.policy = workerPolicy(p, a.tools)
+				a.policy = workerPolicy(p, a.tools, workflows.DefaultToolRetry())
 			}
 			req := tt.req
 			if req.Name == "" {

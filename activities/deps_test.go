@@ -114,6 +114,48 @@ func TestWorkerPolicy(t *testing.T) {
 	}
 }
 
+// WorkerPolicy hands a run the worker's tool retry: the default, the one
+// configured, and New refuses one out of bounds.
+func TestWorkerPolicyToolRetry(t *testing.T) {
+	def := workflows.DefaultToolRetry()
+	tests := []struct {
+		name    string
+		retry   *workflows.ToolRetry
+		want    workflows.ToolRetry
+		wantErr string
+	}{
+		{"default", nil, def, ""},
+		{"configured", &workflows.ToolRetry{MaxAttempts: 4, MaxInterval: 5 * time.Second}, workflows.ToolRetry{MaxAttempts: 4, MaxInterval: 5 * time.Second}, ""},
+		{"no attempts", &workflows.ToolRetry{MaxInterval: time.Second}, workflows.ToolRetry{}, "Deps.ToolRetry: tool attempts 0"},
+		{"too many attempts", &workflows.ToolRetry{MaxAttempts: workflows.MaxToolAttempts + 1, MaxInterval: time.Second}, workflows.ToolRetry{}, "tool attempts 21: want 1 to 20"},
+		{"interval too short", &workflows.ToolRetry{MaxAttempts: 3, MaxInterval: time.Millisecond}, workflows.ToolRetry{}, "tool retry interval 1ms"},
+		{"interval too long", &workflows.ToolRetry{MaxAttempts: 3, MaxInterval: time.Hour}, workflows.ToolRetry{}, "tool retry interval 1h0m0s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reg, _ := testRegistry(t)
+			d, _ := withTrust(t, Deps{Model: noModel{}, Tools: reg, Publisher: nopPublisher{t}, ToolRetry: tt.retry})
+			a, err := New(d)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("New = %v, want an error with %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			wp, err := a.WorkerPolicy(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if wp.ToolRetry == nil || *wp.ToolRetry != tt.want {
+				t.Errorf("tool retry = %+v, want %+v", wp.ToolRetry, tt.want)
+			}
+		})
+	}
+}
+
 func TestVerifyDecision(t *testing.T) {
 	reg, _ := testRegistry(t)
 	d, signer := withTrust(t, Deps{Model: noModel{}, Tools: reg, Publisher: nopPublisher{t}})

@@ -40,9 +40,10 @@ type Tool struct {
 	Description string
 	Parameters  map[string]any
 	Run         func(ctx context.Context, call ToolCall) (string, error)
-	// Local says the tool is short (well under a minute, retries
-	// included) and idempotent, so runs execute it as a local activity,
-	// without a round trip through the server.
+	// Local says the tool is short (an attempt well under a minute) and
+	// idempotent, so runs execute it as a local activity, without a round
+	// trip through the server; a wait between two attempts longer than
+	// the workflow task's timeout goes through a workflow timer.
 	Local bool
 }
 

@@ -68,6 +68,9 @@ const (
 	// approvers read (the newest 1,000 messages, or older than Ably
 	// keeps), and publishes them again. "0": never.
 	EnvReannounceEvery = "HITL_REANNOUNCE_EVERY"
+	// EnvToolAttempts is how many times a run tries an approved tool
+	// before its failure goes to the model and spends the approval.
+	EnvToolAttempts = "HITL_TOOL_ATTEMPTS"
 	// EnvGoMemLimit is the Go runtime's own soft memory limit, which wins
 	// over the worker's default.
 	EnvGoMemLimit = "GOMEMLIMIT"
@@ -75,7 +78,7 @@ const (
 
 // WorkerTuningEnv lists the worker's tuning variables.
 func WorkerTuningEnv() []string {
-	return []string{EnvWorkflowCache, EnvLedgerKeep, EnvReannounceEvery, EnvGoMemLimit}
+	return []string{EnvWorkflowCache, EnvLedgerKeep, EnvReannounceEvery, EnvToolAttempts, EnvGoMemLimit}
 }
 
 // Defaults of the shared settings.

@@ -79,6 +79,11 @@ type Config struct {
 	// config.EnvReannounceEvery.
 	ReannounceEvery time.Duration
 
+	// ToolAttempts is how many times a run tries an approved tool before
+	// its failure goes to the model (config.EnvToolAttempts): the run's
+	// workflows.ToolRetry, recorded at its start.
+	ToolAttempts int
+
 	LogLevel slog.Level
 }
 
@@ -125,6 +130,7 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 		WorkflowCache:   DefaultWorkflowCache,
 		LedgerKeep:      DefaultLedgerKeep,
 		ReannounceEvery: DefaultReannounceEvery,
+		ToolAttempts:    workflows.DefaultToolAttempts,
 		MemoryLimit:     DefaultMemoryLimit,
 	}
 	if v := env.Get(config.EnvWorkerInsecureAllowPlaintext); v != "" {
@@ -157,6 +163,13 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 			return Config{}, fmt.Errorf("%s=%q: want a duration such as 10m, or 0 for never", config.EnvReannounceEvery, v)
 		}
 		c.ReannounceEvery = d
+	}
+	if v := env.Get(config.EnvToolAttempts); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("%s=%q: want a number of attempts", config.EnvToolAttempts, v)
+		}
+		c.ToolAttempts = n
 	}
 	// Parse errors are returned and printed once, by main.
 	fs := config.NewFlagSet("worker", "usage: worker [flags]\n\nRuns the HITL agent worker (workflow and activities) on task queue "+workflows.TaskQueue+".\nSettings come from the environment (see the README); flags override them.", stderr)
@@ -227,6 +240,9 @@ func (c Config) Validate() error {
 	}
 	if c.LedgerKeep != 0 && c.LedgerKeep < minLedgerKeep {
 		errs = append(errs, fmt.Errorf("%s=%s: want 0 (keep for ever) or at least %s", config.EnvLedgerKeep, c.LedgerKeep, minLedgerKeep))
+	}
+	if err := c.toolRetry().Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("%s=%d: want 1 to %d", config.EnvToolAttempts, c.ToolAttempts, workflows.MaxToolAttempts))
 	}
 	if c.ReannounceEvery != 0 && c.ReannounceEvery < minReannounceEvery {
 		errs = append(errs, fmt.Errorf("%s=%s: want 0 (never) or at least %s", config.EnvReannounceEvery, c.ReannounceEvery, minReannounceEvery))
@@ -299,4 +315,11 @@ func webhookWarnings(p workflows.Policy, webhookURL string) []string {
 		}
 	}
 	return warnings
+}
+
+// toolRetry is the workflows.ToolRetry the worker hands its runs.
+func (c Config) toolRetry() workflows.ToolRetry {
+	r := workflows.DefaultToolRetry()
+	r.MaxAttempts = int32(min(max(c.ToolAttempts, 0), workflows.MaxToolAttempts+1))
+	return r
 }

@@ -47,6 +47,7 @@ func TestLoadConfigDefaultsAndFlags(t *testing.T) {
 		{"memory limit", strconv.FormatInt(c.MemoryLimit, 10), "268435456"},
 		{"ledger keep", c.LedgerKeep.String(), "744h0m0s"},
 		{"reannounce every", c.ReannounceEvery.String(), "10m0s"},
+		{"tool attempts", strconv.Itoa(c.ToolAttempts), "10"},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -96,6 +97,11 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"ledger keep too short", nil, map[string]string{"HITL_LEDGER_KEEP": "1h"}, []string{"HITL_LEDGER_KEEP=1h0m0s: want 0 (keep for ever) or at least 24h0m0s"}},
 		{"reannounce not a duration", nil, map[string]string{"HITL_REANNOUNCE_EVERY": "10"}, []string{`HITL_REANNOUNCE_EVERY="10": want a duration`}},
 		{"reannounce too often", nil, map[string]string{"HITL_REANNOUNCE_EVERY": "5s"}, []string{"HITL_REANNOUNCE_EVERY=5s: want 0 (never) or at least 1m0s"}},
+		{"tool attempts not a number", nil, map[string]string{"HITL_TOOL_ATTEMPTS": "many"}, []string{`HITL_TOOL_ATTEMPTS="many": want a number of attempts`}},
+		{"tool attempts zero", nil, map[string]string{"HITL_TOOL_ATTEMPTS": "0"}, []string{"HITL_TOOL_ATTEMPTS=0: want 1 to 20"}},
+		{"tool attempts negative", nil, map[string]string{"HITL_TOOL_ATTEMPTS": "-3"}, []string{"HITL_TOOL_ATTEMPTS=-3: want 1 to 20"}},
+		{"tool attempts too many", nil, map[string]string{"HITL_TOOL_ATTEMPTS": "21"}, []string{"HITL_TOOL_ATTEMPTS=21: want 1 to 20"}},
+		{"tool attempts past int32", nil, map[string]string{"HITL_TOOL_ATTEMPTS": "4294967297"}, []string{"HITL_TOOL_ATTEMPTS=4294967297: want 1 to 20"}},
 		{"unknown flag", []string{"-nope"}, nil, []string{"nope"}},
 		{"health addr port out of range", nil, map[string]string{"HITL_HEALTH_ADDR": ":99999"}, []string{`HITL_HEALTH_ADDR (-health-addr) ":99999"`, "port"}},
 		// A wildcard or a qualifier would widen the agent's publish token.

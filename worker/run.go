@@ -111,6 +111,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	defer c.Close()
 
+	toolRetry := cfg.toolRetry()
 	acts, err := activities.New(activities.Deps{
 		Model:        model,
 		Tools:        registry,
@@ -121,6 +122,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		MessageIDKey: cfg.Ably.MessageIDKey(),
 		Channel:      cfg.Channel,
 		Logger:       logger,
+		ToolRetry:    &toolRetry,
 	})
 	if err != nil {
 		return err

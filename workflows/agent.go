@@ -28,17 +28,13 @@ func modelActivityOptions(turn int) workflow.ActivityOptions {
 	}
 }
 
-func toolActivityOptions(call ToolCall) workflow.ActivityOptions {
+// toolActivityOptions are the options of call's tool activity, tried as
+// the run's recorded ToolRetry says (toolretry.go).
+func toolActivityOptions(call ToolCall, retry *ToolRetry) workflow.ActivityOptions {
 	return workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        time.Second,
-			BackoffCoefficient:     2,
-			MaximumInterval:        30 * time.Second,
-			MaximumAttempts:        3,
-			NonRetryableErrorTypes: []string{ErrTypeToolInput},
-		},
-		Summary: fmt.Sprintf("run tool %s (%s)", call.Name, call.CallID),
+		RetryPolicy:         toolRetryPolicy(retry),
+		Summary:             fmt.Sprintf("run tool %s (%s)", call.Name, call.CallID),
 	}
 }
 
@@ -188,7 +184,9 @@ type run struct {
 	policy     Policy
 	schemas    map[string]json.RawMessage
 	localTools map[string]bool
-	canonical  bool
+	// toolRetry is the worker's ToolRetry recorded at the run's start.
+	toolRetry *ToolRetry
+	canonical bool
 	// version is the run's version of changeWorkerPolicy (versions.go).
 	version workflow.Version
 
@@ -232,6 +230,7 @@ func newRun(ctx workflow.Context, in AgentInput, wp WorkerPolicy, maxTurns int) 
 		policy:       wp.Policy,
 		schemas:      wp.Schemas,
 		localTools:   map[string]bool{},
+		toolRetry:    wp.ToolRetry,
 		conversation: []ConversationItem{{Type: ItemMessage, Role: "user", Text: in.Prompt}},
 		approvals:    map[string]*approval{},
 		seenCalls:    map[string]bool{},

@@ -507,19 +507,38 @@ func TestToolCallBounds(t *testing.T) {
 }
 
 func TestToolFailures(t *testing.T) {
+	def := DefaultToolRetry()
+	six := ToolRetry{MaxAttempts: 6, MaxInterval: 2 * time.Second}
 	tests := []struct {
-		name     string
+		name  string
+		retry *ToolRetry // the worker's, recorded at the run's start
+		// local runs the tool as a local activity. The test environment
+		// fails a local activity's retries once they wait on a timer (it
+		// sets deadlines on its own clock, far from the wall clock's), so
+		// the local retries are checked on a dev server
+		// (TestLocalToolRetry).
+		local    bool
 		err      error
 		attempts int
 		output   string
 	}{
-		{"input error not retried", temporal.NewApplicationError("title is required", ErrTypeToolInput), 1, "tool failed: title is required"},
-		{"non-retryable", temporal.NewNonRetryableApplicationError("forbidden", "Forbidden", nil), 1, "tool failed: forbidden"},
-		{"retryable gives up", errors.New("disk full"), 3, "tool failed: disk full"},
+		{"input error not retried", &def, false, temporal.NewApplicationError("title is required", ErrTypeToolInput), 1, "tool failed: title is required"},
+		{"non-retryable", &def, false, temporal.NewNonRetryableApplicationError("forbidden", "Forbidden", nil), 1, "tool failed: forbidden"},
+		{"input error not retried, local", &def, true, temporal.NewApplicationError("title is required", ErrTypeToolInput), 1, "tool failed: title is required"},
+		{"retryable gives up after the worker's attempts", &def, false, errors.New("disk full"), DefaultToolAttempts, "tool failed: disk full"},
+		{"retryable gives up after the attempts configured", &six, false, errors.New("disk full"), 6, "tool failed: disk full"},
+		// Runs recorded before the worker decided it keep their 3 attempts.
+		{"retryable gives up, run recorded without a retry", nil, false, errors.New("disk full"), 3, "tool failed: disk full"},
+		// Out of bounds (never from a worker of ours): the retry of before.
+		{"retryable gives up, retry out of bounds", &ToolRetry{MaxAttempts: MaxToolAttempts + 1, MaxInterval: time.Second}, false, errors.New("disk full"), 3, "tool failed: disk full"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
+			h.toolRetry = tt.retry
+			if tt.local {
+				h.localTools = []string{"search_posts"}
+			}
 			h.model = script(calls(ToolCall{CallID: "c1", Name: "search_posts", Arguments: `{}`}), answer("failed"))
 			h.tool = func(ToolRequest) (ToolResult, error) { return ToolResult{}, tt.err }
 
@@ -533,6 +552,38 @@ func TestToolFailures(t *testing.T) {
 				t.Errorf("failed entry = %+v (found %v)", e, ok)
 			}
 		})
+	}
+}
+
+// An approved tool whose storage is down for a minute runs once it is back:
+// the worker's retry rides the trouble out, and the approval is not spent
+// on it. (A local tool's retries: TestLocalToolRetry.)
+func TestApprovedToolRidesOutTrouble(t *testing.T) {
+	h := newHarness(t)
+	def := DefaultToolRetry()
+	h.toolRetry = &def
+	h.model = script(calls(publishCall("call_1")), answer("published"))
+	h.decide(time.Minute, approve("call_1", "alice", "publisher", "m1"))
+	var first time.Time
+	h.tool = func(req ToolRequest) (ToolResult, error) {
+		now := h.env.Now()
+		if first.IsZero() {
+			first = now
+		}
+		if now.Sub(first) < time.Minute {
+			return ToolResult{}, errors.New("disk full")
+		}
+		return ToolResult{Output: "published " + req.CallID}, nil
+	}
+
+	res := h.run(AgentInput{Policy: testPolicy(t)})
+
+	if n := len(h.tools()); n < 2 || n > DefaultToolAttempts {
+		t.Errorf("tool attempts = %d, want 2 to %d", n, DefaultToolAttempts)
+	}
+	h.wantOutput(2, "call_1", "published call_1")
+	if _, ok := findAudit(res.Audit, AuditExecuted, "call_1"); !ok {
+		t.Errorf("no executed entry: %q", kinds(res.Audit))
 	}
 }
 

@@ -56,6 +56,9 @@ type WorkerPolicy struct {
 	// LocalTools names the tools the worker runs as local activities:
 	// short and idempotent, so a run need not schedule a full activity.
 	LocalTools []string `json:"localTools,omitempty"`
+	// ToolRetry is how often the run tries a tool before its failure goes
+	// to the model; nil in runs recorded before it (3 attempts).
+	ToolRetry *ToolRetry `json:"toolRetry,omitempty"`
 }
 
 // DecisionVerdict is the result of ActivityVerifyDecision.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,14 +26,22 @@ import (
 	"github.com/hitl/durable-approvals/workflows"
 )
 
-// crashActivities are the activities of one worker in TestDecisionAfterAWorkerDied.
+// crashActivities are the activities of one worker in the tests of this
+// package that run on a dev server (TestDecisionAfterAWorkerDied,
+// TestLocalToolRetry); publish_blog_post runs as a local activity.
 type crashActivities struct {
 	verifier *signing.Verifier
 	// publish runs the approval-request publish (a local activity).
 	publish func(ctx context.Context, in workflows.ApprovalRequestInput) error
+	// retry is the worker's workflows.WorkerPolicy.ToolRetry; the tool's
+	// first toolFails attempts fail with a retryable error.
+	retry     *workflows.ToolRetry
+	toolFails int
 
 	mu  sync.Mutex
 	ran []workflows.ToolRequest
+	// bound is the tool's ScheduleToClose timeout, as its last attempt saw it.
+	bound time.Duration
 }
 
 func (a *crashActivities) register(w worker.Worker) {
@@ -43,7 +52,7 @@ func (a *crashActivities) register(w worker.Worker) {
 		p, err := workflows.ParsePolicy([]byte(`{"roles":["editor","publisher","admin"],"tools":{"publish_blog_post":{"minRole":"publisher","timeout":"10m"}}}`))
 		return workflows.WorkerPolicy{Policy: p, Schemas: map[string]json.RawMessage{
 			"publish_blog_post": json.RawMessage(`{"type":"object","properties":{"title":{"type":"string"}},"required":["title"],"additionalProperties":false}`),
-		}, LocalTools: []string{"publish_blog_post"}}, err
+		}, LocalTools: []string{"publish_blog_post"}, ToolRetry: a.retry}, err
 	}, activity.RegisterOptions{Name: workflows.ActivityWorkerPolicy})
 	w.RegisterActivityWithOptions(func(_ context.Context, req workflows.ModelRequest) (workflows.ModelResponse, error) {
 		if req.Turn == 1 {
@@ -53,10 +62,14 @@ func (a *crashActivities) register(w worker.Worker) {
 		}
 		return workflows.ModelResponse{Text: "done"}, nil
 	}, activity.RegisterOptions{Name: workflows.ActivityCallModel})
-	w.RegisterActivityWithOptions(func(_ context.Context, req workflows.ToolRequest) (workflows.ToolResult, error) {
+	w.RegisterActivityWithOptions(func(ctx context.Context, req workflows.ToolRequest) (workflows.ToolResult, error) {
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		a.ran = append(a.ran, req)
+		a.bound = activity.GetInfo(ctx).ScheduleToCloseTimeout
+		if len(a.ran) <= a.toolFails {
+			return workflows.ToolResult{}, fmt.Errorf("disk full (attempt %d)", len(a.ran))
+		}
 		return workflows.ToolResult{Output: "published"}, nil
 	}, activity.RegisterOptions{Name: workflows.ActivityExecuteTool})
 	w.RegisterActivityWithOptions(a.publish, activity.RegisterOptions{Name: workflows.ActivityPublishApprovalRequest})

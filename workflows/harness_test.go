@@ -69,6 +69,7 @@ type harness struct {
 	policy     Policy
 	schemas    map[string]json.RawMessage
 	localTools []string
+	toolRetry  *ToolRetry
 	key        ed25519.PrivateKey
 	verifyErr  error
 	// verifySlow, by Ably message id, is how long (wall time) the check
@@ -132,7 +133,7 @@ func testSchemas() map[string]json.RawMessage {
 }
 
 func (h *harness) workerPolicy(context.Context) (WorkerPolicy, error) {
-	return WorkerPolicy{Policy: h.policy, Schemas: h.schemas, LocalTools: h.localTools}, nil
+	return WorkerPolicy{Policy: h.policy, Schemas: h.schemas, LocalTools: h.localTools, ToolRetry: h.toolRetry}, nil
 }
 
 // verifyDecision checks the signature with the harness's key, as the

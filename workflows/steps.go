@@ -70,12 +70,13 @@ func (r *run) publishBestEffort(ctx workflow.Context, name string, in any, summa
 // that needs no approval), which the worker checks again.
 func (r *run) startTool(ctx workflow.Context, c ToolCall, approvedBy string, approvals []Decision) workflow.Future {
 	req := ToolRequest{WorkflowID: r.workflowID, CallID: c.CallID, Name: c.Name, Arguments: c.Arguments, ApprovedBy: approvedBy, Approvals: approvals}
-	opts := toolActivityOptions(c)
+	opts := toolActivityOptions(c, r.toolRetry)
 	if r.fast() && r.localTools[c.Name] {
 		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-			StartToCloseTimeout: opts.StartToCloseTimeout,
-			RetryPolicy:         opts.RetryPolicy,
-			Summary:             opts.Summary,
+			ScheduleToCloseTimeout: toolLocalWindow(r.toolRetry, opts.StartToCloseTimeout),
+			StartToCloseTimeout:    opts.StartToCloseTimeout,
+			RetryPolicy:            opts.RetryPolicy,
+			Summary:                opts.Summary,
 		})
 		return workflow.ExecuteLocalActivity(lctx, ActivityExecuteTool, req)
 	}

@@ -841,7 +841,8 @@ func (f *fakeActivities) WorkerPolicy(ctx context.Context) (workflows.WorkerPoli
 	local := slices.DeleteFunc([]string{"publish_blog_post", "search_posts", "delete_post"}, func(name string) bool {
 		return slices.Contains(f.activityTools[activity.GetInfo(ctx).WorkflowExecution.ID], name)
 	})
-	return workflows.WorkerPolicy{Policy: p, Schemas: toolSchemas, LocalTools: local}, nil
+	retry := workflows.DefaultToolRetry()
+	return workflows.WorkerPolicy{Policy: p, Schemas: toolSchemas, LocalTools: local, ToolRetry: &retry}, nil
 }
 
 func (f *fakeActivities) VerifyDecision(ctx context.Context, d workflows.Decision) (workflows.DecisionVerdict, error) {
