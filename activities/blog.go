@@ -388,9 +388,15 @@ func (b *Blog) publishWebhook(ctx context.Context, call ToolCall, args publishAr
 		return "", fmt.Errorf("webhook: %s: the CMS is still processing a request with this call's %s, so the post may still be published", resp.Status, HeaderIdempotencyKey)
 	case resp.StatusCode >= 500:
 		// A gateway's 502 or 504 may come after the CMS behind it took
-		// the post.
-		return "", fmt.Errorf("webhook: %s (retryable; the CMS may have published the post all the same: every attempt sends the same %s)%s", resp.Status, HeaderIdempotencyKey, earlier)
-	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout:
+		// the post. A 503's Retry-After sets the next attempt's wait.
+		msg := fmt.Sprintf("webhook: %s (retryable; the CMS may have published the post all the same: every attempt sends the same %s)%s", resp.Status, HeaderIdempotencyKey, earlier)
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			return "", retryableAfter(msg, retryAfter(resp.Header, b.now()))
+		}
+		return "", errors.New(msg)
+	case resp.StatusCode == http.StatusTooManyRequests:
+		return "", retryableAfter(fmt.Sprintf("webhook: %s (retryable)%s", resp.Status, earlier), retryAfter(resp.Header, b.now()))
+	case resp.StatusCode == http.StatusRequestTimeout:
 		return "", fmt.Errorf("webhook: %s (retryable)%s", resp.Status, earlier)
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
 		return "", temporal.NewNonRetryableApplicationError(

@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,6 +65,24 @@ func FuzzPostRoundTrip(f *testing.F) {
 		}
 		if gotBody != wantBody {
 			t.Fatalf("body read back as %q, want %q", gotBody, wantBody)
+		}
+	})
+}
+
+// FuzzRetryAfter: whatever Retry-After a CMS sends, the wait it sets for
+// the tool's next attempt is between none and maxRetryAfter.
+func FuzzRetryAfter(f *testing.F) {
+	f.Add("7")
+	f.Add("Sun, 06 Nov 1994 08:49:37 GMT")
+	f.Add("Sunday, 06-Nov-94 08:49:37 GMT")
+	f.Add("99999999999999999999")
+	f.Add("-1")
+	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, v string) {
+		h := http.Header{}
+		h.Set("Retry-After", v)
+		if d := retryAfter(h, now); d < 0 || d > maxRetryAfter {
+			t.Fatalf("retryAfter(%q) = %s, want 0 to %s", v, d, maxRetryAfter)
 		}
 	})
 }

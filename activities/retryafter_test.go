@@ -1,0 +1,117 @@
+package activities
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name, header string
+		want         time.Duration
+	}{
+		{"none", "", 0},
+		{"seconds", "7", 7 * time.Second},
+		{"seconds with spaces", " 7 ", 7 * time.Second},
+		{"zero", "0", 0},
+		{"capped", "3600", maxRetryAfter},
+		{"past uint32", "99999999999", 0},
+		{"negative", "-5", 0},
+		{"fraction", "1.5", 0},
+		{"garbage", "soon", 0},
+		{"an HTTP date ahead", now.Add(20 * time.Second).Format(http.TimeFormat), 20 * time.Second},
+		{"an HTTP date far ahead", now.Add(2 * time.Hour).Format(http.TimeFormat), maxRetryAfter},
+		{"an HTTP date past", now.Add(-time.Hour).Format(http.TimeFormat), 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{}
+			if tt.header != "" {
+				h.Set("Retry-After", tt.header)
+			}
+			if got := retryAfter(h, now); got != tt.want {
+				t.Errorf("retryAfter(%q) = %s, want %s", tt.header, got, tt.want)
+			}
+		})
+	}
+}
+
+// timedToolWorkflow runs ExecuteTool as a run does (1 s doubling waits)
+// and returns how long it took on the workflow's clock.
+func timedToolWorkflow(ctx workflow.Context, req workflows.ToolRequest) (time.Duration, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumAttempts: 3},
+	})
+	start := workflow.Now(ctx)
+	err := workflow.ExecuteActivity(ctx, workflows.ActivityExecuteTool, req).Get(ctx, nil)
+	return workflow.Now(ctx).Sub(start), err
+}
+
+// A CMS that answers 429 or 503 with Retry-After gets the next attempt
+// that much later (at most maxRetryAfter), instead of after the retry's
+// first wait of 1 s; other answers keep the retry's waits.
+func TestPublishWebhookHonoursRetryAfter(t *testing.T) {
+	tests := []struct {
+		name       string
+		status     int
+		retryAfter string
+		want       time.Duration
+	}{
+		{"429 asks for 20 s", http.StatusTooManyRequests, "20", 20 * time.Second},
+		{"503 asks for 20 s", http.StatusServiceUnavailable, "20", 20 * time.Second},
+		{"503 asks for an hour", http.StatusServiceUnavailable, "3600", maxRetryAfter},
+		{"503 without it", http.StatusServiceUnavailable, "", time.Second},
+		{"502 with it: not a wait it asks for", http.StatusBadGateway, "20", time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			n := 0
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				defer mu.Unlock()
+				n++
+				if n == 1 {
+					if tt.retryAfter != "" {
+						w.Header().Set("Retry-After", tt.retryAfter)
+					}
+					w.WriteHeader(tt.status)
+					return
+				}
+				w.WriteHeader(http.StatusCreated)
+			}))
+			t.Cleanup(srv.Close)
+			a, _ := newBlogActivities(t, BlogConfig{WebhookURL: srv.URL + "/hook"})
+			var ts testsuite.WorkflowTestSuite
+			env := ts.NewTestWorkflowEnvironment()
+			env.RegisterActivity(a)
+			env.RegisterWorkflow(timedToolWorkflow)
+			env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "wf-ra"})
+			env.ExecuteWorkflow(timedToolWorkflow, approved(a, workflows.ToolRequest{WorkflowID: "wf-ra", CallID: "call_ra", Name: ToolPublishBlogPost, Arguments: `{"title":"Later"}`, ApprovedBy: "pat"}))
+			var took time.Duration
+			if err := env.GetWorkflowResult(&took); err != nil {
+				t.Fatal(err)
+			}
+			if took < tt.want || took > tt.want+5*time.Second {
+				t.Errorf("published after %s on the workflow's clock, want %s", took, tt.want)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if n != 2 {
+				t.Errorf("%d requests, want 2", n)
+			}
+		})
+	}
+}
