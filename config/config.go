@@ -68,8 +68,8 @@ const (
 	// approvers read (the newest 1,000 messages, or older than Ably
 	// keeps), and publishes them again. "0": never.
 	EnvReannounceEvery = "HITL_REANNOUNCE_EVERY"
-	// EnvToolAttempts is how many times a run tries an approved tool
-	// before its failure goes to the model and spends the approval.
+	// EnvToolAttempts is how many times a run tries a tool before its
+	// failure goes to the model (and an approved call's approval is spent).
 	EnvToolAttempts = "HITL_TOOL_ATTEMPTS"
 	// EnvGoMemLimit is the Go runtime's own soft memory limit, which wins
 	// over the worker's default.

@@ -79,8 +79,8 @@ type Config struct {
 	// config.EnvReannounceEvery.
 	ReannounceEvery time.Duration
 
-	// ToolAttempts is how many times a run tries an approved tool before
-	// its failure goes to the model (config.EnvToolAttempts): the run's
+	// ToolAttempts is how many times a run tries a tool before its
+	// failure goes to the model (config.EnvToolAttempts): the run's
 	// workflows.ToolRetry, recorded at its start.
 	ToolAttempts int
 

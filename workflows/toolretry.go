@@ -7,8 +7,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 )
 
-// ToolRetry is how often a run tries an approved tool before the tool's
-// failure goes to the model. A call's approval is spent when its tool
+// ToolRetry is how often a run tries a tool before the tool's failure
+// goes to the model. A call's approval is spent when its tool
 // fails for good (a human must approve the model's next call), so a
 // failure that may pass (a full disk, a CMS restarting, a 503) is tried
 // again over a window long enough to ride it out. Failures the tool marks
