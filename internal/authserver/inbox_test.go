@@ -352,6 +352,43 @@ func TestLoginFormTrimsName(t *testing.T) {
 	}
 }
 
+// The login form's message is tied to its fields (aria-describedby), so
+// that a screen reader says it with the field the focus is put in: the
+// password after a wrong one, the name when none was kept. The fields
+// keep what a password manager needs (autocomplete), and the password
+// never goes in a URL (POST).
+func TestLoginFormAccessible(t *testing.T) {
+	s, _, _ := newTestServer(t, nil)
+	b := newBrowser(t, s.Handler(), "192.0.2.9:1")
+	page := b.do(http.MethodGet, InboxPath, nil, nil).Body.String()
+	for _, want := range []string{`<form method="post" action="/login" id="login-form">`, `<label for="name">`, `<label for="password">`, `autocomplete="username"`, `autocomplete="current-password"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("login form lacks %s", want)
+		}
+	}
+	if strings.Contains(page, "aria-describedby") {
+		t.Errorf("login form without a message refers to one:\n%s", page)
+	}
+	field := func(page, id string) string {
+		return regexp.MustCompile(`<input id="` + id + `"[^>]*>`).FindString(page)
+	}
+	for _, tc := range []struct{ name, focused string }{{"alice", "password"}, {"", "name"}} {
+		rec := b.submitLogin(b.loginForm(), tc.name, "wrong-password")
+		page := rec.Body.String()
+		if rec.Code != http.StatusUnauthorized || !strings.Contains(page, `<p class="alert" role="alert" id="login-error">`+msgLoginFailed+`</p>`) {
+			t.Fatalf("wrong password for %q: %d\n%s", tc.name, rec.Code, page)
+		}
+		for _, id := range []string{"name", "password"} {
+			if f := field(page, id); !strings.Contains(f, `aria-describedby="login-error"`) {
+				t.Errorf("name %q: field %s is not described by the message: %s", tc.name, id, f)
+			}
+		}
+		if f := field(page, tc.focused); !strings.Contains(f, "autofocus") {
+			t.Errorf("name %q: the focus is not put in %s: %s", tc.name, tc.focused, f)
+		}
+	}
+}
+
 func TestLoginReplacesSession(t *testing.T) {
 	s, _, _ := newTestServer(t, nil)
 	b := newBrowser(t, s.Handler(), "192.0.2.5:1")
