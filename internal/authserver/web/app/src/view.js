@@ -263,6 +263,10 @@ export class InboxView {
       this.add(r);
       return;
     }
+    this.keepingFocus(c, () => this.update(c, r));
+  }
+
+  update(c, r) {
     const argsChanged = c.request.arguments !== r.arguments || c.request.argumentsDigest !== r.argumentsDigest;
     c.request = r;
     this.fillCard(c);
@@ -568,9 +572,29 @@ export class InboxView {
     return approvalCheck(this.opts.roles, this.role, r.requiredRole);
   }
 
+  // keepingFocus runs fn, which may draw card c's buttons or forms again,
+  // and keeps the keyboard focus in the card: on the button of the same
+  // kind when there is one again, else on the card's title. Without it the
+  // focus fell to the page's body whenever the agent re-announced a
+  // request (another approver's counted approval, an escalation, new
+  // arguments) under a keyboard user's Approve button or reason field.
+  keepingFocus(c, fn) {
+    const active = this.doc.activeElement;
+    const had = Boolean(active) && active !== this.doc.body && c.el.contains(active);
+    const kind = had && c.parts.actions.contains(active) ? active.classList[0] : '';
+    fn();
+    if (!had || !this.isShown(c) || c.el.contains(this.doc.activeElement)) return;
+    const again = kind ? c.parts.actions.querySelector(`button.${kind}`) : null;
+    (again || c.parts.title).focus();
+  }
+
   // renderActions shows the buttons this user may use now, or why the
   // request is read-only.
   renderActions(c) {
+    this.keepingFocus(c, () => this.drawActions(c));
+  }
+
+  drawActions(c) {
     const r = c.request;
     const p = c.parts;
     const check = this.ended ? { ok: false, reason: 'you are signed out (sign in again to decide)' } : this.decisionCheck(r);
