@@ -130,7 +130,9 @@ export class InboxView {
     el.dataset.state = state;
     let text = CONNECTION_TEXT[state] || state;
     if ((state === 'failed' || state === 'suspended' || state === 'disconnected') && reason) text += ` (${plain(reason)})`;
-    el.textContent = text;
+    // A live region: ably-js reports "connected" again at each token
+    // renewal, which would say "Live" again.
+    if (el.textContent !== text) el.textContent = text;
     this.doc.body.dataset.connection = state;
   }
 
@@ -148,7 +150,8 @@ export class InboxView {
     const el = this.$('conn');
     el.dataset.state = state;
     const why = reason ? ` (${plain(reason)})` : '';
-    el.textContent = state === STATE_REJOINING ? `Not live: re-attaching the channel…${why}` : `Channel unavailable${why}`;
+    const text = state === STATE_REJOINING ? `Not live: re-attaching the channel…${why}` : `Channel unavailable${why}`;
+    if (el.textContent !== text) el.textContent = text;
   }
 
   // channelBack shows the connection's state again once the channel is
@@ -208,11 +211,17 @@ export class InboxView {
     this.historyRead = true;
   }
 
-  // loaded hides the loading line once the history is read.
+  // loaded hides the loading line once the history is read. What the
+  // first read brought was not announced card by card (add, resolved):
+  // a screen reader hears how many requests wait for this user, once.
   loaded() {
+    const first = !this.$('loading').hidden;
     this.historyRead = true;
     this.$('loading').hidden = true;
     this.updateCounts();
+    if (!first) return;
+    const mine = this.decidableCount();
+    if (mine > 0) this.announce(`${mine} request${mine > 1 ? 's wait' : ' waits'} for your decision.`);
   }
 
   updateCounts() {
@@ -225,11 +234,20 @@ export class InboxView {
     this.$('resolved-empty').hidden = this.resolvedItems.size > 0;
     // The tab's title counts what this user can decide now: an editor's
     // tab does not announce 15 requests only a publisher may decide.
-    const mine = [...this.cards.values()].filter((c) => this.canDecide(c.request)).length;
+    const mine = this.decidableCount();
     this.doc.title = `${mine > 0 ? `(${mine}) ` : ''}Inbox · Approval inbox`;
   }
 
+  // decidableCount is how many requests on the page wait for this user.
+  decidableCount() {
+    return [...this.cards.values()].filter((c) => this.canDecide(c.request)).length;
+  }
+
+  // announce says text to a screen reader (a polite live region): about
+  // what happens live, not about what the page reads from the history
+  // when it opens, which would be one "New request" per request read.
   announce(text) {
+    if (!this.historyRead) return;
     this.$('announce').textContent = text;
   }
 
@@ -430,9 +448,13 @@ export class InboxView {
     this.renderActions(c);
   }
 
+  // setStatus writes card c's status line (a live region) when it
+  // changes: written again with the same words at every re-announcement
+  // of the request, it would be said again each time.
   setStatus(c, text, kind) {
-    c.parts.status.textContent = text;
-    c.parts.status.dataset.kind = kind || '';
+    const st = c.parts.status;
+    if (st.textContent !== text) st.textContent = text;
+    if (st.dataset.kind !== (kind || '')) st.dataset.kind = kind || '';
   }
 
   // --- cards -----------------------------------------------------------
