@@ -654,7 +654,7 @@ export class InboxView {
     reject.addEventListener('click', () => this.openReject(c, reject));
     const buttons = [approve, reject];
     if (r.editable) {
-      const edit = h('button', { type: 'button', class: 'edit secondary', 'aria-label': `Approve ${name} with edits…` }, 'Approve with edits…');
+      const edit = h('button', { type: 'button', class: 'edit secondary', 'aria-label': `Approve with edits: ${name}…` }, 'Approve with edits…');
       edit.addEventListener('click', () => this.openEdit(c, edit));
       buttons.splice(1, 0, edit);
     }
