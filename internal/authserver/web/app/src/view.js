@@ -714,44 +714,57 @@ export class InboxView {
     c.parts.forms.replaceChildren();
   }
 
-  // openForm shows a small form under the card's buttons; Escape or
-  // Cancel closes it and gives the focus back to opener.
-  openForm(c, opener, form, first) {
+  // openForm shows a small form under the card's buttons, its field
+  // (field, whose text starts as it is now) first; Escape or Cancel closes
+  // it and gives the focus back to opener. Escape on a field whose text
+  // was changed asks first (fieldError): a stray Escape would throw an
+  // edit away.
+  openForm(c, opener, form, field) {
     this.closeForms(c);
     c.form = form;
     c.parts.actions.replaceChildren();
     c.parts.forms.append(form);
+    const initial = field.value;
+    let armed = false; // Escape was pressed once on changed text
     const close = () => {
       this.closeForms(c);
       this.renderActions(c);
       const again = c.parts.actions.querySelector(`.${opener.classList[0]}`);
       if (again) again.focus();
     };
+    field.addEventListener('input', () => {
+      armed = false;
+    });
     form.addEventListener('keydown', (e) => {
-      if (e.key === 'Escape') {
-        e.preventDefault();
-        close();
+      if (e.key !== 'Escape' || e.isComposing) return;
+      e.preventDefault();
+      if (field.value !== initial && !armed) {
+        armed = true;
+        fieldError(field, 'Press Escape again to throw away what you typed, or go on.', false);
+        return;
       }
+      close();
     });
     form.querySelector('.cancel').addEventListener('click', close);
-    first.focus();
+    field.focus();
   }
 
   openReject(c, opener) {
     const id = `${c.id}-reason`;
-    const reason = h('input', { id, class: 'reason-input', type: 'text', maxlength: String(this.opts.maxReason), autocomplete: 'off', placeholder: 'optional' });
+    const reason = h('input', { id, class: 'reason-input', type: 'text', maxlength: String(this.opts.maxReason), autocomplete: 'off', placeholder: 'optional', 'aria-describedby': `${id}-error` });
     const form = h(
       'form',
       { class: 'reject-form' },
       h('label', { for: id }, 'Reason for rejecting (goes back to the model)'),
       reason,
+      h('p', { id: `${id}-error`, class: 'error', role: 'alert' }),
       h('div', { class: 'form-buttons' }, h('button', { type: 'submit', class: 'send-reject danger' }, 'Send rejection'), h('button', { type: 'button', class: 'cancel secondary' }, 'Cancel')),
     );
     form.addEventListener('submit', (e) => {
       e.preventDefault();
       const text = reason.value.trim();
       if (new TextEncoder().encode(text).length > this.opts.maxReason) {
-        this.setStatus(c, `The reason is too long (at most ${this.opts.maxReason} bytes).`, 'error');
+        fieldError(reason, `The reason is too long (at most ${this.opts.maxReason} bytes).`);
         return;
       }
       this.decide(c, { decision: DECISION_REJECTED, reason: text });
@@ -762,14 +775,14 @@ export class InboxView {
   openEdit(c, opener) {
     const id = `${c.id}-edit`;
     const pretty = prettyArguments(c.request.arguments);
-    const area = h('textarea', { id, class: 'edit-args', rows: String(Math.min(16, pretty.text.split('\n').length + 1)), spellcheck: 'false' });
+    const area = h('textarea', { id, class: 'edit-args', rows: String(Math.min(16, pretty.text.split('\n').length + 1)), spellcheck: 'false', 'aria-describedby': `${id}-error` });
     // Characters that would not show as themselves (a bidi override
     // reorders the line, a zero-width space is invisible) are JSON \u
     // escapes in the box, as the CLI's editor gets them: the same values.
     // Only in JSON, where each is inside a string.
     area.value = pretty.json ? escapeHidden(pretty.text) : pretty.text;
     const initial = area.value;
-    const error = h('p', { class: 'error', role: 'alert' });
+    const error = h('p', { id: `${id}-error`, class: 'error', role: 'alert' });
     const form = h(
       'form',
       { class: 'edit-form' },
@@ -784,15 +797,15 @@ export class InboxView {
       try {
         edited = compact(area.value);
       } catch (err) {
-        error.textContent = `Not valid JSON: ${err.message}.`;
+        fieldError(area, `Not valid JSON: ${err.message}.`);
         return;
       }
       if (!edited.isObject) {
-        error.textContent = 'The arguments must be one JSON object.';
+        fieldError(area, 'The arguments must be one JSON object.');
         return;
       }
       if (edited.duplicates.length) {
-        error.textContent = `Each key may appear once: ${edited.duplicates.map((d) => JSON.stringify(plain(d))).join(', ')} repeats.`;
+        fieldError(area, `Each key may appear once: ${edited.duplicates.map((d) => JSON.stringify(plain(d))).join(', ')} repeats.`);
         return;
       }
       // Saved as the box first had it (escapes and all) or as the agent
@@ -805,13 +818,24 @@ export class InboxView {
         }
       });
       if (unchanged) {
-        error.textContent = 'You changed nothing: use Approve instead.';
+        fieldError(area, 'You changed nothing: use Approve instead.');
         return;
       }
       this.decide(c, { decision: DECISION_APPROVED, arguments: edited.text });
     });
     this.openForm(c, opener, form, area);
   }
+}
+
+// fieldError shows text on the error line of field (the element its
+// aria-describedby names, an alert) and puts the focus back in it: a
+// screen reader says the error now, and again with the field. A hint
+// (invalid false) leaves the field's text unmarked.
+function fieldError(field, text, invalid = true) {
+  const line = field.ownerDocument.getElementById(field.getAttribute('aria-describedby'));
+  line.textContent = text;
+  if (invalid) field.setAttribute('aria-invalid', 'true');
+  field.focus();
 }
 
 // approverList names approvers with their roles: "pat (publisher), ada (admin)".
