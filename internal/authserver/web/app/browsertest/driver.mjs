@@ -90,12 +90,54 @@ function recordViolations() {
   });
 }
 
+// recordLive, ran in a page before its own scripts, records each text
+// that a live region (aria-live, role status or alert) takes, as a screen
+// reader would be told of it: {where, text}, where being the region's id
+// or class. liveTexts returns them.
+function recordLive() {
+  window.__live = [];
+  const isLive = (el) => el.nodeType === 1 && (el.hasAttribute('aria-live') || ['status', 'alert'].includes(el.getAttribute('role')));
+  const watch = () => {
+    new MutationObserver((muts) => {
+      const seen = new Set();
+      for (const m of muts) {
+        let el = m.target.nodeType === 1 ? m.target : m.target.parentElement;
+        while (el && !isLive(el)) el = el.parentElement;
+        if (el && !seen.has(el)) {
+          seen.add(el);
+          window.__live.push({ where: el.id || el.className, text: el.textContent });
+        }
+      }
+    }).observe(document.documentElement, { subtree: true, childList: true, characterData: true });
+  };
+  if (document.documentElement) watch();
+  else document.addEventListener('DOMContentLoaded', watch);
+}
+
 // skewClock, ran in a page before its own scripts, makes the page's clock
 // (Date.now) run skewMs ahead of the real one, as on a computer whose
 // clock is wrong.
 function skewClock(skewMs) {
   const real = Date.now.bind(Date);
   Date.now = () => real() + skewMs;
+}
+
+// describeFocus, ran in a page, describes the element with the focus.
+function describeFocus() {
+  const el = document.activeElement;
+  if (!el) return { tag: '' };
+  const card = el.closest('li.card');
+  const by = el.getAttribute('aria-describedby');
+  const desc = by ? document.getElementById(by) : null;
+  return {
+    tag: el.tagName,
+    id: el.id,
+    class: typeof el.className === 'string' ? el.className : '',
+    inPending: Boolean(el.closest('#pending, #pending-title')),
+    card: card ? card.dataset.toolCallId : '',
+    described: desc ? desc.textContent : '',
+    invalid: el.getAttribute('aria-invalid') || '',
+  };
 }
 
 async function newPage(name, context) {
@@ -133,11 +175,13 @@ async function routeAcks(page, onAck) {
 const ops = {
   // open: a new browser context (its own cookies) and page; clockSkewMs
   // sets its clock that far ahead.
-  async open({ page: name, viewport, clockSkewMs }) {
+  // recordLive records what its live regions say (liveTexts).
+  async open({ page: name, viewport, clockSkewMs, recordLive: live }) {
     if (pages.has(name)) throw new Error(`page ${name} is open`);
     const context = await browser.newContext({ viewport: viewport || { width: 1280, height: 800 } });
     await context.exposeBinding('__cspViolation', (_src, text) => problems.push(`${name}: CSP violation: ${text}`));
     await context.addInitScript(recordViolations);
+    if (live) await context.addInitScript(recordLive);
     if (clockSkewMs) await context.addInitScript(skewClock, clockSkewMs);
     await newPage(name, context);
     return {};
@@ -379,12 +423,79 @@ const ops = {
     return { title: await get(name).title() };
   },
 
-  // focus describes the element that has the keyboard focus.
+  // focus describes the element that has the keyboard focus: its tag,
+  // id and class, the tool-call id of the card it is in, and its
+  // described-by text and aria-invalid.
   async focus({ page: name }) {
-    return get(name).evaluate(() => {
-      const el = document.activeElement;
-      return { tag: el ? el.tagName : '', id: el ? el.id : '', inPending: Boolean(el && el.closest('#pending, #pending-title')) };
-    });
+    return get(name).evaluate(describeFocus);
+  },
+
+  // liveTexts returns what the page's live regions said since the last
+  // call (open with recordLive), and forgets it.
+  async liveTexts({ page: name }) {
+    return { texts: await get(name).evaluate(() => (window.__live || []).splice(0)) };
+  },
+
+  // focusButton puts the keyboard focus on a card's button ("approve",
+  // "reject", "edit") without clicking it.
+  async focusButton({ page: name, toolCallId, button }) {
+    const page = get(name);
+    const btn = page.locator(`${cardSel(toolCallId)} .actions button.${button}`);
+    await btn.waitFor({ state: 'visible', timeout: 5000 });
+    await btn.focus();
+    return page.evaluate(describeFocus);
+  },
+
+  // keys presses each key in turn (Playwright's names: "Tab", "Enter",
+  // "Escape", "Shift+Tab"; text is typed as it is with type), and
+  // describes the focus after.
+  async keys({ page: name, keys = [], text = '' }) {
+    const page = get(name);
+    for (const k of keys) await page.keyboard.press(k);
+    if (text) await page.keyboard.type(text);
+    return page.evaluate(describeFocus);
+  },
+
+  // buttonNames lists the pending cards' buttons: the text they show and
+  // the name a screen reader says.
+  async buttonNames({ page: name }) {
+    const page = get(name);
+    const out = [];
+    for (const b of await page.locator('#pending button').all()) {
+      out.push({ text: (await b.textContent()).trim(), name: await b.evaluate((el) => el.getAttribute('aria-label') || el.textContent.trim()) });
+    }
+    return { buttons: out };
+  },
+
+  // tabScan sets the viewport, puts the focus on the skip link and
+  // presses Tab up to `tabs` times (until the focus leaves the page),
+  // listing each element it reached that the sticky header covers in
+  // part or whole, and whether the page scrolls sideways.
+  async tabScan({ page: name, width, height, tabs }) {
+    const page = get(name);
+    await page.setViewportSize({ width, height });
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.locator('a.skip').focus();
+    const covered = [];
+    let reached = 0;
+    for (let i = 0; i < tabs; i++) {
+      await page.keyboard.press('Tab');
+      const f = await page.evaluate(() => {
+        const el = document.activeElement;
+        if (!el || el === document.body) return null;
+        const header = document.querySelector('header.top');
+        const r = el.getBoundingClientRect();
+        const h = header.getBoundingClientRect();
+        const stuck = getComputedStyle(header).position === 'sticky' || getComputedStyle(header).position === 'fixed';
+        const under = stuck && !header.contains(el) && r.top < h.bottom && r.bottom > h.top;
+        return { what: `${el.tagName}.${el.className}`, under };
+      });
+      if (!f) break;
+      reached++;
+      if (f.under) covered.push(f.what);
+    }
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+    return { reached, covered, scrollsSideways: wide };
   },
 
   // holdAcks routes the WebSockets the page opens from now on through the

@@ -1,0 +1,205 @@
+package e2e
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hitl/durable-approvals/internal/authserver/web/browsertest"
+	"github.com/hitl/durable-approvals/internal/testutil"
+)
+
+// focusInfo is what the driver says of the element with the focus.
+type focusInfo struct {
+	Tag, ID, Class, Card string
+	InPending            bool
+	Described, Invalid   string
+}
+
+// liveText is one text a live region of the page took.
+type liveText struct{ Where, Text string }
+
+// TestInboxKeyboard uses the web inbox in Chromium as a keyboard and
+// screen-reader user would, against the real stack, on requests the
+// agent's clientId publishes here (quorum progress and new arguments come
+// when the test says): what the live regions say, where the focus goes
+// when a card is drawn again, the forms' errors and Escape, the buttons'
+// names, and a 320 × 256 window (400 % zoom).
+func TestInboxKeyboard(t *testing.T) {
+	s := newStack(t, e2ePolicy)
+	br := browsertest.Start(t)
+	base := s.authURL + "/"
+	step := s.stepper(t)
+
+	const wf, older, newer = "wf-inbox-keys", "call_keys_older", "call_keys_newer"
+	request := func(call string, revision int, args string, extra map[string]any) {
+		sum := sha256.Sum256([]byte(args))
+		data := map[string]any{
+			"tool": "publish_blog_post", "arguments": args, "argumentsDigest": "sha256:" + hex.EncodeToString(sum[:]),
+			"requiredRole": "publisher", "requester": "e2e-tester", "approvals": 2, "editable": true, "revision": revision,
+		}
+		for k, v := range extra {
+			data[k] = v
+		}
+		s.publishAsAgent(t, agentRequest(wf, call, data))
+	}
+	live := func(t *testing.T) []liveText {
+		var got struct{ Texts []liveText }
+		br.Do(t, "liveTexts", map[string]any{"page": "pat"}, &got)
+		return got.Texts
+	}
+	focus := func(t *testing.T) focusInfo {
+		var f focusInfo
+		br.Do(t, "focus", map[string]any{"page": "pat"}, &f)
+		return f
+	}
+	keys := func(t *testing.T, text string, keys ...string) focusInfo {
+		var f focusInfo
+		br.Do(t, "keys", map[string]any{"page": "pat", "keys": keys, "text": text}, &f)
+		return f
+	}
+	waitCard := func(t *testing.T, call, what string, ok func(card) bool) card {
+		var c card
+		testutil.WaitFor(t, 15*time.Second, what, func() (bool, error) {
+			c = readCard(t, br, "pat", call)
+			return ok(c), nil
+		})
+		return c
+	}
+
+	// In the history before the page opens.
+	request(older, 1, `{"title":"Older"}`, nil)
+
+	step("the requests read at load are not announced one by one, a live one is", func(t *testing.T) {
+		br.Do(t, "open", map[string]any{"page": "pat", "recordLive": true}, nil)
+		br.Do(t, "login", map[string]any{"page": "pat", "base": base, "user": "pat", "password": users["publisher"].password}, nil)
+		br.Do(t, "waitReady", map[string]any{"page": "pat", "timeoutMs": 30000}, nil)
+		readCard(t, br, "pat", older)
+		var said []string
+		for _, l := range live(t) {
+			said = append(said, l.Where+": "+l.Text)
+		}
+		all := strings.Join(said, "\n")
+		// The inbox probe: the page said "New request: …" for the requests
+		// it read from the history as it opened.
+		if strings.Contains(all, "New request") || !strings.Contains(all, "announce: 1 request waits for your decision.") {
+			t.Errorf("as the page opened its live regions said:\n%s\nwant no \"New request\", and how many requests wait", all)
+		}
+		request(newer, 1, `{"title":"Newer"}`, nil)
+		readCard(t, br, "pat", newer)
+		testutil.WaitFor(t, 5*time.Second, "the live request announced", func() (bool, error) {
+			for _, l := range live(t) {
+				if l.Where == "announce" && l.Text == "New request: publish_blog_post, needs publisher." {
+					return true, nil
+				}
+			}
+			return false, nil
+		})
+	})
+
+	step("the focus stays on the button when the agent re-announces the request", func(t *testing.T) {
+		var f focusInfo
+		br.Do(t, "focusButton", map[string]any{"page": "pat", "toolCallId": older, "button": "approve"}, &f)
+		if f.Card != older || f.Class != "approve" {
+			t.Fatalf("focus on %+v, want the Approve button", f)
+		}
+		now := time.Now().UTC().Format(time.RFC3339Nano)
+		request(older, 2, `{"title":"Older"}`, map[string]any{"approvedBy": []map[string]any{{"clientId": "ada", "role": "admin", "at": now}}})
+		waitCard(t, older, "ada's approval counted on the card", func(c card) bool { return strings.Contains(c.Quorum, "by ada") })
+		// The inbox probe: the focus fell to the page's body.
+		if f := focus(t); f.Card != older || f.Class != "approve" {
+			t.Errorf("after the re-announcement the focus is on %+v, want still the Approve button", f)
+		}
+	})
+
+	step("new arguments under an open reject form keep the focus in the card", func(t *testing.T) {
+		br.Do(t, "focusButton", map[string]any{"page": "pat", "toolCallId": older, "button": "reject"}, nil)
+		if f := keys(t, "not yet", "Enter"); f.Class != "reason-input" {
+			t.Fatalf("Enter on Reject… put the focus on %+v, want the reason field", f)
+		}
+		request(older, 3, `{"title":"Older, edited"}`, nil)
+		waitCard(t, older, "the new arguments on the card", func(c card) bool { return strings.Contains(c.Args, "edited") })
+		if f := focus(t); f.Card != older || f.Tag != "H3" {
+			t.Errorf("after the arguments changed under the open form the focus is on %+v, want the card's title", f)
+		}
+	})
+
+	step("a status line is not said again when the request is re-announced unchanged", func(t *testing.T) {
+		now := time.Now().UTC().Format(time.RFC3339Nano)
+		approved := []map[string]any{{"clientId": "ada", "role": "admin", "at": now}, {"clientId": "pat", "role": "publisher", "at": now}}
+		request(newer, 2, `{"title":"Newer"}`, map[string]any{"approvedBy": approved, "approvals": 3})
+		waitCard(t, newer, "pat's approval counted", func(c card) bool { return strings.HasPrefix(c.Status, "You approved this request") })
+		live(t) // what that said
+		request(newer, 3, `{"title":"Newer"}`, map[string]any{"approvedBy": approved, "approvals": 3,
+			"nextEscalation": map[string]any{"at": time.Now().Add(5 * time.Minute).UTC().Format(time.RFC3339Nano), "minRole": "admin"}})
+		waitCard(t, newer, "the revision shown", func(c card) bool { return c.NextEscalation != "" })
+		for _, l := range live(t) {
+			if strings.HasPrefix(l.Text, "You approved this request") {
+				t.Errorf("the unchanged status was said again: %q (%s)", l.Text, l.Where)
+			}
+		}
+	})
+
+	step("the edit form: Escape asks before it throws an edit away; errors are tied to the box", func(t *testing.T) {
+		br.Do(t, "focusButton", map[string]any{"page": "pat", "toolCallId": older, "button": "edit"}, nil)
+		if f := keys(t, "", "Enter"); f.Class != "edit-args" {
+			t.Fatalf("Enter on Approve with edits… put the focus on %+v, want the arguments box", f)
+		}
+		if f := keys(t, "", "Escape"); f.Card != older || f.Class != "edit secondary" {
+			t.Errorf("Escape on the unchanged box: focus on %+v, want the form closed and the focus on its button", f)
+		}
+		keys(t, "", "Enter")
+		f := keys(t, "x", "End")
+		f = keys(t, "", "Escape")
+		if f.Class != "edit-args" || !strings.HasPrefix(f.Described, "Press Escape again") {
+			t.Errorf("Escape on an edited box: focus on %+v, want the box still open, saying how to throw the edit away", f)
+		}
+		if f := keys(t, "", "Escape"); f.Class != "edit secondary" {
+			t.Errorf("a second Escape: focus on %+v, want the form closed and the focus on its button", f)
+		}
+		keys(t, "", "Enter")
+		keys(t, `{"title": `, "Control+A")
+		f = keys(t, "", "Tab", "Enter") // to "Approve edited arguments", and press it
+		if f.Class != "edit-args" || f.Invalid != "true" || !strings.HasPrefix(f.Described, "Not valid JSON") {
+			t.Errorf("invalid JSON sent: focus on %+v, want the box, marked invalid and described by the error", f)
+		}
+		keys(t, "", "Escape", "Escape")
+	})
+
+	step("every button's name holds the words it shows", func(t *testing.T) {
+		var got struct{ Buttons []struct{ Text, Name string } }
+		br.Do(t, "buttonNames", map[string]any{"page": "pat"}, &got)
+		if len(got.Buttons) == 0 {
+			t.Fatal("no buttons")
+		}
+		words := func(s string) string { return strings.TrimSpace(strings.NewReplacer("…", "", ":", "").Replace(s)) }
+		for _, b := range got.Buttons {
+			// WCAG 2.5.3: a speech user says what they see.
+			if !strings.Contains(words(b.Name), words(b.Text)) {
+				t.Errorf("button %q is named %q", b.Text, b.Name)
+			}
+		}
+	})
+
+	step("a 320 × 256 window (400 % zoom): no sideways scroll, no focus under the header", func(t *testing.T) {
+		var got struct {
+			Reached         int
+			Covered         []string
+			ScrollsSideways bool
+		}
+		br.Do(t, "tabScan", map[string]any{"page": "pat", "width": 320, "height": 256, "tabs": 40}, &got)
+		if got.Reached < 8 || len(got.Covered) != 0 || got.ScrollsSideways {
+			t.Errorf("tabbing through a 320 × 256 window: %+v; want every control reached in view, none under the header", got)
+		}
+	})
+
+	step("no CSP violation or script error", func(t *testing.T) {
+		var got struct{ Problems []string }
+		br.Do(t, "problems", nil, &got)
+		if len(got.Problems) != 0 {
+			t.Fatalf("the page reported:\n%s", strings.Join(got.Problems, "\n"))
+		}
+	})
+}
