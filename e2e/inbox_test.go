@@ -45,6 +45,7 @@ const maxPropagation = time.Second
 // card is what the driver reads from a request's card.
 type card struct {
 	Tool, Needs, Requester, RequiredRole string
+	ExpiresAt                            string
 	Quorum, Escalation, Digest, Editable string
 	EditedBy, NextEscalation, Rules      string
 	Rejections                           string

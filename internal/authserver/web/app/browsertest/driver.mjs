@@ -286,6 +286,7 @@ const ops = {
         needs: text('.needs'),
         requester: text('.fact.requester dd'),
         requiredRole: text('.fact.required-role dd'),
+        expiresAt: text('.fact.expires-at dd'),
         quorum: text('.fact.quorum dd'),
         escalation: text('.fact.escalation dd'),
         digest: text('.fact.digest dd'),

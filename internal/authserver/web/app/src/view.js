@@ -520,6 +520,9 @@ export class InboxView {
     fact('Requested by', 'requester', r.requester ? shown(r.requester) : h('span', { class: 'muted' }, '(not given)'));
     fact('Required role', 'required-role', shown(r.requiredRole || '?'));
     if (r.requestedAt !== null) fact('Requested at', 'requested-at', formatClock(r.requestedAt, this.opts.now()));
+    // The countdown's clock time, in words a keyboard or touch user gets
+    // too (the countdown's title is a mouse's tooltip).
+    if (r.expiresAt !== null) fact('Expires at', 'expires-at', formatClock(r.expiresAt, this.opts.now()));
     if (r.approvals > 1 || r.approvedBy.length > 0) {
       const n = r.approvedBy.length;
       const who = n ? `, by ${approverList(r.approvedBy)}` : '';
