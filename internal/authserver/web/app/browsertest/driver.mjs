@@ -457,6 +457,13 @@ const ops = {
     return page.evaluate(describeFocus);
   },
 
+  // ariaSnapshot returns Playwright's accessibility snapshot (YAML) of
+  // the first element selector matches: roles and names as a screen
+  // reader gets them.
+  async ariaSnapshot({ page: name, selector }) {
+    return { yaml: await get(name).locator(selector).first().ariaSnapshot() };
+  },
+
   // buttonNames lists the pending cards' buttons: the text they show and
   // the name a screen reader says.
   async buttonNames({ page: name }) {

@@ -468,7 +468,9 @@ export class InboxView {
       needs: h('span', { class: 'badge needs' }),
       countdown: h('span', { class: 'countdown' }),
       facts: h('dl', { class: 'facts' }),
-      args: h('pre', { class: 'args', tabindex: '0', 'aria-label': 'Arguments' }),
+      // A group: a name on a pre of no role is one ARIA forbids, which a
+      // screen reader may not say.
+      args: h('pre', { class: 'args', tabindex: '0', role: 'group', 'aria-label': 'Arguments' }),
       argsWarning: h('p', { class: 'warn args-warning', hidden: true }),
       actions: h('div', { class: 'actions' }),
       readonly: h('p', { class: 'readonly', hidden: true }),
