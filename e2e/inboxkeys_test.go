@@ -125,6 +125,13 @@ func TestInboxKeyboard(t *testing.T) {
 		if f := keys(t, "not yet", "Enter"); f.Class != "reason-input" {
 			t.Fatalf("Enter on Reject… put the focus on %+v, want the reason field", f)
 		}
+		// That the reason may be left out is in the field's name, not only
+		// in its placeholder, which goes once the user types.
+		var form struct{ YAML string }
+		br.Do(t, "ariaSnapshot", map[string]any{"page": "pat", "selector": cardSelector(older) + " form.reject-form"}, &form)
+		if !strings.Contains(form.YAML, `textbox "Reason for rejecting (optional`) {
+			t.Errorf("the reject form as a screen reader gets it:\n%s\nwant the reason named optional", form.YAML)
+		}
 		request(older, 3, `{"title":"Older, edited"}`, nil)
 		waitCard(t, older, "the new arguments on the card", func(c card) bool { return strings.Contains(c.Args, "edited") })
 		if f := focus(t); f.Card != older || f.Tag != "H3" {

@@ -760,7 +760,7 @@ export class InboxView {
     const form = h(
       'form',
       { class: 'reject-form' },
-      h('label', { for: id }, 'Reason for rejecting (goes back to the model)'),
+      h('label', { for: id }, 'Reason for rejecting (optional; it goes back to the model)'),
       reason,
       h('p', { id: `${id}-error`, class: 'error', role: 'alert' }),
       h('div', { class: 'form-buttons' }, h('button', { type: 'submit', class: 'send-reject danger' }, 'Send rejection'), h('button', { type: 'button', class: 'cancel secondary' }, 'Cancel')),
