@@ -206,6 +206,20 @@ func TestInboxKeyboard(t *testing.T) {
 		}
 	})
 
+	step("the skip link's heading is not under the sticky header", func(t *testing.T) {
+		for _, size := range [][2]int{{1280, 560}, {660, 560}, {360, 640}} {
+			var got struct {
+				ID                        string
+				Top, Bottom, HeaderBottom float64
+				Scrolled                  bool
+			}
+			br.Do(t, "skipLink", map[string]any{"page": "pat", "width": size[0], "height": size[1]}, &got)
+			if got.ID != "pending-title" || got.Top < got.HeaderBottom {
+				t.Errorf("%d × %d: the skip link put the focus on #%s at %.0f–%.0f px, the header ends at %.0f px: want the heading below it", size[0], size[1], got.ID, got.Top, got.Bottom, got.HeaderBottom)
+			}
+		}
+	})
+
 	step("a 320 × 256 window (400 % zoom): no sideways scroll, no focus under the header", func(t *testing.T) {
 		var got struct {
 			Reached         int

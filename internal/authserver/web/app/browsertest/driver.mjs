@@ -475,6 +475,24 @@ const ops = {
     return { buttons: out };
   },
 
+  // skipLink sets the viewport, scrolls to the page's end, follows the
+  // skip link by keyboard and says where the focus landed: its top and
+  // bottom, and the sticky header's bottom, in the window.
+  async skipLink({ page: name, width, height }) {
+    const page = get(name);
+    await page.setViewportSize({ width, height });
+    await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+    await page.locator('a.skip').focus();
+    await page.keyboard.press('Enter');
+    return page.evaluate(() => {
+      const el = document.activeElement;
+      const r = el.getBoundingClientRect();
+      const header = document.querySelector('header.top');
+      const stuck = ['sticky', 'fixed'].includes(getComputedStyle(header).position);
+      return { id: el.id, top: r.top, bottom: r.bottom, headerBottom: stuck ? header.getBoundingClientRect().bottom : 0 };
+    });
+  },
+
   // tabScan sets the viewport, puts the focus on the skip link and
   // presses Tab up to `tabs` times (until the focus leaves the page),
   // listing each element it reached that the sticky header covers in
