@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -229,6 +230,36 @@ func TestInboxKeyboard(t *testing.T) {
 		br.Do(t, "tabScan", map[string]any{"page": "pat", "width": 320, "height": 256, "tabs": 40}, &got)
 		if got.Reached < 8 || len(got.Covered) != 0 || got.ScrollsSideways {
 			t.Errorf("tabbing through a 320 × 256 window: %+v; want every control reached in view, none under the header", got)
+		}
+	})
+
+	step("a request about to expire is announced once", func(t *testing.T) {
+		br.Do(t, "layout", map[string]any{"page": "pat", "width": 1280, "height": 800}, nil)
+		const call = "call_keys_expiring"
+		now := time.Now().UTC()
+		live(t)
+		s.publishAsAgent(t, agentRequest(wf, call, map[string]any{
+			"tool": "delete_post", "arguments": `{"slug":"old"}`, "requiredRole": "publisher",
+			"requestedAt": now.Format(time.RFC3339Nano), "expiresAt": now.Add(63 * time.Second).Format(time.RFC3339Nano),
+		}))
+		readCard(t, br, "pat", call)
+		var said []string
+		testutil.WaitFor(t, 15*time.Second, "the expiry announced", func() (bool, error) {
+			for _, l := range live(t) {
+				if l.Where == "announce" {
+					said = append(said, l.Text)
+				}
+			}
+			return slices.Contains(said, "delete_post expires in less than a minute."), nil
+		})
+		time.Sleep(2 * time.Second) // more ticks: said once
+		for _, l := range live(t) {
+			if l.Where == "announce" {
+				said = append(said, l.Text)
+			}
+		}
+		if n := len(slices.DeleteFunc(slices.Clone(said), func(s string) bool { return !strings.Contains(s, "expires") })); n != 1 {
+			t.Errorf("announced %q; want the expiry once", said)
 		}
 	})
 

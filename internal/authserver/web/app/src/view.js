@@ -386,7 +386,13 @@ export class InboxView {
     const left = r.expiresAt - now;
     c.parts.countdown.textContent = `${formatLeft(left)} left`;
     c.parts.countdown.title = `until ${formatClock(r.expiresAt, now)}`;
-    c.el.classList.toggle('urgent', left < 60000);
+    const urgent = left < 60000;
+    // The red countdown, in words, once: a screen reader does not hear a
+    // countdown tick, nor see it turn red.
+    if (urgent && !c.el.classList.contains('urgent') && c.el.isConnected && this.canDecide(r)) {
+      this.announce(`${plain(r.tool)} expires in less than a minute.`);
+    }
+    c.el.classList.toggle('urgent', urgent);
   }
 
   tickResolved(item, now) {
