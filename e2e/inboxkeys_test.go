@@ -240,11 +240,13 @@ func TestInboxKeyboard(t *testing.T) {
 		live(t)
 		s.publishAsAgent(t, agentRequest(wf, call, map[string]any{
 			"tool": "delete_post", "arguments": `{"slug":"old"}`, "requiredRole": "publisher",
-			"requestedAt": now.Format(time.RFC3339Nano), "expiresAt": now.Add(63 * time.Second).Format(time.RFC3339Nano),
+			"requestedAt": now.Format(time.RFC3339Nano), "expiresAt": now.Add(70 * time.Second).Format(time.RFC3339Nano),
 		}))
+		// 70 s: the card shows before its last minute (one that comes
+		// already red is announced as new, not as expiring).
 		readCard(t, br, "pat", call)
 		var said []string
-		testutil.WaitFor(t, 15*time.Second, "the expiry announced", func() (bool, error) {
+		testutil.WaitFor(t, 30*time.Second, "the expiry announced", func() (bool, error) {
 			for _, l := range live(t) {
 				if l.Where == "announce" {
 					said = append(said, l.Text)
