@@ -1,11 +1,14 @@
 package activities
 
 import (
+	"context"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 )
 
@@ -16,14 +19,19 @@ const maxRetryAfter = time.Minute
 
 // retryAfter is the wait the Retry-After header of a 429 or 503 asks for
 // (delta-seconds or an HTTP date, RFC 9110 §10.2.3), at most maxRetryAfter;
-// 0 when there is none, it cannot be read, or it asks for no wait.
+// 0 when there is none, it cannot be read, or it asks for no wait. A
+// delta-seconds too large to parse asks for a long wait: maxRetryAfter.
 func retryAfter(h http.Header, now time.Time) time.Duration {
 	v := strings.TrimSpace(h.Get("Retry-After"))
 	if v == "" {
 		return 0
 	}
 	var d time.Duration
-	if secs, err := strconv.ParseUint(v, 10, 32); err == nil {
+	if strings.Trim(v, "0123456789") == "" {
+		secs, err := strconv.ParseUint(v, 10, 32)
+		if err != nil {
+			return maxRetryAfter // all digits, so out of range
+		}
 		d = time.Duration(secs) * time.Second
 	} else if at, err := http.ParseTime(v); err == nil {
 		d = at.Sub(now)
@@ -33,8 +41,42 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 	return min(max(d, 0), maxRetryAfter)
 }
 
-// retryableAfter is a retryable failure whose next attempt comes after
-// wait instead of the retry policy's backoff (0: the backoff).
-func retryableAfter(msg string, wait time.Duration) error {
+// retryableAfter is a retryable failure of the activity of ctx whose next
+// attempt comes after wait, when that is longer than the retry policy's
+// own wait after this attempt (backoffAfter); otherwise after the policy's
+// wait. Retry-After is the least wait a server asks for: a short one (a
+// load balancer's "1") must not spend the run's attempts within seconds,
+// instead of over the window workflows.ToolRetry gives them.
+func retryableAfter(ctx context.Context, msg string, wait time.Duration) error {
+	if wait <= backoffAfter(ctx) {
+		wait = 0 // the policy's backoff
+	}
 	return temporal.NewApplicationErrorWithOptions(msg, "", temporal.ApplicationErrorOptions{NextRetryDelay: wait})
+}
+
+// backoffAfter is the wait the retry policy of the activity of ctx puts
+// after its current attempt, as the SDK and the server compute it (initial
+// interval times the coefficient to the attempt's power less one, at most
+// the maximum interval); 0 when it is not known.
+func backoffAfter(ctx context.Context) time.Duration {
+	if !activity.IsActivity(ctx) {
+		return 0
+	}
+	info := activity.GetInfo(ctx)
+	p := info.RetryPolicy
+	if p == nil || p.InitialInterval <= 0 {
+		return 0
+	}
+	coef := p.BackoffCoefficient
+	if coef < 1 {
+		coef = 2 // the server's default
+	}
+	d := float64(p.InitialInterval) * math.Pow(coef, float64(max(info.Attempt, 1)-1))
+	if p.MaximumInterval > 0 && d > float64(p.MaximumInterval) {
+		return p.MaximumInterval
+	}
+	if d > float64(math.MaxInt64) {
+		return time.Duration(math.MaxInt64)
+	}
+	return time.Duration(d)
 }

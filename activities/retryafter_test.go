@@ -26,7 +26,8 @@ func TestRetryAfter(t *testing.T) {
 		{"seconds with spaces", " 7 ", 7 * time.Second},
 		{"zero", "0", 0},
 		{"capped", "3600", maxRetryAfter},
-		{"past uint32", "99999999999", 0},
+		{"past uint32: a long wait", "99999999999", maxRetryAfter},
+		{"past uint64: a long wait", "999999999999999999999999", maxRetryAfter},
 		{"negative", "-5", 0},
 		{"fraction", "1.5", 0},
 		{"garbage", "soon", 0},
@@ -113,5 +114,60 @@ func TestPublishWebhookHonoursRetryAfter(t *testing.T) {
 				t.Errorf("%d requests, want 2", n)
 			}
 		})
+	}
+}
+
+// timedLocalToolWorkflow runs ExecuteTool as a run runs a local tool (1 s
+// doubling waits, 4 attempts) and returns how long it took on the
+// workflow's clock.
+func timedLocalToolWorkflow(ctx workflow.Context, req workflows.ToolRequest) (time.Duration, error) {
+	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second, MaximumAttempts: 4},
+	})
+	start := workflow.Now(ctx)
+	err := workflow.ExecuteLocalActivity(ctx, workflows.ActivityExecuteTool, req).Get(ctx, nil)
+	return workflow.Now(ctx).Sub(start), err
+}
+
+// A Retry-After shorter than the retry's own wait does not shorten it: a
+// CMS that answers every 503 with "Retry-After: 1" (a load balancer's
+// usual value) would otherwise have the run's attempts spent within a few
+// seconds instead of over the window ToolRetry gives them to ride out a
+// restart. Retry-After is the least wait, the backoff's waits stay.
+func TestPublishWebhookRetryAfterShorterThanBackoff(t *testing.T) {
+	var mu sync.Mutex
+	n := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		n++
+		if n <= 3 {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+	}))
+	t.Cleanup(srv.Close)
+	a, _ := newBlogActivities(t, BlogConfig{WebhookURL: srv.URL + "/hook"})
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	env.RegisterActivity(a)
+	env.RegisterWorkflow(timedLocalToolWorkflow)
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "wf-ra-short"})
+	env.ExecuteWorkflow(timedLocalToolWorkflow, approved(a, workflows.ToolRequest{WorkflowID: "wf-ra-short", CallID: "call_ra", Name: ToolPublishBlogPost, Arguments: `{"title":"Later"}`, ApprovedBy: "pat"}))
+	var took time.Duration
+	if err := env.GetWorkflowResult(&took); err != nil {
+		t.Fatal(err)
+	}
+	// The backoff's waits: 1, 2 and 4 s; Retry-After's alone: 3 s.
+	if want := 7 * time.Second; took < want {
+		t.Errorf("published after %s on the workflow's clock, want at least %s (the backoff's waits)", took, want)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n != 4 {
+		t.Errorf("%d requests, want 4", n)
 	}
 }
