@@ -47,8 +47,15 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 // wait. Retry-After is the least wait a server asks for: a short one (a
 // load balancer's "1") must not spend the run's attempts within seconds,
 // instead of over the window workflows.ToolRetry gives them.
+//
+// An activity bound to one attempt's time (ScheduleToClose no longer than
+// StartToClose: the local tool of a run recorded before ToolRetry, whose
+// bound the SDK sets to the attempt's minute) has no room for a wait the
+// backoff does not give: a wait past its bound would make the SDK give up
+// on the tool at once, spending the approval after one request, where the
+// run had 3 attempts. Such an activity keeps the backoff.
 func retryableAfter(ctx context.Context, msg string, wait time.Duration) error {
-	if wait <= backoffAfter(ctx) {
+	if wait <= backoffAfter(ctx) || noRoomToWait(ctx) {
 		wait = 0 // the policy's backoff
 	}
 	return temporal.NewApplicationErrorWithOptions(msg, "", temporal.ApplicationErrorOptions{NextRetryDelay: wait})
@@ -79,4 +86,14 @@ func backoffAfter(ctx context.Context) time.Duration {
 		return time.Duration(math.MaxInt64)
 	}
 	return time.Duration(d)
+}
+
+// noRoomToWait says that the activity of ctx must end within one
+// attempt's time (see retryableAfter).
+func noRoomToWait(ctx context.Context) bool {
+	if !activity.IsActivity(ctx) {
+		return false
+	}
+	info := activity.GetInfo(ctx)
+	return info.ScheduleToCloseTimeout > 0 && info.ScheduleToCloseTimeout <= info.StartToCloseTimeout
 }

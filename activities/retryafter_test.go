@@ -118,12 +118,13 @@ func TestPublishWebhookHonoursRetryAfter(t *testing.T) {
 }
 
 // timedLocalToolWorkflow runs ExecuteTool as a run runs a local tool (1 s
-// doubling waits, 4 attempts) and returns how long it took on the
-// workflow's clock.
+// doubling waits, 4 attempts, its ScheduleToClose bound covering them) and
+// returns how long it took on the workflow's clock.
 func timedLocalToolWorkflow(ctx workflow.Context, req workflows.ToolRequest) (time.Duration, error) {
 	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: time.Minute,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second, MaximumAttempts: 4},
+		ScheduleToCloseTimeout: 4*time.Minute + 7*time.Second,
+		StartToCloseTimeout:    time.Minute,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second, MaximumAttempts: 4},
 	})
 	start := workflow.Now(ctx)
 	err := workflow.ExecuteLocalActivity(ctx, workflows.ActivityExecuteTool, req).Get(ctx, nil)
@@ -169,5 +170,95 @@ func TestPublishWebhookRetryAfterShorterThanBackoff(t *testing.T) {
 	defer mu.Unlock()
 	if n != 4 {
 		t.Errorf("%d requests, want 4", n)
+	}
+}
+
+// legacyLocalToolWorkflow runs ExecuteTool as a run recorded before
+// workflows.ToolRetry runs a local tool: 3 attempts, 1 s doubling waits,
+// and no ScheduleToClose bound of its own, which the SDK sets to the
+// attempt's minute. It returns how long the tool took on the workflow's
+// clock.
+func legacyLocalToolWorkflow(ctx workflow.Context, req workflows.ToolRequest) (time.Duration, error) {
+	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second, MaximumAttempts: 3},
+	})
+	start := workflow.Now(ctx)
+	err := workflow.ExecuteLocalActivity(ctx, workflows.ActivityExecuteTool, req).Get(ctx, nil)
+	return workflow.Now(ctx).Sub(start), err
+}
+
+// A run recorded before workflows.ToolRetry keeps its 3 attempts of a
+// local tool when the CMS asks for a long wait: its ScheduleToClose bound
+// is one attempt's minute, and a wait past it makes the SDK give up on
+// the tool at once (the approval spent after one request), so such a
+// tool keeps the backoff's waits and the Retry-After is not asked for.
+func TestPublishWebhookRetryAfterLegacyLocalRun(t *testing.T) {
+	for _, ra := range []string{"60", "45"} {
+		t.Run("Retry-After "+ra, func(t *testing.T) {
+			var mu sync.Mutex
+			n := 0
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				defer mu.Unlock()
+				n++
+				if n <= 2 {
+					w.Header().Set("Retry-After", ra)
+					w.WriteHeader(http.StatusServiceUnavailable)
+					return
+				}
+				w.WriteHeader(http.StatusCreated)
+			}))
+			t.Cleanup(srv.Close)
+			a, _ := newBlogActivities(t, BlogConfig{WebhookURL: srv.URL + "/hook"})
+			var ts testsuite.WorkflowTestSuite
+			env := ts.NewTestWorkflowEnvironment()
+			env.RegisterActivity(a)
+			env.RegisterWorkflow(legacyLocalToolWorkflow)
+			env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "wf-ra-legacy"})
+			env.ExecuteWorkflow(legacyLocalToolWorkflow, approved(a, workflows.ToolRequest{WorkflowID: "wf-ra-legacy", CallID: "call_ra", Name: ToolPublishBlogPost, Arguments: `{"title":"Later"}`, ApprovedBy: "pat"}))
+			var took time.Duration
+			if err := env.GetWorkflowResult(&took); err != nil {
+				t.Fatalf("the tool failed: %v", err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if n != 3 {
+				t.Errorf("%d requests, want 3", n)
+			}
+		})
+	}
+}
+
+// A local tool whose bound covers its attempts and waits (a run recorded
+// with workflows.ToolRetry) waits as long as Retry-After asks.
+func TestPublishWebhookRetryAfterLocalRun(t *testing.T) {
+	var mu sync.Mutex
+	n := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		n++
+		if n == 1 {
+			w.Header().Set("Retry-After", "20")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+	}))
+	t.Cleanup(srv.Close)
+	a, _ := newBlogActivities(t, BlogConfig{WebhookURL: srv.URL + "/hook"})
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	env.RegisterActivity(a)
+	env.RegisterWorkflow(timedLocalToolWorkflow)
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "wf-ra-local"})
+	env.ExecuteWorkflow(timedLocalToolWorkflow, approved(a, workflows.ToolRequest{WorkflowID: "wf-ra-local", CallID: "call_ra", Name: ToolPublishBlogPost, Arguments: `{"title":"Later"}`, ApprovedBy: "pat"}))
+	var took time.Duration
+	if err := env.GetWorkflowResult(&took); err != nil {
+		t.Fatal(err)
+	}
+	if want := 20 * time.Second; took < want || took > want+5*time.Second {
+		t.Errorf("published after %s on the workflow's clock, want %s", took, want)
 	}
 }
