@@ -10,12 +10,15 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/hitl/durable-approvals/workflows"
 )
 
 // maxRetryAfter bounds the wait a CMS's Retry-After can ask of a tool's
 // next attempt: the run's attempts stay few (workflows.ToolRetry), and a
-// header asking for an hour must not hold an approved post that long.
-const maxRetryAfter = time.Minute
+// header asking for an hour must not hold an approved post that long. A
+// local tool's bound leaves room for it after every attempt.
+const maxRetryAfter = workflows.MaxToolRetryAfter
 
 // retryAfter is the wait the Retry-After header of a 429 or 503 asks for
 // (delta-seconds or an HTTP date, RFC 9110 §10.2.3), at most maxRetryAfter;

@@ -37,6 +37,12 @@ const (
 
 	toolRetryFirstInterval = time.Second
 	legacyToolAttempts     = 3
+
+	// MaxToolRetryAfter bounds the wait a tool may ask for before its next
+	// attempt, instead of the retry's own (a CMS's Retry-After: the
+	// ApplicationError's NextRetryDelay); toolLocalWindow leaves room for
+	// it after every attempt.
+	MaxToolRetryAfter = time.Minute
 )
 
 // DefaultToolRetry is the worker's ToolRetry unless it is configured.
@@ -76,15 +82,17 @@ func toolRetryPolicy(t *ToolRetry) *temporal.RetryPolicy {
 // toolLocalWindow bounds a local tool activity's attempts and waits
 // together (its ScheduleToCloseTimeout, which the SDK otherwise sets to
 // one attempt's timeout, leaving no time for a retry after a minute):
-// every attempt its whole timeout, and every wait between them. 0 for a
-// run that recorded no ToolRetry, which keeps the bound of before.
+// every attempt its whole timeout, and every wait between them, each at
+// least MaxToolRetryAfter, which the tool may ask for instead (the SDK
+// gives up on a tool whose next attempt would start past the bound). 0
+// for a run that recorded no ToolRetry, which keeps the bound of before.
 func toolLocalWindow(t *ToolRetry, attemptTimeout time.Duration) time.Duration {
 	if t == nil || t.Validate() != nil {
 		return 0
 	}
 	window, wait := time.Duration(t.MaxAttempts)*attemptTimeout, toolRetryFirstInterval
 	for range t.MaxAttempts - 1 {
-		window += min(wait, t.MaxInterval)
+		window += max(min(wait, t.MaxInterval), MaxToolRetryAfter)
 		wait *= 2
 	}
 	return window

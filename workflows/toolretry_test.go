@@ -37,14 +37,14 @@ func TestLocalToolRetry(t *testing.T) {
 		wantKind   string // the call's last audit entry
 		wantTimers bool   // a wait went through a workflow timer
 		// wantBound is the tool's ScheduleToClose bound: its attempts of a
-		// minute and the waits between them, or the SDK's default of one
-		// attempt's minute.
+		// minute and the waits between them (each at least
+		// MaxToolRetryAfter), or the SDK's default of one attempt's minute.
 		wantBound time.Duration
 		record    string // the history's name under testdata/replay
 	}{
 		// Waits of 1 and 2 s, the second longer than the task's 1 s timeout.
-		{"recorded retry rides out the failures", &workflows.ToolRetry{MaxAttempts: 4, MaxInterval: 2 * time.Second}, 3, 4, workflows.AuditExecuted, true, 4*time.Minute + 5*time.Second, "v17-local-tool-retry.json"},
-		{"recorded retry gives up", &workflows.ToolRetry{MaxAttempts: 2, MaxInterval: time.Second}, 5, 2, workflows.AuditFailed, false, 2*time.Minute + time.Second, ""},
+		{"recorded retry rides out the failures", &workflows.ToolRetry{MaxAttempts: 4, MaxInterval: 2 * time.Second}, 3, 4, workflows.AuditExecuted, true, 7 * time.Minute, "v17-local-tool-retry.json"},
+		{"recorded retry gives up", &workflows.ToolRetry{MaxAttempts: 2, MaxInterval: time.Second}, 5, 2, workflows.AuditFailed, false, 3 * time.Minute, ""},
 		{"recorded without a retry", nil, 5, 3, workflows.AuditFailed, true, time.Minute, ""},
 	}
 	for i, tt := range tests {
