@@ -27,14 +27,19 @@ func Usage(err error) error {
 }
 
 // ExitCode is a main's exit status for err: 0 for nil, ExitUsage for an
-// error marked by Usage (anywhere in its chain), ExitError otherwise.
+// error marked by Usage (anywhere in its chain), 128 and the signal's
+// number for one that wraps an Interrupted (a command a signal cut short),
+// ExitError otherwise.
 func ExitCode(err error) int {
 	var ue usageError
+	var in Interrupted
 	switch {
 	case err == nil:
 		return 0
 	case errors.As(err, &ue):
 		return ExitUsage
+	case errors.As(err, &in):
+		return in.exitStatus()
 	default:
 		return ExitError
 	}

@@ -21,25 +21,27 @@ import (
 // compose images run the mains so, without an init) does not die of a
 // signal it sends itself, and Go's runtime then exits 2, the status of
 // bad input (ExitUsage).
+//
+// Once a signal cancelled the context, its cause (context.Cause) is an
+// Interrupted naming the signal: a main whose command the signal cut
+// short, rather than stopped gracefully, returns an error wrapping it, and
+// ExitCode makes that 130 or 143.
 func NotifyContext() (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancelCause := context.WithCancelCause(context.Background())
+	cancel := func() { cancelCause(nil) }
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	done := make(chan struct{})
 	go func() {
 		select {
-		case <-sigs:
+		case s := <-sigs:
+			cancelCause(Interrupted{Signal: s})
 		case <-done:
 			return
 		}
-		cancel()
 		select {
 		case s := <-sigs:
-			code := 128 + 2 // SIGINT
-			if n, ok := s.(syscall.Signal); ok {
-				code = 128 + int(n)
-			}
-			os.Exit(code)
+			os.Exit(Interrupted{Signal: s}.exitStatus())
 		case <-done:
 		}
 	}()
@@ -49,4 +51,19 @@ func NotifyContext() (context.Context, context.CancelFunc) {
 		once.Do(func() { close(done) })
 		cancel()
 	}
+}
+
+// Interrupted is the cause of NotifyContext's context once a signal
+// cancelled it.
+type Interrupted struct{ Signal os.Signal }
+
+func (e Interrupted) Error() string { return "interrupted by " + e.Signal.String() }
+
+// exitStatus is 128 and the signal's number, as a shell reports a process
+// the signal killed (130 for SIGINT, 143 for SIGTERM).
+func (e Interrupted) exitStatus() int {
+	if n, ok := e.Signal.(syscall.Signal); ok {
+		return 128 + int(n)
+	}
+	return 128 + int(syscall.SIGINT)
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -125,5 +126,39 @@ func secondSignal(t *testing.T, cmd *exec.Cmd, target func() *os.Process) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the second SIGTERM did not end the process")
+	}
+}
+
+// A signal's NotifyContext names it as the context's cause, and an error
+// wrapping that cause exits 128 and the signal's number; stop cancels the
+// context without one.
+func TestNotifyContextCause(t *testing.T) {
+	ctx, stop := NotifyContext()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		stop()
+		t.Fatal(err)
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(10 * time.Second):
+		stop()
+		t.Fatal("SIGTERM did not cancel the context")
+	}
+	stop() // before any other signal could end the test binary
+	var in Interrupted
+	if cause := context.Cause(ctx); !errors.As(cause, &in) || in.Signal != syscall.SIGTERM {
+		t.Fatalf("cause = %v, want Interrupted by SIGTERM", cause)
+	}
+	if code := ExitCode(fmt.Errorf("stopped waiting (%w)", context.Cause(ctx))); code != 143 {
+		t.Errorf("exit status %d, want 143", code)
+	}
+	if code := ExitCode(Interrupted{Signal: os.Interrupt}); code != 130 {
+		t.Errorf("SIGINT: exit status %d, want 130", code)
+	}
+
+	ctx2, stop2 := NotifyContext()
+	stop2()
+	if cause := context.Cause(ctx2); !errors.Is(cause, context.Canceled) {
+		t.Errorf("cause after stop = %v, want context.Canceled", cause)
 	}
 }

@@ -5,12 +5,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/worker"
@@ -18,6 +22,7 @@ import (
 
 	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/temporaltest"
+	"github.com/hitl/durable-approvals/internal/testutil"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -136,5 +141,42 @@ func TestRefusesNamespaceWithoutSearchAttributes(t *testing.T) {
 	}
 	if n := len(resp.GetExecutions()); n != 0 {
 		t.Errorf("%d runs started", n)
+	}
+}
+
+// TestWaitInterrupted: Ctrl-C or SIGTERM during --wait stops the wait, not
+// the run, and the starter exits 130 or 143 (config.ExitCode), as a shell
+// reports a command a signal cut short; the run still runs.
+func TestWaitInterrupted(t *testing.T) {
+	srv := temporaltest.StartDevServer(t) // no worker: the run waits for ever
+	env := config.Env{
+		"TEMPORAL_CONFIG_FILE": filepath.Join(t.TempDir(), "none.toml"),
+		"TEMPORAL_ADDRESS":     srv.FrontendHostPort(),
+		"USER":                 "alice",
+	}
+	ctx, cancel := context.WithCancelCause(t.Context())
+	var stdout testutil.SyncBuffer
+	done := make(chan error, 1)
+	go func() { done <- mainErr(ctx, []string{"--wait", "Publish it"}, env, &stdout, io.Discard) }()
+	testutil.Eventually(t, 30*time.Second, "the starter waiting", func() bool {
+		return strings.Contains(stdout.String(), "Waiting for the run to finish")
+	})
+	cancel(config.Interrupted{Signal: syscall.SIGTERM})
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the starter still waits 30 s after SIGTERM")
+	}
+	if code := config.ExitCode(err); code != 143 || !strings.Contains(err.Error(), "the run") || !strings.Contains(err.Error(), "goes on") {
+		t.Fatalf("starter = %v (exit status %d), want the run going on and 143", err, code)
+	}
+	id := regexp.MustCompile(`hitl-[0-9a-f]{32}`).FindString(stdout.String())
+	desc, err := srv.Client().DescribeWorkflowExecution(t.Context(), id, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := desc.GetWorkflowExecutionInfo().GetStatus(); st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		t.Errorf("the run is %v after the wait stopped, want running", st)
 	}
 }

@@ -74,7 +74,8 @@ func run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	var res workflows.AgentResult
 	if err := wr.Get(ctx, &res); err != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("stopped waiting; the run %s goes on", wr.GetID())
+			// Exit 130 or 143 when a signal ended the wait (config.ExitCode).
+			return fmt.Errorf("stopped waiting; the run %s goes on (%w)", wr.GetID(), context.Cause(ctx))
 		}
 		return fmt.Errorf("run %s failed: %w", wr.GetID(), err)
 	}
