@@ -42,9 +42,10 @@
 //     and expiries ("approval expired after <timeout>: the tool did not
 //     run") go to the model as the call's output.
 //
-// A tool error (after the worker's ToolRetry, recorded at the run's start;
-// ErrTypeToolInput and non-retryable errors are not retried) becomes "tool failed: <message>" (message cut to
-// 1 KiB) for the model and AuditFailed; the run continues. A model error
+// A tool error (after the worker's ToolRetry, recorded at the run's
+// start; ErrTypeToolInput and non-retryable errors are not retried)
+// becomes "tool failed: <message>" (message cut to 1 KiB) for the model
+// and AuditFailed; the run continues. A model error
 // after its retries fails the run. If Ably refuses an approval request
 // (a non-retryable error) the call is denied, and an approval-resolved with
 // OutcomeCancelled is still attempted (best effort) in case Ably accepted
