@@ -48,33 +48,81 @@ func TestRetryAfter(t *testing.T) {
 	}
 }
 
-// timedToolWorkflow runs ExecuteTool as a run does (1 s doubling waits)
-// and returns how long it took on the workflow's clock.
-func timedToolWorkflow(ctx workflow.Context, req workflows.ToolRequest) (time.Duration, error) {
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: time.Minute,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumAttempts: 3},
-	})
-	start := workflow.Now(ctx)
-	err := workflow.ExecuteActivity(ctx, workflows.ActivityExecuteTool, req).Get(ctx, nil)
-	return workflow.Now(ctx).Sub(start), err
+// toolRun is how a run runs ExecuteTool in TestPublishWebhookRetryAfterWaits.
+type toolRun int
+
+const (
+	// activityRun: an activity of its own (a tool with Local false), 3
+	// attempts, 1 s doubling waits.
+	activityRun toolRun = iota
+	// localRun: a local activity of a run recorded with
+	// workflows.ToolRetry: 4 attempts, 1 s doubling to 30 s waits, and a
+	// ScheduleToClose bound that covers them.
+	localRun
+	// legacyLocalRun: a local activity of a run recorded before
+	// workflows.ToolRetry: 3 attempts, 1 s doubling waits, no bound of its
+	// own (the SDK sets it to the attempt's minute).
+	legacyLocalRun
+)
+
+// timedTool is a workflow that runs ExecuteTool as kind says and returns
+// how long the tool took on the workflow's clock.
+func timedTool(kind toolRun) func(workflow.Context, workflows.ToolRequest) (time.Duration, error) {
+	return func(ctx workflow.Context, req workflows.ToolRequest) (time.Duration, error) {
+		var f workflow.Future
+		switch kind {
+		case activityRun:
+			f = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+				StartToCloseTimeout: time.Minute,
+				RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumAttempts: 3},
+			}), workflows.ActivityExecuteTool, req)
+		case localRun:
+			f = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+				ScheduleToCloseTimeout: 7 * time.Minute,
+				StartToCloseTimeout:    time.Minute,
+				RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second, MaximumAttempts: 4},
+			}), workflows.ActivityExecuteTool, req)
+		default:
+			f = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+				StartToCloseTimeout: time.Minute,
+				RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second, MaximumAttempts: 3},
+			}), workflows.ActivityExecuteTool, req)
+		}
+		start := workflow.Now(ctx)
+		err := f.Get(ctx, nil)
+		return workflow.Now(ctx).Sub(start), err
+	}
 }
 
 // A CMS that answers 429 or 503 with Retry-After gets the next attempt
-// that much later (at most maxRetryAfter), instead of after the retry's
-// first wait of 1 s; other answers keep the retry's waits.
-func TestPublishWebhookHonoursRetryAfter(t *testing.T) {
+// that much later (at most maxRetryAfter) than the retry's own wait; other
+// answers keep the retry's waits. Retry-After is the least wait: a
+// shorter one ("Retry-After: 1", a load balancer's usual value) keeps the
+// backoff's, or the run's attempts would be spent within seconds instead
+// of over the window ToolRetry gives them to ride out a restart. A local
+// tool of a run recorded before ToolRetry, bound to one attempt's minute,
+// keeps the backoff and its 3 attempts: a wait past its bound would make
+// the SDK give up on the tool at once, the approval spent after one
+// request.
+func TestPublishWebhookRetryAfterWaits(t *testing.T) {
 	tests := []struct {
 		name       string
+		run        toolRun
+		fails      int // the CMS's failed answers before its 201
 		status     int
 		retryAfter string
-		want       time.Duration
+		min, max   time.Duration // the tool's time on the workflow's clock
 	}{
-		{"429 asks for 20 s", http.StatusTooManyRequests, "20", 20 * time.Second},
-		{"503 asks for 20 s", http.StatusServiceUnavailable, "20", 20 * time.Second},
-		{"503 asks for an hour", http.StatusServiceUnavailable, "3600", maxRetryAfter},
-		{"503 without it", http.StatusServiceUnavailable, "", time.Second},
-		{"502 with it: not a wait it asks for", http.StatusBadGateway, "20", time.Second},
+		{"429 asks for 20 s", activityRun, 1, http.StatusTooManyRequests, "20", 20 * time.Second, 25 * time.Second},
+		{"503 asks for 20 s", activityRun, 1, http.StatusServiceUnavailable, "20", 20 * time.Second, 25 * time.Second},
+		{"503 asks for an hour", activityRun, 1, http.StatusServiceUnavailable, "3600", maxRetryAfter, maxRetryAfter + 5*time.Second},
+		{"503 without it", activityRun, 1, http.StatusServiceUnavailable, "", time.Second, 6 * time.Second},
+		{"502 with it: not a wait it asks for", activityRun, 1, http.StatusBadGateway, "20", time.Second, 6 * time.Second},
+		{"local: 503 asks for 20 s", localRun, 1, http.StatusServiceUnavailable, "20", 20 * time.Second, 25 * time.Second},
+		// The backoff's waits: 1, 2 and 4 s; Retry-After's alone: 3 s.
+		{"local: shorter than the backoff", localRun, 3, http.StatusServiceUnavailable, "1", 7 * time.Second, 12 * time.Second},
+		{"local, recorded before ToolRetry: 60 s asked", legacyLocalRun, 2, http.StatusServiceUnavailable, "60", 3 * time.Second, 8 * time.Second},
+		{"local, recorded before ToolRetry: 45 s asked", legacyLocalRun, 2, http.StatusServiceUnavailable, "45", 3 * time.Second, 8 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,7 +132,7 @@ func TestPublishWebhookHonoursRetryAfter(t *testing.T) {
 				mu.Lock()
 				defer mu.Unlock()
 				n++
-				if n == 1 {
+				if n <= tt.fails {
 					if tt.retryAfter != "" {
 						w.Header().Set("Retry-After", tt.retryAfter)
 					}
@@ -98,167 +146,21 @@ func TestPublishWebhookHonoursRetryAfter(t *testing.T) {
 			var ts testsuite.WorkflowTestSuite
 			env := ts.NewTestWorkflowEnvironment()
 			env.RegisterActivity(a)
-			env.RegisterWorkflow(timedToolWorkflow)
+			env.RegisterWorkflowWithOptions(timedTool(tt.run), workflow.RegisterOptions{Name: "timedTool"})
 			env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "wf-ra"})
-			env.ExecuteWorkflow(timedToolWorkflow, approved(a, workflows.ToolRequest{WorkflowID: "wf-ra", CallID: "call_ra", Name: ToolPublishBlogPost, Arguments: `{"title":"Later"}`, ApprovedBy: "pat"}))
-			var took time.Duration
-			if err := env.GetWorkflowResult(&took); err != nil {
-				t.Fatal(err)
-			}
-			if took < tt.want || took > tt.want+5*time.Second {
-				t.Errorf("published after %s on the workflow's clock, want %s", took, tt.want)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if n != 2 {
-				t.Errorf("%d requests, want 2", n)
-			}
-		})
-	}
-}
-
-// timedLocalToolWorkflow runs ExecuteTool as a run runs a local tool (1 s
-// doubling waits, 4 attempts, its ScheduleToClose bound covering them) and
-// returns how long it took on the workflow's clock.
-func timedLocalToolWorkflow(ctx workflow.Context, req workflows.ToolRequest) (time.Duration, error) {
-	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		ScheduleToCloseTimeout: 4*time.Minute + 7*time.Second,
-		StartToCloseTimeout:    time.Minute,
-		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second, MaximumAttempts: 4},
-	})
-	start := workflow.Now(ctx)
-	err := workflow.ExecuteLocalActivity(ctx, workflows.ActivityExecuteTool, req).Get(ctx, nil)
-	return workflow.Now(ctx).Sub(start), err
-}
-
-// A Retry-After shorter than the retry's own wait does not shorten it: a
-// CMS that answers every 503 with "Retry-After: 1" (a load balancer's
-// usual value) would otherwise have the run's attempts spent within a few
-// seconds instead of over the window ToolRetry gives them to ride out a
-// restart. Retry-After is the least wait, the backoff's waits stay.
-func TestPublishWebhookRetryAfterShorterThanBackoff(t *testing.T) {
-	var mu sync.Mutex
-	n := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
-		n++
-		if n <= 3 {
-			w.Header().Set("Retry-After", "1")
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
-		}
-		w.WriteHeader(http.StatusCreated)
-	}))
-	t.Cleanup(srv.Close)
-	a, _ := newBlogActivities(t, BlogConfig{WebhookURL: srv.URL + "/hook"})
-	var ts testsuite.WorkflowTestSuite
-	env := ts.NewTestWorkflowEnvironment()
-	env.RegisterActivity(a)
-	env.RegisterWorkflow(timedLocalToolWorkflow)
-	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "wf-ra-short"})
-	env.ExecuteWorkflow(timedLocalToolWorkflow, approved(a, workflows.ToolRequest{WorkflowID: "wf-ra-short", CallID: "call_ra", Name: ToolPublishBlogPost, Arguments: `{"title":"Later"}`, ApprovedBy: "pat"}))
-	var took time.Duration
-	if err := env.GetWorkflowResult(&took); err != nil {
-		t.Fatal(err)
-	}
-	// The backoff's waits: 1, 2 and 4 s; Retry-After's alone: 3 s.
-	if want := 7 * time.Second; took < want {
-		t.Errorf("published after %s on the workflow's clock, want at least %s (the backoff's waits)", took, want)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if n != 4 {
-		t.Errorf("%d requests, want 4", n)
-	}
-}
-
-// legacyLocalToolWorkflow runs ExecuteTool as a run recorded before
-// workflows.ToolRetry runs a local tool: 3 attempts, 1 s doubling waits,
-// and no ScheduleToClose bound of its own, which the SDK sets to the
-// attempt's minute. It returns how long the tool took on the workflow's
-// clock.
-func legacyLocalToolWorkflow(ctx workflow.Context, req workflows.ToolRequest) (time.Duration, error) {
-	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: time.Minute,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second, MaximumAttempts: 3},
-	})
-	start := workflow.Now(ctx)
-	err := workflow.ExecuteLocalActivity(ctx, workflows.ActivityExecuteTool, req).Get(ctx, nil)
-	return workflow.Now(ctx).Sub(start), err
-}
-
-// A run recorded before workflows.ToolRetry keeps its 3 attempts of a
-// local tool when the CMS asks for a long wait: its ScheduleToClose bound
-// is one attempt's minute, and a wait past it makes the SDK give up on
-// the tool at once (the approval spent after one request), so such a
-// tool keeps the backoff's waits and the Retry-After is not asked for.
-func TestPublishWebhookRetryAfterLegacyLocalRun(t *testing.T) {
-	for _, ra := range []string{"60", "45"} {
-		t.Run("Retry-After "+ra, func(t *testing.T) {
-			var mu sync.Mutex
-			n := 0
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				mu.Lock()
-				defer mu.Unlock()
-				n++
-				if n <= 2 {
-					w.Header().Set("Retry-After", ra)
-					w.WriteHeader(http.StatusServiceUnavailable)
-					return
-				}
-				w.WriteHeader(http.StatusCreated)
-			}))
-			t.Cleanup(srv.Close)
-			a, _ := newBlogActivities(t, BlogConfig{WebhookURL: srv.URL + "/hook"})
-			var ts testsuite.WorkflowTestSuite
-			env := ts.NewTestWorkflowEnvironment()
-			env.RegisterActivity(a)
-			env.RegisterWorkflow(legacyLocalToolWorkflow)
-			env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "wf-ra-legacy"})
-			env.ExecuteWorkflow(legacyLocalToolWorkflow, approved(a, workflows.ToolRequest{WorkflowID: "wf-ra-legacy", CallID: "call_ra", Name: ToolPublishBlogPost, Arguments: `{"title":"Later"}`, ApprovedBy: "pat"}))
+			env.ExecuteWorkflow("timedTool", approved(a, workflows.ToolRequest{WorkflowID: "wf-ra", CallID: "call_ra", Name: ToolPublishBlogPost, Arguments: `{"title":"Later"}`, ApprovedBy: "pat"}))
 			var took time.Duration
 			if err := env.GetWorkflowResult(&took); err != nil {
 				t.Fatalf("the tool failed: %v", err)
 			}
+			if took < tt.min || took > tt.max {
+				t.Errorf("published after %s on the workflow's clock, want %s to %s", took, tt.min, tt.max)
+			}
 			mu.Lock()
 			defer mu.Unlock()
-			if n != 3 {
-				t.Errorf("%d requests, want 3", n)
+			if n != tt.fails+1 {
+				t.Errorf("%d requests, want %d", n, tt.fails+1)
 			}
 		})
-	}
-}
-
-// A local tool whose bound covers its attempts and waits (a run recorded
-// with workflows.ToolRetry) waits as long as Retry-After asks.
-func TestPublishWebhookRetryAfterLocalRun(t *testing.T) {
-	var mu sync.Mutex
-	n := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
-		n++
-		if n == 1 {
-			w.Header().Set("Retry-After", "20")
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
-		}
-		w.WriteHeader(http.StatusCreated)
-	}))
-	t.Cleanup(srv.Close)
-	a, _ := newBlogActivities(t, BlogConfig{WebhookURL: srv.URL + "/hook"})
-	var ts testsuite.WorkflowTestSuite
-	env := ts.NewTestWorkflowEnvironment()
-	env.RegisterActivity(a)
-	env.RegisterWorkflow(timedLocalToolWorkflow)
-	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "wf-ra-local"})
-	env.ExecuteWorkflow(timedLocalToolWorkflow, approved(a, workflows.ToolRequest{WorkflowID: "wf-ra-local", CallID: "call_ra", Name: ToolPublishBlogPost, Arguments: `{"title":"Later"}`, ApprovedBy: "pat"}))
-	var took time.Duration
-	if err := env.GetWorkflowResult(&took); err != nil {
-		t.Fatal(err)
-	}
-	if want := 20 * time.Second; took < want || took > want+5*time.Second {
-		t.Errorf("published after %s on the workflow's clock, want %s", took, want)
 	}
 }
