@@ -121,17 +121,7 @@ func TestDecisionAfterAWorkerDied(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-published:
-	case <-ctx.Done():
-		t.Fatal("the first worker never published the request")
-	}
-	d := workflows.Decision{ToolCallID: "call_1", Decision: workflows.DecisionApproved, ApproverClientID: "alice",
-		ApproverRole: "publisher", AblyMessageID: "msg-after-crash", WorkflowID: id}
-	signer.Sign(&d)
-	if err := c.SignalWorkflow(ctx, id, "", workflows.DecisionSignal, d); err != nil {
-		t.Fatal(err)
-	}
+	d := approveWhenAsked(ctx, t, c, signer, id, "msg-after-crash", published)
 	w1.Stop()
 
 	second := &crashActivities{verifier: verifier, publish: func(context.Context, workflows.ApprovalRequestInput) error { return nil }}
@@ -206,4 +196,23 @@ func checkReplays(t *testing.T, c client.Client, id, name string) {
 		t.Fatal(err)
 	}
 	t.Logf("history written to %s (%d events)", path, len(hist.Events))
+}
+
+// approveWhenAsked waits until published says the run id published its
+// request for call_1, then sends alice's approval of it (Ably message id
+// msgID), signed as the bridge signs, and returns it.
+func approveWhenAsked(ctx context.Context, t *testing.T, c client.Client, signer *signing.Signer, id, msgID string, published <-chan struct{}) workflows.Decision {
+	t.Helper()
+	select {
+	case <-published:
+	case <-ctx.Done():
+		t.Fatal("the run never published its request")
+	}
+	d := workflows.Decision{ToolCallID: "call_1", Decision: workflows.DecisionApproved, ApproverClientID: "alice",
+		ApproverRole: "publisher", AblyMessageID: msgID, WorkflowID: id}
+	signer.Sign(&d)
+	if err := c.SignalWorkflow(ctx, id, "", workflows.DecisionSignal, d); err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

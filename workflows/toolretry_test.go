@@ -72,17 +72,7 @@ func TestLocalToolRetry(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			select {
-			case <-published:
-			case <-ctx.Done():
-				t.Fatal("the run never published its request")
-			}
-			d := workflows.Decision{ToolCallID: "call_1", Decision: workflows.DecisionApproved, ApproverClientID: "alice",
-				ApproverRole: "publisher", AblyMessageID: "msg-" + id, WorkflowID: id}
-			signer.Sign(&d)
-			if err := c.SignalWorkflow(ctx, id, "", workflows.DecisionSignal, d); err != nil {
-				t.Fatal(err)
-			}
+			approveWhenAsked(ctx, t, c, signer, id, "msg-"+id, published)
 			var res workflows.AgentResult
 			if err := run.Get(ctx, &res); err != nil {
 				t.Fatalf("run: %v", err)
