@@ -51,15 +51,32 @@ func TestKeeperResolvesClosedRuns(t *testing.T) {
 		return map[string]RunState{"wf-1": {RunID: "run-1", Status: s}}
 	}
 	ask := func(t *testing.T, r *keeperRig) { r.announce(t, requestData("wf-1", "call_1", 0)) }
+	// at is a clock fixed at a whole second a minute from now; later
+	// reads it a minute on after its first reading (a sweep's history
+	// read).
+	at := time.Now().Truncate(time.Second).Add(time.Minute)
+	fixed := func() func() time.Time { return func() time.Time { return at } }
+	later := func() func() time.Time {
+		read := false
+		return func() time.Time {
+			if !read {
+				read = true
+				return at
+			}
+			return at.Add(time.Minute)
+		}
+	}
 	tests := []struct {
 		name      string
 		setup     func(t *testing.T, r *keeperRig)
 		states    map[string]RunState
+		clock     func() func() time.Time // the keeper's Now; nil: time.Now
 		maxPub    int
 		wantDesc  []string
 		wantRes   []string // "workflowId/toolCallId/runId/reason word" resolved, in order
 		wantUndes int
 		wantErr   string
+		wantNext  int // resolved by the next sweep
 	}{
 		{name: "terminated", setup: ask, states: closed(statusTerminated), wantDesc: []string{"wf-1"}, wantRes: []string{"wf-1/call_1//terminated"}},
 		{name: "timed out", setup: ask, states: closed(enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT), wantDesc: []string{"wf-1"}, wantRes: []string{"wf-1/call_1//timed out"}},
@@ -80,6 +97,27 @@ func TestKeeperResolvesClosedRuns(t *testing.T) {
 			name: "closed ClosedFor before the history read", setup: ask,
 			states:   map[string]RunState{"wf-1": {RunID: "run-1", Status: statusTerminated, CloseTime: time.Now().Add(-DefaultClosedFor - time.Second)}},
 			wantDesc: []string{"wf-1"}, wantRes: []string{"wf-1/call_1//terminated"},
+		},
+		{
+			name: "closed exactly ClosedFor before the history read", setup: ask, clock: fixed,
+			states:   map[string]RunState{"wf-1": {RunID: "run-1", Status: statusTerminated, CloseTime: at.Add(-DefaultClosedFor)}},
+			wantDesc: []string{"wf-1"}, wantRes: []string{"wf-1/call_1//terminated"},
+		},
+		{
+			// Its own resolution may have come after the read began; the
+			// next sweep's read finds it or resolves the request.
+			name: "closed less than ClosedFor before the history read, though longer before the sweep describes it", setup: ask, clock: later,
+			states:   map[string]RunState{"wf-1": {RunID: "run-1", Status: statusTerminated, CloseTime: at.Add(-DefaultClosedFor / 3)}},
+			wantDesc: []string{"wf-1"}, wantNext: 1,
+		},
+		{
+			name: "at its expiry: readers drop it themselves", clock: fixed,
+			setup: func(t *testing.T, r *keeperRig) {
+				d := requestData("wf-1", "call_1", 0)
+				d.ExpiresAt = at
+				r.announce(t, d)
+			},
+			states: closed(statusTerminated),
 		},
 		{name: "running (a reused workflow id, a reset run not listed yet)", setup: ask, states: closed(statusRunning), wantDesc: []string{"wf-1"}},
 		{name: "continued as new: its successor is the current run", setup: ask, states: closed(enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW), wantDesc: []string{"wf-1"}},
@@ -163,6 +201,16 @@ func TestKeeperResolvesClosedRuns(t *testing.T) {
 			states: closed(statusTerminated), wantDesc: []string{"wf-1"}, wantRes: []string{"wf-1/call_1/run-1/terminated"},
 		},
 		{
+			name: "a late request of the replaced run does not stand for the reset run's request before it",
+			setup: func(t *testing.T, r *keeperRig) {
+				d := requestData("wf-1", "call_1", 0)
+				d.RunID = "run-1"
+				r.announce(t, d)
+				ask(t, r)
+			},
+			states: closed(statusTerminated), wantDesc: []string{"wf-1"}, wantRes: []string{"wf-1/call_1/run-1/terminated"},
+		},
+		{
 			name: "the newest revision's request counts once; two calls of one run, one describe",
 			setup: func(t *testing.T, r *keeperRig) {
 				r.announce(t, requestData("wf-1", "call_1", 0))
@@ -192,6 +240,25 @@ func TestKeeperResolvesClosedRuns(t *testing.T) {
 			states: map[string]RunState{"wf-1": {RunID: "run-1", Status: statusRunning}, "wf-2": {RunID: "run-2", Status: statusTerminated}},
 			maxPub: 1, wantDesc: []string{"wf-1"}, wantUndes: 1,
 		},
+		{
+			name: "at most MaxPublish resolved, within one workflow id too; the rest waits for the next sweep",
+			setup: func(t *testing.T, r *keeperRig) {
+				ask(t, r)
+				r.announce(t, requestData("wf-1", "call_2", 0))
+			},
+			states: closed(statusTerminated),
+			maxPub: 1, wantDesc: []string{"wf-1"}, wantRes: []string{"wf-1/call_2//terminated"}, wantUndes: 1, wantNext: 1,
+		},
+		{
+			name: "no workflow id described once MaxPublish are resolved",
+			setup: func(t *testing.T, r *keeperRig) {
+				r.announce(t, requestData("wf-2", "call_1", 0))
+				ask(t, r)
+				r.announce(t, requestData("wf-1", "call_2", 0))
+			},
+			states: map[string]RunState{"wf-1": {RunID: "run-1", Status: statusTerminated}, "wf-2": {RunID: "run-2", Status: statusTerminated}},
+			maxPub: 2, wantDesc: []string{"wf-1"}, wantRes: []string{"wf-1/call_1//terminated", "wf-1/call_2//terminated"}, wantUndes: 1, wantNext: 1,
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -201,6 +268,9 @@ func TestKeeperResolvesClosedRuns(t *testing.T) {
 			k := r.keeper(nil)
 			k.Window = 100
 			k.MaxPublish = tc.maxPub
+			if tc.clock != nil {
+				k.Now = tc.clock()
+			}
 			res, err := k.Sweep(t.Context())
 			switch {
 			case tc.wantErr == "" && err != nil:
@@ -233,12 +303,13 @@ func TestKeeperResolvesClosedRuns(t *testing.T) {
 				t.Errorf("result %+v: want %d resolved, %d undescribed", res, len(tc.wantRes), tc.wantUndes)
 			}
 			// The next sweep finds those resolved in view: it publishes no
-			// second resolution, and describes only the workflow ids left
-			// (a running or unknown one is described again each sweep).
+			// second resolution (only what this sweep left), and describes
+			// only the workflow ids left (a running or unknown one is
+			// described again each sweep).
 			r.pending.described = nil
 			res, err = k.Sweep(t.Context())
-			if res.Resolved != 0 {
-				t.Errorf("second sweep resolved again: %+v, %v", res, err)
+			if res.Resolved != tc.wantNext {
+				t.Errorf("second sweep resolved %d, want %d: %+v, %v", res.Resolved, tc.wantNext, res, err)
 			}
 			if tc.wantUndes == 0 && tc.wantErr == "" && len(tc.wantRes) > 0 && (err != nil || len(r.pending.described) != 0) {
 				t.Errorf("second sweep: %+v, %v, described %q; want nothing done", res, err, r.pending.described)
