@@ -361,6 +361,17 @@ func TestKeeperSweep(t *testing.T) {
 			wantUnqueried: 1,
 		},
 		{
+			name: "no run queried once MaxPublish are published",
+			setup: func(t *testing.T, r *keeperRig) {
+				r.pending.pend("wf-0", "call_a", "call_b")
+				r.pending.pend("wf-1", "call_1")
+			},
+			maxPublish:    2,
+			wantPublished: 2, wantOutOfView: 2,
+			wantQueried:   []string{"wf-0"},
+			wantUnqueried: 1,
+		},
+		{
 			name: "at most MaxPublish published, within one run too",
 			setup: func(t *testing.T, r *keeperRig) {
 				r.pending.pend("wf-1", "call_a", "call_b", "call_c")
@@ -512,5 +523,113 @@ func TestKeeperPublishesNothingWithoutHistory(t *testing.T) {
 	k.IDKey = nil
 	if _, err := k.Sweep(t.Context()); err == nil || !strings.Contains(err.Error(), "message-id key") {
 		t.Errorf("Sweep without the message-id key: %v", err)
+	}
+}
+
+// emptyHistory is a channel with no message in view.
+type emptyHistory struct{}
+
+func (emptyHistory) Newest(context.Context, time.Time, int, func(*ably.Message) bool) error {
+	return nil
+}
+
+// failingPublisher refuses every publish, counting them.
+type failingPublisher struct{ calls int }
+
+func (p *failingPublisher) Publish(context.Context, string, *ably.Message) error {
+	p.calls++
+	return errors.New("ably refused")
+}
+
+// TestKeeperIDKeyLength: a message-id key shorter than
+// workflows.MinMessageIDKeyLen is refused before any I/O, by Sweep and
+// SweepRuns alike; one of that length is taken.
+func TestKeeperIDKeyLength(t *testing.T) {
+	tests := []struct {
+		name    string
+		n       int
+		refused bool
+	}{
+		{name: "none", n: 0, refused: true},
+		{name: "one byte short", n: workflows.MinMessageIDKeyLen - 1, refused: true},
+		{name: "the least length", n: workflows.MinMessageIDKeyLen},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pending := &fakePending{reqs: map[string][]workflows.ApprovalRequestData{}}
+			k := &Keeper{Pending: pending, History: emptyHistory{}, Publisher: &failingPublisher{}, Channel: testChannel,
+				AgentClientID: workflows.DefaultAgentClientID, IDKey: bytes.Repeat([]byte{7}, tc.n)}
+			_, err := k.Sweep(t.Context())
+			_, errRuns := k.SweepRuns(t.Context(), []PendingRun{{WorkflowID: "wf-1", RunID: "run-1"}})
+			for what, err := range map[string]error{"Sweep": err, "SweepRuns": errRuns} {
+				if refused := err != nil && strings.Contains(err.Error(), "message-id key"); refused != tc.refused {
+					t.Errorf("%s with a %d-byte key: %v; want refused %v", what, tc.n, err, tc.refused)
+				}
+			}
+			if tc.refused && len(pending.queried) != 0 {
+				t.Errorf("queried %q with a refused key", pending.queried)
+			}
+		})
+	}
+}
+
+// TestKeeperStopsAtFailedPublish: a publish Ably refuses ends the sweep
+// (the rest would fail too): no other run is queried, nothing else
+// published, and the sweep fails.
+func TestKeeperStopsAtFailedPublish(t *testing.T) {
+	pending := &fakePending{reqs: map[string][]workflows.ApprovalRequestData{}}
+	pending.pend("wf-1", "call_a", "call_b")
+	pending.pend("wf-2", "call_1")
+	pub := &failingPublisher{}
+	k := &Keeper{Pending: pending, History: emptyHistory{}, Publisher: pub, Channel: testChannel,
+		AgentClientID: workflows.DefaultAgentClientID, IDKey: bytes.Repeat([]byte{7}, workflows.MinMessageIDKeyLen),
+		Start: func(int) int { return 0 }}
+	res, err := k.Sweep(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "ably refused") {
+		t.Errorf("Sweep error = %v, want the publish's", err)
+	}
+	if pub.calls != 1 || res.Published != 0 || !slices.Equal(pending.queried, []string{"wf-1"}) {
+		t.Errorf("%d publishes, %+v, queried %q; want one publish tried, wf-1 queried only", pub.calls, res, pending.queried)
+	}
+}
+
+// TestKeeperReport: a sweep's log warns of what approvers may miss, and
+// of more approvals pending than the window holds.
+func TestKeeperReport(t *testing.T) {
+	const window = 5
+	tests := []struct {
+		name string
+		res  SweepResult
+		err  error
+		want []string // in the log
+		not  []string // not in the log
+	}{
+		{name: "as many pending as the window", res: SweepResult{Pending: window},
+			not: []string{"more approvals pending", "left out of approvers' view", "left unresolved", "failed"}},
+		{name: "more pending than the window", res: SweepResult{Pending: window + 1}, want: []string{"more approvals pending"}},
+		{name: "more runs than listed", res: SweepResult{MoreRuns: true}, want: []string{"more approvals pending"}},
+		{name: "runs left unqueried", res: SweepResult{Unqueried: 1}, want: []string{"left out of approvers' view"}},
+		{name: "requests left unpublished", res: SweepResult{OutOfView: 3, Published: 2}, want: []string{"left out of approvers' view", "published again"},
+			not: []string{"more approvals pending"}},
+		{name: "workflow ids left undescribed", res: SweepResult{Undescribed: 1}, want: []string{"left unresolved"}},
+		{name: "resolved", res: SweepResult{Resolved: 1, ResolvedBy: map[string]int{"terminated": 1}}, want: []string{"resolved as cancelled"},
+			not: []string{"left unresolved"}},
+		{name: "failed", err: errors.New("history unreadable"), want: []string{"history unreadable"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			(&Keeper{}).report(slog.New(slog.NewTextHandler(&logs, nil)), window, tc.res, tc.err)
+			for _, w := range tc.want {
+				if !strings.Contains(logs.String(), w) {
+					t.Errorf("log %q lacks %q", logs.String(), w)
+				}
+			}
+			for _, w := range tc.not {
+				if strings.Contains(logs.String(), w) {
+					t.Errorf("log %q has %q", logs.String(), w)
+				}
+			}
+		})
 	}
 }
