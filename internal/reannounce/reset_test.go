@@ -2,6 +2,7 @@ package reannounce
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -163,4 +164,103 @@ func requestRuns(t *testing.T, h *AblyHistory, since time.Time) []string {
 		t.Fatal(err)
 	}
 	return runs
+}
+
+// notifyPending is fakePending telling each run it queries on queried.
+type notifyPending struct {
+	*fakePending
+	queried chan<- string
+}
+
+func (p notifyPending) Requests(ctx context.Context, run PendingRun) ([]workflows.ApprovalRequestData, error) {
+	defer func() { p.queried <- run.WorkflowID }()
+	return p.fakePending.Requests(ctx, run)
+}
+
+// TestKeeperResetsBroughtBounds: the runs Resets brings are swept once
+// each, at most MaxPublish of them at a time (the rest wait for the next
+// sweep), and a run whose sweep failed is swept again when it is brought
+// again.
+func TestKeeperResetsBroughtBounds(t *testing.T) {
+	tests := []struct {
+		name       string
+		maxPublish int
+		failing    bool
+		first      []PendingRun // brought before Run starts
+		again      []PendingRun // brought once the first sweep queried
+		want       []string     // the runs queried, in order
+	}{
+		{
+			name:  "brought twice before it settles: swept once",
+			first: []PendingRun{{WorkflowID: "wf-1", RunID: "run-b"}, {WorkflowID: "wf-1", RunID: "run-b"}},
+			want:  []string{"wf-1"},
+		},
+		{
+			// The run beyond is not swept (nor taken for swept): brought
+			// again, it is.
+			name: "at most MaxPublish at a time", maxPublish: 1,
+			first: []PendingRun{{WorkflowID: "wf-1", RunID: "run-b"}, {WorkflowID: "wf-2", RunID: "run-c"}},
+			again: []PendingRun{{WorkflowID: "wf-2", RunID: "run-c"}},
+			want:  []string{"wf-1", "wf-2"},
+		},
+		{
+			name: "a failed sweep is tried again when the run is brought again", failing: true,
+			first: []PendingRun{{WorkflowID: "wf-1", RunID: "run-b"}},
+			again: []PendingRun{{WorkflowID: "wf-1", RunID: "run-b"}},
+			want:  []string{"wf-1", "wf-1"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newKeeperRig(t)
+			r.pending.failing = map[string]bool{"wf-1": tc.failing}
+			queried := make(chan string, 16)
+			brought := make(chan PendingRun, 16)
+			for _, run := range tc.first {
+				brought <- run
+			}
+			k := r.keeper(nil)
+			k.Pending = notifyPending{r.pending, queried}
+			k.MaxPublish = tc.maxPublish
+			// Settle is long enough for Run to take every run brought
+			// first before the sweep.
+			k.Resets, k.Settle = brought, time.Second
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan struct{})
+			go func() { defer close(done); k.Run(ctx, time.Hour) }()
+			t.Cleanup(func() { cancel(); <-done })
+
+			var got []string
+			take := func(n int) {
+				t.Helper()
+				testutil.Eventually(t, 10*time.Second, fmt.Sprintf("%d runs queried", n), func() bool {
+					for {
+						select {
+						case wf := <-queried:
+							got = append(got, wf)
+						default:
+							return len(got) >= n
+						}
+					}
+				})
+			}
+			take(1)
+			if len(tc.again) > 0 {
+				for _, run := range tc.again {
+					brought <- run
+				}
+				take(2)
+			}
+			// Run's sweep is over once it is done: nothing is queried after.
+			cancel()
+			<-done
+			close(queried)
+			for wf := range queried {
+				got = append(got, wf)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("queried %q, want %q", got, tc.want)
+			}
+		})
+	}
 }
