@@ -93,6 +93,10 @@ func TestCapabilityMatching(t *testing.T) {
 		{"foo*", "foobar", false},
 		{"exact", "exact", true},
 		{"exact", "exactly", false},
+		// A name is matched whole: a pattern names no channel below it.
+		{"exact", "exact:more", false},
+		{"a:b", "a:b:c", false},
+		{"a:*:c", "a:b:c:d", false},
 	}
 	for _, tt := range tests {
 		if got := matchResource(tt.pattern, tt.name); got != tt.want {
@@ -551,6 +555,45 @@ func TestPublishRefusedOnceTheTokenExpired(t *testing.T) {
 			page.Next(ctx)
 			if got, want := len(page.Items()), map[bool]int{true: 1, false: 0}[tt.wantCode == 0]; got != want {
 				t.Fatalf("%d messages stored, want %d", got, want)
+			}
+		})
+	}
+}
+
+// TestJWTTimeClaims: exp and iat are required and numeric, exp at or
+// before now is expired (40142, no leeway), and iat or nbf may be at most
+// maxIATSkew ahead of the server's clock (else 40144).
+func TestJWTTimeClaims(t *testing.T) {
+	kr, err := newKeyring([]Key{{Name: testKeyName, Secret: testSecret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	at := func(d time.Duration) int64 { return now.Add(d).Unix() }
+	tests := []struct {
+		name   string
+		claims map[string]any
+		code   int // 0: accepted
+	}{
+		{name: "exp a second ahead", claims: map[string]any{"iat": at(0), "exp": at(time.Second)}},
+		{name: "exp now", claims: map[string]any{"iat": at(-time.Minute), "exp": at(0)}, code: codeTokenExpired},
+		{name: "exp missing", claims: map[string]any{"iat": at(0)}, code: codeInvalidToken},
+		{name: "iat missing", claims: map[string]any{"exp": at(time.Hour)}, code: codeInvalidToken},
+		{name: "exp negative", claims: map[string]any{"iat": at(0), "exp": -1}, code: codeInvalidToken},
+		{name: "iat the skew ahead", claims: map[string]any{"iat": at(maxIATSkew), "exp": at(time.Hour)}},
+		{name: "iat more than the skew ahead", claims: map[string]any{"iat": at(maxIATSkew + time.Second), "exp": at(time.Hour)}, code: codeInvalidToken},
+		{name: "iat a minute and a half ahead", claims: map[string]any{"iat": at(90 * time.Second), "exp": at(time.Hour)}, code: codeInvalidToken},
+		{name: "nbf more than the skew ahead", claims: map[string]any{"iat": at(0), "nbf": at(maxIATSkew + time.Second), "exp": at(time.Hour)}, code: codeInvalidToken},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tok := rawJWT(map[string]any{"alg": "HS256", "typ": "JWT", "kid": testKeyName}, tc.claims, testSecret, hs256)
+			p, e := kr.verifyJWT(tok, now)
+			switch {
+			case tc.code == 0 && e != nil:
+				t.Errorf("refused: %v", e)
+			case tc.code != 0 && (e == nil || e.Code != tc.code):
+				t.Errorf("verifyJWT = %+v, %v; want %d", p, e, tc.code)
 			}
 		})
 	}
