@@ -7,6 +7,7 @@ import (
 	"flag"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -324,5 +325,57 @@ func TestRunCommandRefusals(t *testing.T) {
 				t.Errorf("RunCommand(%q) = %v, printed %q: the secret shows", tt.args, err, buf.String())
 			}
 		})
+	}
+}
+
+// TestChannelHistoryBounds: REST history's start and end (ms) and its
+// fromSerial bound are inclusive, in both directions, and rewind is capped
+// at the newest defaultRewindCap messages, saying so only when it cut.
+func TestChannelHistoryBounds(t *testing.T) {
+	ch := &channel{name: "h"}
+	for i := range 5 { // serials 1 to 5, timestamps 1000 to 5000
+		serial := formatSerial(1, int64(i+1))
+		ch.msgs = append(ch.msgs, storedMessage{serial: serial, msg: &message{ID: strconv.Itoa(i + 1), Timestamp: int64(i+1) * 1000, Serial: serial}})
+	}
+	tests := []struct {
+		name string
+		q    historyQuery
+		want string // ids in order
+	}{
+		{name: "start and end one message apart, backwards", q: historyQuery{start: 2000, end: 3000}, want: "3 2"},
+		{name: "start and end one message apart, forwards", q: historyQuery{start: 2000, end: 3000, forwards: true}, want: "2 3"},
+		{name: "start is end", q: historyQuery{start: 4000, end: 4000}, want: "4"},
+		{name: "fromSerial, backwards", q: historyQuery{until: formatSerial(1, 3)}, want: "3 2 1"},
+		{name: "fromSerial, forwards", q: historyQuery{until: formatSerial(1, 3), forwards: true}, want: "1 2 3"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.q.limit = maxHistoryLimit
+			page, more := ch.history(tc.q)
+			var got []string
+			for _, m := range page {
+				got = append(got, m.ID)
+			}
+			if strings.Join(got, " ") != tc.want || more {
+				t.Errorf("history(%+v) = %q (more %v), want %q", tc.q, got, more, tc.want)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		n, count, want int
+		truncated      bool
+	}{
+		{n: defaultRewindCap, count: defaultRewindCap, want: defaultRewindCap},
+		{n: defaultRewindCap + 1, count: defaultRewindCap + 1, want: defaultRewindCap, truncated: true},
+		{n: defaultRewindCap + 1, count: defaultRewindCap, want: defaultRewindCap},
+	} {
+		long := &channel{name: "r"}
+		for i := range tc.n {
+			long.msgs = append(long.msgs, storedMessage{serial: formatSerial(1, int64(i+1)), msg: &message{}})
+		}
+		got, truncated := long.backlogLocked(rewindSpec{count: tc.count}, 0, defaultRewindCap)
+		if len(got) != tc.want || truncated != tc.truncated || got[len(got)-1].serial != formatSerial(1, int64(tc.n)) {
+			t.Errorf("rewind=%d of %d messages: %d, truncated %v; want the newest %d, truncated %v", tc.count, tc.n, len(got), truncated, tc.want, tc.truncated)
+		}
 	}
 }
