@@ -294,6 +294,14 @@ func TestRequestTokenErrors(t *testing.T) {
 		{"token auth", testKeyName, "Bearer " + mustSign(t), map[string]any{}, 401, 40162},
 		{"no mac, no credentials", testKeyName, "", map[string]any{"clientId": "p"}, 401, 40101},
 		{"malformed body", testKeyName, "", "{", 400, 40000},
+		{"keyName of another key, signed with the path key's secret", testKeyName, "", signTR(with(base(nonce(11)), "keyName", subKeyName), testSecret), 401, 40101},
+		{"signed without keyName", testKeyName, "", signTR(with(base(nonce(12)), "keyName", ""), testSecret), 401, 40101},
+		{"timestamp 11 min old", testKeyName, "", signTR(with(base(nonce(13)), "timestamp", now-11*60_000), testSecret), 401, 40104},
+		{"timestamp 11 min ahead", testKeyName, "", signTR(with(base(nonce(14)), "timestamp", now+11*60_000), testSecret), 401, 40104},
+		{"nonce of 15 characters", testKeyName, "", signTR(base("nonce-0123456789"[:15]), testSecret), 400, 40003},
+		{"nonce of 16 characters", testKeyName, "", signTR(base("nonce-0123456789"), testSecret), 200, 0},
+		{"ttl 24h", testKeyName, "", signTR(with(base(nonce(15)), "ttl", int64(24*3600_000)), testSecret), 200, 0},
+		{"ttl 24h and 1 ms", testKeyName, "", signTR(with(base(nonce(16)), "ttl", int64(24*3600_000+1)), testSecret), 400, 40003},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -407,6 +415,73 @@ func TestIntersectCapability(t *testing.T) {
 		}
 		if got := intersectCapability(r, k).String(); got != tt.want {
 			t.Errorf("%s ∩ %s = %s, want %s", tt.requested, tt.key, got, tt.want)
+		}
+	}
+}
+
+// TestNonceMemory: a signed TokenRequest's nonce is refused again for 20
+// minutes (twice the timestamp window, so a request stamped up to 10
+// minutes ahead cannot be replayed once it is 10 minutes old), and at
+// most maxNonces unexpired nonces are kept (42910 beyond).
+func TestNonceMemory(t *testing.T) {
+	at := time.Unix(1_800_000_000, 0)
+	s := &Server{nonces: map[string]int64{}}
+	if e := s.useNonce("k\nn", at); e != nil {
+		t.Fatalf("first use: %v", e)
+	}
+	for _, tc := range []struct {
+		after time.Duration
+		code  int // 0: accepted
+	}{
+		{after: 15 * time.Minute, code: codeNonceReplayed},
+		{after: 2*tokenRequestWindow - time.Millisecond, code: codeNonceReplayed},
+		{after: 2 * tokenRequestWindow},
+	} {
+		if e := s.useNonce("k\nn", at.Add(tc.after)); (e == nil) != (tc.code == 0) || e != nil && e.Code != tc.code {
+			t.Errorf("the same nonce %s later: %v; want code %d", tc.after, e, tc.code)
+		}
+	}
+	full := &Server{nonces: make(map[string]int64, maxNonces)}
+	for i := range maxNonces {
+		full.nonces[strconv.Itoa(i)] = at.Add(time.Minute).UnixMilli()
+	}
+	if e := full.useNonce("k\nnew", at); e == nil || e.Code != codeRateLimited {
+		t.Errorf("a new nonce with %d kept: %v; want %d", maxNonces, e, codeRateLimited)
+	}
+	// Once they expire they are pruned, and a new nonce is taken.
+	if e := full.useNonce("k\nnew", at.Add(time.Minute)); e != nil || len(full.nonces) != 1 {
+		t.Errorf("a new nonce once the others expired: %v, %d kept", e, len(full.nonces))
+	}
+}
+
+// TestNativeTokenBoundByKeysCurrentCapability: a native token survives a
+// restart, but grants no more than its key's capability now allows: a key
+// narrowed since the token was issued narrows the token too.
+func TestNativeTokenBoundByKeysCurrentCapability(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	tok, err := signNativeToken(nativeClaims{KeyName: testKeyName, Capability: `{"*":["*"]}`, Issued: now.UnixMilli(), Expires: now.Add(time.Hour).UnixMilli(), Nonce: "n"}, testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := newKeyring([]Key{{Name: testKeyName, Secret: testSecret, Capability: `{"sub:*":["subscribe"]}`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, e := kr.verifyToken(tok, now)
+	if e != nil {
+		t.Fatalf("verifyToken: %v", e)
+	}
+	for _, tc := range []struct {
+		channel, op string
+		want        bool
+	}{
+		{"sub:a", opSubscribe, true},
+		{"sub:a", opPublish, false},
+		{"other", opSubscribe, false},
+		{"other", opHistory, false},
+	} {
+		if got := p.grant.allows(tc.channel, tc.op); got != tc.want {
+			t.Errorf("%s on %s: %v, want %v", tc.op, tc.channel, got, tc.want)
 		}
 	}
 }
