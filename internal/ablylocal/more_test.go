@@ -379,3 +379,28 @@ func TestChannelHistoryBounds(t *testing.T) {
 		}
 	}
 }
+
+// TestIdempotencyWindow: a client-supplied message id published again
+// within idempotencyWindowMillis (2 minutes, its end included) is the
+// first message, not a new one; after it, it is a new message.
+func TestIdempotencyWindow(t *testing.T) {
+	fx := startServer(t, nil)
+	s := fx.srv
+	const at = int64(1_800_000_000_000)
+	for _, tc := range []struct {
+		after int64 // ms after the first publish
+		dup   bool
+	}{
+		{after: 1, dup: true},
+		{after: idempotencyWindowMillis, dup: true},
+		{after: idempotencyWindowMillis + 1},
+	} {
+		ch := &channel{name: "idem", ids: map[string]idRecord{}, subs: map[*attachment]struct{}{}}
+		pub := publisher{p: &principal{clientID: "*", grant: grant{allRights()}}, idBase: "b"}
+		first := s.store(ch, pub, []*message{{ID: "id-1", Timestamp: at}}, []bool{true}, at)
+		again := s.store(ch, pub, []*message{{ID: "id-1", Timestamp: at + tc.after}}, []bool{true}, at+tc.after)
+		if dup := again[0] == first[0]; dup != tc.dup || len(ch.msgs) != map[bool]int{true: 1, false: 2}[tc.dup] {
+			t.Errorf("id published again %d ms later: serial %s after %s, %d stored; want a duplicate %v", tc.after, again[0], first[0], len(ch.msgs), tc.dup)
+		}
+	}
+}

@@ -189,6 +189,8 @@ func TestRESTTimeAndRaw(t *testing.T) {
 		{"wrong secret", "GET", "/channels/raw/history", "Basic " + b64(testKeyName+":nope"), "application/json", "", 401, "40101", "application/json"},
 		{"bad limit", "GET", "/channels/raw/history?limit=0", "Basic " + b64(testKey), "application/json", "", 400, "40000", "application/json"},
 		{"bad fromSerial", "GET", "/channels/raw/history?fromSerial=zz", "Basic " + b64(testKey), "application/json", "", 400, "40000", "application/json"},
+		{"publish of the largest message", "POST", "/channels/raw/messages", "Basic " + b64(testKey), "application/json", `{"data":"` + strings.Repeat("x", defaultMaxMessageSize) + `"}`, 201, "", "application/json"},
+		{"publish one byte larger", "POST", "/channels/raw/messages", "Basic " + b64(testKey), "application/json", `{"data":"` + strings.Repeat("x", defaultMaxMessageSize+1) + `"}`, 413, "40009", "application/json"},
 		{"limit at most 1000", "GET", "/channels/raw/history?limit=1000", "Basic " + b64(testKey), "application/json", "", 200, "", "application/json"},
 		{"limit above 1000", "GET", "/channels/raw/history?limit=1001", "Basic " + b64(testKey), "application/json", "", 400, "40000", "application/json"},
 		{"negative start", "GET", "/channels/raw/history?start=-1", "Basic " + b64(testKey), "application/json", "", 400, "40000", "application/json"},
