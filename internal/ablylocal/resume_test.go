@@ -73,6 +73,7 @@ func TestRawResume(t *testing.T) {
 	}{
 		{"unknown key", "AAAAAAAAAAAAAAAA!BBBBBBBBBBBB", 80008},
 		{"malformed key", "garbage", 80018},
+		{"malformed key, parts of the wrong lengths", "AAAAAAAAAAAAAAA!BBBBBBBBBBBB", 80018},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -102,5 +103,100 @@ func TestRawResume(t *testing.T) {
 		if m2 := other.next(); m2["connectionId"] == m["connectionId"] {
 			t.Errorf("resumed another client's connection")
 		}
+		// Nor another key, with the same (wildcard) clientId.
+		sub := dialRaw(t, fx, url.Values{"key": {subKeyName + ":" + subSecret}, "resume": {k}})
+		if m2 := sub.next(); m2["connectionId"] == m["connectionId"] {
+			t.Errorf("another key resumed the connection")
+		}
 	})
+}
+
+// untilPong sends a HEARTBEAT with an id and returns the frames the server
+// sent before its echo (it answers frames in order).
+func (c *rawConn) untilPong() []map[string]any {
+	c.t.Helper()
+	c.send(map[string]any{"action": actionHeartbeat, "id": "pong"})
+	var out []map[string]any
+	for m := c.next(); action(m) != actionHeartbeat || m["id"] != "pong"; m = c.next() {
+		out = append(out, m)
+	}
+	return out
+}
+
+// TestRawAttachReplay: an ATTACH replays messages (rewind, channelSerial)
+// only to a credential that may subscribe, rewind only on a first attach
+// (not with ATTACH_RESUME), and says RESUMED only when no message after
+// the given serial was dropped.
+func TestRawAttachReplay(t *testing.T) {
+	const pubKeyName, pubSecret = "app.pub", "pubsecret"
+	fx := startServer(t, func(c *Config) {
+		c.Keys = append(c.Keys, Key{Name: pubKeyName, Secret: pubSecret, Capability: `{"*":["publish"]}`})
+		c.MaxMessagesPerChannel = 3
+	})
+	rest := fx.restKey(t, false, testKey)
+	publish := func(channel string, names ...string) {
+		t.Helper()
+		for _, n := range names {
+			if err := rest.Channels.Get(channel).Publish(testCtx(t), n, n); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// kept: one message then its serial, then three more (the first is
+	// dropped: at most 3 are kept).
+	publish("kept", "a")
+	c := dialRaw(t, fx, url.Values{"key": {testKey}})
+	c.next()
+	c.send(map[string]any{"action": actionAttach, "channel": "kept"})
+	m := c.next()
+	afterA, _ := m["channelSerial"].(string)
+	publish("kept", "b", "c")
+	c.send(map[string]any{"action": actionDetach, "channel": "kept"})
+	c.next()
+	fresh := dialRaw(t, fx, url.Values{"key": {testKey}})
+	fresh.next()
+	fresh.send(map[string]any{"action": actionAttach, "channel": "kept", "channelSerial": afterA})
+	if m := fresh.next(); action(m) != actionAttached || int64(m["flags"].(float64))&flagResumed == 0 {
+		t.Fatalf("attach after a kept serial = %v, want RESUMED", m)
+	}
+	publish("kept", "d", "e")
+	tests := []struct {
+		name        string
+		key         string
+		attach      map[string]any
+		wantResumed bool
+		wantReplay  int
+	}{
+		{name: "rewind", key: testKey, attach: map[string]any{"channel": "kept", "params": map[string]string{"rewind": "10"}}, wantReplay: 3},
+		{name: "rewind with ATTACH_RESUME", key: testKey, attach: map[string]any{"channel": "kept", "params": map[string]string{"rewind": "10"}, "flags": flagAttachResume}},
+		{name: "a serial after which a message was dropped: not RESUMED", key: testKey, attach: map[string]any{"channel": "kept", "channelSerial": afterA}, wantReplay: 3},
+		{name: "rewind, publish-only", key: pubKeyName + ":" + pubSecret, attach: map[string]any{"channel": "kept", "params": map[string]string{"rewind": "10"}}},
+		{name: "channelSerial, publish-only", key: pubKeyName + ":" + pubSecret, attach: map[string]any{"channel": "kept", "channelSerial": afterA}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dialRaw(t, fx, url.Values{"key": {tc.key}})
+			c.next()
+			tc.attach["action"] = actionAttach
+			c.send(tc.attach)
+			m := c.next()
+			if action(m) != actionAttached {
+				t.Fatalf("attach = %v", m)
+			}
+			if resumed := int64(m["flags"].(float64))&flagResumed != 0; resumed != tc.wantResumed {
+				t.Errorf("attached %v: RESUMED %v, want %v", m, resumed, tc.wantResumed)
+			}
+			n := 0
+			for _, f := range c.untilPong() {
+				if action(f) != actionMessage {
+					t.Fatalf("got %v before the pong", f)
+				}
+				msgs, _ := f["messages"].([]any)
+				n += len(msgs)
+			}
+			if n != tc.wantReplay {
+				t.Errorf("%d messages replayed, want %d", n, tc.wantReplay)
+			}
+		})
+	}
 }
