@@ -124,6 +124,8 @@ func TestUserClaimRanking(t *testing.T) {
 		{"none", map[string]any{"ably.channel.other": "c"}, "ai:x", "", false},
 		{"literal star suffix", map[string]any{"ably.channel.ai*": "c"}, "ai:x", "", false},
 		{"middle wildcard", map[string]any{"ably.channel.a:*:c": "m", "ably.channel.a:*": "n"}, "a:b:c", "m", true},
+		{"exact beats the same name under [*]", map[string]any{"ably.channel.ai:x": "a", "ably.channel.[*]ai:x": "q"}, "ai:x", "a", true},
+		{"longer literal prefix beats lexical order", map[string]any{"ably.channel.a:*:c": "p", "ably.channel.*:b:c": "s"}, "a:b:c", "p", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
