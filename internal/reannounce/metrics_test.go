@@ -2,6 +2,7 @@ package reannounce
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/hitl/durable-approvals/internal/testutil"
+	"github.com/hitl/durable-approvals/workflows"
 )
 
 // TestRunCounts: Run counts its sweeps by result and the requests it
@@ -104,4 +106,85 @@ func runMetered(t *testing.T, r *keeperRig) (*sdkmetric.ManualReader, func()) {
 	}
 	t.Cleanup(stop)
 	return reader, stop
+}
+
+// stuckPending is fakePending whose describe of one workflow id, or query
+// of every run, waits until its context is done (closing blocked when it
+// starts waiting).
+type stuckPending struct {
+	*fakePending
+	describe string // the workflow id whose describe waits; "": none
+	query    bool   // every query waits
+	blocked  chan struct{}
+	once     sync.Once
+}
+
+func (p *stuckPending) wait(ctx context.Context) error {
+	p.once.Do(func() { close(p.blocked) })
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func (p *stuckPending) CurrentRun(ctx context.Context, workflowID string) (RunState, error) {
+	if workflowID == p.describe {
+		return RunState{}, p.wait(ctx)
+	}
+	return p.fakePending.CurrentRun(ctx, workflowID)
+}
+
+func (p *stuckPending) Requests(ctx context.Context, run PendingRun) ([]workflows.ApprovalRequestData, error) {
+	if p.query {
+		return nil, p.wait(ctx)
+	}
+	return p.fakePending.Requests(ctx, run)
+}
+
+// TestRunCountsResolvedBeforeShutdown: a sweep cut short by shutdown
+// counts the requests it resolved before, by the run's status.
+func TestRunCountsResolvedBeforeShutdown(t *testing.T) {
+	r := newKeeperRig(t)
+	r.announce(t, requestData("wf-2", "call_1", 0))
+	r.announce(t, requestData("wf-1", "call_1", 0)) // read first: resolved first
+	r.pending.states = map[string]RunState{"wf-1": {RunID: "run-1", Status: statusTerminated}}
+	stuck := &stuckPending{fakePending: r.pending, describe: "wf-2", blocked: make(chan struct{})}
+	reader := sdkmetric.NewManualReader()
+	k := r.keeper(nil)
+	k.Pending = stuck
+	k.Meter = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)).Meter("test")
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); k.Run(ctx, time.Second) }()
+	t.Cleanup(func() { cancel(); <-done })
+	testutil.Eventually(t, 10*time.Second, "wf-2's describe waiting", func() bool {
+		select {
+		case <-stuck.blocked:
+			return true
+		default:
+			return false
+		}
+	})
+	cancel()
+	<-done
+	if got := testutil.CounterSum(t, reader, MetricClosedResolved, attribute.String("status", "terminated")); got != 1 {
+		t.Errorf("%s{status=terminated} = %d, want 1 (wf-1's, resolved before the shutdown)", MetricClosedResolved, got)
+	}
+}
+
+// TestRunBoundsEachSweep: a sweep whose query hangs ends when the interval
+// has passed, counted as failed, and the keeper goes on sweeping.
+func TestRunBoundsEachSweep(t *testing.T) {
+	r := newKeeperRig(t)
+	r.pending.pend("wf-1", "call_1")
+	stuck := &stuckPending{fakePending: r.pending, query: true, blocked: make(chan struct{})}
+	reader := sdkmetric.NewManualReader()
+	k := r.keeper(nil)
+	k.Pending = stuck
+	k.Meter = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)).Meter("test")
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); k.Run(ctx, 200*time.Millisecond) }()
+	t.Cleanup(func() { cancel(); <-done })
+	testutil.Eventually(t, 10*time.Second, "two sweeps counted failed", func() bool {
+		return testutil.CounterSum(t, reader, MetricSweeps, attribute.String("result", "failed")) >= 2
+	})
 }
