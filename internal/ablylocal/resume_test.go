@@ -3,6 +3,7 @@ package ablylocal
 import (
 	"net/url"
 	"testing"
+	"time"
 )
 
 func TestRawResume(t *testing.T) {
@@ -198,5 +199,26 @@ func TestRawAttachReplay(t *testing.T) {
 				t.Errorf("%d messages replayed, want %d", n, tc.wantReplay)
 			}
 		})
+	}
+}
+
+// TestRawAuthShortensExpiry: a client's AUTH with a token that expires
+// sooner than the connection's holds the connection to the new expiry:
+// DISCONNECTED 40142 then, not at the old token's.
+func TestRawAuthShortensExpiry(t *testing.T) {
+	fx := startServer(t, nil)
+	long, _ := signTest(t, tokenSpec{clientID: "c", ttl: time.Hour})
+	c := dialRaw(t, fx, url.Values{"access_token": {long}})
+	if m := c.next(); action(m) != actionConnected {
+		t.Fatalf("connected = %v", m)
+	}
+	short, _ := signTest(t, tokenSpec{clientID: "c", ttl: 3 * time.Second}) // shorter than the renewal lead: not renewed
+	c.send(map[string]any{"action": actionAuth, "auth": map[string]any{"accessToken": short}})
+	if m := c.next(); action(m) != actionConnected {
+		t.Fatalf("after AUTH = %v, want CONNECTED", m)
+	}
+	m := c.next()
+	if code, status := errCode(m); action(m) != actionDisconnected || code != codeTokenExpired || status != 401 {
+		t.Fatalf("at the new token's expiry = %v, want DISCONNECTED 40142/401", m)
 	}
 }
