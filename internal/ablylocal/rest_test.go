@@ -302,3 +302,38 @@ func TestTooManyMessagesInOnePublish(t *testing.T) {
 		}
 	}
 }
+
+// TestRESTClientIDHeader: X-Ably-ClientId (base64) pins a Basic credential
+// to a clientId, and must agree with a token's.
+func TestRESTClientIDHeader(t *testing.T) {
+	fx := startServer(t, nil)
+	alice, _ := signTest(t, tokenSpec{clientID: "alice"})
+	tests := []struct {
+		name, auth, header string
+		want               string // the credential's clientId
+		code               int    // 0: accepted
+	}{
+		{name: "Basic, pinned", auth: "Basic " + b64(testKey), header: b64("bob"), want: "bob"},
+		{name: "Basic, wildcard", auth: "Basic " + b64(testKey), header: b64("*"), code: codeInvalidClientID},
+		{name: "token, its own clientId", auth: "Bearer " + alice, header: b64("alice"), want: "alice"},
+		{name: "token, another clientId", auth: "Bearer " + alice, header: b64("bob"), code: codeInvalidClientID},
+		{name: "not base64", auth: "Basic " + b64(testKey), header: "!!", code: codeBadRequest},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := http.NewRequest("GET", "http://"+fx.srv.Addr()+"/channels/c/history", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Header.Set("Authorization", tc.auth)
+			r.Header.Set("X-Ably-ClientId", tc.header)
+			p, e := fx.srv.authenticateREST(r)
+			switch {
+			case tc.code == 0 && (e != nil || p.clientID != tc.want):
+				t.Errorf("authenticateREST = %+v, %v; want clientId %q", p, e, tc.want)
+			case tc.code != 0 && (e == nil || e.Code != tc.code):
+				t.Errorf("authenticateREST = %+v, %v; want %d", p, e, tc.code)
+			}
+		})
+	}
+}
