@@ -601,7 +601,7 @@ func TestInbox(t *testing.T) {
 		br.Do(t, "waitSelector", map[string]any{"page": "pat", "selector": errSel, "timeoutMs": 10000}, nil)
 		var st struct{ Text string }
 		br.Do(t, "text", map[string]any{"page": "pat", "selector": errSel}, &st)
-		if st.Text != "The agent did not count your decision: edited arguments refused: title: want string, got number. You can decide again." {
+		if st.Text != "The agent did not count your decision on publish_blog_post: edited arguments refused: title: want string, got number. You can decide again." {
 			t.Errorf("pat's card: %q", st.Text)
 		}
 		if c := readCard(t, br, "ada", call); c.Status != "" {
@@ -667,7 +667,7 @@ func TestInbox(t *testing.T) {
 			})
 			return c
 		}
-		if c := shows("pat"); c.Status != "The arguments changed: review them again before deciding." {
+		if c := shows("pat"); c.Status != "The arguments of publish_blog_post changed: review them again before deciding." {
 			t.Errorf("pat, who was shown the arguments before the edit: status %q, want that they changed", c.Status)
 		}
 		if c := shows("ada"); !strings.HasPrefix(c.Status, "You approved this request; it waits for more approvals.") {

@@ -133,10 +133,22 @@ func TestInboxKeyboard(t *testing.T) {
 		if !strings.Contains(form.YAML, `textbox "Reason for rejecting (optional`) {
 			t.Errorf("the reject form as a screen reader gets it:\n%s\nwant the reason named optional", form.YAML)
 		}
+		live(t) // what was said before
 		request(older, 3, `{"title":"Older, edited"}`, nil)
 		waitCard(t, older, "the new arguments on the card", func(c card) bool { return strings.Contains(c.Args, "edited") })
 		if f := focus(t); f.Card != older || f.Tag != "H3" {
 			t.Errorf("after the arguments changed under the open form the focus is on %+v, want the card's title", f)
+		}
+		// Said once, naming the tool: the card's status line and the
+		// page's announcer both said it before.
+		var said []string
+		for _, l := range live(t) {
+			if strings.Contains(l.Text, "arguments") && strings.Contains(l.Text, "changed") {
+				said = append(said, l.Where+": "+l.Text)
+			}
+		}
+		if len(said) != 1 || !strings.Contains(said[0], "publish_blog_post") {
+			t.Errorf("the change of arguments was said %d times: %q; want once, naming the tool", len(said), said)
 		}
 	})
 

@@ -188,7 +188,7 @@ func TestApprovalRules(t *testing.T) {
 		})
 		testutil.WaitFor(t, 30*time.Second, "the agent's notice on ada's card", func() (bool, error) {
 			c = readCard(t, br, "ada", p.ToolCallID)
-			return strings.HasPrefix(c.Status, "The agent did not count your decision: edited arguments refused") && slices.Equal(c.Buttons, []string{"Approve with edits…", "Reject…"}), nil
+			return strings.HasPrefix(c.Status, "The agent did not count your decision on publish_blog_post: edited arguments refused") && slices.Equal(c.Buttons, []string{"Approve with edits…", "Reject…"}), nil
 		})
 		br.Do(t, "rejectByKeyboard", map[string]any{"page": "ada", "toolCallId": p.ToolCallID, "reason": "second thoughts"}, nil)
 		res = s.result(id)

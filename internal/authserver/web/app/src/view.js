@@ -300,9 +300,10 @@ export class InboxView {
       // the history is read at load (its revisions are no change anyone
       // saw here), nor to the approver whose counted edit these are.
       const ownEdit = Boolean(r.editedBy) && r.editedBy.clientId === this.opts.user && this.approvedByMe(r);
+      // Said once: the card's status line is a live region, so no
+      // announcement beside it, and it names the tool.
       if (this.historyRead && !ownEdit) {
-        this.setStatus(c, 'The arguments changed: review them again before deciding.', 'warn');
-        this.announce(`The arguments of ${plain(r.tool)} changed.`);
+        this.setStatus(c, `The arguments of ${plain(r.tool)} changed: review them again before deciding.`, 'warn');
       }
     }
     this.renderActions(c);
@@ -429,9 +430,9 @@ export class InboxView {
     c.sentId = null;
     c.sent = null;
     clearTimeout(c.noAnswer);
-    this.setStatus(c, `The agent did not count your decision: ${plain(n.reason)}. You can decide again.`, 'error');
+    // Said once, by the card's status line (a live region).
+    this.setStatus(c, `The agent did not count your decision on ${plain(c.request.tool)}: ${plain(n.reason)}. You can decide again.`, 'error');
     this.renderActions(c);
-    this.announce(`Your decision on ${plain(c.request.tool)} was not counted.`);
   }
 
   // unconfirmed says that the decision sent from card c may count: the
