@@ -53,6 +53,13 @@ func publishAs(t *testing.T, ac ablyconn.Config, user, role string, msgs ...*abl
 	}
 }
 
+// newRealtime is a realtime client with opts, closed when the test ends.
+// It returns once the client is connected: ably-go v1.4.1 queues a publish
+// made while the connection is still connecting on the channel, and a
+// publish that lands in that queue just after the connection's "connected"
+// flushed it waits for an attach that a publisher never asks for (a CI run
+// hung in TestBridgeSaysWhatItLeavesUnforwarded's publish until the test
+// binary's timeout).
 func newRealtime(t *testing.T, opts []ably.ClientOption) *ably.Realtime {
 	t.Helper()
 	c, err := ablyconn.NewRealtime(opts...)
@@ -60,6 +67,9 @@ func newRealtime(t *testing.T, opts []ably.ClientOption) *ably.Realtime {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
+	testutil.Eventually(t, 15*time.Second, "the test client connected", func() bool {
+		return c.Connection.State() == ably.ConnectionStateConnected
+	})
 	return c
 }
 
@@ -278,7 +288,9 @@ func TestBridgeSaysWhatItLeavesUnforwarded(t *testing.T) {
 	alice := newRealtime(t, approverOptions(t, ac, "alice", "admin"))
 	m := guideResponse("call_abc123", "approved")
 	m.Extras["headers"] = map[string]any{"toolCallId": "call_abc123", "workflowId": "wf-1"}
-	if err := alice.Channels.Get(testChannel).PublishMultiple(t.Context(), []*ably.Message{m}); err != nil {
+	pctx, pcancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer pcancel()
+	if err := alice.Channels.Get(testChannel).PublishMultiple(pctx, []*ably.Message{m}); err != nil {
 		t.Fatalf("publish: %v", err)
 	}
 	testutil.Eventually(t, 15*time.Second, "the decision parked", func() bool { return strings.Contains(logs(), "parked for retry") })
@@ -320,7 +332,10 @@ func TestBridgeCountsWhatTheStopCutShort(t *testing.T) {
 		approver := newRealtime(t, approverOptions(t, ac, fmt.Sprintf("approver%d", i), "admin"))
 		m := guideResponse(id, "approved")
 		m.Extras["headers"] = map[string]any{"toolCallId": id, "workflowId": fmt.Sprintf("wf-%d", i)}
-		if err := approver.Channels.Get(testChannel).PublishMultiple(t.Context(), []*ably.Message{m}); err != nil {
+		pctx, pcancel := context.WithTimeout(t.Context(), 10*time.Second)
+		err := approver.Channels.Get(testChannel).PublishMultiple(pctx, []*ably.Message{m})
+		pcancel()
+		if err != nil {
 			t.Fatalf("publish: %v", err)
 		}
 	}
