@@ -20,7 +20,7 @@ func TestRunCounts(t *testing.T) {
 	r.pending.pend("wf-1", "call_1")
 	r.pending.pend("wf-2", "call_1")
 	r.pending.failing = map[string]bool{"wf-2": true}
-	reader, stop := runMetered(t, r)
+	reader, stop := runMetered(t, r, 20*time.Millisecond, nil)
 	// Each sweep publishes wf-1's request again (the copy of the same
 	// minute is one message, which the next sweep finds in view) and fails
 	// on wf-2's query.
@@ -77,7 +77,7 @@ func TestRunCountsClosedResolved(t *testing.T) {
 	r := newKeeperRig(t)
 	r.announce(t, requestData("wf-1", "call_1", 0))
 	r.pending.states = map[string]RunState{"wf-1": {RunID: "run-1", Status: statusTerminated}}
-	reader, stop := runMetered(t, r)
+	reader, stop := runMetered(t, r, 20*time.Millisecond, nil)
 	testutil.Eventually(t, 10*time.Second, "three sweeps counted", func() bool {
 		return testutil.CounterSum(t, reader, MetricSweeps, attribute.String("result", "ok")) >= 3
 	})
@@ -90,16 +90,20 @@ func TestRunCountsClosedResolved(t *testing.T) {
 	}
 }
 
-// runMetered runs r's keeper, sweeping every 20 ms, with its metrics read
-// by the returned reader; stop ends it and waits for it.
-func runMetered(t *testing.T, r *keeperRig) (*sdkmetric.ManualReader, func()) {
+// runMetered runs r's keeper, sweeping every interval, with its metrics
+// read by the returned reader, and pending instead of the rig's when not
+// nil; stop ends it and waits for it.
+func runMetered(t *testing.T, r *keeperRig, every time.Duration, pending Pending) (*sdkmetric.ManualReader, func()) {
 	t.Helper()
 	reader := sdkmetric.NewManualReader()
 	k := r.keeper(nil)
+	if pending != nil {
+		k.Pending = pending
+	}
 	k.Meter = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)).Meter("test")
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
-	go func() { defer close(done); k.Run(ctx, 20*time.Millisecond) }()
+	go func() { defer close(done); k.Run(ctx, every) }()
 	stop := func() {
 		cancel()
 		<-done
@@ -147,14 +151,7 @@ func TestRunCountsResolvedBeforeShutdown(t *testing.T) {
 	r.announce(t, requestData("wf-1", "call_1", 0)) // read first: resolved first
 	r.pending.states = map[string]RunState{"wf-1": {RunID: "run-1", Status: statusTerminated}}
 	stuck := &stuckPending{fakePending: r.pending, describe: "wf-2", blocked: make(chan struct{})}
-	reader := sdkmetric.NewManualReader()
-	k := r.keeper(nil)
-	k.Pending = stuck
-	k.Meter = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)).Meter("test")
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() { defer close(done); k.Run(ctx, time.Second) }()
-	t.Cleanup(func() { cancel(); <-done })
+	reader, stop := runMetered(t, r, time.Second, stuck)
 	testutil.Eventually(t, 10*time.Second, "wf-2's describe waiting", func() bool {
 		select {
 		case <-stuck.blocked:
@@ -163,8 +160,7 @@ func TestRunCountsResolvedBeforeShutdown(t *testing.T) {
 			return false
 		}
 	})
-	cancel()
-	<-done
+	stop()
 	if got := testutil.CounterSum(t, reader, MetricClosedResolved, attribute.String("status", "terminated")); got != 1 {
 		t.Errorf("%s{status=terminated} = %d, want 1 (wf-1's, resolved before the shutdown)", MetricClosedResolved, got)
 	}
@@ -176,14 +172,7 @@ func TestRunBoundsEachSweep(t *testing.T) {
 	r := newKeeperRig(t)
 	r.pending.pend("wf-1", "call_1")
 	stuck := &stuckPending{fakePending: r.pending, query: true, blocked: make(chan struct{})}
-	reader := sdkmetric.NewManualReader()
-	k := r.keeper(nil)
-	k.Pending = stuck
-	k.Meter = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)).Meter("test")
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() { defer close(done); k.Run(ctx, 200*time.Millisecond) }()
-	t.Cleanup(func() { cancel(); <-done })
+	reader, _ := runMetered(t, r, 200*time.Millisecond, stuck)
 	testutil.Eventually(t, 10*time.Second, "two sweeps counted failed", func() bool {
 		return testutil.CounterSum(t, reader, MetricSweeps, attribute.String("result", "failed")) >= 2
 	})
