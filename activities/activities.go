@@ -63,6 +63,10 @@ type Deps struct {
 	// to the model (nil: workflows.DefaultToolRetry); WorkerPolicy hands
 	// it to every run at its start.
 	ToolRetry *workflows.ToolRetry
+	// ModelRetry is how long a run tries a model call before it fails
+	// (nil: workflows.DefaultModelRetry); WorkerPolicy hands it to every
+	// run at its start.
+	ModelRetry *workflows.ModelRetry
 }
 
 // DefaultModelHeartbeatEvery is Deps.ModelHeartbeatEvery's default.
@@ -117,10 +121,17 @@ func New(d Deps) (*Activities, error) {
 	if err := retry.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("Deps.ToolRetry: %w", err))
 	}
+	modelRetry := workflows.DefaultModelRetry()
+	if d.ModelRetry != nil {
+		modelRetry = *d.ModelRetry
+	}
+	if err := modelRetry.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("Deps.ModelRetry: %w", err))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("activities: %w", err)
 	}
-	a := &Activities{model: d.Model, tools: d.Tools, publisher: d.Publisher, policy: workerPolicy(d.Policy, d.Tools, retry), verifier: d.Verifier, runs: d.Runs,
+	a := &Activities{model: d.Model, tools: d.Tools, publisher: d.Publisher, policy: workerPolicy(d.Policy, d.Tools, retry, modelRetry), verifier: d.Verifier, runs: d.Runs,
 		idKey: d.MessageIDKey, channel: d.Channel, logger: d.Logger, now: d.Now, beatEvery: d.ModelHeartbeatEvery}
 	if a.now == nil {
 		a.now = time.Now
@@ -288,9 +299,9 @@ func countUnverified(ctx context.Context, reason string) {
 
 // workerPolicy is the policy with the argument schema of each of its tools
 // that the registry has (the worker checks at startup that it has them all),
-// and how runs try the tools.
-func workerPolicy(p workflows.Policy, tools *Registry, retry workflows.ToolRetry) workflows.WorkerPolicy {
-	wp := workflows.WorkerPolicy{Policy: p, Schemas: map[string]json.RawMessage{}, ToolRetry: &retry}
+// and how runs try the tools and the model.
+func workerPolicy(p workflows.Policy, tools *Registry, retry workflows.ToolRetry, modelRetry workflows.ModelRetry) workflows.WorkerPolicy {
+	wp := workflows.WorkerPolicy{Policy: p, Schemas: map[string]json.RawMessage{}, ToolRetry: &retry, ModelRetry: &modelRetry}
 	for _, name := range p.ToolNames() {
 		t, ok := tools.Lookup(name)
 		if !ok {

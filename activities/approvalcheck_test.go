@@ -83,7 +83,7 @@ func TestExecuteToolChecksApprovals(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				a.policy = workerPolicy(p, a.tools, workflows.DefaultToolRetry())
+				a.policy = workerPolicy(p, a.tools, workflows.DefaultToolRetry(), workflows.DefaultModelRetry())
 			}
 			req := tt.req
 			if req.Name == "" {

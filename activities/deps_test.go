@@ -156,6 +156,46 @@ func TestWorkerPolicyToolRetry(t *testing.T) {
 	}
 }
 
+// WorkerPolicy hands a run the worker's model retry: the default, the one
+// configured, and New refuses one out of bounds.
+func TestWorkerPolicyModelRetry(t *testing.T) {
+	tests := []struct {
+		name    string
+		retry   *workflows.ModelRetry
+		want    workflows.ModelRetry
+		wantErr string
+	}{
+		{"default", nil, workflows.DefaultModelRetry(), ""},
+		{"configured", &workflows.ModelRetry{For: 10 * time.Minute}, workflows.ModelRetry{For: 10 * time.Minute}, ""},
+		{"none", &workflows.ModelRetry{}, workflows.ModelRetry{}, "Deps.ModelRetry: model retry window 0s"},
+		{"too short", &workflows.ModelRetry{For: time.Second}, workflows.ModelRetry{}, "model retry window 1s: want 1m0s to 24h0m0s"},
+		{"too long", &workflows.ModelRetry{For: 48 * time.Hour}, workflows.ModelRetry{}, "model retry window 48h0m0s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reg, _ := testRegistry(t)
+			d, _ := withTrust(t, Deps{Model: noModel{}, Tools: reg, Publisher: nopPublisher{t}, ModelRetry: tt.retry})
+			a, err := New(d)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("New = %v, want an error with %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			wp, err := a.WorkerPolicy(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if wp.ModelRetry == nil || *wp.ModelRetry != tt.want {
+				t.Errorf("model retry = %+v, want %+v", wp.ModelRetry, tt.want)
+			}
+		})
+	}
+}
+
 func TestVerifyDecision(t *testing.T) {
 	reg, _ := testRegistry(t)
 	d, signer := withTrust(t, Deps{Model: noModel{}, Tools: reg, Publisher: nopPublisher{t}})

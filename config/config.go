@@ -71,6 +71,9 @@ const (
 	// EnvToolAttempts is how many times a run tries a tool before its
 	// failure goes to the model (and an approved call's approval is spent).
 	EnvToolAttempts = "HITL_TOOL_ATTEMPTS"
+	// EnvModelRetryFor is how long a run tries a model call whose failure
+	// may pass (the provider down, 429, 5xx) before the run fails.
+	EnvModelRetryFor = "HITL_MODEL_RETRY_FOR"
 	// EnvGoMemLimit is the Go runtime's own soft memory limit, which wins
 	// over the worker's default.
 	EnvGoMemLimit = "GOMEMLIMIT"
@@ -78,7 +81,7 @@ const (
 
 // WorkerTuningEnv lists the worker's tuning variables.
 func WorkerTuningEnv() []string {
-	return []string{EnvWorkflowCache, EnvLedgerKeep, EnvReannounceEvery, EnvToolAttempts, EnvGoMemLimit}
+	return []string{EnvWorkflowCache, EnvLedgerKeep, EnvReannounceEvery, EnvToolAttempts, EnvModelRetryFor, EnvGoMemLimit}
 }
 
 // Defaults of the shared settings.

@@ -84,6 +84,11 @@ type Config struct {
 	// workflows.ToolRetry, recorded at its start.
 	ToolAttempts int
 
+	// ModelRetryFor is how long a run tries a model call before it fails
+	// (config.EnvModelRetryFor): the run's workflows.ModelRetry, recorded
+	// at its start.
+	ModelRetryFor time.Duration
+
 	LogLevel slog.Level
 }
 
@@ -131,6 +136,7 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 		LedgerKeep:      DefaultLedgerKeep,
 		ReannounceEvery: DefaultReannounceEvery,
 		ToolAttempts:    workflows.DefaultToolAttempts,
+		ModelRetryFor:   workflows.DefaultModelRetryFor,
 		MemoryLimit:     DefaultMemoryLimit,
 	}
 	if v := env.Get(config.EnvWorkerInsecureAllowPlaintext); v != "" {
@@ -170,6 +176,13 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 			return Config{}, fmt.Errorf("%s=%q: want a number of attempts", config.EnvToolAttempts, v)
 		}
 		c.ToolAttempts = n
+	}
+	if v := env.Get(config.EnvModelRetryFor); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("%s=%q: want a duration such as 1h", config.EnvModelRetryFor, v)
+		}
+		c.ModelRetryFor = d
 	}
 	// Parse errors are returned and printed once, by main.
 	fs := config.NewFlagSet("worker", "usage: worker [flags]\n\nRuns the HITL agent worker (workflow and activities) on task queue "+workflows.TaskQueue+".\nSettings come from the environment (see the README); flags override them.", stderr)
@@ -244,6 +257,9 @@ func (c Config) Validate() error {
 	if err := c.toolRetry().Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("%s=%d: want 1 to %d", config.EnvToolAttempts, c.ToolAttempts, workflows.MaxToolAttempts))
 	}
+	if err := c.modelRetry().Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("%s=%s: want %s to %s", config.EnvModelRetryFor, c.ModelRetryFor, workflows.MinModelRetryFor, workflows.MaxModelRetryFor))
+	}
 	if c.ReannounceEvery != 0 && c.ReannounceEvery < minReannounceEvery {
 		errs = append(errs, fmt.Errorf("%s=%s: want 0 (never) or at least %s", config.EnvReannounceEvery, c.ReannounceEvery, minReannounceEvery))
 	}
@@ -315,6 +331,11 @@ func webhookWarnings(p workflows.Policy, webhookURL string) []string {
 		}
 	}
 	return warnings
+}
+
+// modelRetry is the workflows.ModelRetry the worker hands its runs.
+func (c Config) modelRetry() workflows.ModelRetry {
+	return workflows.ModelRetry{For: c.ModelRetryFor}
 }
 
 // toolRetry is the workflows.ToolRetry the worker hands its runs.

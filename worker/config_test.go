@@ -48,6 +48,7 @@ func TestLoadConfigDefaultsAndFlags(t *testing.T) {
 		{"ledger keep", c.LedgerKeep.String(), "744h0m0s"},
 		{"reannounce every", c.ReannounceEvery.String(), "10m0s"},
 		{"tool attempts", strconv.Itoa(c.ToolAttempts), "10"},
+		{"model retry for", c.ModelRetryFor.String(), "1h0m0s"},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -102,6 +103,10 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"tool attempts negative", nil, map[string]string{"HITL_TOOL_ATTEMPTS": "-3"}, []string{"HITL_TOOL_ATTEMPTS=-3: want 1 to 20"}},
 		{"tool attempts too many", nil, map[string]string{"HITL_TOOL_ATTEMPTS": "21"}, []string{"HITL_TOOL_ATTEMPTS=21: want 1 to 20"}},
 		{"tool attempts past int32", nil, map[string]string{"HITL_TOOL_ATTEMPTS": "4294967297"}, []string{"HITL_TOOL_ATTEMPTS=4294967297: want 1 to 20"}},
+		{"model retry not a duration", nil, map[string]string{"HITL_MODEL_RETRY_FOR": "60"}, []string{`HITL_MODEL_RETRY_FOR="60": want a duration such as 1h`}},
+		{"model retry too short", nil, map[string]string{"HITL_MODEL_RETRY_FOR": "30s"}, []string{"HITL_MODEL_RETRY_FOR=30s: want 1m0s to 24h0m0s"}},
+		{"model retry zero", nil, map[string]string{"HITL_MODEL_RETRY_FOR": "0"}, []string{"HITL_MODEL_RETRY_FOR=0s: want 1m0s to 24h0m0s"}},
+		{"model retry too long", nil, map[string]string{"HITL_MODEL_RETRY_FOR": "25h"}, []string{"HITL_MODEL_RETRY_FOR=25h0m0s: want 1m0s to 24h0m0s"}},
 		{"unknown flag", []string{"-nope"}, nil, []string{"nope"}},
 		{"health addr port out of range", nil, map[string]string{"HITL_HEALTH_ADDR": ":99999"}, []string{`HITL_HEALTH_ADDR (-health-addr) ":99999"`, "port"}},
 		// A wildcard or a qualifier would widen the agent's publish token.

@@ -111,7 +111,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	defer c.Close()
 
-	toolRetry := cfg.toolRetry()
+	toolRetry, modelRetry := cfg.toolRetry(), cfg.modelRetry()
 	acts, err := activities.New(activities.Deps{
 		Model:        model,
 		Tools:        registry,
@@ -123,6 +123,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		Channel:      cfg.Channel,
 		Logger:       logger,
 		ToolRetry:    &toolRetry,
+		ModelRetry:   &modelRetry,
 	})
 	if err != nil {
 		return err
@@ -176,7 +177,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	defer stopKeeper()
 	logger.Info("worker starting", "temporal", topts.HostPort, "namespace", topts.Namespace,
 		"taskQueue", workflows.TaskQueue, "workflowCache", cfg.WorkflowCache, "memoryLimit", cfg.MemoryLimit, "model", cfg.OpenAIModel, "openaiBaseURL", config.RedactURL(cfg.OpenAIBaseURL),
-		"ablyEndpoint", cfg.Ably.Endpoint, "channel", cfg.Channel, "blogDir", cfg.BlogDir, "tracing", tracing.Enabled(), "reannounceEvery", cfg.ReannounceEvery, "toolAttempts", toolRetry.MaxAttempts)
+		"ablyEndpoint", cfg.Ably.Endpoint, "channel", cfg.Channel, "blogDir", cfg.BlogDir, "tracing", tracing.Enabled(), "reannounceEvery", cfg.ReannounceEvery, "toolAttempts", toolRetry.MaxAttempts, "modelRetryFor", modelRetry.For)
 	if err := w.Run(interruptOn(ctx)); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}

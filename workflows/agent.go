@@ -14,17 +14,17 @@ import (
 
 // Activity options. Model calls and tools retry with backoff; the publish
 // activities are idempotent (fixed Ably message ids) and retry the same way.
-func modelActivityOptions(turn int) workflow.ActivityOptions {
+//
+// modelActivityOptions are the options of a model call of turn, tried as
+// the run's recorded ModelRetry says (modelretry.go).
+func modelActivityOptions(turn int, retry *ModelRetry) workflow.ActivityOptions {
+	policy, window := modelRetryOptions(retry)
 	return workflow.ActivityOptions{
-		StartToCloseTimeout: 2 * time.Minute,
-		HeartbeatTimeout:    ModelHeartbeatTimeout,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    time.Minute,
-			MaximumAttempts:    5,
-		},
-		Summary: fmt.Sprintf("model call, turn %d", turn),
+		StartToCloseTimeout:    2 * time.Minute,
+		ScheduleToCloseTimeout: window,
+		HeartbeatTimeout:       ModelHeartbeatTimeout,
+		RetryPolicy:            policy,
+		Summary:                fmt.Sprintf("model call, turn %d", turn),
 	}
 }
 
@@ -184,9 +184,11 @@ type run struct {
 	policy     Policy
 	schemas    map[string]json.RawMessage
 	localTools map[string]bool
-	// toolRetry is the worker's ToolRetry recorded at the run's start.
-	toolRetry *ToolRetry
-	canonical bool
+	// toolRetry and modelRetry are the worker's ToolRetry and ModelRetry
+	// recorded at the run's start.
+	toolRetry  *ToolRetry
+	modelRetry *ModelRetry
+	canonical  bool
 	// version is the run's version of changeWorkerPolicy (versions.go).
 	version workflow.Version
 
@@ -231,6 +233,7 @@ func newRun(ctx workflow.Context, in AgentInput, wp WorkerPolicy, maxTurns int) 
 		schemas:      wp.Schemas,
 		localTools:   map[string]bool{},
 		toolRetry:    wp.ToolRetry,
+		modelRetry:   wp.ModelRetry,
 		conversation: []ConversationItem{{Type: ItemMessage, Role: "user", Text: in.Prompt}},
 		approvals:    map[string]*approval{},
 		seenCalls:    map[string]bool{},
@@ -263,7 +266,7 @@ func (r *run) loop(ctx workflow.Context) (string, error) {
 			Input:      slices.Clone(r.conversation),
 			Tools:      slices.Clone(r.tools),
 		}
-		actx := workflow.WithActivityOptions(ctx, modelActivityOptions(r.turn))
+		actx := workflow.WithActivityOptions(ctx, modelActivityOptions(r.turn, r.modelRetry))
 		if err := workflow.ExecuteActivity(actx, ActivityCallModel, req).Get(ctx, &resp); err != nil {
 			return "", fmt.Errorf("model call, turn %d: %w", r.turn, err)
 		}

@@ -59,6 +59,9 @@ type WorkerPolicy struct {
 	// ToolRetry is how often the run tries a tool before its failure goes
 	// to the model; nil in runs recorded before it (3 attempts).
 	ToolRetry *ToolRetry `json:"toolRetry,omitempty"`
+	// ModelRetry is how long the run tries a model call before it fails;
+	// nil in runs recorded before it (5 attempts).
+	ModelRetry *ModelRetry `json:"modelRetry,omitempty"`
 }
 
 // DecisionVerdict is the result of ActivityVerifyDecision.

@@ -70,6 +70,7 @@ type harness struct {
 	schemas    map[string]json.RawMessage
 	localTools []string
 	toolRetry  *ToolRetry
+	modelRetry *ModelRetry
 	key        ed25519.PrivateKey
 	verifyErr  error
 	// verifySlow, by Ably message id, is how long (wall time) the check
@@ -133,7 +134,7 @@ func testSchemas() map[string]json.RawMessage {
 }
 
 func (h *harness) workerPolicy(context.Context) (WorkerPolicy, error) {
-	return WorkerPolicy{Policy: h.policy, Schemas: h.schemas, LocalTools: h.localTools, ToolRetry: h.toolRetry}, nil
+	return WorkerPolicy{Policy: h.policy, Schemas: h.schemas, LocalTools: h.localTools, ToolRetry: h.toolRetry, ModelRetry: h.modelRetry}, nil
 }
 
 // verifyDecision checks the signature with the harness's key, as the

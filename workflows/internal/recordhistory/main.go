@@ -539,6 +539,12 @@ func scenarios() []scenario {
 		{name: "flaky-publish-decided", policy: teamPolicy, waitPending: 1, delay: 20 * time.Second, decisions: []workflows.Decision{
 			dec("call-flaky-publish-decided-1", workflows.DecisionApproved, "alice", "publisher", "msg-flaky-publish-decided-1", ""),
 		}, wantResolved: map[string]string{"call-flaky-publish-decided-1": workflows.OutcomeApproved}},
+		// The model's provider is down right after alice's approval ran the
+		// tool: the run's model call of turn 2 fails twice and answers on
+		// its third attempt (workflows.ModelRetry, recorded at the start).
+		{name: "model-outage", policy: teamPolicy, waitPending: 1, decisions: []workflows.Decision{
+			dec("call-model-outage-1", workflows.DecisionApproved, "alice", "publisher", "msg-model-outage-1", ""),
+		}, wantResolved: map[string]string{"call-model-outage-1": workflows.OutcomeApproved}},
 		// Arguments that could be read two ways are denied before anyone
 		// is asked; the input's permissive policy is ignored.
 		{name: "ambiguous", policy: teamPolicy, inputPolicy: `{"tools":{"publish_blog_post":{"minRole":"none"}}}`,
@@ -841,8 +847,8 @@ func (f *fakeActivities) WorkerPolicy(ctx context.Context) (workflows.WorkerPoli
 	local := slices.DeleteFunc([]string{"publish_blog_post", "search_posts", "delete_post"}, func(name string) bool {
 		return slices.Contains(f.activityTools[activity.GetInfo(ctx).WorkflowExecution.ID], name)
 	})
-	retry := workflows.DefaultToolRetry()
-	return workflows.WorkerPolicy{Policy: p, Schemas: toolSchemas, LocalTools: local, ToolRetry: &retry}, nil
+	retry, modelRetry := workflows.DefaultToolRetry(), workflows.DefaultModelRetry()
+	return workflows.WorkerPolicy{Policy: p, Schemas: toolSchemas, LocalTools: local, ToolRetry: &retry, ModelRetry: &modelRetry}, nil
 }
 
 func (f *fakeActivities) VerifyDecision(ctx context.Context, d workflows.Decision) (workflows.DecisionVerdict, error) {
@@ -868,17 +874,22 @@ func (f *fakeActivities) resolvedOf(workflowID string) map[string]string {
 	return out
 }
 
-func (*fakeActivities) CallModel(_ context.Context, req workflows.ModelRequest) (workflows.ModelResponse, error) {
+func (*fakeActivities) CallModel(ctx context.Context, req workflows.ModelRequest) (workflows.ModelResponse, error) {
 	if len(req.Input) == 0 {
 		return workflows.ModelResponse{}, errors.New("empty conversation")
 	}
 	sc := req.Input[0].Text
+	if sc == "model-outage" && req.Turn == 2 && activity.GetInfo(ctx).Attempt < 3 {
+		// The model's provider is down for the first two attempts of the
+		// turn after the approved tool ran (workflows.ModelRetry).
+		return workflows.ModelResponse{}, errors.New("openai: 503 Service Unavailable (will retry)")
+	}
 	call := func(suffix, name, args string) workflows.ToolCall {
 		return workflows.ToolCall{CallID: "call-" + sc + "-" + suffix, Name: name, Arguments: args}
 	}
 	var calls []workflows.ToolCall
 	switch {
-	case req.Turn == 1 && slices.Contains([]string{"approve", "expire", "unpublished", "forged", "forged-signed", "single", "activity-tool", "ignored-activity", "quorum", "change-of-mind", "superseded", "escalate", "edit", "edit-tool-fails", "edit-digestless", "edit-surrogate", "in-time-decision", "in-time-escalated", "due-escalation", "burned-id", "burned-id-activity", "before-start", "flaky-publish", "flaky-publish-decided"}, sc):
+	case req.Turn == 1 && slices.Contains([]string{"approve", "expire", "unpublished", "forged", "forged-signed", "single", "activity-tool", "ignored-activity", "quorum", "change-of-mind", "superseded", "escalate", "edit", "edit-tool-fails", "edit-digestless", "edit-surrogate", "in-time-decision", "in-time-escalated", "due-escalation", "burned-id", "burned-id-activity", "before-start", "flaky-publish", "flaky-publish-decided", "model-outage"}, sc):
 		calls = []workflows.ToolCall{call("1", "publish_blog_post", `{ "title": "Introducing our new API" }`)}
 	case req.Turn == 1 && sc == "ambiguous":
 		calls = []workflows.ToolCall{

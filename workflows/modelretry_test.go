@@ -1,0 +1,122 @@
+package workflows
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+)
+
+// The model's provider goes down right after a human approved a call and
+// its tool ran: the run tries the model's next turn again over the
+// worker's window (ModelRetry, recorded at its start), and completes if
+// the provider is back within it.
+func TestModelOutageAfterApproval(t *testing.T) {
+	def := DefaultModelRetry()
+	short := ModelRetry{For: 2 * time.Minute}
+	unavailable := errors.New("openai: 503 Service Unavailable (will retry)")
+	tests := []struct {
+		name  string
+		retry *ModelRetry // the worker's, recorded at the run's start
+		down  time.Duration
+		err   error // the model's error while it is down
+		// wantErr, if set, is in the run's error; else the run completes.
+		wantErr string
+		// attempts bounds the model calls of turn 2.
+		minAttempts, maxAttempts int
+	}{
+		{"back within the window", &def, 20 * time.Minute, unavailable, "", 20, 30},
+		{"down past a configured window", &short, 20 * time.Minute, unavailable, "503 Service Unavailable", 7, 7},
+		// Runs recorded before the worker decided it keep their 5 attempts.
+		{"run recorded without a retry", nil, 20 * time.Minute, unavailable, "503 Service Unavailable", 5, 5},
+		// Out of bounds (never from a worker of ours): the retry of before.
+		{"retry out of bounds", &ModelRetry{For: MaxModelRetryFor + time.Hour}, 20 * time.Minute, unavailable, "503 Service Unavailable", 5, 5},
+		{"refused for good", &def, 20 * time.Minute, temporal.NewNonRetryableApplicationError("openai: 401 Unauthorized: check OPENAI_API_KEY", ErrTypeModel, nil), "check OPENAI_API_KEY", 1, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.env.SetTestTimeout(time.Minute)
+			h.modelRetry = tt.retry
+			h.decide(time.Minute, approve("call_1", "alice", "publisher", "m1"))
+			scripted := script(calls(publishCall("call_1")), answer("published"))
+			var downSince time.Time
+			h.model = func(req ModelRequest) (ModelResponse, error) {
+				if req.Turn == 2 {
+					now := h.env.Now()
+					if downSince.IsZero() {
+						downSince = now
+					}
+					if now.Sub(downSince) < tt.down {
+						return ModelResponse{}, tt.err
+					}
+				}
+				return scripted(req)
+			}
+
+			res, err := h.runErr(AgentInput{Policy: testPolicy(t)})
+
+			if len(h.tools()) != 1 {
+				t.Fatalf("the tool ran %d times, want once before the model's outage", len(h.tools()))
+			}
+			turn2 := 0
+			for _, r := range h.models() {
+				if r.Turn == 2 {
+					turn2++
+				}
+			}
+			if turn2 < tt.minAttempts || turn2 > tt.maxAttempts {
+				t.Errorf("model calls of turn 2 = %d, want %d to %d", turn2, tt.minAttempts, tt.maxAttempts)
+			}
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("run failed: %v", err)
+				}
+				if res.Answer != "published" {
+					t.Errorf("answer = %q, want the model's once it is back", res.Answer)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("run error = %v, want one saying %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestModelRetryValidate(t *testing.T) {
+	tests := []struct {
+		retry ModelRetry
+		ok    bool
+	}{
+		{DefaultModelRetry(), true},
+		{ModelRetry{For: MinModelRetryFor}, true},
+		{ModelRetry{For: MaxModelRetryFor}, true},
+		{ModelRetry{For: MinModelRetryFor - time.Second}, false},
+		{ModelRetry{For: MaxModelRetryFor + time.Second}, false},
+		{ModelRetry{}, false},
+	}
+	for _, tt := range tests {
+		if err := tt.retry.Validate(); (err == nil) != tt.ok {
+			t.Errorf("%+v.Validate() = %v, want ok %v", tt.retry, err, tt.ok)
+		}
+	}
+}
+
+func TestModelAttemptsWithin(t *testing.T) {
+	tests := []struct {
+		window time.Duration
+		want   int32
+	}{
+		{MinModelRetryFor, 6},        // 31 s of waits (1+2+4+8+16); 32 s more would pass it
+		{DefaultModelRetryFor, 65},   // 63 s of doubling waits, then 58 of a minute
+		{MaxModelRetryFor, 7 + 1438}, // 63 s, then (86400-63)/60 = 1438 waits of a minute
+	}
+	for _, tt := range tests {
+		if got := modelAttemptsWithin(tt.window); got != tt.want {
+			t.Errorf("modelAttemptsWithin(%s) = %d, want %d", tt.window, got, tt.want)
+		}
+	}
+}
