@@ -77,12 +77,22 @@ func FuzzRetryAfter(f *testing.F) {
 	f.Add("Sunday, 06-Nov-94 08:49:37 GMT")
 	f.Add("99999999999999999999")
 	f.Add("-1")
+	f.Add("20.5")
+	f.Add("1e308")
+	f.Add("NaN")
+	f.Add("-Inf")
 	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, v string) {
 		h := http.Header{}
 		h.Set("Retry-After", v)
 		if d := retryAfter(h, now); d < 0 || d > maxRetryAfter {
 			t.Fatalf("retryAfter(%q) = %s, want 0 to %s", v, d, maxRetryAfter)
+		}
+		// OpenAI's own header, in milliseconds (openAIRetryAfter).
+		h = http.Header{}
+		h.Set("Retry-After-Ms", v)
+		if d := openAIRetryAfter(h, now); d < 0 || d > workflows.MaxModelRetryAfter {
+			t.Fatalf("openAIRetryAfter(retry-after-ms %q) = %s, want 0 to %s", v, d, workflows.MaxModelRetryAfter)
 		}
 	})
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -127,7 +129,10 @@ func (m *OpenAIModel) Respond(ctx context.Context, req workflows.ModelRequest, t
 	}
 	resp, err := m.svc.New(ctx, params)
 	if err != nil {
-		return workflows.ModelResponse{}, classifyOpenAIError(err)
+		return workflows.ModelResponse{}, classifyOpenAIError(ctx, err, time.Now())
+	}
+	if err := responseFailed(resp); err != nil {
+		return workflows.ModelResponse{}, err
 	}
 	return fromResponse(resp), nil
 }
@@ -230,10 +235,13 @@ func capResponseBody(req *http.Request, next option.MiddlewareNext) (*http.Respo
 	return resp, err
 }
 
-// classifyOpenAIError maps an openai-go error to a Temporal error: a plain
-// (retryable) error for transient failures, a non-retryable application
-// error with an actionable message for permanent ones.
-func classifyOpenAIError(err error) error {
+// classifyOpenAIError maps an openai-go error to a Temporal error: a
+// retryable one for transient failures, after the wait a 429 or 503 asks
+// for if it is longer than the retry's own (openAIRetryAfter); a
+// non-retryable application error with an actionable message for
+// permanent ones, a used-up quota among them (OpenAI answers it with a
+// 429 too, which no retry mends).
+func classifyOpenAIError(ctx context.Context, err error, now time.Time) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("openai: %w", err)
 	}
@@ -252,8 +260,14 @@ func classifyOpenAIError(err error) error {
 	}
 	var msg string
 	switch {
+	case code == http.StatusTooManyRequests && apiErr.Code == "insufficient_quota":
+		msg = "openai: " + status + ": the account's quota is used up: check the plan and billing of OPENAI_API_KEY's project: " + detail
 	case code == http.StatusTooManyRequests || code == http.StatusRequestTimeout || code == http.StatusConflict || code >= 500:
-		return fmt.Errorf("openai: %s (will retry): %w", status, err)
+		var wait time.Duration
+		if apiErr.Response != nil && (code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable) {
+			wait = openAIRetryAfter(apiErr.Response.Header, now)
+		}
+		return retryableAfter(ctx, strings.TrimSuffix("openai: "+status+" (will retry): "+detail, ": "), wait)
 	case code == http.StatusUnauthorized:
 		// OpenAI's message echoes part of the key, so it is left out.
 		msg = "openai: " + status + ": check OPENAI_API_KEY"
@@ -265,6 +279,48 @@ func classifyOpenAIError(err error) error {
 		msg = "openai: " + status + ": " + detail
 	}
 	return temporal.NewNonRetryableApplicationError(strings.TrimSuffix(msg, ": "), workflows.ErrTypeModel, nil)
+}
+
+// openAIRetryAfter is the wait an OpenAI error response asks for: its
+// retry-after-ms header (milliseconds, OpenAI's own), else Retry-After
+// (retryAfter); at most workflows.MaxModelRetryAfter, 0 when there is none.
+func openAIRetryAfter(h http.Header, now time.Time) time.Duration {
+	if v := strings.TrimSpace(h.Get("Retry-After-Ms")); v != "" {
+		if ms, err := strconv.ParseFloat(v, 64); err == nil && ms >= 0 && !math.IsInf(ms, 0) {
+			return time.Duration(min(ms, float64(workflows.MaxModelRetryAfter/time.Millisecond)) * float64(time.Millisecond))
+		}
+	}
+	return min(retryAfter(h, now), workflows.MaxModelRetryAfter)
+}
+
+// responseFailed reports a response the model did not finish: "failed"
+// (its error: a server error is retried, another fails the call for good)
+// or "incomplete" (cut at the output limit or by the content filter: its
+// text or a call's arguments may be cut short, so none of it is used, and
+// the same request would be cut again). "completed", and none (a minimal
+// model server), are the model's answer; any other status (a response
+// still queued or in progress, or cancelled, which a request that does not
+// run in the background never gets) is no answer.
+func responseFailed(r *responses.Response) error {
+	switch r.Status {
+	case responses.ResponseStatusCompleted, "":
+		return nil
+	case responses.ResponseStatusFailed:
+		code, detail := string(r.Error.Code), truncateUTF8(validText(r.Error.Message), 300)
+		msg := strings.TrimSuffix(fmt.Sprintf("openai: response %s failed (%s): %s", r.ID, code, detail), ": ")
+		if code == "server_error" || code == "rate_limit_exceeded" || code == "vector_store_timeout" {
+			return errors.New(msg + " (will retry)")
+		}
+		return temporal.NewNonRetryableApplicationError(msg, workflows.ErrTypeModel, nil)
+	case responses.ResponseStatusIncomplete:
+		reason := r.IncompleteDetails.Reason
+		if reason == "" {
+			reason = "no reason given"
+		}
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("openai: response %s is incomplete (%s): the model's answer or a tool call's arguments may be cut short, so none of it is used", r.ID, reason), workflows.ErrTypeModel, nil)
+	default:
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("openai: response %s has status %q, not an answer (check OPENAI_BASE_URL)", r.ID, truncateUTF8(validText(string(r.Status)), 40)), workflows.ErrTypeModel, nil)
+	}
 }
 
 // truncateUTF8 cuts s to at most n bytes without splitting a rune.

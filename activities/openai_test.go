@@ -10,10 +10,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ably/ably-go/ably"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/hitl/durable-approvals/workflows"
 )
@@ -95,6 +98,9 @@ const messageResponse = `{
 type fakeOpenAI struct {
 	srv *httptest.Server
 
+	// header is set on every reply.
+	header http.Header
+
 	mu      sync.Mutex
 	bodies  []map[string]any
 	headers []http.Header
@@ -127,6 +133,9 @@ func newFakeOpenAI(t *testing.T, replies ...fakeReply) *fakeOpenAI {
 			rep = fakeReply{status: 500, body: `{"error":{"message":"no more scripted replies","type":"server_error","param":null,"code":null}}`}
 		}
 		f.mu.Unlock()
+		for k, v := range f.header {
+			w.Header()[k] = v
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(rep.status)
 		_, _ = io.WriteString(w, rep.body)
@@ -300,28 +309,36 @@ func TestCallModelConversation(t *testing.T) {
 }
 
 func TestCallModelErrors(t *testing.T) {
-	errBody := func(msg, typ string) string {
-		return `{"error":{"message":"` + msg + `","type":"` + typ + `","param":null,"code":null}}`
+	errBody := func(msg, typ, code string) string {
+		c := "null"
+		if code != "" {
+			c = `"` + code + `"`
+		}
+		return `{"error":{"message":"` + msg + `","type":"` + typ + `","param":null,"code":` + c + `}}`
 	}
 	tests := []struct {
 		status       int
+		code         string // the error's code
 		nonRetryable bool
 		wantMsg      string
 	}{
-		{408, false, "408"},
-		{409, false, "409"},
-		{429, false, "429"},
-		{500, false, "500"},
-		{503, false, "503"},
-		{400, true, "openai: 400 Bad Request: Invalid input"},
-		{401, true, "openai: 401 Unauthorized: check OPENAI_API_KEY"},
-		{403, true, "openai: 403 Forbidden"},
-		{404, true, "check OPENAI_MODEL"},
-		{422, true, "openai: 422 Unprocessable Entity"},
+		{408, "", false, "408"},
+		{409, "", false, "409"},
+		{429, "", false, "429"},
+		{429, "rate_limit_exceeded", false, "429"},
+		// OpenAI answers a used-up quota with a 429 too: no retry mends it.
+		{429, "insufficient_quota", true, "openai: 429 Too Many Requests: the account's quota is used up: check the plan and billing"},
+		{500, "", false, "500"},
+		{503, "", false, "503"},
+		{400, "", true, "openai: 400 Bad Request: Invalid input"},
+		{401, "", true, "openai: 401 Unauthorized: check OPENAI_API_KEY"},
+		{403, "", true, "openai: 403 Forbidden"},
+		{404, "", true, "check OPENAI_MODEL"},
+		{422, "", true, "openai: 422 Unprocessable Entity"},
 	}
 	for _, tt := range tests {
-		t.Run(http.StatusText(tt.status), func(t *testing.T) {
-			f := newFakeOpenAI(t, fakeReply{tt.status, errBody("Invalid input sk-proj-abc***xyz", "invalid_request_error")})
+		t.Run(http.StatusText(tt.status)+" "+tt.code, func(t *testing.T) {
+			f := newFakeOpenAI(t, fakeReply{tt.status, errBody("Invalid input sk-proj-abc***xyz", "invalid_request_error", tt.code)})
 			a := newTestActivities(t, newTestModel(t, f.baseURL(), "sk-test"), nil)
 			_, err := callModel(t, a, workflows.ModelRequest{WorkflowID: "wf", Input: []workflows.ConversationItem{{Type: "message", Role: "user", Text: "hi"}}})
 			if err == nil {
@@ -338,6 +355,118 @@ func TestCallModelErrors(t *testing.T) {
 			}
 			if bodies, _, _ := f.requests(); len(bodies) != 1 {
 				t.Errorf("requests = %d, want 1 (SDK retries must be off)", len(bodies))
+			}
+		})
+	}
+}
+
+// A 429's or 503's wait, as OpenAI's headers ask for it, is the least wait
+// before the model call's next attempt: retry-after-ms first, then
+// Retry-After, at most workflows.MaxModelRetryAfter. The call runs as a run
+// runs it (timedModel). (A wait shorter than the retry's own keeps the
+// retry's, retryableAfter's rule; the test environment does not give an
+// activity of its own its retry policy, so that rule is checked on a local
+// tool: TestPublishWebhookRetryAfterWaits.)
+func TestCallModelRetryAfter(t *testing.T) {
+	tests := []struct {
+		name     string
+		status   int
+		header   map[string]string
+		min, max time.Duration // the call's time on the workflow's clock
+	}{
+		{"none", 429, nil, time.Second, 2 * time.Second},
+		{"retry-after-ms", 429, map[string]string{"Retry-After-Ms": "4500"}, 4500 * time.Millisecond, 5500 * time.Millisecond},
+		{"retry-after", 429, map[string]string{"Retry-After": "7"}, 7 * time.Second, 8 * time.Second},
+		{"retry-after-ms wins", 429, map[string]string{"Retry-After-Ms": "3000", "Retry-After": "20"}, 3 * time.Second, 4 * time.Second},
+		{"retry-after-ms unreadable", 429, map[string]string{"Retry-After-Ms": "soon", "Retry-After": "5"}, 5 * time.Second, 6 * time.Second},
+		{"retry-after-ms negative", 429, map[string]string{"Retry-After-Ms": "-5000"}, time.Second, 2 * time.Second},
+		{"capped", 503, map[string]string{"Retry-After-Ms": "600000"}, workflows.MaxModelRetryAfter, workflows.MaxModelRetryAfter + time.Second},
+		{"retry-after capped", 503, map[string]string{"Retry-After": "3600"}, workflows.MaxModelRetryAfter, workflows.MaxModelRetryAfter + time.Second},
+		{"500 with it: not a wait it asks for", 500, map[string]string{"Retry-After": "20"}, time.Second, 2 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeOpenAI(t,
+				fakeReply{tt.status, `{"error":{"message":"slow down","type":"requests","param":null,"code":"rate_limit_exceeded"}}`},
+				fakeReply{200, messageResponse})
+			f.header = http.Header{}
+			for k, v := range tt.header {
+				f.header.Set(k, v)
+			}
+			a := newTestActivities(t, newTestModel(t, f.baseURL(), "sk-test"), nil)
+			var ts testsuite.WorkflowTestSuite
+			env := ts.NewTestWorkflowEnvironment()
+			env.RegisterActivity(a)
+			env.RegisterWorkflowWithOptions(timedModel, workflow.RegisterOptions{Name: "timedModel"})
+			env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "wf"})
+			env.ExecuteWorkflow("timedModel", workflows.ModelRequest{WorkflowID: "wf", Turn: 1, Input: []workflows.ConversationItem{{Type: "message", Role: "user", Text: "hi"}}})
+			var took time.Duration
+			if err := env.GetWorkflowResult(&took); err != nil {
+				t.Fatalf("the model call failed: %v", err)
+			}
+			if took < tt.min || took > tt.max {
+				t.Errorf("answered after %s on the workflow's clock, want %s to %s", took, tt.min, tt.max)
+			}
+			if bodies, _, _ := f.requests(); len(bodies) != 2 {
+				t.Errorf("%d requests, want 2", len(bodies))
+			}
+		})
+	}
+}
+
+// timedModel is a workflow that calls CallModel as a run does under
+// workflows.DefaultModelRetry (a window of an hour, waits of 1 s doubling
+// to a minute) and returns how long the call took on the workflow's clock.
+func timedModel(ctx workflow.Context, req workflows.ModelRequest) (time.Duration, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    2 * time.Minute,
+		ScheduleToCloseTimeout: workflows.DefaultModelRetryFor,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: 65},
+	})
+	start := workflow.Now(ctx)
+	err := workflow.ExecuteActivity(ctx, workflows.ActivityCallModel, req).Get(ctx, nil)
+	return workflow.Now(ctx).Sub(start), err
+}
+
+// A response the model did not finish is no answer: a failed one is tried
+// again when its error may pass, an incomplete one (its text or a call's
+// arguments cut short) is refused for good, as is one still in progress.
+func TestCallModelUnfinishedResponse(t *testing.T) {
+	withStatus := func(status, extra string) string {
+		return strings.Replace(messageResponse, `"status": "completed",
+  "error": null,
+  "incomplete_details": null,`, `"status": "`+status+`",`+extra, 1)
+	}
+	tests := []struct {
+		name         string
+		body         string
+		nonRetryable bool
+		wantMsg      string
+	}{
+		{"failed, server error", withStatus("failed", `"error": {"code": "server_error", "message": "The server had an error"}, "incomplete_details": null,`), false, "failed (server_error): The server had an error (will retry)"},
+		{"failed, rate limit", withStatus("failed", `"error": {"code": "rate_limit_exceeded", "message": "Rate limit reached"}, "incomplete_details": null,`), false, "(rate_limit_exceeded)"},
+		{"failed, bad prompt", withStatus("failed", `"error": {"code": "invalid_prompt", "message": "Invalid prompt"}, "incomplete_details": null,`), true, "failed (invalid_prompt): Invalid prompt"},
+		{"incomplete, output limit", withStatus("incomplete", `"error": null, "incomplete_details": {"reason": "max_output_tokens"},`), true, "is incomplete (max_output_tokens)"},
+		{"incomplete, content filter", withStatus("incomplete", `"error": null, "incomplete_details": {"reason": "content_filter"},`), true, "is incomplete (content_filter)"},
+		{"incomplete, no reason", withStatus("incomplete", `"error": null, "incomplete_details": null,`), true, "is incomplete (no reason given)"},
+		{"in progress", withStatus("in_progress", `"error": null, "incomplete_details": null,`), true, `has status "in_progress", not an answer`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.body == messageResponse {
+				t.Fatal("the test's body is the completed response")
+			}
+			f := newFakeOpenAI(t, fakeReply{200, tt.body})
+			a := newTestActivities(t, newTestModel(t, f.baseURL(), "sk-test"), nil)
+			res, err := callModel(t, a, workflows.ModelRequest{WorkflowID: "wf", Input: []workflows.ConversationItem{{Type: "message", Role: "user", Text: "hi"}}})
+			if err == nil {
+				t.Fatalf("no error; the run would take %q as the model's answer", res.Text)
+			}
+			if got := isNonRetryable(err); got != tt.nonRetryable {
+				t.Errorf("non-retryable = %v, want %v (%v)", got, tt.nonRetryable, err)
+			}
+			if !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Errorf("error %q does not contain %q", err, tt.wantMsg)
 			}
 		})
 	}
