@@ -307,6 +307,9 @@ func responseFailed(r *responses.Response) error {
 		return nil
 	case responses.ResponseStatusFailed:
 		code, detail := string(r.Error.Code), truncateUTF8(validText(r.Error.Message), 300)
+		if code == "" {
+			code = "no code given"
+		}
 		msg := strings.TrimSuffix(fmt.Sprintf("openai: response %s failed (%s): %s", r.ID, code, detail), ": ")
 		if code == "server_error" || code == "rate_limit_exceeded" || code == "vector_store_timeout" {
 			return errors.New(msg + " (will retry)")

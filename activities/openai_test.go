@@ -446,6 +446,7 @@ func TestCallModelUnfinishedResponse(t *testing.T) {
 		{"failed, server error", withStatus("failed", `"error": {"code": "server_error", "message": "The server had an error"}, "incomplete_details": null,`), false, "failed (server_error): The server had an error (will retry)"},
 		{"failed, rate limit", withStatus("failed", `"error": {"code": "rate_limit_exceeded", "message": "Rate limit reached"}, "incomplete_details": null,`), false, "(rate_limit_exceeded)"},
 		{"failed, bad prompt", withStatus("failed", `"error": {"code": "invalid_prompt", "message": "Invalid prompt"}, "incomplete_details": null,`), true, "failed (invalid_prompt): Invalid prompt"},
+		{"failed, no error given", withStatus("failed", `"error": null, "incomplete_details": null,`), true, "failed (no code given)"},
 		{"incomplete, output limit", withStatus("incomplete", `"error": null, "incomplete_details": {"reason": "max_output_tokens"},`), true, "is incomplete (max_output_tokens)"},
 		{"incomplete, content filter", withStatus("incomplete", `"error": null, "incomplete_details": {"reason": "content_filter"},`), true, "is incomplete (content_filter)"},
 		{"incomplete, no reason", withStatus("incomplete", `"error": null, "incomplete_details": null,`), true, "is incomplete (no reason given)"},
