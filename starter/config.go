@@ -24,6 +24,9 @@ type Config struct {
 	Wait        bool
 	DialTimeout time.Duration
 	MaxTurns    int
+	// RetryWatchEvery is how often --wait asks Temporal about the run's
+	// failed attempts (watchRetries); 0: DefaultRetryWatchEvery.
+	RetryWatchEvery time.Duration
 }
 
 const usage = `usage: starter [flags] "PROMPT"

@@ -17,6 +17,8 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -178,5 +180,65 @@ func TestWaitInterrupted(t *testing.T) {
 	}
 	if st := desc.GetWorkflowExecutionInfo().GetStatus(); st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		t.Errorf("the run is %v after the wait stopped, want running", st)
+	}
+}
+
+// flakyModelAgent stands in for workflows.AgentWorkflow: its one model
+// call fails twice (OpenAI down) and answers on its third attempt.
+func flakyModelAgent(ctx workflow.Context, in workflows.AgentInput) (workflows.AgentResult, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    time.Minute,
+		ScheduleToCloseTimeout: time.Hour,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2},
+	})
+	var answer string
+	err := workflow.ExecuteActivity(ctx, workflows.ActivityCallModel).Get(ctx, &answer)
+	return workflows.AgentResult{Answer: answer, Turns: 1}, err
+}
+
+// TestWaitShowsRetries: while --wait waits, each failed attempt of the
+// run's model call that Temporal will try again is said once, with the
+// error and when the next attempt comes, so that an OpenAI outage (tried
+// for an hour: workflows.ModelRetry) does not look like a hang.
+func TestWaitShowsRetries(t *testing.T) {
+	srv := temporaltest.StartDevServer(t)
+	w := worker.New(srv.Client(), workflows.TaskQueue, worker.Options{})
+	w.RegisterWorkflowWithOptions(flakyModelAgent, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	w.RegisterActivityWithOptions(func(ctx context.Context) (string, error) {
+		if activity.GetInfo(ctx).Attempt < 3 {
+			return "", errors.New("openai: 503 Service Unavailable (will retry)")
+		}
+		return "published", nil
+	}, activity.RegisterOptions{Name: workflows.ActivityCallModel})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	env := config.Env{
+		"TEMPORAL_CONFIG_FILE": filepath.Join(t.TempDir(), "none.toml"),
+		"TEMPORAL_ADDRESS":     srv.FrontendHostPort(),
+		"USER":                 "alice",
+	}
+	cfg, err := loadConfig([]string{"--wait", "Publish it"}, env, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.RetryWatchEvery = 100 * time.Millisecond
+	var stdout testutil.SyncBuffer
+	if err := run(t.Context(), cfg, &stdout); err != nil {
+		t.Fatalf("starter: %v\n%s", err, stdout.String())
+	}
+	out := stdout.String()
+	for i, want := range []string{
+		"  the model call, attempt 1, failed: openai: 503 Service Unavailable (will retry); Temporal tries it again in ",
+		"  the model call, attempt 2, failed: openai: 503 Service Unavailable (will retry); Temporal tries it again in ",
+		"Answer (1 model turns):\npublished",
+	} {
+		if n := strings.Count(out, want); n != 1 {
+			t.Errorf("line %d %q shown %d times, want once:\n%s", i, want, n, out)
+		}
+	}
+	if !regexp.MustCompile(`again in [0-9]s, until [0-9]{2}:[0-9]{2}:[0-9]{2} UTC\n`).MatchString(out) {
+		t.Errorf("no next attempt and bound in:\n%s", out)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
@@ -71,8 +72,21 @@ func run(ctx context.Context, cfg Config, stdout io.Writer) error {
 		return nil
 	}
 	fmt.Fprintln(stdout, "Waiting for the run to finish (approvals may take a while; Ctrl-C stops waiting, not the run)...")
+	every := cfg.RetryWatchEvery
+	if every <= 0 {
+		every = DefaultRetryWatchEvery
+	}
+	wctx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		watchRetries(wctx, c, wr.GetID(), wr.GetRunID(), every, stdout, time.Now)
+	}()
 	var res workflows.AgentResult
-	if err := wr.Get(ctx, &res); err != nil {
+	err = wr.Get(ctx, &res)
+	stopWatch()
+	<-watched
+	if err != nil {
 		if ctx.Err() != nil {
 			// Exit 130 or 143 when a signal ended the wait (config.ExitCode).
 			return fmt.Errorf("stopped waiting; the run %s goes on (%w)", wr.GetID(), context.Cause(ctx))

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"go.temporal.io/api/workflowservice/v1"
+
+	"github.com/hitl/durable-approvals/internal/termtext"
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+// DefaultRetryWatchEvery is how often --wait asks Temporal about the run's
+// activities that failed and will be tried again.
+const DefaultRetryWatchEvery = 5 * time.Second
+
+// runDescriber is the part of the Temporal client watchRetries uses.
+type runDescriber interface {
+	DescribeWorkflowExecution(ctx context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error)
+}
+
+// watchRetries prints to w, until ctx is done, each failed attempt of the
+// run's activities that Temporal will try again, once: a model call while
+// OpenAI is down may be tried for an hour (workflows.ModelRetry), and a
+// wait that says nothing meanwhile looks like a hang. It asks Temporal
+// every interval, each call bounded by it; a failed call is left to the
+// wait, which reports what matters. (Local activities, the blog tools
+// among them, are not listed by Temporal; their retries show in the
+// worker's log.)
+func watchRetries(ctx context.Context, d runDescriber, workflowID, runID string, every time.Duration, w io.Writer, now func() time.Time) {
+	shown := map[string]int32{} // activity id -> the last failed attempt shown
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		dctx, cancel := context.WithTimeout(ctx, every)
+		resp, err := d.DescribeWorkflowExecution(dctx, workflowID, runID)
+		cancel()
+		if err != nil {
+			continue
+		}
+		for _, p := range resp.GetPendingActivities() {
+			failed := p.GetAttempt() - 1 // the attempt LastFailure is of
+			if p.GetLastFailure() == nil || failed < 1 || shown[p.GetActivityId()] >= failed {
+				continue
+			}
+			shown[p.GetActivityId()] = failed
+			line := fmt.Sprintf("  %s, attempt %d, failed: %s", activityName(p.GetActivityType().GetName()), failed, termtext.Line(truncate(p.GetLastFailure().GetMessage(), 300)))
+			if next := p.GetNextAttemptScheduleTime(); next != nil {
+				line += fmt.Sprintf("; Temporal tries it again in %s", max(next.AsTime().Sub(now()), 0).Round(time.Second))
+			}
+			if exp := p.GetExpirationTime(); exp != nil && !exp.AsTime().IsZero() && exp.AsTime().Unix() > 0 {
+				line += ", until " + exp.AsTime().UTC().Format("15:04:05 UTC")
+			}
+			fmt.Fprintln(w, line)
+		}
+	}
+}
+
+// activityName names an activity of the agent for the person who started
+// the run.
+func activityName(activityType string) string {
+	switch activityType {
+	case workflows.ActivityCallModel:
+		return "the model call"
+	case workflows.ActivityExecuteTool:
+		return "a tool"
+	}
+	return termtext.Line(truncate(activityType, 100))
+}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	commonpb "go.temporal.io/api/common/v1"
+	failurepb "go.temporal.io/api/failure/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+// scriptedDescriber answers each describe with the next of its answers
+// and ends the watch (cancel) once they are spent.
+type scriptedDescriber struct {
+	mu      sync.Mutex
+	answers []describeAnswer
+	cancel  context.CancelFunc
+}
+
+type describeAnswer struct {
+	pending []*workflowpb.PendingActivityInfo
+	err     error
+}
+
+func (s *scriptedDescriber) DescribeWorkflowExecution(ctx context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		return nil, errors.New("describe without a deadline")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.answers) == 0 {
+		s.cancel()
+		return nil, context.Canceled
+	}
+	a := s.answers[0]
+	s.answers = s.answers[1:]
+	return &workflowservice.DescribeWorkflowExecutionResponse{PendingActivities: a.pending}, a.err
+}
+
+func TestWatchRetries(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	pending := func(id, typ string, attempt int32, msg string, next, until time.Duration) *workflowpb.PendingActivityInfo {
+		p := &workflowpb.PendingActivityInfo{ActivityId: id, ActivityType: &commonpb.ActivityType{Name: typ}, Attempt: attempt}
+		if msg != "" {
+			p.LastFailure = &failurepb.Failure{Message: msg}
+		}
+		if next > 0 {
+			p.NextAttemptScheduleTime = timestamppb.New(now.Add(next))
+		}
+		if until > 0 {
+			p.ExpirationTime = timestamppb.New(now.Add(until))
+		}
+		return p
+	}
+	const down = "openai: 503 Service Unavailable (will retry): The server is overloaded"
+	tests := []struct {
+		name    string
+		answers []describeAnswer
+		want    []string
+	}{
+		{"nothing failed", []describeAnswer{
+			{pending: []*workflowpb.PendingActivityInfo{pending("9", workflows.ActivityCallModel, 1, "", 0, 0)}},
+		}, nil},
+		{"each failed attempt once", []describeAnswer{
+			{pending: []*workflowpb.PendingActivityInfo{pending("9", workflows.ActivityCallModel, 2, down, 2*time.Second, time.Hour)}},
+			{pending: []*workflowpb.PendingActivityInfo{pending("9", workflows.ActivityCallModel, 2, down, time.Second, time.Hour)}},
+			{err: errors.New("unavailable")},
+			{pending: []*workflowpb.PendingActivityInfo{pending("9", workflows.ActivityCallModel, 3, down, 4*time.Second, time.Hour)}},
+		}, []string{
+			"  the model call, attempt 1, failed: " + down + "; Temporal tries it again in 2s, until 13:00:00 UTC",
+			"  the model call, attempt 2, failed: " + down + "; Temporal tries it again in 4s, until 13:00:00 UTC",
+		}},
+		{"a tool with no bound, and one running again", []describeAnswer{
+			{pending: []*workflowpb.PendingActivityInfo{pending("12", workflows.ActivityExecuteTool, 2, "webhook: 502 Bad Gateway (retryable)", 0, 0)}},
+		}, []string{
+			"  a tool, attempt 1, failed: webhook: 502 Bad Gateway (retryable)",
+		}},
+		{"what a server says is quoted", []describeAnswer{
+			{pending: []*workflowpb.PendingActivityInfo{pending("9", "Other\x1b[2J", 2, "bad\x1b]0;owned\x07", time.Second, 0)}},
+		}, []string{
+			`  "Other\x1b[2J", attempt 1, failed: "bad\x1b]0;owned\a"; Temporal tries it again in 1s`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			d := &scriptedDescriber{answers: tt.answers, cancel: cancel}
+			var out strings.Builder
+			watchRetries(ctx, d, "hitl-1", "run-1", time.Millisecond, &out, func() time.Time { return now })
+			got := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+			if out.Len() == 0 {
+				got = nil
+			}
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("watch printed:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
