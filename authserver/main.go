@@ -35,7 +35,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -143,21 +142,19 @@ func run(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wri
 		TrustedProxies: cfg.TrustedProxies,
 	})
 	var ufe *authserver.UsersFileError
+	var tfe *authserver.TLSFilesError
 	switch {
 	case errors.As(err, &ufe) && errors.Is(err, fs.ErrNotExist):
 		return config.Usage(fmt.Errorf("%w (-users, %s): make it with `authserver useradd`", err, config.EnvAuthUsersFile))
 	case errors.As(err, &ufe):
 		// Bad input, as the policy file's: said before Ably is asked.
 		return config.Usage(fmt.Errorf("%w (-users, %s)", err, config.EnvAuthUsersFile))
+	case errors.As(err, &tfe):
+		// A certificate or key that does not load is bad input: said
+		// before anything is contacted (the Ably key check may wait 10 s).
+		return config.Usage(fmt.Errorf("-tls-cert, -tls-key (%s, %s): %w", config.EnvAuthTLSCert, config.EnvAuthTLSKey, err))
 	case err != nil:
 		return err
-	}
-	// A certificate or key that does not load is bad input: say so
-	// before anything is contacted (the Ably key check may wait 10 s).
-	if cfg.TLSCert != "" {
-		if _, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey); err != nil {
-			return config.Usage(fmt.Errorf("-tls-cert, -tls-key (%s, %s): %w", config.EnvAuthTLSCert, config.EnvAuthTLSKey, err))
-		}
 	}
 	// Every token this server signs with a key Ably refuses is refused
 	// too: stop here. Ably out of reach is only logged (the browsers may

@@ -142,6 +142,7 @@ func TestServeConfigErrors(t *testing.T) {
 		{"plaintext off loopback without trusted proxies", with("AUTH_INSECURE_ALLOW_PLAINTEXT", "true"), []string{"-listen", "192.0.2.1:3001"}, "AUTH_TRUSTED_PROXIES"},
 		{"plaintext flag off loopback without trusted proxies", base, []string{"-listen", "192.0.2.1:3001", "-insecure-allow-plaintext"}, "share the proxy's address"},
 		{"tls key env without cert", with("AUTH_TLS_KEY", "k.pem"), nil, "go together"},
+		{"tls files that do not load", base, []string{"-tls-cert", filepath.Join(dir, "c.pem"), "-tls-key", filepath.Join(dir, "k.pem")}, "-tls-cert, -tls-key (AUTH_TLS_CERT, AUTH_TLS_KEY): open " + filepath.Join(dir, "c.pem")},
 		{"bad plaintext env", with("AUTH_INSECURE_ALLOW_PLAINTEXT", "maybe"), nil, "want true or false"},
 		{"bad trusted proxies", with("AUTH_TRUSTED_PROXIES", "10.0.0.0/8,proxy"), nil, "trusted proxy"},
 		{"bad trusted proxies flag", base, []string{"-trusted-proxies", "10.0.0.0/99"}, "trusted proxy"},

@@ -451,6 +451,7 @@ func TestSessionStoreBounds(t *testing.T) {
 }
 
 func TestCookiesSecureOffLoopback(t *testing.T) {
+	certFile, keyFile, _ := writeSelfSigned(t)
 	tests := []struct {
 		name       string
 		mod        func(*Config)
@@ -458,7 +459,7 @@ func TestCookiesSecureOffLoopback(t *testing.T) {
 	}{
 		{"plain HTTP on loopback", func(c *Config) { c.Listen = "127.0.0.1:3001" }, false},
 		{"localhost", func(c *Config) { c.Listen = "localhost:3001" }, false},
-		{"TLS", func(c *Config) { c.Listen = "127.0.0.1:3001"; c.TLSCertFile, c.TLSKeyFile = "cert.pem", "key.pem" }, true},
+		{"TLS", func(c *Config) { c.Listen = "127.0.0.1:3001"; c.TLSCertFile, c.TLSKeyFile = certFile, keyFile }, true},
 		{"behind a TLS proxy", func(c *Config) { c.Listen = "0.0.0.0:3001"; c.AllowPlaintext = true }, true},
 		// Plain HTTP allowed on loopback says a TLS proxy is in front, on
 		// this machine, even with no trusted proxy set.

@@ -557,12 +557,24 @@ func TestListenAndServeRefusesPlaintextWithoutTrustedProxies(t *testing.T) {
 // returns their paths and a pool that trusts the certificate.
 func writeSelfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
 	t.Helper()
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	cert := writeSelfSignedTo(t, certFile, keyFile, "authserver test")
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+// writeSelfSignedTo writes a certificate for 127.0.0.1 named cn, and its
+// key, to certFile and keyFile, and returns the certificate.
+func writeSelfSignedTo(t *testing.T, certFile, keyFile, cn string) *x509.Certificate {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "authserver test"},
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
@@ -575,8 +587,6 @@ func writeSelfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPoo
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -587,22 +597,35 @@ func writeSelfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPoo
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool
+	return cert
 }
 
-// A missing certificate is one error, before anything listens.
-func TestListenAndServeTLSMissingCert(t *testing.T) {
+// A certificate and key that do not load are New's error, before anything
+// listens.
+func TestNewTLSFilesRefused(t *testing.T) {
 	dir := t.TempDir()
-	addr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
-	s, _, _ := newTestServer(t, func(c *Config) {
-		c.Listen, c.Now = addr, nil
-		c.TLSCertFile, c.TLSKeyFile = filepath.Join(dir, "nope.pem"), filepath.Join(dir, "nope.key")
-	})
-	err := s.ListenAndServe(t.Context())
-	if err == nil || !strings.Contains(err.Error(), "auth server TLS") || !strings.Contains(err.Error(), "nope.pem") {
-		t.Fatalf("ListenAndServe with no certificate: %v, want an auth server TLS error naming the file", err)
+	certFile, keyFile, _ := writeSelfSigned(t)
+	_, otherKey, _ := writeSelfSigned(t)
+	garbage := filepath.Join(dir, "garbage.pem")
+	if err := os.WriteFile(garbage, []byte("not PEM"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, cert, key, want string
+	}{
+		{"missing", filepath.Join(dir, "nope.pem"), filepath.Join(dir, "nope.key"), "nope.pem"},
+		{"not PEM", garbage, keyFile, "failed to find any PEM data"},
+		{"key of another certificate", certFile, otherKey, "private key does not match public key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := Config{UsersFile: writeTestUsers(t), AblyKey: testKey, BcryptCost: bcrypt.MinCost, TLSCertFile: tt.cert, TLSKeyFile: tt.key}
+			_, err := New(cfg)
+			var tfe *TLSFilesError
+			if !errors.As(err, &tfe) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("New = %v, want a *TLSFilesError saying %q", err, tt.want)
+			}
+		})
 	}
 }
 

@@ -71,6 +71,9 @@ type Server struct {
 	// logKey keys the hashes that stand for unknown user names in the log
 	// (logName); random per process.
 	logKey [32]byte
+	// certs serves cfg's TLS certificate, read again when its files
+	// change; nil without TLS.
+	certs *certReloader
 	// compare is bcrypt.CompareHashAndPassword; tests count calls.
 	compare func(hash, password []byte) error
 	log     *slog.Logger
@@ -94,7 +97,8 @@ func (e *UsersFileError) Error() string { return e.Err.Error() }
 func (e *UsersFileError) Unwrap() error { return e.Err }
 
 // New validates cfg, loads the users file and returns a Server. It fails
-// if the users file is missing or does not parse (a *UsersFileError).
+// if the users file is missing or does not parse (a *UsersFileError), or
+// the TLS certificate and key do not load (a *TLSFilesError).
 func New(cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -133,6 +137,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	if _, err := rand.Read(s.logKey[:]); err != nil {
 		return nil, fmt.Errorf("auth server: log key: %w", err)
+	}
+	if cfg.TLSCertFile != "" {
+		if s.certs, err = newCertReloader(cfg.TLSCertFile, cfg.TLSKeyFile, cfg.Logger, cfg.Now); err != nil {
+			return nil, err // a *TLSFilesError: the caller reports it
+		}
 	}
 	return s, nil
 }
@@ -226,20 +235,12 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	return s.ServeOn(ctx, ln)
 }
 
-// Listen checks the transport (CheckTransport) and the TLS files, and
-// binds cfg.Listen, for ServeOn: a program binds its port before it
-// starts anything else that would have to be stopped again.
+// Listen checks the transport (CheckTransport) and binds cfg.Listen, for
+// ServeOn: a program binds its port before it starts anything else that
+// would have to be stopped again. (New read the TLS files.)
 func (s *Server) Listen(ctx context.Context) (net.Listener, error) {
-	tls := s.cfg.TLSCertFile != ""
-	if err := CheckTransport(s.cfg.Listen, tls, s.cfg.AllowPlaintext, s.cfg.TrustedProxies); err != nil {
+	if err := CheckTransport(s.cfg.Listen, s.certs != nil, s.cfg.AllowPlaintext, s.cfg.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("auth server on %s: %w", s.cfg.Listen, err)
-	}
-	if tls {
-		// Load the pair before listening: a missing or bad file is one
-		// error, not a "listening" line followed by one.
-		if _, err := cryptotls.LoadX509KeyPair(s.cfg.TLSCertFile, s.cfg.TLSKeyFile); err != nil {
-			return nil, fmt.Errorf("auth server TLS: %w", err)
-		}
 	}
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", s.cfg.Listen)
 	if err != nil {
@@ -249,10 +250,11 @@ func (s *Server) Listen(ctx context.Context) (net.Listener, error) {
 }
 
 // ServeOn serves on ln, a listener from Listen, over TLS with cfg's
-// certificate and key when set, until ctx is done (as Serve).
+// certificate and key when set (read again when their files change:
+// certReloader), until ctx is done (as Serve).
 func (s *Server) ServeOn(ctx context.Context, ln net.Listener) error {
-	if s.cfg.TLSCertFile != "" {
-		return s.serve(ctx, ln, s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+	if s.certs != nil {
+		return s.serve(ctx, ln, true)
 	}
 	return s.Serve(ctx, ln)
 }
@@ -261,13 +263,13 @@ func (s *Server) ServeOn(ctx context.Context, ln net.Listener) error {
 // gracefully (in flight requests get up to 10s) and closes ln. It returns
 // nil after a clean shutdown. Tests pass a listener on 127.0.0.1:0.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	return s.serve(ctx, ln, "", "")
+	return s.serve(ctx, ln, false)
 }
 
 // serve serves on ln, over TLS when certFile is set.
-func (s *Server) serve(ctx context.Context, ln net.Listener, certFile, keyFile string) error {
+func (s *Server) serve(ctx context.Context, ln net.Listener, useTLS bool) error {
 	h := s.Handler()
-	if certFile != "" {
+	if useTLS {
 		h = strictTransport(h)
 	}
 	srv := &http.Server{
@@ -282,13 +284,14 @@ func (s *Server) serve(ctx context.Context, ln net.Listener, certFile, keyFile s
 	}
 	errc := make(chan error, 1)
 	go func() {
-		if certFile != "" {
-			errc <- srv.ServeTLS(ln, certFile, keyFile)
+		if useTLS {
+			srv.TLSConfig = &cryptotls.Config{MinVersion: cryptotls.VersionTLS12, GetCertificate: s.certs.GetCertificate}
+			errc <- srv.ServeTLS(ln, "", "")
 			return
 		}
 		errc <- srv.Serve(ln)
 	}()
-	s.log.Info("auth server listening", "addr", ln.Addr().String(), "tls", certFile != "", "channel", s.cfg.Channel, "tokenTTL", s.cfg.TokenTTL.String())
+	s.log.Info("auth server listening", "addr", ln.Addr().String(), "tls", useTLS, "channel", s.cfg.Channel, "tokenTTL", s.cfg.TokenTTL.String())
 	select {
 	case err := <-errc:
 		return fmt.Errorf("auth server: %w", err)
