@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hitl/durable-approvals/internal/authserver/web/browsertest"
 	"github.com/hitl/durable-approvals/internal/testutil"
@@ -204,17 +205,32 @@ func TestInboxKeyboard(t *testing.T) {
 		}
 	})
 
-	step("every button's name holds the words it shows", func(t *testing.T) {
-		var got struct{ Buttons []struct{ Text, Name string } }
+	step("every button's name holds the words it shows, and tells its card apart", func(t *testing.T) {
+		var got struct {
+			Buttons []struct{ Text, Name, Card string }
+		}
 		br.Do(t, "buttonNames", map[string]any{"page": "pat"}, &got)
 		if len(got.Buttons) == 0 {
 			t.Fatal("no buttons")
 		}
 		words := func(s string) string { return strings.TrimSpace(strings.NewReplacer("…", "", ":", "").Replace(s)) }
+		// Both cards are of publish_blog_post: the names say which post.
+		titles := map[string]string{older: "Older, edited", newer: "Newer"}
+		cardOf := map[string]string{}
 		for _, b := range got.Buttons {
 			// WCAG 2.5.3: a speech user says what they see.
 			if !strings.Contains(words(b.Name), words(b.Text)) {
 				t.Errorf("button %q is named %q", b.Text, b.Name)
+			}
+			// The inbox probe: both cards' buttons were named "Reject
+			// publish_blog_post…", and a screen reader's list of buttons
+			// could not tell which card each belongs to.
+			if card, ok := cardOf[b.Name]; ok {
+				t.Errorf("buttons of %s and %s are both named %q", card, b.Card, b.Name)
+			}
+			cardOf[b.Name] = b.Card
+			if !strings.Contains(b.Name, "title “"+titles[b.Card]+"”") || utf8.RuneCountInString(b.Name) > 80 {
+				t.Errorf("button %q of %s is named %q, want its post's title in at most 80 characters", b.Text, b.Card, b.Name)
 			}
 		}
 	})

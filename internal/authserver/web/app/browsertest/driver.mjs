@@ -122,6 +122,19 @@ function skewClock(skewMs) {
   Date.now = () => real() + skewMs;
 }
 
+// accessibleName is the name in the first line of an element's aria
+// snapshot (`- button "Approve"`, or `- 'button "Reject: x"': Reject…`
+// when YAML needs the quotes), unquoted; '' when it has none.
+function accessibleName(yaml) {
+  let key = yaml.split('\n')[0].slice(2);
+  if (key.startsWith("'")) {
+    const end = /^'((?:[^']|'')*)'/.exec(key);
+    key = end ? end[1].replaceAll("''", "'") : '';
+  }
+  const m = /^[a-z]+ ("(?:[^"\\]|\\.)*")/.exec(key);
+  return m ? JSON.parse(m[1]) : '';
+}
+
 // describeFocus, ran in a page, describes the element with the focus.
 function describeFocus() {
   const el = document.activeElement;
@@ -464,13 +477,18 @@ const ops = {
     return { yaml: await get(name).locator(selector).first().ariaSnapshot() };
   },
 
-  // buttonNames lists the pending cards' buttons: the text they show and
-  // the name a screen reader says.
+  // buttonNames lists the pending cards' buttons: the text they show, the
+  // name a screen reader says (Chromium's, from its accessibility tree)
+  // and the tool call id of their card.
   async buttonNames({ page: name }) {
     const page = get(name);
     const out = [];
     for (const b of await page.locator('#pending button').all()) {
-      out.push({ text: (await b.textContent()).trim(), name: await b.evaluate((el) => el.getAttribute('aria-label') || el.textContent.trim()) });
+      out.push({
+        text: (await b.textContent()).trim(),
+        name: accessibleName(await b.ariaSnapshot()),
+        card: await b.evaluate((el) => el.closest('li.card')?.dataset.toolCallId || ''),
+      });
     }
     return { buttons: out };
   },

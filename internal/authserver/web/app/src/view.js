@@ -5,6 +5,7 @@
 // characters marked (text.js). Decisions go out through the onDecide
 // callback; the view only collects them.
 
+import { argumentLabel, requestNames } from './cardname.js';
 import { DECISION_APPROVED, DECISION_REJECTED } from './contract.js';
 import { UnconfirmedError } from './decision.js';
 import { compact, indent } from './json.js';
@@ -21,6 +22,18 @@ const NO_ANSWER_MS = 15000;
 // SLOW_SEND_MS is how long a decision may wait for Ably's acknowledgement
 // before the card says it may go out later.
 const SLOW_SEND_MS = 5000;
+
+// BUTTON_NAMES gives a card's buttons, by class, their accessible names:
+// the words they show, and the request's name (cardname.js), so that the
+// buttons of two requests of one tool are not alike.
+const BUTTON_NAMES = {
+  approve: (n) => `Approve ${n}`,
+  edit: (n) => `Approve with edits: ${n}…`,
+  reject: (n) => `Reject ${n}…`,
+  'send-reject': (n) => `Send rejection: ${n}`,
+  'send-edit': (n) => `Approve edited arguments: ${n}`,
+  cancel: (n) => `Cancel: ${n}`,
+};
 
 const CONNECTION_TEXT = {
   initialized: 'Connecting…',
@@ -225,6 +238,7 @@ export class InboxView {
   }
 
   updateCounts() {
+    this.nameCards();
     const n = this.cards.size;
     this.$('pending-count').textContent = String(n);
     const empty = this.$('empty');
@@ -236,6 +250,41 @@ export class InboxView {
     // tab does not announce 15 requests only a publisher may decide.
     const mine = this.decidableCount();
     this.doc.title = `${mine > 0 ? `(${mine}) ` : ''}Inbox · Approval inbox`;
+  }
+
+  // nameCards names each card's request for its buttons (cardname.js),
+  // telling it apart from the others on the page, and names the buttons
+  // again whose name changed: a second request of a tool, or new
+  // arguments, can change another card's.
+  nameCards() {
+    const items = [];
+    for (const c of this.cards.values()) {
+      const r = c.request;
+      if (c.argsNamed !== r.arguments) {
+        c.argsNamed = r.arguments;
+        c.argLabel = argumentLabel(r.arguments);
+      }
+      items.push({ key: r.key, tool: r.tool, arg: c.argLabel, toolCallId: r.toolCallId, workflowId: r.workflowId });
+    }
+    const names = requestNames(items);
+    for (const c of this.cards.values()) {
+      const name = names.get(c.request.key);
+      if (name === c.name) continue;
+      c.name = name;
+      this.nameButtons(c);
+    }
+  }
+
+  // nameButtons gives card c's buttons their names (BUTTON_NAMES), the
+  // tool's alone until nameCards named the card.
+  nameButtons(c) {
+    const name = c.name ?? plain(c.request.tool);
+    for (const b of c.el.querySelectorAll('button')) {
+      const named = BUTTON_NAMES[b.classList[0]];
+      if (!named) continue;
+      const label = named(name);
+      if (b.getAttribute('aria-label') !== label) b.setAttribute('aria-label', label);
+    }
   }
 
   // decidableCount is how many requests on the page wait for this user.
@@ -659,20 +708,20 @@ export class InboxView {
       this.setStatus(c, 'You rejected this request; it waits for more rejections. Approving it withdraws your rejection.', 'ok');
     }
     if (c.form) return; // a form is open: its own buttons stand in
-    const name = plain(r.tool);
-    const approve = h('button', { type: 'button', class: 'approve', 'aria-label': `Approve ${name}` }, 'Approve');
-    const reject = h('button', { type: 'button', class: 'reject secondary', 'aria-label': `Reject ${name}…` }, 'Reject…');
+    const approve = h('button', { type: 'button', class: 'approve' }, 'Approve');
+    const reject = h('button', { type: 'button', class: 'reject secondary' }, 'Reject…');
     approve.addEventListener('click', () => this.decide(c, { decision: DECISION_APPROVED }));
     reject.addEventListener('click', () => this.openReject(c, reject));
     const buttons = [approve, reject];
     if (r.editable) {
-      const edit = h('button', { type: 'button', class: 'edit secondary', 'aria-label': `Approve with edits: ${name}…` }, 'Approve with edits…');
+      const edit = h('button', { type: 'button', class: 'edit secondary' }, 'Approve with edits…');
       edit.addEventListener('click', () => this.openEdit(c, edit));
       buttons.splice(1, 0, edit);
     }
     // Approved: the same approval again is refused, but an edit or a
     // rejection is a change. Rejected (quorum): the same for a rejection.
     p.actions.replaceChildren(...buttons.filter((b) => !(approved && b === approve) && !(rejected && b === reject)));
+    this.nameButtons(c);
   }
 
   async decide(c, choice) {
@@ -736,6 +785,7 @@ export class InboxView {
     c.form = form;
     c.parts.actions.replaceChildren();
     c.parts.forms.append(form);
+    this.nameButtons(c);
     const initial = field.value;
     let armed = false; // Escape was pressed once on changed text
     const close = () => {
