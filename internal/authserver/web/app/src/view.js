@@ -405,7 +405,9 @@ export class InboxView {
       ': ',
       h('span', { class: 'summary' }),
       ' ',
-      h('code', { class: 'call muted', title: `run ${plain(entry.workflowId)}` }, shown(entry.toolCallId)),
+      // The run in words, not only in a tooltip, which neither a keyboard
+      // nor a screen reader reaches.
+      h('span', { class: 'ids muted' }, h('code', { class: 'call' }, shown(entry.toolCallId)), ' (run ', h('code', { class: 'run' }, shown(entry.workflowId)), ')'),
     );
     if (entry.reason) el.append(' ', h('q', { class: 'reason' }, shown(entry.reason)));
     const item = { el, entry };
