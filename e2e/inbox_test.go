@@ -47,6 +47,7 @@ type card struct {
 	Tool, Needs, Requester, RequiredRole string
 	ExpiresAt                            string
 	Quorum, Escalation, Digest, Editable string
+	DigestFull                           string
 	EditedBy, NextEscalation, Rules      string
 	Rejections                           string
 	Args, ArgsWarning, Countdown         string
@@ -127,8 +128,8 @@ func TestInbox(t *testing.T) {
 			if c.Quorum != "" || c.Escalation != "" || c.Editable != "" {
 				t.Errorf("%s: a request without quorum, escalation or edits shows %+v", name, c)
 			}
-			if want := shortDigest(first.ArgumentsDigest); c.Digest != want {
-				t.Errorf("%s: digest %q, want %q (the workflow's)", name, c.Digest, want)
+			if want := shortDigest(first.ArgumentsDigest); c.Digest != want || c.DigestFull != first.ArgumentsDigest {
+				t.Errorf("%s: digest %q, in full %q; want %q, in full %q (the workflow's)", name, c.Digest, c.DigestFull, want, first.ArgumentsDigest)
 			}
 			var n struct{ N int }
 			br.Do(t, "count", map[string]any{"page": name, "selector": `li.card[data-tool-call-id^="call_spoofed"]`}, &n)

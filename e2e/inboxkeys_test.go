@@ -205,6 +205,39 @@ func TestInboxKeyboard(t *testing.T) {
 		}
 	})
 
+	step("the full digest is reached from the keyboard, and stays open when the request is re-announced", func(t *testing.T) {
+		const args = `{"title":"Older, edited"}`
+		sum := sha256.Sum256([]byte(args))
+		full := "sha256:" + hex.EncodeToString(sum[:])
+		digest := func(t *testing.T) string {
+			var got struct{ YAML string }
+			br.Do(t, "ariaSnapshot", map[string]any{"page": "pat", "selector": cardSelector(older) + " .fact.digest dd"}, &got)
+			return got.YAML
+		}
+		// The inbox probe: the full digest was only in the short one's
+		// tooltip (a title), which no key opens.
+		var got struct{ Reached bool }
+		br.Do(t, "tabTo", map[string]any{"page": "pat", "from": cardSelector(older) + " h3", "to": cardSelector(older) + " .fact.digest summary", "tabs": 5}, &got)
+		if !got.Reached {
+			t.Fatalf("Tab from the card's title does not reach the digest's disclosure: the full digest is out of a keyboard's reach")
+		}
+		if y := digest(t); strings.Contains(y, full) || !strings.Contains(y, shortDigest(full)) {
+			t.Errorf("the digest before it is opened:\n%s\nwant the short form only", y)
+		}
+		keys(t, "", "Enter")
+		testutil.WaitFor(t, 5*time.Second, "the full digest shown", func() (bool, error) { return strings.Contains(digest(t), full), nil })
+		request(older, 4, args, map[string]any{
+			"nextEscalation": map[string]any{"at": time.Now().Add(5 * time.Minute).UTC().Format(time.RFC3339Nano), "minRole": "admin"},
+		})
+		waitCard(t, older, "the re-announcement shown", func(c card) bool { return c.NextEscalation != "" })
+		if y := digest(t); !strings.Contains(y, full) {
+			t.Errorf("after the re-announcement the digest reads:\n%s\nwant it still in full", y)
+		}
+		if f := focus(t); f.Card != older || f.Tag != "SUMMARY" {
+			t.Errorf("after the re-announcement the focus is on %+v, want still the digest's disclosure", f)
+		}
+	})
+
 	step("every button's name holds the words it shows, and tells its card apart", func(t *testing.T) {
 		var got struct {
 			Buttons []struct{ Text, Name, Card string }

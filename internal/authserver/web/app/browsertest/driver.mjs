@@ -302,7 +302,8 @@ const ops = {
         expiresAt: text('.fact.expires-at dd'),
         quorum: text('.fact.quorum dd'),
         escalation: text('.fact.escalation dd'),
-        digest: text('.fact.digest dd'),
+        digest: text('.fact.digest summary'),
+        digestFull: text('.fact.digest details > code'),
         editable: text('.fact.editable dd'),
         editedBy: text('.fact.edited-by dd'),
         nextEscalation: text('.fact.next-escalation dd'),
@@ -468,6 +469,21 @@ const ops = {
     for (const k of keys) await page.keyboard.press(k);
     if (text) await page.keyboard.type(text);
     return page.evaluate(describeFocus);
+  },
+
+  // tabTo puts the focus on the first element `from` matches and presses
+  // Tab up to `tabs` times, until the focus is on an element `to` matches:
+  // whether it got there, and the focus.
+  async tabTo({ page: name, from, to, tabs }) {
+    const page = get(name);
+    await page.locator(from).first().focus();
+    for (let i = 0; i < tabs; i++) {
+      await page.keyboard.press('Tab');
+      if (await page.evaluate((sel) => Boolean(document.activeElement && document.activeElement.matches(sel)), to)) {
+        return { reached: true, ...(await page.evaluate(describeFocus)) };
+      }
+    }
+    return { reached: false, ...(await page.evaluate(describeFocus)) };
   },
 
   // ariaSnapshot returns Playwright's accessibility snapshot (YAML) of

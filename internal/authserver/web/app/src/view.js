@@ -575,6 +575,8 @@ export class InboxView {
     p.needs.textContent = `needs ${plain(r.requiredRole) || '?'}`;
     c.el.dataset.requiredRole = r.requiredRole;
 
+    // Drawn again at each re-announcement: the digest stays open if it was.
+    const digestOpen = Boolean(p.facts.querySelector('details.digest-full[open]'));
     const facts = [];
     const fact = (name, cls, value) => facts.push(h('div', { class: `fact ${cls}` }, h('dt', {}, name), h('dd', {}, value)));
     fact('Requested by', 'requester', r.requester ? shown(r.requester) : h('span', { class: 'muted' }, '(not given)'));
@@ -616,7 +618,15 @@ export class InboxView {
       const at = e.at !== null ? ` at ${formatClock(e.at, this.opts.now())}` : '';
       fact('Edited by', 'edited-by', `${plain(e.clientId)}${e.role ? ` (${plain(e.role)})` : ''}${at}: the arguments below are this approver's edit, not the agent's`);
     }
-    if (r.argumentsDigest) fact('Arguments digest', 'digest', h('code', { title: plain(r.argumentsDigest) }, shortDigest(r.argumentsDigest)));
+    // The digest in short, and in full behind a disclosure that a
+    // keyboard and a screen reader open too (a tooltip, neither).
+    if (r.argumentsDigest) {
+      fact(
+        'Arguments digest',
+        'digest',
+        h('details', { class: 'digest-full', open: digestOpen }, h('summary', {}, h('code', {}, shortDigest(r.argumentsDigest))), h('code', {}, plain(r.argumentsDigest))),
+      );
+    }
     fact('Tool call', 'tool-call-id', h('code', {}, shown(r.toolCallId)));
     fact('Run', 'workflow-id', h('code', {}, shown(r.workflowId)));
     if (r.runId) fact('Asked again', 'reset-run', ['by run ', h('code', {}, shown(r.runId)), ', made by a reset of this workflow']);
@@ -657,19 +667,23 @@ export class InboxView {
     return approvalCheck(this.opts.roles, this.role, r.requiredRole);
   }
 
-  // keepingFocus runs fn, which may draw card c's buttons or forms again,
-  // and keeps the keyboard focus in the card: on the button of the same
-  // kind when there is one again, else on the card's title. Without it the
-  // focus fell to the page's body whenever the agent re-announced a
-  // request (another approver's counted approval, an escalation, new
-  // arguments) under a keyboard user's Approve button or reason field.
+  // keepingFocus runs fn, which may draw card c's buttons, forms or facts
+  // again, and keeps the keyboard focus in the card: on the button of the
+  // same kind when there is one again, or on the digest's disclosure, else
+  // on the card's title. Without it the focus fell to the page's body
+  // whenever the agent re-announced a request (another approver's counted
+  // approval, an escalation, new arguments) under a keyboard user's
+  // Approve button or reason field.
   keepingFocus(c, fn) {
     const active = this.doc.activeElement;
     const had = Boolean(active) && active !== this.doc.body && c.el.contains(active);
     const kind = had && c.parts.actions.contains(active) ? active.classList[0] : '';
+    const onDigest = had && Boolean(active.closest('.fact.digest'));
     fn();
     if (!had || !this.isShown(c) || c.el.contains(this.doc.activeElement)) return;
-    const again = kind ? c.parts.actions.querySelector(`button.${kind}`) : null;
+    let again = null;
+    if (kind) again = c.parts.actions.querySelector(`button.${kind}`);
+    else if (onDigest) again = c.parts.facts.querySelector('.fact.digest summary');
     (again || c.parts.title).focus();
   }
 
