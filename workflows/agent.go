@@ -20,7 +20,7 @@ import (
 func modelActivityOptions(turn int, retry *ModelRetry) workflow.ActivityOptions {
 	policy, window := modelRetryOptions(retry)
 	return workflow.ActivityOptions{
-		StartToCloseTimeout:    2 * time.Minute,
+		StartToCloseTimeout:    modelAttemptTimeout,
 		ScheduleToCloseTimeout: window,
 		HeartbeatTimeout:       ModelHeartbeatTimeout,
 		RetryPolicy:            policy,

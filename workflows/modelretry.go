@@ -26,16 +26,23 @@ type ModelRetry struct {
 	For time.Duration `json:"for"`
 }
 
-// Bounds and defaults of ModelRetry.
+// Bounds and defaults of ModelRetry. The window holds at least one whole
+// attempt: Temporal cuts an attempt's timeout to the window, and a window
+// that ends is not retried, so a narrower one would fail the run on a
+// model that is up but slow to answer.
 const (
 	DefaultModelRetryFor = time.Hour
-	MinModelRetryFor     = time.Minute
+	MinModelRetryFor     = modelAttemptTimeout
 	MaxModelRetryFor     = 24 * time.Hour
 
 	// MaxModelRetryAfter bounds the wait a model server may ask for
 	// before the next attempt (a 429's Retry-After), instead of the
 	// retry's own.
 	MaxModelRetryAfter = time.Minute
+
+	// modelAttemptTimeout bounds one attempt of a model call (its
+	// StartToCloseTimeout).
+	modelAttemptTimeout = 2 * time.Minute
 
 	modelRetryFirstInterval = time.Second
 	modelRetryMaxInterval   = time.Minute

@@ -110,13 +110,27 @@ func TestModelAttemptsWithin(t *testing.T) {
 		window time.Duration
 		want   int32
 	}{
-		{MinModelRetryFor, 6},        // 31 s of waits (1+2+4+8+16); 32 s more would pass it
+		{MinModelRetryFor, 7},        // 63 s of waits (1+2+4+8+16+32); a minute more would pass it
 		{DefaultModelRetryFor, 65},   // 63 s of doubling waits, then 58 of a minute
 		{MaxModelRetryFor, 7 + 1438}, // 63 s, then (86400-63)/60 = 1438 waits of a minute
 	}
 	for _, tt := range tests {
 		if got := modelAttemptsWithin(tt.window); got != tt.want {
 			t.Errorf("modelAttemptsWithin(%s) = %d, want %d", tt.window, got, tt.want)
+		}
+	}
+}
+
+// The window holds at least one whole attempt: Temporal's server cuts an
+// activity's StartToCloseTimeout to its ScheduleToCloseTimeout, and a
+// ScheduleToClose timeout is not retried, so a narrower window would fail
+// the run on a model that is up but takes longer than it to answer.
+func TestModelRetryWindowHoldsAnAttempt(t *testing.T) {
+	for _, window := range []time.Duration{MinModelRetryFor, DefaultModelRetryFor, MaxModelRetryFor} {
+		retry := ModelRetry{For: window}
+		o := modelActivityOptions(1, &retry)
+		if o.ScheduleToCloseTimeout < o.StartToCloseTimeout {
+			t.Errorf("window %s: ScheduleToClose %s is shorter than an attempt's StartToClose %s", window, o.ScheduleToCloseTimeout, o.StartToCloseTimeout)
 		}
 	}
 }
