@@ -301,28 +301,33 @@ func openAIRetryAfter(h http.Header, now time.Time) time.Duration {
 // model server), are the model's answer; any other status (a response
 // still queued or in progress, or cancelled, which a request that does not
 // run in the background never gets) is no answer.
+//
+// What the server says of the response is cut short (a model server gone
+// wrong may send a megabyte of it), as its error's message is.
 func responseFailed(r *responses.Response) error {
+	short := func(s string) string { return truncateUTF8(validText(s), 80) }
+	id := short(r.ID)
 	switch r.Status {
 	case responses.ResponseStatusCompleted, "":
 		return nil
 	case responses.ResponseStatusFailed:
-		code, detail := string(r.Error.Code), truncateUTF8(validText(r.Error.Message), 300)
+		code, detail := short(string(r.Error.Code)), truncateUTF8(validText(r.Error.Message), 300)
 		if code == "" {
 			code = "no code given"
 		}
-		msg := strings.TrimSuffix(fmt.Sprintf("openai: response %s failed (%s): %s", r.ID, code, detail), ": ")
+		msg := strings.TrimSuffix(fmt.Sprintf("openai: response %s failed (%s): %s", id, code, detail), ": ")
 		if code == "server_error" || code == "rate_limit_exceeded" || code == "vector_store_timeout" {
 			return errors.New(msg + " (will retry)")
 		}
 		return temporal.NewNonRetryableApplicationError(msg, workflows.ErrTypeModel, nil)
 	case responses.ResponseStatusIncomplete:
-		reason := r.IncompleteDetails.Reason
+		reason := short(r.IncompleteDetails.Reason)
 		if reason == "" {
 			reason = "no reason given"
 		}
-		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("openai: response %s is incomplete (%s): the model's answer or a tool call's arguments may be cut short, so none of it is used", r.ID, reason), workflows.ErrTypeModel, nil)
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("openai: response %s is incomplete (%s): the model's answer or a tool call's arguments may be cut short, so none of it is used", id, reason), workflows.ErrTypeModel, nil)
 	default:
-		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("openai: response %s has status %q, not an answer (check OPENAI_BASE_URL)", r.ID, truncateUTF8(validText(string(r.Status)), 40)), workflows.ErrTypeModel, nil)
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("openai: response %s has status %q, not an answer (check OPENAI_BASE_URL)", id, truncateUTF8(validText(string(r.Status)), 40)), workflows.ErrTypeModel, nil)
 	}
 }
 

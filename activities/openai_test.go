@@ -473,6 +473,38 @@ func TestCallModelUnfinishedResponse(t *testing.T) {
 	}
 }
 
+// What a model server says of a response it did not finish (its id, an
+// error's code, why it is incomplete, its status) reaches the run's
+// failure cut short, as its error's message is: a model server gone wrong
+// may send a megabyte of it.
+func TestCallModelUnfinishedResponseCutsItsText(t *testing.T) {
+	long := strings.Repeat("x", 100_000)
+	unfinished := func(status, extra string) string {
+		body := strings.Replace(messageResponse, `"status": "completed",
+  "error": null,
+  "incomplete_details": null,`, `"status": "`+status+`",`+extra, 1)
+		return strings.Replace(body, `"id": "resp_67ccd3a9da748190baa7f1570fe91ac604becb25c45c1d41"`, `"id": "resp_`+long+`"`, 1)
+	}
+	tests := []struct{ name, body string }{
+		{"failed", unfinished("failed", `"error": {"code": "`+long+`", "message": "`+long+`"}, "incomplete_details": null,`)},
+		{"incomplete", unfinished("incomplete", `"error": null, "incomplete_details": {"reason": "`+long+`"},`)},
+		{"another status", unfinished(long, `"error": null, "incomplete_details": null,`)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeOpenAI(t, fakeReply{200, tt.body})
+			a := newTestActivities(t, newTestModel(t, f.baseURL(), "sk-test"), nil)
+			_, err := callModel(t, a, workflows.ModelRequest{WorkflowID: "wf", Input: []workflows.ConversationItem{{Type: "message", Role: "user", Text: "hi"}}})
+			if err == nil {
+				t.Fatal("no error: the response was taken as the model's answer")
+			}
+			if n := len(err.Error()); n > 1024 {
+				t.Errorf("the error takes %d bytes, want at most 1 KiB: %.200s…", n, err)
+			}
+		})
+	}
+}
+
 // TestCallModelRefusal: a refusal is the model's answer too: its text
 // reaches the run (and the user) like any other.
 func TestCallModelRefusal(t *testing.T) {
