@@ -239,8 +239,9 @@ func capResponseBody(req *http.Request, next option.MiddlewareNext) (*http.Respo
 // retryable one for transient failures, after the wait a 429 or 503 asks
 // for if it is longer than the retry's own (openAIRetryAfter); a
 // non-retryable application error with an actionable message for
-// permanent ones, a used-up quota among them (OpenAI answers it with a
-// 429 too, which no retry mends).
+// permanent ones, a used-up quota and a request larger than the
+// tokens-per-minute limit among them (OpenAI answers both with a 429 too,
+// which no retry mends).
 func classifyOpenAIError(ctx context.Context, err error, now time.Time) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("openai: %w", err)
@@ -262,6 +263,10 @@ func classifyOpenAIError(ctx context.Context, err error, now time.Time) error {
 	switch {
 	case code == http.StatusTooManyRequests && apiErr.Code == "insufficient_quota":
 		msg = "openai: " + status + ": the account's quota is used up: check the plan and billing of OPENAI_API_KEY's project: " + detail
+	case code == http.StatusTooManyRequests && strings.HasPrefix(apiErr.Message, "Request too large"):
+		// The conversation alone passes the project's tokens-per-minute
+		// limit; the run would send it again, so no wait mends it.
+		msg = "openai: " + status + ": the request is larger than the project's tokens-per-minute limit, which no retry mends: raise the limit or use a model with a higher one: " + detail
 	case code == http.StatusTooManyRequests || code == http.StatusRequestTimeout || code == http.StatusConflict || code >= 500:
 		var wait time.Duration
 		if apiErr.Response != nil && (code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable) {

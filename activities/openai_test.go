@@ -360,6 +360,43 @@ func TestCallModelErrors(t *testing.T) {
 	}
 }
 
+// OpenAI answers a request larger than the project's tokens-per-minute
+// limit with a 429 too ("Request too large"): the run sends the same
+// conversation again, so no retry mends it, and the run fails at once
+// rather than after the model's retry window. A rate limit the next
+// minute lifts ("Rate limit reached") is tried again.
+func TestCallModelRequestTooLarge(t *testing.T) {
+	body := func(msg string) string {
+		return `{"error":{"message":"` + msg + `","type":"tokens","param":null,"code":"rate_limit_exceeded"}}`
+	}
+	tests := []struct {
+		name, msg    string
+		nonRetryable bool
+		wantMsg      string
+	}{
+		{"request too large", "Request too large for gpt-4o in organization org-x on tokens per min (TPM): Limit 30000, Requested 30601. The input or output tokens must be reduced in order to run successfully.",
+			true, "openai: 429 Too Many Requests: the request is larger than the project's tokens-per-minute limit"},
+		{"rate limit reached", "Rate limit reached for gpt-4o in organization org-x on tokens per min (TPM): Limit 30000, Used 28554, Requested 3082. Please try again in 9.8s.",
+			false, "openai: 429 Too Many Requests (will retry): Rate limit reached"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeOpenAI(t, fakeReply{429, body(tt.msg)})
+			a := newTestActivities(t, newTestModel(t, f.baseURL(), "sk-test"), nil)
+			_, err := callModel(t, a, workflows.ModelRequest{WorkflowID: "wf", Input: []workflows.ConversationItem{{Type: "message", Role: "user", Text: "hi"}}})
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if got := isNonRetryable(err); got != tt.nonRetryable {
+				t.Errorf("non-retryable = %v, want %v (%v)", got, tt.nonRetryable, err)
+			}
+			if !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Errorf("error %q does not contain %q", err, tt.wantMsg)
+			}
+		})
+	}
+}
+
 // A 429's or 503's wait, as OpenAI's headers ask for it, is the least wait
 // before the model call's next attempt: retry-after-ms first, then
 // Retry-After, at most workflows.MaxModelRetryAfter. The call runs as a run
