@@ -168,7 +168,7 @@ func TestWorkerPolicyModelRetry(t *testing.T) {
 		{"default", nil, workflows.DefaultModelRetry(), ""},
 		{"configured", &workflows.ModelRetry{For: 10 * time.Minute}, workflows.ModelRetry{For: 10 * time.Minute}, ""},
 		{"none", &workflows.ModelRetry{}, workflows.ModelRetry{}, "Deps.ModelRetry: model retry window 0s"},
-		{"too short", &workflows.ModelRetry{For: time.Second}, workflows.ModelRetry{}, "model retry window 1s: want 2m0s to 24h0m0s"},
+		{"too short", &workflows.ModelRetry{For: time.Second}, workflows.ModelRetry{}, "model retry window 1s: want 1m0s to 24h0m0s"},
 		{"too long", &workflows.ModelRetry{For: 48 * time.Hour}, workflows.ModelRetry{}, "model retry window 48h0m0s"},
 	}
 	for _, tt := range tests {

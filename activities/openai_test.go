@@ -452,13 +452,13 @@ func TestCallModelRetryAfter(t *testing.T) {
 }
 
 // timedModel is a workflow that calls CallModel as a run does under
-// workflows.DefaultModelRetry (a window of an hour, waits of 1 s doubling
-// to a minute) and returns how long the call took on the workflow's clock.
+// workflows.DefaultModelRetry (65 attempts, waits of 1 s doubling to a
+// minute, no ScheduleToClose) and returns how long the call took on the
+// workflow's clock.
 func timedModel(ctx workflow.Context, req workflows.ModelRequest) (time.Duration, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout:    2 * time.Minute,
-		ScheduleToCloseTimeout: workflows.DefaultModelRetryFor,
-		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: 65},
+		StartToCloseTimeout: 2 * time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: 65},
 	})
 	start := workflow.Now(ctx)
 	err := workflow.ExecuteActivity(ctx, workflows.ActivityCallModel, req).Get(ctx, nil)

@@ -187,9 +187,8 @@ func TestWaitInterrupted(t *testing.T) {
 // call fails twice (OpenAI down) and answers on its third attempt.
 func flakyModelAgent(ctx workflow.Context, in workflows.AgentInput) (workflows.AgentResult, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout:    time.Minute,
-		ScheduleToCloseTimeout: time.Hour,
-		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2},
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumAttempts: 65},
 	})
 	var answer string
 	err := workflow.ExecuteActivity(ctx, workflows.ActivityCallModel).Get(ctx, &answer)
@@ -238,7 +237,7 @@ func TestWaitShowsRetries(t *testing.T) {
 			t.Errorf("line %d %q shown %d times, want once:\n%s", i, want, n, out)
 		}
 	}
-	if !regexp.MustCompile(`again in [0-9]s, until [0-9]{2}:[0-9]{2}:[0-9]{2} UTC\n`).MatchString(out) {
-		t.Errorf("no next attempt and bound in:\n%s", out)
+	if !regexp.MustCompile(`again in [0-9]s\n`).MatchString(out) {
+		t.Errorf("no next attempt's time in:\n%s", out)
 	}
 }

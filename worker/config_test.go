@@ -104,9 +104,9 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"tool attempts too many", nil, map[string]string{"HITL_TOOL_ATTEMPTS": "21"}, []string{"HITL_TOOL_ATTEMPTS=21: want 1 to 20"}},
 		{"tool attempts past int32", nil, map[string]string{"HITL_TOOL_ATTEMPTS": "4294967297"}, []string{"HITL_TOOL_ATTEMPTS=4294967297: want 1 to 20"}},
 		{"model retry not a duration", nil, map[string]string{"HITL_MODEL_RETRY_FOR": "60"}, []string{`HITL_MODEL_RETRY_FOR="60": want a duration such as 1h`}},
-		{"model retry too short", nil, map[string]string{"HITL_MODEL_RETRY_FOR": "90s"}, []string{"HITL_MODEL_RETRY_FOR=1m30s: want 2m0s to 24h0m0s"}},
-		{"model retry zero", nil, map[string]string{"HITL_MODEL_RETRY_FOR": "0"}, []string{"HITL_MODEL_RETRY_FOR=0s: want 2m0s to 24h0m0s"}},
-		{"model retry too long", nil, map[string]string{"HITL_MODEL_RETRY_FOR": "25h"}, []string{"HITL_MODEL_RETRY_FOR=25h0m0s: want 2m0s to 24h0m0s"}},
+		{"model retry too short", nil, map[string]string{"HITL_MODEL_RETRY_FOR": "30s"}, []string{"HITL_MODEL_RETRY_FOR=30s: want 1m0s to 24h0m0s"}},
+		{"model retry zero", nil, map[string]string{"HITL_MODEL_RETRY_FOR": "0"}, []string{"HITL_MODEL_RETRY_FOR=0s: want 1m0s to 24h0m0s"}},
+		{"model retry too long", nil, map[string]string{"HITL_MODEL_RETRY_FOR": "25h"}, []string{"HITL_MODEL_RETRY_FOR=25h0m0s: want 1m0s to 24h0m0s"}},
 		{"unknown flag", []string{"-nope"}, nil, []string{"nope"}},
 		{"health addr port out of range", nil, map[string]string{"HITL_HEALTH_ADDR": ":99999"}, []string{`HITL_HEALTH_ADDR (-health-addr) ":99999"`, "port"}},
 		// A wildcard or a qualifier would widen the agent's publish token.

@@ -18,13 +18,13 @@ import (
 // modelActivityOptions are the options of a model call of turn, tried as
 // the run's recorded ModelRetry says (modelretry.go).
 func modelActivityOptions(turn int, retry *ModelRetry) workflow.ActivityOptions {
-	policy, window := modelRetryOptions(retry)
+	// No ScheduleToClose: the call waits for a worker however long
+	// (ModelRetry).
 	return workflow.ActivityOptions{
-		StartToCloseTimeout:    modelAttemptTimeout,
-		ScheduleToCloseTimeout: window,
-		HeartbeatTimeout:       ModelHeartbeatTimeout,
-		RetryPolicy:            policy,
-		Summary:                fmt.Sprintf("model call, turn %d", turn),
+		StartToCloseTimeout: modelAttemptTimeout,
+		HeartbeatTimeout:    ModelHeartbeatTimeout,
+		RetryPolicy:         modelRetryPolicy(retry),
+		Summary:             fmt.Sprintf("model call, turn %d", turn),
 	}
 }
 

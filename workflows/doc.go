@@ -46,8 +46,8 @@
 // start; ErrTypeToolInput and non-retryable errors are not retried)
 // becomes "tool failed: <message>" (message cut to 1 KiB) for the model
 // and AuditFailed; the run continues. A model error fails the run, at
-// once when it is non-retryable, else once the worker's ModelRetry window
-// (recorded at the run's start) has passed. If Ably refuses an approval request
+// once when it is non-retryable, else after the attempts of the worker's
+// ModelRetry (recorded at the run's start). If Ably refuses an approval request
 // (a non-retryable error) the call is denied, and an approval-resolved with
 // OutcomeCancelled is still attempted (best effort) in case Ably accepted
 // the request; if it failed for a reason that may pass, the call stays

@@ -15,24 +15,31 @@ import (
 // long enough to ride one out. Failures the activity marks non-retryable
 // (a refused key, a bad request, a used-up quota) end the run at once.
 //
+// The window is counted in attempts (modelAttemptsWithin), not bounded by
+// a Temporal timeout: a ScheduleToClose bound would count the time the
+// call waits for a worker too (Temporal sets ScheduleToStart to it), so
+// every worker down for longer than the window while a model call waits
+// would fail the run once one is back. The call waits for a worker however
+// long, as before ModelRetry.
+//
 // The worker decides it (WorkerPolicy.ModelRetry), and a run records it at
 // its start, so a deploy that changes it affects new runs only. Runs
-// recorded without it keep the retry of before: 5 attempts, about 15 s.
+// recorded without it keep the retry of before: 5 attempts (about 15 s of
+// waits, longer when the model server asks for longer ones).
 type ModelRetry struct {
-	// For bounds a model call's attempts and the waits between them
-	// together (the activity's ScheduleToCloseTimeout). The waits start at
-	// a second and double up to a minute, or the model server's
-	// Retry-After (at most MaxModelRetryAfter).
+	// For is how long the waits between a model call's attempts add up
+	// to: the call is tried as many times as waits of a second, doubling
+	// up to a minute, fit in it (65 times in an hour). Attempts that take
+	// time (each at most modelAttemptTimeout) and longer waits a model
+	// server asks for (Retry-After, at most MaxModelRetryAfter) stretch
+	// it.
 	For time.Duration `json:"for"`
 }
 
-// Bounds and defaults of ModelRetry. The window holds at least one whole
-// attempt: Temporal cuts an attempt's timeout to the window, and a window
-// that ends is not retried, so a narrower one would fail the run on a
-// model that is up but slow to answer.
+// Bounds and defaults of ModelRetry.
 const (
 	DefaultModelRetryFor = time.Hour
-	MinModelRetryFor     = modelAttemptTimeout
+	MinModelRetryFor     = time.Minute
 	MaxModelRetryFor     = 24 * time.Hour
 
 	// MaxModelRetryAfter bounds the wait a model server may ask for
@@ -62,29 +69,26 @@ func (m ModelRetry) Validate() error {
 	return nil
 }
 
-// modelRetryOptions are the retry policy and the ScheduleToCloseTimeout
-// of a model call under m: attempts within m.For, as many as its waits
-// leave room for (modelAttemptsWithin); or, for a run that recorded none
-// (or, never from a worker of ours, which validates it at start, one out
-// of bounds), the 5 attempts of before and no bound.
-func modelRetryOptions(m *ModelRetry) (*temporal.RetryPolicy, time.Duration) {
+// modelRetryPolicy is the retry policy of a model call under m: as many
+// attempts as its waits leave room for in m.For (modelAttemptsWithin); or,
+// for a run that recorded none (or, never from a worker of ours, which
+// validates it at start, one out of bounds), the 5 attempts of before.
+func modelRetryPolicy(m *ModelRetry) *temporal.RetryPolicy {
 	p := &temporal.RetryPolicy{
 		InitialInterval:    modelRetryFirstInterval,
 		BackoffCoefficient: 2,
 		MaximumInterval:    modelRetryMaxInterval,
 		MaximumAttempts:    legacyModelAttempts,
 	}
-	if m == nil || m.Validate() != nil {
-		return p, 0
+	if m != nil && m.Validate() == nil {
+		p.MaximumAttempts = modelAttemptsWithin(m.For)
 	}
-	p.MaximumAttempts = modelAttemptsWithin(m.For)
-	return p, m.For
+	return p
 }
 
 // modelAttemptsWithin is how many attempts the retry's waits leave room
-// for within window, were every attempt to fail at once: the window binds
-// first (an attempt takes time, a model server may ask for a longer wait),
-// and the count is explicit rather than Temporal's unlimited 0.
+// for within window: were every attempt to fail at once, the last would
+// start window after the first, less what the next wait would pass it by.
 func modelAttemptsWithin(window time.Duration) int32 {
 	n, elapsed, wait := int32(1), time.Duration(0), modelRetryFirstInterval
 	for elapsed+wait <= window {

@@ -110,7 +110,7 @@ func TestModelAttemptsWithin(t *testing.T) {
 		window time.Duration
 		want   int32
 	}{
-		{MinModelRetryFor, 7},        // 63 s of waits (1+2+4+8+16+32); a minute more would pass it
+		{MinModelRetryFor, 6},        // 31 s of waits (1+2+4+8+16); 32 s more would pass it
 		{DefaultModelRetryFor, 65},   // 63 s of doubling waits, then 58 of a minute
 		{MaxModelRetryFor, 7 + 1438}, // 63 s, then (86400-63)/60 = 1438 waits of a minute
 	}
@@ -121,16 +121,19 @@ func TestModelAttemptsWithin(t *testing.T) {
 	}
 }
 
-// The window holds at least one whole attempt: Temporal's server cuts an
-// activity's StartToCloseTimeout to its ScheduleToCloseTimeout, and a
-// ScheduleToClose timeout is not retried, so a narrower window would fail
-// the run on a model that is up but takes longer than it to answer.
-func TestModelRetryWindowHoldsAnAttempt(t *testing.T) {
-	for _, window := range []time.Duration{MinModelRetryFor, DefaultModelRetryFor, MaxModelRetryFor} {
-		retry := ModelRetry{For: window}
-		o := modelActivityOptions(1, &retry)
-		if o.ScheduleToCloseTimeout < o.StartToCloseTimeout {
-			t.Errorf("window %s: ScheduleToClose %s is shorter than an attempt's StartToClose %s", window, o.ScheduleToCloseTimeout, o.StartToCloseTimeout)
+// A model call has no ScheduleToClose (nor ScheduleToStart) bound: one
+// would count the time the call waits for a worker, and a run whose
+// workers were all down for longer would fail once one is back. The
+// window is counted in attempts.
+func TestModelCallWaitsForAWorker(t *testing.T) {
+	def, short, long := DefaultModelRetry(), ModelRetry{For: MinModelRetryFor}, ModelRetry{For: MaxModelRetryFor}
+	for _, retry := range []*ModelRetry{nil, &def, &short, &long} {
+		o := modelActivityOptions(1, retry)
+		if o.ScheduleToCloseTimeout != 0 || o.ScheduleToStartTimeout != 0 {
+			t.Errorf("retry %+v: ScheduleToClose %s, ScheduleToStart %s; want neither", retry, o.ScheduleToCloseTimeout, o.ScheduleToStartTimeout)
+		}
+		if o.StartToCloseTimeout != modelAttemptTimeout || o.RetryPolicy.MaximumAttempts < 1 {
+			t.Errorf("retry %+v: StartToClose %s, %d attempts", retry, o.StartToCloseTimeout, o.RetryPolicy.MaximumAttempts)
 		}
 	}
 }
