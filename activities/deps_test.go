@@ -114,27 +114,33 @@ func TestWorkerPolicy(t *testing.T) {
 	}
 }
 
-// WorkerPolicy hands a run the worker's tool retry: the default, the one
-// configured, and New refuses one out of bounds.
-func TestWorkerPolicyToolRetry(t *testing.T) {
-	def := workflows.DefaultToolRetry()
+// WorkerPolicy hands a run the worker's tool and model retries: the
+// defaults, the ones configured, and New refuses one out of bounds.
+func TestWorkerPolicyRetries(t *testing.T) {
+	def, defModel := workflows.DefaultToolRetry(), workflows.DefaultModelRetry()
 	tests := []struct {
-		name    string
-		retry   *workflows.ToolRetry
-		want    workflows.ToolRetry
-		wantErr string
+		name       string
+		retry      *workflows.ToolRetry
+		modelRetry *workflows.ModelRetry
+		want       workflows.ToolRetry
+		wantModel  workflows.ModelRetry
+		wantErr    string
 	}{
-		{"default", nil, def, ""},
-		{"configured", &workflows.ToolRetry{MaxAttempts: 4, MaxInterval: 5 * time.Second}, workflows.ToolRetry{MaxAttempts: 4, MaxInterval: 5 * time.Second}, ""},
-		{"no attempts", &workflows.ToolRetry{MaxInterval: time.Second}, workflows.ToolRetry{}, "Deps.ToolRetry: tool attempts 0"},
-		{"too many attempts", &workflows.ToolRetry{MaxAttempts: workflows.MaxToolAttempts + 1, MaxInterval: time.Second}, workflows.ToolRetry{}, "tool attempts 21: want 1 to 20"},
-		{"interval too short", &workflows.ToolRetry{MaxAttempts: 3, MaxInterval: time.Millisecond}, workflows.ToolRetry{}, "tool retry interval 1ms"},
-		{"interval too long", &workflows.ToolRetry{MaxAttempts: 3, MaxInterval: time.Hour}, workflows.ToolRetry{}, "tool retry interval 1h0m0s"},
+		{"defaults", nil, nil, def, defModel, ""},
+		{"tool retry configured", &workflows.ToolRetry{MaxAttempts: 4, MaxInterval: 5 * time.Second}, nil, workflows.ToolRetry{MaxAttempts: 4, MaxInterval: 5 * time.Second}, defModel, ""},
+		{"model retry configured", nil, &workflows.ModelRetry{For: 10 * time.Minute}, def, workflows.ModelRetry{For: 10 * time.Minute}, ""},
+		{"no attempts", &workflows.ToolRetry{MaxInterval: time.Second}, nil, workflows.ToolRetry{}, defModel, "Deps.ToolRetry: tool attempts 0"},
+		{"too many attempts", &workflows.ToolRetry{MaxAttempts: workflows.MaxToolAttempts + 1, MaxInterval: time.Second}, nil, workflows.ToolRetry{}, defModel, "tool attempts 21: want 1 to 20"},
+		{"interval too short", &workflows.ToolRetry{MaxAttempts: 3, MaxInterval: time.Millisecond}, nil, workflows.ToolRetry{}, defModel, "tool retry interval 1ms"},
+		{"interval too long", &workflows.ToolRetry{MaxAttempts: 3, MaxInterval: time.Hour}, nil, workflows.ToolRetry{}, defModel, "tool retry interval 1h0m0s"},
+		{"no model retry window", nil, &workflows.ModelRetry{}, def, workflows.ModelRetry{}, "Deps.ModelRetry: model retry window 0s"},
+		{"model retry window too short", nil, &workflows.ModelRetry{For: time.Second}, def, workflows.ModelRetry{}, "model retry window 1s: want 1m0s to 24h0m0s"},
+		{"model retry window too long", nil, &workflows.ModelRetry{For: 48 * time.Hour}, def, workflows.ModelRetry{}, "model retry window 48h0m0s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			reg, _ := testRegistry(t)
-			d, _ := withTrust(t, Deps{Model: noModel{}, Tools: reg, Publisher: nopPublisher{t}, ToolRetry: tt.retry})
+			d, _ := withTrust(t, Deps{Model: noModel{}, Tools: reg, Publisher: nopPublisher{t}, ToolRetry: tt.retry, ModelRetry: tt.modelRetry})
 			a, err := New(d)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -152,45 +158,8 @@ func TestWorkerPolicyToolRetry(t *testing.T) {
 			if wp.ToolRetry == nil || *wp.ToolRetry != tt.want {
 				t.Errorf("tool retry = %+v, want %+v", wp.ToolRetry, tt.want)
 			}
-		})
-	}
-}
-
-// WorkerPolicy hands a run the worker's model retry: the default, the one
-// configured, and New refuses one out of bounds.
-func TestWorkerPolicyModelRetry(t *testing.T) {
-	tests := []struct {
-		name    string
-		retry   *workflows.ModelRetry
-		want    workflows.ModelRetry
-		wantErr string
-	}{
-		{"default", nil, workflows.DefaultModelRetry(), ""},
-		{"configured", &workflows.ModelRetry{For: 10 * time.Minute}, workflows.ModelRetry{For: 10 * time.Minute}, ""},
-		{"none", &workflows.ModelRetry{}, workflows.ModelRetry{}, "Deps.ModelRetry: model retry window 0s"},
-		{"too short", &workflows.ModelRetry{For: time.Second}, workflows.ModelRetry{}, "model retry window 1s: want 1m0s to 24h0m0s"},
-		{"too long", &workflows.ModelRetry{For: 48 * time.Hour}, workflows.ModelRetry{}, "model retry window 48h0m0s"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			reg, _ := testRegistry(t)
-			d, _ := withTrust(t, Deps{Model: noModel{}, Tools: reg, Publisher: nopPublisher{t}, ModelRetry: tt.retry})
-			a, err := New(d)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("New = %v, want an error with %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			wp, err := a.WorkerPolicy(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if wp.ModelRetry == nil || *wp.ModelRetry != tt.want {
-				t.Errorf("model retry = %+v, want %+v", wp.ModelRetry, tt.want)
+			if wp.ModelRetry == nil || *wp.ModelRetry != tt.wantModel {
+				t.Errorf("model retry = %+v, want %+v", wp.ModelRetry, tt.wantModel)
 			}
 		})
 	}

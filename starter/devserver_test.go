@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -52,12 +51,8 @@ func TestStartAndWaitOnDevServer(t *testing.T) {
 	}
 	t.Cleanup(w.Stop)
 
-	env := config.Env{
-		"TEMPORAL_CONFIG_FILE": filepath.Join(t.TempDir(), "none.toml"),
-		"TEMPORAL_ADDRESS":     srv.FrontendHostPort(),
-		"TEMPORAL_UI_URL":      "http://ui.test",
-		"USER":                 "alice",
-	}
+	env := testEnv(t)
+	env["TEMPORAL_ADDRESS"], env["TEMPORAL_UI_URL"] = srv.FrontendHostPort(), "http://ui.test"
 	var stdout, stderr bytes.Buffer
 	prompt := "Publish the blog post called 'Introducing our new API'"
 	if err := mainErr(t.Context(), []string{"--wait", prompt}, env, &stdout, &stderr); err != nil {
@@ -131,7 +126,8 @@ func TestStartAndWaitOnDevServer(t *testing.T) {
 // worker refuses such a namespace): the starter says why and starts none.
 func TestRefusesNamespaceWithoutSearchAttributes(t *testing.T) {
 	srv := temporaltest.StartBareDevServer(t)
-	env := config.Env{"TEMPORAL_CONFIG_FILE": filepath.Join(t.TempDir(), "none.toml"), "USER": "alice", "TEMPORAL_ADDRESS": srv.FrontendHostPort()}
+	env := testEnv(t)
+	env["TEMPORAL_ADDRESS"] = srv.FrontendHostPort()
 	var stdout, stderr bytes.Buffer
 	err := mainErr(t.Context(), []string{"--dial-timeout", "2s", "hi"}, env, &stdout, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "lacks the workflow's search attributes") {
@@ -151,11 +147,8 @@ func TestRefusesNamespaceWithoutSearchAttributes(t *testing.T) {
 // reports a command a signal cut short; the run still runs.
 func TestWaitInterrupted(t *testing.T) {
 	srv := temporaltest.StartDevServer(t) // no worker: the run waits for ever
-	env := config.Env{
-		"TEMPORAL_CONFIG_FILE": filepath.Join(t.TempDir(), "none.toml"),
-		"TEMPORAL_ADDRESS":     srv.FrontendHostPort(),
-		"USER":                 "alice",
-	}
+	env := testEnv(t)
+	env["TEMPORAL_ADDRESS"] = srv.FrontendHostPort()
 	ctx, cancel := context.WithCancelCause(t.Context())
 	var stdout testutil.SyncBuffer
 	done := make(chan error, 1)
@@ -213,11 +206,8 @@ func TestWaitShowsRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(w.Stop)
-	env := config.Env{
-		"TEMPORAL_CONFIG_FILE": filepath.Join(t.TempDir(), "none.toml"),
-		"TEMPORAL_ADDRESS":     srv.FrontendHostPort(),
-		"USER":                 "alice",
-	}
+	env := testEnv(t)
+	env["TEMPORAL_ADDRESS"] = srv.FrontendHostPort()
 	cfg, err := loadConfig([]string{"--wait", "Publish it"}, env, io.Discard)
 	if err != nil {
 		t.Fatal(err)
