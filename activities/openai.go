@@ -251,7 +251,7 @@ func classifyOpenAIError(ctx context.Context, err error, now time.Time) error {
 	}
 	var apiErr *openai.Error
 	if !errors.As(err, &apiErr) {
-		return fmt.Errorf("openai: request failed (will retry): %w", err)
+		return fmt.Errorf("openai: request failed (retryable): %w", err)
 	}
 	code := apiErr.StatusCode
 	status := fmt.Sprintf("%d %s", code, http.StatusText(code))
@@ -272,7 +272,7 @@ func classifyOpenAIError(ctx context.Context, err error, now time.Time) error {
 		if apiErr.Response != nil && (code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable) {
 			wait = openAIRetryAfter(apiErr.Response.Header, now)
 		}
-		return retryableAfter(ctx, strings.TrimSuffix("openai: "+status+" (will retry): "+detail, ": "), wait)
+		return retryableAfter(ctx, strings.TrimSuffix("openai: "+status+" (retryable): "+detail, ": "), wait)
 	case code == http.StatusUnauthorized:
 		// OpenAI's message echoes part of the key, so it is left out.
 		msg = "openai: " + status + ": check OPENAI_API_KEY"
@@ -322,7 +322,7 @@ func responseFailed(r *responses.Response) error {
 		}
 		msg := strings.TrimSuffix(fmt.Sprintf("openai: response %s failed (%s): %s", id, code, detail), ": ")
 		if code == "server_error" || code == "rate_limit_exceeded" || code == "vector_store_timeout" {
-			return errors.New(msg + " (will retry)")
+			return errors.New(msg + " (retryable)")
 		}
 		return temporal.NewNonRetryableApplicationError(msg, workflows.ErrTypeModel, nil)
 	case responses.ResponseStatusIncomplete:

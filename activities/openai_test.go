@@ -377,7 +377,7 @@ func TestCallModelRequestTooLarge(t *testing.T) {
 		{"request too large", "Request too large for gpt-4o in organization org-x on tokens per min (TPM): Limit 30000, Requested 30601. The input or output tokens must be reduced in order to run successfully.",
 			true, "openai: 429 Too Many Requests: the request is larger than the project's tokens-per-minute limit"},
 		{"rate limit reached", "Rate limit reached for gpt-4o in organization org-x on tokens per min (TPM): Limit 30000, Used 28554, Requested 3082. Please try again in 9.8s.",
-			false, "openai: 429 Too Many Requests (will retry): Rate limit reached"},
+			false, "openai: 429 Too Many Requests (retryable): Rate limit reached"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -480,7 +480,7 @@ func TestCallModelUnfinishedResponse(t *testing.T) {
 		nonRetryable bool
 		wantMsg      string
 	}{
-		{"failed, server error", withStatus("failed", `"error": {"code": "server_error", "message": "The server had an error"}, "incomplete_details": null,`), false, "failed (server_error): The server had an error (will retry)"},
+		{"failed, server error", withStatus("failed", `"error": {"code": "server_error", "message": "The server had an error"}, "incomplete_details": null,`), false, "failed (server_error): The server had an error (retryable)"},
 		{"failed, rate limit", withStatus("failed", `"error": {"code": "rate_limit_exceeded", "message": "Rate limit reached"}, "incomplete_details": null,`), false, "(rate_limit_exceeded)"},
 		{"failed, bad prompt", withStatus("failed", `"error": {"code": "invalid_prompt", "message": "Invalid prompt"}, "incomplete_details": null,`), true, "failed (invalid_prompt): Invalid prompt"},
 		{"failed, no error given", withStatus("failed", `"error": null, "incomplete_details": null,`), true, "failed (no code given)"},

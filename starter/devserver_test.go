@@ -198,7 +198,7 @@ func TestWaitShowsRetries(t *testing.T) {
 	w.RegisterWorkflowWithOptions(flakyModelAgent, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	w.RegisterActivityWithOptions(func(ctx context.Context) (string, error) {
 		if activity.GetInfo(ctx).Attempt < 3 {
-			return "", errors.New("openai: 503 Service Unavailable (will retry)")
+			return "", errors.New("openai: 503 Service Unavailable (retryable)")
 		}
 		return "published", nil
 	}, activity.RegisterOptions{Name: workflows.ActivityCallModel})
@@ -219,8 +219,8 @@ func TestWaitShowsRetries(t *testing.T) {
 	}
 	out := stdout.String()
 	for i, want := range []string{
-		"  the model call, attempt 1, failed: openai: 503 Service Unavailable (will retry); Temporal tries it again in ",
-		"  the model call, attempt 2, failed: openai: 503 Service Unavailable (will retry); Temporal tries it again in ",
+		"  the model call, attempt 1, failed: openai: 503 Service Unavailable (retryable); Temporal tries it again in ",
+		"  the model call, attempt 2, failed: openai: 503 Service Unavailable (retryable); Temporal tries it again in ",
 		"Answer (1 model turns):\npublished",
 	} {
 		if n := strings.Count(out, want); n != 1 {

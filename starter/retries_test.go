@@ -60,7 +60,7 @@ func TestWatchRetries(t *testing.T) {
 		}
 		return p
 	}
-	const down = "openai: 503 Service Unavailable (will retry): The server is overloaded"
+	const down = "openai: 503 Service Unavailable (retryable): The server is overloaded"
 	tests := []struct {
 		name    string
 		answers []describeAnswer

@@ -16,7 +16,7 @@ import (
 func TestModelOutageAfterApproval(t *testing.T) {
 	def := DefaultModelRetry()
 	short := ModelRetry{For: 2 * time.Minute}
-	unavailable := errors.New("openai: 503 Service Unavailable (will retry)")
+	unavailable := errors.New("openai: 503 Service Unavailable (retryable)")
 	tests := []struct {
 		name  string
 		retry *ModelRetry // the worker's, recorded at the run's start

@@ -882,7 +882,7 @@ func (*fakeActivities) CallModel(ctx context.Context, req workflows.ModelRequest
 	if sc == "model-outage" && req.Turn == 2 && activity.GetInfo(ctx).Attempt < 3 {
 		// The model's provider is down for the first two attempts of the
 		// turn after the approved tool ran (workflows.ModelRetry).
-		return workflows.ModelResponse{}, errors.New("openai: 503 Service Unavailable (will retry)")
+		return workflows.ModelResponse{}, errors.New("openai: 503 Service Unavailable (retryable)")
 	}
 	call := func(suffix, name, args string) workflows.ToolCall {
 		return workflows.ToolCall{CallID: "call-" + sc + "-" + suffix, Name: name, Arguments: args}
