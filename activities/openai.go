@@ -307,24 +307,30 @@ func openAIRetryAfter(h http.Header, now time.Time) time.Duration {
 // still queued or in progress, or cancelled, which a request that does not
 // run in the background never gets) is no answer.
 //
+// A body without a status is an answer only if it has output and no
+// error: a gateway's 200 with an error object ({"error": {...}}) fails as
+// a failed response does, and a body with neither (a JSON document of
+// another API) is no answer, rather than an empty one that would end the
+// run as if the model had said nothing.
+//
 // What the server says of the response is cut short (a model server gone
 // wrong may send a megabyte of it), as its error's message is.
 func responseFailed(r *responses.Response) error {
 	short := func(s string) string { return truncateUTF8(validText(s), 80) }
 	id := short(r.ID)
 	switch r.Status {
-	case responses.ResponseStatusCompleted, "":
+	case responses.ResponseStatusCompleted:
+		return nil
+	case "":
+		if r.JSON.Error.Valid() {
+			return failedResponse(r, "openai: the model server answered 200 with an error, not a response")
+		}
+		if !r.JSON.Output.Valid() {
+			return temporal.NewNonRetryableApplicationError("openai: the model server's 200 answer has neither status nor output: not a Responses API response (check OPENAI_BASE_URL)", workflows.ErrTypeModel, nil)
+		}
 		return nil
 	case responses.ResponseStatusFailed:
-		code, detail := short(string(r.Error.Code)), truncateUTF8(validText(r.Error.Message), 300)
-		if code == "" {
-			code = "no code given"
-		}
-		msg := strings.TrimSuffix(fmt.Sprintf("openai: response %s failed (%s): %s", id, code, detail), ": ")
-		if code == "server_error" || code == "rate_limit_exceeded" || code == "vector_store_timeout" {
-			return errors.New(msg + " (retryable)")
-		}
-		return temporal.NewNonRetryableApplicationError(msg, workflows.ErrTypeModel, nil)
+		return failedResponse(r, fmt.Sprintf("openai: response %s failed", id))
 	case responses.ResponseStatusIncomplete:
 		reason := short(r.IncompleteDetails.Reason)
 		if reason == "" {
@@ -334,6 +340,20 @@ func responseFailed(r *responses.Response) error {
 	default:
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("openai: response %s has status %q, not an answer (check OPENAI_BASE_URL)", id, truncateUTF8(validText(string(r.Status)), 40)), workflows.ErrTypeModel, nil)
 	}
+}
+
+// failedResponse is the error of a response that failed, what starts its
+// message: a server error is retried, another fails the call for good.
+func failedResponse(r *responses.Response, what string) error {
+	code, detail := string(r.Error.Code), truncateUTF8(validText(r.Error.Message), 300)
+	if code == "" {
+		code = "no code given"
+	}
+	msg := strings.TrimSuffix(fmt.Sprintf("%s (%s): %s", what, truncateUTF8(validText(code), 80), detail), ": ")
+	if code == "server_error" || code == "rate_limit_exceeded" || code == "vector_store_timeout" {
+		return errors.New(msg + " (retryable)")
+	}
+	return temporal.NewNonRetryableApplicationError(msg, workflows.ErrTypeModel, nil)
 }
 
 // truncateUTF8 cuts s to at most n bytes without splitting a rune.

@@ -488,6 +488,13 @@ func TestCallModelUnfinishedResponse(t *testing.T) {
 		{"incomplete, content filter", withStatus("incomplete", `"error": null, "incomplete_details": {"reason": "content_filter"},`), true, "is incomplete (content_filter)"},
 		{"incomplete, no reason", withStatus("incomplete", `"error": null, "incomplete_details": null,`), true, "is incomplete (no reason given)"},
 		{"in progress", withStatus("in_progress", `"error": null, "incomplete_details": null,`), true, `has status "in_progress", not an answer`},
+		// An OpenAI-compatible gateway may answer 200 with an error object
+		// and nothing else: no answer, not an empty one.
+		{"no status, a gateway's server error", `{"error": {"message": "upstream: model overloaded", "type": "server_error", "code": "server_error"}}`, false, "answered 200 with an error, not a response (server_error): upstream: model overloaded (retryable)"},
+		{"no status, a gateway's other error", `{"error": {"message": "no such deployment", "code": "DeploymentNotFound"}}`, true, "answered 200 with an error, not a response (DeploymentNotFound): no such deployment"},
+		// OPENAI_BASE_URL at another JSON API.
+		{"no status, no output", `{}`, true, "not a Responses API response (check OPENAI_BASE_URL)"},
+		{"another API's list", `{"object": "list", "data": []}`, true, "not a Responses API response"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -539,6 +546,24 @@ func TestCallModelUnfinishedResponseCutsItsText(t *testing.T) {
 				t.Errorf("the error takes %d bytes, want at most 1 KiB: %.200s…", n, err)
 			}
 		})
+	}
+}
+
+// TestCallModelWithoutStatus: a minimal model server that sends output
+// but no status is answered by its output.
+func TestCallModelWithoutStatus(t *testing.T) {
+	body := strings.Replace(messageResponse, `"status": "completed",`, ``, 1)
+	if body == messageResponse {
+		t.Fatal("the test's body has a status")
+	}
+	f := newFakeOpenAI(t, fakeReply{200, body})
+	a := newTestActivities(t, newTestModel(t, f.baseURL(), "sk-test"), nil)
+	res, err := callModel(t, a, workflows.ModelRequest{WorkflowID: "wf", Input: []workflows.ConversationItem{{Type: "message", Role: "user", Text: "hi"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "The post \"Introducing our new API\" is published."; res.Text != want {
+		t.Errorf("text = %q, want %q", res.Text, want)
 	}
 }
 
