@@ -287,6 +287,9 @@ func (r *run) loop(ctx workflow.Context) (string, error) {
 			return "", err
 		}
 		for i, c := range resp.ToolCalls {
+			if !sendableCall(c.CallID, c.Name) {
+				continue // denied, and left out with its call (appendModelOutput)
+			}
 			r.conversation = append(r.conversation, ConversationItem{Type: ItemFunctionCallOutput, CallID: c.CallID, Output: outputs[i]})
 		}
 	}
@@ -298,8 +301,17 @@ func (r *run) loop(ctx workflow.Context) (string, error) {
 // grew past maxConversation.
 const conversationLimitAnswer = "stopped: the conversation reached its size limit"
 
+// sendableCall says whether a function call of the model can go back to
+// it: the Responses API takes none without a call id and a name (the
+// model activity refuses such a conversation for good). The run denies
+// such a call, and leaves it and its output out of the conversation.
+func sendableCall(callID, name string) bool {
+	return callID != "" && name != ""
+}
+
 // appendModelOutput adds the model's output items to the conversation,
-// their text and arguments cut to maxModelItemLen. A response without
+// their text and arguments cut to maxModelItemLen, but for function calls
+// that cannot go back to the model (sendableCall). A response without
 // output items (a minimal model adapter) is represented by its text and
 // function calls.
 func (r *run) appendModelOutput(resp ModelResponse) {
@@ -313,6 +325,9 @@ func (r *run) appendModelOutput(resp ModelResponse) {
 		}
 	}
 	for _, it := range items {
+		if it.Type == ItemFunctionCall && !sendableCall(it.CallID, it.Name) {
+			continue
+		}
 		it.Text = truncate(it.Text, maxModelItemLen)
 		it.Arguments = truncate(it.Arguments, maxModelItemLen)
 		r.conversation = append(r.conversation, it)

@@ -162,6 +162,7 @@ func TestDeniedTools(t *testing.T) {
 		{"unknown tool", testPolicy(t), ToolCall{CallID: "call_1", Name: "drop_database", Arguments: `{}`}, `tool "drop_database" has no policy`},
 		{"tool without policy", noDelete, ToolCall{CallID: "call_1", Name: "delete_post", Arguments: `{"slug":"x"}`}, `tool "delete_post" has no policy`},
 		{"no call id", testPolicy(t), ToolCall{Name: "search_posts", Arguments: `{}`}, "tool call has no call id"},
+		{"no name", testPolicy(t), ToolCall{CallID: "call_1", Arguments: `{}`}, `tool "" has no policy`},
 		{"call id too long", testPolicy(t), ToolCall{CallID: strings.Repeat("x", MaxToolCallIDLen+1), Name: "search_posts", Arguments: `{}`}, "invalid tool call id"},
 		{"call id with a quote", testPolicy(t), ToolCall{CallID: `call_"1`, Name: "publish_blog_post", Arguments: `{}`}, "invalid tool call id"},
 		{"call id with a space", testPolicy(t), ToolCall{CallID: "call 1", Name: "search_posts", Arguments: `{}`}, "invalid tool call id"},
@@ -180,7 +181,19 @@ func TestDeniedTools(t *testing.T) {
 			if reqs, _ := h.published(); len(reqs) != 0 {
 				t.Errorf("approval requested for a denied call: %+v", reqs)
 			}
-			h.wantOutput(2, tt.call.CallID, "denied: "+tt.reason)
+			if tt.call.CallID == "" || tt.call.Name == "" {
+				// The Responses API takes no call without both: the call
+				// and its output are left out of the conversation, and the
+				// model answers the rest of it.
+				if got := h.models()[1].Input; len(got) != 1 {
+					t.Errorf("second model input = %+v, want the prompt alone", got)
+				}
+				if res.Answer != "sorry" {
+					t.Errorf("answer = %q, want the model's", res.Answer)
+				}
+			} else {
+				h.wantOutput(2, tt.call.CallID, "denied: "+tt.reason)
+			}
 			wantKinds(t, res.Audit, "denied:"+tt.call.CallID+":"+tt.reason)
 			if got := h.models()[0].Tools; !slices.IsSorted(got) || len(got) != len(tt.policy.Tools) {
 				t.Errorf("tools offered = %v, want the sorted policy tools", got)

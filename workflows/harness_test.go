@@ -204,7 +204,27 @@ func (h *harness) callModel(ctx context.Context, req ModelRequest) (ModelRespons
 	h.modelReqs = append(h.modelReqs, req)
 	model := h.model
 	h.mu.Unlock()
+	if err := sendableConversation(req.Input); err != nil {
+		h.t.Errorf("model call, turn %d: %v", req.Turn, err)
+		return ModelResponse{}, temporal.NewNonRetryableApplicationError("bad conversation: "+err.Error(), ErrTypeBadRequest, nil)
+	}
 	return model(req)
+}
+
+// sendableConversation refuses a conversation the Responses API refuses,
+// as the model activity does (activities.toInputItems) before it sends
+// anything: a function call needs its call id and name, an output its
+// call id.
+func sendableConversation(items []ConversationItem) error {
+	for i, it := range items {
+		switch {
+		case it.Type == ItemFunctionCall && (it.CallID == "" || it.Name == ""):
+			return fmt.Errorf("item %d: function_call without call id or name", i)
+		case it.Type == ItemFunctionCallOutput && it.CallID == "":
+			return fmt.Errorf("item %d: function_call_output without call id", i)
+		}
+	}
+	return nil
 }
 
 func (h *harness) executeTool(_ context.Context, req ToolRequest) (ToolResult, error) {
