@@ -17,6 +17,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/temporalconn"
@@ -91,9 +92,23 @@ func run(ctx context.Context, cfg Config, stdout io.Writer) error {
 			// Exit 130 or 143 when a signal ended the wait (config.ExitCode).
 			return fmt.Errorf("stopped waiting; the run %s goes on (%w)", wr.GetID(), context.Cause(ctx))
 		}
-		return fmt.Errorf("run %s failed: %w", wr.GetID(), err)
+		return runFailed(wr.GetID(), err)
 	}
 	return printResult(stdout, res)
+}
+
+// runFailed is the error of a run that failed: the failure the workflow
+// ended with, its message alone, as the Web UI shows it first. The SDK's
+// error adds the failure's causes, whose text that message holds already
+// (a model call's error twice over, and "(retryable)" of an attempt after
+// which Temporal gave up); the Web UI and `temporal workflow show` keep
+// them. Another end (terminated, timed out) is the SDK's word.
+func runFailed(workflowID string, err error) error {
+	var failure *temporal.ApplicationError
+	if errors.As(err, &failure) {
+		return fmt.Errorf("run %s failed: %s", workflowID, failure.Message())
+	}
+	return fmt.Errorf("run %s failed: %w", workflowID, err)
 }
 
 // dial connects to Temporal, giving up after cfg.DialTimeout.

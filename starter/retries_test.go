@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	failurepb "go.temporal.io/api/failure/v1"
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/hitl/durable-approvals/workflows"
@@ -102,6 +104,39 @@ func TestWatchRetries(t *testing.T) {
 			}
 			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
 				t.Errorf("watch printed:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+// TestRunFailed: a failed run is told by the failure its workflow ended
+// with, once, as the SDK's client gets it from Temporal (the converter
+// turns the history's failure into the error chain).
+func TestRunFailed(t *testing.T) {
+	const gaveUp = "model call, turn 2: openai: 503 Service Unavailable: The server is overloaded; gave up after 65 attempts (HITL_MODEL_RETRY_FOR 1h0m0s when the run started)"
+	modelFailure := &failurepb.Failure{
+		Message:     gaveUp,
+		FailureInfo: &failurepb.Failure_ApplicationFailureInfo{ApplicationFailureInfo: &failurepb.ApplicationFailureInfo{Type: "ModelError", NonRetryable: true}},
+		Cause: &failurepb.Failure{
+			FailureInfo: &failurepb.Failure_ActivityFailureInfo{ActivityFailureInfo: &failurepb.ActivityFailureInfo{ActivityType: &commonpb.ActivityType{Name: workflows.ActivityCallModel}}},
+			Cause: &failurepb.Failure{
+				Message:     "openai: 503 Service Unavailable (retryable): The server is overloaded",
+				FailureInfo: &failurepb.Failure_ApplicationFailureInfo{ApplicationFailureInfo: &failurepb.ApplicationFailureInfo{Type: "wrapError"}},
+			},
+		},
+	}
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"the workflow's failure", fmt.Errorf("workflow execution error (type: AgentWorkflowV2): %w", temporal.GetDefaultFailureConverter().FailureToError(modelFailure)), "run hitl-1 failed: " + gaveUp},
+		{"another end", errors.New("workflow execution error (type: AgentWorkflowV2): terminated"), "run hitl-1 failed: workflow execution error (type: AgentWorkflowV2): terminated"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := runFailed("hitl-1", tt.err).Error(); got != tt.want {
+				t.Errorf("runFailed = %q\nwant       %q", got, tt.want)
 			}
 		})
 	}

@@ -268,7 +268,7 @@ func (r *run) loop(ctx workflow.Context) (string, error) {
 		}
 		actx := workflow.WithActivityOptions(ctx, modelActivityOptions(r.turn, r.modelRetry))
 		if err := workflow.ExecuteActivity(actx, ActivityCallModel, req).Get(ctx, &resp); err != nil {
-			return "", fmt.Errorf("model call, turn %d: %w", r.turn, err)
+			return "", modelCallFailed(r.turn, r.modelRetry, err)
 		}
 		r.appendModelOutput(resp)
 		if len(resp.ToolCalls) == 0 {

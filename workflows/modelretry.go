@@ -1,7 +1,9 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -97,4 +99,30 @@ func modelAttemptsWithin(window time.Duration) int32 {
 		wait = min(2*wait, modelRetryMaxInterval)
 	}
 	return n
+}
+
+// modelCallFailed is the run's failure when its model call of turn failed
+// for good, under the run's recorded retry: the model's last error, as the
+// activity gave it but for its "(retryable)" (no attempt follows), and,
+// when it was an error that may pass (Temporal gave up on it), after how
+// many attempts. The failure keeps err as its cause; its message says it
+// once, where a wrapped err said it twice ("… (type: wrapError): …").
+// A cancelled run's error is wrapped as before.
+func modelCallFailed(turn int, retry *ModelRetry, err error) error {
+	if temporal.IsCanceledError(err) {
+		return fmt.Errorf("model call, turn %d: %w", turn, err)
+	}
+	msg := strings.Replace(errorMessage(err), " (retryable)", "", 1)
+	typ := ErrTypeModel
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.NonRetryable() {
+		if appErr.Type() != "" {
+			typ = appErr.Type() // the model activity's own (a refusal for good)
+		}
+	} else if policy := modelRetryPolicy(retry); retry != nil && retry.Validate() == nil {
+		msg += fmt.Sprintf("; gave up after %d attempts (HITL_MODEL_RETRY_FOR %s when the run started)", policy.MaximumAttempts, retry.For)
+	} else {
+		msg += fmt.Sprintf("; gave up after %d attempts", policy.MaximumAttempts)
+	}
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf("model call, turn %d: %s", turn, msg), typ, err)
 }

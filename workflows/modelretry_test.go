@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,24 +15,26 @@ import (
 func TestModelOutageAfterApproval(t *testing.T) {
 	def := DefaultModelRetry()
 	short := ModelRetry{For: 2 * time.Minute}
-	unavailable := errors.New("openai: 503 Service Unavailable (retryable)")
+	unavailable := errors.New("openai: 503 Service Unavailable (retryable): The server is overloaded")
 	tests := []struct {
 		name  string
 		retry *ModelRetry // the worker's, recorded at the run's start
 		down  time.Duration
 		err   error // the model's error while it is down
-		// wantErr, if set, is in the run's error; else the run completes.
+		// wantErr, if set, is the run's failure; else the run completes.
 		wantErr string
 		// attempts bounds the model calls of turn 2.
 		minAttempts, maxAttempts int
 	}{
 		{"back within the window", &def, 20 * time.Minute, unavailable, "", 20, 30},
-		{"down past a configured window", &short, 20 * time.Minute, unavailable, "503 Service Unavailable", 7, 7},
+		// The run's failure says that Temporal gave up, and why: not the
+		// last attempt's "(retryable)".
+		{"down past a configured window", &short, 20 * time.Minute, unavailable, "model call, turn 2: openai: 503 Service Unavailable: The server is overloaded; gave up after 7 attempts (HITL_MODEL_RETRY_FOR 2m0s when the run started)", 7, 7},
 		// Runs recorded before the worker decided it keep their 5 attempts.
-		{"run recorded without a retry", nil, 20 * time.Minute, unavailable, "503 Service Unavailable", 5, 5},
+		{"run recorded without a retry", nil, 20 * time.Minute, unavailable, "model call, turn 2: openai: 503 Service Unavailable: The server is overloaded; gave up after 5 attempts", 5, 5},
 		// Out of bounds (never from a worker of ours): the retry of before.
-		{"retry out of bounds", &ModelRetry{For: MaxModelRetryFor + time.Hour}, 20 * time.Minute, unavailable, "503 Service Unavailable", 5, 5},
-		{"refused for good", &def, 20 * time.Minute, temporal.NewNonRetryableApplicationError("openai: 401 Unauthorized: check OPENAI_API_KEY", ErrTypeModel, nil), "check OPENAI_API_KEY", 1, 1},
+		{"retry out of bounds", &ModelRetry{For: MaxModelRetryFor + time.Hour}, 20 * time.Minute, unavailable, "model call, turn 2: openai: 503 Service Unavailable: The server is overloaded; gave up after 5 attempts", 5, 5},
+		{"refused for good", &def, 20 * time.Minute, temporal.NewNonRetryableApplicationError("openai: 401 Unauthorized: check OPENAI_API_KEY", ErrTypeModel, nil), "model call, turn 2: openai: 401 Unauthorized: check OPENAI_API_KEY", 1, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,8 +80,10 @@ func TestModelOutageAfterApproval(t *testing.T) {
 				}
 				return
 			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("run error = %v, want one saying %q", err, tt.wantErr)
+			// The run's failure, as the Web UI and starter --wait show it.
+			var failure *temporal.ApplicationError
+			if !errors.As(err, &failure) || failure.Message() != tt.wantErr {
+				t.Fatalf("run error = %v, want the failure %q", err, tt.wantErr)
 			}
 		})
 	}
