@@ -231,3 +231,49 @@ func TestWaitShowsRetries(t *testing.T) {
 		t.Errorf("no next attempt's time in:\n%s", out)
 	}
 }
+
+// publishedThenFailed stands in for a run whose approved post was
+// published before the model's next turn failed for good.
+func publishedThenFailed(ctx workflow.Context, in workflows.AgentInput) (workflows.AgentResult, error) {
+	audit := []workflows.AuditEntry{
+		{Time: workflow.Now(ctx), Kind: workflows.AuditApproved, Tool: "publish_blog_post", ToolCallID: "call_1", Actor: "pat", Role: "publisher"},
+		{Time: workflow.Now(ctx), Kind: workflows.AuditExecuted, Tool: "publish_blog_post", ToolCallID: "call_1", Actor: "pat"},
+	}
+	if err := workflow.SetQueryHandler(ctx, workflows.ApprovalsQuery, func() (workflows.ApprovalsView, error) {
+		return workflows.ApprovalsView{Audit: audit}, nil
+	}); err != nil {
+		return workflows.AgentResult{}, err
+	}
+	return workflows.AgentResult{}, temporal.NewNonRetryableApplicationError("model call, turn 2: openai: 429 Too Many Requests: the account's quota is used up", workflows.ErrTypeModel, nil)
+}
+
+// TestWaitShowsAuditOfFailedRun: a run that failed tells, besides its
+// failure, what its tools did first (as its approvals query answers), so
+// that whoever started it does not start it again and publish twice.
+func TestWaitShowsAuditOfFailedRun(t *testing.T) {
+	srv := temporaltest.StartDevServer(t)
+	w := worker.New(srv.Client(), workflows.TaskQueue, worker.Options{})
+	w.RegisterWorkflowWithOptions(publishedThenFailed, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	env := config.Env{
+		"TEMPORAL_CONFIG_FILE": filepath.Join(t.TempDir(), "none.toml"),
+		"TEMPORAL_ADDRESS":     srv.FrontendHostPort(),
+		"USER":                 "alice",
+	}
+	cfg, err := loadConfig([]string{"--wait", "Publish it"}, env, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout testutil.SyncBuffer
+	err = run(t.Context(), cfg, &stdout)
+	if err == nil || !strings.HasSuffix(err.Error(), "failed: model call, turn 2: openai: 429 Too Many Requests: the account's quota is used up") {
+		t.Fatalf("err = %v, want the run's failure", err)
+	}
+	out := stdout.String()
+	if !regexp.MustCompile(`(?m)^Audit trail:\n.*\n.*approved +publish_blog_post +call_1 +pat +publisher.*\n.*executed +publish_blog_post +call_1 +pat`).MatchString(out) {
+		t.Errorf("no audit trail with the published post in:\n%s", out)
+	}
+}

@@ -92,9 +92,35 @@ func run(ctx context.Context, cfg Config, stdout io.Writer) error {
 			// Exit 130 or 143 when a signal ended the wait (config.ExitCode).
 			return fmt.Errorf("stopped waiting; the run %s goes on (%w)", wr.GetID(), context.Cause(ctx))
 		}
+		printFailedAudit(ctx, c, wr.GetID(), wr.GetRunID(), stdout)
 		return runFailed(wr.GetID(), err)
 	}
 	return printResult(stdout, res)
+}
+
+// failedAuditTimeout bounds the query of a failed run's audit trail.
+const failedAuditTimeout = 10 * time.Second
+
+// printFailedAudit prints the audit trail of a run that failed, as its
+// approvals query answers it (a worker replays the closed run): the run
+// has no result, and its tools may have run before it failed (a human
+// approved a post, it was published, then the model's next turn failed),
+// which whoever started it must know before starting it again. A query
+// that fails within failedAuditTimeout (no worker) is said, briefly.
+func printFailedAudit(ctx context.Context, c client.Client, workflowID, runID string, w io.Writer) {
+	qctx, cancel := context.WithTimeout(ctx, failedAuditTimeout)
+	defer cancel()
+	var view workflows.ApprovalsView
+	v, err := c.QueryWorkflow(qctx, workflowID, runID, workflows.ApprovalsQuery)
+	if err == nil {
+		err = v.Get(&view)
+	}
+	fmt.Fprintln(w)
+	if err != nil {
+		fmt.Fprintf(w, "Audit trail: not read (%s); the Web UI shows what the run did\n", termtext.Line(truncate(err.Error(), 200)))
+		return
+	}
+	_ = printAudit(w, view.Audit)
 }
 
 // runFailed is the error of a run that failed: the failure the workflow
