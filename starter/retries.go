@@ -22,7 +22,8 @@ type runDescriber interface {
 }
 
 // watchRetries prints to w, until ctx is done, each failed attempt of the
-// run's activities that Temporal will try again, once: a model call while
+// run's activities that Temporal will try again, once (those that failed
+// between two looks together, with the last one's error): a model call while
 // OpenAI is down may be tried for an hour (workflows.ModelRetry), and a
 // wait that says nothing meanwhile looks like a hang. It asks Temporal
 // every interval, each call bounded by it; a failed call is left to the
@@ -50,8 +51,14 @@ func watchRetries(ctx context.Context, d runDescriber, workflowID, runID string,
 			if p.GetLastFailure() == nil || failed < 1 || shown[p.GetActivityId()] >= failed {
 				continue
 			}
+			// Attempts tried again between two looks failed too: they are
+			// counted, with the last one's error (Temporal keeps no other).
+			attempts := fmt.Sprintf("attempt %d, failed:", failed)
+			if first := shown[p.GetActivityId()] + 1; first < failed {
+				attempts = fmt.Sprintf("attempts %d to %d, failed, the last:", first, failed)
+			}
 			shown[p.GetActivityId()] = failed
-			line := fmt.Sprintf("  %s, attempt %d, failed: %s", activityName(p.GetActivityType().GetName()), failed, termtext.Line(truncate(p.GetLastFailure().GetMessage(), 300)))
+			line := fmt.Sprintf("  %s, %s %s", activityName(p.GetActivityType().GetName()), attempts, termtext.Line(truncate(p.GetLastFailure().GetMessage(), 300)))
 			if next := p.GetNextAttemptScheduleTime(); next != nil {
 				line += fmt.Sprintf("; Temporal tries it again in %s", max(next.AsTime().Sub(now()), 0).Round(time.Second))
 			}

@@ -80,6 +80,18 @@ func TestWatchRetries(t *testing.T) {
 			"  the model call, attempt 1, failed: " + down + "; Temporal tries it again in 2s, until 13:00:00 UTC",
 			"  the model call, attempt 2, failed: " + down + "; Temporal tries it again in 4s, until 13:00:00 UTC",
 		}},
+		// Attempts tried again between two looks are counted, not lost:
+		// the first look of a model call down since its start sees its
+		// third attempt fail.
+		{"attempts failed between looks", []describeAnswer{
+			{pending: []*workflowpb.PendingActivityInfo{pending("9", workflows.ActivityCallModel, 4, down, 4*time.Second, time.Hour)}},
+			{pending: []*workflowpb.PendingActivityInfo{pending("9", workflows.ActivityCallModel, 5, down, 8*time.Second, time.Hour)}},
+			{pending: []*workflowpb.PendingActivityInfo{pending("9", workflows.ActivityCallModel, 8, down, time.Minute, time.Hour)}},
+		}, []string{
+			"  the model call, attempts 1 to 3, failed, the last: " + down + "; Temporal tries it again in 4s, until 13:00:00 UTC",
+			"  the model call, attempt 4, failed: " + down + "; Temporal tries it again in 8s, until 13:00:00 UTC",
+			"  the model call, attempts 5 to 7, failed, the last: " + down + "; Temporal tries it again in 1m0s, until 13:00:00 UTC",
+		}},
 		{"a tool with no bound, and one running again", []describeAnswer{
 			{pending: []*workflowpb.PendingActivityInfo{pending("12", workflows.ActivityExecuteTool, 2, "webhook: 502 Bad Gateway (retryable)", 0, 0)}},
 		}, []string{
