@@ -258,11 +258,8 @@ func TestWaitShowsAuditOfFailedRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(w.Stop)
-	env := config.Env{
-		"TEMPORAL_CONFIG_FILE": filepath.Join(t.TempDir(), "none.toml"),
-		"TEMPORAL_ADDRESS":     srv.FrontendHostPort(),
-		"USER":                 "alice",
-	}
+	env := testEnv(t)
+	env["TEMPORAL_ADDRESS"] = srv.FrontendHostPort()
 	cfg, err := loadConfig([]string{"--wait", "Publish it"}, env, io.Discard)
 	if err != nil {
 		t.Fatal(err)
