@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -39,17 +40,39 @@ func fakeAgent(ctx workflow.Context, in workflows.AgentInput) (workflows.AgentRe
 	}, nil
 }
 
+// startAgentWorker runs a worker on srv's task queue with agent as the
+// agent workflow and the given activities, each registered by its name.
+func startAgentWorker(t *testing.T, srv *testsuite.DevServer, agent any, acts map[string]any) {
+	t.Helper()
+	w := worker.New(srv.Client(), workflows.TaskQueue, worker.Options{})
+	w.RegisterWorkflowWithOptions(agent, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	for name, fn := range acts {
+		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+}
+
+// waitConfig is the starter's config of `--wait "Publish it"` against srv.
+func waitConfig(t *testing.T, srv *testsuite.DevServer) Config {
+	t.Helper()
+	env := testEnv(t)
+	env["TEMPORAL_ADDRESS"] = srv.FrontendHostPort()
+	cfg, err := loadConfig([]string{"--wait", "Publish it"}, env, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
 // TestStartAndWaitOnDevServer runs the starter against the pinned Temporal
 // dev server and a worker with a stand-in workflow.
 func TestStartAndWaitOnDevServer(t *testing.T) {
 	srv := temporaltest.StartDevServer(t)
 
-	w := worker.New(srv.Client(), workflows.TaskQueue, worker.Options{})
-	w.RegisterWorkflowWithOptions(fakeAgent, workflow.RegisterOptions{Name: workflows.WorkflowName})
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Stop)
+	startAgentWorker(t, srv, fakeAgent, nil)
 
 	env := testEnv(t)
 	env["TEMPORAL_ADDRESS"], env["TEMPORAL_UI_URL"] = srv.FrontendHostPort(), "http://ui.test"
@@ -194,24 +217,13 @@ func flakyModelAgent(ctx workflow.Context, in workflows.AgentInput) (workflows.A
 // for an hour: workflows.ModelRetry) does not look like a hang.
 func TestWaitShowsRetries(t *testing.T) {
 	srv := temporaltest.StartDevServer(t)
-	w := worker.New(srv.Client(), workflows.TaskQueue, worker.Options{})
-	w.RegisterWorkflowWithOptions(flakyModelAgent, workflow.RegisterOptions{Name: workflows.WorkflowName})
-	w.RegisterActivityWithOptions(func(ctx context.Context) (string, error) {
+	startAgentWorker(t, srv, flakyModelAgent, map[string]any{workflows.ActivityCallModel: func(ctx context.Context) (string, error) {
 		if activity.GetInfo(ctx).Attempt < 3 {
 			return "", errors.New("openai: 503 Service Unavailable (retryable)")
 		}
 		return "published", nil
-	}, activity.RegisterOptions{Name: workflows.ActivityCallModel})
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Stop)
-	env := testEnv(t)
-	env["TEMPORAL_ADDRESS"] = srv.FrontendHostPort()
-	cfg, err := loadConfig([]string{"--wait", "Publish it"}, env, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
+	}})
+	cfg := waitConfig(t, srv)
 	cfg.RetryWatchEvery = 100 * time.Millisecond
 	var stdout testutil.SyncBuffer
 	if err := run(t.Context(), cfg, &stdout); err != nil {
@@ -252,20 +264,9 @@ func publishedThenFailed(ctx workflow.Context, in workflows.AgentInput) (workflo
 // that whoever started it does not start it again and publish twice.
 func TestWaitShowsAuditOfFailedRun(t *testing.T) {
 	srv := temporaltest.StartDevServer(t)
-	w := worker.New(srv.Client(), workflows.TaskQueue, worker.Options{})
-	w.RegisterWorkflowWithOptions(publishedThenFailed, workflow.RegisterOptions{Name: workflows.WorkflowName})
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Stop)
-	env := testEnv(t)
-	env["TEMPORAL_ADDRESS"] = srv.FrontendHostPort()
-	cfg, err := loadConfig([]string{"--wait", "Publish it"}, env, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
+	startAgentWorker(t, srv, publishedThenFailed, nil)
 	var stdout testutil.SyncBuffer
-	err = run(t.Context(), cfg, &stdout)
+	err := run(t.Context(), waitConfig(t, srv), &stdout)
 	if err == nil || !strings.HasSuffix(err.Error(), "failed: model call, turn 2: openai: 429 Too Many Requests: the account's quota is used up") {
 		t.Fatalf("err = %v, want the run's failure", err)
 	}

@@ -1,9 +1,9 @@
 package authserver
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -23,29 +23,14 @@ func TestTLSCertificateReloaded(t *testing.T) {
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	pool := x509.NewCertPool()
 	pool.AddCert(writeSelfSignedTo(t, certFile, keyFile, "first"))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // ListenAndServe binds the address itself
+	addr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	var logs testutil.SyncBuffer
 	s, _, _ := newTestServer(t, func(c *Config) {
 		c.Listen, c.Now, c.TLSCertFile, c.TLSKeyFile = addr, nil, certFile, keyFile
 		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	})
 	s.certs.every = 0 // look at the files at each handshake
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- s.ListenAndServe(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("ListenAndServe did not return")
-		}
-	})
+	ctx := listenAndServe(t, s)
 	served := func() string {
 		t.Helper()
 		d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: 2 * time.Second}, Config: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}

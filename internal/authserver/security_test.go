@@ -629,15 +629,11 @@ func TestNewTLSFilesRefused(t *testing.T) {
 	}
 }
 
-func TestListenAndServeTLS(t *testing.T) {
-	certFile, keyFile, pool := writeSelfSigned(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // ListenAndServe binds the address itself
-	s, _, _ := newTestServer(t, func(c *Config) { c.Listen = addr; c.Now = nil; c.TLSCertFile = certFile; c.TLSKeyFile = keyFile })
+// listenAndServe runs s.ListenAndServe until the test ends, and fails
+// the test if it returns an error or does not return then; the context
+// is done when the test ends.
+func listenAndServe(t *testing.T, s *Server) context.Context {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- s.ListenAndServe(ctx) }()
@@ -652,6 +648,14 @@ func TestListenAndServeTLS(t *testing.T) {
 			t.Error("ListenAndServe did not return")
 		}
 	})
+	return ctx
+}
+
+func TestListenAndServeTLS(t *testing.T) {
+	certFile, keyFile, pool := writeSelfSigned(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	s, _, _ := newTestServer(t, func(c *Config) { c.Listen = addr; c.Now = nil; c.TLSCertFile = certFile; c.TLSKeyFile = keyFile })
+	ctx := listenAndServe(t, s)
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
 	var tok []byte
 	testutil.Eventually(t, 20*time.Second, "a token over TLS", func() bool {
