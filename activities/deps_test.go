@@ -136,6 +136,8 @@ func TestWorkerPolicyRetries(t *testing.T) {
 		{"no model retry window", nil, &workflows.ModelRetry{}, def, workflows.ModelRetry{}, "Deps.ModelRetry: model retry window 0s"},
 		{"model retry window too short", nil, &workflows.ModelRetry{For: time.Second}, def, workflows.ModelRetry{}, "model retry window 1s: want 1m0s to 24h0m0s"},
 		{"model retry window too long", nil, &workflows.ModelRetry{For: 48 * time.Hour}, def, workflows.ModelRetry{}, "model retry window 48h0m0s"},
+		{"model attempt timeout configured", nil, &workflows.ModelRetry{For: time.Hour, AttemptTimeout: 10 * time.Minute}, def, workflows.ModelRetry{For: time.Hour, AttemptTimeout: 10 * time.Minute}, ""},
+		{"model attempt timeout too long", nil, &workflows.ModelRetry{For: time.Hour, AttemptTimeout: time.Hour}, def, workflows.ModelRetry{}, "model attempt timeout 1h0m0s: want 30s to 30m0s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

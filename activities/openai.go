@@ -40,7 +40,9 @@ type OpenAIConfig struct {
 	BaseURL string // default DefaultOpenAIBaseURL; the scripted model is "http://HOST:PORT/v1/"
 	Model   string // default DefaultOpenAIModel
 	// HTTPClient is used for every request; nil means a client with a
-	// 2-minute timeout. The activity's context bounds each call as well.
+	// timeout of workflows.MaxModelAttemptTimeout. The activity's context
+	// bounds each call to the run's attempt timeout
+	// (workflows.ModelRetry.AttemptTimeout, 2 minutes by default).
 	HTTPClient *http.Client
 }
 
@@ -88,7 +90,7 @@ func NewOpenAIModel(cfg OpenAIConfig) (*OpenAIModel, error) {
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = &http.Client{Timeout: 2 * time.Minute}
+		hc = &http.Client{Timeout: workflows.MaxModelAttemptTimeout}
 	}
 	svc := responses.NewResponseService(
 		option.WithHTTPClient(hc),

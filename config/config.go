@@ -74,6 +74,9 @@ const (
 	// EnvModelRetryFor is how long a run tries a model call whose failure
 	// may pass (the provider down, 429, 5xx) before the run fails.
 	EnvModelRetryFor = "HITL_MODEL_RETRY_FOR"
+	// EnvModelTimeout bounds one attempt of a model call (a reasoning
+	// model may think for longer than the default).
+	EnvModelTimeout = "HITL_MODEL_TIMEOUT"
 	// EnvGoMemLimit is the Go runtime's own soft memory limit, which wins
 	// over the worker's default.
 	EnvGoMemLimit = "GOMEMLIMIT"
@@ -81,7 +84,7 @@ const (
 
 // WorkerTuningEnv lists the worker's tuning variables.
 func WorkerTuningEnv() []string {
-	return []string{EnvWorkflowCache, EnvLedgerKeep, EnvReannounceEvery, EnvToolAttempts, EnvModelRetryFor, EnvGoMemLimit}
+	return []string{EnvWorkflowCache, EnvLedgerKeep, EnvReannounceEvery, EnvToolAttempts, EnvModelRetryFor, EnvModelTimeout, EnvGoMemLimit}
 }
 
 // Defaults of the shared settings.

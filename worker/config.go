@@ -88,6 +88,9 @@ type Config struct {
 	// (config.EnvModelRetryFor): the run's workflows.ModelRetry, recorded
 	// at its start.
 	ModelRetryFor time.Duration
+	// ModelTimeout bounds one attempt of a model call
+	// (config.EnvModelTimeout): the run's ModelRetry.AttemptTimeout.
+	ModelTimeout time.Duration
 
 	LogLevel slog.Level
 }
@@ -137,6 +140,7 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 		ReannounceEvery: DefaultReannounceEvery,
 		ToolAttempts:    workflows.DefaultToolAttempts,
 		ModelRetryFor:   workflows.DefaultModelRetryFor,
+		ModelTimeout:    workflows.DefaultModelAttemptTimeout,
 		MemoryLimit:     DefaultMemoryLimit,
 	}
 	if v := env.Get(config.EnvWorkerInsecureAllowPlaintext); v != "" {
@@ -183,6 +187,13 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 			return Config{}, fmt.Errorf("%s=%q: want a duration such as 1h", config.EnvModelRetryFor, v)
 		}
 		c.ModelRetryFor = d
+	}
+	if v := env.Get(config.EnvModelTimeout); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("%s=%q: want a duration such as 5m", config.EnvModelTimeout, v)
+		}
+		c.ModelTimeout = d
 	}
 	// Parse errors are returned and printed once, by main.
 	fs := config.NewFlagSet("worker", "usage: worker [flags]\n\nRuns the HITL agent worker (workflow and activities) on task queue "+workflows.TaskQueue+".\nSettings come from the environment (see the README); flags override them.", stderr)
@@ -257,8 +268,11 @@ func (c Config) Validate() error {
 	if err := c.toolRetry().Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("%s=%d: want 1 to %d", config.EnvToolAttempts, c.ToolAttempts, workflows.MaxToolAttempts))
 	}
-	if err := c.modelRetry().Validate(); err != nil {
+	if c.ModelRetryFor < workflows.MinModelRetryFor || c.ModelRetryFor > workflows.MaxModelRetryFor {
 		errs = append(errs, fmt.Errorf("%s=%s: want %s to %s", config.EnvModelRetryFor, c.ModelRetryFor, workflows.MinModelRetryFor, workflows.MaxModelRetryFor))
+	}
+	if c.ModelTimeout < workflows.MinModelAttemptTimeout || c.ModelTimeout > workflows.MaxModelAttemptTimeout {
+		errs = append(errs, fmt.Errorf("%s=%s: want %s to %s", config.EnvModelTimeout, c.ModelTimeout, workflows.MinModelAttemptTimeout, workflows.MaxModelAttemptTimeout))
 	}
 	if c.ReannounceEvery != 0 && c.ReannounceEvery < minReannounceEvery {
 		errs = append(errs, fmt.Errorf("%s=%s: want 0 (never) or at least %s", config.EnvReannounceEvery, c.ReannounceEvery, minReannounceEvery))
@@ -335,7 +349,7 @@ func webhookWarnings(p workflows.Policy, webhookURL string) []string {
 
 // modelRetry is the workflows.ModelRetry the worker hands its runs.
 func (c Config) modelRetry() workflows.ModelRetry {
-	return workflows.ModelRetry{For: c.ModelRetryFor}
+	return workflows.ModelRetry{For: c.ModelRetryFor, AttemptTimeout: c.ModelTimeout}
 }
 
 // toolRetry is the workflows.ToolRetry the worker hands its runs.

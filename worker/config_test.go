@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/workflows"
@@ -49,6 +50,7 @@ func TestLoadConfigDefaultsAndFlags(t *testing.T) {
 		{"reannounce every", c.ReannounceEvery.String(), "10m0s"},
 		{"tool attempts", strconv.Itoa(c.ToolAttempts), "10"},
 		{"model retry for", c.ModelRetryFor.String(), "1h0m0s"},
+		{"model timeout", c.ModelTimeout.String(), "2m0s"},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -60,6 +62,27 @@ func TestLoadConfigDefaultsAndFlags(t *testing.T) {
 	}
 	if !c.Ably.TLS || c.Ably.Endpoint != "" {
 		t.Errorf("ably = %+v, want Ably cloud over TLS", c.Ably)
+	}
+}
+
+// The model's retry and attempt timeout, as set, are what the worker
+// hands its runs (workflows.ModelRetry, recorded at a run's start).
+func TestModelRetryFromEnv(t *testing.T) {
+	env := baseEnv(t)
+	env["HITL_MODEL_RETRY_FOR"], env["HITL_MODEL_TIMEOUT"] = "3h", "10m"
+	c, err := loadConfig(nil, env, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	want := workflows.ModelRetry{For: 3 * time.Hour, AttemptTimeout: 10 * time.Minute}
+	if got := c.modelRetry(); got != want {
+		t.Errorf("model retry = %+v, want %+v", got, want)
+	}
+	if err := c.modelRetry().Validate(); err != nil {
+		t.Errorf("the worker's model retry: %v", err)
 	}
 }
 
@@ -107,6 +130,9 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"model retry too short", nil, map[string]string{"HITL_MODEL_RETRY_FOR": "30s"}, []string{"HITL_MODEL_RETRY_FOR=30s: want 1m0s to 24h0m0s"}},
 		{"model retry zero", nil, map[string]string{"HITL_MODEL_RETRY_FOR": "0"}, []string{"HITL_MODEL_RETRY_FOR=0s: want 1m0s to 24h0m0s"}},
 		{"model retry too long", nil, map[string]string{"HITL_MODEL_RETRY_FOR": "25h"}, []string{"HITL_MODEL_RETRY_FOR=25h0m0s: want 1m0s to 24h0m0s"}},
+		{"model timeout not a duration", nil, map[string]string{"HITL_MODEL_TIMEOUT": "300"}, []string{`HITL_MODEL_TIMEOUT="300": want a duration such as 5m`}},
+		{"model timeout too short", nil, map[string]string{"HITL_MODEL_TIMEOUT": "10s"}, []string{"HITL_MODEL_TIMEOUT=10s: want 30s to 30m0s"}},
+		{"model timeout too long", nil, map[string]string{"HITL_MODEL_TIMEOUT": "1h"}, []string{"HITL_MODEL_TIMEOUT=1h0m0s: want 30s to 30m0s"}},
 		{"unknown flag", []string{"-nope"}, nil, []string{"nope"}},
 		{"health addr port out of range", nil, map[string]string{"HITL_HEALTH_ADDR": ":99999"}, []string{`HITL_HEALTH_ADDR (-health-addr) ":99999"`, "port"}},
 		// A wildcard or a qualifier would widen the agent's publish token.

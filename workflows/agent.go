@@ -21,7 +21,7 @@ func modelActivityOptions(turn int, retry *ModelRetry) workflow.ActivityOptions 
 	// No ScheduleToClose: the call waits for a worker however long
 	// (ModelRetry).
 	return workflow.ActivityOptions{
-		StartToCloseTimeout: modelAttemptTimeout,
+		StartToCloseTimeout: modelAttemptTimeout(retry),
 		HeartbeatTimeout:    ModelHeartbeatTimeout,
 		RetryPolicy:         modelRetryPolicy(retry),
 		Summary:             fmt.Sprintf("model call, turn %d", turn),

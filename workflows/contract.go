@@ -284,7 +284,7 @@ type ToolRequest struct {
 // ModelHeartbeatTimeout is the heartbeat timeout of ActivityCallModel,
 // which heartbeats while the model answers: a model call on a worker that
 // died or froze is tried again on another after this long, not after the
-// call's 2 minutes.
+// attempt's timeout (ModelRetry.AttemptTimeout, 2 minutes by default).
 const ModelHeartbeatTimeout = 30 * time.Second
 
 // MaxDecisionAge bounds how long after its Ably timestamp a signed

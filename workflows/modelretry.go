@@ -32,10 +32,16 @@ type ModelRetry struct {
 	// For is how long the waits between a model call's attempts add up
 	// to: the call is tried as many times as waits of a second, doubling
 	// up to a minute, fit in it (65 times in an hour). Attempts that take
-	// time (each at most modelAttemptTimeout) and longer waits a model
+	// time (each at most AttemptTimeout) and longer waits a model
 	// server asks for (Retry-After, at most MaxModelRetryAfter) stretch
 	// it.
 	For time.Duration `json:"for"`
+	// AttemptTimeout bounds one attempt (the activity's
+	// StartToCloseTimeout); 0, as runs recorded before it have, is
+	// DefaultModelAttemptTimeout. A reasoning model may think for longer
+	// than the default on a hard prompt: an attempt cut short is billed
+	// and tried again, and would be cut short again.
+	AttemptTimeout time.Duration `json:"attemptTimeout,omitempty"`
 }
 
 // Bounds and defaults of ModelRetry.
@@ -44,14 +50,14 @@ const (
 	MinModelRetryFor     = time.Minute
 	MaxModelRetryFor     = 24 * time.Hour
 
+	DefaultModelAttemptTimeout = 2 * time.Minute
+	MinModelAttemptTimeout     = 30 * time.Second
+	MaxModelAttemptTimeout     = 30 * time.Minute
+
 	// MaxModelRetryAfter bounds the wait a model server may ask for
 	// before the next attempt (a 429's Retry-After), instead of the
 	// retry's own.
 	MaxModelRetryAfter = time.Minute
-
-	// modelAttemptTimeout bounds one attempt of a model call (its
-	// StartToCloseTimeout).
-	modelAttemptTimeout = 2 * time.Minute
 
 	modelRetryFirstInterval = time.Second
 	modelRetryMaxInterval   = time.Minute
@@ -60,7 +66,7 @@ const (
 
 // DefaultModelRetry is the worker's ModelRetry unless it is configured.
 func DefaultModelRetry() ModelRetry {
-	return ModelRetry{For: DefaultModelRetryFor}
+	return ModelRetry{For: DefaultModelRetryFor, AttemptTimeout: DefaultModelAttemptTimeout}
 }
 
 // Validate reports a ModelRetry out of its bounds.
@@ -68,7 +74,20 @@ func (m ModelRetry) Validate() error {
 	if m.For < MinModelRetryFor || m.For > MaxModelRetryFor {
 		return fmt.Errorf("model retry window %s: want %s to %s", m.For, MinModelRetryFor, MaxModelRetryFor)
 	}
+	if m.AttemptTimeout != 0 && (m.AttemptTimeout < MinModelAttemptTimeout || m.AttemptTimeout > MaxModelAttemptTimeout) {
+		return fmt.Errorf("model attempt timeout %s: want %s to %s", m.AttemptTimeout, MinModelAttemptTimeout, MaxModelAttemptTimeout)
+	}
 	return nil
+}
+
+// modelAttemptTimeout is one attempt's bound under m: its AttemptTimeout,
+// or DefaultModelAttemptTimeout for a run that recorded none (or, never
+// from a worker of ours, one out of bounds).
+func modelAttemptTimeout(m *ModelRetry) time.Duration {
+	if m == nil || m.AttemptTimeout == 0 || m.Validate() != nil {
+		return DefaultModelAttemptTimeout
+	}
+	return m.AttemptTimeout
 }
 
 // modelRetryPolicy is the retry policy of a model call under m: as many

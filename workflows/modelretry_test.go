@@ -100,6 +100,10 @@ func TestModelRetryValidate(t *testing.T) {
 		{ModelRetry{For: MinModelRetryFor - time.Second}, false},
 		{ModelRetry{For: MaxModelRetryFor + time.Second}, false},
 		{ModelRetry{}, false},
+		{ModelRetry{For: time.Hour, AttemptTimeout: MinModelAttemptTimeout}, true},
+		{ModelRetry{For: time.Hour, AttemptTimeout: MaxModelAttemptTimeout}, true},
+		{ModelRetry{For: time.Hour, AttemptTimeout: MinModelAttemptTimeout - time.Second}, false},
+		{ModelRetry{For: time.Hour, AttemptTimeout: MaxModelAttemptTimeout + time.Second}, false},
 	}
 	for _, tt := range tests {
 		if err := tt.retry.Validate(); (err == nil) != tt.ok {
@@ -135,8 +139,36 @@ func TestModelCallWaitsForAWorker(t *testing.T) {
 		if o.ScheduleToCloseTimeout != 0 || o.ScheduleToStartTimeout != 0 {
 			t.Errorf("retry %+v: ScheduleToClose %s, ScheduleToStart %s; want neither", retry, o.ScheduleToCloseTimeout, o.ScheduleToStartTimeout)
 		}
-		if o.StartToCloseTimeout != modelAttemptTimeout || o.RetryPolicy.MaximumAttempts < 1 {
+		if o.StartToCloseTimeout != DefaultModelAttemptTimeout || o.RetryPolicy.MaximumAttempts < 1 {
 			t.Errorf("retry %+v: StartToClose %s, %d attempts", retry, o.StartToCloseTimeout, o.RetryPolicy.MaximumAttempts)
 		}
 	}
 }
+
+// An attempt of a model call is bounded by the run's recorded
+// AttemptTimeout (a reasoning model may think for longer than the
+// default); a run recorded without it, or with one out of bounds (never
+// from a worker of ours), gets the default.
+func TestModelAttemptTimeout(t *testing.T) {
+	tests := []struct {
+		name  string
+		retry *ModelRetry
+		want  time.Duration
+	}{
+		{"none recorded", nil, DefaultModelAttemptTimeout},
+		{"recorded before it", &ModelRetry{For: time.Hour}, DefaultModelAttemptTimeout},
+		{"the worker's default", ptr(DefaultModelRetry()), DefaultModelAttemptTimeout},
+		{"configured longer", &ModelRetry{For: time.Hour, AttemptTimeout: 10 * time.Minute}, 10 * time.Minute},
+		{"configured shorter", &ModelRetry{For: time.Hour, AttemptTimeout: MinModelAttemptTimeout}, MinModelAttemptTimeout},
+		{"out of bounds", &ModelRetry{For: time.Hour, AttemptTimeout: MaxModelAttemptTimeout + time.Second}, DefaultModelAttemptTimeout},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := modelActivityOptions(1, tt.retry).StartToCloseTimeout; got != tt.want {
+				t.Errorf("StartToClose = %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
