@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -97,7 +98,7 @@ func NewOpenAIModel(cfg OpenAIConfig) (*OpenAIModel, error) {
 		option.WithBaseURL(cfg.BaseURL),
 		option.WithAPIKey(cfg.APIKey),
 		option.WithMaxRetries(0),
-		option.WithMiddleware(capResponseBody),
+		option.WithMiddleware(capResponseBody, requireJSON),
 	)
 	return &OpenAIModel{svc: svc, model: cfg.Model}, nil
 }
@@ -237,6 +238,37 @@ func capResponseBody(req *http.Request, next option.MiddlewareNext) (*http.Respo
 	return resp, err
 }
 
+// notJSONError is a 2xx answer whose Content-Type does not say JSON: a
+// web page (OPENAI_BASE_URL pointing at a site, or a proxy's login page)
+// is no Responses API answer, and openai-go refuses it at every attempt
+// (it retried for the whole window). A body cut short, which may pass,
+// still says it is JSON.
+type notJSONError struct{ contentType string }
+
+func (e *notJSONError) Error() string {
+	if e.contentType == "" {
+		return "the model server answered without a Content-Type, not JSON"
+	}
+	return fmt.Sprintf("the model server answered %q, not JSON", e.contentType)
+}
+
+// requireJSON refuses a 2xx response that does not say it is JSON
+// (notJSONError), as openai-go would at every attempt.
+func requireJSON(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
+	resp, err := next(req)
+	if err != nil || resp == nil || resp.StatusCode/100 != 2 {
+		return resp, err
+	}
+	ct := resp.Header.Get("Content-Type")
+	if mt, _, perr := mime.ParseMediaType(ct); perr == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json")) {
+		return resp, nil
+	}
+	if resp.Body != nil {
+		_ = resp.Body.Close()
+	}
+	return nil, &notJSONError{contentType: truncateUTF8(validText(ct), 100)}
+}
+
 // classifyOpenAIError maps an openai-go error to a Temporal error: a
 // retryable one for transient failures, after the wait a 429 or 503 asks
 // for if it is longer than the retry's own (openAIRetryAfter); a
@@ -247,6 +279,9 @@ func capResponseBody(req *http.Request, next option.MiddlewareNext) (*http.Respo
 func classifyOpenAIError(ctx context.Context, err error, now time.Time) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("openai: %w", err)
+	}
+	if notJSON := (*notJSONError)(nil); errors.As(err, &notJSON) {
+		return temporal.NewNonRetryableApplicationError("openai: "+notJSON.Error()+" (check OPENAI_BASE_URL)", workflows.ErrTypeModel, nil)
 	}
 	if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("openai: the model's response is larger than %d bytes (check OPENAI_BASE_URL)", tooLarge.Limit), workflows.ErrTypeModel, nil)

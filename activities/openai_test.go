@@ -133,10 +133,10 @@ func newFakeOpenAI(t *testing.T, replies ...fakeReply) *fakeOpenAI {
 			rep = fakeReply{status: 500, body: `{"error":{"message":"no more scripted replies","type":"server_error","param":null,"code":null}}`}
 		}
 		f.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
 		for k, v := range f.header {
 			w.Header()[k] = v
 		}
-		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(rep.status)
 		_, _ = io.WriteString(w, rep.body)
 	}))
@@ -623,6 +623,43 @@ func TestCallModelResponseTooLarge(t *testing.T) {
 				t.Fatalf("err = %v, want a non-retryable ModelError saying %q", err, tt.wantErr)
 			case tt.wantErr == "" && (err != nil || len(res.Text) != tt.size):
 				t.Fatalf("err = %v, text of %d bytes, want %d", err, len(res.Text), tt.size)
+			}
+		})
+	}
+}
+
+// A 200 that does not say it is JSON (OPENAI_BASE_URL pointing at a web
+// page, a proxy's login page), which openai-go refuses, fails the call for
+// good, saying so, rather than be tried again for the whole retry window;
+// JSON under another name still answers.
+func TestCallModelNotJSON(t *testing.T) {
+	tests := []struct {
+		name, contentType, body string
+		wantErr                 string
+	}{
+		{"a web page", "text/html; charset=utf-8", "<!doctype html><title>Sign in</title>", `the model server answered "text/html; charset=utf-8", not JSON (check OPENAI_BASE_URL)`},
+		{"plain text", "text/plain", "ok", `answered "text/plain", not JSON`},
+		{"JSON with a charset", "application/json; charset=utf-8", messageResponse, ""},
+		{"JSON by a suffix", "application/vnd.api+json", messageResponse, ""},
+		{"no type", "", messageResponse, "the model server answered without a Content-Type, not JSON (check OPENAI_BASE_URL)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeOpenAI(t, fakeReply{200, tt.body})
+			f.header = http.Header{"Content-Type": {tt.contentType}}
+			if tt.contentType == "" {
+				f.header = http.Header{"Content-Type": nil}
+			}
+			a := newTestActivities(t, newTestModel(t, f.baseURL(), "sk-test"), nil)
+			res, err := callModel(t, a, workflows.ModelRequest{WorkflowID: "wf", Input: []workflows.ConversationItem{{Type: "message", Role: "user", Text: "hi"}}})
+			if tt.wantErr == "" {
+				if err != nil || res.Text == "" {
+					t.Fatalf("err = %v, text %q; want the model's answer", err, res.Text)
+				}
+				return
+			}
+			if err == nil || !isNonRetryable(err) || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want a non-retryable error saying %q", err, tt.wantErr)
 			}
 		})
 	}
