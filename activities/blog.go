@@ -391,11 +391,11 @@ func (b *Blog) publishWebhook(ctx context.Context, call ToolCall, args publishAr
 		// the post. A 503's Retry-After sets the next attempt's wait.
 		msg := fmt.Sprintf("webhook: %s (retryable; the CMS may have published the post all the same: every attempt sends the same %s)%s", resp.Status, HeaderIdempotencyKey, earlier)
 		if resp.StatusCode == http.StatusServiceUnavailable {
-			return "", retryableAfter(ctx, msg, retryAfter(resp.Header, b.now()))
+			return "", retryableAfter(ctx, msg, retryAfter(resp.Header, b.now(), maxRetryAfter))
 		}
 		return "", errors.New(msg)
 	case resp.StatusCode == http.StatusTooManyRequests:
-		return "", retryableAfter(ctx, fmt.Sprintf("webhook: %s (retryable)%s", resp.Status, earlier), retryAfter(resp.Header, b.now()))
+		return "", retryableAfter(ctx, fmt.Sprintf("webhook: %s (retryable)%s", resp.Status, earlier), retryAfter(resp.Header, b.now(), maxRetryAfter))
 	case resp.StatusCode == http.StatusRequestTimeout:
 		return "", fmt.Errorf("webhook: %s (retryable)%s", resp.Status, earlier)
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:

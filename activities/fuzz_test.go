@@ -85,7 +85,7 @@ func FuzzRetryAfter(f *testing.F) {
 	f.Fuzz(func(t *testing.T, v string) {
 		h := http.Header{}
 		h.Set("Retry-After", v)
-		if d := retryAfter(h, now); d < 0 || d > maxRetryAfter {
+		if d := retryAfter(h, now, maxRetryAfter); d < 0 || d > maxRetryAfter {
 			t.Fatalf("retryAfter(%q) = %s, want 0 to %s", v, d, maxRetryAfter)
 		}
 		// OpenAI's own header, in milliseconds (openAIRetryAfter).

@@ -332,7 +332,7 @@ func openAIRetryAfter(h http.Header, now time.Time) time.Duration {
 			return time.Duration(min(ms, float64(workflows.MaxModelRetryAfter/time.Millisecond)) * float64(time.Millisecond))
 		}
 	}
-	return min(retryAfter(h, now), workflows.MaxModelRetryAfter)
+	return retryAfter(h, now, workflows.MaxModelRetryAfter)
 }
 
 // responseFailed reports a response the model did not finish: "failed"

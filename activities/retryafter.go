@@ -21,10 +21,11 @@ import (
 const maxRetryAfter = workflows.MaxToolRetryAfter
 
 // retryAfter is the wait the Retry-After header of a 429 or 503 asks for
-// (delta-seconds or an HTTP date, RFC 9110 §10.2.3), at most maxRetryAfter;
+// (delta-seconds or an HTTP date, RFC 9110 §10.2.3), at most limit
+// (maxRetryAfter for a tool, workflows.MaxModelRetryAfter for the model);
 // 0 when there is none, it cannot be read, or it asks for no wait. A
-// delta-seconds too large to parse asks for a long wait: maxRetryAfter.
-func retryAfter(h http.Header, now time.Time) time.Duration {
+// delta-seconds too large to parse asks for a long wait: limit.
+func retryAfter(h http.Header, now time.Time, limit time.Duration) time.Duration {
 	v := strings.TrimSpace(h.Get("Retry-After"))
 	if v == "" {
 		return 0
@@ -33,7 +34,7 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 	if strings.Trim(v, "0123456789") == "" {
 		secs, err := strconv.ParseUint(v, 10, 32)
 		if err != nil {
-			return maxRetryAfter // all digits, so out of range
+			return limit // all digits, so out of range
 		}
 		d = time.Duration(secs) * time.Second
 	} else if at, err := http.ParseTime(v); err == nil {
@@ -41,7 +42,7 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 	} else {
 		return 0
 	}
-	return min(max(d, 0), maxRetryAfter)
+	return min(max(d, 0), limit)
 }
 
 // retryableAfter is a retryable failure of the activity of ctx whose next

@@ -41,7 +41,7 @@ func TestRetryAfter(t *testing.T) {
 			if tt.header != "" {
 				h.Set("Retry-After", tt.header)
 			}
-			if got := retryAfter(h, now); got != tt.want {
+			if got := retryAfter(h, now, maxRetryAfter); got != tt.want {
 				t.Errorf("retryAfter(%q) = %s, want %s", tt.header, got, tt.want)
 			}
 		})
