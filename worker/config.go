@@ -160,19 +160,11 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 		}
 		c.WorkflowCache = n
 	}
-	if v := env.Get(config.EnvLedgerKeep); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return Config{}, fmt.Errorf("%s=%q: want a duration such as 744h, or 0 for never", config.EnvLedgerKeep, v)
-		}
-		c.LedgerKeep = d
+	if err := durationEnv(env, config.EnvLedgerKeep, "want a duration such as 744h, or 0 for never", &c.LedgerKeep); err != nil {
+		return Config{}, err
 	}
-	if v := env.Get(config.EnvReannounceEvery); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return Config{}, fmt.Errorf("%s=%q: want a duration such as 10m, or 0 for never", config.EnvReannounceEvery, v)
-		}
-		c.ReannounceEvery = d
+	if err := durationEnv(env, config.EnvReannounceEvery, "want a duration such as 10m, or 0 for never", &c.ReannounceEvery); err != nil {
+		return Config{}, err
 	}
 	if v := env.Get(config.EnvToolAttempts); v != "" {
 		n, err := strconv.Atoi(v)
@@ -181,19 +173,11 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 		}
 		c.ToolAttempts = n
 	}
-	if v := env.Get(config.EnvModelRetryFor); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return Config{}, fmt.Errorf("%s=%q: want a duration such as 1h", config.EnvModelRetryFor, v)
-		}
-		c.ModelRetryFor = d
+	if err := durationEnv(env, config.EnvModelRetryFor, "want a duration such as 1h", &c.ModelRetryFor); err != nil {
+		return Config{}, err
 	}
-	if v := env.Get(config.EnvModelTimeout); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return Config{}, fmt.Errorf("%s=%q: want a duration such as 5m", config.EnvModelTimeout, v)
-		}
-		c.ModelTimeout = d
+	if err := durationEnv(env, config.EnvModelTimeout, "want a duration such as 5m", &c.ModelTimeout); err != nil {
+		return Config{}, err
 	}
 	// Parse errors are returned and printed once, by main.
 	fs := config.NewFlagSet("worker", "usage: worker [flags]\n\nRuns the HITL agent worker (workflow and activities) on task queue "+workflows.TaskQueue+".\nSettings come from the environment (see the README); flags override them.", stderr)
@@ -345,6 +329,21 @@ func webhookWarnings(p workflows.Policy, webhookURL string) []string {
 		}
 	}
 	return warnings
+}
+
+// durationEnv sets *into from the variable name of env when it is set, or
+// says it is not a duration, and what is wanted (hint).
+func durationEnv(env config.Env, name, hint string, into *time.Duration) error {
+	v := env.Get(name)
+	if v == "" {
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return fmt.Errorf("%s=%q: %s", name, v, hint)
+	}
+	*into = d
+	return nil
 }
 
 // modelRetry is the workflows.ModelRetry the worker hands its runs.
