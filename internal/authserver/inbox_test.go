@@ -51,6 +51,8 @@ func TestInboxLoginTokenLogout(t *testing.T) {
 		`data-channel="ai:big-bad-any"`, `data-agent-client-id="hitl:agent"`, `data-user="alice"`, `data-role="publisher"`,
 		`data-roles="[&#34;editor&#34;,&#34;publisher&#34;,&#34;admin&#34;]"`, `data-ably-host="127.0.0.1"`, `data-ably-port="8090"`,
 		`data-ably-tls="false"`, `data-token-path="/api/auth/token"`, `data-max-reason="512"`, `<script src="/assets/app.js" defer></script>`,
+		// The role badge's note is read out, not only a mouse's tooltip.
+		`<span class="visually-hidden" id="my-role-note">: your role, for your information only; the agent checks your role itself, from your sign-in token</span>`,
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("inbox page lacks %s", want)
