@@ -725,6 +725,20 @@ func TestInbox(t *testing.T) {
 		s.publishAsAgent(t, agentCancelled(wf, call))
 	})
 
+	// "Zalgo" text: dozens of combining marks on one letter, which a
+	// browser paints over the lines around it.
+	step("a pile of combining marks is cut and marked", func(t *testing.T) {
+		const wf, call = "wf-inbox-zalgo", "call_zalgo_1"
+		s.publishAsAgent(t, agentRequest(wf, call, map[string]any{
+			"tool": "publish_blog_post", "arguments": "{\"title\":\"Ok" + strings.Repeat("\u0336", 45) + "\"}", "requiredRole": "publisher",
+		}))
+		c := readCard(t, br, "pat", call)
+		if want := "Ok" + strings.Repeat("\u0336", 5) + "⟨+40 marks⟩"; !strings.Contains(c.Args, want) {
+			t.Errorf("arguments %q, want %q in them", c.Args, want)
+		}
+		s.publishAsAgent(t, agentCancelled(wf, call))
+	})
+
 	step("a forged cross-site POST is refused", func(t *testing.T) {
 		evil := evilSite(t, s.authURL)
 		for _, f := range []struct{ page, target string }{

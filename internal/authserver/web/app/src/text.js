@@ -9,6 +9,16 @@
 const HIDDEN = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]/u;
 const HIDDEN_G = new RegExp(HIDDEN.source, 'gu');
 
+// MAX_MARKS is how many combining marks in a row are drawn on one letter.
+// Scripts that stack marks (Vietnamese, pointed Hebrew, Tibetan) need a
+// few; "Zalgo" text piles up dozens, which a browser paints far above and
+// below the line, over the arguments around it and the card's buttons.
+// The CLI's terminal keeps marks in the letter's cell.
+export const MAX_MARKS = 5;
+// A run of more marks than that, none of them hidden characters.
+const MARKS = `(?:(?!${HIDDEN.source})\\p{M}){${MAX_MARKS + 1},}`;
+const SHOWN_G = new RegExp(`${HIDDEN.source}|${MARKS}`, 'gu');
+
 // codePoint returns "U+202E" for a one-character string.
 export function codePoint(ch) {
   return 'U+' + ch.codePointAt(0).toString(16).toUpperCase().padStart(4, '0');
@@ -18,17 +28,33 @@ export function codePoint(ch) {
 // characters, so that a bidi override or a zero-width space in an
 // argument is shown as a marked ⟨U+202E⟩ instead of silently reordering
 // or hiding what the approver reads. With keepNewlines, "\n" stays text
-// (pretty-printed JSON); any other hidden character is marked.
+// (pretty-printed JSON); any other hidden character is marked. Of more
+// than MAX_MARKS combining marks in a row, the first MAX_MARKS are drawn
+// and the rest are one marked part, ⟨+N marks⟩ (marks: N), so that they
+// cannot paint over other text and the approver sees they are there.
 export function visibleParts(s, keepNewlines = false) {
+  s = String(s);
   const parts = [];
+  const text = (t) => {
+    const p = parts[parts.length - 1];
+    if (p && !p.hidden) p.text += t;
+    else parts.push({ text: t, hidden: false });
+  };
   let last = 0;
-  for (const m of String(s).matchAll(HIDDEN_G)) {
+  for (const m of s.matchAll(SHOWN_G)) {
     if (keepNewlines && m[0] === '\n') continue;
-    if (m.index > last) parts.push({ text: s.slice(last, m.index), hidden: false });
-    parts.push({ text: `⟨${codePoint(m[0])}⟩`, hidden: true, codePoint: codePoint(m[0]) });
+    if (m.index > last) text(s.slice(last, m.index));
     last = m.index + m[0].length;
+    const marks = Array.from(m[0]);
+    if (marks.length > MAX_MARKS) {
+      text(marks.slice(0, MAX_MARKS).join(''));
+      const n = marks.length - MAX_MARKS;
+      parts.push({ text: `⟨+${n} marks⟩`, hidden: true, marks: n });
+      continue;
+    }
+    parts.push({ text: `⟨${codePoint(m[0])}⟩`, hidden: true, codePoint: codePoint(m[0]) });
   }
-  if (last < s.length) parts.push({ text: s.slice(last), hidden: false });
+  if (last < s.length) text(s.slice(last));
   return parts;
 }
 
@@ -122,9 +148,10 @@ export function mixedScriptWords(s) {
   return out;
 }
 
-// hasHidden reports whether s holds a character visibleParts would mark.
+// hasHidden reports whether s holds a character visibleParts would mark,
+// or a run of marks it would cut.
 export function hasHidden(s) {
-  return HIDDEN.test(String(s));
+  return new RegExp(SHOWN_G.source, 'u').test(String(s));
 }
 
 // plain is s with hidden characters written as ⟨U+XXXX⟩ (for one-line

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { escapeHidden, formatAgo, formatLeft, hasHidden, mixedScriptWords, plain, visibleParts } from './text.js';
+import { escapeHidden, formatAgo, formatLeft, hasHidden, MAX_MARKS, mixedScriptWords, plain, visibleParts } from './text.js';
 
 test('hidden characters are marked, newlines kept on request', () => {
   assert.equal(plain('evil\u202Etxt.exe'), 'evil⟨U+202E⟩txt.exe');
@@ -15,6 +15,31 @@ test('hidden characters are marked, newlines kept on request', () => {
   assert.equal(hasHidden('plain text'), false);
   assert.equal(hasHidden('x\uFEFF'), true);
   assert.equal(plain('\ud800'), '⟨U+D800⟩');
+});
+
+test('a pile of combining marks is cut and marked', () => {
+  const acute = '\u0301';
+  const zalgo = 'a' + '\u0300\u0301\u0302\u0303\u0304\u0305\u0306\u0307\u0308\u0309\u030A\u030B' + 'b';
+  assert.equal(plain(zalgo), 'a\u0300\u0301\u0302\u0303\u0304⟨+7 marks⟩b');
+  assert.deepEqual(
+    visibleParts(zalgo).map((p) => [p.text, p.hidden, p.marks]),
+    [['a\u0300\u0301\u0302\u0303\u0304', false, undefined], ['⟨+7 marks⟩', true, 7], ['b', false, undefined]],
+  );
+  // As many as a script stacks are drawn: MAX_MARKS, and text that needs them.
+  assert.equal(plain('x' + acute.repeat(MAX_MARKS)), 'x' + acute.repeat(MAX_MARKS));
+  assert.equal(plain('x' + acute.repeat(MAX_MARKS + 1)), 'x' + acute.repeat(MAX_MARKS) + '⟨+1 marks⟩');
+  assert.equal(plain('Tiếng Việt, שָׁלוֹם, བཀྲ་ཤིས'), 'Tiếng Việt, שָׁלוֹם, བཀྲ་ཤིས');
+  assert.equal(hasHidden('x' + acute.repeat(MAX_MARKS)), false);
+  assert.equal(hasHidden('x' + acute.repeat(MAX_MARKS + 1)), true);
+  // A hidden character among the marks is marked as itself, and splits the run.
+  assert.equal(plain('x' + acute.repeat(3) + '\u034F' + acute.repeat(3)), 'x' + acute.repeat(3) + '⟨U+034F⟩' + acute.repeat(3));
+  // Every run is cut, and nothing else is lost.
+  assert.equal(plain(('y' + acute.repeat(40)).repeat(2)), ('y' + acute.repeat(MAX_MARKS) + '⟨+35 marks⟩').repeat(2));
+  // Newlines kept, with marks next to them.
+  assert.deepEqual(
+    visibleParts('a\n' + 'b' + acute.repeat(9), true).map((p) => p.text),
+    ['a\nb' + acute.repeat(MAX_MARKS), '⟨+4 marks⟩'],
+  );
 });
 
 test('formatLeft', () => {

@@ -71,7 +71,8 @@ function append(el, c) {
 function shown(s, keepNewlines = false) {
   const frag = document.createDocumentFragment();
   for (const p of visibleParts(String(s ?? ''), keepNewlines)) {
-    frag.append(p.hidden ? h('span', { class: 'hidden-char', title: `hidden character ${p.codePoint}` }, p.text) : document.createTextNode(p.text));
+    const title = p.marks ? `${p.marks} more combining marks on this letter, not drawn` : `hidden character ${p.codePoint}`;
+    frag.append(p.hidden ? h('span', { class: 'hidden-char', title }, p.text) : document.createTextNode(p.text));
   }
   return frag;
 }
