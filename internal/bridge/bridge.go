@@ -283,7 +283,7 @@ func (b *runner) run(ctx context.Context) error {
 	// arrives after the attach point is missed; the catch-up covers what
 	// came before it.
 	var unsub func()
-	for attempt := 0; unsub == nil; attempt++ {
+	for attempt := 0; ; attempt++ {
 		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		u, err := b.ch.SubscribeAll(sctx, b.enqueue)
 		cancel()
