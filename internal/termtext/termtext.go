@@ -45,6 +45,28 @@ func Invisible(r rune) bool {
 // shows reports whether r shows as itself on a screen.
 func shows(r rune) bool { return unicode.IsPrint(r) && !Invisible(r) }
 
+// MaxMarks is how many combining marks in a row a letter may carry and be
+// printed as they are. Scripts that stack marks (Vietnamese, pointed
+// Hebrew, Tibetan) need a few; "Zalgo" text piles up dozens, which
+// terminals draw over the lines above and below. Text with a longer run is
+// quoted, and the marks past MaxMarks are escaped. The web inbox draws as
+// many (text.js, MAX_MARKS).
+const MaxMarks = 5
+
+// marks counts the combining marks in a row as a text is read rune by
+// rune.
+type marks int
+
+// next reports whether r is a combining mark past MaxMarks in a row.
+func (m *marks) next(r rune) bool {
+	if !unicode.Is(unicode.M, r) {
+		*m = 0
+		return false
+	}
+	*m++
+	return *m > MaxMarks
+}
+
 // presentation reports whether r, after prev, is the one variation
 // selector that picks how the symbol prev is drawn: U+FE0E as text,
 // U+FE0F as an emoji ("⚠️", "❤️", the keycap "1️⃣"), common in a model's
@@ -62,8 +84,9 @@ func quoteUnless(s string, ok func(rune) bool) string {
 		return quote(s)
 	}
 	prev := rune(-1)
+	var run marks
 	for _, r := range s {
-		if !ok(r) && !presentation(prev, r) {
+		if run.next(r) || !ok(r) && !presentation(prev, r) {
 			return quote(s)
 		}
 		prev = r
@@ -71,17 +94,16 @@ func quoteUnless(s string, ok func(rune) bool) string {
 	return s
 }
 
-// quote is s Go-quoted, with the Invisible characters, which
-// strconv.Quote keeps as they are, escaped too: the result unquotes to s.
+// quote is s Go-quoted, with the Invisible characters and the combining
+// marks past MaxMarks in a row, which strconv.Quote keeps as they are,
+// escaped too: the result unquotes to s.
 func quote(s string) string {
 	q := strconv.Quote(s)
-	if !strings.ContainsFunc(q, Invisible) {
-		return q
-	}
 	var b strings.Builder
+	var run marks
 	for _, r := range q {
-		switch {
-		case !Invisible(r):
+		switch past := run.next(r); {
+		case !Invisible(r) && !past:
 			b.WriteRune(r)
 		case r > 0xffff:
 			fmt.Fprintf(&b, `\U%08x`, r)

@@ -13,7 +13,8 @@ const HIDDEN_G = new RegExp(HIDDEN.source, 'gu');
 // Scripts that stack marks (Vietnamese, pointed Hebrew, Tibetan) need a
 // few; "Zalgo" text piles up dozens, which a browser paints far above and
 // below the line, over the arguments around it and the card's buttons.
-// The CLI's terminal keeps marks in the letter's cell.
+// The CLI quotes such text and escapes the marks past five
+// (internal/termtext, MaxMarks).
 export const MAX_MARKS = 5;
 // A run of more marks than that, none of them hidden characters.
 const MARKS = `(?:(?!${HIDDEN.source})\\p{M}){${MAX_MARKS + 1},}`;
