@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -24,9 +25,13 @@ func (e *TLSFilesError) Unwrap() error { return e.Err }
 // certReloader serves the auth server's certificate from its files and
 // reads them again when either one changes, so a certificate renewed in
 // place (certbot, cert-manager, a Kubernetes secret's volume) is served
-// without a restart, before the old one expires. A pair that does not
-// load (a renewal caught halfway, a key that does not match) keeps the
-// last good pair, logged at ERROR once per change of the files.
+// without a restart, before the old one expires. A change is told by the
+// files' content, which a check reads (two small files, at most every
+// certCheckEvery): their time and size do not tell a renewal of the same
+// sizes written within the clock's tick, or copied with its times kept.
+// A pair that does not load (a renewal caught halfway, a key that does not
+// match) keeps the last good pair, logged at ERROR once per change of the
+// files.
 type certReloader struct {
 	certFile, keyFile string
 	log               *slog.Logger
@@ -35,53 +40,40 @@ type certReloader struct {
 
 	mu      sync.Mutex
 	cert    *tls.Certificate
-	stamp   [2]fileStamp // of certFile and keyFile when cert was read, or a pair refused
+	pem     [2][]byte // certFile's and keyFile's content when cert was read, or of a pair refused
 	checked time.Time
-}
-
-// fileStamp tells a file's versions apart.
-type fileStamp struct {
-	mod  time.Time
-	size int64
-}
-
-func stampOf(path string) (fileStamp, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return fileStamp{}, err
-	}
-	return fileStamp{mod: fi.ModTime(), size: fi.Size()}, nil
 }
 
 // newCertReloader reads the pair once: an error is a *TLSFilesError.
 func newCertReloader(certFile, keyFile string, log *slog.Logger, now func() time.Time) (*certReloader, error) {
 	c := &certReloader{certFile: certFile, keyFile: keyFile, log: log, now: now, every: certCheckEvery}
-	cert, err := loadPair(certFile, keyFile)
+	pair, err := c.read()
 	if err != nil {
 		return nil, &TLSFilesError{Err: err}
 	}
-	stamp, err := c.stamps()
+	cert, err := loadPair(pair)
 	if err != nil {
 		return nil, &TLSFilesError{Err: err}
 	}
-	c.cert, c.stamp, c.checked = cert, stamp, now()
+	c.cert, c.pem, c.checked = cert, pair, now()
 	return c, nil
 }
 
-func (c *certReloader) stamps() ([2]fileStamp, error) {
-	var s [2]fileStamp
+// read returns the content of certFile and keyFile.
+func (c *certReloader) read() ([2][]byte, error) {
+	var p [2][]byte
 	var err error
-	if s[0], err = stampOf(c.certFile); err != nil {
-		return s, err
+	if p[0], err = os.ReadFile(c.certFile); err != nil {
+		return p, err
 	}
-	s[1], err = stampOf(c.keyFile)
-	return s, err
+	p[1], err = os.ReadFile(c.keyFile)
+	return p, err
 }
 
-// loadPair reads a certificate and key, and the leaf's validity for the
+// loadPair parses a certificate and key, and the leaf's validity for the
 // log.
-func loadPair(certFile, keyFile string) (*tls.Certificate, error) {
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+func loadPair(pair [2][]byte) (*tls.Certificate, error) {
+	cert, err := tls.X509KeyPair(pair[0], pair[1])
 	if err != nil {
 		return nil, err
 	}
@@ -102,14 +94,14 @@ func (c *certReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, e
 		return c.cert, nil
 	}
 	c.checked = now
-	stamp, err := c.stamps()
-	if err != nil || stamp == c.stamp {
+	pair, err := c.read()
+	if err != nil || bytes.Equal(pair[0], c.pem[0]) && bytes.Equal(pair[1], c.pem[1]) {
 		// A file gone for a moment (a renewal replacing it) keeps the
 		// pair; it is read once both are there again.
 		return c.cert, nil
 	}
-	c.stamp = stamp
-	cert, err := loadPair(c.certFile, c.keyFile)
+	c.pem = pair
+	cert, err := loadPair(pair)
 	if err != nil {
 		c.log.Error("auth server TLS: the certificate or key changed but does not load; still serving the previous certificate",
 			"certFile", c.certFile, "keyFile", c.keyFile, "notAfter", c.cert.Leaf.NotAfter, "error", err)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -86,4 +87,195 @@ func TestTLSCertificateReloaded(t *testing.T) {
 			t.Errorf("%s: log %q, want nothing about TLS", st.name, got)
 		}
 	}
+}
+
+// selfSignedPair is a new certificate for cn and its key, as the PEM files
+// writeSelfSignedTo writes, in the sizes of like, when like is given
+// (renewals of one key type often are: only the mtime would tell them
+// apart, and not when a copy keeps it or the clock's tick is coarse).
+func selfSignedPair(t *testing.T, cn string, like [2][]byte) [2][]byte {
+	t.Helper()
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	for range 200 {
+		writeSelfSignedTo(t, certFile, keyFile, cn)
+		var p [2][]byte
+		var err error
+		if p[0], err = os.ReadFile(certFile); err != nil {
+			t.Fatal(err)
+		}
+		if p[1], err = os.ReadFile(keyFile); err != nil {
+			t.Fatal(err)
+		}
+		if like[0] == nil || len(p[0]) == len(like[0]) && len(p[1]) == len(like[1]) {
+			return p
+		}
+	}
+	t.Fatal("no certificate of the size wanted")
+	return [2][]byte{}
+}
+
+// writePair writes p to certFile and keyFile, with the modification time
+// mod.
+func writePair(t *testing.T, certFile, keyFile string, p [2][]byte, mod time.Time) {
+	t.Helper()
+	for i, f := range []string{certFile, keyFile} {
+		if err := os.WriteFile(f, p[i], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(f, mod, mod); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func servedName(t *testing.T, c *certReloader) string {
+	t.Helper()
+	cert, err := c.GetCertificate(nil)
+	if err != nil {
+		t.Fatalf("GetCertificate: %v", err)
+	}
+	return cert.Leaf.Subject.CommonName
+}
+
+// A renewal is served whatever the files' times and sizes say: one of the
+// same sizes written in place within the mtime's tick, or a Kubernetes
+// secret volume's ..data symlink swapped to files copied with their times.
+func TestCertReloaderSeesSameSizeRenewals(t *testing.T) {
+	mod := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	tests := []struct {
+		name string
+		// layout writes the first pair and returns the paths to serve
+		// and a func that renews them with the second.
+		layout func(t *testing.T, dir string, first, second [2][]byte) (certFile, keyFile string, renew func())
+	}{
+		{"rewritten in place", func(t *testing.T, dir string, first, second [2][]byte) (string, string, func()) {
+			certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+			writePair(t, certFile, keyFile, first, mod)
+			return certFile, keyFile, func() { writePair(t, certFile, keyFile, second, mod) }
+		}},
+		{"symlinked directory swapped", func(t *testing.T, dir string, first, second [2][]byte) (string, string, func()) {
+			version := func(name string, p [2][]byte) {
+				if err := os.Mkdir(filepath.Join(dir, name), 0o700); err != nil {
+					t.Fatal(err)
+				}
+				writePair(t, filepath.Join(dir, name, "tls.crt"), filepath.Join(dir, name, "tls.key"), p, mod)
+			}
+			link := func(target, name string) {
+				if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			version("..2026_01_02_first", first)
+			link("..2026_01_02_first", "..data")
+			link("..data/tls.crt", "tls.crt")
+			link("..data/tls.key", "tls.key")
+			return filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"), func() {
+				version("..2026_01_02_second", second)
+				link("..2026_01_02_second", "..data_tmp")
+				if err := os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.RemoveAll(filepath.Join(dir, "..2026_01_02_first")); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			first := selfSignedPair(t, "first", [2][]byte{})
+			second := selfSignedPair(t, "other", first)
+			certFile, keyFile, renew := tt.layout(t, t.TempDir(), first, second)
+			var logs testutil.SyncBuffer
+			c, err := newCertReloader(certFile, keyFile, slog.New(slog.NewTextHandler(&logs, nil)), time.Now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.every = 0
+			if got, want := servedName(t, c), "first"; got != want {
+				t.Fatalf("served %q, want %q", got, want)
+			}
+			renew()
+			if got, want := servedName(t, c), "other"; got != want {
+				t.Errorf("after the renewal: served %q, want %q (log %q)", got, want, logs.String())
+			}
+		})
+	}
+}
+
+// The files are looked at by a handshake at most every certCheckEvery, and
+// a pair that does not load is logged once, not at each look.
+func TestCertReloaderChecksEvery(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	first := selfSignedPair(t, "first", [2][]byte{})
+	writePair(t, certFile, keyFile, first, time.Now())
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	var logs testutil.SyncBuffer
+	c, err := newCertReloader(certFile, keyFile, slog.New(slog.NewTextHandler(&logs, nil)), func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name    string
+		advance time.Duration
+		renew   [2][]byte // written before the handshake when set
+		want    string
+		errors  int // the ERROR lines logged so far
+	}{
+		{"renewed", 0, selfSignedPair(t, "second", [2][]byte{}), "first", 0},
+		{"before certCheckEvery", certCheckEvery - time.Nanosecond, [2][]byte{}, "first", 0},
+		{"at certCheckEvery", time.Nanosecond, [2][]byte{}, "second", 0},
+		{"renewed again", certCheckEvery / 2, selfSignedPair(t, "third", [2][]byte{}), "second", 0},
+		{"not yet since the last look", certCheckEvery/2 - time.Nanosecond, [2][]byte{}, "second", 0},
+		{"its time", time.Nanosecond, [2][]byte{}, "third", 0},
+		{"caught halfway", certCheckEvery, [2][]byte{[]byte("-----BEGIN CERTIFICATE-----\nAAAA"), first[1]}, "third", 1},
+		{"still halfway", certCheckEvery, [2][]byte{}, "third", 1},
+		{"and later", 3 * certCheckEvery, [2][]byte{}, "third", 1},
+		{"the key of another", certCheckEvery, [2][]byte{first[0], selfSignedPair(t, "x", [2][]byte{})[1]}, "third", 2},
+		{"mended", certCheckEvery, first, "first", 2},
+	}
+	for _, st := range steps {
+		now = now.Add(st.advance)
+		if st.renew[0] != nil {
+			writePair(t, certFile, keyFile, st.renew, now)
+		}
+		if got := servedName(t, c); got != st.want {
+			t.Errorf("%s: served %q, want %q", st.name, got, st.want)
+		}
+		if got := strings.Count(logs.String(), "level=ERROR"); got != st.errors {
+			t.Errorf("%s: %d errors logged, want %d: %s", st.name, got, st.errors, logs.String())
+		}
+	}
+}
+
+// Handshakes at once, while the files are renewed, each get a whole pair
+// (run with -race).
+func TestCertReloaderConcurrentHandshakes(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	pairs := [][2][]byte{selfSignedPair(t, "first", [2][]byte{}), selfSignedPair(t, "other", [2][]byte{})}
+	writePair(t, certFile, keyFile, pairs[0], time.Now())
+	c, err := newCertReloader(certFile, keyFile, slog.New(slog.DiscardHandler), time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.every = 0
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 50 {
+				cert, err := c.GetCertificate(nil)
+				if err != nil || cert.Leaf == nil || cert.PrivateKey == nil {
+					t.Errorf("GetCertificate = %v, %v", cert, err)
+					return
+				}
+			}
+		})
+	}
+	for i := range 20 {
+		writePair(t, certFile, keyFile, pairs[i%2], time.Now())
+	}
+	wg.Wait()
 }
