@@ -9,17 +9,24 @@
 import { parse } from './json.js';
 import { plain } from './text.js';
 
-// MAX_VALUE_CHARS bounds the argument's value in a name: enough to
-// recognise a title, short enough to hear.
+// MAX_VALUE_CHARS bounds the argument's key and value in a name: enough
+// to recognise a title, short enough to hear.
 const MAX_VALUE_CHARS = 40;
 // CALL_TAIL is how many characters of the tool call id end a name that
 // needs it ("call …Xk3f9Q"); shorter ids are given whole.
 const CALL_TAIL = 6;
 
+// oneLine is s on one line, cut at MAX_VALUE_CHARS characters.
+function oneLine(s) {
+  const chars = Array.from(s.replace(/\s+/g, ' ').trim());
+  return chars.length > MAX_VALUE_CHARS ? `${chars.slice(0, MAX_VALUE_CHARS).join('')}…` : chars.join('');
+}
+
 // argumentLabel is the first top-level member of the arguments (a JSON
 // object) whose value is a non-empty string or a number, as `key “value”`
-// (`key 42`), the value on one line and cut at MAX_VALUE_CHARS characters;
-// '' when there is none or the arguments are not a JSON object.
+// (`key 42`), the key and value each on one line and cut at
+// MAX_VALUE_CHARS characters; '' when there is none or the arguments are
+// not a JSON object.
 export function argumentLabel(args) {
   let root;
   try {
@@ -30,14 +37,13 @@ export function argumentLabel(args) {
   if (root.type !== 'object') return '';
   for (const [keyText, v] of root.members) {
     if (v.type !== 'scalar') continue;
-    const key = plain(JSON.parse(keyText));
+    const key = plain(oneLine(JSON.parse(keyText)));
     if (v.text.startsWith('"')) {
-      const chars = Array.from(JSON.parse(v.text).replace(/\s+/g, ' ').trim());
-      if (chars.length === 0) continue;
-      const value = chars.length > MAX_VALUE_CHARS ? `${chars.slice(0, MAX_VALUE_CHARS).join('')}…` : chars.join('');
+      const value = oneLine(JSON.parse(v.text));
+      if (value === '') continue;
       return `${key} “${plain(value)}”`;
     }
-    if (v.text !== 'true' && v.text !== 'false' && v.text !== 'null') return `${key} ${v.text}`;
+    if (v.text !== 'true' && v.text !== 'false' && v.text !== 'null') return `${key} ${oneLine(v.text)}`;
   }
   return '';
 }
@@ -51,7 +57,11 @@ function callTail(id) {
 // requestNames names each item ({key, tool, arg: argumentLabel's,
 // toolCallId, workflowId}) for its card's buttons: the tool and arg, with
 // as much of the call and run as it takes to tell it apart from the
-// others (a Map of key → name).
+// others (a Map of key → name). Arguments and ids that hold the ", "
+// between the parts can still read alike in full (run "2, call 3, run 4"
+// of call 1, and call 3 of run 4 with an argument ending "call 1, run
+// 2"): then every name ends with the item's number in items, "request 2
+// of 5", which no two share.
 export function requestNames(items) {
   const levels = new Map(items.map((it) => [it.key, 0]));
   const nameOf = (it) => {
@@ -81,5 +91,7 @@ export function requestNames(items) {
     }
     if (!bumped) break;
   }
-  return new Map(items.map((it) => [it.key, nameOf(it)]));
+  const names = items.map(nameOf);
+  const numbered = new Set(names).size < names.length;
+  return new Map(items.map((it, i) => [it.key, numbered ? `${names[i]}, request ${i + 1} of ${items.length}` : names[i]]));
 }

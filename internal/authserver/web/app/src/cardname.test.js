@@ -54,3 +54,42 @@ test('requestNames: the call, then the run, when the arguments leave two alike',
   assert.deepEqual([...more.values()], ['t, call call_a_000000', 't, call call_b_000000', 'u, call call_x, run wf-1', 'u, call call_x, run wf-2']);
   assert.equal(new Set(more.values()).size, 4);
 });
+
+test('argumentLabel: a long key or number is cut too', () => {
+  assert.equal(argumentLabel(`{"${'k'.repeat(500)}":"v"}`), `${'k'.repeat(40)}… “v”`);
+  assert.equal(argumentLabel(`{"n":${'9'.repeat(500)}}`), `n ${'9'.repeat(40)}…`);
+  assert.equal(argumentLabel('{"two\\nlines\\u200b":"v"}'), 'two lines⟨U+200B⟩ “v”');
+});
+
+test('requestNames: names stay unique when the arguments and ids hold the separators', () => {
+  // Run "2 7, call 3, run 4" of call 1 and, with the argument key
+  // "k 5, call 1, run 2" (of 7), call 3 of run 4 read alike in full.
+  const items = [
+    item('p', 't', 'k 5', '1', '2 7, call 3, run 4'),
+    item('p2', 't', 'k 5', '1', 'w'),
+    item('q', 't', 'k 5, call 1, run 2 7', '3', '4'),
+    item('q2', 't', 'k 5, call 1, run 2 7', '3', 'w'),
+  ];
+  const names = requestNames(items);
+  assert.equal(new Set(names.values()).size, items.length, [...names.values()].join(' | '));
+  // Names are numbered only then.
+  assert.deepEqual([...names.values()].slice(0, 2), ['t, k 5, call 1, run 2 7, call 3, run 4, request 1 of 4', 't, k 5, call 1, run w, request 2 of 4']);
+});
+
+test('requestNames: hidden characters of the tool and ids are marked; an id of 8 characters is given whole', () => {
+  const names = requestNames([
+    item('a', 'pub\u202elish', '', 'call_000000\u200b01'),
+    item('b', 'pub\u202elish', '', 'call_000000\u200b02'),
+    item('c', 't', '', 'call_abc'),
+    item('d', 't', '', 'call_abd'),
+  ]);
+  assert.deepEqual(
+    [...names.values()],
+    ['pub⟨U+202E⟩lish, call …000⟨U+200B⟩01', 'pub⟨U+202E⟩lish, call …000⟨U+200B⟩02', 't, call call_abc', 't, call call_abd'],
+  );
+  const whole = requestNames([
+    item('a', 't', '', 'call\u200b_1', 'w\u202e1'),
+    item('b', 't', '', 'call\u200b_1', 'w2'),
+  ]);
+  assert.deepEqual([...whole.values()], ['t, call call⟨U+200B⟩_1, run w⟨U+202E⟩1', 't, call call⟨U+200B⟩_1, run w2']);
+});
