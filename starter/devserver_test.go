@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
@@ -273,5 +274,58 @@ func TestWaitShowsAuditOfFailedRun(t *testing.T) {
 	out := stdout.String()
 	if !regexp.MustCompile(`(?m)^Audit trail:\n.*\n.*approved +publish_blog_post +call_1 +pat +publisher.*\n.*executed +publish_blog_post +call_1 +pat`).MatchString(out) {
 		t.Errorf("no audit trail with the published post in:\n%s", out)
+	}
+}
+
+// signalledAgent stands in for workflows.AgentWorkflow: it answers what
+// the "go" signal says.
+func signalledAgent(ctx workflow.Context, in workflows.AgentInput) (workflows.AgentResult, error) {
+	var answer string
+	workflow.GetSignalChannel(ctx, "go").Receive(ctx, &answer)
+	return workflows.AgentResult{Answer: answer, Turns: 1}, nil
+}
+
+// TestWaitFollowsResetRun: a run reset while --wait waits (the Web UI's
+// Reset, `temporal workflow reset`) goes on in its new run, which is
+// waited for, where the terminated run was said to have failed.
+func TestWaitFollowsResetRun(t *testing.T) {
+	srv := temporaltest.StartDevServer(t)
+	startAgentWorker(t, srv, signalledAgent, nil)
+	var stdout testutil.SyncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(t.Context(), waitConfig(t, srv), &stdout) }()
+	var id string
+	var desc *workflowservice.DescribeWorkflowExecutionResponse
+	testutil.WaitFor(t, 30*time.Second, "the run's first workflow task completed", func() (bool, error) {
+		if id = regexp.MustCompile(`hitl-[0-9a-f]{32}`).FindString(stdout.String()); id == "" {
+			return false, nil
+		}
+		var err error
+		desc, err = srv.Client().DescribeWorkflowExecution(t.Context(), id, "")
+		return err == nil && desc.GetWorkflowExecutionInfo().GetHistoryLength() >= 4, err
+	})
+	first := desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+	reset, err := srv.Client().ResetWorkflowExecution(t.Context(), &workflowservice.ResetWorkflowExecutionRequest{
+		Namespace:                 "default",
+		WorkflowExecution:         &commonpb.WorkflowExecution{WorkflowId: id, RunId: first},
+		Reason:                    "test",
+		WorkflowTaskFinishEventId: 4,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Client().SignalWorkflow(t.Context(), id, reset.GetRunId(), "go", "answered after the reset"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the starter still waits 30 s after the reset run ended:\n%s", stdout.String())
+	}
+	if err != nil || !strings.Contains(stdout.String(), "Answer (1 model turns):\nanswered after the reset") {
+		t.Fatalf("starter = %v, want the reset run's answer:\n%s", err, stdout.String())
+	}
+	if want := "reset: waiting for its new run " + reset.GetRunId(); !strings.Contains(stdout.String(), want) {
+		t.Errorf("no %q in:\n%s", want, stdout.String())
 	}
 }

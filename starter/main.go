@@ -77,16 +77,8 @@ func run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	if every <= 0 {
 		every = DefaultRetryWatchEvery
 	}
-	wctx, stopWatch := context.WithCancel(ctx)
-	watched := make(chan struct{})
-	go func() {
-		defer close(watched)
-		watchRetries(wctx, c, wr.GetID(), wr.GetRunID(), every, stdout, time.Now)
-	}()
 	var res workflows.AgentResult
-	err = wr.Get(ctx, &res)
-	stopWatch()
-	<-watched
+	err = waitRuns(ctx, c, wr, every, stdout, &res)
 	if err != nil {
 		if ctx.Err() != nil {
 			// Exit 130 or 143 when a signal ended the wait (config.ExitCode).
