@@ -54,7 +54,7 @@ func TestWatchRetries(t *testing.T) {
 		if msg != "" {
 			p.LastFailure = &failurepb.Failure{Message: msg}
 		}
-		if next > 0 {
+		if next != 0 {
 			p.NextAttemptScheduleTime = timestamppb.New(now.Add(next))
 		}
 		if until > 0 {
@@ -96,6 +96,23 @@ func TestWatchRetries(t *testing.T) {
 			{pending: []*workflowpb.PendingActivityInfo{pending("12", workflows.ActivityExecuteTool, 2, "webhook: 502 Bad Gateway (retryable)", 0, 0)}},
 		}, []string{
 			"  a tool, attempt 1, failed: webhook: 502 Bad Gateway (retryable)",
+		}},
+		{"no failure said, or none before the attempt", []describeAnswer{
+			{pending: []*workflowpb.PendingActivityInfo{pending("9", workflows.ActivityCallModel, 3, "", time.Second, 0), pending("12", workflows.ActivityExecuteTool, 1, "left from before a reset", time.Second, 0)}},
+		}, nil},
+		{"a next attempt already due, no expiry (the epoch)", []describeAnswer{
+			{pending: []*workflowpb.PendingActivityInfo{func() *workflowpb.PendingActivityInfo {
+				p := pending("9", workflows.ActivityCallModel, 2, "down", -3*time.Second, 0)
+				p.ExpirationTime = &timestamppb.Timestamp{}
+				return p
+			}()}},
+		}, []string{
+			"  the model call, attempt 1, failed: down; Temporal tries it again in 0s",
+		}},
+		{"long text cut", []describeAnswer{
+			{pending: []*workflowpb.PendingActivityInfo{pending("9", strings.Repeat("T", 150), 2, strings.Repeat("é", 400), time.Second, 0)}},
+		}, []string{
+			"  " + strings.Repeat("T", 99) + "…, attempt 1, failed: " + strings.Repeat("é", 299) + "…; Temporal tries it again in 1s",
 		}},
 		{"what a server says is quoted", []describeAnswer{
 			{pending: []*workflowpb.PendingActivityInfo{pending("9", "Other\x1b[2J", 2, "bad\x1b]0;owned\x07", time.Second, 0)}},
