@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -31,16 +32,19 @@ func (e *TLSFilesError) Unwrap() error { return e.Err }
 // sizes written within the clock's tick, or copied with its times kept.
 // A pair that does not load (a renewal caught halfway, a key that does not
 // match) keeps the last good pair, logged at ERROR once per change of the
-// files.
+// files. One handshake checks at a time; the others meanwhile are served
+// the current pair without waiting for its read (which a stalled network
+// mount could hang).
 type certReloader struct {
 	certFile, keyFile string
 	log               *slog.Logger
 	now               func() time.Time
 	every             time.Duration // certCheckEvery; 0 in tests: each handshake
 
-	mu      sync.Mutex
-	cert    *tls.Certificate
-	pem     [2][]byte // certFile's and keyFile's content when cert was read, or of a pair refused
+	cert atomic.Pointer[tls.Certificate]
+
+	mu      sync.Mutex // held by the handshake that checks the files, and guards:
+	pem     [2][]byte  // certFile's and keyFile's content when cert was read, or of a pair refused
 	checked time.Time
 }
 
@@ -55,7 +59,8 @@ func newCertReloader(certFile, keyFile string, log *slog.Logger, now func() time
 	if err != nil {
 		return nil, &TLSFilesError{Err: err}
 	}
-	c.cert, c.pem, c.checked = cert, pair, now()
+	c.cert.Store(cert)
+	c.pem, c.checked = pair, now()
 	return c, nil
 }
 
@@ -87,27 +92,30 @@ func loadPair(pair [2][]byte) (*tls.Certificate, error) {
 
 // GetCertificate is the server's tls.Config.GetCertificate.
 func (c *certReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-	c.mu.Lock()
+	if !c.mu.TryLock() {
+		return c.cert.Load(), nil // another handshake checks the files
+	}
 	defer c.mu.Unlock()
 	now := c.now()
 	if now.Sub(c.checked) < c.every {
-		return c.cert, nil
+		return c.cert.Load(), nil
 	}
 	c.checked = now
 	pair, err := c.read()
 	if err != nil || bytes.Equal(pair[0], c.pem[0]) && bytes.Equal(pair[1], c.pem[1]) {
 		// A file gone for a moment (a renewal replacing it) keeps the
 		// pair; it is read once both are there again.
-		return c.cert, nil
+		return c.cert.Load(), nil
 	}
 	c.pem = pair
 	cert, err := loadPair(pair)
 	if err != nil {
+		old := c.cert.Load()
 		c.log.Error("auth server TLS: the certificate or key changed but does not load; still serving the previous certificate",
-			"certFile", c.certFile, "keyFile", c.keyFile, "notAfter", c.cert.Leaf.NotAfter, "error", err)
-		return c.cert, nil
+			"certFile", c.certFile, "keyFile", c.keyFile, "notAfter", old.Leaf.NotAfter, "error", err)
+		return old, nil
 	}
-	c.cert = cert
+	c.cert.Store(cert)
 	c.log.Info("auth server TLS: certificate reloaded", "certFile", c.certFile, "subject", cert.Leaf.Subject.String(), "notAfter", cert.Leaf.NotAfter)
-	return c.cert, nil
+	return cert, nil
 }
