@@ -77,17 +77,7 @@ func run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	if every <= 0 {
 		every = DefaultRetryWatchEvery
 	}
-	var res workflows.AgentResult
-	err = waitRuns(ctx, c, wr, every, stdout, &res)
-	if err != nil {
-		if ctx.Err() != nil {
-			// Exit 130 or 143 when a signal ended the wait (config.ExitCode).
-			return fmt.Errorf("stopped waiting; the run %s goes on (%w)", wr.GetID(), context.Cause(ctx))
-		}
-		printFailedAudit(ctx, c, wr.GetID(), wr.GetRunID(), stdout)
-		return runFailed(wr.GetID(), err)
-	}
-	return printResult(stdout, res)
+	return wait(ctx, c, wr, every, stdout)
 }
 
 // failedAuditTimeout bounds the query of a failed run's audit trail.

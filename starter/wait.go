@@ -16,18 +16,42 @@ import (
 // resetLookTimeout bounds the look for the run a reset started.
 const resetLookTimeout = 10 * time.Second
 
+// wait waits for the run wr (waitRuns) and prints its answer and audit
+// trail; or, for a run that ended otherwise, its audit trail as its query
+// gives it (printFailedAudit) before returning its failure (runFailed).
+// A wait that ends without the run's end (Ctrl-C, or Temporal unreachable
+// for longer than the SDK's retries of its long poll, about a minute: a
+// server restarting) says the run goes on.
+func wait(ctx context.Context, c client.Client, wr client.WorkflowRun, every time.Duration, w io.Writer) error {
+	var res workflows.AgentResult
+	wr, err := waitRuns(ctx, c, wr, every, w, &res)
+	if err == nil {
+		return printResult(w, res)
+	}
+	if ctx.Err() != nil {
+		// Exit 130 or 143 when a signal ended the wait (config.ExitCode).
+		return fmt.Errorf("stopped waiting; the run %s goes on (%w)", wr.GetID(), context.Cause(ctx))
+	}
+	var ended *temporal.WorkflowExecutionError
+	if !errors.As(err, &ended) {
+		return fmt.Errorf("lost touch with Temporal while waiting; the run %s goes on as far as is known: %w", wr.GetID(), err)
+	}
+	printFailedAudit(ctx, c, wr.GetID(), wr.GetRunID(), w)
+	return runFailed(wr.GetID(), err)
+}
+
 // waitRuns waits for the run wr, saying meanwhile its activities' failed
 // attempts (watchRetries), and, when a reset ends it (the Web UI's Reset,
 // `temporal workflow reset`: the run is terminated and goes on in a new
-// one), for the new run in its place, saying so. It returns what the
-// last run waited for ended with; wr.GetRunID() is that run.
-func waitRuns(ctx context.Context, c client.Client, wr client.WorkflowRun, every time.Duration, w io.Writer, res *workflows.AgentResult) error {
+// one), for the new run in its place, saying so. It returns the last run
+// waited for and what it ended with.
+func waitRuns(ctx context.Context, c client.Client, wr client.WorkflowRun, every time.Duration, w io.Writer, res *workflows.AgentResult) (client.WorkflowRun, error) {
 	first := wr.GetRunID()
 	for {
 		err := waitRun(ctx, c, wr, every, w, res)
 		next := resetRun(ctx, c, wr.GetID(), wr.GetRunID(), first, err)
 		if next == "" {
-			return err
+			return wr, err
 		}
 		fmt.Fprintf(w, "The run was reset: waiting for its new run %s...\n", next)
 		wr = c.GetWorkflow(ctx, wr.GetID(), next)

@@ -4,11 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/api/serviceerror"
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 )
 
@@ -58,5 +65,86 @@ func TestResetRun(t *testing.T) {
 	cancel()
 	if got := resetRun(ctx, currentRun{runID: "r2", firstRunID: "r0"}, "hitl-1", "r1", "r0", terminated); got != "" {
 		t.Errorf("resetRun after the wait stopped = %q, want none", got)
+	}
+}
+
+// scriptedRun is a client.WorkflowRun whose Get ends as told.
+type scriptedRun struct {
+	id, runID string
+	err       error
+}
+
+func (r scriptedRun) GetID() string                  { return r.id }
+func (r scriptedRun) GetRunID() string               { return r.runID }
+func (r scriptedRun) GetFirstExecutionRunID() string { return r.runID }
+func (r scriptedRun) Get(ctx context.Context, v any) error {
+	return r.err
+}
+func (r scriptedRun) GetWithOptions(ctx context.Context, v any, _ client.WorkflowRunGetOptions) error {
+	return r.err
+}
+
+// scriptedClient is the part of a Temporal client wait uses: the runs
+// GetWorkflow returns, the current run a describe names, and the run ids
+// queried (an audit trail asked for).
+type scriptedClient struct {
+	client.Client
+	runs    map[string]scriptedRun
+	current currentRun
+	mu      sync.Mutex
+	queried []string
+}
+
+func (c *scriptedClient) GetWorkflow(_ context.Context, workflowID, runID string) client.WorkflowRun {
+	return c.runs[runID]
+}
+
+func (c *scriptedClient) DescribeWorkflowExecution(ctx context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	return c.current.DescribeWorkflowExecution(ctx, workflowID, runID)
+}
+
+func (c *scriptedClient) QueryWorkflow(_ context.Context, workflowID, runID, queryType string, _ ...any) (converter.EncodedValue, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.queried = append(c.queried, runID)
+	return nil, errors.New("no worker")
+}
+
+// A wait that ends without the run's end (Temporal unreachable for longer
+// than the SDK's retries) does not say the run failed, nor asks for its
+// audit trail; a run that fails after a reset has the new run's trail
+// asked for.
+func TestWaitEnds(t *testing.T) {
+	// ended is the SDK's error of a run that ended with cause.
+	ended := func(cause error) error { return errors.Join(&temporal.WorkflowExecutionError{}, cause) }
+	failed := ended(temporal.NewNonRetryableApplicationError("model call failed", "ModelError", nil))
+	tests := []struct {
+		name        string
+		first       scriptedRun
+		runs        map[string]scriptedRun
+		current     currentRun
+		wantErr     string
+		wantQueried []string
+	}{
+		{"Temporal unreachable", scriptedRun{"hitl-1", "r0", serviceerror.NewUnavailable("connection refused")}, nil, currentRun{},
+			"lost touch with Temporal while waiting; the run hitl-1 goes on as far as is known: connection refused", nil},
+		{"the run failed", scriptedRun{"hitl-1", "r0", failed}, nil, currentRun{},
+			"run hitl-1 failed: model call failed", []string{"r0"}},
+		{"the reset run failed", scriptedRun{"hitl-1", "r0", ended(&temporal.TerminatedError{})},
+			map[string]scriptedRun{"r1": {"hitl-1", "r1", failed}}, currentRun{runID: "r1", firstRunID: "r0"},
+			"run hitl-1 failed: model call failed", []string{"r1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &scriptedClient{runs: tt.runs, current: tt.current}
+			var out strings.Builder
+			err := wait(t.Context(), c, tt.first, time.Hour, &out)
+			if err == nil || err.Error() != tt.wantErr {
+				t.Errorf("wait = %v, want %q", err, tt.wantErr)
+			}
+			if !slices.Equal(c.queried, tt.wantQueried) {
+				t.Errorf("audit trails asked of runs %q, want %q\n%s", c.queried, tt.wantQueried, out.String())
+			}
+		})
 	}
 }
