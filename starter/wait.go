@@ -21,7 +21,8 @@ const resetLookTimeout = 10 * time.Second
 // gives it (printFailedAudit) before returning its failure (runFailed).
 // A wait that ends without the run's end (Ctrl-C, or Temporal unreachable
 // for longer than the SDK's retries of its long poll, about a minute: a
-// server restarting) says the run goes on.
+// server restarting; or a result that does not decode) says the run may
+// go on.
 func wait(ctx context.Context, c client.Client, wr client.WorkflowRun, every time.Duration, w io.Writer) error {
 	var res workflows.AgentResult
 	wr, err := waitRuns(ctx, c, wr, every, w, &res)
@@ -34,7 +35,7 @@ func wait(ctx context.Context, c client.Client, wr client.WorkflowRun, every tim
 	}
 	var ended *temporal.WorkflowExecutionError
 	if !errors.As(err, &ended) {
-		return fmt.Errorf("lost touch with Temporal while waiting; the run %s goes on as far as is known: %w", wr.GetID(), err)
+		return fmt.Errorf("could not wait for the run %s to end (it may go on: the Web UI shows it): %w", wr.GetID(), err)
 	}
 	printFailedAudit(ctx, c, wr.GetID(), wr.GetRunID(), w)
 	return runFailed(wr.GetID(), err)

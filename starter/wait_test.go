@@ -127,7 +127,7 @@ func TestWaitEnds(t *testing.T) {
 		wantQueried []string
 	}{
 		{"Temporal unreachable", scriptedRun{"hitl-1", "r0", serviceerror.NewUnavailable("connection refused")}, nil, currentRun{},
-			"lost touch with Temporal while waiting; the run hitl-1 goes on as far as is known: connection refused", nil},
+			"could not wait for the run hitl-1 to end (it may go on: the Web UI shows it): connection refused", nil},
 		{"the run failed", scriptedRun{"hitl-1", "r0", failed}, nil, currentRun{},
 			"run hitl-1 failed: model call failed", []string{"r0"}},
 		{"the reset run failed", scriptedRun{"hitl-1", "r0", ended(&temporal.TerminatedError{})},
