@@ -63,9 +63,10 @@ func waitRuns(ctx context.Context, c client.Client, wr client.WorkflowRun, every
 func waitRun(ctx context.Context, c client.Client, wr client.WorkflowRun, every time.Duration, w io.Writer, res *workflows.AgentResult) error {
 	wctx, stopWatch := context.WithCancel(ctx)
 	watched := make(chan struct{})
+	id, runID := wr.GetID(), wr.GetRunID() // read before Get, which may follow a run continued as new
 	go func() {
 		defer close(watched)
-		watchRetries(wctx, c, wr.GetID(), wr.GetRunID(), every, w, time.Now)
+		watchRetries(wctx, c, id, runID, every, w, time.Now)
 	}()
 	err := wr.Get(ctx, res)
 	stopWatch()
