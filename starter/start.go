@@ -95,9 +95,17 @@ func mdEscape(s string) string {
 	return r.Replace(s)
 }
 
+// noAnswer stands for an answer with no text: the model may end its last
+// turn with none (a blank line there looked like a cut output).
+const noAnswer = "(none: the model's last turn wrote no text)"
+
 // printResult writes the final answer and the audit trail as a table.
 func printResult(w io.Writer, res workflows.AgentResult) error {
-	fmt.Fprintf(w, "\nAnswer (%d model turns):\n%s\n\n", res.Turns, termtext.Block(res.Answer))
+	answer := termtext.Block(res.Answer)
+	if strings.TrimSpace(res.Answer) == "" {
+		answer = noAnswer
+	}
+	fmt.Fprintf(w, "\nAnswer (%d model turns):\n%s\n\n", res.Turns, answer)
 	return printAudit(w, res.Audit)
 }
 

@@ -263,6 +263,16 @@ func TestPrintResult(t *testing.T) {
 	if err := printAudit(&b, nil); err != nil || !strings.Contains(b.String(), "(empty)") {
 		t.Errorf("empty audit: %q, %v", b.String(), err)
 	}
+	// A model that ends its last turn with no text: said so, not a blank.
+	for _, answer := range []string{"", " \n "} {
+		b.Reset()
+		if err := printResult(&b, workflows.AgentResult{Answer: answer, Turns: 2}); err != nil {
+			t.Fatal(err)
+		}
+		if want := "Answer (2 model turns):\n" + noAnswer + "\n"; !strings.Contains(b.String(), want) {
+			t.Errorf("answer %q: output %q, want %q in it", answer, b.String(), want)
+		}
+	}
 }
 
 // What approvers and the model wrote reaches the terminal quoted when it

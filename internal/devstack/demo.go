@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/hitl/durable-approvals/activities"
 	"github.com/hitl/durable-approvals/config"
@@ -110,7 +111,7 @@ func demo(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wr
 			if ctx.Err() != nil {
 				return stopping()
 			}
-			return fmt.Errorf("run %s failed: %w; see %s", id, o.err, link)
+			return demoFailed(id, link, o.err)
 		}
 		after, err := ListPosts(cfg.BlogDir())
 		if err != nil {
@@ -215,8 +216,27 @@ func newPosts(before, after []string) []string {
 	return out
 }
 
+// demoFailed says how the run id failed: its workflow's failure once (a
+// model call that gave up says which turn, why and after how many
+// attempts), not the chain of causes Temporal's error text appends, as
+// the starter says it.
+func demoFailed(id, link string, err error) error {
+	var failure *temporal.ApplicationError
+	if errors.As(err, &failure) {
+		return fmt.Errorf("run %s failed: %s; see %s", id, failure.Message(), link)
+	}
+	return fmt.Errorf("run %s failed: %w; see %s", id, err, link)
+}
+
+// noAnswer stands for an answer with no text, as the starter shows it.
+const noAnswer = "(none: the model's last turn wrote no text)"
+
 func printDemoResult(w io.Writer, res workflows.AgentResult, posts []string, blogDir, link string) {
-	fmt.Fprintf(w, "\n=== Run finished ===\nAnswer: %s\n\n", termtext.Block(res.Answer))
+	answer := termtext.Block(res.Answer)
+	if strings.TrimSpace(res.Answer) == "" {
+		answer = noAnswer
+	}
+	fmt.Fprintf(w, "\n=== Run finished ===\nAnswer: %s\n\n", answer)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tKIND\tTOOL\tBY\tROLE\tREASON")
 	for _, e := range res.Audit {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,6 +14,8 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/signing"
@@ -450,6 +454,35 @@ func TestPrintDemoResultQuotesControlCharacters(t *testing.T) {
 	printDemoResult(&b, res, nil, "/tmp/posts", "http://ui/wf")
 	if out := b.String(); strings.ContainsRune(out, 0x1b) || !strings.Contains(out, `"no\x1b[31m"`) || !strings.Contains(out, `"Done.\x1b[2J"`) {
 		t.Fatalf("output %q: want the reason and the answer quoted", out)
+	}
+}
+
+// The demo says an answer with no text, and a failed run's failure once.
+func TestDemoEnds(t *testing.T) {
+	var b bytes.Buffer
+	printDemoResult(&b, workflows.AgentResult{Answer: "\n"}, nil, "/tmp/posts", "http://ui/wf")
+	if want := "Answer: " + noAnswer + "\n"; !strings.Contains(b.String(), want) {
+		t.Errorf("output %q, want %q in it", b.String(), want)
+	}
+	const gaveUp = "model call, turn 2: openai: 503 Service Unavailable; gave up after 65 attempts"
+	modelCall := temporal.NewApplicationErrorWithOptions("openai: 503 Service Unavailable (retryable)", "wrapError", temporal.ApplicationErrorOptions{})
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"the workflow's failure", fmt.Errorf("workflow execution error (type: AgentWorkflowV2): %w",
+			temporal.NewApplicationErrorWithOptions(gaveUp, "ModelError", temporal.ApplicationErrorOptions{NonRetryable: true, Cause: modelCall})),
+			"run hitl-1 failed: " + gaveUp + "; see http://ui/wf"},
+		{"another end", errors.New("workflow execution error (type: AgentWorkflowV2): terminated"),
+			"run hitl-1 failed: workflow execution error (type: AgentWorkflowV2): terminated; see http://ui/wf"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := demoFailed("hitl-1", "http://ui/wf", tt.err).Error(); got != tt.want {
+				t.Errorf("demoFailed = %q\nwant          %q", got, tt.want)
+			}
+		})
 	}
 }
 
