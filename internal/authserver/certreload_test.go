@@ -29,6 +29,7 @@ func TestTLSCertificateReloaded(t *testing.T) {
 	s, _, _ := newTestServer(t, func(c *Config) {
 		c.Listen, c.Now, c.TLSCertFile, c.TLSKeyFile = addr, nil, certFile, keyFile
 		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		c.AllowPlaintext = true // which TLS makes moot: said at start
 	})
 	s.certs.every = 0 // look at the files at each handshake
 	ctx := listenAndServe(t, s)
@@ -49,6 +50,10 @@ func TestTLSCertificateReloaded(t *testing.T) {
 		}
 		return err == nil
 	})
+
+	if got := strings.Count(logs.String(), "plain HTTP is allowed (insecure-allow-plaintext) but has no effect"); got != 1 {
+		t.Errorf("the setting TLS makes moot said %d times at start, want once:\n%s", got, logs.String())
+	}
 
 	steps := []struct {
 		name  string

@@ -272,6 +272,11 @@ func (s *Server) serve(ctx context.Context, ln net.Listener, useTLS bool) error 
 	if useTLS {
 		h = strictTransport(h)
 	}
+	if useTLS && s.cfg.AllowPlaintext {
+		// Said, so that whoever set it does not believe plain HTTP is
+		// served too (behind a proxy that does not speak TLS to it).
+		s.log.Warn("plain HTTP is allowed (insecure-allow-plaintext) but has no effect: with a certificate the server serves TLS only")
+	}
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
