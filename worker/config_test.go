@@ -22,8 +22,9 @@ func baseEnv(t *testing.T) config.Env {
 		"TEMPORAL_CONFIG_FILE": filepath.Join(t.TempDir(), "none.toml"),
 		"ABLY_API_KEY":         testKey,
 		"OPENAI_API_KEY":       "sk-test",
-		// 32 zero bytes: a valid Ed25519 public key for the config checks.
-		"HITL_DECISION_VERIFY_KEYS": "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+		// The public key of the seed of 32 zero bytes (32 zero bytes are a
+		// point of small order, which the worker refuses).
+		"HITL_DECISION_VERIFY_KEYS": "k1:O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik=",
 	}
 }
 

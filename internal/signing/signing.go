@@ -139,6 +139,9 @@ func ParseVerifier(s string) (*Verifier, error) {
 		if err := checkDerived(id, pub, "verify key", "signing key (a secret: make a new pair)"); err != nil {
 			return nil, err
 		}
+		if smallOrder(pub) {
+			return nil, fmt.Errorf("verify key %s: a point of small order, under which signatures made without any private key verify: make a new pair", id)
+		}
 		v.keys[id] = ed25519.PublicKey(pub)
 	}
 	if len(v.keys) == 0 {
