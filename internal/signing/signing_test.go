@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -97,6 +98,14 @@ func TestSignAndVerify(t *testing.T) {
 	if err := v.Verify(other); err == nil || err.Error() != "bad signature" {
 		t.Errorf("k2's signature under k1 = %v, want bad signature", err)
 	}
+	// The signature's text is the signature's base64 and nothing else.
+	for _, junk := range []string{"!", "AAAA", "="} {
+		m := d
+		m.Signature += junk
+		if err := v.Verify(m); !errors.Is(err, ErrBadSignature) {
+			t.Errorf("signature with %q after it = %v, want a bad signature", junk, err)
+		}
+	}
 	unsigned := decision()
 	if err := v.Verify(unsigned); err == nil || err.Error() != "unsigned" {
 		t.Errorf("unsigned = %v", err)
@@ -126,6 +135,14 @@ func TestParseErrors(t *testing.T) {
 		{"verifier duplicate", false, "k1:" + pub + ",k1:" + pub, "listed twice"},
 		{"verifier short", false, "k1:AAAA", "public key of 32 bytes"},
 		{"verifier long id", false, strings.Repeat("k", 33) + ":" + pub, "1 to 32"},
+		{"signer empty id", true, ":" + seed, "1 to 32"},
+		{"verifier empty id", false, ":" + pub, "1 to 32"},
+		{"verifier without id", false, pub, "want <id>:"},
+		// A base64 decoder stops at the first bad byte with what it read:
+		// the seed and key are all 32 bytes here, the rest is refused.
+		{"signer trailing data", true, "k1:" + seed + "AAAA", "seed of 32 bytes"},
+		{"signer trailing junk", true, "k1:" + seed + "!", "seed of 32 bytes"},
+		{"verifier trailing junk", false, "k1:" + pub + "!", "public key of 32 bytes"},
 	}
 	for _, tt := range tests {
 		var err error
@@ -175,6 +192,55 @@ func TestSwappedHalves(t *testing.T) {
 		if derivedForm(id) {
 			t.Errorf("derivedForm(%q) = true", id)
 		}
+	}
+}
+
+// TestKeyIDs: ids of 1 to 32 characters of a-z 0-9 . _ -, in every
+// form that takes one; the text around a signing key (a value read from a
+// file ends in a newline) is not part of it.
+func TestKeyIDs(t *testing.T) {
+	seed := bytes.Repeat([]byte{8}, 32)
+	for _, id := range []string{"z", "a.b_c-d", "0", strings.Repeat("z", MaxKeyIDLen)} {
+		sk, vk, err := Generate(id, bytes.NewReader(seed))
+		if err != nil {
+			t.Errorf("Generate(%q): %v", id, err)
+			continue
+		}
+		s, err := ParseSigner(" " + sk + "\n")
+		if err != nil || s.KeyID() != id {
+			t.Errorf("ParseSigner of %q's key with spaces around: %v, %v", id, s, err)
+		}
+		v, err := ParseVerifier(" " + vk + " ,\n")
+		if err != nil || !slices.Equal(v.KeyIDs(), []string{id}) {
+			t.Errorf("ParseVerifier of %q's key: %v, %v", id, v, err)
+		}
+	}
+	for _, id := range []string{"K1", "a:b", "a b", "a,b", "é", strings.Repeat("z", MaxKeyIDLen+1)} {
+		if _, _, err := Generate(id, bytes.NewReader(seed)); err == nil {
+			t.Errorf("Generate(%q): no error", id)
+		}
+	}
+	// A derived id is "k-" and exactly 12 hex digits.
+	for id, want := range map[string]bool{"k-0123456789ab": true, "k-0123456789abcd": false, "k-01234567": false} {
+		if got := derivedForm(id); got != want {
+			t.Errorf("derivedForm(%q) = %v, want %v", id, got, want)
+		}
+	}
+	// KeyIDs are sorted, whatever the order given.
+	var vks []string
+	for _, id := range []string{"c", "a", "b"} {
+		_, vk, err := Generate(id, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vks = append(vks, vk)
+	}
+	v, err := ParseVerifier(strings.Join(vks, ","))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := v.KeyIDs(); !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Errorf("KeyIDs = %v, want [a b c]", got)
 	}
 }
 
