@@ -59,6 +59,11 @@ func TestDecode(t *testing.T) {
 		{name: "trailing white space", in: "{} \n"},
 		{name: "truncated", in: `{"roles":[`, wantErr: "EOF"},
 		{name: "wrong type", in: `{"roles":"a"}`, wantErr: "cannot unmarshal"},
+		// encoding/json reads a byte that is not UTF-8 as U+FFFD.
+		{name: "not UTF-8 in a value", in: "{\"roles\":[\"admin\xff\"]}", wantErr: "not valid UTF-8 at byte 16"},
+		{name: "not UTF-8 in keys", in: "{\"tools\":{\"t\xfe\":{},\"t\xff\":{}}}", wantErr: "not valid UTF-8 at byte 12"},
+		{name: "a truncated sequence", in: "{\"roles\":[\"\xc3\"]}", wantErr: "not valid UTF-8 at byte 11"},
+		{name: "UTF-8", in: `{"roles":["rédacteur","編集者","👩‍💻"]}`},
 		{name: "too deep", in: `{"extra":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`, wantErr: "nested deeper than"},
 	}
 	for _, tt := range tests {
