@@ -41,6 +41,19 @@ func TestDecodeData(t *testing.T) {
 		{name: "too large", data: `{"decision":"` + strings.Repeat("x", workflows.MaxMessageDataLen) + `"}`, encoding: "json", wantErr: "data larger than"},
 		{name: "non-string key", data: map[any]any{1: "x"}, wantErr: "map key of type int"},
 		{name: "number", data: 42, wantErr: "unsupported data type int"},
+		{name: "four steps", data: base64.StdEncoding.EncodeToString([]byte(b64)), encoding: "json/base64/utf-8/base64", want: "approved"},
+		{name: "at the size limit", data: sized(workflows.MaxMessageDataLen), encoding: "json", want: "approved"},
+		{name: "one byte past it", data: sized(workflows.MaxMessageDataLen + 1), encoding: "json", wantErr: "data larger than"},
+		{name: "at the size limit, base64", data: base64.StdEncoding.EncodeToString([]byte(sized(workflows.MaxMessageDataLen))), encoding: "json/base64", want: "approved"},
+		// Text too long to be data within the limit is refused before it
+		// is decoded (it is not even base64 here).
+		{name: "base64 text too long", data: strings.Repeat("!", 2*workflows.MaxMessageDataLen+1), encoding: "json/base64", wantErr: "data larger than"},
+		// ably-go's msgpack codec hands out maps within maps and arrays as
+		// map[any]any: each becomes an object.
+		{name: "msgpack maps nested", data: map[any]any{"decision": "approved", "m": map[any]any{"k": []any{map[any]any{"a": 1}}}}, want: "approved"},
+		{name: "msgpack map in a map", data: map[string]any{"decision": "approved", "m": map[any]any{"k": 1}}, want: "approved"},
+		{name: "nested to the bound", data: nested(32), want: "approved"},
+		{name: "nested past it", data: nested(33), wantErr: "nested too deeply"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,6 +70,22 @@ func TestDecodeData(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sized is a decision of n bytes of JSON text.
+func sized(n int) string {
+	const head, tail = `{"decision":"approved","pad":"`, `"}`
+	return head + strings.Repeat("x", n-len(head)-len(tail)) + tail
+}
+
+// nested is a decision whose "n" holds maps n deep in all, the innermost
+// holding a number.
+func nested(n int) map[any]any {
+	var v any = 1
+	for range n - 1 {
+		v = map[any]any{"n": v}
+	}
+	return map[any]any{"decision": "approved", "n": v}
 }
 
 func TestAsMap(t *testing.T) {

@@ -1,6 +1,7 @@
 package ablymsg
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -145,4 +146,78 @@ func historyClients(t *testing.T) ([]ably.ClientOption, *ably.REST) {
 		t.Fatal(err)
 	}
 	return opts, rest
+}
+
+// TestHistoryReadFailures: a read that fails after its first page is an
+// error, not the messages read so far as all there are (the bridge would
+// take a partial catch-up as complete); HistoryUntilAttach refuses to read
+// forwards.
+func TestHistoryReadFailures(t *testing.T) {
+	opts, rest := historyClients(t)
+	const channel = "history-failure-test"
+	for i := range 5 {
+		if err := rest.Channels.Get(channel).Publish(t.Context(), fmt.Sprint("m-", i), "d"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rt, err := ably.NewRealtime(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rt.Close)
+	ch := rt.Channels.Get(channel)
+	if err := ch.Attach(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	// The first page's Keep ends the context: the second page fails.
+	r := HistoryRange{PageSize: 2, MaxMessages: 100, Keep: func(*ably.Message) bool { cancel(); return true }}
+	if msgs, complete, err := HistorySince(ctx, ch, r); err == nil {
+		t.Errorf("HistorySince with its second page failed = %d messages, complete=%v, no error", len(msgs), complete)
+	}
+	if _, _, err := HistoryUntilAttach(t.Context(), ch, HistoryRange{PageSize: 2, MaxMessages: 100, Forwards: true}); err == nil {
+		t.Error("HistoryUntilAttach forwards: no error")
+	}
+}
+
+// TestHistorySinceStart: Since is the oldest publish time read.
+func TestHistorySinceStart(t *testing.T) {
+	opts, rest := historyClients(t)
+	const channel = "history-start-test"
+	if err := rest.Channels.Get(channel).Publish(t.Context(), "old", "d"); err != nil {
+		t.Fatal(err)
+	}
+	rt, err := ably.NewRealtime(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rt.Close)
+	ch := rt.Channels.Get(channel)
+	if err := ch.Attach(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	all, _, err := HistorySince(t.Context(), ch, HistoryRange{PageSize: 10, MaxMessages: 10})
+	if err != nil || len(all) != 1 {
+		t.Fatalf("HistorySince = %d messages, %v", len(all), err)
+	}
+	// The next message is published in a later millisecond than the first.
+	since := time.UnixMilli(all[0].Timestamp + 1)
+	testutil.Eventually(t, 5*time.Second, "the clock past the first message", func() bool { return time.Now().After(since) })
+	if err := rest.Channels.Get(channel).Publish(t.Context(), "new", "d"); err != nil {
+		t.Fatal(err)
+	}
+	for _, forwards := range []bool{false, true} {
+		msgs, complete, err := HistorySince(t.Context(), ch, HistoryRange{Since: since, PageSize: 10, MaxMessages: 10, Forwards: forwards})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, m := range msgs {
+			got = append(got, m.Name)
+		}
+		if !slices.Equal(got, []string{"new"}) || !complete {
+			t.Errorf("HistorySince(since the second message, forwards %v) = %q complete=%v, want [new] complete=true", forwards, got, complete)
+		}
+	}
 }
