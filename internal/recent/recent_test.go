@@ -1,6 +1,9 @@
 package recent
 
-import "testing"
+import (
+	"sync"
+	"testing"
+)
 
 // TestMapBounded: the oldest key goes first; a key put again keeps its
 // first value and its place; nil and max 0 remember nothing.
@@ -39,5 +42,42 @@ func TestMapBounded(t *testing.T) {
 	s.Add("c")
 	if s.Has("a") || !s.Has("b") || !s.Has("c") {
 		t.Error("set: want b and c")
+	}
+}
+
+// TestMapKeepsTheNewest: after many keys, exactly the newest max are
+// remembered, however many were forgotten before them.
+func TestMapKeepsTheNewest(t *testing.T) {
+	const max, n = 3, 100
+	m := New[int, int](max)
+	for i := range n {
+		m.Put(i, i)
+	}
+	for i := range n {
+		if got, want := m.Has(i), i >= n-max; got != want {
+			t.Errorf("Has(%d) = %v, want %v", i, got, want)
+		}
+	}
+	if len(m.vals) != max || len(m.order) != max {
+		t.Errorf("%d values and %d in order, want %d", len(m.vals), len(m.order), max)
+	}
+}
+
+// TestMapConcurrent: Put, Get and Has from many goroutines (go test -race).
+func TestMapConcurrent(t *testing.T) {
+	m := New[int, int](8)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 200 {
+				m.Put(g*1000+i, i)
+				m.Get(i)
+				m.Has(g*1000 + i - 1)
+			}
+		})
+	}
+	wg.Wait()
+	if len(m.order) != 8 {
+		t.Errorf("%d keys remembered, want 8", len(m.order))
 	}
 }
