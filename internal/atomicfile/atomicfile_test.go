@@ -130,3 +130,47 @@ func oneWinner(t *testing.T, n int, claim func(i int) error) int {
 	}
 	return winner
 }
+
+// TestWriteFileFailedRenameLeavesNothing: a rename that fails (the target
+// is a directory) removes the temporary file.
+func TestWriteFileFailedRenameLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "users.json")
+	if err := os.Mkdir(path, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	put(t, filepath.Join(path, "inside"), "x")
+	if err := WriteFile(path, []byte("data"), 0o600); err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("WriteFile over a directory: err = %v, want an error naming %s", err, path)
+	}
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 1 {
+		t.Errorf("directory holds %v, %v; want only the directory (no temporary left)", entries, err)
+	}
+}
+
+// TestTemporaryBesideTheTarget: the temporary file is made in the target's
+// directory, not in TMPDIR (a rename or link from another file system
+// fails), and is closed: a writer of the users file leaks no descriptors.
+func TestTemporaryBesideTheTarget(t *testing.T) {
+	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "no-such-dir"))
+	dir := t.TempDir()
+	fds := func() int {
+		entries, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skipf("no /proc/self/fd: %v", err)
+		}
+		return len(entries)
+	}
+	before := fds()
+	for i := range 20 {
+		if err := WriteFile(filepath.Join(dir, "users.json"), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteNew(filepath.Join(dir, strconv.Itoa(i)+".md"), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after := fds(); after >= before+20 {
+		t.Errorf("%d open descriptors after 40 writes, %d before", after, before)
+	}
+}
