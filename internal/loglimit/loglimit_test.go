@@ -2,6 +2,7 @@ package loglimit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -9,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hitl/durable-approvals/internal/testutil"
 )
 
 // collect is an slog.Handler that keeps every record as one line:
@@ -198,3 +201,86 @@ func TestWithAttrsShareTheLimit(t *testing.T) {
 		t.Error("Enabled is not the wrapped handler's")
 	}
 }
+
+// TestWindowEdges: a window ends exactly Window after it began, both when
+// its own message comes again (between sweeps, which run at most once a
+// second) and in the sweep; a window that held nothing back ends without
+// a count; after a window ended the next one counts from its own start.
+func TestWindowEdges(t *testing.T) {
+	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+	tests := []struct {
+		name string
+		opts Options
+		logs []struct {
+			at  int // ms after t0
+			msg string
+		}
+		want []string // every line, in order
+	}{
+		{
+			name: "its own message, between sweeps",
+			opts: Options{PerWindow: 1, Window: 500 * time.Millisecond},
+			logs: []struct {
+				at  int
+				msg string
+			}{{0, "other"}, {100, "x"}, {200, "x"}, {600, "x"}, {650, "x"}},
+			want: []string{"WARN other", "WARN x", "WARN log lines held back message=x perWindow=1",
+				"WARN log lines held back: count message=x count=1", "WARN x",
+				"WARN log lines held back message=x perWindow=1"},
+		},
+		{
+			name: "in the sweep",
+			opts: Options{PerWindow: 1, Window: time.Second},
+			logs: []struct {
+				at  int
+				msg string
+			}{{0, "x"}, {0, "quiet"}, {100, "x"}, {1000, "y"}},
+			want: []string{"WARN x", "WARN quiet", "WARN log lines held back message=x perWindow=1",
+				"WARN log lines held back: count message=x count=1", "WARN y"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newCollect()
+			h := New(c, tt.opts)
+			for _, l := range tt.logs {
+				logAt(t, h, ms(l.at), slog.LevelWarn, l.msg)
+			}
+			if got := c.all(); !slices.Equal(got, tt.want) {
+				t.Errorf("lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+// TestZeroTimeRecords: a record without a time is limited at the time it
+// is handled: its windows end as the clock goes on.
+func TestZeroTimeRecords(t *testing.T) {
+	c := newCollect()
+	h := New(c, Options{PerWindow: 1, Window: time.Millisecond})
+	logAt(t, h, time.Time{}, slog.LevelWarn, "x")
+	testutil.Eventually(t, 5*time.Second, "a record without a time passed in a later window", func() bool {
+		logAt(t, h, time.Time{}, slog.LevelWarn, "x")
+		return count(c.all(), "WARN x") >= 2
+	})
+}
+
+// TestWithGroupSharesTheLimit, and the wrapped handler's errors come back.
+func TestWithGroupSharesTheLimit(t *testing.T) {
+	c := newCollect()
+	h := New(c, Options{PerWindow: 2})
+	logAt(t, h, t0, slog.LevelWarn, "x")
+	logAt(t, h.WithGroup("g"), t0, slog.LevelWarn, "x")
+	logAt(t, h.WithGroup("g").WithAttrs([]slog.Attr{slog.Int("a", 1)}), t0, slog.LevelWarn, "x")
+	if got := count(c.all(), "WARN x"); got != 2 {
+		t.Errorf("%d lines passed through h and its groups, want 2", got)
+	}
+	failing := New(failHandler{}, Options{})
+	if err := failing.Handle(t.Context(), slog.NewRecord(t0, slog.LevelWarn, "x", 0)); err == nil {
+		t.Error("the wrapped handler's error was not returned")
+	}
+}
+
+type failHandler struct{ collect }
+
+func (failHandler) Handle(context.Context, slog.Record) error { return errors.New("disk full") }
