@@ -1,6 +1,7 @@
 package ablyconn
 
 import (
+	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
@@ -185,7 +186,12 @@ func TestMessageIDKey(t *testing.T) {
 	if c := (Config{APIKey: "app.key:secret-two"}).MessageIDKey(); string(a) == string(c) {
 		t.Error("two secrets, one key")
 	}
-	if (Config{}).MessageIDKey() != nil || (Config{APIKey: "app.key"}).MessageIDKey() != nil {
+	// Every worker and re-announcer derives the same key, whatever its
+	// version: a changed derivation changes every agent message id.
+	if got, want := hex.EncodeToString(a), "92a719d1a9240ecb4af5f2ca49aaee4f949b78c385dbb6a61414298a604061d6"; got != want {
+		t.Errorf("MessageIDKey = %s, want %s", got, want)
+	}
+	if (Config{}).MessageIDKey() != nil || (Config{APIKey: "app.key"}).MessageIDKey() != nil || (Config{APIKey: "app.key:"}).MessageIDKey() != nil {
 		t.Error("a key without an API key secret")
 	}
 }
