@@ -85,6 +85,7 @@ func TestDial(t *testing.T) {
 		}, wantCalls: 3},
 		{name: "API key refused", answer: func(int) error { return status.Error(codes.Unauthenticated, "bad API key") }, wantErr: "bad API key", refused: true, wantCalls: 1},
 		{name: "namespace access denied", answer: func(int) error { return status.Error(codes.PermissionDenied, "not allowed") }, wantErr: "not allowed", refused: true, wantCalls: 1},
+		{name: "request refused", answer: func(int) error { return status.Error(codes.InvalidArgument, "bad request") }, wantErr: "bad request", refused: true, wantCalls: 1},
 		{name: "visibility not ready once, then up", answer: up, count: func(call int, _ *workflowservice.CountWorkflowExecutionsRequest) error {
 			if call == 1 {
 				return unavailable
@@ -204,6 +205,13 @@ func TestBackoffDelay(t *testing.T) {
 			t.Errorf("Delay(%d) = %v, want %v", i, got, w*time.Millisecond)
 		}
 	}
+	// The bridge's retries of one call: 6 tries unless told.
+	if got := (Backoff{}).WithDefaults().Attempts; got != 6 {
+		t.Errorf("default Attempts = %d, want 6", got)
+	}
+	if got := (Backoff{Attempts: 2}).WithDefaults().Attempts; got != 2 {
+		t.Errorf("Attempts 2 with defaults = %d, want 2", got)
+	}
 	// Dial's waits: the defaults.
 	for n, want := range map[int]time.Duration{0: 200 * time.Millisecond, 1: 400 * time.Millisecond, 5: 6400 * time.Millisecond, 6: 10 * time.Second, 1000: 10 * time.Second} {
 		if got := (Backoff{}).Delay(n); got != want {
@@ -274,6 +282,10 @@ func TestDialWaitsForANewNamespace(t *testing.T) {
 			if n := f.counts.Load(); n != 3 {
 				t.Errorf("%d asks, want 3", n)
 			}
+			// The client is dialled once, and its namespace asked again.
+			if n := f.calls.Load(); n != 1 {
+				t.Errorf("dialled %d times, want once", n)
+			}
 		})
 	}
 
@@ -308,6 +320,9 @@ func TestWaitNamespace(t *testing.T) {
 		{"known", notFoundFor(0), false},
 		{"unknown for a moment", notFoundFor(2), false},
 		{"never known", notFoundFor(1000), true},
+		{"refused", func(int, *workflowservice.CountWorkflowExecutionsRequest) error {
+			return serviceerror.NewPermissionDenied("not allowed", "")
+		}, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := client.Dial(client.Options{HostPort: serve(t, &frontend{answer: up, count: tt.count}), Namespace: "default",
@@ -319,8 +334,20 @@ func TestWaitNamespace(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 			defer cancel()
 			err = WaitNamespace(ctx, c, "default")
+			if tt.name == "refused" {
+				// Another answer than ErrNamespace is returned at once.
+				if err == nil || errors.Is(err, ErrNamespace) || errors.Is(err, context.DeadlineExceeded) {
+					t.Fatalf("WaitNamespace = %v, want the refusal at once", err)
+				}
+				return
+			}
 			if tt.wantErr != errors.Is(err, ErrNamespace) || (!tt.wantErr && err != nil) {
 				t.Fatalf("WaitNamespace = %v, want ErrNamespace: %v", err, tt.wantErr)
+			}
+			// Given up because the context ended: it says so, with the
+			// last answer.
+			if tt.wantErr && !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("WaitNamespace = %v, want it to wrap the context's end", err)
 			}
 		})
 	}
