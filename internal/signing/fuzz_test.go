@@ -1,0 +1,51 @@
+package signing
+
+import (
+	"bytes"
+	"encoding/base64"
+	"testing"
+	"time"
+
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+// FuzzVerify feeds Verify what whoever may signal a run controls: every
+// field of a decision, its key id and signature. It must not panic, a
+// decision signed with the fields verifies, and another signature text
+// verifies only if it decodes to the same bytes.
+func FuzzVerify(f *testing.F) {
+	s, v, err := NewPair("k1", bytes.NewReader(bytes.Repeat([]byte{9}, 32)))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add("call_1", "approved", "pat", "publisher", "ok", "m1", int64(1_700_000_000_000_000_000), "hitl-1", "sha256:ab", `{"a":1}`, "k1", "")
+	f.Add("", "", "", "", "", "", int64(0), "", "", "", "", "AAAA")
+	f.Add("c", "rejected", "\xff", "r", "\u2028", "m", int64(-1), "w", "", "", "k9", "!!")
+	f.Fuzz(func(t *testing.T, call, decision, approver, role, reason, msgID string, nanos int64, workflowID, digest, args, keyID, sig string) {
+		d := decision1(call, decision, approver, role, reason, msgID, nanos, workflowID, digest, args)
+		s.Sign(&d)
+		good := d.Signature
+		if err := v.Verify(d); err != nil {
+			t.Fatalf("a decision signed as it is: %v", err)
+		}
+		d.KeyID, d.Signature = keyID, sig
+		err := v.Verify(d)
+		if err != nil {
+			return
+		}
+		want, _ := base64.StdEncoding.DecodeString(good)
+		got, decErr := base64.StdEncoding.DecodeString(sig)
+		if keyID != "k1" || decErr != nil || !bytes.Equal(got, want) {
+			t.Fatalf("key %q, signature %q verified; the signer's is %q", keyID, sig, good)
+		}
+	})
+}
+
+func decision1(call, decision, approver, role, reason, msgID string, nanos int64, workflowID, digest, args string) (d workflows.Decision) {
+	d.ToolCallID, d.Decision, d.ApproverClientID, d.ApproverRole, d.Reason, d.AblyMessageID = call, decision, approver, role, reason, msgID
+	if nanos != 0 {
+		d.PublishedAt = time.Unix(0, nanos)
+	}
+	d.WorkflowID, d.ArgumentsDigest, d.Arguments = workflowID, digest, args
+	return d
+}
