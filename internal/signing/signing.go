@@ -15,6 +15,8 @@
 //
 // and Generate makes a new pair; with no id given, the pair's id comes from
 // its public key (DerivedKeyID), so that every new pair has an id of its own.
+// A verify key of small order (such as 32 zero bytes), under which
+// signatures made without any private key verify, is refused.
 package signing
 
 import (
