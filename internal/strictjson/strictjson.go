@@ -5,8 +5,9 @@
 // encoding/json alone takes the last of two equal keys and matches a key to
 // a field whatever its case, so {"minRole":"admin","minRole":"none"} and
 // {"minRole":"admin","MINROLE":"none"} both read as "none". Decode refuses
-// both, as well as unknown fields, trailing data and bytes that are not
-// UTF-8.
+// both, as well as unknown fields, trailing data, and text that it would
+// read as U+FFFD: bytes that are not UTF-8, and a \u escape of half a UTF-16
+// surrogate pair.
 package strictjson
 
 import (
@@ -19,7 +20,6 @@ import (
 	"reflect"
 	"strings"
 	"unicode"
-	"unicode/utf8"
 )
 
 // MaxDepth bounds how deeply objects and arrays may nest.
@@ -36,8 +36,8 @@ func Decode(data []byte, v any) error {
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return errors.New("strictjson: Decode needs a non-nil pointer")
 	}
-	if i := invalidUTF8(data); i >= 0 {
-		return fmt.Errorf("not valid UTF-8 at byte %d", i)
+	if err := checkText(data); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber() // a number too large for a float64 is still one token
@@ -174,21 +174,6 @@ func Fold(s string) string {
 		}
 		return least
 	}, s)
-}
-
-// invalidUTF8 returns the offset of data's first byte that is not UTF-8,
-// or -1. encoding/json reads such a byte in a string as U+FFFD: a reviewer
-// would see one thing in the file and the program get another, and two
-// keys that differ only there be reported as one key written twice.
-func invalidUTF8(data []byte) int {
-	for i := 0; i < len(data); {
-		r, n := utf8.DecodeRune(data[i:])
-		if r == utf8.RuneError && n == 1 {
-			return i
-		}
-		i += n
-	}
-	return -1
 }
 
 func join(path, key string) string {

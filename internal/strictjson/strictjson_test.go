@@ -64,6 +64,19 @@ func TestDecode(t *testing.T) {
 		{name: "not UTF-8 in keys", in: "{\"tools\":{\"t\xfe\":{},\"t\xff\":{}}}", wantErr: "not valid UTF-8 at byte 12"},
 		{name: "a truncated sequence", in: "{\"roles\":[\"\xc3\"]}", wantErr: "not valid UTF-8 at byte 11"},
 		{name: "UTF-8", in: `{"roles":["rédacteur","編集者","👩‍💻"]}`},
+		// encoding/json reads half a surrogate pair as U+FFFD too.
+		{name: "a high surrogate alone", in: `{"roles":["admin\ud800"]}`, wantErr: `\ud800 at byte 16: half a UTF-16 surrogate pair`},
+		{name: "a low surrogate alone", in: `{"roles":["\uDC00"]}`, wantErr: `\uDC00 at byte 11`},
+		{name: "a high surrogate before another escape", in: `{"roles":["\ud800\u0041"]}`, wantErr: `\ud800 at byte 11`},
+		{name: "a high surrogate at the end", in: `{"roles":["\ud800`, wantErr: `\ud800 at byte 11`},
+		{name: "two high surrogates", in: `{"roles":["\ud83d\ud83d"]}`, wantErr: `\ud83d at byte 11`},
+		{name: "two low surrogates", in: `{"roles":["\udc00\udc00"]}`, wantErr: `\udc00 at byte 11`},
+		{name: "a high surrogate before a character past the low ones", in: `{"roles":["\ud800\ue000"]}`, wantErr: `\ud800 at byte 11`},
+		{name: "a high surrogate before text like an escape", in: `{"roles":["\ud800xudc00"]}`, wantErr: `\ud800 at byte 11`},
+		{name: "a surrogate pair", in: `{"roles":["\ud83d\ude00","\uD83D\uDE00x"]}`},
+		{name: "in a key", in: `{"tools":{"t\udfff":{}}}`, wantErr: `\udfff at byte 12`},
+		{name: "escapes that are no surrogate", in: `{"roles":["\\ud800","\"\ud800\"","\u00e9\n\u0022"]}`, wantErr: `\ud800 at byte 23`},
+		{name: "an escaped backslash before u", in: `{"roles":["\\ud800","x\\\\udc00"]}`},
 		{name: "too deep", in: `{"extra":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`, wantErr: "nested deeper than"},
 	}
 	for _, tt := range tests {
@@ -141,4 +154,37 @@ func TestDecodeEdges(t *testing.T) {
 	if err := Decode([]byte(`{"1":"a","01":"b"}`), &m); err == nil || !strings.Contains(err.Error(), "not supported") {
 		t.Fatalf("a map keyed by int: %v, want it refused", err)
 	}
+}
+
+// FuzzNoReplacementChar: what Decode accepts decodes to no U+FFFD that
+// the text did not write (as the character or its escape).
+func FuzzNoReplacementChar(f *testing.F) {
+	f.Add([]byte(`{"a":["\ud83d\ude00","\u00e9"]}`))
+	f.Add([]byte(`{"\ud800":"x"}`))
+	f.Add([]byte("{\"a\":\"\xff\"}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var v any
+		if Decode(data, &v) != nil || strings.Contains(strings.ToLower(string(data)), "fffd") || strings.ContainsRune(string(data), utf8.RuneError) {
+			return
+		}
+		var walk func(any)
+		walk = func(x any) {
+			switch x := x.(type) {
+			case string:
+				if strings.ContainsRune(x, utf8.RuneError) {
+					t.Fatalf("Decode(%q) read %q", data, x)
+				}
+			case []any:
+				for _, e := range x {
+					walk(e)
+				}
+			case map[string]any:
+				for k, e := range x {
+					walk(k)
+					walk(e)
+				}
+			}
+		}
+		walk(v)
+	})
 }
