@@ -16,9 +16,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
+	"github.com/hitl/durable-approvals/internal/strictjson"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -26,7 +26,8 @@ import (
 const maxEncodingSteps = 4
 
 // DecodeData decodes Ably message data into v, which must decode from a
-// JSON object. It accepts what ably-go hands out: a map (realtime
+// JSON object with no key written twice or in another case than its
+// field's (strictjson.DecodeMessage). It accepts what ably-go hands out: a map (realtime
 // subscription to an ably-go publisher), a string with encoding "json"
 // (ably-js, ably-go REST), or bytes holding JSON text, after undoing
 // "base64" and "utf-8" steps of the encoding.
@@ -41,14 +42,14 @@ func DecodeData(data any, encoding string, v any) error {
 	if t := bytes.TrimLeft(raw, " \t\r\n"); len(t) == 0 || t[0] != '{' {
 		return errors.New("data is not a JSON object")
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := dec.Decode(v); err != nil {
+	// Read as strictjson reads a message, not as encoding/json alone,
+	// which takes the last of two keys and a key in any case as a field:
+	// {"decision":"rejected","DECISION":"approved"} read as approved by
+	// the bridge, and as rejected by a JavaScript reader (the inbox, the
+	// guide's client). Such a message is refused; fields this program
+	// does not know are skipped.
+	if err := strictjson.DecodeMessage(raw, v); err != nil {
 		return fmt.Errorf("bad JSON: %w", err)
-	}
-	// More would report false before a stray ']' or '}', taking
-	// `{...}}` for one object; only the end of the input may follow.
-	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("trailing data after the JSON object")
 	}
 	return nil
 }

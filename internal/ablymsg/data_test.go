@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hitl/durable-approvals/internal/strictjson"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -54,6 +55,18 @@ func TestDecodeData(t *testing.T) {
 		{name: "msgpack map in a map", data: map[string]any{"decision": "approved", "m": map[any]any{"k": 1}}, want: "approved"},
 		{name: "nested to the bound", data: nested(32), want: "approved"},
 		{name: "nested past it", data: nested(33), wantErr: "nested too deeply"},
+		// A key written twice, or a field's name in another case, is read
+		// one way by encoding/json (the last; any case) and another by a
+		// JavaScript reader (the last; exact case only): refused.
+		{name: "a key written twice", data: `{"decision":"rejected","decision":"approved"}`, encoding: "json", wantErr: `duplicate key "decision"`},
+		{name: "a field's name in another case", data: `{"decision":"rejected","DECISION":"approved"}`, encoding: "json", wantErr: `differ only in case`},
+		{name: "only in another case", data: `{"Decision":"approved"}`, encoding: "json", wantErr: `key "Decision": write it "decision"`},
+		{name: "in another case, from a map", data: map[string]any{"decision": "rejected", "DECISION": "approved"}, wantErr: `key "DECISION": write it "decision"`}, // keys in order
+		{name: "a key written twice in a field not known", data: `{"decision":"approved","x":{"a":1,"a":2}}`, encoding: "json", wantErr: `x: duplicate key "a"`},
+		// Fields this program does not know are skipped (a newer client's),
+		// and text encoding/json reads as U+FFFD is taken so.
+		{name: "fields not known", data: `{"decision":"approved","client":{"name":"guide","v":2},"at":[1,2]}`, encoding: "json", want: "approved"},
+		{name: "half a surrogate pair", data: `{"decision":"approved","note":"\ud83d"}`, encoding: "json", want: "approved"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -134,9 +147,16 @@ func FuzzDecodeDataAgreesWithJSON(f *testing.F) {
 	f.Add(`{"a":{"b":[1,2,{"c":null}]}}`)
 	f.Add(`[1]`)
 	f.Add(`{"tool":"t","arguments":"{\"a\":\"\\u0007\"}","toolCallId":"c","workflowId":"w"}`)
+	f.Add(`{"decision":"rejected","DECISION":"approved"}`)
+	f.Add(`{"a":[{"k":1,"k":2}]}`)
+	f.Add(`{"a":` + strings.Repeat("[", strictjson.MaxDepth) + `1` + strings.Repeat("]", strictjson.MaxDepth) + `}`)
+	f.Add(`{"a":` + strings.Repeat("[", strictjson.MaxDepth-1) + `1` + strings.Repeat("]", strictjson.MaxDepth-1) + `}`)
 	f.Fuzz(func(t *testing.T, text string) {
+		// A valid object, unless two of its keys are equal under case
+		// folding, or it nests deeper than strictjson allows.
 		want := json.Valid([]byte(text)) && len(text) <= workflows.MaxMessageDataLen &&
-			bytes.HasPrefix(bytes.TrimLeft([]byte(text), " \t\r\n"), []byte("{"))
+			bytes.HasPrefix(bytes.TrimLeft([]byte(text), " \t\r\n"), []byte("{")) &&
+			!foldedTwiceOrDeep(text)
 		var ref map[string]any
 		if want {
 			if err := json.Unmarshal([]byte(text), &ref); err != nil {
@@ -157,4 +177,48 @@ func FuzzDecodeDataAgreesWithJSON(f *testing.F) {
 			}
 		}
 	})
+}
+
+// foldedTwiceOrDeep reports whether the valid JSON text has an object with
+// two keys equal under case folding, or nests deeper than
+// strictjson.MaxDepth (the top-level value at depth 0).
+func foldedTwiceOrDeep(text string) bool {
+	dec := json.NewDecoder(strings.NewReader(text))
+	var objects []map[string]bool // nil for an array
+	expectKey := func() bool { return len(objects) > 0 && objects[len(objects)-1] != nil }
+	for key := true; ; {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			if len(objects) > strictjson.MaxDepth {
+				return true
+			}
+			var keys map[string]bool
+			if tok == json.Delim('{') {
+				keys = map[string]bool{}
+			}
+			objects = append(objects, keys)
+			key = true
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			objects = objects[:len(objects)-1]
+		default:
+			if k, ok := tok.(string); ok && expectKey() && key {
+				f := strictjson.Fold(k)
+				if objects[len(objects)-1][f] {
+					return true
+				}
+				objects[len(objects)-1][f] = true
+				key = false
+				continue
+			}
+			if len(objects) > strictjson.MaxDepth {
+				return true // a scalar as deep as a container may not be
+			}
+		}
+		key = true // after a value, in an object, a key comes next
+	}
 }

@@ -68,6 +68,16 @@ func TestDecodeResponse(t *testing.T) {
 			want: Response{MessageID: "conn1:0:0", ClientID: "alice", Role: "publisher", ToolCallID: "call_abc123", Decision: "approved", PublishedAt: ts},
 		},
 		{
+			// A client's fields this bridge does not know are skipped, and a
+			// reason cut inside a character (half a surrogate pair, as
+			// JSON.stringify writes it) still counts, with U+FFFD.
+			name: "fields not known, a reason cut inside a character",
+			m: msg(func(m *ably.Message) {
+				m.Data, m.Encoding = `{"decision":"rejected","reason":"no \ud83d","client":{"name":"guide"}}`, "json"
+			}),
+			want: Response{MessageID: "conn1:0:0", ClientID: "alice", Role: "publisher", ToolCallID: "call_abc123", Decision: "rejected", Reason: "no \uFFFD", PublishedAt: ts},
+		},
+		{
 			name: "msgpack map any keys",
 			m: msg(func(m *ably.Message) {
 				m.Data = map[any]any{"decision": "approved"}
@@ -133,6 +143,14 @@ func TestDecodeResponse(t *testing.T) {
 		{name: "decision case", m: msg(func(m *ably.Message) { m.Data = map[string]any{"decision": "Approved"} }), wantErr: "data.decision"},
 		{name: "no decision", m: msg(func(m *ably.Message) { m.Data = map[string]any{"reason": "x"} }), wantErr: "data.decision"},
 		{name: "decision not a string", m: msg(func(m *ably.Message) { m.Data = map[string]any{"decision": true} }), wantErr: "bad JSON"},
+		// Read as approved by encoding/json alone, as rejected by the
+		// guide's client and the inbox (JSON.parse, exact case).
+		{name: "decision in two cases", m: msg(func(m *ably.Message) {
+			m.Data, m.Encoding = `{"decision":"rejected","DECISION":"approved"}`, "json"
+		}), wantErr: "differ only in case"},
+		{name: "decision twice", m: msg(func(m *ably.Message) {
+			m.Data, m.Encoding = `{"decision":"rejected","decision":"approved"}`, "json"
+		}), wantErr: `duplicate key "decision"`},
 		{name: "string without json encoding", m: msg(func(m *ably.Message) { m.Data = `{"decision":"approved"}` }), wantErr: "without encoding"},
 		{name: "plain string", m: msg(func(m *ably.Message) { m.Data = "approved" }), wantErr: "without encoding"},
 		{name: "json array", m: msg(func(m *ably.Message) { m.Data = `[{"decision":"approved"}]`; m.Encoding = "json" }), wantErr: "not a JSON object"},

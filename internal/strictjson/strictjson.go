@@ -7,7 +7,9 @@
 // {"minRole":"admin","MINROLE":"none"} both read as "none". Decode refuses
 // both, as well as unknown fields, trailing data, and text that it would
 // read as U+FFFD: bytes that are not UTF-8, and a \u escape of half a UTF-16
-// surrogate pair.
+// surrogate pair. DecodeMessage reads messages another program wrote (Ably
+// message data) with the same key checks, so that no reader in another
+// language reads a message otherwise than this program does.
 package strictjson
 
 import (
@@ -32,25 +34,47 @@ const MaxDepth = 32
 // dotted path ("tools.delete_post"). Embedded structs' fields and maps
 // keyed by anything but strings are not supported (refused).
 func Decode(data []byte, v any) error {
+	return decode(data, v, checker{})
+}
+
+// DecodeMessage is Decode for a message another program wrote, which may
+// carry fields this one does not know (a newer client's): a key that is
+// none of a struct's fields is skipped (its value's own keys are still
+// checked), but one that names a field in another case is still an error,
+// as are two keys equal under case folding and trailing data. Its text is
+// taken as encoding/json takes it: a byte that is not UTF-8, or half a
+// surrogate pair (a reason cut inside a character), reads as U+FFFD.
+func DecodeMessage(data []byte, v any) error {
+	return decode(data, v, checker{open: true})
+}
+
+func decode(data []byte, v any, c checker) error {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return errors.New("strictjson: Decode needs a non-nil pointer")
 	}
-	if err := checkText(data); err != nil {
-		return err
+	if !c.open {
+		if err := checkText(data); err != nil {
+			return err
+		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber() // a number too large for a float64 is still one token
-	if err := checkValue(dec, rv.Type().Elem(), "", 0); err != nil {
+	if err := c.checkValue(dec, rv.Type().Elem(), "", 0); err != nil {
 		return err
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return errors.New("trailing data after the JSON value")
 	}
 	dec = json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
+	if !c.open {
+		dec.DisallowUnknownFields()
+	}
 	return dec.Decode(v)
 }
+
+// checker checks a document's keys; open skips unknown fields.
+type checker struct{ open bool }
 
 var (
 	jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
@@ -59,7 +83,7 @@ var (
 
 // checkValue reads one JSON value from dec that is to be decoded into a
 // value of type t (nil: any), checking its keys.
-func checkValue(dec *json.Decoder, t reflect.Type, path string, depth int) error {
+func (c checker) checkValue(dec *json.Decoder, t reflect.Type, path string, depth int) error {
 	if depth > MaxDepth {
 		return fmt.Errorf("%snested deeper than %d", at(path), MaxDepth)
 	}
@@ -84,7 +108,7 @@ func checkValue(dec *json.Decoder, t reflect.Type, path string, depth int) error
 			elem = t.Elem()
 		}
 		for i := 0; dec.More(); i++ {
-			if err := checkValue(dec, elem, fmt.Sprintf("%s[%d]", path, i), depth+1); err != nil {
+			if err := c.checkValue(dec, elem, fmt.Sprintf("%s[%d]", path, i), depth+1); err != nil {
 				return err
 			}
 		}
@@ -125,11 +149,13 @@ func checkValue(dec *json.Decoder, t reflect.Type, path string, depth int) error
 							return fmt.Errorf("%skey %q: write it %q", at(path), key, name)
 						}
 					}
-					return fmt.Errorf("%sunknown field %q", at(path), key)
+					if !c.open {
+						return fmt.Errorf("%sunknown field %q", at(path), key)
+					}
 				}
-				vt = ft
+				vt = ft // nil for a field skipped
 			}
-			if err := checkValue(dec, vt, join(path, key), depth+1); err != nil {
+			if err := c.checkValue(dec, vt, join(path, key), depth+1); err != nil {
 				return err
 			}
 		}

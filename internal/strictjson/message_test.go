@@ -1,0 +1,52 @@
+package strictjson
+
+import (
+	"strings"
+	"testing"
+)
+
+// DecodeMessage checks keys as Decode does, but skips fields it does not
+// know and takes text as encoding/json takes it.
+func TestDecodeMessage(t *testing.T) {
+	type response struct {
+		Decision string `json:"decision"`
+		Reason   string `json:"reason"`
+	}
+	tests := []struct {
+		name    string
+		in      string
+		want    response
+		wantErr string
+	}{
+		{name: "as written", in: `{"decision":"approved","reason":"ok"}`, want: response{Decision: "approved", Reason: "ok"}},
+		{name: "fields not known", in: `{"decision":"approved","client":{"name":"guide"},"at":[1,{"b":2}]}`, want: response{Decision: "approved"}},
+		{name: "half a surrogate pair", in: `{"decision":"rejected","reason":"no \ud83d"}`, want: response{Decision: "rejected", Reason: "no \uFFFD"}},
+		{name: "a byte not UTF-8", in: "{\"decision\":\"rejected\",\"reason\":\"no \xff\"}", want: response{Decision: "rejected", Reason: "no \uFFFD"}},
+		{name: "a key written twice", in: `{"decision":"rejected","decision":"approved"}`, wantErr: `duplicate key "decision"`},
+		{name: "in two cases", in: `{"decision":"rejected","DECISION":"approved"}`, wantErr: `keys "decision" and "DECISION" differ only in case`},
+		{name: "a field's name in another case", in: `{"Decision":"approved"}`, wantErr: `key "Decision": write it "decision"`},
+		{name: "folded like a field's name", in: `{"reaſon":"x","decision":"approved"}`, wantErr: `write it "reason"`},
+		{name: "a key twice inside a field not known", in: `{"decision":"approved","x":{"a":1,"A":2}}`, wantErr: `x: keys "a" and "A" differ only in case`},
+		{name: "trailing data", in: `{"decision":"approved"}{}`, wantErr: "trailing data"},
+		{name: "nested too deeply", in: `{"x":` + strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1) + `}`, wantErr: "nested deeper than"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got response
+			err := DecodeMessage([]byte(tt.in), &got)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("DecodeMessage = %+v, %v; want %+v", got, err, tt.want)
+			}
+			// Decode, for files, refuses what DecodeMessage skips or takes.
+			if tt.name != "as written" && Decode([]byte(tt.in), &response{}) == nil {
+				t.Errorf("Decode took %s", tt.in)
+			}
+		})
+	}
+}
