@@ -113,7 +113,11 @@ type session struct {
 	events   chan *ably.Message // live messages after the attach point
 	done     chan struct{}
 	unsub    func()
-	pending  *Pending
+	offCh    func() // removes channelChanged
+	// catchUp asks keepConnected to read the history again: the channel
+	// was attached without continuity (channelChanged).
+	catchUp chan struct{}
+	pending *Pending
 	// clockOffset is Ably's clock minus cfg.Now, in nanoseconds, as
 	// measured when the session opened (0 when Ably could not say): a
 	// request's expiry and time left are reckoned on Ably's clock, as the
@@ -192,6 +196,11 @@ func (s *session) keepConnected() {
 		select {
 		case <-s.done:
 			return
+		case <-s.catchUp:
+			if err := s.readMissed(); err != nil {
+				s.cfg.Log.Warn("channel attached again without continuity; could not read what was published meanwhile", "err", err)
+			}
+			continue
 		case <-tick.C:
 		}
 		if st := s.client.Connection.State(); !s.renewFailed.Load() || (st != ably.ConnectionStateDisconnected && st != ably.ConnectionStateFailed) {
@@ -273,6 +282,34 @@ func (s *session) reconnect() error {
 	return nil
 }
 
+// readMissed reads the history up to the attach point after an attach
+// without continuity and hands it to events (Pending ignores what it has
+// seen).
+func (s *session) readMissed() error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	msgs, _, err := s.readHistory(ctx)
+	if err != nil {
+		return err
+	}
+	s.cfg.Log.Warn("Ably channel attached again without continuity; read what was published meanwhile", "messages", len(msgs))
+	for _, m := range msgs {
+		select {
+		case s.events <- m:
+		case <-s.done:
+			return nil
+		}
+	}
+	return nil
+}
+
 // readHistory reads the channel's history up to the attach point, at most
 // cfg.HistoryPages pages of 100 messages; complete is false when older
 // messages were left unread.
@@ -329,6 +366,7 @@ func open(ctx context.Context, cfg Config) (*session, error) {
 		events:   make(chan *ably.Message, 64),
 		done:     make(chan struct{}),
 		authErr:  make(chan error, 1),
+		catchUp:  make(chan struct{}, 1),
 	}
 	s.pending = NewPending(cfg.AgentClientID, s.now)
 	s.setRole(ChannelRole(first.Token, cfg.Channel))
@@ -381,8 +419,24 @@ func open(ctx context.Context, cfg Config) (*session, error) {
 	for _, m := range msgs {
 		s.apply(m)
 	}
+	s.offCh = s.ch.OnAll(s.channelChanged)
 	go s.keepConnected()
 	return s, nil
+}
+
+// channelChanged is the channel's state listener: an attach without
+// continuity (Ably could not resume the channel, as after a connection
+// lost for longer than Ably keeps its state, or an UPDATE saying messages
+// may have been lost) delivers nothing of what was published meanwhile,
+// so keepConnected reads it from the history, as the bridge and the web
+// inbox do.
+func (s *session) channelChanged(c ably.ChannelStateChange) {
+	if (c.Event == ably.ChannelEventAttached || c.Event == ably.ChannelEventUpdate) && !c.Resumed {
+		select {
+		case s.catchUp <- struct{}{}:
+		default: // one is asked for already
+		}
+	}
 }
 
 // maxClockSkew is how far this computer's clock may be from Ably's before
@@ -435,6 +489,9 @@ func clockSkewNote(off time.Duration) string {
 }
 
 func (s *session) close() {
+	if s.offCh != nil {
+		s.offCh()
+	}
 	if s.unsub != nil {
 		s.unsub()
 	}
