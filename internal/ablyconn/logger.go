@@ -46,6 +46,13 @@ func (l Logger) Printf(level ably.LogLevel, format string, v ...any) {
 	if l.CallbackLogs && callbackFailed.MatchString(msg) {
 		lv = slog.LevelDebug
 	}
+	if lv == slog.LevelError && connectionRetried.MatchString(msg) {
+		// A connection lost that ably-go tries again, or a new one
+		// where Ably could not resume the old (the channels attach
+		// again, and our readers catch up on what they missed): worth
+		// a warning, not an error.
+		lv = slog.LevelWarn
+	}
 	ctx := l.Ctx
 	if ctx == nil {
 		ctx = context.Background()
@@ -55,6 +62,11 @@ func (l Logger) Printf(level ably.LogLevel, format string, v ...any) {
 
 // tokenExpired matches ably-go's report of Ably's "token expired" (40142).
 var tokenExpired = regexp.MustCompile(`(?i)\bcode=40142\b`)
+
+// connectionRetried matches ably-go's reports of a connection it tries
+// again ("Received recoverable error …": a dial refused, a connection
+// dropped) and of one Ably could not resume (80008, connection expired).
+var connectionRetried = regexp.MustCompile(`^Received recoverable error\b|(?i)\bcode=80008\b`)
 
 // callbackFailed matches ably-go's reports of a failed AuthCallback: the
 // call's ("Auth: failed calling opts.AuthCallback") and the token

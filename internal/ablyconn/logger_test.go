@@ -15,10 +15,18 @@ func TestLoggerRoutesToSlog(t *testing.T) {
 	l.Printf(ably.LogWarning, "careful")
 	l.Printf(ably.LogVerbose, "chatty")
 	l.Printf(ably.LogError, "Realtime Connection: error received action=DISCONNECTED error=msg=token expired,Code=40142,StatusCode=401")
+	// A connection ably-go tries again, or one Ably could not resume: a
+	// warning (an Ably server restarted put them in the middle of a CLI's
+	// question as errors).
+	l.Printf(ably.LogError, `Received recoverable error failed to WebSocket dial: connection refused`)
+	l.Printf(ably.LogError, `Realtime Connection: error received action="connected" error=(msg=Unable to recover connection (connection expired),Code=80008,StatusCode=400)`)
+	l.Printf(ably.LogError, `Realtime Connection: error received action="error" error=(msg=key not found,Code=40400,StatusCode=404)`)
 	Logger{}.Printf(ably.LogError, "no logger: dropped")
 	out := buf.String()
 	for _, want := range []string{`level=ERROR msg="boom 7" component=ably-go`, "level=WARN msg=careful", "level=DEBUG msg=chatty",
-		`level=DEBUG msg="Realtime Connection: error received action=DISCONNECTED error=msg=token expired,Code=40142`} {
+		`level=DEBUG msg="Realtime Connection: error received action=DISCONNECTED error=msg=token expired,Code=40142`,
+		`level=WARN msg="Received recoverable error failed to WebSocket dial`, `level=WARN msg="Realtime Connection: error received action=\"connected\" error=(msg=Unable to recover connection`,
+		`level=ERROR msg="Realtime Connection: error received action=\"error\" error=(msg=key not found,Code=40400`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log output lacks %q:\n%s", want, out)
 		}
