@@ -50,3 +50,59 @@ func TestDecodeMessage(t *testing.T) {
 		})
 	}
 }
+
+// DecodeMessage checks the fields of an embedded struct as encoding/json
+// decodes them, at the level of the object that embeds it (the approval
+// request's CallRules: revision, approvedBy …): before, they counted as
+// fields not known and were skipped by the check, so {"REVISION":5} was
+// read as revision 5, where a JavaScript reader reads no revision.
+func TestDecodeMessageEmbedded(t *testing.T) {
+	type Rules struct {
+		Revision int    `json:"revision"`
+		Note     string `json:"note"`
+	}
+	type Deep struct{ Rules }
+	type request struct {
+		Tool string `json:"tool"`
+		Rules
+		*Deep        // Rules' fields again, deeper: the shallower ones count
+		Note  string `json:"note"` // hides Rules.Note
+	}
+	tests := []struct {
+		name, in, wantErr string
+		wantRevision      int
+		wantNote          string
+	}{
+		{name: "as written", in: `{"tool":"t","revision":5,"note":"n"}`, wantRevision: 5, wantNote: "n"},
+		{name: "an embedded field in another case", in: `{"tool":"t","REVISION":5}`, wantErr: `key "REVISION": write it "revision"`},
+		{name: "folded like an embedded field", in: `{"tool":"t","revision":1,"rEvision":5}`, wantErr: `differ only in case`},
+		{name: "fields not known", in: `{"tool":"t","Rules":{"x":1},"other":2}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got request
+			err := DecodeMessage([]byte(tt.in), &got)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got.Revision != tt.wantRevision || got.Note != tt.wantNote {
+				t.Fatalf("DecodeMessage = %+v, %v; want revision %d, note %q", got, err, tt.wantRevision, tt.wantNote)
+			}
+		})
+	}
+	// A struct that embeds itself ends the look (encoding/json's too).
+	type node struct {
+		*node
+		V int `json:"v"`
+	}
+	var n node
+	if err := DecodeMessage([]byte(`{"v":1}`), &n); err != nil || n.V != 1 || n.node != nil {
+		t.Fatalf("self-embedding: %+v, %v", n, err)
+	}
+	if err := DecodeMessage([]byte(`{"V":1}`), &n); err == nil {
+		t.Fatal(`self-embedding: {"V":1} taken`)
+	}
+}

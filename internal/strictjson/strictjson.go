@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"reflect"
 	"strings"
 	"unicode"
@@ -40,8 +41,10 @@ func Decode(data []byte, v any) error {
 // DecodeMessage is Decode for a message another program wrote, which may
 // carry fields this one does not know (a newer client's): a key that is
 // none of a struct's fields is skipped (its value's own keys are still
-// checked), but one that names a field in another case is still an error,
-// as are two keys equal under case folding and trailing data. Its text is
+// checked), but one that names a field in another case is still an error
+// (an embedded struct's fields count as the embedding struct's, as
+// encoding/json decodes them), as are two keys equal under case folding
+// and trailing data. Its text is
 // taken as encoding/json takes it: a byte that is not UTF-8, or half a
 // surrogate pair (a reason cut inside a character), reads as U+FFFD.
 func DecodeMessage(data []byte, v any) error {
@@ -117,7 +120,7 @@ func (c checker) checkValue(dec *json.Decoder, t reflect.Type, path string, dept
 		var elem reflect.Type
 		switch {
 		case t != nil && t.Kind() == reflect.Struct:
-			fields = fieldTypes(t)
+			fields = fieldTypes(t, c.open)
 		case t != nil && t.Kind() == reflect.Map:
 			if t.Key().Kind() != reflect.String {
 				// {"1":…,"01":…} are one int key: not compared here.
@@ -167,24 +170,50 @@ func (c checker) checkValue(dec *json.Decoder, t reflect.Type, path string, dept
 }
 
 // fieldTypes maps the JSON names of struct type t's fields, as
-// encoding/json names them, to their types. Embedded structs are not
-// flattened (their fields count as unknown): the documents this package
-// reads do not use them.
-func fieldTypes(t reflect.Type) map[string]reflect.Type {
+// encoding/json names them, to their types. With promote, the fields of an
+// embedded struct without a JSON name are t's, as encoding/json decodes
+// them (a shallower field of the same name hides a deeper one); without,
+// an embedded struct counts as a field of its type's name (Decode refuses
+// its fields as unknown: the documents it reads do not use them).
+func fieldTypes(t reflect.Type, promote bool) map[string]reflect.Type {
 	fields := map[string]reflect.Type{}
-	for f := range t.Fields() {
-		if !f.IsExported() {
-			continue
+	seen := map[reflect.Type]bool{}
+	for level := []reflect.Type{t}; len(level) > 0; {
+		var next []reflect.Type
+		found := map[string]reflect.Type{} // this level's: a shallower one hides them
+		for _, st := range level {
+			if seen[st] {
+				continue
+			}
+			seen[st] = true
+			for f := range st.Fields() {
+				tag := f.Tag.Get("json")
+				if tag == "-" {
+					continue
+				}
+				name, _, _ := strings.Cut(tag, ",") // `json:"-,"` names the field "-"
+				if ft := f.Type; promote && f.Anonymous && name == "" {
+					if ft.Kind() == reflect.Pointer {
+						ft = ft.Elem()
+					}
+					if ft.Kind() == reflect.Struct {
+						next = append(next, ft)
+						continue
+					}
+				}
+				if !f.IsExported() {
+					continue
+				}
+				if name == "" {
+					name = f.Name
+				}
+				if _, hidden := fields[name]; !hidden {
+					found[name] = f.Type
+				}
+			}
 		}
-		tag := f.Tag.Get("json")
-		if tag == "-" {
-			continue
-		}
-		name, _, _ := strings.Cut(tag, ",") // `json:"-,"` names the field "-"
-		if name == "" {
-			name = f.Name
-		}
-		fields[name] = f.Type
+		maps.Copy(fields, found)
+		level = next
 	}
 	return fields
 }
