@@ -1,6 +1,8 @@
 package strictjson
 
 import (
+	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -105,4 +107,34 @@ func TestDecodeMessageEmbedded(t *testing.T) {
 	if err := DecodeMessage([]byte(`{"V":1}`), &n); err == nil {
 		t.Fatal(`self-embedding: {"V":1} taken`)
 	}
+}
+
+// FuzzDecodeMessage: whatever a message holds, DecodeMessage does not
+// panic, and what it takes decodes as encoding/json decodes it.
+func FuzzDecodeMessage(f *testing.F) {
+	type Rules struct {
+		Revision int               `json:"revision"`
+		By       []map[string]any  `json:"by"`
+		Next     *struct{ At int } `json:"next"`
+	}
+	type message struct {
+		Decision string `json:"decision"`
+		Rules
+		Extra map[string]string `json:"extra"`
+	}
+	for _, s := range []string{`{"decision":"approved"}`, `{"decision":"a","revision":2,"by":[{"a":1}],"next":{"At":1}}`, `{"REVISION":1}`, `{"x":{"a":1,"A":2}}`, `{"extra":{"k":"v","K":"w"}}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var got, want message
+		if DecodeMessage([]byte(s), &got) != nil {
+			return
+		}
+		if err := json.Unmarshal([]byte(s), &want); err != nil {
+			t.Fatalf("DecodeMessage took %q, json.Unmarshal: %v", s, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("DecodeMessage(%q) = %+v, json.Unmarshal = %+v", s, got, want)
+		}
+	})
 }
