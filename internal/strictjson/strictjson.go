@@ -40,8 +40,8 @@ func Decode(data []byte, v any) error {
 
 // DecodeMessage is Decode for a message another program wrote, which may
 // carry fields this one does not know (a newer client's): a key that is
-// none of a struct's fields is skipped (its value's own keys are still
-// checked), but one that names a field in another case is still an error
+// none of a struct's fields is skipped, value and all (nothing is decoded
+// from it), but one that names a field in another case is still an error
 // (an embedded struct's fields count as the embedding struct's, as
 // encoding/json decodes them), as are two keys equal under case folding
 // and trailing data. Its text is
@@ -155,8 +155,14 @@ func (c checker) checkValue(dec *json.Decoder, t reflect.Type, path string, dept
 					if !c.open {
 						return fmt.Errorf("%sunknown field %q", at(path), key)
 					}
+					// Nothing is decoded from it: whatever keys it
+					// holds, no reader reads it otherwise than this one.
+					if err := skipValue(dec); err != nil {
+						return fmt.Errorf("%s%w", at(join(path, key)), err)
+					}
+					continue
 				}
-				vt = ft // nil for a field skipped
+				vt = ft
 			}
 			if err := c.checkValue(dec, vt, join(path, key), depth+1); err != nil {
 				return err
@@ -167,6 +173,25 @@ func (c checker) checkValue(dec *json.Decoder, t reflect.Type, path string, dept
 		return fmt.Errorf("%s%w", at(path), err)
 	}
 	return nil
+}
+
+// skipValue reads one JSON value from dec without looking at it.
+func skipValue(dec *json.Decoder) error {
+	for open := 0; ; {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			open++
+		case json.Delim('}'), json.Delim(']'):
+			open--
+		}
+		if open == 0 {
+			return nil
+		}
+	}
 }
 
 // fieldTypes maps the JSON names of struct type t's fields, as
