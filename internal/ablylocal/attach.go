@@ -80,10 +80,24 @@ func (t *transport) attach(pm *protocolMessage) {
 	var attErr *errorInfo
 	switch {
 	case pm.ChannelSerial != "" && validSerial(pm.ChannelSerial):
-		if strings.HasPrefix(pm.ChannelSerial, formatSerial(s.epoch, 0)[:13]) && pm.ChannelSerial >= ch.pruned {
-			flags |= flagResumed
+		// Ably replays what followed the serial only from the messages it
+		// keeps for resume (about two minutes, ResumeWindow): a serial
+		// from before them, another server process's, or one older than
+		// what retention dropped is reattached from the earliest message
+		// still in the window, without RESUMED and with 90003 (Ably's
+		// "channel continuity not guaranteed"); the rest is history's.
+		after := ch.indexAfterLocked(pm.ChannelSerial)
+		from := after
+		cutoff := now - s.cfg.ResumeWindow.Milliseconds()
+		for from < len(ch.msgs) && ch.msgs[from].msg.Timestamp < cutoff {
+			from++
 		}
-		backlog = append(backlog, ch.msgs[ch.indexAfterLocked(pm.ChannelSerial):]...)
+		if from == after && strings.HasPrefix(pm.ChannelSerial, formatSerial(s.epoch, 0)[:13]) && pm.ChannelSerial >= ch.pruned {
+			flags |= flagResumed
+		} else {
+			attErr = newError(codeChannelNotResumed, statusNotFound, "Unable to recover channel (messages expired)")
+		}
+		backlog = append(backlog, ch.msgs[from:]...)
 	case existing != nil:
 		flags |= flagResumed
 	case rewind != nil && pm.Flags&flagAttachResume == 0:

@@ -78,7 +78,7 @@ func RunCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	var keys keyFlags
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8090", "address to listen on (host:port)")
 	fs.Var(&keys, "key", "API key APP.KEY:SECRET or APP.KEY:SECRET=<capability JSON>; repeatable; no capability = all rights")
-	fs.DurationVar(&cfg.Retention, "retention", 24*time.Hour, "how long messages are kept for history, rewind and resume")
+	fs.DurationVar(&cfg.Retention, "retention", 24*time.Hour, "how long messages are kept for history and rewind (a re-attach replays at most the last 2 minutes, as on Ably)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stderr, "usage: devstack ably [-listen 127.0.0.1:8090] -key APP.KEY:SECRET [-key ...] [-retention 24h]")

@@ -6,7 +6,8 @@
 // server-stamped extras.userClaim that approvals rely on.
 //
 // It owns connection state (resume within the connection-state TTL),
-// per-channel message retention (history, rewind, resume replay) and the
+// per-channel message retention (history, rewind; a re-attach's replay
+// only within Ably's resume window) and the
 // `devstack ably` command (RunCommand). It does not own the approval
 // contract: callers use ablyconn and workflows for that.
 package ablylocal

@@ -50,6 +50,7 @@ const (
 	codeInternal                = 50000
 	codeResumeExpired           = 80008
 	codeResumeInvalid           = 80018
+	codeChannelNotResumed       = 90003
 	codeConnectionClosed        = 80017
 	codeMutableMessagesDisabled = 93002
 	codeUnsupportedFeature      = 40000

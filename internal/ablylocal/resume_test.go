@@ -2,8 +2,13 @@ package ablylocal
 
 import (
 	"net/url"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/ably/ably-go/ably"
+
+	"github.com/hitl/durable-approvals/internal/testutil"
 )
 
 func TestRawResume(t *testing.T) {
@@ -167,12 +172,13 @@ func TestRawAttachReplay(t *testing.T) {
 		attach      map[string]any
 		wantResumed bool
 		wantReplay  int
+		wantCode    float64 // the ATTACHED's error code, 0 for none
 	}{
 		{name: "rewind", key: testKey, attach: map[string]any{"channel": "kept", "params": map[string]string{"rewind": "10"}}, wantReplay: 3},
 		{name: "rewind with ATTACH_RESUME", key: testKey, attach: map[string]any{"channel": "kept", "params": map[string]string{"rewind": "10"}, "flags": flagAttachResume}},
-		{name: "a serial after which a message was dropped: not RESUMED", key: testKey, attach: map[string]any{"channel": "kept", "channelSerial": afterA}, wantReplay: 3},
+		{name: "a serial after which a message was dropped: not RESUMED", key: testKey, attach: map[string]any{"channel": "kept", "channelSerial": afterA}, wantReplay: 3, wantCode: codeChannelNotResumed},
 		{name: "rewind, publish-only", key: pubKeyName + ":" + pubSecret, attach: map[string]any{"channel": "kept", "params": map[string]string{"rewind": "10"}}},
-		{name: "channelSerial, publish-only", key: pubKeyName + ":" + pubSecret, attach: map[string]any{"channel": "kept", "channelSerial": afterA}},
+		{name: "channelSerial, publish-only", key: pubKeyName + ":" + pubSecret, attach: map[string]any{"channel": "kept", "channelSerial": afterA}, wantCode: codeChannelNotResumed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -187,6 +193,10 @@ func TestRawAttachReplay(t *testing.T) {
 			if resumed := int64(m["flags"].(float64))&flagResumed != 0; resumed != tc.wantResumed {
 				t.Errorf("attached %v: RESUMED %v, want %v", m, resumed, tc.wantResumed)
 			}
+			e, _ := m["error"].(map[string]any)
+			if code, _ := e["code"].(float64); code != tc.wantCode {
+				t.Errorf("attached %v: error code %v, want %v", m, code, tc.wantCode)
+			}
 			n := 0
 			for _, f := range c.untilPong() {
 				if action(f) != actionMessage {
@@ -199,6 +209,97 @@ func TestRawAttachReplay(t *testing.T) {
 				t.Errorf("%d messages replayed, want %d", n, tc.wantReplay)
 			}
 		})
+	}
+}
+
+// TestRawAttachAfterResumeWindow: a re-attach with a channelSerial is
+// replayed only the messages still within the resume window, as Ably's
+// (about two minutes, far less than the history it persists): a serial
+// followed by a message older than that is attached from the earliest
+// message in the window, not RESUMED, with 90003 ("channel continuity not
+// guaranteed"); the older message stays in the history. A local server
+// that replayed all it retained hid, in the approver CLI, the missing
+// catch-up from history after such an attach.
+func TestRawAttachAfterResumeWindow(t *testing.T) {
+	const window = 300 * time.Millisecond
+	fx := startServer(t, func(c *Config) { c.ResumeWindow = window })
+	rest := fx.restKey(t, false, testKey)
+	publish := func(names ...string) {
+		t.Helper()
+		for _, n := range names {
+			if err := rest.Channels.Get("w").Publish(testCtx(t), n, n); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	serialNow := func() string {
+		t.Helper()
+		c := dialRaw(t, fx, url.Values{"key": {testKey}})
+		c.next()
+		c.send(map[string]any{"action": actionAttach, "channel": "w"})
+		m := c.next()
+		s, _ := m["channelSerial"].(string)
+		if action(m) != actionAttached || !validSerial(s) {
+			t.Fatalf("attached = %v", m)
+		}
+		return s
+	}
+	publish("a")
+	afterA := serialNow()
+	publish("b")
+	old := time.Now()
+	testutil.Eventually(t, 10*time.Second, "b older than the resume window", func() bool { return time.Since(old) > window+50*time.Millisecond })
+	afterB := serialNow()
+	publish("c")
+	afterC := serialNow()
+	for _, tc := range []struct {
+		name       string
+		serial     string
+		wantReplay []string
+		wantCode   float64
+	}{
+		{"after a: b is out of the window", afterA, []string{"c"}, codeChannelNotResumed},
+		{"after b: all within the window", afterB, []string{"c"}, 0},
+		{"after c: nothing missed", afterC, nil, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dialRaw(t, fx, url.Values{"key": {testKey}})
+			c.next()
+			c.send(map[string]any{"action": actionAttach, "channel": "w", "channelSerial": tc.serial})
+			m := c.next()
+			if action(m) != actionAttached {
+				t.Fatalf("attach = %v", m)
+			}
+			if resumed := int64(m["flags"].(float64))&flagResumed != 0; resumed != (tc.wantCode == 0) {
+				t.Errorf("attached %v: RESUMED %v, want %v", m, resumed, tc.wantCode == 0)
+			}
+			e, _ := m["error"].(map[string]any)
+			if code, _ := e["code"].(float64); code != tc.wantCode || (code != 0 && e["statusCode"] != 404.0) {
+				t.Errorf("attached %v: error %v, want code %v (404)", m, e, tc.wantCode)
+			}
+			var got []string
+			for _, f := range c.untilPong() {
+				msgs, _ := f["messages"].([]any)
+				for _, mm := range msgs {
+					name, _ := mm.(map[string]any)["name"].(string)
+					got = append(got, name)
+				}
+			}
+			if !slices.Equal(got, tc.wantReplay) {
+				t.Errorf("replayed %v, want %v", got, tc.wantReplay)
+			}
+		})
+	}
+	items, err := rest.Channels.Get("w").History(ably.HistoryWithDirection(ably.Forwards)).Items(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for items.Next(testCtx(t)) && len(names) < 10 {
+		names = append(names, items.Item().Name)
+	}
+	if !slices.Equal(names, []string{"a", "b", "c"}) {
+		t.Errorf("history %v, want a, b, c (the window bounds the replay, not the history)", names)
 	}
 }
 

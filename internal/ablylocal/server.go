@@ -21,9 +21,16 @@ import (
 type Config struct {
 	// Keys are the accepted API keys; at least one is required.
 	Keys []Key
-	// Retention bounds how long messages are kept for history, rewind and
-	// resume (default 24h).
+	// Retention bounds how long messages are kept for history and rewind
+	// (default 24h).
 	Retention time.Duration
+	// ResumeWindow is how long a message may be replayed to a re-attach
+	// with a channelSerial (RTL4c1; default 2 min, at most Retention): Ably
+	// keeps about two minutes of a channel's messages for that, far less
+	// than the history persistence keeps, and reattaches a serial older
+	// than that from the earliest point it still has, not RESUMED, with
+	// 90003 (see attach).
+	ResumeWindow time.Duration
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger
 	// MaxIdleInterval, HeartbeatInterval and ConnectionStateTTL default to
@@ -49,10 +56,18 @@ type Config struct {
 	PassClientDeltaFields bool
 }
 
+// defaultResumeWindow is how long Ably keeps a channel's messages for a
+// re-attach to replay ("around two minutes", as its connection state).
+const defaultResumeWindow = 2 * time.Minute
+
 func (c Config) withDefaults() Config {
 	if c.Retention <= 0 {
 		c.Retention = 24 * time.Hour
 	}
+	if c.ResumeWindow <= 0 {
+		c.ResumeWindow = defaultResumeWindow
+	}
+	c.ResumeWindow = min(c.ResumeWindow, c.Retention)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

@@ -51,12 +51,18 @@ func startEnv(t *testing.T) env {
 // startEnvTTL issues approver tokens that live ttl.
 func startEnvTTL(t *testing.T, ttl time.Duration) env {
 	t.Helper()
+	return startEnvWith(t, ttl, ablylocal.Config{})
+}
+
+// startEnvWith is startEnvTTL with the local Ably server configured by cfg.
+func startEnvWith(t *testing.T, ttl time.Duration, cfg ablylocal.Config) env {
+	t.Helper()
 	logins := &atomic.Int64{}
 	down, refuses := &atomic.Bool{}, &atomic.Bool{}
 	role := &atomic.Pointer[string]{}
 	publisher := "publisher"
 	role.Store(&publisher)
-	srv := ablytest.Start(t, ablylocal.Config{})
+	srv := ablytest.Start(t, cfg)
 	auth := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if down.Load() {
 			http.Error(w, "auth server down", http.StatusServiceUnavailable)
