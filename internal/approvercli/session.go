@@ -272,13 +272,7 @@ func (s *session) reconnect() error {
 	}
 	// Warn, so that it shows: the CLI prints warnings and errors only.
 	s.cfg.Log.Warn("Ably connection back; read what was published meanwhile", "messages", len(msgs))
-	for _, m := range msgs {
-		select {
-		case s.events <- m:
-		case <-s.done:
-			return nil
-		}
-	}
+	s.hand(msgs)
 	return nil
 }
 
@@ -300,14 +294,20 @@ func (s *session) readMissed() error {
 		return err
 	}
 	s.cfg.Log.Warn("Ably channel attached again without continuity; read what was published meanwhile", "messages", len(msgs))
+	s.hand(msgs)
+	return nil
+}
+
+// hand gives msgs to events, read from the history (Pending ignores what
+// it has seen), until the session closes.
+func (s *session) hand(msgs []*ably.Message) {
 	for _, m := range msgs {
 		select {
 		case s.events <- m:
 		case <-s.done:
-			return nil
+			return
 		}
 	}
-	return nil
 }
 
 // readHistory reads the channel's history up to the attach point, at most
