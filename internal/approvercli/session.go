@@ -233,12 +233,10 @@ func (s *session) keepConnected() {
 	}
 }
 
-// reconnect closes the stuck connection, opens a new one (which asks for a
-// token again), attaches the channel and reads what was published
-// meanwhile.
-func (s *session) reconnect() error {
+// opContext bounds one of keepConnected's operations by cfg.Timeout and
+// ends it when the session closes.
+func (s *session) opContext() (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
-	defer cancel()
 	go func() {
 		select {
 		case <-s.done:
@@ -246,6 +244,15 @@ func (s *session) reconnect() error {
 		case <-ctx.Done():
 		}
 	}()
+	return ctx, cancel
+}
+
+// reconnect closes the stuck connection, opens a new one (which asks for a
+// token again), attaches the channel and reads what was published
+// meanwhile.
+func (s *session) reconnect() error {
+	ctx, cancel := s.opContext()
+	defer cancel()
 	if s.client.Connection.State() != ably.ConnectionStateFailed {
 		s.client.Close()
 		if err := s.waitState(ctx, ably.ConnectionStateClosed); err != nil {
@@ -280,15 +287,8 @@ func (s *session) reconnect() error {
 // without continuity and hands it to events (Pending ignores what it has
 // seen).
 func (s *session) readMissed() error {
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+	ctx, cancel := s.opContext()
 	defer cancel()
-	go func() {
-		select {
-		case <-s.done:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	msgs, _, err := s.readHistory(ctx)
 	if err != nil {
 		return err
