@@ -89,15 +89,7 @@ func TestHistorySince(t *testing.T) {
 		}
 	}
 	publish("before-attach")
-	rt, err := ably.NewRealtime(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(rt.Close)
-	ch := rt.Channels.Get(channel)
-	if err := ch.Attach(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	ch := attachedChannel(t, opts, channel)
 	publish("after-attach-1")
 	publish("after-attach-2")
 	names := func(msgs []*ably.Message) []string {
@@ -148,6 +140,21 @@ func historyClients(t *testing.T) ([]ably.ClientOption, *ably.REST) {
 	return opts, rest
 }
 
+// attachedChannel is channel attached by a realtime client of opts.
+func attachedChannel(t *testing.T, opts []ably.ClientOption, channel string) *ably.RealtimeChannel {
+	t.Helper()
+	rt, err := ably.NewRealtime(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rt.Close)
+	ch := rt.Channels.Get(channel)
+	if err := ch.Attach(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
+
 // TestHistoryReadFailures: a read that fails after its first page is an
 // error, not the messages read so far as all there are (the bridge would
 // take a partial catch-up as complete); HistoryUntilAttach refuses to read
@@ -160,15 +167,7 @@ func TestHistoryReadFailures(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rt, err := ably.NewRealtime(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(rt.Close)
-	ch := rt.Channels.Get(channel)
-	if err := ch.Attach(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	ch := attachedChannel(t, opts, channel)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	// The first page's Keep ends the context: the second page fails.
@@ -188,15 +187,7 @@ func TestHistorySinceStart(t *testing.T) {
 	if err := rest.Channels.Get(channel).Publish(t.Context(), "old", "d"); err != nil {
 		t.Fatal(err)
 	}
-	rt, err := ably.NewRealtime(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(rt.Close)
-	ch := rt.Channels.Get(channel)
-	if err := ch.Attach(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	ch := attachedChannel(t, opts, channel)
 	all, _, err := HistorySince(t.Context(), ch, HistoryRange{PageSize: 10, MaxMessages: 10})
 	if err != nil || len(all) != 1 {
 		t.Fatalf("HistorySince = %d messages, %v", len(all), err)
