@@ -16,6 +16,19 @@ import (
 // certificate or key file changed.
 const certCheckEvery = 10 * time.Second
 
+// certUnreadableGrace is how long the files may stay unreadable before
+// the check says so at WARN: a renewal that replaces them takes moments.
+const certUnreadableGrace = time.Minute
+
+// certExpiryWarning: a check that finds the served certificate with less
+// than this left says so at WARN, at most once every certExpiryRepeat, so a
+// renewal that stopped (a directory removed for good, a renewal job that
+// fails) is told before clients refuse the certificate.
+const (
+	certExpiryWarning = 7 * 24 * time.Hour
+	certExpiryRepeat  = 24 * time.Hour
+)
+
 // TLSFilesError is New's error for a certificate and key that do not load
 // (missing, unreadable, not PEM, not a pair).
 type TLSFilesError struct{ Err error }
@@ -32,7 +45,9 @@ func (e *TLSFilesError) Unwrap() error { return e.Err }
 // sizes written within the clock's tick, or copied with its times kept.
 // A pair that does not load (a renewal caught halfway, a key that does not
 // match) keeps the last good pair, logged at ERROR once per change of the
-// files. One handshake checks at a time; the others meanwhile are served
+// files; files unreadable for longer than certUnreadableGrace are logged
+// at WARN once until they are read again, and a served certificate close
+// to its end at WARN once a day. One handshake checks at a time; the others meanwhile are served
 // the current pair without waiting for its read (which a stalled network
 // mount could hang).
 type certReloader struct {
@@ -46,6 +61,11 @@ type certReloader struct {
 	mu      sync.Mutex // held by the handshake that checks the files, and guards:
 	pem     [2][]byte  // certFile's and keyFile's content when cert was read, or of a pair refused
 	checked time.Time
+	// unreadableSince is when a check first failed to read the files, zero
+	// while they read; unreadableLogged whether that was logged.
+	unreadableSince  time.Time
+	unreadableLogged bool
+	expiryLogged     time.Time // when the certificate's near end was last logged
 }
 
 // newCertReloader reads the pair once: an error is a *TLSFilesError.
@@ -102,10 +122,13 @@ func (c *certReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, e
 	}
 	c.checked = now
 	pair, err := c.read()
+	c.noteRead(now, err)
 	if err != nil || bytes.Equal(pair[0], c.pem[0]) && bytes.Equal(pair[1], c.pem[1]) {
 		// A file gone for a moment (a renewal replacing it) keeps the
 		// pair; it is read once both are there again.
-		return c.cert.Load(), nil
+		cert := c.cert.Load()
+		c.noteExpiry(now, cert)
+		return cert, nil
 	}
 	c.pem = pair
 	cert, err := loadPair(pair)
@@ -113,9 +136,48 @@ func (c *certReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, e
 		old := c.cert.Load()
 		c.log.Error("auth server TLS: the certificate or key changed but does not load; still serving the previous certificate",
 			"certFile", c.certFile, "keyFile", c.keyFile, "notAfter", old.Leaf.NotAfter, "error", err)
+		c.noteExpiry(now, old)
 		return old, nil
 	}
 	c.cert.Store(cert)
 	c.log.Info("auth server TLS: certificate reloaded", "certFile", c.certFile, "subject", cert.Leaf.Subject.String(), "notAfter", cert.Leaf.NotAfter)
+	c.expiryLogged = time.Time{}
+	c.noteExpiry(now, cert)
 	return cert, nil
+}
+
+// noteRead logs, once, files that stayed unreadable past
+// certUnreadableGrace, and that they read again after it; c.mu is held.
+func (c *certReloader) noteRead(now time.Time, err error) {
+	if err == nil {
+		if c.unreadableLogged {
+			c.log.Info("auth server TLS: the certificate and key files read again", "certFile", c.certFile, "keyFile", c.keyFile)
+		}
+		c.unreadableSince, c.unreadableLogged = time.Time{}, false
+		return
+	}
+	if c.unreadableSince.IsZero() {
+		c.unreadableSince = now
+	}
+	if c.unreadableLogged || now.Sub(c.unreadableSince) < certUnreadableGrace {
+		return
+	}
+	c.unreadableLogged = true
+	c.log.Warn("auth server TLS: the certificate or key file cannot be read; still serving the previous certificate, which no renewal can replace until they read",
+		"certFile", c.certFile, "keyFile", c.keyFile, "since", c.unreadableSince, "notAfter", c.cert.Load().Leaf.NotAfter, "error", err)
+}
+
+// noteExpiry logs, at most once every certExpiryRepeat, a served
+// certificate with less than certExpiryWarning left; c.mu is held.
+func (c *certReloader) noteExpiry(now time.Time, cert *tls.Certificate) {
+	left := cert.Leaf.NotAfter.Sub(now)
+	if left >= certExpiryWarning || !c.expiryLogged.IsZero() && now.Sub(c.expiryLogged) < certExpiryRepeat {
+		return
+	}
+	c.expiryLogged = now
+	msg := "auth server TLS: the served certificate expires soon and no renewal was read"
+	if left <= 0 {
+		msg = "auth server TLS: the served certificate has expired and no renewal was read"
+	}
+	c.log.Warn(msg, "certFile", c.certFile, "subject", cert.Leaf.Subject.String(), "notAfter", cert.Leaf.NotAfter, "left", left.Round(time.Second))
 }

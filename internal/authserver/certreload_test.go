@@ -284,3 +284,83 @@ func TestCertReloaderConcurrentHandshakes(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// Files that stay unreadable, and a served certificate near its end, are
+// said at WARN, once and not at each look, so a renewal that stopped is
+// told before clients refuse the certificate; a file gone for a moment
+// (a renewal replacing it) is not.
+func TestCertReloaderSaysWhenRenewalsStop(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	first := selfSignedPair(t, "first", [2][]byte{})
+	writePair(t, certFile, keyFile, first, time.Now())
+	var logs testutil.SyncBuffer
+	var now time.Time
+	c, err := newCertReloader(certFile, keyFile, slog.New(slog.NewTextHandler(&logs, nil)), func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := c.cert.Load().Leaf.NotAfter
+	now = end.Add(-20 * 24 * time.Hour)
+	remove := func() {
+		if err := os.Remove(keyFile); err != nil {
+			t.Fatal(err)
+		}
+	}
+	restore := func() { writePair(t, certFile, keyFile, first, now) }
+	steps := []struct {
+		name    string
+		advance time.Duration
+		left    time.Duration // when set, the clock is put this long before the certificate's end instead
+		do      func()
+		log     string // the new log's lines that mention TLS, joined by "|"
+	}{
+		{"readable, far from its end", certCheckEvery, 0, nil, ""},
+		{"the key gone for a moment", certCheckEvery, 0, remove, ""},
+		{"back within the grace", certUnreadableGrace - 2*certCheckEvery, 0, restore, ""},
+		{"gone again", certCheckEvery, 0, remove, ""},
+		{"still gone, within the grace", certUnreadableGrace - certCheckEvery, 0, nil, ""},
+		{"gone for the grace", certCheckEvery, 0, nil, "WARN cannot be read"},
+		{"and later", time.Hour, 0, nil, ""},
+		{"readable again", certCheckEvery, 0, restore, "INFO read again"},
+		{"a week before its end", 0, certExpiryWarning, nil, ""},
+		{"under a week left", 0, certExpiryWarning - certCheckEvery, nil, "WARN expires soon"},
+		{"an hour later", time.Hour, 0, nil, ""},
+		{"a day later", certExpiryRepeat, 0, nil, "WARN expires soon"},
+		{"unreadable near its end", certCheckEvery, 0, remove, ""},
+		{"for the grace", certUnreadableGrace, 0, nil, "WARN cannot be read"},
+		{"past its end", 0, -time.Nanosecond, nil, "WARN has expired"},
+	}
+	for _, st := range steps {
+		now = now.Add(st.advance)
+		if st.left != 0 {
+			now = end.Add(-st.left)
+		}
+		if st.do != nil {
+			st.do()
+		}
+		before := len(logs.String())
+		if got := servedName(t, c); got != "first" {
+			t.Errorf("%s: served %q, want %q", st.name, got, "first")
+		}
+		var said []string
+		for _, line := range strings.Split(logs.String()[before:], "\n") {
+			if !strings.Contains(line, "auth server TLS") {
+				continue
+			}
+			level, msg := "", ""
+			if _, rest, ok := strings.Cut(line, "level="); ok {
+				level, _, _ = strings.Cut(rest, " ")
+			}
+			for _, m := range []string{"cannot be read", "read again", "expires soon", "has expired"} {
+				if strings.Contains(line, m) {
+					msg = m
+				}
+			}
+			said = append(said, level+" "+msg)
+		}
+		if got := strings.Join(said, "|"); got != st.log {
+			t.Errorf("%s: logged %q, want %q:\n%s", st.name, got, st.log, logs.String()[before:])
+		}
+	}
+}
