@@ -2,7 +2,6 @@ package signing
 
 import (
 	"bytes"
-	"encoding/base64"
 	"testing"
 	"time"
 
@@ -11,8 +10,8 @@ import (
 
 // FuzzVerify feeds Verify what whoever may signal a run controls: every
 // field of a decision, its key id and signature. It must not panic, a
-// decision signed with the fields verifies, and another signature text
-// verifies only if it decodes to the same bytes.
+// decision signed with the fields verifies, and no other signature text
+// verifies (not even another base64 of the same bytes).
 func FuzzVerify(f *testing.F) {
 	s, v, err := NewPair("k1", bytes.NewReader(bytes.Repeat([]byte{9}, 32)))
 	if err != nil {
@@ -33,9 +32,7 @@ func FuzzVerify(f *testing.F) {
 		if err != nil {
 			return
 		}
-		want, _ := base64.StdEncoding.DecodeString(good)
-		got, decErr := base64.StdEncoding.DecodeString(sig)
-		if keyID != "k1" || decErr != nil || !bytes.Equal(got, want) {
+		if keyID != "k1" || sig != good {
 			t.Fatalf("key %q, signature %q verified; the signer's is %q", keyID, sig, good)
 		}
 	})

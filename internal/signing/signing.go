@@ -179,8 +179,12 @@ func (v *Verifier) Verify(d workflows.Decision) error {
 	if !ok {
 		return fmt.Errorf("%w %q", ErrUnknownKey, d.KeyID)
 	}
+	// One text per signature: the base64 the signer writes. Go's decoder
+	// also takes other texts of the same bytes (a last character's unused
+	// bits set, line breaks inside), which would make a signed decision's
+	// copies look like different decisions to whatever keys on the text.
 	sig, err := base64.StdEncoding.DecodeString(d.Signature)
-	if err != nil || !ed25519.Verify(pub, d.SigningPayload(), sig) {
+	if err != nil || base64.StdEncoding.EncodeToString(sig) != d.Signature || !ed25519.Verify(pub, d.SigningPayload(), sig) {
 		return ErrBadSignature
 	}
 	// The payload holds the publish time as nanoseconds since 1970 in an

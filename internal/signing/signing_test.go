@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"slices"
 	"strings"
@@ -27,6 +28,8 @@ func shift(t time.Time, sign int) time.Time {
 	}
 	return t
 }
+
+const b64alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 func TestSignAndVerify(t *testing.T) {
 	sk, vk, err := Generate("k1", rand.Reader)
@@ -104,6 +107,26 @@ func TestSignAndVerify(t *testing.T) {
 		m.Signature += junk
 		if err := v.Verify(m); !errors.Is(err, ErrBadSignature) {
 			t.Errorf("signature with %q after it = %v, want a bad signature", junk, err)
+		}
+	}
+	// Nor another text of the same bytes, which Go's decoder takes: the
+	// last character's unused bits set, or a line break inside.
+	last := strings.TrimRight(d.Signature, "=")
+	i := strings.IndexByte(b64alphabet, last[len(last)-1])
+	for name, sig := range map[string]string{
+		"unused bits set": last[:len(last)-1] + string(b64alphabet[i|0x0f]) + d.Signature[len(last):],
+		"a line break":    d.Signature[:40] + "\r\n" + d.Signature[40:],
+	} {
+		if sig == d.Signature {
+			t.Fatalf("%s: the same text", name)
+		}
+		if b, err := base64.StdEncoding.DecodeString(sig); err != nil || base64.StdEncoding.EncodeToString(b) != d.Signature {
+			t.Fatalf("%s: %q does not decode to the signature's bytes (%v)", name, sig, err)
+		}
+		m := d
+		m.Signature = sig
+		if err := v.Verify(m); !errors.Is(err, ErrBadSignature) {
+			t.Errorf("the signature written with %s = %v, want a bad signature", name, err)
 		}
 	}
 	unsigned := decision()
