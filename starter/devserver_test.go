@@ -9,6 +9,7 @@ import (
 	"maps"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -242,6 +243,89 @@ func TestWaitShowsRetries(t *testing.T) {
 	}
 	if !regexp.MustCompile(`again in [0-9]s\n`).MatchString(out) {
 		t.Errorf("no next attempt's time in:\n%s", out)
+	}
+}
+
+// downModelAgent stands in for workflows.AgentWorkflow: its one model
+// call is tried every second (a reset of it while it runs waits for its
+// start-to-close timeout, 5 s, before Temporal tries it again).
+func downModelAgent(ctx workflow.Context, in workflows.AgentInput) (workflows.AgentResult, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 5 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 1},
+	})
+	var answer string
+	err := workflow.ExecuteActivity(ctx, workflows.ActivityCallModel).Get(ctx, &answer)
+	return workflows.AgentResult{Answer: answer, Turns: 1}, err
+}
+
+// TestWaitShowsRetriesAfterResets: the model call's attempts, started
+// again at 1 by an activity reset (`temporal activity reset`) or by a reset
+// of the run to before it (the Web UI's Reset), are said again from
+// attempt 1, not hidden until they pass the count said before.
+func TestWaitShowsRetriesAfterResets(t *testing.T) {
+	srv := temporaltest.StartDevServer(t)
+	var up atomic.Bool
+	startAgentWorker(t, srv, downModelAgent, map[string]any{workflows.ActivityCallModel: func(ctx context.Context) (string, error) {
+		if !up.Load() {
+			return "", errors.New("openai: 503 Service Unavailable (retryable)")
+		}
+		return "published", nil
+	}})
+	cfg := waitConfig(t, srv)
+	cfg.RetryWatchEvery = 100 * time.Millisecond
+	var stdout testutil.SyncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(t.Context(), cfg, &stdout) }()
+	const firstFailed = "  the model call, attempt 1, failed: "
+	shown := func(n int) func() bool {
+		return func() bool { return strings.Count(stdout.String(), firstFailed) == n }
+	}
+
+	testutil.Eventually(t, 30*time.Second, "attempt 2 said to have failed", func() bool {
+		return strings.Contains(stdout.String(), "  the model call, attempt 2, failed: ")
+	})
+	id := regexp.MustCompile(`hitl-[0-9a-f]{32}`).FindString(stdout.String())
+	desc, err := srv.Client().DescribeWorkflowExecution(t.Context(), id, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+	if len(desc.GetPendingActivities()) != 1 {
+		t.Fatalf("pending activities %v, want the model call", desc.GetPendingActivities())
+	}
+	if _, err := srv.Client().WorkflowService().ResetActivity(t.Context(), &workflowservice.ResetActivityRequest{
+		Namespace: "default",
+		Execution: &commonpb.WorkflowExecution{WorkflowId: id, RunId: first},
+		Activity:  &workflowservice.ResetActivityRequest_Id{Id: desc.GetPendingActivities()[0].GetActivityId()},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 30*time.Second, "attempt 1 after the activity reset said to have failed", shown(2))
+
+	// Reset to the end of the first workflow task, before the model call
+	// was scheduled: the new run calls the model afresh.
+	if _, err := srv.Client().ResetWorkflowExecution(t.Context(), &workflowservice.ResetWorkflowExecutionRequest{
+		Namespace:                 "default",
+		WorkflowExecution:         &commonpb.WorkflowExecution{WorkflowId: id, RunId: first},
+		Reason:                    "test",
+		WorkflowTaskFinishEventId: 4,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 30*time.Second, "attempt 1 of the reset run said to have failed", shown(3))
+
+	up.Store(true)
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the starter still waits 30 s after the model call was let through:\n%s", stdout.String())
+	}
+	if err != nil || !strings.Contains(stdout.String(), "Answer (1 model turns):\npublished") {
+		t.Fatalf("starter = %v, want the answer:\n%s", err, stdout.String())
+	}
+	if !strings.Contains(stdout.String(), "The run was reset: waiting for its new run ") {
+		t.Errorf("the reset run not followed:\n%s", stdout.String())
 	}
 }
 

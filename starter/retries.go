@@ -30,8 +30,16 @@ type runDescriber interface {
 // wait, which reports what matters. (Local activities, the blog tools
 // among them, are not listed by Temporal; their retries show in the
 // worker's log.)
+//
+// An activity's attempts may start again at 1 (Temporal's activity reset,
+// `temporal activity reset`, or an unpause that resets its attempts): an
+// attempt lower than the one seen at the last look is such a restart, whose
+// failed attempts are said afresh, from attempt 1. (A restart first seen
+// once its attempts are back at that count, or past it, looks like the
+// attempts going on, and is counted on from there.) A workflow reset goes
+// on in a new run, which has a watch of its own (waitRuns).
 func watchRetries(ctx context.Context, d runDescriber, workflowID, runID string, every time.Duration, w io.Writer, now func() time.Time) {
-	shown := map[string]int32{} // activity id -> the last failed attempt shown
+	seen := map[string]attemptsSeen{} // by activity id
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -47,17 +55,24 @@ func watchRetries(ctx context.Context, d runDescriber, workflowID, runID string,
 			continue
 		}
 		for _, p := range resp.GetPendingActivities() {
+			s := seen[p.GetActivityId()]
+			if p.GetAttempt() < s.attempt {
+				s = attemptsSeen{} // its attempts started again at 1
+			}
+			s.attempt = p.GetAttempt()
+			seen[p.GetActivityId()] = s
 			failed := p.GetAttempt() - 1 // the attempt LastFailure is of
-			if p.GetLastFailure() == nil || failed < 1 || shown[p.GetActivityId()] >= failed {
+			if p.GetLastFailure() == nil || failed < 1 || s.shown >= failed {
 				continue
 			}
 			// Attempts tried again between two looks failed too: they are
 			// counted, with the last one's error (Temporal keeps no other).
 			attempts := fmt.Sprintf("attempt %d, failed:", failed)
-			if first := shown[p.GetActivityId()] + 1; first < failed {
+			if first := s.shown + 1; first < failed {
 				attempts = fmt.Sprintf("attempts %d to %d, failed, the last:", first, failed)
 			}
-			shown[p.GetActivityId()] = failed
+			s.shown = failed
+			seen[p.GetActivityId()] = s
 			line := fmt.Sprintf("  %s, %s %s", activityName(p.GetActivityType().GetName()), attempts, termtext.Line(truncate(p.GetLastFailure().GetMessage(), 300)))
 			if next := p.GetNextAttemptScheduleTime(); next != nil {
 				line += fmt.Sprintf("; Temporal tries it again in %s", max(next.AsTime().Sub(now()), 0).Round(time.Second))
@@ -69,6 +84,10 @@ func watchRetries(ctx context.Context, d runDescriber, workflowID, runID string,
 		}
 	}
 }
+
+// attemptsSeen is what watchRetries saw of one activity: its attempt at
+// the last look, and the last failed attempt it said.
+type attemptsSeen struct{ attempt, shown int32 }
 
 // activityName names an activity of the agent for the person who started
 // the run.

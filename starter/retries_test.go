@@ -92,6 +92,35 @@ func TestWatchRetries(t *testing.T) {
 			"  the model call, attempt 4, failed: " + down + "; Temporal tries it again in 8s, until 13:00:00 UTC",
 			"  the model call, attempts 5 to 7, failed, the last: " + down + "; Temporal tries it again in 1m0s, until 13:00:00 UTC",
 		}},
+		// An activity reset (`temporal activity reset`) starts its
+		// attempts again at 1, with no failure (or the failure of an
+		// attempt that was running, which Temporal does not count): its
+		// failed attempts are said again, not hidden until the count
+		// passes the one before.
+		{"attempts started again", []describeAnswer{
+			{pending: []*workflowpb.PendingActivityInfo{pending("9", workflows.ActivityCallModel, 4, down, 4*time.Second, time.Hour)}},
+			{pending: []*workflowpb.PendingActivityInfo{pending("9", workflows.ActivityCallModel, 1, down, 0, time.Hour)}},
+			{pending: []*workflowpb.PendingActivityInfo{pending("9", workflows.ActivityCallModel, 2, down, 2*time.Second, time.Hour)}},
+			{pending: []*workflowpb.PendingActivityInfo{pending("9", workflows.ActivityCallModel, 3, down, 2*time.Second, time.Hour)}},
+			{pending: []*workflowpb.PendingActivityInfo{pending("9", workflows.ActivityCallModel, 4, down, 2*time.Second, time.Hour)}},
+			{pending: []*workflowpb.PendingActivityInfo{pending("9", workflows.ActivityCallModel, 5, down, 2*time.Second, time.Hour)}},
+		}, []string{
+			"  the model call, attempts 1 to 3, failed, the last: " + down + "; Temporal tries it again in 4s, until 13:00:00 UTC",
+			"  the model call, attempt 1, failed: " + down + "; Temporal tries it again in 2s, until 13:00:00 UTC",
+			"  the model call, attempt 2, failed: " + down + "; Temporal tries it again in 2s, until 13:00:00 UTC",
+			"  the model call, attempt 3, failed: " + down + "; Temporal tries it again in 2s, until 13:00:00 UTC",
+			"  the model call, attempt 4, failed: " + down + "; Temporal tries it again in 2s, until 13:00:00 UTC",
+		}},
+		// A restart seen first after some of its attempts failed (between
+		// two looks) counts them from 1; another activity is left as it was.
+		{"attempts started again between looks", []describeAnswer{
+			{pending: []*workflowpb.PendingActivityInfo{pending("9", workflows.ActivityCallModel, 6, down, 4*time.Second, time.Hour), pending("12", workflows.ActivityExecuteTool, 3, "webhook: 502", time.Second, 0)}},
+			{pending: []*workflowpb.PendingActivityInfo{pending("9", workflows.ActivityCallModel, 4, down, 2*time.Second, time.Hour), pending("12", workflows.ActivityExecuteTool, 3, "webhook: 502", time.Second, 0)}},
+		}, []string{
+			"  the model call, attempts 1 to 5, failed, the last: " + down + "; Temporal tries it again in 4s, until 13:00:00 UTC",
+			"  a tool, attempts 1 to 2, failed, the last: webhook: 502; Temporal tries it again in 1s",
+			"  the model call, attempts 1 to 3, failed, the last: " + down + "; Temporal tries it again in 2s, until 13:00:00 UTC",
+		}},
 		{"a tool with no bound, and one running again", []describeAnswer{
 			{pending: []*workflowpb.PendingActivityInfo{pending("12", workflows.ActivityExecuteTool, 2, "webhook: 502 Bad Gateway (retryable)", 0, 0)}},
 		}, []string{
