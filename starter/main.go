@@ -99,6 +99,9 @@ func printFailedAudit(ctx context.Context, c client.Client, workflowID, runID st
 	}
 	fmt.Fprintln(w)
 	if err != nil {
+		if ctx.Err() != nil {
+			err = context.Cause(ctx) // Ctrl-C, say, not the SDK's "context canceled"
+		}
 		fmt.Fprintf(w, "Audit trail: not read (%s); the Web UI shows what the run did\n", termtext.Line(truncate(err.Error(), 200)))
 		return
 	}

@@ -18,7 +18,8 @@ const resetLookTimeout = 10 * time.Second
 
 // wait waits for the run wr (waitRuns) and prints its answer and audit
 // trail; or, for a run that ended otherwise, its audit trail as its query
-// gives it (printFailedAudit) before returning its failure (runFailed).
+// gives it (printFailedAudit) before returning its failure (runFailed),
+// and the signal that stopped that query, if one did (exit 130 or 143).
 // A wait that ends without the run's end (Ctrl-C, or Temporal unreachable
 // for longer than the SDK's retries of its long poll, about a minute: a
 // server restarting; or a result that does not decode) says the run may
@@ -38,6 +39,11 @@ func wait(ctx context.Context, c client.Client, wr client.WorkflowRun, every tim
 		return fmt.Errorf("could not wait for the run %s to end (it may go on: the Web UI shows it): %w", wr.GetID(), err)
 	}
 	printFailedAudit(ctx, c, wr.GetID(), wr.GetRunID(), w)
+	if ctx.Err() != nil {
+		// A signal during the audit trail's query: exit 130 or 143 all
+		// the same, as during the wait (config.ExitCode).
+		return fmt.Errorf("%w; %w", runFailed(wr.GetID(), err), context.Cause(ctx))
+	}
 	return runFailed(wr.GetID(), err)
 }
 

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +19,9 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/internal/testutil"
 )
 
 // currentRun answers a describe of the workflow's current run.
@@ -86,13 +91,16 @@ func (r scriptedRun) GetWithOptions(ctx context.Context, v any, _ client.Workflo
 
 // scriptedClient is the part of a Temporal client wait uses: the runs
 // GetWorkflow returns, the current run a describe names, and the run ids
-// queried (an audit trail asked for).
+// queried (an audit trail asked for). With querying, a query is told on
+// it and answers only when its context ends, as a query no worker takes
+// up would (until failedAuditTimeout).
 type scriptedClient struct {
 	client.Client
-	runs    map[string]scriptedRun
-	current currentRun
-	mu      sync.Mutex
-	queried []string
+	runs     map[string]scriptedRun
+	current  currentRun
+	querying chan<- struct{}
+	mu       sync.Mutex
+	queried  []string
 }
 
 func (c *scriptedClient) GetWorkflow(_ context.Context, workflowID, runID string) client.WorkflowRun {
@@ -103,10 +111,15 @@ func (c *scriptedClient) DescribeWorkflowExecution(ctx context.Context, workflow
 	return c.current.DescribeWorkflowExecution(ctx, workflowID, runID)
 }
 
-func (c *scriptedClient) QueryWorkflow(_ context.Context, workflowID, runID, queryType string, _ ...any) (converter.EncodedValue, error) {
+func (c *scriptedClient) QueryWorkflow(ctx context.Context, workflowID, runID, queryType string, _ ...any) (converter.EncodedValue, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.queried = append(c.queried, runID)
+	c.mu.Unlock()
+	if c.querying != nil {
+		c.querying <- struct{}{}
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
 	return nil, errors.New("no worker")
 }
 
@@ -144,6 +157,48 @@ func TestWaitEnds(t *testing.T) {
 			}
 			if !slices.Equal(c.queried, tt.wantQueried) {
 				t.Errorf("audit trails asked of runs %q, want %q\n%s", c.queried, tt.wantQueried, out.String())
+			}
+		})
+	}
+}
+
+// TestAuditInterrupted: Ctrl-C or SIGTERM while the audit trail of a
+// failed run is asked for stops the query, and the starter exits 130 or
+// 143 (config.ExitCode), as for a signal during the wait, still saying
+// how the run failed.
+func TestAuditInterrupted(t *testing.T) {
+	failed := errors.Join(&temporal.WorkflowExecutionError{}, temporal.NewNonRetryableApplicationError("model call failed", "ModelError", nil))
+	for _, tt := range []struct {
+		sig  os.Signal
+		code int
+	}{{os.Interrupt, 130}, {syscall.SIGTERM, 143}} {
+		t.Run(tt.sig.String(), func(t *testing.T) {
+			querying := make(chan struct{})
+			c := &scriptedClient{querying: querying}
+			ctx, cancel := context.WithCancelCause(t.Context())
+			defer cancel(nil)
+			var out testutil.SyncBuffer
+			done := make(chan error, 1)
+			go func() { done <- wait(ctx, c, scriptedRun{"hitl-1", "r0", failed}, time.Hour, &out) }()
+			select {
+			case <-querying:
+			case err := <-done:
+				t.Fatalf("wait = %v before the audit trail was asked for", err)
+			case <-time.After(30 * time.Second):
+				t.Fatal("no audit trail asked for in 30 s")
+			}
+			cancel(config.Interrupted{Signal: tt.sig})
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(30 * time.Second):
+				t.Fatal("the audit trail still asked for 30 s after the signal")
+			}
+			if code := config.ExitCode(err); code != tt.code || !strings.HasPrefix(err.Error(), "run hitl-1 failed: model call failed") {
+				t.Errorf("wait = %v (exit status %d), want the run's failure and %d", err, code, tt.code)
+			}
+			if want := "Audit trail: not read (interrupted by " + tt.sig.String() + ")"; !strings.Contains(out.String(), want) {
+				t.Errorf("no %q in:\n%s", want, out.String())
 			}
 		})
 	}
