@@ -1,10 +1,15 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"net"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/testutil"
@@ -35,6 +40,56 @@ func TestExitStatus(t *testing.T) {
 			err := mainErr(t.Context(), tt.args, env, io.Discard, io.Discard)
 			if code := config.ExitCode(err); code != tt.code {
 				t.Errorf("exit status %d (%v), want %d", code, err, tt.code)
+			}
+		})
+	}
+}
+
+// TestSignalWhileDialing: Ctrl-C or SIGTERM while Temporal is being
+// reached exits 130 or 143, as during the wait, not 1.
+func TestSignalWhileDialing(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0") // accepts, never answers
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ln.Close() })
+			accepted := make(chan struct{}, 1)
+			go func() {
+				var conns []net.Conn
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						for _, c := range conns {
+							c.Close()
+						}
+						return
+					}
+					conns = append(conns, c)
+					select {
+					case accepted <- struct{}{}:
+					default:
+					}
+				}
+			}()
+			env := config.Env{"TEMPORAL_CONFIG_FILE": filepath.Join(t.TempDir(), "none.toml"), "USER": "tester", "TEMPORAL_ADDRESS": ln.Addr().String()}
+			ctx, cancel := context.WithCancelCause(t.Context())
+			done := make(chan error, 1)
+			go func() { done <- mainErr(ctx, []string{"--dial-timeout", "60s", "hi"}, env, io.Discard, io.Discard) }()
+			select {
+			case <-accepted:
+			case <-time.After(30 * time.Second):
+				t.Fatal("the starter did not connect within 30 s")
+			}
+			cancel(config.Interrupted{Signal: sig})
+			select {
+			case err = <-done:
+			case <-time.After(30 * time.Second):
+				t.Fatal("the starter still dials 30 s after the signal")
+			}
+			if code, want := config.ExitCode(err), 128+int(sig); code != want || !strings.Contains(err.Error(), "cannot reach Temporal") {
+				t.Errorf("starter = %v (exit status %d), want %d and what it was doing", err, code, want)
 			}
 		})
 	}

@@ -54,7 +54,7 @@ func mainErr(ctx context.Context, args []string, env config.Env, stdout, stderr 
 func run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	c, err := dial(ctx, cfg)
 	if err != nil {
-		return err
+		return cutShort(ctx, err)
 	}
 	defer c.Close()
 
@@ -65,6 +65,11 @@ func run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	in := workflows.AgentInput{Prompt: cfg.Prompt, Requester: cfg.Requester, MaxTurns: cfg.MaxTurns}
 	wr, err := c.ExecuteWorkflow(ctx, startOptions(id, cfg.Prompt, cfg.Requester), workflows.WorkflowName, in)
 	if err != nil {
+		if ctx.Err() != nil {
+			// The start may have reached the server before the signal.
+			return cutShort(ctx, fmt.Errorf("start workflow %s (it may have started: the Web UI shows it, %s): %w",
+				id, workflowLink(cfg.UIURL, cfg.Temporal.Namespace, id), err))
+		}
 		return fmt.Errorf("start workflow: %w", err)
 	}
 	fmt.Fprintf(stdout, "Started workflow %s\n%s\n", wr.GetID(),
@@ -78,6 +83,15 @@ func run(ctx context.Context, cfg Config, stdout io.Writer) error {
 		every = DefaultRetryWatchEvery
 	}
 	return wait(ctx, c, wr, every, stdout)
+}
+
+// cutShort adds to err the signal that cut its step short, if one did, so
+// that the starter exits 130 or 143 (config.ExitCode), as in the wait.
+func cutShort(ctx context.Context, err error) error {
+	if ctx.Err() == nil {
+		return err
+	}
+	return fmt.Errorf("%w; %w", err, context.Cause(ctx))
 }
 
 // failedAuditTimeout bounds the query of a failed run's audit trail.
