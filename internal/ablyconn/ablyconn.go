@@ -172,13 +172,18 @@ var reservedClaims = []string{"iat", "exp", "x-ably-clientId", "x-ably-capabilit
 // clientId and capability claims, and any extra claims (such as
 // "ably.channel.<name>" user claims). It returns the token and its expiry.
 // extra may not contain iat, exp, x-ably-clientId or x-ably-capability.
+// The expiry is now+ttl down to the whole second, as exp carries it.
 func SignToken(keyName, secret, clientID, capability string, extra map[string]any, now time.Time, ttl time.Duration) (string, time.Time, error) {
 	for _, k := range reservedClaims {
 		if _, ok := extra[k]; ok {
 			return "", time.Time{}, fmt.Errorf("sign ably token: extra claim %q is reserved", k)
 		}
 	}
-	exp := now.Add(ttl)
+	// A JWT's exp counts whole seconds: the expiry returned is the one
+	// the token carries, never later (a client that caches the token
+	// until the expiry returned would otherwise use it after Ably stopped
+	// taking it).
+	exp := now.Add(ttl).Truncate(time.Second)
 	claims := jwt.MapClaims{
 		"iat": now.Unix(),
 		"exp": exp.Unix(),

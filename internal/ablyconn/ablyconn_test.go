@@ -195,3 +195,32 @@ func TestMessageIDKey(t *testing.T) {
 		t.Error("a key without an API key secret")
 	}
 }
+
+// TestSignTokenExpiryIsTheClaim: the expiry SignToken returns (which
+// TrustedOptions hands ably-go as TokenDetails.Expires, the time until
+// which ably-go reuses the token) is the JWT's exp, which counts whole
+// seconds, not up to a second after it: past exp Ably refuses the token
+// (40142) while ably-go would still take it for valid.
+func TestSignTokenExpiryIsTheClaim(t *testing.T) {
+	now := time.Unix(1_700_000_000, 900*int64(time.Millisecond))
+	for _, ttl := range []time.Duration{time.Second, 1500 * time.Millisecond, time.Hour} {
+		tok, exp, err := SignToken("app.key", "s3cret", "alice", "", nil, now, ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		claims := jwt.MapClaims{}
+		if _, _, err := jwt.NewParser().ParseUnverified(tok, claims); err != nil {
+			t.Fatal(err)
+		}
+		claim, err := claims.GetExpirationTime()
+		if err != nil || claim == nil {
+			t.Fatalf("ttl %s: exp claim: %v, %v", ttl, claim, err)
+		}
+		if !exp.Equal(claim.Time) {
+			t.Errorf("ttl %s: SignToken returned expiry %s, but the token's exp is %s", ttl, exp.Format(time.RFC3339Nano), claim.Time.Format(time.RFC3339Nano))
+		}
+		if exp.After(now.Add(ttl)) {
+			t.Errorf("ttl %s: expiry %s is after now+ttl %s", ttl, exp, now.Add(ttl))
+		}
+	}
+}
