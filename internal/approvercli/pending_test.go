@@ -544,3 +544,33 @@ func field(line, key string) string {
 	}
 	return ""
 }
+
+// TestTimeLeftAtTheExpiry: a request is shown as expired exactly when
+// Pending drops it (at ExpiresAt), not in its last second, while it is
+// still listed and asked about and a decision sent then still counts.
+func TestTimeLeftAtTheExpiry(t *testing.T) {
+	exp := t0.Add(10 * time.Minute)
+	r := Request{ApprovalRequestData: reqData("call_1", "wf-1", exp)}
+	for _, tc := range []struct {
+		before  time.Duration
+		want    string
+		expired bool
+	}{
+		{time.Second + time.Millisecond, "1s (until ", false},
+		{time.Second, "1s (until ", false},
+		{999 * time.Millisecond, "under 1s (until ", false},
+		{time.Nanosecond, "under 1s (until ", false},
+		{0, "expired", true},
+		{-time.Millisecond, "expired", true},
+	} {
+		now := exp.Add(-tc.before)
+		got := timeLeft(r, now)
+		if !strings.HasPrefix(got, tc.want) {
+			t.Errorf("%s before the expiry: time left %q, want %q…", tc.before, got, tc.want)
+		}
+		p := NewPending("agent", func() time.Time { return now })
+		if got := p.expired(r); got != tc.expired {
+			t.Errorf("%s before the expiry: Pending.expired = %v, want %v", tc.before, got, tc.expired)
+		}
+	}
+}

@@ -81,15 +81,22 @@ func writeNotCounted(w io.Writer, d workflows.ApprovalIgnoredData) {
 	fmt.Fprintf(w, "Not counted: %s (%s): the agent did not count your decision: %s\n", termtext.Line(d.Tool), termtext.Line(d.ToolCallID), termtext.Line(d.Reason))
 }
 
+// timeLeft says how long request r waits still, as of now. It is expired
+// exactly when Pending takes it for expired (at ExpiresAt): under a second
+// before, it is "under 1s", not "expired", since a decision sent then
+// still counts.
 func timeLeft(r Request, now time.Time) string {
 	if r.ExpiresAt.IsZero() {
 		return "no expiry"
 	}
-	left := r.ExpiresAt.Sub(now).Truncate(time.Second)
-	if left <= 0 {
+	left := r.ExpiresAt.Sub(now)
+	switch {
+	case left <= 0:
 		return "expired"
+	case left < time.Second:
+		return fmt.Sprintf("under 1s (until %s)", r.ExpiresAt.UTC().Format(time.RFC3339))
 	}
-	return fmt.Sprintf("%s (until %s)", left, r.ExpiresAt.UTC().Format(time.RFC3339))
+	return fmt.Sprintf("%s (until %s)", left.Truncate(time.Second), r.ExpiresAt.UTC().Format(time.RFC3339))
 }
 
 // prettyArgs indents the model's JSON arguments, or quotes them if they are
