@@ -243,8 +243,14 @@ func (s *Server) hasSessionCookie(r *http.Request) bool {
 // CSRF token in the X-CSRF-Token header.
 func (s *Server) sessionToken(w http.ResponseWriter, r *http.Request, log *slog.Logger) {
 	id := s.cookieValue(r, sessionCookieName)
-	sess, ok := s.sessions.get(id, s.now())
-	if !ok {
+	now := s.now()
+	sess, ok := s.sessions.get(id, now)
+	// The token ends with the session at the latest: a page whose session
+	// ended (SessionTTL after the login) is not kept live by a token
+	// issued in its last minutes. A session with less than a token's
+	// shortest lifetime left is over.
+	ttl := min(s.cfg.TokenTTL, sess.expires.Sub(now))
+	if !ok || ttl < MinTokenTTL {
 		http.Error(w, "session ended: sign in again", http.StatusUnauthorized)
 		return
 	}
@@ -263,7 +269,7 @@ func (s *Server) sessionToken(w http.ResponseWriter, r *http.Request, log *slog.
 		http.Error(w, "session ended: sign in again", http.StatusUnauthorized)
 		return
 	}
-	s.issueToken(w, log, user)
+	s.issueToken(w, log, user, now, ttl)
 }
 
 // currentSession returns the request's live session and its user as the

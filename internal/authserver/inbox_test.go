@@ -341,6 +341,58 @@ func TestSessionExpires(t *testing.T) {
 	}
 }
 
+// TestSessionTokenEndsWithSession: a token the session's cookie gets
+// expires when the session does, not a token's TTL after its last minute:
+// the inbox page of a session that ended stops at its next renewal, as
+// the README says, not up to AUTH_TOKEN_TTL after the session's end. A
+// session with less than MinTokenTTL left gets no token.
+func TestSessionTokenEndsWithSession(t *testing.T) {
+	s, clock, _ := newTestServer(t, func(c *Config) { c.SessionTTL = 2 * time.Hour })
+	b := newBrowser(t, s.Handler(), "192.0.2.4:1")
+	csrf := b.login("bob", "bob-password-1")
+	end := clock.Now().Add(2 * time.Hour)
+
+	rec := b.token(csrf)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("token: %d %q", rec.Code, rec.Body)
+	}
+	_, claims := verifyToken(t, rec.Body.String(), clock.Now())
+	if exp, _ := claims.GetExpirationTime(); exp == nil || !exp.Equal(clock.Now().Add(DefaultTokenTTL)) {
+		t.Errorf("a token early in the session expires at %v, want the full TTL, %v", exp, clock.Now().Add(DefaultTokenTTL))
+	}
+
+	clock.Advance(2*time.Hour - 10*time.Minute)
+	rec = b.token(csrf)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("token 10 minutes before the session ends: %d %q", rec.Code, rec.Body)
+	}
+	_, claims = verifyToken(t, rec.Body.String(), clock.Now())
+	if exp, _ := claims.GetExpirationTime(); exp == nil || exp.After(end) {
+		t.Errorf("a token 10 minutes before the session ends (%v) expires at %v, after it", end, exp)
+	} else if !exp.Equal(end) {
+		t.Errorf("a token 10 minutes before the session ends (%v) expires at %v, want then", end, exp)
+	}
+
+	// Basic auth has no session: the full TTL.
+	rec = doToken(t, s.Handler(), http.MethodPost, "192.0.2.5:1", basic("bob", "bob-password-1"))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("Basic token: %d %q", rec.Code, rec.Body)
+	}
+	_, claims = verifyToken(t, rec.Body.String(), clock.Now())
+	if exp, _ := claims.GetExpirationTime(); exp == nil || !exp.Equal(clock.Now().Add(DefaultTokenTTL)) {
+		t.Errorf("a Basic token expires at %v, want the full TTL, %v", exp, clock.Now().Add(DefaultTokenTTL))
+	}
+
+	clock.Advance(10*time.Minute - MinTokenTTL)
+	if rec := b.token(csrf); rec.Code != http.StatusOK {
+		t.Fatalf("token %s before the session ends: %d, want a token of %s", MinTokenTTL, rec.Code, MinTokenTTL)
+	}
+	clock.Advance(MinTokenTTL / 2)
+	if rec := b.token(csrf); rec.Code != http.StatusUnauthorized {
+		t.Errorf("token %s before the session ends: %d, want 401 (session ended)", MinTokenTTL/2, rec.Code)
+	}
+}
+
 // A login replaces the browser's earlier session (no fixation).
 // TestLoginFormTrimsName: the space a phone keyboard adds after a word is
 // not part of the name; the password is taken as typed.

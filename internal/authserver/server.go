@@ -356,7 +356,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.answerFailure(w, log, res)
 		return
 	}
-	s.issueToken(w, log, res.user)
+	s.issueToken(w, log, res.user, s.now(), s.cfg.TokenTTL)
 }
 
 // requestLog returns the request's logger and its client address's
@@ -394,11 +394,11 @@ func (s *Server) answerFailure(w http.ResponseWriter, log *slog.Logger, res logi
 	}
 }
 
-// issueToken signs and writes user's Ably JWT; the role comes from the
-// users file, never from the request.
-func (s *Server) issueToken(w http.ResponseWriter, log *slog.Logger, user User) {
+// issueToken signs and writes user's Ably JWT, issued at now and valid
+// for ttl; the role comes from the users file, never from the request.
+func (s *Server) issueToken(w http.ResponseWriter, log *slog.Logger, user User, now time.Time, ttl time.Duration) {
 	token, exp, err := ablyconn.SignToken(s.keyName, s.keySecret, user.Name, s.capability,
-		map[string]any{RoleClaim(s.cfg.Channel): user.Role}, s.now(), s.cfg.TokenTTL)
+		map[string]any{RoleClaim(s.cfg.Channel): user.Role}, now, ttl)
 	if err != nil {
 		log.Error("sign token", "err", err)
 		http.Error(w, msgUnavailable, http.StatusInternalServerError)
