@@ -182,7 +182,7 @@ func runCLI(ctx context.Context, cmd string, args []string, env config.Env, stdi
 	if cmd == "approve" || cmd == "reject" {
 		fs.StringVar(&da.Reason, "reason", "", "reason for the decision (required for reject)")
 		fs.BoolVar(&da.Force, "force", false, "send even if no pending request for the tool call is known (only headers.toolCallId), or if your role is below the required one (the agent records it and keeps waiting)")
-		fs.DurationVar(&da.Wait, "wait", approvercli.DefaultDecideWait, "how long to wait for the approval request if it is not published yet (negative: do not wait)")
+		fs.DurationVar(&da.Wait, "wait", approvercli.DefaultDecideWait, "how long to wait for the approval request if it is not published yet (0 or negative: do not wait)")
 		fs.DurationVar(&da.Outcome, "wait-outcome", approvercli.DefaultOutcomeWait, "how long to wait, once the decision is sent, for the agent's word on it: resolved, counted, or not counted with the reason (exit status 1); 0: do not wait")
 	}
 	if cmd == "approve" {
@@ -228,11 +228,19 @@ func runCLI(ctx context.Context, cmd string, args []string, env config.Env, stdi
 	if da.Edit {
 		da.Editor = approvercli.EditorFromEnv(env.Get, stdin, stdout, stderr)
 	}
+	if da.Wait == 0 {
+		// 0 is the library's "default" (DefaultDecideWait); on the command
+		// line it means what --wait-outcome 0 means: do not wait.
+		da.Wait = -1
+	}
 	if err := da.Validate(); err != nil {
 		return config.Usage(err)
 	}
-	return approvercli.Decide(ctx, cfg, da, stdout)
+	return decide(ctx, cfg, da, stdout)
 }
+
+// decide is approvercli.Decide (tests see the arguments it is given).
+var decide = approvercli.Decide
 
 // bridgeFlags is the bridge's configuration from flags and environment.
 type bridgeFlags struct {

@@ -2,15 +2,19 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/ablyconn"
+	"github.com/hitl/durable-approvals/internal/approvercli"
 	"github.com/hitl/durable-approvals/internal/loglimit"
 	"github.com/hitl/durable-approvals/internal/signing"
 )
@@ -212,6 +216,38 @@ func TestBridgeClientIDsAreValidated(t *testing.T) {
 		err := b.Validate()
 		if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
 			t.Errorf("ClientID %q, AgentClientID %q: Validate() = %v, want %q", tt.client, tt.agent, err, tt.wantErr)
+		}
+	}
+}
+
+// TestDecideWaitFlag: "-wait 0" does not wait for a request not yet
+// published, as "--wait-outcome 0" does not wait for the agent's word; it
+// used to reach Decide as its zero value, which waits DefaultDecideWait.
+func TestDecideWaitFlag(t *testing.T) {
+	env := config.Env{"APPROVER_USER": "alice", "APPROVER_PASSWORD": "pw", "AUTH_URL": "http://127.0.0.1:1", "ABLY_ENDPOINT": "127.0.0.1:1"}
+	var got []approvercli.DecideArgs
+	defer func(d func(context.Context, approvercli.Config, approvercli.DecideArgs, io.Writer) error) { decide = d }(decide)
+	decide = func(_ context.Context, _ approvercli.Config, a approvercli.DecideArgs, _ io.Writer) error {
+		got = append(got, a)
+		return nil
+	}
+	for _, tt := range []struct {
+		args []string
+		want time.Duration
+	}{
+		{[]string{"approve", "call_1"}, approvercli.DefaultDecideWait},
+		{[]string{"approve", "call_1", "-wait", "3s"}, 3 * time.Second},
+		{[]string{"approve", "call_1", "-wait", "0"}, -1},
+		{[]string{"reject", "call_1", "--reason", "no", "-wait", "0s"}, -1},
+		{[]string{"approve", "call_1", "-wait", "-1s"}, -time.Second},
+	} {
+		got = nil
+		var stdout, stderr bytes.Buffer
+		if code := run(t.Context(), tt.args, env, strings.NewReader(""), &stdout, &stderr); code != exitOK || len(got) != 1 {
+			t.Fatalf("%q: exit %d, %d decisions; stderr:\n%s", tt.args, code, len(got), stderr.String())
+		}
+		if w := got[0].Wait; w != tt.want {
+			t.Errorf("%q: Wait %s, want %s", tt.args, w, tt.want)
 		}
 	}
 }
