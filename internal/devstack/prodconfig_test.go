@@ -1,11 +1,14 @@
 package devstack
 
 import (
+	"context"
 	"io"
+	"math"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hitl/durable-approvals/config"
 )
@@ -150,4 +153,32 @@ func mustAbs(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return abs
+}
+
+// TestBuildBound: the build's bound is three times -timeout, and a
+// -timeout so large that three times it overflows time.Duration bounds the
+// build by nothing rather than by a negative duration (a context done
+// before the build began).
+func TestBuildBound(t *testing.T) {
+	huge := 1_000_000 * time.Hour
+	if old := 3 * huge; old >= 0 {
+		t.Fatalf("3 × %s = %s: the case no longer overflows", huge, old)
+	}
+	for _, tt := range []struct{ timeout, want time.Duration }{
+		{3 * time.Minute, 9 * time.Minute},
+		{time.Duration(math.MaxInt64 / 3), time.Duration(math.MaxInt64 / 3 * 3)},
+		{time.Duration(math.MaxInt64/3 + 1), math.MaxInt64},
+		{huge, math.MaxInt64},
+		{math.MaxInt64, math.MaxInt64},
+	} {
+		if got := buildBound(tt.timeout); got != tt.want {
+			t.Errorf("buildBound(%s) = %s, want %s", tt.timeout, got, tt.want)
+		}
+	}
+	// The bound a huge -timeout gives is a context that is not done.
+	ctx, cancel := context.WithTimeout(t.Context(), buildBound(huge))
+	defer cancel()
+	if ctx.Err() != nil {
+		t.Errorf("build context of -timeout %s: %v", huge, ctx.Err())
+	}
 }

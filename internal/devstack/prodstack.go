@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -164,9 +165,20 @@ func ProdUp(ctx context.Context, cfg ProdConfig, out io.Writer) (st *ProdStack, 
 	return st, nil
 }
 
+// buildBound is how long buildAll may take: three times -timeout (each
+// wait's bound), or for ever when that would overflow time.Duration (a
+// -timeout over about 850,000 h, which 3× made negative: the build's
+// context was then done before it began).
+func buildBound(timeout time.Duration) time.Duration {
+	if timeout > math.MaxInt64/3 {
+		return math.MaxInt64
+	}
+	return 3 * timeout
+}
+
 // buildAll builds the pinned tools (once) and the project's mains.
 func (st *ProdStack) buildAll(ctx context.Context) error {
-	bctx, cancel := context.WithTimeout(ctx, 3*st.cfg.Timeout)
+	bctx, cancel := context.WithTimeout(ctx, buildBound(st.cfg.Timeout))
 	defer cancel()
 	st.tools = map[string]string{}
 	tools := []pinnedTool{toolTemporalServer, toolTemporalSQL, toolTemporalCLI}
