@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -128,8 +129,10 @@ func (l *Login) Token(ctx context.Context) (*ably.TokenDetails, error) {
 		return nil, fmt.Errorf("%w: login as %q (%s): check APPROVER_USER and APPROVER_PASSWORD", ErrLoginRefused, l.User, resp.Status)
 	case resp.StatusCode == http.StatusTooManyRequests:
 		te := &ThrottledError{Status: resp.Status}
-		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
-			te.RetryAfter = time.Duration(secs) * time.Second
+		if secs, err := strconv.ParseInt(resp.Header.Get("Retry-After"), 10, 64); err == nil && secs > 0 {
+			// At most what a time.Duration holds: a larger number of
+			// seconds overflowed into a negative or made-up wait.
+			te.RetryAfter = time.Duration(min(secs, int64(math.MaxInt64/time.Second))) * time.Second
 		}
 		return nil, te
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:

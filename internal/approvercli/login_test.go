@@ -2,6 +2,7 @@ package approvercli
 
 import (
 	"errors"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -97,6 +98,39 @@ func TestLoginThrottledError(t *testing.T) {
 	}
 	if errors.Is(err, ErrLoginRefused) {
 		t.Errorf("a 429 is not a refusal: %v", err)
+	}
+}
+
+// TestLoginThrottledRetryAfterBounds: a Retry-After of more seconds than
+// a time.Duration holds is the longest wait, not one that overflowed into
+// a negative ("try again later" for a definite wait) or made-up one.
+func TestLoginThrottledRetryAfterBounds(t *testing.T) {
+	longest := time.Duration(math.MaxInt64/time.Second) * time.Second
+	for _, tt := range []struct {
+		header string
+		want   time.Duration
+	}{
+		{"9223372036", 9223372036 * time.Second},
+		{"9223372037", longest},
+		{"18446744074", longest},
+		{"9223372036854775807", longest},
+		{"99999999999999999999", 0}, // not an int64: no wait known
+		{"0", 0},
+		{"-5", 0},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", tt.header)
+			http.Error(w, "busy", http.StatusTooManyRequests)
+		}))
+		_, err := (&Login{AuthURL: srv.URL, User: "alice", Password: "pw"}).Token(t.Context())
+		srv.Close()
+		var te *ThrottledError
+		if !errors.As(err, &te) {
+			t.Fatalf("Retry-After %s: err = %v, want a *ThrottledError", tt.header, err)
+		}
+		if te.RetryAfter != tt.want {
+			t.Errorf("Retry-After %s: RetryAfter %s, want %s", tt.header, te.RetryAfter, tt.want)
+		}
 	}
 }
 
