@@ -149,9 +149,32 @@ func newFlagSet(name, operands string, stderr io.Writer) *flag.FlagSet {
 }
 
 func runCLI(ctx context.Context, cmd string, args []string, env config.Env, stdin io.Reader, stdout, stderr io.Writer) error {
+	c, err := parseCLI(cmd, args, env, stdin, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	switch cmd {
+	case "list":
+		return approvercli.List(ctx, c.cfg, stdout)
+	case "watch":
+		return approvercli.Watch(ctx, c.cfg, stdin, stdout)
+	}
+	return approvercli.Decide(ctx, c.cfg, c.decide, stdout)
+}
+
+// cliCommand is an approver command read from its flags, operands and
+// the environment, and validated.
+type cliCommand struct {
+	cfg    approvercli.Config
+	decide approvercli.DecideArgs // approve and reject
+}
+
+// parseCLI reads command cmd (watch, list, approve or reject); bad input
+// is a config.Usage error.
+func parseCLI(cmd string, args []string, env config.Env, stdin io.Reader, stdout, stderr io.Writer) (cliCommand, error) {
 	ablyCfg, err := ablyconn.FromEnv(env.Get)
 	if err != nil {
-		return config.Usage(err)
+		return cliCommand{}, config.Usage(err)
 	}
 	cfg := approvercli.Config{
 		Ably:          ablyCfg,
@@ -164,7 +187,7 @@ func runCLI(ctx context.Context, cmd string, args []string, env config.Env, stdi
 	}
 	if v := env.Get(config.EnvApproverInsecureAllowPlaintext); v != "" {
 		if cfg.AllowPlaintext, err = strconv.ParseBool(v); err != nil {
-			return config.Usage(fmt.Errorf("%s=%q: want true or false", config.EnvApproverInsecureAllowPlaintext, v))
+			return cliCommand{}, config.Usage(fmt.Errorf("%s=%q: want true or false", config.EnvApproverInsecureAllowPlaintext, v))
 		}
 	}
 	operands := ""
@@ -193,36 +216,33 @@ func runCLI(ctx context.Context, cmd string, args []string, env config.Env, stdi
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return err
+			return cliCommand{}, err
 		}
-		return config.Usage(err)
+		return cliCommand{}, config.Usage(err)
 	}
 	if cfg.HistoryPages == 0 {
 		// 0 is the library's "default"; on the command line it is a mistake.
-		return config.Usage(fmt.Errorf("-history-pages 0: want 1 to %d", approvercli.MaxHistoryPages))
+		return cliCommand{}, config.Usage(fmt.Errorf("-history-pages 0: want 1 to %d", approvercli.MaxHistoryPages))
 	}
 	if err := cfg.Validate(); err != nil {
-		return config.Usage(err)
+		return cliCommand{}, config.Usage(err)
 	}
 	switch cmd {
 	case "watch", "list":
 		if len(pos) != 0 {
-			return config.Usage(fmt.Errorf("%s takes no arguments, got %q", cmd, pos))
+			return cliCommand{}, config.Usage(fmt.Errorf("%s takes no arguments, got %q", cmd, pos))
 		}
-		if cmd == "list" {
-			return approvercli.List(ctx, cfg, stdout)
-		}
-		return approvercli.Watch(ctx, cfg, stdin, stdout)
+		return cliCommand{cfg: cfg}, nil
 	}
 	if len(pos) != 1 {
-		return config.Usage(fmt.Errorf("%s needs exactly one TOOLCALLID", cmd))
+		return cliCommand{}, config.Usage(fmt.Errorf("%s needs exactly one TOOLCALLID", cmd))
 	}
 	da.ToolCallID = pos[0]
 	da.Decision = workflows.DecisionApproved
 	if cmd == "reject" {
 		da.Decision = workflows.DecisionRejected
 		if strings.TrimSpace(da.Reason) == "" {
-			return config.Usage(errors.New("reject needs --reason"))
+			return cliCommand{}, config.Usage(errors.New("reject needs --reason"))
 		}
 	}
 	if da.Edit {
@@ -234,13 +254,10 @@ func runCLI(ctx context.Context, cmd string, args []string, env config.Env, stdi
 		da.Wait = -1
 	}
 	if err := da.Validate(); err != nil {
-		return config.Usage(err)
+		return cliCommand{}, config.Usage(err)
 	}
-	return decide(ctx, cfg, da, stdout)
+	return cliCommand{cfg: cfg, decide: da}, nil
 }
-
-// decide is approvercli.Decide (tests see the arguments it is given).
-var decide = approvercli.Decide
 
 // bridgeFlags is the bridge's configuration from flags and environment.
 type bridgeFlags struct {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -225,29 +224,26 @@ func TestBridgeClientIDsAreValidated(t *testing.T) {
 // used to reach Decide as its zero value, which waits DefaultDecideWait.
 func TestDecideWaitFlag(t *testing.T) {
 	env := config.Env{"APPROVER_USER": "alice", "APPROVER_PASSWORD": "pw", "AUTH_URL": "http://127.0.0.1:1", "ABLY_ENDPOINT": "127.0.0.1:1"}
-	var got []approvercli.DecideArgs
-	defer func(d func(context.Context, approvercli.Config, approvercli.DecideArgs, io.Writer) error) { decide = d }(decide)
-	decide = func(_ context.Context, _ approvercli.Config, a approvercli.DecideArgs, _ io.Writer) error {
-		got = append(got, a)
-		return nil
-	}
 	for _, tt := range []struct {
 		args []string
 		want time.Duration
 	}{
-		{[]string{"approve", "call_1"}, approvercli.DefaultDecideWait},
-		{[]string{"approve", "call_1", "-wait", "3s"}, 3 * time.Second},
-		{[]string{"approve", "call_1", "-wait", "0"}, -1},
-		{[]string{"reject", "call_1", "--reason", "no", "-wait", "0s"}, -1},
-		{[]string{"approve", "call_1", "-wait", "-1s"}, -time.Second},
+		{[]string{"call_1"}, approvercli.DefaultDecideWait},
+		{[]string{"call_1", "-wait", "3s"}, 3 * time.Second},
+		{[]string{"call_1", "-wait", "0"}, -1},
+		{[]string{"call_1", "-wait", "0s"}, -1},
+		{[]string{"call_1", "-wait", "-1s"}, -time.Second},
 	} {
-		got = nil
-		var stdout, stderr bytes.Buffer
-		if code := run(t.Context(), tt.args, env, strings.NewReader(""), &stdout, &stderr); code != exitOK || len(got) != 1 {
-			t.Fatalf("%q: exit %d, %d decisions; stderr:\n%s", tt.args, code, len(got), stderr.String())
-		}
-		if w := got[0].Wait; w != tt.want {
-			t.Errorf("%q: Wait %s, want %s", tt.args, w, tt.want)
+		for _, cmd := range []string{"approve", "reject"} {
+			args := append(tt.args, "--reason", "no")
+			var stderr bytes.Buffer
+			c, err := parseCLI(cmd, args, env, strings.NewReader(""), io.Discard, &stderr)
+			if err != nil {
+				t.Fatalf("%s %q: %v; stderr:\n%s", cmd, args, err, stderr.String())
+			}
+			if w := c.decide.Wait; w != tt.want {
+				t.Errorf("%s %q: Wait %s, want %s", cmd, args, w, tt.want)
+			}
 		}
 	}
 }
