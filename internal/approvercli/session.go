@@ -553,16 +553,7 @@ func roleVerdict(r Request, role string) (refuse, warn string) {
 // the digest of the arguments the approver was shown, edited arguments (an
 // approval with edits), and the workflowId header, when known.
 func (s *session) respond(ctx context.Context, toolCallID, workflowID, digest, decision, reason, arguments string) (string, error) {
-	data := map[string]any{"decision": decision}
-	if reason != "" {
-		data["reason"] = reason
-	}
-	if digest != "" {
-		data["argumentsDigest"] = digest
-	}
-	if arguments != "" {
-		data["arguments"] = arguments
-	}
+	data := workflows.ApprovalResponseData{Decision: decision, Reason: reason, ArgumentsDigest: digest, Arguments: arguments}
 	headers := map[string]any{workflows.HeaderToolCallID: toolCallID}
 	if workflowID != "" {
 		headers[workflows.HeaderWorkflowID] = workflowID

@@ -98,10 +98,7 @@ func loginPatiently(ctx context.Context, login *approvercli.Login) error {
 // extras.headers toolCallId and workflowId, or only toolCallId when
 // guideShaped (the guide's client routes by tool call alone).
 func (a *benchApprover) approve(ctx context.Context, r approvercli.Request, guideShaped bool) error {
-	data := map[string]any{"decision": workflows.DecisionApproved}
-	if r.ArgumentsDigest != "" {
-		data["argumentsDigest"] = r.ArgumentsDigest
-	}
+	data := workflows.ApprovalResponseData{Decision: workflows.DecisionApproved, ArgumentsDigest: r.ArgumentsDigest}
 	headers := map[string]any{workflows.HeaderToolCallID: r.ToolCallID}
 	if !guideShaped {
 		headers[workflows.HeaderWorkflowID] = r.WorkflowID
