@@ -24,6 +24,23 @@ import (
 	"github.com/hitl/durable-approvals/workflows"
 )
 
+// answersOK GETs url, waiting at most 2 s for the answer, and reports
+// whether it was 200: one poll of a server that may not be up yet.
+func answersOK(t *testing.T, url string) (bool, error) {
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return false, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK, nil
+}
+
 func runT(t *testing.T, ctx context.Context, env config.Env, stdin string, args ...string) (string, error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
@@ -372,14 +389,7 @@ func TestServeChecksTheAblyKey(t *testing.T) {
 				return
 			}
 			addr := "http://" + env["AUTH_LISTEN"] + "/healthz"
-			testutil.WaitFor(t, 20*time.Second, "the server up", func() (bool, error) {
-				resp, err := http.Get(addr)
-				if err != nil {
-					return false, err
-				}
-				resp.Body.Close()
-				return resp.StatusCode == http.StatusOK, nil
-			})
+			testutil.WaitFor(t, 20*time.Second, "the server up", func() (bool, error) { return answersOK(t, addr) })
 			cancel()
 			if err := <-done; err != nil {
 				t.Fatalf("serve = %v after cancel, want nil", err)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,14 +64,7 @@ func TestSecondSignalEndsSlowStop(t *testing.T) {
 			t.Logf("authserver output:\n%s", out.String())
 		}
 	})
-	testutil.WaitFor(t, 30*time.Second, "the server up", func() (bool, error) {
-		resp, err := http.Get("http://" + addr + "/healthz")
-		if err != nil {
-			return false, err
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, nil
-	})
+	testutil.WaitFor(t, 30*time.Second, "the server up", func() (bool, error) { return answersOK(t, "http://"+addr+"/healthz") })
 
 	// A login whose body is still on its way holds the graceful stop.
 	conn, err := net.Dial("tcp", addr)
