@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"go.temporal.io/sdk/client"
 )
@@ -71,16 +72,28 @@ func TestServeHealth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Get("http://" + addr + Path)
+	get := func() (*http.Response, error) {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+Path, nil)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return resp, err
+	}
+	resp, err := get()
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("GET %s: %s", Path, resp.Status)
 	}
 	stop()
-	if _, err := http.Get("http://" + addr + Path); err == nil {
+	if _, err := get(); err == nil {
 		t.Error("health endpoint still serving after stop")
 	}
 	if _, _, err := Serve(t.Context(), "256.0.0.1:1", http.NotFoundHandler(), logger); err == nil {
