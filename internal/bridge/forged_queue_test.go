@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ably/ably-go/ably"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -47,7 +48,9 @@ func forgedRun(t *testing.T, forgedType string, forgedArg any) {
 		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: "ApprovalToolCallIDs = 'call_q1' AND ExecutionStatus = 'Running'"})
 		return err == nil && len(resp.GetExecutions()) == 2
 	})
-	time.Sleep(2 * time.Second) // the forged run's first workflow task has failed by now
+	testutil.WaitFor(t, 15*time.Second, "the forged run's first workflow task to fail", func() (bool, error) {
+		return workflowTaskFailed(ctx, c, forged.GetID(), forged.GetRunID())
+	})
 	pending, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: workflows.PendingRunsQuery()})
 	if err != nil {
 		t.Fatal(err)
@@ -67,4 +70,20 @@ func forgedRun(t *testing.T, forgedType string, forgedArg any) {
 		t.Errorf("the guide-shaped decision was dropped as ambiguous:\n%s", logs())
 	}
 	_ = run
+}
+
+// workflowTaskFailed reports whether the history of the run holds a
+// failed workflow task.
+func workflowTaskFailed(ctx context.Context, c client.Client, id, runID string) (bool, error) {
+	it := c.GetWorkflowHistory(ctx, id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			return false, err
+		}
+		if e.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_TASK_FAILED {
+			return true, nil
+		}
+	}
+	return false, nil
 }
