@@ -92,7 +92,7 @@ func parseArguments(args string, schema json.RawMessage) (value, argSchema, erro
 // SHA-256 of the text.
 func ArgumentsDigest(canonical string) string {
 	h := sha256.Sum256([]byte(canonical))
-	return argumentsDigestPrefix + hex.EncodeToString(h[:])
+	return ArgumentsDigestPrefix + hex.EncodeToString(h[:])
 }
 
 // argSchema is the part of JSON Schema that CanonicalArguments applies.

@@ -120,13 +120,13 @@ func ValidatePrintable(what, s string, maxLen int) error {
 	return nil
 }
 
-// argumentsDigestPrefix starts every ArgumentsDigest.
-const argumentsDigestPrefix = "sha256:"
+// ArgumentsDigestPrefix starts every ArgumentsDigest.
+const ArgumentsDigestPrefix = "sha256:"
 
 // ValidateArgumentsDigest accepts what ArgumentsDigest returns: "sha256:"
 // and 64 lower-case hex digits.
 func ValidateArgumentsDigest(d string) error {
-	hexPart, ok := strings.CutPrefix(d, argumentsDigestPrefix)
+	hexPart, ok := strings.CutPrefix(d, ArgumentsDigestPrefix)
 	if !ok || len(hexPart) != 64 {
 		return fmt.Errorf("arguments digest %q: want sha256: and 64 hex digits", truncateRunes(d, 80))
 	}

@@ -37,7 +37,7 @@ func writeRequest(w io.Writer, r Request, now time.Time) {
 		fmt.Fprintln(w, warn)
 	}
 	if r.ArgumentsDigest != "" {
-		fmt.Fprintf(w, "Digest:        %s…\n", r.ArgumentsDigest[:min(len(r.ArgumentsDigest), len("sha256:")+16)])
+		fmt.Fprintf(w, "Digest:        %s…\n", r.ArgumentsDigest[:min(len(r.ArgumentsDigest), len(workflows.ArgumentsDigestPrefix)+MinDigestPrefix)])
 	}
 	requester := r.Requester
 	if requester == "" {

@@ -27,7 +27,7 @@ const MinDigestPrefix = 16
 func digestPrefix(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	s = strings.TrimSuffix(strings.TrimSuffix(s, "…"), "...")
-	hex := strings.TrimPrefix(strings.ToLower(s), "sha256:")
+	hex := strings.TrimPrefix(strings.ToLower(s), workflows.ArgumentsDigestPrefix)
 	if len(hex) < MinDigestPrefix || len(hex) > 64 {
 		return "", fmt.Errorf("digest %q: want the Digest `approver list` shows, at least %d hex digits", s, MinDigestPrefix)
 	}
@@ -62,7 +62,7 @@ func reviewRefusal(r Request, digest string, editing bool) string {
 			return err.Error()
 		case r.ArgumentsDigest == "":
 			return errNoDigest.Error()
-		case !strings.HasPrefix(r.ArgumentsDigest, "sha256:"+hex):
+		case !strings.HasPrefix(r.ArgumentsDigest, workflows.ArgumentsDigestPrefix+hex):
 			return fmt.Sprintf("the pending arguments of %s are not the ones you reviewed (--digest %s): review them again with `approver list`", termtext.Line(r.ToolCallID), termtext.Line(digest))
 		}
 		return ""
