@@ -72,7 +72,7 @@ func startDevServer(t testing.TB, args []string) *testsuite.DevServer {
 	t.Helper()
 	logs := &testutil.SyncBuffer{}
 	quiet := tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
 		ExistingPath:  CLI(t),

@@ -194,7 +194,7 @@ func requireNode(t *testing.T) string {
 	if err != nil {
 		t.Fatalf("node is not on PATH (%v): install Node >= 20, then %s", err, npmWebHint)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, node, "--version").Output()
 	if err != nil {
