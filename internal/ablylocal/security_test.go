@@ -501,7 +501,7 @@ func TestJWTWithoutRightsUnderItsKeyRefused(t *testing.T) {
 			case tt.wantCode != 0 && (action(m) != actionError || code != tt.wantCode || status != statusUnauthorized):
 				t.Fatalf("connect: %v, want ERROR %d/401", m, tt.wantCode)
 			}
-			req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/channels/sub:x/history", fx.port), nil)
+			req, err := http.NewRequestWithContext(testCtx(t), http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/channels/sub:x/history", fx.port), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
