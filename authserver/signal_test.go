@@ -176,7 +176,8 @@ func TestStoppedDuringTheKeyCheck(t *testing.T) {
 	if _, err := runT(t, t.Context(), config.Env{"AUTH_USERS_FILE": users}, "alice-password\n", "useradd", "-name", "alice", "-role", "publisher"); err != nil {
 		t.Fatal(err)
 	}
-	env := config.Env{"AUTH_USERS_FILE": users, "ABLY_API_KEY": ablytest.APIKey, "ABLY_ENDPOINT": testutil.SilentServer(t),
+	ablyAddr, asked := testutil.SilentServerConns(t)
+	env := config.Env{"AUTH_USERS_FILE": users, "ABLY_API_KEY": ablytest.APIKey, "ABLY_ENDPOINT": ablyAddr,
 		"AUTH_LISTEN": fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
@@ -186,7 +187,7 @@ func TestStoppedDuringTheKeyCheck(t *testing.T) {
 	testutil.Eventually(t, 20*time.Second, "the users file loaded (the key check next)", func() bool {
 		return strings.Contains(out.String(), "users file loaded")
 	})
-	time.Sleep(200 * time.Millisecond) // into the key check, which waits 10 s
+	testutil.Eventually(t, 20*time.Second, "the key check asking Ably (which never answers)", func() bool { return asked() > 0 })
 	cancel()
 	select {
 	case err := <-done:

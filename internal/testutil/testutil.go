@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -127,11 +128,21 @@ func ModuleRoot(t testing.TB) string {
 // connections and never answers on them: a service that hangs.
 func SilentServer(t testing.TB) string {
 	t.Helper()
+	addr, _ := SilentServerConns(t)
+	return addr
+}
+
+// SilentServerConns is SilentServer with the number of connections it has
+// taken so far, so that a test can wait (Eventually) until the program
+// under test is waiting on it.
+func SilentServerConns(t testing.TB) (addr string, taken func() int) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var conns []net.Conn
+	var n atomic.Int64
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -141,6 +152,7 @@ func SilentServer(t testing.TB) string {
 				return
 			}
 			conns = append(conns, c)
+			n.Add(1)
 		}
 	}()
 	t.Cleanup(func() {
@@ -150,5 +162,5 @@ func SilentServer(t testing.TB) string {
 			c.Close()
 		}
 	})
-	return ln.Addr().String()
+	return ln.Addr().String(), func() int { return int(n.Load()) }
 }
