@@ -277,6 +277,13 @@ func requireJSON(req *http.Request, next option.MiddlewareNext) (*http.Response,
 // tokens-per-minute limit among them (OpenAI answers both with a 429 too,
 // which no retry mends).
 func classifyOpenAIError(ctx context.Context, err error, now time.Time) error {
+	// A request that failed to go out or came back late is a *url.Error
+	// that names the URL, OPENAI_BASE_URL's user information (a gateway's
+	// token) and path included; the error goes to the run's history and
+	// the worker's log, so it names only the scheme and host (shownURL).
+	if ue := (*url.Error)(nil); errors.As(err, &ue) {
+		ue.URL = shownURL(ue.URL)
+	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("openai: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -673,6 +674,34 @@ func TestCallModelNetworkErrorIsRetryable(t *testing.T) {
 	_, err := callModel(t, a, workflows.ModelRequest{WorkflowID: "wf", Input: []workflows.ConversationItem{{Type: "message", Role: "user", Text: "hi"}}})
 	if err == nil || isNonRetryable(err) {
 		t.Fatalf("err = %v, want a retryable error", err)
+	}
+}
+
+// A credential in OPENAI_BASE_URL (a gateway's token as the user name, a
+// user and password) must not reach the run's history or the worker's log
+// through a failed call's error, which names the URL it could not reach.
+func TestCallModelErrorHidesTheBaseURLsCredential(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	host := strings.TrimPrefix(srv.URL, "http://")
+	srv.Close() // nothing listens any more
+	for _, base := range []string{
+		"http://gw-token-s3cr3t@" + host + "/v1/",
+		"http://user:pa55-s3cr3t@" + host + "/v1/",
+		"http://" + host + "/gw-path-s3cr3t/v1/",
+	} {
+		a := newTestActivities(t, newTestModel(t, base, "sk-test"), nil)
+		_, err := callModel(t, a, workflows.ModelRequest{WorkflowID: "wf", Input: []workflows.ConversationItem{{Type: "message", Role: "user", Text: "hi"}}})
+		if err == nil || isNonRetryable(err) {
+			t.Fatalf("%s: err = %v, want a retryable error", base, err)
+		}
+		if strings.Contains(err.Error(), "s3cr3t") || !strings.Contains(err.Error(), "http://"+host) {
+			t.Errorf("%s: err = %v, want the scheme and host without the URL's credential", base, err)
+		}
+	}
+	// A call that timed out names the URL too.
+	ue := &url.Error{Op: "Post", URL: "https://gw-token-s3cr3t@gw.example/v1/responses", Err: context.DeadlineExceeded}
+	if err := classifyOpenAIError(context.Background(), ue, time.Now()); strings.Contains(err.Error(), "s3cr3t") {
+		t.Errorf("timeout: err = %v, want it without the URL's credential", err)
 	}
 }
 
