@@ -95,3 +95,29 @@ func Redact(s string) string {
 	}
 	return s
 }
+
+// RedactError is err with the credentials in its message blanked (Redact),
+// for a log line or an error shown to a user; errors.Is and errors.As see
+// err's chain as before. ably-go's errors hold the URL a dial failed on,
+// its access_token included, when a token Ably refused is followed by a
+// dial that fails: the connection is then FAILED with it as its reason, and
+// an attach or publish fails with it too. Nil for nil, and err itself when
+// nothing in it is blanked.
+func RedactError(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if red := Redact(msg); red != msg {
+		return &redactedError{msg: red, err: err}
+	}
+	return err
+}
+
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }

@@ -1,6 +1,9 @@
 package ablyconn
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -111,5 +114,26 @@ func TestLoggerRedactsCredentials(t *testing.T) {
 	l.Printf(ably.LogError, "dial %s", "ws://127.0.0.1:1/?access_token=eyJsecret")
 	if out := buf.String(); strings.Contains(out, "eyJsecret") || !strings.Contains(out, "access_token=REDACTED") {
 		t.Errorf("logged %q: want the token redacted", out)
+	}
+}
+
+// RedactError blanks what Redact does and keeps the error's chain.
+func TestRedactError(t *testing.T) {
+	if RedactError(nil) != nil {
+		t.Error("RedactError(nil) != nil")
+	}
+	plain := errors.New("no credential here")
+	if RedactError(plain) != plain {
+		t.Error("an error with nothing to blank is not returned as it is")
+	}
+	info := &ably.ErrorInfo{Code: 80000, StatusCode: 400}
+	err := fmt.Errorf(`dial: Get "ws://h?access_token=eyJa.eyJb.sig&v=5": %w (%w)`, context.DeadlineExceeded, info)
+	got := RedactError(err)
+	if strings.Contains(got.Error(), "eyJ") || !strings.Contains(got.Error(), "access_token=REDACTED&v=5") {
+		t.Errorf("RedactError = %q", got)
+	}
+	var ei *ably.ErrorInfo
+	if !errors.Is(got, context.DeadlineExceeded) || !errors.As(got, &ei) || ei != info {
+		t.Errorf("RedactError(%v) lost the chain", err)
 	}
 }

@@ -269,13 +269,13 @@ func (s *session) reconnect() error {
 		return err
 	}
 	if err := s.ch.Attach(ctx); err != nil {
-		return fmt.Errorf("attach: %w", err)
+		return fmt.Errorf("attach: %w", ablyconn.RedactError(err))
 	}
 	// The computer's clock may have been set meanwhile (NTP).
 	s.measureClock(ctx)
 	msgs, _, err := s.readHistory(ctx)
 	if err != nil {
-		return fmt.Errorf("history: %w", err)
+		return fmt.Errorf("history: %w", ablyconn.RedactError(err))
 	}
 	// Warn, so that it shows: the CLI prints warnings and errors only.
 	s.cfg.Log.Warn("Ably connection back; read what was published meanwhile", "messages", len(msgs))
@@ -325,7 +325,7 @@ func (s *session) waitState(ctx context.Context, want ably.ConnectionState) erro
 		case want:
 			return nil
 		case ably.ConnectionStateFailed:
-			return fmt.Errorf("connection failed: %v", s.client.Connection.ErrorReason())
+			return fmt.Errorf("connection failed: %v", ablyconn.RedactError(s.client.Connection.ErrorReason()))
 		}
 		select {
 		case <-ctx.Done():
@@ -405,13 +405,15 @@ func open(ctx context.Context, cfg Config) (*session, error) {
 	if err != nil {
 		why := connectionTrouble(client, cfg.Ably)
 		s.close()
-		return nil, fmt.Errorf("attach to channel %q: %w%s", cfg.Channel, err, why)
+		// A FAILED connection's reason may be a dial's error, whose URL
+		// holds the token (ablyconn.RedactError).
+		return nil, fmt.Errorf("attach to channel %q: %w%s", cfg.Channel, ablyconn.RedactError(err), why)
 	}
 	s.measureClock(actx)
 	msgs, complete, err := s.readHistory(actx)
 	if err != nil {
 		s.close()
-		return nil, fmt.Errorf("load pending requests: %w", err)
+		return nil, fmt.Errorf("load pending requests: %w", ablyconn.RedactError(err))
 	}
 	if !complete {
 		s.historyCut = cfg.HistoryPages * 100
@@ -573,9 +575,9 @@ func (s *session) respond(ctx context.Context, toolCallID, workflowID, digest, d
 	if err := s.ch.PublishMultiple(pctx, []*ably.Message{m}); err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 			// ably-go stopped waiting for the ACK, not sending.
-			return m.ID, fmt.Errorf("publish decision: %w (%w)", ErrUnconfirmed, err)
+			return m.ID, fmt.Errorf("publish decision: %w (%w)", ErrUnconfirmed, ablyconn.RedactError(err))
 		}
-		return "", fmt.Errorf("publish decision: %w", err)
+		return "", fmt.Errorf("publish decision: %w", ablyconn.RedactError(err))
 	}
 	return m.ID, nil
 }
