@@ -295,7 +295,7 @@ func (b *runner) run(ctx context.Context) error {
 			return nil
 		}
 		d := b.cfg.Retry.Delay(attempt)
-		b.log.Warn("subscribe failed, retrying", "err", err, "in", d)
+		b.log.Warn("subscribe failed, retrying", "err", ablyconn.RedactError(err), "in", d)
 		b.reconnectIfFailed()
 		if sleep(ctx, d) != nil {
 			return nil
@@ -319,7 +319,7 @@ func (b *runner) run(ctx context.Context) error {
 			if err := b.replay(ctx); err != nil && ctx.Err() == nil {
 				d := b.cfg.Retry.Delay(b.failures)
 				b.failures++
-				b.log.Warn("catch-up failed, retrying", "err", err, "in", d)
+				b.log.Warn("catch-up failed, retrying", "err", ablyconn.RedactError(err), "in", d)
 				retryCatchUp = time.After(d)
 			} else {
 				b.failures = 0
@@ -657,7 +657,7 @@ func (b *runner) repair(ctx context.Context) {
 		cancel()
 		if err != nil {
 			b.failures++
-			b.log.Warn("re-attach failed", "err", err)
+			b.log.Warn("re-attach failed", "err", ablyconn.RedactError(err))
 			return
 		}
 		b.failures = 0
@@ -676,6 +676,8 @@ func errString(e *ably.ErrorInfo) string {
 	if e == nil {
 		return ""
 	}
-	// A failed dial's error holds the URL, and the URL the bridge's token.
+	// A failed dial's error holds the URL, and the URL the bridge's token;
+	// so may an attach's or a history read's error, which is a FAILED
+	// connection's reason (those are logged through ablyconn.RedactError).
 	return ablyconn.Redact(e.Error())
 }

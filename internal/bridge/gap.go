@@ -6,6 +6,7 @@ import (
 
 	"github.com/ably/ably-go/ably"
 
+	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/ablymsg"
 )
 
@@ -76,7 +77,7 @@ func (b *runner) replayGap(ctx context.Context) {
 	})
 	if err != nil {
 		if ctx.Err() == nil {
-			b.log.Warn("replay of dropped live approval-responses failed; trying again", "err", err, "since", from)
+			b.log.Warn("replay of dropped live approval-responses failed; trying again", "err", ablyconn.RedactError(err), "since", from)
 			b.noteGap(from.UnixMilli())
 		}
 		return
