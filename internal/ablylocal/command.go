@@ -8,11 +8,16 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/hitl/durable-approvals/internal/loopback"
 )
+
+// envAPIKey is the variable RunCommand takes its key from when no -key is
+// given: the one the programs read their key from.
+const envAPIKey = "ABLY_API_KEY"
 
 // keyFlags collects repeated -key flags as given; they are parsed after
 // the flags, so that a refused one is named without its secret (the flag
@@ -33,7 +38,12 @@ func (k keyFlags) parse() ([]Key, error) {
 	for _, raw := range k {
 		key, err := ParseKey(raw)
 		if err != nil {
-			name, _, _ := strings.Cut(strings.TrimSpace(raw), ":")
+			// Without a ':' the whole value may be the secret: none of it
+			// is shown.
+			name, _, ok := strings.Cut(strings.TrimSpace(raw), ":")
+			if !ok {
+				return nil, fmt.Errorf("-key (not shown: it has no ':'): %w", err)
+			}
 			return nil, fmt.Errorf("-key %q: %w", name+":xxxxx", err)
 		}
 		keys = append(keys, key)
@@ -59,7 +69,7 @@ func (c CommandConfig) Validate() error {
 		return fmt.Errorf("-listen %q: want host:port with a port number from 0 to 65535", c.Listen)
 	}
 	if len(c.Keys) == 0 {
-		return errors.New("at least one -key APP.KEY:SECRET is required")
+		return errors.New("at least one -key APP.KEY:SECRET is required (or ABLY_API_KEY, which keeps the secret out of the process list)")
 	}
 	if c.Retention <= 0 {
 		return errors.New("-retention must be positive")
@@ -81,7 +91,7 @@ func RunCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&cfg.Retention, "retention", 24*time.Hour, "how long messages are kept for history and rewind (a re-attach replays at most the last 2 minutes, as on Ably)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stderr, "usage: devstack ably [-listen 127.0.0.1:8090] -key APP.KEY:SECRET [-key ...] [-retention 24h]")
+			fmt.Fprintln(stderr, "usage: devstack ably [-listen 127.0.0.1:8090] -key APP.KEY:SECRET [-key ...] [-retention 24h]\n(without -key, the key is ABLY_API_KEY's: a flag's value shows in the process list)")
 			fs.SetOutput(stderr)
 			fs.PrintDefaults()
 			return err
@@ -91,8 +101,20 @@ func RunCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return &UsageError{fmt.Errorf("ably: unexpected arguments %q", fs.Args())}
 	}
+	// A flag's value shows in the process list, to every user of the
+	// machine: without -key, the key is ABLY_API_KEY's, as the programs
+	// read it.
+	from := "-key"
+	if len(keys) == 0 {
+		if v := strings.TrimSpace(os.Getenv(envAPIKey)); v != "" {
+			keys, from = keyFlags{v}, envAPIKey
+		}
+	}
 	var err error
 	if cfg.Keys, err = keys.parse(); err != nil {
+		if from != "-key" {
+			err = errors.New(strings.Replace(err.Error(), "-key", from, 1))
+		}
 		return &UsageError{fmt.Errorf("ably: %w", err)}
 	}
 	if err := cfg.Validate(); err != nil {

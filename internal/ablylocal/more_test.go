@@ -247,6 +247,7 @@ func TestExposed(t *testing.T) {
 }
 
 func TestRunCommand(t *testing.T) {
+	t.Setenv(envAPIKey, "") // "no key" is no key at all
 	tests := []struct {
 		name string
 		args []string
@@ -310,6 +311,7 @@ func TestRunCommandRefusals(t *testing.T) {
 		{"key without a key id", []string{"-key", "app:SECRET"}, `-key "app:xxxxx": ably key: want appId.keyId:secret`},
 		{"key with a bad capability", []string{"-key", `a.b:SECRET={"x":1}`}, `-key "a.b:xxxxx": ably key a.b: capability`},
 		{"key with an empty secret", []string{"-key", "a.b:"}, `-key "a.b:xxxxx": ably key: empty secret`},
+		{"key without a colon", []string{"-key", "SECRET"}, `-key (not shown: it has no ':'): ably key: want appId.keyId:secret`},
 		{"listen port out of range", []string{"-key", testKey, "-listen", "127.0.0.1:99999"}, `-listen "127.0.0.1:99999": want host:port`},
 		{"listen without a port", []string{"-key", testKey, "-listen", "127.0.0.1"}, `-listen "127.0.0.1": want host:port`},
 	}
@@ -402,5 +404,41 @@ func TestIdempotencyWindow(t *testing.T) {
 		if dup := again[0] == first[0]; dup != tc.dup || len(ch.msgs) != map[bool]int{true: 1, false: 2}[tc.dup] {
 			t.Errorf("id published again %d ms later: serial %s after %s, %d stored; want a duplicate %v", tc.after, again[0], first[0], len(ch.msgs), tc.dup)
 		}
+	}
+}
+
+// Without -key the server takes ABLY_API_KEY's key, so that its secret
+// need not be on the command line, where the process list shows it to
+// every user of the machine; a refused one is named without its secret.
+func TestRunCommandKeyFromEnvironment(t *testing.T) {
+	t.Setenv(envAPIKey, "SECRET")
+	var refused bytes.Buffer
+	err := RunCommand(testCtx(t), []string{"-listen", "127.0.0.1:0"}, &refused)
+	var usage *UsageError
+	if !errors.As(err, &usage) || !strings.Contains(err.Error(), "ABLY_API_KEY (not shown") || strings.Contains(err.Error()+refused.String(), "SECRET") {
+		t.Fatalf("ABLY_API_KEY without a ':': err = %v, want a *UsageError naming ABLY_API_KEY without its value", err)
+	}
+
+	t.Setenv(envAPIKey, testKey)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var buf testutil.SyncBuffer
+	done := make(chan error, 1)
+	go func() { done <- RunCommand(ctx, []string{"-listen", "127.0.0.1:0"}, &buf) }()
+	name, secret, _ := strings.Cut(testKey, ":")
+	testutil.Eventually(t, 5*time.Second, "listening log", func() bool {
+		return strings.Contains(buf.String(), "local Ably server ready") && strings.Contains(buf.String(), "keys="+name)
+	})
+	if strings.Contains(buf.String(), secret) {
+		t.Errorf("the log shows the key's secret:\n%s", buf.String())
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("RunCommand returned %v on cancel", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("RunCommand did not return")
 	}
 }
