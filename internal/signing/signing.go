@@ -86,8 +86,10 @@ func ParseSigner(s string) (*Signer, error) {
 	if !ok {
 		return nil, errors.New("signing key: want <id>:<base64 Ed25519 seed>")
 	}
-	if err := validKeyID(id); err != nil {
-		return nil, fmt.Errorf("signing key: %w", err)
+	if validKeyID(id) != nil {
+		// What stands before the ':' may be the seed itself (the two
+		// parts swapped): it is not shown.
+		return nil, fmt.Errorf("signing key: the key id before its ':' (not shown) is not 1 to %d characters of a-z 0-9 . _ -: other characters are not allowed", MaxKeyIDLen)
 	}
 	seed, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil || len(seed) != ed25519.SeedSize {

@@ -159,6 +159,8 @@ func TestParseErrors(t *testing.T) {
 		{"verifier short", false, "k1:AAAA", "public key of 32 bytes"},
 		{"verifier long id", false, strings.Repeat("k", 33) + ":" + pub, "1 to 32"},
 		{"signer empty id", true, ":" + seed, "1 to 32"},
+		// The seed before the id: the error does not show it.
+		{"signer swapped", true, "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=:k1", "not shown"},
 		{"verifier empty id", false, ":" + pub, "1 to 32"},
 		{"verifier without id", false, pub, "want <id>:"},
 		// A base64 decoder stops at the first bad byte with what it read:
@@ -176,6 +178,9 @@ func TestParseErrors(t *testing.T) {
 		}
 		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 			t.Errorf("%s: err = %v, want %q", tt.name, err, tt.wantErr)
+		}
+		if secret, _, _ := strings.Cut(tt.in, ":"); tt.signer && len(secret) > 40 && strings.Contains(err.Error(), secret) {
+			t.Errorf("%s: err = %v shows the seed", tt.name, err)
 		}
 	}
 }
