@@ -415,6 +415,9 @@ func (b *Blog) publishWebhook(ctx context.Context, call ToolCall, args publishAr
 	return marshalResult(res)
 }
 
+// ShownURL is shownURL, for the worker's errors about BLOG_WEBHOOK_URL.
+func ShownURL(s string) string { return shownURL(s) }
+
 // shownURL is the webhook's URL (or a redirect's target) as the model, the
 // run's history and errors may show it: its scheme and host, and "/…" for
 // whatever follows, since a webhook's credential may be anywhere in it (user

@@ -232,10 +232,13 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("%s: %w", config.EnvDecisionVerifyKeys, err))
 	}
 	if c.BlogWebhookURL != "" {
+		// A webhook's credential may be anywhere in its URL (the user
+		// information, the query, or the path itself, as in Slack-style
+		// hooks): its errors show the scheme and host only, as the run's do.
 		if u, err := config.ParseHTTPURL(c.BlogWebhookURL); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", config.EnvBlogWebhookURL, err))
+			errs = append(errs, fmt.Errorf("%s=%s: want an absolute http(s) URL, http(s)://host[:port]/path", config.EnvBlogWebhookURL, activities.ShownURL(c.BlogWebhookURL)))
 		} else if !c.AllowPlaintext && loopback.InClear(u) {
-			errs = append(errs, fmt.Errorf("%s=%s: %w (the posts, and any credential in the URL)", config.EnvBlogWebhookURL, config.RedactURL(c.BlogWebhookURL), errPlaintext))
+			errs = append(errs, fmt.Errorf("%s=%s: %w (the posts, and any credential in the URL)", config.EnvBlogWebhookURL, activities.ShownURL(c.BlogWebhookURL), errPlaintext))
 		}
 	}
 	if c.HealthAddr != "" {

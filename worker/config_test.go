@@ -100,11 +100,16 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"bad base url", nil, map[string]string{"OPENAI_BASE_URL": "ftp://x"}, []string{"OPENAI_BASE_URL"}},
 		{"remote base url with a password needs key", nil, map[string]string{"OPENAI_API_KEY": "", "OPENAI_BASE_URL": "https://user:s3cret@example.com/v1"},
 			[]string{"OPENAI_API_KEY is required for OPENAI_BASE_URL=https://xxxxx@example.com/v1"}},
-		{"bad webhook with a password", nil, map[string]string{"BLOG_WEBHOOK_URL": "ftp://user:s3cret@cms.example/"}, []string{"BLOG_WEBHOOK_URL", "ftp://xxxxx@cms.example/"}},
+		{"bad webhook with a password", nil, map[string]string{"BLOG_WEBHOOK_URL": "ftp://user:s3cret@cms.example/"}, []string{"BLOG_WEBHOOK_URL", "ftp://cms.example/…"}},
+		// A webhook's credential may be its path (Slack-style hooks) or
+		// query: its errors show the scheme and host only, as the run's do.
+		{"bad webhook with a secret path", nil, map[string]string{"BLOG_WEBHOOK_URL": "ftp://cms.example/hooks/T0/s3cret?token=s3cret"}, []string{"BLOG_WEBHOOK_URL", "ftp://cms.example/…"}},
+		{"webhook over plain http with a secret path", nil, map[string]string{"BLOG_WEBHOOK_URL": "http://cms.example.com/hooks/T0/s3cret?token=s3cret"},
+			[]string{"BLOG_WEBHOOK_URL=http://cms.example.com/…: plain HTTP"}},
 		{"key over plain http off this machine", nil, map[string]string{"OPENAI_BASE_URL": "http://llm.example.com/v1/"},
 			[]string{"OPENAI_BASE_URL=http://llm.example.com/v1/: plain HTTP", "WORKER_INSECURE_ALLOW_PLAINTEXT=true"}},
 		{"webhook over plain http off this machine", nil, map[string]string{"BLOG_WEBHOOK_URL": "http://hook:s3cret@cms.example.com/publish"},
-			[]string{"BLOG_WEBHOOK_URL=http://xxxxx@cms.example.com/publish: plain HTTP", "WORKER_INSECURE_ALLOW_PLAINTEXT=true"}},
+			[]string{"BLOG_WEBHOOK_URL=http://cms.example.com/…: plain HTTP", "WORKER_INSECURE_ALLOW_PLAINTEXT=true"}},
 		{"allow plaintext not a bool", nil, map[string]string{"WORKER_INSECURE_ALLOW_PLAINTEXT": "yes"}, []string{`WORKER_INSECURE_ALLOW_PLAINTEXT="yes": want true or false`}},
 		{"no ably key", nil, map[string]string{"ABLY_API_KEY": ""}, []string{"ABLY_API_KEY is required"}},
 		{"bad ably key", nil, map[string]string{"ABLY_API_KEY": "nokey"}, []string{"ably key"}},
