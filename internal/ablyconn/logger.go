@@ -75,12 +75,18 @@ var callbackFailed = regexp.MustCompile(`^Auth: failed calling opts\.AuthCallbac
 
 // credentials match what ably-go prints of a credential, each with the
 // text kept before it: the access_token and key query parameters of the
-// URLs it dials (a user's JWT, an API key's secret); at the verbose level,
-// a token as %+v prints it (Token:…), an AUTH protocol message
-// (auth=&{…}); and, wherever else one appears, anything shaped like a JWT.
+// URLs it dials (a user's JWT, an API key's secret); the connection's
+// private key, in the resume and recover parameters of those URLs and in
+// the connection details it logs at WARN when a resume fails (with it, and
+// any token that may publish on the channel, Ably publishes over REST on
+// behalf of the connection, as its clientId); at the verbose level, a
+// token as %+v prints it (Token:…), an AUTH protocol message (auth=&{…});
+// and, wherever else one appears, anything shaped like a JWT.
 var credentials = []*regexp.Regexp{
-	regexp.MustCompile(`(?i)(\b(?:access_token|key)=)[^&\s"'<>]+`),
+	regexp.MustCompile(`(?i)(\b(?:access_token|key|resume|recover)=)[^&\s"'<>]+`),
 	regexp.MustCompile(`("accessToken"\s*:\s*")[^"]*`),
+	regexp.MustCompile(`(?i)("connectionKey"\s*:\s*")[^"]*`),
+	regexp.MustCompile(`(?i)(\bConnectionKey:\s*\\?")[^"\\]*`),
 	regexp.MustCompile(`(\bToken:)[^\s}]+`),
 	regexp.MustCompile(`(\bauth=&\{)[^}]*`),
 	regexp.MustCompile(`()\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*`),

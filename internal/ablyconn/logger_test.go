@@ -90,8 +90,19 @@ func TestLoggerRedactsCredentials(t *testing.T) {
 		},
 		{
 			in:   `sending {"action":17,"accessToken":"eyJ.secret.sig","connectionKey":"ck"}`,
-			want: `sending {"action":17,"accessToken":"REDACTED","connectionKey":"ck"}`,
+			want: `sending {"action":17,"accessToken":"REDACTED","connectionKey":"REDACTED"}`,
 		},
+		// A connection's private key lets a REST client publish on its
+		// behalf: ably-go logs it when a resume fails, and dials with it.
+		{
+			in:   `Realtime Connection: error received (action="connected", id="LkAZ", details=&ably.connectionDetails{ClientID:"pat", ConnectionKey:"SFO8aG_70en3EzdO!LkAZIbIhsGCX", MaxMessageSize:65536})`,
+			want: `Realtime Connection: error received (action="connected", id="LkAZ", details=&ably.connectionDetails{ClientID:"pat", ConnectionKey:"REDACTED", MaxMessageSize:65536})`,
+		},
+		{
+			in:   `Get "http://127.0.0.1:8090?access_token=eyJ.a.b&echo=true&resume=HyCUWA_UHJHghGiV%21G_qeJa-ureQS&v=5": refused`,
+			want: `Get "http://127.0.0.1:8090?access_token=REDACTED&echo=true&resume=REDACTED&v=5": refused`,
+		},
+		{in: `wss://realtime.ably.io/?recover=abc%21def&v=5`, want: `wss://realtime.ably.io/?recover=REDACTED&v=5`},
 		{
 			in:   `starting client-requested reauthorization with token: &{Token:eyJhbGciOiJIUzI1NiIs.eyJ4IjoxfQ.c2ln Expires:1796507861245}`,
 			want: `starting client-requested reauthorization with token: &{Token:REDACTED Expires:1796507861245}`,
