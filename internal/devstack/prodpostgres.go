@@ -39,7 +39,7 @@ func newPostgres(ctx context.Context, bin, osUser string, port int, dbUser, pass
 	pg := &postgres{bin: bin, port: port, user: dbUser, password: password, logPath: logPath}
 	for _, prog := range []string{"initdb", "postgres"} {
 		if _, err := os.Stat(filepath.Join(bin, prog)); err != nil {
-			return nil, fmt.Errorf("PostgreSQL %d is not installed (%v): apt-get install postgresql-%d, or pass -postgres-bin", PostgresMajor, err, PostgresMajor)
+			return nil, fmt.Errorf("PostgreSQL %d is not installed (%w): apt-get install postgresql-%d, or pass -postgres-bin", PostgresMajor, err, PostgresMajor)
 		}
 	}
 	dir, err := os.MkdirTemp("", "hitl-pg-")
