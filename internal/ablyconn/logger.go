@@ -109,11 +109,16 @@ func Redact(s string) string {
 // dial that fails: the connection is then FAILED with it as its reason, and
 // an attach or publish fails with it too. Nil for nil, and err itself when
 // nothing in it is blanked.
+//
+// err may be a nil *ably.ErrorInfo in a non-nil error (what
+// Connection.ErrorReason returns when there is no reason): its Error has a
+// value receiver and panics on it, so the message is read as fmt prints
+// it ("<nil>"), as the %v that RedactError's callers used before did.
 func RedactError(err error) error {
 	if err == nil {
 		return nil
 	}
-	msg := err.Error()
+	msg := fmt.Sprint(err)
 	if red := Redact(msg); red != msg {
 		return &redactedError{msg: red, err: err}
 	}

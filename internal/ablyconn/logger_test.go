@@ -133,6 +133,12 @@ func TestRedactError(t *testing.T) {
 	if RedactError(nil) != nil {
 		t.Error("RedactError(nil) != nil")
 	}
+	// Connection.ErrorReason's nil, in an error: printed as %v did, not a
+	// panic (ably.ErrorInfo's Error has a value receiver).
+	var noReason *ably.ErrorInfo
+	if got := fmt.Sprintf("connection failed: %v", RedactError(noReason)); got != "connection failed: <nil>" {
+		t.Errorf("RedactError of a nil *ably.ErrorInfo printed %q", got)
+	}
 	plain := errors.New("no credential here")
 	if RedactError(plain) != plain {
 		t.Error("an error with nothing to blank is not returned as it is")
