@@ -15,6 +15,7 @@ import (
 	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/ablylocal"
 	"github.com/hitl/durable-approvals/internal/ablylocal/ablytest"
+	"github.com/hitl/durable-approvals/internal/testutil"
 )
 
 // A token Ably refuses makes ably-go ask for another and dial once with
@@ -37,8 +38,9 @@ func TestOpenFailureHidesTheToken(t *testing.T) {
 		default: // the one ably-go asks for again: Ably is gone meanwhile
 			// (Close waits for the refused connection, which ably-go
 			// keeps until it has this token: its listener closes first.)
+			addr := srv.Addr()
 			go srv.Close()
-			time.Sleep(500 * time.Millisecond)
+			testutil.WaitClosed(addr, 5*time.Second)
 		}
 		tok, _, err := ablyconn.SignToken(testKeyName, secret, "alice", ablytest.ApproverCapability(testChannel),
 			map[string]any{"ably.channel." + testChannel: "publisher"}, now, time.Hour)
@@ -63,8 +65,8 @@ func TestOpenFailureHidesTheToken(t *testing.T) {
 	if err == nil {
 		t.Fatal("List: no error with Ably gone")
 	}
-	if requests.Load() < 3 {
-		t.Fatalf("the auth server was asked %d times, want 3 (the scenario did not happen): %v", requests.Load(), err)
+	if requests.Load() < 3 || !strings.Contains(err.Error(), "access_token=REDACTED") {
+		t.Fatalf("the auth server was asked %d times, want 3, and the error names no redacted token (the scenario did not happen): %v", requests.Load(), err)
 	}
 	tok := *issued.Load()
 	sig := tok[strings.LastIndex(tok, ".")+1:]

@@ -34,8 +34,9 @@ func TestBridgeLogHidesTheTokenOfAFailedConnection(t *testing.T) {
 		case 2: // the one ably-go asks for again: Ably is gone meanwhile
 			// (Close waits for the refused connection, which ably-go
 			// keeps until it has this token: its listener closes first.)
+			addr := srv.Addr()
 			go srv.Close()
-			time.Sleep(500 * time.Millisecond)
+			testutil.WaitClosed(addr, 5*time.Second)
 		}
 		now := time.Now()
 		tok, exp, err := ablyconn.SignToken(ablytest.KeyName, secret, "hitl:bridge", "", nil, now, time.Hour)

@@ -164,3 +164,18 @@ func SilentServerConns(t testing.TB) (addr string, taken func() int) {
 	})
 	return ln.Addr().String(), func() int { return int(n.Load()) }
 }
+
+// WaitClosed polls, for at most timeout, until a TCP dial to addr fails
+// (its listener closed), and reports whether it did. It does not fail the
+// test, so a server's handler or a client's callback may call it off the
+// test's goroutine.
+func WaitClosed(addr string, timeout time.Duration) bool {
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(PollInterval) {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return true
+		}
+		c.Close()
+	}
+	return false
+}
