@@ -198,7 +198,7 @@ func (s *session) keepConnected() {
 			return
 		case <-s.catchUp:
 			if err := s.readMissed(); err != nil {
-				s.cfg.Log.Warn("channel attached again without continuity; could not read what was published meanwhile", "err", err)
+				s.cfg.Log.Warn("channel attached again without continuity; could not read what was published meanwhile", "err", ablyconn.RedactError(err))
 			}
 			continue
 		case <-tick.C:
