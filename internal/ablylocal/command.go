@@ -113,7 +113,7 @@ func RunCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	var err error
 	if cfg.Keys, err = keys.parse(); err != nil {
 		if from != "-key" {
-			err = errors.New(strings.Replace(err.Error(), "-key", from, 1))
+			err = &renamedError{msg: strings.Replace(err.Error(), "-key", from, 1), err: err}
 		}
 		return &UsageError{fmt.Errorf("ably: %w", err)}
 	}
@@ -160,3 +160,13 @@ type UsageError struct{ Err error }
 
 func (e *UsageError) Error() string { return e.Err.Error() }
 func (e *UsageError) Unwrap() error { return e.Err }
+
+// renamedError is err with its text naming the key's source as it was
+// given (ABLY_API_KEY rather than -key); errors.Is and errors.As see err.
+type renamedError struct {
+	msg string
+	err error
+}
+
+func (e *renamedError) Error() string { return e.msg }
+func (e *renamedError) Unwrap() error { return e.err }
