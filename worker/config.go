@@ -278,10 +278,10 @@ func validateOpenAI(key, baseURL string, allowPlaintext bool) error {
 		}
 		if key == "" && !loopback.IsHost(u.Hostname()) {
 			return fmt.Errorf("%s is required for %s=%s (only a model on 127.0.0.1/localhost runs without a key)",
-				config.EnvOpenAIAPIKey, config.EnvOpenAIBaseURL, config.RedactURL(baseURL))
+				config.EnvOpenAIAPIKey, config.EnvOpenAIBaseURL, activities.ShownURL(baseURL))
 		}
 		if key != "" && !allowPlaintext && loopback.InClear(u) {
-			return fmt.Errorf("%s=%s: %w (%s, and every prompt)", config.EnvOpenAIBaseURL, config.RedactURL(baseURL), errPlaintext, config.EnvOpenAIAPIKey)
+			return fmt.Errorf("%s=%s: %w (%s, and every prompt)", config.EnvOpenAIBaseURL, activities.ShownURL(baseURL), errPlaintext, config.EnvOpenAIAPIKey)
 		}
 		return nil
 	}

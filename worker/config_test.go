@@ -99,7 +99,9 @@ func TestLoadConfigRejects(t *testing.T) {
 			[]string{"OPENAI_API_KEY is required for OPENAI_BASE_URL"}},
 		{"bad base url", nil, map[string]string{"OPENAI_BASE_URL": "ftp://x"}, []string{"OPENAI_BASE_URL"}},
 		{"remote base url with a password needs key", nil, map[string]string{"OPENAI_API_KEY": "", "OPENAI_BASE_URL": "https://user:s3cret@example.com/v1"},
-			[]string{"OPENAI_API_KEY is required for OPENAI_BASE_URL=https://xxxxx@example.com/v1"}},
+			[]string{"OPENAI_API_KEY is required for OPENAI_BASE_URL=https://example.com/…"}},
+		{"remote base url with a secret path needs key", nil, map[string]string{"OPENAI_API_KEY": "", "OPENAI_BASE_URL": "https://gw.example/s3cret/v1?key=s3cret"},
+			[]string{"OPENAI_API_KEY is required for OPENAI_BASE_URL=https://gw.example/…"}},
 		{"bad webhook with a password", nil, map[string]string{"BLOG_WEBHOOK_URL": "ftp://user:s3cret@cms.example/"}, []string{"BLOG_WEBHOOK_URL", "ftp://cms.example/…"}},
 		// A webhook's credential may be its path (Slack-style hooks) or
 		// query: its errors show the scheme and host only, as the run's do.
@@ -107,7 +109,7 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"webhook over plain http with a secret path", nil, map[string]string{"BLOG_WEBHOOK_URL": "http://cms.example.com/hooks/T0/s3cret?token=s3cret"},
 			[]string{"BLOG_WEBHOOK_URL=http://cms.example.com/…: plain HTTP"}},
 		{"key over plain http off this machine", nil, map[string]string{"OPENAI_BASE_URL": "http://llm.example.com/v1/"},
-			[]string{"OPENAI_BASE_URL=http://llm.example.com/v1/: plain HTTP", "WORKER_INSECURE_ALLOW_PLAINTEXT=true"}},
+			[]string{"OPENAI_BASE_URL=http://llm.example.com/…: plain HTTP", "WORKER_INSECURE_ALLOW_PLAINTEXT=true"}},
 		{"webhook over plain http off this machine", nil, map[string]string{"BLOG_WEBHOOK_URL": "http://hook:s3cret@cms.example.com/publish"},
 			[]string{"BLOG_WEBHOOK_URL=http://cms.example.com/…: plain HTTP", "WORKER_INSECURE_ALLOW_PLAINTEXT=true"}},
 		{"allow plaintext not a bool", nil, map[string]string{"WORKER_INSECURE_ALLOW_PLAINTEXT": "yes"}, []string{`WORKER_INSECURE_ALLOW_PLAINTEXT="yes": want true or false`}},

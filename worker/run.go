@@ -176,7 +176,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	defer stopKeeper()
 	logger.Info("worker starting", "temporal", topts.HostPort, "namespace", topts.Namespace,
-		"taskQueue", workflows.TaskQueue, "workflowCache", cfg.WorkflowCache, "memoryLimit", cfg.MemoryLimit, "model", cfg.OpenAIModel, "openaiBaseURL", config.RedactURL(cfg.OpenAIBaseURL),
+		"taskQueue", workflows.TaskQueue, "workflowCache", cfg.WorkflowCache, "memoryLimit", cfg.MemoryLimit, "model", cfg.OpenAIModel, "openaiBaseURL", activities.ShownURL(cfg.OpenAIBaseURL),
 		"ablyEndpoint", cfg.Ably.Endpoint, "channel", cfg.Channel, "blogDir", cfg.BlogDir, "tracing", tracing.Enabled(), "reannounceEvery", cfg.ReannounceEvery, "toolAttempts", toolRetry.MaxAttempts, "modelRetryFor", modelRetry.For, "modelTimeout", modelRetry.AttemptTimeout)
 	if err := w.Run(interruptOn(ctx)); err != nil {
 		return fmt.Errorf("worker: %w", err)
