@@ -42,19 +42,29 @@ func TestDemotedApproversTokenStillCounts(t *testing.T) {
 	}
 
 	// The token issued before the demotion still publishes as publisher.
-	cfg := ablyconn.Config{Endpoint: s.ably.Addr(), TLS: false}
-	rt, err := ably.NewRealtime(append(cfg.EndpointOptions(), ably.WithToken(held), ably.WithAutoConnect(false))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close()
-	rt.Connect()
-	msg := &ably.Message{Name: workflows.MsgApprovalResponse, Data: map[string]any{"decision": workflows.DecisionApproved},
-		Extras: map[string]any{"headers": map[string]any{"toolCallId": call, "workflowId": id}}}
-	if err := rt.Channels.Get(channel).PublishMultiple(ctx, []*ably.Message{msg}); err != nil {
-		t.Fatalf("publish with the token issued before the demotion: %v", err)
-	}
+	s.publishWithToken(held, id, call, workflows.DecisionApproved)
 	s.waitAudit(id, "the approval made with the token issued before the demotion counted as a publisher's", func(e workflows.AuditEntry) bool {
 		return e.Kind == workflows.AuditCounted && e.Actor == u.name && e.Role == "publisher" && strings.HasPrefix(e.Reason, "1 of 2 approvals")
 	})
+}
+
+// publishWithToken publishes a decision on the call of run id with the
+// approver JWT tok and nothing else, as a client that holds a token (a
+// running CLI, an open inbox page) until it renews it.
+func (s *stack) publishWithToken(tok, id, call, decision string) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg := ablyconn.Config{Endpoint: s.ably.Addr(), TLS: false}
+	rt, err := ably.NewRealtime(append(cfg.EndpointOptions(), ably.WithToken(tok), ably.WithAutoConnect(false))...)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer rt.Close()
+	rt.Connect()
+	msg := &ably.Message{Name: workflows.MsgApprovalResponse, Data: map[string]any{"decision": decision},
+		Extras: map[string]any{"headers": map[string]any{"toolCallId": call, "workflowId": id}}}
+	if err := rt.Channels.Get(channel).PublishMultiple(ctx, []*ably.Message{msg}); err != nil {
+		s.t.Fatalf("publish with a held token: %v", err)
+	}
 }

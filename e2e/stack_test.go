@@ -64,6 +64,9 @@ type stack struct {
 	// signingKey (the bridge's) and verifyKey (the worker's) are the
 	// decision key pair.
 	signingKey, verifyKey string
+	// ablyKey is the ABLY_API_KEY of the worker, the bridge and the auth
+	// servers serveAuth starts (empty: the stack's first key).
+	ablyKey string
 }
 
 var bins builder
@@ -117,6 +120,14 @@ func newStackWith(t *testing.T, policyJSON string, ablyConfig func(*ablylocal.Co
 	return s
 }
 
+// apiKey is the stack's ABLY_API_KEY (ablyKey).
+func (s *stack) apiKey() string {
+	if s.ablyKey != "" {
+		return s.ablyKey
+	}
+	return ablyKeyName + ":" + ablyKeySecret
+}
+
 func (s *stack) usersFile() string { return filepath.Join(s.dir, "users.json") }
 
 // serveAuth starts an auth server of the stack's users, key and channel
@@ -127,7 +138,7 @@ func (s *stack) serveAuth(t *testing.T, ablyEndpoint string) string {
 	t.Helper()
 	as, err := authserver.New(authserver.Config{
 		UsersFile:    s.usersFile(),
-		AblyKey:      ablyKeyName + ":" + ablyKeySecret,
+		AblyKey:      s.apiKey(),
 		Channel:      channel,
 		BcryptCost:   bcrypt.MinCost,
 		AblyEndpoint: ablyEndpoint,
@@ -152,7 +163,7 @@ func (s *stack) env() []string {
 		"TEMPORAL_ADDRESS=" + s.temporal.Address,
 		"TEMPORAL_NAMESPACE=default",
 		"TEMPORAL_UI_URL=http://127.0.0.1:" + fmt.Sprint(s.temporal.UIPort),
-		"ABLY_API_KEY=" + ablyKeyName + ":" + ablyKeySecret,
+		"ABLY_API_KEY=" + s.apiKey(),
 		"ABLY_ENDPOINT=" + s.ably.Addr(),
 		"ABLY_TLS=false",
 		"ABLY_CHANNEL=" + channel,
