@@ -442,7 +442,8 @@ func runKeygen(args []string, stdout, stderr io.Writer) error {
 		return config.Usage(err)
 	}
 	fmt.Fprintf(stdout, "# the approver bridge only (secret):\n%s=%s\n"+
-		"# every worker (public; list the old and the new key, comma-separated, while rotating):\n%s=%s\n",
+		"# every worker (public; while rotating, list the old and the new key, comma-separated: the new one before the\n"+
+		"# bridges switch to it, the old one until the policy's longest approval timeout after, or calls approved with it are refused):\n%s=%s\n",
 		config.EnvDecisionSigningKey, sk, config.EnvDecisionVerifyKeys, vk)
 	return nil
 }
