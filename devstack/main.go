@@ -107,7 +107,7 @@ func mainErr(ctx context.Context, args []string, env config.Env, stdin io.Reader
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "ably":
-		err := ablylocal.RunCommand(ctx, rest, stderr)
+		err := ablylocal.RunCommand(ctx, rest, env.Get, stderr)
 		var usage *ablylocal.UsageError
 		switch {
 		case errors.Is(err, flag.ErrHelp):

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"strings"
 	"time"
 
@@ -78,8 +77,9 @@ func (c CommandConfig) Validate() error {
 }
 
 // RunCommand runs `devstack ably`: it parses flags (-listen, repeatable
-// -key, -retention), serves until ctx is done and returns nil then.
-func RunCommand(ctx context.Context, args []string, stderr io.Writer) error {
+// -key, -retention), with ABLY_API_KEY (read through getenv) as the key
+// when no -key is given, serves until ctx is done and returns nil then.
+func RunCommand(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("ably", flag.ContinueOnError)
 	// A bad flag is one error line (the caller prints it), not the
 	// flag package's message plus the usage; -h prints the usage.
@@ -106,7 +106,7 @@ func RunCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	// read it.
 	from := "-key"
 	if len(keys) == 0 {
-		if v := strings.TrimSpace(os.Getenv(envAPIKey)); v != "" {
+		if v := strings.TrimSpace(getenv(envAPIKey)); v != "" {
 			keys, from = keyFlags{v}, envAPIKey
 		}
 	}

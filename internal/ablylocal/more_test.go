@@ -246,8 +246,10 @@ func TestExposed(t *testing.T) {
 	}
 }
 
+// noEnv is an environment with nothing set.
+func noEnv(string) string { return "" }
+
 func TestRunCommand(t *testing.T) {
-	t.Setenv(envAPIKey, "") // "no key" is no key at all
 	tests := []struct {
 		name string
 		args []string
@@ -263,7 +265,7 @@ func TestRunCommand(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			err := RunCommand(testCtx(t), tt.args, &buf)
+			err := RunCommand(testCtx(t), tt.args, noEnv, &buf)
 			if err == nil {
 				t.Fatalf("RunCommand(%q) succeeded", tt.args)
 			}
@@ -275,7 +277,7 @@ func TestRunCommand(t *testing.T) {
 	}
 	t.Run("-h prints the usage", func(t *testing.T) {
 		var buf bytes.Buffer
-		if err := RunCommand(testCtx(t), []string{"-h"}, &buf); !errors.Is(err, flag.ErrHelp) || !strings.Contains(buf.String(), "usage: devstack ably") || !strings.Contains(buf.String(), "-retention") {
+		if err := RunCommand(testCtx(t), []string{"-h"}, noEnv, &buf); !errors.Is(err, flag.ErrHelp) || !strings.Contains(buf.String(), "usage: devstack ably") || !strings.Contains(buf.String(), "-retention") {
 			t.Errorf("-h: err %v, printed %q", err, buf.String())
 		}
 	})
@@ -285,7 +287,7 @@ func TestRunCommand(t *testing.T) {
 		var buf testutil.SyncBuffer
 		done := make(chan error, 1)
 		go func() {
-			done <- RunCommand(ctx, []string{"-listen", "127.0.0.1:0", "-key", testKey, "-key", `app.ro:x={"*":["subscribe"]}`}, &buf)
+			done <- RunCommand(ctx, []string{"-listen", "127.0.0.1:0", "-key", testKey, "-key", `app.ro:x={"*":["subscribe"]}`}, noEnv, &buf)
 		}()
 		testutil.Eventually(t, 5*time.Second, "listening log", func() bool { return strings.Contains(buf.String(), "local Ably server ready") })
 		cancel()
@@ -318,7 +320,7 @@ func TestRunCommandRefusals(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			err := RunCommand(testCtx(t), tt.args, &buf)
+			err := RunCommand(testCtx(t), tt.args, noEnv, &buf)
 			var usage *UsageError
 			if !errors.As(err, &usage) || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("RunCommand(%q) = %v, want a *UsageError containing %q", tt.args, err, tt.wantErr)
@@ -411,20 +413,22 @@ func TestIdempotencyWindow(t *testing.T) {
 // need not be on the command line, where the process list shows it to
 // every user of the machine; a refused one is named without its secret.
 func TestRunCommandKeyFromEnvironment(t *testing.T) {
-	t.Setenv(envAPIKey, "SECRET")
+	env := map[string]string{envAPIKey: "SECRET"}
 	var refused bytes.Buffer
-	err := RunCommand(testCtx(t), []string{"-listen", "127.0.0.1:0"}, &refused)
+	err := RunCommand(testCtx(t), []string{"-listen", "127.0.0.1:0"}, func(k string) string { return env[k] }, &refused)
 	var usage *UsageError
 	if !errors.As(err, &usage) || !strings.Contains(err.Error(), "ABLY_API_KEY (not shown") || strings.Contains(err.Error()+refused.String(), "SECRET") {
 		t.Fatalf("ABLY_API_KEY without a ':': err = %v, want a *UsageError naming ABLY_API_KEY without its value", err)
 	}
 
-	t.Setenv(envAPIKey, testKey)
+	env[envAPIKey] = testKey
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var buf testutil.SyncBuffer
 	done := make(chan error, 1)
-	go func() { done <- RunCommand(ctx, []string{"-listen", "127.0.0.1:0"}, &buf) }()
+	go func() {
+		done <- RunCommand(ctx, []string{"-listen", "127.0.0.1:0"}, func(k string) string { return env[k] }, &buf)
+	}()
 	name, secret, _ := strings.Cut(testKey, ":")
 	testutil.Eventually(t, 5*time.Second, "listening log", func() bool {
 		return strings.Contains(buf.String(), "local Ably server ready") && strings.Contains(buf.String(), "keys="+name)
