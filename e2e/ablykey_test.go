@@ -27,7 +27,7 @@ func TestAblyKeyRotation(t *testing.T) {
 	id := s.startRun("Publish the blog post called 'Ably key rotation'")
 	call := s.waitPending(id, 1)[0].ToolCallID
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	held, err := s.token(ctx, "publisher")
 	if err != nil {

@@ -25,7 +25,7 @@ func TestDemotedApproversTokenStillCounts(t *testing.T) {
 	id := s.startRun("Publish the blog post called 'Demoted approver'")
 	call := s.waitPending(id, 1)[0].ToolCallID
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	held, err := s.token(ctx, "publisher")
 	if err != nil {
@@ -53,7 +53,7 @@ func TestDemotedApproversTokenStillCounts(t *testing.T) {
 // running CLI, an open inbox page) until it renews it.
 func (s *stack) publishWithToken(tok, id, call, decision string) {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(s.t.Context(), 30*time.Second)
 	defer cancel()
 	cfg := ablyconn.Config{Endpoint: s.ably.Addr(), TLS: false}
 	rt, err := ably.NewRealtime(append(cfg.EndpointOptions(), ably.WithToken(tok), ably.WithAutoConnect(false))...)
