@@ -230,11 +230,16 @@ func (a *Activities) ExecuteTool(ctx context.Context, req workflows.ToolRequest)
 	if !ok {
 		return workflows.ToolResult{}, unknownTool(req.Name, a.tools.Names())
 	}
+	refusal := refusedCaller
 	err := a.checkCaller(ctx)
 	if err == nil {
-		err = a.checkApproval(ctx, req)
+		refusal, err = a.checkApproval(ctx, req)
 	}
 	if err != nil {
+		var app *temporal.ApplicationError
+		if errors.As(err, &app) && app.NonRetryable() { // not a Temporal out of reach
+			countToolRefused(ctx, refusal)
+		}
 		a.logger.ErrorContext(ctx, "tool refused: not approved", "workflowId", req.WorkflowID, "callId", req.CallID, "tool", req.Name,
 			"run", activity.GetInfo(ctx).WorkflowExecution.ID, "activityTaskQueue", activity.GetInfo(ctx).TaskQueue,
 			"workflowType", activity.GetInfo(ctx).WorkflowType.Name, "error", err)
@@ -292,6 +297,25 @@ func (a *Activities) VerifyDecision(ctx context.Context, d workflows.Decision) (
 // unsigned, though the workflow refuses an unsigned decision before it
 // asks this activity).
 const MetricDecisionsUnverified = "hitl_decisions_unverified"
+
+// MetricToolsRefused counts the tool calls ExecuteTool refused for good:
+// hitl_tools_refused_total{reason} on the worker's /metrics, reason one of
+// caller (a workflow other than the agent's asked: checkCaller),
+// unknown_key (an approval signed with a key the worker no longer holds: a
+// decision key dropped before every call approved under it ran) and
+// approval (any other failed check of the call's approvals).
+const MetricToolsRefused = "hitl_tools_refused"
+
+// The reasons of MetricToolsRefused.
+const (
+	refusedCaller     = "caller"
+	refusedUnknownKey = "unknown_key"
+	refusedApproval   = "approval"
+)
+
+func countToolRefused(ctx context.Context, reason string) {
+	activity.GetMetricsHandler(ctx).WithTags(map[string]string{"reason": reason}).Counter(MetricToolsRefused).Inc(1)
+}
 
 func countUnverified(ctx context.Context, reason string) {
 	activity.GetMetricsHandler(ctx).WithTags(map[string]string{"reason": reason}).Counter(MetricDecisionsUnverified).Inc(1)

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/hitl/durable-approvals/internal/signing"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -36,33 +37,37 @@ import (
 // Escalation stages only raise the role a call needs, so the policy's
 // first role is the floor checked here; separation from the requester is
 // the run's to check (the requester is the run's input).
-func (a *Activities) checkApproval(ctx context.Context, req workflows.ToolRequest) error {
+func (a *Activities) checkApproval(ctx context.Context, req workflows.ToolRequest) (refusal string, err error) {
 	run := activity.GetInfo(ctx).WorkflowExecution.ID
 	if req.WorkflowID != run {
-		return notApproved("the request names run %q, but run %q asked for it", req.WorkflowID, run)
+		return refusedApproval, notApproved("the request names run %q, but run %q asked for it", req.WorkflowID, run)
 	}
 	tp, ok := a.policy.Policy.Tools[req.Name]
 	if !ok {
-		return notApproved("tool %q has no policy on this worker", req.Name)
+		return refusedApproval, notApproved("tool %q has no policy on this worker", req.Name)
 	}
 	if !tp.NeedsApproval() {
-		return nil
+		return "", nil
 	}
 	if len(req.Approvals) == 0 {
-		return notApproved("%s needs an approval (%s or higher), and the request carries none", req.Name, tp.MinRole)
+		return refusedApproval, notApproved("%s needs an approval (%s or higher), and the request carries none", req.Name, tp.MinRole)
 	}
 	digest := workflows.ArgumentsDigest(req.Arguments)
 	approvers := map[string]bool{}
 	for i, d := range req.Approvals {
 		if err := a.approves(d, req, tp, run, digest); err != nil {
-			return notApproved("approval %d (%s): %v", i+1, d.ApproverClientID, err)
+			refusal = refusedApproval
+			if errors.Is(err, signing.ErrUnknownKey) {
+				refusal = refusedUnknownKey
+			}
+			return refusal, notApproved("approval %d (%s): %v", i+1, d.ApproverClientID, err)
 		}
 		approvers[d.ApproverClientID] = true
 	}
 	if need := tp.RequiredApprovals(); len(approvers) < need {
-		return notApproved("%s needs %d distinct approvers, the request carries %d", req.Name, need, len(approvers))
+		return refusedApproval, notApproved("%s needs %d distinct approvers, the request carries %d", req.Name, need, len(approvers))
 	}
-	return nil
+	return "", nil
 }
 
 // approves checks one decision d of checkApproval.

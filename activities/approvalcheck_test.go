@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/hitl/durable-approvals/workflows"
@@ -351,6 +352,60 @@ func TestCheckRunNeedsARun(t *testing.T) {
 			checkRefusal(t, a.checkRun(context.Background(), false, tt.id, tt.runID), "no workflow run asked for it", false)
 			if got := n.Load(); got != 0 {
 				t.Errorf("Temporal was asked %d times, want none", got)
+			}
+		})
+	}
+}
+
+// TestToolRefusalsCounted: each call ExecuteTool refuses for good is
+// counted in MetricToolsRefused by why, an approval signed with a key the
+// worker no longer holds apart (a decision key dropped too early, which
+// VerifyDecision's metric does not show: the decision had verified); a
+// refusal that may pass (Temporal out of reach) is not counted.
+func TestToolRefusalsCounted(t *testing.T) {
+	const run = "default-test-workflow-id" // the test environment's
+	signer, _ := testKeys()
+	tests := []struct {
+		name string
+		runs callerRuns
+		edit func(d *workflows.Decision) // after signing
+		want string                      // the reason counted; "" none
+	}{
+		{name: "approved", want: ""},
+		{name: "signed with a key the worker no longer holds", edit: func(d *workflows.Decision) { d.KeyID = "k-dropped" }, want: refusedUnknownKey},
+		{name: "a signature that does not verify", edit: func(d *workflows.Decision) { d.ApproverRole = "admin" }, want: refusedApproval},
+		{name: "not the agent's workflow", runs: callerRuns{queue: "rogue"}, want: refusedCaller},
+		{name: "Temporal out of reach: tried again, not counted", runs: callerRuns{err: serviceerror.NewUnavailable("down")}, want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, _ := newBlogActivities(t, BlogConfig{})
+			a.now = fixedNow
+			a.runs = tt.runs
+			req := workflows.ToolRequest{WorkflowID: run, CallID: "call_m", Name: ToolPublishBlogPost, Arguments: `{"title":"Counted"}`, ApprovedBy: "pat"}
+			d := approval(a, req, 0)
+			signer.Sign(&d)
+			if tt.edit != nil {
+				tt.edit(&d)
+			}
+			req.Approvals = []workflows.Decision{d}
+			var ts testsuite.WorkflowTestSuite
+			counts := &counterCapture{n: map[string]int64{}}
+			ts.SetMetricsHandler(counts)
+			env := ts.NewTestActivityEnvironment()
+			env.RegisterActivity(a)
+			_, err := env.ExecuteActivity(a.ExecuteTool, req)
+			if (err == nil) != (tt.want == "" && tt.runs.err == nil) {
+				t.Fatalf("ExecuteTool = %v", err)
+			}
+			for _, reason := range []string{refusedCaller, refusedUnknownKey, refusedApproval} {
+				want := int64(0)
+				if reason == tt.want {
+					want = 1
+				}
+				if got := counts.get(MetricToolsRefused, "reason", reason); got != want {
+					t.Errorf("%s{reason=%q} = %d, want %d (all: %v)", MetricToolsRefused, reason, got, want, counts.n)
+				}
 			}
 		})
 	}
