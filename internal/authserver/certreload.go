@@ -20,6 +20,12 @@ const certCheckEvery = 10 * time.Second
 // the check says so at WARN: a renewal that replaces them takes moments.
 const certUnreadableGrace = time.Minute
 
+// certReadStall is how long a check may read the files before the
+// handshakes that find it still reading say so at WARN: a read that hangs
+// (a stalled network mount) holds no handshake up, but no renewal is read
+// until it returns.
+const certReadStall = 30 * time.Second
+
 // certExpiryWarning: a check that finds the served certificate with less
 // than this left says so at WARN, at most once every certExpiryRepeat, so a
 // renewal that stopped (a directory removed for good, a renewal job that
@@ -46,8 +52,9 @@ func (e *TLSFilesError) Unwrap() error { return e.Err }
 // A pair that does not load (a renewal caught halfway, a key that does not
 // match) keeps the last good pair, logged at ERROR once per change of the
 // files; files unreadable for longer than certUnreadableGrace are logged
-// at WARN once until they are read again, and a served certificate close
-// to its end at WARN once a day. One handshake checks at a time; the others meanwhile are served
+// at WARN once until they are read again, a check whose read hangs past
+// certReadStall at WARN once, and a served certificate close to its end at
+// WARN once a day. One handshake checks at a time; the others meanwhile are served
 // the current pair without waiting for its read (which a stalled network
 // mount could hang).
 type certReloader struct {
@@ -57,6 +64,11 @@ type certReloader struct {
 	every             time.Duration // certCheckEvery; 0 in tests: each handshake
 
 	cert atomic.Pointer[tls.Certificate]
+	// readingSince is when the check under way began to read the files
+	// (Unix nanoseconds), 0 when none reads; stallLogged whether a read
+	// past certReadStall was said.
+	readingSince atomic.Int64
+	stallLogged  atomic.Bool
 
 	mu      sync.Mutex // held by the handshake that checks the files, and guards:
 	pem     [2][]byte  // certFile's and keyFile's content when cert was read, or of a pair refused
@@ -113,6 +125,7 @@ func loadPair(pair [2][]byte) (*tls.Certificate, error) {
 // GetCertificate is the server's tls.Config.GetCertificate.
 func (c *certReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	if !c.mu.TryLock() {
+		c.noteStall()
 		return c.cert.Load(), nil // another handshake checks the files
 	}
 	defer c.mu.Unlock()
@@ -121,7 +134,12 @@ func (c *certReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, e
 		return c.cert.Load(), nil
 	}
 	c.checked = now
+	c.readingSince.Store(now.UnixNano())
 	pair, err := c.read()
+	c.readingSince.Store(0)
+	if c.stallLogged.Swap(false) {
+		c.log.Info("auth server TLS: the check of the certificate files that stalled returned", "certFile", c.certFile, "keyFile", c.keyFile, "error", err)
+	}
 	c.noteRead(now, err)
 	if err != nil || bytes.Equal(pair[0], c.pem[0]) && bytes.Equal(pair[1], c.pem[1]) {
 		// A file gone for a moment (a renewal replacing it) keeps the
@@ -144,6 +162,18 @@ func (c *certReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, e
 	c.expiryLogged = time.Time{}
 	c.noteExpiry(now, cert)
 	return cert, nil
+}
+
+// noteStall logs, once per stall, a check of the files that has been
+// reading for certReadStall or longer; a handshake that finds c.mu held
+// calls it.
+func (c *certReloader) noteStall() {
+	since := c.readingSince.Load()
+	if since == 0 || c.now().Sub(time.Unix(0, since)) < certReadStall || !c.stallLogged.CompareAndSwap(false, true) {
+		return
+	}
+	c.log.Warn("auth server TLS: reading the certificate and key files has not returned (a stalled mount?); still serving the previous certificate, and no renewal is read until it returns",
+		"certFile", c.certFile, "keyFile", c.keyFile, "since", time.Unix(0, since), "notAfter", c.cert.Load().Leaf.NotAfter)
 }
 
 // noteRead logs, once, files that stayed unreadable past
