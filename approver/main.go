@@ -198,6 +198,8 @@ func parseCLI(cmd string, args []string, env config.Env, stdin io.Reader, stdout
 	fs.StringVar(&cfg.Channel, "channel", cfg.Channel, "approvals channel (ABLY_CHANNEL)")
 	fs.StringVar(&cfg.AgentClientID, "agent-client-id", cfg.AgentClientID, "clientId of the agent; requests from anyone else are ignored (HITL_AGENT_CLIENT_ID)")
 	fs.StringVar(&cfg.AuthURL, "auth-url", cfg.AuthURL, "auth server base URL (AUTH_URL)")
+	// -h shows AUTH_URL as the default: without a password or token it may hold.
+	fs.Lookup("auth-url").DefValue = config.RedactURL(cfg.AuthURL)
 	fs.BoolVar(&cfg.AllowPlaintext, "insecure-allow-plaintext", cfg.AllowPlaintext, "allow an http:// auth URL to a host that is not loopback: the password travels in clear text ("+config.EnvApproverInsecureAllowPlaintext+")")
 	fs.StringVar(&cfg.User, "user", cfg.User, "approver user name (APPROVER_USER); the password is read from APPROVER_PASSWORD only")
 	fs.IntVar(&cfg.HistoryPages, "history-pages", 10, "pages of 100 history messages read at start")

@@ -37,6 +37,8 @@ func TestRunExitCodes(t *testing.T) {
 		{name: "help command", args: []string{"help"}, wantCode: exitOK, wantStdout: "Commands:"},
 		{name: "command help", args: []string{"approve", "--help"}, wantCode: exitOK, wantStderr: "usage: approver approve [flags] TOOLCALLID\n"},
 		{name: "command help lists flags", args: []string{"reject", "-h"}, wantCode: exitOK, wantStderr: "-reason"},
+		{name: "command help shows AUTH_URL without its password", args: []string{"list", "-h"}, env: config.Env{"AUTH_URL": "https://pat:s3cret@auth.example/"},
+			wantCode: exitOK, wantStderr: `(default "https://xxxxx@auth.example/")`},
 		{name: "unknown command", args: []string{"frob"}, wantCode: exitUsage, wantStderr: `unknown command "frob"`},
 		{name: "no credentials", args: []string{"list"}, wantCode: exitUsage, wantStderr: "APPROVER_USER (-user) is required"},
 		{name: "bad ABLY_TLS", args: []string{"list"}, env: config.Env{"ABLY_TLS": "maybe"}, wantCode: exitUsage, wantStderr: "ABLY_TLS"},
