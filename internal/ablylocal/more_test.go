@@ -282,14 +282,24 @@ func TestRunCommand(t *testing.T) {
 		}
 	})
 	t.Run("serves until cancelled", func(t *testing.T) {
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		var buf testutil.SyncBuffer
-		done := make(chan error, 1)
-		go func() {
-			done <- RunCommand(ctx, []string{"-listen", "127.0.0.1:0", "-key", testKey, "-key", `app.ro:x={"*":["subscribe"]}`}, noEnv, &buf)
-		}()
-		testutil.Eventually(t, 5*time.Second, "listening log", func() bool { return strings.Contains(buf.String(), "local Ably server ready") })
+		_, stop := serveCommand(t, []string{"-listen", "127.0.0.1:0", "-key", testKey, "-key", `app.ro:x={"*":["subscribe"]}`}, noEnv)
+		stop()
+	})
+}
+
+// serveCommand runs RunCommand with args and getenv until its log says the
+// server is ready, and returns that log and a stop that cancels it and
+// checks that it returned nil.
+func serveCommand(t *testing.T, args []string, getenv func(string) string) (*testutil.SyncBuffer, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	var buf testutil.SyncBuffer
+	done := make(chan error, 1)
+	go func() { done <- RunCommand(ctx, args, getenv, &buf) }()
+	testutil.Eventually(t, 5*time.Second, "listening log", func() bool { return strings.Contains(buf.String(), "local Ably server ready") })
+	return &buf, func() {
+		t.Helper()
 		cancel()
 		select {
 		case err := <-done:
@@ -299,7 +309,7 @@ func TestRunCommand(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatal("RunCommand did not return")
 		}
-	})
+	}
 }
 
 // A -key the command refuses is named without its secret, and a -listen
@@ -422,27 +432,13 @@ func TestRunCommandKeyFromEnvironment(t *testing.T) {
 	}
 
 	env[envAPIKey] = testKey
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var buf testutil.SyncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- RunCommand(ctx, []string{"-listen", "127.0.0.1:0"}, func(k string) string { return env[k] }, &buf)
-	}()
+	buf, stop := serveCommand(t, []string{"-listen", "127.0.0.1:0"}, func(k string) string { return env[k] })
 	name, secret, _ := strings.Cut(testKey, ":")
-	testutil.Eventually(t, 5*time.Second, "listening log", func() bool {
-		return strings.Contains(buf.String(), "local Ably server ready") && strings.Contains(buf.String(), "keys="+name)
-	})
+	if !strings.Contains(buf.String(), "keys="+name) {
+		t.Errorf("the log does not name the key %s from ABLY_API_KEY:\n%s", name, buf.String())
+	}
 	if strings.Contains(buf.String(), secret) {
 		t.Errorf("the log shows the key's secret:\n%s", buf.String())
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("RunCommand returned %v on cancel", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("RunCommand did not return")
-	}
+	stop()
 }
