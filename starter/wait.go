@@ -39,12 +39,9 @@ func wait(ctx context.Context, c client.Client, wr client.WorkflowRun, every tim
 		return fmt.Errorf("could not wait for the run %s to end (it may go on: the Web UI shows it): %w", wr.GetID(), err)
 	}
 	printFailedAudit(ctx, c, wr.GetID(), wr.GetRunID(), w)
-	if ctx.Err() != nil {
-		// A signal during the audit trail's query: exit 130 or 143 all
-		// the same, as during the wait (config.ExitCode).
-		return fmt.Errorf("%w; %w", runFailed(wr.GetID(), err), context.Cause(ctx))
-	}
-	return runFailed(wr.GetID(), err)
+	// A signal during the audit trail's query: exit 130 or 143 all the
+	// same, as during the wait (config.ExitCode).
+	return cutShort(ctx, runFailed(wr.GetID(), err))
 }
 
 // waitRuns waits for the run wr, saying meanwhile its activities' failed
