@@ -415,7 +415,9 @@ func (b *Blog) publishWebhook(ctx context.Context, call ToolCall, args publishAr
 	return marshalResult(res)
 }
 
-// ShownURL is shownURL, for the worker's errors about BLOG_WEBHOOK_URL.
+// ShownURL is shownURL, for the worker's log and errors about
+// BLOG_WEBHOOK_URL and OPENAI_BASE_URL (whose credential may be anywhere in
+// it too: a gateway's token in its user information or path).
 func ShownURL(s string) string { return shownURL(s) }
 
 // shownURL is the webhook's URL (or a redirect's target) as the model, the
