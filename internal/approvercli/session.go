@@ -198,7 +198,7 @@ func (s *session) keepConnected() {
 			return
 		case <-s.catchUp:
 			if err := s.readMissed(); err != nil {
-				s.cfg.Log.Warn("channel attached again without continuity; could not read what was published meanwhile", "err", ablyconn.RedactError(err))
+				s.cfg.Log.Warn("channel attached again without continuity; could not read what was published meanwhile", "err", err)
 			}
 			continue
 		case <-tick.C:
@@ -275,7 +275,7 @@ func (s *session) reconnect() error {
 	s.measureClock(ctx)
 	msgs, _, err := s.readHistory(ctx)
 	if err != nil {
-		return fmt.Errorf("history: %w", ablyconn.RedactError(err))
+		return fmt.Errorf("history: %w", err)
 	}
 	// Warn, so that it shows: the CLI prints warnings and errors only.
 	s.cfg.Log.Warn("Ably connection back; read what was published meanwhile", "messages", len(msgs))
@@ -312,9 +312,12 @@ func (s *session) hand(msgs []*ably.Message) {
 
 // readHistory reads the channel's history up to the attach point, at most
 // cfg.HistoryPages pages of 100 messages; complete is false when older
-// messages were left unread.
+// messages were left unread. Its error has credentials blanked: a history
+// read fails with a FAILED connection's reason, which may be a dial's
+// error whose URL holds the token (ablyconn.RedactError).
 func (s *session) readHistory(ctx context.Context) (msgs []*ably.Message, complete bool, err error) {
-	return ablymsg.HistoryUntilAttach(ctx, s.ch, ablymsg.HistoryRange{PageSize: 100, MaxMessages: s.cfg.HistoryPages * 100})
+	msgs, complete, err = ablymsg.HistoryUntilAttach(ctx, s.ch, ablymsg.HistoryRange{PageSize: 100, MaxMessages: s.cfg.HistoryPages * 100})
+	return msgs, complete, ablyconn.RedactError(err)
 }
 
 // waitState polls the connection until it is in state want, or FAILED,
@@ -413,7 +416,7 @@ func open(ctx context.Context, cfg Config) (*session, error) {
 	msgs, complete, err := s.readHistory(actx)
 	if err != nil {
 		s.close()
-		return nil, fmt.Errorf("load pending requests: %w", ablyconn.RedactError(err))
+		return nil, fmt.Errorf("load pending requests: %w", err)
 	}
 	if !complete {
 		s.historyCut = cfg.HistoryPages * 100
