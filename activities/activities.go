@@ -31,7 +31,12 @@ type Runs interface {
 
 // Verifier checks a decision's signature; *signing.Verifier implements it.
 type Verifier interface {
+	// Verify checks a new decision (VerifyDecision): under the verify
+	// keys only.
 	Verify(d workflows.Decision) error
+	// VerifyCounted checks a decision its run counted when it came (the
+	// tool's check of its call's approvals): under a retired key too.
+	VerifyCounted(d workflows.Decision) error
 }
 
 // Deps are the injected dependencies of Activities. All are required
@@ -284,6 +289,8 @@ func (a *Activities) VerifyDecision(ctx context.Context, d workflows.Decision) (
 			why = "unsigned"
 		case errors.Is(err, signing.ErrUnknownKey):
 			why = "unknown_key"
+		case errors.Is(err, signing.ErrRetiredKey):
+			why = "retired_key"
 		}
 		countUnverified(ctx, why)
 		return workflows.DecisionVerdict{Reason: err.Error()}, nil
@@ -293,7 +300,8 @@ func (a *Activities) VerifyDecision(ctx context.Context, d workflows.Decision) (
 
 // MetricDecisionsUnverified counts the decisions whose signature the
 // worker refused: hitl_decisions_unverified_total{reason} on the worker's
-// /metrics, reason one of unknown_key, bad_signature, other_run (and
+// /metrics, reason one of unknown_key, retired_key (a bridge still signing
+// with a key the workers have retired), bad_signature, other_run (and
 // unsigned, though the workflow refuses an unsigned decision before it
 // asks this activity).
 const MetricDecisionsUnverified = "hitl_decisions_unverified"

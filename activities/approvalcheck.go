@@ -25,7 +25,9 @@ import (
 // workflow id Temporal gives the activity), and, for a tool the worker's
 // policy makes wait for a human, it carries signed decisions
 // (ToolRequest.Approvals) that:
-//   - the worker's verify keys accept (the bridge signed them);
+//   - the worker's verify keys, or its retired ones, accept (the bridge
+//     signed them; a rotation's old key, once retired, approves no new
+//     decision, but the calls the run counted under it still run);
 //   - approve this run's call, published at most MaxDecisionAge ago;
 //   - come from roles the policy accepts for the tool, from at least its
 //     number of distinct approvers;
@@ -80,7 +82,7 @@ func (a *Activities) approves(d workflows.Decision, req workflows.ToolRequest, t
 	case d.ToolCallID != req.CallID:
 		return fmt.Errorf("signed for call %q", d.ToolCallID)
 	}
-	if err := a.verifier.Verify(d); err != nil {
+	if err := a.verifier.VerifyCounted(d); err != nil {
 		return fmt.Errorf("signature: %w", err)
 	}
 	if d.PublishedAt.IsZero() {

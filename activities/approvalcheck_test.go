@@ -2,6 +2,8 @@ package activities
 
 import (
 	"context"
+	"crypto/rand"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/hitl/durable-approvals/internal/signing"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -406,6 +409,89 @@ func TestToolRefusalsCounted(t *testing.T) {
 				if got := counts.get(MetricToolsRefused, "reason", reason); got != want {
 					t.Errorf("%s{reason=%q} = %d, want %d (all: %v)", MetricToolsRefused, reason, got, want, counts.n)
 				}
+			}
+		})
+	}
+}
+
+// TestRetiredKey: once a rotation retires the old decision key
+// (HITL_DECISION_RETIRED_KEYS), a new decision signed with it is refused
+// (VerifyDecision: a retired_key verdict, counted), while a call the run
+// counted under it before still runs (ExecuteTool's check of its
+// approvals); a key dropped altogether refuses both.
+func TestRetiredKey(t *testing.T) {
+	const run = "default-test-workflow-id" // the test environment's
+	oldSK, oldVK, err := signing.Generate("k-old", rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, newVK, err := signing.Generate("k-cur", rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := signing.ParseSigner(oldSK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	retired, err := signing.ParseVerifierRetired(newVK, oldVK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropped, err := signing.ParseVerifier(newVK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		verifier   *signing.Verifier
+		verdict    string // VerifyDecision's reason's prefix
+		unverified string // its count's reason
+		toolErr    string // "" the tool runs
+	}{
+		{"retired", retired, `retired key "k-old"`, "retired_key", ""},
+		{"dropped", dropped, `unknown key "k-old"`, "unknown_key", `signature: unknown key "k-old"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, dir := newBlogActivities(t, BlogConfig{})
+			a.now = fixedNow
+			a.verifier = tt.verifier
+			var ts testsuite.WorkflowTestSuite
+			counts := &counterCapture{n: map[string]int64{}}
+			ts.SetMetricsHandler(counts)
+			env := ts.NewTestActivityEnvironment()
+			env.RegisterActivity(a)
+
+			req := workflows.ToolRequest{WorkflowID: run, CallID: "call_r", Name: ToolPublishBlogPost, Arguments: `{"title":"Retired"}`, ApprovedBy: "pat"}
+			d := approval(a, req, 0)
+			old.Sign(&d)
+
+			v, err := env.ExecuteLocalActivity(a.VerifyDecision, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var verdict workflows.DecisionVerdict
+			if err := v.Get(&verdict); err != nil {
+				t.Fatal(err)
+			}
+			if verdict.Valid || !strings.HasPrefix(verdict.Reason, tt.verdict) {
+				t.Errorf("VerifyDecision of a new decision = %+v, want refused: %s", verdict, tt.verdict)
+			}
+			if got := counts.get(MetricDecisionsUnverified, "reason", tt.unverified); got != 1 {
+				t.Errorf("%s{reason=%q} = %d, want 1 (all: %v)", MetricDecisionsUnverified, tt.unverified, got, counts.n)
+			}
+
+			req.Approvals = []workflows.Decision{d}
+			_, err = env.ExecuteActivity(a.ExecuteTool, req)
+			posts, _ := filepath.Glob(filepath.Join(dir, "*.md"))
+			if tt.toolErr == "" {
+				if err != nil || len(posts) != 1 {
+					t.Fatalf("ExecuteTool of a call counted under the retired key = %v, posts %v; want it run", err, posts)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.toolErr) || len(posts) != 0 {
+				t.Fatalf("ExecuteTool = %v, posts %v; want refused: %s", err, posts, tt.toolErr)
 			}
 		})
 	}

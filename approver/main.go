@@ -444,8 +444,9 @@ func runKeygen(args []string, stdout, stderr io.Writer) error {
 		return config.Usage(err)
 	}
 	fmt.Fprintf(stdout, "# the approver bridge only (secret):\n%s=%s\n"+
-		"# every worker (public; while rotating, list the old and the new key, comma-separated: the new one before the\n"+
-		"# bridges switch to it, the old one until the policy's longest approval timeout after, or calls approved with it are refused):\n%s=%s\n",
-		config.EnvDecisionSigningKey, sk, config.EnvDecisionVerifyKeys, vk)
+		"# every worker (public; while rotating, list the old and the new key, comma-separated, before the bridges switch\n"+
+		"# to the new one; then move the old one to %s until the policy's longest approval timeout after,\n"+
+		"# or calls approved with it are refused):\n%s=%s\n",
+		config.EnvDecisionSigningKey, sk, config.EnvDecisionRetiredKeys, config.EnvDecisionVerifyKeys, vk)
 	return nil
 }

@@ -39,13 +39,15 @@ const (
 	EnvOpenAIModel       = "OPENAI_MODEL"
 	EnvBlogDir           = "BLOG_DIR"
 	EnvBlogWebhookURL    = "BLOG_WEBHOOK_URL"
-	// EnvDecisionSigningKey is the bridge's decision signing key and
-	// EnvDecisionVerifyKeys the worker's verify keys (internal/signing).
-	EnvDecisionSigningKey = "HITL_DECISION_SIGNING_KEY"
-	EnvDecisionVerifyKeys = "HITL_DECISION_VERIFY_KEYS"
-	EnvAuthURL            = "AUTH_URL"
-	EnvApproverUser       = "APPROVER_USER"
-	EnvApproverPassword   = "APPROVER_PASSWORD"
+	// EnvDecisionSigningKey is the bridge's decision signing key,
+	// EnvDecisionVerifyKeys the worker's verify keys and
+	// EnvDecisionRetiredKeys its retired ones (internal/signing).
+	EnvDecisionSigningKey  = "HITL_DECISION_SIGNING_KEY"
+	EnvDecisionVerifyKeys  = "HITL_DECISION_VERIFY_KEYS"
+	EnvDecisionRetiredKeys = "HITL_DECISION_RETIRED_KEYS"
+	EnvAuthURL             = "AUTH_URL"
+	EnvApproverUser        = "APPROVER_USER"
+	EnvApproverPassword    = "APPROVER_PASSWORD"
 	// EnvApproverInsecureAllowPlaintext lets the approver CLI send the
 	// password over plain HTTP to an AUTH_URL that is not loopback.
 	EnvApproverInsecureAllowPlaintext = "APPROVER_INSECURE_ALLOW_PLAINTEXT"

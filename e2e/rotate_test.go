@@ -27,18 +27,19 @@ const rotatePolicy = `{
 // decision keys ("Where the state lives", decision keys) over the real
 // processes, with runs pending and decided at each step: the new verify
 // key added to the worker, the bridge switched to the new signing key,
-// the old verify key dropped; then the wrong order (the bridge switched
-// first), whose decisions count once the worker holds the key and a
-// bridge restart's catch-up forwards them again.
+// the old key retired (a bridge still signing with it is refused, a call
+// approved under it still runs), the old key dropped; then the wrong order
+// (the bridge switched first), whose decisions count once the worker holds
+// the key and a bridge restart's catch-up forwards them again.
 func TestDecisionKeyRotation(t *testing.T) {
 	s := newStack(t, rotatePolicy)
 	step := s.stepper(t)
-	oldVerify := s.verifyKey
+	oldSign, oldVerify := s.signingKey, s.verifyKey
 	newSign, newVerify := newKeyPair(t, "k-new")
 
-	restartWorker := func(verifyKeys string) {
+	restartWorker := func(verifyKeys, retiredKeys string) {
 		s.worker.stop(syscall.SIGTERM, 20*time.Second)
-		s.verifyKey = verifyKeys
+		s.verifyKey, s.retiredKeys = verifyKeys, retiredKeys
 		s.startWorker()
 	}
 	restartBridge := func(signingKey string) {
@@ -83,10 +84,10 @@ func TestDecisionKeyRotation(t *testing.T) {
 		counted(early, "publisher", "1 of 2 approvals")
 	})
 
-	var mid, late string
-	var midCall, lateCall string
+	var mid, late, last string
+	var midCall, lateCall, lastCall string
 	step("1: the worker verifies the old and the new key", func(t *testing.T) {
-		restartWorker(oldVerify + "," + newVerify)
+		restartWorker(oldVerify+","+newVerify, "")
 		id := s.startRun("Publish the blog post called 'Rotation one'")
 		quorum(id, s.waitPending(id, 1)[0].ToolCallID, "Rotation one")
 
@@ -99,6 +100,11 @@ func TestDecisionKeyRotation(t *testing.T) {
 		lateCall = s.waitPending(late, 1)[0].ToolCallID
 		approve("publisher", lateCall)
 		counted(late, "publisher", "1 of 2 approvals")
+
+		last = s.startRun("Publish the blog post called 'Rotation last'")
+		lastCall = s.waitPending(last, 1)[0].ToolCallID
+		approve("publisher", lastCall)
+		counted(last, "publisher", "1 of 2 approvals")
 	})
 
 	step("2: the bridge signs with the new key", func(t *testing.T) {
@@ -114,8 +120,8 @@ func TestDecisionKeyRotation(t *testing.T) {
 		assertRanOnce(t, s, s.result(early), earlyCall, "Rotation early")
 	})
 
-	step("3: the old verify key dropped", func(t *testing.T) {
-		restartWorker(newVerify)
+	step("3: the old key retired", func(t *testing.T) {
+		restartWorker(newVerify, oldVerify)
 		id := s.startRun("Publish the blog post called 'Rotation three'")
 		quorum(id, s.waitPending(id, 1)[0].ToolCallID, "Rotation three")
 
@@ -131,21 +137,48 @@ func TestDecisionKeyRotation(t *testing.T) {
 		}
 
 		// A call whose first approval was signed with the old key and
-		// counted, completed once the worker no longer holds that key: the
-		// tool activity checks the approvals again with the worker's
-		// keys and refuses it, as ARCHITECTURE.md says (drop the old key
-		// only once no call approved under it waits to run; sooner, for a
-		// key that leaked, such calls are refused).
+		// counted, completed once that key is retired: its tool checks the
+		// approvals again, the retired key's too, and runs.
 		approve("publisher2", lateCall)
-		res := s.result(late)
-		failed := findEntry(t, res.Audit, workflows.AuditFailed, lateCall)
+		assertRanOnce(t, s, s.result(late), lateCall, "Rotation late")
+
+		// A bridge still signing with the retired key: its new decisions
+		// are refused, and count once a bridge with the new key forwards
+		// them again (its catch-up).
+		restartBridge(oldSign)
+		stale := s.startRun("Publish the blog post called 'Rotation stale bridge'")
+		staleCall := s.waitPending(stale, 1)[0].ToolCallID
+		approve("publisher", staleCall)
+		s.waitAudit(stale, "the approval signed with the retired key ignored", func(e workflows.AuditEntry) bool {
+			return e.Kind == workflows.AuditIgnored && e.Actor == users["publisher"].name && strings.Contains(e.Reason, `retired key "e2e"`)
+		})
+		restartBridge(newSign)
+		counted(stale, "publisher", "1 of 2 approvals")
+		approve("publisher2", staleCall)
+		assertRanOnce(t, s, s.result(stale), staleCall, "Rotation stale bridge")
+	})
+
+	step("4: the old key dropped", func(t *testing.T) {
+		restartWorker(newVerify, "")
+		id := s.startRun("Publish the blog post called 'Rotation four'")
+		quorum(id, s.waitPending(id, 1)[0].ToolCallID, "Rotation four")
+
+		// A call whose first approval was signed with the old key and
+		// counted, completed once the worker no longer holds that key at
+		// all: the tool activity checks the approvals again with the
+		// worker's keys and refuses it, as ARCHITECTURE.md says (drop the
+		// old key only once no call approved under it waits to run; sooner,
+		// for a key that leaked, such calls are refused).
+		approve("publisher2", lastCall)
+		res := s.result(last)
+		failed := findEntry(t, res.Audit, workflows.AuditFailed, lastCall)
 		if !strings.Contains(failed.Reason, "tool not run: approval 1 ("+users["publisher"].name+`): signature: unknown key "e2e"`) {
 			t.Fatalf("failed entry = %+v, want the old key's approval refused", failed)
 		}
-		if n := count(res.Audit, workflows.AuditExecuted, lateCall); n != 0 {
+		if n := count(res.Audit, workflows.AuditExecuted, lastCall); n != 0 {
 			t.Fatalf("the call approved under the dropped key ran (%d executed entries)", n)
 		}
-		if got := postsWith(t, s, "Rotation late"); len(got) != 0 {
+		if got := postsWith(t, s, "Rotation last"); len(got) != 0 {
 			t.Fatalf("the call approved under the dropped key published %v", got)
 		}
 	})
@@ -161,7 +194,7 @@ func TestDecisionKeyRotation(t *testing.T) {
 		})
 		// The fix: the worker gets the key, and a bridge restart's
 		// catch-up forwards the decision again.
-		restartWorker(newVerify + "," + thirdVerify)
+		restartWorker(newVerify+","+thirdVerify, "")
 		restartBridge(thirdSign)
 		counted(id, "publisher", "1 of 2 approvals")
 		approve("publisher2", call)

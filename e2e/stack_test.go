@@ -62,8 +62,9 @@ type stack struct {
 	worker   *proc
 	bridge   *proc
 	// signingKey (the bridge's) and verifyKey (the worker's) are the
-	// decision key pair.
-	signingKey, verifyKey string
+	// decision key pair; retiredKeys the worker's retired keys (none
+	// unless a test rotates).
+	signingKey, verifyKey, retiredKeys string
 	// ablyKey is the ABLY_API_KEY of the worker, the bridge and the auth
 	// servers serveAuth starts (empty: the stack's first key).
 	ablyKey string
@@ -189,7 +190,7 @@ func e2eKeys(t testing.TB) (signingKey, verifyKey string) {
 }
 
 func (s *stack) startWorker() {
-	s.worker = start(s.root, "worker", append(s.env(), "HITL_DECISION_VERIFY_KEYS="+s.verifyKey), s.bins.bin(s.root, "worker"))
+	s.worker = start(s.root, "worker", append(s.env(), "HITL_DECISION_VERIFY_KEYS="+s.verifyKey, "HITL_DECISION_RETIRED_KEYS="+s.retiredKeys), s.bins.bin(s.root, "worker"))
 }
 
 func (s *stack) startBridge() {

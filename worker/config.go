@@ -48,6 +48,10 @@ type Config struct {
 	// VerifyKeys are the bridge's public keys (HITL_DECISION_VERIFY_KEYS)
 	// that decisions must be signed with.
 	VerifyKeys string
+	// RetiredKeys are public keys a rotation has retired
+	// (HITL_DECISION_RETIRED_KEYS): a new decision signed with one is
+	// refused, a call its run counted under one before still runs.
+	RetiredKeys string
 
 	// HealthAddr, when set, serves GET /healthz there: 200 while the
 	// worker runs and Temporal answers, 503 otherwise (for container
@@ -133,6 +137,7 @@ func loadConfig(args []string, env config.Env, stderr io.Writer) (Config, error)
 		BlogDir:         env.Or(config.EnvBlogDir, config.DefaultBlogDir),
 		BlogWebhookURL:  env.Get(config.EnvBlogWebhookURL),
 		VerifyKeys:      env.Get(config.EnvDecisionVerifyKeys),
+		RetiredKeys:     env.Get(config.EnvDecisionRetiredKeys),
 		HealthAddr:      env.Get(EnvHealthAddr),
 		TraceFile:       env.Get(telemetry.EnvTraceFile),
 		WorkflowCache:   DefaultWorkflowCache,
@@ -228,8 +233,8 @@ func (c Config) Validate() error {
 	}
 	if c.VerifyKeys == "" {
 		errs = append(errs, fmt.Errorf("%s is required: the bridge's public keys that decisions must be signed with (approver keygen)", config.EnvDecisionVerifyKeys))
-	} else if _, err := signing.ParseVerifier(c.VerifyKeys); err != nil {
-		errs = append(errs, fmt.Errorf("%s: %w", config.EnvDecisionVerifyKeys, err))
+	} else if _, err := c.verifier(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.BlogWebhookURL != "" {
 		// A webhook's credential may be anywhere in its URL (the user
@@ -359,4 +364,17 @@ func (c Config) toolRetry() workflows.ToolRetry {
 	r := workflows.DefaultToolRetry()
 	r.MaxAttempts = int32(min(max(c.ToolAttempts, 0), workflows.MaxToolAttempts+1))
 	return r
+}
+
+// verifier parses the verify and retired keys; its error names the
+// variable at fault.
+func (c Config) verifier() (*signing.Verifier, error) {
+	if _, err := signing.ParseVerifier(c.VerifyKeys); err != nil {
+		return nil, fmt.Errorf("%s: %w", config.EnvDecisionVerifyKeys, err)
+	}
+	v, err := signing.ParseVerifierRetired(c.VerifyKeys, c.RetiredKeys)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", config.EnvDecisionRetiredKeys, err)
+	}
+	return v, nil
 }

@@ -1,16 +1,19 @@
 package main
 
 import (
+	"crypto/rand"
 	"io"
 	"log/slog"
 	"maps"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/internal/signing"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -118,7 +121,10 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"bad ably tls", nil, map[string]string{"ABLY_TLS": "maybe"}, []string{"ABLY_TLS"}},
 		{"bad webhook", nil, map[string]string{"BLOG_WEBHOOK_URL": "not a url"}, []string{"BLOG_WEBHOOK_URL"}},
 		{"no verify keys", nil, map[string]string{"HITL_DECISION_VERIFY_KEYS": ""}, []string{"HITL_DECISION_VERIFY_KEYS is required"}},
-		{"bad verify keys", nil, map[string]string{"HITL_DECISION_VERIFY_KEYS": "k1:short"}, []string{"HITL_DECISION_VERIFY_KEYS", "public key of 32 bytes"}},
+		{"bad verify keys", nil, map[string]string{"HITL_DECISION_VERIFY_KEYS": "k1:short"}, []string{"HITL_DECISION_VERIFY_KEYS: verify key k1: want a base64 Ed25519 public key of 32 bytes"}},
+		{"bad retired keys", nil, map[string]string{"HITL_DECISION_RETIRED_KEYS": "k0:short"}, []string{"HITL_DECISION_RETIRED_KEYS: retired key k0: want a base64 Ed25519 public key of 32 bytes"}},
+		{"a key both verify and retired", nil, map[string]string{"HITL_DECISION_RETIRED_KEYS": "k1:O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik="},
+			[]string{"HITL_DECISION_RETIRED_KEYS: retired keys: key id k1 is also a verify key"}},
 		{"empty model flag", []string{"-model", ""}, nil, []string{"OPENAI_MODEL (-model) is empty"}},
 		{"empty blog dir flag", []string{"-blog-dir", ""}, nil, []string{"BLOG_DIR (-blog-dir) is empty"}},
 		{"stray argument", []string{"extra"}, nil, []string{"unexpected arguments"}},
@@ -304,5 +310,30 @@ func TestWebhookWarnings(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The worker's verifier takes HITL_DECISION_RETIRED_KEYS beside its verify
+// keys: the rotation's old key, retired.
+func TestRetiredKeysFromEnv(t *testing.T) {
+	_, old, err := signing.Generate("k0", rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := baseEnv(t)
+	env["HITL_DECISION_RETIRED_KEYS"] = old
+	c, err := loadConfig(nil, env, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	v, err := c.verifier()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(v.KeyIDs(), []string{"k1"}) || !slices.Equal(v.RetiredKeyIDs(), []string{"k0"}) {
+		t.Errorf("verify keys %v, retired %v; want [k1] and [k0]", v.KeyIDs(), v.RetiredKeyIDs())
 	}
 }

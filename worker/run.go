@@ -17,7 +17,6 @@ import (
 	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/healthz"
 	"github.com/hitl/durable-approvals/internal/reannounce"
-	"github.com/hitl/durable-approvals/internal/signing"
 	"github.com/hitl/durable-approvals/internal/telemetry"
 	"github.com/hitl/durable-approvals/internal/temporalconn"
 	"github.com/hitl/durable-approvals/workflows"
@@ -79,11 +78,11 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err := cfg.Ably.RequireKey(ctx, logger, cfg.AgentClientID, capability); err != nil {
 		return err
 	}
-	verifier, err := signing.ParseVerifier(cfg.VerifyKeys)
+	verifier, err := cfg.verifier()
 	if err != nil {
-		return fmt.Errorf("%s: %w", config.EnvDecisionVerifyKeys, err)
+		return err
 	}
-	logger.Info("decision verify keys", "keyIds", verifier.KeyIDs())
+	logger.Info("decision verify keys", "keyIds", verifier.KeyIDs(), "retiredKeyIds", verifier.RetiredKeyIDs())
 
 	metrics, err := telemetry.NewMetrics("worker", logger)
 	if err != nil {

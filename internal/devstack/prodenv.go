@@ -123,6 +123,7 @@ func (st *ProdStack) workerEnv(i int) []EnvVar {
 	vars := append(st.trustedEnv(),
 		EnvVar{config.EnvAgentClientID, workflows.DefaultAgentClientID},
 		EnvVar{config.EnvDecisionVerifyKeys, st.verifyKeys},
+		EnvVar{config.EnvDecisionRetiredKeys, ""}, // none until a rotation retires one
 		EnvVar{config.EnvOpenAIModel, c.OpenAIModel},
 		EnvVar{config.EnvPolicyFile, c.PolicyFile},
 		EnvVar{config.EnvBlogDir, st.BlogDir()}, // shared, like compose's volume: one idempotency ledger

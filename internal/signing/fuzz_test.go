@@ -2,18 +2,36 @@ package signing
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/hitl/durable-approvals/workflows"
 )
 
-// FuzzVerify feeds Verify what whoever may signal a run controls: every
-// field of a decision, its key id and signature. It must not panic, a
-// decision signed with the fields verifies, and no other signature text
-// verifies (not even another base64 of the same bytes).
+// FuzzVerify feeds Verify and VerifyCounted what whoever may signal a run
+// controls: every field of a decision, its key id and signature. Neither
+// may panic; a decision signed with the fields verifies under the verify
+// key, and under the retired key only for VerifyCounted; and no other
+// signature text verifies (not even another base64 of the same bytes).
 func FuzzVerify(f *testing.F) {
-	s, v, err := NewPair("k1", bytes.NewReader(bytes.Repeat([]byte{9}, 32)))
+	sk, vk, err := Generate("k1", bytes.NewReader(bytes.Repeat([]byte{9}, 32)))
+	if err != nil {
+		f.Fatal(err)
+	}
+	sk0, vk0, err := Generate("k0", bytes.NewReader(bytes.Repeat([]byte{7}, 32)))
+	if err != nil {
+		f.Fatal(err)
+	}
+	s, err := ParseSigner(sk)
+	if err != nil {
+		f.Fatal(err)
+	}
+	s0, err := ParseSigner(sk0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	v, err := ParseVerifierRetired(vk, vk0)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -22,18 +40,28 @@ func FuzzVerify(f *testing.F) {
 	f.Add("c", "rejected", "\xff", "r", "\u2028", "m", int64(-1), "w", "", "", "k9", "!!")
 	f.Fuzz(func(t *testing.T, call, decision, approver, role, reason, msgID string, nanos int64, workflowID, digest, args, keyID, sig string) {
 		d := decision1(call, decision, approver, role, reason, msgID, nanos, workflowID, digest, args)
+		s0.Sign(&d)
+		good0 := d.Signature
+		if err := v.Verify(d); !errors.Is(err, ErrRetiredKey) {
+			t.Fatalf("a new decision signed with the retired key: %v", err)
+		}
+		if err := v.VerifyCounted(d); err != nil {
+			t.Fatalf("a counted decision signed with the retired key: %v", err)
+		}
 		s.Sign(&d)
 		good := d.Signature
 		if err := v.Verify(d); err != nil {
 			t.Fatalf("a decision signed as it is: %v", err)
 		}
-		d.KeyID, d.Signature = keyID, sig
-		err := v.Verify(d)
-		if err != nil {
-			return
+		if err := v.VerifyCounted(d); err != nil {
+			t.Fatalf("a counted decision signed as it is: %v", err)
 		}
-		if keyID != "k1" || sig != good {
+		d.KeyID, d.Signature = keyID, sig
+		if v.Verify(d) == nil && (keyID != "k1" || sig != good) {
 			t.Fatalf("key %q, signature %q verified; the signer's is %q", keyID, sig, good)
+		}
+		if v.VerifyCounted(d) == nil && !(keyID == "k1" && sig == good || keyID == "k0" && sig == good0) {
+			t.Fatalf("key %q, signature %q verified as counted; the signers' are %q and %q", keyID, sig, good, good0)
 		}
 	})
 }

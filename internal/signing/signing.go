@@ -7,11 +7,13 @@
 // forge a decision, and a worker's configuration leaks no signing power.
 //
 // Keys have ids, so that they can be rotated: the bridge signs with one
-// key; the worker accepts any of its listed keys. The text forms, as the
-// environment holds them, are
+// key; the worker accepts a new decision under any of its verify keys, and
+// a decision its run counted before (the tool's check before it runs) also
+// under its retired keys. The text forms, as the environment holds them, are
 //
 //	HITL_DECISION_SIGNING_KEY=<id>:<base64 Ed25519 seed, 32 bytes>
 //	HITL_DECISION_VERIFY_KEYS=<id>:<base64 Ed25519 public key>[,<id>:<key>...]
+//	HITL_DECISION_RETIRED_KEYS=<id>:<base64 Ed25519 public key>[,<id>:<key>...]
 //
 // and Generate makes a new pair; with no id given, the pair's id comes from
 // its public key (DerivedKeyID), so that every new pair has an id of its own.
@@ -112,15 +114,52 @@ func (s *Signer) Sign(d *workflows.Decision) {
 	d.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(s.key, d.SigningPayload()))
 }
 
-// Verifier checks decisions against a set of public keys.
+// Verifier checks decisions against a set of public keys: the verify
+// keys, under which a new decision counts, and the retired keys, under
+// which only a decision the run counted before still checks (VerifyCounted).
 type Verifier struct {
-	keys map[string]ed25519.PublicKey
+	keys    map[string]ed25519.PublicKey
+	retired map[string]ed25519.PublicKey
 }
 
 // ParseVerifier reads "<id>:<base64 public key>[,<id>:<key>...]". At least
 // one key is required, and ids are unique.
 func ParseVerifier(s string) (*Verifier, error) {
-	v := &Verifier{keys: map[string]ed25519.PublicKey{}}
+	return ParseVerifierRetired(s, "")
+}
+
+// ParseVerifierRetired reads the verify keys as ParseVerifier does and the
+// retired keys in the same form (none is allowed). A key id may be in one
+// list only.
+//
+// A retired key is one a rotation has moved past: the bridges sign with
+// another, so a new decision under it is refused (ErrRetiredKey), while a
+// call the run approved under it before still runs (VerifyCounted). A key
+// that leaked is dropped instead, from both lists.
+func ParseVerifierRetired(verify, retired string) (*Verifier, error) {
+	keys, err := parseKeys(verify, "verify")
+	if err != nil {
+		return nil, err
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("verify keys: none given")
+	}
+	old, err := parseKeys(retired, "retired")
+	if err != nil {
+		return nil, err
+	}
+	for id := range old {
+		if _, both := keys[id]; both {
+			return nil, fmt.Errorf("retired keys: key id %s is also a verify key: a key is one or the other", id)
+		}
+	}
+	return &Verifier{keys: keys, retired: old}, nil
+}
+
+// parseKeys reads "<id>:<base64 public key>[,<id>:<key>...]" of the list
+// named what ("verify" or "retired"); an empty list is no key.
+func parseKeys(s, what string) (map[string]ed25519.PublicKey, error) {
+	keys := map[string]ed25519.PublicKey{}
 	for part := range strings.SplitSeq(s, ",") {
 		part = strings.TrimSpace(part)
 		if part == "" {
@@ -128,36 +167,38 @@ func ParseVerifier(s string) (*Verifier, error) {
 		}
 		id, b64, ok := strings.Cut(part, ":")
 		if !ok {
-			return nil, errors.New("verify keys: want <id>:<base64 Ed25519 public key>, comma-separated")
+			return nil, fmt.Errorf("%s keys: want <id>:<base64 Ed25519 public key>, comma-separated", what)
 		}
 		if err := validKeyID(id); err != nil {
-			return nil, fmt.Errorf("verify keys: %w", err)
+			return nil, fmt.Errorf("%s keys: %w", what, err)
 		}
-		if _, dup := v.keys[id]; dup {
-			return nil, fmt.Errorf("verify keys: key id %s listed twice", id)
+		if _, dup := keys[id]; dup {
+			return nil, fmt.Errorf("%s keys: key id %s listed twice", what, id)
 		}
 		pub, err := base64.StdEncoding.DecodeString(b64)
 		if err != nil || len(pub) != ed25519.PublicKeySize {
-			return nil, fmt.Errorf("verify key %s: want a base64 Ed25519 public key of %d bytes", id, ed25519.PublicKeySize)
+			return nil, fmt.Errorf("%s key %s: want a base64 Ed25519 public key of %d bytes", what, id, ed25519.PublicKeySize)
 		}
-		if err := checkDerived(id, pub, "verify key", "signing key (a secret: make a new pair)"); err != nil {
+		if err := checkDerived(id, pub, what+" key", "signing key (a secret: make a new pair)"); err != nil {
 			return nil, err
 		}
 		if smallOrder(pub) {
-			return nil, fmt.Errorf("verify key %s: a point of small order, under which signatures made without any private key verify: make a new pair", id)
+			return nil, fmt.Errorf("%s key %s: a point of small order, under which signatures made without any private key verify: make a new pair", what, id)
 		}
-		v.keys[id] = ed25519.PublicKey(pub)
+		keys[id] = ed25519.PublicKey(pub)
 	}
-	if len(v.keys) == 0 {
-		return nil, errors.New("verify keys: none given")
-	}
-	return v, nil
+	return keys, nil
 }
 
-// KeyIDs lists the verifier's key ids, sorted.
-func (v *Verifier) KeyIDs() []string {
-	ids := make([]string, 0, len(v.keys))
-	for id := range v.keys {
+// KeyIDs lists the verifier's verify key ids, sorted.
+func (v *Verifier) KeyIDs() []string { return sortedIDs(v.keys) }
+
+// RetiredKeyIDs lists the verifier's retired key ids, sorted.
+func (v *Verifier) RetiredKeyIDs() []string { return sortedIDs(v.retired) }
+
+func sortedIDs(keys map[string]ed25519.PublicKey) []string {
+	ids := make([]string, 0, len(keys))
+	for id := range keys {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
@@ -168,19 +209,45 @@ func (v *Verifier) KeyIDs() []string {
 var (
 	ErrUnsigned     = errors.New("unsigned")
 	ErrUnknownKey   = errors.New("unknown key")
+	ErrRetiredKey   = errors.New("retired key")
 	ErrBadSignature = errors.New("bad signature")
 )
 
-// Verify reports why d's signature is not valid, or nil: an error wrapping
-// ErrUnsigned, ErrUnknownKey or ErrBadSignature.
+// Verify reports why d, a new decision, does not verify under the verify
+// keys, or nil: an error wrapping ErrUnsigned, ErrUnknownKey, ErrRetiredKey
+// or ErrBadSignature.
 func (v *Verifier) Verify(d workflows.Decision) error {
 	if d.Signature == "" {
 		return ErrUnsigned
 	}
 	pub, ok := v.keys[d.KeyID]
 	if !ok {
+		if _, old := v.retired[d.KeyID]; old {
+			return fmt.Errorf("%w %q: it no longer approves a new decision", ErrRetiredKey, d.KeyID)
+		}
 		return fmt.Errorf("%w %q", ErrUnknownKey, d.KeyID)
 	}
+	return verifyWith(pub, d)
+}
+
+// VerifyCounted is Verify for a decision the run counted when it came
+// (the tool's check of its call's approvals before it runs): a retired
+// key checks it too.
+func (v *Verifier) VerifyCounted(d workflows.Decision) error {
+	if d.Signature == "" {
+		return ErrUnsigned
+	}
+	pub, ok := v.keys[d.KeyID]
+	if !ok {
+		if pub, ok = v.retired[d.KeyID]; !ok {
+			return fmt.Errorf("%w %q", ErrUnknownKey, d.KeyID)
+		}
+	}
+	return verifyWith(pub, d)
+}
+
+// verifyWith checks d's signature under pub.
+func verifyWith(pub ed25519.PublicKey, d workflows.Decision) error {
 	// One text per signature: the base64 the signer writes. Go's decoder
 	// also takes other texts of the same bytes (a last character's unused
 	// bits set, line breaks inside), which would make a signed decision's

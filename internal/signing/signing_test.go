@@ -320,3 +320,87 @@ func TestGenerateDerivesTheIDFromTheKey(t *testing.T) {
 		t.Fatalf("two generated pairs listed together: %v", err)
 	}
 }
+
+// TestRetiredKeys: a retired key no longer approves a new decision
+// (Verify) but still checks one its run counted before (VerifyCounted);
+// an unknown key checks neither, and a key is a verify key or a retired
+// one, not both.
+func TestRetiredKeys(t *testing.T) {
+	oldSign, oldVerify := pair(t, "old")
+	newSign, newVerify := pair(t, "new")
+	_, otherVerify := pair(t, "other")
+	v, err := ParseVerifierRetired(newVerify, " "+oldVerify+" ,")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(v.KeyIDs(), []string{"new"}) || !slices.Equal(v.RetiredKeyIDs(), []string{"old"}) {
+		t.Fatalf("KeyIDs %v, RetiredKeyIDs %v", v.KeyIDs(), v.RetiredKeyIDs())
+	}
+	otherSign, _ := pair(t, "other")
+	tests := []struct {
+		name             string
+		signer           *Signer
+		mutate           func(*workflows.Decision)
+		verify, recorded error // nil: valid
+	}{
+		{"verify key", newSign, nil, nil, nil},
+		{"retired key", oldSign, nil, ErrRetiredKey, nil},
+		{"retired key, tampered", oldSign, func(d *workflows.Decision) { d.ApproverRole = "admin" }, ErrRetiredKey, ErrBadSignature},
+		{"verify key, tampered", newSign, func(d *workflows.Decision) { d.ApproverRole = "admin" }, ErrBadSignature, ErrBadSignature},
+		{"unknown key", otherSign, nil, ErrUnknownKey, ErrUnknownKey},
+		{"unsigned", nil, nil, ErrUnsigned, ErrUnsigned},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := decision()
+			if tt.signer != nil {
+				tt.signer.Sign(&d)
+			}
+			if tt.mutate != nil {
+				tt.mutate(&d)
+			}
+			for _, c := range []struct {
+				name string
+				fn   func(workflows.Decision) error
+				want error
+			}{{"Verify", v.Verify, tt.verify}, {"VerifyCounted", v.VerifyCounted, tt.recorded}} {
+				err := c.fn(d)
+				if (c.want == nil) != (err == nil) || c.want != nil && !errors.Is(err, c.want) {
+					t.Errorf("%s = %v, want %v", c.name, err, c.want)
+				}
+			}
+		})
+	}
+
+	// The parse's refusals.
+	for _, tt := range []struct {
+		name, verify, retired, wantErr string
+	}{
+		{"both lists", newVerify, newVerify, "also a verify key"},
+		{"retired only", "", oldVerify, "none given"},
+		{"retired twice", newVerify, oldVerify + "," + oldVerify, "retired keys: key id old listed twice"},
+		{"retired short", newVerify, "old:AAAA", "retired key old: want a base64"},
+		{"retired without id", newVerify, strings.TrimPrefix(oldVerify, "old:"), "retired keys: want <id>:"},
+	} {
+		if _, err := ParseVerifierRetired(tt.verify, tt.retired); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("%s: err = %v, want %q", tt.name, err, tt.wantErr)
+		}
+	}
+	if v, err := ParseVerifierRetired(newVerify+","+otherVerify, ""); err != nil || len(v.RetiredKeyIDs()) != 0 {
+		t.Errorf("no retired keys: %v, %v", v, err)
+	}
+}
+
+// pair makes a key pair with id, its signer parsed.
+func pair(t *testing.T, id string) (*Signer, string) {
+	t.Helper()
+	sk, vk, err := Generate(id, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ParseSigner(sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, vk
+}
