@@ -93,6 +93,7 @@ func newCertReloader(certFile, keyFile string, log *slog.Logger, now func() time
 	}
 	c.cert.Store(cert)
 	c.pem, c.checked = pair, now()
+	c.noteKeyMode()
 	return c, nil
 }
 
@@ -159,9 +160,25 @@ func (c *certReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, e
 	}
 	c.cert.Store(cert)
 	c.log.Info("auth server TLS: certificate reloaded", "certFile", c.certFile, "subject", cert.Leaf.Subject.String(), "notAfter", cert.Leaf.NotAfter)
+	c.noteKeyMode()
 	c.expiryLogged = time.Time{}
 	c.noteExpiry(now, cert)
 	return cert, nil
+}
+
+// noteKeyMode logs at WARN, each time a pair is loaded, a key file that
+// every user of the machine may read or write: the key is the auth
+// server's identity, to which the approvers send their passwords. A group
+// may read it (a Kubernetes secret mounted for the server's fsGroup). A
+// file whose mode cannot be read now was read a moment ago: nothing is
+// said.
+func (c *certReloader) noteKeyMode() {
+	fi, err := os.Stat(c.keyFile)
+	if err != nil || fi.Mode().Perm()&0o006 == 0 {
+		return
+	}
+	c.log.Warn("auth server TLS: the key file is open to every user of this machine; want mode 0600 (0640 for a group that serves it; a Kubernetes secret: defaultMode 0400 or 0440)",
+		"keyFile", c.keyFile, "mode", fi.Mode().Perm().String())
 }
 
 // noteStall logs, once per stall, a check of the files that has been

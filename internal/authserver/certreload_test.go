@@ -364,3 +364,53 @@ func TestCertReloaderSaysWhenRenewalsStop(t *testing.T) {
 		}
 	}
 }
+
+// A key file every user of the machine may read or write is said at WARN
+// when a pair is loaded (at start, and a renewal); the owner's and a
+// group's modes are not.
+func TestCertReloaderWarnsOfAnOpenKey(t *testing.T) {
+	tests := []struct {
+		name string
+		mode os.FileMode
+		warn bool
+	}{
+		{"owner only", 0o600, false},
+		{"owner read only", 0o400, false},
+		{"a group reads", 0o640, false},
+		{"everyone reads (a Kubernetes secret's default)", 0o644, true},
+		{"everyone writes", 0o602, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+			now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+			writePair(t, certFile, keyFile, selfSignedPair(t, "first", [2][]byte{}), now)
+			if err := os.Chmod(keyFile, tt.mode); err != nil {
+				t.Fatal(err)
+			}
+			var logs testutil.SyncBuffer
+			c, err := newCertReloader(certFile, keyFile, slog.New(slog.NewTextHandler(&logs, nil)), func() time.Time { return now })
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.every = 0
+			// A renewal written with the mode kept (as writePair does
+			// after a chmod of the old file: os.WriteFile keeps it).
+			writePair(t, certFile, keyFile, selfSignedPair(t, "second", [2][]byte{}), now)
+			if got := servedName(t, c); got != "second" {
+				t.Fatalf("served %q after the renewal", got)
+			}
+			want := 0
+			if tt.warn {
+				want = 2 // the start and the renewal
+			}
+			if got := strings.Count(logs.String(), "key file is open to every user"); got != want {
+				t.Errorf("%d warnings of the key's mode, want %d: %s", got, want, logs.String())
+			}
+			if tt.warn && !strings.Contains(logs.String(), "mode="+tt.mode.String()) {
+				t.Errorf("the warning does not give the mode %s: %s", tt.mode, logs.String())
+			}
+		})
+	}
+}
