@@ -69,6 +69,24 @@ func TestDecisionKeyRotation(t *testing.T) {
 		assertRanOnce(s.t, s, s.result(id), callID, title)
 	}
 
+	// ignoredUntil starts a run whose first approval the worker ignores,
+	// signed with a key it does not accept (why: the audit's reason), and
+	// that counts after fix, when a bridge forwards it again; the second
+	// approval then runs the call once.
+	ignoredUntil := func(title, why string, fix func()) {
+		s.t.Helper()
+		id := s.startRun("Publish the blog post called '" + title + "'")
+		call := s.waitPending(id, 1)[0].ToolCallID
+		approve("publisher", call)
+		s.waitAudit(id, "the approval ignored: "+why, func(e workflows.AuditEntry) bool {
+			return e.Kind == workflows.AuditIgnored && e.Actor == users["publisher"].name && strings.Contains(e.Reason, why)
+		})
+		fix()
+		counted(id, "publisher", "1 of 2 approvals")
+		approve("publisher2", call)
+		assertRanOnce(s.t, s, s.result(id), call, title)
+	}
+
 	// Runs: decided before the rotation; half approved under the old key,
 	// completed before it is dropped.
 	var decided, early string
@@ -146,16 +164,7 @@ func TestDecisionKeyRotation(t *testing.T) {
 		// are refused, and count once a bridge with the new key forwards
 		// them again (its catch-up).
 		restartBridge(oldSign)
-		stale := s.startRun("Publish the blog post called 'Rotation stale bridge'")
-		staleCall := s.waitPending(stale, 1)[0].ToolCallID
-		approve("publisher", staleCall)
-		s.waitAudit(stale, "the approval signed with the retired key ignored", func(e workflows.AuditEntry) bool {
-			return e.Kind == workflows.AuditIgnored && e.Actor == users["publisher"].name && strings.Contains(e.Reason, `retired key "e2e"`)
-		})
-		restartBridge(newSign)
-		counted(stale, "publisher", "1 of 2 approvals")
-		approve("publisher2", staleCall)
-		assertRanOnce(t, s, s.result(stale), staleCall, "Rotation stale bridge")
+		ignoredUntil("Rotation stale bridge", `retired key "e2e"`, func() { restartBridge(newSign) })
 	})
 
 	step("4: the old key dropped", func(t *testing.T) {
@@ -186,19 +195,12 @@ func TestDecisionKeyRotation(t *testing.T) {
 	step("the wrong order: the bridge switched first", func(t *testing.T) {
 		thirdSign, thirdVerify := newKeyPair(t, "k-third")
 		restartBridge(thirdSign)
-		id := s.startRun("Publish the blog post called 'Rotation wrong order'")
-		call := s.waitPending(id, 1)[0].ToolCallID
-		approve("publisher", call)
-		s.waitAudit(id, "the approval signed with a key the worker does not hold ignored", func(e workflows.AuditEntry) bool {
-			return e.Kind == workflows.AuditIgnored && e.Actor == users["publisher"].name && strings.Contains(e.Reason, `unknown key "k-third"`)
-		})
 		// The fix: the worker gets the key, and a bridge restart's
 		// catch-up forwards the decision again.
-		restartWorker(newVerify+","+thirdVerify, "")
-		restartBridge(thirdSign)
-		counted(id, "publisher", "1 of 2 approvals")
-		approve("publisher2", call)
-		assertRanOnce(t, s, s.result(id), call, "Rotation wrong order")
+		ignoredUntil("Rotation wrong order", `unknown key "k-third"`, func() {
+			restartWorker(newVerify+","+thirdVerify, "")
+			restartBridge(thirdSign)
+		})
 	})
 }
 
