@@ -171,6 +171,52 @@ func TestOnceUnreadableEntry(t *testing.T) {
 	}
 }
 
+// TestOnceEntryUnreadableAfterRun: fn ran, and meanwhile the entry was
+// created (the same call on another process) but cannot be read (an I/O
+// error, no permission; here a directory in its place). Once fails with
+// the read error, which the activity retries, and replaces nothing: what
+// is there may be the result recorded first, which every run of the key
+// returns, also the one that lost the race. The retry, the entry readable
+// again, gets that result without running fn. (The mutation review found
+// the read error after "already exists" untested: taken for a file that
+// is not an entry, it was replaced by this run's.)
+func TestOnceEntryUnreadableAfterRun(t *testing.T) {
+	dir := t.TempDir()
+	ours, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := ours.path("publish", "k")
+	runs := 0
+	out, err := ours.Once(t.Context(), "publish", "k", "args", func() (string, error) {
+		runs++
+		// Created while this run's side effect happens, unreadable.
+		return "ours", os.Mkdir(path, 0o755)
+	})
+	if err == nil || out != "" || errors.Is(err, ErrNotRecorded) || errors.Is(err, ErrRecordedOther) || !strings.Contains(err.Error(), "read ledger") {
+		t.Fatalf("Once = %q, %v; want the read error, no result", out, err)
+	}
+	if fi, err := os.Stat(path); err != nil || !fi.IsDir() {
+		t.Fatalf("the entry that could not be read was replaced: %v, %v", fi, err)
+	}
+
+	// Readable again: the other process's result.
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := theirs.Once(t.Context(), "publish", "k", "args", func() (string, error) { return "theirs", nil }); err != nil || got != "theirs" {
+		t.Fatalf("other process: %q, %v", got, err)
+	}
+	out, err = ours.Once(t.Context(), "publish", "k", "args", func() (string, error) { runs++; return "again", nil })
+	if err != nil || out != "theirs" || runs != 1 {
+		t.Errorf("retry = %q, %v after %d runs; want the recorded %q, fn run once", out, err, runs, "theirs")
+	}
+}
+
 // A key's result answers only its own input: the same call with other
 // arguments (a run reset to before an edit) gets ErrOtherInput and does not
 // run, and an entry written before inputs were recorded answers any input.
