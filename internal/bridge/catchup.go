@@ -11,7 +11,9 @@ import (
 )
 
 // maxCatchUpPerApprover bounds the approval-responses of one approver that
-// a catch-up replays: their newest ones, since history is read newest first.
+// a history read replays: a catch-up's newest ones (it reads newest first),
+// a gap replay's oldest (it reads oldest first; their newer ones wait for
+// the next catch-up).
 // A person deciding a queue of requests during an outage sends far fewer;
 // a flood of well-formed responses then costs at most this many per
 // approver (each at most MaxMessageDataLen of data).
