@@ -129,8 +129,9 @@ func ParseVerifier(s string) (*Verifier, error) {
 }
 
 // ParseVerifierRetired reads the verify keys as ParseVerifier does and the
-// retired keys in the same form (none is allowed). A key id may be in one
-// list only.
+// retired keys in the same form (none is allowed). A key, by its id or by
+// its public key, may be in one list only: a retired key listed as a verify
+// key under another id (-id names any) would approve new decisions still.
 //
 // A retired key is one a rotation has moved past: the bridges sign with
 // another, so a new decision under it is refused (ErrRetiredKey), while a
@@ -148,9 +149,14 @@ func ParseVerifierRetired(verify, retired string) (*Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	for id := range old {
+	for id, pub := range old {
 		if _, both := keys[id]; both {
 			return nil, fmt.Errorf("retired keys: key id %s is also a verify key: a key is one or the other", id)
+		}
+		for vid, vpub := range keys {
+			if pub.Equal(vpub) {
+				return nil, fmt.Errorf("retired key %s: its public key is also verify key %s's, under which it approves new decisions still: a key is one or the other", id, vid)
+			}
 		}
 	}
 	return &Verifier{keys: keys, retired: old}, nil

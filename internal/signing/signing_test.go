@@ -377,6 +377,7 @@ func TestRetiredKeys(t *testing.T) {
 		name, verify, retired, wantErr string
 	}{
 		{"both lists", newVerify, newVerify, "also a verify key"},
+		{"both lists, another id", newVerify, "alias:" + strings.TrimPrefix(newVerify, "new:"), "retired key alias: its public key is also verify key new's"},
 		{"retired only", "", oldVerify, "none given"},
 		{"retired twice", newVerify, oldVerify + "," + oldVerify, "retired keys: key id old listed twice"},
 		{"retired short", newVerify, "old:AAAA", "retired key old: want a base64"},
