@@ -12,8 +12,9 @@ import (
 // FuzzVerify feeds Verify and VerifyCounted what whoever may signal a run
 // controls: every field of a decision, its key id and signature. Neither
 // may panic; a decision signed with the fields verifies under the verify
-// key, and under the retired key only for VerifyCounted; and no other
-// signature text verifies (not even another base64 of the same bytes).
+// key, and under the retired key only for VerifyCounted; no other
+// signature text verifies (not even another base64 of the same bytes), nor
+// is told apart by Verify as the retired key's.
 func FuzzVerify(f *testing.F) {
 	sk, vk, err := Generate("k1", bytes.NewReader(bytes.Repeat([]byte{9}, 32)))
 	if err != nil {
@@ -57,8 +58,12 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("a counted decision signed as it is: %v", err)
 		}
 		d.KeyID, d.Signature = keyID, sig
-		if v.Verify(d) == nil && (keyID != "k1" || sig != good) {
+		err := v.Verify(d)
+		if err == nil && (keyID != "k1" || sig != good) {
 			t.Fatalf("key %q, signature %q verified; the signer's is %q", keyID, sig, good)
+		}
+		if errors.Is(err, ErrRetiredKey) && (keyID != "k0" || sig != good0) {
+			t.Fatalf("key %q, signature %q told apart as the retired key's; its signature is %q", keyID, sig, good0)
 		}
 		if v.VerifyCounted(d) == nil && !(keyID == "k1" && sig == good || keyID == "k0" && sig == good0) {
 			t.Fatalf("key %q, signature %q verified as counted; the signers' are %q and %q", keyID, sig, good, good0)

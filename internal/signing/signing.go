@@ -221,14 +221,20 @@ var (
 
 // Verify reports why d, a new decision, does not verify under the verify
 // keys, or nil: an error wrapping ErrUnsigned, ErrUnknownKey, ErrRetiredKey
-// or ErrBadSignature.
+// or ErrBadSignature. ErrRetiredKey is for a decision the retired key did
+// sign (a bridge that missed the switch); one that names a retired key's
+// id without its signature (anyone who may signal the run can send one) is
+// a bad signature.
 func (v *Verifier) Verify(d workflows.Decision) error {
 	if d.Signature == "" {
 		return ErrUnsigned
 	}
 	pub, ok := v.keys[d.KeyID]
 	if !ok {
-		if _, old := v.retired[d.KeyID]; old {
+		if old, retired := v.retired[d.KeyID]; retired {
+			if err := verifyWith(old, d); err != nil {
+				return err
+			}
 			return fmt.Errorf("%w %q: it no longer approves a new decision", ErrRetiredKey, d.KeyID)
 		}
 		return fmt.Errorf("%w %q", ErrUnknownKey, d.KeyID)

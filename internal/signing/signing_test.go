@@ -345,7 +345,10 @@ func TestRetiredKeys(t *testing.T) {
 	}{
 		{"verify key", newSign, nil, nil, nil},
 		{"retired key", oldSign, nil, ErrRetiredKey, nil},
-		{"retired key, tampered", oldSign, func(d *workflows.Decision) { d.ApproverRole = "admin" }, ErrRetiredKey, ErrBadSignature},
+		// Only a decision the retired key signed is told apart as signed
+		// with it (the retired_key metric: a bridge that missed the switch).
+		{"retired key, tampered", oldSign, func(d *workflows.Decision) { d.ApproverRole = "admin" }, ErrBadSignature, ErrBadSignature},
+		{"retired key's id, another key's signature", newSign, func(d *workflows.Decision) { d.KeyID = "old" }, ErrBadSignature, ErrBadSignature},
 		{"verify key, tampered", newSign, func(d *workflows.Decision) { d.ApproverRole = "admin" }, ErrBadSignature, ErrBadSignature},
 		{"unknown key", otherSign, nil, ErrUnknownKey, ErrUnknownKey},
 		{"unsigned", nil, nil, ErrUnsigned, ErrUnsigned},
