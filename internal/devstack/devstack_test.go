@@ -193,6 +193,10 @@ func TestEnvBuilding(t *testing.T) {
 		if v, _ := lookupVar(workerEnv(c, secrets), "HITL_DECISION_VERIFY_KEYS"); v != secrets.VerifyKey {
 			t.Errorf("worker: HITL_DECISION_VERIFY_KEYS = %q", v)
 		}
+		// Set, and empty: the shell's retired keys are not the stack's.
+		if v, ok := lookupVar(workerEnv(c, secrets), "HITL_DECISION_RETIRED_KEYS"); !ok || v != "" {
+			t.Errorf("worker: HITL_DECISION_RETIRED_KEYS = %q (set %v), want set and empty", v, ok)
+		}
 		if v, _ := lookupVar(bridgeEnv(c, secrets), "HITL_DECISION_SIGNING_KEY"); v != secrets.SigningKey {
 			t.Errorf("bridge: HITL_DECISION_SIGNING_KEY = %q", v)
 		}

@@ -28,10 +28,13 @@ func userEnv(c Config) []EnvVar {
 }
 
 // workerEnv is the worker's environment: trustedEnv plus the policy file
-// and the bridge's public key that decisions must be signed with.
+// and the bridge's public key that decisions must be signed with. It
+// empties the retired keys: the stack's pair is its own, and a shell's
+// HITL_DECISION_RETIRED_KEYS (another deployment's rotation) would be
+// taken for the tools' checks, or stop the worker over a key id it shares.
 func workerEnv(c Config, s Secrets) []EnvVar {
 	return append(trustedEnv(c, s), EnvVar{config.EnvPolicyFile, c.PolicyFile()},
-		EnvVar{config.EnvDecisionVerifyKeys, s.VerifyKey})
+		EnvVar{config.EnvDecisionVerifyKeys, s.VerifyKey}, EnvVar{config.EnvDecisionRetiredKeys, ""})
 }
 
 // bridgeEnv is the bridge's environment: trustedEnv plus its decision
