@@ -376,6 +376,11 @@ func TestRetiredKeys(t *testing.T) {
 	}
 
 	// The parse's refusals.
+	_, derived, err := Generate("", rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	derivedID, _, _ := strings.Cut(derived, ":")
 	for _, tt := range []struct {
 		name, verify, retired, wantErr string
 	}{
@@ -385,6 +390,10 @@ func TestRetiredKeys(t *testing.T) {
 		{"retired twice", newVerify, oldVerify + "," + oldVerify, "retired keys: key id old listed twice"},
 		{"retired short", newVerify, "old:AAAA", "retired key old: want a base64"},
 		{"retired without id", newVerify, strings.TrimPrefix(oldVerify, "old:"), "retired keys: want <id>:"},
+		// VerifyCounted accepts a retired key: one under which signatures
+		// made without a private key verify is refused there too.
+		{"retired of small order", newVerify, "old:" + base64.StdEncoding.EncodeToString(make([]byte, 32)), "retired key old: a point of small order"},
+		{"retired under another key's id", newVerify, derivedID + ":" + strings.TrimPrefix(oldVerify, "old:"), "retired key " + derivedID + ": its id names another public key"},
 	} {
 		if _, err := ParseVerifierRetired(tt.verify, tt.retired); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 			t.Errorf("%s: err = %v, want %q", tt.name, err, tt.wantErr)
