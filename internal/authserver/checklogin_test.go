@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -85,5 +86,98 @@ func TestInvalidNamesNotTrackedPerName(t *testing.T) {
 	}
 	if n, p, a := s.byName.len(), s.byPair.len(), s.byAddr.len(); n != 0 || p != 0 || a != 1 {
 		t.Errorf("lanes per name %d, pairs %d, addresses %d; want 0, 0, 1", n, p, a)
+	}
+}
+
+// An attempt that waited its turn but got no password check, because no
+// bcrypt slot was free or the users file became unusable during the wait,
+// is taken back like a gone client's (nameGate: only failures drive the
+// delay): the name's next attempt waits one step, not one more per
+// unchecked attempt.
+func TestNameCountUndoneWithoutCheck(t *testing.T) {
+	tests := []struct {
+		name string
+		// spoil makes the next password check impossible; inWait says it
+		// runs during the wait for the turn (the users file), not before.
+		spoil  func(t *testing.T, s *Server, path string) (repair func())
+		inWait bool
+		want   int // the unchecked attempt's status
+	}{
+		{name: "no slot free in time", want: http.StatusTooManyRequests,
+			spoil: func(t *testing.T, s *Server, _ string) func() {
+				s.slots = newHashSlots(1, 1, maxWaitingPerAddr, time.Nanosecond)
+				release, err := s.slots.acquire(t.Context(), "ip:192.0.2.250")
+				if err != nil {
+					t.Fatal(err)
+				}
+				return release
+			}},
+		{name: "too many checks waiting from the address", want: http.StatusTooManyRequests,
+			spoil: func(t *testing.T, s *Server, _ string) func() {
+				s.slots = newHashSlots(1, 1, 0, maxSlotWait)
+				release, err := s.slots.acquire(t.Context(), "ip:192.0.2.250")
+				if err != nil {
+					t.Fatal(err)
+				}
+				return release
+			}},
+		{name: "users file unusable after the wait", want: http.StatusServiceUnavailable, inWait: true,
+			spoil: func(t *testing.T, _ *Server, path string) func() {
+				if err := os.Chmod(path, 0o620); err != nil {
+					t.Fatal(err)
+				}
+				return func() {
+					if err := os.Chmod(path, 0o600); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}},
+	}
+	const unchecked = 3
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, clock, path := newTestServer(t, nil)
+			h := s.Handler()
+			for i := range DefaultMaxFailures {
+				if code := doToken(t, h, http.MethodGet, fmt.Sprintf("198.51.100.%d:1", i+1), basic("alice", "wrong")).Code; code != http.StatusUnauthorized {
+					t.Fatalf("free failure %d: %d, want 401", i+1, code)
+				}
+			}
+			var waits []time.Duration
+			var repair func()
+			spoiling := true
+			s.sleep = func(ctx context.Context, d time.Duration) error {
+				waits = append(waits, d)
+				if tt.inWait && spoiling {
+					repair = tt.spoil(t, s, path)
+				}
+				return clock.Sleep(ctx, d)
+			}
+			for i := range unchecked {
+				if !tt.inWait {
+					repair = tt.spoil(t, s, path)
+				}
+				code := doToken(t, h, http.MethodGet, fmt.Sprintf("203.0.113.%d:1", i+1), basic("alice", "wrong")).Code
+				if repair == nil {
+					t.Fatalf("attempt %d did not wait for its turn", i+1)
+				}
+				repair()
+				repair = nil
+				if code != tt.want {
+					t.Fatalf("unchecked attempt %d: %d, want %d", i+1, code, tt.want)
+				}
+			}
+			spoiling = false
+			if code := doToken(t, h, http.MethodGet, "203.0.113.100:1", basic("alice", "wrong")).Code; code != http.StatusUnauthorized {
+				t.Fatalf("checked attempt after the unchecked ones: %d, want 401", code)
+			}
+			// Each attempt waits one step after the previous turn (the
+			// fake sleep lets the time pass): the unchecked ones did not
+			// count.
+			want := slices.Repeat([]time.Duration{DefaultUserSlowdown}, unchecked+1)
+			if !slices.Equal(waits, want) {
+				t.Errorf("waits %v, want %v", waits, want)
+			}
+		})
 	}
 }
