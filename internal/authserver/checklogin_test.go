@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -177,6 +178,67 @@ func TestNameCountUndoneWithoutCheck(t *testing.T) {
 			want := slices.Repeat([]time.Duration{DefaultUserSlowdown}, unchecked+1)
 			if !slices.Equal(waits, want) {
 				t.Errorf("waits %v, want %v", waits, want)
+			}
+		})
+	}
+}
+
+// An empty password given with a name over HTTP Basic is credentials, and
+// wrong: a failed login, checked and counted like any other (per address,
+// per user name and address, per user name). The login form sent with an
+// empty field is answered like a failure but never checked nor counted: a
+// request without credentials is never counted (doc.go), and no user's
+// password is empty (MinPasswordLen).
+func TestEmptyPasswordCount(t *testing.T) {
+	tests := []struct {
+		name    string
+		form    bool
+		counted bool
+	}{
+		{name: "HTTP Basic", counted: true},
+		{name: "login form", form: true},
+	}
+	const remote = "192.0.2.70:1"
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, clock, _ := newTestServer(t, nil)
+			var compares atomic.Int64
+			compare := s.compare
+			s.compare = func(hash, pw []byte) error {
+				compares.Add(1)
+				return compare(hash, pw)
+			}
+			rec := &sleepRecorder{clock: clock}
+			s.sleep = rec.sleep
+			h := s.Handler()
+			for i := range DefaultMaxFailures + 1 {
+				var code int
+				if tt.form {
+					b := newBrowser(t, h, remote)
+					code = b.submitLogin(b.loginForm(), "alice", "").Code
+				} else {
+					code = doToken(t, h, http.MethodGet, remote, basic("alice", "")).Code
+				}
+				want := http.StatusUnauthorized
+				if tt.counted && i == DefaultMaxFailures {
+					want = http.StatusTooManyRequests // the pair's sixth failure
+				}
+				if code != want {
+					t.Fatalf("empty password %d: %d, want %d", i+1, code, want)
+				}
+			}
+			if n := compares.Load(); (n > 0) != tt.counted {
+				t.Errorf("%d bcrypt comparisons for empty passwords, want them checked: %v", n, tt.counted)
+			}
+			if queued := len(rec.all()) > 0; queued != tt.counted {
+				t.Errorf("a login queued for its turn per user name: %v, want %v", queued, tt.counted)
+			}
+			want := http.StatusUnauthorized
+			if tt.counted {
+				want = http.StatusTooManyRequests
+			}
+			if code := doToken(t, h, http.MethodGet, remote, basic("alice", "wrong")).Code; code != want {
+				t.Errorf("a wrong password after them from the same address: %d, want %d", code, want)
 			}
 		})
 	}
