@@ -26,7 +26,12 @@
 // workflow checks userClaim against its policy.
 //
 //   - POST /login checks the form under exactly the limits of HTTP Basic
-//     below (checkLogin: one code path, shared counters), then starts a
+//     below (checkLogin: one code path, shared counters); a form with an
+//     empty name or password is refused unchecked and uncounted, as a
+//     request without credentials is (no stored password is empty, and
+//     the page's fields require both), where HTTP Basic's "name:" is a
+//     failed login, checked and counted (TestEmptyPasswordCount). It then
+//     starts a
 //     session: a random id in a cookie that is HttpOnly, SameSite=Strict,
 //     Secure (then also __Host- prefixed) unless the server serves plain
 //     HTTP on loopback with no trusted proxy (Config.TrustedProxies: a
