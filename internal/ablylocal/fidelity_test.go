@@ -175,6 +175,7 @@ func TestDuplicateIDsInOnePublishRefused(t *testing.T) {
 // the message's index (Ably docs, pub-sub/advanced, "Client-specified
 // message ID restrictions for multiple messages published atomically"),
 // else 40031/400 and nothing is published. One message may carry any id.
+// An empty base (":0", ":1") is no base id: refused.
 func TestAtomicPublishIDsShareOneBase(t *testing.T) {
 	for _, f := range testFormats {
 		t.Run(f.name, func(t *testing.T) {
@@ -183,15 +184,17 @@ func TestAtomicPublishIDsShareOneBase(t *testing.T) {
 			rest := fx.restKey(t, f.binary, testKey)
 			rt := fx.realtimeKey(t, f.binary, testKey)
 			tests := []struct {
-				name    string
-				ids     []string
-				refused bool
+				name     string
+				ids      []string
+				refused  bool
+				verbatim bool // the ids as they are, without a per-case prefix
 			}{
 				{name: "unrelated ids", ids: []string{"foo", "bar"}, refused: true},
 				{name: "two bases", ids: []string{"foo:0", "bar:1"}, refused: true},
 				{name: "indexes out of order", ids: []string{"foo:1", "foo:0"}, refused: true},
 				{name: "index not from zero", ids: []string{"foo:1", "foo:2"}, refused: true},
 				{name: "an id missing", ids: []string{"foo:0", ""}, refused: true},
+				{name: "an empty base", ids: []string{":0", ":1"}, refused: true, verbatim: true},
 				{name: "one base, indexes in order", ids: []string{"b:c:0", "b:c:1", "b:c:2"}},
 				{name: "no ids", ids: []string{"", ""}},
 				{name: "one message, any id", ids: []string{"anything"}},
@@ -202,7 +205,7 @@ func TestAtomicPublishIDsShareOneBase(t *testing.T) {
 					// does not hide a publish.
 					msgs := make([]*ably.Message, len(tt.ids))
 					for j, id := range tt.ids {
-						if id != "" {
+						if id != "" && !tt.verbatim {
 							id = fmt.Sprintf("%s%d-%s", via, i, id)
 						}
 						msgs[j] = &ably.Message{ID: id, Name: fmt.Sprintf("m%d", j)}
