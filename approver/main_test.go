@@ -40,10 +40,17 @@ func TestRunExitCodes(t *testing.T) {
 		{name: "command help shows AUTH_URL without its password", args: []string{"list", "-h"}, env: config.Env{"AUTH_URL": "https://pat:s3cret@auth.example/"},
 			wantCode: exitOK, wantStderr: `(default "https://xxxxx@auth.example/")`},
 		{name: "unknown command", args: []string{"frob"}, wantCode: exitUsage, wantStderr: `unknown command "frob"`},
+		// With no command, or flags first, the command is watch.
+		{name: "watch by default", args: []string{"-user", "alice", "-h"}, wantCode: exitOK, wantStderr: "usage: approver watch [flags]\n"},
 		{name: "no credentials", args: []string{"list"}, wantCode: exitUsage, wantStderr: "APPROVER_USER (-user) is required"},
 		{name: "bad ABLY_TLS", args: []string{"list"}, env: config.Env{"ABLY_TLS": "maybe"}, wantCode: exitUsage, wantStderr: "ABLY_TLS"},
 		{name: "reject without reason", args: []string{"reject", "call_1"}, env: cliEnv, wantCode: exitUsage, wantStderr: "reject needs --reason"},
+		{name: "reject with a blank reason", args: []string{"reject", "call_1", "--reason", " \t "}, env: cliEnv, wantCode: exitUsage, wantStderr: "reject needs --reason"},
 		{name: "approve without id", args: []string{"approve"}, env: cliEnv, wantCode: exitUsage, wantStderr: "exactly one TOOLCALLID"},
+		{name: "approve two ids", args: []string{"approve", "call_1", "call_2"}, env: cliEnv, wantCode: exitUsage, wantStderr: "exactly one TOOLCALLID"},
+		// The editor is set up for --edit (it opens once the request is
+		// read, after login): not refused as "no editor".
+		{name: "approve --edit reaches login", args: []string{"approve", "call_1", "--edit"}, env: cliEnv, wantCode: exitError, wantStderr: "approver: login at http://127.0.0.1:1/api/auth/token"},
 		{name: "bad tool call id", args: []string{"approve", "x' OR '1"}, env: cliEnv, wantCode: exitUsage, wantStderr: "not allowed"},
 		{name: "edit and arguments", args: []string{"approve", "call_1", "--edit", "--arguments", "{}"}, env: cliEnv, wantCode: exitUsage, wantStderr: "use --edit or --arguments, not both"},
 		{name: "arguments not JSON", args: []string{"approve", "call_1", "--arguments", "{title}"}, env: cliEnv, wantCode: exitUsage, wantStderr: "--arguments: not valid JSON"},
@@ -67,12 +74,14 @@ func TestRunExitCodes(t *testing.T) {
 		{name: "bridge without key", args: []string{"bridge"}, wantCode: exitUsage, wantStderr: "ABLY_API_KEY is required"},
 		{name: "bridge bad key", args: []string{"bridge"}, env: config.Env{"ABLY_API_KEY": "nokey"}, wantCode: exitUsage, wantStderr: "appId.keyId:secret"},
 		{name: "bridge without signing key", args: []string{"bridge"}, env: config.Env{"ABLY_API_KEY": "a.b:c"}, wantCode: exitUsage, wantStderr: "HITL_DECISION_SIGNING_KEY is required"},
-		{name: "bridge bad signing key", args: []string{"bridge"}, env: config.Env{"ABLY_API_KEY": "a.b:c", "HITL_DECISION_SIGNING_KEY": "k1:short"}, wantCode: exitUsage, wantStderr: "seed of 32 bytes"},
+		{name: "bridge bad signing key", args: []string{"bridge"}, env: config.Env{"ABLY_API_KEY": "a.b:c", "HITL_DECISION_SIGNING_KEY": "k1:short"}, wantCode: exitUsage, wantStderr: "HITL_DECISION_SIGNING_KEY: signing key k1: want a base64 Ed25519 seed of 32 bytes"},
+		{name: "bridge takes no arguments", args: []string{"bridge", "x"}, wantCode: exitUsage, wantStderr: `bridge takes no arguments, got ["x"]`},
 		{name: "bridge trace file that cannot be opened", args: []string{"bridge"}, env: config.Env{"ABLY_API_KEY": "a.b:c", "ABLY_ENDPOINT": "127.0.0.1:1",
 			"HITL_DECISION_SIGNING_KEY": "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "TEMPORAL_ADDRESS": "127.0.0.1:1",
 			"HITL_TRACE_FILE": filepath.Join(t.TempDir(), "no-such-dir", "trace.jsonl")}, wantCode: exitUsage, wantStderr: "trace file (-trace-file, HITL_TRACE_FILE)"},
 		{name: "keygen", args: []string{"keygen", "--id", "k2"}, wantCode: exitOK, wantStdout: "HITL_DECISION_SIGNING_KEY=k2:"},
 		{name: "keygen bad id", args: []string{"keygen", "--id", "K 2"}, wantCode: exitUsage, wantStderr: "not allowed"},
+		{name: "keygen takes no arguments", args: []string{"keygen", "k2"}, wantCode: exitUsage, wantStderr: `keygen takes no arguments, got ["k2"]`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,6 +102,14 @@ func TestRunExitCodes(t *testing.T) {
 				}
 				if n := strings.Count(stderr.String(), "flag provided but not defined"); n > 1 {
 					t.Errorf("the flag error is printed %d times:\n%s", n, stderr.String())
+				}
+				// The error is one line (several problems joined with
+				// "; "); bad input adds where the usage is.
+				_, after, _ := strings.Cut(stderr.String(), "approver: ")
+				line, next, _ := strings.Cut(after, "\n")
+				const hint = `(run "approver --help" for usage)` + "\n"
+				if tt.wantCode == exitUsage && next != hint || tt.wantCode != exitUsage && next != "" {
+					t.Errorf("error line %q followed by %q, want %q", line, next, map[bool]string{true: hint}[tt.wantCode == exitUsage])
 				}
 			}
 		})
@@ -247,5 +264,48 @@ func TestDecideWaitFlag(t *testing.T) {
 				t.Errorf("%s %q: Wait %s, want %s", cmd, args, w, tt.want)
 			}
 		}
+	}
+}
+
+// TestParseCLI: what a command line and the environment make of an
+// approver command: reject sends a rejection, the password is sent as
+// set (the auth server's useradd keeps its spaces), and the plaintext
+// opt-in comes from its variable or its flag.
+func TestParseCLI(t *testing.T) {
+	env := config.Env{"APPROVER_USER": "alice", "APPROVER_PASSWORD": "pw", "AUTH_URL": "http://127.0.0.1:1", "ABLY_ENDPOINT": "127.0.0.1:1"}
+	for _, tt := range []struct {
+		name, cmd     string
+		args          []string
+		env           config.Env
+		wantDecision  string
+		wantPassword  string
+		wantPlaintext bool
+	}{
+		{name: "approve", cmd: "approve", args: []string{"call_1"}, env: env, wantDecision: "approved", wantPassword: "pw"},
+		{name: "reject", cmd: "reject", args: []string{"call_1", "--reason", "no"}, env: env, wantDecision: "rejected", wantPassword: "pw"},
+		{name: "password with spaces", cmd: "list", env: with(env, "APPROVER_PASSWORD", "  pass phrase \t"), wantPassword: "  pass phrase \t"},
+		{name: "plaintext from the environment", cmd: "list", env: with(with(env, "AUTH_URL", "http://auth.example:3001"), "APPROVER_INSECURE_ALLOW_PLAINTEXT", "true"),
+			wantPassword: "pw", wantPlaintext: true},
+		{name: "plaintext from the flag", cmd: "watch", args: []string{"--insecure-allow-plaintext"}, env: with(env, "AUTH_URL", "http://auth.example:3001"),
+			wantPassword: "pw", wantPlaintext: true},
+		{name: "flag turns the environment's off", cmd: "list", args: []string{"--insecure-allow-plaintext=false"}, env: with(env, "APPROVER_INSECURE_ALLOW_PLAINTEXT", "true"),
+			wantPassword: "pw"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			c, err := parseCLI(tt.cmd, tt.args, tt.env, strings.NewReader(""), io.Discard, &stderr)
+			if err != nil {
+				t.Fatalf("parseCLI(%s, %q) = %v; stderr:\n%s", tt.cmd, tt.args, err, stderr.String())
+			}
+			if got := string(c.decide.Decision); got != tt.wantDecision {
+				t.Errorf("decision %q, want %q", got, tt.wantDecision)
+			}
+			if c.cfg.Password != tt.wantPassword {
+				t.Errorf("password %q, want %q", c.cfg.Password, tt.wantPassword)
+			}
+			if c.cfg.AllowPlaintext != tt.wantPlaintext {
+				t.Errorf("AllowPlaintext %v, want %v", c.cfg.AllowPlaintext, tt.wantPlaintext)
+			}
+		})
 	}
 }
