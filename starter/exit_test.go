@@ -25,6 +25,8 @@ func TestExitStatus(t *testing.T) {
 		env  config.Env
 		code int
 	}{
+		{"-h", []string{"-h"}, nil, 0},
+		{"--help after the prompt", []string{"hi", "--help"}, nil, 0},
 		{"no prompt", nil, nil, config.ExitUsage},
 		{"an unknown flag", []string{"-bogus", "hi"}, nil, config.ExitUsage},
 		{"a negative --dial-timeout", []string{"--dial-timeout", "-1s", "hi"}, nil, config.ExitUsage},
@@ -90,6 +92,10 @@ func TestSignalWhileDialing(t *testing.T) {
 			}
 			if code, want := config.ExitCode(err), 128+int(sig); code != want || !strings.Contains(err.Error(), "cannot reach Temporal") {
 				t.Errorf("starter = %v (exit status %d), want %d and what it was doing", err, code, want)
+			}
+			// The signal, not the dial timeout, cut the dial short.
+			if strings.Contains(err.Error(), "gave up after") {
+				t.Errorf("starter = %v, want no dial timeout named: the signal stopped it", err)
 			}
 		})
 	}

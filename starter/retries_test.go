@@ -121,6 +121,15 @@ func TestWatchRetries(t *testing.T) {
 			"  a tool, attempts 1 to 2, failed, the last: webhook: 502; Temporal tries it again in 1s",
 			"  the model call, attempts 1 to 3, failed, the last: " + down + "; Temporal tries it again in 2s, until 13:00:00 UTC",
 		}},
+		// A restart seen first one attempt below the last look's is a
+		// restart all the same.
+		{"attempts started again, seen one attempt lower", []describeAnswer{
+			{pending: []*workflowpb.PendingActivityInfo{pending("9", workflows.ActivityCallModel, 5, down, 4*time.Second, time.Hour)}},
+			{pending: []*workflowpb.PendingActivityInfo{pending("9", workflows.ActivityCallModel, 4, down, 2*time.Second, time.Hour)}},
+		}, []string{
+			"  the model call, attempts 1 to 4, failed, the last: " + down + "; Temporal tries it again in 4s, until 13:00:00 UTC",
+			"  the model call, attempts 1 to 3, failed, the last: " + down + "; Temporal tries it again in 2s, until 13:00:00 UTC",
+		}},
 		{"a tool with no bound, and one running again", []describeAnswer{
 			{pending: []*workflowpb.PendingActivityInfo{pending("12", workflows.ActivityExecuteTool, 2, "webhook: 502 Bad Gateway (retryable)", 0, 0)}},
 		}, []string{

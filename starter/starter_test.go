@@ -8,6 +8,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -42,7 +43,9 @@ func TestLoadConfig(t *testing.T) {
 		{"negative turns", []string{"-max-turns", "-1", "x"}, nil, "", "", false, "max-turns"},
 		{"too many turns", []string{"-max-turns", "100000000", "x"}, nil, "", "", false, "--max-turns 100000000: want 0"},
 		{"unknown flag", []string{"-nope", "x"}, nil, "", "", false, "nope"},
-		{"huge prompt", []string{strings.Repeat("a", maxPromptBytes+1)}, nil, "", "", false, "at most"},
+		{"longest prompt", []string{strings.Repeat("a", maxPromptBytes)}, nil, strings.Repeat("a", maxPromptBytes), "alice", false, ""},
+		{"huge prompt", []string{strings.Repeat("a", maxPromptBytes+1)}, nil, "", "", false, "prompt is 16385 bytes, at most 16384"},
+		{"most turns", []string{"-max-turns", strconv.Itoa(workflows.MaxTurnsLimit), "x"}, nil, "x", "alice", false, ""},
 		{"longest requester", []string{"--requester", strings.Repeat("r", workflows.MaxClientIDLen), "x"}, nil, "x", strings.Repeat("r", workflows.MaxClientIDLen), false, ""},
 		{"requester too long", []string{"--requester", strings.Repeat("r", workflows.MaxClientIDLen+1), "x"}, nil, "", "", false, "--requester is 129 bytes, at most 128"},
 		{"ui not a URL", []string{"--ui", "notaurl", "x"}, nil, "", "", false, "want the Web UI's http(s) base URL"},
@@ -321,6 +324,34 @@ func TestValidateRedactsUIURL(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), "SECRET") {
 				t.Errorf("Validate() = %v shows a credential of the URL", err)
+			}
+		})
+	}
+}
+
+// TestValidateReportsEveryProblem: a command line with several mistakes
+// has them all named in the one error, not only the first.
+func TestValidateReportsEveryProblem(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"prompt and flags", []string{"-dial-timeout", "0s", "-max-turns", "-1", "--ui", "notaurl"},
+			[]string{"no prompt", "--dial-timeout must be positive", "--max-turns -1: want 0", "--ui \"notaurl\""}},
+		{"prompt and requester", []string{"--requester", strings.Repeat("r", workflows.MaxClientIDLen+1), "Publish \xff it"},
+			[]string{"prompt is not valid UTF-8", "--requester is 129 bytes"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := loadConfig(tt.args, testEnv(t), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.Validate()
+			for _, want := range tt.want {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("Validate() = %v, want it to say %q", err, want)
+				}
 			}
 		})
 	}
