@@ -34,7 +34,7 @@ import (
 // starter sent so the test can check the input.
 func fakeAgent(ctx workflow.Context, in workflows.AgentInput) (workflows.AgentResult, error) {
 	return workflows.AgentResult{
-		Answer: fmt.Sprintf("echo %q from %s, %d policy tools in the input", in.Prompt, in.Requester, len(in.Policy.Tools)),
+		Answer: fmt.Sprintf("echo %q from %s, %d policy tools in the input, max turns %d", in.Prompt, in.Requester, len(in.Policy.Tools), in.MaxTurns),
 		Turns:  1,
 		Audit: []workflows.AuditEntry{{
 			Time: workflow.Now(ctx), Kind: workflows.AuditAutoApproved, Tool: "search_posts", ToolCallID: "call_1",
@@ -80,7 +80,7 @@ func TestStartAndWaitOnDevServer(t *testing.T) {
 	env["TEMPORAL_ADDRESS"], env["TEMPORAL_UI_URL"] = srv.FrontendHostPort(), "http://ui.test"
 	var stdout, stderr bytes.Buffer
 	prompt := "Publish the blog post called 'Introducing our new API'"
-	if err := mainErr(t.Context(), []string{"--wait", prompt}, env, &stdout, &stderr); err != nil {
+	if err := mainErr(t.Context(), []string{"--wait", "--max-turns", "7", prompt}, env, &stdout, &stderr); err != nil {
 		t.Fatalf("starter: %v\nstderr: %s", err, stderr.String())
 	}
 	out := stdout.String()
@@ -91,7 +91,7 @@ func TestStartAndWaitOnDevServer(t *testing.T) {
 	id := m[1]
 	for _, want := range []string{
 		"http://ui.test/namespaces/default/workflows/" + id,
-		fmt.Sprintf("echo %q from alice, 0 policy tools in the input", prompt), // the starter sends no policy
+		fmt.Sprintf("echo %q from alice, 0 policy tools in the input, max turns 7", prompt), // the starter sends no policy
 		"auto-approved  search_posts",
 	} {
 		if !strings.Contains(out, want) {
@@ -143,6 +143,43 @@ func TestStartAndWaitOnDevServer(t *testing.T) {
 	} else if strings.Contains(err.Error(), "gave up after") {
 		// Refused at once: the time it was allowed is not the reason.
 		t.Errorf("unreachable Temporal: %v, want no timeout named for a refused connection", err)
+	}
+}
+
+// TestStartWithoutWait: without --wait the starter prints the run's id
+// and Web UI link and returns at once, the run going on (no worker here:
+// it waits for ever).
+func TestStartWithoutWait(t *testing.T) {
+	srv := temporaltest.StartDevServer(t)
+	env := testEnv(t)
+	env["TEMPORAL_ADDRESS"], env["TEMPORAL_UI_URL"] = srv.FrontendHostPort(), "http://ui.test"
+	for _, tt := range []struct {
+		name string
+		args []string
+	}{
+		{"prompt only", []string{"Publish it"}},
+		{"flags after the prompt", []string{"Publish it", "--requester", "bob"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			// A starter that waited would be cut short here, with an error.
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			var stdout bytes.Buffer
+			if err := mainErr(ctx, tt.args, env, &stdout, io.Discard); err != nil {
+				t.Fatalf("starter = %v, want it to return once started:\n%s", err, stdout.String())
+			}
+			m := regexp.MustCompile(`^Started workflow (hitl-[0-9a-f]{32})\nhttp://ui.test/namespaces/default/workflows/(hitl-[0-9a-f]{32})\n$`).FindStringSubmatch(stdout.String())
+			if m == nil || m[1] != m[2] {
+				t.Fatalf("output %q, want the id and its link, and nothing else", stdout.String())
+			}
+			desc, err := srv.Client().DescribeWorkflowExecution(t.Context(), m[1], "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st := desc.GetWorkflowExecutionInfo().GetStatus(); st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+				t.Errorf("the run is %v, want running", st)
+			}
+		})
 	}
 }
 
