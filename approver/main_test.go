@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -305,6 +307,48 @@ func TestParseCLI(t *testing.T) {
 			}
 			if c.cfg.AllowPlaintext != tt.wantPlaintext {
 				t.Errorf("AllowPlaintext %v, want %v", c.cfg.AllowPlaintext, tt.wantPlaintext)
+			}
+		})
+	}
+}
+
+// TestRunQuotesFailure: a failure's line quotes what a server said when it
+// holds control characters (an auth server's status line, here): it
+// cannot drive the approver's terminal.
+func TestRunQuotesFailure(t *testing.T) {
+	for _, tt := range []struct {
+		name, status, want string
+	}{
+		{"control characters", "500 Oops\x1b]0;owned\x07", `"login: auth server answered 500 Oops\x1b]0;owned\a"`},
+		{"plain text", "500 Oops", "approver: login: auth server answered 500 Oops\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ln.Close() })
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					go func() {
+						defer c.Close()
+						_, _ = bufio.NewReader(c).ReadString('\n')
+						_, _ = io.WriteString(c, "HTTP/1.1 "+tt.status+"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+					}()
+				}
+			}()
+			env := config.Env{"APPROVER_USER": "alice", "APPROVER_PASSWORD": "pw", "AUTH_URL": "http://" + ln.Addr().String(), "ABLY_ENDPOINT": "127.0.0.1:1"}
+			var stdout, stderr bytes.Buffer
+			code := run(t.Context(), []string{"approve", "call_1", "--force"}, env, strings.NewReader(""), &stdout, &stderr)
+			if code != exitError || !strings.Contains(stderr.String(), tt.want) {
+				t.Errorf("exit %d, stderr %q; want %d and %q in it", code, stderr.String(), exitError, tt.want)
+			}
+			if strings.ContainsAny(stderr.String(), "\x1b\x07") {
+				t.Errorf("control characters reached the terminal: %q", stderr.String())
 			}
 		})
 	}
