@@ -2,12 +2,9 @@ package approvercli
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/ably/ably-go/ably"
 
 	"github.com/hitl/durable-approvals/internal/testutil"
 	"github.com/hitl/durable-approvals/workflows"
@@ -37,7 +34,7 @@ func TestDecideCountedOnce(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := startEnv(t)
 			agent := e.rest(t, workflows.DefaultAgentClientID)
-			publishQuorumRevision(t, agent, 0, nil, nil)
+			publishRevisionOf(t, agent, 3, 0, nil, nil)
 			var out testutil.SyncBuffer
 			done := make(chan error, 1)
 			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
@@ -48,7 +45,7 @@ func TestDecideCountedOnce(t *testing.T) {
 			}()
 			testutil.Eventually(t, 15*time.Second, "alice's response on the channel", func() bool { return len(responses(t, agent)) > 0 })
 			for i := range 2 {
-				publishQuorumRevision(t, agent, i+1, tt.approvedBy[i], tt.rejectedBy[i])
+				publishRevisionOf(t, agent, 3, i+1, tt.approvedBy[i], tt.rejectedBy[i])
 			}
 			select {
 			case err := <-done:
@@ -66,22 +63,5 @@ func TestDecideCountedOnce(t *testing.T) {
 				t.Errorf("Decide waited for more after the decision counted:\n%s", got)
 			}
 		})
-	}
-}
-
-// publishQuorumRevision publishes revision rev of call_1 of wf-1, which
-// needs 3 approvals, or 3 rejections (rejectBy quorum).
-func publishQuorumRevision(t *testing.T, agent *ably.RESTChannel, rev int, approvedBy, rejectedBy []workflows.Approver) {
-	t.Helper()
-	d := workflows.ApprovalRequestData{
-		Tool: "publish_blog_post", Arguments: `{"title":"Introducing our new API"}`, ToolCallID: "call_1", WorkflowID: "wf-1",
-		RequiredRole: "publisher", Requester: "bob", RequestedAt: time.Now().UTC(), ExpiresAt: time.Now().Add(10 * time.Minute).UTC(),
-	}
-	d.Approvals, d.Revision, d.RejectBy = 3, rev, workflows.RejectByQuorum
-	d.ApprovedBy, d.RejectedBy = approvedBy, rejectedBy
-	m := &ably.Message{ID: fmt.Sprintf("wf-1:call_1:request-%d", rev), Name: workflows.MsgApprovalRequest, Data: d,
-		Extras: map[string]any{"headers": map[string]any{"toolCallId": "call_1", "workflowId": "wf-1"}}}
-	if err := agent.PublishMultiple(t.Context(), []*ably.Message{m}); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -225,11 +225,19 @@ func cancelDecide(t *testing.T, cancel context.CancelFunc, done <-chan error) er
 // policy of two approvals and rejectBy quorum, with those counted.
 func publishRevision(t *testing.T, agent *ably.RESTChannel, rev int, approvedBy, rejectedBy []workflows.Approver) {
 	t.Helper()
+	publishRevisionOf(t, agent, 2, rev, approvedBy, rejectedBy)
+}
+
+// publishRevisionOf publishes revision rev of call_1 of wf-1, which needs
+// approvals approvals, or as many rejections (rejectBy quorum), with
+// those counted.
+func publishRevisionOf(t *testing.T, agent *ably.RESTChannel, approvals, rev int, approvedBy, rejectedBy []workflows.Approver) {
+	t.Helper()
 	d := workflows.ApprovalRequestData{
 		Tool: "publish_blog_post", Arguments: `{"title":"Introducing our new API"}`, ToolCallID: "call_1", WorkflowID: "wf-1",
 		RequiredRole: "publisher", Requester: "bob", RequestedAt: time.Now().UTC(), ExpiresAt: time.Now().Add(10 * time.Minute).UTC(),
 	}
-	d.Approvals, d.Revision, d.RejectBy = 2, rev, workflows.RejectByQuorum
+	d.Approvals, d.Revision, d.RejectBy = approvals, rev, workflows.RejectByQuorum
 	d.ApprovedBy, d.RejectedBy = approvedBy, rejectedBy
 	m := &ably.Message{ID: fmt.Sprintf("wf-1:call_1:request-%d", rev), Name: workflows.MsgApprovalRequest, Data: d,
 		Extras: map[string]any{"headers": map[string]any{"toolCallId": "call_1", "workflowId": "wf-1"}}}
