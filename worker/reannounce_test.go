@@ -47,6 +47,16 @@ func TestStartKeeper(t *testing.T) {
 					testutil.Eventually(t, 10*time.Second, want, func() bool { return strings.Contains(logs.String(), want) })
 				}
 			}
+			if tc.every == 0 {
+				// Nothing starts: no key check, no keeper ticking every 0.
+				testutil.Consistently(t, 300*time.Millisecond, "a keeper turned off doing nothing", func() bool { return logs.String() == "" })
+			}
+			// Operators look for the warning at its level.
+			for line := range strings.Lines(logs.String()) {
+				if tc.wantWarn != "" && strings.Contains(line, tc.wantWarn) && !strings.Contains(line, "level=WARN") {
+					t.Errorf("the warning is not at level WARN: %s", line)
+				}
+			}
 			stop()
 			if tc.wantWarn == "" && strings.Contains(logs.String(), "level=WARN") {
 				t.Errorf("unexpected warning:\n%s", logs.String())
