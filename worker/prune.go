@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"go.temporal.io/api/serviceerror"
@@ -40,6 +41,20 @@ type pruner struct {
 	keep  time.Duration
 	now   func() time.Time
 	log   *slog.Logger
+}
+
+// startPruner starts, when cfg asks for it (HITL_LEDGER_KEEP above 0; 0
+// keeps the results for ever), the pruner of old tool results, sweeping
+// every every, and returns the function that stops it and waits for it.
+func startPruner(ctx context.Context, cfg Config, blog *activities.Blog, known activities.RunKnown, every time.Duration, logger *slog.Logger) (stop func()) {
+	if cfg.LedgerKeep <= 0 {
+		return func() {}
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	p := pruner{blog: blog, known: known, keep: cfg.LedgerKeep, now: time.Now, log: logger}
+	var wg sync.WaitGroup
+	wg.Go(func() { p.run(pctx, every) })
+	return func() { cancel(); wg.Wait() }
 }
 
 // run sweeps until ctx is done.

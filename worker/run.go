@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
-	"sync"
 	"time"
 
+	"go.temporal.io/sdk/interceptor"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -136,12 +136,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		defer stop()
 	}
 
-	// The SDK's cache size and the runtime's memory limit are
-	// process-wide; this process runs one worker.
-	worker.SetStickyWorkflowCacheSize(cfg.WorkflowCache)
-	if cfg.MemoryLimit > 0 {
-		debug.SetMemoryLimit(cfg.MemoryLimit)
-	}
+	applyProcessLimits(cfg, worker.SetStickyWorkflowCacheSize, debug.SetMemoryLimit)
 	// Every activity's failure reaches Temporal as valid UTF-8, whatever a
 	// CMS or a model server answered (activities.ValidUTF8Failures).
 	workerInterceptors := append(tracing.WorkerInterceptors(), &activities.ValidUTF8Failures{})
@@ -152,22 +147,16 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		resets = reannounce.NewResetWatch(resetWatchCapacity)
 		workerInterceptors = append(workerInterceptors, resets)
 	}
-	w := worker.New(c, workflows.TaskQueue, worker.Options{Interceptors: workerInterceptors, WorkerStopTimeout: stopTimeout})
+	w := worker.New(c, workflows.TaskQueue, workerOptions(workerInterceptors))
 	for _, name := range workflows.RegisteredNames() {
 		w.RegisterWorkflowWithOptions(workflows.AgentWorkflow, workflow.RegisterOptions{Name: name})
 	}
 	w.RegisterActivity(acts)
 
-	if cfg.LedgerKeep > 0 {
-		// It stops before the client closes, also when the worker stops
-		// on an error of its own.
-		pctx, stopPruner := context.WithCancel(ctx)
-		p := pruner{blog: blog, known: temporalRunKnown(c), keep: cfg.LedgerKeep, now: time.Now, log: logger}
-		var wg sync.WaitGroup
-		wg.Go(func() { p.run(pctx, pruneEvery) })
-		defer wg.Wait()
-		defer stopPruner()
-	}
+	// It stops before the client closes, also when the worker stops on an
+	// error of its own.
+	stopPruner := startPruner(ctx, cfg, blog, temporalRunKnown(c), pruneEvery, logger)
+	defer stopPruner()
 	// It stops before the client closes, as the pruner does.
 	stopKeeper, err := startKeeper(ctx, cfg, c, publisher, resets, metrics.Meter("hitl-keeper"), logger)
 	if err != nil {
@@ -182,6 +171,24 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	logger.Info("worker stopped")
 	return nil
+}
+
+// applyProcessLimits sets the SDK's sticky workflow cache to
+// cfg.WorkflowCache (setCache: worker.SetStickyWorkflowCacheSize) and,
+// unless GOMEMLIMIT set one already (cfg.MemoryLimit 0), the runtime's
+// soft memory limit (setLimit: debug.SetMemoryLimit). Both are
+// process-wide; this process runs one worker.
+func applyProcessLimits(cfg Config, setCache func(int), setLimit func(int64) int64) {
+	setCache(cfg.WorkflowCache)
+	if cfg.MemoryLimit > 0 {
+		setLimit(cfg.MemoryLimit)
+	}
+}
+
+// workerOptions are the Temporal worker's options: its interceptors, and
+// how long a stopping worker waits for the tasks under way (stopTimeout).
+func workerOptions(interceptors []interceptor.WorkerInterceptor) worker.Options {
+	return worker.Options{Interceptors: interceptors, WorkerStopTimeout: stopTimeout}
 }
 
 // scriptedModelKey is sent to a loopback scripted model, which needs no
