@@ -48,6 +48,15 @@ test('responseMessage carries the page message id; newMessageId is fresh each ti
   assert.equal('id' in responseMessage(base, { decision: 'approved' }), false);
 });
 
+// Every byte is two hex digits: a byte below 16 keeps its leading zero.
+test('newMessageId writes each random byte as two hex digits', (t) => {
+  t.mock.method(globalThis.crypto, 'getRandomValues', (a) => {
+    a.set(Array.from({ length: a.length }, (_, i) => i));
+    return a;
+  });
+  assert.equal(newMessageId(), 'web-000102030405060708090a0b0c0d0e0f:0');
+});
+
 // A publish that ably-js fails because the connection went down (suspended
 // or closed while it waited for Ably's acknowledgement) may have reached
 // Ably: it is unconfirmed, not failed, whatever the code of the reason the
@@ -68,6 +77,11 @@ test('publishFailure: a connection lost under the publish leaves it unconfirmed'
     { name: 'connection closed, no code', state: 'closed', err: new Error('closed'), unconfirmed: true },
     { name: 'channel failed, never sent', err: { code: 90001, message: 'channel failed' }, unconfirmed: false },
     { name: 'no code', err: new Error('boom'), unconfirmed: false },
+    // The range's ends: 80000 to 80099 are the connection's, either side not.
+    { name: 'connection code 80000', err: { code: 80000, message: 'Connection failed' }, unconfirmed: true },
+    { name: 'connection code 80099', err: { code: 80099, message: 'last connection code' }, unconfirmed: true },
+    { name: 'code 79999, connection up', err: { code: 79999, message: 'below the range' }, unconfirmed: false },
+    { name: 'code 80100, connection up', err: { code: 80100, message: 'above the range' }, unconfirmed: false },
   ];
   for (const c of cases) {
     const got = publishFailure(c.err, 'web-1:0', c.state);
