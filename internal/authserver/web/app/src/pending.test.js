@@ -361,3 +361,95 @@ test("a keeper's resolution of a run that ended drops its card, by run", () => {
   assert.equal(p.apply(keeper({ toolCallId: 'call_2', runId: 'run-b' })).kind, EV_RESOLVED);
   assert.equal(p.list().length, 0);
 });
+
+// What decoding makes of each field at its edges: want is the field decoded,
+// or null when the request is refused (not shown).
+test('decoding: each field at its edges', async (t) => {
+  const w = (n) => 'w'.repeat(n);
+  const approversIn = (n) => Array.from({ length: n }, (_, i) => ({ clientId: `user${i}` }));
+  const approversOut = (n) => Array.from({ length: n }, (_, i) => ({ clientId: `user${i}`, role: '', at: null }));
+  const cases = [
+    // An empty digest is no digest, as Go's omitempty leaves it out.
+    { name: 'an empty digest', fields: { argumentsDigest: '' }, field: 'argumentsDigest', want: '' },
+    { name: 'no arguments', fields: { arguments: undefined }, field: 'arguments', want: '' },
+    { name: 'null arguments', fields: { arguments: null }, field: 'arguments', want: '' },
+    { name: 'no arguments, with the digest of empty text', fields: { arguments: undefined, argumentsDigest: digestOf('') }, field: 'arguments', want: '' },
+    { name: 'arguments as an object: their JSON text, digest checked on it', fields: { arguments: { title: 'Hello' }, argumentsDigest: digestOf('{"title":"Hello"}') }, field: 'arguments', want: '{"title":"Hello"}' },
+    { name: 'a workflow id of 1000 characters', fields: { workflowId: w(1000) }, field: 'workflowId', want: w(1000) },
+    { name: 'a workflow id of 1001 characters', fields: { workflowId: w(1001) }, want: null },
+    { name: 'a workflow id with a newline', fields: { workflowId: 'wf\n1' }, want: null },
+    { name: 'a workflow id with a bidi override', fields: { workflowId: 'wf\u202e1' }, want: null },
+    { name: 'a tool name of 256 characters', fields: { tool: w(256) }, field: 'tool', want: w(256) },
+    { name: 'a tool name of 257 characters', fields: { tool: w(257) }, want: null },
+    { name: 'a required role of 64 characters', fields: { requiredRole: w(64) }, field: 'requiredRole', want: w(64) },
+    { name: 'a required role of 65 characters', fields: { requiredRole: w(65) }, field: 'requiredRole', want: '' },
+    { name: 'editable "true" (a string)', fields: { editable: 'true' }, field: 'editable', want: false },
+    { name: 'editable 1', fields: { editable: 1 }, field: 'editable', want: false },
+    { name: 'a negative revision', fields: { revision: -1 }, field: 'revision', want: 0 },
+    { name: 'approvals 0', fields: { approvals: 0 }, field: 'approvals', want: 1 },
+    // Go's zero time.Time: no time, not an expiry long past.
+    { name: "Go's zero time as expiry", fields: { expiresAt: '0001-01-01T00:00:00Z' }, field: 'expiresAt', want: null },
+    { name: "Go's zero time as request time", fields: { requestedAt: '0001-01-01T00:00:00Z' }, field: 'requestedAt', want: null },
+    { name: 'a next escalation to no role', fields: { nextEscalation: { at: '2026-11-25T12:08:00Z' } }, field: 'nextEscalation', want: null },
+    { name: 'an escalation level that is no integer', fields: { escalation: { level: '2', previousRole: 'publisher' } }, field: 'escalation', want: { level: null, previousRole: 'publisher', since: null } },
+    { name: 'an escalation that is an array', fields: { escalation: [] }, field: 'escalation', want: null },
+    { name: 'two approvers', fields: { approvals: 2, approvedBy: approversIn(2) }, field: 'approvedBy', want: approversOut(2) },
+    { name: 'approvers past 100', fields: { approvedBy: approversIn(101) }, field: 'approvedBy', want: approversOut(100) },
+    { name: "the message's timestamp", msg: { timestamp: T0 + 7 }, field: 'publishedAt', want: T0 + 7 },
+    { name: 'no timestamp', msg: { timestamp: undefined }, field: 'publishedAt', want: null },
+  ];
+  for (const c of cases) {
+    await t.test(c.name, () => {
+      const p = new Pending(AGENT, () => T0);
+      const ev = p.apply(request(c.fields, c.msg));
+      if (c.want === null && !c.field) {
+        assert.equal(ev.kind, EV_IGNORED);
+        assert.equal(p.list().length, 0);
+        return;
+      }
+      assert.equal(ev.kind, EV_REQUEST, ev.reason);
+      assert.deepEqual(ev.request[c.field], c.want);
+      assert.equal(p.list().length, 1);
+    });
+  }
+});
+
+// The page asks get() before it sends a decision (main.js): an expired
+// request is not pending, even before expire() takes it away.
+test('get and list leave out a request whose time ran out before expire() runs', () => {
+  let now = T0;
+  const p = new Pending(AGENT, () => now);
+  const r = p.apply(request()).request;
+  assert.equal(p.get(r.key), r);
+  now = r.expiresAt;
+  assert.equal(p.get(r.key), undefined);
+  assert.deepEqual(p.list(), []);
+  assert.deepEqual(p.expire(), [r]);
+  assert.deepEqual(p.expire(), []);
+});
+
+// A revision that comes when its time has run out takes the earlier
+// revision away (the page removes its card by ev.previous): expire() does
+// not report it a second time.
+test('a revision that arrives expired takes the earlier one away, once', () => {
+  let now = T0;
+  const p = new Pending(AGENT, () => now);
+  assert.equal(p.apply(request({ expiresAt: '2026-11-25T12:20:00Z' })).kind, EV_REQUEST);
+  now = Date.parse('2026-11-25T12:10:00Z');
+  const ev = p.apply(request({ revision: 1, expiresAt: '2026-11-25T12:10:00Z' }));
+  assert.equal(ev.kind, EV_IGNORED);
+  assert.equal(ev.reason, 'expired');
+  assert.equal(ev.previous.revision, 0);
+  assert.deepEqual(p.list(), []);
+  now = Date.parse('2026-11-25T12:30:00Z');
+  assert.deepEqual(p.expire(), []);
+});
+
+test('expire returns the requests oldest first', () => {
+  let now = T0;
+  const p = new Pending(AGENT, () => now);
+  p.apply(request({ toolCallId: 'call_b', requestedAt: '2026-11-25T12:00:02Z' }));
+  p.apply(request({ toolCallId: 'call_a', requestedAt: '2026-11-25T12:00:01Z' }));
+  now = Date.parse('2026-11-25T12:10:00Z');
+  assert.deepEqual(p.expire().map((r) => r.toolCallId), ['call_a', 'call_b']);
+});
