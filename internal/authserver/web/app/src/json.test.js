@@ -30,6 +30,13 @@ test('duplicate keys are kept and reported, as JSON.parse would hide them', () =
 test('compact removes whitespace only', () => {
   assert.deepEqual(compact('{ "title" : "A  B",\n "n": [ 1 , 2 ] }'), { text: '{"title":"A  B","n":[1,2]}', duplicates: [], isObject: true });
   assert.equal(compact('[1]').isObject, false);
+  // The edit box takes one JSON object: no other value is one.
+  for (const text of ['"text"', '42', 'true', 'null', '[]', '[{}]']) assert.equal(compact(text).isObject, false, text);
+  assert.equal(compact('{}').isObject, true);
+});
+
+test('a key repeated many times is reported once', () => {
+  assert.deepEqual(compact('{"a":1,"a":2,"a":3,"b":4,"b":5}').duplicates, ['a', 'b']);
 });
 
 test('invalid JSON is refused with an offset', () => {
@@ -37,4 +44,8 @@ test('invalid JSON is refused with an offset', () => {
     assert.throws(() => indent(bad), JSONTextError, JSON.stringify(bad));
   }
   assert.throws(() => indent('['.repeat(1000) + ']'.repeat(1000)), /nested too deeply/);
+  // The limit: 101 nested arrays (the innermost at depth 100) are read, 102 are not.
+  assert.equal(compact('['.repeat(101) + ']'.repeat(101)).text, '['.repeat(101) + ']'.repeat(101));
+  assert.throws(() => compact('['.repeat(102) + ']'.repeat(102)), /nested too deeply/);
+  assert.throws(() => compact('{"a":'.repeat(102) + '1' + '}'.repeat(102)), /nested too deeply/);
 });
