@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { escapeHidden, formatAgo, formatLeft, hasHidden, MAX_MARKS, mixedScriptWords, plain, visibleParts } from './text.js';
+import { escapeHidden, formatAgo, formatClock, formatLeft, hasHidden, MAX_MARKS, mixedScriptWords, plain, visibleParts } from './text.js';
 
 test('hidden characters are marked, newlines kept on request', () => {
   assert.equal(plain('evil\u202Etxt.exe'), 'evil⟨U+202E⟩txt.exe');
@@ -15,6 +15,10 @@ test('hidden characters are marked, newlines kept on request', () => {
   assert.equal(hasHidden('plain text'), false);
   assert.equal(hasHidden('x\uFEFF'), true);
   assert.equal(plain('\ud800'), '⟨U+D800⟩');
+  // Every space but U+0020 is marked: the ones listed by hand too.
+  for (const sp of ['\u1680', '\u2000', '\u200a', '\u202f', '\u205f', '\u3000']) {
+    assert.equal(plain(`a${sp}b`), `a⟨U+${sp.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}⟩b`, `U+${sp.charCodeAt(0).toString(16)}`);
+  }
 });
 
 test('a pile of combining marks is cut and marked', () => {
@@ -51,6 +55,12 @@ test('formatLeft', () => {
     [9 * 60_000 + 58_000, '9 min 58 s'],
     [3 * 3600_000 + 5 * 60_000, '3 h 05 min'],
     [52 * 3600_000, '2 d 4 h'],
+    [59_999, '59 s'],
+    [60_000, '1 min 00 s'],
+    [3600_000 - 1, '59 min 59 s'],
+    [3600_000, '1 h 00 min'],
+    [24 * 3600_000 - 1, '23 h 59 min'],
+    [24 * 3600_000, '1 d 0 h'],
   ];
   for (const [ms, want] of cases) assert.equal(formatLeft(ms), want, String(ms));
 });
@@ -65,8 +75,22 @@ test('formatAgo', () => {
     [4 * 60_000, '4 min ago'],
     [2 * 3600_000, '2 h ago'],
     [72 * 3600_000, '3 d ago'],
+    [60_000, '1 min ago'],
+    [3600_000 - 1, '59 min ago'],
+    [3600_000, '1 h ago'],
+    [48 * 3600_000 - 1, '47 h ago'],
+    [48 * 3600_000, '2 d ago'],
   ];
   for (const [ms, want] of cases) assert.equal(formatAgo(ms), want, String(ms));
+});
+
+test('formatClock gives the date only when the time is not today', () => {
+  const t = new Date(2026, 10, 25, 12, 10, 5).getTime();
+  const today = formatClock(t, t + 3600_000);
+  assert.match(today, /^\d\d:\d\d:\d\d$/);
+  const other = formatClock(t, t + 2 * 24 * 3600_000);
+  assert.notEqual(other, today);
+  assert.ok(other.endsWith(` ${today}`), other);
 });
 
 test('escapeHidden writes hidden characters as JSON escapes, the values unchanged', () => {
@@ -95,6 +119,9 @@ test('words that mix lookalike scripts are found', () => {
   assert.deepEqual(mixedScriptWords('\u043f\u0440\u0438\u0432\u0435\u0442o \u043f\u0440\u0438\u0432\u0435\u0442o'), [
     { word: '\u043f\u0440\u0438\u0432\u0435\u0442o', scripts: ['Latin', 'Cyrillic'], letters: ['o U+006F Latin'] },
   ]);
+  // Escaped letters count in keys and in arrays too.
+  assert.deepEqual(mixedScriptWords('{"titl\\u0435":1}').map((w) => w.word), ['titl\u0435']);
+  assert.deepEqual(mixedScriptWords('{"urls":["https://p\\u0430ypal.com"]}').map((w) => w.word), ['p\u0430ypal']);
   // A \u escape in JSON is the letter it stands for.
   assert.deepEqual(mixedScriptWords('{"url":"https://p\\u0430ypal.com"}'), [
     { word: 'p\u0430ypal', scripts: ['Latin', 'Cyrillic'], letters: ['\u0430 U+0430 Cyrillic'] },
