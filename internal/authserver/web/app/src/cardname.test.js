@@ -7,6 +7,8 @@ test('argumentLabel: the first text or number argument, on one line, cut', () =>
   assert.equal(argumentLabel('{"draft":true,"tags":["a"],"title":"  two\\n lines "}'), 'title “two lines”');
   assert.equal(argumentLabel('{"title":"","id":42}'), 'id 42');
   assert.equal(argumentLabel(`{"title":"${'x'.repeat(50)}"}`), `title “${'x'.repeat(40)}…”`);
+  assert.equal(argumentLabel(`{"title":"${'x'.repeat(40)}"}`), `title “${'x'.repeat(40)}”`, 'exactly 40 characters are not cut');
+  assert.equal(argumentLabel('{"parent":null,"title":"Q3"}'), 'title “Q3”', 'null is no label');
   assert.equal(argumentLabel('{"title":"evil\\u202etxt"}'), 'title “evil⟨U+202E⟩txt”');
   assert.equal(argumentLabel('{"ok":true}'), '');
   assert.equal(argumentLabel('["a"]'), '');
@@ -87,6 +89,9 @@ test('requestNames: hidden characters of the tool and ids are marked; an id of 8
     [...names.values()],
     ['pub⟨U+202E⟩lish, call …000⟨U+200B⟩01', 'pub⟨U+202E⟩lish, call …000⟨U+200B⟩02', 't, call call_abc', 't, call call_abd'],
   );
+  // An id of 9 characters is cut to its end.
+  const nine = requestNames([item('a', 't', '', 'a12345678'), item('b', 't', '', 'b12345679')]);
+  assert.deepEqual([...nine.values()], ['t, call …345678', 't, call …345679']);
   const whole = requestNames([
     item('a', 't', '', 'call\u200b_1', 'w\u202e1'),
     item('b', 't', '', 'call\u200b_1', 'w2'),
