@@ -154,3 +154,33 @@ test('no rejoin once the connection is gone', async () => {
   assert.deepEqual(ch.calls, ['attach', 'detach']);
   assert.deepEqual(said2, [[STATE_REJOINING, 'failed']]);
 });
+
+test('one rejoin at a time: a second run while one is under way does nothing', async () => {
+  const ch = new FakeChannel('failed', true);
+  const { r, said, waits } = rejoiner(ch);
+  const first = r.run('first');
+  await r.run('second');
+  await first;
+  assert.deepEqual(ch.calls, ['attach', 'detach', 'attach']);
+  assert.deepEqual(waits, [REJOIN_DELAYS_MS[0]]);
+  assert.deepEqual(said, [
+    [STATE_REJOINING, 'first'],
+    ['attached', ''],
+  ]);
+});
+
+// Re-attaches counted before a rejoin that worked are forgotten: a loop
+// after it needs more than FLAP_LIMIT of its own.
+test('a rejoin that worked starts the count of re-attaches again', async () => {
+  const ch = new FakeChannel('attached', true);
+  const { r, said } = rejoiner(ch);
+  for (let i = 0; i < FLAP_LIMIT - 1; i++) r.onChange({ current: 'attaching', reason: decodeFailure });
+  ch.state = 'failed';
+  r.onChange({ current: 'failed', reason: { message: 'Missing Vcdiff decoder', code: 40019 } });
+  while (r.active) await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(said.at(-1), ['attached', '']);
+  const before = said.length;
+  for (let i = 0; i < FLAP_LIMIT; i++) r.onChange({ current: 'attaching', reason: decodeFailure });
+  assert.equal(r.active, false);
+  assert.equal(said.length, before);
+});
