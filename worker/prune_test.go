@@ -29,21 +29,7 @@ func TestPrunerAgainstTemporal(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	blog, err := activities.NewBlog(activities.BlogConfig{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	registry, err := activities.NewRegistry(blog.Tools()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tool, _ := registry.Lookup(activities.ToolPublishBlogPost)
-	publish := func(workflowID string) {
-		t.Helper()
-		if _, err := tool.Run(t.Context(), activities.ToolCall{WorkflowID: workflowID, CallID: "call_1", Name: tool.Name, Arguments: `{"title":"Post of ` + workflowID + `"}`}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	blog, tool, publish := blogWithPublish(t, dir)
 	publish("wf-open")
 	publish("wf-unknown")
 	ledgerDir := filepath.Join(dir, ".ledger")
@@ -90,5 +76,27 @@ func TestPrunerAgainstTemporal(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "could not be checked") {
 		t.Errorf("no warning that results could not be checked:\n%s", logs.String())
+	}
+}
+
+// blogWithPublish opens a blog in dir and returns it, its publish tool,
+// and a function that publishes a post as call call_1 of run workflowID,
+// so that the tools' ledger holds that call's result.
+func blogWithPublish(t *testing.T, dir string) (*activities.Blog, activities.Tool, func(workflowID string)) {
+	t.Helper()
+	blog, err := activities.NewBlog(activities.BlogConfig{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	registry, err := activities.NewRegistry(blog.Tools()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tool, _ := registry.Lookup(activities.ToolPublishBlogPost)
+	return blog, tool, func(workflowID string) {
+		t.Helper()
+		if _, err := tool.Run(t.Context(), activities.ToolCall{WorkflowID: workflowID, CallID: "call_1", Name: tool.Name, Arguments: `{"title":"Post of ` + workflowID + `"}`}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

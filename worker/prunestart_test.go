@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hitl/durable-approvals/activities"
 	"github.com/hitl/durable-approvals/internal/testutil"
 )
 
@@ -32,18 +31,8 @@ func TestStartPruner(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			blog, err := activities.NewBlog(activities.BlogConfig{Dir: dir})
-			if err != nil {
-				t.Fatal(err)
-			}
-			registry, err := activities.NewRegistry(blog.Tools()...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tool, _ := registry.Lookup(activities.ToolPublishBlogPost)
-			if _, err := tool.Run(t.Context(), activities.ToolCall{WorkflowID: "wf-gone", CallID: "call_1", Name: tool.Name, Arguments: `{"title":"Gone"}`}); err != nil {
-				t.Fatal(err)
-			}
+			blog, _, publish := blogWithPublish(t, dir)
+			publish("wf-gone")
 			ledgerDir := filepath.Join(dir, ".ledger")
 			entries := func() int {
 				es, err := os.ReadDir(ledgerDir)
