@@ -120,14 +120,7 @@ func TestOnceFirstRecordedWins(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			ours, err := Open(dir, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			theirs, err := Open(dir, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ours, theirs := openTwice(t, dir)
 			if tt.existing != "" {
 				if err := os.WriteFile(filepath.Join(dir, hash("publish\x00k")+".json"), []byte(tt.existing), 0o644); err != nil {
 					t.Fatal(err)
@@ -182,14 +175,7 @@ func TestOnceUnreadableEntry(t *testing.T) {
 // is not an entry, it was replaced by this run's.)
 func TestOnceEntryUnreadableAfterRun(t *testing.T) {
 	dir := t.TempDir()
-	ours, err := Open(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	theirs, err := Open(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ours, theirs := openTwice(t, dir)
 	path := ours.path("publish", "k")
 	runs := 0
 	out, err := ours.Once(t.Context(), "publish", "k", "args", func() (string, error) {
@@ -257,16 +243,9 @@ func TestOnceOtherInput(t *testing.T) {
 // not that it did not run (ErrOtherInput).
 func TestOnceRaceOtherInput(t *testing.T) {
 	dir := t.TempDir()
-	ours, err := Open(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	theirs, err := Open(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ours, theirs := openTwice(t, dir)
 	ran := false
-	_, err = ours.Once(t.Context(), "publish", "k", "B", func() (string, error) {
+	_, err := ours.Once(t.Context(), "publish", "k", "B", func() (string, error) {
 		if _, err := theirs.Once(t.Context(), "publish", "k", "A", func() (string, error) { return "published A", nil }); err != nil {
 			t.Fatalf("other process: %v", err)
 		}
@@ -313,4 +292,18 @@ func TestOnceNotRecorded(t *testing.T) {
 	if err != nil || out != "again" || runs != 2 {
 		t.Errorf("after an unrecorded run: Once = %q, %v with %d runs; want fn run again", out, err, runs)
 	}
+}
+
+// openTwice opens the ledger in dir as two processes would, each with a
+// Ledger of its own.
+func openTwice(t *testing.T, dir string) (ours, theirs *Ledger) {
+	t.Helper()
+	var err error
+	if ours, err = Open(dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	if theirs, err = Open(dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	return ours, theirs
 }
