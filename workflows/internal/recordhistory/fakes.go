@@ -25,7 +25,8 @@ type fakeActivities struct {
 	// activityTools are the tools run as activities, by workflow id.
 	activityTools map[string][]string
 	verifier      *signing.Verifier
-	requests      map[string]int // approval-request publish attempts, by workflow id
+	requests      map[string]int      // approval-request publish attempts, by workflow id
+	noticed       map[string][]string // approvers told of an ignored decision, by workflow id
 }
 
 // setPolicy makes policy the worker's for workflow id, with the tools of
@@ -100,7 +101,7 @@ func (*fakeActivities) CallModel(ctx context.Context, req workflows.ModelRequest
 	}
 	var calls []workflows.ToolCall
 	switch {
-	case req.Turn == 1 && slices.Contains([]string{"approve", "expire", "unpublished", "forged", "forged-signed", "single", "activity-tool", "ignored-activity", "quorum", "change-of-mind", "superseded", "escalate", "edit", "edit-tool-fails", "edit-digestless", "edit-surrogate", "in-time-decision", "in-time-escalated", "due-escalation", "burned-id", "burned-id-activity", "before-start", "flaky-publish", "flaky-publish-decided", "model-outage"}, sc):
+	case req.Turn == 1 && slices.Contains([]string{"approve", "expire", "unpublished", "forged", "forged-signed", "single", "activity-tool", "ignored-activity", "quorum", "change-of-mind", "superseded", "escalate", "edit", "edit-tool-fails", "edit-digestless", "edit-surrogate", "in-time-decision", "in-time-escalated", "due-escalation", "burned-id", "burned-id-activity", "before-start", "flaky-publish", "flaky-publish-decided", "model-outage", "retired-key"}, sc):
 		calls = []workflows.ToolCall{call("1", "publish_blog_post", `{ "title": "Introducing our new API" }`)}
 	case req.Turn == 1 && sc == "ambiguous":
 		calls = []workflows.ToolCall{
@@ -172,8 +173,19 @@ func (f *fakeActivities) PublishApprovalRequest(_ context.Context, in workflows.
 	return nil
 }
 
-func (f *fakeActivities) PublishApprovalIgnored(context.Context, workflows.ApprovalIgnoredInput) error {
+func (f *fakeActivities) PublishApprovalIgnored(_ context.Context, in workflows.ApprovalIgnoredInput) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.noticed[in.Data.WorkflowID] = append(f.noticed[in.Data.WorkflowID], in.Data.Approver)
 	return nil
+}
+
+// noticedOf returns the approvers told of an ignored decision in the run,
+// in the order published.
+func (f *fakeActivities) noticedOf(workflowID string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string{}, f.noticed[workflowID]...)
 }
 
 func (f *fakeActivities) PublishApprovalResolved(_ context.Context, in workflows.ApprovalResolvedInput) error {

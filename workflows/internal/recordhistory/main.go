@@ -174,11 +174,11 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 	c := srv.Client()
 	logger.Info("dev server up", "address", srv.FrontendHostPort())
 
-	signer, verifier, err := signing.NewPair("recorder", rand.Reader)
+	signer, verifier, retiredSigner, err := recorderKeys()
 	if err != nil {
 		return err
 	}
-	fake := &fakeActivities{resolved: map[string]string{}, policies: map[string]workflows.Policy{}, activityTools: map[string][]string{}, verifier: verifier, requests: map[string]int{}}
+	fake := &fakeActivities{resolved: map[string]string{}, policies: map[string]workflows.Policy{}, activityTools: map[string][]string{}, verifier: verifier, requests: map[string]int{}, noticed: map[string][]string{}}
 	wk := &recorderWorker{c: c, fake: fake}
 	if err := wk.start(); err != nil {
 		return err
@@ -189,9 +189,36 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 		if !cfg.selected(sc.name) {
 			continue
 		}
-		if err := record(ctx, c, wk, signer, sc, cfg, logger); err != nil {
+		if err := record(ctx, c, wk, signers{current: signer, retired: retiredSigner}, sc, cfg, logger); err != nil {
 			return fmt.Errorf("scenario %s: %w", sc.name, err)
 		}
 	}
 	return nil
+}
+
+// recorderKeys makes the recording's keys: the bridge's signing key, the
+// worker's verifier, and a signing key the verifier has retired (a bridge
+// that missed a rotation), all made for this recording.
+func recorderKeys() (*signing.Signer, *signing.Verifier, *signing.Signer, error) {
+	sk, vk, err := signing.Generate("recorder", rand.Reader)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	oldSK, oldVK, err := signing.Generate("recorder-old", rand.Reader)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	signer, err := signing.ParseSigner(sk)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	retired, err := signing.ParseSigner(oldSK)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	verifier, err := signing.ParseVerifierRetired(vk, oldVK)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return signer, verifier, retired, nil
 }

@@ -23,8 +23,14 @@ import (
 	"github.com/hitl/durable-approvals/workflows"
 )
 
+// signers are the recording's signing keys: the bridge's, and one the
+// worker has retired.
+type signers struct {
+	current, retired *signing.Signer
+}
+
 // record runs one scenario to completion and writes its history.
-func record(ctx context.Context, c client.Client, wk *recorderWorker, signer *signing.Signer, sc scenario, cfg config, logger *slog.Logger) error {
+func record(ctx context.Context, c client.Client, wk *recorderWorker, keys signers, sc scenario, cfg config, logger *slog.Logger) error {
 	fake := wk.fake
 	policy, err := workflows.ParsePolicy([]byte(sc.policy))
 	if err != nil {
@@ -91,9 +97,14 @@ func record(ctx context.Context, c client.Client, wk *recorderWorker, signer *si
 		if at, ok := sc.stamp(i, first); ok {
 			d.PublishedAt = at
 		}
-		if !slices.Contains(sc.unsigned, i) {
+		switch {
+		case slices.Contains(sc.unsigned, i):
+		case slices.Contains(sc.retiredKey, i):
 			d.WorkflowID = id
-			signer.Sign(&d)
+			keys.retired.Sign(&d)
+		default:
+			d.WorkflowID = id
+			keys.current.Sign(&d)
 		}
 		if slices.Contains(sc.tampered, i) {
 			d.Reason += " (changed after signing)"
@@ -133,6 +144,11 @@ func record(ctx context.Context, c client.Client, wk *recorderWorker, signer *si
 		logger.Info("run finished", "scenario", sc.name, "turns", res.Turns, "answer", res.Answer, "audit", len(res.Audit))
 	}
 
+	if sc.wantNoticed != nil {
+		if got := fake.noticedOf(id); !slices.Equal(got, sc.wantNoticed) {
+			return fmt.Errorf("approval-ignored sent to %q, want %q", got, sc.wantNoticed)
+		}
+	}
 	if sc.wantResolved != nil {
 		if got := fake.resolvedOf(id); !maps.Equal(got, sc.wantResolved) {
 			return fmt.Errorf("approval-resolved outcomes %v, want %v", got, sc.wantResolved)

@@ -20,6 +20,9 @@ type scenario struct {
 	// longer verifies).
 	unsigned []int
 	tampered []int
+	// retiredKey lists the indexes of decisions signed with a key the
+	// worker has retired (a bridge that missed a rotation).
+	retiredKey []int
 	// drive sends the decisions once the run waits for waitPending approvals
 	// (and, if set, its audit has an entry of kind waitKind).
 	waitPending int
@@ -44,6 +47,9 @@ type scenario struct {
 	// wantResolved, if set, is the approval-resolved outcome per call id
 	// the run must have published.
 	wantResolved map[string]string
+	// wantNoticed, if not nil, is the approvers the run told of an
+	// ignored decision (approval-ignored), in order.
+	wantNoticed []string
 	// activityTools are tools the worker runs as activities of their own
 	// in this run instead of local activities (a tool a team adds with
 	// Local false).
@@ -122,6 +128,13 @@ func scenarios() []scenario {
 			dec("call-forged-signed-1", workflows.DecisionApproved, "mallory", "editor", "msg-forged-signed-1", "signed"),
 			dec("call-forged-signed-1", workflows.DecisionApproved, "alice", "publisher", "msg-forged-signed-2", ""),
 		}},
+		// retired-key: alice's approval comes signed with a key the
+		// worker has retired (her bridge missed a rotation): it does not
+		// count; bob's, signed with the current key, approves.
+		{name: "retired-key", policy: teamPolicy, waitPending: 1, retiredKey: []int{0}, decisions: []workflows.Decision{
+			dec("call-retired-key-1", workflows.DecisionApproved, "alice", "publisher", "msg-retired-key-1", ""),
+			dec("call-retired-key-1", workflows.DecisionApproved, "bob", "publisher", "msg-retired-key-2", ""),
+		}, wantResolved: map[string]string{"call-retired-key-1": workflows.OutcomeApproved}, wantNoticed: []string{}},
 		// Rules beyond one approver (changeApprovalRules). quorum: two
 		// distinct approvers, not the requester; a second approval by the
 		// same person does not count.
