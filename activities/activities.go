@@ -273,7 +273,8 @@ func (a *Activities) WorkerPolicy(context.Context) (workflows.WorkerPolicy, erro
 // Each decision that does not verify is counted in MetricDecisionsUnverified
 // by why: a bridge that signs with a key the workers do not hold (a key
 // rotation done in the wrong order) shows there, while the approvers see
-// "Decision sent".
+// "Decision sent". One signed with a key the workers have retired is
+// marked Retired, and the run tells its approver (approval-ignored).
 func (a *Activities) VerifyDecision(ctx context.Context, d workflows.Decision) (workflows.DecisionVerdict, error) {
 	if run := activity.GetInfo(ctx).WorkflowExecution.ID; d.WorkflowID != run {
 		a.logger.WarnContext(ctx, "decision signed for another run", "callId", d.ToolCallID, "signedFor", d.WorkflowID, "run", run)
@@ -293,7 +294,9 @@ func (a *Activities) VerifyDecision(ctx context.Context, d workflows.Decision) (
 			why = "retired_key"
 		}
 		countUnverified(ctx, why)
-		return workflows.DecisionVerdict{Reason: err.Error()}, nil
+		// Verify says ErrRetiredKey only for a signature the retired key
+		// made: the run may tell the approver.
+		return workflows.DecisionVerdict{Reason: err.Error(), Retired: errors.Is(err, signing.ErrRetiredKey)}, nil
 	}
 	return workflows.DecisionVerdict{Valid: true}, nil
 }

@@ -444,12 +444,17 @@ func TestRetiredKey(t *testing.T) {
 	tests := []struct {
 		name       string
 		verifier   *signing.Verifier
+		tamper     bool   // the decision is changed after it was signed
 		verdict    string // VerifyDecision's reason's prefix
+		retiredSig bool   // its verdict says the retired key signed it
 		unverified string // its count's reason
 		toolErr    string // "" the tool runs
 	}{
-		{"retired", retired, `retired key "k-old"`, "retired_key", ""},
-		{"dropped", dropped, `unknown key "k-old"`, "unknown_key", `signature: unknown key "k-old"`},
+		{"retired", retired, false, `retired key "k-old"`, true, "retired_key", ""},
+		// Naming the retired key without its signature is a forgery,
+		// which the run tells no approver of.
+		{"retired key's id, forged", retired, true, "bad signature", false, "bad_signature", "bad signature"},
+		{"dropped", dropped, false, `unknown key "k-old"`, false, "unknown_key", `signature: unknown key "k-old"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -465,6 +470,9 @@ func TestRetiredKey(t *testing.T) {
 			req := workflows.ToolRequest{WorkflowID: run, CallID: "call_r", Name: ToolPublishBlogPost, Arguments: `{"title":"Retired"}`, ApprovedBy: "pat"}
 			d := approval(a, req, 0)
 			old.Sign(&d)
+			if tt.tamper {
+				d.Reason = "changed after signing"
+			}
 
 			v, err := env.ExecuteLocalActivity(a.VerifyDecision, d)
 			if err != nil {
@@ -474,8 +482,8 @@ func TestRetiredKey(t *testing.T) {
 			if err := v.Get(&verdict); err != nil {
 				t.Fatal(err)
 			}
-			if verdict.Valid || !strings.HasPrefix(verdict.Reason, tt.verdict) {
-				t.Errorf("VerifyDecision of a new decision = %+v, want refused: %s", verdict, tt.verdict)
+			if verdict.Valid || !strings.HasPrefix(verdict.Reason, tt.verdict) || verdict.Retired != tt.retiredSig {
+				t.Errorf("VerifyDecision of a new decision = %+v, want refused: %s (retired %v)", verdict, tt.verdict, tt.retiredSig)
 			}
 			if got := counts.get(MetricDecisionsUnverified, "reason", tt.unverified); got != 1 {
 				t.Errorf("%s{reason=%q} = %d, want 1 (all: %v)", MetricDecisionsUnverified, tt.unverified, got, counts.n)

@@ -72,12 +72,21 @@ func TestDecisionKeyRotation(t *testing.T) {
 	// ignoredUntil starts a run whose first approval the worker ignores,
 	// signed with a key it does not accept (why: the audit's reason), and
 	// that counts after fix, when a bridge forwards it again; the second
-	// approval then runs the call once.
-	ignoredUntil := func(title, why string, fix func()) {
+	// approval then runs the call once. With told, the approver's CLI
+	// hears from the run that it did not count (a retired key's signature
+	// is genuine); without, it hears nothing (an unknown key's could be a
+	// forgery, which gets no word out).
+	ignoredUntil := func(title, why string, told bool, fix func()) {
 		s.t.Helper()
 		id := s.startRun("Publish the blog post called '" + title + "'")
 		call := s.waitPending(id, 1)[0].ToolCallID
-		approve("publisher", call)
+		out, err := s.cli("publisher", "approve", call)
+		switch {
+		case told && (err == nil || !strings.Contains(out, "Not counted") || !strings.Contains(out, why)):
+			s.t.Fatalf("publisher approves %s under a retired key: %v, want exit status 1 and the run's word: %s\n%s", call, err, why, out)
+		case !told && (err != nil || strings.Contains(out, "Not counted")):
+			s.t.Fatalf("publisher approves %s: %v, want no word from the run\n%s", call, err, out)
+		}
 		s.waitAudit(id, "the approval ignored: "+why, func(e workflows.AuditEntry) bool {
 			return e.Kind == workflows.AuditIgnored && e.Actor == users["publisher"].name && strings.Contains(e.Reason, why)
 		})
@@ -161,10 +170,10 @@ func TestDecisionKeyRotation(t *testing.T) {
 		assertRanOnce(t, s, s.result(late), lateCall, "Rotation late")
 
 		// A bridge still signing with the retired key: its new decisions
-		// are refused, and count once a bridge with the new key forwards
-		// them again (its catch-up).
+		// are refused, their approvers are told why, and they count once
+		// a bridge with the new key forwards them again (its catch-up).
 		restartBridge(oldSign)
-		ignoredUntil("Rotation stale bridge", `retired key "e2e"`, func() { restartBridge(newSign) })
+		ignoredUntil("Rotation stale bridge", `retired key "e2e"`, true, func() { restartBridge(newSign) })
 	})
 
 	step("4: the old key dropped", func(t *testing.T) {
@@ -197,7 +206,7 @@ func TestDecisionKeyRotation(t *testing.T) {
 		restartBridge(thirdSign)
 		// The fix: the worker gets the key, and a bridge restart's
 		// catch-up forwards the decision again.
-		ignoredUntil("Rotation wrong order", `unknown key "k-third"`, func() {
+		ignoredUntil("Rotation wrong order", `unknown key "k-third"`, false, func() {
 			restartWorker(newVerify+","+thirdVerify, "")
 			restartBridge(thirdSign)
 		})

@@ -71,6 +71,11 @@ type DecisionVerdict struct {
 	// Reason says why a decision is not valid ("unsigned", "unknown key
 	// \"k2\"", "bad signature").
 	Reason string `json:"reason,omitempty"`
+	// Retired is true when the signature is good but made with a key the
+	// worker has retired (a bridge that missed a key rotation signed it):
+	// the decision does not count, but it is no forgery, so its approver
+	// is told (approval-ignored).
+	Retired bool `json:"retired,omitempty"`
 }
 
 // ErrTypeInvalidInput is the application error type of a run that was

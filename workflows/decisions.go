@@ -43,13 +43,15 @@ func (r *run) onDecision(ctx workflow.Context, d Decision) {
 	if a != nil {
 		a.rules.sawDecision(d)
 	}
-	var checked, verified bool // the signature was checked; and is good
+	// The signature was checked; it is good; it is genuine, under a key
+	// the worker has retired.
+	var checked, verified, retired bool
 	if why == "" && r.verifiesDecisions(ctx) {
 		// Checks that need no signature come first, so junk costs no
 		// verification; the approval may resolve while the signature is
 		// checked, hence the second look at it.
 		checked = true
-		if why = r.verify(ctx, d); why == "" {
+		if why, retired = r.verify(ctx, d); why == "" {
 			verified = true
 			why = r.verified(d)
 		}
@@ -74,7 +76,7 @@ func (r *run) onDecision(ctx workflow.Context, d Decision) {
 	if why != "" {
 		r.ignore(ctx, e, a, why)
 		if keyed && !copied { // well formed, and no copy of one seen
-			r.noticeIgnored(ctx, d, a, why, checked, verified)
+			r.noticeIgnored(ctx, d, a, why, checked, verified, retired)
 		}
 		return
 	}
@@ -98,10 +100,12 @@ func (r *run) verifiesDecisions(ctx workflow.Context) bool {
 // verify checks, in ActivityVerifyDecision, the decision's signature and
 // that it was signed for this run. The verdict is recorded in the history,
 // so a replay after a key rotation still sees it. It returns why the
-// decision does not count, or "".
-func (r *run) verify(ctx workflow.Context, d Decision) string {
+// decision does not count, or "", and whether it does not count only
+// because its genuine signature is under a key the worker has retired
+// (DecisionVerdict.Retired).
+func (r *run) verify(ctx workflow.Context, d Decision) (why string, retired bool) {
 	if d.Signature == "" {
-		return "unsigned: the approver bridge signs every decision it forwards"
+		return "unsigned: the approver bridge signs every decision it forwards", false
 	}
 	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout: 5 * time.Second,
@@ -110,12 +114,12 @@ func (r *run) verify(ctx workflow.Context, d Decision) string {
 	var v DecisionVerdict
 	if err := workflow.ExecuteLocalActivity(lctx, ActivityVerifyDecision, d).Get(ctx, &v); err != nil {
 		workflow.GetLogger(ctx).Error("decision not verified", "callId", d.ToolCallID, "error", err)
-		return "the signature could not be checked: " + truncate(errorMessage(err), maxAuditFieldLen)
+		return "the signature could not be checked: " + truncate(errorMessage(err), maxAuditFieldLen), false
 	}
 	if !v.Valid {
-		return "signature: " + truncate(v.Reason, maxAuditFieldLen)
+		return "signature: " + truncate(v.Reason, maxAuditFieldLen), v.Retired
 	}
-	return ""
+	return "", false
 }
 
 // dedupeKey is the key under which a well-formed decision is remembered:
@@ -404,26 +408,32 @@ func (r *run) ignore(ctx workflow.Context, e AuditEntry, a *approval, why string
 // noticeIgnored publishes approval-ignored, telling decision d's approver
 // that the run did not count it and why: only for a call still pending
 // (the approver may decide again), a signed decision (the caller leaves
-// out those not well formed, and copies of one seen), whose signature
-// verifies (checked is whether onDecision checked it, verified whether it
-// is good; one refused before that is checked now: a forged decision gets
-// no word out), at most MaxIgnoredNotices per approver and call. The
-// checks made only for a notice are at most maxNoticeChecks per call, so
-// junk that names a call costs it a bounded number of them. The check and
-// the publish run in a coroutine of their own (r.noticing; the run waits
-// for them before it ends), so the decisions after this one are not held
-// up behind them. Runs from before changeIgnoredNotice publish none. A
-// notice that cannot be published is logged: the audit has the reason all
-// the same.
-func (r *run) noticeIgnored(ctx workflow.Context, d Decision, a *approval, why string, checked, verified bool) {
-	if a == nil || !a.isPending() || why == "duplicate" || d.Signature == "" || (checked && !verified) {
+// out those not well formed, and copies of one seen), whose signature is
+// genuine (checked is whether onDecision checked it, verified whether it
+// is good, retired whether it is good under a key the worker has retired;
+// one refused before that is checked now: a forged decision gets no word
+// out), at most MaxIgnoredNotices per approver and call. The checks made
+// only for a notice, and the notices of retired keys, are at most
+// maxNoticeChecks per call, so junk that names a call costs it a bounded
+// number of them. The check and the publish run in a coroutine of their
+// own (r.noticing; the run waits for them before it ends), so the
+// decisions after this one are not held up behind them. Runs from before
+// changeIgnoredNotice publish none, and runs from before
+// changeRetiredKeyNotice none for a retired key. A notice that cannot be
+// published is logged: the audit has the reason all the same.
+func (r *run) noticeIgnored(ctx workflow.Context, d Decision, a *approval, why string, checked, verified, retired bool) {
+	if a == nil || !a.isPending() || why == "duplicate" || d.Signature == "" || (checked && !verified && !retired) {
 		return
 	}
 	key := d.ApproverClientID + "\x00" + a.call.CallID
 	if r.notices[key] >= MaxIgnoredNotices || (!verified && r.noticeChecks[a.call.CallID] >= maxNoticeChecks) {
 		return
 	}
-	if workflow.GetVersion(ctx, changeIgnoredNotice, workflow.DefaultVersion, 1) < 1 {
+	if retired {
+		if !r.noticesRetiredKeys(ctx) {
+			return
+		}
+	} else if workflow.GetVersion(ctx, changeIgnoredNotice, workflow.DefaultVersion, 1) < 1 {
 		return
 	}
 	if !verified {
@@ -436,9 +446,16 @@ func (r *run) noticeIgnored(ctx workflow.Context, d Decision, a *approval, why s
 	r.noticing++
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		defer func() { r.noticing-- }()
-		if (!verified && r.verify(ctx, d) != "") || !a.isPending() {
-			// A forged decision, or one decided while the signature was
-			// checked.
+		if !checked {
+			// A decision ignored before its signature was checked: a
+			// forged one gets no word out; one under a retired key does.
+			if why, retired := r.verify(ctx, d); why != "" && (!retired || !r.noticesRetiredKeys(ctx)) {
+				r.notices[key]--
+				return
+			}
+		}
+		if !a.isPending() {
+			// Decided while the signature was checked.
 			r.notices[key]--
 			return
 		}
@@ -453,4 +470,11 @@ func (r *run) noticeIgnored(ctx workflow.Context, d Decision, a *approval, why s
 			workflow.GetLogger(ctx).Warn("approval-ignored not published", "callId", a.call.CallID, "approver", d.ApproverClientID, "error", err)
 		}
 	})
+}
+
+// noticesRetiredKeys reports whether the run tells the approver of a
+// decision signed under a retired key that it did not count
+// (changeRetiredKeyNotice).
+func (r *run) noticesRetiredKeys(ctx workflow.Context) bool {
+	return workflow.GetVersion(ctx, changeRetiredKeyNotice, workflow.DefaultVersion, 1) >= 1
 }

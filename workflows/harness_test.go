@@ -123,6 +123,15 @@ const testWorkflowID = "hitl-test-run"
 // testKeyID names the harness's signing key.
 const testKeyID = "test-key"
 
+// testRetiredKeyID names a key the harness's worker has retired (a
+// bridge that missed a rotation signs with it: signRetired).
+const testRetiredKeyID = "test-key-old"
+
+// retiredTestKey is testRetiredKeyID's private key.
+func retiredTestKey() ed25519.PrivateKey {
+	return ed25519.NewKeyFromSeed(bytes.Repeat([]byte{8}, ed25519.SeedSize))
+}
+
 // testSchemas are the argument schemas of the team's tools, as the worker's
 // registry has them.
 func testSchemas() map[string]json.RawMessage {
@@ -151,6 +160,13 @@ func (h *harness) verifyDecision(ctx context.Context, d Decision) (DecisionVerdi
 	switch {
 	case d.WorkflowID != activity.GetInfo(ctx).WorkflowExecution.ID:
 		return DecisionVerdict{Reason: "signed for another run"}, nil
+	case d.KeyID == testRetiredKeyID:
+		// As signing.Verifier: a retired key's own signature is
+		// refused as retired, another as a bad signature.
+		if err != nil || !ed25519.Verify(retiredTestKey().Public().(ed25519.PublicKey), d.SigningPayload(), sig) {
+			return DecisionVerdict{Reason: "bad signature"}, nil
+		}
+		return DecisionVerdict{Reason: fmt.Sprintf("retired key %q: it no longer approves a new decision", d.KeyID), Retired: true}, nil
 	case d.KeyID != testKeyID:
 		return DecisionVerdict{Reason: fmt.Sprintf("unknown key %q", d.KeyID)}, nil
 	case err != nil || !ed25519.Verify(h.key.Public().(ed25519.PublicKey), d.SigningPayload(), sig):
@@ -164,6 +180,15 @@ func (h *harness) sign(d Decision) Decision {
 	d.WorkflowID = testWorkflowID
 	d.KeyID = testKeyID
 	d.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(h.key, d.SigningPayload()))
+	return d
+}
+
+// signRetired signs d for the harness's run with the key the worker has
+// retired, as a bridge that missed a rotation does.
+func (h *harness) signRetired(d Decision) Decision {
+	d.WorkflowID = testWorkflowID
+	d.KeyID = testRetiredKeyID
+	d.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(retiredTestKey(), d.SigningPayload()))
 	return d
 }
 

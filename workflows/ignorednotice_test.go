@@ -22,8 +22,12 @@ func TestIgnoredNotice(t *testing.T) {
 		tampered bool
 		// slow: how long its signature check takes (harness.verifySlow)
 		slow time.Duration
+		// retired: signed with a key the worker has retired
+		// (harness.signRetired); with tampered, then changed
+		retired bool
 	}
 	signed := func(after time.Duration, d Decision) at { return at{after: after, d: d, signed: true} }
+	retired := func(after time.Duration, d Decision) at { return at{after: after, d: d, retired: true} }
 	tests := []struct {
 		name        string
 		rule        string
@@ -151,6 +155,61 @@ func TestIgnoredNotice(t *testing.T) {
 			wantChecks: maxNoticeChecks + 2,
 		},
 		{
+			// Her bridge missed a key rotation: the decision is genuine,
+			// so she is told why it did not count (changeRetiredKeyNotice).
+			name: "a decision under a retired key",
+			decisions: []at{
+				retired(time.Minute, approve("call_1", "pat", "publisher", "p1")),
+				signed(2*time.Minute, approve("call_1", "pat", "publisher", "p2")),
+			},
+			wantNotices: []string{`pat/p1: signature: retired key "test-key-old"`},
+			wantChecks:  2,
+		},
+		{
+			// Refused before its signature was checked (a role too low),
+			// then checked for the notice: genuine under a retired key,
+			// so it gets one, with the first reason.
+			name: "a decision under a retired key refused before its check",
+			decisions: []at{
+				retired(time.Minute, approve("call_1", "erin", "editor", "e1")),
+				signed(2*time.Minute, approve("call_1", "pat", "publisher", "p1")),
+			},
+			wantNotices: []string{"erin/e1: insufficient role"},
+			wantChecks:  2,
+		},
+		{
+			// A decision naming the retired key that it did not sign
+			// (anyone who may signal the run can send one) is a forgery.
+			name: "a retired key's id on a forged decision: no notice",
+			decisions: []at{
+				{after: time.Minute, d: approve("call_1", "mallory", "publisher", "m1"), retired: true, tampered: true},
+				{after: time.Minute, d: approve("call_1", "mallory", "editor", "m2"), retired: true, tampered: true},
+				signed(2*time.Minute, approve("call_1", "pat", "publisher", "p1")),
+			},
+			wantChecks: 3,
+		},
+		{
+			// Whoever holds a retired key and may signal the run gets
+			// the call at most maxNoticeChecks notices, whatever names
+			// its decisions carry.
+			name: "at most maxNoticeChecks notices per call under a retired key",
+			decisions: func() []at {
+				var ds []at
+				for i := range maxNoticeChecks + 2 {
+					ds = append(ds, retired(time.Minute+time.Duration(i)*time.Second, approve("call_1", fmt.Sprint("r", i), "publisher", "r1")))
+				}
+				return append(ds, signed(3*time.Minute, approve("call_1", "pat", "publisher", "p1")))
+			}(),
+			wantNotices: func() []string {
+				var ws []string
+				for i := range maxNoticeChecks {
+					ws = append(ws, fmt.Sprintf("r%d/r1: signature: retired key", i))
+				}
+				return ws
+			}(),
+			wantChecks: maxNoticeChecks + 3,
+		},
+		{
 			name: "at most MaxIgnoredNotices per approver and call",
 			decisions: []at{
 				signed(time.Minute, approve("call_1", "erin", "editor", "e1")),
@@ -181,6 +240,12 @@ func TestIgnoredNotice(t *testing.T) {
 					h.verifySlow[a.d.AblyMessageID] = a.slow
 				}
 				switch {
+				case a.retired && a.tampered:
+					d := h.signRetired(a.d)
+					d.Reason = "changed after signing"
+					h.decideRaw(a.after, d)
+				case a.retired:
+					h.decideRaw(a.after, h.signRetired(a.d))
 				case a.tampered:
 					d := h.sign(a.d)
 					d.Reason = "changed after signing"

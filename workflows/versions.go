@@ -154,6 +154,17 @@ const (
 	// which the SDK then keeps for the run: it keeps the old rule to its
 	// end (a cross-deploy probe: its approver had to decide again).
 	changeUnverifiedCopies = "unverified-copies"
+	// changeRetiredKeyNotice (version 1), left by the session of
+	// 2026-12-07 that added retired decision keys: a decision whose
+	// signature is genuine but under a key the worker has retired (a
+	// bridge that missed a rotation signed it) was ignored without a word,
+	// as a forged one is, and its approver saw "Decision sent" until the
+	// call expired. Since, the run publishes approval-ignored about it
+	// (run.noticeIgnored; DecisionVerdict.Retired), at most maxNoticeChecks
+	// per call. Asked only for such a decision, so no other run's history
+	// changes; a run that ignored one silently before the change replays
+	// it at DefaultVersion, which the SDK then keeps for the run.
+	changeRetiredKeyNotice = "retired-key-notice"
 )
 
 // ChangeWorkerPolicy is changeWorkerPolicy's id, for the history recorder

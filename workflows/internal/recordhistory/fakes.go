@@ -68,7 +68,7 @@ func (f *fakeActivities) VerifyDecision(ctx context.Context, d workflows.Decisio
 		return workflows.DecisionVerdict{Reason: "signed for another run"}, nil
 	}
 	if err := f.verifier.Verify(d); err != nil {
-		return workflows.DecisionVerdict{Reason: err.Error()}, nil
+		return workflows.DecisionVerdict{Reason: err.Error(), Retired: errors.Is(err, signing.ErrRetiredKey)}, nil
 	}
 	return workflows.DecisionVerdict{Valid: true}, nil
 }

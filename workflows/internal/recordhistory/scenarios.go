@@ -130,11 +130,14 @@ func scenarios() []scenario {
 		}},
 		// retired-key: alice's approval comes signed with a key the
 		// worker has retired (her bridge missed a rotation): it does not
-		// count; bob's, signed with the current key, approves.
+		// count, and since changeRetiredKeyNotice she is told so
+		// (v19-retired-key.json was recorded before it, by the code of
+		// that time, with the scenario expecting no notice); bob's,
+		// signed with the current key, approves.
 		{name: "retired-key", policy: teamPolicy, waitPending: 1, retiredKey: []int{0}, decisions: []workflows.Decision{
 			dec("call-retired-key-1", workflows.DecisionApproved, "alice", "publisher", "msg-retired-key-1", ""),
 			dec("call-retired-key-1", workflows.DecisionApproved, "bob", "publisher", "msg-retired-key-2", ""),
-		}, wantResolved: map[string]string{"call-retired-key-1": workflows.OutcomeApproved}, wantNoticed: []string{}},
+		}, wantResolved: map[string]string{"call-retired-key-1": workflows.OutcomeApproved}, wantNoticed: []string{"alice"}},
 		// Rules beyond one approver (changeApprovalRules). quorum: two
 		// distinct approvers, not the requester; a second approval by the
 		// same person does not count.
