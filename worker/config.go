@@ -233,6 +233,9 @@ func (c Config) Validate() error {
 	}
 	if c.VerifyKeys == "" {
 		errs = append(errs, fmt.Errorf("%s is required: the bridge's public keys that decisions must be signed with (approver keygen)", config.EnvDecisionVerifyKeys))
+		if err := signing.CheckRetiredKeys(c.RetiredKeys); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", config.EnvDecisionRetiredKeys, err))
+		}
 	} else if _, err := c.verifier(); err != nil {
 		errs = append(errs, err)
 	}
@@ -367,10 +370,14 @@ func (c Config) toolRetry() workflows.ToolRetry {
 }
 
 // verifier parses the verify and retired keys; its error names the
-// variable at fault.
+// variable at fault, both when both are.
 func (c Config) verifier() (*signing.Verifier, error) {
 	if _, err := signing.ParseVerifier(c.VerifyKeys); err != nil {
-		return nil, fmt.Errorf("%s: %w", config.EnvDecisionVerifyKeys, err)
+		err = fmt.Errorf("%s: %w", config.EnvDecisionVerifyKeys, err)
+		if rerr := signing.CheckRetiredKeys(c.RetiredKeys); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("%s: %w", config.EnvDecisionRetiredKeys, rerr))
+		}
+		return nil, err
 	}
 	v, err := signing.ParseVerifierRetired(c.VerifyKeys, c.RetiredKeys)
 	if err != nil {

@@ -123,6 +123,12 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"no verify keys", nil, map[string]string{"HITL_DECISION_VERIFY_KEYS": ""}, []string{"HITL_DECISION_VERIFY_KEYS is required"}},
 		{"bad verify keys", nil, map[string]string{"HITL_DECISION_VERIFY_KEYS": "k1:short"}, []string{"HITL_DECISION_VERIFY_KEYS: verify key k1: want a base64 Ed25519 public key of 32 bytes"}},
 		{"bad retired keys", nil, map[string]string{"HITL_DECISION_RETIRED_KEYS": "k0:short"}, []string{"HITL_DECISION_RETIRED_KEYS: retired key k0: want a base64 Ed25519 public key of 32 bytes"}},
+		// Both lists' faults are told at once, not the second only once
+		// the first is mended.
+		{"no verify keys and bad retired keys", nil, map[string]string{"HITL_DECISION_VERIFY_KEYS": "", "HITL_DECISION_RETIRED_KEYS": "k0:short"},
+			[]string{"HITL_DECISION_VERIFY_KEYS is required", "HITL_DECISION_RETIRED_KEYS: retired key k0: want a base64 Ed25519 public key of 32 bytes"}},
+		{"bad verify keys and bad retired keys", nil, map[string]string{"HITL_DECISION_VERIFY_KEYS": "k1:short", "HITL_DECISION_RETIRED_KEYS": "k0"},
+			[]string{"HITL_DECISION_VERIFY_KEYS: verify key k1: want a base64 Ed25519 public key of 32 bytes", "HITL_DECISION_RETIRED_KEYS: retired keys: want <id>:<base64 Ed25519 public key>"}},
 		{"a key both verify and retired", nil, map[string]string{"HITL_DECISION_RETIRED_KEYS": "k1:O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik="},
 			[]string{"HITL_DECISION_RETIRED_KEYS: retired keys: key id k1 is also a verify key"}},
 		{"empty model flag", []string{"-model", ""}, nil, []string{"OPENAI_MODEL (-model) is empty"}},

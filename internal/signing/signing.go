@@ -162,6 +162,15 @@ func ParseVerifierRetired(verify, retired string) (*Verifier, error) {
 	return &Verifier{keys: keys, retired: old}, nil
 }
 
+// CheckRetiredKeys reports what is wrong with s, a list of retired keys in
+// ParseVerifierRetired's form, on its own (none is allowed), so that a
+// fault in it is told beside one in the verify keys: ParseVerifierRetired
+// stops at the first.
+func CheckRetiredKeys(s string) error {
+	_, err := parseKeys(s, "retired")
+	return err
+}
+
 // parseKeys reads "<id>:<base64 public key>[,<id>:<key>...]" of the list
 // named what ("verify" or "retired"); an empty list is no key.
 func parseKeys(s, what string) (map[string]ed25519.PublicKey, error) {
