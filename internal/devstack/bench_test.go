@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -571,5 +572,95 @@ func TestBenchTemporalAddress(t *testing.T) {
 		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
 			t.Errorf("-temporal-address %q -namespace %q: err = %v, want %q", tt.addr, tt.namespace, err, tt.wantErr)
 		}
+	}
+}
+
+// TestProductFigures pins how the histories become the published figures:
+// decision → signal and decision → tool from each run's Ably timestamp,
+// decisions per second as N over first decision → last signal event, the
+// drain as first decision → last completion, the events' median and max,
+// the steps over every run, and which event the tool's is.
+func TestProductFigures(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	at := func(n float64) time.Time { return t0.Add(ms(n)) }
+	run := func(decision, signaled, tool, completed float64, events int, local bool, steps ...benchStep) runHistory {
+		return runHistory{Events: events, Decision: at(decision), Signaled: at(signaled), ToolScheduled: at(tool), ToolLocal: local, Completed: at(completed), Steps: steps}
+	}
+	step := func(label string, d float64) benchStep { return benchStep{Label: label, D: ms(d)} }
+	runs := func(local bool) []runHistory {
+		return []runHistory{
+			run(0, 100, 300, 1000, 30, false, step("a", 100), step("b", 200)),
+			run(50, 250, 650, 2000, 32, local, step("a", 200), step("b", 400)),
+			run(20, 500, 900, 1500, 31, false, step("a", 480), step("b", 100), step("c", 300), step("d", 0)),
+		}
+	}
+	tests := []struct {
+		name      string
+		hs        []runHistory
+		toolEvent string
+	}{
+		{"ExecuteTool activities", runs(false), "ActivityTaskScheduled ExecuteTool"},
+		{"one local activity", runs(true), "MarkerRecorded of the local activity ExecuteTool (written after the tool ran)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var f ProductFigures
+			productFigures(&f, tt.hs)
+			if want := (Durations{Count: 3, P50: ms(200), P99: ms(480), Max: ms(480)}); f.DecisionToSignal != want {
+				t.Errorf("decision → signal = %+v, want %+v", f.DecisionToSignal, want)
+			}
+			if want := (Durations{Count: 3, P50: ms(600), P99: ms(880), Max: ms(880)}); f.DecisionToTool != want {
+				t.Errorf("decision → tool = %+v, want %+v", f.DecisionToTool, want)
+			}
+			// 3 decisions from the first (t0) to the last signal event (t0+500ms).
+			if f.DecisionsPerSecond != 6 {
+				t.Errorf("decisions per second = %v, want 6", f.DecisionsPerSecond)
+			}
+			if f.Drain != 2*time.Second {
+				t.Errorf("drain = %s, want 2s (first decision → last completion)", f.Drain)
+			}
+			if f.EventsMedian != 31 || f.EventsMax != 32 {
+				t.Errorf("events %d / %d, want 31 / 32", f.EventsMedian, f.EventsMax)
+			}
+			if f.ToolEvent != tt.toolEvent {
+				t.Errorf("tool event %q, want %q", f.ToolEvent, tt.toolEvent)
+			}
+			var labels []string
+			for _, s := range f.Steps {
+				labels = append(labels, fmt.Sprintf("%s×%d", s.Step, s.Runs))
+			}
+			if got, want := strings.Join(labels, ", "), "a×3, b×3, c×1, d×1"; got != want {
+				t.Errorf("steps %s, want %s", got, want)
+			}
+		})
+	}
+}
+
+// TestFloorFigures: the floor's signal → activity runs from each run's own
+// send, signals per second is N over first send → last signal event.
+func TestFloorFigures(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	at := func(n float64) time.Time { return t0.Add(ms(n)) }
+	hs := []floorHistory{
+		{Events: 9, Signaled: at(100), Scheduled: at(150)},
+		{Events: 11, Signaled: at(200), Scheduled: at(260)},
+		{Events: 10, Signaled: at(250), Scheduled: at(400)},
+	}
+	sent := []time.Time{at(0), at(10), at(20)}
+	f := floorFigures(hs, sent)
+	if want := (Durations{Count: 3, P50: ms(250), P99: ms(380), Max: ms(380)}); f.SignalToActivity != want {
+		t.Errorf("signal sent → activity = %+v, want %+v", f.SignalToActivity, want)
+	}
+	if want := (Durations{Count: 3, P50: ms(60), P99: ms(150), Max: ms(150)}); f.SignaledToActivity != want {
+		t.Errorf("signal event → activity = %+v, want %+v", f.SignaledToActivity, want)
+	}
+	if f.SignalsPerSecond != 12 {
+		t.Errorf("signals per second = %v, want 12 (3 over 250 ms)", f.SignalsPerSecond)
+	}
+	if f.EventsMedian != 10 || f.EventsMax != 11 {
+		t.Errorf("events %d / %d, want 10 / 11", f.EventsMedian, f.EventsMax)
+	}
+	if len(f.Steps) != 1 || f.Steps[0].Runs != 3 || f.Steps[0].Median != ms(190) || f.Steps[0].P99 != ms(230) {
+		t.Errorf("steps = %+v, want the one sent → signaled step over 3 runs, median 190ms, p99 230ms", f.Steps)
 	}
 }
