@@ -664,3 +664,85 @@ func TestFloorFigures(t *testing.T) {
 		t.Errorf("steps = %+v, want the one sent → signaled step over 3 runs, median 190ms, p99 230ms", f.Steps)
 	}
 }
+
+// TestMarkdownTable pins every row of the published table, each figure in
+// its row and column: no figure distinct from the others may be shown in
+// another's place.
+func TestMarkdownTable(t *testing.T) {
+	product := ProductFigures{
+		Runs: 200, TimeToAllPending: 30 * time.Second, Drain: 41 * time.Second,
+		DecisionToSignal: Durations{Count: 200, P50: ms(188), P99: ms(900), Max: ms(950)},
+		DecisionToTool:   Durations{Count: 200, P50: 14600 * time.Millisecond, P99: 26800 * time.Millisecond, Max: 27500 * time.Millisecond},
+		ToolEvent:        "ActivityTaskScheduled ExecuteTool", DecisionsPerSecond: 7,
+		EventsMedian: 49, EventsMax: 51, WorkerPeakRSS: 123e6, BridgePeakRSS: 40e6, PostsExactlyOnce: 199,
+		PostProblems: []string{"run b published 2 posts"},
+		Steps:        []StepFigure{{Step: "s", Runs: 200, Median: ms(1), P99: ms(2), Share: 1}},
+	}
+	floor := &FloorFigures{
+		SignalToActivity:   Durations{Count: 200, P50: 3900 * time.Millisecond, P99: 11100 * time.Millisecond, Max: 12500 * time.Millisecond},
+		SignaledToActivity: Durations{Count: 200, P50: ms(100), P99: ms(300), Max: ms(400)},
+		SignalsPerSecond:   16, EventsMedian: 15, EventsMax: 17,
+	}
+	tests := []struct {
+		name  string
+		res   BenchResult
+		table string
+	}{
+		{"with the floor", BenchResult{N: 200, Approvers: 20, Product: product, Floor: floor}, `| figure | product | bare floor | ratio |
+|---|---|---|---|
+| decision → tool scheduled, p50 | 14.6 s | 3.9 s | 3.7× |
+| decision → tool scheduled, p99 | 26.8 s | 11.1 s | 2.4× |
+| decision → tool scheduled, max | 27.5 s | 12.5 s | 2.2× |
+| decisions applied per second | 7 | 16 | 0.44× |
+| decision → signal, p50 / p99 / max | 188 ms / 900 ms / 950 ms | — | — |
+| signal event → activity scheduled, p50 / p99 / max | — | 100 ms / 300 ms / 400 ms | — |
+| history events per run, median / max | 49 / 51 | 15 / 17 | — |
+| time to all pending (first start → last request on Ably) | 30 s | — | — |
+| time to drain (first decision → last run completed) | 41 s | — | — |
+| worker peak RSS (VmHWM) | 123 MB | — | — |
+| bridge peak RSS (VmHWM) | 40 MB | — | — |
+| runs that published their post exactly once | 199 of 200 | — | — |
+`},
+		{"worker killed, no floor", BenchResult{N: 200, Approvers: 20, KillWorker: true, Product: func() ProductFigures {
+			p := product
+			p.WorkerPeakRSSBeforeKill, p.WorkerRestart = 300e6, 4*time.Second
+			return p
+		}()}, `| figure | product | bare floor | ratio |
+|---|---|---|---|
+| decision → tool scheduled, p50 | 14.6 s | — | — |
+| decision → tool scheduled, p99 | 26.8 s | — | — |
+| decision → tool scheduled, max | 27.5 s | — | — |
+| decisions applied per second | 7 | — | — |
+| decision → signal, p50 / p99 / max | 188 ms / 900 ms / 950 ms | — | — |
+| history events per run, median / max | 49 / 51 | — | — |
+| time to all pending (first start → last request on Ably) | 30 s | — | — |
+| time to drain (first decision → last run completed) | 41 s | — | — |
+| worker peak RSS before the SIGKILL (VmHWM) | 300 MB | — | — |
+| worker restart (SIGKILL → the new worker polls) | 4 s | — | — |
+| restarted worker peak RSS (VmHWM) | 123 MB | — | — |
+| bridge peak RSS (VmHWM) | 40 MB | — | — |
+| runs that published their post exactly once | 199 of 200 | — | — |
+`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			tt.res.Markdown(&b)
+			out := b.String()
+			_, table, ok := strings.Cut(out, "\n\n| figure |")
+			table, _, _ = strings.Cut("| figure |"+table, "\n\n")
+			if !ok {
+				t.Fatalf("no figure table:\n%s", out)
+			}
+			if got := table + "\n"; got != tt.table {
+				t.Errorf("table:\n%s\nwant:\n%s", got, tt.table)
+			}
+			// The problems are a list of their own: a blank line ends it
+			// before the steps' paragraph, which would otherwise continue
+			// the last item.
+			if want := "\n\n- **run b published 2 posts**\n\nWhere the product's"; !strings.Contains(out, want) {
+				t.Errorf("markdown lacks %q:\n%s", want, out)
+			}
+		})
+	}
+}
