@@ -465,6 +465,18 @@ func TestFormat(t *testing.T) {
 		{formatRate(1184.2), "1184"},
 		{formatBytes(123_400_000), "123 MB"},
 		{formatBytes(0), "n/a"},
+		// Each unit's range starts where the one below it ends.
+		{formatDuration(999 * time.Microsecond), "999 µs"},
+		{formatDuration(ms(7.25)), "7.25 ms"},
+		{formatDuration(ms(10)), "10 ms"},
+		{formatDuration(1500 * time.Millisecond), "1.5 s"},
+		{formatDuration(99500 * time.Millisecond), "99.5 s"},
+		{formatDuration(999600 * time.Millisecond), "1000 s"},
+		{formatDuration(1234 * time.Second), "1234 s"},
+		{formatRate(99.94), "99.9"},
+		{formatRate(999.6), "1000"},
+		{formatRate(12345.6), "12346"},
+		{markdownCell("run a|b\nfailed"), `run a\|b failed`},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
