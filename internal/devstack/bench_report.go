@@ -3,6 +3,7 @@ package devstack
 import (
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"time"
 )
@@ -149,12 +150,17 @@ func formatTriple(d Durations) string {
 	return formatDuration(d.P50) + " / " + formatDuration(d.P99) + " / " + formatDuration(d.Max)
 }
 
-// formatRatio prints a / b as "3.7×", or "—" when b is zero.
+// formatRatio prints a / b with two significant digits, or as a whole
+// number from 10 on ("3.7×", "15×", "146×"), or "—" when b is zero.
 func formatRatio(a, b float64) string {
 	if b == 0 {
 		return "—"
 	}
-	return fmt.Sprintf("%.2g×", a/b)
+	r := a / b
+	if math.Abs(r) >= 10 {
+		return fmt.Sprintf("%.0f×", r)
+	}
+	return fmt.Sprintf("%.2g×", r)
 }
 
 // formatRate prints a per-second rate with three significant digits.

@@ -461,6 +461,14 @@ func TestFormat(t *testing.T) {
 		{formatRatio(14.6, 3.9), "3.7×"},
 		{formatRatio(7, 16), "0.44×"},
 		{formatRatio(1, 0), "—"},
+		// From 10 on a ratio is a whole number, never in e-notation
+		// (%.2g printed 146 as "1.5e+02").
+		{formatRatio(9.94, 1), "9.9×"},
+		{formatRatio(9.96, 1), "10×"},
+		{formatRatio(14.6, 1), "15×"},
+		{formatRatio(99.6, 1), "100×"},
+		{formatRatio(146, 1), "146×"},
+		{formatRatio(14600, 3.9), "3744×"},
 		{formatRate(7.04), "7.04"},
 		{formatRate(1184.2), "1184"},
 		{formatBytes(123_400_000), "123 MB"},
