@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -135,11 +136,37 @@ func (b *historyBuilder) activity(name string) {
 }
 
 func (b *historyBuilder) localActivity(name string) {
+	b.marker("LocalActivity", map[string]any{"ActivityID": "3", "ActivityType": name})
+}
+
+// marker records a marker called name with data as its details' "data".
+func (b *historyBuilder) marker(name string, data any) {
 	b.add(enumspb.EVENT_TYPE_MARKER_RECORDED, func(e *historypb.HistoryEvent) {
 		e.Attributes = &historypb.HistoryEvent_MarkerRecordedEventAttributes{MarkerRecordedEventAttributes: &historypb.MarkerRecordedEventAttributes{
-			MarkerName: "LocalActivity",
-			Details:    map[string]*commonpb.Payloads{"data": b.payloads(map[string]any{"ActivityID": "3", "ActivityType": name})}}}
+			MarkerName: name,
+			Details:    map[string]*commonpb.Payloads{"data": b.payloads(data)}}}
 	})
+}
+
+// activityStarted and activityCompleted are the events of the activity
+// scheduled as event scheduled.
+func (b *historyBuilder) activityStarted(scheduled int64) {
+	b.add(enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED, func(e *historypb.HistoryEvent) {
+		e.Attributes = &historypb.HistoryEvent_ActivityTaskStartedEventAttributes{ActivityTaskStartedEventAttributes: &historypb.ActivityTaskStartedEventAttributes{
+			ScheduledEventId: scheduled}}
+	})
+}
+
+func (b *historyBuilder) activityCompleted(scheduled int64) {
+	b.add(enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED, func(e *historypb.HistoryEvent) {
+		e.Attributes = &historypb.HistoryEvent_ActivityTaskCompletedEventAttributes{ActivityTaskCompletedEventAttributes: &historypb.ActivityTaskCompletedEventAttributes{
+			ScheduledEventId: scheduled}}
+	})
+}
+
+// timed sets the time of the last event to base + n ms.
+func (b *historyBuilder) timed(base time.Time, n float64) {
+	b.events[len(b.events)-1].EventTime = timestamppb.New(base.Add(ms(n)))
 }
 
 func (b *historyBuilder) task() {
@@ -762,6 +789,258 @@ func TestMarkdownTable(t *testing.T) {
 			// the last item.
 			if want := "\n\n- **run b published 2 posts**\n\nWhere the product's"; !strings.Contains(out, want) {
 				t.Errorf("markdown lacks %q:\n%s", want, out)
+			}
+		})
+	}
+}
+
+// TestReadRunHistoryPicks: the decision is the first approval-decision
+// signal that matches, and the tool the first ExecuteTool after it; an
+// ExecuteTool before it (a tool that needs no approval) or a marker that
+// is no local activity is not the tool, nor a signal of another name.
+func TestReadRunHistoryPicks(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	at := func(n int) time.Time { return t0.Add(time.Duration(n) * 10 * time.Millisecond) }
+	pat := workflows.Decision{ToolCallID: "call_1", Decision: "approved", ApproverClientID: "pat", PublishedAt: t0}
+	byPat := func(d workflows.Decision) bool { return d.ApproverClientID == "pat" }
+	tests := []struct {
+		name string
+		// build adds events after WorkflowExecutionStarted (at(1)); each
+		// event is 10 ms after the one before.
+		build             func(b *historyBuilder)
+		signaled, tool    time.Time
+		local             bool
+		wantErr           string
+		wantFirstStepFrom string
+	}{
+		{
+			name: "an ExecuteTool activity before the decision",
+			build: func(b *historyBuilder) {
+				b.activity(workflows.ActivityExecuteTool) // at(2)
+				b.signal(pat)                             // at(3)
+				b.activity(workflows.ActivityExecuteTool) // at(4)
+			},
+			signaled: at(3), tool: at(4),
+		},
+		{
+			name: "an ExecuteTool local activity before the decision",
+			build: func(b *historyBuilder) {
+				b.localActivity(workflows.ActivityExecuteTool)
+				b.signal(pat)
+				b.localActivity(workflows.ActivityExecuteTool)
+			},
+			signaled: at(3), tool: at(4), local: true,
+		},
+		{
+			name: "two ExecuteTool activities after the decision: the first",
+			build: func(b *historyBuilder) {
+				b.signal(pat)
+				b.activity(workflows.ActivityExecuteTool)
+				b.activity(workflows.ActivityExecuteTool)
+			},
+			signaled: at(2), tool: at(3),
+		},
+		{
+			name: "two ExecuteTool local activities after the decision: the first",
+			build: func(b *historyBuilder) {
+				b.signal(pat)
+				b.localActivity(workflows.ActivityExecuteTool)
+				b.localActivity(workflows.ActivityExecuteTool)
+				b.activity(workflows.ActivityExecuteTool)
+			},
+			signaled: at(2), tool: at(3), local: true,
+		},
+		{
+			name: "two matching decisions: the first",
+			build: func(b *historyBuilder) {
+				b.signal(pat)
+				b.signal(pat)
+				b.activity(workflows.ActivityExecuteTool)
+			},
+			signaled: at(2), tool: at(4),
+		},
+		{
+			name: "a signal of another name with a decision's payload",
+			build: func(b *historyBuilder) {
+				b.add(enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, func(e *historypb.HistoryEvent) {
+					e.Attributes = &historypb.HistoryEvent_WorkflowExecutionSignaledEventAttributes{WorkflowExecutionSignaledEventAttributes: &historypb.WorkflowExecutionSignaledEventAttributes{
+						SignalName: "other", Input: b.payloads(pat)}}
+				})
+				b.signal(pat)
+				b.activity(workflows.ActivityExecuteTool)
+			},
+			signaled: at(3), tool: at(4),
+		},
+		{
+			name: "a marker of another name whose data names ExecuteTool",
+			build: func(b *historyBuilder) {
+				b.signal(pat)
+				b.marker("Version", map[string]any{"ActivityType": workflows.ActivityExecuteTool})
+				b.activity(workflows.ActivityExecuteTool)
+			},
+			signaled: at(2), tool: at(4),
+		},
+		{
+			name: "only a matching decision of another name",
+			build: func(b *historyBuilder) {
+				b.add(enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, func(e *historypb.HistoryEvent) {
+					e.Attributes = &historypb.HistoryEvent_WorkflowExecutionSignaledEventAttributes{WorkflowExecutionSignaledEventAttributes: &historypb.WorkflowExecutionSignaledEventAttributes{
+						SignalName: "other", Input: b.payloads(pat)}}
+				})
+				b.activity(workflows.ActivityExecuteTool)
+			},
+			wantErr: "no matching approval-decision",
+		},
+		{
+			name: "only an ExecuteTool before the decision",
+			build: func(b *historyBuilder) {
+				b.activity(workflows.ActivityExecuteTool)
+				b.signal(pat)
+			},
+			wantErr: "no ExecuteTool after the decision",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := &historyBuilder{t: t, at: t0}
+			b.add(enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, nil)
+			tt.build(b)
+			got, err := readRunHistory(b.events, byPat)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.Signaled.Equal(tt.signaled) || !got.ToolScheduled.Equal(tt.tool) || got.ToolLocal != tt.local {
+				t.Errorf("signaled %s, tool %s (local %v); want %s, %s (local %v)", got.Signaled.Sub(t0), got.ToolScheduled.Sub(t0), got.ToolLocal,
+					tt.signaled.Sub(t0), tt.tool.Sub(t0), tt.local)
+			}
+		})
+	}
+}
+
+// TestRunHistorySteps: the steps from the decision to the tool follow the
+// events' times, not their order in the history (an activity's started
+// event is written with its completion), leave out events timed before the
+// signal, and name each event with its activity, signal or marker.
+func TestRunHistorySteps(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	pat := workflows.Decision{ToolCallID: "call_1", Decision: "approved", ApproverClientID: "pat", PublishedAt: t0.Add(ms(60))}
+	history := func(local bool) []*historypb.HistoryEvent {
+		b := &historyBuilder{t: t, at: t0}
+		b.add(enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, nil)
+		b.task()
+		b.activity(workflows.ActivityPublishApprovalRequest) // event 5
+		b.timed(t0, 50)
+		b.signal(pat)
+		b.timed(t0, 70)
+		b.add(enumspb.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, nil)
+		b.timed(t0, 80)
+		b.activityStarted(5) // written with its completion, timed at its start
+		b.timed(t0, 75)
+		b.activityCompleted(5)
+		b.timed(t0, 85)
+		b.add(enumspb.EVENT_TYPE_WORKFLOW_TASK_STARTED, nil)
+		b.timed(t0, 90)
+		b.add(enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, nil)
+		b.timed(t0, 100)
+		b.marker("Version", map[string]any{"ActivityType": workflows.ActivityExecuteTool})
+		b.timed(t0, 105)
+		if local {
+			b.localActivity(workflows.ActivityExecuteTool)
+		} else {
+			b.activity(workflows.ActivityExecuteTool)
+		}
+		b.timed(t0, 110)
+		return b.events
+	}
+	common := []string{
+		"decision (Ably timestamp) → WorkflowExecutionSignaled approval-decision 10ms",
+		"WorkflowExecutionSignaled approval-decision → ActivityTaskStarted PublishApprovalRequest 5ms",
+		"ActivityTaskStarted PublishApprovalRequest → WorkflowTaskScheduled 5ms",
+		"WorkflowTaskScheduled → ActivityTaskCompleted PublishApprovalRequest 5ms",
+		"ActivityTaskCompleted PublishApprovalRequest → WorkflowTaskStarted 5ms",
+		"WorkflowTaskStarted → WorkflowTaskCompleted 10ms",
+		"WorkflowTaskCompleted → MarkerRecorded Version 5ms",
+	}
+	tests := []struct {
+		name  string
+		local bool
+		last  string
+	}{
+		{"ExecuteTool activity", false, "MarkerRecorded Version → ActivityTaskScheduled ExecuteTool 5ms"},
+		{"ExecuteTool local activity", true, "MarkerRecorded Version → MarkerRecorded local activity ExecuteTool 5ms"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := readRunHistory(history(tt.local), func(workflows.Decision) bool { return true })
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, s := range h.Steps {
+				got = append(got, fmt.Sprintf("%s %s", s.Label, s.D))
+			}
+			want := append(slices.Clone(common), tt.last)
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("steps:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		})
+	}
+}
+
+// TestReadFloorHistoryPicks: the floor's signal is the first, its activity
+// the first scheduled after it; an activity without a signal before it is
+// an error.
+func TestReadFloorHistoryPicks(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	at := func(n int) time.Time { return t0.Add(time.Duration(n) * 10 * time.Millisecond) }
+	signal := func(b *historyBuilder) { b.add(enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, nil) }
+	tests := []struct {
+		name                string
+		build               func(b *historyBuilder)
+		signaled, scheduled time.Time
+		wantErr             bool
+	}{
+		{"an activity before the signal", func(b *historyBuilder) {
+			b.activity(floorActivityName) // at(2)
+			signal(b)                     // at(3)
+			b.activity(floorActivityName) // at(4)
+		}, at(3), at(4), false},
+		{"two signals: the first", func(b *historyBuilder) {
+			signal(b)
+			signal(b)
+			b.activity(floorActivityName)
+		}, at(2), at(4), false},
+		{"two activities: the first", func(b *historyBuilder) {
+			signal(b)
+			b.activity(floorActivityName)
+			b.activity(floorActivityName)
+		}, at(2), at(3), false},
+		{"an activity and no signal", func(b *historyBuilder) { b.activity(floorActivityName) }, time.Time{}, time.Time{}, true},
+		{"a signal and no activity", func(b *historyBuilder) { signal(b) }, time.Time{}, time.Time{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := &historyBuilder{t: t, at: t0}
+			b.add(enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, nil)
+			tt.build(b)
+			got, err := readFloorHistory(b.events)
+			if tt.wantErr {
+				if err == nil {
+					t.Fatalf("no error: %+v", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.Signaled.Equal(tt.signaled) || !got.Scheduled.Equal(tt.scheduled) {
+				t.Errorf("signaled %s, scheduled %s; want %s, %s", got.Signaled.Sub(t0), got.Scheduled.Sub(t0), tt.signaled.Sub(t0), tt.scheduled.Sub(t0))
 			}
 		})
 	}
