@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -1041,6 +1042,77 @@ func TestReadFloorHistoryPicks(t *testing.T) {
 			}
 			if !got.Signaled.Equal(tt.signaled) || !got.Scheduled.Equal(tt.scheduled) {
 				t.Errorf("signaled %s, scheduled %s; want %s, %s", got.Signaled.Sub(t0), got.Scheduled.Sub(t0), tt.signaled.Sub(t0), tt.scheduled.Sub(t0))
+			}
+		})
+	}
+}
+
+// TestAggregateStepsAcrossRuns: a step only some runs have counts those
+// runs, is placed by its mean position over them, takes its share of the
+// time of all runs; steps at the same mean position come by name; the p99
+// is the nearest-rank p99, not the max; no time at all is no share (not
+// NaN).
+func TestAggregateStepsAcrossRuns(t *testing.T) {
+	steps := func(labels string, d float64) []benchStep {
+		var out []benchStep
+		for _, l := range strings.Fields(labels) {
+			out = append(out, benchStep{Label: l, D: ms(d)})
+		}
+		return out
+	}
+	many := make([][]benchStep, 200)
+	for i := range many {
+		many[i] = []benchStep{{Label: "s", D: ms(float64(i + 1))}}
+	}
+	tests := []struct {
+		name string
+		runs [][]benchStep
+		want []StepFigure
+	}{
+		{
+			name: "a step of one run in three, last in it",
+			runs: [][]benchStep{steps("a b c", 10), steps("a b c", 20), steps("a b c late", 30)},
+			want: []StepFigure{
+				{Step: "a", Runs: 3, Median: ms(20), P99: ms(30), Share: 60.0 / 210},
+				{Step: "b", Runs: 3, Median: ms(20), P99: ms(30), Share: 60.0 / 210},
+				{Step: "c", Runs: 3, Median: ms(20), P99: ms(30), Share: 60.0 / 210},
+				{Step: "late", Runs: 1, Median: ms(30), P99: ms(30), Share: 30.0 / 210},
+			},
+		},
+		{
+			name: "steps at the same mean position: by name",
+			runs: [][]benchStep{steps("a y", 1), steps("a w", 1), steps("a z", 1), steps("a v", 1), steps("a x", 1)},
+			want: []StepFigure{
+				{Step: "a", Runs: 5, Median: ms(1), P99: ms(1), Share: 0.5},
+				{Step: "v", Runs: 1, Median: ms(1), P99: ms(1), Share: 0.1},
+				{Step: "w", Runs: 1, Median: ms(1), P99: ms(1), Share: 0.1},
+				{Step: "x", Runs: 1, Median: ms(1), P99: ms(1), Share: 0.1},
+				{Step: "y", Runs: 1, Median: ms(1), P99: ms(1), Share: 0.1},
+				{Step: "z", Runs: 1, Median: ms(1), P99: ms(1), Share: 0.1},
+			},
+		},
+		{
+			name: "200 runs: p99 is the 198th",
+			runs: many,
+			want: []StepFigure{{Step: "s", Runs: 200, Median: ms(100), P99: ms(198), Share: 1}},
+		},
+		{
+			name: "no time at all",
+			runs: [][]benchStep{steps("a b", 0)},
+			want: []StepFigure{{Step: "a", Runs: 1}, {Step: "b", Runs: 1}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := aggregateSteps(tt.runs)
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %+v, want %+v", got, tt.want)
+			}
+			for i, w := range tt.want {
+				g := got[i]
+				if g.Step != w.Step || g.Runs != w.Runs || g.Median != w.Median || g.P99 != w.P99 || !(math.Abs(g.Share-w.Share) < 1e-9) {
+					t.Errorf("step %d = %+v, want %+v", i, g, w)
+				}
 			}
 		})
 	}
