@@ -76,6 +76,11 @@ func TestMedianMaxAndRates(t *testing.T) {
 	if got := spanOf([]time.Time{t0.Add(time.Second), t0}, []time.Time{t0.Add(3 * time.Second), t0.Add(10 * time.Second)}); got != 10*time.Second {
 		t.Errorf("spanOf = %s, want 10s", got)
 	}
+	for _, tt := range []struct{ from, to []time.Time }{{nil, nil}, {[]time.Time{t0}, nil}, {nil, []time.Time{t0}}} {
+		if got := spanOf(tt.from, tt.to); got != 0 {
+			t.Errorf("spanOf(%v, %v) = %s, want 0", tt.from, tt.to, got)
+		}
+	}
 	if got := perSecond(200, 10*time.Second); got != 20 {
 		t.Errorf("perSecond = %v, want 20", got)
 	}
@@ -355,6 +360,10 @@ func TestParseVmHWM(t *testing.T) {
 		{"Name: x\n", 0, true},
 		{"VmHWM: lots kB\n", 0, true},
 		{"VmHWM: 12 MB\n", 0, true},
+		{"VmHWM: -5 kB\n", 0, true},
+		{"VmHWM: 12\n", 0, true},
+		{"VmHWM: 12 kB more\n", 0, true},
+		{"VmPeak: 99 kB\nVmHWM: 2 kB\n", 2048, false},
 	}
 	for _, tt := range tests {
 		got, err := parseVmHWM([]byte(tt.status))
@@ -406,6 +415,27 @@ func TestPostsExactlyOnce(t *testing.T) {
 	}
 	if got := postWorkflowID([]byte("---\ntitle: x\n---\nworkflow_id: \"late\"\n")); got != "" {
 		t.Errorf("workflow_id after the front matter counted: %q", got)
+	}
+}
+
+// TestPostWorkflowID: only a JSON string in the front matter names a
+// post's run; a post of no run counts as a stray post, not as a run's.
+func TestPostWorkflowID(t *testing.T) {
+	for post, want := range map[string]string{
+		"---\nworkflow_id: \"run-a\"\n---\n":           "run-a",
+		"---\ntitle: \"x\"\nworkflow_id: \"run-a\"\n":  "run-a",
+		"---\nworkflow_id: run-a\n---\n":               "", // not JSON
+		"---\n---\nworkflow_id: \"run-a\"\n":           "", // an empty front matter
+		"---\ntitle: x\n---\nworkflow_id: \"run-a\"\n": "",
+		"": "",
+	} {
+		if got := postWorkflowID([]byte(post)); got != want {
+			t.Errorf("postWorkflowID(%q) = %q, want %q", post, got, want)
+		}
+	}
+	ok, problems := exactlyOnce(map[string]int{"run-a": 1, "": 2}, []string{"run-a"})
+	if want := []string{`2 post(s) of an unknown run ""`}; ok != 1 || !slices.Equal(problems, want) {
+		t.Errorf("exactlyOnce = %d, %q; want 1, %q", ok, problems, want)
 	}
 }
 
