@@ -468,7 +468,9 @@ func TestForEach(t *testing.T) {
 func TestBenchConfigDefaults(t *testing.T) {
 	tests := []struct {
 		n, approvers, want int
-	}{{5, 0, 5}, {200, 0, 20}, {1000, 0, 100}, {10000, 0, 1000}, {200, 7, 7}, {3, 20, 3}}
+	}{{5, 0, 5}, {200, 0, 20}, {1000, 0, 100}, {10000, 0, 1000}, {200, 7, 7}, {3, 20, 3},
+		// ⌈N/10⌉: no approver has more than ten.
+		{205, 0, 21}, {1001, 0, 101}}
 	for _, tt := range tests {
 		if got := (BenchConfig{N: tt.n, Approvers: tt.approvers}).approvers(); got != tt.want {
 			t.Errorf("approvers(n=%d, -approvers %d) = %d, want %d", tt.n, tt.approvers, got, tt.want)
@@ -1143,6 +1145,102 @@ func TestAggregateStepsAcrossRuns(t *testing.T) {
 				if g.Step != w.Step || g.Runs != w.Runs || g.Median != w.Median || g.P99 != w.P99 || !(math.Abs(g.Share-w.Share) < 1e-9) {
 					t.Errorf("step %d = %+v, want %+v", i, g, w)
 				}
+			}
+		})
+	}
+}
+
+// TestBenchValidateBounds: -n is 1 to 100000 and -approvers 0 to 10000,
+// both ends included.
+func TestBenchValidateBounds(t *testing.T) {
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		n, approvers int
+		timeout      time.Duration
+		wantErr      string // empty: valid
+	}{
+		{1, 0, 0, ""},
+		{100000, 10000, 0, ""},
+		{100001, 0, 0, "-n 100001: want 1 to 100000"},
+		{0, 0, 0, "-n 0: want 1 to 100000"},
+		{5, 10001, 0, "-approvers 10001: want 0 (auto) to 10000"},
+		{5, -1, 0, "-approvers -1"},
+		{5, 0, -time.Nanosecond, "-timeout must not be negative"},
+	}
+	for _, tt := range tests {
+		err := BenchConfig{Root: root, N: tt.n, Approvers: tt.approvers, Timeout: tt.timeout}.Validate()
+		switch {
+		case tt.wantErr == "" && err != nil:
+			t.Errorf("-n %d -approvers %d -timeout %s: %v", tt.n, tt.approvers, tt.timeout, err)
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("-n %d -approvers %d -timeout %s: err = %v, want %q", tt.n, tt.approvers, tt.timeout, err, tt.wantErr)
+		}
+	}
+}
+
+// TestBenchPolicyTimeouts: the bench's policy raises each approval's
+// timeout to the bench's, no further than the longest a policy may have,
+// and keeps one that is longer already.
+func TestBenchPolicyTimeouts(t *testing.T) {
+	dir := t.TempDir()
+	from := filepath.Join(dir, "from.json")
+	policy := `{"roles":["editor","publisher","admin"],"tools":{"publish_blog_post":{"minRole":"publisher","timeout":"10m"},"delete_post":{"minRole":"admin","timeout":"48h"},"search_posts":{"minRole":"none"}}}`
+	if err := os.WriteFile(from, []byte(policy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		atLeast         time.Duration
+		publish, delete time.Duration
+	}{
+		{3 * time.Hour, 3 * time.Hour, 48 * time.Hour},
+		{100 * time.Hour, 100 * time.Hour, 100 * time.Hour},
+		{1000 * 24 * time.Hour, workflows.MaxApprovalTimeout, workflows.MaxApprovalTimeout},
+	}
+	for _, tt := range tests {
+		path, err := writeBenchPolicy(from, filepath.Join(dir, "policy.json"), tt.atLeast)
+		if err != nil {
+			t.Fatalf("at least %s: %v", tt.atLeast, err)
+		}
+		p, err := config.LoadPolicy(path)
+		if err != nil {
+			t.Fatalf("at least %s: %v", tt.atLeast, err)
+		}
+		if got, want := time.Duration(p.Tools["publish_blog_post"].Timeout), tt.publish; got != want {
+			t.Errorf("at least %s: publish_blog_post %s, want %s", tt.atLeast, got, want)
+		}
+		if got, want := time.Duration(p.Tools["delete_post"].Timeout), tt.delete; got != want {
+			t.Errorf("at least %s: delete_post %s, want %s", tt.atLeast, got, want)
+		}
+	}
+}
+
+// TestPhaseError: a failed phase says where its logs are, or how to keep
+// them; one stopped by Ctrl-C says only that.
+func TestPhaseError(t *testing.T) {
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
+	timedOut, cancel2 := context.WithTimeout(t.Context(), -time.Second)
+	defer cancel2()
+	boom := errors.New("boom")
+	tests := []struct {
+		name string
+		ctx  context.Context
+		keep bool
+		want string
+	}{
+		{"failed", t.Context(), false, "floor: boom (run with -keep to keep the logs)"},
+		{"failed, kept", t.Context(), true, "floor: boom (logs: /w/logs)"},
+		{"Ctrl-C", cancelled, true, "floor: stopped: context canceled"},
+		{"timed out", timedOut, false, "floor: boom (run with -keep to keep the logs)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := BenchConfig{Keep: tt.keep}.phaseError(tt.ctx, "floor", boom, "/w/logs")
+			if err.Error() != tt.want {
+				t.Errorf("err = %q, want %q", err, tt.want)
 			}
 		})
 	}
