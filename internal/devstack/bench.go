@@ -90,6 +90,13 @@ func (c BenchConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
+// benchArgs is what the bench command's flags ask for.
+type benchArgs struct {
+	BenchConfig
+	json bool   // print JSON instead of markdown
+	out  string // append the markdown table to this file
+}
+
 // RunBench is the bench command: it parses args, runs Bench, prints the
 // markdown table (or JSON with -json) on stdout and appends the table to
 // -out. Progress goes to stderr. "-h" prints the flags and returns nil.
@@ -98,57 +105,22 @@ func RunBench(ctx context.Context, args []string, env config.Env, stdout, stderr
 	if err != nil {
 		return err
 	}
-	bc := BenchConfig{TemporalCLI: env.Get(EnvTemporalCLI)}
-	var jsonOut bool
-	var out string
-	// Parse errors are returned and printed once, by main.
-	fs := config.NewFlagSet("devstack bench", `usage: go run ./devstack bench [flags]
-
-Starts its own stack on spare loopback ports (Temporal dev server on SQLite, local Ably, auth server,
-scripted model, worker, bridge), starts N agent runs that each wait for a publish_blog_post approval,
-approves them all through Ably as approvers logged in at the auth server, and reports from the
-workflow histories; then measures, on the same server, the bare floor: a workflow that waits for one
-signal and schedules one activity. Prints a markdown table.
-
-With -temporal-address it uses a Temporal server that already runs on loopback (for instance the
-one 'devstack prod' starts on PostgreSQL) instead of a dev server, in a namespace of its own that
-must exist there (-namespace).
-
-flags:`, stderr)
-	fs.StringVar(&bc.Root, "root", "", "repository root (default: found from the working directory)")
-	fs.StringVar(&bc.TemporalCLI, "temporal-cli", bc.TemporalCLI, "Temporal CLI binary to run (env "+EnvTemporalCLI+"; default: .bin/temporal, built at the pinned version)")
-	fs.IntVar(&bc.N, "n", 200, "concurrent agent runs")
-	fs.IntVar(&bc.Approvers, "approvers", 0, "approvers, each deciding its share one after another (0: min(N, max(20, N/10)); 1: one person approves all in one burst)")
-	fs.BoolVar(&bc.GuideShaped, "guide-shaped", false, "approval-responses carry only the toolCallId header (the guide's shape; the bridge finds the run from the agent's request it saw on the channel, else in visibility)")
-	fs.BoolVar(&bc.KillWorker, "kill-worker", false, "kill the worker with SIGKILL and restart it while every run waits, then check each post is published once (no floor); for -n 10000 by hand")
-	fs.DurationVar(&bc.Timeout, "timeout", 0, "bound on the whole run (0: 10m + 600ms per run)")
-	fs.BoolVar(&bc.Keep, "keep", false, "keep the work directory (Temporal database, logs, posts) and print where it is")
-	fs.StringVar(&bc.TemporalServer, "temporal-address", "", "host:port on loopback of a running Temporal server to measure on, instead of a dev server of the bench's own")
-	fs.StringVar(&bc.Namespace, "namespace", config.DefaultTemporalNamespace, "Temporal namespace; with -temporal-address it must exist and nothing else should use it")
-	fs.BoolVar(&jsonOut, "json", false, "print the result as JSON instead of markdown")
-	fs.StringVar(&out, "out", "", "append the markdown table, with the machine and the date, to this file (e.g. docs/BENCHMARKS.md)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	a, err := parseBenchArgs(args, env, cwd, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
 		return config.Usage(err)
 	}
-	if fs.NArg() > 0 {
-		return config.Usage(fmt.Errorf("unexpected arguments %q", fs.Args()))
-	}
-	if bc.Root == "" {
-		if bc.Root, err = findRoot(cwd); err != nil {
+	if a.Root == "" {
+		if a.Root, err = findRoot(cwd); err != nil {
 			return err
 		}
 	}
-	for _, p := range []*string{&bc.Root, &bc.TemporalCLI, &out} {
-		if *p != "" && !filepath.IsAbs(*p) {
-			*p = filepath.Join(cwd, *p)
-		}
-	}
-	if err := bc.Validate(); err != nil {
+	if err := a.Validate(); err != nil {
 		return config.Usage(err)
 	}
+	bc, jsonOut, out := a.BenchConfig, a.json, a.out
 	res, err := Bench(ctx, bc, stderr)
 	if err != nil {
 		return err
@@ -175,6 +147,52 @@ flags:`, stderr)
 		fmt.Fprintf(stderr, "appended the table to %s\n", out)
 	}
 	return nil
+}
+
+// parseBenchArgs parses the bench command's flags, with relative paths made
+// absolute against cwd. Its errors are the flag set's (flag.ErrHelp for
+// -h), not yet usage errors.
+func parseBenchArgs(args []string, env config.Env, cwd string, stderr io.Writer) (benchArgs, error) {
+	a := benchArgs{BenchConfig: BenchConfig{TemporalCLI: env.Get(EnvTemporalCLI)}}
+	bc := &a.BenchConfig
+	// Parse errors are returned and printed once, by main.
+	fs := config.NewFlagSet("devstack bench", `usage: go run ./devstack bench [flags]
+
+Starts its own stack on spare loopback ports (Temporal dev server on SQLite, local Ably, auth server,
+scripted model, worker, bridge), starts N agent runs that each wait for a publish_blog_post approval,
+approves them all through Ably as approvers logged in at the auth server, and reports from the
+workflow histories; then measures, on the same server, the bare floor: a workflow that waits for one
+signal and schedules one activity. Prints a markdown table.
+
+With -temporal-address it uses a Temporal server that already runs on loopback (for instance the
+one 'devstack prod' starts on PostgreSQL) instead of a dev server, in a namespace of its own that
+must exist there (-namespace).
+
+flags:`, stderr)
+	fs.StringVar(&bc.Root, "root", "", "repository root (default: found from the working directory)")
+	fs.StringVar(&bc.TemporalCLI, "temporal-cli", bc.TemporalCLI, "Temporal CLI binary to run (env "+EnvTemporalCLI+"; default: .bin/temporal, built at the pinned version)")
+	fs.IntVar(&bc.N, "n", 200, "concurrent agent runs")
+	fs.IntVar(&bc.Approvers, "approvers", 0, "approvers, each deciding its share one after another (0: min(N, max(20, N/10)); 1: one person approves all in one burst)")
+	fs.BoolVar(&bc.GuideShaped, "guide-shaped", false, "approval-responses carry only the toolCallId header (the guide's shape; the bridge finds the run from the agent's request it saw on the channel, else in visibility)")
+	fs.BoolVar(&bc.KillWorker, "kill-worker", false, "kill the worker with SIGKILL and restart it while every run waits, then check each post is published once (no floor); for -n 10000 by hand")
+	fs.DurationVar(&bc.Timeout, "timeout", 0, "bound on the whole run (0: 10m + 600ms per run)")
+	fs.BoolVar(&bc.Keep, "keep", false, "keep the work directory (Temporal database, logs, posts) and print where it is")
+	fs.StringVar(&bc.TemporalServer, "temporal-address", "", "host:port on loopback of a running Temporal server to measure on, instead of a dev server of the bench's own")
+	fs.StringVar(&bc.Namespace, "namespace", config.DefaultTemporalNamespace, "Temporal namespace; with -temporal-address it must exist and nothing else should use it")
+	fs.BoolVar(&a.json, "json", false, "print the result as JSON instead of markdown")
+	fs.StringVar(&a.out, "out", "", "append the markdown table, with the machine and the date, to this file (e.g. docs/BENCHMARKS.md)")
+	if err := fs.Parse(args); err != nil {
+		return benchArgs{}, err
+	}
+	if fs.NArg() > 0 {
+		return benchArgs{}, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	for _, p := range []*string{&bc.Root, &bc.TemporalCLI, &a.out} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(cwd, *p)
+		}
+	}
+	return a, nil
 }
 
 // Bench starts a stack of its own in a temporary directory, runs the

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -1243,5 +1245,58 @@ func TestPhaseError(t *testing.T) {
 				t.Errorf("err = %q, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestParseBenchArgs: each flag lands in its own field, relative paths
+// are made absolute against the working directory, and the defaults are
+// 200 runs, the approvers left to the bench and both headers.
+func TestParseBenchArgs(t *testing.T) {
+	cwd := t.TempDir()
+	env := config.Env{EnvTemporalCLI: "/opt/temporal"}
+	tests := []struct {
+		name string
+		args []string
+		want benchArgs
+	}{
+		{"defaults", nil, benchArgs{BenchConfig: BenchConfig{TemporalCLI: "/opt/temporal", N: 200, Namespace: config.DefaultTemporalNamespace}}},
+		{
+			"every flag",
+			[]string{"-root", "repo", "-temporal-cli", "bin/temporal", "-n", "7", "-approvers", "3", "-guide-shaped", "-kill-worker",
+				"-timeout", "90s", "-keep", "-temporal-address", "127.0.0.1:7233", "-namespace", "bench", "-json", "-out", "docs/B.md"},
+			benchArgs{
+				BenchConfig: BenchConfig{
+					Root: filepath.Join(cwd, "repo"), TemporalCLI: filepath.Join(cwd, "bin", "temporal"), N: 7, Approvers: 3, GuideShaped: true, KillWorker: true,
+					Timeout: 90 * time.Second, Keep: true, TemporalServer: "127.0.0.1:7233", Namespace: "bench",
+				},
+				json: true, out: filepath.Join(cwd, "docs", "B.md"),
+			},
+		},
+		{"absolute paths kept", []string{"-root", "/r", "-out", "/o.md"}, benchArgs{BenchConfig: BenchConfig{Root: "/r", TemporalCLI: "/opt/temporal", N: 200, Namespace: config.DefaultTemporalNamespace}, out: "/o.md"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseBenchArgs(tt.args, env, cwd, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("got  %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+	if _, err := parseBenchArgs([]string{"-h"}, env, cwd, io.Discard); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-h: err = %v, want flag.ErrHelp", err)
+	}
+	if _, err := parseBenchArgs([]string{"-n", "5", "extra"}, env, cwd, io.Discard); err == nil || !strings.Contains(err.Error(), `unexpected arguments ["extra"]`) {
+		t.Errorf("an extra argument: err = %v", err)
+	}
+	if err := RunBench(t.Context(), []string{"-h"}, env, io.Discard, io.Discard); err != nil {
+		t.Errorf("RunBench -h: %v, want nil", err)
+	}
+	// Bad values are refused before anything starts, all at once.
+	err := RunBench(t.Context(), []string{"-n", "0", "-approvers", "10001"}, config.Env{}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "-n 0") || !strings.Contains(err.Error(), "-approvers 10001") {
+		t.Errorf("RunBench -n 0 -approvers 10001: err = %v, want both refused", err)
 	}
 }
