@@ -1294,9 +1294,10 @@ func TestParseBenchArgs(t *testing.T) {
 	if err := RunBench(t.Context(), []string{"-h"}, env, io.Discard, io.Discard); err != nil {
 		t.Errorf("RunBench -h: %v, want nil", err)
 	}
-	// Bad values are refused before anything starts, all at once.
+	// Bad values are refused before anything starts, all at once, as bad
+	// input (exit status 2).
 	err := RunBench(t.Context(), []string{"-n", "0", "-approvers", "10001"}, config.Env{}, io.Discard, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "-n 0") || !strings.Contains(err.Error(), "-approvers 10001") {
-		t.Errorf("RunBench -n 0 -approvers 10001: err = %v, want both refused", err)
+	if err == nil || !strings.Contains(err.Error(), "-n 0") || !strings.Contains(err.Error(), "-approvers 10001") || config.ExitCode(err) != config.ExitUsage {
+		t.Errorf("RunBench -n 0 -approvers 10001: err = %v (exit %d), want both refused, exit %d", err, config.ExitCode(err), config.ExitUsage)
 	}
 }
