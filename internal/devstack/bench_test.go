@@ -3,6 +3,7 @@ package devstack
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ably/ably-go/ably"
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
@@ -1299,5 +1301,55 @@ func TestParseBenchArgs(t *testing.T) {
 	err := RunBench(t.Context(), []string{"-n", "0", "-approvers", "10001"}, config.Env{}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "-n 0") || !strings.Contains(err.Error(), "-approvers 10001") || config.ExitCode(err) != config.ExitUsage {
 		t.Errorf("RunBench -n 0 -approvers 10001: err = %v (exit %d), want both refused, exit %d", err, config.ExitCode(err), config.ExitUsage)
+	}
+}
+
+// TestRequestWatch: the watch keeps the first request of each of the
+// bench's runs, as the approver CLI reads it (only the agent's): a later
+// request of the same run (another tool call) does not replace it, so the
+// time to all pending is that of the first; requests of other runs are
+// not counted.
+func TestRequestWatch(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	msg := func(from, wf, tc string, at time.Duration) *ably.Message {
+		d := workflows.ApprovalRequestData{Tool: "publish_blog_post", Arguments: `{"title":"Bench"}`, ToolCallID: tc, WorkflowID: wf,
+			RequiredRole: "publisher", Requester: "devstack-bench", RequestedAt: t0, ExpiresAt: time.Now().Add(time.Hour)}
+		b, err := json.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &ably.Message{ID: wf + ":" + tc, Name: workflows.MsgApprovalRequest, ClientID: from, Data: string(b), Encoding: "json",
+			Timestamp: t0.Add(at).UnixMilli()}
+	}
+	agent := workflows.DefaultAgentClientID
+	w := newRequestWatch([]string{"run-a", "run-b"})
+	for _, m := range []*ably.Message{
+		msg(agent, "run-x", "call_1", time.Second),        // not the bench's
+		msg("intruder", "run-b", "call_1", 2*time.Second), // not the agent's
+		msg(agent, "run-a", "call_1", 3*time.Second),      // run-a's first
+		msg(agent, "run-a", "call_2", 4*time.Second),      // run-a's second tool call
+		msg(agent, "run-b", "call_1", 5*time.Second),      // run-b's
+		msg(agent, "run-b", "call_1", 6*time.Second),      // a copy
+	} {
+		w.apply(m)
+	}
+	if n := w.count(); n != 2 {
+		t.Fatalf("count = %d, want 2", n)
+	}
+	if err := w.wait(t.Context()); err != nil {
+		t.Fatalf("wait with every request in: %v", err)
+	}
+	reqs := w.requests([]string{"run-b", "run-a"})
+	got := fmt.Sprintf("%s %s %s, %s %s %s", reqs[0].WorkflowID, reqs[0].ToolCallID, reqs[0].PublishedAt.Sub(t0), reqs[1].WorkflowID, reqs[1].ToolCallID, reqs[1].PublishedAt.Sub(t0))
+	if want := "run-b call_1 5s, run-a call_1 3s"; got != want {
+		t.Errorf("requests = %s, want %s", got, want)
+	}
+
+	w = newRequestWatch([]string{"run-a", "run-b"})
+	w.apply(msg(agent, "run-a", "call_1", time.Second))
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := w.wait(ctx); err == nil || !strings.Contains(err.Error(), "1 of 2 approval requests on the channel") {
+		t.Errorf("wait with one of two in, cancelled: %v", err)
 	}
 }

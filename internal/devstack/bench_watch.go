@@ -26,6 +26,17 @@ type requestWatch struct {
 // watchRequests subscribes on ch (attached) to the requests of the runs
 // ids. Subscribe before the runs start.
 func watchRequests(ctx context.Context, ch *ably.RealtimeChannel, ids []string) (*requestWatch, error) {
+	w := newRequestWatch(ids)
+	unsub, err := ch.SubscribeAll(ctx, w.apply)
+	if err != nil {
+		return nil, fmt.Errorf("subscribe to the approval requests: %w", err)
+	}
+	w.unsub = unsub
+	return w, nil
+}
+
+// newRequestWatch is a watch of the requests of the runs ids, fed by apply.
+func newRequestWatch(ids []string) *requestWatch {
 	w := &requestWatch{
 		pending: approvercli.NewPending(workflows.DefaultAgentClientID, nil),
 		want:    make(map[string]bool, len(ids)),
@@ -35,14 +46,10 @@ func watchRequests(ctx context.Context, ch *ably.RealtimeChannel, ids []string) 
 	for _, id := range ids {
 		w.want[id] = true
 	}
-	unsub, err := ch.SubscribeAll(ctx, w.apply)
-	if err != nil {
-		return nil, fmt.Errorf("subscribe to the approval requests: %w", err)
-	}
-	w.unsub = unsub
-	return w, nil
+	return w
 }
 
+// apply takes the first request of each of the runs from the channel.
 func (w *requestWatch) apply(m *ably.Message) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
