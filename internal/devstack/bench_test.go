@@ -1353,3 +1353,55 @@ func TestRequestWatch(t *testing.T) {
 		t.Errorf("wait with one of two in, cancelled: %v", err)
 	}
 }
+
+// TestMarkdownSparse: what a run does not know is left out, not shown
+// empty: no load average, a server that did not describe itself, no steps,
+// no post problems.
+func TestMarkdownSparse(t *testing.T) {
+	res := BenchResult{
+		N: 5, Approvers: 5, Elapsed: 20 * time.Second,
+		Machine: Machine{Date: time.Date(2026, 12, 4, 18, 0, 0, 0, time.UTC), CPU: "unknown", Cores: 2, GoVersion: "go1.26.8", OS: "linux/amd64"},
+		Server:  TemporalServer{Address: "127.0.0.1:7233", Namespace: "default"},
+		Product: ProductFigures{Runs: 5, PostsExactlyOnce: 5},
+		Floor:   &FloorFigures{},
+	}
+	var b bytes.Buffer
+	res.Markdown(&b)
+	out := b.String()
+	for _, want := range []string{
+		"2026-12-04 18:00 UTC, unknown, 2 cores, go1.26.8, linux/amd64; the whole run took 20 s.\n",
+		"Temporal: the Temporal CLI's dev server.\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, out)
+		}
+	}
+	for _, not := range []string{"load average", "Where the", "| step |", "- **"} {
+		if strings.Contains(out, not) {
+			t.Errorf("markdown has %q:\n%s", not, out)
+		}
+	}
+	// Only the end's load average known.
+	res.Machine.LoadAvgEnd = "1.5"
+	b.Reset()
+	res.Markdown(&b)
+	if want := "linux/amd64, 1.5 at the end; the whole run took"; !strings.Contains(b.String(), want) {
+		t.Errorf("markdown lacks %q:\n%s", want, b.String())
+	}
+}
+
+func TestTemporalServerString(t *testing.T) {
+	for _, tt := range []struct {
+		s    TemporalServer
+		want string
+	}{
+		{TemporalServer{Address: "127.0.0.1:7233"}, "the Temporal CLI's dev server"},
+		{TemporalServer{External: true, Address: "127.0.0.1:7233", Namespace: "bench"}, "the Temporal server at 127.0.0.1:7233, namespace bench"},
+		{TemporalServer{External: true, Address: "[::1]:7233", Namespace: "b", Persistence: "postgres12"}, "the Temporal server at [::1]:7233, namespace b (persistence postgres12)"},
+		{TemporalServer{Version: "1.29.1", Visibility: "sqlite"}, "the Temporal CLI's dev server (server 1.29.1, visibility sqlite)"},
+	} {
+		if got := tt.s.String(); got != tt.want {
+			t.Errorf("%+v: %q, want %q", tt.s, got, tt.want)
+		}
+	}
+}
