@@ -101,7 +101,7 @@ func runProduct(ctx context.Context, st *Stack, approvers []*benchApprover, tag 
 	reqs := watch.requests(ids)
 	var f ProductFigures
 	f.Runs = n
-	f.TimeToAllPending = slices.MaxFunc(reqs, func(a, b approvercli.Request) int { return a.PublishedAt.Compare(b.PublishedAt) }).PublishedAt.Sub(firstStart)
+	f.TimeToAllPending = timeToAllPending(firstStart, reqs)
 	fmt.Fprintf(progress, "product: all %d approval requests are on the channel (%s after the first start)\n", n, f.TimeToAllPending.Round(time.Millisecond))
 	// A request can be on the channel before the workflow task that
 	// published it is recorded; decide (or kill the worker) only once every
@@ -188,6 +188,13 @@ func runProduct(ctx context.Context, st *Stack, approvers []*benchApprover, tag 
 	}
 	f.PostsExactlyOnce, f.PostProblems = exactlyOnce(counts, ids)
 	return f, nil
+}
+
+// timeToAllPending is from firstStart to the latest Ably timestamp of reqs
+// (n ≥ 1): when the last run's request was on the channel.
+func timeToAllPending(firstStart time.Time, reqs []approvercli.Request) time.Duration {
+	last := slices.MaxFunc(reqs, func(a, b approvercli.Request) int { return a.PublishedAt.Compare(b.PublishedAt) })
+	return last.PublishedAt.Sub(firstStart)
 }
 
 // productFigures fills the figures that the histories give.

@@ -26,6 +26,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/internal/approvercli"
 	"github.com/hitl/durable-approvals/workflows"
 )
 
@@ -1403,5 +1404,20 @@ func TestTemporalServerString(t *testing.T) {
 		if got := tt.s.String(); got != tt.want {
 			t.Errorf("%+v: %q, want %q", tt.s, got, tt.want)
 		}
+	}
+}
+
+// TestTimeToAllPending: from the first start to the last request's Ably
+// timestamp, whatever the order of the runs.
+func TestTimeToAllPending(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	req := func(at time.Duration) approvercli.Request {
+		return approvercli.Request{PublishedAt: t0.Add(at)}
+	}
+	if got := timeToAllPending(t0, []approvercli.Request{req(3 * time.Second), req(5 * time.Second), req(time.Second)}); got != 5*time.Second {
+		t.Errorf("time to all pending = %s, want 5s", got)
+	}
+	if got := timeToAllPending(t0, []approvercli.Request{req(ms(250))}); got != ms(250) {
+		t.Errorf("one run: %s, want 250ms", got)
 	}
 }
