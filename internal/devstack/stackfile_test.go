@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -64,6 +65,12 @@ func TestEnvReadsTheStackRecord(t *testing.T) {
 		{"other flags win, with a note", nil, []string{"-temporal-port", "17233"},
 			[]string{"TEMPORAL_ADDRESS=127.0.0.1:17233", "ABLY_ENDPOINT=127.0.0.1:8090", "ABLY_CHANNEL=ai:team"},
 			"last ran with -temporal-port 27233 -ui-port 27833 -ably-port 27090 -auth-port 27001 -model-port 27095 -namespace team; these settings follow the flags given instead, and the defaults for the ports and namespace not given"},
+		// -namespace alone names a stack too: the defaults for the ports
+		// not given, not the record's namespace.
+		{"-namespace alone wins, with a note", nil, []string{"-namespace", "other"},
+			[]string{"TEMPORAL_NAMESPACE=other", "TEMPORAL_ADDRESS=127.0.0.1:7233"}, "last ran with -temporal-port 27233"},
+		{"the recorded ports and another namespace: a note", nil, append(slices.Clone(same[:len(same)-2]), "-namespace", "other"),
+			[]string{"TEMPORAL_NAMESPACE=other", "TEMPORAL_ADDRESS=127.0.0.1:27233"}, "-namespace team; these settings follow the flags given instead"},
 		{"ABLY_CHANNEL wins, with a note", config.Env{"ABLY_CHANNEL": "ai:mine"}, nil,
 			[]string{"TEMPORAL_ADDRESS=127.0.0.1:27233", "ABLY_CHANNEL=ai:mine"}, "last ran on channel ai:team; these settings follow ABLY_CHANNEL=ai:mine"},
 	}
@@ -114,5 +121,40 @@ func TestEnvRefusesABadRecord(t *testing.T) {
 	err := Run(t.Context(), "env", []string{"-work", work}, config.Env{}, strings.NewReader(""), &out, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), StackFile) || !strings.Contains(err.Error(), "temporal-port") {
 		t.Fatalf("env on a bad record: %v, want an error naming %s and the port", err, StackFile)
+	}
+}
+
+// TestEnvRefusesABadRecordFile: a record env cannot read is an error naming
+// the file, not the defaults of another stack printed as this one's.
+func TestEnvRefusesABadRecordFile(t *testing.T) {
+	for _, tt := range []struct {
+		name, record string
+		wantErr      []string
+	}{
+		{"not JSON", `{"ports":`, []string{StackFile, "unexpected end of JSON input"}},
+		{"a port of the wrong type", `{"ports":{"Temporal":"x"}}`, []string{StackFile, "cannot unmarshal"}},
+		{"a port out of range", `{"ports":{"Temporal":0,"UI":8233,"Ably":8090,"Auth":3001,"Model":8095},"namespace":"default"}`,
+			[]string{StackFile, "--temporal-port 0"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			work := t.TempDir()
+			state := filepath.Join(work, "state")
+			if _, _, err := loadOrCreateSecrets(state, rand.Reader); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(state, StackFile), []byte(tt.record), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			err := Run(t.Context(), "env", []string{"-work", work}, config.Env{}, strings.NewReader(""), &out, io.Discard)
+			for _, want := range tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("env on record %s: %v, want an error with %q", tt.record, err, want)
+				}
+			}
+			if out.Len() != 0 {
+				t.Errorf("env printed settings:\n%s", out.String())
+			}
+		})
 	}
 }
