@@ -1,0 +1,147 @@
+package devstack
+
+import (
+	"maps"
+	"testing"
+
+	"github.com/hitl/durable-approvals/activities"
+	"github.com/hitl/durable-approvals/config"
+	"github.com/hitl/durable-approvals/workflows"
+)
+
+// envMapOf is vars as a map; a name set twice fails the test.
+func envMapOf(t *testing.T, vars []EnvVar) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	for _, v := range vars {
+		if _, ok := m[v.Name]; ok {
+			t.Errorf("%s is set twice", v.Name)
+		}
+		m[v.Name] = v.Value
+	}
+	return m
+}
+
+// TestEnvOfEachPart: each part of the dev stack gets exactly these
+// variables (a variable dropped, added or with another value is a part
+// that talks to something else, or holds a key it must not).
+func TestEnvOfEachPart(t *testing.T) {
+	c := testConfig(t, config.Env{})
+	s := Secrets{AblyKey: "devstack.local:s3cret", SigningKey: "devstack:signing-secret", VerifyKey: "devstack:verify-public"}
+	pat := DemoUser{Name: "pat", Role: "publisher", Password: "pat-0123456789"}
+	user := map[string]string{
+		"TEMPORAL_ADDRESS": "127.0.0.1:7233", "TEMPORAL_NAMESPACE": "default", "TEMPORAL_TLS": "false",
+		"TEMPORAL_UI_URL": "http://127.0.0.1:8233", "ABLY_ENDPOINT": "127.0.0.1:8090", "ABLY_TLS": "false",
+		"ABLY_CHANNEL": workflows.DefaultChannel, "AUTH_URL": "http://127.0.0.1:3001",
+	}
+	with := func(base map[string]string, kv ...string) map[string]string {
+		m := maps.Clone(base)
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	trusted := with(user, "ABLY_API_KEY", s.AblyKey, "HITL_AGENT_CLIENT_ID", workflows.DefaultAgentClientID,
+		"HITL_BRIDGE_CLIENT_ID", workflows.DefaultBridgeClientID, "BLOG_DIR", c.BlogDir(),
+		"OPENAI_MODEL", activities.DefaultOpenAIModel, "OPENAI_BASE_URL", "http://127.0.0.1:8095/v1/", "OPENAI_API_KEY", "")
+	tests := []struct {
+		part string
+		vars []EnvVar
+		want map[string]string
+	}{
+		{"user", userEnv(c), user},
+		{"worker", workerEnv(c, s), with(trusted, "HITL_POLICY_FILE", c.PolicyFile(),
+			"HITL_DECISION_VERIFY_KEYS", s.VerifyKey, "HITL_DECISION_RETIRED_KEYS", "")},
+		{"bridge", bridgeEnv(c, s), with(trusted, "HITL_DECISION_SIGNING_KEY", s.SigningKey)},
+		{"approver", approverEnv(c, pat), with(user, "APPROVER_USER", "pat", "APPROVER_PASSWORD", pat.Password, "ABLY_API_KEY", "")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.part, func(t *testing.T) {
+			got := envMapOf(t, tt.vars)
+			for name, want := range tt.want {
+				if v, ok := got[name]; !ok || v != want {
+					t.Errorf("%s = %q (set %v), want %q", name, v, ok, want)
+				}
+			}
+			for name, v := range got {
+				if _, ok := tt.want[name]; !ok {
+					t.Errorf("%s = %q is set, want it not set", name, v)
+				}
+			}
+		})
+	}
+}
+
+// TestEnvOfTheModel: the worker and the bridge reach the scripted model
+// with no key, OpenAI with the user's key, or the user's own model (with or
+// without a key) at its URL.
+func TestEnvOfTheModel(t *testing.T) {
+	const unset = "(unset)"
+	tests := []struct {
+		name                   string
+		env                    config.Env
+		wantKey, wantURL, want string // want: OPENAI_MODEL
+	}{
+		{"scripted", config.Env{}, "", "http://127.0.0.1:8095/v1/", activities.DefaultOpenAIModel},
+		{"OpenAI", config.Env{"OPENAI_API_KEY": "sk-real"}, "sk-real", unset, activities.DefaultOpenAIModel},
+		{"the user's model, no key", config.Env{"OPENAI_BASE_URL": "http://127.0.0.1:11434/v1"}, "", "http://127.0.0.1:11434/v1", activities.DefaultOpenAIModel},
+		{"the user's model with a key and a model name", config.Env{"OPENAI_BASE_URL": "http://127.0.0.1:11434/v1", "OPENAI_API_KEY": "k", "OPENAI_MODEL": "llama3"},
+			"k", "http://127.0.0.1:11434/v1", "llama3"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := testConfig(t, tt.env)
+			for part, vars := range map[string][]EnvVar{"worker": workerEnv(c, Secrets{}), "bridge": bridgeEnv(c, Secrets{})} {
+				got := envMapOf(t, vars)
+				for name, want := range map[string]string{"OPENAI_API_KEY": tt.wantKey, "OPENAI_BASE_URL": tt.wantURL, "OPENAI_MODEL": tt.want} {
+					v, ok := got[name]
+					if !ok {
+						v = unset
+					}
+					if v != want {
+						t.Errorf("%s: %s = %q, want %q", part, name, v, want)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestShellQuote: what env prints is read by a shell (eval): a value with
+// any character the shell gives a meaning is quoted, and reads back as it
+// was.
+func TestShellQuote(t *testing.T) {
+	for _, s := range []string{"127.0.0.1:7233", "http://127.0.0.1:3001", "ai:big-bad-any", "a_b-c.d/e@f%g+h=i,j", "pat-0123abcd"} {
+		if got := shellQuote(s); got != s {
+			t.Errorf("shellQuote(%q) = %q, want it as it is", s, got)
+		}
+	}
+	for _, tt := range []struct{ in, want string }{
+		{"", "''"},
+		{"a$b", "'a$b'"},
+		{"a`b`", "'a`b`'"},
+		{"*", "'*'"},
+		{"a?", "'a?'"},
+		{"~", "'~'"},
+		{"a!b", "'a!b'"},
+		{"a;b", "'a;b'"},
+		{"a&b", "'a&b'"},
+		{"a|b", "'a|b'"},
+		{"a>b", "'a>b'"},
+		{"a<b", "'a<b'"},
+		{"(a)", "'(a)'"},
+		{"{a}", "'{a}'"},
+		{"[a]", "'[a]'"},
+		{"#a", "'#a'"},
+		{"a b", "'a b'"},
+		{"a\tb", "'a\tb'"},
+		{"a\nb", "'a\nb'"},
+		{`a\b`, `'a\b'`},
+		{`a"b`, `'a"b'`},
+		{"it's", `'it'\''s'`},
+	} {
+		if got := shellQuote(tt.in); got != tt.want {
+			t.Errorf("shellQuote(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
