@@ -16,6 +16,13 @@ import (
 // helperEnv makes the test binary act as a child process (see TestMain).
 const helperEnv = "DEVSTACK_TEST_HELPER"
 
+// recordEnv names a file the "signals" helper appends its recordNameEnv to
+// when it stops: the order in which a stack stopped its parts.
+const (
+	recordEnv     = "DEVSTACK_TEST_RECORD"
+	recordNameEnv = "DEVSTACK_TEST_NAME"
+)
+
 func TestMain(m *testing.M) {
 	switch os.Getenv(helperEnv) {
 	case "":
@@ -36,6 +43,29 @@ func TestMain(m *testing.M) {
 		fmt.Println("ready")
 		time.Sleep(time.Minute)
 		os.Exit(3)
+	case "signals": // exits 0 on SIGTERM or SIGINT, saying which (and recording its name, see recordEnv)
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT)
+		fmt.Println("ready")
+		select {
+		case sig := <-ch:
+			fmt.Printf("got %v\n", sig)
+			if path := os.Getenv(recordEnv); path != "" {
+				f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+				if err != nil {
+					os.Exit(4)
+				}
+				fmt.Fprintln(f, os.Getenv(recordNameEnv))
+				f.Close()
+			}
+			os.Exit(0)
+		case <-time.After(time.Minute):
+			os.Exit(3)
+		}
+	case "env": // says where it runs and what it got
+		wd, _ := os.Getwd()
+		fmt.Printf("cwd=%s\nvar=%s\nparent=%s\n", wd, os.Getenv("DEVSTACK_TEST_VAR"), os.Getenv("DEVSTACK_TEST_PARENT"))
+		os.Exit(0)
 	case "crash":
 		fmt.Println("crashing")
 		fmt.Fprintln(os.Stderr, "worker: HITL_REANNOUNCE_EVERY=\"10\": want a duration")
