@@ -22,6 +22,7 @@ func TestParseProdConfig(t *testing.T) {
 		name    string
 		args    []string
 		env     config.Env
+		cwd     string // "": the package's directory
 		check   func(t *testing.T, c ProdConfig)
 		wantErr string // of parse or Validate
 	}{
@@ -53,6 +54,29 @@ func TestParseProdConfig(t *testing.T) {
 		{name: "spare ports are not alike", args: []string{"-temporal-port", "0", "-auth-port", "0", "-ui-port", "28021"},
 			check: func(t *testing.T, c ProdConfig) {}},
 		{name: "channel Ably would refuse", env: config.Env{"ABLY_CHANNEL": "ai:*"}, wantErr: `ABLY_CHANNEL: channel "ai:*": wildcards are not allowed`},
+		{name: "relative paths are from the working directory", args: []string{"-work", "w", "-postgres-bin", "pg/bin", "-policy", "p.json"},
+			check: func(t *testing.T, c ProdConfig) {
+				if c.Work != mustAbs(t, "w") || c.PostgresBin != mustAbs(t, "pg/bin") || c.PolicyFile != mustAbs(t, "p.json") {
+					t.Errorf("work %q, postgres %q, policy %q", c.Work, c.PostgresBin, c.PolicyFile)
+				}
+			}},
+		{name: "the model and the worker's tuning from the environment",
+			env: config.Env{"OPENAI_API_KEY": "sk-x", "OPENAI_BASE_URL": "http://127.0.0.1:11434/v1", "OPENAI_MODEL": "llama3", "HITL_WORKFLOW_CACHE": "64"},
+			check: func(t *testing.T, c ProdConfig) {
+				if c.OpenAIKey != "sk-x" || c.OpenAIBaseURL != "http://127.0.0.1:11434/v1" || c.OpenAIModel != "llama3" || c.Scripted() {
+					t.Errorf("model: key %q, URL %q, model %q, scripted %v", c.OpenAIKey, c.OpenAIBaseURL, c.OpenAIModel, c.Scripted())
+				}
+				if len(c.WorkerTuning) != len(config.WorkerTuningEnv()) || c.WorkerTuning["HITL_WORKFLOW_CACHE"] != "64" {
+					t.Errorf("worker tuning %v, want every variable, HITL_WORKFLOW_CACHE 64", c.WorkerTuning)
+				}
+			}},
+		{name: "not in the repository", cwd: t.TempDir(), wantErr: "not inside the repository"},
+		{name: "not in the repository, -root given", cwd: t.TempDir(), args: []string{"-root", root},
+			check: func(t *testing.T, c ProdConfig) {
+				if c.Root != root {
+					t.Errorf("root %q, want %q", c.Root, root)
+				}
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -60,7 +84,11 @@ func TestParseProdConfig(t *testing.T) {
 			if env == nil {
 				env = config.Env{}
 			}
-			c, err := parseProdConfig(tt.args, env, ".", io.Discard)
+			cwd := tt.cwd
+			if cwd == "" {
+				cwd = "."
+			}
+			c, err := parseProdConfig(tt.args, env, cwd, io.Discard)
 			if err == nil {
 				err = c.Validate()
 			}
@@ -74,6 +102,49 @@ func TestParseProdConfig(t *testing.T) {
 				t.Fatal(err)
 			}
 			tt.check(t, c)
+		})
+	}
+}
+
+// TestValidateProdConfig: Validate refuses each setting the topology
+// cannot run with, naming it, and accepts the edges of each range.
+func TestValidateProdConfig(t *testing.T) {
+	root, err := findRoot(mustAbs(t, "."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		set     func(c *ProdConfig)
+		wantErr string // "": valid
+	}{
+		{"the defaults", func(c *ProdConfig) {}, ""},
+		{"1 worker and 1 bridge", func(c *ProdConfig) { c.Workers, c.Bridges = 1, 1 }, ""},
+		{"8 workers and 8 bridges", func(c *ProdConfig) { c.Workers, c.Bridges = 8, 8 }, ""},
+		{"9 workers", func(c *ProdConfig) { c.Workers = 9 }, "-workers 9: want 1-8"},
+		{"no bridge", func(c *ProdConfig) { c.Bridges = 0 }, "-bridges 0: want 1-8"},
+		{"9 bridges", func(c *ProdConfig) { c.Bridges = 9 }, "-bridges 9: want 1-8"},
+		{"port 65535", func(c *ProdConfig) { c.AuthPort = 65535 }, ""},
+		{"port 65536", func(c *ProdConfig) { c.AuthPort = 65536 }, "-auth-port 65536: want 0-65535"},
+		{"port -1", func(c *ProdConfig) { c.TemporalPort = -1 }, "-temporal-port -1: want 0-65535"},
+		{"no namespace", func(c *ProdConfig) { c.Namespace = "" }, "namespace is empty"},
+		{"no policy file", func(c *ProdConfig) { c.PolicyFile = "" }, "policy file is empty"},
+		{"no user for PostgreSQL", func(c *ProdConfig) { c.PostgresOSUser = "" }, "-postgres-user is empty"},
+		{"no timeout", func(c *ProdConfig) { c.Timeout = 0 }, "-timeout must be positive"},
+		{"not the repository", func(c *ProdConfig) { c.Root = t.TempDir() }, "is not the repository root"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultProdConfig(root)
+			tt.set(&c)
+			err := c.Validate()
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Errorf("Validate = %v, want nil", err)
+				}
+			} else if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("Validate = %v, want %q", err, tt.wantErr)
+			}
 		})
 	}
 }
