@@ -1,7 +1,6 @@
 package devstack
 
 import (
-	"maps"
 	"testing"
 
 	"github.com/hitl/durable-approvals/activities"
@@ -33,13 +32,6 @@ func TestEnvOfEachPart(t *testing.T) {
 		"TEMPORAL_ADDRESS": "127.0.0.1:7233", "TEMPORAL_NAMESPACE": "default", "TEMPORAL_TLS": "false",
 		"TEMPORAL_UI_URL": "http://127.0.0.1:8233", "ABLY_ENDPOINT": "127.0.0.1:8090", "ABLY_TLS": "false",
 		"ABLY_CHANNEL": workflows.DefaultChannel, "AUTH_URL": "http://127.0.0.1:3001",
-	}
-	with := func(base map[string]string, kv ...string) map[string]string {
-		m := maps.Clone(base)
-		for i := 0; i < len(kv); i += 2 {
-			m[kv[i]] = kv[i+1]
-		}
-		return m
 	}
 	trusted := with(user, "ABLY_API_KEY", s.AblyKey, "HITL_AGENT_CLIENT_ID", workflows.DefaultAgentClientID,
 		"HITL_BRIDGE_CLIENT_ID", workflows.DefaultBridgeClientID, "BLOG_DIR", c.BlogDir(),
