@@ -16,8 +16,9 @@ import (
 // helperEnv makes the test binary act as a child process (see TestMain).
 const helperEnv = "DEVSTACK_TEST_HELPER"
 
-// recordEnv names a file the "signals" helper appends its recordNameEnv to
-// when it stops: the order in which a stack stopped its parts.
+// recordEnv names a file the "signals" helper appends its recordNameEnv
+// and the signal to when it stops: the order in which a stack stopped its
+// parts, and how.
 const (
 	recordEnv     = "DEVSTACK_TEST_RECORD"
 	recordNameEnv = "DEVSTACK_TEST_NAME"
@@ -55,7 +56,7 @@ func TestMain(m *testing.M) {
 				if err != nil {
 					os.Exit(4)
 				}
-				fmt.Fprintln(f, os.Getenv(recordNameEnv))
+				fmt.Fprintf(f, "%s %v\n", os.Getenv(recordNameEnv), sig)
 				f.Close()
 			}
 			os.Exit(0)
