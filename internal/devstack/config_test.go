@@ -1,8 +1,12 @@
 package devstack
 
 import (
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hitl/durable-approvals/config"
 )
@@ -53,5 +57,65 @@ func TestValidateConfig(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestParseConfigDefaults: what a command gets without flags, and what
+// --work changes (the tools the stack pins stay in the repository's .bin,
+// shared by every work directory).
+func TestParseConfigDefaults(t *testing.T) {
+	root := fakeRoot(t)
+	c, err := parseConfig("demo", nil, config.Env{}, root, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DemoUser != "pat" || c.Prompt != DemoPrompt || c.Web || c.Timeout != 3*time.Minute || c.IP != "127.0.0.1" {
+		t.Errorf("demo defaults: as %q, prompt %q, web %v, timeout %s, IP %s", c.DemoUser, c.Prompt, c.Web, c.Timeout, c.IP)
+	}
+	c, err = parseConfig("up", []string{"--work", "w"}, config.Env{}, root, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.ToolsBinDir(), filepath.Join(root, ".bin"); got != want {
+		t.Errorf("ToolsBinDir with --work = %s, want %s", got, want)
+	}
+	if _, err := parseConfig("env", []string{"--temporal-cli", "/bin/temporal"}, config.Env{}, root, io.Discard); err == nil || !strings.Contains(err.Error(), "not defined") {
+		t.Errorf("env --temporal-cli: %v, want no such flag", err)
+	}
+}
+
+// TestModuleRoot: only a go.mod declaring this very module marks the
+// repository root, not one of a module whose path begins the same.
+func TestModuleRoot(t *testing.T) {
+	for _, tt := range []struct {
+		gomod string
+		want  bool
+	}{
+		{"module " + modulePath + "\n", true},
+		{"// the project\nmodule " + modulePath + "  \n\ngo 1.26\n", true},
+		{"  module " + modulePath + "\n", true},
+		{"module " + modulePath + "-fork\n", false},
+		{"module " + modulePath + "/v2\n", false},
+		{"module example.com/other\n", false},
+	} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(tt.gomod), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got := isModuleRoot(dir); got != tt.want {
+			t.Errorf("isModuleRoot(go.mod %q) = %v, want %v", tt.gomod, got, tt.want)
+		}
+		if err := checkModuleRoot(dir); (err == nil) != tt.want {
+			t.Errorf("checkModuleRoot(go.mod %q) = %v", tt.gomod, err)
+		}
+	}
+}
+
+// TestPortFlagsQuoted: the flags up prints for env are read by a shell.
+func TestPortFlagsQuoted(t *testing.T) {
+	c := testConfig(t, config.Env{})
+	c.Namespace, c.Work = "my team", "/tmp/my work"
+	if got, want := portFlags(c), " --namespace 'my team' --work '/tmp/my work'"; got != want {
+		t.Errorf("portFlags = %q, want %q", got, want)
 	}
 }

@@ -116,3 +116,30 @@ func TestEnvNeedsAStack(t *testing.T) {
 		t.Errorf("env created %v in the work directory", entries)
 	}
 }
+
+// TestStateFilesArePrivate: the stack record and the lock file in the
+// state directory are the user's alone (0600), as the secrets are.
+func TestStateFilesArePrivate(t *testing.T) {
+	c := testConfig(t, config.Env{})
+	c.Work = t.TempDir()
+	if err := os.MkdirAll(c.StateDir(), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeStackRecord(c); err != nil {
+		t.Fatal(err)
+	}
+	release, err := lockState(c.StateDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { release() })
+	for _, name := range []string{StackFile, stateLockFile} {
+		fi, err := os.Stat(filepath.Join(c.StateDir(), name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := fi.Mode().Perm(); m != 0o600 {
+			t.Errorf("%s mode %v, want 0600", name, m)
+		}
+	}
+}
