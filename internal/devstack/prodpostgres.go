@@ -117,6 +117,7 @@ func (pg *postgres) start(ctx context.Context, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
+	p.logPath = pg.logPath // an exit during startup says why (exitedDuringStartup)
 	pg.proc = p
 	return waitTCP(ctx, fmt.Sprintf("127.0.0.1:%d", pg.port), p, timeout)
 }
