@@ -10,6 +10,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/hitl/durable-approvals/internal/testutil"
 )
 
 // TestProdStackPidAndClose: Pid names each running part and none that
@@ -186,5 +189,21 @@ func TestSpareProdPortsFixed(t *testing.T) {
 	}
 	if p.Frontend != 17001 || p.UI != 17002 || p.Auth != 17003 {
 		t.Errorf("frontend %d, UI %d, auth %d; want 17001, 17002, 17003", p.Frontend, p.UI, p.Auth)
+	}
+}
+
+// TestProdTemporalExitsDuringStartup: a Temporal server that exits while
+// the stack waits for it is said at once, with its exit status and the
+// last line of its log (where it says why).
+func TestProdTemporalExitsDuringStartup(t *testing.T) {
+	st := prodFixture(1, 1)
+	st.ports.Frontend = testutil.FreePort(t) // nothing listens there
+	st.cfg.Timeout = time.Minute
+	p, _ := startHelper(t, "crash")
+	<-p.Exited()
+	p.name = "temporal"
+	err := st.waitTemporalHealthy(t.Context(), p)
+	if want := `temporal exited during startup: exit status 7: worker: HITL_REANNOUNCE_EVERY="10": want a duration`; err == nil || err.Error() != want {
+		t.Errorf("waitTemporalHealthy = %v, want %s", err, want)
 	}
 }

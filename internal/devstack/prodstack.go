@@ -363,7 +363,7 @@ func (st *ProdStack) waitTemporalHealthy(ctx context.Context, p *proc) error {
 		last = err
 		select {
 		case <-p.Exited():
-			return fmt.Errorf("temporal server exited during startup: %v", p.Err())
+			return p.exitedDuringStartup()
 		case <-ctx.Done():
 			return fmt.Errorf("temporal at %s not healthy after %s: %w", st.TemporalAddress(), st.cfg.Timeout, last)
 		case <-time.After(250 * time.Millisecond):
