@@ -2,6 +2,7 @@ package devstack
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -196,4 +197,37 @@ func TestModuleDir(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBuildMains: one go build per main, in name order, each into the bin
+// directory under its name, run in the repository; a failed build stops
+// there and names the package.
+func TestBuildMains(t *testing.T) {
+	mains := map[string]string{"hitl-worker": "./worker", "hitl-approver": "./approver"}
+	t.Run("built", func(t *testing.T) {
+		rec := fakeGo(t, "", 0)
+		binDir := filepath.Join(t.TempDir(), "bin")
+		got, err := buildMains(t.Context(), t.TempDir(), binDir, mains, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "build -o " + filepath.Join(binDir, "hitl-approver") + " ./approver GOBIN= GOFLAGS=" + os.Getenv("GOFLAGS") + "\n" +
+			"build -o " + filepath.Join(binDir, "hitl-worker") + " ./worker GOBIN= GOFLAGS=" + os.Getenv("GOFLAGS") + "\n"
+		if calls := goCalls(t, rec); calls != want {
+			t.Errorf("go run\n%s\nwant\n%s", calls, want)
+		}
+		if got["hitl-worker"] != filepath.Join(binDir, "hitl-worker") || got["hitl-approver"] != filepath.Join(binDir, "hitl-approver") || len(got) != 2 {
+			t.Errorf("buildMains = %v", got)
+		}
+	})
+	t.Run("failed", func(t *testing.T) {
+		rec := fakeGo(t, "", 1)
+		got, err := buildMains(t.Context(), t.TempDir(), t.TempDir(), mains, io.Discard)
+		if err == nil || got != nil || !strings.HasPrefix(err.Error(), "go build ./approver: exit status 1") {
+			t.Errorf("buildMains = %v, %v; want the approver's build failed", got, err)
+		}
+		if calls := goCalls(t, rec); strings.Count(calls, "\n") != 1 {
+			t.Errorf("go run %q, want one build", calls)
+		}
+	})
 }

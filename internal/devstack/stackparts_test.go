@@ -5,11 +5,16 @@ import (
 	"crypto/rand"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hitl/durable-approvals/config"
 	"github.com/hitl/durable-approvals/internal/testutil"
@@ -274,5 +279,62 @@ func TestStackSummary(t *testing.T) {
 				t.Errorf("summary lacks %q:\n%s", want, out)
 			}
 		})
+	}
+}
+
+// TestRestartWorkerStops: RestartWorker sends the signal given and waits
+// for the old worker's exit before it starts a new one (here one that
+// cannot start); a worker still there after the grace is an error, and so
+// is a stack without one.
+func TestRestartWorkerStops(t *testing.T) {
+	t.Run("the old worker exits", func(t *testing.T) {
+		rec := stopRecord(t)
+		worker, _ := startNamed(t, "signals", ChildWorker, recordTo(rec))
+		st := &Stack{cfg: Config{Work: t.TempDir()}, children: []*proc{worker}, bins: map[string]string{BinWorker: filepath.Join(t.TempDir(), "none")}}
+		err := st.RestartWorker(t.Context(), syscall.SIGINT, 10*time.Second)
+		if err == nil || !strings.HasPrefix(err.Error(), "restart the worker: worker: log file") { // no log directory: the new one cannot start
+			t.Errorf("RestartWorker = %v, want the new worker's start to fail", err)
+		}
+		if got := recorded(t, rec); !slices.Equal(got, []string{"worker interrupt"}) {
+			t.Errorf("the old worker got %q, want SIGINT", got)
+		}
+	})
+	t.Run("the old worker stays", func(t *testing.T) {
+		worker, _ := startNamed(t, "stubborn", ChildWorker)
+		st := &Stack{children: []*proc{worker}}
+		err := st.RestartWorker(t.Context(), syscall.SIGTERM, 100*time.Millisecond)
+		if want := fmt.Sprintf("the worker (pid %d) did not exit within 100ms of terminated", worker.Pid()); err == nil || err.Error() != want {
+			t.Errorf("RestartWorker = %v, want %s", err, want)
+		}
+		select {
+		case <-worker.Exited():
+			t.Error("RestartWorker waited for the worker beyond the grace")
+		default:
+		}
+	})
+	t.Run("no worker", func(t *testing.T) {
+		if err := (&Stack{}).RestartWorker(t.Context(), syscall.SIGTERM, time.Second); err == nil || err.Error() != "the stack has no worker" {
+			t.Errorf("RestartWorker = %v", err)
+		}
+	})
+}
+
+// TestWaitHTTPOK: only a 200 is healthy; until then the last answer is
+// said once the time is up.
+func TestWaitHTTPOK(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/later" && calls.Add(1) > 1 {
+			return // 200
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(srv.Close)
+	if err := waitHTTPOK(t.Context(), srv.URL+"/later", 10*time.Second); err != nil {
+		t.Errorf("waitHTTPOK of a server that becomes healthy: %v", err)
+	}
+	err := waitHTTPOK(t.Context(), srv.URL+"/never", 300*time.Millisecond)
+	if want := srv.URL + "/never not healthy after 300ms: status 503 Service Unavailable"; err == nil || err.Error() != want {
+		t.Errorf("waitHTTPOK = %v, want %s", err, want)
 	}
 }
