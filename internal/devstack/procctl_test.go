@@ -2,11 +2,15 @@ package devstack
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hitl/durable-approvals/internal/testutil"
 )
 
 // startNamed starts the test binary as helper mode under name, with extra
@@ -158,5 +162,30 @@ func TestLastLine(t *testing.T) {
 				t.Errorf("lastLine = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestWaitTCP: waitTCP is done once the address accepts a connection, says
+// at once why a process that exited did, and names the address once the
+// time is up.
+func TestWaitTCP(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	running, _ := startNamed(t, "signals", "postgres")
+	if err := waitTCP(t.Context(), ln.Addr().String(), running, 10*time.Second); err != nil {
+		t.Errorf("waitTCP of a listening address: %v", err)
+	}
+	closed := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	crashed, _ := startHelper(t, "crash")
+	<-crashed.Exited()
+	if err := waitTCP(t.Context(), closed, crashed, time.Minute); err == nil || !strings.HasPrefix(err.Error(), "crash exited during startup: exit status 7: worker:") {
+		t.Errorf("waitTCP of an exited process = %v, want its exit", err)
+	}
+	err = waitTCP(t.Context(), closed, running, 300*time.Millisecond)
+	if want := "postgres not listening on " + closed + " after 300ms: "; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("waitTCP = %v, want %q", err, want)
 	}
 }
