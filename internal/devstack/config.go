@@ -109,6 +109,18 @@ func (c Config) DBFile() string      { return filepath.Join(c.StateDir(), "tempo
 func (c Config) UsersFile() string   { return filepath.Join(c.StateDir(), "users.json") }
 func (c Config) BlogDir() string     { return c.under("posts", "data", "posts") }
 
+// NoProfileFile is the Temporal CLI profile the parts are pointed at (it
+// does not exist: inheritedEnv).
+func (c Config) NoProfileFile() string {
+	return filepath.Join(c.StateDir(), "no-temporal-profile.toml")
+}
+
+// partEnv is the environment of a part of the stack: devstack's own, as
+// inheritedEnv leaves it, with vars set.
+func (c Config) partEnv(vars []EnvVar) []string {
+	return mergeEnv(inheritedEnv(os.Environ(), c.NoProfileFile()), vars)
+}
+
 // PolicyFile is the worker's policy file: Policy, or config/policy.json.
 func (c Config) PolicyFile() string {
 	if c.Policy != "" {

@@ -85,7 +85,7 @@ func demo(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wr
 			}
 		}
 		fmt.Fprintf(stdout, "Starting the approver as %s (%s). Answer the approval request below with y or n (after n, an optional reason).\n(The web inbox shows the request too; `devstack demo --web` waits for the page instead of this terminal.)\n\n", user.Name, user.Role)
-		if approver, err = startApprover(st.bins[BinApprover], mergeEnv(os.Environ(), approverEnv(cfg, user)), cfg.Root, stdin, stdout, stderr); err != nil {
+		if approver, err = startApprover(st.bins[BinApprover], cfg.partEnv(approverEnv(cfg, user)), cfg.Root, stdin, stdout, stderr); err != nil {
 			return err
 		}
 		approverExited = approver.Exited()

@@ -238,6 +238,33 @@ func TestMergeEnv(t *testing.T) {
 	}
 }
 
+// TestInheritedEnv: a part takes devstack's environment but every
+// TEMPORAL_* of it (a developer's Temporal Cloud address, API key, TLS
+// files, gRPC headers, profile), and is pointed at no profile file.
+func TestInheritedEnv(t *testing.T) {
+	tests := []struct {
+		name    string
+		environ []string
+		want    []string
+	}{
+		{"nothing to leave out", []string{"PATH=/bin", "HOME=/h"}, []string{"PATH=/bin", "HOME=/h", "TEMPORAL_CONFIG_FILE=/s/none.toml"}},
+		{"a developer's Temporal Cloud settings", []string{
+			"PATH=/bin", "TEMPORAL_ADDRESS=ns.acct.tmprl.cloud:7233", "TEMPORAL_API_KEY=cloud-secret", "TEMPORAL_TLS_CLIENT_CERT_PATH=/c.pem",
+			"TEMPORAL_GRPC_META_AUTHORIZATION=Bearer x", "TEMPORAL_PROFILE=prod", "TEMPORAL_CONFIG_FILE=/home/x/temporal.toml", "HITL_WORKFLOW_CACHE=50",
+		}, []string{"PATH=/bin", "HITL_WORKFLOW_CACHE=50", "TEMPORAL_CONFIG_FILE=/s/none.toml"}},
+		// Only the prefix, in its case: another variable that holds the
+		// word is kept.
+		{"names that only hold the word", []string{"MY_TEMPORAL_ADDRESS=x", "temporal_x=y", "TEMPORALX=z"}, []string{"MY_TEMPORAL_ADDRESS=x", "temporal_x=y", "TEMPORALX=z", "TEMPORAL_CONFIG_FILE=/s/none.toml"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := inheritedEnv(tt.environ, "/s/none.toml"); !slices.Equal(got, tt.want) {
+				t.Errorf("inheritedEnv = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestExportLines(t *testing.T) {
 	got := exportLines([]EnvVar{{"A", "127.0.0.1:7233"}, {"B", "it's"}, {"C", ""}, {"D", "a b$c"}})
 	want := "export A=127.0.0.1:7233\nexport B='it'\\''s'\nexport C=''\nexport D='a b$c'\n"

@@ -71,6 +71,23 @@ func approverEnv(c Config, u DemoUser) []EnvVar {
 		EnvVar{ablyconn.EnvAPIKey, ""})
 }
 
+// inheritedEnv is what a part of the dev stack takes from devstack's own
+// environment (environ, "K=V" entries): all of it (PATH, HOME, a
+// developer's tuning) but the Temporal client's settings, every TEMPORAL_*
+// and the Temporal CLI profile (TEMPORAL_CONFIG_FILE is set to noProfile,
+// a file that does not exist), so that a developer's Temporal Cloud
+// settings neither reach the part nor send their API key to the dev
+// server; the part's own variables (userEnv) then say where Temporal is.
+func inheritedEnv(environ []string, noProfile string) []string {
+	out := make([]string, 0, len(environ)+1)
+	for _, kv := range environ {
+		if !strings.HasPrefix(kv, "TEMPORAL_") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, "TEMPORAL_CONFIG_FILE="+noProfile)
+}
+
 // mergeEnv returns base ("K=V" entries) with vars set, each name once,
 // vars winning.
 func mergeEnv(base []string, vars []EnvVar) []string {

@@ -139,7 +139,7 @@ func Up(ctx context.Context, cfg Config, out io.Writer) (st *Stack, err error) {
 		return st, err
 	}
 	st.children = append(st.children, worker)
-	bridge, err := st.startChild(ChildBridge, st.bins[BinApprover], []string{"bridge"}, mergeEnv(os.Environ(), bridgeEnv(cfg, st.secrets)))
+	bridge, err := st.startChild(ChildBridge, st.bins[BinApprover], []string{"bridge"}, cfg.partEnv(bridgeEnv(cfg, st.secrets)))
 	if err != nil {
 		return st, err
 	}

@@ -3,8 +3,10 @@ package devstack
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -24,6 +26,11 @@ import (
 // and one that waits for a human, and stops everything.
 func TestUpRunsTheSystem(t *testing.T) {
 	temporaltest.CLI(t)
+	// A developer's Temporal Cloud settings in the shell reach no part:
+	// the key would go to the dev server, the profile point elsewhere.
+	t.Setenv("TEMPORAL_API_KEY", "cloud-secret")
+	t.Setenv("TEMPORAL_GRPC_META_X_LEAK", "cloud-secret")
+	t.Setenv("TEMPORAL_CONFIG_FILE", "/nonexistent/temporal.toml")
 	cfg, err := parseConfig("up", nil, config.Env{}, "../..", io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -96,6 +103,24 @@ func TestUpRunsTheSystem(t *testing.T) {
 	})
 	if posts, err := ListPosts(cfg.BlogDir()); err != nil || len(posts) != 0 {
 		t.Errorf("posts before any approval: %q, %v", posts, err)
+	}
+
+	for _, name := range []string{ChildWorker, ChildBridge} {
+		pid, ok := st.ChildPid(name)
+		if !ok {
+			t.Fatalf("no %s running", name)
+		}
+		environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		vars := strings.Split(strings.TrimRight(string(environ), "\x00"), "\x00")
+		if i := slices.IndexFunc(vars, func(kv string) bool { return strings.Contains(kv, "cloud-secret") }); i >= 0 {
+			t.Errorf("the %s got the shell's %s", name, vars[i])
+		}
+		if !slices.Contains(vars, "TEMPORAL_CONFIG_FILE="+cfg.NoProfileFile()) || !slices.Contains(vars, "TEMPORAL_ADDRESS="+cfg.TemporalAddress()) {
+			t.Errorf("the %s's Temporal settings are not the stack's: %q", name, slices.DeleteFunc(vars, func(kv string) bool { return !strings.HasPrefix(kv, "TEMPORAL_") }))
+		}
 	}
 
 	var summary bytes.Buffer

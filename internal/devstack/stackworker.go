@@ -40,7 +40,7 @@ func (st *Stack) childIndex(name string) int {
 // startWorker starts the worker child with the stack's settings and waits
 // until it polls the task queue.
 func (st *Stack) startWorker(ctx context.Context) (*proc, error) {
-	p, err := startProc(ChildWorker, st.bins[BinWorker], nil, mergeEnv(os.Environ(), workerEnv(st.cfg, st.secrets)),
+	p, err := startProc(ChildWorker, st.bins[BinWorker], nil, st.cfg.partEnv(workerEnv(st.cfg, st.secrets)),
 		st.cfg.Root, filepath.Join(st.cfg.LogDir(), ChildWorker+".log"), true)
 	if err != nil {
 		return nil, err
