@@ -232,10 +232,8 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New(config.EnvBlogDir+" (-blog-dir) is empty"))
 	}
 	if c.VerifyKeys == "" {
-		errs = append(errs, fmt.Errorf("%s is required: the bridge's public keys that decisions must be signed with (approver keygen)", config.EnvDecisionVerifyKeys))
-		if err := signing.CheckRetiredKeys(c.RetiredKeys); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", config.EnvDecisionRetiredKeys, err))
-		}
+		errs = append(errs, fmt.Errorf("%s is required: the bridge's public keys that decisions must be signed with (approver keygen)", config.EnvDecisionVerifyKeys),
+			c.retiredKeysErr())
 	} else if _, err := c.verifier(); err != nil {
 		errs = append(errs, err)
 	}
@@ -369,15 +367,20 @@ func (c Config) toolRetry() workflows.ToolRetry {
 	return r
 }
 
+// retiredKeysErr is what is wrong with the retired keys on their own,
+// named by their variable, or nil.
+func (c Config) retiredKeysErr() error {
+	if err := signing.CheckRetiredKeys(c.RetiredKeys); err != nil {
+		return fmt.Errorf("%s: %w", config.EnvDecisionRetiredKeys, err)
+	}
+	return nil
+}
+
 // verifier parses the verify and retired keys; its error names the
 // variable at fault, both when both are.
 func (c Config) verifier() (*signing.Verifier, error) {
 	if _, err := signing.ParseVerifier(c.VerifyKeys); err != nil {
-		err = fmt.Errorf("%s: %w", config.EnvDecisionVerifyKeys, err)
-		if rerr := signing.CheckRetiredKeys(c.RetiredKeys); rerr != nil {
-			err = errors.Join(err, fmt.Errorf("%s: %w", config.EnvDecisionRetiredKeys, rerr))
-		}
-		return nil, err
+		return nil, errors.Join(fmt.Errorf("%s: %w", config.EnvDecisionVerifyKeys, err), c.retiredKeysErr())
 	}
 	v, err := signing.ParseVerifierRetired(c.VerifyKeys, c.RetiredKeys)
 	if err != nil {

@@ -449,7 +449,7 @@ func (r *run) noticeIgnored(ctx workflow.Context, d Decision, a *approval, why s
 		if !checked {
 			// A decision ignored before its signature was checked: a
 			// forged one gets no word out; one under a retired key does.
-			if why, retired := r.verify(ctx, d); why != "" && (!retired || !r.noticesRetiredKeys(ctx)) {
+			if refused, genuine := r.verify(ctx, d); refused != "" && (!genuine || !r.noticesRetiredKeys(ctx)) {
 				r.notices[key]--
 				return
 			}
