@@ -198,13 +198,14 @@ func trimSentence(s string) string {
 	return strings.TrimSpace(strings.Trim(strings.TrimSpace(s), ",;:"))
 }
 
-// slugify mirrors the blog's slugs: lowercase ASCII letters and digits
-// separated by single dashes, at most 80 characters.
+// slugify mirrors the blog's slugs (activities.Slugify): lowercase ASCII
+// letters and digits separated by single dashes, at most maxSlugLen
+// characters.
 func slugify(s string) string {
 	var sb strings.Builder
 	dash := false
 	for _, r := range strings.ToLower(s) {
-		if sb.Len() >= 80 {
+		if sb.Len() >= maxSlugLen {
 			break
 		}
 		if r < unicode.MaxASCII && isWordRune(r) {
@@ -217,5 +218,14 @@ func slugify(s string) string {
 		}
 		dash = true
 	}
-	return strings.TrimRight(sb.String(), "-")
+	// A dash and a letter written at 79 characters make 81: cut as the
+	// blog does, or delete_post would name a post publish never made.
+	out := sb.String()
+	if len(out) > maxSlugLen {
+		out = out[:maxSlugLen]
+	}
+	return strings.TrimRight(out, "-")
 }
+
+// maxSlugLen is the blog's longest slug.
+const maxSlugLen = 80
