@@ -67,6 +67,11 @@ func checkURL(raw string) (string, error) {
 	return u.String(), nil
 }
 
+// noRedirects answers a redirect with the redirect itself: the probe GETs
+// its URL once, and a 3xx is not healthy. Following one would also take
+// the probe off loopback, wherever the Location points.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
 func probe(ctx context.Context, target string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -74,7 +79,7 @@ func probe(ctx context.Context, target string, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := noRedirects.Do(req)
 	if err != nil {
 		return fmt.Errorf("GET %s: %w", target, err)
 	}

@@ -15,6 +15,10 @@ import (
 func TestRun(t *testing.T) {
 	var status atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/moved" {
+			http.Redirect(w, r, "/healthz", http.StatusFound)
+			return
+		}
 		if r.URL.Path != "/healthz" {
 			http.NotFound(w, r)
 			return
@@ -42,6 +46,15 @@ func TestRun(t *testing.T) {
 		{"timeout", []string{"-timeout", "100ms", slow.URL}, http.StatusOK, "deadline"},
 		{"no url", nil, http.StatusOK, "usage"},
 		{"not loopback", []string{"http://example.com/healthz"}, http.StatusOK, "loopback"},
+		{"not loopback IP", []string{"http://10.0.0.1:8081/healthz"}, http.StatusOK, "loopback"},
+		{"IPv6 not loopback", []string{"http://[2001:db8::1]:8081/healthz"}, http.StatusOK, "loopback"},
+		{"IPv6 loopback", []string{strings.Replace(srv.URL, "127.0.0.1", "[::1]", 1) + "/healthz"}, http.StatusOK, "GET http://[::1]"},
+		{"localhost", []string{strings.Replace(srv.URL, "127.0.0.1", "localhost", 1) + "/healthz"}, http.StatusOK, ""},
+		{"https", []string{strings.Replace(srv.URL, "http:", "https:", 1) + "/healthz"}, http.StatusOK, "want http"},
+		{"no host", []string{"http:///healthz"}, http.StatusOK, "want http"},
+		{"two URLs", []string{srv.URL + "/healthz", srv.URL + "/healthz"}, http.StatusOK, "usage"},
+		{"3xx is not healthy", []string{srv.URL + "/healthz"}, http.StatusNotModified, "304"},
+		{"redirect not followed", []string{srv.URL + "/moved"}, http.StatusOK, "302"},
 		{"not http", []string{"file:///etc/passwd"}, http.StatusOK, "want http"},
 		// Not a probe that fails at once with "context deadline exceeded".
 		{"zero timeout", []string{"-timeout", "0s", srv.URL + "/healthz"}, http.StatusOK, "-timeout 0s: want a positive duration"},
