@@ -51,6 +51,8 @@ func TestParsePrompt(t *testing.T) {
 		{"only the first 4 KiB read", "publish " + strings.Repeat(" ", 4096) + "'Late'", nil, "Which title?"},
 		{"cut inside a rune", straddle, pub(strings.Repeat("a", 4096-len(head)-1)), ""},
 		{"delete first quoted", "delete 'one' and 'two'", del("one"), ""},
+		{"delete titled", "delete the post titled Old News", del("old-news"), ""},
+		{"unterminated quote", "publish 'unterminated", nil, "Which title?"},
 		{"delete with slug", "delete the post with slug old-news", del("old-news"), ""},
 		{"delete non-ASCII dropped", "delete post café-news", del("caf-news"), ""},
 		{"delete leading dash", "delete post -old", del("old"), ""},

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +49,7 @@ func TestRequestValidation(t *testing.T) {
 		{"duplicate output", in(fc("c1", "f"), out("c1", `"x"`), out("c1", `"y"`)), 400, "input[2]", "Duplicate function call output for call_id c1"},
 		{"output of another type", in(fc("c1", "f"), out("c1", `{"a":1}`)), 400, "input[1].output", "Invalid output"},
 		{"unknown item type", in(`{"type":"reasoning","summary":[]}`, `{"role":"user","content":"hi"}`), 400, "input[0].type", "'reasoning'"},
+		{"output before its call", in(`{"role":"user","content":"hi"}`, out("c1", `"x"`), fc("c1", "f")), 400, "input[1]", "No tool call found for function call output with call_id c1"},
 		{"bad role names param", in(`{"type":"message","role":"root","content":"x"}`), 400, "input[0].role", "'root'"},
 		{"developer and system roles", in(`{"role":"developer","content":"be brief"}`, `{"role":"system","content":"x"}`, `{"role":"user","content":"hi"}`), 200, "", ""},
 		{"output as content parts", in(`{"role":"user","content":"hi"}`, fc("c1", "f"), out("c1", `[{"type":"input_text","text":"ok"}]`)), 200, "", ""},
@@ -153,6 +155,9 @@ func TestResponseWireFormat(t *testing.T) {
 			t.Errorf("%s: response header fields = id %v object %v status %v model %v created_at %v parallel_tool_calls %v",
 				name, m["id"], m["object"], m["status"], m["model"], m["created_at"], m["parallel_tool_calls"])
 		}
+		if f, _ := json.Marshal(m["text"]); string(f) != `{"format":{"type":"text"}}` {
+			t.Errorf("%s: text = %s, want the plain text format", name, f)
+		}
 		for _, k := range []string{"error", "incomplete_details", "previous_response_id"} {
 			if v, ok := m[k]; !ok || v != nil {
 				t.Errorf("%s: %s = %v (present %v), want null", name, k, v, ok)
@@ -169,7 +174,7 @@ func TestResponseWireFormat(t *testing.T) {
 	content := msg["content"].([]any)[0].(map[string]any)
 	if len(items) != 1 || msg["type"] != "message" || msg["role"] != "assistant" || msg["status"] != "completed" ||
 		!strings.HasPrefix(msg["id"].(string), "msg_") || content["type"] != "output_text" ||
-		!strings.HasPrefix(content["text"].(string), "[scripted model] ") {
+		!strings.HasPrefix(content["text"].(string), "[scripted model] ") || !reflect.DeepEqual(content["annotations"], []any{}) {
 		t.Errorf("text output = %v", items)
 	}
 	for _, it := range calls["output"].([]any) {
