@@ -241,7 +241,9 @@ func ParseHTTPURL(s string) (*url.URL, error) {
 	if err != nil {
 		return nil, errors.New("not a URL")
 	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	// "http://:8095" has a Host but no host name; a client would dial
+	// this machine (approvercli's AUTH_URL check refuses it too).
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
 		return nil, fmt.Errorf("bad URL %q: want http(s)://host[:port]/path", RedactURL(s))
 	}
 	return u, nil
