@@ -290,7 +290,7 @@ func FuzzParsePrompt(f *testing.F) {
 					t.Fatalf("bad title %q", tl)
 				}
 			case toolDelete:
-				if !slugPattern.MatchString(c.Args["slug"]) {
+				if !slugPattern.MatchString(c.Args["slug"]) || len(c.Args["slug"]) > 80 {
 					t.Fatalf("bad slug %q", c.Args["slug"])
 				}
 			case toolSearch:
