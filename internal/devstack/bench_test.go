@@ -132,10 +132,13 @@ func (b *historyBuilder) payloads(v any) *commonpb.Payloads {
 	return p
 }
 
-func (b *historyBuilder) signal(d workflows.Decision) {
+func (b *historyBuilder) signal(d workflows.Decision) { b.signalNamed(workflows.DecisionSignal, d) }
+
+// signalNamed adds a signal of that name carrying d.
+func (b *historyBuilder) signalNamed(name string, d workflows.Decision) {
 	b.add(enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, func(e *historypb.HistoryEvent) {
 		e.Attributes = &historypb.HistoryEvent_WorkflowExecutionSignaledEventAttributes{WorkflowExecutionSignaledEventAttributes: &historypb.WorkflowExecutionSignaledEventAttributes{
-			SignalName: workflows.DecisionSignal, Input: b.payloads(d)}}
+			SignalName: name, Input: b.payloads(d)}}
 	})
 }
 
@@ -900,10 +903,7 @@ func TestReadRunHistoryPicks(t *testing.T) {
 		{
 			name: "a signal of another name with a decision's payload",
 			build: func(b *historyBuilder) {
-				b.add(enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, func(e *historypb.HistoryEvent) {
-					e.Attributes = &historypb.HistoryEvent_WorkflowExecutionSignaledEventAttributes{WorkflowExecutionSignaledEventAttributes: &historypb.WorkflowExecutionSignaledEventAttributes{
-						SignalName: "other", Input: b.payloads(pat)}}
-				})
+				b.signalNamed("other", pat)
 				b.signal(pat)
 				b.activity(workflows.ActivityExecuteTool)
 			},
@@ -921,10 +921,7 @@ func TestReadRunHistoryPicks(t *testing.T) {
 		{
 			name: "only a matching decision of another name",
 			build: func(b *historyBuilder) {
-				b.add(enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, func(e *historypb.HistoryEvent) {
-					e.Attributes = &historypb.HistoryEvent_WorkflowExecutionSignaledEventAttributes{WorkflowExecutionSignaledEventAttributes: &historypb.WorkflowExecutionSignaledEventAttributes{
-						SignalName: "other", Input: b.payloads(pat)}}
-				})
+				b.signalNamed("other", pat)
 				b.activity(workflows.ActivityExecuteTool)
 			},
 			wantErr: "no matching approval-decision",
