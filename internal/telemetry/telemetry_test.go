@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -11,12 +12,26 @@ import (
 	"testing"
 )
 
-func TestMetricsHandlerServesProductAndSDKCounters(t *testing.T) {
+// newTestMetrics makes Metrics for a test, shut down when it ends.
+func newTestMetrics(t *testing.T) *Metrics {
+	t.Helper()
 	m, err := NewMetrics("test", slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Shutdown(context.Background()) })
+	return m
+}
+
+// scrape returns what m's handler serves at MetricsPath.
+func scrape(m *Metrics) string {
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", MetricsPath, nil))
+	return rec.Body.String()
+}
+
+func TestMetricsHandlerServesProductAndSDKCounters(t *testing.T) {
+	m := newTestMetrics(t)
 	c, err := m.Meter("hitl-test").Int64Counter("hitl_things")
 	if err != nil {
 		t.Fatal(err)
@@ -27,9 +42,7 @@ func TestMetricsHandlerServesProductAndSDKCounters(t *testing.T) {
 	sdk.Counter("temporal_thing").Inc(1)
 	sdk.Timer("temporal_latency").Record(0)
 
-	rec := httptest.NewRecorder()
-	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", MetricsPath, nil))
-	body := rec.Body.String()
+	body := scrape(m)
 	for _, want := range []string{
 		"hitl_things_total 3",
 		`temporal_thing_total{tool="x"} 3`,
@@ -43,6 +56,19 @@ func TestMetricsHandlerServesProductAndSDKCounters(t *testing.T) {
 	}
 	if strings.Contains(body, "otel_scope") || strings.Contains(body, "target_info") {
 		t.Error("/metrics carries OpenTelemetry scope or target info")
+	}
+}
+
+// A counter made by Counter carries its description to /metrics, next to
+// the Go runtime's and the process's own metrics.
+func TestMetricsHelpAndCollectors(t *testing.T) {
+	m := newTestMetrics(t)
+	Counter(m.Meter("hitl-test"), "hitl_described", "a described counter").Add(context.Background(), 1)
+	body := scrape(m)
+	for _, want := range []string{"# HELP hitl_described_total a described counter", "hitl_described_total 1", "process_open_fds", "go_goroutines"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 }
 
@@ -90,5 +116,49 @@ func TestTracingWritesSpansToTheFile(t *testing.T) {
 	}
 	if err := tr.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The trace file is appended to (a restart keeps the spans before it),
+// private to its owner, and closed by Shutdown; one that cannot be opened
+// is an error naming the variable.
+func TestTraceFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "spans.jsonl")
+	if err := os.WriteFile(path, []byte("earlier\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := NewTracing("svc", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, span := tr.Tracer().Start(context.Background(), "later")
+	span.End()
+	if err := tr.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.file.Write([]byte("x")); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("after Shutdown the trace file takes writes: %v", err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(b), "earlier\n") || !strings.Contains(string(b), `"Name":"later"`) {
+		t.Errorf("trace file = %s, want the earlier line kept and the new span after it", b)
+	}
+
+	fresh := filepath.Join(dir, "fresh.jsonl")
+	tr2, err := NewTracing("svc", fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr2.Shutdown(context.Background()) })
+	if fi, err := os.Stat(fresh); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("new trace file: %v, %v; want mode 0600", fi.Mode(), err)
+	}
+
+	if _, err := NewTracing("svc", filepath.Join(dir, "no", "such", "dir", "x.jsonl")); err == nil || !strings.Contains(err.Error(), EnvTraceFile) {
+		t.Errorf("unopenable trace file: err = %v, want one naming %s", err, EnvTraceFile)
 	}
 }
