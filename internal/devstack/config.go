@@ -109,10 +109,15 @@ func (c Config) DBFile() string      { return filepath.Join(c.StateDir(), "tempo
 func (c Config) UsersFile() string   { return filepath.Join(c.StateDir(), "users.json") }
 func (c Config) BlogDir() string     { return c.under("posts", "data", "posts") }
 
+// noProfileName is the name of the Temporal CLI profile file both stacks
+// point their parts at, in a directory of theirs where it does not exist,
+// so that no developer's profile reaches them.
+const noProfileName = "no-temporal-profile.toml"
+
 // NoProfileFile is the Temporal CLI profile the parts are pointed at (it
 // does not exist: inheritedEnv).
 func (c Config) NoProfileFile() string {
-	return filepath.Join(c.StateDir(), "no-temporal-profile.toml")
+	return filepath.Join(c.StateDir(), noProfileName)
 }
 
 // partEnv is the environment of a part of the stack: devstack's own, as
