@@ -5,7 +5,7 @@
 //	                         # scripted model (without OPENAI_API_KEY),
 //	                         # worker and bridge; Ctrl-C stops all
 //	go run ./devstack demo   # up + the guide's run + the approver in this terminal
-//	go run ./devstack env    # export lines for starter and approver
+//	go run ./devstack env    # shell lines (export, unset) for starter and approver
 //	go run ./devstack prod   # the production topology without Docker:
 //	                         # PostgreSQL, Temporal server (+ UI), two
 //	                         # workers, two bridges, the auth server
@@ -42,7 +42,7 @@ const usage = `usage: go run ./devstack COMMAND [flags]
 commands:
   up     run the whole system locally until Ctrl-C
   demo   up, then run the guide's scenario; you approve in this terminal
-  env    print the export lines for starter and approver
+  env    print the shell lines (export, unset) for starter and approver
   prod   run the production topology without Docker (PostgreSQL, Temporal server and UI,
          2 workers, 2 bridges, auth server) until Ctrl-C
   bench  benchmark the approval path (N runs approved through Ably) against the bare Temporal floor

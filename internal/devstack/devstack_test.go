@@ -383,7 +383,7 @@ func TestPrintEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b bytes.Buffer
-	if err := printEnv(&b, c, s); err != nil {
+	if err := printEnv(&b, c, s, nil); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()

@@ -19,6 +19,7 @@ func userEnv(c Config) []EnvVar {
 		{config.EnvTemporalAddress, c.TemporalAddress()},
 		{config.EnvTemporalNamespace, c.Namespace},
 		{"TEMPORAL_TLS", "false"}, // the dev server is plaintext, whatever a profile says
+		{envTemporalConfigFile, c.NoProfileFile()},
 		{config.EnvTemporalUIURL, c.UIURL()},
 		{ablyconn.EnvEndpoint, c.AblyEndpoint()},
 		{ablyconn.EnvTLS, "false"},
@@ -85,7 +86,44 @@ func inheritedEnv(environ []string, noProfile string) []string {
 			out = append(out, kv)
 		}
 	}
-	return append(out, "TEMPORAL_CONFIG_FILE="+noProfile)
+	return append(out, envTemporalConfigFile+"="+noProfile)
+}
+
+// envTemporalConfigFile names the Temporal client's profile file
+// (envconfig's TEMPORAL_CONFIG_FILE).
+const envTemporalConfigFile = "TEMPORAL_CONFIG_FILE"
+
+// temporalClientSettings are the Temporal client's settings (those of the
+// SDK's envconfig, v1.0.2's client_config_load.go) that a shell pointed at
+// a stack must not keep: the stack's own variables (userEnv) set its
+// address, namespace, TLS and profile file, and any of these left from a
+// developer's Temporal Cloud settings would go with them (an API key sent
+// to the stack's server, a client certificate, a profile). The
+// TEMPORAL_GRPC_META_* headers join them by name from the environment.
+var temporalClientSettings = []string{
+	"TEMPORAL_API_KEY", "TEMPORAL_CLIENT_AUTHORITY", "TEMPORAL_CODEC_AUTH", "TEMPORAL_CODEC_ENDPOINT", "TEMPORAL_PROFILE",
+	"TEMPORAL_TLS_CLIENT_CERT_DATA", "TEMPORAL_TLS_CLIENT_CERT_PATH", "TEMPORAL_TLS_CLIENT_KEY_DATA", "TEMPORAL_TLS_CLIENT_KEY_PATH",
+	"TEMPORAL_TLS_DISABLE_HOST_VERIFICATION", "TEMPORAL_TLS_SERVER_CA_CERT_DATA", "TEMPORAL_TLS_SERVER_CA_CERT_PATH",
+	"TEMPORAL_TLS_SERVER_NAME",
+}
+
+// shellLines renders what points a POSIX shell at a stack: an unset line
+// for the Temporal client's settings the shell may hold
+// (temporalClientSettings, and the TEMPORAL_GRPC_META_* headers named in
+// environ, "K=V" entries) but vars does not set, then vars' export lines.
+func shellLines(vars []EnvVar, environ []string) string {
+	names := slices.Clone(temporalClientSettings)
+	for _, kv := range environ {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "TEMPORAL_GRPC_META_") && !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	names = slices.DeleteFunc(names, func(name string) bool {
+		_, set := lookupVar(vars, name)
+		return set
+	})
+	slices.Sort(names)
+	return "unset " + strings.Join(names, " ") + "\n" + exportLines(vars)
 }
 
 // mergeEnv returns base ("K=V" entries) with vars set, each name once,

@@ -1,7 +1,17 @@
 package devstack
 
 import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
 	"testing"
+
+	"go.temporal.io/sdk/contrib/envconfig"
 
 	"github.com/hitl/durable-approvals/activities"
 	"github.com/hitl/durable-approvals/config"
@@ -31,7 +41,7 @@ func TestEnvOfEachPart(t *testing.T) {
 	user := map[string]string{
 		"TEMPORAL_ADDRESS": "127.0.0.1:7233", "TEMPORAL_NAMESPACE": "default", "TEMPORAL_TLS": "false",
 		"TEMPORAL_UI_URL": "http://127.0.0.1:8233", "ABLY_ENDPOINT": "127.0.0.1:8090", "ABLY_TLS": "false",
-		"ABLY_CHANNEL": workflows.DefaultChannel, "AUTH_URL": "http://127.0.0.1:3001",
+		"ABLY_CHANNEL": workflows.DefaultChannel, "AUTH_URL": "http://127.0.0.1:3001", "TEMPORAL_CONFIG_FILE": c.NoProfileFile(),
 	}
 	trusted := with(user, "ABLY_API_KEY", s.AblyKey, "HITL_AGENT_CLIENT_ID", workflows.DefaultAgentClientID,
 		"HITL_BRIDGE_CLIENT_ID", workflows.DefaultBridgeClientID, "BLOG_DIR", c.BlogDir(),
@@ -134,6 +144,64 @@ func TestShellQuote(t *testing.T) {
 	} {
 		if got := shellQuote(tt.in); got != tt.want {
 			t.Errorf("shellQuote(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestShellLinesLeaveNoCloudSettings: a shell that evaluates devstack
+// env's lines with a developer's Temporal Cloud settings in its
+// environment and profile file then talks to the stack's server alone:
+// its address and namespace, in plain text, and nothing else (no API key
+// sent to it, no certificate, header, codec or profile of Cloud's).
+func TestShellLinesLeaveNoCloudSettings(t *testing.T) {
+	c := testConfig(t, config.Env{})
+	dir := t.TempDir()
+	profile := filepath.Join(dir, "temporal.toml")
+	toml := ""
+	for _, name := range []string{"default", "prod"} {
+		toml += fmt.Sprintf("[profile.%s]\naddress = \"ns.acct.tmprl.cloud:7233\"\nnamespace = \"ns.acct\"\napi_key = \"%s-secret\"\n"+
+			"[profile.%[1]s.grpc_meta]\nx-team = \"a\"\n[profile.%[1]s.codec]\nendpoint = \"https://codec.example\"\n", name, name)
+	}
+	if err := os.WriteFile(profile, []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	environ := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "XDG_CONFIG_HOME=" + dir,
+		"TEMPORAL_ADDRESS=ns.acct.tmprl.cloud:7233", "TEMPORAL_NAMESPACE=ns.acct", "TEMPORAL_TLS=true",
+		"TEMPORAL_CONFIG_FILE=" + profile, "TEMPORAL_PROFILE=prod", "TEMPORAL_API_KEY=env-secret",
+		"TEMPORAL_CLIENT_AUTHORITY=ns.acct", "TEMPORAL_TLS_SERVER_NAME=ns.acct.tmprl.cloud",
+		"TEMPORAL_TLS_CLIENT_CERT_PATH=/c.pem", "TEMPORAL_TLS_CLIENT_KEY_PATH=/k.pem",
+		"TEMPORAL_TLS_CLIENT_CERT_DATA=cert", "TEMPORAL_TLS_CLIENT_KEY_DATA=key",
+		"TEMPORAL_TLS_SERVER_CA_CERT_PATH=/ca.pem", "TEMPORAL_TLS_SERVER_CA_CERT_DATA=ca",
+		"TEMPORAL_TLS_DISABLE_HOST_VERIFICATION=true", "TEMPORAL_CODEC_ENDPOINT=https://codec.example",
+		"TEMPORAL_CODEC_AUTH=Bearer c", "TEMPORAL_GRPC_META_AUTHORIZATION=Bearer x", "TEMPORAL_GRPC_META_X_TEAM=b",
+	}
+	var lines bytes.Buffer
+	if err := printEnv(&lines, c, Secrets{Users: []DemoUser{{"pat", "publisher", "pat-0123456789"}}}, environ); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(t.Context(), "/bin/sh", "-c", lines.String()+"\nexec env")
+	cmd.Env = environ
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("sh: %v\n%s", err, lines.String())
+	}
+	env := config.Env{}
+	for line := range strings.Lines(string(out)) {
+		if k, v, ok := strings.Cut(strings.TrimSuffix(line, "\n"), "="); ok {
+			env[k] = v
+		}
+	}
+	got, err := envconfig.LoadClientConfigProfile(envconfig.LoadClientConfigProfileOptions{EnvLookup: env})
+	if err != nil {
+		t.Fatalf("the shell's Temporal settings: %v\n%s", err, lines.String())
+	}
+	want := envconfig.ClientConfigProfile{Address: c.TemporalAddress(), Namespace: c.Namespace, TLS: &envconfig.ClientConfigTLS{Disabled: true}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("the shell's Temporal settings\n%+v, want\n%+v\nafter:\n%s", got, want, lines.String())
+	}
+	for k := range env {
+		if strings.HasPrefix(k, "TEMPORAL_") && !slices.Contains([]string{"TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_TLS", "TEMPORAL_UI_URL", "TEMPORAL_CONFIG_FILE"}, k) {
+			t.Errorf("%s=%s is left in the shell", k, env[k])
 		}
 	}
 }

@@ -3,6 +3,7 @@ package devstack
 import (
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 
 	"github.com/hitl/durable-approvals/config"
@@ -100,6 +101,7 @@ func (st *ProdStack) UserEnv() []EnvVar {
 		{config.EnvTemporalAddress, st.TemporalAddress()},
 		{config.EnvTemporalNamespace, st.cfg.Namespace},
 		{"TEMPORAL_TLS", "false"},
+		{envTemporalConfigFile, st.noProfileFile()},
 		{config.EnvTemporalUIURL, st.UIURL()},
 		{config.EnvPolicyFile, st.cfg.PolicyFile},
 		{ablyconn.EnvEndpoint, st.AblyEndpoint()},
@@ -108,6 +110,10 @@ func (st *ProdStack) UserEnv() []EnvVar {
 		{config.EnvAuthURL, st.AuthURL()},
 	}
 }
+
+// noProfileFile is the Temporal CLI profile the parts and the user's shell
+// are pointed at: none (baseEnv).
+func (st *ProdStack) noProfileFile() string { return filepath.Join(st.work, noProfileName) }
 
 // Summary tells the user where everything is.
 func (st *ProdStack) Summary(w io.Writer) {
@@ -128,6 +134,6 @@ func (st *ProdStack) Summary(w io.Writer) {
 		fmt.Fprintf(w, "  %-5s %-10s %s\n", u.Name, u.Role, u.Password)
 	}
 	fmt.Fprintf(w, "\nIn another terminal:\n")
-	fmt.Fprint(w, exportLines(st.UserEnv()))
+	fmt.Fprint(w, shellLines(st.UserEnv(), os.Environ()))
 	fmt.Fprintf(w, "  go run ./starter --wait %q\n  APPROVER_USER=pat APPROVER_PASSWORD=... go run ./approver watch\n\nCtrl-C stops everything.\n", DemoPrompt)
 }

@@ -145,15 +145,18 @@ func TestProdStackAccess(t *testing.T) {
 	got := envMapOf(t, st.UserEnv())
 	want := map[string]string{"TEMPORAL_ADDRESS": "127.0.0.1:17233", "TEMPORAL_NAMESPACE": "default", "TEMPORAL_TLS": "false",
 		"TEMPORAL_UI_URL": "http://127.0.0.1:18233", "HITL_POLICY_FILE": "/repo/config/policy.json", "ABLY_ENDPOINT": "127.0.0.1:18090",
-		"ABLY_TLS": "false", "ABLY_CHANNEL": st.cfg.Channel, "AUTH_URL": "http://127.0.0.1:13001"}
+		"ABLY_TLS": "false", "ABLY_CHANNEL": st.cfg.Channel, "AUTH_URL": "http://127.0.0.1:13001",
+		"TEMPORAL_CONFIG_FILE": filepath.Join(st.work, "no-temporal-profile.toml")}
 	if !maps.Equal(got, want) {
 		t.Errorf("UserEnv = %v, want %v", got, want)
 	}
 	var b strings.Builder
 	st.Summary(&b)
 	out := b.String()
-	if !strings.Contains(out, "pat-0123456789") {
-		t.Errorf("summary lacks the demo password:\n%s", out)
+	for _, want := range []string{"pat-0123456789", "unset TEMPORAL_API_KEY ", "export TEMPORAL_CONFIG_FILE="} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
 	}
 	for _, secret := range []string{st.secrets.AblyKey, "ably-secret", st.signingKey, st.pgPassword} {
 		if strings.Contains(out, secret) {

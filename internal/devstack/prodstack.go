@@ -605,7 +605,7 @@ func (st *ProdStack) Close() error {
 // nothing that configures it (a developer's TEMPORAL_* or Temporal CLI
 // profile must not leak into the stack).
 func (st *ProdStack) baseEnv() []string {
-	env := []string{"TEMPORAL_CONFIG_FILE=" + filepath.Join(st.work, noProfileName)}
+	env := []string{envTemporalConfigFile + "=" + st.noProfileFile()}
 	for _, name := range []string{"PATH", "HOME", "TMPDIR", "LANG", "TZ"} {
 		if v, ok := os.LookupEnv(name); ok {
 			env = append(env, name+"="+v)

@@ -47,7 +47,7 @@ func Run(ctx context.Context, cmd string, args []string, env config.Env, stdin i
 		if err := applyStackRecord(&cfg, stderr); err != nil {
 			return err
 		}
-		return printEnv(stdout, cfg, s)
+		return printEnv(stdout, cfg, s, env.Environ())
 	case "demo":
 		return demo(ctx, cfg, stdin, stdout, stderr)
 	case "up":
@@ -64,16 +64,16 @@ func Run(ctx context.Context, cmd string, args []string, env config.Env, stdin i
 	return errors.Join(waitErr, st.Close())
 }
 
-// printEnv writes the export lines for starter and approver; the approver
-// logs in as the demo publisher.
-func printEnv(w io.Writer, cfg Config, s Secrets) error {
+// printEnv writes the shell lines for starter and approver (shellLines, of
+// the shell's environ); the approver logs in as the demo publisher.
+func printEnv(w io.Writer, cfg Config, s Secrets, environ []string) error {
 	u, ok := s.User("pat")
 	if !ok {
 		return errors.New("no demo user pat")
 	}
 	fmt.Fprintln(w, "# dev stack settings for starter and approver (approver logs in as pat, publisher)")
-	fmt.Fprint(w, exportLines(append(userEnv(cfg),
-		EnvVar{config.EnvApproverUser, u.Name}, EnvVar{config.EnvApproverPassword, u.Password})))
+	fmt.Fprint(w, shellLines(append(userEnv(cfg),
+		EnvVar{config.EnvApproverUser, u.Name}, EnvVar{config.EnvApproverPassword, u.Password}), environ))
 	for _, other := range s.Users {
 		if other.Name != u.Name {
 			fmt.Fprintf(w, "# as %s (%s): export APPROVER_USER=%s APPROVER_PASSWORD=%s\n", other.Name, other.Role, other.Name, shellQuote(other.Password))

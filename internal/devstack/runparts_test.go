@@ -68,7 +68,7 @@ func TestPrintEnvOtherUsers(t *testing.T) {
 	c := testConfig(t, config.Env{})
 	s := Secrets{Users: []DemoUser{{"erin", "editor", "erin pw$1"}, {"pat", "publisher", "pat-0123456789"}, {"ada", "admin", "ada-0123456789"}}}
 	var b bytes.Buffer
-	if err := printEnv(&b, c, s); err != nil {
+	if err := printEnv(&b, c, s, nil); err != nil {
 		t.Fatal(err)
 	}
 	var comments []string

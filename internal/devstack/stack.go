@@ -487,7 +487,7 @@ func (st *Stack) Summary(w io.Writer) {
 	fmt.Fprintf(w, "  eval \"$(go run ./devstack env%s)\"   # exports the settings below; the approver logs in as pat\n", portFlags(c))
 	fmt.Fprintf(w, "  go run ./starter --wait \"%s\"\n", DemoPrompt)
 	fmt.Fprintf(w, "  go run ./approver watch\n\n")
-	fmt.Fprint(w, exportLines(userEnv(c)))
+	fmt.Fprint(w, shellLines(userEnv(c), os.Environ()))
 	fmt.Fprintf(w, "\nCtrl-C stops everything.\n")
 }
 

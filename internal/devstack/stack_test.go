@@ -125,7 +125,8 @@ func TestUpRunsTheSystem(t *testing.T) {
 
 	var summary bytes.Buffer
 	st.Summary(&summary)
-	for _, want := range []string{cfg.UIURL(), "Web inbox       " + cfg.InboxURL(), "SCRIPTED", "pid ", "export TEMPORAL_ADDRESS=" + cfg.TemporalAddress(), "--temporal-port"} {
+	for _, want := range []string{cfg.UIURL(), "Web inbox       " + cfg.InboxURL(), "SCRIPTED", "pid ", "export TEMPORAL_ADDRESS=" + cfg.TemporalAddress(), "--temporal-port",
+		"unset TEMPORAL_API_KEY ", "export TEMPORAL_CONFIG_FILE=" + cfg.NoProfileFile()} {
 		if !strings.Contains(summary.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, summary.String())
 		}
