@@ -127,22 +127,33 @@ func stepsTable(w io.Writer, title string, steps []StepFigure) {
 	}
 }
 
-// formatDuration prints d with three significant digits: 641 ms, 14.6 s.
+// durationBands are formatDuration's ranges: below limit, d is rounded
+// to step and printed in unit with decimals digits.
+var durationBands = []struct {
+	limit, step, unit time.Duration
+	decimals          int
+	name              string
+}{
+	{time.Millisecond, time.Microsecond, time.Microsecond, 0, "µs"},
+	{10 * time.Millisecond, 10 * time.Microsecond, time.Millisecond, 2, "ms"},
+	{time.Second, time.Millisecond, time.Millisecond, 0, "ms"},
+	{10 * time.Second, 10 * time.Millisecond, time.Second, 2, "s"},
+	{100 * time.Second, 100 * time.Millisecond, time.Second, 1, "s"},
+}
+
+// formatDuration prints d with three significant digits (641 ms, 14.6 s,
+// 1.50 ms; whole seconds from 100 s on), rounded before its unit is
+// chosen: 999.6 ms is "1.00 s", not "1000 ms".
 func formatDuration(d time.Duration) string {
-	switch {
-	case d < 0:
+	if d < 0 {
 		return "−" + formatDuration(-d)
-	case d < time.Millisecond:
-		return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond))
-	case d < 10*time.Millisecond:
-		return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
-	case d < time.Second:
-		return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond))
-	case d < 100*time.Second:
-		return fmt.Sprintf("%.3g s", d.Seconds())
-	default:
-		return fmt.Sprintf("%.0f s", d.Seconds())
 	}
+	for _, b := range durationBands {
+		if r := d.Round(b.step); r < b.limit {
+			return fmt.Sprintf("%.*f %s", b.decimals, float64(r)/float64(b.unit), b.name)
+		}
+	}
+	return fmt.Sprintf("%.0f s", d.Round(time.Second).Seconds())
 }
 
 // formatTriple prints p50 / p99 / max.

@@ -526,6 +526,19 @@ func TestFormat(t *testing.T) {
 		{formatDuration(ms(1.5)), "1.50 ms"},
 		{formatDuration(4 * time.Microsecond), "4 µs"},
 		{formatDuration(-ms(2)), "−2.00 ms"},
+		{formatDuration(0), "0 µs"},
+		// Rounded before the unit is chosen: at a unit's edge the
+		// next unit, never four digits.
+		{formatDuration(999400 * time.Nanosecond), "999 µs"},
+		{formatDuration(999600 * time.Nanosecond), "1.00 ms"},
+		{formatDuration(9994 * time.Microsecond), "9.99 ms"},
+		{formatDuration(9996 * time.Microsecond), "10 ms"},
+		{formatDuration(ms(999.4)), "999 ms"},
+		{formatDuration(ms(999.6)), "1.00 s"},
+		{formatDuration(ms(1110)), "1.11 s"},
+		{formatDuration(ms(9996)), "10.0 s"},
+		{formatDuration(ms(99960)), "100 s"},
+		{formatDuration(ms(99940)), "99.9 s"},
 		{formatRatio(14.6, 3.9), "3.7×"},
 		{formatRatio(7, 16), "0.44×"},
 		{formatRatio(1, 0), "—"},
@@ -545,7 +558,7 @@ func TestFormat(t *testing.T) {
 		{formatDuration(999 * time.Microsecond), "999 µs"},
 		{formatDuration(ms(7.25)), "7.25 ms"},
 		{formatDuration(ms(10)), "10 ms"},
-		{formatDuration(1500 * time.Millisecond), "1.5 s"},
+		{formatDuration(1500 * time.Millisecond), "1.50 s"}, // three digits, as 1.50 ms
 		{formatDuration(99500 * time.Millisecond), "99.5 s"},
 		{formatDuration(999600 * time.Millisecond), "1000 s"},
 		{formatDuration(1234 * time.Second), "1234 s"},
