@@ -146,11 +146,14 @@ func (e Env) LookupEnv(name string) (string, bool) {
 	return v, v != ""
 }
 
-// Environ implements envconfig.EnvLookup.
+// Environ implements envconfig.EnvLookup, with values trimmed as Get
+// trims them: envconfig reads the TEMPORAL_GRPC_META_* headers from it, and
+// one set blank ("" or spaces) removes the profile's header of that name,
+// as envconfig does for an empty one, rather than sending a blank header.
 func (e Env) Environ() []string {
 	out := make([]string, 0, len(e))
-	for k, v := range e {
-		out = append(out, k+"="+v)
+	for k := range e {
+		out = append(out, k+"="+e.Get(k))
 	}
 	return out
 }
@@ -251,7 +254,9 @@ func ParseHTTPURL(s string) (*url.URL, error) {
 
 // RedactURL is the URL s for a log line, a banner or an error: whatever a
 // URL may carry as a credential is masked (the user and password, as in
-// https://token@hooks.example/, and the query, as in ?token=), and
+// https://token@hooks.example/, the query, as in ?token=, and the
+// fragment, as in #access_token=), so is all after the scheme of a URL
+// with no "//" (user:s3cret@host parses as the scheme "user"), and
 // something url.Parse refuses, which may hold anything, is only
 // "(not a URL)".
 func RedactURL(s string) string {
@@ -264,6 +269,12 @@ func RedactURL(s string) string {
 	}
 	if u.RawQuery != "" {
 		u.RawQuery = "xxxxx"
+	}
+	if u.Fragment != "" {
+		u.Fragment, u.RawFragment = "xxxxx", ""
+	}
+	if u.Opaque != "" {
+		u.Opaque = "xxxxx"
 	}
 	return u.String()
 }

@@ -181,12 +181,17 @@ func TestEnv(t *testing.T) {
 // What a URL may carry as a credential stays out of logs and errors.
 func TestRedactURL(t *testing.T) {
 	for in, want := range map[string]string{
-		"":                                      "",
-		"http://127.0.0.1:8095/v1/":             "http://127.0.0.1:8095/v1/",
-		"http://user:s3cret@127.0.0.1:8095/v1":  "http://xxxxx@127.0.0.1:8095/v1",
-		"https://sk-s3cret@hooks.example/post":  "https://xxxxx@hooks.example/post",
-		"https://hooks.example/post?token=s3cr": "https://hooks.example/post?xxxxx",
-		"http://[::1%zone:bad":                  "(not a URL)",
+		"":                                       "",
+		"http://127.0.0.1:8095/v1/":              "http://127.0.0.1:8095/v1/",
+		"http://user:s3cret@127.0.0.1:8095/v1":   "http://xxxxx@127.0.0.1:8095/v1",
+		"https://sk-s3cret@hooks.example/post":   "https://xxxxx@hooks.example/post",
+		"https://hooks.example/post?token=s3cr":  "https://hooks.example/post?xxxxx",
+		"http://[::1%zone:bad":                   "(not a URL)",
+		"https://h.example/cb#access_token=s3cr": "https://h.example/cb#xxxxx",
+		"https://h.example/p?q=s3cr#s3cr":        "https://h.example/p?xxxxx#xxxxx",
+		"user:s3cret@127.0.0.1:3001":             "user:xxxxx",
+		"http:user:s3cret@host/x":                "http:xxxxx",
+		"https://h.example/p#":                   "https://h.example/p", // nothing after #
 	} {
 		if got := RedactURL(in); got != want {
 			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -57,6 +58,18 @@ func TestTemporalOptionsEnvironAndProfileErrors(t *testing.T) {
 		t.Errorf("headers = %v, %v; want x-tenant: acme", h, err)
 	}
 
+	// One set blank removes the profile's header of that name.
+	prof := filepath.Join(dir, "prof.toml")
+	if err := os.WriteFile(prof, []byte("[profile.default.grpc_meta]\nx-tenant = \"acme\"\nx-team = \"a\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if opts, err = TemporalOptions(Env{"TEMPORAL_CONFIG_FILE": prof, "TEMPORAL_GRPC_META_X_TENANT": " "}); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := opts.HeadersProvider.GetHeaders(t.Context()); err != nil || !maps.Equal(h, map[string]string{"x-team": "a"}) {
+		t.Errorf("headers = %v, %v; want only x-team: a", h, err)
+	}
+
 	bad := filepath.Join(dir, "bad.toml")
 	if err := os.WriteFile(bad, []byte("[profile.default\naddress = "), 0o600); err != nil {
 		t.Fatal(err)
@@ -68,9 +81,9 @@ func TestTemporalOptionsEnvironAndProfileErrors(t *testing.T) {
 }
 
 func TestEnvironAndFromOS(t *testing.T) {
-	got := Env{"A": "1", "B": "x=y"}.Environ()
+	got := Env{"A": "1", "B": "x=y", "C": " padded\t", "D": "  "}.Environ()
 	slices.Sort(got)
-	if want := []string{"A=1", "B=x=y"}; !reflect.DeepEqual(got, want) {
+	if want := []string{"A=1", "B=x=y", "C=padded", "D="}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Environ = %q, want %q", got, want)
 	}
 	t.Setenv("HITL_CONFIG_TEST_FROM_OS", "a=b")
