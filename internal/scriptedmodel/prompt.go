@@ -1,6 +1,7 @@
 package scriptedmodel
 
 import (
+	"iter"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -161,11 +162,10 @@ func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) 
 // afterMarker returns the text after the first of the marker words, up to
 // the end of the sentence.
 func afterMarker(s string, markers ...string) string {
-	words := strings.Fields(s)
-	for i, w := range words {
+	for w, rest := range wordsOf(s) {
 		for _, m := range markers {
 			if strings.EqualFold(strings.Trim(w, ",:"), m) {
-				return trimSentence(strings.Join(words[i+1:], " "))
+				return trimSentence(rest)
 			}
 		}
 	}
@@ -175,27 +175,50 @@ func afterMarker(s string, markers ...string) string {
 // stripLeadingWords drops filler words from the start of s and returns the
 // rest of the sentence.
 func stripLeadingWords(s string, filler ...string) string {
-	words := strings.Fields(s)
-	i := 0
+	rest := s
 outer:
-	for i < len(words) {
-		w := strings.Trim(words[i], ",:")
+	for w, after := range wordsOf(s) {
 		for _, f := range filler {
-			if strings.EqualFold(w, f) {
-				i++
+			if strings.EqualFold(strings.Trim(w, ",:"), f) {
+				rest = after
 				continue outer
 			}
 		}
 		break
 	}
-	return trimSentence(strings.Join(words[i:], " "))
+	return trimSentence(rest)
 }
 
+// wordsOf yields s's words (as strings.Fields splits them), each with the
+// text of s after it, line breaks kept for trimSentence.
+func wordsOf(s string) iter.Seq2[string, string] {
+	return func(yield func(string, string) bool) {
+		for {
+			s = strings.TrimLeftFunc(s, unicode.IsSpace)
+			if s == "" {
+				return
+			}
+			end := strings.IndexFunc(s, unicode.IsSpace)
+			if end < 0 {
+				end = len(s)
+			}
+			if !yield(s[:end], s[end:]) {
+				return
+			}
+			s = s[end:]
+		}
+	}
+}
+
+// trimSentence is the first sentence of s, on its first line (a title
+// given at a line's end, "titled Hello" then more on the next line, is
+// "Hello"), its words one space apart.
 func trimSentence(s string) string {
-	if i := strings.IndexAny(s, ".!?\n"); i >= 0 {
+	s = strings.TrimLeftFunc(s, unicode.IsSpace)
+	if i := strings.IndexAny(s, ".!?\r\n"); i >= 0 {
 		s = s[:i]
 	}
-	return strings.TrimSpace(strings.Trim(strings.TrimSpace(s), ",;:"))
+	return strings.Join(strings.Fields(strings.Trim(strings.TrimSpace(s), ",;:")), " ")
 }
 
 // slugify mirrors the blog's slugs (activities.Slugify): lowercase ASCII

@@ -60,6 +60,13 @@ func TestParsePrompt(t *testing.T) {
 		{"search first quoted", "search 'a' or 'b'", search("a"), ""},
 		{"search filler with colon", "search posts about: Go", search("Go"), ""},
 		{"search trailing semicolon", "search posts about go;", search("go"), ""},
+		{"title ends at a line break", "publish a post titled Hello\nThen tell me more", pub("Hello"), ""},
+		{"title on the next line", "publish a post titled\n  Hello World\nThanks", pub("Hello World"), ""},
+		{"title ends at CRLF", "publish a post titled Hello\r\nThanks", pub("Hello"), ""},
+		{"title spaces made one", "publish a post titled Hello \t  World", pub("Hello World"), ""},
+		{"delete ends at a line break", "delete the post old-news\nand tell me", del("old-news"), ""},
+		{"search ends at a line break", "search posts about Go\nplease", search("Go"), ""},
+		{"filler only", "search the posts", search(""), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
