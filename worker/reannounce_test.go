@@ -2,11 +2,14 @@ package main
 
 import (
 	"log/slog"
+	"net"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hitl/durable-approvals/activities"
+	"github.com/hitl/durable-approvals/internal/ablyconn"
 	"github.com/hitl/durable-approvals/internal/ablylocal"
 	"github.com/hitl/durable-approvals/internal/ablylocal/ablytest"
 	"github.com/hitl/durable-approvals/internal/testutil"
@@ -65,5 +68,64 @@ func TestStartKeeper(t *testing.T) {
 				t.Errorf("a keeper turned off logged:\n%s", logs.String())
 			}
 		})
+	}
+}
+
+// TestStopKeeperWaits: stop returns only once the keeper's work has ended
+// (the worker closes the publisher's Ably client and the Temporal client
+// after it), even while its key check waits on an Ably endpoint that took
+// the connection and never answers.
+func TestStopKeeperWaits(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	accepted := make(chan net.Conn, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	t.Cleanup(func() {
+		for {
+			select {
+			case c := <-accepted:
+				c.Close()
+			default:
+				return
+			}
+		}
+	})
+	cfg := Config{Ably: ablyconn.Config{APIKey: ablytest.KeyName + ":" + ablytest.KeySecret, Endpoint: ln.Addr().String()},
+		AgentClientID: workflows.DefaultAgentClientID, Channel: workflows.DefaultChannel, ReannounceEvery: time.Minute}
+	pub, err := activities.NewAblyPublisher(cfg.Ably, cfg.AgentClientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, err := startKeeper(t.Context(), cfg, nil, pub, nil, nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case c := <-accepted: // the key check, in flight
+		accepted <- c
+	case <-time.After(10 * time.Second):
+		stop()
+		t.Fatal("the keeper did not check its key")
+	}
+	stop()
+	// Its goroutine may still be returning (it said it was done on its
+	// way out), but nothing of its work is left running.
+	buf := make([]byte, 1<<20)
+	stacks := string(buf[:runtime.Stack(buf, true)])
+	for _, work := range []string{"ablyconn.Config.CheckKey", "reannounce.(*Keeper).Run"} {
+		if strings.Contains(stacks, work) {
+			t.Errorf("the keeper's %s outlives stop:\n%s", work, stacks)
+		}
 	}
 }
