@@ -28,8 +28,9 @@ type Metrics struct {
 	log      *slog.Logger
 }
 
-// NewMetrics builds the metrics of the program named service (it becomes
-// the meter's scope name). A nil logger uses slog.Default.
+// NewMetrics builds the metrics of the program named service (its log
+// lines about metrics, from the /metrics handler and the Temporal SDK's
+// handler, carry it as "service"). A nil logger uses slog.Default.
 func NewMetrics(service string, log *slog.Logger) (*Metrics, error) {
 	if log == nil {
 		log = slog.Default()

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // newTestMetrics makes Metrics for a test, shut down when it ends.
@@ -160,5 +163,38 @@ func TestTraceFile(t *testing.T) {
 
 	if _, err := NewTracing("svc", filepath.Join(dir, "no", "such", "dir", "x.jsonl")); err == nil || !strings.Contains(err.Error(), EnvTraceFile) {
 		t.Errorf("unopenable trace file: err = %v, want one naming %s", err, EnvTraceFile)
+	}
+}
+
+// brokenCollector's one metric fails to be gathered.
+type brokenCollector struct{ desc *prometheus.Desc }
+
+func (c brokenCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c brokenCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.NewInvalidMetric(c.desc, errors.New("broken on purpose"))
+}
+
+// A metric that cannot be gathered is an error in the program's log, which
+// names the program (service), and /metrics says it failed.
+func TestMetricsErrorsLoggedWithService(t *testing.T) {
+	var logs strings.Builder
+	m, err := NewMetrics("hitl-worker", slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Shutdown(context.Background()) })
+	if err := m.registry.Register(brokenCollector{prometheus.NewDesc("hitl_broken", "a broken metric", nil, nil)}); err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", MetricsPath, nil))
+	if rec.Code != http.StatusInternalServerError {
+		t.Errorf("/metrics status %d, want 500", rec.Code)
+	}
+	line := logs.String()
+	for _, want := range []string{"level=ERROR", `msg="metrics endpoint"`, "service=hitl-worker", "broken on purpose"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("log %q lacks %q", line, want)
+		}
 	}
 }
