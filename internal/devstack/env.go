@@ -2,6 +2,7 @@ package devstack
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/hitl/durable-approvals/config"
@@ -93,29 +94,43 @@ func inheritedEnv(environ []string, noProfile string) []string {
 // (envconfig's TEMPORAL_CONFIG_FILE).
 const envTemporalConfigFile = "TEMPORAL_CONFIG_FILE"
 
-// temporalClientSettings are the Temporal client's settings (those of the
-// SDK's envconfig, v1.0.2's client_config_load.go) that a shell pointed at
-// a stack must not keep: the stack's own variables (userEnv) set its
-// address, namespace, TLS and profile file, and any of these left from a
-// developer's Temporal Cloud settings would go with them (an API key sent
-// to the stack's server, a client certificate, a profile). The
+// temporalClientSettings are the Temporal client's settings that a shell
+// pointed at a stack must not keep: those of the SDK's envconfig (v1.0.2's
+// client_config_load.go), which starter and approver read, and those only
+// the pinned Temporal CLI reads (v1.5.1: TEMPORAL_ENV, its environment
+// file's, and its legacy TLS variables), which the README has users run
+// against the stack. The stack's own variables (userEnv) set its address,
+// namespace, TLS and profile file; any of these left from a developer's
+// Temporal Cloud settings would go with them (an API key sent to the
+// stack's server, a client certificate, a profile). The
 // TEMPORAL_GRPC_META_* headers join them by name from the environment.
 var temporalClientSettings = []string{
 	"TEMPORAL_API_KEY", "TEMPORAL_CLIENT_AUTHORITY", "TEMPORAL_CODEC_AUTH", "TEMPORAL_CODEC_ENDPOINT", "TEMPORAL_PROFILE",
 	"TEMPORAL_TLS_CLIENT_CERT_DATA", "TEMPORAL_TLS_CLIENT_CERT_PATH", "TEMPORAL_TLS_CLIENT_KEY_DATA", "TEMPORAL_TLS_CLIENT_KEY_PATH",
 	"TEMPORAL_TLS_DISABLE_HOST_VERIFICATION", "TEMPORAL_TLS_SERVER_CA_CERT_DATA", "TEMPORAL_TLS_SERVER_CA_CERT_PATH",
 	"TEMPORAL_TLS_SERVER_NAME",
+	"TEMPORAL_ENV", "TEMPORAL_TLS_CA", "TEMPORAL_TLS_CA_DATA", "TEMPORAL_TLS_CERT", "TEMPORAL_TLS_CERT_DATA",
+	"TEMPORAL_TLS_KEY", "TEMPORAL_TLS_KEY_DATA",
 }
 
 // shellLines renders what points a POSIX shell at a stack: an unset line
 // for the Temporal client's settings the shell may hold
 // (temporalClientSettings, and the TEMPORAL_GRPC_META_* headers named in
 // environ, "K=V" entries) but vars does not set, then vars' export lines.
+// A header's name that is not a shell variable's name (a process may be
+// given any) is never written into a command, which eval would run: a
+// comment names it, quoted, as one the shell cannot unset.
 func shellLines(vars []EnvVar, environ []string) string {
 	names := slices.Clone(temporalClientSettings)
+	var odd []string
 	for _, kv := range environ {
-		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "TEMPORAL_GRPC_META_") && !slices.Contains(names, name) {
+		name, _, _ := strings.Cut(kv, "=")
+		switch {
+		case !strings.HasPrefix(name, "TEMPORAL_GRPC_META_") || slices.Contains(names, name):
+		case isShellName(name):
 			names = append(names, name)
+		default:
+			odd = append(odd, strconv.Quote(name))
 		}
 	}
 	names = slices.DeleteFunc(names, func(name string) bool {
@@ -123,7 +138,24 @@ func shellLines(vars []EnvVar, environ []string) string {
 		return set
 	})
 	slices.Sort(names)
-	return "unset " + strings.Join(names, " ") + "\n" + exportLines(vars)
+	var b strings.Builder
+	if len(odd) > 0 {
+		slices.Sort(odd)
+		b.WriteString("# left set, not names a shell can unset (env -u removes them): " + strings.Join(odd, " ") + "\n")
+	}
+	b.WriteString("unset " + strings.Join(names, " ") + "\n")
+	return b.String() + exportLines(vars)
+}
+
+// isShellName reports whether s is a POSIX shell variable's name: a
+// letter or underscore, then letters, digits and underscores (ASCII).
+func isShellName(s string) bool {
+	for i, r := range s {
+		if !(r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // mergeEnv returns base ("K=V" entries) with vars set, each name once,

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -174,6 +175,9 @@ func TestShellLinesLeaveNoCloudSettings(t *testing.T) {
 		"TEMPORAL_TLS_SERVER_CA_CERT_PATH=/ca.pem", "TEMPORAL_TLS_SERVER_CA_CERT_DATA=ca",
 		"TEMPORAL_TLS_DISABLE_HOST_VERIFICATION=true", "TEMPORAL_CODEC_ENDPOINT=https://codec.example",
 		"TEMPORAL_CODEC_AUTH=Bearer c", "TEMPORAL_GRPC_META_AUTHORIZATION=Bearer x", "TEMPORAL_GRPC_META_X_TEAM=b",
+		// The Temporal CLI's own: its environment file's and legacy TLS.
+		"TEMPORAL_ENV=prod", "TEMPORAL_TLS_CERT=/c.pem", "TEMPORAL_TLS_KEY=/k.pem", "TEMPORAL_TLS_CA=/ca.pem",
+		"TEMPORAL_TLS_CERT_DATA=cert", "TEMPORAL_TLS_KEY_DATA=key", "TEMPORAL_TLS_CA_DATA=ca",
 	}
 	var lines bytes.Buffer
 	if err := printEnv(&lines, c, Secrets{Users: []DemoUser{{"pat", "publisher", "pat-0123456789"}}}, environ); err != nil {
@@ -202,6 +206,50 @@ func TestShellLinesLeaveNoCloudSettings(t *testing.T) {
 	for k := range env {
 		if strings.HasPrefix(k, "TEMPORAL_") && !slices.Contains([]string{"TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_TLS", "TEMPORAL_UI_URL", "TEMPORAL_CONFIG_FILE"}, k) {
 			t.Errorf("%s=%s is left in the shell", k, env[k])
+		}
+	}
+}
+
+// TestShellLinesRunNoNameFromTheEnvironment: a header variable's name is
+// whatever a process was given, and the shell evaluates the lines: a name
+// that is not a shell variable's is never written into the unset command
+// (where "a;cmd" would run cmd and "a b" unset b too), only named, quoted,
+// in a comment that says it is left set.
+func TestShellLinesRunNoNameFromTheEnvironment(t *testing.T) {
+	hostile := []string{"TEMPORAL_GRPC_META_q;echo INJECTED;x", "TEMPORAL_GRPC_META_a b", "TEMPORAL_GRPC_META_x-y",
+		"TEMPORAL_GRPC_META_n\necho INJECTED", "TEMPORAL_GRPC_META_$(echo INJECTED)", "TEMPORAL_GRPC_META_`echo INJECTED`"}
+	environ := []string{"PATH=" + os.Getenv("PATH"), "b=kept", "TEMPORAL_GRPC_META_OK=1"}
+	for _, name := range hostile {
+		environ = append(environ, name+"=v")
+	}
+	lines := shellLines(userEnv(testConfig(t, config.Env{})), environ)
+	cmd := exec.CommandContext(t.Context(), "/bin/sh", "-c", lines+"\necho \"b=$b ok=${TEMPORAL_GRPC_META_OK-unset}\"")
+	cmd.Env = environ
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("sh: %v\n%s\nlines:\n%s", err, out, lines)
+	}
+	if got := string(out); got != "b=kept ok=unset\n" {
+		t.Errorf("the shell said %q, want %q\nlines:\n%s", got, "b=kept ok=unset\n", lines)
+	}
+	comment, _, _ := strings.Cut(lines, "\n")
+	if !strings.HasPrefix(comment, "# left set") {
+		t.Fatalf("first line %q, want the comment naming the names left set", comment)
+	}
+	for _, name := range hostile {
+		if !strings.Contains(comment, strconv.Quote(name)) {
+			t.Errorf("the comment %q does not name %q", comment, name)
+		}
+	}
+}
+
+func TestIsShellName(t *testing.T) {
+	for name, want := range map[string]bool{
+		"TEMPORAL_GRPC_META_X": true, "_x": true, "a1": true, "": false, "1a": false, "a-b": false, "a b": false,
+		"a;b": false, "a\nb": false, "é": false, "a$": false,
+	} {
+		if got := isShellName(name); got != want {
+			t.Errorf("isShellName(%q) = %v, want %v", name, got, want)
 		}
 	}
 }
