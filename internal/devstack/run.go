@@ -39,7 +39,11 @@ func Run(ctx context.Context, cmd string, args []string, env config.Env, stdin i
 		// running stack's auth server would refuse.
 		s, err := readSecrets(cfg.StateDir())
 		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("no dev stack state in %s (no %s there): start one with `devstack up` (and the same -work) first; env only prints the settings of a stack", cfg.StateDir(), SecretsFile)
+			up := "`devstack up`"
+			if cfg.Work != "" {
+				up = "`devstack up -work " + shellQuote(cfg.Work) + "`"
+			}
+			return fmt.Errorf("no dev stack state in %s (no %s there): start one with %s first; env only prints the settings of a stack", cfg.StateDir(), SecretsFile, up)
 		}
 		if err != nil {
 			return err

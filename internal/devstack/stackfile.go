@@ -24,15 +24,23 @@ type stackRecord struct {
 	Ports     Ports  `json:"ports"`
 	Namespace string `json:"namespace"`
 	Channel   string `json:"channel"`
+	// NotUp says that no up (or demo) of this work directory has come up
+	// yet: the first one failed, or is still starting. env then refuses
+	// (the stack's settings and passwords reach nothing), and the next up
+	// that comes up shows the passwords, which a failed one never did.
+	NotUp bool `json:"notUp,omitempty"`
 }
 
 func recordOf(c Config) stackRecord {
 	return stackRecord{Ports: c.Ports, Namespace: c.Namespace, Channel: c.Channel}
 }
 
-// writeStackRecord records c's ports and namespace in its state directory.
-func writeStackRecord(c Config) error {
-	b, err := json.MarshalIndent(recordOf(c), "", "  ")
+// writeStackRecord records c's ports and namespace in its state
+// directory, and whether the stack has not come up yet (NotUp).
+func writeStackRecord(c Config, notUp bool) error {
+	r := recordOf(c)
+	r.NotUp = notUp
+	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -67,6 +75,10 @@ func applyStackRecord(c *Config, stderr io.Writer) error {
 	r, ok, err := readStackRecord(c.StateDir())
 	if err != nil || !ok {
 		return err
+	}
+	if r.NotUp {
+		return fmt.Errorf("the dev stack of %s has not come up yet: its first `devstack up` failed or is still starting (its log: %s); env prints the settings of a stack that came up",
+			c.StateDir(), filepath.Join(c.LogDir(), "devstack.log"))
 	}
 	if c.endpointsGiven {
 		// The model's port is not among env's settings, and the command

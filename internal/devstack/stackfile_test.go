@@ -40,7 +40,7 @@ func TestEnvReadsTheStackRecord(t *testing.T) {
 	if out, _ := env(config.Env{}); !strings.Contains(out, "TEMPORAL_ADDRESS=127.0.0.1:7233") {
 		t.Fatalf("env without a record:\n%s", out)
 	}
-	if err := writeStackRecord(c); err != nil {
+	if err := writeStackRecord(c, false); err != nil {
 		t.Fatal(err)
 	}
 	noWork := c
@@ -114,7 +114,7 @@ func TestEnvRefusesABadRecord(t *testing.T) {
 	if _, _, err := loadOrCreateSecrets(c.StateDir(), rand.Reader); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeStackRecord(c); err != nil {
+	if err := writeStackRecord(c, false); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
