@@ -57,6 +57,10 @@ func TestRunExitCodes(t *testing.T) {
 		{name: "edit and arguments", args: []string{"approve", "call_1", "--edit", "--arguments", "{}"}, env: cliEnv, wantCode: exitUsage, wantStderr: "use --edit or --arguments, not both"},
 		{name: "arguments not JSON", args: []string{"approve", "call_1", "--arguments", "{title}"}, env: cliEnv, wantCode: exitUsage, wantStderr: "--arguments: not valid JSON"},
 		{name: "plain auth off loopback", args: []string{"list"}, env: with(cliEnv, "AUTH_URL", "http://auth.example:3001"), wantCode: exitUsage, wantStderr: "refusing plain HTTP to an auth server that is not loopback"},
+		// A URL without its scheme is shown as typed (nothing in it can be
+		// a credential), not as "(not a URL)".
+		{name: "auth URL without a scheme", args: []string{"list"}, env: with(cliEnv, "AUTH_URL", "127.0.0.1:23001"), wantCode: exitUsage, wantStderr: `AUTH_URL (-auth-url) "127.0.0.1:23001": want http(s)://host[:port]`},
+		{name: "auth URL with a user and no scheme", args: []string{"list"}, env: with(cliEnv, "AUTH_URL", "pat:s3cret@127.0.0.1:23001"), wantCode: exitUsage, wantStderr: `AUTH_URL (-auth-url) "pat:xxxxx": want http(s)://host[:port]`},
 		{name: "allow plaintext not a bool", args: []string{"list"}, env: with(cliEnv, "APPROVER_INSECURE_ALLOW_PLAINTEXT", "maybe"), wantCode: exitUsage, wantStderr: `APPROVER_INSECURE_ALLOW_PLAINTEXT="maybe": want true or false`},
 		{name: "plain Ably off loopback", args: []string{"list"}, env: with(cliEnv, "ABLY_ENDPOINT", "ably.example:8090"), wantCode: exitUsage, wantStderr: "refusing plain ws:// to an Ably endpoint that is not loopback"},
 		{name: "digest too short", args: []string{"approve", "call_1", "--digest", "sha256:0123"}, env: cliEnv, wantCode: exitUsage, wantStderr: "--digest: digest \"sha256:0123\": want the Digest"},

@@ -256,13 +256,22 @@ func ParseHTTPURL(s string) (*url.URL, error) {
 // URL may carry as a credential is masked (the user and password, as in
 // https://token@hooks.example/, the query, as in ?token=, and the
 // fragment, as in #access_token=), so is all after the scheme of a URL
-// with no "//" (user:s3cret@host parses as the scheme "user"), and
-// something url.Parse refuses, which may hold anything, is only
-// "(not a URL)".
+// with no "//" that names a user (user:s3cret@host parses as the scheme
+// "user"; localhost:3001 keeps its "3001"), and
+// something url.Parse refuses is shown up to its query or fragment
+// (127.0.0.1:3001, a URL without its scheme, says what was typed), and
+// not at all when that part names a user: "(not a URL)".
 func RedactURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil {
-		return "(not a URL)"
+		head, tail := s, ""
+		if i := strings.IndexAny(s, "?#"); i >= 0 {
+			head, tail = s[:i], s[i:i+1]+"xxxxx"
+		}
+		if strings.Contains(head, "@") {
+			return "(not a URL)"
+		}
+		return head + tail
 	}
 	if u.User != nil {
 		u.User = url.User("xxxxx")
@@ -273,7 +282,7 @@ func RedactURL(s string) string {
 	if u.Fragment != "" {
 		u.Fragment, u.RawFragment = "xxxxx", ""
 	}
-	if u.Opaque != "" {
+	if strings.Contains(u.Opaque, "@") {
 		u.Opaque = "xxxxx"
 	}
 	return u.String()

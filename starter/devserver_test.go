@@ -138,7 +138,7 @@ func TestStartAndWaitOnDevServer(t *testing.T) {
 	// An unreachable server is one clear error, quickly.
 	env["TEMPORAL_ADDRESS"] = "127.0.0.1:1"
 	err = mainErr(t.Context(), []string{"--dial-timeout", "1s", "hi"}, env, &stdout, &stderr)
-	if err == nil || !strings.Contains(err.Error(), "cannot reach Temporal at 127.0.0.1:1") {
+	if err == nil || !strings.Contains(err.Error(), "cannot reach Temporal at 127.0.0.1:1") || !strings.Contains(err.Error(), "is a Temporal server running there?") {
 		t.Errorf("unreachable Temporal: %v", err)
 	} else if strings.Contains(err.Error(), "gave up after") {
 		// Refused at once: the time it was allowed is not the reason.

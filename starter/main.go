@@ -148,7 +148,7 @@ func dial(ctx context.Context, cfg Config) (client.Client, error) {
 		if dctx.Err() != nil && ctx.Err() == nil {
 			gaveUp = fmt.Sprintf(" (gave up after --dial-timeout %s)", cfg.DialTimeout)
 		}
-		return nil, fmt.Errorf("cannot reach Temporal at %s (namespace %s)%s: %w",
+		return nil, fmt.Errorf("cannot reach Temporal at %s (namespace %s)%s: is a Temporal server running there? (TEMPORAL_ADDRESS or a profile names it; `make demo` or `go run ./devstack up` runs one locally): %w",
 			opts.HostPort, opts.Namespace, gaveUp, err)
 	}
 	// A run started where the workflow cannot upsert its search

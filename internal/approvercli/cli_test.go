@@ -230,8 +230,8 @@ func TestDecide(t *testing.T) {
 	for _, tt := range []struct {
 		name, id, want string
 	}{
-		{"unknown", "call_404", "use --force"},
-		{"spoofed request", "call_spoof", "use --force"},
+		{"unknown", "call_404", "(`approver list` shows the pending ones; --force sends anyway)"},
+		{"spoofed request", "call_spoof", "--force sends anyway"},
 		{"resolved", "call_2", "already resolved (expired)"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

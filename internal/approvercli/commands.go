@@ -272,9 +272,9 @@ func Decide(ctx context.Context, cfg Config, a DecideArgs, out io.Writer) error 
 			return fmt.Errorf("%w for tool call %q: it was already resolved (%s)", ErrUnknownToolCall, a.ToolCallID, d.Outcome)
 		}
 		if note := s.historyNote(); note != "" {
-			return fmt.Errorf("%w for tool call %q (use --force to send anyway). %s", ErrUnknownToolCall, a.ToolCallID, note)
+			return fmt.Errorf("%w for tool call %q (`approver list` shows the pending ones; --force sends anyway). %s", ErrUnknownToolCall, a.ToolCallID, note)
 		}
-		return fmt.Errorf("%w for tool call %q (use --force to send anyway)", ErrUnknownToolCall, a.ToolCallID)
+		return fmt.Errorf("%w for tool call %q (`approver list` shows the pending ones; --force sends anyway)", ErrUnknownToolCall, a.ToolCallID)
 	}
 	id, err := s.respond(ctx, a.ToolCallID, workflowID, digest, a.Decision, a.Reason, arguments)
 	if err != nil {

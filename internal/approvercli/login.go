@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -117,7 +118,11 @@ func (l *Login) Token(ctx context.Context) (*ably.TokenDetails, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, fmt.Errorf("login at %s: %w", config.RedactURL(u.String()), err)
+		hint := ""
+		if op := (*net.OpError)(nil); errors.As(err, &op) && op.Op == "dial" {
+			hint = " (is the auth server running there? AUTH_URL or -auth-url names it)"
+		}
+		return nil, fmt.Errorf("login at %s%s: %w", config.RedactURL(u.String()), hint, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenBytes+1))
@@ -126,7 +131,7 @@ func (l *Login) Token(ctx context.Context) (*ably.TokenDetails, error) {
 	}
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return nil, fmt.Errorf("%w: login as %q (%s): check APPROVER_USER and APPROVER_PASSWORD", ErrLoginRefused, l.User, resp.Status)
+		return nil, fmt.Errorf("%w: login as %q (%s): check the user name (APPROVER_USER or -user) and APPROVER_PASSWORD", ErrLoginRefused, l.User, resp.Status)
 	case resp.StatusCode == http.StatusTooManyRequests:
 		te := &ThrottledError{Status: resp.Status}
 		if secs, err := strconv.ParseInt(resp.Header.Get("Retry-After"), 10, 64); err == nil && secs > 0 {

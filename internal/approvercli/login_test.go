@@ -54,14 +54,14 @@ func TestLoginToken(t *testing.T) {
 	}{
 		{name: "ok", login: Login{AuthURL: srv.URL, User: "alice", Password: "pw"}},
 		{name: "trailing slash", login: Login{AuthURL: srv.URL + "/", User: "alice", Password: "pw"}},
-		{name: "bad password", login: Login{AuthURL: srv.URL, User: "alice", Password: "nope"}, wantErr: "refused"},
+		{name: "bad password", login: Login{AuthURL: srv.URL, User: "alice", Password: "nope"}, wantErr: `refused: login as "alice" (401 Unauthorized): check the user name (APPROVER_USER or -user) and APPROVER_PASSWORD`},
 		{name: "forbidden", login: Login{AuthURL: srv.URL, User: "forbidden", Password: "pw"}, wantErr: "refused"},
 		{name: "answer too large", login: Login{AuthURL: srv.URL + "/?huge", User: "alice", Password: "pw"}, wantErr: "too large"},
 		{name: "throttled", login: Login{AuthURL: srv.URL, User: "throttled", Password: "pw"}, wantErr: "takes no more attempts for now, after failed logins or while busy (429 Too Many Requests); try again in 54s"},
 		{name: "throttled, no Retry-After", login: Login{AuthURL: srv.URL + "/?x", User: "throttled", Password: "pw"}, wantErr: "try again later"},
 		{name: "not found", login: Login{AuthURL: srv.URL + "/elsewhere", User: "alice", Password: "pw"}, wantErr: "404"},
 		{name: "bad url", login: Login{AuthURL: "ftp://x", User: "alice", Password: "pw"}, wantErr: "want http"},
-		{name: "unreachable", login: Login{AuthURL: "http://127.0.0.1:1", User: "alice", Password: "pw"}, wantErr: "login at"},
+		{name: "unreachable", login: Login{AuthURL: "http://127.0.0.1:1", User: "alice", Password: "pw"}, wantErr: "login at http://127.0.0.1:1/api/auth/token (is the auth server running there? AUTH_URL or -auth-url names it): dial tcp"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
