@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -36,7 +37,14 @@ func wait(ctx context.Context, c client.Client, wr client.WorkflowRun, every tim
 	}
 	var ended *temporal.WorkflowExecutionError
 	if !errors.As(err, &ended) {
-		return fmt.Errorf("could not wait for the run %s to end (it may go on: the Web UI shows it): %w", wr.GetID(), err)
+		why := ""
+		if de := (*serviceerror.DeadlineExceeded)(nil); errors.As(err, &de) || errors.Is(err, context.DeadlineExceeded) {
+			// The SDK's retries of its long poll ran out (a
+			// *serviceerror.DeadlineExceeded, seen after 65 s with
+			// the server killed): the server did not answer.
+			why = "Temporal did not answer for about a minute (is it still running?); "
+		}
+		return fmt.Errorf("could not wait for the run %s to end (%sit may go on: the Web UI shows it): %w", wr.GetID(), why, err)
 	}
 	printFailedAudit(ctx, c, wr.GetID(), wr.GetRunID(), w)
 	// A signal during the audit trail's query: exit 130 or 143 all the

@@ -141,6 +141,8 @@ func TestWaitEnds(t *testing.T) {
 	}{
 		{"Temporal unreachable", scriptedRun{"hitl-1", "r0", serviceerror.NewUnavailable("connection refused")}, nil, currentRun{},
 			"could not wait for the run hitl-1 to end (it may go on: the Web UI shows it): connection refused", nil},
+		{"Temporal silent past the SDK's retries", scriptedRun{"hitl-1", "r0", serviceerror.NewDeadlineExceeded("context deadline exceeded")}, nil, currentRun{},
+			"could not wait for the run hitl-1 to end (Temporal did not answer for about a minute (is it still running?); it may go on: the Web UI shows it): context deadline exceeded", nil},
 		{"the run failed", scriptedRun{"hitl-1", "r0", failed}, nil, currentRun{},
 			"run hitl-1 failed: model call failed", []string{"r0"}},
 		{"the reset run failed", scriptedRun{"hitl-1", "r0", ended(&temporal.TerminatedError{})},
