@@ -77,3 +77,21 @@ func TestOpenFailureHidesTheToken(t *testing.T) {
 	}
 	t.Logf("error: %v", err)
 }
+
+// A channel the approver's token does not grant (ABLY_CHANNEL set to
+// another than the auth server's) is refused by Ably (40160); the error
+// says what to set, not only Ably's code.
+func TestAttachRefusedChannelSaysWhatToSet(t *testing.T) {
+	e := startEnv(t)
+	cfg := e.cliConfig(t, nil)
+	cfg.Channel = "ai:other"
+	err := List(t.Context(), cfg, io.Discard)
+	if err == nil {
+		t.Fatal("List on a channel the token does not grant: no error")
+	}
+	for _, want := range []string{`attach to channel "ai:other"`, "40160", "your token does not grant this channel: ABLY_CHANNEL must name the auth server's"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+}

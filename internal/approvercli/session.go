@@ -407,6 +407,9 @@ func open(ctx context.Context, cfg Config) (*session, error) {
 	})
 	if err != nil {
 		why := connectionTrouble(client, cfg.Ably)
+		if ei := (*ably.ErrorInfo)(nil); errors.As(err, &ei) && ei.Code == ablyCapabilityRefused {
+			why += " (your token does not grant this channel: ABLY_CHANNEL must name the auth server's, as `devstack env` prints for the dev stack)"
+		}
 		s.close()
 		// A FAILED connection's reason may be a dial's error, whose URL
 		// holds the token (ablyconn.RedactError).
@@ -584,6 +587,10 @@ func (s *session) respond(ctx context.Context, toolCallID, workflowID, digest, d
 	}
 	return m.ID, nil
 }
+
+// ablyCapabilityRefused is Ably's error code for an operation the
+// token's capability does not grant (40160).
+const ablyCapabilityRefused ably.ErrorCode = 40160
 
 // connectionTrouble says why an attach failed when the connection itself
 // did not come up (the server is down, the endpoint wrong): the attach's

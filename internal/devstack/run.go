@@ -65,7 +65,11 @@ func Run(ctx context.Context, cmd string, args []string, env config.Env, stdin i
 	st.Summary(stdout)
 	waitErr := st.Wait(ctx)
 	fmt.Fprintln(stderr, "stopping the dev stack...")
-	return errors.Join(waitErr, st.Close())
+	if err := errors.Join(waitErr, st.Close()); err != nil {
+		return err
+	}
+	fmt.Fprintln(stderr, "the dev stack stopped; its state is kept in", cfg.StateDir())
+	return nil
 }
 
 // printEnv writes the shell lines for starter and approver (shellLines, of

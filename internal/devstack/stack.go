@@ -495,7 +495,7 @@ func (st *Stack) Summary(w io.Writer) {
 		fmt.Fprintf(w, "\nDemo approvers erin (editor), pat (publisher), ada (admin); passwords in %s.\n", rel(filepath.Join(c.StateDir(), SecretsFile)))
 	}
 	fmt.Fprintf(w, "\nIn another terminal, in %s:\n", c.Root)
-	fmt.Fprintf(w, "  eval \"$(go run ./devstack env%s)\"   # exports the settings below; the approver logs in as pat\n", portFlags(c))
+	fmt.Fprintf(w, "  eval \"$(go run ./devstack env%s)\"   # the settings below, and APPROVER_USER and APPROVER_PASSWORD of pat (publisher)\n", portFlags(c))
 	fmt.Fprintf(w, "  go run ./starter --wait \"%s\"\n", DemoPrompt)
 	fmt.Fprintf(w, "  go run ./approver watch\n\n")
 	fmt.Fprint(w, shellLines(userEnv(c), os.Environ()))
