@@ -528,8 +528,10 @@ func interrupt(t *testing.T, r *running, pids []int) {
 		t.Fatalf("devstack up after Ctrl-C: %v; output:\n%s", err, r.out)
 	}
 	assertGone(t, pids)
-	if !strings.Contains(r.out.String(), "stopping the dev stack") {
-		t.Errorf("no stopping message:\n%s", r.out)
+	for _, want := range []string{"stopping the dev stack", "the dev stack stopped; its state is kept in"} {
+		if !strings.Contains(r.out.String(), want) {
+			t.Errorf("no %q:\n%s", want, r.out)
+		}
 	}
 }
 
