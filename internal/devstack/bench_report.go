@@ -128,29 +128,28 @@ func stepsTable(w io.Writer, title string, steps []StepFigure) {
 }
 
 // durationBands are formatDuration's ranges: below limit, d is rounded
-// to step and printed in unit with decimals digits.
+// to step and printed in unit with format.
 var durationBands = []struct {
 	limit, step, unit time.Duration
-	decimals          int
-	name              string
+	format            string
 }{
-	{time.Millisecond, time.Microsecond, time.Microsecond, 0, "µs"},
-	{10 * time.Millisecond, 10 * time.Microsecond, time.Millisecond, 2, "ms"},
-	{time.Second, time.Millisecond, time.Millisecond, 0, "ms"},
-	{10 * time.Second, 10 * time.Millisecond, time.Second, 2, "s"},
-	{100 * time.Second, 100 * time.Millisecond, time.Second, 1, "s"},
+	{time.Millisecond, time.Microsecond, time.Microsecond, "%.0f µs"},
+	{10 * time.Millisecond, 10 * time.Microsecond, time.Millisecond, "%.2f ms"},
+	{time.Second, time.Millisecond, time.Millisecond, "%.0f ms"},
+	{10 * time.Second, 10 * time.Millisecond, time.Second, "%.3g s"},
+	{100 * time.Second, 100 * time.Millisecond, time.Second, "%.3g s"},
 }
 
-// formatDuration prints d with three significant digits (641 ms, 14.6 s,
-// 1.50 ms; whole seconds from 100 s on), rounded before its unit is
-// chosen: 999.6 ms is "1.00 s", not "1000 ms".
+// formatDuration prints d with up to three significant digits (641 ms,
+// 1.50 ms, 14.6 s, 1.5 s; whole seconds from 100 s on), rounded before
+// its unit is chosen: 999.6 ms is "1 s", not "1000 ms".
 func formatDuration(d time.Duration) string {
 	if d < 0 {
 		return "−" + formatDuration(-d)
 	}
 	for _, b := range durationBands {
 		if r := d.Round(b.step); r < b.limit {
-			return fmt.Sprintf("%.*f %s", b.decimals, float64(r)/float64(b.unit), b.name)
+			return fmt.Sprintf(b.format, float64(r)/float64(b.unit))
 		}
 	}
 	return fmt.Sprintf("%.0f s", d.Round(time.Second).Seconds())
