@@ -56,12 +56,11 @@ func TestCertReloaderReadHangs(t *testing.T) {
 			unblock()
 		}
 	})
+	// The check holds c.mu a moment before it notes when its read began,
+	// which is what a handshake measures the stall from: wait for that
+	// (it is set, and c.mu held, until the read returns).
 	testutil.Eventually(t, 10*time.Second, "a check reading the FIFO", func() bool {
-		if c.mu.TryLock() {
-			c.mu.Unlock()
-			return false
-		}
-		return true
+		return c.readingSince.Load() != 0
 	})
 	served := make(chan string, 1)
 	go func() {
