@@ -92,8 +92,11 @@ func TestRecoverTakesOverConnection(t *testing.T) {
 	if r := b.Connection.ErrorReason(); r != nil {
 		t.Fatalf("recovery reported %v", r)
 	}
+	// ably-go sets the state, then hands the change to each listener on
+	// a goroutine of its own: wait for aLog to have it too (any CONNECTED
+	// there is a reconnection: it listens from after the first).
 	testutil.Eventually(t, 15*time.Second, "the original client on a new connection", func() bool {
-		return a.Connection.State() == ably.ConnectionStateConnected && a.Connection.ID() != idA
+		return a.Connection.State() == ably.ConnectionStateConnected && a.Connection.ID() != idA && aLog.find(ably.ConnectionStateConnected, 0)
 	})
 	if !aLog.find(ably.ConnectionStateConnected, 80008) {
 		t.Errorf("the original client's resume was not refused with 80008: %v", aLog.String())
