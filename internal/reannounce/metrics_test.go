@@ -20,7 +20,11 @@ func TestRunCounts(t *testing.T) {
 	r.pending.pend("wf-1", "call_1")
 	r.pending.pend("wf-2", "call_1")
 	r.pending.failing = map[string]bool{"wf-2": true}
-	reader, stop := runMetered(t, r, 20*time.Millisecond, nil)
+	// The interval also bounds each sweep (see TestRunCountsSweepCutShort):
+	// at 20 ms a sweep on a loaded machine could run out of it after Ably
+	// took wf-1's copy but before the publish returned; uncounted, and
+	// in view for every later sweep, it was never counted.
+	reader, stop := runMetered(t, r, 500*time.Millisecond, nil)
 	// Each sweep publishes wf-1's request again (the copy of the same
 	// minute is one message, which the next sweep finds in view) and fails
 	// on wf-2's query.
@@ -77,7 +81,10 @@ func TestRunCountsClosedResolved(t *testing.T) {
 	r := newKeeperRig(t)
 	r.announce(t, requestData("wf-1", "call_1", 0))
 	r.pending.states = map[string]RunState{"wf-1": {RunID: "run-1", Status: statusTerminated}}
-	reader, stop := runMetered(t, r, 20*time.Millisecond, nil)
+	// The interval bounds each sweep: at 20 ms a loaded machine could cut
+	// the first one short after Ably took its resolution but before the
+	// publish returned; uncounted, and resolved for the next sweeps.
+	reader, stop := runMetered(t, r, 500*time.Millisecond, nil)
 	testutil.Eventually(t, 10*time.Second, "three sweeps counted", func() bool {
 		return testutil.CounterSum(t, reader, MetricSweeps, attribute.String("result", "ok")) >= 3
 	})
