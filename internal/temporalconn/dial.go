@@ -80,7 +80,10 @@ func dial(ctx context.Context, opts client.Options, log *slog.Logger, grace time
 		notReady := errors.Is(err, ErrNamespace) // it wraps the server's InvalidArgument too
 		switch {
 		case ctx.Err() != nil:
-			return fail(err)
+			// Stopped during a call rather than between two: the call's
+			// error need not say so (gRPC's deadline status does not
+			// wrap the context's error), as the wait's below does.
+			return fail(fmt.Errorf("%w (last error: %w)", ctx.Err(), err))
 		case notReady && time.Since(start) >= grace:
 			return fail(err)
 		case !notReady && refused(err):
