@@ -167,8 +167,20 @@ func TestConnectionStateTTL(t *testing.T) {
 	key := c.next()["connectionKey"].(string)
 	fx.srv.DropConnections()
 	c.expectClosed()
-	// The server starts the TTL when it has torn the socket down, a little
-	// after the client sees it close: wait well past it.
+	// The server starts the TTL when it has torn the socket down, after
+	// the client sees it close: wait for that (a connection swept away
+	// has expired already), then well past the TTL.
+	testutil.Eventually(t, 10*time.Second, "the server to note the drop", func() bool {
+		fx.srv.mu.Lock()
+		cs := fx.srv.conns[key]
+		fx.srv.mu.Unlock()
+		if cs == nil {
+			return true
+		}
+		cs.mu.Lock()
+		defer cs.mu.Unlock()
+		return cs.t == nil && !cs.disconnectedAt.IsZero()
+	})
 	dropped := time.Now()
 	testutil.Eventually(t, 5*time.Second, "TTL to pass", func() bool { return time.Since(dropped) > 500*time.Millisecond })
 	c2 := dialRaw(t, fx, url.Values{"key": {testKey}, "resume": {key}})
