@@ -89,7 +89,7 @@ func checkMetrics(t *testing.T, h *harness) {
 	if got := h.sumParts(bridges, "temporal_request_total", "operation=SignalWorkflowExecution"); got < 1 {
 		t.Errorf("bridges' temporal_request_total{operation=SignalWorkflowExecution} = %v, want at least 1", got)
 	}
-	counts := bridgeCounts(h, bridges)
+	counts := bridgeCountsOnce(h, bridges, "each bridge to handle the decision", func(_ string, c bridgeCount) bool { return c.forwarded+c.notPending >= 1 })
 	var forwarded, signed float64
 	for _, b := range bridges {
 		c := counts[b]

@@ -3,6 +3,7 @@ package prod
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -64,7 +65,9 @@ func TestProduction(t *testing.T) {
 		}
 		// Both bridges saw every decision: each forwarded it or found it
 		// no longer pending because the other had.
-		after := bridgeCounts(h, bridges)
+		after := bridgeCountsOnce(h, bridges, "each bridge to handle every decision", func(b string, c bridgeCount) bool {
+			return c.forwarded+c.notPending-before[b].forwarded-before[b].notPending >= float64(len(calls))
+		})
 		forwarded := 0.0
 		for _, b := range bridges {
 			seen := after[b].forwarded + after[b].notPending - before[b].forwarded - before[b].notPending
@@ -177,7 +180,9 @@ func TestProduction(t *testing.T) {
 		for _, c := range calls {
 			h.checkOnce(c)
 		}
-		after := bridgeCounts(h, bridges[1:])
+		after := bridgeCountsOnce(h, bridges[1:], bridges[1]+" to count the decisions it forwarded", func(b string, c bridgeCount) bool {
+			return c.forwarded-before[b].forwarded >= float64(len(calls))
+		})
 		if got := after[bridges[1]].forwarded - before[bridges[1]].forwarded; got != float64(len(calls)) {
 			t.Errorf("%s forwarded %v decisions, want %d", bridges[1], got, len(calls))
 		}
@@ -292,6 +297,28 @@ func (h *harness) lastWorker(wfID string) (int, string) {
 
 // counts of one bridge.
 type bridgeCount struct{ forwarded, notPending, signed float64 }
+
+// bridgeCountsOnce is bridgeCounts once done holds for every bridge's
+// counts. A run finishes on the decision one bridge forwarded: the other
+// bridge's handling of its copy of the message (and even the counting of
+// the forwarding bridge, just after its signal returned) is not ordered
+// before anything the test saw of the run. done should hold once each
+// bridge has handled what it must, so that the exact counts are checked
+// after it.
+func bridgeCountsOnce(h *harness, bridges []string, what string, done func(b string, c bridgeCount) bool) map[string]bridgeCount {
+	h.t.Helper()
+	var out map[string]bridgeCount
+	testutil.WaitFor(h.t, 30*time.Second, what, func() (bool, error) {
+		out = bridgeCounts(h, bridges)
+		for _, b := range bridges {
+			if !done(b, out[b]) {
+				return false, fmt.Errorf("%s: %+v", b, out[b])
+			}
+		}
+		return true, nil
+	})
+	return out
+}
 
 func bridgeCounts(h *harness, bridges []string) map[string]bridgeCount {
 	h.t.Helper()
