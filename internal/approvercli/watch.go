@@ -150,10 +150,12 @@ func (w *watcher) showNext() {
 		if warn != "" {
 			fmt.Fprintln(w.out, warn)
 		}
-		fmt.Fprint(w.out, PromptDecision)
-		// Stamped once the request is on the screen: anything that
-		// arrived earlier was typed without it.
+		// Stamped once the request is on the screen, before the prompt
+		// (as notice does): anything that arrived earlier was typed
+		// without it, and a line answering the prompt cannot arrive
+		// before the stamp.
 		w.shownAt, w.toldEarly = time.Now(), false
+		fmt.Fprint(w.out, PromptDecision)
 		return
 	}
 }
