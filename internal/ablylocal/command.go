@@ -55,6 +55,9 @@ type CommandConfig struct {
 	Listen    string
 	Keys      []Key
 	Retention time.Duration
+	// ResumeWindow is Config.ResumeWindow: how long back a re-attach may
+	// replay (Ably's 2 minutes by default), at most Retention.
+	ResumeWindow time.Duration
 }
 
 // Validate checks the command configuration.
@@ -73,11 +76,14 @@ func (c CommandConfig) Validate() error {
 	if c.Retention <= 0 {
 		return errors.New("-retention must be positive")
 	}
+	if c.ResumeWindow <= 0 || c.ResumeWindow > c.Retention {
+		return fmt.Errorf("-resume-window %s: want more than 0 and at most -retention (%s): a message replayed must still be kept", c.ResumeWindow, c.Retention)
+	}
 	return Config{Keys: c.Keys}.Validate()
 }
 
 // RunCommand runs `devstack ably`: it parses flags (-listen, repeatable
-// -key, -retention), with ABLY_API_KEY (read through getenv) as the key
+// -key, -retention, -resume-window), with ABLY_API_KEY (read through getenv) as the key
 // when no -key is given, serves until ctx is done and returns nil then.
 func RunCommand(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("ably", flag.ContinueOnError)
@@ -88,10 +94,11 @@ func RunCommand(ctx context.Context, args []string, getenv func(string) string, 
 	var keys keyFlags
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8090", "address to listen on (host:port)")
 	fs.Var(&keys, "key", "API key APP.KEY:SECRET or APP.KEY:SECRET=<capability JSON>; repeatable; no capability = all rights")
-	fs.DurationVar(&cfg.Retention, "retention", 24*time.Hour, "how long messages are kept for history and rewind (a re-attach replays at most the last 2 minutes, as on Ably)")
+	fs.DurationVar(&cfg.Retention, "retention", 24*time.Hour, "how long messages are kept for history and rewind")
+	fs.DurationVar(&cfg.ResumeWindow, "resume-window", defaultResumeWindow, "how far back a re-attach replays a channel's messages (Ably keeps 2 minutes; shorter tries a client's catch-up from history sooner); at most -retention")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stderr, "usage: devstack ably [-listen 127.0.0.1:8090] -key APP.KEY:SECRET [-key ...] [-retention 24h]\n(without -key, the key is ABLY_API_KEY's: a flag's value shows in the process list)")
+			fmt.Fprintln(stderr, "usage: devstack ably [-listen 127.0.0.1:8090] -key APP.KEY:SECRET [-key ...] [-retention 24h] [-resume-window 2m]\n(without -key, the key is ABLY_API_KEY's: a flag's value shows in the process list)")
 			fs.SetOutput(stderr)
 			fs.PrintDefaults()
 			return err
@@ -121,11 +128,11 @@ func RunCommand(ctx context.Context, args []string, getenv func(string) string, 
 		return &UsageError{fmt.Errorf("ably: %w", err)}
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	srv, err := Listen(ctx, cfg.Listen, Config{Keys: cfg.Keys, Retention: cfg.Retention, Logger: logger})
+	srv, err := Listen(ctx, cfg.Listen, Config{Keys: cfg.Keys, Retention: cfg.Retention, ResumeWindow: cfg.ResumeWindow, Logger: logger})
 	if err != nil {
 		return err
 	}
-	logger.Info("local Ably server ready", "addr", srv.Addr(), "keys", keyNames(cfg.Keys), "retention", cfg.Retention)
+	logger.Info("local Ably server ready", "addr", srv.Addr(), "keys", keyNames(cfg.Keys), "retention", srv.cfg.Retention, "resumeWindow", srv.cfg.ResumeWindow)
 	if exposed(cfg.Listen) {
 		logger.Warn("listening beyond this machine without TLS: tokens and messages cross the network in clear; the local Ably server is for development on one machine", "listen", cfg.Listen)
 	}

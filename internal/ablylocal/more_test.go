@@ -273,6 +273,8 @@ func TestRunCommand(t *testing.T) {
 		{"extra args", []string{"-key", testKey, "more"}, false},
 		{"unknown flag", []string{"-nope"}, false},
 		{"bad retention", []string{"-key", testKey, "-retention", "0s"}, false},
+		{"resume window 0", []string{"-key", testKey, "-resume-window", "0s"}, false},
+		{"resume window past retention", []string{"-key", testKey, "-retention", "1m", "-resume-window", "2m"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -294,8 +296,18 @@ func TestRunCommand(t *testing.T) {
 		}
 	})
 	t.Run("serves until cancelled", func(t *testing.T) {
-		_, stop := serveCommand(t, []string{"-listen", "127.0.0.1:0", "-key", testKey, "-key", `app.ro:x={"*":["subscribe"]}`}, noEnv)
+		log, stop := serveCommand(t, []string{"-listen", "127.0.0.1:0", "-key", testKey, "-key", `app.ro:x={"*":["subscribe"]}`}, noEnv)
 		stop()
+		if !strings.Contains(log.String(), "retention=24h0m0s resumeWindow=2m0s") {
+			t.Errorf("the defaults are not Ably's: %s", log.String())
+		}
+	})
+	t.Run("-resume-window", func(t *testing.T) {
+		log, stop := serveCommand(t, []string{"-listen", "127.0.0.1:0", "-key", testKey, "-retention", "1m", "-resume-window", "10s"}, noEnv)
+		stop()
+		if !strings.Contains(log.String(), "retention=1m0s resumeWindow=10s") {
+			t.Errorf("the flags did not reach the server's configuration: %s", log.String())
+		}
 	})
 }
 
