@@ -178,6 +178,10 @@ func (c ProdConfig) Validate() error {
 	}
 	if c.PolicyFile == "" {
 		errs = append(errs, errors.New("policy file is empty"))
+	} else if _, err := config.LoadPolicy(c.PolicyFile); err != nil {
+		// The auth server and the workers would refuse it too, but
+		// only once PostgreSQL and Temporal were up.
+		errs = append(errs, fmt.Errorf("-policy: %w", err))
 	}
 	if c.PostgresOSUser == "" {
 		errs = append(errs, errors.New("-postgres-user is empty"))

@@ -2,8 +2,11 @@ package devstack
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"math"
+	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -129,6 +132,15 @@ func TestValidateProdConfig(t *testing.T) {
 		{"port -1", func(c *ProdConfig) { c.TemporalPort = -1 }, "-temporal-port -1: want 0-65535"},
 		{"no namespace", func(c *ProdConfig) { c.Namespace = "" }, "namespace is empty"},
 		{"no policy file", func(c *ProdConfig) { c.PolicyFile = "" }, "policy file is empty"},
+		// Refused before PostgreSQL and Temporal start, not by the auth
+		// server once they are up.
+		{"a policy file that is not there", func(c *ProdConfig) { c.PolicyFile = filepath.Join(t.TempDir(), "none.json") }, "-policy: policy file "},
+		{"a policy that does not load", func(c *ProdConfig) {
+			c.PolicyFile = filepath.Join(t.TempDir(), "bad.json")
+			if err := os.WriteFile(c.PolicyFile, []byte(`{"tools":{"x":{"minRole":"nobody"}}}`), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, "-policy: "},
 		{"no user for PostgreSQL", func(c *ProdConfig) { c.PostgresOSUser = "" }, "-postgres-user is empty"},
 		{"no timeout", func(c *ProdConfig) { c.Timeout = 0 }, "-timeout must be positive"},
 		{"not the repository", func(c *ProdConfig) { c.Root = t.TempDir() }, "is not the repository root"},
@@ -214,6 +226,41 @@ func TestSpareProdPorts(t *testing.T) {
 	}
 	if len(p.WorkerOps) != 3 || len(p.BridgeOps) != 2 {
 		t.Errorf("ops ports: %d workers, %d bridges", len(p.WorkerOps), len(p.BridgeOps))
+	}
+}
+
+// A port given (-temporal-port, -ui-port, -auth-port) that something
+// holds is refused before anything starts: a Temporal server there would
+// otherwise take this stack's namespace setup and its workers' polls.
+func TestSpareProdPortsRefusesAPortInUse(t *testing.T) {
+	for _, flag := range []string{"temporal-port", "ui-port", "auth-port"} {
+		t.Run(flag, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			port := ln.Addr().(*net.TCPAddr).Port
+			cfg := DefaultProdConfig("/repo")
+			*map[string]*int{"temporal-port": &cfg.TemporalPort, "ui-port": &cfg.UIPort, "auth-port": &cfg.AuthPort}[flag] = port
+			_, err = spareProdPorts(cfg)
+			want := fmt.Sprintf("port %d is in use (is another stack running? choose another with -%s)", port, flag)
+			if err == nil || err.Error() != want {
+				t.Errorf("spareProdPorts = %v, want %q", err, want)
+			}
+		})
+	}
+	// A free port given is kept.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	cfg := DefaultProdConfig("/repo")
+	cfg.TemporalPort = port
+	if p, err := spareProdPorts(cfg); err != nil || p.Frontend != port {
+		t.Errorf("spareProdPorts with a free -temporal-port %d: %d, %v", port, p.Frontend, err)
 	}
 }
 

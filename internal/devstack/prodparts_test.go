@@ -91,6 +91,7 @@ func TestProdStackPidAndClose(t *testing.T) {
 func TestProdUpFailureKeepsTheLogs(t *testing.T) {
 	for _, given := range []bool{false, true} {
 		cfg := DefaultProdConfig(fakeRoot(t)) // no tools.env: the build fails
+		cfg.PolicyFile = filepath.Join(testutil.ModuleRoot(t), "config", "policy.json")
 		if given {
 			cfg.Work = t.TempDir()
 		}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -632,8 +633,17 @@ func spareProdPorts(cfg ProdConfig) (prodPorts, error) {
 		}
 	}()
 	below := spareport.BelowEphemeral()
-	spare := func(fixed int) (int, error) {
+	spare := func(fixed int, flag string) (int, error) {
 		if fixed != 0 {
+			// A port given must be free: a Temporal server already
+			// there would take this stack's namespace setup and its
+			// workers' polls (another stack's tasks) before this one
+			// failed to bind.
+			ln, err := net.Listen("tcp", net.JoinHostPort(loopbackIP, strconv.Itoa(fixed)))
+			if err != nil {
+				return 0, fmt.Errorf("port %d is in use (is another stack running? choose another with -%s)", fixed, flag)
+			}
+			lns = append(lns, ln)
 			return fixed, nil
 		}
 		port, ln, err := spareport.Listen(loopbackIP, below)
@@ -645,7 +655,7 @@ func spareProdPorts(cfg ProdConfig) (prodPorts, error) {
 	}
 	// Temporal stores membership ports in a smallint column (PostgreSQL:
 	// at most 32767).
-	membership := func(int) (int, error) {
+	membership := func(int, string) (int, error) {
 		port, ln, err := spareport.Listen(loopbackIP, spareport.Range{Low: 20000, High: 31999})
 		if err != nil {
 			return 0, err
@@ -657,28 +667,29 @@ func spareProdPorts(cfg ProdConfig) (prodPorts, error) {
 	var err error
 	for _, f := range []struct {
 		dst   *int
-		pick  func(int) (int, error)
+		pick  func(int, string) (int, error)
 		fixed int
+		flag  string
 	}{
-		{&p.Postgres, spare, 0}, {&p.Frontend, spare, cfg.TemporalPort}, {&p.FrontendHTTP, spare, 0},
-		{&p.FrontendMembership, membership, 0}, {&p.History, spare, 0}, {&p.HistoryMembership, membership, 0},
-		{&p.Matching, spare, 0}, {&p.MatchingMembership, membership, 0}, {&p.Worker, spare, 0},
-		{&p.WorkerMembership, membership, 0}, {&p.TemporalMetrics, spare, 0}, {&p.UI, spare, cfg.UIPort},
-		{&p.Ably, spare, 0}, {&p.Auth, spare, cfg.AuthPort}, {&p.AuthOps, spare, 0}, {&p.Model, spare, 0},
+		{&p.Postgres, spare, 0, ""}, {&p.Frontend, spare, cfg.TemporalPort, "temporal-port"}, {&p.FrontendHTTP, spare, 0, ""},
+		{&p.FrontendMembership, membership, 0, ""}, {&p.History, spare, 0, ""}, {&p.HistoryMembership, membership, 0, ""},
+		{&p.Matching, spare, 0, ""}, {&p.MatchingMembership, membership, 0, ""}, {&p.Worker, spare, 0, ""},
+		{&p.WorkerMembership, membership, 0, ""}, {&p.TemporalMetrics, spare, 0, ""}, {&p.UI, spare, cfg.UIPort, "ui-port"},
+		{&p.Ably, spare, 0, ""}, {&p.Auth, spare, cfg.AuthPort, "auth-port"}, {&p.AuthOps, spare, 0, ""}, {&p.Model, spare, 0, ""},
 	} {
-		if *f.dst, err = f.pick(f.fixed); err != nil {
+		if *f.dst, err = f.pick(f.fixed, f.flag); err != nil {
 			return p, err
 		}
 	}
 	for range cfg.Workers {
-		port, err := spare(0)
+		port, err := spare(0, "")
 		if err != nil {
 			return p, err
 		}
 		p.WorkerOps = append(p.WorkerOps, port)
 	}
 	for range cfg.Bridges {
-		port, err := spare(0)
+		port, err := spare(0, "")
 		if err != nil {
 			return p, err
 		}
