@@ -203,6 +203,9 @@ func parseCLI(cmd string, args []string, env config.Env, stdin io.Reader, stdout
 	fs.BoolVar(&cfg.AllowPlaintext, "insecure-allow-plaintext", cfg.AllowPlaintext, "allow an http:// auth URL to a host that is not loopback: the password travels in clear text ("+config.EnvApproverInsecureAllowPlaintext+")")
 	fs.StringVar(&cfg.User, "user", cfg.User, "approver user name (APPROVER_USER); the password is read from APPROVER_PASSWORD only")
 	fs.IntVar(&cfg.HistoryPages, "history-pages", 10, "pages of 100 history messages read at start")
+	if cmd == "watch" {
+		fs.StringVar(&cfg.Workflow, "workflow", "", "ask only about the requests of this workflow `ID` (the others are left for other approvers, or a watch without it)")
+	}
 	var da approvercli.DecideArgs
 	if cmd == "approve" || cmd == "reject" {
 		fs.StringVar(&da.Reason, "reason", "", "reason for the decision (required for reject)")

@@ -68,6 +68,8 @@ func TestRunExitCodes(t *testing.T) {
 		{name: "reject has no digest", args: []string{"reject", "call_1", "--reason", "no", "--digest", "0123abcd"}, env: cliEnv, wantCode: exitUsage, wantStderr: "flag provided but not defined: -digest"},
 		{name: "reject has no --edit", args: []string{"reject", "call_1", "--reason", "x", "--edit"}, env: cliEnv, wantCode: exitUsage, wantStderr: "flag provided but not defined: -edit"},
 		{name: "unknown flag", args: []string{"list", "--frob"}, env: cliEnv, wantCode: exitUsage, wantStderr: "flag provided but not defined"},
+		{name: "watch -workflow not printable", args: []string{"watch", "-workflow", "wf\x1b[2J"}, env: cliEnv, wantCode: exitUsage, wantStderr: "-workflow: workflow id"},
+		{name: "-workflow is watch's only", args: []string{"list", "-workflow", "wf-1"}, env: cliEnv, wantCode: exitUsage, wantStderr: "flag provided but not defined: -workflow"},
 		{name: "list takes no args", args: []string{"list", "x"}, env: cliEnv, wantCode: exitUsage, wantStderr: "takes no arguments"},
 		{name: "history pages 0", args: []string{"list", "-history-pages", "0"}, env: cliEnv, wantCode: exitUsage, wantStderr: "-history-pages 0: want 1 to 1000"},
 		{name: "history pages negative", args: []string{"watch", "-history-pages", "-1"}, env: cliEnv, wantCode: exitUsage, wantStderr: "-history-pages -1: want 1 to 1000"},

@@ -508,6 +508,40 @@ func TestWatch(t *testing.T) {
 	checkResponse(t, rs[1], "call_new", "wf-2", "rejected", "too risky")
 }
 
+// watch -workflow asks only about that workflow's requests: an older one
+// of another run (an earlier demo's, left pending) is neither shown first
+// nor answered by the approver's "y".
+func TestWatchOneWorkflow(t *testing.T) {
+	e := startEnv(t)
+	agent := e.rest(t, workflows.DefaultAgentClientID)
+	publishRequest(t, agent, "call_other", "wf-earlier", time.Now().Add(10*time.Minute))
+	publishRequest(t, agent, "call_mine", "wf-mine", time.Now().Add(10*time.Minute))
+	cfg := e.cliConfig(t, nil)
+	cfg.Workflow = "wf-mine"
+	inW, out, cancel, done := startWatch(t, cfg)
+	waitOutput(t, out, PromptDecision, 1)
+	if s := out.String(); !strings.Contains(s, "Tool call ID:  call_mine") || strings.Contains(s, "call_other") {
+		t.Fatalf("want only wf-mine's request:\n%s", s)
+	}
+	io.WriteString(inW, "y\n")
+	waitOutput(t, out, "Decision sent: approved", 1)
+	publishRequest(t, agent, "call_later", "wf-later", time.Now().Add(10*time.Minute))
+	publishRequest(t, agent, "call_mine2", "wf-mine", time.Now().Add(10*time.Minute))
+	waitOutput(t, out, "Tool call ID:  call_mine2", 1)
+	cancel()
+	waitReturn(t, done, 10*time.Second, "Watch", "after cancel")
+	if s := out.String(); strings.Contains(s, "call_other") || strings.Contains(s, "call_later") {
+		t.Fatalf("another workflow's request shown:\n%s", s)
+	}
+	rs := wantResponses(t, agent, 1)
+	checkResponse(t, rs[0], "call_mine", "wf-mine", "approved", "")
+
+	cfg.Workflow = "wf\x1b[2Jbad" // not printable: refused
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "-workflow: ") {
+		t.Errorf("Validate with workflow %q: %v, want a -workflow error", cfg.Workflow, err)
+	}
+}
+
 // A line typed while one request is shown (a double Enter, a paste of
 // "y\ny\n") answers that request only: the next one, shown after the
 // keystroke, is not approved by it.

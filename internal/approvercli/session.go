@@ -36,6 +36,10 @@ type Config struct {
 	// HistoryPages bounds how much history is read at start, in pages of
 	// 100 messages: at most MaxHistoryPages; 0 is the default, 10.
 	HistoryPages int
+	// Workflow, when set, is the only workflow whose requests Watch asks
+	// about (watch -workflow: the demo's approver answers its own run,
+	// not one an earlier demo left pending).
+	Workflow string
 	// Timeout bounds connecting, attaching and one publish. Default 30s.
 	Timeout time.Duration
 	// Now is the clock (tests). Default time.Now.
@@ -71,6 +75,11 @@ func (c Config) Validate() error {
 	}
 	if err := workflows.ValidateTrustedClientID(config.EnvAgentClientID+" (-agent-client-id)", c.AgentClientID); err != nil {
 		errs = append(errs, err)
+	}
+	if c.Workflow != "" {
+		if err := workflows.ValidateWorkflowID(c.Workflow); err != nil {
+			errs = append(errs, fmt.Errorf("-workflow: %w", err))
+		}
 	}
 	if c.HistoryPages < 0 || c.HistoryPages > MaxHistoryPages {
 		errs = append(errs, fmt.Errorf("-history-pages %d: want 1 to %d", c.HistoryPages, MaxHistoryPages))

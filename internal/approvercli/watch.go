@@ -126,7 +126,7 @@ func (w *watcher) showNext() {
 	w.current = nil
 	w.stage = stageDecision
 	for _, r := range w.s.pending.List() {
-		if w.answered[r.key()] {
+		if w.answered[r.key()] || w.s.cfg.Workflow != "" && r.WorkflowID != w.s.cfg.Workflow {
 			continue
 		}
 		why, below, warn := w.refused(r, workflows.DecisionApproved)

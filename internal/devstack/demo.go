@@ -75,17 +75,17 @@ func demo(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wr
 	}
 	defer stopApprover()
 	fmt.Fprintf(stdout, "Web inbox: %s  demo approvers: %s\n\n", cfg.InboxURL(), demoLogins(st.secrets))
+	if policy, err := config.LoadPolicy(cfg.PolicyFile()); err == nil {
+		if note := demoRoleNote(policy, user, cfg.Web); note != "" {
+			fmt.Fprintln(stdout, note)
+		}
+	}
 	if cfg.Web {
 		fmt.Fprintf(stdout, "Decide in the web inbox: open %s and sign in as %s (%s) with password %s\nWaiting for the decision from the page; Ctrl-C stops (the run stays in Temporal).\n\n",
 			cfg.InboxURL(), user.Name, user.Role, user.Password)
 	} else {
-		if policy, err := config.LoadPolicy(cfg.PolicyFile()); err == nil {
-			if note := demoRoleNote(policy, user); note != "" {
-				fmt.Fprintln(stdout, note)
-			}
-		}
 		fmt.Fprintf(stdout, "Starting the approver as %s (%s). Answer the approval request below with y or n (after n, an optional reason).\n(The web inbox shows the request too; `devstack demo --web` waits for the page instead of this terminal.)\n\n", user.Name, user.Role)
-		if approver, err = startApprover(st.bins[BinApprover], cfg.partEnv(approverEnv(cfg, user)), cfg.Root, stdin, stdout, stderr); err != nil {
+		if approver, err = startApprover(st.bins[BinApprover], id, cfg.partEnv(approverEnv(cfg, user)), cfg.Root, stdin, stdout, stderr); err != nil {
 			return err
 		}
 		approverExited = approver.Exited()
@@ -153,21 +153,26 @@ func demo(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wr
 // cleanly: time for the model's next turn after a decision.
 const demoAfterApprover = 30 * time.Second
 
-// demoLogins lists the demo approvers with their roles and passwords, for
-// the web inbox.
 // demoRoleNote says, before the demo waits, when u's role cannot approve
 // publish_blog_post (the tool the default prompt calls) under policy: the
-// approver would show the request as not for u and wait until it expires
-// or someone else decides. "" when it can.
-func demoRoleNote(policy workflows.Policy, u DemoUser) string {
+// approver would show the request as not for u (the web inbox, with web,
+// as read-only) and wait until it expires or someone else decides. ""
+// when it can.
+func demoRoleNote(policy workflows.Policy, u DemoUser, web bool) string {
 	tp, ok := policy.Tools[activities.ToolPublishBlogPost]
 	if !ok || !tp.NeedsApproval() || workflows.CanApprove(policy.Roles, u.Role, tp.MinRole) == nil {
 		return ""
 	}
-	return fmt.Sprintf("Note: %s (%s) cannot approve %s under this policy (it needs %s): the request will wait until it expires or someone decides it in the web inbox; `devstack demo -as pat` (or ada) approves it here.",
-		u.Name, u.Role, activities.ToolPublishBlogPost, tp.MinRole)
+	advice := "the request will wait until it expires or someone decides it in the web inbox; `devstack demo -as pat` (or ada) approves it here."
+	if web {
+		advice = "the inbox shows them the request read-only, and it waits until it expires; sign in as pat (or ada) instead, whose logins are above."
+	}
+	return fmt.Sprintf("Note: %s (%s) cannot approve %s under this policy (it needs %s): %s",
+		u.Name, u.Role, activities.ToolPublishBlogPost, tp.MinRole, advice)
 }
 
+// demoLogins lists the demo approvers with their roles and passwords, for
+// the web inbox.
 func demoLogins(s Secrets) string {
 	var parts []string
 	for _, u := range s.Users {
@@ -178,8 +183,10 @@ func demoLogins(s Secrets) string {
 
 // startApprover runs the approver CLI in the foreground process group so
 // it can read the terminal.
-func startApprover(bin string, env []string, dir string, stdin io.Reader, stdout, stderr io.Writer) (*proc, error) {
-	cmd := exec.Command(bin, "watch")
+func startApprover(bin, workflowID string, env []string, dir string, stdin io.Reader, stdout, stderr io.Writer) (*proc, error) {
+	// Its own run's requests only: an earlier demo's run, left pending in
+	// the same work directory, would otherwise be asked about first.
+	cmd := exec.Command(bin, "watch", "-workflow", workflowID)
 	cmd.Env = env
 	cmd.Dir = dir
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr

@@ -38,9 +38,15 @@ func TestDemoRoleNote(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			u, _ := demoUser(tt.user)
-			got := demoRoleNote(tt.policy, u)
-			if tt.want == "" && got != "" || !strings.Contains(got, tt.want) {
-				t.Errorf("demoRoleNote = %q, want %q", got, tt.want)
+			for _, web := range []bool{false, true} {
+				got := demoRoleNote(tt.policy, u, web)
+				if tt.want == "" && got != "" || !strings.Contains(got, tt.want) {
+					t.Errorf("demoRoleNote(web %v) = %q, want %q", web, got, tt.want)
+				}
+				// The advice fits where the human decides.
+				if advice := map[bool]string{false: "`devstack demo -as pat` (or ada) approves it here", true: "sign in as pat (or ada) instead"}[web]; tt.want != "" && !strings.Contains(got, advice) {
+					t.Errorf("demoRoleNote(web %v) = %q, want the advice %q", web, got, advice)
+				}
 			}
 		})
 	}

@@ -114,7 +114,7 @@ func TestDemoHelpers(t *testing.T) {
 		name   string
 		policy workflows.Policy
 	}{{"no policy for the tool", policy}, {"the tool needs no approval", free}} {
-		if got := demoRoleNote(tt.policy, erin); got != "" {
+		if got := demoRoleNote(tt.policy, erin, false); got != "" {
 			t.Errorf("%s: demoRoleNote = %q, want none", tt.name, got)
 		}
 	}
