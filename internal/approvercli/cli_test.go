@@ -508,6 +508,25 @@ func TestWatch(t *testing.T) {
 	checkResponse(t, rs[1], "call_new", "wf-2", "rejected", "too risky")
 }
 
+// An "n" whose input then ends (echo n | approver watch) is a rejection
+// without a reason, which is optional: sent, not dropped with the input.
+func TestWatchRejectsWhenInputEndsAtTheReason(t *testing.T) {
+	e := startEnv(t)
+	agent := e.rest(t, workflows.DefaultAgentClientID)
+	publishRequest(t, agent, "call_1", "wf-1", time.Now().Add(10*time.Minute))
+	inW, out, _, done := startWatch(t, e.cliConfig(t, nil))
+	waitOutput(t, out, PromptDecision, 1)
+	io.WriteString(inW, "n\n")
+	waitOutput(t, out, PromptReason, 1)
+	inW.Close()
+	waitReturn(t, done, 15*time.Second, "Watch", "after its input closed")
+	if s := out.String(); !strings.Contains(s, "Decision sent: rejected") || !strings.Contains(s, "Input closed; exiting.") {
+		t.Fatalf("output:\n%s", s)
+	}
+	rs := wantResponses(t, agent, 1)
+	checkResponse(t, rs[0], "call_1", "wf-1", "rejected", "")
+}
+
 // watch -workflow asks only about that workflow's requests: an older one
 // of another run (an earlier demo's, left pending) is neither shown first
 // nor answered by the approver's "y".

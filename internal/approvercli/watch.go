@@ -56,6 +56,13 @@ func Watch(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error {
 			w.onEvent(s.apply(m))
 		case line, ok := <-lines:
 			if !ok {
+				if w.current != nil && w.stage == stageReason {
+					// "n" was typed, then the input ended at the
+					// optional reason (echo n | approver watch): the
+					// rejection stands, without one.
+					fmt.Fprintln(out)
+					w.decide(ctx, workflows.DecisionRejected, "")
+				}
 				fmt.Fprintln(out, "\nInput closed; exiting.")
 				return nil
 			}

@@ -258,6 +258,9 @@ func (c Config) Validate() error {
 	if err := checkModuleRoot(c.Root); err != nil {
 		errs = append(errs, err)
 	}
+	if err := checkWorkDir(c.Work); err != nil {
+		errs = append(errs, err)
+	}
 	seen := map[int]string{}
 	for _, p := range []struct {
 		name string
@@ -355,6 +358,19 @@ func checkLoopbackHostPort(addr string) error {
 	}
 	if !loopback.IsHost(host) {
 		return fmt.Errorf("%q: want a loopback host (localhost, 127.0.0.1, ::1)", addr)
+	}
+	return nil
+}
+
+// checkWorkDir refuses a -work that exists and is not a directory (a file
+// named by mistake): bad input, said before anything starts. One that does
+// not exist yet is made.
+func checkWorkDir(work string) error {
+	if work == "" {
+		return nil
+	}
+	if info, err := os.Stat(work); err == nil && !info.IsDir() {
+		return fmt.Errorf("work directory %s (-work) is not a directory", work)
 	}
 	return nil
 }

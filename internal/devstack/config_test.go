@@ -26,6 +26,12 @@ func TestValidateConfig(t *testing.T) {
 		{"port 65536", func(c *Config) { c.Ports.Model = 65536 }, []string{"--model-port 65536: want 1-65535"}},
 		{"negative port", func(c *Config) { c.Ports.Auth = -1 }, []string{"--auth-port -1: want 1-65535"}},
 		{"no namespace", func(c *Config) { c.Namespace = "" }, []string{"namespace is empty"}},
+		{"a work directory that is a file", func(c *Config) {
+			c.Work = filepath.Join(t.TempDir(), "file")
+			if err := os.WriteFile(c.Work, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"(-work) is not a directory"}},
 		{"no timeout", func(c *Config) { c.Timeout = 0 }, []string{"--timeout must be positive"}},
 		{"negative timeout", func(c *Config) { c.Timeout = -1 }, []string{"--timeout must be positive"}},
 		{"no prompt", func(c *Config) { c.Prompt = "" }, []string{"--prompt is empty"}},

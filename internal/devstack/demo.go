@@ -101,9 +101,12 @@ func demo(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wr
 		o.err = run.Get(ctx, &o.res)
 		done <- o
 	}()
+	// Ctrl-C or SIGTERM cut the demo short: an error, so that its exit
+	// status says so (130 or 143, config.ExitCode), as the starter's
+	// interrupted wait does; the run goes on in Temporal.
 	stopping := func() error {
-		fmt.Fprintf(stdout, "\nstopping; the run %s stays in Temporal: %s\n", id, link)
-		return nil
+		fmt.Fprintln(stdout)
+		return fmt.Errorf("stopped waiting; the run %s stays in Temporal: %s", id, link)
 	}
 	finished := func(o outcome) error {
 		stopApprover()

@@ -149,6 +149,9 @@ func (c ProdConfig) Validate() error {
 	if err := checkModuleRoot(c.Root); err != nil {
 		errs = append(errs, err)
 	}
+	if err := checkWorkDir(c.Work); err != nil {
+		errs = append(errs, err)
+	}
 	if c.Workers < 1 || c.Workers > 8 {
 		errs = append(errs, fmt.Errorf("-workers %d: want 1-8", c.Workers))
 	}

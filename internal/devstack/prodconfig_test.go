@@ -43,9 +43,9 @@ func TestParseProdConfig(t *testing.T) {
 					t.Errorf("config = %+v", c)
 				}
 			}},
-		{name: "environment", env: config.Env{"TEMPORAL_NAMESPACE": "ns1", "HITL_POLICY_FILE": "/p.json"},
+		{name: "environment", env: config.Env{"TEMPORAL_NAMESPACE": "ns1", "HITL_POLICY_FILE": filepath.Join(root, "config", "policy.json")},
 			check: func(t *testing.T, c ProdConfig) {
-				if c.Namespace != "ns1" || c.PolicyFile != "/p.json" {
+				if c.Namespace != "ns1" || c.PolicyFile != filepath.Join(root, "config", "policy.json") {
 					t.Errorf("namespace %q policy %q", c.Namespace, c.PolicyFile)
 				}
 			}},
@@ -57,9 +57,9 @@ func TestParseProdConfig(t *testing.T) {
 		{name: "spare ports are not alike", args: []string{"-temporal-port", "0", "-auth-port", "0", "-ui-port", "28021"},
 			check: func(t *testing.T, c ProdConfig) {}},
 		{name: "channel Ably would refuse", env: config.Env{"ABLY_CHANNEL": "ai:*"}, wantErr: `ABLY_CHANNEL: channel "ai:*": wildcards are not allowed`},
-		{name: "relative paths are from the working directory", args: []string{"-work", "w", "-postgres-bin", "pg/bin", "-policy", "p.json"},
+		{name: "relative paths are from the working directory", args: []string{"-work", "w", "-postgres-bin", "pg/bin", "-policy", "../../config/policy.json"},
 			check: func(t *testing.T, c ProdConfig) {
-				if c.Work != mustAbs(t, "w") || c.PostgresBin != mustAbs(t, "pg/bin") || c.PolicyFile != mustAbs(t, "p.json") {
+				if c.Work != mustAbs(t, "w") || c.PostgresBin != mustAbs(t, "pg/bin") || c.PolicyFile != mustAbs(t, "../../config/policy.json") {
 					t.Errorf("work %q, postgres %q, policy %q", c.Work, c.PostgresBin, c.PolicyFile)
 				}
 			}},
@@ -132,6 +132,13 @@ func TestValidateProdConfig(t *testing.T) {
 		{"port -1", func(c *ProdConfig) { c.TemporalPort = -1 }, "-temporal-port -1: want 0-65535"},
 		{"no namespace", func(c *ProdConfig) { c.Namespace = "" }, "namespace is empty"},
 		{"no policy file", func(c *ProdConfig) { c.PolicyFile = "" }, "policy file is empty"},
+		{"a work directory that is a file", func(c *ProdConfig) {
+			c.Work = filepath.Join(t.TempDir(), "file")
+			if err := os.WriteFile(c.Work, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, "(-work) is not a directory"},
+		{"a work directory not made yet", func(c *ProdConfig) { c.Work = filepath.Join(t.TempDir(), "new") }, ""},
 		// Refused before PostgreSQL and Temporal start, not by the auth
 		// server once they are up.
 		{"a policy file that is not there", func(c *ProdConfig) { c.PolicyFile = filepath.Join(t.TempDir(), "none.json") }, "-policy: policy file "},
