@@ -639,9 +639,9 @@ func spareProdPorts(cfg ProdConfig) (prodPorts, error) {
 			// there would take this stack's namespace setup and its
 			// workers' polls (another stack's tasks) before this one
 			// failed to bind.
-			ln, err := net.Listen("tcp", net.JoinHostPort(loopbackIP, strconv.Itoa(fixed)))
+			ln, err := claimPort(net.JoinHostPort(loopbackIP, strconv.Itoa(fixed)), fixed, "-"+flag)
 			if err != nil {
-				return 0, fmt.Errorf("port %d is in use (is another stack running? choose another with -%s)", fixed, flag)
+				return 0, err
 			}
 			lns = append(lns, ln)
 			return fixed, nil

@@ -204,14 +204,25 @@ func checkPortsFree(cfg Config) error {
 	}
 	var errs []error
 	for _, p := range ports {
-		ln, err := net.Listen("tcp", cfg.hostPort(p.port))
+		ln, err := claimPort(cfg.hostPort(p.port), p.port, "--"+p.flag)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("port %d is in use (is another stack running? choose another with --%s)", p.port, p.flag))
+			errs = append(errs, err)
 			continue
 		}
 		ln.Close()
 	}
 	return errors.Join(errs...)
+}
+
+// claimPort listens on addr, whose port a flag gave a part of a stack
+// (devstack up's and prod's alike); when something holds it, the error
+// names the flag that chooses another.
+func claimPort(addr string, port int, flag string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("port %d is in use (is another stack running? choose another with %s)", port, flag)
+	}
+	return ln, nil
 }
 
 func (st *Stack) startAbly(ctx context.Context) error {
